@@ -1,0 +1,235 @@
+#include "hw_models/beat_cursor.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace nmp::hw {
+namespace {
+
+struct WordRange {
+  uint64_t first;
+  uint64_t last;
+};
+
+WordRange words_of(const Stream& s, uint64_t beat) {
+  const uint64_t wb = s.sram->word_bytes();
+  const uint64_t first_byte = s.first_byte + beat * s.stride_bytes;
+  return {first_byte / wb, (first_byte + s.bytes - 1) / wb};
+}
+
+}  // namespace
+
+BeatGroup& BeatGroup::add(const Stream& s) {
+  if (stream_count == kMaxStreams) throw std::logic_error("a beat has at most 3 streams");
+  streams[stream_count++] = s;
+  return *this;
+}
+
+uint64_t BeatCursor::window_size(const BeatGroup& g, unsigned stream) {
+  // Streams of one beat that share an SRAM port class split its ports evenly (the MAC array's
+  // accumulator read-modify-write on 2rw ports: half the ports read, half write, each cycle).
+  const Stream& s = g.streams[stream];
+  const unsigned cls = s.sram->port_class(s.access);
+  unsigned sharing = 0;
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    const Stream& o = g.streams[i];
+    sharing += o.sram == s.sram && o.sram->port_class(o.access) == cls;
+  }
+  return std::max<uint64_t>(1, s.sram->words_per_cycle(s.access) / sharing);
+}
+
+Cycles BeatCursor::cycles_of(const BeatGroup& g, uint64_t beat) {
+  Cycles cycles = g.min_cycles;
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    const WordRange w = words_of(g.streams[i], beat);
+    const uint64_t size = window_size(g, i);
+    cycles = std::max<Cycles>(cycles, (w.last - w.first + size) / size);
+  }
+  return cycles;
+}
+
+bool BeatCursor::is_uniform(const BeatGroup& g) {
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    if (g.streams[i].stride_bytes % g.streams[i].sram->word_bytes() != 0) return false;
+  }
+  return true;
+}
+
+Cycles BeatCursor::group_cycles(const BeatGroup& g) {
+  if (g.beats == 0) return 0;
+  if (is_uniform(g)) return g.beats * cycles_of(g, 0);
+  Cycles total = 0;
+  for (uint64_t b = 0; b < g.beats; ++b) total += cycles_of(g, b);
+  return total;
+}
+
+Cycles BeatCursor::uncontended_cycles(const std::vector<BeatGroup>& groups) {
+  Cycles total = 0;
+  for (const BeatGroup& g : groups) total += group_cycles(g);
+  return total;
+}
+
+void BeatCursor::start(std::vector<BeatGroup> groups, uint32_t layer) {
+  for (const BeatGroup& g : groups) {
+    for (unsigned i = 0; i < g.stream_count; ++i) {
+      const Stream& s = g.streams[i];
+      uint64_t words = 0;
+      if (is_uniform(g)) {
+        const WordRange w = words_of(s, 0);
+        words = g.beats * (w.last - w.first + 1);
+      } else {
+        for (uint64_t b = 0; b < g.beats; ++b) {
+          const WordRange w = words_of(s, b);
+          words += w.last - w.first + 1;
+        }
+      }
+      s.sram->count_words(layer, s.access, words);
+    }
+  }
+  groups_ = std::move(groups);
+  later_groups_cycles_ = uncontended_cycles(groups_);
+  group_ = 0;
+  enter_group();
+}
+
+void BeatCursor::enter_group() {
+  while (group_ < groups_.size() && groups_[group_].beats == 0) ++group_;
+  if (done()) {
+    later_groups_cycles_ = 0;
+    return;
+  }
+  const BeatGroup& g = groups_[group_];
+  uniform_ = is_uniform(g);
+  const Cycles total = group_cycles(g);
+  later_groups_cycles_ -= total;
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    windows_[i].size = static_cast<uint32_t>(window_size(g, i));
+    windows_[i].held.assign(windows_[i].size, false);
+  }
+  beat_ = 0;
+  enter_beat();
+  rest_cycles_ = total - cycles_of(g, 0);
+}
+
+void BeatCursor::enter_beat() {
+  const BeatGroup& g = groups_[group_];
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    const WordRange w = words_of(g.streams[i], beat_);
+    Window& win = windows_[i];
+    win.next = w.first;
+    win.last = w.last;
+    win.head = 0;
+    std::fill(win.held.begin(), win.held.end(), false);
+  }
+  cycle_in_beat_ = 0;
+}
+
+void BeatCursor::finish_beat() {
+  const BeatGroup& g = groups_[group_];
+  if (++beat_ == g.beats) {
+    ++group_;
+    enter_group();
+    return;
+  }
+  enter_beat();
+  rest_cycles_ -= cycles_of(g, beat_);
+}
+
+Cycles BeatCursor::words_cycles_left() const {
+  const BeatGroup& g = groups_[group_];
+  Cycles cycles = 0;
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    const Window& w = windows_[i];
+    if (w.next <= w.last) cycles = std::max<Cycles>(cycles, (w.last - w.next + w.size) / w.size);
+  }
+  return cycles;
+}
+
+Cycles BeatCursor::current_beat_remaining() const {
+  const uint32_t min_cycles = groups_[group_].min_cycles;
+  const Cycles by_time = min_cycles > cycle_in_beat_ ? min_cycles - cycle_in_beat_ : 0;
+  return std::max<Cycles>({by_time, words_cycles_left(), Cycles{1}});
+}
+
+Cycles BeatCursor::quiet_cycles() const {
+  if (done()) return kNever;
+  return current_beat_remaining() + rest_cycles_ - 1;
+}
+
+Cycles BeatCursor::remaining_cycles() const {
+  if (done()) return 0;
+  return current_beat_remaining() + rest_cycles_ + later_groups_cycles_;
+}
+
+void BeatCursor::skip(Cycles n) {
+  while (n > 0 && !done()) {
+    const Cycles rem = current_beat_remaining();
+    if (n < rem) {
+      // Uncontended, each cycle receives one whole window of every stream.
+      const BeatGroup& g = groups_[group_];
+      for (unsigned i = 0; i < g.stream_count; ++i) {
+        Window& w = windows_[i];
+        w.next = std::min(w.last + 1, w.next + n * w.size);
+        w.head = 0;
+        std::fill(w.held.begin(), w.held.end(), false);
+      }
+      cycle_in_beat_ += static_cast<uint32_t>(n);
+      return;
+    }
+    n -= rem;
+    const size_t group_before = group_;
+    finish_beat();
+    if (uniform_ && group_ == group_before && n > 0) {
+      // Whole beats of a uniform group all take the same time.
+      const BeatGroup& g = groups_[group_];
+      const Cycles per_beat = cycles_of(g, beat_);
+      const Cycles whole = std::min<Cycles>(n / per_beat, g.beats - beat_ - 1);
+      if (whole > 0) {
+        beat_ += whole;
+        rest_cycles_ -= whole * per_beat;
+        n -= whole * per_beat;
+        enter_beat();
+      }
+    }
+  }
+}
+
+StepResult BeatCursor::tick(Cycles now) {
+  const BeatGroup& g = groups_[group_];
+  stalled_on_ = nullptr;
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    const Stream& s = g.streams[i];
+    Window& w = windows_[i];
+    for (uint32_t j = 0; j < w.size && w.next + j <= w.last; ++j) {
+      const uint32_t slot = (w.head + j) % w.size;
+      if (w.held[slot]) continue;
+      if (s.sram->try_claim(now, w.next + j, s.access)) {
+        w.held[slot] = true;
+      } else if (!stalled_on_) {
+        stalled_on_ = s.sram;
+      }
+    }
+    while (w.next <= w.last && w.held[w.head]) {  // slide past the words received
+      w.held[w.head] = false;
+      w.head = (w.head + 1) % w.size;
+      ++w.next;
+    }
+  }
+  ++cycle_in_beat_;
+  if (words_cycles_left() == 0 && cycle_in_beat_ >= g.min_cycles) finish_beat();
+  return stalled_on_ ? StepResult::kStalled : StepResult::kProgress;
+}
+
+uint32_t BeatCursor::sram_use_mask() const {
+  if (done()) return 0;
+  uint32_t mask = 0;
+  const BeatGroup& g = groups_[group_];
+  for (unsigned i = 0; i < g.stream_count; ++i) {
+    const Stream& s = g.streams[i];
+    mask |= 1u << (s.sram->id() * 2 + s.sram->port_class(s.access));
+  }
+  return mask;
+}
+
+}  // namespace nmp::hw

@@ -1,0 +1,104 @@
+// The one way a unit moves data through on-chip SRAM, shared by every block.
+//
+// An operation phase is a list of beat groups. A group is `beats` repetitions of one beat; a
+// beat touches, for each of its streams, `bytes` bytes starting at first_byte + beat *
+// stride_bytes, i.e. a run of consecutive words. Each stream keeps a window of its next
+// `window` words (the SRAM's words per cycle for that access, shared evenly among the beat's
+// streams on the same port class) and, every cycle, requests every word of the window it does
+// not hold yet; each bank grants what its free ports allow, in unit priority order, and the
+// window slides past the words received. A beat ends in the cycle its last word is granted,
+// but never before `min_cycles` cycles (the compute or DRAM time of the beat); the next beat
+// starts in the following cycle. A cycle in which any requested word is refused is a stall.
+//
+// Uncontended, every window is granted whole, so a beat takes max(min_cycles, max over streams
+// of ceil(words / window)) cycles: skip() applies that closed form, tick() does one cycle with
+// real port claims, and both move the same state, so lockstep and block-advance agree.
+//
+// Example:
+//   BeatGroup g; g.beats = m; g.add({&act_sram, Access::kRead, act, act_stride, k});
+//   cursor.start({g}, layer);
+//   while (!cursor.done()) cursor.tick(now++);
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "hw_models/cycles.hpp"
+#include "hw_models/sram.hpp"
+
+namespace nmp::hw {
+
+inline constexpr unsigned kMaxStreams = 3;
+
+struct Stream {
+  Sram* sram = nullptr;
+  Access access = Access::kRead;
+  uint64_t first_byte = 0;
+  uint64_t stride_bytes = 0;  // between the starts of consecutive beats
+  uint32_t bytes = 0;         // per beat, >= 1
+};
+
+struct BeatGroup {
+  uint64_t beats = 1;
+  uint32_t min_cycles = 1;  // >= 1
+  std::array<Stream, kMaxStreams> streams{};
+  uint8_t stream_count = 0;
+  BeatGroup& add(const Stream& s);
+};
+
+enum class StepResult : uint8_t { kProgress, kStalled };
+
+class BeatCursor {
+ public:
+  // Starts a phase and counts every word it will move into the SRAMs' statistics.
+  void start(std::vector<BeatGroup> groups, uint32_t layer);
+  bool done() const { return group_ >= groups_.size(); }
+
+  // Cycles from now that are plain countdown if uncontended: the current group's remaining
+  // cycles minus its last one (which must be ticked, since the group ends in it).
+  Cycles quiet_cycles() const;
+  // Uncontended cycles to finish the whole phase.
+  Cycles remaining_cycles() const;
+  void skip(Cycles n);
+  StepResult tick(Cycles now);
+  // The SRAM that refused a word in the last stalled tick.
+  const Sram* stalled_on() const { return stalled_on_; }
+
+  // Bit (sram id * 2 + port class) for every stream of the current group.
+  uint32_t sram_use_mask() const;
+
+  // Uncontended cycles of a list of groups (the closed form that skip() applies).
+  static Cycles uncontended_cycles(const std::vector<BeatGroup>& groups);
+
+ private:
+  struct Window {
+    uint64_t next = 0;  // first word not yet received
+    uint64_t last = 0;  // last word of the beat
+    uint32_t size = 1;  // words requested per cycle
+    uint32_t head = 0;  // ring position of `next` in `held`
+    std::vector<bool> held;  // words next .. next+size-1 already granted
+  };
+  static uint64_t window_size(const BeatGroup& g, unsigned stream);
+  static Cycles cycles_of(const BeatGroup& g, uint64_t beat);
+  static bool is_uniform(const BeatGroup& g);
+  static Cycles group_cycles(const BeatGroup& g);
+
+  void enter_group();  // skips empty groups, sets up beat 0
+  void enter_beat();
+  void finish_beat();  // moves to the next beat or group
+  Cycles words_cycles_left() const;  // uncontended cycles to receive the beat's words
+  Cycles current_beat_remaining() const;
+
+  std::vector<BeatGroup> groups_;
+  size_t group_ = 0;
+  bool uniform_ = true;
+  uint64_t beat_ = 0;
+  uint32_t cycle_in_beat_ = 0;
+  Cycles rest_cycles_ = 0;  // uncontended cycles of the beats after the current one
+  Cycles later_groups_cycles_ = 0;
+  std::array<Window, kMaxStreams> windows_{};
+  const Sram* stalled_on_ = nullptr;
+};
+
+}  // namespace nmp::hw

@@ -1,0 +1,19 @@
+#include "hw_models/dram.hpp"
+
+#include <utility>
+
+namespace nmp::hw {
+
+void DramStats::visit(const CounterFn& fn) const {
+  fn({"read_bytes", "bytes", "bytes read over the DRAM channel (whole bursts)", "dram.read_byte"},
+     read_bytes);
+  fn({"write_bytes", "bytes", "bytes written over the DRAM channel (whole bursts)",
+      "dram.write_byte"},
+     write_bytes);
+  fn({"useful_bytes", "bytes", "bytes the DMA transfers asked for", ""}, useful_bytes);
+}
+
+Dram::Dram(const DramParams& params, std::vector<uint8_t> contents)
+    : params_(params), data_(std::move(contents)) {}
+
+}  // namespace nmp::hw

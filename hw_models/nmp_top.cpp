@@ -1,0 +1,178 @@
+#include "hw_models/nmp_top.hpp"
+
+#include <algorithm>
+
+namespace nmp::hw {
+namespace {
+
+// Cycles of simulated time the default mode may run ahead of SystemC time.
+constexpr Cycles kTimeQuantum = 1 << 16;
+// How often lockstep mode checks for a deadlock (all units waiting on each other).
+constexpr Cycles kLockstepDeadlockCheck = 1 << 12;
+
+std::array<std::unique_ptr<Sram>, kNumSrams> make_srams(const NmpParams& p) {
+  return {std::make_unique<Sram>(p.weight_sram, 0), std::make_unique<Sram>(p.act_sram, 1),
+          std::make_unique<Sram>(p.acc_sram, 2)};
+}
+
+std::array<Sram*, kNumSrams> raw(const std::array<std::unique_ptr<Sram>, kNumSrams>& s) {
+  return {s[0].get(), s[1].get(), s[2].get()};
+}
+
+}  // namespace
+
+NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params,
+               const isa::Program& program, std::vector<uint8_t> dram_image)
+    : sc_module(name),
+      params_(params),
+      period_(1e6 / params.clock_mhz, sc_core::SC_PS),
+      dram_(params.dram, std::move(dram_image)),
+      srams_(make_srams(params)),
+      dma_("dma", dram_, raw(srams_), params.controller.queue_depth, scoreboard_),
+      mac_array_("mac_array", params.mac_array, raw(srams_), params.controller.queue_depth,
+                 scoreboard_),
+      vector_unit_("vector_unit", params.vector_unit, raw(srams_),
+                   params.controller.queue_depth, scoreboard_),
+      controller_("controller", params.controller, program,
+                  {nullptr, &dma_, &mac_array_, &vector_unit_}, scoreboard_),
+      tick_order_{&controller_, &dma_, &vector_unit_, &mac_array_} {
+  if (params_.lockstep) {
+    clock_ = std::make_unique<sc_core::sc_clock>("clock", period_);
+    SC_THREAD(run_lockstep);
+  } else {
+    SC_THREAD(run_default);
+  }
+}
+
+void NmpTop::tick_all(Cycles now) {
+  for (ClockedUnit* u : tick_order_) u->tick(now);
+}
+
+bool NmpTop::sram_contended() const {
+  uint32_t seen = 0;
+  for (const ClockedUnit* u : tick_order_) {
+    const uint32_t use = u->sram_use();
+    if (use & seen) return true;
+    seen |= use;
+  }
+  return false;
+}
+
+std::string NmpTop::state_summary() const {
+  std::string s = "pc " + std::to_string(controller_.pc()) + ", controller stall reason " +
+                  std::to_string(static_cast<int>(controller_.last_stall()));
+  for (const QueuedUnit* u : {static_cast<const QueuedUnit*>(&dma_),
+                              static_cast<const QueuedUnit*>(&mac_array_),
+                              static_cast<const QueuedUnit*>(&vector_unit_)}) {
+    s += "; " + std::string(isa::unit_name(u->id())) + (u->busy() ? " busy" : " idle") + ", " +
+         std::to_string(u->queued()) + " queued";
+  }
+  return s;
+}
+
+void NmpTop::check_watchdogs(Cycles now) const {
+  if (now >= params_.max_cycles) {
+    throw SimulationError("watchdog: no halt within " + std::to_string(params_.max_cycles) +
+                          " cycles (" + state_summary() + ")");
+  }
+  if (controller_.executed() > params_.max_instructions) {
+    throw SimulationError("watchdog: more than " + std::to_string(params_.max_instructions) +
+                          " instructions executed without a halt (" + state_summary() + ")");
+  }
+}
+
+void NmpTop::run_default() {
+  try {
+    Cycles now = 0;
+    Cycles unsynced = 0;
+    for (;;) {
+      tick_all(now);
+      ++now;
+      ++unsynced;
+      if (controller_.halted()) break;
+      check_watchdogs(now);
+      Cycles quiet = kNever;
+      for (const ClockedUnit* u : tick_order_) quiet = std::min(quiet, u->quiet_cycles(now));
+      if (quiet == kNever) {
+        throw SimulationError("deadlock at cycle " + std::to_string(now) + ": every unit waits (" +
+                              state_summary() + ")");
+      }
+      if (quiet > 0 && !sram_contended()) {
+        quiet = std::min(quiet, params_.max_cycles - std::min(params_.max_cycles, now));
+        for (ClockedUnit* u : tick_order_) u->skip(now, quiet);
+        now += quiet;
+        unsynced += quiet;
+      }
+      if (unsynced >= kTimeQuantum) {
+        wait(period_ * static_cast<double>(unsynced));
+        unsynced = 0;
+      }
+    }
+    wait(period_ * static_cast<double>(unsynced));
+    cycles_ = now;
+  } catch (const SimulationError& e) {
+    error_ = e.what();
+  }
+}
+
+void NmpTop::run_lockstep() {
+  try {
+    Cycles now = 0;
+    for (;;) {
+      wait(clock_->posedge_event());
+      tick_all(now);
+      ++now;
+      if (controller_.halted()) break;
+      check_watchdogs(now);
+      if (now % kLockstepDeadlockCheck == 0) {
+        bool all_wait = true;
+        for (const ClockedUnit* u : tick_order_) all_wait &= u->quiet_cycles(now) == kNever;
+        if (all_wait) {
+          throw SimulationError("deadlock at cycle " + std::to_string(now) +
+                                ": every unit waits (" + state_summary() + ")");
+        }
+      }
+    }
+    cycles_ = now;
+  } catch (const SimulationError& e) {
+    error_ = e.what();
+  }
+  sc_core::sc_stop();
+}
+
+uint32_t NmpTop::layer_count() const {
+  uint32_t n = 1;
+  for (const ClockedUnit* u : tick_order_) n = std::max(n, u->layer_count());
+  for (const auto& s : srams_) n = std::max(n, static_cast<uint32_t>(s->stats_by_layer().size()));
+  return std::max(n, static_cast<uint32_t>(dram_.stats_by_layer().size()));
+}
+
+void NmpTop::visit_counters(const BlockCounterFn& fn) const {
+  const uint32_t layers = layer_count();
+  const std::array<std::pair<const char*, const ClockedUnit*>, 4> units = {
+      {{"controller", &controller_},
+       {"dma", &dma_},
+       {"mac_array", &mac_array_},
+       {"vector_unit", &vector_unit_}}};
+  for (uint32_t layer = 0; layer < layers; ++layer) {
+    for (const auto& [name, unit] : units) {
+      unit->visit_counters(layer, [&, block = std::string(name)](const CounterInfo& info,
+                                                                  uint64_t v) {
+        fn(block, layer, info, v);
+      });
+    }
+    for (const auto& sram : srams_) {
+      const SramStats stats = layer < sram->stats_by_layer().size()
+                                  ? sram->stats_by_layer()[layer]
+                                  : SramStats{};
+      stats.visit(sram->params().name, [&](const CounterInfo& info, uint64_t v) {
+        fn(sram->params().name, layer, info, v);
+      });
+    }
+    const DramStats stats =
+        layer < dram_.stats_by_layer().size() ? dram_.stats_by_layer()[layer] : DramStats{};
+    stats.visit([&](const CounterInfo& info, uint64_t v) { fn("dram", layer, info, v); });
+  }
+}
+
+}  // namespace nmp::hw

@@ -1,0 +1,98 @@
+// The neural microprocessor: the netlist of all blocks, and the one process that clocks them.
+//
+// Blocks: controller, DMA, MAC array, vector unit; memories: DRAM, weight SRAM (wsram),
+// activation SRAM (asram), accumulator SRAM (acc). Every unit is a state machine (unit.hpp)
+// driven by the scheduler process of this module, in a fixed order that is also the SRAM port
+// priority: controller, dma, vector_unit, mac_array (unit.hpp says why).
+//
+// Two modes drive the same state machines:
+//   lockstep  an sc_clock; the process ticks every unit on every rising edge.
+//   default   the process ticks every unit in cycles where something happens or SRAM ports are
+//             contended, and skips runs of quiet cycles (unit.hpp) in one step. It advances
+//             SystemC time by cycles x period in quanta (temporal decoupling): no other process
+//             observes time in between.
+// Both give the same cycle count and counters; the test suite checks it.
+//
+// Example:
+//   NmpTop top("nmp", params, program, dram_image);
+//   sc_core::sc_start();
+//   if (!top.error().empty()) ...; top.cycles();
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <systemc>
+#include <vector>
+
+#include "hw_models/controller.hpp"
+#include "hw_models/dma.hpp"
+#include "hw_models/dram.hpp"
+#include "hw_models/mac_array.hpp"
+#include "hw_models/scoreboard.hpp"
+#include "hw_models/sram.hpp"
+#include "hw_models/vector_unit.hpp"
+#include "isa/program.hpp"
+
+namespace nmp::hw {
+
+struct NmpParams {
+  double clock_mhz = 1000.0;
+  ControllerParams controller;
+  DramParams dram;
+  SramParams weight_sram{"wsram", 512 * 1024, 16, 256, PortConfig::kOneRw};
+  SramParams act_sram{"asram", 256 * 1024, 8, 256, PortConfig::kOneRw};
+  SramParams acc_sram{"acc", 256 * 1024, 8, 256, PortConfig::kOneROneW};
+  MacArrayParams mac_array;
+  VectorUnitParams vector_unit;
+  bool lockstep = false;
+  Cycles max_cycles = Cycles{1} << 40;          // watchdog
+  uint64_t max_instructions = uint64_t{1} << 30;  // watchdog for runaway loops
+};
+
+// Called for every counter of every block: block name ("mac_array", "wsram", ...), layer.
+using BlockCounterFn =
+    std::function<void(const std::string& block, uint32_t layer, const CounterInfo&, uint64_t)>;
+
+class NmpTop : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(NmpTop);
+  NmpTop(sc_core::sc_module_name name, const NmpParams& params, const isa::Program& program,
+         std::vector<uint8_t> dram_image);
+
+  // Total cycles: the halt's cycle + 1. Valid once sc_start() has returned without error.
+  Cycles cycles() const { return cycles_; }
+  // Empty if the program halted; otherwise the simulation fault (watchdog, deadlock, ...).
+  const std::string& error() const { return error_; }
+
+  const Dram& dram() const { return dram_; }
+  const Sram& sram(MemSpace space) const { return *srams_.at(static_cast<size_t>(space)); }
+  uint32_t layer_count() const;
+  const std::vector<Cycles>& layer_starts() const { return controller_.layer_starts(); }
+  void visit_counters(const BlockCounterFn& fn) const;
+
+ private:
+  void run_default();
+  void run_lockstep();
+  void tick_all(Cycles now);
+  bool sram_contended() const;
+  uint64_t instructions_issued() const;
+  std::string state_summary() const;
+  void check_watchdogs(Cycles now) const;
+
+  NmpParams params_;
+  sc_core::sc_time period_;
+  Dram dram_;
+  std::array<std::unique_ptr<Sram>, kNumSrams> srams_;
+  Scoreboard scoreboard_;
+  Dma dma_;
+  MacArray mac_array_;
+  VectorUnit vector_unit_;
+  Controller controller_;
+  std::vector<ClockedUnit*> tick_order_;
+  std::unique_ptr<sc_core::sc_clock> clock_;
+  Cycles cycles_ = 0;
+  std::string error_;
+};
+
+}  // namespace nmp::hw

@@ -1,0 +1,85 @@
+// A banked on-chip SRAM: its contents, and the per-cycle arbitration of its bank ports.
+//
+// Modelled: `banks` banks, word-interleaved (word w lives in bank w % banks), each word
+// `width_bits` wide, with one of three port configurations per bank:
+//   1rw   one port shared by reads and writes
+//   1r1w  one read port and one write port
+//   2rw   two ports, each for a read or a write
+// Every access moves one whole word (a partial write is a byte-masked word write). In a cycle a
+// bank serves at most as many accesses of a port class as it has ports of that class, granted
+// first come, first served in the fixed priority order in which units tick
+// (docs/architecture.md#arbitration).
+// Abstracted: read/write latency inside a bank (folded into the unit pipelines), refresh, ECC.
+//
+// Example:
+//   Sram s({"wsram", 512 * 1024, 16, 256, PortConfig::kOneRw}, 0);
+//   if (s.try_claim(now, word, Access::kRead)) { ... }
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hw_models/counters.hpp"
+#include "hw_models/cycles.hpp"
+
+namespace nmp::hw {
+
+enum class PortConfig : uint8_t { kOneRw, kOneROneW, kTwoRw };
+enum class Access : uint8_t { kRead, kWrite };
+
+const char* to_string(PortConfig ports);
+
+struct SramParams {
+  std::string name;  // "wsram", "asram", "acc": also the prefix of its energy keys
+  uint64_t capacity_bytes = 0;
+  uint32_t banks = 1;
+  uint32_t width_bits = 64;
+  PortConfig ports = PortConfig::kOneRw;
+};
+
+struct SramStats {
+  uint64_t read_words = 0;
+  uint64_t write_words = 0;
+  void visit(const std::string& sram, const CounterFn& fn) const;
+};
+
+class Sram {
+ public:
+  // `id` (0..15) identifies the SRAM in contention masks.
+  Sram(const SramParams& params, unsigned id);
+
+  const SramParams& params() const { return params_; }
+  unsigned id() const { return id_; }
+  uint32_t word_bytes() const { return word_bytes_; }
+  uint64_t capacity_bytes() const { return params_.capacity_bytes; }
+  // Words of one access kind the whole SRAM can serve in a cycle (banks x ports of the class).
+  uint32_t words_per_cycle(Access access) const;
+  // Port class an access uses: 0 or 1. Two streams contend only if they use the same class.
+  unsigned port_class(Access access) const;
+
+  uint8_t* data() { return data_.data(); }
+  const uint8_t* data() const { return data_.data(); }
+
+  // Claims a port of the bank of `word` in cycle `now`, if one of its class is still free.
+  bool try_claim(Cycles now, uint64_t word, Access access);
+
+  void count_words(uint32_t layer, Access access, uint64_t words);
+  const std::vector<SramStats>& stats_by_layer() const { return stats_; }
+
+ private:
+  struct PortUse {
+    Cycles cycle = kNever;
+    uint32_t used = 0;
+  };
+  uint32_t ports_of_class(unsigned cls) const;
+
+  SramParams params_;
+  unsigned id_;
+  uint32_t word_bytes_;
+  std::vector<uint8_t> data_;
+  std::vector<PortUse> use_;  // banks x 2 port classes
+  std::vector<SramStats> stats_;
+};
+
+}  // namespace nmp::hw

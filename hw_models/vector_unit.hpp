@@ -1,0 +1,65 @@
+// The vector unit: `lanes` int32 lanes behind a pipeline of `pipeline_depth_cycles` stages.
+//
+// This cut executes `requant`. Per row: a max pass of ceil(n / lanes) beats, each reading
+// `lanes` accumulators (a partial last beat reads the rest); a bubble of pipeline_depth_cycles
+// while the reciprocal r = floor(127 * 2^24 / a) is formed; a quantize pass of ceil(n / lanes)
+// beats, each reading `lanes` accumulators and writing `lanes` int8 outputs; one beat writing
+// the row's absmax a. Arithmetic: kernels.hpp, requantize_row().
+// Abstracted: the divider is one pipeline bubble per row, whatever a's width.
+//
+// Example:
+//   VectorUnit vec("vector_unit", params, srams, queue_depth, scoreboard);
+#pragma once
+
+#include <array>
+#include <systemc>
+
+#include "hw_models/beat_cursor.hpp"
+#include "hw_models/dma.hpp"
+#include "hw_models/unit.hpp"
+
+namespace nmp::hw {
+
+struct VectorUnitParams {
+  uint32_t lanes = 64;
+  uint32_t pipeline_depth_cycles = 4;
+  bool timing_only = false;
+};
+
+struct VectorUnitStats {
+  uint64_t requants = 0;
+  uint64_t compares = 0;     // |acc| max reductions, one per element
+  uint64_t multiplies = 0;   // acc * r, one per element
+  uint64_t adds = 0;         // rounding additions, one per element
+  uint64_t reciprocals = 0;  // one per row
+  uint64_t busy_requant = 0;
+  std::array<uint64_t, kNumSrams> stall_sram{};
+  void visit(const std::array<Sram*, kNumSrams>& srams, const CounterFn& fn) const;
+};
+
+class VectorUnit : public sc_core::sc_module, public QueuedUnit {
+ public:
+  VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& params,
+             std::array<Sram*, kNumSrams> srams, uint32_t queue_depth, Scoreboard& scoreboard);
+
+  Footprint footprint(const Command& cmd) const override;
+  void visit_counters(uint32_t layer, const CounterFn& fn) const override;
+  uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
+
+ protected:
+  void begin(const Command& cmd, Cycles now) override;
+  bool step(Cycles now) override;
+  Cycles op_quiet_cycles(Cycles /*now*/) const override { return cursor_.quiet_cycles(); }
+  void op_skip(Cycles n) override;
+  uint32_t op_sram_use() const override { return cursor_.sram_use_mask(); }
+
+ private:
+  VectorUnitStats& stats() { return stats_for_layer<VectorUnitStats>(stats_, current().layer); }
+
+  VectorUnitParams params_;
+  std::array<Sram*, kNumSrams> srams_;
+  BeatCursor cursor_;
+  std::vector<VectorUnitStats> stats_;
+};
+
+}  // namespace nmp::hw

@@ -1,0 +1,237 @@
+#include "isa/isa.hpp"
+
+#include <cstdio>
+
+namespace nmp::isa {
+namespace {
+
+using K = OperandKind;
+
+OperandSpec reg(std::string_view name, std::string_view doc) {
+  return {name, K::kReg, 4, {}, doc};
+}
+OperandSpec uimm(std::string_view name, uint8_t width, std::string_view doc) {
+  return {name, K::kUnsigned, width, {}, doc};
+}
+OperandSpec simm(std::string_view name, uint8_t width, std::string_view doc) {
+  return {name, K::kSigned, width, {}, doc};
+}
+OperandSpec target(std::string_view name, std::string_view doc) {
+  return {name, K::kTarget, 32, {}, doc};
+}
+OperandSpec enumeration(std::string_view name, uint8_t width, std::vector<std::string_view> names,
+                        std::string_view doc) {
+  return {name, K::kEnum, width, std::move(names), doc};
+}
+
+std::vector<OperandSpec> dma_operands() {
+  return {enumeration("space", 2, {"wsram", "asram", "acc"}, "on-chip memory"),
+          reg("sram", "register holding the on-chip byte address"),
+          reg("dram", "register holding the DRAM byte address"),
+          uimm("rows", 16, "number of rows (>= 1)"),
+          uimm("row_bytes", 24, "bytes per row (>= 1)"),
+          uimm("sram_stride", 24, "bytes between row starts on chip"),
+          uimm("dram_stride", 32, "bytes between row starts in DRAM")};
+}
+
+constexpr std::string_view kDmaTiming =
+    "dram.latency_cycles, then per burst segment max(ceil(segment bytes / dram.bytes_per_cycle), "
+    "SRAM chunks); see docs/architecture.md#dma";
+
+std::vector<InstrSpec> build_table() {
+  std::vector<InstrSpec> t = {
+      {Opcode::kNop, "nop", Unit::kController, {}, "does nothing", "1 issue cycle", false},
+      {Opcode::kHalt, "halt", Unit::kController, {},
+       "waits until every queue is empty and every unit idle, then stops the machine",
+       "1 cycle once all units have drained", false},
+      {Opcode::kLi, "li", Unit::kController,
+       {reg("rd", "destination"), simm("imm", 64, "value")}, "rd = imm", "1 issue cycle", false},
+      {Opcode::kAddi, "addi", Unit::kController,
+       {reg("rd", "destination"), reg("rs", "source"), simm("imm", 32, "addend")},
+       "rd = rs + imm", "1 issue cycle", false},
+      {Opcode::kAdd, "add", Unit::kController,
+       {reg("rd", "destination"), reg("rs", "source"), reg("rt", "source")}, "rd = rs + rt",
+       "1 issue cycle", false},
+      {Opcode::kSub, "sub", Unit::kController,
+       {reg("rd", "destination"), reg("rs", "source"), reg("rt", "source")}, "rd = rs - rt",
+       "1 issue cycle", false},
+      {Opcode::kJmp, "jmp", Unit::kController, {target("target", "instruction index")},
+       "pc = target", "1 issue cycle + controller.branch_penalty_cycles", false},
+      {Opcode::kBnez, "bnez", Unit::kController,
+       {reg("rs", "tested register"), target("target", "instruction index")},
+       "if rs != 0: pc = target", "1 issue cycle, + controller.branch_penalty_cycles if taken",
+       false},
+      {Opcode::kDbnz, "dbnz", Unit::kController,
+       {reg("rs", "loop counter"), target("target", "instruction index")},
+       "rs = rs - 1; if rs != 0: pc = target (a counted hardware loop)",
+       "1 issue cycle, + controller.branch_penalty_cycles if taken", false},
+      {Opcode::kSync, "sync", Unit::kController,
+       {uimm("units", 8, "mask: bit 0 dma, bit 1 mac_array, bit 2 vector; 0 means all")},
+       "waits until the queues of the named units are empty and the units idle",
+       "1 cycle once the named units have drained", false},
+      {Opcode::kLayer, "layer", Unit::kController, {uimm("id", 16, "layer index")},
+       "attributes the work of the instructions that follow to layer `id` in the report",
+       "1 issue cycle", false},
+      {Opcode::kDmaLoad, "dma.load", Unit::kDma, dma_operands(),
+       "copies rows x row_bytes bytes from DRAM to an on-chip memory", kDmaTiming, true},
+      {Opcode::kDmaStore, "dma.store", Unit::kDma, dma_operands(),
+       "copies rows x row_bytes bytes from an on-chip memory to DRAM", kDmaTiming, true},
+      {Opcode::kGemm, "gemm", Unit::kMacArray,
+       {reg("act", "register: activation SRAM address of row 0 (int8, m rows of k)"),
+        reg("wgt", "register: weight SRAM address of the packed, fold-tiled weights"),
+        reg("acc", "register: accumulator SRAM address of row 0 (int32, m rows of n)"),
+        uimm("m", 16, "activation rows (tokens), >= 1"),
+        uimm("n", 16, "output features, >= 1"),
+        uimm("k", 20, "reduction length (input features), >= 1"),
+        uimm("act_stride", 24, "bytes between activation rows"),
+        uimm("acc_stride", 24, "bytes between accumulator rows"),
+        enumeration("mode", 1, {"overwrite", "accumulate"},
+                    "overwrite the accumulators or add to them")},
+       "acc[m][n] (=|+=) sum_k act[m][k] * W[n][k] with ternary W and int32 accumulation",
+       "per fold: weight tile load, then m beats; see docs/architecture.md#mac-array", true},
+      {Opcode::kRequant, "requant", Unit::kVector,
+       {reg("src", "register: accumulator SRAM address of row 0 (int32)"),
+        reg("dst", "register: activation SRAM address of output row 0 (int8)"),
+        reg("scale", "register: activation SRAM address of the per-row int32 absmax"),
+        uimm("m", 16, "rows, >= 1"), uimm("n", 16, "elements per row, >= 1"),
+        uimm("src_stride", 24, "bytes between accumulator rows"),
+        uimm("dst_stride", 24, "bytes between output rows")},
+       "per row: a = max |acc|; r = floor(127 * 2^24 / a); q = (acc * r + 2^23) >> 24; "
+       "writes q (int8) and a (int32)",
+       "per row: 2 * ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles + 1 beat", true},
+  };
+  for (InstrSpec& spec : t) {
+    unsigned lsb = kOpcodeBits;
+    for (OperandSpec& op : spec.operands) {
+      op.lsb = static_cast<uint8_t>(lsb);
+      lsb += op.width;
+    }
+    if (lsb > kInstrBits || spec.operands.size() > kMaxOperands) {
+      throw std::logic_error("instruction table: operands of " + std::string(spec.mnemonic) +
+                             " do not fit 128 bits");
+    }
+  }
+  return t;
+}
+
+unsigned __int128 to_u128(const Instr& i) {
+  return (static_cast<unsigned __int128>(i.hi) << 64) | i.lo;
+}
+
+Instr from_u128(unsigned __int128 v) {
+  return {static_cast<uint64_t>(v), static_cast<uint64_t>(v >> 64)};
+}
+
+unsigned __int128 field_mask(unsigned width) {
+  return width >= 128 ? ~static_cast<unsigned __int128>(0)
+                      : (static_cast<unsigned __int128>(1) << width) - 1;
+}
+
+}  // namespace
+
+std::string_view unit_name(Unit unit) {
+  switch (unit) {
+    case Unit::kController: return "controller";
+    case Unit::kDma: return "dma";
+    case Unit::kMacArray: return "mac_array";
+    case Unit::kVector: return "vector";
+  }
+  return "?";
+}
+
+unsigned unit_mask_bit(Unit unit) {
+  switch (unit) {
+    case Unit::kDma: return 1u << 0;
+    case Unit::kMacArray: return 1u << 1;
+    case Unit::kVector: return 1u << 2;
+    case Unit::kController: break;
+  }
+  return 0;
+}
+
+const std::vector<InstrSpec>& instruction_table() {
+  static const std::vector<InstrSpec> table = build_table();
+  return table;
+}
+
+const InstrSpec* find_spec(Opcode opcode) {
+  for (const InstrSpec& s : instruction_table())
+    if (s.opcode == opcode) return &s;
+  return nullptr;
+}
+
+const InstrSpec* find_spec(std::string_view mnemonic) {
+  for (const InstrSpec& s : instruction_table())
+    if (s.mnemonic == mnemonic) return &s;
+  return nullptr;
+}
+
+bool fits(const OperandSpec& op, int64_t value) {
+  switch (op.kind) {
+    case K::kReg: return value >= 0 && value < static_cast<int64_t>(kNumRegs);
+    case K::kEnum: return value >= 0 && static_cast<size_t>(value) < op.enum_names.size();
+    case K::kSigned:
+      if (op.width >= 64) return true;
+      return value >= -(int64_t{1} << (op.width - 1)) && value < (int64_t{1} << (op.width - 1));
+    case K::kUnsigned:
+    case K::kTarget:
+      if (value < 0) return false;
+      return op.width >= 63 || value < (int64_t{1} << op.width);
+  }
+  return false;
+}
+
+Instr encode(Opcode opcode, const std::vector<int64_t>& fields) {
+  const InstrSpec* spec = find_spec(opcode);
+  if (!spec) throw EncodingError("unknown opcode " + std::to_string(static_cast<int>(opcode)));
+  if (fields.size() != spec->operands.size()) {
+    throw EncodingError(std::string(spec->mnemonic) + " takes " +
+                        std::to_string(spec->operands.size()) + " operands, got " +
+                        std::to_string(fields.size()));
+  }
+  unsigned __int128 bits = static_cast<uint8_t>(opcode);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const OperandSpec& op = spec->operands[i];
+    if (!fits(op, fields[i])) {
+      throw EncodingError(std::string(spec->mnemonic) + ": " + std::string(op.name) + " = " +
+                          std::to_string(fields[i]) + " does not fit its " +
+                          std::to_string(op.width) + "-bit field");
+    }
+    const auto raw = static_cast<unsigned __int128>(static_cast<uint64_t>(fields[i]));
+    bits |= (raw & field_mask(op.width)) << op.lsb;
+  }
+  return from_u128(bits);
+}
+
+Decoded decode(const Instr& instr) {
+  const unsigned __int128 bits = to_u128(instr);
+  const auto opcode = static_cast<Opcode>(static_cast<uint8_t>(bits & 0xff));
+  Decoded d;
+  d.spec = find_spec(opcode);
+  if (!d.spec) {
+    char text[8];
+    std::snprintf(text, sizeof text, "0x%02x", static_cast<unsigned>(opcode));
+    throw EncodingError(std::string("unknown opcode ") + text);
+  }
+  unsigned used = kOpcodeBits;
+  for (size_t i = 0; i < d.spec->operands.size(); ++i) {
+    const OperandSpec& op = d.spec->operands[i];
+    const auto raw = static_cast<uint64_t>((bits >> op.lsb) & field_mask(op.width));
+    int64_t value = static_cast<int64_t>(raw);
+    if (op.kind == K::kSigned && op.width < 64 && (raw >> (op.width - 1)) & 1) {
+      value = static_cast<int64_t>(raw | (~uint64_t{0} << op.width));
+    }
+    if (op.kind == K::kEnum && static_cast<size_t>(value) >= op.enum_names.size()) {
+      throw EncodingError(std::string(d.spec->mnemonic) + ": invalid " + std::string(op.name) +
+                          " value " + std::to_string(value));
+    }
+    d.fields[i] = value;
+    used = op.lsb + op.width;
+  }
+  if (used < kInstrBits && (bits >> used) != 0) {
+    throw EncodingError(std::string(d.spec->mnemonic) + ": unused bits are not zero");
+  }
+  return d;
+}
+
+}  // namespace nmp::isa

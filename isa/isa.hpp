@@ -1,0 +1,134 @@
+// The nmpsim instruction set: one table that the encoder, decoder, assembler, disassembler,
+// controller and docs/isa.md all read.
+//
+// Every instruction is 128 bits. Bits [0, 8) hold the opcode; the operands follow in table
+// order, each in the next `width` bits (so positions are derived, never written twice).
+// Registers r0..r15 are 64 bits wide; r0 always reads 0. Addresses of on-chip memories and of
+// DRAM come from registers; shapes and strides are immediates.
+//
+// Example:
+//   Instr i = encode(Opcode::kGemm, {4, 5, 6, 1, 384, 2560, 2560, 1536, 0});
+//   Decoded d = decode(i);            // d.spec->mnemonic == "gemm", d.field(gemm::kN) == 384
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nmp::isa {
+
+inline constexpr unsigned kInstrBits = 128;
+inline constexpr unsigned kInstrBytes = kInstrBits / 8;
+inline constexpr unsigned kOpcodeBits = 8;
+inline constexpr unsigned kNumRegs = 16;
+inline constexpr unsigned kMaxOperands = 10;
+
+// The unit that executes an instruction. The controller executes scalar and control
+// instructions itself and issues the rest, in order, into the queue of their unit.
+enum class Unit : uint8_t { kController, kDma, kMacArray, kVector };
+inline constexpr unsigned kNumQueuedUnits = 3;  // dma, mac_array, vector
+std::string_view unit_name(Unit unit);
+// Bit of a queued unit in a `sync` mask.
+unsigned unit_mask_bit(Unit unit);
+
+enum class Opcode : uint8_t {
+  kNop = 0x00,
+  kHalt = 0x01,
+  kLi = 0x02,
+  kAddi = 0x03,
+  kAdd = 0x04,
+  kSub = 0x05,
+  kJmp = 0x06,
+  kBnez = 0x07,
+  kDbnz = 0x08,
+  kSync = 0x09,
+  kLayer = 0x0a,
+  kDmaLoad = 0x10,
+  kDmaStore = 0x11,
+  kGemm = 0x20,
+  kRequant = 0x30,
+};
+
+enum class OperandKind : uint8_t {
+  kReg,       // r0..r15
+  kUnsigned,  // immediate, 0 .. 2^width - 1
+  kSigned,    // immediate, two's complement in `width` bits
+  kTarget,    // instruction index (a label in assembly)
+  kEnum,      // one of a list of names
+};
+
+// On-chip memories a DMA transfer can address.
+enum class Space : uint8_t { kWeightSram = 0, kActSram = 1, kAccSram = 2 };
+// Whether a GEMM tile overwrites its accumulators or adds to them.
+enum class AccMode : uint8_t { kOverwrite = 0, kAccumulate = 1 };
+
+struct OperandSpec {
+  std::string_view name;
+  OperandKind kind;
+  uint8_t width;
+  std::vector<std::string_view> enum_names;  // kEnum only, indexed by value
+  std::string_view doc;
+  uint8_t lsb = 0;  // derived from the table order
+};
+
+struct InstrSpec {
+  Opcode opcode;
+  std::string_view mnemonic;
+  Unit unit;
+  std::vector<OperandSpec> operands;
+  std::string_view semantics;
+  std::string_view timing;
+  bool keyword_syntax;  // disassembled as name=value (unit instructions) or positionally
+};
+
+const std::vector<InstrSpec>& instruction_table();
+const InstrSpec* find_spec(Opcode opcode);
+const InstrSpec* find_spec(std::string_view mnemonic);
+
+// Operand positions, in table order, for the instructions whose operands are read by name.
+namespace ctrl {
+enum : unsigned { kRd = 0, kRs = 1, kRt = 2 };
+enum : unsigned { kLiImm = 1, kAddiImm = 2, kBranchTarget = 1, kJmpTarget = 0, kSyncUnits = 0,
+                  kLayerId = 0 };
+}  // namespace ctrl
+namespace dma {
+enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride };
+}
+namespace gemm {
+enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode };
+}
+namespace requant {
+enum : unsigned { kSrc, kDst, kScale, kM, kN, kSrcStride, kDstStride };
+}
+
+struct Instr {
+  uint64_t lo = 0;  // bits [0, 64)
+  uint64_t hi = 0;  // bits [64, 128)
+  bool operator==(const Instr& o) const { return lo == o.lo && hi == o.hi; }
+  bool operator!=(const Instr& o) const { return !(*this == o); }
+};
+
+struct Decoded {
+  const InstrSpec* spec = nullptr;
+  std::array<int64_t, kMaxOperands> fields{};  // sign-extended for kSigned
+  int64_t field(unsigned index) const { return fields[index]; }
+  uint64_t ufield(unsigned index) const { return static_cast<uint64_t>(fields[index]); }
+};
+
+class EncodingError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Throws EncodingError when a value does not fit its operand.
+Instr encode(Opcode opcode, const std::vector<int64_t>& fields);
+// Throws EncodingError for an unknown opcode, an invalid enum value or non-zero unused bits.
+Decoded decode(const Instr& instr);
+
+// Whether `value` fits operand `op`.
+bool fits(const OperandSpec& op, int64_t value);
+
+}  // namespace nmp::isa

@@ -1,0 +1,295 @@
+#include "sim/config.hpp"
+
+#include <filesystem>
+
+namespace nmp::sim {
+namespace {
+
+constexpr uint64_t kKiB = 1024;
+
+const std::vector<std::string> kRoots = {"hw", "tech", "workload"};
+
+// Applies the --set options of one root to a document, marking their pointers.
+Document make_document(const Json& json, const std::string& file, const std::string& root,
+                       const std::vector<SetOption>& sets) {
+  Json patched = json;
+  std::vector<std::pair<std::string, std::string>> marks;
+  for (const SetOption& s : sets) {
+    if (s.root != root) continue;
+    try {
+      patched[Json::json_pointer(s.pointer)] = s.value;
+    } catch (const Json::exception&) {
+      throw ConfigError("--set " + s.text, s.pointer,
+                        "cannot set this path: a parent of it is not an object");
+    }
+    marks.emplace_back(s.pointer, "--set " + s.text);
+  }
+  Document doc(file, std::move(patched));
+  for (const auto& [pointer, text] : marks) doc.mark_override(pointer, text);
+  return doc;
+}
+
+hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view what) {
+  static const std::vector<std::string> kPorts = {"1rw", "1r1w", "2rw"};
+  p.capacity_bytes = kKiB * r.u64("capacity_kib", p.capacity_bytes / kKiB, 1, uint64_t{1} << 22,
+                                  "KiB", std::string(what) + " capacity");
+  p.banks = r.u32("banks", p.banks, 1, 1024, "banks", "banks, word-interleaved");
+  p.width_bits = r.u32("width_bits", p.width_bits, 8, 8192, "bits", "bits per bank word");
+  if (p.width_bits % 8 != 0) {
+    r.error("width_bits", "expected a multiple of 8, got " + std::to_string(p.width_bits));
+    p.width_bits = 8;
+  }
+  p.ports = static_cast<hw::PortConfig>(r.choice(
+      "ports", static_cast<size_t>(p.ports), kPorts,
+      "ports per bank: 1rw (one shared), 1r1w (one read, one write), 2rw (two shared)"));
+  return p;
+}
+
+}  // namespace
+
+std::vector<SetOption> parse_set_options(const std::vector<std::string>& options) {
+  std::vector<SetOption> out;
+  for (const std::string& text : options) {
+    const size_t eq = text.find('=');
+    const size_t dot = text.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+      throw ConfigError("--set " + text, "",
+                        "expected root.path.to.field=value with root hw, tech or workload");
+    }
+    SetOption s;
+    s.text = text;
+    s.root = text.substr(0, dot);
+    if (std::find(kRoots.begin(), kRoots.end(), s.root) == kRoots.end()) {
+      throw ConfigError("--set " + text, "",
+                        "unknown root '" + s.root + "': expected hw, tech or workload");
+    }
+    const std::string path = text.substr(dot + 1, eq - dot - 1);
+    if (path.empty()) throw ConfigError("--set " + text, "", "empty field path");
+    size_t start = 0;
+    while (start <= path.size()) {
+      const size_t next = path.find('.', start);
+      const std::string token = path.substr(start, next - start);
+      if (token.empty()) throw ConfigError("--set " + text, "", "empty component in field path");
+      s.pointer += "/" + token;
+      if (next == std::string::npos) break;
+      start = next + 1;
+    }
+    const std::string value = text.substr(eq + 1);
+    try {
+      s.value = Json::parse(value);
+    } catch (const Json::parse_error&) {
+      s.value = value;  // a bare word is a string
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+HardwareConfig parse_hardware(const Json& json, const std::string& file,
+                              const std::vector<SetOption>& sets) {
+  Document doc = make_document(json, file, "hw", sets);
+  ObjectReader root = doc.root();
+  HardwareConfig cfg;
+  cfg.file = file;
+  hw::NmpParams& p = cfg.params;
+  cfg.name = root.string_required("name", "name of this hardware variant");
+  p.clock_mhz = root.number("clock_mhz", p.clock_mhz, 1.0, 100000.0, "MHz", "clock frequency");
+
+  ObjectReader ctrl = root.object("controller", "instruction issue");
+  p.controller.queue_depth = ctrl.u32("queue_depth", p.controller.queue_depth, 1, 1024,
+                                      "entries", "depth of each unit's command queue");
+  p.controller.branch_penalty_cycles =
+      ctrl.u32("branch_penalty_cycles", p.controller.branch_penalty_cycles, 0, 64, "cycles",
+               "bubble after a taken branch");
+  p.controller.imem_bytes =
+      kKiB * ctrl.u64("imem_kib", p.controller.imem_bytes / kKiB, 1, uint64_t{1} << 20, "KiB",
+                      "instruction memory capacity (16 bytes per instruction)");
+  ctrl.finish();
+
+  ObjectReader mac = root.object_required("mac_array", "the MAC array");
+  p.mac_array.rows = mac.u32_required("rows", 1, 4096, "PEs", "R: inputs reduced per cycle");
+  p.mac_array.cols = mac.u32_required("cols", 1, 4096, "PEs", "C: outputs per cycle");
+  p.mac_array.dataflow = static_cast<hw::Dataflow>(
+      mac.choice("dataflow", static_cast<size_t>(p.mac_array.dataflow), {"adder_tree"},
+                 "how operands move through the array"));
+  p.mac_array.pe = static_cast<hw::PeKind>(mac.choice(
+      "pe", static_cast<size_t>(p.mac_array.pe), {"ternary_int8"}, "processing element kind"));
+  p.mac_array.acc_bits =
+      mac.u32("acc_bits", p.mac_array.acc_bits, 32, 32, "bits", "accumulator width");
+  p.mac_array.weight_preload_overlap =
+      mac.boolean("weight_preload_overlap", p.mac_array.weight_preload_overlap,
+                  "load the next fold's weights while the current fold computes");
+  mac.finish();
+
+  ObjectReader wsram = root.object_required("weight_sram", "weight SRAM");
+  p.weight_sram = read_sram(wsram, p.weight_sram, "weight SRAM");
+  p.mac_array.packing = static_cast<arith::TernaryPacking>(
+      wsram.choice("packing", static_cast<size_t>(p.mac_array.packing), {"2bit", "1.6bit"},
+                   "ternary weight packing: 4 per byte, or 5 per byte (base 3)"));
+  wsram.finish();
+  ObjectReader asram = root.object_required("act_sram", "activation SRAM");
+  p.act_sram = read_sram(asram, p.act_sram, "activation SRAM");
+  asram.finish();
+  ObjectReader acc = root.object("acc_sram", "accumulator SRAM");
+  p.acc_sram = read_sram(acc, p.acc_sram, "accumulator SRAM");
+  if (p.acc_sram.ports == hw::PortConfig::kOneRw) {
+    acc.error("ports", "the accumulator SRAM needs a read and a write each cycle: expected 1r1w "
+                       "or 2rw, got \"1rw\"");
+  }
+  acc.finish();
+
+  ObjectReader vec = root.object("vector_unit", "the vector unit");
+  p.vector_unit.lanes = vec.u32("lanes", p.vector_unit.lanes, 1, 4096, "lanes", "int32 lanes");
+  p.vector_unit.pipeline_depth_cycles =
+      vec.u32("pipeline_depth_cycles", p.vector_unit.pipeline_depth_cycles, 0, 256, "cycles",
+              "pipeline depth (a bubble per requantized row)");
+  vec.finish();
+
+  ObjectReader dram = root.object("dram", "off-chip DRAM");
+  p.dram.bytes_per_cycle = dram.u32("bytes_per_cycle", p.dram.bytes_per_cycle, 1, 65536,
+                                    "bytes/cycle", "channel bandwidth");
+  p.dram.latency_cycles = dram.u32("latency_cycles", p.dram.latency_cycles, 0, 1000000, "cycles",
+                                   "first request to first data");
+  p.dram.burst_bytes =
+      dram.u32("burst_bytes", p.dram.burst_bytes, 1, 65536, "bytes", "bytes per burst");
+  dram.finish();
+
+  const std::string tech = root.string(
+      "technology", "../tech/45nm.json", "technology library, relative to this file's folder");
+  root.finish();
+  doc.throw_if_errors();
+
+  const std::filesystem::path tech_path(tech);
+  cfg.technology_path = tech_path.is_absolute()
+                            ? tech
+                            : (std::filesystem::path(file).parent_path() / tech_path).string();
+  cfg.resolved = doc.resolved();
+  cfg.fields = doc.fields();
+  return cfg;
+}
+
+TechLibrary parse_technology(const Json& json, const std::string& file,
+                             const std::vector<SetOption>& sets) {
+  Document doc = make_document(json, file, "tech", sets);
+  ObjectReader root = doc.root();
+  TechLibrary t;
+  t.file = file;
+  t.name = root.string_required("name", "name of the library");
+  t.node_nm = root.number_required("node_nm", 1, 1000, "nm", "process node");
+  t.voltage_v = root.number_required("voltage_v", 0.1, 5, "V", "supply voltage of the figures");
+
+  ObjectReader ops = root.object_required("ops", "primitive operations, by name");
+  for (const std::string& name : ops.keys()) {
+    ObjectReader op = ops.object(name, "one primitive operation");
+    TechOp o;
+    o.energy_pj = op.number_required("energy_pj", 0, 1e6, "pJ", "energy per operation");
+    o.has_area = op.has("area_um2");
+    o.area_um2 = op.number("area_um2", 0, 0, 1e9, "um^2", "area of one unit");
+    o.optional = op.boolean("optional", false, "may go unused by the simulator");
+    o.source = op.string_required("source", "where the figures come from");
+    op.finish();
+    t.ops[name] = o;
+  }
+  ops.finish();
+
+  auto sourced = [](ObjectReader& r, std::string_view key, double min, double max,
+                    std::string_view unit, std::string_view doc_text) {
+    ObjectReader o = r.object_required(key, doc_text);
+    SourcedValue v;
+    v.value = o.number_required("value", min, max, unit, doc_text);
+    v.source = o.string_required("source", "where the figure comes from");
+    o.finish();
+    return v;
+  };
+  t.dram_pj_per_bit = sourced(root, "dram_pj_per_bit", 0, 1e4, "pJ/bit", "DRAM energy per bit");
+
+  ObjectReader sram = root.object_required("sram", "SRAM macro model");
+  for (ObjectReader& pt : sram.objects_required("read_energy_points", 2, "fit points")) {
+    SramEnergyPoint p;
+    p.capacity_kib = pt.number_required("capacity_kib", 0.001, 1e7, "KiB", "macro capacity");
+    p.width_bits = pt.number_required("width_bits", 1, 1e5, "bits", "access width");
+    p.read_energy_pj = pt.number_required("read_energy_pj", 1e-6, 1e6, "pJ", "energy per read");
+    pt.finish();
+    t.sram_read_points.push_back(p);
+  }
+  t.sram_read_source = sram.string_required("read_energy_source", "source of the fit points");
+  t.sram_write_to_read =
+      sourced(sram, "write_to_read", 0.1, 10, "ratio", "write energy / read energy");
+  t.sram_cell_area_um2 = sourced(sram, "cell_area_um2", 1e-4, 100, "um^2", "6T cell area");
+  t.sram_array_efficiency =
+      sourced(sram, "array_efficiency", 0.01, 1, "ratio", "cell area / macro area");
+  sram.finish();
+  t.register_bit_area_um2 =
+      sourced(root, "register_bit_area_um2", 1e-3, 1e3, "um^2", "flip-flop area per bit");
+  t.leakage_mw_per_mm2 =
+      sourced(root, "leakage_mw_per_mm2", 0, 1e4, "mW/mm^2", "leakage power per area");
+  root.finish();
+  doc.throw_if_errors();
+  t.resolved = doc.resolved();
+  t.fields = doc.fields();
+  return t;
+}
+
+WorkloadConfig parse_workload(const Json& json, const std::string& file,
+                              const std::vector<SetOption>& sets) {
+  Document doc = make_document(json, file, "workload", sets);
+  ObjectReader root = doc.root();
+  WorkloadConfig w;
+  w.file = file;
+  workloads::ModelSpec& m = w.model;
+  m.name = root.string_required("name", "name of the workload");
+  m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
+  auto read_source = [](ObjectReader&& r, workloads::TensorSource s) {
+    s.distribution = static_cast<workloads::Distribution>(r.choice(
+        "distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},
+        "seeded distribution of the float32 values"));
+    s.mean = r.number("mean", s.mean, -1e6, 1e6, "", "normal: mean");
+    s.std = r.number("std", s.std, 0, 1e6, "", "normal: standard deviation");
+    s.low = r.number("low", s.low, -1e6, 1e6, "", "uniform: lower bound");
+    s.high = r.number("high", s.high, -1e6, 1e6, "", "uniform: upper bound");
+    s.seed = r.u64("seed", s.seed, 0, UINT64_MAX, "", "random seed");
+    if (s.distribution == workloads::Distribution::kUniform && !(s.low < s.high)) {
+      r.error("high", "expected high > low");
+    }
+    r.finish();
+    return s;
+  };
+  m.input = read_source(root.object("input", "input activations"), m.input);
+  std::vector<ObjectReader> layers = root.objects_required("layers", 1, "the layers, in order");
+  for (size_t i = 0; i < layers.size(); ++i) {
+    ObjectReader& l = layers[i];
+    workloads::LayerSpec spec;
+    spec.kind = static_cast<workloads::LayerKind>(
+        l.choice_required("type", {"bitlinear"}, "layer type"));
+    spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
+    spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
+    spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
+    workloads::TensorSource wdefault;
+    wdefault.seed = 1000 + i;
+    spec.weights = read_source(l.object("weights", "latent weights"), wdefault);
+    if (i > 0 && spec.in_features != m.layers.back().out_features) {
+      l.error("in_features", "expected " + std::to_string(m.layers.back().out_features) +
+                                 " (the previous layer's out_features), got " +
+                                 std::to_string(spec.in_features));
+    }
+    l.finish();
+    m.layers.push_back(spec);
+  }
+  root.finish();
+  doc.throw_if_errors();
+  w.resolved = doc.resolved();
+  w.fields = doc.fields();
+  return w;
+}
+
+HardwareConfig load_hardware(const std::string& path, const std::vector<SetOption>& sets) {
+  return parse_hardware(parse_json_file(path), path, sets);
+}
+TechLibrary load_technology(const std::string& path, const std::vector<SetOption>& sets) {
+  return parse_technology(parse_json_file(path), path, sets);
+}
+WorkloadConfig load_workload(const std::string& path, const std::vector<SetOption>& sets) {
+  return parse_workload(parse_json_file(path), path, sets);
+}
+
+}  // namespace nmp::sim

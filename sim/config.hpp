@@ -1,0 +1,98 @@
+// Loading and validating the three inputs of a run, before any module exists:
+//   hardware   configs/hw/*.json   -> hw::NmpParams (defaults: the member initializers there)
+//   technology configs/tech/*.json -> TechLibrary
+//   workload   configs/workloads/*.json, workloads/models/*.json -> workloads::ModelSpec
+// `--set root.path.to.field=value` (root: hw, tech or workload) overrides any field by its JSON
+// path before validation; the value is JSON (a bare word is a string).
+//
+// Example:
+//   auto sets = parse_set_options({"hw.mac_array.rows=32"});
+//   HardwareConfig hw = load_hardware("configs/hw/default.json", sets);
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hw_models/nmp_top.hpp"
+#include "sim/json_reader.hpp"
+#include "workloads/model.hpp"
+
+namespace nmp::sim {
+
+struct SetOption {
+  std::string root;     // "hw", "tech" or "workload"
+  std::string pointer;  // JSON pointer inside that document
+  Json value;
+  std::string text;     // as given, for error messages
+};
+
+// Throws ConfigError for a malformed option.
+std::vector<SetOption> parse_set_options(const std::vector<std::string>& options);
+
+struct HardwareConfig {
+  std::string file;
+  std::string name;
+  hw::NmpParams params;
+  std::string technology_path;  // resolved against the hardware file's folder
+  Json resolved;
+  std::vector<FieldRecord> fields;
+};
+
+struct TechOp {
+  double energy_pj = 0.0;
+  double area_um2 = 0.0;
+  bool has_area = false;
+  bool optional = false;  // may go unused by the simulator's event map
+  std::string source;
+};
+
+struct SourcedValue {
+  double value = 0.0;
+  std::string source;
+};
+
+struct SramEnergyPoint {
+  double capacity_kib = 0.0;
+  double width_bits = 0.0;
+  double read_energy_pj = 0.0;
+};
+
+struct TechLibrary {
+  std::string file;
+  std::string name;
+  double node_nm = 0.0;
+  double voltage_v = 0.0;
+  std::map<std::string, TechOp> ops;  // primitive operations by name
+  SourcedValue dram_pj_per_bit;
+  std::vector<SramEnergyPoint> sram_read_points;
+  std::string sram_read_source;
+  SourcedValue sram_write_to_read;
+  SourcedValue sram_cell_area_um2;
+  SourcedValue sram_array_efficiency;
+  SourcedValue register_bit_area_um2;
+  SourcedValue leakage_mw_per_mm2;
+  Json resolved;
+  std::vector<FieldRecord> fields;
+};
+
+struct WorkloadConfig {
+  std::string file;
+  workloads::ModelSpec model;
+  Json resolved;
+  std::vector<FieldRecord> fields;
+};
+
+HardwareConfig load_hardware(const std::string& path, const std::vector<SetOption>& sets);
+TechLibrary load_technology(const std::string& path, const std::vector<SetOption>& sets);
+WorkloadConfig load_workload(const std::string& path, const std::vector<SetOption>& sets);
+
+// The same, from JSON already in memory (`file` names it in errors).
+HardwareConfig parse_hardware(const Json& json, const std::string& file,
+                              const std::vector<SetOption>& sets);
+TechLibrary parse_technology(const Json& json, const std::string& file,
+                             const std::vector<SetOption>& sets);
+WorkloadConfig parse_workload(const Json& json, const std::string& file,
+                              const std::vector<SetOption>& sets);
+
+}  // namespace nmp::sim

@@ -1,0 +1,70 @@
+#include "sim/docs.hpp"
+
+#include <cstdio>
+#include <regex>
+#include <set>
+
+#include "isa/isa.hpp"
+
+namespace nmp::sim {
+namespace {
+
+std::string kind_text(const isa::OperandSpec& op) {
+  switch (op.kind) {
+    case isa::OperandKind::kReg: return "register";
+    case isa::OperandKind::kUnsigned: return "unsigned";
+    case isa::OperandKind::kSigned: return "signed";
+    case isa::OperandKind::kTarget: return "target";
+    case isa::OperandKind::kEnum: {
+      std::string s;
+      for (size_t i = 0; i < op.enum_names.size(); ++i) {
+        s += (i ? ", " : "") + std::to_string(i) + " = " + std::string(op.enum_names[i]);
+      }
+      return "enum (" + s + ")";
+    }
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string isa_reference_markdown() {
+  std::string s;
+  for (const isa::InstrSpec& spec : isa::instruction_table()) {
+    char opcode[8];
+    std::snprintf(opcode, sizeof opcode, "0x%02x", static_cast<unsigned>(spec.opcode));
+    s += "### `" + std::string(spec.mnemonic) + "`\n\n";
+    s += "Opcode " + std::string(opcode) + ", executed by " +
+         std::string(isa::unit_name(spec.unit)) + ".\n\n";
+    s += "- Semantics: " + std::string(spec.semantics) + "\n";
+    s += "- Timing: " + std::string(spec.timing) + "\n\n";
+    if (!spec.operands.empty()) {
+      s += "| operand | bits | kind | meaning |\n|---|---|---|---|\n";
+      for (const isa::OperandSpec& op : spec.operands) {
+        s += "| `" + std::string(op.name) + "` | [" + std::to_string(op.lsb) + ", " +
+             std::to_string(op.lsb + op.width) + ") | " + kind_text(op) + " | " +
+             std::string(op.doc) + " |\n";
+      }
+      s += "\n";
+    }
+  }
+  return s;
+}
+
+std::string fields_markdown(const std::string& title, const std::vector<FieldRecord>& fields) {
+  std::string s = "## " + title + "\n\n| field | type | allowed | default | unit | meaning |\n"
+                  "|---|---|---|---|---|---|\n";
+  std::set<std::string> seen;
+  const std::regex index("/[0-9]+(/|$)");
+  for (const FieldRecord& f : fields) {
+    // One row per field of an array's elements: /layers/0/x and /layers/1/x are /layers/*/x.
+    const std::string pointer = std::regex_replace(f.pointer, index, "/*$1");
+    if (!seen.insert(pointer).second) continue;
+    s += "| `" + pointer + "` | " + f.type + " | " + f.constraint + " | " +
+         (f.default_value.is_null() ? "required" : "`" + f.default_value.dump() + "`") + " | " +
+         f.unit + " | " + f.description + " |\n";
+  }
+  return s + "\n";
+}
+
+}  // namespace nmp::sim

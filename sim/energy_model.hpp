@@ -1,0 +1,53 @@
+// Energy per event and area per component, from a technology library and a hardware config.
+//
+// Energy: every counter a block exposes names an energy key. Keys of arithmetic events map to
+// primitive operations of the library through kEventMap (energy_model.cpp), which says why
+// (e.g. a non-zero ternary MAC is one int8 add). SRAM keys ("sram.<name>.read_word") come from
+// the SRAM model: read energy per word = a * (bank KiB)^b * width_bits / 64, with a and b a
+// least-squares fit in log space through the library's points; writes cost write_to_read times
+// a read. DRAM keys cost 8 x pJ/bit per byte. An instruction costs one 128-bit read of the
+// instruction memory. Energy = sum(count x pJ) + leakage x area x time.
+//
+// Area: docs/energy-model.md gives every derivation; each item carries its own.
+//
+// Every key a block can emit must be priced, and every primitive of the library must be used
+// here or marked optional: a gap is a ConfigError naming the library file and entry.
+//
+// Example:
+//   EnergyModel e = build_energy_model(hw, tech);   // e.per_event.at("pe.ternary_add").pj
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/config.hpp"
+
+namespace nmp::sim {
+
+struct EventEnergy {
+  double pj = 0.0;
+  std::string source;  // how this figure was obtained
+};
+
+struct AreaItem {
+  std::string component;
+  double um2 = 0.0;
+  std::string derivation;
+};
+
+struct EnergyModel {
+  std::map<std::string, EventEnergy> per_event;
+  double leakage_mw_per_mm2 = 0.0;
+  std::string leakage_source;
+  std::vector<AreaItem> area;
+  std::vector<std::string> area_not_modelled;
+  double total_area_um2() const;
+};
+
+// Read energy of one access of `width_bits` to a macro of `macro_kib` (the SRAM fit).
+double sram_read_energy_pj(const TechLibrary& tech, double macro_kib, double width_bits);
+
+EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech);
+
+}  // namespace nmp::sim

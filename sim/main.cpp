@@ -1,0 +1,229 @@
+// nmpsim: the command line. Exit codes: 0 success, 1 simulation failure, 2 bad input.
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include "isa/assembler.hpp"
+#include "isa/program.hpp"
+#include "sim/docs.hpp"
+#include "sim/report.hpp"
+#include "sim/run.hpp"
+
+namespace po = boost::program_options;
+using nmp::sim::Json;
+
+namespace {
+
+constexpr int kExitSimulation = 1;
+constexpr int kExitBadInput = 2;
+
+const char* const kUsage = R"(nmpsim - a cycle-accurate simulator of a ternary neural microprocessor
+
+usage: nmpsim <command> [options]
+
+commands:
+  run       simulate a workload on a hardware config and report cycles, energy, area, error
+  asm       assemble a program (text -> binary)
+  disasm    disassemble a program (binary -> text)
+  isa       print the instruction set reference (markdown)
+  params    print every field of the given config files (markdown)
+
+Run 'nmpsim <command> --help' for a command's options.
+Exit codes: 0 success, 1 simulation failure, 2 bad input.
+)";
+
+// Parses a subcommand's options; prints its help and returns false if asked to.
+bool parse(int argc, char** argv, const std::string& usage, po::options_description& desc,
+           po::positional_options_description* positional, po::variables_map& vm) {
+  desc.add_options()("help,h", "show this help");
+  po::command_line_parser parser(argc, argv);
+  parser.options(desc);
+  if (positional) parser.positional(*positional);
+  po::store(parser.run(), vm);
+  if (vm.count("help")) {
+    std::cout << usage << "\n" << desc;
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+std::string read_file(const std::string& path, bool binary) {
+  std::ifstream in(path, binary ? std::ios::binary : std::ios::in);
+  if (!in) throw nmp::sim::ConfigError(path, "", "cannot open the file");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+  if (!out) throw nmp::sim::ConfigError(path, "", "cannot write the file");
+}
+
+int cmd_run(int argc, char** argv) {
+  nmp::sim::SimInputs in;
+  std::string out_path;
+  bool quiet = false, no_verify = false;
+  po::options_description desc("options");
+  desc.add_options()
+      ("hw", po::value(&in.hw_path)->required(), "hardware config (JSON)")
+      ("workload", po::value(&in.workload_path)->required(), "workload (JSON)")
+      ("tech", po::value(&in.tech_path), "technology library (JSON); default: the hw file's")
+      ("set", po::value(&in.sets)->composing(),
+       "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")
+      ("out", po::value(&out_path), "write the JSON report here")
+      ("dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")
+      ("lockstep", po::bool_switch(&in.options.lockstep), "tick every unit every cycle")
+      ("timing-only", po::bool_switch(&in.options.timing_only),
+       "compute counts and cycles, not values")
+      ("no-verify", po::bool_switch(&no_verify),
+       "skip the reference models (no bit-exact check, no error figures)")
+      ("max-cycles", po::value(&in.options.max_cycles)->default_value(in.options.max_cycles),
+       "watchdog: stop after this many cycles")
+      ("max-instructions",
+       po::value(&in.options.max_instructions)->default_value(in.options.max_instructions),
+       "watchdog: stop after this many executed instructions")
+      ("quiet,q", po::bool_switch(&quiet), "print nothing on success");
+  po::variables_map vm;
+  if (!parse(argc, argv,
+             "usage: nmpsim run --hw FILE --workload FILE [--tech FILE] [--set k=v ...] "
+             "[--out report.json] [--dump DIR]",
+             desc, nullptr, vm)) {
+    return 0;
+  }
+  in.options.verify = !no_verify;
+  const nmp::sim::SimConfig cfg = nmp::sim::load_sim_config(in);
+  const Json report = nmp::sim::run_simulation(cfg);
+  if (!out_path.empty()) write_file(out_path, report.dump(2) + "\n");
+  if (!quiet) std::cout << nmp::sim::render_summary(report);
+  return 0;
+}
+
+int cmd_asm(int argc, char** argv) {
+  std::string input, output;
+  po::options_description desc("options");
+  desc.add_options()("input", po::value(&input)->required(), "assembly source")(
+      "output,o", po::value(&output), "binary program (default: INPUT with .bin)");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim asm INPUT.s [-o OUTPUT.bin]", desc, &pos, vm)) return 0;
+  if (output.empty()) output = input.substr(0, input.rfind('.')) + ".bin";
+  const std::string source = read_file(input, false);
+  nmp::isa::Program program;
+  try {
+    program = nmp::isa::assemble(source);
+  } catch (const nmp::isa::AsmError& e) {
+    std::cerr << input << ":" << e.what() << "\n";
+    return kExitBadInput;
+  }
+  const std::vector<uint8_t> bytes = nmp::isa::to_binary(program);
+  write_file(output, std::string(bytes.begin(), bytes.end()));
+  return 0;
+}
+
+int cmd_disasm(int argc, char** argv) {
+  std::string input, output;
+  po::options_description desc("options");
+  desc.add_options()("input", po::value(&input)->required(), "binary program")(
+      "output,o", po::value(&output), "assembly text (default: standard output)");
+  po::positional_options_description pos;
+  pos.add("input", 1);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim disasm INPUT.bin [-o OUTPUT.s]", desc, &pos, vm)) {
+    return 0;
+  }
+  const std::string raw = read_file(input, true);
+  nmp::isa::Program program;
+  try {
+    program = nmp::isa::from_binary(std::vector<uint8_t>(raw.begin(), raw.end()));
+  } catch (const nmp::isa::FormatError& e) {
+    std::cerr << input << ": " << e.what() << "\n";
+    return kExitBadInput;
+  }
+  const std::string text = nmp::isa::disassemble(program);
+  if (output.empty()) {
+    std::cout << text;
+  } else {
+    write_file(output, text);
+  }
+  return 0;
+}
+
+int cmd_isa(int argc, char** argv) {
+  po::options_description desc("options");
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim isa", desc, nullptr, vm)) return 0;
+  std::cout << nmp::sim::isa_reference_markdown();
+  return 0;
+}
+
+int cmd_params(int argc, char** argv) {
+  std::string hw, tech, workload;
+  po::options_description desc("options");
+  desc.add_options()("hw", po::value(&hw), "hardware config")("tech", po::value(&tech),
+                                                              "technology library")(
+      "workload", po::value(&workload), "workload");
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim params [--hw FILE] [--tech FILE] [--workload FILE]",
+             desc, nullptr, vm)) {
+    return 0;
+  }
+  if (!hw.empty()) {
+    std::cout << nmp::sim::fields_markdown("Hardware (`--hw`)",
+                                           nmp::sim::load_hardware(hw, {}).fields);
+  }
+  if (!tech.empty()) {
+    std::cout << nmp::sim::fields_markdown("Technology (`--tech`)",
+                                           nmp::sim::load_technology(tech, {}).fields);
+  }
+  if (!workload.empty()) {
+    std::cout << nmp::sim::fields_markdown("Workload (`--workload`)",
+                                           nmp::sim::load_workload(workload, {}).fields);
+  }
+  return 0;
+}
+
+}  // namespace
+
+// libsystemc refers to sc_main; nmpsim has its own main and never calls it.
+int sc_main(int, char**) { return 0; }
+
+int main(int argc, char** argv) {
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitBadInput;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  try {
+    if (cmd == "run") return cmd_run(argc - 1, argv + 1);
+    if (cmd == "asm") return cmd_asm(argc - 1, argv + 1);
+    if (cmd == "disasm") return cmd_disasm(argc - 1, argv + 1);
+    if (cmd == "isa") return cmd_isa(argc - 1, argv + 1);
+    if (cmd == "params") return cmd_params(argc - 1, argv + 1);
+    std::cerr << "nmpsim: unknown command '" << cmd << "' (see nmpsim --help)\n";
+    return kExitBadInput;
+  } catch (const nmp::sim::ConfigError& e) {
+    for (const auto& issue : e.issues()) std::cerr << "error: " << issue.text() << "\n";
+    return kExitBadInput;
+  } catch (const po::error& e) {
+    std::cerr << "nmpsim " << cmd << ": " << e.what() << " (see nmpsim " << cmd << " --help)\n";
+    return kExitBadInput;
+  } catch (const nmp::hw::SimulationError& e) {
+    std::cerr << "simulation failed: " << e.what() << "\n";
+    return kExitSimulation;
+  } catch (const std::exception& e) {
+    std::cerr << "internal error: " << e.what() << "\n";
+    return kExitSimulation;
+  }
+}

@@ -1,0 +1,281 @@
+#include "sim/report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+namespace nmp::sim {
+namespace {
+
+const char* const kUnits[] = {"controller", "mac_array", "vector_unit", "dma"};
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// JSON has no infinity: an exact result has no finite SQNR.
+Json finite_or_null(double v) { return std::isfinite(v) ? Json(v) : Json(); }
+
+Json error_json(const LayerCheck& c) {
+  if (!c.checked) return Json();
+  return {{"max_abs", c.error.max_abs},
+          {"rmse", c.error.rmse},
+          {"sqnr_db", finite_or_null(c.error.sqnr_db)}};
+}
+
+// Cycle accounts of one unit from its busy_* and stall_* counters.
+Json cycle_account(const std::vector<CounterRecord>& counters, const std::string& unit,
+                   uint64_t total, int layer) {
+  Json busy_by = Json::object(), stall = Json::object();
+  uint64_t busy = 0, stalled = 0;
+  for (const CounterRecord& c : counters) {
+    if (c.block != unit) continue;
+    const uint64_t v = layer < 0 ? c.total : c.per_layer[static_cast<size_t>(layer)];
+    if (starts_with(c.info.name, "busy_")) {
+      busy_by[c.info.name.substr(5)] = v;
+      busy += v;
+    } else if (starts_with(c.info.name, "stall_")) {
+      if (v) stall[c.info.name.substr(6)] = v;
+      stalled += v;
+    }
+  }
+  Json a = {{"busy", busy}, {"busy_by_activity", busy_by}, {"stall", stall},
+            {"stall_total", stalled}};
+  if (layer < 0) a["idle"] = total - busy - stalled;
+  return a;
+}
+
+struct EnergySums {
+  double dynamic_pj = 0;
+  std::map<std::string, double> by_unit;
+  std::map<std::string, std::pair<uint64_t, double>> by_event;  // key -> count, pJ
+};
+
+EnergySums sum_energy(const std::vector<CounterRecord>& counters, const EnergyModel& energy,
+                      int layer) {
+  EnergySums s;
+  for (const CounterRecord& c : counters) {
+    if (c.info.energy_key.empty()) continue;
+    const uint64_t v = layer < 0 ? c.total : c.per_layer[static_cast<size_t>(layer)];
+    const auto rate = energy.per_event.find(c.info.energy_key);
+    if (rate == energy.per_event.end()) {
+      throw std::logic_error("counter " + c.block + "." + c.info.name + " has energy key " +
+                             c.info.energy_key + ", which the energy model does not price");
+    }
+    const double pj = static_cast<double>(v) * rate->second.pj;
+    s.dynamic_pj += pj;
+    s.by_unit[c.block] += pj;
+    auto& e = s.by_event[c.info.energy_key];
+    e.first += v;
+    e.second += pj;
+  }
+  return s;
+}
+
+uint64_t counter(const std::vector<CounterRecord>& counters, const std::string& block,
+                 const std::string& name, int layer = -1) {
+  for (const CounterRecord& c : counters) {
+    if (c.block == block && c.info.name == name) {
+      return layer < 0 ? c.total : c.per_layer[static_cast<size_t>(layer)];
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+Json build_report(const ReportInputs& in) {
+  const SimConfig& cfg = *in.config;
+  const hw::NmpParams& p = cfg.hw.params;
+  const EnergyModel& energy = *in.energy;
+  Json r;
+  r["schema_version"] = kReportSchemaVersion;
+  r["nmpsim_version"] = NMPSIM_VERSION;
+  r["config"] = {{"hw", cfg.hw.resolved},
+                 {"tech", cfg.tech.resolved},
+                 {"workload", cfg.workload.resolved},
+                 {"run",
+                  {{"mode", cfg.options.lockstep ? "lockstep" : "default"},
+                   {"timing_only", cfg.options.timing_only},
+                   {"verify", cfg.options.verify}}}};
+
+  Json units = Json::object();
+  for (const char* u : kUnits) units[u] = cycle_account(in.counters, u, in.cycles, -1);
+  r["cycles"] = {{"total", in.cycles}, {"units", units}};
+
+  Json counters = Json::object();
+  for (const CounterRecord& c : in.counters) counters[c.block][c.info.name] = c.total;
+  r["counters"] = counters;
+
+  const double clock_hz = p.clock_mhz * 1e6;
+  const double latency_s = static_cast<double>(in.cycles) / clock_hz;
+  const double area_um2 = energy.total_area_um2();
+  const double leakage_pj = energy.leakage_mw_per_mm2 * (area_um2 * 1e-6) * latency_s * 1e9;
+  const EnergySums sums = sum_energy(in.counters, energy, -1);
+  Json by_event = Json::object();
+  for (const auto& [key, e] : sums.by_event) {
+    by_event[key] = {{"count", e.first},
+                     {"pj_per_event", energy.per_event.at(key).pj},
+                     {"total_pj", e.second},
+                     {"source", energy.per_event.at(key).source}};
+  }
+  r["energy_pj"] = {{"total", sums.dynamic_pj + leakage_pj},
+                    {"dynamic", sums.dynamic_pj},
+                    {"leakage", leakage_pj},
+                    {"leakage_source", energy.leakage_source},
+                    {"by_unit", sums.by_unit},
+                    {"by_event", by_event}};
+
+  Json components = Json::object();
+  for (const AreaItem& a : energy.area) {
+    components[a.component] = {{"um2", a.um2}, {"derivation", a.derivation}};
+  }
+  r["area_um2"] = {{"total", area_um2},
+                   {"by_component", components},
+                   {"not_modelled", energy.area_not_modelled}};
+
+  const uint64_t tokens = cfg.workload.model.tokens;
+  const uint64_t macs = counter(in.counters, "mac_array", "macs");
+  const double total_j = (sums.dynamic_pj + leakage_pj) * 1e-12;
+  const double ops = 2.0 * static_cast<double>(macs);  // a MAC is a multiply and an add
+  const double peak_macs = static_cast<double>(p.mac_array.rows) * p.mac_array.cols;
+  r["derived"] = {
+      {"clock_mhz", p.clock_mhz},
+      {"latency_s", latency_s},
+      {"tokens_per_s", static_cast<double>(tokens) / latency_s},
+      {"energy_per_token_j", total_j / static_cast<double>(tokens)},
+      {"utilization",
+       {{"mac_array", static_cast<double>(macs) / (peak_macs * static_cast<double>(in.cycles))}}},
+      {"tops_per_w", total_j > 0 ? ops / total_j / 1e12 : 0.0},
+      {"tops_per_mm2", ops / latency_s / 1e12 / (area_um2 * 1e-6)}};
+
+  Json error = Json::object();
+  uint64_t mismatches = 0, outputs = 0;
+  bool checked = true;
+  for (size_t l = 0; l < in.checks.size(); ++l) {
+    error[cfg.workload.model.layers[l].name + ".output"] = error_json(in.checks[l]);
+    mismatches += in.checks[l].mismatches;
+    outputs += in.checks[l].outputs;
+    checked &= in.checks[l].checked;
+  }
+  r["error"] = error;
+  r["invariants"] = {
+      {"outputs_equal_integer_reference",
+       checked ? Json(mismatches == 0) : Json("not checked (timing-only or --no-verify)")},
+      {"mismatching_outputs", checked ? Json(mismatches) : Json()},
+      {"outputs_checked", checked ? Json(outputs) : Json(0)},
+      {"invalid_weight_codes", counter(in.counters, "mac_array", "invalid_weight_codes")}};
+
+  Json layers = Json::array();
+  for (size_t l = 0; l < in.lowered->layers.size(); ++l) {
+    const workloads::LayerPlan& plan = in.lowered->layers[l];
+    const int li = static_cast<int>(l);
+    const hw::Cycles start = l < in.layer_starts.size() ? in.layer_starts[l] : 0;
+    const hw::Cycles end = l + 1 < in.layer_starts.size() ? in.layer_starts[l + 1] : in.cycles;
+    const EnergySums ls = sum_energy(in.counters, energy, li);
+    const uint64_t layer_macs = counter(in.counters, "mac_array", "macs", li);
+    Json lu = Json::object();
+    for (const char* u : kUnits) lu[u] = cycle_account(in.counters, u, 0, li);
+    layers.push_back(
+        {{"index", l},
+         {"name", plan.name},
+         {"shape", {{"m", plan.m}, {"k", plan.k}, {"n", plan.n}}},
+         {"tiles", {{"m", plan.m_tile}, {"n", plan.n_tile}, {"k", plan.k_tile}}},
+         {"start_cycle", start},
+         {"span_cycles", end - start},
+         {"units", lu},
+         {"macs", layer_macs},
+         {"dram_bytes",
+          counter(in.counters, "dram", "read_bytes", li) +
+              counter(in.counters, "dram", "write_bytes", li)},
+         {"weight_bytes", plan.w_bytes},
+         {"utilization", end > start ? static_cast<double>(layer_macs) /
+                                           (peak_macs * static_cast<double>(end - start))
+                                     : 0.0},
+         {"energy_pj", {{"dynamic", ls.dynamic_pj}, {"by_unit", ls.by_unit}}},
+         {"error", error_json(in.checks[l])}});
+  }
+  r["layers"] = layers;
+  return r;
+}
+
+namespace {
+
+std::string si(double v, const char* unit) {
+  static const std::pair<double, const char*> kPrefixes[] = {
+      {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""}, {1e-3, "m"},
+      {1e-6, "u"}, {1e-9, "n"}, {1e-12, "p"}};
+  char buf[64];
+  for (const auto& [scale, prefix] : kPrefixes) {
+    if (std::fabs(v) >= scale || scale == 1e-12) {
+      std::snprintf(buf, sizeof buf, "%.4g %s%s", v / scale, prefix, unit);
+      return buf;
+    }
+  }
+  return "0";
+}
+
+std::string pct(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", 100.0 * v);
+  return buf;
+}
+
+}  // namespace
+
+std::string render_summary(const Json& r) {
+  std::ostringstream o;
+  const Json& hw = r["config"]["hw"];
+  const Json& wl = r["config"]["workload"];
+  o << "nmpsim " << r["nmpsim_version"].get<std::string>() << " - " << wl["name"].get<std::string>()
+    << " on " << hw["name"].get<std::string>() << " ("
+    << r["config"]["run"]["mode"].get<std::string>()
+    << (r["config"]["run"]["timing_only"].get<bool>() ? ", timing only" : "") << ")\n";
+  const uint64_t total = r["cycles"]["total"];
+  o << "  cycles            " << total << "  (" << si(r["derived"]["latency_s"], "s") << " at "
+    << r["derived"]["clock_mhz"].get<double>() << " MHz)\n";
+  for (const auto& [unit, a] : r["cycles"]["units"].items()) {
+    o << "    " << unit << std::string(14 - std::min<size_t>(13, unit.size()), ' ') << "busy "
+      << a["busy"].get<uint64_t>() << " (" << pct(a["busy"].get<double>() / total) << ")";
+    if (a["stall_total"].get<uint64_t>()) {
+      o << ", stall " << a["stall_total"].get<uint64_t>() << ":";
+      for (const auto& [why, n] : a["stall"].items()) o << " " << why << " " << n.get<uint64_t>();
+    }
+    o << "\n";
+  }
+  o << "  MAC utilization   " << pct(r["derived"]["utilization"]["mac_array"]) << "  ("
+    << r["counters"]["mac_array"]["macs"].get<uint64_t>() << " MACs, "
+    << r["counters"]["mac_array"]["zero_skips"].get<uint64_t>() << " with zero weights)\n";
+  o << "  throughput        " << si(r["derived"]["tokens_per_s"], "tokens/s") << ", "
+    << si(r["derived"]["energy_per_token_j"], "J") << " per token\n";
+  o << "  energy            " << si(r["energy_pj"]["total"].get<double>() * 1e-12, "J") << ":";
+  for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
+    o << " " << unit << " " << pct(pj.get<double>() / r["energy_pj"]["total"].get<double>());
+  }
+  o << "\n  area              " << si(r["area_um2"]["total"].get<double>() * 1e-6, "mm^2")
+    << "\n  efficiency        " << r["derived"]["tops_per_w"].get<double>() << " TOPS/W, "
+    << r["derived"]["tops_per_mm2"].get<double>() << " TOPS/mm^2\n";
+  for (const auto& [name, e] : r["error"].items()) {
+    if (e.is_null()) continue;
+    o << "  error " << name << "  max_abs " << e["max_abs"].get<double>() << ", rmse "
+      << e["rmse"].get<double>();
+    if (!e["sqnr_db"].is_null()) o << ", SQNR " << e["sqnr_db"].get<double>() << " dB";
+    o << "  (vs FP32)\n";
+  }
+  const Json& inv = r["invariants"]["outputs_equal_integer_reference"];
+  o << "  bit-exact check   "
+    << (inv.is_boolean() ? (inv.get<bool>() ? "all " +
+                                                  std::to_string(r["invariants"]["outputs_checked"]
+                                                                     .get<uint64_t>()) +
+                                                  " outputs equal the integer reference"
+                                            : "MISMATCH in " +
+                                                  std::to_string(
+                                                      r["invariants"]["mismatching_outputs"]
+                                                          .get<uint64_t>()) +
+                                                  " outputs")
+                         : inv.get<std::string>())
+    << "\n";
+  return o.str();
+}
+
+}  // namespace nmp::sim

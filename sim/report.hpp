@@ -1,0 +1,57 @@
+// The report of a run: one JSON object (schema below), and the text summary rendered from it.
+//
+// Top-level keys: schema_version, nmpsim_version, config (resolved hw, tech, workload, run),
+// cycles (total; per unit busy, busy_by_activity, stall by reason, idle), counters (every
+// counter by block), energy_pj (total, dynamic, leakage, by_unit, by_event with count, pJ per
+// event and source), area_um2 (total, by_component with derivation, not_modelled), derived
+// (latency_s, tokens_per_s, energy_per_token_j, utilization, tops_per_w, tops_per_mm2), error
+// (per layer output against FP32), invariants, layers (the same figures per layer).
+//
+// Example:
+//   Json report = build_report(inputs);
+//   std::cout << render_summary(report);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hw_models/counters.hpp"
+#include "hw_models/cycles.hpp"
+#include "sim/energy_model.hpp"
+#include "sim/run.hpp"
+#include "workloads/lowering.hpp"
+#include "workloads/reference.hpp"
+
+namespace nmp::sim {
+
+inline constexpr int kReportSchemaVersion = 1;
+
+struct CounterRecord {
+  std::string block;
+  hw::CounterInfo info;
+  std::vector<uint64_t> per_layer;
+  uint64_t total = 0;
+};
+
+struct LayerCheck {
+  bool checked = false;        // references computed (not timing-only, not --no-verify)
+  uint64_t outputs = 0;
+  uint64_t mismatches = 0;     // outputs differing from the exact integer reference
+  workloads::ErrorStats error; // dequantized output against FP32
+};
+
+struct ReportInputs {
+  const SimConfig* config = nullptr;
+  const EnergyModel* energy = nullptr;
+  const workloads::Lowered* lowered = nullptr;
+  hw::Cycles cycles = 0;
+  std::vector<hw::Cycles> layer_starts;
+  std::vector<CounterRecord> counters;
+  std::vector<LayerCheck> checks;
+};
+
+Json build_report(const ReportInputs& in);
+std::string render_summary(const Json& report);
+
+}  // namespace nmp::sim

@@ -1,0 +1,54 @@
+// Running one simulation: load and validate the inputs, lower the workload, elaborate and run
+// the SystemC model, check the outputs against the references, and build the report.
+//
+// SystemC can elaborate a design once per process, so run_isolated() runs the simulation in a
+// forked child and returns its report; tests and sweeps use it to run many.
+//
+// Example:
+//   SimConfig cfg = load_sim_config({"configs/hw/default.json", "configs/workloads/x.json"});
+//   Json report = run_isolated(cfg);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/config.hpp"
+
+namespace nmp::sim {
+
+struct RunOptions {
+  bool lockstep = false;
+  bool timing_only = false;
+  bool verify = true;  // compare every output with the exact integer reference
+  uint64_t max_cycles = uint64_t{1} << 40;
+  uint64_t max_instructions = uint64_t{1} << 30;
+  std::string dump_dir;  // write .npy tensors here when not empty
+};
+
+struct SimInputs {
+  std::string hw_path;
+  std::string workload_path;
+  std::string tech_path;  // empty: the hardware file's "technology"
+  std::vector<std::string> sets;
+  RunOptions options;
+};
+
+struct SimConfig {
+  HardwareConfig hw;
+  TechLibrary tech;
+  WorkloadConfig workload;
+  RunOptions options;
+};
+
+// Throws ConfigError for any problem with the inputs.
+SimConfig load_sim_config(const SimInputs& inputs);
+
+// Runs in this process (elaborates SystemC: once per process). Throws ConfigError for inputs
+// that cannot run on the hardware, hw::SimulationError for a fault of the simulated machine.
+Json run_simulation(const SimConfig& config);
+
+// Runs in a forked child; same results and exceptions as run_simulation().
+Json run_isolated(const SimConfig& config);
+
+}  // namespace nmp::sim

@@ -1,0 +1,62 @@
+// Lowering a model to an ISA program and the initial DRAM image, for one hardware config.
+//
+// A BitLinear layer (M tokens, K inputs, N outputs) runs in m-tiles of m_tile tokens. For each
+// m-tile, weight SRAM tiles of n_tile x k_tile weights stream through the two halves of the
+// weight SRAM (double buffering: the DMA loads the next tile while the array computes on the
+// other half), each followed by a gemm that overwrites (first k-tile) or accumulates into the
+// m_tile x N int32 accumulators; then requant writes int8 outputs and per-token absmax to the
+// activation SRAM and the DMA stores them. The next m-tile's activations are loaded into the
+// other activation buffer while the current one computes. Weights sit in DRAM pre-tiled in the
+// order the array reads them (weight_layout.hpp), so each weight tile is one DMA row.
+//
+// Tile sizes are the largest that fit: the accumulators hold m_tile full output rows, the
+// activation SRAM two input buffers plus the outputs, half the weight SRAM one weight tile.
+// A config too small for one array tile is a LoweringError naming the field to grow.
+//
+// Example:
+//   Lowered l = lower_model(spec, data, params);   // l.program, l.dram_image, l.layers
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hw_models/nmp_top.hpp"
+#include "isa/program.hpp"
+#include "workloads/model.hpp"
+
+namespace nmp::workloads {
+
+// The hardware (or workload) field that would have to change, and why.
+class LoweringError : public std::runtime_error {
+ public:
+  LoweringError(std::string document, std::string pointer, const std::string& message);
+  const std::string& document() const { return document_; }  // "hw" or "workload"
+  const std::string& pointer() const { return pointer_; }
+
+ private:
+  std::string document_;
+  std::string pointer_;
+};
+
+struct LayerPlan {
+  std::string name;
+  uint32_t m = 0, k = 0, n = 0;
+  uint32_t m_tile = 0, n_tile = 0, k_tile = 0;
+  uint64_t x_dram = 0;        // int8 input, m rows of k bytes
+  uint64_t w_dram = 0;        // pre-tiled packed weights
+  uint64_t w_bytes = 0;
+  uint64_t y_dram = 0;        // int8 output, m rows of n bytes
+  uint64_t y_scale_dram = 0;  // uint32 absmax per row
+};
+
+struct Lowered {
+  isa::Program program;
+  std::vector<uint8_t> dram_image;
+  std::vector<LayerPlan> layers;
+};
+
+Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
+
+}  // namespace nmp::workloads
