@@ -22,6 +22,18 @@ WordRange words_of(const Stream& s, uint64_t beat) {
 
 BeatGroup& BeatGroup::add(const Stream& s) {
   if (stream_count == kMaxStreams) throw std::logic_error("a beat has at most 3 streams");
+  for (unsigned i = 0; i < stream_count; ++i) {
+    const Stream& o = streams[i];
+    const bool same_class =
+        o.sram == s.sram && o.sram->port_class(o.access) == s.sram->port_class(s.access);
+    const bool same_words =
+        o.first_byte == s.first_byte && o.stride_bytes == s.stride_bytes && o.bytes == s.bytes;
+    const bool one_port = s.sram->words_per_cycle(s.access) == s.sram->params().banks;
+    if (same_class && (!same_words || one_port)) {
+      throw std::logic_error("streams of one beat share a port class only to read and write the "
+                             "same words, on two ports");
+    }
+  }
   streams[stream_count++] = s;
   return *this;
 }

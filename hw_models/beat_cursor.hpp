@@ -39,6 +39,8 @@ struct Stream {
   uint32_t bytes = 0;         // per beat, >= 1
 };
 
+// Two streams of one beat may use the same SRAM port class only to read and write the same
+// words (a read-modify-write), whose windows then hit each bank once per stream.
 struct BeatGroup {
   uint64_t beats = 1;
   uint32_t min_cycles = 1;  // >= 1

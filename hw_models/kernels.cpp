@@ -11,7 +11,7 @@ int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
   return sum;
 }
 
-constexpr int kRequantShift = 24;
+constexpr int kReciprocalBits = 24;  // bits of r below 127's: s = floor(log2 a) + 24
 
 }  // namespace
 
@@ -54,11 +54,12 @@ uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
     std::memset(out, 0, n);
     return 0;
   }
-  const int64_t reciprocal = (int64_t{127} << kRequantShift) / absmax;
-  const int64_t half = int64_t{1} << (kRequantShift - 1);
+  const int shift = 63 - __builtin_clzll(static_cast<uint64_t>(absmax)) + kReciprocalBits;
+  const int64_t reciprocal = (int64_t{127} << shift) / absmax;
+  const int64_t half = int64_t{1} << (shift - 1);
   for (uint32_t i = 0; i < n; ++i) {
     // >> on a negative int64 is an arithmetic shift (floor) in C++20 and on every GCC target.
-    out[i] = static_cast<int8_t>((acc[i] * reciprocal + half) >> kRequantShift);
+    out[i] = static_cast<int8_t>((acc[i] * reciprocal + half) >> shift);
   }
   return static_cast<uint32_t>(absmax);
 }

@@ -29,8 +29,10 @@ arith::TritCounts ternary_gemm(const TernaryGemmArgs& args, const std::vector<Fo
                                arith::TernaryPacking packing);
 
 // Requantizes one row of int32 accumulators to int8 (docs/isa.md#requant):
-//   a = max |acc|; if a == 0 every output is 0; else r = floor(127 * 2^24 / a) and
-//   q = (acc * r + 2^23) >> 24 (arithmetic shift), which lies in [-127, 127].
+//   a = max |acc|; if a == 0 every output is 0; else, with e = floor(log2 a) and s = e + 24,
+//   r = floor(127 * 2^s / a) (a 31-bit reciprocal, whatever a's size) and
+//   q = (acc * r + 2^(s-1)) >> s (arithmetic shift), which lies in [-127, 127] and within
+//   0.5 + 2^-23 of 127 * acc / a.
 // Returns a (up to 2^31, so it is returned unsigned).
 uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out);
 

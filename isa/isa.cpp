@@ -96,8 +96,8 @@ std::vector<InstrSpec> build_table() {
         uimm("m", 16, "rows, >= 1"), uimm("n", 16, "elements per row, >= 1"),
         uimm("src_stride", 24, "bytes between accumulator rows"),
         uimm("dst_stride", 24, "bytes between output rows")},
-       "per row: a = max |acc|; r = floor(127 * 2^24 / a); q = (acc * r + 2^23) >> 24; "
-       "writes q (int8) and a (int32)",
+       "per row: a = max |acc|; s = floor(log2 a) + 24; r = floor(127 * 2^s / a); "
+       "q = (acc * r + 2^(s-1)) >> s (0 if a = 0); writes q (int8) and a (uint32)",
        "per row: 2 * ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles + 1 beat", true},
   };
   for (InstrSpec& spec : t) {

@@ -103,9 +103,15 @@ Json build_report(const ReportInputs& in) {
   for (const char* u : kUnits) units[u] = cycle_account(in.counters, u, in.cycles, -1);
   r["cycles"] = {{"total", in.cycles}, {"units", units}};
 
-  Json counters = Json::object();
-  for (const CounterRecord& c : in.counters) counters[c.block][c.info.name] = c.total;
+  Json counters = Json::object(), meta = Json::object();
+  for (const CounterRecord& c : in.counters) {
+    counters[c.block][c.info.name] = c.total;
+    meta[c.block][c.info.name] = {{"unit", c.info.unit},
+                                  {"energy_key", c.info.energy_key},
+                                  {"description", c.info.description}};
+  }
   r["counters"] = counters;
+  r["counter_meta"] = meta;
 
   const double clock_hz = p.clock_mhz * 1e6;
   const double latency_s = static_cast<double>(in.cycles) / clock_hz;

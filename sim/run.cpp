@@ -158,7 +158,7 @@ Json run_simulation(const SimConfig& cfg) {
   return build_report(in);
 }
 
-Json run_isolated(const SimConfig& config) {
+Json run_in_child(const std::function<Json()>& work) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
@@ -168,7 +168,7 @@ Json run_isolated(const SimConfig& config) {
     close(fds[0]);
     Json msg;
     try {
-      msg = {{"ok", true}, {"report", run_simulation(config)}};
+      msg = {{"ok", true}, {"result", work()}};
     } catch (const ConfigError& e) {
       Json issues = Json::array();
       for (const ConfigIssue& i : e.issues()) {
@@ -208,7 +208,7 @@ Json run_isolated(const SimConfig& config) {
                                   : std::string()));
   }
   const Json msg = Json::parse(text);
-  if (msg.at("ok").get<bool>()) return msg.at("report");
+  if (msg.at("ok").get<bool>()) return msg.at("result");
   const std::string kind = msg.at("kind");
   if (kind == "config") {
     std::vector<ConfigIssue> issues;
@@ -219,6 +219,21 @@ Json run_isolated(const SimConfig& config) {
   }
   if (kind == "simulation") throw hw::SimulationError(msg.at("message").get<std::string>());
   throw std::runtime_error(msg.at("message").get<std::string>());
+}
+
+Json run_isolated(const SimConfig& config) {
+  return run_in_child([&config] { return run_simulation(config); });
+}
+
+Json run_program(const hw::NmpParams& params, const isa::Program& program,
+                 std::vector<uint8_t> dram_image) {
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  hw::NmpTop top("nmp", params, program, std::move(dram_image));
+  sc_core::sc_start();
+  if (!top.error().empty()) throw hw::SimulationError(top.error());
+  Json counters = Json::object();
+  for (const CounterRecord& c : collect_counters(top)) counters[c.block][c.info.name] = c.total;
+  return {{"cycles", top.cycles()}, {"counters", counters}};
 }
 
 }  // namespace nmp::sim

@@ -10,9 +10,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "hw_models/nmp_top.hpp"
+#include "isa/program.hpp"
 #include "sim/config.hpp"
 
 namespace nmp::sim {
@@ -50,5 +53,14 @@ Json run_simulation(const SimConfig& config);
 
 // Runs in a forked child; same results and exceptions as run_simulation().
 Json run_isolated(const SimConfig& config);
+
+// Runs `work` in a forked child and returns its result. ConfigError and hw::SimulationError
+// thrown there are thrown here again; anything else becomes std::runtime_error.
+Json run_in_child(const std::function<Json()>& work);
+
+// Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
+// Elaborates SystemC, so call it in a child.
+Json run_program(const hw::NmpParams& params, const isa::Program& program,
+                 std::vector<uint8_t> dram_image);
 
 }  // namespace nmp::sim

@@ -63,8 +63,11 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
       for (uint32_t c = 0; c < n; ++c) {
         int64_t q = 0;
         if (a != 0) {
-          const int64_t reciprocal = floor_div(int64_t{127} * (1 << 24), a);
-          q = floor_div(acc[c] * reciprocal + (1 << 23), int64_t{1} << 24);
+          int64_t e = 0;  // floor(log2 a), by repeated halving
+          for (int64_t v = a; v > 1; v /= 2) ++e;
+          const int64_t two_s = int64_t{1} << (e + 24);
+          const int64_t reciprocal = floor_div(127 * two_s, a);
+          q = floor_div(acc[c] * reciprocal + two_s / 2, two_s);
         }
         ref.q[size_t{r} * n + c] = static_cast<int8_t>(q);
       }

@@ -1,0 +1,309 @@
+// Whole-machine tests: functional truth, mode equivalence, determinism, closed-form timing.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../support.hpp"
+#include "hw_models/mac_array.hpp"
+#include "workloads/program_builder.hpp"
+#include "workloads/reference.hpp"
+
+using namespace nmp;
+using sim::Json;
+
+namespace {
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// Words of `word_bytes` touched by bytes [first, first + bytes).
+uint64_t words(uint64_t first, uint64_t bytes, uint64_t word_bytes) {
+  return (first + bytes - 1) / word_bytes - first / word_bytes + 1;
+}
+
+uint64_t read_ports(hw::PortConfig p) { return p == hw::PortConfig::kTwoRw ? 2 : 1; }
+
+struct GemmShape {
+  uint32_t m, n, k;
+  uint64_t act, act_stride, wgt, acc, acc_stride;
+  bool accumulate;
+};
+
+// The adder-tree timing model of docs/architecture.md#mac-array, written out independently of
+// the simulator: per fold a weight-tile load and m beats, overlapped or not, then the drain.
+uint64_t closed_form_gemm_cycles(const hw::NmpParams& p, const GemmShape& g) {
+  const hw::MacArrayParams& mac = p.mac_array;
+  const uint64_t per_byte = mac.packing == arith::TernaryPacking::kTwoBit ? 4 : 5;
+  const uint64_t wsram_wb = p.weight_sram.width_bits / 8, asram_wb = p.act_sram.width_bits / 8,
+                 acc_wb = p.acc_sram.width_bits / 8;
+  const uint64_t wsram_cap = p.weight_sram.banks * read_ports(p.weight_sram.ports);
+  const uint64_t asram_cap = p.act_sram.banks * read_ports(p.act_sram.ports);
+  // On 2rw, a beat's accumulator read and write share the two ports of every bank.
+  const bool shared = p.acc_sram.ports == hw::PortConfig::kTwoRw;
+  uint64_t time = 0, load_end = 0, compute_end = 0, offset = 0;
+  bool first = true;
+  for (uint32_t n0 = 0; n0 < g.n; n0 += mac.cols) {
+    for (uint32_t k0 = 0; k0 < g.k; k0 += mac.rows) {
+      const uint64_t cols = std::min(mac.cols, g.n - n0), rows = std::min(mac.rows, g.k - k0);
+      const uint64_t tile = cols * ceil_div(rows, per_byte);
+      const uint64_t load = ceil_div(words(g.wgt + offset, tile, wsram_wb), wsram_cap);
+      offset += tile;
+      const bool reads_acc = g.accumulate || k0 > 0;
+      uint64_t compute = 0;
+      for (uint32_t r = 0; r < g.m; ++r) {
+        const uint64_t acc_words = words(g.acc + r * g.acc_stride + 4 * n0, 4 * cols, acc_wb);
+        const uint64_t acc_cap = p.acc_sram.banks * (shared ? (reads_acc ? 1 : 2) : 1);
+        compute += std::max({uint64_t{1},
+                             ceil_div(words(g.act + r * g.act_stride + k0, rows, asram_wb), asram_cap),
+                             ceil_div(acc_words, acc_cap)});
+      }
+      // Fold timeline: the tile loads, then computes once loaded and the array is free.
+      const uint64_t load_start =
+          first ? 0 : (mac.weight_preload_overlap ? time : compute_end);
+      load_end = load_start + load;
+      time = std::max(load_end, compute_end);  // this fold's compute start
+      compute_end = time + compute;
+      first = false;
+    }
+  }
+  return compute_end + hw::adder_tree_drain_cycles(mac.rows);
+}
+
+hw::NmpParams params(const std::vector<std::string>& sets) {
+  return sim::load_hardware(test::source_path("configs/hw/default.json"),
+                            sim::parse_set_options(sets))
+      .params;
+}
+
+// Runs `program` in both modes; requires equal results; returns the default one.
+Json run_program_both(hw::NmpParams p, const isa::Program& program, uint64_t dram_bytes) {
+  p.lockstep = false;
+  const Json fast = sim::run_in_child(
+      [&] { return sim::run_program(p, program, std::vector<uint8_t>(dram_bytes, 0)); });
+  p.lockstep = true;
+  const Json lockstep = sim::run_in_child(
+      [&] { return sim::run_program(p, program, std::vector<uint8_t>(dram_bytes, 0)); });
+  REQUIRE(fast == lockstep);
+  return fast;
+}
+
+}  // namespace
+
+TEST_CASE("simulated outputs equal the integer reference on odd and oversized shapes",
+          "[sim]") {
+  struct Case {
+    uint32_t tokens;
+    std::vector<std::pair<uint32_t, uint32_t>> layers;
+    std::vector<std::string> sets;
+  };
+  const Case c = GENERATE(
+      Case{1, {{77, 33}}, {}},
+      Case{3, {{33, 77}, {77, 5}}, {}},
+      // Many times larger than every SRAM: weights, activations and accumulators all tile.
+      Case{37, {{300, 260}, {260, 90}},
+           {"hw.weight_sram.capacity_kib=2", "hw.act_sram.capacity_kib=2",
+            "hw.acc_sram.capacity_kib=2", "hw.mac_array.rows=16", "hw.mac_array.cols=8",
+            "hw.controller.imem_kib=1024"}},
+      Case{2, {{1000, 129}}, {"hw.mac_array.rows=13", "hw.mac_array.cols=7",
+                              "hw.weight_sram.packing=1.6bit", "hw.weight_sram.capacity_kib=4"}},
+      Case{5, {{130, 70}}, {"hw.mac_array.weight_preload_overlap=false", "hw.acc_sram.ports=2rw",
+                            "hw.act_sram.width_bits=64", "hw.vector_unit.lanes=5",
+                            "hw.dram.bytes_per_cycle=7", "hw.dram.burst_bytes=48"}});
+  const Json r = test::run_both_modes(test::make_config(test::bitlinear_workload(c.tokens, c.layers), c.sets));
+  REQUIRE(r["invariants"]["outputs_equal_integer_reference"] == true);
+  uint64_t outputs = 0;
+  for (auto [in, out] : c.layers) outputs += uint64_t{c.tokens} * out;
+  REQUIRE(r["invariants"]["outputs_checked"] == outputs);
+  REQUIRE(r["invariants"]["invalid_weight_codes"] == 0);
+  // Dense MACs: every token meets every weight once.
+  uint64_t macs = 0;
+  for (auto [in, out] : c.layers) macs += uint64_t{c.tokens} * in * out;
+  REQUIRE(r["counters"]["mac_array"]["macs"] == macs);
+  REQUIRE(r["counters"]["mac_array"]["ternary_adds"].get<uint64_t>() +
+              r["counters"]["mac_array"]["zero_skips"].get<uint64_t>() ==
+          macs);
+}
+
+TEST_CASE("a stall-free gemm takes the documented closed-form cycles", "[sim]") {
+  struct Case {
+    std::vector<std::string> sets;
+    GemmShape g;
+  };
+  const Case c = GENERATE(
+      // GEMV (m = 1) on the default 64 x 64 array: weight-load bound.
+      Case{{}, {1, 640, 2560, 0, 0, 0, 0, 0, false}},
+      Case{{"hw.weight_sram.capacity_kib=8192"}, {1, 6912, 2560, 0, 0, 0, 0, 0, false}},
+      // Several tokens: compute bound; sizes that do not divide the array.
+      Case{{}, {9, 100, 130, 64, 160, 32, 0, 512, true}},
+      // Non-square arrays, unaligned operands, no preload overlap, 1.6-bit weights, 2rw acc.
+      Case{{"hw.mac_array.rows=32", "hw.mac_array.cols=48",
+            "hw.mac_array.weight_preload_overlap=false"},
+           {7, 100, 300, 5, 301, 17, 4, 404, false}},
+      Case{{"hw.mac_array.rows=3", "hw.mac_array.cols=5", "hw.weight_sram.packing=1.6bit",
+            "hw.acc_sram.ports=2rw", "hw.acc_sram.banks=3"},
+           {2, 17, 23, 1, 23, 3, 8, 68, true}},
+      Case{{"hw.mac_array.rows=128", "hw.mac_array.cols=16", "hw.weight_sram.banks=4",
+            "hw.act_sram.width_bits=32"},
+           {4, 40, 1000, 0, 1000, 0, 0, 160, false}});
+  const hw::NmpParams p = params(c.sets);
+  workloads::ProgramBuilder b;
+  b.li(1, c.g.act);
+  b.li(2, c.g.wgt);
+  b.li(3, c.g.acc);
+  b.gemm(1, 2, 3, c.g.m, c.g.n, c.g.k, c.g.act_stride, c.g.acc_stride,
+         c.g.accumulate ? isa::AccMode::kAccumulate : isa::AccMode::kOverwrite);
+  b.halt();
+  const Json r = run_program_both(p, b.program(), 64);
+  const uint64_t gemm = closed_form_gemm_cycles(p, c.g);
+  // Three li, the gemm's issue cycle, the gemm, the halt.
+  REQUIRE(r["cycles"] == 3 + 1 + gemm + 1);
+  const Json& mac = r["counters"]["mac_array"];
+  REQUIRE(mac["busy_compute"].get<uint64_t>() + mac["busy_weight_load"].get<uint64_t>() +
+              mac["busy_drain"].get<uint64_t>() ==
+          gemm);
+  REQUIRE(mac["busy_drain"] == hw::adder_tree_drain_cycles(p.mac_array.rows));
+}
+
+TEST_CASE("a DMA transfer takes the documented closed-form cycles", "[sim]") {
+  struct Case {
+    std::vector<std::string> sets;
+    bool load;
+    uint64_t rows, row_bytes, sram, sram_stride, dram, dram_stride;
+  };
+  const Case c = GENERATE(
+      Case{{}, true, 1, 4096, 0, 0, 0, 0},
+      Case{{}, false, 1, 4096, 0, 0, 0, 0},
+      Case{{}, true, 5, 100, 3, 128, 17, 300},
+      Case{{"hw.dram.bytes_per_cycle=16", "hw.dram.burst_bytes=32"}, true, 3, 200, 0, 256, 5, 210},
+      // A narrow SRAM limits the transfer, not the DRAM.
+      Case{{"hw.act_sram.banks=1", "hw.act_sram.width_bits=64", "hw.dram.latency_cycles=0"},
+           false, 2, 1000, 8, 1000, 0, 1000});
+  const hw::NmpParams p = params(c.sets);
+  workloads::ProgramBuilder b;
+  b.li(1, c.sram);
+  b.li(2, c.dram);
+  b.dma(c.load ? isa::Opcode::kDmaLoad : isa::Opcode::kDmaStore, isa::Space::kActSram, 1, 2,
+        c.rows, c.row_bytes, c.sram_stride, c.dram_stride);
+  b.halt();
+  const Json r = run_program_both(p, b.program(), c.dram + c.rows * c.dram_stride + c.row_bytes);
+
+  const uint64_t burst = p.dram.burst_bytes, wb = p.act_sram.width_bits / 8;
+  const uint64_t cap = p.act_sram.banks * read_ports(p.act_sram.ports);
+  uint64_t dma = p.dram.latency_cycles, bursts = 0;
+  for (uint64_t row = 0; row < c.rows; ++row) {
+    const uint64_t d0 = c.dram + row * c.dram_stride, s0 = c.sram + row * c.sram_stride;
+    for (uint64_t at = d0; at < d0 + c.row_bytes;) {
+      const uint64_t end = std::min(d0 + c.row_bytes, (at / burst + 1) * burst);
+      dma += std::max(ceil_div(burst, p.dram.bytes_per_cycle),
+                      ceil_div(words(s0 + (at - d0), end - at, wb), cap));
+      ++bursts;
+      at = end;
+    }
+  }
+  REQUIRE(r["cycles"] == 2 + 1 + dma + 1);
+  REQUIRE(r["counters"]["dram"][c.load ? "read_bytes" : "write_bytes"] == bursts * burst);
+  REQUIRE(r["counters"]["dram"]["useful_bytes"] == c.rows * c.row_bytes);
+}
+
+TEST_CASE("a whole layer respects the DRAM and compute bounds", "[sim]") {
+  const Json r = test::run_both_modes(test::make_config(test::bitlinear_workload(2, {{2560, 1024}})));
+  const hw::NmpParams p = params({});
+  const uint64_t cycles = r["cycles"]["total"];
+  const uint64_t dram = r["counters"]["dram"]["read_bytes"].get<uint64_t>() +
+                        r["counters"]["dram"]["write_bytes"].get<uint64_t>();
+  REQUIRE(cycles >= dram / p.dram.bytes_per_cycle);
+  REQUIRE(cycles >= r["counters"]["mac_array"]["macs"].get<uint64_t>() /
+                        (uint64_t{p.mac_array.rows} * p.mac_array.cols));
+  for (const auto& [unit, a] : r["cycles"]["units"].items()) {
+    REQUIRE(a["busy"].get<uint64_t>() + a["stall_total"].get<uint64_t>() +
+                a["idle"].get<uint64_t>() ==
+            cycles);
+  }
+}
+
+TEST_CASE("two runs give byte-identical reports", "[sim]") {
+  const auto cfg = test::make_config(test::bitlinear_workload(3, {{200, 100}, {100, 50}}));
+  REQUIRE(sim::run_isolated(cfg).dump() == sim::run_isolated(cfg).dump());
+}
+
+TEST_CASE("timing-only mode changes no cycle and no count", "[sim]") {
+  auto cfg = test::make_config(test::bitlinear_workload(4, {{300, 200}}));
+  const Json full = sim::run_isolated(cfg);
+  cfg.options.timing_only = true;
+  const Json timing = sim::run_isolated(cfg);
+  REQUIRE(full["cycles"] == timing["cycles"]);
+  REQUIRE(full["counters"] == timing["counters"]);
+  REQUIRE(timing["error"]["l0.output"].is_null());
+}
+
+TEST_CASE("energy recomputes from the report's own counts", "[sim]") {
+  const Json r = sim::run_isolated(test::make_config(test::bitlinear_workload(2, {{256, 96}})));
+  double total = 0;
+  for (const auto& [block, counters] : r["counters"].items()) {
+    for (const auto& [name, value] : counters.items()) {
+      const std::string key = r["counter_meta"][block][name]["energy_key"];
+      if (key.empty()) continue;
+      total += value.get<double>() * r["energy_pj"]["by_event"][key]["pj_per_event"].get<double>();
+    }
+  }
+  REQUIRE(total == Approx(r["energy_pj"]["dynamic"].get<double>()).epsilon(1e-12));
+  REQUIRE(r["energy_pj"]["total"].get<double>() ==
+          Approx(r["energy_pj"]["dynamic"].get<double>() + r["energy_pj"]["leakage"].get<double>()));
+  // The ternary arithmetic is priced as one 45 nm int8 add (Horowitz: 0.03 pJ).
+  REQUIRE(r["energy_pj"]["by_event"]["pe.ternary_add"]["pj_per_event"] == 0.03);
+}
+
+TEST_CASE("dumped tensors hold the simulated outputs", "[sim]") {
+  const std::string dir = std::filesystem::temp_directory_path() / "nmpsim_dump_test";
+  std::filesystem::remove_all(dir);
+  sim::RunOptions options;
+  options.dump_dir = dir;
+  const Json w = test::bitlinear_workload(3, {{50, 20}});
+  const auto cfg = test::make_config(w, {}, options);
+  sim::run_isolated(cfg);
+  const auto spec = cfg.workload.model;
+  const auto refs = workloads::reference_outputs(spec, workloads::generate(spec));
+  std::ifstream in(dir + "/0_l0_output_q.npy", std::ios::binary);
+  REQUIRE(in);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(bytes.substr(0, 6) == "\x93NUMPY");
+  const size_t header = 10 + static_cast<uint8_t>(bytes[8]) + 256 * static_cast<uint8_t>(bytes[9]);
+  REQUIRE(header % 64 == 0);
+  REQUIRE(bytes.find("'shape': (3, 20)") != std::string::npos);
+  REQUIRE(bytes.size() == header + 60);
+  for (size_t i = 0; i < 60; ++i) REQUIRE(static_cast<int8_t>(bytes[header + i]) == refs[0].q[i]);
+  for (const char* f : {"input_f32.npy", "input_q.npy", "0_l0_weights_ternary.npy",
+                        "0_l0_gamma.npy", "0_l0_reference_fp32.npy", "0_l0_output_dequant.npy"}) {
+    REQUIRE(std::filesystem::exists(dir + "/" + f));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a program without halt is stopped by the watchdog", "[sim]") {
+  hw::NmpParams p = params({});
+  p.max_instructions = 1000;
+  workloads::ProgramBuilder b;
+  b.li(1, 0);
+  isa::Program program = b.program();
+  program.push_back(isa::encode(isa::Opcode::kJmp, {0}));
+  REQUIRE_THROWS_WITH(
+      sim::run_in_child([&] { return sim::run_program(p, program, std::vector<uint8_t>(64)); }),
+      Catch::Contains("watchdog"));
+  isa::Program off_the_end = b.program();
+  REQUIRE_THROWS_WITH(
+      sim::run_in_child([&] { return sim::run_program(p, off_the_end, std::vector<uint8_t>(64)); }),
+      Catch::Contains("ran past the end"));
+}
+
+TEST_CASE("an operand outside its memory is a simulation error naming the instruction",
+          "[sim]") {
+  const hw::NmpParams p = params({});
+  workloads::ProgramBuilder b;
+  b.li(1, p.act_sram.capacity_bytes - 10);
+  b.li(2, 0);
+  b.dma(isa::Opcode::kDmaLoad, isa::Space::kActSram, 1, 2, 1, 64, 64, 64);
+  b.halt();
+  REQUIRE_THROWS_WITH(
+      sim::run_in_child([&] { return sim::run_program(p, b.program(), std::vector<uint8_t>(64)); }),
+      Catch::Contains("pc 2: dma.load: bytes [262134, 262198) lie outside asram"));
+}

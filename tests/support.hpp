@@ -1,0 +1,65 @@
+// Helpers shared by the tests: paths, configs built in memory, and running simulations in
+// forked children (SystemC elaborates once per process).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "sim/config.hpp"
+#include "sim/run.hpp"
+
+namespace nmp::test {
+
+inline std::string source_path(const std::string& relative) {
+  return std::string(NMP_SOURCE_DIR) + "/" + relative;
+}
+
+// The default hardware with `sets` ("hw.x.y=v", "workload.x=v") applied, and `workload` JSON.
+inline sim::SimConfig make_config(const sim::Json& workload,
+                                  const std::vector<std::string>& sets = {},
+                                  const sim::RunOptions& options = {}) {
+  const auto parsed = sim::parse_set_options(sets);
+  sim::SimConfig c;
+  c.hw = sim::load_hardware(source_path("configs/hw/default.json"), parsed);
+  c.tech = sim::load_technology(c.hw.technology_path, parsed);
+  c.workload = sim::parse_workload(workload, "test-workload", parsed);
+  c.options = options;
+  return c;
+}
+
+inline sim::Json bitlinear_workload(uint32_t tokens, std::vector<std::pair<uint32_t, uint32_t>> layers,
+                                    uint64_t seed = 1) {
+  sim::Json w = {{"name", "test"}, {"tokens", tokens}, {"input", {{"seed", seed}}}};
+  uint32_t i = 0;
+  for (auto [in, out] : layers) {
+    w["layers"].push_back({{"type", "bitlinear"},
+                           {"name", "l" + std::to_string(i)},
+                           {"in_features", in},
+                           {"out_features", out},
+                           {"weights", {{"seed", seed * 100 + i}}}});
+    ++i;
+  }
+  return w;
+}
+
+// Everything in a report that both modes must agree on.
+inline sim::Json mode_independent(sim::Json report) {
+  report["config"].erase("run");
+  return report;
+}
+
+// Runs in default and lockstep mode, requires identical reports apart from the mode, and
+// returns the default one.
+inline sim::Json run_both_modes(sim::SimConfig config) {
+  config.options.lockstep = false;
+  const sim::Json fast = sim::run_isolated(config);
+  config.options.lockstep = true;
+  const sim::Json lockstep = sim::run_isolated(config);
+  REQUIRE(fast["cycles"] == lockstep["cycles"]);
+  REQUIRE(fast["counters"] == lockstep["counters"]);
+  REQUIRE(mode_independent(fast) == mode_independent(lockstep));
+  return fast;
+}
+
+}  // namespace nmp::test
