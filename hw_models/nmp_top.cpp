@@ -38,9 +38,11 @@ NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params,
       tick_order_{&controller_, &dma_, &vector_unit_, &mac_array_} {
   if (params_.lockstep) {
     clock_ = std::make_unique<sc_core::sc_clock>("clock", period_);
-    SC_THREAD(run_lockstep);
+    SC_METHOD(step_lockstep);
+    sensitive << clock_->posedge_event();
+    dont_initialize();
   } else {
-    SC_THREAD(run_default);
+    SC_METHOD(step_default);
   }
 }
 
@@ -81,63 +83,69 @@ void NmpTop::check_watchdogs(Cycles now) const {
   }
 }
 
-void NmpTop::run_default() {
+void NmpTop::finish(const std::string& error) {
+  finished_ = true;
+  cycles_ = now_;
+  error_ = error;
+}
+
+void NmpTop::step_default() {
+  if (finished_) return;
   try {
-    Cycles now = 0;
-    Cycles unsynced = 0;
-    for (;;) {
-      tick_all(now);
-      ++now;
-      ++unsynced;
-      if (controller_.halted()) break;
-      check_watchdogs(now);
+    while (unsynced_ < kTimeQuantum) {
+      tick_all(now_);
+      ++now_;
+      ++unsynced_;
+      if (controller_.halted()) {
+        finish("");
+        // One last activation brings SystemC time to cycles x period; it does not re-arm, so
+        // the simulation then ends with no process pending.
+        next_trigger(period_ * static_cast<double>(unsynced_));
+        return;
+      }
+      check_watchdogs(now_);
       Cycles quiet = kNever;
-      for (const ClockedUnit* u : tick_order_) quiet = std::min(quiet, u->quiet_cycles(now));
+      for (const ClockedUnit* u : tick_order_) quiet = std::min(quiet, u->quiet_cycles(now_));
       if (quiet == kNever) {
-        throw SimulationError("deadlock at cycle " + std::to_string(now) + ": every unit waits (" +
-                              state_summary() + ")");
+        throw SimulationError("deadlock at cycle " + std::to_string(now_) +
+                              ": every unit waits (" + state_summary() + ")");
       }
       if (quiet > 0 && !sram_contended()) {
-        quiet = std::min(quiet, params_.max_cycles - std::min(params_.max_cycles, now));
-        for (ClockedUnit* u : tick_order_) u->skip(now, quiet);
-        now += quiet;
-        unsynced += quiet;
-      }
-      if (unsynced >= kTimeQuantum) {
-        wait(period_ * static_cast<double>(unsynced));
-        unsynced = 0;
+        quiet = std::min(quiet, params_.max_cycles - std::min(params_.max_cycles, now_));
+        for (ClockedUnit* u : tick_order_) u->skip(now_, quiet);
+        now_ += quiet;
+        unsynced_ += quiet;
       }
     }
-    wait(period_ * static_cast<double>(unsynced));
-    cycles_ = now;
+    next_trigger(period_ * static_cast<double>(unsynced_));
+    unsynced_ = 0;
   } catch (const SimulationError& e) {
-    error_ = e.what();
+    finish(e.what());
   }
 }
 
-void NmpTop::run_lockstep() {
+void NmpTop::step_lockstep() {
+  if (finished_) return;
   try {
-    Cycles now = 0;
-    for (;;) {
-      wait(clock_->posedge_event());
-      tick_all(now);
-      ++now;
-      if (controller_.halted()) break;
-      check_watchdogs(now);
-      if (now % kLockstepDeadlockCheck == 0) {
+    tick_all(now_);
+    ++now_;
+    if (controller_.halted()) {
+      finish("");
+    } else {
+      check_watchdogs(now_);
+      if (now_ % kLockstepDeadlockCheck == 0) {
         bool all_wait = true;
-        for (const ClockedUnit* u : tick_order_) all_wait &= u->quiet_cycles(now) == kNever;
+        for (const ClockedUnit* u : tick_order_) all_wait &= u->quiet_cycles(now_) == kNever;
         if (all_wait) {
-          throw SimulationError("deadlock at cycle " + std::to_string(now) +
+          throw SimulationError("deadlock at cycle " + std::to_string(now_) +
                                 ": every unit waits (" + state_summary() + ")");
         }
       }
     }
-    cycles_ = now;
   } catch (const SimulationError& e) {
-    error_ = e.what();
+    finish(e.what());
   }
-  sc_core::sc_stop();
+  if (finished_) sc_core::sc_stop();
 }
 
 uint32_t NmpTop::layer_count() const {

@@ -26,6 +26,7 @@ usage: nmpsim <command> [options]
 
 commands:
   run       simulate a workload on a hardware config and report cycles, energy, area, error
+  exec      run a program (text or binary) on a hardware config; print cycles and counters
   asm       assemble a program (text -> binary)
   disasm    disassemble a program (binary -> text)
   isa       print the instruction set reference (markdown)
@@ -101,6 +102,56 @@ int cmd_run(int argc, char** argv) {
   const Json report = nmp::sim::run_simulation(cfg);
   if (!out_path.empty()) write_file(out_path, report.dump(2) + "\n");
   if (!quiet) std::cout << nmp::sim::render_summary(report);
+  return 0;
+}
+
+// Reads a program from assembly text or, if it starts with the magic, the binary format.
+nmp::isa::Program load_program(const std::string& path) {
+  const std::string raw = read_file(path, true);
+  if (raw.rfind("NMPB", 0) == 0) {
+    try {
+      return nmp::isa::from_binary(std::vector<uint8_t>(raw.begin(), raw.end()));
+    } catch (const nmp::isa::FormatError& e) {
+      throw nmp::sim::ConfigError(path, "", e.what());
+    }
+  }
+  try {
+    return nmp::isa::assemble(raw);
+  } catch (const nmp::isa::AsmError& e) {
+    throw nmp::sim::ConfigError(path + ":" + std::to_string(e.line()) + ":" +
+                                    std::to_string(e.column()),
+                                "", std::string(e.what()).substr(std::string(e.what()).find(' ') + 1));
+  }
+}
+
+int cmd_exec(int argc, char** argv) {
+  std::string hw_path, program_path;
+  std::vector<std::string> sets;
+  uint64_t dram_bytes = 1 << 20;
+  nmp::sim::RunOptions options;
+  po::options_description desc("options");
+  desc.add_options()
+      ("hw", po::value(&hw_path)->required(), "hardware config (JSON)")
+      ("program", po::value(&program_path)->required(), "program: assembly text or binary")
+      ("set", po::value(&sets)->composing(), "override a hardware field: hw.path=value")
+      ("dram-bytes", po::value(&dram_bytes)->default_value(dram_bytes), "DRAM size (zeros)")
+      ("lockstep", po::bool_switch(&options.lockstep), "tick every unit every cycle")
+      ("max-cycles", po::value(&options.max_cycles)->default_value(options.max_cycles),
+       "watchdog: stop after this many cycles");
+  po::positional_options_description pos;
+  pos.add("program", 1);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim exec --hw FILE PROGRAM [--set hw.k=v ...]", desc, &pos,
+             vm)) {
+    return 0;
+  }
+  nmp::hw::NmpParams params =
+      nmp::sim::load_hardware(hw_path, nmp::sim::parse_set_options(sets)).params;
+  params.lockstep = options.lockstep;
+  params.max_cycles = options.max_cycles;
+  const Json result =
+      nmp::sim::run_program(params, load_program(program_path), std::vector<uint8_t>(dram_bytes));
+  std::cout << result.dump(2) << "\n";
   return 0;
 }
 
@@ -207,6 +258,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (cmd == "run") return cmd_run(argc - 1, argv + 1);
+    if (cmd == "exec") return cmd_exec(argc - 1, argv + 1);
     if (cmd == "asm") return cmd_asm(argc - 1, argv + 1);
     if (cmd == "disasm") return cmd_disasm(argc - 1, argv + 1);
     if (cmd == "isa") return cmd_isa(argc - 1, argv + 1);
