@@ -3,7 +3,6 @@
 
 #include <cstdio>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "../support.hpp"
@@ -17,10 +16,16 @@ TEST_CASE("generated sections of docs/ match what nmpsim prints", "[sim][golden]
     std::stringstream text;
     text << in.rdbuf();
     const std::string s = text.str();
-    const std::regex section("<!-- BEGIN GENERATED: (.*?) -->\\n([^]*?)<!-- END GENERATED -->");
-    for (std::sregex_iterator it(s.begin(), s.end(), section), end; it != end; ++it) {
-      const std::string command = std::string("cd '") + NMP_SOURCE_DIR + "' && '" +
-                                  NMPSIM_BINARY + "' " + (*it)[1].str();
+    const std::string begin_mark = "<!-- BEGIN GENERATED: ", end_mark = "<!-- END GENERATED -->";
+    for (size_t at = s.find(begin_mark); at != std::string::npos; at = s.find(begin_mark, at)) {
+      const size_t args_end = s.find(" -->\n", at);
+      const size_t body = args_end + 5;
+      const size_t close = s.find(end_mark, body);
+      REQUIRE(args_end != std::string::npos);
+      REQUIRE(close != std::string::npos);
+      const std::string args = s.substr(at + begin_mark.size(), args_end - at - begin_mark.size());
+      const std::string command =
+          std::string("cd '") + NMP_SOURCE_DIR + "' && '" + NMPSIM_BINARY + "' " + args;
       FILE* p = popen(command.c_str(), "r");
       REQUIRE(p);
       std::string out;
@@ -28,9 +33,10 @@ TEST_CASE("generated sections of docs/ match what nmpsim prints", "[sim][golden]
       size_t n;
       while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
       REQUIRE(pclose(p) == 0);
-      INFO("regenerate with scripts/gen_docs.py");
-      REQUIRE((*it)[2].str() == out);
+      INFO("nmpsim " << args << ": regenerate with scripts/gen_docs.py");
+      REQUIRE(s.substr(body, close - body) == out);
       ++sections;
+      at = close;
     }
   }
   REQUIRE(sections >= 2);
