@@ -8,7 +8,10 @@
 
 #include "isa/assembler.hpp"
 #include "isa/program.hpp"
+#include "sim/arith_tools.hpp"
 #include "sim/docs.hpp"
+#include "sim/npy.hpp"
+#include "workloads/model.hpp"
 #include "sim/report.hpp"
 #include "sim/run.hpp"
 
@@ -29,6 +32,8 @@ commands:
   exec      run a program (text or binary) on a hardware config; print cycles and counters
   asm       assemble a program (text -> binary)
   disasm    disassemble a program (binary -> text)
+  arith     a calculator for number formats: reads "OP A [B]" lines, prints results
+  formats   quantization error of a tensor in every number format, side by side
   isa       print the instruction set reference (markdown)
   params    print every field of the given config files (markdown)
 
@@ -206,6 +211,80 @@ int cmd_disasm(int argc, char** argv) {
   return 0;
 }
 
+int cmd_arith(int argc, char** argv) {
+  std::string format;
+  po::options_description desc("options");
+  desc.add_options()("format", po::value(&format)->required(),
+                     "fp16, bf16, fp8_e4m3[_sat], fp8_e5m2[_sat], posit<N,ES> or positN_ES, "
+                     "fixed<I,F>[,trunc][,wrap], intN");
+  po::variables_map vm;
+  if (!parse(argc, argv,
+             "usage: nmpsim arith --format F < lines\n"
+             "Each input line is OP A [B]: add, sub, mul, div, sqrt, from_double, to_double, or\n"
+             "fdp X Y with X, Y comma-separated lists (exact dot product, rounded once).\n"
+             "Operands are hex patterns (0x4a) or decimal values. Each output line is the\n"
+             "result's pattern and value.",
+             desc, nullptr, vm)) {
+    return 0;
+  }
+  return nmp::sim::run_calculator(format, std::cin, std::cout, std::cerr);
+}
+
+int cmd_formats(int argc, char** argv) {
+  nmp::workloads::TensorSource source;
+  std::string distribution = "normal", npy, formats;
+  uint64_t count = 100000;
+  po::options_description desc("options");
+  desc.add_options()
+      ("npy", po::value(&npy), "read the tensor from a .npy file instead")
+      ("distribution", po::value(&distribution)->default_value(distribution), "normal or uniform")
+      ("mean", po::value(&source.mean)->default_value(source.mean), "normal: mean")
+      ("std", po::value(&source.std)->default_value(source.std), "normal: standard deviation")
+      ("low", po::value(&source.low)->default_value(source.low), "uniform: lower bound")
+      ("high", po::value(&source.high)->default_value(source.high), "uniform: upper bound")
+      ("count", po::value(&count)->default_value(count), "number of values")
+      ("seed", po::value(&source.seed)->default_value(source.seed), "random seed")
+      ("formats", po::value(&formats), "comma-separated formats (default: all)");
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim formats [--npy FILE | --distribution D ...]", desc,
+             nullptr, vm)) {
+    return 0;
+  }
+  std::vector<float> x;
+  std::string what;
+  if (!npy.empty()) {
+    x = nmp::sim::read_npy(npy).values;
+    what = npy;
+  } else {
+    if (distribution != "normal" && distribution != "uniform") {
+      throw nmp::sim::ConfigError("--distribution", "", "expected normal or uniform, got " + distribution);
+    }
+    source.distribution = distribution == "normal" ? nmp::workloads::Distribution::kNormal
+                                                   : nmp::workloads::Distribution::kUniform;
+    x = nmp::workloads::generate_tensor(source, count);
+    std::ostringstream d;
+    d << count << " values, " << distribution << " ("
+      << (distribution == "normal" ? "mean " + std::to_string(source.mean) + ", std " + std::to_string(source.std)
+                                   : "low " + std::to_string(source.low) + ", high " + std::to_string(source.high))
+      << "), seed " << source.seed;
+    what = d.str();
+  }
+  std::vector<std::string> list = nmp::sim::default_format_list();
+  if (!formats.empty()) {
+    list.clear();
+    std::istringstream in(formats);
+    for (std::string f; std::getline(in, f, ',');) list.push_back(f);
+  }
+  std::vector<nmp::sim::FormatErrorRow> rows;
+  try {
+    rows = nmp::sim::format_errors(x, list);
+  } catch (const std::invalid_argument& e) {
+    throw nmp::sim::ConfigError("--formats", "", e.what());
+  }
+  std::cout << "tensor: " << what << "\n" << nmp::sim::render_format_table(rows);
+  return 0;
+}
+
 int cmd_isa(int argc, char** argv) {
   po::options_description desc("options");
   po::variables_map vm;
@@ -261,6 +340,8 @@ int main(int argc, char** argv) {
     if (cmd == "exec") return cmd_exec(argc - 1, argv + 1);
     if (cmd == "asm") return cmd_asm(argc - 1, argv + 1);
     if (cmd == "disasm") return cmd_disasm(argc - 1, argv + 1);
+    if (cmd == "arith") return cmd_arith(argc - 1, argv + 1);
+    if (cmd == "formats") return cmd_formats(argc - 1, argv + 1);
     if (cmd == "isa") return cmd_isa(argc - 1, argv + 1);
     if (cmd == "params") return cmd_params(argc - 1, argv + 1);
     std::cerr << "nmpsim: unknown command '" << cmd << "' (see nmpsim --help)\n";

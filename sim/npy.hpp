@@ -17,4 +17,14 @@ size_t npy_item_bytes(NpyType type);
 void write_npy(const std::string& path, NpyType type, const void* data,
                const std::vector<size_t>& shape);
 
+struct NpyArray {
+  std::vector<size_t> shape;
+  std::string descr;         // e.g. "<f4"
+  std::vector<float> values; // converted to float32 (exact for every integer type up to 16 bits)
+};
+
+// Reads a C-order .npy file of float16/32/64 or (u)int8/16/32/64 values. A missing, malformed
+// or truncated file is a ConfigError naming the file and what is wrong (exit code 2).
+NpyArray read_npy(const std::string& path);
+
 }  // namespace nmp::sim

@@ -6,33 +6,76 @@
 
 namespace nmp::arith {
 namespace {
-constexpr float kAbsmaxFloor = 1e-5f;  // as the BitNet reference code (models.md)
+
+constexpr float kRangeFloor = 1e-5f;  // as the BitNet reference code (models.md)
 
 float qmax_of(int bits) { return static_cast<float>((1 << (bits - 1)) - 1); }
+
+void check_bits(int bits) {
+  if (bits < 2 || bits > 16) throw std::invalid_argument("integer quantization needs 2..16 bits");
+}
+
 }  // namespace
+
+float IntQuantized::dequantize(size_t i) const {
+  const size_t group = spec.granularity == IntGranularity::kPerTensor ? 0 : i / cols;
+  return static_cast<float>(values[i] - zero_point[group]) * step[group];
+}
+
+IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQuantSpec& spec) {
+  check_bits(spec.bits);
+  IntQuantized q;
+  q.spec = spec;
+  q.cols = cols;
+  q.values.resize(rows * cols);
+  const bool per_row = spec.granularity == IntGranularity::kPerRow;
+  const size_t groups = per_row ? rows : 1;
+  const size_t group_size = per_row ? cols : rows * cols;
+  const float qmax = qmax_of(spec.bits);
+  const float qmin = -qmax - 1.0f;
+  for (size_t g = 0; g < groups; ++g) {
+    const float* in = x + g * group_size;
+    int32_t* out = q.values.data() + g * group_size;
+    if (spec.symmetric) {
+      float amax = 0.0f;
+      for (size_t i = 0; i < group_size; ++i) amax = std::max(amax, std::fabs(in[i]));
+      const float s = qmax / std::max(amax, kRangeFloor);
+      for (size_t i = 0; i < group_size; ++i) {
+        out[i] = static_cast<int32_t>(std::clamp(std::nearbyint(in[i] * s), qmin, qmax));
+      }
+      q.step.push_back(1.0f / s);
+      q.zero_point.push_back(0);
+    } else {
+      float lo = 0.0f, hi = 0.0f;
+      for (size_t i = 0; i < group_size; ++i) {
+        lo = std::min(lo, in[i]);
+        hi = std::max(hi, in[i]);
+      }
+      const float step = std::max(hi - lo, kRangeFloor) / (qmax - qmin);
+      const float zp = std::nearbyint(-lo / step) + qmin;
+      for (size_t i = 0; i < group_size; ++i) {
+        out[i] = static_cast<int32_t>(std::clamp(std::nearbyint(in[i] / step) + zp, qmin, qmax));
+      }
+      q.step.push_back(step);
+      q.zero_point.push_back(static_cast<int32_t>(zp));
+    }
+  }
+  return q;
+}
 
 float QuantizedRows::scale(size_t row) const { return absmax[row] / qmax_of(bits); }
 
 QuantizedRows quantize_absmax_per_row(const float* x, size_t rows, size_t cols, int bits) {
-  if (bits < 2 || bits > 16) throw std::invalid_argument("absmax quantization needs 2..16 bits");
-  QuantizedRows q;
-  q.bits = bits;
-  q.values.resize(rows * cols);
-  q.absmax.resize(rows);
-  const float qmax = qmax_of(bits);
+  const IntQuantized q = quantize_int(x, rows, cols, {bits, true, IntGranularity::kPerRow});
+  QuantizedRows out;
+  out.bits = bits;
+  out.values = q.values;
   for (size_t r = 0; r < rows; ++r) {
-    const float* row = x + r * cols;
     float amax = 0.0f;
-    for (size_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(row[c]));
-    amax = std::max(amax, kAbsmaxFloor);
-    q.absmax[r] = amax;
-    const float s = qmax / amax;
-    for (size_t c = 0; c < cols; ++c) {
-      const float v = std::clamp(std::nearbyint(row[c] * s), -qmax - 1.0f, qmax);
-      q.values[r * cols + c] = static_cast<int32_t>(v);
-    }
+    for (size_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(x[r * cols + c]));
+    out.absmax.push_back(std::max(amax, kRangeFloor));
   }
-  return q;
+  return out;
 }
 
 }  // namespace nmp::arith

@@ -1,12 +1,17 @@
-// Symmetric absmax quantization to signed N-bit integers, as BitNet b1.58 quantizes
-// activations per token:
+// Integer quantization with absmax (symmetric) or min/max (asymmetric) scaling, per tensor or
+// per row (per token), to signed N-bit integers, 2 <= N <= 16.
 //
-//   s = qmax / max(absmax(x), 1e-5),   q = clamp(round(x * s), -qmax - 1, qmax),  qmax = 2^(N-1) - 1
+//   symmetric:  s = qmax / max(absmax, 1e-5),  q = clamp(round(x s), -qmax - 1, qmax),
+//               qmax = 2^(N-1) - 1; x ~ q / s. Since s = qmax / absmax, q reaches only +-qmax.
+//   asymmetric: step = max(max - min, 1e-5) / (2^N - 1) over the group with min <= 0 <= max
+//               (the range always holds 0), zero_point = round(-min / step) - 2^(N-1),
+//               q = clamp(round(x / step) + zero_point, -2^(N-1), 2^(N-1) - 1);
+//               x ~ (q - zero_point) step.
+// round = round-half-to-even in float32 (torch.round), as BitNet b1.58 quantizes activations.
 //
-// computed in float32 with round-half-to-even (torch.round). Since s = qmax / absmax, values
-// reach only [-qmax, qmax]. The real value of q is q * absmax / qmax.
 // Example:
-//   auto q = quantize_absmax_per_row(x.data(), tokens, features, 8);  // q.values, q.absmax
+//   auto q = quantize_int(x.data(), tokens, features, {8, true, IntGranularity::kPerRow});
+//   float v = q.dequantize(i);
 #pragma once
 
 #include <cstddef>
@@ -15,14 +20,32 @@
 
 namespace nmp::arith {
 
+enum class IntGranularity : uint8_t { kPerTensor, kPerRow };
+
+struct IntQuantSpec {
+  int bits = 8;
+  bool symmetric = true;
+  IntGranularity granularity = IntGranularity::kPerRow;
+};
+
+struct IntQuantized {
+  IntQuantSpec spec;
+  size_t cols = 0;
+  std::vector<int32_t> values;      // rows x cols
+  std::vector<float> step;          // real value of one step, per group
+  std::vector<int32_t> zero_point;  // per group (0 when symmetric)
+  float dequantize(size_t i) const;
+};
+
+IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQuantSpec& spec);
+
+// BitNet b1.58's activation quantization: symmetric, per row, with the absmax kept.
 struct QuantizedRows {
-  std::vector<int32_t> values;  // rows x cols, each in [-qmax - 1, qmax]
+  std::vector<int32_t> values;  // rows x cols, each in [-qmax, qmax]
   std::vector<float> absmax;    // per row, after the 1e-5 floor
   int bits = 8;
   float scale(size_t row) const;  // real value of one quantization step in `row`
 };
-
-// 2 <= bits <= 16.
 QuantizedRows quantize_absmax_per_row(const float* x, size_t rows, size_t cols, int bits);
 
 }  // namespace nmp::arith

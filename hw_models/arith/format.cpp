@@ -1,0 +1,162 @@
+#include "hw_models/arith/format.hpp"
+
+#include <cctype>
+#include <stdexcept>
+
+#include "hw_models/arith/accumulator.hpp"
+#include "hw_models/arith/fixed.hpp"
+#include "hw_models/arith/minifloat.hpp"
+#include "hw_models/arith/posit.hpp"
+
+namespace nmp::arith {
+namespace {
+
+class FloatAdapter : public NumberFormat {
+ public:
+  explicit FloatAdapter(const FloatFormat& f) : f_(f) {}
+  std::string name() const override { return f_.name; }
+  int bits() const override { return f_.bits(); }
+  Unpacked decode(uint32_t p) const override { return f_.decode(p); }
+  uint32_t encode(const Unpacked& v) const override { return f_.encode(v); }
+  int lsb_scale() const override { return 1 - f_.bias() - f_.man_bits; }
+  int max_scale() const override { return f_.max_scale(); }
+
+ private:
+  FloatFormat f_;
+};
+
+class PositAdapter : public NumberFormat {
+ public:
+  explicit PositAdapter(const PositFormat& p) : p_(p) {}
+  std::string name() const override {
+    return "posit<" + std::to_string(p_.n) + "," + std::to_string(p_.es) + ">";
+  }
+  int bits() const override { return p_.n; }
+  Unpacked decode(uint32_t p) const override { return p_.decode(p); }
+  uint32_t encode(const Unpacked& v) const override { return p_.encode(v); }
+  int lsb_scale() const override { return -p_.max_scale(); }
+  int max_scale() const override { return p_.max_scale(); }
+
+ private:
+  PositFormat p_;
+};
+
+class FixedAdapter : public NumberFormat {
+ public:
+  explicit FixedAdapter(const FixedFormat& f) : f_(f) {}
+  std::string name() const override {
+    std::string s = "fixed<" + std::to_string(f_.int_bits) + "," + std::to_string(f_.frac_bits);
+    if (f_.rounding == FixedRounding::kTruncate) s += ",trunc";
+    if (f_.overflow == FixedOverflow::kWrap) s += ",wrap";
+    return s + ">";
+  }
+  int bits() const override { return f_.bits(); }
+  Unpacked decode(uint32_t p) const override { return f_.decode(p); }
+  uint32_t encode(const Unpacked& v) const override { return f_.encode(v); }
+  int lsb_scale() const override { return -f_.frac_bits; }
+  int max_scale() const override { return f_.int_bits - 1; }
+
+ private:
+  FixedFormat f_;
+};
+
+// Parses "<a,b...>" or "a_b" after a prefix into integers and trailing words.
+bool parse_args(std::string_view rest, std::vector<int>& numbers, std::vector<std::string>& words) {
+  if (rest.empty()) return false;
+  const bool angle = rest.front() == '<';
+  if (angle) {
+    if (rest.back() != '>') return false;
+    rest = rest.substr(1, rest.size() - 2);
+  }
+  const char sep = angle ? ',' : '_';
+  size_t start = 0;
+  while (start <= rest.size()) {
+    const size_t end = std::min(rest.find(sep, start), rest.size());
+    std::string token(rest.substr(start, end - start));
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front())))
+      token.erase(token.begin());
+    if (token.empty()) return false;
+    if (std::isdigit(static_cast<unsigned char>(token[0]))) {
+      if (!words.empty() || token.find_first_not_of("0123456789") != std::string::npos ||
+          token.size() > 3) {
+        return false;
+      }
+      numbers.push_back(std::stoi(token));
+    } else {
+      words.push_back(token);
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+[[noreturn]] void unknown(std::string_view name, const std::string& why) {
+  throw std::invalid_argument(
+      "unknown number format '" + std::string(name) + "'" + (why.empty() ? "" : ": " + why) +
+      " (expected fp16, bf16, fp8_e4m3, fp8_e5m2 with an optional _sat, posit<N,ES> or "
+      "positN_ES with 2 <= N <= 32 and ES <= 4, fixed<I,F> with optional ,trunc and ,wrap "
+      "and 2 <= I+F <= 32, or intN with 2 <= N <= 32)");
+}
+
+}  // namespace
+
+uint32_t NumberFormat::add(uint32_t a, uint32_t b) const {
+  return encode(arith::add(decode(a), decode(b)));
+}
+uint32_t NumberFormat::sub(uint32_t a, uint32_t b) const {
+  return encode(arith::sub(decode(a), decode(b)));
+}
+uint32_t NumberFormat::mul(uint32_t a, uint32_t b) const {
+  return encode(arith::mul(decode(a), decode(b)));
+}
+uint32_t NumberFormat::div(uint32_t a, uint32_t b) const {
+  return encode(arith::div(decode(a), decode(b)));
+}
+uint32_t NumberFormat::sqrt(uint32_t a) const { return encode(arith::sqrt(decode(a))); }
+
+uint32_t NumberFormat::fdp(const std::vector<uint32_t>& x, const std::vector<uint32_t>& y) const {
+  if (x.size() != y.size()) throw std::invalid_argument("fdp: the two lists differ in length");
+  ExactAccumulator acc(2 * lsb_scale(), 2 * max_scale() + 1);
+  for (size_t i = 0; i < x.size(); ++i) acc.add(arith::mul(decode(x[i]), decode(y[i])));
+  return encode(acc.value());
+}
+
+std::unique_ptr<NumberFormat> make_format(std::string_view name) {
+  for (const FloatFormat* f : {&kFp16, &kBf16, &kFp8E4M3, &kFp8E4M3Sat, &kFp8E5M2, &kFp8E5M2Sat}) {
+    if (name == f->name) return std::make_unique<FloatAdapter>(*f);
+  }
+  std::vector<int> numbers;
+  std::vector<std::string> words;
+  if (name.rfind("posit", 0) == 0) {
+    if (!parse_args(name.substr(5), numbers, words) || numbers.size() != 2 || !words.empty()) {
+      unknown(name, "");
+    }
+    if (numbers[0] < 2 || numbers[0] > 32 || numbers[1] > 4) unknown(name, "out of range");
+    return std::make_unique<PositAdapter>(PositFormat{numbers[0], numbers[1]});
+  }
+  if (name.rfind("fixed", 0) == 0) {
+    if (!parse_args(name.substr(5), numbers, words) || numbers.size() != 2) unknown(name, "");
+    FixedFormat f{numbers[0], numbers[1]};
+    for (const std::string& w : words) {
+      if (w == "trunc") {
+        f.rounding = FixedRounding::kTruncate;
+      } else if (w == "wrap") {
+        f.overflow = FixedOverflow::kWrap;
+      } else {
+        unknown(name, "'" + w + "' is not trunc or wrap");
+      }
+    }
+    if (f.int_bits < 1 || f.bits() < 2 || f.bits() > 32) unknown(name, "out of range");
+    return std::make_unique<FixedAdapter>(f);
+  }
+  if (name.rfind("int", 0) == 0 && name.size() > 3 &&
+      name.find_first_not_of("0123456789", 3) == std::string_view::npos && name.size() <= 5) {
+    const int n = std::stoi(std::string(name.substr(3)));
+    if (n < 2 || n > 32) unknown(name, "out of range");
+    return std::make_unique<FixedAdapter>(FixedFormat{n, 0});
+  }
+  unknown(name, "");
+}
+
+}  // namespace nmp::arith

@@ -1,0 +1,49 @@
+// Number formats by name, behind one interface, for tools that pick a format at run time (the
+// `nmpsim arith` calculator, `nmpsim formats`, configuration). Hot paths use the concrete
+// types (FloatFormat, PositFormat, FixedFormat) directly.
+//
+// Names: fp16, bf16, fp8_e4m3, fp8_e5m2 (append _sat for saturating), posit<N,ES> or posit
+// N_ES (posit16_1), fixed<I,F> with optional ",trunc" and/or ",wrap" (fixed<2,6,trunc>), intN
+// (= fixed<N,0>).
+//
+// Example:
+//   auto f = make_format("posit<16,1>");
+//   uint32_t s = f->add(f->from_double(1.5), 0x4000);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hw_models/arith/unpacked.hpp"
+
+namespace nmp::arith {
+
+class NumberFormat {
+ public:
+  virtual ~NumberFormat() = default;
+  virtual std::string name() const = 0;
+  virtual int bits() const = 0;
+  virtual Unpacked decode(uint32_t pattern) const = 0;
+  virtual uint32_t encode(const Unpacked& value) const = 0;  // one rounding
+  // Every value is a multiple of 2^lsb_scale(); every finite one is below 2^(max_scale()+1).
+  virtual int lsb_scale() const = 0;
+  virtual int max_scale() const = 0;
+
+  uint32_t from_double(double d) const { return encode(arith::from_double(d)); }
+  double to_double(uint32_t p) const { return arith::to_double(decode(p)); }
+  uint32_t add(uint32_t a, uint32_t b) const;
+  uint32_t sub(uint32_t a, uint32_t b) const;
+  uint32_t mul(uint32_t a, uint32_t b) const;
+  uint32_t div(uint32_t a, uint32_t b) const;
+  uint32_t sqrt(uint32_t a) const;
+  // Fused dot product: sum x_i y_i accumulated exactly (the quire, for posits), rounded once.
+  uint32_t fdp(const std::vector<uint32_t>& x, const std::vector<uint32_t>& y) const;
+};
+
+// Throws std::invalid_argument naming the accepted forms.
+std::unique_ptr<NumberFormat> make_format(std::string_view name);
+
+}  // namespace nmp::arith

@@ -1,0 +1,52 @@
+// Small binary floating-point formats, bit-accurate: IEEE 754 binary16 (FP16), bfloat16, and
+// the OCP 8-bit formats E4M3 and E5M2, each with an optional saturating mode.
+//
+// A pattern is sign | exponent (exp_bits, bias 2^(exp_bits-1) - 1) | mantissa (man_bits), with
+// subnormals. Specials:
+//   kIeee      exponent all ones: infinity (mantissa 0) or NaN (quiet NaN: mantissa MSB set).
+//   kOcpE4M3   no infinities; NaN only at S.1111.111; exponent 1111 holds normals, max 448.
+// Encoding rounds to nearest, ties to even. A result beyond the largest finite value becomes
+// infinity (kIeee), NaN (E4M3), or, in saturating mode, the largest finite value of its sign
+// (infinite inputs saturate too; NaN stays NaN). docs/formats.md states every rule.
+//
+// Example:
+//   const FloatFormat& f = kFp8E4M3;
+//   uint32_t p = f.encode(from_double(300.0));   // 0x7d = 288
+//   double v = to_double(f.decode(p));
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hw_models/arith/unpacked.hpp"
+
+namespace nmp::arith {
+
+enum class FloatFlavor : uint8_t { kIeee, kOcpE4M3 };
+
+struct FloatFormat {
+  std::string name;
+  int exp_bits;
+  int man_bits;
+  FloatFlavor flavor;
+  bool saturate;
+
+  int bits() const { return 1 + exp_bits + man_bits; }
+  int bias() const { return (1 << (exp_bits - 1)) - 1; }
+  int max_scale() const;  // scale of the largest finite value
+  uint32_t max_finite_pattern() const;
+  uint32_t nan_pattern() const;
+
+  Unpacked decode(uint32_t pattern) const;
+  uint32_t encode(const Unpacked& value) const;  // one rounding, RNE
+  bool is_nan(uint32_t pattern) const;
+};
+
+extern const FloatFormat kFp16;
+extern const FloatFormat kBf16;
+extern const FloatFormat kFp8E4M3;
+extern const FloatFormat kFp8E4M3Sat;
+extern const FloatFormat kFp8E5M2;
+extern const FloatFormat kFp8E5M2Sat;
+
+}  // namespace nmp::arith

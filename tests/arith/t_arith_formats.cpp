@@ -1,0 +1,365 @@
+// Every number format against the independent slow reference (slow_reference.hpp): 8-bit
+// formats exhaustively (all 256 patterns decoded, all 65,536 sums, products and quotients, all
+// square roots), 16-bit formats exhaustively for decoding and on random samples for arithmetic,
+// posit<32,2> on random samples; and the seeds' worked examples.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "hw_models/arith/format.hpp"
+#include "hw_models/arith/posit.hpp"
+#include "slow_reference.hpp"
+
+using namespace nmp;
+using slowref::Dyadic;
+using slowref::Value;
+
+namespace {
+
+enum class Op { kAdd, kMul, kDiv, kSqrt };
+
+struct Expect {
+  bool nan = false;
+  uint32_t pattern = 0;
+};
+
+struct Subject {
+  std::unique_ptr<arith::NumberFormat> impl;
+  slowref::Format ref;
+  slowref::Sorted order;
+  bool ieee = false;            // signed zeros, infinities
+  bool infinity_is_nan = false; // posits: x/0 is NaR
+  bool has_nan = true;          // fixed point has none: a NaN result encodes as 0
+};
+
+Subject subject(const std::string& name, slowref::Format ref, bool ieee, bool list_table = true) {
+  Subject s{arith::make_format(name), std::move(ref), {}, ieee, false};
+  s.infinity_is_nan = name.rfind("posit", 0) == 0;
+  s.has_nan = name.rfind("fixed", 0) != 0 && name.rfind("int", 0) != 0;
+  s.order = list_table ? slowref::make_table(s.ref) : slowref::posit_order(s.ref);
+  return s;
+}
+
+uint32_t sign_bit(const Subject& s) { return 1u << (s.ref.bits - 1); }
+
+// What an infinite exact result becomes in the format.
+Expect infinite(const Subject& s, bool negative) {
+  if (s.infinity_is_nan || s.ref.overflow == slowref::Overflow::kToNaN) return {true, 0};
+  if (s.ref.overflow == slowref::Overflow::kSaturate) {
+    return {false, s.order.pattern(negative ? 0 : s.order.size - 1)};
+  }
+  return {false, negative ? s.ref.neg_inf_pattern : s.ref.pos_inf_pattern};
+}
+
+Expect zero(const Subject& s, bool negative) {
+  return {false, s.ieee && negative ? sign_bit(s) : 0u};
+}
+
+Expect rounded(const Subject& s, const std::function<int(const Dyadic&)>& compare_x, bool neg) {
+  const uint32_t p = slowref::round_by_search(s.ref, s.order, compare_x, neg);
+  const Value v = s.ref.decode(p);
+  if (v.kind == Value::kNaN) return {true, 0};
+  // Underflow to zero keeps the sign of the exact value in IEEE formats.
+  if (s.ieee && v.kind == Value::kFinite && v.v.zero()) return zero(s, neg);
+  return {false, p};
+}
+
+Expect expected(const Subject& s, Op op, uint32_t a, uint32_t b) {
+  const Value va = s.ref.decode(a), vb = s.ref.decode(b);
+  const bool a_inf = va.kind == Value::kPosInf || va.kind == Value::kNegInf;
+  const bool b_inf = vb.kind == Value::kPosInf || vb.kind == Value::kNegInf;
+  const bool a_neg = va.kind == Value::kNegInf || (va.kind == Value::kFinite && va.v.neg) ||
+                     (s.ieee && (a & sign_bit(s)));
+  const bool b_neg = vb.kind == Value::kNegInf || (vb.kind == Value::kFinite && vb.v.neg) ||
+                     (s.ieee && (b & sign_bit(s)));
+  const bool a_zero = va.kind == Value::kFinite && va.v.zero();
+  const bool b_zero = vb.kind == Value::kFinite && vb.v.zero();
+  if (va.kind == Value::kNaN || (op != Op::kSqrt && vb.kind == Value::kNaN)) return {true, 0};
+  switch (op) {
+    case Op::kAdd: {
+      if (a_inf && b_inf) return a_neg == b_neg ? infinite(s, a_neg) : Expect{true, 0};
+      if (a_inf || b_inf) return infinite(s, a_inf ? a_neg : b_neg);
+      const Dyadic sum = slowref::add(va.v, vb.v);
+      if (sum.zero()) return zero(s, a_zero && b_zero && a_neg && b_neg);
+      return rounded(s, [&](const Dyadic& t) { return slowref::cmp(sum, t); }, sum.neg);
+    }
+    case Op::kMul: {
+      if ((a_inf && b_zero) || (b_inf && a_zero)) return {true, 0};
+      if (a_inf || b_inf) return infinite(s, a_neg != b_neg);
+      const Dyadic p = slowref::mul(va.v, vb.v);
+      if (p.zero()) return zero(s, a_neg != b_neg);
+      return rounded(s, [&](const Dyadic& t) { return slowref::cmp(p, t); }, p.neg);
+    }
+    case Op::kDiv: {
+      if ((a_inf && b_inf) || (a_zero && b_zero)) return {true, 0};
+      if (a_inf) return infinite(s, a_neg != b_neg);
+      if (b_inf) return zero(s, a_neg != b_neg);
+      if (b_zero) return infinite(s, a_neg != b_neg);
+      if (a_zero) return zero(s, a_neg != b_neg);
+      // sign(a/b - t) = sign(a - t b) x sign(b)
+      const int sb = vb.v.neg ? -1 : 1;
+      return rounded(
+          s, [&](const Dyadic& t) { return slowref::cmp(va.v, slowref::mul(t, vb.v)) * sb; },
+          va.v.neg != vb.v.neg);
+    }
+    case Op::kSqrt: {
+      if (a_zero) return zero(s, a_neg);
+      if (a_neg) return {true, 0};
+      if (a_inf) return infinite(s, false);
+      return rounded(s,
+                     [&](const Dyadic& t) {
+                       if (t.neg) return 1;
+                       return slowref::cmp(va.v, slowref::mul(t, t));
+                     },
+                     false);
+    }
+  }
+  return {true, 0};
+}
+
+uint32_t actual(const Subject& s, Op op, uint32_t a, uint32_t b) {
+  switch (op) {
+    case Op::kAdd: return s.impl->add(a, b);
+    case Op::kMul: return s.impl->mul(a, b);
+    case Op::kDiv: return s.impl->div(a, b);
+    case Op::kSqrt: return s.impl->sqrt(a);
+  }
+  return 0;
+}
+
+void check(const Subject& s, Op op, uint32_t a, uint32_t b) {
+  Expect e = expected(s, op, a, b);
+  if (e.nan && !s.has_nan) e = {false, 0};
+  const uint32_t got = actual(s, op, a, b);
+  if (e.nan) {
+    if (!s.impl->decode(got).is_nan()) {
+      FAIL(s.impl->name() << " op " << static_cast<int>(op) << " (" << a << ", " << b
+                          << "): expected NaN, got pattern " << got);
+    }
+  } else if (got != e.pattern) {
+    FAIL(s.impl->name() << " op " << static_cast<int>(op) << " (" << a << ", " << b
+                        << "): expected pattern " << e.pattern << ", got " << got);
+  }
+}
+
+void check_decode(const Subject& s, uint32_t p) {
+  const Value r = s.ref.decode(p);
+  const arith::Unpacked u = s.impl->decode(p);
+  INFO(s.impl->name() << " pattern " << p);
+  switch (r.kind) {
+    case Value::kNaN: REQUIRE(u.is_nan()); return;
+    case Value::kPosInf:
+    case Value::kNegInf:
+      REQUIRE(u.is_inf());
+      REQUIRE(u.neg == (r.kind == Value::kNegInf));
+      return;
+    case Value::kFinite: break;
+  }
+  REQUIRE(!u.is_nan());
+  REQUIRE(!u.is_inf());
+  if (r.v.zero()) {
+    REQUIRE(u.is_zero());
+    if (s.ieee) REQUIRE(u.neg == bool(p & sign_bit(s)));
+    return;
+  }
+  REQUIRE(!u.sticky);
+  const Dyadic mine = Dyadic::of(u.neg, u.sig, static_cast<int64_t>(u.scale) - 63);
+  REQUIRE(slowref::cmp(mine, r.v) == 0);
+  // Encoding the exact value gives the pattern back (the canonical zero for -0 in posits).
+  REQUIRE(s.impl->encode(u) == p);
+}
+
+void exhaustive_8bit(const Subject& s, bool with_div) {
+  for (uint32_t a = 0; a < 256; ++a) {
+    check_decode(s, a);
+    check(s, Op::kSqrt, a, 0);
+    for (uint32_t b = 0; b < 256; ++b) {
+      check(s, Op::kAdd, a, b);
+      check(s, Op::kMul, a, b);
+      if (with_div) check(s, Op::kDiv, a, b);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("posit<8,0>, <8,1>, <8,2>: every decode and every operation", "[unit]") {
+  const int es = GENERATE(0, 1, 2);
+  exhaustive_8bit(subject("posit<8," + std::to_string(es) + ">", slowref::posit(8, es), false),
+                  true);
+}
+
+TEST_CASE("FP8 E4M3 and E5M2, plain and saturating: every decode and every operation",
+          "[unit]") {
+  struct F {
+    const char* name;
+    int e, m;
+    bool e4m3, sat;
+  };
+  const F f = GENERATE(F{"fp8_e4m3", 4, 3, true, false}, F{"fp8_e4m3_sat", 4, 3, true, true},
+                       F{"fp8_e5m2", 5, 2, false, false}, F{"fp8_e5m2_sat", 5, 2, false, true});
+  exhaustive_8bit(subject(f.name, slowref::minifloat(f.name, f.e, f.m, f.e4m3, f.sat), true), true);
+}
+
+TEST_CASE("8-bit fixed point and int8: every decode and every operation", "[unit]") {
+  struct F {
+    const char* name;
+    int i, f;
+    bool trunc;
+  };
+  const F f = GENERATE(F{"fixed<2,6>", 2, 6, false}, F{"fixed<3,5>", 3, 5, false},
+                       F{"fixed<2,6,trunc>", 2, 6, true}, F{"int8", 8, 0, false});
+  exhaustive_8bit(subject(f.name, slowref::fixed(f.i, f.f, f.trunc, false), false), true);
+}
+
+TEST_CASE("wrap-around fixed point keeps the low bits of the exact result", "[unit]") {
+  const auto impl = arith::make_format("fixed<2,6,wrap>");
+  const slowref::Format ref = slowref::fixed(2, 6, false, true);
+  for (uint32_t a = 0; a < 256; ++a) {
+    for (uint32_t b = 0; b < 256; ++b) {
+      // Sums are exact multiples of the LSB: the wrapped sum is the pattern sum mod 256.
+      REQUIRE(impl->add(a, b) == ((a + b) & 0xff));
+      // Products have 12 fraction bits: round to nearest-even at 6, then wrap.
+      const int64_t pa = static_cast<int8_t>(a), pb = static_cast<int8_t>(b);
+      const int64_t prod = pa * pb;  // units of 2^-12
+      int64_t q = prod >> 6;         // floor
+      const int64_t rem = prod - (q << 6);
+      if (rem > 32 || (rem == 32 && (q & 1))) ++q;
+      REQUIRE(impl->mul(a, b) == (static_cast<uint32_t>(q) & 0xff));
+    }
+  }
+  (void)ref;
+}
+
+TEST_CASE("16-bit formats: every pattern decodes to its defined value", "[unit]") {
+  struct F {
+    const char* name;
+    std::function<slowref::Format()> ref;
+    bool ieee;
+  };
+  const F f = GENERATE(F{"fp16", [] { return slowref::minifloat("fp16", 5, 10, false, false); }, true},
+                       F{"bf16", [] { return slowref::minifloat("bf16", 8, 7, false, false); }, true},
+                       F{"posit<16,1>", [] { return slowref::posit(16, 1); }, false},
+                       F{"posit<16,2>", [] { return slowref::posit(16, 2); }, false},
+                       F{"fixed<2,14>", [] { return slowref::fixed(2, 14, false, false); }, false});
+  const Subject s = subject(f.name, f.ref(), f.ieee);
+  for (uint32_t p = 0; p < 65536; ++p) check_decode(s, p);
+}
+
+TEST_CASE("16-bit formats: operations on random operands", "[unit]") {
+  struct F {
+    const char* name;
+    std::function<slowref::Format()> ref;
+    bool ieee;
+  };
+  const F f = GENERATE(F{"fp16", [] { return slowref::minifloat("fp16", 5, 10, false, false); }, true},
+                       F{"bf16", [] { return slowref::minifloat("bf16", 8, 7, false, false); }, true},
+                       F{"posit<16,1>", [] { return slowref::posit(16, 1); }, false},
+                       F{"fixed<2,14>", [] { return slowref::fixed(2, 14, false, false); }, false});
+  const Subject s = subject(f.name, f.ref(), f.ieee);
+  std::mt19937 rng(2024);
+  for (int i = 0; i < 20000; ++i) {
+    uint32_t a = rng() & 0xffff, b = rng() & 0xffff;
+    if (i % 2) b = (a & 0xff00) | (rng() & 0x3ff);  // operands of close magnitude too
+    check(s, Op::kAdd, a, b);
+    check(s, Op::kMul, a, b);
+    check(s, Op::kDiv, a, b);
+    check(s, Op::kSqrt, a, 0);
+  }
+}
+
+TEST_CASE("posit<32,2>: decoding and operations on random operands", "[unit]") {
+  const Subject s = subject("posit<32,2>", slowref::posit(32, 2), false, false);
+  std::mt19937 rng(32);
+  for (int i = 0; i < 3000; ++i) {
+    uint32_t a = rng(), b = rng();
+    if (i % 3 == 0) b = (a & 0xffff0000u) | (rng() & 0xffff);
+    if (i % 3 == 1) a = 0x40000000u ^ (rng() >> 4);  // near 1
+    check_decode(s, a);
+    check(s, Op::kAdd, a, b);
+    check(s, Op::kMul, a, b);
+    check(s, Op::kDiv, a, b);
+    check(s, Op::kSqrt, a, 0);
+  }
+}
+
+TEST_CASE("the quire accumulates products exactly and rounds once", "[unit]") {
+  const int n = GENERATE(8, 16, 32);
+  const int es = n == 8 ? 0 : n == 16 ? 1 : 2;
+  const arith::PositFormat pf{n, es};
+  const Subject s = subject("posit<" + std::to_string(n) + "," + std::to_string(es) + ">",
+                            slowref::posit(n, es), false, n != 32);
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int len = 1 + static_cast<int>(rng() % 64);
+    std::vector<uint32_t> x(len), y(len);
+    arith::Quire q(pf);
+    Dyadic exact;
+    for (int i = 0; i < len; ++i) {
+      x[i] = rng() & pf.mask();
+      y[i] = rng() & pf.mask();
+      if (x[i] == pf.nar()) x[i] = 0;
+      if (y[i] == pf.nar()) y[i] = pf.maxpos();  // extremes go in too
+      q.fma(x[i], y[i]);
+      exact = slowref::add(exact, slowref::mul(s.ref.decode(x[i]).v, s.ref.decode(y[i]).v));
+    }
+    const uint32_t want =
+        exact.zero() ? 0
+                     : slowref::round_by_search(
+                           s.ref, s.order, [&](const Dyadic& t) { return slowref::cmp(exact, t); },
+                           exact.neg);
+    REQUIRE(q.round() == want);
+    REQUIRE(s.impl->fdp(x, y) == want);
+  }
+  arith::Quire nar(pf);
+  nar.fma(pf.nar(), 1);
+  REQUIRE(nar.round() == pf.nar());
+  // posit<32,2>'s quire holds 512 bits, as the Posit Standard's does.
+  if (n == 32) REQUIRE(arith::Quire(pf).bits() == 512);
+}
+
+TEST_CASE("the seeds' worked posit examples", "[unit]") {
+  // Seed 003: posit<16,3> 0000110111011101 = 256^-3 x 2^5 x (1 + 221/256).
+  const arith::PositFormat p16{16, 3};
+  const arith::Unpacked v = p16.decode(0b0000110111011101);
+  REQUIRE(arith::to_double(v) == std::ldexp(1.0 + 221.0 / 256.0, -24 + 5));
+  // 694.20 as posit<32,2>: sign 0, regime 1110 (k = 2), exponent 01, fraction
+  // 010110110001100110011... (694.2 = 2^9 x 1.3558...).
+  const arith::PositFormat p32{32, 2};
+  const uint32_t p = p32.encode(arith::from_double(694.20));
+  REQUIRE((p >> 31) == 0);
+  REQUIRE(((p >> 27) & 0xf) == 0b1110);
+  REQUIRE(((p >> 25) & 0x3) == 0b01);
+  REQUIRE(((p >> 4) & 0x1fffff) == 0b010110110001100110011);
+  // The standard's rounding example: in posit<8,2>, 144179.2 lies between 65536 and 262144 but
+  // above their encoding midpoint 131072, so it rounds to 262144.
+  const arith::PositFormat p8{8, 2};
+  REQUIRE(arith::to_double(p8.decode(p8.encode(arith::from_double(144179.2)))) == 262144.0);
+}
+
+TEST_CASE("posit<8,0> tables equal the exact operations", "[unit]") {
+  const arith::PositFormat p8{8, 0};
+  const auto& t = arith::Posit8Tables::get();
+  for (uint32_t a = 0; a < 256; ++a) {
+    REQUIRE((std::isnan(t.value(a)) ? a == 0x80 : t.value(a) == arith::to_double(p8.decode(a))));
+    for (uint32_t b = 0; b < 256; ++b) {
+      REQUIRE(t.add(a, b) == p8.add(a, b));
+      REQUIRE(t.mul(a, b) == p8.mul(a, b));
+    }
+  }
+}
+
+TEST_CASE("format names parse, and unknown ones are rejected", "[unit]") {
+  REQUIRE(arith::make_format("posit16_1")->name() == "posit<16,1>");
+  REQUIRE(arith::make_format("posit<32, 2>")->bits() == 32);
+  REQUIRE(arith::make_format("fixed<2,6>")->name() == "fixed<2,6>");
+  REQUIRE(arith::make_format("fixed<4,12,trunc,wrap>")->name() == "fixed<4,12,trunc,wrap>");
+  REQUIRE(arith::make_format("int8")->name() == "fixed<8,0>");
+  REQUIRE(arith::make_format("fp8_e5m2_sat")->bits() == 8);
+  for (const char* bad : {"posit<33,2>", "posit<8,5>", "fp7", "fixed<2>", "fixed<20,20>",
+                          "fixed<2,6,round>", "int1", "posit8"}) {
+    INFO(bad);
+    REQUIRE_THROWS_AS(arith::make_format(bad), std::invalid_argument);
+  }
+}

@@ -1,0 +1,122 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "hw_models/arith/binary.hpp"
+#include "hw_models/arith/intquant.hpp"
+#include "hw_models/arith/pwl.hpp"
+
+using namespace nmp::arith;
+
+TEST_CASE("XNOR/popcount dot products equal the +-1 dot product", "[unit]") {
+  std::mt19937 rng(3);
+  for (size_t n : {1u, 63u, 64u, 65u, 200u, 1000u}) {
+    std::vector<float> a(n), b(n);
+    for (float& v : a) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
+    for (float& v : b) v = static_cast<float>(static_cast<int>(rng() % 201) - 100);
+    const BinaryTensor qa = quantize_sign(a.data(), n), qb = quantize_sign(b.data(), n);
+    int64_t naive = 0;
+    double abs_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      naive += (a[i] >= 0 ? 1 : -1) * (b[i] >= 0 ? 1 : -1);
+      REQUIRE(qa.value(i) == (a[i] >= 0 ? 1 : -1));
+      abs_sum += std::fabs(a[i]);
+    }
+    REQUIRE(xnor_dot(qa.bits.data(), qb.bits.data(), n) == naive);
+    REQUIRE(qa.scale == Approx(abs_sum / n));
+  }
+}
+
+TEST_CASE("integer quantization: every mode stays in range and within half a step", "[unit]") {
+  const int bits = GENERATE(2, 4, 8, 16);
+  const bool symmetric = GENERATE(true, false);
+  const auto granularity = GENERATE(IntGranularity::kPerTensor, IntGranularity::kPerRow);
+  std::mt19937 rng(bits);
+  std::normal_distribution<float> normal(0.5f, 2.0f);
+  const size_t rows = 7, cols = 33;
+  std::vector<float> x(rows * cols);
+  for (float& v : x) v = normal(rng);
+  x[5] = 0.0f;
+  const IntQuantized q = quantize_int(x.data(), rows, cols, {bits, symmetric, granularity});
+  const int32_t lo = -(1 << (bits - 1)), hi = (1 << (bits - 1)) - 1;
+  for (size_t i = 0; i < x.size(); ++i) {
+    REQUIRE(q.values[i] >= lo);
+    REQUIRE(q.values[i] <= hi);
+    const size_t g = granularity == IntGranularity::kPerTensor ? 0 : i / cols;
+    // Round to nearest: within half a step (plus float rounding of the scale).
+    REQUIRE(std::fabs(q.dequantize(i) - x[i]) <= q.step[g] * 0.5f * (1 + 1e-5f) + 1e-6f);
+    if (symmetric) REQUIRE(q.values[i] != lo);  // absmax scaling reaches only +-qmax
+  }
+  REQUIRE(q.dequantize(5) == 0.0f);  // zero is exact in every mode
+}
+
+TEST_CASE("PWL max error is what an independent evaluation finds", "[unit]") {
+  const auto fn = GENERATE(PwlFunction::kSigmoid, PwlFunction::kTanh, PwlFunction::kExp,
+                           PwlFunction::kGelu, PwlFunction::kSilu, PwlFunction::kReciprocal,
+                           PwlFunction::kRsqrt);
+  PwlSpec spec;
+  spec.function = fn;
+  spec.segments = 16;
+  if (fn == PwlFunction::kExp) {
+    spec.lo = -8;
+    spec.hi = 0;
+  }
+  if (fn == PwlFunction::kReciprocal || fn == PwlFunction::kRsqrt) {
+    spec.lo = 0.5;
+    spec.hi = 2;
+    spec.segments = 12;
+  }
+  const PwlTable t = PwlTable::build(spec);
+  // The fixed-point evaluation written out from the table's coefficients.
+  const int fx = spec.input.frac_bits, fc = spec.coeff.frac_bits, fy = spec.output.frac_bits;
+  const int64_t lo = std::llround(std::ldexp(spec.lo, fx)), hi = std::llround(std::ldexp(spec.hi, fx));
+  const int64_t width = (hi - lo) / spec.segments;
+  double worst = 0;
+  for (int64_t x = lo; x <= hi; ++x) {
+    const int64_t seg = std::min<int64_t>((x - lo) / width, spec.segments - 1);
+    const long double exact_y =
+        (static_cast<long double>(t.slopes()[seg]) * x +
+         static_cast<long double>(t.intercepts()[seg]) * std::ldexp(1.0L, fx)) /
+        std::ldexp(1.0L, fc + fx - fy);
+    long double y = std::nearbyint(exact_y);  // the current rounding mode is to-nearest-even
+    y = std::clamp<long double>(y, spec.output.min_raw(), spec.output.max_raw());
+    REQUIRE(t.eval_raw(x) == static_cast<int64_t>(y));
+    worst = std::max(worst, std::fabs(std::ldexp(static_cast<double>(y), -fy) -
+                                      evaluate(fn, std::ldexp(static_cast<double>(x), -fx))));
+  }
+  REQUIRE(t.max_abs_error() == worst);
+}
+
+TEST_CASE("PWL sigmoid and tanh beat the uniform chord tables of nonlinear.md", "[unit]") {
+  // nonlinear.md (uniform PWL with saturation, dense grid): sigmoid 32 segments on +-8:
+  // 0.0030; tanh 64 segments on +-8: 0.0060. Minimax lines, rounded to 2^-12 outputs, do
+  // better, but not by more than the halving that minimax buys over chords.
+  PwlSpec s;
+  s.segments = 32;
+  const double sig = PwlTable::build(s).max_abs_error();
+  REQUIRE(sig < 0.0030);
+  REQUIRE(sig > 0.0030 / 2.5);
+  s.function = PwlFunction::kTanh;
+  s.segments = 64;
+  const double th = PwlTable::build(s).max_abs_error();
+  REQUIRE(th < 0.0060);
+  REQUIRE(th > 0.0060 / 2.5);
+}
+
+TEST_CASE("PWL tables built for an error target use the fewest segments that reach it",
+          "[unit]") {
+  PwlSpec s;
+  s.function = PwlFunction::kTanh;
+  const PwlTable t = PwlTable::build_for_error(s, 0.002);
+  REQUIRE(t.max_abs_error() <= 0.002);
+  s.segments = t.spec().segments / 2;
+  REQUIRE(PwlTable::build(s).max_abs_error() > 0.002);
+  REQUIRE_THROWS_AS(PwlTable::build_for_error(s, 1e-9, 1, 64), std::invalid_argument);
+  PwlSpec bad;
+  bad.segments = 7;  // 16 / 7 is not a whole number of 2^-11 steps
+  REQUIRE_THROWS_AS(PwlTable::build(bad), std::invalid_argument);
+  bad.segments = 8;
+  bad.hi = 100;  // outside fixed<5,11>
+  REQUIRE_THROWS_AS(PwlTable::build(bad), std::invalid_argument);
+}
