@@ -39,8 +39,11 @@ struct PositFormat {
   uint32_t maxpos() const { return nar() - 1; }
   uint32_t minpos() const { return 1; }
   int max_scale() const { return (n - 2) << es; }  // maxpos = 2^max_scale
-  // The pattern as a signed integer, for comparisons.
+  // The pattern as a signed integer: posits compare as these do (NaR below every real).
   int64_t ordinal(uint32_t p) const;
+  int compare(uint32_t a, uint32_t b) const {
+    return ordinal(a) < ordinal(b) ? -1 : ordinal(a) > ordinal(b) ? 1 : 0;
+  }
 
   Unpacked decode(uint32_t p) const;
   uint32_t encode(const Unpacked& v) const;

@@ -338,6 +338,22 @@ TEST_CASE("the seeds' worked posit examples", "[unit]") {
   REQUIRE(arith::to_double(p8.decode(p8.encode(arith::from_double(144179.2)))) == 262144.0);
 }
 
+TEST_CASE("posits compare as their patterns do as integers", "[unit]") {
+  const int es = GENERATE(0, 1, 2);
+  const arith::PositFormat p{8, es};
+  for (uint32_t a = 0; a < 256; ++a) {
+    for (uint32_t b = 0; b < 256; ++b) {
+      int want;
+      if (a == p.nar() || b == p.nar()) {
+        want = a == b ? 0 : a == p.nar() ? -1 : 1;  // NaR is below every real
+      } else {
+        want = arith::compare(p.decode(a), p.decode(b));
+      }
+      REQUIRE(p.compare(a, b) == want);
+    }
+  }
+}
+
 TEST_CASE("posit<8,0> tables equal the exact operations", "[unit]") {
   const arith::PositFormat p8{8, 0};
   const auto& t = arith::Posit8Tables::get();
