@@ -1,9 +1,84 @@
 #include "hw_models/kernels.hpp"
 
+#include <array>
+#include <cmath>
 #include <cstring>
+#include <limits>
+
+#include "hw_models/arith/minifloat.hpp"
+#include "hw_models/arith/posit.hpp"
 
 namespace nmp::hw {
 namespace {
+
+using i128 = __int128;
+
+// Quire NaR: a value no sum of products reaches.
+constexpr int64_t kPosit8QuireNaR = std::numeric_limits<int64_t>::min();
+const i128 kPosit16QuireNaR = static_cast<i128>(static_cast<unsigned __int128>(1) << 127);
+
+// Exact decodings of every pattern of the 8- and 16-bit element formats.
+struct DecodeTables {
+  std::array<float, 256> e4m3{}, e5m2{};
+  std::vector<float> fp16 = std::vector<float>(65536);
+  std::array<int32_t, 256> posit8{};  // units of 2^-6 (every posit<8,0> is a multiple)
+  std::vector<int64_t> posit16 = std::vector<int64_t>(65536);  // units of 2^-28
+  DecodeTables() {
+    for (uint32_t p = 0; p < 256; ++p) {
+      e4m3[p] = static_cast<float>(arith::to_double(arith::kFp8E4M3.decode(p)));
+      e5m2[p] = static_cast<float>(arith::to_double(arith::kFp8E5M2.decode(p)));
+      posit8[p] = static_cast<int32_t>(
+          std::ldexp(arith::to_double(arith::PositFormat{8, 0}.decode(p)), 6));
+    }
+    for (uint32_t p = 0; p < 65536; ++p) {
+      fp16[p] = static_cast<float>(arith::to_double(arith::kFp16.decode(p)));
+      const arith::Unpacked u = arith::PositFormat{16, 1}.decode(p);
+      posit16[p] = u.is_nan() ? 0 : static_cast<int64_t>(std::ldexp(arith::to_double(u), 28));
+    }
+  }
+};
+
+const DecodeTables& tables() {
+  static const DecodeTables t;
+  return t;
+}
+
+float bf16_to_float(uint16_t p) {
+  const uint32_t bits = uint32_t{p} << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+template <class T>
+T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <class T>
+void store(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// A block's weights as an n-major matrix of n_count rows of k_count values.
+template <class T, class Decode>
+void decode_block(const uint8_t* wgt, const WeightBlock& b, uint32_t element_bytes,
+                  std::vector<T>& out, Decode decode) {
+  out.resize(static_cast<size_t>(b.n_count) * b.k_count);
+  for (uint32_t r = 0; r < b.rows(); ++r) {
+    const uint8_t* row = wgt + b.offset + r * b.row_bytes;
+    for (uint32_t i = 0; i < b.row_length(); ++i) {
+      const T v = decode(row + static_cast<size_t>(i) * element_bytes);
+      if (b.n_major) {
+        out[static_cast<size_t>(r) * b.k_count + i] = v;
+      } else {
+        out[static_cast<size_t>(i) * b.k_count + r] = v;
+      }
+    }
+  }
+}
 
 int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
   int32_t sum = 0;
@@ -11,37 +86,249 @@ int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
   return sum;
 }
 
-constexpr int kReciprocalBits = 24;  // bits of r below 127's: s = floor(log2 a) + 24
+// Ternary weights of a block as int8, n-major; counts zeros and invalid codes.
+arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
+                                 arith::TernaryPacking packing, bool values,
+                                 std::vector<int8_t>& out, std::vector<int8_t>& row) {
+  arith::TritCounts counts;
+  if (values) {
+    out.resize(static_cast<size_t>(b.n_count) * b.k_count);
+    row.resize(b.row_length());
+  }
+  for (uint32_t r = 0; r < b.rows(); ++r) {
+    const uint8_t* packed = wgt + b.offset + r * b.row_bytes;
+    const arith::TritCounts c =
+        values ? arith::unpack_trits(packed, b.row_length(), packing, row.data())
+               : arith::count_trits(packed, b.row_length(), packing);
+    counts.zeros += c.zeros;
+    counts.invalid_codes += c.invalid_codes;
+    if (!values) continue;
+    for (uint32_t i = 0; i < b.row_length(); ++i) {
+      if (b.n_major) {
+        out[static_cast<size_t>(r) * b.k_count + i] = row[i];
+      } else {
+        out[static_cast<size_t>(i) * b.k_count + r] = row[i];
+      }
+    }
+  }
+  return counts;
+}
+
+void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+              const std::vector<Fold>& folds, bool values, GemmCounts& counts) {
+  const bool ternary = a.layout.pe == PeKind::kTernaryInt8;
+  std::vector<int8_t> w, row;
+  std::vector<uint32_t> acc_row;
+  for (const Fold& f : folds) {
+    const WeightBlock& b = blocks[f.block];
+    if (ternary) {
+      const arith::TritCounts c = decode_ternary(a.wgt, b, a.layout.packing, values, w, row);
+      counts.zero_weight_macs += c.zeros * f.m_count;
+      counts.invalid_codes += c.invalid_codes;
+    } else if (values) {
+      decode_block<int8_t>(a.wgt, b, 1, w, [](const uint8_t* p) { return static_cast<int8_t>(*p); });
+    }
+    if (!values) continue;
+    const bool overwrite = !a.accumulate && b.k0 == 0;
+    acc_row.resize(b.n_count);
+    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+      const auto* x = reinterpret_cast<const int8_t*>(a.act + m * a.act_stride + b.k0);
+      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
+      if (!overwrite) std::memcpy(acc_row.data(), out, 4 * size_t{b.n_count});
+      for (uint32_t n = 0; n < b.n_count; ++n) {
+        const auto s = static_cast<uint32_t>(dot_int8(x, &w[static_cast<size_t>(n) * b.k_count], b.k_count));
+        acc_row[n] = overwrite ? s : acc_row[n] + s;  // unsigned: wraps like the adder
+      }
+      std::memcpy(out, acc_row.data(), 4 * size_t{b.n_count});
+    }
+  }
+}
+
+float decode_float(PeKind kind, const uint8_t* p) {
+  switch (kind) {
+    case PeKind::kFp16: return tables().fp16[load<uint16_t>(p)];
+    case PeKind::kBf16: return bf16_to_float(load<uint16_t>(p));
+    case PeKind::kFp8E4M3: return tables().e4m3[*p];
+    default: return tables().e5m2[*p];
+  }
+}
+
+void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+                const std::vector<Fold>& folds) {
+  const PeKind kind = a.layout.pe;
+  const uint32_t eb = pe_traits(kind).act_bytes;
+  const bool tree = a.layout.dataflow == Dataflow::kAdderTree;
+  std::vector<float> w, x, products;
+  for (const Fold& f : folds) {
+    const WeightBlock& b = blocks[f.block];
+    decode_block<float>(a.wgt, b, eb, w, [kind](const uint8_t* p) { return decode_float(kind, p); });
+    const bool overwrite = !a.accumulate && b.k0 == 0;
+    x.resize(b.k_count);
+    products.resize(b.k_count);
+    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+      const uint8_t* row = a.act + m * a.act_stride + uint64_t{b.k0} * eb;
+      for (uint32_t k = 0; k < b.k_count; ++k) x[k] = decode_float(kind, row + uint64_t{k} * eb);
+      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
+      for (uint32_t n = 0; n < b.n_count; ++n) {
+        const float* wn = &w[static_cast<size_t>(n) * b.k_count];
+        float sum = 0.0f;
+        if (tree) {
+          for (uint32_t k = 0; k < b.k_count; ++k) products[k] = x[k] * wn[k];
+          for (uint32_t len = b.k_count; len > 1; len = (len + 1) / 2) {
+            for (uint32_t i = 0; i + 1 < len; i += 2) products[i / 2] = products[i] + products[i + 1];
+            if (len & 1) products[len / 2] = products[len - 1];
+          }
+          sum = products[0];
+        } else {
+          for (uint32_t k = 0; k < b.k_count; ++k) sum = sum + x[k] * wn[k];
+        }
+        float* slot = nullptr;
+        (void)slot;
+        const float result = overwrite ? sum : load<float>(out + 4 * n) + sum;
+        store(out + 4 * n, result);
+      }
+    }
+  }
+}
+
+void gemm_posit8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+                 const std::vector<Fold>& folds) {
+  const auto& t = tables().posit8;
+  std::vector<int32_t> w, x;
+  std::vector<uint8_t> w_nar, x_nar;
+  for (const Fold& f : folds) {
+    const WeightBlock& b = blocks[f.block];
+    decode_block<int32_t>(a.wgt, b, 1, w, [&t](const uint8_t* p) { return t[*p]; });
+    decode_block<uint8_t>(a.wgt, b, 1, w_nar, [](const uint8_t* p) { return uint8_t{*p == 0x80}; });
+    const bool overwrite = !a.accumulate && b.k0 == 0;
+    x.resize(b.k_count);
+    x_nar.resize(b.k_count);
+    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+      const uint8_t* row = a.act + m * a.act_stride + b.k0;
+      bool row_nar = false;
+      for (uint32_t k = 0; k < b.k_count; ++k) {
+        x[k] = t[row[k]];
+        row_nar |= row[k] == 0x80;
+      }
+      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{8} * b.n0;
+      for (uint32_t n = 0; n < b.n_count; ++n) {
+        const int32_t* wn = &w[static_cast<size_t>(n) * b.k_count];
+        bool nar = row_nar;
+        int64_t sum = 0;  // units of 2^-12: products of 2^-6 units
+        for (uint32_t k = 0; k < b.k_count; ++k) {
+          sum += int64_t{x[k]} * wn[k];
+          nar |= w_nar[static_cast<size_t>(n) * b.k_count + k];
+        }
+        const int64_t before = overwrite ? 0 : load<int64_t>(out + 8 * n);
+        store<int64_t>(out + 8 * n,
+                       nar || before == kPosit8QuireNaR ? kPosit8QuireNaR : before + sum);
+      }
+    }
+  }
+}
+
+void gemm_posit16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+                  const std::vector<Fold>& folds, GemmCounts& counts) {
+  const auto& t = tables().posit16;
+  std::vector<int64_t> w, x;
+  std::vector<uint8_t> w_nar;
+  for (const Fold& f : folds) {
+    const WeightBlock& b = blocks[f.block];
+    decode_block<int64_t>(a.wgt, b, 2, w, [&t](const uint8_t* p) { return t[load<uint16_t>(p)]; });
+    decode_block<uint8_t>(a.wgt, b, 2, w_nar,
+                          [](const uint8_t* p) { return uint8_t{load<uint16_t>(p) == 0x8000}; });
+    const bool overwrite = !a.accumulate && b.k0 == 0;
+    x.resize(b.k_count);
+    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+      const uint8_t* row = a.act + m * a.act_stride + uint64_t{2} * b.k0;
+      bool row_nar = false;
+      for (uint32_t k = 0; k < b.k_count; ++k) {
+        const uint16_t p = load<uint16_t>(row + 2 * k);
+        x[k] = t[p];
+        row_nar |= p == 0x8000;
+      }
+      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{16} * b.n0;
+      for (uint32_t n = 0; n < b.n_count; ++n) {
+        const int64_t* wn = &w[static_cast<size_t>(n) * b.k_count];
+        bool nar = row_nar;
+        i128 sum = overwrite ? 0 : load<i128>(out + 16 * n);
+        nar |= sum == kPosit16QuireNaR;
+        for (uint32_t k = 0; k < b.k_count && !nar; ++k) {
+          nar |= w_nar[static_cast<size_t>(n) * b.k_count + k];
+          if (__builtin_add_overflow(sum, static_cast<i128>(x[k]) * wn[k], &sum)) {
+            ++counts.quire_overflows;
+            nar = true;  // an overflowed quire holds no real number
+          }
+        }
+        store<i128>(out + 16 * n, nar ? kPosit16QuireNaR : sum);
+      }
+    }
+  }
+}
+
+arith::Unpacked from_int128(i128 v, int32_t lsb_exp) {
+  const bool neg = v < 0;
+  const auto mag = static_cast<unsigned __int128>(neg ? -v : v);
+  if ((mag >> 64) == 0) return arith::Unpacked::from_integer(neg, static_cast<uint64_t>(mag), lsb_exp);
+  const int lead = __builtin_clzll(static_cast<uint64_t>(mag >> 64));
+  const unsigned __int128 top = mag << lead;
+  arith::Unpacked u;
+  u.kind = arith::Unpacked::Kind::kFinite;
+  u.neg = neg;
+  u.sig = static_cast<uint64_t>(top >> 64);
+  u.sticky = static_cast<uint64_t>(top) != 0;
+  u.scale = lsb_exp + 127 - lead;
+  return u;
+}
 
 }  // namespace
 
-arith::TritCounts ternary_gemm(const TernaryGemmArgs& args, const std::vector<FoldTile>& folds,
-                               arith::TernaryPacking packing) {
-  arith::TritCounts total;
-  std::vector<int8_t> tile;
-  std::vector<uint32_t> acc_row;
-  for (const FoldTile& f : folds) {
-    tile.resize(static_cast<size_t>(f.cols) * f.rows);
-    for (uint32_t c = 0; c < f.cols; ++c) {
-      const arith::TritCounts t = arith::unpack_trits(args.wgt + f.offset + c * f.row_bytes,
-                                                      f.rows, packing, &tile[c * f.rows]);
-      total.zeros += t.zeros;
-      total.invalid_codes += t.invalid_codes;
-    }
-    const bool overwrite = !args.accumulate && f.k0 == 0;
-    acc_row.resize(f.cols);
-    for (uint32_t r = 0; r < args.m; ++r) {
-      const auto* a = reinterpret_cast<const int8_t*>(args.act + r * args.act_stride + f.k0);
-      uint8_t* acc_bytes = args.acc + r * args.acc_stride + uint64_t{f.n0} * 4;
-      if (!overwrite) std::memcpy(acc_row.data(), acc_bytes, f.cols * 4);
-      for (uint32_t c = 0; c < f.cols; ++c) {
-        const auto sum = static_cast<uint32_t>(dot_int8(a, &tile[c * f.rows], f.rows));
-        acc_row[c] = overwrite ? sum : acc_row[c] + sum;  // unsigned: wraps like the adder
+std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
+                             const WeightLayout& layout) {
+  std::vector<Fold> folds;
+  switch (layout.dataflow) {
+    case Dataflow::kAdderTree:
+    case Dataflow::kWeightStationary:
+      for (size_t i = 0; i < blocks.size(); ++i) folds.push_back({0, m, i});
+      break;
+    case Dataflow::kOutputStationary:
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        for (uint32_t m0 = 0; m0 < m; m0 += layout.array_rows) {
+          folds.push_back({m0, std::min(layout.array_rows, m - m0), i});
+        }
       }
-      std::memcpy(acc_bytes, acc_row.data(), f.cols * 4);
-    }
+      break;
+    case Dataflow::kInputStationary:
+      for (uint32_t m0 = 0; m0 < m; m0 += layout.array_cols) {
+        for (size_t i = 0; i < blocks.size(); ++i) {
+          folds.push_back({m0, std::min(layout.array_cols, m - m0), i});
+        }
+      }
+      break;
   }
-  return total;
+  return folds;
+}
+
+GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
+                const std::vector<Fold>& folds, bool values) {
+  GemmCounts counts;
+  switch (args.layout.pe) {
+    case PeKind::kTernaryInt8:
+    case PeKind::kInt8Int8: gemm_int(args, blocks, folds, values, counts); break;
+    case PeKind::kFp16:
+    case PeKind::kBf16:
+    case PeKind::kFp8E4M3:
+    case PeKind::kFp8E5M2:
+      if (values) gemm_float(args, blocks, folds);
+      break;
+    case PeKind::kPosit8:
+      if (values) gemm_posit8(args, blocks, folds);
+      break;
+    case PeKind::kPosit16:
+      if (values) gemm_posit16(args, blocks, folds, counts);
+      break;
+  }
+  return counts;
 }
 
 uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
@@ -54,6 +341,7 @@ uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
     std::memset(out, 0, n);
     return 0;
   }
+  constexpr int kReciprocalBits = 24;  // bits of r below 127's: s = floor(log2 a) + 24
   const int shift = 63 - __builtin_clzll(static_cast<uint64_t>(absmax)) + kReciprocalBits;
   const int64_t reciprocal = (int64_t{127} << shift) / absmax;
   const int64_t half = int64_t{1} << (shift - 1);
@@ -62,6 +350,31 @@ uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
     out[i] = static_cast<int8_t>((acc[i] * reciprocal + half) >> shift);
   }
   return static_cast<uint32_t>(absmax);
+}
+
+uint32_t convert_accumulator(PeKind kind, const uint8_t* acc) {
+  switch (kind) {
+    case PeKind::kFp16: return arith::kFp16.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kBf16: return arith::kBf16.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kFp8E4M3: return arith::kFp8E4M3.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kFp8E5M2: return arith::kFp8E5M2.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kPosit8: {
+      const int64_t q = load<int64_t>(acc);
+      const arith::PositFormat p{8, 0};
+      if (q == kPosit8QuireNaR) return p.nar();
+      return p.encode(arith::Unpacked::from_integer(q < 0, static_cast<uint64_t>(q < 0 ? -q : q),
+                                                    kPosit8QuireLsbExp));
+    }
+    case PeKind::kPosit16: {
+      const i128 q = load<i128>(acc);
+      const arith::PositFormat p{16, 1};
+      if (q == kPosit16QuireNaR) return p.nar();
+      return p.encode(from_int128(q, kPosit16QuireLsbExp));
+    }
+    case PeKind::kTernaryInt8:
+    case PeKind::kInt8Int8: break;
+  }
+  return 0;  // integer accumulators are requantized, not converted
 }
 
 }  // namespace nmp::hw

@@ -1,32 +1,53 @@
-// Functional kernels: what the MAC array and vector unit compute, bit for bit, on the bytes of
-// their SRAMs. No timing here; blocks call these when a command starts.
+// Functional kernels: what the MAC array and the vector unit compute, bit for bit, on the bytes
+// of their SRAMs. No timing here; blocks call these when a command starts.
+//
+// A gemm runs as folds (one weight block, and for OS and IS a slice of the rows m): see
+// gemm_folds(). Its arithmetic per PE kind is in pe.hpp. Operand layouts, for every dataflow:
+// activation (m, k) at act + m * act_stride + k * act_bytes; accumulator (m, n) at
+// acc + m * acc_stride + n * acc_bytes (little-endian); weights as weight_layout.hpp says.
 //
 // Example:
-//   KernelCounts c = ternary_gemm(args, fold_tiles(n, k, R, C, packing), packing);
+//   GemmCounts c = gemm(args, blocks, gemm_folds(m, blocks, layout));
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "hw_models/arith/ternary.hpp"
 #include "hw_models/weight_layout.hpp"
 
 namespace nmp::hw {
 
-struct TernaryGemmArgs {
-  const uint8_t* act = nullptr;  // int8, row r at act + r * act_stride
-  uint64_t act_stride = 0;
-  const uint8_t* wgt = nullptr;  // packed fold tiles (weight_layout.hpp)
-  uint8_t* acc = nullptr;        // int32 little-endian, row r at acc + r * acc_stride
-  uint64_t acc_stride = 0;
-  uint32_t m = 0;
-  bool accumulate = false;  // add to the accumulators instead of overwriting them
+struct Fold {
+  uint32_t m0 = 0;
+  uint32_t m_count = 0;
+  size_t block = 0;  // index into the weight blocks
 };
 
-// acc[r][n] (=|+=) sum_k act[r][k] * W[n][k], int32 with two's-complement wrap-around.
-// Returns the weight decoder's counts over all fold tiles (each tile counted once).
-arith::TritCounts ternary_gemm(const TernaryGemmArgs& args, const std::vector<FoldTile>& folds,
-                               arith::TernaryPacking packing);
+// Folds in execution order: adder tree and WS one per weight block (all m); OS each block (a C
+// wide slice of n over all k) per R rows of m, n outer; IS each block (an R deep slice of k
+// over all n) per C columns of m, m outer.
+std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
+                             const WeightLayout& layout);
+
+struct GemmArgs {
+  WeightLayout layout;
+  const uint8_t* act = nullptr;
+  uint64_t act_stride = 0;
+  const uint8_t* wgt = nullptr;
+  uint8_t* acc = nullptr;
+  uint64_t acc_stride = 0;
+  bool accumulate = false;  // add the first fold of every output to the accumulator
+};
+
+struct GemmCounts {
+  uint64_t zero_weight_macs = 0;  // ternary: MACs whose weight is 0
+  uint64_t invalid_codes = 0;     // ternary: packed codes outside the format, per weight
+  uint64_t quire_overflows = 0;   // posit16: sums beyond the quire's carry guard
+};
+
+// Computes the values (unless `values` is false) and the counts.
+GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
+                const std::vector<Fold>& folds, bool values);
 
 // Requantizes one row of int32 accumulators to int8 (docs/isa.md#requant):
 //   a = max |acc|; if a == 0 every output is 0; else, with e = floor(log2 a) and s = e + 24,
@@ -35,5 +56,9 @@ arith::TritCounts ternary_gemm(const TernaryGemmArgs& args, const std::vector<Fo
 //   0.5 + 2^-23 of 127 * acc / a.
 // Returns a (up to 2^31, so it is returned unsigned).
 uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out);
+
+// Rounds one accumulator of `kind` (fp32 bits, or a quire) to the kind's activation format:
+// the pattern of fp16, bf16, fp8 or posit, once, to nearest (docs/formats.md).
+uint32_t convert_accumulator(PeKind kind, const uint8_t* acc);
 
 }  // namespace nmp::hw

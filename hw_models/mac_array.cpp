@@ -1,26 +1,11 @@
 #include "hw_models/mac_array.hpp"
 
+#include <algorithm>
 #include <stdexcept>
-
-#include "hw_models/kernels.hpp"
 
 namespace nmp::hw {
 
 namespace op = isa::gemm;
-
-const char* to_string(Dataflow d) {
-  switch (d) {
-    case Dataflow::kAdderTree: return "adder_tree";
-  }
-  return "?";
-}
-
-const char* to_string(PeKind p) {
-  switch (p) {
-    case PeKind::kTernaryInt8: return "ternary_int8";
-  }
-  return "?";
-}
 
 uint32_t adder_tree_drain_cycles(uint32_t rows) {
   uint32_t depth = 0;
@@ -28,30 +13,55 @@ uint32_t adder_tree_drain_cycles(uint32_t rows) {
   return depth + 1;
 }
 
-void MacArrayStats::visit(const std::array<Sram*, kNumSrams>& srams, const CounterFn& fn) const {
-  fn({"gemms", "commands", "gemm commands", ""}, gemms);
-  fn({"macs", "ops", "multiply-accumulate slots used (dense)", ""}, macs);
-  fn({"ternary_adds", "ops", "MACs with a non-zero ternary weight: one int8 add or subtract",
-      "pe.ternary_add"},
-     ternary_adds);
-  fn({"zero_skips", "ops", "MACs with a zero weight: the adder is gated (no dynamic energy)",
+std::string MacArray::mac_energy_key() const {
+  if (params_.pe == PeKind::kTernaryInt8) {
+    // An adder tree adds narrow values; a systolic PE adds into a wide partial sum.
+    return params_.dataflow == Dataflow::kAdderTree ? "pe.mac.ternary_tree" : "pe.mac.ternary";
+  }
+  return std::string("pe.mac.") + to_string(params_.pe);
+}
+
+std::string MacArray::acc_energy_key() const {
+  switch (params_.pe) {
+    case PeKind::kTernaryInt8:
+    case PeKind::kInt8Int8: return "pe.acc.int32";
+    case PeKind::kPosit8: return "pe.acc.quire64";
+    case PeKind::kPosit16: return "pe.acc.quire128";
+    default: return "pe.acc.fp32";
+  }
+}
+
+void MacArray::visit_counters(uint32_t layer, const CounterFn& fn) const {
+  if (layer >= stats_.size()) return;
+  const MacArrayStats& s = stats_[layer];
+  fn({"gemms", "commands", "gemm commands", ""}, s.gemms);
+  fn({"macs", "ops", "multiply-accumulate slots used (dense)", ""}, s.macs);
+  fn({"mac_ops", "ops",
+      std::string("MACs performed (") + to_string(params_.pe) +
+          (params_.pe == PeKind::kTernaryInt8 ? ": one add or subtract per non-zero weight)" : ")"),
+      mac_energy_key()},
+     s.mac_ops);
+  fn({"zero_skips", "ops", "MACs with a zero ternary weight: the adder is gated (no dynamic energy)",
       ""},
-     zero_skips);
+     s.zero_skips);
+  fn({"acc_updates", "ops", "accumulator updates in the accumulator SRAM (adds)", acc_energy_key()},
+     s.acc_updates);
   fn({"invalid_weight_codes", "weights", "packed weight codes outside the format (decoded as 0)",
       ""},
-     invalid_weight_codes);
-  fn({"acc_adds", "ops", "int32 additions into the accumulators", "pe.acc_add"}, acc_adds);
-  fn({"weight_tiles", "tiles", "fold tiles loaded into the weight registers", ""}, weight_tiles);
-  fn({"weight_reg_bits", "bits", "bits written into the PE weight registers (not priced yet)",
+     s.invalid_weight_codes);
+  fn({"quire_overflows", "outputs", "posit<16,1> sums beyond the quire's carry guard (made NaR)",
       ""},
-     weight_reg_bits);
-  fn({"busy_compute", "cycles", "cycles a fold computed", ""}, busy_compute);
-  fn({"busy_weight_load", "cycles", "cycles a weight tile loaded while no fold computed", ""},
-     busy_weight_load);
-  fn({"busy_drain", "cycles", "cycles the adder-tree pipeline drained", ""}, busy_drain);
+     s.quire_overflows);
+  fn({"folds", "folds", "array folds computed", ""}, s.folds);
+  fn({"stationary_bits", "bits", "bits written into stationary PE registers (not priced yet)", ""},
+     s.stationary_bits);
+  fn({"busy_compute", "cycles", "cycles a fold computed", ""}, s.busy_compute);
+  fn({"busy_load", "cycles", "cycles a stationary tile loaded while no fold computed", ""},
+     s.busy_load);
+  fn({"busy_drain", "cycles", "cycles the adder-tree pipeline drained", ""}, s.busy_drain);
   for (unsigned i = 0; i < kNumSrams; ++i) {
-    const std::string& name = srams[i]->params().name;
-    fn({"stall_sram_" + name, "cycles", "cycles refused a port of " + name, ""}, stall_sram[i]);
+    const std::string& name = srams_[i]->params().name;
+    fn({"stall_sram_" + name, "cycles", "cycles refused a port of " + name, ""}, s.stall_sram[i]);
   }
 }
 
@@ -71,18 +81,19 @@ MacArray::MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
 Footprint MacArray::footprint(const Command& cmd) const {
   const uint64_t m = cmd.args[op::kM], n = cmd.args[op::kN], k = cmd.args[op::kK];
   if (m == 0 || n == 0 || k == 0) throw SimulationError("m, n and k must be >= 1");
-  if (cmd.args[op::kAcc] % 4 || cmd.args[op::kAccStride] % 4) {
-    throw SimulationError("acc address and acc_stride must be multiples of 4 (int32)");
+  const PeTraits t = pe_traits(params_.pe);
+  if (cmd.args[op::kAcc] % t.acc_bytes || cmd.args[op::kAccStride] % t.acc_bytes) {
+    throw SimulationError("acc address and acc_stride must be multiples of the accumulator size (" +
+                          std::to_string(t.acc_bytes) + " bytes)");
   }
   const Region act{MemSpace::kActSram, cmd.args[op::kAct],
-                   cmd.args[op::kAct] + (m - 1) * cmd.args[op::kActStride] + k};
+                   cmd.args[op::kAct] + (m - 1) * cmd.args[op::kActStride] + k * t.act_bytes};
   const Region wgt{MemSpace::kWeightSram, cmd.args[op::kWgt],
                    cmd.args[op::kWgt] + weight_operand_bytes(static_cast<uint32_t>(n),
                                                              static_cast<uint32_t>(k),
-                                                             params_.rows, params_.cols,
-                                                             params_.packing)};
+                                                             params_.layout())};
   const Region acc{MemSpace::kAccSram, cmd.args[op::kAcc],
-                   cmd.args[op::kAcc] + (m - 1) * cmd.args[op::kAccStride] + 4 * n};
+                   cmd.args[op::kAcc] + (m - 1) * cmd.args[op::kAccStride] + n * t.acc_bytes};
   for (const Region& r : {act, wgt, acc}) {
     const Sram& s = *srams_[static_cast<size_t>(r.space)];
     if (r.end > s.capacity_bytes() || r.begin > r.end) {
@@ -99,92 +110,218 @@ Footprint MacArray::footprint(const Command& cmd) const {
   return fp;
 }
 
-void MacArray::begin(const Command& cmd, Cycles now) {
-  const auto m = static_cast<uint32_t>(cmd.args[op::kM]);
-  folds_ = fold_tiles(static_cast<uint32_t>(cmd.args[op::kN]),
-                      static_cast<uint32_t>(cmd.args[op::kK]), params_.rows, params_.cols,
-                      params_.packing);
-  Sram& wsram = *srams_[static_cast<size_t>(MemSpace::kWeightSram)];
-  arith::TritCounts trits;
-  if (params_.timing_only) {
-    for (const FoldTile& f : folds_) {
-      for (uint32_t c = 0; c < f.cols; ++c) {
-        const arith::TritCounts t = arith::count_trits(
-            wsram.data() + cmd.args[op::kWgt] + f.offset + c * f.row_bytes, f.rows,
-            params_.packing);
-        trits.zeros += t.zeros;
-        trits.invalid_codes += t.invalid_codes;
-      }
-    }
-  } else {
-    TernaryGemmArgs args;
-    args.act = srams_[static_cast<size_t>(MemSpace::kActSram)]->data() + cmd.args[op::kAct];
-    args.act_stride = cmd.args[op::kActStride];
-    args.wgt = wsram.data() + cmd.args[op::kWgt];
-    args.acc = srams_[static_cast<size_t>(MemSpace::kAccSram)]->data() + cmd.args[op::kAcc];
-    args.acc_stride = cmd.args[op::kAccStride];
-    args.m = m;
-    args.accumulate = cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kAccumulate);
-    trits = ternary_gemm(args, folds_, params_.packing);
+MacArray::FoldPlan MacArray::plan_fold(const MacArrayParams& p, const Command& cmd,
+                                       const Fold& fold, const WeightBlock& b,
+                                       const std::array<Sram*, kNumSrams>& srams) {
+  Sram* wsram = srams[static_cast<size_t>(MemSpace::kWeightSram)];
+  Sram* asram = srams[static_cast<size_t>(MemSpace::kActSram)];
+  Sram* accs = srams[static_cast<size_t>(MemSpace::kAccSram)];
+  const PeTraits t = pe_traits(p.pe);
+  const uint64_t act = cmd.args[op::kAct], act_stride = cmd.args[op::kActStride];
+  const uint64_t wgt = cmd.args[op::kWgt] + b.offset;
+  const uint64_t acc = cmd.args[op::kAcc], acc_stride = cmd.args[op::kAccStride];
+  const bool reads_acc =
+      cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kAccumulate) || b.k0 > 0;
+  const bool padded = p.fold_timing == FoldTiming::kPadded;
+  FoldPlan plan;
+
+  // Accumulator rows [m0, m0 + rows) over outputs [n0, n0 + count): a read-modify-write, or a
+  // write for the first reduction fold of an overwriting gemm.
+  auto acc_rows = [&](BeatGroup& g, uint32_t m0, uint32_t n0, uint32_t count) {
+    const uint64_t first = acc + m0 * acc_stride + uint64_t{n0} * t.acc_bytes;
+    const auto bytes = static_cast<uint32_t>(uint64_t{count} * t.acc_bytes);
+    if (reads_acc) g.add({accs, Access::kRead, first, acc_stride, bytes});
+    g.add({accs, Access::kWrite, first, acc_stride, bytes});
+  };
+  auto rows_of = [](Sram* s, Access a, uint64_t first, uint64_t stride, uint64_t bytes,
+                    uint64_t rows) {
+    BeatGroup g;
+    g.beats = rows;
+    g.add({s, a, first, stride, static_cast<uint32_t>(bytes)});
+    return g;
+  };
+  auto idle = [](uint64_t cycles) {
+    BeatGroup g;
+    g.beats = cycles > 0 ? 1 : 0;
+    g.min_cycles = static_cast<uint32_t>(std::max<uint64_t>(cycles, 1));
+    return g;
+  };
+
+  if (p.dataflow == Dataflow::kAdderTree) {
+    // The whole tile at the SRAM's width, into the shadow registers in parallel.
+    plan.load.push_back(rows_of(wsram, Access::kRead, wgt, 0, b.bytes, 1));
+    BeatGroup g;
+    g.beats = fold.m_count;
+    g.add({asram, Access::kRead, act + fold.m0 * act_stride + uint64_t{b.k0} * t.act_bytes,
+           act_stride, static_cast<uint32_t>(uint64_t{b.k_count} * t.act_bytes)});
+    acc_rows(g, fold.m0, b.n0, b.n_count);
+    plan.compute.push_back({g});
+    plan.stationary_bits = uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
+    return plan;
   }
+
+  const uint32_t R = p.rows, C = p.cols;
+  uint64_t temporal = 0, used_cols = 0;
+  std::vector<BeatGroup> feeder_a, feeder_b, writer;
+  switch (p.dataflow) {
+    case Dataflow::kWeightStationary: {
+      // Stationary weights: one k-row per cycle shifts in; streamed: activation rows (T = m).
+      plan.load.push_back(rows_of(wsram, Access::kRead, wgt, b.row_bytes, b.row_bytes, b.rows()));
+      const uint64_t shift = padded ? R : b.k_count;
+      if (shift > b.rows()) plan.load.push_back(idle(shift - b.rows()));
+      plan.stationary_bits = uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
+      temporal = fold.m_count;
+      used_cols = b.n_count;
+      feeder_a.push_back(rows_of(asram, Access::kRead,
+                                 act + fold.m0 * act_stride + uint64_t{b.k0} * t.act_bytes,
+                                 act_stride, uint64_t{b.k_count} * t.act_bytes, fold.m_count));
+      BeatGroup w;
+      w.beats = fold.m_count;
+      acc_rows(w, fold.m0, b.n0, b.n_count);
+      writer.push_back(w);
+      break;
+    }
+    case Dataflow::kOutputStationary: {
+      // Nothing stationary but the outputs; streamed: activation rows into per-row FIFOs and
+      // the weight block's k-rows (T = k); the fold's outputs drain at the end.
+      temporal = b.k_count;
+      used_cols = b.n_count;
+      feeder_a.push_back(rows_of(asram, Access::kRead,
+                                 act + fold.m0 * act_stride + uint64_t{b.k0} * t.act_bytes,
+                                 act_stride, uint64_t{b.k_count} * t.act_bytes, fold.m_count));
+      feeder_b.push_back(rows_of(wsram, Access::kRead, wgt, b.row_bytes, b.row_bytes, b.rows()));
+      BeatGroup w;
+      w.beats = fold.m_count;
+      acc_rows(w, fold.m0, b.n0, b.n_count);
+      writer.push_back(w);
+      break;
+    }
+    case Dataflow::kInputStationary: {
+      // Stationary activations: the tile's k-slices of the fold's rows m, shifted in one k per
+      // cycle; streamed: the weight block's n-rows (T = n); outputs: the rows m over all n.
+      plan.load.push_back(rows_of(asram, Access::kRead,
+                                  act + fold.m0 * act_stride + uint64_t{b.k0} * t.act_bytes,
+                                  act_stride, uint64_t{b.k_count} * t.act_bytes, fold.m_count));
+      const uint64_t shift = padded ? R : b.k_count;
+      if (shift > fold.m_count) plan.load.push_back(idle(shift - fold.m_count));
+      plan.stationary_bits = uint64_t{fold.m_count} * b.k_count * 8 * t.act_bytes;
+      temporal = b.n_count;
+      used_cols = fold.m_count;
+      feeder_b.push_back(rows_of(wsram, Access::kRead, wgt, b.row_bytes, b.row_bytes, b.rows()));
+      BeatGroup w;
+      w.beats = fold.m_count;
+      acc_rows(w, fold.m0, b.n0, b.n_count);
+      writer.push_back(w);
+      break;
+    }
+    case Dataflow::kAdderTree: break;
+  }
+  // The systolic timeline: T steps, skewed through R rows and the used columns.
+  const uint64_t cols = padded ? C : used_cols;
+  plan.compute.push_back({idle(temporal + R + cols - 2)});
+  for (auto* seq : {&feeder_a, &feeder_b, &writer}) {
+    if (!seq->empty()) plan.compute.push_back(*seq);
+  }
+  return plan;
+}
+
+std::vector<BeatGroup> MacArray::drain_plan(const MacArrayParams& p) {
+  BeatGroup g;
+  g.min_cycles = adder_tree_drain_cycles(p.rows);
+  return {g};
+}
+
+Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command& cmd,
+                                         const std::array<Sram*, kNumSrams>& srams) {
+  const WeightLayout layout = p.layout();
+  const auto blocks = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
+                                    static_cast<uint32_t>(cmd.args[op::kK]), layout);
+  const auto folds = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks, layout);
+  Cycles time = 0, compute_end = 0;
+  for (size_t j = 0; j < folds.size(); ++j) {
+    const FoldPlan plan = plan_fold(p, cmd, folds[j], blocks[folds[j].block], srams);
+    const Cycles load = BeatCursor::uncontended_cycles(plan.load);
+    Cycles compute = 0;
+    for (const auto& seq : plan.compute) compute = std::max(compute, BeatCursor::uncontended_cycles(seq));
+    const Cycles load_start = j == 0 ? 0 : (p.weight_preload_overlap ? time : compute_end);
+    time = std::max(load_start + load, compute_end);  // this fold's compute start
+    compute_end = time + compute;
+  }
+  if (p.dataflow == Dataflow::kAdderTree) compute_end += adder_tree_drain_cycles(p.rows);
+  return compute_end;
+}
+
+void MacArray::begin(const Command& cmd, Cycles now) {
+  const WeightLayout layout = params_.layout();
+  blocks_ = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
+                          static_cast<uint32_t>(cmd.args[op::kK]), layout);
+  folds_ = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks_, layout);
+  GemmArgs args;
+  args.layout = layout;
+  args.act = srams_[static_cast<size_t>(MemSpace::kActSram)]->data() + cmd.args[op::kAct];
+  args.act_stride = cmd.args[op::kActStride];
+  args.wgt = srams_[static_cast<size_t>(MemSpace::kWeightSram)]->data() + cmd.args[op::kWgt];
+  args.acc = srams_[static_cast<size_t>(MemSpace::kAccSram)]->data() + cmd.args[op::kAcc];
+  args.acc_stride = cmd.args[op::kAccStride];
+  args.accumulate = cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kAccumulate);
+  const GemmCounts counts = gemm(args, blocks_, folds_, !params_.timing_only);
+
   MacArrayStats& s = stats();
   uint64_t macs = 0;
-  for (const FoldTile& f : folds_) {
-    macs += uint64_t{m} * f.rows * f.cols;
-    s.acc_adds += uint64_t{m} * f.cols;
-    s.weight_reg_bits += uint64_t{2} * f.rows * f.cols;
+  for (const Fold& f : folds_) {
+    const WeightBlock& b = blocks_[f.block];
+    macs += uint64_t{f.m_count} * b.k_count * b.n_count;
+    s.acc_updates += uint64_t{f.m_count} * b.n_count;
   }
   ++s.gemms;
   s.macs += macs;
-  s.zero_skips += trits.zeros * m;  // each weight meets all m activation rows
-  s.ternary_adds += macs - trits.zeros * m;
-  s.weight_tiles += folds_.size();
-  s.invalid_weight_codes += trits.invalid_codes;
+  s.zero_skips += counts.zero_weight_macs;
+  s.mac_ops += macs - counts.zero_weight_macs;
+  s.invalid_weight_codes += counts.invalid_codes;
+  s.quire_overflows += counts.quire_overflows;
+  s.folds += folds_.size();
 
   next_load_ = next_compute_ = 0;
-  loading_ = computing_ = draining_ = shadow_full_ = false;
+  loading_ = draining_ = shadow_full_ = any_compute_ = false;
   compute_free_at_ = now;
 }
 
+bool MacArray::preloads() const { return params_.dataflow != Dataflow::kOutputStationary; }
+
 bool MacArray::compute_can_start() const {
-  if (computing_ || draining_) return false;
-  return next_compute_ == folds_.size() || shadow_full_;
+  if (any_compute_ || draining_) return false;
+  if (next_compute_ == folds_.size()) return params_.dataflow == Dataflow::kAdderTree;  // drain
+  return shadow_full_ || !preloads();
 }
 
 bool MacArray::loader_can_start(Cycles now) const {
-  if (loading_ || shadow_full_ || next_load_ == folds_.size()) return false;
-  return params_.weight_preload_overlap || (!computing_ && compute_free_at_ <= now);
+  if (!preloads() || loading_ || shadow_full_ || next_load_ == folds_.size()) return false;
+  return params_.weight_preload_overlap || (!any_compute_ && compute_free_at_ <= now);
 }
 
 void MacArray::start_compute() {
   const Command& cmd = current();
-  BeatGroup g;
   if (next_compute_ == folds_.size()) {
-    g.min_cycles = adder_tree_drain_cycles(params_.rows);
     draining_ = true;
-  } else {
-    const FoldTile& f = folds_[next_compute_];
-    g.beats = cmd.args[op::kM];
-    Sram* asram = srams_[static_cast<size_t>(MemSpace::kActSram)];
-    Sram* acc = srams_[static_cast<size_t>(MemSpace::kAccSram)];
-    g.add({asram, Access::kRead, cmd.args[op::kAct] + f.k0, cmd.args[op::kActStride], f.rows});
-    const uint64_t acc_first = cmd.args[op::kAcc] + uint64_t{4} * f.n0;
-    const bool overwrite =
-        cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kOverwrite) && f.k0 == 0;
-    if (!overwrite) g.add({acc, Access::kRead, acc_first, cmd.args[op::kAccStride], 4 * f.cols});
-    g.add({acc, Access::kWrite, acc_first, cmd.args[op::kAccStride], 4 * f.cols});
-    computing_ = true;
-    shadow_full_ = false;
+    compute_[0].start(drain_plan(params_), cmd.layer);
+    return;
   }
-  compute_.start({g}, cmd.layer);
+  const Fold& f = folds_[next_compute_];
+  FoldPlan plan = plan_fold(params_, cmd, f, blocks_[f.block], srams_);
+  if (!preloads()) stats().stationary_bits += plan.stationary_bits;
+  for (size_t i = 0; i < kEngines; ++i) {
+    compute_[i].start(i < plan.compute.size() ? std::move(plan.compute[i]) : std::vector<BeatGroup>{},
+                      cmd.layer);
+  }
+  any_compute_ = true;
+  shadow_full_ = false;
 }
 
 void MacArray::start_load() {
-  const FoldTile& f = folds_[next_load_];
-  BeatGroup g;
-  g.add({srams_[static_cast<size_t>(MemSpace::kWeightSram)], Access::kRead,
-         current().args[op::kWgt] + f.offset, 0, static_cast<uint32_t>(f.bytes)});
-  loader_.start({g}, current().layer);
+  const Fold& f = folds_[next_load_];
+  FoldPlan plan = plan_fold(params_, current(), f, blocks_[f.block], srams_);
+  stats().stationary_bits += plan.stationary_bits;
+  loader_.start(std::move(plan.load), current().layer);
   loading_ = true;
 }
 
@@ -193,21 +330,30 @@ bool MacArray::step(Cycles now) {
   bool accounted = false;
   bool finished = false;
   if (compute_can_start()) start_compute();
-  if (computing_ || draining_) {
+  if (any_compute_ || draining_) {
     accounted = true;
-    if (compute_.tick(now) == StepResult::kStalled) {
-      ++s.stall_sram[compute_.stalled_on()->id()];
+    const Sram* stalled = nullptr;
+    bool all_done = true;
+    for (BeatCursor& c : compute_) {
+      if (c.done()) continue;
+      if (c.tick(now) == StepResult::kStalled && !stalled) stalled = c.stalled_on();
+      all_done &= c.done();
+    }
+    if (stalled) {
+      ++s.stall_sram[stalled->id()];
     } else {
       ++(draining_ ? s.busy_drain : s.busy_compute);
     }
-    if (compute_.done()) {
+    if (all_done) {
       if (draining_) {
         draining_ = false;
         finished = true;
       } else {
-        computing_ = false;
+        any_compute_ = false;
         ++next_compute_;
         compute_free_at_ = now + 1;
+        // Systolic folds drain inside their timeline: the gemm ends with its last fold.
+        finished = next_compute_ == folds_.size() && params_.dataflow != Dataflow::kAdderTree;
       }
     }
   }
@@ -218,7 +364,7 @@ bool MacArray::step(Cycles now) {
       if (r == StepResult::kStalled) {
         ++s.stall_sram[loader_.stalled_on()->id()];
       } else {
-        ++s.busy_weight_load;
+        ++s.busy_load;
       }
     }
     if (loader_.done()) {
@@ -233,31 +379,31 @@ bool MacArray::step(Cycles now) {
 Cycles MacArray::op_quiet_cycles(Cycles now) const {
   if (compute_can_start() || loader_can_start(now)) return 0;
   Cycles q = kNever;
-  if (computing_ || draining_) q = compute_.quiet_cycles();
+  for (const BeatCursor& c : compute_) {
+    if ((any_compute_ || draining_) && !c.done()) q = std::min(q, c.quiet_cycles());
+  }
   if (loading_) q = std::min(q, loader_.quiet_cycles());
   return q;
 }
 
 void MacArray::op_skip(Cycles n) {
   MacArrayStats& s = stats();
-  if (computing_ || draining_) {
+  if (any_compute_ || draining_) {
     (draining_ ? s.busy_drain : s.busy_compute) += n;
-    compute_.skip(n);
+    for (BeatCursor& c : compute_) c.skip(n);
   } else if (loading_) {
-    s.busy_weight_load += n;
+    s.busy_load += n;
   }
   if (loading_) loader_.skip(n);
 }
 
 uint32_t MacArray::op_sram_use() const {
   uint32_t mask = 0;
-  if (computing_) mask |= compute_.sram_use_mask();
+  if (any_compute_) {
+    for (const BeatCursor& c : compute_) mask |= c.sram_use_mask();
+  }
   if (loading_) mask |= loader_.sram_use_mask();
   return mask;
-}
-
-void MacArray::visit_counters(uint32_t layer, const CounterFn& fn) const {
-  if (layer < stats_.size()) stats_[layer].visit(srams_, fn);
 }
 
 }  // namespace nmp::hw

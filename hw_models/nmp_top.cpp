@@ -19,6 +19,13 @@ std::array<Sram*, kNumSrams> raw(const std::array<std::unique_ptr<Sram>, kNumSra
   return {s[0].get(), s[1].get(), s[2].get()};
 }
 
+// The vector unit converts the MAC array's accumulators, so it works in the array's PE kind.
+VectorUnitParams vector_params(const NmpParams& p) {
+  VectorUnitParams v = p.vector_unit;
+  v.pe = p.mac_array.pe;
+  return v;
+}
+
 }  // namespace
 
 NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params,
@@ -31,7 +38,7 @@ NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params,
       dma_("dma", dram_, raw(srams_), params.controller.queue_depth, scoreboard_),
       mac_array_("mac_array", params.mac_array, raw(srams_), params.controller.queue_depth,
                  scoreboard_),
-      vector_unit_("vector_unit", params.vector_unit, raw(srams_),
+      vector_unit_("vector_unit", vector_params(params), raw(srams_),
                    params.controller.queue_depth, scoreboard_),
       controller_("controller", params.controller, program,
                   {nullptr, &dma_, &mac_array_, &vector_unit_}, scoreboard_),

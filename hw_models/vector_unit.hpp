@@ -1,11 +1,14 @@
 // The vector unit: `lanes` int32 lanes behind a pipeline of `pipeline_depth_cycles` stages.
 //
-// This cut executes `requant`. Per row: a max pass of ceil(n / lanes) beats, each reading
-// `lanes` accumulators (a partial last beat reads the rest); a bubble of pipeline_depth_cycles
-// while the reciprocal r = floor(127 * 2^24 / a) is formed; a quantize pass of ceil(n / lanes)
-// beats, each reading `lanes` accumulators and writing `lanes` int8 outputs; one beat writing
-// the row's absmax a. Arithmetic: kernels.hpp, requantize_row().
-// Abstracted: the divider is one pipeline bubble per row, whatever a's width.
+// requant (int32 accumulators to int8): per row, a max pass of ceil(n / lanes) beats, each
+// reading `lanes` accumulators (a partial last beat reads the rest); a bubble of
+// pipeline_depth_cycles while the row's reciprocal is formed; a quantize pass of
+// ceil(n / lanes) beats, each reading `lanes` accumulators and writing `lanes` int8 outputs;
+// one beat writing the row's absmax. Arithmetic: kernels.hpp, requantize_row().
+// cvt (fp32 or quire accumulators to the PE kind's activation format): per row ceil(n / lanes)
+// beats, each reading `lanes` accumulators and writing `lanes` outputs, then one
+// pipeline_depth_cycles drain per command. Arithmetic: kernels.hpp, convert_accumulator().
+// Abstracted: the divider is one pipeline bubble per row, whatever the absmax's width.
 //
 // Example:
 //   VectorUnit vec("vector_unit", params, srams, queue_depth, scoreboard);
@@ -16,6 +19,7 @@
 
 #include "hw_models/beat_cursor.hpp"
 #include "hw_models/dma.hpp"
+#include "hw_models/pe.hpp"
 #include "hw_models/unit.hpp"
 
 namespace nmp::hw {
@@ -23,18 +27,22 @@ namespace nmp::hw {
 struct VectorUnitParams {
   uint32_t lanes = 64;
   uint32_t pipeline_depth_cycles = 4;
+  PeKind pe = PeKind::kTernaryInt8;  // the MAC array's: accumulator and activation formats
   bool timing_only = false;
 };
 
 struct VectorUnitStats {
   uint64_t requants = 0;
+  uint64_t converts = 0;
+  uint64_t conversions = 0;  // accumulators rounded to the activation format
   uint64_t compares = 0;     // |acc| max reductions, one per element
   uint64_t multiplies = 0;   // acc * r, one per element
   uint64_t adds = 0;         // rounding additions, one per element
   uint64_t reciprocals = 0;  // one per row
   uint64_t busy_requant = 0;
+  uint64_t busy_convert = 0;
   std::array<uint64_t, kNumSrams> stall_sram{};
-  void visit(const std::array<Sram*, kNumSrams>& srams, const CounterFn& fn) const;
+  void visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe, const CounterFn& fn) const;
 };
 
 class VectorUnit : public sc_core::sc_module, public QueuedUnit {
@@ -55,6 +63,9 @@ class VectorUnit : public sc_core::sc_module, public QueuedUnit {
 
  private:
   VectorUnitStats& stats() { return stats_for_layer<VectorUnitStats>(stats_, current().layer); }
+  uint64_t& busy_counter();
+  std::vector<BeatGroup> requant(const Command& cmd);
+  std::vector<BeatGroup> convert(const Command& cmd);
 
   VectorUnitParams params_;
   std::array<Sram*, kNumSrams> srams_;

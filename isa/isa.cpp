@@ -99,6 +99,15 @@ std::vector<InstrSpec> build_table() {
        "per row: a = max |acc|; s = floor(log2 a) + 24; r = floor(127 * 2^s / a); "
        "q = (acc * r + 2^(s-1)) >> s (0 if a = 0); writes q (int8) and a (uint32)",
        "per row: 2 * ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles + 1 beat", true},
+      {Opcode::kConvert, "cvt", Unit::kVector,
+       {reg("src", "register: accumulator SRAM address of row 0 (fp32 or quire)"),
+        reg("dst", "register: activation SRAM address of output row 0"),
+        uimm("m", 16, "rows, >= 1"), uimm("n", 16, "elements per row, >= 1"),
+        uimm("src_stride", 24, "bytes between accumulator rows"),
+        uimm("dst_stride", 24, "bytes between output rows")},
+       "rounds each accumulator (fp32, or a posit quire) once to the PE kind's activation "
+       "format (fp16, bf16, fp8, posit), to nearest, ties to even",
+       "per row: ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles", true},
   };
   for (InstrSpec& spec : t) {
     unsigned lsb = kOpcodeBits;

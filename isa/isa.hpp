@@ -50,6 +50,7 @@ enum class Opcode : uint8_t {
   kDmaStore = 0x11,
   kGemm = 0x20,
   kRequant = 0x30,
+  kConvert = 0x31,
 };
 
 enum class OperandKind : uint8_t {
@@ -102,6 +103,9 @@ enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode };
 }
 namespace requant {
 enum : unsigned { kSrc, kDst, kScale, kM, kN, kSrcStride, kDstStride };
+}
+namespace convert {
+enum : unsigned { kSrc, kDst, kM, kN, kSrcStride, kDstStride };
 }
 
 struct Instr {

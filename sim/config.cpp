@@ -109,16 +109,21 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   ObjectReader mac = root.object_required("mac_array", "the MAC array");
   p.mac_array.rows = mac.u32_required("rows", 1, 4096, "PEs", "R: inputs reduced per cycle");
   p.mac_array.cols = mac.u32_required("cols", 1, 4096, "PEs", "C: outputs per cycle");
-  p.mac_array.dataflow = static_cast<hw::Dataflow>(
-      mac.choice("dataflow", static_cast<size_t>(p.mac_array.dataflow), {"adder_tree"},
-                 "how operands move through the array"));
+  p.mac_array.dataflow = static_cast<hw::Dataflow>(mac.choice(
+      "dataflow", static_cast<size_t>(p.mac_array.dataflow),
+      {"adder_tree", "weight_stationary", "output_stationary", "input_stationary"},
+      "how GEMM dimensions map onto the array (docs/architecture.md#mac-array)"));
   p.mac_array.pe = static_cast<hw::PeKind>(mac.choice(
-      "pe", static_cast<size_t>(p.mac_array.pe), {"ternary_int8"}, "processing element kind"));
-  p.mac_array.acc_bits =
-      mac.u32("acc_bits", p.mac_array.acc_bits, 32, 32, "bits", "accumulator width");
+      "pe", static_cast<size_t>(p.mac_array.pe),
+      {"ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
+       "posit16_1"},
+      "processing element kind: operand formats and accumulator (hw_models/pe.hpp)"));
   p.mac_array.weight_preload_overlap =
       mac.boolean("weight_preload_overlap", p.mac_array.weight_preload_overlap,
-                  "load the next fold's weights while the current fold computes");
+                  "fill the stationary registers for the next fold while the current one computes");
+  p.mac_array.fold_timing = static_cast<hw::FoldTiming>(mac.choice(
+      "fold_timing", static_cast<size_t>(p.mac_array.fold_timing), {"exact", "padded"},
+      "time partial folds by the rows and columns they use, or by the whole array (SCALE-Sim)"));
   mac.finish();
 
   ObjectReader wsram = root.object_required("weight_sram", "weight SRAM");
@@ -260,13 +265,28 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     ObjectReader& l = layers[i];
     workloads::LayerSpec spec;
     spec.kind = static_cast<workloads::LayerKind>(
-        l.choice_required("type", {"bitlinear"}, "layer type"));
+        l.choice_required("type", {"bitlinear", "linear"}, "layer type"));
+    if (spec.kind == workloads::LayerKind::kLinear) {
+      static const std::vector<std::string> kFormats = {"int8", "fp16", "bf16", "fp8_e4m3",
+                                                         "fp8_e5m2", "posit8_0", "posit16_1"};
+      static const hw::PeKind kKinds[] = {hw::PeKind::kInt8Int8, hw::PeKind::kFp16,
+                                          hw::PeKind::kBf16, hw::PeKind::kFp8E4M3,
+                                          hw::PeKind::kFp8E5M2, hw::PeKind::kPosit8,
+                                          hw::PeKind::kPosit16};
+      spec.pe = kKinds[l.choice_required(
+          "format", kFormats, "linear: the format of weights, activations and outputs")];
+    }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
     spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
     spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
     spec.weights = read_source(l.object("weights", "latent weights"), wdefault);
+    if (i > 0 && spec.pe != m.layers.front().pe) {
+      l.error(spec.kind == workloads::LayerKind::kLinear ? "format" : "type",
+              std::string("every layer must use the same processing elements: layer 0 needs ") +
+                  hw::to_string(m.layers.front().pe) + ", this one " + hw::to_string(spec.pe));
+    }
     if (i > 0 && spec.in_features != m.layers.back().out_features) {
       l.error("in_features", "expected " + std::to_string(m.layers.back().out_features) +
                                  " (the previous layer's out_features), got " +

@@ -5,27 +5,59 @@
 #include <sstream>
 
 #include "hw_models/mac_array.hpp"
+#include "hw_models/pe.hpp"
 
 namespace nmp::sim {
 namespace {
 
-struct EventMapEntry {
-  const char* key;
+struct Term {
   const char* op;
   double times;
+};
+
+struct EventMapEntry {
+  const char* key;
+  std::vector<Term> terms;
   const char* why;
 };
 
-// How arithmetic events are priced: key -> primitive operation x times.
-const EventMapEntry kEventMap[] = {
-    {"pe.ternary_add", "int8_add", 1, "a non-zero ternary weight adds or subtracts an int8"},
-    {"pe.acc_add", "int32_add", 1, "one int32 accumulation"},
-    {"vec.int32_compare", "int32_add", 1, "a magnitude comparison is one int32 subtraction"},
-    {"vec.int32_add", "int32_add", 1, "one int32 addition"},
-    {"vec.int32_mult", "int32_mult", 1, "one int32 multiplication"},
-    {"vec.int32_div", "int32_add", 32,
-     "assumption: a restoring divider, one int32 add/subtract per quotient bit"},
-};
+// How events are priced: key -> a sum of primitive operations of the technology library.
+const std::vector<EventMapEntry>& event_map() {
+  static const std::vector<EventMapEntry> map = {
+      {"pe.mac.ternary_tree", {{"int8_add", 1}},
+       "a non-zero ternary weight adds or subtracts an int8 in the adder tree's first levels"},
+      {"pe.mac.ternary", {{"int32_add", 1}},
+       "a systolic PE adds or subtracts its int8 into the int32 partial sum"},
+      {"pe.mac.int8_int8", {{"int8_mult", 1}, {"int32_add", 1}}, "an int8 product added in int32"},
+      {"pe.mac.fp16", {{"fp16_mult", 1}, {"fp32_add", 1}}, "an fp16 product added in fp32"},
+      {"pe.mac.bf16", {{"bf16_mult", 1}, {"fp32_add", 1}}, "a bf16 product added in fp32"},
+      {"pe.mac.fp8_e4m3", {{"fp8_mult", 1}, {"fp32_add", 1}}, "an fp8 product added in fp32"},
+      {"pe.mac.fp8_e5m2", {{"fp8_mult", 1}, {"fp32_add", 1}}, "an fp8 product added in fp32"},
+      {"pe.mac.posit8_0", {{"posit8_mult", 1}, {"int64_add", 1}},
+       "a posit<8,0> product added into a 64-bit quire"},
+      {"pe.mac.posit16_1", {{"posit16_mult", 1}, {"int128_add", 1}},
+       "a posit<16,1> product added into a 128-bit quire"},
+      {"pe.acc.int32", {{"int32_add", 1}}, "one int32 accumulator update"},
+      {"pe.acc.fp32", {{"fp32_add", 1}}, "one fp32 accumulator update"},
+      {"pe.acc.quire64", {{"int64_add", 1}}, "one 64-bit quire update"},
+      {"pe.acc.quire128", {{"int128_add", 1}}, "one 128-bit quire update"},
+      {"vec.int32_compare", {{"int32_add", 1}}, "a magnitude comparison is one int32 subtraction"},
+      {"vec.int32_add", {{"int32_add", 1}}, "one int32 addition"},
+      {"vec.int32_mult", {{"int32_mult", 1}}, "one int32 multiplication"},
+      {"vec.int32_div", {{"int32_add", 32}},
+       "assumption: a restoring divider, one int32 add/subtract per quotient bit"},
+      {"vec.convert.fp16", {{"float_convert", 1}}, "fp32 rounded to fp16"},
+      {"vec.convert.bf16", {{"float_convert", 1}}, "fp32 rounded to bf16"},
+      {"vec.convert.fp8_e4m3", {{"float_convert", 1}}, "fp32 rounded to fp8"},
+      {"vec.convert.fp8_e5m2", {{"float_convert", 1}}, "fp32 rounded to fp8"},
+      {"vec.convert.posit8_0", {{"posit8_convert", 1}}, "a quire rounded to posit<8,0>"},
+      {"vec.convert.posit16_1", {{"posit16_convert", 1}}, "a quire rounded to posit<16,1>"},
+      // The integer PE kinds requantize instead; their key exists so every kind is priced.
+      {"vec.convert.ternary_int8", {}, "never used: int32 accumulators are requantized"},
+      {"vec.convert.int8_int8", {}, "never used: int32 accumulators are requantized"},
+  };
+  return map;
+}
 
 std::string fmt(double v) {
   std::ostringstream s;
@@ -84,6 +116,89 @@ PowerFit fit_sram(const TechLibrary& tech) {
   return f;
 }
 
+// The primitive a PE multiplies with, and the one it accumulates with.
+const char* multiplier_op(hw::PeKind k) {
+  switch (k) {
+    case hw::PeKind::kTernaryInt8: return "int8_add";  // a conditional negation: see below
+    case hw::PeKind::kInt8Int8: return "int8_mult";
+    case hw::PeKind::kFp16: return "fp16_mult";
+    case hw::PeKind::kBf16: return "bf16_mult";
+    case hw::PeKind::kFp8E4M3:
+    case hw::PeKind::kFp8E5M2: return "fp8_mult";
+    case hw::PeKind::kPosit8: return "posit8_mult";
+    case hw::PeKind::kPosit16: return "posit16_mult";
+  }
+  return "";
+}
+
+const char* accumulator_op(hw::PeKind k) {
+  switch (k) {
+    case hw::PeKind::kTernaryInt8:
+    case hw::PeKind::kInt8Int8: return "int32_add";
+    case hw::PeKind::kPosit8: return "int64_add";
+    case hw::PeKind::kPosit16: return "int128_add";
+    default: return "fp32_add";
+  }
+}
+
+// Every primitive the energy and area models can use, whatever the configuration.
+std::set<std::string> referenced_primitives() {
+  std::set<std::string> used = {"int8_add", "int16_add", "int32_add", "int32_mult"};
+  for (const EventMapEntry& e : event_map()) {
+    for (const Term& t : e.terms) used.insert(t.op);
+  }
+  for (int k = 0; k <= static_cast<int>(hw::PeKind::kPosit16); ++k) {
+    used.insert(multiplier_op(static_cast<hw::PeKind>(k)));
+    used.insert(accumulator_op(static_cast<hw::PeKind>(k)));
+  }
+  return used;
+}
+
+AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) {
+  const hw::PeTraits t = hw::pe_traits(mac.pe);
+  const double reg_bit = tech.register_bit_area_um2.value;
+  const std::string mult = multiplier_op(mac.pe), accum = accumulator_op(mac.pe);
+  const double mult_area = area_of(tech, mult), acc_area = area_of(tech, accum);
+  const double weight_bits = t.weight_bytes ? 8.0 * t.weight_bytes : 2.0;
+  const int weight_regs = mac.weight_preload_overlap ? 2 : 1;
+  const double acc_bits = 8.0 * t.acc_bytes;
+  const std::string pe_input =
+      mac.pe == hw::PeKind::kTernaryInt8
+          ? "input stage priced as one int8 adder (" + fmt(mult_area) +
+                " um^2), an upper bound for a conditional negation"
+          : mult + " " + fmt(mult_area) + " um^2";
+  const double pes = static_cast<double>(mac.rows) * mac.cols;
+  if (mac.dataflow == hw::Dataflow::kAdderTree) {
+    // PE: its multiplier and stationary weight registers. Column: an adder tree of R - 1
+    // adders, then the accumulator adder. Ternary trees widen from 9 bits (widths
+    // interpolated between the int8/16/32 adders); other kinds add at accumulator width.
+    const double pe = mult_area + weight_regs * weight_bits * reg_bit;
+    double tree = 0;
+    uint32_t inputs = mac.rows;
+    for (uint32_t level = 1; inputs > 1; ++level) {
+      const uint32_t adders = inputs / 2;
+      tree += adders * (mac.pe == hw::PeKind::kTernaryInt8 ? adder_area(tech, 8 + level) : acc_area);
+      inputs -= adders;
+    }
+    return {"mac_array", pes * pe + mac.cols * (tree + acc_area),
+            std::to_string(mac.rows) + " x " + std::to_string(mac.cols) + " PEs of " + fmt(pe) +
+                " um^2 (" + pe_input + "; " + std::to_string(weight_regs) + " x " +
+                fmt(weight_bits) + " weight-register bits of " + fmt(reg_bit) +
+                " um^2) + per column an adder tree of " + std::to_string(mac.rows - 1) +
+                " adders (" + fmt(tree) + " um^2) and a " + accum + " accumulator adder"};
+  }
+  // Systolic PE: multiplier, partial-sum adder, stationary registers, and the registers that
+  // pass operands and partial sums to its neighbours.
+  const double act_bits = 8.0 * t.act_bytes;
+  const double regs = weight_regs * weight_bits + act_bits + acc_bits;
+  const double pe = mult_area + acc_area + regs * reg_bit;
+  return {"mac_array", pes * pe,
+          std::to_string(mac.rows) + " x " + std::to_string(mac.cols) + " systolic PEs of " +
+              fmt(pe) + " um^2: " + pe_input + ", a " + accum + " partial-sum adder (" +
+              fmt(acc_area) + " um^2), " + fmt(regs) + " register bits of " + fmt(reg_bit) +
+              " um^2 (stationary, operand and partial-sum registers)"};
+}
+
 double sram_macro_area(const TechLibrary& tech, double bits) {
   return bits * tech.sram_cell_area_um2.value / tech.sram_array_efficiency.value;
 }
@@ -103,13 +218,16 @@ double sram_read_energy_pj(const TechLibrary& tech, double macro_kib, double wid
 
 EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech) {
   EnergyModel m;
-  std::set<std::string> used;
-  for (const EventMapEntry& e : kEventMap) {
-    const TechOp& op = op_of(tech, e.op);
-    used.insert(e.op);
-    m.per_event[e.key] = {op.energy_pj * e.times,
-                          std::string(e.why) + ": " + (e.times == 1 ? "" : fmt(e.times) + " x ") +
-                              e.op + " " + fmt(op.energy_pj) + " pJ (" + op.source + ")"};
+  for (const EventMapEntry& e : event_map()) {
+    double pj = 0;
+    std::string how;
+    for (const Term& t : e.terms) {
+      const TechOp& op = op_of(tech, t.op);
+      pj += op.energy_pj * t.times;
+      how += std::string(how.empty() ? "" : " + ") + (t.times == 1 ? "" : fmt(t.times) + " x ") +
+             t.op + " " + fmt(op.energy_pj) + " pJ (" + op.source + ")";
+    }
+    m.per_event[e.key] = {pj, std::string(e.why) + (how.empty() ? "" : ": " + how)};
   }
   const PowerFit fit = fit_sram(tech);
   const std::string fit_text = "SRAM fit E = " + fmt(fit.a) + " pJ x (bank KiB)^" + fmt(fit.b) +
@@ -139,29 +257,7 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   m.leakage_source = tech.leakage_mw_per_mm2.source;
 
   // Area.
-  const hw::MacArrayParams& mac = p.mac_array;
-  const double reg_bit = tech.register_bit_area_um2.value;
-  const double pe_input = area_of(tech, "int8_add");
-  const int weight_regs = mac.weight_preload_overlap ? 2 : 1;
-  const double pe = pe_input + weight_regs * 2 * reg_bit;
-  double tree = 0;
-  uint32_t inputs = mac.rows;
-  for (uint32_t level = 1; inputs > 1; ++level) {
-    const uint32_t adders = inputs / 2;
-    tree += adders * adder_area(tech, 8 + level);
-    inputs -= adders;
-  }
-  const double column = tree + area_of(tech, "int32_add");
-  m.area.push_back(
-      {"mac_array", mac.rows * mac.cols * pe + mac.cols * column,
-       std::to_string(mac.rows) + " x " + std::to_string(mac.cols) + " ternary PEs of " +
-           fmt(pe) + " um^2 (input stage priced as one int8 adder, " + fmt(pe_input) +
-           " um^2, an upper bound for a conditional negate; " + std::to_string(weight_regs) +
-           " x 2 weight-register bits of " + fmt(reg_bit) + " um^2) + per column an adder tree (" +
-           std::to_string(mac.rows - 1) + " adders widening from 9 bits, " + fmt(tree) +
-           " um^2, widths interpolated between the int8/16/32 adders) and an int32 accumulator "
-           "adder"});
-  used.insert({"int8_add", "int16_add", "int32_add"});
+  m.area.push_back(mac_array_area(p.mac_array, tech));
   for (const hw::SramParams* s : {&p.weight_sram, &p.act_sram, &p.acc_sram}) {
     const double bits = 8.0 * static_cast<double>(s->capacity_bytes);
     m.area.push_back({s->name, sram_macro_area(tech, bits),
@@ -174,16 +270,17 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   m.area.push_back({"imem", sram_macro_area(tech, imem_bits),
                     fmt(imem_bits) + " bits of instruction memory, same SRAM model"});
   const double lane = area_of(tech, "int32_mult") + 2 * area_of(tech, "int32_add");
-  used.insert("int32_mult");
   m.area.push_back({"vector_unit", p.vector_unit.lanes * lane,
                     std::to_string(p.vector_unit.lanes) + " lanes of an int32 multiplier and two "
                                                           "int32 adders (rounding, comparison)"});
+  const double reg_bit = tech.register_bit_area_um2.value;
   m.area.push_back({"controller_registers", isa::kNumRegs * 64 * reg_bit,
                     "16 x 64-bit registers of " + fmt(reg_bit) + " um^2 per bit (" +
                         tech.register_bit_area_um2.source + ")"});
   m.area_not_modelled = {"controller decode and scoreboard logic", "dma engine",
                          "unit command queues", "wiring and clock tree"};
 
+  const std::set<std::string> used = referenced_primitives();
   for (const auto& [name, op] : tech.ops) {
     if (!used.count(name) && !op.optional) {
       throw ConfigError(tech.file, "/ops/" + name,

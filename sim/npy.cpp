@@ -15,6 +15,7 @@ const char* descr(NpyType type) {
   switch (type) {
     case NpyType::kInt8: return "|i1";
     case NpyType::kUint8: return "|u1";
+    case NpyType::kUint16: return "<u2";
     case NpyType::kInt32: return "<i4";
     case NpyType::kUint32: return "<u4";
     case NpyType::kFloat32: return "<f4";
@@ -29,6 +30,7 @@ size_t npy_item_bytes(NpyType type) {
   switch (type) {
     case NpyType::kInt8:
     case NpyType::kUint8: return 1;
+    case NpyType::kUint16: return 2;
     case NpyType::kInt32:
     case NpyType::kUint32:
     case NpyType::kFloat32: return 4;

@@ -10,7 +10,7 @@
 
 namespace nmp::sim {
 
-enum class NpyType { kInt8, kUint8, kInt32, kUint32, kFloat32, kFloat64 };
+enum class NpyType { kInt8, kUint8, kUint16, kInt32, kUint32, kFloat32, kFloat64 };
 
 size_t npy_item_bytes(NpyType type);
 // Throws std::runtime_error if the file cannot be written.

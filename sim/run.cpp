@@ -49,40 +49,64 @@ std::vector<CounterRecord> collect_counters(const hw::NmpTop& top) {
   return records;
 }
 
+// A layer's simulated outputs, read back from DRAM.
+struct LayerOutputs {
+  std::vector<uint32_t> out;     // encoded elements
+  std::vector<uint32_t> absmax;  // integer kinds
+  std::vector<float> values;     // real values (when the scales are known)
+};
+
 std::string file_stem(size_t index, const std::string& name) {
   std::string s = std::to_string(index) + "_";
   for (char c : name) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
   return s;
 }
 
+// Writes a tensor of encoded elements (`bytes` each) as the matching .npy integer type.
+void dump_patterns(const std::string& path, const std::vector<uint32_t>& patterns, uint32_t bytes,
+                   const std::vector<size_t>& shape) {
+  if (bytes == 1) {
+    std::vector<int8_t> v(patterns.begin(), patterns.end());
+    write_npy(path, NpyType::kInt8, v.data(), shape);
+  } else {
+    std::vector<uint16_t> v(patterns.begin(), patterns.end());
+    write_npy(path, NpyType::kUint16, v.data(), shape);
+  }
+}
+
 void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
-                  const workloads::ModelData& data, const workloads::Lowered& lowered,
-                  const hw::Dram& dram, const std::vector<workloads::LayerReference>& refs,
-                  const std::vector<std::vector<float>>& dequantized) {
+                  const workloads::ModelData& data, const std::vector<LayerOutputs>& outputs,
+                  const std::vector<workloads::LayerReference>& refs) {
   std::filesystem::create_directories(dir);
+  const hw::PeKind kind = model.pe();
+  const uint32_t ab = hw::pe_traits(kind).act_bytes;
   const size_t m = model.tokens;
   const size_t k0 = model.layers.front().in_features;
-  std::vector<int8_t> xq(data.input_q.values.begin(), data.input_q.values.end());
   write_npy(dir + "/input_f32.npy", NpyType::kFloat32, data.input.data(), {m, k0});
-  write_npy(dir + "/input_q.npy", NpyType::kInt8, xq.data(), {m, k0});
-  write_npy(dir + "/input_absmax.npy", NpyType::kFloat32, data.input_q.absmax.data(), {m});
+  dump_patterns(dir + "/input_q.npy", data.input_encoded.patterns, ab, {m, k0});
+  if (!data.input_encoded.scale.empty()) {
+    write_npy(dir + "/input_scale.npy", NpyType::kFloat32, data.input_encoded.scale.data(), {m});
+  }
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& spec = model.layers[l];
-    const workloads::LayerPlan& plan = lowered.layers[l];
+    const workloads::LayerData& ld = data.layers[l];
+    const LayerOutputs& o = outputs[l];
     const std::string stem = dir + "/" + file_stem(l, spec.name);
     const size_t n = spec.out_features, k = spec.in_features;
-    write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, data.layers[l].weights.data(), {n, k});
-    write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, data.layers[l].ternary.trits.data(),
-              {n, k});
-    write_npy(stem + "_gamma.npy", NpyType::kFloat32, data.layers[l].ternary.gamma.data(), {1});
-    write_npy(stem + "_output_q.npy", NpyType::kInt8, dram.data() + plan.y_dram, {m, n});
-    write_npy(stem + "_output_absmax.npy", NpyType::kUint32, dram.data() + plan.y_scale_dram, {m});
-    if (!dequantized.empty()) {
-      write_npy(stem + "_output_dequant.npy", NpyType::kFloat32, dequantized[l].data(), {m, n});
+    write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
+    if (spec.kind == workloads::LayerKind::kBitLinear) {
+      write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});
+      write_npy(stem + "_gamma.npy", NpyType::kFloat32, ld.ternary.gamma.data(), {1});
+    } else {
+      dump_patterns(stem + "_weights_q.npy", ld.encoded.patterns, hw::pe_traits(kind).weight_bytes, {n, k});
+      if (!ld.encoded.scale.empty()) {
+        write_npy(stem + "_weight_scale.npy", NpyType::kFloat32, ld.encoded.scale.data(), {1});
+      }
     }
-    if (!refs.empty()) {
-      write_npy(stem + "_reference_fp32.npy", NpyType::kFloat32, refs[l].fp32.data(), {m, n});
-    }
+    dump_patterns(stem + "_output_q.npy", o.out, ab, {m, n});
+    if (!o.absmax.empty()) write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {m});
+    if (!o.values.empty()) write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {m, n});
+    if (!refs.empty()) write_npy(stem + "_reference_fp32.npy", NpyType::kFloat32, refs[l].fp32.data(), {m, n});
   }
 }
 
@@ -125,36 +149,50 @@ Json run_simulation(const SimConfig& cfg) {
   in.layer_starts = top.layer_starts();
   in.counters = collect_counters(top);
 
+  const hw::PeKind kind = model.pe();
+  const uint32_t ab = hw::pe_traits(kind).act_bytes;
+  const bool int_kind = kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8;
   std::vector<workloads::LayerReference> refs;
-  std::vector<std::vector<float>> dequantized;
   const bool check = cfg.options.verify && !cfg.options.timing_only;
-  if (check) refs = workloads::reference_outputs(model, data);
-  std::vector<double> input_scale(model.tokens);
-  for (uint32_t r = 0; r < model.tokens; ++r) input_scale[r] = data.input_q.absmax[r] / 127.0;
+  if (check) {
+    std::vector<uint32_t> k_tiles;
+    for (const workloads::LayerPlan& p : lowered.layers) k_tiles.push_back(p.k_tile);
+    refs = workloads::reference_outputs(model, data, k_tiles, cfg.hw.params.mac_array);
+  }
+  std::vector<double> input_scale(data.input_encoded.scale.begin(), data.input_encoded.scale.end());
+  std::vector<LayerOutputs> outputs;
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerPlan& plan = lowered.layers[l];
-    const size_t outputs = size_t{plan.m} * plan.n;
-    const auto* y = reinterpret_cast<const int8_t*>(top.dram().data() + plan.y_dram);
-    std::vector<int8_t> q(y, y + outputs);
-    std::vector<uint32_t> absmax(plan.m);
-    std::memcpy(absmax.data(), top.dram().data() + plan.y_scale_dram, 4 * size_t{plan.m});
-    const std::vector<double> out_scale =
-        workloads::output_scales(absmax, data.layers[l].ternary.gamma[0], input_scale);
+    const workloads::LayerSpec& spec = model.layers[l];
+    const size_t count = size_t{plan.m} * plan.n;
+    LayerOutputs o;
+    o.out.resize(count);
+    for (size_t i = 0; i < count; ++i) {
+      std::memcpy(&o.out[i], top.dram().data() + plan.y_dram + i * ab, ab);
+    }
+    std::vector<double> out_scale;
+    if (int_kind) {
+      o.absmax.resize(plan.m);
+      std::memcpy(o.absmax.data(), top.dram().data() + plan.y_scale_dram, 4 * size_t{plan.m});
+      const double w_scale = spec.kind == workloads::LayerKind::kBitLinear
+                                 ? data.layers[l].ternary.gamma[0]
+                                 : data.layers[l].encoded.scale[0];
+      out_scale = workloads::output_scales(o.absmax, w_scale, input_scale);
+      input_scale = out_scale;
+    }
     LayerCheck lc;
-    lc.outputs = outputs;
+    lc.outputs = count;
+    if (!cfg.options.timing_only) o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
     if (check) {
       lc.checked = true;
-      for (size_t i = 0; i < outputs; ++i) lc.mismatches += q[i] != refs[l].q[i];
-      for (uint32_t r = 0; r < plan.m; ++r) lc.mismatches += absmax[r] != refs[l].absmax[r];
-      dequantized.push_back(workloads::dequantize(q, out_scale, plan.n));
-      lc.error = workloads::compare(dequantized.back(), refs[l].fp32);
+      for (size_t i = 0; i < count; ++i) lc.mismatches += o.out[i] != refs[l].out[i];
+      for (uint32_t r = 0; r < o.absmax.size(); ++r) lc.mismatches += o.absmax[r] != refs[l].absmax[r];
+      lc.error = workloads::compare(o.values, refs[l].fp32);
     }
     in.checks.push_back(lc);
-    input_scale = out_scale;
+    outputs.push_back(std::move(o));
   }
-  if (!cfg.options.dump_dir.empty()) {
-    dump_tensors(cfg.options.dump_dir, model, data, lowered, top.dram(), refs, dequantized);
-  }
+  if (!cfg.options.dump_dir.empty()) dump_tensors(cfg.options.dump_dir, model, data, outputs, refs);
   return build_report(in);
 }
 

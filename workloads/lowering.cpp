@@ -38,29 +38,31 @@ enum Reg : unsigned {
 };
 
 struct Geometry {
-  uint32_t rows, cols;
-  arith::TernaryPacking packing;
+  hw::WeightLayout layout;
+  hw::PeTraits traits;
   uint64_t act_word, acc_word, wgt_word;
   uint64_t act_cap, acc_cap, wgt_half;
+  bool int_kind;
 };
 
 Geometry geometry_of(const hw::NmpParams& hw) {
   Geometry g;
-  g.rows = hw.mac_array.rows;
-  g.cols = hw.mac_array.cols;
-  g.packing = hw.mac_array.packing;
+  g.layout = hw.mac_array.layout();
+  g.traits = hw::pe_traits(hw.mac_array.pe);
   g.act_word = hw.act_sram.width_bits / 8;
   g.acc_word = hw.acc_sram.width_bits / 8;
   g.wgt_word = hw.weight_sram.width_bits / 8;
   g.act_cap = hw.act_sram.capacity_bytes;
   g.acc_cap = hw.acc_sram.capacity_bytes;
   g.wgt_half = hw.weight_sram.capacity_bytes / 2 / g.wgt_word * g.wgt_word;
+  g.int_kind = hw.mac_array.pe == hw::PeKind::kTernaryInt8 || hw.mac_array.pe == hw::PeKind::kInt8Int8;
   return g;
 }
 
-// Activation SRAM bytes for m-tiles of `m` tokens: two input buffers, outputs, scales.
-uint64_t act_bytes(uint64_t m, uint64_t kp, uint64_t np, uint64_t word) {
-  return 2 * m * kp + m * np + round_up(4 * m, word);
+// Activation SRAM bytes for m-tiles of `m` tokens: two input buffers, outputs, and (integer
+// kinds) the per-token scales.
+uint64_t act_bytes(uint64_t m, uint64_t kp, uint64_t np, const Geometry& g) {
+  return 2 * m * kp + m * np + (g.int_kind ? round_up(4 * m, g.act_word) : 0);
 }
 
 struct Tiling {
@@ -73,68 +75,95 @@ Tiling choose_tiling(const LayerSpec& layer, uint32_t index, uint32_t tokens, co
                             std::to_string(tokens) + " x " + std::to_string(layer.in_features) +
                             " -> " + std::to_string(layer.out_features) + ")";
   const uint32_t k = layer.in_features, n = layer.out_features;
+  const uint32_t rows = g.layout.array_rows, cols = g.layout.array_cols;
   if (n > kMaxDim16) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/out_features",
-                        where + ": requant handles at most 65535 outputs per row");
+                        where + ": the output conversion handles at most 65535 outputs per row");
   }
-  if (k > kMaxRowBytes) {
+  if (uint64_t{k} * g.traits.act_bytes > kMaxRowBytes) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/in_features",
                         where + ": an input row must fit one DMA row (16 MiB)");
   }
   Tiling t;
-  t.kp = round_up(k, g.act_word);
-  t.np = round_up(n, g.act_word);
-  t.na = round_up(uint64_t{4} * n, g.acc_word);
+  t.kp = round_up(uint64_t{k} * g.traits.act_bytes, g.act_word);
+  t.np = round_up(uint64_t{n} * g.traits.act_bytes, g.act_word);
+  t.na = round_up(uint64_t{n} * g.traits.acc_bytes, g.acc_word);
 
   const uint64_t m_acc = g.acc_cap / t.na;
   if (m_acc == 0) {
     throw LoweringError("hw", "/acc_sram/capacity_kib",
                         where + ": the accumulator SRAM must hold one output row of " +
-                            std::to_string(n) + " int32 (" + std::to_string(t.na) +
+                            std::to_string(n) + " accumulators (" + std::to_string(t.na) +
                             " bytes); it holds " + std::to_string(g.acc_cap));
   }
   uint64_t m_act = g.act_cap / (2 * t.kp + t.np + 4);
-  while (m_act > 0 && act_bytes(m_act, t.kp, t.np, g.act_word) > g.act_cap) --m_act;
+  while (m_act > 0 && act_bytes(m_act, t.kp, t.np, g) > g.act_cap) --m_act;
   if (m_act == 0) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
                         where + ": the activation SRAM must hold two input rows and one output "
                                 "row of one token (" +
-                            std::to_string(act_bytes(1, t.kp, t.np, g.act_word)) +
-                            " bytes); it holds " + std::to_string(g.act_cap));
+                            std::to_string(act_bytes(1, t.kp, t.np, g)) + " bytes); it holds " +
+                            std::to_string(g.act_cap));
   }
   t.m_tile = static_cast<uint32_t>(std::min<uint64_t>({tokens, m_acc, m_act, kMaxDim16}));
 
-  // Reduction: all of k if one column block of it fits half the weight SRAM.
-  const uint32_t block_cols = std::min(g.cols, n);
-  const uint64_t fold_bytes = block_cols * arith::packed_bytes(g.rows, g.packing);
-  if (hw::weight_operand_bytes(block_cols, k, g.rows, g.cols, g.packing) <= g.wgt_half) {
+  // Reduction: all of k if one column block of it fits half the weight SRAM, else whole
+  // multiples of the array's rows.
+  const uint32_t block_cols = std::min(cols, n);
+  auto bytes = [&](uint32_t nn, uint32_t kk) { return hw::weight_operand_bytes(nn, kk, g.layout); };
+  if (bytes(block_cols, k) <= g.wgt_half) {
     t.k_tile = k;
-  } else if (fold_bytes > g.wgt_half) {
+  } else if (bytes(block_cols, std::min(rows, k)) > g.wgt_half) {
     throw LoweringError("hw", "/weight_sram/capacity_kib",
                         where + ": half the weight SRAM (double buffering) must hold one " +
-                            std::to_string(g.rows) + " x " + std::to_string(block_cols) +
-                            " array tile (" + std::to_string(fold_bytes) + " bytes); it holds " +
-                            std::to_string(g.wgt_half));
+                            std::to_string(rows) + " x " + std::to_string(block_cols) +
+                            " array tile (" + std::to_string(bytes(block_cols, std::min(rows, k))) +
+                            " bytes); it holds " + std::to_string(g.wgt_half));
   } else {
-    t.k_tile = static_cast<uint32_t>(g.rows * (g.wgt_half / fold_bytes));
+    uint32_t folds = 1;
+    while (uint64_t{folds + 1} * rows < k && bytes(block_cols, (folds + 1) * rows) <= g.wgt_half) {
+      ++folds;
+    }
+    t.k_tile = folds * rows;
   }
-  // Outputs: as many array columns as fit with that reduction length.
-  const uint64_t col_bytes = hw::weight_operand_bytes(1, t.k_tile, g.rows, g.cols, g.packing);
+  // Outputs: as many array columns as fit with that reduction length (weight bytes grow
+  // linearly with the outputs in every layout).
+  const uint64_t block_bytes = bytes(block_cols, t.k_tile);
   const uint64_t budget = std::min(g.wgt_half, kMaxRowBytes);
-  const uint64_t col_blocks = std::max<uint64_t>(1, budget / (uint64_t{g.cols} * col_bytes));
-  t.n_tile = static_cast<uint32_t>(std::min<uint64_t>({n, col_blocks * g.cols, kMaxDim16}));
+  const uint64_t col_blocks = std::max<uint64_t>(1, budget / block_bytes);
+  t.n_tile = static_cast<uint32_t>(std::min<uint64_t>({n, col_blocks * block_cols, kMaxDim16}));
   return t;
 }
 
-// Copies the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) in array fold order.
-void write_weight_tile(const int8_t* trits, uint32_t k, uint32_t n0, uint32_t nt, uint32_t k0,
-                       uint32_t kt, const Geometry& g, uint8_t* out) {
-  std::vector<int8_t> row;
-  for (const hw::FoldTile& f : hw::fold_tiles(nt, kt, g.rows, g.cols, g.packing)) {
-    for (uint32_t c = 0; c < f.cols; ++c) {
-      const int8_t* src = trits + size_t{n0 + f.n0 + c} * k + k0 + f.k0;
-      row.assign(src, src + f.rows);
-      arith::pack_trits(row.data(), f.rows, g.packing, out + f.offset + c * f.row_bytes);
+// One weight's encoding in the layer's format.
+uint32_t weight_pattern(const LayerSpec& spec, const LayerData& data, size_t index) {
+  if (spec.kind == LayerKind::kBitLinear) return static_cast<uint32_t>(data.ternary.trits[index]);
+  return data.encoded.patterns[index];
+}
+
+// Writes the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) as the array reads them.
+void write_weight_tile(const LayerSpec& spec, const LayerData& data, uint32_t n0, uint32_t nt,
+                       uint32_t k0, uint32_t kt, const Geometry& g, uint8_t* out) {
+  const uint32_t k = spec.in_features;
+  std::vector<int8_t> trits;
+  for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
+    for (uint32_t r = 0; r < b.rows(); ++r) {
+      uint8_t* row = out + b.offset + r * b.row_bytes;
+      auto index = [&](uint32_t i) {  // the weight at position i of block row r
+        const uint32_t nn = b.n_major ? b.n0 + r : b.n0 + i;
+        const uint32_t kk = b.n_major ? b.k0 + i : b.k0 + r;
+        return size_t{n0 + nn} * k + k0 + kk;
+      };
+      if (spec.kind == LayerKind::kBitLinear) {
+        trits.resize(b.row_length());
+        for (uint32_t i = 0; i < b.row_length(); ++i) trits[i] = data.ternary.trits[index(i)];
+        arith::pack_trits(trits.data(), b.row_length(), g.layout.packing, row);
+      } else {
+        for (uint32_t i = 0; i < b.row_length(); ++i) {
+          const uint32_t p = weight_pattern(spec, data, index(i));
+          std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
+        }
+      }
     }
   }
 }
@@ -144,10 +173,18 @@ void write_weight_tile(const int8_t* trits, uint32_t k, uint32_t n0, uint32_t nt
 Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint32_t m = model.tokens;
+  const uint64_t ab = g.traits.act_bytes;
   Lowered out;
   std::vector<Tiling> tilings;
   for (uint32_t l = 0; l < model.layers.size(); ++l) {
-    tilings.push_back(choose_tiling(model.layers[l], l, m, g));
+    const LayerSpec& spec = model.layers[l];
+    if (spec.pe != hw.mac_array.pe) {
+      throw LoweringError(
+          "workload", "/layers/" + std::to_string(l) + (spec.kind == LayerKind::kLinear ? "/format" : "/type"),
+          "layer " + std::to_string(l) + " (" + spec.name + ") needs " + hw::to_string(spec.pe) +
+              " processing elements; the hardware's MAC array has " + hw::to_string(hw.mac_array.pe));
+    }
+    tilings.push_back(choose_tiling(spec, l, m, g));
   }
 
   // DRAM layout: the input, every layer's weight tiles, every layer's outputs.
@@ -157,7 +194,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     top = round_up(top + bytes, kDramAlign);
     return at;
   };
-  const uint64_t x0 = allocate(uint64_t{m} * model.layers.front().in_features);
+  const uint64_t x0 = allocate(uint64_t{m} * model.layers.front().in_features * ab);
   struct TileRef {
     uint64_t dram, bytes;
   };
@@ -178,7 +215,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
       auto& row = tiles[l].emplace_back();
       for (uint32_t k0 = 0; k0 < plan.k; k0 += t.k_tile) {
         const uint32_t nt = std::min(t.n_tile, plan.n - n0), kt = std::min(t.k_tile, plan.k - k0);
-        const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.rows, g.cols, g.packing);
+        const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
         row.push_back({allocate(bytes), bytes});
       }
     }
@@ -188,13 +225,13 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
   for (uint32_t l = 0; l < model.layers.size(); ++l) {
     LayerPlan& plan = out.layers[l];
     plan.x_dram = l == 0 ? x0 : out.layers[l - 1].y_dram;
-    plan.y_dram = allocate(uint64_t{m} * plan.n);
-    plan.y_scale_dram = allocate(uint64_t{m} * 4);
+    plan.y_dram = allocate(uint64_t{m} * plan.n * ab);
+    if (g.int_kind) plan.y_scale_dram = allocate(uint64_t{m} * 4);
   }
 
   out.dram_image.assign(top, 0);
-  for (size_t i = 0; i < data.input_q.values.size(); ++i) {
-    out.dram_image[x0 + i] = static_cast<uint8_t>(static_cast<int8_t>(data.input_q.values[i]));
+  for (size_t i = 0; i < data.input_encoded.patterns.size(); ++i) {
+    std::memcpy(&out.dram_image[x0 + i * ab], &data.input_encoded.patterns[i], ab);
   }
   for (uint32_t l = 0; l < model.layers.size(); ++l) {
     const LayerPlan& plan = out.layers[l];
@@ -203,9 +240,9 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
       for (size_t i = 0; i < tiles[l][j].size(); ++i) {
         const auto n0 = static_cast<uint32_t>(j * t.n_tile);
         const auto k0 = static_cast<uint32_t>(i * t.k_tile);
-        write_weight_tile(data.layers[l].ternary.trits.data(), plan.k, n0,
-                          std::min(t.n_tile, plan.n - n0), k0, std::min(t.k_tile, plan.k - k0),
-                          g, out.dram_image.data() + tiles[l][j][i].dram);
+        write_weight_tile(model.layers[l], data.layers[l], n0, std::min(t.n_tile, plan.n - n0),
+                          k0, std::min(t.k_tile, plan.k - k0), g,
+                          out.dram_image.data() + tiles[l][j][i].dram);
       }
     }
   }
@@ -218,14 +255,14 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     const Tiling& t = tilings[l];
     const uint64_t xbuf[2] = {0, uint64_t{t.m_tile} * t.kp};
     const uint64_t obuf = 2 * uint64_t{t.m_tile} * t.kp;
-    const uint64_t sbuf = round_up(obuf + uint64_t{t.m_tile} * t.np, g.act_word);
+    const uint64_t sbuf = round_up(obuf + uint64_t{t.m_tile} * t.np, g.act_word);  // int kinds
     const uint32_t m_tiles = (m + t.m_tile - 1) / t.m_tile;
     auto rows_of = [&](uint32_t tile) { return std::min(t.m_tile, m - tile * t.m_tile); };
     auto load_inputs = [&](uint32_t tile) {
-      b.li(kRegXDram, plan.x_dram + uint64_t{tile} * t.m_tile * plan.k);
+      b.li(kRegXDram, plan.x_dram + uint64_t{tile} * t.m_tile * plan.k * ab);
       b.li(kRegXBuf, xbuf[tile % 2]);
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegXBuf, kRegXDram, rows_of(tile), plan.k, t.kp,
-            plan.k);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegXBuf, kRegXDram, rows_of(tile), plan.k * ab,
+            t.kp, plan.k * ab);
     };
     b.layer(l);
     load_inputs(0);
@@ -241,8 +278,8 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
           b.li(kRegWBuf, (weight_tile_count++ % 2) * g.wgt_half);
           b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegWDram, 1, w.bytes, w.bytes,
                 w.bytes);
-          b.li(kRegAct, xbuf[tile % 2] + k0);
-          b.li(kRegAcc, uint64_t{4} * n0);
+          b.li(kRegAct, xbuf[tile % 2] + k0 * ab);
+          b.li(kRegAcc, uint64_t{n0} * g.traits.acc_bytes);
           b.gemm(kRegAct, kRegWBuf, kRegAcc, rows, std::min(t.n_tile, plan.n - n0),
                  std::min(t.k_tile, plan.k - k0), t.kp, t.na,
                  i == 0 ? isa::AccMode::kOverwrite : isa::AccMode::kAccumulate);
@@ -253,13 +290,20 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
         }
       }
       b.li(kRegOut, obuf);
-      b.li(kRegScale, sbuf);
-      b.requant(0, kRegOut, kRegScale, rows, plan.n, t.na, t.np);
-      b.li(kRegYDram, plan.y_dram + uint64_t{tile} * t.m_tile * plan.n);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegOut, kRegYDram, rows, plan.n, t.np, plan.n);
-      b.li(kRegYScaleDram, plan.y_scale_dram + uint64_t{tile} * t.m_tile * 4);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegScale, kRegYScaleDram, 1, uint64_t{4} * rows,
-            uint64_t{4} * rows, uint64_t{4} * rows);
+      if (g.int_kind) {
+        b.li(kRegScale, sbuf);
+        b.requant(0, kRegOut, kRegScale, rows, plan.n, t.na, t.np);
+      } else {
+        b.convert(0, kRegOut, rows, plan.n, t.na, t.np);
+      }
+      b.li(kRegYDram, plan.y_dram + uint64_t{tile} * t.m_tile * plan.n * ab);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegOut, kRegYDram, rows, plan.n * ab, t.np,
+            plan.n * ab);
+      if (g.int_kind) {
+        b.li(kRegYScaleDram, plan.y_scale_dram + uint64_t{tile} * t.m_tile * 4);
+        b.dma(Opcode::kDmaStore, Space::kActSram, kRegScale, kRegYScaleDram, 1,
+              uint64_t{4} * rows, uint64_t{4} * rows, uint64_t{4} * rows);
+      }
     }
   }
   b.halt();

@@ -1,8 +1,47 @@
 #include "workloads/model.hpp"
 
+#include <cmath>
+
+#include "hw_models/arith/minifloat.hpp"
+#include "hw_models/arith/posit.hpp"
 #include "workloads/random.hpp"
 
 namespace nmp::workloads {
+namespace {
+
+bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
+
+arith::Unpacked decode(hw::PeKind kind, uint32_t p) {
+  switch (kind) {
+    case hw::PeKind::kFp16: return arith::kFp16.decode(p);
+    case hw::PeKind::kBf16: return arith::kBf16.decode(p);
+    case hw::PeKind::kFp8E4M3: return arith::kFp8E4M3.decode(p);
+    case hw::PeKind::kFp8E5M2: return arith::kFp8E5M2.decode(p);
+    case hw::PeKind::kPosit8: return arith::PositFormat{8, 0}.decode(p);
+    case hw::PeKind::kPosit16: return arith::PositFormat{16, 1}.decode(p);
+    default: return arith::Unpacked::zero();
+  }
+}
+
+}  // namespace
+
+double element_value(hw::PeKind kind, uint32_t pattern) {
+  if (is_int(kind)) return static_cast<int8_t>(pattern);
+  return arith::to_double(decode(kind, pattern));
+}
+
+uint32_t encode_element(hw::PeKind kind, double value) {
+  const arith::Unpacked u = arith::from_double(value);
+  switch (kind) {
+    case hw::PeKind::kFp16: return arith::kFp16.encode(u);
+    case hw::PeKind::kBf16: return arith::kBf16.encode(u);
+    case hw::PeKind::kFp8E4M3: return arith::kFp8E4M3.encode(u);
+    case hw::PeKind::kFp8E5M2: return arith::kFp8E5M2.encode(u);
+    case hw::PeKind::kPosit8: return arith::PositFormat{8, 0}.encode(u);
+    case hw::PeKind::kPosit16: return arith::PositFormat{16, 1}.encode(u);
+    default: return 0;
+  }
+}
 
 std::vector<float> generate_tensor(const TensorSource& source, size_t count) {
   Rng rng(source.seed);
@@ -17,13 +56,29 @@ std::vector<float> generate_tensor(const TensorSource& source, size_t count) {
 
 ModelData generate(const ModelSpec& model) {
   ModelData d;
+  const hw::PeKind pe = model.pe();
   const uint32_t k0 = model.layers.front().in_features;
   d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
-  d.input_q = arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);
+  if (is_int(pe)) {
+    const arith::QuantizedRows q = arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);
+    for (int32_t v : q.values) d.input_encoded.patterns.push_back(static_cast<uint8_t>(v));
+    for (float a : q.absmax) d.input_encoded.scale.push_back(a / 127.0f);
+  } else {
+    for (float v : d.input) d.input_encoded.patterns.push_back(encode_element(pe, v));
+  }
   for (const LayerSpec& l : model.layers) {
     LayerData ld;
     ld.weights = generate_tensor(l.weights, size_t{l.out_features} * l.in_features);
-    ld.ternary = arith::quantize_absmean(ld.weights.data(), ld.weights.size());
+    if (l.kind == LayerKind::kBitLinear) {
+      ld.ternary = arith::quantize_absmean(ld.weights.data(), ld.weights.size());
+    } else if (l.pe == hw::PeKind::kInt8Int8) {
+      const arith::IntQuantized q = arith::quantize_int(ld.weights.data(), 1, ld.weights.size(),
+                                                        {8, true, arith::IntGranularity::kPerTensor});
+      for (int32_t v : q.values) ld.encoded.patterns.push_back(static_cast<uint8_t>(v));
+      ld.encoded.scale = q.step;
+    } else {
+      for (float v : ld.weights) ld.encoded.patterns.push_back(encode_element(l.pe, v));
+    }
     d.layers.push_back(std::move(ld));
   }
   return d;

@@ -1,8 +1,17 @@
 // A workload: a model as a sequence of layers with shapes and data sources, and the tensors
 // generated from it. Parsed from JSON by sim/; plain structs here.
 //
+// Layer kinds:
+//   bitlinear  y = x W^T with W ternarized per tensor (absmean) and x int8 per token (absmax);
+//              y requantized to int8 per token. Runs on ternary_int8 PEs.
+//   linear     the same product in one number format for weights, activations and outputs:
+//              int8 (weights int8 per tensor, activations int8 per token, outputs requantized),
+//              or fp16, bf16, fp8_e4m3, fp8_e5m2, posit8_0, posit16_1 (values rounded to the
+//              format; outputs rounded from the accumulator). Runs on the PE kind of its format.
+// Each layer's input is the previous layer's output.
+//
 // Example:
-//   ModelSpec m; m.tokens = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560, 6912, {}});
+//   ModelSpec m; m.tokens = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560, 6912});
 //   ModelData d = generate(m);
 #pragma once
 
@@ -12,6 +21,7 @@
 
 #include "hw_models/arith/intquant.hpp"
 #include "hw_models/arith/ternary.hpp"
+#include "hw_models/pe.hpp"
 
 namespace nmp::workloads {
 
@@ -27,37 +37,49 @@ struct TensorSource {
   uint64_t seed = 1;
 };
 
-enum class LayerKind : uint8_t { kBitLinear };
+enum class LayerKind : uint8_t { kBitLinear, kLinear };
 
-// y = x W^T with W of out_features x in_features, ternarized per tensor (absmean); x int8 per
-// token (absmax); y requantized to int8 per token.
 struct LayerSpec {
   LayerKind kind = LayerKind::kBitLinear;
   std::string name;
   uint32_t in_features = 0;
   uint32_t out_features = 0;
   TensorSource weights;
+  hw::PeKind pe = hw::PeKind::kTernaryInt8;  // the PE kind its arithmetic needs
 };
 
 struct ModelSpec {
   std::string name;
   uint32_t tokens = 1;
   TensorSource input;
-  std::vector<LayerSpec> layers;  // each layer's input is the previous layer's output
+  std::vector<LayerSpec> layers;
+  hw::PeKind pe() const { return layers.front().pe; }
+};
+
+// A tensor in a PE kind's activation or weight encoding.
+struct Encoded {
+  std::vector<uint32_t> patterns;  // int8 values (two's complement) or format patterns
+  std::vector<float> scale;        // int8: per row (activations) or per tensor (weights)
 };
 
 struct LayerData {
-  std::vector<float> weights;  // out x in, latent (before ternarization)
-  arith::TernaryTensor ternary;
+  std::vector<float> weights;     // out x in, latent (before quantization)
+  arith::TernaryTensor ternary;   // bitlinear
+  Encoded encoded;                // linear: the weights in the layer's format
 };
 
 struct ModelData {
-  std::vector<float> input;      // tokens x in_features of layer 0
-  arith::QuantizedRows input_q;  // int8 per token
+  std::vector<float> input;  // tokens x in_features of layer 0
+  Encoded input_encoded;     // int kinds: int8 per token (scale = absmax / 127); else patterns
   std::vector<LayerData> layers;
 };
 
 std::vector<float> generate_tensor(const TensorSource& source, size_t count);
 ModelData generate(const ModelSpec& model);
+
+// The value of one encoded element (int kinds: the integer; others: the format's value).
+double element_value(hw::PeKind kind, uint32_t pattern);
+// Rounds a value into the kind's activation format (float and posit kinds).
+uint32_t encode_element(hw::PeKind kind, double value);
 
 }  // namespace nmp::workloads

@@ -38,6 +38,12 @@ void ProgramBuilder::requant(unsigned src_reg, unsigned dst_reg, unsigned scale_
                           static_cast<int64_t>(dst_stride)});
 }
 
+void ProgramBuilder::convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uint64_t n,
+                             uint64_t src_stride, uint64_t dst_stride) {
+  emit(Opcode::kConvert, {src_reg, dst_reg, static_cast<int64_t>(m), static_cast<int64_t>(n),
+                          static_cast<int64_t>(src_stride), static_cast<int64_t>(dst_stride)});
+}
+
 void ProgramBuilder::halt() { emit(Opcode::kHalt, {}); }
 
 }  // namespace nmp::workloads

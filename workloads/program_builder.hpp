@@ -23,6 +23,8 @@ class ProgramBuilder {
             uint64_t k, uint64_t act_stride, uint64_t acc_stride, isa::AccMode mode);
   void requant(unsigned src_reg, unsigned dst_reg, unsigned scale_reg, uint64_t m, uint64_t n,
                uint64_t src_stride, uint64_t dst_stride);
+  void convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uint64_t n, uint64_t src_stride,
+               uint64_t dst_stride);
   void halt();
 
   const isa::Program& program() const { return program_; }

@@ -3,8 +3,12 @@
 #include <cmath>
 #include <limits>
 
+#include "hw_models/arith/posit.hpp"
+
 namespace nmp::workloads {
 namespace {
+
+bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
 
 // floor(a / b) for b > 0, written out rather than as a shift.
 int64_t floor_div(int64_t a, int64_t b) {
@@ -12,69 +16,148 @@ int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 
+void requantize(const std::vector<int64_t>& acc, LayerReference& ref, size_t row, size_t n) {
+  int64_t a = 0;
+  for (int64_t v : acc) a = std::max(a, v < 0 ? -v : v);
+  ref.absmax[row] = static_cast<uint32_t>(a);
+  for (size_t c = 0; c < n; ++c) {
+    int64_t q = 0;
+    if (a != 0) {
+      int64_t e = 0;  // floor(log2 a), by repeated halving
+      for (int64_t v = a; v > 1; v /= 2) ++e;
+      const int64_t two_s = int64_t{1} << (e + 24);
+      const int64_t reciprocal = floor_div(127 * two_s, a);
+      q = floor_div(acc[c] * reciprocal + two_s / 2, two_s);
+    }
+    ref.out[row * n + c] = static_cast<uint8_t>(static_cast<int8_t>(q));
+  }
+}
+
+// The fp32 sum of x[k] w[k] over one array block, as the hardware adds it.
+float block_sum(const std::vector<float>& x, const std::vector<float>& w, size_t k0, size_t k1,
+                bool tree) {
+  if (!tree) {
+    float s = 0.0f;
+    for (size_t k = k0; k < k1; ++k) s = s + x[k] * w[k];
+    return s;
+  }
+  std::vector<float> p;
+  for (size_t k = k0; k < k1; ++k) p.push_back(x[k] * w[k]);
+  while (p.size() > 1) {
+    std::vector<float> next;
+    for (size_t i = 0; i + 1 < p.size(); i += 2) next.push_back(p[i] + p[i + 1]);
+    if (p.size() % 2) next.push_back(p.back());
+    p = next;
+  }
+  return p[0];
+}
+
 }  // namespace
 
-std::vector<double> output_scales(const std::vector<uint32_t>& absmax, float gamma,
+std::vector<double> output_scales(const std::vector<uint32_t>& absmax, double weight_scale,
                                   const std::vector<double>& input_scale) {
   std::vector<double> s(absmax.size());
   for (size_t r = 0; r < absmax.size(); ++r) {
-    s[r] = static_cast<double>(absmax[r]) / 127.0 * gamma * input_scale[r];
+    s[r] = static_cast<double>(absmax[r]) / 127.0 * weight_scale * input_scale[r];
   }
   return s;
 }
 
-std::vector<float> dequantize(const std::vector<int8_t>& q, const std::vector<double>& row_scale,
-                              uint32_t cols) {
-  std::vector<float> y(q.size());
-  for (size_t i = 0; i < q.size(); ++i) y[i] = static_cast<float>(q[i] * row_scale[i / cols]);
+std::vector<float> output_values(hw::PeKind kind, const std::vector<uint32_t>& out,
+                                 const std::vector<double>& row_scale, uint32_t cols) {
+  std::vector<float> y(out.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    y[i] = is_int(kind) ? static_cast<float>(static_cast<int8_t>(out[i]) * row_scale[i / cols])
+                        : static_cast<float>(element_value(kind, out[i]));
+  }
   return y;
 }
 
-std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data) {
+std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,
+                                              const std::vector<uint32_t>& k_tiles,
+                                              const hw::MacArrayParams& mac) {
   const uint32_t m = model.tokens;
+  const hw::PeKind kind = model.pe();
   std::vector<LayerReference> refs;
-  std::vector<int8_t> x_q(data.input_q.values.begin(), data.input_q.values.end());
-  std::vector<double> x_scale(m);
-  for (uint32_t r = 0; r < m; ++r) x_scale[r] = data.input_q.absmax[r] / 127.0;
+  std::vector<uint32_t> x = data.input_encoded.patterns;
+  std::vector<double> x_scale(data.input_encoded.scale.begin(), data.input_encoded.scale.end());
   std::vector<float> x_fp = data.input;
   for (size_t l = 0; l < model.layers.size(); ++l) {
-    const uint32_t k = model.layers[l].in_features, n = model.layers[l].out_features;
-    const std::vector<int8_t>& w = data.layers[l].ternary.trits;
-    const float gamma = data.layers[l].ternary.gamma[0];
+    const LayerSpec& spec = model.layers[l];
+    const LayerData& ld = data.layers[l];
+    const uint32_t k = spec.in_features, n = spec.out_features;
+    const bool bitlinear = spec.kind == LayerKind::kBitLinear;
     LayerReference ref;
-    ref.q.resize(size_t{m} * n);
-    ref.absmax.resize(m);
+    ref.out.resize(size_t{m} * n);
     ref.fp32.resize(size_t{m} * n);
-    std::vector<int64_t> acc(n);
+    // FP32 reference.
     for (uint32_t r = 0; r < m; ++r) {
       for (uint32_t c = 0; c < n; ++c) {
-        int64_t sum = 0;
-        double fsum = 0.0;
+        double s = 0.0;
         for (uint32_t i = 0; i < k; ++i) {
-          sum += int64_t{x_q[size_t{r} * k + i]} * w[size_t{c} * k + i];
-          fsum += static_cast<double>(w[size_t{c} * k + i]) * gamma * x_fp[size_t{r} * k + i];
+          const double w = bitlinear ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) * ld.ternary.gamma[0]
+                                     : double{ld.weights[size_t{c} * k + i]};
+          s += w * x_fp[size_t{r} * k + i];
         }
-        acc[c] = static_cast<int32_t>(static_cast<uint32_t>(sum));  // int32 wrap-around
-        ref.fp32[size_t{r} * n + c] = static_cast<float>(fsum);
-      }
-      int64_t a = 0;
-      for (int64_t v : acc) a = std::max(a, v < 0 ? -v : v);
-      ref.absmax[r] = static_cast<uint32_t>(a);
-      for (uint32_t c = 0; c < n; ++c) {
-        int64_t q = 0;
-        if (a != 0) {
-          int64_t e = 0;  // floor(log2 a), by repeated halving
-          for (int64_t v = a; v > 1; v /= 2) ++e;
-          const int64_t two_s = int64_t{1} << (e + 24);
-          const int64_t reciprocal = floor_div(127 * two_s, a);
-          q = floor_div(acc[c] * reciprocal + two_s / 2, two_s);
-        }
-        ref.q[size_t{r} * n + c] = static_cast<int8_t>(q);
+        ref.fp32[size_t{r} * n + c] = static_cast<float>(s);
       }
     }
-    ref.out_scale = output_scales(ref.absmax, gamma, x_scale);
-    x_q = ref.q;
-    x_scale = ref.out_scale;
+    // The exact model of the hardware.
+    auto weight = [&](uint32_t c, uint32_t i) -> uint32_t {
+      const size_t idx = size_t{c} * k + i;
+      return bitlinear ? static_cast<uint32_t>(ld.ternary.trits[idx]) : ld.encoded.patterns[idx];
+    };
+    if (is_int(kind)) {
+      ref.absmax.resize(m);
+      std::vector<int64_t> acc(n);
+      for (uint32_t r = 0; r < m; ++r) {
+        for (uint32_t c = 0; c < n; ++c) {
+          int64_t sum = 0;
+          for (uint32_t i = 0; i < k; ++i) {
+            sum += int64_t{static_cast<int8_t>(x[size_t{r} * k + i])} *
+                   int64_t{static_cast<int8_t>(weight(c, i))};
+          }
+          acc[c] = static_cast<int32_t>(static_cast<uint32_t>(sum));  // int32 wrap-around
+        }
+        requantize(acc, ref, r, n);
+      }
+      const double w_scale = bitlinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
+      ref.out_scale = output_scales(ref.absmax, w_scale, x_scale);
+      x_scale = ref.out_scale;
+    } else if (kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16) {
+      const arith::PositFormat pf = kind == hw::PeKind::kPosit8 ? arith::PositFormat{8, 0}
+                                                                 : arith::PositFormat{16, 1};
+      for (uint32_t r = 0; r < m; ++r) {
+        for (uint32_t c = 0; c < n; ++c) {
+          arith::Quire q(pf);
+          for (uint32_t i = 0; i < k; ++i) q.fma(x[size_t{r} * k + i], weight(c, i));
+          ref.out[size_t{r} * n + c] = q.round();
+        }
+      }
+    } else {
+      const bool tree = mac.dataflow == hw::Dataflow::kAdderTree;
+      const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
+      std::vector<float> xv(k), wv(k);
+      for (uint32_t r = 0; r < m; ++r) {
+        for (uint32_t i = 0; i < k; ++i) xv[i] = static_cast<float>(element_value(kind, x[size_t{r} * k + i]));
+        for (uint32_t c = 0; c < n; ++c) {
+          for (uint32_t i = 0; i < k; ++i) wv[i] = static_cast<float>(element_value(kind, weight(c, i)));
+          float acc = 0.0f;
+          bool first = true;
+          for (uint32_t t0 = 0; t0 < k; t0 += k_tiles[l]) {
+            const uint32_t t1 = std::min(k, t0 + k_tiles[l]);
+            const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
+            for (uint32_t b0 = t0; b0 < t1; b0 += block) {
+              const float s = block_sum(xv, wv, b0, std::min(t1, b0 + block), tree);
+              acc = first ? s : acc + s;
+              first = false;
+            }
+          }
+          ref.out[size_t{r} * n + c] = encode_element(kind, acc);
+        }
+      }
+    }
+    x = ref.out;
     x_fp = ref.fp32;
     refs.push_back(std::move(ref));
   }

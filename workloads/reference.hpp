@@ -1,37 +1,45 @@
 // Plain C++ references for a model, written apart from the simulator's kernels:
-//  * the exact integer model of the hardware arithmetic (ternary weights x int8 activations
-//    into int32, then the requantization of docs/isa.md#requant), which the simulated outputs
-//    must equal bit for bit;
-//  * an FP32 model (the deployed ternary weights times gamma, unquantized activations; products
-//    summed in double and rounded to float) against which the numerical error is reported.
+//  * the exact model of the hardware arithmetic, which the simulated outputs must equal bit for
+//    bit: integer kinds sum in int64 and wrap to int32, then requantize (docs/isa.md#requant);
+//    float kinds follow pe.hpp's accumulation (the lowering's k-tiles, the array's blocks of R
+//    inputs, pairwise in an adder tree or in order in a systolic column, each sum rounded to
+//    fp32) and round once to the format; posit kinds sum exactly in arith::Quire;
+//  * an FP32 model (the deployed ternary weights times gamma for bitlinear layers, the latent
+//    float weights for linear ones, unquantized activations; products summed in double, rounded
+//    to float) against which the numerical error is reported.
 //
 // Example:
-//   auto refs = reference_outputs(spec, data);   // refs[l].q, refs[l].fp32
+//   auto refs = reference_outputs(spec, data, k_tiles, hw.mac_array);   // refs[l].out, .fp32
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "hw_models/mac_array.hpp"
 #include "workloads/model.hpp"
 
 namespace nmp::workloads {
 
 struct LayerReference {
-  std::vector<int8_t> q;           // tokens x out, requantized output
-  std::vector<uint32_t> absmax;    // per token: max |acc|
-  std::vector<double> out_scale;   // per token: real value of one output step
-  std::vector<float> fp32;         // tokens x out, FP32 reference
+  std::vector<uint32_t> out;      // tokens x out: int8 values or the format's patterns
+  std::vector<uint32_t> absmax;   // integer kinds: per token, max |acc|
+  std::vector<double> out_scale;  // integer kinds: per token, real value of one output step
+  std::vector<float> fp32;        // tokens x out, FP32 reference
 };
 
-std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data);
+// k_tiles[l]: the reduction length of each gemm of layer l (the lowering's k_tile).
+std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,
+                                              const std::vector<uint32_t>& k_tiles,
+                                              const hw::MacArrayParams& mac);
 
-// The real values the int8 outputs stand for: q * out_scale(row).
-std::vector<float> dequantize(const std::vector<int8_t>& q, const std::vector<double>& row_scale,
-                              uint32_t cols);
+// The real values of a layer's outputs: q x out_scale(row) for integer kinds, the format's
+// values otherwise.
+std::vector<float> output_values(hw::PeKind kind, const std::vector<uint32_t>& out,
+                                 const std::vector<double>& row_scale, uint32_t cols);
 
-// Real value of one output step per token, given the int32 absmax of each output row, the
-// layer's gamma, and the real value of one input step per token.
-std::vector<double> output_scales(const std::vector<uint32_t>& absmax, float gamma,
+// Real value of one output step per token (integer kinds), given the int32 absmax of each
+// output row, the weights' scale, and the real value of one input step per token.
+std::vector<double> output_scales(const std::vector<uint32_t>& absmax, double weight_scale,
                                   const std::vector<double>& input_scale);
 
 struct ErrorStats {

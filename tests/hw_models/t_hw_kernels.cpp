@@ -4,39 +4,186 @@
 #include <cstring>
 #include <random>
 
+#include "hw_models/arith/minifloat.hpp"
+#include "hw_models/arith/posit.hpp"
 #include "hw_models/kernels.hpp"
 #include "hw_models/weight_layout.hpp"
 
 using namespace nmp;
 using namespace nmp::hw;
 
-TEST_CASE("fold tiles cover every weight exactly once, in array order", "[unit]") {
+TEST_CASE("weight blocks cover every weight exactly once, in array order", "[unit]") {
+  const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
+                                 Dataflow::kOutputStationary, Dataflow::kInputStationary);
+  const auto pe = GENERATE(PeKind::kTernaryInt8, PeKind::kFp16);
   for (auto [n, k, r, c] : {std::array<uint32_t, 4>{33, 77, 8, 4}, {64, 64, 64, 64},
                             {1, 1, 16, 16}, {100, 7, 3, 30}}) {
-    const auto packing = arith::TernaryPacking::kFiveTritsPerByte;
+    const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kFiveTritsPerByte};
     std::vector<int> seen(size_t{n} * k, 0);
     uint64_t offset = 0;
-    for (const FoldTile& f : fold_tiles(n, k, r, c, packing)) {
-      REQUIRE(f.offset == offset);
-      REQUIRE(f.cols <= c);
-      REQUIRE(f.rows <= r);
-      REQUIRE(f.bytes == f.cols * arith::packed_bytes(f.rows, packing));
-      offset += f.bytes;
-      for (uint32_t i = 0; i < f.cols; ++i)
-        for (uint32_t j = 0; j < f.rows; ++j) ++seen[size_t{f.n0 + i} * k + f.k0 + j];
+    for (const WeightBlock& b : weight_blocks(n, k, layout)) {
+      REQUIRE(b.offset == offset);
+      REQUIRE(b.bytes == b.rows() * layout.row_bytes(b.row_length()));
+      offset += b.bytes;
+      for (uint32_t i = 0; i < b.n_count; ++i)
+        for (uint32_t j = 0; j < b.k_count; ++j) ++seen[size_t{b.n0 + i} * k + b.k0 + j];
     }
-    REQUIRE(offset == weight_operand_bytes(n, k, r, c, packing));
+    REQUIRE(offset == weight_operand_bytes(n, k, layout));
     for (int s : seen) REQUIRE(s == 1);
   }
 }
 
-TEST_CASE("the ternary GEMM kernel equals a naive int64 reference", "[unit]") {
+namespace {
+
+// The value of an encoded element, decoded with hw_models/arith (not the kernel's tables).
+double value_of(PeKind kind, const uint8_t* p) {
+  uint32_t pattern = 0;
+  std::memcpy(&pattern, p, pe_traits(kind).act_bytes);
+  switch (kind) {
+    case PeKind::kInt8Int8: return static_cast<int8_t>(pattern);
+    case PeKind::kFp16: return arith::to_double(arith::kFp16.decode(pattern));
+    case PeKind::kBf16: return arith::to_double(arith::kBf16.decode(pattern));
+    case PeKind::kFp8E4M3: return arith::to_double(arith::kFp8E4M3.decode(pattern));
+    case PeKind::kFp8E5M2: return arith::to_double(arith::kFp8E5M2.decode(pattern));
+    case PeKind::kPosit8: return arith::to_double(arith::PositFormat{8, 0}.decode(pattern));
+    case PeKind::kPosit16: return arith::to_double(arith::PositFormat{16, 1}.decode(pattern));
+    default: return 0;
+  }
+}
+
+// A random finite encoding of a value near N(0, 1).
+void random_element(PeKind kind, std::mt19937& rng, uint8_t* out) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const arith::Unpacked u = arith::from_double(normal(rng));
+  uint32_t p = 0;
+  switch (kind) {
+    case PeKind::kInt8Int8: p = static_cast<uint8_t>(rng()); break;
+    case PeKind::kFp16: p = arith::kFp16.encode(u); break;
+    case PeKind::kBf16: p = arith::kBf16.encode(u); break;
+    case PeKind::kFp8E4M3: p = arith::kFp8E4M3.encode(u); break;
+    case PeKind::kFp8E5M2: p = arith::kFp8E5M2.encode(u); break;
+    case PeKind::kPosit8: p = arith::PositFormat{8, 0}.encode(u); break;
+    case PeKind::kPosit16: p = arith::PositFormat{16, 1}.encode(u); break;
+    default: break;
+  }
+  std::memcpy(out, &p, pe_traits(kind).act_bytes);
+}
+
+}  // namespace
+
+TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", "[unit]") {
+  const auto pe = GENERATE(PeKind::kInt8Int8, PeKind::kFp16, PeKind::kBf16, PeKind::kFp8E4M3,
+                           PeKind::kFp8E5M2, PeKind::kPosit8, PeKind::kPosit16);
+  const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
+                                 Dataflow::kOutputStationary, Dataflow::kInputStationary);
+  const bool accumulate = GENERATE(false, true);
+  const PeTraits t = pe_traits(pe);
+  std::mt19937 rng(17);
+  for (auto [m, n, k, r, c] : {std::array<uint32_t, 5>{3, 13, 37, 8, 4}, {1, 5, 70, 16, 16},
+                               {9, 20, 9, 4, 7}}) {
+    const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kTwoBit};
+    const uint64_t act_stride = k * t.act_bytes + 5, acc_stride = n * t.acc_bytes + t.acc_bytes;
+    std::vector<uint8_t> act(m * act_stride), w(size_t{n} * k * t.weight_bytes);
+    for (uint32_t i = 0; i < m; ++i)
+      for (uint32_t j = 0; j < k; ++j) random_element(pe, rng, &act[i * act_stride + j * t.act_bytes]);
+    for (size_t j = 0; j < size_t{n} * k; ++j) random_element(pe, rng, &w[j * t.weight_bytes]);
+    // Initial accumulators: finite values of the accumulator's own kind.
+    std::vector<uint8_t> acc(m * acc_stride, 0);
+    for (uint32_t i = 0; i < m; ++i) {
+      for (uint32_t j = 0; j < n; ++j) {
+        uint8_t* slot = &acc[i * acc_stride + j * t.acc_bytes];
+        if (t.float_acc) {
+          const float v = static_cast<float>(rng() % 1000) / 100.0f - 5.0f;
+          std::memcpy(slot, &v, 4);
+        } else if (!t.quire) {
+          const auto v = static_cast<int32_t>(rng());
+          std::memcpy(slot, &v, 4);
+        }  // quires start at 0: their NaR encoding is not a real value
+      }
+    }
+    const std::vector<uint8_t> before = acc;
+    std::vector<uint8_t> packed(weight_operand_bytes(n, k, layout));
+    const auto blocks = weight_blocks(n, k, layout);
+    for (const WeightBlock& b : blocks) {
+      for (uint32_t row = 0; row < b.rows(); ++row) {
+        for (uint32_t i = 0; i < b.row_length(); ++i) {
+          const uint32_t nn = b.n0 + (b.n_major ? row : i), kk = b.k0 + (b.n_major ? i : row);
+          std::memcpy(&packed[b.offset + row * b.row_bytes + i * t.weight_bytes],
+                      &w[(size_t{nn} * k + kk) * t.weight_bytes], t.weight_bytes);
+        }
+      }
+    }
+    GemmArgs args{layout, act.data(), act_stride, packed.data(), acc.data(), acc_stride, accumulate};
+    gemm(args, blocks, gemm_folds(m, blocks, layout), true);
+    const bool tree = dataflow == Dataflow::kAdderTree;
+    const uint32_t block_k = dataflow == Dataflow::kOutputStationary ? k : r;
+    for (uint32_t i = 0; i < m; ++i) {
+      for (uint32_t j = 0; j < n; ++j) {
+        const uint8_t* got = &acc[i * acc_stride + j * t.acc_bytes];
+        const uint8_t* old = &before[i * acc_stride + j * t.acc_bytes];
+        INFO(to_string(pe) << " " << to_string(dataflow) << " m " << i << " n " << j);
+        auto x = [&](uint32_t kk) { return value_of(pe, &act[i * act_stride + kk * t.act_bytes]); };
+        auto wt = [&](uint32_t kk) { return value_of(pe, &w[(size_t{j} * k + kk) * t.weight_bytes]); };
+        if (pe == PeKind::kInt8Int8) {
+          int64_t sum = 0;
+          for (uint32_t kk = 0; kk < k; ++kk) sum += static_cast<int64_t>(x(kk)) * static_cast<int64_t>(wt(kk));
+          int32_t start = 0, value;
+          if (accumulate) std::memcpy(&start, old, 4);
+          std::memcpy(&value, got, 4);
+          REQUIRE(value == static_cast<int32_t>(static_cast<uint32_t>(start + sum)));
+        } else if (t.float_acc) {
+          // Blocks of block_k inputs, each summed as the hardware does, then accumulated.
+          float a = 0.0f;
+          if (accumulate) std::memcpy(&a, old, 4);
+          for (uint32_t b0 = 0; b0 < k; b0 += block_k) {
+            const uint32_t b1 = std::min(k, b0 + block_k);
+            std::vector<float> p;
+            for (uint32_t kk = b0; kk < b1; ++kk) p.push_back(static_cast<float>(x(kk)) * static_cast<float>(wt(kk)));
+            float s = 0.0f;
+            if (tree) {
+              while (p.size() > 1) {
+                std::vector<float> q;
+                for (size_t e = 0; e + 1 < p.size(); e += 2) q.push_back(p[e] + p[e + 1]);
+                if (p.size() % 2) q.push_back(p.back());
+                p = q;
+              }
+              s = p[0];
+            } else {
+              for (float v : p) s = s + v;
+            }
+            a = (b0 == 0 && !accumulate) ? s : a + s;
+          }
+          float value;
+          std::memcpy(&value, got, 4);
+          REQUIRE(std::memcmp(&value, &a, 4) == 0);
+        } else {
+          // Posits: the quire holds the exact sum; compare it rounded to the posit format.
+          const arith::PositFormat pf = pe == PeKind::kPosit8 ? arith::PositFormat{8, 0}
+                                                              : arith::PositFormat{16, 1};
+          arith::Quire q(pf);
+          for (uint32_t kk = 0; kk < k; ++kk) {
+            uint32_t xa = 0, wa = 0;
+            std::memcpy(&xa, &act[i * act_stride + kk * t.act_bytes], t.act_bytes);
+            std::memcpy(&wa, &w[(size_t{j} * k + kk) * t.weight_bytes], t.weight_bytes);
+            q.fma(xa, wa);
+          }
+          REQUIRE(convert_accumulator(pe, got) == q.round());
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("the ternary gemm kernel equals a naive int64 reference", "[unit]") {
   const auto packing = GENERATE(arith::TernaryPacking::kTwoBit,
                                 arith::TernaryPacking::kFiveTritsPerByte);
+  const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
+                                 Dataflow::kOutputStationary, Dataflow::kInputStationary);
   const bool accumulate = GENERATE(false, true);
   std::mt19937 rng(5);
   for (auto [m, n, k, r, c] : {std::array<uint32_t, 5>{1, 33, 77, 8, 4}, {3, 77, 33, 16, 16},
                                {2, 5, 300, 64, 3}, {4, 64, 64, 64, 64}}) {
+    const WeightLayout layout{dataflow, r, c, PeKind::kTernaryInt8, packing};
     std::vector<int8_t> w(size_t{n} * k);
     for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
     const uint64_t act_stride = k + 3, acc_stride = 4 * (n + 1);
@@ -44,21 +191,30 @@ TEST_CASE("the ternary GEMM kernel equals a naive int64 reference", "[unit]") {
     for (uint8_t& a : act) a = static_cast<uint8_t>(rng());
     for (uint8_t& a : acc) a = static_cast<uint8_t>(rng());
     const std::vector<uint8_t> acc_before = acc;
-
-    std::vector<uint8_t> packed(weight_operand_bytes(n, k, r, c, packing));
-    const auto folds = fold_tiles(n, k, r, c, packing);
-    for (const FoldTile& f : folds) {
-      for (uint32_t col = 0; col < f.cols; ++col) {
-        arith::pack_trits(&w[size_t{f.n0 + col} * k + f.k0], f.rows, packing,
-                          packed.data() + f.offset + col * f.row_bytes);
+    std::vector<uint8_t> packed(weight_operand_bytes(n, k, layout));
+    const auto blocks = weight_blocks(n, k, layout);
+    std::vector<int8_t> row;
+    for (const WeightBlock& b : blocks) {
+      for (uint32_t rr = 0; rr < b.rows(); ++rr) {
+        row.clear();
+        for (uint32_t i = 0; i < b.row_length(); ++i) {
+          const uint32_t nn = b.n0 + (b.n_major ? rr : i), kk = b.k0 + (b.n_major ? i : rr);
+          row.push_back(w[size_t{nn} * k + kk]);
+        }
+        arith::pack_trits(row.data(), b.row_length(), packing, packed.data() + b.offset + rr * b.row_bytes);
       }
     }
-    TernaryGemmArgs args{act.data(), act_stride, packed.data(), acc.data(), acc_stride, m,
-                         accumulate};
-    const arith::TritCounts counts = ternary_gemm(args, folds, packing);
-    uint64_t zeros = 0;
-    for (int8_t v : w) zeros += v == 0;
-    REQUIRE(counts.zeros == zeros);
+    const auto folds = gemm_folds(m, blocks, layout);
+    GemmArgs args{layout, act.data(), act_stride, packed.data(), acc.data(), acc_stride, accumulate};
+    const GemmCounts counts = gemm(args, blocks, folds, true);
+    uint64_t zero_macs = 0;
+    for (const Fold& f : folds) {
+      const WeightBlock& b = blocks[f.block];
+      for (uint32_t nn = 0; nn < b.n_count; ++nn)
+        for (uint32_t kk = 0; kk < b.k_count; ++kk)
+          zero_macs += f.m_count * (w[size_t{b.n0 + nn} * k + b.k0 + kk] == 0);
+    }
+    REQUIRE(counts.zero_weight_macs == zero_macs);
     for (uint32_t i = 0; i < m; ++i) {
       for (uint32_t j = 0; j < n; ++j) {
         int64_t sum = 0;
@@ -68,9 +224,7 @@ TEST_CASE("the ternary GEMM kernel equals a naive int64 reference", "[unit]") {
         int32_t before, got;
         std::memcpy(&before, &acc_before[i * acc_stride + 4 * j], 4);
         std::memcpy(&got, &acc[i * acc_stride + 4 * j], 4);
-        const auto expected = static_cast<int32_t>(static_cast<uint32_t>(
-            (accumulate ? int64_t{before} : 0) + sum));
-        REQUIRE(got == expected);
+        REQUIRE(got == static_cast<int32_t>(static_cast<uint32_t>((accumulate ? int64_t{before} : 0) + sum)));
       }
     }
   }

@@ -25,6 +25,7 @@ TEST_CASE("the same seeds give the same tensors; other seeds, others", "[unit]")
   const auto spec = spec_of(test::bitlinear_workload(3, {{40, 20}}, 5));
   const workloads::ModelData a = workloads::generate(spec), b = workloads::generate(spec);
   REQUIRE(a.input == b.input);
+  REQUIRE(a.input_encoded.patterns == b.input_encoded.patterns);
   REQUIRE(a.layers[0].weights == b.layers[0].weights);
   const workloads::ModelData c = workloads::generate(spec_of(test::bitlinear_workload(3, {{40, 20}}, 6)));
   REQUIRE(a.input != c.input);
@@ -45,8 +46,7 @@ TEST_CASE("lowering fits every tile in its SRAM and the program round-trips as t
   for (const workloads::LayerPlan& plan : l.layers) {
     INFO(plan.name);
     const uint64_t half = p.weight_sram.capacity_bytes / 2;
-    REQUIRE(hw::weight_operand_bytes(plan.n_tile, plan.k_tile, p.mac_array.rows,
-                                     p.mac_array.cols, p.mac_array.packing) <= half);
+    REQUIRE(hw::weight_operand_bytes(plan.n_tile, plan.k_tile, p.mac_array.layout()) <= half);
     REQUIRE(plan.m_tile * ((4 * plan.n + 31) / 32 * 32) <= p.acc_sram.capacity_bytes);
     REQUIRE(plan.m_tile >= 1);
     REQUIRE(plan.n_tile >= 1);
@@ -81,19 +81,22 @@ TEST_CASE("an accumulator SRAM smaller than one output row is an error", "[unit]
 
 TEST_CASE("the reference's requantization matches its documented bounds", "[unit]") {
   const auto spec = spec_of(test::bitlinear_workload(4, {{100, 50}, {50, 60}}));
-  const auto refs = workloads::reference_outputs(spec, workloads::generate(spec));
+  const auto refs = workloads::reference_outputs(spec, workloads::generate(spec), {100, 50},
+                                                 params_with({}).mac_array);
   REQUIRE(refs.size() == 2);
   for (size_t l = 0; l < refs.size(); ++l) {
     const workloads::LayerReference& r = refs[l];
     bool has_extreme = false;
-    for (int8_t q : r.q) {
+    for (uint32_t pattern : r.out) {
+      const auto q = static_cast<int8_t>(pattern);
       REQUIRE(q >= -127);
       has_extreme |= q == 127 || q == -127;
     }
     REQUIRE(has_extreme);  // the absmax element of every row maps to +-127
     // Dequantized outputs stay near the FP32 reference (SQNR of int8 activations).
     const auto err = workloads::compare(
-        workloads::dequantize(r.q, r.out_scale, spec.layers[l].out_features), r.fp32);
+        workloads::output_values(spec.pe(), r.out, r.out_scale, spec.layers[l].out_features),
+        r.fp32);
     REQUIRE(err.sqnr_db > 25.0);
   }
 }

@@ -1,0 +1,52 @@
+// Processing-element kinds: what a PE multiplies, in which formats, and what it accumulates into.
+//
+// | kind          | weights              | activations | accumulator (in the acc SRAM)          |
+// |---------------|----------------------|-------------|----------------------------------------|
+// | ternary_int8  | ternary, packed 2 or 1.6 bits | int8 | int32, wrapping                         |
+// | int8_int8     | int8                 | int8        | int32, wrapping                         |
+// | fp16          | fp16                 | fp16        | fp32: products exact, each add rounded |
+// | bf16          | bf16                 | bf16        | fp32, as fp16                           |
+// | fp8_e4m3/e5m2 | fp8                  | fp8         | fp32, as fp16                           |
+// | posit8_0      | posit<8,0>           | posit<8,0>  | quire: int64 of 2^-12 units (exact)    |
+// | posit16_1     | posit<16,1>          | posit<16,1> | quire: int128 of 2^-56 units (exact)   |
+//
+// Float accumulation order is part of the hardware: within a fold, a systolic column (WS, IS)
+// or a PE (OS) adds products in increasing k, each sum rounded to fp32, starting from +0; an
+// adder tree adds them pairwise, level by level ((0+1), (2+3), ...; an odd one passes through),
+// each sum rounded. The fold's sum then overwrites the accumulator or is added to it (rounded).
+// The quire kinds need no order: they are exact until the vector unit rounds them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace nmp::hw {
+
+enum class PeKind : uint8_t {
+  kTernaryInt8,
+  kInt8Int8,
+  kFp16,
+  kBf16,
+  kFp8E4M3,
+  kFp8E5M2,
+  kPosit8,
+  kPosit16,
+};
+
+const char* to_string(PeKind p);
+
+struct PeTraits {
+  uint32_t weight_bytes;  // per weight, unpacked kinds (0 for ternary: packed)
+  uint32_t act_bytes;     // per activation
+  uint32_t acc_bytes;     // per accumulator in the acc SRAM
+  bool float_acc;         // fp32 accumulation (order matters)
+  bool quire;             // exact accumulation
+};
+
+PeTraits pe_traits(PeKind kind);
+
+// Quire units of the posit kinds: the accumulator holds multiples of 2^quire_lsb_exp.
+inline constexpr int kPosit8QuireLsbExp = -12;   // minpos^2 = 2^-12 for posit<8,0>
+inline constexpr int kPosit16QuireLsbExp = -56;  // minpos^2 = 2^-56 for posit<16,1>
+
+}  // namespace nmp::hw
