@@ -40,9 +40,8 @@ void ControllerStats::visit(const CounterFn& fn) const {
   const uint64_t issue_cycles = issued_control + issued_dma + issued_mac + issued_vector;
   fn({"busy_issue", "cycles", "cycles in which an instruction issued", ""}, issue_cycles);
   for (size_t i = 1; i < stall.size(); ++i) {
-    fn({kNames[i], "cycles", std::string("cycles the controller could not issue because ") +
-                                 kWhy[i],
-        ""},
+    fn({kNames[i], "cycles",
+        std::string("cycles the controller could not issue because ") + kWhy[i], ""},
        stall[i]);
   }
 }
@@ -105,16 +104,23 @@ IssueStall Controller::blocker(Cycles /*now*/) const {
   }
   if (units_[static_cast<size_t>(unit)]->queue_full()) {
     switch (unit) {
-      case Unit::kDma: return IssueStall::kQueueFullDma;
-      case Unit::kMacArray: return IssueStall::kQueueFullMac;
-      default: return IssueStall::kQueueFullVector;
+      case Unit::kDma:
+        return IssueStall::kQueueFullDma;
+      case Unit::kMacArray:
+        return IssueStall::kQueueFullMac;
+      default:
+        return IssueStall::kQueueFullVector;
     }
   }
   switch (scoreboard_.check(unit, pending_command().footprint)) {
-    case Hazard::kRaw: return IssueStall::kHazardRaw;
-    case Hazard::kWar: return IssueStall::kHazardWar;
-    case Hazard::kWaw: return IssueStall::kHazardWaw;
-    case Hazard::kNone: break;
+    case Hazard::kRaw:
+      return IssueStall::kHazardRaw;
+    case Hazard::kWar:
+      return IssueStall::kHazardWar;
+    case Hazard::kWaw:
+      return IssueStall::kHazardWaw;
+    case Hazard::kNone:
+      break;
   }
   return IssueStall::kNone;
 }
@@ -151,25 +157,38 @@ void Controller::execute(Cycles now) {
     ++stats().issued_control;
     using namespace isa::ctrl;
     switch (d.spec->opcode) {
-      case Opcode::kLi: set(d.ufield(kRd), d.ufield(kLiImm)); break;
-      case Opcode::kAddi: set(d.ufield(kRd), reg(kRs) + d.ufield(kAddiImm)); break;
-      case Opcode::kAdd: set(d.ufield(kRd), reg(kRs) + reg(kRt)); break;
-      case Opcode::kSub: set(d.ufield(kRd), reg(kRs) - reg(kRt)); break;
-      case Opcode::kJmp: branch(d.ufield(kJmpTarget)); break;
+      case Opcode::kLi:
+        set(d.ufield(kRd), d.ufield(kLiImm));
+        break;
+      case Opcode::kAddi:
+        set(d.ufield(kRd), reg(kRs) + d.ufield(kAddiImm));
+        break;
+      case Opcode::kAdd:
+        set(d.ufield(kRd), reg(kRs) + reg(kRt));
+        break;
+      case Opcode::kSub:
+        set(d.ufield(kRd), reg(kRs) - reg(kRt));
+        break;
+      case Opcode::kJmp:
+        branch(d.ufield(kJmpTarget));
+        break;
       case Opcode::kBnez:
-        if (reg(kRs) != 0) branch(d.ufield(kBranchTarget));
+        if (reg(kBranchReg) != 0) branch(d.ufield(kBranchTarget));
         break;
       case Opcode::kDbnz:
-        set(d.ufield(kRs), reg(kRs) - 1);
-        if (reg(kRs) != 0) branch(d.ufield(kBranchTarget));
+        set(d.ufield(kBranchReg), reg(kBranchReg) - 1);
+        if (reg(kBranchReg) != 0) branch(d.ufield(kBranchTarget));
         break;
       case Opcode::kLayer:
         layer_ = static_cast<uint32_t>(d.ufield(kLayerId));
         if (layer_ >= layer_starts_.size()) layer_starts_.resize(layer_ + 1, now);
         layer_starts_[layer_] = now;
         break;
-      case Opcode::kHalt: halted_ = true; break;
-      default: break;  // nop, sync
+      case Opcode::kHalt:
+        halted_ = true;
+        break;
+      default:
+        break;  // nop, sync
     }
   } else {
     Command cmd = pending_command();
@@ -178,7 +197,9 @@ void Controller::execute(Cycles now) {
     target->push(cmd, now);
     scoreboard_.add(cmd.seq, unit, cmd.footprint);
     ControllerStats& s = stats();
-    (unit == Unit::kDma ? s.issued_dma : unit == Unit::kMacArray ? s.issued_mac : s.issued_vector)++;
+    (unit == Unit::kDma        ? s.issued_dma
+     : unit == Unit::kMacArray ? s.issued_mac
+                               : s.issued_vector)++;
   }
   pc_ = next_pc;
   pending_valid_ = false;

@@ -27,8 +27,8 @@ struct DecodeTables {
     for (uint32_t p = 0; p < 256; ++p) {
       e4m3[p] = static_cast<float>(arith::to_double(arith::kFp8E4M3.decode(p)));
       e5m2[p] = static_cast<float>(arith::to_double(arith::kFp8E5M2.decode(p)));
-      posit8[p] = static_cast<int32_t>(
-          std::ldexp(arith::to_double(arith::PositFormat{8, 0}.decode(p)), 6));
+      posit8[p] =
+          static_cast<int32_t>(std::ldexp(arith::to_double(arith::PositFormat{8, 0}.decode(p)), 6));
     }
     for (uint32_t p = 0; p < 65536; ++p) {
       fp16[p] = static_cast<float>(arith::to_double(arith::kFp16.decode(p)));
@@ -80,11 +80,112 @@ void decode_block(const uint8_t* wgt, const WeightBlock& b, uint32_t element_byt
   }
 }
 
-int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
+// Hot loops are compiled twice: for AVX2 and for the baseline, chosen when the program loads.
+#define NMP_HOT __attribute__((target_clones("avx2", "default")))
+
+NMP_HOT int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
   int32_t sum = 0;
   for (uint32_t i = 0; i < n; ++i) sum += static_cast<int32_t>(a[i]) * static_cast<int32_t>(w[i]);
   return sum;
 }
+
+// Ternary products by table lookup, for few activation rows (GEMV): for each group of g
+// activations (g = 4 at 2 bits, 5 at 1.6 bits), a table of the partial sum sum_i t_i a_i for
+// every packed byte value, so that a packed weight byte costs one lookup and one add. Exact:
+// invalid codes decode as 0, as in the array.
+class TernaryLookup {
+ public:
+  TernaryLookup(const int8_t* act, uint32_t k, arith::TernaryPacking packing)
+      : k_(k), packing_(packing) {
+    const bool two_bit = packing == arith::TernaryPacking::kTwoBit;
+    per_ = two_bit ? 4 : 5;
+    groups_ = (k + per_ - 1) / per_;
+    table_.assign(size_t{groups_} * 256, 0);
+    for (uint32_t g = 0; g < groups_; ++g) {
+      int16_t a[5] = {0, 0, 0, 0, 0};  // activations past k contribute nothing
+      for (uint32_t i = 0; i < per_ && g * per_ + i < k; ++i) a[i] = act[g * per_ + i];
+      int16_t* t = &table_[size_t{g} * 256];
+      if (two_bit) {
+        // Code c of position i stands for c - 1, and code 3 for 0: c -> {-a, 0, +a, 0}.
+        auto v = [](int16_t x, uint32_t c) {
+          return static_cast<int16_t>(c == 0 ? -x : c == 2 ? x : 0);
+        };
+        for (uint32_t b = 0; b < 256; ++b) {
+          t[b] = static_cast<int16_t>(v(a[0], b & 3) + v(a[1], (b >> 2) & 3) +
+                                      v(a[2], (b >> 4) & 3) + v(a[3], b >> 6));
+        }
+      } else {
+        // byte = sum (t_i + 1) 3^i below 243, built one digit at a time; 243..255 are invalid
+        // codes and stay 0.
+        t[0] = static_cast<int16_t>(-(a[0] + a[1] + a[2] + a[3] + a[4]));
+        uint32_t filled = 1;
+        for (uint32_t i = 0; i < 5; ++i, filled *= 3) {
+          for (uint32_t d = 1; d <= 2; ++d) {
+            for (uint32_t c = 0; c < filled; ++c) {
+              t[c + d * filled] = static_cast<int16_t>(t[c] + static_cast<int16_t>(d * a[i]));
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // sum_k t_k a_k over a packed row of the block's k range.
+  NMP_HOT int32_t dot(const uint8_t* packed) const {
+    int32_t sum = 0;
+    for (uint32_t g = 0; g < groups_; ++g) sum += table_[size_t{g} * 256 + packed[g]];
+    return sum;
+  }
+
+  // dot(), counting the row's zero weights and invalid codes in the same pass.
+  NMP_HOT int32_t dot_counting(const uint8_t* packed, arith::TritCounts& counts) const {
+    const ByteCounts& bc = byte_counts(packing_);
+    const uint32_t full = k_ / per_;
+    int32_t sum = 0;
+    uint32_t zeros = 0, invalid = 0;
+    for (uint32_t g = 0; g < full; ++g) {
+      sum += table_[size_t{g} * 256 + packed[g]];
+      zeros += bc.zeros[packed[g]];
+      invalid += bc.invalid[packed[g]];
+    }
+    if (full < groups_) {
+      sum += table_[size_t{full} * 256 + packed[full]];
+      const arith::TritCounts t = arith::count_trits(packed + full, k_ - full * per_, packing_);
+      zeros += static_cast<uint32_t>(t.zeros);
+      invalid += static_cast<uint32_t>(t.invalid_codes);
+    }
+    counts.zeros += zeros;
+    counts.invalid_codes += invalid;
+    return sum;
+  }
+
+ private:
+  struct ByteCounts {
+    std::array<uint8_t, 256> zeros{}, invalid{};
+    explicit ByteCounts(arith::TernaryPacking packing) {
+      const size_t per = packing == arith::TernaryPacking::kTwoBit ? 4 : 5;
+      for (uint32_t b = 0; b < 256; ++b) {
+        const auto byte = static_cast<uint8_t>(b);
+        const arith::TritCounts c = arith::count_trits(&byte, per, packing);
+        zeros[b] = static_cast<uint8_t>(c.zeros);
+        invalid[b] = static_cast<uint8_t>(c.invalid_codes);
+      }
+    }
+  };
+  static const ByteCounts& byte_counts(arith::TernaryPacking packing) {
+    static const ByteCounts two_bit(arith::TernaryPacking::kTwoBit);
+    static const ByteCounts base3(arith::TernaryPacking::kFiveTritsPerByte);
+    return packing == arith::TernaryPacking::kTwoBit ? two_bit : base3;
+  }
+
+  uint32_t k_ = 0, per_ = 0, groups_ = 0;
+  arith::TernaryPacking packing_;
+  std::vector<int16_t> table_;
+};
+
+// Rows of activations for which the lookup path is used: each table costs as much to build as
+// 64 outputs' worth of MACs, and is reused across every output block of the gemm.
+constexpr uint32_t kLookupMaxRows = 8;
 
 // Ternary weights of a block as int8, n-major; counts zeros and invalid codes.
 arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
@@ -117,16 +218,51 @@ arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
 void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
               const std::vector<Fold>& folds, bool values, GemmCounts& counts) {
   const bool ternary = a.layout.pe == PeKind::kTernaryInt8;
+  // Few rows of activations against n-major ternary blocks: multiply by table lookup, with one
+  // table per (row, block start k) built once for the whole gemm.
+  uint32_t rows = 0;
+  for (const Fold& f : folds) rows = std::max(rows, f.m0 + f.m_count);
+  const bool lookup =
+      ternary && values && rows <= kLookupMaxRows && !blocks.empty() && blocks.front().n_major;
+  std::vector<std::vector<std::pair<uint32_t, TernaryLookup>>> tables(lookup ? rows : 0);
+  auto table_for = [&](uint32_t m, const WeightBlock& b) -> const TernaryLookup& {
+    for (const auto& [k0, t] : tables[m]) {
+      if (k0 == b.k0) return t;
+    }
+    const auto* x = reinterpret_cast<const int8_t*>(a.act + m * a.act_stride + b.k0);
+    tables[m].emplace_back(b.k0, TernaryLookup(x, b.k_count, a.layout.packing));
+    return tables[m].back().second;
+  };
   std::vector<int8_t> w, row;
   std::vector<uint32_t> acc_row;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
+    if (lookup) {
+      // Weight counts are per weight, once per fold, whatever its rows of activations.
+      arith::TritCounts c;
+      const bool overwrite = !a.accumulate && b.k0 == 0;
+      for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+        const TernaryLookup& t = table_for(m, b);
+        uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
+        for (uint32_t n = 0; n < b.n_count; ++n) {
+          const uint8_t* packed = a.wgt + b.offset + n * b.row_bytes;
+          const auto s =
+              static_cast<uint32_t>(m == f.m0 ? t.dot_counting(packed, c) : t.dot(packed));
+          const uint32_t before = overwrite ? 0 : load<uint32_t>(out + 4 * n);
+          store<uint32_t>(out + 4 * n, before + s);  // unsigned: wraps like the adder
+        }
+      }
+      counts.zero_weight_macs += c.zeros * f.m_count;
+      counts.invalid_codes += c.invalid_codes;
+      continue;
+    }
     if (ternary) {
       const arith::TritCounts c = decode_ternary(a.wgt, b, a.layout.packing, values, w, row);
       counts.zero_weight_macs += c.zeros * f.m_count;
       counts.invalid_codes += c.invalid_codes;
     } else if (values) {
-      decode_block<int8_t>(a.wgt, b, 1, w, [](const uint8_t* p) { return static_cast<int8_t>(*p); });
+      decode_block<int8_t>(a.wgt, b, 1, w,
+                           [](const uint8_t* p) { return static_cast<int8_t>(*p); });
     }
     if (!values) continue;
     const bool overwrite = !a.accumulate && b.k0 == 0;
@@ -136,7 +272,8 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
       if (!overwrite) std::memcpy(acc_row.data(), out, 4 * size_t{b.n_count});
       for (uint32_t n = 0; n < b.n_count; ++n) {
-        const auto s = static_cast<uint32_t>(dot_int8(x, &w[static_cast<size_t>(n) * b.k_count], b.k_count));
+        const auto s =
+            static_cast<uint32_t>(dot_int8(x, &w[static_cast<size_t>(n) * b.k_count], b.k_count));
         acc_row[n] = overwrite ? s : acc_row[n] + s;  // unsigned: wraps like the adder
       }
       std::memcpy(out, acc_row.data(), 4 * size_t{b.n_count});
@@ -146,10 +283,14 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
 
 float decode_float(PeKind kind, const uint8_t* p) {
   switch (kind) {
-    case PeKind::kFp16: return tables().fp16[load<uint16_t>(p)];
-    case PeKind::kBf16: return bf16_to_float(load<uint16_t>(p));
-    case PeKind::kFp8E4M3: return tables().e4m3[*p];
-    default: return tables().e5m2[*p];
+    case PeKind::kFp16:
+      return tables().fp16[load<uint16_t>(p)];
+    case PeKind::kBf16:
+      return bf16_to_float(load<uint16_t>(p));
+    case PeKind::kFp8E4M3:
+      return tables().e4m3[*p];
+    default:
+      return tables().e5m2[*p];
   }
 }
 
@@ -161,7 +302,8 @@ void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
   std::vector<float> w, x, products;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    decode_block<float>(a.wgt, b, eb, w, [kind](const uint8_t* p) { return decode_float(kind, p); });
+    decode_block<float>(a.wgt, b, eb, w,
+                        [kind](const uint8_t* p) { return decode_float(kind, p); });
     const bool overwrite = !a.accumulate && b.k0 == 0;
     x.resize(b.k_count);
     products.resize(b.k_count);
@@ -175,7 +317,8 @@ void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
         if (tree) {
           for (uint32_t k = 0; k < b.k_count; ++k) products[k] = x[k] * wn[k];
           for (uint32_t len = b.k_count; len > 1; len = (len + 1) / 2) {
-            for (uint32_t i = 0; i + 1 < len; i += 2) products[i / 2] = products[i] + products[i + 1];
+            for (uint32_t i = 0; i + 1 < len; i += 2)
+              products[i / 2] = products[i] + products[i + 1];
             if (len & 1) products[len / 2] = products[len - 1];
           }
           sum = products[0];
@@ -269,7 +412,8 @@ void gemm_posit16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
 arith::Unpacked from_int128(i128 v, int32_t lsb_exp) {
   const bool neg = v < 0;
   const auto mag = static_cast<unsigned __int128>(neg ? -v : v);
-  if ((mag >> 64) == 0) return arith::Unpacked::from_integer(neg, static_cast<uint64_t>(mag), lsb_exp);
+  if ((mag >> 64) == 0)
+    return arith::Unpacked::from_integer(neg, static_cast<uint64_t>(mag), lsb_exp);
   const int lead = __builtin_clzll(static_cast<uint64_t>(mag >> 64));
   const unsigned __int128 top = mag << lead;
   arith::Unpacked u;
@@ -314,7 +458,9 @@ GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
   GemmCounts counts;
   switch (args.layout.pe) {
     case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8: gemm_int(args, blocks, folds, values, counts); break;
+    case PeKind::kInt8Int8:
+      gemm_int(args, blocks, folds, values, counts);
+      break;
     case PeKind::kFp16:
     case PeKind::kBf16:
     case PeKind::kFp8E4M3:
@@ -354,10 +500,14 @@ uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
 
 uint32_t convert_accumulator(PeKind kind, const uint8_t* acc) {
   switch (kind) {
-    case PeKind::kFp16: return arith::kFp16.encode(arith::from_double(load<float>(acc)));
-    case PeKind::kBf16: return arith::kBf16.encode(arith::from_double(load<float>(acc)));
-    case PeKind::kFp8E4M3: return arith::kFp8E4M3.encode(arith::from_double(load<float>(acc)));
-    case PeKind::kFp8E5M2: return arith::kFp8E5M2.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kFp16:
+      return arith::kFp16.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kBf16:
+      return arith::kBf16.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kFp8E4M3:
+      return arith::kFp8E4M3.encode(arith::from_double(load<float>(acc)));
+    case PeKind::kFp8E5M2:
+      return arith::kFp8E5M2.encode(arith::from_double(load<float>(acc)));
     case PeKind::kPosit8: {
       const int64_t q = load<int64_t>(acc);
       const arith::PositFormat p{8, 0};
@@ -372,7 +522,8 @@ uint32_t convert_accumulator(PeKind kind, const uint8_t* acc) {
       return p.encode(from_int128(q, kPosit16QuireLsbExp));
     }
     case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8: break;
+    case PeKind::kInt8Int8:
+      break;
   }
   return 0;  // integer accumulators are requantized, not converted
 }

@@ -91,9 +91,10 @@ const InstrSpec* find_spec(std::string_view mnemonic);
 
 // Operand positions, in table order, for the instructions whose operands are read by name.
 namespace ctrl {
-enum : unsigned { kRd = 0, kRs = 1, kRt = 2 };
-enum : unsigned { kLiImm = 1, kAddiImm = 2, kBranchTarget = 1, kJmpTarget = 0, kSyncUnits = 0,
-                  kLayerId = 0 };
+enum : unsigned { kRd = 0, kRs = 1, kRt = 2 };  // li, addi, add, sub
+enum : unsigned { kLiImm = 1, kAddiImm = 2 };
+enum : unsigned { kBranchReg = 0, kBranchTarget = 1 };  // bnez, dbnz
+enum : unsigned { kJmpTarget = 0, kSyncUnits = 0, kLayerId = 0 };
 }  // namespace ctrl
 namespace dma {
 enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride };

@@ -11,9 +11,9 @@
 #include "sim/arith_tools.hpp"
 #include "sim/docs.hpp"
 #include "sim/npy.hpp"
-#include "workloads/model.hpp"
 #include "sim/report.hpp"
 #include "sim/run.hpp"
+#include "workloads/model.hpp"
 
 namespace po = boost::program_options;
 using nmp::sim::Json;
@@ -76,25 +76,26 @@ int cmd_run(int argc, char** argv) {
   std::string out_path;
   bool quiet = false, no_verify = false;
   po::options_description desc("options");
-  desc.add_options()
-      ("hw", po::value(&in.hw_path)->required(), "hardware config (JSON)")
-      ("workload", po::value(&in.workload_path)->required(), "workload (JSON)")
-      ("tech", po::value(&in.tech_path), "technology library (JSON); default: the hw file's")
-      ("set", po::value(&in.sets)->composing(),
-       "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")
-      ("out", po::value(&out_path), "write the JSON report here")
-      ("dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")
-      ("lockstep", po::bool_switch(&in.options.lockstep), "tick every unit every cycle")
-      ("timing-only", po::bool_switch(&in.options.timing_only),
-       "compute counts and cycles, not values")
-      ("no-verify", po::bool_switch(&no_verify),
-       "skip the reference models (no bit-exact check, no error figures)")
-      ("max-cycles", po::value(&in.options.max_cycles)->default_value(in.options.max_cycles),
-       "watchdog: stop after this many cycles")
-      ("max-instructions",
-       po::value(&in.options.max_instructions)->default_value(in.options.max_instructions),
-       "watchdog: stop after this many executed instructions")
-      ("quiet,q", po::bool_switch(&quiet), "print nothing on success");
+  desc.add_options()("hw", po::value(&in.hw_path)->required(), "hardware config (JSON)")(
+      "workload", po::value(&in.workload_path)->required(), "workload (JSON)")(
+      "tech", po::value(&in.tech_path), "technology library (JSON); default: the hw file's")(
+      "set", po::value(&in.sets)->composing(),
+      "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")(
+      "out", po::value(&out_path), "write the JSON report here")(
+      "dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")(
+      "lockstep", po::bool_switch(&in.options.lockstep), "tick every unit every cycle")(
+      "timing-only", po::bool_switch(&in.options.timing_only),
+      "compute counts and cycles, not values")(
+      "no-verify", po::bool_switch(&no_verify),
+      "skip the reference models (no bit-exact check, no error figures)")(
+      "max-cycles", po::value(&in.options.max_cycles)->default_value(in.options.max_cycles),
+      "watchdog: stop after this many cycles")(
+      "max-instructions",
+      po::value(&in.options.max_instructions)->default_value(in.options.max_instructions),
+      "watchdog: stop after this many executed instructions")(
+      "profile", po::bool_switch(&in.options.profile),
+      "print the host's wall time per phase to standard error")("quiet,q", po::bool_switch(&quiet),
+                                                                "print nothing on success");
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: nmpsim run --hw FILE --workload FILE [--tech FILE] [--set k=v ...] "
@@ -123,9 +124,9 @@ nmp::isa::Program load_program(const std::string& path) {
   try {
     return nmp::isa::assemble(raw);
   } catch (const nmp::isa::AsmError& e) {
-    throw nmp::sim::ConfigError(path + ":" + std::to_string(e.line()) + ":" +
-                                    std::to_string(e.column()),
-                                "", std::string(e.what()).substr(std::string(e.what()).find(' ') + 1));
+    throw nmp::sim::ConfigError(
+        path + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()), "",
+        std::string(e.what()).substr(std::string(e.what()).find(' ') + 1));
   }
 }
 
@@ -135,14 +136,13 @@ int cmd_exec(int argc, char** argv) {
   uint64_t dram_bytes = 1 << 20;
   nmp::sim::RunOptions options;
   po::options_description desc("options");
-  desc.add_options()
-      ("hw", po::value(&hw_path)->required(), "hardware config (JSON)")
-      ("program", po::value(&program_path)->required(), "program: assembly text or binary")
-      ("set", po::value(&sets)->composing(), "override a hardware field: hw.path=value")
-      ("dram-bytes", po::value(&dram_bytes)->default_value(dram_bytes), "DRAM size (zeros)")
-      ("lockstep", po::bool_switch(&options.lockstep), "tick every unit every cycle")
-      ("max-cycles", po::value(&options.max_cycles)->default_value(options.max_cycles),
-       "watchdog: stop after this many cycles");
+  desc.add_options()("hw", po::value(&hw_path)->required(), "hardware config (JSON)")(
+      "program", po::value(&program_path)->required(), "program: assembly text or binary")(
+      "set", po::value(&sets)->composing(), "override a hardware field: hw.path=value")(
+      "dram-bytes", po::value(&dram_bytes)->default_value(dram_bytes), "DRAM size (zeros)")(
+      "lockstep", po::bool_switch(&options.lockstep), "tick every unit every cycle")(
+      "max-cycles", po::value(&options.max_cycles)->default_value(options.max_cycles),
+      "watchdog: stop after this many cycles");
   po::positional_options_description pos;
   pos.add("program", 1);
   po::variables_map vm;
@@ -235,19 +235,18 @@ int cmd_formats(int argc, char** argv) {
   std::string distribution = "normal", npy, formats;
   uint64_t count = 100000;
   po::options_description desc("options");
-  desc.add_options()
-      ("npy", po::value(&npy), "read the tensor from a .npy file instead")
-      ("distribution", po::value(&distribution)->default_value(distribution), "normal or uniform")
-      ("mean", po::value(&source.mean)->default_value(source.mean), "normal: mean")
-      ("std", po::value(&source.std)->default_value(source.std), "normal: standard deviation")
-      ("low", po::value(&source.low)->default_value(source.low), "uniform: lower bound")
-      ("high", po::value(&source.high)->default_value(source.high), "uniform: upper bound")
-      ("count", po::value(&count)->default_value(count), "number of values")
-      ("seed", po::value(&source.seed)->default_value(source.seed), "random seed")
-      ("formats", po::value(&formats), "comma-separated formats (default: all)");
+  desc.add_options()("npy", po::value(&npy), "read the tensor from a .npy file instead")(
+      "distribution", po::value(&distribution)->default_value(distribution), "normal or uniform")(
+      "mean", po::value(&source.mean)->default_value(source.mean), "normal: mean")(
+      "std", po::value(&source.std)->default_value(source.std), "normal: standard deviation")(
+      "low", po::value(&source.low)->default_value(source.low), "uniform: lower bound")(
+      "high", po::value(&source.high)->default_value(source.high), "uniform: upper bound")(
+      "count", po::value(&count)->default_value(count), "number of values")(
+      "seed", po::value(&source.seed)->default_value(source.seed), "random seed")(
+      "formats", po::value(&formats), "comma-separated formats (default: all)");
   po::variables_map vm;
-  if (!parse(argc, argv, "usage: nmpsim formats [--npy FILE | --distribution D ...]", desc,
-             nullptr, vm)) {
+  if (!parse(argc, argv, "usage: nmpsim formats [--npy FILE | --distribution D ...]", desc, nullptr,
+             vm)) {
     return 0;
   }
   std::vector<float> x;
@@ -257,15 +256,17 @@ int cmd_formats(int argc, char** argv) {
     what = npy;
   } else {
     if (distribution != "normal" && distribution != "uniform") {
-      throw nmp::sim::ConfigError("--distribution", "", "expected normal or uniform, got " + distribution);
+      throw nmp::sim::ConfigError("--distribution", "",
+                                  "expected normal or uniform, got " + distribution);
     }
     source.distribution = distribution == "normal" ? nmp::workloads::Distribution::kNormal
                                                    : nmp::workloads::Distribution::kUniform;
     x = nmp::workloads::generate_tensor(source, count);
     std::ostringstream d;
     d << count << " values, " << distribution << " ("
-      << (distribution == "normal" ? "mean " + std::to_string(source.mean) + ", std " + std::to_string(source.std)
-                                   : "low " + std::to_string(source.low) + ", high " + std::to_string(source.high))
+      << (distribution == "normal"
+              ? "mean " + std::to_string(source.mean) + ", std " + std::to_string(source.std)
+              : "low " + std::to_string(source.low) + ", high " + std::to_string(source.high))
       << "), seed " << source.seed;
     what = d.str();
   }
@@ -296,12 +297,11 @@ int cmd_isa(int argc, char** argv) {
 int cmd_params(int argc, char** argv) {
   std::string hw, tech, workload;
   po::options_description desc("options");
-  desc.add_options()("hw", po::value(&hw), "hardware config")("tech", po::value(&tech),
-                                                              "technology library")(
-      "workload", po::value(&workload), "workload");
+  desc.add_options()("hw", po::value(&hw), "hardware config")(
+      "tech", po::value(&tech), "technology library")("workload", po::value(&workload), "workload");
   po::variables_map vm;
-  if (!parse(argc, argv, "usage: nmpsim params [--hw FILE] [--tech FILE] [--workload FILE]",
-             desc, nullptr, vm)) {
+  if (!parse(argc, argv, "usage: nmpsim params [--hw FILE] [--tech FILE] [--workload FILE]", desc,
+             nullptr, vm)) {
     return 0;
   }
   if (!hw.empty()) {

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <systemc>
@@ -31,21 +33,21 @@ hw::NmpParams machine_params(const SimConfig& cfg) {
 std::vector<CounterRecord> collect_counters(const hw::NmpTop& top) {
   std::vector<CounterRecord> records;
   const uint32_t layers = top.layer_count();
-  top.visit_counters([&](const std::string& block, uint32_t layer, const hw::CounterInfo& info,
-                         uint64_t value) {
-    // Counters arrive layer by layer in the same order: find this one among layer 0's.
-    CounterRecord* rec = nullptr;
-    if (layer == 0) {
-      records.push_back({block, info, std::vector<uint64_t>(layers, 0), 0});
-      rec = &records.back();
-    } else {
-      for (CounterRecord& r : records) {
-        if (r.block == block && r.info.name == info.name) rec = &r;
-      }
-    }
-    rec->per_layer[layer] = value;
-    rec->total += value;
-  });
+  top.visit_counters(
+      [&](const std::string& block, uint32_t layer, const hw::CounterInfo& info, uint64_t value) {
+        // Counters arrive layer by layer in the same order: find this one among layer 0's.
+        CounterRecord* rec = nullptr;
+        if (layer == 0) {
+          records.push_back({block, info, std::vector<uint64_t>(layers, 0), 0});
+          rec = &records.back();
+        } else {
+          for (CounterRecord& r : records) {
+            if (r.block == block && r.info.name == info.name) rec = &r;
+          }
+        }
+        rec->per_layer[layer] = value;
+        rec->total += value;
+      });
   return records;
 }
 
@@ -98,15 +100,19 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
       write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});
       write_npy(stem + "_gamma.npy", NpyType::kFloat32, ld.ternary.gamma.data(), {1});
     } else {
-      dump_patterns(stem + "_weights_q.npy", ld.encoded.patterns, hw::pe_traits(kind).weight_bytes, {n, k});
+      dump_patterns(stem + "_weights_q.npy", ld.encoded.patterns, hw::pe_traits(kind).weight_bytes,
+                    {n, k});
       if (!ld.encoded.scale.empty()) {
         write_npy(stem + "_weight_scale.npy", NpyType::kFloat32, ld.encoded.scale.data(), {1});
       }
     }
     dump_patterns(stem + "_output_q.npy", o.out, ab, {m, n});
-    if (!o.absmax.empty()) write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {m});
-    if (!o.values.empty()) write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {m, n});
-    if (!refs.empty()) write_npy(stem + "_reference_fp32.npy", NpyType::kFloat32, refs[l].fp32.data(), {m, n});
+    if (!o.absmax.empty())
+      write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {m});
+    if (!o.values.empty())
+      write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {m, n});
+    if (!refs.empty())
+      write_npy(stem + "_reference_fp32.npy", NpyType::kFloat32, refs[l].fp32.data(), {m, n});
   }
 }
 
@@ -116,18 +122,39 @@ SimConfig load_sim_config(const SimInputs& inputs) {
   const std::vector<SetOption> sets = parse_set_options(inputs.sets);
   SimConfig c;
   c.hw = load_hardware(inputs.hw_path, sets);
-  c.tech = load_technology(inputs.tech_path.empty() ? c.hw.technology_path : inputs.tech_path,
-                           sets);
+  c.tech =
+      load_technology(inputs.tech_path.empty() ? c.hw.technology_path : inputs.tech_path, sets);
   c.workload = load_workload(inputs.workload_path, sets);
   c.options = inputs.options;
   (void)build_energy_model(c.hw, c.tech);  // every event priced, every primitive used
   return c;
 }
 
+// Host wall time per phase, for --profile (never in the report: reports are deterministic).
+class PhaseTimer {
+ public:
+  explicit PhaseTimer(bool on) : on_(on), last_(std::chrono::steady_clock::now()) {}
+  void mark(const char* phase, const std::string& detail = "") {
+    const auto now = std::chrono::steady_clock::now();
+    if (on_) {
+      std::fprintf(stderr, "profile: %-12s %9.3f s%s%s\n", phase,
+                   std::chrono::duration<double>(now - last_).count(), detail.empty() ? "" : "  ",
+                   detail.c_str());
+    }
+    last_ = now;
+  }
+
+ private:
+  bool on_;
+  std::chrono::steady_clock::time_point last_;
+};
+
 Json run_simulation(const SimConfig& cfg) {
+  PhaseTimer timer(cfg.options.profile);
   const workloads::ModelSpec& model = cfg.workload.model;
   const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
   const workloads::ModelData data = workloads::generate(model);
+  timer.mark("generate");
   workloads::Lowered lowered;
   try {
     lowered = workloads::lower_model(model, data, cfg.hw.params);
@@ -136,10 +163,13 @@ Json run_simulation(const SimConfig& cfg) {
                       e.what());
   }
 
+  timer.mark("lower", std::to_string(lowered.program.size()) + " instructions");
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   hw::NmpTop top("nmp", machine_params(cfg), lowered.program, lowered.dram_image);
+  timer.mark("elaborate");
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
+  timer.mark("simulate", std::to_string(top.cycles()) + " cycles");
 
   ReportInputs in;
   in.config = &cfg;
@@ -158,6 +188,7 @@ Json run_simulation(const SimConfig& cfg) {
     std::vector<uint32_t> k_tiles;
     for (const workloads::LayerPlan& p : lowered.layers) k_tiles.push_back(p.k_tile);
     refs = workloads::reference_outputs(model, data, k_tiles, cfg.hw.params.mac_array);
+    timer.mark("reference");
   }
   std::vector<double> input_scale(data.input_encoded.scale.begin(), data.input_encoded.scale.end());
   std::vector<LayerOutputs> outputs;
@@ -182,18 +213,22 @@ Json run_simulation(const SimConfig& cfg) {
     }
     LayerCheck lc;
     lc.outputs = count;
-    if (!cfg.options.timing_only) o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
+    if (!cfg.options.timing_only)
+      o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
     if (check) {
       lc.checked = true;
       for (size_t i = 0; i < count; ++i) lc.mismatches += o.out[i] != refs[l].out[i];
-      for (uint32_t r = 0; r < o.absmax.size(); ++r) lc.mismatches += o.absmax[r] != refs[l].absmax[r];
+      for (uint32_t r = 0; r < o.absmax.size(); ++r)
+        lc.mismatches += o.absmax[r] != refs[l].absmax[r];
       lc.error = workloads::compare(o.values, refs[l].fp32);
     }
     in.checks.push_back(lc);
     outputs.push_back(std::move(o));
   }
   if (!cfg.options.dump_dir.empty()) dump_tensors(cfg.options.dump_dir, model, data, outputs, refs);
-  return build_report(in);
+  Json report = build_report(in);
+  timer.mark("report");
+  return report;
 }
 
 Json run_in_child(const std::function<Json()>& work) {
@@ -240,10 +275,9 @@ Json run_in_child(const std::function<Json()>& work) {
   int status = 0;
   waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || text.empty()) {
-    throw std::runtime_error("the simulation process died" +
-                             (WIFSIGNALED(status)
-                                  ? " with signal " + std::to_string(WTERMSIG(status))
-                                  : std::string()));
+    throw std::runtime_error(
+        "the simulation process died" +
+        (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()));
   }
   const Json msg = Json::parse(text);
   if (msg.at("ok").get<bool>()) return msg.at("result");

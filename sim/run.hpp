@@ -27,6 +27,7 @@ struct RunOptions {
   uint64_t max_cycles = uint64_t{1} << 40;
   uint64_t max_instructions = uint64_t{1} << 30;
   std::string dump_dir;  // write .npy tensors here when not empty
+  bool profile = false;  // print host wall time per phase to standard error
 };
 
 struct SimInputs {

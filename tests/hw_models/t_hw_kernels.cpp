@@ -16,8 +16,8 @@ TEST_CASE("weight blocks cover every weight exactly once, in array order", "[uni
   const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
                                  Dataflow::kOutputStationary, Dataflow::kInputStationary);
   const auto pe = GENERATE(PeKind::kTernaryInt8, PeKind::kFp16);
-  for (auto [n, k, r, c] : {std::array<uint32_t, 4>{33, 77, 8, 4}, {64, 64, 64, 64},
-                            {1, 1, 16, 16}, {100, 7, 3, 30}}) {
+  for (auto [n, k, r, c] :
+       {std::array<uint32_t, 4>{33, 77, 8, 4}, {64, 64, 64, 64}, {1, 1, 16, 16}, {100, 7, 3, 30}}) {
     const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kFiveTritsPerByte};
     std::vector<int> seen(size_t{n} * k, 0);
     uint64_t offset = 0;
@@ -40,14 +40,22 @@ double value_of(PeKind kind, const uint8_t* p) {
   uint32_t pattern = 0;
   std::memcpy(&pattern, p, pe_traits(kind).act_bytes);
   switch (kind) {
-    case PeKind::kInt8Int8: return static_cast<int8_t>(pattern);
-    case PeKind::kFp16: return arith::to_double(arith::kFp16.decode(pattern));
-    case PeKind::kBf16: return arith::to_double(arith::kBf16.decode(pattern));
-    case PeKind::kFp8E4M3: return arith::to_double(arith::kFp8E4M3.decode(pattern));
-    case PeKind::kFp8E5M2: return arith::to_double(arith::kFp8E5M2.decode(pattern));
-    case PeKind::kPosit8: return arith::to_double(arith::PositFormat{8, 0}.decode(pattern));
-    case PeKind::kPosit16: return arith::to_double(arith::PositFormat{16, 1}.decode(pattern));
-    default: return 0;
+    case PeKind::kInt8Int8:
+      return static_cast<int8_t>(pattern);
+    case PeKind::kFp16:
+      return arith::to_double(arith::kFp16.decode(pattern));
+    case PeKind::kBf16:
+      return arith::to_double(arith::kBf16.decode(pattern));
+    case PeKind::kFp8E4M3:
+      return arith::to_double(arith::kFp8E4M3.decode(pattern));
+    case PeKind::kFp8E5M2:
+      return arith::to_double(arith::kFp8E5M2.decode(pattern));
+    case PeKind::kPosit8:
+      return arith::to_double(arith::PositFormat{8, 0}.decode(pattern));
+    case PeKind::kPosit16:
+      return arith::to_double(arith::PositFormat{16, 1}.decode(pattern));
+    default:
+      return 0;
   }
 }
 
@@ -57,14 +65,29 @@ void random_element(PeKind kind, std::mt19937& rng, uint8_t* out) {
   const arith::Unpacked u = arith::from_double(normal(rng));
   uint32_t p = 0;
   switch (kind) {
-    case PeKind::kInt8Int8: p = static_cast<uint8_t>(rng()); break;
-    case PeKind::kFp16: p = arith::kFp16.encode(u); break;
-    case PeKind::kBf16: p = arith::kBf16.encode(u); break;
-    case PeKind::kFp8E4M3: p = arith::kFp8E4M3.encode(u); break;
-    case PeKind::kFp8E5M2: p = arith::kFp8E5M2.encode(u); break;
-    case PeKind::kPosit8: p = arith::PositFormat{8, 0}.encode(u); break;
-    case PeKind::kPosit16: p = arith::PositFormat{16, 1}.encode(u); break;
-    default: break;
+    case PeKind::kInt8Int8:
+      p = static_cast<uint8_t>(rng());
+      break;
+    case PeKind::kFp16:
+      p = arith::kFp16.encode(u);
+      break;
+    case PeKind::kBf16:
+      p = arith::kBf16.encode(u);
+      break;
+    case PeKind::kFp8E4M3:
+      p = arith::kFp8E4M3.encode(u);
+      break;
+    case PeKind::kFp8E5M2:
+      p = arith::kFp8E5M2.encode(u);
+      break;
+    case PeKind::kPosit8:
+      p = arith::PositFormat{8, 0}.encode(u);
+      break;
+    case PeKind::kPosit16:
+      p = arith::PositFormat{16, 1}.encode(u);
+      break;
+    default:
+      break;
   }
   std::memcpy(out, &p, pe_traits(kind).act_bytes);
 }
@@ -79,13 +102,14 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
   const bool accumulate = GENERATE(false, true);
   const PeTraits t = pe_traits(pe);
   std::mt19937 rng(17);
-  for (auto [m, n, k, r, c] : {std::array<uint32_t, 5>{3, 13, 37, 8, 4}, {1, 5, 70, 16, 16},
-                               {9, 20, 9, 4, 7}}) {
+  for (auto [m, n, k, r, c] :
+       {std::array<uint32_t, 5>{3, 13, 37, 8, 4}, {1, 5, 70, 16, 16}, {9, 20, 9, 4, 7}}) {
     const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kTwoBit};
     const uint64_t act_stride = k * t.act_bytes + 5, acc_stride = n * t.acc_bytes + t.acc_bytes;
     std::vector<uint8_t> act(m * act_stride), w(size_t{n} * k * t.weight_bytes);
     for (uint32_t i = 0; i < m; ++i)
-      for (uint32_t j = 0; j < k; ++j) random_element(pe, rng, &act[i * act_stride + j * t.act_bytes]);
+      for (uint32_t j = 0; j < k; ++j)
+        random_element(pe, rng, &act[i * act_stride + j * t.act_bytes]);
     for (size_t j = 0; j < size_t{n} * k; ++j) random_element(pe, rng, &w[j * t.weight_bytes]);
     // Initial accumulators: finite values of the accumulator's own kind.
     std::vector<uint8_t> acc(m * acc_stride, 0);
@@ -113,7 +137,8 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
         }
       }
     }
-    GemmArgs args{layout, act.data(), act_stride, packed.data(), acc.data(), acc_stride, accumulate};
+    GemmArgs args{layout,     act.data(), act_stride, packed.data(),
+                  acc.data(), acc_stride, accumulate};
     gemm(args, blocks, gemm_folds(m, blocks, layout), true);
     const bool tree = dataflow == Dataflow::kAdderTree;
     const uint32_t block_k = dataflow == Dataflow::kOutputStationary ? k : r;
@@ -123,10 +148,13 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
         const uint8_t* old = &before[i * acc_stride + j * t.acc_bytes];
         INFO(to_string(pe) << " " << to_string(dataflow) << " m " << i << " n " << j);
         auto x = [&](uint32_t kk) { return value_of(pe, &act[i * act_stride + kk * t.act_bytes]); };
-        auto wt = [&](uint32_t kk) { return value_of(pe, &w[(size_t{j} * k + kk) * t.weight_bytes]); };
+        auto wt = [&](uint32_t kk) {
+          return value_of(pe, &w[(size_t{j} * k + kk) * t.weight_bytes]);
+        };
         if (pe == PeKind::kInt8Int8) {
           int64_t sum = 0;
-          for (uint32_t kk = 0; kk < k; ++kk) sum += static_cast<int64_t>(x(kk)) * static_cast<int64_t>(wt(kk));
+          for (uint32_t kk = 0; kk < k; ++kk)
+            sum += static_cast<int64_t>(x(kk)) * static_cast<int64_t>(wt(kk));
           int32_t start = 0, value;
           if (accumulate) std::memcpy(&start, old, 4);
           std::memcpy(&value, got, 4);
@@ -138,7 +166,8 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
           for (uint32_t b0 = 0; b0 < k; b0 += block_k) {
             const uint32_t b1 = std::min(k, b0 + block_k);
             std::vector<float> p;
-            for (uint32_t kk = b0; kk < b1; ++kk) p.push_back(static_cast<float>(x(kk)) * static_cast<float>(wt(kk)));
+            for (uint32_t kk = b0; kk < b1; ++kk)
+              p.push_back(static_cast<float>(x(kk)) * static_cast<float>(wt(kk)));
             float s = 0.0f;
             if (tree) {
               while (p.size() > 1) {
@@ -158,8 +187,8 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
           REQUIRE(std::memcmp(&value, &a, 4) == 0);
         } else {
           // Posits: the quire holds the exact sum; compare it rounded to the posit format.
-          const arith::PositFormat pf = pe == PeKind::kPosit8 ? arith::PositFormat{8, 0}
-                                                              : arith::PositFormat{16, 1};
+          const arith::PositFormat pf =
+              pe == PeKind::kPosit8 ? arith::PositFormat{8, 0} : arith::PositFormat{16, 1};
           arith::Quire q(pf);
           for (uint32_t kk = 0; kk < k; ++kk) {
             uint32_t xa = 0, wa = 0;
@@ -175,14 +204,16 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
 }
 
 TEST_CASE("the ternary gemm kernel equals a naive int64 reference", "[unit]") {
-  const auto packing = GENERATE(arith::TernaryPacking::kTwoBit,
-                                arith::TernaryPacking::kFiveTritsPerByte);
+  const auto packing =
+      GENERATE(arith::TernaryPacking::kTwoBit, arith::TernaryPacking::kFiveTritsPerByte);
   const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
                                  Dataflow::kOutputStationary, Dataflow::kInputStationary);
   const bool accumulate = GENERATE(false, true);
   std::mt19937 rng(5);
-  for (auto [m, n, k, r, c] : {std::array<uint32_t, 5>{1, 33, 77, 8, 4}, {3, 77, 33, 16, 16},
-                               {2, 5, 300, 64, 3}, {4, 64, 64, 64, 64}}) {
+  for (auto [m, n, k, r, c] : {std::array<uint32_t, 5>{1, 33, 77, 8, 4},
+                               {3, 77, 33, 16, 16},
+                               {2, 5, 300, 64, 3},
+                               {4, 64, 64, 64, 64}}) {
     const WeightLayout layout{dataflow, r, c, PeKind::kTernaryInt8, packing};
     std::vector<int8_t> w(size_t{n} * k);
     for (int8_t& v : w) v = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
@@ -201,11 +232,13 @@ TEST_CASE("the ternary gemm kernel equals a naive int64 reference", "[unit]") {
           const uint32_t nn = b.n0 + (b.n_major ? rr : i), kk = b.k0 + (b.n_major ? i : rr);
           row.push_back(w[size_t{nn} * k + kk]);
         }
-        arith::pack_trits(row.data(), b.row_length(), packing, packed.data() + b.offset + rr * b.row_bytes);
+        arith::pack_trits(row.data(), b.row_length(), packing,
+                          packed.data() + b.offset + rr * b.row_bytes);
       }
     }
     const auto folds = gemm_folds(m, blocks, layout);
-    GemmArgs args{layout, act.data(), act_stride, packed.data(), acc.data(), acc_stride, accumulate};
+    GemmArgs args{layout,     act.data(), act_stride, packed.data(),
+                  acc.data(), acc_stride, accumulate};
     const GemmCounts counts = gemm(args, blocks, folds, true);
     uint64_t zero_macs = 0;
     for (const Fold& f : folds) {
@@ -224,8 +257,60 @@ TEST_CASE("the ternary gemm kernel equals a naive int64 reference", "[unit]") {
         int32_t before, got;
         std::memcpy(&before, &acc_before[i * acc_stride + 4 * j], 4);
         std::memcpy(&got, &acc[i * acc_stride + 4 * j], 4);
-        REQUIRE(got == static_cast<int32_t>(static_cast<uint32_t>((accumulate ? int64_t{before} : 0) + sum)));
+        REQUIRE(got == static_cast<int32_t>(
+                           static_cast<uint32_t>((accumulate ? int64_t{before} : 0) + sum)));
       }
+    }
+  }
+}
+
+TEST_CASE("ternary gemm on arbitrary packed bytes decodes invalid codes as zero weights",
+          "[unit]") {
+  // Every byte value, including the codes a packer never writes (2-bit code 3, base-3 bytes
+  // 243..255), and activation row counts on both sides of the lookup path's limit.
+  const auto packing =
+      GENERATE(arith::TernaryPacking::kTwoBit, arith::TernaryPacking::kFiveTritsPerByte);
+  const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary);
+  const uint32_t m = GENERATE(1u, 8u, 9u);
+  std::mt19937 rng(11);
+  const uint32_t n = 37, k = 203;
+  const WeightLayout layout{dataflow, 64, 16, PeKind::kTernaryInt8, packing};
+  std::vector<uint8_t> packed(weight_operand_bytes(n, k, layout));
+  for (uint8_t& b : packed) b = static_cast<uint8_t>(rng());
+  const auto blocks = weight_blocks(n, k, layout);
+  std::vector<int8_t> w(size_t{n} * k);  // decoded by the packing's own unpacker
+  uint64_t invalid = 0, zeros = 0;
+  std::vector<int8_t> row;
+  for (const WeightBlock& b : blocks) {
+    for (uint32_t rr = 0; rr < b.rows(); ++rr) {
+      row.resize(b.row_length());
+      const arith::TritCounts c = arith::unpack_trits(packed.data() + b.offset + rr * b.row_bytes,
+                                                      b.row_length(), packing, row.data());
+      invalid += c.invalid_codes;
+      for (uint32_t i = 0; i < b.row_length(); ++i) {
+        const uint32_t nn = b.n0 + (b.n_major ? rr : i), kk = b.k0 + (b.n_major ? i : rr);
+        w[size_t{nn} * k + kk] = row[i];
+        zeros += row[i] == 0;
+      }
+    }
+  }
+  REQUIRE(invalid > 0);
+  std::vector<uint8_t> act(size_t{m} * k), acc(size_t{m} * n * 4);
+  for (uint8_t& a : act) a = static_cast<uint8_t>(rng());
+  const auto folds = gemm_folds(m, blocks, layout);
+  GemmArgs args{layout, act.data(), k, packed.data(), acc.data(), uint64_t{4} * n, false};
+  const GemmCounts counts = gemm(args, blocks, folds, true);
+  REQUIRE(counts.invalid_codes == invalid * (folds.size() / blocks.size()));
+  REQUIRE(counts.zero_weight_macs == zeros * m);
+  for (uint32_t i = 0; i < m; ++i) {
+    for (uint32_t j = 0; j < n; ++j) {
+      int64_t sum = 0;
+      for (uint32_t x = 0; x < k; ++x) {
+        sum += int64_t{static_cast<int8_t>(act[size_t{i} * k + x])} * w[size_t{j} * k + x];
+      }
+      int32_t got;
+      std::memcpy(&got, &acc[(size_t{i} * n + j) * 4], 4);
+      REQUIRE(got == sum);
     }
   }
 }
