@@ -82,12 +82,17 @@ Cycles BeatCursor::uncontended_cycles(const std::vector<BeatGroup>& groups) {
   return total;
 }
 
-void BeatCursor::start(std::vector<BeatGroup> groups, uint32_t layer) {
-  for (const BeatGroup& g : groups) {
+void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer) {
+  groups_.assign(groups.begin(), groups.end());
+  group_cycles_.resize(groups_.size());
+  later_groups_cycles_ = 0;
+  for (size_t j = 0; j < groups_.size(); ++j) {
+    const BeatGroup& g = groups_[j];
+    const bool uniform = is_uniform(g);
     for (unsigned i = 0; i < g.stream_count; ++i) {
       const Stream& s = g.streams[i];
       uint64_t words = 0;
-      if (is_uniform(g)) {
+      if (uniform) {
         const WordRange w = words_of(s, 0);
         words = g.beats * (w.last - w.first + 1);
       } else {
@@ -98,9 +103,9 @@ void BeatCursor::start(std::vector<BeatGroup> groups, uint32_t layer) {
       }
       s.sram->count_words(layer, s.access, words);
     }
+    group_cycles_[j] = group_cycles(g);
+    later_groups_cycles_ += group_cycles_[j];
   }
-  groups_ = std::move(groups);
-  later_groups_cycles_ = uncontended_cycles(groups_);
   group_ = 0;
   enter_group();
 }
@@ -113,15 +118,15 @@ void BeatCursor::enter_group() {
   }
   const BeatGroup& g = groups_[group_];
   uniform_ = is_uniform(g);
-  const Cycles total = group_cycles(g);
+  const Cycles total = group_cycles_[group_];
   later_groups_cycles_ -= total;
   for (unsigned i = 0; i < g.stream_count; ++i) {
     windows_[i].size = static_cast<uint32_t>(window_size(g, i));
-    windows_[i].held.assign(windows_[i].size, false);
+    if (windows_[i].held.size() != windows_[i].size) windows_[i].held.assign(windows_[i].size, false);
   }
   beat_ = 0;
   enter_beat();
-  rest_cycles_ = total - cycles_of(g, 0);
+  rest_cycles_ = total - (uniform_ ? total / g.beats : cycles_of(g, 0));
 }
 
 void BeatCursor::enter_beat() {
@@ -132,6 +137,7 @@ void BeatCursor::enter_beat() {
     win.next = w.first;
     win.last = w.last;
     win.head = 0;
+    win.held_count = 0;
     std::fill(win.held.begin(), win.held.end(), false);
   }
   cycle_in_beat_ = 0;
@@ -184,6 +190,7 @@ void BeatCursor::skip(Cycles n) {
         Window& w = windows_[i];
         w.next = std::min(w.last + 1, w.next + n * w.size);
         w.head = 0;
+        w.held_count = 0;
         std::fill(w.held.begin(), w.held.end(), false);
       }
       cycle_in_beat_ += static_cast<uint32_t>(n);
@@ -213,18 +220,25 @@ StepResult BeatCursor::tick(Cycles now) {
   for (unsigned i = 0; i < g.stream_count; ++i) {
     const Stream& s = g.streams[i];
     Window& w = windows_[i];
-    for (uint32_t j = 0; j < w.size && w.next + j <= w.last; ++j) {
-      const uint32_t slot = (w.head + j) % w.size;
+    const auto wanted =
+        w.next > w.last ? 0u : static_cast<uint32_t>(std::min<uint64_t>(w.size, w.last - w.next + 1));
+    if (w.held_count == 0 && wanted > 0 && s.sram->try_claim_run(now, w.next, wanted, s.access)) {
+      w.next += wanted;  // the whole window granted: nothing held, the ring stays aligned
+      continue;
+    }
+    for (uint32_t j = 0, slot = w.head; j < wanted; ++j, slot = slot + 1 == w.size ? 0 : slot + 1) {
       if (w.held[slot]) continue;
       if (s.sram->try_claim(now, w.next + j, s.access)) {
         w.held[slot] = true;
+        ++w.held_count;
       } else if (!stalled_on_) {
         stalled_on_ = s.sram;
       }
     }
     while (w.next <= w.last && w.held[w.head]) {  // slide past the words received
       w.held[w.head] = false;
-      w.head = (w.head + 1) % w.size;
+      --w.held_count;
+      w.head = w.head + 1 == w.size ? 0 : w.head + 1;
       ++w.next;
     }
   }

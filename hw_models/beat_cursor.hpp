@@ -53,8 +53,9 @@ enum class StepResult : uint8_t { kProgress, kStalled };
 
 class BeatCursor {
  public:
-  // Starts a phase and counts every word it will move into the SRAMs' statistics.
-  void start(std::vector<BeatGroup> groups, uint32_t layer);
+  // Starts a phase and counts every word it will move into the SRAMs' statistics. The groups
+  // are copied into storage the cursor keeps, so steady-state phases allocate nothing.
+  void start(const std::vector<BeatGroup>& groups, uint32_t layer);
   bool done() const { return group_ >= groups_.size(); }
 
   // Cycles from now that are plain countdown if uncontended: the current group's remaining
@@ -80,6 +81,7 @@ class BeatCursor {
     uint32_t size = 1;  // words requested per cycle
     uint32_t head = 0;  // ring position of `next` in `held`
     std::vector<bool> held;  // words next .. next+size-1 already granted
+    uint32_t held_count = 0;
   };
   static uint64_t window_size(const BeatGroup& g, unsigned stream);
   static Cycles cycles_of(const BeatGroup& g, uint64_t beat);
@@ -93,6 +95,7 @@ class BeatCursor {
   Cycles current_beat_remaining() const;
 
   std::vector<BeatGroup> groups_;
+  std::vector<Cycles> group_cycles_;  // uncontended cycles of each group
   size_t group_ = 0;
   bool uniform_ = true;
   uint64_t beat_ = 0;

@@ -192,6 +192,11 @@ arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
                                  arith::TernaryPacking packing, bool values,
                                  std::vector<int8_t>& out, std::vector<int8_t>& row) {
   arith::TritCounts counts;
+  const uint64_t per_byte = packing == arith::TernaryPacking::kTwoBit ? 4 : 5;
+  if (!values && b.row_length() == b.row_bytes * per_byte) {
+    // Rows end on byte boundaries, so the block is one run of codes: count it in one pass.
+    return arith::count_trits(wgt + b.offset, uint64_t{b.rows()} * b.row_length(), packing);
+  }
   if (values) {
     out.resize(static_cast<size_t>(b.n_count) * b.k_count);
     row.resize(b.row_length());

@@ -72,6 +72,9 @@ MacArray::MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
       QueuedUnit(isa::Unit::kMacArray, queue_depth, scoreboard),
       params_(params),
       srams_(srams) {
+  BeatGroup drain;
+  drain.min_cycles = adder_tree_drain_cycles(params_.rows);
+  drain_ = {drain};
   // A read-modify-write of the accumulators needs a read and a write port in the same cycle.
   if (srams_[static_cast<size_t>(MemSpace::kAccSram)]->params().ports == PortConfig::kOneRw) {
     throw std::invalid_argument("mac_array: the accumulator SRAM needs 1r1w or 2rw ports");
@@ -110,9 +113,9 @@ Footprint MacArray::footprint(const Command& cmd) const {
   return fp;
 }
 
-MacArray::FoldPlan MacArray::plan_fold(const MacArrayParams& p, const Command& cmd,
-                                       const Fold& fold, const WeightBlock& b,
-                                       const std::array<Sram*, kNumSrams>& srams) {
+void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold& fold,
+                         const WeightBlock& b, const std::array<Sram*, kNumSrams>& srams,
+                         FoldPlan& plan) {
   Sram* wsram = srams[static_cast<size_t>(MemSpace::kWeightSram)];
   Sram* asram = srams[static_cast<size_t>(MemSpace::kActSram)];
   Sram* accs = srams[static_cast<size_t>(MemSpace::kAccSram)];
@@ -123,7 +126,9 @@ MacArray::FoldPlan MacArray::plan_fold(const MacArrayParams& p, const Command& c
   const bool reads_acc =
       cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kAccumulate) || b.k0 > 0;
   const bool padded = p.fold_timing == FoldTiming::kPadded;
-  FoldPlan plan;
+  plan.load.clear();
+  for (auto& seq : plan.compute) seq.clear();
+  plan.stationary_bits = 0;
 
   // Accumulator rows [m0, m0 + rows) over outputs [n0, n0 + count): a read-modify-write, or a
   // write for the first reduction fold of an overwriting gemm.
@@ -155,14 +160,17 @@ MacArray::FoldPlan MacArray::plan_fold(const MacArrayParams& p, const Command& c
     g.add({asram, Access::kRead, act + fold.m0 * act_stride + uint64_t{b.k0} * t.act_bytes,
            act_stride, static_cast<uint32_t>(uint64_t{b.k_count} * t.act_bytes)});
     acc_rows(g, fold.m0, b.n0, b.n_count);
-    plan.compute.push_back({g});
+    plan.compute[0].push_back(g);
     plan.stationary_bits = uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
-    return plan;
+    return;
   }
 
   const uint32_t R = p.rows, C = p.cols;
   uint64_t temporal = 0, used_cols = 0;
-  std::vector<BeatGroup> feeder_a, feeder_b, writer;
+  // Engine 0 runs the timeline; then the feeders of the two streamed operands and the writer.
+  std::vector<BeatGroup>& feeder_a = plan.compute[1];
+  std::vector<BeatGroup>& feeder_b = plan.compute[2];
+  std::vector<BeatGroup>& writer = plan.compute[3];
   switch (p.dataflow) {
     case Dataflow::kWeightStationary: {
       // Stationary weights: one k-row per cycle shifts in; streamed: activation rows (T = m).
@@ -218,17 +226,7 @@ MacArray::FoldPlan MacArray::plan_fold(const MacArrayParams& p, const Command& c
   }
   // The systolic timeline: T steps, skewed through R rows and the used columns.
   const uint64_t cols = padded ? C : used_cols;
-  plan.compute.push_back({idle(temporal + R + cols - 2)});
-  for (auto* seq : {&feeder_a, &feeder_b, &writer}) {
-    if (!seq->empty()) plan.compute.push_back(*seq);
-  }
-  return plan;
-}
-
-std::vector<BeatGroup> MacArray::drain_plan(const MacArrayParams& p) {
-  BeatGroup g;
-  g.min_cycles = adder_tree_drain_cycles(p.rows);
-  return {g};
+  plan.compute[0].push_back(idle(temporal + R + cols - 2));
 }
 
 Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command& cmd,
@@ -238,8 +236,9 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
                                     static_cast<uint32_t>(cmd.args[op::kK]), layout);
   const auto folds = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks, layout);
   Cycles time = 0, compute_end = 0;
+  FoldPlan plan;
   for (size_t j = 0; j < folds.size(); ++j) {
-    const FoldPlan plan = plan_fold(p, cmd, folds[j], blocks[folds[j].block], srams);
+    plan_fold(p, cmd, folds[j], blocks[folds[j].block], srams, plan);
     const Cycles load = BeatCursor::uncontended_cycles(plan.load);
     Cycles compute = 0;
     for (const auto& seq : plan.compute) compute = std::max(compute, BeatCursor::uncontended_cycles(seq));
@@ -303,25 +302,26 @@ void MacArray::start_compute() {
   const Command& cmd = current();
   if (next_compute_ == folds_.size()) {
     draining_ = true;
-    compute_[0].start(drain_plan(params_), cmd.layer);
+    compute_[0].start(drain_, cmd.layer);
     return;
   }
-  const Fold& f = folds_[next_compute_];
-  FoldPlan plan = plan_fold(params_, cmd, f, blocks_[f.block], srams_);
-  if (!preloads()) stats().stationary_bits += plan.stationary_bits;
-  for (size_t i = 0; i < kEngines; ++i) {
-    compute_[i].start(i < plan.compute.size() ? std::move(plan.compute[i]) : std::vector<BeatGroup>{},
-                      cmd.layer);
+  if (!preloads()) {
+    // Nothing loaded this fold ahead: plan it now.
+    const Fold& f = folds_[next_compute_];
+    plan_fold(params_, cmd, f, blocks_[f.block], srams_, plan_);
   }
+  for (size_t i = 0; i < kEngines; ++i) compute_[i].start(plan_.compute[i], cmd.layer);
   any_compute_ = true;
   shadow_full_ = false;
 }
 
 void MacArray::start_load() {
+  // The fold loads only once the previous one started computing (the shadow registers are
+  // free), so its plan can stay in plan_ until it computes.
   const Fold& f = folds_[next_load_];
-  FoldPlan plan = plan_fold(params_, current(), f, blocks_[f.block], srams_);
-  stats().stationary_bits += plan.stationary_bits;
-  loader_.start(std::move(plan.load), current().layer);
+  plan_fold(params_, current(), f, blocks_[f.block], srams_, plan_);
+  stats().stationary_bits += plan_.stationary_bits;
+  loader_.start(plan_.load, current().layer);
   loading_ = true;
 }
 

@@ -87,14 +87,16 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
 
  private:
   static constexpr size_t kEngines = 4;  // timeline and up to three streams per fold
+  // The beats of one fold. Plans are filled in place into storage kept across folds, so the
+  // steady state of a long gemm allocates nothing.
   struct FoldPlan {
     std::vector<BeatGroup> load;
-    std::vector<std::vector<BeatGroup>> compute;  // sequences that run side by side
+    std::array<std::vector<BeatGroup>, kEngines> compute;  // sequences that run side by side
     uint64_t stationary_bits = 0;
   };
-  static FoldPlan plan_fold(const MacArrayParams& p, const Command& cmd, const Fold& fold,
-                            const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams);
-  static std::vector<BeatGroup> drain_plan(const MacArrayParams& p);
+  static void plan_fold(const MacArrayParams& p, const Command& cmd, const Fold& fold,
+                        const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams,
+                        FoldPlan& plan);
 
   MacArrayStats& stats() { return stats_for_layer<MacArrayStats>(stats_, current().layer); }
   bool preloads() const;  // every dataflow but output-stationary fills stationary registers
@@ -114,6 +116,8 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   bool shadow_full_ = false;
   bool any_compute_ = false;
   Cycles compute_free_at_ = 0;  // first cycle after the last fold ended
+  FoldPlan plan_;  // of the fold loading, or of the next fold to compute
+  std::vector<BeatGroup> drain_;
   BeatCursor loader_;
   std::array<BeatCursor, kEngines> compute_;
   std::vector<MacArrayStats> stats_;

@@ -22,36 +22,22 @@ Sram::Sram(const SramParams& params, unsigned id)
     : params_(params),
       id_(id),
       word_bytes_(params.width_bits / 8),
+      bank_mask_(params.banks > 1 && (params.banks & (params.banks - 1)) == 0 ? params.banks - 1
+                                                                                : 0),
       data_(params.capacity_bytes, 0),
       use_(static_cast<size_t>(params.banks) * 2) {}
 
-uint32_t Sram::ports_of_class(unsigned cls) const {
-  switch (params_.ports) {
-    case PortConfig::kOneRw: return cls == 0 ? 1 : 0;
-    case PortConfig::kOneROneW: return 1;
-    case PortConfig::kTwoRw: return cls == 0 ? 2 : 0;
+void Sram::materialize_run(unsigned cls) {
+  const Run run = run_[cls];
+  run_[cls].cycle = kNever;
+  for (uint64_t w = run.first; w < run.first + run.count; ++w) {
+    PortUse& u = use_[(bank_mask_ ? w & bank_mask_ : w % params_.banks) * 2 + cls];
+    if (u.cycle != run.cycle) {
+      u.cycle = run.cycle;
+      u.used = 0;
+    }
+    ++u.used;
   }
-  return 0;
-}
-
-unsigned Sram::port_class(Access access) const {
-  return params_.ports == PortConfig::kOneROneW && access == Access::kWrite ? 1 : 0;
-}
-
-uint32_t Sram::words_per_cycle(Access access) const {
-  return params_.banks * ports_of_class(port_class(access));
-}
-
-bool Sram::try_claim(Cycles now, uint64_t word, Access access) {
-  const unsigned cls = port_class(access);
-  PortUse& u = use_[(word % params_.banks) * 2 + cls];
-  if (u.cycle != now) {
-    u.cycle = now;
-    u.used = 0;
-  }
-  if (u.used == ports_of_class(cls)) return false;
-  ++u.used;
-  return true;
 }
 
 void Sram::count_words(uint32_t layer, Access access, uint64_t words) {

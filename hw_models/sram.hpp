@@ -16,6 +16,7 @@
 //   if (s.try_claim(now, word, Access::kRead)) { ... }
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,15 +55,42 @@ class Sram {
   uint32_t word_bytes() const { return word_bytes_; }
   uint64_t capacity_bytes() const { return params_.capacity_bytes; }
   // Words of one access kind the whole SRAM can serve in a cycle (banks x ports of the class).
-  uint32_t words_per_cycle(Access access) const;
+  uint32_t words_per_cycle(Access access) const {
+    return params_.banks * ports_of_class(port_class(access));
+  }
   // Port class an access uses: 0 or 1. Two streams contend only if they use the same class.
-  unsigned port_class(Access access) const;
+  unsigned port_class(Access access) const {
+    return params_.ports == PortConfig::kOneROneW && access == Access::kWrite ? 1 : 0;
+  }
 
   uint8_t* data() { return data_.data(); }
   const uint8_t* data() const { return data_.data(); }
 
   // Claims a port of the bank of `word` in cycle `now`, if one of its class is still free.
-  bool try_claim(Cycles now, uint64_t word, Access access);
+  bool try_claim(Cycles now, uint64_t word, Access access) {
+    const unsigned cls = port_class(access);
+    if (run_[cls].cycle == now) materialize_run(cls);
+    last_claim_[cls] = now;
+    const uint64_t bank = bank_mask_ ? word & bank_mask_ : word % params_.banks;
+    PortUse& u = use_[bank * 2 + cls];
+    if (u.cycle != now) {
+      u.cycle = now;
+      u.used = 0;
+    }
+    if (u.used == ports_of_class(cls)) return false;
+    ++u.used;
+    return true;
+  }
+  // Claims words first .. first+count-1 (count <= words_per_cycle) at once if no port of their
+  // class has been claimed yet in cycle `now`: they then fall on distinct bank ports and are
+  // all granted. Returns false, claiming nothing, otherwise.
+  bool try_claim_run(Cycles now, uint64_t first, uint32_t count, Access access) {
+    const unsigned cls = port_class(access);
+    if (last_claim_[cls] == now) return false;
+    last_claim_[cls] = now;
+    run_[cls] = {now, first, count};
+    return true;
+  }
 
   void count_words(uint32_t layer, Access access, uint64_t words);
   const std::vector<SramStats>& stats_by_layer() const { return stats_; }
@@ -72,13 +100,31 @@ class Sram {
     Cycles cycle = kNever;
     uint32_t used = 0;
   };
-  uint32_t ports_of_class(unsigned cls) const;
+  // A run granted whole by try_claim_run, recorded per bank only if another claim of its
+  // class follows in the same cycle.
+  struct Run {
+    Cycles cycle = kNever;
+    uint64_t first = 0;
+    uint32_t count = 0;
+  };
+  void materialize_run(unsigned cls);
+  uint32_t ports_of_class(unsigned cls) const {
+    switch (params_.ports) {
+      case PortConfig::kOneRw: return cls == 0 ? 1 : 0;
+      case PortConfig::kOneROneW: return 1;
+      case PortConfig::kTwoRw: return cls == 0 ? 2 : 0;
+    }
+    return 0;
+  }
 
   SramParams params_;
   unsigned id_;
   uint32_t word_bytes_;
+  uint64_t bank_mask_;  // banks - 1 when banks is a power of two above 1, else 0
   std::vector<uint8_t> data_;
   std::vector<PortUse> use_;  // banks x 2 port classes
+  std::array<Run, 2> run_{};
+  std::array<Cycles, 2> last_claim_{kNever, kNever};  // last cycle a port of the class was claimed
   std::vector<SramStats> stats_;
 };
 

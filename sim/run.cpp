@@ -137,7 +137,7 @@ class PhaseTimer {
   void mark(const char* phase, const std::string& detail = "") {
     const auto now = std::chrono::steady_clock::now();
     if (on_) {
-      std::fprintf(stderr, "profile: %-12s %9.3f s%s%s\n", phase,
+      std::fprintf(stderr, "profile: %-12s %10.6f s%s%s\n", phase,
                    std::chrono::duration<double>(now - last_).count(), detail.empty() ? "" : "  ",
                    detail.c_str());
     }

@@ -150,12 +150,26 @@ TritCounts unpack_trits(const uint8_t* in, size_t count, TernaryPacking packing,
   return counts;
 }
 
+// Compiled with and without the popcnt instruction, chosen when the program loads.
+__attribute__((target_clones("popcnt", "default")))
 TritCounts count_trits(const uint8_t* in, size_t count, TernaryPacking packing) {
   const auto& table = table_for(packing);
   const size_t per = weights_per_byte(packing);
   const size_t full = count / per;
   TritCounts counts;
-  for (size_t b = 0; b < full; ++b) {
+  size_t b = 0;
+  if (packing == TernaryPacking::kTwoBit) {
+    // 32 codes per 64-bit word: code 1 (zero) and code 3 (invalid, decoded as zero) have the
+    // low bit set; code 3 also the high bit.
+    constexpr uint64_t kLowBits = 0x5555555555555555ull;
+    for (; b + 8 <= full; b += 8) {
+      uint64_t word;
+      std::memcpy(&word, in + b, 8);
+      counts.zeros += static_cast<uint64_t>(__builtin_popcountll(word & kLowBits));
+      counts.invalid_codes += static_cast<uint64_t>(__builtin_popcountll(word & (word >> 1) & kLowBits));
+    }
+  }
+  for (; b < full; ++b) {
     counts.zeros += table[in[b]].zeros;
     counts.invalid_codes += table[in[b]].invalid;
   }

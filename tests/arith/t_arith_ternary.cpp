@@ -72,6 +72,26 @@ TEST_CASE("packing round-trips any trit sequence and counts its zeros", "[unit]"
   }
 }
 
+TEST_CASE("counting trits of arbitrary bytes agrees with unpacking them", "[unit]") {
+  // Random bytes hold invalid codes; lengths cover the word-at-a-time path and its tails.
+  const TernaryPacking packing =
+      GENERATE(TernaryPacking::kTwoBit, TernaryPacking::kFiveTritsPerByte);
+  std::mt19937 rng(8);
+  uint64_t invalid_seen = 0;
+  for (size_t n = 0; n < 300; n += 1 + n / 16) {
+    std::vector<uint8_t> packed(packed_bytes(n, packing));
+    for (uint8_t& b : packed) b = static_cast<uint8_t>(rng());
+    std::vector<int8_t> out(n);
+    const TritCounts unpacked = unpack_trits(packed.data(), n, packing, out.data());
+    const TritCounts counted = count_trits(packed.data(), n, packing);
+    INFO("n " << n);
+    REQUIRE(counted.zeros == unpacked.zeros);
+    REQUIRE(counted.invalid_codes == unpacked.invalid_codes);
+    invalid_seen += unpacked.invalid_codes;
+  }
+  REQUIRE(invalid_seen > 0);
+}
+
 TEST_CASE("absmean ternarization follows its definition", "[unit]") {
   // mean |w| = 1, so W/gamma = W: 0.5 and -0.5 round to even (0), 3 clips to 1.
   const std::vector<float> w = {1.0f, -1.0f, 0.5f, -0.5f, 3.0f, 0.0f, 1.5f, -2.5f};

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <memory>
 #include <random>
 
@@ -44,8 +45,8 @@ TEST_CASE("alone, a cursor takes its closed-form cycles whether ticked or skippe
   std::mt19937 rng(11);
   for (int trial = 0; trial < 400; ++trial) {
     const auto ports = static_cast<PortConfig>(rng() % 3);
-    Sram a({"a", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8), 8u * (1 + rng() % 8), ports}, 0);
-    Sram b({"b", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8), 8u * (1 + rng() % 8),
+    Sram a({"a", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8), 8u * (1 + static_cast<uint32_t>(rng() % 8)), ports}, 0);
+    Sram b({"b", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8), 8u * (1 + static_cast<uint32_t>(rng() % 8)),
             PortConfig::kOneROneW},
            1);
     const std::vector<BeatGroup> groups = random_groups(rng, {&a, &b});
@@ -148,4 +149,128 @@ TEST_CASE("words moved are counted once per beat, whatever the contention", "[un
   for (uint64_t b = 0; b < 3; ++b) words += (3 + b * 10 + 8) / 4 - (3 + b * 10) / 4 + 1;
   REQUIRE(s.stats_by_layer().size() == 3);
   REQUIRE(s.stats_by_layer()[2].read_words == words);
+}
+
+namespace {
+
+// An independent, deliberately plain model of the cursor rules (beat_cursor.hpp): per cycle,
+// every stream requests each word of its window it does not hold, word by word, and a bank
+// grants while it has a free port of the request's class; cursors ask in priority order.
+struct ReferenceCursor {
+  struct Beat {
+    std::vector<const Stream*> streams;
+    std::vector<uint64_t> first, last, window;
+    uint32_t min_cycles = 1;
+  };
+  std::vector<Beat> beats;
+  size_t beat = 0;
+  uint32_t cycle_in_beat = 0;
+  std::vector<uint64_t> next;
+  std::vector<std::vector<bool>> held;  // by word offset from `next`
+
+  explicit ReferenceCursor(const std::vector<BeatGroup>& groups) {
+    for (const BeatGroup& g : groups) {
+      for (uint64_t b = 0; b < g.beats; ++b) {
+        Beat beat_words;
+        beat_words.min_cycles = g.min_cycles;
+        for (unsigned i = 0; i < g.stream_count; ++i) {
+          const Stream& s = g.streams[i];
+          const uint64_t wb = s.sram->word_bytes(), start = s.first_byte + b * s.stride_bytes;
+          unsigned sharing = 0;
+          for (unsigned o = 0; o < g.stream_count; ++o) {
+            sharing += g.streams[o].sram == s.sram &&
+                       s.sram->port_class(g.streams[o].access) == s.sram->port_class(s.access);
+          }
+          beat_words.streams.push_back(&s);
+          beat_words.first.push_back(start / wb);
+          beat_words.last.push_back((start + s.bytes - 1) / wb);
+          beat_words.window.push_back(std::max<uint64_t>(1, s.sram->words_per_cycle(s.access) / sharing));
+        }
+        beats.push_back(beat_words);
+      }
+    }
+    enter();
+  }
+  bool done() const { return beat >= beats.size(); }
+  void enter() {
+    cycle_in_beat = 0;
+    if (done()) return;
+    next = beats[beat].first;
+    held.assign(next.size(), {});
+    for (size_t i = 0; i < next.size(); ++i) held[i].assign(beats[beat].window[i], false);
+  }
+  // ports[sram][bank][class]: accesses granted in this cycle.
+  bool tick(std::map<const Sram*, std::vector<std::array<uint32_t, 2>>>& ports) {
+    bool stalled = false;
+    const Beat& b = beats[beat];
+    for (size_t i = 0; i < b.streams.size(); ++i) {
+      const Stream& s = *b.streams[i];
+      const unsigned cls = s.sram->port_class(s.access);
+      const uint32_t limit = s.sram->words_per_cycle(s.access) / s.sram->params().banks;
+      for (uint64_t j = 0; j < b.window[i] && next[i] + j <= b.last[i]; ++j) {
+        if (held[i][j]) continue;
+        uint32_t& used = ports[s.sram][(next[i] + j) % s.sram->params().banks][cls];
+        if (used < limit) {
+          ++used;
+          held[i][j] = true;
+        } else {
+          stalled = true;
+        }
+      }
+      while (next[i] <= b.last[i] && held[i][0]) {
+        held[i].erase(held[i].begin());
+        held[i].push_back(false);
+        ++next[i];
+      }
+    }
+    ++cycle_in_beat;
+    bool words_done = true;
+    for (size_t i = 0; i < b.streams.size(); ++i) words_done &= next[i] > b.last[i];
+    if (words_done && cycle_in_beat >= b.min_cycles) {
+      ++beat;
+      enter();
+    }
+    return stalled;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("contending cursors match a plain word-by-word model of the port rules", "[unit]") {
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::unique_ptr<Sram>> owned;
+    std::vector<Sram*> srams;
+    for (unsigned i = 0; i < 1 + rng() % 2; ++i) {
+      const auto ports = static_cast<PortConfig>(rng() % 3);
+      owned.push_back(std::make_unique<Sram>(
+          SramParams{"s", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8),
+                     8u * (1 + static_cast<uint32_t>(rng() % 4)), ports},
+          i));
+      srams.push_back(owned.back().get());
+    }
+    const unsigned count = 2 + rng() % 2;
+    std::vector<std::vector<BeatGroup>> plans;
+    for (unsigned c = 0; c < count; ++c) plans.push_back(random_groups(rng, srams));
+    std::vector<BeatCursor> cursors(count);
+    std::vector<ReferenceCursor> reference;
+    for (unsigned c = 0; c < count; ++c) {
+      cursors[c].start(plans[c], 0);
+      reference.emplace_back(plans[c]);
+    }
+    for (Cycles now = 0; now < 100000; ++now) {
+      std::map<const Sram*, std::vector<std::array<uint32_t, 2>>> ports;
+      for (Sram* s : srams) ports[s].assign(s->params().banks, {0, 0});
+      bool all_done = true;
+      for (unsigned c = 0; c < count; ++c) {
+        INFO("trial " << trial << " cycle " << now << " cursor " << c);
+        REQUIRE(cursors[c].done() == reference[c].done());
+        if (cursors[c].done()) continue;
+        all_done = false;
+        const bool stalled = cursors[c].tick(now) == StepResult::kStalled;
+        REQUIRE(stalled == reference[c].tick(ports));
+      }
+      if (all_done) break;
+    }
+  }
 }

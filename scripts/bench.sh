@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The simulator's own speed: simulated cycles per second and simulated MACs per second, per
+# benchmark case and mode (lockstep, default, timing-only), on one core.
+#
+#   scripts/bench.sh [--repeat N] [--quick]
+#
+# Each case runs N times (default 5) pinned to core 0; the table gives the fastest run of the
+# simulate phase (SystemC elaboration excluded, as are workload generation and the reference
+# check, which --no-verify turns off), and the whole run's wall time. Results go to stdout and
+# out/bench/results.md; docs/performance.md keeps a copy with the machine described.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+repeat=5
+quick=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --repeat) repeat="$2"; shift 2 ;;
+    --quick) quick=1; repeat=1; shift ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh
+out=out/bench
+mkdir -p "$out"
+hw=configs/hw/default.json
+wl=configs/workloads/bench
+pin=()
+command -v taskset > /dev/null && pin=(taskset -c 0)
+
+# name | workload | --set overrides
+cases=(
+  "ternary GEMV 2560->6912, 64x64 adder tree|$wl/gemv_2560x6912_ternary.json|"
+  "ternary GEMV 2560->6912, 32x32 adder tree|$wl/gemv_2560x6912_ternary.json|hw.mac_array.rows=32 hw.mac_array.cols=32"
+  "ternary GEMM 256x768x768, 32x32 WS|$wl/gemm_256x768x768_ternary.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary"
+  "int8 GEMM 256x768x768, 32x32 WS|$wl/gemm_256x768x768_int8.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary hw.mac_array.pe=int8_int8"
+  "posit<8,0> GEMM 64x256x256, 32x32 WS|$wl/gemm_64x256x256_posit8.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary hw.mac_array.pe=posit8_0"
+)
+modes=("lockstep|--lockstep" "default|" "timing-only|--timing-only")
+[ "$quick" = 1 ] && cases=("${cases[0]}")
+
+rows="$out/rows.tsv"
+: > "$rows"
+for c in "${cases[@]}"; do
+  IFS='|' read -r name workload sets <<< "$c"
+  set_args=()
+  for s in $sets; do set_args+=(--set "$s"); done
+  for m in "${modes[@]}"; do
+    IFS='|' read -r mode flag <<< "$m"
+    best_sim="" best_wall=""
+    for ((i = 0; i < repeat; i++)); do
+      start=$(date +%s%N)
+      "${pin[@]}" build/nmpsim run --hw "$hw" --workload "$workload" "${set_args[@]}" $flag \
+        --no-verify --profile --quiet --out "$out/report.json" 2> "$out/profile.txt"
+      end=$(date +%s%N)
+      sim=$(awk '$2 == "simulate" { print $3 }' "$out/profile.txt")
+      wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.6f", (b - a) / 1e9 }')
+      best_sim=$(awk -v a="$sim" -v b="${best_sim:-inf}" 'BEGIN { print (b == "inf" || a < b) ? a : b }')
+      best_wall=$(awk -v a="$wall" -v b="${best_wall:-inf}" 'BEGIN { print (b == "inf" || a < b) ? a : b }')
+    done
+    read -r cycles macs < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r["cycles"]["total"], r["counters"]["mac_array"]["macs"])' "$out/report.json")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$cycles" "$macs" "$best_sim" "$best_wall" >> "$rows"
+    echo "bench: $name, $mode: $cycles cycles, simulate ${best_sim} s" >&2
+  done
+done
+
+python3 - "$rows" "$repeat" > "$out/results.md" <<'EOF'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+print(f"Fastest of {sys.argv[2]} runs per row, pinned to one core. 'simulate' is the SystemC run "
+      "alone; 'wall' is the whole command (workload generation, lowering, simulation, report).\n")
+print("| case | mode | simulated cycles | simulated MACs | simulate (s) | cycles/s | MACs/s | wall (s) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|")
+for name, mode, cycles, macs, sim, wall in rows:
+    cycles, macs, sim, wall = int(cycles), int(macs), float(sim), float(wall)
+    rate = lambda n: f"{n / sim:.3g}" if sim > 0 else "n/a (below timer resolution)"
+    print(f"| {name} | {mode} | {cycles:,} | {macs:,} | {sim:.3f} | {rate(cycles)} | {rate(macs)} | {wall:.2f} |")
+EOF
+cat "$out/results.md"
+echo
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(g++ --version | head -1);" \
+  "SystemC $(dpkg-query -W -f='${Version}' libsystemc-dev 2>/dev/null || echo '?');" \
+  "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
