@@ -30,8 +30,9 @@ BeatGroup& BeatGroup::add(const Stream& s) {
         o.first_byte == s.first_byte && o.stride_bytes == s.stride_bytes && o.bytes == s.bytes;
     const bool one_port = s.sram->words_per_cycle(s.access) == s.sram->params().banks;
     if (same_class && (!same_words || one_port)) {
-      throw std::logic_error("streams of one beat share a port class only to read and write the "
-                             "same words, on two ports");
+      throw std::logic_error(
+          "streams of one beat share a port class only to read and write the "
+          "same words, on two ports");
     }
   }
   streams[stream_count++] = s;
@@ -122,7 +123,8 @@ void BeatCursor::enter_group() {
   later_groups_cycles_ -= total;
   for (unsigned i = 0; i < g.stream_count; ++i) {
     windows_[i].size = static_cast<uint32_t>(window_size(g, i));
-    if (windows_[i].held.size() != windows_[i].size) windows_[i].held.assign(windows_[i].size, false);
+    if (windows_[i].held.size() != windows_[i].size)
+      windows_[i].held.assign(windows_[i].size, false);
   }
   beat_ = 0;
   enter_beat();
@@ -221,7 +223,8 @@ StepResult BeatCursor::tick(Cycles now) {
     const Stream& s = g.streams[i];
     Window& w = windows_[i];
     const auto wanted =
-        w.next > w.last ? 0u : static_cast<uint32_t>(std::min<uint64_t>(w.size, w.last - w.next + 1));
+        w.next > w.last ? 0u
+                        : static_cast<uint32_t>(std::min<uint64_t>(w.size, w.last - w.next + 1));
     if (w.held_count == 0 && wanted > 0 && s.sram->try_claim_run(now, w.next, wanted, s.access)) {
       w.next += wanted;  // the whole window granted: nothing held, the ring stays aligned
       continue;

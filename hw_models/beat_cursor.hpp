@@ -76,10 +76,10 @@ class BeatCursor {
 
  private:
   struct Window {
-    uint64_t next = 0;  // first word not yet received
-    uint64_t last = 0;  // last word of the beat
-    uint32_t size = 1;  // words requested per cycle
-    uint32_t head = 0;  // ring position of `next` in `held`
+    uint64_t next = 0;       // first word not yet received
+    uint64_t last = 0;       // last word of the beat
+    uint32_t size = 1;       // words requested per cycle
+    uint32_t head = 0;       // ring position of `next` in `held`
     std::vector<bool> held;  // words next .. next+size-1 already granted
     uint32_t held_count = 0;
   };
@@ -90,7 +90,7 @@ class BeatCursor {
 
   void enter_group();  // skips empty groups, sets up beat 0
   void enter_beat();
-  void finish_beat();  // moves to the next beat or group
+  void finish_beat();                // moves to the next beat or group
   Cycles words_cycles_left() const;  // uncontended cycles to receive the beat's words
   Cycles current_beat_remaining() const;
 

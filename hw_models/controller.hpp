@@ -22,9 +22,9 @@
 namespace nmp::hw {
 
 struct ControllerParams {
-  uint32_t queue_depth = 4;             // entries per unit queue
-  uint32_t branch_penalty_cycles = 1;   // bubble after a taken branch
-  uint64_t imem_bytes = 64 * 1024;      // instruction memory capacity
+  uint32_t queue_depth = 4;            // entries per unit queue
+  uint32_t branch_penalty_cycles = 1;  // bubble after a taken branch
+  uint64_t imem_bytes = 64 * 1024;     // instruction memory capacity
 };
 
 enum class IssueStall : uint8_t {
@@ -54,8 +54,7 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
  public:
   // `units` is indexed by isa::Unit; the controller entry is null.
   Controller(sc_core::sc_module_name name, const ControllerParams& params,
-             const isa::Program& program, std::array<QueuedUnit*, 4> units,
-             Scoreboard& scoreboard);
+             const isa::Program& program, std::array<QueuedUnit*, 4> units, Scoreboard& scoreboard);
 
   void tick(Cycles now) override;
   Cycles quiet_cycles(Cycles now) const override;

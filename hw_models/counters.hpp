@@ -13,10 +13,10 @@
 namespace nmp::hw {
 
 struct CounterInfo {
-  std::string name;         // e.g. "busy_compute"; "busy_*" and "stall_*" are cycle accounts
-  std::string unit;         // "cycles", "words", "bytes", "ops", "instructions"
+  std::string name;  // e.g. "busy_compute"; "busy_*" and "stall_*" are cycle accounts
+  std::string unit;  // "cycles", "words", "bytes", "ops", "instructions"
   std::string description;
-  std::string energy_key;   // key in the energy table, or empty if the event costs no energy
+  std::string energy_key;  // key in the energy table, or empty if the event costs no energy
 };
 
 using CounterFn = std::function<void(const CounterInfo&, uint64_t value)>;

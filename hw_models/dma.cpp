@@ -64,7 +64,8 @@ void Dma::begin(const Command& cmd, Cycles /*now*/) {
   Sram* sram = srams_[cmd.args[op::kSpace]];
   const DramParams& dp = dram_.params();
   const uint64_t burst = dp.burst_bytes;
-  const auto burst_cycles = static_cast<uint32_t>((burst + dp.bytes_per_cycle - 1) / dp.bytes_per_cycle);
+  const auto burst_cycles =
+      static_cast<uint32_t>((burst + dp.bytes_per_cycle - 1) / dp.bytes_per_cycle);
   const Access access = load ? Access::kWrite : Access::kRead;
 
   std::vector<BeatGroup> groups;

@@ -24,9 +24,9 @@ struct DramParams {
 };
 
 struct DramStats {
-  uint64_t read_bytes = 0;   // channel bytes, whole bursts
-  uint64_t write_bytes = 0;  // channel bytes, whole bursts
-  uint64_t useful_bytes = 0; // bytes the transfers asked for
+  uint64_t read_bytes = 0;    // channel bytes, whole bursts
+  uint64_t write_bytes = 0;   // channel bytes, whole bursts
+  uint64_t useful_bytes = 0;  // bytes the transfers asked for
   void visit(const CounterFn& fn) const;
 };
 

@@ -95,38 +95,32 @@ NMP_HOT int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
 // invalid codes decode as 0, as in the array.
 class TernaryLookup {
  public:
-  TernaryLookup(const int8_t* act, uint32_t k, arith::TernaryPacking packing)
-      : k_(k), packing_(packing) {
+  TernaryLookup(const int8_t* act, uint32_t k, arith::TernaryPacking packing) {
     const bool two_bit = packing == arith::TernaryPacking::kTwoBit;
-    per_ = two_bit ? 4 : 5;
-    groups_ = (k + per_ - 1) / per_;
+    const uint32_t per = two_bit ? 4 : 5;
+    // What each code adds, relative to code 0 (the weight -1): 2-bit codes 0..3 stand for
+    // -1, 0, +1 and (invalid) 0; base-3 digits 0..2 for -1, 0, +1.
+    const std::array<int16_t, 4> step =
+        two_bit ? std::array<int16_t, 4>{0, 1, 2, 1} : std::array<int16_t, 4>{0, 1, 2, 0};
+    const uint32_t radix = two_bit ? 4 : 3;
+    groups_ = (k + per - 1) / per;
     table_.assign(size_t{groups_} * 256, 0);
     for (uint32_t g = 0; g < groups_; ++g) {
-      int16_t a[5] = {0, 0, 0, 0, 0};  // activations past k contribute nothing
-      for (uint32_t i = 0; i < per_ && g * per_ + i < k; ++i) a[i] = act[g * per_ + i];
       int16_t* t = &table_[size_t{g} * 256];
-      if (two_bit) {
-        // Code c of position i stands for c - 1, and code 3 for 0: c -> {-a, 0, +a, 0}.
-        auto v = [](int16_t x, uint32_t c) {
-          return static_cast<int16_t>(c == 0 ? -x : c == 2 ? x : 0);
-        };
-        for (uint32_t b = 0; b < 256; ++b) {
-          t[b] = static_cast<int16_t>(v(a[0], b & 3) + v(a[1], (b >> 2) & 3) +
-                                      v(a[2], (b >> 4) & 3) + v(a[3], b >> 6));
-        }
-      } else {
-        // byte = sum (t_i + 1) 3^i below 243, built one digit at a time; 243..255 are invalid
-        // codes and stay 0.
-        t[0] = static_cast<int16_t>(-(a[0] + a[1] + a[2] + a[3] + a[4]));
-        uint32_t filled = 1;
-        for (uint32_t i = 0; i < 5; ++i, filled *= 3) {
-          for (uint32_t d = 1; d <= 2; ++d) {
-            for (uint32_t c = 0; c < filled; ++c) {
-              t[c + d * filled] = static_cast<int16_t>(t[c] + static_cast<int16_t>(d * a[i]));
-            }
-          }
+      int16_t all_minus = 0;
+      for (uint32_t i = 0; i < per && g * per + i < k; ++i) all_minus -= act[g * per + i];
+      t[0] = all_minus;
+      // Digit by digit: the codes below radix^i are filled; each digit d adds step[d] * a_i.
+      uint32_t filled = 1;
+      for (uint32_t i = 0; i < per; ++i, filled *= radix) {
+        const int16_t a = g * per + i < k ? act[g * per + i] : 0;  // past k: contributes 0
+        for (uint32_t d = 1; d < radix; ++d) {
+          const auto add = static_cast<int16_t>(step[d] * a);
+          for (uint32_t c = 0; c < filled; ++c)
+            t[c + d * filled] = static_cast<int16_t>(t[c] + add);
         }
       }
+      // Base-3 bytes 243..255 are invalid codes: all five weights decode as 0 (table stays 0).
     }
   }
 
@@ -137,49 +131,8 @@ class TernaryLookup {
     return sum;
   }
 
-  // dot(), counting the row's zero weights and invalid codes in the same pass.
-  NMP_HOT int32_t dot_counting(const uint8_t* packed, arith::TritCounts& counts) const {
-    const ByteCounts& bc = byte_counts(packing_);
-    const uint32_t full = k_ / per_;
-    int32_t sum = 0;
-    uint32_t zeros = 0, invalid = 0;
-    for (uint32_t g = 0; g < full; ++g) {
-      sum += table_[size_t{g} * 256 + packed[g]];
-      zeros += bc.zeros[packed[g]];
-      invalid += bc.invalid[packed[g]];
-    }
-    if (full < groups_) {
-      sum += table_[size_t{full} * 256 + packed[full]];
-      const arith::TritCounts t = arith::count_trits(packed + full, k_ - full * per_, packing_);
-      zeros += static_cast<uint32_t>(t.zeros);
-      invalid += static_cast<uint32_t>(t.invalid_codes);
-    }
-    counts.zeros += zeros;
-    counts.invalid_codes += invalid;
-    return sum;
-  }
-
  private:
-  struct ByteCounts {
-    std::array<uint8_t, 256> zeros{}, invalid{};
-    explicit ByteCounts(arith::TernaryPacking packing) {
-      const size_t per = packing == arith::TernaryPacking::kTwoBit ? 4 : 5;
-      for (uint32_t b = 0; b < 256; ++b) {
-        const auto byte = static_cast<uint8_t>(b);
-        const arith::TritCounts c = arith::count_trits(&byte, per, packing);
-        zeros[b] = static_cast<uint8_t>(c.zeros);
-        invalid[b] = static_cast<uint8_t>(c.invalid_codes);
-      }
-    }
-  };
-  static const ByteCounts& byte_counts(arith::TernaryPacking packing) {
-    static const ByteCounts two_bit(arith::TernaryPacking::kTwoBit);
-    static const ByteCounts base3(arith::TernaryPacking::kFiveTritsPerByte);
-    return packing == arith::TernaryPacking::kTwoBit ? two_bit : base3;
-  }
-
-  uint32_t k_ = 0, per_ = 0, groups_ = 0;
-  arith::TernaryPacking packing_;
+  uint32_t groups_ = 0;
   std::vector<int16_t> table_;
 };
 
@@ -187,28 +140,36 @@ class TernaryLookup {
 // 64 outputs' worth of MACs, and is reused across every output block of the gemm.
 constexpr uint32_t kLookupMaxRows = 8;
 
-// Ternary weights of a block as int8, n-major; counts zeros and invalid codes.
-arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
-                                 arith::TernaryPacking packing, bool values,
-                                 std::vector<int8_t>& out, std::vector<int8_t>& row) {
-  arith::TritCounts counts;
+// Zeros and invalid codes among a block's packed ternary weights.
+arith::TritCounts count_block_trits(const uint8_t* wgt, const WeightBlock& b,
+                                    arith::TernaryPacking packing) {
   const uint64_t per_byte = packing == arith::TernaryPacking::kTwoBit ? 4 : 5;
-  if (!values && b.row_length() == b.row_bytes * per_byte) {
+  if (b.row_length() == b.row_bytes * per_byte) {
     // Rows end on byte boundaries, so the block is one run of codes: count it in one pass.
     return arith::count_trits(wgt + b.offset, uint64_t{b.rows()} * b.row_length(), packing);
   }
-  if (values) {
-    out.resize(static_cast<size_t>(b.n_count) * b.k_count);
-    row.resize(b.row_length());
-  }
+  arith::TritCounts counts;
   for (uint32_t r = 0; r < b.rows(); ++r) {
-    const uint8_t* packed = wgt + b.offset + r * b.row_bytes;
     const arith::TritCounts c =
-        values ? arith::unpack_trits(packed, b.row_length(), packing, row.data())
-               : arith::count_trits(packed, b.row_length(), packing);
+        arith::count_trits(wgt + b.offset + r * b.row_bytes, b.row_length(), packing);
     counts.zeros += c.zeros;
     counts.invalid_codes += c.invalid_codes;
-    if (!values) continue;
+  }
+  return counts;
+}
+
+// Ternary weights of a block as int8, n-major; counts zeros and invalid codes.
+arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
+                                 arith::TernaryPacking packing, std::vector<int8_t>& out,
+                                 std::vector<int8_t>& row) {
+  arith::TritCounts counts;
+  out.resize(static_cast<size_t>(b.n_count) * b.k_count);
+  row.resize(b.row_length());
+  for (uint32_t r = 0; r < b.rows(); ++r) {
+    const arith::TritCounts c =
+        arith::unpack_trits(wgt + b.offset + r * b.row_bytes, b.row_length(), packing, row.data());
+    counts.zeros += c.zeros;
+    counts.invalid_codes += c.invalid_codes;
     for (uint32_t i = 0; i < b.row_length(); ++i) {
       if (b.n_major) {
         out[static_cast<size_t>(r) * b.k_count + i] = row[i];
@@ -242,32 +203,28 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
   std::vector<uint32_t> acc_row;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    if (lookup) {
-      // Weight counts are per weight, once per fold, whatever its rows of activations.
-      arith::TritCounts c;
-      const bool overwrite = !a.accumulate && b.k0 == 0;
-      for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
-        const TernaryLookup& t = table_for(m, b);
-        uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
-        for (uint32_t n = 0; n < b.n_count; ++n) {
-          const uint8_t* packed = a.wgt + b.offset + n * b.row_bytes;
-          const auto s =
-              static_cast<uint32_t>(m == f.m0 ? t.dot_counting(packed, c) : t.dot(packed));
-          const uint32_t before = overwrite ? 0 : load<uint32_t>(out + 4 * n);
-          store<uint32_t>(out + 4 * n, before + s);  // unsigned: wraps like the adder
-        }
-      }
-      counts.zero_weight_macs += c.zeros * f.m_count;
-      counts.invalid_codes += c.invalid_codes;
-      continue;
-    }
     if (ternary) {
-      const arith::TritCounts c = decode_ternary(a.wgt, b, a.layout.packing, values, w, row);
+      const arith::TritCounts c = values && !lookup
+                                      ? decode_ternary(a.wgt, b, a.layout.packing, w, row)
+                                      : count_block_trits(a.wgt, b, a.layout.packing);
       counts.zero_weight_macs += c.zeros * f.m_count;
       counts.invalid_codes += c.invalid_codes;
     } else if (values) {
       decode_block<int8_t>(a.wgt, b, 1, w,
                            [](const uint8_t* p) { return static_cast<int8_t>(*p); });
+    }
+    if (lookup) {
+      const bool overwrite = !a.accumulate && b.k0 == 0;
+      for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+        const TernaryLookup& t = table_for(m, b);
+        uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
+        for (uint32_t n = 0; n < b.n_count; ++n) {
+          const auto s = static_cast<uint32_t>(t.dot(a.wgt + b.offset + n * b.row_bytes));
+          const uint32_t before = overwrite ? 0 : load<uint32_t>(out + 4 * n);
+          store<uint32_t>(out + 4 * n, before + s);  // unsigned: wraps like the adder
+        }
+      }
+      continue;
     }
     if (!values) continue;
     const bool overwrite = !a.accumulate && b.k0 == 0;

@@ -24,10 +24,14 @@ std::string MacArray::mac_energy_key() const {
 std::string MacArray::acc_energy_key() const {
   switch (params_.pe) {
     case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8: return "pe.acc.int32";
-    case PeKind::kPosit8: return "pe.acc.quire64";
-    case PeKind::kPosit16: return "pe.acc.quire128";
-    default: return "pe.acc.fp32";
+    case PeKind::kInt8Int8:
+      return "pe.acc.int32";
+    case PeKind::kPosit8:
+      return "pe.acc.quire64";
+    case PeKind::kPosit16:
+      return "pe.acc.quire128";
+    default:
+      return "pe.acc.fp32";
   }
 }
 
@@ -41,8 +45,8 @@ void MacArray::visit_counters(uint32_t layer, const CounterFn& fn) const {
           (params_.pe == PeKind::kTernaryInt8 ? ": one add or subtract per non-zero weight)" : ")"),
       mac_energy_key()},
      s.mac_ops);
-  fn({"zero_skips", "ops", "MACs with a zero ternary weight: the adder is gated (no dynamic energy)",
-      ""},
+  fn({"zero_skips", "ops",
+      "MACs with a zero ternary weight: the adder is gated (no dynamic energy)", ""},
      s.zero_skips);
   fn({"acc_updates", "ops", "accumulator updates in the accumulator SRAM (adds)", acc_energy_key()},
      s.acc_updates);
@@ -66,8 +70,7 @@ void MacArray::visit_counters(uint32_t layer, const CounterFn& fn) const {
 }
 
 MacArray::MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
-                   std::array<Sram*, kNumSrams> srams, uint32_t queue_depth,
-                   Scoreboard& scoreboard)
+                   std::array<Sram*, kNumSrams> srams, uint32_t queue_depth, Scoreboard& scoreboard)
     : sc_module(name),
       QueuedUnit(isa::Unit::kMacArray, queue_depth, scoreboard),
       params_(params),
@@ -91,10 +94,10 @@ Footprint MacArray::footprint(const Command& cmd) const {
   }
   const Region act{MemSpace::kActSram, cmd.args[op::kAct],
                    cmd.args[op::kAct] + (m - 1) * cmd.args[op::kActStride] + k * t.act_bytes};
-  const Region wgt{MemSpace::kWeightSram, cmd.args[op::kWgt],
-                   cmd.args[op::kWgt] + weight_operand_bytes(static_cast<uint32_t>(n),
-                                                             static_cast<uint32_t>(k),
-                                                             params_.layout())};
+  const Region wgt{
+      MemSpace::kWeightSram, cmd.args[op::kWgt],
+      cmd.args[op::kWgt] + weight_operand_bytes(static_cast<uint32_t>(n), static_cast<uint32_t>(k),
+                                                params_.layout())};
   const Region acc{MemSpace::kAccSram, cmd.args[op::kAcc],
                    cmd.args[op::kAcc] + (m - 1) * cmd.args[op::kAccStride] + n * t.acc_bytes};
   for (const Region& r : {act, wgt, acc}) {
@@ -161,7 +164,8 @@ void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold
            act_stride, static_cast<uint32_t>(uint64_t{b.k_count} * t.act_bytes)});
     acc_rows(g, fold.m0, b.n0, b.n_count);
     plan.compute[0].push_back(g);
-    plan.stationary_bits = uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
+    plan.stationary_bits =
+        uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
     return;
   }
 
@@ -177,7 +181,8 @@ void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold
       plan.load.push_back(rows_of(wsram, Access::kRead, wgt, b.row_bytes, b.row_bytes, b.rows()));
       const uint64_t shift = padded ? R : b.k_count;
       if (shift > b.rows()) plan.load.push_back(idle(shift - b.rows()));
-      plan.stationary_bits = uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
+      plan.stationary_bits =
+          uint64_t{b.n_count} * b.k_count * (t.weight_bytes ? 8 * t.weight_bytes : 2);
       temporal = fold.m_count;
       used_cols = b.n_count;
       feeder_a.push_back(rows_of(asram, Access::kRead,
@@ -222,7 +227,8 @@ void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold
       writer.push_back(w);
       break;
     }
-    case Dataflow::kAdderTree: break;
+    case Dataflow::kAdderTree:
+      break;
   }
   // The systolic timeline: T steps, skewed through R rows and the used columns.
   const uint64_t cols = padded ? C : used_cols;
@@ -241,7 +247,8 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
     plan_fold(p, cmd, folds[j], blocks[folds[j].block], srams, plan);
     const Cycles load = BeatCursor::uncontended_cycles(plan.load);
     Cycles compute = 0;
-    for (const auto& seq : plan.compute) compute = std::max(compute, BeatCursor::uncontended_cycles(seq));
+    for (const auto& seq : plan.compute)
+      compute = std::max(compute, BeatCursor::uncontended_cycles(seq));
     const Cycles load_start = j == 0 ? 0 : (p.weight_preload_overlap ? time : compute_end);
     time = std::max(load_start + load, compute_end);  // this fold's compute start
     compute_end = time + compute;

@@ -46,16 +46,16 @@ uint32_t adder_tree_drain_cycles(uint32_t rows);
 
 struct MacArrayStats {
   uint64_t gemms = 0;
-  uint64_t macs = 0;             // multiply-accumulate slots used (dense)
-  uint64_t mac_ops = 0;          // MACs performed: all but the ternary zero weights
-  uint64_t zero_skips = 0;       // ternary MACs with a zero weight: adder gated
-  uint64_t acc_updates = 0;      // accumulator SRAM updates (an add, or a first write)
+  uint64_t macs = 0;         // multiply-accumulate slots used (dense)
+  uint64_t mac_ops = 0;      // MACs performed: all but the ternary zero weights
+  uint64_t zero_skips = 0;   // ternary MACs with a zero weight: adder gated
+  uint64_t acc_updates = 0;  // accumulator SRAM updates (an add, or a first write)
   uint64_t invalid_weight_codes = 0;
   uint64_t quire_overflows = 0;
   uint64_t folds = 0;
   uint64_t stationary_bits = 0;  // bits written into stationary PE registers
   uint64_t busy_compute = 0;
-  uint64_t busy_load = 0;        // a stationary tile loads while no fold computes
+  uint64_t busy_load = 0;  // a stationary tile loads while no fold computes
   uint64_t busy_drain = 0;
   std::array<uint64_t, kNumSrams> stall_sram{};
 };
@@ -116,7 +116,7 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   bool shadow_full_ = false;
   bool any_compute_ = false;
   Cycles compute_free_at_ = 0;  // first cycle after the last fold ended
-  FoldPlan plan_;  // of the fold loading, or of the next fold to compute
+  FoldPlan plan_;               // of the fold loading, or of the next fold to compute
   std::vector<BeatGroup> drain_;
   BeatCursor loader_;
   std::array<BeatCursor, kEngines> compute_;

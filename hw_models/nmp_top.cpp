@@ -28,8 +28,8 @@ VectorUnitParams vector_params(const NmpParams& p) {
 
 }  // namespace
 
-NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params,
-               const isa::Program& program, std::vector<uint8_t> dram_image)
+NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params, const isa::Program& program,
+               std::vector<uint8_t> dram_image)
     : sc_module(name),
       params_(params),
       period_(1e6 / params.clock_mhz, sc_core::SC_PS),
@@ -38,8 +38,8 @@ NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params,
       dma_("dma", dram_, raw(srams_), params.controller.queue_depth, scoreboard_),
       mac_array_("mac_array", params.mac_array, raw(srams_), params.controller.queue_depth,
                  scoreboard_),
-      vector_unit_("vector_unit", vector_params(params), raw(srams_),
-                   params.controller.queue_depth, scoreboard_),
+      vector_unit_("vector_unit", vector_params(params), raw(srams_), params.controller.queue_depth,
+                   scoreboard_),
       controller_("controller", params.controller, program,
                   {nullptr, &dma_, &mac_array_, &vector_unit_}, scoreboard_),
       tick_order_{&controller_, &dma_, &vector_unit_, &mac_array_} {
@@ -70,9 +70,9 @@ bool NmpTop::sram_contended() const {
 std::string NmpTop::state_summary() const {
   std::string s = "pc " + std::to_string(controller_.pc()) + ", controller stall reason " +
                   std::to_string(static_cast<int>(controller_.last_stall()));
-  for (const QueuedUnit* u : {static_cast<const QueuedUnit*>(&dma_),
-                              static_cast<const QueuedUnit*>(&mac_array_),
-                              static_cast<const QueuedUnit*>(&vector_unit_)}) {
+  for (const QueuedUnit* u :
+       {static_cast<const QueuedUnit*>(&dma_), static_cast<const QueuedUnit*>(&mac_array_),
+        static_cast<const QueuedUnit*>(&vector_unit_)}) {
     s += "; " + std::string(isa::unit_name(u->id())) + (u->busy() ? " busy" : " idle") + ", " +
          std::to_string(u->queued()) + " queued";
   }
@@ -114,8 +114,8 @@ void NmpTop::step_default() {
       Cycles quiet = kNever;
       for (const ClockedUnit* u : tick_order_) quiet = std::min(quiet, u->quiet_cycles(now_));
       if (quiet == kNever) {
-        throw SimulationError("deadlock at cycle " + std::to_string(now_) +
-                              ": every unit waits (" + state_summary() + ")");
+        throw SimulationError("deadlock at cycle " + std::to_string(now_) + ": every unit waits (" +
+                              state_summary() + ")");
       }
       if (quiet > 0 && !sram_contended()) {
         quiet = std::min(quiet, params_.max_cycles - std::min(params_.max_cycles, now_));
@@ -171,15 +171,14 @@ void NmpTop::visit_counters(const BlockCounterFn& fn) const {
        {"vector_unit", &vector_unit_}}};
   for (uint32_t layer = 0; layer < layers; ++layer) {
     for (const auto& [name, unit] : units) {
-      unit->visit_counters(layer, [&, block = std::string(name)](const CounterInfo& info,
-                                                                  uint64_t v) {
-        fn(block, layer, info, v);
-      });
+      unit->visit_counters(layer,
+                           [&, block = std::string(name)](const CounterInfo& info, uint64_t v) {
+                             fn(block, layer, info, v);
+                           });
     }
     for (const auto& sram : srams_) {
-      const SramStats stats = layer < sram->stats_by_layer().size()
-                                  ? sram->stats_by_layer()[layer]
-                                  : SramStats{};
+      const SramStats stats =
+          layer < sram->stats_by_layer().size() ? sram->stats_by_layer()[layer] : SramStats{};
       stats.visit(sram->params().name, [&](const CounterInfo& info, uint64_t v) {
         fn(sram->params().name, layer, info, v);
       });

@@ -49,7 +49,7 @@ struct NmpParams {
   MacArrayParams mac_array;
   VectorUnitParams vector_unit;
   bool lockstep = false;
-  Cycles max_cycles = Cycles{1} << 40;          // watchdog
+  Cycles max_cycles = Cycles{1} << 40;            // watchdog
   uint64_t max_instructions = uint64_t{1} << 30;  // watchdog for runaway loops
 };
 

@@ -6,38 +6,56 @@ namespace nmp::hw {
 
 const char* to_string(PeKind p) {
   switch (p) {
-    case PeKind::kTernaryInt8: return "ternary_int8";
-    case PeKind::kInt8Int8: return "int8_int8";
-    case PeKind::kFp16: return "fp16";
-    case PeKind::kBf16: return "bf16";
-    case PeKind::kFp8E4M3: return "fp8_e4m3";
-    case PeKind::kFp8E5M2: return "fp8_e5m2";
-    case PeKind::kPosit8: return "posit8_0";
-    case PeKind::kPosit16: return "posit16_1";
+    case PeKind::kTernaryInt8:
+      return "ternary_int8";
+    case PeKind::kInt8Int8:
+      return "int8_int8";
+    case PeKind::kFp16:
+      return "fp16";
+    case PeKind::kBf16:
+      return "bf16";
+    case PeKind::kFp8E4M3:
+      return "fp8_e4m3";
+    case PeKind::kFp8E5M2:
+      return "fp8_e5m2";
+    case PeKind::kPosit8:
+      return "posit8_0";
+    case PeKind::kPosit16:
+      return "posit16_1";
   }
   return "?";
 }
 
 PeTraits pe_traits(PeKind kind) {
   switch (kind) {
-    case PeKind::kTernaryInt8: return {0, 1, 4, false, false};
-    case PeKind::kInt8Int8: return {1, 1, 4, false, false};
+    case PeKind::kTernaryInt8:
+      return {0, 1, 4, false, false};
+    case PeKind::kInt8Int8:
+      return {1, 1, 4, false, false};
     case PeKind::kFp16:
-    case PeKind::kBf16: return {2, 2, 4, true, false};
+    case PeKind::kBf16:
+      return {2, 2, 4, true, false};
     case PeKind::kFp8E4M3:
-    case PeKind::kFp8E5M2: return {1, 1, 4, true, false};
-    case PeKind::kPosit8: return {1, 1, 8, false, true};
-    case PeKind::kPosit16: return {2, 2, 16, false, true};
+    case PeKind::kFp8E5M2:
+      return {1, 1, 4, true, false};
+    case PeKind::kPosit8:
+      return {1, 1, 8, false, true};
+    case PeKind::kPosit16:
+      return {2, 2, 16, false, true};
   }
   return {1, 1, 4, false, false};
 }
 
 const char* to_string(Dataflow d) {
   switch (d) {
-    case Dataflow::kAdderTree: return "adder_tree";
-    case Dataflow::kWeightStationary: return "weight_stationary";
-    case Dataflow::kOutputStationary: return "output_stationary";
-    case Dataflow::kInputStationary: return "input_stationary";
+    case Dataflow::kAdderTree:
+      return "adder_tree";
+    case Dataflow::kWeightStationary:
+      return "weight_stationary";
+    case Dataflow::kOutputStationary:
+      return "output_stationary";
+    case Dataflow::kInputStationary:
+      return "input_stationary";
   }
   return "?";
 }

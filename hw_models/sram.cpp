@@ -4,16 +4,18 @@ namespace nmp::hw {
 
 const char* to_string(PortConfig ports) {
   switch (ports) {
-    case PortConfig::kOneRw: return "1rw";
-    case PortConfig::kOneROneW: return "1r1w";
-    case PortConfig::kTwoRw: return "2rw";
+    case PortConfig::kOneRw:
+      return "1rw";
+    case PortConfig::kOneROneW:
+      return "1r1w";
+    case PortConfig::kTwoRw:
+      return "2rw";
   }
   return "?";
 }
 
 void SramStats::visit(const std::string& sram, const CounterFn& fn) const {
-  fn({"read_words", "words", "words read from " + sram, "sram." + sram + ".read_word"},
-     read_words);
+  fn({"read_words", "words", "words read from " + sram, "sram." + sram + ".read_word"}, read_words);
   fn({"write_words", "words", "words written to " + sram, "sram." + sram + ".write_word"},
      write_words);
 }
@@ -23,7 +25,7 @@ Sram::Sram(const SramParams& params, unsigned id)
       id_(id),
       word_bytes_(params.width_bits / 8),
       bank_mask_(params.banks > 1 && (params.banks & (params.banks - 1)) == 0 ? params.banks - 1
-                                                                                : 0),
+                                                                              : 0),
       data_(params.capacity_bytes, 0),
       use_(static_cast<size_t>(params.banks) * 2) {}
 

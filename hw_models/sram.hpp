@@ -110,9 +110,12 @@ class Sram {
   void materialize_run(unsigned cls);
   uint32_t ports_of_class(unsigned cls) const {
     switch (params_.ports) {
-      case PortConfig::kOneRw: return cls == 0 ? 1 : 0;
-      case PortConfig::kOneROneW: return 1;
-      case PortConfig::kTwoRw: return cls == 0 ? 2 : 0;
+      case PortConfig::kOneRw:
+        return cls == 0 ? 1 : 0;
+      case PortConfig::kOneROneW:
+        return 1;
+      case PortConfig::kTwoRw:
+        return cls == 0 ? 2 : 0;
     }
     return 0;
   }

@@ -22,7 +22,8 @@ void QueuedUnit::tick(Cycles now) {
 
 Cycles QueuedUnit::quiet_cycles(Cycles now) const {
   if (busy_) return op_quiet_cycles(now);
-  if (!queue_.empty()) return queue_.front().visible_at <= now ? 0 : queue_.front().visible_at - now;
+  if (!queue_.empty())
+    return queue_.front().visible_at <= now ? 0 : queue_.front().visible_at - now;
   return kNever;
 }
 

@@ -4,9 +4,9 @@
 // Within a cycle the scheduler ticks units in a fixed order (controller, dma, vector_unit,
 // mac_array), which is also their priority at SRAM ports: the units whose demand is bounded by
 // a rate (DMA by DRAM bandwidth, the vector unit by its lanes) come before the MAC array, which
-// streams as fast as the ports allow and so would starve them. Everything a unit does in cycle t becomes
-// visible to other units in cycle t+1: the controller ticks first, so it sees completions and
-// queue pops of cycle t-1; queue entries pushed in cycle t carry the stamp t+1.
+// streams as fast as the ports allow and so would starve them. Everything a unit does in cycle t
+// becomes visible to other units in cycle t+1: the controller ticks first, so it sees completions
+// and queue pops of cycle t-1; queue entries pushed in cycle t carry the stamp t+1.
 //
 // A quiet cycle is one in which a unit's tick would only count down: no command starts or ends,
 // no queue or scoreboard changes, and its set of SRAM port classes stays the same. When no two

@@ -16,8 +16,7 @@ void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe
   fn({"requants", "commands", "requant commands", ""}, requants);
   fn({"compares", "ops", "int32 magnitude comparisons (row absmax)", "vec.int32_compare"},
      compares);
-  fn({"multiplies", "ops", "int32 x int32 multiplications by the row reciprocal",
-      "vec.int32_mult"},
+  fn({"multiplies", "ops", "int32 x int32 multiplications by the row reciprocal", "vec.int32_mult"},
      multiplies);
   fn({"adds", "ops", "int32 rounding additions", "vec.int32_add"}, adds);
   fn({"reciprocals", "ops", "per-row reciprocals (one division each)", "vec.int32_div"},

@@ -13,13 +13,18 @@ std::vector<WeightBlock> weight_blocks(uint32_t n, uint32_t k, const WeightLayou
   uint32_t block_n = layout.array_cols, block_k = layout.array_rows;
   bool n_major = true;
   switch (layout.dataflow) {
-    case Dataflow::kAdderTree: break;
-    case Dataflow::kWeightStationary: n_major = false; break;
+    case Dataflow::kAdderTree:
+      break;
+    case Dataflow::kWeightStationary:
+      n_major = false;
+      break;
     case Dataflow::kOutputStationary:
       block_k = k;
       n_major = false;
       break;
-    case Dataflow::kInputStationary: block_n = n; break;
+    case Dataflow::kInputStationary:
+      block_n = n;
+      break;
   }
   std::vector<WeightBlock> blocks;
   uint64_t offset = 0;

@@ -151,8 +151,9 @@ TritCounts unpack_trits(const uint8_t* in, size_t count, TernaryPacking packing,
 }
 
 // Compiled with and without the popcnt instruction, chosen when the program loads.
-__attribute__((target_clones("popcnt", "default")))
-TritCounts count_trits(const uint8_t* in, size_t count, TernaryPacking packing) {
+__attribute__((target_clones("popcnt", "default"))) TritCounts count_trits(const uint8_t* in,
+                                                                           size_t count,
+                                                                           TernaryPacking packing) {
   const auto& table = table_for(packing);
   const size_t per = weights_per_byte(packing);
   const size_t full = count / per;
@@ -166,7 +167,8 @@ TritCounts count_trits(const uint8_t* in, size_t count, TernaryPacking packing) 
       uint64_t word;
       std::memcpy(&word, in + b, 8);
       counts.zeros += static_cast<uint64_t>(__builtin_popcountll(word & kLowBits));
-      counts.invalid_codes += static_cast<uint64_t>(__builtin_popcountll(word & (word >> 1) & kLowBits));
+      counts.invalid_codes +=
+          static_cast<uint64_t>(__builtin_popcountll(word & (word >> 1) & kLowBits));
     }
   }
   for (; b < full; ++b) {

@@ -45,9 +45,11 @@ TEST_CASE("alone, a cursor takes its closed-form cycles whether ticked or skippe
   std::mt19937 rng(11);
   for (int trial = 0; trial < 400; ++trial) {
     const auto ports = static_cast<PortConfig>(rng() % 3);
-    Sram a({"a", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8), 8u * (1 + static_cast<uint32_t>(rng() % 8)), ports}, 0);
-    Sram b({"b", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8), 8u * (1 + static_cast<uint32_t>(rng() % 8)),
-            PortConfig::kOneROneW},
+    Sram a({"a", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8),
+            8u * (1 + static_cast<uint32_t>(rng() % 8)), ports},
+           0);
+    Sram b({"b", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8),
+            8u * (1 + static_cast<uint32_t>(rng() % 8)), PortConfig::kOneROneW},
            1);
     const std::vector<BeatGroup> groups = random_groups(rng, {&a, &b});
     const Cycles closed_form = BeatCursor::uncontended_cycles(groups);
@@ -83,7 +85,7 @@ TEST_CASE("alone, a cursor takes its closed-form cycles whether ticked or skippe
 TEST_CASE("two streams on one single-ported bank take turns by priority", "[unit]") {
   Sram s({"s", 1024, 1, 64, PortConfig::kOneRw}, 0);
   BeatGroup reads, writes;
-  reads.add({&s, Access::kRead, 0, 0, 32});    // 4 words
+  reads.add({&s, Access::kRead, 0, 0, 32});     // 4 words
   writes.add({&s, Access::kWrite, 64, 0, 32});  // 4 other words, same bank
   BeatCursor first, second;
   first.start({reads}, 0);
@@ -184,7 +186,8 @@ struct ReferenceCursor {
           beat_words.streams.push_back(&s);
           beat_words.first.push_back(start / wb);
           beat_words.last.push_back((start + s.bytes - 1) / wb);
-          beat_words.window.push_back(std::max<uint64_t>(1, s.sram->words_per_cycle(s.access) / sharing));
+          beat_words.window.push_back(
+              std::max<uint64_t>(1, s.sram->words_per_cycle(s.access) / sharing));
         }
         beats.push_back(beat_words);
       }
@@ -243,10 +246,10 @@ TEST_CASE("contending cursors match a plain word-by-word model of the port rules
     std::vector<Sram*> srams;
     for (unsigned i = 0; i < 1 + rng() % 2; ++i) {
       const auto ports = static_cast<PortConfig>(rng() % 3);
-      owned.push_back(std::make_unique<Sram>(
-          SramParams{"s", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8),
-                     8u * (1 + static_cast<uint32_t>(rng() % 4)), ports},
-          i));
+      owned.push_back(
+          std::make_unique<Sram>(SramParams{"s", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8),
+                                            8u * (1 + static_cast<uint32_t>(rng() % 4)), ports},
+                                 i));
       srams.push_back(owned.back().get());
     }
     const unsigned count = 2 + rng() % 2;
