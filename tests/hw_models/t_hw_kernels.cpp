@@ -330,8 +330,7 @@ TEST_CASE("requantization maps a row into [-127, 127] as documented", "[unit]") 
     for (int32_t v : acc) amax = std::max(amax, std::fabs(static_cast<long double>(v)));
     REQUIRE(a == static_cast<uint32_t>(amax));
     for (uint32_t i = 0; i < n; ++i) {
-      REQUIRE(q[i] >= -127);
-      REQUIRE(q[i] <= 127);
+      REQUIRE(q[i] >= -127);  // -128 is never produced (int8 caps the top at 127)
       if (a == 0) {
         REQUIRE(q[i] == 0);
         continue;
