@@ -108,6 +108,7 @@ void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer) {
     later_groups_cycles_ += group_cycles_[j];
   }
   group_ = 0;
+  beats_finished_ = 0;
   enter_group();
 }
 
@@ -146,6 +147,7 @@ void BeatCursor::enter_beat() {
 }
 
 void BeatCursor::finish_beat() {
+  ++beats_finished_;
   const BeatGroup& g = groups_[group_];
   if (++beat_ == g.beats) {
     ++group_;
@@ -208,6 +210,7 @@ void BeatCursor::skip(Cycles n) {
       const Cycles whole = std::min<Cycles>(n / per_beat, g.beats - beat_ - 1);
       if (whole > 0) {
         beat_ += whole;
+        beats_finished_ += whole;
         rest_cycles_ -= whole * per_beat;
         n -= whole * per_beat;
         enter_beat();

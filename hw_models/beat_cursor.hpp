@@ -65,6 +65,8 @@ class BeatCursor {
   Cycles remaining_cycles() const;
   void skip(Cycles n);
   StepResult tick(Cycles now);
+  // Beats finished since start() (ticked or skipped).
+  uint64_t beats_finished() const { return beats_finished_; }
   // The SRAM that refused a word in the last stalled tick.
   const Sram* stalled_on() const { return stalled_on_; }
 
@@ -104,6 +106,7 @@ class BeatCursor {
   Cycles later_groups_cycles_ = 0;
   std::array<Window, kMaxStreams> windows_{};
   const Sram* stalled_on_ = nullptr;
+  uint64_t beats_finished_ = 0;
 };
 
 }  // namespace nmp::hw

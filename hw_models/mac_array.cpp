@@ -13,6 +13,25 @@ uint32_t adder_tree_drain_cycles(uint32_t rows) {
   return depth + 1;
 }
 
+bool ArrayActivity::pe_active(uint32_t r, uint32_t c) const {
+  if (!computing || r >= rows_used || c >= cols_used) return false;
+  if (!systolic) return beat_done;
+  return timeline_step >= uint64_t{r} + c && timeline_step - r - c < temporal;
+}
+
+uint64_t ArrayActivity::active_pes() const {
+  if (!computing) return 0;
+  if (!systolic) return beat_done ? uint64_t{rows_used} * cols_used : 0;
+  uint64_t n = 0;
+  for (uint32_t r = 0; r < rows_used && r <= timeline_step; ++r) {
+    // Columns c with t - r - T < c <= t - r, within [0, cols_used).
+    const uint64_t hi = std::min<uint64_t>(cols_used - 1, timeline_step - r);
+    const uint64_t lo = timeline_step - r >= temporal ? timeline_step - r - temporal + 1 : 0;
+    if (lo <= hi) n += hi - lo + 1;
+  }
+  return n;
+}
+
 std::string MacArray::mac_energy_key() const {
   if (params_.pe == PeKind::kTernaryInt8) {
     // An adder tree adds narrow values; a systolic PE adds into a wide partial sum.
@@ -318,6 +337,20 @@ void MacArray::start_compute() {
     plan_fold(params_, cmd, f, blocks_[f.block], srams_, plan_);
   }
   for (size_t i = 0; i < kEngines; ++i) compute_[i].start(plan_.compute[i], cmd.layer);
+  const Fold& f = folds_[next_compute_];
+  const WeightBlock& b = blocks_[f.block];
+  switch (params_.dataflow) {
+    case Dataflow::kAdderTree:
+    case Dataflow::kWeightStationary:
+      fold_temporal_ = f.m_count, fold_rows_used_ = b.k_count, fold_cols_used_ = b.n_count;
+      break;
+    case Dataflow::kOutputStationary:
+      fold_temporal_ = b.k_count, fold_rows_used_ = f.m_count, fold_cols_used_ = b.n_count;
+      break;
+    case Dataflow::kInputStationary:
+      fold_temporal_ = b.n_count, fold_rows_used_ = b.k_count, fold_cols_used_ = f.m_count;
+      break;
+  }
   any_compute_ = true;
   shadow_full_ = false;
 }
@@ -336,7 +369,23 @@ bool MacArray::step(Cycles now) {
   MacArrayStats& s = stats();
   bool accounted = false;
   bool finished = false;
-  if (compute_can_start()) start_compute();
+  if (compute_can_start()) {
+    start_compute();
+    compute_started_at_ = now;
+  }
+  activity_ = ArrayActivity{};
+  activity_.cycle = now;
+  activity_.systolic = params_.dataflow != Dataflow::kAdderTree;
+  if (any_compute_) {
+    activity_.computing = true;
+    activity_.fold = next_compute_;
+    activity_.timeline_step = now - compute_started_at_;
+    activity_.temporal = fold_temporal_;
+    activity_.rows_used = fold_rows_used_;
+    activity_.cols_used = fold_cols_used_;
+  }
+  activity_.draining = draining_;
+  const uint64_t beats_before = compute_[0].beats_finished();
   if (any_compute_ || draining_) {
     accounted = true;
     const Sram* stalled = nullptr;
@@ -351,6 +400,8 @@ bool MacArray::step(Cycles now) {
     } else {
       ++(draining_ ? s.busy_drain : s.busy_compute);
     }
+    activity_.stalled = stalled != nullptr;
+    activity_.beat_done = compute_[0].beats_finished() != beats_before;
     if (all_done) {
       if (draining_) {
         draining_ = false;
@@ -366,6 +417,8 @@ bool MacArray::step(Cycles now) {
   }
   if (loader_can_start(now)) start_load();
   if (loading_) {
+    activity_.loading = true;
+    activity_.load_fold = next_load_;
     const StepResult r = loader_.tick(now);
     if (!accounted) {
       if (r == StepResult::kStalled) {

@@ -60,12 +60,32 @@ struct MacArrayStats {
   std::array<uint64_t, kNumSrams> stall_sram{};
 };
 
+// What the array did in one cycle, for the occupancy trace (recorded in every ticked cycle).
+// The PEs doing a useful MAC: adder tree, all k x n PEs of the stationary tile in a cycle that
+// completes a beat (one activation row); systolic, PE (r, c) of the used rows and columns at
+// step t of the fold's timeline when 0 <= t - r - c < T (the skewed wavefront).
+struct ArrayActivity {
+  Cycles cycle = kNever;
+  bool computing = false, loading = false, draining = false, stalled = false;
+  uint64_t fold = 0;       // fold computing (index within its gemm)
+  uint64_t load_fold = 0;  // fold loading
+  bool systolic = false;
+  uint64_t timeline_step = 0;  // systolic: t
+  uint32_t temporal = 0;       // systolic: T
+  uint32_t rows_used = 0, cols_used = 0;
+  bool beat_done = false;  // adder tree: a beat completed in this cycle
+  bool pe_active(uint32_t r, uint32_t c) const;
+  uint64_t active_pes() const;
+};
+
 class MacArray : public sc_core::sc_module, public QueuedUnit {
  public:
   MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
            std::array<Sram*, kNumSrams> srams, uint32_t queue_depth, Scoreboard& scoreboard);
 
   const MacArrayParams& params() const { return params_; }
+  // Valid for the cycle it names; older than `now` if the array was idle.
+  const ArrayActivity& activity() const { return activity_; }
   Footprint footprint(const Command& cmd) const override;
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
@@ -121,6 +141,10 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   BeatCursor loader_;
   std::array<BeatCursor, kEngines> compute_;
   std::vector<MacArrayStats> stats_;
+  Cycles compute_started_at_ = 0;
+  ArrayActivity activity_;
+  // Shape of the fold computing: T and the used rows and columns of its wavefront.
+  uint32_t fold_temporal_ = 0, fold_rows_used_ = 0, fold_cols_used_ = 0;
 };
 
 }  // namespace nmp::hw

@@ -1,6 +1,7 @@
 #include "hw_models/nmp_top.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace nmp::hw {
 namespace {
@@ -131,10 +132,16 @@ void NmpTop::step_default() {
   }
 }
 
+void NmpTop::set_cycle_observer(std::function<void(Cycles)> observer) {
+  if (!params_.lockstep) throw std::logic_error("a cycle observer needs lockstep mode");
+  observer_ = std::move(observer);
+}
+
 void NmpTop::step_lockstep() {
   if (finished_) return;
   try {
     tick_all(now_);
+    if (observer_) observer_(now_);
     ++now_;
     if (controller_.halted()) {
       finish("");

@@ -69,6 +69,10 @@ class NmpTop : public sc_core::sc_module {
   const std::string& error() const { return error_; }
 
   const Dram& dram() const { return dram_; }
+  const MacArray& mac_array() const { return mac_array_; }
+  // Called after every cycle's ticks with that cycle (lockstep mode only, where every cycle is
+  // ticked): the hook for per-cycle traces.
+  void set_cycle_observer(std::function<void(Cycles)> observer);
   const Sram& sram(MemSpace space) const { return *srams_.at(static_cast<size_t>(space)); }
   uint32_t layer_count() const;
   const std::vector<Cycles>& layer_starts() const { return controller_.layer_starts(); }
@@ -100,6 +104,7 @@ class NmpTop : public sc_core::sc_module {
   bool finished_ = false;
   Cycles cycles_ = 0;
   std::string error_;
+  std::function<void(Cycles)> observer_;
 };
 
 }  // namespace nmp::hw

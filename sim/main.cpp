@@ -104,6 +104,7 @@ int cmd_run(int argc, char** argv) {
     return 0;
   }
   in.options.verify = !no_verify;
+  in.options.lockstep = in.options.lockstep || !in.options.trace_path.empty();
   const nmp::sim::SimConfig cfg = nmp::sim::load_sim_config(in);
   const Json report = nmp::sim::run_simulation(cfg);
   if (!out_path.empty()) write_file(out_path, report.dump(2) + "\n");
@@ -142,7 +143,9 @@ int cmd_exec(int argc, char** argv) {
       "dram-bytes", po::value(&dram_bytes)->default_value(dram_bytes), "DRAM size (zeros)")(
       "lockstep", po::bool_switch(&options.lockstep), "tick every unit every cycle")(
       "max-cycles", po::value(&options.max_cycles)->default_value(options.max_cycles),
-      "watchdog: stop after this many cycles");
+      "watchdog: stop after this many cycles")(
+      "trace", po::value(&options.trace_path),
+      "write the MAC array's per-cycle occupancy to this file (runs in lockstep)");
   po::positional_options_description pos;
   pos.add("program", 1);
   po::variables_map vm;
@@ -152,10 +155,10 @@ int cmd_exec(int argc, char** argv) {
   }
   nmp::hw::NmpParams params =
       nmp::sim::load_hardware(hw_path, nmp::sim::parse_set_options(sets)).params;
-  params.lockstep = options.lockstep;
+  params.lockstep = options.lockstep || !options.trace_path.empty();
   params.max_cycles = options.max_cycles;
-  const Json result =
-      nmp::sim::run_program(params, load_program(program_path), std::vector<uint8_t>(dram_bytes));
+  const Json result = nmp::sim::run_program(params, load_program(program_path),
+                                            std::vector<uint8_t>(dram_bytes), options.trace_path);
   std::cout << result.dump(2) << "\n";
   return 0;
 }

@@ -8,12 +8,15 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <systemc>
 
 #include "hw_models/nmp_top.hpp"
 #include "sim/energy_model.hpp"
 #include "sim/npy.hpp"
 #include "sim/report.hpp"
+#include "sim/trace.hpp"
 #include "workloads/lowering.hpp"
 #include "workloads/reference.hpp"
 
@@ -29,6 +32,23 @@ hw::NmpParams machine_params(const SimConfig& cfg) {
   p.max_instructions = cfg.options.max_instructions;
   return p;
 }
+
+// Opens the occupancy trace file and hooks it to every cycle of `top`.
+class TraceSink {
+ public:
+  TraceSink(const std::string& path, hw::NmpTop& top, const hw::MacArrayParams& array) {
+    if (path.empty()) return;
+    file_.open(path);
+    if (!file_) throw ConfigError(path, "", "cannot write the trace file");
+    trace_ = std::make_unique<OccupancyTrace>(file_, array);
+    top.set_cycle_observer(
+        [this, &top](hw::Cycles now) { trace_->record(now, top.mac_array().activity()); });
+  }
+
+ private:
+  std::ofstream file_;
+  std::unique_ptr<OccupancyTrace> trace_;
+};
 
 std::vector<CounterRecord> collect_counters(const hw::NmpTop& top) {
   std::vector<CounterRecord> records;
@@ -165,7 +185,9 @@ Json run_simulation(const SimConfig& cfg) {
 
   timer.mark("lower", std::to_string(lowered.program.size()) + " instructions");
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
-  hw::NmpTop top("nmp", machine_params(cfg), lowered.program, lowered.dram_image);
+  const hw::NmpParams machine = machine_params(cfg);
+  hw::NmpTop top("nmp", machine, lowered.program, lowered.dram_image);
+  const TraceSink trace(cfg.options.trace_path, top, machine.mac_array);
   timer.mark("elaborate");
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
@@ -298,9 +320,10 @@ Json run_isolated(const SimConfig& config) {
 }
 
 Json run_program(const hw::NmpParams& params, const isa::Program& program,
-                 std::vector<uint8_t> dram_image) {
+                 std::vector<uint8_t> dram_image, const std::string& trace_path) {
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   hw::NmpTop top("nmp", params, program, std::move(dram_image));
+  const TraceSink trace(trace_path, top, params.mac_array);
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
   Json counters = Json::object();

@@ -28,6 +28,9 @@ struct RunOptions {
   uint64_t max_instructions = uint64_t{1} << 30;
   std::string dump_dir;  // write .npy tensors here when not empty
   bool profile = false;  // print host wall time per phase to standard error
+  // Write the MAC array's per-cycle occupancy here (sim/trace.hpp) when not empty; needs
+  // lockstep, which the command line turns on with it.
+  std::string trace_path;
 };
 
 struct SimInputs {
@@ -60,8 +63,9 @@ Json run_isolated(const SimConfig& config);
 Json run_in_child(const std::function<Json()>& work);
 
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
-// Elaborates SystemC, so call it in a child.
+// Elaborates SystemC, so call it in a child. A non-empty trace_path writes the occupancy trace
+// (params.lockstep must be set).
 Json run_program(const hw::NmpParams& params, const isa::Program& program,
-                 std::vector<uint8_t> dram_image);
+                 std::vector<uint8_t> dram_image, const std::string& trace_path = "");
 
 }  // namespace nmp::sim
