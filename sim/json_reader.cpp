@@ -146,7 +146,8 @@ T ObjectReader::integer(std::string_view key, const T* def, uint64_t min, uint64
   T value = def ? *def : static_cast<T>(min);
   if (!j) {
     if (!def) doc_->error(child(key), "missing required field: expected an integer in " + range);
-  } else if (!j->is_number_unsigned()) {  // nlohmann parses only negatives as signed
+  } else if (!j->is_number_integer() || (!j->is_number_unsigned() && j->get<int64_t>() < 0)) {
+    // Parsed text gives unsigned for non-negative integers; JSON built in code may be signed.
     doc_->error(child(key), "expected an integer in " + range + ", got " + quoted(*j));
   } else {
     const uint64_t v = j->get<uint64_t>();

@@ -37,7 +37,7 @@ struct CounterRecord {
 struct LayerCheck {
   bool checked = false;        // references computed (not timing-only, not --no-verify)
   uint64_t outputs = 0;
-  uint64_t mismatches = 0;     // outputs differing from the exact integer reference
+  uint64_t mismatches = 0;     // outputs differing from the bit-exact reference model
   workloads::ErrorStats error; // dequantized output against FP32
 };
 

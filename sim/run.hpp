@@ -23,7 +23,7 @@ namespace nmp::sim {
 struct RunOptions {
   bool lockstep = false;
   bool timing_only = false;
-  bool verify = true;  // compare every output with the exact integer reference
+  bool verify = true;  // compare every output with the bit-exact reference model
   uint64_t max_cycles = uint64_t{1} << 40;
   uint64_t max_instructions = uint64_t{1} << 30;
   std::string dump_dir;  // write .npy tensors here when not empty
