@@ -13,9 +13,8 @@ struct WordRange {
 };
 
 WordRange words_of(const Stream& s, uint64_t beat) {
-  const uint64_t wb = s.sram->word_bytes();
   const uint64_t first_byte = s.first_byte + beat * s.stride_bytes;
-  return {first_byte / wb, (first_byte + s.bytes - 1) / wb};
+  return {s.sram->word_of(first_byte), s.sram->word_of(first_byte + s.bytes - 1)};
 }
 
 }  // namespace
@@ -140,8 +139,8 @@ void BeatCursor::enter_beat() {
     win.next = w.first;
     win.last = w.last;
     win.head = 0;
+    if (win.held_count != 0) std::fill(win.held.begin(), win.held.end(), false);
     win.held_count = 0;
-    std::fill(win.held.begin(), win.held.end(), false);
   }
   cycle_in_beat_ = 0;
 }
@@ -194,8 +193,8 @@ void BeatCursor::skip(Cycles n) {
         Window& w = windows_[i];
         w.next = std::min(w.last + 1, w.next + n * w.size);
         w.head = 0;
+        if (w.held_count != 0) std::fill(w.held.begin(), w.held.end(), false);
         w.held_count = 0;
-        std::fill(w.held.begin(), w.held.end(), false);
       }
       cycle_in_beat_ += static_cast<uint32_t>(n);
       return;

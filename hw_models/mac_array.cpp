@@ -373,18 +373,20 @@ bool MacArray::step(Cycles now) {
     start_compute();
     compute_started_at_ = now;
   }
-  activity_ = ArrayActivity{};
-  activity_.cycle = now;
-  activity_.systolic = params_.dataflow != Dataflow::kAdderTree;
-  if (any_compute_) {
-    activity_.computing = true;
-    activity_.fold = next_compute_;
-    activity_.timeline_step = now - compute_started_at_;
-    activity_.temporal = fold_temporal_;
-    activity_.rows_used = fold_rows_used_;
-    activity_.cols_used = fold_cols_used_;
+  if (record_activity_) {
+    activity_ = ArrayActivity{};
+    activity_.cycle = now;
+    activity_.systolic = params_.dataflow != Dataflow::kAdderTree;
+    activity_.draining = draining_;
+    if (any_compute_) {
+      activity_.computing = true;
+      activity_.fold = next_compute_;
+      activity_.timeline_step = now - compute_started_at_;
+      activity_.temporal = fold_temporal_;
+      activity_.rows_used = fold_rows_used_;
+      activity_.cols_used = fold_cols_used_;
+    }
   }
-  activity_.draining = draining_;
   const uint64_t beats_before = compute_[0].beats_finished();
   if (any_compute_ || draining_) {
     accounted = true;

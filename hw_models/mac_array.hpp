@@ -84,8 +84,10 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
            std::array<Sram*, kNumSrams> srams, uint32_t queue_depth, Scoreboard& scoreboard);
 
   const MacArrayParams& params() const { return params_; }
-  // Valid for the cycle it names; older than `now` if the array was idle.
+  // Valid for the cycle it names; older than `now` if the array was idle. Recorded only after
+  // record_activity() (for traces: it costs time in every cycle).
   const ArrayActivity& activity() const { return activity_; }
+  void record_activity() { record_activity_ = true; }
   Footprint footprint(const Command& cmd) const override;
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
@@ -143,6 +145,7 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   std::vector<MacArrayStats> stats_;
   Cycles compute_started_at_ = 0;
   ArrayActivity activity_;
+  bool record_activity_ = false;
   // Shape of the fold computing: T and the used rows and columns of its wavefront.
   uint32_t fold_temporal_ = 0, fold_rows_used_ = 0, fold_cols_used_ = 0;
 };

@@ -135,6 +135,7 @@ void NmpTop::step_default() {
 void NmpTop::set_cycle_observer(std::function<void(Cycles)> observer) {
   if (!params_.lockstep) throw std::logic_error("a cycle observer needs lockstep mode");
   observer_ = std::move(observer);
+  mac_array_.record_activity();
 }
 
 void NmpTop::step_lockstep() {

@@ -53,6 +53,10 @@ class Sram {
   const SramParams& params() const { return params_; }
   unsigned id() const { return id_; }
   uint32_t word_bytes() const { return word_bytes_; }
+  // The word holding byte `byte`.
+  uint64_t word_of(uint64_t byte) const {
+    return word_shift_ >= 0 ? byte >> word_shift_ : byte / word_bytes_;
+  }
   uint64_t capacity_bytes() const { return params_.capacity_bytes; }
   // Words of one access kind the whole SRAM can serve in a cycle (banks x ports of the class).
   uint32_t words_per_cycle(Access access) const {
@@ -124,6 +128,7 @@ class Sram {
   unsigned id_;
   uint32_t word_bytes_;
   uint64_t bank_mask_;  // banks - 1 when banks is a power of two above 1, else 0
+  int word_shift_;      // log2(word_bytes) when a power of two, else -1
   std::vector<uint8_t> data_;
   std::vector<PortUse> use_;  // banks x 2 port classes
   std::array<Run, 2> run_{};

@@ -77,9 +77,9 @@ std::vector<InstrSpec> build_table() {
       {Opcode::kDmaStore, "dma.store", Unit::kDma, dma_operands(),
        "copies rows x row_bytes bytes from an on-chip memory to DRAM", kDmaTiming, true},
       {Opcode::kGemm, "gemm", Unit::kMacArray,
-       {reg("act", "register: activation SRAM address of row 0 (int8, m rows of k)"),
-        reg("wgt", "register: weight SRAM address of the packed, fold-tiled weights"),
-        reg("acc", "register: accumulator SRAM address of row 0 (int32, m rows of n)"),
+       {reg("act", "register: activation SRAM address of row 0 (m rows of k activations)"),
+        reg("wgt", "register: weight SRAM address of the weights, in the dataflow's blocks"),
+        reg("acc", "register: accumulator SRAM address of row 0 (m rows of n accumulators)"),
         uimm("m", 16, "activation rows (tokens), >= 1"),
         uimm("n", 16, "output features, >= 1"),
         uimm("k", 20, "reduction length (input features), >= 1"),
@@ -87,8 +87,13 @@ std::vector<InstrSpec> build_table() {
         uimm("acc_stride", 24, "bytes between accumulator rows"),
         enumeration("mode", 1, {"overwrite", "accumulate"},
                     "overwrite the accumulators or add to them")},
-       "acc[m][n] (=|+=) sum_k act[m][k] * W[n][k] with ternary W and int32 accumulation",
-       "per fold: weight tile load, then m beats; see docs/architecture.md#mac-array", true},
+       "acc[m][n] (=|+=) sum_k act[m][k] * W[n][k], in the PE kind's formats: int8 activations "
+       "and ternary or int8 weights into int32; fp16/bf16/fp8 into fp32 in the dataflow's order; "
+       "posits into an exact quire (docs/architecture.md#mac-array)",
+       "per fold: stationary load (overlapped with the previous fold if "
+       "weight_preload_overlap), then m beats (adder tree) or T + R + C_used - 2 timeline "
+       "cycles (systolic); see docs/architecture.md#mac-array",
+       true},
       {Opcode::kRequant, "requant", Unit::kVector,
        {reg("src", "register: accumulator SRAM address of row 0 (int32)"),
         reg("dst", "register: activation SRAM address of output row 0 (int8)"),
