@@ -291,4 +291,18 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   return m;
 }
 
+std::string event_map_markdown() {
+  std::ostringstream out;
+  out << "| energy key | priced as | why |\n|---|---|---|\n";
+  for (const EventMapEntry& e : event_map()) {
+    std::string priced;
+    for (const Term& t : e.terms) {
+      if (!priced.empty()) priced += " + ";
+      priced += (t.times == 1 ? "" : fmt(t.times) + " x ") + "`" + t.op + "`";
+    }
+    out << "| `" << e.key << "` | " << (priced.empty() ? "0" : priced) << " | " << e.why << " |\n";
+  }
+  return out.str();
+}
+
 }  // namespace nmp::sim

@@ -50,4 +50,7 @@ double sram_read_energy_pj(const TechLibrary& tech, double macro_kib, double wid
 
 EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech);
 
+// The event map as a markdown table: energy key, primitive operations, why (docs/).
+std::string event_map_markdown();
+
 }  // namespace nmp::sim

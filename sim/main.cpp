@@ -36,6 +36,7 @@ commands:
   formats   quantization error of a tensor in every number format, side by side
   isa       print the instruction set reference (markdown)
   params    print every field of the given config files (markdown)
+  energy    how every energy key is priced (--events)
 
 Run 'nmpsim <command> --help' for a command's options.
 Exit codes: 0 success, 1 simulation failure, 2 bad input.
@@ -289,6 +290,22 @@ int cmd_formats(int argc, char** argv) {
   return 0;
 }
 
+int cmd_energy(int argc, char** argv) {
+  bool events = false;
+  po::options_description desc("options");
+  desc.add_options()("events", po::bool_switch(&events),
+                     "print how each energy key is priced from the technology library's "
+                     "primitives (markdown)");
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim energy --events", desc, nullptr, vm)) return 0;
+  if (!events) {
+    std::cerr << "nmpsim energy: nothing to do (see nmpsim energy --help)\n";
+    return kExitBadInput;
+  }
+  std::cout << nmp::sim::event_map_markdown();
+  return 0;
+}
+
 int cmd_isa(int argc, char** argv) {
   po::options_description desc("options");
   po::variables_map vm;
@@ -346,6 +363,7 @@ int main(int argc, char** argv) {
     if (cmd == "arith") return cmd_arith(argc - 1, argv + 1);
     if (cmd == "formats") return cmd_formats(argc - 1, argv + 1);
     if (cmd == "isa") return cmd_isa(argc - 1, argv + 1);
+    if (cmd == "energy") return cmd_energy(argc - 1, argv + 1);
     if (cmd == "params") return cmd_params(argc - 1, argv + 1);
     std::cerr << "nmpsim: unknown command '" << cmd << "' (see nmpsim --help)\n";
     return kExitBadInput;
