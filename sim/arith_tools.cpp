@@ -161,7 +161,7 @@ std::vector<FormatErrorRow> format_errors(const std::vector<float>& x,
     FormatErrorRow row{name};
     if (name == "ternary") {
       const arith::TernaryTensor t = arith::quantize_absmean(x.data(), x.size());
-      for (size_t i = 0; i < x.size(); ++i) q[i] = double{t.trits[i]} * t.gamma[0];
+      for (size_t i = 0; i < x.size(); ++i) q[i] = static_cast<double>(t.trits[i]) * t.gamma[0];
       row.bits = 2;
     } else if (name == "binary") {
       const arith::BinaryTensor b = arith::quantize_sign(x.data(), x.size());

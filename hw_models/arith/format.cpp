@@ -94,7 +94,7 @@ bool parse_args(std::string_view rest, std::vector<int>& numbers, std::vector<st
 [[noreturn]] void unknown(std::string_view name, const std::string& why) {
   throw std::invalid_argument(
       "unknown number format '" + std::string(name) + "'" + (why.empty() ? "" : ": " + why) +
-      " (expected fp16, bf16, fp8_e4m3, fp8_e5m2 with an optional _sat, posit<N,ES> or "
+      " (expected fp32, fp16, bf16, fp8_e4m3, fp8_e5m2 with an optional _sat, posit<N,ES> or "
       "positN_ES with 2 <= N <= 32 and ES <= 4, fixed<I,F> with optional ,trunc and ,wrap "
       "and 2 <= I+F <= 32, or intN with 2 <= N <= 32)");
 }
@@ -123,7 +123,7 @@ uint32_t NumberFormat::fdp(const std::vector<uint32_t>& x, const std::vector<uin
 }
 
 std::unique_ptr<NumberFormat> make_format(std::string_view name) {
-  for (const FloatFormat* f : {&kFp16, &kBf16, &kFp8E4M3, &kFp8E4M3Sat, &kFp8E5M2, &kFp8E5M2Sat}) {
+  for (const FloatFormat* f : {&kFp32, &kFp16, &kBf16, &kFp8E4M3, &kFp8E4M3Sat, &kFp8E5M2, &kFp8E5M2Sat}) {
     if (name == f->name) return std::make_unique<FloatAdapter>(*f);
   }
   std::vector<int> numbers;

@@ -2,7 +2,7 @@
 // `nmpsim arith` calculator, `nmpsim formats`, configuration). Hot paths use the concrete
 // types (FloatFormat, PositFormat, FixedFormat) directly.
 //
-// Names: fp16, bf16, fp8_e4m3, fp8_e5m2 (append _sat for saturating), posit<N,ES> or posit
+// Names: fp32, fp16, bf16, fp8_e4m3, fp8_e5m2 (append _sat for saturating), posit<N,ES> or posit
 // N_ES (posit16_1), fixed<I,F> with optional ",trunc" and/or ",wrap" (fixed<2,6,trunc>), intN
 // (= fixed<N,0>).
 //

@@ -2,6 +2,7 @@
 
 namespace nmp::arith {
 
+const FloatFormat kFp32{"fp32", 8, 23, FloatFlavor::kIeee, false};
 const FloatFormat kFp16{"fp16", 5, 10, FloatFlavor::kIeee, false};
 const FloatFormat kBf16{"bf16", 8, 7, FloatFlavor::kIeee, false};
 const FloatFormat kFp8E4M3{"fp8_e4m3", 4, 3, FloatFlavor::kOcpE4M3, false};

@@ -42,6 +42,7 @@ struct FloatFormat {
   bool is_nan(uint32_t pattern) const;
 };
 
+extern const FloatFormat kFp32;  // IEEE binary32, for internal vector arithmetic
 extern const FloatFormat kFp16;
 extern const FloatFormat kBf16;
 extern const FloatFormat kFp8E4M3;

@@ -45,6 +45,7 @@ const char* to_string(PwlFunction f) {
     case PwlFunction::kSigmoid: return "sigmoid";
     case PwlFunction::kTanh: return "tanh";
     case PwlFunction::kExp: return "exp";
+    case PwlFunction::kExp2: return "exp2";
     case PwlFunction::kGelu: return "gelu";
     case PwlFunction::kSilu: return "silu";
     case PwlFunction::kReciprocal: return "reciprocal";
@@ -58,6 +59,7 @@ double evaluate(PwlFunction f, double x) {
     case PwlFunction::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case PwlFunction::kTanh: return std::tanh(x);
     case PwlFunction::kExp: return std::exp(x);
+    case PwlFunction::kExp2: return std::exp2(x);
     case PwlFunction::kGelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case PwlFunction::kSilu: return x / (1.0 + std::exp(-x));
     case PwlFunction::kReciprocal: return 1.0 / x;

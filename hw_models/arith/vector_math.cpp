@@ -1,0 +1,202 @@
+#include "hw_models/arith/vector_math.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace nmp::arith {
+namespace {
+
+// A table's domain, and the integer bits of its input and output grids.
+struct TableShape {
+  PwlFunction function;
+  double lo, hi;
+  int input_int_bits, output_int_bits;
+};
+
+TableShape shape_of(VectorFunction f) {
+  switch (f) {
+    case VectorFunction::kSigmoid: return {PwlFunction::kSigmoid, -8, 8, 5, 2};
+    case VectorFunction::kTanh: return {PwlFunction::kTanh, -4, 4, 4, 2};
+    case VectorFunction::kGelu: return {PwlFunction::kGelu, -8, 8, 5, 5};
+    case VectorFunction::kSilu: return {PwlFunction::kSilu, -16, 16, 6, 6};
+    case VectorFunction::kExp: return {PwlFunction::kExp2, 0, 1, 2, 3};
+    case VectorFunction::kReciprocal: return {PwlFunction::kReciprocal, 1, 2, 3, 2};
+    case VectorFunction::kRsqrt: return {PwlFunction::kRsqrt, 1, 4, 4, 2};
+    case VectorFunction::kSquaredRelu: break;
+  }
+  throw std::logic_error("no table");
+}
+
+// Every table's coefficients: 4 integer bits, 4 more fraction bits than the grid.
+constexpr int kCoeffIntBits = 4, kCoeffExtraFracBits = 4;
+constexpr int kExpSaturationScale = 20;  // |x log2 e| >= 2^20: the result is 0 or overflows
+
+}  // namespace
+
+const char* to_string(VectorFunction f) {
+  switch (f) {
+    case VectorFunction::kSigmoid: return "sigmoid";
+    case VectorFunction::kTanh: return "tanh";
+    case VectorFunction::kExp: return "exp";
+    case VectorFunction::kGelu: return "gelu";
+    case VectorFunction::kSilu: return "silu";
+    case VectorFunction::kSquaredRelu: return "squared_relu";
+    case VectorFunction::kReciprocal: return "reciprocal";
+    case VectorFunction::kRsqrt: return "rsqrt";
+  }
+  return "?";
+}
+
+double evaluate(VectorFunction f, double x) {
+  switch (f) {
+    case VectorFunction::kSigmoid: return evaluate(PwlFunction::kSigmoid, x);
+    case VectorFunction::kTanh: return std::tanh(x);
+    case VectorFunction::kExp: return std::exp(x);
+    case VectorFunction::kGelu: return evaluate(PwlFunction::kGelu, x);
+    case VectorFunction::kSilu: return evaluate(PwlFunction::kSilu, x);
+    case VectorFunction::kSquaredRelu: return x > 0 ? x * x : 0.0;
+    case VectorFunction::kReciprocal: return 1.0 / x;
+    case VectorFunction::kRsqrt: return 1.0 / std::sqrt(x);
+  }
+  return 0.0;
+}
+
+VectorMath::VectorMath(const VectorMathSpec& spec) : spec_(spec), format_(make_format(spec.format)) {
+  if (spec.pwl_segments == 0 || (spec.pwl_segments & (spec.pwl_segments - 1)) != 0) {
+    throw std::invalid_argument("vector math: pwl_segments must be a power of two");
+  }
+  if (spec.pwl_frac_bits < 4 || spec.pwl_frac_bits > 20) {
+    throw std::invalid_argument("vector math: pwl_frac_bits must be in [4, 20]");
+  }
+  for (size_t i = 0; i < kNumVectorFunctions; ++i) {
+    const auto f = static_cast<VectorFunction>(i);
+    if (f == VectorFunction::kSquaredRelu) continue;
+    const TableShape s = shape_of(f);
+    const int frac = spec.pwl_frac_bits;
+    PwlSpec p;
+    p.function = s.function;
+    p.lo = s.lo;
+    p.hi = s.hi;
+    p.segments = spec.pwl_segments;
+    p.input = {s.input_int_bits, frac};
+    p.coeff = {kCoeffIntBits, frac + kCoeffExtraFracBits};
+    p.output = {s.output_int_bits, frac};
+    tables_[i] = std::make_unique<PwlTable>(PwlTable::build(p));
+  }
+  zero_ = format_->encode(Unpacked::zero());
+}
+
+const PwlTable* VectorMath::table(VectorFunction f) const {
+  return tables_[static_cast<size_t>(f)].get();
+}
+
+uint32_t VectorMath::add(uint32_t a, uint32_t b) const {
+  return round(arith::add(value(a), value(b)));
+}
+uint32_t VectorMath::sub(uint32_t a, uint32_t b) const {
+  return round(arith::sub(value(a), value(b)));
+}
+uint32_t VectorMath::mul(uint32_t a, uint32_t b) const {
+  return round(arith::mul(value(a), value(b)));
+}
+
+uint32_t VectorMath::max(uint32_t a, uint32_t b) const {
+  const Unpacked x = value(a), y = value(b);
+  if (x.is_nan() || y.is_nan()) return round(Unpacked::nan());
+  return compare(x, y) >= 0 ? a : b;
+}
+
+uint32_t VectorMath::min(uint32_t a, uint32_t b) const {
+  const Unpacked x = value(a), y = value(b);
+  if (x.is_nan() || y.is_nan()) return round(Unpacked::nan());
+  return compare(x, y) <= 0 ? a : b;
+}
+
+int64_t VectorMath::table_input(const PwlTable& t, const Unpacked& x) const {
+  const FixedFormat& in = t.spec().input;
+  return in.raw(in.encode(x));  // nearest even, saturating
+}
+
+uint32_t VectorMath::from_table(const PwlTable& t, int64_t y_raw, int32_t scale_exp,
+                                bool neg) const {
+  const bool y_neg = y_raw < 0;
+  const auto magnitude = static_cast<uint64_t>(y_neg ? -y_raw : y_raw);
+  return round(Unpacked::from_integer(neg != y_neg, magnitude,
+                                      scale_exp - t.spec().output.frac_bits));
+}
+
+uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
+  const Unpacked u = value(x);
+  if (u.is_nan()) return round(Unpacked::nan());
+  const PwlTable* t = table(f);
+  switch (f) {
+    case VectorFunction::kSigmoid:
+    case VectorFunction::kTanh:
+      return from_table(*t, t->eval_raw(table_input(*t, u)), 0, false);
+    case VectorFunction::kGelu:
+    case VectorFunction::kSilu: {
+      if (compare(u, arith::from_double(t->spec().lo)) < 0) return zero_;
+      if (compare(u, arith::from_double(t->spec().hi)) > 0) return x;
+      return from_table(*t, t->eval_raw(table_input(*t, u)), 0, false);
+    }
+    case VectorFunction::kSquaredRelu:
+      if (u.neg || u.is_zero()) return zero_;
+      return round(arith::mul(u, u));
+    case VectorFunction::kExp: {
+      if (u.is_inf()) return u.neg ? zero_ : round(Unpacked::inf(false));
+      const Unpacked tx = arith::mul(u, arith::from_double(1.4426950408889634));  // log2(e), in double
+      if (tx.is_finite_nonzero() && tx.scale >= kExpSaturationScale) {
+        return tx.neg ? zero_ : round(Unpacked::inf(false));
+      }
+      // t rounded once onto the table's grid, then split into its integer and fraction parts.
+      const int frac = t->spec().input.frac_bits;
+      const Rounded r = round_to_lsb(tx, -frac);
+      const int64_t t_raw = tx.neg ? -static_cast<int64_t>(r.magnitude)
+                                   : static_cast<int64_t>(r.magnitude);
+      const int64_t i = t_raw >> frac;  // floor
+      const int64_t f_raw = t_raw - (i << frac);
+      return from_table(*t, t->eval_raw(f_raw), static_cast<int32_t>(i), false);
+    }
+    case VectorFunction::kReciprocal: {
+      if (u.is_zero()) return round(Unpacked::inf(u.neg));
+      if (u.is_inf()) return round(Unpacked::zero(u.neg));
+      // |x| = m 2^scale, m = sig 2^-63 in [1, 2): m onto the grid, then 1/m scaled back.
+      const int frac = t->spec().input.frac_bits;
+      Unpacked m = u;
+      m.neg = false;
+      m.scale = 0;
+      const auto m_raw = static_cast<int64_t>(round_to_lsb(m, -frac).magnitude);
+      return from_table(*t, t->eval_raw(m_raw), -u.scale, u.neg);
+    }
+    case VectorFunction::kRsqrt: {
+      if (u.neg || u.is_zero()) return round(Unpacked::nan());
+      if (u.is_inf()) return zero_;
+      const int frac = t->spec().input.frac_bits;
+      const int32_t odd = u.scale & 1;  // m in [2, 4) when the scale is odd
+      Unpacked m = u;
+      m.scale = odd;
+      const auto m_raw = static_cast<int64_t>(round_to_lsb(m, -frac).magnitude);
+      return from_table(*t, t->eval_raw(m_raw), -((u.scale - odd) / 2), false);
+    }
+  }
+  return zero_;
+}
+
+uint32_t VectorMath::sum(const std::vector<uint32_t>& xs, uint32_t lanes) const {
+  if (xs.empty()) return zero_;
+  std::vector<uint32_t> partial;
+  for (size_t j = 0; j < lanes && j < xs.size(); ++j) {
+    uint32_t s = xs[j];
+    for (size_t i = j + lanes; i < xs.size(); i += lanes) s = add(s, xs[i]);
+    partial.push_back(s);
+  }
+  while (partial.size() > 1) {
+    std::vector<uint32_t> next;
+    for (size_t i = 0; i + 1 < partial.size(); i += 2) next.push_back(add(partial[i], partial[i + 1]));
+    if (partial.size() % 2) next.push_back(partial.back());
+    partial.swap(next);
+  }
+  return partial[0];
+}
+
+}  // namespace nmp::arith

@@ -1,0 +1,98 @@
+// The vector unit's arithmetic, bit-accurate: every operation on values of the unit's internal
+// format (any number format: fp32, fp16, bf16, posit<N,ES>, fixed<I,F>, ...) is computed
+// exactly and rounded once to that format; functions go through piecewise-linear tables.
+//
+// Functions (docs/formats.md#vector-functions states each to the bit):
+//   sigmoid, tanh    a PWL table on [-8, 8] / [-4, 4]; outside, the table's end value (the
+//                    table clamps its input).
+//   gelu, silu       a PWL table on [-8, 8] / [-16, 16]; below it 0, above it x itself.
+//   exp              range reduction: t = x log2(e) (exact), i = floor(t), f = t - i rounded to
+//                    the table's input; exp(x) = PWL_2^f(f) x 2^i, rounded once.
+//   reciprocal       |x| = m 2^e with m in [1, 2): 1/x = sign x PWL_1/m(m) x 2^-e; 1/0 is the
+//                    format's encoding of an infinity of x's sign (posit: NaR; fixed: saturated).
+//   rsqrt            x = m 2^e with e even and m in [1, 4): PWL_rsqrt(m) x 2^(-e/2); x <= 0 is
+//                    the format's NaN (posit: NaR; fixed: 0).
+//   squared_relu     max(x, 0)^2: one exact multiply, rounded.
+// Each table has `segments` segments; inputs and outputs are fixed point with `frac_bits`
+// fraction bits (the table's input is the function's argument rounded to that grid), so the
+// error is the table's max_abs_error() on its range (checked exhaustively by the tests), plus
+// the final rounding to the internal format.
+//
+// Reductions (sum) have a defined order, that of a `lanes`-wide unit: lane j adds elements j,
+// j + lanes, j + 2 lanes, ... in turn, then the lanes' partial sums are added pairwise, level by
+// level ((0+1), (2+3), ...; an odd one passes through); every add is rounded.
+//
+// Example:
+//   VectorMath vm({"fp16", 64, 12});
+//   uint32_t y = vm.apply(VectorFunction::kSigmoid, vm.from_double(0.5));
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hw_models/arith/format.hpp"
+#include "hw_models/arith/pwl.hpp"
+
+namespace nmp::arith {
+
+enum class VectorFunction : uint8_t {
+  kSigmoid,
+  kTanh,
+  kExp,
+  kGelu,
+  kSilu,
+  kSquaredRelu,
+  kReciprocal,
+  kRsqrt,
+};
+inline constexpr size_t kNumVectorFunctions = 8;
+const char* to_string(VectorFunction f);
+// The exact function, in double (the reference the errors are measured against).
+double evaluate(VectorFunction f, double x);
+
+struct VectorMathSpec {
+  std::string format = "fp32";  // make_format name
+  uint32_t pwl_segments = 64;   // per table; a power of two
+  int pwl_frac_bits = 12;       // fraction bits of every table's input and output
+};
+
+class VectorMath {
+ public:
+  // Throws std::invalid_argument for an unknown format or an impossible table.
+  explicit VectorMath(const VectorMathSpec& spec);
+
+  const VectorMathSpec& spec() const { return spec_; }
+  const NumberFormat& format() const { return *format_; }
+  uint32_t element_bytes() const { return (format_->bits() + 7) / 8; }
+
+  Unpacked value(uint32_t x) const { return format_->decode(x); }
+  uint32_t round(const Unpacked& v) const { return format_->encode(v); }
+  uint32_t from_double(double d) const { return format_->from_double(d); }
+  double to_double(uint32_t x) const { return format_->to_double(x); }
+
+  uint32_t add(uint32_t a, uint32_t b) const;
+  uint32_t sub(uint32_t a, uint32_t b) const;
+  uint32_t mul(uint32_t a, uint32_t b) const;
+  uint32_t max(uint32_t a, uint32_t b) const;  // NaN if either is NaN
+  uint32_t min(uint32_t a, uint32_t b) const;
+  uint32_t apply(VectorFunction f, uint32_t x) const;
+  // Sum of xs in the order of a `lanes`-wide unit (see above); 0 for no elements.
+  uint32_t sum(const std::vector<uint32_t>& xs, uint32_t lanes) const;
+
+  // The PWL table a function uses (nullptr for squared_relu) and the range it covers.
+  const PwlTable* table(VectorFunction f) const;
+
+ private:
+  uint32_t from_table(const PwlTable& t, int64_t y_raw, int32_t scale_exp, bool neg) const;
+  int64_t table_input(const PwlTable& t, const Unpacked& x) const;
+
+  VectorMathSpec spec_;
+  std::unique_ptr<NumberFormat> format_;
+  std::array<std::unique_ptr<PwlTable>, kNumVectorFunctions> tables_;
+  uint32_t zero_ = 0;
+};
+
+}  // namespace nmp::arith

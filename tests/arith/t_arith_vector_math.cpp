@@ -1,0 +1,157 @@
+// The vector unit's arithmetic: fp32 against the host's IEEE floats, PWL functions against
+// their tables' reported errors, reductions in their documented order.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "hw_models/arith/minifloat.hpp"
+#include "hw_models/arith/vector_math.hpp"
+
+using namespace nmp::arith;
+
+namespace {
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+float float_of(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, 4);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("fp32 decodes, encodes, adds and multiplies exactly as IEEE binary32", "[unit]") {
+  // The host's float arithmetic is an independent implementation of the same rounding.
+  std::mt19937_64 rng(21);
+  for (int i = 0; i < 200000; ++i) {
+    const auto a = static_cast<uint32_t>(rng()), b = static_cast<uint32_t>(rng());
+    const float fa = float_of(a), fb = float_of(b);
+    if (std::isnan(fa) || std::isnan(fb)) continue;
+    REQUIRE(to_double(kFp32.decode(a)) == static_cast<double>(fa));
+    const uint32_t sum = kFp32.encode(add(kFp32.decode(a), kFp32.decode(b)));
+    const uint32_t product = kFp32.encode(mul(kFp32.decode(a), kFp32.decode(b)));
+    if (!std::isnan(fa + fb)) REQUIRE(sum == bits_of(fa + fb));
+    if (!std::isnan(fa * fb)) REQUIRE(product == bits_of(fa * fb));
+    const double d = std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 300) - 200);
+    REQUIRE(kFp32.encode(from_double(d)) == bits_of(static_cast<float>(d)));
+  }
+}
+
+TEST_CASE("a direct PWL function's error is exactly what its table reports", "[unit]") {
+  // In fp32 every grid input and every table output is exact, so the unit's worst error over
+  // the table's whole input grid must equal the table's own max_abs_error().
+  const auto f = GENERATE(VectorFunction::kSigmoid, VectorFunction::kTanh, VectorFunction::kGelu,
+                          VectorFunction::kSilu);
+  const uint32_t segments = GENERATE(16u, 64u);
+  const VectorMath vm({"fp32", segments, 10});
+  const PwlTable& t = *vm.table(f);
+  const double lsb = std::ldexp(1.0, -t.spec().input.frac_bits);
+  double worst = 0;
+  for (double x = t.spec().lo; x <= t.spec().hi; x += lsb) {
+    const double y = vm.to_double(vm.apply(f, vm.from_double(x)));
+    worst = std::max(worst, std::fabs(y - evaluate(f, x)));
+  }
+  INFO(to_string(f) << " with " << segments << " segments");
+  REQUIRE(worst == t.max_abs_error());
+  REQUIRE(worst > 0);
+  if (segments == 64) REQUIRE(worst < 0.01);
+}
+
+TEST_CASE("range-reduced functions stay within their tables' relative error", "[unit]") {
+  const int frac = 12;
+  const VectorMath vm({"fp32", 64, frac});
+  const double grid = std::ldexp(1.0, -frac);
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> mantissa(1.0, 2.0);
+  for (int i = 0; i < 20000; ++i) {
+    const int e = static_cast<int>(rng() % 40) - 20;
+    const double x = static_cast<float>(mantissa(rng) * std::ldexp(1.0, e));
+    // 1/x: table error plus the input's rounding to the grid (slope <= 1), relative to 1/x.
+    const double r = vm.to_double(vm.apply(VectorFunction::kReciprocal, vm.from_double(x)));
+    const double r_bound = 2 * (vm.table(VectorFunction::kReciprocal)->max_abs_error() + grid / 2);
+    REQUIRE(std::fabs(r * x - 1.0) <= r_bound + 1e-7);
+    const double s = vm.to_double(vm.apply(VectorFunction::kRsqrt, vm.from_double(x)));
+    const double s_bound = 2 * (vm.table(VectorFunction::kRsqrt)->max_abs_error() + grid / 4);
+    REQUIRE(std::fabs(s * std::sqrt(x) - 1.0) <= s_bound + 1e-7);
+    // exp on [-20, 8]: 2^f with f on the grid (error ln2 2^f grid/2 <= grid), times 2^i.
+    const double z = std::ldexp(static_cast<double>(rng() % 28000), -10) - 20.0;
+    const double ez = vm.to_double(vm.apply(VectorFunction::kExp, vm.from_double(z)));
+    const double e_bound = vm.table(VectorFunction::kExp)->max_abs_error() + grid;
+    REQUIRE(std::fabs(ez / std::exp(static_cast<float>(z)) - 1.0) <= e_bound + 1e-7);
+  }
+  // Edges: exp saturates, 1/0 and rsqrt of non-positives follow the format's specials.
+  REQUIRE(vm.to_double(vm.apply(VectorFunction::kExp, vm.from_double(-1e9))) == 0.0);
+  REQUIRE(std::isinf(vm.to_double(vm.apply(VectorFunction::kExp, vm.from_double(1e9)))));
+  REQUIRE(std::isinf(vm.to_double(vm.apply(VectorFunction::kReciprocal, vm.from_double(0.0)))));
+  REQUIRE(std::isnan(vm.to_double(vm.apply(VectorFunction::kRsqrt, vm.from_double(-1.0)))));
+  REQUIRE(vm.to_double(vm.apply(VectorFunction::kGelu, vm.from_double(100.0))) == 100.0);
+  REQUIRE(vm.to_double(vm.apply(VectorFunction::kSilu, vm.from_double(-100.0))) == 0.0);
+}
+
+TEST_CASE("squared ReLU is one exact multiply, rounded once", "[unit]") {
+  const VectorMath vm({"fp32", 64, 12});
+  std::mt19937 rng(2);
+  for (int i = 0; i < 10000; ++i) {
+    const float x = float_of(rng() & 0x7fffffffu) * (rng() % 2 ? 1.0f : -1.0f);
+    if (std::isnan(x)) continue;
+    const float expected = x > 0 ? x * x : 0.0f;
+    REQUIRE(vm.apply(VectorFunction::kSquaredRelu, bits_of(x)) == bits_of(expected));
+  }
+}
+
+TEST_CASE("sums follow the documented lane order in every internal format", "[unit]") {
+  std::mt19937 rng(4);
+  for (uint32_t lanes : {1u, 3u, 8u, 64u}) {
+    for (size_t n : {1u, 2u, 7u, 64u, 65u, 300u}) {
+      std::vector<float> x(n);
+      for (float& v : x) v = std::ldexp(static_cast<float>(static_cast<int>(rng() % 20001) - 10000), -static_cast<int>(rng() % 20));
+      // fp32 against host floats in the same order.
+      std::vector<float> partial;
+      for (size_t j = 0; j < lanes && j < n; ++j) {
+        float s = x[j];
+        for (size_t i = j + lanes; i < n; i += lanes) s = s + x[i];
+        partial.push_back(s);
+      }
+      while (partial.size() > 1) {
+        std::vector<float> next;
+        for (size_t i = 0; i + 1 < partial.size(); i += 2) next.push_back(partial[i] + partial[i + 1]);
+        if (partial.size() % 2) next.push_back(partial.back());
+        partial = next;
+      }
+      const VectorMath vm({"fp32", 64, 12});
+      std::vector<uint32_t> patterns;
+      for (float v : x) patterns.push_back(bits_of(v));
+      REQUIRE(vm.sum(patterns, lanes) == bits_of(partial[0]));
+    }
+  }
+}
+
+TEST_CASE("the internal format is any number format, each op rounded once", "[unit]") {
+  for (const char* name : {"fp16", "bf16", "posit<16,1>", "fixed<4,12>", "posit<8,0>"}) {
+    const VectorMath vm({name, 32, 10});
+    const auto f = make_format(name);
+    std::mt19937 rng(6);
+    const uint32_t mask = (f->bits() == 32 ? 0 : (1u << f->bits())) - 1;
+    for (int i = 0; i < 5000; ++i) {
+      const uint32_t a = rng() & mask, b = rng() & mask;
+      INFO(name << " " << a << " " << b);
+      REQUIRE(vm.add(a, b) == f->add(a, b));
+      REQUIRE(vm.mul(a, b) == f->mul(a, b));
+      const uint32_t s = vm.apply(VectorFunction::kSigmoid, a);
+      // The table's output value, rounded once into the format.
+      const PwlTable& t = *vm.table(VectorFunction::kSigmoid);
+      const int64_t in = t.spec().input.raw(t.spec().input.encode(f->decode(a)));
+      if (!f->decode(a).is_nan()) {
+        REQUIRE(s == f->from_double(std::ldexp(static_cast<double>(t.eval_raw(in)), -t.spec().output.frac_bits)));
+      }
+    }
+    REQUIRE(vm.element_bytes() == static_cast<uint32_t>((f->bits() + 7) / 8));
+  }
+}
