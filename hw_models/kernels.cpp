@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <memory>
 
 #include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/posit.hpp"
@@ -460,34 +461,47 @@ uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
   return static_cast<uint32_t>(absmax);
 }
 
-uint32_t convert_accumulator(PeKind kind, const uint8_t* acc) {
+arith::Unpacked accumulator_value(PeKind kind, const uint8_t* acc) {
   switch (kind) {
+    case PeKind::kTernaryInt8:
+    case PeKind::kInt8Int8: {
+      const int64_t v = load<int32_t>(acc);
+      return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0);
+    }
     case PeKind::kFp16:
-      return arith::kFp16.encode(arith::from_double(load<float>(acc)));
     case PeKind::kBf16:
-      return arith::kBf16.encode(arith::from_double(load<float>(acc)));
     case PeKind::kFp8E4M3:
-      return arith::kFp8E4M3.encode(arith::from_double(load<float>(acc)));
     case PeKind::kFp8E5M2:
-      return arith::kFp8E5M2.encode(arith::from_double(load<float>(acc)));
+      return arith::from_double(load<float>(acc));
     case PeKind::kPosit8: {
       const int64_t q = load<int64_t>(acc);
-      const arith::PositFormat p{8, 0};
-      if (q == kPosit8QuireNaR) return p.nar();
-      return p.encode(arith::Unpacked::from_integer(q < 0, static_cast<uint64_t>(q < 0 ? -q : q),
-                                                    kPosit8QuireLsbExp));
+      if (q == kPosit8QuireNaR) return arith::Unpacked::nan();
+      return arith::Unpacked::from_integer(q < 0, static_cast<uint64_t>(q < 0 ? -q : q),
+                                           kPosit8QuireLsbExp);
     }
     case PeKind::kPosit16: {
       const i128 q = load<i128>(acc);
-      const arith::PositFormat p{16, 1};
-      if (q == kPosit16QuireNaR) return p.nar();
-      return p.encode(from_int128(q, kPosit16QuireLsbExp));
+      if (q == kPosit16QuireNaR) return arith::Unpacked::nan();
+      return from_int128(q, kPosit16QuireLsbExp);
     }
-    case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8:
-      break;
   }
-  return 0;  // integer accumulators are requantized, not converted
+  return arith::Unpacked::nan();
+}
+
+const arith::NumberFormat& activation_format(PeKind kind) {
+  static const std::array<std::unique_ptr<arith::NumberFormat>, 8> formats = {
+      arith::make_format("int8"),       arith::make_format("int8"),
+      arith::make_format("fp16"),       arith::make_format("bf16"),
+      arith::make_format("fp8_e4m3"),   arith::make_format("fp8_e5m2"),
+      arith::make_format("posit<8,0>"), arith::make_format("posit<16,1>")};
+  return *formats[static_cast<size_t>(kind)];
+}
+
+uint32_t convert_accumulator(PeKind kind, const uint8_t* acc) {
+  if (kind == PeKind::kTernaryInt8 || kind == PeKind::kInt8Int8) {
+    return 0;  // integer accumulators are requantized, not converted
+  }
+  return activation_format(kind).encode(accumulator_value(kind, acc));
 }
 
 }  // namespace nmp::hw

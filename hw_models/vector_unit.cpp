@@ -12,7 +12,7 @@ namespace cv = isa::convert;
 using isa::Opcode;
 
 void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe,
-                            const CounterFn& fn) const {
+                            const std::string& vec_class, const CounterFn& fn) const {
   fn({"requants", "commands", "requant commands", ""}, requants);
   fn({"compares", "ops", "int32 magnitude comparisons (row absmax)", "vec.int32_compare"},
      compares);
@@ -25,8 +25,21 @@ void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe
   fn({"conversions", "ops", "accumulators rounded to the activation format",
       "vec.convert." + std::string(to_string(pe))},
      conversions);
+  fn({"vector_commands", "commands",
+      "vcvt, vbin, vfn, vred, softmax, rmsnorm, lstm.cell and gru.cell commands", ""},
+     vector_commands);
+  fn({"vec_adds", "ops",
+      "adds, subtracts, compares and conversions in the vector format (" + vec_class + ")",
+      "vec.add." + vec_class},
+     vec_adds);
+  fn({"vec_muls", "ops", "multiplications in the vector format (" + vec_class + ")",
+      "vec.mul." + vec_class},
+     vec_muls);
+  fn({"vec_functions", "ops", "function evaluations through a PWL table", "vec.pwl"},
+     vec_functions);
   fn({"busy_requant", "cycles", "cycles executing requant", ""}, busy_requant);
   fn({"busy_convert", "cycles", "cycles executing cvt", ""}, busy_convert);
+  fn({"busy_vector", "cycles", "cycles executing the other vector commands", ""}, busy_vector);
   for (unsigned i = 0; i < kNumSrams; ++i) {
     const std::string& name = srams[i]->params().name;
     fn({"stall_sram_" + name, "cycles", "cycles refused a port of " + name, ""}, stall_sram[i]);
@@ -39,9 +52,15 @@ VectorUnit::VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& par
     : sc_module(name),
       QueuedUnit(isa::Unit::kVector, queue_depth, scoreboard),
       params_(params),
-      srams_(srams) {}
+      srams_(srams),
+      math_(params.math),
+      ops_(math_, params.pe, params.lanes),
+      vec_class_(math_.format_class()) {}
 
 Footprint VectorUnit::footprint(const Command& cmd) const {
+  if (cmd.opcode != Opcode::kRequant && cmd.opcode != Opcode::kConvert) {
+    return vector_footprint(cmd);
+  }
   const bool rq = cmd.opcode == Opcode::kRequant;
   const PeTraits t = pe_traits(params_.pe);
   const bool int_acc = params_.pe == PeKind::kTernaryInt8 || params_.pe == PeKind::kInt8Int8;
@@ -86,7 +105,14 @@ Footprint VectorUnit::footprint(const Command& cmd) const {
 }
 
 uint64_t& VectorUnit::busy_counter() {
-  return current().opcode == Opcode::kRequant ? stats().busy_requant : stats().busy_convert;
+  switch (current().opcode) {
+    case Opcode::kRequant:
+      return stats().busy_requant;
+    case Opcode::kConvert:
+      return stats().busy_convert;
+    default:
+      return stats().busy_vector;
+  }
 }
 
 std::vector<BeatGroup> VectorUnit::requant(const Command& cmd) {
@@ -191,8 +217,356 @@ std::vector<BeatGroup> VectorUnit::convert(const Command& cmd) {
   return groups;
 }
 
+namespace {
+
+// One operand of a vector command: where its rows are and what the command does with them.
+struct VecOperand {
+  unsigned reg, mem;  // operand positions of its address register and its SRAM
+  ElemType type;
+  uint64_t stride;  // bytes between rows
+  uint64_t rows;
+  uint64_t elems;  // per row
+  bool read, write;
+};
+
+ElemType elem_type(uint64_t v) { return static_cast<ElemType>(v); }
+
+std::vector<VecOperand> vector_operands(const Command& cmd) {
+  const uint64_t* a = cmd.args.data();
+  switch (cmd.opcode) {
+    case Opcode::kVcvt: {
+      namespace o = isa::vcvt;
+      return {{o::kDst, o::kDstMem, elem_type(a[o::kDstType]), a[o::kDstStride], a[o::kM], a[o::kN],
+               false, true},
+              {o::kSrc, o::kSrcMem, elem_type(a[o::kSrcType]), a[o::kSrcStride], a[o::kM], a[o::kN],
+               true, false}};
+    }
+    case Opcode::kVbin: {
+      namespace o = isa::vbin;
+      const bool scalar = a[o::kBMode] == 1;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+          {o::kA, o::kAMem, ElemType::kVec, a[o::kAStride], a[o::kM], a[o::kN], true, false},
+          {o::kB, o::kBMem, ElemType::kVec, a[o::kBStride], a[o::kM], scalar ? 1 : a[o::kN], true,
+           false}};
+    }
+    case Opcode::kVfn: {
+      namespace o = isa::vfn;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
+    }
+    case Opcode::kVred: {
+      namespace o = isa::vred;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, 0, 1, a[o::kM], false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
+    }
+    case Opcode::kSoftmax: {
+      namespace o = isa::softmax;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], true, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
+    }
+    case Opcode::kRmsnorm: {
+      namespace o = isa::rmsnorm;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false},
+          {o::kGain, o::kGainMem, ElemType::kVec, 0, 1, a[o::kN], true, false}};
+    }
+    case Opcode::kLstmCell:
+    case Opcode::kGruCell: {
+      namespace o = isa::cell;
+      const bool lstm = cmd.opcode == Opcode::kLstmCell;
+      const uint64_t n = a[o::kN];
+      return {
+          {o::kA, o::kAMem, ElemType::kVec, a[o::kAStride], a[o::kM], (lstm ? 4 : 3) * n, true,
+           false},
+          {o::kB, o::kBMem, ElemType::kVec, a[o::kBStride], a[o::kM], lstm ? n : 3 * n, true, lstm},
+          {o::kOut, o::kOutMem, ElemType::kVec, a[o::kOutStride], a[o::kM], n, !lstm, true}};
+    }
+    default:
+      break;
+  }
+  return {};
+}
+
+MemSpace space_of(const Command& cmd, const VecOperand& op) {
+  return cmd.args[op.mem] == 1 ? MemSpace::kAccSram : MemSpace::kActSram;
+}
+
+// Elements of a row, streamed `lanes` per beat through the SRAM of each piece.
+struct Piece {
+  Sram* sram;
+  Access access;
+  uint64_t first;   // byte address in row 0
+  uint64_t stride;  // bytes between rows
+  uint32_t elem_bytes;
+};
+
+// Appends, for row r, the beats that stream `elems` elements of every piece: pieces on distinct
+// SRAM port classes share beats; the rest follow in later beats. The first beats take at least
+// `cycles_per_beat` each (the compute of a lane-wide chunk).
+void append_row_pass(std::vector<BeatGroup>& groups, const std::vector<Piece>& pieces, uint64_t r,
+                     uint64_t elems, uint32_t lanes, uint32_t cycles_per_beat) {
+  std::vector<std::vector<Piece>> sets;
+  for (const Piece& p : pieces) {
+    bool placed = false;
+    for (auto& set : sets) {
+      bool clash = false;
+      for (const Piece& q : set) {
+        clash |= q.sram == p.sram && q.sram->port_class(q.access) == p.sram->port_class(p.access);
+      }
+      if (!clash) {
+        set.push_back(p);
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) sets.push_back({p});
+  }
+  const uint64_t full = elems / lanes, tail = elems % lanes;
+  for (size_t k = 0; k < sets.size(); ++k) {
+    const uint32_t min_cycles = k == 0 ? cycles_per_beat : 1;
+    for (int part = 0; part < 2; ++part) {
+      const uint64_t chunk = part == 0 ? lanes : tail;
+      const uint64_t beats = part == 0 ? full : (tail ? 1 : 0);
+      if (beats == 0) continue;
+      BeatGroup g;
+      g.beats = beats;
+      g.min_cycles = min_cycles;
+      for (const Piece& p : sets[k]) {
+        const uint64_t start =
+            p.first + r * p.stride + (part == 0 ? 0 : full * lanes * p.elem_bytes);
+        g.add({p.sram, p.access, start, part == 0 ? uint64_t{lanes} * p.elem_bytes : 0,
+               static_cast<uint32_t>(chunk * p.elem_bytes)});
+      }
+      groups.push_back(g);
+    }
+  }
+}
+
+void append_idle(std::vector<BeatGroup>& groups, uint64_t cycles) {
+  if (cycles == 0) return;
+  BeatGroup g;
+  g.min_cycles = static_cast<uint32_t>(cycles);
+  groups.push_back(g);
+}
+
+uint32_t ceil_log2(uint32_t x) {
+  uint32_t l = 0;
+  while ((1ull << l) < x) ++l;
+  return l;
+}
+
+}  // namespace
+
+Footprint VectorUnit::vector_footprint(const Command& cmd) const {
+  const std::vector<VecOperand> ops = vector_operands(cmd);
+  if (ops.empty()) throw SimulationError("not a vector command");
+  for (const VecOperand& op : ops) {
+    if (op.rows == 0 || op.elems == 0) throw SimulationError("m and n must be >= 1");
+  }
+  if (cmd.opcode == Opcode::kVcvt && elem_type(cmd.args[isa::vcvt::kDstType]) == ElemType::kAcc) {
+    throw SimulationError("vcvt cannot write the accumulator type");
+  }
+  if (cmd.opcode == Opcode::kSoftmax &&
+      (cmd.args[isa::softmax::kValid] == 0 ||
+       cmd.args[isa::softmax::kValid] > cmd.args[isa::softmax::kN])) {
+    throw SimulationError("softmax valid must be in [1, n]");
+  }
+  Footprint fp;
+  for (const VecOperand& op : ops) {
+    const uint64_t begin = cmd.args[op.reg];
+    const Region r{space_of(cmd, op), begin,
+                   begin + (op.rows - 1) * op.stride + op.elems * ops_.bytes(op.type)};
+    const Sram& s = *srams_[static_cast<size_t>(r.space)];
+    if (r.end > s.capacity_bytes() || r.begin > r.end) {
+      throw SimulationError("bytes [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
+                            ") lie outside " + s.params().name + " (" +
+                            std::to_string(s.capacity_bytes()) + " bytes)");
+    }
+    if (op.read) fp.read(r);
+    if (op.write) fp.write(r);
+  }
+  return fp;
+}
+
+std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
+  const std::vector<VecOperand> ops = vector_operands(cmd);
+  auto rows_of = [&](const VecOperand& op) {
+    Sram* sram = srams_[static_cast<size_t>(space_of(cmd, op))];
+    return Rows{sram->data() + cmd.args[op.reg], op.stride};
+  };
+  auto piece = [&](const VecOperand& op, Access access, uint64_t elem_offset = 0) {
+    const uint32_t eb = ops_.bytes(op.type);
+    return Piece{srams_[static_cast<size_t>(space_of(cmd, op))], access,
+                 cmd.args[op.reg] + elem_offset * eb, op.stride, eb};
+  };
+  const uint64_t* a = cmd.args.data();
+  const uint32_t lanes = params_.lanes, depth = params_.pipeline_depth_cycles;
+  const bool values = !params_.timing_only;
+  VectorUnitStats& st = stats();
+  ++st.vector_commands;
+  std::vector<BeatGroup> groups;
+  const auto m = static_cast<uint32_t>(ops[1].rows);
+  // Element-wise commands: one pass reading the inputs and writing the output.
+  auto elementwise = [&](const std::vector<Piece>& pieces, uint64_t n) {
+    for (uint32_t r = 0; r < m; ++r) append_row_pass(groups, pieces, r, n, lanes, 1);
+    append_idle(groups, depth);
+  };
+  switch (cmd.opcode) {
+    case Opcode::kVcvt: {
+      namespace o = isa::vcvt;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      if (values) {
+        ops_.convert(ops[1].type, rows_of(ops[1]), ops[0].type, rows_of(ops[0]), m, n);
+      }
+      st.vec_adds += uint64_t{m} * n;  // a conversion is one rounding: priced as an add
+      elementwise({piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, n);
+      break;
+    }
+    case Opcode::kVbin: {
+      namespace o = isa::vbin;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      const auto op = static_cast<VectorBinary>(a[o::kOp]);
+      const bool scalar = a[o::kBMode] == 1;
+      if (values) ops_.binary(op, rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), scalar, m, n);
+      (op == VectorBinary::kMul ? st.vec_muls : st.vec_adds) += uint64_t{m} * n;
+      std::vector<Piece> pieces = {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)};
+      if (!scalar) pieces.push_back(piece(ops[2], Access::kRead));
+      for (uint32_t r = 0; r < m; ++r) {
+        if (scalar) append_row_pass(groups, {piece(ops[2], Access::kRead)}, r, 1, lanes, 1);
+        append_row_pass(groups, pieces, r, n, lanes, 1);
+      }
+      append_idle(groups, depth);
+      break;
+    }
+    case Opcode::kVfn: {
+      namespace o = isa::vfn;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      const auto f = static_cast<arith::VectorFunction>(a[o::kFn]);
+      if (values) ops_.function(f, rows_of(ops[0]), rows_of(ops[1]), m, n);
+      const uint64_t count = uint64_t{m} * n;
+      if (f == arith::VectorFunction::kSquaredRelu) {
+        st.vec_muls += count;
+      } else {
+        st.vec_functions += count;
+        if (f == arith::VectorFunction::kExp) st.vec_muls += count;  // x log2(e)
+      }
+      elementwise({piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, n);
+      break;
+    }
+    case Opcode::kVred: {
+      namespace o = isa::vred;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      const auto op = static_cast<VectorReduce>(a[o::kOp]);
+      if (values) ops_.reduce(op, rows_of(ops[0]).base, rows_of(ops[1]), m, n);
+      st.vec_adds += uint64_t{m} * (n - 1);
+      if (op == VectorReduce::kSumSquares) st.vec_muls += uint64_t{m} * n;
+      for (uint32_t r = 0; r < m; ++r)
+        append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+      append_idle(groups, ceil_log2(lanes) + depth);
+      append_row_pass(groups, {piece(ops[0], Access::kWrite)}, 0, m, lanes, 1);
+      break;
+    }
+    case Opcode::kSoftmax: {
+      namespace o = isa::softmax;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      const auto valid = static_cast<uint32_t>(a[o::kValid]);
+      const bool causal = a[o::kCausal] == 1;
+      const auto offset = static_cast<uint32_t>(a[o::kOffset]);
+      if (values) ops_.softmax(rows_of(ops[0]), rows_of(ops[1]), m, n, valid, causal, offset);
+      for (uint32_t r = 0; r < m; ++r) {
+        uint64_t v = std::min(valid, n);
+        if (causal) v = std::min<uint64_t>(v, uint64_t{offset} + r + 1);
+        st.vec_adds += (v - 1) + v + (v - 1);  // max compares, subtracts, sum
+        st.vec_muls += v + v;                  // x log2(e) in exp, and the final scaling
+        st.vec_functions += v + 1;             // exp per element, one reciprocal
+        append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+        append_row_pass(groups, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
+                        lanes, 1);
+        append_idle(groups, ceil_log2(lanes) + depth);
+        append_row_pass(groups, {piece(ops[0], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
+                        lanes, 1);
+      }
+      append_idle(groups, depth);
+      break;
+    }
+    case Opcode::kRmsnorm: {
+      namespace o = isa::rmsnorm;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      if (values) {
+        ops_.rmsnorm(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]).base, m, n,
+                     static_cast<uint32_t>(a[o::kEpsLog2]));
+      }
+      st.vec_muls += uint64_t{m} * (n + 1 + 2 * n);  // squares, x (1/n), x scale, x gain
+      st.vec_adds += uint64_t{m} * n;                // n - 1 sum adds, + eps
+      st.vec_functions += m;                         // rsqrt
+      for (uint32_t r = 0; r < m; ++r) {
+        append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+        append_idle(groups, ceil_log2(lanes) + depth);
+        append_row_pass(groups,
+                        {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
+                         piece(ops[0], Access::kWrite)},
+                        r, n, lanes, 1);
+      }
+      append_idle(groups, depth);
+      break;
+    }
+    case Opcode::kLstmCell:
+    case Opcode::kGruCell: {
+      namespace o = isa::cell;
+      const bool lstm = cmd.opcode == Opcode::kLstmCell;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      if (values) {
+        if (lstm) {
+          ops_.lstm_cell(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), m, n);
+        } else {
+          ops_.gru_cell(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), m, n);
+        }
+      }
+      const uint64_t count = uint64_t{m} * n;
+      st.vec_functions += (lstm ? 5 : 3) * count;
+      st.vec_muls += 3 * count;
+      st.vec_adds += (lstm ? 1 : 5) * count;
+      std::vector<Piece> in;
+      for (uint64_t g = 0; g < (lstm ? 4u : 3u); ++g)
+        in.push_back(piece(ops[0], Access::kRead, g * n));
+      if (lstm) {
+        in.push_back(piece(ops[1], Access::kRead));
+      } else {
+        for (uint64_t g = 0; g < 3; ++g) in.push_back(piece(ops[1], Access::kRead, g * n));
+        in.push_back(piece(ops[2], Access::kRead));
+      }
+      std::vector<Piece> out = {piece(ops[2], Access::kWrite)};
+      if (lstm) out.push_back(piece(ops[1], Access::kWrite));
+      for (uint32_t r = 0; r < m; ++r) {
+        append_row_pass(groups, in, r, n, lanes, lstm ? 5 : 3);
+        append_row_pass(groups, out, r, n, lanes, 1);
+      }
+      append_idle(groups, depth);
+      break;
+    }
+    default:
+      break;
+  }
+  return groups;
+}
+
 void VectorUnit::begin(const Command& cmd, Cycles /*now*/) {
-  cursor_.start(cmd.opcode == Opcode::kRequant ? requant(cmd) : convert(cmd), cmd.layer);
+  switch (cmd.opcode) {
+    case Opcode::kRequant:
+      cursor_.start(requant(cmd), cmd.layer);
+      break;
+    case Opcode::kConvert:
+      cursor_.start(convert(cmd), cmd.layer);
+      break;
+    default:
+      cursor_.start(vector_command(cmd), cmd.layer);
+      break;
+  }
 }
 
 bool VectorUnit::step(Cycles now) {
@@ -211,7 +585,7 @@ void VectorUnit::op_skip(Cycles n) {
 }
 
 void VectorUnit::visit_counters(uint32_t layer, const CounterFn& fn) const {
-  if (layer < stats_.size()) stats_[layer].visit(srams_, params_.pe, fn);
+  if (layer < stats_.size()) stats_[layer].visit(srams_, params_.pe, vec_class_, fn);
 }
 
 }  // namespace nmp::hw

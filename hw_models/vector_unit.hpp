@@ -8,6 +8,12 @@
 // cvt (fp32 or quire accumulators to the PE kind's activation format): per row ceil(n / lanes)
 // beats, each reading `lanes` accumulators and writing `lanes` outputs, then one
 // pipeline_depth_cycles drain per command. Arithmetic: kernels.hpp, convert_accumulator().
+// The vector commands (vcvt, vbin, vfn, vred, softmax, rmsnorm, lstm.cell, gru.cell) compute in
+// the unit's internal format through VectorOps (vector_ops.hpp). Timing: each command is a list
+// of passes over its rows; a pass streams the operands it reads and writes, `lanes` elements
+// per beat, and takes at least its compute cycles per beat (1, or the function evaluations of
+// a cell); operands in the same SRAM port class cannot share a beat, so they stream one after
+// the other. docs/isa.md gives each command's passes; docs/architecture.md the beat model.
 // Abstracted: the divider is one pipeline bubble per row, whatever the absmax's width.
 //
 // Example:
@@ -21,12 +27,14 @@
 #include "hw_models/dma.hpp"
 #include "hw_models/pe.hpp"
 #include "hw_models/unit.hpp"
+#include "hw_models/vector_ops.hpp"
 
 namespace nmp::hw {
 
 struct VectorUnitParams {
   uint32_t lanes = 64;
   uint32_t pipeline_depth_cycles = 4;
+  arith::VectorMathSpec math;        // internal format and function tables
   PeKind pe = PeKind::kTernaryInt8;  // the MAC array's: accumulator and activation formats
   bool timing_only = false;
 };
@@ -34,15 +42,21 @@ struct VectorUnitParams {
 struct VectorUnitStats {
   uint64_t requants = 0;
   uint64_t converts = 0;
-  uint64_t conversions = 0;  // accumulators rounded to the activation format
-  uint64_t compares = 0;     // |acc| max reductions, one per element
-  uint64_t multiplies = 0;   // acc * r, one per element
-  uint64_t adds = 0;         // rounding additions, one per element
-  uint64_t reciprocals = 0;  // one per row
+  uint64_t conversions = 0;      // accumulators rounded to the activation format
+  uint64_t compares = 0;         // |acc| max reductions, one per element
+  uint64_t multiplies = 0;       // acc * r, one per element
+  uint64_t adds = 0;             // rounding additions, one per element
+  uint64_t reciprocals = 0;      // one per row
+  uint64_t vector_commands = 0;  // vcvt, vbin, vfn, vred, softmax, rmsnorm, cells
+  uint64_t vec_adds = 0;         // adds, subtracts, compares, conversions in the vector format
+  uint64_t vec_muls = 0;
+  uint64_t vec_functions = 0;  // PWL table evaluations
   uint64_t busy_requant = 0;
   uint64_t busy_convert = 0;
+  uint64_t busy_vector = 0;
   std::array<uint64_t, kNumSrams> stall_sram{};
-  void visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe, const CounterFn& fn) const;
+  void visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe, const std::string& vec_class,
+             const CounterFn& fn) const;
 };
 
 class VectorUnit : public sc_core::sc_module, public QueuedUnit {
@@ -66,9 +80,14 @@ class VectorUnit : public sc_core::sc_module, public QueuedUnit {
   uint64_t& busy_counter();
   std::vector<BeatGroup> requant(const Command& cmd);
   std::vector<BeatGroup> convert(const Command& cmd);
+  std::vector<BeatGroup> vector_command(const Command& cmd);
+  Footprint vector_footprint(const Command& cmd) const;
 
   VectorUnitParams params_;
   std::array<Sram*, kNumSrams> srams_;
+  arith::VectorMath math_;
+  VectorOps ops_;
+  std::string vec_class_;  // energy class of the internal format (vec.add.<class>)
   BeatCursor cursor_;
   std::vector<VectorUnitStats> stats_;
 };

@@ -7,9 +7,7 @@ namespace {
 
 using K = OperandKind;
 
-OperandSpec reg(std::string_view name, std::string_view doc) {
-  return {name, K::kReg, 4, {}, doc};
-}
+OperandSpec reg(std::string_view name, std::string_view doc) { return {name, K::kReg, 4, {}, doc}; }
 OperandSpec uimm(std::string_view name, uint8_t width, std::string_view doc) {
   return {name, K::kUnsigned, width, {}, doc};
 }
@@ -34,6 +32,18 @@ std::vector<OperandSpec> dma_operands() {
           uimm("dram_stride", 32, "bytes between row starts in DRAM")};
 }
 
+OperandSpec vmem(std::string_view name) {
+  return enumeration(name, 1, {"asram", "acc"}, "SRAM of the operand before");
+}
+OperandSpec vtype(std::string_view name) {
+  return enumeration(name, 3, {"int8", "int32", "vec", "act", "acc"},
+                     "element type: int8, int32, vec (the vector format), act or acc (the MAC "
+                     "array's activation or accumulator format)");
+}
+OperandSpec rows(std::string_view doc = "rows, >= 1") { return uimm("m", 12, doc); }
+OperandSpec cols(std::string_view doc = "elements per row, >= 1") { return uimm("n", 16, doc); }
+OperandSpec stride(std::string_view name) { return uimm(name, 20, "bytes between rows"); }
+
 constexpr std::string_view kDmaTiming =
     "dram.latency_cycles, then per burst segment max(ceil(segment bytes / dram.bytes_per_cycle), "
     "SRAM chunks); see docs/architecture.md#dma";
@@ -41,47 +51,87 @@ constexpr std::string_view kDmaTiming =
 std::vector<InstrSpec> build_table() {
   std::vector<InstrSpec> t = {
       {Opcode::kNop, "nop", Unit::kController, {}, "does nothing", "1 issue cycle", false},
-      {Opcode::kHalt, "halt", Unit::kController, {},
+      {Opcode::kHalt,
+       "halt",
+       Unit::kController,
+       {},
        "waits until every queue is empty and every unit idle, then stops the machine",
-       "1 cycle once all units have drained", false},
-      {Opcode::kLi, "li", Unit::kController,
-       {reg("rd", "destination"), simm("imm", 64, "value")}, "rd = imm", "1 issue cycle", false},
-      {Opcode::kAddi, "addi", Unit::kController,
-       {reg("rd", "destination"), reg("rs", "source"), simm("imm", 32, "addend")},
-       "rd = rs + imm", "1 issue cycle", false},
-      {Opcode::kAdd, "add", Unit::kController,
-       {reg("rd", "destination"), reg("rs", "source"), reg("rt", "source")}, "rd = rs + rt",
-       "1 issue cycle", false},
-      {Opcode::kSub, "sub", Unit::kController,
-       {reg("rd", "destination"), reg("rs", "source"), reg("rt", "source")}, "rd = rs - rt",
-       "1 issue cycle", false},
-      {Opcode::kJmp, "jmp", Unit::kController, {target("target", "instruction index")},
-       "pc = target", "1 issue cycle + controller.branch_penalty_cycles", false},
-      {Opcode::kBnez, "bnez", Unit::kController,
-       {reg("rs", "tested register"), target("target", "instruction index")},
-       "if rs != 0: pc = target", "1 issue cycle, + controller.branch_penalty_cycles if taken",
+       "1 cycle once all units have drained",
        false},
-      {Opcode::kDbnz, "dbnz", Unit::kController,
+      {Opcode::kLi,
+       "li",
+       Unit::kController,
+       {reg("rd", "destination"), simm("imm", 64, "value")},
+       "rd = imm",
+       "1 issue cycle",
+       false},
+      {Opcode::kAddi,
+       "addi",
+       Unit::kController,
+       {reg("rd", "destination"), reg("rs", "source"), simm("imm", 32, "addend")},
+       "rd = rs + imm",
+       "1 issue cycle",
+       false},
+      {Opcode::kAdd,
+       "add",
+       Unit::kController,
+       {reg("rd", "destination"), reg("rs", "source"), reg("rt", "source")},
+       "rd = rs + rt",
+       "1 issue cycle",
+       false},
+      {Opcode::kSub,
+       "sub",
+       Unit::kController,
+       {reg("rd", "destination"), reg("rs", "source"), reg("rt", "source")},
+       "rd = rs - rt",
+       "1 issue cycle",
+       false},
+      {Opcode::kJmp,
+       "jmp",
+       Unit::kController,
+       {target("target", "instruction index")},
+       "pc = target",
+       "1 issue cycle + controller.branch_penalty_cycles",
+       false},
+      {Opcode::kBnez,
+       "bnez",
+       Unit::kController,
+       {reg("rs", "tested register"), target("target", "instruction index")},
+       "if rs != 0: pc = target",
+       "1 issue cycle, + controller.branch_penalty_cycles if taken",
+       false},
+      {Opcode::kDbnz,
+       "dbnz",
+       Unit::kController,
        {reg("rs", "loop counter"), target("target", "instruction index")},
        "rs = rs - 1; if rs != 0: pc = target (a counted hardware loop)",
-       "1 issue cycle, + controller.branch_penalty_cycles if taken", false},
-      {Opcode::kSync, "sync", Unit::kController,
+       "1 issue cycle, + controller.branch_penalty_cycles if taken",
+       false},
+      {Opcode::kSync,
+       "sync",
+       Unit::kController,
        {uimm("units", 8, "mask: bit 0 dma, bit 1 mac_array, bit 2 vector; 0 means all")},
        "waits until the queues of the named units are empty and the units idle",
-       "1 cycle once the named units have drained", false},
-      {Opcode::kLayer, "layer", Unit::kController, {uimm("id", 16, "layer index")},
+       "1 cycle once the named units have drained",
+       false},
+      {Opcode::kLayer,
+       "layer",
+       Unit::kController,
+       {uimm("id", 16, "layer index")},
        "attributes the work of the instructions that follow to layer `id` in the report",
-       "1 issue cycle", false},
+       "1 issue cycle",
+       false},
       {Opcode::kDmaLoad, "dma.load", Unit::kDma, dma_operands(),
        "copies rows x row_bytes bytes from DRAM to an on-chip memory", kDmaTiming, true},
       {Opcode::kDmaStore, "dma.store", Unit::kDma, dma_operands(),
        "copies rows x row_bytes bytes from an on-chip memory to DRAM", kDmaTiming, true},
-      {Opcode::kGemm, "gemm", Unit::kMacArray,
+      {Opcode::kGemm,
+       "gemm",
+       Unit::kMacArray,
        {reg("act", "register: activation SRAM address of row 0 (m rows of k activations)"),
         reg("wgt", "register: weight SRAM address of the weights, in the dataflow's blocks"),
         reg("acc", "register: accumulator SRAM address of row 0 (m rows of n accumulators)"),
-        uimm("m", 16, "activation rows (tokens), >= 1"),
-        uimm("n", 16, "output features, >= 1"),
+        uimm("m", 16, "activation rows (tokens), >= 1"), uimm("n", 16, "output features, >= 1"),
         uimm("k", 20, "reduction length (input features), >= 1"),
         uimm("act_stride", 24, "bytes between activation rows"),
         uimm("acc_stride", 24, "bytes between accumulator rows"),
@@ -94,7 +144,9 @@ std::vector<InstrSpec> build_table() {
        "weight_preload_overlap), then m beats (adder tree) or T + R + C_used - 2 timeline "
        "cycles (systolic); see docs/architecture.md#mac-array",
        true},
-      {Opcode::kRequant, "requant", Unit::kVector,
+      {Opcode::kRequant,
+       "requant",
+       Unit::kVector,
        {reg("src", "register: accumulator SRAM address of row 0 (int32)"),
         reg("dst", "register: activation SRAM address of output row 0 (int8)"),
         reg("scale", "register: activation SRAM address of the per-row int32 absmax"),
@@ -103,8 +155,11 @@ std::vector<InstrSpec> build_table() {
         uimm("dst_stride", 24, "bytes between output rows")},
        "per row: a = max |acc|; s = floor(log2 a) + 24; r = floor(127 * 2^s / a); "
        "q = (acc * r + 2^(s-1)) >> s (0 if a = 0); writes q (int8) and a (uint32)",
-       "per row: 2 * ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles + 1 beat", true},
-      {Opcode::kConvert, "cvt", Unit::kVector,
+       "per row: 2 * ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles + 1 beat",
+       true},
+      {Opcode::kConvert,
+       "cvt",
+       Unit::kVector,
        {reg("src", "register: accumulator SRAM address of row 0 (fp32 or quire)"),
         reg("dst", "register: activation SRAM address of output row 0"),
         uimm("m", 16, "rows, >= 1"), uimm("n", 16, "elements per row, >= 1"),
@@ -112,7 +167,110 @@ std::vector<InstrSpec> build_table() {
         uimm("dst_stride", 24, "bytes between output rows")},
        "rounds each accumulator (fp32, or a posit quire) once to the PE kind's activation "
        "format (fp16, bf16, fp8, posit), to nearest, ties to even",
-       "per row: ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles", true},
+       "per row: ceil(n / lanes) beats + vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kVcvt,
+       "vcvt",
+       Unit::kVector,
+       {reg("dst", "register: address of output row 0"), vmem("dst_mem"), vtype("dst_type"),
+        reg("src", "register: address of input row 0"), vmem("src_mem"), vtype("src_type"), rows(),
+        cols(), stride("dst_stride"), stride("src_stride")},
+       "dst = src converted: the exact value of each element, rounded once to dst_type "
+       "(int8 and int32: to nearest even, saturating; int8 to [-127, 127]); dst_type acc is "
+       "not allowed",
+       "per row: ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kVbin,
+       "vbin",
+       Unit::kVector,
+       {enumeration("op", 3, {"add", "sub", "mul", "max", "min"}, "operation"),
+        reg("dst", "register: address of output row 0"), vmem("dst_mem"),
+        reg("a", "register: address of row 0 of a"), vmem("a_mem"),
+        reg("b", "register: address of row 0 of b"), vmem("b_mem"),
+        enumeration("b_mode", 1, {"vector", "scalar"},
+                    "b is a row like a (b_stride 0 repeats one row), or one element per row"),
+        rows(), cols(), stride("dst_stride"), stride("a_stride"), stride("b_stride")},
+       "dst[i][j] = a[i][j] op b[i][j] (or op b[i] in scalar mode), in the vector format, "
+       "rounded once",
+       "per row: ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kVfn,
+       "vfn",
+       Unit::kVector,
+       {enumeration(
+            "fn", 3,
+            {"sigmoid", "tanh", "exp", "gelu", "silu", "squared_relu", "reciprocal", "rsqrt"},
+            "function (docs/formats.md#vector-functions)"),
+        reg("dst", "register: address of output row 0"), vmem("dst_mem"),
+        reg("src", "register: address of input row 0"), vmem("src_mem"), rows(), cols(),
+        stride("dst_stride"), stride("src_stride")},
+       "dst[i][j] = fn(src[i][j]) through the function unit's PWL tables, in the vector format",
+       "per row: ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kVred,
+       "vred",
+       Unit::kVector,
+       {enumeration("op", 2, {"max", "sum", "sumsq", "absmax"}, "reduction"),
+        reg("dst", "register: address of the m results (consecutive)"), vmem("dst_mem"),
+        reg("src", "register: address of input row 0"), vmem("src_mem"), rows(), cols(),
+        stride("src_stride")},
+       "dst[i] = op over src[i][0..n): max, sum, sum of squares or max |x|; sums in the lane "
+       "order of docs/formats.md#vector-functions",
+       "per row: ceil(n / lanes) beats; then ceil(log2 lanes) + vector_unit.pipeline_depth_cycles "
+       "and one beat writing the m results",
+       true},
+      {Opcode::kSoftmax,
+       "softmax",
+       Unit::kVector,
+       {reg("dst", "register: address of output row 0"), vmem("dst_mem"),
+        reg("src", "register: address of input row 0"), vmem("src_mem"), rows(), cols(),
+        stride("dst_stride"), stride("src_stride"),
+        uimm("valid", 16, "columns taking part (the rest are masked: padding of a KV cache)"),
+        enumeration("causal", 1, {"none", "causal"}, "causal mask"),
+        uimm("offset", 16, "causal: row i sees columns < offset + i + 1")},
+       "per row i over its v_i = min(valid, offset + i + 1 if causal) first columns: "
+       "y = exp(x - max) * reciprocal(sum exp(x - max)); masked columns are 0",
+       "per row: 3 passes of ceil(n / lanes) beats (max; exp and sum; scale) with "
+       "ceil(log2 lanes) + vector_unit.pipeline_depth_cycles between the 2nd and 3rd; then "
+       "vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kRmsnorm,
+       "rmsnorm",
+       Unit::kVector,
+       {reg("dst", "register: address of output row 0"), vmem("dst_mem"),
+        reg("src", "register: address of input row 0"), vmem("src_mem"),
+        reg("gain", "register: address of the n gains"), vmem("gain_mem"), rows(), cols(),
+        stride("dst_stride"), stride("src_stride"), uimm("eps_log2", 6, "epsilon = 2^-eps_log2")},
+       "y = x * rsqrt(sum(x^2) * (1/n) + 2^-eps_log2) * gain, each operation rounded",
+       "per row: ceil(n / lanes) beats, ceil(log2 lanes) + vector_unit.pipeline_depth_cycles, "
+       "ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kLstmCell,
+       "lstm.cell",
+       Unit::kVector,
+       {reg("gates", "register: address of row 0 of the pre-activations [i | f | g | o]"),
+        vmem("gates_mem"), reg("c", "register: address of row 0 of the cell state (in place)"),
+        vmem("c_mem"), reg("h", "register: address of row 0 of the output h"), vmem("h_mem"),
+        rows(), cols("hidden units, >= 1"), stride("gates_stride"), stride("c_stride"),
+        stride("h_stride")},
+       "i, f, o = sigmoid; g = tanh; c = f * c + i * g; h = o * tanh(c); in the vector format",
+       "per row: 5 * ceil(n / lanes) cycles of function evaluations while the gates stream in, "
+       "then c and h stream out; then vector_unit.pipeline_depth_cycles",
+       true},
+      {Opcode::kGruCell,
+       "gru.cell",
+       Unit::kVector,
+       {reg("gx", "register: address of row 0 of the input pre-activations [r | z | n]"),
+        vmem("gx_mem"),
+        reg("gh", "register: address of row 0 of the hidden pre-activations [r | z | n]"),
+        vmem("gh_mem"), reg("h", "register: address of row 0 of the state h (in place)"),
+        vmem("h_mem"), rows(), cols("hidden units, >= 1"), stride("gx_stride"), stride("gh_stride"),
+        stride("h_stride")},
+       "r = sigmoid(gx_r + gh_r); z = sigmoid(gx_z + gh_z); n = tanh(gx_n + r * gh_n); "
+       "h = (1 - z) * n + z * h; in the vector format",
+       "per row: 3 * ceil(n / lanes) cycles of function evaluations while gx and gh stream in, "
+       "then h streams out; then vector_unit.pipeline_depth_cycles",
+       true},
   };
   for (InstrSpec& spec : t) {
     unsigned lsb = kOpcodeBits;
@@ -145,20 +303,28 @@ unsigned __int128 field_mask(unsigned width) {
 
 std::string_view unit_name(Unit unit) {
   switch (unit) {
-    case Unit::kController: return "controller";
-    case Unit::kDma: return "dma";
-    case Unit::kMacArray: return "mac_array";
-    case Unit::kVector: return "vector";
+    case Unit::kController:
+      return "controller";
+    case Unit::kDma:
+      return "dma";
+    case Unit::kMacArray:
+      return "mac_array";
+    case Unit::kVector:
+      return "vector";
   }
   return "?";
 }
 
 unsigned unit_mask_bit(Unit unit) {
   switch (unit) {
-    case Unit::kDma: return 1u << 0;
-    case Unit::kMacArray: return 1u << 1;
-    case Unit::kVector: return 1u << 2;
-    case Unit::kController: break;
+    case Unit::kDma:
+      return 1u << 0;
+    case Unit::kMacArray:
+      return 1u << 1;
+    case Unit::kVector:
+      return 1u << 2;
+    case Unit::kController:
+      break;
   }
   return 0;
 }
@@ -182,8 +348,10 @@ const InstrSpec* find_spec(std::string_view mnemonic) {
 
 bool fits(const OperandSpec& op, int64_t value) {
   switch (op.kind) {
-    case K::kReg: return value >= 0 && value < static_cast<int64_t>(kNumRegs);
-    case K::kEnum: return value >= 0 && static_cast<size_t>(value) < op.enum_names.size();
+    case K::kReg:
+      return value >= 0 && value < static_cast<int64_t>(kNumRegs);
+    case K::kEnum:
+      return value >= 0 && static_cast<size_t>(value) < op.enum_names.size();
     case K::kSigned:
       if (op.width >= 64) return true;
       return value >= -(int64_t{1} << (op.width - 1)) && value < (int64_t{1} << (op.width - 1));

@@ -24,7 +24,7 @@ inline constexpr unsigned kInstrBits = 128;
 inline constexpr unsigned kInstrBytes = kInstrBits / 8;
 inline constexpr unsigned kOpcodeBits = 8;
 inline constexpr unsigned kNumRegs = 16;
-inline constexpr unsigned kMaxOperands = 10;
+inline constexpr unsigned kMaxOperands = 16;
 
 // The unit that executes an instruction. The controller executes scalar and control
 // instructions itself and issues the rest, in order, into the queue of their unit.
@@ -51,6 +51,14 @@ enum class Opcode : uint8_t {
   kGemm = 0x20,
   kRequant = 0x30,
   kConvert = 0x31,
+  kVcvt = 0x32,
+  kVbin = 0x33,
+  kVfn = 0x34,
+  kVred = 0x35,
+  kSoftmax = 0x36,
+  kRmsnorm = 0x37,
+  kLstmCell = 0x38,
+  kGruCell = 0x39,
 };
 
 enum class OperandKind : uint8_t {
@@ -107,6 +115,77 @@ enum : unsigned { kSrc, kDst, kScale, kM, kN, kSrcStride, kDstStride };
 }
 namespace convert {
 enum : unsigned { kSrc, kDst, kM, kN, kSrcStride, kDstStride };
+}
+// Vector commands: `*_mem` operands name the SRAM (0 asram, 1 acc) of the register before.
+namespace vcvt {
+enum : unsigned {
+  kDst,
+  kDstMem,
+  kDstType,
+  kSrc,
+  kSrcMem,
+  kSrcType,
+  kM,
+  kN,
+  kDstStride,
+  kSrcStride
+};
+}
+namespace vbin {
+enum : unsigned {
+  kOp,
+  kDst,
+  kDstMem,
+  kA,
+  kAMem,
+  kB,
+  kBMem,
+  kBMode,
+  kM,
+  kN,
+  kDstStride,
+  kAStride,
+  kBStride
+};
+}
+namespace vfn {
+enum : unsigned { kFn, kDst, kDstMem, kSrc, kSrcMem, kM, kN, kDstStride, kSrcStride };
+}
+namespace vred {
+enum : unsigned { kOp, kDst, kDstMem, kSrc, kSrcMem, kM, kN, kSrcStride };
+}
+namespace softmax {
+enum : unsigned {
+  kDst,
+  kDstMem,
+  kSrc,
+  kSrcMem,
+  kM,
+  kN,
+  kDstStride,
+  kSrcStride,
+  kValid,
+  kCausal,
+  kOffset
+};
+}
+namespace rmsnorm {
+enum : unsigned {
+  kDst,
+  kDstMem,
+  kSrc,
+  kSrcMem,
+  kGain,
+  kGainMem,
+  kM,
+  kN,
+  kDstStride,
+  kSrcStride,
+  kEpsLog2
+};
+}
+namespace cell {  // lstm.cell: a = gates, b = c, out = h; gru.cell: a = gx, b = gh, out = h
+enum : unsigned { kA, kAMem, kB, kBMem, kOut, kOutMem, kM, kN, kAStride, kBStride, kOutStride };
 }
 
 struct Instr {

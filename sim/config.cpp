@@ -1,5 +1,7 @@
 #include "sim/config.hpp"
 
+#include "hw_models/arith/vector_math.hpp"
+
 #include <filesystem>
 
 namespace nmp::sim {
@@ -39,9 +41,9 @@ hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view wha
     r.error("width_bits", "expected a multiple of 8, got " + std::to_string(p.width_bits));
     p.width_bits = 8;
   }
-  p.ports = static_cast<hw::PortConfig>(r.choice(
-      "ports", static_cast<size_t>(p.ports), kPorts,
-      "ports per bank: 1rw (one shared), 1r1w (one read, one write), 2rw (two shared)"));
+  p.ports = static_cast<hw::PortConfig>(
+      r.choice("ports", static_cast<size_t>(p.ports), kPorts,
+               "ports per bank: 1rw (one shared), 1r1w (one read, one write), 2rw (two shared)"));
   return p;
 }
 
@@ -96,8 +98,8 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   p.clock_mhz = root.number("clock_mhz", p.clock_mhz, 1.0, 100000.0, "MHz", "clock frequency");
 
   ObjectReader ctrl = root.object("controller", "instruction issue");
-  p.controller.queue_depth = ctrl.u32("queue_depth", p.controller.queue_depth, 1, 1024,
-                                      "entries", "depth of each unit's command queue");
+  p.controller.queue_depth = ctrl.u32("queue_depth", p.controller.queue_depth, 1, 1024, "entries",
+                                      "depth of each unit's command queue");
   p.controller.branch_penalty_cycles =
       ctrl.u32("branch_penalty_cycles", p.controller.branch_penalty_cycles, 0, 64, "cycles",
                "bubble after a taken branch");
@@ -109,15 +111,15 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   ObjectReader mac = root.object_required("mac_array", "the MAC array");
   p.mac_array.rows = mac.u32_required("rows", 1, 4096, "PEs", "R: inputs reduced per cycle");
   p.mac_array.cols = mac.u32_required("cols", 1, 4096, "PEs", "C: outputs per cycle");
-  p.mac_array.dataflow = static_cast<hw::Dataflow>(mac.choice(
-      "dataflow", static_cast<size_t>(p.mac_array.dataflow),
-      {"adder_tree", "weight_stationary", "output_stationary", "input_stationary"},
-      "how GEMM dimensions map onto the array (docs/architecture.md#mac-array)"));
-  p.mac_array.pe = static_cast<hw::PeKind>(mac.choice(
-      "pe", static_cast<size_t>(p.mac_array.pe),
-      {"ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
-       "posit16_1"},
-      "processing element kind: operand formats and accumulator (hw_models/pe.hpp)"));
+  p.mac_array.dataflow = static_cast<hw::Dataflow>(
+      mac.choice("dataflow", static_cast<size_t>(p.mac_array.dataflow),
+                 {"adder_tree", "weight_stationary", "output_stationary", "input_stationary"},
+                 "how GEMM dimensions map onto the array (docs/architecture.md#mac-array)"));
+  p.mac_array.pe = static_cast<hw::PeKind>(
+      mac.choice("pe", static_cast<size_t>(p.mac_array.pe),
+                 {"ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
+                  "posit16_1"},
+                 "processing element kind: operand formats and accumulator (hw_models/pe.hpp)"));
   p.mac_array.weight_preload_overlap =
       mac.boolean("weight_preload_overlap", p.mac_array.weight_preload_overlap,
                   "fill the stationary registers for the next fold while the current one computes");
@@ -138,8 +140,9 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   ObjectReader acc = root.object("acc_sram", "accumulator SRAM");
   p.acc_sram = read_sram(acc, p.acc_sram, "accumulator SRAM");
   if (p.acc_sram.ports == hw::PortConfig::kOneRw) {
-    acc.error("ports", "the accumulator SRAM needs a read and a write each cycle: expected 1r1w "
-                       "or 2rw, got \"1rw\"");
+    acc.error("ports",
+              "the accumulator SRAM needs a read and a write each cycle: expected 1r1w "
+              "or 2rw, got \"1rw\"");
   }
   acc.finish();
 
@@ -148,6 +151,27 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   p.vector_unit.pipeline_depth_cycles =
       vec.u32("pipeline_depth_cycles", p.vector_unit.pipeline_depth_cycles, 0, 256, "cycles",
               "pipeline depth (a bubble per requantized row)");
+  arith::VectorMathSpec& math = p.vector_unit.math;
+  math.format = vec.string("format", math.format,
+                           "internal format of the vector commands: fp32, fp16, bf16, "
+                           "posit<N,ES>, fixed<I,F>, ... (docs/formats.md)");
+  math.pwl_segments = vec.u32("pwl_segments", math.pwl_segments, 1, 65536, "segments",
+                              "segments of each function's PWL table (a power of two)");
+  math.pwl_frac_bits =
+      static_cast<int>(vec.u32("pwl_frac_bits", static_cast<uint32_t>(math.pwl_frac_bits), 4, 20,
+                               "bits", "fraction bits of the PWL tables' inputs and outputs"));
+  try {
+    arith::make_format(math.format);
+  } catch (const std::invalid_argument& e) {
+    vec.error("format", e.what());
+  }
+  if ((math.pwl_segments & (math.pwl_segments - 1)) != 0 ||
+      math.pwl_segments > (1u << math.pwl_frac_bits)) {
+    vec.error("pwl_segments",
+              "expected a power of two, at most 2^pwl_frac_bits (the narrowest "
+              "table spans 1: its segments must be whole grid steps), got " +
+                  std::to_string(math.pwl_segments));
+  }
   vec.finish();
 
   ObjectReader dram = root.object("dram", "off-chip DRAM");
@@ -159,8 +183,8 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
       dram.u32("burst_bytes", p.dram.burst_bytes, 1, 65536, "bytes", "bytes per burst");
   dram.finish();
 
-  const std::string tech = root.string(
-      "technology", "../tech/45nm.json", "technology library, relative to this file's folder");
+  const std::string tech = root.string("technology", "../tech/45nm.json",
+                                       "technology library, relative to this file's folder");
   root.finish();
   doc.throw_if_errors();
 
@@ -245,9 +269,9 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   m.name = root.string_required("name", "name of the workload");
   m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
   auto read_source = [](ObjectReader&& r, workloads::TensorSource s) {
-    s.distribution = static_cast<workloads::Distribution>(r.choice(
-        "distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},
-        "seeded distribution of the float32 values"));
+    s.distribution = static_cast<workloads::Distribution>(
+        r.choice("distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},
+                 "seeded distribution of the float32 values"));
     s.mean = r.number("mean", s.mean, -1e6, 1e6, "", "normal: mean");
     s.std = r.number("std", s.std, 0, 1e6, "", "normal: standard deviation");
     s.low = r.number("low", s.low, -1e6, 1e6, "", "uniform: lower bound");
@@ -267,14 +291,13 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     spec.kind = static_cast<workloads::LayerKind>(
         l.choice_required("type", {"bitlinear", "linear"}, "layer type"));
     if (spec.kind == workloads::LayerKind::kLinear) {
-      static const std::vector<std::string> kFormats = {"int8", "fp16", "bf16", "fp8_e4m3",
-                                                         "fp8_e5m2", "posit8_0", "posit16_1"};
-      static const hw::PeKind kKinds[] = {hw::PeKind::kInt8Int8, hw::PeKind::kFp16,
-                                          hw::PeKind::kBf16, hw::PeKind::kFp8E4M3,
-                                          hw::PeKind::kFp8E5M2, hw::PeKind::kPosit8,
-                                          hw::PeKind::kPosit16};
-      spec.pe = kKinds[l.choice_required(
-          "format", kFormats, "linear: the format of weights, activations and outputs")];
+      static const std::vector<std::string> kFormats = {
+          "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0", "posit16_1"};
+      static const hw::PeKind kKinds[] = {
+          hw::PeKind::kInt8Int8, hw::PeKind::kFp16,   hw::PeKind::kBf16,   hw::PeKind::kFp8E4M3,
+          hw::PeKind::kFp8E5M2,  hw::PeKind::kPosit8, hw::PeKind::kPosit16};
+      spec.pe = kKinds[l.choice_required("format", kFormats,
+                                         "linear: the format of weights, activations and outputs")];
     }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
     spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");

@@ -24,18 +24,22 @@ struct EventMapEntry {
 // How events are priced: key -> a sum of primitive operations of the technology library.
 const std::vector<EventMapEntry>& event_map() {
   static const std::vector<EventMapEntry> map = {
-      {"pe.mac.ternary_tree", {{"int8_add", 1}},
+      {"pe.mac.ternary_tree",
+       {{"int8_add", 1}},
        "a non-zero ternary weight adds or subtracts an int8 in the adder tree's first levels"},
-      {"pe.mac.ternary", {{"int32_add", 1}},
+      {"pe.mac.ternary",
+       {{"int32_add", 1}},
        "a systolic PE adds or subtracts its int8 into the int32 partial sum"},
       {"pe.mac.int8_int8", {{"int8_mult", 1}, {"int32_add", 1}}, "an int8 product added in int32"},
       {"pe.mac.fp16", {{"fp16_mult", 1}, {"fp32_add", 1}}, "an fp16 product added in fp32"},
       {"pe.mac.bf16", {{"bf16_mult", 1}, {"fp32_add", 1}}, "a bf16 product added in fp32"},
       {"pe.mac.fp8_e4m3", {{"fp8_mult", 1}, {"fp32_add", 1}}, "an fp8 product added in fp32"},
       {"pe.mac.fp8_e5m2", {{"fp8_mult", 1}, {"fp32_add", 1}}, "an fp8 product added in fp32"},
-      {"pe.mac.posit8_0", {{"posit8_mult", 1}, {"int64_add", 1}},
+      {"pe.mac.posit8_0",
+       {{"posit8_mult", 1}, {"int64_add", 1}},
        "a posit<8,0> product added into a 64-bit quire"},
-      {"pe.mac.posit16_1", {{"posit16_mult", 1}, {"int128_add", 1}},
+      {"pe.mac.posit16_1",
+       {{"posit16_mult", 1}, {"int128_add", 1}},
        "a posit<16,1> product added into a 128-bit quire"},
       {"pe.acc.int32", {{"int32_add", 1}}, "one int32 accumulator update"},
       {"pe.acc.fp32", {{"fp32_add", 1}}, "one fp32 accumulator update"},
@@ -44,7 +48,8 @@ const std::vector<EventMapEntry>& event_map() {
       {"vec.int32_compare", {{"int32_add", 1}}, "a magnitude comparison is one int32 subtraction"},
       {"vec.int32_add", {{"int32_add", 1}}, "one int32 addition"},
       {"vec.int32_mult", {{"int32_mult", 1}}, "one int32 multiplication"},
-      {"vec.int32_div", {{"int32_add", 32}},
+      {"vec.int32_div",
+       {{"int32_add", 32}},
        "assumption: a restoring divider, one int32 add/subtract per quotient bit"},
       {"vec.convert.fp16", {{"float_convert", 1}}, "fp32 rounded to fp16"},
       {"vec.convert.bf16", {{"float_convert", 1}}, "fp32 rounded to bf16"},
@@ -52,6 +57,39 @@ const std::vector<EventMapEntry>& event_map() {
       {"vec.convert.fp8_e5m2", {{"float_convert", 1}}, "fp32 rounded to fp8"},
       {"vec.convert.posit8_0", {{"posit8_convert", 1}}, "a quire rounded to posit<8,0>"},
       {"vec.convert.posit16_1", {{"posit16_convert", 1}}, "a quire rounded to posit<16,1>"},
+      // Vector commands, by the class of the vector unit's internal format.
+      {"vec.add.fp32", {{"fp32_add", 1}}, "an fp32 add, subtract, compare or rounding"},
+      {"vec.mul.fp32", {{"fp32_mult", 1}}, "an fp32 multiply"},
+      {"vec.add.fp16", {{"fp16_add", 1}}, "an fp16 add, subtract, compare or rounding"},
+      {"vec.mul.fp16", {{"fp16_mult", 1}}, "an fp16 multiply"},
+      {"vec.add.bf16",
+       {{"fp16_add", 1}},
+       "assumption: as an fp16 add (bf16's narrower significand needs less: an upper bound)"},
+      {"vec.mul.bf16", {{"bf16_mult", 1}}, "a bf16 multiply"},
+      {"vec.add.fp8", {{"fp16_add", 1}}, "assumption: as an fp16 add (an upper bound)"},
+      {"vec.mul.fp8", {{"fp8_mult", 1}}, "an fp8 multiply"},
+      {"vec.add.posit8", {{"posit8_add", 1}}, "a posit add of at most 8 bits"},
+      {"vec.mul.posit8", {{"posit8_mult", 1}}, "a posit multiply of at most 8 bits"},
+      {"vec.add.posit16", {{"posit16_add", 1}}, "a posit add of 9 to 16 bits"},
+      {"vec.mul.posit16", {{"posit16_mult", 1}}, "a posit multiply of 9 to 16 bits"},
+      {"vec.add.posit32",
+       {{"posit16_add", 2}},
+       "assumption: 2 x a 16-bit posit add (linear in width)"},
+      {"vec.mul.posit32",
+       {{"posit16_mult", 4}},
+       "assumption: 4 x a 16-bit posit multiply (quadratic in width)"},
+      {"vec.add.fixed8", {{"int8_add", 1}}, "a fixed-point add of at most 8 bits"},
+      {"vec.mul.fixed8", {{"int8_mult", 1}}, "a fixed-point multiply of at most 8 bits"},
+      {"vec.add.fixed16", {{"int16_add", 1}}, "a fixed-point add of 9 to 16 bits"},
+      {"vec.mul.fixed16",
+       {{"int8_mult", 4}},
+       "assumption: a 16 x 16-bit multiply as four 8 x 8-bit ones (quadratic in width)"},
+      {"vec.add.fixed32", {{"int32_add", 1}}, "a fixed-point add of 17 to 32 bits"},
+      {"vec.mul.fixed32", {{"int32_mult", 1}}, "a fixed-point multiply of 17 to 32 bits"},
+      {"vec.pwl",
+       {{"int8_mult", 4}, {"int32_add", 1}},
+       "assumption: a PWL evaluation is a table read (not priced) and one fixed-point "
+       "multiply-add of ~16-bit operands: four 8 x 8-bit multiplies and a 32-bit add"},
       // The integer PE kinds requantize instead; their key exists so every kind is priced.
       {"vec.convert.ternary_int8", {}, "never used: int32 accumulators are requantized"},
       {"vec.convert.int8_int8", {}, "never used: int32 accumulators are requantized"},
@@ -69,8 +107,10 @@ std::string fmt(double v) {
 const TechOp& op_of(const TechLibrary& tech, const std::string& name) {
   const auto it = tech.ops.find(name);
   if (it == tech.ops.end()) {
-    throw ConfigError(tech.file, "/ops", "missing primitive \"" + name + "\" (needed by the energy "
-                                         "and area model)");
+    throw ConfigError(tech.file, "/ops",
+                      "missing primitive \"" + name +
+                          "\" (needed by the energy "
+                          "and area model)");
   }
   return it->second;
 }
@@ -119,14 +159,21 @@ PowerFit fit_sram(const TechLibrary& tech) {
 // The primitive a PE multiplies with, and the one it accumulates with.
 const char* multiplier_op(hw::PeKind k) {
   switch (k) {
-    case hw::PeKind::kTernaryInt8: return "int8_add";  // a conditional negation: see below
-    case hw::PeKind::kInt8Int8: return "int8_mult";
-    case hw::PeKind::kFp16: return "fp16_mult";
-    case hw::PeKind::kBf16: return "bf16_mult";
+    case hw::PeKind::kTernaryInt8:
+      return "int8_add";  // a conditional negation: see below
+    case hw::PeKind::kInt8Int8:
+      return "int8_mult";
+    case hw::PeKind::kFp16:
+      return "fp16_mult";
+    case hw::PeKind::kBf16:
+      return "bf16_mult";
     case hw::PeKind::kFp8E4M3:
-    case hw::PeKind::kFp8E5M2: return "fp8_mult";
-    case hw::PeKind::kPosit8: return "posit8_mult";
-    case hw::PeKind::kPosit16: return "posit16_mult";
+    case hw::PeKind::kFp8E5M2:
+      return "fp8_mult";
+    case hw::PeKind::kPosit8:
+      return "posit8_mult";
+    case hw::PeKind::kPosit16:
+      return "posit16_mult";
   }
   return "";
 }
@@ -134,10 +181,14 @@ const char* multiplier_op(hw::PeKind k) {
 const char* accumulator_op(hw::PeKind k) {
   switch (k) {
     case hw::PeKind::kTernaryInt8:
-    case hw::PeKind::kInt8Int8: return "int32_add";
-    case hw::PeKind::kPosit8: return "int64_add";
-    case hw::PeKind::kPosit16: return "int128_add";
-    default: return "fp32_add";
+    case hw::PeKind::kInt8Int8:
+      return "int32_add";
+    case hw::PeKind::kPosit8:
+      return "int64_add";
+    case hw::PeKind::kPosit16:
+      return "int128_add";
+    default:
+      return "fp32_add";
   }
 }
 
@@ -162,11 +213,10 @@ AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) 
   const double weight_bits = t.weight_bytes ? 8.0 * t.weight_bytes : 2.0;
   const int weight_regs = mac.weight_preload_overlap ? 2 : 1;
   const double acc_bits = 8.0 * t.acc_bytes;
-  const std::string pe_input =
-      mac.pe == hw::PeKind::kTernaryInt8
-          ? "input stage priced as one int8 adder (" + fmt(mult_area) +
-                " um^2), an upper bound for a conditional negation"
-          : mult + " " + fmt(mult_area) + " um^2";
+  const std::string pe_input = mac.pe == hw::PeKind::kTernaryInt8
+                                   ? "input stage priced as one int8 adder (" + fmt(mult_area) +
+                                         " um^2), an upper bound for a conditional negation"
+                                   : mult + " " + fmt(mult_area) + " um^2";
   const double pes = static_cast<double>(mac.rows) * mac.cols;
   if (mac.dataflow == hw::Dataflow::kAdderTree) {
     // PE: its multiplier and stationary weight registers. Column: an adder tree of R - 1
@@ -177,7 +227,8 @@ AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) 
     uint32_t inputs = mac.rows;
     for (uint32_t level = 1; inputs > 1; ++level) {
       const uint32_t adders = inputs / 2;
-      tree += adders * (mac.pe == hw::PeKind::kTernaryInt8 ? adder_area(tech, 8 + level) : acc_area);
+      tree +=
+          adders * (mac.pe == hw::PeKind::kTernaryInt8 ? adder_area(tech, 8 + level) : acc_area);
       inputs -= adders;
     }
     return {"mac_array", pes * pe + mac.cols * (tree + acc_area),
@@ -235,13 +286,13 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   auto price_sram = [&](const hw::SramParams& s) {
     const double bank_kib = static_cast<double>(s.capacity_bytes) / 1024.0 / s.banks;
     const double read = sram_read_energy_pj(tech, bank_kib, s.width_bits);
-    const std::string what = fmt(bank_kib) + " KiB bank, " + std::to_string(s.width_bits) +
-                             "-bit word; " + fit_text;
+    const std::string what =
+        fmt(bank_kib) + " KiB bank, " + std::to_string(s.width_bits) + "-bit word; " + fit_text;
     m.per_event["sram." + s.name + ".read_word"] = {read, what};
     m.per_event["sram." + s.name + ".write_word"] = {
-        read * tech.sram_write_to_read.value,
-        "read x " + fmt(tech.sram_write_to_read.value) + " (" + tech.sram_write_to_read.source +
-            "); " + what};
+        read * tech.sram_write_to_read.value, "read x " + fmt(tech.sram_write_to_read.value) +
+                                                  " (" + tech.sram_write_to_read.source + "); " +
+                                                  what};
   };
   const hw::NmpParams& p = hw.params;
   for (const hw::SramParams* s : {&p.weight_sram, &p.act_sram, &p.acc_sram}) price_sram(*s);
@@ -262,8 +313,10 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
     const double bits = 8.0 * static_cast<double>(s->capacity_bytes);
     m.area.push_back({s->name, sram_macro_area(tech, bits),
                       fmt(bits) + " bits x " + fmt(tech.sram_cell_area_um2.value) +
-                          " um^2 per cell (" + tech.sram_cell_area_um2.source + ") / array "
-                          "efficiency " + fmt(tech.sram_array_efficiency.value) + " (" +
+                          " um^2 per cell (" + tech.sram_cell_area_um2.source +
+                          ") / array "
+                          "efficiency " +
+                          fmt(tech.sram_array_efficiency.value) + " (" +
                           tech.sram_array_efficiency.source + ")"});
   }
   const double imem_bits = 8.0 * static_cast<double>(p.controller.imem_bytes);

@@ -15,14 +15,22 @@ struct TableShape {
 
 TableShape shape_of(VectorFunction f) {
   switch (f) {
-    case VectorFunction::kSigmoid: return {PwlFunction::kSigmoid, -8, 8, 5, 2};
-    case VectorFunction::kTanh: return {PwlFunction::kTanh, -4, 4, 4, 2};
-    case VectorFunction::kGelu: return {PwlFunction::kGelu, -8, 8, 5, 5};
-    case VectorFunction::kSilu: return {PwlFunction::kSilu, -16, 16, 6, 6};
-    case VectorFunction::kExp: return {PwlFunction::kExp2, 0, 1, 2, 3};
-    case VectorFunction::kReciprocal: return {PwlFunction::kReciprocal, 1, 2, 3, 2};
-    case VectorFunction::kRsqrt: return {PwlFunction::kRsqrt, 1, 4, 4, 2};
-    case VectorFunction::kSquaredRelu: break;
+    case VectorFunction::kSigmoid:
+      return {PwlFunction::kSigmoid, -8, 8, 5, 2};
+    case VectorFunction::kTanh:
+      return {PwlFunction::kTanh, -4, 4, 4, 2};
+    case VectorFunction::kGelu:
+      return {PwlFunction::kGelu, -8, 8, 5, 5};
+    case VectorFunction::kSilu:
+      return {PwlFunction::kSilu, -16, 16, 6, 6};
+    case VectorFunction::kExp:
+      return {PwlFunction::kExp2, 0, 1, 2, 3};
+    case VectorFunction::kReciprocal:
+      return {PwlFunction::kReciprocal, 1, 2, 3, 2};
+    case VectorFunction::kRsqrt:
+      return {PwlFunction::kRsqrt, 1, 4, 4, 2};
+    case VectorFunction::kSquaredRelu:
+      break;
   }
   throw std::logic_error("no table");
 }
@@ -35,33 +43,50 @@ constexpr int kExpSaturationScale = 20;  // |x log2 e| >= 2^20: the result is 0 
 
 const char* to_string(VectorFunction f) {
   switch (f) {
-    case VectorFunction::kSigmoid: return "sigmoid";
-    case VectorFunction::kTanh: return "tanh";
-    case VectorFunction::kExp: return "exp";
-    case VectorFunction::kGelu: return "gelu";
-    case VectorFunction::kSilu: return "silu";
-    case VectorFunction::kSquaredRelu: return "squared_relu";
-    case VectorFunction::kReciprocal: return "reciprocal";
-    case VectorFunction::kRsqrt: return "rsqrt";
+    case VectorFunction::kSigmoid:
+      return "sigmoid";
+    case VectorFunction::kTanh:
+      return "tanh";
+    case VectorFunction::kExp:
+      return "exp";
+    case VectorFunction::kGelu:
+      return "gelu";
+    case VectorFunction::kSilu:
+      return "silu";
+    case VectorFunction::kSquaredRelu:
+      return "squared_relu";
+    case VectorFunction::kReciprocal:
+      return "reciprocal";
+    case VectorFunction::kRsqrt:
+      return "rsqrt";
   }
   return "?";
 }
 
 double evaluate(VectorFunction f, double x) {
   switch (f) {
-    case VectorFunction::kSigmoid: return evaluate(PwlFunction::kSigmoid, x);
-    case VectorFunction::kTanh: return std::tanh(x);
-    case VectorFunction::kExp: return std::exp(x);
-    case VectorFunction::kGelu: return evaluate(PwlFunction::kGelu, x);
-    case VectorFunction::kSilu: return evaluate(PwlFunction::kSilu, x);
-    case VectorFunction::kSquaredRelu: return x > 0 ? x * x : 0.0;
-    case VectorFunction::kReciprocal: return 1.0 / x;
-    case VectorFunction::kRsqrt: return 1.0 / std::sqrt(x);
+    case VectorFunction::kSigmoid:
+      return evaluate(PwlFunction::kSigmoid, x);
+    case VectorFunction::kTanh:
+      return std::tanh(x);
+    case VectorFunction::kExp:
+      return std::exp(x);
+    case VectorFunction::kGelu:
+      return evaluate(PwlFunction::kGelu, x);
+    case VectorFunction::kSilu:
+      return evaluate(PwlFunction::kSilu, x);
+    case VectorFunction::kSquaredRelu:
+      return x > 0 ? x * x : 0.0;
+    case VectorFunction::kReciprocal:
+      return 1.0 / x;
+    case VectorFunction::kRsqrt:
+      return 1.0 / std::sqrt(x);
   }
   return 0.0;
 }
 
-VectorMath::VectorMath(const VectorMathSpec& spec) : spec_(spec), format_(make_format(spec.format)) {
+VectorMath::VectorMath(const VectorMathSpec& spec)
+    : spec_(spec), format_(make_format(spec.format)) {
   if (spec.pwl_segments == 0 || (spec.pwl_segments & (spec.pwl_segments - 1)) != 0) {
     throw std::invalid_argument("vector math: pwl_segments must be a power of two");
   }
@@ -84,6 +109,16 @@ VectorMath::VectorMath(const VectorMathSpec& spec) : spec_(spec), format_(make_f
     tables_[i] = std::make_unique<PwlTable>(PwlTable::build(p));
   }
   zero_ = format_->encode(Unpacked::zero());
+}
+
+std::string VectorMath::format_class() const {
+  const std::string name = format_->name();
+  const int bits = format_->bits();
+  const int width = bits <= 8 ? 8 : bits <= 16 ? 16 : 32;
+  if (name.rfind("posit", 0) == 0) return "posit" + std::to_string(width);
+  if (name.rfind("fixed", 0) == 0) return "fixed" + std::to_string(width);
+  if (name.rfind("fp8", 0) == 0) return "fp8";
+  return name;  // fp32, fp16, bf16
 }
 
 const PwlTable* VectorMath::table(VectorFunction f) const {
@@ -121,8 +156,8 @@ uint32_t VectorMath::from_table(const PwlTable& t, int64_t y_raw, int32_t scale_
                                 bool neg) const {
   const bool y_neg = y_raw < 0;
   const auto magnitude = static_cast<uint64_t>(y_neg ? -y_raw : y_raw);
-  return round(Unpacked::from_integer(neg != y_neg, magnitude,
-                                      scale_exp - t.spec().output.frac_bits));
+  return round(
+      Unpacked::from_integer(neg != y_neg, magnitude, scale_exp - t.spec().output.frac_bits));
 }
 
 uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
@@ -144,15 +179,16 @@ uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
       return round(arith::mul(u, u));
     case VectorFunction::kExp: {
       if (u.is_inf()) return u.neg ? zero_ : round(Unpacked::inf(false));
-      const Unpacked tx = arith::mul(u, arith::from_double(1.4426950408889634));  // log2(e), in double
+      const Unpacked tx =
+          arith::mul(u, arith::from_double(1.4426950408889634));  // log2(e), in double
       if (tx.is_finite_nonzero() && tx.scale >= kExpSaturationScale) {
         return tx.neg ? zero_ : round(Unpacked::inf(false));
       }
       // t rounded once onto the table's grid, then split into its integer and fraction parts.
       const int frac = t->spec().input.frac_bits;
       const Rounded r = round_to_lsb(tx, -frac);
-      const int64_t t_raw = tx.neg ? -static_cast<int64_t>(r.magnitude)
-                                   : static_cast<int64_t>(r.magnitude);
+      const int64_t t_raw =
+          tx.neg ? -static_cast<int64_t>(r.magnitude) : static_cast<int64_t>(r.magnitude);
       const int64_t i = t_raw >> frac;  // floor
       const int64_t f_raw = t_raw - (i << frac);
       return from_table(*t, t->eval_raw(f_raw), static_cast<int32_t>(i), false);
@@ -192,7 +228,8 @@ uint32_t VectorMath::sum(const std::vector<uint32_t>& xs, uint32_t lanes) const 
   }
   while (partial.size() > 1) {
     std::vector<uint32_t> next;
-    for (size_t i = 0; i + 1 < partial.size(); i += 2) next.push_back(add(partial[i], partial[i + 1]));
+    for (size_t i = 0; i + 1 < partial.size(); i += 2)
+      next.push_back(add(partial[i], partial[i + 1]));
     if (partial.size() % 2) next.push_back(partial.back());
     partial.swap(next);
   }

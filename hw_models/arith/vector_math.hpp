@@ -67,6 +67,9 @@ class VectorMath {
   const VectorMathSpec& spec() const { return spec_; }
   const NumberFormat& format() const { return *format_; }
   uint32_t element_bytes() const { return (format_->bits() + 7) / 8; }
+  // The format's family and width, for pricing its operations: fp32, fp16, bf16, fp8,
+  // posit8/16/32 (by width), fixed8/16/32 (by width).
+  std::string format_class() const;
 
   Unpacked value(uint32_t x) const { return format_->decode(x); }
   uint32_t round(const Unpacked& v) const { return format_->encode(v); }

@@ -1,0 +1,266 @@
+#include "hw_models/vector_ops.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "hw_models/arith/fixed.hpp"
+#include "hw_models/kernels.hpp"
+
+namespace nmp::hw {
+namespace {
+
+using arith::Unpacked;
+using arith::VectorFunction;
+
+const arith::FixedFormat kInt8Format{8, 0};
+const arith::FixedFormat kInt32Format{32, 0};
+
+// int8 results saturate symmetrically: -128 is never produced.
+uint32_t symmetric_int8(const Unpacked& v) {
+  const uint32_t p = kInt8Format.encode(v);
+  return p == 0x80 ? 0x81 : p;
+}
+
+}  // namespace
+
+uint32_t VectorOps::bytes(ElemType t) const {
+  switch (t) {
+    case ElemType::kInt8:
+      return 1;
+    case ElemType::kInt32:
+      return 4;
+    case ElemType::kVec:
+      return math_.element_bytes();
+    case ElemType::kAct:
+      return pe_traits(pe_).act_bytes;
+    case ElemType::kAcc:
+      return pe_traits(pe_).acc_bytes;
+  }
+  return 1;
+}
+
+uint32_t VectorOps::load_vec(const uint8_t* p) const {
+  uint32_t v = 0;
+  std::memcpy(&v, p, math_.element_bytes());  // little-endian
+  return v;
+}
+
+void VectorOps::store_vec(uint8_t* p, uint32_t v) const {
+  std::memcpy(p, &v, math_.element_bytes());
+}
+
+Unpacked VectorOps::value(ElemType t, const uint8_t* p) const {
+  switch (t) {
+    case ElemType::kInt8:
+      return kInt8Format.decode(*p);
+    case ElemType::kInt32: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return kInt32Format.decode(v);
+    }
+    case ElemType::kVec:
+      return math_.value(load_vec(p));
+    case ElemType::kAct: {
+      uint32_t v = 0;
+      std::memcpy(&v, p, pe_traits(pe_).act_bytes);
+      return activation_format(pe_).decode(v);
+    }
+    case ElemType::kAcc:
+      return accumulator_value(pe_, p);
+  }
+  return Unpacked::nan();
+}
+
+void VectorOps::store(ElemType t, uint8_t* p, const Unpacked& v) const {
+  const bool int_act = pe_ == PeKind::kTernaryInt8 || pe_ == PeKind::kInt8Int8;
+  switch (t) {
+    case ElemType::kInt8:
+      *p = static_cast<uint8_t>(symmetric_int8(v));
+      return;
+    case ElemType::kInt32: {
+      const uint32_t q = kInt32Format.encode(v);
+      std::memcpy(p, &q, 4);
+      return;
+    }
+    case ElemType::kVec:
+      store_vec(p, math_.round(v));
+      return;
+    case ElemType::kAct: {
+      const uint32_t q = int_act ? symmetric_int8(v) : activation_format(pe_).encode(v);
+      std::memcpy(p, &q, pe_traits(pe_).act_bytes);
+      return;
+    }
+    case ElemType::kAcc:
+      break;  // rejected when the command issues
+  }
+}
+
+void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m,
+                        uint32_t n) const {
+  const uint32_t in = bytes(from), out = bytes(to);
+  for (uint32_t r = 0; r < m; ++r) {
+    for (uint32_t i = 0; i < n; ++i) {
+      store(to, dst.row(r) + uint64_t{i} * out, value(from, src.row(r) + uint64_t{i} * in));
+    }
+  }
+}
+
+void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
+                       uint32_t n) const {
+  const uint32_t eb = math_.element_bytes();
+  for (uint32_t r = 0; r < m; ++r) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t x = load_vec(a.row(r) + uint64_t{i} * eb);
+      const uint32_t y = load_vec(b.row(r) + (b_scalar ? 0 : uint64_t{i} * eb));
+      uint32_t z = 0;
+      switch (op) {
+        case VectorBinary::kAdd:
+          z = math_.add(x, y);
+          break;
+        case VectorBinary::kSub:
+          z = math_.sub(x, y);
+          break;
+        case VectorBinary::kMul:
+          z = math_.mul(x, y);
+          break;
+        case VectorBinary::kMax:
+          z = math_.max(x, y);
+          break;
+        case VectorBinary::kMin:
+          z = math_.min(x, y);
+          break;
+      }
+      store_vec(dst.row(r) + uint64_t{i} * eb, z);
+    }
+  }
+}
+
+void VectorOps::function(VectorFunction f, Rows dst, Rows src, uint32_t m, uint32_t n) const {
+  const uint32_t eb = math_.element_bytes();
+  for (uint32_t r = 0; r < m; ++r) {
+    for (uint32_t i = 0; i < n; ++i) {
+      store_vec(dst.row(r) + uint64_t{i} * eb,
+                math_.apply(f, load_vec(src.row(r) + uint64_t{i} * eb)));
+    }
+  }
+}
+
+void VectorOps::reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint32_t n) const {
+  const uint32_t eb = math_.element_bytes();
+  std::vector<uint32_t> xs(n);
+  for (uint32_t r = 0; r < m; ++r) {
+    for (uint32_t i = 0; i < n; ++i) xs[i] = load_vec(src.row(r) + uint64_t{i} * eb);
+    uint32_t result = xs[0];
+    switch (op) {
+      case VectorReduce::kMax:
+        for (uint32_t i = 1; i < n; ++i) result = math_.max(result, xs[i]);
+        break;
+      case VectorReduce::kAbsMax: {
+        auto abs = [&](uint32_t x) {
+          Unpacked u = math_.value(x);
+          u.neg = false;
+          return math_.round(u);
+        };
+        result = abs(xs[0]);
+        for (uint32_t i = 1; i < n; ++i) result = math_.max(result, abs(xs[i]));
+        break;
+      }
+      case VectorReduce::kSum:
+        result = math_.sum(xs, lanes_);
+        break;
+      case VectorReduce::kSumSquares:
+        for (uint32_t& x : xs) x = math_.mul(x, x);
+        result = math_.sum(xs, lanes_);
+        break;
+    }
+    store_vec(dst + uint64_t{r} * eb, result);
+  }
+}
+
+void VectorOps::softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t valid, bool causal,
+                        uint32_t offset) const {
+  const uint32_t eb = math_.element_bytes();
+  const uint32_t zero = math_.round(Unpacked::zero());
+  std::vector<uint32_t> e;
+  for (uint32_t r = 0; r < m; ++r) {
+    uint32_t v = std::min(valid, n);
+    if (causal) v = static_cast<uint32_t>(std::min<uint64_t>(v, uint64_t{offset} + r + 1));
+    for (uint32_t i = v; i < n; ++i) store_vec(dst.row(r) + uint64_t{i} * eb, zero);
+    if (v == 0) continue;
+    uint32_t mx = load_vec(src.row(r));
+    for (uint32_t i = 1; i < v; ++i) mx = math_.max(mx, load_vec(src.row(r) + uint64_t{i} * eb));
+    e.resize(v);
+    for (uint32_t i = 0; i < v; ++i) {
+      e[i] =
+          math_.apply(VectorFunction::kExp, math_.sub(load_vec(src.row(r) + uint64_t{i} * eb), mx));
+    }
+    const uint32_t inv = math_.apply(VectorFunction::kReciprocal, math_.sum(e, lanes_));
+    for (uint32_t i = 0; i < v; ++i) store_vec(dst.row(r) + uint64_t{i} * eb, math_.mul(e[i], inv));
+  }
+}
+
+void VectorOps::rmsnorm(Rows dst, Rows src, const uint8_t* gain, uint32_t m, uint32_t n,
+                        uint32_t eps_log2) const {
+  const uint32_t eb = math_.element_bytes();
+  const uint32_t inv_n = math_.round(
+      arith::div(Unpacked::from_integer(false, 1, 0), Unpacked::from_integer(false, n, 0)));
+  const uint32_t eps =
+      math_.round(Unpacked::from_integer(false, 1, -static_cast<int32_t>(eps_log2)));
+  std::vector<uint32_t> sq(n);
+  for (uint32_t r = 0; r < m; ++r) {
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t x = load_vec(src.row(r) + uint64_t{i} * eb);
+      sq[i] = math_.mul(x, x);
+    }
+    const uint32_t mean = math_.mul(math_.sum(sq, lanes_), inv_n);
+    const uint32_t scale = math_.apply(VectorFunction::kRsqrt, math_.add(mean, eps));
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t x = load_vec(src.row(r) + uint64_t{i} * eb);
+      const uint32_t g = load_vec(gain + uint64_t{i} * eb);
+      store_vec(dst.row(r) + uint64_t{i} * eb, math_.mul(math_.mul(x, scale), g));
+    }
+  }
+}
+
+void VectorOps::lstm_cell(Rows gates, Rows c, Rows h, uint32_t m, uint32_t n) const {
+  const uint64_t eb = math_.element_bytes();
+  for (uint32_t r = 0; r < m; ++r) {
+    const uint8_t* g = gates.row(r);
+    for (uint32_t j = 0; j < n; ++j) {
+      const uint32_t i_gate = math_.apply(VectorFunction::kSigmoid, load_vec(g + j * eb));
+      const uint32_t f_gate = math_.apply(VectorFunction::kSigmoid, load_vec(g + (n + j) * eb));
+      const uint32_t g_cand = math_.apply(VectorFunction::kTanh, load_vec(g + (2 * n + j) * eb));
+      const uint32_t o_gate = math_.apply(VectorFunction::kSigmoid, load_vec(g + (3 * n + j) * eb));
+      uint8_t* c_j = c.row(r) + j * eb;
+      const uint32_t c_new = math_.add(math_.mul(f_gate, load_vec(c_j)), math_.mul(i_gate, g_cand));
+      store_vec(c_j, c_new);
+      store_vec(h.row(r) + j * eb, math_.mul(o_gate, math_.apply(VectorFunction::kTanh, c_new)));
+    }
+  }
+}
+
+void VectorOps::gru_cell(Rows gx, Rows gh, Rows h, uint32_t m, uint32_t n) const {
+  const uint64_t eb = math_.element_bytes();
+  const uint32_t one = math_.round(Unpacked::from_integer(false, 1, 0));
+  for (uint32_t r = 0; r < m; ++r) {
+    const uint8_t* x = gx.row(r);
+    const uint8_t* y = gh.row(r);
+    for (uint32_t j = 0; j < n; ++j) {
+      const uint32_t reset = math_.apply(VectorFunction::kSigmoid,
+                                         math_.add(load_vec(x + j * eb), load_vec(y + j * eb)));
+      const uint32_t update =
+          math_.apply(VectorFunction::kSigmoid,
+                      math_.add(load_vec(x + (n + j) * eb), load_vec(y + (n + j) * eb)));
+      const uint32_t cand = math_.apply(
+          VectorFunction::kTanh, math_.add(load_vec(x + (2 * n + j) * eb),
+                                           math_.mul(reset, load_vec(y + (2 * n + j) * eb))));
+      uint8_t* h_j = h.row(r) + j * eb;
+      const uint32_t h_new =
+          math_.add(math_.mul(math_.sub(one, update), cand), math_.mul(update, load_vec(h_j)));
+      store_vec(h_j, h_new);
+    }
+  }
+}
+
+}  // namespace nmp::hw

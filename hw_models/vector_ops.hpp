@@ -1,0 +1,70 @@
+// What the vector unit's element-wise, reduction, normalization and recurrent-cell commands
+// compute, bit for bit, on rows of SRAM bytes (docs/isa.md gives each command). No timing here.
+//
+// Values live in one of five element types: int8, int32, `vec` (the unit's internal format,
+// VectorMath), `act` (the MAC array's activation format) and `acc` (its accumulator: int32,
+// fp32 or a quire). Every operation is exact and then rounded once to `vec`
+// (arith/vector_math.hpp); conversions to int8 and int32 round to nearest even and saturate
+// (int8 to [-127, 127], symmetric, as the requantizer does).
+//
+// Example:
+//   VectorOps ops(math, PeKind::kInt8Int8, 64);
+//   ops.binary(VectorBinary::kAdd, dst, a, b, false, m, n);
+#pragma once
+
+#include <cstdint>
+
+#include "hw_models/arith/vector_math.hpp"
+#include "hw_models/pe.hpp"
+
+namespace nmp::hw {
+
+enum class ElemType : uint8_t { kInt8, kInt32, kVec, kAct, kAcc };
+enum class VectorBinary : uint8_t { kAdd, kSub, kMul, kMax, kMin };
+enum class VectorReduce : uint8_t { kMax, kSum, kSumSquares, kAbsMax };
+
+// m rows at base + row * stride.
+struct Rows {
+  uint8_t* base = nullptr;
+  uint64_t stride = 0;
+  uint8_t* row(uint64_t r) const { return base + r * stride; }
+};
+
+class VectorOps {
+ public:
+  VectorOps(const arith::VectorMath& math, PeKind pe, uint32_t lanes)
+      : math_(math), pe_(pe), lanes_(lanes) {}
+
+  uint32_t bytes(ElemType t) const;
+
+  void convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m, uint32_t n) const;
+  // b_scalar: b holds one element per row, applied to the whole row of a.
+  void binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
+              uint32_t n) const;
+  void function(arith::VectorFunction f, Rows dst, Rows src, uint32_t m, uint32_t n) const;
+  // dst: m consecutive elements.
+  void reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint32_t n) const;
+  // Per row i, columns j < v_i take part, v_i = valid (causal: min(valid, offset + i + 1));
+  // the rest are written as 0. A row with v_i = 0 is all 0.
+  void softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t valid, bool causal,
+               uint32_t offset) const;
+  void rmsnorm(Rows dst, Rows src, const uint8_t* gain, uint32_t m, uint32_t n,
+               uint32_t eps_log2) const;
+  // gates rows: [i | f | g | o] pre-activations, n each; c updated in place; h written.
+  void lstm_cell(Rows gates, Rows c, Rows h, uint32_t m, uint32_t n) const;
+  // gx, gh rows: [r | z | n] pre-activations of the input and of the hidden state, biases
+  // included; h updated in place: h = (1 - z) * tanh(gx_n + r * gh_n) + z * h.
+  void gru_cell(Rows gx, Rows gh, Rows h, uint32_t m, uint32_t n) const;
+
+ private:
+  arith::Unpacked value(ElemType t, const uint8_t* p) const;
+  void store(ElemType t, uint8_t* p, const arith::Unpacked& v) const;  // one rounding
+  uint32_t load_vec(const uint8_t* p) const;
+  void store_vec(uint8_t* p, uint32_t v) const;
+
+  const arith::VectorMath& math_;
+  PeKind pe_;
+  uint32_t lanes_;
+};
+
+}  // namespace nmp::hw
