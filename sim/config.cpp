@@ -289,24 +289,50 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     ObjectReader& l = layers[i];
     workloads::LayerSpec spec;
     spec.kind = static_cast<workloads::LayerKind>(
-        l.choice_required("type", {"bitlinear", "linear"}, "layer type"));
+        l.choice_required("type", {"bitlinear", "linear", "lstm", "gru"},
+                          "layer type: feedforward (bitlinear, linear) or recurrent (lstm, gru)"));
+    const bool recurrent = workloads::is_recurrent(spec.kind);
+    static const std::vector<std::string> kFormats = {
+        "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0", "posit16_1", "ternary"};
+    static const hw::PeKind kKinds[] = {
+        hw::PeKind::kInt8Int8, hw::PeKind::kFp16,   hw::PeKind::kBf16,    hw::PeKind::kFp8E4M3,
+        hw::PeKind::kFp8E5M2,  hw::PeKind::kPosit8, hw::PeKind::kPosit16, hw::PeKind::kTernaryInt8};
     if (spec.kind == workloads::LayerKind::kLinear) {
-      static const std::vector<std::string> kFormats = {
-          "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0", "posit16_1"};
-      static const hw::PeKind kKinds[] = {
-          hw::PeKind::kInt8Int8, hw::PeKind::kFp16,   hw::PeKind::kBf16,   hw::PeKind::kFp8E4M3,
-          hw::PeKind::kFp8E5M2,  hw::PeKind::kPosit8, hw::PeKind::kPosit16};
-      spec.pe = kKinds[l.choice_required("format", kFormats,
-                                         "linear: the format of weights, activations and outputs")];
+      spec.pe = kKinds[l.choice_required(
+          "format", std::vector<std::string>(kFormats.begin(), kFormats.end() - 1),
+          "linear: the format of weights, activations and outputs")];
+    } else if (recurrent) {
+      spec.pe = kKinds[l.choice_required(
+          "format", kFormats,
+          "lstm, gru: the format of the gate matrix products (ternary: BitNet weights, int8 "
+          "activations); the cell computes in the vector unit's format")];
     }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
     spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
-    spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
+    if (recurrent) {
+      spec.hidden = l.u32_required("hidden", 1, 1 << 14, "", "lstm, gru: hidden units H");
+      spec.bidirectional = l.boolean("bidirectional", false,
+                                     "lstm, gru: also run backward in time; outputs [forward | "
+                                     "backward], 2H per step");
+      spec.out_features = spec.hidden * (spec.bidirectional ? 2 : 1);
+    } else {
+      spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
+    }
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
     spec.weights = read_source(l.object("weights", "latent weights"), wdefault);
+    if (recurrent) {
+      workloads::TensorSource bdefault;
+      bdefault.seed = 2000 + i;
+      spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault);
+    }
+    if (i > 0 && recurrent != workloads::is_recurrent(m.layers.front().kind)) {
+      l.error("type",
+              "a workload's layers are all feedforward (bitlinear, linear) or all "
+              "recurrent (lstm, gru)");
+    }
     if (i > 0 && spec.pe != m.layers.front().pe) {
-      l.error(spec.kind == workloads::LayerKind::kLinear ? "format" : "type",
+      l.error(spec.kind == workloads::LayerKind::kBitLinear ? "type" : "format",
               std::string("every layer must use the same processing elements: layer 0 needs ") +
                   hw::to_string(m.layers.front().pe) + ", this one " + hw::to_string(spec.pe));
     }

@@ -5,14 +5,14 @@
 
 #include "hw_models/weight_layout.hpp"
 #include "workloads/program_builder.hpp"
+#include "workloads/tiling.hpp"
 
 namespace nmp::workloads {
 
 using isa::Opcode;
 using isa::Space;
 
-LoweringError::LoweringError(std::string document, std::string pointer,
-                             const std::string& message)
+LoweringError::LoweringError(std::string document, std::string pointer, const std::string& message)
     : std::runtime_error(message), document_(std::move(document)), pointer_(std::move(pointer)) {}
 
 namespace {
@@ -20,8 +20,6 @@ namespace {
 constexpr uint64_t kDramAlign = 64;
 constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes field
 constexpr uint32_t kMaxDim16 = 65535;                       // m and n fields
-
-uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 // Registers used by the generated code.
 enum Reg : unsigned {
@@ -36,28 +34,6 @@ enum Reg : unsigned {
   kRegYDram = 10,
   kRegYScaleDram = 11,
 };
-
-struct Geometry {
-  hw::WeightLayout layout;
-  hw::PeTraits traits;
-  uint64_t act_word, acc_word, wgt_word;
-  uint64_t act_cap, acc_cap, wgt_half;
-  bool int_kind;
-};
-
-Geometry geometry_of(const hw::NmpParams& hw) {
-  Geometry g;
-  g.layout = hw.mac_array.layout();
-  g.traits = hw::pe_traits(hw.mac_array.pe);
-  g.act_word = hw.act_sram.width_bits / 8;
-  g.acc_word = hw.acc_sram.width_bits / 8;
-  g.wgt_word = hw.weight_sram.width_bits / 8;
-  g.act_cap = hw.act_sram.capacity_bytes;
-  g.acc_cap = hw.acc_sram.capacity_bytes;
-  g.wgt_half = hw.weight_sram.capacity_bytes / 2 / g.wgt_word * g.wgt_word;
-  g.int_kind = hw.mac_array.pe == hw::PeKind::kTernaryInt8 || hw.mac_array.pe == hw::PeKind::kInt8Int8;
-  return g;
-}
 
 // Activation SRAM bytes for m-tiles of `m` tokens: two input buffers, outputs, and (integer
 // kinds) the per-token scales.
@@ -100,72 +76,27 @@ Tiling choose_tiling(const LayerSpec& layer, uint32_t index, uint32_t tokens, co
   while (m_act > 0 && act_bytes(m_act, t.kp, t.np, g) > g.act_cap) --m_act;
   if (m_act == 0) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
-                        where + ": the activation SRAM must hold two input rows and one output "
-                                "row of one token (" +
+                        where +
+                            ": the activation SRAM must hold two input rows and one output "
+                            "row of one token (" +
                             std::to_string(act_bytes(1, t.kp, t.np, g)) + " bytes); it holds " +
                             std::to_string(g.act_cap));
   }
   t.m_tile = static_cast<uint32_t>(std::min<uint64_t>({tokens, m_acc, m_act, kMaxDim16}));
 
-  // Reduction: all of k if one column block of it fits half the weight SRAM, else whole
-  // multiples of the array's rows.
-  const uint32_t block_cols = std::min(cols, n);
-  auto bytes = [&](uint32_t nn, uint32_t kk) { return hw::weight_operand_bytes(nn, kk, g.layout); };
-  if (bytes(block_cols, k) <= g.wgt_half) {
-    t.k_tile = k;
-  } else if (bytes(block_cols, std::min(rows, k)) > g.wgt_half) {
-    throw LoweringError("hw", "/weight_sram/capacity_kib",
-                        where + ": half the weight SRAM (double buffering) must hold one " +
-                            std::to_string(rows) + " x " + std::to_string(block_cols) +
-                            " array tile (" + std::to_string(bytes(block_cols, std::min(rows, k))) +
-                            " bytes); it holds " + std::to_string(g.wgt_half));
-  } else {
-    uint32_t folds = 1;
-    while (uint64_t{folds + 1} * rows < k && bytes(block_cols, (folds + 1) * rows) <= g.wgt_half) {
-      ++folds;
-    }
-    t.k_tile = folds * rows;
+  const WeightTiling w = tile_weights(n, k, g.wgt_half, g);
+  if (w.k_tile == 0) {
+    const uint32_t block_cols = std::min(cols, n);
+    throw LoweringError(
+        "hw", "/weight_sram/capacity_kib",
+        where + ": half the weight SRAM (double buffering) must hold one " + std::to_string(rows) +
+            " x " + std::to_string(block_cols) + " array tile (" +
+            std::to_string(hw::weight_operand_bytes(block_cols, std::min(rows, k), g.layout)) +
+            " bytes); it holds " + std::to_string(g.wgt_half));
   }
-  // Outputs: as many array columns as fit with that reduction length (weight bytes grow
-  // linearly with the outputs in every layout).
-  const uint64_t block_bytes = bytes(block_cols, t.k_tile);
-  const uint64_t budget = std::min(g.wgt_half, kMaxRowBytes);
-  const uint64_t col_blocks = std::max<uint64_t>(1, budget / block_bytes);
-  t.n_tile = static_cast<uint32_t>(std::min<uint64_t>({n, col_blocks * block_cols, kMaxDim16}));
+  t.n_tile = w.n_tile;
+  t.k_tile = w.k_tile;
   return t;
-}
-
-// One weight's encoding in the layer's format.
-uint32_t weight_pattern(const LayerSpec& spec, const LayerData& data, size_t index) {
-  if (spec.kind == LayerKind::kBitLinear) return static_cast<uint32_t>(data.ternary.trits[index]);
-  return data.encoded.patterns[index];
-}
-
-// Writes the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) as the array reads them.
-void write_weight_tile(const LayerSpec& spec, const LayerData& data, uint32_t n0, uint32_t nt,
-                       uint32_t k0, uint32_t kt, const Geometry& g, uint8_t* out) {
-  const uint32_t k = spec.in_features;
-  std::vector<int8_t> trits;
-  for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
-    for (uint32_t r = 0; r < b.rows(); ++r) {
-      uint8_t* row = out + b.offset + r * b.row_bytes;
-      auto index = [&](uint32_t i) {  // the weight at position i of block row r
-        const uint32_t nn = b.n_major ? b.n0 + r : b.n0 + i;
-        const uint32_t kk = b.n_major ? b.k0 + i : b.k0 + r;
-        return size_t{n0 + nn} * k + k0 + kk;
-      };
-      if (spec.kind == LayerKind::kBitLinear) {
-        trits.resize(b.row_length());
-        for (uint32_t i = 0; i < b.row_length(); ++i) trits[i] = data.ternary.trits[index(i)];
-        arith::pack_trits(trits.data(), b.row_length(), g.layout.packing, row);
-      } else {
-        for (uint32_t i = 0; i < b.row_length(); ++i) {
-          const uint32_t p = weight_pattern(spec, data, index(i));
-          std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
-        }
-      }
-    }
-  }
 }
 
 }  // namespace
@@ -180,9 +111,11 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     const LayerSpec& spec = model.layers[l];
     if (spec.pe != hw.mac_array.pe) {
       throw LoweringError(
-          "workload", "/layers/" + std::to_string(l) + (spec.kind == LayerKind::kLinear ? "/format" : "/type"),
+          "workload",
+          "/layers/" + std::to_string(l) + (spec.kind == LayerKind::kLinear ? "/format" : "/type"),
           "layer " + std::to_string(l) + " (" + spec.name + ") needs " + hw::to_string(spec.pe) +
-              " processing elements; the hardware's MAC array has " + hw::to_string(hw.mac_array.pe));
+              " processing elements; the hardware's MAC array has " +
+              hw::to_string(hw.mac_array.pe));
     }
     tilings.push_back(choose_tiling(spec, l, m, g));
   }
@@ -240,8 +173,15 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
       for (size_t i = 0; i < tiles[l][j].size(); ++i) {
         const auto n0 = static_cast<uint32_t>(j * t.n_tile);
         const auto k0 = static_cast<uint32_t>(i * t.k_tile);
-        write_weight_tile(model.layers[l], data.layers[l], n0, std::min(t.n_tile, plan.n - n0),
-                          k0, std::min(t.k_tile, plan.k - k0), g,
+        const LayerSpec& spec = model.layers[l];
+        const LayerData& ld = data.layers[l];
+        const WeightAt at = [&](uint32_t nn, uint32_t kk) {
+          const size_t index = size_t{nn} * spec.in_features + kk;
+          return spec.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
+                                                    : ld.encoded.patterns[index];
+        };
+        write_weight_tile(at, n0, std::min(t.n_tile, plan.n - n0), k0,
+                          std::min(t.k_tile, plan.k - k0), g,
                           out.dram_image.data() + tiles[l][j][i].dram);
       }
     }
@@ -301,8 +241,8 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
             plan.n * ab);
       if (g.int_kind) {
         b.li(kRegYScaleDram, plan.y_scale_dram + uint64_t{tile} * t.m_tile * 4);
-        b.dma(Opcode::kDmaStore, Space::kActSram, kRegScale, kRegYScaleDram, 1,
-              uint64_t{4} * rows, uint64_t{4} * rows, uint64_t{4} * rows);
+        b.dma(Opcode::kDmaStore, Space::kActSram, kRegScale, kRegYScaleDram, 1, uint64_t{4} * rows,
+              uint64_t{4} * rows, uint64_t{4} * rows);
       }
     }
   }

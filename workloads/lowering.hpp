@@ -44,8 +44,8 @@ struct LayerPlan {
   std::string name;
   uint32_t m = 0, k = 0, n = 0;
   uint32_t m_tile = 0, n_tile = 0, k_tile = 0;
-  uint64_t x_dram = 0;        // int8 input, m rows of k bytes
-  uint64_t w_dram = 0;        // pre-tiled packed weights
+  uint64_t x_dram = 0;  // int8 input, m rows of k bytes
+  uint64_t w_dram = 0;  // pre-tiled packed weights
   uint64_t w_bytes = 0;
   uint64_t y_dram = 0;        // outputs, m rows of n elements of the activation format
   uint64_t y_scale_dram = 0;  // integer kinds: uint32 absmax per row

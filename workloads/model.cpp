@@ -13,13 +13,20 @@ bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeK
 
 arith::Unpacked decode(hw::PeKind kind, uint32_t p) {
   switch (kind) {
-    case hw::PeKind::kFp16: return arith::kFp16.decode(p);
-    case hw::PeKind::kBf16: return arith::kBf16.decode(p);
-    case hw::PeKind::kFp8E4M3: return arith::kFp8E4M3.decode(p);
-    case hw::PeKind::kFp8E5M2: return arith::kFp8E5M2.decode(p);
-    case hw::PeKind::kPosit8: return arith::PositFormat{8, 0}.decode(p);
-    case hw::PeKind::kPosit16: return arith::PositFormat{16, 1}.decode(p);
-    default: return arith::Unpacked::zero();
+    case hw::PeKind::kFp16:
+      return arith::kFp16.decode(p);
+    case hw::PeKind::kBf16:
+      return arith::kBf16.decode(p);
+    case hw::PeKind::kFp8E4M3:
+      return arith::kFp8E4M3.decode(p);
+    case hw::PeKind::kFp8E5M2:
+      return arith::kFp8E5M2.decode(p);
+    case hw::PeKind::kPosit8:
+      return arith::PositFormat{8, 0}.decode(p);
+    case hw::PeKind::kPosit16:
+      return arith::PositFormat{16, 1}.decode(p);
+    default:
+      return arith::Unpacked::zero();
   }
 }
 
@@ -33,13 +40,20 @@ double element_value(hw::PeKind kind, uint32_t pattern) {
 uint32_t encode_element(hw::PeKind kind, double value) {
   const arith::Unpacked u = arith::from_double(value);
   switch (kind) {
-    case hw::PeKind::kFp16: return arith::kFp16.encode(u);
-    case hw::PeKind::kBf16: return arith::kBf16.encode(u);
-    case hw::PeKind::kFp8E4M3: return arith::kFp8E4M3.encode(u);
-    case hw::PeKind::kFp8E5M2: return arith::kFp8E5M2.encode(u);
-    case hw::PeKind::kPosit8: return arith::PositFormat{8, 0}.encode(u);
-    case hw::PeKind::kPosit16: return arith::PositFormat{16, 1}.encode(u);
-    default: return 0;
+    case hw::PeKind::kFp16:
+      return arith::kFp16.encode(u);
+    case hw::PeKind::kBf16:
+      return arith::kBf16.encode(u);
+    case hw::PeKind::kFp8E4M3:
+      return arith::kFp8E4M3.encode(u);
+    case hw::PeKind::kFp8E5M2:
+      return arith::kFp8E5M2.encode(u);
+    case hw::PeKind::kPosit8:
+      return arith::PositFormat{8, 0}.encode(u);
+    case hw::PeKind::kPosit16:
+      return arith::PositFormat{16, 1}.encode(u);
+    default:
+      return 0;
   }
 }
 
@@ -60,7 +74,8 @@ ModelData generate(const ModelSpec& model) {
   const uint32_t k0 = model.layers.front().in_features;
   d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
   if (is_int(pe)) {
-    const arith::QuantizedRows q = arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);
+    const arith::QuantizedRows q =
+        arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);
     for (int32_t v : q.values) d.input_encoded.patterns.push_back(static_cast<uint8_t>(v));
     for (float a : q.absmax) d.input_encoded.scale.push_back(a / 127.0f);
   } else {
@@ -72,8 +87,8 @@ ModelData generate(const ModelSpec& model) {
     if (l.kind == LayerKind::kBitLinear) {
       ld.ternary = arith::quantize_absmean(ld.weights.data(), ld.weights.size());
     } else if (l.pe == hw::PeKind::kInt8Int8) {
-      const arith::IntQuantized q = arith::quantize_int(ld.weights.data(), 1, ld.weights.size(),
-                                                        {8, true, arith::IntGranularity::kPerTensor});
+      const arith::IntQuantized q = arith::quantize_int(
+          ld.weights.data(), 1, ld.weights.size(), {8, true, arith::IntGranularity::kPerTensor});
       for (int32_t v : q.values) ld.encoded.patterns.push_back(static_cast<uint8_t>(v));
       ld.encoded.scale = q.step;
     } else {

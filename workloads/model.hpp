@@ -37,15 +37,22 @@ struct TensorSource {
   uint64_t seed = 1;
 };
 
-enum class LayerKind : uint8_t { kBitLinear, kLinear };
+enum class LayerKind : uint8_t { kBitLinear, kLinear, kLstm, kGru };
+inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
 
 struct LayerSpec {
   LayerKind kind = LayerKind::kBitLinear;
   std::string name;
   uint32_t in_features = 0;
-  uint32_t out_features = 0;
-  TensorSource weights;
+  uint32_t out_features = 0;                 // recurrent: hidden x directions
+  TensorSource weights;                      // recurrent: W from this seed, U from seed + 1
   hw::PeKind pe = hw::PeKind::kTernaryInt8;  // the PE kind its arithmetic needs
+  // Recurrent layers (tokens are timesteps of one sequence).
+  uint32_t hidden = 0;
+  bool bidirectional = false;
+  TensorSource biases;  // b_ih from this seed, b_hh from seed + 1
+  uint32_t gates() const { return kind == LayerKind::kLstm ? 4 : 3; }
+  uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
 
 struct ModelSpec {
@@ -63,9 +70,9 @@ struct Encoded {
 };
 
 struct LayerData {
-  std::vector<float> weights;     // out x in, latent (before quantization)
-  arith::TernaryTensor ternary;   // bitlinear
-  Encoded encoded;                // linear: the weights in the layer's format
+  std::vector<float> weights;    // out x in, latent (before quantization)
+  arith::TernaryTensor ternary;  // bitlinear
+  Encoded encoded;               // linear: the weights in the layer's format
 };
 
 struct ModelData {

@@ -12,6 +12,18 @@ void ProgramBuilder::li(unsigned rd, uint64_t value) {
   emit(Opcode::kLi, {rd, static_cast<int64_t>(value)});
 }
 
+void ProgramBuilder::addi(unsigned rd, unsigned rs, int64_t imm) {
+  emit(Opcode::kAddi, {rd, rs, imm});
+}
+
+void ProgramBuilder::sub(unsigned rd, unsigned rs, unsigned rt) {
+  emit(Opcode::kSub, {rd, rs, rt});
+}
+
+void ProgramBuilder::dbnz(unsigned rs, uint64_t target) {
+  emit(Opcode::kDbnz, {rs, static_cast<int64_t>(target)});
+}
+
 void ProgramBuilder::layer(uint32_t id) { emit(Opcode::kLayer, {id}); }
 
 void ProgramBuilder::dma(Opcode opcode, isa::Space space, unsigned sram_reg, unsigned dram_reg,
@@ -25,23 +37,85 @@ void ProgramBuilder::dma(Opcode opcode, isa::Space space, unsigned sram_reg, uns
 void ProgramBuilder::gemm(unsigned act_reg, unsigned wgt_reg, unsigned acc_reg, uint64_t m,
                           uint64_t n, uint64_t k, uint64_t act_stride, uint64_t acc_stride,
                           isa::AccMode mode) {
-  emit(Opcode::kGemm, {act_reg, wgt_reg, acc_reg, static_cast<int64_t>(m),
-                       static_cast<int64_t>(n), static_cast<int64_t>(k),
-                       static_cast<int64_t>(act_stride), static_cast<int64_t>(acc_stride),
-                       static_cast<int64_t>(mode)});
+  emit(Opcode::kGemm, {act_reg, wgt_reg, acc_reg, static_cast<int64_t>(m), static_cast<int64_t>(n),
+                       static_cast<int64_t>(k), static_cast<int64_t>(act_stride),
+                       static_cast<int64_t>(acc_stride), static_cast<int64_t>(mode)});
 }
 
 void ProgramBuilder::requant(unsigned src_reg, unsigned dst_reg, unsigned scale_reg, uint64_t m,
                              uint64_t n, uint64_t src_stride, uint64_t dst_stride) {
-  emit(Opcode::kRequant, {src_reg, dst_reg, scale_reg, static_cast<int64_t>(m),
-                          static_cast<int64_t>(n), static_cast<int64_t>(src_stride),
-                          static_cast<int64_t>(dst_stride)});
+  emit(Opcode::kRequant,
+       {src_reg, dst_reg, scale_reg, static_cast<int64_t>(m), static_cast<int64_t>(n),
+        static_cast<int64_t>(src_stride), static_cast<int64_t>(dst_stride)});
 }
 
 void ProgramBuilder::convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uint64_t n,
                              uint64_t src_stride, uint64_t dst_stride) {
   emit(Opcode::kConvert, {src_reg, dst_reg, static_cast<int64_t>(m), static_cast<int64_t>(n),
                           static_cast<int64_t>(src_stride), static_cast<int64_t>(dst_stride)});
+}
+
+std::vector<int64_t> ProgramBuilder::load(std::initializer_list<VecRef> refs) {
+  std::vector<int64_t> regs;
+  unsigned r = kFirstVecReg;
+  for (const VecRef& ref : refs) {
+    li(r, ref.addr);
+    regs.push_back(r++);
+  }
+  return regs;
+}
+
+namespace {
+int64_t mem(const VecRef& r) { return r.acc ? 1 : 0; }
+int64_t i64(uint64_t v) { return static_cast<int64_t>(v); }
+}  // namespace
+
+void ProgramBuilder::vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::ElemType src_type,
+                          uint64_t m, uint64_t n) {
+  const auto r = load({dst, src});
+  emit(Opcode::kVcvt,
+       {r[0], mem(dst), static_cast<int64_t>(dst_type), r[1], mem(src),
+        static_cast<int64_t>(src_type), i64(m), i64(n), i64(dst.stride), i64(src.stride)});
+}
+
+void ProgramBuilder::vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar,
+                          uint64_t m, uint64_t n) {
+  const auto r = load({dst, a, b});
+  emit(Opcode::kVbin,
+       {static_cast<int64_t>(op), r[0], mem(dst), r[1], mem(a), r[2], mem(b), b_scalar ? 1 : 0,
+        i64(m), i64(n), i64(dst.stride), i64(a.stride), i64(b.stride)});
+}
+
+void ProgramBuilder::vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n) {
+  const auto r = load({dst, src});
+  emit(Opcode::kVfn, {static_cast<int64_t>(fn), r[0], mem(dst), r[1], mem(src), i64(m), i64(n),
+                      i64(dst.stride), i64(src.stride)});
+}
+
+void ProgramBuilder::vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n) {
+  const auto r = load({dst, src});
+  emit(Opcode::kVred,
+       {static_cast<int64_t>(op), r[0], mem(dst), r[1], mem(src), i64(m), i64(n), i64(src.stride)});
+}
+
+void ProgramBuilder::softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid,
+                             bool causal, uint64_t offset) {
+  const auto r = load({dst, src});
+  emit(Opcode::kSoftmax, {r[0], mem(dst), r[1], mem(src), i64(m), i64(n), i64(dst.stride),
+                          i64(src.stride), i64(valid), causal ? 1 : 0, i64(offset)});
+}
+
+void ProgramBuilder::rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, uint64_t n,
+                             uint64_t eps_log2) {
+  const auto r = load({dst, src, gain});
+  emit(Opcode::kRmsnorm, {r[0], mem(dst), r[1], mem(src), r[2], mem(gain), i64(m), i64(n),
+                          i64(dst.stride), i64(src.stride), i64(eps_log2)});
+}
+
+void ProgramBuilder::cell(Opcode opcode, VecRef a, VecRef b, VecRef out, uint64_t m, uint64_t n) {
+  const auto r = load({a, b, out});
+  emit(opcode, {r[0], mem(a), r[1], mem(b), r[2], mem(out), i64(m), i64(n), i64(a.stride),
+                i64(b.stride), i64(out.stride)});
 }
 
 void ProgramBuilder::halt() { emit(Opcode::kHalt, {}); }

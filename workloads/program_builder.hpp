@@ -9,13 +9,29 @@
 
 #include <cstdint>
 
+#include "hw_models/arith/vector_math.hpp"
+#include "hw_models/vector_ops.hpp"
 #include "isa/program.hpp"
 
 namespace nmp::workloads {
 
+// A row operand of a vector command: address, SRAM (asram or acc) and row stride. The builder
+// loads addresses into registers r13-r15, which the lowering leaves to it.
+struct VecRef {
+  uint64_t addr = 0;
+  bool acc = false;
+  uint64_t stride = 0;
+};
+
 class ProgramBuilder {
  public:
+  static constexpr unsigned kFirstVecReg = 13;
+
+  uint64_t here() const { return program_.size(); }  // index of the next instruction
   void li(unsigned rd, uint64_t value);
+  void addi(unsigned rd, unsigned rs, int64_t imm);
+  void sub(unsigned rd, unsigned rs, unsigned rt);
+  void dbnz(unsigned rs, uint64_t target);
   void layer(uint32_t id);
   void dma(isa::Opcode opcode, isa::Space space, unsigned sram_reg, unsigned dram_reg,
            uint64_t rows, uint64_t row_bytes, uint64_t sram_stride, uint64_t dram_stride);
@@ -25,6 +41,17 @@ class ProgramBuilder {
                uint64_t src_stride, uint64_t dst_stride);
   void convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uint64_t n, uint64_t src_stride,
                uint64_t dst_stride);
+  void vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::ElemType src_type, uint64_t m,
+            uint64_t n);
+  void vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar, uint64_t m,
+            uint64_t n);
+  void vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n);
+  void vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n);
+  void softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid, bool causal,
+               uint64_t offset);
+  void rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, uint64_t n, uint64_t eps_log2);
+  // lstm.cell (a = gates, b = c) or gru.cell (a = gx, b = gh); out = h.
+  void cell(isa::Opcode opcode, VecRef a, VecRef b, VecRef out, uint64_t m, uint64_t n);
   void halt();
 
   const isa::Program& program() const { return program_; }
@@ -32,6 +59,8 @@ class ProgramBuilder {
 
  private:
   void emit(isa::Opcode opcode, std::vector<int64_t> fields);
+  // Loads the operands' addresses into r13.. and returns their registers.
+  std::vector<int64_t> load(std::initializer_list<VecRef> refs);
   isa::Program program_;
 };
 

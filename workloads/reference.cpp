@@ -95,7 +95,8 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
       for (uint32_t c = 0; c < n; ++c) {
         double s = 0.0;
         for (uint32_t i = 0; i < k; ++i) {
-          const double w = bitlinear ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) * ld.ternary.gamma[0]
+          const double w = bitlinear ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) *
+                                           ld.ternary.gamma[0]
                                      : double{ld.weights[size_t{c} * k + i]};
           s += w * x_fp[size_t{r} * k + i];
         }
@@ -125,8 +126,8 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
       ref.out_scale = output_scales(ref.absmax, w_scale, x_scale);
       x_scale = ref.out_scale;
     } else if (kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16) {
-      const arith::PositFormat pf = kind == hw::PeKind::kPosit8 ? arith::PositFormat{8, 0}
-                                                                 : arith::PositFormat{16, 1};
+      const arith::PositFormat pf =
+          kind == hw::PeKind::kPosit8 ? arith::PositFormat{8, 0} : arith::PositFormat{16, 1};
       for (uint32_t r = 0; r < m; ++r) {
         for (uint32_t c = 0; c < n; ++c) {
           arith::Quire q(pf);
@@ -139,9 +140,11 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
       const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
       std::vector<float> xv(k), wv(k);
       for (uint32_t r = 0; r < m; ++r) {
-        for (uint32_t i = 0; i < k; ++i) xv[i] = static_cast<float>(element_value(kind, x[size_t{r} * k + i]));
+        for (uint32_t i = 0; i < k; ++i)
+          xv[i] = static_cast<float>(element_value(kind, x[size_t{r} * k + i]));
         for (uint32_t c = 0; c < n; ++c) {
-          for (uint32_t i = 0; i < k; ++i) wv[i] = static_cast<float>(element_value(kind, weight(c, i)));
+          for (uint32_t i = 0; i < k; ++i)
+            wv[i] = static_cast<float>(element_value(kind, weight(c, i)));
           float acc = 0.0f;
           bool first = true;
           for (uint32_t t0 = 0; t0 < k; t0 += k_tiles[l]) {
@@ -174,7 +177,8 @@ ErrorStats compare(const std::vector<float>& value, const std::vector<float>& re
     ref2 += static_cast<double>(reference[i]) * reference[i];
   }
   e.rmse = value.empty() ? 0.0 : std::sqrt(err2 / static_cast<double>(value.size()));
-  e.sqnr_db = err2 == 0.0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(ref2 / err2);
+  e.sqnr_db =
+      err2 == 0.0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(ref2 / err2);
   return e;
 }
 

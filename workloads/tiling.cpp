@@ -1,0 +1,79 @@
+#include "workloads/tiling.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace nmp::workloads {
+
+namespace {
+constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes field
+constexpr uint32_t kMaxDim16 = 65535;                       // gemm n field
+}  // namespace
+
+Geometry geometry_of(const hw::NmpParams& hw) {
+  Geometry g;
+  g.layout = hw.mac_array.layout();
+  g.traits = hw::pe_traits(hw.mac_array.pe);
+  g.act_word = hw.act_sram.width_bits / 8;
+  g.acc_word = hw.acc_sram.width_bits / 8;
+  g.wgt_word = hw.weight_sram.width_bits / 8;
+  g.act_cap = hw.act_sram.capacity_bytes;
+  g.acc_cap = hw.acc_sram.capacity_bytes;
+  g.wgt_cap = hw.weight_sram.capacity_bytes;
+  g.wgt_half = g.wgt_cap / 2 / g.wgt_word * g.wgt_word;
+  g.int_kind =
+      hw.mac_array.pe == hw::PeKind::kTernaryInt8 || hw.mac_array.pe == hw::PeKind::kInt8Int8;
+  return g;
+}
+
+WeightTiling tile_weights(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g) {
+  const uint32_t rows = g.layout.array_rows, cols = g.layout.array_cols;
+  const uint32_t block_cols = std::min(cols, n);
+  auto bytes = [&](uint32_t nn, uint32_t kk) { return hw::weight_operand_bytes(nn, kk, g.layout); };
+  WeightTiling t;
+  if (bytes(block_cols, k) <= budget) {
+    t.k_tile = k;
+  } else if (bytes(block_cols, std::min(rows, k)) > budget) {
+    return t;
+  } else {
+    uint32_t folds = 1;
+    while (uint64_t{folds + 1} * rows < k && bytes(block_cols, (folds + 1) * rows) <= budget) {
+      ++folds;
+    }
+    t.k_tile = folds * rows;
+  }
+  // Weight bytes grow linearly with the outputs in every layout.
+  const uint64_t block_bytes = bytes(block_cols, t.k_tile);
+  const uint64_t col_blocks = std::max<uint64_t>(1, std::min(budget, kMaxRowBytes) / block_bytes);
+  t.n_tile = static_cast<uint32_t>(std::min<uint64_t>({n, col_blocks * block_cols, kMaxDim16}));
+  return t;
+}
+
+void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
+                       const Geometry& g, uint8_t* out) {
+  const bool ternary = g.layout.pe == hw::PeKind::kTernaryInt8;
+  std::vector<int8_t> trits;
+  for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
+    for (uint32_t r = 0; r < b.rows(); ++r) {
+      uint8_t* row = out + b.offset + r * b.row_bytes;
+      auto weight = [&](uint32_t i) {  // the weight at position i of block row r
+        const uint32_t nn = b.n_major ? b.n0 + r : b.n0 + i;
+        const uint32_t kk = b.n_major ? b.k0 + i : b.k0 + r;
+        return at(n0 + nn, k0 + kk);
+      };
+      if (ternary) {
+        trits.resize(b.row_length());
+        for (uint32_t i = 0; i < b.row_length(); ++i) trits[i] = static_cast<int8_t>(weight(i));
+        arith::pack_trits(trits.data(), b.row_length(), g.layout.packing, row);
+      } else {
+        for (uint32_t i = 0; i < b.row_length(); ++i) {
+          const uint32_t p = weight(i);
+          std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace nmp::workloads

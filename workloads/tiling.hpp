@@ -1,0 +1,44 @@
+// What every lowering needs to place weights: the SRAM geometry, weight tiles that fit a budget
+// of weight SRAM, and the bytes of a tile as the array reads them (weight_layout.hpp).
+//
+// Example:
+//   const Geometry g = geometry_of(hw);
+//   WeightTiling t = tile_weights(n, k, g.wgt_half, g);   // t.n_tile, t.k_tile (0: no fit)
+//   write_weight_tile(at, n0, nt, k0, kt, g, dram + offset);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "hw_models/nmp_top.hpp"
+
+namespace nmp::workloads {
+
+inline uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+struct Geometry {
+  hw::WeightLayout layout;
+  hw::PeTraits traits;
+  uint64_t act_word, acc_word, wgt_word;  // SRAM word bytes
+  uint64_t act_cap, acc_cap, wgt_cap, wgt_half;
+  bool int_kind;
+};
+Geometry geometry_of(const hw::NmpParams& hw);
+
+// Reduction tile: all of k if one array column block of it fits `budget`, else the largest
+// multiple of the array's rows that does; output tile: as many array columns as then fit.
+// k_tile = 0 when not even one array tile fits.
+struct WeightTiling {
+  uint32_t n_tile = 0, k_tile = 0;
+};
+WeightTiling tile_weights(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g);
+
+// The weight of output n, input k: a trit (as a two's-complement int8) for ternary PEs, else
+// the pattern of the PE kind's weight format.
+using WeightAt = std::function<uint32_t(uint32_t n, uint32_t k)>;
+
+// Writes the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) as the array reads them.
+void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
+                       const Geometry& g, uint8_t* out);
+
+}  // namespace nmp::workloads
