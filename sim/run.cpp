@@ -18,6 +18,7 @@
 #include "sim/report.hpp"
 #include "sim/trace.hpp"
 #include "workloads/lowering.hpp"
+#include "workloads/recurrent.hpp"
 #include "workloads/reference.hpp"
 
 namespace nmp::sim {
@@ -175,9 +176,11 @@ Json run_simulation(const SimConfig& cfg) {
   const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
   const workloads::ModelData data = workloads::generate(model);
   timer.mark("generate");
+  const bool recurrent = workloads::is_recurrent(model.layers.front().kind);
   workloads::Lowered lowered;
   try {
-    lowered = workloads::lower_model(model, data, cfg.hw.params);
+    lowered = recurrent ? workloads::lower_recurrent(model, data, cfg.hw.params)
+                        : workloads::lower_model(model, data, cfg.hw.params);
   } catch (const workloads::LoweringError& e) {
     throw ConfigError(e.document() == "hw" ? cfg.hw.file : cfg.workload.file, e.pointer(),
                       e.what());
@@ -202,14 +205,21 @@ Json run_simulation(const SimConfig& cfg) {
   in.counters = collect_counters(top);
 
   const hw::PeKind kind = model.pe();
-  const uint32_t ab = hw::pe_traits(kind).act_bytes;
-  const bool int_kind = kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8;
+  // Outputs are in the MAC array's activation format, or (recurrent) the vector format.
+  const arith::VectorMath vec_math(cfg.hw.params.vector_unit.math);
+  const uint32_t ab = recurrent ? vec_math.element_bytes() : hw::pe_traits(kind).act_bytes;
+  const bool int_kind =
+      !recurrent && (kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8);
   std::vector<workloads::LayerReference> refs;
   const bool check = cfg.options.verify && !cfg.options.timing_only;
   if (check) {
-    std::vector<uint32_t> k_tiles;
-    for (const workloads::LayerPlan& p : lowered.layers) k_tiles.push_back(p.k_tile);
-    refs = workloads::reference_outputs(model, data, k_tiles, cfg.hw.params.mac_array);
+    if (recurrent) {
+      refs = workloads::reference_recurrent(model, data, lowered, cfg.hw.params);
+    } else {
+      std::vector<uint32_t> k_tiles;
+      for (const workloads::LayerPlan& p : lowered.layers) k_tiles.push_back(p.k_tile);
+      refs = workloads::reference_outputs(model, data, k_tiles, cfg.hw.params.mac_array);
+    }
     timer.mark("reference");
   }
   std::vector<double> input_scale(data.input_encoded.scale.begin(), data.input_encoded.scale.end());
@@ -235,8 +245,13 @@ Json run_simulation(const SimConfig& cfg) {
     }
     LayerCheck lc;
     lc.outputs = count;
-    if (!cfg.options.timing_only)
-      o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
+    if (!cfg.options.timing_only) {
+      if (recurrent) {
+        for (uint32_t p : o.out) o.values.push_back(static_cast<float>(vec_math.to_double(p)));
+      } else {
+        o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
+      }
+    }
     if (check) {
       lc.checked = true;
       for (size_t i = 0; i < count; ++i) lc.mismatches += o.out[i] != refs[l].out[i];

@@ -49,6 +49,9 @@ struct LayerPlan {
   uint64_t w_bytes = 0;
   uint64_t y_dram = 0;        // outputs, m rows of n elements of the activation format
   uint64_t y_scale_dram = 0;  // integer kinds: uint32 absmax per row
+  // Recurrent layers: the gemm tiles of W and U, and whether they stay in the weight SRAM.
+  uint32_t w_n_tile = 0, w_k_tile = 0, u_n_tile = 0, u_k_tile = 0;
+  bool weights_resident = false;
 };
 
 struct Lowered {

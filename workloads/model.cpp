@@ -68,11 +68,59 @@ std::vector<float> generate_tensor(const TensorSource& source, size_t count) {
   return out;
 }
 
+Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
+  Encoded e;
+  if (pe == hw::PeKind::kTernaryInt8) {
+    const arith::TernaryTensor t = arith::quantize_absmean(w.data(), w.size());
+    for (int8_t v : t.trits) e.patterns.push_back(static_cast<uint32_t>(static_cast<int32_t>(v)));
+    e.scale = t.gamma;
+  } else if (pe == hw::PeKind::kInt8Int8) {
+    const arith::IntQuantized q =
+        arith::quantize_int(w.data(), 1, w.size(), {8, true, arith::IntGranularity::kPerTensor});
+    for (int32_t v : q.values) e.patterns.push_back(static_cast<uint8_t>(v));
+    e.scale = q.step;
+  } else {
+    for (float v : w) e.patterns.push_back(encode_element(pe, v));
+    e.scale = {1.0f};
+  }
+  return e;
+}
+
+namespace {
+
+LayerData generate_recurrent(const LayerSpec& l) {
+  LayerData ld;
+  const size_t rows = size_t{l.gates()} * l.hidden;
+  for (uint32_t d = 0; d < l.directions(); ++d) {
+    RecurrentDirection dir;
+    TensorSource w = l.weights, u = l.weights, bi = l.biases, bh = l.biases;
+    w.seed += 2 * d;
+    u.seed += 2 * d + 1;
+    bi.seed += 2 * d;
+    bh.seed += 2 * d + 1;
+    dir.w.latent = generate_tensor(w, rows * l.in_features);
+    dir.u.latent = generate_tensor(u, rows * l.hidden);
+    dir.w.encoded = encode_weights(l.pe, dir.w.latent);
+    dir.u.encoded = encode_weights(l.pe, dir.u.latent);
+    dir.b_ih = generate_tensor(bi, rows);
+    dir.b_hh = generate_tensor(bh, rows);
+    ld.directions.push_back(std::move(dir));
+  }
+  return ld;
+}
+
+}  // namespace
+
 ModelData generate(const ModelSpec& model) {
   ModelData d;
   const hw::PeKind pe = model.pe();
   const uint32_t k0 = model.layers.front().in_features;
   d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
+  if (is_recurrent(model.layers.front().kind)) {
+    // The input enters in the vector unit's format, which the lowering rounds it to.
+    for (const LayerSpec& l : model.layers) d.layers.push_back(generate_recurrent(l));
+    return d;
+  }
   if (is_int(pe)) {
     const arith::QuantizedRows q =
         arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);

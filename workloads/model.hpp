@@ -8,6 +8,10 @@
 //              int8 (weights int8 per tensor, activations int8 per token, outputs requantized),
 //              or fp16, bf16, fp8_e4m3, fp8_e5m2, posit8_0, posit16_1 (values rounded to the
 //              format; outputs rounded from the accumulator). Runs on the PE kind of its format.
+//   lstm, gru  a recurrent layer over the tokens as timesteps of one sequence (workloads/
+//              recurrent.hpp): gate pre-activations W x_t + U h_(t-1) (+ biases) on the MAC
+//              array in the layer's format, the cell in the vector unit's format; optionally
+//              bidirectional. A workload is all feedforward or all recurrent.
 // Each layer's input is the previous layer's output.
 //
 // Example:
@@ -50,7 +54,7 @@ struct LayerSpec {
   // Recurrent layers (tokens are timesteps of one sequence).
   uint32_t hidden = 0;
   bool bidirectional = false;
-  TensorSource biases;  // b_ih from this seed, b_hh from seed + 1
+  TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1
   uint32_t gates() const { return kind == LayerKind::kLstm ? 4 : 3; }
   uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
@@ -69,10 +73,25 @@ struct Encoded {
   std::vector<float> scale;        // int8: per row (activations) or per tensor (weights)
 };
 
+// A recurrent matrix: latent float weights and their encoding for the gate gemms (ternary:
+// trits as int8 with scale = gamma; int8: per-tensor step; float and posit kinds: patterns,
+// scale 1).
+struct RecurrentMatrix {
+  std::vector<float> latent;  // rows x cols
+  Encoded encoded;
+};
+
+// One direction of a recurrent layer: W (gates x H by inputs), U (gates x H by H), biases.
+struct RecurrentDirection {
+  RecurrentMatrix w, u;
+  std::vector<float> b_ih, b_hh;  // gates x H
+};
+
 struct LayerData {
-  std::vector<float> weights;    // out x in, latent (before quantization)
-  arith::TernaryTensor ternary;  // bitlinear
-  Encoded encoded;               // linear: the weights in the layer's format
+  std::vector<float> weights;                  // out x in, latent (before quantization)
+  arith::TernaryTensor ternary;                // bitlinear
+  Encoded encoded;                             // linear: the weights in the layer's format
+  std::vector<RecurrentDirection> directions;  // lstm, gru
 };
 
 struct ModelData {
@@ -88,5 +107,8 @@ ModelData generate(const ModelSpec& model);
 double element_value(hw::PeKind kind, uint32_t pattern);
 // Rounds a value into the kind's activation format (float and posit kinds).
 uint32_t encode_element(hw::PeKind kind, double value);
+
+// Weights in the encoding of a PE kind (see RecurrentMatrix).
+Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w);
 
 }  // namespace nmp::workloads

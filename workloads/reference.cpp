@@ -54,6 +54,44 @@ float block_sum(const std::vector<float>& x, const std::vector<float>& w, size_t
 
 }  // namespace
 
+arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const uint32_t* w,
+                                      uint32_t k, uint32_t k_tile, const hw::MacArrayParams& mac) {
+  if (is_int(kind)) {
+    int64_t sum = 0;
+    for (uint32_t i = 0; i < k; ++i) {
+      sum += int64_t{static_cast<int8_t>(x[i])} * int64_t{static_cast<int8_t>(w[i])};
+    }
+    const auto wrapped = static_cast<int32_t>(static_cast<uint32_t>(sum));  // int32 wrap-around
+    const int64_t v = wrapped;
+    return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0);
+  }
+  if (kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16) {
+    arith::Quire q(kind == hw::PeKind::kPosit8 ? arith::PositFormat{8, 0}
+                                               : arith::PositFormat{16, 1});
+    for (uint32_t i = 0; i < k; ++i) q.fma(x[i], w[i]);
+    return q.value();
+  }
+  std::vector<float> xv(k), wv(k);
+  for (uint32_t i = 0; i < k; ++i) {
+    xv[i] = static_cast<float>(element_value(kind, x[i]));
+    wv[i] = static_cast<float>(element_value(kind, w[i]));
+  }
+  const bool tree = mac.dataflow == hw::Dataflow::kAdderTree;
+  const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
+  float acc = 0.0f;
+  bool first = true;
+  for (uint32_t t0 = 0; t0 < k; t0 += k_tile) {
+    const uint32_t t1 = std::min(k, t0 + k_tile);
+    const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
+    for (uint32_t b0 = t0; b0 < t1; b0 += block) {
+      const float s = block_sum(xv, wv, b0, std::min(t1, b0 + block), tree);
+      acc = first ? s : acc + s;
+      first = false;
+    }
+  }
+  return arith::from_double(acc);
+}
+
 std::vector<double> output_scales(const std::vector<uint32_t>& absmax, double weight_scale,
                                   const std::vector<double>& input_scale) {
   std::vector<double> s(absmax.size());

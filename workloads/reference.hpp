@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "hw_models/arith/unpacked.hpp"
 #include "hw_models/mac_array.hpp"
 #include "workloads/model.hpp"
 
@@ -26,6 +27,12 @@ struct LayerReference {
   std::vector<double> out_scale;  // integer kinds: per token, real value of one output step
   std::vector<float> fp32;        // tokens x out, FP32 reference
 };
+
+// The exact accumulator of one output of a gemm row, as the MAC array computes it: x and w
+// are k activation and weight patterns (ternary: trits as int8); k_tile is the lowering's
+// reduction tile (every k_tile inputs start a new gemm, which accumulates into the first).
+arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const uint32_t* w,
+                                      uint32_t k, uint32_t k_tile, const hw::MacArrayParams& mac);
 
 // k_tiles[l]: the reduction length of each gemm of layer l (the lowering's k_tile).
 std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,

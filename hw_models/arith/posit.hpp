@@ -66,6 +66,7 @@ class Quire {
   void fma(uint32_t a, uint32_t b);  // quire += a x b, exactly
   void add(uint32_t a);              // quire += a, exactly
   uint32_t round() const;            // the posit nearest the exact sum (NaR if a NaR went in)
+  Unpacked value() const { return acc_.value(); }  // the exact sum (NaN if a NaR went in)
   int bits() const { return acc_.bits(); }
 
  private:

@@ -1,0 +1,549 @@
+#include "workloads/recurrent.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "hw_models/arith/vector_math.hpp"
+#include "workloads/program_builder.hpp"
+#include "workloads/tiling.hpp"
+
+namespace nmp::workloads {
+namespace {
+
+using arith::Unpacked;
+using arith::VectorFunction;
+using hw::ElemType;
+using hw::VectorBinary;
+using isa::Opcode;
+using isa::Space;
+
+constexpr uint64_t kDramAlign = 64;
+
+// Registers of the generated code (r13-r15 belong to the program builder).
+enum Reg : unsigned {
+  kRegSteps = 1,
+  kRegXDram = 2,
+  kRegYDram = 3,
+  kRegWBuf = 4,  // streaming: the weight SRAM half of the next tile
+  kRegHalf = 5,  // streaming: the byte size of a half
+  kRegSram = 6,  // a DMA's on-chip address
+  kRegDram = 7,  // a DMA's DRAM address
+  kRegAct = 8,
+  kRegAcc = 9,
+  kRegWgt = 10,
+};
+
+// One gemm matrix (W or U of one direction): its tiles in DRAM and in the weight SRAM.
+struct MatrixPlan {
+  uint32_t n = 0, k = 0;
+  WeightTiling tiling;
+  struct Tile {
+    uint32_t n0, nt, k0, kt;
+    uint64_t dram, bytes, sram;  // sram: resident address
+  };
+  std::vector<Tile> tiles;
+};
+
+MatrixPlan plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g) {
+  MatrixPlan p;
+  p.n = n;
+  p.k = k;
+  p.tiling = tile_weights(n, k, budget, g);
+  if (p.tiling.k_tile == 0) return p;
+  for (uint32_t n0 = 0; n0 < n; n0 += p.tiling.n_tile) {
+    for (uint32_t k0 = 0; k0 < k; k0 += p.tiling.k_tile) {
+      const uint32_t nt = std::min(p.tiling.n_tile, n - n0), kt = std::min(p.tiling.k_tile, k - k0);
+      p.tiles.push_back({n0, nt, k0, kt, 0, hw::weight_operand_bytes(nt, kt, g.layout), 0});
+    }
+  }
+  return p;
+}
+
+uint64_t tile_bytes(const MatrixPlan& p) {
+  uint64_t b = 0;
+  for (const auto& t : p.tiles) b += t.bytes;
+  return b;
+}
+
+// Activation SRAM layout of one layer (byte addresses, each region word-aligned).
+struct ActLayout {
+  uint64_t xv, xs, xq, hq, h, c, gx, gh, bias, consts, end;
+};
+// Constants block (vec elements): c127, s_W / 127, s_U / 127, then scratch a, r, q, f_x, f_h.
+enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFx, kFh, kNumConsts };
+
+ActLayout act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
+  const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), ab = g.traits.act_bytes;
+  ActLayout a{};
+  uint64_t top = 0;
+  auto region = [&](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, g.act_word);
+    return at;
+  };
+  a.xv = region(I * eb);
+  a.xs = region(std::max(I, H) * eb);
+  a.xq = region(I * ab);
+  a.hq = region(H * ab);
+  a.h = region(H * eb);
+  a.c = region(H * eb);
+  a.gx = region(G * H * eb);
+  a.gh = region(G * H * eb);
+  a.bias = region((l.kind == LayerKind::kLstm ? 1 : 2) * G * H * eb);
+  a.consts = region(kNumConsts * eb);
+  a.end = top;
+  return a;
+}
+
+bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
+
+// The vec patterns of a direction's bias block and constants, as stored in DRAM.
+std::vector<uint32_t> bias_patterns(const LayerSpec& l, const RecurrentDirection& d,
+                                    const arith::VectorMath& vm) {
+  std::vector<uint32_t> out;
+  if (l.kind == LayerKind::kLstm) {
+    for (size_t i = 0; i < d.b_ih.size(); ++i) {
+      out.push_back(vm.from_double(double{d.b_ih[i]} + double{d.b_hh[i]}));
+    }
+  } else {
+    for (float v : d.b_ih) out.push_back(vm.from_double(v));
+    for (float v : d.b_hh) out.push_back(vm.from_double(v));
+  }
+  return out;
+}
+
+std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::VectorMath& vm) {
+  std::vector<uint32_t> c(kNumConsts, vm.from_double(0.0));
+  c[kC127] = vm.from_double(127.0);
+  c[kCW] = vm.from_double(double{d.w.encoded.scale[0]} / 127.0);
+  c[kCU] = vm.from_double(double{d.u.encoded.scale[0]} / 127.0);
+  return c;
+}
+
+void put_patterns(std::vector<uint8_t>& image, uint64_t at, const std::vector<uint32_t>& p,
+                  uint32_t eb) {
+  for (size_t i = 0; i < p.size(); ++i) std::memcpy(&image[at + i * eb], &p[i], eb);
+}
+
+}  // namespace
+
+Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const uint32_t eb = vm.element_bytes();
+  const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
+  const uint32_t T = model.tokens;
+  Lowered out;
+  uint64_t top = 0;
+  auto allocate = [&top](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, kDramAlign);
+    return at;
+  };
+
+  struct LayerLayout {
+    ActLayout act;
+    std::vector<MatrixPlan> w, u;  // per direction
+    std::vector<uint64_t> bias_dram, const_dram;
+    uint64_t zero_dram = 0;
+  };
+  std::vector<LayerLayout> layouts;
+  const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * eb);
+  for (uint32_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const std::string where = "layer " + std::to_string(li) + " (" + l.name + ")";
+    if (l.pe != hw.mac_array.pe) {
+      throw LoweringError("workload", "/layers/" + std::to_string(li) + "/format",
+                          where + " needs " + std::string(hw::to_string(l.pe)) +
+                              " processing elements; the hardware's MAC array has " +
+                              hw::to_string(hw.mac_array.pe));
+    }
+    const uint32_t H = l.hidden, G = l.gates();
+    LayerLayout lay;
+    lay.act = act_layout(l, eb, g);
+    if (lay.act.end > g.act_cap) {
+      throw LoweringError("hw", "/act_sram/capacity_kib",
+                          where + ": the activation SRAM must hold the step's vectors (" +
+                              std::to_string(lay.act.end) + " bytes); it holds " +
+                              std::to_string(g.act_cap));
+    }
+    if (2 * round_up(uint64_t{G} * H * accb, g.acc_word) > g.acc_cap) {
+      throw LoweringError("hw", "/acc_sram/capacity_kib",
+                          where + ": the accumulator SRAM must hold two rows of " +
+                              std::to_string(G * H) + " gate accumulators");
+    }
+    // Resident if W and U each fit as one tile and fit the weight SRAM together; else every
+    // step streams their tiles through its halves.
+    MatrixPlan w_all = plan_matrix(G * H, l.in_features, g.wgt_cap, g);
+    MatrixPlan u_all = plan_matrix(G * H, H, g.wgt_cap, g);
+    const bool resident =
+        w_all.tiles.size() == 1 && u_all.tiles.size() == 1 &&
+        round_up(w_all.tiles[0].bytes, g.wgt_word) + u_all.tiles[0].bytes <= g.wgt_cap;
+    for (uint32_t d = 0; d < l.directions(); ++d) {
+      MatrixPlan w = w_all, u = u_all;
+      if (resident) {
+        w.tiles[0].sram = 0;
+        u.tiles[0].sram = round_up(w.tiles[0].bytes, g.wgt_word);
+      } else {
+        w = plan_matrix(G * H, l.in_features, g.wgt_half, g);
+        u = plan_matrix(G * H, H, g.wgt_half, g);
+        if (w.tiling.k_tile == 0 || u.tiling.k_tile == 0) {
+          throw LoweringError("hw", "/weight_sram/capacity_kib",
+                              where +
+                                  ": half the weight SRAM (double buffering) must hold one "
+                                  "array tile of the gate weights");
+        }
+      }
+      for (auto* m : {&w, &u}) {
+        for (auto& t : m->tiles) t.dram = allocate(t.bytes);
+      }
+      lay.w.push_back(w);
+      lay.u.push_back(u);
+      lay.bias_dram.push_back(
+          allocate(uint64_t{(l.kind == LayerKind::kLstm ? 1u : 2u) * G * H} * eb));
+      lay.const_dram.push_back(allocate(uint64_t{kNumConsts} * eb));
+    }
+    // Zeros for h, c, h_q and f_h at the start of each direction.
+    lay.zero_dram = allocate(lay.act.end);
+    LayerPlan plan;
+    plan.name = l.name;
+    plan.m = T;
+    plan.k = l.in_features;
+    plan.n = l.out_features;
+    plan.weights_resident = resident;
+    plan.w_n_tile = lay.w[0].tiling.n_tile;
+    plan.w_k_tile = lay.w[0].tiling.k_tile;
+    plan.u_n_tile = lay.u[0].tiling.n_tile;
+    plan.u_k_tile = lay.u[0].tiling.k_tile;
+    plan.w_dram = lay.w[0].tiles.front().dram;
+    plan.w_bytes = top - plan.w_dram;
+    out.layers.push_back(plan);
+    layouts.push_back(std::move(lay));
+  }
+  for (uint32_t li = 0; li < model.layers.size(); ++li) {
+    LayerPlan& plan = out.layers[li];
+    plan.x_dram = li == 0 ? x0 : out.layers[li - 1].y_dram;
+    plan.y_dram = allocate(uint64_t{T} * plan.n * eb);
+  }
+
+  // The DRAM image: the input in vec, weight tiles, biases and constants.
+  out.dram_image.assign(top, 0);
+  std::vector<uint32_t> x_patterns;
+  for (float v : data.input) x_patterns.push_back(vm.from_double(v));
+  put_patterns(out.dram_image, x0, x_patterns, eb);
+  for (uint32_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const LayerLayout& lay = layouts[li];
+    for (uint32_t d = 0; d < l.directions(); ++d) {
+      const RecurrentDirection& dir = data.layers[li].directions[d];
+      for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u[d]}}) {
+        const WeightAt at = [m = m, k = plan->k](uint32_t nn, uint32_t kk) {
+          return m->encoded.patterns[size_t{nn} * k + kk];
+        };
+        for (const auto& t : plan->tiles) {
+          write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, out.dram_image.data() + t.dram);
+        }
+      }
+      put_patterns(out.dram_image, lay.bias_dram[d], bias_patterns(l, dir, vm), eb);
+      put_patterns(out.dram_image, lay.const_dram[d], const_patterns(dir, vm), eb);
+    }
+  }
+
+  // The program.
+  ProgramBuilder b;
+  auto dma = [&](Opcode op, Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
+    b.li(kRegSram, sram);
+    b.li(kRegDram, dram);
+    b.dma(op, space, kRegSram, kRegDram, 1, bytes, bytes, bytes);
+  };
+  const bool int_kind = is_int(hw.mac_array.pe);
+  for (uint32_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const LayerLayout& lay = layouts[li];
+    const LayerPlan& plan = out.layers[li];
+    const ActLayout& a = lay.act;
+    const uint64_t H = l.hidden, I = l.in_features, G = l.gates();
+    const uint64_t acc_row = round_up(G * H * accb, g.acc_word);
+    const VecRef acc_x{0, true}, acc_h{acc_row, true};
+    auto vec = [](uint64_t addr) { return VecRef{addr, false}; };
+    auto cst = [&](Const c) { return vec(a.consts + uint64_t{c} * eb); };
+    // x_q = quantized (or converted) x, and its dequantization factor.
+    auto quantize = [&](uint64_t src, uint64_t n, uint64_t dst, Const scale, Const factor) {
+      if (!int_kind) {
+        b.vcvt(vec(dst), ElemType::kAct, vec(src), ElemType::kVec, 1, n);
+        return;
+      }
+      b.vred(hw::VectorReduce::kAbsMax, cst(kA), vec(src), 1, n);
+      b.vfn(VectorFunction::kReciprocal, cst(kR), cst(kA), 1, 1);
+      b.vbin(VectorBinary::kMul, cst(kQ), cst(kR), cst(kC127), false, 1, 1);
+      b.vbin(VectorBinary::kMul, vec(a.xs), vec(src), cst(kQ), true, 1, n);
+      b.vcvt(vec(dst), ElemType::kAct, vec(a.xs), ElemType::kVec, 1, n);
+      b.vbin(VectorBinary::kMul, cst(factor), cst(kA), cst(scale), false, 1, 1);
+    };
+    // acc = M act, tile by tile; resident tiles are in place, streamed ones alternate halves.
+    auto matvec = [&](const MatrixPlan& m, bool resident, uint64_t act, VecRef acc) {
+      for (const auto& t : m.tiles) {
+        unsigned wreg = kRegWgt;
+        if (resident) {
+          b.li(kRegWgt, t.sram);
+        } else {
+          b.li(kRegDram, t.dram);
+          b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegDram, 1, t.bytes, t.bytes,
+                t.bytes);
+          wreg = kRegWBuf;
+        }
+        b.li(kRegAct, act + uint64_t{t.k0} * ab);
+        b.li(kRegAcc, acc.addr + uint64_t{t.n0} * accb);
+        b.gemm(kRegAct, wreg, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
+               t.k0 == 0 ? isa::AccMode::kOverwrite : isa::AccMode::kAccumulate);
+        if (!resident) b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
+      }
+    };
+    b.layer(li);
+    for (uint32_t d = 0; d < l.directions(); ++d) {
+      const bool resident = plan.weights_resident;
+      const MatrixPlan& w = lay.w[d];
+      const MatrixPlan& u = lay.u[d];
+      // Direction set-up: state to zero, biases and constants in, resident weights in.
+      dma(Opcode::kDmaLoad, Space::kActSram, 0, lay.zero_dram, a.end);
+      dma(Opcode::kDmaLoad, Space::kActSram, a.bias, lay.bias_dram[d],
+          (l.kind == LayerKind::kLstm ? 1 : 2) * G * H * eb);
+      dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], kNumConsts * eb);
+      if (resident) {
+        for (const MatrixPlan* m : {&w, &u}) {
+          dma(Opcode::kDmaLoad, Space::kWeightSram, m->tiles[0].sram, m->tiles[0].dram,
+              m->tiles[0].bytes);
+        }
+      } else {
+        b.li(kRegWBuf, 0);
+        b.li(kRegHalf, g.wgt_half);
+      }
+      const bool backward = d == 1;
+      const uint64_t x_row = I * eb, y_row = uint64_t{plan.n} * eb;
+      b.li(kRegSteps, T);
+      b.li(kRegXDram, plan.x_dram + (backward ? (T - 1) * x_row : 0));
+      b.li(kRegYDram, plan.y_dram + (backward ? (T - 1) * y_row + H * eb : 0));
+      const uint64_t loop = b.here();
+      b.li(kRegSram, a.xv);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, 1, x_row, x_row, x_row);
+      quantize(a.xv, I, a.xq, kCW, kFx);
+      matvec(w, resident, a.xq, acc_x);
+      matvec(u, resident, a.hq, acc_h);
+      b.vcvt(vec(a.gx), ElemType::kVec, acc_x, ElemType::kAcc, 1, G * H);
+      b.vcvt(vec(a.gh), ElemType::kVec, acc_h, ElemType::kAcc, 1, G * H);
+      if (int_kind) {
+        b.vbin(VectorBinary::kMul, vec(a.gx), vec(a.gx), cst(kFx), true, 1, G * H);
+        b.vbin(VectorBinary::kMul, vec(a.gh), vec(a.gh), cst(kFh), true, 1, G * H);
+      }
+      if (l.kind == LayerKind::kLstm) {
+        b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.gh), false, 1, G * H);
+        b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
+        b.cell(Opcode::kLstmCell, vec(a.gx), vec(a.c), vec(a.h), 1, H);
+      } else {
+        b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
+        b.vbin(VectorBinary::kAdd, vec(a.gh), vec(a.gh), vec(a.bias + G * H * eb), false, 1, G * H);
+        b.cell(Opcode::kGruCell, vec(a.gx), vec(a.gh), vec(a.h), 1, H);
+      }
+      b.li(kRegSram, a.h);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegYDram, 1, H * eb, H * eb, H * eb);
+      quantize(a.h, H, a.hq, kCU, kFh);
+      b.addi(kRegXDram, kRegXDram,
+             backward ? -static_cast<int64_t>(x_row) : static_cast<int64_t>(x_row));
+      b.addi(kRegYDram, kRegYDram,
+             backward ? -static_cast<int64_t>(y_row) : static_cast<int64_t>(y_row));
+      b.dbnz(kRegSteps, loop);
+    }
+  }
+  b.halt();
+  if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
+    throw LoweringError("hw", "/controller/imem_kib",
+                        "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
+                            " bytes of instruction memory; it has " +
+                            std::to_string(hw.controller.imem_bytes));
+  }
+  out.program = b.program();
+  return out;
+}
+
+namespace {
+
+// The exact model of one direction's step arithmetic (the order of lower_recurrent).
+class ExactCell {
+ public:
+  ExactCell(const LayerSpec& l, const RecurrentDirection& d, const arith::VectorMath& vm,
+            const hw::NmpParams& hw, const LayerPlan& plan)
+      : l_(l),
+        d_(d),
+        vm_(vm),
+        hw_(hw),
+        plan_(plan),
+        pe_(hw.mac_array.pe),
+        act_(hw::activation_format(pe_)) {
+    const std::vector<uint32_t> c = const_patterns(d, vm);
+    c127_ = c[kC127];
+    cw_ = c[kCW];
+    cu_ = c[kCU];
+    bias_ = bias_patterns(l, d, vm);
+    const uint32_t zero = vm.from_double(0.0);
+    h_.assign(l.hidden, zero);
+    c_.assign(l.hidden, zero);
+    hq_.assign(l.hidden, act_.encode(Unpacked::zero()));
+    fh_ = zero;
+  }
+
+  const std::vector<uint32_t>& step(const std::vector<uint32_t>& x) {
+    const uint32_t H = l_.hidden, G = l_.gates();
+    uint32_t fx = 0;
+    const std::vector<uint32_t> xq = quantize(x, cw_, fx);
+    std::vector<uint32_t> gx = gates(d_.w.encoded.patterns, xq, plan_.w_k_tile, fx);
+    std::vector<uint32_t> gh = gates(d_.u.encoded.patterns, hq_, plan_.u_k_tile, fh_);
+    if (l_.kind == LayerKind::kLstm) {
+      for (uint32_t i = 0; i < G * H; ++i) gx[i] = vm_.add(vm_.add(gx[i], gh[i]), bias_[i]);
+      for (uint32_t j = 0; j < H; ++j) {
+        const uint32_t i_g = vm_.apply(VectorFunction::kSigmoid, gx[j]);
+        const uint32_t f_g = vm_.apply(VectorFunction::kSigmoid, gx[H + j]);
+        const uint32_t g_g = vm_.apply(VectorFunction::kTanh, gx[2 * H + j]);
+        const uint32_t o_g = vm_.apply(VectorFunction::kSigmoid, gx[3 * H + j]);
+        c_[j] = vm_.add(vm_.mul(f_g, c_[j]), vm_.mul(i_g, g_g));
+        h_[j] = vm_.mul(o_g, vm_.apply(VectorFunction::kTanh, c_[j]));
+      }
+    } else {
+      const uint32_t one = vm_.from_double(1.0);
+      for (uint32_t i = 0; i < G * H; ++i) {
+        gx[i] = vm_.add(gx[i], bias_[i]);
+        gh[i] = vm_.add(gh[i], bias_[G * H + i]);
+      }
+      for (uint32_t j = 0; j < H; ++j) {
+        const uint32_t r = vm_.apply(VectorFunction::kSigmoid, vm_.add(gx[j], gh[j]));
+        const uint32_t z = vm_.apply(VectorFunction::kSigmoid, vm_.add(gx[H + j], gh[H + j]));
+        const uint32_t n =
+            vm_.apply(VectorFunction::kTanh, vm_.add(gx[2 * H + j], vm_.mul(r, gh[2 * H + j])));
+        h_[j] = vm_.add(vm_.mul(vm_.sub(one, z), n), vm_.mul(z, h_[j]));
+      }
+    }
+    hq_ = quantize(h_, cu_, fh_);
+    return h_;
+  }
+
+ private:
+  // x in the MAC array's activation format, and (integer kinds) the dequantization factor.
+  std::vector<uint32_t> quantize(const std::vector<uint32_t>& x, uint32_t scale,
+                                 uint32_t& factor) const {
+    std::vector<uint32_t> q(x.size());
+    if (pe_ != hw::PeKind::kTernaryInt8 && pe_ != hw::PeKind::kInt8Int8) {
+      for (size_t i = 0; i < x.size(); ++i) q[i] = act_.encode(vm_.value(x[i]));
+      return q;
+    }
+    auto magnitude = [&](uint32_t v) {
+      Unpacked u = vm_.value(v);
+      u.neg = false;
+      return vm_.round(u);
+    };
+    uint32_t a = magnitude(x[0]);
+    for (size_t i = 1; i < x.size(); ++i) a = vm_.max(a, magnitude(x[i]));
+    const uint32_t to_int = vm_.mul(vm_.apply(VectorFunction::kReciprocal, a), c127_);
+    const arith::FixedFormat int8{8, 0};
+    for (size_t i = 0; i < x.size(); ++i) {
+      uint32_t p = int8.encode(vm_.value(vm_.mul(x[i], to_int)));
+      q[i] = p == 0x80 ? 0x81 : p;  // symmetric: -128 becomes -127
+    }
+    factor = vm_.mul(a, scale);
+    return q;
+  }
+
+  std::vector<uint32_t> gates(const std::vector<uint32_t>& w, const std::vector<uint32_t>& x,
+                              uint32_t k_tile, uint32_t factor) const {
+    const uint32_t rows = l_.gates() * l_.hidden;
+    const auto k = static_cast<uint32_t>(x.size());
+    std::vector<uint32_t> out(rows);
+    const bool int_kind = pe_ == hw::PeKind::kTernaryInt8 || pe_ == hw::PeKind::kInt8Int8;
+    for (uint32_t n = 0; n < rows; ++n) {
+      out[n] = vm_.round(
+          reference_accumulator(pe_, x.data(), w.data() + size_t{n} * k, k, k_tile, hw_.mac_array));
+      if (int_kind) out[n] = vm_.mul(out[n], factor);
+    }
+    return out;
+  }
+
+  const LayerSpec& l_;
+  const RecurrentDirection& d_;
+  const arith::VectorMath& vm_;
+  const hw::NmpParams& hw_;
+  const LayerPlan& plan_;
+  hw::PeKind pe_;
+  const arith::NumberFormat& act_;
+  uint32_t c127_ = 0, cw_ = 0, cu_ = 0, fh_ = 0;
+  std::vector<uint32_t> bias_, h_, c_, hq_;
+};
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// The FP32 model of one direction over the sequence, in place into y (row stride `cols`).
+void fp32_direction(const LayerSpec& l, const RecurrentDirection& d, const std::vector<float>& x,
+                    uint32_t T, bool backward, uint32_t col0, uint32_t cols,
+                    std::vector<float>& y) {
+  const uint32_t H = l.hidden, I = l.in_features, G = l.gates();
+  std::vector<float> h(H, 0.0f), c(H, 0.0f), gx(G * H), gh(G * H);
+  for (uint32_t s = 0; s < T; ++s) {
+    const uint32_t t = backward ? T - 1 - s : s;
+    for (uint32_t n = 0; n < G * H; ++n) {
+      double sx = d.b_ih[n], sh = d.b_hh[n];
+      for (uint32_t i = 0; i < I; ++i)
+        sx += double{d.w.latent[size_t{n} * I + i]} * x[size_t{t} * I + i];
+      for (uint32_t i = 0; i < H; ++i) sh += double{d.u.latent[size_t{n} * H + i]} * h[i];
+      gx[n] = static_cast<float>(sx);
+      gh[n] = static_cast<float>(sh);
+    }
+    for (uint32_t j = 0; j < H; ++j) {
+      if (l.kind == LayerKind::kLstm) {
+        auto pre = [&](uint32_t gate) { return double{gx[gate * H + j]} + gh[gate * H + j]; };
+        const double i_g = sigmoid(pre(0)), f_g = sigmoid(pre(1)), g_g = std::tanh(pre(2)),
+                     o_g = sigmoid(pre(3));
+        c[j] = static_cast<float>(f_g * c[j] + i_g * g_g);
+        h[j] = static_cast<float>(o_g * std::tanh(double{c[j]}));
+      } else {
+        const double r = sigmoid(double{gx[j]} + gh[j]);
+        const double z = sigmoid(double{gx[H + j]} + gh[H + j]);
+        const double n = std::tanh(double{gx[2 * H + j]} + r * gh[2 * H + j]);
+        h[j] = static_cast<float>((1 - z) * n + z * h[j]);
+      }
+    }
+    std::copy(h.begin(), h.end(), y.begin() + size_t{t} * cols + col0);
+  }
+}
+
+}  // namespace
+
+std::vector<LayerReference> reference_recurrent(const ModelSpec& model, const ModelData& data,
+                                                const Lowered& lowered, const hw::NmpParams& hw) {
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const uint32_t T = model.tokens;
+  std::vector<uint32_t> x;
+  for (float v : data.input) x.push_back(vm.from_double(v));
+  std::vector<float> x_fp = data.input;
+  std::vector<LayerReference> refs;
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const uint32_t I = l.in_features, H = l.hidden, cols = l.out_features;
+    LayerReference ref;
+    ref.out.assign(size_t{T} * cols, 0);
+    ref.fp32.assign(size_t{T} * cols, 0.0f);
+    for (uint32_t d = 0; d < l.directions(); ++d) {
+      ExactCell cell(l, data.layers[li].directions[d], vm, hw, lowered.layers[li]);
+      for (uint32_t s = 0; s < T; ++s) {
+        const uint32_t t = d == 1 ? T - 1 - s : s;
+        const std::vector<uint32_t> xt(x.begin() + size_t{t} * I, x.begin() + size_t{t + 1} * I);
+        const std::vector<uint32_t>& h = cell.step(xt);
+        std::copy(h.begin(), h.end(), ref.out.begin() + size_t{t} * cols + d * H);
+      }
+      fp32_direction(l, data.layers[li].directions[d], x_fp, T, d == 1, d * H, cols, ref.fp32);
+    }
+    x = ref.out;
+    x_fp = ref.fp32;
+    refs.push_back(std::move(ref));
+  }
+  return refs;
+}
+
+}  // namespace nmp::workloads
