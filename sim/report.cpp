@@ -182,6 +182,15 @@ Json build_report(const ReportInputs& in) {
     const uint64_t layer_macs = counter(in.counters, "mac_array", "macs", li);
     Json lu = Json::object();
     for (const char* u : kUnits) lu[u] = cycle_account(in.counters, u, 0, li);
+    Json recurrent = Json();
+    if (plan.timesteps > 0) {
+      recurrent = {{"timesteps", plan.timesteps},
+                   {"cycles_per_timestep",
+                    static_cast<double>(end - start) / static_cast<double>(plan.timesteps)},
+                   {"weights_resident", plan.weights_resident},
+                   {"gemm_tiles", {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
+                                   {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};
+    }
     layers.push_back(
         {{"index", l},
          {"name", plan.name},
@@ -199,7 +208,8 @@ Json build_report(const ReportInputs& in) {
                                            (peak_macs * static_cast<double>(end - start))
                                      : 0.0},
          {"energy_pj", {{"dynamic", ls.dynamic_pj}, {"by_unit", ls.by_unit}}},
-         {"error", error_json(in.checks[l])}});
+         {"error", error_json(in.checks[l])},
+         {"recurrent", recurrent}});
   }
   r["layers"] = layers;
   return r;
@@ -258,7 +268,9 @@ std::string render_summary(const Json& r) {
   for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
     o << " " << unit << " " << pct(pj.get<double>() / r["energy_pj"]["total"].get<double>());
   }
-  o << "\n  area              " << si(r["area_um2"]["total"].get<double>() * 1e-6, "mm^2")
+  char area[64];
+  std::snprintf(area, sizeof area, "%.4g mm^2", r["area_um2"]["total"].get<double>() * 1e-6);
+  o << "\n  area              " << area
     << "\n  efficiency        " << r["derived"]["tops_per_w"].get<double>() << " TOPS/W, "
     << r["derived"]["tops_per_mm2"].get<double>() << " TOPS/mm^2\n";
   for (const auto& [name, e] : r["error"].items()) {
@@ -267,6 +279,14 @@ std::string render_summary(const Json& r) {
       << e["rmse"].get<double>();
     if (!e["sqnr_db"].is_null()) o << ", SQNR " << e["sqnr_db"].get<double>() << " dB";
     o << "  (vs FP32)\n";
+  }
+  for (const Json& l : r["layers"]) {
+    if (l["recurrent"].is_null()) continue;
+    o << "  timesteps " << l["name"].get<std::string>() << "  "
+      << l["recurrent"]["cycles_per_timestep"].get<double>() << " cycles per timestep, weights "
+      << (l["recurrent"]["weights_resident"].get<bool>() ? "resident in the weight SRAM"
+                                                        : "streamed every timestep")
+      << "\n";
   }
   const Json& inv = r["invariants"]["outputs_equal_reference"];
   o << "  bit-exact check   "

@@ -52,6 +52,7 @@ struct LayerPlan {
   // Recurrent layers: the gemm tiles of W and U, and whether they stay in the weight SRAM.
   uint32_t w_n_tile = 0, w_k_tile = 0, u_n_tile = 0, u_k_tile = 0;
   bool weights_resident = false;
+  uint32_t timesteps = 0;  // recurrent: timesteps run (T x directions); 0 for feedforward
 };
 
 struct Lowered {

@@ -212,6 +212,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
     plan.k = l.in_features;
     plan.n = l.out_features;
     plan.weights_resident = resident;
+    plan.timesteps = T * l.directions();
     plan.w_n_tile = lay.w[0].tiling.n_tile;
     plan.w_k_tile = lay.w[0].tiling.k_tile;
     plan.u_n_tile = lay.u[0].tiling.n_tile;
