@@ -39,8 +39,8 @@ Json cycle_account(const std::vector<CounterRecord>& counters, const std::string
       stalled += v;
     }
   }
-  Json a = {{"busy", busy}, {"busy_by_activity", busy_by}, {"stall", stall},
-            {"stall_total", stalled}};
+  Json a = {
+      {"busy", busy}, {"busy_by_activity", busy_by}, {"stall", stall}, {"stall_total", stalled}};
   if (layer < 0) a["idle"] = total - busy - stalled;
   return a;
 }
@@ -188,8 +188,9 @@ Json build_report(const ReportInputs& in) {
                    {"cycles_per_timestep",
                     static_cast<double>(end - start) / static_cast<double>(plan.timesteps)},
                    {"weights_resident", plan.weights_resident},
-                   {"gemm_tiles", {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
-                                   {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};
+                   {"gemm_tiles",
+                    {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
+                     {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};
     }
     layers.push_back(
         {{"index", l},
@@ -200,9 +201,8 @@ Json build_report(const ReportInputs& in) {
          {"span_cycles", end - start},
          {"units", lu},
          {"macs", layer_macs},
-         {"dram_bytes",
-          counter(in.counters, "dram", "read_bytes", li) +
-              counter(in.counters, "dram", "write_bytes", li)},
+         {"dram_bytes", counter(in.counters, "dram", "read_bytes", li) +
+                            counter(in.counters, "dram", "write_bytes", li)},
          {"weight_bytes", plan.w_bytes},
          {"utilization", end > start ? static_cast<double>(layer_macs) /
                                            (peak_macs * static_cast<double>(end - start))
@@ -219,8 +219,8 @@ namespace {
 
 std::string si(double v, const char* unit) {
   static const std::pair<double, const char*> kPrefixes[] = {
-      {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""}, {1e-3, "m"},
-      {1e-6, "u"}, {1e-9, "n"}, {1e-12, "p"}};
+      {1e12, "T"}, {1e9, "G"},  {1e6, "M"},  {1e3, "k"},  {1, ""},
+      {1e-3, "m"}, {1e-6, "u"}, {1e-9, "n"}, {1e-12, "p"}};
   char buf[64];
   for (const auto& [scale, prefix] : kPrefixes) {
     if (std::fabs(v) >= scale || scale == 1e-12) {
@@ -270,8 +270,8 @@ std::string render_summary(const Json& r) {
   }
   char area[64];
   std::snprintf(area, sizeof area, "%.4g mm^2", r["area_um2"]["total"].get<double>() * 1e-6);
-  o << "\n  area              " << area
-    << "\n  efficiency        " << r["derived"]["tops_per_w"].get<double>() << " TOPS/W, "
+  o << "\n  area              " << area << "\n  efficiency        "
+    << r["derived"]["tops_per_w"].get<double>() << " TOPS/W, "
     << r["derived"]["tops_per_mm2"].get<double>() << " TOPS/mm^2\n";
   for (const auto& [name, e] : r["error"].items()) {
     if (e.is_null()) continue;
@@ -285,21 +285,19 @@ std::string render_summary(const Json& r) {
     o << "  timesteps " << l["name"].get<std::string>() << "  "
       << l["recurrent"]["cycles_per_timestep"].get<double>() << " cycles per timestep, weights "
       << (l["recurrent"]["weights_resident"].get<bool>() ? "resident in the weight SRAM"
-                                                        : "streamed every timestep")
+                                                         : "streamed every timestep")
       << "\n";
   }
   const Json& inv = r["invariants"]["outputs_equal_reference"];
   o << "  bit-exact check   "
-    << (inv.is_boolean() ? (inv.get<bool>() ? "all " +
-                                                  std::to_string(r["invariants"]["outputs_checked"]
-                                                                     .get<uint64_t>()) +
-                                                  " outputs equal the bit-exact reference"
-                                            : "MISMATCH in " +
-                                                  std::to_string(
-                                                      r["invariants"]["mismatching_outputs"]
-                                                          .get<uint64_t>()) +
-                                                  " outputs")
-                         : inv.get<std::string>())
+    << (inv.is_boolean()
+            ? (inv.get<bool>()
+                   ? "all " + std::to_string(r["invariants"]["outputs_checked"].get<uint64_t>()) +
+                         " outputs equal the bit-exact reference"
+                   : "MISMATCH in " +
+                         std::to_string(r["invariants"]["mismatching_outputs"].get<uint64_t>()) +
+                         " outputs")
+            : inv.get<std::string>())
     << "\n";
   return o.str();
 }

@@ -218,7 +218,8 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
     plan.u_n_tile = lay.u[0].tiling.n_tile;
     plan.u_k_tile = lay.u[0].tiling.k_tile;
     plan.w_dram = lay.w[0].tiles.front().dram;
-    plan.w_bytes = top - plan.w_dram;
+    for (uint32_t d = 0; d < l.directions(); ++d)
+      plan.w_bytes += tile_bytes(lay.w[d]) + tile_bytes(lay.u[d]);
     out.layers.push_back(plan);
     layouts.push_back(std::move(lay));
   }
