@@ -289,9 +289,11 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     ObjectReader& l = layers[i];
     workloads::LayerSpec spec;
     spec.kind = static_cast<workloads::LayerKind>(
-        l.choice_required("type", {"bitlinear", "linear", "lstm", "gru"},
-                          "layer type: feedforward (bitlinear, linear) or recurrent (lstm, gru)"));
+        l.choice_required("type", {"bitlinear", "linear", "lstm", "gru", "attention"},
+                          "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru) or "
+                          "attention"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
+    const bool attention = spec.kind == workloads::LayerKind::kAttention;
     static const std::vector<std::string> kFormats = {
         "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0", "posit16_1", "ternary"};
     static const hw::PeKind kKinds[] = {
@@ -301,6 +303,10 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.pe = kKinds[l.choice_required(
           "format", std::vector<std::string>(kFormats.begin(), kFormats.end() - 1),
           "linear: the format of weights, activations and outputs")];
+    } else if (attention) {
+      spec.pe = kKinds[l.choice_required(
+          "format", std::vector<std::string>(kFormats.begin(), kFormats.end() - 1),
+          "attention: the format of Q K^T and P V (not ternary: K and V are activations)")];
     } else if (recurrent) {
       spec.pe = kKinds[l.choice_required(
           "format", kFormats,
@@ -308,14 +314,34 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
           "activations); the cell computes in the vector unit's format")];
     }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
-    spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
+    if (attention) {
+      spec.heads = l.u32_required("heads", 1, 1024, "", "attention: query heads");
+      spec.kv_heads = l.u32("kv_heads", spec.heads, 1, 1024, "",
+                            "attention: key/value heads (grouped-query when fewer than heads)");
+      spec.head_dim = l.u32_required("head_dim", 1, 4096, "", "attention: dimension of a head");
+      spec.decode = l.choice("mode", 0, {"decode", "prefill"},
+                             "attention: decode (every token attends to the whole cache) or "
+                             "prefill (causal)") == 0;
+      spec.context = l.u32("context", 0, 0, 1 << 20, "positions",
+                           "attention: keys and values already in the cache");
+      spec.kv_in_sram = l.choice("kv_cache", 0, {"dram", "sram"},
+                                 "attention: the KV cache streams from DRAM per key/value head, "
+                                 "or is loaded into the weight SRAM once") == 1;
+      if (spec.heads % spec.kv_heads != 0) {
+        l.error("kv_heads", "expected a divisor of heads (" + std::to_string(spec.heads) + ")");
+      }
+      spec.in_features = spec.out_features = spec.heads * spec.head_dim;
+      if (i > 0) l.error("type", "an attention workload holds one attention layer");
+    }
     if (recurrent) {
+      spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.hidden = l.u32_required("hidden", 1, 1 << 14, "", "lstm, gru: hidden units H");
       spec.bidirectional = l.boolean("bidirectional", false,
                                      "lstm, gru: also run backward in time; outputs [forward | "
                                      "backward], 2H per step");
       spec.out_features = spec.hidden * (spec.bidirectional ? 2 : 1);
-    } else {
+    } else if (!attention) {
+      spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     }
     workloads::TensorSource wdefault;
@@ -325,6 +351,9 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       workloads::TensorSource bdefault;
       bdefault.seed = 2000 + i;
       spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault);
+    }
+    if (i > 0 && m.layers.front().kind == workloads::LayerKind::kAttention) {
+      l.error("type", "an attention workload holds one attention layer");
     }
     if (i > 0 && recurrent != workloads::is_recurrent(m.layers.front().kind)) {
       l.error("type",

@@ -17,6 +17,7 @@
 #include "sim/npy.hpp"
 #include "sim/report.hpp"
 #include "sim/trace.hpp"
+#include "workloads/attention.hpp"
 #include "workloads/lowering.hpp"
 #include "workloads/recurrent.hpp"
 #include "workloads/reference.hpp"
@@ -177,10 +178,14 @@ Json run_simulation(const SimConfig& cfg) {
   const workloads::ModelData data = workloads::generate(model);
   timer.mark("generate");
   const bool recurrent = workloads::is_recurrent(model.layers.front().kind);
+  const bool attention = model.layers.front().kind == workloads::LayerKind::kAttention;
+  // Recurrent and attention layers compute and leave their outputs in the vector format.
+  const bool vec_outputs = recurrent || attention;
   workloads::Lowered lowered;
   try {
-    lowered = recurrent ? workloads::lower_recurrent(model, data, cfg.hw.params)
-                        : workloads::lower_model(model, data, cfg.hw.params);
+    lowered = recurrent   ? workloads::lower_recurrent(model, data, cfg.hw.params)
+              : attention ? workloads::lower_attention(model, data, cfg.hw.params)
+                          : workloads::lower_model(model, data, cfg.hw.params);
   } catch (const workloads::LoweringError& e) {
     throw ConfigError(e.document() == "hw" ? cfg.hw.file : cfg.workload.file, e.pointer(),
                       e.what());
@@ -207,14 +212,16 @@ Json run_simulation(const SimConfig& cfg) {
   const hw::PeKind kind = model.pe();
   // Outputs are in the MAC array's activation format, or (recurrent) the vector format.
   const arith::VectorMath vec_math(cfg.hw.params.vector_unit.math);
-  const uint32_t ab = recurrent ? vec_math.element_bytes() : hw::pe_traits(kind).act_bytes;
+  const uint32_t ab = vec_outputs ? vec_math.element_bytes() : hw::pe_traits(kind).act_bytes;
   const bool int_kind =
-      !recurrent && (kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8);
+      !vec_outputs && (kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8);
   std::vector<workloads::LayerReference> refs;
   const bool check = cfg.options.verify && !cfg.options.timing_only;
   if (check) {
     if (recurrent) {
       refs = workloads::reference_recurrent(model, data, lowered, cfg.hw.params);
+    } else if (attention) {
+      refs = workloads::reference_attention(model, data, lowered, cfg.hw.params);
     } else {
       std::vector<uint32_t> k_tiles;
       for (const workloads::LayerPlan& p : lowered.layers) k_tiles.push_back(p.k_tile);
@@ -246,7 +253,7 @@ Json run_simulation(const SimConfig& cfg) {
     LayerCheck lc;
     lc.outputs = count;
     if (!cfg.options.timing_only) {
-      if (recurrent) {
+      if (vec_outputs) {
         for (uint32_t p : o.out) o.values.push_back(static_cast<float>(vec_math.to_double(p)));
       } else {
         o.values = workloads::output_values(kind, o.out, out_scale, plan.n);

@@ -116,6 +116,19 @@ ModelData generate(const ModelSpec& model) {
   const hw::PeKind pe = model.pe();
   const uint32_t k0 = model.layers.front().in_features;
   d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
+  if (model.layers.front().kind == LayerKind::kAttention) {
+    const LayerSpec& l = model.layers.front();
+    LayerData ld;
+    const size_t count = size_t{l.kv_heads} * l.positions(model.tokens) * l.head_dim;
+    TensorSource k = l.weights, v = l.weights;
+    v.seed += 1;
+    ld.keys.latent = generate_tensor(k, count);
+    ld.values.latent = generate_tensor(v, count);
+    ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
+    ld.values.encoded = encode_weights(l.pe, ld.values.latent);
+    d.layers.push_back(std::move(ld));
+    return d;
+  }
   if (is_recurrent(model.layers.front().kind)) {
     // The input enters in the vector unit's format, which the lowering rounds it to.
     for (const LayerSpec& l : model.layers) d.layers.push_back(generate_recurrent(l));

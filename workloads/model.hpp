@@ -12,6 +12,8 @@
 //              recurrent.hpp): gate pre-activations W x_t + U h_(t-1) (+ biases) on the MAC
 //              array in the layer's format, the cell in the vector unit's format; optionally
 //              bidirectional. A workload is all feedforward or all recurrent.
+//   attention  scaled dot-product attention of the tokens' queries over a KV cache, multi-head
+//              or grouped-query (workloads/attention.hpp); a workload holds one.
 // Each layer's input is the previous layer's output.
 //
 // Example:
@@ -41,7 +43,7 @@ struct TensorSource {
   uint64_t seed = 1;
 };
 
-enum class LayerKind : uint8_t { kBitLinear, kLinear, kLstm, kGru };
+enum class LayerKind : uint8_t { kBitLinear, kLinear, kLstm, kGru, kAttention };
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
 
 struct LayerSpec {
@@ -55,6 +57,14 @@ struct LayerSpec {
   uint32_t hidden = 0;
   bool bidirectional = false;
   TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1
+  // Attention (workloads/attention.hpp): tokens are the queries.
+  uint32_t heads = 0, kv_heads = 0, head_dim = 0;
+  bool decode = true;       // decode: one query per token over the whole cache; prefill: causal
+  uint32_t context = 0;     // keys and values cached before the tokens
+  bool kv_in_sram = false;  // the whole KV cache loaded into the weight SRAM once
+  // Key positions: decode, the context and the token (one token); prefill, the context and
+  // every token, query i at position context + i seeing positions <= context + i.
+  uint32_t positions(uint32_t tokens) const { return context + (decode ? 1 : tokens); }
   uint32_t gates() const { return kind == LayerKind::kLstm ? 4 : 3; }
   uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
@@ -92,6 +102,7 @@ struct LayerData {
   arith::TernaryTensor ternary;                // bitlinear
   Encoded encoded;                             // linear: the weights in the layer's format
   std::vector<RecurrentDirection> directions;  // lstm, gru
+  RecurrentMatrix keys, values;                // attention: kv_heads x positions x head_dim
 };
 
 struct ModelData {

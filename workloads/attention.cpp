@@ -1,0 +1,384 @@
+#include "workloads/attention.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "hw_models/arith/vector_math.hpp"
+#include "hw_models/kernels.hpp"
+#include "workloads/program_builder.hpp"
+#include "workloads/tiling.hpp"
+
+namespace nmp::workloads {
+namespace {
+
+using arith::Unpacked;
+using arith::VectorFunction;
+using hw::ElemType;
+using hw::VectorBinary;
+using isa::Opcode;
+using isa::Space;
+
+constexpr uint64_t kDramAlign = 64;
+constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
+
+enum Reg : unsigned {
+  kRegHeads = 1,  // loop counter over the query heads of a key/value group
+  kRegQDram = 2,  // Q of the current head, row 0
+  kRegODram = 3,  // output of the current head, row 0
+  kRegSram = 4,
+  kRegDram = 5,
+  kRegAct = 6,
+  kRegWgt = 7,
+  kRegAcc = 8,
+};
+
+// Constants (vec): 127; s_K / 127 / sqrt(d); s_V / 127; 1 / sqrt(d).
+enum Const : uint32_t { kC127, kCQK, kCPV, kCInvSqrtD, kNumConsts };
+
+bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
+
+std::vector<uint32_t> const_patterns(const LayerSpec& l, const LayerData& d,
+                                     const arith::VectorMath& vm) {
+  const double inv_sqrt_d = 1.0 / std::sqrt(static_cast<double>(l.head_dim));
+  std::vector<uint32_t> c(kNumConsts);
+  c[kC127] = vm.from_double(127.0);
+  c[kCQK] = vm.from_double(double{d.keys.encoded.scale[0]} / 127.0 * inv_sqrt_d);
+  c[kCPV] = vm.from_double(double{d.values.encoded.scale[0]} / 127.0);
+  c[kCInvSqrtD] = vm.from_double(inv_sqrt_d);
+  return c;
+}
+
+// The key or value cache entry of group g, position p, dimension i.
+size_t kv_index(const LayerSpec& l, uint32_t positions, uint32_t g, uint32_t p, uint32_t i) {
+  return (size_t{g} * positions + p) * l.head_dim + i;
+}
+
+struct Layout {
+  uint32_t mt = 0;                                      // query rows per tile
+  uint64_t q_row, s_row, p_row, o_row, qq_row, pq_row;  // SRAM row strides
+  uint64_t qv, qs, qq, sv, pq, ov, a, r, q, f, consts, act_end;
+  uint64_t acc_s, acc_o, s_acc_row, o_acc_row;
+  uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
+};
+
+Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint32_t eb,
+                   const Geometry& g) {
+  const uint64_t d = l.head_dim, L = positions, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
+  Layout x{};
+  x.q_row = round_up(d * eb, g.act_word);
+  x.s_row = round_up(L * eb, g.act_word);
+  x.p_row = x.s_row;
+  x.o_row = x.q_row;
+  x.qq_row = round_up(d * ab, g.act_word);
+  x.pq_row = round_up(L * ab, g.act_word);
+  x.s_acc_row = round_up(L * accb, g.acc_word);
+  x.o_acc_row = round_up(d * accb, g.acc_word);
+  auto act_bytes = [&](uint64_t m) {
+    return m * (x.q_row + std::max(x.q_row, x.s_row) + x.qq_row + x.s_row + x.pq_row + x.o_row) +
+           4 * round_up(m * eb, g.act_word) + round_up(kNumConsts * eb, g.act_word);
+  };
+  uint64_t mt = std::min<uint64_t>(tokens, kMaxVectorRows);
+  while (mt > 0 && (act_bytes(mt) > g.act_cap || mt * (x.s_acc_row + x.o_acc_row) > g.acc_cap))
+    --mt;
+  x.mt = static_cast<uint32_t>(mt);
+  uint64_t top = 0;
+  auto region = [&](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, g.act_word);
+    return at;
+  };
+  x.qv = region(mt * x.q_row);
+  x.qs = region(mt * std::max(x.q_row, x.s_row));
+  x.qq = region(mt * x.qq_row);
+  x.sv = region(mt * x.s_row);
+  x.pq = region(mt * x.pq_row);
+  x.ov = region(mt * x.o_row);
+  x.a = region(mt * eb);
+  x.r = region(mt * eb);
+  x.q = region(mt * eb);
+  x.f = region(mt * eb);
+  x.consts = region(kNumConsts * eb);
+  x.act_end = top;
+  x.acc_s = 0;
+  x.acc_o = mt * x.s_acc_row;
+  x.k_bytes = hw::weight_operand_bytes(static_cast<uint32_t>(L), l.head_dim, g.layout);
+  x.v_bytes = hw::weight_operand_bytes(l.head_dim, static_cast<uint32_t>(L), g.layout);
+  x.group_bytes = round_up(x.k_bytes, g.wgt_word) + round_up(x.v_bytes, g.wgt_word);
+  return x;
+}
+
+}  // namespace
+
+Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+  const LayerSpec& l = model.layers.front();
+  const LayerData& ld = data.layers.front();
+  const Geometry g = geometry_of(hw);
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const uint32_t eb = vm.element_bytes();
+  const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
+  const uint32_t group = l.heads / l.kv_heads;
+  const std::string where = "layer 0 (" + l.name + ")";
+  if (l.pe != hw.mac_array.pe) {
+    throw LoweringError("workload", "/layers/0/format",
+                        where + " needs " + std::string(hw::to_string(l.pe)) +
+                            " processing elements; the hardware's MAC array has " +
+                            hw::to_string(hw.mac_array.pe));
+  }
+  if (L > 65535) {
+    throw LoweringError("workload", "/layers/0/context",
+                        where + ": at most 65535 key positions (the gemm's n field)");
+  }
+  const Layout x = plan_layout(l, T, L, eb, g);
+  if (x.mt == 0) {
+    throw LoweringError("hw", "/act_sram/capacity_kib",
+                        where +
+                            ": the activation and accumulator SRAMs must hold one query row's "
+                            "scores over " +
+                            std::to_string(L) + " positions");
+  }
+  const uint64_t kv_bytes = (l.kv_in_sram ? l.kv_heads : 1) * x.group_bytes;
+  if (kv_bytes > g.wgt_cap) {
+    throw LoweringError(
+        "hw", "/weight_sram/capacity_kib",
+        where + ": the weight SRAM must hold " +
+            (l.kv_in_sram ? std::string("the whole KV cache") : "one key/value head") + " (" +
+            std::to_string(kv_bytes) + " bytes); it holds " + std::to_string(g.wgt_cap));
+  }
+
+  Lowered out;
+  uint64_t top = 0;
+  auto allocate = [&top](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, kDramAlign);
+    return at;
+  };
+  const uint64_t row = uint64_t{l.heads} * d * eb;  // a token's Q or output row in DRAM
+  const uint64_t q_dram = allocate(uint64_t{T} * row);
+  std::vector<uint64_t> k_dram, v_dram;
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    k_dram.push_back(allocate(x.k_bytes));
+    v_dram.push_back(allocate(x.v_bytes));
+  }
+  const uint64_t c_dram = allocate(kNumConsts * eb);
+  const uint64_t o_dram = allocate(uint64_t{T} * row);
+  out.dram_image.assign(top, 0);
+  for (size_t i = 0; i < data.input.size(); ++i) {
+    const uint32_t p = vm.from_double(data.input[i]);
+    std::memcpy(&out.dram_image[q_dram + i * eb], &p, eb);
+  }
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    write_weight_tile(
+        [&](uint32_t n, uint32_t k) { return ld.keys.encoded.patterns[kv_index(l, L, kv, n, k)]; },
+        0, L, 0, d, g, out.dram_image.data() + k_dram[kv]);
+    write_weight_tile(
+        [&](uint32_t n, uint32_t k) {
+          return ld.values.encoded.patterns[kv_index(l, L, kv, k, n)];
+        },
+        0, d, 0, L, g, out.dram_image.data() + v_dram[kv]);
+  }
+  const std::vector<uint32_t> consts = const_patterns(l, ld, vm);
+  for (size_t i = 0; i < consts.size(); ++i)
+    std::memcpy(&out.dram_image[c_dram + i * eb], &consts[i], eb);
+
+  LayerPlan plan;
+  plan.name = l.name;
+  plan.m = T;
+  plan.k = d;
+  plan.n = l.heads * d;
+  plan.m_tile = x.mt;
+  plan.n_tile = L;
+  plan.k_tile = d;
+  plan.x_dram = q_dram;
+  plan.w_dram = k_dram.front();
+  plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
+  plan.y_dram = o_dram;
+  out.layers.push_back(plan);
+
+  // The program.
+  ProgramBuilder b;
+  const bool int_kind = is_int(hw.mac_array.pe);
+  auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
+  auto cst = [&](Const c) { return vec(x.consts + uint64_t{c} * eb); };
+  auto load = [&](Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
+    b.li(kRegSram, sram);
+    b.li(kRegDram, dram);
+    b.dma(Opcode::kDmaLoad, space, kRegSram, kRegDram, 1, bytes, bytes, bytes);
+  };
+  // rows x n of src (stride) to the activation format at dst; factor[i] = a_i c (integer kinds).
+  auto quantize = [&](uint32_t m, uint64_t n, VecRef src, VecRef dst, Const c) {
+    if (!int_kind) {
+      b.vcvt(dst, ElemType::kAct, src, ElemType::kVec, m, n);
+      return;
+    }
+    b.vred(hw::VectorReduce::kAbsMax, vec(x.a), src, m, n);
+    b.vfn(VectorFunction::kReciprocal, vec(x.r), vec(x.a), 1, m);
+    b.vbin(VectorBinary::kMul, vec(x.q), vec(x.r), cst(kC127), true, 1, m);
+    const VecRef scaled = vec(x.qs, src.stride);
+    b.vbin(VectorBinary::kMul, scaled, src, vec(x.q, eb), true, m, n);
+    b.vcvt(dst, ElemType::kAct, scaled, ElemType::kVec, m, n);
+    b.vbin(VectorBinary::kMul, vec(x.f), vec(x.a), cst(c), true, 1, m);
+  };
+  // acc (m rows) to vec at dst, times the per-row factor (integer kinds) or a constant.
+  auto dequantize = [&](uint32_t m, uint64_t n, VecRef acc, VecRef dst, bool scores) {
+    b.vcvt(dst, ElemType::kVec, acc, ElemType::kAcc, m, n);
+    if (int_kind) {
+      b.vbin(VectorBinary::kMul, dst, dst, vec(x.f, eb), true, m, n);
+    } else if (scores) {
+      b.vbin(VectorBinary::kMul, dst, dst, cst(kCInvSqrtD), true, m, n);
+    }
+  };
+  b.layer(0);
+  load(Space::kActSram, x.consts, c_dram, kNumConsts * eb);
+  auto load_kv = [&](uint32_t kv, uint64_t base) {
+    load(Space::kWeightSram, base, k_dram[kv], x.k_bytes);
+    load(Space::kWeightSram, base + round_up(x.k_bytes, g.wgt_word), v_dram[kv], x.v_bytes);
+  };
+  if (l.kv_in_sram) {
+    for (uint32_t kv = 0; kv < l.kv_heads; ++kv) load_kv(kv, kv * x.group_bytes);
+  }
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    const uint64_t base = l.kv_in_sram ? kv * x.group_bytes : 0;
+    if (!l.kv_in_sram) load_kv(kv, base);
+    b.li(kRegHeads, group);
+    b.li(kRegQDram, q_dram + uint64_t{kv} * group * d * eb);
+    b.li(kRegODram, o_dram + uint64_t{kv} * group * d * eb);
+    const uint64_t loop = b.here();
+    for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
+      const uint32_t m = std::min(x.mt, T - q0);
+      b.li(kRegSram, x.qv);
+      b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row);
+      quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
+      b.li(kRegAct, x.qq);
+      b.li(kRegWgt, base);
+      b.li(kRegAcc, x.acc_s);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);
+      dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
+      b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, !l.decode,
+                l.decode ? 0 : l.context + q0);
+      quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
+      b.li(kRegAct, x.pq);
+      b.li(kRegWgt, base + round_up(x.k_bytes, g.wgt_word));
+      b.li(kRegAcc, x.acc_o);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row, isa::AccMode::kOverwrite);
+      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
+      b.li(kRegSram, x.ov);
+      b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row);
+    }
+    b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * eb));
+    b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * eb));
+    b.dbnz(kRegHeads, loop);
+  }
+  b.halt();
+  if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
+    throw LoweringError("hw", "/controller/imem_kib",
+                        "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
+                            " bytes of instruction memory; it has " +
+                            std::to_string(hw.controller.imem_bytes));
+  }
+  out.program = b.program();
+  return out;
+}
+
+std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,
+                                                const Lowered& lowered, const hw::NmpParams& hw) {
+  const LayerSpec& l = model.layers.front();
+  const LayerData& ld = data.layers.front();
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const hw::PeKind pe = hw.mac_array.pe;
+  const arith::NumberFormat& act = hw::activation_format(pe);
+  const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
+  const uint32_t group = l.heads / l.kv_heads, lanes = hw.vector_unit.lanes;
+  const std::vector<uint32_t> c = const_patterns(l, ld, vm);
+  const bool int_kind = is_int(pe);
+  const arith::FixedFormat int8{8, 0};
+  (void)lowered;
+  // x (vec patterns) in the activation format; factor = a c (integer kinds).
+  auto quantize = [&](const std::vector<uint32_t>& x, uint32_t cf, uint32_t& factor) {
+    std::vector<uint32_t> q(x.size());
+    if (!int_kind) {
+      for (size_t i = 0; i < x.size(); ++i) q[i] = act.encode(vm.value(x[i]));
+      return q;
+    }
+    auto magnitude = [&](uint32_t v) {
+      Unpacked u = vm.value(v);
+      u.neg = false;
+      return vm.round(u);
+    };
+    uint32_t a = magnitude(x[0]);
+    for (size_t i = 1; i < x.size(); ++i) a = vm.max(a, magnitude(x[i]));
+    const uint32_t s = vm.mul(vm.apply(VectorFunction::kReciprocal, a), c[kC127]);
+    for (size_t i = 0; i < x.size(); ++i) {
+      const uint32_t p = int8.encode(vm.value(vm.mul(x[i], s)));
+      q[i] = p == 0x80 ? 0x81 : p;
+    }
+    factor = vm.mul(a, cf);
+    return q;
+  };
+  LayerReference ref;
+  ref.out.assign(size_t{T} * l.heads * d, 0);
+  ref.fp32.assign(size_t{T} * l.heads * d, 0.0f);
+  const uint32_t zero = vm.from_double(0.0);
+  for (uint32_t h = 0; h < l.heads; ++h) {
+    const uint32_t kv = h / group;
+    std::vector<uint32_t> k_row(d), v_col(L);
+    for (uint32_t t = 0; t < T; ++t) {
+      std::vector<uint32_t> qrow(d);
+      std::vector<double> qf(d);
+      for (uint32_t i = 0; i < d; ++i) {
+        const float v = data.input[(size_t{t} * l.heads + h) * d + i];
+        qrow[i] = vm.from_double(v);
+        qf[i] = v;
+      }
+      const uint32_t valid = l.decode ? L : l.context + t + 1;
+      // Exact model.
+      uint32_t fq = 0;
+      const std::vector<uint32_t> qq = quantize(qrow, c[kCQK], fq);
+      std::vector<uint32_t> s(L);
+      for (uint32_t p = 0; p < L; ++p) {
+        for (uint32_t i = 0; i < d; ++i)
+          k_row[i] = ld.keys.encoded.patterns[kv_index(l, L, kv, p, i)];
+        s[p] = vm.round(reference_accumulator(pe, qq.data(), k_row.data(), d, d, hw.mac_array));
+        s[p] = vm.mul(s[p], int_kind ? fq : c[kCInvSqrtD]);
+      }
+      std::vector<uint32_t> prob(L, zero), e(valid);
+      uint32_t mx = s[0];
+      for (uint32_t p = 1; p < valid; ++p) mx = vm.max(mx, s[p]);
+      for (uint32_t p = 0; p < valid; ++p) e[p] = vm.apply(VectorFunction::kExp, vm.sub(s[p], mx));
+      const uint32_t inv = vm.apply(VectorFunction::kReciprocal, vm.sum(e, lanes));
+      for (uint32_t p = 0; p < valid; ++p) prob[p] = vm.mul(e[p], inv);
+      uint32_t fp = 0;
+      const std::vector<uint32_t> pq = quantize(prob, c[kCPV], fp);
+      for (uint32_t i = 0; i < d; ++i) {
+        for (uint32_t p = 0; p < L; ++p)
+          v_col[p] = ld.values.encoded.patterns[kv_index(l, L, kv, p, i)];
+        uint32_t o =
+            vm.round(reference_accumulator(pe, pq.data(), v_col.data(), L, L, hw.mac_array));
+        if (int_kind) o = vm.mul(o, fp);
+        ref.out[(size_t{t} * l.heads + h) * d + i] = o;
+      }
+      // FP32 model.
+      std::vector<double> sc(valid);
+      double smax = -INFINITY;
+      for (uint32_t p = 0; p < valid; ++p) {
+        double dot = 0;
+        for (uint32_t i = 0; i < d; ++i) dot += qf[i] * ld.keys.latent[kv_index(l, L, kv, p, i)];
+        sc[p] = dot / std::sqrt(static_cast<double>(d));
+        smax = std::max(smax, sc[p]);
+      }
+      double total = 0;
+      for (double& v : sc) total += (v = std::exp(v - smax));
+      for (uint32_t i = 0; i < d; ++i) {
+        double o = 0;
+        for (uint32_t p = 0; p < valid; ++p)
+          o += sc[p] / total * ld.values.latent[kv_index(l, L, kv, p, i)];
+        ref.fp32[(size_t{t} * l.heads + h) * d + i] = static_cast<float>(o);
+      }
+    }
+  }
+  return {ref};
+}
+
+}  // namespace nmp::workloads

@@ -1,0 +1,37 @@
+// Scaled dot-product attention on the machine: lowering and references.
+//
+// Tensors: queries Q (tokens x heads x d, the workload's input, in the vector format), keys K
+// and values V (kv_heads x positions x d, the cache, including the tokens' own entries: the
+// projections that produce them are other layers). Query head h reads key/value head
+// h / (heads / kv_heads): multi-head when kv_heads = heads, grouped-query when fewer.
+// K and V are the gemms' weight operands, kept in DRAM as the array reads them (K as an
+// N = positions by K = d matrix, V transposed as N = d by K = positions), in the PE kind's
+// format (int8: one scale per tensor).
+//
+// Per key/value head g: load K_g and V_g^T into the weight SRAM (once for all heads when
+// kv_cache is "sram"); then per query head of the group and per tile of query rows:
+//   1. DMA the rows of Q_h; quantize them (integer kinds: per row, a = absmax, q = int8(x 127/a),
+//      factor a s_K / 127 / sqrt(d); others: act(x), factor 1 / sqrt(d) as a constant).
+//   2. gemm S = Q K_g^T; convert to vec; multiply by the factor.
+//   3. softmax over the valid positions (prefill: causal, row i sees positions <= context + i).
+//   4. quantize P the same way (factor a_P s_V / 127, or none); gemm O = P V_g; convert; scale.
+//   5. DMA O to the output rows of head h.
+// The exact reference repeats this arithmetic with plain loops; the FP32 reference is
+// softmax(Q K^T / sqrt(d)) V in double with the latent K and V.
+//
+// Example:
+//   Lowered l = lower_attention(spec, data, hw);
+#pragma once
+
+#include "workloads/lowering.hpp"
+#include "workloads/reference.hpp"
+
+namespace nmp::workloads {
+
+Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
+
+// One layer: out = tokens x heads x d patterns of the vector format; fp32 likewise.
+std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,
+                                                const Lowered& lowered, const hw::NmpParams& hw);
+
+}  // namespace nmp::workloads
