@@ -12,6 +12,7 @@
 #include "sim/docs.hpp"
 #include "sim/npy.hpp"
 #include "sim/report.hpp"
+#include "sim/report_tools.hpp"
 #include "sim/run.hpp"
 #include "workloads/model.hpp"
 
@@ -36,7 +37,8 @@ commands:
   formats   quantization error of a tensor in every number format, side by side
   isa       print the instruction set reference (markdown)
   params    print every field of the given config files (markdown)
-  energy    how every energy key is priced (--events)
+  energy    the energy-per-operation report of a run (or --events: how keys are priced)
+  compare   two reports side by side, with the ratio of every figure
 
 Run 'nmpsim <command> --help' for a command's options.
 Exit codes: 0 success, 1 simulation failure, 2 bad input.
@@ -292,17 +294,44 @@ int cmd_formats(int argc, char** argv) {
 
 int cmd_energy(int argc, char** argv) {
   bool events = false;
+  std::string report;
   po::options_description desc("options");
-  desc.add_options()("events", po::bool_switch(&events),
-                     "print how each energy key is priced from the technology library's "
-                     "primitives (markdown)");
+  desc.add_options()("report", po::value(&report), "a report written by nmpsim run --out")(
+      "events", po::bool_switch(&events),
+      "print how each energy key is priced from the technology library's primitives (markdown)");
+  po::positional_options_description pos;
+  pos.add("report", 1);
   po::variables_map vm;
-  if (!parse(argc, argv, "usage: nmpsim energy --events", desc, nullptr, vm)) return 0;
-  if (!events) {
-    std::cerr << "nmpsim energy: nothing to do (see nmpsim energy --help)\n";
+  if (!parse(argc, argv, "usage: nmpsim energy REPORT.json | nmpsim energy --events", desc, &pos,
+             vm)) {
+    return 0;
+  }
+  if (events) {
+    std::cout << nmp::sim::event_map_markdown();
+    return 0;
+  }
+  if (report.empty()) {
+    std::cerr << "nmpsim energy: give a report file or --events (see nmpsim energy --help)\n";
     return kExitBadInput;
   }
-  std::cout << nmp::sim::event_map_markdown();
+  std::cout << nmp::sim::energy_report(nmp::sim::load_report(report));
+  return 0;
+}
+
+int cmd_compare(int argc, char** argv) {
+  std::vector<std::string> reports;
+  po::options_description desc("options");
+  desc.add_options()("reports", po::value(&reports)->composing(), "two reports: A and B");
+  po::positional_options_description pos;
+  pos.add("reports", 2);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim compare A.json B.json", desc, &pos, vm)) return 0;
+  if (reports.size() != 2) {
+    std::cerr << "nmpsim compare: expected two reports (see nmpsim compare --help)\n";
+    return kExitBadInput;
+  }
+  std::cout << nmp::sim::compare_reports(nmp::sim::load_report(reports[0]),
+                                         nmp::sim::load_report(reports[1]), reports[0], reports[1]);
   return 0;
 }
 
@@ -364,6 +393,7 @@ int main(int argc, char** argv) {
     if (cmd == "formats") return cmd_formats(argc - 1, argv + 1);
     if (cmd == "isa") return cmd_isa(argc - 1, argv + 1);
     if (cmd == "energy") return cmd_energy(argc - 1, argv + 1);
+    if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
     if (cmd == "params") return cmd_params(argc - 1, argv + 1);
     std::cerr << "nmpsim: unknown command '" << cmd << "' (see nmpsim --help)\n";
     return kExitBadInput;
