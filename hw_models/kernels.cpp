@@ -288,10 +288,58 @@ void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
         } else {
           for (uint32_t k = 0; k < b.k_count; ++k) sum = sum + x[k] * wn[k];
         }
-        float* slot = nullptr;
-        (void)slot;
         const float result = overwrite ? sum : load<float>(out + 4 * n) + sum;
         store(out + 4 * n, result);
+      }
+    }
+  }
+}
+
+// Native accumulation (pe.hpp): every product and every add rounded to the kind's format. The
+// exact product or sum of two such values fits a double or is rounded there harmlessly (a
+// double keeps 53 bits; these formats at most 11), so one rounding of the double is exact.
+void gemm_float_native(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+                       const std::vector<Fold>& folds) {
+  const PeKind kind = a.layout.pe;
+  const arith::NumberFormat& fmt = activation_format(kind);
+  const uint32_t eb = pe_traits(kind).act_bytes;
+  const bool tree = a.layout.dataflow == Dataflow::kAdderTree;
+  auto round = [&fmt](double v) {
+    return arith::to_double(fmt.decode(fmt.encode(arith::from_double(v))));
+  };
+  auto value = [&fmt, eb](const uint8_t* p) {
+    uint32_t pattern = 0;
+    std::memcpy(&pattern, p, eb);
+    return arith::to_double(fmt.decode(pattern));
+  };
+  std::vector<double> w, x, products;
+  for (const Fold& f : folds) {
+    const WeightBlock& b = blocks[f.block];
+    decode_block<double>(a.wgt, b, eb, w, value);
+    const bool overwrite = !a.accumulate && b.k0 == 0;
+    x.resize(b.k_count);
+    products.resize(b.k_count);
+    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+      const uint8_t* row = a.act + m * a.act_stride + uint64_t{b.k0} * eb;
+      for (uint32_t k = 0; k < b.k_count; ++k) x[k] = value(row + uint64_t{k} * eb);
+      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{eb} * b.n0;
+      for (uint32_t n = 0; n < b.n_count; ++n) {
+        const double* wn = &w[static_cast<size_t>(n) * b.k_count];
+        for (uint32_t k = 0; k < b.k_count; ++k) products[k] = round(x[k] * wn[k]);
+        double sum = 0.0;
+        if (tree) {
+          for (uint32_t len = b.k_count; len > 1; len = (len + 1) / 2) {
+            for (uint32_t i = 0; i + 1 < len; i += 2)
+              products[i / 2] = round(products[i] + products[i + 1]);
+            if (len & 1) products[len / 2] = products[len - 1];
+          }
+          sum = products[0];
+        } else {
+          for (uint32_t k = 0; k < b.k_count; ++k) sum = round(sum + products[k]);
+        }
+        const double result = overwrite ? sum : round(value(out + uint64_t{eb} * n) + sum);
+        const uint32_t pattern = fmt.encode(arith::from_double(result));
+        std::memcpy(out + uint64_t{eb} * n, &pattern, eb);
       }
     }
   }
@@ -428,7 +476,11 @@ GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
     case PeKind::kBf16:
     case PeKind::kFp8E4M3:
     case PeKind::kFp8E5M2:
-      if (values) gemm_float(args, blocks, folds);
+      if (values && args.layout.accumulation == FloatAccumulation::kNative) {
+        gemm_float_native(args, blocks, folds);
+      } else if (values) {
+        gemm_float(args, blocks, folds);
+      }
       break;
     case PeKind::kPosit8:
       if (values) gemm_posit8(args, blocks, folds);
@@ -461,7 +513,12 @@ uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out) {
   return static_cast<uint32_t>(absmax);
 }
 
-arith::Unpacked accumulator_value(PeKind kind, const uint8_t* acc) {
+arith::Unpacked accumulator_value(PeKind kind, FloatAccumulation accumulation, const uint8_t* acc) {
+  if (pe_traits(kind, accumulation).native_acc) {
+    uint32_t p = 0;
+    std::memcpy(&p, acc, pe_traits(kind).act_bytes);
+    return activation_format(kind).decode(p);
+  }
   switch (kind) {
     case PeKind::kTernaryInt8:
     case PeKind::kInt8Int8: {
@@ -497,11 +554,11 @@ const arith::NumberFormat& activation_format(PeKind kind) {
   return *formats[static_cast<size_t>(kind)];
 }
 
-uint32_t convert_accumulator(PeKind kind, const uint8_t* acc) {
+uint32_t convert_accumulator(PeKind kind, FloatAccumulation accumulation, const uint8_t* acc) {
   if (kind == PeKind::kTernaryInt8 || kind == PeKind::kInt8Int8) {
     return 0;  // integer accumulators are requantized, not converted
   }
-  return activation_format(kind).encode(accumulator_value(kind, acc));
+  return activation_format(kind).encode(accumulator_value(kind, accumulation, acc));
 }
 
 }  // namespace nmp::hw

@@ -58,8 +58,9 @@ GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
 // Returns a (up to 2^31, so it is returned unsigned).
 uint32_t requantize_row(const int32_t* acc, uint32_t n, int8_t* out);
 
-// The exact value of one accumulator of `kind`: int32, fp32 bits, or a quire (NaR: NaN).
-arith::Unpacked accumulator_value(PeKind kind, const uint8_t* acc);
+// The exact value of one accumulator of `kind`: int32, fp32 bits (native float accumulation:
+// the kind's own format), or a quire (NaR: NaN).
+arith::Unpacked accumulator_value(PeKind kind, FloatAccumulation accumulation, const uint8_t* acc);
 
 // The activation format of `kind`: int8 (fixed<8,0>) for the integer kinds, else the kind's
 // fp16, bf16, fp8 or posit format.
@@ -67,6 +68,6 @@ const arith::NumberFormat& activation_format(PeKind kind);
 
 // Rounds one accumulator of `kind` (fp32 bits, or a quire) to the kind's activation format:
 // the pattern of fp16, bf16, fp8 or posit, once, to nearest (docs/formats.md).
-uint32_t convert_accumulator(PeKind kind, const uint8_t* acc);
+uint32_t convert_accumulator(PeKind kind, FloatAccumulation accumulation, const uint8_t* acc);
 
 }  // namespace nmp::hw

@@ -37,7 +37,8 @@ std::string MacArray::mac_energy_key() const {
     // An adder tree adds narrow values; a systolic PE adds into a wide partial sum.
     return params_.dataflow == Dataflow::kAdderTree ? "pe.mac.ternary_tree" : "pe.mac.ternary";
   }
-  return std::string("pe.mac.") + to_string(params_.pe);
+  return std::string("pe.mac.") + to_string(params_.pe) +
+         (params_.traits().native_acc ? "_native" : "");
 }
 
 std::string MacArray::acc_energy_key() const {
@@ -50,7 +51,7 @@ std::string MacArray::acc_energy_key() const {
     case PeKind::kPosit16:
       return "pe.acc.quire128";
     default:
-      return "pe.acc.fp32";
+      return params_.traits().native_acc ? "pe.acc.native" : "pe.acc.fp32";
   }
 }
 
@@ -106,7 +107,7 @@ MacArray::MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
 Footprint MacArray::footprint(const Command& cmd) const {
   const uint64_t m = cmd.args[op::kM], n = cmd.args[op::kN], k = cmd.args[op::kK];
   if (m == 0 || n == 0 || k == 0) throw SimulationError("m, n and k must be >= 1");
-  const PeTraits t = pe_traits(params_.pe);
+  const PeTraits t = params_.traits();
   if (cmd.args[op::kAcc] % t.acc_bytes || cmd.args[op::kAccStride] % t.acc_bytes) {
     throw SimulationError("acc address and acc_stride must be multiples of the accumulator size (" +
                           std::to_string(t.acc_bytes) + " bytes)");
@@ -141,7 +142,7 @@ void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold
   Sram* wsram = srams[static_cast<size_t>(MemSpace::kWeightSram)];
   Sram* asram = srams[static_cast<size_t>(MemSpace::kActSram)];
   Sram* accs = srams[static_cast<size_t>(MemSpace::kAccSram)];
-  const PeTraits t = pe_traits(p.pe);
+  const PeTraits t = p.traits();
   const uint64_t act = cmd.args[op::kAct], act_stride = cmd.args[op::kActStride];
   const uint64_t wgt = cmd.args[op::kWgt] + b.offset;
   const uint64_t acc = cmd.args[op::kAcc], acc_stride = cmd.args[op::kAccStride];

@@ -37,8 +37,10 @@ struct MacArrayParams {
   bool weight_preload_overlap = true;
   FoldTiming fold_timing = FoldTiming::kExact;
   arith::TernaryPacking packing = arith::TernaryPacking::kTwoBit;
+  FloatAccumulation float_accumulation = FloatAccumulation::kFp32;  // fp16, bf16, fp8
   bool timing_only = false;  // skip the values, keep every count
-  WeightLayout layout() const { return {dataflow, rows, cols, pe, packing}; }
+  WeightLayout layout() const { return {dataflow, rows, cols, pe, packing, float_accumulation}; }
+  PeTraits traits() const { return pe_traits(pe, float_accumulation); }
 };
 
 // Adder-tree depth plus the accumulator stage.

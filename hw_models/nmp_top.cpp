@@ -24,6 +24,7 @@ std::array<Sram*, kNumSrams> raw(const std::array<std::unique_ptr<Sram>, kNumSra
 VectorUnitParams vector_params(const NmpParams& p) {
   VectorUnitParams v = p.vector_unit;
   v.pe = p.mac_array.pe;
+  v.accumulation = p.mac_array.float_accumulation;
   return v;
 }
 

@@ -4,6 +4,10 @@
 
 namespace nmp::hw {
 
+namespace {
+PeTraits pe_traits_fp32(PeKind kind);
+}  // namespace
+
 const char* to_string(PeKind p) {
   switch (p) {
     case PeKind::kTernaryInt8:
@@ -26,25 +30,40 @@ const char* to_string(PeKind p) {
   return "?";
 }
 
-PeTraits pe_traits(PeKind kind) {
+const char* to_string(FloatAccumulation a) {
+  return a == FloatAccumulation::kNative ? "native" : "fp32";
+}
+
+PeTraits pe_traits(PeKind kind, FloatAccumulation acc) {
+  PeTraits t = pe_traits_fp32(kind);
+  if (t.float_acc && acc == FloatAccumulation::kNative) {
+    t.acc_bytes = t.act_bytes;
+    t.native_acc = true;
+  }
+  return t;
+}
+
+namespace {
+PeTraits pe_traits_fp32(PeKind kind) {
   switch (kind) {
     case PeKind::kTernaryInt8:
-      return {0, 1, 4, false, false};
+      return {0, 1, 4, false, false, false};
     case PeKind::kInt8Int8:
-      return {1, 1, 4, false, false};
+      return {1, 1, 4, false, false, false};
     case PeKind::kFp16:
     case PeKind::kBf16:
-      return {2, 2, 4, true, false};
+      return {2, 2, 4, true, false, false};
     case PeKind::kFp8E4M3:
     case PeKind::kFp8E5M2:
-      return {1, 1, 4, true, false};
+      return {1, 1, 4, true, false, false};
     case PeKind::kPosit8:
-      return {1, 1, 8, false, true};
+      return {1, 1, 8, false, true, false};
     case PeKind::kPosit16:
-      return {2, 2, 16, false, true};
+      return {2, 2, 16, false, true, false};
   }
-  return {1, 1, 4, false, false};
+  return {1, 1, 4, false, false, false};
 }
+}  // namespace
 
 const char* to_string(Dataflow d) {
   switch (d) {

@@ -37,15 +37,22 @@ enum class PeKind : uint8_t {
 
 const char* to_string(PeKind p);
 
+// Where the float kinds (fp16, bf16, fp8) accumulate: fp32 (every add rounded to fp32; the
+// accumulator SRAM holds fp32), or natively (every product and every add rounded to the kind's
+// own format, which the accumulator SRAM then holds: the accounting of BitNet b1.58's 71.4x).
+enum class FloatAccumulation : uint8_t { kFp32, kNative };
+const char* to_string(FloatAccumulation a);
+
 struct PeTraits {
   uint32_t weight_bytes;  // per weight, unpacked kinds (0 for ternary: packed)
   uint32_t act_bytes;     // per activation
   uint32_t acc_bytes;     // per accumulator in the acc SRAM
   bool float_acc;         // fp32 accumulation (order matters)
   bool quire;             // exact accumulation
+  bool native_acc;        // float kinds accumulating in their own format
 };
 
-PeTraits pe_traits(PeKind kind);
+PeTraits pe_traits(PeKind kind, FloatAccumulation acc = FloatAccumulation::kFp32);
 
 // Quire units of the posit kinds: the accumulator holds multiples of 2^quire_lsb_exp.
 inline constexpr int kPosit8QuireLsbExp = -12;   // minpos^2 = 2^-12 for posit<8,0>

@@ -67,7 +67,7 @@ Unpacked VectorOps::value(ElemType t, const uint8_t* p) const {
       return activation_format(pe_).decode(v);
     }
     case ElemType::kAcc:
-      return accumulator_value(pe_, p);
+      return accumulator_value(pe_, accumulation_, p);
   }
   return Unpacked::nan();
 }

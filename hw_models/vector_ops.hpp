@@ -32,8 +32,9 @@ struct Rows {
 
 class VectorOps {
  public:
-  VectorOps(const arith::VectorMath& math, PeKind pe, uint32_t lanes)
-      : math_(math), pe_(pe), lanes_(lanes) {}
+  VectorOps(const arith::VectorMath& math, PeKind pe, FloatAccumulation accumulation,
+            uint32_t lanes)
+      : math_(math), pe_(pe), accumulation_(accumulation), lanes_(lanes) {}
 
   uint32_t bytes(ElemType t) const;
 
@@ -64,6 +65,7 @@ class VectorOps {
 
   const arith::VectorMath& math_;
   PeKind pe_;
+  FloatAccumulation accumulation_;
   uint32_t lanes_;
 };
 

@@ -54,7 +54,7 @@ VectorUnit::VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& par
       params_(params),
       srams_(srams),
       math_(params.math),
-      ops_(math_, params.pe, params.lanes),
+      ops_(math_, params.pe, params.accumulation, params.lanes),
       vec_class_(math_.format_class()) {}
 
 Footprint VectorUnit::footprint(const Command& cmd) const {
@@ -62,7 +62,7 @@ Footprint VectorUnit::footprint(const Command& cmd) const {
     return vector_footprint(cmd);
   }
   const bool rq = cmd.opcode == Opcode::kRequant;
-  const PeTraits t = pe_traits(params_.pe);
+  const PeTraits t = pe_traits(params_.pe, params_.accumulation);
   const bool int_acc = params_.pe == PeKind::kTernaryInt8 || params_.pe == PeKind::kInt8Int8;
   if (rq != int_acc) {
     throw SimulationError(std::string(rq ? "requant" : "cvt") + " does not apply to the " +
@@ -176,13 +176,14 @@ std::vector<BeatGroup> VectorUnit::convert(const Command& cmd) {
   const auto n = static_cast<uint32_t>(cmd.args[cv::kN]);
   Sram* acc = srams_[static_cast<size_t>(MemSpace::kAccSram)];
   Sram* asram = srams_[static_cast<size_t>(MemSpace::kActSram)];
-  const PeTraits t = pe_traits(params_.pe);
+  const PeTraits t = pe_traits(params_.pe, params_.accumulation);
   if (!params_.timing_only) {
     for (uint32_t r = 0; r < m; ++r) {
       const uint8_t* in = acc->data() + cmd.args[cv::kSrc] + r * cmd.args[cv::kSrcStride];
       uint8_t* out = asram->data() + cmd.args[cv::kDst] + r * cmd.args[cv::kDstStride];
       for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t p = convert_accumulator(params_.pe, in + uint64_t{i} * t.acc_bytes);
+        const uint32_t p =
+            convert_accumulator(params_.pe, params_.accumulation, in + uint64_t{i} * t.acc_bytes);
         std::memcpy(out + uint64_t{i} * t.act_bytes, &p, t.act_bytes);  // little-endian
       }
     }

@@ -36,6 +36,7 @@ struct VectorUnitParams {
   uint32_t pipeline_depth_cycles = 4;
   arith::VectorMathSpec math;        // internal format and function tables
   PeKind pe = PeKind::kTernaryInt8;  // the MAC array's: accumulator and activation formats
+  FloatAccumulation accumulation = FloatAccumulation::kFp32;  // the MAC array's
   bool timing_only = false;
 };
 

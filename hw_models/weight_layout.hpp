@@ -29,6 +29,7 @@ struct WeightLayout {
   uint32_t array_cols = 64;
   PeKind pe = PeKind::kTernaryInt8;
   arith::TernaryPacking packing = arith::TernaryPacking::kTwoBit;
+  FloatAccumulation accumulation = FloatAccumulation::kFp32;
   uint64_t row_bytes(uint32_t elements) const;
 };
 

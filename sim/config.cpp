@@ -2,6 +2,7 @@
 
 #include "hw_models/arith/vector_math.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 namespace nmp::sim {
@@ -126,6 +127,10 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   p.mac_array.fold_timing = static_cast<hw::FoldTiming>(mac.choice(
       "fold_timing", static_cast<size_t>(p.mac_array.fold_timing), {"exact", "padded"},
       "time partial folds by the rows and columns they use, or by the whole array (SCALE-Sim)"));
+  p.mac_array.float_accumulation = static_cast<hw::FloatAccumulation>(mac.choice(
+      "float_accumulation", static_cast<size_t>(p.mac_array.float_accumulation), {"fp32", "native"},
+      "fp16, bf16, fp8 PEs: accumulate in fp32, or in the PE's own format (every product and "
+      "add rounded to it: BitNet b1.58's FP16 MAC accounting)"));
   mac.finish();
 
   ObjectReader wsram = root.object_required("weight_sram", "weight SRAM");
@@ -197,61 +202,127 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   return cfg;
 }
 
+namespace {
+
+// A library scaled to another node by the documented rule (docs/energy-model.md): energies by
+// (node / base node)^energy_exponent, areas by (node / base node)^area_exponent; DRAM energy
+// (off chip), leakage and ratios unchanged.
+TechLibrary scaled_library(const TechLibrary& base, double node_nm, double energy_exponent,
+                           double area_exponent) {
+  const double e = std::pow(node_nm / base.node_nm, energy_exponent);
+  const double a = std::pow(node_nm / base.node_nm, area_exponent);
+  const std::string rule = "scaled from " + base.name + " by the node rule (energy x " +
+                           std::to_string(e).substr(0, 5) + ", area x " +
+                           std::to_string(a).substr(0, 5) + "): ";
+  TechLibrary t = base;
+  for (auto& [name, op] : t.ops) {
+    op.energy_pj *= e;
+    op.area_um2 *= a;
+    op.source = rule + op.source;
+    op.optional = true;  // inherited entries may go unused
+  }
+  for (SramEnergyPoint& p : t.sram_read_points) p.read_energy_pj *= e;
+  t.sram_read_source = rule + t.sram_read_source;
+  t.sram_cell_area_um2 = {t.sram_cell_area_um2.value * a, rule + t.sram_cell_area_um2.source};
+  t.register_bit_area_um2 = {t.register_bit_area_um2.value * a,
+                             rule + t.register_bit_area_um2.source};
+  t.dram_pj_per_bit.source =
+      "as " + base.name +
+      " (off-chip: the logic node does not change it): " + t.dram_pj_per_bit.source;
+  return t;
+}
+
+}  // namespace
+
 TechLibrary parse_technology(const Json& json, const std::string& file,
                              const std::vector<SetOption>& sets) {
   Document doc = make_document(json, file, "tech", sets);
   ObjectReader root = doc.root();
   TechLibrary t;
+  const std::string name = root.string_required("name", "name of the library");
+  const double node_nm = root.number_required("node_nm", 1, 1000, "nm", "process node");
+  const double voltage_v =
+      root.number_required("voltage_v", 0.1, 5, "V", "supply voltage of the figures");
+  // Entries this file leaves out come from another library scaled to this node.
+  bool derived = false;
+  if (root.has("scaled_from")) {
+    ObjectReader sf = root.object("scaled_from", "scale a base library's entries to this node");
+    const std::string base_file =
+        sf.string_required("library", "base library, relative to this file");
+    const double ee = sf.number_required("energy_exponent", 0, 4, "",
+                                         "energy x (node / base node)^energy_exponent");
+    const double ae =
+        sf.number_required("area_exponent", 0, 4, "", "area x (node / base node)^area_exponent");
+    sf.string_required("source", "where the exponents come from");
+    sf.finish();
+    const std::filesystem::path base_path = std::filesystem::path(file).parent_path() / base_file;
+    if (!std::filesystem::exists(base_path)) {
+      sf.error("library", "cannot open " + base_path.string());
+    } else if (!doc.has_errors()) {
+      t = scaled_library(load_technology(base_path.string(), {}), node_nm, ee, ae);
+      derived = true;
+    }
+  }
   t.file = file;
-  t.name = root.string_required("name", "name of the library");
-  t.node_nm = root.number_required("node_nm", 1, 1000, "nm", "process node");
-  t.voltage_v = root.number_required("voltage_v", 0.1, 5, "V", "supply voltage of the figures");
+  t.name = name;
+  t.node_nm = node_nm;
+  t.voltage_v = voltage_v;
 
-  ObjectReader ops = root.object_required("ops", "primitive operations, by name");
-  for (const std::string& name : ops.keys()) {
-    ObjectReader op = ops.object(name, "one primitive operation");
+  ObjectReader ops = derived ? root.object("ops", "primitive operations, by name")
+                             : root.object_required("ops", "primitive operations, by name");
+  for (const std::string& op_name : ops.keys()) {
+    ObjectReader op = ops.object(op_name, "one primitive operation");
+    const auto inherited = t.ops.find(op_name);
     TechOp o;
     o.energy_pj = op.number_required("energy_pj", 0, 1e6, "pJ", "energy per operation");
-    o.has_area = op.has("area_um2");
-    o.area_um2 = op.number("area_um2", 0, 0, 1e9, "um^2", "area of one unit");
+    o.has_area = op.has("area_um2") || (inherited != t.ops.end() && inherited->second.has_area);
+    const double area_default = inherited != t.ops.end() ? inherited->second.area_um2 : 0.0;
+    o.area_um2 = op.number("area_um2", area_default, 0, 1e9, "um^2", "area of one unit");
     o.optional = op.boolean("optional", false, "may go unused by the simulator");
     o.source = op.string_required("source", "where the figures come from");
+    if (!op.has("area_um2") && inherited != t.ops.end()) {
+      o.source += "; area: " + inherited->second.source;
+    }
     op.finish();
-    t.ops[name] = o;
+    t.ops[op_name] = o;
   }
   ops.finish();
 
-  auto sourced = [](ObjectReader& r, std::string_view key, double min, double max,
-                    std::string_view unit, std::string_view doc_text) {
+  auto sourced = [derived](ObjectReader& r, std::string_view key, double min, double max,
+                           std::string_view unit, std::string_view doc_text, SourcedValue& out) {
+    if (derived && !r.has(key)) return;
     ObjectReader o = r.object_required(key, doc_text);
-    SourcedValue v;
-    v.value = o.number_required("value", min, max, unit, doc_text);
-    v.source = o.string_required("source", "where the figure comes from");
+    out.value = o.number_required("value", min, max, unit, doc_text);
+    out.source = o.string_required("source", "where the figure comes from");
     o.finish();
-    return v;
   };
-  t.dram_pj_per_bit = sourced(root, "dram_pj_per_bit", 0, 1e4, "pJ/bit", "DRAM energy per bit");
+  sourced(root, "dram_pj_per_bit", 0, 1e4, "pJ/bit", "DRAM energy per bit", t.dram_pj_per_bit);
 
-  ObjectReader sram = root.object_required("sram", "SRAM macro model");
-  for (ObjectReader& pt : sram.objects_required("read_energy_points", 2, "fit points")) {
-    SramEnergyPoint p;
-    p.capacity_kib = pt.number_required("capacity_kib", 0.001, 1e7, "KiB", "macro capacity");
-    p.width_bits = pt.number_required("width_bits", 1, 1e5, "bits", "access width");
-    p.read_energy_pj = pt.number_required("read_energy_pj", 1e-6, 1e6, "pJ", "energy per read");
-    pt.finish();
-    t.sram_read_points.push_back(p);
+  if (!derived || root.has("sram")) {
+    ObjectReader sram = root.object_required("sram", "SRAM macro model");
+    if (!derived || sram.has("read_energy_points")) {
+      t.sram_read_points.clear();
+      for (ObjectReader& pt : sram.objects_required("read_energy_points", 2, "fit points")) {
+        SramEnergyPoint p;
+        p.capacity_kib = pt.number_required("capacity_kib", 0.001, 1e7, "KiB", "macro capacity");
+        p.width_bits = pt.number_required("width_bits", 1, 1e5, "bits", "access width");
+        p.read_energy_pj = pt.number_required("read_energy_pj", 1e-6, 1e6, "pJ", "energy per read");
+        pt.finish();
+        t.sram_read_points.push_back(p);
+      }
+      t.sram_read_source = sram.string_required("read_energy_source", "source of the fit points");
+    }
+    sourced(sram, "write_to_read", 0.1, 10, "ratio", "write energy / read energy",
+            t.sram_write_to_read);
+    sourced(sram, "cell_area_um2", 1e-4, 100, "um^2", "6T cell area", t.sram_cell_area_um2);
+    sourced(sram, "array_efficiency", 0.01, 1, "ratio", "cell area / macro area",
+            t.sram_array_efficiency);
+    sram.finish();
   }
-  t.sram_read_source = sram.string_required("read_energy_source", "source of the fit points");
-  t.sram_write_to_read =
-      sourced(sram, "write_to_read", 0.1, 10, "ratio", "write energy / read energy");
-  t.sram_cell_area_um2 = sourced(sram, "cell_area_um2", 1e-4, 100, "um^2", "6T cell area");
-  t.sram_array_efficiency =
-      sourced(sram, "array_efficiency", 0.01, 1, "ratio", "cell area / macro area");
-  sram.finish();
-  t.register_bit_area_um2 =
-      sourced(root, "register_bit_area_um2", 1e-3, 1e3, "um^2", "flip-flop area per bit");
-  t.leakage_mw_per_mm2 =
-      sourced(root, "leakage_mw_per_mm2", 0, 1e4, "mW/mm^2", "leakage power per area");
+  sourced(root, "register_bit_area_um2", 1e-3, 1e3, "um^2", "flip-flop area per bit",
+          t.register_bit_area_um2);
+  sourced(root, "leakage_mw_per_mm2", 0, 1e4, "mW/mm^2", "leakage power per area",
+          t.leakage_mw_per_mm2);
   root.finish();
   doc.throw_if_errors();
   t.resolved = doc.resolved();

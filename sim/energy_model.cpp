@@ -41,6 +41,21 @@ const std::vector<EventMapEntry>& event_map() {
       {"pe.mac.posit16_1",
        {{"posit16_mult", 1}, {"int128_add", 1}},
        "a posit<16,1> product added into a 128-bit quire"},
+      {"pe.mac.fp16_native",
+       {{"fp16_mult", 1}, {"fp16_add", 1}},
+       "an fp16 product added in fp16 (BitNet b1.58's FP16 MAC: 71.4x a ternary add at 7 nm)"},
+      {"pe.mac.bf16_native",
+       {{"bf16_mult", 1}, {"fp16_add", 1}},
+       "a bf16 product added in bf16 (the add priced as fp16's: an upper bound)"},
+      {"pe.mac.fp8_e4m3_native",
+       {{"fp8_mult", 1}, {"fp16_add", 1}},
+       "an fp8 product added in fp8 (the add priced as fp16's: an upper bound)"},
+      {"pe.mac.fp8_e5m2_native",
+       {{"fp8_mult", 1}, {"fp16_add", 1}},
+       "an fp8 product added in fp8 (the add priced as fp16's: an upper bound)"},
+      {"pe.acc.native",
+       {{"fp16_add", 1}},
+       "one accumulator update in the PE's 16- or 8-bit float format (priced as an fp16 add)"},
       {"pe.acc.int32", {{"int32_add", 1}}, "one int32 accumulator update"},
       {"pe.acc.fp32", {{"fp32_add", 1}}, "one fp32 accumulator update"},
       {"pe.acc.quire64", {{"int64_add", 1}}, "one 64-bit quire update"},
@@ -206,9 +221,10 @@ std::set<std::string> referenced_primitives() {
 }
 
 AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) {
-  const hw::PeTraits t = hw::pe_traits(mac.pe);
+  const hw::PeTraits t = mac.traits();
   const double reg_bit = tech.register_bit_area_um2.value;
-  const std::string mult = multiplier_op(mac.pe), accum = accumulator_op(mac.pe);
+  const std::string mult = multiplier_op(mac.pe);
+  const std::string accum = mac.traits().native_acc ? "fp16_add" : accumulator_op(mac.pe);
   const double mult_area = area_of(tech, mult), acc_area = area_of(tech, accum);
   const double weight_bits = t.weight_bytes ? 8.0 * t.weight_bytes : 2.0;
   const int weight_regs = mac.weight_preload_overlap ? 2 : 1;

@@ -52,6 +52,62 @@ float block_sum(const std::vector<float>& x, const std::vector<float>& w, size_t
   return p[0];
 }
 
+// The value rounded to the kind's own format (native float accumulation).
+double round_to(hw::PeKind kind, double v) { return element_value(kind, encode_element(kind, v)); }
+
+// The accumulator of one output over k products x[i] w[i] as the MAC array forms it
+// (pe.hpp): per k-tile (one gemm each) and per array block of it, the block's sum (pairwise
+// in an adder tree, in order in a systolic column or PE), then added to the accumulator in
+// block order; fp32 accumulation rounds every add to fp32, native accumulation every product
+// and every add to the kind's format.
+double float_accumulator(hw::PeKind kind, const std::vector<double>& x,
+                         const std::vector<double>& w, uint32_t k, uint32_t k_tile,
+                         const hw::MacArrayParams& mac) {
+  const bool tree = mac.dataflow == hw::Dataflow::kAdderTree;
+  const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
+  if (!mac.traits().native_acc) {
+    std::vector<float> xf(x.begin(), x.end()), wf(w.begin(), w.end());
+    float acc = 0.0f;
+    bool first = true;
+    for (uint32_t t0 = 0; t0 < k; t0 += k_tile) {
+      const uint32_t t1 = std::min(k, t0 + k_tile);
+      const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
+      for (uint32_t b0 = t0; b0 < t1; b0 += block) {
+        const float s = block_sum(xf, wf, b0, std::min(t1, b0 + block), tree);
+        acc = first ? s : acc + s;
+        first = false;
+      }
+    }
+    return acc;
+  }
+  double acc = 0.0;
+  bool first = true;
+  for (uint32_t t0 = 0; t0 < k; t0 += k_tile) {
+    const uint32_t t1 = std::min(k, t0 + k_tile);
+    const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
+    for (uint32_t b0 = t0; b0 < t1; b0 += block) {
+      std::vector<double> p;
+      for (uint32_t i = b0; i < std::min(t1, b0 + block); ++i)
+        p.push_back(round_to(kind, x[i] * w[i]));
+      double s = 0.0;
+      if (tree) {
+        while (p.size() > 1) {
+          std::vector<double> q;
+          for (size_t i = 0; i + 1 < p.size(); i += 2) q.push_back(round_to(kind, p[i] + p[i + 1]));
+          if (p.size() % 2) q.push_back(p.back());
+          p = q;
+        }
+        s = p[0];
+      } else {
+        for (double v : p) s = round_to(kind, s + v);
+      }
+      acc = first ? s : round_to(kind, acc + s);
+      first = false;
+    }
+  }
+  return acc;
+}
+
 }  // namespace
 
 arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const uint32_t* w,
@@ -71,24 +127,12 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
     for (uint32_t i = 0; i < k; ++i) q.fma(x[i], w[i]);
     return q.value();
   }
-  std::vector<float> xv(k), wv(k);
+  std::vector<double> xv(k), wv(k);
   for (uint32_t i = 0; i < k; ++i) {
-    xv[i] = static_cast<float>(element_value(kind, x[i]));
-    wv[i] = static_cast<float>(element_value(kind, w[i]));
+    xv[i] = element_value(kind, x[i]);
+    wv[i] = element_value(kind, w[i]);
   }
-  const bool tree = mac.dataflow == hw::Dataflow::kAdderTree;
-  const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
-  float acc = 0.0f;
-  bool first = true;
-  for (uint32_t t0 = 0; t0 < k; t0 += k_tile) {
-    const uint32_t t1 = std::min(k, t0 + k_tile);
-    const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
-    for (uint32_t b0 = t0; b0 < t1; b0 += block) {
-      const float s = block_sum(xv, wv, b0, std::min(t1, b0 + block), tree);
-      acc = first ? s : acc + s;
-      first = false;
-    }
-  }
+  const double acc = float_accumulator(kind, xv, wv, k, k_tile, mac);
   return arith::from_double(acc);
 }
 
@@ -174,27 +218,13 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
         }
       }
     } else {
-      const bool tree = mac.dataflow == hw::Dataflow::kAdderTree;
-      const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
-      std::vector<float> xv(k), wv(k);
+      std::vector<double> xv(k), wv(k);
       for (uint32_t r = 0; r < m; ++r) {
-        for (uint32_t i = 0; i < k; ++i)
-          xv[i] = static_cast<float>(element_value(kind, x[size_t{r} * k + i]));
+        for (uint32_t i = 0; i < k; ++i) xv[i] = element_value(kind, x[size_t{r} * k + i]);
         for (uint32_t c = 0; c < n; ++c) {
-          for (uint32_t i = 0; i < k; ++i)
-            wv[i] = static_cast<float>(element_value(kind, weight(c, i)));
-          float acc = 0.0f;
-          bool first = true;
-          for (uint32_t t0 = 0; t0 < k; t0 += k_tiles[l]) {
-            const uint32_t t1 = std::min(k, t0 + k_tiles[l]);
-            const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
-            for (uint32_t b0 = t0; b0 < t1; b0 += block) {
-              const float s = block_sum(xv, wv, b0, std::min(t1, b0 + block), tree);
-              acc = first ? s : acc + s;
-              first = false;
-            }
-          }
-          ref.out[size_t{r} * n + c] = encode_element(kind, acc);
+          for (uint32_t i = 0; i < k; ++i) wv[i] = element_value(kind, weight(c, i));
+          ref.out[size_t{r} * n + c] =
+              encode_element(kind, float_accumulator(kind, xv, wv, k, k_tiles[l], mac));
         }
       }
     }

@@ -14,7 +14,7 @@ constexpr uint32_t kMaxDim16 = 65535;                       // gemm n field
 Geometry geometry_of(const hw::NmpParams& hw) {
   Geometry g;
   g.layout = hw.mac_array.layout();
-  g.traits = hw::pe_traits(hw.mac_array.pe);
+  g.traits = hw.mac_array.traits();
   g.act_word = hw.act_sram.width_bits / 8;
   g.acc_word = hw.acc_sram.width_bits / 8;
   g.wgt_word = hw.weight_sram.width_bits / 8;

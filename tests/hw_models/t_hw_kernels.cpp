@@ -196,7 +196,7 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
             std::memcpy(&wa, &w[(size_t{j} * k + kk) * t.weight_bytes], t.weight_bytes);
             q.fma(xa, wa);
           }
-          REQUIRE(convert_accumulator(pe, got) == q.round());
+          REQUIRE(convert_accumulator(pe, FloatAccumulation::kFp32, got) == q.round());
         }
       }
     }
