@@ -1,5 +1,7 @@
 // nmpsim: the command line. Exit codes: 0 success, 1 simulation failure, 2 bad input.
+#include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -14,6 +16,7 @@
 #include "sim/report.hpp"
 #include "sim/report_tools.hpp"
 #include "sim/run.hpp"
+#include "sim/sweep.hpp"
 #include "workloads/model.hpp"
 
 namespace po = boost::program_options;
@@ -39,6 +42,8 @@ commands:
   params    print every field of the given config files (markdown)
   energy    the energy-per-operation report of a run (or --events: how keys are priced)
   compare   two reports side by side, with the ratio of every figure
+  sweep     run a grid or random sweep of configurations into an SQLite database
+  merge     join the databases of sweep shards
 
 Run 'nmpsim <command> --help' for a command's options.
 Exit codes: 0 success, 1 simulation failure, 2 bad input.
@@ -335,6 +340,89 @@ int cmd_compare(int argc, char** argv) {
   return 0;
 }
 
+int cmd_sweep(int argc, char** argv) {
+  std::string spec_path, shard, csv;
+  nmp::sim::SweepOptions opt;
+  bool quiet = false;
+  po::options_description desc("options");
+  desc.add_options()("spec", po::value(&spec_path)->required(), "sweep spec (JSON)")(
+      "jobs,j", po::value(&opt.jobs)->default_value(1), "points run in parallel")(
+      "resume", po::bool_switch(&opt.resume), "run only the points missing from the database")(
+      "shard", po::value(&shard), "i/N: run only the i-th of N deterministic slices (0-based)")(
+      "db", po::value(&opt.db_path),
+      "SQLite database (default out/sweeps/NAME.sqlite, or NAME.shard-I-of-N.sqlite)")(
+      "csv", po::value(&csv), "also export the database's points as CSV")(
+      "quiet,q", po::bool_switch(&quiet), "no progress line");
+  po::positional_options_description pos;
+  pos.add("spec", 1);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim sweep SPEC.json [--jobs N] [--resume] [--shard i/N]", desc,
+             &pos, vm)) {
+    return 0;
+  }
+  const nmp::sim::SweepSpec spec = nmp::sim::load_sweep_spec(spec_path);
+  if (!shard.empty()) {
+    unsigned i = 0, n = 0;
+    char tail = 0;
+    if (std::sscanf(shard.c_str(), "%u/%u%c", &i, &n, &tail) != 2 || n == 0 || i >= n) {
+      std::cerr << "nmpsim sweep: --shard " << shard << ": expected i/N with 0 <= i < N\n";
+      return kExitBadInput;
+    }
+    opt.shard = i;
+    opt.shards = n;
+  }
+  if (opt.db_path.empty()) {
+    std::filesystem::create_directories("out/sweeps");
+    opt.db_path = "out/sweeps/" + spec.name +
+                  (opt.shards > 1
+                       ? ".shard-" + std::to_string(opt.shard) + "-of-" + std::to_string(opt.shards)
+                       : std::string()) +
+                  ".sqlite";
+  }
+  opt.progress = !quiet;
+  const nmp::sim::SweepSummary sum = nmp::sim::run_sweep(spec, opt);
+  std::cout << "sweep " << spec.name << ": " << sum.points << " points"
+            << (opt.shards > 1 ? " in this shard" : "") << ", " << sum.done << " run, "
+            << sum.failed << " failed, " << sum.skipped << " already done; database " << opt.db_path
+            << "\n";
+  if (opt.shards == 1) {
+    const auto front = nmp::sim::pareto_front(opt.db_path, spec.name);
+    std::cout << "Pareto front (latency, energy, area"
+              << (front.empty() || std::isnan(front[0].error_rmse) ? "" : ", RMSE")
+              << "): " << front.size() << " points\n";
+    for (const auto& p : front) {
+      std::cout << "  point " << p.point << "  latency " << p.latency_s << " s, energy "
+                << p.energy_pj * 1e-6 << " uJ, area " << p.area_um2 * 1e-6 << " mm^2";
+      if (!std::isnan(p.error_rmse)) std::cout << ", RMSE " << p.error_rmse;
+      std::cout << "  [" << p.sets << "]\n";
+    }
+  }
+  if (!csv.empty()) nmp::sim::export_csv(opt.db_path, csv);
+  return sum.failed > 0 ? kExitSimulation : 0;
+}
+
+int cmd_merge(int argc, char** argv) {
+  std::vector<std::string> files;
+  std::string csv;
+  po::options_description desc("options");
+  desc.add_options()("files", po::value(&files)->composing(), "OUT.sqlite IN.sqlite ...")(
+      "csv", po::value(&csv), "also export the merged points as CSV");
+  po::positional_options_description pos;
+  pos.add("files", -1);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim merge OUT.sqlite SHARD.sqlite ...", desc, &pos, vm)) {
+    return 0;
+  }
+  if (files.size() < 2) {
+    std::cerr << "nmpsim merge: expected an output database and at least one input\n";
+    return kExitBadInput;
+  }
+  nmp::sim::merge_databases(files[0], std::vector<std::string>(files.begin() + 1, files.end()));
+  if (!csv.empty()) nmp::sim::export_csv(files[0], csv);
+  std::cout << "merged " << files.size() - 1 << " databases into " << files[0] << "\n";
+  return 0;
+}
+
 int cmd_isa(int argc, char** argv) {
   po::options_description desc("options");
   po::variables_map vm;
@@ -394,6 +482,8 @@ int main(int argc, char** argv) {
     if (cmd == "isa") return cmd_isa(argc - 1, argv + 1);
     if (cmd == "energy") return cmd_energy(argc - 1, argv + 1);
     if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
+    if (cmd == "sweep") return cmd_sweep(argc - 1, argv + 1);
+    if (cmd == "merge") return cmd_merge(argc - 1, argv + 1);
     if (cmd == "params") return cmd_params(argc - 1, argv + 1);
     std::cerr << "nmpsim: unknown command '" << cmd << "' (see nmpsim --help)\n";
     return kExitBadInput;

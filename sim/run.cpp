@@ -171,11 +171,13 @@ class PhaseTimer {
   std::chrono::steady_clock::time_point last_;
 };
 
-Json run_simulation(const SimConfig& cfg) {
+Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerated) {
   PhaseTimer timer(cfg.options.profile);
   const workloads::ModelSpec& model = cfg.workload.model;
   const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
-  const workloads::ModelData data = workloads::generate(model);
+  workloads::ModelData generated;
+  if (!pregenerated) generated = workloads::generate(model);
+  const workloads::ModelData& data = pregenerated ? *pregenerated : generated;
   timer.mark("generate");
   const bool recurrent = workloads::is_recurrent(model.layers.front().kind);
   const bool attention = model.layers.front().kind == workloads::LayerKind::kAttention;
@@ -275,6 +277,38 @@ Json run_simulation(const SimConfig& cfg) {
   return report;
 }
 
+std::string child_message(const std::function<Json()>& work) {
+  Json msg;
+  try {
+    msg = {{"ok", true}, {"result", work()}};
+  } catch (const ConfigError& e) {
+    Json issues = Json::array();
+    std::string text;
+    for (const ConfigIssue& i : e.issues()) {
+      issues.push_back({{"file", i.file}, {"pointer", i.pointer}, {"message", i.message}});
+      text += (text.empty() ? "" : "; ") + i.text();
+    }
+    msg = {{"ok", false}, {"kind", "config"}, {"issues", issues}, {"message", text}};
+  } catch (const hw::SimulationError& e) {
+    msg = {{"ok", false}, {"kind", "simulation"}, {"message", e.what()}};
+  } catch (const std::exception& e) {
+    msg = {{"ok", false}, {"kind", "internal"}, {"message", e.what()}};
+  }
+  return msg.dump();
+}
+
+Json child_outcome(const std::string& text, int status) {
+  if (!WIFEXITED(status) || text.empty()) {
+    return {
+        {"ok", false},
+        {"kind", "internal"},
+        {"message", "the simulation process died" +
+                        (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status))
+                                             : std::string())}};
+  }
+  return Json::parse(text);
+}
+
 Json run_in_child(const std::function<Json()>& work) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -283,21 +317,7 @@ Json run_in_child(const std::function<Json()>& work) {
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     close(fds[0]);
-    Json msg;
-    try {
-      msg = {{"ok", true}, {"result", work()}};
-    } catch (const ConfigError& e) {
-      Json issues = Json::array();
-      for (const ConfigIssue& i : e.issues()) {
-        issues.push_back({{"file", i.file}, {"pointer", i.pointer}, {"message", i.message}});
-      }
-      msg = {{"ok", false}, {"kind", "config"}, {"issues", issues}};
-    } catch (const hw::SimulationError& e) {
-      msg = {{"ok", false}, {"kind", "simulation"}, {"message", e.what()}};
-    } catch (const std::exception& e) {
-      msg = {{"ok", false}, {"kind", "internal"}, {"message", e.what()}};
-    }
-    const std::string text = msg.dump();
+    const std::string text = child_message(work);
     size_t done = 0;
     while (done < text.size()) {
       const ssize_t n = write(fds[1], text.data() + done, text.size() - done);
@@ -318,12 +338,7 @@ Json run_in_child(const std::function<Json()>& work) {
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || text.empty()) {
-    throw std::runtime_error(
-        "the simulation process died" +
-        (WIFSIGNALED(status) ? " with signal " + std::to_string(WTERMSIG(status)) : std::string()));
-  }
-  const Json msg = Json::parse(text);
+  const Json msg = child_outcome(text, status);
   if (msg.at("ok").get<bool>()) return msg.at("result");
   const std::string kind = msg.at("kind");
   if (kind == "config") {

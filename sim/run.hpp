@@ -17,6 +17,7 @@
 #include "hw_models/nmp_top.hpp"
 #include "isa/program.hpp"
 #include "sim/config.hpp"
+#include "workloads/model.hpp"
 
 namespace nmp::sim {
 
@@ -53,7 +54,8 @@ SimConfig load_sim_config(const SimInputs& inputs);
 
 // Runs in this process (elaborates SystemC: once per process). Throws ConfigError for inputs
 // that cannot run on the hardware, hw::SimulationError for a fault of the simulated machine.
-Json run_simulation(const SimConfig& config);
+// `data`, if given, is the workload's generated tensors (a sweep generates them once).
+Json run_simulation(const SimConfig& config, const workloads::ModelData* data = nullptr);
 
 // Runs in a forked child; same results and exceptions as run_simulation().
 Json run_isolated(const SimConfig& config);
@@ -61,6 +63,13 @@ Json run_isolated(const SimConfig& config);
 // Runs `work` in a forked child and returns its result. ConfigError and hw::SimulationError
 // thrown there are thrown here again; anything else becomes std::runtime_error.
 Json run_in_child(const std::function<Json()>& work);
+
+// The protocol between a child and its parent, for callers that manage children themselves:
+// the child runs `work` and writes child_message(work) to the parent; the parent turns the text
+// and the child's exit status into {"ok": true, "result": ...} or {"ok": false, "kind":
+// "config" | "simulation" | "internal", "message": ...}.
+std::string child_message(const std::function<Json()>& work);
+Json child_outcome(const std::string& text, int wait_status);
 
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
 // Elaborates SystemC, so call it in a child. A non-empty trace_path writes the occupancy trace

@@ -1,0 +1,618 @@
+#include "sim/sweep.hpp"
+
+#include <poll.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "sim/run.hpp"
+#include "workloads/random.hpp"
+
+namespace nmp::sim {
+namespace {
+
+// --- SQLite, thinly wrapped ---------------------------------------------------------------------
+
+class Db {
+ public:
+  explicit Db(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+      const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw ConfigError(path, "", "cannot open the database: " + why);
+    }
+    path_ = path;
+    sqlite3_busy_timeout(db_, 10000);
+    exec("PRAGMA journal_mode=WAL");
+    exec(
+        "CREATE TABLE IF NOT EXISTS sweeps(name TEXT PRIMARY KEY, spec TEXT NOT NULL, "
+        "points INTEGER NOT NULL)");
+    exec(
+        "CREATE TABLE IF NOT EXISTS points(sweep TEXT NOT NULL, point INTEGER NOT NULL, "
+        "sets TEXT NOT NULL, status TEXT NOT NULL, error TEXT, cycles INTEGER, latency_s REAL, "
+        "energy_pj REAL, area_um2 REAL, error_rmse REAL, macs INTEGER, tokens_per_s REAL, "
+        "config TEXT, report TEXT, PRIMARY KEY(sweep, point))");
+    exec(
+        "CREATE TABLE IF NOT EXISTS metrics(sweep TEXT NOT NULL, point INTEGER NOT NULL, "
+        "name TEXT NOT NULL, value REAL, PRIMARY KEY(sweep, point, name))");
+  }
+  ~Db() { sqlite3_close(db_); }
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      const std::string why = err ? err : "?";
+      sqlite3_free(err);
+      throw ConfigError(path_, "", "database error: " + why + " (in " + sql.substr(0, 60) + ")");
+    }
+  }
+
+  class Stmt {
+   public:
+    Stmt(Db& db, const std::string& sql) : db_(db) {
+      if (sqlite3_prepare_v2(db.db_, sql.c_str(), -1, &s_, nullptr) != SQLITE_OK) {
+        throw ConfigError(db.path_, "", std::string("database error: ") + sqlite3_errmsg(db.db_));
+      }
+    }
+    ~Stmt() { sqlite3_finalize(s_); }
+    Stmt(const Stmt&) = delete;
+    Stmt& operator=(const Stmt&) = delete;
+    Stmt& bind(int i, const std::string& v) {
+      sqlite3_bind_text(s_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+      return *this;
+    }
+    Stmt& bind(int i, int64_t v) {
+      sqlite3_bind_int64(s_, i, v);
+      return *this;
+    }
+    Stmt& bind(int i, double v) {
+      if (std::isnan(v)) {
+        sqlite3_bind_null(s_, i);
+      } else {
+        sqlite3_bind_double(s_, i, v);
+      }
+      return *this;
+    }
+    Stmt& bind_null(int i) {
+      sqlite3_bind_null(s_, i);
+      return *this;
+    }
+    bool step() {
+      const int rc = sqlite3_step(s_);
+      if (rc == SQLITE_ROW) return true;
+      if (rc == SQLITE_DONE) return false;
+      throw ConfigError(db_.path_, "", std::string("database error: ") + sqlite3_errmsg(db_.db_));
+    }
+    void reset() {
+      sqlite3_reset(s_);
+      sqlite3_clear_bindings(s_);
+    }
+    int64_t integer(int col) const { return sqlite3_column_int64(s_, col); }
+    double real(int col) const {
+      return sqlite3_column_type(s_, col) == SQLITE_NULL ? NAN : sqlite3_column_double(s_, col);
+    }
+    std::string text(int col) const {
+      const auto* t = sqlite3_column_text(s_, col);
+      return t ? reinterpret_cast<const char*>(t) : "";
+    }
+    bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+   private:
+    Db& db_;
+    sqlite3_stmt* s_ = nullptr;
+  };
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+constexpr const char* kPointColumns =
+    "sweep, point, sets, status, error, cycles, latency_s, energy_pj, area_um2, error_rmse, "
+    "macs, tokens_per_s, config, report";
+
+// --- spec and points ---------------------------------------------------------------------------
+
+std::string value_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+std::string join_sets(const std::vector<std::string>& sets) {
+  std::string s;
+  for (const std::string& t : sets) s += (s.empty() ? "" : " ") + t;
+  return s;
+}
+
+// Every numeric figure of a report, by JSON path (the config section excluded: it is stored
+// whole, and its numbers are inputs).
+void flatten(const Json& j, const std::string& path,
+             std::vector<std::pair<std::string, double>>& out) {
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      if (path.empty() && (k == "config" || k == "counter_meta")) continue;
+      flatten(v, path.empty() ? k : path + "." + k, out);
+    }
+  } else if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) flatten(j[i], path + "." + std::to_string(i), out);
+  } else if (j.is_number()) {
+    out.emplace_back(path, j.get<double>());
+  } else if (j.is_boolean()) {
+    out.emplace_back(path, j.get<bool>() ? 1.0 : 0.0);
+  }
+}
+
+double worst_rmse(const Json& report) {
+  double worst = NAN;
+  if (!report.contains("error")) return worst;
+  for (const auto& [name, e] : report["error"].items()) {
+    if (e.is_object() && e["rmse"].is_number()) {
+      const double v = e["rmse"].get<double>();
+      worst = std::isnan(worst) ? v : std::max(worst, v);
+    }
+  }
+  return worst;
+}
+
+void store_point(Db& db, const std::string& sweep, const SweepPoint& p, const Json& outcome) {
+  db.exec("BEGIN IMMEDIATE");
+  Db::Stmt ins(db, std::string("INSERT INTO points(") + kPointColumns +
+                       ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  ins.bind(1, sweep).bind(2, static_cast<int64_t>(p.index)).bind(3, join_sets(p.sets));
+  if (outcome["ok"].get<bool>()) {
+    const Json& report = outcome["result"]["report"];
+    ins.bind(4, std::string("ok")).bind_null(5);
+    ins.bind(6, report["cycles"]["total"].get<int64_t>());
+    ins.bind(7, report["derived"]["latency_s"].get<double>());
+    ins.bind(8, report["energy_pj"]["total"].get<double>());
+    ins.bind(9, report["area_um2"]["total"].get<double>());
+    ins.bind(10, worst_rmse(report));
+    ins.bind(11, report["counters"]["mac_array"]["macs"].get<int64_t>());
+    ins.bind(12, report["derived"]["tokens_per_s"].get<double>());
+    ins.bind(13, report["config"].dump()).bind(14, report.dump());
+    ins.step();
+    Db::Stmt m(db, "INSERT INTO metrics(sweep, point, name, value) VALUES (?,?,?,?)");
+    std::vector<std::pair<std::string, double>> figures;
+    flatten(report, "", figures);
+    for (const auto& [name, value] : figures) {
+      m.bind(1, sweep).bind(2, static_cast<int64_t>(p.index)).bind(3, name).bind(4, value);
+      m.step();
+      m.reset();
+    }
+  } else {
+    ins.bind(4, std::string("failed"))
+        .bind(5,
+              outcome["kind"].get<std::string>() + ": " + outcome.value("message", std::string()));
+    for (int c = 6; c <= 14; ++c) ins.bind_null(c);
+    ins.step();
+  }
+  db.exec("COMMIT");
+}
+
+// --- running points in child processes ---------------------------------------------------------
+
+struct Child {
+  pid_t pid;
+  int fd;
+  SweepPoint point;
+  std::string text;
+};
+
+std::string seconds_text(double s) {
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600),
+                  static_cast<int>(s / 60) % 60);
+  } else if (s >= 60) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0fs", s);
+  }
+  return buf;
+}
+
+}  // namespace
+
+SweepSpec load_sweep_spec(const std::string& path) {
+  const Json json = parse_json_file(path);
+  Document doc(path, json);
+  ObjectReader root = doc.root();
+  SweepSpec s;
+  s.file = path;
+  s.text = json;
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  auto relative = [&](const std::string& p) {
+    if (p.empty() || std::filesystem::path(p).is_absolute() || std::filesystem::exists(p)) return p;
+    return (dir / p).string();
+  };
+  s.name = root.string_required("name", "the sweep's name (its rows in the database)");
+  s.hw_path = relative(root.string_required("hw", "hardware config"));
+  s.workload_path = relative(root.string_required("workload", "workload"));
+  s.tech_path = relative(root.string("tech", "", "technology library (default: the hw file's)"));
+  s.timing_only = root.boolean("timing_only", false, "run every point without values");
+  s.verify = root.boolean("verify", true, "check every point's outputs against the reference");
+  if (root.has("grid")) {
+    ObjectReader grid = root.object("grid", "field path -> the values to try");
+    for (const std::string& key : grid.keys()) {
+      const Json& values = *grid.raw(key);
+      if (!values.is_array() || values.empty()) {
+        grid.error(key, "expected a non-empty array of values");
+        continue;
+      }
+      s.grid[key] = values;
+    }
+    grid.finish();
+  }
+  if (root.has("random")) {
+    ObjectReader rnd = root.object("random", "seeded random samples");
+    s.samples = rnd.u64_required("samples", 1, 1u << 24, "points", "how many samples");
+    s.seed = rnd.u64("seed", 1, 0, UINT64_MAX, "", "seed of the sampler");
+    ObjectReader fields = rnd.object_required("fields", "field path -> range or choices");
+    for (const std::string& key : fields.keys()) {
+      ObjectReader f = fields.object(key, "a range {min, max, integer} or {choices}");
+      Json spec = Json::object();
+      if (f.has("choices")) {
+        const Json& c = *f.raw("choices");
+        if (!c.is_array() || c.empty()) f.error("choices", "expected a non-empty array");
+        spec["choices"] = c;
+      } else {
+        spec["min"] = f.number_required("min", -1e300, 1e300, "", "smallest value");
+        spec["max"] = f.number_required("max", -1e300, 1e300, "", "largest value");
+        spec["integer"] = f.boolean("integer", false, "draw integers");
+        if (spec["max"].get<double>() < spec["min"].get<double>())
+          f.error("max", "expected max >= min");
+      }
+      f.finish();
+      s.random[key] = spec;
+    }
+    fields.finish();
+    rnd.finish();
+  }
+  root.finish();
+  doc.throw_if_errors();
+  if (s.grid.empty() && s.random.empty()) {
+    throw ConfigError(path, "", "a sweep needs a grid, random samples, or both");
+  }
+  for (const auto& [key, v] : s.grid.items()) parse_set_options({key + "=0"});  // validates roots
+  for (const auto& [key, v] : s.random.items()) parse_set_options({key + "=0"});
+  return s;
+}
+
+std::vector<SweepPoint> sweep_points(const SweepSpec& spec) {
+  // Grid: keys in sorted order, the last varying fastest.
+  std::vector<std::vector<std::string>> grid = {{}};
+  for (const auto& [key, values] : spec.grid.items()) {
+    std::vector<std::vector<std::string>> next;
+    for (const auto& prefix : grid) {
+      for (const Json& v : values) {
+        next.push_back(prefix);
+        next.back().push_back(key + "=" + value_text(v));
+      }
+    }
+    grid.swap(next);
+  }
+  // Random samples, drawn in order, fields in sorted order.
+  std::vector<std::vector<std::string>> samples = {{}};
+  if (!spec.random.empty()) {
+    samples.clear();
+    workloads::Rng rng(spec.seed);
+    for (uint64_t i = 0; i < spec.samples; ++i) {
+      std::vector<std::string> sets;
+      for (const auto& [key, f] : spec.random.items()) {
+        if (f.contains("choices")) {
+          const Json& c = f["choices"];
+          sets.push_back(key + "=" + value_text(c[rng.next() % c.size()]));
+        } else if (f["integer"].get<bool>()) {
+          const auto lo = static_cast<int64_t>(std::ceil(f["min"].get<double>()));
+          const auto hi = static_cast<int64_t>(std::floor(f["max"].get<double>()));
+          const auto span = static_cast<uint64_t>(hi - lo + 1);
+          sets.push_back(key + "=" + std::to_string(lo + static_cast<int64_t>(rng.next() % span)));
+        } else {
+          const double lo = f["min"].get<double>(), hi = f["max"].get<double>();
+          char buf[64];
+          std::snprintf(buf, sizeof buf, "%.17g", lo + (hi - lo) * rng.uniform());
+          sets.push_back(key + "=" + buf);
+        }
+      }
+      samples.push_back(sets);
+    }
+  }
+  std::vector<SweepPoint> points;
+  for (const auto& g : grid) {
+    for (const auto& r : samples) {
+      SweepPoint p;
+      p.index = points.size();
+      p.sets = g;
+      p.sets.insert(p.sets.end(), r.begin(), r.end());
+      points.push_back(p);
+    }
+  }
+  return points;
+}
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
+  if (opt.shards == 0 || opt.shard >= opt.shards) {
+    throw ConfigError("--shard", "", "expected i/N with 0 <= i < N");
+  }
+  const std::vector<SweepPoint> all = sweep_points(spec);
+  Db db(opt.db_path);
+  {
+    Db::Stmt q(db, "SELECT spec, points FROM sweeps WHERE name = ?");
+    q.bind(1, spec.name);
+    if (q.step()) {
+      if (q.text(0) != spec.text.dump() || q.integer(1) != static_cast<int64_t>(all.size())) {
+        throw ConfigError(opt.db_path, "",
+                          "the database holds a different sweep named '" + spec.name +
+                              "' (rename the sweep or use another --db)");
+      }
+    } else {
+      Db::Stmt ins(db, "INSERT INTO sweeps(name, spec, points) VALUES (?,?,?)");
+      ins.bind(1, spec.name).bind(2, spec.text.dump()).bind(3, static_cast<int64_t>(all.size()));
+      ins.step();
+    }
+  }
+  std::map<uint64_t, bool> recorded;
+  {
+    Db::Stmt q(db, "SELECT point FROM points WHERE sweep = ?");
+    q.bind(1, spec.name);
+    while (q.step()) recorded[static_cast<uint64_t>(q.integer(0))] = true;
+  }
+  SweepSummary sum;
+  std::vector<SweepPoint> todo;
+  for (const SweepPoint& p : all) {
+    if (p.index % opt.shards != opt.shard) continue;
+    ++sum.points;
+    if (recorded.count(p.index)) {
+      if (!opt.resume) {
+        throw ConfigError(opt.db_path, "",
+                          "already holds points of sweep '" + spec.name +
+                              "': pass --resume to run only the missing ones");
+      }
+      ++sum.skipped;
+      continue;
+    }
+    todo.push_back(p);
+  }
+
+  // The workload's tensors, generated once when no point changes the workload.
+  bool workload_swept = false;
+  for (const auto& [key, v] : spec.grid.items()) workload_swept |= key.rfind("workload.", 0) == 0;
+  for (const auto& [key, v] : spec.random.items()) workload_swept |= key.rfind("workload.", 0) == 0;
+  std::optional<workloads::ModelData> shared;
+  if (!workload_swept && !todo.empty()) {
+    shared = workloads::generate(load_workload(spec.workload_path, {}).model);
+  }
+
+  auto run_point = [&](const SweepPoint& p) {
+    SimInputs in;
+    in.hw_path = spec.hw_path;
+    in.workload_path = spec.workload_path;
+    in.tech_path = spec.tech_path;
+    in.sets = p.sets;
+    in.options.timing_only = spec.timing_only;
+    in.options.verify = spec.verify;
+    const SimConfig cfg = load_sim_config(in);
+    return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<Child> running;
+  size_t next = 0;
+  auto report_progress = [&] {
+    if (!opt.progress) return;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const uint64_t finished = sum.done + sum.failed;
+    const uint64_t left = todo.size() - finished;
+    std::fprintf(
+        stderr, "sweep %s: %llu/%zu finished, %llu failed, %zu running, ETA %s\n",
+        spec.name.c_str(), static_cast<unsigned long long>(finished), todo.size(),
+        static_cast<unsigned long long>(sum.failed), running.size(),
+        finished ? seconds_text(elapsed / static_cast<double>(finished) * static_cast<double>(left))
+                       .c_str()
+                 : "?");
+  };
+  const unsigned jobs = std::max(1u, opt.jobs);
+  while (next < todo.size() || !running.empty()) {
+    while (running.size() < jobs && next < todo.size()) {
+      int fds[2];
+      if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
+      std::fflush(nullptr);
+      const pid_t pid = fork();
+      if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+      if (pid == 0) {
+        close(fds[0]);
+        const SweepPoint point = todo[next];
+        const std::string text = child_message([&] { return run_point(point); });
+        size_t done = 0;
+        while (done < text.size()) {
+          const ssize_t n = write(fds[1], text.data() + done, text.size() - done);
+          if (n <= 0) break;
+          done += static_cast<size_t>(n);
+        }
+        close(fds[1]);
+        _exit(0);
+      }
+      close(fds[1]);
+      running.push_back({pid, fds[0], todo[next], ""});
+      ++next;
+    }
+    std::vector<pollfd> fds;
+    for (const Child& c : running) fds.push_back({c.fd, POLLIN, 0});
+    if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
+      throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    }
+    for (size_t i = fds.size(); i-- > 0;) {
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      Child& c = running[i];
+      char buf[65536];
+      const ssize_t n = read(c.fd, buf, sizeof buf);
+      if (n > 0) {
+        c.text.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      close(c.fd);
+      int status = 0;
+      waitpid(c.pid, &status, 0);
+      const Json outcome = child_outcome(c.text, status);
+      store_point(db, spec.name, c.point, outcome);
+      (outcome["ok"].get<bool>() ? sum.done : sum.failed)++;
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+      report_progress();
+    }
+  }
+  return sum;
+}
+
+void export_csv(const std::string& db_path, const std::string& csv_path) {
+  if (!std::filesystem::exists(db_path)) throw ConfigError(db_path, "", "no such database");
+  Db db(db_path);
+  std::ofstream out(csv_path);
+  if (!out) throw ConfigError(csv_path, "", "cannot write the CSV file");
+  out << "sweep,point,sets,status,error,cycles,latency_s,energy_pj,area_um2,error_rmse,macs,"
+         "tokens_per_s\n";
+  Db::Stmt q(db,
+             "SELECT sweep, point, sets, status, error, cycles, latency_s, energy_pj, "
+             "area_um2, error_rmse, macs, tokens_per_s FROM points ORDER BY sweep, point");
+  auto quote = [](const std::string& s) {
+    std::string o = "\"";
+    for (char ch : s) o += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    return o + "\"";
+  };
+  char buf[64];
+  while (q.step()) {
+    out << quote(q.text(0)) << "," << q.integer(1) << "," << quote(q.text(2)) << "," << q.text(3)
+        << "," << quote(q.text(4));
+    for (int c = 5; c <= 11; ++c) {
+      if (q.is_null(c)) {
+        out << ",";
+      } else {
+        std::snprintf(buf, sizeof buf, ",%.17g", q.real(c));
+        out << buf;
+      }
+    }
+    out << "\n";
+  }
+}
+
+void merge_databases(const std::string& out, const std::vector<std::string>& inputs) {
+  if (std::filesystem::exists(out))
+    throw ConfigError(out, "", "exists already: merge writes a new database");
+  Db dst(out);
+  std::map<std::string, std::pair<std::string, int64_t>> sweeps;  // name -> spec, points
+  std::map<std::string, std::map<int64_t, std::string>> seen;     // sweep -> point -> file
+  for (const std::string& in : inputs) {
+    if (!std::filesystem::exists(in)) throw ConfigError(in, "", "no such database");
+    Db src(in);
+    Db::Stmt s(src, "SELECT name, spec, points FROM sweeps");
+    while (s.step()) {
+      const auto it = sweeps.find(s.text(0));
+      if (it == sweeps.end()) {
+        sweeps[s.text(0)] = {s.text(1), s.integer(2)};
+      } else if (it->second.first != s.text(1)) {
+        throw ConfigError(in, "",
+                          "sweep '" + s.text(0) + "' has a different spec than in an earlier file");
+      }
+    }
+    Db::Stmt p(src, std::string("SELECT ") + kPointColumns + " FROM points");
+    dst.exec("BEGIN");
+    Db::Stmt ins(dst, std::string("INSERT INTO points(") + kPointColumns +
+                          ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+    while (p.step()) {
+      const std::string sweep = p.text(0);
+      const int64_t point = p.integer(1);
+      auto& files = seen[sweep];
+      if (files.count(point)) {
+        throw ConfigError(in, "",
+                          "point " + std::to_string(point) + " of sweep '" + sweep +
+                              "' is also in " + files[point]);
+      }
+      files[point] = in;
+      for (int c = 0; c < 14; ++c) {
+        if (p.is_null(c)) {
+          ins.bind_null(c + 1);
+        } else if (c == 1 || c == 5 || c == 10) {
+          ins.bind(c + 1, p.integer(c));
+        } else if (c == 6 || c == 7 || c == 8 || c == 9 || c == 11) {
+          ins.bind(c + 1, p.real(c));
+        } else {
+          ins.bind(c + 1, p.text(c));
+        }
+      }
+      ins.step();
+      ins.reset();
+    }
+    Db::Stmt m(src, "SELECT sweep, point, name, value FROM metrics");
+    Db::Stmt mi(dst, "INSERT INTO metrics(sweep, point, name, value) VALUES (?,?,?,?)");
+    while (m.step()) {
+      mi.bind(1, m.text(0)).bind(2, m.integer(1)).bind(3, m.text(2)).bind(4, m.real(3));
+      mi.step();
+      mi.reset();
+    }
+    dst.exec("COMMIT");
+  }
+  for (const auto& [name, sp] : sweeps) {
+    Db::Stmt ins(dst, "INSERT INTO sweeps(name, spec, points) VALUES (?,?,?)");
+    ins.bind(1, name).bind(2, sp.first).bind(3, sp.second);
+    ins.step();
+    for (int64_t i = 0; i < sp.second; ++i) {
+      if (!seen[name].count(i)) {
+        throw ConfigError(out, "",
+                          "point " + std::to_string(i) + " of sweep '" + name +
+                              "' is in none of the inputs (a shard missing or unfinished)");
+      }
+    }
+  }
+}
+
+std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::string& sweep) {
+  Db db(db_path);
+  Db::Stmt q(db,
+             "SELECT point, sets, latency_s, energy_pj, area_um2, error_rmse FROM points "
+             "WHERE sweep = ? AND status = 'ok' ORDER BY point");
+  q.bind(1, sweep);
+  std::vector<ParetoPoint> all;
+  while (q.step()) {
+    all.push_back({static_cast<uint64_t>(q.integer(0)), q.text(1), q.real(2), q.real(3), q.real(4),
+                   q.real(5)});
+  }
+  const bool with_error =
+      !all.empty() && std::none_of(all.begin(), all.end(),
+                                   [](const ParetoPoint& p) { return std::isnan(p.error_rmse); });
+  auto objectives = [&](const ParetoPoint& p) {
+    std::vector<double> o = {p.latency_s, p.energy_pj, p.area_um2};
+    if (with_error) o.push_back(p.error_rmse);
+    return o;
+  };
+  std::vector<ParetoPoint> front;
+  for (const ParetoPoint& a : all) {
+    bool dominated = false;
+    for (const ParetoPoint& b : all) {
+      const auto oa = objectives(a), ob = objectives(b);
+      bool no_worse = true, better = false;
+      for (size_t i = 0; i < oa.size(); ++i) {
+        no_worse &= ob[i] <= oa[i];
+        better |= ob[i] < oa[i];
+      }
+      if (no_worse && better) {
+        dominated = true;
+        break;
+      }
+    }
+    if (!dominated) front.push_back(a);
+  }
+  return front;
+}
+
+}  // namespace nmp::sim

@@ -1,0 +1,90 @@
+// Design-space sweeps: a grid and seeded random samples over any config field (the `--set`
+// paths), run in parallel child processes, every finished point committed at once to an SQLite
+// database; resumable, shardable across machines, mergeable; a Pareto front over latency,
+// energy, area and numerical error. docs/dse.md is the user's guide.
+//
+// Spec (JSON):
+//   { "name": "arrays", "hw": "configs/hw/default.json", "workload": "...", "tech": "...",
+//     "grid": { "hw.mac_array.rows": [16, 32, 64], "hw.mac_array.dataflow": ["adder_tree"] },
+//     "random": { "samples": 20, "seed": 1,
+//                 "fields": { "hw.dram.bytes_per_cycle": { "min": 8, "max": 128,
+//                                                          "integer": true },
+//                             "hw.mac_array.pe": { "choices": ["int8_int8", "fp16"] } } },
+//     "timing_only": false, "verify": true }
+// Points: every grid combination (keys in sorted order, the last varying fastest), each combined
+// with every random sample; point i of a sweep is the same on every machine.
+//
+// Database: table `sweeps` (name, spec, points), `points` (one row per point: its sets, status
+// ok or failed, error, headline figures, the resolved config and the whole report as JSON), and
+// `metrics` (every numeric figure of the report, by its JSON path), so one SQL query can
+// compare points across sweeps.
+//
+// Example:
+//   SweepSpec spec = load_sweep_spec("sweep.json");
+//   run_sweep(spec, {.jobs = 2, .db_path = "out/sweep.sqlite"});
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/json_reader.hpp"
+
+namespace nmp::sim {
+
+struct SweepSpec {
+  std::string file;
+  std::string name;
+  std::string hw_path, workload_path, tech_path;
+  Json grid = Json::object();    // key -> array of values
+  Json random = Json::object();  // key -> {min, max, integer} or {choices}
+  uint64_t samples = 0;
+  uint64_t seed = 1;
+  bool timing_only = false;
+  bool verify = true;
+  Json text;  // the spec as read
+};
+
+// Throws ConfigError (file, JSON path, what was expected).
+SweepSpec load_sweep_spec(const std::string& path);
+
+struct SweepPoint {
+  uint64_t index = 0;
+  std::vector<std::string> sets;  // "root.path=value"
+};
+std::vector<SweepPoint> sweep_points(const SweepSpec& spec);
+
+struct SweepOptions {
+  unsigned jobs = 1;
+  bool resume = false;
+  uint32_t shard = 0, shards = 1;  // run the points with index % shards == shard
+  std::string db_path;
+  bool progress = true;  // a progress line on standard error
+};
+
+struct SweepSummary {
+  uint64_t points = 0;   // of this shard
+  uint64_t skipped = 0;  // already in the database (resume)
+  uint64_t done = 0;
+  uint64_t failed = 0;
+};
+
+SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options);
+
+// Every point of every sweep in the database, as CSV (one row per point, headline figures).
+void export_csv(const std::string& db_path, const std::string& csv_path);
+
+// Joins shard databases into `out`; throws ConfigError naming the point that is missing or
+// present twice.
+void merge_databases(const std::string& out, const std::vector<std::string>& inputs);
+
+// The Pareto front of the ok points of a sweep over latency, energy, area and (when verified)
+// RMSE, all minimized: the points no other point matches or beats in every objective.
+struct ParetoPoint {
+  uint64_t point;
+  std::string sets;
+  double latency_s, energy_pj, area_um2, error_rmse;
+};
+std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::string& sweep);
+
+}  // namespace nmp::sim
