@@ -51,6 +51,7 @@ SweepSpec load_sweep_spec(const std::string& path);
 struct SweepPoint {
   uint64_t index = 0;
   std::vector<std::string> sets;  // "root.path=value"
+  bool operator==(const SweepPoint& o) const { return index == o.index && sets == o.sets; }
 };
 std::vector<SweepPoint> sweep_points(const SweepSpec& spec);
 

@@ -62,4 +62,9 @@ if "$nmpsim" merge "$tmp/double.sqlite" "$tmp/shard0.sqlite" "$tmp/shard1.sqlite
   echo "merge accepted a doubled shard"; exit 1
 fi
 grep -q "is also in" "$tmp/err"
+# The Pareto plot of the merged sweep: both formats, and the same front as nmpsim printed.
+/usr/bin/python3 "$root/scripts/plot_pareto.py" "$tmp/merged.sqlite" -o "$tmp/pareto" > "$tmp/plot"
+test -s "$tmp/pareto.png" && grep -q "<svg" "$tmp/pareto.svg"
+front=$("$nmpsim" sweep "$tmp/spec.json" --db "$tmp/one.sqlite" --resume -q | sed -n 's/^Pareto front.*: \([0-9]*\) points$/\1/p')
+grep -q ": $front Pareto points" "$tmp/plot"
 echo ok

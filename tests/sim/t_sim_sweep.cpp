@@ -1,0 +1,107 @@
+// Sweep points, failure handling and the Pareto front.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
+#include "../support.hpp"
+#include "sim/sweep.hpp"
+
+using namespace nmp;
+using sim::Json;
+
+namespace {
+
+std::string temp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("nmpsim_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+std::string write_spec(const Json& spec) {
+  const std::string path = temp("spec.json");
+  std::ofstream(path) << spec.dump();
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("sweep points are the grid times the samples, the same every time", "[sim]") {
+  const Json spec = {{"name", "p"},
+                     {"hw", test::source_path("configs/hw/default.json")},
+                     {"workload", test::source_path("configs/workloads/default.json")},
+                     {"grid",
+                      {{"hw.mac_array.rows", {8, 16, 32}},
+                       {"hw.mac_array.dataflow", {"adder_tree", "weight_stationary"}}}},
+                     {"random",
+                      {{"samples", 4},
+                       {"seed", 3},
+                       {"fields",
+                        {{"hw.dram.bytes_per_cycle", {{"min", 8}, {"max", 64}, {"integer", true}}},
+                         {"hw.mac_array.pe", {{"choices", {"int8_int8", "fp16"}}}}}}}}};
+  const sim::SweepSpec s = sim::load_sweep_spec(write_spec(spec));
+  const auto points = sim::sweep_points(s);
+  REQUIRE(points.size() == 3 * 2 * 4);
+  REQUIRE(points == sim::sweep_points(s));
+  // Sorted keys, the last varying fastest; each grid point meets every sample.
+  REQUIRE(points[0].sets[0] == "hw.mac_array.dataflow=adder_tree");
+  REQUIRE(points[0].sets[1] == "hw.mac_array.rows=8");
+  REQUIRE(points[4].sets[1] == "hw.mac_array.rows=16");
+  REQUIRE(points[0].sets[2] == points[4].sets[2]);
+  for (const auto& p : points) {
+    const int bw = std::stoi(p.sets[2].substr(p.sets[2].find('=') + 1));
+    REQUIRE(bw >= 8);
+    REQUIRE(bw <= 64);
+  }
+  std::filesystem::remove(temp("spec.json"));
+}
+
+TEST_CASE("a failing point is recorded with its error and the sweep goes on", "[sim]") {
+  const Json spec = {
+      {"name", "f"},
+      {"hw", test::source_path("configs/hw/default.json")},
+      {"workload", test::source_path("configs/workloads/bench/gemm_256x768x768_ternary.json")},
+      {"timing_only", true},
+      {"grid", {{"hw.weight_sram.capacity_kib", {1, 512}}}}};
+  const std::string db = temp("f.sqlite");
+  std::filesystem::remove(db);
+  const sim::SweepSpec s = sim::load_sweep_spec(write_spec(spec));
+  sim::SweepOptions opt;
+  opt.db_path = db;
+  opt.progress = false;
+  const sim::SweepSummary sum = sim::run_sweep(s, opt);
+  REQUIRE(sum.points == 2);
+  REQUIRE(sum.failed == 1);  // 1 KiB cannot hold one 64 x 64 tile
+  REQUIRE(sum.done == 1);
+  const std::string csv = temp("f.csv");
+  sim::export_csv(db, csv);
+  std::ifstream in(csv);
+  std::string header, row0, row1;
+  std::getline(in, header);
+  std::getline(in, row0);
+  std::getline(in, row1);
+  REQUIRE(row0.find(",failed,") != std::string::npos);
+  REQUIRE(row0.find("weight_sram/capacity_kib") != std::string::npos);
+  REQUIRE(row1.find(",ok,") != std::string::npos);
+  // The one ok point is its own Pareto front.
+  REQUIRE(sim::pareto_front(db, "f").size() == 1);
+  for (const std::string& f : {db, csv, temp("spec.json")}) std::filesystem::remove(f);
+  std::filesystem::remove(db + "-wal");
+  std::filesystem::remove(db + "-shm");
+}
+
+TEST_CASE("bad sweep specs are errors with the JSON path", "[sim]") {
+  const std::string path = write_spec({{"name", "x"},
+                                       {"hw", "a"},
+                                       {"workload", "b"},
+                                       {"grid", {{"hw.mac_array.rows", Json::array()}}}});
+  try {
+    sim::load_sweep_spec(path);
+    FAIL("accepted an empty grid axis");
+  } catch (const sim::ConfigError& e) {
+    REQUIRE(e.issues().front().pointer == "/grid/hw.mac_array.rows");
+  }
+  std::filesystem::remove(path);
+}
