@@ -13,6 +13,7 @@
 #include "sim/arith_tools.hpp"
 #include "sim/docs.hpp"
 #include "sim/npy.hpp"
+#include "sim/regress.hpp"
 #include "sim/report.hpp"
 #include "sim/report_tools.hpp"
 #include "sim/run.hpp"
@@ -44,6 +45,7 @@ commands:
   compare   two reports side by side, with the ratio of every figure
   sweep     run a grid or random sweep of configurations into an SQLite database
   merge     join the databases of sweep shards
+  regress   run a suite of variants x workloads against stored baselines
 
 Run 'nmpsim <command> --help' for a command's options.
 Exit codes: 0 success, 1 simulation failure, 2 bad input.
@@ -423,6 +425,45 @@ int cmd_merge(int argc, char** argv) {
   return 0;
 }
 
+int cmd_regress(int argc, char** argv) {
+  std::string suite_path;
+  nmp::sim::RegressOptions opt;
+  po::options_description desc("options");
+  desc.add_options()("suite", po::value(&suite_path)->required(), "regression suite (JSON)")(
+      "update", po::bool_switch(&opt.update),
+      "re-bless: write the current figures as the baseline, and print what changed")(
+      "junit", po::value(&opt.junit_path), "also write the results as JUnit XML");
+  po::positional_options_description pos;
+  pos.add("suite", 1);
+  po::variables_map vm;
+  if (!parse(argc, argv, "usage: nmpsim regress SUITE.json [--update] [--junit FILE]", desc, &pos,
+             vm)) {
+    return 0;
+  }
+  const nmp::sim::RegressSuite suite = nmp::sim::load_suite(suite_path);
+  const nmp::sim::RegressResult r = nmp::sim::run_regress(suite, opt);
+  for (const auto& [name, why] : r.failures) std::cout << "FAILED  " << name << ": " << why << "\n";
+  if (!r.differences.empty()) {
+    std::cout << (opt.update ? "changed (now the baseline):\n"
+                             : "differences from the baseline:\n");
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-36s %-48s %16s %16s\n", "case", "figure", "baseline",
+                  "now");
+    std::cout << line;
+    for (const auto& d : r.differences) {
+      std::snprintf(line, sizeof line, "  %-36s %-48s %16s %16s\n", d.case_name.c_str(),
+                    d.figure.c_str(), d.baseline.empty() ? "(absent)" : d.baseline.c_str(),
+                    d.now.empty() ? "(absent)" : d.now.c_str());
+      std::cout << line;
+    }
+  }
+  std::cout << "regress " << suite.name << ": " << r.cases << " cases, " << r.failures.size()
+            << " failed, " << r.differences.size() << " figures "
+            << (opt.update ? "re-blessed" : "beyond tolerance") << "\n";
+  if (opt.update) return r.failures.empty() ? 0 : kExitSimulation;
+  return r.ok() ? 0 : kExitSimulation;
+}
+
 int cmd_isa(int argc, char** argv) {
   po::options_description desc("options");
   po::variables_map vm;
@@ -484,6 +525,7 @@ int main(int argc, char** argv) {
     if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
     if (cmd == "sweep") return cmd_sweep(argc - 1, argv + 1);
     if (cmd == "merge") return cmd_merge(argc - 1, argv + 1);
+    if (cmd == "regress") return cmd_regress(argc - 1, argv + 1);
     if (cmd == "params") return cmd_params(argc - 1, argv + 1);
     std::cerr << "nmpsim: unknown command '" << cmd << "' (see nmpsim --help)\n";
     return kExitBadInput;

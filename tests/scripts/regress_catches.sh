@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# nmpsim regress: the shipped suite matches its baseline; a figure moved on purpose (one more
+# cycle of DRAM latency in one variant) is caught, named, and reported in JUnit XML; --update
+# re-blesses it.
+set -euo pipefail
+nmpsim=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$nmpsim" regress "$root/configs/suites/core.json" --junit "$tmp/ok.xml" > "$tmp/out"
+grep -q "13 cases, 0 failed, 0 figures beyond tolerance" "$tmp/out"
+grep -q 'failures="0"' "$tmp/ok.xml"
+
+# The same suite next to a copy of its baseline, with one variant changed.
+mkdir -p "$tmp/suites"
+cp "$root/configs/suites/core.baseline.json" "$tmp/suites/"
+/usr/bin/python3 - "$root/configs/suites/core.json" "$tmp/suites/core.json" "$root" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for v in s["variants"].values():
+    v["hw"] = sys.argv[3] + "/configs/" + v["hw"].removeprefix("../")
+    v["set"] = [x.replace("../tech/", sys.argv[3] + "/configs/tech/") for x in v["set"]]
+s["variants"]["int8-ws"]["set"].append("hw.dram.latency_cycles=101")
+json.dump(s, open(sys.argv[2], "w"))
+PY
+if "$nmpsim" regress "$tmp/suites/core.json" --junit "$tmp/bad.xml" > "$tmp/out"; then
+  echo "regress missed a moved figure"; exit 1
+fi
+grep -q "int8-ws/int8 *cycles.total" "$tmp/out"
+grep -q "int8-ws/attention-decode-gqa *cycles.total" "$tmp/out"
+if grep -q "ternary-tree/bitlinear *cycles.total" "$tmp/out"; then
+  echo "an unchanged variant was flagged"; exit 1
+fi
+grep -q 'failures="2"' "$tmp/bad.xml"
+grep -q '<failure message=' "$tmp/bad.xml"
+"$nmpsim" regress "$tmp/suites/core.json" --update > "$tmp/out"
+grep -q "re-blessed" "$tmp/out"
+"$nmpsim" regress "$tmp/suites/core.json" > "$tmp/out"
+grep -q "0 figures beyond tolerance" "$tmp/out"
+echo ok
