@@ -33,7 +33,7 @@ Unpacked PositFormat::decode(uint32_t p) const {
   const int frac_bits = rest_bits - exp_bits;
   const uint32_t e = (rest >> frac_bits) << (es - exp_bits);  // missing exponent bits are 0
   const uint32_t f = frac_bits > 0 ? rest & ((1u << frac_bits) - 1) : 0;
-  const int32_t scale = (k << es) + static_cast<int32_t>(e);
+  const int32_t scale = k * (1 << es) + static_cast<int32_t>(e);  // k may be negative
   return Unpacked::from_integer(neg, (uint64_t{1} << frac_bits) | f, scale - frac_bits);
 }
 
@@ -43,7 +43,7 @@ uint32_t PositFormat::encode(const Unpacked& v) const {
   if (v.scale > max_scale()) return v.neg ? negate(maxpos()) : maxpos();
   if (v.scale < -max_scale()) return v.neg ? negate(minpos()) : minpos();
   const int32_t k = v.scale >> es;  // floor division
-  const uint32_t e = static_cast<uint32_t>(v.scale - (k << es));
+  const uint32_t e = static_cast<uint32_t>(v.scale - k * (1 << es));
   // The exact encoding after the sign bit, as a 128-bit string: regime, exponent, the 63
   // fraction bits of sig, then sticky.
   const int regime_len = k >= 0 ? k + 2 : -k + 1;

@@ -33,7 +33,7 @@ int64_t saturating_raw(double v, const FixedFormat& f) {
 // Rounds a / 2^k (k > 0) to nearest, ties to even.
 i128 round_shift(i128 a, int k) {
   const i128 q = a >> k;  // floor
-  const i128 rem = a - (q << k);
+  const i128 rem = a - q * (static_cast<i128>(1) << k);  // q may be negative
   const i128 half = static_cast<i128>(1) << (k - 1);
   return (rem > half || (rem == half && (q & 1))) ? q + 1 : q;
 }
@@ -130,9 +130,9 @@ int64_t PwlTable::eval_raw(int64_t x_raw) const {
       std::min<int64_t>((x - lo_raw_) / width_raw_, static_cast<int64_t>(spec_.segments) - 1));
   // slope x x + intercept, in units of 2^-(coeff.frac_bits + input.frac_bits).
   const i128 acc = static_cast<i128>(slopes_[i]) * x +
-                   (static_cast<i128>(intercepts_[i]) << spec_.input.frac_bits);
+                   static_cast<i128>(intercepts_[i]) * (static_cast<i128>(1) << spec_.input.frac_bits);
   const int shift = spec_.coeff.frac_bits + spec_.input.frac_bits - spec_.output.frac_bits;
-  const i128 y = shift > 0 ? round_shift(acc, shift) : acc << -shift;
+  const i128 y = shift > 0 ? round_shift(acc, shift) : acc * (static_cast<i128>(1) << -shift);
   return static_cast<int64_t>(std::clamp<i128>(y, spec_.output.min_raw(), spec_.output.max_raw()));
 }
 

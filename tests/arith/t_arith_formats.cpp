@@ -224,7 +224,7 @@ TEST_CASE("wrap-around fixed point keeps the low bits of the exact result", "[un
       const int64_t pa = static_cast<int8_t>(a), pb = static_cast<int8_t>(b);
       const int64_t prod = pa * pb;  // units of 2^-12
       int64_t q = prod >> 6;         // floor
-      const int64_t rem = prod - (q << 6);
+      const int64_t rem = prod - q * 64;
       if (rem > 32 || (rem == 32 && (q & 1))) ++q;
       REQUIRE(impl->mul(a, b) == (static_cast<uint32_t>(q) & 0xff));
     }
