@@ -47,8 +47,8 @@ uint32_t operand(const arith::NumberFormat& f, const std::string& text, size_t c
     }
     if (used != text.size() - 2) throw LineError{column, "'" + text + "' is not a hex pattern"};
     if (f.bits() < 64 && v >> f.bits()) {
-      throw LineError{column, "pattern " + text + " has more than " + std::to_string(f.bits()) +
-                                  " bits"};
+      throw LineError{column,
+                      "pattern " + text + " has more than " + std::to_string(f.bits()) + " bits"};
     }
     return static_cast<uint32_t>(v);
   }
@@ -100,15 +100,17 @@ int run_calculator(const std::string& format, std::istream& in, std::ostream& ou
         continue;
       }
       const size_t start = i;
-      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) && line[i] != '#') ++i;
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) &&
+             line[i] != '#')
+        ++i;
       words.emplace_back(line.substr(start, i - start), start + 1);
     }
     if (words.empty()) continue;
     try {
       const std::string& op = words[0].first;
       const size_t want = op == "sqrt" || op == "from_double" || op == "to_double" ? 1 : 2;
-      const bool known = op == "add" || op == "sub" || op == "mul" || op == "div" ||
-                         op == "fdp" || want == 1;
+      const bool known =
+          op == "add" || op == "sub" || op == "mul" || op == "div" || op == "fdp" || want == 1;
       if (!known) {
         throw LineError{words[0].second, "unknown operation '" + op +
                                              "' (expected add, sub, mul, div, sqrt, "
@@ -147,10 +149,9 @@ int run_calculator(const std::string& format, std::istream& in, std::ostream& ou
 }
 
 std::vector<std::string> default_format_list() {
-  return {"fp16",       "bf16",        "fp8_e4m3",    "fp8_e5m2",    "posit<8,0>",
-          "posit<8,1>", "posit<16,1>", "posit<32,2>", "fixed<2,6>",  "fixed<3,5>",
-          "fixed<2,14>", "fixed<3,13>", "int8",        "int4",        "ternary",
-          "binary"};
+  return {"fp16",        "bf16",        "fp8_e4m3",   "fp8_e5m2",   "posit<8,0>",  "posit<8,1>",
+          "posit<16,1>", "posit<32,2>", "fixed<2,6>", "fixed<3,5>", "fixed<2,14>", "fixed<3,13>",
+          "int8",        "int4",        "ternary",    "binary"};
 }
 
 std::vector<FormatErrorRow> format_errors(const std::vector<float>& x,
@@ -187,7 +188,8 @@ std::vector<FormatErrorRow> format_errors(const std::vector<float>& x,
       ref2 += double{x[i]} * x[i];
     }
     row.rmse = x.empty() ? 0 : std::sqrt(err2 / static_cast<double>(x.size()));
-    row.sqnr_db = err2 == 0 ? std::numeric_limits<double>::infinity() : 10 * std::log10(ref2 / err2);
+    row.sqnr_db =
+        err2 == 0 ? std::numeric_limits<double>::infinity() : 10 * std::log10(ref2 / err2);
     rows.push_back(row);
   }
   return rows;
@@ -196,8 +198,8 @@ std::vector<FormatErrorRow> format_errors(const std::vector<float>& x,
 std::string render_format_table(const std::vector<FormatErrorRow>& rows) {
   std::ostringstream o;
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%-22s %5s %14s %14s %10s\n", "format", "bits", "max abs",
-                "rmse", "SQNR dB");
+  std::snprintf(buf, sizeof buf, "%-22s %5s %14s %14s %10s\n", "format", "bits", "max abs", "rmse",
+                "SQNR dB");
   o << buf;
   for (const FormatErrorRow& r : rows) {
     std::snprintf(buf, sizeof buf, "%-22s %5d %14.6g %14.6g %10.2f\n", r.format.c_str(), r.bits,

@@ -323,6 +323,15 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
           t.register_bit_area_um2);
   sourced(root, "leakage_mw_per_mm2", 0, 1e4, "mW/mm^2", "leakage power per area",
           t.leakage_mw_per_mm2);
+  if (root.has("clock_pj_per_cycle_per_mm2")) {
+    ObjectReader o = root.object("clock_pj_per_cycle_per_mm2",
+                                 "clock tree energy per cycle per mm^2 (absent: 0, not modelled)");
+    t.clock_pj_per_cycle_per_mm2.value =
+        o.number_required("value", 0, 1e6, "pJ/cycle/mm^2", "clock energy per cycle and area");
+    t.clock_pj_per_cycle_per_mm2.source =
+        o.string_required("source", "where the figure comes from");
+    o.finish();
+  }
   root.finish();
   doc.throw_if_errors();
   t.resolved = doc.resolved();

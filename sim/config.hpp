@@ -24,7 +24,7 @@ struct SetOption {
   std::string root;     // "hw", "tech" or "workload"
   std::string pointer;  // JSON pointer inside that document
   Json value;
-  std::string text;     // as given, for error messages
+  std::string text;  // as given, for error messages
 };
 
 // Throws ConfigError for a malformed option.
@@ -72,6 +72,8 @@ struct TechLibrary {
   SourcedValue sram_array_efficiency;
   SourcedValue register_bit_area_um2;
   SourcedValue leakage_mw_per_mm2;
+  // Clock tree and clocked-element energy per cycle per mm^2 of area (optional: 0 when absent).
+  SourcedValue clock_pj_per_cycle_per_mm2{0.0, "not modelled: no sourced figure for the node"};
   Json resolved;
   std::vector<FieldRecord> fields;
 };

@@ -11,10 +11,14 @@ namespace {
 
 std::string kind_text(const isa::OperandSpec& op) {
   switch (op.kind) {
-    case isa::OperandKind::kReg: return "register";
-    case isa::OperandKind::kUnsigned: return "unsigned";
-    case isa::OperandKind::kSigned: return "signed";
-    case isa::OperandKind::kTarget: return "target";
+    case isa::OperandKind::kReg:
+      return "register";
+    case isa::OperandKind::kUnsigned:
+      return "unsigned";
+    case isa::OperandKind::kSigned:
+      return "signed";
+    case isa::OperandKind::kTarget:
+      return "target";
     case isa::OperandKind::kEnum: {
       std::string s;
       for (size_t i = 0; i < op.enum_names.size(); ++i) {
@@ -52,7 +56,8 @@ std::string isa_reference_markdown() {
 }
 
 std::string fields_markdown(const std::string& title, const std::vector<FieldRecord>& fields) {
-  std::string s = "## " + title + "\n\n| field | type | allowed | default | unit | meaning |\n"
+  std::string s = "## " + title +
+                  "\n\n| field | type | allowed | default | unit | meaning |\n"
                   "|---|---|---|---|---|---|\n";
   std::set<std::string> seen;
   const std::regex index("/[0-9]+(/|$)");

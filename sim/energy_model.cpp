@@ -322,6 +322,8 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   m.per_event["dram.write_byte"] = m.per_event["dram.read_byte"];
   m.leakage_mw_per_mm2 = tech.leakage_mw_per_mm2.value;
   m.leakage_source = tech.leakage_mw_per_mm2.source;
+  m.clock_pj_per_cycle_per_mm2 = tech.clock_pj_per_cycle_per_mm2.value;
+  m.clock_source = tech.clock_pj_per_cycle_per_mm2.source;
 
   // Area.
   m.area.push_back(mac_array_area(p.mac_array, tech));

@@ -6,7 +6,7 @@
 // the SRAM model: read energy per word = a * (bank KiB)^b * width_bits / 64, with a and b a
 // least-squares fit in log space through the library's points; writes cost write_to_read times
 // a read. DRAM keys cost 8 x pJ/bit per byte. An instruction costs one 128-bit read of the
-// instruction memory. Energy = sum(count x pJ) + leakage x area x time.
+// instruction memory. Energy = sum(count x pJ) + leakage x area x time + clock x area x cycles.
 //
 // Area: docs/energy-model.md gives every derivation; each item carries its own.
 //
@@ -40,6 +40,8 @@ struct EnergyModel {
   std::map<std::string, EventEnergy> per_event;
   double leakage_mw_per_mm2 = 0.0;
   std::string leakage_source;
+  double clock_pj_per_cycle_per_mm2 = 0.0;
+  std::string clock_source;
   std::vector<AreaItem> area;
   std::vector<std::string> area_not_modelled;
   double total_area_um2() const;

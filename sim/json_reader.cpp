@@ -62,8 +62,8 @@ ConfigError::ConfigError(std::vector<ConfigIssue> issues)
     : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
 
 ConfigError::ConfigError(std::string file, std::string pointer, std::string message)
-    : ConfigError(std::vector<ConfigIssue>{{std::move(file), std::move(pointer),
-                                            std::move(message)}}) {}
+    : ConfigError(
+          std::vector<ConfigIssue>{{std::move(file), std::move(pointer), std::move(message)}}) {}
 
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
   std::string best;
@@ -185,7 +185,8 @@ double ObjectReader::real(std::string_view key, const double* def, double min, d
   const Json* j = lookup(key);
   double value = def ? *def : min;
   if (!j) {
-    if (!def) doc_->error(child(key), "missing required field: expected a number in " + range.str());
+    if (!def)
+      doc_->error(child(key), "missing required field: expected a number in " + range.str());
   } else if (!j->is_number()) {
     doc_->error(child(key), "expected a number in " + range.str() + ", got " + quoted(*j));
   } else {
@@ -335,10 +336,10 @@ void ObjectReader::finish() {
   for (const auto& item : json_->items()) {
     if (read_.count(item.key())) continue;
     const std::string hint = did_you_mean(item.key(), known);
-    doc_->error(child(item.key()),
-                "unknown field" + (hint.empty() ? std::string(" (known here: ") +
-                                                      join_names(known) + ")"
-                                                : " (did you mean \"" + hint + "\"?)"));
+    doc_->error(
+        child(item.key()),
+        "unknown field" + (hint.empty() ? std::string(" (known here: ") + join_names(known) + ")"
+                                        : " (did you mean \"" + hint + "\"?)"));
   }
 }
 

@@ -153,8 +153,8 @@ class ObjectReader {
               std::string_view unit, std::string_view doc);
   size_t pick(std::string_view key, const size_t* def, const std::vector<std::string>& names,
               std::string_view doc);
-  void record(std::string_view key, std::string type, std::string constraint,
-              std::string_view unit, std::string_view doc, Json def, Json value);
+  void record(std::string_view key, std::string type, std::string constraint, std::string_view unit,
+              std::string_view doc, Json def, Json value);
 
   Document* doc_;
   const Json* json_;

@@ -13,13 +13,20 @@ namespace {
 
 const char* descr(NpyType type) {
   switch (type) {
-    case NpyType::kInt8: return "|i1";
-    case NpyType::kUint8: return "|u1";
-    case NpyType::kUint16: return "<u2";
-    case NpyType::kInt32: return "<i4";
-    case NpyType::kUint32: return "<u4";
-    case NpyType::kFloat32: return "<f4";
-    case NpyType::kFloat64: return "<f8";
+    case NpyType::kInt8:
+      return "|i1";
+    case NpyType::kUint8:
+      return "|u1";
+    case NpyType::kUint16:
+      return "<u2";
+    case NpyType::kInt32:
+      return "<i4";
+    case NpyType::kUint32:
+      return "<u4";
+    case NpyType::kFloat32:
+      return "<f4";
+    case NpyType::kFloat64:
+      return "<f8";
   }
   return "";
 }
@@ -29,12 +36,16 @@ const char* descr(NpyType type) {
 size_t npy_item_bytes(NpyType type) {
   switch (type) {
     case NpyType::kInt8:
-    case NpyType::kUint8: return 1;
-    case NpyType::kUint16: return 2;
+    case NpyType::kUint8:
+      return 1;
+    case NpyType::kUint16:
+      return 2;
     case NpyType::kInt32:
     case NpyType::kUint32:
-    case NpyType::kFloat32: return 4;
-    case NpyType::kFloat64: return 8;
+    case NpyType::kFloat32:
+      return 4;
+    case NpyType::kFloat64:
+      return 8;
   }
   return 0;
 }
@@ -72,16 +83,21 @@ NpyArray read_npy(const std::string& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   const std::string bytes = buf.str();
-  auto fail = [&](const std::string& why) { throw ConfigError(path, "", "not a valid .npy file: " + why); };
-  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) fail("missing the \\x93NUMPY magic");
+  auto fail = [&](const std::string& why) {
+    throw ConfigError(path, "", "not a valid .npy file: " + why);
+  };
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
+    fail("missing the \\x93NUMPY magic");
   const int major = static_cast<uint8_t>(bytes[6]);
   size_t header_len = 0, header_start = 0;
   if (major == 1) {
-    header_len = static_cast<uint8_t>(bytes[8]) | static_cast<size_t>(static_cast<uint8_t>(bytes[9])) << 8;
+    header_len =
+        static_cast<uint8_t>(bytes[8]) | static_cast<size_t>(static_cast<uint8_t>(bytes[9])) << 8;
     header_start = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) fail("truncated header");
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      header_len |= static_cast<size_t>(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
     header_start = 12;
   } else {
     fail("unsupported version " + std::to_string(major));

@@ -19,8 +19,8 @@ void write_npy(const std::string& path, NpyType type, const void* data,
 
 struct NpyArray {
   std::vector<size_t> shape;
-  std::string descr;         // e.g. "<f4"
-  std::vector<float> values; // converted to float32 (exact for every integer type up to 16 bits)
+  std::string descr;          // e.g. "<f4"
+  std::vector<float> values;  // converted to float32 (exact for every integer type up to 16 bits)
 };
 
 // Reads a C-order .npy file of float16/32/64 or (u)int8/16/32/64 values. A missing, malformed

@@ -117,6 +117,8 @@ Json build_report(const ReportInputs& in) {
   const double latency_s = static_cast<double>(in.cycles) / clock_hz;
   const double area_um2 = energy.total_area_um2();
   const double leakage_pj = energy.leakage_mw_per_mm2 * (area_um2 * 1e-6) * latency_s * 1e9;
+  const double clock_pj =
+      energy.clock_pj_per_cycle_per_mm2 * (area_um2 * 1e-6) * static_cast<double>(in.cycles);
   const EnergySums sums = sum_energy(in.counters, energy, -1);
   Json by_event = Json::object();
   for (const auto& [key, e] : sums.by_event) {
@@ -125,10 +127,12 @@ Json build_report(const ReportInputs& in) {
                      {"total_pj", e.second},
                      {"source", energy.per_event.at(key).source}};
   }
-  r["energy_pj"] = {{"total", sums.dynamic_pj + leakage_pj},
+  r["energy_pj"] = {{"total", sums.dynamic_pj + leakage_pj + clock_pj},
                     {"dynamic", sums.dynamic_pj},
                     {"leakage", leakage_pj},
                     {"leakage_source", energy.leakage_source},
+                    {"clock", clock_pj},
+                    {"clock_source", energy.clock_source},
                     {"by_unit", sums.by_unit},
                     {"by_event", by_event}};
 
@@ -142,7 +146,7 @@ Json build_report(const ReportInputs& in) {
 
   const uint64_t tokens = cfg.workload.model.tokens;
   const uint64_t macs = counter(in.counters, "mac_array", "macs");
-  const double total_j = (sums.dynamic_pj + leakage_pj) * 1e-12;
+  const double total_j = (sums.dynamic_pj + leakage_pj + clock_pj) * 1e-12;
   const double ops = 2.0 * static_cast<double>(macs);  // a MAC is a multiply and an add
   const double peak_macs = static_cast<double>(p.mac_array.rows) * p.mac_array.cols;
   r["derived"] = {

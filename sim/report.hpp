@@ -35,10 +35,10 @@ struct CounterRecord {
 };
 
 struct LayerCheck {
-  bool checked = false;        // references computed (not timing-only, not --no-verify)
+  bool checked = false;  // references computed (not timing-only, not --no-verify)
   uint64_t outputs = 0;
-  uint64_t mismatches = 0;     // outputs differing from the bit-exact reference model
-  workloads::ErrorStats error; // dequantized output against FP32
+  uint64_t mismatches = 0;      // outputs differing from the bit-exact reference model
+  workloads::ErrorStats error;  // dequantized output against FP32
 };
 
 struct ReportInputs {

@@ -78,6 +78,11 @@ std::string energy_report(const Json& r) {
                 num(number(r["energy_pj"]["leakage"]) * 1e-6).c_str(),
                 total > 0 ? 100.0 * number(r["energy_pj"]["leakage"]) / total : 0.0,
                 r["energy_pj"].value("leakage_source", std::string()).c_str());
+  o << line;
+  std::snprintf(line, sizeof line, "%-28s %14s %12s %14s %6.2f%%  %s\n", "clock", "", "",
+                num(number(r["energy_pj"]["clock"]) * 1e-6).c_str(),
+                total > 0 ? 100.0 * number(r["energy_pj"]["clock"]) / total : 0.0,
+                r["energy_pj"].value("clock_source", std::string()).c_str());
   o << line << "\nby unit:\n";
   for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
     std::snprintf(line, sizeof line, "  %-26s %14s uJ %6.2f%%\n", unit.c_str(),

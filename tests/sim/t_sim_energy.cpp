@@ -150,3 +150,21 @@ TEST_CASE("nmpsim energy and compare read reports back, and reject other files",
   REQUIRE_THROWS_AS(sim::load_report(path), sim::ConfigError);
   std::filesystem::remove(path);
 }
+
+TEST_CASE("leakage and clock are explicit terms of the total", "[sim]") {
+  sim::SimConfig c = test::make_config(
+      layer("bitlinear", ""),
+      {"tech.clock_pj_per_cycle_per_mm2.value=10",
+       "tech.clock_pj_per_cycle_per_mm2.source=test figure", "tech.leakage_mw_per_mm2.value=2"});
+  const Json r = sim::run_isolated(c);
+  const double area_mm2 = r["area_um2"]["total"].get<double>() * 1e-6;
+  const double cycles = r["cycles"]["total"].get<double>();
+  REQUIRE(r["energy_pj"]["clock"].get<double>() == Approx(10 * area_mm2 * cycles).epsilon(1e-12));
+  REQUIRE(r["energy_pj"]["clock_source"] == "test figure");
+  const double leakage = 2 * area_mm2 * r["derived"]["latency_s"].get<double>() * 1e9;
+  REQUIRE(r["energy_pj"]["leakage"].get<double>() == Approx(leakage).epsilon(1e-12));
+  REQUIRE(r["energy_pj"]["total"].get<double>() ==
+          Approx(r["energy_pj"]["dynamic"].get<double>() + leakage +
+                 r["energy_pj"]["clock"].get<double>())
+              .epsilon(1e-12));
+}
