@@ -54,6 +54,9 @@ struct PeTraits {
 
 PeTraits pe_traits(PeKind kind, FloatAccumulation acc = FloatAccumulation::kFp32);
 
+// Integer kinds: int8 activations, int32 accumulators, requantized rather than converted.
+inline bool is_integer(PeKind k) { return k == PeKind::kTernaryInt8 || k == PeKind::kInt8Int8; }
+
 // Quire units of the posit kinds: the accumulator holds multiples of 2^quire_lsb_exp.
 inline constexpr int kPosit8QuireLsbExp = -12;   // minpos^2 = 2^-12 for posit<8,0>
 inline constexpr int kPosit16QuireLsbExp = -56;  // minpos^2 = 2^-56 for posit<16,1>

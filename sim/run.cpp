@@ -297,6 +297,15 @@ std::string child_message(const std::function<Json()>& work) {
   return msg.dump();
 }
 
+void write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+}
+
 Json child_outcome(const std::string& text, int status) {
   if (!WIFEXITED(status) || text.empty()) {
     return {
@@ -317,13 +326,7 @@ Json run_in_child(const std::function<Json()>& work) {
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     close(fds[0]);
-    const std::string text = child_message(work);
-    size_t done = 0;
-    while (done < text.size()) {
-      const ssize_t n = write(fds[1], text.data() + done, text.size() - done);
-      if (n <= 0) break;
-      done += static_cast<size_t>(n);
-    }
+    write_all(fds[1], child_message(work));
     close(fds[1]);
     _exit(0);
   }

@@ -69,6 +69,8 @@ Json run_in_child(const std::function<Json()>& work);
 // and the child's exit status into {"ok": true, "result": ...} or {"ok": false, "kind":
 // "config" | "simulation" | "internal", "message": ...}.
 std::string child_message(const std::function<Json()>& work);
+// Writes all of text to fd (a child's pipe), retrying short writes.
+void write_all(int fd, const std::string& text);
 Json child_outcome(const std::string& text, int wait_status);
 
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.

@@ -434,13 +434,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       if (pid == 0) {
         close(fds[0]);
         const SweepPoint point = todo[next];
-        const std::string text = child_message([&] { return run_point(point); });
-        size_t done = 0;
-        while (done < text.size()) {
-          const ssize_t n = write(fds[1], text.data() + done, text.size() - done);
-          if (n <= 0) break;
-          done += static_cast<size_t>(n);
-        }
+        write_all(fds[1], child_message([&] { return run_point(point); }));
         close(fds[1]);
         _exit(0);
       }

@@ -36,8 +36,6 @@ enum Reg : unsigned {
 // Constants (vec): 127; s_K / 127 / sqrt(d); s_V / 127; 1 / sqrt(d).
 enum Const : uint32_t { kC127, kCQK, kCPV, kCInvSqrtD, kNumConsts };
 
-bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
-
 std::vector<uint32_t> const_patterns(const LayerSpec& l, const LayerData& d,
                                      const arith::VectorMath& vm) {
   const double inv_sqrt_d = 1.0 / std::sqrt(static_cast<double>(l.head_dim));
@@ -197,7 +195,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
 
   // The program.
   ProgramBuilder b;
-  const bool int_kind = is_int(hw.mac_array.pe);
+  const bool int_kind = hw::is_integer(hw.mac_array.pe);
   auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   auto cst = [&](Const c) { return vec(x.consts + uint64_t{c} * eb); };
   auto load = [&](Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
@@ -271,14 +269,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
     b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * eb));
     b.dbnz(kRegHeads, loop);
   }
-  b.halt();
-  if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
-    throw LoweringError("hw", "/controller/imem_kib",
-                        "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
-                            " bytes of instruction memory; it has " +
-                            std::to_string(hw.controller.imem_bytes));
-  }
-  out.program = b.program();
+  out.program = finish_program(b, hw);
   return out;
 }
 
@@ -288,34 +279,14 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
   const LayerData& ld = data.layers.front();
   const arith::VectorMath vm(hw.vector_unit.math);
   const hw::PeKind pe = hw.mac_array.pe;
-  const arith::NumberFormat& act = hw::activation_format(pe);
   const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
   const uint32_t group = l.heads / l.kv_heads, lanes = hw.vector_unit.lanes;
   const std::vector<uint32_t> c = const_patterns(l, ld, vm);
-  const bool int_kind = is_int(pe);
-  const arith::FixedFormat int8{8, 0};
+  const bool int_kind = hw::is_integer(pe);
   (void)lowered;
   // x (vec patterns) in the activation format; factor = a c (integer kinds).
   auto quantize = [&](const std::vector<uint32_t>& x, uint32_t cf, uint32_t& factor) {
-    std::vector<uint32_t> q(x.size());
-    if (!int_kind) {
-      for (size_t i = 0; i < x.size(); ++i) q[i] = act.encode(vm.value(x[i]));
-      return q;
-    }
-    auto magnitude = [&](uint32_t v) {
-      Unpacked u = vm.value(v);
-      u.neg = false;
-      return vm.round(u);
-    };
-    uint32_t a = magnitude(x[0]);
-    for (size_t i = 1; i < x.size(); ++i) a = vm.max(a, magnitude(x[i]));
-    const uint32_t s = vm.mul(vm.apply(VectorFunction::kReciprocal, a), c[kC127]);
-    for (size_t i = 0; i < x.size(); ++i) {
-      const uint32_t p = int8.encode(vm.value(vm.mul(x[i], s)));
-      q[i] = p == 0x80 ? 0x81 : p;
-    }
-    factor = vm.mul(a, cf);
-    return q;
+    return reference_quantize_row(vm, pe, x, c[kC127], cf, factor);
   };
   LayerReference ref;
   ref.out.assign(size_t{T} * l.heads * d, 0);

@@ -101,6 +101,17 @@ Tiling choose_tiling(const LayerSpec& layer, uint32_t index, uint32_t tokens, co
 
 }  // namespace
 
+isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
+  b.halt();
+  if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
+    throw LoweringError("hw", "/controller/imem_kib",
+                        "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
+                            " bytes of instruction memory; it has " +
+                            std::to_string(hw.controller.imem_bytes));
+  }
+  return b.program();
+}
+
 Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint32_t m = model.tokens;
@@ -246,14 +257,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
       }
     }
   }
-  b.halt();
-  if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
-    throw LoweringError("hw", "/controller/imem_kib",
-                        "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
-                            " bytes of instruction memory; it has " +
-                            std::to_string(hw.controller.imem_bytes));
-  }
-  out.program = b.program();
+  out.program = finish_program(b, hw);
   return out;
 }
 

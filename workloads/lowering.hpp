@@ -63,4 +63,8 @@ struct Lowered {
 
 Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
 
+class ProgramBuilder;
+// Ends the program with halt; a LoweringError if it does not fit the instruction memory.
+isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw);
+
 }  // namespace nmp::workloads

@@ -9,8 +9,6 @@
 namespace nmp::workloads {
 namespace {
 
-bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
-
 arith::Unpacked decode(hw::PeKind kind, uint32_t p) {
   switch (kind) {
     case hw::PeKind::kFp16:
@@ -33,7 +31,7 @@ arith::Unpacked decode(hw::PeKind kind, uint32_t p) {
 }  // namespace
 
 double element_value(hw::PeKind kind, uint32_t pattern) {
-  if (is_int(kind)) return static_cast<int8_t>(pattern);
+  if (hw::is_integer(kind)) return static_cast<int8_t>(pattern);
   return arith::to_double(decode(kind, pattern));
 }
 
@@ -134,7 +132,7 @@ ModelData generate(const ModelSpec& model) {
     for (const LayerSpec& l : model.layers) d.layers.push_back(generate_recurrent(l));
     return d;
   }
-  if (is_int(pe)) {
+  if (hw::is_integer(pe)) {
     const arith::QuantizedRows q =
         arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);
     for (int32_t v : q.values) d.input_encoded.patterns.push_back(static_cast<uint8_t>(v));

@@ -96,8 +96,6 @@ ActLayout act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
   return a;
 }
 
-bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
-
 // The vec patterns of a direction's bias block and constants, as stored in DRAM.
 std::vector<uint32_t> bias_patterns(const LayerSpec& l, const RecurrentDirection& d,
                                     const arith::VectorMath& vm) {
@@ -259,7 +257,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
     b.li(kRegDram, dram);
     b.dma(op, space, kRegSram, kRegDram, 1, bytes, bytes, bytes);
   };
-  const bool int_kind = is_int(hw.mac_array.pe);
+  const bool int_kind = hw::is_integer(hw.mac_array.pe);
   for (uint32_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
     const LayerLayout& lay = layouts[li];
@@ -357,14 +355,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
       b.dbnz(kRegSteps, loop);
     }
   }
-  b.halt();
-  if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
-    throw LoweringError("hw", "/controller/imem_kib",
-                        "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
-                            " bytes of instruction memory; it has " +
-                            std::to_string(hw.controller.imem_bytes));
-  }
-  out.program = b.program();
+  out.program = finish_program(b, hw);
   return out;
 }
 
@@ -432,26 +423,7 @@ class ExactCell {
   // x in the MAC array's activation format, and (integer kinds) the dequantization factor.
   std::vector<uint32_t> quantize(const std::vector<uint32_t>& x, uint32_t scale,
                                  uint32_t& factor) const {
-    std::vector<uint32_t> q(x.size());
-    if (pe_ != hw::PeKind::kTernaryInt8 && pe_ != hw::PeKind::kInt8Int8) {
-      for (size_t i = 0; i < x.size(); ++i) q[i] = act_.encode(vm_.value(x[i]));
-      return q;
-    }
-    auto magnitude = [&](uint32_t v) {
-      Unpacked u = vm_.value(v);
-      u.neg = false;
-      return vm_.round(u);
-    };
-    uint32_t a = magnitude(x[0]);
-    for (size_t i = 1; i < x.size(); ++i) a = vm_.max(a, magnitude(x[i]));
-    const uint32_t to_int = vm_.mul(vm_.apply(VectorFunction::kReciprocal, a), c127_);
-    const arith::FixedFormat int8{8, 0};
-    for (size_t i = 0; i < x.size(); ++i) {
-      uint32_t p = int8.encode(vm_.value(vm_.mul(x[i], to_int)));
-      q[i] = p == 0x80 ? 0x81 : p;  // symmetric: -128 becomes -127
-    }
-    factor = vm_.mul(a, scale);
-    return q;
+    return reference_quantize_row(vm_, pe_, x, c127_, scale, factor);
   }
 
   std::vector<uint32_t> gates(const std::vector<uint32_t>& w, const std::vector<uint32_t>& x,

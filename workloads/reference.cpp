@@ -1,5 +1,7 @@
 #include "workloads/reference.hpp"
 
+#include "hw_models/kernels.hpp"
+
 #include <cmath>
 #include <limits>
 
@@ -7,8 +9,6 @@
 
 namespace nmp::workloads {
 namespace {
-
-bool is_int(hw::PeKind k) { return k == hw::PeKind::kTernaryInt8 || k == hw::PeKind::kInt8Int8; }
 
 // floor(a / b) for b > 0, written out rather than as a shift.
 int64_t floor_div(int64_t a, int64_t b) {
@@ -110,9 +110,35 @@ double float_accumulator(hw::PeKind kind, const std::vector<double>& x,
 
 }  // namespace
 
+std::vector<uint32_t> reference_quantize_row(const arith::VectorMath& vm, hw::PeKind pe,
+                                             const std::vector<uint32_t>& x, uint32_t c127,
+                                             uint32_t scale, uint32_t& factor) {
+  std::vector<uint32_t> q(x.size());
+  if (!hw::is_integer(pe)) {
+    const arith::NumberFormat& act = hw::activation_format(pe);
+    for (size_t i = 0; i < x.size(); ++i) q[i] = act.encode(vm.value(x[i]));
+    return q;
+  }
+  auto magnitude = [&](uint32_t v) {
+    arith::Unpacked u = vm.value(v);
+    u.neg = false;
+    return vm.round(u);
+  };
+  uint32_t a = magnitude(x[0]);
+  for (size_t i = 1; i < x.size(); ++i) a = vm.max(a, magnitude(x[i]));
+  const uint32_t to_int = vm.mul(vm.apply(arith::VectorFunction::kReciprocal, a), c127);
+  const arith::FixedFormat int8{8, 0};
+  for (size_t i = 0; i < x.size(); ++i) {
+    const uint32_t p = int8.encode(vm.value(vm.mul(x[i], to_int)));
+    q[i] = p == 0x80 ? 0x81 : p;  // symmetric: -128 becomes -127
+  }
+  factor = vm.mul(a, scale);
+  return q;
+}
+
 arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const uint32_t* w,
                                       uint32_t k, uint32_t k_tile, const hw::MacArrayParams& mac) {
-  if (is_int(kind)) {
+  if (hw::is_integer(kind)) {
     int64_t sum = 0;
     for (uint32_t i = 0; i < k; ++i) {
       sum += int64_t{static_cast<int8_t>(x[i])} * int64_t{static_cast<int8_t>(w[i])};
@@ -149,8 +175,9 @@ std::vector<float> output_values(hw::PeKind kind, const std::vector<uint32_t>& o
                                  const std::vector<double>& row_scale, uint32_t cols) {
   std::vector<float> y(out.size());
   for (size_t i = 0; i < out.size(); ++i) {
-    y[i] = is_int(kind) ? static_cast<float>(static_cast<int8_t>(out[i]) * row_scale[i / cols])
-                        : static_cast<float>(element_value(kind, out[i]));
+    y[i] = hw::is_integer(kind)
+               ? static_cast<float>(static_cast<int8_t>(out[i]) * row_scale[i / cols])
+               : static_cast<float>(element_value(kind, out[i]));
   }
   return y;
 }
@@ -190,7 +217,7 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
       const size_t idx = size_t{c} * k + i;
       return bitlinear ? static_cast<uint32_t>(ld.ternary.trits[idx]) : ld.encoded.patterns[idx];
     };
-    if (is_int(kind)) {
+    if (hw::is_integer(kind)) {
       ref.absmax.resize(m);
       std::vector<int64_t> acc(n);
       for (uint32_t r = 0; r < m; ++r) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "hw_models/arith/unpacked.hpp"
+#include "hw_models/arith/vector_math.hpp"
 #include "hw_models/mac_array.hpp"
 #include "workloads/model.hpp"
 
@@ -33,6 +34,14 @@ struct LayerReference {
 // reduction tile (every k_tile inputs start a new gemm, which accumulates into the first).
 arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const uint32_t* w,
                                       uint32_t k, uint32_t k_tile, const hw::MacArrayParams& mac);
+
+// A row of vector-format values x quantized for the MAC array as the recurrent and attention
+// lowerings program the vector unit: integer kinds a = max |x|, each x * (reciprocal(a) * 127)
+// rounded to int8 (symmetric), and factor = a * scale (the dequantization factor); other kinds
+// each x rounded to the activation format, factor untouched.
+std::vector<uint32_t> reference_quantize_row(const arith::VectorMath& vm, hw::PeKind pe,
+                                             const std::vector<uint32_t>& x, uint32_t c127,
+                                             uint32_t scale, uint32_t& factor);
 
 // k_tiles[l]: the reduction length of each gemm of layer l (the lowering's k_tile).
 std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,
