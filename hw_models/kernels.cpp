@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <type_traits>
 
 #include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/posit.hpp"
@@ -252,6 +253,8 @@ float decode_float(PeKind kind, const uint8_t* p) {
       return bf16_to_float(load<uint16_t>(p));
     case PeKind::kFp8E4M3:
       return tables().e4m3[*p];
+    case PeKind::kFp32:
+      return load<float>(p);
     default:
       return tables().e5m2[*p];
   }
@@ -420,6 +423,34 @@ void gemm_posit16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
   }
 }
 
+// Fixed kinds: raw two's-complement operands (Element: int8_t or int16_t), exact products
+// summed into an Acc register (int32_t or int64_t) that wraps like an integer adder.
+template <class Element, class Acc>
+void gemm_fixed(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+                const std::vector<Fold>& folds) {
+  using UAcc = std::make_unsigned_t<Acc>;
+  constexpr uint32_t eb = sizeof(Element);
+  std::vector<Acc> w, x;
+  const auto raw = [](const uint8_t* p) { return static_cast<Acc>(load<Element>(p)); };
+  for (const Fold& f : folds) {
+    const WeightBlock& b = blocks[f.block];
+    decode_block<Acc>(a.wgt, b, eb, w, raw);
+    const bool overwrite = !a.accumulate && b.k0 == 0;
+    x.resize(b.k_count);
+    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
+      const uint8_t* row = a.act + m * a.act_stride + uint64_t{b.k0} * eb;
+      for (uint32_t k = 0; k < b.k_count; ++k) x[k] = raw(row + uint64_t{k} * eb);
+      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{sizeof(Acc)} * b.n0;
+      for (uint32_t n = 0; n < b.n_count; ++n) {
+        const Acc* wn = &w[static_cast<size_t>(n) * b.k_count];
+        UAcc sum = overwrite ? 0 : load<UAcc>(out + sizeof(Acc) * n);
+        for (uint32_t k = 0; k < b.k_count; ++k) sum += static_cast<UAcc>(x[k] * wn[k]);
+        store<UAcc>(out + sizeof(Acc) * n, sum);
+      }
+    }
+  }
+}
+
 arith::Unpacked from_int128(i128 v, int32_t lsb_exp) {
   const bool neg = v < 0;
   const auto mag = static_cast<unsigned __int128>(neg ? -v : v);
@@ -476,6 +507,7 @@ GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
     case PeKind::kBf16:
     case PeKind::kFp8E4M3:
     case PeKind::kFp8E5M2:
+    case PeKind::kFp32:
       if (values && args.layout.accumulation == FloatAccumulation::kNative) {
         gemm_float_native(args, blocks, folds);
       } else if (values) {
@@ -487,6 +519,12 @@ GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
       break;
     case PeKind::kPosit16:
       if (values) gemm_posit16(args, blocks, folds, counts);
+      break;
+    case PeKind::kFixed2_6:
+      if (values) gemm_fixed<int8_t, int32_t>(args, blocks, folds);
+      break;
+    case PeKind::kFixed2_14:
+      if (values) gemm_fixed<int16_t, int64_t>(args, blocks, folds);
       break;
   }
   return counts;
@@ -529,7 +567,17 @@ arith::Unpacked accumulator_value(PeKind kind, FloatAccumulation accumulation, c
     case PeKind::kBf16:
     case PeKind::kFp8E4M3:
     case PeKind::kFp8E5M2:
+    case PeKind::kFp32:
       return arith::from_double(load<float>(acc));
+    case PeKind::kFixed2_6: {
+      const int64_t v = load<int32_t>(acc);
+      return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v),
+                                           kFixed2_6AccLsbExp);
+    }
+    case PeKind::kFixed2_14: {
+      const i128 v = load<int64_t>(acc);
+      return from_int128(v, kFixed2_14AccLsbExp);
+    }
     case PeKind::kPosit8: {
       const int64_t q = load<int64_t>(acc);
       if (q == kPosit8QuireNaR) return arith::Unpacked::nan();
@@ -546,11 +594,13 @@ arith::Unpacked accumulator_value(PeKind kind, FloatAccumulation accumulation, c
 }
 
 const arith::NumberFormat& activation_format(PeKind kind) {
-  static const std::array<std::unique_ptr<arith::NumberFormat>, 8> formats = {
+  static const std::array<std::unique_ptr<arith::NumberFormat>, kNumPeKinds> formats = {
       arith::make_format("int8"),       arith::make_format("int8"),
       arith::make_format("fp16"),       arith::make_format("bf16"),
       arith::make_format("fp8_e4m3"),   arith::make_format("fp8_e5m2"),
-      arith::make_format("posit<8,0>"), arith::make_format("posit<16,1>")};
+      arith::make_format("posit<8,0>"), arith::make_format("posit<16,1>"),
+      arith::make_format("fixed<2,6>"), arith::make_format("fixed<2,14>"),
+      arith::make_format("fp32")};
   return *formats[static_cast<size_t>(kind)];
 }
 

@@ -45,7 +45,12 @@ std::string MacArray::acc_energy_key() const {
   switch (params_.pe) {
     case PeKind::kTernaryInt8:
     case PeKind::kInt8Int8:
+    case PeKind::kFixed2_6:
       return "pe.acc.int32";
+    case PeKind::kFixed2_14:
+      return "pe.acc.int64";
+    case PeKind::kFp32:
+      return "pe.acc.fp32";
     case PeKind::kPosit8:
       return "pe.acc.quire64";
     case PeKind::kPosit16:

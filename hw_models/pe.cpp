@@ -26,6 +26,12 @@ const char* to_string(PeKind p) {
       return "posit8_0";
     case PeKind::kPosit16:
       return "posit16_1";
+    case PeKind::kFixed2_6:
+      return "fixed2_6";
+    case PeKind::kFixed2_14:
+      return "fixed2_14";
+    case PeKind::kFp32:
+      return "fp32";
   }
   return "?";
 }
@@ -36,7 +42,8 @@ const char* to_string(FloatAccumulation a) {
 
 PeTraits pe_traits(PeKind kind, FloatAccumulation acc) {
   PeTraits t = pe_traits_fp32(kind);
-  if (t.float_acc && acc == FloatAccumulation::kNative) {
+  // fp32 PEs accumulate natively whatever the setting: their own format is fp32.
+  if (t.float_acc && acc == FloatAccumulation::kNative && kind != PeKind::kFp32) {
     t.acc_bytes = t.act_bytes;
     t.native_acc = true;
   }
@@ -60,6 +67,12 @@ PeTraits pe_traits_fp32(PeKind kind) {
       return {1, 1, 8, false, true, false};
     case PeKind::kPosit16:
       return {2, 2, 16, false, true, false};
+    case PeKind::kFixed2_6:
+      return {1, 1, 4, false, true, false};
+    case PeKind::kFixed2_14:
+      return {2, 2, 8, false, true, false};
+    case PeKind::kFp32:
+      return {4, 4, 4, true, false, false};
   }
   return {1, 1, 4, false, false, false};
 }

@@ -10,13 +10,19 @@
 // | fp8_e4m3/e5m2 | fp8                           | fp8         | fp32, as fp16                        |
 // | posit8_0      | posit<8,0>                    | posit<8,0>  | quire: int64 of 2^-12 units (exact)  |
 // | posit16_1     | posit<16,1>                   | posit<16,1> | quire: int128 of 2^-56 units (exact) |
+// | fixed2_6      | fixed<2,6>                    | fixed<2,6>  | int32 of 2^-12 units, wrapping       |
+// | fixed2_14     | fixed<2,14>                   | fixed<2,14> | int64 of 2^-28 units, wrapping       |
+// | fp32          | fp32                          | fp32        | fp32, as fp16                        |
 // clang-format on
 //
 // Float accumulation order is part of the hardware: within a fold, a systolic column (WS, IS)
 // or a PE (OS) adds products in increasing k, each sum rounded to fp32, starting from +0; an
 // adder tree adds them pairwise, level by level ((0+1), (2+3), ...; an odd one passes through),
 // each sum rounded. The fold's sum then overwrites the accumulator or is added to it (rounded).
-// The quire kinds need no order: they are exact until the vector unit rounds them.
+// The quire kinds need no order: they are exact until the vector unit rounds them. The fixed
+// kinds accumulate exact products (a fixed<I,F> product is a multiple of 2^-2F) in a two's-
+// complement register that wraps like an integer adder; the vector unit rounds the sum to the
+// format (nearest even, saturating) when it converts it.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +39,11 @@ enum class PeKind : uint8_t {
   kFp8E5M2,
   kPosit8,
   kPosit16,
+  kFixed2_6,
+  kFixed2_14,
+  kFp32,
 };
+inline constexpr int kNumPeKinds = static_cast<int>(PeKind::kFp32) + 1;
 
 const char* to_string(PeKind p);
 
@@ -48,7 +58,7 @@ struct PeTraits {
   uint32_t act_bytes;     // per activation
   uint32_t acc_bytes;     // per accumulator in the acc SRAM
   bool float_acc;         // fp32 accumulation (order matters)
-  bool quire;             // exact accumulation
+  bool quire;             // exact accumulation (posit quires; fixed kinds, modulo wrap-around)
   bool native_acc;        // float kinds accumulating in their own format
 };
 
@@ -60,5 +70,8 @@ inline bool is_integer(PeKind k) { return k == PeKind::kTernaryInt8 || k == PeKi
 // Quire units of the posit kinds: the accumulator holds multiples of 2^quire_lsb_exp.
 inline constexpr int kPosit8QuireLsbExp = -12;   // minpos^2 = 2^-12 for posit<8,0>
 inline constexpr int kPosit16QuireLsbExp = -56;  // minpos^2 = 2^-56 for posit<16,1>
+// Accumulator units of the fixed kinds: the LSB of a product, 2^-2F.
+inline constexpr int kFixed2_6AccLsbExp = -12;
+inline constexpr int kFixed2_14AccLsbExp = -28;
 
 }  // namespace nmp::hw

@@ -119,7 +119,7 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   p.mac_array.pe = static_cast<hw::PeKind>(
       mac.choice("pe", static_cast<size_t>(p.mac_array.pe),
                  {"ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
-                  "posit16_1"},
+                  "posit16_1", "fixed2_6", "fixed2_14", "fp32"},
                  "processing element kind: operand formats and accumulator (hw_models/pe.hpp)"));
   p.mac_array.weight_preload_overlap =
       mac.boolean("weight_preload_overlap", p.mac_array.weight_preload_overlap,
@@ -375,10 +375,12 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     static const std::vector<std::string> kFormats = {
-        "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0", "posit16_1", "ternary"};
+        "int8",      "fp16",     "bf16",      "fp8_e4m3", "fp8_e5m2", "posit8_0",
+        "posit16_1", "fixed2_6", "fixed2_14", "fp32",     "ternary"};
     static const hw::PeKind kKinds[] = {
-        hw::PeKind::kInt8Int8, hw::PeKind::kFp16,   hw::PeKind::kBf16,    hw::PeKind::kFp8E4M3,
-        hw::PeKind::kFp8E5M2,  hw::PeKind::kPosit8, hw::PeKind::kPosit16, hw::PeKind::kTernaryInt8};
+        hw::PeKind::kInt8Int8,  hw::PeKind::kFp16,   hw::PeKind::kBf16,       hw::PeKind::kFp8E4M3,
+        hw::PeKind::kFp8E5M2,   hw::PeKind::kPosit8, hw::PeKind::kPosit16,    hw::PeKind::kFixed2_6,
+        hw::PeKind::kFixed2_14, hw::PeKind::kFp32,   hw::PeKind::kTernaryInt8};
     if (spec.kind == workloads::LayerKind::kLinear) {
       spec.pe = kKinds[l.choice_required(
           "format", std::vector<std::string>(kFormats.begin(), kFormats.end() - 1),

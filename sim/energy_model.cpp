@@ -41,6 +41,13 @@ const std::vector<EventMapEntry>& event_map() {
       {"pe.mac.posit16_1",
        {{"posit16_mult", 1}, {"int128_add", 1}},
        "a posit<16,1> product added into a 128-bit quire"},
+      {"pe.mac.fixed2_6",
+       {{"int8_mult", 1}, {"int32_add", 1}},
+       "a fixed<2,6> product (an 8 x 8-bit integer multiply) added in int32"},
+      {"pe.mac.fixed2_14",
+       {{"int16_mult", 1}, {"int64_add", 1}},
+       "a fixed<2,14> product (a 16 x 16-bit integer multiply) added in int64"},
+      {"pe.mac.fp32", {{"fp32_mult", 1}, {"fp32_add", 1}}, "an fp32 product added in fp32"},
       {"pe.mac.fp16_native",
        {{"fp16_mult", 1}, {"fp16_add", 1}},
        "an fp16 product added in fp16 (BitNet b1.58's FP16 MAC: 71.4x a ternary add at 7 nm)"},
@@ -58,6 +65,7 @@ const std::vector<EventMapEntry>& event_map() {
        "one accumulator update in the PE's 16- or 8-bit float format (priced as an fp16 add)"},
       {"pe.acc.int32", {{"int32_add", 1}}, "one int32 accumulator update"},
       {"pe.acc.fp32", {{"fp32_add", 1}}, "one fp32 accumulator update"},
+      {"pe.acc.int64", {{"int64_add", 1}}, "one int64 accumulator update"},
       {"pe.acc.quire64", {{"int64_add", 1}}, "one 64-bit quire update"},
       {"pe.acc.quire128", {{"int128_add", 1}}, "one 128-bit quire update"},
       {"vec.int32_compare", {{"int32_add", 1}}, "a magnitude comparison is one int32 subtraction"},
@@ -72,6 +80,15 @@ const std::vector<EventMapEntry>& event_map() {
       {"vec.convert.fp8_e5m2", {{"float_convert", 1}}, "fp32 rounded to fp8"},
       {"vec.convert.posit8_0", {{"posit8_convert", 1}}, "a quire rounded to posit<8,0>"},
       {"vec.convert.posit16_1", {{"posit16_convert", 1}}, "a quire rounded to posit<16,1>"},
+      {"vec.convert.fixed2_6",
+       {{"int32_add", 1}},
+       "assumption: rounding an int32 accumulator to fixed<2,6> is one 32-bit add (the rounding "
+       "increment) and a saturation multiplexer (not priced)"},
+      {"vec.convert.fixed2_14",
+       {{"int64_add", 1}},
+       "assumption: rounding an int64 accumulator to fixed<2,14> is one 64-bit add (the "
+       "rounding increment) and a saturation multiplexer (not priced)"},
+      {"vec.convert.fp32", {}, "nothing to round: fp32 accumulators are fp32 outputs"},
       // Vector commands, by the class of the vector unit's internal format.
       {"vec.add.fp32", {{"fp32_add", 1}}, "an fp32 add, subtract, compare or rounding"},
       {"vec.mul.fp32", {{"fp32_mult", 1}}, "an fp32 multiply"},
@@ -96,9 +113,7 @@ const std::vector<EventMapEntry>& event_map() {
       {"vec.add.fixed8", {{"int8_add", 1}}, "a fixed-point add of at most 8 bits"},
       {"vec.mul.fixed8", {{"int8_mult", 1}}, "a fixed-point multiply of at most 8 bits"},
       {"vec.add.fixed16", {{"int16_add", 1}}, "a fixed-point add of 9 to 16 bits"},
-      {"vec.mul.fixed16",
-       {{"int8_mult", 4}},
-       "assumption: a 16 x 16-bit multiply as four 8 x 8-bit ones (quadratic in width)"},
+      {"vec.mul.fixed16", {{"int16_mult", 1}}, "a fixed-point multiply of 9 to 16 bits"},
       {"vec.add.fixed32", {{"int32_add", 1}}, "a fixed-point add of 17 to 32 bits"},
       {"vec.mul.fixed32", {{"int32_mult", 1}}, "a fixed-point multiply of 17 to 32 bits"},
       {"vec.pwl",
@@ -189,6 +204,12 @@ const char* multiplier_op(hw::PeKind k) {
       return "posit8_mult";
     case hw::PeKind::kPosit16:
       return "posit16_mult";
+    case hw::PeKind::kFixed2_6:
+      return "int8_mult";
+    case hw::PeKind::kFixed2_14:
+      return "int16_mult";
+    case hw::PeKind::kFp32:
+      return "fp32_mult";
   }
   return "";
 }
@@ -197,8 +218,10 @@ const char* accumulator_op(hw::PeKind k) {
   switch (k) {
     case hw::PeKind::kTernaryInt8:
     case hw::PeKind::kInt8Int8:
+    case hw::PeKind::kFixed2_6:
       return "int32_add";
     case hw::PeKind::kPosit8:
+    case hw::PeKind::kFixed2_14:
       return "int64_add";
     case hw::PeKind::kPosit16:
       return "int128_add";
@@ -213,7 +236,7 @@ std::set<std::string> referenced_primitives() {
   for (const EventMapEntry& e : event_map()) {
     for (const Term& t : e.terms) used.insert(t.op);
   }
-  for (int k = 0; k <= static_cast<int>(hw::PeKind::kPosit16); ++k) {
+  for (int k = 0; k < hw::kNumPeKinds; ++k) {
     used.insert(multiplier_op(static_cast<hw::PeKind>(k)));
     used.insert(accumulator_op(static_cast<hw::PeKind>(k)));
   }

@@ -2,57 +2,19 @@
 
 #include <cmath>
 
-#include "hw_models/arith/minifloat.hpp"
-#include "hw_models/arith/posit.hpp"
+#include "hw_models/kernels.hpp"
 #include "workloads/random.hpp"
 
 namespace nmp::workloads {
-namespace {
-
-arith::Unpacked decode(hw::PeKind kind, uint32_t p) {
-  switch (kind) {
-    case hw::PeKind::kFp16:
-      return arith::kFp16.decode(p);
-    case hw::PeKind::kBf16:
-      return arith::kBf16.decode(p);
-    case hw::PeKind::kFp8E4M3:
-      return arith::kFp8E4M3.decode(p);
-    case hw::PeKind::kFp8E5M2:
-      return arith::kFp8E5M2.decode(p);
-    case hw::PeKind::kPosit8:
-      return arith::PositFormat{8, 0}.decode(p);
-    case hw::PeKind::kPosit16:
-      return arith::PositFormat{16, 1}.decode(p);
-    default:
-      return arith::Unpacked::zero();
-  }
-}
-
-}  // namespace
 
 double element_value(hw::PeKind kind, uint32_t pattern) {
   if (hw::is_integer(kind)) return static_cast<int8_t>(pattern);
-  return arith::to_double(decode(kind, pattern));
+  return arith::to_double(hw::activation_format(kind).decode(pattern));
 }
 
 uint32_t encode_element(hw::PeKind kind, double value) {
-  const arith::Unpacked u = arith::from_double(value);
-  switch (kind) {
-    case hw::PeKind::kFp16:
-      return arith::kFp16.encode(u);
-    case hw::PeKind::kBf16:
-      return arith::kBf16.encode(u);
-    case hw::PeKind::kFp8E4M3:
-      return arith::kFp8E4M3.encode(u);
-    case hw::PeKind::kFp8E5M2:
-      return arith::kFp8E5M2.encode(u);
-    case hw::PeKind::kPosit8:
-      return arith::PositFormat{8, 0}.encode(u);
-    case hw::PeKind::kPosit16:
-      return arith::PositFormat{16, 1}.encode(u);
-    default:
-      return 0;
-  }
+  if (hw::is_integer(kind)) return 0;
+  return hw::activation_format(kind).encode(arith::from_double(value));
 }
 
 std::vector<float> generate_tensor(const TensorSource& source, size_t count) {

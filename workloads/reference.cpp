@@ -153,6 +153,21 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
     for (uint32_t i = 0; i < k; ++i) q.fma(x[i], w[i]);
     return q.value();
   }
+  if (kind == hw::PeKind::kFixed2_6 || kind == hw::PeKind::kFixed2_14) {
+    // Exact products in units of 2^lsb, summed modulo the accumulator's width.
+    const int lsb =
+        kind == hw::PeKind::kFixed2_6 ? hw::kFixed2_6AccLsbExp : hw::kFixed2_14AccLsbExp;
+    const int acc_bits = 8 * static_cast<int>(mac.traits().acc_bytes);
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < k; ++i) {
+      const double product = element_value(kind, x[i]) * element_value(kind, w[i]);
+      sum += static_cast<uint64_t>(static_cast<int64_t>(std::ldexp(product, -lsb)));
+    }
+    const int64_t v = acc_bits == 64 ? static_cast<int64_t>(sum)
+                                     : static_cast<int32_t>(static_cast<uint32_t>(sum));
+    const uint64_t magnitude = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : uint64_t(v);
+    return arith::Unpacked::from_integer(v < 0, magnitude, lsb);
+  }
   std::vector<double> xv(k), wv(k);
   for (uint32_t i = 0; i < k; ++i) {
     xv[i] = element_value(kind, x[i]);
@@ -245,13 +260,13 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
         }
       }
     } else {
-      std::vector<double> xv(k), wv(k);
+      std::vector<uint32_t> w_row(k);
       for (uint32_t r = 0; r < m; ++r) {
-        for (uint32_t i = 0; i < k; ++i) xv[i] = element_value(kind, x[size_t{r} * k + i]);
         for (uint32_t c = 0; c < n; ++c) {
-          for (uint32_t i = 0; i < k; ++i) wv[i] = element_value(kind, weight(c, i));
-          ref.out[size_t{r} * n + c] =
-              encode_element(kind, float_accumulator(kind, xv, wv, k, k_tiles[l], mac));
+          for (uint32_t i = 0; i < k; ++i) w_row[i] = weight(c, i);
+          const arith::Unpacked acc =
+              reference_accumulator(kind, &x[size_t{r} * k], w_row.data(), k, k_tiles[l], mac);
+          ref.out[size_t{r} * n + c] = hw::activation_format(kind).encode(acc);
         }
       }
     }

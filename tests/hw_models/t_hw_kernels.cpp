@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
 #include <climits>
+#include <cmath>
 #include <cstring>
 #include <random>
 
+#include "hw_models/arith/fixed.hpp"
 #include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/posit.hpp"
 #include "hw_models/kernels.hpp"
@@ -54,6 +56,15 @@ double value_of(PeKind kind, const uint8_t* p) {
       return arith::to_double(arith::PositFormat{8, 0}.decode(pattern));
     case PeKind::kPosit16:
       return arith::to_double(arith::PositFormat{16, 1}.decode(pattern));
+    case PeKind::kFixed2_6:
+      return arith::to_double(arith::FixedFormat{2, 6}.decode(pattern));
+    case PeKind::kFixed2_14:
+      return arith::to_double(arith::FixedFormat{2, 14}.decode(pattern));
+    case PeKind::kFp32: {
+      float f;
+      std::memcpy(&f, &pattern, 4);
+      return f;
+    }
     default:
       return 0;
   }
@@ -66,8 +77,17 @@ void random_element(PeKind kind, std::mt19937& rng, uint8_t* out) {
   uint32_t p = 0;
   switch (kind) {
     case PeKind::kInt8Int8:
+    case PeKind::kFixed2_6:
       p = static_cast<uint8_t>(rng());
       break;
+    case PeKind::kFixed2_14:
+      p = static_cast<uint16_t>(rng());
+      break;
+    case PeKind::kFp32: {
+      const auto f = static_cast<float>(arith::to_double(u));
+      std::memcpy(&p, &f, 4);
+      break;
+    }
     case PeKind::kFp16:
       p = arith::kFp16.encode(u);
       break;
@@ -96,7 +116,9 @@ void random_element(PeKind kind, std::mt19937& rng, uint8_t* out) {
 
 TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", "[unit]") {
   const auto pe = GENERATE(PeKind::kInt8Int8, PeKind::kFp16, PeKind::kBf16, PeKind::kFp8E4M3,
-                           PeKind::kFp8E5M2, PeKind::kPosit8, PeKind::kPosit16);
+                           PeKind::kFp8E5M2, PeKind::kPosit8, PeKind::kPosit16, PeKind::kFixed2_6,
+                           PeKind::kFixed2_14, PeKind::kFp32);
+  const bool fixed = pe == PeKind::kFixed2_6 || pe == PeKind::kFixed2_14;
   const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
                                  Dataflow::kOutputStationary, Dataflow::kInputStationary);
   const bool accumulate = GENERATE(false, true);
@@ -119,10 +141,10 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
         if (t.float_acc) {
           const float v = static_cast<float>(rng() % 1000) / 100.0f - 5.0f;
           std::memcpy(slot, &v, 4);
-        } else if (!t.quire) {
-          const auto v = static_cast<int32_t>(rng());
-          std::memcpy(slot, &v, 4);
-        }  // quires start at 0: their NaR encoding is not a real value
+        } else if (!t.quire || fixed) {
+          const uint64_t v = (uint64_t{rng()} << 32) | rng();
+          std::memcpy(slot, &v, t.acc_bytes);
+        }  // posit quires start at 0: their NaR encoding is not a real value
       }
     }
     const std::vector<uint8_t> before = acc;
@@ -159,6 +181,19 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
           if (accumulate) std::memcpy(&start, old, 4);
           std::memcpy(&value, got, 4);
           REQUIRE(value == static_cast<int32_t>(static_cast<uint32_t>(start + sum)));
+        } else if (fixed) {
+          // Exact products in units of 2^-2F, summed modulo 2^(accumulator bits).
+          const int frac = pe == PeKind::kFixed2_6 ? 6 : 14;
+          uint64_t sum = 0;
+          if (accumulate) std::memcpy(&sum, old, t.acc_bytes);
+          for (uint32_t kk = 0; kk < k; ++kk) {
+            sum +=
+                static_cast<uint64_t>(static_cast<int64_t>(std::ldexp(x(kk) * wt(kk), 2 * frac)));
+          }
+          uint64_t value = 0;
+          std::memcpy(&value, got, t.acc_bytes);
+          const uint64_t mask = t.acc_bytes == 8 ? ~uint64_t{0} : 0xffffffffu;
+          REQUIRE(value == (sum & mask));
         } else if (t.float_acc) {
           // Blocks of block_k inputs, each summed as the hardware does, then accumulated.
           float a = 0.0f;

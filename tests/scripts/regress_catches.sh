@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$nmpsim" regress "$root/configs/suites/core.json" --junit "$tmp/ok.xml" > "$tmp/out"
-grep -q "13 cases, 0 failed, 0 figures beyond tolerance" "$tmp/out"
+grep -q "16 cases, 0 failed, 0 figures beyond tolerance" "$tmp/out"
 grep -q 'failures="0"' "$tmp/ok.xml"
 
 # The same suite next to a copy of its baseline, with one variant changed.

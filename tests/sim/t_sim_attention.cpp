@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "../support.hpp"
+#include "hw_models/arith/format.hpp"
+#include "timing_model.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -10,7 +12,8 @@ using sim::Json;
 namespace {
 
 Json attention_workload(const std::string& mode, uint32_t tokens, uint32_t context, uint32_t heads,
-                        uint32_t kv_heads, const std::string& format, const std::string& kv_cache) {
+                        uint32_t kv_heads, const std::string& format, const std::string& kv_cache,
+                        uint32_t head_dim = 16) {
   return {{"name", "attn"},
           {"tokens", tokens},
           {"input", {{"distribution", "normal"}, {"mean", 0}, {"std", 1}, {"seed", 5}}},
@@ -19,7 +22,7 @@ Json attention_workload(const std::string& mode, uint32_t tokens, uint32_t conte
              {"name", "attn"},
              {"heads", heads},
              {"kv_heads", kv_heads},
-             {"head_dim", 16},
+             {"head_dim", head_dim},
              {"mode", mode},
              {"context", context},
              {"format", format},
@@ -41,7 +44,8 @@ TEST_CASE("attention equals its exact model in every mode, grouping, cache and f
                           Case{"decode", 2, 20, 6, 2, "sram", "weight_stationary"},
                           Case{"prefill", 9, 0, 4, 1, "dram", "output_stationary"},
                           Case{"prefill", 7, 11, 2, 2, "sram", "input_stationary"});
-  const std::string format = GENERATE("int8", "fp16", "bf16", "fp8_e4m3", "posit8_0", "posit16_1");
+  const std::string format = GENERATE("int8", "fp16", "bf16", "fp8_e4m3", "posit8_0", "posit16_1",
+                                      "fixed2_6", "fixed2_14", "fp32");
   INFO(c.mode << " tokens " << c.tokens << " context " << c.context << " heads " << c.heads << "/"
               << c.kv_heads << " " << c.kv_cache << " " << c.dataflow << " " << format);
   // Small activation SRAM: prefill runs in several tiles of query rows.
@@ -74,4 +78,75 @@ TEST_CASE("fp16 attention with an fp32 vector unit is within 1e-2 of FP32", "[si
       attention_workload("prefill", 8, 8, 2, 1, "fp16", "dram"), {"hw.mac_array.pe=fp16"}));
   REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
   REQUIRE(r["error"]["attn.output"]["max_abs"].get<double>() < 1e-2);
+}
+
+namespace {
+
+// Cycles of one query head's decode step (one query row against L cached positions, K and V
+// resident in the weight SRAM, a float or posit kind) from the documented model
+// (docs/architecture.md#timing-of-an-attention-step): the step's chain, each command by its
+// own closed form, plus one cycle per hand-over between units.
+uint64_t attention_step_model(const hw::NmpParams& p, uint64_t L, uint64_t d) {
+  using test::VecOperandTiming;
+  const hw::PeTraits t = p.mac_array.traits();
+  const uint64_t vb = (arith::make_format(p.vector_unit.math.format)->bits() + 7) / 8;
+  const uint64_t lanes = p.vector_unit.lanes, depth = p.vector_unit.pipeline_depth_cycles;
+  uint64_t tree = 0;  // ceil(log2 lanes): the reduction tree of the sum
+  while ((uint64_t{1} << tree) < lanes) ++tree;
+  const hw::SramParams* act = &p.act_sram;
+  auto pass = [&](const std::vector<VecOperandTiming>& ops, uint64_t n) {
+    return test::vector_pass_cycles(test::stream_groups(ops), n, lanes, 1);
+  };
+  const VecOperandTiming vec_in{vb, act, false}, vec_out{vb, act, true};
+  const VecOperandTiming acc_in{t.acc_bytes, &p.acc_sram, false};
+  const VecOperandTiming act_out{t.act_bytes, act, true};
+  const uint64_t wb = p.weight_sram.width_bits / 8;
+  const uint64_t k_bytes = L * d * t.weight_bytes;
+  const uint64_t store_o = test::dma_row_cycles(p, p.act_sram, d * vb);
+  const uint64_t load_q = test::dma_row_cycles(p, p.act_sram, d * vb);
+  const uint64_t quantize_q = pass({vec_in, act_out}, d) + depth;
+  const uint64_t gemm_s =
+      test::closed_form_gemm_cycles(p, {1, uint32_t(L), uint32_t(d), 0, 0, 0, 0, 0, false});
+  const uint64_t convert_s = pass({acc_in, vec_out}, L) + depth;
+  const uint64_t scale_s = pass({vec_in}, 1) + pass({vec_in, vec_out}, L) + depth;
+  const uint64_t softmax = pass({vec_in}, L) + pass({vec_in, vec_out}, L) + tree + depth +
+                           pass({vec_in, vec_out}, L) + depth;
+  const uint64_t quantize_p = pass({vec_in, act_out}, L) + depth;
+  const uint64_t gemm_o = test::closed_form_gemm_cycles(
+      p, {1, uint32_t(d), uint32_t(L), 0, 0, test::ceil_div(k_bytes, wb) * wb, 0, 0, false});
+  const uint64_t convert_o = pass({acc_in, vec_out}, d) + depth;
+  // convert O -> store O -> load the next head's Q -> quantize -> Q K^T -> convert, scale,
+  // softmax, quantize P -> P V -> convert O: six hand-overs between units.
+  return store_o + load_q + quantize_q + gemm_s + convert_s + scale_s + softmax + quantize_p +
+         gemm_o + convert_o + 6;
+}
+
+}  // namespace
+
+TEST_CASE("a decode attention step takes the documented timing model's cycles", "[sim]") {
+  struct Case {
+    uint32_t context, head_dim;
+    std::string format;
+    std::vector<std::string> sets;
+  };
+  const Case c = GENERATE(
+      Case{63, 16, "fp16", {}}, Case{127, 64, "bf16", {"hw.vector_unit.lanes=32"}},
+      Case{255, 32, "posit16_1", {"hw.vector_unit.format=fp16", "hw.dram.latency_cycles=30"}},
+      Case{100, 16, "fixed2_6", {"hw.mac_array.rows=16", "hw.mac_array.cols=32"}});
+  // Grouped-query heads over one resident key/value head: one more query head adds one step.
+  auto run = [&](uint32_t heads) {
+    std::vector<std::string> sets = c.sets;
+    sets.push_back("hw.mac_array.pe=" + pe_of(c.format));
+    return test::run_both_modes(test::make_config(
+        attention_workload("decode", 1, c.context, heads, 1, c.format, "sram", c.head_dim), sets));
+  };
+  const Json two = run(2), three = run(3);
+  std::vector<std::string> sets = c.sets;
+  sets.push_back("hw.mac_array.pe=" + pe_of(c.format));
+  const hw::NmpParams p =
+      test::make_config(attention_workload("decode", 1, c.context, 1, 1, c.format, "sram"), sets)
+          .hw.params;
+  INFO(c.format << " L " << c.context + 1 << " d " << c.head_dim);
+  REQUIRE(three["cycles"]["total"].get<uint64_t>() - two["cycles"]["total"].get<uint64_t>() ==
+          attention_step_model(p, c.context + 1, c.head_dim));
 }

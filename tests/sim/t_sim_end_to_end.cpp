@@ -7,68 +7,19 @@
 #include "../support.hpp"
 #include "hw_models/mac_array.hpp"
 #include "hw_models/sram.hpp"
+#include "timing_model.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/reference.hpp"
 
 using namespace nmp;
 using sim::Json;
+using test::ceil_div;
+using test::closed_form_gemm_cycles;
+using test::GemmShape;
+using test::read_ports;
+using test::words;
 
 namespace {
-
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
-
-// Words of `word_bytes` touched by bytes [first, first + bytes).
-uint64_t words(uint64_t first, uint64_t bytes, uint64_t word_bytes) {
-  return (first + bytes - 1) / word_bytes - first / word_bytes + 1;
-}
-
-uint64_t read_ports(hw::PortConfig p) { return p == hw::PortConfig::kTwoRw ? 2 : 1; }
-
-struct GemmShape {
-  uint32_t m, n, k;
-  uint64_t act, act_stride, wgt, acc, acc_stride;
-  bool accumulate;
-};
-
-// The adder-tree timing model of docs/architecture.md#mac-array, written out independently of
-// the simulator: per fold a weight-tile load and m beats, overlapped or not, then the drain.
-uint64_t closed_form_gemm_cycles(const hw::NmpParams& p, const GemmShape& g) {
-  const hw::MacArrayParams& mac = p.mac_array;
-  const uint64_t per_byte = mac.packing == arith::TernaryPacking::kTwoBit ? 4 : 5;
-  const uint64_t wsram_wb = p.weight_sram.width_bits / 8, asram_wb = p.act_sram.width_bits / 8,
-                 acc_wb = p.acc_sram.width_bits / 8;
-  const uint64_t wsram_cap = p.weight_sram.banks * read_ports(p.weight_sram.ports);
-  const uint64_t asram_cap = p.act_sram.banks * read_ports(p.act_sram.ports);
-  // On 2rw, a beat's accumulator read and write share the two ports of every bank.
-  const bool shared = p.acc_sram.ports == hw::PortConfig::kTwoRw;
-  uint64_t time = 0, load_end = 0, compute_end = 0, offset = 0;
-  bool first = true;
-  for (uint32_t n0 = 0; n0 < g.n; n0 += mac.cols) {
-    for (uint32_t k0 = 0; k0 < g.k; k0 += mac.rows) {
-      const uint64_t cols = std::min(mac.cols, g.n - n0), rows = std::min(mac.rows, g.k - k0);
-      const uint64_t tile = cols * ceil_div(rows, per_byte);
-      const uint64_t load = ceil_div(words(g.wgt + offset, tile, wsram_wb), wsram_cap);
-      offset += tile;
-      const bool reads_acc = g.accumulate || k0 > 0;
-      uint64_t compute = 0;
-      for (uint32_t r = 0; r < g.m; ++r) {
-        const uint64_t acc_words = words(g.acc + r * g.acc_stride + 4 * n0, 4 * cols, acc_wb);
-        const uint64_t acc_cap = p.acc_sram.banks * (shared ? (reads_acc ? 1 : 2) : 1);
-        compute += std::max({uint64_t{1},
-                             ceil_div(words(g.act + r * g.act_stride + k0, rows, asram_wb), asram_cap),
-                             ceil_div(acc_words, acc_cap)});
-      }
-      // Fold timeline: the tile loads, then computes once loaded and the array is free.
-      const uint64_t load_start =
-          first ? 0 : (mac.weight_preload_overlap ? time : compute_end);
-      load_end = load_start + load;
-      time = std::max(load_end, compute_end);  // this fold's compute start
-      compute_end = time + compute;
-      first = false;
-    }
-  }
-  return compute_end + hw::adder_tree_drain_cycles(mac.rows);
-}
 
 hw::NmpParams params(const std::vector<std::string>& sets) {
   return sim::load_hardware(test::source_path("configs/hw/default.json"),
@@ -90,27 +41,31 @@ Json run_program_both(hw::NmpParams p, const isa::Program& program, uint64_t dra
 
 }  // namespace
 
-TEST_CASE("simulated outputs equal the integer reference on odd and oversized shapes",
-          "[sim]") {
+TEST_CASE("simulated outputs equal the integer reference on odd and oversized shapes", "[sim]") {
   struct Case {
     uint32_t tokens;
     std::vector<std::pair<uint32_t, uint32_t>> layers;
     std::vector<std::string> sets;
   };
-  const Case c = GENERATE(
-      Case{1, {{77, 33}}, {}},
-      Case{3, {{33, 77}, {77, 5}}, {}},
-      // Many times larger than every SRAM: weights, activations and accumulators all tile.
-      Case{37, {{300, 260}, {260, 90}},
-           {"hw.weight_sram.capacity_kib=2", "hw.act_sram.capacity_kib=2",
-            "hw.acc_sram.capacity_kib=2", "hw.mac_array.rows=16", "hw.mac_array.cols=8",
-            "hw.controller.imem_kib=1024"}},
-      Case{2, {{1000, 129}}, {"hw.mac_array.rows=13", "hw.mac_array.cols=7",
-                              "hw.weight_sram.packing=1.6bit", "hw.weight_sram.capacity_kib=4"}},
-      Case{5, {{130, 70}}, {"hw.mac_array.weight_preload_overlap=false", "hw.acc_sram.ports=2rw",
-                            "hw.act_sram.width_bits=64", "hw.vector_unit.lanes=5",
-                            "hw.dram.bytes_per_cycle=7", "hw.dram.burst_bytes=48"}});
-  const Json r = test::run_both_modes(test::make_config(test::bitlinear_workload(c.tokens, c.layers), c.sets));
+  const Case c =
+      GENERATE(Case{1, {{77, 33}}, {}}, Case{3, {{33, 77}, {77, 5}}, {}},
+               // Many times larger than every SRAM: weights, activations and accumulators all tile.
+               Case{37,
+                    {{300, 260}, {260, 90}},
+                    {"hw.weight_sram.capacity_kib=2", "hw.act_sram.capacity_kib=2",
+                     "hw.acc_sram.capacity_kib=2", "hw.mac_array.rows=16", "hw.mac_array.cols=8",
+                     "hw.controller.imem_kib=1024"}},
+               Case{2,
+                    {{1000, 129}},
+                    {"hw.mac_array.rows=13", "hw.mac_array.cols=7", "hw.weight_sram.packing=1.6bit",
+                     "hw.weight_sram.capacity_kib=4"}},
+               Case{5,
+                    {{130, 70}},
+                    {"hw.mac_array.weight_preload_overlap=false", "hw.acc_sram.ports=2rw",
+                     "hw.act_sram.width_bits=64", "hw.vector_unit.lanes=5",
+                     "hw.dram.bytes_per_cycle=7", "hw.dram.burst_bytes=48"}});
+  const Json r =
+      test::run_both_modes(test::make_config(test::bitlinear_workload(c.tokens, c.layers), c.sets));
   REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
   uint64_t outputs = 0;
   for (auto [in, out] : c.layers) outputs += uint64_t{c.tokens} * out;
@@ -129,10 +84,11 @@ TEST_CASE("every PE kind on every dataflow matches its bit-exact reference end t
   // Two chained layers of odd sizes on a non-square array with small SRAMs, so every operand
   // tiles; the reference (workloads/reference.cpp) follows the kind's arithmetic and the
   // dataflow's accumulation order.
-  const std::string pe = GENERATE("ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3",
-                                  "fp8_e5m2", "posit8_0", "posit16_1");
-  const std::string dataflow = GENERATE("adder_tree", "weight_stationary", "output_stationary",
-                                        "input_stationary");
+  const std::string pe =
+      GENERATE("ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
+               "posit16_1", "fixed2_6", "fixed2_14", "fp32");
+  const std::string dataflow =
+      GENERATE("adder_tree", "weight_stationary", "output_stationary", "input_stationary");
   Json w = {{"name", "kinds"}, {"tokens", 5}, {"input", {{"seed", 3}}}};
   const std::vector<std::pair<uint32_t, uint32_t>> layers = {{70, 45}, {45, 29}};
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -178,7 +134,11 @@ TEST_CASE("a stall-free gemm takes the documented closed-form cycles", "[sim]") 
            {2, 17, 23, 1, 23, 3, 8, 68, true}},
       Case{{"hw.mac_array.rows=128", "hw.mac_array.cols=16", "hw.weight_sram.banks=4",
             "hw.act_sram.width_bits=32"},
-           {4, 40, 1000, 0, 1000, 0, 0, 160, false}});
+           {4, 40, 1000, 0, 1000, 0, 0, 160, false}},
+      // Unpacked weights; one-cycle tile loads.
+      Case{{"hw.mac_array.pe=fp8_e4m3", "hw.mac_array.rows=32", "hw.mac_array.cols=16"},
+           {1, 128, 96, 0, 96, 0, 0, 512, false}},
+      Case{{"hw.mac_array.pe=fp16"}, {3, 256, 128, 0, 256, 0, 0, 1024, true}});
   const hw::NmpParams p = params(c.sets);
   workloads::ProgramBuilder b;
   b.li(1, c.g.act);
@@ -244,10 +204,9 @@ uint64_t systolic_cycles(const SystolicCase& c, bool padded, bool overlap) {
 }
 
 Json run_gemm(const SystolicCase& c, const std::vector<std::string>& extra) {
-  std::vector<std::string> sets = {"hw.mac_array.dataflow=" + c.dataflow,
-                                   "hw.mac_array.rows=" + std::to_string(c.rows),
-                                   "hw.mac_array.cols=" + std::to_string(c.cols),
-                                   "hw.weight_sram.capacity_kib=4096"};
+  std::vector<std::string> sets = {
+      "hw.mac_array.dataflow=" + c.dataflow, "hw.mac_array.rows=" + std::to_string(c.rows),
+      "hw.mac_array.cols=" + std::to_string(c.cols), "hw.weight_sram.capacity_kib=4096"};
   sets.insert(sets.end(), extra.begin(), extra.end());
   const hw::NmpParams p = params(sets);
   workloads::ProgramBuilder b;
@@ -260,8 +219,9 @@ Json run_gemm(const SystolicCase& c, const std::vector<std::string>& extra) {
 }
 
 const std::vector<std::string> kWideSrams = {
-    "hw.weight_sram.banks=64", "hw.weight_sram.width_bits=1024", "hw.act_sram.banks=64",
-    "hw.act_sram.width_bits=1024", "hw.acc_sram.banks=64", "hw.acc_sram.width_bits=1024",
+    "hw.weight_sram.banks=64",       "hw.weight_sram.width_bits=1024",
+    "hw.act_sram.banks=64",          "hw.act_sram.width_bits=1024",
+    "hw.acc_sram.banks=64",          "hw.acc_sram.width_bits=1024",
     "hw.act_sram.capacity_kib=4096", "hw.acc_sram.capacity_kib=4096"};
 
 std::vector<std::string> with(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -275,16 +235,16 @@ TEST_CASE("systolic folds take SCALE-Sim's cycles in padded mode", "[sim]") {
   // SCALE-Sim (Samajdar et al., ISPASS 2020; scale-sim-v2 systolic_compute_*.py) runs folds
   // one after the other, each padded to the whole R x C array: WS and IS 2R + C + T - 2 cycles
   // per fold (R to load the stationary operand), OS R + C + T - 2.
-  const SystolicCase c = GENERATE(
-      SystolicCase{"weight_stationary", 8, 8, 16, 16, 16},
-      SystolicCase{"weight_stationary", 32, 32, 1, 100, 300},  // GEMV
-      SystolicCase{"weight_stationary", 7, 12, 10, 30, 40},    // non-square, non-dividing
-      SystolicCase{"output_stationary", 8, 8, 16, 16, 16},
-      SystolicCase{"output_stationary", 16, 4, 1, 50, 200},
-      SystolicCase{"output_stationary", 5, 9, 23, 19, 31},
-      SystolicCase{"input_stationary", 8, 8, 16, 16, 16},
-      SystolicCase{"input_stationary", 12, 6, 1, 64, 100},
-      SystolicCase{"input_stationary", 9, 5, 17, 21, 40});
+  const SystolicCase c =
+      GENERATE(SystolicCase{"weight_stationary", 8, 8, 16, 16, 16},
+               SystolicCase{"weight_stationary", 32, 32, 1, 100, 300},  // GEMV
+               SystolicCase{"weight_stationary", 7, 12, 10, 30, 40},    // non-square, non-dividing
+               SystolicCase{"output_stationary", 8, 8, 16, 16, 16},
+               SystolicCase{"output_stationary", 16, 4, 1, 50, 200},
+               SystolicCase{"output_stationary", 5, 9, 23, 19, 31},
+               SystolicCase{"input_stationary", 8, 8, 16, 16, 16},
+               SystolicCase{"input_stationary", 12, 6, 1, 64, 100},
+               SystolicCase{"input_stationary", 9, 5, 17, 21, 40});
   const Json r = run_gemm(c, with(kWideSrams, {"hw.mac_array.fold_timing=padded",
                                                "hw.mac_array.weight_preload_overlap=false"}));
   uint64_t scalesim = 0;
@@ -300,16 +260,14 @@ TEST_CASE("systolic folds take SCALE-Sim's cycles in padded mode", "[sim]") {
 }
 
 TEST_CASE("systolic folds take the documented exact cycles, with and without overlap", "[sim]") {
-  const SystolicCase c = GENERATE(
-      SystolicCase{"weight_stationary", 32, 32, 1, 100, 300},
-      SystolicCase{"weight_stationary", 7, 12, 10, 30, 40},
-      SystolicCase{"output_stationary", 5, 9, 23, 19, 31},
-      SystolicCase{"input_stationary", 9, 5, 17, 21, 40},
-      SystolicCase{"input_stationary", 64, 64, 3, 200, 100});
+  const SystolicCase c = GENERATE(SystolicCase{"weight_stationary", 32, 32, 1, 100, 300},
+                                  SystolicCase{"weight_stationary", 7, 12, 10, 30, 40},
+                                  SystolicCase{"output_stationary", 5, 9, 23, 19, 31},
+                                  SystolicCase{"input_stationary", 9, 5, 17, 21, 40},
+                                  SystolicCase{"input_stationary", 64, 64, 3, 200, 100});
   const bool overlap = GENERATE(false, true);
-  const Json r = run_gemm(
-      c, with(kWideSrams, {std::string("hw.mac_array.weight_preload_overlap=") +
-                           (overlap ? "true" : "false")}));
+  const Json r = run_gemm(c, with(kWideSrams, {std::string("hw.mac_array.weight_preload_overlap=") +
+                                               (overlap ? "true" : "false")}));
   REQUIRE(r["cycles"] == 3 + 1 + systolic_cycles(c, false, overlap) + 1);
   // Exact timing never exceeds SCALE-Sim's padded count.
   REQUIRE(systolic_cycles(c, false, overlap) <= systolic_cycles(c, true, false));
@@ -320,7 +278,8 @@ TEST_CASE("a narrow SRAM makes folds SRAM-bound, as the closed form says", "[sim
                                   SystolicCase{"output_stationary", 16, 16, 40, 64, 64},
                                   SystolicCase{"input_stationary", 16, 16, 40, 64, 64});
   const std::vector<std::string> narrow = {"hw.act_sram.banks=1", "hw.act_sram.width_bits=32",
-                                           "hw.weight_sram.banks=1", "hw.weight_sram.width_bits=32"};
+                                           "hw.weight_sram.banks=1",
+                                           "hw.weight_sram.width_bits=32"};
   const Json r = run_gemm(c, narrow);
   // The simulator's own closed form over its engines' beats (MacArray::uncontended_gemm_cycles).
   hw::NmpParams p = params(with({"hw.mac_array.dataflow=" + c.dataflow, "hw.mac_array.rows=16",
@@ -341,19 +300,24 @@ TEST_CASE("a DMA transfer takes the documented closed-form cycles", "[sim]") {
     uint64_t rows, row_bytes, sram, sram_stride, dram, dram_stride;
   };
   const Case c = GENERATE(
-      Case{{}, true, 1, 4096, 0, 0, 0, 0},
-      Case{{}, false, 1, 4096, 0, 0, 0, 0},
+      Case{{}, true, 1, 4096, 0, 0, 0, 0}, Case{{}, false, 1, 4096, 0, 0, 0, 0},
       Case{{}, true, 5, 100, 3, 128, 17, 300},
       Case{{"hw.dram.bytes_per_cycle=16", "hw.dram.burst_bytes=32"}, true, 3, 200, 0, 256, 5, 210},
       // A narrow SRAM limits the transfer, not the DRAM.
       Case{{"hw.act_sram.banks=1", "hw.act_sram.width_bits=64", "hw.dram.latency_cycles=0"},
-           false, 2, 1000, 8, 1000, 0, 1000});
+           false,
+           2,
+           1000,
+           8,
+           1000,
+           0,
+           1000});
   const hw::NmpParams p = params(c.sets);
   workloads::ProgramBuilder b;
   b.li(1, c.sram);
   b.li(2, c.dram);
-  b.dma(c.load ? isa::Opcode::kDmaLoad : isa::Opcode::kDmaStore, isa::Space::kActSram, 1, 2,
-        c.rows, c.row_bytes, c.sram_stride, c.dram_stride);
+  b.dma(c.load ? isa::Opcode::kDmaLoad : isa::Opcode::kDmaStore, isa::Space::kActSram, 1, 2, c.rows,
+        c.row_bytes, c.sram_stride, c.dram_stride);
   b.halt();
   const Json r = run_program_both(p, b.program(), c.dram + c.rows * c.dram_stride + c.row_bytes);
 
@@ -376,7 +340,8 @@ TEST_CASE("a DMA transfer takes the documented closed-form cycles", "[sim]") {
 }
 
 TEST_CASE("a whole layer respects the DRAM and compute bounds", "[sim]") {
-  const Json r = test::run_both_modes(test::make_config(test::bitlinear_workload(2, {{2560, 1024}})));
+  const Json r =
+      test::run_both_modes(test::make_config(test::bitlinear_workload(2, {{2560, 1024}})));
   const hw::NmpParams p = params({});
   const uint64_t cycles = r["cycles"]["total"];
   const uint64_t dram = r["counters"]["dram"]["read_bytes"].get<uint64_t>() +
@@ -418,8 +383,8 @@ TEST_CASE("energy recomputes from the report's own counts", "[sim]") {
     }
   }
   REQUIRE(total == Approx(r["energy_pj"]["dynamic"].get<double>()).epsilon(1e-12));
-  REQUIRE(r["energy_pj"]["total"].get<double>() ==
-          Approx(r["energy_pj"]["dynamic"].get<double>() + r["energy_pj"]["leakage"].get<double>()));
+  REQUIRE(r["energy_pj"]["total"].get<double>() == Approx(r["energy_pj"]["dynamic"].get<double>() +
+                                                          r["energy_pj"]["leakage"].get<double>()));
   // The ternary adder tree is priced as one 45 nm int8 add per MAC (Horowitz: 0.03 pJ).
   REQUIRE(r.at("energy_pj").at("by_event").at("pe.mac.ternary_tree").at("pj_per_event") == 0.03);
 }
@@ -434,8 +399,8 @@ TEST_CASE("dumped tensors hold the simulated outputs", "[sim]") {
   sim::run_isolated(cfg);
   const auto spec = cfg.workload.model;
   // Integer arithmetic: the reference does not depend on the tiling.
-  const auto refs = workloads::reference_outputs(spec, workloads::generate(spec), {50},
-                                                 cfg.hw.params.mac_array);
+  const auto refs =
+      workloads::reference_outputs(spec, workloads::generate(spec), {50}, cfg.hw.params.mac_array);
   std::ifstream in(dir + "/0_l0_output_q.npy", std::ios::binary);
   REQUIRE(in);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -470,8 +435,7 @@ TEST_CASE("a program without halt is stopped by the watchdog", "[sim]") {
       Catch::Contains("ran past the end"));
 }
 
-TEST_CASE("an operand outside its memory is a simulation error naming the instruction",
-          "[sim]") {
+TEST_CASE("an operand outside its memory is a simulation error naming the instruction", "[sim]") {
   const hw::NmpParams p = params({});
   workloads::ProgramBuilder b;
   b.li(1, p.act_sram.capacity_bytes - 10);

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "../support.hpp"
+#include "hw_models/arith/format.hpp"
+#include "timing_model.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -55,8 +57,8 @@ std::string pe_of(const std::string& format) {
 TEST_CASE("recurrent layers equal their exact model in every format, resident or streamed",
           "[sim]") {
   const std::string type = GENERATE("lstm", "gru");
-  const std::string format =
-      GENERATE("ternary", "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0", "posit16_1");
+  const std::string format = GENERATE("ternary", "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2",
+                                      "posit8_0", "posit16_1", "fixed2_6", "fixed2_14", "fp32");
   const bool resident = GENERATE(true, false);
   const uint32_t T = 4;
   INFO(type << " " << format << (resident ? " resident" : " streamed"));
@@ -106,4 +108,89 @@ TEST_CASE("an fp16 LSTM with an fp32 cell stays within fp16's error of the FP32 
     REQUIRE(e["max_abs"].get<double>() < 1e-2);
     REQUIRE(e["max_abs"].get<double>() > 0);
   }
+}
+
+namespace {
+
+// Cycles per timestep of a unidirectional LSTM layer with resident weights in a float or posit
+// kind, from the documented model (docs/architecture.md#timing-of-a-recurrent-timestep): the
+// step's dependency chain, each command timed by its own closed form, plus one cycle per
+// hand-over between units.
+uint64_t lstm_step_model(const hw::NmpParams& p, uint64_t I, uint64_t H) {
+  using test::VecOperandTiming;
+  const hw::PeTraits t = p.mac_array.traits();
+  const uint64_t vb = (arith::make_format(p.vector_unit.math.format)->bits() + 7) / 8;
+  const uint64_t lanes = p.vector_unit.lanes, depth = p.vector_unit.pipeline_depth_cycles;
+  const hw::SramParams* act = &p.act_sram;
+  const hw::SramParams* acc = &p.acc_sram;
+  auto pass = [&](const std::vector<VecOperandTiming>& ops, uint64_t n, uint64_t per_beat = 1) {
+    return test::vector_pass_cycles(test::stream_groups(ops), n, lanes, per_beat);
+  };
+  const VecOperandTiming vec_in{vb, act, false}, vec_out{vb, act, true};
+  const uint64_t store_h = test::dma_row_cycles(p, p.act_sram, H * vb);
+  const uint64_t load_x = test::dma_row_cycles(p, p.act_sram, I * vb);
+  const uint64_t quantize_x = pass({vec_in, {t.act_bytes, act, true}}, I) + depth;
+  const uint64_t gemm_w =
+      test::closed_form_gemm_cycles(p, {1, uint32_t(4 * H), uint32_t(I), 0, 0, 0, 0, 0, false});
+  const uint64_t gemm_u = test::closed_form_gemm_cycles(
+      p, {1, uint32_t(4 * H), uint32_t(H), 0, 0, 4 * H * I * t.weight_bytes, 0, 0, false});
+  const uint64_t convert = pass({{t.acc_bytes, acc, false}, vec_out}, 4 * H) + depth;
+  const uint64_t add = pass({vec_in, vec_in, vec_out}, 4 * H) + depth;
+  const uint64_t cell =
+      pass({vec_in, vec_in, vec_in, vec_in, vec_in}, H, 5) + pass({vec_out, vec_out}, H) + depth;
+  // cell -> store h -> load x -> quantize x -> W x -> (U h, then convert; W's convert beside U)
+  // -> convert U h -> two adds -> cell: four hand-overs between units.
+  return store_h + load_x + quantize_x + gemm_w + std::max(gemm_u, convert) + convert + 2 * add +
+         cell + 4;
+}
+
+}  // namespace
+
+TEST_CASE("an LSTM timestep takes the documented timing model's cycles", "[sim]") {
+  struct Case {
+    uint32_t in, hidden;
+    std::vector<std::string> sets;
+    bool chain_contended;  // bank conflicts stall a command of the step's chain
+  };
+  const Case c =
+      GENERATE(Case{128, 64, {"hw.mac_array.pe=fp16"}, false},
+               Case{64, 128, {"hw.mac_array.pe=posit16_1", "hw.vector_unit.lanes=32"}, false},
+               Case{96,
+                    32,
+                    {"hw.mac_array.pe=fp8_e4m3", "hw.vector_unit.format=fp16",
+                     "hw.dram.latency_cycles=40", "hw.controller.branch_penalty_cycles=3"},
+                    false},
+               Case{64, 64, {"hw.mac_array.pe=fixed2_14", "hw.act_sram.ports=1r1w"}, false},
+               // One-cycle folds: U h_q's reads of the activation SRAM meet the writes of W x's
+               // conversion, and the MAC array, computing U h_q on the chain, stalls on the banks.
+               Case{96,
+                    32,
+                    {"hw.mac_array.pe=fp8_e4m3", "hw.mac_array.rows=32", "hw.mac_array.cols=16"},
+                    true});
+  auto run = [&](uint32_t steps) {
+    Json w = recurrent_workload("lstm", "fp16", steps, false, 0.5);
+    w["layers"].erase(1);
+    w["layers"][0]["in_features"] = c.in;
+    w["layers"][0]["hidden"] = c.hidden;
+    std::vector<std::string> sets = c.sets;
+    sets.push_back("workload.layers.0.format=" + sets[0].substr(sets[0].find('=') + 1));
+    return test::run_both_modes(test::make_config(w, sets));
+  };
+  const Json three = run(3), four = run(4);
+  REQUIRE(three["layers"][0]["recurrent"]["weights_resident"] == true);
+  const hw::NmpParams p =
+      test::make_config(recurrent_workload("lstm", "fp16", 1, false, 0.5), c.sets).hw.params;
+  std::string variant;
+  for (const std::string& set : c.sets) variant += set + " ";
+  INFO(variant << "I " << c.in << " H " << c.hidden);
+  // One more timestep adds exactly one step of the steady state. Bank conflicts between
+  // overlapping commands (the model is uncontended) cost cycles only on the chain.
+  auto stalls = [](const Json& r, const char* unit) {
+    return r["cycles"]["units"][unit]["stall_total"].get<uint64_t>();
+  };
+  const uint64_t chain_stalls =
+      c.chain_contended ? stalls(four, "mac_array") - stalls(three, "mac_array") : 0;
+  if (c.chain_contended) REQUIRE(chain_stalls > 0);
+  REQUIRE(four["cycles"]["total"].get<uint64_t>() - three["cycles"]["total"].get<uint64_t>() ==
+          lstm_step_model(p, c.in, c.hidden) + chain_stalls);
 }
