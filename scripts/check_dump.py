@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 """Checks a tensor dump (nmpsim run --dump DIR) with numpy, apart from nmpsim's own code.
 
-For each layer it recomputes the int32 accumulators from the dumped int8 inputs and ternary
-weights, requantizes them with the formula of docs/isa.md (requant), and compares the int8
-outputs and per-token absmax with the dumped ones; then it reports the error of the dequantized
-outputs against the dumped FP32 reference. Exit code 1 if any output differs.
+Every layer's FP32 model is recomputed here from the dumped latent tensors (float64 numpy:
+BitLinear from the ternary weights x gamma, linear from the float weights, LSTM and GRU from W, U
+and the biases, attention as softmax(Q K^T / sqrt(d)) V), chained from the dumped FP32 input, and
+must agree with the FP32 reference nmpsim dumped (to 1e-4 relative). Integer layers are also
+recomputed bit for bit: int32 accumulators from the dumped int8 inputs and ternary or int8
+weights, requantized with the formula of docs/isa.md (requant), against the dumped int8 outputs
+and per-token absmax. Each layer prints the error of nmpsim's output values against the numpy
+model. Exit code 1 if any output or reference differs.
 """
+import json
 import pathlib
 import sys
 
@@ -24,34 +29,98 @@ def requantize(acc):
     return q, a
 
 
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def recurrent(layer, stem, x):
+    """FP32 model of an LSTM or GRU layer (gates i, f, g, o / r, z, n), all directions."""
+    T, H = x.shape[0], layer["hidden"]
+    out = np.zeros((T, H * layer["directions"]))
+    for d in range(layer["directions"]):
+        w = np.load(f"{stem}_d{d}_w_f32.npy").astype(np.float64)
+        u = np.load(f"{stem}_d{d}_u_f32.npy").astype(np.float64)
+        b_ih = np.load(f"{stem}_d{d}_b_ih.npy").astype(np.float64)
+        b_hh = np.load(f"{stem}_d{d}_b_hh.npy").astype(np.float64)
+        h, c = np.zeros(H), np.zeros(H)
+        for s in range(T):
+            t = T - 1 - s if d == 1 else s
+            gx, gh = w @ x[t] + b_ih, u @ h + b_hh
+            if layer["type"] == "lstm":
+                g = gx + gh
+                i, f, gg, o = sigmoid(g[:H]), sigmoid(g[H:2 * H]), np.tanh(g[2 * H:3 * H]), sigmoid(g[3 * H:])
+                c = f * c + i * gg
+                h = o * np.tanh(c)
+            else:
+                r = sigmoid(gx[:H] + gh[:H])
+                z = sigmoid(gx[H:2 * H] + gh[H:2 * H])
+                n = np.tanh(gx[2 * H:] + r * gh[2 * H:])
+                h = (1 - z) * n + z * h
+            out[t, d * H:(d + 1) * H] = h
+    return out
+
+
+def attention(layer, stem, x):
+    """FP32 model: per token and head, softmax over the visible positions of q k / sqrt(d), times v."""
+    heads, kv_heads, d = layer["heads"], layer["kv_heads"], layer["head_dim"]
+    k = np.load(stem + "_keys_f32.npy").astype(np.float64)
+    v = np.load(stem + "_values_f32.npy").astype(np.float64)
+    T, L = x.shape[0], layer["positions"]
+    q = x.reshape(T, heads, d)
+    out = np.zeros((T, heads, d))
+    for t in range(T):
+        visible = L if layer["mode"] == "decode" else layer["context"] + t + 1
+        for h in range(heads):
+            g = h // (heads // kv_heads)
+            s = k[g, :visible] @ q[t, h] / np.sqrt(d)
+            p = np.exp(s - s.max())
+            out[t, h] = (p / p.sum()) @ v[g, :visible]
+    return out.reshape(T, heads * d)
+
+
 def main(directory):
     d = pathlib.Path(directory)
-    x = np.load(d / "input_q.npy").astype(np.int64)
+    manifest = json.loads((d / "model.json").read_text())
+    x_fp = np.load(d / "input_f32.npy").astype(np.float64)
+    x_q = np.load(d / "input_q.npy").astype(np.int64) if (d / "input_q.npy").exists() else None
     bad = 0
-    layer = 0
-    while True:
-        stems = sorted(d.glob(f"{layer}_*_weights_ternary.npy"))
-        if not stems:
-            break
-        stem = str(stems[0])[: -len("_weights_ternary.npy")]
-        w = np.load(stem + "_weights_ternary.npy").astype(np.int64)
-        acc = (x @ w.T).astype(np.int32).astype(np.int64)  # int32 wrap-around
-        q, a = requantize(acc)
-        q_sim = np.load(stem + "_output_q.npy").astype(np.int64)
-        a_sim = np.load(stem + "_output_absmax.npy").astype(np.int64)
-        diff = int((q != q_sim).sum() + (a != a_sim).sum())
-        bad += diff
-        line = f"{pathlib.Path(stem).name}: {q.size} outputs, {diff} differences"
-        ref = pathlib.Path(stem + "_reference_fp32.npy")
-        deq = pathlib.Path(stem + "_output_dequant.npy")
-        if ref.exists() and deq.exists():
-            e = np.load(deq).astype(np.float64) - np.load(ref).astype(np.float64)
+    for layer in manifest["layers"]:
+        stem = str(d / layer["stem"])
+        kind = layer["type"]
+        line = f"{layer['stem']} ({kind})"
+        if kind in ("bitlinear", "linear"):
+            if kind == "bitlinear":
+                w_int = np.load(stem + "_weights_ternary.npy").astype(np.int64)
+                w_fp = w_int * float(np.load(stem + "_gamma.npy")[0])
+            else:
+                w_int = np.load(stem + "_weights_q.npy").astype(np.int64) if layer["format"] == "int8_int8" else None
+                w_fp = np.load(stem + "_weights_f32.npy").astype(np.float64)
+            ref = x_fp @ w_fp.T
+            if w_int is not None:
+                acc = (x_q @ w_int.T).astype(np.int32).astype(np.int64)  # int32 wrap-around
+                q, a = requantize(acc)
+                x_q = np.load(stem + "_output_q.npy").astype(np.int64)
+                a_sim = np.load(stem + "_output_absmax.npy").astype(np.int64)
+                diff = int((q != x_q).sum() + (a != a_sim).sum())
+                bad += diff
+                line += f": {q.size} outputs, {diff} differences"
+        elif kind in ("lstm", "gru"):
+            ref = recurrent(layer, stem, x_fp)
+        else:
+            ref = attention(layer, stem, x_fp)
+        dumped_ref = pathlib.Path(stem + "_reference_fp32.npy")
+        if dumped_ref.exists():
+            r = np.load(dumped_ref).astype(np.float64)
+            gap = float(np.abs(r - ref).max())
+            ok = gap <= 1e-4 * max(1.0, float(np.abs(ref).max()))
+            bad += 0 if ok else 1
+            line += f"; FP32 model vs nmpsim's: max gap {gap:.3g}{'' if ok else ' (DIFFERS)'}"
+        values = pathlib.Path(stem + "_output_values.npy")
+        if values.exists():
+            e = np.load(values).astype(np.float64) - ref
             line += f"; vs FP32: max abs {np.abs(e).max():.6g}, rmse {np.sqrt((e * e).mean()):.6g}"
         print(line)
-        x = q_sim
-        layer += 1
-    if layer == 0:
-        sys.exit(f"{directory}: no layers found")
+        x_fp = ref
     sys.exit(1 if bad else 0)
 
 

@@ -92,22 +92,70 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
   if (bytes == 1) {
     std::vector<int8_t> v(patterns.begin(), patterns.end());
     write_npy(path, NpyType::kInt8, v.data(), shape);
-  } else {
+  } else if (bytes == 2) {
     std::vector<uint16_t> v(patterns.begin(), patterns.end());
     write_npy(path, NpyType::kUint16, v.data(), shape);
+  } else {
+    write_npy(path, NpyType::kUint32, patterns.data(), shape);
   }
 }
 
+// What check_dump.py needs to recompute each layer: its kind and shapes.
+Json dump_manifest(const workloads::ModelSpec& model) {
+  static const char* const kKinds[] = {"bitlinear", "linear", "lstm", "gru", "attention"};
+  Json layers = Json::array();
+  for (size_t l = 0; l < model.layers.size(); ++l) {
+    const workloads::LayerSpec& s = model.layers[l];
+    Json j = {{"stem", file_stem(l, s.name)},
+              {"type", kKinds[static_cast<size_t>(s.kind)]},
+              {"format", hw::to_string(s.pe)},
+              {"in_features", s.in_features},
+              {"out_features", s.out_features}};
+    if (workloads::is_recurrent(s.kind)) {
+      j["hidden"] = s.hidden;
+      j["directions"] = s.directions();
+    }
+    if (s.kind == workloads::LayerKind::kAttention) {
+      j["heads"] = s.heads;
+      j["kv_heads"] = s.kv_heads;
+      j["head_dim"] = s.head_dim;
+      j["context"] = s.context;
+      j["mode"] = s.decode ? "decode" : "prefill";
+      j["positions"] = s.positions(model.tokens);
+    }
+    layers.push_back(j);
+  }
+  return {{"tokens", model.tokens}, {"layers", layers}};
+}
+
+// A matrix's latent values and its encoding for the MAC array (patterns, and a scale if any).
+void dump_matrix(const std::string& stem, const workloads::RecurrentMatrix& m, hw::PeKind kind,
+                 const std::vector<size_t>& shape) {
+  write_npy(stem + "_f32.npy", NpyType::kFloat32, m.latent.data(), shape);
+  dump_patterns(stem + "_q.npy", m.encoded.patterns,
+                std::max<uint32_t>(1, hw::pe_traits(kind).weight_bytes), shape);
+  if (hw::is_integer(kind))
+    write_npy(stem + "_scale.npy", NpyType::kFloat32, m.encoded.scale.data(), {1});
+}
+
+// Outputs are dumped as their encoded elements of `out_bytes` each (recurrent and attention
+// layers: the vector unit's format) and as values.
 void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                   const workloads::ModelData& data, const std::vector<LayerOutputs>& outputs,
-                  const std::vector<workloads::LayerReference>& refs) {
+                  const std::vector<workloads::LayerReference>& refs, uint32_t out_bytes) {
   std::filesystem::create_directories(dir);
+  {
+    std::ofstream manifest(dir + "/model.json");
+    manifest << dump_manifest(model).dump(2) << "\n";
+    if (!manifest) throw ConfigError(dir + "/model.json", "", "cannot write the dump manifest");
+  }
   const hw::PeKind kind = model.pe();
   const uint32_t ab = hw::pe_traits(kind).act_bytes;
   const size_t m = model.tokens;
-  const size_t k0 = model.layers.front().in_features;
+  const size_t k0 = data.input.size() / m;
   write_npy(dir + "/input_f32.npy", NpyType::kFloat32, data.input.data(), {m, k0});
-  dump_patterns(dir + "/input_q.npy", data.input_encoded.patterns, ab, {m, k0});
+  if (!data.input_encoded.patterns.empty())
+    dump_patterns(dir + "/input_q.npy", data.input_encoded.patterns, ab, {m, k0});
   if (!data.input_encoded.scale.empty()) {
     write_npy(dir + "/input_scale.npy", NpyType::kFloat32, data.input_encoded.scale.data(), {m});
   }
@@ -116,19 +164,36 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
     const workloads::LayerData& ld = data.layers[l];
     const LayerOutputs& o = outputs[l];
     const std::string stem = dir + "/" + file_stem(l, spec.name);
-    const size_t n = spec.out_features, k = spec.in_features;
-    write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
-    if (spec.kind == workloads::LayerKind::kBitLinear) {
-      write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});
-      write_npy(stem + "_gamma.npy", NpyType::kFloat32, ld.ternary.gamma.data(), {1});
+    const size_t n = o.out.size() / m, k = spec.in_features;
+    if (workloads::is_recurrent(spec.kind)) {
+      const size_t rows = size_t{spec.gates()} * spec.hidden;
+      for (size_t d = 0; d < ld.directions.size(); ++d) {
+        const workloads::RecurrentDirection& dir_data = ld.directions[d];
+        const std::string ds = stem + "_d" + std::to_string(d);
+        dump_matrix(ds + "_w", dir_data.w, spec.pe, {rows, k});
+        dump_matrix(ds + "_u", dir_data.u, spec.pe, {rows, size_t{spec.hidden}});
+        write_npy(ds + "_b_ih.npy", NpyType::kFloat32, dir_data.b_ih.data(), {rows});
+        write_npy(ds + "_b_hh.npy", NpyType::kFloat32, dir_data.b_hh.data(), {rows});
+      }
+    } else if (spec.kind == workloads::LayerKind::kAttention) {
+      const std::vector<size_t> shape = {spec.kv_heads, spec.positions(model.tokens),
+                                         spec.head_dim};
+      dump_matrix(stem + "_keys", ld.keys, spec.pe, shape);
+      dump_matrix(stem + "_values", ld.values, spec.pe, shape);
     } else {
-      dump_patterns(stem + "_weights_q.npy", ld.encoded.patterns, hw::pe_traits(kind).weight_bytes,
-                    {n, k});
-      if (!ld.encoded.scale.empty()) {
-        write_npy(stem + "_weight_scale.npy", NpyType::kFloat32, ld.encoded.scale.data(), {1});
+      write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
+      if (spec.kind == workloads::LayerKind::kBitLinear) {
+        write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});
+        write_npy(stem + "_gamma.npy", NpyType::kFloat32, ld.ternary.gamma.data(), {1});
+      } else {
+        dump_patterns(stem + "_weights_q.npy", ld.encoded.patterns,
+                      hw::pe_traits(kind).weight_bytes, {n, k});
+        if (!ld.encoded.scale.empty()) {
+          write_npy(stem + "_weight_scale.npy", NpyType::kFloat32, ld.encoded.scale.data(), {1});
+        }
       }
     }
-    dump_patterns(stem + "_output_q.npy", o.out, ab, {m, n});
+    dump_patterns(stem + "_output_q.npy", o.out, out_bytes, {m, n});
     if (!o.absmax.empty())
       write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {m});
     if (!o.values.empty())
@@ -271,7 +336,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
     in.checks.push_back(lc);
     outputs.push_back(std::move(o));
   }
-  if (!cfg.options.dump_dir.empty()) dump_tensors(cfg.options.dump_dir, model, data, outputs, refs);
+  if (!cfg.options.dump_dir.empty())
+    dump_tensors(cfg.options.dump_dir, model, data, outputs, refs, ab);
   Json report = build_report(in);
   timer.mark("report");
   return report;

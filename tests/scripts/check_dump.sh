@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Dumped tensors checked by an independent numpy implementation (scripts/check_dump.py) for
+# every layer kind: BitLinear and int8 layers bit for bit, every layer's FP32 model recomputed,
+# and the error it measures of nmpsim's outputs equal to the error in nmpsim's own report.
+set -euo pipefail
+nmpsim=$1
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+hw="$root/configs/hw/default.json"
+
+check() {  # name, workload JSON, extra nmpsim arguments...
+  local name=$1 workload=$2
+  shift 2
+  echo "$workload" > "$tmp/$name.json"
+  "$nmpsim" run --hw "$hw" --workload "$tmp/$name.json" --out "$tmp/$name.report.json" \
+    --dump "$tmp/$name" --quiet "$@"
+  /usr/bin/python3 "$root/scripts/check_dump.py" "$tmp/$name" > "$tmp/$name.check"
+  cat "$tmp/$name.check"
+  /usr/bin/python3 - "$tmp/$name.report.json" "$tmp/$name.check" <<'PY'
+import json, re, sys
+report = json.load(open(sys.argv[1]))
+lines = open(sys.argv[2]).read().splitlines()
+assert len(lines) == len(report["error"]), (lines, report["error"])
+for line in lines:
+    e = report["error"][line.split()[0].split("_", 1)[1] + ".output"]
+    rmse = float(re.search(r"rmse ([0-9.e+-]+)", line).group(1))
+    assert abs(rmse - e["rmse"]) <= 1e-3 * max(e["rmse"], 1e-6), (line, e)
+PY
+}
+
+src='{"distribution": "uniform", "low": -0.5, "high": 0.5'
+check bitlinear '{"name": "b", "tokens": 3, "layers": [
+  {"type": "bitlinear", "name": "up", "in_features": 96, "out_features": 70},
+  {"type": "bitlinear", "name": "down", "in_features": 70, "out_features": 40}]}'
+check int8 '{"name": "i", "tokens": 4, "layers": [
+  {"type": "linear", "format": "int8", "name": "a", "in_features": 50, "out_features": 30},
+  {"type": "linear", "format": "int8", "name": "b", "in_features": 30, "out_features": 20}]}' \
+  --set hw.mac_array.pe=int8_int8
+check posit '{"name": "p", "tokens": 2, "layers": [
+  {"type": "linear", "format": "posit16_1", "name": "a", "in_features": 40, "out_features": 24}]}' \
+  --set hw.mac_array.pe=posit16_1
+check lstm "{\"name\": \"l\", \"tokens\": 5, \"input\": $src, \"seed\": 4}, \"layers\": [
+  {\"type\": \"lstm\", \"name\": \"l0\", \"in_features\": 24, \"hidden\": 32, \"format\": \"fp16\",
+   \"bidirectional\": true, \"weights\": $src, \"seed\": 5}, \"biases\": $src, \"seed\": 6}},
+  {\"type\": \"lstm\", \"name\": \"l1\", \"in_features\": 64, \"hidden\": 16, \"format\": \"fp16\",
+   \"weights\": $src, \"seed\": 7}, \"biases\": $src, \"seed\": 8}}]}" \
+  --set hw.mac_array.pe=fp16
+check gru "{\"name\": \"g\", \"tokens\": 4, \"input\": $src, \"seed\": 4}, \"layers\": [
+  {\"type\": \"gru\", \"name\": \"g0\", \"in_features\": 20, \"hidden\": 24, \"format\": \"ternary\",
+   \"weights\": $src, \"seed\": 5}, \"biases\": $src, \"seed\": 6}}]}"
+check attention '{"name": "a", "tokens": 6, "layers": [
+  {"type": "attention", "name": "attn", "heads": 4, "kv_heads": 2, "head_dim": 16,
+   "mode": "prefill", "context": 5, "format": "fp16"}]}' --set hw.mac_array.pe=fp16
+
+# A corrupted output is caught.
+/usr/bin/python3 - "$tmp/int8/0_a_output_q.npy" <<'PY'
+import numpy as np, sys
+q = np.load(sys.argv[1]); q[0, 0] ^= 1; np.save(sys.argv[1], q)
+PY
+if /usr/bin/python3 "$root/scripts/check_dump.py" "$tmp/int8" > /dev/null; then
+  echo "check_dump.py missed a corrupted output"; exit 1
+fi
+echo "check_dump: ok"
