@@ -23,6 +23,38 @@ del missing_source["ops"]["int8_add"]["source"]
 unused = json.loads(json.dumps(tech))
 unused["ops"]["int4_add"] = {"energy_pj": 0.01, "source": "made up for a test"}
 (cases_dir / "tech_unused_op.json").write_text(json.dumps(unused, indent=2) + "\n")
+
+# Weight files with one fault each, and the workloads that read them.
+def npy_bytes(shape, data):
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(f"{d}, " for d in shape)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + data
+
+
+def safetensors_bytes(tensors, data, claimed_header=None):
+    header = json.dumps(tensors).encode()
+    length = len(header) if claimed_header is None else claimed_header
+    return length.to_bytes(8, "little") + header + data
+
+
+(cases_dir / "weights_truncated.npy").write_bytes(npy_bytes((4, 8), bytes(4 * 32 - 6)))
+(cases_dir / "weights_wrong_shape.npy").write_bytes(npy_bytes((8, 4), bytes(4 * 32)))
+(cases_dir / "weights_bad_header.safetensors").write_bytes(
+    safetensors_bytes({"w": {"dtype": "F32", "shape": [4, 8], "data_offsets": [0, 128]}},
+                      bytes(128), claimed_header=1 << 20))
+(cases_dir / "weights_truncated.safetensors").write_bytes(
+    safetensors_bytes({"w": {"dtype": "F16", "shape": [4, 8], "data_offsets": [0, 64]}},
+                      bytes(40)))
+for name, source in [("weights_truncated_npy", {"file": "weights_truncated.npy"}),
+                     ("weights_wrong_shape", {"file": "weights_wrong_shape.npy"}),
+                     ("weights_bad_safetensors", {"file": "weights_bad_header.safetensors", "tensor": "w"}),
+                     ("weights_truncated_safetensors", {"file": "weights_truncated.safetensors", "tensor": "w"}),
+                     ("weights_missing_tensor", {"file": "weights_truncated.safetensors", "tensor": "q"})]:
+    workload = {"name": name, "tokens": 1,
+                "layers": [{"type": "linear", "format": "fp16", "name": "l", "in_features": 8,
+                            "out_features": 4, "weights": source}]}
+    (cases_dir / f"workload_{name}.json").write_text(json.dumps(workload, indent=2) + "\n")
+
 for case in json.loads((cases_dir / "cases.json").read_text()):
     result = subprocess.run([binary] + case["args"], cwd=root, capture_output=True, text=True)
     if result.returncode != 2:

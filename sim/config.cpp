@@ -1,6 +1,8 @@
 #include "sim/config.hpp"
 
 #include "hw_models/arith/vector_math.hpp"
+#include "sim/npy.hpp"
+#include "sim/safetensors.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -339,6 +341,65 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
   return t;
 }
 
+namespace {
+
+// Weights of a bitlinear or linear layer read from a .npy file, or from one tensor of a
+// safetensors file: an out_features x in_features matrix (PyTorch's nn.Linear layout).
+workloads::TensorSource read_weight_file(ObjectReader&& r, const std::string& workload_file,
+                                         const workloads::LayerSpec& layer) {
+  workloads::TensorSource s;
+  const std::string name =
+      r.string_required("file", ".npy or .safetensors file, relative to the workload file");
+  const std::string tensor = r.string("tensor", "", "safetensors: the tensor's name");
+  s.prequantized = r.boolean("prequantized", false,
+                             "bitlinear: the file holds ternary weights (-1, 0, +1), deployed "
+                             "as they are with gamma = scale, not quantized on load");
+  s.scale = static_cast<float>(
+      r.number("scale", 1.0, 0, 1e30, "", "bitlinear, prequantized: gamma, the weights' scale"));
+  const std::filesystem::path path =
+      std::filesystem::path(workload_file).parent_path() / std::filesystem::path(name);
+  const bool safetensors = path.extension() == ".safetensors";
+  if (safetensors && tensor.empty()) r.error("tensor", "required for a .safetensors file");
+  if (!safetensors && !tensor.empty()) r.error("tensor", "only a .safetensors file has tensors");
+  if (s.prequantized && layer.kind != workloads::LayerKind::kBitLinear) {
+    r.error("prequantized", "only bitlinear layers have ternary weights");
+  }
+  r.finish();
+  if (safetensors && tensor.empty()) return s;
+  NpyArray a;
+  try {
+    a = safetensors ? read_safetensors(path.string(), tensor) : read_npy(path.string());
+  } catch (const ConfigError& e) {
+    r.error("file", e.what());
+    return s;
+  }
+  const std::vector<size_t> expected = {layer.out_features, layer.in_features};
+  if (a.shape != expected) {
+    std::string got;
+    for (size_t d : a.shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
+    r.error("file", path.string() + (tensor.empty() ? "" : " (" + tensor + ")") +
+                        ": expected shape [" + std::to_string(layer.out_features) + ", " +
+                        std::to_string(layer.in_features) + "] (out_features, in_features), got [" +
+                        got + "]");
+    return s;
+  }
+  if (s.prequantized) {
+    for (size_t i = 0; i < a.values.size(); ++i) {
+      const float v = a.values[i];
+      if (v != -1.0f && v != 0.0f && v != 1.0f) {
+        r.error("file", path.string() + ": prequantized ternary weights must be -1, 0 or +1; " +
+                            "element [" + std::to_string(i / layer.in_features) + ", " +
+                            std::to_string(i % layer.in_features) + "] is " + std::to_string(v));
+        return s;
+      }
+    }
+  }
+  s.values = std::make_shared<const std::vector<float>>(std::move(a.values));
+  return s;
+}
+
+}  // namespace
+
 WorkloadConfig parse_workload(const Json& json, const std::string& file,
                               const std::vector<SetOption>& sets) {
   Document doc = make_document(json, file, "workload", sets);
@@ -428,7 +489,14 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     }
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
-    spec.weights = read_source(l.object("weights", "latent weights"), wdefault);
+    {
+      ObjectReader wr = l.object("weights", "latent weights");
+      if (wr.has("file") && !recurrent && !attention) {
+        spec.weights = read_weight_file(std::move(wr), file, spec);
+      } else {
+        spec.weights = read_source(std::move(wr), wdefault);
+      }
+    }
     if (recurrent) {
       workloads::TensorSource bdefault;
       bdefault.seed = 2000 + i;

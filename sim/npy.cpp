@@ -77,6 +77,33 @@ void write_npy(const std::string& path, NpyType type, const void* data,
   if (!out) throw std::runtime_error("cannot write " + path);
 }
 
+std::vector<float> decode_values(const char* p, size_t count, char kind, size_t size) {
+  std::vector<float> values(count);
+  for (size_t i = 0; i < count; ++i, p += size) {
+    uint64_t raw = 0;
+    std::memcpy(&raw, p, size);
+    double v = 0;
+    if (kind == 'f') {
+      if (size == 2) v = arith::to_double(arith::kFp16.decode(static_cast<uint32_t>(raw)));
+      if (size == 4) {
+        float f;
+        std::memcpy(&f, &raw, 4);
+        v = f;
+      }
+      if (size == 8) std::memcpy(&v, &raw, 8);
+    } else if (kind == 'b') {
+      v = arith::to_double(arith::kBf16.decode(static_cast<uint32_t>(raw)));
+    } else if (kind == 'u') {
+      v = static_cast<double>(raw);
+    } else {
+      const int shift = static_cast<int>(64 - 8 * size);
+      v = static_cast<double>(static_cast<int64_t>(raw << shift) >> shift);
+    }
+    values[i] = static_cast<float>(v);
+  }
+  return values;
+}
+
 NpyArray read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, "", "cannot open the file");
@@ -165,28 +192,7 @@ NpyArray read_npy(const std::string& path) {
          " bytes need " + std::to_string(count * size) + " bytes, the file has " +
          std::to_string(bytes.size() - data_start));
   }
-  a.values.resize(count);
-  const char* p = bytes.data() + data_start;
-  for (size_t i = 0; i < count; ++i, p += size) {
-    uint64_t raw = 0;
-    std::memcpy(&raw, p, size);
-    double v = 0;
-    if (kind == 'f') {
-      if (size == 2) v = arith::to_double(arith::kFp16.decode(static_cast<uint32_t>(raw)));
-      if (size == 4) {
-        float f;
-        std::memcpy(&f, &raw, 4);
-        v = f;
-      }
-      if (size == 8) std::memcpy(&v, &raw, 8);
-    } else if (kind == 'u') {
-      v = static_cast<double>(raw);
-    } else {
-      const int shift = static_cast<int>(64 - 8 * size);
-      v = static_cast<double>(static_cast<int64_t>(raw << shift) >> shift);
-    }
-    a.values[i] = static_cast<float>(v);
-  }
+  a.values = decode_values(bytes.data() + data_start, count, kind, size);
   return a;
 }
 

@@ -18,6 +18,7 @@ uint32_t encode_element(hw::PeKind kind, double value) {
 }
 
 std::vector<float> generate_tensor(const TensorSource& source, size_t count) {
+  if (source.values) return *source.values;  // sim/ checked its size against the shape
   Rng rng(source.seed);
   std::vector<float> out(count);
   for (float& v : out) {
@@ -105,7 +106,13 @@ ModelData generate(const ModelSpec& model) {
   for (const LayerSpec& l : model.layers) {
     LayerData ld;
     ld.weights = generate_tensor(l.weights, size_t{l.out_features} * l.in_features);
-    if (l.kind == LayerKind::kBitLinear) {
+    if (l.kind == LayerKind::kBitLinear && l.weights.prequantized) {
+      for (float& v : ld.weights) {
+        ld.ternary.trits.push_back(static_cast<int8_t>(v));
+        v *= l.weights.scale;  // the deployed weights are the latent ones the file stands for
+      }
+      ld.ternary.gamma = {l.weights.scale};
+    } else if (l.kind == LayerKind::kBitLinear) {
       ld.ternary = arith::quantize_absmean(ld.weights.data(), ld.weights.size());
     } else if (l.pe == hw::PeKind::kInt8Int8) {
       const arith::IntQuantized q = arith::quantize_int(

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,8 @@ namespace nmp::workloads {
 
 enum class Distribution : uint8_t { kNormal, kUniform };
 
-// A seeded distribution of float32 values.
+// Where a tensor's float32 values come from: a seeded distribution, or values sim/ read from a
+// .npy or safetensors file (row-major, in the tensor's shape).
 struct TensorSource {
   Distribution distribution = Distribution::kNormal;
   double mean = 0.0;  // normal
@@ -41,6 +43,11 @@ struct TensorSource {
   double low = -1.0;  // uniform
   double high = 1.0;  // uniform
   uint64_t seed = 1;
+  std::shared_ptr<const std::vector<float>> values;  // from a file, when set
+  // bitlinear weights from a file: already ternary (-1, 0, +1), with `scale` as gamma, rather
+  // than latent weights quantized on load.
+  bool prequantized = false;
+  float scale = 1.0f;
 };
 
 enum class LayerKind : uint8_t { kBitLinear, kLinear, kLstm, kGru, kAttention };
