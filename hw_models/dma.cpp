@@ -76,12 +76,14 @@ void Dma::begin(const Command& cmd, Cycles /*now*/) {
   for (uint64_t r = 0; r < rows; ++r) {
     const uint64_t dram_row = cmd.args[op::kDram] + r * cmd.args[op::kDramStride];
     const uint64_t sram_row = cmd.args[op::kSram] + r * cmd.args[op::kSramStride];
-    uint8_t* sram_bytes = sram->data() + sram_row;
-    uint8_t* dram_bytes = dram_.data() + dram_row;
-    if (load) {
-      std::memcpy(sram_bytes, dram_bytes, row_bytes);
-    } else {
-      std::memcpy(dram_bytes, sram_bytes, row_bytes);
+    if (dram_.backed()) {
+      uint8_t* sram_bytes = sram->data() + sram_row;
+      uint8_t* dram_bytes = dram_.data() + dram_row;
+      if (load) {
+        std::memcpy(sram_bytes, dram_bytes, row_bytes);
+      } else {
+        std::memcpy(dram_bytes, sram_bytes, row_bytes);
+      }
     }
     // Segments: head up to the first burst boundary, whole bursts, tail.
     const uint64_t end = dram_row + row_bytes;

@@ -32,11 +32,14 @@ struct DramStats {
 
 class Dram {
  public:
-  Dram(const DramParams& params, std::vector<uint8_t> contents);
+  // `unbacked_bytes` > 0 (timing only, `contents` empty): a DRAM of that size that holds no
+  // bytes; transfers take their time and move nothing.
+  Dram(const DramParams& params, std::vector<uint8_t> contents, uint64_t unbacked_bytes = 0);
   const DramParams& params() const { return params_; }
+  bool backed() const { return unbacked_bytes_ == 0; }
   uint8_t* data() { return data_.data(); }
   const uint8_t* data() const { return data_.data(); }
-  uint64_t size_bytes() const { return data_.size(); }
+  uint64_t size_bytes() const { return backed() ? data_.size() : unbacked_bytes_; }
 
   DramStats& stats(uint32_t layer) { return stats_for_layer<DramStats>(stats_, layer); }
   const std::vector<DramStats>& stats_by_layer() const { return stats_; }
@@ -44,6 +47,7 @@ class Dram {
  private:
   DramParams params_;
   std::vector<uint8_t> data_;
+  uint64_t unbacked_bytes_ = 0;
   std::vector<DramStats> stats_;
 };
 

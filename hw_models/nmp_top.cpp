@@ -31,11 +31,11 @@ VectorUnitParams vector_params(const NmpParams& p) {
 }  // namespace
 
 NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params, const isa::Program& program,
-               std::vector<uint8_t> dram_image)
+               std::vector<uint8_t> dram_image, uint64_t unbacked_dram_bytes)
     : sc_module(name),
       params_(params),
       period_(1e6 / params.clock_mhz, sc_core::SC_PS),
-      dram_(params.dram, std::move(dram_image)),
+      dram_(params.dram, std::move(dram_image), unbacked_dram_bytes),
       srams_(make_srams(params)),
       dma_("dma", dram_, raw(srams_), params.controller.queue_depth, scoreboard_),
       mac_array_("mac_array", params.mac_array, raw(srams_), params.controller.queue_depth,

@@ -4,6 +4,7 @@
 #include "sim/npy.hpp"
 #include "sim/safetensors.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -398,6 +399,89 @@ workloads::TensorSource read_weight_file(ObjectReader&& r, const std::string& wo
   return s;
 }
 
+// A graph layer's wiring and its own fields; the widths follow from its inputs.
+void read_graph_layer(ObjectReader& l, size_t index,
+                      const std::vector<workloads::LayerSpec>& earlier,
+                      workloads::LayerSpec& spec) {
+  using workloads::LayerKind;
+  if (workloads::is_recurrent(spec.kind) || spec.kind == LayerKind::kAttention) {
+    l.error("type",
+            "lstm, gru and attention layers run in workloads of their own kind, not "
+            "yet inside a graph model");
+    return;
+  }
+  const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
+  if (l.has("inputs")) {
+    const Json* raw = l.raw("inputs");
+    if (!raw->is_array() || raw->size() != (binary ? 2u : 1u)) {
+      l.error("inputs", std::string("expected an array of ") + (binary ? "two" : "one") +
+                            " layer name" + (binary ? "s" : "") + " (or \"input\")");
+      return;
+    }
+    for (const Json& name : *raw) {
+      if (!name.is_string()) {
+        l.error("inputs", "expected layer names");
+        return;
+      }
+      const std::string n = name.get<std::string>();
+      if (n == "input") {
+        spec.inputs.push_back(-1);
+        continue;
+      }
+      const auto it = std::find_if(earlier.begin(), earlier.end(),
+                                   [&](const workloads::LayerSpec& e) { return e.name == n; });
+      if (it == earlier.end()) {
+        l.error("inputs", "no earlier layer is named \"" + n + "\"");
+        return;
+      }
+      spec.inputs.push_back(static_cast<int32_t>(it - earlier.begin()));
+    }
+  } else if (binary) {
+    l.error("inputs", "add and mul need two inputs: an array of two layer names");
+    return;
+  } else {
+    spec.inputs.push_back(static_cast<int32_t>(index) - 1);
+  }
+  // The width of each input: the model's input is as wide as layer 0's in_features.
+  std::vector<uint32_t> widths;
+  for (int32_t in : spec.inputs) {
+    if (in >= 0) {
+      widths.push_back(earlier[static_cast<size_t>(in)].out_features);
+    } else if (index > 0) {
+      widths.push_back(earlier.front().in_features);
+    } else if (spec.in_features == 0) {
+      spec.in_features =
+          l.u32_required("in_features", 1, 1 << 20, "", "the model input's width (layer 0)");
+      widths.push_back(spec.in_features);
+    } else {
+      widths.push_back(spec.in_features);
+    }
+  }
+  if (binary && widths[0] != widths[1]) {
+    l.error("inputs", "the two inputs differ in width (" + std::to_string(widths[0]) + " and " +
+                          std::to_string(widths[1]) + ")");
+  }
+  if (spec.uses_mac_array()) {
+    if (spec.in_features != widths[0]) {
+      l.error("in_features", "expected " + std::to_string(widths[0]) +
+                                 " (the width of its input), got " +
+                                 std::to_string(spec.in_features));
+    }
+    return;
+  }
+  spec.in_features = spec.out_features = widths[0];
+  if (spec.kind == LayerKind::kActivation) {
+    static const std::vector<std::string> kFunctions = {
+        "sigmoid", "tanh", "exp", "gelu", "silu", "squared_relu", "reciprocal", "rsqrt"};
+    spec.function = static_cast<arith::VectorFunction>(l.choice_required(
+        "function", kFunctions, "activation: the vector unit's function (PWL tables)"));
+  }
+  if (spec.kind == LayerKind::kRmsNorm) {
+    spec.eps_log2 = l.u32("eps_log2", spec.eps_log2, 0, 126, "",
+                          "rmsnorm: eps = 2^-eps_log2, added to the mean square");
+  }
+}
+
 }  // namespace
 
 WorkloadConfig parse_workload(const Json& json, const std::string& file,
@@ -425,16 +509,29 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     return s;
   };
   m.input = read_source(root.object("input", "input activations"), m.input);
+  // A graph model: any layer of a graph-only kind, or wired by `inputs`.
+  static const std::vector<std::string> kTypes = {
+      "bitlinear", "linear", "lstm", "gru", "attention", "rmsnorm", "activation", "add", "mul"};
+  if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
+    for (const Json& l : doc.json()["layers"]) {
+      if (!l.is_object()) continue;
+      const bool graph_kind =
+          l.contains("type") && l["type"].is_string() &&
+          std::find(kTypes.begin() + 5, kTypes.end(), l["type"].get<std::string>()) != kTypes.end();
+      m.graph |= graph_kind || l.contains("inputs");
+    }
+  }
   std::vector<ObjectReader> layers = root.objects_required("layers", 1, "the layers, in order");
   for (size_t i = 0; i < layers.size(); ++i) {
     ObjectReader& l = layers[i];
     workloads::LayerSpec spec;
-    spec.kind = static_cast<workloads::LayerKind>(
-        l.choice_required("type", {"bitlinear", "linear", "lstm", "gru", "attention"},
-                          "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru) or "
-                          "attention"));
+    spec.kind = static_cast<workloads::LayerKind>(l.choice_required(
+        "type", kTypes,
+        "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or in "
+        "a graph model (docs/configs.md#graph-models) rmsnorm, activation, add, mul"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
+    const bool graph_only = !spec.uses_mac_array();
     static const std::vector<std::string> kFormats = {
         "int8",      "fp16",     "bf16",      "fp8_e4m3", "fp8_e5m2", "posit8_0",
         "posit16_1", "fixed2_6", "fixed2_14", "fp32",     "ternary"};
@@ -483,13 +580,20 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                                      "lstm, gru: also run backward in time; outputs [forward | "
                                      "backward], 2H per step");
       spec.out_features = spec.hidden * (spec.bidirectional ? 2 : 1);
-    } else if (!attention) {
+    } else if (!attention && !graph_only) {
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     }
+    if (m.graph) read_graph_layer(l, i, m.layers, spec);
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
-    {
+    if (spec.kind == workloads::LayerKind::kRmsNorm) {
+      workloads::TensorSource gdefault;
+      gdefault.mean = 1.0;
+      gdefault.std = 0.0;
+      spec.weights =
+          read_source(l.object("gain", "rmsnorm: the gain g (default: all 1)"), gdefault);
+    } else if (!graph_only) {
       ObjectReader wr = l.object("weights", "latent weights");
       if (wr.has("file") && !recurrent && !attention) {
         spec.weights = read_weight_file(std::move(wr), file, spec);
@@ -502,20 +606,23 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       bdefault.seed = 2000 + i;
       spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault);
     }
-    if (i > 0 && m.layers.front().kind == workloads::LayerKind::kAttention) {
+    if (!m.graph && i > 0 && m.layers.front().kind == workloads::LayerKind::kAttention) {
       l.error("type", "an attention workload holds one attention layer");
     }
-    if (i > 0 && recurrent != workloads::is_recurrent(m.layers.front().kind)) {
+    if (!m.graph && i > 0 && recurrent != workloads::is_recurrent(m.layers.front().kind)) {
       l.error("type",
               "a workload's layers are all feedforward (bitlinear, linear) or all "
               "recurrent (lstm, gru)");
     }
-    if (i > 0 && spec.pe != m.layers.front().pe) {
+    const auto first_mac = std::find_if(m.layers.begin(), m.layers.end(),
+                                        [](const auto& x) { return x.uses_mac_array(); });
+    if (spec.uses_mac_array() && first_mac != m.layers.end() && spec.pe != first_mac->pe) {
       l.error(spec.kind == workloads::LayerKind::kBitLinear ? "type" : "format",
-              std::string("every layer must use the same processing elements: layer 0 needs ") +
-                  hw::to_string(m.layers.front().pe) + ", this one " + hw::to_string(spec.pe));
+              std::string("every layer must use the same processing elements: layer ") +
+                  std::to_string(first_mac - m.layers.begin()) + " needs " +
+                  hw::to_string(first_mac->pe) + ", this one " + hw::to_string(spec.pe));
     }
-    if (i > 0 && spec.in_features != m.layers.back().out_features) {
+    if (!m.graph && i > 0 && spec.in_features != m.layers.back().out_features) {
       l.error("in_features", "expected " + std::to_string(m.layers.back().out_features) +
                                  " (the previous layer's out_features), got " +
                                  std::to_string(spec.in_features));

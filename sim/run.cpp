@@ -18,6 +18,7 @@
 #include "sim/report.hpp"
 #include "sim/trace.hpp"
 #include "workloads/attention.hpp"
+#include "workloads/graph.hpp"
 #include "workloads/lowering.hpp"
 #include "workloads/recurrent.hpp"
 #include "workloads/reference.hpp"
@@ -102,7 +103,8 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
 
 // What check_dump.py needs to recompute each layer: its kind and shapes.
 Json dump_manifest(const workloads::ModelSpec& model) {
-  static const char* const kKinds[] = {"bitlinear", "linear", "lstm", "gru", "attention"};
+  static const char* const kKinds[] = {"bitlinear", "linear",     "lstm", "gru", "attention",
+                                       "rmsnorm",   "activation", "add",  "mul"};
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
@@ -114,6 +116,11 @@ Json dump_manifest(const workloads::ModelSpec& model) {
     if (workloads::is_recurrent(s.kind)) {
       j["hidden"] = s.hidden;
       j["directions"] = s.directions();
+    }
+    if (model.graph) {
+      j["inputs"] = s.inputs.empty() ? std::vector<int32_t>{static_cast<int32_t>(l) - 1} : s.inputs;
+      if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
+      if (s.kind == workloads::LayerKind::kRmsNorm) j["eps_log2"] = s.eps_log2;
     }
     if (s.kind == workloads::LayerKind::kAttention) {
       j["heads"] = s.heads;
@@ -180,7 +187,9 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                                          spec.head_dim};
       dump_matrix(stem + "_keys", ld.keys, spec.pe, shape);
       dump_matrix(stem + "_values", ld.values, spec.pe, shape);
-    } else {
+    } else if (spec.kind == workloads::LayerKind::kRmsNorm) {
+      write_npy(stem + "_gain_f32.npy", NpyType::kFloat32, ld.weights.data(), {n});
+    } else if (spec.uses_mac_array()) {
       write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
       if (spec.kind == workloads::LayerKind::kBitLinear) {
         write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});
@@ -241,16 +250,23 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const workloads::ModelSpec& model = cfg.workload.model;
   const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
   workloads::ModelData generated;
-  if (!pregenerated) generated = workloads::generate(model);
+  // Timing-only graph models need no values: nothing is generated, the DRAM holds no bytes
+  // (so whole models of billions of weights fit in memory).
+  const bool values = !(cfg.options.timing_only && model.graph);
+  if (!values && !cfg.options.dump_dir.empty()) {
+    throw ConfigError("--dump", "", "a timing-only run of a graph model has no values to dump");
+  }
+  if (!pregenerated && values) generated = workloads::generate(model);
   const workloads::ModelData& data = pregenerated ? *pregenerated : generated;
   timer.mark("generate");
   const bool recurrent = workloads::is_recurrent(model.layers.front().kind);
   const bool attention = model.layers.front().kind == workloads::LayerKind::kAttention;
-  // Recurrent and attention layers compute and leave their outputs in the vector format.
-  const bool vec_outputs = recurrent || attention;
+  // Recurrent, attention and graph layers compute and leave their outputs in the vector format.
+  const bool vec_outputs = recurrent || attention || model.graph;
   workloads::Lowered lowered;
   try {
-    lowered = recurrent   ? workloads::lower_recurrent(model, data, cfg.hw.params)
+    lowered = model.graph ? workloads::lower_graph(model, values ? &data : nullptr, cfg.hw.params)
+              : recurrent ? workloads::lower_recurrent(model, data, cfg.hw.params)
               : attention ? workloads::lower_attention(model, data, cfg.hw.params)
                           : workloads::lower_model(model, data, cfg.hw.params);
   } catch (const workloads::LoweringError& e) {
@@ -261,7 +277,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   timer.mark("lower", std::to_string(lowered.program.size()) + " instructions");
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const hw::NmpParams machine = machine_params(cfg);
-  hw::NmpTop top("nmp", machine, lowered.program, lowered.dram_image);
+  const uint64_t unbacked = lowered.dram_image.empty() ? lowered.dram_bytes : 0;
+  hw::NmpTop top("nmp", machine, lowered.program, std::move(lowered.dram_image), unbacked);
   const TraceSink trace(cfg.options.trace_path, top, machine.mac_array);
   timer.mark("elaborate");
   sc_core::sc_start();
@@ -285,7 +302,9 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   std::vector<workloads::LayerReference> refs;
   const bool check = cfg.options.verify && !cfg.options.timing_only;
   if (check) {
-    if (recurrent) {
+    if (model.graph) {
+      refs = workloads::reference_graph(model, data, lowered, cfg.hw.params);
+    } else if (recurrent) {
       refs = workloads::reference_recurrent(model, data, lowered, cfg.hw.params);
     } else if (attention) {
       refs = workloads::reference_attention(model, data, lowered, cfg.hw.params);
@@ -304,7 +323,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
     const size_t count = size_t{plan.m} * plan.n;
     LayerOutputs o;
     o.out.resize(count);
-    for (size_t i = 0; i < count; ++i) {
+    for (size_t i = 0; i < count && top.dram().backed(); ++i) {
       std::memcpy(&o.out[i], top.dram().data() + plan.y_dram + i * ab, ab);
     }
     std::vector<double> out_scale;

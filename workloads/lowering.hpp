@@ -57,7 +57,8 @@ struct LayerPlan {
 
 struct Lowered {
   isa::Program program;
-  std::vector<uint8_t> dram_image;
+  std::vector<uint8_t> dram_image;  // empty when lowered without data (timing only)
+  uint64_t dram_bytes = 0;          // the DRAM the layout needs
   std::vector<LayerPlan> layers;
 };
 

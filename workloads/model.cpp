@@ -72,9 +72,41 @@ LayerData generate_recurrent(const LayerSpec& l) {
 
 }  // namespace
 
+namespace {
+
+// A bitlinear or linear layer's weights: latent, and ternary or encoded for its PE kind.
+void generate_linear(const LayerSpec& l, LayerData& ld) {
+  ld.weights = generate_tensor(l.weights, size_t{l.out_features} * l.in_features);
+  if (l.kind == LayerKind::kBitLinear && l.weights.prequantized) {
+    for (float& v : ld.weights) {
+      ld.ternary.trits.push_back(static_cast<int8_t>(v));
+      v *= l.weights.scale;  // the deployed weights are the latent ones the file stands for
+    }
+    ld.ternary.gamma = {l.weights.scale};
+  } else if (l.kind == LayerKind::kBitLinear) {
+    ld.ternary = arith::quantize_absmean(ld.weights.data(), ld.weights.size());
+  } else {
+    ld.encoded = encode_weights(l.pe, ld.weights);
+  }
+}
+
+}  // namespace
+
 ModelData generate(const ModelSpec& model) {
   ModelData d;
   const hw::PeKind pe = model.pe();
+  if (model.graph) {
+    d.input = generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
+    for (const LayerSpec& l : model.layers) {
+      LayerData& ld = d.layers.emplace_back();
+      if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
+        generate_linear(l, ld);
+      } else if (l.kind == LayerKind::kRmsNorm) {
+        ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
+      }
+    }
+    return d;
+  }
   const uint32_t k0 = model.layers.front().in_features;
   d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
   if (model.layers.front().kind == LayerKind::kAttention) {
@@ -105,23 +137,7 @@ ModelData generate(const ModelSpec& model) {
   }
   for (const LayerSpec& l : model.layers) {
     LayerData ld;
-    ld.weights = generate_tensor(l.weights, size_t{l.out_features} * l.in_features);
-    if (l.kind == LayerKind::kBitLinear && l.weights.prequantized) {
-      for (float& v : ld.weights) {
-        ld.ternary.trits.push_back(static_cast<int8_t>(v));
-        v *= l.weights.scale;  // the deployed weights are the latent ones the file stands for
-      }
-      ld.ternary.gamma = {l.weights.scale};
-    } else if (l.kind == LayerKind::kBitLinear) {
-      ld.ternary = arith::quantize_absmean(ld.weights.data(), ld.weights.size());
-    } else if (l.pe == hw::PeKind::kInt8Int8) {
-      const arith::IntQuantized q = arith::quantize_int(
-          ld.weights.data(), 1, ld.weights.size(), {8, true, arith::IntGranularity::kPerTensor});
-      for (int32_t v : q.values) ld.encoded.patterns.push_back(static_cast<uint8_t>(v));
-      ld.encoded.scale = q.step;
-    } else {
-      for (float v : ld.weights) ld.encoded.patterns.push_back(encode_element(l.pe, v));
-    }
+    generate_linear(l, ld);
     d.layers.push_back(std::move(ld));
   }
   return d;

@@ -28,6 +28,7 @@
 
 #include "hw_models/arith/intquant.hpp"
 #include "hw_models/arith/ternary.hpp"
+#include "hw_models/arith/vector_math.hpp"
 #include "hw_models/pe.hpp"
 
 namespace nmp::workloads {
@@ -50,7 +51,17 @@ struct TensorSource {
   float scale = 1.0f;
 };
 
-enum class LayerKind : uint8_t { kBitLinear, kLinear, kLstm, kGru, kAttention };
+enum class LayerKind : uint8_t {
+  kBitLinear,
+  kLinear,
+  kLstm,
+  kGru,
+  kAttention,
+  kRmsNorm,     // graph models only (workloads/graph.hpp), as are the kinds below
+  kActivation,  // a vector function of each element
+  kAdd,         // two inputs, element by element (a residual connection)
+  kMul,         // two inputs, element by element (a gated unit)
+};
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
 
 struct LayerSpec {
@@ -72,6 +83,14 @@ struct LayerSpec {
   // Key positions: decode, the context and the token (one token); prefill, the context and
   // every token, query i at position context + i seeing positions <= context + i.
   uint32_t positions(uint32_t tokens) const { return context + (decode ? 1 : tokens); }
+  // Graph models: the layers whose outputs this one reads (-1: the model's input).
+  std::vector<int32_t> inputs;
+  arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
+  uint32_t eps_log2 = 20;                                         // rmsnorm: eps = 2^-eps_log2
+  bool uses_mac_array() const {
+    return kind == LayerKind::kBitLinear || kind == LayerKind::kLinear ||
+           kind == LayerKind::kLstm || kind == LayerKind::kGru || kind == LayerKind::kAttention;
+  }
   uint32_t gates() const { return kind == LayerKind::kLstm ? 4 : 3; }
   uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
@@ -81,7 +100,15 @@ struct ModelSpec {
   uint32_t tokens = 1;
   TensorSource input;
   std::vector<LayerSpec> layers;
-  hw::PeKind pe() const { return layers.front().pe; }
+  // A graph model (workloads/graph.hpp): layers of any kind wired by `inputs`, exchanging
+  // tensors through DRAM in the vector unit's format.
+  bool graph = false;
+  hw::PeKind pe() const {
+    for (const LayerSpec& l : layers) {
+      if (l.uses_mac_array()) return l.pe;
+    }
+    return layers.front().pe;
+  }
 };
 
 // A tensor in a PE kind's activation or weight encoding.

@@ -1,0 +1,132 @@
+// Graph models: layers wired by name through DRAM tensors in the vector format. Bit-exact
+// against the exact model in every PE kind with every operand tiled, in both modes; looped code
+// whose size does not grow with the tensors; clear errors for bad wiring.
+#include <catch2/catch.hpp>
+
+#include "../support.hpp"
+#include "workloads/graph.hpp"
+
+using namespace nmp;
+using sim::Json;
+
+namespace {
+
+// A pre-norm gated FFN block with a residual: norm -> (gate, up) -> act(gate) * up -> down ->
+// + input.
+Json ffn_block(const std::string& type, const std::string& format, uint32_t tokens, uint32_t hidden,
+               uint32_t ffn, const std::string& function = "silu") {
+  auto linear = [&](const std::string& name, uint32_t in, uint32_t out, const std::string& from) {
+    Json l = {{"type", type},
+              {"name", name},
+              {"in_features", in},
+              {"out_features", out},
+              {"weights", {{"distribution", "normal"}, {"std", 0.1}, {"seed", name.size() + in}}}};
+    if (type == "linear") l["format"] = format;
+    if (!from.empty()) l["inputs"] = {from};
+    return l;
+  };
+  return {{"name", "ffn"},
+          {"tokens", tokens},
+          {"input", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", 3}}},
+          {"layers",
+           {{{"type", "rmsnorm"},
+             {"name", "norm"},
+             {"in_features", hidden},
+             {"gain", {{"distribution", "uniform"}, {"low", 0.5}, {"high", 1.5}, {"seed", 4}}}},
+            linear("gate", hidden, ffn, ""),
+            linear("up", hidden, ffn, "norm"),
+            {{"type", "activation"}, {"name", "act"}, {"function", function}, {"inputs", {"gate"}}},
+            {{"type", "mul"}, {"name", "glu"}, {"inputs", {"act", "up"}}},
+            linear("down", ffn, hidden, ""),
+            {{"type", "add"}, {"name", "residual"}, {"inputs", {"down", "input"}}}}}};
+}
+
+std::string pe_of(const std::string& type, const std::string& format) {
+  if (type == "bitlinear") return "ternary_int8";
+  return format == "int8" ? "int8_int8" : format;
+}
+
+}  // namespace
+
+TEST_CASE("graph layers equal their exact model in every PE kind, tiled every way", "[sim]") {
+  struct Kind {
+    std::string type, format;
+  };
+  const Kind k = GENERATE(Kind{"bitlinear", ""}, Kind{"linear", "int8"}, Kind{"linear", "fp16"},
+                          Kind{"linear", "bf16"}, Kind{"linear", "posit16_1"},
+                          Kind{"linear", "fixed2_14"}, Kind{"linear", "fp32"});
+  const std::string dataflow = GENERATE("adder_tree", "weight_stationary");
+  const std::string function = GENERATE("silu", "gelu", "squared_relu");
+  INFO(k.type << " " << k.format << " " << dataflow << " " << function);
+  // 7 tokens in m-tiles of fewer rows; weight tiles with edges in both dimensions.
+  const Json r = test::run_both_modes(test::make_config(
+      ffn_block(k.type, k.format, 7, 72, 100, function),
+      {"hw.mac_array.pe=" + pe_of(k.type, k.format), "hw.mac_array.rows=16",
+       std::string("hw.mac_array.cols=") + (k.type == "bitlinear" ? "24" : "12"),
+       "hw.mac_array.dataflow=" + dataflow,
+       std::string("hw.weight_sram.capacity_kib=") + (k.type == "bitlinear" ? "1" : "2"),
+       "hw.act_sram.capacity_kib=4", "hw.acc_sram.capacity_kib=2"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["invariants"]["outputs_checked"] == 7 * (72 + 100 + 100 + 100 + 100 + 72 + 72));
+  REQUIRE(r["counters"]["mac_array"]["macs"] == 7 * 3 * 72 * 100);
+  // The small SRAMs really tile: several m-tiles, output blocks and reduction blocks.
+  for (const Json& l : r["layers"]) {
+    if (l["name"] == "down") {
+      REQUIRE(l["tiles"]["m"].get<uint32_t>() < 7);
+      REQUIRE(l["tiles"]["n"].get<uint32_t>() < 72);
+      REQUIRE(l["tiles"]["k"].get<uint32_t>() < 100);
+    }
+  }
+  for (const auto& [name, e] : r["error"].items()) {
+    INFO(name);
+    if (k.format != "fixed2_14") REQUIRE(e["sqnr_db"].get<double>() > 20);
+  }
+}
+
+TEST_CASE("a graph's program grows with its layers, not with its tensors", "[sim]") {
+  auto instructions = [](uint32_t tokens, uint32_t hidden, uint32_t ffn) {
+    const sim::SimConfig c = test::make_config(ffn_block("bitlinear", "", tokens, hidden, ffn));
+    return workloads::lower_graph(c.workload.model, nullptr, c.hw.params).program.size();
+  };
+  // Partial tiles in every dimension at 1x and ~1,000x the weights and 100x the tokens: the
+  // larger one only adds the set-up of loops the smaller one did not need (at most 12
+  // instructions for each of the three linear layers).
+  const size_t small = instructions(3, 100, 260);
+  const size_t large = instructions(300, 2500, 6900);
+  INFO(small << " vs " << large);
+  REQUIRE(large <= small + 3 * 12);
+  REQUIRE(large < 7 * 60);
+  // One BitNet b1.58 2B4T-sized FFN block of one decode token, and of 64 prefill tokens.
+  REQUIRE(instructions(1, 2560, 6912) < 7 * 60);
+  REQUIRE(instructions(64, 2560, 6912) < 7 * 60);
+}
+
+TEST_CASE("a graph runs timing-only without values, with the same cycles", "[sim]") {
+  const Json w = ffn_block("bitlinear", "", 2, 128, 256);
+  sim::RunOptions timing;
+  timing.timing_only = true;
+  const Json full = sim::run_isolated(test::make_config(w));
+  const Json fast = sim::run_isolated(test::make_config(w, {}, timing));
+  REQUIRE(full["cycles"] == fast["cycles"]);
+  REQUIRE(full["counters"]["dram"] == fast["counters"]["dram"]);
+}
+
+TEST_CASE("bad graph wiring is a clear error", "[sim]") {
+  Json w = ffn_block("bitlinear", "", 2, 64, 96);
+  w["layers"][4]["inputs"] = {"act", "nope"};
+  REQUIRE_THROWS_WITH(
+      test::make_config(w),
+      Catch::Contains("/layers/4/inputs") && Catch::Contains("no earlier layer is named \"nope\""));
+  w = ffn_block("bitlinear", "", 2, 64, 96);
+  w["layers"][6]["inputs"] = {"down", "up"};
+  REQUIRE_THROWS_WITH(test::make_config(w),
+                      Catch::Contains("the two inputs differ in width (64 and 96)"));
+  w = ffn_block("bitlinear", "", 2, 64, 96);
+  w["layers"][5]["in_features"] = 64;
+  REQUIRE_THROWS_WITH(test::make_config(w),
+                      Catch::Contains("/layers/5/in_features") &&
+                          Catch::Contains("expected 96 (the width of its input), got 64"));
+  w = ffn_block("bitlinear", "", 2, 64, 96);
+  w["layers"][4].erase("inputs");
+  REQUIRE_THROWS_WITH(test::make_config(w), Catch::Contains("add and mul need two inputs"));
+}

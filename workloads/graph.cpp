@@ -1,0 +1,510 @@
+#include "workloads/graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+#include "hw_models/weight_layout.hpp"
+#include "workloads/program_builder.hpp"
+#include "workloads/tiling.hpp"
+
+namespace nmp::workloads {
+namespace {
+
+using arith::VectorFunction;
+using hw::ElemType;
+using hw::VectorBinary;
+using isa::Opcode;
+using isa::Space;
+
+constexpr uint64_t kDramAlign = 64;
+
+// Registers of the generated code (r13-r15 belong to the program builder).
+enum Reg : unsigned {
+  kRegX = 1,      // DRAM address of the current m-tile of the (first) input
+  kRegB = 2,      // ... of the second input
+  kRegY = 3,      // ... of the output
+  kRegM = 4,      // m-tiles left
+  kRegW = 5,      // DRAM address of the next weight tile
+  kRegAcc = 6,    // accumulator address of the current output block
+  kRegN = 7,      // output blocks left
+  kRegAct = 8,    // activation address of the current reduction block
+  kRegK = 9,      // reduction blocks left
+  kRegWBuf = 10,  // the weight SRAM half of the next tile
+  kRegHalf = 11,  // the byte size of a half
+  kRegSram = 12,  // a DMA's on-chip address
+};
+
+// Constants of a linear layer in vec (integer kinds): 127 and s_W / 127.
+enum Const : uint32_t { kC127, kCW, kNumConsts };
+
+bool is_linear(const LayerSpec& l) {
+  return l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear;
+}
+
+std::string where(const LayerSpec& l, size_t index) {
+  return "layer " + std::to_string(index) + " (" + l.name + ")";
+}
+
+// On-chip layout of one layer for m-tiles of mt rows (byte addresses, word-aligned regions).
+struct SramPlan {
+  uint32_t mt = 0;
+  uint64_t xv = 0, xb = 0, xq = 0, yv = 0, a = 0, r = 0, q = 0, f = 0, consts = 0, gain = 0;
+  uint64_t xv_row = 0, xq_row = 0, yv_row = 0, acc_row = 0;  // row strides
+  uint64_t act_end = 0, acc_end = 0;
+};
+
+SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry& g) {
+  SramPlan p;
+  p.mt = mt;
+  uint64_t top = 0;
+  auto region = [&](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, g.act_word);
+    return at;
+  };
+  const uint64_t k = l.in_features, n = l.out_features;
+  p.xv_row = round_up(k * vb, g.act_word);
+  p.yv_row = round_up(n * vb, g.act_word);
+  p.xv = region(mt * p.xv_row);
+  if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
+  p.yv = region(mt * p.yv_row);
+  if (l.kind == LayerKind::kRmsNorm) p.gain = region(n * vb);
+  if (is_linear(l)) {
+    p.xq_row = round_up(k * g.traits.act_bytes, g.act_word);
+    p.xq = region(mt * p.xq_row);
+    for (uint64_t* s : {&p.a, &p.r, &p.q, &p.f}) *s = region(mt * vb);
+    p.consts = region(kNumConsts * vb);
+    p.acc_row = round_up(n * g.traits.acc_bytes, g.acc_word);
+    p.acc_end = mt * p.acc_row;
+  }
+  p.act_end = top;
+  return p;
+}
+
+// The largest m-tile (at most `tokens` rows) whose layout fits the SRAMs.
+SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t tokens, uint64_t vb,
+                  const Geometry& g) {
+  const SramPlan one = plan_sram(l, 1, vb, g);
+  if (one.act_end > g.act_cap) {
+    throw LoweringError("hw", "/act_sram/capacity_kib",
+                        where(l, index) +
+                            ": the activation SRAM must hold the buffers of one "
+                            "row (" +
+                            std::to_string(one.act_end) + " bytes); it holds " +
+                            std::to_string(g.act_cap));
+  }
+  if (one.acc_end > g.acc_cap) {
+    throw LoweringError("hw", "/acc_sram/capacity_kib",
+                        where(l, index) + ": the accumulator SRAM must hold one row of " +
+                            std::to_string(l.out_features) + " accumulators (" +
+                            std::to_string(one.acc_end) + " bytes); it holds " +
+                            std::to_string(g.acc_cap));
+  }
+  uint32_t lo = 1, hi = std::min<uint32_t>(tokens, 65535);
+  while (lo < hi) {  // the layout grows with mt: bisect for the largest that fits
+    const uint32_t mid = lo + (hi - lo + 1) / 2;
+    const SramPlan p = plan_sram(l, mid, vb, g);
+    if (p.act_end <= g.act_cap && p.acc_end <= g.acc_cap) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return plan_sram(l, lo, vb, g);
+}
+
+// A weight tile's place in DRAM, in the order the code streams them: output blocks outer,
+// reduction blocks inner.
+struct TileRef {
+  uint32_t n0, nt, k0, kt;
+  uint64_t dram, bytes;
+};
+
+struct LayerLayout {
+  SramPlan sram;
+  WeightTiling tiling;
+  std::vector<TileRef> tiles;
+  uint64_t gain_dram = 0, const_dram = 0;
+  std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
+};
+
+// Emits `body(m)` over the row tiles of a layer: full tiles in a counted loop that advances the
+// DRAM address registers, then the edge tile.
+struct Stream {
+  unsigned reg;
+  uint64_t dram, row_bytes;
+};
+void row_loop(ProgramBuilder& b, uint32_t rows, uint32_t mt, const std::vector<Stream>& streams,
+              const std::function<void(uint32_t)>& body) {
+  for (const Stream& s : streams) b.li(s.reg, s.dram);
+  const uint32_t full = rows / mt, edge = rows % mt;
+  if (full > 0) {
+    b.li(kRegM, full);
+    const uint64_t loop = b.here();
+    body(mt);
+    for (const Stream& s : streams)
+      b.addi(s.reg, s.reg, static_cast<int64_t>(uint64_t{mt} * s.row_bytes));
+    b.dbnz(kRegM, loop);
+  }
+  if (edge > 0) body(edge);
+}
+
+// The gemms of m rows against every weight tile: per output block, the first reduction tile
+// overwrites the accumulators and the others add to them.
+void emit_gemms(ProgramBuilder& b, const LayerSpec& l, const LayerLayout& lay, uint32_t m,
+                const Geometry& g) {
+  const WeightTiling& t = lay.tiling;
+  const uint32_t n = l.out_features, k = l.in_features;
+  const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
+  auto tile = [&](uint32_t nt, uint32_t kt, isa::AccMode mode) {
+    const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
+    b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegW, 1, bytes, bytes, bytes);
+    b.gemm(kRegAct, kRegWBuf, kRegAcc, m, nt, kt, lay.sram.xq_row, lay.sram.acc_row, mode);
+    b.addi(kRegW, kRegW, static_cast<int64_t>(round_up(bytes, kDramAlign)));
+    b.addi(kRegAct, kRegAct, static_cast<int64_t>(kt * ab));
+    b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
+  };
+  auto output_block = [&](uint32_t nt) {
+    b.li(kRegAct, lay.sram.xq);
+    const uint32_t first = std::min(t.k_tile, k);
+    tile(nt, first, isa::AccMode::kOverwrite);
+    const uint32_t more_full = k / t.k_tile - (first == t.k_tile ? 1 : 0);
+    if (more_full > 0) {
+      b.li(kRegK, more_full);
+      const uint64_t loop = b.here();
+      tile(nt, t.k_tile, isa::AccMode::kAccumulate);
+      b.dbnz(kRegK, loop);
+    }
+    if (k > t.k_tile && k % t.k_tile != 0) tile(nt, k % t.k_tile, isa::AccMode::kAccumulate);
+  };
+  b.li(kRegW, lay.tiles.front().dram);
+  b.li(kRegAcc, 0);
+  const uint32_t full = n / t.n_tile;
+  if (full > 0) {
+    b.li(kRegN, full);
+    const uint64_t loop = b.here();
+    output_block(t.n_tile);
+    b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(uint64_t{t.n_tile} * accb));
+    b.dbnz(kRegN, loop);
+  }
+  if (n % t.n_tile != 0) output_block(n % t.n_tile);
+}
+
+void put_patterns(std::vector<uint8_t>& image, uint64_t at, const std::vector<uint32_t>& p,
+                  uint32_t eb) {
+  for (size_t i = 0; i < p.size(); ++i) std::memcpy(&image[at + i * eb], &p[i], eb);
+}
+
+double weight_scale(const LayerSpec& l, const LayerData& ld) {
+  return l.kind == LayerKind::kBitLinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
+}
+
+uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index) {
+  return l.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
+                                         : ld.encoded.patterns[index];
+}
+
+std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
+  if (!l.inputs.empty()) return l.inputs;
+  return {static_cast<int32_t>(index) - 1};
+}
+
+}  // namespace
+
+Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const uint32_t vb = vm.element_bytes();
+  const uint32_t T = model.tokens;
+  const bool int_kind = hw::is_integer(hw.mac_array.pe);
+  Lowered out;
+  uint64_t top = 0;
+  auto allocate = [&top](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, kDramAlign);
+    return at;
+  };
+  const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * vb);
+  std::vector<LayerLayout> layouts;
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    if (l.uses_mac_array() && l.pe != hw.mac_array.pe) {
+      throw LoweringError(
+          "workload",
+          "/layers/" + std::to_string(li) + (l.kind == LayerKind::kBitLinear ? "/type" : "/format"),
+          where(l, li) + " needs " + hw::to_string(l.pe) +
+              " processing elements; the hardware's MAC array has " +
+              hw::to_string(hw.mac_array.pe));
+    }
+    if (!is_linear(l) && l.uses_mac_array()) {
+      throw LoweringError("workload", "/layers/" + std::to_string(li) + "/type",
+                          where(l, li) +
+                              ": lstm, gru and attention layers run in workloads of "
+                              "their own kind, not yet inside a graph");
+    }
+    LayerLayout lay;
+    lay.sram = fit_sram(l, li, T, vb, g);
+    if (is_linear(l)) {
+      lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, g);
+      if (lay.tiling.k_tile == 0) {
+        throw LoweringError("hw", "/weight_sram/capacity_kib",
+                            where(l, li) +
+                                ": half the weight SRAM (double buffering) must hold "
+                                "one array tile of its weights");
+      }
+      const WeightTiling& t = lay.tiling;
+      for (uint32_t n0 = 0; n0 < l.out_features; n0 += t.n_tile) {
+        for (uint32_t k0 = 0; k0 < l.in_features; k0 += t.k_tile) {
+          const uint32_t nt = std::min(t.n_tile, l.out_features - n0);
+          const uint32_t kt = std::min(t.k_tile, l.in_features - k0);
+          const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
+          lay.tiles.push_back({n0, nt, k0, kt, allocate(bytes), bytes});
+        }
+      }
+      lay.const_dram = allocate(kNumConsts * vb);
+    }
+    if (l.kind == LayerKind::kRmsNorm) lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
+    LayerPlan plan;
+    plan.name = l.name;
+    plan.m = T;
+    plan.k = l.in_features;
+    plan.n = l.out_features;
+    plan.m_tile = lay.sram.mt;
+    plan.n_tile = lay.tiling.n_tile;
+    plan.k_tile = lay.tiling.k_tile;
+    if (!lay.tiles.empty()) {
+      plan.w_dram = lay.tiles.front().dram;
+      plan.w_bytes = lay.tiles.back().dram + lay.tiles.back().bytes - plan.w_dram;
+    }
+    out.layers.push_back(plan);
+    layouts.push_back(std::move(lay));
+  }
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    LayerPlan& plan = out.layers[li];
+    plan.y_dram = allocate(uint64_t{T} * plan.n * vb);
+    for (int32_t in : inputs_of(model.layers[li], li))
+      layouts[li].inputs.push_back(in < 0 ? x0 : out.layers[static_cast<size_t>(in)].y_dram);
+    plan.x_dram = layouts[li].inputs.front();
+  }
+
+  // The DRAM image: the input and every layer's weights, gains and constants, in vec.
+  out.dram_bytes = top;
+  if (data) {
+    out.dram_image.assign(top, 0);
+    std::vector<uint32_t> x;
+    for (float v : data->input) x.push_back(vm.from_double(v));
+    put_patterns(out.dram_image, x0, x, vb);
+    for (size_t li = 0; li < model.layers.size(); ++li) {
+      const LayerSpec& l = model.layers[li];
+      const LayerData& ld = data->layers[li];
+      const LayerLayout& lay = layouts[li];
+      if (is_linear(l)) {
+        const WeightAt at = [&](uint32_t nn, uint32_t kk) {
+          return weight_pattern(l, ld, size_t{nn} * l.in_features + kk);
+        };
+        for (const TileRef& t : lay.tiles)
+          write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, out.dram_image.data() + t.dram);
+        put_patterns(out.dram_image, lay.const_dram,
+                     {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
+      }
+      if (l.kind == LayerKind::kRmsNorm) {
+        std::vector<uint32_t> gain;
+        for (float v : ld.weights) gain.push_back(vm.from_double(v));
+        put_patterns(out.dram_image, lay.gain_dram, gain, vb);
+      }
+    }
+  }
+
+  // The program.
+  ProgramBuilder b;
+  auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const LayerLayout& lay = layouts[li];
+    const SramPlan& s = lay.sram;
+    const uint64_t k_bytes = uint64_t{l.in_features} * vb, n_bytes = uint64_t{l.out_features} * vb;
+    const uint32_t k = l.in_features, n = l.out_features;
+    b.layer(static_cast<uint32_t>(li));
+    auto load_rows = [&](unsigned dram_reg, uint64_t sram, uint32_t m) {
+      b.li(kRegSram, sram);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, dram_reg, m, k_bytes, s.xv_row, k_bytes);
+    };
+    auto store_rows = [&](uint32_t m) {
+      b.li(kRegSram, s.yv);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row, n_bytes);
+    };
+    auto load_once = [&](Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
+      b.li(kRegSram, sram);
+      b.li(kRegW, dram);
+      b.dma(Opcode::kDmaLoad, space, kRegSram, kRegW, 1, bytes, bytes, bytes);
+    };
+    std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_bytes}};
+    if (lay.inputs.size() > 1) streams.push_back({kRegB, lay.inputs[1], k_bytes});
+    streams.push_back({kRegY, out.layers[li].y_dram, n_bytes});
+    std::function<void(uint32_t)> body;
+    switch (l.kind) {
+      case LayerKind::kBitLinear:
+      case LayerKind::kLinear: {
+        load_once(Space::kActSram, s.consts, lay.const_dram, kNumConsts * vb);
+        b.li(kRegWBuf, 0);
+        b.li(kRegHalf, g.wgt_half);
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m);
+          const VecRef xv = vec(s.xv, s.xv_row), xq = vec(s.xq, s.xq_row);
+          if (int_kind) {
+            b.vred(hw::VectorReduce::kAbsMax, vec(s.a), xv, m, k);
+            b.vfn(VectorFunction::kReciprocal, vec(s.r), vec(s.a), 1, m);
+            b.vbin(VectorBinary::kMul, vec(s.q), vec(s.r), vec(s.consts + kC127 * vb), true, 1, m);
+            b.vbin(VectorBinary::kMul, xv, xv, vec(s.q, vb), true, m, k);
+            b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
+            b.vbin(VectorBinary::kMul, vec(s.f), vec(s.a), vec(s.consts + kCW * vb), true, 1, m);
+          } else {
+            b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
+          }
+          emit_gemms(b, l, lay, m, g);
+          const VecRef yv = vec(s.yv, s.yv_row);
+          b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
+          if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);
+          store_rows(m);
+        };
+        break;
+      }
+      case LayerKind::kRmsNorm:
+        load_once(Space::kActSram, s.gain, lay.gain_dram, n_bytes);
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m);
+          b.rmsnorm(vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), vec(s.gain), m, n, l.eps_log2);
+          store_rows(m);
+        };
+        break;
+      case LayerKind::kActivation:
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m);
+          b.vfn(l.function, vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), m, n);
+          store_rows(m);
+        };
+        break;
+      case LayerKind::kAdd:
+      case LayerKind::kMul:
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m);
+          load_rows(kRegB, s.xb, m);
+          b.vbin(l.kind == LayerKind::kAdd ? VectorBinary::kAdd : VectorBinary::kMul,
+                 vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), vec(s.xb, s.xv_row), false, m, n);
+          store_rows(m);
+        };
+        break;
+      default:
+        break;
+    }
+    row_loop(b, T, s.mt, streams, body);
+  }
+  out.program = finish_program(b, hw);
+  return out;
+}
+
+std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelData& data,
+                                            const Lowered& lowered, const hw::NmpParams& hw) {
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const hw::PeKind pe = hw.mac_array.pe;
+  const bool int_kind = hw::is_integer(pe);
+  const uint32_t T = model.tokens, lanes = hw.vector_unit.lanes;
+  std::vector<LayerReference> refs(model.layers.size());
+  // Inputs of every layer: the model's input (-1) or an earlier layer's output.
+  std::vector<uint32_t> x0;
+  for (float v : data.input) x0.push_back(vm.from_double(v));
+  auto exact_of = [&](int32_t i) -> const std::vector<uint32_t>& {
+    return i < 0 ? x0 : refs[static_cast<size_t>(i)].out;
+  };
+  auto fp32_of = [&](int32_t i) -> const std::vector<float>& {
+    return i < 0 ? data.input : refs[static_cast<size_t>(i)].fp32;
+  };
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const LayerData& ld = data.layers[li];
+    const std::vector<int32_t> in = inputs_of(l, li);
+    const std::vector<uint32_t>& x = exact_of(in[0]);
+    const std::vector<float>& xf = fp32_of(in[0]);
+    const uint32_t k = l.in_features, n = l.out_features;
+    LayerReference& ref = refs[li];
+    ref.out.resize(size_t{T} * n);
+    ref.fp32.resize(size_t{T} * n);
+    for (uint32_t r = 0; r < T; ++r) {
+      const std::vector<uint32_t> row(x.begin() + size_t{r} * k, x.begin() + size_t{r + 1} * k);
+      uint32_t* y = &ref.out[size_t{r} * n];
+      float* yf = &ref.fp32[size_t{r} * n];
+      const float* xr = &xf[size_t{r} * k];
+      switch (l.kind) {
+        case LayerKind::kBitLinear:
+        case LayerKind::kLinear: {
+          uint32_t factor = 0;
+          const std::vector<uint32_t> xq =
+              reference_quantize_row(vm, pe, row, vm.from_double(127.0),
+                                     vm.from_double(weight_scale(l, ld) / 127.0), factor);
+          std::vector<uint32_t> w(k);
+          for (uint32_t c = 0; c < n; ++c) {
+            for (uint32_t i = 0; i < k; ++i) w[i] = weight_pattern(l, ld, size_t{c} * k + i);
+            y[c] = vm.round(reference_accumulator(pe, xq.data(), w.data(), k,
+                                                  lowered.layers[li].k_tile, hw.mac_array));
+            if (int_kind) y[c] = vm.mul(y[c], factor);
+            double sum = 0;
+            for (uint32_t i = 0; i < k; ++i) {
+              const double wi =
+                  l.kind == LayerKind::kBitLinear
+                      ? double{ld.ternary.trits[size_t{c} * k + i]} * ld.ternary.gamma[0]
+                      : double{ld.weights[size_t{c} * k + i]};
+              sum += wi * xr[i];
+            }
+            yf[c] = static_cast<float>(sum);
+          }
+          break;
+        }
+        case LayerKind::kRmsNorm: {
+          const uint32_t inv_n = vm.round(arith::div(arith::Unpacked::from_integer(false, 1, 0),
+                                                     arith::Unpacked::from_integer(false, n, 0)));
+          const uint32_t eps =
+              vm.round(arith::Unpacked::from_integer(false, 1, -static_cast<int32_t>(l.eps_log2)));
+          std::vector<uint32_t> sq(n);
+          double sumsq = 0;
+          for (uint32_t i = 0; i < n; ++i) {
+            sq[i] = vm.mul(row[i], row[i]);
+            sumsq += double{xr[i]} * xr[i];
+          }
+          const uint32_t scale =
+              vm.apply(VectorFunction::kRsqrt, vm.add(vm.mul(vm.sum(sq, lanes), inv_n), eps));
+          const double fscale = 1.0 / std::sqrt(sumsq / n + std::ldexp(1.0, -int(l.eps_log2)));
+          for (uint32_t i = 0; i < n; ++i) {
+            const uint32_t gain = vm.from_double(ld.weights[i]);
+            y[i] = vm.mul(vm.mul(row[i], scale), gain);
+            yf[i] = static_cast<float>(xr[i] * fscale * ld.weights[i]);
+          }
+          break;
+        }
+        case LayerKind::kActivation:
+          for (uint32_t i = 0; i < n; ++i) {
+            y[i] = vm.apply(l.function, row[i]);
+            yf[i] = static_cast<float>(arith::evaluate(l.function, xr[i]));
+          }
+          break;
+        case LayerKind::kAdd:
+        case LayerKind::kMul: {
+          const uint32_t* b = &exact_of(in[1])[size_t{r} * n];
+          const float* bf = &fp32_of(in[1])[size_t{r} * n];
+          const bool add = l.kind == LayerKind::kAdd;
+          for (uint32_t i = 0; i < n; ++i) {
+            y[i] = add ? vm.add(row[i], b[i]) : vm.mul(row[i], b[i]);
+            yf[i] = static_cast<float>(add ? double{xr[i]} + bf[i] : double{xr[i]} * bf[i]);
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+  return refs;
+}
+
+}  // namespace nmp::workloads
