@@ -453,7 +453,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
             for (uint32_t i = 0; i < k; ++i) {
               const double wi =
                   l.kind == LayerKind::kBitLinear
-                      ? double{ld.ternary.trits[size_t{c} * k + i]} * ld.ternary.gamma[0]
+                      ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) * ld.ternary.gamma[0]
                       : double{ld.weights[size_t{c} * k + i]};
               sum += wi * xr[i];
             }
