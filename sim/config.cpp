@@ -493,6 +493,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   workloads::ModelSpec& m = w.model;
   m.name = root.string_required("name", "name of the workload");
   m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
+  (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
   auto read_source = [](ObjectReader&& r, workloads::TensorSource s) {
     s.distribution = static_cast<workloads::Distribution>(
         r.choice("distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},

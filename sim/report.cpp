@@ -149,9 +149,26 @@ Json build_report(const ReportInputs& in) {
   const double total_j = (sums.dynamic_pj + leakage_pj + clock_pj) * 1e-12;
   const double ops = 2.0 * static_cast<double>(macs);  // a MAC is a multiply and an add
   const double peak_macs = static_cast<double>(p.mac_array.rows) * p.mac_array.cols;
+  // The model's weights: parameters (weights of the MAC-array layers, gains and biases aside),
+  // the bytes they take in DRAM as stored (packed ternary, tile rows aligned), and at FP16.
+  uint64_t parameters = 0, stored = 0;
+  for (size_t l = 0; l < in.lowered->layers.size(); ++l) {
+    const workloads::LayerSpec& spec = cfg.workload.model.layers[l];
+    if (spec.kind != workloads::LayerKind::kBitLinear && spec.kind != workloads::LayerKind::kLinear)
+      continue;
+    parameters += uint64_t{spec.in_features} * spec.out_features;
+    stored += in.lowered->layers[l].w_bytes;
+  }
   r["derived"] = {
       {"clock_mhz", p.clock_mhz},
       {"latency_s", latency_s},
+      {"latency_per_token_s", latency_s / static_cast<double>(tokens)},
+      {"weights",
+       {{"parameters", parameters},
+        {"stored_bytes", stored},
+        {"bits_per_weight", parameters ? 8.0 * static_cast<double>(stored) / parameters : 0.0},
+        {"fp16_bytes", 2 * parameters},
+        {"fp16_over_stored", stored ? 2.0 * static_cast<double>(parameters) / stored : 0.0}}},
       {"tokens_per_s", static_cast<double>(tokens) / latency_s},
       {"energy_per_token_j", total_j / static_cast<double>(tokens)},
       {"utilization",
@@ -267,7 +284,16 @@ std::string render_summary(const Json& r) {
     << r["counters"]["mac_array"]["macs"].get<uint64_t>() << " MACs, "
     << r["counters"]["mac_array"]["zero_skips"].get<uint64_t>() << " with zero weights)\n";
   o << "  throughput        " << si(r["derived"]["tokens_per_s"], "tokens/s") << ", "
+    << si(r["derived"]["latency_per_token_s"], "s") << " and "
     << si(r["derived"]["energy_per_token_j"], "J") << " per token\n";
+  const Json& w = r["derived"]["weights"];
+  if (w["parameters"].get<uint64_t>() > 0) {
+    o << "  weights           " << si(w["parameters"].get<double>(), "")
+      << " (feedforward layers), " << si(w["stored_bytes"].get<double>(), "B") << " as stored ("
+      << w["bits_per_weight"].get<double>() << " bits each), "
+      << si(w["fp16_bytes"].get<double>(), "B") << " at FP16 ("
+      << w["fp16_over_stored"].get<double>() << "x)\n";
+  }
   o << "  energy            " << si(r["energy_pj"]["total"].get<double>() * 1e-12, "J") << ":";
   for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
     o << " " << unit << " " << pct(pj.get<double>() / r["energy_pj"]["total"].get<double>());

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""The BitNet b1.58 paper's comparison with LLaMA, made with nmpsim: memory and decode latency by
+model size, on one hardware config (configs/hw/llm_64x64.json: the same 64 x 64 array with
+ternary PEs for BitNet b1.58 and fp16 PEs for LLaMA; everything else equal).
+
+Usage: scripts/bitnet_vs_llama.py [--write-docs]
+
+Each whole-model decode of one token (workloads/models/*_decode.json) runs timing-only. Memory:
+the decoder layers' weights as stored (from the report), and, derived from the shapes, with the
+embedding table and LM head at FP16 added to both (vocabulary 32,000, untied, as LLaMA's).
+--write-docs replaces the section between the BITNET VS LLAMA markers of docs/validation.md.
+"""
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+root = pathlib.Path(__file__).resolve().parent.parent
+nmpsim = root / "build" / "nmpsim"
+hw = root / "configs" / "hw" / "llm_64x64.json"
+VOCAB = 32000
+SIZES = {"700m": 1536, "1.3b": 2048, "3b": 3200, "3.9b": 3200}  # hidden, for the embeddings
+# Ma et al. 2024 (arXiv 2402.17764) Table 1: memory and latency ratios, LLaMA over BitNet b1.58
+# (3.9B against LLaMA 3B).
+PAPER = {"700m": (2.60, 1.23), "1.3b": (2.93, 1.67), "3b": (3.55, 2.71), "3.9b": (3.32, 2.40)}
+
+
+def run(model, sets):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "r.json"
+        cmd = [str(nmpsim), "run", "--hw", str(hw), "--workload",
+               str(root / "workloads" / "models" / f"{model}.json"), "--timing-only", "--quiet",
+               "--out", str(out)]
+        for s in sets:
+            cmd += ["--set", s]
+        subprocess.run(cmd, check=True)
+        r = json.loads(out.read_text())
+    return {"bytes": r["derived"]["weights"]["stored_bytes"],
+            "ms": r["derived"]["latency_per_token_s"] * 1e3,
+            "mj": r["derived"]["energy_per_token_j"] * 1e3}
+
+
+def main():
+    lines = [
+        "<!-- BEGIN BITNET VS LLAMA: scripts/bitnet_vs_llama.py (configs/hw/llm_64x64.json, "
+        "decode of one token, timing-only) -->", "",
+        "| size | LLaMA FP16 weights | BitNet b1.58 weights (2 / 1.6 bit) | memory ratio (2 / 1.6 bit) "
+        "| with FP16 embeddings and LM head | paper's memory ratio | LLaMA latency | BitNet "
+        "latency (2 / 1.6 bit) | latency ratio (2 / 1.6 bit) | paper's latency ratio | energy "
+        "per token LLaMA / BitNet (2 bit) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size, hidden in SIZES.items():
+        llama = run(f"llama_fp16_{size}_decode", ["hw.mac_array.pe=fp16"])
+        b2 = run(f"bitnet_b158_{size}_decode", [])
+        b16 = run(f"bitnet_b158_{size}_decode", ["hw.weight_sram.packing=1.6bit"])
+        emb = 2 * VOCAB * hidden * 2  # embedding table and LM head, FP16
+        gb = lambda b: f"{b / 1e9:.3f} GB"
+        lines.append(
+            f"| {size.upper()} | {gb(llama['bytes'])} | {gb(b2['bytes'])} / {gb(b16['bytes'])} | "
+            f"{llama['bytes'] / b2['bytes']:.2f}x / {llama['bytes'] / b16['bytes']:.2f}x | "
+            f"{(llama['bytes'] + emb) / (b2['bytes'] + emb):.2f}x / "
+            f"{(llama['bytes'] + emb) / (b16['bytes'] + emb):.2f}x | {PAPER[size][0]:.2f}x | "
+            f"{llama['ms']:.2f} ms | {b2['ms']:.2f} / {b16['ms']:.2f} ms | "
+            f"{llama['ms'] / b2['ms']:.2f}x / {llama['ms'] / b16['ms']:.2f}x | {PAPER[size][1]:.2f}x | "
+            f"{llama['mj']:.0f} / {b2['mj']:.1f} mJ |")
+        print(lines[-1], file=sys.stderr)
+    lines += ["", "<!-- END BITNET VS LLAMA -->"]
+    text = "\n".join(lines)
+    print(text)
+    if "--write-docs" in sys.argv:
+        doc = root / "docs" / "validation.md"
+        s = doc.read_text()
+        start = s.index("<!-- BEGIN BITNET VS LLAMA")
+        end = s.index("<!-- END BITNET VS LLAMA -->") + len("<!-- END BITNET VS LLAMA -->")
+        doc.write_text(s[:start] + text + s[end:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Writes the model library, workloads/models/*.json, from the published shapes.
+
+Usage: scripts/gen_models.py
+
+Sources (shared/reference/models.md): BitNet b1.58 family shapes from "The Era of 1-bit LLMs:
+Training Tips, Code and FAQ" Table 1 (the LLaMA baselines have the same shapes); BitNet b1.58
+2B4T from its technical report (arXiv 2504.12285) and model card; the speech models from the
+posit study (seed 003). Each file's "source" field says which, and what is left out.
+
+Decoder layers are graph models (docs/configs.md#graph-models): pre-norm, the q/k/v/o
+projections, a residual, pre-norm, a gated FFN and a residual. Left out for now: the attention
+products Q K^T and P V (the o projection reads q's output in their place), rotary embeddings,
+the embedding lookup and the LM head (full precision in BitNet b1.58 too).
+"""
+import json
+import zlib
+import pathlib
+
+root = pathlib.Path(__file__).resolve().parent.parent
+out_dir = root / "workloads" / "models"
+
+FAMILY_SOURCE = ("BitNet b1.58 FAQ (microsoft/unilm bitnet/, 'Training Tips, Code and FAQ') "
+                 "Table 1: hidden {h}, gated FFN {f}, {heads} heads, {layers} layers; LLaMA-alike "
+                 "components (RMSNorm, SwiGLU) per Ma et al. 2024 (arXiv 2402.17764)")
+OMITTED = ("; left out: attention products Q K^T and P V (o reads q's output), RoPE, "
+           "embedding and LM head")
+
+FAMILY = {  # name: hidden, ffn, heads, layers
+    "700m": (1536, 4096, 24, 24),
+    "1.3b": (2048, 5460, 32, 24),
+    "3b": (3200, 8640, 32, 26),
+    "3.9b": (3200, 12800, 32, 26),
+}
+
+
+def linear(kind, name, n_in, n_out, inputs=None):
+    layer = {"type": "bitlinear" if kind == "bitnet" else "linear", "name": name,
+             "in_features": n_in, "out_features": n_out,
+             "weights": {"distribution": "normal", "mean": 0, "std": 0.02,
+                         "seed": zlib.crc32(name.encode()) % 100000}}
+    if kind != "bitnet":
+        layer["format"] = "fp16"
+    if inputs:
+        layer["inputs"] = inputs
+    return layer
+
+
+def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input):
+    """One decoder layer's graph layers; p is the name prefix, first_input the layer input."""
+    L = []
+    L.append({"type": "rmsnorm", "name": p + "attn_norm", "inputs": [first_input]})
+    L.append(linear(kind, p + "q", h, h))
+    L.append(linear(kind, p + "k", h, kv, [p + "attn_norm"]))
+    L.append(linear(kind, p + "v", h, kv, [p + "attn_norm"]))
+    o_in = p + "q"
+    if sub_norms:
+        L.append({"type": "rmsnorm", "name": p + "attn_sub_norm", "inputs": [p + "q"]})
+        o_in = p + "attn_sub_norm"
+    L.append(linear(kind, p + "o", h, h, [o_in]))
+    L.append({"type": "add", "name": p + "attn_residual", "inputs": [p + "o", first_input]})
+    L.append({"type": "rmsnorm", "name": p + "ffn_norm"})
+    L.append(linear(kind, p + "gate", h, f))
+    L.append(linear(kind, p + "up", h, f, [p + "ffn_norm"]))
+    L.append({"type": "activation", "name": p + "act", "function": activation,
+              "inputs": [p + "gate"]})
+    L.append({"type": "mul", "name": p + "glu", "inputs": [p + "act", p + "up"]})
+    down_in = None
+    if sub_norms:
+        L.append({"type": "rmsnorm", "name": p + "ffn_sub_norm"})
+    L.append(linear(kind, p + "down", f, h, down_in))
+    L.append({"type": "add", "name": p + "ffn_residual",
+              "inputs": [p + "down", p + "attn_residual"]})
+    return L
+
+
+def model(name, source, kind, h, f, kv, layers, tokens, activation="silu", sub_norms=False):
+    all_layers = []
+    prev = "input"
+    for i in range(layers):
+        prefix = f"l{i}." if layers > 1 else ""
+        block = decoder_layer(kind, prefix, h, f, kv, activation, sub_norms, prev)
+        if i == 0:
+            block[0]["in_features"] = h
+        all_layers += block
+        prev = block[-1]["name"]
+    if layers > 1:
+        all_layers.append({"type": "rmsnorm", "name": "final_norm"})
+    return {"name": name, "source": source, "tokens": tokens,
+            "input": {"distribution": "normal", "mean": 0, "std": 1, "seed": 1},
+            "layers": all_layers}
+
+
+def write(name, m):
+    (out_dir / f"{name}.json").write_text(json.dumps(m, indent=1) + "\n")
+    print(name, len(m["layers"]), "layers")
+
+
+def main():
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for size, (h, f, heads, layers) in FAMILY.items():
+        src = FAMILY_SOURCE.format(h=h, f=f, heads=heads, layers=layers) + OMITTED
+        for kind, label in (("bitnet", "bitnet_b158"), ("llama", "llama_fp16")):
+            write(f"{label}_{size}_layer_decode",
+                  model(f"{label}-{size}-layer-decode", src, kind, h, f, h, 1, 1))
+            write(f"{label}_{size}_layer_prefill128",
+                  model(f"{label}-{size}-layer-prefill128", src, kind, h, f, h, 1, 128))
+            write(f"{label}_{size}_decode",
+                  model(f"{label}-{size}-decode", src, kind, h, f, h, layers, 1))
+    src_2b4t = ("BitNet b1.58 2B4T technical report (arXiv 2504.12285) and model card: hidden 2560, "
+                "FFN 6912, 30 layers, 20 heads, 5 KV heads (head_dim 128), squared-ReLU gated FFN, "
+                "sub-norms before Wo and W2" + OMITTED)
+    for tokens, suffix in ((1, "layer_decode"), (128, "layer_prefill128")):
+        write(f"bitnet_b158_2b4t_{suffix}",
+              model(f"bitnet-b158-2b4t-{suffix.replace('_', '-')}", src_2b4t, "bitnet", 2560, 6912,
+                    640, 1, tokens, "squared_relu", True))
+    write("bitnet_b158_2b4t_decode",
+          model("bitnet-b158-2b4t-decode", src_2b4t, "bitnet", 2560, 6912, 640, 30, 1,
+                "squared_relu", True))
+    speech = ("posit study (seed 003): speech model {n}; assumption: 80 log-mel input features "
+              "and 100 frames (1 s), which the seed does not state; weights uniform in "
+              "[-{w}, {w}] as the seed's; the decoder (MLP attention, 512 units) is left out")
+    src = lambda n, w: speech.format(n=n, w=w)
+    uniform = lambda w, seed: {"distribution": "uniform", "low": -w, "high": w, "seed": seed}
+    write("speech_gru_4x1024", {
+        "name": "speech-gru-4x1024", "source": src("1: a 4-layer bidirectional GRU of 1024 "
+                                                   "(512 per direction)", 2.5),
+        "tokens": 100, "input": {"distribution": "uniform", "low": -1, "high": 1, "seed": 1},
+        "layers": [{"type": "gru", "name": f"gru{i}", "in_features": 80 if i == 0 else 1024,
+                    "hidden": 512, "bidirectional": True, "format": "posit8_0",
+                    "weights": uniform(2.5, 10 + i), "biases": uniform(2.5, 20 + i)}
+                   for i in range(4)]})
+    write("speech_lstm_5x800", {
+        "name": "speech-lstm-5x800", "source": src("2: a 5-layer unidirectional LSTM of 800", 2),
+        "tokens": 100, "input": {"distribution": "uniform", "low": -1, "high": 1, "seed": 1},
+        "layers": [{"type": "lstm", "name": f"lstm{i}", "in_features": 80 if i == 0 else 800,
+                    "hidden": 800, "format": "posit8_0",
+                    "weights": uniform(2, 10 + i), "biases": uniform(2, 20 + i)}
+                   for i in range(5)]})
+
+
+if __name__ == "__main__":
+    main()
