@@ -11,6 +11,7 @@ and per-token absmax. Each layer prints the error of nmpsim's output values agai
 model. Exit code 1 if any output or reference differs.
 """
 import json
+import math
 import pathlib
 import sys
 
@@ -78,16 +79,39 @@ def attention(layer, stem, x):
     return out.reshape(T, heads * d)
 
 
+ACTIVATIONS = {
+    "sigmoid": sigmoid, "tanh": np.tanh, "exp": np.exp,
+    "gelu": lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2))),
+    "silu": lambda x: x * sigmoid(x), "squared_relu": lambda x: np.maximum(x, 0) ** 2,
+    "reciprocal": lambda x: 1 / x, "rsqrt": lambda x: 1 / np.sqrt(x)}
+
+
+def graph_layer(layer, stem, xs):
+    """FP32 model of a graph model's rmsnorm, activation, add and mul layers."""
+    kind, x = layer["type"], xs[0]
+    if kind == "rmsnorm":
+        g = np.load(stem + "_gain_f32.npy").astype(np.float64)
+        eps = 2.0 ** -layer["eps_log2"]
+        return x / np.sqrt((x * x).mean(axis=1, keepdims=True) + eps) * g
+    if kind == "activation":
+        return ACTIVATIONS[layer["function"]](x)
+    return x + xs[1] if kind == "add" else x * xs[1]
+
+
 def main(directory):
     d = pathlib.Path(directory)
     manifest = json.loads((d / "model.json").read_text())
     x_fp = np.load(d / "input_f32.npy").astype(np.float64)
+    model_input, outputs = x_fp, []
     x_q = np.load(d / "input_q.npy").astype(np.int64) if (d / "input_q.npy").exists() else None
     bad = 0
     for layer in manifest["layers"]:
         stem = str(d / layer["stem"])
         kind = layer["type"]
         line = f"{layer['stem']} ({kind})"
+        if "inputs" in layer:  # a graph model: each layer reads the outputs it names
+            xs = [model_input if i < 0 else outputs[i] for i in layer["inputs"]]
+            x_fp = xs[0]
         if kind in ("bitlinear", "linear"):
             if kind == "bitlinear":
                 w_int = np.load(stem + "_weights_ternary.npy").astype(np.int64)
@@ -96,7 +120,7 @@ def main(directory):
                 w_int = np.load(stem + "_weights_q.npy").astype(np.int64) if layer["format"] == "int8_int8" else None
                 w_fp = np.load(stem + "_weights_f32.npy").astype(np.float64)
             ref = x_fp @ w_fp.T
-            if w_int is not None:
+            if w_int is not None and "inputs" not in layer:  # int8 chains (graphs: vec in DRAM)
                 acc = (x_q @ w_int.T).astype(np.int32).astype(np.int64)  # int32 wrap-around
                 q, a = requantize(acc)
                 x_q = np.load(stem + "_output_q.npy").astype(np.int64)
@@ -106,8 +130,10 @@ def main(directory):
                 line += f": {q.size} outputs, {diff} differences"
         elif kind in ("lstm", "gru"):
             ref = recurrent(layer, stem, x_fp)
-        else:
+        elif kind == "attention":
             ref = attention(layer, stem, x_fp)
+        else:
+            ref = graph_layer(layer, stem, xs)
         dumped_ref = pathlib.Path(stem + "_reference_fp32.npy")
         if dumped_ref.exists():
             r = np.load(dumped_ref).astype(np.float64)
@@ -121,6 +147,7 @@ def main(directory):
             line += f"; vs FP32: max abs {np.abs(e).max():.6g}, rmse {np.sqrt((e * e).mean()):.6g}"
         print(line)
         x_fp = ref
+        outputs.append(ref)
     sys.exit(1 if bad else 0)
 
 

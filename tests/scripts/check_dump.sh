@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Dumped tensors checked by an independent numpy implementation (scripts/check_dump.py) for
-# every layer kind: BitLinear and int8 layers bit for bit, every layer's FP32 model recomputed,
+# every layer kind (graph models too): BitLinear and int8 layers bit for bit, every layer's FP32 model recomputed,
 # and the error it measures of nmpsim's outputs equal to the error in nmpsim's own report.
 set -euo pipefail
 nmpsim=$1
@@ -52,6 +52,15 @@ check gru "{\"name\": \"g\", \"tokens\": 4, \"input\": $src, \"seed\": 4}, \"lay
 check attention '{"name": "a", "tokens": 6, "layers": [
   {"type": "attention", "name": "attn", "heads": 4, "kv_heads": 2, "head_dim": 16,
    "mode": "prefill", "context": 5, "format": "fp16"}]}' --set hw.mac_array.pe=fp16
+check graph '{"name": "ffn", "tokens": 3, "layers": [
+  {"type": "rmsnorm", "name": "norm", "in_features": 48,
+   "gain": {"distribution": "uniform", "low": 0.5, "high": 1.5, "seed": 4}},
+  {"type": "bitlinear", "name": "gate", "in_features": 48, "out_features": 80},
+  {"type": "bitlinear", "name": "up", "in_features": 48, "out_features": 80, "inputs": ["norm"]},
+  {"type": "activation", "name": "act", "function": "gelu", "inputs": ["gate"]},
+  {"type": "mul", "name": "glu", "inputs": ["act", "up"]},
+  {"type": "bitlinear", "name": "down", "in_features": 80, "out_features": 48},
+  {"type": "add", "name": "residual", "inputs": ["down", "input"]}]}'
 
 # A corrupted output is caught.
 /usr/bin/python3 - "$tmp/int8/0_a_output_q.npy" <<'PY'
