@@ -106,25 +106,20 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   return x;
 }
 
-}  // namespace
-
-Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
-  const LayerSpec& l = model.layers.front();
-  const LayerData& ld = data.layers.front();
-  const Geometry g = geometry_of(hw);
-  const arith::VectorMath vm(hw.vector_unit.math);
-  const uint32_t eb = vm.element_bytes();
-  const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
-  const uint32_t group = l.heads / l.kv_heads;
-  const std::string where = "layer 0 (" + l.name + ")";
+// The layout of layer `index`, checked against the hardware.
+Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::NmpParams& hw,
+                     const Geometry& g, uint32_t eb) {
+  const uint32_t L = l.positions(T);
+  const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
+  const std::string at = "/layers/" + std::to_string(index);
   if (l.pe != hw.mac_array.pe) {
-    throw LoweringError("workload", "/layers/0/format",
+    throw LoweringError("workload", at + "/format",
                         where + " needs " + std::string(hw::to_string(l.pe)) +
                             " processing elements; the hardware's MAC array has " +
                             hw::to_string(hw.mac_array.pe));
   }
   if (L > 65535) {
-    throw LoweringError("workload", "/layers/0/context",
+    throw LoweringError("workload", at + "/context",
                         where + ": at most 65535 key positions (the gemm's n field)");
   }
   const Layout x = plan_layout(l, T, L, eb, g);
@@ -143,58 +138,26 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
             (l.kv_in_sram ? std::string("the whole KV cache") : "one key/value head") + " (" +
             std::to_string(kv_bytes) + " bytes); it holds " + std::to_string(g.wgt_cap));
   }
+  return x;
+}
 
-  Lowered out;
-  uint64_t top = 0;
-  auto allocate = [&top](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, kDramAlign);
-    return at;
-  };
-  const uint64_t row = uint64_t{l.heads} * d * eb;  // a token's Q or output row in DRAM
-  const uint64_t q_dram = allocate(uint64_t{T} * row);
+// Where a layer's tensors sit in DRAM: Q and the output (tokens rows of heads x d vec), the
+// key and value caches of each key/value head in the array's layout, the constants.
+struct Placement {
+  uint64_t q_dram = 0, o_dram = 0, c_dram = 0;
   std::vector<uint64_t> k_dram, v_dram;
-  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
-    k_dram.push_back(allocate(x.k_bytes));
-    v_dram.push_back(allocate(x.v_bytes));
-  }
-  const uint64_t c_dram = allocate(kNumConsts * eb);
-  const uint64_t o_dram = allocate(uint64_t{T} * row);
-  out.dram_image.assign(top, 0);
-  for (size_t i = 0; i < data.input.size(); ++i) {
-    const uint32_t p = vm.from_double(data.input[i]);
-    std::memcpy(&out.dram_image[q_dram + i * eb], &p, eb);
-  }
-  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
-    write_weight_tile(
-        [&](uint32_t n, uint32_t k) { return ld.keys.encoded.patterns[kv_index(l, L, kv, n, k)]; },
-        0, L, 0, d, g, out.dram_image.data() + k_dram[kv]);
-    write_weight_tile(
-        [&](uint32_t n, uint32_t k) {
-          return ld.values.encoded.patterns[kv_index(l, L, kv, k, n)];
-        },
-        0, d, 0, L, g, out.dram_image.data() + v_dram[kv]);
-  }
-  const std::vector<uint32_t> consts = const_patterns(l, ld, vm);
-  for (size_t i = 0; i < consts.size(); ++i)
-    std::memcpy(&out.dram_image[c_dram + i * eb], &consts[i], eb);
+};
 
-  LayerPlan plan;
-  plan.name = l.name;
-  plan.m = T;
-  plan.k = d;
-  plan.n = l.heads * d;
-  plan.m_tile = x.mt;
-  plan.n_tile = L;
-  plan.k_tile = d;
-  plan.x_dram = q_dram;
-  plan.w_dram = k_dram.front();
-  plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
-  plan.y_dram = o_dram;
-  out.layers.push_back(plan);
-
-  // The program.
-  ProgramBuilder b;
+// The attention program of one layer (docs/architecture.md#lowering-attention).
+void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Layout& x,
+                    const Placement& at, const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t L = l.positions(T), d = l.head_dim, group = l.heads / l.kv_heads;
+  const uint64_t row = uint64_t{l.heads} * d * eb;  // a token's Q or output row in DRAM
+  const uint64_t q_dram = at.q_dram, o_dram = at.o_dram, c_dram = at.c_dram;
+  const std::vector<uint64_t>& k_dram = at.k_dram;
+  const std::vector<uint64_t>& v_dram = at.v_dram;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   auto cst = [&](Const c) { return vec(x.consts + uint64_t{c} * eb); };
@@ -226,7 +189,6 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
       b.vbin(VectorBinary::kMul, dst, dst, cst(kCInvSqrtD), true, m, n);
     }
   };
-  b.layer(0);
   load(Space::kActSram, x.consts, c_dram, kNumConsts * eb);
   auto load_kv = [&](uint32_t kv, uint64_t base) {
     load(Space::kWeightSram, base, k_dram[kv], x.k_bytes);
@@ -269,6 +231,84 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
     b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * eb));
     b.dbnz(kRegHeads, loop);
   }
+}
+
+// The caches' first `filled` positions (of L) from the layer's data, in the array's layout, and
+// the constants. Positions from `filled` on are left for the program to write.
+void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t filled,
+                 const Placement& at, const Geometry& g, const arith::VectorMath& vm,
+                 std::vector<uint8_t>& image) {
+  const uint32_t d = l.head_dim, eb = vm.element_bytes();
+  const uint32_t zero = hw::activation_format(l.pe).encode(Unpacked::zero());
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    write_weight_tile(
+        [&](uint32_t n, uint32_t k) {
+          return n < filled ? ld.keys.encoded.patterns[kv_index(l, L, kv, n, k)] : zero;
+        },
+        0, L, 0, d, g, image.data() + at.k_dram[kv]);
+    write_weight_tile(
+        [&](uint32_t n, uint32_t k) {
+          return k < filled ? ld.values.encoded.patterns[kv_index(l, L, kv, k, n)] : zero;
+        },
+        0, d, 0, L, g, image.data() + at.v_dram[kv]);
+  }
+  const std::vector<uint32_t> consts = const_patterns(l, ld, vm);
+  for (size_t i = 0; i < consts.size(); ++i)
+    std::memcpy(&image[at.c_dram + i * eb], &consts[i], eb);
+}
+
+LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const Placement& at) {
+  LayerPlan plan;
+  plan.name = l.name;
+  plan.m = T;
+  plan.k = l.head_dim;
+  plan.n = l.heads * l.head_dim;
+  plan.m_tile = x.mt;
+  plan.n_tile = l.positions(T);
+  plan.k_tile = l.head_dim;
+  plan.x_dram = at.q_dram;
+  plan.w_dram = at.k_dram.front();
+  plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
+  plan.y_dram = at.o_dram;
+  return plan;
+}
+
+}  // namespace
+
+Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+  const LayerSpec& l = model.layers.front();
+  const LayerData& ld = data.layers.front();
+  const Geometry g = geometry_of(hw);
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const uint32_t eb = vm.element_bytes();
+  const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
+  const Layout x = fit_attention(l, 0, T, hw, g, eb);
+  Lowered out;
+  uint64_t top = 0;
+  auto allocate = [&top](uint64_t bytes) {
+    const uint64_t at = top;
+    top = round_up(top + bytes, kDramAlign);
+    return at;
+  };
+  const uint64_t row = uint64_t{l.heads} * d * eb;
+  Placement at;
+  at.q_dram = allocate(uint64_t{T} * row);
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    at.k_dram.push_back(allocate(x.k_bytes));
+    at.v_dram.push_back(allocate(x.v_bytes));
+  }
+  at.c_dram = allocate(kNumConsts * eb);
+  at.o_dram = allocate(uint64_t{T} * row);
+  out.dram_image.assign(top, 0);
+  for (size_t i = 0; i < data.input.size(); ++i) {
+    const uint32_t p = vm.from_double(data.input[i]);
+    std::memcpy(&out.dram_image[at.q_dram + i * eb], &p, eb);
+  }
+  write_cache(l, ld, L, L, at, g, vm, out.dram_image);
+  out.layers.push_back(attention_plan(l, T, x, at));
+  ProgramBuilder b;
+  b.layer(0);
+  emit_attention(b, l, T, x, at, hw);
   out.program = finish_program(b, hw);
   return out;
 }
