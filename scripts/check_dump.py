@@ -61,12 +61,17 @@ def recurrent(layer, stem, x):
     return out
 
 
-def attention(layer, stem, x):
-    """FP32 model: per token and head, softmax over the visible positions of q k / sqrt(d), times v."""
+def attention(layer, stem, x, new_kv=None):
+    """FP32 model: per token and head, softmax over the visible positions of q k / sqrt(d), times v.
+    In a graph model the tokens' own keys and values (new_kv) follow the cached context."""
     heads, kv_heads, d = layer["heads"], layer["kv_heads"], layer["head_dim"]
     k = np.load(stem + "_keys_f32.npy").astype(np.float64)
     v = np.load(stem + "_values_f32.npy").astype(np.float64)
     T, L = x.shape[0], layer["positions"]
+    if new_kv is not None:
+        c = layer["context"]
+        k[:, c:c + T] = new_kv[0].reshape(T, kv_heads, d).transpose(1, 0, 2)
+        v[:, c:c + T] = new_kv[1].reshape(T, kv_heads, d).transpose(1, 0, 2)
     q = x.reshape(T, heads, d)
     out = np.zeros((T, heads, d))
     for t in range(T):
@@ -131,7 +136,7 @@ def main(directory):
         elif kind in ("lstm", "gru"):
             ref = recurrent(layer, stem, x_fp)
         elif kind == "attention":
-            ref = attention(layer, stem, x_fp)
+            ref = attention(layer, stem, x_fp, xs[1:] if "inputs" in layer else None)
         else:
             ref = graph_layer(layer, stem, xs)
         dumped_ref = pathlib.Path(stem + "_reference_fp32.npy")

@@ -20,6 +20,7 @@ import pathlib
 root = pathlib.Path(__file__).resolve().parent.parent
 out_dir = root / "workloads" / "models"
 
+CONTEXT = 512  # KV positions of a decode step (the paper's sequence length is 2048)
 FAMILY_SOURCE = ("BitNet b1.58 FAQ (microsoft/unilm bitnet/, 'Training Tips, Code and FAQ') "
                  "Table 1: hidden {h}, gated FFN {f}, {heads} heads, {layers} layers; LLaMA-alike "
                  "components (RMSNorm, SwiGLU) per Ma et al. 2024 (arXiv 2402.17764)")
@@ -46,16 +47,21 @@ def linear(kind, name, n_in, n_out, inputs=None):
     return layer
 
 
-def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input):
-    """One decoder layer's graph layers; p is the name prefix, first_input the layer input."""
+def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input, attn=None):
+    """One decoder layer's graph layers; p is the name prefix, first_input the layer input;
+    attn: the attention layer's fields, or None to leave attention out (o reads q)."""
     L = []
     L.append({"type": "rmsnorm", "name": p + "attn_norm", "inputs": [first_input]})
     L.append(linear(kind, p + "q", h, h))
     L.append(linear(kind, p + "k", h, kv, [p + "attn_norm"]))
     L.append(linear(kind, p + "v", h, kv, [p + "attn_norm"]))
     o_in = p + "q"
+    if attn:
+        L.append(dict(attn, type="attention", name=p + "attn", format="fp16",
+                      inputs=[p + "q", p + "k", p + "v"]))
+        o_in = p + "attn"
     if sub_norms:
-        L.append({"type": "rmsnorm", "name": p + "attn_sub_norm", "inputs": [p + "q"]})
+        L.append({"type": "rmsnorm", "name": p + "attn_sub_norm", "inputs": [o_in]})
         o_in = p + "attn_sub_norm"
     L.append(linear(kind, p + "o", h, h, [o_in]))
     L.append({"type": "add", "name": p + "attn_residual", "inputs": [p + "o", first_input]})
@@ -74,12 +80,13 @@ def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input):
     return L
 
 
-def model(name, source, kind, h, f, kv, layers, tokens, activation="silu", sub_norms=False):
+def model(name, source, kind, h, f, kv, layers, tokens, activation="silu", sub_norms=False,
+          attn=None):
     all_layers = []
     prev = "input"
     for i in range(layers):
         prefix = f"l{i}." if layers > 1 else ""
-        block = decoder_layer(kind, prefix, h, f, kv, activation, sub_norms, prev)
+        block = decoder_layer(kind, prefix, h, f, kv, activation, sub_norms, prev, attn)
         if i == 0:
             block[0]["in_features"] = h
         all_layers += block
@@ -99,14 +106,33 @@ def write(name, m):
 def main():
     out_dir.mkdir(parents=True, exist_ok=True)
     for size, (h, f, heads, layers) in FAMILY.items():
-        src = FAMILY_SOURCE.format(h=h, f=f, heads=heads, layers=layers) + OMITTED
-        for kind, label in (("bitnet", "bitnet_b158"), ("llama", "llama_fp16")):
-            write(f"{label}_{size}_layer_decode",
-                  model(f"{label}-{size}-layer-decode", src, kind, h, f, h, 1, 1))
-            write(f"{label}_{size}_layer_prefill128",
-                  model(f"{label}-{size}-layer-prefill128", src, kind, h, f, h, 1, 128))
-            write(f"{label}_{size}_decode",
-                  model(f"{label}-{size}-decode", src, kind, h, f, h, layers, 1))
+        src = FAMILY_SOURCE.format(h=h, f=f, heads=heads, layers=layers)
+        d = h // heads
+        decode = {"heads": heads, "kv_heads": heads, "head_dim": d, "mode": "decode",
+                  "context": CONTEXT - 1}
+        prefill = {"heads": heads, "kv_heads": heads, "head_dim": d, "mode": "prefill",
+                   "context": 0}
+        # BitNet b1.58: attention left out (its Q K^T needs int8 or float PEs beside the ternary
+        # ones); LLaMA: with attention (decode over a 512-position cache, prefill of 128), and
+        # without, for the like-for-like comparison.
+        b_src = src + OMITTED
+        l_src = src + (f"; attention: decode over a {CONTEXT}-position FP16 KV cache, prefill of "
+                       "128 tokens; left out: RoPE, embedding and LM head")
+        write(f"bitnet_b158_{size}_layer_decode",
+              model(f"bitnet_b158-{size}-layer-decode", b_src, "bitnet", h, f, h, 1, 1))
+        write(f"bitnet_b158_{size}_layer_prefill128",
+              model(f"bitnet_b158-{size}-layer-prefill128", b_src, "bitnet", h, f, h, 1, 128))
+        write(f"bitnet_b158_{size}_decode",
+              model(f"bitnet_b158-{size}-decode", b_src, "bitnet", h, f, h, layers, 1))
+        write(f"llama_fp16_{size}_layer_decode",
+              model(f"llama_fp16-{size}-layer-decode", l_src, "llama", h, f, h, 1, 1, attn=decode))
+        write(f"llama_fp16_{size}_layer_prefill128",
+              model(f"llama_fp16-{size}-layer-prefill128", l_src, "llama", h, f, h, 1, 128,
+                    attn=prefill))
+        write(f"llama_fp16_{size}_decode",
+              model(f"llama_fp16-{size}-decode", l_src, "llama", h, f, h, layers, 1, attn=decode))
+        write(f"llama_fp16_{size}_decode_no_attention",
+              model(f"llama_fp16-{size}-decode-no-attention", b_src, "llama", h, f, h, layers, 1))
     src_2b4t = ("BitNet b1.58 2B4T technical report (arXiv 2504.12285) and model card: hidden 2560, "
                 "FFN 6912, 30 layers, 20 heads, 5 KV heads (head_dim 128), squared-ReLU gated FFN, "
                 "sub-norms before Wo and W2" + OMITTED)

@@ -404,18 +404,22 @@ void read_graph_layer(ObjectReader& l, size_t index,
                       const std::vector<workloads::LayerSpec>& earlier,
                       workloads::LayerSpec& spec) {
   using workloads::LayerKind;
-  if (workloads::is_recurrent(spec.kind) || spec.kind == LayerKind::kAttention) {
+  if (workloads::is_recurrent(spec.kind)) {
     l.error("type",
-            "lstm, gru and attention layers run in workloads of their own kind, not "
-            "yet inside a graph model");
+            "lstm and gru layers run in workloads of their own kind, not yet inside a "
+            "graph model");
     return;
   }
   const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
+  const bool attention = spec.kind == LayerKind::kAttention;
+  const size_t arity = attention ? 3 : binary ? 2 : 1;
   if (l.has("inputs")) {
     const Json* raw = l.raw("inputs");
-    if (!raw->is_array() || raw->size() != (binary ? 2u : 1u)) {
-      l.error("inputs", std::string("expected an array of ") + (binary ? "two" : "one") +
-                            " layer name" + (binary ? "s" : "") + " (or \"input\")");
+    if (!raw->is_array() || raw->size() != arity) {
+      l.error("inputs", attention
+                            ? "expected an array of three layer names: q, k and v"
+                            : std::string("expected an array of ") + (binary ? "two" : "one") +
+                                  " layer name" + (binary ? "s" : "") + " (or \"input\")");
       return;
     }
     for (const Json& name : *raw) {
@@ -436,8 +440,10 @@ void read_graph_layer(ObjectReader& l, size_t index,
       }
       spec.inputs.push_back(static_cast<int32_t>(it - earlier.begin()));
     }
-  } else if (binary) {
-    l.error("inputs", "add and mul need two inputs: an array of two layer names");
+  } else if (binary || attention) {
+    l.error("inputs", attention ? "attention needs three inputs: an array of the names of its "
+                                  "q, k and v layers"
+                                : "add and mul need two inputs: an array of two layer names");
     return;
   } else {
     spec.inputs.push_back(static_cast<int32_t>(index) - 1);
@@ -456,6 +462,20 @@ void read_graph_layer(ObjectReader& l, size_t index,
     } else {
       widths.push_back(spec.in_features);
     }
+  }
+  if (attention) {
+    const uint32_t kv = spec.kv_heads * spec.head_dim;
+    const std::vector<uint32_t> expected = {spec.in_features, kv, kv};
+    static const char* const kRoles[] = {"q (heads x head_dim)", "k (kv_heads x head_dim)",
+                                         "v (kv_heads x head_dim)"};
+    for (size_t j = 0; j < 3; ++j) {
+      if (widths[j] != expected[j]) {
+        l.error("inputs", std::string("input ") + std::to_string(j) + ", " + kRoles[j] +
+                              ", must be " + std::to_string(expected[j]) + " wide; it is " +
+                              std::to_string(widths[j]));
+      }
+    }
+    return;
   }
   if (binary && widths[0] != widths[1]) {
     l.error("inputs", "the two inputs differ in width (" + std::to_string(widths[0]) + " and " +
@@ -572,7 +592,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         l.error("kv_heads", "expected a divisor of heads (" + std::to_string(spec.heads) + ")");
       }
       spec.in_features = spec.out_features = spec.heads * spec.head_dim;
-      if (i > 0) l.error("type", "an attention workload holds one attention layer");
+      if (i > 0 && !m.graph) l.error("type", "an attention workload holds one attention layer");
     }
     if (recurrent) {
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <stdexcept>
 
 #include "hw_models/arith/vector_math.hpp"
 #include "hw_models/kernels.hpp"
@@ -31,18 +33,22 @@ enum Reg : unsigned {
   kRegAct = 6,
   kRegWgt = 7,
   kRegAcc = 8,
+  kRegKv = 9,     // loop counter over the key/value heads
+  kRegK = 10,     // the current key/value head's key cache in DRAM
+  kRegV = 11,     // ... its value cache
+  kRegBase = 12,  // ... its place in the weight SRAM
 };
 
 // Constants (vec): 127; s_K / 127 / sqrt(d); s_V / 127; 1 / sqrt(d).
 enum Const : uint32_t { kC127, kCQK, kCPV, kCInvSqrtD, kNumConsts };
 
-std::vector<uint32_t> const_patterns(const LayerSpec& l, const LayerData& d,
-                                     const arith::VectorMath& vm) {
+std::vector<uint32_t> const_patterns(const LayerSpec& l, const RecurrentMatrix& keys,
+                                     const RecurrentMatrix& values, const arith::VectorMath& vm) {
   const double inv_sqrt_d = 1.0 / std::sqrt(static_cast<double>(l.head_dim));
   std::vector<uint32_t> c(kNumConsts);
   c[kC127] = vm.from_double(127.0);
-  c[kCQK] = vm.from_double(double{d.keys.encoded.scale[0]} / 127.0 * inv_sqrt_d);
-  c[kCPV] = vm.from_double(double{d.values.encoded.scale[0]} / 127.0);
+  c[kCQK] = vm.from_double(double{keys.encoded.scale[0]} / 127.0 * inv_sqrt_d);
+  c[kCPV] = vm.from_double(double{values.encoded.scale[0]} / 127.0);
   c[kCInvSqrtD] = vm.from_double(inv_sqrt_d);
   return c;
 }
@@ -148,6 +154,17 @@ struct Placement {
   std::vector<uint64_t> k_dram, v_dram;
 };
 
+// The DRAM distance between consecutive key/value heads' caches (the same for keys and values).
+uint64_t kv_stride(const Placement& at) {
+  if (at.k_dram.size() < 2) return 0;
+  const uint64_t stride = at.k_dram[1] - at.k_dram[0];
+  for (size_t i = 1; i < at.k_dram.size(); ++i) {
+    if (at.k_dram[i] - at.k_dram[i - 1] != stride || at.v_dram[i] - at.v_dram[i - 1] != stride)
+      throw std::logic_error("key/value caches must sit at one stride");
+  }
+  return stride;
+}
+
 // The attention program of one layer (docs/architecture.md#lowering-attention).
 void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Layout& x,
                     const Placement& at, const hw::NmpParams& hw) {
@@ -190,47 +207,68 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     }
   };
   load(Space::kActSram, x.consts, c_dram, kNumConsts * eb);
-  auto load_kv = [&](uint32_t kv, uint64_t base) {
-    load(Space::kWeightSram, base, k_dram[kv], x.k_bytes);
-    load(Space::kWeightSram, base + round_up(x.k_bytes, g.wgt_word), v_dram[kv], x.v_bytes);
+  // Key/value heads loop with their caches' addresses in registers: the caches sit at one
+  // stride from each other in DRAM (and, loaded once, in the weight SRAM).
+  const uint64_t cache_stride = kv_stride(at);
+  const uint64_t v_offset = round_up(x.k_bytes, g.wgt_word);
+  auto load_kv = [&]() {  // this head's caches into the weight SRAM at kRegBase
+    b.addi(kRegSram, kRegBase, 0);
+    b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegK, 1, x.k_bytes, x.k_bytes,
+          x.k_bytes);
+    b.addi(kRegSram, kRegBase, static_cast<int64_t>(v_offset));
+    b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegV, 1, x.v_bytes, x.v_bytes,
+          x.v_bytes);
   };
-  if (l.kv_in_sram) {
-    for (uint32_t kv = 0; kv < l.kv_heads; ++kv) load_kv(kv, kv * x.group_bytes);
-  }
-  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
-    const uint64_t base = l.kv_in_sram ? kv * x.group_bytes : 0;
-    if (!l.kv_in_sram) load_kv(kv, base);
-    b.li(kRegHeads, group);
-    b.li(kRegQDram, q_dram + uint64_t{kv} * group * d * eb);
-    b.li(kRegODram, o_dram + uint64_t{kv} * group * d * eb);
+  auto kv_loop = [&](const std::function<void()>& body, uint64_t base_step) {
+    b.li(kRegKv, l.kv_heads);
+    b.li(kRegK, k_dram.front());
+    b.li(kRegV, v_dram.front());
+    b.li(kRegBase, 0);
     const uint64_t loop = b.here();
-    for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
-      const uint32_t m = std::min(x.mt, T - q0);
-      b.li(kRegSram, x.qv);
-      b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row);
-      quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
-      b.li(kRegAct, x.qq);
-      b.li(kRegWgt, base);
-      b.li(kRegAcc, x.acc_s);
-      b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);
-      dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
-      b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, !l.decode,
-                l.decode ? 0 : l.context + q0);
-      quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
-      b.li(kRegAct, x.pq);
-      b.li(kRegWgt, base + round_up(x.k_bytes, g.wgt_word));
-      b.li(kRegAcc, x.acc_o);
-      b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row, isa::AccMode::kOverwrite);
-      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
-      b.li(kRegSram, x.ov);
-      b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row);
-    }
-    b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * eb));
-    b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * eb));
-    b.dbnz(kRegHeads, loop);
-  }
+    body();
+    b.addi(kRegK, kRegK, static_cast<int64_t>(cache_stride));
+    b.addi(kRegV, kRegV, static_cast<int64_t>(cache_stride));
+    if (base_step) b.addi(kRegBase, kRegBase, static_cast<int64_t>(base_step));
+    b.dbnz(kRegKv, loop);
+  };
+  if (l.kv_in_sram) kv_loop(load_kv, x.group_bytes);
+  b.li(kRegQDram, q_dram);
+  b.li(kRegODram, o_dram);
+  kv_loop(
+      [&] {
+        if (!l.kv_in_sram) load_kv();
+        b.li(kRegHeads, group);
+        const uint64_t loop = b.here();
+        for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
+          const uint32_t m = std::min(x.mt, T - q0);
+          b.li(kRegSram, x.qv);
+          b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row);
+          quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
+          b.li(kRegAct, x.qq);
+          b.addi(kRegWgt, kRegBase, 0);
+          b.li(kRegAcc, x.acc_s);
+          b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row,
+                 isa::AccMode::kOverwrite);
+          dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
+          b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, !l.decode,
+                    l.decode ? 0 : l.context + q0);
+          quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
+          b.li(kRegAct, x.pq);
+          b.addi(kRegWgt, kRegBase, static_cast<int64_t>(v_offset));
+          b.li(kRegAcc, x.acc_o);
+          b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row,
+                 isa::AccMode::kOverwrite);
+          dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
+          b.li(kRegSram, x.ov);
+          b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
+          b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row);
+        }
+        b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * eb));
+        b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * eb));
+        b.dbnz(kRegHeads, loop);
+      },
+      l.kv_in_sram ? x.group_bytes : 0);
 }
 
 // The caches' first `filled` positions (of L) from the layer's data, in the array's layout, and
@@ -252,7 +290,7 @@ void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t f
         },
         0, d, 0, L, g, image.data() + at.v_dram[kv]);
   }
-  const std::vector<uint32_t> consts = const_patterns(l, ld, vm);
+  const std::vector<uint32_t> consts = const_patterns(l, ld.keys, ld.values, vm);
   for (size_t i = 0; i < consts.size(); ++i)
     std::memcpy(&image[at.c_dram + i * eb], &consts[i], eb);
 }
@@ -313,17 +351,19 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   return out;
 }
 
-std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,
-                                                const Lowered& lowered, const hw::NmpParams& hw) {
-  const LayerSpec& l = model.layers.front();
-  const LayerData& ld = data.layers.front();
+namespace {
+
+// One layer's exact and FP32 outputs (tokens x heads x d): q in vec patterns and in float, the
+// caches (kv_heads x L x d) encoded for the array and as latent floats.
+LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::vector<uint32_t>& q,
+                                   const std::vector<float>& q_fp32, const RecurrentMatrix& keys,
+                                   const RecurrentMatrix& values, const hw::NmpParams& hw) {
   const arith::VectorMath vm(hw.vector_unit.math);
   const hw::PeKind pe = hw.mac_array.pe;
-  const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
+  const uint32_t L = l.positions(T), d = l.head_dim;
   const uint32_t group = l.heads / l.kv_heads, lanes = hw.vector_unit.lanes;
-  const std::vector<uint32_t> c = const_patterns(l, ld, vm);
+  const std::vector<uint32_t> c = const_patterns(l, keys, values, vm);
   const bool int_kind = hw::is_integer(pe);
-  (void)lowered;
   // x (vec patterns) in the activation format; factor = a c (integer kinds).
   auto quantize = [&](const std::vector<uint32_t>& x, uint32_t cf, uint32_t& factor) {
     return reference_quantize_row(vm, pe, x, c[kC127], cf, factor);
@@ -339,9 +379,8 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
       std::vector<uint32_t> qrow(d);
       std::vector<double> qf(d);
       for (uint32_t i = 0; i < d; ++i) {
-        const float v = data.input[(size_t{t} * l.heads + h) * d + i];
-        qrow[i] = vm.from_double(v);
-        qf[i] = v;
+        qrow[i] = q[(size_t{t} * l.heads + h) * d + i];
+        qf[i] = q_fp32[(size_t{t} * l.heads + h) * d + i];
       }
       const uint32_t valid = l.decode ? L : l.context + t + 1;
       // Exact model.
@@ -349,8 +388,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
       const std::vector<uint32_t> qq = quantize(qrow, c[kCQK], fq);
       std::vector<uint32_t> s(L);
       for (uint32_t p = 0; p < L; ++p) {
-        for (uint32_t i = 0; i < d; ++i)
-          k_row[i] = ld.keys.encoded.patterns[kv_index(l, L, kv, p, i)];
+        for (uint32_t i = 0; i < d; ++i) k_row[i] = keys.encoded.patterns[kv_index(l, L, kv, p, i)];
         s[p] = vm.round(reference_accumulator(pe, qq.data(), k_row.data(), d, d, hw.mac_array));
         s[p] = vm.mul(s[p], int_kind ? fq : c[kCInvSqrtD]);
       }
@@ -364,7 +402,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
       const std::vector<uint32_t> pq = quantize(prob, c[kCPV], fp);
       for (uint32_t i = 0; i < d; ++i) {
         for (uint32_t p = 0; p < L; ++p)
-          v_col[p] = ld.values.encoded.patterns[kv_index(l, L, kv, p, i)];
+          v_col[p] = values.encoded.patterns[kv_index(l, L, kv, p, i)];
         uint32_t o =
             vm.round(reference_accumulator(pe, pq.data(), v_col.data(), L, L, hw.mac_array));
         if (int_kind) o = vm.mul(o, fp);
@@ -375,7 +413,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
       double smax = -INFINITY;
       for (uint32_t p = 0; p < valid; ++p) {
         double dot = 0;
-        for (uint32_t i = 0; i < d; ++i) dot += qf[i] * ld.keys.latent[kv_index(l, L, kv, p, i)];
+        for (uint32_t i = 0; i < d; ++i) dot += qf[i] * keys.latent[kv_index(l, L, kv, p, i)];
         sc[p] = dot / std::sqrt(static_cast<double>(d));
         smax = std::max(smax, sc[p]);
       }
@@ -384,12 +422,165 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
       for (uint32_t i = 0; i < d; ++i) {
         double o = 0;
         for (uint32_t p = 0; p < valid; ++p)
-          o += sc[p] / total * ld.values.latent[kv_index(l, L, kv, p, i)];
+          o += sc[p] / total * values.latent[kv_index(l, L, kv, p, i)];
         ref.fp32[(size_t{t} * l.heads + h) * d + i] = static_cast<float>(o);
       }
     }
   }
-  return {ref};
+  return ref;
+}
+
+}  // namespace
+
+std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,
+                                                const Lowered& /*lowered*/,
+                                                const hw::NmpParams& hw) {
+  const arith::VectorMath vm(hw.vector_unit.math);
+  std::vector<uint32_t> q;
+  for (float v : data.input) q.push_back(vm.from_double(v));
+  const LayerData& ld = data.layers.front();
+  return {attention_reference(model.layers.front(), model.tokens, q, data.input, ld.keys, ld.values,
+                              hw)};
+}
+
+GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
+                                     const hw::NmpParams& hw,
+                                     const std::function<uint64_t(uint64_t)>& allocate) {
+  const Geometry g = geometry_of(hw);
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  if (g.int_kind) {
+    throw LoweringError("workload", "/layers/" + std::to_string(index) + "/format",
+                        "layer " + std::to_string(index) + " (" + l.name +
+                            "): attention in a graph model needs a float, posit or fixed "
+                            "format (an int8 cache has one scale, which new keys would change)");
+  }
+  if (l.decode && tokens != 1) {
+    throw LoweringError("workload", "/layers/" + std::to_string(index) + "/mode",
+                        "layer " + std::to_string(index) + " (" + l.name +
+                            "): a decode step in a graph model takes one token (prefill takes "
+                            "several)");
+  }
+  const Layout x = fit_attention(l, index, tokens, hw, g, eb);
+  GraphAttention a;
+  a.index = index;
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    a.k_dram.push_back(allocate(x.k_bytes));
+    a.v_dram.push_back(allocate(x.v_bytes));
+  }
+  a.c_dram = allocate(kNumConsts * eb);
+  return a;
+}
+
+void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
+                           uint32_t tokens, const hw::NmpParams& hw, std::vector<uint8_t>& image) {
+  Placement at;
+  at.k_dram = a.k_dram;
+  at.v_dram = a.v_dram;
+  at.c_dram = a.c_dram;
+  write_cache(l, ld, l.positions(tokens), l.context, at, geometry_of(hw),
+              arith::VectorMath(hw.vector_unit.math), image);
+}
+
+LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
+                               uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
+                               const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
+  const uint32_t L = l.positions(tokens);
+  const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
+  // The tokens' keys and values into the caches, in chunks of rows that fit the buffers.
+  const uint64_t v_row = round_up(d * eb, g.act_word), q_row = round_up(d * ab, g.act_word);
+  const uint64_t src_row = uint64_t{l.kv_heads} * d * eb;  // a token's K or V row in DRAM
+  const uint64_t chunk =
+      std::max<uint64_t>(1, std::min<uint64_t>(tokens, g.act_cap / (v_row + q_row)));
+  const uint64_t kv_q = round_up(chunk * v_row, g.act_word);
+  const std::vector<hw::WeightBlock> k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
+  const std::vector<hw::WeightBlock> v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
+  // Positions [p0, p1) of a cache whose DRAM address is in `cache_reg` (keys: the new axis is
+  // n; values, stored transposed: k).
+  auto append = [&](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, unsigned cache_reg,
+                    uint32_t p0, uint32_t p1) {
+    for (const hw::WeightBlock& blk : blocks) {
+      const uint32_t base = new_is_n ? blk.n0 : blk.k0;
+      const uint32_t count = new_is_n ? blk.n_count : blk.k_count;
+      const uint32_t other0 = new_is_n ? blk.k0 : blk.n0;
+      const uint32_t others = new_is_n ? blk.k_count : blk.n_count;
+      const uint32_t lo = std::max(p0, base), hi = std::min(p1, base + count);
+      if (lo >= hi) continue;
+      const bool new_is_row = new_is_n == blk.n_major;  // a position is a row of the block
+      const uint64_t stride_new = new_is_row ? blk.row_bytes : ab;
+      b.li(kRegSram, kv_q + uint64_t{lo - p0} * q_row + other0 * ab);
+      b.addi(kRegDram, cache_reg, static_cast<int64_t>(blk.offset + (lo - base) * stride_new));
+      if (new_is_row) {  // each position's entries are contiguous in the block
+        b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, hi - lo, others * ab, q_row,
+              blk.row_bytes);
+        continue;
+      }
+      b.li(kRegHeads, hi - lo);  // a column per position: one strided store each
+      const uint64_t loop = b.here();
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, others, ab, ab, blk.row_bytes);
+      b.addi(kRegSram, kRegSram, static_cast<int64_t>(q_row));
+      b.addi(kRegDram, kRegDram, static_cast<int64_t>(ab));
+      b.dbnz(kRegHeads, loop);
+    }
+  };
+  // Per key/value head (a loop: the caches sit at one stride, the sources d elements apart).
+  const uint64_t cache_stride = l.kv_heads > 1 ? a.k_dram[1] - a.k_dram[0] : 0;
+  b.li(kRegKv, l.kv_heads);
+  b.li(kRegK, a.k_dram.front());
+  b.li(kRegV, a.v_dram.front());
+  b.li(kRegQDram, k);  // the tokens' keys of this head
+  b.li(kRegODram, v);  // ... and values
+  const uint64_t head_loop = b.here();
+  for (uint32_t t0 = 0; t0 < tokens; t0 += static_cast<uint32_t>(chunk)) {
+    const auto m = static_cast<uint32_t>(std::min<uint64_t>(chunk, tokens - t0));
+    for (const bool keys : {true, false}) {
+      b.li(kRegSram, 0);
+      b.addi(kRegDram, keys ? kRegQDram : kRegODram, static_cast<int64_t>(t0 * src_row));
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, v_row, src_row);
+      b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec, m,
+             d);
+      append(keys ? k_blocks : v_blocks, keys, keys ? kRegK : kRegV, l.context + t0,
+             l.context + t0 + m);
+    }
+  }
+  for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
+  for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * eb));
+  b.dbnz(kRegKv, head_loop);
+  Placement at;
+  at.q_dram = q;
+  at.o_dram = out;
+  at.c_dram = a.c_dram;
+  at.k_dram = a.k_dram;
+  at.v_dram = a.v_dram;
+  emit_attention(b, l, tokens, x, at, hw);
+  return attention_plan(l, tokens, x, at);
+}
+
+LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
+                                         const std::vector<const std::vector<uint32_t>*>& exact,
+                                         const std::vector<const std::vector<float>*>& fp32,
+                                         const LayerData& ld, const hw::NmpParams& hw) {
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const arith::NumberFormat& act = hw::activation_format(l.pe);
+  const uint32_t L = l.positions(tokens), d = l.head_dim;
+  // The caches: the data's first `context` positions, then the tokens' keys and values as the
+  // program writes them (vec rounded to the activation format).
+  RecurrentMatrix keys = ld.keys, values = ld.values;
+  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+    for (uint32_t t = 0; t < tokens; ++t) {
+      for (uint32_t i = 0; i < d; ++i) {
+        const size_t src = (size_t{t} * l.kv_heads + kv) * d + i;
+        const size_t dst = kv_index(l, L, kv, l.context + t, i);
+        keys.encoded.patterns[dst] = act.encode(vm.value((*exact[1])[src]));
+        values.encoded.patterns[dst] = act.encode(vm.value((*exact[2])[src]));
+        keys.latent[dst] = (*fp32[1])[src];
+        values.latent[dst] = (*fp32[2])[src];
+      }
+    }
+  }
+  return attention_reference(l, tokens, *exact[0], *fp32[0], keys, values, hw);
 }
 
 }  // namespace nmp::workloads

@@ -23,10 +23,39 @@
 //   Lowered l = lower_attention(spec, data, hw);
 #pragma once
 
+#include <functional>
+
 #include "workloads/lowering.hpp"
+#include "workloads/program_builder.hpp"
 #include "workloads/reference.hpp"
 
 namespace nmp::workloads {
+
+// Attention inside a graph model (workloads/graph.hpp): Q, K and V are tensors in DRAM (tokens
+// rows of vec: heads x d, kv_heads x d, kv_heads x d). The caches' first `context` positions come
+// from the layer's data; the program converts the tokens' own keys and values to the array's
+// format and writes them into the caches (one DMA per array block they touch, or a loop over
+// positions where the block stores them apart), then runs the attention as above. Float, posit
+// and fixed kinds (an int8 cache has one scale per tensor, which new entries would change).
+struct GraphAttention {
+  size_t index = 0;  // the layer's index, for errors
+  uint64_t c_dram = 0;
+  std::vector<uint64_t> k_dram, v_dram;  // per key/value head, in the array's layout
+};
+GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
+                                     const hw::NmpParams& hw,
+                                     const std::function<uint64_t(uint64_t)>& allocate);
+void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
+                           uint32_t tokens, const hw::NmpParams& hw, std::vector<uint8_t>& image);
+// q, k, v: the input tensors' DRAM addresses; out: the output's.
+LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
+                               uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
+                               const hw::NmpParams& hw);
+// Exact and FP32 outputs from the inputs' exact (vec) and FP32 values.
+LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
+                                         const std::vector<const std::vector<uint32_t>*>& exact,
+                                         const std::vector<const std::vector<float>*>& fp32,
+                                         const LayerData& ld, const hw::NmpParams& hw);
 
 Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
 

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "hw_models/weight_layout.hpp"
+#include "workloads/attention.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/tiling.hpp"
 
@@ -128,6 +129,7 @@ struct LayerLayout {
   std::vector<TileRef> tiles;
   uint64_t gain_dram = 0, const_dram = 0;
   std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
+  GraphAttention attention;      // attention layers
 };
 
 // Emits `body(m)` over the row tiles of a layer: full tiles in a counted loop that advances the
@@ -238,13 +240,25 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
               " processing elements; the hardware's MAC array has " +
               hw::to_string(hw.mac_array.pe));
     }
-    if (!is_linear(l) && l.uses_mac_array()) {
+    if (is_recurrent(l.kind)) {
       throw LoweringError("workload", "/layers/" + std::to_string(li) + "/type",
                           where(l, li) +
-                              ": lstm, gru and attention layers run in workloads of "
-                              "their own kind, not yet inside a graph");
+                              ": lstm and gru layers run in workloads of their own "
+                              "kind, not yet inside a graph");
     }
     LayerLayout lay;
+    if (l.kind == LayerKind::kAttention) {
+      lay.attention = place_graph_attention(l, li, T, hw, allocate);
+      LayerPlan plan;
+      plan.name = l.name;
+      plan.m = T;
+      plan.k = l.head_dim;
+      plan.n = l.out_features;
+      plan.w_dram = lay.attention.k_dram.front();
+      out.layers.push_back(plan);
+      layouts.push_back(std::move(lay));
+      continue;
+    }
     lay.sram = fit_sram(l, li, T, vb, g);
     if (is_linear(l)) {
       lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, g);
@@ -309,6 +323,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         put_patterns(out.dram_image, lay.const_dram,
                      {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
       }
+      if (l.kind == LayerKind::kAttention) {
+        write_graph_attention(lay.attention, l, ld, T, hw, out.dram_image);
+      }
       if (l.kind == LayerKind::kRmsNorm) {
         std::vector<uint32_t> gain;
         for (float v : ld.weights) gain.push_back(vm.from_double(v));
@@ -327,6 +344,16 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const uint64_t k_bytes = uint64_t{l.in_features} * vb, n_bytes = uint64_t{l.out_features} * vb;
     const uint32_t k = l.in_features, n = l.out_features;
     b.layer(static_cast<uint32_t>(li));
+    if (l.kind == LayerKind::kAttention) {
+      const LayerPlan p = emit_graph_attention(b, lay.attention, l, T, lay.inputs[0], lay.inputs[1],
+                                               lay.inputs[2], out.layers[li].y_dram, hw);
+      LayerPlan& plan = out.layers[li];
+      plan.m_tile = p.m_tile;
+      plan.n_tile = p.n_tile;
+      plan.k_tile = p.k_tile;
+      plan.w_bytes = p.w_bytes;
+      continue;
+    }
     auto load_rows = [&](unsigned dram_reg, uint64_t sram, uint32_t m) {
       b.li(kRegSram, sram);
       b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, dram_reg, m, k_bytes, s.xv_row, k_bytes);
@@ -425,6 +452,12 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     const LayerSpec& l = model.layers[li];
     const LayerData& ld = data.layers[li];
     const std::vector<int32_t> in = inputs_of(l, li);
+    if (l.kind == LayerKind::kAttention) {
+      refs[li] =
+          reference_graph_attention(l, T, {&exact_of(in[0]), &exact_of(in[1]), &exact_of(in[2])},
+                                    {&fp32_of(in[0]), &fp32_of(in[1]), &fp32_of(in[2])}, ld, hw);
+      continue;
+    }
     const std::vector<uint32_t>& x = exact_of(in[0]);
     const std::vector<float>& xf = fp32_of(in[0]);
     const uint32_t k = l.in_features, n = l.out_features;
@@ -451,10 +484,10 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
             if (int_kind) y[c] = vm.mul(y[c], factor);
             double sum = 0;
             for (uint32_t i = 0; i < k; ++i) {
-              const double wi =
-                  l.kind == LayerKind::kBitLinear
-                      ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) * ld.ternary.gamma[0]
-                      : double{ld.weights[size_t{c} * k + i]};
+              const double wi = l.kind == LayerKind::kBitLinear
+                                    ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) *
+                                          ld.ternary.gamma[0]
+                                    : double{ld.weights[size_t{c} * k + i]};
               sum += wi * xr[i];
             }
             yf[c] = static_cast<float>(sum);

@@ -90,6 +90,20 @@ void generate_linear(const LayerSpec& l, LayerData& ld) {
   }
 }
 
+// An attention layer's key and value caches: kv_heads x positions x d, from the weights' seed
+// (values: seed + 1).
+LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
+  LayerData ld;
+  const size_t count = size_t{l.kv_heads} * l.positions(tokens) * l.head_dim;
+  TensorSource k = l.weights, v = l.weights;
+  v.seed += 1;
+  ld.keys.latent = generate_tensor(k, count);
+  ld.values.latent = generate_tensor(v, count);
+  ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
+  ld.values.encoded = encode_weights(l.pe, ld.values.latent);
+  return ld;
+}
+
 }  // namespace
 
 ModelData generate(const ModelSpec& model) {
@@ -103,6 +117,8 @@ ModelData generate(const ModelSpec& model) {
         generate_linear(l, ld);
       } else if (l.kind == LayerKind::kRmsNorm) {
         ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
+      } else if (l.kind == LayerKind::kAttention) {
+        ld = generate_attention(l, model.tokens);
       }
     }
     return d;
@@ -110,16 +126,7 @@ ModelData generate(const ModelSpec& model) {
   const uint32_t k0 = model.layers.front().in_features;
   d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
   if (model.layers.front().kind == LayerKind::kAttention) {
-    const LayerSpec& l = model.layers.front();
-    LayerData ld;
-    const size_t count = size_t{l.kv_heads} * l.positions(model.tokens) * l.head_dim;
-    TensorSource k = l.weights, v = l.weights;
-    v.seed += 1;
-    ld.keys.latent = generate_tensor(k, count);
-    ld.values.latent = generate_tensor(v, count);
-    ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
-    ld.values.encoded = encode_weights(l.pe, ld.values.latent);
-    d.layers.push_back(std::move(ld));
+    d.layers.push_back(generate_attention(model.layers.front(), model.tokens));
     return d;
   }
   if (is_recurrent(model.layers.front().kind)) {

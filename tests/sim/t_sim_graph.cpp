@@ -130,3 +130,80 @@ TEST_CASE("bad graph wiring is a clear error", "[sim]") {
   w["layers"][4].erase("inputs");
   REQUIRE_THROWS_WITH(test::make_config(w), Catch::Contains("add and mul need two inputs"));
 }
+
+namespace {
+
+// A pre-norm attention block: norm -> q, k, v -> attention (its own tokens' keys and values
+// appended to a cached context) -> o -> + input.
+Json attention_block(const std::string& format, const std::string& mode, uint32_t tokens,
+                     uint32_t context) {
+  auto linear = [&](const std::string& name, uint32_t out, const Json& inputs) {
+    Json l = {{"type", "linear"},
+              {"format", format},
+              {"name", name},
+              {"in_features", 64},
+              {"out_features", out},
+              {"weights", {{"distribution", "normal"}, {"std", 0.2}, {"seed", name[0]}}}};
+    if (!inputs.is_null()) l["inputs"] = inputs;
+    return l;
+  };
+  return {{"name", "attention-block"},
+          {"tokens", tokens},
+          {"layers",
+           {{{"type", "rmsnorm"}, {"name", "norm"}, {"in_features", 64}},
+            linear("q", 64, nullptr),
+            linear("k", 32, {"norm"}),
+            linear("v", 32, {"norm"}),
+            {{"type", "attention"},
+             {"name", "attn"},
+             {"heads", 4},
+             {"kv_heads", 2},
+             {"head_dim", 16},
+             {"mode", mode},
+             {"context", context},
+             {"format", format},
+             {"inputs", {"q", "k", "v"}}},
+            linear("o", 64, nullptr),
+            {{"type", "add"}, {"name", "res"}, {"inputs", {"o", "input"}}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("attention in a graph appends its tokens' keys and values and equals its exact model",
+          "[sim]") {
+  struct Mode {
+    std::string mode;
+    uint32_t tokens, context;
+  };
+  const Mode m = GENERATE(Mode{"prefill", 5, 3}, Mode{"prefill", 6, 0}, Mode{"decode", 1, 9});
+  const std::string format = GENERATE("fp16", "bf16", "posit16_1", "fixed2_14", "fp32");
+  const std::string dataflow =
+      GENERATE("adder_tree", "weight_stationary", "output_stationary", "input_stationary");
+  INFO(m.mode << " " << m.tokens << " after " << m.context << ", " << format << ", " << dataflow);
+  const Json r = test::run_both_modes(
+      test::make_config(attention_block(format, m.mode, m.tokens, m.context),
+                        {"hw.mac_array.pe=" + format, "hw.mac_array.rows=8", "hw.mac_array.cols=8",
+                         "hw.mac_array.dataflow=" + dataflow}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["invariants"]["outputs_checked"] == m.tokens * (64 * 5 + 32 * 2));
+  // Q K^T and P V over every position: 2 x heads x tokens x positions x d MACs, beside the
+  // projections' 64 x (64 + 32 + 32 + 64) per token.
+  const uint64_t positions = m.context + m.tokens;
+  REQUIRE(r["counters"]["mac_array"]["macs"] == m.tokens * (64 * 192 + 2 * 4 * positions * 16));
+  if (format == "fp16" || format == "fp32") REQUIRE(r["error"]["attn.output"]["max_abs"] < 1e-2);
+}
+
+TEST_CASE("attention in a graph rejects what it cannot run", "[sim]") {
+  Json w = attention_block("int8", "prefill", 3, 2);
+  REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(w, {"hw.mac_array.pe=int8_int8"})),
+                      Catch::Contains("/layers/4/format") &&
+                          Catch::Contains("needs a float, posit or fixed format"));
+  w = attention_block("fp16", "decode", 3, 2);
+  REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(w, {"hw.mac_array.pe=fp16"})),
+                      Catch::Contains("a decode step in a graph model takes one token"));
+  w = attention_block("fp16", "prefill", 3, 2);
+  w["layers"][4]["inputs"] = {"q", "norm", "v"};
+  REQUIRE_THROWS_WITH(
+      test::make_config(w, {"hw.mac_array.pe=fp16"}),
+      Catch::Contains("input 1, k (kv_heads x head_dim), must be 32 wide; it is 64"));
+}

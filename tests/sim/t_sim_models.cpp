@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <numeric>
 
 #include "../support.hpp"
 #include "workloads/graph.hpp"
@@ -34,12 +35,20 @@ std::string pe_of(const Json& w) {
 }
 
 // Every width divided by `by` (at least 4), the same value always mapping to the same width so
-// the wiring stays consistent; at most `tokens` tokens.
+// the wiring stays consistent; attention keeps heads x head_dim equal to its (shrunk) input
+// width with as many of its heads as divide it; at most `tokens` tokens.
 Json scaled(Json w, uint32_t by, uint32_t tokens) {
-  auto shrink = [by](Json& v) { v = std::max<uint32_t>(4, v.get<uint32_t>() / by); };
+  auto shrunk = [by](uint32_t v) { return std::max<uint32_t>(4, v / by); };
   for (Json& l : w["layers"]) {
     for (const char* key : {"in_features", "out_features", "hidden"})
-      if (l.contains(key)) shrink(l[key]);
+      if (l.contains(key)) l[key] = shrunk(l[key].get<uint32_t>());
+    if (l["type"] == "attention") {
+      const uint32_t width = shrunk(l["heads"].get<uint32_t>() * l["head_dim"].get<uint32_t>());
+      const uint32_t heads = std::gcd(l["heads"].get<uint32_t>(), width);
+      l["heads"] = heads;
+      l["kv_heads"] = heads;
+      l["head_dim"] = width / heads;
+    }
   }
   w["tokens"] = std::min<uint32_t>(w["tokens"].get<uint32_t>(), tokens);
   return w;
