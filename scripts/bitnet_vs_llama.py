@@ -5,7 +5,10 @@ ternary PEs for BitNet b1.58 and fp16 PEs for LLaMA; everything else equal).
 
 Usage: scripts/bitnet_vs_llama.py [--write-docs]
 
-Each whole-model decode of one token (workloads/models/*_decode.json) runs timing-only. Memory:
+Each whole-model decode of one token (workloads/models/*_decode.json) runs timing-only, both
+without attention (BitNet b1.58's ternary array cannot compute Q K^T; LLaMA's
+*_decode_no_attention.json for the like-for-like ratio); LLaMA also with attention over a
+512-position KV cache, to show attention's share. Memory:
 the decoder layers' weights as stored (from the report), and, derived from the shapes, with the
 embedding table and LM head at FP16 added to both (vocabulary 32,000, untied, as LLaMA's).
 --write-docs replaces the section between the BITNET VS LLAMA markers of docs/validation.md.
@@ -48,10 +51,11 @@ def main():
         "| size | LLaMA FP16 weights | BitNet b1.58 weights (2 / 1.6 bit) | memory ratio (2 / 1.6 bit) "
         "| with FP16 embeddings and LM head | paper's memory ratio | LLaMA latency | BitNet "
         "latency (2 / 1.6 bit) | latency ratio (2 / 1.6 bit) | paper's latency ratio | energy "
-        "per token LLaMA / BitNet (2 bit) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        "per token LLaMA / BitNet (2 bit) | LLaMA latency with attention (512 positions) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size, hidden in SIZES.items():
-        llama = run(f"llama_fp16_{size}_decode", ["hw.mac_array.pe=fp16"])
+        llama = run(f"llama_fp16_{size}_decode_no_attention", ["hw.mac_array.pe=fp16"])
+        llama_attn = run(f"llama_fp16_{size}_decode", ["hw.mac_array.pe=fp16"])
         b2 = run(f"bitnet_b158_{size}_decode", [])
         b16 = run(f"bitnet_b158_{size}_decode", ["hw.weight_sram.packing=1.6bit"])
         emb = 2 * VOCAB * hidden * 2  # embedding table and LM head, FP16
@@ -63,7 +67,8 @@ def main():
             f"{(llama['bytes'] + emb) / (b16['bytes'] + emb):.2f}x | {PAPER[size][0]:.2f}x | "
             f"{llama['ms']:.2f} ms | {b2['ms']:.2f} / {b16['ms']:.2f} ms | "
             f"{llama['ms'] / b2['ms']:.2f}x / {llama['ms'] / b16['ms']:.2f}x | {PAPER[size][1]:.2f}x | "
-            f"{llama['mj']:.0f} / {b2['mj']:.1f} mJ |")
+            f"{llama['mj']:.0f} / {b2['mj']:.1f} mJ | {llama_attn['ms']:.2f} ms "
+            f"(+{(llama_attn['ms'] / llama['ms'] - 1) * 100:.1f}%) |")
         print(lines[-1], file=sys.stderr)
     lines += ["", "<!-- END BITNET VS LLAMA -->"]
     text = "\n".join(lines)

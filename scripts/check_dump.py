@@ -92,12 +92,17 @@ ACTIVATIONS = {
 
 
 def graph_layer(layer, stem, xs):
-    """FP32 model of a graph model's rmsnorm, activation, add and mul layers."""
+    """FP32 model of a graph model's rmsnorm, layernorm, activation, add and mul layers."""
     kind, x = layer["type"], xs[0]
     if kind == "rmsnorm":
         g = np.load(stem + "_gain_f32.npy").astype(np.float64)
         eps = 2.0 ** -layer["eps_log2"]
         return x / np.sqrt((x * x).mean(axis=1, keepdims=True) + eps) * g
+    if kind == "layernorm":
+        g = np.load(stem + "_gain_f32.npy").astype(np.float64)
+        b = np.load(stem + "_bias_f32.npy").astype(np.float64)
+        c = x - x.mean(axis=1, keepdims=True)
+        return c / np.sqrt((c * c).mean(axis=1, keepdims=True) + 2.0 ** -layer["eps_log2"]) * g + b
     if kind == "activation":
         return ACTIVATIONS[layer["function"]](x)
     return x + xs[1] if kind == "add" else x * xs[1]

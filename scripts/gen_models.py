@@ -143,6 +143,30 @@ def main():
     write("bitnet_b158_2b4t_decode",
           model("bitnet-b158-2b4t-decode", src_2b4t, "bitnet", 2560, 6912, 640, 30, 1,
                 "squared_relu", True))
+    # BERT-base: one post-LN encoder layer over a 128-token sequence, FP16.
+    bert = [
+        dict(linear("llama", "q", 768, 768), inputs=["input"]),
+        linear("llama", "k", 768, 768, ["input"]),
+        linear("llama", "v", 768, 768, ["input"]),
+        {"type": "attention", "name": "attn", "heads": 12, "kv_heads": 12, "head_dim": 64,
+         "mode": "prefill", "context": 0, "format": "fp16", "inputs": ["q", "k", "v"]},
+        linear("llama", "o", 768, 768),
+        {"type": "add", "name": "attn_residual", "inputs": ["o", "input"]},
+        {"type": "layernorm", "name": "attn_norm", "eps_log2": 40},
+        linear("llama", "up", 768, 3072),
+        {"type": "activation", "name": "gelu", "function": "gelu"},
+        linear("llama", "down", 3072, 768),
+        {"type": "add", "name": "ffn_residual", "inputs": ["down", "attn_norm"]},
+        {"type": "layernorm", "name": "ffn_norm", "eps_log2": 40}]
+    bert[0]["in_features"] = 768
+    write("bert_base_layer_seq128", {
+        "name": "bert-base-layer-seq128",
+        "source": ("BERT-base (Devlin et al. 2019): hidden 768, 12 heads of 64, FFN 3072, GELU, "
+                   "post-LayerNorm (shared/reference/models.md); one encoder layer over 128 "
+                   "tokens in FP16; left out: the projections' biases, the embeddings; eps 2^-40 "
+                   "for BERT's 1e-12"),
+        "tokens": 128, "input": {"distribution": "normal", "mean": 0, "std": 1, "seed": 1},
+        "layers": bert})
     speech = ("posit study (seed 003): speech model {n}; assumption: 80 log-mel input features "
               "and 100 frames (1 s), which the seed does not state; weights uniform in "
               "[-{w}, {w}] as the seed's; the decoder (MLP attention, 512 units) is left out")

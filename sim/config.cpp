@@ -496,9 +496,9 @@ void read_graph_layer(ObjectReader& l, size_t index,
     spec.function = static_cast<arith::VectorFunction>(l.choice_required(
         "function", kFunctions, "activation: the vector unit's function (PWL tables)"));
   }
-  if (spec.kind == LayerKind::kRmsNorm) {
+  if (spec.kind == LayerKind::kRmsNorm || spec.kind == LayerKind::kLayerNorm) {
     spec.eps_log2 = l.u32("eps_log2", spec.eps_log2, 0, 126, "",
-                          "rmsnorm: eps = 2^-eps_log2, added to the mean square");
+                          "rmsnorm, layernorm: eps = 2^-eps_log2, added to the mean square");
   }
 }
 
@@ -531,8 +531,9 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   };
   m.input = read_source(root.object("input", "input activations"), m.input);
   // A graph model: any layer of a graph-only kind, or wired by `inputs`.
-  static const std::vector<std::string> kTypes = {
-      "bitlinear", "linear", "lstm", "gru", "attention", "rmsnorm", "activation", "add", "mul"};
+  static const std::vector<std::string> kTypes = {"bitlinear", "linear",  "lstm",      "gru",
+                                                  "attention", "rmsnorm", "layernorm", "activation",
+                                                  "add",       "mul"};
   if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
     for (const Json& l : doc.json()["layers"]) {
       if (!l.is_object()) continue;
@@ -549,7 +550,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     spec.kind = static_cast<workloads::LayerKind>(l.choice_required(
         "type", kTypes,
         "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or in "
-        "a graph model (docs/configs.md#graph-models) rmsnorm, activation, add, mul"));
+        "a graph model (docs/configs.md#graph-models) rmsnorm, layernorm, activation, add, mul"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     const bool graph_only = !spec.uses_mac_array();
@@ -608,12 +609,19 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     if (m.graph) read_graph_layer(l, i, m.layers, spec);
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
-    if (spec.kind == workloads::LayerKind::kRmsNorm) {
+    if (spec.kind == workloads::LayerKind::kRmsNorm ||
+        spec.kind == workloads::LayerKind::kLayerNorm) {
       workloads::TensorSource gdefault;
       gdefault.mean = 1.0;
       gdefault.std = 0.0;
-      spec.weights =
-          read_source(l.object("gain", "rmsnorm: the gain g (default: all 1)"), gdefault);
+      spec.weights = read_source(
+          l.object("gain", "rmsnorm, layernorm: the gain g (default: all 1)"), gdefault);
+      if (spec.kind == workloads::LayerKind::kLayerNorm) {
+        workloads::TensorSource bdefault;
+        bdefault.std = 0.0;
+        spec.biases =
+            read_source(l.object("bias", "layernorm: the bias b (default: all 0)"), bdefault);
+      }
     } else if (!graph_only) {
       ObjectReader wr = l.object("weights", "latent weights");
       if (wr.has("file") && !recurrent && !attention) {

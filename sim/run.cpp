@@ -103,8 +103,8 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
 
 // What check_dump.py needs to recompute each layer: its kind and shapes.
 Json dump_manifest(const workloads::ModelSpec& model) {
-  static const char* const kKinds[] = {"bitlinear", "linear",     "lstm", "gru", "attention",
-                                       "rmsnorm",   "activation", "add",  "mul"};
+  static const char* const kKinds[] = {"bitlinear", "linear",    "lstm",       "gru", "attention",
+                                       "rmsnorm",   "layernorm", "activation", "add", "mul"};
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
@@ -120,7 +120,8 @@ Json dump_manifest(const workloads::ModelSpec& model) {
     if (model.graph) {
       j["inputs"] = s.inputs.empty() ? std::vector<int32_t>{static_cast<int32_t>(l) - 1} : s.inputs;
       if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
-      if (s.kind == workloads::LayerKind::kRmsNorm) j["eps_log2"] = s.eps_log2;
+      if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
+        j["eps_log2"] = s.eps_log2;
     }
     if (s.kind == workloads::LayerKind::kAttention) {
       j["heads"] = s.heads;
@@ -187,8 +188,11 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                                          spec.head_dim};
       dump_matrix(stem + "_keys", ld.keys, spec.pe, shape);
       dump_matrix(stem + "_values", ld.values, spec.pe, shape);
-    } else if (spec.kind == workloads::LayerKind::kRmsNorm) {
+    } else if (spec.kind == workloads::LayerKind::kRmsNorm ||
+               spec.kind == workloads::LayerKind::kLayerNorm) {
       write_npy(stem + "_gain_f32.npy", NpyType::kFloat32, ld.weights.data(), {n});
+      if (!ld.bias.empty())
+        write_npy(stem + "_bias_f32.npy", NpyType::kFloat32, ld.bias.data(), {n});
     } else if (spec.uses_mac_array()) {
       write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
       if (spec.kind == workloads::LayerKind::kBitLinear) {

@@ -51,7 +51,8 @@ std::string where(const LayerSpec& l, size_t index) {
 // On-chip layout of one layer for m-tiles of mt rows (byte addresses, word-aligned regions).
 struct SramPlan {
   uint32_t mt = 0;
-  uint64_t xv = 0, xb = 0, xq = 0, yv = 0, a = 0, r = 0, q = 0, f = 0, consts = 0, gain = 0;
+  uint64_t xv = 0, xb = 0, xq = 0, yv = 0, a = 0, r = 0, q = 0, f = 0, consts = 0, gain = 0,
+           bias = 0;
   uint64_t xv_row = 0, xq_row = 0, yv_row = 0, acc_row = 0;  // row strides
   uint64_t act_end = 0, acc_end = 0;
 };
@@ -71,7 +72,12 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   p.xv = region(mt * p.xv_row);
   if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
   p.yv = region(mt * p.yv_row);
-  if (l.kind == LayerKind::kRmsNorm) p.gain = region(n * vb);
+  if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
+  if (l.kind == LayerKind::kLayerNorm) {
+    p.bias = region(n * vb);
+    p.a = region(mt * vb);  // the rows' means
+    p.consts = region(vb);  // 1 / n
+  }
   if (is_linear(l)) {
     p.xq_row = round_up(k * g.traits.act_bytes, g.act_word);
     p.xq = region(mt * p.xq_row);
@@ -127,7 +133,7 @@ struct LayerLayout {
   SramPlan sram;
   WeightTiling tiling;
   std::vector<TileRef> tiles;
-  uint64_t gain_dram = 0, const_dram = 0;
+  uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0;
   std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
   GraphAttention attention;      // attention layers
 };
@@ -208,6 +214,24 @@ uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index) {
                                          : ld.encoded.patterns[index];
 }
 
+// 1 / n rounded to the vector format, as rmsnorm forms it.
+uint32_t inverse(const arith::VectorMath& vm, uint32_t n) {
+  return vm.round(arith::div(arith::Unpacked::from_integer(false, 1, 0),
+                             arith::Unpacked::from_integer(false, n, 0)));
+}
+
+// rmsnorm's scale of a row: rsqrt(sum of squares (lane order) x 1/n + eps).
+uint32_t rms_scale(const arith::VectorMath& vm, const std::vector<uint32_t>& row, uint32_t eps_log2,
+                   uint32_t lanes) {
+  std::vector<uint32_t> sq(row.size());
+  for (size_t i = 0; i < row.size(); ++i) sq[i] = vm.mul(row[i], row[i]);
+  const uint32_t eps =
+      vm.round(arith::Unpacked::from_integer(false, 1, -static_cast<int32_t>(eps_log2)));
+  return vm.apply(
+      VectorFunction::kRsqrt,
+      vm.add(vm.mul(vm.sum(sq, lanes), inverse(vm, static_cast<uint32_t>(row.size()))), eps));
+}
+
 std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   if (!l.inputs.empty()) return l.inputs;
   return {static_cast<int32_t>(index) - 1};
@@ -279,7 +303,12 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       }
       lay.const_dram = allocate(kNumConsts * vb);
     }
-    if (l.kind == LayerKind::kRmsNorm) lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
+    if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm)
+      lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
+    if (l.kind == LayerKind::kLayerNorm) {
+      lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
+      lay.const_dram = allocate(vb);
+    }
     LayerPlan plan;
     plan.name = l.name;
     plan.m = T;
@@ -326,10 +355,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       if (l.kind == LayerKind::kAttention) {
         write_graph_attention(lay.attention, l, ld, T, hw, out.dram_image);
       }
-      if (l.kind == LayerKind::kRmsNorm) {
-        std::vector<uint32_t> gain;
+      if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
+        std::vector<uint32_t> gain, bias;
         for (float v : ld.weights) gain.push_back(vm.from_double(v));
         put_patterns(out.dram_image, lay.gain_dram, gain, vb);
+        for (float v : ld.bias) bias.push_back(vm.from_double(v));
+        if (l.kind == LayerKind::kLayerNorm) {
+          put_patterns(out.dram_image, lay.bias_dram, bias, vb);
+          put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.out_features)}, vb);
+        }
       }
     }
   }
@@ -403,6 +437,23 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
           b.rmsnorm(vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), vec(s.gain), m, n, l.eps_log2);
+          store_rows(m);
+        };
+        break;
+      case LayerKind::kLayerNorm:
+        // (x - mean) first, then rmsnorm of it: the centred rows' root mean square is the
+        // standard deviation.
+        load_once(Space::kActSram, s.gain, lay.gain_dram, n_bytes);
+        load_once(Space::kActSram, s.bias, lay.bias_dram, n_bytes);
+        load_once(Space::kActSram, s.consts, lay.const_dram, vb);
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m);
+          const VecRef xv = vec(s.xv, s.xv_row), yv = vec(s.yv, s.yv_row);
+          b.vred(hw::VectorReduce::kSum, vec(s.a), xv, m, n);
+          b.vbin(VectorBinary::kMul, vec(s.a), vec(s.a), vec(s.consts), true, 1, m);
+          b.vbin(VectorBinary::kSub, xv, xv, vec(s.a, vb), true, m, n);
+          b.rmsnorm(yv, xv, vec(s.gain), m, n, l.eps_log2);
+          b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
           store_rows(m);
         };
         break;
@@ -494,19 +545,30 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
           }
           break;
         }
-        case LayerKind::kRmsNorm: {
-          const uint32_t inv_n = vm.round(arith::div(arith::Unpacked::from_integer(false, 1, 0),
-                                                     arith::Unpacked::from_integer(false, n, 0)));
-          const uint32_t eps =
-              vm.round(arith::Unpacked::from_integer(false, 1, -static_cast<int32_t>(l.eps_log2)));
-          std::vector<uint32_t> sq(n);
-          double sumsq = 0;
+        case LayerKind::kLayerNorm: {
+          const uint32_t mean = vm.mul(vm.sum(row, lanes), inverse(vm, n));
+          std::vector<uint32_t> centred(n);
+          double fmean = 0;
+          for (uint32_t i = 0; i < n; ++i) fmean += xr[i];
+          fmean /= n;
+          double var = 0;
           for (uint32_t i = 0; i < n; ++i) {
-            sq[i] = vm.mul(row[i], row[i]);
-            sumsq += double{xr[i]} * xr[i];
+            centred[i] = vm.sub(row[i], mean);
+            var += (xr[i] - fmean) * (xr[i] - fmean);
           }
-          const uint32_t scale =
-              vm.apply(VectorFunction::kRsqrt, vm.add(vm.mul(vm.sum(sq, lanes), inv_n), eps));
+          const uint32_t scale = rms_scale(vm, centred, l.eps_log2, lanes);
+          const double fscale = 1.0 / std::sqrt(var / n + std::ldexp(1.0, -int(l.eps_log2)));
+          for (uint32_t i = 0; i < n; ++i) {
+            y[i] = vm.add(vm.mul(vm.mul(centred[i], scale), vm.from_double(ld.weights[i])),
+                          vm.from_double(ld.bias[i]));
+            yf[i] = static_cast<float>((xr[i] - fmean) * fscale * ld.weights[i] + ld.bias[i]);
+          }
+          break;
+        }
+        case LayerKind::kRmsNorm: {
+          double sumsq = 0;
+          for (uint32_t i = 0; i < n; ++i) sumsq += double{xr[i]} * xr[i];
+          const uint32_t scale = rms_scale(vm, row, l.eps_log2, lanes);
           const double fscale = 1.0 / std::sqrt(sumsq / n + std::ldexp(1.0, -int(l.eps_log2)));
           for (uint32_t i = 0; i < n; ++i) {
             const uint32_t gain = vm.from_double(ld.weights[i]);

@@ -115,8 +115,9 @@ ModelData generate(const ModelSpec& model) {
       LayerData& ld = d.layers.emplace_back();
       if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
         generate_linear(l, ld);
-      } else if (l.kind == LayerKind::kRmsNorm) {
+      } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
         ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
+        if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);
       } else if (l.kind == LayerKind::kAttention) {
         ld = generate_attention(l, model.tokens);
       }

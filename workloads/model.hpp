@@ -58,6 +58,7 @@ enum class LayerKind : uint8_t {
   kGru,
   kAttention,
   kRmsNorm,     // graph models only (workloads/graph.hpp), as are the kinds below
+  kLayerNorm,   // (x - mean) / sqrt(variance + eps) * gain + bias
   kActivation,  // a vector function of each element
   kAdd,         // two inputs, element by element (a residual connection)
   kMul,         // two inputs, element by element (a gated unit)
@@ -74,7 +75,7 @@ struct LayerSpec {
   // Recurrent layers (tokens are timesteps of one sequence).
   uint32_t hidden = 0;
   bool bidirectional = false;
-  TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1
+  TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1; layernorm
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
   bool decode = true;       // decode: one query per token over the whole cache; prefill: causal
@@ -86,7 +87,7 @@ struct LayerSpec {
   // Graph models: the layers whose outputs this one reads (-1: the model's input).
   std::vector<int32_t> inputs;
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
-  uint32_t eps_log2 = 20;                                         // rmsnorm: eps = 2^-eps_log2
+  uint32_t eps_log2 = 20;  // rmsnorm, layernorm: eps = 2^-eps_log2
   bool uses_mac_array() const {
     return kind == LayerKind::kBitLinear || kind == LayerKind::kLinear ||
            kind == LayerKind::kLstm || kind == LayerKind::kGru || kind == LayerKind::kAttention;
@@ -132,9 +133,10 @@ struct RecurrentDirection {
 };
 
 struct LayerData {
-  std::vector<float> weights;                  // out x in, latent (before quantization)
-  arith::TernaryTensor ternary;                // bitlinear
-  Encoded encoded;                             // linear: the weights in the layer's format
+  std::vector<float> weights;    // out x in, latent (before quantization); norms: gain
+  std::vector<float> bias;       // layernorm
+  arith::TernaryTensor ternary;  // bitlinear
+  Encoded encoded;               // linear: the weights in the layer's format
   std::vector<RecurrentDirection> directions;  // lstm, gru
   RecurrentMatrix keys, values;                // attention: kv_heads x positions x head_dim
 };

@@ -60,7 +60,10 @@ check graph '{"name": "ffn", "tokens": 3, "layers": [
   {"type": "activation", "name": "act", "function": "gelu", "inputs": ["gate"]},
   {"type": "mul", "name": "glu", "inputs": ["act", "up"]},
   {"type": "bitlinear", "name": "down", "in_features": 80, "out_features": 48},
-  {"type": "add", "name": "residual", "inputs": ["down", "input"]}]}'
+  {"type": "add", "name": "residual", "inputs": ["down", "input"]},
+  {"type": "layernorm", "name": "post_norm", "eps_log2": 30,
+   "bias": {"distribution": "uniform", "low": -0.5, "high": 0.5, "seed": 6}}]}'
+check graph_attention "$(cat "$root/tests/scripts/data/attention_block.json")" --set hw.mac_array.pe=fp16
 
 # A corrupted output is caught.
 /usr/bin/python3 - "$tmp/int8/0_a_output_q.npy" <<'PY'

@@ -207,3 +207,20 @@ TEST_CASE("attention in a graph rejects what it cannot run", "[sim]") {
       test::make_config(w, {"hw.mac_array.pe=fp16"}),
       Catch::Contains("input 1, k (kv_heads x head_dim), must be 32 wide; it is 64"));
 }
+
+TEST_CASE("a post-LayerNorm encoder block equals its exact model", "[sim]") {
+  const std::string format = GENERATE("fp16", "bf16", "posit16_1", "fp32");
+  Json w = attention_block(format, "prefill", 6, 0);
+  w["layers"][0] = {
+      {"type", "layernorm"},
+      {"name", "norm"},
+      {"in_features", 64},
+      {"eps_log2", 30},
+      {"gain", {{"distribution", "uniform"}, {"low", 0.5}, {"high", 1.5}, {"seed", 2}}},
+      {"bias", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", 3}}}};
+  w["layers"].push_back({{"type", "layernorm"}, {"name", "post_norm"}});
+  INFO(format);
+  const Json r = test::run_both_modes(test::make_config(w, {"hw.mac_array.pe=" + format}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["error"]["post_norm.output"]["sqnr_db"].get<double>() > 30);
+}
