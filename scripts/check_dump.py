@@ -94,6 +94,8 @@ ACTIVATIONS = {
 def graph_layer(layer, stem, xs):
     """FP32 model of a graph model's rmsnorm, layernorm, activation, add and mul layers."""
     kind, x = layer["type"], xs[0]
+    if kind == "embedding":
+        return np.load(stem + "_table_f32.npy").astype(np.float64)[x[:, 0].astype(np.int64)]
     if kind == "rmsnorm":
         g = np.load(stem + "_gain_f32.npy").astype(np.float64)
         eps = 2.0 ** -layer["eps_log2"]

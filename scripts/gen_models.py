@@ -20,12 +20,13 @@ import pathlib
 root = pathlib.Path(__file__).resolve().parent.parent
 out_dir = root / "workloads" / "models"
 
+VOCAB = 32000  # LLaMA's vocabulary, which the BitNet b1.58 family shares
 CONTEXT = 512  # KV positions of a decode step (the paper's sequence length is 2048)
 FAMILY_SOURCE = ("BitNet b1.58 FAQ (microsoft/unilm bitnet/, 'Training Tips, Code and FAQ') "
                  "Table 1: hidden {h}, gated FFN {f}, {heads} heads, {layers} layers; LLaMA-alike "
                  "components (RMSNorm, SwiGLU) per Ma et al. 2024 (arXiv 2402.17764)")
-OMITTED = ("; left out: attention products Q K^T and P V (o reads q's output), RoPE, "
-           "embedding and LM head")
+OMITTED = ("; left out: attention products Q K^T and P V (o reads q's output), RoPE and "
+           "the LM head")
 
 FAMILY = {  # name: hidden, ffn, heads, layers
     "700m": (1536, 4096, 24, 24),
@@ -81,21 +82,28 @@ def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input, attn=No
 
 
 def model(name, source, kind, h, f, kv, layers, tokens, activation="silu", sub_norms=False,
-          attn=None):
+          attn=None, vocab=None):
+    """vocab: the whole model, from an embedding lookup of the token ids."""
     all_layers = []
     prev = "input"
+    if vocab:
+        all_layers.append({"type": "embedding", "name": "embed", "vocab": vocab,
+                           "out_features": h,
+                           "weights": {"distribution": "normal", "mean": 0, "std": 1, "seed": 7}})
+        prev = "embed"
     for i in range(layers):
         prefix = f"l{i}." if layers > 1 else ""
         block = decoder_layer(kind, prefix, h, f, kv, activation, sub_norms, prev, attn)
-        if i == 0:
+        if i == 0 and not vocab:
             block[0]["in_features"] = h
         all_layers += block
         prev = block[-1]["name"]
     if layers > 1:
         all_layers.append({"type": "rmsnorm", "name": "final_norm"})
-    return {"name": name, "source": source, "tokens": tokens,
-            "input": {"distribution": "normal", "mean": 0, "std": 1, "seed": 1},
-            "layers": all_layers}
+    m = {"name": name, "source": source, "tokens": tokens, "layers": all_layers}
+    if not vocab:  # token ids default to uniform over the vocabulary
+        m["input"] = {"distribution": "normal", "mean": 0, "std": 1, "seed": 1}
+    return m
 
 
 def write(name, m):
@@ -117,22 +125,25 @@ def main():
         # without, for the like-for-like comparison.
         b_src = src + OMITTED
         l_src = src + (f"; attention: decode over a {CONTEXT}-position FP16 KV cache, prefill of "
-                       "128 tokens; left out: RoPE, embedding and LM head")
+                       "128 tokens; left out: RoPE and the LM head")
         write(f"bitnet_b158_{size}_layer_decode",
               model(f"bitnet_b158-{size}-layer-decode", b_src, "bitnet", h, f, h, 1, 1))
         write(f"bitnet_b158_{size}_layer_prefill128",
               model(f"bitnet_b158-{size}-layer-prefill128", b_src, "bitnet", h, f, h, 1, 128))
         write(f"bitnet_b158_{size}_decode",
-              model(f"bitnet_b158-{size}-decode", b_src, "bitnet", h, f, h, layers, 1))
+              model(f"bitnet_b158-{size}-decode", b_src, "bitnet", h, f, h, layers, 1,
+                    vocab=VOCAB))
         write(f"llama_fp16_{size}_layer_decode",
               model(f"llama_fp16-{size}-layer-decode", l_src, "llama", h, f, h, 1, 1, attn=decode))
         write(f"llama_fp16_{size}_layer_prefill128",
               model(f"llama_fp16-{size}-layer-prefill128", l_src, "llama", h, f, h, 1, 128,
                     attn=prefill))
         write(f"llama_fp16_{size}_decode",
-              model(f"llama_fp16-{size}-decode", l_src, "llama", h, f, h, layers, 1, attn=decode))
+              model(f"llama_fp16-{size}-decode", l_src, "llama", h, f, h, layers, 1, attn=decode,
+                    vocab=VOCAB))
         write(f"llama_fp16_{size}_decode_no_attention",
-              model(f"llama_fp16-{size}-decode-no-attention", b_src, "llama", h, f, h, layers, 1))
+              model(f"llama_fp16-{size}-decode-no-attention", b_src, "llama", h, f, h, layers, 1,
+                    vocab=VOCAB))
     src_2b4t = ("BitNet b1.58 2B4T technical report (arXiv 2504.12285) and model card: hidden 2560, "
                 "FFN 6912, 30 layers, 20 heads, 5 KV heads (head_dim 128), squared-ReLU gated FFN, "
                 "sub-norms before Wo and W2" + OMITTED)
@@ -142,7 +153,7 @@ def main():
                     640, 1, tokens, "squared_relu", True))
     write("bitnet_b158_2b4t_decode",
           model("bitnet-b158-2b4t-decode", src_2b4t, "bitnet", 2560, 6912, 640, 30, 1,
-                "squared_relu", True))
+                "squared_relu", True, vocab=128256))
     # BERT-base: one post-LN encoder layer over a 128-token sequence, FP16.
     bert = [
         dict(linear("llama", "q", 768, 768), inputs=["input"]),

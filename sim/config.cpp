@@ -410,6 +410,15 @@ void read_graph_layer(ObjectReader& l, size_t index,
             "graph model");
     return;
   }
+  if (spec.kind == LayerKind::kEmbedding) {
+    if (index != 0) l.error("type", "an embedding layer reads the token ids: it must be layer 0");
+    spec.vocab = l.u32_required("vocab", 1, 1u << 24, "tokens", "embedding: rows of the table");
+    spec.out_features =
+        l.u32_required("out_features", 1, 1 << 20, "", "embedding: the width of a row");
+    spec.in_features = 1;  // one token id per row of the model's input
+    spec.inputs = {-1};
+    return;
+  }
   const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
   const bool attention = spec.kind == LayerKind::kAttention;
   const size_t arity = attention ? 3 : binary ? 2 : 1;
@@ -533,7 +542,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   // A graph model: any layer of a graph-only kind, or wired by `inputs`.
   static const std::vector<std::string> kTypes = {"bitlinear", "linear",  "lstm",      "gru",
                                                   "attention", "rmsnorm", "layernorm", "activation",
-                                                  "add",       "mul"};
+                                                  "add",       "mul",     "embedding"};
   if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
     for (const Json& l : doc.json()["layers"]) {
       if (!l.is_object()) continue;
@@ -550,7 +559,8 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     spec.kind = static_cast<workloads::LayerKind>(l.choice_required(
         "type", kTypes,
         "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or in "
-        "a graph model (docs/configs.md#graph-models) rmsnorm, layernorm, activation, add, mul"));
+        "a graph model (docs/configs.md#graph-models) rmsnorm, layernorm, activation, add, mul, "
+        "embedding"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     const bool graph_only = !spec.uses_mac_array();
@@ -622,6 +632,8 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         spec.biases =
             read_source(l.object("bias", "layernorm: the bias b (default: all 0)"), bdefault);
       }
+    } else if (spec.kind == workloads::LayerKind::kEmbedding) {
+      spec.weights = read_source(l.object("weights", "embedding: the table's values"), wdefault);
     } else if (!graph_only) {
       ObjectReader wr = l.object("weights", "latent weights");
       if (wr.has("file") && !recurrent && !attention) {
@@ -658,6 +670,12 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     }
     l.finish();
     m.layers.push_back(spec);
+  }
+  if (!m.layers.empty() && m.layers.front().kind == workloads::LayerKind::kEmbedding &&
+      !doc.json().contains("input")) {
+    m.input.distribution = workloads::Distribution::kUniform;  // token ids over the vocabulary
+    m.input.low = 0;
+    m.input.high = m.layers.front().vocab;
   }
   root.finish();
   doc.throw_if_errors();

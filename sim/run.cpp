@@ -103,8 +103,9 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
 
 // What check_dump.py needs to recompute each layer: its kind and shapes.
 Json dump_manifest(const workloads::ModelSpec& model) {
-  static const char* const kKinds[] = {"bitlinear", "linear",    "lstm",       "gru", "attention",
-                                       "rmsnorm",   "layernorm", "activation", "add", "mul"};
+  static const char* const kKinds[] = {"bitlinear", "linear",  "lstm",      "gru",
+                                       "attention", "rmsnorm", "layernorm", "activation",
+                                       "add",       "mul",     "embedding"};
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
@@ -188,6 +189,8 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                                          spec.head_dim};
       dump_matrix(stem + "_keys", ld.keys, spec.pe, shape);
       dump_matrix(stem + "_values", ld.values, spec.pe, shape);
+    } else if (spec.kind == workloads::LayerKind::kEmbedding) {
+      write_npy(stem + "_table_f32.npy", NpyType::kFloat32, ld.weights.data(), {spec.vocab, n});
     } else if (spec.kind == workloads::LayerKind::kRmsNorm ||
                spec.kind == workloads::LayerKind::kLayerNorm) {
       write_npy(stem + "_gain_f32.npy", NpyType::kFloat32, ld.weights.data(), {n});

@@ -72,6 +72,10 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   p.xv = region(mt * p.xv_row);
   if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
   p.yv = region(mt * p.yv_row);
+  if (l.kind == LayerKind::kEmbedding) {
+    p.xv = p.yv;  // rows are gathered straight into the output buffer
+    p.xv_row = p.yv_row;
+  }
   if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
   if (l.kind == LayerKind::kLayerNorm) {
     p.bias = region(n * vb);
@@ -133,7 +137,7 @@ struct LayerLayout {
   SramPlan sram;
   WeightTiling tiling;
   std::vector<TileRef> tiles;
-  uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0;
+  uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
   std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
   GraphAttention attention;      // attention layers
 };
@@ -309,6 +313,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
       lay.const_dram = allocate(vb);
     }
+    if (l.kind == LayerKind::kEmbedding)
+      lay.table_dram = allocate(uint64_t{l.vocab} * l.out_features * vb);
     LayerPlan plan;
     plan.name = l.name;
     plan.m = T;
@@ -354,6 +360,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       }
       if (l.kind == LayerKind::kAttention) {
         write_graph_attention(lay.attention, l, ld, T, hw, out.dram_image);
+      }
+      if (l.kind == LayerKind::kEmbedding) {
+        std::vector<uint32_t> table;
+        for (float v : ld.weights) table.push_back(vm.from_double(v));
+        put_patterns(out.dram_image, lay.table_dram, table, vb);
       }
       if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
         std::vector<uint32_t> gain, bias;
@@ -457,6 +468,23 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           store_rows(m);
         };
         break;
+      case LayerKind::kEmbedding: {
+        // The ids are known when the program is built (the ISA has no load of a register from
+        // memory): one DMA per token gathers its row, so this layer's code grows with the tokens.
+        const std::vector<uint32_t> ids = token_ids(model);
+        b.li(kRegY, out.layers[li].y_dram);
+        for (uint32_t r0 = 0; r0 < T; r0 += s.mt) {
+          const uint32_t m = std::min(s.mt, T - r0);
+          for (uint32_t r = 0; r < m; ++r) {
+            b.li(kRegSram, s.yv + uint64_t{r} * s.yv_row);
+            b.li(kRegW, lay.table_dram + uint64_t{ids[r0 + r]} * n_bytes);
+            b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, n_bytes, n_bytes, n_bytes);
+          }
+          store_rows(m);
+          b.addi(kRegY, kRegY, static_cast<int64_t>(uint64_t{m} * n_bytes));
+        }
+        continue;
+      }
       case LayerKind::kActivation:
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
@@ -503,6 +531,16 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     const LayerSpec& l = model.layers[li];
     const LayerData& ld = data.layers[li];
     const std::vector<int32_t> in = inputs_of(l, li);
+    if (l.kind == LayerKind::kEmbedding) {
+      for (float id : data.input) {
+        for (uint32_t i = 0; i < l.out_features; ++i) {
+          const float v = ld.weights[static_cast<size_t>(id) * l.out_features + i];
+          refs[li].out.push_back(vm.from_double(v));
+          refs[li].fp32.push_back(v);
+        }
+      }
+      continue;
+    }
     if (l.kind == LayerKind::kAttention) {
       refs[li] =
           reference_graph_attention(l, T, {&exact_of(in[0]), &exact_of(in[1]), &exact_of(in[2])},

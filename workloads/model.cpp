@@ -72,6 +72,16 @@ LayerData generate_recurrent(const LayerSpec& l) {
 
 }  // namespace
 
+std::vector<uint32_t> token_ids(const ModelSpec& model) {
+  const uint32_t vocab = model.layers.front().vocab;
+  std::vector<uint32_t> ids;
+  for (float v : generate_tensor(model.input, model.tokens)) {
+    const double f = std::floor(static_cast<double>(v));
+    ids.push_back(f < 0 ? 0 : f >= vocab ? vocab - 1 : static_cast<uint32_t>(f));
+  }
+  return ids;
+}
+
 namespace {
 
 // A bitlinear or linear layer's weights: latent, and ternary or encoded for its PE kind.
@@ -110,7 +120,12 @@ ModelData generate(const ModelSpec& model) {
   ModelData d;
   const hw::PeKind pe = model.pe();
   if (model.graph) {
-    d.input = generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
+    if (model.layers.front().kind == LayerKind::kEmbedding) {
+      for (uint32_t id : token_ids(model)) d.input.push_back(static_cast<float>(id));
+    } else {
+      d.input =
+          generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
+    }
     for (const LayerSpec& l : model.layers) {
       LayerData& ld = d.layers.emplace_back();
       if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
@@ -120,6 +135,8 @@ ModelData generate(const ModelSpec& model) {
         if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);
       } else if (l.kind == LayerKind::kAttention) {
         ld = generate_attention(l, model.tokens);
+      } else if (l.kind == LayerKind::kEmbedding) {
+        ld.weights = generate_tensor(l.weights, size_t{l.vocab} * l.out_features);  // the table
       }
     }
     return d;

@@ -62,6 +62,7 @@ enum class LayerKind : uint8_t {
   kActivation,  // a vector function of each element
   kAdd,         // two inputs, element by element (a residual connection)
   kMul,         // two inputs, element by element (a gated unit)
+  kEmbedding,   // layer 0 only: the rows of a vocab x out_features table the token ids pick
 };
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
 
@@ -88,6 +89,7 @@ struct LayerSpec {
   std::vector<int32_t> inputs;
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
   uint32_t eps_log2 = 20;  // rmsnorm, layernorm: eps = 2^-eps_log2
+  uint32_t vocab = 0;      // embedding: rows of the table
   bool uses_mac_array() const {
     return kind == LayerKind::kBitLinear || kind == LayerKind::kLinear ||
            kind == LayerKind::kLstm || kind == LayerKind::kGru || kind == LayerKind::kAttention;
@@ -142,12 +144,15 @@ struct LayerData {
 };
 
 struct ModelData {
-  std::vector<float> input;  // tokens x in_features of layer 0
+  std::vector<float> input;  // tokens x in_features of layer 0 (embedding: the token ids)
   Encoded input_encoded;     // int kinds: int8 per token (scale = absmax / 127); else patterns
   std::vector<LayerData> layers;
 };
 
 std::vector<float> generate_tensor(const TensorSource& source, size_t count);
+// An embedding model's token ids: the input source's values (uniform in [0, vocab) by default)
+// floored and clamped to the vocabulary.
+std::vector<uint32_t> token_ids(const ModelSpec& model);
 ModelData generate(const ModelSpec& model);
 
 // The value of one encoded element (int kinds: the integer; others: the format's value).

@@ -224,3 +224,29 @@ TEST_CASE("a post-LayerNorm encoder block equals its exact model", "[sim]") {
   REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
   REQUIRE(r["error"]["post_norm.output"]["sqnr_db"].get<double>() > 30);
 }
+
+TEST_CASE("an embedding lookup gathers the token ids' rows", "[sim]") {
+  const Json w = {
+      {"name", "emb"},
+      {"tokens", 7},
+      {"layers",
+       {{{"type", "embedding"},
+         {"name", "embed"},
+         {"vocab", 1000},
+         {"out_features", 48},
+         {"weights", {{"std", 0.5}, {"seed", 3}}}},
+        {{"type", "rmsnorm"}, {"name", "norm"}},
+        {{"type", "bitlinear"}, {"name", "proj"}, {"in_features", 48}, {"out_features", 32}}}}};
+  // A 1 KiB activation SRAM: the rows gather in m-tiles of fewer than 7.
+  const Json r = test::run_both_modes(test::make_config(w, {"hw.act_sram.capacity_kib=1"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["layers"][0]["tiles"]["m"].get<uint32_t>() < 7);
+  // The lookup itself is exact: its rows are the table's, rounded to the vector format (fp32).
+  REQUIRE(r["error"]["embed.output"]["max_abs"] == 0.0);
+  // One 192-byte row read per token: 7 x 3 bursts of 64 bytes.
+  REQUIRE(r["layers"][0]["dram_bytes"].get<uint64_t>() >= 7 * 192);
+  Json bad = w;
+  std::swap(bad["layers"][0], bad["layers"][1]);
+  REQUIRE_THROWS_WITH(test::make_config(bad),
+                      Catch::Contains("/layers/1/type") && Catch::Contains("it must be layer 0"));
+}

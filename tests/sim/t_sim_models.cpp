@@ -40,7 +40,7 @@ std::string pe_of(const Json& w) {
 Json scaled(Json w, uint32_t by, uint32_t tokens) {
   auto shrunk = [by](uint32_t v) { return std::max<uint32_t>(4, v / by); };
   for (Json& l : w["layers"]) {
-    for (const char* key : {"in_features", "out_features", "hidden"})
+    for (const char* key : {"in_features", "out_features", "hidden", "vocab"})
       if (l.contains(key)) l[key] = shrunk(l[key].get<uint32_t>());
     if (l["type"] == "attention") {
       const uint32_t width = shrunk(l["heads"].get<uint32_t>() * l["head_dim"].get<uint32_t>());
