@@ -109,9 +109,22 @@ MacArray::MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
   }
 }
 
+WeightLayout MacArray::command_layout(const MacArrayParams& p, const Command& cmd) {
+  WeightLayout layout = p.layout();
+  // Packed ternary weights on int8 PEs: blocks and arithmetic as a ternary array's (an int8
+  // multiplier by -1, 0 or +1 is exact), priced as the int8 PEs' MACs.
+  if (cmd.args[op::kWeights] == 1) layout.pe = PeKind::kTernaryInt8;
+  return layout;
+}
+
 Footprint MacArray::footprint(const Command& cmd) const {
   const uint64_t m = cmd.args[op::kM], n = cmd.args[op::kN], k = cmd.args[op::kK];
   if (m == 0 || n == 0 || k == 0) throw SimulationError("m, n and k must be >= 1");
+  if (cmd.args[op::kWeights] == 1 && params_.pe != PeKind::kInt8Int8 &&
+      params_.pe != PeKind::kTernaryInt8) {
+    throw SimulationError(std::string("ternary weights need int8_int8 PEs; the array has ") +
+                          to_string(params_.pe));
+  }
   const PeTraits t = params_.traits();
   if (cmd.args[op::kAcc] % t.acc_bytes || cmd.args[op::kAccStride] % t.acc_bytes) {
     throw SimulationError("acc address and acc_stride must be multiples of the accumulator size (" +
@@ -122,7 +135,7 @@ Footprint MacArray::footprint(const Command& cmd) const {
   const Region wgt{
       MemSpace::kWeightSram, cmd.args[op::kWgt],
       cmd.args[op::kWgt] + weight_operand_bytes(static_cast<uint32_t>(n), static_cast<uint32_t>(k),
-                                                params_.layout())};
+                                                command_layout(params_, cmd))};
   const Region acc{MemSpace::kAccSram, cmd.args[op::kAcc],
                    cmd.args[op::kAcc] + (m - 1) * cmd.args[op::kAccStride] + n * t.acc_bytes};
   for (const Region& r : {act, wgt, acc}) {
@@ -262,7 +275,7 @@ void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold
 
 Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command& cmd,
                                          const std::array<Sram*, kNumSrams>& srams) {
-  const WeightLayout layout = p.layout();
+  const WeightLayout layout = command_layout(p, cmd);
   const auto blocks = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
                                     static_cast<uint32_t>(cmd.args[op::kK]), layout);
   const auto folds = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks, layout);
@@ -283,7 +296,7 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
 }
 
 void MacArray::begin(const Command& cmd, Cycles now) {
-  const WeightLayout layout = params_.layout();
+  const WeightLayout layout = command_layout(params_, cmd);
   blocks_ = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
                           static_cast<uint32_t>(cmd.args[op::kK]), layout);
   folds_ = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks_, layout);

@@ -98,6 +98,8 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   std::string mac_energy_key() const;
   std::string acc_energy_key() const;
 
+  // The weight layout one gemm reads: the array's, or packed ternary (the `weights` field).
+  static WeightLayout command_layout(const MacArrayParams& params, const Command& cmd);
   // Uncontended cycles of one gemm (the closed form the engines realize).
   static Cycles uncontended_gemm_cycles(const MacArrayParams& params, const Command& cmd,
                                         const std::array<Sram*, kNumSrams>& srams);

@@ -175,7 +175,8 @@ struct Statement {
 
 std::string describe_operand(const OperandSpec& op) {
   switch (op.kind) {
-    case OperandKind::kReg: return "a register r0..r15";
+    case OperandKind::kReg:
+      return "a register r0..r15";
     case OperandKind::kEnum: {
       std::string s = "one of";
       for (auto n : op.enum_names) s += " " + std::string(n);
@@ -185,14 +186,15 @@ std::string describe_operand(const OperandSpec& op) {
       return "a signed " + std::to_string(op.width) + "-bit value";
     case OperandKind::kUnsigned:
       return "an unsigned " + std::to_string(op.width) + "-bit value";
-    case OperandKind::kTarget: return "a label or instruction index";
+    case OperandKind::kTarget:
+      return "a label or instruction index";
   }
   return "?";
 }
 
 int64_t operand_value(const OperandSpec& op, Piece value, int line, const Symbols& symbols) {
-  if (value.text.empty()) throw AsmError(line, value.column, "missing value for " +
-                                                                 std::string(op.name));
+  if (value.text.empty())
+    throw AsmError(line, value.column, "missing value for " + std::string(op.name));
   int64_t v = 0;
   if (op.kind == OperandKind::kReg) {
     const auto t = value.text;
@@ -211,15 +213,17 @@ int64_t operand_value(const OperandSpec& op, Piece value, int line, const Symbol
       }
     }
     if (!found) {
-      throw AsmError(line, value.column, std::string(op.name) + ": '" + std::string(value.text) +
-                                             "' is not " + describe_operand(op));
+      throw AsmError(line, value.column,
+                     std::string(op.name) + ": '" + std::string(value.text) + "' is not " +
+                         describe_operand(op));
     }
   } else {
     v = Expression(value, line, symbols).evaluate();
   }
   if (!fits(op, v)) {
-    throw AsmError(line, value.column, std::string(op.name) + " = " + std::to_string(v) +
-                                           " does not fit: expected " + describe_operand(op));
+    throw AsmError(line, value.column,
+                   std::string(op.name) + " = " + std::to_string(v) + " does not fit: expected " +
+                       describe_operand(op));
   }
   return v;
 }
@@ -247,14 +251,16 @@ Instr assemble_statement(const Statement& st, const Symbols& symbols) {
         if (spec->operands[k].name == name.text) index = k;
       }
       if (index == spec->operands.size()) {
-        throw AsmError(st.line, name.column, std::string(spec->mnemonic) + " has no operand '" +
-                                                 std::string(name.text) + "'");
+        throw AsmError(
+            st.line, name.column,
+            std::string(spec->mnemonic) + " has no operand '" + std::string(name.text) + "'");
       }
     } else if (keyword_seen) {
       throw AsmError(st.line, p.column, "positional operand after a name=value operand");
     } else if (i >= spec->operands.size()) {
-      throw AsmError(st.line, p.column, std::string(spec->mnemonic) + " takes " +
-                                            std::to_string(spec->operands.size()) + " operands");
+      throw AsmError(st.line, p.column,
+                     std::string(spec->mnemonic) + " takes " +
+                         std::to_string(spec->operands.size()) + " operands");
     }
     if (values[index]) {
       throw AsmError(st.line, p.column,
@@ -264,14 +270,16 @@ Instr assemble_statement(const Statement& st, const Symbols& symbols) {
   }
   std::vector<int64_t> fields;
   for (size_t k = 0; k < values.size(); ++k) {
+    if (!values[k] && spec->operands[k].optional) values[k] = 0;
     if (!values[k]) {
-      const int col = st.operands.empty()
-                          ? st.mnemonic.column + static_cast<int>(st.mnemonic.text.size())
-                          : st.operands.back().column +
-                                static_cast<int>(st.operands.back().text.size());
-      throw AsmError(st.line, col, std::string(spec->mnemonic) + ": missing operand '" +
-                                       std::string(spec->operands[k].name) + "' (" +
-                                       describe_operand(spec->operands[k]) + ")");
+      const int col =
+          st.operands.empty()
+              ? st.mnemonic.column + static_cast<int>(st.mnemonic.text.size())
+              : st.operands.back().column + static_cast<int>(st.operands.back().text.size());
+      throw AsmError(st.line, col,
+                     std::string(spec->mnemonic) + ": missing operand '" +
+                         std::string(spec->operands[k].name) + "' (" +
+                         describe_operand(spec->operands[k]) + ")");
     }
     fields.push_back(*values[k]);
   }
@@ -368,14 +376,20 @@ std::string disassemble(const Program& program) {
       out += k == 0 ? " " : ", ";
       if (d.spec->keyword_syntax) out += std::string(op.name) + "=";
       switch (op.kind) {
-        case OperandKind::kReg: out += "r" + std::to_string(d.fields[k]); break;
-        case OperandKind::kEnum: out += std::string(op.enum_names[d.fields[k]]); break;
+        case OperandKind::kReg:
+          out += "r" + std::to_string(d.fields[k]);
+          break;
+        case OperandKind::kEnum:
+          out += std::string(op.enum_names[d.fields[k]]);
+          break;
         case OperandKind::kTarget:  // a target past the end has no line to carry its label
           out += d.fields[k] <= static_cast<int64_t>(decoded.size()) ? label(d.fields[k])
                                                                      : std::to_string(d.fields[k]);
           break;
         case OperandKind::kSigned:
-        case OperandKind::kUnsigned: out += std::to_string(d.fields[k]); break;
+        case OperandKind::kUnsigned:
+          out += std::to_string(d.fields[k]);
+          break;
       }
     }
     out += "\n";

@@ -22,6 +22,11 @@ OperandSpec enumeration(std::string_view name, uint8_t width, std::vector<std::s
   return {name, K::kEnum, width, std::move(names), doc};
 }
 
+OperandSpec optional(OperandSpec op) {
+  op.optional = true;
+  return op;
+}
+
 std::vector<OperandSpec> dma_operands() {
   return {enumeration("space", 2, {"wsram", "asram", "acc"}, "on-chip memory"),
           reg("sram", "register holding the on-chip byte address"),
@@ -136,7 +141,11 @@ std::vector<InstrSpec> build_table() {
         uimm("act_stride", 24, "bytes between activation rows"),
         uimm("acc_stride", 24, "bytes between accumulator rows"),
         enumeration("mode", 1, {"overwrite", "accumulate"},
-                    "overwrite the accumulators or add to them")},
+                    "overwrite the accumulators or add to them"),
+        optional(enumeration("weights", 1, {"kind", "ternary"},
+                             "optional, default kind: the PE kind's own weights, or (int8_int8 "
+                             "PEs) packed ternary weights, decoded to -1, 0, +1 as the array "
+                             "loads them"))},
        "acc[m][n] (=|+=) sum_k act[m][k] * W[n][k], in the PE kind's formats: int8 activations "
        "and ternary or int8 weights into int32; fp16/bf16/fp8 into fp32 in the dataflow's order; "
        "posits into an exact quire (docs/architecture.md#mac-array)",

@@ -80,7 +80,8 @@ struct OperandSpec {
   uint8_t width;
   std::vector<std::string_view> enum_names;  // kEnum only, indexed by value
   std::string_view doc;
-  uint8_t lsb = 0;  // derived from the table order
+  uint8_t lsb = 0;        // derived from the table order
+  bool optional = false;  // the assembler takes an omitted operand as 0 (its first name)
 };
 
 struct InstrSpec {
@@ -108,7 +109,7 @@ namespace dma {
 enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride };
 }
 namespace gemm {
-enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode };
+enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode, kWeights };
 }
 namespace requant {
 enum : unsigned { kSrc, kDst, kScale, kM, kN, kSrcStride, kDstStride };

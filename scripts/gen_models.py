@@ -58,7 +58,8 @@ def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input, attn=No
     L.append(linear(kind, p + "v", h, kv, [p + "attn_norm"]))
     o_in = p + "q"
     if attn:
-        L.append(dict(attn, type="attention", name=p + "attn", format="fp16",
+        L.append(dict(attn, type="attention", name=p + "attn",
+                      format="int8" if kind == "bitnet" else "fp16",
                       inputs=[p + "q", p + "k", p + "v"]))
         o_in = p + "attn"
     if sub_norms:
@@ -120,19 +121,26 @@ def main():
                   "context": CONTEXT - 1}
         prefill = {"heads": heads, "kv_heads": heads, "head_dim": d, "mode": "prefill",
                    "context": 0}
-        # BitNet b1.58: attention left out (its Q K^T needs int8 or float PEs beside the ternary
-        # ones); LLaMA: with attention (decode over a 512-position cache, prefill of 128), and
-        # without, for the like-for-like comparison.
-        b_src = src + OMITTED
-        l_src = src + (f"; attention: decode over a {CONTEXT}-position FP16 KV cache, prefill of "
-                       "128 tokens; left out: RoPE and the LM head")
+        # BitNet b1.58 with int8 attention (int8 PEs, the projections' ternary weights packed);
+        # LLaMA with FP16 attention; both also without attention, for the like-for-like ratio on
+        # a ternary array.
+        b_src = src + ("; attention in int8 (int8 PEs with packed ternary weights; the int8 KV "
+                       f"cache's static scales from its seeded context): decode over {CONTEXT} "
+                       "positions, prefill of 128 tokens; left out: RoPE and the LM head")
         write(f"bitnet_b158_{size}_layer_decode",
-              model(f"bitnet_b158-{size}-layer-decode", b_src, "bitnet", h, f, h, 1, 1))
+              model(f"bitnet_b158-{size}-layer-decode", b_src, "bitnet", h, f, h, 1, 1,
+                    attn=decode))
         write(f"bitnet_b158_{size}_layer_prefill128",
-              model(f"bitnet_b158-{size}-layer-prefill128", b_src, "bitnet", h, f, h, 1, 128))
+              model(f"bitnet_b158-{size}-layer-prefill128", b_src, "bitnet", h, f, h, 1, 128,
+                    attn=prefill))
         write(f"bitnet_b158_{size}_decode",
               model(f"bitnet_b158-{size}-decode", b_src, "bitnet", h, f, h, layers, 1,
-                    vocab=VOCAB))
+                    attn=decode, vocab=VOCAB))
+        l_src = src + (f"; attention: decode over a {CONTEXT}-position FP16 KV cache, prefill of "
+                       "128 tokens; left out: RoPE and the LM head")
+        write(f"bitnet_b158_{size}_decode_no_attention",
+              model(f"bitnet_b158-{size}-decode-no-attention", src + OMITTED, "bitnet", h, f, h,
+                    layers, 1, vocab=VOCAB))
         write(f"llama_fp16_{size}_layer_decode",
               model(f"llama_fp16-{size}-layer-decode", l_src, "llama", h, f, h, 1, 1, attn=decode))
         write(f"llama_fp16_{size}_layer_prefill128",
@@ -142,18 +150,24 @@ def main():
               model(f"llama_fp16-{size}-decode", l_src, "llama", h, f, h, layers, 1, attn=decode,
                     vocab=VOCAB))
         write(f"llama_fp16_{size}_decode_no_attention",
-              model(f"llama_fp16-{size}-decode-no-attention", b_src, "llama", h, f, h, layers, 1,
+              model(f"llama_fp16-{size}-decode-no-attention", src + OMITTED, "llama", h, f, h,
+                    layers, 1,
                     vocab=VOCAB))
     src_2b4t = ("BitNet b1.58 2B4T technical report (arXiv 2504.12285) and model card: hidden 2560, "
                 "FFN 6912, 30 layers, 20 heads, 5 KV heads (head_dim 128), squared-ReLU gated FFN, "
-                "sub-norms before Wo and W2" + OMITTED)
-    for tokens, suffix in ((1, "layer_decode"), (128, "layer_prefill128")):
+                "sub-norms before Wo and W2; attention in int8 over a 512-position cache (int8 "
+                "PEs, packed ternary weights); left out: RoPE and the LM head")
+    gqa = {"heads": 20, "kv_heads": 5, "head_dim": 128}
+    for tokens, suffix, mode, context in ((1, "layer_decode", "decode", CONTEXT - 1),
+                                          (128, "layer_prefill128", "prefill", 0)):
         write(f"bitnet_b158_2b4t_{suffix}",
               model(f"bitnet-b158-2b4t-{suffix.replace('_', '-')}", src_2b4t, "bitnet", 2560, 6912,
-                    640, 1, tokens, "squared_relu", True))
+                    640, 1, tokens, "squared_relu", True,
+                    attn=dict(gqa, mode=mode, context=context)))
     write("bitnet_b158_2b4t_decode",
           model("bitnet-b158-2b4t-decode", src_2b4t, "bitnet", 2560, 6912, 640, 30, 1,
-                "squared_relu", True, vocab=128256))
+                "squared_relu", True, attn=dict(gqa, mode="decode", context=CONTEXT - 1),
+                vocab=128256))
     # BERT-base: one post-LN encoder layer over a 128-token sequence, FP16.
     bert = [
         dict(linear("llama", "q", 768, 768), inputs=["input"]),

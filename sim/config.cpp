@@ -657,7 +657,15 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     }
     const auto first_mac = std::find_if(m.layers.begin(), m.layers.end(),
                                         [](const auto& x) { return x.uses_mac_array(); });
-    if (spec.uses_mac_array() && first_mac != m.layers.end() && spec.pe != first_mac->pe) {
+    // Ternary (bitlinear) layers also run on int8 PEs, beside int8 layers.
+    auto compatible = [](hw::PeKind a, hw::PeKind b) {
+      const auto ternary_int8 = [](hw::PeKind x, hw::PeKind y) {
+        return x == hw::PeKind::kTernaryInt8 && y == hw::PeKind::kInt8Int8;
+      };
+      return a == b || ternary_int8(a, b) || ternary_int8(b, a);
+    };
+    if (spec.uses_mac_array() && first_mac != m.layers.end() &&
+        !compatible(spec.pe, first_mac->pe)) {
       l.error(spec.kind == workloads::LayerKind::kBitLinear ? "type" : "format",
               std::string("every layer must use the same processing elements: layer ") +
                   std::to_string(first_mac - m.layers.begin()) + " needs " +

@@ -448,12 +448,6 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
                                      const std::function<uint64_t(uint64_t)>& allocate) {
   const Geometry g = geometry_of(hw);
   const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
-  if (g.int_kind) {
-    throw LoweringError("workload", "/layers/" + std::to_string(index) + "/format",
-                        "layer " + std::to_string(index) + " (" + l.name +
-                            "): attention in a graph model needs a float, posit or fixed "
-                            "format (an int8 cache has one scale, which new keys would change)");
-  }
   if (l.decode && tokens != 1) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/mode",
                         "layer " + std::to_string(index) + " (" + l.name +
@@ -468,6 +462,7 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
     a.v_dram.push_back(allocate(x.v_bytes));
   }
   a.c_dram = allocate(kNumConsts * eb);
+  if (g.int_kind) a.inverse_scales_dram = allocate(2 * eb);
   return a;
 }
 
@@ -477,8 +472,15 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
   at.c_dram = a.c_dram;
-  write_cache(l, ld, l.positions(tokens), l.context, at, geometry_of(hw),
-              arith::VectorMath(hw.vector_unit.math), image);
+  const arith::VectorMath vm(hw.vector_unit.math);
+  write_cache(l, ld, l.positions(tokens), l.context, at, geometry_of(hw), vm, image);
+  if (hw::is_integer(hw.mac_array.pe)) {
+    const uint32_t eb = vm.element_bytes();
+    for (const auto& [i, m] : {std::pair{0, &ld.keys}, std::pair{1, &ld.values}}) {
+      const uint32_t inv = vm.from_double(1.0 / m->encoded.scale[0]);
+      std::memcpy(&image[a.inverse_scales_dram + i * eb], &inv, eb);
+    }
+  }
 }
 
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
@@ -492,9 +494,15 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   // The tokens' keys and values into the caches, in chunks of rows that fit the buffers.
   const uint64_t v_row = round_up(d * eb, g.act_word), q_row = round_up(d * ab, g.act_word);
   const uint64_t src_row = uint64_t{l.kv_heads} * d * eb;  // a token's K or V row in DRAM
-  const uint64_t chunk =
-      std::max<uint64_t>(1, std::min<uint64_t>(tokens, g.act_cap / (v_row + q_row)));
+  const uint64_t chunk = std::max<uint64_t>(
+      1, std::min<uint64_t>(tokens, (g.act_cap - 2 * g.act_word) / (v_row + q_row)));
   const uint64_t kv_q = round_up(chunk * v_row, g.act_word);
+  const uint64_t inverse_scales = round_up(kv_q + chunk * q_row, g.act_word);  // int8
+  if (g.int_kind) {
+    b.li(kRegSram, inverse_scales);
+    b.li(kRegDram, a.inverse_scales_dram);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, 1, 2 * eb, 2 * eb, 2 * eb);
+  }
   const std::vector<hw::WeightBlock> k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
   const std::vector<hw::WeightBlock> v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
   // Positions [p0, p1) of a cache whose DRAM address is in `cache_reg` (keys: the new axis is
@@ -539,6 +547,10 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
       b.li(kRegSram, 0);
       b.addi(kRegDram, keys ? kRegQDram : kRegODram, static_cast<int64_t>(t0 * src_row));
       b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, v_row, src_row);
+      if (g.int_kind) {  // to the cache's int8 steps
+        b.vbin(VectorBinary::kMul, VecRef{0, false, v_row}, VecRef{0, false, v_row},
+               VecRef{inverse_scales + (keys ? 0 : eb), false, 0}, true, m, d);
+      }
       b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec, m,
              d);
       append(keys ? k_blocks : v_blocks, keys, keys ? kRegK : kRegV, l.context + t0,
@@ -568,13 +580,21 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
   // The caches: the data's first `context` positions, then the tokens' keys and values as the
   // program writes them (vec rounded to the activation format).
   RecurrentMatrix keys = ld.keys, values = ld.values;
+  const bool int_kind = hw::is_integer(l.pe);
+  // vcvt to the activation format (int8: symmetric, -128 becomes -127), after the int8 caches'
+  // 1 / s.
+  auto to_cache = [&](uint32_t x, const RecurrentMatrix& m) {
+    if (!int_kind) return act.encode(vm.value(x));
+    const uint32_t p = act.encode(vm.value(vm.mul(x, vm.from_double(1.0 / m.encoded.scale[0]))));
+    return p == 0x80 ? 0x81u : p;
+  };
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
     for (uint32_t t = 0; t < tokens; ++t) {
       for (uint32_t i = 0; i < d; ++i) {
         const size_t src = (size_t{t} * l.kv_heads + kv) * d + i;
         const size_t dst = kv_index(l, L, kv, l.context + t, i);
-        keys.encoded.patterns[dst] = act.encode(vm.value((*exact[1])[src]));
-        values.encoded.patterns[dst] = act.encode(vm.value((*exact[2])[src]));
+        keys.encoded.patterns[dst] = to_cache((*exact[1])[src], ld.keys);
+        values.encoded.patterns[dst] = to_cache((*exact[2])[src], ld.values);
         keys.latent[dst] = (*fp32[1])[src];
         values.latent[dst] = (*fp32[2])[src];
       }

@@ -35,11 +35,13 @@ namespace nmp::workloads {
 // rows of vec: heads x d, kv_heads x d, kv_heads x d). The caches' first `context` positions come
 // from the layer's data; the program converts the tokens' own keys and values to the array's
 // format and writes them into the caches (one DMA per array block they touch, or a loop over
-// positions where the block stores them apart), then runs the attention as above. Float, posit
-// and fixed kinds (an int8 cache has one scale per tensor, which new entries would change).
+// positions where the block stores them apart), then runs the attention as above. An int8 cache
+// keeps its per-tensor scales (static, as calibrated KV caches do): new keys and values are
+// multiplied by 1 / s and rounded to int8, saturating.
 struct GraphAttention {
   size_t index = 0;  // the layer's index, for errors
   uint64_t c_dram = 0;
+  uint64_t inverse_scales_dram = 0;      // int8: 1 / s_K and 1 / s_V in vec
   std::vector<uint64_t> k_dram, v_dram;  // per key/value head, in the array's layout
 };
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,

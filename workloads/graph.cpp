@@ -166,14 +166,15 @@ void row_loop(ProgramBuilder& b, uint32_t rows, uint32_t mt, const std::vector<S
 // The gemms of m rows against every weight tile: per output block, the first reduction tile
 // overwrites the accumulators and the others add to them.
 void emit_gemms(ProgramBuilder& b, const LayerSpec& l, const LayerLayout& lay, uint32_t m,
-                const Geometry& g) {
+                const Geometry& g, bool ternary_weights) {
   const WeightTiling& t = lay.tiling;
   const uint32_t n = l.out_features, k = l.in_features;
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   auto tile = [&](uint32_t nt, uint32_t kt, isa::AccMode mode) {
     const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
     b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegW, 1, bytes, bytes, bytes);
-    b.gemm(kRegAct, kRegWBuf, kRegAcc, m, nt, kt, lay.sram.xq_row, lay.sram.acc_row, mode);
+    b.gemm(kRegAct, kRegWBuf, kRegAcc, m, nt, kt, lay.sram.xq_row, lay.sram.acc_row, mode,
+           ternary_weights);
     b.addi(kRegW, kRegW, static_cast<int64_t>(round_up(bytes, kDramAlign)));
     b.addi(kRegAct, kRegAct, static_cast<int64_t>(kt * ab));
     b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
@@ -236,6 +237,17 @@ uint32_t rms_scale(const arith::VectorMath& vm, const std::vector<uint32_t>& row
       vm.add(vm.mul(vm.sum(sq, lanes), inverse(vm, static_cast<uint32_t>(row.size()))), eps));
 }
 
+// A bitlinear layer on int8 PEs: its weights stay packed ternary (the gemm's `weights` field).
+bool ternary_on_int8(const LayerSpec& l, const hw::NmpParams& hw) {
+  return l.kind == LayerKind::kBitLinear && hw.mac_array.pe == hw::PeKind::kInt8Int8;
+}
+
+// The geometry a linear layer's weights follow: the array's, or packed ternary on int8 PEs.
+Geometry layer_geometry(Geometry g, const LayerSpec& l, const hw::NmpParams& hw) {
+  if (ternary_on_int8(l, hw)) g.layout.pe = hw::PeKind::kTernaryInt8;
+  return g;
+}
+
 std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   if (!l.inputs.empty()) return l.inputs;
   return {static_cast<int32_t>(index) - 1};
@@ -260,7 +272,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   std::vector<LayerLayout> layouts;
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
-    if (l.uses_mac_array() && l.pe != hw.mac_array.pe) {
+    if (l.uses_mac_array() && l.pe != hw.mac_array.pe && !ternary_on_int8(l, hw)) {
       throw LoweringError(
           "workload",
           "/layers/" + std::to_string(li) + (l.kind == LayerKind::kBitLinear ? "/type" : "/format"),
@@ -289,7 +301,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
     lay.sram = fit_sram(l, li, T, vb, g);
     if (is_linear(l)) {
-      lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, g);
+      const Geometry gl = layer_geometry(g, l, hw);
+      lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, gl);
       if (lay.tiling.k_tile == 0) {
         throw LoweringError("hw", "/weight_sram/capacity_kib",
                             where(l, li) +
@@ -301,7 +314,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         for (uint32_t k0 = 0; k0 < l.in_features; k0 += t.k_tile) {
           const uint32_t nt = std::min(t.n_tile, l.out_features - n0);
           const uint32_t kt = std::min(t.k_tile, l.in_features - k0);
-          const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
+          const uint64_t bytes = hw::weight_operand_bytes(nt, kt, gl.layout);
           lay.tiles.push_back({n0, nt, k0, kt, allocate(bytes), bytes});
         }
       }
@@ -353,8 +366,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         const WeightAt at = [&](uint32_t nn, uint32_t kk) {
           return weight_pattern(l, ld, size_t{nn} * l.in_features + kk);
         };
-        for (const TileRef& t : lay.tiles)
-          write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, out.dram_image.data() + t.dram);
+        for (const TileRef& t : lay.tiles) {
+          write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, layer_geometry(g, l, hw),
+                            out.dram_image.data() + t.dram);
+        }
         put_patterns(out.dram_image, lay.const_dram,
                      {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
       }
@@ -435,7 +450,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           } else {
             b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
           }
-          emit_gemms(b, l, lay, m, g);
+          emit_gemms(b, l, lay, m, layer_geometry(g, l, hw), ternary_on_int8(l, hw));
           const VecRef yv = vec(s.yv, s.yv_row);
           b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
           if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);

@@ -36,10 +36,11 @@ void ProgramBuilder::dma(Opcode opcode, isa::Space space, unsigned sram_reg, uns
 
 void ProgramBuilder::gemm(unsigned act_reg, unsigned wgt_reg, unsigned acc_reg, uint64_t m,
                           uint64_t n, uint64_t k, uint64_t act_stride, uint64_t acc_stride,
-                          isa::AccMode mode) {
-  emit(Opcode::kGemm, {act_reg, wgt_reg, acc_reg, static_cast<int64_t>(m), static_cast<int64_t>(n),
-                       static_cast<int64_t>(k), static_cast<int64_t>(act_stride),
-                       static_cast<int64_t>(acc_stride), static_cast<int64_t>(mode)});
+                          isa::AccMode mode, bool ternary_weights) {
+  emit(Opcode::kGemm,
+       {act_reg, wgt_reg, acc_reg, static_cast<int64_t>(m), static_cast<int64_t>(n),
+        static_cast<int64_t>(k), static_cast<int64_t>(act_stride), static_cast<int64_t>(acc_stride),
+        static_cast<int64_t>(mode), ternary_weights ? 1 : 0});
 }
 
 void ProgramBuilder::requant(unsigned src_reg, unsigned dst_reg, unsigned scale_reg, uint64_t m,

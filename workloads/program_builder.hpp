@@ -35,8 +35,10 @@ class ProgramBuilder {
   void layer(uint32_t id);
   void dma(isa::Opcode opcode, isa::Space space, unsigned sram_reg, unsigned dram_reg,
            uint64_t rows, uint64_t row_bytes, uint64_t sram_stride, uint64_t dram_stride);
+  // ternary_weights: packed ternary weights on int8_int8 PEs (the gemm's `weights` field).
   void gemm(unsigned act_reg, unsigned wgt_reg, unsigned acc_reg, uint64_t m, uint64_t n,
-            uint64_t k, uint64_t act_stride, uint64_t acc_stride, isa::AccMode mode);
+            uint64_t k, uint64_t act_stride, uint64_t acc_stride, isa::AccMode mode,
+            bool ternary_weights = false);
   void requant(unsigned src_reg, unsigned dst_reg, unsigned scale_reg, uint64_t m, uint64_t n,
                uint64_t src_stride, uint64_t dst_stride);
   void convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uint64_t n, uint64_t src_stride,

@@ -13,24 +13,32 @@ namespace {
 // A random value that fits `op`, with the extremes of its range often.
 int64_t random_value(const OperandSpec& op, std::mt19937_64& rng) {
   switch (op.kind) {
-    case OperandKind::kReg: return static_cast<int64_t>(rng() % kNumRegs);
-    case OperandKind::kEnum: return static_cast<int64_t>(rng() % op.enum_names.size());
+    case OperandKind::kReg:
+      return static_cast<int64_t>(rng() % kNumRegs);
+    case OperandKind::kEnum:
+      return static_cast<int64_t>(rng() % op.enum_names.size());
     case OperandKind::kSigned: {
       if (op.width >= 64) return static_cast<int64_t>(rng());
       const int64_t lo = -(int64_t{1} << (op.width - 1)), hi = (int64_t{1} << (op.width - 1)) - 1;
       switch (rng() % 4) {
-        case 0: return lo;
-        case 1: return hi;
-        default: return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
+        case 0:
+          return lo;
+        case 1:
+          return hi;
+        default:
+          return lo + static_cast<int64_t>(rng() % static_cast<uint64_t>(hi - lo + 1));
       }
     }
     case OperandKind::kUnsigned:
     case OperandKind::kTarget: {
       const uint64_t max = op.width >= 63 ? uint64_t{INT64_MAX} : (uint64_t{1} << op.width) - 1;
       switch (rng() % 4) {
-        case 0: return 0;
-        case 1: return static_cast<int64_t>(max);
-        default: return static_cast<int64_t>(rng() % (max + 1));
+        case 0:
+          return 0;
+        case 1:
+          return static_cast<int64_t>(max);
+        default:
+          return static_cast<int64_t>(rng() % (max + 1));
       }
     }
   }
@@ -80,7 +88,7 @@ TEST_CASE("decode(encode(x)) == x for random operands of every instruction", "[u
 }
 
 TEST_CASE("encode rejects values that do not fit, decode rejects bad words", "[unit]") {
-  REQUIRE_THROWS_AS(encode(Opcode::kLi, {16, 0}), EncodingError);           // register 16
+  REQUIRE_THROWS_AS(encode(Opcode::kLi, {16, 0}), EncodingError);  // register 16
   REQUIRE_THROWS_AS(encode(Opcode::kAddi, {1, 1, int64_t{1} << 31}), EncodingError);
   REQUIRE_THROWS_AS(encode(Opcode::kGemm, {1, 2, 3, 1 << 16, 1, 1, 0, 0, 0}), EncodingError);
   REQUIRE_THROWS_AS(encode(Opcode::kGemm, {1, 2, 3, 1, 1, 1, 0, 0, 2}), EncodingError);  // mode
@@ -120,7 +128,8 @@ TEST_CASE("the assembler reads labels, constants, comments, keyword and position
   REQUIRE(p[0] == encode(Opcode::kLi, {1, 3}));
   REQUIRE(p[1] == encode(Opcode::kAddi, {2, 2, -256}));
   REQUIRE(p[2] == encode(Opcode::kDbnz, {1, 1}));
-  REQUIRE(p[3] == encode(Opcode::kGemm, {4, 5, 6, 1, 256, 512, 0, 4, 1}));
+  REQUIRE(p[3] ==
+          encode(Opcode::kGemm, {4, 5, 6, 1, 256, 512, 0, 4, 1, 0}));  // weights omitted: kind
   REQUIRE(p[4] == encode(Opcode::kHalt, {}));
 }
 

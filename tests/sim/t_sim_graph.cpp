@@ -194,11 +194,7 @@ TEST_CASE("attention in a graph appends its tokens' keys and values and equals i
 }
 
 TEST_CASE("attention in a graph rejects what it cannot run", "[sim]") {
-  Json w = attention_block("int8", "prefill", 3, 2);
-  REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(w, {"hw.mac_array.pe=int8_int8"})),
-                      Catch::Contains("/layers/4/format") &&
-                          Catch::Contains("needs a float, posit or fixed format"));
-  w = attention_block("fp16", "decode", 3, 2);
+  Json w = attention_block("fp16", "decode", 3, 2);
   REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(w, {"hw.mac_array.pe=fp16"})),
                       Catch::Contains("a decode step in a graph model takes one token"));
   w = attention_block("fp16", "prefill", 3, 2);
@@ -249,4 +245,30 @@ TEST_CASE("an embedding lookup gathers the token ids' rows", "[sim]") {
   std::swap(bad["layers"][0], bad["layers"][1]);
   REQUIRE_THROWS_WITH(test::make_config(bad),
                       Catch::Contains("/layers/1/type") && Catch::Contains("it must be layer 0"));
+}
+
+TEST_CASE("BitNet layers run on int8 PEs beside int8 attention, their weights packed ternary",
+          "[sim]") {
+  // The FFN block's ternary weights on a ternary array and on an int8 array: the same values,
+  // the same cycles (the packed tiles are the same bytes); only the MAC energy differs.
+  const Json w = ffn_block("bitlinear", "", 3, 64, 96);
+  const Json ternary = sim::run_isolated(test::make_config(w));
+  const Json int8 = test::run_both_modes(test::make_config(w, {"hw.mac_array.pe=int8_int8"}));
+  REQUIRE(int8["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(int8["error"] == ternary["error"]);
+  REQUIRE(int8["cycles"]["total"] == ternary["cycles"]["total"]);
+  REQUIRE(int8["counters"]["dram"] == ternary["counters"]["dram"]);
+  REQUIRE(int8["energy_pj"]["by_unit"]["mac_array"].get<double>() >
+          ternary["energy_pj"]["by_unit"]["mac_array"].get<double>());
+  // A BitNet decoder layer with its attention in int8 on one int8 array.
+  Json layer = attention_block("int8", "decode", 1, 9);
+  for (const int i : {1, 2, 3, 5}) {
+    layer["layers"][i]["type"] = "bitlinear";
+    layer["layers"][i].erase("format");
+  }
+  const Json r = test::run_both_modes(test::make_config(layer, {"hw.mac_array.pe=int8_int8"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  // A ternary array cannot: its PEs cannot multiply int8 by int8.
+  REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(layer)),
+                      Catch::Contains("needs int8_int8 processing elements"));
 }

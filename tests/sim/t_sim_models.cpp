@@ -24,30 +24,38 @@ std::vector<std::string> model_files() {
   return files;
 }
 
-// The PE kind a model's layers need.
+// The PE kind a model's layers need: its attention's (bitlinear layers run on int8 PEs with
+// their weights packed ternary), else ternary for bitlinear layers, else the layers' format.
 std::string pe_of(const Json& w) {
+  auto kind = [](const std::string& format) {
+    return format == "int8" ? std::string("int8_int8") : format;
+  };
+  for (const Json& l : w["layers"])
+    if (l["type"] == "attention") return kind(l["format"]);
   for (const Json& l : w["layers"]) {
     if (l["type"] == "bitlinear") return "ternary_int8";
-    if (l.contains("format"))
-      return l["format"] == "int8" ? "int8_int8" : l["format"].get<std::string>();
+    if (l.contains("format")) return kind(l["format"]);
   }
   return "ternary_int8";
 }
 
 // Every width divided by `by` (at least 4), the same value always mapping to the same width so
-// the wiring stays consistent; attention keeps heads x head_dim equal to its (shrunk) input
-// width with as many of its heads as divide it; at most `tokens` tokens.
+// the wiring stays consistent; attention keeps heads x head_dim equal to its (shrunk) q width
+// with as many of its heads as divide it, and kv_heads x head_dim to its k width; at most
+// `tokens` tokens.
 Json scaled(Json w, uint32_t by, uint32_t tokens) {
   auto shrunk = [by](uint32_t v) { return std::max<uint32_t>(4, v / by); };
   for (Json& l : w["layers"]) {
     for (const char* key : {"in_features", "out_features", "hidden", "vocab"})
       if (l.contains(key)) l[key] = shrunk(l[key].get<uint32_t>());
     if (l["type"] == "attention") {
-      const uint32_t width = shrunk(l["heads"].get<uint32_t>() * l["head_dim"].get<uint32_t>());
+      const uint32_t d = l["head_dim"].get<uint32_t>();
+      const uint32_t width = shrunk(l["heads"].get<uint32_t>() * d);
+      const uint32_t kv_width = shrunk(l["kv_heads"].get<uint32_t>() * d);
       const uint32_t heads = std::gcd(l["heads"].get<uint32_t>(), width);
       l["heads"] = heads;
-      l["kv_heads"] = heads;
       l["head_dim"] = width / heads;
+      l["kv_heads"] = kv_width / (width / heads);
     }
   }
   w["tokens"] = std::min<uint32_t>(w["tokens"].get<uint32_t>(), tokens);
