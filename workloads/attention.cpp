@@ -21,7 +21,6 @@ using hw::VectorBinary;
 using isa::Opcode;
 using isa::Space;
 
-constexpr uint64_t kDramAlign = 64;
 constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
 
 enum Reg : unsigned {
@@ -322,12 +321,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
   const Layout x = fit_attention(l, 0, T, hw, g, eb);
   Lowered out;
-  uint64_t top = 0;
-  auto allocate = [&top](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, kDramAlign);
-    return at;
-  };
+  DramAllocator allocate;
   const uint64_t row = uint64_t{l.heads} * d * eb;
   Placement at;
   at.q_dram = allocate(uint64_t{T} * row);
@@ -337,7 +331,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   }
   at.c_dram = allocate(kNumConsts * eb);
   at.o_dram = allocate(uint64_t{T} * row);
-  out.dram_image.assign(top, 0);
+  out.dram_image.assign(allocate.top(), 0);
   for (size_t i = 0; i < data.input.size(); ++i) {
     const uint32_t p = vm.from_double(data.input[i]);
     std::memcpy(&out.dram_image[at.q_dram + i * eb], &p, eb);
@@ -444,8 +438,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
 }
 
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
-                                     const hw::NmpParams& hw,
-                                     const std::function<uint64_t(uint64_t)>& allocate) {
+                                     const hw::NmpParams& hw, DramAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
   if (l.decode && tokens != 1) {

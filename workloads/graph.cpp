@@ -19,8 +19,6 @@ using hw::VectorBinary;
 using isa::Opcode;
 using isa::Space;
 
-constexpr uint64_t kDramAlign = 64;
-
 // Registers of the generated code (r13-r15 belong to the program builder).
 enum Reg : unsigned {
   kRegX = 1,      // DRAM address of the current m-tile of the (first) input
@@ -262,12 +260,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const uint32_t T = model.tokens;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
-  uint64_t top = 0;
-  auto allocate = [&top](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, kDramAlign);
-    return at;
-  };
+  DramAllocator allocate;
   const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * vb);
   std::vector<LayerLayout> layouts;
   for (size_t li = 0; li < model.layers.size(); ++li) {
@@ -352,9 +345,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   }
 
   // The DRAM image: the input and every layer's weights, gains and constants, in vec.
-  out.dram_bytes = top;
+  out.dram_bytes = allocate.top();
   if (data) {
-    out.dram_image.assign(top, 0);
+    out.dram_image.assign(allocate.top(), 0);
     std::vector<uint32_t> x;
     for (float v : data->input) x.push_back(vm.from_double(v));
     put_patterns(out.dram_image, x0, x, vb);

@@ -17,7 +17,6 @@ LoweringError::LoweringError(std::string document, std::string pointer, const st
 
 namespace {
 
-constexpr uint64_t kDramAlign = 64;
 constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes field
 constexpr uint32_t kMaxDim16 = 65535;                       // m and n fields
 
@@ -132,12 +131,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
   }
 
   // DRAM layout: the input, every layer's weight tiles, every layer's outputs.
-  uint64_t top = 0;
-  auto allocate = [&top](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, kDramAlign);
-    return at;
-  };
+  DramAllocator allocate;
   const uint64_t x0 = allocate(uint64_t{m} * model.layers.front().in_features * ab);
   struct TileRef {
     uint64_t dram, bytes;
@@ -154,7 +148,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     plan.m_tile = t.m_tile;
     plan.n_tile = t.n_tile;
     plan.k_tile = t.k_tile;
-    plan.w_dram = top;
+    plan.w_dram = allocate.top();
     for (uint32_t n0 = 0; n0 < plan.n; n0 += t.n_tile) {
       auto& row = tiles[l].emplace_back();
       for (uint32_t k0 = 0; k0 < plan.k; k0 += t.k_tile) {
@@ -163,7 +157,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
         row.push_back({allocate(bytes), bytes});
       }
     }
-    plan.w_bytes = top - plan.w_dram;
+    plan.w_bytes = allocate.top() - plan.w_dram;
     out.layers.push_back(plan);
   }
   for (uint32_t l = 0; l < model.layers.size(); ++l) {
@@ -173,7 +167,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     if (g.int_kind) plan.y_scale_dram = allocate(uint64_t{m} * 4);
   }
 
-  out.dram_image.assign(top, 0);
+  out.dram_image.assign(allocate.top(), 0);
   for (size_t i = 0; i < data.input_encoded.patterns.size(); ++i) {
     std::memcpy(&out.dram_image[x0 + i * ab], &data.input_encoded.patterns[i], ab);
   }

@@ -18,8 +18,6 @@ using hw::VectorBinary;
 using isa::Opcode;
 using isa::Space;
 
-constexpr uint64_t kDramAlign = 64;
-
 // Registers of the generated code (r13-r15 belong to the program builder).
 enum Reg : unsigned {
   kRegSteps = 1,
@@ -133,12 +131,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   const uint32_t T = model.tokens;
   Lowered out;
-  uint64_t top = 0;
-  auto allocate = [&top](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, kDramAlign);
-    return at;
-  };
+  DramAllocator allocate;
 
   struct LayerLayout {
     ActLayout act;
@@ -228,7 +221,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
   }
 
   // The DRAM image: the input in vec, weight tiles, biases and constants.
-  out.dram_image.assign(top, 0);
+  out.dram_image.assign(allocate.top(), 0);
   std::vector<uint32_t> x_patterns;
   for (float v : data.input) x_patterns.push_back(vm.from_double(v));
   put_patterns(out.dram_image, x0, x_patterns, eb);

@@ -16,6 +16,22 @@ namespace nmp::workloads {
 
 inline uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+// Where the lowerings place tensors in DRAM: one after another, each starting on a 64-byte
+// boundary (a burst of the default DRAM).
+inline constexpr uint64_t kDramAlign = 64;
+class DramAllocator {
+ public:
+  uint64_t operator()(uint64_t bytes) {
+    const uint64_t at = top_;
+    top_ = round_up(top_ + bytes, kDramAlign);
+    return at;
+  }
+  uint64_t top() const { return top_; }  // the bytes allocated so far
+
+ private:
+  uint64_t top_ = 0;
+};
+
 struct Geometry {
   hw::WeightLayout layout;
   hw::PeTraits traits;
