@@ -391,7 +391,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   for (const auto& [key, v] : spec.random.items()) workload_swept |= key.rfind("workload.", 0) == 0;
   std::optional<workloads::ModelData> shared;
   if (!workload_swept && !todo.empty()) {
-    shared = workloads::generate(load_workload(spec.workload_path, {}).model);
+    const workloads::ModelSpec model = load_workload(spec.workload_path, {}).model;
+    // Timing-only graph models need no values (run_simulation generates none for them).
+    if (!(spec.timing_only && model.graph)) shared = workloads::generate(model);
   }
 
   auto run_point = [&](const SweepPoint& p) {
