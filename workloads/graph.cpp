@@ -256,7 +256,7 @@ std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
-  const uint32_t vb = vm.element_bytes();
+  const uint64_t vb = vm.element_bytes();
   const uint32_t T = model.tokens;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
