@@ -92,6 +92,26 @@ TEST_CASE("a failing point is recorded with its error and the sweep goes on", "[
   std::filesystem::remove(db + "-shm");
 }
 
+TEST_CASE("a timing-only sweep runs whole library models without their values", "[sim]") {
+  // BitNet b1.58 2B4T's whole-model decode: 2.1 billion weights it never generates.
+  const Json spec = {
+      {"name", "m"},
+      {"hw", test::source_path("configs/hw/llm_64x64.json")},
+      {"workload", test::source_path("workloads/models/bitnet_b158_2b4t_decode.json")},
+      {"timing_only", true},
+      {"grid", {{"hw.dram.bytes_per_cycle", {64, 128}}, {"hw.mac_array.pe", {"int8_int8"}}}}};
+  const std::string db = temp("m.sqlite");
+  std::filesystem::remove(db);
+  sim::SweepOptions opt;
+  opt.db_path = db;
+  opt.progress = false;
+  const sim::SweepSummary sum = sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt);
+  REQUIRE(sum.done == 2);
+  REQUIRE(sum.failed == 0);
+  for (const std::string& f : {db, db + "-wal", db + "-shm", temp("spec.json")})
+    std::filesystem::remove(f);
+}
+
 TEST_CASE("bad sweep specs are errors with the JSON path", "[sim]") {
   const std::string path = write_spec({{"name", "x"},
                                        {"hw", "a"},
