@@ -73,7 +73,8 @@ bool parse_args(std::string_view rest, std::vector<int>& numbers, std::vector<st
   while (start <= rest.size()) {
     const size_t end = std::min(rest.find(sep, start), rest.size());
     std::string token(rest.substr(start, end - start));
-    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+      token.pop_back();
     while (!token.empty() && std::isspace(static_cast<unsigned char>(token.front())))
       token.erase(token.begin());
     if (token.empty()) return false;
@@ -123,7 +124,8 @@ uint32_t NumberFormat::fdp(const std::vector<uint32_t>& x, const std::vector<uin
 }
 
 std::unique_ptr<NumberFormat> make_format(std::string_view name) {
-  for (const FloatFormat* f : {&kFp32, &kFp16, &kBf16, &kFp8E4M3, &kFp8E4M3Sat, &kFp8E5M2, &kFp8E5M2Sat}) {
+  for (const FloatFormat* f :
+       {&kFp32, &kFp16, &kBf16, &kFp8E4M3, &kFp8E4M3Sat, &kFp8E5M2, &kFp8E5M2Sat}) {
     if (name == f->name) return std::make_unique<FloatAdapter>(*f);
   }
   std::vector<int> numbers;

@@ -59,10 +59,14 @@ uint32_t FloatFormat::encode(const Unpacked& v) const {
                                 ? sign | (static_cast<uint32_t>((1 << exp_bits) - 1) << man_bits)
                                 : nan_pattern();
   switch (v.kind) {
-    case Unpacked::Kind::kNaN: return nan_pattern();
-    case Unpacked::Kind::kInf: return overflow;
-    case Unpacked::Kind::kZero: return sign;
-    case Unpacked::Kind::kFinite: break;
+    case Unpacked::Kind::kNaN:
+      return nan_pattern();
+    case Unpacked::Kind::kInf:
+      return overflow;
+    case Unpacked::Kind::kZero:
+      return sign;
+    case Unpacked::Kind::kFinite:
+      break;
   }
   const int min_normal_scale = 1 - bias();
   if (v.scale > max_scale() + 1) return overflow;

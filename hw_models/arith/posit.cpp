@@ -80,8 +80,7 @@ uint32_t PositFormat::sqrt(uint32_t a) const { return encode(arith::sqrt(decode(
 // Products lie in [minpos^2, maxpos^2] = [2^-2S, 2^2S], S = max_scale, and minpos^2 has no
 // fraction bits, so 2^-2S is the LSB.
 Quire::Quire(const PositFormat& format, int carry_bits)
-    : format_(format),
-      acc_(-2 * format.max_scale(), 2 * format.max_scale(), carry_bits) {}
+    : format_(format), acc_(-2 * format.max_scale(), 2 * format.max_scale(), carry_bits) {}
 
 void Quire::fma(uint32_t a, uint32_t b) {
   acc_.add(arith::mul(format_.decode(a), format_.decode(b)));

@@ -26,13 +26,13 @@ int64_t exact_raw(double v, const FixedFormat& f, const char* what) {
 
 int64_t saturating_raw(double v, const FixedFormat& f) {
   const double scaled = std::nearbyint(std::ldexp(v, f.frac_bits));
-  return static_cast<int64_t>(std::clamp(scaled, static_cast<double>(f.min_raw()),
-                                         static_cast<double>(f.max_raw())));
+  return static_cast<int64_t>(
+      std::clamp(scaled, static_cast<double>(f.min_raw()), static_cast<double>(f.max_raw())));
 }
 
 // Rounds a / 2^k (k > 0) to nearest, ties to even.
 i128 round_shift(i128 a, int k) {
-  const i128 q = a >> k;  // floor
+  const i128 q = a >> k;                                 // floor
   const i128 rem = a - q * (static_cast<i128>(1) << k);  // q may be negative
   const i128 half = static_cast<i128>(1) << (k - 1);
   return (rem > half || (rem == half && (q & 1))) ? q + 1 : q;
@@ -42,28 +42,44 @@ i128 round_shift(i128 a, int k) {
 
 const char* to_string(PwlFunction f) {
   switch (f) {
-    case PwlFunction::kSigmoid: return "sigmoid";
-    case PwlFunction::kTanh: return "tanh";
-    case PwlFunction::kExp: return "exp";
-    case PwlFunction::kExp2: return "exp2";
-    case PwlFunction::kGelu: return "gelu";
-    case PwlFunction::kSilu: return "silu";
-    case PwlFunction::kReciprocal: return "reciprocal";
-    case PwlFunction::kRsqrt: return "rsqrt";
+    case PwlFunction::kSigmoid:
+      return "sigmoid";
+    case PwlFunction::kTanh:
+      return "tanh";
+    case PwlFunction::kExp:
+      return "exp";
+    case PwlFunction::kExp2:
+      return "exp2";
+    case PwlFunction::kGelu:
+      return "gelu";
+    case PwlFunction::kSilu:
+      return "silu";
+    case PwlFunction::kReciprocal:
+      return "reciprocal";
+    case PwlFunction::kRsqrt:
+      return "rsqrt";
   }
   return "?";
 }
 
 double evaluate(PwlFunction f, double x) {
   switch (f) {
-    case PwlFunction::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case PwlFunction::kTanh: return std::tanh(x);
-    case PwlFunction::kExp: return std::exp(x);
-    case PwlFunction::kExp2: return std::exp2(x);
-    case PwlFunction::kGelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case PwlFunction::kSilu: return x / (1.0 + std::exp(-x));
-    case PwlFunction::kReciprocal: return 1.0 / x;
-    case PwlFunction::kRsqrt: return 1.0 / std::sqrt(x);
+    case PwlFunction::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case PwlFunction::kTanh:
+      return std::tanh(x);
+    case PwlFunction::kExp:
+      return std::exp(x);
+    case PwlFunction::kExp2:
+      return std::exp2(x);
+    case PwlFunction::kGelu:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case PwlFunction::kSilu:
+      return x / (1.0 + std::exp(-x));
+    case PwlFunction::kReciprocal:
+      return 1.0 / x;
+    case PwlFunction::kRsqrt:
+      return 1.0 / std::sqrt(x);
   }
   return 0.0;
 }
@@ -102,8 +118,7 @@ PwlTable PwlTable::build(const PwlSpec& spec) {
   }
   const double out_lsb = std::ldexp(1.0, -spec.output.frac_bits);
   for (int64_t x = t.lo_raw_; x <= t.hi_raw_; ++x) {
-    const double err =
-        std::fabs(t.eval_raw(x) * out_lsb - evaluate(spec.function, x * lsb));
+    const double err = std::fabs(t.eval_raw(x) * out_lsb - evaluate(spec.function, x * lsb));
     if (err > t.max_abs_error_) {
       t.max_abs_error_ = err;
       t.max_error_at_ = x * lsb;
@@ -119,9 +134,9 @@ PwlTable PwlTable::build_for_error(PwlSpec spec, double target, uint32_t min_seg
     PwlTable t = build(spec);
     if (t.max_abs_error() <= target) return t;
   }
-  throw std::invalid_argument("pwl: " + std::string(to_string(spec.function)) + " needs more than " +
-                              std::to_string(max_segments) + " segments for max error " +
-                              std::to_string(target));
+  throw std::invalid_argument("pwl: " + std::string(to_string(spec.function)) +
+                              " needs more than " + std::to_string(max_segments) +
+                              " segments for max error " + std::to_string(target));
 }
 
 int64_t PwlTable::eval_raw(int64_t x_raw) const {
@@ -129,8 +144,9 @@ int64_t PwlTable::eval_raw(int64_t x_raw) const {
   const auto i = static_cast<size_t>(
       std::min<int64_t>((x - lo_raw_) / width_raw_, static_cast<int64_t>(spec_.segments) - 1));
   // slope x x + intercept, in units of 2^-(coeff.frac_bits + input.frac_bits).
-  const i128 acc = static_cast<i128>(slopes_[i]) * x +
-                   static_cast<i128>(intercepts_[i]) * (static_cast<i128>(1) << spec_.input.frac_bits);
+  const i128 acc =
+      static_cast<i128>(slopes_[i]) * x +
+      static_cast<i128>(intercepts_[i]) * (static_cast<i128>(1) << spec_.input.frac_bits);
   const int shift = spec_.coeff.frac_bits + spec_.input.frac_bits - spec_.output.frac_bits;
   const i128 y = shift > 0 ? round_shift(acc, shift) : acc * (static_cast<i128>(1) << -shift);
   return static_cast<int64_t>(std::clamp<i128>(y, spec_.output.min_raw(), spec_.output.max_raw()));

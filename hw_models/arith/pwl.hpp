@@ -26,7 +26,16 @@
 
 namespace nmp::arith {
 
-enum class PwlFunction : uint8_t { kSigmoid, kTanh, kExp, kExp2, kGelu, kSilu, kReciprocal, kRsqrt };
+enum class PwlFunction : uint8_t {
+  kSigmoid,
+  kTanh,
+  kExp,
+  kExp2,
+  kGelu,
+  kSilu,
+  kReciprocal,
+  kRsqrt
+};
 
 const char* to_string(PwlFunction f);
 double evaluate(PwlFunction f, double x);  // the exact function, in double

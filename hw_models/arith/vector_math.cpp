@@ -189,7 +189,7 @@ uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
       const Rounded r = round_to_lsb(tx, -frac);
       const int64_t t_raw =
           tx.neg ? -static_cast<int64_t>(r.magnitude) : static_cast<int64_t>(r.magnitude);
-      const int64_t i = t_raw >> frac;  // floor
+      const int64_t i = t_raw >> frac;                         // floor
       const int64_t f_raw = t_raw - i * (int64_t{1} << frac);  // i may be negative
       return from_table(*t, t->eval_raw(f_raw), static_cast<int32_t>(i), false);
     }

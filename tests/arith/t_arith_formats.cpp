@@ -28,9 +28,9 @@ struct Subject {
   std::unique_ptr<arith::NumberFormat> impl;
   slowref::Format ref;
   slowref::Sorted order;
-  bool ieee = false;            // signed zeros, infinities
-  bool infinity_is_nan = false; // posits: x/0 is NaR
-  bool has_nan = true;          // fixed point has none: a NaN result encodes as 0
+  bool ieee = false;             // signed zeros, infinities
+  bool infinity_is_nan = false;  // posits: x/0 is NaR
+  bool has_nan = true;           // fixed point has none: a NaN result encodes as 0
 };
 
 Subject subject(const std::string& name, slowref::Format ref, bool ieee, bool list_table = true) {
@@ -82,14 +82,16 @@ Expect expected(const Subject& s, Op op, uint32_t a, uint32_t b) {
       if (a_inf || b_inf) return infinite(s, a_inf ? a_neg : b_neg);
       const Dyadic sum = slowref::add(va.v, vb.v);
       if (sum.zero()) return zero(s, a_zero && b_zero && a_neg && b_neg);
-      return rounded(s, [&](const Dyadic& t) { return slowref::cmp(sum, t); }, sum.neg);
+      return rounded(
+          s, [&](const Dyadic& t) { return slowref::cmp(sum, t); }, sum.neg);
     }
     case Op::kMul: {
       if ((a_inf && b_zero) || (b_inf && a_zero)) return {true, 0};
       if (a_inf || b_inf) return infinite(s, a_neg != b_neg);
       const Dyadic p = slowref::mul(va.v, vb.v);
       if (p.zero()) return zero(s, a_neg != b_neg);
-      return rounded(s, [&](const Dyadic& t) { return slowref::cmp(p, t); }, p.neg);
+      return rounded(
+          s, [&](const Dyadic& t) { return slowref::cmp(p, t); }, p.neg);
     }
     case Op::kDiv: {
       if ((a_inf && b_inf) || (a_zero && b_zero)) return {true, 0};
@@ -107,12 +109,13 @@ Expect expected(const Subject& s, Op op, uint32_t a, uint32_t b) {
       if (a_zero) return zero(s, a_neg);
       if (a_neg) return {true, 0};
       if (a_inf) return infinite(s, false);
-      return rounded(s,
-                     [&](const Dyadic& t) {
-                       if (t.neg) return 1;
-                       return slowref::cmp(va.v, slowref::mul(t, t));
-                     },
-                     false);
+      return rounded(
+          s,
+          [&](const Dyadic& t) {
+            if (t.neg) return 1;
+            return slowref::cmp(va.v, slowref::mul(t, t));
+          },
+          false);
     }
   }
   return {true, 0};
@@ -120,10 +123,14 @@ Expect expected(const Subject& s, Op op, uint32_t a, uint32_t b) {
 
 uint32_t actual(const Subject& s, Op op, uint32_t a, uint32_t b) {
   switch (op) {
-    case Op::kAdd: return s.impl->add(a, b);
-    case Op::kMul: return s.impl->mul(a, b);
-    case Op::kDiv: return s.impl->div(a, b);
-    case Op::kSqrt: return s.impl->sqrt(a);
+    case Op::kAdd:
+      return s.impl->add(a, b);
+    case Op::kMul:
+      return s.impl->mul(a, b);
+    case Op::kDiv:
+      return s.impl->div(a, b);
+    case Op::kSqrt:
+      return s.impl->sqrt(a);
   }
   return 0;
 }
@@ -148,13 +155,16 @@ void check_decode(const Subject& s, uint32_t p) {
   const arith::Unpacked u = s.impl->decode(p);
   INFO(s.impl->name() << " pattern " << p);
   switch (r.kind) {
-    case Value::kNaN: REQUIRE(u.is_nan()); return;
+    case Value::kNaN:
+      REQUIRE(u.is_nan());
+      return;
     case Value::kPosInf:
     case Value::kNegInf:
       REQUIRE(u.is_inf());
       REQUIRE(u.neg == (r.kind == Value::kNegInf));
       return;
-    case Value::kFinite: break;
+    case Value::kFinite:
+      break;
   }
   REQUIRE(!u.is_nan());
   REQUIRE(!u.is_inf());
@@ -190,8 +200,7 @@ TEST_CASE("posit<8,0>, <8,1>, <8,2>: every decode and every operation", "[unit]"
                   true);
 }
 
-TEST_CASE("FP8 E4M3 and E5M2, plain and saturating: every decode and every operation",
-          "[unit]") {
+TEST_CASE("FP8 E4M3 and E5M2, plain and saturating: every decode and every operation", "[unit]") {
   struct F {
     const char* name;
     int e, m;
@@ -238,11 +247,12 @@ TEST_CASE("16-bit formats: every pattern decodes to its defined value", "[unit]"
     std::function<slowref::Format()> ref;
     bool ieee;
   };
-  const F f = GENERATE(F{"fp16", [] { return slowref::minifloat("fp16", 5, 10, false, false); }, true},
-                       F{"bf16", [] { return slowref::minifloat("bf16", 8, 7, false, false); }, true},
-                       F{"posit<16,1>", [] { return slowref::posit(16, 1); }, false},
-                       F{"posit<16,2>", [] { return slowref::posit(16, 2); }, false},
-                       F{"fixed<2,14>", [] { return slowref::fixed(2, 14, false, false); }, false});
+  const F f =
+      GENERATE(F{"fp16", [] { return slowref::minifloat("fp16", 5, 10, false, false); }, true},
+               F{"bf16", [] { return slowref::minifloat("bf16", 8, 7, false, false); }, true},
+               F{"posit<16,1>", [] { return slowref::posit(16, 1); }, false},
+               F{"posit<16,2>", [] { return slowref::posit(16, 2); }, false},
+               F{"fixed<2,14>", [] { return slowref::fixed(2, 14, false, false); }, false});
   const Subject s = subject(f.name, f.ref(), f.ieee);
   for (uint32_t p = 0; p < 65536; ++p) check_decode(s, p);
 }
@@ -253,10 +263,11 @@ TEST_CASE("16-bit formats: operations on random operands", "[unit]") {
     std::function<slowref::Format()> ref;
     bool ieee;
   };
-  const F f = GENERATE(F{"fp16", [] { return slowref::minifloat("fp16", 5, 10, false, false); }, true},
-                       F{"bf16", [] { return slowref::minifloat("bf16", 8, 7, false, false); }, true},
-                       F{"posit<16,1>", [] { return slowref::posit(16, 1); }, false},
-                       F{"fixed<2,14>", [] { return slowref::fixed(2, 14, false, false); }, false});
+  const F f =
+      GENERATE(F{"fp16", [] { return slowref::minifloat("fp16", 5, 10, false, false); }, true},
+               F{"bf16", [] { return slowref::minifloat("bf16", 8, 7, false, false); }, true},
+               F{"posit<16,1>", [] { return slowref::posit(16, 1); }, false},
+               F{"fixed<2,14>", [] { return slowref::fixed(2, 14, false, false); }, false});
   const Subject s = subject(f.name, f.ref(), f.ieee);
   std::mt19937 rng(2024);
   for (int i = 0; i < 20000; ++i) {

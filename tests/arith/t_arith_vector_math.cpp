@@ -39,7 +39,8 @@ TEST_CASE("fp32 decodes, encodes, adds and multiplies exactly as IEEE binary32",
     const uint32_t product = kFp32.encode(mul(kFp32.decode(a), kFp32.decode(b)));
     if (!std::isnan(fa + fb)) REQUIRE(sum == bits_of(fa + fb));
     if (!std::isnan(fa * fb)) REQUIRE(product == bits_of(fa * fb));
-    const double d = std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 300) - 200);
+    const double d =
+        std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 300) - 200);
     REQUIRE(kFp32.encode(from_double(d)) == bits_of(static_cast<float>(d)));
   }
 }
@@ -111,7 +112,9 @@ TEST_CASE("sums follow the documented lane order in every internal format", "[un
   for (uint32_t lanes : {1u, 3u, 8u, 64u}) {
     for (size_t n : {1u, 2u, 7u, 64u, 65u, 300u}) {
       std::vector<float> x(n);
-      for (float& v : x) v = std::ldexp(static_cast<float>(static_cast<int>(rng() % 20001) - 10000), -static_cast<int>(rng() % 20));
+      for (float& v : x)
+        v = std::ldexp(static_cast<float>(static_cast<int>(rng() % 20001) - 10000),
+                       -static_cast<int>(rng() % 20));
       // fp32 against host floats in the same order.
       std::vector<float> partial;
       for (size_t j = 0; j < lanes && j < n; ++j) {
@@ -121,7 +124,8 @@ TEST_CASE("sums follow the documented lane order in every internal format", "[un
       }
       while (partial.size() > 1) {
         std::vector<float> next;
-        for (size_t i = 0; i + 1 < partial.size(); i += 2) next.push_back(partial[i] + partial[i + 1]);
+        for (size_t i = 0; i + 1 < partial.size(); i += 2)
+          next.push_back(partial[i] + partial[i + 1]);
         if (partial.size() % 2) next.push_back(partial.back());
         partial = next;
       }
@@ -149,7 +153,8 @@ TEST_CASE("the internal format is any number format, each op rounded once", "[un
       const PwlTable& t = *vm.table(VectorFunction::kSigmoid);
       const int64_t in = t.spec().input.raw(t.spec().input.encode(f->decode(a)));
       if (!f->decode(a).is_nan()) {
-        REQUIRE(s == f->from_double(std::ldexp(static_cast<double>(t.eval_raw(in)), -t.spec().output.frac_bits)));
+        REQUIRE(s == f->from_double(std::ldexp(static_cast<double>(t.eval_raw(in)),
+                                               -t.spec().output.frac_bits)));
       }
     }
     REQUIRE(vm.element_bytes() == static_cast<uint32_t>((f->bits() + 7) / 8));
