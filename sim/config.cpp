@@ -196,10 +196,7 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   root.finish();
   doc.throw_if_errors();
 
-  const std::filesystem::path tech_path(tech);
-  cfg.technology_path = tech_path.is_absolute()
-                            ? tech
-                            : (std::filesystem::path(file).parent_path() / tech_path).string();
+  cfg.technology_path = path_beside(file, tech);
   cfg.resolved = doc.resolved();
   cfg.fields = doc.fields();
   return cfg;
@@ -258,7 +255,7 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
         sf.number_required("area_exponent", 0, 4, "", "area x (node / base node)^area_exponent");
     sf.string_required("source", "where the exponents come from");
     sf.finish();
-    const std::filesystem::path base_path = std::filesystem::path(file).parent_path() / base_file;
+    const std::filesystem::path base_path = path_beside(file, base_file);
     if (!std::filesystem::exists(base_path)) {
       sf.error("library", "cannot open " + base_path.string());
     } else if (!doc.has_errors()) {
@@ -357,8 +354,7 @@ workloads::TensorSource read_weight_file(ObjectReader&& r, const std::string& wo
                              "as they are with gamma = scale, not quantized on load");
   s.scale = static_cast<float>(
       r.number("scale", 1.0, 0, 1e30, "", "bitlinear, prequantized: gamma, the weights' scale"));
-  const std::filesystem::path path =
-      std::filesystem::path(workload_file).parent_path() / std::filesystem::path(name);
+  const std::filesystem::path path = path_beside(workload_file, name);
   const bool safetensors = path.extension() == ".safetensors";
   if (safetensors && tensor.empty()) r.error("tensor", "required for a .safetensors file");
   if (!safetensors && !tensor.empty()) r.error("tensor", "only a .safetensors file has tensors");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -374,6 +375,16 @@ Json parse_json_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse_json_text(text.str(), path);
+}
+
+}  // namespace nmp::sim
+
+namespace nmp::sim {
+
+std::string path_beside(const std::string& file, const std::string& path) {
+  const std::filesystem::path p(path);
+  if (p.is_absolute()) return path;
+  return (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
 }
 
 }  // namespace nmp::sim

@@ -166,6 +166,9 @@ class ObjectReader {
 Json parse_json_text(const std::string& text, const std::string& file);
 Json parse_json_file(const std::string& path);
 
+// A path named inside `file`: absolute as it is, otherwise relative to file's folder.
+std::string path_beside(const std::string& file, const std::string& path);
+
 // The closest candidate to `word` within a small edit distance, or "".
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -69,10 +69,7 @@ RegressSuite load_suite(const std::string& path) {
   ObjectReader root = doc.root();
   RegressSuite s;
   s.file = path;
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  auto relative = [&](const std::string& p) {
-    return std::filesystem::path(p).is_absolute() ? p : (dir / p).lexically_normal().string();
-  };
+  auto relative = [&](const std::string& p) { return path_beside(path, p); };
   s.name = root.string_required("name", "the suite's name");
   s.baseline_path = relative(root.string_required("baseline",
                                                   "the baseline file, relative to "

@@ -337,10 +337,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
     if (int_kind) {
       o.absmax.resize(plan.m);
       std::memcpy(o.absmax.data(), top.dram().data() + plan.y_scale_dram, 4 * size_t{plan.m});
-      const double w_scale = spec.kind == workloads::LayerKind::kBitLinear
-                                 ? data.layers[l].ternary.gamma[0]
-                                 : data.layers[l].encoded.scale[0];
-      out_scale = workloads::output_scales(o.absmax, w_scale, input_scale);
+      out_scale = workloads::output_scales(o.absmax, workloads::weight_scale(spec, data.layers[l]),
+                                           input_scale);
       input_scale = out_scale;
     }
     LayerCheck lc;

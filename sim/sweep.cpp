@@ -231,10 +231,9 @@ SweepSpec load_sweep_spec(const std::string& path) {
   SweepSpec s;
   s.file = path;
   s.text = json;
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  // Beside the spec, or (docs/dse.md) a path that exists from the working directory.
   auto relative = [&](const std::string& p) {
-    if (p.empty() || std::filesystem::path(p).is_absolute() || std::filesystem::exists(p)) return p;
-    return (dir / p).string();
+    return p.empty() || std::filesystem::exists(p) ? p : path_beside(path, p);
   };
   s.name = root.string_required("name", "the sweep's name (its rows in the database)");
   s.hw_path = relative(root.string_required("hw", "hardware config"));

@@ -289,9 +289,7 @@ void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t f
         },
         0, d, 0, L, g, image.data() + at.v_dram[kv]);
   }
-  const std::vector<uint32_t> consts = const_patterns(l, ld.keys, ld.values, vm);
-  for (size_t i = 0; i < consts.size(); ++i)
-    std::memcpy(&image[at.c_dram + i * eb], &consts[i], eb);
+  put_patterns(image, at.c_dram, const_patterns(l, ld.keys, ld.values, vm), eb);
 }
 
 LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const Placement& at) {
@@ -332,10 +330,9 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   at.c_dram = allocate(kNumConsts * eb);
   at.o_dram = allocate(uint64_t{T} * row);
   out.dram_image.assign(allocate.top(), 0);
-  for (size_t i = 0; i < data.input.size(); ++i) {
-    const uint32_t p = vm.from_double(data.input[i]);
-    std::memcpy(&out.dram_image[at.q_dram + i * eb], &p, eb);
-  }
+  std::vector<uint32_t> q;
+  for (float v : data.input) q.push_back(vm.from_double(v));
+  put_patterns(out.dram_image, at.q_dram, q, eb);
   write_cache(l, ld, L, L, at, g, vm, out.dram_image);
   out.layers.push_back(attention_plan(l, T, x, at));
   ProgramBuilder b;
@@ -468,11 +465,10 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
   const arith::VectorMath vm(hw.vector_unit.math);
   write_cache(l, ld, l.positions(tokens), l.context, at, geometry_of(hw), vm, image);
   if (hw::is_integer(hw.mac_array.pe)) {
-    const uint32_t eb = vm.element_bytes();
-    for (const auto& [i, m] : {std::pair{0, &ld.keys}, std::pair{1, &ld.values}}) {
-      const uint32_t inv = vm.from_double(1.0 / m->encoded.scale[0]);
-      std::memcpy(&image[a.inverse_scales_dram + i * eb], &inv, eb);
-    }
+    put_patterns(image, a.inverse_scales_dram,
+                 {vm.from_double(1.0 / ld.keys.encoded.scale[0]),
+                  vm.from_double(1.0 / ld.values.encoded.scale[0])},
+                 vm.element_bytes());
   }
 }
 

@@ -203,20 +203,6 @@ void emit_gemms(ProgramBuilder& b, const LayerSpec& l, const LayerLayout& lay, u
   if (n % t.n_tile != 0) output_block(n % t.n_tile);
 }
 
-void put_patterns(std::vector<uint8_t>& image, uint64_t at, const std::vector<uint32_t>& p,
-                  uint32_t eb) {
-  for (size_t i = 0; i < p.size(); ++i) std::memcpy(&image[at + i * eb], &p[i], eb);
-}
-
-double weight_scale(const LayerSpec& l, const LayerData& ld) {
-  return l.kind == LayerKind::kBitLinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
-}
-
-uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index) {
-  return l.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
-                                         : ld.encoded.patterns[index];
-}
-
 // 1 / n rounded to the vector format, as rmsnorm forms it.
 uint32_t inverse(const arith::VectorMath& vm, uint32_t n) {
   return vm.round(arith::div(arith::Unpacked::from_integer(false, 1, 0),

@@ -181,9 +181,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
         const LayerSpec& spec = model.layers[l];
         const LayerData& ld = data.layers[l];
         const WeightAt at = [&](uint32_t nn, uint32_t kk) {
-          const size_t index = size_t{nn} * spec.in_features + kk;
-          return spec.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
-                                                    : ld.encoded.patterns[index];
+          return weight_pattern(spec, ld, size_t{nn} * spec.in_features + kk);
         };
         write_weight_tile(at, n0, std::min(t.n_tile, plan.n - n0), k0,
                           std::min(t.k_tile, plan.k - k0), g,

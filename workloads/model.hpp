@@ -160,6 +160,12 @@ double element_value(hw::PeKind kind, uint32_t pattern);
 // Rounds a value into the kind's activation format (float and posit kinds).
 uint32_t encode_element(hw::PeKind kind, double value);
 
+// A bitlinear or linear layer's weight `index` (row-major, out x in) as the array reads it
+// (bitlinear: a trit as a two's-complement int8), and the scale of one weight step (gamma, or
+// the int8 step; 1 for the other formats).
+uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index);
+double weight_scale(const LayerSpec& l, const LayerData& ld);
+
 // Weights in the encoding of a PE kind (see RecurrentMatrix).
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w);
 

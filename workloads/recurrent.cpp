@@ -117,11 +117,6 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
   return c;
 }
 
-void put_patterns(std::vector<uint8_t>& image, uint64_t at, const std::vector<uint32_t>& p,
-                  uint32_t eb) {
-  for (size_t i = 0; i < p.size(); ++i) std::memcpy(&image[at + i * eb], &p[i], eb);
-}
-
 }  // namespace
 
 Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {

@@ -228,9 +228,8 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
       }
     }
     // The exact model of the hardware.
-    auto weight = [&](uint32_t c, uint32_t i) -> uint32_t {
-      const size_t idx = size_t{c} * k + i;
-      return bitlinear ? static_cast<uint32_t>(ld.ternary.trits[idx]) : ld.encoded.patterns[idx];
+    auto weight = [&](uint32_t c, uint32_t i) {
+      return weight_pattern(spec, ld, size_t{c} * k + i);
     };
     if (hw::is_integer(kind)) {
       ref.absmax.resize(m);
@@ -246,8 +245,7 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
         }
         requantize(acc, ref, r, n);
       }
-      const double w_scale = bitlinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
-      ref.out_scale = output_scales(ref.absmax, w_scale, x_scale);
+      ref.out_scale = output_scales(ref.absmax, weight_scale(spec, ld), x_scale);
       x_scale = ref.out_scale;
     } else if (kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16) {
       const arith::PositFormat pf =

@@ -8,13 +8,22 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <vector>
 
 #include "hw_models/nmp_top.hpp"
 
 namespace nmp::workloads {
 
 inline uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+// Writes elements of `element_bytes` each (little-endian patterns) at image[at...].
+inline void put_patterns(std::vector<uint8_t>& image, uint64_t at,
+                         const std::vector<uint32_t>& patterns, uint64_t element_bytes) {
+  for (size_t i = 0; i < patterns.size(); ++i)
+    std::memcpy(&image[at + i * element_bytes], &patterns[i], element_bytes);
+}
 
 // Where the lowerings place tensors in DRAM: one after another, each starting on a 64-byte
 // boundary (a burst of the default DRAM).
