@@ -367,6 +367,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   return report;
 }
 
+namespace {
+
 std::string child_message(const std::function<Json()>& work) {
   Json msg;
   try {
@@ -396,6 +398,8 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
+}  // namespace
+
 Json child_outcome(const std::string& text, int status) {
   if (!WIFEXITED(status) || text.empty()) {
     return {
@@ -408,7 +412,7 @@ Json child_outcome(const std::string& text, int status) {
   return Json::parse(text);
 }
 
-Json run_in_child(const std::function<Json()>& work) {
+ChildProcess start_child(const std::function<Json()>& work) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   std::fflush(nullptr);
@@ -421,16 +425,21 @@ Json run_in_child(const std::function<Json()>& work) {
     _exit(0);
   }
   close(fds[1]);
+  return {pid, fds[0]};
+}
+
+Json run_in_child(const std::function<Json()>& work) {
+  const ChildProcess child = start_child(work);
   std::string text;
   char buf[65536];
   for (;;) {
-    const ssize_t n = read(fds[0], buf, sizeof buf);
+    const ssize_t n = read(child.fd, buf, sizeof buf);
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  close(fds[0]);
+  close(child.fd);
   int status = 0;
-  waitpid(pid, &status, 0);
+  waitpid(child.pid, &status, 0);
   const Json msg = child_outcome(text, status);
   if (msg.at("ok").get<bool>()) return msg.at("result");
   const std::string kind = msg.at("kind");

@@ -9,6 +9,8 @@
 //   Json report = run_isolated(cfg);
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -65,12 +67,15 @@ Json run_isolated(const SimConfig& config);
 Json run_in_child(const std::function<Json()>& work);
 
 // The protocol between a child and its parent, for callers that manage children themselves:
-// the child runs `work` and writes child_message(work) to the parent; the parent turns the text
-// and the child's exit status into {"ok": true, "result": ...} or {"ok": false, "kind":
-// "config" | "simulation" | "internal", "message": ...}.
-std::string child_message(const std::function<Json()>& work);
-// Writes all of text to fd (a child's pipe), retrying short writes.
-void write_all(int fd, const std::string& text);
+// start_child forks a child that runs `work` and writes its outcome to the pipe `fd`; the
+// parent reads the pipe to its end, waits for `pid`, and child_outcome turns the text and the
+// exit status into {"ok": true, "result": ...} or {"ok": false, "kind": "config" |
+// "simulation" | "internal", "message": ...}.
+struct ChildProcess {
+  pid_t pid;
+  int fd;  // the read end of the child's pipe
+};
+ChildProcess start_child(const std::function<Json()>& work);
 Json child_outcome(const std::string& text, int wait_status);
 
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.

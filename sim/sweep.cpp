@@ -427,20 +427,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   const unsigned jobs = std::max(1u, opt.jobs);
   while (next < todo.size() || !running.empty()) {
     while (running.size() < jobs && next < todo.size()) {
-      int fds[2];
-      if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-      std::fflush(nullptr);
-      const pid_t pid = fork();
-      if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-      if (pid == 0) {
-        close(fds[0]);
-        const SweepPoint point = todo[next];
-        write_all(fds[1], child_message([&] { return run_point(point); }));
-        close(fds[1]);
-        _exit(0);
-      }
-      close(fds[1]);
-      running.push_back({pid, fds[0], todo[next], ""});
+      const SweepPoint& point = todo[next];
+      const ChildProcess child = start_child([&] { return run_point(point); });
+      running.push_back({child.pid, child.fd, point, ""});
       ++next;
     }
     std::vector<pollfd> fds;
