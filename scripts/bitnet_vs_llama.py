@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from doc_section import replace_section
+
 root = pathlib.Path(__file__).resolve().parent.parent
 nmpsim = root / "build" / "nmpsim"
 hw = root / "configs" / "hw" / "llm_64x64.json"
@@ -77,11 +79,7 @@ def main():
     text = "\n".join(lines)
     print(text)
     if "--write-docs" in sys.argv:
-        doc = root / "docs" / "validation.md"
-        s = doc.read_text()
-        start = s.index("<!-- BEGIN BITNET VS LLAMA")
-        end = s.index("<!-- END BITNET VS LLAMA -->") + len("<!-- END BITNET VS LLAMA -->")
-        doc.write_text(s[:start] + text + s[end:])
+        replace_section(root / "docs" / "validation.md", "BITNET VS LLAMA", text)
 
 
 if __name__ == "__main__":

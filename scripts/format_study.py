@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 
+from doc_section import replace_section
+
 root = pathlib.Path(__file__).resolve().parent.parent
 nmpsim = root / "build" / "nmpsim"
 hw = root / "configs" / "hw" / "default.json"
@@ -95,11 +97,7 @@ def main():
     text = "\n".join(out)
     print(text)
     if "--write-docs" in sys.argv:
-        doc = root / "docs" / "validation.md"
-        s = doc.read_text()
-        start = s.index("<!-- BEGIN FORMAT STUDY")
-        end = s.index("<!-- END FORMAT STUDY -->") + len("<!-- END FORMAT STUDY -->")
-        doc.write_text(s[:start] + text + s[end:])
+        replace_section(root / "docs" / "validation.md", "FORMAT STUDY", text)
 
 
 if __name__ == "__main__":
