@@ -89,15 +89,13 @@ namespace {
 uint64_t attention_step_model(const hw::NmpParams& p, uint64_t L, uint64_t d) {
   using test::VecOperandTiming;
   const hw::PeTraits t = p.mac_array.traits();
-  const uint64_t vb = (arith::make_format(p.vector_unit.math.format)->bits() + 7) / 8;
-  const uint64_t lanes = p.vector_unit.lanes, depth = p.vector_unit.pipeline_depth_cycles;
+  const test::VectorUnitTiming vu(p);
+  const uint64_t vb = vu.vb, depth = vu.depth;
   uint64_t tree = 0;  // ceil(log2 lanes): the reduction tree of the sum
-  while ((uint64_t{1} << tree) < lanes) ++tree;
+  while ((uint64_t{1} << tree) < vu.lanes) ++tree;
   const hw::SramParams* act = &p.act_sram;
-  auto pass = [&](const std::vector<VecOperandTiming>& ops, uint64_t n) {
-    return test::vector_pass_cycles(test::stream_groups(ops), n, lanes, 1);
-  };
-  const VecOperandTiming vec_in{vb, act, false}, vec_out{vb, act, true};
+  auto pass = [&](const std::vector<VecOperandTiming>& ops, uint64_t n) { return vu.pass(ops, n); };
+  const VecOperandTiming vec_in = vu.vec_in, vec_out = vu.vec_out;
   const VecOperandTiming acc_in{t.acc_bytes, &p.acc_sram, false};
   const VecOperandTiming act_out{t.act_bytes, act, true};
   const uint64_t wb = p.weight_sram.width_bits / 8;

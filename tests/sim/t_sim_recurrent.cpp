@@ -119,14 +119,14 @@ namespace {
 uint64_t lstm_step_model(const hw::NmpParams& p, uint64_t I, uint64_t H) {
   using test::VecOperandTiming;
   const hw::PeTraits t = p.mac_array.traits();
-  const uint64_t vb = (arith::make_format(p.vector_unit.math.format)->bits() + 7) / 8;
-  const uint64_t lanes = p.vector_unit.lanes, depth = p.vector_unit.pipeline_depth_cycles;
+  const test::VectorUnitTiming vu(p);
+  const uint64_t vb = vu.vb, depth = vu.depth;
   const hw::SramParams* act = &p.act_sram;
   const hw::SramParams* acc = &p.acc_sram;
   auto pass = [&](const std::vector<VecOperandTiming>& ops, uint64_t n, uint64_t per_beat = 1) {
-    return test::vector_pass_cycles(test::stream_groups(ops), n, lanes, per_beat);
+    return vu.pass(ops, n, per_beat);
   };
-  const VecOperandTiming vec_in{vb, act, false}, vec_out{vb, act, true};
+  const VecOperandTiming vec_in = vu.vec_in, vec_out = vu.vec_out;
   const uint64_t store_h = test::dma_row_cycles(p, p.act_sram, H * vb);
   const uint64_t load_x = test::dma_row_cycles(p, p.act_sram, I * vb);
   const uint64_t quantize_x = pass({vec_in, {t.act_bytes, act, true}}, I) + depth;

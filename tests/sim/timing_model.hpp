@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "hw_models/arith/format.hpp"
 #include "hw_models/mac_array.hpp"
 #include "hw_models/nmp_top.hpp"
 
@@ -135,5 +136,22 @@ inline uint64_t vector_pass_cycles(const std::vector<std::vector<VecOperandTimin
   }
   return cycles;
 }
+
+// The vector unit of a machine, for timing its commands: one pass over n elements of operands
+// grouped as the unit groups them, and the operands it uses most.
+struct VectorUnitTiming {
+  explicit VectorUnitTiming(const hw::NmpParams& p)
+      : vb((arith::make_format(p.vector_unit.math.format)->bits() + 7) / 8),
+        lanes(p.vector_unit.lanes),
+        depth(p.vector_unit.pipeline_depth_cycles),
+        vec_in{vb, &p.act_sram, false},
+        vec_out{vb, &p.act_sram, true} {}
+  uint64_t pass(const std::vector<VecOperandTiming>& ops, uint64_t n,
+                uint64_t cycles_per_beat = 1) const {
+    return vector_pass_cycles(stream_groups(ops), n, lanes, cycles_per_beat);
+  }
+  uint64_t vb, lanes, depth;         // vec element bytes, lanes, pipeline depth
+  VecOperandTiming vec_in, vec_out;  // vec elements read or written in the act SRAM
+};
 
 }  // namespace nmp::test
