@@ -33,79 +33,56 @@ void requantize(const std::vector<int64_t>& acc, LayerReference& ref, size_t row
   }
 }
 
-// The fp32 sum of x[k] w[k] over one array block, as the hardware adds it.
-float block_sum(const std::vector<float>& x, const std::vector<float>& w, size_t k0, size_t k1,
-                bool tree) {
-  if (!tree) {
-    float s = 0.0f;
-    for (size_t k = k0; k < k1; ++k) s = s + x[k] * w[k];
-    return s;
-  }
-  std::vector<float> p;
-  for (size_t k = k0; k < k1; ++k) p.push_back(x[k] * w[k]);
-  while (p.size() > 1) {
-    std::vector<float> next;
-    for (size_t i = 0; i + 1 < p.size(); i += 2) next.push_back(p[i] + p[i + 1]);
-    if (p.size() % 2) next.push_back(p.back());
-    p = next;
-  }
-  return p[0];
-}
-
 // The value rounded to the kind's own format (native float accumulation).
 double round_to(hw::PeKind kind, double v) { return element_value(kind, encode_element(kind, v)); }
 
 // The accumulator of one output over k products x[i] w[i] as the MAC array forms it
 // (pe.hpp): per k-tile (one gemm each) and per array block of it, the block's sum (pairwise
 // in an adder tree, in order in a systolic column or PE), then added to the accumulator in
-// block order; fp32 accumulation rounds every add to fp32, native accumulation every product
-// and every add to the kind's format.
-double float_accumulator(hw::PeKind kind, const std::vector<double>& x,
-                         const std::vector<double>& w, uint32_t k, uint32_t k_tile,
-                         const hw::MacArrayParams& mac) {
+// block order. T is float for fp32 accumulation (every product and add rounds to fp32 by
+// itself, `round` is the identity), double with `round` to the kind's format for native
+// accumulation.
+template <class T, class Round>
+T accumulate_blocks(const std::vector<T>& x, const std::vector<T>& w, uint32_t k, uint32_t k_tile,
+                    const hw::MacArrayParams& mac, Round round) {
   const bool tree = mac.dataflow == hw::Dataflow::kAdderTree;
   const bool whole_tile = mac.dataflow == hw::Dataflow::kOutputStationary;
-  if (!mac.traits().native_acc) {
-    std::vector<float> xf(x.begin(), x.end()), wf(w.begin(), w.end());
-    float acc = 0.0f;
-    bool first = true;
-    for (uint32_t t0 = 0; t0 < k; t0 += k_tile) {
-      const uint32_t t1 = std::min(k, t0 + k_tile);
-      const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
-      for (uint32_t b0 = t0; b0 < t1; b0 += block) {
-        const float s = block_sum(xf, wf, b0, std::min(t1, b0 + block), tree);
-        acc = first ? s : acc + s;
-        first = false;
-      }
-    }
-    return acc;
-  }
-  double acc = 0.0;
+  T acc = 0;
   bool first = true;
+  std::vector<T> p, next;
   for (uint32_t t0 = 0; t0 < k; t0 += k_tile) {
     const uint32_t t1 = std::min(k, t0 + k_tile);
     const uint32_t block = whole_tile ? t1 - t0 : mac.rows;
     for (uint32_t b0 = t0; b0 < t1; b0 += block) {
-      std::vector<double> p;
-      for (uint32_t i = b0; i < std::min(t1, b0 + block); ++i)
-        p.push_back(round_to(kind, x[i] * w[i]));
-      double s = 0.0;
+      p.clear();
+      for (uint32_t i = b0; i < std::min(t1, b0 + block); ++i) p.push_back(round(x[i] * w[i]));
+      T s = 0;
       if (tree) {
         while (p.size() > 1) {
-          std::vector<double> q;
-          for (size_t i = 0; i + 1 < p.size(); i += 2) q.push_back(round_to(kind, p[i] + p[i + 1]));
-          if (p.size() % 2) q.push_back(p.back());
-          p = q;
+          next.clear();
+          for (size_t i = 0; i + 1 < p.size(); i += 2) next.push_back(round(p[i] + p[i + 1]));
+          if (p.size() % 2) next.push_back(p.back());
+          p.swap(next);
         }
         s = p[0];
       } else {
-        for (double v : p) s = round_to(kind, s + v);
+        for (T v : p) s = round(s + v);
       }
-      acc = first ? s : round_to(kind, acc + s);
+      acc = first ? s : round(acc + s);
       first = false;
     }
   }
   return acc;
+}
+
+double float_accumulator(hw::PeKind kind, const std::vector<double>& x,
+                         const std::vector<double>& w, uint32_t k, uint32_t k_tile,
+                         const hw::MacArrayParams& mac) {
+  if (!mac.traits().native_acc) {
+    const std::vector<float> xf(x.begin(), x.end()), wf(w.begin(), w.end());
+    return accumulate_blocks(xf, wf, k, k_tile, mac, [](float v) { return v; });
+  }
+  return accumulate_blocks(x, w, k, k_tile, mac, [kind](double v) { return round_to(kind, v); });
 }
 
 }  // namespace
