@@ -400,12 +400,6 @@ void read_graph_layer(ObjectReader& l, size_t index,
                       const std::vector<workloads::LayerSpec>& earlier,
                       workloads::LayerSpec& spec) {
   using workloads::LayerKind;
-  if (workloads::is_recurrent(spec.kind)) {
-    l.error("type",
-            "lstm and gru layers run in workloads of their own kind, not yet inside a "
-            "graph model");
-    return;
-  }
   if (spec.kind == LayerKind::kEmbedding) {
     if (index != 0) l.error("type", "an embedding layer reads the token ids: it must be layer 0");
     spec.vocab = l.u32_required("vocab", 1, 1u << 24, "tokens", "embedding: rows of the table");

@@ -8,6 +8,7 @@
 #include "hw_models/weight_layout.hpp"
 #include "workloads/attention.hpp"
 #include "workloads/program_builder.hpp"
+#include "workloads/recurrent.hpp"
 #include "workloads/tiling.hpp"
 
 namespace nmp::workloads {
@@ -138,6 +139,7 @@ struct LayerLayout {
   uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
   std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
   GraphAttention attention;      // attention layers
+  RecurrentLayout recurrent;     // lstm, gru
 };
 
 // Emits `body(m)` over the row tiles of a layer: full tiles in a counted loop that advances the
@@ -259,13 +261,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
               " processing elements; the hardware's MAC array has " +
               hw::to_string(hw.mac_array.pe));
     }
-    if (is_recurrent(l.kind)) {
-      throw LoweringError("workload", "/layers/" + std::to_string(li) + "/type",
-                          where(l, li) +
-                              ": lstm and gru layers run in workloads of their own "
-                              "kind, not yet inside a graph");
-    }
     LayerLayout lay;
+    if (is_recurrent(l.kind)) {
+      lay.recurrent = place_recurrent(l, li, hw, allocate);
+      out.layers.push_back(recurrent_plan(l, lay.recurrent, T));
+      layouts.push_back(std::move(lay));
+      continue;
+    }
     if (l.kind == LayerKind::kAttention) {
       lay.attention = place_graph_attention(l, li, T, hw, allocate);
       LayerPlan plan;
@@ -355,6 +357,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       if (l.kind == LayerKind::kAttention) {
         write_graph_attention(lay.attention, l, ld, T, hw, out.dram_image);
       }
+      if (is_recurrent(l.kind)) write_recurrent(lay.recurrent, l, ld, hw, out.dram_image);
       if (l.kind == LayerKind::kEmbedding) {
         std::vector<uint32_t> table;
         for (float v : ld.weights) table.push_back(vm.from_double(v));
@@ -391,6 +394,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       plan.n_tile = p.n_tile;
       plan.k_tile = p.k_tile;
       plan.w_bytes = p.w_bytes;
+      continue;
+    }
+    if (is_recurrent(l.kind)) {
+      emit_recurrent(b, lay.recurrent, l, T, lay.inputs[0], out.layers[li].y_dram, hw);
       continue;
     }
     auto load_rows = [&](unsigned dram_reg, uint64_t sram, uint32_t m) {
@@ -543,6 +550,10 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     }
     const std::vector<uint32_t>& x = exact_of(in[0]);
     const std::vector<float>& xf = fp32_of(in[0]);
+    if (is_recurrent(l.kind)) {
+      refs[li] = reference_recurrent_layer(l, T, x, xf, ld, lowered.layers[li], hw);
+      continue;
+    }
     const uint32_t k = l.in_features, n = l.out_features;
     LayerReference& ref = refs[li];
     ref.out.resize(size_t{T} * n);

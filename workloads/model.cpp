@@ -146,6 +146,8 @@ ModelData generate(const ModelSpec& model) {
         ld = generate_attention(l, model.tokens);
       } else if (l.kind == LayerKind::kEmbedding) {
         ld.weights = generate_tensor(l.weights, size_t{l.vocab} * l.out_features);  // the table
+      } else if (is_recurrent(l.kind)) {
+        ld = generate_recurrent(l);
       }
     }
     return d;

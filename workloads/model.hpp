@@ -11,7 +11,8 @@
 //   lstm, gru  a recurrent layer over the tokens as timesteps of one sequence (workloads/
 //              recurrent.hpp): gate pre-activations W x_t + U h_(t-1) (+ biases) on the MAC
 //              array in the layer's format, the cell in the vector unit's format; optionally
-//              bidirectional. A workload is all feedforward or all recurrent.
+//              bidirectional. Outside a graph model, a workload is all feedforward or all
+//              recurrent; inside one, a recurrent layer reads and writes graph tensors.
 //   attention  scaled dot-product attention of the tokens' queries over a KV cache, multi-head
 //              or grouped-query (workloads/attention.hpp); a workload holds one.
 // Each layer's input is the previous layer's output.

@@ -32,19 +32,15 @@ enum Reg : unsigned {
   kRegWgt = 10,
 };
 
-// One gemm matrix (W or U of one direction): its tiles in DRAM and in the weight SRAM.
-struct MatrixPlan {
-  uint32_t n = 0, k = 0;
-  WeightTiling tiling;
-  struct Tile {
-    uint32_t n0, nt, k0, kt;
-    uint64_t dram, bytes, sram;  // sram: resident address
-  };
-  std::vector<Tile> tiles;
-};
+// LSTM: one bias block (b_ih + b_hh); GRU: b_ih and b_hh apart (r gates h's part).
+uint64_t bias_elements(const LayerSpec& l) {
+  return uint64_t{l.kind == LayerKind::kLstm ? 1u : 2u} * l.gates() * l.hidden;
+}
 
-MatrixPlan plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g) {
-  MatrixPlan p;
+using Matrix = RecurrentLayout::Matrix;
+
+Matrix plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g) {
+  Matrix p;
   p.n = n;
   p.k = k;
   p.tiling = tile_weights(n, k, budget, g);
@@ -58,22 +54,18 @@ MatrixPlan plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& 
   return p;
 }
 
-uint64_t tile_bytes(const MatrixPlan& p) {
+uint64_t tile_bytes(const Matrix& p) {
   uint64_t b = 0;
   for (const auto& t : p.tiles) b += t.bytes;
   return b;
 }
 
-// Activation SRAM layout of one layer (byte addresses, each region word-aligned).
-struct ActLayout {
-  uint64_t xv, xs, xq, hq, h, c, gx, gh, bias, consts, end;
-};
 // Constants block (vec elements): c127, s_W / 127, s_U / 127, then scratch a, r, q, f_x, f_h.
 enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFx, kFh, kNumConsts };
 
-ActLayout act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
+RecurrentLayout::Act act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
   const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), ab = g.traits.act_bytes;
-  ActLayout a{};
+  RecurrentLayout::Act a{};
   uint64_t top = 0;
   auto region = [&](uint64_t bytes) {
     const uint64_t at = top;
@@ -88,7 +80,7 @@ ActLayout act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
   a.c = region(H * eb);
   a.gx = region(G * H * eb);
   a.gh = region(G * H * eb);
-  a.bias = region((l.kind == LayerKind::kLstm ? 1 : 2) * G * H * eb);
+  a.bias = region(bias_elements(l) * eb);
   a.consts = region(kNumConsts * eb);
   a.end = top;
   return a;
@@ -119,95 +111,216 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
 
 }  // namespace
 
-Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
+                                DramAllocator& allocate) {
+  const Geometry g = geometry_of(hw);
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
+  const uint32_t H = l.hidden, G = l.gates();
+  RecurrentLayout lay;
+  lay.act = act_layout(l, eb, g);
+  if (lay.act.end > g.act_cap) {
+    throw LoweringError("hw", "/act_sram/capacity_kib",
+                        where + ": the activation SRAM must hold the step's vectors (" +
+                            std::to_string(lay.act.end) + " bytes); it holds " +
+                            std::to_string(g.act_cap));
+  }
+  if (2 * round_up(uint64_t{G} * H * g.traits.acc_bytes, g.acc_word) > g.acc_cap) {
+    throw LoweringError("hw", "/acc_sram/capacity_kib",
+                        where + ": the accumulator SRAM must hold two rows of " +
+                            std::to_string(G * H) + " gate accumulators");
+  }
+  // Resident if W and U each fit as one tile and fit the weight SRAM together; else every
+  // step streams their tiles through its halves.
+  const Matrix w_all = plan_matrix(G * H, l.in_features, g.wgt_cap, g);
+  const Matrix u_all = plan_matrix(G * H, H, g.wgt_cap, g);
+  lay.resident = w_all.tiles.size() == 1 && u_all.tiles.size() == 1 &&
+                 round_up(w_all.tiles[0].bytes, g.wgt_word) + u_all.tiles[0].bytes <= g.wgt_cap;
+  for (uint32_t d = 0; d < l.directions(); ++d) {
+    Matrix w = w_all, u = u_all;
+    if (lay.resident) {
+      w.tiles[0].sram = 0;
+      u.tiles[0].sram = round_up(w.tiles[0].bytes, g.wgt_word);
+    } else {
+      w = plan_matrix(G * H, l.in_features, g.wgt_half, g);
+      u = plan_matrix(G * H, H, g.wgt_half, g);
+      if (w.tiling.k_tile == 0 || u.tiling.k_tile == 0) {
+        throw LoweringError("hw", "/weight_sram/capacity_kib",
+                            where +
+                                ": half the weight SRAM (double buffering) must hold one "
+                                "array tile of the gate weights");
+      }
+    }
+    for (auto* m : {&w, &u}) {
+      for (auto& t : m->tiles) t.dram = allocate(t.bytes);
+    }
+    lay.w.push_back(w);
+    lay.u.push_back(u);
+    lay.bias_dram.push_back(allocate(bias_elements(l) * eb));
+    lay.const_dram.push_back(allocate(uint64_t{kNumConsts} * eb));
+  }
+  lay.zero_dram = allocate(lay.act.end);
+  return lay;
+}
+
+LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens) {
+  LayerPlan plan;
+  plan.name = l.name;
+  plan.m = tokens;
+  plan.k = l.in_features;
+  plan.n = l.out_features;
+  plan.weights_resident = lay.resident;
+  plan.timesteps = tokens * l.directions();
+  plan.w_n_tile = lay.w[0].tiling.n_tile;
+  plan.w_k_tile = lay.w[0].tiling.k_tile;
+  plan.u_n_tile = lay.u[0].tiling.n_tile;
+  plan.u_k_tile = lay.u[0].tiling.k_tile;
+  plan.w_dram = lay.w[0].tiles.front().dram;
+  for (uint32_t d = 0; d < l.directions(); ++d)
+    plan.w_bytes += tile_bytes(lay.w[d]) + tile_bytes(lay.u[d]);
+  return plan;
+}
+
+void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,
+                     const hw::NmpParams& hw, std::vector<uint8_t>& image) {
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint32_t eb = vm.element_bytes();
+  for (uint32_t d = 0; d < l.directions(); ++d) {
+    const RecurrentDirection& dir = ld.directions[d];
+    for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u[d]}}) {
+      const WeightAt at = [m = m, k = plan->k](uint32_t nn, uint32_t kk) {
+        return m->encoded.patterns[size_t{nn} * k + kk];
+      };
+      for (const auto& t : plan->tiles) {
+        write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, image.data() + t.dram);
+      }
+    }
+    put_patterns(image, lay.bias_dram[d], bias_patterns(l, dir, vm), eb);
+    put_patterns(image, lay.const_dram[d], const_patterns(dir, vm), eb);
+  }
+}
+
+void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
+                    uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
+  const bool int_kind = hw::is_integer(hw.mac_array.pe);
+  const RecurrentLayout::Act& a = lay.act;
+  const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), T = tokens;
+  const uint64_t acc_row = round_up(G * H * accb, g.acc_word);
+  const VecRef acc_x{0, true}, acc_h{acc_row, true};
+  auto dma = [&](Opcode op, Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
+    b.li(kRegSram, sram);
+    b.li(kRegDram, dram);
+    b.dma(op, space, kRegSram, kRegDram, 1, bytes, bytes, bytes);
+  };
+  auto vec = [](uint64_t addr) { return VecRef{addr, false}; };
+  auto cst = [&](Const c) { return vec(a.consts + uint64_t{c} * eb); };
+  // x_q = quantized (or converted) x, and its dequantization factor.
+  auto quantize = [&](uint64_t src, uint64_t n, uint64_t dst, Const scale, Const factor) {
+    if (!int_kind) {
+      b.vcvt(vec(dst), ElemType::kAct, vec(src), ElemType::kVec, 1, n);
+      return;
+    }
+    b.vred(hw::VectorReduce::kAbsMax, cst(kA), vec(src), 1, n);
+    b.vfn(VectorFunction::kReciprocal, cst(kR), cst(kA), 1, 1);
+    b.vbin(VectorBinary::kMul, cst(kQ), cst(kR), cst(kC127), false, 1, 1);
+    b.vbin(VectorBinary::kMul, vec(a.xs), vec(src), cst(kQ), true, 1, n);
+    b.vcvt(vec(dst), ElemType::kAct, vec(a.xs), ElemType::kVec, 1, n);
+    b.vbin(VectorBinary::kMul, cst(factor), cst(kA), cst(scale), false, 1, 1);
+  };
+  // acc = M act, tile by tile; resident tiles are in place, streamed ones alternate halves.
+  auto matvec = [&](const Matrix& m, uint64_t act, VecRef acc) {
+    for (const auto& t : m.tiles) {
+      unsigned wreg = kRegWgt;
+      if (lay.resident) {
+        b.li(kRegWgt, t.sram);
+      } else {
+        b.li(kRegDram, t.dram);
+        b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegDram, 1, t.bytes, t.bytes,
+              t.bytes);
+        wreg = kRegWBuf;
+      }
+      b.li(kRegAct, act + uint64_t{t.k0} * ab);
+      b.li(kRegAcc, acc.addr + uint64_t{t.n0} * accb);
+      b.gemm(kRegAct, wreg, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
+             t.k0 == 0 ? isa::AccMode::kOverwrite : isa::AccMode::kAccumulate);
+      if (!lay.resident) b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
+    }
+  };
+  for (uint32_t d = 0; d < l.directions(); ++d) {
+    const Matrix& w = lay.w[d];
+    const Matrix& u = lay.u[d];
+    // Direction set-up: state to zero, biases and constants in, resident weights in.
+    dma(Opcode::kDmaLoad, Space::kActSram, 0, lay.zero_dram, a.end);
+    dma(Opcode::kDmaLoad, Space::kActSram, a.bias, lay.bias_dram[d], bias_elements(l) * eb);
+    dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], kNumConsts * eb);
+    if (lay.resident) {
+      for (const Matrix* m : {&w, &u}) {
+        dma(Opcode::kDmaLoad, Space::kWeightSram, m->tiles[0].sram, m->tiles[0].dram,
+            m->tiles[0].bytes);
+      }
+    } else {
+      b.li(kRegWBuf, 0);
+      b.li(kRegHalf, g.wgt_half);
+    }
+    const bool backward = d == 1;
+    const uint64_t x_row = I * eb, y_row = uint64_t{l.out_features} * eb;
+    b.li(kRegSteps, T);
+    b.li(kRegXDram, x + (backward ? (T - 1) * x_row : 0));
+    b.li(kRegYDram, y + (backward ? (T - 1) * y_row + H * eb : 0));
+    const uint64_t loop = b.here();
+    b.li(kRegSram, a.xv);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, 1, x_row, x_row, x_row);
+    quantize(a.xv, I, a.xq, kCW, kFx);
+    matvec(w, a.xq, acc_x);
+    matvec(u, a.hq, acc_h);
+    b.vcvt(vec(a.gx), ElemType::kVec, acc_x, ElemType::kAcc, 1, G * H);
+    b.vcvt(vec(a.gh), ElemType::kVec, acc_h, ElemType::kAcc, 1, G * H);
+    if (int_kind) {
+      b.vbin(VectorBinary::kMul, vec(a.gx), vec(a.gx), cst(kFx), true, 1, G * H);
+      b.vbin(VectorBinary::kMul, vec(a.gh), vec(a.gh), cst(kFh), true, 1, G * H);
+    }
+    if (l.kind == LayerKind::kLstm) {
+      b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.gh), false, 1, G * H);
+      b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
+      b.cell(Opcode::kLstmCell, vec(a.gx), vec(a.c), vec(a.h), 1, H);
+    } else {
+      b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
+      b.vbin(VectorBinary::kAdd, vec(a.gh), vec(a.gh), vec(a.bias + G * H * eb), false, 1, G * H);
+      b.cell(Opcode::kGruCell, vec(a.gx), vec(a.gh), vec(a.h), 1, H);
+    }
+    b.li(kRegSram, a.h);
+    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegYDram, 1, H * eb, H * eb, H * eb);
+    quantize(a.h, H, a.hq, kCU, kFh);
+    b.addi(kRegXDram, kRegXDram,
+           backward ? -static_cast<int64_t>(x_row) : static_cast<int64_t>(x_row));
+    b.addi(kRegYDram, kRegYDram,
+           backward ? -static_cast<int64_t>(y_row) : static_cast<int64_t>(y_row));
+    b.dbnz(kRegSteps, loop);
+  }
+}
+
+Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
   const uint32_t T = model.tokens;
   Lowered out;
   DramAllocator allocate;
-
-  struct LayerLayout {
-    ActLayout act;
-    std::vector<MatrixPlan> w, u;  // per direction
-    std::vector<uint64_t> bias_dram, const_dram;
-    uint64_t zero_dram = 0;
-  };
-  std::vector<LayerLayout> layouts;
+  std::vector<RecurrentLayout> layouts;
   const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * eb);
   for (uint32_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
-    const std::string where = "layer " + std::to_string(li) + " (" + l.name + ")";
     if (l.pe != hw.mac_array.pe) {
       throw LoweringError("workload", "/layers/" + std::to_string(li) + "/format",
-                          where + " needs " + std::string(hw::to_string(l.pe)) +
+                          "layer " + std::to_string(li) + " (" + l.name + ") needs " +
+                              std::string(hw::to_string(l.pe)) +
                               " processing elements; the hardware's MAC array has " +
                               hw::to_string(hw.mac_array.pe));
     }
-    const uint32_t H = l.hidden, G = l.gates();
-    LayerLayout lay;
-    lay.act = act_layout(l, eb, g);
-    if (lay.act.end > g.act_cap) {
-      throw LoweringError("hw", "/act_sram/capacity_kib",
-                          where + ": the activation SRAM must hold the step's vectors (" +
-                              std::to_string(lay.act.end) + " bytes); it holds " +
-                              std::to_string(g.act_cap));
-    }
-    if (2 * round_up(uint64_t{G} * H * accb, g.acc_word) > g.acc_cap) {
-      throw LoweringError("hw", "/acc_sram/capacity_kib",
-                          where + ": the accumulator SRAM must hold two rows of " +
-                              std::to_string(G * H) + " gate accumulators");
-    }
-    // Resident if W and U each fit as one tile and fit the weight SRAM together; else every
-    // step streams their tiles through its halves.
-    MatrixPlan w_all = plan_matrix(G * H, l.in_features, g.wgt_cap, g);
-    MatrixPlan u_all = plan_matrix(G * H, H, g.wgt_cap, g);
-    const bool resident =
-        w_all.tiles.size() == 1 && u_all.tiles.size() == 1 &&
-        round_up(w_all.tiles[0].bytes, g.wgt_word) + u_all.tiles[0].bytes <= g.wgt_cap;
-    for (uint32_t d = 0; d < l.directions(); ++d) {
-      MatrixPlan w = w_all, u = u_all;
-      if (resident) {
-        w.tiles[0].sram = 0;
-        u.tiles[0].sram = round_up(w.tiles[0].bytes, g.wgt_word);
-      } else {
-        w = plan_matrix(G * H, l.in_features, g.wgt_half, g);
-        u = plan_matrix(G * H, H, g.wgt_half, g);
-        if (w.tiling.k_tile == 0 || u.tiling.k_tile == 0) {
-          throw LoweringError("hw", "/weight_sram/capacity_kib",
-                              where +
-                                  ": half the weight SRAM (double buffering) must hold one "
-                                  "array tile of the gate weights");
-        }
-      }
-      for (auto* m : {&w, &u}) {
-        for (auto& t : m->tiles) t.dram = allocate(t.bytes);
-      }
-      lay.w.push_back(w);
-      lay.u.push_back(u);
-      lay.bias_dram.push_back(
-          allocate(uint64_t{(l.kind == LayerKind::kLstm ? 1u : 2u) * G * H} * eb));
-      lay.const_dram.push_back(allocate(uint64_t{kNumConsts} * eb));
-    }
-    // Zeros for h, c, h_q and f_h at the start of each direction.
-    lay.zero_dram = allocate(lay.act.end);
-    LayerPlan plan;
-    plan.name = l.name;
-    plan.m = T;
-    plan.k = l.in_features;
-    plan.n = l.out_features;
-    plan.weights_resident = resident;
-    plan.timesteps = T * l.directions();
-    plan.w_n_tile = lay.w[0].tiling.n_tile;
-    plan.w_k_tile = lay.w[0].tiling.k_tile;
-    plan.u_n_tile = lay.u[0].tiling.n_tile;
-    plan.u_k_tile = lay.u[0].tiling.k_tile;
-    plan.w_dram = lay.w[0].tiles.front().dram;
-    for (uint32_t d = 0; d < l.directions(); ++d)
-      plan.w_bytes += tile_bytes(lay.w[d]) + tile_bytes(lay.u[d]);
-    out.layers.push_back(plan);
-    layouts.push_back(std::move(lay));
+    layouts.push_back(place_recurrent(l, li, hw, allocate));
+    out.layers.push_back(recurrent_plan(l, layouts.back(), T));
   }
   for (uint32_t li = 0; li < model.layers.size(); ++li) {
     LayerPlan& plan = out.layers[li];
@@ -216,132 +329,19 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
   }
 
   // The DRAM image: the input in vec, weight tiles, biases and constants.
+  const arith::VectorMath vm(hw.vector_unit.math);
   out.dram_image.assign(allocate.top(), 0);
   std::vector<uint32_t> x_patterns;
   for (float v : data.input) x_patterns.push_back(vm.from_double(v));
   put_patterns(out.dram_image, x0, x_patterns, eb);
-  for (uint32_t li = 0; li < model.layers.size(); ++li) {
-    const LayerSpec& l = model.layers[li];
-    const LayerLayout& lay = layouts[li];
-    for (uint32_t d = 0; d < l.directions(); ++d) {
-      const RecurrentDirection& dir = data.layers[li].directions[d];
-      for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u[d]}}) {
-        const WeightAt at = [m = m, k = plan->k](uint32_t nn, uint32_t kk) {
-          return m->encoded.patterns[size_t{nn} * k + kk];
-        };
-        for (const auto& t : plan->tiles) {
-          write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, out.dram_image.data() + t.dram);
-        }
-      }
-      put_patterns(out.dram_image, lay.bias_dram[d], bias_patterns(l, dir, vm), eb);
-      put_patterns(out.dram_image, lay.const_dram[d], const_patterns(dir, vm), eb);
-    }
-  }
+  for (uint32_t li = 0; li < model.layers.size(); ++li)
+    write_recurrent(layouts[li], model.layers[li], data.layers[li], hw, out.dram_image);
 
-  // The program.
   ProgramBuilder b;
-  auto dma = [&](Opcode op, Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
-    b.li(kRegSram, sram);
-    b.li(kRegDram, dram);
-    b.dma(op, space, kRegSram, kRegDram, 1, bytes, bytes, bytes);
-  };
-  const bool int_kind = hw::is_integer(hw.mac_array.pe);
   for (uint32_t li = 0; li < model.layers.size(); ++li) {
-    const LayerSpec& l = model.layers[li];
-    const LayerLayout& lay = layouts[li];
-    const LayerPlan& plan = out.layers[li];
-    const ActLayout& a = lay.act;
-    const uint64_t H = l.hidden, I = l.in_features, G = l.gates();
-    const uint64_t acc_row = round_up(G * H * accb, g.acc_word);
-    const VecRef acc_x{0, true}, acc_h{acc_row, true};
-    auto vec = [](uint64_t addr) { return VecRef{addr, false}; };
-    auto cst = [&](Const c) { return vec(a.consts + uint64_t{c} * eb); };
-    // x_q = quantized (or converted) x, and its dequantization factor.
-    auto quantize = [&](uint64_t src, uint64_t n, uint64_t dst, Const scale, Const factor) {
-      if (!int_kind) {
-        b.vcvt(vec(dst), ElemType::kAct, vec(src), ElemType::kVec, 1, n);
-        return;
-      }
-      b.vred(hw::VectorReduce::kAbsMax, cst(kA), vec(src), 1, n);
-      b.vfn(VectorFunction::kReciprocal, cst(kR), cst(kA), 1, 1);
-      b.vbin(VectorBinary::kMul, cst(kQ), cst(kR), cst(kC127), false, 1, 1);
-      b.vbin(VectorBinary::kMul, vec(a.xs), vec(src), cst(kQ), true, 1, n);
-      b.vcvt(vec(dst), ElemType::kAct, vec(a.xs), ElemType::kVec, 1, n);
-      b.vbin(VectorBinary::kMul, cst(factor), cst(kA), cst(scale), false, 1, 1);
-    };
-    // acc = M act, tile by tile; resident tiles are in place, streamed ones alternate halves.
-    auto matvec = [&](const MatrixPlan& m, bool resident, uint64_t act, VecRef acc) {
-      for (const auto& t : m.tiles) {
-        unsigned wreg = kRegWgt;
-        if (resident) {
-          b.li(kRegWgt, t.sram);
-        } else {
-          b.li(kRegDram, t.dram);
-          b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegDram, 1, t.bytes, t.bytes,
-                t.bytes);
-          wreg = kRegWBuf;
-        }
-        b.li(kRegAct, act + uint64_t{t.k0} * ab);
-        b.li(kRegAcc, acc.addr + uint64_t{t.n0} * accb);
-        b.gemm(kRegAct, wreg, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
-               t.k0 == 0 ? isa::AccMode::kOverwrite : isa::AccMode::kAccumulate);
-        if (!resident) b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
-      }
-    };
     b.layer(li);
-    for (uint32_t d = 0; d < l.directions(); ++d) {
-      const bool resident = plan.weights_resident;
-      const MatrixPlan& w = lay.w[d];
-      const MatrixPlan& u = lay.u[d];
-      // Direction set-up: state to zero, biases and constants in, resident weights in.
-      dma(Opcode::kDmaLoad, Space::kActSram, 0, lay.zero_dram, a.end);
-      dma(Opcode::kDmaLoad, Space::kActSram, a.bias, lay.bias_dram[d],
-          (l.kind == LayerKind::kLstm ? 1 : 2) * G * H * eb);
-      dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], kNumConsts * eb);
-      if (resident) {
-        for (const MatrixPlan* m : {&w, &u}) {
-          dma(Opcode::kDmaLoad, Space::kWeightSram, m->tiles[0].sram, m->tiles[0].dram,
-              m->tiles[0].bytes);
-        }
-      } else {
-        b.li(kRegWBuf, 0);
-        b.li(kRegHalf, g.wgt_half);
-      }
-      const bool backward = d == 1;
-      const uint64_t x_row = I * eb, y_row = uint64_t{plan.n} * eb;
-      b.li(kRegSteps, T);
-      b.li(kRegXDram, plan.x_dram + (backward ? (T - 1) * x_row : 0));
-      b.li(kRegYDram, plan.y_dram + (backward ? (T - 1) * y_row + H * eb : 0));
-      const uint64_t loop = b.here();
-      b.li(kRegSram, a.xv);
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, 1, x_row, x_row, x_row);
-      quantize(a.xv, I, a.xq, kCW, kFx);
-      matvec(w, resident, a.xq, acc_x);
-      matvec(u, resident, a.hq, acc_h);
-      b.vcvt(vec(a.gx), ElemType::kVec, acc_x, ElemType::kAcc, 1, G * H);
-      b.vcvt(vec(a.gh), ElemType::kVec, acc_h, ElemType::kAcc, 1, G * H);
-      if (int_kind) {
-        b.vbin(VectorBinary::kMul, vec(a.gx), vec(a.gx), cst(kFx), true, 1, G * H);
-        b.vbin(VectorBinary::kMul, vec(a.gh), vec(a.gh), cst(kFh), true, 1, G * H);
-      }
-      if (l.kind == LayerKind::kLstm) {
-        b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.gh), false, 1, G * H);
-        b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
-        b.cell(Opcode::kLstmCell, vec(a.gx), vec(a.c), vec(a.h), 1, H);
-      } else {
-        b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
-        b.vbin(VectorBinary::kAdd, vec(a.gh), vec(a.gh), vec(a.bias + G * H * eb), false, 1, G * H);
-        b.cell(Opcode::kGruCell, vec(a.gx), vec(a.gh), vec(a.h), 1, H);
-      }
-      b.li(kRegSram, a.h);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegYDram, 1, H * eb, H * eb, H * eb);
-      quantize(a.h, H, a.hq, kCU, kFh);
-      b.addi(kRegXDram, kRegXDram,
-             backward ? -static_cast<int64_t>(x_row) : static_cast<int64_t>(x_row));
-      b.addi(kRegYDram, kRegYDram,
-             backward ? -static_cast<int64_t>(y_row) : static_cast<int64_t>(y_row));
-      b.dbnz(kRegSteps, loop);
-    }
+    emit_recurrent(b, layouts[li], model.layers[li], T, out.layers[li].x_dram,
+                   out.layers[li].y_dram, hw);
   }
   out.program = finish_program(b, hw);
   return out;
@@ -477,33 +477,38 @@ void fp32_direction(const LayerSpec& l, const RecurrentDirection& d, const std::
 
 }  // namespace
 
+LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
+                                         const std::vector<uint32_t>& x,
+                                         const std::vector<float>& x_fp32, const LayerData& ld,
+                                         const LayerPlan& plan, const hw::NmpParams& hw) {
+  const arith::VectorMath vm(hw.vector_unit.math);
+  const uint32_t T = tokens, I = l.in_features, H = l.hidden, cols = l.out_features;
+  LayerReference ref;
+  ref.out.assign(size_t{T} * cols, 0);
+  ref.fp32.assign(size_t{T} * cols, 0.0f);
+  for (uint32_t d = 0; d < l.directions(); ++d) {
+    ExactCell cell(l, ld.directions[d], vm, hw, plan);
+    for (uint32_t s = 0; s < T; ++s) {
+      const uint32_t t = d == 1 ? T - 1 - s : s;
+      const std::vector<uint32_t> xt(x.begin() + size_t{t} * I, x.begin() + size_t{t + 1} * I);
+      const std::vector<uint32_t>& h = cell.step(xt);
+      std::copy(h.begin(), h.end(), ref.out.begin() + size_t{t} * cols + d * H);
+    }
+    fp32_direction(l, ld.directions[d], x_fp32, T, d == 1, d * H, cols, ref.fp32);
+  }
+  return ref;
+}
+
 std::vector<LayerReference> reference_recurrent(const ModelSpec& model, const ModelData& data,
                                                 const Lowered& lowered, const hw::NmpParams& hw) {
   const arith::VectorMath vm(hw.vector_unit.math);
-  const uint32_t T = model.tokens;
   std::vector<uint32_t> x;
   for (float v : data.input) x.push_back(vm.from_double(v));
-  std::vector<float> x_fp = data.input;
   std::vector<LayerReference> refs;
   for (size_t li = 0; li < model.layers.size(); ++li) {
-    const LayerSpec& l = model.layers[li];
-    const uint32_t I = l.in_features, H = l.hidden, cols = l.out_features;
-    LayerReference ref;
-    ref.out.assign(size_t{T} * cols, 0);
-    ref.fp32.assign(size_t{T} * cols, 0.0f);
-    for (uint32_t d = 0; d < l.directions(); ++d) {
-      ExactCell cell(l, data.layers[li].directions[d], vm, hw, lowered.layers[li]);
-      for (uint32_t s = 0; s < T; ++s) {
-        const uint32_t t = d == 1 ? T - 1 - s : s;
-        const std::vector<uint32_t> xt(x.begin() + size_t{t} * I, x.begin() + size_t{t + 1} * I);
-        const std::vector<uint32_t>& h = cell.step(xt);
-        std::copy(h.begin(), h.end(), ref.out.begin() + size_t{t} * cols + d * H);
-      }
-      fp32_direction(l, data.layers[li].directions[d], x_fp, T, d == 1, d * H, cols, ref.fp32);
-    }
-    x = ref.out;
-    x_fp = ref.fp32;
-    refs.push_back(std::move(ref));
+    refs.push_back(reference_recurrent_layer(
+        model.layers[li], model.tokens, li == 0 ? x : refs.back().out,
+        li == 0 ? data.input : refs.back().fp32, data.layers[li], lowered.layers[li], hw));
   }
   return refs;
 }

@@ -27,9 +27,48 @@
 #pragma once
 
 #include "workloads/lowering.hpp"
+#include "workloads/program_builder.hpp"
 #include "workloads/reference.hpp"
+#include "workloads/tiling.hpp"
 
 namespace nmp::workloads {
+
+// One recurrent layer's place in DRAM and on chip: its own workload's, or inside a graph model
+// (workloads/graph.hpp), where x and y are tensors of the graph.
+struct RecurrentLayout {
+  struct Matrix {  // W or U of one direction: its tiles in DRAM and (resident) in the SRAM
+    struct Tile {
+      uint32_t n0, nt, k0, kt;
+      uint64_t dram, bytes, sram;
+    };
+    uint32_t n = 0, k = 0;
+    WeightTiling tiling;
+    std::vector<Tile> tiles;
+  };
+  struct Act {  // activation SRAM regions (byte addresses)
+    uint64_t xv, xs, xq, hq, h, c, gx, gh, bias, consts, end;
+  };
+  Act act{};
+  bool resident = false;
+  std::vector<Matrix> w, u;  // per direction
+  std::vector<uint64_t> bias_dram, const_dram;
+  uint64_t zero_dram = 0;  // zeros for h, c, h_q and f_h at the start of each direction
+};
+// A LoweringError (naming layer `index`) when the SRAMs cannot hold a step.
+RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
+                                DramAllocator& allocate);
+// The layer's plan for reports (x_dram and y_dram left to the caller).
+LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens);
+void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,
+                     const hw::NmpParams& hw, std::vector<uint8_t>& image);
+// The layer's code over `tokens` timesteps, reading rows of x and writing rows of y (vec).
+void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
+                    uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw);
+// Exact and FP32 outputs of one layer from its input's exact (vec) and FP32 values.
+LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
+                                         const std::vector<uint32_t>& x,
+                                         const std::vector<float>& x_fp32, const LayerData& ld,
+                                         const LayerPlan& plan, const hw::NmpParams& hw);
 
 Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
 

@@ -272,3 +272,85 @@ TEST_CASE("BitNet layers run on int8 PEs beside int8 attention, their weights pa
   REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(layer)),
                       Catch::Contains("needs int8_int8 processing elements"));
 }
+
+namespace {
+
+// A recurrent stack as graph layers: layernorm -> bidirectional GRU -> projection -> LSTM ->
+// + projection (a residual around the LSTM).
+Json recurrent_block(const std::string& format, uint32_t tokens) {
+  auto source = [](double w, uint64_t seed) {
+    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
+  };
+  return {{"name", "recurrent-block"},
+          {"tokens", tokens},
+          {"input", source(1, 5)},
+          {"layers",
+           {{{"type", "layernorm"}, {"name", "norm"}, {"in_features", 24}},
+            {{"type", "gru"},
+             {"name", "gru"},
+             {"format", format},
+             {"in_features", 24},
+             {"hidden", 16},
+             {"bidirectional", true},
+             {"weights", source(0.4, 7)},
+             {"biases", source(0.2, 8)}},
+            {{"type", "linear"},
+             {"name", "proj"},
+             {"format", format},
+             {"in_features", 32},
+             {"out_features", 20},
+             {"weights", {{"std", 0.2}, {"seed", 9}}}},
+            {{"type", "lstm"},
+             {"name", "lstm"},
+             {"format", format},
+             {"in_features", 20},
+             {"hidden", 20},
+             {"weights", source(0.4, 10)},
+             {"biases", source(0.2, 11)}},
+            {{"type", "add"}, {"name", "res"}, {"inputs", {"lstm", "proj"}}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("lstm and gru layers in a graph equal their exact model, resident or streamed", "[sim]") {
+  const std::string format = GENERATE("int8", "fp16", "posit8_0", "fixed2_14");
+  const std::string weight_kib = GENERATE("64", "1");
+  INFO(format << ", weight SRAM " << weight_kib << " KiB");
+  const Json r = test::run_both_modes(test::make_config(
+      recurrent_block(format, 6),
+      {"hw.mac_array.pe=" + std::string(format == "int8" ? "int8_int8" : format),
+       "hw.mac_array.rows=8", "hw.mac_array.cols=8", "hw.weight_sram.capacity_kib=" + weight_kib}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["invariants"]["outputs_checked"] == 6 * (24 + 32 + 20 + 20 + 20));
+  // Gate products of every timestep: GRU 2 directions x 3 gates x 16 x (24 + 16), LSTM 4 x 20 x
+  // (20 + 20), beside the projection's 32 x 20.
+  REQUIRE(r["counters"]["mac_array"]["macs"] == 6 * (2 * 48 * 40 + 80 * 40 + 32 * 20));
+  REQUIRE(r["layers"][1]["recurrent"]["weights_resident"] == (weight_kib == "64"));
+  if (format == "fp16") REQUIRE(r["error"]["res.output"]["sqnr_db"].get<double>() > 30);
+}
+
+TEST_CASE("a recurrent stack runs the same as a graph and as a workload of its own", "[sim]") {
+  Json plain = recurrent_block("posit16_1", 5);
+  plain["layers"] = {plain["layers"][1]};
+  plain["layers"].push_back({{"type", "lstm"},
+                             {"name", "lstm"},
+                             {"format", "posit16_1"},
+                             {"in_features", 32},
+                             {"hidden", 12},
+                             {"bidirectional", true}});
+  Json graph = plain;
+  graph["layers"][1]["inputs"] = {"gru"};  // wiring by name makes it a graph model
+  const std::vector<std::string> sets = {"hw.mac_array.pe=posit16_1", "hw.mac_array.rows=8",
+                                         "hw.mac_array.cols=8", "hw.weight_sram.capacity_kib=1"};
+  const sim::SimConfig plain_cfg = test::make_config(plain, sets);
+  const sim::SimConfig graph_cfg = test::make_config(graph, sets);
+  REQUIRE_FALSE(plain_cfg.workload.model.graph);
+  REQUIRE(graph_cfg.workload.model.graph);
+  const Json a = sim::run_isolated(plain_cfg);
+  const Json b = sim::run_isolated(graph_cfg);
+  REQUIRE(a["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(b["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(a["cycles"] == b["cycles"]);
+  REQUIRE(a["counters"] == b["counters"]);
+  REQUIRE(a["error"] == b["error"]);
+}
