@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Dumped tensors checked by an independent numpy implementation (scripts/check_dump.py) for
-# every layer kind (graph models too): BitLinear and int8 layers bit for bit, every layer's FP32 model recomputed,
+# every layer kind (graph models too, recurrent layers in them): BitLinear and int8 layers bit for bit, every layer's FP32 model recomputed,
 # and the error it measures of nmpsim's outputs equal to the error in nmpsim's own report.
 set -euo pipefail
 nmpsim=$1
@@ -64,6 +64,15 @@ check graph '{"name": "ffn", "tokens": 3, "layers": [
   {"type": "layernorm", "name": "post_norm", "eps_log2": 30,
    "bias": {"distribution": "uniform", "low": -0.5, "high": 0.5, "seed": 6}}]}'
 check graph_attention "$(cat "$root/tests/scripts/data/attention_block.json")" --set hw.mac_array.pe=fp16
+check graph_recurrent "{\"name\": \"r\", \"tokens\": 5, \"input\": $src, \"seed\": 4}, \"layers\": [
+  {\"type\": \"layernorm\", \"name\": \"norm\", \"in_features\": 24},
+  {\"type\": \"gru\", \"name\": \"gru\", \"in_features\": 24, \"hidden\": 16, \"format\": \"fp16\",
+   \"bidirectional\": true, \"weights\": $src, \"seed\": 5}, \"biases\": $src, \"seed\": 6}},
+  {\"type\": \"linear\", \"name\": \"proj\", \"format\": \"fp16\", \"in_features\": 32, \"out_features\": 24},
+  {\"type\": \"lstm\", \"name\": \"lstm\", \"in_features\": 24, \"hidden\": 24, \"format\": \"fp16\",
+   \"weights\": $src, \"seed\": 7}, \"biases\": $src, \"seed\": 8}},
+  {\"type\": \"add\", \"name\": \"res\", \"inputs\": [\"lstm\", \"norm\"]}]}" \
+  --set hw.mac_array.pe=fp16
 
 # A corrupted output is caught.
 /usr/bin/python3 - "$tmp/int8/0_a_output_q.npy" <<'PY'
