@@ -341,58 +341,165 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
 
 namespace {
 
-// Weights of a bitlinear or linear layer read from a .npy file, or from one tensor of a
-// safetensors file: an out_features x in_features matrix (PyTorch's nn.Linear layout).
-workloads::TensorSource read_weight_file(ObjectReader&& r, const std::string& workload_file,
-                                         const workloads::LayerSpec& layer) {
-  workloads::TensorSource s;
+std::string shape_text(const std::vector<size_t>& shape) {
+  std::string t;
+  for (size_t d : shape) t += (t.empty() ? "" : ", ") + std::to_string(d);
+  return "[" + t + "]";
+}
+
+// The values of a .npy file, or of one tensor of a safetensors file, which must have `shape`
+// (`dims` names its dimensions in the message). Null after an error, recorded at `file`.
+std::shared_ptr<const std::vector<float>> read_tensor_values(ObjectReader& r,
+                                                             const std::string& path,
+                                                             const std::string& tensor,
+                                                             const std::vector<size_t>& shape,
+                                                             const std::string& dims) {
+  NpyArray a;
+  try {
+    a = tensor.empty() ? read_npy(path) : read_safetensors(path, tensor);
+  } catch (const ConfigError& e) {
+    r.error("file", e.what());
+    return nullptr;
+  }
+  if (a.shape != shape) {
+    r.error("file", path + (tensor.empty() ? "" : " (" + tensor + ")") + ": expected shape " +
+                        shape_text(shape) + " (" + dims + "), got " + shape_text(a.shape));
+    return nullptr;
+  }
+  return std::make_shared<const std::vector<float>>(std::move(a.values));
+}
+
+// The shape a tensor source must have when its values come from a file.
+struct TensorShape {
+  std::vector<size_t> dims;
+  std::string names;  // e.g. "out_features, in_features"
+};
+
+// A tensor's values: a seeded distribution (fields default to `s`'s), or a .npy file, or one
+// tensor of a safetensors file, of the given shape. A bitlinear layer's weights from a file may
+// be ternary already (`prequantized`, with gamma = `scale`).
+workloads::TensorSource read_source(ObjectReader&& r, workloads::TensorSource s,
+                                    const std::string& workload_file, const TensorShape& shape,
+                                    const workloads::LayerSpec* linear = nullptr) {
+  if (!r.has("file")) {
+    s.distribution = static_cast<workloads::Distribution>(
+        r.choice("distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},
+                 "seeded distribution of the float32 values"));
+    s.mean = r.number("mean", s.mean, -1e6, 1e6, "", "normal: mean");
+    s.std = r.number("std", s.std, 0, 1e6, "", "normal: standard deviation");
+    s.low = r.number("low", s.low, -1e6, 1e6, "", "uniform: lower bound");
+    s.high = r.number("high", s.high, -1e6, 1e6, "", "uniform: upper bound");
+    s.seed = r.u64("seed", s.seed, 0, UINT64_MAX, "", "random seed");
+    if (s.distribution == workloads::Distribution::kUniform && !(s.low < s.high)) {
+      r.error("high", "expected high > low");
+    }
+    r.finish();
+    return s;
+  }
   const std::string name =
       r.string_required("file", ".npy or .safetensors file, relative to the workload file");
   const std::string tensor = r.string("tensor", "", "safetensors: the tensor's name");
-  s.prequantized = r.boolean("prequantized", false,
-                             "bitlinear: the file holds ternary weights (-1, 0, +1), deployed "
-                             "as they are with gamma = scale, not quantized on load");
-  s.scale = static_cast<float>(
-      r.number("scale", 1.0, 0, 1e30, "", "bitlinear, prequantized: gamma, the weights' scale"));
-  const std::filesystem::path path = path_beside(workload_file, name);
-  const bool safetensors = path.extension() == ".safetensors";
+  if (linear) {
+    s.prequantized = r.boolean("prequantized", false,
+                               "bitlinear: the file holds ternary weights (-1, 0, +1), deployed "
+                               "as they are with gamma = scale, not quantized on load");
+    s.scale = static_cast<float>(
+        r.number("scale", 1.0, 0, 1e30, "", "bitlinear, prequantized: gamma, the weights' scale"));
+    if (s.prequantized && linear->kind != workloads::LayerKind::kBitLinear) {
+      r.error("prequantized", "only bitlinear layers have ternary weights");
+    }
+  }
+  const std::string path = path_beside(workload_file, name);
+  const bool safetensors = std::filesystem::path(path).extension() == ".safetensors";
   if (safetensors && tensor.empty()) r.error("tensor", "required for a .safetensors file");
   if (!safetensors && !tensor.empty()) r.error("tensor", "only a .safetensors file has tensors");
-  if (s.prequantized && layer.kind != workloads::LayerKind::kBitLinear) {
-    r.error("prequantized", "only bitlinear layers have ternary weights");
-  }
   r.finish();
-  if (safetensors && tensor.empty()) return s;
-  NpyArray a;
-  try {
-    a = safetensors ? read_safetensors(path.string(), tensor) : read_npy(path.string());
-  } catch (const ConfigError& e) {
-    r.error("file", e.what());
-    return s;
-  }
-  const std::vector<size_t> expected = {layer.out_features, layer.in_features};
-  if (a.shape != expected) {
-    std::string got;
-    for (size_t d : a.shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
-    r.error("file", path.string() + (tensor.empty() ? "" : " (" + tensor + ")") +
-                        ": expected shape [" + std::to_string(layer.out_features) + ", " +
-                        std::to_string(layer.in_features) + "] (out_features, in_features), got [" +
-                        got + "]");
-    return s;
-  }
-  if (s.prequantized) {
-    for (size_t i = 0; i < a.values.size(); ++i) {
-      const float v = a.values[i];
+  if (safetensors == tensor.empty()) return s;
+  s.values = read_tensor_values(r, path, tensor, shape.dims, shape.names);
+  if (s.values && s.prequantized) {
+    for (size_t i = 0; i < s.values->size(); ++i) {
+      const float v = (*s.values)[i];
       if (v != -1.0f && v != 0.0f && v != 1.0f) {
-        r.error("file", path.string() + ": prequantized ternary weights must be -1, 0 or +1; " +
-                            "element [" + std::to_string(i / layer.in_features) + ", " +
-                            std::to_string(i % layer.in_features) + "] is " + std::to_string(v));
-        return s;
+        r.error("file", path + ": prequantized ternary weights must be -1, 0 or +1; " +
+                            "element [" + std::to_string(i / linear->in_features) + ", " +
+                            std::to_string(i % linear->in_features) + "] is " + std::to_string(v));
+        break;
       }
     }
   }
-  s.values = std::make_shared<const std::vector<float>>(std::move(a.values));
   return s;
+}
+
+// A recurrent layer's weights and biases from a safetensors file, named as PyTorch's nn.LSTM
+// and nn.GRU name them: {prefix}weight_ih_l{layer}, weight_hh, bias_ih, bias_hh, and for the
+// backward direction the same with "_reverse". Stored as the sources' values: W then U per
+// direction (weights), b_ih then b_hh per direction (biases).
+void read_recurrent_file(ObjectReader&& r, const std::string& workload_file,
+                         workloads::LayerSpec& spec) {
+  const std::string name = r.string_required(
+      "file", ".safetensors file with PyTorch's names, relative to the workload file");
+  const std::string prefix =
+      r.string("prefix", "", "lstm, gru: the module's prefix of the tensor names, e.g. \"rnn.\"");
+  const uint32_t layer = r.u32("layer", 0, 0, 1023, "", "lstm, gru: PyTorch's layer index l");
+  const std::string path = path_beside(workload_file, name);
+  if (std::filesystem::path(path).extension() != ".safetensors") {
+    r.error("file",
+            "lstm and gru weights come from a .safetensors file (their four tensors "
+            "per direction by PyTorch's names)");
+  }
+  r.finish();
+  if (std::filesystem::path(path).extension() != ".safetensors") return;
+  const size_t rows = size_t{spec.gates()} * spec.hidden;
+  const std::string gates = spec.kind == workloads::LayerKind::kLstm ? "4" : "3";
+  auto weights = std::make_shared<std::vector<float>>();
+  auto biases = std::make_shared<std::vector<float>>();
+  for (uint32_t d = 0; d < spec.directions(); ++d) {
+    const std::string suffix = "_l" + std::to_string(layer) + (d == 1 ? "_reverse" : "");
+    const struct {
+      const char* stem;
+      std::vector<size_t> shape;
+      std::string dims;
+      std::vector<float>* into;
+    } parts[] = {
+        {"weight_ih", {rows, spec.in_features}, gates + " x hidden, in_features", weights.get()},
+        {"weight_hh", {rows, spec.hidden}, gates + " x hidden, hidden", weights.get()},
+        {"bias_ih", {rows}, gates + " x hidden", biases.get()},
+        {"bias_hh", {rows}, gates + " x hidden", biases.get()}};
+    for (const auto& part : parts) {
+      const auto v =
+          read_tensor_values(r, path, prefix + part.stem + suffix, part.shape, part.dims);
+      if (!v) return;
+      part.into->insert(part.into->end(), v->begin(), v->end());
+    }
+  }
+  spec.weights.values = weights;
+  spec.biases.values = biases;
+}
+
+// An attention layer's key and value caches from a safetensors file: tensors `keys` and
+// `values`, each kv_heads x positions x head_dim. Stored as the source's values, K then V.
+void read_cache_file(ObjectReader&& r, const std::string& workload_file, uint32_t tokens,
+                     workloads::LayerSpec& spec) {
+  const std::string name =
+      r.string_required("file", ".safetensors file, relative to the workload file");
+  const std::string keys = r.string_required("keys", "attention: the key cache's tensor");
+  const std::string values = r.string_required("values", "attention: the value cache's tensor");
+  const std::string path = path_beside(workload_file, name);
+  if (std::filesystem::path(path).extension() != ".safetensors") {
+    r.error("file",
+            "an attention layer's caches come from a .safetensors file (tensors keys "
+            "and values)");
+  }
+  r.finish();
+  if (std::filesystem::path(path).extension() != ".safetensors") return;
+  const std::vector<size_t> shape = {spec.kv_heads, spec.positions(tokens), spec.head_dim};
+  auto kv = std::make_shared<std::vector<float>>();
+  for (const std::string& tensor : {keys, values}) {
+    const auto v = read_tensor_values(r, path, tensor, shape, "kv_heads, positions, head_dim");
+    if (!v) return;
+    kv->insert(kv->end(), v->begin(), v->end());
+  }
+  spec.weights.values = kv;
 }
 
 // A graph layer's wiring and its own fields; the widths follow from its inputs.
@@ -513,22 +620,6 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   m.name = root.string_required("name", "name of the workload");
   m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
   (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
-  auto read_source = [](ObjectReader&& r, workloads::TensorSource s) {
-    s.distribution = static_cast<workloads::Distribution>(
-        r.choice("distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},
-                 "seeded distribution of the float32 values"));
-    s.mean = r.number("mean", s.mean, -1e6, 1e6, "", "normal: mean");
-    s.std = r.number("std", s.std, 0, 1e6, "", "normal: standard deviation");
-    s.low = r.number("low", s.low, -1e6, 1e6, "", "uniform: lower bound");
-    s.high = r.number("high", s.high, -1e6, 1e6, "", "uniform: upper bound");
-    s.seed = r.u64("seed", s.seed, 0, UINT64_MAX, "", "random seed");
-    if (s.distribution == workloads::Distribution::kUniform && !(s.low < s.high)) {
-      r.error("high", "expected high > low");
-    }
-    r.finish();
-    return s;
-  };
-  m.input = read_source(root.object("input", "input activations"), m.input);
   // A graph model: any layer of a graph-only kind, or wired by `inputs`.
   static const std::vector<std::string> kTypes = {"bitlinear", "linear",  "lstm",      "gru",
                                                   "attention", "rmsnorm", "layernorm", "activation",
@@ -609,33 +700,48 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     if (m.graph) read_graph_layer(l, i, m.layers, spec);
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
+    const TensorShape vector_shape = {{spec.out_features}, "out_features"};
     if (spec.kind == workloads::LayerKind::kRmsNorm ||
         spec.kind == workloads::LayerKind::kLayerNorm) {
       workloads::TensorSource gdefault;
       gdefault.mean = 1.0;
       gdefault.std = 0.0;
-      spec.weights = read_source(
-          l.object("gain", "rmsnorm, layernorm: the gain g (default: all 1)"), gdefault);
+      spec.weights =
+          read_source(l.object("gain", "rmsnorm, layernorm: the gain g (default: all 1)"), gdefault,
+                      file, vector_shape);
       if (spec.kind == workloads::LayerKind::kLayerNorm) {
         workloads::TensorSource bdefault;
         bdefault.std = 0.0;
-        spec.biases =
-            read_source(l.object("bias", "layernorm: the bias b (default: all 0)"), bdefault);
+        spec.biases = read_source(l.object("bias", "layernorm: the bias b (default: all 0)"),
+                                  bdefault, file, vector_shape);
       }
     } else if (spec.kind == workloads::LayerKind::kEmbedding) {
-      spec.weights = read_source(l.object("weights", "embedding: the table's values"), wdefault);
-    } else if (!graph_only) {
-      ObjectReader wr = l.object("weights", "latent weights");
-      if (wr.has("file") && !recurrent && !attention) {
-        spec.weights = read_weight_file(std::move(wr), file, spec);
+      spec.weights = read_source(l.object("weights", "embedding: the table's values"), wdefault,
+                                 file, {{spec.vocab, spec.out_features}, "vocab, out_features"});
+    } else if (recurrent || attention) {
+      ObjectReader wr = l.object("weights", recurrent ? "lstm, gru: the weights W and U"
+                                                      : "attention: the key and value caches");
+      const bool from_file = wr.has("file");
+      if (from_file && recurrent) {
+        read_recurrent_file(std::move(wr), file, spec);
+        if (l.has("biases")) {
+          l.error("biases", "the biases come from the weights' file");
+          (void)l.raw("biases");
+        }
+      } else if (from_file) {
+        read_cache_file(std::move(wr), file, m.tokens, spec);
       } else {
-        spec.weights = read_source(std::move(wr), wdefault);
+        spec.weights = read_source(std::move(wr), wdefault, file, {});
       }
-    }
-    if (recurrent) {
-      workloads::TensorSource bdefault;
-      bdefault.seed = 2000 + i;
-      spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault);
+      if (recurrent && !from_file) {
+        workloads::TensorSource bdefault;
+        bdefault.seed = 2000 + i;
+        spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault, file, {});
+      }
+    } else if (!graph_only) {
+      spec.weights =
+          read_source(l.object("weights", "latent weights"), wdefault, file,
+                      {{spec.out_features, spec.in_features}, "out_features, in_features"}, &spec);
     }
     if (!m.graph && i > 0 && m.layers.front().kind == workloads::LayerKind::kAttention) {
       l.error("type", "an attention workload holds one attention layer");
@@ -669,11 +775,30 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     l.finish();
     m.layers.push_back(spec);
   }
-  if (!m.layers.empty() && m.layers.front().kind == workloads::LayerKind::kEmbedding &&
-      !doc.json().contains("input")) {
+  // The input, once layer 0 gives its shape: tokens x in_features, or an embedding's token ids.
+  const bool ids = !m.layers.empty() && m.layers.front().kind == workloads::LayerKind::kEmbedding;
+  if (ids) {
     m.input.distribution = workloads::Distribution::kUniform;  // token ids over the vocabulary
     m.input.low = 0;
     m.input.high = m.layers.front().vocab;
+  }
+  const size_t in_features = m.layers.empty() ? 0 : m.layers.front().in_features;
+  ObjectReader input = root.object("input", "input activations (embedding: token ids)");
+  const std::string input_pointer = input.pointer();
+  m.input = read_source(std::move(input), m.input, file,
+                        ids ? TensorShape{{m.tokens}, "tokens"}
+                            : TensorShape{{m.tokens, in_features}, "tokens, in_features"});
+  if (ids && m.input.values) {
+    const uint32_t vocab = m.layers.front().vocab;
+    for (size_t t = 0; t < m.input.values->size(); ++t) {
+      const float id = (*m.input.values)[t];
+      if (!(id >= 0 && id < static_cast<float>(vocab) && id == std::floor(id))) {
+        doc.error(input_pointer + "/file",
+                  "token " + std::to_string(t) + "'s id is " + std::to_string(id) +
+                      "; expected an integer in [0, " + std::to_string(vocab) + ")");
+        break;
+      }
+    }
   }
   root.finish();
   doc.throw_if_errors();

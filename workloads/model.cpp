@@ -26,8 +26,11 @@ double weight_scale(const LayerSpec& l, const LayerData& ld) {
   return l.kind == LayerKind::kBitLinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
 }
 
-std::vector<float> generate_tensor(const TensorSource& source, size_t count) {
-  if (source.values) return *source.values;  // sim/ checked its size against the shape
+std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t part) {
+  if (source.values) {  // sim/ checked the file's shape
+    const auto begin = source.values->begin() + static_cast<std::ptrdiff_t>(part * count);
+    return {begin, begin + static_cast<std::ptrdiff_t>(count)};
+  }
   Rng rng(source.seed);
   std::vector<float> out(count);
   for (float& v : out) {
@@ -61,6 +64,13 @@ namespace {
 LayerData generate_recurrent(const LayerSpec& l) {
   LayerData ld;
   const size_t rows = size_t{l.gates()} * l.hidden;
+  size_t offset = 0;  // from a file: W and U of each direction, one after another
+  auto take = [&](const TensorSource& s, size_t count) {
+    if (!s.values) return generate_tensor(s, count);
+    const auto begin = s.values->begin() + static_cast<std::ptrdiff_t>(offset);
+    offset += count;
+    return std::vector<float>(begin, begin + static_cast<std::ptrdiff_t>(count));
+  };
   for (uint32_t d = 0; d < l.directions(); ++d) {
     RecurrentDirection dir;
     TensorSource w = l.weights, u = l.weights, bi = l.biases, bh = l.biases;
@@ -68,12 +78,12 @@ LayerData generate_recurrent(const LayerSpec& l) {
     u.seed += 2 * d + 1;
     bi.seed += 2 * d;
     bh.seed += 2 * d + 1;
-    dir.w.latent = generate_tensor(w, rows * l.in_features);
-    dir.u.latent = generate_tensor(u, rows * l.hidden);
+    dir.w.latent = take(w, rows * l.in_features);
+    dir.u.latent = take(u, rows * l.hidden);
     dir.w.encoded = encode_weights(l.pe, dir.w.latent);
     dir.u.encoded = encode_weights(l.pe, dir.u.latent);
-    dir.b_ih = generate_tensor(bi, rows);
-    dir.b_hh = generate_tensor(bh, rows);
+    dir.b_ih = generate_tensor(bi, rows, 2 * d);  // from a file: b_ih, b_hh per direction
+    dir.b_hh = generate_tensor(bh, rows, 2 * d + 1);
     ld.directions.push_back(std::move(dir));
   }
   return ld;
@@ -116,8 +126,8 @@ LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
   const size_t count = size_t{l.kv_heads} * l.positions(tokens) * l.head_dim;
   TensorSource k = l.weights, v = l.weights;
   v.seed += 1;
-  ld.keys.latent = generate_tensor(k, count);
-  ld.values.latent = generate_tensor(v, count);
+  ld.keys.latent = generate_tensor(k, count, 0);  // from a file: K, then V
+  ld.values.latent = generate_tensor(v, count, 1);
   ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
   ld.values.encoded = encode_weights(l.pe, ld.values.latent);
   return ld;

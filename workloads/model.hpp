@@ -45,7 +45,7 @@ struct TensorSource {
   double low = -1.0;  // uniform
   double high = 1.0;  // uniform
   uint64_t seed = 1;
-  std::shared_ptr<const std::vector<float>> values;  // from a file, when set
+  std::shared_ptr<const std::vector<float>> values;  // from a file, when set (see generate)
   // bitlinear weights from a file: already ternary (-1, 0, +1), with `scale` as gamma, rather
   // than latent weights quantized on load.
   bool prequantized = false;
@@ -71,13 +71,16 @@ struct LayerSpec {
   LayerKind kind = LayerKind::kBitLinear;
   std::string name;
   uint32_t in_features = 0;
-  uint32_t out_features = 0;                 // recurrent: hidden x directions
-  TensorSource weights;                      // recurrent: W from this seed, U from seed + 1
+  uint32_t out_features = 0;  // recurrent: hidden x directions
+  // Recurrent: direction d's W from seed + 2d, U from seed + 2d + 1 (a file: W, U of direction
+  // 0, then of direction 1). Attention: the K cache from seed, V from seed + 1 (a file: K, V).
+  TensorSource weights;
   hw::PeKind pe = hw::PeKind::kTernaryInt8;  // the PE kind its arithmetic needs
   // Recurrent layers (tokens are timesteps of one sequence).
   uint32_t hidden = 0;
   bool bidirectional = false;
-  TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1; layernorm
+  TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1 (a file:
+                        // in that order); layernorm: the bias
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
   bool decode = true;       // decode: one query per token over the whole cache; prefill: causal
@@ -150,7 +153,9 @@ struct ModelData {
   std::vector<LayerData> layers;
 };
 
-std::vector<float> generate_tensor(const TensorSource& source, size_t count);
+// `count` values; from a file, its part `part` of `count` values (tensors read one after
+// another, e.g. an attention layer's K and V caches).
+std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t part = 0);
 // An embedding model's token ids: the input source's values (uniform in [0, vocab) by default)
 // floored and clamped to the vocabulary.
 std::vector<uint32_t> token_ids(const ModelSpec& model);

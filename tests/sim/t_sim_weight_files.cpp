@@ -32,22 +32,35 @@ std::vector<float> latent_weights() {
   return workloads::generate_tensor(s, size_t{kOut} * kIn);
 }
 
-// A safetensors file of the given tensors (name, dtype, raw little-endian bytes).
-void write_safetensors(const std::string& path,
-                       const std::vector<std::tuple<std::string, std::string, std::string>>& ts) {
+struct Tensor {
+  std::string name, dtype;
+  std::vector<size_t> shape;
+  std::string bytes;  // little-endian elements
+};
+void write_safetensors(const std::string& path, const std::vector<Tensor>& ts) {
   Json header = Json::object();
   std::string data;
-  for (const auto& [name, dtype, bytes] : ts) {
-    const size_t item = dtype == "F32" ? 4 : dtype == "I8" ? 1 : 2;
-    header[name] = {{"dtype", dtype},
-                    {"shape", {kOut, bytes.size() / item / kOut}},
-                    {"data_offsets", {data.size(), data.size() + bytes.size()}}};
-    data += bytes;
+  for (const Tensor& t : ts) {
+    header[t.name] = {{"dtype", t.dtype},
+                      {"shape", t.shape},
+                      {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
+    data += t.bytes;
   }
   const std::string h = header.dump();
   std::ofstream out(path, std::ios::binary);
   for (int i = 0; i < 8; ++i) out.put(static_cast<char>((h.size() >> (8 * i)) & 0xff));
   out << h << data;
+}
+
+// A safetensors file of kOut-row matrices (name, dtype, raw little-endian bytes).
+void write_safetensors(const std::string& path,
+                       const std::vector<std::tuple<std::string, std::string, std::string>>& ts) {
+  std::vector<Tensor> tensors;
+  for (const auto& [name, dtype, bytes] : ts) {
+    const size_t item = dtype == "F32" ? 4 : dtype == "I8" ? 1 : 2;
+    tensors.push_back({name, dtype, {kOut, bytes.size() / item / kOut}, bytes});
+  }
+  write_safetensors(path, tensors);
 }
 
 template <class T>
@@ -140,4 +153,150 @@ TEST_CASE("pre-quantized ternary weights equal the same weights quantized on loa
                       Catch::Contains("/layers/0/weights/file") &&
                           Catch::Contains("must be -1, 0 or +1") &&
                           Catch::Contains("element [0, 0] is 0.5"));
+}
+
+namespace {
+
+// Every kind of tensor a graph model reads: token ids, an embedding table, layernorm gain and
+// bias, a bidirectional GRU's weights and biases, a linear layer's weights.
+Json every_source_model() {
+  auto uniform = [](double w, uint64_t seed) {
+    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
+  };
+  return {{"name", "sources"},
+          {"tokens", 5},
+          {"input", {{"seed", 3}}},
+          {"layers",
+           {{{"type", "embedding"},
+             {"name", "embed"},
+             {"vocab", 50},
+             {"out_features", 24},
+             {"weights", uniform(1, 4)}},
+            {{"type", "layernorm"},
+             {"name", "norm"},
+             {"gain", uniform(1, 5)},
+             {"bias", uniform(0.5, 6)}},
+            {{"type", "gru"},
+             {"name", "gru"},
+             {"format", "fp16"},
+             {"in_features", 24},
+             {"hidden", 8},
+             {"bidirectional", true},
+             {"weights", uniform(0.5, 7)},
+             {"biases", uniform(0.5, 8)}},
+            {{"type", "linear"},
+             {"name", "proj"},
+             {"format", "fp16"},
+             {"in_features", 16},
+             {"out_features", 12},
+             {"weights", uniform(0.5, 9)}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("every tensor of a graph model can come from a file, as PyTorch names them", "[sim]") {
+  const std::string dir = temp_dir();
+  const Json seeded_model = every_source_model();
+  const std::vector<std::string> sets = {"hw.mac_array.pe=fp16"};
+  const sim::SimConfig seeded_cfg = test::make_config(seeded_model, sets);
+  // The values the seeds give, written to files; the model then reads them from the files.
+  const workloads::ModelData d = workloads::generate(seeded_cfg.workload.model);
+  const uint32_t H = 8, G = 3;
+  sim::write_npy(dir + "/ids.npy", sim::NpyType::kFloat32, d.input.data(), {5});
+  sim::write_npy(dir + "/table.npy", sim::NpyType::kFloat32, d.layers[0].weights.data(), {50, 24});
+  std::vector<Tensor> ts = {{"norm.weight", "F32", {24}, raw_bytes(d.layers[1].weights)},
+                            {"norm.bias", "F32", {24}, raw_bytes(d.layers[1].bias)},
+                            {"proj.weight", "F32", {12, 16}, raw_bytes(d.layers[3].weights)}};
+  for (size_t dir_index = 0; dir_index < 2; ++dir_index) {
+    const workloads::RecurrentDirection& r = d.layers[2].directions[dir_index];
+    const std::string suffix = dir_index == 1 ? "_l1_reverse" : "_l1";
+    ts.push_back({"enc.rnn.weight_ih" + suffix, "F32", {G * H, 24}, raw_bytes(r.w.latent)});
+    ts.push_back({"enc.rnn.weight_hh" + suffix, "F32", {G * H, H}, raw_bytes(r.u.latent)});
+    ts.push_back({"enc.rnn.bias_ih" + suffix, "F32", {G * H}, raw_bytes(r.b_ih)});
+    ts.push_back({"enc.rnn.bias_hh" + suffix, "F32", {G * H}, raw_bytes(r.b_hh)});
+  }
+  write_safetensors(dir + "/model.safetensors", ts);
+  Json from_files = seeded_model;
+  const std::string st = dir + "/model.safetensors";
+  from_files["input"] = {{"file", dir + "/ids.npy"}};
+  from_files["layers"][0]["weights"] = {{"file", dir + "/table.npy"}};
+  from_files["layers"][1]["gain"] = {{"file", st}, {"tensor", "norm.weight"}};
+  from_files["layers"][1]["bias"] = {{"file", st}, {"tensor", "norm.bias"}};
+  from_files["layers"][2]["weights"] = {{"file", st}, {"prefix", "enc.rnn."}, {"layer", 1}};
+  from_files["layers"][2].erase("biases");
+  from_files["layers"][3]["weights"] = {{"file", st}, {"tensor", "proj.weight"}};
+  const Json a = sim::run_isolated(seeded_cfg);
+  const Json b = sim::run_isolated(test::make_config(from_files, sets));
+  REQUIRE(b["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(a["cycles"] == b["cycles"]);
+  REQUIRE(a["counters"] == b["counters"]);
+  REQUIRE(a["error"] == b["error"]);
+  REQUIRE(b["error"]["proj.output"]["rmse"].get<double>() > 0);
+
+  // What cannot be read is a clear error naming the JSON path and the tensor.
+  Json bad = from_files;
+  bad["layers"][2]["weights"]["layer"] = 0;
+  REQUIRE_THROWS_WITH(test::make_config(bad, sets),
+                      Catch::Contains("/layers/2/weights/file") &&
+                          Catch::Contains("no tensor \"enc.rnn.weight_ih_l0\""));
+  bad = from_files;
+  bad["layers"][2]["biases"] = {{"seed", 1}};
+  REQUIRE_THROWS_WITH(test::make_config(bad, sets),
+                      Catch::Contains("/layers/2/biases") &&
+                          Catch::Contains("the biases come from the weights' file"));
+  bad = from_files;
+  bad["layers"][2]["weights"] = {{"file", dir + "/table.npy"}};
+  REQUIRE_THROWS_WITH(test::make_config(bad, sets),
+                      Catch::Contains("lstm and gru weights come from a .safetensors file"));
+  bad = from_files;
+  bad["layers"][1]["gain"]["tensor"] = "proj.weight";
+  REQUIRE_THROWS_WITH(test::make_config(bad, sets),
+                      Catch::Contains("/layers/1/gain/file") &&
+                          Catch::Contains("expected shape [24] (out_features), got [12, 16]"));
+  const std::vector<float> ids = {1, 2, 50, 3, 4};
+  sim::write_npy(dir + "/bad_ids.npy", sim::NpyType::kFloat32, ids.data(), {5});
+  bad = from_files;
+  bad["input"]["file"] = dir + "/bad_ids.npy";
+  REQUIRE_THROWS_WITH(test::make_config(bad, sets),
+                      Catch::Contains("/input/file") &&
+                          Catch::Contains("token 2's id is 50.000000; expected an integer in "
+                                          "[0, 50)"));
+}
+
+TEST_CASE("an attention layer's caches and input can come from a file", "[sim]") {
+  const std::string dir = temp_dir();
+  const Json seeded = {{"name", "kv"},
+                       {"tokens", 2},
+                       {"input", {{"seed", 5}}},
+                       {"layers",
+                        {{{"type", "attention"},
+                          {"name", "attn"},
+                          {"heads", 4},
+                          {"kv_heads", 2},
+                          {"head_dim", 8},
+                          {"mode", "prefill"},
+                          {"context", 3},
+                          {"format", "fp16"},
+                          {"weights", {{"seed", 11}}}}}}};
+  const std::vector<std::string> sets = {"hw.mac_array.pe=fp16"};
+  const sim::SimConfig seeded_cfg = test::make_config(seeded, sets);
+  const workloads::ModelData d = workloads::generate(seeded_cfg.workload.model);
+  write_safetensors(dir + "/kv.safetensors",
+                    {{"k", "F32", {2, 5, 8}, raw_bytes(d.layers[0].keys.latent)},
+                     {"v", "F32", {2, 5, 8}, raw_bytes(d.layers[0].values.latent)}});
+  sim::write_npy(dir + "/q.npy", sim::NpyType::kFloat32, d.input.data(), {2, 32});
+  Json from_files = seeded;
+  from_files["input"] = {{"file", dir + "/q.npy"}};
+  from_files["layers"][0]["weights"] = {
+      {"file", dir + "/kv.safetensors"}, {"keys", "k"}, {"values", "v"}};
+  const Json a = sim::run_isolated(seeded_cfg);
+  const Json b = sim::run_isolated(test::make_config(from_files, sets));
+  REQUIRE(b["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(a["cycles"] == b["cycles"]);
+  REQUIRE(a["error"] == b["error"]);
+  from_files["layers"][0]["context"] = 4;
+  REQUIRE_THROWS_WITH(test::make_config(from_files, sets),
+                      Catch::Contains("/layers/0/weights/file") &&
+                          Catch::Contains("expected shape [2, 6, 8] (kv_heads, positions, "
+                                          "head_dim), got [2, 5, 8]"));
 }
