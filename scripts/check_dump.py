@@ -92,7 +92,8 @@ ACTIVATIONS = {
 
 
 def graph_layer(layer, stem, xs):
-    """FP32 model of a graph model's rmsnorm, layernorm, activation, add and mul layers."""
+    """FP32 model of a graph model's embedding, rmsnorm, layernorm, activation, mlp_attention,
+    pool, add and mul layers."""
     kind, x = layer["type"], xs[0]
     if kind == "embedding":
         return np.load(stem + "_table_f32.npy").astype(np.float64)[x[:, 0].astype(np.int64)]
@@ -107,6 +108,17 @@ def graph_layer(layer, stem, xs):
         return c / np.sqrt((c * c).mean(axis=1, keepdims=True) + 2.0 ** -layer["eps_log2"]) * g + b
     if kind == "activation":
         return ACTIVATIONS[layer["function"]](x)
+    if kind == "mlp_attention":  # softmax over positions of v . tanh(K'_s + q), times M
+        keys = np.load(stem + "_keys_f32.npy").astype(np.float64)
+        memory = np.load(stem + "_memory_f32.npy").astype(np.float64)
+        v = np.load(stem + "_v_f32.npy").astype(np.float64)
+        scores = np.tanh(keys[None, :, :] + x[:, None, :]) @ v
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return (p / p.sum(axis=1, keepdims=True)) @ memory
+    if kind == "pool":  # groups of `stride` rows (a remainder dropped) to their max or mean
+        s = layer["stride"]
+        groups = x[: layer["rows"] * s].reshape(layer["rows"], s, -1)
+        return groups.max(axis=1) if layer["op"] == "max" else groups.mean(axis=1)
     return x + xs[1] if kind == "add" else x * xs[1]
 
 

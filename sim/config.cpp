@@ -476,37 +476,48 @@ void read_recurrent_file(ObjectReader&& r, const std::string& workload_file,
   spec.biases.values = biases;
 }
 
-// An attention layer's key and value caches from a safetensors file: tensors `keys` and
-// `values`, each kv_heads x positions x head_dim. Stored as the source's values, K then V.
-void read_cache_file(ObjectReader&& r, const std::string& workload_file, uint32_t tokens,
-                     workloads::LayerSpec& spec) {
+// Several tensors of one safetensors file, each named by a field of the source object (an
+// attention layer's caches; an mlp_attention layer's keys, values and v), stored one after
+// another as the weights' values.
+struct NamedTensor {
+  std::string field;
+  std::vector<size_t> shape;
+  std::string dims;
+};
+void read_named_tensors(ObjectReader&& r, const std::string& workload_file,
+                        const std::vector<NamedTensor>& tensors, workloads::LayerSpec& spec) {
   const std::string name =
       r.string_required("file", ".safetensors file, relative to the workload file");
-  const std::string keys = r.string_required("keys", "attention: the key cache's tensor");
-  const std::string values = r.string_required("values", "attention: the value cache's tensor");
+  std::vector<std::string> names;
+  for (const NamedTensor& t : tensors)
+    names.push_back(r.string_required(t.field, "the tensor's name in the file"));
   const std::string path = path_beside(workload_file, name);
-  if (std::filesystem::path(path).extension() != ".safetensors") {
-    r.error("file",
-            "an attention layer's caches come from a .safetensors file (tensors keys "
-            "and values)");
+  const bool safetensors = std::filesystem::path(path).extension() == ".safetensors";
+  if (!safetensors) {
+    r.error(
+        "file", "this layer's tensors come from one .safetensors file, named by the fields " + [&] {
+          std::string f;
+          for (const NamedTensor& t : tensors) f += (f.empty() ? "" : ", ") + t.field;
+          return f;
+        }());
   }
   r.finish();
-  if (std::filesystem::path(path).extension() != ".safetensors") return;
-  const std::vector<size_t> shape = {spec.kv_heads, spec.positions(tokens), spec.head_dim};
-  auto kv = std::make_shared<std::vector<float>>();
-  for (const std::string& tensor : {keys, values}) {
-    const auto v = read_tensor_values(r, path, tensor, shape, "kv_heads, positions, head_dim");
+  if (!safetensors) return;
+  auto values = std::make_shared<std::vector<float>>();
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto v = read_tensor_values(r, path, names[i], tensors[i].shape, tensors[i].dims);
     if (!v) return;
-    kv->insert(kv->end(), v->begin(), v->end());
+    values->insert(values->end(), v->begin(), v->end());
   }
-  spec.weights.values = kv;
+  spec.weights.values = values;
 }
 
 // A graph layer's wiring and its own fields; the widths follow from its inputs.
-void read_graph_layer(ObjectReader& l, size_t index,
-                      const std::vector<workloads::LayerSpec>& earlier,
+void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec& model,
                       workloads::LayerSpec& spec) {
   using workloads::LayerKind;
+  const std::vector<workloads::LayerSpec>& earlier = model.layers;
+  spec.rows = model.tokens;
   if (spec.kind == LayerKind::kEmbedding) {
     if (index != 0) l.error("type", "an embedding layer reads the token ids: it must be layer 0");
     spec.vocab = l.u32_required("vocab", 1, 1u << 24, "tokens", "embedding: rows of the table");
@@ -569,6 +580,27 @@ void read_graph_layer(ObjectReader& l, size_t index,
       widths.push_back(spec.in_features);
     }
   }
+  // Rows: every input's (they must agree), divided by a pool's stride.
+  std::vector<uint32_t> rows;
+  for (int32_t in : spec.inputs) rows.push_back(model.rows_of(in));
+  spec.rows = rows[0];
+  for (size_t j = 1; j < rows.size(); ++j) {
+    if (rows[j] != rows[0]) {
+      l.error("inputs", "input " + std::to_string(j) + " has " + std::to_string(rows[j]) +
+                            " rows, input 0 " + std::to_string(rows[0]) +
+                            ": a layer's inputs must have the same rows");
+    }
+  }
+  if (spec.kind == LayerKind::kPool) {
+    spec.stride = l.u32_required("stride", 2, 4096, "rows", "pool: input rows per output row");
+    spec.pool_max =
+        l.choice("op", 0, {"max", "mean"}, "pool: the maximum or the mean of the rows") == 0;
+    if (spec.stride > rows[0]) {
+      l.error("stride", "its input has " + std::to_string(rows[0]) +
+                            " rows, fewer than one stride of " + std::to_string(spec.stride));
+    }
+    spec.rows = std::max<uint32_t>(1, rows[0] / spec.stride);
+  }
   if (attention) {
     const uint32_t kv = spec.kv_heads * spec.head_dim;
     const std::vector<uint32_t> expected = {spec.in_features, kv, kv};
@@ -596,6 +628,12 @@ void read_graph_layer(ObjectReader& l, size_t index,
     return;
   }
   spec.in_features = spec.out_features = widths[0];
+  if (spec.kind == LayerKind::kMlpAttention) {
+    spec.context = l.u32_required("context", 1, 4095, "positions",
+                                  "mlp_attention: positions of the memory (its keys and values)");
+    spec.out_features = l.u32_required("out_features", 1, 1 << 20, "",
+                                       "mlp_attention: the memory's width, the output's");
+  }
   if (spec.kind == LayerKind::kActivation) {
     static const std::vector<std::string> kFunctions = {
         "sigmoid", "tanh", "exp", "gelu", "silu", "squared_relu", "reciprocal", "rsqrt"};
@@ -621,9 +659,9 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
   (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
   // A graph model: any layer of a graph-only kind, or wired by `inputs`.
-  static const std::vector<std::string> kTypes = {"bitlinear", "linear",  "lstm",      "gru",
-                                                  "attention", "rmsnorm", "layernorm", "activation",
-                                                  "add",       "mul",     "embedding"};
+  static const std::vector<std::string> kTypes = {
+      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",      "layernorm",
+      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention"};
   if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
     for (const Json& l : doc.json()["layers"]) {
       if (!l.is_object()) continue;
@@ -641,7 +679,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         "type", kTypes,
         "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or in "
         "a graph model (docs/configs.md#graph-models) rmsnorm, layernorm, activation, add, mul, "
-        "embedding"));
+        "embedding, pool, mlp_attention"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     const bool graph_only = !spec.uses_mac_array();
@@ -697,7 +735,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     }
-    if (m.graph) read_graph_layer(l, i, m.layers, spec);
+    if (m.graph) read_graph_layer(l, i, m, spec);
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
     const TensorShape vector_shape = {{spec.out_features}, "out_features"};
@@ -715,6 +753,19 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         spec.biases = read_source(l.object("bias", "layernorm: the bias b (default: all 0)"),
                                   bdefault, file, vector_shape);
       }
+    } else if (spec.kind == workloads::LayerKind::kMlpAttention) {
+      ObjectReader wr = l.object("weights",
+                                 "mlp_attention: the memory's keys K' and values M, "
+                                 "and the score vector v");
+      if (wr.has("file")) {
+        read_named_tensors(std::move(wr), file,
+                           {{"keys", {spec.context, spec.in_features}, "context, in_features"},
+                            {"values", {spec.context, spec.out_features}, "context, out_features"},
+                            {"v", {spec.in_features}, "in_features"}},
+                           spec);
+      } else {
+        spec.weights = read_source(std::move(wr), wdefault, file, {});
+      }
     } else if (spec.kind == workloads::LayerKind::kEmbedding) {
       spec.weights = read_source(l.object("weights", "embedding: the table's values"), wdefault,
                                  file, {{spec.vocab, spec.out_features}, "vocab, out_features"});
@@ -729,7 +780,12 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
           (void)l.raw("biases");
         }
       } else if (from_file) {
-        read_cache_file(std::move(wr), file, m.tokens, spec);
+        const size_t positions = spec.positions(spec.rows ? spec.rows : m.tokens);
+        const std::string dims = "kv_heads, positions, head_dim";
+        read_named_tensors(std::move(wr), file,
+                           {{"keys", {spec.kv_heads, positions, spec.head_dim}, dims},
+                            {"values", {spec.kv_heads, positions, spec.head_dim}, dims}},
+                           spec);
       } else {
         spec.weights = read_source(std::move(wr), wdefault, file, {});
       }

@@ -103,13 +103,14 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
 
 // What check_dump.py needs to recompute each layer: its kind and shapes.
 Json dump_manifest(const workloads::ModelSpec& model) {
-  static const char* const kKinds[] = {"bitlinear", "linear",  "lstm",      "gru",
-                                       "attention", "rmsnorm", "layernorm", "activation",
-                                       "add",       "mul",     "embedding"};
+  static const char* const kKinds[] = {"bitlinear", "linear",    "lstm",         "gru", "attention",
+                                       "rmsnorm",   "layernorm", "activation",   "add", "mul",
+                                       "embedding", "pool",      "mlp_attention"};
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
     Json j = {{"stem", file_stem(l, s.name)},
+              {"rows", model.rows_of(static_cast<int32_t>(l))},
               {"type", kKinds[static_cast<size_t>(s.kind)]},
               {"format", hw::to_string(s.pe)},
               {"in_features", s.in_features},
@@ -123,6 +124,10 @@ Json dump_manifest(const workloads::ModelSpec& model) {
       if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
       if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
         j["eps_log2"] = s.eps_log2;
+      if (s.kind == workloads::LayerKind::kPool) {
+        j["stride"] = s.stride;
+        j["op"] = s.pool_max ? "max" : "mean";
+      }
     }
     if (s.kind == workloads::LayerKind::kAttention) {
       j["heads"] = s.heads;
@@ -130,7 +135,7 @@ Json dump_manifest(const workloads::ModelSpec& model) {
       j["head_dim"] = s.head_dim;
       j["context"] = s.context;
       j["mode"] = s.decode ? "decode" : "prefill";
-      j["positions"] = s.positions(model.tokens);
+      j["positions"] = s.positions(model.rows_of(static_cast<int32_t>(l)));
     }
     layers.push_back(j);
   }
@@ -173,22 +178,29 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
     const workloads::LayerData& ld = data.layers[l];
     const LayerOutputs& o = outputs[l];
     const std::string stem = dir + "/" + file_stem(l, spec.name);
-    const size_t n = o.out.size() / m, k = spec.in_features;
+    const size_t rows = model.rows_of(static_cast<int32_t>(l));
+    const size_t n = o.out.size() / rows, k = spec.in_features;
     if (workloads::is_recurrent(spec.kind)) {
-      const size_t rows = size_t{spec.gates()} * spec.hidden;
+      const size_t gate_rows = size_t{spec.gates()} * spec.hidden;
       for (size_t d = 0; d < ld.directions.size(); ++d) {
         const workloads::RecurrentDirection& dir_data = ld.directions[d];
         const std::string ds = stem + "_d" + std::to_string(d);
-        dump_matrix(ds + "_w", dir_data.w, spec.pe, {rows, k});
-        dump_matrix(ds + "_u", dir_data.u, spec.pe, {rows, size_t{spec.hidden}});
-        write_npy(ds + "_b_ih.npy", NpyType::kFloat32, dir_data.b_ih.data(), {rows});
-        write_npy(ds + "_b_hh.npy", NpyType::kFloat32, dir_data.b_hh.data(), {rows});
+        dump_matrix(ds + "_w", dir_data.w, spec.pe, {gate_rows, k});
+        dump_matrix(ds + "_u", dir_data.u, spec.pe, {gate_rows, size_t{spec.hidden}});
+        write_npy(ds + "_b_ih.npy", NpyType::kFloat32, dir_data.b_ih.data(), {gate_rows});
+        write_npy(ds + "_b_hh.npy", NpyType::kFloat32, dir_data.b_hh.data(), {gate_rows});
       }
     } else if (spec.kind == workloads::LayerKind::kAttention) {
-      const std::vector<size_t> shape = {spec.kv_heads, spec.positions(model.tokens),
+      const std::vector<size_t> shape = {spec.kv_heads, spec.positions(static_cast<uint32_t>(rows)),
                                          spec.head_dim};
       dump_matrix(stem + "_keys", ld.keys, spec.pe, shape);
       dump_matrix(stem + "_values", ld.values, spec.pe, shape);
+    } else if (spec.kind == workloads::LayerKind::kMlpAttention) {
+      const size_t positions = spec.context;
+      write_npy(stem + "_keys_f32.npy", NpyType::kFloat32, ld.keys.latent.data(), {positions, k});
+      write_npy(stem + "_memory_f32.npy", NpyType::kFloat32, ld.values.latent.data(),
+                {positions, n});
+      write_npy(stem + "_v_f32.npy", NpyType::kFloat32, ld.weights.data(), {k});
     } else if (spec.kind == workloads::LayerKind::kEmbedding) {
       write_npy(stem + "_table_f32.npy", NpyType::kFloat32, ld.weights.data(), {spec.vocab, n});
     } else if (spec.kind == workloads::LayerKind::kRmsNorm ||
@@ -209,13 +221,13 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
         }
       }
     }
-    dump_patterns(stem + "_output_q.npy", o.out, out_bytes, {m, n});
+    dump_patterns(stem + "_output_q.npy", o.out, out_bytes, {rows, n});
     if (!o.absmax.empty())
-      write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {m});
+      write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {rows});
     if (!o.values.empty())
-      write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {m, n});
+      write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {rows, n});
     if (!refs.empty())
-      write_npy(stem + "_reference_fp32.npy", NpyType::kFloat32, refs[l].fp32.data(), {m, n});
+      write_npy(stem + "_reference_fp32.npy", NpyType::kFloat32, refs[l].fp32.data(), {rows, n});
   }
 }
 

@@ -362,7 +362,6 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
   LayerReference ref;
   ref.out.assign(size_t{T} * l.heads * d, 0);
   ref.fp32.assign(size_t{T} * l.heads * d, 0.0f);
-  const uint32_t zero = vm.from_double(0.0);
   for (uint32_t h = 0; h < l.heads; ++h) {
     const uint32_t kv = h / group;
     std::vector<uint32_t> k_row(d), v_col(L);
@@ -383,12 +382,7 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
         s[p] = vm.round(reference_accumulator(pe, qq.data(), k_row.data(), d, d, hw.mac_array));
         s[p] = vm.mul(s[p], int_kind ? fq : c[kCInvSqrtD]);
       }
-      std::vector<uint32_t> prob(L, zero), e(valid);
-      uint32_t mx = s[0];
-      for (uint32_t p = 1; p < valid; ++p) mx = vm.max(mx, s[p]);
-      for (uint32_t p = 0; p < valid; ++p) e[p] = vm.apply(VectorFunction::kExp, vm.sub(s[p], mx));
-      const uint32_t inv = vm.apply(VectorFunction::kReciprocal, vm.sum(e, lanes));
-      for (uint32_t p = 0; p < valid; ++p) prob[p] = vm.mul(e[p], inv);
+      const std::vector<uint32_t> prob = reference_softmax(vm, s, valid, lanes);
       uint32_t fp = 0;
       const std::vector<uint32_t> pq = quantize(prob, c[kCPV], fp);
       for (uint32_t i = 0; i < d; ++i) {

@@ -7,6 +7,7 @@
 
 #include "hw_models/weight_layout.hpp"
 #include "workloads/attention.hpp"
+#include "workloads/mlp_attention.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/recurrent.hpp"
 #include "workloads/tiling.hpp"
@@ -43,6 +44,9 @@ bool is_linear(const LayerSpec& l) {
   return l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear;
 }
 
+// Input rows per output row: a pool's stride, else 1.
+uint32_t rows_per_output(const LayerSpec& l) { return l.kind == LayerKind::kPool ? l.stride : 1; }
+
 std::string where(const LayerSpec& l, size_t index) {
   return "layer " + std::to_string(index) + " (" + l.name + ")";
 }
@@ -68,7 +72,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   const uint64_t k = l.in_features, n = l.out_features;
   p.xv_row = round_up(k * vb, g.act_word);
   p.yv_row = round_up(n * vb, g.act_word);
-  p.xv = region(mt * p.xv_row);
+  p.xv = region(uint64_t{mt} * rows_per_output(l) * p.xv_row);
   if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
   p.yv = region(mt * p.yv_row);
   if (l.kind == LayerKind::kEmbedding) {
@@ -81,6 +85,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     p.a = region(mt * vb);  // the rows' means
     p.consts = region(vb);  // 1 / n
   }
+  if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
   if (is_linear(l)) {
     p.xq_row = round_up(k * g.traits.act_bytes, g.act_word);
     p.xq = region(mt * p.xq_row);
@@ -94,8 +99,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
 }
 
 // The largest m-tile (at most `tokens` rows) whose layout fits the SRAMs.
-SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t tokens, uint64_t vb,
-                  const Geometry& g) {
+SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, const Geometry& g) {
   const SramPlan one = plan_sram(l, 1, vb, g);
   if (one.act_end > g.act_cap) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
@@ -112,7 +116,7 @@ SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t tokens, uint64_t vb
                             std::to_string(one.acc_end) + " bytes); it holds " +
                             std::to_string(g.acc_cap));
   }
-  uint32_t lo = 1, hi = std::min<uint32_t>(tokens, 65535);
+  uint32_t lo = 1, hi = std::min<uint32_t>(rows, 65535 / rows_per_output(l));
   while (lo < hi) {  // the layout grows with mt: bisect for the largest that fits
     const uint32_t mid = lo + (hi - lo + 1) / 2;
     const SramPlan p = plan_sram(l, mid, vb, g);
@@ -140,6 +144,7 @@ struct LayerLayout {
   std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
   GraphAttention attention;      // attention layers
   RecurrentLayout recurrent;     // lstm, gru
+  MlpAttention mlp_attention;
 };
 
 // Emits `body(m)` over the row tiles of a layer: full tiles in a counted loop that advances the
@@ -239,6 +244,27 @@ std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   return {static_cast<int32_t>(index) - 1};
 }
 
+// Output row r of a pool: op over input rows s r ... s r + s - 1, in order (mean: then x 1/s).
+LayerReference reference_pool(const arith::VectorMath& vm, const LayerSpec& l, uint32_t rows,
+                              const std::vector<uint32_t>& x, const std::vector<float>& xf) {
+  const uint32_t n = l.out_features, s = l.stride;
+  LayerReference ref;
+  for (uint32_t r = 0; r < rows; ++r) {
+    for (uint32_t i = 0; i < n; ++i) {
+      auto at = [&](uint32_t j) { return (size_t{r} * s + j) * n + i; };
+      uint32_t y = x[at(0)];
+      double yf = xf[at(0)];
+      for (uint32_t j = 1; j < s; ++j) {
+        y = l.pool_max ? vm.max(y, x[at(j)]) : vm.add(y, x[at(j)]);
+        yf = l.pool_max ? std::max<double>(yf, xf[at(j)]) : yf + xf[at(j)];
+      }
+      ref.out.push_back(l.pool_max ? y : vm.mul(y, inverse(vm, s)));
+      ref.fp32.push_back(static_cast<float>(l.pool_max ? yf : yf / s));
+    }
+  }
+  return ref;
+}
+
 }  // namespace
 
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
@@ -261,18 +287,31 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
               " processing elements; the hardware's MAC array has " +
               hw::to_string(hw.mac_array.pe));
     }
+    const uint32_t rows = model.rows_of(static_cast<int32_t>(li));
     LayerLayout lay;
     if (is_recurrent(l.kind)) {
       lay.recurrent = place_recurrent(l, li, hw, allocate);
-      out.layers.push_back(recurrent_plan(l, lay.recurrent, T));
+      out.layers.push_back(recurrent_plan(l, lay.recurrent, rows));
+      layouts.push_back(std::move(lay));
+      continue;
+    }
+    if (l.kind == LayerKind::kMlpAttention) {
+      lay.mlp_attention = place_mlp_attention(l, li, hw, allocate);
+      LayerPlan plan;
+      plan.name = l.name;
+      plan.m = rows;
+      plan.k = l.in_features;
+      plan.n = l.out_features;
+      plan.m_tile = 1;
+      out.layers.push_back(plan);
       layouts.push_back(std::move(lay));
       continue;
     }
     if (l.kind == LayerKind::kAttention) {
-      lay.attention = place_graph_attention(l, li, T, hw, allocate);
+      lay.attention = place_graph_attention(l, li, rows, hw, allocate);
       LayerPlan plan;
       plan.name = l.name;
-      plan.m = T;
+      plan.m = rows;
       plan.k = l.head_dim;
       plan.n = l.out_features;
       plan.w_dram = lay.attention.k_dram.front();
@@ -280,7 +319,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       layouts.push_back(std::move(lay));
       continue;
     }
-    lay.sram = fit_sram(l, li, T, vb, g);
+    lay.sram = fit_sram(l, li, rows, vb, g);
     if (is_linear(l)) {
       const Geometry gl = layer_geometry(g, l, hw);
       lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, gl);
@@ -309,9 +348,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
     if (l.kind == LayerKind::kEmbedding)
       lay.table_dram = allocate(uint64_t{l.vocab} * l.out_features * vb);
+    if (l.kind == LayerKind::kPool) lay.const_dram = allocate(vb);
     LayerPlan plan;
     plan.name = l.name;
-    plan.m = T;
+    plan.m = rows;
     plan.k = l.in_features;
     plan.n = l.out_features;
     plan.m_tile = lay.sram.mt;
@@ -326,7 +366,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   }
   for (size_t li = 0; li < model.layers.size(); ++li) {
     LayerPlan& plan = out.layers[li];
-    plan.y_dram = allocate(uint64_t{T} * plan.n * vb);
+    plan.y_dram = allocate(uint64_t{plan.m} * plan.n * vb);
     for (int32_t in : inputs_of(model.layers[li], li))
       layouts[li].inputs.push_back(in < 0 ? x0 : out.layers[static_cast<size_t>(in)].y_dram);
     plan.x_dram = layouts[li].inputs.front();
@@ -355,9 +395,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                      {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
       }
       if (l.kind == LayerKind::kAttention) {
-        write_graph_attention(lay.attention, l, ld, T, hw, out.dram_image);
+        write_graph_attention(lay.attention, l, ld, out.layers[li].m, hw, out.dram_image);
       }
       if (is_recurrent(l.kind)) write_recurrent(lay.recurrent, l, ld, hw, out.dram_image);
+      if (l.kind == LayerKind::kMlpAttention)
+        write_mlp_attention(lay.mlp_attention, l, ld, hw, out.dram_image);
+      if (l.kind == LayerKind::kPool)
+        put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.stride)}, vb);
       if (l.kind == LayerKind::kEmbedding) {
         std::vector<uint32_t> table;
         for (float v : ld.weights) table.push_back(vm.from_double(v));
@@ -385,10 +429,12 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const SramPlan& s = lay.sram;
     const uint64_t k_bytes = uint64_t{l.in_features} * vb, n_bytes = uint64_t{l.out_features} * vb;
     const uint32_t k = l.in_features, n = l.out_features;
+    const uint32_t rows = out.layers[li].m;
     b.layer(static_cast<uint32_t>(li));
     if (l.kind == LayerKind::kAttention) {
-      const LayerPlan p = emit_graph_attention(b, lay.attention, l, T, lay.inputs[0], lay.inputs[1],
-                                               lay.inputs[2], out.layers[li].y_dram, hw);
+      const LayerPlan p =
+          emit_graph_attention(b, lay.attention, l, rows, lay.inputs[0], lay.inputs[1],
+                               lay.inputs[2], out.layers[li].y_dram, hw);
       LayerPlan& plan = out.layers[li];
       plan.m_tile = p.m_tile;
       plan.n_tile = p.n_tile;
@@ -397,7 +443,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       continue;
     }
     if (is_recurrent(l.kind)) {
-      emit_recurrent(b, lay.recurrent, l, T, lay.inputs[0], out.layers[li].y_dram, hw);
+      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
+      continue;
+    }
+    if (l.kind == LayerKind::kMlpAttention) {
+      emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
       continue;
     }
     auto load_rows = [&](unsigned dram_reg, uint64_t sram, uint32_t m) {
@@ -413,7 +463,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       b.li(kRegW, dram);
       b.dma(Opcode::kDmaLoad, space, kRegSram, kRegW, 1, bytes, bytes, bytes);
     };
-    std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_bytes}};
+    std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_bytes * rows_per_output(l)}};
     if (lay.inputs.size() > 1) streams.push_back({kRegB, lay.inputs[1], k_bytes});
     streams.push_back({kRegY, out.layers[li].y_dram, n_bytes});
     std::function<void(uint32_t)> body;
@@ -486,6 +536,22 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         }
         continue;
       }
+      case LayerKind::kPool:
+        // Output row r is op(x[s r], x[s r + 1], ..., x[s r + s - 1]), in that order (mean: then
+        // x 1/s): strided row operands pick every s-th input row.
+        if (!l.pool_max) load_once(Space::kActSram, s.consts, lay.const_dram, vb);
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m * l.stride);
+          const uint64_t step = uint64_t{l.stride} * s.xv_row;
+          const VecRef yv = vec(s.yv, s.yv_row);
+          const VectorBinary op = l.pool_max ? VectorBinary::kMax : VectorBinary::kAdd;
+          b.vbin(op, yv, vec(s.xv, step), vec(s.xv + s.xv_row, step), false, m, n);
+          for (uint32_t j = 2; j < l.stride; ++j)
+            b.vbin(op, yv, yv, vec(s.xv + j * s.xv_row, step), false, m, n);
+          if (!l.pool_max) b.vbin(VectorBinary::kMul, yv, yv, vec(s.consts), true, m, n);
+          store_rows(m);
+        };
+        break;
       case LayerKind::kActivation:
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
@@ -506,7 +572,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       default:
         break;
     }
-    row_loop(b, T, s.mt, streams, body);
+    row_loop(b, rows, s.mt, streams, body);
   }
   out.program = finish_program(b, hw);
   return out;
@@ -517,7 +583,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   const arith::VectorMath vm(hw.vector_unit.math);
   const hw::PeKind pe = hw.mac_array.pe;
   const bool int_kind = hw::is_integer(pe);
-  const uint32_t T = model.tokens, lanes = hw.vector_unit.lanes;
+  const uint32_t lanes = hw.vector_unit.lanes;
   std::vector<LayerReference> refs(model.layers.size());
   // Inputs of every layer: the model's input (-1) or an earlier layer's output.
   std::vector<uint32_t> x0;
@@ -532,6 +598,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     const LayerSpec& l = model.layers[li];
     const LayerData& ld = data.layers[li];
     const std::vector<int32_t> in = inputs_of(l, li);
+    const uint32_t T = model.rows_of(static_cast<int32_t>(li));
     if (l.kind == LayerKind::kEmbedding) {
       for (float id : data.input) {
         for (uint32_t i = 0; i < l.out_features; ++i) {
@@ -552,6 +619,14 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     const std::vector<float>& xf = fp32_of(in[0]);
     if (is_recurrent(l.kind)) {
       refs[li] = reference_recurrent_layer(l, T, x, xf, ld, lowered.layers[li], hw);
+      continue;
+    }
+    if (l.kind == LayerKind::kPool) {
+      refs[li] = reference_pool(vm, l, T, x, xf);
+      continue;
+    }
+    if (l.kind == LayerKind::kMlpAttention) {
+      refs[li] = reference_mlp_attention(l, T, x, xf, ld, hw);
       continue;
     }
     const uint32_t k = l.in_features, n = l.out_features;

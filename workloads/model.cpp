@@ -26,9 +26,9 @@ double weight_scale(const LayerSpec& l, const LayerData& ld) {
   return l.kind == LayerKind::kBitLinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
 }
 
-std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t part) {
+std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t offset) {
   if (source.values) {  // sim/ checked the file's shape
-    const auto begin = source.values->begin() + static_cast<std::ptrdiff_t>(part * count);
+    const auto begin = source.values->begin() + static_cast<std::ptrdiff_t>(offset);
     return {begin, begin + static_cast<std::ptrdiff_t>(count)};
   }
   Rng rng(source.seed);
@@ -82,8 +82,8 @@ LayerData generate_recurrent(const LayerSpec& l) {
     dir.u.latent = take(u, rows * l.hidden);
     dir.w.encoded = encode_weights(l.pe, dir.w.latent);
     dir.u.encoded = encode_weights(l.pe, dir.u.latent);
-    dir.b_ih = generate_tensor(bi, rows, 2 * d);  // from a file: b_ih, b_hh per direction
-    dir.b_hh = generate_tensor(bh, rows, 2 * d + 1);
+    dir.b_ih = generate_tensor(bi, rows, 2 * d * rows);  // from a file: b_ih, b_hh per direction
+    dir.b_hh = generate_tensor(bh, rows, (2 * d + 1) * rows);
     ld.directions.push_back(std::move(dir));
   }
   return ld;
@@ -126,10 +126,26 @@ LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
   const size_t count = size_t{l.kv_heads} * l.positions(tokens) * l.head_dim;
   TensorSource k = l.weights, v = l.weights;
   v.seed += 1;
-  ld.keys.latent = generate_tensor(k, count, 0);  // from a file: K, then V
-  ld.values.latent = generate_tensor(v, count, 1);
+  ld.keys.latent = generate_tensor(k, count);  // from a file: K, then V
+  ld.values.latent = generate_tensor(v, count, count);
   ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
   ld.values.encoded = encode_weights(l.pe, ld.values.latent);
+  return ld;
+}
+
+// An mlp_attention layer's memory: keys K' (positions x in_features) from the weights' seed,
+// values M (positions x out_features) from seed + 1, the score vector v from seed + 2 (a file:
+// in that order).
+LayerData generate_mlp_attention(const LayerSpec& l) {
+  LayerData ld;
+  const size_t keys = size_t{l.context} * l.in_features,
+               values = size_t{l.context} * l.out_features;
+  TensorSource v = l.weights, score = l.weights;
+  v.seed += 1;
+  score.seed += 2;
+  ld.keys.latent = generate_tensor(l.weights, keys);
+  ld.values.latent = generate_tensor(v, values, keys);
+  ld.weights = generate_tensor(score, l.in_features, keys + values);
   return ld;
 }
 
@@ -145,7 +161,8 @@ ModelData generate(const ModelSpec& model) {
       d.input =
           generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
     }
-    for (const LayerSpec& l : model.layers) {
+    for (size_t li = 0; li < model.layers.size(); ++li) {
+      const LayerSpec& l = model.layers[li];
       LayerData& ld = d.layers.emplace_back();
       if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
         generate_linear(l, ld);
@@ -153,11 +170,13 @@ ModelData generate(const ModelSpec& model) {
         ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
         if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);
       } else if (l.kind == LayerKind::kAttention) {
-        ld = generate_attention(l, model.tokens);
+        ld = generate_attention(l, model.rows_of(static_cast<int32_t>(li)));
       } else if (l.kind == LayerKind::kEmbedding) {
         ld.weights = generate_tensor(l.weights, size_t{l.vocab} * l.out_features);  // the table
       } else if (is_recurrent(l.kind)) {
         ld = generate_recurrent(l);
+      } else if (l.kind == LayerKind::kMlpAttention) {
+        ld = generate_mlp_attention(l);
       }
     }
     return d;

@@ -58,12 +58,14 @@ enum class LayerKind : uint8_t {
   kLstm,
   kGru,
   kAttention,
-  kRmsNorm,     // graph models only (workloads/graph.hpp), as are the kinds below
-  kLayerNorm,   // (x - mean) / sqrt(variance + eps) * gain + bias
-  kActivation,  // a vector function of each element
-  kAdd,         // two inputs, element by element (a residual connection)
-  kMul,         // two inputs, element by element (a gated unit)
-  kEmbedding,   // layer 0 only: the rows of a vocab x out_features table the token ids pick
+  kRmsNorm,       // graph models only (workloads/graph.hpp), as are the kinds below
+  kLayerNorm,     // (x - mean) / sqrt(variance + eps) * gain + bias
+  kActivation,    // a vector function of each element
+  kAdd,           // two inputs, element by element (a residual connection)
+  kMul,           // two inputs, element by element (a gated unit)
+  kEmbedding,     // layer 0 only: the rows of a vocab x out_features table the token ids pick
+  kPool,          // max or mean over `stride` consecutive rows: downsampling in time
+  kMlpAttention,  // additive attention over a memory (workloads/mlp_attention.hpp)
 };
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
 
@@ -84,7 +86,7 @@ struct LayerSpec {
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
   bool decode = true;       // decode: one query per token over the whole cache; prefill: causal
-  uint32_t context = 0;     // keys and values cached before the tokens
+  uint32_t context = 0;     // keys and values cached before the tokens; mlp_attention: memory
   bool kv_in_sram = false;  // the whole KV cache loaded into the weight SRAM once
   // Key positions: decode, the context and the token (one token); prefill, the context and
   // every token, query i at position context + i seeing positions <= context + i.
@@ -94,6 +96,11 @@ struct LayerSpec {
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
   uint32_t eps_log2 = 20;  // rmsnorm, layernorm: eps = 2^-eps_log2
   uint32_t vocab = 0;      // embedding: rows of the table
+  uint32_t stride = 0;     // pool: rows per output row (a remainder is dropped)
+  bool pool_max = true;    // pool: max, else mean
+  // Graph models: the rows of the layer's output (0: the model's tokens). Every layer keeps its
+  // input's rows but pool, which divides them by its stride.
+  uint32_t rows = 0;
   bool uses_mac_array() const {
     return kind == LayerKind::kBitLinear || kind == LayerKind::kLinear ||
            kind == LayerKind::kLstm || kind == LayerKind::kGru || kind == LayerKind::kAttention;
@@ -110,6 +117,12 @@ struct ModelSpec {
   // A graph model (workloads/graph.hpp): layers of any kind wired by `inputs`, exchanging
   // tensors through DRAM in the vector unit's format.
   bool graph = false;
+  // The rows of input `input` (-1: the model's input) or of layer `input`'s output.
+  uint32_t rows_of(int32_t input) const {
+    if (input < 0) return tokens;
+    const uint32_t r = layers[static_cast<size_t>(input)].rows;
+    return r ? r : tokens;
+  }
   hw::PeKind pe() const {
     for (const LayerSpec& l : layers) {
       if (l.uses_mac_array()) return l.pe;
@@ -153,9 +166,9 @@ struct ModelData {
   std::vector<LayerData> layers;
 };
 
-// `count` values; from a file, its part `part` of `count` values (tensors read one after
+// `count` values; from a file, those from element `offset` on (a layer's tensors read one after
 // another, e.g. an attention layer's K and V caches).
-std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t part = 0);
+std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t offset = 0);
 // An embedding model's token ids: the input source's values (uniform in [0, vocab) by default)
 // floored and clamped to the vocabulary.
 std::vector<uint32_t> token_ids(const ModelSpec& model);

@@ -174,6 +174,18 @@ std::vector<float> output_values(hw::PeKind kind, const std::vector<uint32_t>& o
   return y;
 }
 
+std::vector<uint32_t> reference_softmax(const arith::VectorMath& vm, const std::vector<uint32_t>& s,
+                                        uint32_t valid, uint32_t lanes) {
+  std::vector<uint32_t> prob(s.size(), vm.from_double(0.0)), e(valid);
+  uint32_t mx = s[0];
+  for (uint32_t p = 1; p < valid; ++p) mx = vm.max(mx, s[p]);
+  for (uint32_t p = 0; p < valid; ++p)
+    e[p] = vm.apply(arith::VectorFunction::kExp, vm.sub(s[p], mx));
+  const uint32_t inv = vm.apply(arith::VectorFunction::kReciprocal, vm.sum(e, lanes));
+  for (uint32_t p = 0; p < valid; ++p) prob[p] = vm.mul(e[p], inv);
+  return prob;
+}
+
 std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,
                                               const std::vector<uint32_t>& k_tiles,
                                               const hw::MacArrayParams& mac) {

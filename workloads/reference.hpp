@@ -43,6 +43,11 @@ std::vector<uint32_t> reference_quantize_row(const arith::VectorMath& vm, hw::Pe
                                              const std::vector<uint32_t>& x, uint32_t c127,
                                              uint32_t scale, uint32_t& factor);
 
+// The softmax instruction's result over the first `valid` of scores s (the rest 0): the
+// maximum, exp(s - max) each, their sum in lane order, its reciprocal, and the products.
+std::vector<uint32_t> reference_softmax(const arith::VectorMath& vm, const std::vector<uint32_t>& s,
+                                        uint32_t valid, uint32_t lanes);
+
 // k_tiles[l]: the reduction length of each gemm of layer l (the lowering's k_tile).
 std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,
                                               const std::vector<uint32_t>& k_tiles,

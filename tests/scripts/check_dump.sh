@@ -71,7 +71,14 @@ check graph_recurrent "{\"name\": \"r\", \"tokens\": 5, \"input\": $src, \"seed\
   {\"type\": \"linear\", \"name\": \"proj\", \"format\": \"fp16\", \"in_features\": 32, \"out_features\": 24},
   {\"type\": \"lstm\", \"name\": \"lstm\", \"in_features\": 24, \"hidden\": 24, \"format\": \"fp16\",
    \"weights\": $src, \"seed\": 7}, \"biases\": $src, \"seed\": 8}},
-  {\"type\": \"add\", \"name\": \"res\", \"inputs\": [\"lstm\", \"norm\"]}]}" \
+  {\"type\": \"add\", \"name\": \"res\", \"inputs\": [\"lstm\", \"norm\"]},
+  {\"type\": \"pool\", \"name\": \"max\", \"stride\": 2},
+  {\"type\": \"pool\", \"name\": \"mean\", \"stride\": 2, \"op\": \"mean\", \"inputs\": [\"res\"]}]}" \
+  --set hw.mac_array.pe=fp16
+check mlp_attention '{"name": "m", "tokens": 3, "layers": [
+  {"type": "linear", "name": "query", "format": "fp16", "in_features": 24, "out_features": 16},
+  {"type": "mlp_attention", "name": "attn", "context": 25, "out_features": 20,
+   "weights": {"distribution": "uniform", "low": -1, "high": 1, "seed": 4}}]}' \
   --set hw.mac_array.pe=fp16
 
 # A corrupted output is caught.

@@ -354,3 +354,108 @@ TEST_CASE("a recurrent stack runs the same as a graph and as a workload of its o
   REQUIRE(a["counters"] == b["counters"]);
   REQUIRE(a["error"] == b["error"]);
 }
+
+TEST_CASE("pooling divides the rows and equals its exact model", "[sim]") {
+  const std::string format = GENERATE("fp16", "posit16_1", "int8");
+  INFO(format);
+  auto source = [](double w, uint64_t seed) {
+    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
+  };
+  // 13 frames -> max over 3 (4 rows, one frame dropped) -> bidirectional GRU -> mean over 2.
+  const Json w = {{"name", "pyramid"},
+                  {"tokens", 13},
+                  {"input", source(1, 2)},
+                  {"layers",
+                   {{{"type", "linear"},
+                     {"name", "proj"},
+                     {"format", format},
+                     {"in_features", 20},
+                     {"out_features", 16},
+                     {"weights", source(0.3, 3)}},
+                    {{"type", "pool"}, {"name", "pool0"}, {"stride", 3}},
+                    {{"type", "gru"},
+                     {"name", "gru"},
+                     {"format", format},
+                     {"in_features", 16},
+                     {"hidden", 8},
+                     {"bidirectional", true},
+                     {"weights", source(0.5, 4)},
+                     {"biases", source(0.2, 5)}},
+                    {{"type", "pool"}, {"name", "pool1"}, {"stride", 2}, {"op", "mean"}},
+                    {{"type", "add"}, {"name", "res"}, {"inputs", {"pool1", "pool1"}}}}}};
+  const Json r = test::run_both_modes(test::make_config(
+      w, {"hw.mac_array.pe=" + std::string(format == "int8" ? "int8_int8" : format),
+          "hw.act_sram.capacity_kib=1"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["invariants"]["outputs_checked"] == 13 * 16 + 4 * 16 + 4 * 16 + 2 * 16 + 2 * 16);
+  REQUIRE(r["layers"][1]["tiles"]["m"].get<uint32_t>() < 4);  // the pool itself tiles its rows
+  // The GRU runs 4 timesteps per direction: 2 x 3 x 8 x (16 + 8) MACs each.
+  REQUIRE(r["counters"]["mac_array"]["macs"] == 13 * 20 * 16 + 4 * 2 * 3 * 8 * 24);
+
+  Json bad = w;
+  bad["layers"][3]["stride"] = 5;
+  REQUIRE_THROWS_WITH(test::make_config(bad, {"hw.mac_array.pe=fp16"}),
+                      Catch::Contains("/layers/3/stride") &&
+                          Catch::Contains("its input has 4 rows, fewer than one stride of 5"));
+  bad = w;
+  bad["layers"][4]["inputs"] = {"pool1", "gru"};
+  REQUIRE_THROWS_WITH(
+      test::make_config(bad, {"hw.mac_array.pe=fp16"}),
+      Catch::Contains("/layers/4/inputs") && Catch::Contains("input 1 has 4 rows, input 0 2"));
+}
+
+namespace {
+
+// A decoder step over a memory: states -> query projection -> additive attention over a memory
+// of 7 positions -> output projection.
+Json mlp_attention_block(uint32_t rows, uint32_t positions) {
+  auto source = [](double w, uint64_t seed) {
+    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
+  };
+  return {{"name", "mlp-attention"},
+          {"tokens", rows},
+          {"input", source(1, 2)},
+          {"layers",
+           {{{"type", "linear"},
+             {"name", "query"},
+             {"format", "fp16"},
+             {"in_features", 24},
+             {"out_features", 16},
+             {"weights", source(0.3, 3)}},
+            {{"type", "mlp_attention"},
+             {"name", "attn"},
+             {"context", positions},
+             {"out_features", 20},
+             {"weights", source(1, 4)}},
+            {{"type", "linear"},
+             {"name", "out"},
+             {"format", "fp16"},
+             {"in_features", 20},
+             {"out_features", 12},
+             {"weights", source(0.3, 5)}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("additive attention over a memory equals its exact model in every vector format",
+          "[sim]") {
+  const std::string vec = GENERATE("fp32", "fp16", "bf16", "posit<16,1>");
+  const uint32_t positions = GENERATE(1u, 7u, 8u, 33u);
+  INFO(vec << ", " << positions << " positions");
+  const Json r = test::run_both_modes(test::make_config(
+      mlp_attention_block(3, positions),
+      {"hw.mac_array.pe=fp16", "hw.vector_unit.format=" + vec, "hw.vector_unit.lanes=8"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["invariants"]["outputs_checked"] == 3 * (16 + 20 + 12));
+  if (vec == "fp32") REQUIRE(r["error"]["attn.output"]["max_abs"].get<double>() < 2e-2);
+  // The vector unit does the attention: the MAC array only the two projections.
+  REQUIRE(r["counters"]["mac_array"]["macs"] == 3 * (24 * 16 + 20 * 12));
+}
+
+TEST_CASE("additive attention's memory must fit the activation SRAM", "[sim]") {
+  REQUIRE_THROWS_WITH(
+      sim::run_isolated(test::make_config(mlp_attention_block(2, 2000),
+                                          {"hw.mac_array.pe=fp16", "hw.act_sram.capacity_kib=64"})),
+      Catch::Contains("/act_sram/capacity_kib") &&
+          Catch::Contains("layer 1 (attn): the activation SRAM must hold the memory's keys"));
+}
