@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 namespace nmp::sim {
 namespace {
@@ -528,7 +529,9 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     return;
   }
   const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
-  const bool attention = spec.kind == LayerKind::kAttention;
+  const bool cross =
+      spec.kind == LayerKind::kAttention && spec.mode == workloads::AttentionMode::kCross;
+  const bool attention = spec.kind == LayerKind::kAttention && !cross;  // reads q, k and v
   const size_t arity = attention ? 3 : binary ? 2 : 1;
   if (l.has("inputs")) {
     const Json* raw = l.raw("inputs");
@@ -601,6 +604,11 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     }
     spec.rows = std::max<uint32_t>(1, rows[0] / spec.stride);
   }
+  if (cross && widths[0] != spec.in_features) {
+    l.error("inputs", "input 0, q (heads x head_dim), must be " + std::to_string(spec.in_features) +
+                          " wide; it is " + std::to_string(widths[0]));
+  }
+  if (cross) return;
   if (attention) {
     const uint32_t kv = spec.kv_heads * spec.head_dim;
     const std::vector<uint32_t> expected = {spec.in_features, kv, kv};
@@ -658,18 +666,25 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   m.name = root.string_required("name", "name of the workload");
   m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
   (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
-  // A graph model: any layer of a graph-only kind, or wired by `inputs`.
+  // A graph model: any layer of a graph-only kind, or wired by `inputs`, or layers of more than
+  // one family (feedforward, recurrent, attention), which only a graph chains.
   static const std::vector<std::string> kTypes = {
       "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",      "layernorm",
       "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention"};
   if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
+    std::set<int> families;
+    size_t attention_layers = 0;
     for (const Json& l : doc.json()["layers"]) {
       if (!l.is_object()) continue;
-      const bool graph_kind =
-          l.contains("type") && l["type"].is_string() &&
-          std::find(kTypes.begin() + 5, kTypes.end(), l["type"].get<std::string>()) != kTypes.end();
-      m.graph |= graph_kind || l.contains("inputs");
+      const auto type = l.contains("type") && l["type"].is_string()
+                            ? std::find(kTypes.begin(), kTypes.end(), l["type"].get<std::string>())
+                            : kTypes.end();
+      const auto index = type - kTypes.begin();
+      m.graph |= (type != kTypes.end() && index >= 5) || l.contains("inputs");
+      if (type != kTypes.end()) families.insert(index < 2 ? 0 : index < 4 ? 1 : 2);
+      attention_layers += index == 4 ? 1 : 0;
     }
+    m.graph |= families.size() > 1 || attention_layers > 1;
   }
   std::vector<ObjectReader> layers = root.objects_required("layers", 1, "the layers, in order");
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -710,11 +725,20 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.kv_heads = l.u32("kv_heads", spec.heads, 1, 1024, "",
                             "attention: key/value heads (grouped-query when fewer than heads)");
       spec.head_dim = l.u32_required("head_dim", 1, 4096, "", "attention: dimension of a head");
-      spec.decode = l.choice("mode", 0, {"decode", "prefill"},
-                             "attention: decode (every token attends to the whole cache) or "
-                             "prefill (causal)") == 0;
+      spec.mode = static_cast<workloads::AttentionMode>(
+          l.choice("mode", 0, {"decode", "prefill", "cross"},
+                   "attention: decode (every token attends to the whole cache), prefill (causal) "
+                   "or cross (every token attends to a memory of `context` positions)"));
       spec.context = l.u32("context", 0, 0, 1 << 20, "positions",
-                           "attention: keys and values already in the cache");
+                           "attention: keys and values already in the cache (cross: the memory)");
+      spec.scaled = l.boolean("scaled", true,
+                              "attention: scores x 1 / sqrt(head_dim) (false: Luong's general "
+                              "score, unscaled)");
+      spec.shared_kv = l.boolean("shared_kv", false,
+                                 "attention: the values are the keys (one memory, as in Luong's "
+                                 "attention)");
+      if (spec.mode == workloads::AttentionMode::kCross && spec.context == 0)
+        l.error("context", "cross attention needs a memory: expected at least 1 position");
       spec.kv_in_sram = l.choice("kv_cache", 0, {"dram", "sram"},
                                  "attention: the KV cache streams from DRAM per key/value head, "
                                  "or is loaded into the weight SRAM once") == 1;
@@ -722,7 +746,6 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         l.error("kv_heads", "expected a divisor of heads (" + std::to_string(spec.heads) + ")");
       }
       spec.in_features = spec.out_features = spec.heads * spec.head_dim;
-      if (i > 0 && !m.graph) l.error("type", "an attention workload holds one attention layer");
     }
     if (recurrent) {
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
@@ -798,14 +821,6 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.weights =
           read_source(l.object("weights", "latent weights"), wdefault, file,
                       {{spec.out_features, spec.in_features}, "out_features, in_features"}, &spec);
-    }
-    if (!m.graph && i > 0 && m.layers.front().kind == workloads::LayerKind::kAttention) {
-      l.error("type", "an attention workload holds one attention layer");
-    }
-    if (!m.graph && i > 0 && recurrent != workloads::is_recurrent(m.layers.front().kind)) {
-      l.error("type",
-              "a workload's layers are all feedforward (bitlinear, linear) or all "
-              "recurrent (lstm, gru)");
     }
     const auto first_mac = std::find_if(m.layers.begin(), m.layers.end(),
                                         [](const auto& x) { return x.uses_mac_array(); });

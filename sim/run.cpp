@@ -134,7 +134,9 @@ Json dump_manifest(const workloads::ModelSpec& model) {
       j["kv_heads"] = s.kv_heads;
       j["head_dim"] = s.head_dim;
       j["context"] = s.context;
-      j["mode"] = s.decode ? "decode" : "prefill";
+      static const char* const kModes[] = {"decode", "prefill", "cross"};
+      j["mode"] = kModes[static_cast<size_t>(s.mode)];
+      j["scaled"] = s.scaled;
       j["positions"] = s.positions(model.rows_of(static_cast<int32_t>(l)));
     }
     layers.push_back(j);

@@ -43,7 +43,7 @@ enum Const : uint32_t { kC127, kCQK, kCPV, kCInvSqrtD, kNumConsts };
 
 std::vector<uint32_t> const_patterns(const LayerSpec& l, const RecurrentMatrix& keys,
                                      const RecurrentMatrix& values, const arith::VectorMath& vm) {
-  const double inv_sqrt_d = 1.0 / std::sqrt(static_cast<double>(l.head_dim));
+  const double inv_sqrt_d = l.scaled ? 1.0 / std::sqrt(static_cast<double>(l.head_dim)) : 1.0;
   std::vector<uint32_t> c(kNumConsts);
   c[kC127] = vm.from_double(127.0);
   c[kCQK] = vm.from_double(double{keys.encoded.scale[0]} / 127.0 * inv_sqrt_d);
@@ -250,8 +250,8 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
           b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row,
                  isa::AccMode::kOverwrite);
           dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
-          b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, !l.decode,
-                    l.decode ? 0 : l.context + q0);
+          b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, l.causal(),
+                    l.causal() ? l.context + q0 : 0);
           quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
           b.li(kRegAct, x.pq);
           b.addi(kRegWgt, kRegBase, static_cast<int64_t>(v_offset));
@@ -372,7 +372,7 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
         qrow[i] = q[(size_t{t} * l.heads + h) * d + i];
         qf[i] = q_fp32[(size_t{t} * l.heads + h) * d + i];
       }
-      const uint32_t valid = l.decode ? L : l.context + t + 1;
+      const uint32_t valid = l.causal() ? l.context + t + 1 : L;
       // Exact model.
       uint32_t fq = 0;
       const std::vector<uint32_t> qq = quantize(qrow, c[kCQK], fq);
@@ -399,7 +399,7 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
       for (uint32_t p = 0; p < valid; ++p) {
         double dot = 0;
         for (uint32_t i = 0; i < d; ++i) dot += qf[i] * keys.latent[kv_index(l, L, kv, p, i)];
-        sc[p] = dot / std::sqrt(static_cast<double>(d));
+        sc[p] = l.scaled ? dot / std::sqrt(static_cast<double>(d)) : dot;
         smax = std::max(smax, sc[p]);
       }
       double total = 0;
@@ -432,7 +432,7 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
                                      const hw::NmpParams& hw, DramAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
-  if (l.decode && tokens != 1) {
+  if (l.mode == AttentionMode::kDecode && tokens != 1) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/mode",
                         "layer " + std::to_string(index) + " (" + l.name +
                             "): a decode step in a graph model takes one token (prefill takes "
@@ -466,15 +466,16 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
   }
 }
 
-LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
-                               uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
-                               const hw::NmpParams& hw) {
+namespace {
+
+// The tokens' keys and values (rows at k and v) into the caches after the context.
+void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
+                      uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
   const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
   const uint32_t L = l.positions(tokens);
-  const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
-  // The tokens' keys and values into the caches, in chunks of rows that fit the buffers.
+  // In chunks of rows that fit the buffers.
   const uint64_t v_row = round_up(d * eb, g.act_word), q_row = round_up(d * ab, g.act_word);
   const uint64_t src_row = uint64_t{l.kv_heads} * d * eb;  // a token's K or V row in DRAM
   const uint64_t chunk = std::max<uint64_t>(
@@ -543,12 +544,23 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
   for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * eb));
   b.dbnz(kRegKv, head_loop);
+}
+
+}  // namespace
+
+LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
+                               uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
+                               const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
   Placement at;
   at.q_dram = q;
   at.o_dram = out;
   at.c_dram = a.c_dram;
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
+  if (l.mode != AttentionMode::kCross) append_tokens_kv(b, a, l, tokens, k, v, hw);
   emit_attention(b, l, tokens, x, at, hw);
   return attention_plan(l, tokens, x, at);
 }
@@ -571,8 +583,9 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
     const uint32_t p = act.encode(vm.value(vm.mul(x, vm.from_double(1.0 / m.encoded.scale[0]))));
     return p == 0x80 ? 0x81u : p;
   };
+  const uint32_t appended = l.mode == AttentionMode::kCross ? 0 : tokens;
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
-    for (uint32_t t = 0; t < tokens; ++t) {
+    for (uint32_t t = 0; t < appended; ++t) {
       for (uint32_t i = 0; i < d; ++i) {
         const size_t src = (size_t{t} * l.kv_heads + kv) * d + i;
         const size_t dst = kv_index(l, L, kv, l.context + t, i);

@@ -239,6 +239,11 @@ Geometry layer_geometry(Geometry g, const LayerSpec& l, const hw::NmpParams& hw)
   return g;
 }
 
+// Cross attention reads only its queries: no k and v inputs.
+uint64_t input_or_zero(const std::vector<uint64_t>& inputs, size_t i) {
+  return i < inputs.size() ? inputs[i] : 0;
+}
+
 std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   if (!l.inputs.empty()) return l.inputs;
   return {static_cast<int32_t>(index) - 1};
@@ -432,9 +437,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const uint32_t rows = out.layers[li].m;
     b.layer(static_cast<uint32_t>(li));
     if (l.kind == LayerKind::kAttention) {
-      const LayerPlan p =
-          emit_graph_attention(b, lay.attention, l, rows, lay.inputs[0], lay.inputs[1],
-                               lay.inputs[2], out.layers[li].y_dram, hw);
+      const LayerPlan p = emit_graph_attention(
+          b, lay.attention, l, rows, lay.inputs[0], input_or_zero(lay.inputs, 1),
+          input_or_zero(lay.inputs, 2), out.layers[li].y_dram, hw);
       LayerPlan& plan = out.layers[li];
       plan.m_tile = p.m_tile;
       plan.n_tile = p.n_tile;
@@ -610,9 +615,13 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
       continue;
     }
     if (l.kind == LayerKind::kAttention) {
-      refs[li] =
-          reference_graph_attention(l, T, {&exact_of(in[0]), &exact_of(in[1]), &exact_of(in[2])},
-                                    {&fp32_of(in[0]), &fp32_of(in[1]), &fp32_of(in[2])}, ld, hw);
+      std::vector<const std::vector<uint32_t>*> exact;
+      std::vector<const std::vector<float>*> fp32;
+      for (int32_t i : in) {
+        exact.push_back(&exact_of(i));
+        fp32.push_back(&fp32_of(i));
+      }
+      refs[li] = reference_graph_attention(l, T, exact, fp32, ld, hw);
       continue;
     }
     const std::vector<uint32_t>& x = exact_of(in[0]);

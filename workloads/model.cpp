@@ -127,7 +127,7 @@ LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
   TensorSource k = l.weights, v = l.weights;
   v.seed += 1;
   ld.keys.latent = generate_tensor(k, count);  // from a file: K, then V
-  ld.values.latent = generate_tensor(v, count, count);
+  ld.values.latent = l.shared_kv ? ld.keys.latent : generate_tensor(v, count, count);
   ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
   ld.values.encoded = encode_weights(l.pe, ld.values.latent);
   return ld;

@@ -52,6 +52,10 @@ struct TensorSource {
   float scale = 1.0f;
 };
 
+// decode: one query per token over the whole cache; prefill: causal; cross: every query over a
+// memory held in the cache (encoder-decoder attention).
+enum class AttentionMode : uint8_t { kDecode, kPrefill, kCross };
+
 enum class LayerKind : uint8_t {
   kBitLinear,
   kLinear,
@@ -85,12 +89,20 @@ struct LayerSpec {
                         // in that order); layernorm: the bias
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
-  bool decode = true;       // decode: one query per token over the whole cache; prefill: causal
+  AttentionMode mode = AttentionMode::kDecode;
   uint32_t context = 0;     // keys and values cached before the tokens; mlp_attention: memory
   bool kv_in_sram = false;  // the whole KV cache loaded into the weight SRAM once
+  bool scaled = true;       // scores x 1 / sqrt(head_dim) (Luong's "general" score: not)
+  bool shared_kv = false;   // the values are the keys (one memory, as in Luong's attention)
   // Key positions: decode, the context and the token (one token); prefill, the context and
-  // every token, query i at position context + i seeing positions <= context + i.
-  uint32_t positions(uint32_t tokens) const { return context + (decode ? 1 : tokens); }
+  // every token, query i at position context + i seeing positions <= context + i; cross, the
+  // context (the memory).
+  uint32_t positions(uint32_t tokens) const {
+    return context + (mode == AttentionMode::kDecode  ? 1
+                      : mode == AttentionMode::kCross ? 0
+                                                      : tokens);
+  }
+  bool causal() const { return mode == AttentionMode::kPrefill; }
   // Graph models: the layers whose outputs this one reads (-1: the model's input).
   std::vector<int32_t> inputs;
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation

@@ -459,3 +459,48 @@ TEST_CASE("additive attention's memory must fit the activation SRAM", "[sim]") {
       Catch::Contains("/act_sram/capacity_kib") &&
           Catch::Contains("layer 1 (attn): the activation SRAM must hold the memory's keys"));
 }
+
+TEST_CASE("cross attention over a memory equals its exact model", "[sim]") {
+  const std::string format = GENERATE("fp16", "int8", "posit16_1");
+  struct Shape {
+    uint32_t heads, kv_heads, head_dim, positions;
+    bool scaled, shared;
+  };
+  // Luong's general attention (one head, unscaled, keys = values = the memory) and a
+  // grouped-query encoder-decoder attention.
+  const Shape s = GENERATE(Shape{1, 1, 48, 9, false, true}, Shape{4, 2, 8, 5, true, false});
+  INFO(format << ", " << s.heads << " heads over " << s.positions << " positions");
+  const uint32_t width = s.heads * s.head_dim;
+  const Json w = {
+      {"name", "cross"},
+      {"tokens", 3},
+      {"layers",
+       {{{"type", "linear"},
+         {"name", "query"},
+         {"format", format},
+         {"in_features", 32},
+         {"out_features", width},
+         {"weights", {{"std", 0.2}, {"seed", 3}}}},
+        {{"type", "attention"},
+         {"name", "attn"},
+         {"format", format},
+         {"mode", "cross"},
+         {"heads", s.heads},
+         {"kv_heads", s.kv_heads},
+         {"head_dim", s.head_dim},
+         {"context", s.positions},
+         {"scaled", s.scaled},
+         {"shared_kv", s.shared},
+         {"weights", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", 4}}}}}}};
+  const sim::SimConfig c = test::make_config(
+      w, {"hw.mac_array.pe=" + std::string(format == "int8" ? "int8_int8" : format),
+          "hw.mac_array.rows=8", "hw.mac_array.cols=8"});
+  const Json r = test::run_both_modes(c);
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  // Q K^T and P V over the memory only: nothing appended.
+  REQUIRE(r["counters"]["mac_array"]["macs"] ==
+          3 * (32 * width + 2 * s.heads * s.positions * s.head_dim));
+  if (format == "fp16") REQUIRE(r["error"]["attn.output"]["sqnr_db"].get<double>() > 30);
+  const workloads::ModelData d = workloads::generate(c.workload.model);
+  REQUIRE((d.layers[1].keys.latent == d.layers[1].values.latent) == s.shared);
+}
