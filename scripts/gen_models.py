@@ -192,27 +192,114 @@ def main():
                    "for BERT's 1e-12"),
         "tokens": 128, "input": {"distribution": "normal", "mean": 0, "std": 1, "seed": 1},
         "layers": bert})
-    speech = ("posit study (seed 003): speech model {n}; assumption: 80 log-mel input features "
-              "and 100 frames (1 s), which the seed does not state; weights uniform in "
-              "[-{w}, {w}] as the seed's; the decoder (MLP attention, 512 units) is left out")
-    src = lambda n, w: speech.format(n=n, w=w)
-    uniform = lambda w, seed: {"distribution": "uniform", "low": -w, "high": w, "seed": seed}
-    write("speech_gru_4x1024", {
-        "name": "speech-gru-4x1024", "source": src("1: a 4-layer bidirectional GRU of 1024 "
-                                                   "(512 per direction)", 2.5),
-        "tokens": 100, "input": {"distribution": "uniform", "low": -1, "high": 1, "seed": 1},
-        "layers": [{"type": "gru", "name": f"gru{i}", "in_features": 80 if i == 0 else 1024,
-                    "hidden": 512, "bidirectional": True, "format": "posit8_0",
-                    "weights": uniform(2.5, 10 + i), "biases": uniform(2.5, 20 + i)}
-                   for i in range(4)]})
-    write("speech_lstm_5x800", {
-        "name": "speech-lstm-5x800", "source": src("2: a 5-layer unidirectional LSTM of 800", 2),
-        "tokens": 100, "input": {"distribution": "uniform", "low": -1, "high": 1, "seed": 1},
-        "layers": [{"type": "lstm", "name": f"lstm{i}", "in_features": 80 if i == 0 else 800,
-                    "hidden": 800, "format": "posit8_0",
-                    "weights": uniform(2, 10 + i), "biases": uniform(2, 20 + i)}
-                   for i in range(5)]})
+    speech_models()
 
+
+# The posit study's speech models (seed 003), each as an encoder over an utterance and a decoder
+# over its transcript. Shapes from the seed; what it does not state is assumed, and said so.
+FRAMES = 100      # assumed: 1 s of 10 ms frames
+FEATURES = 80     # assumed: 80 log-mel features per frame
+TARGET = 16       # assumed: a 16-character transcript
+CHARS = 32        # assumed: a character vocabulary (26 letters, space, apostrophe, end marks)
+SPEECH = ("posit study (seed 003): speech model {n}; assumed, which the seed does not state: "
+          f"{FEATURES} log-mel features, {FRAMES} frames (1 s), {{assumed}}; posit<8,0> products; "
+          "untrained weights drawn as PyTorch initializes them (nn.GRU, nn.LSTM: U(-k, k), k = "
+          "1/sqrt(hidden); nn.Linear: k = 1/sqrt(in_features); nn.Embedding: N(0, 1)), where "
+          "the seed's trained weights span [-{w}, {w}]")
+DECODER = (f"; the decoder runs teacher-forced over a {TARGET}-character transcript "
+           f"({CHARS} characters assumed), layer by layer: without OpenNMT's input feeding "
+           "(the previous step's attentional vector as input), which a layer-by-layer graph "
+           "cannot chain; its memory holds seeded stand-ins for the encoder's outputs (the "
+           "encoder is its own workload); the projections' biases are left out")
+
+
+def speech_models():
+    uniform = lambda w, seed: {"distribution": "uniform", "low": -w, "high": w, "seed": seed}
+    pytorch_init = lambda fan, seed: uniform(round(fan ** -0.5, 6), seed)
+    embedding = lambda seed: {"distribution": "normal", "mean": 0, "std": 1, "seed": seed}
+    memory = uniform(1, 50)  # stand-ins for encoder outputs (GRU/LSTM outputs lie in (-1, 1))
+
+    def rnn(kind, name, inputs, hidden, seed, bidirectional=False):
+        return {"type": kind, "name": name, "in_features": inputs, "hidden": hidden,
+                "bidirectional": bidirectional, "format": "posit8_0",
+                "weights": pytorch_init(hidden, seed), "biases": pytorch_init(hidden, seed + 100)}
+
+    def lin(name, inputs, outputs, seed, wiring=None):
+        layer = {"type": "linear", "name": name, "format": "posit8_0", "in_features": inputs,
+                 "out_features": outputs, "weights": pytorch_init(inputs, seed)}
+        if wiring:
+            layer["inputs"] = wiring
+        return layer
+
+    def decoder_tail(memory_width, state):
+        # h~ = tanh(W_c [c; h]) = tanh(W_cc c + W_ch h), then the character logits.
+        return [lin("context_out", memory_width, 512, 40),
+                lin("state_out", 512, 512, 41, [state]),
+                {"type": "add", "name": "combine", "inputs": ["context_out", "state_out"]},
+                {"type": "activation", "name": "attentional", "function": "tanh"},
+                lin("generator", 512, CHARS, 42)]
+
+    # Model 1: 4 bidirectional GRU layers of 1024 (512 per direction), 2 poolings; one GRU
+    # decoder of 512 with MLP (additive) attention.
+    enc1 = [rnn("gru", "gru0", FEATURES, 512, 10, True),
+            {"type": "pool", "name": "pool0", "stride": 2},
+            rnn("gru", "gru1", 1024, 512, 11, True),
+            {"type": "pool", "name": "pool1", "stride": 2},
+            rnn("gru", "gru2", 1024, 512, 12, True),
+            rnn("gru", "gru3", 1024, 512, 13, True),
+            lin("attention_keys", 1024, 512, 14)]
+    write("speech_gru_4x1024", {
+        "name": "speech-gru-4x1024",
+        "source": SPEECH.format(n="1, encoder: 4 bidirectional GRU layers of 1024 (512 per "
+                                  "direction), 2 downsampling poolings (max over 2 frames)",
+                                w=2.5, assumed="the poolings after layers 0 and 1") +
+                  "; the last layer projects the memory to the decoder's attention keys "
+                  "(W_m M, once per utterance)",
+        "tokens": FRAMES, "input": uniform(1, 1), "layers": enc1})
+    positions1 = FRAMES // 4
+    dec1 = [{"type": "embedding", "name": "embed", "vocab": CHARS, "out_features": 512,
+             "weights": embedding(30)},
+            rnn("gru", "decoder", 512, 512, 31),
+            lin("attention_query", 512, 512, 32),
+            {"type": "mlp_attention", "name": "attention", "context": positions1,
+             "out_features": 1024, "weights": memory}] + decoder_tail(1024, "decoder")
+    write("speech_gru_4x1024_decoder", {
+        "name": "speech-gru-4x1024-decoder",
+        "source": SPEECH.format(n="1, decoder: 1 GRU of 512 with MLP attention over the "
+                                  f"encoder's {positions1} pooled frames of 1024",
+                                w=2.5, assumed="the attention's dimension 512") + DECODER,
+        "tokens": TARGET, "layers": dec1})
+
+    # Model 2: 5 LSTM layers of 800, 4 poolings; a 2-layer LSTM decoder of 512 with general
+    # (Luong) attention: score h^T W_a m, no scaling, the memory as both keys and values.
+    enc2 = [rnn("lstm", "lstm0", FEATURES, 800, 10)]
+    for i in range(1, 5):
+        enc2 += [{"type": "pool", "name": f"pool{i - 1}", "stride": 2},
+                 rnn("lstm", f"lstm{i}", 800, 800, 10 + i)]
+    write("speech_lstm_5x800", {
+        "name": "speech-lstm-5x800",
+        "source": SPEECH.format(n="2, encoder: 5 LSTM layers of 800, 4 downsampling poolings "
+                                  "(max over 2 frames)",
+                                w=2, assumed="a pooling between each two layers"),
+        "tokens": FRAMES, "input": uniform(1, 1), "layers": enc2})
+    positions2 = FRAMES // 16
+    dec2 = [{"type": "embedding", "name": "embed", "vocab": CHARS, "out_features": 512,
+             "weights": embedding(30)},
+            rnn("lstm", "decoder0", 512, 512, 31),
+            rnn("lstm", "decoder1", 512, 512, 32),
+            lin("attention_query", 512, 800, 33),
+            {"type": "attention", "name": "attention", "mode": "cross", "heads": 1,
+             "kv_heads": 1, "head_dim": 800, "context": positions2, "scaled": False,
+             "shared_kv": True, "format": "posit8_0", "weights": memory}] + \
+        decoder_tail(800, "decoder1")
+    write("speech_lstm_5x800_decoder", {
+        "name": "speech-lstm-5x800-decoder",
+        "source": SPEECH.format(n="2, decoder: 2 LSTM layers of 512 with general attention "
+                                  f"(h^T W_a m) over the encoder's {positions2} pooled frames "
+                                  "of 800",
+                                w=2, assumed=f"the memory's {positions2} positions (the "
+                                             "frames after 4 poolings)") + DECODER,
+        "tokens": TARGET, "layers": dec2})
 
 if __name__ == "__main__":
     main()

@@ -149,14 +149,21 @@ Json build_report(const ReportInputs& in) {
   const double total_j = (sums.dynamic_pj + leakage_pj + clock_pj) * 1e-12;
   const double ops = 2.0 * static_cast<double>(macs);  // a MAC is a multiply and an add
   const double peak_macs = static_cast<double>(p.mac_array.rows) * p.mac_array.cols;
-  // The model's weights: parameters (weights of the MAC-array layers, gains and biases aside),
-  // the bytes they take in DRAM as stored (packed ternary, tile rows aligned), and at FP16.
+  // The model's weights: parameters (the weight matrices of the linear and recurrent layers;
+  // gains, biases, tables and caches aside), the bytes they take in DRAM as stored (packed
+  // ternary, tile rows aligned), and at FP16.
   uint64_t parameters = 0, stored = 0;
   for (size_t l = 0; l < in.lowered->layers.size(); ++l) {
     const workloads::LayerSpec& spec = cfg.workload.model.layers[l];
-    if (spec.kind != workloads::LayerKind::kBitLinear && spec.kind != workloads::LayerKind::kLinear)
+    if (spec.kind == workloads::LayerKind::kBitLinear ||
+        spec.kind == workloads::LayerKind::kLinear) {
+      parameters += uint64_t{spec.in_features} * spec.out_features;
+    } else if (workloads::is_recurrent(spec.kind)) {
+      parameters += uint64_t{spec.directions()} * spec.gates() * spec.hidden *
+                    (uint64_t{spec.in_features} + spec.hidden);
+    } else {
       continue;
-    parameters += uint64_t{spec.in_features} * spec.out_features;
+    }
     stored += in.lowered->layers[l].w_bytes;
   }
   r["derived"] = {
@@ -289,8 +296,8 @@ std::string render_summary(const Json& r) {
   const Json& w = r["derived"]["weights"];
   if (w["parameters"].get<uint64_t>() > 0) {
     o << "  weights           " << si(w["parameters"].get<double>(), "")
-      << " (feedforward layers), " << si(w["stored_bytes"].get<double>(), "B") << " as stored ("
-      << w["bits_per_weight"].get<double>() << " bits each), "
+      << " (linear and recurrent layers), " << si(w["stored_bytes"].get<double>(), "B")
+      << " as stored (" << w["bits_per_weight"].get<double>() << " bits each), "
       << si(w["fp16_bytes"].get<double>(), "B") << " at FP16 ("
       << w["fp16_over_stored"].get<double>() << "x)\n";
   }

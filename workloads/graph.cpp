@@ -10,6 +10,7 @@
 #include "workloads/mlp_attention.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/recurrent.hpp"
+#include "workloads/streamed_gemm.hpp"
 #include "workloads/tiling.hpp"
 
 namespace nmp::workloads {
@@ -36,6 +37,8 @@ enum Reg : unsigned {
   kRegHalf = 11,  // the byte size of a half
   kRegSram = 12,  // a DMA's on-chip address
 };
+
+constexpr StreamedGemmRegs kGemmRegs = {kRegW, kRegAcc, kRegN, kRegAct, kRegK, kRegWBuf, kRegHalf};
 
 // Constants of a linear layer in vec (integer kinds): 127 and s_W / 127.
 enum Const : uint32_t { kC127, kCW, kNumConsts };
@@ -166,48 +169,6 @@ void row_loop(ProgramBuilder& b, uint32_t rows, uint32_t mt, const std::vector<S
     b.dbnz(kRegM, loop);
   }
   if (edge > 0) body(edge);
-}
-
-// The gemms of m rows against every weight tile: per output block, the first reduction tile
-// overwrites the accumulators and the others add to them.
-void emit_gemms(ProgramBuilder& b, const LayerSpec& l, const LayerLayout& lay, uint32_t m,
-                const Geometry& g, bool ternary_weights) {
-  const WeightTiling& t = lay.tiling;
-  const uint32_t n = l.out_features, k = l.in_features;
-  const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
-  auto tile = [&](uint32_t nt, uint32_t kt, isa::AccMode mode) {
-    const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
-    b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegW, 1, bytes, bytes, bytes);
-    b.gemm(kRegAct, kRegWBuf, kRegAcc, m, nt, kt, lay.sram.xq_row, lay.sram.acc_row, mode,
-           ternary_weights);
-    b.addi(kRegW, kRegW, static_cast<int64_t>(round_up(bytes, kDramAlign)));
-    b.addi(kRegAct, kRegAct, static_cast<int64_t>(kt * ab));
-    b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
-  };
-  auto output_block = [&](uint32_t nt) {
-    b.li(kRegAct, lay.sram.xq);
-    const uint32_t first = std::min(t.k_tile, k);
-    tile(nt, first, isa::AccMode::kOverwrite);
-    const uint32_t more_full = k / t.k_tile - (first == t.k_tile ? 1 : 0);
-    if (more_full > 0) {
-      b.li(kRegK, more_full);
-      const uint64_t loop = b.here();
-      tile(nt, t.k_tile, isa::AccMode::kAccumulate);
-      b.dbnz(kRegK, loop);
-    }
-    if (k > t.k_tile && k % t.k_tile != 0) tile(nt, k % t.k_tile, isa::AccMode::kAccumulate);
-  };
-  b.li(kRegW, lay.tiles.front().dram);
-  b.li(kRegAcc, 0);
-  const uint32_t full = n / t.n_tile;
-  if (full > 0) {
-    b.li(kRegN, full);
-    const uint64_t loop = b.here();
-    output_block(t.n_tile);
-    b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(uint64_t{t.n_tile} * accb));
-    b.dbnz(kRegN, loop);
-  }
-  if (n % t.n_tile != 0) output_block(n % t.n_tile);
 }
 
 // 1 / n rounded to the vector format, as rmsnorm forms it.
@@ -491,7 +452,17 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           } else {
             b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
           }
-          emit_gemms(b, l, lay, m, layer_geometry(g, l, hw), ternary_on_int8(l, hw));
+          StreamedGemm gemm;
+          gemm.m = m;
+          gemm.n = n;
+          gemm.k = k;
+          gemm.tiling = lay.tiling;
+          gemm.w_dram = lay.tiles.front().dram;
+          gemm.act = s.xq;
+          gemm.act_row = s.xq_row;
+          gemm.acc_row = s.acc_row;
+          gemm.ternary_weights = ternary_on_int8(l, hw);
+          emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));
           const VecRef yv = vec(s.yv, s.yv_row);
           b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
           if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);

@@ -6,6 +6,7 @@
 
 #include "hw_models/arith/vector_math.hpp"
 #include "workloads/program_builder.hpp"
+#include "workloads/streamed_gemm.hpp"
 #include "workloads/tiling.hpp"
 
 namespace nmp::workloads {
@@ -29,8 +30,12 @@ enum Reg : unsigned {
   kRegDram = 7,  // a DMA's DRAM address
   kRegAct = 8,
   kRegAcc = 9,
-  kRegWgt = 10,
+  kRegWgt = 10,  // resident: the tile's weight SRAM address; streaming: the next tile's DRAM
+  kRegN = 11,    // streaming: output blocks left
+  kRegK = 12,    // streaming: reduction blocks left
 };
+constexpr StreamedGemmRegs kGemmRegs = {kRegWgt, kRegAcc,  kRegN,   kRegAct,
+                                        kRegK,   kRegWBuf, kRegHalf};
 
 // LSTM: one bias block (b_ih + b_hh); GRU: b_ih and b_hh apart (r gates h's part).
 uint64_t bias_elements(const LayerSpec& l) {
@@ -231,24 +236,29 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     b.vcvt(vec(dst), ElemType::kAct, vec(a.xs), ElemType::kVec, 1, n);
     b.vbin(VectorBinary::kMul, cst(factor), cst(kA), cst(scale), false, 1, 1);
   };
-  // acc = M act, tile by tile; resident tiles are in place, streamed ones alternate halves.
+  // acc = M act: a resident matrix is one tile in place; a streamed one loops over its tiles
+  // through the two halves of the weight SRAM.
   auto matvec = [&](const Matrix& m, uint64_t act, VecRef acc) {
-    for (const auto& t : m.tiles) {
-      unsigned wreg = kRegWgt;
-      if (lay.resident) {
-        b.li(kRegWgt, t.sram);
-      } else {
-        b.li(kRegDram, t.dram);
-        b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegWBuf, kRegDram, 1, t.bytes, t.bytes,
-              t.bytes);
-        wreg = kRegWBuf;
-      }
-      b.li(kRegAct, act + uint64_t{t.k0} * ab);
-      b.li(kRegAcc, acc.addr + uint64_t{t.n0} * accb);
-      b.gemm(kRegAct, wreg, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
-             t.k0 == 0 ? isa::AccMode::kOverwrite : isa::AccMode::kAccumulate);
-      if (!lay.resident) b.sub(kRegWBuf, kRegHalf, kRegWBuf);  // the other half next
+    if (lay.resident) {
+      const auto& t = m.tiles.front();
+      b.li(kRegWgt, t.sram);
+      b.li(kRegAct, act);
+      b.li(kRegAcc, acc.addr);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
+             isa::AccMode::kOverwrite);
+      return;
     }
+    StreamedGemm gemm;
+    gemm.m = 1;
+    gemm.n = m.n;
+    gemm.k = m.k;
+    gemm.tiling = m.tiling;
+    gemm.w_dram = m.tiles.front().dram;
+    gemm.act = act;
+    gemm.act_row = round_up(m.k * ab, g.act_word);
+    gemm.acc = acc.addr;
+    gemm.acc_row = round_up(m.n * accb, g.acc_word);
+    emit_streamed_gemm(b, kGemmRegs, gemm, g);
   };
   for (uint32_t d = 0; d < l.directions(); ++d) {
     const Matrix& w = lay.w[d];

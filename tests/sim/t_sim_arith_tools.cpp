@@ -32,8 +32,7 @@ TEST_CASE("the arith calculator prints pattern and value per line", "[unit]") {
   REQUIRE(calc("fp8_e4m3", "from_double 470\nfrom_double 464\n") == "0x7f nan\n0x7e 448\n");
   REQUIRE(calc("fp8_e4m3_sat", "from_double 1e9\n") == "0x7e 448\n");
   REQUIRE(calc("fp16", "div -1 0\nsub 0x8000 0x8000\n") == "0xfc00 -inf\n0x0000 0\n");
-  REQUIRE(calc("fixed<2,6>", "from_double 1.3\nadd 1.5 1.5\n") ==
-          "0x53 1.296875\n0x7f 1.984375\n");
+  REQUIRE(calc("fixed<2,6>", "from_double 1.3\nadd 1.5 1.5\n") == "0x53 1.296875\n0x7f 1.984375\n");
   REQUIRE(calc("int8", "mul 20 20\n") == "0x7f 127\n");
 }
 

@@ -41,23 +41,24 @@ std::string read_text(const std::string& path) {
 }  // namespace
 
 TEST_CASE("bad input gives the golden message and exit code 2", "[sim][golden]") {
-  const auto cases = nmp::sim::parse_json_file(nmp::test::source_path("tests/golden/bad_input/cases.json"));
+  const auto cases =
+      nmp::sim::parse_json_file(nmp::test::source_path("tests/golden/bad_input/cases.json"));
   REQUIRE(cases.size() >= 10);
   for (const auto& c : cases) {
     const std::string name = c["name"];
     INFO(name);
     const Outcome o = run_nmpsim(c["args"].get<std::vector<std::string>>());
     REQUIRE(o.exit_code == 2);
-    REQUIRE(o.stderr_text == read_text(nmp::test::source_path("tests/golden/bad_input/" + name + ".err")));
+    REQUIRE(o.stderr_text ==
+            read_text(nmp::test::source_path("tests/golden/bad_input/" + name + ".err")));
     // Meaning, not just bytes: one message per problem, each naming where it is.
     REQUIRE(!o.stderr_text.empty());
     std::istringstream lines(o.stderr_text);
     for (std::string line; std::getline(lines, line);) {
-      const bool names_input = line.find(".json") != std::string::npos ||
-                               line.find("--set") != std::string::npos ||
-                               line.find(".s:") != std::string::npos ||
-                               line.find(".bin") != std::string::npos ||
-                               line.find("nmpsim") != std::string::npos;
+      const bool names_input =
+          line.find(".json") != std::string::npos || line.find("--set") != std::string::npos ||
+          line.find(".s:") != std::string::npos || line.find(".bin") != std::string::npos ||
+          line.find("nmpsim") != std::string::npos;
       REQUIRE(names_input);
     }
   }

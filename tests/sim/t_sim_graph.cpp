@@ -101,6 +101,33 @@ TEST_CASE("a graph's program grows with its layers, not with its tensors", "[sim
   REQUIRE(instructions(64, 2560, 6912) < 7 * 60);
 }
 
+TEST_CASE("a recurrent layer's program does not grow with its weights", "[sim]") {
+  auto instructions = [](uint32_t hidden, const std::string& weight_kib) {
+    Json w = {{"name", "rnn"},
+              {"tokens", 50},
+              {"layers",
+               {{{"type", "gru"},
+                 {"name", "gru"},
+                 {"format", "posit8_0"},
+                 {"in_features", hidden},
+                 {"hidden", hidden},
+                 {"bidirectional", true},
+                 {"inputs", {"input"}}}}}};
+    const sim::SimConfig c = test::make_config(
+        w, {"hw.mac_array.pe=posit8_0", "hw.weight_sram.capacity_kib=" + weight_kib});
+    return workloads::lower_graph(c.workload.model, nullptr, c.hw.params).program.size();
+  };
+  // Streamed through 16 KiB halves: 300 x 100 gate weights in a few output blocks of one
+  // reduction tile; 3000 x 1000 and 6000 x 2000 in hundreds of tiles with edges both ways.
+  // Once both edges exist the code stops growing: each of the 4 matrix products (W and U, two
+  // directions) is at most two output blocks of a first tile, a reduction loop and an edge.
+  const size_t small = instructions(100, "16"), large = instructions(1000, "16");
+  INFO(small << " vs " << large);
+  REQUIRE(large == instructions(2000, "16"));
+  REQUIRE(large <= small + 4 * 24);
+  REQUIRE(large < 2 * 2 * 80);
+}
+
 TEST_CASE("a graph runs timing-only without values, with the same cycles", "[sim]") {
   const Json w = ffn_block("bitlinear", "", 2, 128, 256);
   sim::RunOptions timing;

@@ -1,0 +1,38 @@
+// The code of a gemm whose weights stream from DRAM through the two halves of the weight SRAM
+// (double buffering: the DMA loads tile i + 1 while the array computes tile i), shared by the
+// linear layers of graph models and the recurrent layers whose weights do not stay resident.
+//
+// The weight tiles sit in DRAM one after another from `w_dram` (64-byte aligned), in the order
+// the code reads them: output blocks outer, reduction blocks inner (edge blocks last in each).
+// The code loops over full output blocks and, within one, over full reduction blocks: the first
+// overwrites the accumulators, the rest add. Its size does not grow with the matrix.
+//
+// Example:
+//   emit_streamed_gemm(b, regs, {m, n, k, tiling, w_dram, act, act_row, acc, acc_row}, g);
+#pragma once
+
+#include "workloads/program_builder.hpp"
+#include "workloads/tiling.hpp"
+
+namespace nmp::workloads {
+
+// The registers the code uses. `wbuf` (the weight SRAM half of the next tile) and `half` (a
+// half's bytes) are the caller's to set up once; the others are scratch.
+struct StreamedGemmRegs {
+  unsigned w, acc, n_left, act, k_left, wbuf, half;
+};
+
+struct StreamedGemm {
+  uint32_t m = 0, n = 0, k = 0;  // activation rows, outputs, reduction
+  WeightTiling tiling;
+  uint64_t w_dram = 0;            // the first tile
+  uint64_t act = 0, act_row = 0;  // activation SRAM: rows of k activation elements
+  uint64_t acc = 0, acc_row = 0;  // accumulator SRAM: rows of n accumulators
+  bool ternary_weights = false;   // packed ternary weights on int8 PEs (the gemm's field)
+};
+
+// `g.layout` must be the one the tiles were written in.
+void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGemm& s,
+                        const Geometry& g);
+
+}  // namespace nmp::workloads
