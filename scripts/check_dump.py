@@ -93,7 +93,7 @@ ACTIVATIONS = {
 
 def graph_layer(layer, stem, xs):
     """FP32 model of a graph model's embedding, rmsnorm, layernorm, activation, mlp_attention,
-    pool, add and mul layers."""
+    rope, pool, add and mul layers."""
     kind, x = layer["type"], xs[0]
     if kind == "embedding":
         return np.load(stem + "_table_f32.npy").astype(np.float64)[x[:, 0].astype(np.int64)]
@@ -115,6 +115,15 @@ def graph_layer(layer, stem, xs):
         scores = np.tanh(keys[None, :, :] + x[:, None, :]) @ v
         p = np.exp(scores - scores.max(axis=1, keepdims=True))
         return (p / p.sum(axis=1, keepdims=True)) @ memory
+    if kind == "rope":  # rotate_half: each head's halves (x1, x2) by (context + row) theta^(-2i/d)
+        rows, heads = x.shape[0], layer["heads"]
+        d = x.shape[1] // heads
+        pos = layer["context"] + np.arange(rows)[:, None]
+        angle = pos * layer["theta"] ** (-2.0 * np.arange(d // 2) / d)
+        c, s = np.cos(angle)[:, None, :], np.sin(angle)[:, None, :]
+        h = x.reshape(rows, heads, d)
+        x1, x2 = h[..., : d // 2], h[..., d // 2:]
+        return np.concatenate([x1 * c - x2 * s, x2 * c + x1 * s], axis=2).reshape(rows, -1)
     if kind == "pool":  # groups of `stride` rows (a remainder dropped) to their max or mean
         s = layer["stride"]
         groups = x[: layer["rows"] * s].reshape(layer["rows"], s, -1)

@@ -636,6 +636,18 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     return;
   }
   spec.in_features = spec.out_features = widths[0];
+  if (spec.kind == LayerKind::kRope) {
+    spec.heads = l.u32_required("heads", 1, 1024, "", "rope: heads in a row (each rotated apart)");
+    spec.context = l.u32("context", 0, 0, 1 << 20, "positions",
+                         "rope: the position of row 0 (row r is at context + r)");
+    spec.rope_theta = l.number("theta", spec.rope_theta, 1, 1e9, "",
+                               "rope: the base of the frequencies theta^(-2i/head_dim)");
+    if (spec.in_features % (2 * spec.heads) != 0) {
+      l.error("heads", "its input's width " + std::to_string(spec.in_features) +
+                           " must be heads x an even head_dim");
+    }
+    spec.head_dim = spec.in_features / spec.heads;
+  }
   if (spec.kind == LayerKind::kMlpAttention) {
     spec.context = l.u32_required("context", 1, 4095, "positions",
                                   "mlp_attention: positions of the memory (its keys and values)");
@@ -669,8 +681,8 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   // A graph model: any layer of a graph-only kind, or wired by `inputs`, or layers of more than
   // one family (feedforward, recurrent, attention), which only a graph chains.
   static const std::vector<std::string> kTypes = {
-      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",      "layernorm",
-      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention"};
+      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",       "layernorm",
+      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention", "rope"};
   if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
     std::set<int> families;
     size_t attention_layers = 0;
@@ -694,7 +706,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         "type", kTypes,
         "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or in "
         "a graph model (docs/configs.md#graph-models) rmsnorm, layernorm, activation, add, mul, "
-        "embedding, pool, mlp_attention"));
+        "embedding, pool, mlp_attention, rope"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     const bool graph_only = !spec.uses_mac_array();

@@ -103,9 +103,9 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
 
 // What check_dump.py needs to recompute each layer: its kind and shapes.
 Json dump_manifest(const workloads::ModelSpec& model) {
-  static const char* const kKinds[] = {"bitlinear", "linear",    "lstm",         "gru", "attention",
-                                       "rmsnorm",   "layernorm", "activation",   "add", "mul",
-                                       "embedding", "pool",      "mlp_attention"};
+  static const char* const kKinds[] = {
+      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",       "layernorm",
+      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention", "rope"};
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
@@ -124,6 +124,11 @@ Json dump_manifest(const workloads::ModelSpec& model) {
       if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
       if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
         j["eps_log2"] = s.eps_log2;
+      if (s.kind == workloads::LayerKind::kRope) {
+        j["heads"] = s.heads;
+        j["context"] = s.context;
+        j["theta"] = s.rope_theta;
+      }
       if (s.kind == workloads::LayerKind::kPool) {
         j["stride"] = s.stride;
         j["op"] = s.pool_max ? "max" : "mean";

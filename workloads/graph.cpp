@@ -47,6 +47,8 @@ bool is_linear(const LayerSpec& l) {
   return l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear;
 }
 
+constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
+
 // Input rows per output row: a pool's stride, else 1.
 uint32_t rows_per_output(const LayerSpec& l) { return l.kind == LayerKind::kPool ? l.stride : 1; }
 
@@ -59,6 +61,7 @@ struct SramPlan {
   uint32_t mt = 0;
   uint64_t xv = 0, xb = 0, xq = 0, yv = 0, a = 0, r = 0, q = 0, f = 0, consts = 0, gain = 0,
            bias = 0;
+  uint64_t cos = 0, sin = 0, product = 0;                    // rope: the rows' tables and a scratch
   uint64_t xv_row = 0, xq_row = 0, yv_row = 0, acc_row = 0;  // row strides
   uint64_t act_end = 0, acc_end = 0;
 };
@@ -75,6 +78,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   const uint64_t k = l.in_features, n = l.out_features;
   p.xv_row = round_up(k * vb, g.act_word);
   p.yv_row = round_up(n * vb, g.act_word);
+  if (l.kind == LayerKind::kRope) p.xv_row = p.yv_row = k * vb;  // packed: heads as rows
   p.xv = region(uint64_t{mt} * rows_per_output(l) * p.xv_row);
   if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
   p.yv = region(mt * p.yv_row);
@@ -89,6 +93,9 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     p.consts = region(vb);  // 1 / n
   }
   if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
+  if (l.kind == LayerKind::kRope) {
+    for (uint64_t* t : {&p.cos, &p.sin, &p.product}) *t = region(mt * k / 2 * vb);
+  }
   if (is_linear(l)) {
     p.xq_row = round_up(k * g.traits.act_bytes, g.act_word);
     p.xq = region(mt * p.xq_row);
@@ -119,7 +126,9 @@ SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, 
                             std::to_string(one.acc_end) + " bytes); it holds " +
                             std::to_string(g.acc_cap));
   }
-  uint32_t lo = 1, hi = std::min<uint32_t>(rows, 65535 / rows_per_output(l));
+  // Vector commands take at most kMaxVectorRows rows (a rope command one per head of a row).
+  const uint32_t sub_rows = l.kind == LayerKind::kRope ? l.heads : 1;
+  uint32_t lo = 1, hi = std::min({rows, 65535 / rows_per_output(l), kMaxVectorRows / sub_rows});
   while (lo < hi) {  // the layout grows with mt: bisect for the largest that fits
     const uint32_t mid = lo + (hi - lo + 1) / 2;
     const SramPlan p = plan_sram(l, mid, vb, g);
@@ -144,9 +153,10 @@ struct LayerLayout {
   WeightTiling tiling;
   std::vector<TileRef> tiles;
   uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
-  std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
-  GraphAttention attention;      // attention layers
-  RecurrentLayout recurrent;     // lstm, gru
+  uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x in_features / 2 each
+  std::vector<uint64_t> inputs;         // DRAM addresses of the input tensors
+  GraphAttention attention;             // attention layers
+  RecurrentLayout recurrent;            // lstm, gru
   MlpAttention mlp_attention;
 };
 
@@ -208,6 +218,49 @@ uint64_t input_or_zero(const std::vector<uint64_t>& inputs, size_t i) {
 std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   if (!l.inputs.empty()) return l.inputs;
   return {static_cast<int32_t>(index) - 1};
+}
+
+// Rotary embedding: per row r (position context + r), head h, i < head_dim / 2, the angle
+// (context + r) theta^(-2i / head_dim); tables of rows x heads x head_dim / 2.
+struct RopeTables {
+  std::vector<uint32_t> cos, sin;    // vec patterns
+  std::vector<double> cos_d, sin_d;  // exact values, for the FP32 reference
+};
+RopeTables rope_tables(const arith::VectorMath& vm, const LayerSpec& l, uint32_t rows) {
+  RopeTables t;
+  const uint32_t half = l.head_dim / 2;
+  for (uint32_t r = 0; r < rows; ++r) {
+    for (uint32_t h = 0; h < l.heads; ++h) {
+      for (uint32_t i = 0; i < half; ++i) {
+        const double angle = static_cast<double>(l.context + r) *
+                             std::pow(l.rope_theta, -2.0 * i / static_cast<double>(l.head_dim));
+        t.cos_d.push_back(std::cos(angle));
+        t.sin_d.push_back(std::sin(angle));
+        t.cos.push_back(vm.from_double(t.cos_d.back()));
+        t.sin.push_back(vm.from_double(t.sin_d.back()));
+      }
+    }
+  }
+  return t;
+}
+
+LayerReference reference_rope(const arith::VectorMath& vm, const LayerSpec& l, uint32_t rows,
+                              const std::vector<uint32_t>& x, const std::vector<float>& xf) {
+  const RopeTables t = rope_tables(vm, l, rows);
+  const uint32_t d = l.head_dim, half = d / 2;
+  LayerReference ref;
+  ref.out.resize(x.size());
+  ref.fp32.resize(x.size());
+  for (size_t head = 0; head < size_t{rows} * l.heads; ++head) {
+    for (uint32_t i = 0; i < half; ++i) {
+      const size_t a = head * d + i, b = a + half, at = head * half + i;
+      ref.out[a] = vm.sub(vm.mul(x[a], t.cos[at]), vm.mul(x[b], t.sin[at]));
+      ref.out[b] = vm.add(vm.mul(x[b], t.cos[at]), vm.mul(x[a], t.sin[at]));
+      ref.fp32[a] = static_cast<float>(xf[a] * t.cos_d[at] - xf[b] * t.sin_d[at]);
+      ref.fp32[b] = static_cast<float>(xf[b] * t.cos_d[at] + xf[a] * t.sin_d[at]);
+    }
+  }
+  return ref;
 }
 
 // Output row r of a pool: op over input rows s r ... s r + s - 1, in order (mean: then x 1/s).
@@ -315,6 +368,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     if (l.kind == LayerKind::kEmbedding)
       lay.table_dram = allocate(uint64_t{l.vocab} * l.out_features * vb);
     if (l.kind == LayerKind::kPool) lay.const_dram = allocate(vb);
+    if (l.kind == LayerKind::kRope) {
+      lay.cos_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
+      lay.sin_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
+    }
     LayerPlan plan;
     plan.name = l.name;
     plan.m = rows;
@@ -368,6 +425,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         write_mlp_attention(lay.mlp_attention, l, ld, hw, out.dram_image);
       if (l.kind == LayerKind::kPool)
         put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.stride)}, vb);
+      if (l.kind == LayerKind::kRope) {
+        const RopeTables t = rope_tables(vm, l, out.layers[li].m);
+        put_patterns(out.dram_image, lay.cos_dram, t.cos, vb);
+        put_patterns(out.dram_image, lay.sin_dram, t.sin, vb);
+      }
       if (l.kind == LayerKind::kEmbedding) {
         std::vector<uint32_t> table;
         for (float v : ld.weights) table.push_back(vm.from_double(v));
@@ -431,6 +493,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     };
     std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_bytes * rows_per_output(l)}};
     if (lay.inputs.size() > 1) streams.push_back({kRegB, lay.inputs[1], k_bytes});
+    if (l.kind == LayerKind::kRope) {  // the rows' tables stream beside them
+      streams.push_back({kRegB, lay.cos_dram, k_bytes / 2});
+      streams.push_back({kRegW, lay.sin_dram, k_bytes / 2});
+    }
     streams.push_back({kRegY, out.layers[li].y_dram, n_bytes});
     std::function<void(uint32_t)> body;
     switch (l.kind) {
@@ -528,6 +594,32 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           store_rows(m);
         };
         break;
+      case LayerKind::kRope:
+        // Each head of each row is a row of head_dim elements (the tile is packed), so one
+        // command of m x heads rows does each step: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin
+        // over the halves x1, x2 of every head.
+        body = [&](uint32_t m) {
+          load_rows(kRegX, s.xv, m);
+          const uint64_t table_bytes = uint64_t{m} * k_bytes / 2;
+          for (const auto& [reg, at] : {std::pair{kRegB, s.cos}, std::pair{kRegW, s.sin}}) {
+            b.li(kRegSram, at);
+            b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, reg, 1, table_bytes, table_bytes,
+                  table_bytes);
+          }
+          const uint64_t d = l.head_dim, half = d / 2, rows = uint64_t{m} * l.heads;
+          const VecRef x1 = vec(s.xv, d * vb), x2 = vec(s.xv + half * vb, d * vb);
+          const VecRef y1 = vec(s.yv, d * vb), y2 = vec(s.yv + half * vb, d * vb);
+          const VecRef c = vec(s.cos, half * vb), sn = vec(s.sin, half * vb);
+          const VecRef t = vec(s.product, half * vb);
+          b.vbin(VectorBinary::kMul, y1, x1, c, false, rows, half);
+          b.vbin(VectorBinary::kMul, t, x2, sn, false, rows, half);
+          b.vbin(VectorBinary::kSub, y1, y1, t, false, rows, half);
+          b.vbin(VectorBinary::kMul, y2, x2, c, false, rows, half);
+          b.vbin(VectorBinary::kMul, t, x1, sn, false, rows, half);
+          b.vbin(VectorBinary::kAdd, y2, y2, t, false, rows, half);
+          store_rows(m);
+        };
+        break;
       case LayerKind::kActivation:
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
@@ -607,6 +699,10 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     }
     if (l.kind == LayerKind::kMlpAttention) {
       refs[li] = reference_mlp_attention(l, T, x, xf, ld, hw);
+      continue;
+    }
+    if (l.kind == LayerKind::kRope) {
+      refs[li] = reference_rope(vm, l, T, x, xf);
       continue;
     }
     const uint32_t k = l.in_features, n = l.out_features;

@@ -70,6 +70,7 @@ enum class LayerKind : uint8_t {
   kEmbedding,     // layer 0 only: the rows of a vocab x out_features table the token ids pick
   kPool,          // max or mean over `stride` consecutive rows: downsampling in time
   kMlpAttention,  // additive attention over a memory (workloads/mlp_attention.hpp)
+  kRope,          // rotary position embedding of each head (workloads/graph.hpp)
 };
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
 
@@ -106,10 +107,11 @@ struct LayerSpec {
   // Graph models: the layers whose outputs this one reads (-1: the model's input).
   std::vector<int32_t> inputs;
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
-  uint32_t eps_log2 = 20;  // rmsnorm, layernorm: eps = 2^-eps_log2
-  uint32_t vocab = 0;      // embedding: rows of the table
-  uint32_t stride = 0;     // pool: rows per output row (a remainder is dropped)
-  bool pool_max = true;    // pool: max, else mean
+  uint32_t eps_log2 = 20;       // rmsnorm, layernorm: eps = 2^-eps_log2
+  uint32_t vocab = 0;           // embedding: rows of the table
+  uint32_t stride = 0;          // pool: rows per output row (a remainder is dropped)
+  double rope_theta = 10000.0;  // rope: the base of the rotation frequencies (heads, context)
+  bool pool_max = true;         // pool: max, else mean
   // Graph models: the rows of the layer's output (0: the model's tokens). Every layer keeps its
   // input's rows but pool, which divides them by its stride.
   uint32_t rows = 0;

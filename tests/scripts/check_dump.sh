@@ -80,6 +80,10 @@ check mlp_attention '{"name": "m", "tokens": 3, "layers": [
   {"type": "mlp_attention", "name": "attn", "context": 25, "out_features": 20,
    "weights": {"distribution": "uniform", "low": -1, "high": 1, "seed": 4}}]}' \
   --set hw.mac_array.pe=fp16
+check rope '{"name": "r", "tokens": 4, "layers": [
+  {"type": "linear", "name": "k", "format": "fp16", "in_features": 24, "out_features": 32},
+  {"type": "rope", "name": "rope", "heads": 2, "context": 100, "theta": 500000}]}' \
+  --set hw.mac_array.pe=fp16
 
 # A corrupted output is caught.
 /usr/bin/python3 - "$tmp/int8/0_a_output_q.npy" <<'PY'

@@ -531,3 +531,32 @@ TEST_CASE("cross attention over a memory equals its exact model", "[sim]") {
   const workloads::ModelData d = workloads::generate(c.workload.model);
   REQUIRE((d.layers[1].keys.latent == d.layers[1].values.latent) == s.shared);
 }
+
+TEST_CASE("rotary embeddings rotate each head by its position and equal their exact model",
+          "[sim]") {
+  const std::string vec = GENERATE("fp32", "fp16", "bf16");
+  const uint32_t context = GENERATE(0u, 37u);
+  INFO(vec << ", rows from position " << context);
+  const Json w = {{"name", "rope"},
+                  {"tokens", 5},
+                  {"layers",
+                   {{{"type", "linear"},
+                     {"name", "q"},
+                     {"format", "fp16"},
+                     {"in_features", 24},
+                     {"out_features", 32},
+                     {"weights", {{"std", 0.3}, {"seed", 3}}}},
+                    {{"type", "rope"}, {"name", "rope"}, {"heads", 4}, {"context", context}},
+                    {{"type", "add"}, {"name", "res"}, {"inputs", {"rope", "q"}}}}}};
+  // A 1 KiB activation SRAM: the rows (and their tables) go in several m-tiles.
+  const Json r = test::run_both_modes(test::make_config(
+      w, {"hw.mac_array.pe=fp16", "hw.vector_unit.format=" + vec, "hw.act_sram.capacity_kib=1"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["layers"][1]["tiles"]["m"].get<uint32_t>() < 5);
+  if (vec == "fp32") REQUIRE(r["error"]["rope.output"]["max_abs"].get<double>() < 1e-2);
+  Json bad = w;
+  bad["layers"][1]["heads"] = 3;
+  REQUIRE_THROWS_WITH(test::make_config(bad, {"hw.mac_array.pe=fp16"}),
+                      Catch::Contains("/layers/1/heads") &&
+                          Catch::Contains("its input's width 32 must be heads x an even head_dim"));
+}
