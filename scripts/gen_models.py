@@ -8,10 +8,11 @@ Training Tips, Code and FAQ" Table 1 (the LLaMA baselines have the same shapes);
 2B4T from its technical report (arXiv 2504.12285) and model card; the speech models from the
 posit study (seed 003). Each file's "source" field says which, and what is left out.
 
-Decoder layers are graph models (docs/configs.md#graph-models): pre-norm, the q/k/v/o
-projections, a residual, pre-norm, a gated FFN and a residual. Left out for now: the attention
-products Q K^T and P V (the o projection reads q's output in their place), rotary embeddings,
-the embedding lookup and the LM head (full precision in BitNet b1.58 too).
+Decoder layers are graph models (docs/configs.md#graph-models): pre-norm, the q/k/v
+projections, rotary embeddings of q and k, attention, the o projection, a residual, pre-norm, a
+gated FFN and a residual; whole-model decodes add the embedding lookup, the final norm and the
+LM head. The _no_attention variants leave out attention and RoPE (o reads q's output) and the
+LM head, so they run on a ternary array.
 """
 import json
 import zlib
@@ -21,12 +22,13 @@ root = pathlib.Path(__file__).resolve().parent.parent
 out_dir = root / "workloads" / "models"
 
 VOCAB = 32000  # LLaMA's vocabulary, which the BitNet b1.58 family shares
+ROPE_THETA = 10000  # LLaMA's rotary base
 CONTEXT = 512  # KV positions of a decode step (the paper's sequence length is 2048)
 FAMILY_SOURCE = ("BitNet b1.58 FAQ (microsoft/unilm bitnet/, 'Training Tips, Code and FAQ') "
                  "Table 1: hidden {h}, gated FFN {f}, {heads} heads, {layers} layers; LLaMA-alike "
                  "components (RMSNorm, SwiGLU) per Ma et al. 2024 (arXiv 2402.17764)")
 OMITTED = ("; left out: attention products Q K^T and P V (o reads q's output), RoPE and "
-           "the LM head")
+           "the LM head (which a ternary array cannot run)")
 
 FAMILY = {  # name: hidden, ffn, heads, layers
     "700m": (1536, 4096, 24, 24),
@@ -58,9 +60,16 @@ def decoder_layer(kind, p, h, f, kv, activation, sub_norms, first_input, attn=No
     L.append(linear(kind, p + "v", h, kv, [p + "attn_norm"]))
     o_in = p + "q"
     if attn:
-        L.append(dict(attn, type="attention", name=p + "attn",
+        # Rotary embeddings of q and k at the tokens' positions (the cache's keys are stored
+        # rotated), then attention.
+        theta = attn.get("theta", ROPE_THETA)
+        fields = {k: v for k, v in attn.items() if k != "theta"}
+        for name, heads in (("q", attn["heads"]), ("k", attn["kv_heads"])):
+            L.append({"type": "rope", "name": p + name + "_rope", "heads": heads,
+                      "context": attn["context"], "theta": theta, "inputs": [p + name]})
+        L.append(dict(fields, type="attention", name=p + "attn",
                       format="int8" if kind == "bitnet" else "fp16",
-                      inputs=[p + "q", p + "k", p + "v"]))
+                      inputs=[p + "q_rope", p + "k_rope", p + "v"]))
         o_in = p + "attn"
     if sub_norms:
         L.append({"type": "rmsnorm", "name": p + "attn_sub_norm", "inputs": [o_in]})
@@ -101,6 +110,18 @@ def model(name, source, kind, h, f, kv, layers, tokens, activation="silu", sub_n
         prev = block[-1]["name"]
     if layers > 1:
         all_layers.append({"type": "rmsnorm", "name": "final_norm"})
+    if vocab and attn:
+        # The LM head: FP16 for LLaMA; BitNet b1.58 keeps it in full precision, which the int8
+        # array that runs its attention cannot: int8 here (a ternary array, without attention,
+        # cannot run it at all).
+        # A linear layer keeps whole output rows on chip: a vocabulary over 32,768 is split
+        # into column blocks, each a layer reading the final norm.
+        parts = -(-vocab // 32768)
+        for i in range(parts):
+            name = "lm_head" if parts == 1 else f"lm_head{i}"
+            head = linear("llama", name, h, vocab // parts + (i < vocab % parts), ["final_norm"])
+            head["format"] = "int8" if kind == "bitnet" else "fp16"
+            all_layers.append(head)
     m = {"name": name, "source": source, "tokens": tokens, "layers": all_layers}
     if not vocab:  # token ids default to uniform over the vocabulary
         m["input"] = {"distribution": "normal", "mean": 0, "std": 1, "seed": 1}
@@ -126,7 +147,9 @@ def main():
         # a ternary array.
         b_src = src + ("; attention in int8 (int8 PEs with packed ternary weights; the int8 KV "
                        f"cache's static scales from its seeded context): decode over {CONTEXT} "
-                       "positions, prefill of 128 tokens; left out: RoPE and the LM head")
+                       "positions, prefill of 128 tokens; RoPE theta 10000 (LLaMA's); whole "
+                       "models: the LM head in int8 (full precision in BitNet b1.58, which int8 "
+                       "PEs cannot run)")
         write(f"bitnet_b158_{size}_layer_decode",
               model(f"bitnet_b158-{size}-layer-decode", b_src, "bitnet", h, f, h, 1, 1,
                     attn=decode))
@@ -137,7 +160,7 @@ def main():
               model(f"bitnet_b158-{size}-decode", b_src, "bitnet", h, f, h, layers, 1,
                     attn=decode, vocab=VOCAB))
         l_src = src + (f"; attention: decode over a {CONTEXT}-position FP16 KV cache, prefill of "
-                       "128 tokens; left out: RoPE and the LM head")
+                       "128 tokens; RoPE theta 10000 (LLaMA's); whole models: the FP16 LM head")
         write(f"bitnet_b158_{size}_decode_no_attention",
               model(f"bitnet_b158-{size}-decode-no-attention", src + OMITTED, "bitnet", h, f, h,
                     layers, 1, vocab=VOCAB))
@@ -155,9 +178,11 @@ def main():
                     vocab=VOCAB))
     src_2b4t = ("BitNet b1.58 2B4T technical report (arXiv 2504.12285) and model card: hidden 2560, "
                 "FFN 6912, 30 layers, 20 heads, 5 KV heads (head_dim 128), squared-ReLU gated FFN, "
-                "sub-norms before Wo and W2; attention in int8 over a 512-position cache (int8 "
-                "PEs, packed ternary weights); left out: RoPE and the LM head")
-    gqa = {"heads": 20, "kv_heads": 5, "head_dim": 128}
+                "sub-norms before Wo and W2, RoPE theta 500000; attention in int8 over a "
+                "512-position cache (int8 PEs, packed ternary weights); whole model: the LM head "
+                "(untied) in int8 (full precision in 2B4T, which int8 PEs cannot run), in 4 blocks "
+                "of 32,064 logits")
+    gqa = {"heads": 20, "kv_heads": 5, "head_dim": 128, "theta": 500000}
     for tokens, suffix, mode, context in ((1, "layer_decode", "decode", CONTEXT - 1),
                                           (128, "layer_prefill128", "prefill", 0)):
         write(f"bitnet_b158_2b4t_{suffix}",

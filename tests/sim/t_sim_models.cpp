@@ -52,12 +52,21 @@ Json scaled(Json w, uint32_t by, uint32_t tokens) {
       const uint32_t d = l["head_dim"].get<uint32_t>();
       const uint32_t width = shrunk(l["heads"].get<uint32_t>() * d);
       const uint32_t kv_width = shrunk(l["kv_heads"].get<uint32_t>() * d);
-      const uint32_t heads = std::gcd(l["heads"].get<uint32_t>(), width);
+      const uint32_t heads = std::gcd(l["heads"].get<uint32_t>(), width / 2);  // even head_dim
       l["heads"] = heads;
       l["head_dim"] = width / heads;
       l["kv_heads"] = kv_width / (width / heads);
     }
   }
+  // A rope layer rotates the heads of the attention input it feeds.
+  std::map<std::string, uint32_t> rope_heads;
+  for (const Json& l : w["layers"]) {
+    if (l["type"] != "attention" || !l.contains("inputs")) continue;
+    rope_heads[l["inputs"][0]] = l["heads"];
+    if (l["inputs"].size() > 1) rope_heads[l["inputs"][1]] = l["kv_heads"];
+  }
+  for (Json& l : w["layers"])
+    if (l["type"] == "rope") l["heads"] = rope_heads.at(l["name"]);
   // Enough tokens to leave a row after every pooling.
   uint32_t pooled = 1;
   for (const Json& l : w["layers"])
