@@ -168,7 +168,7 @@ uint64_t kv_stride(const Placement& at) {
 void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Layout& x,
                     const Placement& at, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t L = l.positions(T), d = l.head_dim, group = l.heads / l.kv_heads;
   const uint64_t row = uint64_t{l.heads} * d * eb;  // a token's Q or output row in DRAM
   const uint64_t q_dram = at.q_dram, o_dram = at.o_dram, c_dram = at.c_dram;
@@ -431,7 +431,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, DramAllocator& allocate) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   if (l.mode == AttentionMode::kDecode && tokens != 1) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/mode",
                         "layer " + std::to_string(index) + " (" + l.name +
@@ -472,7 +472,7 @@ namespace {
 void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                       uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
   const uint32_t L = l.positions(tokens);
   // In chunks of rows that fit the buffers.
@@ -552,7 +552,7 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
                                uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
                                const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
   Placement at;
   at.q_dram = q;

@@ -29,7 +29,7 @@ std::vector<uint32_t> to_vec(const arith::VectorMath& vm, const std::vector<floa
 MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
                                  DramAllocator& allocate) {
   const Geometry g = geometry_of(hw);
-  const uint64_t vb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint64_t vb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t S = l.context, A = l.in_features, D = l.out_features;
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
   if (S > kMaxVectorRows) {
@@ -77,7 +77,7 @@ void write_mlp_attention(const MlpAttention& a, const LayerSpec& /*l*/, const La
 
 void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpec& l, uint32_t rows,
                         uint64_t q, uint64_t out, const hw::NmpParams& hw) {
-  const uint64_t vb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint64_t vb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t S = l.context, A = l.in_features, D = l.out_features;
   auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   auto load = [&](uint64_t sram, uint64_t dram, uint64_t m, uint64_t bytes, uint64_t stride) {

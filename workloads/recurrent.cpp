@@ -119,7 +119,7 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
 RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
                                 DramAllocator& allocate) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
   const uint32_t H = l.hidden, G = l.gates();
   RecurrentLayout lay;
@@ -209,7 +209,7 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
 void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
                     uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   const RecurrentLayout::Act& a = lay.act;
@@ -314,7 +314,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
 }
 
 Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
-  const uint32_t eb = arith::VectorMath(hw.vector_unit.math).element_bytes();
+  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t T = model.tokens;
   Lowered out;
   DramAllocator allocate;

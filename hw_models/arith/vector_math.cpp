@@ -85,6 +85,10 @@ double evaluate(VectorFunction f, double x) {
   return 0.0;
 }
 
+uint32_t element_bytes(const VectorMathSpec& spec) {
+  return (make_format(spec.format)->bits() + 7) / 8;
+}
+
 VectorMath::VectorMath(const VectorMathSpec& spec)
     : spec_(spec), format_(make_format(spec.format)) {
   if (spec.pwl_segments == 0 || (spec.pwl_segments & (spec.pwl_segments - 1)) != 0) {

@@ -59,6 +59,10 @@ struct VectorMathSpec {
   int pwl_frac_bits = 12;       // fraction bits of every table's input and output
 };
 
+// The bytes of one element of the spec's format, without building the PWL tables (the
+// lowerings' layout needs only this).
+uint32_t element_bytes(const VectorMathSpec& spec);
+
 class VectorMath {
  public:
   // Throws std::invalid_argument for an unknown format or an impossible table.
