@@ -153,6 +153,8 @@ def main(directory):
                 w_int = np.load(stem + "_weights_q.npy").astype(np.int64) if layer["format"] == "int8_int8" else None
                 w_fp = np.load(stem + "_weights_f32.npy").astype(np.float64)
             ref = x_fp @ w_fp.T
+            if pathlib.Path(stem + "_bias_f32.npy").exists():
+                ref = ref + np.load(stem + "_bias_f32.npy").astype(np.float64)
             if w_int is not None and "inputs" not in layer:  # int8 chains (graphs: vec in DRAM)
                 acc = (x_q @ w_int.T).astype(np.int32).astype(np.int64)  # int32 wrap-around
                 q, a = requantize(acc)

@@ -209,12 +209,16 @@ def main():
         {"type": "add", "name": "ffn_residual", "inputs": ["down", "attn_norm"]},
         {"type": "layernorm", "name": "ffn_norm", "eps_log2": 40}]
     bert[0]["in_features"] = 768
+    for layer in bert:  # BERT's projections have biases
+        if layer["type"] == "linear":
+            layer["biases"] = {"distribution": "normal", "mean": 0, "std": 0.02,
+                               "seed": zlib.crc32(("b" + layer["name"]).encode()) % 100000}
     write("bert_base_layer_seq128", {
         "name": "bert-base-layer-seq128",
         "source": ("BERT-base (Devlin et al. 2019): hidden 768, 12 heads of 64, FFN 3072, GELU, "
                    "post-LayerNorm (shared/reference/models.md); one encoder layer over 128 "
-                   "tokens in FP16; left out: the projections' biases, the embeddings; eps 2^-40 "
-                   "for BERT's 1e-12"),
+                   "tokens in FP16, with the projections' biases; left out: the embeddings; eps "
+                   "2^-40 for BERT's 1e-12"),
         "tokens": 128, "input": {"distribution": "normal", "mean": 0, "std": 1, "seed": 1},
         "layers": bert})
     speech_models()

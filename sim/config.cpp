@@ -833,6 +833,19 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.weights =
           read_source(l.object("weights", "latent weights"), wdefault, file,
                       {{spec.out_features, spec.in_features}, "out_features, in_features"}, &spec);
+      if (l.has("biases") && !m.graph) {
+        l.error("biases",
+                "a bitlinear or linear layer's bias runs in graph models (wire the "
+                "layer by inputs, or give it a graph layer)");
+        (void)l.raw("biases");
+      } else if (l.has("biases")) {
+        workloads::TensorSource bdefault;
+        bdefault.seed = 2000 + i;
+        spec.has_bias = true;
+        spec.biases =
+            read_source(l.object("biases", "bitlinear, linear: the bias b, added to x W^T"),
+                        bdefault, file, {{spec.out_features}, "out_features"});
+      }
     }
     const auto first_mac = std::find_if(m.layers.begin(), m.layers.end(),
                                         [](const auto& x) { return x.uses_mac_array(); });

@@ -217,6 +217,7 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
         write_npy(stem + "_bias_f32.npy", NpyType::kFloat32, ld.bias.data(), {n});
     } else if (spec.uses_mac_array()) {
       write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
+      if (spec.has_bias) write_npy(stem + "_bias_f32.npy", NpyType::kFloat32, ld.bias.data(), {n});
       if (spec.kind == workloads::LayerKind::kBitLinear) {
         write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});
         write_npy(stem + "_gamma.npy", NpyType::kFloat32, ld.ternary.gamma.data(), {1});

@@ -330,8 +330,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   at.c_dram = allocate(kNumConsts * eb);
   at.o_dram = allocate(uint64_t{T} * row);
   out.dram_image.assign(allocate.top(), 0);
-  std::vector<uint32_t> q;
-  for (float v : data.input) q.push_back(vm.from_double(v));
+  const std::vector<uint32_t> q = to_vector_format(vm, data.input);
   put_patterns(out.dram_image, at.q_dram, q, eb);
   write_cache(l, ld, L, L, at, g, vm, out.dram_image);
   out.layers.push_back(attention_plan(l, T, x, at));
@@ -421,8 +420,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
                                                 const Lowered& /*lowered*/,
                                                 const hw::NmpParams& hw) {
   const arith::VectorMath vm(hw.vector_unit.math);
-  std::vector<uint32_t> q;
-  for (float v : data.input) q.push_back(vm.from_double(v));
+  const std::vector<uint32_t> q = to_vector_format(vm, data.input);
   const LayerData& ld = data.layers.front();
   return {attention_reference(model.layers.front(), model.tokens, q, data.input, ld.keys, ld.values,
                               hw)};

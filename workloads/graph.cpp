@@ -101,6 +101,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     p.xq = region(mt * p.xq_row);
     for (uint64_t* s : {&p.a, &p.r, &p.q, &p.f}) *s = region(mt * vb);
     p.consts = region(kNumConsts * vb);
+    if (l.has_bias) p.bias = region(n * vb);
     p.acc_row = round_up(n * g.traits.acc_bytes, g.acc_word);
     p.acc_end = mt * p.acc_row;
   }
@@ -358,6 +359,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         }
       }
       lay.const_dram = allocate(kNumConsts * vb);
+      if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
     }
     if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm)
       lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
@@ -399,9 +401,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   out.dram_bytes = allocate.top();
   if (data) {
     out.dram_image.assign(allocate.top(), 0);
-    std::vector<uint32_t> x;
-    for (float v : data->input) x.push_back(vm.from_double(v));
-    put_patterns(out.dram_image, x0, x, vb);
+    put_patterns(out.dram_image, x0, to_vector_format(vm, data->input), vb);
     for (size_t li = 0; li < model.layers.size(); ++li) {
       const LayerSpec& l = model.layers[li];
       const LayerData& ld = data->layers[li];
@@ -416,6 +416,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         }
         put_patterns(out.dram_image, lay.const_dram,
                      {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
+        if (l.has_bias)
+          put_patterns(out.dram_image, lay.bias_dram, to_vector_format(vm, ld.bias), vb);
       }
       if (l.kind == LayerKind::kAttention) {
         write_graph_attention(lay.attention, l, ld, out.layers[li].m, hw, out.dram_image);
@@ -431,17 +433,12 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         put_patterns(out.dram_image, lay.sin_dram, t.sin, vb);
       }
       if (l.kind == LayerKind::kEmbedding) {
-        std::vector<uint32_t> table;
-        for (float v : ld.weights) table.push_back(vm.from_double(v));
-        put_patterns(out.dram_image, lay.table_dram, table, vb);
+        put_patterns(out.dram_image, lay.table_dram, to_vector_format(vm, ld.weights), vb);
       }
       if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
-        std::vector<uint32_t> gain, bias;
-        for (float v : ld.weights) gain.push_back(vm.from_double(v));
-        put_patterns(out.dram_image, lay.gain_dram, gain, vb);
-        for (float v : ld.bias) bias.push_back(vm.from_double(v));
+        put_patterns(out.dram_image, lay.gain_dram, to_vector_format(vm, ld.weights), vb);
         if (l.kind == LayerKind::kLayerNorm) {
-          put_patterns(out.dram_image, lay.bias_dram, bias, vb);
+          put_patterns(out.dram_image, lay.bias_dram, to_vector_format(vm, ld.bias), vb);
           put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.out_features)}, vb);
         }
       }
@@ -503,6 +500,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       case LayerKind::kBitLinear:
       case LayerKind::kLinear: {
         load_once(Space::kActSram, s.consts, lay.const_dram, kNumConsts * vb);
+        if (l.has_bias) load_once(Space::kActSram, s.bias, lay.bias_dram, n_bytes);
         b.li(kRegWBuf, 0);
         b.li(kRegHalf, g.wgt_half);
         body = [&](uint32_t m) {
@@ -532,6 +530,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           const VecRef yv = vec(s.yv, s.yv_row);
           b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
           if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);
+          if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
           store_rows(m);
         };
         break;
@@ -654,8 +653,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   const uint32_t lanes = hw.vector_unit.lanes;
   std::vector<LayerReference> refs(model.layers.size());
   // Inputs of every layer: the model's input (-1) or an earlier layer's output.
-  std::vector<uint32_t> x0;
-  for (float v : data.input) x0.push_back(vm.from_double(v));
+  const std::vector<uint32_t> x0 = to_vector_format(vm, data.input);
   auto exact_of = [&](int32_t i) -> const std::vector<uint32_t>& {
     return i < 0 ? x0 : refs[static_cast<size_t>(i)].out;
   };
@@ -727,7 +725,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
             y[c] = vm.round(reference_accumulator(pe, xq.data(), w.data(), k,
                                                   lowered.layers[li].k_tile, hw.mac_array));
             if (int_kind) y[c] = vm.mul(y[c], factor);
-            double sum = 0;
+            if (l.has_bias) y[c] = vm.add(y[c], vm.from_double(ld.bias[c]));
+            double sum = l.has_bias ? double{ld.bias[c]} : 0.0;
             for (uint32_t i = 0; i < k; ++i) {
               const double wi = l.kind == LayerKind::kBitLinear
                                     ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) *

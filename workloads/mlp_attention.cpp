@@ -18,12 +18,6 @@ constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
 // Registers of the generated code (r13-r15 belong to the program builder).
 enum Reg : unsigned { kRegRows = 1, kRegQ = 2, kRegOut = 3, kRegSram = 4, kRegDram = 5 };
 
-std::vector<uint32_t> to_vec(const arith::VectorMath& vm, const std::vector<float>& x) {
-  std::vector<uint32_t> out;
-  for (float v : x) out.push_back(vm.from_double(v));
-  return out;
-}
-
 }  // namespace
 
 MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
@@ -70,9 +64,9 @@ void write_mlp_attention(const MlpAttention& a, const LayerSpec& /*l*/, const La
                          const hw::NmpParams& hw, std::vector<uint8_t>& image) {
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t vb = vm.element_bytes();
-  put_patterns(image, a.keys_dram, to_vec(vm, ld.keys.latent), vb);
-  put_patterns(image, a.memory_dram, to_vec(vm, ld.values.latent), vb);
-  put_patterns(image, a.v_dram, to_vec(vm, ld.weights), vb);
+  put_patterns(image, a.keys_dram, to_vector_format(vm, ld.keys.latent), vb);
+  put_patterns(image, a.memory_dram, to_vector_format(vm, ld.values.latent), vb);
+  put_patterns(image, a.v_dram, to_vector_format(vm, ld.weights), vb);
 }
 
 void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpec& l, uint32_t rows,
@@ -121,9 +115,9 @@ LayerReference reference_mlp_attention(const LayerSpec& l, uint32_t rows,
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint32_t S = l.context, A = l.in_features, D = l.out_features;
   const uint32_t lanes = hw.vector_unit.lanes;
-  const std::vector<uint32_t> keys = to_vec(vm, ld.keys.latent);
-  const std::vector<uint32_t> memory = to_vec(vm, ld.values.latent);
-  const std::vector<uint32_t> v = to_vec(vm, ld.weights);
+  const std::vector<uint32_t> keys = to_vector_format(vm, ld.keys.latent);
+  const std::vector<uint32_t> memory = to_vector_format(vm, ld.values.latent);
+  const std::vector<uint32_t> v = to_vector_format(vm, ld.weights);
   LayerReference ref;
   std::vector<uint32_t> e(A), scores(S), w(size_t{S} * D);
   std::vector<double> scores_fp(S);

@@ -41,6 +41,13 @@ std::vector<float> generate_tensor(const TensorSource& source, size_t count, siz
   return out;
 }
 
+std::vector<uint32_t> to_vector_format(const arith::VectorMath& vm, const std::vector<float>& x) {
+  std::vector<uint32_t> out;
+  out.reserve(x.size());
+  for (float v : x) out.push_back(vm.from_double(v));
+  return out;
+}
+
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
   Encoded e;
   if (pe == hw::PeKind::kTernaryInt8) {
@@ -166,6 +173,7 @@ ModelData generate(const ModelSpec& model) {
       LayerData& ld = d.layers.emplace_back();
       if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
         generate_linear(l, ld);
+        if (l.has_bias) ld.bias = generate_tensor(l.biases, l.out_features);
       } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
         ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
         if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);

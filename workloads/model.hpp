@@ -86,8 +86,9 @@ struct LayerSpec {
   // Recurrent layers (tokens are timesteps of one sequence).
   uint32_t hidden = 0;
   bool bidirectional = false;
-  TensorSource biases;  // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1 (a file:
-                        // in that order); layernorm: the bias
+  TensorSource biases;    // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1 (a file:
+                          // in that order); layernorm, and linear layers with has_bias: the bias
+  bool has_bias = false;  // bitlinear, linear in a graph model: y = x W^T + b
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
   AttentionMode mode = AttentionMode::kDecode;
@@ -167,7 +168,7 @@ struct RecurrentDirection {
 
 struct LayerData {
   std::vector<float> weights;    // out x in, latent (before quantization); norms: gain
-  std::vector<float> bias;       // layernorm
+  std::vector<float> bias;       // layernorm; linear layers with a bias
   arith::TernaryTensor ternary;  // bitlinear
   Encoded encoded;               // linear: the weights in the layer's format
   std::vector<RecurrentDirection> directions;  // lstm, gru
@@ -198,6 +199,9 @@ uint32_t encode_element(hw::PeKind kind, double value);
 // the int8 step; 1 for the other formats).
 uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index);
 double weight_scale(const LayerSpec& l, const LayerData& ld);
+
+// Values rounded to the vector unit's format (how tensors sit in DRAM between layers).
+std::vector<uint32_t> to_vector_format(const arith::VectorMath& vm, const std::vector<float>& x);
 
 // Weights in the encoding of a PE kind (see RecurrentMatrix).
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w);

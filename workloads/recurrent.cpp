@@ -100,8 +100,9 @@ std::vector<uint32_t> bias_patterns(const LayerSpec& l, const RecurrentDirection
       out.push_back(vm.from_double(double{d.b_ih[i]} + double{d.b_hh[i]}));
     }
   } else {
-    for (float v : d.b_ih) out.push_back(vm.from_double(v));
-    for (float v : d.b_hh) out.push_back(vm.from_double(v));
+    out = to_vector_format(vm, d.b_ih);
+    const std::vector<uint32_t> hh = to_vector_format(vm, d.b_hh);
+    out.insert(out.end(), hh.begin(), hh.end());
   }
   return out;
 }
@@ -341,9 +342,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
   // The DRAM image: the input in vec, weight tiles, biases and constants.
   const arith::VectorMath vm(hw.vector_unit.math);
   out.dram_image.assign(allocate.top(), 0);
-  std::vector<uint32_t> x_patterns;
-  for (float v : data.input) x_patterns.push_back(vm.from_double(v));
-  put_patterns(out.dram_image, x0, x_patterns, eb);
+  put_patterns(out.dram_image, x0, to_vector_format(vm, data.input), eb);
   for (uint32_t li = 0; li < model.layers.size(); ++li)
     write_recurrent(layouts[li], model.layers[li], data.layers[li], hw, out.dram_image);
 
@@ -512,8 +511,7 @@ LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
 std::vector<LayerReference> reference_recurrent(const ModelSpec& model, const ModelData& data,
                                                 const Lowered& lowered, const hw::NmpParams& hw) {
   const arith::VectorMath vm(hw.vector_unit.math);
-  std::vector<uint32_t> x;
-  for (float v : data.input) x.push_back(vm.from_double(v));
+  const std::vector<uint32_t> x = to_vector_format(vm, data.input);
   std::vector<LayerReference> refs;
   for (size_t li = 0; li < model.layers.size(); ++li) {
     refs.push_back(reference_recurrent_layer(

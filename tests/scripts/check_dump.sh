@@ -81,7 +81,8 @@ check mlp_attention '{"name": "m", "tokens": 3, "layers": [
    "weights": {"distribution": "uniform", "low": -1, "high": 1, "seed": 4}}]}' \
   --set hw.mac_array.pe=fp16
 check rope '{"name": "r", "tokens": 4, "layers": [
-  {"type": "linear", "name": "k", "format": "fp16", "in_features": 24, "out_features": 32},
+  {"type": "linear", "name": "k", "format": "fp16", "in_features": 24, "out_features": 32,
+   "biases": {"std": 0.5, "seed": 9}},
   {"type": "rope", "name": "rope", "heads": 2, "context": 100, "theta": 500000}]}' \
   --set hw.mac_array.pe=fp16
 

@@ -560,3 +560,35 @@ TEST_CASE("rotary embeddings rotate each head by its position and equal their ex
                       Catch::Contains("/layers/1/heads") &&
                           Catch::Contains("its input's width 32 must be heads x an even head_dim"));
 }
+
+TEST_CASE("linear layers with biases equal their exact model", "[sim]") {
+  struct Kind {
+    std::string type, format;
+  };
+  const Kind k = GENERATE(Kind{"bitlinear", ""}, Kind{"linear", "int8"}, Kind{"linear", "fp16"},
+                          Kind{"linear", "posit16_1"});
+  INFO(k.type << " " << k.format);
+  Json w = ffn_block(k.type, k.format, 5, 48, 80);
+  for (Json& l : w["layers"]) {
+    if (l["type"] == k.type)
+      l["biases"] = {{"std", 0.5}, {"seed", l["name"].get<std::string>().size()}};
+  }
+  const Json with = test::run_both_modes(test::make_config(
+      w, {"hw.mac_array.pe=" + pe_of(k.type, k.format), "hw.act_sram.capacity_kib=4"}));
+  REQUIRE(with["invariants"]["outputs_equal_reference"] == true);
+  // The biases change the outputs, not the MACs.
+  const Json without = sim::run_isolated(test::make_config(
+      ffn_block(k.type, k.format, 5, 48, 80),
+      {"hw.mac_array.pe=" + pe_of(k.type, k.format), "hw.act_sram.capacity_kib=4"}));
+  REQUIRE(with["counters"]["mac_array"]["macs"] == without["counters"]["mac_array"]["macs"]);
+  REQUIRE(with["error"]["down.output"] != without["error"]["down.output"]);
+  // Outside a graph model a linear layer's bias is an error, not ignored.
+  const Json chain = {{"name", "chain"},
+                      {"layers",
+                       {{{"type", "bitlinear"},
+                         {"in_features", 16},
+                         {"out_features", 8},
+                         {"biases", {{"seed", 1}}}}}}};
+  REQUIRE_THROWS_WITH(test::make_config(chain), Catch::Contains("/layers/0/biases") &&
+                                                    Catch::Contains("runs in graph models"));
+}
