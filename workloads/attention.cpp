@@ -85,12 +85,7 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   while (mt > 0 && (act_bytes(mt) > g.act_cap || mt * (x.s_acc_row + x.o_acc_row) > g.acc_cap))
     --mt;
   x.mt = static_cast<uint32_t>(mt);
-  uint64_t top = 0;
-  auto region = [&](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, g.act_word);
-    return at;
-  };
+  RegionAllocator region(g.act_word);
   x.qv = region(mt * x.q_row);
   x.qs = region(mt * std::max(x.q_row, x.s_row));
   x.qq = region(mt * x.qq_row);
@@ -102,7 +97,7 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   x.q = region(mt * eb);
   x.f = region(mt * eb);
   x.consts = region(kNumConsts * eb);
-  x.act_end = top;
+  x.act_end = region.top();
   x.acc_s = 0;
   x.acc_o = mt * x.s_acc_row;
   x.k_bytes = hw::weight_operand_bytes(static_cast<uint32_t>(L), l.head_dim, g.layout);
@@ -319,7 +314,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
   const Layout x = fit_attention(l, 0, T, hw, g, eb);
   Lowered out;
-  DramAllocator allocate;
+  RegionAllocator allocate;
   const uint64_t row = uint64_t{l.heads} * d * eb;
   Placement at;
   at.q_dram = allocate(uint64_t{T} * row);
@@ -427,7 +422,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
 }
 
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
-                                     const hw::NmpParams& hw, DramAllocator& allocate) {
+                                     const hw::NmpParams& hw, RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   if (l.mode == AttentionMode::kDecode && tokens != 1) {

@@ -44,7 +44,7 @@ struct GraphAttention {
   std::vector<uint64_t> k_dram, v_dram;  // per key/value head, in the array's layout
 };
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
-                                     const hw::NmpParams& hw, DramAllocator& allocate);
+                                     const hw::NmpParams& hw, RegionAllocator& allocate);
 void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
                            uint32_t tokens, const hw::NmpParams& hw, std::vector<uint8_t>& image);
 // q, k, v: the input tensors' DRAM addresses; out: the output's.

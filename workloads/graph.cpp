@@ -69,12 +69,7 @@ struct SramPlan {
 SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry& g) {
   SramPlan p;
   p.mt = mt;
-  uint64_t top = 0;
-  auto region = [&](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, g.act_word);
-    return at;
-  };
+  RegionAllocator region(g.act_word);
   const uint64_t k = l.in_features, n = l.out_features;
   p.xv_row = round_up(k * vb, g.act_word);
   p.yv_row = round_up(n * vb, g.act_word);
@@ -105,7 +100,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     p.acc_row = round_up(n * g.traits.acc_bytes, g.acc_word);
     p.acc_end = mt * p.acc_row;
   }
-  p.act_end = top;
+  p.act_end = region.top();
   return p;
 }
 
@@ -294,7 +289,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const uint32_t T = model.tokens;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
-  DramAllocator allocate;
+  RegionAllocator allocate;
   const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * vb);
   std::vector<LayerLayout> layouts;
   for (size_t li = 0; li < model.layers.size(); ++li) {

@@ -131,7 +131,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
   }
 
   // DRAM layout: the input, every layer's weight tiles, every layer's outputs.
-  DramAllocator allocate;
+  RegionAllocator allocate;
   const uint64_t x0 = allocate(uint64_t{m} * model.layers.front().in_features * ab);
   struct TileRef {
     uint64_t dram, bytes;

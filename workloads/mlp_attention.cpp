@@ -21,7 +21,7 @@ enum Reg : unsigned { kRegRows = 1, kRegQ = 2, kRegOut = 3, kRegSram = 4, kRegDr
 }  // namespace
 
 MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
-                                 DramAllocator& allocate) {
+                                 RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint64_t vb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t S = l.context, A = l.in_features, D = l.out_features;
@@ -35,24 +35,20 @@ MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::Nmp
   a.key_row = round_up(A * vb, g.act_word);
   a.memory_row = round_up(D * vb, g.act_word);
   a.scratch_row = std::max(a.key_row, a.memory_row);
-  uint64_t top = 0;
-  auto region = [&](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, g.act_word);
-    return at;
-  };
+  RegionAllocator region(g.act_word);
   a.keys = region(S * a.key_row);
   a.memory = region(S * a.memory_row);
   a.v = region(A * vb);
   a.q = region(A * vb);
   a.scratch = region(S * a.scratch_row);  // E, then M * p
   a.scores = region(S * vb);
-  if (top > g.act_cap) {
+  if (region.top() > g.act_cap) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
                         where +
                             ": the activation SRAM must hold the memory's keys and values and "
                             "a row's scores (" +
-                            std::to_string(top) + " bytes); it holds " + std::to_string(g.act_cap));
+                            std::to_string(region.top()) + " bytes); it holds " +
+                            std::to_string(g.act_cap));
   }
   a.keys_dram = allocate(S * A * vb);
   a.memory_dram = allocate(S * D * vb);

@@ -36,7 +36,7 @@ struct MlpAttention {
 
 // A LoweringError (naming layer `index`) when the SRAM cannot hold the memory and a row's work.
 MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
-                                 DramAllocator& allocate);
+                                 RegionAllocator& allocate);
 void write_mlp_attention(const MlpAttention& a, const LayerSpec& l, const LayerData& ld,
                          const hw::NmpParams& hw, std::vector<uint8_t>& image);
 // The layer's code over `rows` query rows at q, writing rows of D at out (vec).

@@ -71,12 +71,7 @@ enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFx, kFh, kNumConsts };
 RecurrentLayout::Act act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
   const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), ab = g.traits.act_bytes;
   RecurrentLayout::Act a{};
-  uint64_t top = 0;
-  auto region = [&](uint64_t bytes) {
-    const uint64_t at = top;
-    top = round_up(top + bytes, g.act_word);
-    return at;
-  };
+  RegionAllocator region(g.act_word);
   a.xv = region(I * eb);
   a.xs = region(std::max(I, H) * eb);
   a.xq = region(I * ab);
@@ -87,7 +82,7 @@ RecurrentLayout::Act act_layout(const LayerSpec& l, uint32_t eb, const Geometry&
   a.gh = region(G * H * eb);
   a.bias = region(bias_elements(l) * eb);
   a.consts = region(kNumConsts * eb);
-  a.end = top;
+  a.end = region.top();
   return a;
 }
 
@@ -118,7 +113,7 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
 }  // namespace
 
 RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
-                                DramAllocator& allocate) {
+                                RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
@@ -318,7 +313,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
   const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t T = model.tokens;
   Lowered out;
-  DramAllocator allocate;
+  RegionAllocator allocate;
   std::vector<RecurrentLayout> layouts;
   const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * eb);
   for (uint32_t li = 0; li < model.layers.size(); ++li) {

@@ -56,7 +56,7 @@ struct RecurrentLayout {
 };
 // A LoweringError (naming layer `index`) when the SRAMs cannot hold a step.
 RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
-                                DramAllocator& allocate);
+                                RegionAllocator& allocate);
 // The layer's plan for reports (x_dram and y_dram left to the caller).
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens);
 void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,

@@ -25,19 +25,21 @@ inline void put_patterns(std::vector<uint8_t>& image, uint64_t at,
     std::memcpy(&image[at + i * element_bytes], &patterns[i], element_bytes);
 }
 
-// Where the lowerings place tensors in DRAM: one after another, each starting on a 64-byte
-// boundary (a burst of the default DRAM).
+// Where the lowerings place tensors: one after another, each starting on an `align`-byte
+// boundary. In DRAM a 64-byte one (a burst of the default DRAM); in an SRAM, a word.
 inline constexpr uint64_t kDramAlign = 64;
-class DramAllocator {
+class RegionAllocator {
  public:
+  explicit RegionAllocator(uint64_t align = kDramAlign) : align_(align) {}
   uint64_t operator()(uint64_t bytes) {
     const uint64_t at = top_;
-    top_ = round_up(top_ + bytes, kDramAlign);
+    top_ = round_up(top_ + bytes, align_);
     return at;
   }
   uint64_t top() const { return top_; }  // the bytes allocated so far
 
  private:
+  uint64_t align_;
   uint64_t top_ = 0;
 };
 
