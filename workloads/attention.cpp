@@ -288,11 +288,8 @@ void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t f
 }
 
 LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const Placement& at) {
-  LayerPlan plan;
-  plan.name = l.name;
-  plan.m = T;
+  LayerPlan plan = plan_of(l, T);
   plan.k = l.head_dim;
-  plan.n = l.heads * l.head_dim;
   plan.m_tile = x.mt;
   plan.n_tile = l.positions(T);
   plan.k_tile = l.head_dim;

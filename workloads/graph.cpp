@@ -312,11 +312,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
     if (l.kind == LayerKind::kMlpAttention) {
       lay.mlp_attention = place_mlp_attention(l, li, hw, allocate);
-      LayerPlan plan;
-      plan.name = l.name;
-      plan.m = rows;
-      plan.k = l.in_features;
-      plan.n = l.out_features;
+      LayerPlan plan = plan_of(l, rows);
       plan.m_tile = 1;
       out.layers.push_back(plan);
       layouts.push_back(std::move(lay));
@@ -324,11 +320,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
     if (l.kind == LayerKind::kAttention) {
       lay.attention = place_graph_attention(l, li, rows, hw, allocate);
-      LayerPlan plan;
-      plan.name = l.name;
-      plan.m = rows;
+      LayerPlan plan = plan_of(l, rows);
       plan.k = l.head_dim;
-      plan.n = l.out_features;
       plan.w_dram = lay.attention.k_dram.front();
       out.layers.push_back(plan);
       layouts.push_back(std::move(lay));
@@ -369,11 +362,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       lay.cos_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
       lay.sin_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
     }
-    LayerPlan plan;
-    plan.name = l.name;
-    plan.m = rows;
-    plan.k = l.in_features;
-    plan.n = l.out_features;
+    LayerPlan plan = plan_of(l, rows);
     plan.m_tile = lay.sram.mt;
     plan.n_tile = lay.tiling.n_tile;
     plan.k_tile = lay.tiling.k_tile;

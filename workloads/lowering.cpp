@@ -111,6 +111,15 @@ isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
   return b.program();
 }
 
+LayerPlan plan_of(const LayerSpec& l, uint32_t rows) {
+  LayerPlan plan;
+  plan.name = l.name;
+  plan.m = rows;
+  plan.k = l.in_features;
+  plan.n = l.out_features;
+  return plan;
+}
+
 Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint32_t m = model.tokens;
@@ -140,11 +149,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
   for (uint32_t l = 0; l < model.layers.size(); ++l) {
     const LayerSpec& spec = model.layers[l];
     const Tiling& t = tilings[l];
-    LayerPlan plan;
-    plan.name = spec.name;
-    plan.m = m;
-    plan.k = spec.in_features;
-    plan.n = spec.out_features;
+    LayerPlan plan = plan_of(spec, m);
     plan.m_tile = t.m_tile;
     plan.n_tile = t.n_tile;
     plan.k_tile = t.k_tile;

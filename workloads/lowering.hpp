@@ -55,6 +55,9 @@ struct LayerPlan {
   uint32_t timesteps = 0;  // recurrent: timesteps run (T x directions); 0 for feedforward
 };
 
+// A layer's plan with its name and shape (rows x in_features -> out_features) filled in.
+LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
+
 struct Lowered {
   isa::Program program;
   std::vector<uint8_t> dram_image;  // empty when lowered without data (timing only)

@@ -165,11 +165,7 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpP
 }
 
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens) {
-  LayerPlan plan;
-  plan.name = l.name;
-  plan.m = tokens;
-  plan.k = l.in_features;
-  plan.n = l.out_features;
+  LayerPlan plan = plan_of(l, tokens);
   plan.weights_resident = lay.resident;
   plan.timesteps = tokens * l.directions();
   plan.w_n_tile = lay.w[0].tiling.n_tile;
