@@ -16,6 +16,11 @@ inline std::string source_path(const std::string& relative) {
 }
 
 // The default hardware with `sets` ("hw.x.y=v", "workload.x=v") applied, and `workload` JSON.
+// A tensor source: uniform in [-w, w] from `seed`.
+inline sim::Json uniform(double w, uint64_t seed) {
+  return {{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
+}
+
 inline sim::SimConfig make_config(const sim::Json& workload,
                                   const std::vector<std::string>& sets = {},
                                   const sim::RunOptions& options = {}) {
@@ -28,7 +33,8 @@ inline sim::SimConfig make_config(const sim::Json& workload,
   return c;
 }
 
-inline sim::Json bitlinear_workload(uint32_t tokens, std::vector<std::pair<uint32_t, uint32_t>> layers,
+inline sim::Json bitlinear_workload(uint32_t tokens,
+                                    std::vector<std::pair<uint32_t, uint32_t>> layers,
                                     uint64_t seed = 1) {
   sim::Json w = {{"name", "test"}, {"tokens", tokens}, {"input", {{"seed", seed}}}};
   uint32_t i = 0;

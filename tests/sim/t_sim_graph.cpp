@@ -305,12 +305,9 @@ namespace {
 // A recurrent stack as graph layers: layernorm -> bidirectional GRU -> projection -> LSTM ->
 // + projection (a residual around the LSTM).
 Json recurrent_block(const std::string& format, uint32_t tokens) {
-  auto source = [](double w, uint64_t seed) {
-    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
-  };
   return {{"name", "recurrent-block"},
           {"tokens", tokens},
-          {"input", source(1, 5)},
+          {"input", test::uniform(1, 5)},
           {"layers",
            {{{"type", "layernorm"}, {"name", "norm"}, {"in_features", 24}},
             {{"type", "gru"},
@@ -319,8 +316,8 @@ Json recurrent_block(const std::string& format, uint32_t tokens) {
              {"in_features", 24},
              {"hidden", 16},
              {"bidirectional", true},
-             {"weights", source(0.4, 7)},
-             {"biases", source(0.2, 8)}},
+             {"weights", test::uniform(0.4, 7)},
+             {"biases", test::uniform(0.2, 8)}},
             {{"type", "linear"},
              {"name", "proj"},
              {"format", format},
@@ -332,8 +329,8 @@ Json recurrent_block(const std::string& format, uint32_t tokens) {
              {"format", format},
              {"in_features", 20},
              {"hidden", 20},
-             {"weights", source(0.4, 10)},
-             {"biases", source(0.2, 11)}},
+             {"weights", test::uniform(0.4, 10)},
+             {"biases", test::uniform(0.2, 11)}},
             {{"type", "add"}, {"name", "res"}, {"inputs", {"lstm", "proj"}}}}}};
 }
 
@@ -385,20 +382,17 @@ TEST_CASE("a recurrent stack runs the same as a graph and as a workload of its o
 TEST_CASE("pooling divides the rows and equals its exact model", "[sim]") {
   const std::string format = GENERATE("fp16", "posit16_1", "int8");
   INFO(format);
-  auto source = [](double w, uint64_t seed) {
-    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
-  };
   // 13 frames -> max over 3 (4 rows, one frame dropped) -> bidirectional GRU -> mean over 2.
   const Json w = {{"name", "pyramid"},
                   {"tokens", 13},
-                  {"input", source(1, 2)},
+                  {"input", test::uniform(1, 2)},
                   {"layers",
                    {{{"type", "linear"},
                      {"name", "proj"},
                      {"format", format},
                      {"in_features", 20},
                      {"out_features", 16},
-                     {"weights", source(0.3, 3)}},
+                     {"weights", test::uniform(0.3, 3)}},
                     {{"type", "pool"}, {"name", "pool0"}, {"stride", 3}},
                     {{"type", "gru"},
                      {"name", "gru"},
@@ -406,8 +400,8 @@ TEST_CASE("pooling divides the rows and equals its exact model", "[sim]") {
                      {"in_features", 16},
                      {"hidden", 8},
                      {"bidirectional", true},
-                     {"weights", source(0.5, 4)},
-                     {"biases", source(0.2, 5)}},
+                     {"weights", test::uniform(0.5, 4)},
+                     {"biases", test::uniform(0.2, 5)}},
                     {{"type", "pool"}, {"name", "pool1"}, {"stride", 2}, {"op", "mean"}},
                     {{"type", "add"}, {"name", "res"}, {"inputs", {"pool1", "pool1"}}}}}};
   const Json r = test::run_both_modes(test::make_config(
@@ -436,30 +430,27 @@ namespace {
 // A decoder step over a memory: states -> query projection -> additive attention over a memory
 // of 7 positions -> output projection.
 Json mlp_attention_block(uint32_t rows, uint32_t positions) {
-  auto source = [](double w, uint64_t seed) {
-    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
-  };
   return {{"name", "mlp-attention"},
           {"tokens", rows},
-          {"input", source(1, 2)},
+          {"input", test::uniform(1, 2)},
           {"layers",
            {{{"type", "linear"},
              {"name", "query"},
              {"format", "fp16"},
              {"in_features", 24},
              {"out_features", 16},
-             {"weights", source(0.3, 3)}},
+             {"weights", test::uniform(0.3, 3)}},
             {{"type", "mlp_attention"},
              {"name", "attn"},
              {"context", positions},
              {"out_features", 20},
-             {"weights", source(1, 4)}},
+             {"weights", test::uniform(1, 4)}},
             {{"type", "linear"},
              {"name", "out"},
              {"format", "fp16"},
              {"in_features", 20},
              {"out_features", 12},
-             {"weights", source(0.3, 5)}}}}};
+             {"weights", test::uniform(0.3, 5)}}}}};
 }
 
 }  // namespace

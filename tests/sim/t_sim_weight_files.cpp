@@ -160,9 +160,6 @@ namespace {
 // Every kind of tensor a graph model reads: token ids, an embedding table, layernorm gain and
 // bias, a bidirectional GRU's weights and biases, a linear layer's weights.
 Json every_source_model() {
-  auto uniform = [](double w, uint64_t seed) {
-    return Json{{"distribution", "uniform"}, {"low", -w}, {"high", w}, {"seed", seed}};
-  };
   return {{"name", "sources"},
           {"tokens", 5},
           {"input", {{"seed", 3}}},
@@ -171,25 +168,25 @@ Json every_source_model() {
              {"name", "embed"},
              {"vocab", 50},
              {"out_features", 24},
-             {"weights", uniform(1, 4)}},
+             {"weights", test::uniform(1, 4)}},
             {{"type", "layernorm"},
              {"name", "norm"},
-             {"gain", uniform(1, 5)},
-             {"bias", uniform(0.5, 6)}},
+             {"gain", test::uniform(1, 5)},
+             {"bias", test::uniform(0.5, 6)}},
             {{"type", "gru"},
              {"name", "gru"},
              {"format", "fp16"},
              {"in_features", 24},
              {"hidden", 8},
              {"bidirectional", true},
-             {"weights", uniform(0.5, 7)},
-             {"biases", uniform(0.5, 8)}},
+             {"weights", test::uniform(0.5, 7)},
+             {"biases", test::uniform(0.5, 8)}},
             {{"type", "linear"},
              {"name", "proj"},
              {"format", "fp16"},
              {"in_features", 16},
              {"out_features", 12},
-             {"weights", uniform(0.5, 9)}}}}};
+             {"weights", test::uniform(0.5, 9)}}}}};
 }
 
 }  // namespace
