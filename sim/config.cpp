@@ -467,8 +467,8 @@ void read_recurrent_file(ObjectReader&& r, const std::string& workload_file,
         {"bias_ih", {rows}, gates + " x hidden", biases.get()},
         {"bias_hh", {rows}, gates + " x hidden", biases.get()}};
     for (const auto& part : parts) {
-      const auto v =
-          read_tensor_values(r, path, prefix + part.stem + suffix, part.shape, part.dims);
+      const std::string tensor = prefix + part.stem;
+      const auto v = read_tensor_values(r, path, tensor + suffix, part.shape, part.dims);
       if (!v) return;
       part.into->insert(part.into->end(), v->begin(), v->end());
     }
@@ -490,6 +490,7 @@ void read_named_tensors(ObjectReader&& r, const std::string& workload_file,
   const std::string name =
       r.string_required("file", ".safetensors file, relative to the workload file");
   std::vector<std::string> names;
+  names.reserve(tensors.size());
   for (const NamedTensor& t : tensors)
     names.push_back(r.string_required(t.field, "the tensor's name in the file"));
   const std::string path = path_beside(workload_file, name);

@@ -65,7 +65,7 @@ struct Layout {
   uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
 };
 
-Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint32_t eb,
+Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint64_t eb,
                    const Geometry& g) {
   const uint64_t d = l.head_dim, L = positions, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   Layout x{};
@@ -108,7 +108,7 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
 
 // The layout of layer `index`, checked against the hardware.
 Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::NmpParams& hw,
-                     const Geometry& g, uint32_t eb) {
+                     const Geometry& g, uint64_t eb) {
   const uint32_t L = l.positions(T);
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
   const std::string at = "/layers/" + std::to_string(index);
@@ -163,7 +163,7 @@ uint64_t kv_stride(const Placement& at) {
 void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Layout& x,
                     const Placement& at, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t L = l.positions(T), d = l.head_dim, group = l.heads / l.kv_heads;
   const uint64_t row = uint64_t{l.heads} * d * eb;  // a token's Q or output row in DRAM
   const uint64_t q_dram = at.q_dram, o_dram = at.o_dram, c_dram = at.c_dram;
@@ -307,7 +307,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   const LayerData& ld = data.layers.front();
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
-  const uint32_t eb = vm.element_bytes();
+  const uint64_t eb = vm.element_bytes();
   const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
   const Layout x = fit_attention(l, 0, T, hw, g, eb);
   Lowered out;
@@ -421,7 +421,7 @@ std::vector<LayerReference> reference_attention(const ModelSpec& model, const Mo
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   if (l.mode == AttentionMode::kDecode && tokens != 1) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/mode",
                         "layer " + std::to_string(index) + " (" + l.name +
@@ -462,7 +462,7 @@ namespace {
 void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                       uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
   const uint32_t L = l.positions(tokens);
   // In chunks of rows that fit the buffers.
@@ -542,7 +542,7 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
                                uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
                                const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
   Placement at;
   at.q_dram = q;

@@ -78,7 +78,7 @@ LayerData generate_recurrent(const LayerSpec& l) {
     offset += count;
     return std::vector<float>(begin, begin + static_cast<std::ptrdiff_t>(count));
   };
-  for (uint32_t d = 0; d < l.directions(); ++d) {
+  for (uint64_t d = 0; d < l.directions(); ++d) {
     RecurrentDirection dir;
     TensorSource w = l.weights, u = l.weights, bi = l.biases, bh = l.biases;
     w.seed += 2 * d;

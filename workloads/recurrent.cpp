@@ -68,7 +68,7 @@ uint64_t tile_bytes(const Matrix& p) {
 // Constants block (vec elements): c127, s_W / 127, s_U / 127, then scratch a, r, q, f_x, f_h.
 enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFx, kFh, kNumConsts };
 
-RecurrentLayout::Act act_layout(const LayerSpec& l, uint32_t eb, const Geometry& g) {
+RecurrentLayout::Act act_layout(const LayerSpec& l, uint64_t eb, const Geometry& g) {
   const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), ab = g.traits.act_bytes;
   RecurrentLayout::Act a{};
   RegionAllocator region(g.act_word);
@@ -81,7 +81,7 @@ RecurrentLayout::Act act_layout(const LayerSpec& l, uint32_t eb, const Geometry&
   a.gx = region(G * H * eb);
   a.gh = region(G * H * eb);
   a.bias = region(bias_elements(l) * eb);
-  a.consts = region(kNumConsts * eb);
+  a.consts = region(uint64_t{kNumConsts} * eb);
   a.end = region.top();
   return a;
 }
@@ -115,7 +115,7 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
 RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
                                 RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
   const uint32_t H = l.hidden, G = l.gates();
   RecurrentLayout lay;
@@ -182,7 +182,7 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
                      const hw::NmpParams& hw, std::vector<uint8_t>& image) {
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
-  const uint32_t eb = vm.element_bytes();
+  const uint64_t eb = vm.element_bytes();
   for (uint32_t d = 0; d < l.directions(); ++d) {
     const RecurrentDirection& dir = ld.directions[d];
     for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u[d]}}) {
@@ -201,7 +201,7 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
 void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
                     uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   const RecurrentLayout::Act& a = lay.act;
@@ -258,7 +258,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     // Direction set-up: state to zero, biases and constants in, resident weights in.
     dma(Opcode::kDmaLoad, Space::kActSram, 0, lay.zero_dram, a.end);
     dma(Opcode::kDmaLoad, Space::kActSram, a.bias, lay.bias_dram[d], bias_elements(l) * eb);
-    dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], kNumConsts * eb);
+    dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], uint64_t{kNumConsts} * eb);
     if (lay.resident) {
       for (const Matrix* m : {&w, &u}) {
         dma(Opcode::kDmaLoad, Space::kWeightSram, m->tiles[0].sram, m->tiles[0].dram,
@@ -306,7 +306,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
 }
 
 Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
-  const uint32_t eb = arith::element_bytes(hw.vector_unit.math);
+  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t T = model.tokens;
   Lowered out;
   RegionAllocator allocate;
@@ -446,7 +446,7 @@ void fp32_direction(const LayerSpec& l, const RecurrentDirection& d, const std::
                     uint32_t T, bool backward, uint32_t col0, uint32_t cols,
                     std::vector<float>& y) {
   const uint32_t H = l.hidden, I = l.in_features, G = l.gates();
-  std::vector<float> h(H, 0.0f), c(H, 0.0f), gx(G * H), gh(G * H);
+  std::vector<float> h(H, 0.0f), c(H, 0.0f), gx(size_t{G} * H), gh(size_t{G} * H);
   for (uint32_t s = 0; s < T; ++s) {
     const uint32_t t = backward ? T - 1 - s : s;
     for (uint32_t n = 0; n < G * H; ++n) {
@@ -492,7 +492,7 @@ LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
       const uint32_t t = d == 1 ? T - 1 - s : s;
       const std::vector<uint32_t> xt(x.begin() + size_t{t} * I, x.begin() + size_t{t + 1} * I);
       const std::vector<uint32_t>& h = cell.step(xt);
-      std::copy(h.begin(), h.end(), ref.out.begin() + size_t{t} * cols + d * H);
+      std::copy(h.begin(), h.end(), ref.out.begin() + size_t{t} * cols + size_t{d} * H);
     }
     fp32_direction(l, ld.directions[d], x_fp32, T, d == 1, d * H, cols, ref.fp32);
   }
