@@ -32,10 +32,13 @@ Footprint Dma::footprint(const Command& cmd) const {
   if (rows == 0 || row_bytes == 0) throw SimulationError("rows and row_bytes must be >= 1");
   const auto space = static_cast<MemSpace>(cmd.args[op::kSpace]);
   const Sram& sram = *srams_[static_cast<size_t>(space)];
+  const bool gather = cmd.opcode == Opcode::kDmaGather;
   const Region on_chip{space, cmd.args[op::kSram],
                        cmd.args[op::kSram] + (rows - 1) * cmd.args[op::kSramStride] + row_bytes};
-  const Region off_chip{MemSpace::kDram, cmd.args[op::kDram],
-                        cmd.args[op::kDram] + (rows - 1) * cmd.args[op::kDramStride] + row_bytes};
+  // A gather's rows are known only when it runs (begin() checks each); here its first row.
+  const Region off_chip{
+      MemSpace::kDram, cmd.args[op::kDram],
+      cmd.args[op::kDram] + (gather ? 0 : (rows - 1) * cmd.args[op::kDramStride]) + row_bytes};
   if (on_chip.end > sram.capacity_bytes() || on_chip.begin > on_chip.end) {
     throw SimulationError("bytes [" + std::to_string(on_chip.begin) + ", " +
                           std::to_string(on_chip.end) + ") lie outside " + sram.params().name +
@@ -47,7 +50,15 @@ Footprint Dma::footprint(const Command& cmd) const {
                           std::to_string(dram_.size_bytes()) + " bytes)");
   }
   Footprint fp;
-  if (cmd.opcode == Opcode::kDmaLoad) {
+  if (gather) {
+    const Region indices{MemSpace::kActSram, cmd.args[op::kIndex], cmd.args[op::kIndex] + 4 * rows};
+    if (indices.end > srams_[static_cast<size_t>(MemSpace::kActSram)]->capacity_bytes()) {
+      throw SimulationError("indices [" + std::to_string(indices.begin) + ", " +
+                            std::to_string(indices.end) + ") lie outside asram");
+    }
+    fp.read(indices);
+  }
+  if (cmd.opcode != Opcode::kDmaStore) {
     fp.read(off_chip);
     fp.write(on_chip);
   } else {
@@ -58,7 +69,8 @@ Footprint Dma::footprint(const Command& cmd) const {
 }
 
 void Dma::begin(const Command& cmd, Cycles /*now*/) {
-  const bool load = cmd.opcode == Opcode::kDmaLoad;
+  const bool load = cmd.opcode != Opcode::kDmaStore;
+  const bool gather = cmd.opcode == Opcode::kDmaGather;
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];
   Sram* sram = srams_[cmd.args[op::kSpace]];
@@ -71,10 +83,27 @@ void Dma::begin(const Command& cmd, Cycles /*now*/) {
   std::vector<BeatGroup> groups;
   BeatGroup latency;
   latency.min_cycles = dp.latency_cycles;
+  Sram* asram = srams_[static_cast<size_t>(MemSpace::kActSram)];
+  if (gather) {  // the indices, read before any row is requested
+    BeatGroup g;
+    g.add({asram, Access::kRead, cmd.args[op::kIndex], 0, static_cast<uint32_t>(4 * rows)});
+    groups.push_back(g);
+  }
   if (load && dp.latency_cycles > 0) groups.push_back(latency);
   uint64_t bursts = 0;
   for (uint64_t r = 0; r < rows; ++r) {
-    const uint64_t dram_row = cmd.args[op::kDram] + r * cmd.args[op::kDramStride];
+    uint64_t dram_row = cmd.args[op::kDram] + r * cmd.args[op::kDramStride];
+    if (gather) {
+      uint32_t index = 0;
+      std::memcpy(&index, asram->data() + cmd.args[op::kIndex] + 4 * r, 4);
+      dram_row = cmd.args[op::kDram] + uint64_t{index} * cmd.args[op::kDramStride];
+      if (dram_row + row_bytes > dram_.size_bytes()) {
+        throw SimulationError("pc " + std::to_string(cmd.pc) + ": dma.gather: row " +
+                              std::to_string(r) + " (index " + std::to_string(index) +
+                              ") lies outside DRAM (" + std::to_string(dram_.size_bytes()) +
+                              " bytes)");
+      }
+    }
     const uint64_t sram_row = cmd.args[op::kSram] + r * cmd.args[op::kSramStride];
     if (dram_.backed()) {
       uint8_t* sram_bytes = sram->data() + sram_row;

@@ -37,6 +37,13 @@ std::vector<OperandSpec> dma_operands() {
           uimm("dram_stride", 32, "bytes between row starts in DRAM")};
 }
 
+std::vector<OperandSpec> gather_operands() {
+  std::vector<OperandSpec> ops = dma_operands();
+  ops[6] = uimm("dram_stride", 32, "bytes between the table rows an index steps over");
+  ops.push_back(reg("index", "register holding the activation SRAM byte address of the indices"));
+  return ops;
+}
+
 OperandSpec vmem(std::string_view name) {
   return enumeration(name, 1, {"asram", "acc"}, "SRAM of the operand before");
 }
@@ -130,6 +137,13 @@ std::vector<InstrSpec> build_table() {
        "copies rows x row_bytes bytes from DRAM to an on-chip memory", kDmaTiming, true},
       {Opcode::kDmaStore, "dma.store", Unit::kDma, dma_operands(),
        "copies rows x row_bytes bytes from an on-chip memory to DRAM", kDmaTiming, true},
+      {Opcode::kDmaGather, "dma.gather", Unit::kDma, gather_operands(),
+       "copies row r (of rows) from DRAM byte dram + index[r] x dram_stride to an on-chip "
+       "memory, index[r] the little-endian uint32 at activation SRAM byte index + 4r (a table "
+       "lookup: the rows of an embedding the token ids pick)",
+       "as dma.load, after one read of the 4 x rows index bytes from the activation SRAM; each "
+       "row is its own burst segments",
+       true},
       {Opcode::kGemm,
        "gemm",
        Unit::kMacArray,

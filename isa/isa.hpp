@@ -48,6 +48,7 @@ enum class Opcode : uint8_t {
   kLayer = 0x0a,
   kDmaLoad = 0x10,
   kDmaStore = 0x11,
+  kDmaGather = 0x12,
   kGemm = 0x20,
   kRequant = 0x30,
   kConvert = 0x31,
@@ -106,7 +107,7 @@ enum : unsigned { kBranchReg = 0, kBranchTarget = 1 };  // bnez, dbnz
 enum : unsigned { kJmpTarget = 0, kSyncUnits = 0, kLayerId = 0 };
 }  // namespace ctrl
 namespace dma {
-enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride };
+enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride, kIndex };
 }
 namespace gemm {
 enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode, kWeights };

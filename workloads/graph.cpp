@@ -78,8 +78,8 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
   p.yv = region(mt * p.yv_row);
   if (l.kind == LayerKind::kEmbedding) {
-    p.xv = p.yv;  // rows are gathered straight into the output buffer
-    p.xv_row = p.yv_row;
+    p.xv = region(uint64_t{mt} * 4);  // the tile's token ids (uint32)
+    p.xv_row = 4;
   }
   if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
   if (l.kind == LayerKind::kLayerNorm) {
@@ -290,7 +290,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
   RegionAllocator allocate;
-  const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * vb);
+  // The model's input: rows of vec, or an embedding model's token ids (uint32).
+  const bool token_input = model.layers.front().kind == LayerKind::kEmbedding;
+  const uint64_t x0 =
+      allocate(uint64_t{T} * (token_input ? 4 : model.layers.front().in_features * vb));
   std::vector<LayerLayout> layouts;
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
@@ -385,7 +388,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   out.dram_bytes = allocate.top();
   if (data) {
     out.dram_image.assign(allocate.top(), 0);
-    put_patterns(out.dram_image, x0, to_vector_format(vm, data->input), vb);
+    if (token_input) {
+      put_patterns(out.dram_image, x0, token_ids(model), 4);
+    } else {
+      put_patterns(out.dram_image, x0, to_vector_format(vm, data->input), vb);
+    }
     for (size_t li = 0; li < model.layers.size(); ++li) {
       const LayerSpec& l = model.layers[li];
       const LayerData& ld = data->layers[li];
@@ -544,23 +551,20 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           store_rows(m);
         };
         break;
-      case LayerKind::kEmbedding: {
-        // The ids are known when the program is built (the ISA has no load of a register from
-        // memory): one DMA per token gathers its row, so this layer's code grows with the tokens.
-        const std::vector<uint32_t> ids = token_ids(model);
-        b.li(kRegY, out.layers[li].y_dram);
-        for (uint32_t r0 = 0; r0 < T; r0 += s.mt) {
-          const uint32_t m = std::min(s.mt, T - r0);
-          for (uint32_t r = 0; r < m; ++r) {
-            b.li(kRegSram, s.yv + uint64_t{r} * s.yv_row);
-            b.li(kRegW, lay.table_dram + uint64_t{ids[r0 + r]} * n_bytes);
-            b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, n_bytes, n_bytes, n_bytes);
-          }
+      case LayerKind::kEmbedding:
+        // The tile's token ids (uint32 in DRAM) in, then one gather of the table rows they pick.
+        streams.front().row_bytes = 4;
+        b.li(kRegB, lay.table_dram);
+        body = [&](uint32_t m) {
+          b.li(kRegSram, s.xv);
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, 1, uint64_t{m} * 4,
+                uint64_t{m} * 4, uint64_t{m} * 4);
+          b.li(kRegSram, s.yv);
+          b.li(kRegAct, s.xv);
+          b.dma_gather(Space::kActSram, kRegSram, kRegB, kRegAct, m, n_bytes, s.yv_row, n_bytes);
           store_rows(m);
-          b.addi(kRegY, kRegY, static_cast<int64_t>(uint64_t{m} * n_bytes));
-        }
-        continue;
-      }
+        };
+        break;
       case LayerKind::kPool:
         // Output row r is op(x[s r], x[s r + 1], ..., x[s r + s - 1]), in that order (mean: then
         // x 1/s): strided row operands pick every s-th input row.

@@ -34,6 +34,15 @@ void ProgramBuilder::dma(Opcode opcode, isa::Space space, unsigned sram_reg, uns
                 static_cast<int64_t>(dram_stride)});
 }
 
+void ProgramBuilder::dma_gather(isa::Space space, unsigned sram_reg, unsigned dram_reg,
+                                unsigned index_reg, uint64_t rows, uint64_t row_bytes,
+                                uint64_t sram_stride, uint64_t table_stride) {
+  emit(Opcode::kDmaGather,
+       {static_cast<int64_t>(space), sram_reg, dram_reg, static_cast<int64_t>(rows),
+        static_cast<int64_t>(row_bytes), static_cast<int64_t>(sram_stride),
+        static_cast<int64_t>(table_stride), index_reg});
+}
+
 void ProgramBuilder::gemm(unsigned act_reg, unsigned wgt_reg, unsigned acc_reg, uint64_t m,
                           uint64_t n, uint64_t k, uint64_t act_stride, uint64_t acc_stride,
                           isa::AccMode mode, bool ternary_weights) {

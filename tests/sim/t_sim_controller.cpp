@@ -1,6 +1,8 @@
 // The controller's scalar and control instructions, executed: values and cycles.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "../support.hpp"
 #include "isa/assembler.hpp"
 
@@ -70,4 +72,39 @@ TEST_CASE("sync waits for the named units to drain", "[sim]") {
   const auto& c = r["counters"]["controller"];
   REQUIRE(c["stall_barrier"].get<uint64_t>() > 100);  // the DMA's DRAM latency
   REQUIRE(c["stall_drain"] == 0);                     // halt found everything drained
+}
+
+TEST_CASE("dma.gather reads the rows its indices pick, after the indices arrive", "[sim]") {
+  // A table of 8 rows of 64 bytes at 0; three uint32 indices at 512.
+  std::vector<uint8_t> dram(1024);
+  const uint32_t indices[] = {7, 0, 3};
+  std::memcpy(dram.data() + 512, indices, sizeof indices);
+  const hw::NmpParams p =
+      sim::load_hardware(test::source_path("configs/hw/default.json"), {}).params;
+  auto run = [&](const std::string& source) {
+    return sim::run_in_child([&] { return sim::run_program(p, isa::assemble(source), dram); });
+  };
+  const std::string load_indices = R"(
+        li r1, 512
+        li r2, 0
+        dma.load space=asram, sram=r2, dram=r1, rows=1, row_bytes=12, sram_stride=12, dram_stride=12
+        li r3, 64
+        li r4, 0
+  )";
+  const Json r = run(load_indices + R"(
+        dma.gather space=asram, sram=r3, dram=r4, rows=3, row_bytes=64, sram_stride=64, dram_stride=64, index=r2
+        halt
+  )");
+  const auto& dma = r["counters"]["dma"];
+  REQUIRE(dma["loads"] == 2);
+  // The indices' burst and three whole 64-byte rows.
+  REQUIRE(r["counters"]["dram"]["read_bytes"] == 64 + 3 * 64);
+  // An index past the end of DRAM is a simulation error naming the row.
+  const uint32_t far[] = {1000};
+  std::memcpy(dram.data() + 512, far, sizeof far);
+  REQUIRE_THROWS_WITH(run(load_indices + R"(
+        dma.gather space=asram, sram=r3, dram=r4, rows=1, row_bytes=64, sram_stride=64, dram_stride=64, index=r2
+        halt
+  )"),
+                      Catch::Contains("dma.gather: row 0 (index 1000) lies outside DRAM"));
 }

@@ -268,6 +268,16 @@ TEST_CASE("an embedding lookup gathers the token ids' rows", "[sim]") {
   REQUIRE(r["error"]["embed.output"]["max_abs"] == 0.0);
   // One 192-byte row read per token: 7 x 3 bursts of 64 bytes.
   REQUIRE(r["layers"][0]["dram_bytes"].get<uint64_t>() >= 7 * 192);
+  // The lookup loops: one gather per m-tile, so 1,000x the tokens adds at most the code of
+  // an edge tile (each layer's loop may or may not need one).
+  auto instructions = [&](uint32_t tokens) {
+    Json big = w;
+    big["tokens"] = tokens;
+    const sim::SimConfig c = test::make_config(big, {"hw.act_sram.capacity_kib=1"});
+    return workloads::lower_graph(c.workload.model, nullptr, c.hw.params).program.size();
+  };
+  REQUIRE(instructions(7000) <= instructions(7) + 3 * 12);
+  REQUIRE(instructions(7000) < 100);
   Json bad = w;
   std::swap(bad["layers"][0], bad["layers"][1]);
   REQUIRE_THROWS_WITH(test::make_config(bad),
