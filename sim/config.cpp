@@ -681,21 +681,20 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
   // A graph model: any layer of a graph-only kind, or wired by `inputs`, or layers of more than
   // one family (feedforward, recurrent, attention), which only a graph chains.
-  static const std::vector<std::string> kTypes = {
-      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",       "layernorm",
-      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention", "rope"};
+  const std::vector<std::string>& kTypes = workloads::layer_kind_names();
   if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
-    std::set<int> families;
+    std::set<int> families;  // 0 feedforward, 1 recurrent, 2 attention
     size_t attention_layers = 0;
     for (const Json& l : doc.json()["layers"]) {
-      if (!l.is_object()) continue;
-      const auto type = l.contains("type") && l["type"].is_string()
-                            ? std::find(kTypes.begin(), kTypes.end(), l["type"].get<std::string>())
-                            : kTypes.end();
-      const auto index = type - kTypes.begin();
-      m.graph |= (type != kTypes.end() && index >= 5) || l.contains("inputs");
-      if (type != kTypes.end()) families.insert(index < 2 ? 0 : index < 4 ? 1 : 2);
-      attention_layers += index == 4 ? 1 : 0;
+      m.graph |= l.is_object() && l.contains("inputs");
+      if (!l.is_object() || !l.contains("type") || !l["type"].is_string()) continue;
+      const auto type = std::find(kTypes.begin(), kTypes.end(), l["type"].get<std::string>());
+      if (type == kTypes.end()) continue;  // reported below
+      const auto kind = static_cast<workloads::LayerKind>(type - kTypes.begin());
+      m.graph |= !workloads::uses_mac_array(kind);
+      const bool attention = kind == workloads::LayerKind::kAttention;
+      families.insert(attention ? 2 : workloads::is_recurrent(kind) ? 1 : 0);
+      attention_layers += attention ? 1 : 0;
     }
     m.graph |= families.size() > 1 || attention_layers > 1;
   }
@@ -739,7 +738,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                             "attention: key/value heads (grouped-query when fewer than heads)");
       spec.head_dim = l.u32_required("head_dim", 1, 4096, "", "attention: dimension of a head");
       spec.mode = static_cast<workloads::AttentionMode>(
-          l.choice("mode", 0, {"decode", "prefill", "cross"},
+          l.choice("mode", 0, workloads::attention_mode_names(),
                    "attention: decode (every token attends to the whole cache), prefill (causal) "
                    "or cross (every token attends to a memory of `context` positions)"));
       spec.context = l.u32("context", 0, 0, 1 << 20, "positions",

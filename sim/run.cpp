@@ -103,15 +103,12 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
 
 // What check_dump.py needs to recompute each layer: its kind and shapes.
 Json dump_manifest(const workloads::ModelSpec& model) {
-  static const char* const kKinds[] = {
-      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",       "layernorm",
-      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention", "rope"};
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
     Json j = {{"stem", file_stem(l, s.name)},
               {"rows", model.rows_of(static_cast<int32_t>(l))},
-              {"type", kKinds[static_cast<size_t>(s.kind)]},
+              {"type", workloads::layer_kind_names()[static_cast<size_t>(s.kind)]},
               {"format", hw::to_string(s.pe)},
               {"in_features", s.in_features},
               {"out_features", s.out_features}};
@@ -139,8 +136,7 @@ Json dump_manifest(const workloads::ModelSpec& model) {
       j["kv_heads"] = s.kv_heads;
       j["head_dim"] = s.head_dim;
       j["context"] = s.context;
-      static const char* const kModes[] = {"decode", "prefill", "cross"};
-      j["mode"] = kModes[static_cast<size_t>(s.mode)];
+      j["mode"] = workloads::attention_mode_names()[static_cast<size_t>(s.mode)];
       j["scaled"] = s.scaled;
       j["positions"] = s.positions(model.rows_of(static_cast<int32_t>(l)));
     }

@@ -7,6 +7,18 @@
 
 namespace nmp::workloads {
 
+const std::vector<std::string>& layer_kind_names() {
+  static const std::vector<std::string> kNames = {
+      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",       "layernorm",
+      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention", "rope"};
+  return kNames;
+}
+
+const std::vector<std::string>& attention_mode_names() {
+  static const std::vector<std::string> kNames = {"decode", "prefill", "cross"};
+  return kNames;
+}
+
 double element_value(hw::PeKind kind, uint32_t pattern) {
   if (hw::is_integer(kind)) return static_cast<int8_t>(pattern);
   return arith::to_double(hw::activation_format(kind).decode(pattern));

@@ -73,6 +73,14 @@ enum class LayerKind : uint8_t {
   kRope,          // rotary position embedding of each head (workloads/graph.hpp)
 };
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
+// Kinds that run (partly) on the MAC array; the others run only in graph models.
+inline bool uses_mac_array(LayerKind k) {
+  return k == LayerKind::kBitLinear || k == LayerKind::kLinear || is_recurrent(k) ||
+         k == LayerKind::kAttention;
+}
+// The workload JSON's names, in enum order (the layer `type`, the attention `mode`).
+const std::vector<std::string>& layer_kind_names();
+const std::vector<std::string>& attention_mode_names();
 
 struct LayerSpec {
   LayerKind kind = LayerKind::kBitLinear;
@@ -116,10 +124,7 @@ struct LayerSpec {
   // Graph models: the rows of the layer's output (0: the model's tokens). Every layer keeps its
   // input's rows but pool, which divides them by its stride.
   uint32_t rows = 0;
-  bool uses_mac_array() const {
-    return kind == LayerKind::kBitLinear || kind == LayerKind::kLinear ||
-           kind == LayerKind::kLstm || kind == LayerKind::kGru || kind == LayerKind::kAttention;
-  }
+  bool uses_mac_array() const { return workloads::uses_mac_array(kind); }
   uint32_t gates() const { return kind == LayerKind::kLstm ? 4 : 3; }
   uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
