@@ -137,17 +137,10 @@ SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, 
   return plan_sram(l, lo, vb, g);
 }
 
-// A weight tile's place in DRAM, in the order the code streams them: output blocks outer,
-// reduction blocks inner.
-struct TileRef {
-  uint32_t n0, nt, k0, kt;
-  uint64_t dram, bytes;
-};
-
 struct LayerLayout {
   SramPlan sram;
   WeightTiling tiling;
-  std::vector<TileRef> tiles;
+  std::vector<WeightTile> tiles;
   uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
   uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x in_features / 2 each
   std::vector<uint64_t> inputs;         // DRAM addresses of the input tensors
@@ -340,15 +333,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                                 ": half the weight SRAM (double buffering) must hold "
                                 "one array tile of its weights");
       }
-      const WeightTiling& t = lay.tiling;
-      for (uint32_t n0 = 0; n0 < l.out_features; n0 += t.n_tile) {
-        for (uint32_t k0 = 0; k0 < l.in_features; k0 += t.k_tile) {
-          const uint32_t nt = std::min(t.n_tile, l.out_features - n0);
-          const uint32_t kt = std::min(t.k_tile, l.in_features - k0);
-          const uint64_t bytes = hw::weight_operand_bytes(nt, kt, gl.layout);
-          lay.tiles.push_back({n0, nt, k0, kt, allocate(bytes), bytes});
-        }
-      }
+      lay.tiles = weight_tiles(l.out_features, l.in_features, lay.tiling, gl);
+      for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
       lay.const_dram = allocate(kNumConsts * vb);
       if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
     }
@@ -401,10 +387,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         const WeightAt at = [&](uint32_t nn, uint32_t kk) {
           return weight_pattern(l, ld, size_t{nn} * l.in_features + kk);
         };
-        for (const TileRef& t : lay.tiles) {
-          write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, layer_geometry(g, l, hw),
-                            out.dram_image.data() + t.dram);
-        }
+        write_weight_tiles(at, lay.tiles, layer_geometry(g, l, hw), out.dram_image);
         put_patterns(out.dram_image, lay.const_dram,
                      {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
         if (l.has_bias)

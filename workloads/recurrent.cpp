@@ -49,13 +49,7 @@ Matrix plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g) {
   p.n = n;
   p.k = k;
   p.tiling = tile_weights(n, k, budget, g);
-  if (p.tiling.k_tile == 0) return p;
-  for (uint32_t n0 = 0; n0 < n; n0 += p.tiling.n_tile) {
-    for (uint32_t k0 = 0; k0 < k; k0 += p.tiling.k_tile) {
-      const uint32_t nt = std::min(p.tiling.n_tile, n - n0), kt = std::min(p.tiling.k_tile, k - k0);
-      p.tiles.push_back({n0, nt, k0, kt, 0, hw::weight_operand_bytes(nt, kt, g.layout), 0});
-    }
-  }
+  if (p.tiling.k_tile > 0) p.tiles = weight_tiles(n, k, p.tiling, g);
   return p;
 }
 
@@ -140,8 +134,8 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpP
   for (uint32_t d = 0; d < l.directions(); ++d) {
     Matrix w = w_all, u = u_all;
     if (lay.resident) {
-      w.tiles[0].sram = 0;
-      u.tiles[0].sram = round_up(w.tiles[0].bytes, g.wgt_word);
+      w.sram = 0;
+      u.sram = round_up(w.tiles[0].bytes, g.wgt_word);
     } else {
       w = plan_matrix(G * H, l.in_features, g.wgt_half, g);
       u = plan_matrix(G * H, H, g.wgt_half, g);
@@ -189,9 +183,7 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
       const WeightAt at = [m = m, k = plan->k](uint32_t nn, uint32_t kk) {
         return m->encoded.patterns[size_t{nn} * k + kk];
       };
-      for (const auto& t : plan->tiles) {
-        write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, image.data() + t.dram);
-      }
+      write_weight_tiles(at, plan->tiles, g, image);
     }
     put_patterns(image, lay.bias_dram[d], bias_patterns(l, dir, vm), eb);
     put_patterns(image, lay.const_dram[d], const_patterns(dir, vm), eb);
@@ -233,7 +225,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   auto matvec = [&](const Matrix& m, uint64_t act, VecRef acc) {
     if (lay.resident) {
       const auto& t = m.tiles.front();
-      b.li(kRegWgt, t.sram);
+      b.li(kRegWgt, m.sram);
       b.li(kRegAct, act);
       b.li(kRegAcc, acc.addr);
       b.gemm(kRegAct, kRegWgt, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
@@ -261,8 +253,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], uint64_t{kNumConsts} * eb);
     if (lay.resident) {
       for (const Matrix* m : {&w, &u}) {
-        dma(Opcode::kDmaLoad, Space::kWeightSram, m->tiles[0].sram, m->tiles[0].dram,
-            m->tiles[0].bytes);
+        dma(Opcode::kDmaLoad, Space::kWeightSram, m->sram, m->tiles[0].dram, m->tiles[0].bytes);
       }
     } else {
       b.li(kRegWBuf, 0);

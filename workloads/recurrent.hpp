@@ -36,14 +36,11 @@ namespace nmp::workloads {
 // One recurrent layer's place in DRAM and on chip: its own workload's, or inside a graph model
 // (workloads/graph.hpp), where x and y are tensors of the graph.
 struct RecurrentLayout {
-  struct Matrix {  // W or U of one direction: its tiles in DRAM and (resident) in the SRAM
-    struct Tile {
-      uint32_t n0, nt, k0, kt;
-      uint64_t dram, bytes, sram;
-    };
+  struct Matrix {  // W or U of one direction: its tiles in DRAM
     uint32_t n = 0, k = 0;
     WeightTiling tiling;
-    std::vector<Tile> tiles;
+    std::vector<WeightTile> tiles;
+    uint64_t sram = 0;  // resident: its one tile's weight SRAM address
   };
   struct Act {  // activation SRAM regions (byte addresses)
     uint64_t xv, xs, xq, hq, h, c, gx, gh, bias, consts, end;

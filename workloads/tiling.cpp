@@ -50,6 +50,24 @@ WeightTiling tile_weights(uint32_t n, uint32_t k, uint64_t budget, const Geometr
   return t;
 }
 
+std::vector<WeightTile> weight_tiles(uint32_t n, uint32_t k, const WeightTiling& t,
+                                     const Geometry& g) {
+  std::vector<WeightTile> tiles;
+  for (uint32_t n0 = 0; n0 < n; n0 += t.n_tile) {
+    for (uint32_t k0 = 0; k0 < k; k0 += t.k_tile) {
+      const uint32_t nt = std::min(t.n_tile, n - n0), kt = std::min(t.k_tile, k - k0);
+      tiles.push_back({n0, nt, k0, kt, hw::weight_operand_bytes(nt, kt, g.layout)});
+    }
+  }
+  return tiles;
+}
+
+void write_weight_tiles(const WeightAt& at, const std::vector<WeightTile>& tiles, const Geometry& g,
+                        std::vector<uint8_t>& image) {
+  for (const WeightTile& t : tiles)
+    write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, image.data() + t.dram);
+}
+
 void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
                        const Geometry& g, uint8_t* out) {
   const bool ternary = g.layout.pe == hw::PeKind::kTernaryInt8;

@@ -60,6 +60,18 @@ struct WeightTiling {
 };
 WeightTiling tile_weights(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g);
 
+// One tile of a weight matrix: outputs [n0, n0 + nt) x inputs [k0, k0 + kt), `bytes` as the
+// array reads them, at `dram` once placed.
+struct WeightTile {
+  uint32_t n0, nt, k0, kt;
+  uint64_t bytes;
+  uint64_t dram = 0;
+};
+// Every tile of an n x k matrix in the order a streamed gemm reads them (streamed_gemm.hpp):
+// output blocks outer, reduction blocks inner, edge tiles last in each.
+std::vector<WeightTile> weight_tiles(uint32_t n, uint32_t k, const WeightTiling& t,
+                                     const Geometry& g);
+
 // The weight of output n, input k: a trit (as a two's-complement int8) for ternary PEs, else
 // the pattern of the PE kind's weight format.
 using WeightAt = std::function<uint32_t(uint32_t n, uint32_t k)>;
@@ -67,5 +79,8 @@ using WeightAt = std::function<uint32_t(uint32_t n, uint32_t k)>;
 // Writes the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) as the array reads them.
 void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
                        const Geometry& g, uint8_t* out);
+// Writes each tile at its DRAM address in `image`.
+void write_weight_tiles(const WeightAt& at, const std::vector<WeightTile>& tiles, const Geometry& g,
+                        std::vector<uint8_t>& image);
 
 }  // namespace nmp::workloads
