@@ -370,7 +370,8 @@ std::shared_ptr<const std::vector<float>> read_tensor_values(ObjectReader& r,
   return std::make_shared<const std::vector<float>>(std::move(a.values));
 }
 
-// The shape a tensor source must have when its values come from a file.
+// The shape a tensor source must have when its values come from a file; no dims: it cannot
+// come from a file of its own, and `names` says where it comes from instead.
 struct TensorShape {
   std::vector<size_t> dims;
   std::string names;  // e.g. "out_features, in_features"
@@ -399,6 +400,10 @@ workloads::TensorSource read_source(ObjectReader&& r, workloads::TensorSource s,
   }
   const std::string name =
       r.string_required("file", ".npy or .safetensors file, relative to the workload file");
+  if (shape.dims.empty()) {
+    r.error("file", shape.names);
+    return s;
+  }
   const std::string tensor = r.string("tensor", "", "safetensors: the tensor's name");
   if (linear) {
     s.prequantized = r.boolean("prequantized", false,
@@ -827,7 +832,10 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       if (recurrent && !from_file) {
         workloads::TensorSource bdefault;
         bdefault.seed = 2000 + i;
-        spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault, file, {});
+        spec.biases = read_source(l.object("biases", "lstm, gru: biases"), bdefault, file,
+                                  {{},
+                                   "lstm and gru biases come from a file with their weights "
+                                   "(bias_ih and bias_hh beside weight_ih and weight_hh)"});
       }
     } else if (!graph_only) {
       spec.weights =

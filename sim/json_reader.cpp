@@ -377,10 +377,6 @@ Json parse_json_file(const std::string& path) {
   return parse_json_text(text.str(), path);
 }
 
-}  // namespace nmp::sim
-
-namespace nmp::sim {
-
 std::string path_beside(const std::string& file, const std::string& path) {
   const std::filesystem::path p(path);
   if (p.is_absolute()) return path;

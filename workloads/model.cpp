@@ -83,13 +83,7 @@ namespace {
 LayerData generate_recurrent(const LayerSpec& l) {
   LayerData ld;
   const size_t rows = size_t{l.gates()} * l.hidden;
-  size_t offset = 0;  // from a file: W and U of each direction, one after another
-  auto take = [&](const TensorSource& s, size_t count) {
-    if (!s.values) return generate_tensor(s, count);
-    const auto begin = s.values->begin() + static_cast<std::ptrdiff_t>(offset);
-    offset += count;
-    return std::vector<float>(begin, begin + static_cast<std::ptrdiff_t>(count));
-  };
+  const size_t w_count = rows * l.in_features, u_count = rows * l.hidden;
   for (uint64_t d = 0; d < l.directions(); ++d) {
     RecurrentDirection dir;
     TensorSource w = l.weights, u = l.weights, bi = l.biases, bh = l.biases;
@@ -97,8 +91,10 @@ LayerData generate_recurrent(const LayerSpec& l) {
     u.seed += 2 * d + 1;
     bi.seed += 2 * d;
     bh.seed += 2 * d + 1;
-    dir.w.latent = take(w, rows * l.in_features);
-    dir.u.latent = take(u, rows * l.hidden);
+    // From a file: W and U of each direction, one after another.
+    const size_t at = d * (w_count + u_count);
+    dir.w.latent = generate_tensor(w, w_count, at);
+    dir.u.latent = generate_tensor(u, u_count, at + w_count);
     dir.w.encoded = encode_weights(l.pe, dir.w.latent);
     dir.u.encoded = encode_weights(l.pe, dir.u.latent);
     dir.b_ih = generate_tensor(bi, rows, 2 * d * rows);  // from a file: b_ih, b_hh per direction

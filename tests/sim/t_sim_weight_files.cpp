@@ -241,6 +241,12 @@ TEST_CASE("every tensor of a graph model can come from a file, as PyTorch names 
   REQUIRE_THROWS_WITH(test::make_config(bad, sets),
                       Catch::Contains("/layers/2/biases") &&
                           Catch::Contains("the biases come from the weights' file"));
+  bad = seeded_model;
+  bad["layers"][2]["biases"] = {{"file", st}, {"tensor", "enc.rnn.bias_ih_l1"}};
+  REQUIRE_THROWS_WITH(test::make_config(bad, sets),
+                      Catch::Contains("/layers/2/biases/file") &&
+                          Catch::Contains("lstm and gru biases come from a file with their "
+                                          "weights"));
   bad = from_files;
   bad["layers"][2]["weights"] = {{"file", dir + "/table.npy"}};
   REQUIRE_THROWS_WITH(test::make_config(bad, sets),
