@@ -21,8 +21,6 @@ using hw::VectorBinary;
 using isa::Opcode;
 using isa::Space;
 
-constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
-
 enum Reg : unsigned {
   kRegHeads = 1,  // loop counter over the query heads of a key/value group
   kRegQDram = 2,  // Q of the current head, row 0

@@ -47,8 +47,6 @@ bool is_linear(const LayerSpec& l) {
   return l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear;
 }
 
-constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
-
 // Input rows per output row: a pool's stride, else 1.
 uint32_t rows_per_output(const LayerSpec& l) { return l.kind == LayerKind::kPool ? l.stride : 1; }
 
@@ -256,6 +254,7 @@ LayerReference reference_rope(const arith::VectorMath& vm, const LayerSpec& l, u
 LayerReference reference_pool(const arith::VectorMath& vm, const LayerSpec& l, uint32_t rows,
                               const std::vector<uint32_t>& x, const std::vector<float>& xf) {
   const uint32_t n = l.out_features, s = l.stride;
+  const uint32_t one_over_s = inverse(vm, s);
   LayerReference ref;
   for (uint32_t r = 0; r < rows; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
@@ -266,7 +265,7 @@ LayerReference reference_pool(const arith::VectorMath& vm, const LayerSpec& l, u
         y = l.pool_max ? vm.max(y, x[at(j)]) : vm.add(y, x[at(j)]);
         yf = l.pool_max ? std::max<double>(yf, xf[at(j)]) : yf + xf[at(j)];
       }
-      ref.out.push_back(l.pool_max ? y : vm.mul(y, inverse(vm, s)));
+      ref.out.push_back(l.pool_max ? y : vm.mul(y, one_over_s));
       ref.fp32.push_back(static_cast<float>(l.pool_max ? yf : yf / s));
     }
   }

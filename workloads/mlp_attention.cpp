@@ -13,8 +13,6 @@ using hw::VectorBinary;
 using isa::Opcode;
 using isa::Space;
 
-constexpr uint32_t kMaxVectorRows = 4095;  // the vector commands' m field
-
 // Registers of the generated code (r13-r15 belong to the program builder).
 enum Reg : unsigned { kRegRows = 1, kRegQ = 2, kRegOut = 3, kRegSram = 4, kRegDram = 5 };
 

@@ -15,6 +15,9 @@
 
 namespace nmp::workloads {
 
+// The most rows one vector command takes (its 12-bit m field).
+inline constexpr uint32_t kMaxVectorRows = 4095;
+
 // A row operand of a vector command: address, SRAM (asram or acc) and row stride. The builder
 // loads addresses into registers r13-r15, which the lowering leaves to it.
 struct VecRef {
