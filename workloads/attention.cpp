@@ -537,18 +537,18 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
 }  // namespace
 
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
-                               uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
+                               uint32_t tokens, const std::vector<uint64_t>& inputs, uint64_t out,
                                const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
   Placement at;
-  at.q_dram = q;
+  at.q_dram = inputs[0];
   at.o_dram = out;
   at.c_dram = a.c_dram;
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
-  if (l.mode != AttentionMode::kCross) append_tokens_kv(b, a, l, tokens, k, v, hw);
+  if (l.mode != AttentionMode::kCross) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
   emit_attention(b, l, tokens, x, at, hw);
   return attention_plan(l, tokens, x, at);
 }

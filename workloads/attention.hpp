@@ -47,9 +47,9 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
                                      const hw::NmpParams& hw, RegionAllocator& allocate);
 void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
                            uint32_t tokens, const hw::NmpParams& hw, std::vector<uint8_t>& image);
-// q, k, v: the input tensors' DRAM addresses; out: the output's.
+// inputs: the DRAM addresses of q, k and v (cross attention: q only); out: the output's.
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
-                               uint32_t tokens, uint64_t q, uint64_t k, uint64_t v, uint64_t out,
+                               uint32_t tokens, const std::vector<uint64_t>& inputs, uint64_t out,
                                const hw::NmpParams& hw);
 // Exact and FP32 outputs from the inputs' exact (vec) and FP32 values.
 LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,

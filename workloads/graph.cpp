@@ -197,11 +197,6 @@ Geometry layer_geometry(Geometry g, const LayerSpec& l, const hw::NmpParams& hw)
   return g;
 }
 
-// Cross attention reads only its queries: no k and v inputs.
-uint64_t input_or_zero(const std::vector<uint64_t>& inputs, size_t i) {
-  return i < inputs.size() ? inputs[i] : 0;
-}
-
 std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   if (!l.inputs.empty()) return l.inputs;
   return {static_cast<int32_t>(index) - 1};
@@ -430,9 +425,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const uint32_t rows = out.layers[li].m;
     b.layer(static_cast<uint32_t>(li));
     if (l.kind == LayerKind::kAttention) {
-      const LayerPlan p = emit_graph_attention(
-          b, lay.attention, l, rows, lay.inputs[0], input_or_zero(lay.inputs, 1),
-          input_or_zero(lay.inputs, 2), out.layers[li].y_dram, hw);
+      const LayerPlan p =
+          emit_graph_attention(b, lay.attention, l, rows, lay.inputs, out.layers[li].y_dram, hw);
       LayerPlan& plan = out.layers[li];
       plan.m_tile = p.m_tile;
       plan.n_tile = p.n_tile;
