@@ -13,7 +13,7 @@ void DramStats::visit(const CounterFn& fn) const {
   fn({"useful_bytes", "bytes", "bytes the DMA transfers asked for", ""}, useful_bytes);
 }
 
-Dram::Dram(const DramParams& params, std::vector<uint8_t> contents, uint64_t unbacked_bytes)
+Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes)
     : params_(params), data_(std::move(contents)), unbacked_bytes_(unbacked_bytes) {}
 
 }  // namespace nmp::hw

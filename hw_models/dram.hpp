@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "hw_models/counters.hpp"
+#include "hw_models/zero_pages.hpp"
 
 namespace nmp::hw {
 
@@ -34,7 +35,7 @@ class Dram {
  public:
   // `unbacked_bytes` > 0 (timing only, `contents` empty): a DRAM of that size that holds no
   // bytes; transfers take their time and move nothing.
-  Dram(const DramParams& params, std::vector<uint8_t> contents, uint64_t unbacked_bytes = 0);
+  Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes = 0);
   const DramParams& params() const { return params_; }
   bool backed() const { return unbacked_bytes_ == 0; }
   uint8_t* data() { return data_.data(); }
@@ -46,7 +47,7 @@ class Dram {
 
  private:
   DramParams params_;
-  std::vector<uint8_t> data_;
+  ZeroPages data_;
   uint64_t unbacked_bytes_ = 0;
   std::vector<DramStats> stats_;
 };

@@ -31,7 +31,7 @@ VectorUnitParams vector_params(const NmpParams& p) {
 }  // namespace
 
 NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params, const isa::Program& program,
-               std::vector<uint8_t> dram_image, uint64_t unbacked_dram_bytes)
+               ZeroPages dram_image, uint64_t unbacked_dram_bytes)
     : sc_module(name),
       params_(params),
       period_(1e6 / params.clock_mhz, sc_core::SC_PS),

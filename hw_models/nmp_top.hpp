@@ -62,7 +62,7 @@ class NmpTop : public sc_core::sc_module {
   SC_HAS_PROCESS(NmpTop);
   // unbacked_dram_bytes > 0: a DRAM of that size holding no values (Dram), for timing only.
   NmpTop(sc_core::sc_module_name name, const NmpParams& params, const isa::Program& program,
-         std::vector<uint8_t> dram_image, uint64_t unbacked_dram_bytes = 0);
+         ZeroPages dram_image, uint64_t unbacked_dram_bytes = 0);
 
   // Total cycles: the halt's cycle + 1. Valid once sc_start() has returned without error.
   Cycles cycles() const { return cycles_; }

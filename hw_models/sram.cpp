@@ -27,7 +27,7 @@ Sram::Sram(const SramParams& params, unsigned id)
       bank_mask_(params.banks > 1 && (params.banks & (params.banks - 1)) == 0 ? params.banks - 1
                                                                               : 0),
       word_shift_((word_bytes_ & (word_bytes_ - 1)) == 0 ? __builtin_ctz(word_bytes_) : -1),
-      data_(params.capacity_bytes, 0),
+      data_(params.capacity_bytes),
       use_(static_cast<size_t>(params.banks) * 2) {}
 
 void Sram::materialize_run(unsigned cls) {

@@ -23,6 +23,7 @@
 
 #include "hw_models/counters.hpp"
 #include "hw_models/cycles.hpp"
+#include "hw_models/zero_pages.hpp"
 
 namespace nmp::hw {
 
@@ -129,7 +130,7 @@ class Sram {
   uint32_t word_bytes_;
   uint64_t bank_mask_;  // banks - 1 when banks is a power of two above 1, else 0
   int word_shift_;      // log2(word_bytes) when a power of two, else -1
-  std::vector<uint8_t> data_;
+  ZeroPages data_;
   std::vector<PortUse> use_;  // banks x 2 port classes
   std::array<Run, 2> run_{};
   std::array<Cycles, 2> last_claim_{kNever, kNever};  // last cycle a port of the class was claimed

@@ -97,17 +97,24 @@ class Expression {
     }
   }
 
+  // Nesting (parentheses, unary signs) is limited so that no expression exhausts the stack.
   int64_t unary() {
     skip_space();
+    if (++depth_ > kMaxDepth) {
+      fail(pos_, "expression nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
+    int64_t v = 0;
     if (peek() == '-') {
+      const size_t at = pos_++;
+      if (__builtin_sub_overflow(int64_t{0}, unary(), &v)) fail(at, "value overflows 64 bits");
+    } else if (peek() == '+') {
       ++pos_;
-      return -unary();
+      v = unary();
+    } else {
+      v = atom();
     }
-    if (peek() == '+') {
-      ++pos_;
-      return unary();
-    }
-    return atom();
+    --depth_;
+    return v;
   }
 
   int64_t atom() {
@@ -161,8 +168,10 @@ class Expression {
     return static_cast<int64_t>(v);
   }
 
+  static constexpr int kMaxDepth = 64;
   Piece piece_;
   int line_;
+  int depth_ = 0;
   const Symbols& symbols_;
   size_t pos_ = 0;
 };

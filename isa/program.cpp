@@ -52,6 +52,12 @@ Program from_binary(const std::vector<uint8_t>& bytes) {
                       std::to_string(instr_bytes) + " bytes, ISA revision " +
                       std::to_string(revision) + " (expected 1, 32, 16, 1)");
   }
+  for (uint32_t at = 20; at < kHeaderBytes; ++at) {
+    if (h[at] != 0) {
+      throw FormatError("header byte " + std::to_string(at) +
+                        " is reserved and must be zero, got " + std::to_string(h[at]));
+    }
+  }
   if (bytes.size() != kHeaderBytes + count * kInstrBytes) {
     throw FormatError("program size " + std::to_string(bytes.size()) + " bytes does not match " +
                       std::to_string(count) + " instructions in the header");

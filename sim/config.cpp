@@ -5,6 +5,7 @@
 #include "sim/safetensors.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <set>
@@ -16,6 +17,38 @@ constexpr uint64_t kKiB = 1024;
 
 const std::vector<std::string> kRoots = {"hw", "tech", "workload"};
 
+// Refuses a --set path that steps into an array past its end (which nlohmann would grow to
+// the index: a path with index 2^31 asks for billions of nulls). Index == size appends.
+void check_array_indices(const Json& doc, const SetOption& s) {
+  const Json* at = &doc;
+  std::string walked;
+  size_t start = 1;
+  while (at && start <= s.pointer.size()) {
+    const size_t slash = s.pointer.find('/', start);
+    const std::string token =
+        s.pointer.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (at->is_array()) {
+      const bool digits = !token.empty() && token.size() <= 10 &&
+                          token.find_first_not_of("0123456789") == std::string::npos;
+      if (!digits || std::stoull(token) > at->size()) {
+        throw ConfigError("--set " + s.text, walked,
+                          "expected an array index in [0, " + std::to_string(at->size()) + "] (" +
+                              std::to_string(at->size()) + " appends), got \"" + token + "\"");
+      }
+      const size_t i = std::stoull(token);
+      at = i < at->size() ? &(*at)[i] : nullptr;
+    } else if (at->is_object()) {
+      const auto it = at->find(token);
+      at = it == at->end() ? nullptr : &*it;
+    } else {
+      at = nullptr;
+    }
+    walked += "/" + token;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+}
+
 // Applies the --set options of one root to a document, marking their pointers.
 Document make_document(const Json& json, const std::string& file, const std::string& root,
                        const std::vector<SetOption>& sets) {
@@ -23,6 +56,7 @@ Document make_document(const Json& json, const std::string& file, const std::str
   std::vector<std::pair<std::string, std::string>> marks;
   for (const SetOption& s : sets) {
     if (s.root != root) continue;
+    check_array_indices(patched, s);
     try {
       patched[Json::json_pointer(s.pointer)] = s.value;
     } catch (const Json::exception&) {
@@ -82,10 +116,16 @@ std::vector<SetOption> parse_set_options(const std::vector<std::string>& options
       start = next + 1;
     }
     const std::string value = text.substr(eq + 1);
+    // A bare word (2rw, 1.6bit, fp16) is a string; arrays, objects, quoted strings and numbers
+    // must be valid JSON.
+    const bool json_like =
+        !value.empty() && (std::string("[{\"").find(value[0]) != std::string::npos ||
+                           value.find_first_not_of("0123456789+-.eE") == std::string::npos);
     try {
-      s.value = Json::parse(value);
-    } catch (const Json::parse_error&) {
-      s.value = value;  // a bare word is a string
+      s.value = parse_json_text(value, "--set " + text);
+    } catch (const ConfigError&) {
+      if (json_like) throw;
+      s.value = value;
     }
     out.push_back(std::move(s));
   }

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/input_limits.hpp"
+
 namespace nmp::sim {
 
 std::string ConfigIssue::text() const {
@@ -344,37 +346,77 @@ void ObjectReader::finish() {
   }
 }
 
+namespace {
+
+// "file:line:column" of byte `offset` of `text`.
+std::string location(const std::string& text, size_t offset, const std::string& file) {
+  size_t line = 1, column = 1;
+  const size_t end = std::min(offset, text.size());
+  for (size_t i = 0; i < end; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+// Refuses nesting deeper than kMaxJsonDepth before nlohmann builds (and recursively copies)
+// the document.
+void check_depth(const std::string& text, const std::string& file) {
+  unsigned depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        throw ConfigError(location(text, i, file), "",
+                          "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+}
+
+}  // namespace
+
 Json parse_json_text(const std::string& text, const std::string& file) {
+  check_depth(text, file);
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
-    // Convert the byte offset into line:column.
-    size_t line = 1, column = 1;
-    const size_t end = std::min<size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
-    for (size_t i = 0; i < end; ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
     std::string what = e.what();
     // nlohmann's message: "[json.exception.parse_error.101] parse error at line ..., column ...:
     // syntax error while parsing value - invalid literal; last read: ..."; keep the reason.
     const size_t reason = what.find("syntax error");
     if (reason != std::string::npos) what = what.substr(reason);
-    throw ConfigError(file + ":" + std::to_string(line) + ":" + std::to_string(column), "",
+    throw ConfigError(location(text, e.byte == 0 ? 0 : e.byte - 1, file), "",
                       "malformed JSON: " + what);
+  } catch (const Json::out_of_range& e) {
+    // A number beyond double's range (1e400): nlohmann names the literal but not where it is.
+    std::string what = e.what();
+    const size_t q1 = what.find('\''), q2 = what.rfind('\'');
+    const std::string literal = q1 < q2 ? what.substr(q1 + 1, q2 - q1 - 1) : "";
+    const size_t at = literal.empty() ? std::string::npos : text.find(literal);
+    throw ConfigError(at == std::string::npos ? file : location(text, at, file), "",
+                      "number out of range: " + (literal.empty() ? what : literal) +
+                          " does not fit a 64-bit floating-point number");
   }
 }
 
 Json parse_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "", "cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_json_text(text.str(), path);
+  return parse_json_text(read_input_file(path), path);
 }
 
 std::string path_beside(const std::string& file, const std::string& path) {

@@ -1,4 +1,6 @@
 // nmpsim: the command line. Exit codes: 0 success, 1 simulation failure, 2 bad input.
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -12,12 +14,14 @@
 #include "isa/program.hpp"
 #include "sim/arith_tools.hpp"
 #include "sim/docs.hpp"
+#include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
 #include "sim/regress.hpp"
 #include "sim/report.hpp"
 #include "sim/report_tools.hpp"
 #include "sim/run.hpp"
 #include "sim/sweep.hpp"
+#include "sim/text.hpp"
 #include "workloads/model.hpp"
 
 namespace po = boost::program_options;
@@ -27,6 +31,11 @@ namespace {
 
 constexpr int kExitSimulation = 1;
 constexpr int kExitBadInput = 2;
+// exec's watchdogs: a hand-written program that runs away is stopped within seconds.
+constexpr uint64_t kExecMaxCycles = uint64_t{1} << 30;
+constexpr uint64_t kExecMaxInstructions = uint64_t{1} << 26;
+// exec's DRAM is reserved, not allocated: its bound is the host's address space.
+constexpr uint64_t kMaxDramBytes = uint64_t{1} << 40;
 
 const char* const kUsage = R"(nmpsim - a cycle-accurate simulator of a ternary neural microprocessor
 
@@ -51,10 +60,58 @@ Run 'nmpsim <command> --help' for a command's options.
 Exit codes: 0 success, 1 simulation failure, 2 bad input.
 )";
 
-// Parses a subcommand's options; prints its help and returns false if asked to.
+// Non-negative integer options: "-1" is refused (a plain uint64_t option would wrap it to
+// 2^64 - 1), as are signs, fractions and values past 2^64 - 1. A ByteCount may end in K, M, G or
+// T (powers of 1024). Boost's option parser finds validate() by argument-dependent lookup.
+struct Count {
+  uint64_t value = 0;
+};
+struct ByteCount {
+  uint64_t value = 0;
+};
+std::ostream& operator<<(std::ostream& o, const Count& c) { return o << c.value; }
+std::ostream& operator<<(std::ostream& o, const ByteCount& c) { return o << c.value; }
+
+uint64_t parse_count(const std::vector<std::string>& values, bool suffixes) {
+  const std::string& text = po::validators::get_single_string(values);
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string suffix = text.substr(digits);
+  const size_t scale =
+      suffix.size() == 1 && suffixes ? std::string("KMGT").find(suffix[0]) : std::string::npos;
+  const auto invalid = [&] {
+    return po::error_with_option_name(
+        "the argument '" + text +
+            "' for option '%canonical_option%' is invalid: expected a non-negative integer "
+            "below 2^64" +
+            std::string(suffixes ? ", optionally ending in K, M, G or T" : ""),
+        "", "");
+  };
+  if (digits == 0 || (!suffix.empty() && scale == std::string::npos)) throw invalid();
+  errno = 0;
+  const uint64_t v = std::strtoull(text.substr(0, digits).c_str(), nullptr, 10);
+  const unsigned shift = suffix.empty() ? 0 : 10 * static_cast<unsigned>(scale + 1);
+  if (errno == ERANGE || (shift > 0 && v > (UINT64_MAX >> shift))) throw invalid();
+  return v << shift;
+}
+
+void validate(boost::any& out, const std::vector<std::string>& values, Count*, int) {
+  po::validators::check_first_occurrence(out);
+  out = boost::any(Count{parse_count(values, false)});
+}
+void validate(boost::any& out, const std::vector<std::string>& values, ByteCount*, int) {
+  po::validators::check_first_occurrence(out);
+  out = boost::any(ByteCount{parse_count(values, true)});
+}
+
+// Parses a subcommand's options; prints its help and returns false if asked to. Every command
+// takes --max-memory, the host memory its inputs may ask for (sim/input_limits.hpp).
 bool parse(int argc, char** argv, const std::string& usage, po::options_description& desc,
            po::positional_options_description* positional, po::variables_map& vm) {
-  desc.add_options()("help,h", "show this help");
+  desc.add_options()("help,h", "show this help")(
+      "max-memory",
+      po::value<ByteCount>()->default_value(ByteCount{nmp::sim::max_host_memory_bytes()}),
+      "host memory a run may use, in bytes (suffixes K, M, G, T); larger inputs are refused");
   po::command_line_parser parser(argc, argv);
   parser.options(desc);
   if (positional) parser.positional(*positional);
@@ -64,27 +121,33 @@ bool parse(int argc, char** argv, const std::string& usage, po::options_descript
     return false;
   }
   po::notify(vm);
+  nmp::sim::set_max_host_memory_bytes(vm["max-memory"].as<ByteCount>().value);
   return true;
 }
 
-std::string read_file(const std::string& path, bool binary) {
-  std::ifstream in(path, binary ? std::ios::binary : std::ios::in);
-  if (!in) throw nmp::sim::ConfigError(path, "", "cannot open the file");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
+// Writes beside the target and renames, so a failed write leaves no half-written file.
 void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out << bytes;
-  if (!out) throw nmp::sim::ConfigError(path, "", "cannot write the file");
+  const std::string partial = path + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary);
+    out << bytes;
+    out.close();
+    if (!out) {
+      std::remove(partial.c_str());
+      throw nmp::sim::ConfigError(path, "", "cannot write the file");
+    }
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::remove(partial.c_str());
+    throw nmp::sim::ConfigError(path, "", "cannot write the file");
+  }
 }
 
 int cmd_run(int argc, char** argv) {
   nmp::sim::SimInputs in;
   std::string out_path;
   bool quiet = false, no_verify = false;
+  Count max_cycles{in.options.max_cycles}, max_instructions{in.options.max_instructions};
   po::options_description desc("options");
   desc.add_options()("hw", po::value(&in.hw_path)->required(), "hardware config (JSON)")(
       "workload", po::value(&in.workload_path)->required(), "workload (JSON)")(
@@ -93,15 +156,16 @@ int cmd_run(int argc, char** argv) {
       "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")(
       "out", po::value(&out_path), "write the JSON report here")(
       "dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")(
+      "trace", po::value(&in.options.trace_path),
+      "write the MAC array's per-cycle occupancy to this file (runs in lockstep)")(
       "lockstep", po::bool_switch(&in.options.lockstep), "tick every unit every cycle")(
       "timing-only", po::bool_switch(&in.options.timing_only),
       "compute counts and cycles, not values")(
       "no-verify", po::bool_switch(&no_verify),
       "skip the reference models (no bit-exact check, no error figures)")(
-      "max-cycles", po::value(&in.options.max_cycles)->default_value(in.options.max_cycles),
+      "max-cycles", po::value(&max_cycles)->default_value(max_cycles),
       "watchdog: stop after this many cycles")(
-      "max-instructions",
-      po::value(&in.options.max_instructions)->default_value(in.options.max_instructions),
+      "max-instructions", po::value(&max_instructions)->default_value(max_instructions),
       "watchdog: stop after this many executed instructions")(
       "profile", po::bool_switch(&in.options.profile),
       "print the host's wall time per phase to standard error")("quiet,q", po::bool_switch(&quiet),
@@ -114,6 +178,8 @@ int cmd_run(int argc, char** argv) {
     return 0;
   }
   in.options.verify = !no_verify;
+  in.options.max_cycles = max_cycles.value;
+  in.options.max_instructions = max_instructions.value;
   in.options.lockstep = in.options.lockstep || !in.options.trace_path.empty();
   const nmp::sim::SimConfig cfg = nmp::sim::load_sim_config(in);
   const Json report = nmp::sim::run_simulation(cfg);
@@ -124,7 +190,7 @@ int cmd_run(int argc, char** argv) {
 
 // Reads a program from assembly text or, if it starts with the magic, the binary format.
 nmp::isa::Program load_program(const std::string& path) {
-  const std::string raw = read_file(path, true);
+  const std::string raw = nmp::sim::read_input_file(path);
   if (raw.rfind("NMPB", 0) == 0) {
     try {
       return nmp::isa::from_binary(std::vector<uint8_t>(raw.begin(), raw.end()));
@@ -144,16 +210,20 @@ nmp::isa::Program load_program(const std::string& path) {
 int cmd_exec(int argc, char** argv) {
   std::string hw_path, program_path;
   std::vector<std::string> sets;
-  uint64_t dram_bytes = 1 << 20;
+  ByteCount dram_bytes{1 << 20};
+  Count max_cycles{kExecMaxCycles}, max_instructions{kExecMaxInstructions};
   nmp::sim::RunOptions options;
   po::options_description desc("options");
   desc.add_options()("hw", po::value(&hw_path)->required(), "hardware config (JSON)")(
       "program", po::value(&program_path)->required(), "program: assembly text or binary")(
       "set", po::value(&sets)->composing(), "override a hardware field: hw.path=value")(
-      "dram-bytes", po::value(&dram_bytes)->default_value(dram_bytes), "DRAM size (zeros)")(
+      "dram-bytes", po::value(&dram_bytes)->default_value(dram_bytes),
+      "DRAM size in bytes (suffixes K, M, G, T), zeros; pages are backed as they are touched")(
       "lockstep", po::bool_switch(&options.lockstep), "tick every unit every cycle")(
-      "max-cycles", po::value(&options.max_cycles)->default_value(options.max_cycles),
+      "max-cycles", po::value(&max_cycles)->default_value(max_cycles),
       "watchdog: stop after this many cycles")(
+      "max-instructions", po::value(&max_instructions)->default_value(max_instructions),
+      "watchdog: stop after this many executed instructions")(
       "trace", po::value(&options.trace_path),
       "write the MAC array's per-cycle occupancy to this file (runs in lockstep)");
   po::positional_options_description pos;
@@ -163,12 +233,24 @@ int cmd_exec(int argc, char** argv) {
              vm)) {
     return 0;
   }
-  nmp::hw::NmpParams params =
-      nmp::sim::load_hardware(hw_path, nmp::sim::parse_set_options(sets)).params;
+  const std::vector<nmp::sim::SetOption> set_options = nmp::sim::parse_set_options(sets);
+  for (const nmp::sim::SetOption& s : set_options) {
+    if (s.root != "hw") {
+      throw nmp::sim::ConfigError("--set " + s.text, "",
+                                  "exec runs a program on hardware: only hw. fields can be set");
+    }
+  }
+  if (dram_bytes.value > kMaxDramBytes) {
+    throw nmp::sim::ConfigError("--dram-bytes", "",
+                                "expected at most " + nmp::sim::bytes_text(kMaxDramBytes) +
+                                    ", got " + nmp::sim::bytes_text(dram_bytes.value));
+  }
+  nmp::hw::NmpParams params = nmp::sim::load_hardware(hw_path, set_options).params;
   params.lockstep = options.lockstep || !options.trace_path.empty();
-  params.max_cycles = options.max_cycles;
-  const Json result = nmp::sim::run_program(params, load_program(program_path),
-                                            std::vector<uint8_t>(dram_bytes), options.trace_path);
+  params.max_cycles = max_cycles.value;
+  params.max_instructions = max_instructions.value;
+  const Json result = nmp::sim::run_program(params, load_program(program_path), dram_bytes.value,
+                                            {}, options.trace_path);
   std::cout << result.dump(2) << "\n";
   return 0;
 }
@@ -183,7 +265,7 @@ int cmd_asm(int argc, char** argv) {
   po::variables_map vm;
   if (!parse(argc, argv, "usage: nmpsim asm INPUT.s [-o OUTPUT.bin]", desc, &pos, vm)) return 0;
   if (output.empty()) output = input.substr(0, input.rfind('.')) + ".bin";
-  const std::string source = read_file(input, false);
+  const std::string source = nmp::sim::read_input_file(input);
   nmp::isa::Program program;
   try {
     program = nmp::isa::assemble(source);
@@ -207,7 +289,7 @@ int cmd_disasm(int argc, char** argv) {
   if (!parse(argc, argv, "usage: nmpsim disasm INPUT.bin [-o OUTPUT.s]", desc, &pos, vm)) {
     return 0;
   }
-  const std::string raw = read_file(input, true);
+  const std::string raw = nmp::sim::read_input_file(input);
   nmp::isa::Program program;
   try {
     program = nmp::isa::from_binary(std::vector<uint8_t>(raw.begin(), raw.end()));
@@ -246,7 +328,7 @@ int cmd_arith(int argc, char** argv) {
 int cmd_formats(int argc, char** argv) {
   nmp::workloads::TensorSource source;
   std::string distribution = "normal", npy, formats;
-  uint64_t count = 100000;
+  Count count{100000}, seed{source.seed};
   po::options_description desc("options");
   desc.add_options()("npy", po::value(&npy), "read the tensor from a .npy file instead")(
       "distribution", po::value(&distribution)->default_value(distribution), "normal or uniform")(
@@ -255,7 +337,7 @@ int cmd_formats(int argc, char** argv) {
       "low", po::value(&source.low)->default_value(source.low), "uniform: lower bound")(
       "high", po::value(&source.high)->default_value(source.high), "uniform: upper bound")(
       "count", po::value(&count)->default_value(count), "number of values")(
-      "seed", po::value(&source.seed)->default_value(source.seed), "random seed")(
+      "seed", po::value(&seed)->default_value(seed), "random seed")(
       "formats", po::value(&formats), "comma-separated formats (default: all)");
   po::variables_map vm;
   if (!parse(argc, argv, "usage: nmpsim formats [--npy FILE | --distribution D ...]", desc, nullptr,
@@ -274,7 +356,11 @@ int cmd_formats(int argc, char** argv) {
     }
     source.distribution = distribution == "normal" ? nmp::workloads::Distribution::kNormal
                                                    : nmp::workloads::Distribution::kUniform;
-    x = nmp::workloads::generate_tensor(source, count);
+    source.seed = seed.value;
+    // The values, and each format's rounded copy beside them.
+    nmp::sim::require_host_memory(count.value * 16, "--count " + std::to_string(count.value),
+                                  "--count");
+    x = nmp::workloads::generate_tensor(source, count.value);
     std::ostringstream d;
     d << count << " values, " << distribution << " ("
       << (distribution == "normal"
@@ -446,19 +532,19 @@ int cmd_regress(int argc, char** argv) {
   if (!r.differences.empty()) {
     std::cout << (opt.update ? "changed (now the baseline):\n"
                              : "differences from the baseline:\n");
-    char line[512];
-    std::snprintf(line, sizeof line, "  %-36s %-48s %16s %16s\n", "case", "figure", "baseline",
-                  "now");
-    std::cout << line;
+    std::cout << nmp::sim::format_text("  %-36s %-48s %16s %16s\n", "case", "figure", "baseline",
+                                       "now");
     for (const auto& d : r.differences) {
-      std::snprintf(line, sizeof line, "  %-36s %-48s %16s %16s\n", d.case_name.c_str(),
-                    d.figure.c_str(), d.baseline.empty() ? "(absent)" : d.baseline.c_str(),
-                    d.now.empty() ? "(absent)" : d.now.c_str());
-      std::cout << line;
+      std::cout << nmp::sim::format_text("  %-36s %-48s %16s %16s\n", d.case_name.c_str(),
+                                         d.figure.c_str(),
+                                         d.baseline.empty() ? "(absent)" : d.baseline.c_str(),
+                                         d.now.empty() ? "(absent)" : d.now.c_str());
     }
   }
-  std::cout << "regress " << suite.name << ": " << r.cases << " cases, " << r.failures.size()
-            << " failed, " << r.differences.size() << " figures "
+  std::cout << "regress " << suite.name << ": " << r.cases << " cases, "
+            << (opt.update ? r.failures.size() : r.failed_cases()) << " failed ("
+            << r.failures.size() << " did not run or differ from their bit-exact reference), "
+            << r.differences.size() << " figures "
             << (opt.update ? "re-blessed" : "beyond tolerance") << "\n";
   if (opt.update) return r.failures.empty() ? 0 : kExitSimulation;
   return r.ok() ? 0 : kExitSimulation;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "hw_models/arith/minifloat.hpp"
+#include "sim/input_limits.hpp"
 #include "sim/json_reader.hpp"
 
 namespace nmp::sim {
@@ -105,11 +106,7 @@ std::vector<float> decode_values(const char* p, size_t count, char kind, size_t 
 }
 
 NpyArray read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path, "", "cannot open the file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string bytes = buf.str();
+  const std::string bytes = read_input_file(path, max_host_memory_bytes());
   auto fail = [&](const std::string& why) {
     throw ConfigError(path, "", "not a valid .npy file: " + why);
   };
@@ -181,7 +178,10 @@ NpyArray read_npy(const std::string& path) {
     fail("unsupported dtype '" + t + "' (little-endian float or integer expected)");
   }
   const char kind = t[1];
-  const size_t size = std::stoul(t.substr(2));
+  const std::string size_text = t.substr(2);
+  const size_t size = size_text.size() == 1 && size_text[0] >= '1' && size_text[0] <= '8'
+                          ? static_cast<size_t>(size_text[0] - '0')
+                          : 0;
   if (!((kind == 'f' && (size == 2 || size == 4 || size == 8)) ||
         ((kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)))) {
     fail("unsupported dtype '" + t + "'");

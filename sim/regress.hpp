@@ -1,5 +1,6 @@
 // Regression of hardware variants: a suite names cases (a variant: hardware file and --set
-// overrides; a workload: file or inline JSON), and a baseline holds every case's figures.
+// overrides; a workload: inline JSON or a file such as a whole model, run with values or timing
+// only), and a baseline holds every case's figures.
 // `nmpsim regress` runs the cases, compares each figure with its baseline under the suite's
 // tolerances (exact unless the suite says otherwise), and fails on any difference, on a missing
 // baseline, and on a case whose outputs differ from their bit-exact reference.
@@ -8,7 +9,9 @@
 //   { "name": "core", "baseline": "core.baseline.json",
 //     "tolerances": { "energy_pj": 1e-9 },       // relative, by figure-name prefix
 //     "variants": { "tree": { "hw": "../hw/default.json", "set": ["hw.mac_array.rows=16"] } },
-//     "workloads": { "gemv": { "workload": { ...inline... } } },
+//     "workloads": { "gemv": { "workload": { ...inline... } },
+//                    "2b4t": { "file": "../../workloads/models/bitnet_b158_2b4t_decode.json",
+//                              "timing_only": true } },
 //     "cases": [ ["tree", "gemv"] ] }
 // Figures: cycles.total, every counter, energy_pj.total and by unit, area_um2.total, every
 // error figure and the outputs_equal_reference invariant.
@@ -29,8 +32,9 @@ struct RegressCase {
   std::string name;  // "variant/workload"
   std::string hw_path;
   std::vector<std::string> sets;
-  Json workload;              // inline JSON
-  std::string workload_file;  // names it in errors
+  Json workload;              // inline JSON, or the file's
+  std::string workload_file;  // names it in errors; the file's path when read from one
+  bool timing_only = false;
 };
 
 struct RegressSuite {
@@ -56,6 +60,8 @@ struct RegressResult {
   std::map<std::string, std::string> failures;  // case -> why (run failed, not bit-exact)
   size_t cases = 0;
   bool ok() const { return differences.empty() && failures.empty(); }
+  // Cases that failed or differ from the baseline (what JUnit counts as failures).
+  size_t failed_cases() const;
 };
 
 // Runs every case (each in a child process) and compares, or with update rewrites the baseline.

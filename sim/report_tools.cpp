@@ -1,5 +1,7 @@
 #include "sim/report_tools.hpp"
 
+#include "sim/text.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -36,19 +38,125 @@ std::string title(const Json& r) {
 
 }  // namespace
 
+namespace {
+
+// Checks, with the JSON path of every problem, each field that energy_report() and
+// compare_reports() read, so that they then read a well-formed report.
+class ReportSchema {
+ public:
+  ReportSchema(const Json& report, std::string file) : r_(report), file_(std::move(file)) {}
+
+  void check() {
+    if (!r_.is_object()) fail("", "not an nmpsim report: expected a JSON object");
+    if (!r_.contains("schema_version")) fail("", "not an nmpsim report (no schema_version)");
+    if (r_["schema_version"] != kSchemaVersion) {
+      fail("/schema_version",
+           "expected " + std::to_string(kSchemaVersion) + ", got " + r_["schema_version"].dump());
+    }
+    for (const char* who : {"/config/workload", "/config/hw"}) {
+      const Json& o = at(who, kObject);
+      if (o.contains("name")) at(std::string(who) + "/name", kString);
+    }
+    at("/cycles/total", kUnsigned);
+    for (const char* key : {"/energy_pj/total", "/energy_pj/leakage", "/energy_pj/clock"}) {
+      at(key, kNumber);
+    }
+    for (const char* key : {"/energy_pj/leakage_source", "/energy_pj/clock_source"}) {
+      optional(key, kString);
+    }
+    for (const auto& [unit, v] : at("/energy_pj/by_unit", kObject).items()) {
+      at("/energy_pj/by_unit/" + token(unit), kNumber);
+    }
+    for (const auto& [event, v] : at("/energy_pj/by_event", kObject).items()) {
+      const std::string p = "/energy_pj/by_event/" + token(event);
+      at(p + "/count", kUnsigned);
+      at(p + "/pj_per_event", kNumber);
+      at(p + "/total_pj", kNumber);
+      optional(p + "/source", kString);
+    }
+    for (const auto& [block, counters] : at("/counters", kObject).items()) {
+      for (const auto& [name, v] : at("/counters/" + token(block), kObject).items()) {
+        at("/counters/" + token(block) + "/" + token(name), kUnsigned);
+      }
+    }
+    at("/area_um2/total", kNumber);
+    for (const auto& [component, v] : at("/area_um2/by_component", kObject).items()) {
+      at("/area_um2/by_component/" + token(component) + "/um2", kNumber);
+    }
+    for (const char* key :
+         {"latency_s", "tokens_per_s", "energy_per_token_j", "tops_per_w", "tops_per_mm2"}) {
+      at(std::string("/derived/") + key, kNumberOrNull);
+    }
+    at("/counters/mac_array/macs", kUnsigned);
+    at("/counters/mac_array/mac_ops", kUnsigned);
+    for (const auto& [tensor, e] : at("/error", kObject).items()) {
+      if (e.is_object()) at("/error/" + token(tensor) + "/rmse", kNumberOrNull);
+    }
+    const Json& layers = at("/layers", kArray);
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const std::string p = "/layers/" + std::to_string(i);
+      at(p + "/name", kString);
+      at(p + "/energy_pj/dynamic", kNumber);
+      at(p + "/macs", kUnsigned);
+    }
+  }
+
+ private:
+  enum Kind { kNumber, kNumberOrNull, kUnsigned, kString, kObject, kArray };
+
+  [[noreturn]] void fail(const std::string& pointer, const std::string& message) const {
+    throw ConfigError(file_, pointer, message);
+  }
+  static std::string token(const std::string& key) {
+    std::string t;
+    for (char c : key) t += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+    return t;
+  }
+  static bool is(const Json& j, Kind kind) {
+    switch (kind) {
+      case kNumber:
+        return j.is_number();
+      case kNumberOrNull:
+        return j.is_number() || j.is_null();
+      case kUnsigned:
+        return j.is_number_unsigned();
+      case kString:
+        return j.is_string();
+      case kObject:
+        return j.is_object();
+      case kArray:
+        return j.is_array();
+    }
+    return false;
+  }
+  static const char* name(Kind kind) {
+    static const char* const kNames[] = {"a number", "a number or null", "a non-negative integer",
+                                         "a string", "an object",        "an array"};
+    return kNames[kind];
+  }
+  // The value at `pointer`, which must exist (its parents too) and be of `kind`.
+  const Json& at(const std::string& pointer, Kind kind) const {
+    const Json::json_pointer p(pointer);
+    if (!r_.contains(p)) fail(pointer, std::string("missing: expected ") + name(kind));
+    const Json& j = r_.at(p);
+    if (!is(j, kind)) fail(pointer, std::string("expected ") + name(kind) + ", got " + j.dump());
+    return j;
+  }
+  // The same, where absence reads as empty.
+  const Json& optional(const std::string& pointer, Kind kind) const {
+    static const Json kEmpty;
+    return r_.contains(Json::json_pointer(pointer)) ? at(pointer, kind) : kEmpty;
+  }
+
+  const Json& r_;
+  std::string file_;
+};
+
+}  // namespace
+
 Json load_report(const std::string& path) {
   Json r = parse_json_file(path);
-  if (!r.is_object() || !r.contains("schema_version")) {
-    throw ConfigError(path, "", "not an nmpsim report (no schema_version)");
-  }
-  if (r["schema_version"] != kSchemaVersion) {
-    throw ConfigError(
-        path, "/schema_version",
-        "expected " + std::to_string(kSchemaVersion) + ", got " + r["schema_version"].dump());
-  }
-  for (const char* key : {"energy_pj", "counters", "cycles", "area_um2", "config", "derived"}) {
-    if (!r.contains(key)) throw ConfigError(path, std::string("/") + key, "missing");
-  }
+  ReportSchema(r, path).check();
   return r;
 }
 
@@ -58,44 +166,38 @@ std::string energy_report(const Json& r) {
   o << "Energy per operation: " << title(r) << "\n";
   o << "total " << num(total * 1e-6) << " uJ over " << r["cycles"]["total"].get<uint64_t>()
     << " cycles\n\n";
-  char line[512];
-  std::snprintf(line, sizeof line, "%-28s %14s %12s %14s %7s  %s\n", "event", "count", "pJ/event",
-                "total (uJ)", "share", "source");
-  o << line;
+  o << format_text("%-28s %14s %12s %14s %7s  %s\n", "event", "count", "pJ/event", "total (uJ)",
+                   "share", "source");
   std::multimap<double, std::string, std::greater<>> order;
   for (const auto& [key, e] : r["energy_pj"]["by_event"].items()) {
     order.emplace(number(e["total_pj"]), key);
   }
   for (const auto& [pj, key] : order) {
     const Json& e = r["energy_pj"]["by_event"][key];
-    std::snprintf(line, sizeof line, "%-28s %14llu %12s %14s %6.2f%%  %s\n", key.c_str(),
-                  static_cast<unsigned long long>(e["count"].get<uint64_t>()),
-                  num(number(e["pj_per_event"])).c_str(), num(pj * 1e-6).c_str(),
-                  total > 0 ? 100.0 * pj / total : 0.0, e.value("source", std::string()).c_str());
-    o << line;
+    o << format_text("%-28s %14llu %12s %14s %6.2f%%  %s\n", key.c_str(),
+                     static_cast<unsigned long long>(e["count"].get<uint64_t>()),
+                     num(number(e["pj_per_event"])).c_str(), num(pj * 1e-6).c_str(),
+                     total > 0 ? 100.0 * pj / total : 0.0,
+                     e.value("source", std::string()).c_str());
   }
-  std::snprintf(line, sizeof line, "%-28s %14s %12s %14s %6.2f%%  %s\n", "leakage", "", "",
-                num(number(r["energy_pj"]["leakage"]) * 1e-6).c_str(),
-                total > 0 ? 100.0 * number(r["energy_pj"]["leakage"]) / total : 0.0,
-                r["energy_pj"].value("leakage_source", std::string()).c_str());
-  o << line;
-  std::snprintf(line, sizeof line, "%-28s %14s %12s %14s %6.2f%%  %s\n", "clock", "", "",
-                num(number(r["energy_pj"]["clock"]) * 1e-6).c_str(),
-                total > 0 ? 100.0 * number(r["energy_pj"]["clock"]) / total : 0.0,
-                r["energy_pj"].value("clock_source", std::string()).c_str());
-  o << line << "\nby unit:\n";
+  o << format_text("%-28s %14s %12s %14s %6.2f%%  %s\n", "leakage", "", "",
+                   num(number(r["energy_pj"]["leakage"]) * 1e-6).c_str(),
+                   total > 0 ? 100.0 * number(r["energy_pj"]["leakage"]) / total : 0.0,
+                   r["energy_pj"].value("leakage_source", std::string()).c_str());
+  o << format_text("%-28s %14s %12s %14s %6.2f%%  %s\n", "clock", "", "",
+                   num(number(r["energy_pj"]["clock"]) * 1e-6).c_str(),
+                   total > 0 ? 100.0 * number(r["energy_pj"]["clock"]) / total : 0.0,
+                   r["energy_pj"].value("clock_source", std::string()).c_str());
+  o << "\nby unit:\n";
   for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
-    std::snprintf(line, sizeof line, "  %-26s %14s uJ %6.2f%%\n", unit.c_str(),
-                  num(number(pj) * 1e-6).c_str(), total > 0 ? 100.0 * number(pj) / total : 0.0);
-    o << line;
+    o << format_text("  %-26s %14s uJ %6.2f%%\n", unit.c_str(), num(number(pj) * 1e-6).c_str(),
+                     total > 0 ? 100.0 * number(pj) / total : 0.0);
   }
   o << "\nby layer:\n";
   for (const Json& l : r["layers"]) {
-    std::snprintf(line, sizeof line, "  %-26s %14s uJ dynamic, %s MACs\n",
-                  l["name"].get<std::string>().c_str(),
-                  num(number(l["energy_pj"]["dynamic"]) * 1e-6).c_str(),
-                  std::to_string(l["macs"].get<uint64_t>()).c_str());
-    o << line;
+    o << format_text("  %-26s %14s uJ dynamic, %s MACs\n", l["name"].get<std::string>().c_str(),
+                     num(number(l["energy_pj"]["dynamic"]) * 1e-6).c_str(),
+                     std::to_string(l["macs"].get<uint64_t>()).c_str());
   }
   const double macs = number(r["counters"]["mac_array"]["macs"]);
   const double mac_ops = number(r["counters"]["mac_array"]["mac_ops"]);
@@ -177,14 +279,11 @@ std::string compare_reports(const Json& a, const Json& b, const std::string& nam
 
   std::ostringstream o;
   o << "A: " << name_a << " (" << title(a) << ")\nB: " << name_b << " (" << title(b) << ")\n\n";
-  char line[512];
-  std::snprintf(line, sizeof line, "%-44s %14s %14s %10s\n", "figure", "A", "B", "B / A");
-  o << line;
+  o << format_text("%-44s %14s %14s %10s\n", "figure", "A", "B", "B / A");
   for (const auto& [name, va, vb] : rows) {
     const std::string ratio = va != 0 && !std::isnan(va) && !std::isnan(vb) ? num(vb / va) : "-";
-    std::snprintf(line, sizeof line, "%-44s %14s %14s %10s\n", name.c_str(), num(va).c_str(),
-                  num(vb).c_str(), ratio.c_str());
-    o << line;
+    o << format_text("%-44s %14s %14s %10s\n", name.c_str(), num(va).c_str(), num(vb).c_str(),
+                     ratio.c_str());
   }
   return o.str();
 }

@@ -474,10 +474,25 @@ Json run_isolated(const SimConfig& config) {
   return run_in_child([&config] { return run_simulation(config); });
 }
 
-Json run_program(const hw::NmpParams& params, const isa::Program& program,
-                 std::vector<uint8_t> dram_image, const std::string& trace_path) {
+Json run_program(const hw::NmpParams& params, const isa::Program& program, uint64_t dram_bytes,
+                 const std::vector<uint8_t>& contents, const std::string& trace_path) {
+  const uint64_t program_bytes = program.size() * isa::kInstrBytes;
+  if (program_bytes > params.controller.imem_bytes) {
+    throw ConfigError("program", "",
+                      "the program is " + std::to_string(program_bytes) +
+                          " bytes; the instruction memory holds " +
+                          std::to_string(params.controller.imem_bytes) +
+                          " (hw.controller.imem_kib)");
+  }
+  if (contents.size() > dram_bytes) {
+    throw ConfigError(
+        "--dram-bytes", "",
+        "the DRAM's initial contents need " + std::to_string(contents.size()) + " bytes");
+  }
+  hw::ZeroPages dram(dram_bytes);
+  if (!contents.empty()) std::memcpy(dram.data(), contents.data(), contents.size());
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
-  hw::NmpTop top("nmp", params, program, std::move(dram_image));
+  hw::NmpTop top("nmp", params, program, std::move(dram));
   const TraceSink trace(trace_path, top, params.mac_array);
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());

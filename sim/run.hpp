@@ -27,7 +27,8 @@ struct RunOptions {
   bool lockstep = false;
   bool timing_only = false;
   bool verify = true;  // compare every output with the bit-exact reference model
-  uint64_t max_cycles = uint64_t{1} << 40;
+  // Watchdog: about 3 minutes of the slowest simulation, 100x the longest model in the library.
+  uint64_t max_cycles = uint64_t{1} << 34;
   uint64_t max_instructions = uint64_t{1} << 30;
   std::string dump_dir;  // write .npy tensors here when not empty
   bool profile = false;  // print host wall time per phase to standard error
@@ -79,9 +80,11 @@ ChildProcess start_child(const std::function<Json()>& work);
 Json child_outcome(const std::string& text, int wait_status);
 
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
+// The DRAM holds `dram_bytes` (zero pages, backed as touched) with `contents` at address 0.
 // Elaborates SystemC, so call it in a child. A non-empty trace_path writes the occupancy trace
-// (params.lockstep must be set).
-Json run_program(const hw::NmpParams& params, const isa::Program& program,
-                 std::vector<uint8_t> dram_image, const std::string& trace_path = "");
+// (params.lockstep must be set). Throws ConfigError if the program does not fit the
+// instruction memory or the contents do not fit the DRAM.
+Json run_program(const hw::NmpParams& params, const isa::Program& program, uint64_t dram_bytes,
+                 const std::vector<uint8_t>& contents = {}, const std::string& trace_path = "");
 
 }  // namespace nmp::sim

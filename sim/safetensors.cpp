@@ -1,40 +1,77 @@
 #include "sim/safetensors.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "sim/input_limits.hpp"
 #include "sim/json_reader.hpp"
 
 namespace nmp::sim {
+namespace {
+
+// No two tensors share a byte (the format's rule: a file whose tensors overlap is malformed,
+// whichever tensor is asked for). Whether the asked tensor lies in the data is checked apart.
+template <class Fail>
+void check_layout(const Json& header, const Fail& fail) {
+  std::vector<std::pair<uint64_t, uint64_t>> spans;
+  for (const auto& [name, t] : header.items()) {
+    if (name == "__metadata__") continue;
+    const Json* off = t.is_object() && t.contains("data_offsets") ? &t["data_offsets"] : nullptr;
+    if (!off || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+        !(*off)[1].is_number_unsigned()) {
+      fail("tensor \"" + name + "\" has malformed data_offsets");
+    }
+    const uint64_t begin = (*off)[0].get<uint64_t>(), end = (*off)[1].get<uint64_t>();
+    if (end < begin) {
+      fail("tensor \"" + name + "\": data_offsets [" + std::to_string(begin) + ", " +
+           std::to_string(end) + ") end before they begin");
+    }
+    spans.emplace_back(begin, end);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i) {
+    if (spans[i].first < spans[i - 1].second) {
+      fail("two tensors overlap: data_offsets [" + std::to_string(spans[i - 1].first) + ", " +
+           std::to_string(spans[i - 1].second) + ") and [" + std::to_string(spans[i].first) + ", " +
+           std::to_string(spans[i].second) + ")");
+    }
+  }
+}
+
+}  // namespace
 
 NpyArray read_safetensors(const std::string& path, const std::string& tensor) {
+  const uint64_t file_size = check_input_file(path, max_host_memory_bytes());
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, "", "cannot open the file");
   auto fail = [&](const std::string& why) {
     throw ConfigError(path, "", "not a valid safetensors file: " + why);
   };
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
   if (file_size < 8) fail("shorter than its 8-byte header length");
   unsigned char len_bytes[8];
   in.read(reinterpret_cast<char*>(len_bytes), 8);
   uint64_t header_len = 0;
   for (int i = 0; i < 8; ++i) header_len |= uint64_t{len_bytes[i]} << (8 * i);
+  if (header_len > kMaxSafetensorsHeaderBytes) {
+    fail("the header length " + std::to_string(header_len) + " exceeds the format's limit of " +
+         std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
+  }
   if (header_len > file_size - 8) {
     fail("the header length " + std::to_string(header_len) + " exceeds the file (" +
          std::to_string(file_size) + " bytes)");
   }
   std::string header(header_len, '\0');
   in.read(header.data(), static_cast<std::streamsize>(header_len));
-  nlohmann::json h;
+  Json h;
   try {
-    h = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::parse_error& e) {
+    h = parse_json_text(header, "header");
+  } catch (const ConfigError& e) {
     fail(std::string("malformed JSON header: ") + e.what());
   }
   if (!h.is_object()) fail("the header is not a JSON object");
+  check_layout(h, fail);
   if (!h.contains(tensor)) {
     std::string names;
     int shown = 0;

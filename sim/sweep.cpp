@@ -17,6 +17,7 @@
 #include <optional>
 #include <sstream>
 
+#include "sim/input_limits.hpp"
 #include "sim/run.hpp"
 #include "workloads/random.hpp"
 
@@ -278,10 +279,32 @@ SweepSpec load_sweep_spec(const std::string& path) {
     fields.finish();
     rnd.finish();
   }
+  // The inputs exist before any database is made (a point can still change what they say).
+  for (const auto& [key, file] : {std::pair<const char*, std::string>{"hw", s.hw_path},
+                                  {"workload", s.workload_path},
+                                  {"tech", s.tech_path}}) {
+    if (file.empty()) continue;
+    try {
+      check_input_file(file, kMaxTextFileBytes);
+    } catch (const ConfigError& e) {
+      root.error(key, e.issues().front().message + ": " + file);
+    }
+  }
   root.finish();
   doc.throw_if_errors();
   if (s.grid.empty() && s.random.empty()) {
     throw ConfigError(path, "", "a sweep needs a grid, random samples, or both");
+  }
+  // Points: the product of the grid's sizes times the samples, refused past the limit before
+  // anything is enumerated.
+  uint64_t points = std::max<uint64_t>(1, s.samples);
+  for (const auto& [key, values] : s.grid.items()) {
+    if (__builtin_mul_overflow(points, values.size(), &points) || points > kMaxSweepPoints) {
+      throw ConfigError(path, "/grid",
+                        "the sweep has more than " + std::to_string(kMaxSweepPoints) +
+                            " points (the product of the grid's sizes and the samples); split "
+                            "it, or sample it with \"random\"");
+    }
   }
   for (const auto& [key, v] : s.grid.items()) parse_set_options({key + "=0"});  // validates roots
   for (const auto& [key, v] : s.random.items()) parse_set_options({key + "=0"});
@@ -359,6 +382,15 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       Db::Stmt ins(db, "INSERT INTO sweeps(name, spec, points) VALUES (?,?,?)");
       ins.bind(1, spec.name).bind(2, spec.text.dump()).bind(3, static_cast<int64_t>(all.size()));
       ins.step();
+    }
+  }
+  if (opt.resume) {  // failed points run again
+    for (const char* table : {"metrics", "points"}) {
+      Db::Stmt del(db, std::string("DELETE FROM ") + table +
+                           " WHERE sweep = ? AND point IN (SELECT point FROM points WHERE "
+                           "sweep = ? AND status = 'failed')");
+      del.bind(1, spec.name).bind(2, spec.name);
+      del.step();
     }
   }
   std::map<uint64_t, bool> recorded;
@@ -490,9 +522,40 @@ void export_csv(const std::string& db_path, const std::string& csv_path) {
   }
 }
 
+namespace {
+
+// Removes a database file and the journal files SQLite keeps beside it.
+void remove_database(const std::string& path) {
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
+    std::error_code ignored;
+    std::filesystem::remove(path + suffix, ignored);
+  }
+}
+
+void merge_into(const std::string& out, const std::string& name_in_errors,
+                const std::vector<std::string>& inputs);
+
+}  // namespace
+
 void merge_databases(const std::string& out, const std::vector<std::string>& inputs) {
   if (std::filesystem::exists(out))
     throw ConfigError(out, "", "exists already: merge writes a new database");
+  // Built beside and renamed when whole: a refused merge leaves nothing behind.
+  const std::string partial = out + ".partial";
+  remove_database(partial);
+  try {
+    merge_into(partial, out, inputs);
+  } catch (...) {
+    remove_database(partial);
+    throw;
+  }
+  std::filesystem::rename(partial, out);
+}
+
+namespace {
+
+void merge_into(const std::string& out, const std::string& name_in_errors,
+                const std::vector<std::string>& inputs) {
   Db dst(out);
   std::map<std::string, std::pair<std::string, int64_t>> sweeps;  // name -> spec, points
   std::map<std::string, std::map<int64_t, std::string>> seen;     // sweep -> point -> file
@@ -552,13 +615,15 @@ void merge_databases(const std::string& out, const std::vector<std::string>& inp
     ins.step();
     for (int64_t i = 0; i < sp.second; ++i) {
       if (!seen[name].count(i)) {
-        throw ConfigError(out, "",
+        throw ConfigError(name_in_errors, "",
                           "point " + std::to_string(i) + " of sweep '" + name +
                               "' is in none of the inputs (a shard missing or unfinished)");
       }
     }
   }
 }
+
+}  // namespace
 
 std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::string& sweep) {
   Db db(db_path);

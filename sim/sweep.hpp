@@ -32,6 +32,9 @@
 
 namespace nmp::sim {
 
+// Points a sweep may have: enumerating them holds each one's overrides in memory.
+inline constexpr uint64_t kMaxSweepPoints = uint64_t{1} << 20;
+
 struct SweepSpec {
   std::string file;
   std::string name;

@@ -267,7 +267,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
 // the constants. Positions from `filled` on are left for the program to write.
 void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t filled,
                  const Placement& at, const Geometry& g, const arith::VectorMath& vm,
-                 std::vector<uint8_t>& image) {
+                 hw::ZeroPages& image) {
   const uint32_t d = l.head_dim, eb = vm.element_bytes();
   const uint32_t zero = hw::activation_format(l.pe).encode(Unpacked::zero());
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
@@ -319,7 +319,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   }
   at.c_dram = allocate(kNumConsts * eb);
   at.o_dram = allocate(uint64_t{T} * row);
-  out.dram_image.assign(allocate.top(), 0);
+  out.dram_image = hw::ZeroPages(allocate.top());
   const std::vector<uint32_t> q = to_vector_format(vm, data.input);
   put_patterns(out.dram_image, at.q_dram, q, eb);
   write_cache(l, ld, L, L, at, g, vm, out.dram_image);
@@ -439,7 +439,7 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
 }
 
 void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
-                           uint32_t tokens, const hw::NmpParams& hw, std::vector<uint8_t>& image) {
+                           uint32_t tokens, const hw::NmpParams& hw, hw::ZeroPages& image) {
   Placement at;
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;

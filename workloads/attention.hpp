@@ -46,7 +46,7 @@ struct GraphAttention {
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, RegionAllocator& allocate);
 void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
-                           uint32_t tokens, const hw::NmpParams& hw, std::vector<uint8_t>& image);
+                           uint32_t tokens, const hw::NmpParams& hw, hw::ZeroPages& image);
 // inputs: the DRAM addresses of q, k and v (cross attention: q only); out: the output's.
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                                uint32_t tokens, const std::vector<uint64_t>& inputs, uint64_t out,

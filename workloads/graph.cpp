@@ -367,7 +367,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   // The DRAM image: the input and every layer's weights, gains and constants, in vec.
   out.dram_bytes = allocate.top();
   if (data) {
-    out.dram_image.assign(allocate.top(), 0);
+    out.dram_image = hw::ZeroPages(allocate.top());
     if (token_input) {
       put_patterns(out.dram_image, x0, token_ids(model), 4);
     } else {

@@ -172,7 +172,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     if (g.int_kind) plan.y_scale_dram = allocate(uint64_t{m} * 4);
   }
 
-  out.dram_image.assign(allocate.top(), 0);
+  out.dram_image = hw::ZeroPages(allocate.top());
   for (size_t i = 0; i < data.input_encoded.patterns.size(); ++i) {
     std::memcpy(&out.dram_image[x0 + i * ab], &data.input_encoded.patterns[i], ab);
   }

@@ -60,7 +60,7 @@ LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
 
 struct Lowered {
   isa::Program program;
-  std::vector<uint8_t> dram_image;  // empty when lowered without data (timing only)
+  hw::ZeroPages dram_image;  // empty when lowered without data (timing only)
   uint64_t dram_bytes = 0;          // the DRAM the layout needs
   std::vector<LayerPlan> layers;
 };

@@ -55,7 +55,7 @@ MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::Nmp
 }
 
 void write_mlp_attention(const MlpAttention& a, const LayerSpec& /*l*/, const LayerData& ld,
-                         const hw::NmpParams& hw, std::vector<uint8_t>& image) {
+                         const hw::NmpParams& hw, hw::ZeroPages& image) {
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t vb = vm.element_bytes();
   put_patterns(image, a.keys_dram, to_vector_format(vm, ld.keys.latent), vb);

@@ -38,7 +38,7 @@ struct MlpAttention {
 MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
                                  RegionAllocator& allocate);
 void write_mlp_attention(const MlpAttention& a, const LayerSpec& l, const LayerData& ld,
-                         const hw::NmpParams& hw, std::vector<uint8_t>& image);
+                         const hw::NmpParams& hw, hw::ZeroPages& image);
 // The layer's code over `rows` query rows at q, writing rows of D at out (vec).
 void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpec& l, uint32_t rows,
                         uint64_t q, uint64_t out, const hw::NmpParams& hw);

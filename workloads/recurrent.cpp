@@ -173,7 +173,7 @@ LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_
 }
 
 void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,
-                     const hw::NmpParams& hw, std::vector<uint8_t>& image) {
+                     const hw::NmpParams& hw, hw::ZeroPages& image) {
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t eb = vm.element_bytes();
@@ -323,7 +323,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
 
   // The DRAM image: the input in vec, weight tiles, biases and constants.
   const arith::VectorMath vm(hw.vector_unit.math);
-  out.dram_image.assign(allocate.top(), 0);
+  out.dram_image = hw::ZeroPages(allocate.top());
   put_patterns(out.dram_image, x0, to_vector_format(vm, data.input), eb);
   for (uint32_t li = 0; li < model.layers.size(); ++li)
     write_recurrent(layouts[li], model.layers[li], data.layers[li], hw, out.dram_image);

@@ -57,7 +57,7 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpP
 // The layer's plan for reports (x_dram and y_dram left to the caller).
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens);
 void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,
-                     const hw::NmpParams& hw, std::vector<uint8_t>& image);
+                     const hw::NmpParams& hw, hw::ZeroPages& image);
 // The layer's code over `tokens` timesteps, reading rows of x and writing rows of y (vec).
 void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
                     uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw);

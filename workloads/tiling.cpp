@@ -63,7 +63,7 @@ std::vector<WeightTile> weight_tiles(uint32_t n, uint32_t k, const WeightTiling&
 }
 
 void write_weight_tiles(const WeightAt& at, const std::vector<WeightTile>& tiles, const Geometry& g,
-                        std::vector<uint8_t>& image) {
+                        hw::ZeroPages& image) {
   for (const WeightTile& t : tiles)
     write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, image.data() + t.dram);
 }

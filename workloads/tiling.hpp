@@ -19,7 +19,7 @@ namespace nmp::workloads {
 inline uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 // Writes elements of `element_bytes` each (little-endian patterns) at image[at...].
-inline void put_patterns(std::vector<uint8_t>& image, uint64_t at,
+inline void put_patterns(hw::ZeroPages& image, uint64_t at,
                          const std::vector<uint32_t>& patterns, uint64_t element_bytes) {
   for (size_t i = 0; i < patterns.size(); ++i)
     std::memcpy(&image[at + i * element_bytes], &patterns[i], element_bytes);
@@ -81,6 +81,6 @@ void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0
                        const Geometry& g, uint8_t* out);
 // Writes each tile at its DRAM address in `image`.
 void write_weight_tiles(const WeightAt& at, const std::vector<WeightTile>& tiles, const Geometry& g,
-                        std::vector<uint8_t>& image);
+                        hw::ZeroPages& image);
 
 }  // namespace nmp::workloads

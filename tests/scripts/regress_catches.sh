@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$nmpsim" regress "$root/configs/suites/core.json" --junit "$tmp/ok.xml" > "$tmp/out"
-grep -q "16 cases, 0 failed, 0 figures beyond tolerance" "$tmp/out"
+grep -q "16 cases, 0 failed (0 did not run or differ from their bit-exact reference), 0 figures beyond tolerance" "$tmp/out"
 grep -q 'failures="0"' "$tmp/ok.xml"
 
 # The same suite next to a copy of its baseline, with one variant changed.
@@ -32,9 +32,23 @@ if grep -q "ternary-tree/bitlinear *cycles.total" "$tmp/out"; then
   echo "an unchanged variant was flagged"; exit 1
 fi
 grep -q 'failures="2"' "$tmp/bad.xml"
+# The summary counts what JUnit counts.
+grep -q "16 cases, 2 failed" "$tmp/out"
 grep -q '<failure message=' "$tmp/bad.xml"
 "$nmpsim" regress "$tmp/suites/core.json" --update > "$tmp/out"
 grep -q "re-blessed" "$tmp/out"
 "$nmpsim" regress "$tmp/suites/core.json" > "$tmp/out"
 grep -q "0 figures beyond tolerance" "$tmp/out"
+
+# A missing or malformed baseline is bad input (exit 2), not an empty one.
+mv "$tmp/suites/core.baseline.json" "$tmp/suites/moved.json"
+set +e
+"$nmpsim" regress "$tmp/suites/core.json" > "$tmp/out" 2> "$tmp/err"; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "no baseline" "$tmp/err"
+echo '[1, 2]' > "$tmp/suites/core.baseline.json"
+set +e
+"$nmpsim" regress "$tmp/suites/core.json" > "$tmp/out" 2> "$tmp/err"; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "expected an object of cases" "$tmp/err"
 echo ok

@@ -16,7 +16,7 @@ Json exec(const std::string& source, const std::vector<std::string>& sets = {}) 
       sim::load_hardware(test::source_path("configs/hw/default.json"), sim::parse_set_options(sets))
           .params;
   const isa::Program program = isa::assemble(source);
-  return sim::run_in_child([&] { return sim::run_program(p, program, std::vector<uint8_t>(64)); });
+  return sim::run_in_child([&] { return sim::run_program(p, program, 64); });
 }
 
 }  // namespace
@@ -82,7 +82,7 @@ TEST_CASE("dma.gather reads the rows its indices pick, after the indices arrive"
   const hw::NmpParams p =
       sim::load_hardware(test::source_path("configs/hw/default.json"), {}).params;
   auto run = [&](const std::string& source) {
-    return sim::run_in_child([&] { return sim::run_program(p, isa::assemble(source), dram); });
+    return sim::run_in_child([&] { return sim::run_program(p, isa::assemble(source), dram.size(), dram); });
   };
   const std::string load_indices = R"(
         li r1, 512

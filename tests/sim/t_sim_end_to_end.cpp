@@ -31,10 +31,10 @@ hw::NmpParams params(const std::vector<std::string>& sets) {
 Json run_program_both(hw::NmpParams p, const isa::Program& program, uint64_t dram_bytes) {
   p.lockstep = false;
   const Json fast = sim::run_in_child(
-      [&] { return sim::run_program(p, program, std::vector<uint8_t>(dram_bytes, 0)); });
+      [&] { return sim::run_program(p, program, dram_bytes); });
   p.lockstep = true;
   const Json lockstep = sim::run_in_child(
-      [&] { return sim::run_program(p, program, std::vector<uint8_t>(dram_bytes, 0)); });
+      [&] { return sim::run_program(p, program, dram_bytes); });
   REQUIRE(fast == lockstep);
   return fast;
 }
@@ -427,11 +427,11 @@ TEST_CASE("a program without halt is stopped by the watchdog", "[sim]") {
   isa::Program program = b.program();
   program.push_back(isa::encode(isa::Opcode::kJmp, {0}));
   REQUIRE_THROWS_WITH(
-      sim::run_in_child([&] { return sim::run_program(p, program, std::vector<uint8_t>(64)); }),
+      sim::run_in_child([&] { return sim::run_program(p, program, 64); }),
       Catch::Contains("watchdog"));
   isa::Program off_the_end = b.program();
   REQUIRE_THROWS_WITH(
-      sim::run_in_child([&] { return sim::run_program(p, off_the_end, std::vector<uint8_t>(64)); }),
+      sim::run_in_child([&] { return sim::run_program(p, off_the_end, 64); }),
       Catch::Contains("ran past the end"));
 }
 
@@ -443,6 +443,6 @@ TEST_CASE("an operand outside its memory is a simulation error naming the instru
   b.dma(isa::Opcode::kDmaLoad, isa::Space::kActSram, 1, 2, 1, 64, 64, 64);
   b.halt();
   REQUIRE_THROWS_WITH(
-      sim::run_in_child([&] { return sim::run_program(p, b.program(), std::vector<uint8_t>(64)); }),
+      sim::run_in_child([&] { return sim::run_program(p, b.program(), 64); }),
       Catch::Contains("pc 2: dma.load: bytes [262134, 262198) lie outside asram"));
 }

@@ -76,7 +76,7 @@ TEST_CASE("the occupancy trace accounts for every MAC, cycle by cycle", "[sim]")
                                .string();
   const isa::Program program = b.program();
   const Json r = sim::run_in_child(
-      [&] { return sim::run_program(p, program, std::vector<uint8_t>(64), path); });
+      [&] { return sim::run_program(p, program, 64, {}, path); });
   uint64_t picture_rows = 0;
   const std::vector<TraceLine> lines = read_trace(path, picture_rows);
   std::filesystem::remove(path);
