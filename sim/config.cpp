@@ -777,10 +777,12 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
           "activations); the cell computes in the vector unit's format")];
     }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
+    l.describe_default("name", "`\"layer<index>\"`");
     if (attention) {
       spec.heads = l.u32_required("heads", 1, 1024, "", "attention: query heads");
       spec.kv_heads = l.u32("kv_heads", spec.heads, 1, 1024, "",
                             "attention: key/value heads (grouped-query when fewer than heads)");
+      l.describe_default("kv_heads", "= heads");
       spec.head_dim = l.u32_required("head_dim", 1, 4096, "", "attention: dimension of a head");
       spec.mode = static_cast<workloads::AttentionMode>(
           l.choice("mode", 0, workloads::attention_mode_names(),
@@ -916,6 +918,8 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                                  " (the previous layer's out_features), got " +
                                  std::to_string(spec.in_features));
     }
+    doc.describe_default(l.pointer() + "/weights/seed", "`1000` + layer index");
+    doc.describe_default(l.pointer() + "/biases/seed", "`2000` + layer index");
     l.finish();
     m.layers.push_back(spec);
   }

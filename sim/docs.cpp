@@ -66,8 +66,10 @@ std::string fields_markdown(const std::string& title, const std::vector<FieldRec
     const std::string pointer = std::regex_replace(f.pointer, index, "/*$1");
     if (!seen.insert(pointer).second) continue;
     s += "| `" + pointer + "` | " + f.type + " | " + f.constraint + " | " +
-         (f.default_value.is_null() ? "required" : "`" + f.default_value.dump() + "`") + " | " +
-         f.unit + " | " + f.description + " |\n";
+         (!f.default_text.empty()     ? f.default_text
+          : f.default_value.is_null() ? "required"
+                                      : "`" + f.default_value.dump() + "`") +
+         " | " + f.unit + " | " + f.description + " |\n";
   }
   return s + "\n";
 }

@@ -106,6 +106,15 @@ void Document::throw_if_errors() const {
 
 void Document::record(FieldRecord field) { fields_.push_back(std::move(field)); }
 
+void Document::describe_default(const std::string& pointer, std::string text) {
+  for (auto it = fields_.rbegin(); it != fields_.rend(); ++it) {
+    if (it->pointer == pointer) {
+      it->default_text = std::move(text);
+      return;
+    }
+  }
+}
+
 Json Document::resolved() const {
   Json out = Json::object();
   for (const FieldRecord& f : fields_) out[Json::json_pointer(f.pointer)] = f.value;

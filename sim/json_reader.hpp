@@ -58,6 +58,7 @@ struct FieldRecord {
   std::string description;
   Json default_value;  // null when required
   Json value;
+  std::string default_text;  // for docs, when the default follows from another field
 };
 
 class ObjectReader;
@@ -80,6 +81,8 @@ class Document {
   void throw_if_errors() const;
 
   void record(FieldRecord field);
+  // Documents the default of the field at `pointer` (read already) as `text`, e.g. "heads".
+  void describe_default(const std::string& pointer, std::string text);
   const std::vector<FieldRecord>& fields() const { return fields_; }
   // The resolved document: every recorded field at its pointer, defaults included.
   Json resolved() const;
@@ -139,6 +142,10 @@ class ObjectReader {
   std::vector<std::string> keys() const;
   // Records a problem with this object or one of its keys ("" for the object itself).
   void error(std::string_view key, const std::string& message);
+  // The default of `key` (read already) follows from another field: docs show `text`.
+  void describe_default(std::string_view key, std::string text) {
+    doc_->describe_default(child(key), std::move(text));
+  }
 
   // Reports keys no getter asked for.
   void finish();

@@ -14,6 +14,7 @@
 
 #include "hw_models/nmp_top.hpp"
 #include "sim/energy_model.hpp"
+#include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
 #include "sim/report.hpp"
 #include "sim/trace.hpp"
@@ -249,6 +250,20 @@ SimConfig load_sim_config(const SimInputs& inputs) {
   return c;
 }
 
+workloads::ModelData generate_checked(const WorkloadConfig& workload) {
+  // Each element: its float value, its encoding, its bytes in the DRAM image, and the
+  // reference's copies (measured peaks stay under 16 bytes per element).
+  constexpr uint64_t kHostBytesPerElement = 16;
+  const uint64_t elements = workloads::tensor_elements(workload.model);
+  const uint64_t bytes =
+      elements > UINT64_MAX / kHostBytesPerElement ? UINT64_MAX : elements * kHostBytesPerElement;
+  require_host_memory(bytes,
+                      "the workload's tensors (" + std::to_string(elements) +
+                          " elements; --timing-only runs of graph models need none)",
+                      workload.file);
+  return workloads::generate(workload.model);
+}
+
 // Host wall time per phase, for --profile (never in the report: reports are deterministic).
 class PhaseTimer {
  public:
@@ -279,7 +294,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   if (!values && !cfg.options.dump_dir.empty()) {
     throw ConfigError("--dump", "", "a timing-only run of a graph model has no values to dump");
   }
-  if (!pregenerated && values) generated = workloads::generate(model);
+  if (!pregenerated && values) generated = generate_checked(cfg.workload);
   const workloads::ModelData& data = pregenerated ? *pregenerated : generated;
   timer.mark("generate");
   const bool recurrent = workloads::is_recurrent(model.layers.front().kind);

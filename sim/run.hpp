@@ -55,6 +55,10 @@ struct SimConfig {
 // Throws ConfigError for any problem with the inputs.
 SimConfig load_sim_config(const SimInputs& inputs);
 
+// The workload's tensors, after checking that they fit the host memory limit
+// (sim/input_limits.hpp): ConfigError naming the workload file and the bytes needed otherwise.
+workloads::ModelData generate_checked(const WorkloadConfig& workload);
+
 // Runs in this process (elaborates SystemC: once per process). Throws ConfigError for inputs
 // that cannot run on the hardware, hw::SimulationError for a fault of the simulated machine.
 // `data`, if given, is the workload's generated tensors (a sweep generates them once).

@@ -422,9 +422,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   for (const auto& [key, v] : spec.random.items()) workload_swept |= key.rfind("workload.", 0) == 0;
   std::optional<workloads::ModelData> shared;
   if (!workload_swept && !todo.empty()) {
-    const workloads::ModelSpec model = load_workload(spec.workload_path, {}).model;
+    const WorkloadConfig workload = load_workload(spec.workload_path, {});
     // Timing-only graph models need no values (run_simulation generates none for them).
-    if (!(spec.timing_only && model.graph)) shared = workloads::generate(model);
+    if (!(spec.timing_only && workload.model.graph)) shared = generate_checked(workload);
   }
 
   auto run_point = [&](const SweepPoint& p) {

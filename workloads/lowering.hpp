@@ -61,7 +61,7 @@ LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
 struct Lowered {
   isa::Program program;
   hw::ZeroPages dram_image;  // empty when lowered without data (timing only)
-  uint64_t dram_bytes = 0;          // the DRAM the layout needs
+  uint64_t dram_bytes = 0;   // the DRAM the layout needs
   std::vector<LayerPlan> layers;
 };
 

@@ -87,10 +87,10 @@ LayerData generate_recurrent(const LayerSpec& l) {
   for (uint64_t d = 0; d < l.directions(); ++d) {
     RecurrentDirection dir;
     TensorSource w = l.weights, u = l.weights, bi = l.biases, bh = l.biases;
-    w.seed += 2 * d;
-    u.seed += 2 * d + 1;
-    bi.seed += 2 * d;
-    bh.seed += 2 * d + 1;
+    w.seed = derive_seed(l.weights.seed, "W", d);
+    u.seed = derive_seed(l.weights.seed, "U", d);
+    bi.seed = derive_seed(l.biases.seed, "b_ih", d);
+    bh.seed = derive_seed(l.biases.seed, "b_hh", d);
     // From a file: W and U of each direction, one after another.
     const size_t at = d * (w_count + u_count);
     dir.w.latent = generate_tensor(w, w_count, at);
@@ -135,12 +135,13 @@ void generate_linear(const LayerSpec& l, LayerData& ld) {
 }
 
 // An attention layer's key and value caches: kv_heads x positions x d, from the weights' seed
-// (values: seed + 1).
+// (streams "K" and "V" of the seed).
 LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
   LayerData ld;
   const size_t count = size_t{l.kv_heads} * l.positions(tokens) * l.head_dim;
   TensorSource k = l.weights, v = l.weights;
-  v.seed += 1;
+  k.seed = derive_seed(l.weights.seed, "K");
+  v.seed = derive_seed(l.weights.seed, "V");
   ld.keys.latent = generate_tensor(k, count);  // from a file: K, then V
   ld.values.latent = l.shared_kv ? ld.keys.latent : generate_tensor(v, count, count);
   ld.keys.encoded = encode_weights(l.pe, ld.keys.latent);
@@ -148,23 +149,51 @@ LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
   return ld;
 }
 
-// An mlp_attention layer's memory: keys K' (positions x in_features) from the weights' seed,
-// values M (positions x out_features) from seed + 1, the score vector v from seed + 2 (a file:
-// in that order).
+// An mlp_attention layer's memory: keys K' (positions x in_features), values M (positions x
+// out_features) and the score vector v, from the streams "keys", "values" and "v" of the
+// weights' seed (a file: in that order).
 LayerData generate_mlp_attention(const LayerSpec& l) {
   LayerData ld;
   const size_t keys = size_t{l.context} * l.in_features,
                values = size_t{l.context} * l.out_features;
-  TensorSource v = l.weights, score = l.weights;
-  v.seed += 1;
-  score.seed += 2;
-  ld.keys.latent = generate_tensor(l.weights, keys);
+  TensorSource k = l.weights, v = l.weights, score = l.weights;
+  k.seed = derive_seed(l.weights.seed, "keys");
+  v.seed = derive_seed(l.weights.seed, "values");
+  score.seed = derive_seed(l.weights.seed, "v");
+  ld.keys.latent = generate_tensor(k, keys);
   ld.values.latent = generate_tensor(v, values, keys);
   ld.weights = generate_tensor(score, l.in_features, keys + values);
   return ld;
 }
 
 }  // namespace
+
+uint64_t tensor_elements(const ModelSpec& model) {
+  const LayerSpec& first = model.layers.front();
+  uint64_t n =
+      uint64_t{model.tokens} * (first.kind == LayerKind::kEmbedding ? 1 : first.in_features);
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    const uint64_t in = l.in_features, out = l.out_features;
+    if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
+      n += out * in + (l.has_bias ? out : 0);
+    } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
+      n += 2 * out;
+    } else if (l.kind == LayerKind::kAttention) {
+      n += 2 * uint64_t{l.kv_heads} * l.positions(model.rows_of(static_cast<int32_t>(li))) *
+           l.head_dim;
+    } else if (l.kind == LayerKind::kEmbedding) {
+      n += uint64_t{l.vocab} * out;
+    } else if (is_recurrent(l.kind)) {
+      const uint64_t rows = uint64_t{l.gates()} * l.hidden;
+      n += l.directions() * (rows * (in + l.hidden) + 2 * rows);
+    } else if (l.kind == LayerKind::kMlpAttention) {
+      n += uint64_t{l.context} * (in + out) + in;
+    }
+    n += uint64_t{model.rows_of(static_cast<int32_t>(li))} * out;  // the output
+  }
+  return n;
+}
 
 ModelData generate(const ModelSpec& model) {
   ModelData d;

@@ -87,14 +87,15 @@ struct LayerSpec {
   std::string name;
   uint32_t in_features = 0;
   uint32_t out_features = 0;  // recurrent: hidden x directions
-  // Recurrent: direction d's W from seed + 2d, U from seed + 2d + 1 (a file: W, U of direction
-  // 0, then of direction 1). Attention: the K cache from seed, V from seed + 1 (a file: K, V).
+  // Recurrent: direction d's W and U from the streams derive_seed(seed, "W" or "U", d) (a file:
+  // W, U of direction 0, then of direction 1). Attention: the K and V caches from the streams
+  // "K" and "V" (a file: K, V).
   TensorSource weights;
   hw::PeKind pe = hw::PeKind::kTernaryInt8;  // the PE kind its arithmetic needs
   // Recurrent layers (tokens are timesteps of one sequence).
   uint32_t hidden = 0;
   bool bidirectional = false;
-  TensorSource biases;    // direction d: b_ih from seed + 2d, b_hh from seed + 2d + 1 (a file:
+  TensorSource biases;    // direction d: streams "b_ih" and "b_hh", index d (a file:
                           // in that order); layernorm, and linear layers with has_bias: the bias
   bool has_bias = false;  // bitlinear, linear in a graph model: y = x W^T + b
   // Attention (workloads/attention.hpp): tokens are the queries.
@@ -193,6 +194,9 @@ std::vector<float> generate_tensor(const TensorSource& source, size_t count, siz
 // floored and clamped to the vocabulary.
 std::vector<uint32_t> token_ids(const ModelSpec& model);
 ModelData generate(const ModelSpec& model);
+// The elements generate() draws (inputs, weights, biases, caches, tables), known before any is
+// drawn: what a run with values holds in memory follows from it.
+uint64_t tensor_elements(const ModelSpec& model);
 
 // The value of one encoded element (int kinds: the integer; others: the format's value).
 double element_value(hw::PeKind kind, uint32_t pattern);

@@ -14,7 +14,43 @@ uint64_t splitmix64(uint64_t& x) {
 
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
+// Marsaglia and Tsang's ziggurat (J. Stat. Software 5(8), 2000) with 128 layers, in the
+// formulation of Doornik ("An improved ziggurat method", 2005): the layers' right edges x_i
+// and the ratios x_(i+1) / x_i. R is the base layer's edge, V every layer's area.
+struct Ziggurat {
+  static constexpr int kLayers = 128;
+  static constexpr double kR = 3.442619855899;
+  static constexpr double kV = 9.91256303526217e-3;
+  double x[kLayers + 1];
+  double ratio[kLayers];
+  Ziggurat() {
+    double f = std::exp(-0.5 * kR * kR);
+    x[0] = kV / f;  // the base layer, a rectangle and the tail, as wide as its area needs
+    x[1] = kR;
+    x[kLayers] = 0;
+    for (int i = 2; i < kLayers; ++i) {
+      x[i] = std::sqrt(-2 * std::log(kV / x[i - 1] + f));
+      f = std::exp(-0.5 * x[i] * x[i]);
+    }
+    for (int i = 0; i < kLayers; ++i) ratio[i] = x[i + 1] / x[i];
+  }
+};
+
+const Ziggurat& ziggurat() {
+  static const Ziggurat z;
+  return z;
+}
+
 }  // namespace
+
+uint64_t derive_seed(uint64_t seed, std::string_view stream, uint64_t index) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a of the stream's name
+  for (char c : stream) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  uint64_t x = seed ^ h;
+  splitmix64(x);
+  x ^= index * 0x9e3779b97f4a7c15ull;
+  return splitmix64(x);
+}
 
 Rng::Rng(uint64_t seed) {
   for (uint64_t& s : s_) s = splitmix64(seed);
@@ -34,19 +70,29 @@ uint64_t Rng::next() {
 
 double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
+double Rng::open_uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
+
 double Rng::normal() {
-  if (has_spare_) {
-    has_spare_ = false;
-    return spare_;
+  const Ziggurat& z = ziggurat();
+  for (;;) {
+    // One draw gives the layer (low 7 bits) and a signed position in it (high 53 bits).
+    const uint64_t bits = next();
+    const double u = 2 * (static_cast<double>(bits >> 11) * 0x1.0p-53) - 1;
+    const int i = static_cast<int>(bits & (Ziggurat::kLayers - 1));
+    if (std::fabs(u) < z.ratio[i]) return u * z.x[i];  // inside the layer's rectangle
+    if (i == 0) {                                      // the tail beyond R (Marsaglia, 1964)
+      double t = 0, y = 0;
+      do {
+        t = std::log(open_uniform()) / Ziggurat::kR;
+        y = std::log(open_uniform());
+      } while (-2 * y < t * t);
+      return u < 0 ? t - Ziggurat::kR : Ziggurat::kR - t;
+    }
+    const double v = u * z.x[i];  // in the wedge: accept under the density
+    const double f0 = std::exp(-0.5 * (z.x[i] * z.x[i] - v * v));
+    const double f1 = std::exp(-0.5 * (z.x[i + 1] * z.x[i + 1] - v * v));
+    if (f1 + uniform() * (f0 - f1) < 1.0) return v;
   }
-  double u1 = uniform();
-  while (u1 <= 0.0) u1 = uniform();
-  const double u2 = uniform();
-  const double r = std::sqrt(-2.0 * std::log(u1));
-  const double theta = 2.0 * M_PI * u2;
-  spare_ = r * std::sin(theta);
-  has_spare_ = true;
-  return r * std::cos(theta);
 }
 
 }  // namespace nmp::workloads

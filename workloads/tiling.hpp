@@ -19,8 +19,8 @@ namespace nmp::workloads {
 inline uint64_t round_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 // Writes elements of `element_bytes` each (little-endian patterns) at image[at...].
-inline void put_patterns(hw::ZeroPages& image, uint64_t at,
-                         const std::vector<uint32_t>& patterns, uint64_t element_bytes) {
+inline void put_patterns(hw::ZeroPages& image, uint64_t at, const std::vector<uint32_t>& patterns,
+                         uint64_t element_bytes) {
   for (size_t i = 0; i < patterns.size(); ++i)
     std::memcpy(&image[at + i * element_bytes], &patterns[i], element_bytes);
 }
