@@ -199,6 +199,9 @@ Json build_report(const ReportInputs& in) {
       {"mismatching_outputs", checked ? Json(mismatches) : Json()},
       {"outputs_checked", checked ? Json(outputs) : Json(0)},
       {"invalid_weight_codes", counter(in.counters, "mac_array", "invalid_weight_codes")}};
+  Json estimates = Json::object();
+  for (const auto& [counter_name, why] : in.estimates) estimates[counter_name] = why;
+  r["estimates"] = estimates;
 
   Json layers = Json::array();
   for (size_t l = 0; l < in.lowered->layers.size(); ++l) {
@@ -324,6 +327,9 @@ std::string render_summary(const Json& r) {
       << (l["recurrent"]["weights_resident"].get<bool>() ? "resident in the weight SRAM"
                                                          : "streamed every timestep")
       << "\n";
+  }
+  for (const auto& [counter_name, why] : r["estimates"].items()) {
+    o << "  ESTIMATED         " << counter_name << ": " << why.get<std::string>() << "\n";
   }
   const Json& inv = r["invariants"]["outputs_equal_reference"];
   o << "  bit-exact check   "

@@ -49,6 +49,9 @@ struct ReportInputs {
   std::vector<hw::Cycles> layer_starts;
   std::vector<CounterRecord> counters;
   std::vector<LayerCheck> checks;
+  // Counters that are estimates, not counts, and why (the report lists them; the summary
+  // flags them).
+  std::vector<std::pair<std::string, std::string>> estimates;
 };
 
 Json build_report(const ReportInputs& in);

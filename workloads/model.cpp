@@ -1,5 +1,6 @@
 #include "workloads/model.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "hw_models/kernels.hpp"
@@ -58,6 +59,30 @@ std::vector<uint32_t> to_vector_format(const arith::VectorMath& vm, const std::v
   out.reserve(x.size());
   for (float v : x) out.push_back(vm.from_double(v));
   return out;
+}
+
+double ternary_zero_fraction(const TensorSource& w) {
+  if (w.values) {
+    const std::vector<float>& v = *w.values;
+    if (v.empty()) return 0;
+    if (w.prequantized) return static_cast<double>(std::count(v.begin(), v.end(), 0.0f)) / v.size();
+    const arith::TernaryTensor t = arith::quantize_absmean(v.data(), v.size());
+    return static_cast<double>(std::count(t.trits.begin(), t.trits.end(), 0)) / v.size();
+  }
+  if (w.distribution == Distribution::kNormal) {
+    const double mu = w.mean, sigma = w.std;
+    if (sigma == 0) return mu == 0 ? 1.0 : 0.0;
+    const auto phi = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
+    const double gamma = sigma * std::sqrt(2 / M_PI) * std::exp(-mu * mu / (2 * sigma * sigma)) +
+                         mu * (1 - 2 * phi(-mu / sigma));
+    return phi((gamma / 2 - mu) / sigma) - phi((-gamma / 2 - mu) / sigma);
+  }
+  const double a = w.low, b = w.high;
+  const double abs_integral = a >= 0   ? (b * b - a * a) / 2
+                              : b <= 0 ? (a * a - b * b) / 2
+                                       : (a * a + b * b) / 2;
+  const double half = abs_integral / (b - a) / 2;  // E|w| / 2
+  return std::max(0.0, std::min(b, half) - std::max(a, -half)) / (b - a);
 }
 
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {

@@ -212,6 +212,13 @@ double weight_scale(const LayerSpec& l, const LayerData& ld);
 // Values rounded to the vector unit's format (how tensors sit in DRAM between layers).
 std::vector<uint32_t> to_vector_format(const arith::VectorMath& vm, const std::vector<float>& x);
 
+// The fraction of a bitlinear layer's weights that absmean quantization makes zero: counted
+// from the values of a file, or the closed form of the seeded distribution (normal: E|w| =
+// sigma sqrt(2/pi) e^(-mu^2/2sigma^2) + mu (1 - 2 Phi(-mu/sigma)), zero where |w| < E|w| / 2;
+// uniform: the same over [low, high]), i.e. the expectation over seeds. Timing-only runs of
+// graph models, which draw no weights, estimate zero-weight skips with it.
+double ternary_zero_fraction(const TensorSource& weights);
+
 // Weights in the encoding of a PE kind (see RecurrentMatrix).
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w);
 

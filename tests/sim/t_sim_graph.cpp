@@ -136,6 +136,19 @@ TEST_CASE("a graph runs timing-only without values, with the same cycles", "[sim
   const Json fast = sim::run_isolated(test::make_config(w, {}, timing));
   REQUIRE(full["cycles"] == fast["cycles"]);
   REQUIRE(full["counters"]["dram"] == fast["counters"]["dram"]);
+  // Zero-weight skips: counted with values; estimated (and flagged) without, within 2% of the
+  // count on these 2 x 64K ternary weights (the estimate's standard error is ~0.5%).
+  REQUIRE(full["estimates"].empty());
+  REQUIRE(fast["estimates"].contains("mac_array.zero_skips"));
+  const double counted = full["counters"]["mac_array"]["zero_skips"].get<double>();
+  const double estimated = fast["counters"]["mac_array"]["zero_skips"].get<double>();
+  REQUIRE(counted > 0);
+  REQUIRE(std::fabs(estimated - counted) < 0.02 * counted);
+  REQUIRE(fast["counters"]["mac_array"]["mac_ops"].get<double>() + estimated ==
+          fast["counters"]["mac_array"]["macs"].get<double>());
+  REQUIRE(std::fabs(fast["energy_pj"]["total"].get<double>() /
+                        full["energy_pj"]["total"].get<double>() -
+                    1) < 1e-3);
 }
 
 TEST_CASE("bad graph wiring is a clear error", "[sim]") {

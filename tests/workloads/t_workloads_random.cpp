@@ -96,3 +96,35 @@ TEST_CASE("derived seeds differ by name, index and seed", "[unit]") {
   }
   REQUIRE(seeds.size() == 64 * 6 * 4);
 }
+
+TEST_CASE("the closed-form zero fraction of absmean ternarization matches drawn tensors",
+          "[unit]") {
+  // Random distributions, each drawn once with 2^20 values: the counted fraction of zeros lies
+  // within 5 standard errors of the closed form.
+  workloads::Rng pick(7);
+  for (int trial = 0; trial < 24; ++trial) {
+    workloads::TensorSource s;
+    s.seed = 100 + trial;
+    if (trial % 2 == 0) {
+      s.distribution = workloads::Distribution::kNormal;
+      s.mean = (pick.uniform() - 0.5) * (trial < 12 ? 0.0 : 4.0);
+      s.std = 0.01 + 3 * pick.uniform();
+    } else {
+      s.distribution = workloads::Distribution::kUniform;
+      s.low = -3 * pick.uniform() + (trial > 12 ? 1.0 : 0.0);
+      s.high = s.low + 0.05 + 3 * pick.uniform();
+    }
+    constexpr size_t kCount = size_t{1} << 20;
+    const std::vector<float> w = workloads::generate_tensor(s, kCount);
+    const arith::TernaryTensor t = arith::quantize_absmean(w.data(), w.size());
+    const double counted =
+        static_cast<double>(std::count(t.trits.begin(), t.trits.end(), 0)) / kCount;
+    const double p = workloads::ternary_zero_fraction(s);
+    INFO("trial " << trial << ": mean " << s.mean << " std " << s.std << " low " << s.low
+                  << " high " << s.high << ": counted " << counted << ", closed form " << p);
+    REQUIRE(std::fabs(counted - p) < 5 * std::sqrt(p * (1 - p) / kCount) + 1e-6);
+    // From a file, the fraction is counted exactly.
+    s.values = std::make_shared<const std::vector<float>>(w);
+    REQUIRE(workloads::ternary_zero_fraction(s) == counted);
+  }
+}
