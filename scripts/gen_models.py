@@ -118,8 +118,9 @@ def model(name, source, kind, h, f, kv, layers, tokens, activation="silu", sub_n
         # into column blocks, each a layer reading the final norm.
         parts = -(-vocab // 32768)
         for i in range(parts):
-            name = "lm_head" if parts == 1 else f"lm_head{i}"
-            head = linear("llama", name, h, vocab // parts + (i < vocab % parts), ["final_norm"])
+            head_name = "lm_head" if parts == 1 else f"lm_head{i}"
+            head = linear("llama", head_name, h, vocab // parts + (i < vocab % parts),
+                          ["final_norm"])
             head["format"] = "int8" if kind == "bitnet" else "fp16"
             all_layers.append(head)
     m = {"name": name, "source": source, "tokens": tokens, "layers": all_layers}

@@ -217,6 +217,7 @@ RegressResult run_regress(const RegressSuite& suite, const RegressOptions& opt) 
         cfg.hw = load_hardware(c.hw_path, sets);
         cfg.tech = load_technology(cfg.hw.technology_path, sets);
         cfg.workload = parse_workload(c.workload, c.workload_file, sets);
+        cfg.sets = c.sets;
         cfg.options.timing_only = c.timing_only;
         return run_simulation(cfg);
       });

@@ -97,7 +97,8 @@ Json build_report(const ReportInputs& in) {
                  {"run",
                   {{"mode", cfg.options.lockstep ? "lockstep" : "default"},
                    {"timing_only", cfg.options.timing_only},
-                   {"verify", cfg.options.verify}}}};
+                   {"verify", cfg.options.verify},
+                   {"sets", cfg.sets}}}};
 
   Json units = Json::object();
   for (const char* u : kUnits) units[u] = cycle_account(in.counters, u, in.cycles, -1);
@@ -274,8 +275,11 @@ std::string render_summary(const Json& r) {
   std::ostringstream o;
   const Json& hw = r["config"]["hw"];
   const Json& wl = r["config"]["workload"];
+  // The names are the files'; --set options may have changed what they describe.
+  std::string sets;
+  for (const Json& s : r["config"]["run"]["sets"]) sets += " --set " + s.get<std::string>();
   o << "nmpsim " << r["nmpsim_version"].get<std::string>() << " - " << wl["name"].get<std::string>()
-    << " on " << hw["name"].get<std::string>() << " ("
+    << " on " << hw["name"].get<std::string>() << (sets.empty() ? "" : " with" + sets) << " ("
     << r["config"]["run"]["mode"].get<std::string>()
     << (r["config"]["run"]["timing_only"].get<bool>() ? ", timing only" : "") << ")\n";
   const uint64_t total = r["cycles"]["total"];

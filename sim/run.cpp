@@ -281,6 +281,7 @@ SimConfig load_sim_config(const SimInputs& inputs) {
       load_technology(inputs.tech_path.empty() ? c.hw.technology_path : inputs.tech_path, sets);
   c.workload = load_workload(inputs.workload_path, sets);
   c.options = inputs.options;
+  c.sets = inputs.sets;
   (void)build_energy_model(c.hw, c.tech);  // every event priced, every primitive used
   return c;
 }

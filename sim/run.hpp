@@ -50,6 +50,7 @@ struct SimConfig {
   TechLibrary tech;
   WorkloadConfig workload;
   RunOptions options;
+  std::vector<std::string> sets;  // the --set options applied, as given (for the report)
 };
 
 // Throws ConfigError for any problem with the inputs.

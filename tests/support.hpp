@@ -30,6 +30,7 @@ inline sim::SimConfig make_config(const sim::Json& workload,
   c.tech = sim::load_technology(c.hw.technology_path, parsed);
   c.workload = sim::parse_workload(workload, "test-workload", parsed);
   c.options = options;
+  c.sets = sets;
   return c;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <numeric>
+#include <set>
 
 #include "../support.hpp"
 #include "workloads/graph.hpp"
@@ -76,6 +77,21 @@ Json scaled(Json w, uint32_t by, uint32_t tokens) {
 }
 
 }  // namespace
+
+TEST_CASE("every shipped model has a name of its own, its file's", "[unit]") {
+  // Reports, sweeps and regress baselines tell runs apart by the workload's name.
+  std::set<std::string> names;
+  for (const std::string& file : model_files()) {
+    const std::string name = sim::parse_json_file(file)["name"];
+    std::string stem = std::filesystem::path(file).stem().string();
+    std::replace(stem.begin(), stem.end(), '_', '-');
+    std::string normalized = name;
+    std::replace(normalized.begin(), normalized.end(), '_', '-');
+    INFO(file << ": " << name);
+    REQUIRE(normalized == stem);
+    REQUIRE(names.insert(name).second);
+  }
+}
 
 TEST_CASE("every shipped model lowers and validates at its real size", "[sim]") {
   const std::vector<std::string> files = model_files();
