@@ -173,6 +173,9 @@ void VectorOps::reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint
         for (uint32_t& x : xs) x = math_.mul(x, x);
         result = math_.sum(xs, lanes_);
         break;
+      case VectorReduce::kMean:
+        result = math_.mean(xs, lanes_);
+        break;
     }
     store_vec(dst + uint64_t{r} * eb, result);
   }
@@ -195,7 +198,7 @@ void VectorOps::softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t val
       e[i] =
           math_.apply(VectorFunction::kExp, math_.sub(load_vec(src.row(r) + uint64_t{i} * eb), mx));
     }
-    const uint32_t inv = math_.apply(VectorFunction::kReciprocal, math_.sum(e, lanes_));
+    const uint32_t inv = math_.reciprocal_of_sum(e, lanes_);
     for (uint32_t i = 0; i < v; ++i) store_vec(dst.row(r) + uint64_t{i} * eb, math_.mul(e[i], inv));
   }
 }
@@ -203,18 +206,13 @@ void VectorOps::softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t val
 void VectorOps::rmsnorm(Rows dst, Rows src, const uint8_t* gain, uint32_t m, uint32_t n,
                         uint32_t eps_log2) const {
   const uint32_t eb = math_.element_bytes();
-  const uint32_t inv_n = math_.round(
-      arith::div(Unpacked::from_integer(false, 1, 0), Unpacked::from_integer(false, n, 0)));
-  const uint32_t eps =
-      math_.round(Unpacked::from_integer(false, 1, -static_cast<int32_t>(eps_log2)));
   std::vector<uint32_t> sq(n);
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t x = load_vec(src.row(r) + uint64_t{i} * eb);
       sq[i] = math_.mul(x, x);
     }
-    const uint32_t mean = math_.mul(math_.sum(sq, lanes_), inv_n);
-    const uint32_t scale = math_.apply(VectorFunction::kRsqrt, math_.add(mean, eps));
+    const uint32_t scale = math_.rms_scale(sq, eps_log2, lanes_);
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t x = load_vec(src.row(r) + uint64_t{i} * eb);
       const uint32_t g = load_vec(gain + uint64_t{i} * eb);

@@ -21,7 +21,7 @@ namespace nmp::hw {
 
 enum class ElemType : uint8_t { kInt8, kInt32, kVec, kAct, kAcc };
 enum class VectorBinary : uint8_t { kAdd, kSub, kMul, kMax, kMin };
-enum class VectorReduce : uint8_t { kMax, kSum, kSumSquares, kAbsMax };
+enum class VectorReduce : uint8_t { kMax, kSum, kSumSquares, kAbsMax, kMean };
 
 // m rows at base + row * stride.
 struct Rows {

@@ -12,7 +12,8 @@ namespace cv = isa::convert;
 using isa::Opcode;
 
 void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe,
-                            const std::string& vec_class, const CounterFn& fn) const {
+                            const std::string& vec_class, const std::string& acc_class,
+                            const CounterFn& fn) const {
   fn({"requants", "commands", "requant commands", ""}, requants);
   fn({"compares", "ops", "int32 magnitude comparisons (row absmax)", "vec.int32_compare"},
      compares);
@@ -32,11 +33,22 @@ void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe
       "adds, subtracts, compares and conversions in the vector format (" + vec_class + ")",
       "vec.add." + vec_class},
      vec_adds);
+  fn({"vec_acc_adds", "ops", "reductions' adds in the accumulator format (" + acc_class + ")",
+      "vec.add." + acc_class},
+     vec_acc_adds);
   fn({"vec_muls", "ops", "multiplications in the vector format (" + vec_class + ")",
       "vec.mul." + vec_class},
      vec_muls);
   fn({"vec_functions", "ops", "function evaluations through a PWL table", "vec.pwl"},
      vec_functions);
+  for (size_t i = 0; i < arith::kNumVectorOpClasses; ++i) {
+    const char* op = arith::to_string(static_cast<arith::VectorOpClass>(i));
+    fn({std::string("saturations_") + op, "results",
+        std::string("vector-format results of ") + op +
+            " operations beyond the format's largest finite value (saturated or overflowed)",
+        ""},
+       saturations[i]);
+  }
   fn({"busy_requant", "cycles", "cycles executing requant", ""}, busy_requant);
   fn({"busy_convert", "cycles", "cycles executing cvt", ""}, busy_convert);
   fn({"busy_vector", "cycles", "cycles executing the other vector commands", ""}, busy_vector);
@@ -55,7 +67,8 @@ VectorUnit::VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& par
       srams_(srams),
       math_(params.math),
       ops_(math_, params.pe, params.accumulation, params.lanes),
-      vec_class_(math_.format_class()) {}
+      vec_class_(math_.format_class()),
+      acc_class_(math_.accumulator_class()) {}
 
 Footprint VectorUnit::footprint(const Command& cmd) const {
   if (cmd.opcode != Opcode::kRequant && cmd.opcode != Opcode::kConvert) {
@@ -464,8 +477,11 @@ std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
       const auto n = static_cast<uint32_t>(a[o::kN]);
       const auto op = static_cast<VectorReduce>(a[o::kOp]);
       if (values) ops_.reduce(op, rows_of(ops[0]).base, rows_of(ops[1]), m, n);
-      st.vec_adds += uint64_t{m} * (n - 1);
+      const bool sums =
+          op == VectorReduce::kSum || op == VectorReduce::kSumSquares || op == VectorReduce::kMean;
+      (sums ? st.vec_acc_adds : st.vec_adds) += uint64_t{m} * (n - 1);
       if (op == VectorReduce::kSumSquares) st.vec_muls += uint64_t{m} * n;
+      if (op == VectorReduce::kMean) st.vec_muls += m;  // x (1/n)
       for (uint32_t r = 0; r < m; ++r)
         append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
       append_idle(groups, ceil_log2(lanes) + depth);
@@ -482,9 +498,10 @@ std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
       for (uint32_t r = 0; r < m; ++r) {
         uint64_t v = std::min(valid, n);
         if (causal) v = std::min<uint64_t>(v, uint64_t{offset} + r + 1);
-        st.vec_adds += (v - 1) + v + (v - 1);  // max compares, subtracts, sum
-        st.vec_muls += v + v;                  // x log2(e) in exp, and the final scaling
-        st.vec_functions += v + 1;             // exp per element, one reciprocal
+        st.vec_adds += (v - 1) + v;  // max compares, subtracts
+        st.vec_acc_adds += v - 1;    // the sum
+        st.vec_muls += v + v;        // x log2(e) in exp, and the final scaling
+        st.vec_functions += v + 1;   // exp per element, one reciprocal
         append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
         append_row_pass(groups, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
                         lanes, 1);
@@ -503,7 +520,7 @@ std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
                      static_cast<uint32_t>(a[o::kEpsLog2]));
       }
       st.vec_muls += uint64_t{m} * (n + 1 + 2 * n);  // squares, x (1/n), x scale, x gain
-      st.vec_adds += uint64_t{m} * n;                // n - 1 sum adds, + eps
+      st.vec_acc_adds += uint64_t{m} * n;            // n - 1 sum adds, + eps
       st.vec_functions += m;                         // rsqrt
       for (uint32_t r = 0; r < m; ++r) {
         append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
@@ -557,6 +574,7 @@ std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
 }
 
 void VectorUnit::begin(const Command& cmd, Cycles /*now*/) {
+  const arith::SaturationCounts before = math_.saturations();
   switch (cmd.opcode) {
     case Opcode::kRequant:
       cursor_.start(requant(cmd), cmd.layer);
@@ -568,6 +586,8 @@ void VectorUnit::begin(const Command& cmd, Cycles /*now*/) {
       cursor_.start(vector_command(cmd), cmd.layer);
       break;
   }
+  for (size_t i = 0; i < before.size(); ++i)
+    stats().saturations[i] += math_.saturations()[i] - before[i];
 }
 
 bool VectorUnit::step(Cycles now) {
@@ -586,7 +606,7 @@ void VectorUnit::op_skip(Cycles n) {
 }
 
 void VectorUnit::visit_counters(uint32_t layer, const CounterFn& fn) const {
-  if (layer < stats_.size()) stats_[layer].visit(srams_, params_.pe, vec_class_, fn);
+  if (layer < stats_.size()) stats_[layer].visit(srams_, params_.pe, vec_class_, acc_class_, fn);
 }
 
 }  // namespace nmp::hw

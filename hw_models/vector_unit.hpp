@@ -50,14 +50,16 @@ struct VectorUnitStats {
   uint64_t reciprocals = 0;      // one per row
   uint64_t vector_commands = 0;  // vcvt, vbin, vfn, vred, softmax, rmsnorm, cells
   uint64_t vec_adds = 0;         // adds, subtracts, compares, conversions in the vector format
+  uint64_t vec_acc_adds = 0;     // reductions' adds, in the accumulator format
   uint64_t vec_muls = 0;
   uint64_t vec_functions = 0;  // PWL table evaluations
   uint64_t busy_requant = 0;
   uint64_t busy_convert = 0;
   uint64_t busy_vector = 0;
   std::array<uint64_t, kNumSrams> stall_sram{};
+  arith::SaturationCounts saturations{};  // results beyond the largest finite value, by kind
   void visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe, const std::string& vec_class,
-             const CounterFn& fn) const;
+             const std::string& acc_class, const CounterFn& fn) const;
 };
 
 class VectorUnit : public sc_core::sc_module, public QueuedUnit {
@@ -89,6 +91,7 @@ class VectorUnit : public sc_core::sc_module, public QueuedUnit {
   arith::VectorMath math_;
   VectorOps ops_;
   std::string vec_class_;  // energy class of the internal format (vec.add.<class>)
+  std::string acc_class_;  // and of the reductions' accumulator format
   BeatCursor cursor_;
   std::vector<VectorUnitStats> stats_;
 };

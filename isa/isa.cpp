@@ -233,12 +233,13 @@ std::vector<InstrSpec> build_table() {
       {Opcode::kVred,
        "vred",
        Unit::kVector,
-       {enumeration("op", 2, {"max", "sum", "sumsq", "absmax"}, "reduction"),
+       {enumeration("op", 3, {"max", "sum", "sumsq", "absmax", "mean"}, "reduction"),
         reg("dst", "register: address of the m results (consecutive)"), vmem("dst_mem"),
         reg("src", "register: address of input row 0"), vmem("src_mem"), rows(), cols(),
         stride("src_stride")},
-       "dst[i] = op over src[i][0..n): max, sum, sum of squares or max |x|; sums in the lane "
-       "order of docs/formats.md#vector-functions",
+       "dst[i] = op over src[i][0..n): max, sum, sum of squares, max |x| or mean (sum x 1/n); "
+       "sums in the lane order and the accumulator format of docs/formats.md#vector-functions, "
+       "rounded once to the vector format",
        "per row: ceil(n / lanes) beats; then ceil(log2 lanes) + vector_unit.pipeline_depth_cycles "
        "and one beat writing the m results",
        true},

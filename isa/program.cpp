@@ -50,7 +50,9 @@ Program from_binary(const std::vector<uint8_t>& bytes) {
     throw FormatError("unsupported program header: version " + std::to_string(version) +
                       ", header " + std::to_string(header_bytes) + " bytes, instructions of " +
                       std::to_string(instr_bytes) + " bytes, ISA revision " +
-                      std::to_string(revision) + " (expected 1, 32, 16, 1)");
+                      std::to_string(revision) + " (expected " + std::to_string(kFormatVersion) +
+                      ", " + std::to_string(kHeaderBytes) + ", " + std::to_string(kInstrBytes) +
+                      ", " + std::to_string(kIsaRevision) + ")");
   }
   for (uint32_t at = 20; at < kHeaderBytes; ++at) {
     if (h[at] != 0) {

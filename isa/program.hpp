@@ -24,7 +24,8 @@
 namespace nmp::isa {
 
 inline constexpr uint16_t kFormatVersion = 1;
-inline constexpr uint32_t kIsaRevision = 1;
+// 2: vred's op field widened to 3 bits (mean).
+inline constexpr uint32_t kIsaRevision = 2;
 inline constexpr uint32_t kHeaderBytes = 32;
 
 using Program = std::vector<Instr>;

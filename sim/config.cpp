@@ -209,10 +209,23 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   math.pwl_frac_bits =
       static_cast<int>(vec.u32("pwl_frac_bits", static_cast<uint32_t>(math.pwl_frac_bits), 4, 20,
                                "bits", "fraction bits of the PWL tables' inputs and outputs"));
+  math.accumulator_format = vec.string(
+      "accumulator_format", "",
+      "format of the reductions (sums of softmax, rmsnorm, means) until their one rounding to "
+      "`format`; empty: fp32 for float formats, posit<32,ES> for posit<N,ES>, fixed<32-F,F> for "
+      "fixed<I,F> (docs/formats.md#vector-functions)");
+  vec.describe_default("accumulator_format", "by `format`");
   try {
     arith::make_format(math.format);
   } catch (const std::invalid_argument& e) {
     vec.error("format", e.what());
+  }
+  if (!math.accumulator_format.empty()) {
+    try {
+      arith::make_format(math.accumulator_format);
+    } catch (const std::invalid_argument& e) {
+      vec.error("accumulator_format", e.what());
+    }
   }
   if ((math.pwl_segments & (math.pwl_segments - 1)) != 0 ||
       math.pwl_segments > (1u << math.pwl_frac_bits)) {

@@ -161,6 +161,8 @@ int cmd_run(int argc, char** argv) {
       "lockstep", po::bool_switch(&in.options.lockstep), "tick every unit every cycle")(
       "timing-only", po::bool_switch(&in.options.timing_only),
       "compute counts and cycles, not values")(
+      "min-sqnr-db", po::value(&in.options.min_sqnr_db)->default_value(in.options.min_sqnr_db),
+      "flag layers whose SQNR against FP32 is below this (dB)")(
       "no-verify", po::bool_switch(&no_verify),
       "skip the reference models (no bit-exact check, no error figures)")(
       "max-cycles", po::value(&max_cycles)->default_value(max_cycles),

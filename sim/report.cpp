@@ -1,5 +1,7 @@
 #include "sim/report.hpp"
 
+#include "sim/text.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -21,6 +23,43 @@ Json error_json(const LayerCheck& c) {
   return {{"max_abs", c.error.max_abs},
           {"rmse", c.error.rmse},
           {"sqnr_db", finite_or_null(c.error.sqnr_db)}};
+}
+
+// Layers whose arithmetic saturated, or whose outputs are further from FP32 than the run's
+// threshold allows: a bit-exact match with the reference says nothing about these, since the
+// reference makes the same rounding choices.
+Json numeric_warnings(const ReportInputs& in) {
+  const SimConfig& cfg = *in.config;
+  Json warnings = Json::array();
+  for (size_t l = 0; l < in.checks.size(); ++l) {
+    const std::string& name = cfg.workload.model.layers[l].name;
+    std::string saturated;
+    uint64_t total = 0;
+    for (const CounterRecord& c : in.counters) {
+      if (c.block != "vector_unit" || !starts_with(c.info.name, "saturations_")) continue;
+      const uint64_t v = c.per_layer[l];
+      if (v == 0) continue;
+      total += v;
+      saturated +=
+          (saturated.empty() ? "" : ", ") + c.info.name.substr(12) + " " + std::to_string(v);
+    }
+    if (total > 0) {
+      warnings.push_back({{"layer", name},
+                          {"kind", "saturation"},
+                          {"message", std::to_string(total) + " vector-format results saturated (" +
+                                          saturated + ")"}});
+    }
+    const LayerCheck& check = in.checks[l];
+    if (check.checked && check.error.sqnr_db < cfg.options.min_sqnr_db) {
+      warnings.push_back(
+          {{"layer", name},
+           {"kind", "sqnr"},
+           {"message", format_text("SQNR against FP32 is %.1f dB, below the threshold of %.1f "
+                                   "dB (--min-sqnr-db)",
+                                   check.error.sqnr_db, cfg.options.min_sqnr_db)}});
+    }
+  }
+  return warnings;
 }
 
 // Cycle accounts of one unit from its busy_* and stall_* counters.
@@ -98,6 +137,7 @@ Json build_report(const ReportInputs& in) {
                   {{"mode", cfg.options.lockstep ? "lockstep" : "default"},
                    {"timing_only", cfg.options.timing_only},
                    {"verify", cfg.options.verify},
+                   {"min_sqnr_db", cfg.options.min_sqnr_db},
                    {"sets", cfg.sets}}}};
 
   Json units = Json::object();
@@ -244,6 +284,7 @@ Json build_report(const ReportInputs& in) {
          {"recurrent", recurrent}});
   }
   r["layers"] = layers;
+  r["warnings"] = numeric_warnings(in);
   return r;
 }
 
@@ -331,6 +372,10 @@ std::string render_summary(const Json& r) {
       << (l["recurrent"]["weights_resident"].get<bool>() ? "resident in the weight SRAM"
                                                          : "streamed every timestep")
       << "\n";
+  }
+  for (const Json& w : r["warnings"]) {
+    o << "  WARNING           " << w["layer"].get<std::string>() << ": "
+      << w["message"].get<std::string>() << "\n";
   }
   for (const auto& [counter_name, why] : r["estimates"].items()) {
     o << "  ESTIMATED         " << counter_name << ": " << why.get<std::string>() << "\n";

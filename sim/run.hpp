@@ -27,6 +27,8 @@ struct RunOptions {
   bool lockstep = false;
   bool timing_only = false;
   bool verify = true;  // compare every output with the bit-exact reference model
+  // Layers whose outputs are further from FP32 are flagged in the report and summary.
+  double min_sqnr_db = 20.0;
   // Watchdog: about 3 minutes of the slowest simulation, 100x the longest model in the library.
   uint64_t max_cycles = uint64_t{1} << 34;
   uint64_t max_instructions = uint64_t{1} << 30;

@@ -83,7 +83,6 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   if (l.kind == LayerKind::kLayerNorm) {
     p.bias = region(n * vb);
     p.a = region(mt * vb);  // the rows' means
-    p.consts = region(vb);  // 1 / n
   }
   if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
   if (l.kind == LayerKind::kRope) {
@@ -179,11 +178,7 @@ uint32_t rms_scale(const arith::VectorMath& vm, const std::vector<uint32_t>& row
                    uint32_t lanes) {
   std::vector<uint32_t> sq(row.size());
   for (size_t i = 0; i < row.size(); ++i) sq[i] = vm.mul(row[i], row[i]);
-  const uint32_t eps =
-      vm.round(arith::Unpacked::from_integer(false, 1, -static_cast<int32_t>(eps_log2)));
-  return vm.apply(
-      VectorFunction::kRsqrt,
-      vm.add(vm.mul(vm.sum(sq, lanes), inverse(vm, static_cast<uint32_t>(row.size()))), eps));
+  return vm.rms_scale(sq, eps_log2, lanes);
 }
 
 // A bitlinear layer on int8 PEs: its weights stay packed ternary (the gemm's `weights` field).
@@ -336,7 +331,6 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
     if (l.kind == LayerKind::kLayerNorm) {
       lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
-      lay.const_dram = allocate(vb);
     }
     if (l.kind == LayerKind::kEmbedding)
       lay.table_dram = allocate(uint64_t{l.vocab} * l.out_features * vb);
@@ -407,7 +401,6 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         put_patterns(out.dram_image, lay.gain_dram, to_vector_format(vm, ld.weights), vb);
         if (l.kind == LayerKind::kLayerNorm) {
           put_patterns(out.dram_image, lay.bias_dram, to_vector_format(vm, ld.bias), vb);
-          put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.out_features)}, vb);
         }
       }
     }
@@ -515,12 +508,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         // standard deviation.
         load_once(Space::kActSram, s.gain, lay.gain_dram, n_bytes);
         load_once(Space::kActSram, s.bias, lay.bias_dram, n_bytes);
-        load_once(Space::kActSram, s.consts, lay.const_dram, vb);
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
           const VecRef xv = vec(s.xv, s.xv_row), yv = vec(s.yv, s.yv_row);
-          b.vred(hw::VectorReduce::kSum, vec(s.a), xv, m, n);
-          b.vbin(VectorBinary::kMul, vec(s.a), vec(s.a), vec(s.consts), true, 1, m);
+          b.vred(hw::VectorReduce::kMean, vec(s.a), xv, m, n);
           b.vbin(VectorBinary::kSub, xv, xv, vec(s.a, vb), true, m, n);
           b.rmsnorm(yv, xv, vec(s.gain), m, n, l.eps_log2);
           b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
@@ -703,7 +694,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
           break;
         }
         case LayerKind::kLayerNorm: {
-          const uint32_t mean = vm.mul(vm.sum(row, lanes), inverse(vm, n));
+          const uint32_t mean = vm.mean(row, lanes);
           std::vector<uint32_t> centred(n);
           double fmean = 0;
           for (uint32_t i = 0; i < n; ++i) fmean += xr[i];

@@ -181,7 +181,7 @@ std::vector<uint32_t> reference_softmax(const arith::VectorMath& vm, const std::
   for (uint32_t p = 1; p < valid; ++p) mx = vm.max(mx, s[p]);
   for (uint32_t p = 0; p < valid; ++p)
     e[p] = vm.apply(arith::VectorFunction::kExp, vm.sub(s[p], mx));
-  const uint32_t inv = vm.apply(arith::VectorFunction::kReciprocal, vm.sum(e, lanes));
+  const uint32_t inv = vm.reciprocal_of_sum(e, lanes);
   for (uint32_t p = 0; p < valid; ++p) prob[p] = vm.mul(e[p], inv);
   return prob;
 }

@@ -40,7 +40,8 @@ uint32_t FixedFormat::encode(const Unpacked& v) const {
     }
   }
   if (overflow == FixedOverflow::kSaturate) {
-    const uint64_t limit = v.neg ? static_cast<uint64_t>(-min_raw()) : static_cast<uint64_t>(max_raw());
+    const uint64_t limit =
+        v.neg ? static_cast<uint64_t>(-min_raw()) : static_cast<uint64_t>(max_raw());
     return pattern(v.neg ? -static_cast<int64_t>(std::min(magnitude, limit))
                          : static_cast<int64_t>(std::min(magnitude, limit)));
   }

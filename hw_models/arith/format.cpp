@@ -20,6 +20,7 @@ class FloatAdapter : public NumberFormat {
   uint32_t encode(const Unpacked& v) const override { return f_.encode(v); }
   int lsb_scale() const override { return 1 - f_.bias() - f_.man_bits; }
   int max_scale() const override { return f_.max_scale(); }
+  uint32_t max_finite_pattern() const override { return f_.max_finite_pattern(); }
 
  private:
   FloatFormat f_;
@@ -36,6 +37,7 @@ class PositAdapter : public NumberFormat {
   uint32_t encode(const Unpacked& v) const override { return p_.encode(v); }
   int lsb_scale() const override { return -p_.max_scale(); }
   int max_scale() const override { return p_.max_scale(); }
+  uint32_t max_finite_pattern() const override { return p_.maxpos(); }
 
  private:
   PositFormat p_;
@@ -55,6 +57,7 @@ class FixedAdapter : public NumberFormat {
   uint32_t encode(const Unpacked& v) const override { return f_.encode(v); }
   int lsb_scale() const override { return -f_.frac_bits; }
   int max_scale() const override { return f_.int_bits - 1; }
+  uint32_t max_finite_pattern() const override { return static_cast<uint32_t>(f_.max_raw()); }
 
  private:
   FixedFormat f_;
@@ -121,6 +124,14 @@ uint32_t NumberFormat::fdp(const std::vector<uint32_t>& x, const std::vector<uin
   ExactAccumulator acc(2 * lsb_scale(), 2 * max_scale() + 1);
   for (size_t i = 0; i < x.size(); ++i) acc.add(arith::mul(decode(x[i]), decode(y[i])));
   return encode(acc.value());
+}
+
+bool NumberFormat::overflows(const Unpacked& value) const {
+  if (!value.is_finite_nonzero()) return false;
+  Unpacked magnitude = value;
+  magnitude.neg = false;
+  const int order = compare(magnitude, decode(max_finite_pattern()));
+  return order > 0 || (order == 0 && value.sticky);
 }
 
 std::unique_ptr<NumberFormat> make_format(std::string_view name) {

@@ -31,6 +31,11 @@ class NumberFormat {
   // Every value is a multiple of 2^lsb_scale(); every finite one is below 2^(max_scale()+1).
   virtual int lsb_scale() const = 0;
   virtual int max_scale() const = 0;
+  virtual uint32_t max_finite_pattern() const = 0;  // the largest finite positive value
+
+  // Whether a finite value lies beyond the largest finite value: encoding it saturates, wraps
+  // or overflows to infinity (what the vector unit counts as a saturation).
+  bool overflows(const Unpacked& value) const;
 
   uint32_t from_double(double d) const { return encode(arith::from_double(d)); }
   double to_double(uint32_t p) const { return arith::to_double(decode(p)); }

@@ -186,10 +186,14 @@ Unpacked from_double(double d) {
 
 double to_double(const Unpacked& u) {
   switch (u.kind) {
-    case Kind::kNaN: return std::nan("");
-    case Kind::kInf: return u.neg ? -HUGE_VAL : HUGE_VAL;
-    case Kind::kZero: return u.neg ? -0.0 : 0.0;
-    case Kind::kFinite: break;
+    case Kind::kNaN:
+      return std::nan("");
+    case Kind::kInf:
+      return u.neg ? -HUGE_VAL : HUGE_VAL;
+    case Kind::kZero:
+      return u.neg ? -0.0 : 0.0;
+    case Kind::kFinite:
+      break;
   }
   if (u.scale > 1023) return u.neg ? -HUGE_VAL : HUGE_VAL;
   const int32_t lsb = std::max(u.scale - 52, -1074);  // normal, or the subnormal quantum

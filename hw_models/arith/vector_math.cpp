@@ -85,12 +85,35 @@ double evaluate(VectorFunction f, double x) {
   return 0.0;
 }
 
+const char* to_string(VectorOpClass c) {
+  static const char* const kNames[] = {"add", "mul", "function", "reduce", "convert"};
+  return kNames[static_cast<size_t>(c)];
+}
+
 uint32_t element_bytes(const VectorMathSpec& spec) {
   return (make_format(spec.format)->bits() + 7) / 8;
 }
 
+std::string default_accumulator_format(const std::string& format) {
+  const std::unique_ptr<NumberFormat> f = make_format(format);
+  const std::string name = f->name();
+  if (name.rfind("posit", 0) == 0) {
+    return "posit<32," + name.substr(name.find(',') + 1);  // posit<N,ES> -> posit<32,ES>
+  }
+  if (name.rfind("fixed", 0) == 0) {
+    // fixed<I,F[,...]>: the same fraction bits, the integer bits widened to 32 bits in all.
+    const int frac = f->lsb_scale() * -1;
+    const std::string tail = name.substr(name.find(',', 6));  // ",F>" or ",F,trunc>"
+    return "fixed<" + std::to_string(32 - frac) + tail;
+  }
+  return "fp32";
+}
+
 VectorMath::VectorMath(const VectorMathSpec& spec)
-    : spec_(spec), format_(make_format(spec.format)) {
+    : spec_(spec),
+      format_(make_format(spec.format)),
+      acc_(make_format(spec.accumulator_format.empty() ? default_accumulator_format(spec.format)
+                                                       : spec.accumulator_format)) {
   if (spec.pwl_segments == 0 || (spec.pwl_segments & (spec.pwl_segments - 1)) != 0) {
     throw std::invalid_argument("vector math: pwl_segments must be a power of two");
   }
@@ -115,9 +138,9 @@ VectorMath::VectorMath(const VectorMathSpec& spec)
   zero_ = format_->encode(Unpacked::zero());
 }
 
-std::string VectorMath::format_class() const {
-  const std::string name = format_->name();
-  const int bits = format_->bits();
+std::string VectorMath::class_of(const NumberFormat& format) {
+  const std::string name = format.name();
+  const int bits = format.bits();
   const int width = bits <= 8 ? 8 : bits <= 16 ? 16 : 32;
   if (name.rfind("posit", 0) == 0) return "posit" + std::to_string(width);
   if (name.rfind("fixed", 0) == 0) return "fixed" + std::to_string(width);
@@ -129,14 +152,29 @@ const PwlTable* VectorMath::table(VectorFunction f) const {
   return tables_[static_cast<size_t>(f)].get();
 }
 
+uint32_t VectorMath::round_as(const Unpacked& v, VectorOpClass op) const {
+  saturations_[static_cast<size_t>(op)] += format_->overflows(v);
+  return format_->encode(v);
+}
+
+Unpacked VectorMath::round_wide(const Unpacked& v) const {
+  saturations_[static_cast<size_t>(VectorOpClass::kReduce)] += acc_->overflows(v);
+  return acc_->decode(acc_->encode(v));
+}
+
+Unpacked VectorMath::inverse_wide(uint32_t n) const {
+  return acc_->decode(acc_->encode(
+      arith::div(Unpacked::from_integer(false, 1, 0), Unpacked::from_integer(false, n, 0))));
+}
+
 uint32_t VectorMath::add(uint32_t a, uint32_t b) const {
-  return round(arith::add(value(a), value(b)));
+  return round_as(arith::add(value(a), value(b)), VectorOpClass::kAdd);
 }
 uint32_t VectorMath::sub(uint32_t a, uint32_t b) const {
-  return round(arith::sub(value(a), value(b)));
+  return round_as(arith::sub(value(a), value(b)), VectorOpClass::kAdd);
 }
 uint32_t VectorMath::mul(uint32_t a, uint32_t b) const {
-  return round(arith::mul(value(a), value(b)));
+  return round_as(arith::mul(value(a), value(b)), VectorOpClass::kMul);
 }
 
 uint32_t VectorMath::max(uint32_t a, uint32_t b) const {
@@ -160,13 +198,16 @@ uint32_t VectorMath::from_table(const PwlTable& t, int64_t y_raw, int32_t scale_
                                 bool neg) const {
   const bool y_neg = y_raw < 0;
   const auto magnitude = static_cast<uint64_t>(y_neg ? -y_raw : y_raw);
-  return round(
-      Unpacked::from_integer(neg != y_neg, magnitude, scale_exp - t.spec().output.frac_bits));
+  return round_as(
+      Unpacked::from_integer(neg != y_neg, magnitude, scale_exp - t.spec().output.frac_bits),
+      VectorOpClass::kFunction);
 }
 
-uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
-  const Unpacked u = value(x);
-  if (u.is_nan()) return round(Unpacked::nan());
+uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const { return apply(f, value(x)); }
+
+uint32_t VectorMath::apply(VectorFunction f, const Unpacked& u) const {
+  const auto out = [&](const Unpacked& v) { return round_as(v, VectorOpClass::kFunction); };
+  if (u.is_nan()) return out(Unpacked::nan());
   const PwlTable* t = table(f);
   switch (f) {
     case VectorFunction::kSigmoid:
@@ -175,18 +216,18 @@ uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
     case VectorFunction::kGelu:
     case VectorFunction::kSilu: {
       if (compare(u, arith::from_double(t->spec().lo)) < 0) return zero_;
-      if (compare(u, arith::from_double(t->spec().hi)) > 0) return x;
+      if (compare(u, arith::from_double(t->spec().hi)) > 0) return out(u);
       return from_table(*t, t->eval_raw(table_input(*t, u)), 0, false);
     }
     case VectorFunction::kSquaredRelu:
       if (u.neg || u.is_zero()) return zero_;
-      return round(arith::mul(u, u));
+      return out(arith::mul(u, u));
     case VectorFunction::kExp: {
-      if (u.is_inf()) return u.neg ? zero_ : round(Unpacked::inf(false));
+      if (u.is_inf()) return u.neg ? zero_ : out(Unpacked::inf(false));
       const Unpacked tx =
           arith::mul(u, arith::from_double(1.4426950408889634));  // log2(e), in double
       if (tx.is_finite_nonzero() && tx.scale >= kExpSaturationScale) {
-        return tx.neg ? zero_ : round(Unpacked::inf(false));
+        return tx.neg ? zero_ : out(Unpacked::inf(false));
       }
       // t rounded once onto the table's grid, then split into its integer and fraction parts.
       const int frac = t->spec().input.frac_bits;
@@ -198,8 +239,8 @@ uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
       return from_table(*t, t->eval_raw(f_raw), static_cast<int32_t>(i), false);
     }
     case VectorFunction::kReciprocal: {
-      if (u.is_zero()) return round(Unpacked::inf(u.neg));
-      if (u.is_inf()) return round(Unpacked::zero(u.neg));
+      if (u.is_zero()) return out(Unpacked::inf(u.neg));
+      if (u.is_inf()) return out(Unpacked::zero(u.neg));
       // |x| = m 2^scale, m = sig 2^-63 in [1, 2): m onto the grid, then 1/m scaled back.
       const int frac = t->spec().input.frac_bits;
       Unpacked m = u;
@@ -209,7 +250,7 @@ uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
       return from_table(*t, t->eval_raw(m_raw), -u.scale, u.neg);
     }
     case VectorFunction::kRsqrt: {
-      if (u.neg || u.is_zero()) return round(Unpacked::nan());
+      if (u.neg || u.is_zero()) return out(Unpacked::nan());
       if (u.is_inf()) return zero_;
       const int frac = t->spec().input.frac_bits;
       const int32_t odd = u.scale & 1;  // m in [2, 4) when the scale is odd
@@ -222,22 +263,47 @@ uint32_t VectorMath::apply(VectorFunction f, uint32_t x) const {
   return zero_;
 }
 
-uint32_t VectorMath::sum(const std::vector<uint32_t>& xs, uint32_t lanes) const {
-  if (xs.empty()) return zero_;
-  std::vector<uint32_t> partial;
+Unpacked VectorMath::sum_wide(const std::vector<uint32_t>& xs, uint32_t lanes) const {
+  if (xs.empty()) return Unpacked::zero();
+  std::vector<Unpacked> partial;
   for (size_t j = 0; j < lanes && j < xs.size(); ++j) {
-    uint32_t s = xs[j];
-    for (size_t i = j + lanes; i < xs.size(); i += lanes) s = add(s, xs[i]);
+    Unpacked s = round_wide(value(xs[j]));
+    for (size_t i = j + lanes; i < xs.size(); i += lanes) {
+      s = round_wide(arith::add(s, value(xs[i])));
+    }
     partial.push_back(s);
   }
   while (partial.size() > 1) {
-    std::vector<uint32_t> next;
-    for (size_t i = 0; i + 1 < partial.size(); i += 2)
-      next.push_back(add(partial[i], partial[i + 1]));
+    std::vector<Unpacked> next;
+    for (size_t i = 0; i + 1 < partial.size(); i += 2) {
+      next.push_back(round_wide(arith::add(partial[i], partial[i + 1])));
+    }
     if (partial.size() % 2) next.push_back(partial.back());
     partial.swap(next);
   }
   return partial[0];
+}
+
+uint32_t VectorMath::sum(const std::vector<uint32_t>& xs, uint32_t lanes) const {
+  return round_as(sum_wide(xs, lanes), VectorOpClass::kReduce);
+}
+
+uint32_t VectorMath::mean(const std::vector<uint32_t>& xs, uint32_t lanes) const {
+  const auto n = static_cast<uint32_t>(xs.size());
+  return round_as(arith::mul(sum_wide(xs, lanes), inverse_wide(n)), VectorOpClass::kReduce);
+}
+
+uint32_t VectorMath::rms_scale(const std::vector<uint32_t>& squares, uint32_t eps_log2,
+                               uint32_t lanes) const {
+  const auto n = static_cast<uint32_t>(squares.size());
+  const Unpacked eps = Unpacked::from_integer(false, 1, -static_cast<int32_t>(eps_log2));
+  const Unpacked mean = round_wide(arith::mul(sum_wide(squares, lanes), inverse_wide(n)));
+  return apply(VectorFunction::kRsqrt,
+               round_wide(arith::add(mean, acc_->decode(acc_->encode(eps)))));
+}
+
+uint32_t VectorMath::reciprocal_of_sum(const std::vector<uint32_t>& exps, uint32_t lanes) const {
+  return apply(VectorFunction::kReciprocal, sum_wide(exps, lanes));
 }
 
 }  // namespace nmp::arith

@@ -20,7 +20,17 @@
 //
 // Reductions (sum) have a defined order, that of a `lanes`-wide unit: lane j adds elements j,
 // j + lanes, j + 2 lanes, ... in turn, then the lanes' partial sums are added pairwise, level by
-// level ((0+1), (2+3), ...; an odd one passes through); every add is rounded.
+// level ((0+1), (2+3), ...; an odd one passes through). They accumulate, as hardware does, in a
+// wider accumulator format (every add rounded to it): by default fp32 for the float formats,
+// posit<32,ES> for posit<N,ES> and fixed<I+G,F> for fixed<I,F> with G = 32 - I - F guard bits
+// (`accumulator_format` overrides it). What follows a sum stays in that format until its one
+// rounding to the internal format: softmax's reciprocal of the sum of exponentials, rmsnorm's
+// rsqrt(sum x 1/n + eps), a mean's sum x 1/n. A sum written out is rounded to the internal
+// format.
+//
+// Saturations: every result whose exact value exceeds the largest finite value of the format it
+// is rounded to (NumberFormat::overflows) is counted, by kind of operation, so that a run can
+// report where its arithmetic saturated.
 //
 // Example:
 //   VectorMath vm({"fp16", 64, 12});
@@ -54,14 +64,23 @@ const char* to_string(VectorFunction f);
 double evaluate(VectorFunction f, double x);
 
 struct VectorMathSpec {
-  std::string format = "fp32";  // make_format name
-  uint32_t pwl_segments = 64;   // per table; a power of two
-  int pwl_frac_bits = 12;       // fraction bits of every table's input and output
+  std::string format = "fp32";     // make_format name
+  uint32_t pwl_segments = 64;      // per table; a power of two
+  int pwl_frac_bits = 12;          // fraction bits of every table's input and output
+  std::string accumulator_format;  // reductions' format; empty: the default for `format`
 };
 
 // The bytes of one element of the spec's format, without building the PWL tables (the
 // lowerings' layout needs only this).
 uint32_t element_bytes(const VectorMathSpec& spec);
+// The reductions' default format for an internal format (see above).
+std::string default_accumulator_format(const std::string& format);
+
+// Kinds of operation whose results are counted when they saturate.
+enum class VectorOpClass : uint8_t { kAdd, kMul, kFunction, kReduce, kConvert };
+inline constexpr size_t kNumVectorOpClasses = 5;
+const char* to_string(VectorOpClass c);
+using SaturationCounts = std::array<uint64_t, kNumVectorOpClasses>;
 
 class VectorMath {
  public:
@@ -70,14 +89,18 @@ class VectorMath {
 
   const VectorMathSpec& spec() const { return spec_; }
   const NumberFormat& format() const { return *format_; }
+  const NumberFormat& accumulator_format() const { return *acc_; }
   uint32_t element_bytes() const { return (format_->bits() + 7) / 8; }
   // The format's family and width, for pricing its operations: fp32, fp16, bf16, fp8,
-  // posit8/16/32 (by width), fixed8/16/32 (by width).
-  std::string format_class() const;
+  // posit8/16/32 (by width), fixed8/16/32 (by width); the same for the accumulator format.
+  std::string format_class() const { return class_of(*format_); }
+  std::string accumulator_class() const { return class_of(*acc_); }
+  static std::string class_of(const NumberFormat& format);
 
   Unpacked value(uint32_t x) const { return format_->decode(x); }
-  uint32_t round(const Unpacked& v) const { return format_->encode(v); }
-  uint32_t from_double(double d) const { return format_->from_double(d); }
+  // Rounds a value into the internal format (a conversion: counted if it saturates).
+  uint32_t round(const Unpacked& v) const { return round_as(v, VectorOpClass::kConvert); }
+  uint32_t from_double(double d) const { return round(arith::from_double(d)); }
   double to_double(uint32_t x) const { return format_->to_double(x); }
 
   uint32_t add(uint32_t a, uint32_t b) const;
@@ -86,8 +109,23 @@ class VectorMath {
   uint32_t max(uint32_t a, uint32_t b) const;  // NaN if either is NaN
   uint32_t min(uint32_t a, uint32_t b) const;
   uint32_t apply(VectorFunction f, uint32_t x) const;
-  // Sum of xs in the order of a `lanes`-wide unit (see above); 0 for no elements.
+  // A function of any value (e.g. a sum in the accumulator format), rounded to the format.
+  uint32_t apply(VectorFunction f, const Unpacked& x) const;
+  // Sum of xs in the order of a `lanes`-wide unit (see above), in the accumulator format: its
+  // exact value; 0 for no elements.
+  Unpacked sum_wide(const std::vector<uint32_t>& xs, uint32_t lanes) const;
+  // The same rounded to the internal format.
   uint32_t sum(const std::vector<uint32_t>& xs, uint32_t lanes) const;
+  // sum x (1/n), n the elements, in the accumulator format, rounded once.
+  uint32_t mean(const std::vector<uint32_t>& xs, uint32_t lanes) const;
+  // rmsnorm's scale: rsqrt(sum of `squares` x 1/n + 2^-eps_log2), all in the accumulator
+  // format until the rsqrt.
+  uint32_t rms_scale(const std::vector<uint32_t>& squares, uint32_t eps_log2, uint32_t lanes) const;
+  // softmax's scale: reciprocal(sum of `exps`), the sum in the accumulator format.
+  uint32_t reciprocal_of_sum(const std::vector<uint32_t>& exps, uint32_t lanes) const;
+
+  // Saturations since construction, by kind of operation (see above).
+  const SaturationCounts& saturations() const { return saturations_; }
 
   // The PWL table a function uses (nullptr for squared_relu) and the range it covers.
   const PwlTable* table(VectorFunction f) const;
@@ -95,9 +133,14 @@ class VectorMath {
  private:
   uint32_t from_table(const PwlTable& t, int64_t y_raw, int32_t scale_exp, bool neg) const;
   int64_t table_input(const PwlTable& t, const Unpacked& x) const;
+  uint32_t round_as(const Unpacked& v, VectorOpClass op) const;
+  Unpacked round_wide(const Unpacked& v) const;  // to the accumulator format, exactly decoded
+  Unpacked inverse_wide(uint32_t n) const;       // 1/n in the accumulator format
 
   VectorMathSpec spec_;
   std::unique_ptr<NumberFormat> format_;
+  std::unique_ptr<NumberFormat> acc_;
+  mutable SaturationCounts saturations_{};
   std::array<std::unique_ptr<PwlTable>, kNumVectorFunctions> tables_;
   uint32_t zero_ = 0;
 };
