@@ -160,3 +160,45 @@ TEST_CASE("the internal format is any number format, each op rounded once", "[un
     REQUIRE(vm.element_bytes() == static_cast<uint32_t>((f->bits() + 7) / 8));
   }
 }
+
+TEST_CASE("a format overflows exactly past its largest finite value", "[unit]") {
+  for (const char* name : {"fp16", "bf16", "fp8_e4m3", "fp8_e5m2_sat", "posit<8,0>", "posit<16,1>",
+                           "fixed<4,12>", "fixed<2,6,wrap>", "fp32"}) {
+    INFO(name);
+    const auto f = make_format(name);
+    const Unpacked max = f->decode(f->max_finite_pattern());
+    REQUIRE(!f->overflows(max));
+    REQUIRE(!f->overflows(negate(max)));
+    // One part in 2^40 more is beyond it; infinities and NaN are not finite results.
+    const Unpacked above = mul(max, from_double(1 + std::ldexp(1.0, -40)));
+    REQUIRE(f->overflows(above));
+    REQUIRE(f->overflows(negate(above)));
+    REQUIRE(!f->overflows(Unpacked::inf(false)));
+    REQUIRE(!f->overflows(Unpacked::nan()));
+    // The largest finite value is the largest pattern that decodes finite.
+    REQUIRE(to_double(max) > 0);
+  }
+}
+
+TEST_CASE("sums accumulate in the accumulator format and count saturations", "[unit]") {
+  // 64 values of 0.5 in fixed<4,12>: the sum, 32, exceeds the format (max 7.9998).
+  VectorMathSpec spec;
+  spec.format = "fixed<4,12>";
+  REQUIRE(default_accumulator_format(spec.format) == "fixed<20,12>");
+  REQUIRE(default_accumulator_format("fp16") == "fp32");
+  REQUIRE(default_accumulator_format("posit<16,1>") == "posit<32,1>");
+  const VectorMath wide(spec);
+  const std::vector<uint32_t> xs(64, wide.from_double(0.5));
+  REQUIRE(to_double(wide.sum_wide(xs, 16)) == 32.0);
+  REQUIRE(wide.saturations()[static_cast<size_t>(VectorOpClass::kReduce)] == 0);
+  // The mean (32 x 1/64 in fixed<20,12>) is exact; the sum written out saturates.
+  REQUIRE(wide.to_double(wide.mean(xs, 16)) == 0.5);
+  REQUIRE(wide.to_double(wide.sum(xs, 16)) == wide.to_double(wide.format().max_finite_pattern()));
+  REQUIRE(wide.saturations()[static_cast<size_t>(VectorOpClass::kReduce)] == 1);
+  // Reciprocal of the sum: 1/32 from the wide sum.
+  REQUIRE(wide.to_double(wide.reciprocal_of_sum(xs, 16)) == Approx(1.0 / 32).epsilon(1e-3));
+  spec.accumulator_format = "fixed<4,12>";
+  const VectorMath narrow(spec);
+  REQUIRE(narrow.to_double(narrow.reciprocal_of_sum(xs, 16)) == Approx(1.0 / 8).epsilon(1e-2));
+  REQUIRE(narrow.saturations()[static_cast<size_t>(VectorOpClass::kReduce)] > 0);
+}

@@ -148,3 +148,41 @@ TEST_CASE("a decode attention step takes the documented timing model's cycles", 
   REQUIRE(three["cycles"]["total"].get<uint64_t>() - two["cycles"]["total"].get<uint64_t>() ==
           attention_step_model(p, c.context + 1, c.head_dim));
 }
+
+TEST_CASE(
+    "a fixed-point softmax sums in a wide accumulator, and a narrow one saturates and is flagged",
+    "[sim]") {
+  // fixed<4,12> holds at most 7.9998: a softmax over 100 positions whose sum of exponentials
+  // exceeds 8 saturated when sums stayed in the internal format, scaling every probability up.
+  // The inputs are small (std 0.25) so that fixed2_14 operands do not clip: the error is the
+  // vector unit's.
+  Json w = attention_workload("decode", 1, 99, 4, 2, "fixed2_14", "dram");
+  w["input"]["std"] = 0.25;
+  w["layers"][0]["weights"]["std"] = 0.25;
+  const std::vector<std::string> sets = {"hw.mac_array.pe=fixed2_14",
+                                         "hw.vector_unit.format=fixed<4,12>"};
+  auto run = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> all = sets;
+    all.insert(all.end(), extra.begin(), extra.end());
+    return sim::run_isolated(test::make_config(w, all));
+  };
+  const Json wide = run({});
+  const Json narrow = run({"hw.vector_unit.accumulator_format=fixed<4,12>"});
+  INFO("wide " << wide["error"].dump() << "\nnarrow " << narrow["error"].dump());
+  // Both match their bit-exact reference: only FP32 and the counters tell them apart.
+  REQUIRE(wide["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(narrow["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(wide["counters"]["vector_unit"]["saturations_reduce"] == 0);
+  REQUIRE(narrow["counters"]["vector_unit"]["saturations_reduce"].get<uint64_t>() > 0);
+  const double wide_db = wide["error"]["attn.output"]["sqnr_db"];
+  const double narrow_db = narrow["error"]["attn.output"]["sqnr_db"];
+  REQUIRE(wide_db > 30);
+  REQUIRE(narrow_db < wide_db - 10);
+  bool flagged = false;
+  for (const Json& warning : narrow["warnings"]) flagged |= warning["kind"] == "saturation";
+  REQUIRE(flagged);
+  REQUIRE(wide["warnings"].empty());
+  // The reductions' adds are priced in the accumulator's class.
+  REQUIRE(wide["energy_pj"]["by_event"].contains("vec.add.fixed32"));
+  REQUIRE(narrow["energy_pj"]["by_event"].contains("vec.add.fixed16"));
+}
