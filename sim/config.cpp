@@ -283,6 +283,8 @@ TechLibrary scaled_library(const TechLibrary& base, double node_nm, double energ
   t.dram_pj_per_bit.source =
       "as " + base.name +
       " (off-chip: the logic node does not change it): " + t.dram_pj_per_bit.source;
+  t.register_bit_pj_per_cycle = {t.register_bit_pj_per_cycle.value * e,
+                                 rule + t.register_bit_pj_per_cycle.source};
   return t;
 }
 
@@ -327,27 +329,44 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
   for (const std::string& op_name : ops.keys()) {
     ObjectReader op = ops.object(op_name, "one primitive operation");
     const auto inherited = t.ops.find(op_name);
+    const bool inherits = inherited != t.ops.end();
     TechOp o;
-    o.energy_pj = op.number_required("energy_pj", 0, 1e6, "pJ", "energy per operation");
-    o.has_area = op.has("area_um2") || (inherited != t.ops.end() && inherited->second.has_area);
-    const double area_default = inherited != t.ops.end() ? inherited->second.area_um2 : 0.0;
+    // An entry of a scaled library may give only an area (or only an energy) of its own.
+    o.energy_pj = inherits ? op.number("energy_pj", inherited->second.energy_pj, 0, 1e6, "pJ",
+                                       "energy per operation")
+                           : op.number_required("energy_pj", 0, 1e6, "pJ", "energy per operation");
+    o.has_area = op.has("area_um2") || (inherits && inherited->second.has_area);
+    const double area_default = inherits ? inherited->second.area_um2 : 0.0;
     o.area_um2 = op.number("area_um2", area_default, 0, 1e9, "um^2", "area of one unit");
-    o.optional = op.boolean("optional", false, "may go unused by the simulator");
+    o.optional = op.boolean("optional", inherits && inherited->second.optional,
+                            "may go unused by the simulator");
     o.source = op.string_required("source", "where the figures come from");
-    if (!op.has("area_um2") && inherited != t.ops.end()) {
-      o.source += "; area: " + inherited->second.source;
+    if (inherits && !op.has("energy_pj")) o.source += "; energy: " + inherited->second.source;
+    if (inherits && !op.has("area_um2")) o.source += "; area: " + inherited->second.source;
+    const std::string pointer = ops.pointer() + "/" + op_name;
+    for (const char* field : {"/energy_pj", "/area_um2"}) {
+      const std::string by = doc.override_of(pointer + field);
+      if (!by.empty() && doc.override_of(pointer + "/source").empty()) {
+        o.source = std::string(field + 1) + " overridden by " + by + " (the file's source: " +
+                   o.source + ")";
+      }
     }
     op.finish();
     t.ops[op_name] = o;
   }
   ops.finish();
 
-  auto sourced = [derived](ObjectReader& r, std::string_view key, double min, double max,
-                           std::string_view unit, std::string_view doc_text, SourcedValue& out) {
-    if (derived && !r.has(key)) return;
+  auto sourced = [&doc, derived](ObjectReader& r, std::string_view key, double min, double max,
+                                 std::string_view unit, std::string_view doc_text,
+                                 SourcedValue& out, bool optional = false) {
+    if ((derived || optional) && !r.has(key)) return;
     ObjectReader o = r.object_required(key, doc_text);
     out.value = o.number_required("value", min, max, unit, doc_text);
     out.source = o.string_required("source", "where the figure comes from");
+    const std::string by = doc.override_of(o.pointer() + "/value");
+    if (!by.empty() && doc.override_of(o.pointer() + "/source").empty()) {
+      out.source = "overridden by " + by + " (the file's source: " + out.source + ")";
+    }
     o.finish();
   };
   sourced(root, "dram_pj_per_bit", 0, 1e4, "pJ/bit", "DRAM energy per bit", t.dram_pj_per_bit);
@@ -377,20 +396,45 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
           t.register_bit_area_um2);
   sourced(root, "leakage_mw_per_mm2", 0, 1e4, "mW/mm^2", "leakage power per area",
           t.leakage_mw_per_mm2);
-  if (root.has("clock_pj_per_cycle_per_mm2")) {
-    ObjectReader o = root.object("clock_pj_per_cycle_per_mm2",
-                                 "clock tree energy per cycle per mm^2 (absent: 0, not modelled)");
-    t.clock_pj_per_cycle_per_mm2.value =
-        o.number_required("value", 0, 1e6, "pJ/cycle/mm^2", "clock energy per cycle and area");
-    t.clock_pj_per_cycle_per_mm2.source =
-        o.string_required("source", "where the figure comes from");
-    o.finish();
-  }
+  sourced(root, "register_bit_pj_per_cycle", 0, 1e3, "pJ/cycle",
+          "energy of one register bit per clock cycle, its share of the clock tree included "
+          "(absent: 0, not modelled)",
+          t.register_bit_pj_per_cycle, true);
   root.finish();
   doc.throw_if_errors();
-  t.resolved = doc.resolved();
+  t.resolved = technology_json(t);
   t.fields = doc.fields();
   return t;
+}
+
+Json technology_json(const TechLibrary& t) {
+  auto sourced = [](const SourcedValue& v) { return Json{{"value", v.value}, {"source", v.source}}; };
+  Json ops = Json::object();
+  for (const auto& [name, op] : t.ops) {
+    ops[name] = {{"energy_pj", op.energy_pj}, {"source", op.source}, {"optional", op.optional}};
+    if (op.has_area) ops[name]["area_um2"] = op.area_um2;
+  }
+  Json points = Json::array();
+  for (const SramEnergyPoint& p : t.sram_read_points) {
+    points.push_back({{"capacity_kib", p.capacity_kib},
+                      {"width_bits", p.width_bits},
+                      {"read_energy_pj", p.read_energy_pj}});
+  }
+  return {{"name", t.name},
+          {"file", t.file},
+          {"node_nm", t.node_nm},
+          {"voltage_v", t.voltage_v},
+          {"ops", ops},
+          {"dram_pj_per_bit", sourced(t.dram_pj_per_bit)},
+          {"sram",
+           {{"read_energy_points", points},
+            {"read_energy_source", t.sram_read_source},
+            {"write_to_read", sourced(t.sram_write_to_read)},
+            {"cell_area_um2", sourced(t.sram_cell_area_um2)},
+            {"array_efficiency", sourced(t.sram_array_efficiency)}}},
+          {"register_bit_area_um2", sourced(t.register_bit_area_um2)},
+          {"register_bit_pj_per_cycle", sourced(t.register_bit_pj_per_cycle)},
+          {"leakage_mw_per_mm2", sourced(t.leakage_mw_per_mm2)}};
 }
 
 namespace {

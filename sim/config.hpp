@@ -72,8 +72,9 @@ struct TechLibrary {
   SourcedValue sram_array_efficiency;
   SourcedValue register_bit_area_um2;
   SourcedValue leakage_mw_per_mm2;
-  // Clock tree and clocked-element energy per cycle per mm^2 of area (optional: 0 when absent).
-  SourcedValue clock_pj_per_cycle_per_mm2{0.0, "not modelled: no sourced figure for the node"};
+  // Energy of one register bit (flip-flop and its clock load) per clock cycle: the clock
+  // energy of every modelled register, every cycle (optional: 0 when absent).
+  SourcedValue register_bit_pj_per_cycle{0.0, "not modelled: no sourced figure for the node"};
   Json resolved;
   std::vector<FieldRecord> fields;
 };
@@ -94,6 +95,9 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
                               const std::vector<SetOption>& sets);
 TechLibrary parse_technology(const Json& json, const std::string& file,
                              const std::vector<SetOption>& sets);
+// Every entry of a library as it is used (inherited and overridden ones included, each with its
+// source): what reports carry under config.tech.
+Json technology_json(const TechLibrary& tech);
 WorkloadConfig parse_workload(const Json& json, const std::string& file,
                               const std::vector<SetOption>& sets);
 

@@ -275,7 +275,8 @@ AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) 
                 " um^2 (" + pe_input + "; " + std::to_string(weight_regs) + " x " +
                 fmt(weight_bits) + " weight-register bits of " + fmt(reg_bit) +
                 " um^2) + per column an adder tree of " + std::to_string(mac.rows - 1) +
-                " adders (" + fmt(tree) + " um^2) and a " + accum + " accumulator adder"};
+                " adders (" + fmt(tree) + " um^2) and a " + accum + " accumulator adder",
+            pes * weight_regs * weight_bits};
   }
   // Systolic PE: multiplier, partial-sum adder, stationary registers, and the registers that
   // pass operands and partial sums to its neighbours.
@@ -286,7 +287,8 @@ AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) 
           std::to_string(mac.rows) + " x " + std::to_string(mac.cols) + " systolic PEs of " +
               fmt(pe) + " um^2: " + pe_input + ", a " + accum + " partial-sum adder (" +
               fmt(acc_area) + " um^2), " + fmt(regs) + " register bits of " + fmt(reg_bit) +
-              " um^2 (stationary, operand and partial-sum registers)"};
+              " um^2 (stationary, operand and partial-sum registers)",
+          pes * regs};
 }
 
 double sram_macro_area(const TechLibrary& tech, double bits) {
@@ -345,8 +347,6 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   m.per_event["dram.write_byte"] = m.per_event["dram.read_byte"];
   m.leakage_mw_per_mm2 = tech.leakage_mw_per_mm2.value;
   m.leakage_source = tech.leakage_mw_per_mm2.source;
-  m.clock_pj_per_cycle_per_mm2 = tech.clock_pj_per_cycle_per_mm2.value;
-  m.clock_source = tech.clock_pj_per_cycle_per_mm2.source;
 
   // Area.
   m.area.push_back(mac_array_area(p.mac_array, tech));
@@ -370,7 +370,14 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   const double reg_bit = tech.register_bit_area_um2.value;
   m.area.push_back({"controller_registers", isa::kNumRegs * 64 * reg_bit,
                     "16 x 64-bit registers of " + fmt(reg_bit) + " um^2 per bit (" +
-                        tech.register_bit_area_um2.source + ")"});
+                        tech.register_bit_area_um2.source + ")",
+                    isa::kNumRegs * 64.0});
+  double bits = 0;
+  for (const AreaItem& a : m.area) bits += a.register_bits;
+  m.clock_pj_per_cycle = bits * tech.register_bit_pj_per_cycle.value;
+  m.clock_source = fmt(bits) + " register bits (MAC array, controller registers) x " +
+                   fmt(tech.register_bit_pj_per_cycle.value) + " pJ per bit and cycle (" +
+                   tech.register_bit_pj_per_cycle.source + "), every cycle";
   m.area_not_modelled = {"controller decode and scoreboard logic", "dma engine",
                          "unit command queues", "wiring and clock tree"};
 

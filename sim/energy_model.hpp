@@ -6,7 +6,9 @@
 // the SRAM model: read energy per word = a * (bank KiB)^b * width_bits / 64, with a and b a
 // least-squares fit in log space through the library's points; writes cost write_to_read times
 // a read. DRAM keys cost 8 x pJ/bit per byte. An instruction costs one 128-bit read of the
-// instruction memory. Energy = sum(count x pJ) + leakage x area x time + clock x area x cycles.
+// instruction memory. Energy = sum(count x pJ) + leakage x area x time + clock x cycles, where
+// clock = the register bits of the area model x the library's energy per bit and cycle (no
+// clock gating: an upper bound for idle cycles).
 //
 // Area: docs/energy-model.md gives every derivation; each item carries its own.
 //
@@ -34,13 +36,14 @@ struct AreaItem {
   std::string component;
   double um2 = 0.0;
   std::string derivation;
+  double register_bits = 0.0;  // flip-flops in it, clocked every cycle
 };
 
 struct EnergyModel {
   std::map<std::string, EventEnergy> per_event;
   double leakage_mw_per_mm2 = 0.0;
   std::string leakage_source;
-  double clock_pj_per_cycle_per_mm2 = 0.0;
+  double clock_pj_per_cycle = 0.0;  // every register bit of the area model, every cycle
   std::string clock_source;
   std::vector<AreaItem> area;
   std::vector<std::string> area_not_modelled;

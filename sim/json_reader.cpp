@@ -87,17 +87,19 @@ void Document::mark_override(const std::string& pointer, const std::string& opti
   overrides_[pointer] = option_text;
 }
 
+std::string Document::override_of(const std::string& pointer) const {
+  for (const auto& [set_pointer, option] : overrides_) {
+    if (pointer == set_pointer || pointer.rfind(set_pointer + "/", 0) == 0) return option;
+  }
+  return "";
+}
+
 ObjectReader Document::root() { return ObjectReader(*this, &json_, ""); }
 
 void Document::error(const std::string& pointer, const std::string& message) {
   // An error inside a value given with --set names the option.
-  for (const auto& [set_pointer, option] : overrides_) {
-    if (pointer == set_pointer || pointer.rfind(set_pointer + "/", 0) == 0) {
-      issues_.push_back({option, pointer, message});
-      return;
-    }
-  }
-  issues_.push_back({file_, pointer, message});
+  const std::string option = override_of(pointer);
+  issues_.push_back({option.empty() ? file_ : option, pointer, message});
 }
 
 void Document::throw_if_errors() const {

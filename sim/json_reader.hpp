@@ -70,6 +70,8 @@ class Document {
   Document(std::string file, Json json);
   // Marks values that came from `--set key=value` so errors name the option, not the file.
   void mark_override(const std::string& pointer, const std::string& option_text);
+  // The option that set `pointer` or a parent of it; "" if the file's value stands.
+  std::string override_of(const std::string& pointer) const;
 
   ObjectReader root();
   const Json& json() const { return json_; }

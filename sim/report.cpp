@@ -158,8 +158,7 @@ Json build_report(const ReportInputs& in) {
   const double latency_s = static_cast<double>(in.cycles) / clock_hz;
   const double area_um2 = energy.total_area_um2();
   const double leakage_pj = energy.leakage_mw_per_mm2 * (area_um2 * 1e-6) * latency_s * 1e9;
-  const double clock_pj =
-      energy.clock_pj_per_cycle_per_mm2 * (area_um2 * 1e-6) * static_cast<double>(in.cycles);
+  const double clock_pj = energy.clock_pj_per_cycle * static_cast<double>(in.cycles);
   const EnergySums sums = sum_energy(in.counters, energy, -1);
   Json by_event = Json::object();
   for (const auto& [key, e] : sums.by_event) {

@@ -426,8 +426,9 @@ TEST_CASE("energy recomputes from the report's own counts", "[sim]") {
     }
   }
   REQUIRE(total == Approx(r["energy_pj"]["dynamic"].get<double>()).epsilon(1e-12));
-  REQUIRE(r["energy_pj"]["total"].get<double>() == Approx(r["energy_pj"]["dynamic"].get<double>() +
-                                                          r["energy_pj"]["leakage"].get<double>()));
+  REQUIRE(r["energy_pj"]["total"].get<double>() ==
+          Approx(r["energy_pj"]["dynamic"].get<double>() + r["energy_pj"]["leakage"].get<double>() +
+                 r["energy_pj"]["clock"].get<double>()));
   // The ternary adder tree is priced as one 45 nm int8 add per MAC (Horowitz: 0.03 pJ).
   REQUIRE(r.at("energy_pj").at("by_event").at("pe.mac.ternary_tree").at("pj_per_event") == 0.03);
 }
