@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$nmpsim" regress "$root/configs/suites/core.json" --junit "$tmp/ok.xml" > "$tmp/out"
-grep -q "16 cases, 0 failed (0 did not run or differ from their bit-exact reference), 0 figures beyond tolerance" "$tmp/out"
+grep -q "17 cases, 0 failed (0 did not run or differ from their bit-exact reference), 0 figures beyond tolerance" "$tmp/out"
 grep -q 'failures="0"' "$tmp/ok.xml"
 
 # The same suite next to a copy of its baseline, with one variant changed.
@@ -20,6 +20,9 @@ s = json.load(open(sys.argv[1]))
 for v in s["variants"].values():
     v["hw"] = sys.argv[3] + "/configs/" + v["hw"].removeprefix("../")
     v["set"] = [x.replace("../tech/", sys.argv[3] + "/configs/tech/") for x in v["set"]]
+for w in s["workloads"].values():
+    if "file" in w:
+        w["file"] = sys.argv[3] + "/" + w["file"].removeprefix("../../")
 s["variants"]["int8-ws"]["set"].append("hw.dram.latency_cycles=101")
 json.dump(s, open(sys.argv[2], "w"))
 PY
@@ -33,7 +36,7 @@ if grep -q "ternary-tree/bitlinear *cycles.total" "$tmp/out"; then
 fi
 grep -q 'failures="2"' "$tmp/bad.xml"
 # The summary counts what JUnit counts.
-grep -q "16 cases, 2 failed" "$tmp/out"
+grep -q "17 cases, 2 failed" "$tmp/out"
 grep -q '<failure message=' "$tmp/bad.xml"
 "$nmpsim" regress "$tmp/suites/core.json" --update > "$tmp/out"
 grep -q "re-blessed" "$tmp/out"
