@@ -207,7 +207,8 @@ int64_t operand_value(const OperandSpec& op, Piece value, int line, const Symbol
   int64_t v = 0;
   if (op.kind == OperandKind::kReg) {
     const auto t = value.text;
-    if (t.size() < 2 || (t[0] != 'r' && t[0] != 'R') ||
+    // At most 3 digits: a register number past that is out of range whatever follows.
+    if (t.size() < 2 || t.size() > 4 || (t[0] != 'r' && t[0] != 'R') ||
         t.find_first_not_of("0123456789", 1) != std::string_view::npos) {
       throw AsmError(line, value.column,
                      std::string(op.name) + ": expected " + describe_operand(op));

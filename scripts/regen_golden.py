@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Regenerates the golden files of the test suite from the current build.
 
-tests/golden/bad_input/<case>.err: what `nmpsim` prints on standard error for each case of
-tests/golden/bad_input/cases.json (run from the repository root); first, the inputs derived
-from configs/tech/45nm.json. Review the diff before committing: the tests check these messages
+tests/golden/bad_input/<case>.err: what `nmpsim` prints on standard error for each case of the
+bad-input corpus (tests/golden/bad_input/cases.py, written out as cases.json with its input
+files; run from the repository root); first, the inputs derived from configs/tech/45nm.json. Review the diff before committing: the tests check these messages
 exactly, and also that each names its input.
 """
 import json
@@ -55,9 +55,23 @@ for name, source in [("weights_truncated_npy", {"file": "weights_truncated.npy"}
                             "out_features": 4, "weights": source}]}
     (cases_dir / f"workload_{name}.json").write_text(json.dumps(workload, indent=2) + "\n")
 
-for case in json.loads((cases_dir / "cases.json").read_text()):
-    result = subprocess.run([binary] + case["args"], cwd=root, capture_output=True, text=True)
+# The corpus of bad inputs: its input files, its case list, then each case's expected message.
+sys.path.insert(0, str(cases_dir))
+import cases  # noqa: E402  (tests/golden/bad_input/cases.py)
+
+import os  # noqa: E402
+os.chdir(root)
+cases.write_inputs(cases_dir)
+(cases_dir / "cases.json").write_text(json.dumps(cases.CASES, indent=1) + "\n")
+failed = []
+for case in cases.CASES:
+    result = subprocess.run([binary] + case["args"], cwd=root, capture_output=True,
+                            input=case.get("stdin", ""), text=True, errors="replace")
     if result.returncode != 2:
-        sys.exit(f"{case['name']}: exit code {result.returncode}, expected 2\n{result.stderr}")
+        failed.append(f"{case['name']}: exit code {result.returncode}, expected 2\n{result.stderr}")
+        continue
     (cases_dir / f"{case['name']}.err").write_text(result.stderr)
-    print(f"{case['name']}: {result.stderr.strip().splitlines()[0]}")
+    print(f"{case['name']}: {result.stderr.strip().splitlines()[0] if result.stderr.strip() else '(nothing)'}")
+print(f"{len(cases.CASES)} cases")
+if failed:
+    sys.exit("\n".join(failed))

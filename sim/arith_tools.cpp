@@ -1,7 +1,9 @@
 #include "sim/arith_tools.hpp"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -52,15 +54,20 @@ uint32_t operand(const arith::NumberFormat& f, const std::string& text, size_t c
     }
     return static_cast<uint32_t>(v);
   }
-  size_t used = 0;
-  double d = 0;
-  try {
-    d = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size()) {
+  // A decimal beyond double's range keeps its rounding in every format (at most 32 bits): one
+  // above DBL_MAX rounds as DBL_MAX does (infinity, or the largest value when saturating), one
+  // below the smallest subnormal as that subnormal does (zero, or a posit's minpos). Subnormal
+  // doubles are exact.
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  double d = std::strtod(begin, &end);
+  if (text.empty() || end != begin + text.size()) {
     throw LineError{column, "'" + text + "' is neither a hex pattern (0x..) nor a number"};
+  }
+  if (errno == ERANGE && std::isinf(d)) d = std::copysign(std::numeric_limits<double>::max(), d);
+  if (errno == ERANGE && d == 0) {
+    d = std::copysign(std::numeric_limits<double>::denorm_min(), text[0] == '-' ? -1.0 : 1.0);
   }
   return f.from_double(d);
 }
@@ -169,7 +176,11 @@ std::vector<FormatErrorRow> format_errors(const std::vector<float>& x,
       for (size_t i = 0; i < x.size(); ++i) q[i] = b.value(i) * double{b.scale};
       row.bits = 1;
     } else if (name.rfind("int", 0) == 0) {
-      const auto bits = std::stoi(name.substr(3));
+      const std::string digits = name.substr(3);
+      const int bits = digits.size() == 1 || digits.size() == 2 ? std::atoi(digits.c_str()) : 0;
+      if (digits.find_first_not_of("0123456789") != std::string::npos || bits < 2 || bits > 32) {
+        throw std::invalid_argument("unknown format '" + name + "' (intN takes 2 <= N <= 32)");
+      }
       const arith::IntQuantized iq = arith::quantize_int(
           x.data(), 1, x.size(), {bits, true, arith::IntGranularity::kPerTensor});
       for (size_t i = 0; i < x.size(); ++i) q[i] = iq.dequantize(i);

@@ -57,13 +57,23 @@ Document make_document(const Json& json, const std::string& file, const std::str
   for (const SetOption& s : sets) {
     if (s.root != root) continue;
     check_array_indices(patched, s);
+    // Errors inside what the option creates name it: the value, and the first parent of it
+    // that the document did not have.
+    std::string created = s.pointer;
+    for (size_t slash = s.pointer.find('/', 1); slash != std::string::npos;
+         slash = s.pointer.find('/', slash + 1)) {
+      if (!patched.contains(Json::json_pointer(s.pointer.substr(0, slash)))) {
+        created = s.pointer.substr(0, slash);
+        break;
+      }
+    }
     try {
       patched[Json::json_pointer(s.pointer)] = s.value;
     } catch (const Json::exception&) {
       throw ConfigError("--set " + s.text, s.pointer,
                         "cannot set this path: a parent of it is not an object");
     }
-    marks.emplace_back(s.pointer, "--set " + s.text);
+    marks.emplace_back(created, "--set " + s.text);
   }
   Document doc(file, std::move(patched));
   for (const auto& [pointer, text] : marks) doc.mark_override(pointer, text);
@@ -91,6 +101,12 @@ hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view wha
 std::vector<SetOption> parse_set_options(const std::vector<std::string>& options) {
   std::vector<SetOption> out;
   for (const std::string& text : options) {
+    // Option text ends up in JSON (reports, sweep databases): it must be valid UTF-8.
+    try {
+      (void)Json(text).dump();
+    } catch (const Json::type_error&) {
+      throw ConfigError("--set", "", "an option is not valid UTF-8 text");
+    }
     const size_t eq = text.find('=');
     const size_t dot = text.find('.');
     if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
@@ -247,10 +263,13 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
 
   const std::string tech = root.string("technology", "../tech/45nm.json",
                                        "technology library, relative to this file's folder");
+  cfg.technology_path = path_beside(file, tech);
+  if (!std::filesystem::is_regular_file(cfg.technology_path)) {
+    root.error("technology", "no technology library at " + cfg.technology_path);
+  }
   root.finish();
   doc.throw_if_errors();
 
-  cfg.technology_path = path_beside(file, tech);
   cfg.resolved = doc.resolved();
   cfg.fields = doc.fields();
   return cfg;
@@ -347,10 +366,12 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
     for (const char* field : {"/energy_pj", "/area_um2"}) {
       const std::string by = doc.override_of(pointer + field);
       if (!by.empty() && doc.override_of(pointer + "/source").empty()) {
-        o.source = std::string(field + 1) + " overridden by " + by + " (the file's source: " +
-                   o.source + ")";
+        o.source = std::string(field + 1) + " overridden by " + by +
+                   " (the file's source: " + o.source + ")";
       }
     }
+    const std::string by_set = doc.override_of(pointer);
+    o.origin = by_set.empty() ? file : by_set;
     op.finish();
     t.ops[op_name] = o;
   }
@@ -408,7 +429,9 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
 }
 
 Json technology_json(const TechLibrary& t) {
-  auto sourced = [](const SourcedValue& v) { return Json{{"value", v.value}, {"source", v.source}}; };
+  auto sourced = [](const SourcedValue& v) {
+    return Json{{"value", v.value}, {"source", v.source}};
+  };
   Json ops = Json::object();
   for (const auto& [name, op] : t.ops) {
     ops[name] = {{"energy_pj", op.energy_pj}, {"source", op.source}, {"optional", op.optional}};

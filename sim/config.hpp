@@ -45,6 +45,7 @@ struct TechOp {
   bool has_area = false;
   bool optional = false;  // may go unused by the simulator's event map
   std::string source;
+  std::string origin;  // the file or --set option that gave it (for errors)
 };
 
 struct SourcedValue {

@@ -384,7 +384,7 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   const std::set<std::string> used = referenced_primitives();
   for (const auto& [name, op] : tech.ops) {
     if (!used.count(name) && !op.optional) {
-      throw ConfigError(tech.file, "/ops/" + name,
+      throw ConfigError(op.origin.empty() ? tech.file : op.origin, "/ops/" + name,
                         "not used by the simulator's energy or area model; mark it "
                         "\"optional\": true or remove it");
     }

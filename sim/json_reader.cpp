@@ -61,7 +61,30 @@ std::string join_names(const std::vector<std::string>& names) {
 
 }  // namespace
 
+namespace {
+
+// Messages quote inputs, which may hold bytes that are not UTF-8; they travel through JSON
+// (sweep databases, reports), so each invalid byte becomes U+FFFD.
+std::string valid_utf8(const std::string& text) {
+  return Json::parse(Json(text).dump(-1, ' ', false, Json::error_handler_t::replace))
+      .get<std::string>();
+}
+
+std::vector<ConfigIssue> with_valid_utf8(std::vector<ConfigIssue> issues) {
+  for (ConfigIssue& i : issues) {
+    i.file = valid_utf8(i.file);
+    i.pointer = valid_utf8(i.pointer);
+    i.message = valid_utf8(i.message);
+  }
+  return issues;
+}
+
+}  // namespace
+
 ConfigError::ConfigError(std::vector<ConfigIssue> issues)
+    : ConfigError(with_valid_utf8(std::move(issues)), 0) {}
+
+ConfigError::ConfigError(std::vector<ConfigIssue> issues, int /*valid*/)
     : std::runtime_error(join_issues(issues)), issues_(std::move(issues)) {}
 
 ConfigError::ConfigError(std::string file, std::string pointer, std::string message)

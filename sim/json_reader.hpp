@@ -46,6 +46,7 @@ class ConfigError : public std::runtime_error {
   const std::vector<ConfigIssue>& issues() const { return issues_; }
 
  private:
+  ConfigError(std::vector<ConfigIssue> issues, int valid_utf8);
   std::vector<ConfigIssue> issues_;
 };
 

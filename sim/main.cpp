@@ -190,25 +190,6 @@ int cmd_run(int argc, char** argv) {
   return 0;
 }
 
-// Reads a program from assembly text or, if it starts with the magic, the binary format.
-nmp::isa::Program load_program(const std::string& path) {
-  const std::string raw = nmp::sim::read_input_file(path);
-  if (raw.rfind("NMPB", 0) == 0) {
-    try {
-      return nmp::isa::from_binary(std::vector<uint8_t>(raw.begin(), raw.end()));
-    } catch (const nmp::isa::FormatError& e) {
-      throw nmp::sim::ConfigError(path, "", e.what());
-    }
-  }
-  try {
-    return nmp::isa::assemble(raw);
-  } catch (const nmp::isa::AsmError& e) {
-    throw nmp::sim::ConfigError(
-        path + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()), "",
-        std::string(e.what()).substr(std::string(e.what()).find(' ') + 1));
-  }
-}
-
 int cmd_exec(int argc, char** argv) {
   std::string hw_path, program_path;
   std::vector<std::string> sets;
@@ -251,8 +232,8 @@ int cmd_exec(int argc, char** argv) {
   params.lockstep = options.lockstep || !options.trace_path.empty();
   params.max_cycles = max_cycles.value;
   params.max_instructions = max_instructions.value;
-  const Json result = nmp::sim::run_program(params, load_program(program_path), dram_bytes.value,
-                                            {}, options.trace_path);
+  const Json result = nmp::sim::run_program(params, nmp::sim::load_program_file(program_path),
+                                            dram_bytes.value, {}, options.trace_path, program_path);
   std::cout << result.dump(2) << "\n";
   return 0;
 }
@@ -593,7 +574,8 @@ int sc_main(int, char**) { return 0; }
 int main(int argc, char** argv) {
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 1);
   if (argc < 2) {
-    std::cerr << kUsage;
+    std::cout << kUsage;
+    std::cerr << "nmpsim: expected a command (see the usage above)\n";
     return kExitBadInput;
   }
   const std::string cmd = argv[1];

@@ -144,7 +144,8 @@ NpyArray read_npy(const std::string& path) {
   }
   {
     const size_t at = field("fortran_order");
-    if (header.compare(header.find_first_not_of(' ', at), 4, "True") == 0) {
+    const size_t value = header.find_first_not_of(' ', at);
+    if (value != std::string::npos && header.compare(value, 4, "True") == 0) {
       fail("Fortran-order arrays are not supported");
     }
   }
@@ -159,11 +160,14 @@ NpyArray read_npy(const std::string& path) {
       if (end == std::string::npos) end = dims.size();
       const std::string d = dims.substr(start, end - start);
       if (d.find_first_not_of(" ") != std::string::npos) {
-        try {
-          a.shape.push_back(std::stoull(d));
-        } catch (const std::exception&) {
+        const size_t first = d.find_first_not_of(' ');
+        const size_t last = d.find_last_not_of(' ');
+        const std::string digits = d.substr(first, last - first + 1);
+        if (digits.empty() || digits.size() > 15 ||
+            digits.find_first_not_of("0123456789") != std::string::npos) {
           fail("malformed shape");
         }
+        a.shape.push_back(std::stoull(digits));
       }
       start = end + 1;
     }

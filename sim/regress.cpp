@@ -149,16 +149,16 @@ RegressSuite load_suite(const std::string& path) {
   } else {
     for (size_t i = 0; i < cases->size(); ++i) {
       const Json& c = (*cases)[i];
-      const std::string where = "cases/" + std::to_string(i);
+      const std::string where = "/cases/" + std::to_string(i);
       if (!c.is_array() || c.size() != 2 || !c[0].is_string() || !c[1].is_string()) {
-        root.error(where, "expected [variant, workload]");
+        doc.error(where, "expected [variant, workload]");
         continue;
       }
       const std::string v = c[0], w = c[1];
       if (!variants.count(v)) {
-        root.error(where, "unknown variant '" + v + "'");
+        doc.error(where, "unknown variant '" + v + "'");
       } else if (!workloads.count(w)) {
-        root.error(where, "unknown workload '" + w + "'");
+        doc.error(where, "unknown workload '" + w + "'");
       } else {
         const Workload& wl = workloads[w];
         RegressCase rc;

@@ -13,6 +13,7 @@
 #include <systemc>
 
 #include "hw_models/nmp_top.hpp"
+#include "isa/assembler.hpp"
 #include "sim/energy_model.hpp"
 #include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
@@ -526,11 +527,30 @@ Json run_isolated(const SimConfig& config) {
   return run_in_child([&config] { return run_simulation(config); });
 }
 
+isa::Program load_program_file(const std::string& path) {
+  const std::string raw = read_input_file(path);
+  if (raw.rfind("NMPB", 0) == 0) {
+    try {
+      return isa::from_binary(std::vector<uint8_t>(raw.begin(), raw.end()));
+    } catch (const isa::FormatError& e) {
+      throw ConfigError(path, "", e.what());
+    }
+  }
+  try {
+    return isa::assemble(raw);
+  } catch (const isa::AsmError& e) {
+    const std::string what = e.what();
+    throw ConfigError(path + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()), "",
+                      what.substr(what.find(' ') + 1));
+  }
+}
+
 Json run_program(const hw::NmpParams& params, const isa::Program& program, uint64_t dram_bytes,
-                 const std::vector<uint8_t>& contents, const std::string& trace_path) {
+                 const std::vector<uint8_t>& contents, const std::string& trace_path,
+                 const std::string& program_name) {
   const uint64_t program_bytes = program.size() * isa::kInstrBytes;
   if (program_bytes > params.controller.imem_bytes) {
-    throw ConfigError("program", "",
+    throw ConfigError(program_name, "",
                       "the program is " + std::to_string(program_bytes) +
                           " bytes; the instruction memory holds " +
                           std::to_string(params.controller.imem_bytes) +

@@ -86,12 +86,17 @@ struct ChildProcess {
 ChildProcess start_child(const std::function<Json()>& work);
 Json child_outcome(const std::string& text, int wait_status);
 
+// A program from a file: assembly text or, if it starts with the magic "NMPB", the binary
+// format. Errors are ConfigErrors naming the file (and line:column for assembly).
+isa::Program load_program_file(const std::string& path);
+
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
 // The DRAM holds `dram_bytes` (zero pages, backed as touched) with `contents` at address 0.
 // Elaborates SystemC, so call it in a child. A non-empty trace_path writes the occupancy trace
 // (params.lockstep must be set). Throws ConfigError if the program does not fit the
 // instruction memory or the contents do not fit the DRAM.
 Json run_program(const hw::NmpParams& params, const isa::Program& program, uint64_t dram_bytes,
-                 const std::vector<uint8_t>& contents = {}, const std::string& trace_path = "");
+                 const std::vector<uint8_t>& contents = {}, const std::string& trace_path = "",
+                 const std::string& program_name = "program");
 
 }  // namespace nmp::sim

@@ -306,8 +306,19 @@ SweepSpec load_sweep_spec(const std::string& path) {
                             "it, or sample it with \"random\"");
     }
   }
-  for (const auto& [key, v] : s.grid.items()) parse_set_options({key + "=0"});  // validates roots
-  for (const auto& [key, v] : s.random.items()) parse_set_options({key + "=0"});
+  // Every key must be a --set path (hw., tech. or workload.).
+  for (const auto& [section, keys] :
+       {std::pair<const char*, const Json*>{"grid", &s.grid}, {"random", &s.random}}) {
+    for (const auto& [key, v] : keys->items()) {
+      try {
+        parse_set_options({key + "=0"});
+      } catch (const ConfigError& e) {
+        const std::string where = std::string("/") + section +
+                                  (std::string(section) == "random" ? "/fields/" : "/") + key;
+        throw ConfigError(path, where, e.issues().front().message);
+      }
+    }
+  }
   return s;
 }
 

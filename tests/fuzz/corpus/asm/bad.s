@@ -1,0 +1,5 @@
+# a program with a typo
+    li r1, 4
+loop:
+    dbnz r1, lop
+    halt

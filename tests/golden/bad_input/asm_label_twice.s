@@ -1,0 +1,2 @@
+x:      li r1, 0
+x:      halt

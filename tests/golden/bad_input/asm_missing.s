@@ -1,0 +1,2 @@
+        li r1
+        halt

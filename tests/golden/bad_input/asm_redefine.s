@@ -1,0 +1,3 @@
+        .equ A, 1
+        .equ A, 2
+        halt

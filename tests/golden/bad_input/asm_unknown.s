@@ -1,0 +1,3 @@
+        li r1, 0
+        frob r1, r2
+        halt

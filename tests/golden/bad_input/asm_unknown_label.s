@@ -1,0 +1,2 @@
+        bnez r1, nowhere
+        halt
