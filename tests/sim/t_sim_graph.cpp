@@ -606,3 +606,24 @@ TEST_CASE("linear layers with biases equal their exact model", "[sim]") {
   REQUIRE_THROWS_WITH(test::make_config(chain), Catch::Contains("/layers/0/biases") &&
                                                     Catch::Contains("runs in graph models"));
 }
+
+TEST_CASE("a graph may start with a vector layer", "[sim]") {
+  // Outside testing once saw an activation as layer 0 fail; every vector kind stays covered.
+  for (const Json& first : {Json{{"type", "activation"}, {"name", "a"}, {"function", "tanh"}},
+                            Json{{"type", "rmsnorm"}, {"name", "a"}},
+                            Json{{"type", "layernorm"}, {"name", "a"}},
+                            Json{{"type", "rope"}, {"name", "a"}, {"heads", 2}}}) {
+    INFO(first.dump());
+    Json l0 = first;
+    l0["in_features"] = 64;
+    const Json w = {{"name", "vector-first"},
+                    {"tokens", 3},
+                    {"layers",
+                     {l0,
+                      {{"type", "bitlinear"}, {"name", "up"}, {"in_features", 64},
+                       {"out_features", 32}}}}};
+    const Json r = test::run_both_modes(test::make_config(w));
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    REQUIRE(r["invariants"]["outputs_checked"] == 3 * (64 + 32));
+  }
+}

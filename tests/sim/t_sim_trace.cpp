@@ -98,3 +98,25 @@ TEST_CASE("the occupancy trace accounts for every MAC, cycle by cycle", "[sim]")
   const bool pictures = c.rows <= 16 && c.cols <= 64;
   REQUIRE(picture_rows == (pictures ? compute_cycles * c.rows : 0));
 }
+
+TEST_CASE("run --trace writes one line per cycle of a workload, as README says", "[sim]") {
+  // The command line, as a user runs it: --trace turns lockstep on and writes the trace.
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  const std::string trace = dir + "/nmpsim-run-trace-" + std::to_string(getpid()) + ".txt";
+  const std::string report = trace + ".json";
+  const std::string workload = dir + "/nmpsim-run-trace-" + std::to_string(getpid()) + ".wl.json";
+  std::ofstream(workload) << test::bitlinear_workload(2, {{64, 48}}).dump();
+  const std::string cmd = std::string(NMPSIM_BINARY) + " run --hw " +
+                          test::source_path("configs/hw/default.json") + " --workload " + workload +
+                          " --trace " + trace + " --out " + report + " -q";
+  REQUIRE(std::system(cmd.c_str()) == 0);
+  uint64_t pictures = 0;
+  const std::vector<TraceLine> lines = read_trace(trace, pictures);
+  const Json r = sim::parse_json_file(report);
+  REQUIRE(lines.size() == r["cycles"]["total"].get<uint64_t>());
+  REQUIRE(r["config"]["run"]["mode"] == "lockstep");
+  uint64_t active = 0;
+  for (const TraceLine& l : lines) active += l.active;
+  REQUIRE(active == r["counters"]["mac_array"]["macs"].get<uint64_t>());
+  for (const std::string& f : {trace, report, workload}) std::filesystem::remove(f);
+}
