@@ -68,29 +68,58 @@ Footprint Dma::footprint(const Command& cmd) const {
   return fp;
 }
 
-void Dma::begin(const Command& cmd, Cycles /*now*/) {
+namespace {
+
+// Beat groups for beats ending at strictly increasing cycles: runs with the same size, SRAM
+// stride and spacing share a group; a beat takes the cycles since the previous one ended.
+void append_beats(const std::vector<Dma::SramBeat>& beats, Cycles first_start, Sram* sram,
+                  Access access, std::vector<BeatGroup>& groups) {
+  Cycles previous_end = first_start - 1;  // beat 0 takes end - first_start + 1 cycles
+  for (size_t i = 0; i < beats.size();) {
+    const Dma::SramBeat& b = beats[i];
+    const Cycles cycles = b.end - previous_end;
+    size_t j = i + 1;
+    const uint64_t stride = j < beats.size() ? beats[j].sram - b.sram : b.bytes;
+    while (j < beats.size() && beats[j].bytes == b.bytes &&
+           beats[j].end - beats[j - 1].end == cycles &&
+           beats[j].sram - beats[j - 1].sram == stride) {
+      ++j;
+    }
+    BeatGroup g;
+    g.beats = j - i;
+    g.min_cycles = static_cast<uint32_t>(cycles);
+    g.add({sram, access, b.sram, stride, static_cast<uint32_t>(b.bytes)});
+    groups.push_back(g);
+    previous_end = beats[j - 1].end;
+    i = j;
+  }
+}
+
+}  // namespace
+
+void Dma::begin(const Command& cmd, Cycles now) {
   const bool load = cmd.opcode != Opcode::kDmaStore;
   const bool gather = cmd.opcode == Opcode::kDmaGather;
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];
   Sram* sram = srams_[cmd.args[op::kSpace]];
   const DramParams& dp = dram_.params();
-  const uint64_t burst = dp.burst_bytes;
-  const auto burst_cycles =
-      static_cast<uint32_t>((burst + dp.bytes_per_cycle - 1) / dp.bytes_per_cycle);
+  const uint64_t burst = dp.request_bytes();
   const Access access = load ? Access::kWrite : Access::kRead;
 
   std::vector<BeatGroup> groups;
-  BeatGroup latency;
-  latency.min_cycles = dp.latency_cycles;
+  Cycles start = now;  // the first cycle a DRAM request may go out
   Sram* asram = srams_[static_cast<size_t>(MemSpace::kActSram)];
   if (gather) {  // the indices, read before any row is requested
     BeatGroup g;
     g.add({asram, Access::kRead, cmd.args[op::kIndex], 0, static_cast<uint32_t>(4 * rows)});
     groups.push_back(g);
+    start += BeatCursor::uncontended_cycles(groups);
   }
-  if (load && dp.latency_cycles > 0) groups.push_back(latency);
-  uint64_t bursts = 0;
+  // The bursts each row touches (a partial burst moves whole on the channel) and the part of
+  // each that reaches the SRAM.
+  bursts_.clear();
+  pieces_.clear();
   for (uint64_t r = 0; r < rows; ++r) {
     uint64_t dram_row = cmd.args[op::kDram] + r * cmd.args[op::kDramStride];
     if (gather) {
@@ -114,34 +143,63 @@ void Dma::begin(const Command& cmd, Cycles /*now*/) {
         std::memcpy(dram_bytes, sram_bytes, row_bytes);
       }
     }
-    // Segments: head up to the first burst boundary, whole bursts, tail.
     const uint64_t end = dram_row + row_bytes;
-    uint64_t at = dram_row;
-    while (at < end) {
-      const uint64_t burst_end = (at / burst + 1) * burst;
-      const uint64_t seg_end = std::min(end, burst_end);
-      const bool whole_bursts = at % burst == 0 && seg_end == burst_end;
-      BeatGroup g;
-      g.min_cycles = burst_cycles;
-      if (whole_bursts) {
-        g.beats = (end - at) / burst;
-        g.add({sram, access, sram_row + (at - dram_row), burst, static_cast<uint32_t>(burst)});
-        at += g.beats * burst;
-      } else {
-        g.add({sram, access, sram_row + (at - dram_row), 0, static_cast<uint32_t>(seg_end - at)});
-        at = seg_end;
-      }
-      bursts += g.beats;
-      groups.push_back(g);
+    for (uint64_t at = dram_row; at < end;) {
+      const uint64_t burst_start = at / burst * burst;
+      const uint64_t piece_end = std::min(end, burst_start + burst);
+      bursts_.push_back(burst_start);
+      pieces_.push_back({sram_row + (at - dram_row), piece_end - at, 0});
+      at = piece_end;
     }
   }
-  if (!load && dp.latency_cycles > 0) groups.push_back(latency);
+  // When each burst's data is through the channel (loads: in the SRAM's reach; stores: taken).
+  const uint64_t latency = dp.simple && load ? dp.latency_cycles : 0;
+  if (dp.simple) {
+    // The simple channel moves bytes_per_cycle, whole bursts: burst i is through when
+    // (i + 1) bursts' bytes have moved, after the latency.
+    ready_.resize(bursts_.size());
+    for (size_t i = 0; i < bursts_.size(); ++i) {
+      ready_[i] =
+          start + latency + ((i + 1) * burst + dp.bytes_per_cycle - 1) / dp.bytes_per_cycle - 1;
+    }
+    DramStats& ds = dram_.stats(cmd.layer);
+    (load ? ds.read_bytes : ds.write_bytes) += bursts_.size() * burst;
+  } else {
+    dram_.transfer(bursts_, !load, start, cmd.layer, ready_);
+  }
+  // The SRAM side: one beat per burst, bursts done in one cycle and adjacent in the SRAM
+  // merged; a beat ends no earlier than its burst, one cycle after the previous beat.
+  beats_.clear();
+  for (size_t i = 0; i < pieces_.size(); ++i) {
+    const SramBeat& p = pieces_[i];
+    if (!beats_.empty() && ready_[i] <= beats_.back().end &&
+        p.sram == beats_.back().sram + beats_.back().bytes) {
+      beats_.back().bytes += p.bytes;
+    } else {
+      beats_.push_back(
+          {p.sram, p.bytes, std::max(ready_[i], beats_.empty() ? start : beats_.back().end + 1)});
+    }
+  }
+  // The first beat starts when its data may move: a store at once (the SRAM read, then the
+  // channel), a simple load after the latency (the beat spans the burst's channel time), a
+  // standard's load when its first burst is through.
+  Cycles first = start;
+  if (load && !beats_.empty()) first = dp.simple ? start + latency : beats_.front().end;
+  if (first > start) {
+    BeatGroup wait;
+    wait.min_cycles = static_cast<uint32_t>(first - start);
+    groups.push_back(wait);
+  }
+  append_beats(beats_, first, sram, access, groups);
+  if (!load && dp.simple && dp.latency_cycles > 0) {
+    BeatGroup ack;  // the write acknowledgement
+    ack.min_cycles = dp.latency_cycles;
+    groups.push_back(ack);
+  }
 
   DmaStats& s = stats();
-  DramStats& ds = dram_.stats(cmd.layer);
   (load ? s.loads : s.stores)++;
-  (load ? ds.read_bytes : ds.write_bytes) += bursts * burst;
-  ds.useful_bytes += rows * row_bytes;
+  dram_.stats(cmd.layer).useful_bytes += rows * row_bytes;
   cursor_.start(std::move(groups), cmd.layer);
 }
 

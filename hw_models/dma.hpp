@@ -1,13 +1,17 @@
 // The DMA engine: moves 2-D blocks (rows x row_bytes, with strides) between DRAM and the
 // on-chip SRAMs, one command at a time.
 //
-// Timing of a command (docs/architecture.md#dma): a load first waits dram.latency_cycles for
-// its first data; then each row is cut at DRAM burst boundaries into segments. A segment is one
-// beat that needs at least ceil(burst_bytes / bytes_per_cycle) cycles (the channel moves whole
-// bursts) and writes the SRAM words it covers, in chunks of the SRAM's words per cycle. A store
-// does the same with SRAM reads, then waits dram.latency_cycles for the write acknowledgement.
-// Rows follow each other without gaps; requests are pipelined, so latency is paid once per
-// command. Abstracted: DRAM page policy and refresh; one outstanding command.
+// Timing of a command (docs/architecture.md#dma): each row is cut at DRAM burst boundaries; every
+// burst a row touches moves whole on the channel. The memory system (dram.hpp) says when each
+// burst's data is through: the simple channel after dram.latency_cycles (loads) and
+// bytes_per_cycle (exactly: burst i after (i + 1) bursts' bytes); a standard by simulating its
+// controllers. The SRAM side is one beat per burst (bursts through in one cycle and adjacent in
+// the SRAM share a beat): a beat writes (loads) or reads (stores) the SRAM words it covers, in
+// chunks of the SRAM's words per cycle, and ends no earlier than its burst is through and one
+// cycle after the previous beat; a beat that the SRAM delays delays the following ones (the
+// DMA holds one burst). A simple store then waits dram.latency_cycles for the write
+// acknowledgement. A gather reads its indices first. Abstracted: one outstanding command; a
+// standard store's data is taken as ready from the command's start.
 //
 // Example:
 //   Dma dma("dma", dram, srams, queue_depth, scoreboard);
@@ -35,6 +39,14 @@ struct DmaStats {
 
 class Dma : public sc_core::sc_module, public QueuedUnit {
  public:
+  // One beat of the SRAM side: bytes landing at (or leaving) consecutive SRAM addresses, done
+  // no earlier than cycle `end`.
+  struct SramBeat {
+    uint64_t sram = 0;
+    uint64_t bytes = 0;
+    Cycles end = 0;
+  };
+
   Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> srams,
       uint32_t queue_depth, Scoreboard& scoreboard);
 
@@ -57,6 +69,12 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   std::array<Sram*, kNumSrams> srams_;
   BeatCursor cursor_;
   std::vector<DmaStats> stats_;
+  // Scratch of begin(), kept to reuse their storage: a command's bursts, the part of each the
+  // SRAM sees, when each is through the channel, and the SRAM beats.
+  std::vector<uint64_t> bursts_;
+  std::vector<SramBeat> pieces_;
+  std::vector<Cycles> ready_;
+  std::vector<SramBeat> beats_;
 };
 
 }  // namespace nmp::hw

@@ -1,34 +1,63 @@
-// Off-chip DRAM: its contents and the accounting of its channel.
+// Off-chip DRAM: its contents, and the memory system the DMA unit (its only user) moves them
+// through. Two models:
 //
-// Modelled: one channel of `bytes_per_cycle` bytes per clock cycle that moves whole bursts of
-// `burst_bytes` (a transfer that covers part of a burst still moves the whole burst), and a
-// fixed `latency_cycles` from a transfer's first request to its first data. Timing is applied by
-// the DMA unit, the channel's only user. Abstracted: banks, rows, refresh and the command bus.
+//   simple     one channel of `bytes_per_cycle` bytes per accelerator cycle that moves whole
+//              bursts of `burst_bytes`, a fixed `latency_cycles` from a transfer's first
+//              request to its first data: for closed-form studies. Timing is applied by the
+//              DMA (dma.hpp).
+//   a standard (DDR4, DDR5, LPDDR4, LPDDR5, HBM2, HBM3; dram_standard.hpp): channels of
+//              ranks, bank groups, banks and rows behind FR-FCFS controllers (dram_channel.hpp),
+//              with refresh, an address mapping given as a field order, and its own clock.
+//              transfer() runs a DMA command's bursts through it and returns when each burst's
+//              data has crossed its channel's bus, in accelerator cycles converted exactly
+//              (both clocks are whole kHz: DRAM cycle d ends accelerator cycle
+//              ceil(d x f_acc / f_dram)).
+//
+// A DMA command issues its bursts in order, at most one per channel per DRAM cycle, each when
+// its channel's queue has room (head-of-line blocking); channels then run independently.
 //
 // Example:
-//   Dram d({64, 100, 64}, image);     // image: the initial contents
-//   std::memcpy(out, d.data() + addr, n);
+//   Dram d(params, image);
+//   d.transfer(bursts, /*write=*/false, now, layer, done);   // done[i]: burst i's cycle
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "hw_models/counters.hpp"
+#include "hw_models/cycles.hpp"
+#include "hw_models/dram_channel.hpp"
+#include "hw_models/dram_standard.hpp"
 #include "hw_models/zero_pages.hpp"
 
 namespace nmp::hw {
 
+// Address fields, most significant first in a mapping.
+enum class DramField : uint8_t { kChannel, kRank, kBankGroup, kBank, kRow, kColumn };
+inline constexpr size_t kNumDramFields = 6;
+const char* to_string(DramField f);  // ch, ra, bg, ba, ro, co
+
 struct DramParams {
+  // The simple channel.
   uint32_t bytes_per_cycle = 64;
   uint32_t latency_cycles = 100;
   uint32_t burst_bytes = 64;
+  // A standard: its device (a preset with overrides), mapping, policy and queue.
+  bool simple = true;
+  DramDevice device;
+  std::vector<DramField> mapping;  // all six fields, most significant first
+  PagePolicy page_policy = PagePolicy::kOpen;
+  uint32_t queue_depth = 32;
+  uint64_t accelerator_clock_khz = 1000000;
+  // The bytes of one request (the simple channel's burst, or a standard's).
+  uint64_t request_bytes() const { return simple ? burst_bytes : device.burst_bytes(); }
 };
 
-struct DramStats {
-  uint64_t read_bytes = 0;    // channel bytes, whole bursts
-  uint64_t write_bytes = 0;   // channel bytes, whole bursts
-  uint64_t useful_bytes = 0;  // bytes the transfers asked for
-  void visit(const CounterFn& fn) const;
+// A burst's place in the memory system.
+struct DramAddress {
+  uint32_t channel = 0;
+  DramRequest request;
 };
 
 class Dram {
@@ -45,11 +74,48 @@ class Dram {
   DramStats& stats(uint32_t layer) { return stats_for_layer<DramStats>(stats_, layer); }
   const std::vector<DramStats>& stats_by_layer() const { return stats_; }
 
+  // A standard's bursts (request_bytes() each, aligned) from accelerator cycle `start`: done[i]
+  // is the accelerator cycle by the end of which burst i's data has crossed the bus. Counts
+  // into `layer`.
+  void transfer(const std::vector<uint64_t>& burst_addresses, bool write, Cycles start,
+                uint32_t layer, std::vector<Cycles>& done);
+  // A standard driven as DRAM simulators are, in DRAM cycles: requests (whole bursts) enter
+  // in order, none before its cycle, each when its channel's queue has room; returns the cycle
+  // each is done (read data or write data through the bus). Counts into layer 0.
+  struct TimedRequest {
+    uint64_t address = 0;
+    bool write = false;
+    uint64_t cycle = 0;
+  };
+  std::vector<uint64_t> serve(const std::vector<TimedRequest>& requests);
+  // Accounts every channel's background and refresh up to accelerator cycle `end` (or DRAM
+  // cycle `end_dram`).
+  void finish(Cycles end, uint32_t layer) { finish_dram(to_dram_cycle(end), layer); }
+  void finish_dram(uint64_t end_dram, uint32_t layer);
+
+  DramAddress decode(uint64_t address) const;
+  uint64_t capacity_bytes() const;
+  uint64_t to_dram_cycle(Cycles accelerator_cycle) const;  // the first DRAM cycle at or after
+  Cycles to_accelerator_cycle(uint64_t dram_cycle) const;  // the cycle in which it ends
+
  private:
   DramParams params_;
   ZeroPages data_;
   uint64_t unbacked_bytes_ = 0;
   std::vector<DramStats> stats_;
+  std::vector<DramChannel> channels_;
+  std::vector<uint64_t> done_dram_;
+  // Field layout of an address (after the burst offset): bits and shift per field.
+  std::array<uint32_t, kNumDramFields> bits_{}, shift_{};
+
+  // Admits requests in order (at most one per channel per DRAM cycle, none before
+  // earliest(i)) and drains every channel; done_dram_[i] then holds request i's done cycle.
+  template <class Request>
+  void issue_in_order(size_t count, const Request& request, DramStats& stats);
 };
+
+// Parses "ro,ra,bg,ba,ch,co" (most significant first); throws std::invalid_argument naming a
+// missing, repeated or unknown field.
+std::vector<DramField> parse_dram_mapping(const std::string& text);
 
 }  // namespace nmp::hw

@@ -96,6 +96,8 @@ void NmpTop::finish(const std::string& error) {
   finished_ = true;
   cycles_ = now_;
   error_ = error;
+  // The DRAM's background and refresh run to the end, counted to the last layer.
+  dram_.finish(now_, layer_count() - 1);
 }
 
 void NmpTop::step_default() {

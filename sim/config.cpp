@@ -96,6 +96,120 @@ hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view wha
   return p;
 }
 
+// The memory system: the simple channel, or a standard's preset with every field overridable.
+void read_dram(ObjectReader& r, hw::NmpParams& p) {
+  std::vector<std::string> standards = {"simple"};
+  for (const std::string& n : hw::dram_standard_names()) standards.push_back(n);
+  const size_t standard =
+      r.choice("standard", 0, standards,
+               "simple (bandwidth, latency, bursts: closed-form studies) or a DRAM device "
+               "(docs/architecture.md#dram)");
+  hw::DramParams& d = p.dram;
+  d.simple = standard == 0;
+  if (d.simple) {
+    d.bytes_per_cycle = r.u32("bytes_per_cycle", d.bytes_per_cycle, 1, 65536, "bytes/cycle",
+                              "simple: channel bandwidth");
+    d.latency_cycles = r.u32("latency_cycles", d.latency_cycles, 0, 1000000, "cycles",
+                             "simple: first request to first data");
+    d.burst_bytes =
+        r.u32("burst_bytes", d.burst_bytes, 1, 65536, "bytes", "simple: bytes per burst");
+    return;
+  }
+  for (const char* simple_only : {"bytes_per_cycle", "latency_cycles", "burst_bytes"}) {
+    if (r.has(simple_only)) {
+      (void)r.raw(simple_only);
+      r.error(simple_only,
+              "describes the simple channel; a DRAM standard's bandwidth and "
+              "latency follow from its organization and timing");
+    }
+  }
+  d.device = hw::dram_preset(standards[standard]);
+  hw::DramOrganization& o = d.device.org;
+  o.channels = r.u32("channels", o.channels, 1, 1024, "channels", "independent channels");
+  o.ranks = r.u32("ranks", o.ranks, 1, 16, "ranks", "ranks per channel");
+  o.bank_groups = r.u32("bank_groups", o.bank_groups, 1, 64, "groups", "bank groups per rank");
+  o.banks_per_group =
+      r.u32("banks_per_group", o.banks_per_group, 1, 64, "banks", "banks per group");
+  o.rows = r.u32("rows", o.rows, 1, 1u << 24, "rows", "rows per bank");
+  o.columns = r.u32("columns", o.columns, 1, 1u << 16, "words", "columns per row (device words)");
+  o.device_width_bits =
+      r.u32("device_width_bits", o.device_width_bits, 1, 1024, "bits", "data bits of one device");
+  o.bus_width_bits = r.u32("bus_width_bits", o.bus_width_bits, 8, 4096, "bits",
+                           "data bits of one channel (devices per rank = bus / device width)");
+  o.burst_length = r.u32("burst_length", o.burst_length, 1, 64, "words", "words per column access");
+  const std::string mapping = r.string("address_mapping", "ro,ra,ba,co,bg,ch",
+                                       "address fields, most significant first: ch, ra, bg, ba, "
+                                       "ro, co (co: the burst within a row)");
+  try {
+    d.mapping = hw::parse_dram_mapping(mapping);
+  } catch (const std::invalid_argument& e) {
+    r.error("address_mapping", e.what());
+  }
+  d.page_policy = static_cast<hw::PagePolicy>(
+      r.choice("page_policy", 0, {"open", "closed"},
+               "open: rows stay open; closed: precharge once no queued request hits the row"));
+  d.queue_depth = r.u32("queue_depth", d.queue_depth, 1, 4096, "requests",
+                        "transaction queue entries per channel");
+  ObjectReader t = r.object("timing", "timing overrides, in DRAM clock cycles");
+  hw::DramTiming& tm = d.device.timing;
+  tm.clock_khz = static_cast<uint64_t>(
+      std::llround(1000 * t.number("clock_mhz", static_cast<double>(tm.clock_khz) / 1000, 1, 100000,
+                                   "MHz", "command clock (DDR: half the data rate)")));
+  struct Field {
+    const char* name;
+    uint32_t* value;
+    const char* doc;
+  };
+  const Field fields[] = {{"burst_cycles", &tm.burst_cycles, "data-bus cycles of a burst"},
+                          {"cl", &tm.cl, "RD to data"},
+                          {"cwl", &tm.cwl, "WR to data"},
+                          {"rcd_rd", &tm.rcd_rd, "ACT to RD"},
+                          {"rcd_wr", &tm.rcd_wr, "ACT to WR"},
+                          {"rp", &tm.rp, "PRE to ACT"},
+                          {"ras", &tm.ras, "ACT to PRE"},
+                          {"rc", &tm.rc, "ACT to ACT, same bank"},
+                          {"rrd_s", &tm.rrd_s, "ACT to ACT, other bank group"},
+                          {"rrd_l", &tm.rrd_l, "ACT to ACT, same bank group"},
+                          {"faw", &tm.faw, "window of at most four ACTs"},
+                          {"ccd_s", &tm.ccd_s, "column to column, other bank group"},
+                          {"ccd_l", &tm.ccd_l, "column to column, same bank group"},
+                          {"wtr_s", &tm.wtr_s, "write data to RD, other bank group"},
+                          {"wtr_l", &tm.wtr_l, "write data to RD, same bank group"},
+                          {"wr", &tm.wr, "write recovery: write data to PRE"},
+                          {"rtp", &tm.rtp, "RD to PRE"},
+                          {"rfc", &tm.rfc, "refresh cycle time"},
+                          {"refi", &tm.refi, "refresh interval"},
+                          {"rtrs", &tm.rtrs, "data-bus rank switch"}};
+  for (const Field& f : fields) *f.value = t.u32(f.name, *f.value, 0, 1u << 24, "cycles", f.doc);
+  t.finish();
+  ObjectReader pw = r.object("power", "datasheet currents of one device (IDD method)");
+  hw::DramCurrents& c = d.device.power;
+  c.vdd = pw.number("vdd", c.vdd, 0.1, 5, "V", "core supply");
+  for (const auto& [name, value] : {std::pair<const char*, double*>{"idd0", &c.idd0},
+                                    {"idd2n", &c.idd2n},
+                                    {"idd3n", &c.idd3n},
+                                    {"idd4r", &c.idd4r},
+                                    {"idd4w", &c.idd4w},
+                                    {"idd5", &c.idd5}}) {
+    *value = pw.number(name, *value, 0, 1e5, "mA", "IDD current of one device");
+  }
+  c.io_pj_per_bit =
+      pw.number("io_pj_per_bit", c.io_pj_per_bit, 0, 1e4, "pJ/bit", "I/O and termination energy");
+  const bool currents_set = pw.has("vdd") || pw.has("idd0") || pw.has("idd2n") || pw.has("idd3n") ||
+                            pw.has("idd4r") || pw.has("idd4w") || pw.has("idd5");
+  c.source = pw.string("source", currents_set ? "" : c.source,
+                       "where the currents come from (required when any is set)");
+  if (currents_set && !pw.has("source")) pw.error("source", "name where the currents come from");
+  if (pw.has("io_pj_per_bit")) {
+    c.io_source = pw.string("io_source", "", "where the I/O figure comes from");
+    if (c.io_source.empty()) pw.error("io_source", "name where the I/O figure comes from");
+  } else {
+    (void)pw.string("io_source", c.io_source, "where the I/O figure comes from");
+  }
+  pw.finish();
+  for (const std::string& problem : hw::validate_dram(d.device)) r.error("", problem);
+}
+
 }  // namespace
 
 std::vector<SetOption> parse_set_options(const std::vector<std::string>& options) {
@@ -253,16 +367,18 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   vec.finish();
 
   ObjectReader dram = root.object("dram", "off-chip DRAM");
-  p.dram.bytes_per_cycle = dram.u32("bytes_per_cycle", p.dram.bytes_per_cycle, 1, 65536,
-                                    "bytes/cycle", "channel bandwidth");
-  p.dram.latency_cycles = dram.u32("latency_cycles", p.dram.latency_cycles, 0, 1000000, "cycles",
-                                   "first request to first data");
-  p.dram.burst_bytes =
-      dram.u32("burst_bytes", p.dram.burst_bytes, 1, 65536, "bytes", "bytes per burst");
+  read_dram(dram, p);
   dram.finish();
 
   const std::string tech = root.string("technology", "../tech/45nm.json",
                                        "technology library, relative to this file's folder");
+  p.dram.accelerator_clock_khz = static_cast<uint64_t>(std::llround(p.clock_mhz * 1000));
+  if (!p.dram.simple &&
+      std::fabs(p.clock_mhz * 1000 - static_cast<double>(p.dram.accelerator_clock_khz)) > 1e-6) {
+    root.error("clock_mhz",
+               "with a DRAM standard the clock must be a whole number of kHz (DRAM cycles convert "
+               "to accelerator cycles exactly)");
+  }
   cfg.technology_path = path_beside(file, tech);
   if (!std::filesystem::is_regular_file(cfg.technology_path)) {
     root.error("technology", "no technology library at " + cfg.technology_path);

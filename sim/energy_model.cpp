@@ -291,6 +291,56 @@ AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) 
           pes * regs};
 }
 
+// DRAM events. The simple channel: every byte at the library's pJ/bit, commands not modelled. A
+// standard: the IDD method (Micron TN-41-01, DRAMPower) on its device's currents, whatever the
+// logic node; I/O per bit from the device.
+}  // namespace
+
+std::map<std::string, EventEnergy> dram_prices(const hw::DramParams& d,
+                                               const SourcedValue& simple_pj_per_bit) {
+  std::map<std::string, EventEnergy> prices;
+  const std::vector<std::string> commands = {
+      "dram.act", "dram.rd", "dram.wr", "dram.ref", "dram.active_cycle", "dram.precharged_cycle"};
+  if (d.simple) {
+    const double byte = 8 * simple_pj_per_bit.value;
+    prices["dram.read_byte"] = {
+        byte, "8 x " + fmt(simple_pj_per_bit.value) + " pJ/bit (" + simple_pj_per_bit.source + ")"};
+    prices["dram.write_byte"] = prices["dram.read_byte"];
+    for (const std::string& key : commands) {
+      prices[key] = {0, "the simple channel models no commands (its bytes carry the energy)"};
+    }
+    return prices;
+  }
+  const hw::DramDevice& dev = d.device;
+  const hw::DramCurrents& c = dev.power;
+  const hw::DramTiming& t = dev.timing;
+  const double tck_ns = 1e6 / static_cast<double>(t.clock_khz);
+  const double devices = dev.devices_per_rank();
+  // mA x V x ns = pJ, per device; x the devices of a rank.
+  auto pj = [&](double ma, double cycles) { return devices * c.vdd * ma * cycles * tck_ns; };
+  const std::string of = " x " + fmt(devices) + " devices x VDD " + fmt(c.vdd) + " V, tCK " +
+                         fmt(tck_ns) + " ns; " + dev.standard + " currents: " + c.source;
+  const double act = pj(c.idd0 * t.rc - (c.idd3n * t.ras + c.idd2n * (t.rc - t.ras)), 1);
+  prices["dram.act"] = {act, "(IDD0 tRC - IDD3N tRAS - IDD2N (tRC - tRAS)) per ACT-PRE pair" + of};
+  prices["dram.rd"] = {
+      pj(c.idd4r - c.idd3n, t.burst_cycles),
+      "(IDD4R - IDD3N) x " + std::to_string(t.burst_cycles) + " burst cycles" + of};
+  prices["dram.wr"] = {
+      pj(c.idd4w - c.idd3n, t.burst_cycles),
+      "(IDD4W - IDD3N) x " + std::to_string(t.burst_cycles) + " burst cycles" + of};
+  prices["dram.ref"] = {pj(c.idd5 - c.idd3n, t.rfc), "(IDD5 - IDD3N) x tRFC" + of};
+  prices["dram.active_cycle"] = {pj(c.idd3n, 1), "IDD3N (active standby) per rank-cycle" + of};
+  prices["dram.precharged_cycle"] = {pj(c.idd2n, 1),
+                                     "IDD2N (precharge standby) per rank-cycle" + of};
+  prices["dram.read_byte"] = {
+      8 * c.io_pj_per_bit,
+      "8 x " + fmt(c.io_pj_per_bit) + " pJ/bit I/O and termination (" + c.io_source + ")"};
+  prices["dram.write_byte"] = prices["dram.read_byte"];
+  return prices;
+}
+
+namespace {
+
 double sram_macro_area(const TechLibrary& tech, double bits) {
   return bits * tech.sram_cell_area_um2.value / tech.sram_array_efficiency.value;
 }
@@ -341,10 +391,9 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
   m.per_event["ctrl.instruction"] = {
       sram_read_energy_pj(tech, imem_kib, isa::kInstrBits),
       "one 128-bit read of a " + fmt(imem_kib) + " KiB instruction memory; " + fit_text};
-  const double dram_byte = 8 * tech.dram_pj_per_bit.value;
-  m.per_event["dram.read_byte"] = {dram_byte, "8 x " + fmt(tech.dram_pj_per_bit.value) +
-                                                  " pJ/bit (" + tech.dram_pj_per_bit.source + ")"};
-  m.per_event["dram.write_byte"] = m.per_event["dram.read_byte"];
+  for (auto& [key, price] : dram_prices(hw.params.dram, tech.dram_pj_per_bit)) {
+    m.per_event[key] = price;
+  }
   m.leakage_mw_per_mm2 = tech.leakage_mw_per_mm2.value;
   m.leakage_source = tech.leakage_mw_per_mm2.source;
 

@@ -55,6 +55,11 @@ double sram_read_energy_pj(const TechLibrary& tech, double macro_kib, double wid
 
 EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech);
 
+// The DRAM's energy keys (dram.*): a standard's from its device's currents (the IDD method) and
+// I/O figure, whatever the logic node; the simple channel's bytes at `simple_pj_per_bit`.
+std::map<std::string, EventEnergy> dram_prices(const hw::DramParams& dram,
+                                               const SourcedValue& simple_pj_per_bit);
+
 // The event map as a markdown table: energy key, primitive operations, why (docs/).
 std::string event_map_markdown();
 

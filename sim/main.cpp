@@ -14,6 +14,7 @@
 #include "isa/program.hpp"
 #include "sim/arith_tools.hpp"
 #include "sim/docs.hpp"
+#include "sim/dram_trace.hpp"
 #include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
 #include "sim/regress.hpp"
@@ -44,6 +45,7 @@ usage: nmpsim <command> [options]
 commands:
   run       simulate a workload on a hardware config and report cycles, energy, area, error
   exec      run a program (text or binary) on a hardware config; print cycles and counters
+  dram      run a memory trace through a config's DRAM standard: bandwidth, latency, energy
   asm       assemble a program (text -> binary)
   disasm    disassemble a program (binary -> text)
   arith     a calculator for number formats: reads "OP A [B]" lines, prints results
@@ -235,6 +237,39 @@ int cmd_exec(int argc, char** argv) {
   const Json result = nmp::sim::run_program(params, nmp::sim::load_program_file(program_path),
                                             dram_bytes.value, {}, options.trace_path, program_path);
   std::cout << result.dump(2) << "\n";
+  return 0;
+}
+
+int cmd_dram(int argc, char** argv) {
+  std::string hw_path, trace_path, out_path;
+  std::vector<std::string> sets;
+  po::options_description desc("options");
+  desc.add_options()("hw", po::value(&hw_path)->required(),
+                     "hardware config (JSON) naming a DRAM standard")(
+      "trace", po::value(&trace_path)->required(), "trace: 0xADDR READ|WRITE CYCLE per line")(
+      "set", po::value(&sets)->composing(), "override a hardware field: hw.dram.x=value")(
+      "out", po::value(&out_path), "write the JSON result here (default: standard output)");
+  po::positional_options_description pos;
+  pos.add("trace", 1);
+  po::variables_map vm;
+  if (!parse(argc, argv,
+             "usage: nmpsim dram --hw FILE TRACE [--set hw.dram.k=v ...] [--out R.json]", desc,
+             &pos, vm)) {
+    return 0;
+  }
+  const std::vector<nmp::sim::SetOption> set_options = nmp::sim::parse_set_options(sets);
+  for (const nmp::sim::SetOption& s : set_options) {
+    if (s.root != "hw") {
+      throw nmp::sim::ConfigError("--set " + s.text, "", "nmpsim dram takes only hw. fields");
+    }
+  }
+  const Json result =
+      nmp::sim::run_dram_trace(nmp::sim::load_hardware(hw_path, set_options), trace_path);
+  if (out_path.empty()) {
+    std::cout << result.dump(2) << "\n";
+  } else {
+    write_file(out_path, result.dump(2) + "\n");
+  }
   return 0;
 }
 
@@ -586,6 +621,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "run") return cmd_run(argc - 1, argv + 1);
     if (cmd == "exec") return cmd_exec(argc - 1, argv + 1);
+    if (cmd == "dram") return cmd_dram(argc - 1, argv + 1);
     if (cmd == "asm") return cmd_asm(argc - 1, argv + 1);
     if (cmd == "disasm") return cmd_disasm(argc - 1, argv + 1);
     if (cmd == "arith") return cmd_arith(argc - 1, argv + 1);

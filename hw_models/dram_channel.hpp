@@ -1,0 +1,147 @@
+// One DRAM channel: its ranks and banks, their row buffers and timing state, all-bank refresh,
+// and a controller with a transaction queue of `queue_depth` entries scheduled first-ready,
+// first-come-first-served (FR-FCFS): each DRAM cycle the channel issues at most one command:
+// the oldest queued request whose column command (RD/WR to its open row) may issue now; else
+// the oldest request whose ACT (bank closed) or PRE (another row open, and no queued request
+// hits it) may issue now. Open-page policy leaves rows open; closed-page precharges a row
+// (auto-precharge) once no queued request hits it.
+//
+// Timing rules (cycles of the DRAM clock; t the command's cycle):
+//   ACT   bank closed; t >= PRE + tRP, previous ACT + tRC (bank); previous ACT + tRRD_L (same
+//         bank group) / tRRD_S (rank); at most 4 ACTs per tFAW (rank); not refreshing.
+//   RD    row open; t >= ACT + tRCD_RD; previous RD/WR + tCCD_L (same group) / tCCD_S;
+//         write data end + tWTR_L / tWTR_S; data t + CL .. t + CL + burst on a free data bus.
+//   WR    row open; t >= ACT + tRCD_WR; tCCD as RD; data t + CWL .. + burst, 2 cycles after
+//         read data (turnaround).
+//   PRE   t >= ACT + tRAS, RD + tRTP, WR data end + tWR.
+//   REF   every tREFI per rank: every bank precharged (PREs issued as allowed), then tRFC with
+//         no ACT to the rank.
+// A rank switch on the data bus costs tRTRS. A read is done when its data has crossed the bus
+// (RD + CL + burst), a write when its data has (WR + CWL + burst).
+//
+// Abstracted: power-down and self-refresh, per-bank refresh, command/address bus conflicts
+// beyond one command per cycle, write buffering beyond the queue (writes are scheduled like
+// reads), data-bus inversion and ECC.
+//
+// Example:
+//   DramChannel ch(device, params, layer_stats);
+//   const uint64_t admitted = ch.admit({bank, row, column, false, id}, earliest);
+//   ch.drain();   // every admitted request done; done_at(id) gives its cycle
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "hw_models/counters.hpp"
+#include "hw_models/dram_standard.hpp"
+
+namespace nmp::hw {
+
+enum class PagePolicy : uint8_t { kOpen, kClosed };
+
+// Counters of the DRAM (every channel), per layer.
+struct DramStats {
+  uint64_t read_bytes = 0;    // channel bytes, whole bursts
+  uint64_t write_bytes = 0;   // channel bytes, whole bursts
+  uint64_t useful_bytes = 0;  // bytes the transfers asked for
+  uint64_t act = 0, pre = 0, rd = 0, wr = 0, ref = 0;
+  uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
+  uint64_t active_cycles = 0;      // rank-cycles with a bank open (DRAM clock)
+  uint64_t precharged_cycles = 0;  // rank-cycles with every bank closed
+  void visit(const CounterFn& fn) const;
+};
+
+// A request as the channel sees it: its place in the channel's banks.
+struct DramRequest {
+  uint32_t rank = 0, bank_group = 0, bank = 0;  // bank within its group
+  uint32_t row = 0;
+  bool write = false;
+  uint64_t id = 0;  // the caller's index for done times
+};
+
+class DramChannel {
+ public:
+  // `stats` receives every count; set_layer() switches it to another layer's.
+  DramChannel(const DramDevice& device, PagePolicy policy, uint32_t queue_depth);
+
+  void set_stats(DramStats* stats) { stats_ = stats; }
+  // Admits a request at the first cycle >= `earliest` when the queue has room, running the
+  // channel up to it; returns that cycle.
+  uint64_t admit(const DramRequest& request, uint64_t earliest);
+  // Runs until every admitted request is done.
+  void drain();
+  // Accounts the background (and refresh) of an idle channel up to cycle `t`.
+  void idle_until(uint64_t t);
+  // Done cycle of request `id` (valid once drained). The caller sizes the table.
+  void set_done_table(std::vector<uint64_t>* done) { done_ = done; }
+  uint64_t now() const { return now_; }
+
+ private:
+  struct Bank {
+    int64_t open_row = -1;
+    uint64_t act_at = 0;    // last ACT
+    uint64_t next_act = 0;  // from tRP, tRC
+    uint64_t next_pre = 0;  // from tRAS, tRTP, tWR
+    uint64_t close_at = 0;  // when open_row >= 0 and a PRE is scheduled (closed page)
+    bool closing = false;
+  };
+  struct Rank {
+    std::vector<Bank> banks;
+    std::array<uint64_t, 4> act_window{};  // the last 4 ACT cycles (tFAW)
+    uint32_t act_window_next = 0;
+    std::vector<uint64_t> group_last_act;  // per bank group
+    uint64_t last_act = 0;
+    uint32_t acts = 0;                     // ACTs so far, up to 4
+    std::vector<uint64_t> group_last_col;  // per bank group, RD or WR
+    uint64_t last_col = 0;
+    bool any_col = false;
+    std::vector<uint64_t> group_wr_data_end;  // per bank group
+    uint64_t wr_data_end = 0;
+    uint64_t refresh_due = 0;
+    uint64_t refresh_busy_until = 0;
+    // Background accounting: banks open, since when.
+    uint32_t open_banks = 0;
+    uint64_t accounted_until = 0;
+  };
+  struct Entry {
+    DramRequest r;
+    uint32_t flat_bank = 0;
+  };
+
+  uint32_t flat(const DramRequest& r) const { return r.bank_group * banks_per_group_ + r.bank; }
+  Bank& bank_of(const DramRequest& r) { return ranks_[r.rank].banks[flat(r)]; }
+  // One scheduling step at now_: issues a command if one may issue, else jumps now_ to the
+  // next cycle where one may (or to `limit`). Returns false if nothing is queued.
+  bool step(uint64_t limit);
+  uint64_t column_ready(const Entry& e) const;
+  uint64_t act_ready(const Entry& e) const;
+  uint64_t pre_ready(const Bank& b) const;
+  bool row_wanted(const DramRequest& r, size_t skip) const;
+  void issue_column(size_t index);
+  void issue_act(const Entry& e);
+  void issue_pre(uint32_t rank, uint32_t flat_bank, uint64_t at);
+  void open_bank(uint32_t rank, uint64_t at);
+  void close_bank(uint32_t rank, uint64_t at);
+  void account(uint32_t rank, uint64_t until);
+  void settle_closes(uint32_t rank, uint64_t until);
+  // Refreshes rank `r` if due by now_; returns true if it issued a command.
+  bool refresh(uint32_t r);
+
+  const DramDevice device_;
+  const DramTiming& t_;
+  PagePolicy policy_;
+  uint32_t queue_depth_;
+  uint32_t banks_per_group_;
+  std::vector<Rank> ranks_;
+  std::deque<Entry> queue_;
+  uint64_t now_ = 0;
+  uint64_t bus_free_ = 0;  // first cycle the data bus is free
+  bool bus_last_write_ = false;
+  uint32_t bus_last_rank_ = 0;
+  DramStats* stats_ = nullptr;
+  std::vector<uint64_t>* done_ = nullptr;
+};
+
+}  // namespace nmp::hw
