@@ -26,10 +26,14 @@ void DramStats::visit(const CounterFn& fn) const {
   fn({"rd", "commands", "READ bursts", "dram.rd"}, rd);
   fn({"wr", "commands", "WRITE bursts", "dram.wr"}, wr);
   fn({"ref", "commands", "all-bank REFRESH commands", "dram.ref"}, ref);
-  fn({"row_hits", "requests", "requests to the row their bank had open when they arrived", ""},
+  fn({"row_hits", "requests",
+      "requests served from a row already open for another (no ACT of their own)", ""},
      row_hits);
-  fn({"row_misses", "requests", "requests to a bank with no row open", ""}, row_misses);
-  fn({"row_conflicts", "requests", "requests to a bank with another row open", ""}, row_conflicts);
+  fn({"row_misses", "requests", "requests that opened a closed bank with an ACT of their own", ""},
+     row_misses);
+  fn({"row_conflicts", "requests",
+      "requests that closed another row (PRE) and opened their own (ACT)", ""},
+     row_conflicts);
   fn({"active_cycles", "rank-cycles", "DRAM-clock cycles of each rank with a row open",
       "dram.active_cycle"},
      active_cycles);
@@ -40,7 +44,7 @@ void DramStats::visit(const CounterFn& fn) const {
 
 DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t queue_depth)
     : device_(device),
-      t_(device_.timing),
+      t_(device.timing),
       policy_(policy),
       queue_depth_(queue_depth),
       banks_per_group_(device.org.banks_per_group) {
@@ -99,24 +103,20 @@ uint64_t DramChannel::pre_ready(const Bank& b) const { return b.next_pre; }
 uint64_t DramChannel::act_ready(const Entry& e) const {
   const Rank& r = ranks_[e.r.rank];
   const Bank& b = r.banks[e.flat_bank];
-  uint64_t t = std::max(b.next_act, r.refresh_busy_until);
-  if (r.acts > 0) {
-    t = std::max({t, r.last_act + t_.rrd_s, r.group_last_act[e.r.bank_group] + t_.rrd_l});
-  }
-  if (r.acts >= 4) t = std::max(t, r.act_window[r.act_window_next] + t_.faw);  // the 4th-last
-  return t;
+  return std::max({b.next_act, r.refresh_busy_until, after(r.last_act, t_.rrd_s),
+                   after(r.group_last_act[e.r.bank_group], t_.rrd_l),
+                   after(r.act_window[r.act_window_next], t_.faw)});  // the 4th-last ACT
 }
 
 uint64_t DramChannel::column_ready(const Entry& e) const {
   const Rank& r = ranks_[e.r.rank];
   const Bank& b = r.banks[e.flat_bank];
   const bool write = e.r.write;
-  uint64_t t = b.act_at + (write ? t_.rcd_wr : t_.rcd_rd);
-  if (r.any_col) {
-    t = std::max({t, r.last_col + t_.ccd_s, r.group_last_col[e.r.bank_group] + t_.ccd_l});
-  }
+  uint64_t t = std::max({b.act_at + (write ? t_.rcd_wr : t_.rcd_rd), after(r.last_col, t_.ccd_s),
+                         after(r.group_last_col[e.r.bank_group], t_.ccd_l)});
   if (!write) {
-    t = std::max({t, r.wr_data_end + t_.wtr_s, r.group_wr_data_end[e.r.bank_group] + t_.wtr_l});
+    t = std::max(
+        {t, after(r.wr_data_end, t_.wtr_s), after(r.group_wr_data_end[e.r.bank_group], t_.wtr_l)});
   }
   // The data bus: this burst's data may start once the previous burst's has ended, plus a
   // turnaround for a change of direction and tRTRS for a change of rank.
@@ -128,17 +128,8 @@ uint64_t DramChannel::column_ready(const Entry& e) const {
   return t;
 }
 
-bool DramChannel::row_wanted(const DramRequest& r, size_t skip) const {
-  const int64_t open = ranks_[r.rank].banks[flat(r)].open_row;
-  for (size_t i = 0; i < queue_.size(); ++i) {
-    if (i == skip) continue;
-    const DramRequest& o = queue_[i].r;
-    if (o.rank == r.rank && o.bank_group == r.bank_group && o.bank == r.bank &&
-        static_cast<int64_t>(o.row) == open) {
-      return true;
-    }
-  }
-  return false;
+bool DramChannel::row_wanted(const DramRequest& r) const {
+  return ranks_[r.rank].banks[flat(r)].queued_hits > 0;
 }
 
 void DramChannel::issue_act(const Entry& e) {
@@ -146,13 +137,18 @@ void DramChannel::issue_act(const Entry& e) {
   Bank& b = r.banks[e.flat_bank];
   open_bank(e.r.rank, now_);
   b.open_row = e.r.row;
+  b.opened_for = e.seq;
+  b.opened_after_conflict = e.forced_pre;
+  b.queued_hits = 0;
+  for (const Entry& q : queue_) {
+    b.queued_hits += q.r.rank == e.r.rank && q.flat_bank == e.flat_bank && q.r.row == e.r.row;
+  }
   b.act_at = now_;
   b.next_act = now_ + t_.rc;
   b.next_pre = now_ + t_.ras;
-  r.last_act = now_;
-  r.acts = std::min<uint32_t>(r.acts + 1, 4);
-  r.group_last_act[e.r.bank_group] = now_;
-  r.act_window[r.act_window_next] = now_;
+  r.last_act = stamp();
+  r.group_last_act[e.r.bank_group] = stamp();
+  r.act_window[r.act_window_next] = stamp();
   r.act_window_next = (r.act_window_next + 1) % 4;
   ++stats_->act;
 }
@@ -161,6 +157,7 @@ void DramChannel::issue_pre(uint32_t rank, uint32_t flat_bank, uint64_t at) {
   Bank& b = ranks_[rank].banks[flat_bank];
   close_bank(rank, at);
   b.open_row = -1;
+  b.queued_hits = 0;
   b.next_act = std::max(b.next_act, at + t_.rp);
   ++stats_->pre;
 }
@@ -172,28 +169,34 @@ void DramChannel::issue_column(size_t index) {
   const bool write = e.r.write;
   const uint64_t data_start = now_ + (write ? t_.cwl : t_.cl);
   const uint64_t data_end = data_start + t_.burst_cycles;
-  r.last_col = now_;
-  r.any_col = true;
-  r.group_last_col[e.r.bank_group] = now_;
+  r.last_col = stamp();
+  r.group_last_col[e.r.bank_group] = stamp();
   bus_free_ = data_end;
   bus_last_write_ = write;
   bus_last_rank_ = e.r.rank;
   if (write) {
-    r.wr_data_end = data_end;
-    r.group_wr_data_end[e.r.bank_group] = data_end;
+    r.wr_data_end = data_end + kLongAgo;
+    r.group_wr_data_end[e.r.bank_group] = data_end + kLongAgo;
     b.next_pre = std::max(b.next_pre, data_end + t_.wr);
     ++stats_->wr;
   } else {
     b.next_pre = std::max(b.next_pre, now_ + t_.rtp);
     ++stats_->rd;
   }
+  if (b.opened_for != e.seq) {
+    ++stats_->row_hits;
+  } else {
+    ++(b.opened_after_conflict ? stats_->row_conflicts : stats_->row_misses);
+  }
   if (done_) (*done_)[e.r.id] = data_end;
   queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
-  if (policy_ == PagePolicy::kClosed && !row_wanted(e.r, queue_.size())) {
+  --b.queued_hits;
+  if (policy_ == PagePolicy::kClosed && !row_wanted(e.r)) {
     // Auto-precharge: no command slot; the bank closes when tRAS/tRTP/tWR allow.
     b.closing = true;
     b.close_at = b.next_pre;
     b.open_row = -1;
+    b.queued_hits = 0;
     b.next_act = std::max(b.next_act, b.close_at + t_.rp);
     ++stats_->pre;
   }
@@ -247,7 +250,7 @@ bool DramChannel::step(uint64_t limit) {
   }
   // Then the oldest request that can move its bank: ACT a closed bank, PRE a conflicting row.
   for (size_t i = 0; i < queue_.size(); ++i) {
-    const Entry& e = queue_[i];
+    Entry& e = queue_[i];
     const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
     if (b.open_row < 0) {
       const uint64_t ready = act_ready(e);
@@ -257,10 +260,11 @@ bool DramChannel::step(uint64_t limit) {
         return true;
       }
       next = std::min(next, ready);
-    } else if (b.open_row != static_cast<int64_t>(e.r.row) && !row_wanted(e.r, i)) {
+    } else if (b.open_row != static_cast<int64_t>(e.r.row) && !row_wanted(e.r)) {
       const uint64_t ready = pre_ready(b);
       if (ready <= now_) {
         issue_pre(e.r.rank, e.flat_bank, now_);
+        e.forced_pre = true;
         ++now_;
         return true;
       }
@@ -276,15 +280,9 @@ uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
   while (now_ < earliest && !queue_.empty()) step(earliest);
   if (now_ < earliest) idle_until(earliest);
   while (queue_.size() >= queue_depth_) step(kNever);
-  const Bank& b = ranks_[request.rank].banks[flat(request)];
-  if (b.open_row == static_cast<int64_t>(request.row)) {
-    ++stats_->row_hits;
-  } else if (b.open_row < 0) {
-    ++stats_->row_misses;
-  } else {
-    ++stats_->row_conflicts;
-  }
-  queue_.push_back({request, flat(request)});
+  queue_.push_back({request, flat(request), next_seq_++, false});
+  Bank& bank = ranks_[request.rank].banks[flat(request)];
+  bank.queued_hits += bank.open_row == static_cast<int64_t>(request.row);
   return now_;
 }
 

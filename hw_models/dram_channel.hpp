@@ -32,6 +32,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <vector>
 
 #include "hw_models/counters.hpp"
@@ -81,6 +82,11 @@ class DramChannel {
  private:
   struct Bank {
     int64_t open_row = -1;
+    uint32_t queued_hits = 0;  // queued requests to the open row
+    // The request whose ACT opened the row, and whether it first closed another row: it is a
+    // miss (or conflict); every other request served from the row is a hit.
+    uint64_t opened_for = std::numeric_limits<uint64_t>::max();
+    bool opened_after_conflict = false;
     uint64_t act_at = 0;    // last ACT
     uint64_t next_act = 0;  // from tRP, tRC
     uint64_t next_pre = 0;  // from tRAS, tRTP, tWR
@@ -89,14 +95,14 @@ class DramChannel {
   };
   struct Rank {
     std::vector<Bank> banks;
-    std::array<uint64_t, 4> act_window{};  // the last 4 ACT cycles (tFAW)
+    // Cycles of past commands plus kLongAgo (0: never), so that every "at least this long
+    // after" constraint holds from cycle 0 before the first command (DramChannel::after()).
+    std::array<uint64_t, 4> act_window{};  // the last 4 ACTs (tFAW), the oldest next
     uint32_t act_window_next = 0;
     std::vector<uint64_t> group_last_act;  // per bank group
     uint64_t last_act = 0;
-    uint32_t acts = 0;                     // ACTs so far, up to 4
     std::vector<uint64_t> group_last_col;  // per bank group, RD or WR
     uint64_t last_col = 0;
-    bool any_col = false;
     std::vector<uint64_t> group_wr_data_end;  // per bank group
     uint64_t wr_data_end = 0;
     uint64_t refresh_due = 0;
@@ -108,8 +114,16 @@ class DramChannel {
   struct Entry {
     DramRequest r;
     uint32_t flat_bank = 0;
+    uint64_t seq = 0;         // admission order, unique
+    bool forced_pre = false;  // a PRE closed another row for it
   };
 
+  static constexpr uint64_t kLongAgo = uint64_t{1} << 32;
+  // The earliest cycle a constraint of `gap` after a stored (shifted) cycle allows.
+  static uint64_t after(uint64_t stored, uint64_t gap) {
+    return stored + gap > kLongAgo ? stored + gap - kLongAgo : 0;
+  }
+  uint64_t stamp() const { return now_ + kLongAgo; }
   uint32_t flat(const DramRequest& r) const { return r.bank_group * banks_per_group_ + r.bank; }
   Bank& bank_of(const DramRequest& r) { return ranks_[r.rank].banks[flat(r)]; }
   // One scheduling step at now_: issues a command if one may issue, else jumps now_ to the
@@ -118,7 +132,7 @@ class DramChannel {
   uint64_t column_ready(const Entry& e) const;
   uint64_t act_ready(const Entry& e) const;
   uint64_t pre_ready(const Bank& b) const;
-  bool row_wanted(const DramRequest& r, size_t skip) const;
+  bool row_wanted(const DramRequest& r) const;
   void issue_column(size_t index);
   void issue_act(const Entry& e);
   void issue_pre(uint32_t rank, uint32_t flat_bank, uint64_t at);
@@ -130,13 +144,14 @@ class DramChannel {
   bool refresh(uint32_t r);
 
   const DramDevice device_;
-  const DramTiming& t_;
+  DramTiming t_;  // a copy: channels move when their vector grows
   PagePolicy policy_;
   uint32_t queue_depth_;
   uint32_t banks_per_group_;
   std::vector<Rank> ranks_;
   std::deque<Entry> queue_;
   uint64_t now_ = 0;
+  uint64_t next_seq_ = 0;
   uint64_t bus_free_ = 0;  // first cycle the data bus is free
   bool bus_last_write_ = false;
   uint32_t bus_last_rank_ = 0;
