@@ -103,6 +103,7 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
     c.set_done_table(&done_dram_);
   }
   done_dram_.assign(count, 0);
+  admitted_dram_.resize(count);
   const auto width = static_cast<uint32_t>(channels_.size());
   uint64_t t = 0;
   uint32_t in_cycle = 0;
@@ -122,6 +123,7 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
     a.request.write = write;
     a.request.id = i;
     const uint64_t at = channels_[a.channel].admit(a.request, t);
+    admitted_dram_[i] = at;
     if (at > t) {
       t = at;
       in_cycle = 0;
@@ -131,7 +133,11 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
   for (DramChannel& c : channels_) c.drain();
 }
 
-std::vector<uint64_t> Dram::serve(const std::vector<TimedRequest>& requests) {
+void Dram::set_fast_path(bool on) {
+  for (DramChannel& c : channels_) c.set_fast_path(on);
+}
+
+Dram::Served Dram::serve(const std::vector<TimedRequest>& requests) {
   DramStats& s = stats(0);
   issue_in_order(
       requests.size(),
@@ -144,7 +150,7 @@ std::vector<uint64_t> Dram::serve(const std::vector<TimedRequest>& requests) {
   for (const TimedRequest& r : requests) {
     (r.write ? s.write_bytes : s.read_bytes) += params_.request_bytes();
   }
-  return done_dram_;
+  return {admitted_dram_, done_dram_};
 }
 
 void Dram::transfer(const std::vector<uint64_t>& burst_addresses, bool write, Cycles start,

@@ -81,17 +81,24 @@ class Dram {
                 uint32_t layer, std::vector<Cycles>& done);
   // A standard driven as DRAM simulators are, in DRAM cycles: requests (whole bursts) enter
   // in order, none before its cycle, each when its channel's queue has room; returns the cycle
-  // each is done (read data or write data through the bus). Counts into layer 0.
+  // each entered its controller's queue and the cycle it was done (read data or write data
+  // through the bus). Counts into layer 0.
   struct TimedRequest {
     uint64_t address = 0;
     bool write = false;
     uint64_t cycle = 0;
   };
-  std::vector<uint64_t> serve(const std::vector<TimedRequest>& requests);
+  struct Served {
+    std::vector<uint64_t> admitted, done;
+  };
+  Served serve(const std::vector<TimedRequest>& requests);
   // Accounts every channel's background and refresh up to accelerator cycle `end` (or DRAM
   // cycle `end_dram`).
   void finish(Cycles end, uint32_t layer) { finish_dram(to_dram_cycle(end), layer); }
   void finish_dram(uint64_t end_dram, uint32_t layer);
+
+  // Off: each channel chooses every command by its full FR-FCFS scan (dram_channel.hpp).
+  void set_fast_path(bool on);
 
   DramAddress decode(uint64_t address) const;
   uint64_t capacity_bytes() const;
@@ -104,12 +111,13 @@ class Dram {
   uint64_t unbacked_bytes_ = 0;
   std::vector<DramStats> stats_;
   std::vector<DramChannel> channels_;
-  std::vector<uint64_t> done_dram_;
+  std::vector<uint64_t> done_dram_, admitted_dram_;
   // Field layout of an address (after the burst offset): bits and shift per field.
   std::array<uint32_t, kNumDramFields> bits_{}, shift_{};
 
   // Admits requests in order (at most one per channel per DRAM cycle, none before
-  // earliest(i)) and drains every channel; done_dram_[i] then holds request i's done cycle.
+  // earliest(i)) and drains every channel; admitted_dram_[i] and done_dram_[i] then hold
+  // request i's cycles.
   template <class Request>
   void issue_in_order(size_t count, const Request& request, DramStats& stats);
 };

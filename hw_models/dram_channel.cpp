@@ -47,8 +47,13 @@ DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t q
       t_(device.timing),
       policy_(policy),
       queue_depth_(queue_depth),
-      banks_per_group_(device.org.banks_per_group) {
+      banks_per_group_(device.org.banks_per_group),
+      groups_(device.org.bank_groups) {
   ranks_.resize(device_.org.ranks);
+  rank_queued_.assign(device_.org.ranks, 0);
+  group_queued_.assign(size_t{device_.org.ranks} * groups_, 0);
+  group_ready_cache_.assign(group_queued_.size() * 2, 0);
+  group_ready_generation_.assign(group_queued_.size() * 2, 0);
   for (uint32_t r = 0; r < ranks_.size(); ++r) {
     Rank& rank = ranks_[r];
     rank.banks.resize(device_.banks_per_rank());
@@ -109,23 +114,60 @@ uint64_t DramChannel::act_ready(const Entry& e) const {
 }
 
 uint64_t DramChannel::column_ready(const Entry& e) const {
-  const Rank& r = ranks_[e.r.rank];
-  const Bank& b = r.banks[e.flat_bank];
-  const bool write = e.r.write;
-  uint64_t t = std::max({b.act_at + (write ? t_.rcd_wr : t_.rcd_rd), after(r.last_col, t_.ccd_s),
-                         after(r.group_last_col[e.r.bank_group], t_.ccd_l)});
+  const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
+  return std::max(b.act_at + (e.r.write ? t_.rcd_wr : t_.rcd_rd),
+                  group_column_ready(e.r.rank, e.r.bank_group, e.r.write));
+}
+
+uint64_t DramChannel::group_column_ready(uint32_t rank, uint32_t group, bool write) const {
+  const Rank& r = ranks_[rank];
+  uint64_t t = std::max(after(r.last_col, t_.ccd_s), after(r.group_last_col[group], t_.ccd_l));
   if (!write) {
-    t = std::max(
-        {t, after(r.wr_data_end, t_.wtr_s), after(r.group_wr_data_end[e.r.bank_group], t_.wtr_l)});
+    t = std::max({t, after(r.wr_data_end, t_.wtr_s), after(r.group_wr_data_end[group], t_.wtr_l)});
   }
   // The data bus: this burst's data may start once the previous burst's has ended, plus a
   // turnaround for a change of direction and tRTRS for a change of rank.
   const uint32_t latency = write ? t_.cwl : t_.cl;
   uint64_t bus = bus_free_;
   if (bus > 0 && bus_last_write_ != write) bus += kBusTurnaround;
-  if (bus > 0 && bus_last_rank_ != e.r.rank) bus += t_.rtrs;
+  if (bus > 0 && bus_last_rank_ != rank) bus += t_.rtrs;
   if (bus > latency) t = std::max(t, bus - latency);
   return t;
+}
+
+uint64_t DramChannel::stream_front_ready() const {
+  // Exact when every queued request is a row hit of one direction and rank (no ACT or PRE is
+  // wanted), the oldest waits on no tRCD of its own bank, and every other bank group with
+  // queued requests becomes ready no earlier: then FR-FCFS issues the oldest next, when it is
+  // ready. Otherwise kNever: the full scan decides.
+  if (!fast_path_ || queued_hit_total_ != queue_.size()) return kNever;
+  const Entry& front = queue_.front();
+  const bool write = front.r.write;
+  if (queued_writes_ != (write ? queue_.size() : 0)) return kNever;
+  const uint32_t rank = front.r.rank;
+  if (rank_queued_[rank] != queue_.size()) return kNever;
+  const uint64_t ready = group_column_ready(rank, front.r.bank_group, write);
+  const Rank& r = ranks_[rank];
+  if (r.banks[front.flat_bank].act_at + (write ? t_.rcd_wr : t_.rcd_rd) > ready) return kNever;
+  // Another group's requests are ready no earlier if their group's own constraints (tCCD_L,
+  // tWTR_L) hold them at least as long: the rank's and the bus's are common to all.
+  auto own = [&](uint32_t g) {
+    const uint64_t t = after(r.group_last_col[g], t_.ccd_l);
+    return write ? t : std::max(t, after(r.group_wr_data_end[g], t_.wtr_l));
+  };
+  const uint64_t front_own = own(front.r.bank_group);
+  if (front_own < ready) return ready;  // the common constraints decide for every group
+  for (uint32_t g = 0; g < groups_; ++g) {
+    if (g != front.r.bank_group && group_queued_[rank * groups_ + g] > 0 && own(g) < front_own) {
+      return kNever;
+    }
+  }
+  return ready;
+}
+
+void DramChannel::set_queued_hits(Bank& b, uint32_t hits) {
+  queued_hit_total_ = queued_hit_total_ - b.queued_hits + hits;
+  b.queued_hits = hits;
 }
 
 bool DramChannel::row_wanted(const DramRequest& r) const {
@@ -139,10 +181,11 @@ void DramChannel::issue_act(const Entry& e) {
   b.open_row = e.r.row;
   b.opened_for = e.seq;
   b.opened_after_conflict = e.forced_pre;
-  b.queued_hits = 0;
+  uint32_t hits = 0;
   for (const Entry& q : queue_) {
-    b.queued_hits += q.r.rank == e.r.rank && q.flat_bank == e.flat_bank && q.r.row == e.r.row;
+    hits += q.r.rank == e.r.rank && q.flat_bank == e.flat_bank && q.r.row == e.r.row;
   }
+  set_queued_hits(b, hits);
   b.act_at = now_;
   b.next_act = now_ + t_.rc;
   b.next_pre = now_ + t_.ras;
@@ -157,7 +200,7 @@ void DramChannel::issue_pre(uint32_t rank, uint32_t flat_bank, uint64_t at) {
   Bank& b = ranks_[rank].banks[flat_bank];
   close_bank(rank, at);
   b.open_row = -1;
-  b.queued_hits = 0;
+  set_queued_hits(b, 0);
   b.next_act = std::max(b.next_act, at + t_.rp);
   ++stats_->pre;
 }
@@ -189,14 +232,21 @@ void DramChannel::issue_column(size_t index) {
     ++(b.opened_after_conflict ? stats_->row_conflicts : stats_->row_misses);
   }
   if (done_) (*done_)[e.r.id] = data_end;
-  queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
-  --b.queued_hits;
+  if (index == 0) {
+    queue_.pop_front();
+  } else {
+    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
+  }
+  set_queued_hits(b, b.queued_hits - 1);
+  queued_writes_ -= write;
+  --group_queued_[e.r.rank * groups_ + e.r.bank_group];
+  --rank_queued_[e.r.rank];
   if (policy_ == PagePolicy::kClosed && !row_wanted(e.r)) {
     // Auto-precharge: no command slot; the bank closes when tRAS/tRTP/tWR allow.
     b.closing = true;
     b.close_at = b.next_pre;
     b.open_row = -1;
-    b.queued_hits = 0;
+    set_queued_hits(b, 0);
     b.next_act = std::max(b.next_act, b.close_at + t_.rp);
     ++stats_->pre;
   }
@@ -229,51 +279,100 @@ bool DramChannel::refresh(uint32_t rank) {
 }
 
 bool DramChannel::step(uint64_t limit) {
+  uint64_t refresh_next = kNever;
   for (uint32_t r = 0; r < ranks_.size(); ++r) {
-    if (refresh(r)) return true;
+    if (now_ >= ranks_[r].refresh_due && refresh(r)) return true;
+    refresh_next = std::min(refresh_next, ranks_[r].refresh_due);
   }
   if (queue_.empty()) return false;
-  uint64_t next = kNever;
-  for (const Rank& r : ranks_) next = std::min(next, r.refresh_due);
+  if (const uint64_t ready = stream_front_ready(); ready < refresh_next) {
+    // The oldest request is the first to become ready and nothing else can issue before it:
+    // jump there and issue it, as the scans below would after as many idle steps.
+    if (ready > now_ && ready >= limit) {  // the caller's cycle comes first
+      now_ = std::max(now_ + 1, limit);
+      return true;
+    }
+    now_ = std::max(now_, ready);
+    issue_column(0);
+    ++now_;
+    return true;
+  }
+  ++scan_generation_;
   // Row hits first, oldest first.
+  uint64_t hit_next = kNever;
+  size_t hit_at = 0;
   for (size_t i = 0; i < queue_.size(); ++i) {
     const Entry& e = queue_[i];
     const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
     if (b.open_row != static_cast<int64_t>(e.r.row)) continue;
-    const uint64_t ready = column_ready(e);
+    const uint64_t ready = std::max(b.act_at + (e.r.write ? t_.rcd_wr : t_.rcd_rd),
+                                    cached_group_ready(e.r.rank, e.r.bank_group, e.r.write));
     if (ready <= now_) {
       issue_column(i);
       ++now_;
       return true;
     }
-    next = std::min(next, ready);
-  }
-  // Then the oldest request that can move its bank: ACT a closed bank, PRE a conflicting row.
-  for (size_t i = 0; i < queue_.size(); ++i) {
-    Entry& e = queue_[i];
-    const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
-    if (b.open_row < 0) {
-      const uint64_t ready = act_ready(e);
-      if (ready <= now_) {
-        issue_act(e);
-        ++now_;
-        return true;
-      }
-      next = std::min(next, ready);
-    } else if (b.open_row != static_cast<int64_t>(e.r.row) && !row_wanted(e.r)) {
-      const uint64_t ready = pre_ready(b);
-      if (ready <= now_) {
-        issue_pre(e.r.rank, e.flat_bank, now_);
-        e.forced_pre = true;
-        ++now_;
-        return true;
-      }
-      next = std::min(next, ready);
+    if (ready < hit_next) {
+      hit_next = ready;
+      hit_at = i;
     }
   }
+  // Then the oldest request that can move its bank: ACT a closed bank, PRE a conflicting row.
+  uint64_t move_next = kNever;
+  size_t move_at = 0;
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    const Entry& e = queue_[i];
+    const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
+    uint64_t ready = kNever;
+    if (b.open_row < 0) {
+      ready = act_ready(e);
+    } else if (b.open_row != static_cast<int64_t>(e.r.row) && !row_wanted(e.r)) {
+      ready = pre_ready(b);
+    }
+    if (ready <= now_) {
+      move(i);
+      ++now_;
+      return true;
+    }
+    if (ready < move_next) {
+      move_next = ready;
+      move_at = i;
+    }
+  }
+  const uint64_t next = std::min({hit_next, move_next, refresh_next});
   if (next == kNever) throw std::logic_error("DRAM channel: queued requests can never issue");
+  if (next < limit && next < refresh_next) {
+    // Nothing changes until `next`: issue there what the next step's scans would choose.
+    now_ = next;
+    if (hit_next == next) {
+      issue_column(hit_at);
+    } else {
+      move(move_at);
+    }
+    ++now_;
+    return true;
+  }
   now_ = std::max(now_ + 1, std::min(next, limit));
   return true;
+}
+
+void DramChannel::move(size_t index) {
+  Entry& e = queue_[index];
+  if (ranks_[e.r.rank].banks[e.flat_bank].open_row < 0) {
+    issue_act(e);
+  } else {
+    issue_pre(e.r.rank, e.flat_bank, now_);
+    e.forced_pre = true;
+  }
+}
+
+uint64_t DramChannel::cached_group_ready(uint32_t rank, uint32_t group, bool write) {
+  const size_t k = (size_t{rank} * groups_ + group) * 2 + write;
+  if (group_ready_generation_[k] != scan_generation_) {
+    group_ready_generation_[k] = scan_generation_;
+    group_ready_cache_[k] = group_column_ready(rank, group, write);
+  }
+  return group_ready_cache_[k];
 }
 
 uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
@@ -282,7 +381,10 @@ uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
   while (queue_.size() >= queue_depth_) step(kNever);
   queue_.push_back({request, flat(request), next_seq_++, false});
   Bank& bank = ranks_[request.rank].banks[flat(request)];
-  bank.queued_hits += bank.open_row == static_cast<int64_t>(request.row);
+  set_queued_hits(bank, bank.queued_hits + (bank.open_row == static_cast<int64_t>(request.row)));
+  queued_writes_ += request.write;
+  ++group_queued_[request.rank * groups_ + request.bank_group];
+  ++rank_queued_[request.rank];
   return now_;
 }
 

@@ -78,6 +78,9 @@ class DramChannel {
   // Done cycle of request `id` (valid once drained). The caller sizes the table.
   void set_done_table(std::vector<uint64_t>* done) { done_ = done; }
   uint64_t now() const { return now_; }
+  // Off: every command is chosen by the full FR-FCFS scan (for the test that the fast path for
+  // row-hit streams decides exactly as the scan does).
+  void set_fast_path(bool on) { fast_path_ = on; }
 
  private:
   struct Bank {
@@ -130,6 +133,16 @@ class DramChannel {
   // next cycle where one may (or to `limit`). Returns false if nothing is queued.
   bool step(uint64_t limit);
   uint64_t column_ready(const Entry& e) const;
+  // A column command's earliest cycle from its rank, bank group and the bus (not its bank).
+  uint64_t group_column_ready(uint32_t rank, uint32_t group, bool write) const;
+  // The cycle the oldest request's column command issues, if a row-hit stream decides it
+  // without a scan; else kNever.
+  uint64_t stream_front_ready() const;
+  void set_queued_hits(Bank& b, uint32_t hits);
+  // group_column_ready(), computed once per scan (nothing it reads changes within one).
+  uint64_t cached_group_ready(uint32_t rank, uint32_t group, bool write);
+  // ACT for queue_[index]'s closed bank, or PRE of the other row open in it.
+  void move(size_t index);
   uint64_t act_ready(const Entry& e) const;
   uint64_t pre_ready(const Bank& b) const;
   bool row_wanted(const DramRequest& r) const;
@@ -148,8 +161,17 @@ class DramChannel {
   PagePolicy policy_;
   uint32_t queue_depth_;
   uint32_t banks_per_group_;
+  uint32_t groups_;
+  bool fast_path_ = true;
   std::vector<Rank> ranks_;
   std::deque<Entry> queue_;
+  // Queue composition, kept as requests come and go, for the row-hit stream fast path.
+  uint64_t queued_hit_total_ = 0;  // sum of the banks' queued_hits
+  uint64_t queued_writes_ = 0;
+  std::vector<uint32_t> rank_queued_;
+  std::vector<uint32_t> group_queued_;                                // per rank and bank group
+  std::vector<uint64_t> group_ready_cache_, group_ready_generation_;  // per rank, group, write
+  uint64_t scan_generation_ = 0;
   uint64_t now_ = 0;
   uint64_t next_seq_ = 0;
   uint64_t bus_free_ = 0;  // first cycle the data bus is free

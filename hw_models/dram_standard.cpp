@@ -229,12 +229,13 @@ DramDevice lpddr5_16gb_x16_6400() {
   return d;
 }
 
-// HBM2 (JESD235): 8 channels of 128 bits per stack, BL4 (2 clocks), 1 GHz.
+// HBM2 (JESD235): 8 channels of 128 bits per stack, BL4 (2 clocks), 1 GHz; a 2 KB page
+// (legacy mode). DRAMsim3's HBM "columns = 64" counts 2-word prefetches: 128 words here.
 DramDevice hbm2_8gb_x128() {
   DramDevice d;
   d.standard = "HBM2_8Gb_x128";
   d.family = "HBM2";
-  d.org = {8, 1, 4, 4, 32768, 64, 128, 128, 4};
+  d.org = {8, 1, 4, 4, 32768, 128, 128, 128, 4};
   d.timing.clock_khz = 1000000;
   d.timing.burst_cycles = 2;
   d.timing.cl = 14;

@@ -99,19 +99,23 @@ Json run_dram_trace(const HardwareConfig& hw, const std::string& trace_path) {
   hw::Dram dram(params, hw::ZeroPages(), params.device.capacity_bytes());
   const std::vector<hw::Dram::TimedRequest> requests =
       parse_trace(text, trace_path, dram.capacity_bytes());
-  const std::vector<uint64_t> done = dram.serve(requests);
-  uint64_t cycles = 0, read_latency = 0, reads = 0;
+  const double tck_ns = 1e6 / static_cast<double>(params.device.timing.clock_khz);
+  const hw::Dram::Served served = dram.serve(requests);
+  uint64_t cycles = 0, read_latency = 0, read_turnaround = 0, reads = 0;
   for (size_t i = 0; i < requests.size(); ++i) {
-    cycles = std::max(cycles, done[i]);
+    cycles = std::max(cycles, served.done[i]);
     if (!requests[i].write) {
-      read_latency += done[i] - requests[i].cycle;
+      read_latency += served.done[i] - served.admitted[i];
+      read_turnaround += served.done[i] - requests[i].cycle;
       ++reads;
     }
   }
+  auto mean_ns = [&](uint64_t total_cycles) {
+    return reads ? static_cast<double>(total_cycles) / static_cast<double>(reads) * tck_ns : 0.0;
+  };
   // Background and refresh up to the last request's end.
   dram.finish_dram(cycles, 0);
   const hw::DramStats& s = dram.stats_by_layer().front();
-  const double tck_ns = 1e6 / static_cast<double>(params.device.timing.clock_khz);
   const uint64_t bytes = s.read_bytes + s.write_bytes;
   const double time_ns = static_cast<double>(cycles) * tck_ns;
   const auto prices = dram_prices(params, {});
@@ -139,8 +143,8 @@ Json run_dram_trace(const HardwareConfig& hw, const std::string& trace_path) {
       {"bytes", bytes},
       {"bandwidth_gbps", time_ns > 0 ? static_cast<double>(bytes) / time_ns : 0.0},
       {"peak_bandwidth_gbps", params.device.peak_bytes_per_s() * 1e-9},
-      {"avg_read_latency_ns",
-       reads ? static_cast<double>(read_latency) / static_cast<double>(reads) * tck_ns : 0.0},
+      {"avg_read_latency_ns", mean_ns(read_latency)},
+      {"avg_read_turnaround_ns", mean_ns(read_turnaround)},
       {"row_hits", s.row_hits},
       {"row_misses", s.row_misses},
       {"row_conflicts", s.row_conflicts},
