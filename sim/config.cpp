@@ -3,6 +3,7 @@
 #include "hw_models/arith/vector_math.hpp"
 #include "sim/npy.hpp"
 #include "sim/safetensors.hpp"
+#include "sim/sram_model.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -80,8 +81,10 @@ Document make_document(const Json& json, const std::string& file, const std::str
   return doc;
 }
 
+// In hw::PortConfig order.
+const std::vector<std::string> kSramPorts = {"1rw", "1r1w", "2rw"};
+
 hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view what) {
-  static const std::vector<std::string> kPorts = {"1rw", "1r1w", "2rw"};
   p.capacity_bytes = kKiB * r.u64("capacity_kib", p.capacity_bytes / kKiB, 1, uint64_t{1} << 22,
                                   "KiB", std::string(what) + " capacity");
   p.banks = r.u32("banks", p.banks, 1, 1024, "banks", "banks, word-interleaved");
@@ -91,7 +94,7 @@ hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view wha
     p.width_bits = 8;
   }
   p.ports = static_cast<hw::PortConfig>(
-      r.choice("ports", static_cast<size_t>(p.ports), kPorts,
+      r.choice("ports", static_cast<size_t>(p.ports), kSramPorts,
                "ports per bank: 1rw (one shared), 1r1w (one read, one write), 2rw (two shared)"));
   return p;
 }
@@ -152,9 +155,15 @@ void read_dram(ObjectReader& r, hw::NmpParams& p) {
                         "transaction queue entries per channel");
   ObjectReader t = r.object("timing", "timing overrides, in DRAM clock cycles");
   hw::DramTiming& tm = d.device.timing;
-  tm.clock_khz = static_cast<uint64_t>(
-      std::llround(1000 * t.number("clock_mhz", static_cast<double>(tm.clock_khz) / 1000, 1, 100000,
-                                   "MHz", "command clock (DDR: half the data rate)")));
+  const double clock_mhz = t.number("clock_mhz", static_cast<double>(tm.clock_khz) / 1000, 1,
+                                    100000, "MHz", "command clock (DDR: half the data rate)");
+  tm.clock_khz = static_cast<uint64_t>(std::llround(1000 * clock_mhz));
+  if (std::fabs(1000 * clock_mhz - static_cast<double>(tm.clock_khz)) > 1e-6) {
+    t.error("clock_mhz",
+            "expected a whole number of kHz (the DRAM and accelerator clocks convert "
+            "exactly), got " +
+                std::to_string(clock_mhz) + " MHz");
+  }
   struct Field {
     const char* name;
     uint32_t* value;
@@ -410,9 +419,14 @@ TechLibrary scaled_library(const TechLibrary& base, double node_nm, double energ
     op.source = rule + op.source;
     op.optional = true;  // inherited entries may go unused
   }
-  for (SramEnergyPoint& p : t.sram_read_points) p.read_energy_pj *= e;
-  t.sram_read_source = rule + t.sram_read_source;
-  t.sram_cell_area_um2 = {t.sram_cell_area_um2.value * a, rule + t.sram_cell_area_um2.source};
+  for (SramMacroPoint& p : t.sram_macros) {
+    p.read_pj *= e;
+    p.write_pj *= e;
+    p.area_um2 *= a;
+    p.leakage_mw *= a;
+  }
+  t.sram_source = rule + "leakage x the area factor (assumption: leakage per area as at " +
+                  base.name + "); " + t.sram_source;
   t.register_bit_area_um2 = {t.register_bit_area_um2.value * a,
                              rule + t.register_bit_area_um2.source};
   t.dram_pj_per_bit.source =
@@ -510,23 +524,20 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
 
   if (!derived || root.has("sram")) {
     ObjectReader sram = root.object_required("sram", "SRAM macro model");
-    if (!derived || sram.has("read_energy_points")) {
-      t.sram_read_points.clear();
-      for (ObjectReader& pt : sram.objects_required("read_energy_points", 2, "fit points")) {
-        SramEnergyPoint p;
-        p.capacity_kib = pt.number_required("capacity_kib", 0.001, 1e7, "KiB", "macro capacity");
-        p.width_bits = pt.number_required("width_bits", 1, 1e5, "bits", "access width");
-        p.read_energy_pj = pt.number_required("read_energy_pj", 1e-6, 1e6, "pJ", "energy per read");
-        pt.finish();
-        t.sram_read_points.push_back(p);
-      }
-      t.sram_read_source = sram.string_required("read_energy_source", "source of the fit points");
+    t.sram_macros.clear();
+    for (ObjectReader& pt : sram.objects_required("macros", 1, "macro points of the fit")) {
+      SramMacroPoint p;
+      p.capacity_kib = pt.number_required("capacity_kib", 0.001, 1e7, "KiB", "macro capacity");
+      p.width_bits = pt.number_required("width_bits", 1, 1e5, "bits", "access width");
+      p.ports = static_cast<hw::PortConfig>(pt.choice("ports", 0, kSramPorts, "the macro's ports"));
+      p.read_pj = pt.number_required("read_pj", 1e-6, 1e6, "pJ", "energy per read");
+      p.write_pj = pt.number_required("write_pj", 1e-6, 1e6, "pJ", "energy per write");
+      p.leakage_mw = pt.number_required("leakage_mw", 0, 1e6, "mW", "leakage power");
+      p.area_um2 = pt.number_required("area_um2", 1e-3, 1e10, "um^2", "macro area");
+      pt.finish();
+      t.sram_macros.push_back(p);
     }
-    sourced(sram, "write_to_read", 0.1, 10, "ratio", "write energy / read energy",
-            t.sram_write_to_read);
-    sourced(sram, "cell_area_um2", 1e-4, 100, "um^2", "6T cell area", t.sram_cell_area_um2);
-    sourced(sram, "array_efficiency", 0.01, 1, "ratio", "cell area / macro area",
-            t.sram_array_efficiency);
+    t.sram_source = sram.string_required("source", "where the macro points come from");
     sram.finish();
   }
   sourced(root, "register_bit_area_um2", 1e-3, 1e3, "um^2", "flip-flop area per bit",
@@ -539,10 +550,38 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
           t.register_bit_pj_per_cycle, true);
   root.finish();
   doc.throw_if_errors();
+  // Checked once every point parses: the fit needs them all.
+  if (const std::string why = sram_fit_problem(t.sram_macros); !why.empty()) {
+    throw ConfigError(file, "/sram/macros", why);
+  }
   t.resolved = technology_json(t);
   t.fields = doc.fields();
   return t;
 }
+
+namespace {
+
+Json sram_fit_json(const SramMacroFit& f) {
+  return {{"read_pj", "exp(" + std::to_string(f.read_log_c) + ") x bits^" +
+                          std::to_string(f.read_bits_exp) + " x width^" +
+                          std::to_string(f.read_width_exp)},
+          {"write_pj", "exp(" + std::to_string(f.write_log_c) + ") x bits^" +
+                           std::to_string(f.write_bits_exp) + " x width^" +
+                           std::to_string(f.write_width_exp)},
+          {"area_um2_per_bit", f.area_per_bit},
+          {"area_um2_per_width_bit", f.area_per_width_bit},
+          {"leakage_mw_per_bit", f.leakage_per_bit},
+          {"leakage_mw_per_width_bit", f.leakage_per_width_bit},
+          {"leakage_mw_per_macro", f.leakage_per_macro},
+          {"points", f.points},
+          {"rms_error",
+           {{"read", f.read_rms},
+            {"write", f.write_rms},
+            {"area", f.area_rms},
+            {"leakage", f.leakage_rms}}}};
+}
+
+}  // namespace
 
 Json technology_json(const TechLibrary& t) {
   auto sourced = [](const SourcedValue& v) {
@@ -553,11 +592,10 @@ Json technology_json(const TechLibrary& t) {
     ops[name] = {{"energy_pj", op.energy_pj}, {"source", op.source}, {"optional", op.optional}};
     if (op.has_area) ops[name]["area_um2"] = op.area_um2;
   }
-  Json points = Json::array();
-  for (const SramEnergyPoint& p : t.sram_read_points) {
-    points.push_back({{"capacity_kib", p.capacity_kib},
-                      {"width_bits", p.width_bits},
-                      {"read_energy_pj", p.read_energy_pj}});
+  Json sram = {{"source", t.sram_source}, {"points", t.sram_macros.size()}};
+  for (const hw::PortConfig ports :
+       {hw::PortConfig::kOneRw, hw::PortConfig::kOneROneW, hw::PortConfig::kTwoRw}) {
+    sram["fit"][hw::to_string(ports)] = sram_fit_json(fit_sram_macros(t.sram_macros, ports));
   }
   return {{"name", t.name},
           {"file", t.file},
@@ -565,12 +603,7 @@ Json technology_json(const TechLibrary& t) {
           {"voltage_v", t.voltage_v},
           {"ops", ops},
           {"dram_pj_per_bit", sourced(t.dram_pj_per_bit)},
-          {"sram",
-           {{"read_energy_points", points},
-            {"read_energy_source", t.sram_read_source},
-            {"write_to_read", sourced(t.sram_write_to_read)},
-            {"cell_area_um2", sourced(t.sram_cell_area_um2)},
-            {"array_efficiency", sourced(t.sram_array_efficiency)}}},
+          {"sram", sram},
           {"register_bit_area_um2", sourced(t.register_bit_area_um2)},
           {"register_bit_pj_per_cycle", sourced(t.register_bit_pj_per_cycle)},
           {"leakage_mw_per_mm2", sourced(t.leakage_mw_per_mm2)}};

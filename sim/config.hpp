@@ -53,10 +53,15 @@ struct SourcedValue {
   std::string source;
 };
 
-struct SramEnergyPoint {
+// One SRAM macro (a bank) as a memory model (CACTI) gives it.
+struct SramMacroPoint {
   double capacity_kib = 0.0;
   double width_bits = 0.0;
-  double read_energy_pj = 0.0;
+  hw::PortConfig ports = hw::PortConfig::kOneRw;
+  double read_pj = 0.0;   // per access of width_bits
+  double write_pj = 0.0;  // per access of width_bits
+  double leakage_mw = 0.0;
+  double area_um2 = 0.0;
 };
 
 struct TechLibrary {
@@ -66,11 +71,8 @@ struct TechLibrary {
   double voltage_v = 0.0;
   std::map<std::string, TechOp> ops;  // primitive operations by name
   SourcedValue dram_pj_per_bit;
-  std::vector<SramEnergyPoint> sram_read_points;
-  std::string sram_read_source;
-  SourcedValue sram_write_to_read;
-  SourcedValue sram_cell_area_um2;
-  SourcedValue sram_array_efficiency;
+  std::vector<SramMacroPoint> sram_macros;  // the points the SRAM model fits
+  std::string sram_source;
   SourcedValue register_bit_area_um2;
   SourcedValue leakage_mw_per_mm2;
   // Energy of one register bit (flip-flop and its clock load) per clock cycle: the clock

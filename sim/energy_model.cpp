@@ -6,6 +6,7 @@
 
 #include "hw_models/mac_array.hpp"
 #include "hw_models/pe.hpp"
+#include "sim/sram_model.hpp"
 
 namespace nmp::sim {
 namespace {
@@ -163,29 +164,6 @@ double adder_area(const TechLibrary& tech, double width) {
   return a16 + (a32 - a16) * (width - 16) / 16;
 }
 
-struct PowerFit {
-  double a = 0.0, b = 0.0;  // energy_64bit(kib) = a * kib^b
-};
-
-PowerFit fit_sram(const TechLibrary& tech) {
-  // Least squares of log(E per 64 bits) on log(KiB).
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  const double n = static_cast<double>(tech.sram_read_points.size());
-  for (const SramEnergyPoint& p : tech.sram_read_points) {
-    const double x = std::log(p.capacity_kib);
-    const double y = std::log(p.read_energy_pj * 64.0 / p.width_bits);
-    sx += x;
-    sy += y;
-    sxx += x * x;
-    sxy += x * y;
-  }
-  PowerFit f;
-  const double denom = n * sxx - sx * sx;
-  f.b = denom == 0 ? 0 : (n * sxy - sx * sy) / denom;
-  f.a = std::exp((sy - f.b * sx) / n);
-  return f;
-}
-
 // The primitive a PE multiplies with, and the one it accumulates with.
 const char* multiplier_op(hw::PeKind k) {
   switch (k) {
@@ -339,23 +317,26 @@ std::map<std::string, EventEnergy> dram_prices(const hw::DramParams& d,
   return prices;
 }
 
-namespace {
-
-double sram_macro_area(const TechLibrary& tech, double bits) {
-  return bits * tech.sram_cell_area_um2.value / tech.sram_array_efficiency.value;
+double EnergyModel::leakage_mw() const {
+  double sram = 0, sram_area = 0;
+  for (const LeakageItem& l : leakage) sram += l.mw;
+  for (const AreaItem& a : area) {
+    for (const LeakageItem& l : leakage) sram_area += l.component == a.component ? a.um2 : 0;
+  }
+  return sram + leakage_mw_per_mm2 * (total_area_um2() - sram_area) * 1e-6;
 }
 
-}  // namespace
+std::string EnergyModel::leakage_derivation() const {
+  std::string text;
+  for (const LeakageItem& l : leakage) text += l.component + " " + fmt(l.mw) + " mW; ";
+  return text + "the rest of the area at " + fmt(leakage_mw_per_mm2) + " mW/mm^2 (" +
+         leakage_source + ")";
+}
 
 double EnergyModel::total_area_um2() const {
   double t = 0;
   for (const AreaItem& a : area) t += a.um2;
   return t;
-}
-
-double sram_read_energy_pj(const TechLibrary& tech, double macro_kib, double width_bits) {
-  const PowerFit f = fit_sram(tech);
-  return f.a * std::pow(macro_kib, f.b) * width_bits / 64.0;
 }
 
 EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech) {
@@ -371,47 +352,43 @@ EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech
     }
     m.per_event[e.key] = {pj, std::string(e.why) + (how.empty() ? "" : ": " + how)};
   }
-  const PowerFit fit = fit_sram(tech);
-  const std::string fit_text = "SRAM fit E = " + fmt(fit.a) + " pJ x (bank KiB)^" + fmt(fit.b) +
-                               " per 64 bits, through " + tech.sram_read_source;
-  auto price_sram = [&](const hw::SramParams& s) {
-    const double bank_kib = static_cast<double>(s.capacity_bytes) / 1024.0 / s.banks;
-    const double read = sram_read_energy_pj(tech, bank_kib, s.width_bits);
-    const std::string what =
-        fmt(bank_kib) + " KiB bank, " + std::to_string(s.width_bits) + "-bit word; " + fit_text;
-    m.per_event["sram." + s.name + ".read_word"] = {read, what};
-    m.per_event["sram." + s.name + ".write_word"] = {
-        read * tech.sram_write_to_read.value, "read x " + fmt(tech.sram_write_to_read.value) +
-                                                  " (" + tech.sram_write_to_read.source + "); " +
-                                                  what};
-  };
+  // SRAMs: `banks` macros of capacity / banks each (sram_model.hpp).
   const hw::NmpParams& p = hw.params;
+  const std::string fit_text = "SRAM model fitted to " + tech.sram_source;
+  auto macro = [&](double bits, double width_bits, hw::PortConfig ports) {
+    return sram_macro_cost(fit_sram_macros(tech.sram_macros, ports), bits, width_bits);
+  };
+  auto price_sram = [&](const hw::SramParams& s) {
+    const double bank_bits = 8.0 * static_cast<double>(s.capacity_bytes) / s.banks;
+    const SramMacroCost c = macro(bank_bits, s.width_bits, s.ports);
+    const std::string what = fmt(bank_bits / 8192.0) + " KiB bank, " +
+                             std::to_string(s.width_bits) + "-bit word, " + hw::to_string(s.ports) +
+                             "; " + fit_text;
+    m.per_event["sram." + s.name + ".read_word"] = {c.read_pj, what};
+    m.per_event["sram." + s.name + ".write_word"] = {c.write_pj, what};
+    m.area.push_back(
+        {s.name, s.banks * c.area_um2,
+         std::to_string(s.banks) + " banks x " + fmt(c.area_um2) + " um^2 (" + what + ")"});
+    m.leakage.push_back(
+        {s.name, s.banks * c.leakage_mw,
+         std::to_string(s.banks) + " banks x " + fmt(c.leakage_mw) + " mW (" + what + ")"});
+  };
   for (const hw::SramParams* s : {&p.weight_sram, &p.act_sram, &p.acc_sram}) price_sram(*s);
-  const double imem_kib = static_cast<double>(p.controller.imem_bytes) / 1024.0;
-  m.per_event["ctrl.instruction"] = {
-      sram_read_energy_pj(tech, imem_kib, isa::kInstrBits),
-      "one 128-bit read of a " + fmt(imem_kib) + " KiB instruction memory; " + fit_text};
+  const double imem_bits = 8.0 * static_cast<double>(p.controller.imem_bytes);
+  const SramMacroCost imem = macro(imem_bits, isa::kInstrBits, hw::PortConfig::kOneRw);
+  const std::string imem_what = "one " + fmt(imem_bits / 8192.0) + " KiB bank of " +
+                                std::to_string(isa::kInstrBits) + "-bit words; " + fit_text;
+  m.per_event["ctrl.instruction"] = {imem.read_pj, "one read: " + imem_what};
   for (auto& [key, price] : dram_prices(hw.params.dram, tech.dram_pj_per_bit)) {
     m.per_event[key] = price;
   }
   m.leakage_mw_per_mm2 = tech.leakage_mw_per_mm2.value;
   m.leakage_source = tech.leakage_mw_per_mm2.source;
+  m.leakage.push_back({"imem", imem.leakage_mw, imem_what});
 
   // Area.
   m.area.push_back(mac_array_area(p.mac_array, tech));
-  for (const hw::SramParams* s : {&p.weight_sram, &p.act_sram, &p.acc_sram}) {
-    const double bits = 8.0 * static_cast<double>(s->capacity_bytes);
-    m.area.push_back({s->name, sram_macro_area(tech, bits),
-                      fmt(bits) + " bits x " + fmt(tech.sram_cell_area_um2.value) +
-                          " um^2 per cell (" + tech.sram_cell_area_um2.source +
-                          ") / array "
-                          "efficiency " +
-                          fmt(tech.sram_array_efficiency.value) + " (" +
-                          tech.sram_array_efficiency.source + ")"});
-  }
-  const double imem_bits = 8.0 * static_cast<double>(p.controller.imem_bytes);
-  m.area.push_back({"imem", sram_macro_area(tech, imem_bits),
-                    fmt(imem_bits) + " bits of instruction memory, same SRAM model"});
+  m.area.push_back({"imem", imem.area_um2, imem_what});
   const double lane = area_of(tech, "int32_mult") + 2 * area_of(tech, "int32_add");
   m.area.push_back({"vector_unit", p.vector_unit.lanes * lane,
                     std::to_string(p.vector_unit.lanes) + " lanes of an int32 multiplier and two "

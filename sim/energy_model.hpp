@@ -3,12 +3,12 @@
 // Energy: every counter a block exposes names an energy key. Keys of arithmetic events map to
 // primitive operations of the library through kEventMap (energy_model.cpp), which says why
 // (e.g. a non-zero ternary MAC is one int8 add). SRAM keys ("sram.<name>.read_word") come from
-// the SRAM model: read energy per word = a * (bank KiB)^b * width_bits / 64, with a and b a
-// least-squares fit in log space through the library's points; writes cost write_to_read times
-// a read. DRAM keys cost 8 x pJ/bit per byte. An instruction costs one 128-bit read of the
-// instruction memory. Energy = sum(count x pJ) + leakage x area x time + clock x cycles, where
-// clock = the register bits of the area model x the library's energy per bit and cycle (no
-// clock gating: an upper bound for idle cycles).
+// the SRAM model (sram_model.hpp): an access of one bank, a macro of capacity / banks. DRAM keys
+// come from the standard's currents, or the simple channel's pJ/bit. An instruction costs one
+// 128-bit read of the instruction memory. Energy = sum(count x pJ) + leakage x time + clock x
+// cycles, where leakage = every SRAM bank's (the SRAM model) + the library's leakage per area x
+// the area, and clock = the register bits of the area model x the library's energy per bit and
+// cycle (no clock gating: an upper bound for idle cycles).
 //
 // Area: docs/energy-model.md gives every derivation; each item carries its own.
 //
@@ -39,19 +39,26 @@ struct AreaItem {
   double register_bits = 0.0;  // flip-flops in it, clocked every cycle
 };
 
+struct LeakageItem {
+  std::string component;
+  double mw = 0.0;
+  std::string derivation;
+};
+
 struct EnergyModel {
   std::map<std::string, EventEnergy> per_event;
-  double leakage_mw_per_mm2 = 0.0;
+  std::vector<LeakageItem> leakage;  // static power of the SRAMs, bank by bank
+  double leakage_mw_per_mm2 = 0.0;   // of everything else, by area
   std::string leakage_source;
   double clock_pj_per_cycle = 0.0;  // every register bit of the area model, every cycle
   std::string clock_source;
   std::vector<AreaItem> area;
   std::vector<std::string> area_not_modelled;
   double total_area_um2() const;
+  // Static power of the whole design: the SRAMs' plus leakage_mw_per_mm2 x the other area.
+  double leakage_mw() const;
+  std::string leakage_derivation() const;
 };
-
-// Read energy of one access of `width_bits` to a macro of `macro_kib` (the SRAM fit).
-double sram_read_energy_pj(const TechLibrary& tech, double macro_kib, double width_bits);
 
 EnergyModel build_energy_model(const HardwareConfig& hw, const TechLibrary& tech);
 

@@ -1,4 +1,5 @@
 // nmpsim: the command line. Exit codes: 0 success, 1 simulation failure, 2 bad input.
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -577,26 +578,37 @@ int cmd_isa(int argc, char** argv) {
 }
 
 int cmd_params(int argc, char** argv) {
-  std::string hw, tech, workload;
+  std::string hw, tech, workload, under;
+  std::vector<std::string> sets;
   po::options_description desc("options");
   desc.add_options()("hw", po::value(&hw), "hardware config")(
-      "tech", po::value(&tech), "technology library")("workload", po::value(&workload), "workload");
+      "tech", po::value(&tech), "technology library")("workload", po::value(&workload), "workload")(
+      "set", po::value(&sets)->composing(), "override a field first (repeatable)")(
+      "under", po::value(&under), "only the fields under this JSON pointer (e.g. /dram)");
   po::variables_map vm;
-  if (!parse(argc, argv, "usage: nmpsim params [--hw FILE] [--tech FILE] [--workload FILE]", desc,
-             nullptr, vm)) {
+  if (!parse(argc, argv,
+             "usage: nmpsim params [--hw FILE] [--tech FILE] [--workload FILE] [--set ...] "
+             "[--under /POINTER]",
+             desc, nullptr, vm)) {
     return 0;
   }
-  if (!hw.empty()) {
-    std::cout << nmp::sim::fields_markdown("Hardware (`--hw`)",
-                                           nmp::sim::load_hardware(hw, {}).fields);
-  }
+  const std::vector<nmp::sim::SetOption> set_options = nmp::sim::parse_set_options(sets);
+  auto print = [&](const std::string& title, std::vector<nmp::sim::FieldRecord> fields) {
+    if (!under.empty()) {
+      fields.erase(std::remove_if(fields.begin(), fields.end(),
+                                  [&](const nmp::sim::FieldRecord& f) {
+                                    return f.pointer.rfind(under, 0) != 0;
+                                  }),
+                   fields.end());
+    }
+    std::cout << nmp::sim::fields_markdown(title, fields);
+  };
+  if (!hw.empty()) print("Hardware (`--hw`)", nmp::sim::load_hardware(hw, set_options).fields);
   if (!tech.empty()) {
-    std::cout << nmp::sim::fields_markdown("Technology (`--tech`)",
-                                           nmp::sim::load_technology(tech, {}).fields);
+    print("Technology (`--tech`)", nmp::sim::load_technology(tech, set_options).fields);
   }
   if (!workload.empty()) {
-    std::cout << nmp::sim::fields_markdown("Workload (`--workload`)",
-                                           nmp::sim::load_workload(workload, {}).fields);
+    print("Workload (`--workload`)", nmp::sim::load_workload(workload, set_options).fields);
   }
   return 0;
 }

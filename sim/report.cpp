@@ -11,6 +11,18 @@
 namespace nmp::sim {
 namespace {
 
+// Each SRAM's static power, and the rest of the design's at the library's mW per mm^2.
+Json leakage_by_component(const EnergyModel& energy) {
+  Json out = Json::object();
+  double sram = 0;
+  for (const LeakageItem& l : energy.leakage) {
+    out[l.component] = l.mw;
+    sram += l.mw;
+  }
+  out["other"] = energy.leakage_mw() - sram;
+  return out;
+}
+
 const char* const kUnits[] = {"controller", "mac_array", "vector_unit", "dma"};
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
@@ -157,7 +169,7 @@ Json build_report(const ReportInputs& in) {
   const double clock_hz = p.clock_mhz * 1e6;
   const double latency_s = static_cast<double>(in.cycles) / clock_hz;
   const double area_um2 = energy.total_area_um2();
-  const double leakage_pj = energy.leakage_mw_per_mm2 * (area_um2 * 1e-6) * latency_s * 1e9;
+  const double leakage_pj = energy.leakage_mw() * latency_s * 1e9;
   const double clock_pj = energy.clock_pj_per_cycle * static_cast<double>(in.cycles);
   const EnergySums sums = sum_energy(in.counters, energy, -1);
   Json by_event = Json::object();
@@ -170,7 +182,9 @@ Json build_report(const ReportInputs& in) {
   r["energy_pj"] = {{"total", sums.dynamic_pj + leakage_pj + clock_pj},
                     {"dynamic", sums.dynamic_pj},
                     {"leakage", leakage_pj},
-                    {"leakage_source", energy.leakage_source},
+                    {"leakage_mw", energy.leakage_mw()},
+                    {"leakage_mw_by_component", leakage_by_component(energy)},
+                    {"leakage_source", energy.leakage_derivation()},
                     {"clock", clock_pj},
                     {"clock_source", energy.clock_source},
                     {"by_unit", sums.by_unit},
@@ -351,6 +365,10 @@ std::string render_summary(const Json& r) {
   o << "  energy            " << si(r["energy_pj"]["total"].get<double>() * 1e-12, "J") << ":";
   for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
     o << " " << unit << " " << pct(pj.get<double>() / r["energy_pj"]["total"].get<double>());
+  }
+  for (const char* term : {"leakage", "clock"}) {
+    o << " " << term << " "
+      << pct(r["energy_pj"][term].get<double>() / r["energy_pj"]["total"].get<double>());
   }
   char area[64];
   std::snprintf(area, sizeof area, "%.4g mm^2", r["area_um2"]["total"].get<double>() * 1e-6);

@@ -28,6 +28,15 @@
 namespace nmp::sim {
 namespace {
 
+std::string dram_capacity_text(const hw::DramParams& dram) {
+  const hw::DramOrganization& o = dram.device.org;
+  auto count = [](uint32_t n, const char* what) {
+    return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+  };
+  return "the DRAM (" + dram.device.standard + ", " + count(o.channels, "channel") + " x " +
+         count(o.ranks, "rank") + ") holds " + bytes_text(dram.device.capacity_bytes());
+}
+
 hw::NmpParams machine_params(const SimConfig& cfg) {
   hw::NmpParams p = cfg.hw.params;
   p.lockstep = cfg.options.lockstep;
@@ -350,6 +359,15 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   }
 
   timer.mark("lower", std::to_string(lowered.program.size()) + " instructions");
+  const hw::DramParams& dram = cfg.hw.params.dram;
+  const uint64_t dram_needed = std::max<uint64_t>(lowered.dram_bytes, lowered.dram_image.size());
+  if (!dram.simple && dram_needed > dram.device.capacity_bytes()) {
+    throw ConfigError(cfg.hw.file, "/dram",
+                      dram_capacity_text(dram) +
+                          "; the workload's weights, activations and "
+                          "caches need " +
+                          bytes_text(dram_needed));
+  }
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const hw::NmpParams machine = machine_params(cfg);
   const uint64_t unbacked = lowered.dram_image.empty() ? lowered.dram_bytes : 0;
@@ -555,6 +573,11 @@ Json run_program(const hw::NmpParams& params, const isa::Program& program, uint6
                           " bytes; the instruction memory holds " +
                           std::to_string(params.controller.imem_bytes) +
                           " (hw.controller.imem_kib)");
+  }
+  if (!params.dram.simple && dram_bytes > params.dram.device.capacity_bytes()) {
+    throw ConfigError(
+        "--dram-bytes", "",
+        dram_capacity_text(params.dram) + "; --dram-bytes asks for " + bytes_text(dram_bytes));
   }
   if (contents.size() > dram_bytes) {
     throw ConfigError(

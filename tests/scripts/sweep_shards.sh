@@ -12,7 +12,7 @@ cat > "$tmp/spec.json" <<JSON
   "workload": "$root/configs/workloads/bench/gemm_256x768x768_ternary.json",
   "grid": { "hw.mac_array.rows": [8, 16, 24, 32], "hw.mac_array.cols": [8, 16] },
   "random": { "samples": 2, "seed": 7,
-              "fields": { "hw.dram.bytes_per_cycle": { "min": 8, "max": 64, "integer": true } } },
+              "fields": { "hw.dram.queue_depth": { "min": 8, "max": 64, "integer": true } } },
   "timing_only": true }
 JSON
 rows() {  # every column of every point, in point order

@@ -12,9 +12,9 @@ using sim::Json;
 namespace {
 
 Json exec(const std::string& source, const std::vector<std::string>& sets = {}) {
-  const hw::NmpParams p =
-      sim::load_hardware(test::source_path("configs/hw/default.json"), sim::parse_set_options(sets))
-          .params;
+  const hw::NmpParams p = sim::load_hardware(test::source_path("configs/hw/default.json"),
+                                             sim::parse_set_options(test::with_simple_dram(sets)))
+                              .params;
   const isa::Program program = isa::assemble(source);
   return sim::run_in_child([&] { return sim::run_program(p, program, 64); });
 }
@@ -82,7 +82,8 @@ TEST_CASE("dma.gather reads the rows its indices pick, after the indices arrive"
   const hw::NmpParams p =
       sim::load_hardware(test::source_path("configs/hw/default.json"), {}).params;
   auto run = [&](const std::string& source) {
-    return sim::run_in_child([&] { return sim::run_program(p, isa::assemble(source), dram.size(), dram); });
+    return sim::run_in_child(
+        [&] { return sim::run_program(p, isa::assemble(source), dram.size(), dram); });
   };
   const std::string load_indices = R"(
         li r1, 512

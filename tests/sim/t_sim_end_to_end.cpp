@@ -25,7 +25,7 @@ namespace {
 
 hw::NmpParams params(const std::vector<std::string>& sets) {
   return sim::load_hardware(test::source_path("configs/hw/default.json"),
-                            sim::parse_set_options(sets))
+                            sim::parse_set_options(test::with_simple_dram(sets)))
       .params;
 }
 

@@ -50,10 +50,11 @@ TEST_CASE("every technology library loads, and every entry names its source", "[
       REQUIRE(!o.source.empty());
       REQUIRE(o.energy_pj > 0);
     }
-    for (const sim::SourcedValue* v : {&t.dram_pj_per_bit, &t.sram_cell_area_um2,
-                                       &t.register_bit_area_um2, &t.leakage_mw_per_mm2}) {
+    for (const sim::SourcedValue* v :
+         {&t.dram_pj_per_bit, &t.register_bit_area_um2, &t.leakage_mw_per_mm2}) {
       REQUIRE(!v->source.empty());
     }
+    REQUIRE(!t.sram_source.empty());
     // The default hardware prices every event with it.
     const sim::HardwareConfig hw =
         sim::load_hardware(test::source_path("configs/hw/default.json"), {});
@@ -168,7 +169,20 @@ TEST_CASE("leakage and clock are explicit terms of the total", "[sim]") {
   REQUIRE(r["energy_pj"]["clock"].get<double>() == Approx(0.01 * bits * cycles).epsilon(1e-12));
   REQUIRE(r["energy_pj"]["clock_source"].get<std::string>().find("test figure") !=
           std::string::npos);
-  const double leakage = 2 * area_mm2 * r["derived"]["latency_s"].get<double>() * 1e9;
+  // Leakage: every SRAM bank's (the SRAM model), and the rest of the area at 2 mW/mm^2.
+  double sram_mw = 0, sram_mm2 = 0;
+  for (const char* sram : {"wsram", "asram", "acc", "imem"}) {
+    INFO(sram);
+    REQUIRE(r["energy_pj"]["leakage_mw_by_component"][sram].get<double>() > 0);
+    sram_mw += r["energy_pj"]["leakage_mw_by_component"][sram].get<double>();
+    sram_mm2 += r["area_um2"]["by_component"][sram]["um2"].get<double>() * 1e-6;
+  }
+  REQUIRE(r["energy_pj"]["leakage_mw_by_component"]["other"].get<double>() ==
+          Approx(2 * (area_mm2 - sram_mm2)).epsilon(1e-12));
+  REQUIRE(r["energy_pj"]["leakage_mw"].get<double>() ==
+          Approx(sram_mw + 2 * (area_mm2 - sram_mm2)).epsilon(1e-12));
+  const double leakage =
+      r["energy_pj"]["leakage_mw"].get<double>() * r["derived"]["latency_s"].get<double>() * 1e9;
   REQUIRE(r["energy_pj"]["leakage"].get<double>() == Approx(leakage).epsilon(1e-12));
   REQUIRE(r["energy_pj"]["total"].get<double>() ==
           Approx(r["energy_pj"]["dynamic"].get<double>() + leakage +
@@ -265,5 +279,10 @@ TEST_CASE("a technology value set on the command line says so in its source", "[
   REQUIRE(t7.resolved["ops"].size() == t7.ops.size());
   REQUIRE(t7.resolved["ops"]["posit8_mult"]["source"].get<std::string>().find("scaled from") !=
           std::string::npos);
-  REQUIRE(t7.resolved["sram"]["read_energy_points"].size() == 3);
+  REQUIRE(t7.resolved["sram"]["points"].get<size_t>() == 165);
+  for (const char* ports : {"1rw", "1r1w", "2rw"}) {
+    REQUIRE(t7.resolved["sram"]["fit"][ports]["area_um2_per_bit"].get<double>() > 0);
+  }
+  REQUIRE(t7.resolved["sram"]["source"].get<std::string>().find("scaled from") !=
+          std::string::npos);
 }

@@ -99,7 +99,7 @@ TEST_CASE("a timing-only sweep runs whole library models without their values", 
       {"hw", test::source_path("configs/hw/llm_64x64.json")},
       {"workload", test::source_path("workloads/models/bitnet_b158_2b4t_decode.json")},
       {"timing_only", true},
-      {"grid", {{"hw.dram.bytes_per_cycle", {64, 128}}, {"hw.mac_array.pe", {"int8_int8"}}}}};
+      {"grid", {{"hw.dram.channels", {4, 8}}, {"hw.mac_array.pe", {"int8_int8"}}}}};
   const std::string db = temp("m.sqlite");
   std::filesystem::remove(db);
   sim::SweepOptions opt;

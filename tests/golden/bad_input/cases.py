@@ -101,9 +101,16 @@ INPUTS = {
                                              "area_exponent": 1, "source": "x"}},
     "tech_one_point.json": {"name": "t", "node_nm": 45, "voltage_v": 0.9, "scaled_from": {
         "library": "../../../configs/tech/45nm.json", "energy_exponent": 0.5, "area_exponent": 1,
-        "source": "x"}, "sram": {"read_energy_points": [
-            {"capacity_kib": 8, "width_bits": 64, "read_energy_pj": 10}],
-        "read_energy_source": "x"}},
+        "source": "x"}, "sram": {"source": "x", "macros": [
+            {"capacity_kib": 8, "width_bits": 64, "ports": "1rw", "read_pj": 10, "write_pj": 10,
+             "leakage_mw": 1, "area_um2": 30000}]}},
+    # Leakage falling as capacity grows: the fit's per-bit leakage is negative.
+    "tech_sram_shrinking.json": {"name": "t", "node_nm": 45, "voltage_v": 0.9, "scaled_from": {
+        "library": "../../../configs/tech/45nm.json", "energy_exponent": 0.5, "area_exponent": 1,
+        "source": "x"}, "sram": {"source": "x", "macros": [
+            {"capacity_kib": kib, "width_bits": w, "ports": ports, "read_pj": 10, "write_pj": 10,
+             "leakage_mw": 100 / kib, "area_um2": 4096 * kib + 30 * w}
+            for ports in ("1rw", "1r1w", "2rw") for kib in (2, 8, 32) for w in (32, 128)]}},
     "workload_no_layers.json": {"name": "w", "tokens": 1, "layers": []},
     "workload_layers_object.json": {"name": "w", "tokens": 1, "layers": {"type": "bitlinear"}},
     "workload_attention_kv.json": {"name": "w", "tokens": 1, "layers": [
@@ -172,6 +179,13 @@ INPUTS = {
     "reversed.safetensors": safetensors({"w": {"dtype": "F32", "shape": [4, 8],
                                                "data_offsets": [128, 0]}}, bytes(128)),
     "header_huge.safetensors": (200_000_000).to_bytes(8, "little") + b"{}",
+    "trace_words.trace": "0x0 READ 0\n0x40 READ\n",
+    "trace_address.trace": "0x0 READ 0\n0xg0 READ 1\n",
+    "trace_operation.trace": "0x0 READ 0\n0x40 FETCH 1\n",
+    "trace_cycle.trace": "0x0 READ 0\n0x40 WRITE -1\n",
+    "trace_order.trace": "0x0 READ 10\n0x40 WRITE 5\n",
+    "trace_capacity.trace": "# one past the DDR4 rank's 8 GiB\n0x200000000 READ 0\n",
+    "trace_huge.trace": "0x0 READ 99999999999999999999\n",
     "bin_magic.bin": b"NMPX" + program_header(0)[4:],
     "bin_version.bin": program_header(0, version=7),
     "bin_reserved.bin": program_header(0, reserved=b"\0" * 11 + b"\1"),
@@ -323,12 +337,13 @@ case("set_root", run("--set", "chip.mac_array.rows=4"))
 case("tech_no_ops", run("--tech", f("tech_no_ops.json")))
 case("tech_scaled_missing", run("--tech", f("tech_bad_scaled.json")))
 case("tech_one_sram_point", run("--tech", f("tech_one_point.json")))
+case("tech_sram_shrinking", run("--tech", f("tech_sram_shrinking.json")))
 for name, setting in [
     ("energy_negative", "ops.int8_add.energy_pj=-1"), ("energy_string", "ops.int8_add.energy_pj=cheap"),
     ("area_negative", "ops.int8_add.area_um2=-5"), ("op_unused", 'ops.int3_add={"energy_pj":1,"source":"x"}'),
     ("op_no_source", 'ops.int8_add={"energy_pj":1}'), ("node_zero", "node_nm=0"),
     ("voltage", "voltage_v=50"), ("dram_negative", "dram_pj_per_bit.value=-1"),
-    ("array_efficiency", "sram.array_efficiency.value=2"), ("write_ratio", "sram.write_to_read.value=0"),
+    ("sram_area", "sram.macros.0.area_um2=-1"), ("sram_ports", "sram.macros.0.ports=3rw"),
     ("register_energy", "register_bit_pj_per_cycle.value=-0.5"),
     ("leakage_no_source", 'leakage_mw_per_mm2={"value":1}'),
 ]:
@@ -421,6 +436,32 @@ for name in ["sweep_missing_hw", "sweep_too_big", "sweep_empty", "sweep_grid_val
 for name in ["suite_variant", "suite_both", "suite_missing_baseline", "suite_bad_baseline",
              "suite_file_missing"]:
     case(name, ["regress", f(f"{name}.json")])
+
+# --- DRAM standards and traces -----------------------------------------------------------------
+for name, setting in [
+    ("standard_unknown", "dram.standard=DDR9_1Gb"), ("standard_number", "dram.standard=4"),
+    ("mapping_missing", "dram.address_mapping=ro,ba,bg,ch,co"),
+    ("mapping_repeated", "dram.address_mapping=ro,ra,ba,bg,ch,co,ro"),
+    ("mapping_unknown", "dram.address_mapping=ro,ra,ba,bg,ch,col"),
+    ("ras_over_rc", "dram.timing.ras=100"), ("rcd_over_ras", "dram.timing.rcd_rd=60"),
+    ("refi_under_rfc", "dram.timing.refi=300"), ("burst_zero", "dram.timing.burst_cycles=0"),
+    ("rows_not_power", "dram.rows=1000"), ("channels_zero", "dram.channels=0"),
+    ("width_mismatch", "dram.bus_width_bits=60"), ("page_policy", "dram.page_policy=adaptive"),
+    ("queue_zero", "dram.queue_depth=0"), ("simple_field", "dram.latency_cycles=50"),
+    ("currents_unsourced", "dram.power.idd0=50"), ("io_unsourced", "dram.power.io_pj_per_bit=2"),
+    ("clock_fraction", "dram.timing.clock_mhz=1200.0001"),
+]:
+    case(f"dram_set_{name}", hw_set(setting))
+case("dram_simple_field_unknown", hw_set("dram.standard=simple", "dram.address_mapping=ro,co"))
+case("dram_simple_bandwidth", hw_set("dram.standard=simple", "dram.bytes_per_cycle=0"))
+case("dram_simple_burst", hw_set("dram.standard=simple", "dram.burst_bytes=0"))
+case("dram_workload_too_big", hw_set("dram.rows=1", "dram.columns=64"))
+case("dram_exec_too_big", ["exec", "--hw", HW, f("asm_no_halt.s"), "--dram-bytes", "16G"])
+for name in ["words", "address", "operation", "cycle", "order", "capacity", "huge"]:
+    case(f"dram_trace_{name}", ["dram", "--hw", HW, f(f"trace_{name}.trace")])
+case("dram_trace_simple", ["dram", "--hw", HW, "--set", "hw.dram.standard=simple",
+                           f("trace_words.trace")])
+case("dram_trace_missing", ["dram", "--hw", HW, f("no_such.trace")])
 
 # --- the calculator ---------------------------------------------------------------------------
 case("arith_format", ["arith", "--format", "fp17"], "add 1 2\n")
