@@ -13,6 +13,7 @@
 #include "hw_models/arith/format.hpp"
 #include "hw_models/arith/intquant.hpp"
 #include "hw_models/arith/ternary.hpp"
+#include "sim/text.hpp"
 
 namespace nmp::sim {
 namespace {
@@ -99,46 +100,34 @@ int run_calculator(const std::string& format, std::istream& in, std::ostream& ou
   size_t line_no = 0;
   while (std::getline(in, line)) {
     ++line_no;
-    // Split into words with their columns; '#' starts a comment.
-    std::vector<std::pair<std::string, size_t>> words;
-    for (size_t i = 0; i < line.size() && line[i] != '#';) {
-      if (std::isspace(static_cast<unsigned char>(line[i]))) {
-        ++i;
-        continue;
-      }
-      const size_t start = i;
-      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) &&
-             line[i] != '#')
-        ++i;
-      words.emplace_back(line.substr(start, i - start), start + 1);
-    }
+    const std::vector<Word> words = split_words(line);
     if (words.empty()) continue;
     try {
-      const std::string& op = words[0].first;
+      const std::string& op = words[0].text;
       const size_t want = op == "sqrt" || op == "from_double" || op == "to_double" ? 1 : 2;
       const bool known =
           op == "add" || op == "sub" || op == "mul" || op == "div" || op == "fdp" || want == 1;
       if (!known) {
-        throw LineError{words[0].second, "unknown operation '" + op +
+        throw LineError{words[0].column, "unknown operation '" + op +
                                              "' (expected add, sub, mul, div, sqrt, "
                                              "from_double, to_double or fdp)"};
       }
       if (words.size() != want + 1) {
-        throw LineError{words.back().second, op + " takes " + std::to_string(want) +
+        throw LineError{words.back().column, op + " takes " + std::to_string(want) +
                                                  (want == 1 ? " operand" : " operands")};
       }
       uint32_t r = 0;
       if (op == "fdp") {
-        const auto x = operand_list(*f, words[1].first, words[1].second);
-        const auto y = operand_list(*f, words[2].first, words[2].second);
+        const auto x = operand_list(*f, words[1].text, words[1].column);
+        const auto y = operand_list(*f, words[2].text, words[2].column);
         if (x.size() != y.size()) {
-          throw LineError{words[2].second, "fdp: the lists have " + std::to_string(x.size()) +
+          throw LineError{words[2].column, "fdp: the lists have " + std::to_string(x.size()) +
                                                " and " + std::to_string(y.size()) + " entries"};
         }
         r = f->fdp(x, y);
       } else {
-        const uint32_t a = operand(*f, words[1].first, words[1].second);
-        const uint32_t b = want == 2 ? operand(*f, words[2].first, words[2].second) : 0;
+        const uint32_t a = operand(*f, words[1].text, words[1].column);
+        const uint32_t b = want == 2 ? operand(*f, words[2].text, words[2].column) : 0;
         if (op == "add") r = f->add(a, b);
         if (op == "sub") r = f->sub(a, b);
         if (op == "mul") r = f->mul(a, b);

@@ -26,8 +26,8 @@ void check_array_indices(const Json& doc, const SetOption& s) {
   size_t start = 1;
   while (at && start <= s.pointer.size()) {
     const size_t slash = s.pointer.find('/', start);
-    const std::string token =
-        s.pointer.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    const std::string token = unescape_pointer_token(
+        s.pointer.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (at->is_array()) {
       const bool digits = !token.empty() && token.size() <= 10 &&
                           token.find_first_not_of("0123456789") == std::string::npos;
@@ -44,7 +44,7 @@ void check_array_indices(const Json& doc, const SetOption& s) {
     } else {
       at = nullptr;
     }
-    walked += "/" + token;
+    walked += "/" + escape_pointer_token(token);
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -250,7 +250,7 @@ std::vector<SetOption> parse_set_options(const std::vector<std::string>& options
       const size_t next = path.find('.', start);
       const std::string token = path.substr(start, next - start);
       if (token.empty()) throw ConfigError("--set " + text, "", "empty component in field path");
-      s.pointer += "/" + token;
+      s.pointer += "/" + escape_pointer_token(token);
       if (next == std::string::npos) break;
       start = next + 1;
     }

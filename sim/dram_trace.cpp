@@ -1,12 +1,12 @@
 #include "sim/dram_trace.hpp"
 
-#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 
 #include "hw_models/dram.hpp"
 #include "sim/energy_model.hpp"
 #include "sim/input_limits.hpp"
+#include "sim/text.hpp"
 
 namespace nmp::sim {
 namespace {
@@ -24,58 +24,47 @@ std::vector<hw::Dram::TimedRequest> parse_trace(const std::string& text, const s
     const size_t end = std::min(text.find('\n', pos), text.size());
     const std::string row = text.substr(pos, end - pos);
     pos = end + 1;
-    // Words with their columns; '#' starts a comment.
-    std::vector<std::pair<std::string, size_t>> words;
-    for (size_t i = 0; i < row.size() && row[i] != '#';) {
-      if (std::isspace(static_cast<unsigned char>(row[i]))) {
-        ++i;
-        continue;
-      }
-      const size_t start = i;
-      while (i < row.size() && !std::isspace(static_cast<unsigned char>(row[i])) && row[i] != '#')
-        ++i;
-      words.emplace_back(row.substr(start, i - start), start + 1);
-    }
+    const std::vector<Word> words = split_words(row);
     if (words.empty()) continue;
     auto fail = [&](size_t column, const std::string& message) {
       throw ConfigError(file + ":" + std::to_string(line) + ":" + std::to_string(column), "",
                         message);
     };
     if (words.size() != 3) {
-      fail(words.front().second,
+      fail(words.front().column,
            "expected 0xADDRESS READ|WRITE CYCLE, got " + std::to_string(words.size()) + " words");
     }
-    auto number = [&](const std::pair<std::string, size_t>& w, int base) {
-      const std::string& s = w.first;
+    auto number = [&](const Word& w, int base) {
+      const std::string& s = w.text;
       const size_t skip = base == 16 ? 2 : 0;
       if (s.size() <= skip ||
           (base == 16 && s.compare(0, 2, "0x") != 0 && s.compare(0, 2, "0X") != 0) ||
           s.find_first_not_of(base == 16 ? "0123456789abcdefABCDEF" : "0123456789", skip) !=
               std::string::npos) {
-        fail(w.second, base == 16 ? "expected a hex address (0x...), got '" + s + "'"
+        fail(w.column, base == 16 ? "expected a hex address (0x...), got '" + s + "'"
                                   : "expected a cycle (a non-negative integer), got '" + s + "'");
       }
       errno = 0;
       const uint64_t v = std::strtoull(s.c_str() + skip, nullptr, base);
-      if (errno == ERANGE) fail(w.second, "'" + s + "' does not fit 64 bits");
+      if (errno == ERANGE) fail(w.column, "'" + s + "' does not fit 64 bits");
       return v;
     };
     hw::Dram::TimedRequest r;
     r.address = number(words[0], 16);
     if (r.address >= capacity) {
-      fail(words[0].second,
-           "address " + words[0].first + " is beyond the memory's " + bytes_text(capacity));
+      fail(words[0].column,
+           "address " + words[0].text + " is beyond the memory's " + bytes_text(capacity));
     }
-    if (words[1].first == "READ") {
+    if (words[1].text == "READ") {
       r.write = false;
-    } else if (words[1].first == "WRITE") {
+    } else if (words[1].text == "WRITE") {
       r.write = true;
     } else {
-      fail(words[1].second, "expected READ or WRITE, got '" + words[1].first + "'");
+      fail(words[1].column, "expected READ or WRITE, got '" + words[1].text + "'");
     }
     r.cycle = number(words[2], 10);
     if (r.cycle < last_cycle) {
-      fail(words[2].second, "cycles must not decrease (the previous request's is " +
+      fail(words[2].column, "cycles must not decrease (the previous request's is " +
                                 std::to_string(last_cycle) + ")");
     }
     last_cycle = r.cycle;
@@ -152,6 +141,39 @@ Json run_dram_trace(const HardwareConfig& hw, const std::string& trace_path) {
       {"energy_pj", energy},
       {"pj_per_bit", bytes ? total / (8.0 * static_cast<double>(bytes)) : 0.0},
       {"config", hw.resolved["dram"]}};
+}
+
+std::string dram_standards_markdown() {
+  std::string table =
+      "| standard | channels x bits, BL | banks x row | capacity | clock MHz | peak GB/s | "
+      "CL-tRCD-tRP-tRAS | tRFC / tREFI | ACT+PRE pJ | RD pJ/bit | WR pJ/bit | I/O pJ/bit | "
+      "active standby mW |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  std::string sources;
+  for (const hw::DramDevice& d : hw::dram_presets()) {
+    hw::DramParams params;
+    params.simple = false;
+    params.device = d;
+    const auto prices = dram_prices(params, {});
+    const hw::DramOrganization& o = d.org;
+    const hw::DramTiming& t = d.timing;
+    const double burst_bits = 8.0 * static_cast<double>(d.burst_bytes());
+    const double tck_ns = 1e6 / static_cast<double>(t.clock_khz);
+    table += format_text(
+        "| %s | %u x %u, BL%u | %u x %llu B | %llu GiB | %.0f | %.1f | %u-%u-%u-%u | %u / %u (%.2f%%) | "
+        "%.0f | %.2f | %.2f | %.2f | %.0f |\n",
+        d.standard.c_str(), o.channels, o.bus_width_bits, o.burst_length,
+        o.bank_groups * o.banks_per_group, static_cast<unsigned long long>(d.row_bytes()),
+        static_cast<unsigned long long>(d.capacity_bytes() >> 30), static_cast<double>(t.clock_khz) / 1e3,
+        d.peak_bytes_per_s() * 1e-9, t.cl, t.rcd_rd, t.rp, t.ras, t.rfc, t.refi,
+        100.0 * t.rfc / t.refi, prices.at("dram.act").pj, prices.at("dram.rd").pj / burst_bits,
+        prices.at("dram.wr").pj / burst_bits, d.power.io_pj_per_bit,
+        prices.at("dram.active_cycle").pj / tck_ns);
+    sources += "- **" + d.standard + "**: timing: " + d.timing_source +
+               "; currents: " + d.power.source + "; I/O: " + d.power.io_source + "\n";
+  }
+  return table + "\nPeak bandwidth and capacity of all channels; energies (the IDD method, "
+                 "docs/energy-model.md#dram) and standby power per rank of one channel.\n\n" +
+         sources;
 }
 
 }  // namespace nmp::sim

@@ -21,4 +21,9 @@ namespace nmp::sim {
 // or an address beyond the memory's capacity.
 Json run_dram_trace(const HardwareConfig& hw, const std::string& trace_path);
 
+// The presets as a markdown table (organization, peak bandwidth, key timings, refresh overhead,
+// per-command energy of the IDD method) followed by each one's sources: `nmpsim dram
+// --standards`, generated into docs/architecture.md.
+std::string dram_standards_markdown();
+
 }  // namespace nmp::sim

@@ -16,16 +16,6 @@ std::string ConfigIssue::text() const {
   return s + ": " + message;
 }
 
-namespace {
-
-std::string join_issues(const std::vector<ConfigIssue>& issues) {
-  std::string s;
-  for (const ConfigIssue& i : issues) s += (s.empty() ? "" : "\n") + i.text();
-  return s;
-}
-
-std::string quoted(const Json& j) { return j.dump(); }
-
 std::string escape_pointer_token(std::string_view key) {
   std::string out;
   for (char c : key) {
@@ -39,6 +29,29 @@ std::string escape_pointer_token(std::string_view key) {
   }
   return out;
 }
+
+std::string unescape_pointer_token(std::string_view token) {
+  std::string out;
+  for (size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+      out += token[++i] == '0' ? '~' : '/';
+    } else {
+      out += token[i];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string join_issues(const std::vector<ConfigIssue>& issues) {
+  std::string s;
+  for (const ConfigIssue& i : issues) s += (s.empty() ? "" : "\n") + i.text();
+  return s;
+}
+
+std::string quoted(const Json& j) { return j.dump(); }
+
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -172,7 +185,7 @@ const Json* ObjectReader::lookup(std::string_view key) {
 void ObjectReader::record(std::string_view key, std::string type, std::string constraint,
                           std::string_view unit, std::string_view doc, Json def, Json value) {
   doc_->record({child(key), std::move(type), std::move(constraint), std::string(unit),
-                std::string(doc), std::move(def), std::move(value)});
+                std::string(doc), std::move(def), std::move(value), {}});
 }
 
 template <class T>

@@ -179,6 +179,10 @@ Json parse_json_file(const std::string& path);
 // A path named inside `file`: absolute as it is, otherwise relative to file's folder.
 std::string path_beside(const std::string& file, const std::string& path);
 
+// One key as a JSON pointer token (RFC 6901: '~' as ~0, '/' as ~1), and back.
+std::string escape_pointer_token(std::string_view key);
+std::string unescape_pointer_token(std::string_view token);
+
 // The closest candidate to `word` within a small edit distance, or "".
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
 

@@ -16,6 +16,7 @@
 #include "sim/arith_tools.hpp"
 #include "sim/docs.hpp"
 #include "sim/dram_trace.hpp"
+#include "sim/sram_model.hpp"
 #include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
 #include "sim/regress.hpp"
@@ -245,18 +246,24 @@ int cmd_dram(int argc, char** argv) {
   std::string hw_path, trace_path, out_path;
   std::vector<std::string> sets;
   po::options_description desc("options");
-  desc.add_options()("hw", po::value(&hw_path)->required(),
-                     "hardware config (JSON) naming a DRAM standard")(
-      "trace", po::value(&trace_path)->required(), "trace: 0xADDR READ|WRITE CYCLE per line")(
+  desc.add_options()("hw", po::value(&hw_path), "hardware config (JSON) naming a DRAM standard")(
+      "trace", po::value(&trace_path), "trace: 0xADDR READ|WRITE CYCLE per line")(
       "set", po::value(&sets)->composing(), "override a hardware field: hw.dram.x=value")(
-      "out", po::value(&out_path), "write the JSON result here (default: standard output)");
+      "out", po::value(&out_path), "write the JSON result here (default: standard output)")(
+      "standards", "print the DRAM presets, their figures and sources (markdown) and exit");
   po::positional_options_description pos;
   pos.add("trace", 1);
   po::variables_map vm;
-  if (!parse(argc, argv,
-             "usage: nmpsim dram --hw FILE TRACE [--set hw.dram.k=v ...] [--out R.json]", desc,
-             &pos, vm)) {
+  const char* usage =
+      "usage: nmpsim dram --hw FILE TRACE [--set hw.dram.k=v ...] [--out R.json]\n"
+      "       nmpsim dram --standards";
+  if (!parse(argc, argv, usage, desc, &pos, vm)) return 0;
+  if (vm.count("standards")) {
+    std::cout << nmp::sim::dram_standards_markdown();
     return 0;
+  }
+  for (const char* required : {"hw", "trace"}) {
+    if (!vm.count(required)) throw po::required_option(std::string("--") + required);
   }
   const std::vector<nmp::sim::SetOption> set_options = nmp::sim::parse_set_options(sets);
   for (const nmp::sim::SetOption& s : set_options) {
@@ -406,20 +413,29 @@ int cmd_formats(int argc, char** argv) {
 
 int cmd_energy(int argc, char** argv) {
   bool events = false;
-  std::string report;
+  std::string report, sram_tech;
   po::options_description desc("options");
   desc.add_options()("report", po::value(&report), "a report written by nmpsim run --out")(
       "events", po::bool_switch(&events),
-      "print how each energy key is priced from the technology library's primitives (markdown)");
+      "print how each energy key is priced from the technology library's primitives (markdown)")(
+      "sram", po::value(&sram_tech),
+      "print the SRAM model a technology library (this file) gives: its fit, typical banks and "
+      "a comparison with Horowitz (markdown)");
   po::positional_options_description pos;
   pos.add("report", 1);
   po::variables_map vm;
-  if (!parse(argc, argv, "usage: nmpsim energy REPORT.json | nmpsim energy --events", desc, &pos,
-             vm)) {
+  if (!parse(argc, argv,
+             "usage: nmpsim energy REPORT.json | nmpsim energy --events | nmpsim energy --sram "
+             "TECH.json",
+             desc, &pos, vm)) {
     return 0;
   }
   if (events) {
     std::cout << nmp::sim::event_map_markdown();
+    return 0;
+  }
+  if (!sram_tech.empty()) {
+    std::cout << nmp::sim::sram_model_markdown(nmp::sim::load_technology(sram_tech, {}));
     return 0;
   }
   if (report.empty()) {

@@ -107,11 +107,7 @@ class ReportSchema {
   [[noreturn]] void fail(const std::string& pointer, const std::string& message) const {
     throw ConfigError(file_, pointer, message);
   }
-  static std::string token(const std::string& key) {
-    std::string t;
-    for (char c : key) t += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
-    return t;
-  }
+  static std::string token(const std::string& key) { return escape_pointer_token(key); }
   static bool is(const Json& j, Kind kind) {
     switch (kind) {
       case kNumber:

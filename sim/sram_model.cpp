@@ -5,6 +5,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "sim/text.hpp"
+
 namespace nmp::sim {
 namespace {
 
@@ -144,6 +146,69 @@ SramMacroCost sram_macro_cost(const SramMacroFit& f, double bits, double width_b
   c.leakage_mw =
       f.leakage_per_bit * bits + f.leakage_per_width_bit * width_bits + f.leakage_per_macro;
   return c;
+}
+
+std::string sram_model_markdown(const TechLibrary& tech) {
+  const std::vector<hw::PortConfig> all_ports = {hw::PortConfig::kOneRw,
+                                                 hw::PortConfig::kOneROneW, hw::PortConfig::kTwoRw};
+  std::string out = "Library " + tech.name + ", " + std::to_string(tech.sram_macros.size()) +
+                    " macro points (" + tech.sram_source +
+                    "). Fit per port configuration; bits = capacity x 8192, width in bits; rms "
+                    "is the root-mean-square relative error over the points.\n\n"
+                    "| ports | points | read pJ | rms | write pJ | rms | area um^2 | rms | "
+                    "leakage mW | rms |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  std::vector<SramMacroFit> fits;
+  for (const hw::PortConfig ports : all_ports) {
+    const SramMacroFit f = fit_sram_macros(tech.sram_macros, ports);
+    fits.push_back(f);
+    out += format_text(
+        "| %s | %zu | %.4g bits^%.3f width^%.3f | %.3f | %.4g bits^%.3f width^%.3f | %.3f | "
+        "%.4g bits + %.4g width | %.3f | %.3g bits + %.3g width + %.3g | %.3f |\n",
+        hw::to_string(ports), f.points, std::exp(f.read_log_c), f.read_bits_exp, f.read_width_exp,
+        f.read_rms, std::exp(f.write_log_c), f.write_bits_exp, f.write_width_exp, f.write_rms,
+        f.area_per_bit, f.area_per_width_bit, f.area_rms, f.leakage_per_bit,
+        f.leakage_per_width_bit, f.leakage_per_macro, f.leakage_rms);
+  }
+  out +=
+      "\nWhat the fit gives for one bank, beside the library's point where it has one (CACTI, "
+      "in brackets):\n\n| bank | width | ports | read pJ | write pJ | area mm^2 | leakage mW "
+      "|\n|---|---|---|---|---|---|---|\n";
+  auto cell = [](double fit, const double* point, const char* format) {
+    std::string c = format_text(format, fit);
+    if (point) c += " (" + format_text(format, *point) + ")";
+    return c;
+  };
+  for (const double kib : {8.0, 32.0, 128.0, 512.0}) {
+    for (const double width : {64.0, 256.0}) {
+      for (size_t i = 0; i < all_ports.size(); ++i) {
+        const SramMacroCost c = sram_macro_cost(fits[i], 8192.0 * kib, width);
+        const SramMacroPoint* point = nullptr;
+        for (const SramMacroPoint& m : tech.sram_macros) {
+          if (m.capacity_kib == kib && m.width_bits == width && m.ports == all_ports[i]) {
+            point = &m;
+          }
+        }
+        const double area_mm2 = c.area_um2 * 1e-6;
+        const double point_area_mm2 = point ? point->area_um2 * 1e-6 : 0;
+        out += format_text("| %.0f KiB | %.0f | %s | ", kib, width, hw::to_string(all_ports[i])) +
+               cell(c.read_pj, point ? &point->read_pj : nullptr, "%.2f") + " | " +
+               cell(c.write_pj, point ? &point->write_pj : nullptr, "%.2f") + " | " +
+               cell(area_mm2, point ? &point_area_mm2 : nullptr, "%.4f") + " | " +
+               cell(c.leakage_mw, point ? &point->leakage_mw : nullptr, "%.3f") + " |\n";
+      }
+    }
+  }
+  // Horowitz, "Computing's energy problem", ISSCC 2014: 64-bit SRAM reads at 45 nm.
+  out += "\n64-bit reads of one 1rw bank against Horowitz (ISSCC 2014, 45 nm, 0.9 V), whose "
+         "figures are whole memories, not one bank:\n\n"
+         "| capacity | fit pJ | Horowitz pJ | ratio |\n|---|---|---|---|\n";
+  for (const auto& [kib, horowitz_pj] :
+       {std::pair<double, double>{8, 10}, {32, 20}, {1024, 100}}) {
+    const double pj = sram_macro_cost(fits[0], 8192.0 * kib, 64).read_pj;
+    out += format_text("| %.0f KiB | %.2f | %.0f | %.2f |\n", kib, pj, horowitz_pj,
+                       pj / horowitz_pj);
+  }
+  return out;
 }
 
 }  // namespace nmp::sim

@@ -47,4 +47,8 @@ std::string sram_fit_problem(const std::vector<SramMacroPoint>& points);
 
 SramMacroCost sram_macro_cost(const SramMacroFit& fit, double bits, double width_bits);
 
+// The fit of each port configuration of `tech`, what it gives for typical banks, and its
+// 64-bit reads beside Horowitz's 45 nm SRAM figures (markdown): `nmpsim energy --sram`.
+std::string sram_model_markdown(const TechLibrary& tech);
+
 }  // namespace nmp::sim

@@ -1,5 +1,6 @@
 #include "sim/text.hpp"
 
+#include <cctype>
 #include <cstdarg>
 #include <cstdio>
 
@@ -16,6 +17,21 @@ std::string format_text(const char* format, ...) {
   if (n > 0) std::vsnprintf(out.data(), out.size() + 1, format, again);
   va_end(again);
   return out;
+}
+
+std::vector<Word> split_words(const std::string& line) {
+  std::vector<Word> words;
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  for (size_t i = 0; i < line.size() && line[i] != '#';) {
+    if (space(line[i])) {
+      ++i;
+      continue;
+    }
+    const size_t start = i;
+    while (i < line.size() && !space(line[i]) && line[i] != '#') ++i;
+    words.push_back({line.substr(start, i - start), start + 1});
+  }
+  return words;
 }
 
 }  // namespace nmp::sim

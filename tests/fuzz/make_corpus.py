@@ -64,6 +64,9 @@ loop:   dma.load space=asram, sram=r1, dram=r2, rows=2, row_bytes=64, sram_strid
         bnez r4, loop
         halt
 """
+put("dram", "stream.trace", "".join(f"{hex(64 * i)} READ {i // 4}\n" for i in range(64)))
+put("dram", "mixed.trace", "# comment\n0x0 READ 0\n0x1fffffc0 WRITE 3\n0x40000 READ 100000\n"
+    "0x40 write 100001\n")
 put("asm", "program.s", program)
 put("asm", "bad.s", (root / "tests/golden/bad_input/bad.s").read_text())
 (out / "asm" / "program.s").write_text(program)

@@ -100,3 +100,15 @@ TEST_CASE("an override that is not UTF-8 is refused, not passed on to JSON", "[u
   REQUIRE(e.issues().front().file == "file\xef\xbf\xbd");
   REQUIRE(nmp::sim::Json(e.issues().front().message).dump() == "\"got \xef\xbf\xbd\"");
 }
+
+TEST_CASE("an override path may hold '~' and '/': they are keys, not pointer syntax", "[unit]") {
+  // Found by fuzzing (CI): hw.a~b reached nlohmann's json_pointer unescaped and escaped as an
+  // internal error.
+  const auto sets = nmp::sim::parse_set_options({"hw.a~b.c/d=1", "hw.mac_array.rows=8"});
+  REQUIRE(sets[0].pointer == "/a~0b/c~1d");
+  REQUIRE(nmp::sim::unescape_pointer_token("a~0b~1c~") == "a~b/c~");
+  REQUIRE_THROWS_WITH(nmp::sim::load_hardware(std::string(NMP_SOURCE_DIR) +
+                                                  "/configs/hw/default.json",
+                                              sets),
+                      Catch::Contains("/a~0b: unknown field"));
+}
