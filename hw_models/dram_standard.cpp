@@ -1,6 +1,8 @@
 #include "hw_models/dram_standard.hpp"
 
+#include <array>
 #include <stdexcept>
+#include <utility>
 
 namespace nmp::hw {
 namespace {
@@ -24,46 +26,41 @@ std::string termination_source(const char* interface, double vddq, double ron, d
          " MT/s, half the bits low; switching energy not included (a lower bound)";
 }
 
+// One device's currents: IDD0, IDD2N, IDD3N, IDD4R, IDD4W, IDD5 in mA.
+DramCurrents currents(double vdd, const std::array<double, 6>& idd, double io_pj_per_bit,
+                      std::string source, std::string io_source) {
+  DramCurrents c;
+  c.vdd = vdd;
+  c.idd0 = idd[0];
+  c.idd2n = idd[1];
+  c.idd3n = idd[2];
+  c.idd4r = idd[3];
+  c.idd4w = idd[4];
+  c.idd5 = idd[5];
+  c.io_pj_per_bit = io_pj_per_bit;
+  c.source = std::move(source);
+  c.io_source = std::move(io_source);
+  return c;
+}
+
+// Timing rows in DramTiming's order: clock_khz, burst_cycles, CL, CWL, tRCD_RD, tRCD_WR, tRP,
+// tRAS, tRC, tRRD_S, tRRD_L, tFAW, tCCD_S, tCCD_L, tWTR_S, tWTR_L, tWR, tRTP, tRFC, tREFI, tRTRS.
+
 // DDR4 (JESD79-4): 16 banks in 4 groups for x4/x8, BL8 (4 clocks of a DDR bus).
 DramDevice ddr4_8gb_x8_2400() {
   DramDevice d;
   d.standard = "DDR4_8Gb_x8_2400";
   d.family = "DDR4";
   d.org = {1, 1, 4, 4, 65536, 1024, 8, 64, 8};
-  d.timing.clock_khz = 1200000;
-  d.timing.burst_cycles = 4;
-  d.timing.cl = 17;
-  d.timing.cwl = 12;
-  d.timing.rcd_rd = d.timing.rcd_wr = 17;
-  d.timing.rp = 17;
-  d.timing.ras = 39;
-  d.timing.rc = 56;
-  d.timing.rrd_s = 4;
-  d.timing.rrd_l = 6;
-  d.timing.faw = 26;
-  d.timing.ccd_s = 4;
-  d.timing.ccd_l = 6;
-  d.timing.wtr_s = 3;
-  d.timing.wtr_l = 9;
-  d.timing.wr = 18;
-  d.timing.rtp = 9;
-  d.timing.rfc = 420;  // 350 ns
-  d.timing.refi = 9360;
-  d.timing.rtrs = 1;
+  // tRFC 350 ns
+  d.timing = {1200000, 4, 17, 12, 17, 17, 17, 39, 56, 4, 6, 26, 4, 6, 3, 9, 18, 9, 420, 9360, 1};
   d.timing_source =
       "JESD79-4 DDR4-2400U (17-17-17), as in DRAMsim3 configs/DDR4_8Gb_x8_2400.ini and "
       "Ramulator 2 DDR4_2400U; tRFC 350 ns for 8 Gb, tREFI 7.8 us";
-  d.power = {1.2,
-             48,
-             34,
-             43,
-             135,
-             123,
-             250,
-             termination_pj_per_bit(1.2, 34, 48, 2400),
-             "Micron 8Gb DDR4 x8 data sheet (MT40A1G8) at DDR4-2400, as in DRAMsim3 "
-             "configs/DDR4_8Gb_x8_2400.ini (IDD5 = IDD5B)",
-             termination_source("POD12", 1.2, 34, 48, 2400)};
+  d.power = currents(1.2, {48, 34, 43, 135, 123, 250}, termination_pj_per_bit(1.2, 34, 48, 2400),
+                     "Micron 8Gb DDR4 x8 data sheet (MT40A1G8) at DDR4-2400, as in DRAMsim3 "
+                     "configs/DDR4_8Gb_x8_2400.ini (IDD5 = IDD5B)",
+                     termination_source("POD12", 1.2, 34, 48, 2400));
   return d;
 }
 
@@ -90,18 +87,11 @@ DramDevice ddr4_16gb_x8_3200() {
   d.timing_source =
       "JESD79-4 DDR4-3200AA (22-22-22), as in Ramulator 2 DDR4_3200AA; tRRD, tFAW for x8 "
       "(1 KB page) as DRAMsim3 configs/DDR4_8Gb_x8_3200.ini; tRFC 550 ns for 16 Gb";
-  d.power = {1.2,
-             57,
-             37,
-             52,
-             168,
-             150,
-             250,
-             termination_pj_per_bit(1.2, 34, 48, 3200),
-             "assumption: the currents of Micron's 8Gb DDR4 x8 die at DDR4-3200 (DRAMsim3 "
-             "configs/DDR4_8Gb_x8_3200.ini); a 16 Gb part of two such dies' arrays draws "
-             "more background current",
-             termination_source("POD12", 1.2, 34, 48, 3200)};
+  d.power = currents(1.2, {57, 37, 52, 168, 150, 250}, termination_pj_per_bit(1.2, 34, 48, 3200),
+                     "assumption: the currents of Micron's 8Gb DDR4 x8 die at DDR4-3200 (DRAMsim3 "
+                     "configs/DDR4_8Gb_x8_3200.ini); a 16 Gb part of two such dies' arrays draws "
+                     "more background current",
+                     termination_source("POD12", 1.2, 34, 48, 3200));
   return d;
 }
 
@@ -111,40 +101,16 @@ DramDevice ddr5_16gb_x8_4800() {
   d.standard = "DDR5_16Gb_x8_4800";
   d.family = "DDR5";
   d.org = {1, 1, 8, 4, 65536, 1024, 8, 32, 16};
-  d.timing.clock_khz = 2400000;
-  d.timing.burst_cycles = 8;
-  d.timing.cl = 34;
-  d.timing.cwl = 32;
-  d.timing.rcd_rd = d.timing.rcd_wr = 34;
-  d.timing.rp = 34;
-  d.timing.ras = 77;
-  d.timing.rc = 111;
-  d.timing.rrd_s = 8;
-  d.timing.rrd_l = 12;
-  d.timing.faw = 32;
-  d.timing.ccd_s = 8;
-  d.timing.ccd_l = 12;
-  d.timing.wtr_s = 6;
-  d.timing.wtr_l = 24;
-  d.timing.wr = 72;
-  d.timing.rtp = 18;
-  d.timing.rfc = 708;    // 295 ns
-  d.timing.refi = 9360;  // 3.9 us
-  d.timing.rtrs = 2;
+  // tRFC 295 ns; tREFI 3.9 us
+  d.timing = {2400000, 8, 34, 32, 34, 34, 34, 77,  111,  8, 12,
+              32,      8, 12, 6,  24, 72, 18, 708, 9360, 2};
   d.timing_source =
       "JESD79-5 DDR5-4800AN (34-34-34), as in Ramulator 2 DDR5_4800AN; tRRD_L, tFAW for x8 "
       "(Ramulator 2's JEDEC tables); tRFC1 295 ns for 16 Gb, tREFI 3.9 us";
-  d.power = {1.1,
-             57,
-             37,
-             52,
-             168,
-             150,
-             250,
-             termination_pj_per_bit(1.1, 34, 48, 4800),
-             "assumption: no sourced DDR5 currents; the DDR4-3200 x8 die's (DRAMsim3 "
-             "configs/DDR4_8Gb_x8_3200.ini) at DDR5's VDD of 1.1 V (JESD79-5)",
-             termination_source("POD11", 1.1, 34, 48, 4800)};
+  d.power = currents(1.1, {57, 37, 52, 168, 150, 250}, termination_pj_per_bit(1.1, 34, 48, 4800),
+                     "assumption: no sourced DDR5 currents; the DDR4-3200 x8 die's (DRAMsim3 "
+                     "configs/DDR4_8Gb_x8_3200.ini) at DDR5's VDD of 1.1 V (JESD79-5)",
+                     termination_source("POD11", 1.1, 34, 48, 4800));
   return d;
 }
 
@@ -154,36 +120,11 @@ DramDevice lpddr4_8gb_x16_2400() {
   d.standard = "LPDDR4_8Gb_x16_2400";
   d.family = "LPDDR4";
   d.org = {1, 1, 2, 4, 65536, 1024, 16, 64, 16};
-  d.timing.clock_khz = 1200000;
-  d.timing.burst_cycles = 8;
-  d.timing.cl = 17;
-  d.timing.cwl = 14;
-  d.timing.rcd_rd = d.timing.rcd_wr = 15;
-  d.timing.rp = 15;
-  d.timing.ras = 32;
-  d.timing.rc = 47;
-  d.timing.rrd_s = d.timing.rrd_l = 8;
-  d.timing.faw = 32;
-  d.timing.ccd_s = 4;
-  d.timing.ccd_l = 6;
-  d.timing.wtr_s = 8;
-  d.timing.wtr_l = 16;
-  d.timing.wr = 30;
-  d.timing.rtp = 12;
-  d.timing.rfc = 392;
-  d.timing.refi = 8660;
-  d.timing.rtrs = 1;
+  d.timing = {1200000, 8, 17, 14, 15, 15, 15, 32, 47, 8, 8, 32, 4, 6, 8, 16, 30, 12, 392, 8660, 1};
   d.timing_source = "DRAMsim3 configs/LPDDR4_8Gb_x16_2400.ini (tRC = tRAS + tRP)";
-  d.power = {1.2,
-             80,
-             34,
-             47,
-             243,
-             228,
-             280,
-             termination_pj_per_bit(1.1, 40, 48, 2400),
-             "DRAMsim3 configs/LPDDR4_8Gb_x16_2400.ini",
-             termination_source("LVSTL", 1.1, 40, 48, 2400)};
+  d.power = currents(1.2, {80, 34, 47, 243, 228, 280}, termination_pj_per_bit(1.1, 40, 48, 2400),
+                     "DRAMsim3 configs/LPDDR4_8Gb_x16_2400.ini",
+                     termination_source("LVSTL", 1.1, 40, 48, 2400));
   return d;
 }
 
@@ -193,39 +134,15 @@ DramDevice lpddr5_16gb_x16_6400() {
   d.standard = "LPDDR5_16Gb_x16_6400";
   d.family = "LPDDR5";
   d.org = {1, 1, 4, 4, 65536, 1024, 16, 16, 16};
-  d.timing.clock_khz = 800000;
-  d.timing.burst_cycles = 2;
-  d.timing.cl = 17;
-  d.timing.cwl = 9;
-  d.timing.rcd_rd = d.timing.rcd_wr = 15;
-  d.timing.rp = 15;
-  d.timing.ras = 34;
-  d.timing.rc = 49;
-  d.timing.rrd_s = d.timing.rrd_l = 4;  // 5 ns
-  d.timing.faw = 16;                    // 20 ns
-  d.timing.ccd_s = 2;
-  d.timing.ccd_l = 4;
-  d.timing.wtr_s = 5;
-  d.timing.wtr_l = 10;
-  d.timing.wr = 28;
-  d.timing.rtp = 8;
-  d.timing.rfc = 224;    // 280 ns (tRFCab, 16 Gb)
-  d.timing.refi = 3125;  // 3.906 us
-  d.timing.rtrs = 1;
+  // tRRD 5 ns, tFAW 20 ns, tRFCab 280 ns (16 Gb), tREFI 3.906 us
+  d.timing = {800000, 2, 17, 9, 15, 15, 15, 34, 49, 4, 4, 16, 2, 4, 5, 10, 28, 8, 224, 3125, 1};
   d.timing_source =
       "JESD209-5B LPDDR5-6400 (BG mode, CKR 4:1) as in Ramulator 2 LPDDR5_6400; tRRD 5 ns, "
       "tFAW 20 ns, tRFCab 280 ns, tREFI 3.906 us (JESD209-5B Tables 235 and 372)";
-  d.power = {1.05,
-             80,
-             34,
-             47,
-             243,
-             228,
-             280,
-             termination_pj_per_bit(0.5, 40, 48, 6400),
-             "assumption: no sourced LPDDR5 currents; the LPDDR4 x16 die's (DRAMsim3 "
-             "configs/LPDDR4_8Gb_x16_2400.ini) at LPDDR5's VDD2H of 1.05 V (JESD209-5B)",
-             termination_source("LVSTL (0.5 V)", 0.5, 40, 48, 6400)};
+  d.power = currents(1.05, {80, 34, 47, 243, 228, 280}, termination_pj_per_bit(0.5, 40, 48, 6400),
+                     "assumption: no sourced LPDDR5 currents; the LPDDR4 x16 die's (DRAMsim3 "
+                     "configs/LPDDR4_8Gb_x16_2400.ini) at LPDDR5's VDD2H of 1.05 V (JESD209-5B)",
+                     termination_source("LVSTL (0.5 V)", 0.5, 40, 48, 6400));
   return d;
 }
 
@@ -236,38 +153,12 @@ DramDevice hbm2_8gb_x128() {
   d.standard = "HBM2_8Gb_x128";
   d.family = "HBM2";
   d.org = {8, 1, 4, 4, 32768, 128, 128, 128, 4};
-  d.timing.clock_khz = 1000000;
-  d.timing.burst_cycles = 2;
-  d.timing.cl = 14;
-  d.timing.cwl = 4;
-  d.timing.rcd_rd = d.timing.rcd_wr = 14;
-  d.timing.rp = 14;
-  d.timing.ras = 34;
-  d.timing.rc = 48;
-  d.timing.rrd_s = 4;
-  d.timing.rrd_l = 6;
-  d.timing.faw = 30;
-  d.timing.ccd_s = 1;
-  d.timing.ccd_l = 2;
-  d.timing.wtr_s = 6;
-  d.timing.wtr_l = 8;
-  d.timing.wr = 16;
-  d.timing.rtp = 6;
-  d.timing.rfc = 260;
-  d.timing.refi = 3900;
-  d.timing.rtrs = 1;
+  d.timing = {1000000, 2, 14, 4, 14, 14, 14, 34, 48, 4, 6, 30, 1, 2, 6, 8, 16, 6, 260, 3900, 1};
   d.timing_source = "DRAMsim3 configs/HBM2_8Gb_x128.ini (tRC = tRAS + tRP, tRTP = tRTP_L)";
-  d.power = {1.2,
-             65,
-             40,
-             55,
-             390,
-             500,
-             250,
-             0.5 * 0.5e-12 * 1.2 * 1.2 * 1e12,
-             "DRAMsim3 configs/HBM2_8Gb_x128.ini (per 128-bit channel)",
-             "assumption: an unterminated interposer line of 0.5 pF switched at VDDQ 1.2 V "
-             "on half the bits (0.5 x C x VDDQ^2)"};
+  d.power = currents(1.2, {65, 40, 55, 390, 500, 250}, 0.5 * 0.5e-12 * 1.2 * 1.2 * 1e12,
+                     "DRAMsim3 configs/HBM2_8Gb_x128.ini (per 128-bit channel)",
+                     "assumption: an unterminated interposer line of 0.5 pF switched at VDDQ 1.2 V "
+                     "on half the bits (0.5 x C x VDDQ^2)");
   return d;
 }
 
@@ -278,43 +169,19 @@ DramDevice hbm3_16gb() {
   d.standard = "HBM3_16Gb";
   d.family = "HBM3";
   d.org = {32, 2, 4, 4, 16384, 256, 32, 32, 8};
-  d.timing.clock_khz = 1600000;
-  d.timing.burst_cycles = 2;
-  d.timing.cl = 20;
-  d.timing.cwl = 10;
-  d.timing.rcd_rd = 31;
-  d.timing.rcd_wr = 15;
-  d.timing.rp = 26;
-  d.timing.ras = 45;
-  d.timing.rc = 72;
-  d.timing.rrd_s = 4;
-  d.timing.rrd_l = 5;
-  d.timing.faw = 24;
-  d.timing.ccd_s = 2;
-  d.timing.ccd_l = 4;
-  d.timing.wtr_s = 7;
-  d.timing.wtr_l = 10;
-  d.timing.wr = 33;
-  d.timing.rtp = 9;
-  d.timing.rfc = 560;  // 350 ns (8 Gb per channel)
-  d.timing.refi = 6240;
-  d.timing.rtrs = 2;
+  // tRFC 350 ns (8 Gb per channel)
+  d.timing = {1600000, 2, 20, 10, 31, 15, 26, 45, 72, 4, 5, 24, 2, 4, 7, 10, 33, 9, 560, 6240, 2};
   d.timing_source =
       "JESD238 HBM3-6400 as in Ramulator 2 HBM3_6400Mbps and HBM3_16Gb_8hi (2 stack IDs as "
       "ranks); tRFCab 350 ns for an 8 Gb channel (JESD238 Table 84), tREFI 3.9 us";
-  d.power = {1.1,
-             65.0 / 4,
-             40.0 / 4,
-             55.0 / 4,
-             390.0 / 4,
-             500.0 / 4,
-             250.0 / 4,
-             0.5 * 0.5e-12 * 0.4 * 0.4 * 1e12,
-             "assumption: no sourced HBM3 currents; HBM2's per 128-bit channel (DRAMsim3 "
-             "configs/HBM2_8Gb_x128.ini) divided by 4 for a 32-bit pseudo-channel, at HBM3's "
-             "VDD of 1.1 V",
-             "assumption: an unterminated interposer line of 0.5 pF switched at VDDQ 0.4 V on "
-             "half the bits (0.5 x C x VDDQ^2)"};
+  d.power =
+      currents(1.1, {65.0 / 4, 40.0 / 4, 55.0 / 4, 390.0 / 4, 500.0 / 4, 250.0 / 4},
+               0.5 * 0.5e-12 * 0.4 * 0.4 * 1e12,
+               "assumption: no sourced HBM3 currents; HBM2's per 128-bit channel (DRAMsim3 "
+               "configs/HBM2_8Gb_x128.ini) divided by 4 for a 32-bit pseudo-channel, at HBM3's "
+               "VDD of 1.1 V",
+               "assumption: an unterminated interposer line of 0.5 pF switched at VDDQ 0.4 V on "
+               "half the bits (0.5 x C x VDDQ^2)");
   return d;
 }
 
