@@ -24,7 +24,7 @@ namespace nmp::hw {
 struct ControllerParams {
   uint32_t queue_depth = 4;            // entries per unit queue
   uint32_t branch_penalty_cycles = 1;  // bubble after a taken branch
-  uint64_t imem_bytes = 64 * 1024;     // instruction memory capacity
+  uint64_t imem_bytes = 64 * 1024ULL;  // instruction memory capacity
 };
 
 enum class IssueStall : uint8_t {

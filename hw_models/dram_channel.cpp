@@ -61,7 +61,7 @@ DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t q
     rank.group_last_col.assign(device_.org.bank_groups, 0);
     rank.group_wr_data_end.assign(device_.org.bank_groups, 0);
     // Ranks refresh staggered, evenly spread over tREFI.
-    rank.refresh_due = t_.refi * (r + 1) / ranks_.size();
+    rank.refresh_due = uint64_t{t_.refi} * (r + 1) / ranks_.size();
   }
 }
 

@@ -43,9 +43,9 @@ struct NmpParams {
   double clock_mhz = 1000.0;
   ControllerParams controller;
   DramParams dram;
-  SramParams weight_sram{"wsram", 512 * 1024, 16, 256, PortConfig::kOneRw};
-  SramParams act_sram{"asram", 256 * 1024, 8, 256, PortConfig::kOneRw};
-  SramParams acc_sram{"acc", 256 * 1024, 8, 256, PortConfig::kOneROneW};
+  SramParams weight_sram{"wsram", 512 * 1024ULL, 16, 256, PortConfig::kOneRw};
+  SramParams act_sram{"asram", 256 * 1024ULL, 8, 256, PortConfig::kOneRw};
+  SramParams acc_sram{"acc", 256 * 1024ULL, 8, 256, PortConfig::kOneROneW};
   MacArrayParams mac_array;
   VectorUnitParams vector_unit;
   bool lockstep = false;

@@ -28,6 +28,9 @@ VOCAB = 32000
 SIZES = {"700m": 1536, "1.3b": 2048, "3b": 3200, "3.9b": 3200}  # hidden, for the embeddings
 # Ma et al. 2024 (arXiv 2402.17764) Table 1: memory and latency ratios, LLaMA over BitNet b1.58
 # (3.9B against LLaMA 3B).
+# LLaMA 3.9B at FP16 needs 8.3 GiB of DRAM: every run gets two ranks per LPDDR5 channel (16 GiB,
+# the same 51.2 GB/s), so all models run on the same memory.
+HW_SETS = ["hw.dram.ranks=2"]
 PAPER = {"700m": (2.60, 1.23), "1.3b": (2.93, 1.67), "3b": (3.55, 2.71), "3.9b": (3.32, 2.40)}
 
 
@@ -37,7 +40,7 @@ def run(model, sets):
         cmd = [str(nmpsim), "run", "--hw", str(hw), "--workload",
                str(root / "workloads" / "models" / f"{model}.json"), "--timing-only", "--quiet",
                "--out", str(out)]
-        for s in sets:
+        for s in HW_SETS + sets:
             cmd += ["--set", s]
         subprocess.run(cmd, check=True)
         r = json.loads(out.read_text())
@@ -49,7 +52,7 @@ def run(model, sets):
 def main():
     lines = [
         "<!-- BEGIN BITNET VS LLAMA: scripts/bitnet_vs_llama.py (configs/hw/llm_64x64.json, "
-        "decode of one token, timing-only) -->", "",
+        "decode of one token, timing-only, hw.dram.ranks=2) -->", "",
         "| size | LLaMA FP16 weights | BitNet b1.58 weights (2 / 1.6 bit) | memory ratio (2 / 1.6 "
         "bit) | with FP16 embeddings and LM head | paper's memory ratio | without attention: "
         "LLaMA / BitNet (2 / 1.6 bit) | latency ratio (2 / 1.6 bit) | with attention (512 "
