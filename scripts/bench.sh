@@ -33,6 +33,7 @@ command -v taskset > /dev/null && pin=(taskset -c 0)
 # name | workload | --set overrides
 cases=(
   "ternary GEMV 2560->6912, 64x64 adder tree|$wl/gemv_2560x6912_ternary.json|"
+  "ternary GEMV 2560->6912, 64x64 adder tree, simple DRAM channel|$wl/gemv_2560x6912_ternary.json|hw.dram.standard=simple"
   "ternary GEMV 2560->6912, 32x32 adder tree|$wl/gemv_2560x6912_ternary.json|hw.mac_array.rows=32 hw.mac_array.cols=32"
   "ternary GEMM 256x768x768, 32x32 WS|$wl/gemm_256x768x768_ternary.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary"
   "int8 GEMM 256x768x768, 32x32 WS|$wl/gemm_256x768x768_int8.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary hw.mac_array.pe=int8_int8"
