@@ -8,7 +8,11 @@ words of 32 to 512 bits, ports 1rw, 1r1w and 2rw; a scratch RAM (no tags) at 350
 default objective (cycle time), of ITRS low-operating-power cells and periphery (the library's
 choice: an accelerator's SRAM, not a CPU cache's; --cells itrs-hp gives high-performance ones).
 
-    scripts/cacti_sram_points.py --cacti /path/to/cacti [--cells itrs-lop] > /tmp/points.json
+    scripts/cacti_sram_points.py --cacti /path/to/cacti [--cells itrs-lop] [--node-um 0.045] \
+        > /tmp/points.json
+
+Other nodes (--node-um 0.028, ...) check the node rule that scales the 45 nm points to the other
+libraries (docs/validation.md).
 """
 import argparse, itertools, json, re, subprocess, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +22,12 @@ WIDTHS = [32, 64, 128, 256, 512]
 PORTS = {'1rw': (1, 0, 0), '1r1w': (0, 1, 1), '2rw': (2, 0, 0)}
 
 
-def config(size_bytes, width_bits, ports, cells):
+def config(size_bytes, width_bits, ports, cells, node_um=0.045):
     rw, r, w = PORTS[ports]
     lines = {
         'size (bytes)': size_bytes, 'block size (bytes)': width_bits // 8, 'associativity': 1,
         'read-write port': rw, 'exclusive read port': r, 'exclusive write port': w,
-        'single ended read ports': 0, 'UCA bank count': 1, 'technology (u)': 0.045,
+        'single ended read ports': 0, 'UCA bank count': 1, 'technology (u)': node_um,
         'page size (bits)': 8192, 'burst length': 8, 'internal prefetch width': 8,
         'Data array cell type -': f'"{cells}"', 'Data array peripheral type -': f'"{cells}"',
         'Tag array cell type -': f'"{cells}"', 'Tag array peripheral type -': f'"{cells}"',
@@ -68,10 +72,10 @@ def number(text, label):
     return float(m.group(1))
 
 
-def run(cacti, cells, point):
+def run(cacti, cells, point, node_um=0.045):
     kib, width, ports = point
     with tempfile.NamedTemporaryFile('w', suffix='.cfg') as f:
-        f.write(config(kib * 1024, width, ports, cells))
+        f.write(config(kib * 1024, width, ports, cells, node_um))
         f.flush()
         out = subprocess.run(['./cacti', '-infile', f.name], cwd=cacti, capture_output=True,
                              text=True, check=True).stdout
@@ -90,10 +94,13 @@ def main():
     ap.add_argument('--cacti', required=True, help='a built CACTI checkout')
     ap.add_argument('--cells', default='itrs-lop', choices=['itrs-hp', 'itrs-lop', 'itrs-lstp'],
                     help='ITRS device type of cells and periphery')
+    ap.add_argument('--node-um', type=float, default=0.045,
+                    help='technology node in micrometres (the 45 nm library: 0.045; CACTI '
+                         'interpolates between its nodes, 0.022 to 0.090)')
     args = ap.parse_args()
     grid = list(itertools.product(CAPACITIES_KIB, WIDTHS, PORTS))
     with ThreadPoolExecutor(2) as pool:
-        points = list(pool.map(lambda p: run(args.cacti, args.cells, p), grid))
+        points = list(pool.map(lambda p: run(args.cacti, args.cells, p, args.node_um), grid))
     print('[\n' + ',\n'.join('  ' + json.dumps(p) for p in points) + '\n]')
 
 
