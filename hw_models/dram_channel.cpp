@@ -48,7 +48,8 @@ DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t q
       policy_(policy),
       queue_depth_(queue_depth),
       banks_per_group_(device.org.banks_per_group),
-      groups_(device.org.bank_groups) {
+      groups_(device.org.bank_groups),
+      queue_(queue_depth) {
   ranks_.resize(device_.org.ranks);
   rank_queued_.assign(device_.org.ranks, 0);
   group_queued_.assign(size_t{device_.org.ranks} * groups_, 0);
@@ -63,6 +64,18 @@ DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t q
     // Ranks refresh staggered, evenly spread over tREFI.
     rank.refresh_due = uint64_t{t_.refi} * (r + 1) / ranks_.size();
   }
+}
+
+DramChannel::EntryQueue::EntryQueue(uint32_t depth) {
+  size_t capacity = 1;
+  while (capacity < depth) capacity *= 2;
+  slots_.resize(capacity);
+  mask_ = capacity - 1;
+}
+
+void DramChannel::EntryQueue::erase(size_t index) {
+  for (size_t i = index; i + 1 < size_; ++i) (*this)[i] = (*this)[i + 1];
+  --size_;
 }
 
 void DramChannel::account(uint32_t rank, uint64_t until) {
@@ -182,7 +195,8 @@ void DramChannel::issue_act(const Entry& e) {
   b.opened_for = e.seq;
   b.opened_after_conflict = e.forced_pre;
   uint32_t hits = 0;
-  for (const Entry& q : queue_) {
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    const Entry& q = queue_[i];
     hits += q.r.rank == e.r.rank && q.flat_bank == e.flat_bank && q.r.row == e.r.row;
   }
   set_queued_hits(b, hits);
@@ -235,7 +249,7 @@ void DramChannel::issue_column(size_t index) {
   if (index == 0) {
     queue_.pop_front();
   } else {
-    queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(index));
+    queue_.erase(index);
   }
   set_queued_hits(b, b.queued_hits - 1);
   queued_writes_ -= write;

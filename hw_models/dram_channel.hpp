@@ -31,7 +31,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <limits>
 #include <vector>
 
@@ -120,6 +119,27 @@ class DramChannel {
     uint64_t seq = 0;         // admission order, unique
     bool forced_pre = false;  // a PRE closed another row for it
   };
+  // The transaction queue, oldest first: a ring of fixed capacity (a deque's segment lookups
+  // cost more than the rest of a row-hit step).
+  class EntryQueue {
+   public:
+    explicit EntryQueue(uint32_t depth);
+    size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    Entry& operator[](size_t i) { return slots_[(head_ + i) & mask_]; }
+    const Entry& operator[](size_t i) const { return slots_[(head_ + i) & mask_]; }
+    const Entry& front() const { return slots_[head_]; }
+    void push_back(const Entry& e) { slots_[(head_ + size_++) & mask_] = e; }
+    void pop_front() {
+      head_ = (head_ + 1) & mask_;
+      --size_;
+    }
+    void erase(size_t index);  // the later entries move up one place
+
+   private:
+    std::vector<Entry> slots_;
+    size_t mask_ = 0, head_ = 0, size_ = 0;
+  };
 
   static constexpr uint64_t kLongAgo = uint64_t{1} << 32;
   // The earliest cycle a constraint of `gap` after a stored (shifted) cycle allows.
@@ -164,7 +184,7 @@ class DramChannel {
   uint32_t groups_;
   bool fast_path_ = true;
   std::vector<Rank> ranks_;
-  std::deque<Entry> queue_;
+  EntryQueue queue_;
   // Queue composition, kept as requests come and go, for the row-hit stream fast path.
   uint64_t queued_hit_total_ = 0;  // sum of the banks' queued_hits
   uint64_t queued_writes_ = 0;
