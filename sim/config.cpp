@@ -1,6 +1,7 @@
 #include "sim/config.hpp"
 
 #include "hw_models/arith/vector_math.hpp"
+#include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
 #include "sim/safetensors.hpp"
 #include "sim/sram_model.hpp"
@@ -389,7 +390,7 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
                "to accelerator cycles exactly)");
   }
   cfg.technology_path = path_beside(file, tech);
-  if (!std::filesystem::is_regular_file(cfg.technology_path)) {
+  if (!is_regular_file(cfg.technology_path)) {
     root.error("technology", "no technology library at " + cfg.technology_path);
   }
   root.finish();
@@ -461,7 +462,7 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
     sf.string_required("source", "where the exponents come from");
     sf.finish();
     const std::filesystem::path base_path = path_beside(file, base_file);
-    if (!std::filesystem::exists(base_path)) {
+    if (!path_exists(base_path)) {
       sf.error("library", "cannot open " + base_path.string());
     } else if (!doc.has_errors()) {
       t = scaled_library(load_technology(base_path.string(), {}), node_nm, ee, ae);

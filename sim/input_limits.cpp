@@ -54,6 +54,16 @@ std::string bytes_text(uint64_t bytes) {
   return text;
 }
 
+bool path_exists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+bool is_regular_file(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 uint64_t check_input_file(const std::string& path, uint64_t max_bytes) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {

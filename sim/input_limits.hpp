@@ -28,6 +28,11 @@ inline constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
 
 // Throws ConfigError unless `path` is a regular file of at most `max_bytes`; returns its size.
 uint64_t check_input_file(const std::string& path, uint64_t max_bytes);
+// Whether anything is at `path`; never throws (std::filesystem::exists throws on a name too
+// long for the system, found by fuzzing sweep specs).
+bool path_exists(const std::string& path);
+// Whether `path` is a regular file; never throws.
+bool is_regular_file(const std::string& path);
 // The whole file, after check_input_file().
 std::string read_input_file(const std::string& path, uint64_t max_bytes = kMaxTextFileBytes);
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "sim/config.hpp"
+#include "sim/input_limits.hpp"
 #include "sim/run.hpp"
 
 namespace nmp::sim {
@@ -188,8 +189,8 @@ size_t RegressResult::failed_cases() const {
 RegressResult run_regress(const RegressSuite& suite, const RegressOptions& opt) {
   // The baseline: case -> figure -> value. Only --update may start without one.
   Json baseline = Json::object();
-  if (!opt.update || std::filesystem::exists(suite.baseline_path)) {
-    if (!std::filesystem::exists(suite.baseline_path)) {
+  if (!opt.update || path_exists(suite.baseline_path)) {
+    if (!path_exists(suite.baseline_path)) {
       throw ConfigError(suite.baseline_path, "",
                         "no baseline: run nmpsim regress --update to write one from this build");
     }

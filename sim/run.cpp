@@ -206,7 +206,9 @@ void dump_matrix(const std::string& stem, const workloads::RecurrentMatrix& m, h
 void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                   const workloads::ModelData& data, const std::vector<LayerOutputs>& outputs,
                   const std::vector<workloads::LayerReference>& refs, uint32_t out_bytes) {
-  std::filesystem::create_directories(dir);
+  std::error_code failed;
+  std::filesystem::create_directories(dir, failed);
+  if (failed) throw ConfigError(dir, "", "cannot create the dump folder: " + failed.message());
   {
     std::ofstream manifest(dir + "/model.json");
     manifest << dump_manifest(model).dump(2) << "\n";

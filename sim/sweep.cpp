@@ -234,7 +234,7 @@ SweepSpec load_sweep_spec(const std::string& path) {
   s.text = json;
   // Beside the spec, or (docs/dse.md) a path that exists from the working directory.
   auto relative = [&](const std::string& p) {
-    return p.empty() || std::filesystem::exists(p) ? p : path_beside(path, p);
+    return p.empty() || path_exists(p) ? p : path_beside(path, p);
   };
   s.name = root.string_required("name", "the sweep's name (its rows in the database)");
   s.hw_path = relative(root.string_required("hw", "hardware config"));
@@ -503,7 +503,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
 }
 
 void export_csv(const std::string& db_path, const std::string& csv_path) {
-  if (!std::filesystem::exists(db_path)) throw ConfigError(db_path, "", "no such database");
+  if (!path_exists(db_path)) throw ConfigError(db_path, "", "no such database");
   Db db(db_path);
   std::ofstream out(csv_path);
   if (!out) throw ConfigError(csv_path, "", "cannot write the CSV file");
@@ -549,7 +549,7 @@ void merge_into(const std::string& out, const std::string& name_in_errors,
 }  // namespace
 
 void merge_databases(const std::string& out, const std::vector<std::string>& inputs) {
-  if (std::filesystem::exists(out))
+  if (path_exists(out))
     throw ConfigError(out, "", "exists already: merge writes a new database");
   // Built beside and renamed when whole: a refused merge leaves nothing behind.
   const std::string partial = out + ".partial";
@@ -560,7 +560,12 @@ void merge_databases(const std::string& out, const std::vector<std::string>& inp
     remove_database(partial);
     throw;
   }
-  std::filesystem::rename(partial, out);
+  std::error_code failed;
+  std::filesystem::rename(partial, out, failed);
+  if (failed) {
+    remove_database(partial);
+    throw ConfigError(out, "", "cannot write the merged database: " + failed.message());
+  }
 }
 
 namespace {
@@ -571,7 +576,7 @@ void merge_into(const std::string& out, const std::string& name_in_errors,
   std::map<std::string, std::pair<std::string, int64_t>> sweeps;  // name -> spec, points
   std::map<std::string, std::map<int64_t, std::string>> seen;     // sweep -> point -> file
   for (const std::string& in : inputs) {
-    if (!std::filesystem::exists(in)) throw ConfigError(in, "", "no such database");
+    if (!path_exists(in)) throw ConfigError(in, "", "no such database");
     Db src(in);
     Db::Stmt s(src, "SELECT name, spec, points FROM sweeps");
     while (s.step()) {

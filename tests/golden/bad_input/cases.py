@@ -217,6 +217,8 @@ INPUTS = {
     "report_types.json": {"schema_version": 1, "config": {"hw": {"name": 3}, "workload": {}}},
     "sweep_missing_hw.json": {"name": "s", "hw": "nope/hw.json", "workload": WL,
                               "grid": {"hw.mac_array.rows": [8, 16]}},
+    "sweep_long_path.json": {"name": "s", "hw": HW, "workload": "configs/" + "x" * 5000 + ".json",
+                              "grid": {"hw.mac_array.rows": [8, 16]}},
     "sweep_too_big.json": {"name": "s", "hw": HW, "workload": WL,
                            "grid": {f"hw.vector_unit.lanes": list(range(1, 101)),
                                     "hw.mac_array.rows": list(range(1, 101)),
@@ -430,7 +432,7 @@ case("energy_deep", ["energy", f("deep.json")])
 case("energy_directory", ["energy", "configs"])
 
 # --- sweeps and suites ------------------------------------------------------------------------
-for name in ["sweep_missing_hw", "sweep_too_big", "sweep_empty", "sweep_grid_value", "sweep_range",
+for name in ["sweep_missing_hw", "sweep_long_path", "sweep_too_big", "sweep_empty", "sweep_grid_value", "sweep_range",
              "sweep_root", "sweep_unknown"]:
     case(name, ["sweep", f(f"{name}.json"), "--db", "/tmp/nmpsim-bad-sweep.sqlite"])
 for name in ["suite_variant", "suite_both", "suite_missing_baseline", "suite_bad_baseline",
