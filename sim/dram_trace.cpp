@@ -159,20 +159,22 @@ std::string dram_standards_markdown() {
     const double burst_bits = 8.0 * static_cast<double>(d.burst_bytes());
     const double tck_ns = 1e6 / static_cast<double>(t.clock_khz);
     table += format_text(
-        "| %s | %u x %u, BL%u | %u x %llu B | %llu GiB | %.0f | %.1f | %u-%u-%u-%u | %u / %u (%.2f%%) | "
+        "| %s | %u x %u, BL%u | %u x %llu B | %llu GiB | %.0f | %.1f | %u-%u-%u-%u | %u / %u "
+        "(%.2f%%) | "
         "%.0f | %.2f | %.2f | %.2f | %.0f |\n",
         d.standard.c_str(), o.channels, o.bus_width_bits, o.burst_length,
         o.bank_groups * o.banks_per_group, static_cast<unsigned long long>(d.row_bytes()),
-        static_cast<unsigned long long>(d.capacity_bytes() >> 30), static_cast<double>(t.clock_khz) / 1e3,
-        d.peak_bytes_per_s() * 1e-9, t.cl, t.rcd_rd, t.rp, t.ras, t.rfc, t.refi,
-        100.0 * t.rfc / t.refi, prices.at("dram.act").pj, prices.at("dram.rd").pj / burst_bits,
-        prices.at("dram.wr").pj / burst_bits, d.power.io_pj_per_bit,
-        prices.at("dram.active_cycle").pj / tck_ns);
+        static_cast<unsigned long long>(d.capacity_bytes() >> 30),
+        static_cast<double>(t.clock_khz) / 1e3, d.peak_bytes_per_s() * 1e-9, t.cl, t.rcd_rd, t.rp,
+        t.ras, t.rfc, t.refi, 100.0 * t.rfc / t.refi, prices.at("dram.act").pj,
+        prices.at("dram.rd").pj / burst_bits, prices.at("dram.wr").pj / burst_bits,
+        d.power.io_pj_per_bit, prices.at("dram.active_cycle").pj / tck_ns);
     sources += "- **" + d.standard + "**: timing: " + d.timing_source +
                "; currents: " + d.power.source + "; I/O: " + d.power.io_source + "\n";
   }
-  return table + "\nPeak bandwidth and capacity of all channels; energies (the IDD method, "
-                 "docs/energy-model.md#dram) and standby power per rank of one channel.\n\n" +
+  return table +
+         "\nPeak bandwidth and capacity of all channels; energies (the IDD method, "
+         "docs/energy-model.md#dram) and standby power per rank of one channel.\n\n" +
          sources;
 }
 

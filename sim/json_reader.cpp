@@ -52,7 +52,6 @@ std::string join_issues(const std::vector<ConfigIssue>& issues) {
 
 std::string quoted(const Json& j) { return j.dump(); }
 
-
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -185,7 +184,7 @@ const Json* ObjectReader::lookup(std::string_view key) {
 void ObjectReader::record(std::string_view key, std::string type, std::string constraint,
                           std::string_view unit, std::string_view doc, Json def, Json value) {
   doc_->record({child(key), std::move(type), std::move(constraint), std::string(unit),
-                std::string(doc), std::move(def), std::move(value), {}});
+                std::string(doc), std::move(def), std::move(value), std::string()});
 }
 
 template <class T>

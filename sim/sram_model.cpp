@@ -149,8 +149,8 @@ SramMacroCost sram_macro_cost(const SramMacroFit& f, double bits, double width_b
 }
 
 std::string sram_model_markdown(const TechLibrary& tech) {
-  const std::vector<hw::PortConfig> all_ports = {hw::PortConfig::kOneRw,
-                                                 hw::PortConfig::kOneROneW, hw::PortConfig::kTwoRw};
+  const std::vector<hw::PortConfig> all_ports = {hw::PortConfig::kOneRw, hw::PortConfig::kOneROneW,
+                                                 hw::PortConfig::kTwoRw};
   std::string out = "Library " + tech.name + ", " + std::to_string(tech.sram_macros.size()) +
                     " macro points (" + tech.sram_source +
                     "). Fit per port configuration; bits = capacity x 8192, width in bits; rms "
@@ -199,14 +199,14 @@ std::string sram_model_markdown(const TechLibrary& tech) {
     }
   }
   // Horowitz, "Computing's energy problem", ISSCC 2014: 64-bit SRAM reads at 45 nm.
-  out += "\n64-bit reads of one 1rw bank against Horowitz (ISSCC 2014, 45 nm, 0.9 V), whose "
-         "figures are whole memories, not one bank:\n\n"
-         "| capacity | fit pJ | Horowitz pJ | ratio |\n|---|---|---|---|\n";
-  for (const auto& [kib, horowitz_pj] :
-       {std::pair<double, double>{8, 10}, {32, 20}, {1024, 100}}) {
+  out +=
+      "\n64-bit reads of one 1rw bank against Horowitz (ISSCC 2014, 45 nm, 0.9 V), whose "
+      "figures are whole memories, not one bank:\n\n"
+      "| capacity | fit pJ | Horowitz pJ | ratio |\n|---|---|---|---|\n";
+  for (const auto& [kib, horowitz_pj] : {std::pair<double, double>{8, 10}, {32, 20}, {1024, 100}}) {
     const double pj = sram_macro_cost(fits[0], 8192.0 * kib, 64).read_pj;
-    out += format_text("| %.0f KiB | %.2f | %.0f | %.2f |\n", kib, pj, horowitz_pj,
-                       pj / horowitz_pj);
+    out +=
+        format_text("| %.0f KiB | %.2f | %.0f | %.2f |\n", kib, pj, horowitz_pj, pj / horowitz_pj);
   }
   return out;
 }

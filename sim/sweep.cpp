@@ -549,8 +549,7 @@ void merge_into(const std::string& out, const std::string& name_in_errors,
 }  // namespace
 
 void merge_databases(const std::string& out, const std::vector<std::string>& inputs) {
-  if (path_exists(out))
-    throw ConfigError(out, "", "exists already: merge writes a new database");
+  if (path_exists(out)) throw ConfigError(out, "", "exists already: merge writes a new database");
   // Built beside and renamed when whole: a refused merge leaves nothing behind.
   const std::string partial = out + ".partial";
   remove_database(partial);

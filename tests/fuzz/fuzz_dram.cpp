@@ -7,6 +7,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const nmp::sim::HardwareConfig hw =
       nmp::sim::load_hardware(std::string(NMP_SOURCE_DIR) + "/configs/hw/default.json", {});
-  return nmp::fuzz::run(
-      data, size, [](const std::string& path) { (void)nmp::sim::run_dram_trace(hw, path); });
+  return nmp::fuzz::run(data, size,
+                        [](const std::string& path) { (void)nmp::sim::run_dram_trace(hw, path); });
 }

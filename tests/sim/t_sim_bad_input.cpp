@@ -47,7 +47,6 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
-
 // Where a message says the problem is: "error: <file, option or file:line:column>: ...",
 // "<program file>: ..." (asm, disasm), "nmpsim <command>: ..." (the command line), or
 // "line N, column M: ..." (standard input of nmpsim arith). "" if it names nothing.
@@ -107,8 +106,7 @@ TEST_CASE("an override path may hold '~' and '/': they are keys, not pointer syn
   const auto sets = nmp::sim::parse_set_options({"hw.a~b.c/d=1", "hw.mac_array.rows=8"});
   REQUIRE(sets[0].pointer == "/a~0b/c~1d");
   REQUIRE(nmp::sim::unescape_pointer_token("a~0b~1c~") == "a~b/c~");
-  REQUIRE_THROWS_WITH(nmp::sim::load_hardware(std::string(NMP_SOURCE_DIR) +
-                                                  "/configs/hw/default.json",
-                                              sets),
-                      Catch::Contains("/a~0b: unknown field"));
+  REQUIRE_THROWS_WITH(
+      nmp::sim::load_hardware(std::string(NMP_SOURCE_DIR) + "/configs/hw/default.json", sets),
+      Catch::Contains("/a~0b: unknown field"));
 }
