@@ -7,6 +7,8 @@
 #   scripts/fuzz.sh            # 60 s per parser
 #   scripts/fuzz.sh 10         # CI: a short run of each
 #   JOBS=2 scripts/fuzz.sh 3600 hw workload   # only some parsers, two at a time
+#   RUNS=10000000 scripts/fuzz.sh 0 report    # a number of executions instead of a time (the
+#                                             # offline goal of docs/validation.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -37,7 +39,9 @@ run_one() {
   mkdir -p "$corpus" "$findings"
   [ -d "tests/fuzz/corpus/$p" ] && cp -n tests/fuzz/corpus/"$p"/* "$corpus"/ 2>/dev/null || true
   local log=build-fuzz/fuzz-$p.log
-  if build-fuzz/fuzz_"$p" "$corpus" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
+  local limit=-max_total_time="$seconds"
+  [ -n "${RUNS:-}" ] && limit=-runs="$RUNS"
+  if build-fuzz/fuzz_"$p" "$corpus" "$limit" -max_len=65536 -timeout=10 \
        -rss_limit_mb=2048 -artifact_prefix="$findings/" -print_final_stats=1 > "$log" 2>&1; then
     echo "fuzz $p: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') executions, no finding"
   else
@@ -47,7 +51,7 @@ run_one() {
   fi
 }
 export -f run_one
-export seconds
+export seconds RUNS
 status=0
 printf '%s\n' "${parsers[@]}" | xargs -P "${JOBS:-1}" -I{} bash -c 'run_one {}' || status=1
 exit $status
