@@ -270,8 +270,18 @@ SweepSpec load_sweep_spec(const std::string& path) {
         spec["min"] = f.number_required("min", -1e300, 1e300, "", "smallest value");
         spec["max"] = f.number_required("max", -1e300, 1e300, "", "largest value");
         spec["integer"] = f.boolean("integer", false, "draw integers");
-        if (spec["max"].get<double>() < spec["min"].get<double>())
+        const double lo = spec["min"].get<double>(), hi = spec["max"].get<double>();
+        // Integers are drawn as int64 from doubles: bounds beyond 2^53 are not exact integers.
+        constexpr double kExactInteger = 9007199254740992.0;  // 2^53
+        if (hi < lo) {
           f.error("max", "expected max >= min");
+        } else if (spec["integer"].get<bool>() &&
+                   (std::fabs(lo) > kExactInteger || std::fabs(hi) > kExactInteger)) {
+          f.error(std::fabs(lo) > kExactInteger ? "min" : "max",
+                  "an integer range must lie within +-2^53 (9007199254740992)");
+        } else if (spec["integer"].get<bool>() && std::ceil(lo) > std::floor(hi)) {
+          f.error("max", "no integer lies between min and max");
+        }
       }
       f.finish();
       s.random[key] = spec;

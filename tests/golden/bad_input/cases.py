@@ -228,6 +228,10 @@ INPUTS = {
     "sweep_grid_value.json": {"name": "s", "hw": HW, "workload": WL, "grid": {"hw.mac_array.rows": 8}},
     "sweep_range.json": {"name": "s", "hw": HW, "workload": WL, "random": {
         "samples": 2, "fields": {"hw.mac_array.rows": {"min": 10, "max": 2}}}},
+    "sweep_range_huge.json": {"name": "s", "hw": HW, "workload": WL, "random": {
+        "samples": 2, "fields": {"hw.mac_array.rows": {"min": 8, "max": 1.5e20, "integer": True}}}},
+    "sweep_range_no_integer.json": {"name": "s", "hw": HW, "workload": WL, "random": {
+        "samples": 2, "fields": {"hw.mac_array.rows": {"min": 8.2, "max": 8.7, "integer": True}}}},
     "sweep_root.json": {"name": "s", "hw": HW, "workload": WL, "grid": {"mac_array.rows": [8]}},
     "sweep_unknown.json": {"name": "s", "hw": HW, "workload": WL, "grid": {"hw.mac_array.rows": [8]},
                            "jobs": 4},
@@ -432,7 +436,8 @@ case("energy_deep", ["energy", f("deep.json")])
 case("energy_directory", ["energy", "configs"])
 
 # --- sweeps and suites ------------------------------------------------------------------------
-for name in ["sweep_missing_hw", "sweep_long_path", "sweep_too_big", "sweep_empty", "sweep_grid_value", "sweep_range",
+for name in ["sweep_missing_hw", "sweep_long_path", "sweep_too_big", "sweep_empty",
+             "sweep_grid_value", "sweep_range", "sweep_range_huge", "sweep_range_no_integer",
              "sweep_root", "sweep_unknown"]:
     case(name, ["sweep", f(f"{name}.json"), "--db", "/tmp/nmpsim-bad-sweep.sqlite"])
 for name in ["suite_variant", "suite_both", "suite_missing_baseline", "suite_bad_baseline",
