@@ -12,7 +12,13 @@ struct WordRange {
   uint64_t last;
 };
 
-WordRange words_of(const Stream& s, uint64_t beat) {
+// The words stream `i` of group `g` touches in beat `beat`.
+WordRange words_of(const BeatGroup& g, unsigned i, uint64_t beat) {
+  const Stream& s = g.streams[i];
+  if (g.shapes) {
+    const BeatShape& b = g.shapes[beat];
+    return {s.sram->word_of(b.first_byte), s.sram->word_of(b.first_byte + b.bytes - 1)};
+  }
   const uint64_t first_byte = s.first_byte + beat * s.stride_bytes;
   return {s.sram->word_of(first_byte), s.sram->word_of(first_byte + s.bytes - 1)};
 }
@@ -52,9 +58,9 @@ uint64_t BeatCursor::window_size(const BeatGroup& g, unsigned stream) {
 }
 
 Cycles BeatCursor::cycles_of(const BeatGroup& g, uint64_t beat) {
-  Cycles cycles = g.min_cycles;
+  Cycles cycles = min_cycles_of(g, beat);
   for (unsigned i = 0; i < g.stream_count; ++i) {
-    const WordRange w = words_of(g.streams[i], beat);
+    const WordRange w = words_of(g, i, beat);
     const uint64_t size = window_size(g, i);
     cycles = std::max<Cycles>(cycles, (w.last - w.first + size) / size);
   }
@@ -62,6 +68,7 @@ Cycles BeatCursor::cycles_of(const BeatGroup& g, uint64_t beat) {
 }
 
 bool BeatCursor::is_uniform(const BeatGroup& g) {
+  if (g.shapes) return false;
   for (unsigned i = 0; i < g.stream_count; ++i) {
     if (g.streams[i].stride_bytes % g.streams[i].sram->word_bytes() != 0) return false;
   }
@@ -88,16 +95,19 @@ void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer) {
   later_groups_cycles_ = 0;
   for (size_t j = 0; j < groups_.size(); ++j) {
     const BeatGroup& g = groups_[j];
+    if (g.shapes && g.stream_count != 1) {
+      throw std::logic_error("a shaped beat group has exactly one stream");
+    }
     const bool uniform = is_uniform(g);
     for (unsigned i = 0; i < g.stream_count; ++i) {
       const Stream& s = g.streams[i];
       uint64_t words = 0;
       if (uniform) {
-        const WordRange w = words_of(s, 0);
+        const WordRange w = words_of(g, i, 0);
         words = g.beats * (w.last - w.first + 1);
       } else {
         for (uint64_t b = 0; b < g.beats; ++b) {
-          const WordRange w = words_of(s, b);
+          const WordRange w = words_of(g, i, b);
           words += w.last - w.first + 1;
         }
       }
@@ -128,13 +138,13 @@ void BeatCursor::enter_group() {
   }
   beat_ = 0;
   enter_beat();
-  rest_cycles_ = total - (uniform_ ? total / g.beats : cycles_of(g, 0));
+  rest_cycles_ = total - (uniform_ ? total / g.beats : fresh_beat_cycles());
 }
 
 void BeatCursor::enter_beat() {
   const BeatGroup& g = groups_[group_];
   for (unsigned i = 0; i < g.stream_count; ++i) {
-    const WordRange w = words_of(g.streams[i], beat_);
+    const WordRange w = words_of(g, i, beat_);
     Window& win = windows_[i];
     win.next = w.first;
     win.last = w.last;
@@ -154,7 +164,7 @@ void BeatCursor::finish_beat() {
     return;
   }
   enter_beat();
-  rest_cycles_ -= cycles_of(g, beat_);
+  rest_cycles_ -= fresh_beat_cycles();
 }
 
 Cycles BeatCursor::words_cycles_left() const {
@@ -167,8 +177,12 @@ Cycles BeatCursor::words_cycles_left() const {
   return cycles;
 }
 
+Cycles BeatCursor::fresh_beat_cycles() const {
+  return std::max<Cycles>(min_cycles_of(groups_[group_], beat_), words_cycles_left());
+}
+
 Cycles BeatCursor::current_beat_remaining() const {
-  const uint32_t min_cycles = groups_[group_].min_cycles;
+  const uint32_t min_cycles = min_cycles_of(groups_[group_], beat_);
   const Cycles by_time = min_cycles > cycle_in_beat_ ? min_cycles - cycle_in_beat_ : 0;
   return std::max<Cycles>({by_time, words_cycles_left(), Cycles{1}});
 }
@@ -248,7 +262,7 @@ StepResult BeatCursor::tick(Cycles now) {
     }
   }
   ++cycle_in_beat_;
-  if (words_cycles_left() == 0 && cycle_in_beat_ >= g.min_cycles) finish_beat();
+  if (words_cycles_left() == 0 && cycle_in_beat_ >= min_cycles_of(g, beat_)) finish_beat();
   return stalled_on_ ? StepResult::kStalled : StepResult::kProgress;
 }
 

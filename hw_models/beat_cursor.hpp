@@ -2,7 +2,8 @@
 //
 // An operation phase is a list of beat groups. A group is `beats` repetitions of one beat; a
 // beat touches, for each of its streams, `bytes` bytes starting at first_byte + beat *
-// stride_bytes, i.e. a run of consecutive words. Each stream keeps a window of its next
+// stride_bytes, i.e. a run of consecutive words (a shaped group lists each beat's own bytes
+// and time instead). Each stream keeps a window of its next
 // `window` words (the SRAM's words per cycle for that access, shared evenly among the beat's
 // streams on the same port class) and, every cycle, requests every word of the window it does
 // not hold yet; each bank grants what its free ports allow, in unit priority order, and the
@@ -39,6 +40,13 @@ struct Stream {
   uint32_t bytes = 0;         // per beat, >= 1
 };
 
+// One beat of a shaped group (below): its own place, size and minimum time.
+struct BeatShape {
+  uint64_t first_byte = 0;
+  uint32_t bytes = 1;       // >= 1
+  uint32_t min_cycles = 1;  // >= 1
+};
+
 // Two streams of one beat may use the same SRAM port class only to read and write the same
 // words (a read-modify-write), whose windows then hit each bank once per stream.
 struct BeatGroup {
@@ -46,6 +54,13 @@ struct BeatGroup {
   uint32_t min_cycles = 1;  // >= 1
   std::array<Stream, kMaxStreams> streams{};
   uint8_t stream_count = 0;
+  // A shaped group: beats that differ in size, place and time (the SRAM side of a DMA transfer
+  // whose DRAM bursts arrive irregularly), kept as one group so that a quiet stretch spans
+  // them all. When set, the group has one stream and beat b covers shapes[b].bytes bytes from
+  // shapes[b].first_byte in at least shapes[b].min_cycles cycles; the stream's first_byte,
+  // stride_bytes and bytes and the group's min_cycles are unused. The shapes belong to the
+  // caller and must outlive the phase.
+  const BeatShape* shapes = nullptr;
   BeatGroup& add(const Stream& s);
 };
 
@@ -86,6 +101,9 @@ class BeatCursor {
     uint32_t held_count = 0;
   };
   static uint64_t window_size(const BeatGroup& g, unsigned stream);
+  static uint32_t min_cycles_of(const BeatGroup& g, uint64_t beat) {
+    return g.shapes ? g.shapes[beat].min_cycles : g.min_cycles;
+  }
   static Cycles cycles_of(const BeatGroup& g, uint64_t beat);
   static bool is_uniform(const BeatGroup& g);
   static Cycles group_cycles(const BeatGroup& g);
@@ -94,6 +112,8 @@ class BeatCursor {
   void enter_beat();
   void finish_beat();                // moves to the next beat or group
   Cycles words_cycles_left() const;  // uncontended cycles to receive the beat's words
+  // cycles_of() the current beat, just entered (its windows set up, nothing received).
+  Cycles fresh_beat_cycles() const;
   Cycles current_beat_remaining() const;
 
   std::vector<BeatGroup> groups_;

@@ -70,29 +70,55 @@ Footprint Dma::footprint(const Command& cmd) const {
 
 namespace {
 
+// Runs of at least this many equal beats form a uniform group, skipped in closed form; shorter
+// runs (a standard's bursts arrive irregularly against the accelerator clock) join one shaped
+// group, skipped beat by beat but in one quiet stretch.
+constexpr size_t kUniformRun = 8;
+
 // Beat groups for beats ending at strictly increasing cycles: runs with the same size, SRAM
 // stride and spacing share a group; a beat takes the cycles since the previous one ended.
+// `shapes` receives every beat's shape (shaped groups point into it).
 void append_beats(const std::vector<Dma::SramBeat>& beats, Cycles first_start, Sram* sram,
-                  Access access, std::vector<BeatGroup>& groups) {
+                  Access access, std::vector<BeatShape>& shapes, std::vector<BeatGroup>& groups) {
+  shapes.resize(beats.size());
   Cycles previous_end = first_start - 1;  // beat 0 takes end - first_start + 1 cycles
-  for (size_t i = 0; i < beats.size();) {
-    const Dma::SramBeat& b = beats[i];
-    const Cycles cycles = b.end - previous_end;
+  for (size_t i = 0; i < beats.size(); ++i) {
+    BeatShape& shape = shapes[i];
+    shape.first_byte = beats[i].sram;
+    shape.bytes = static_cast<uint32_t>(beats[i].bytes);
+    shape.min_cycles = static_cast<uint32_t>(beats[i].end - previous_end);
+    previous_end = beats[i].end;
+  }
+  size_t shaped_from = 0;  // the first beat in no group yet
+  auto add_shaped = [&](size_t end) {
+    if (end == shaped_from) return;
+    BeatGroup g;
+    g.beats = end - shaped_from;
+    g.shapes = &shapes[shaped_from];
+    g.add({sram, access, 0, 0, 1});
+    groups.push_back(g);
+  };
+  for (size_t i = 0; i < shapes.size();) {
+    const BeatShape& b = shapes[i];
     size_t j = i + 1;
-    const uint64_t stride = j < beats.size() ? beats[j].sram - b.sram : b.bytes;
-    while (j < beats.size() && beats[j].bytes == b.bytes &&
-           beats[j].end - beats[j - 1].end == cycles &&
-           beats[j].sram - beats[j - 1].sram == stride) {
+    const uint64_t stride = j < shapes.size() ? shapes[j].first_byte - b.first_byte : b.bytes;
+    while (j < shapes.size() && shapes[j].bytes == b.bytes &&
+           shapes[j].min_cycles == b.min_cycles &&
+           shapes[j].first_byte - shapes[j - 1].first_byte == stride) {
       ++j;
     }
-    BeatGroup g;
-    g.beats = j - i;
-    g.min_cycles = static_cast<uint32_t>(cycles);
-    g.add({sram, access, b.sram, stride, static_cast<uint32_t>(b.bytes)});
-    groups.push_back(g);
-    previous_end = beats[j - 1].end;
+    if (j - i >= kUniformRun || (i == shaped_from && j == shapes.size())) {
+      add_shaped(i);
+      BeatGroup g;
+      g.beats = j - i;
+      g.min_cycles = b.min_cycles;
+      g.add({sram, access, b.first_byte, stride, b.bytes});
+      groups.push_back(g);
+      shaped_from = j;
+    }
     i = j;
   }
+  add_shaped(shapes.size());
 }
 
 }  // namespace
@@ -148,7 +174,10 @@ void Dma::begin(const Command& cmd, Cycles now) {
       const uint64_t burst_start = at / burst * burst;
       const uint64_t piece_end = std::min(end, burst_start + burst);
       bursts_.push_back(burst_start);
-      pieces_.push_back({sram_row + (at - dram_row), piece_end - at, 0});
+      // Field by field: a braced temporary here costs a store-forwarding stall per burst.
+      SramBeat& piece = pieces_.emplace_back();
+      piece.sram = sram_row + (at - dram_row);
+      piece.bytes = piece_end - at;
       at = piece_end;
     }
   }
@@ -176,8 +205,11 @@ void Dma::begin(const Command& cmd, Cycles now) {
         p.sram == beats_.back().sram + beats_.back().bytes) {
       beats_.back().bytes += p.bytes;
     } else {
-      beats_.push_back(
-          {p.sram, p.bytes, std::max(ready_[i], beats_.empty() ? start : beats_.back().end + 1)});
+      const Cycles earliest = beats_.empty() ? start : beats_.back().end + 1;
+      SramBeat& beat = beats_.emplace_back();
+      beat.sram = p.sram;
+      beat.bytes = p.bytes;
+      beat.end = std::max(ready_[i], earliest);
     }
   }
   // The first beat starts when its data may move: a store at once (the SRAM read, then the
@@ -190,7 +222,7 @@ void Dma::begin(const Command& cmd, Cycles now) {
     wait.min_cycles = static_cast<uint32_t>(first - start);
     groups.push_back(wait);
   }
-  append_beats(beats_, first, sram, access, groups);
+  append_beats(beats_, first, sram, access, shapes_, groups);
   if (!load && dp.simple && dp.latency_cycles > 0) {
     BeatGroup ack;  // the write acknowledgement
     ack.min_cycles = dp.latency_cycles;

@@ -70,11 +70,13 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   BeatCursor cursor_;
   std::vector<DmaStats> stats_;
   // Scratch of begin(), kept to reuse their storage: a command's bursts, the part of each the
-  // SRAM sees, when each is through the channel, and the SRAM beats.
+  // SRAM sees, when each is through the channel, the SRAM beats and their shapes (which the
+  // cursor's shaped groups point into until the command ends).
   std::vector<uint64_t> bursts_;
   std::vector<SramBeat> pieces_;
   std::vector<Cycles> ready_;
   std::vector<SramBeat> beats_;
+  std::vector<BeatShape> shapes_;
 };
 
 }  // namespace nmp::hw

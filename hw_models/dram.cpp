@@ -1,6 +1,7 @@
 #include "hw_models/dram.hpp"
 
 #include <algorithm>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -49,6 +50,13 @@ Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes
     : params_(params), data_(std::move(contents)), unbacked_bytes_(unbacked_bytes) {
   if (params_.simple) return;
   const DramDevice& d = params_.device;
+  const uint64_t common = std::gcd(params_.accelerator_clock_khz, uint64_t{d.timing.clock_khz});
+  acc_per_dram_.num = params_.accelerator_clock_khz / common;
+  acc_per_dram_.den = d.timing.clock_khz / common;
+  acc_per_dram_.max_fast = (UINT64_MAX - acc_per_dram_.den) / acc_per_dram_.num;
+  if ((acc_per_dram_.den & (acc_per_dram_.den - 1)) == 0) {
+    acc_per_dram_.den_shift = static_cast<int>(log2_of(acc_per_dram_.den));
+  }
   for (uint32_t c = 0; c < d.org.channels; ++c) {
     channels_.emplace_back(d, params_.page_policy, params_.queue_depth);
   }
@@ -86,10 +94,15 @@ uint64_t Dram::to_dram_cycle(Cycles accelerator_cycle) const {
 }
 
 Cycles Dram::to_accelerator_cycle(uint64_t dram_cycle) const {
-  const unsigned __int128 f_dram = params_.device.timing.clock_khz;
+  // Per burst, so no 128-bit division: the clock ratio reduced, a shift when its denominator
+  // is a power of two, and 64 bits whenever the product fits.
+  if (dram_cycle <= acc_per_dram_.max_fast) {
+    const uint64_t num = dram_cycle * acc_per_dram_.num + acc_per_dram_.den - 1;
+    return acc_per_dram_.den_shift >= 0 ? num >> acc_per_dram_.den_shift : num / acc_per_dram_.den;
+  }
   const unsigned __int128 num =
-      static_cast<unsigned __int128>(dram_cycle) * params_.accelerator_clock_khz;
-  return static_cast<Cycles>((num + f_dram - 1) / f_dram);
+      static_cast<unsigned __int128>(dram_cycle) * acc_per_dram_.num + acc_per_dram_.den - 1;
+  return static_cast<Cycles>(num / acc_per_dram_.den);
 }
 
 uint64_t Dram::capacity_bytes() const {

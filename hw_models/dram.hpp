@@ -112,6 +112,12 @@ class Dram {
   std::vector<DramStats> stats_;
   std::vector<DramChannel> channels_;
   std::vector<uint64_t> done_dram_, admitted_dram_;
+  // Accelerator cycles per DRAM cycle, as a reduced fraction (to_accelerator_cycle()).
+  struct ClockRatio {
+    uint64_t num = 1, den = 1;
+    int den_shift = -1;     // log2(den) if den is a power of two
+    uint64_t max_fast = 0;  // the largest DRAM cycle whose product fits 64 bits
+  } acc_per_dram_;
   // Field layout of an address (after the burst offset): bits and shift per field.
   std::array<uint32_t, kNumDramFields> bits_{}, shift_{};
 

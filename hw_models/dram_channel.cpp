@@ -393,7 +393,11 @@ uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
   while (now_ < earliest && !queue_.empty()) step(earliest);
   if (now_ < earliest) idle_until(earliest);
   while (queue_.size() >= queue_depth_) step(kNever);
-  queue_.push_back({request, flat(request), next_seq_++, false});
+  Entry& e = queue_.push_back();  // filled in place: a braced temporary stalls store forwarding
+  e.r = request;
+  e.flat_bank = flat(request);
+  e.seq = next_seq_++;
+  e.forced_pre = false;
   Bank& bank = ranks_[request.rank].banks[flat(request)];
   set_queued_hits(bank, bank.queued_hits + (bank.open_row == static_cast<int64_t>(request.row)));
   queued_writes_ += request.write;

@@ -129,7 +129,7 @@ class DramChannel {
     Entry& operator[](size_t i) { return slots_[(head_ + i) & mask_]; }
     const Entry& operator[](size_t i) const { return slots_[(head_ + i) & mask_]; }
     const Entry& front() const { return slots_[head_]; }
-    void push_back(const Entry& e) { slots_[(head_ + size_++) & mask_] = e; }
+    Entry& push_back() { return slots_[(head_ + size_++) & mask_]; }  // the new last entry
     void pop_front() {
       head_ = (head_ + 1) & mask_;
       --size_;

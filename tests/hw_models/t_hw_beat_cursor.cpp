@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <random>
@@ -10,11 +11,23 @@ using namespace nmp::hw;
 
 namespace {
 
-std::vector<BeatGroup> random_groups(std::mt19937& rng, const std::vector<Sram*>& srams) {
+// Shaped groups point into `shapes`, which must outlive the groups (a deque keeps them put).
+std::vector<BeatGroup> random_groups(std::mt19937& rng, const std::vector<Sram*>& srams,
+                                     std::deque<std::vector<BeatShape>>& shapes) {
   std::vector<BeatGroup> groups(1 + rng() % 4);
   for (BeatGroup& g : groups) {
     g.beats = rng() % 6;  // sometimes empty
     g.min_cycles = 1 + rng() % 5;
+    if (rng() % 4 == 0) {  // a shaped group: beats of their own place, size and time
+      std::vector<BeatShape>& beats = shapes.emplace_back(g.beats);
+      for (BeatShape& b : beats) {
+        b = {rng() % 2048, 1 + static_cast<uint32_t>(rng() % 300),
+             1 + static_cast<uint32_t>(rng() % 5)};
+      }
+      g.shapes = beats.data();
+      g.add({srams[rng() % srams.size()], rng() % 2 ? Access::kRead : Access::kWrite, 0, 0, 1});
+      continue;
+    }
     const unsigned streams = rng() % 3;
     for (unsigned s = 0; s < streams; ++s) {
       Stream st{srams[rng() % srams.size()], rng() % 2 ? Access::kRead : Access::kWrite,
@@ -51,7 +64,8 @@ TEST_CASE("alone, a cursor takes its closed-form cycles whether ticked or skippe
     Sram b({"b", 1 << 16, 1 + static_cast<uint32_t>(rng() % 8),
             8u * (1 + static_cast<uint32_t>(rng() % 8)), PortConfig::kOneROneW},
            1);
-    const std::vector<BeatGroup> groups = random_groups(rng, {&a, &b});
+    std::deque<std::vector<BeatShape>> shapes;
+    const std::vector<BeatGroup> groups = random_groups(rng, {&a, &b}, shapes);
     const Cycles closed_form = BeatCursor::uncontended_cycles(groups);
 
     BeatCursor ticked;
@@ -174,10 +188,13 @@ struct ReferenceCursor {
     for (const BeatGroup& g : groups) {
       for (uint64_t b = 0; b < g.beats; ++b) {
         Beat beat_words;
-        beat_words.min_cycles = g.min_cycles;
+        beat_words.min_cycles = g.shapes ? g.shapes[b].min_cycles : g.min_cycles;
         for (unsigned i = 0; i < g.stream_count; ++i) {
           const Stream& s = g.streams[i];
-          const uint64_t wb = s.sram->word_bytes(), start = s.first_byte + b * s.stride_bytes;
+          const uint64_t wb = s.sram->word_bytes();
+          const uint64_t start =
+              g.shapes ? g.shapes[b].first_byte : s.first_byte + b * s.stride_bytes;
+          const uint64_t bytes = g.shapes ? g.shapes[b].bytes : s.bytes;
           unsigned sharing = 0;
           for (unsigned o = 0; o < g.stream_count; ++o) {
             sharing += g.streams[o].sram == s.sram &&
@@ -185,7 +202,7 @@ struct ReferenceCursor {
           }
           beat_words.streams.push_back(&s);
           beat_words.first.push_back(start / wb);
-          beat_words.last.push_back((start + s.bytes - 1) / wb);
+          beat_words.last.push_back((start + bytes - 1) / wb);
           beat_words.window.push_back(
               std::max<uint64_t>(1, s.sram->words_per_cycle(s.access) / sharing));
         }
@@ -254,7 +271,8 @@ TEST_CASE("contending cursors match a plain word-by-word model of the port rules
     }
     const unsigned count = 2 + rng() % 2;
     std::vector<std::vector<BeatGroup>> plans;
-    for (unsigned c = 0; c < count; ++c) plans.push_back(random_groups(rng, srams));
+    std::deque<std::vector<BeatShape>> shapes;
+    for (unsigned c = 0; c < count; ++c) plans.push_back(random_groups(rng, srams, shapes));
     std::vector<BeatCursor> cursors(count);
     std::vector<ReferenceCursor> reference;
     for (unsigned c = 0; c < count; ++c) {

@@ -46,6 +46,29 @@ std::vector<uint64_t> serve(Dram& d, const std::vector<std::pair<uint64_t, bool>
 
 }  // namespace
 
+TEST_CASE("DRAM cycles convert to accelerator cycles exactly, at any clocks", "[unit]") {
+  // The end of DRAM cycle d is accelerator cycle ceil(d x f_acc / f_dram): checked against
+  // 128-bit arithmetic on random clocks (reduced ratios with and without a power-of-two
+  // denominator) and cycles up to 2^64 - 1.
+  std::mt19937_64 rng(17);
+  for (int trial = 0; trial < 300; ++trial) {
+    hw::DramParams p = params(trial % 2 ? "LPDDR5_16Gb_x16_6400" : "DDR4_8Gb_x8_2400");
+    p.accelerator_clock_khz = 1 + rng() % 4000000;
+    if (trial % 3 == 0) p.accelerator_clock_khz = p.device.timing.clock_khz * (1 + rng() % 4) / 4;
+    const Dram d(p, hw::ZeroPages(), p.device.capacity_bytes());
+    for (int i = 0; i < 200; ++i) {
+      const uint64_t cycle = i % 4 == 0 ? rng() : rng() >> (rng() % 64);
+      const unsigned __int128 num =
+          static_cast<unsigned __int128>(cycle) * p.accelerator_clock_khz +
+          p.device.timing.clock_khz - 1;
+      const auto expected = static_cast<uint64_t>(num / p.device.timing.clock_khz);
+      if (num / p.device.timing.clock_khz > UINT64_MAX) continue;  // beyond any run
+      INFO("f_acc " << p.accelerator_clock_khz << " kHz, DRAM cycle " << cycle);
+      REQUIRE(d.to_accelerator_cycle(cycle) == expected);
+    }
+  }
+}
+
 TEST_CASE("a DRAM address decodes into the fields its mapping orders", "[unit]") {
   const hw::DramParams p = params("HBM2_8Gb_x128", "ro,ra,ba,co,bg,ch");
   const Dram d(p, hw::ZeroPages(), p.device.capacity_bytes());

@@ -63,7 +63,18 @@ TEST_CASE("simulated outputs equal the integer reference on odd and oversized sh
                     {{130, 70}},
                     {"hw.mac_array.weight_preload_overlap=false", "hw.acc_sram.ports=2rw",
                      "hw.act_sram.width_bits=64", "hw.vector_unit.lanes=5",
-                     "hw.dram.bytes_per_cycle=7", "hw.dram.burst_bytes=48"}});
+                     "hw.dram.bytes_per_cycle=7", "hw.dram.burst_bytes=48"}},
+               // DRAM standards whose bursts arrive irregularly against the 1 GHz clock (shaped
+               // beat groups), into single-ported SRAMs the MAC array reads meanwhile.
+               Case{9,
+                    {{600, 300}, {300, 130}},
+                    {"hw.dram.standard=LPDDR5_16Gb_x16_6400", "hw.dram.channels=4",
+                     "hw.weight_sram.capacity_kib=8", "hw.weight_sram.ports=1rw",
+                     "hw.mac_array.rows=16", "hw.mac_array.cols=16"}},
+               Case{4,
+                    {{500, 260}},
+                    {"hw.dram.standard=DDR4_8Gb_x8_2400", "hw.weight_sram.capacity_kib=4",
+                     "hw.act_sram.ports=1rw", "hw.mac_array.rows=8", "hw.mac_array.cols=32"}});
   const Json r =
       test::run_both_modes(test::make_config(test::bitlinear_workload(c.tokens, c.layers), c.sets));
   REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
