@@ -131,6 +131,8 @@ void Dma::begin(const Command& cmd, Cycles now) {
   Sram* sram = srams_[cmd.args[op::kSpace]];
   const DramParams& dp = dram_.params();
   const uint64_t burst = dp.request_bytes();
+  // Bursts of a power of two bytes (every standard's) start at a mask, not a division per burst.
+  const uint64_t burst_mask = (burst & (burst - 1)) == 0 ? ~(burst - 1) : 0;
   const Access access = load ? Access::kWrite : Access::kRead;
 
   std::vector<BeatGroup> groups;
@@ -171,7 +173,7 @@ void Dma::begin(const Command& cmd, Cycles now) {
     }
     const uint64_t end = dram_row + row_bytes;
     for (uint64_t at = dram_row; at < end;) {
-      const uint64_t burst_start = at / burst * burst;
+      const uint64_t burst_start = burst_mask != 0 ? at & burst_mask : at / burst * burst;
       const uint64_t piece_end = std::min(end, burst_start + burst);
       bursts_.push_back(burst_start);
       // Field by field: a braced temporary here costs a store-forwarding stall per burst.

@@ -148,13 +148,24 @@ uint64_t DramChannel::group_column_ready(uint32_t rank, uint32_t group, bool wri
   return t;
 }
 
-uint64_t DramChannel::stream_front_ready() const {
-  // Exact when every queued request is a row hit of one direction and rank (no ACT or PRE is
-  // wanted), the oldest waits on no tRCD of its own bank, and every other bank group with
-  // queued requests becomes ready no earlier: then FR-FCFS issues the oldest next, when it is
-  // ready. Otherwise kNever: the full scan decides.
-  if (!fast_path_ || queued_hit_total_ != queue_.size()) return kNever;
+uint64_t DramChannel::stream_front_ready() {
+  if (!front_ready_valid_) {
+    front_ready_ = compute_stream_front_ready();
+    front_ready_valid_ = true;
+  }
+  return front_ready_;
+}
+
+uint64_t DramChannel::compute_stream_front_ready() const {
+  // Exact when the oldest queued request is a row hit, every queued request has its direction
+  // and rank, the oldest waits on no tRCD of its own bank, and every other bank group with
+  // queued requests becomes ready no earlier: then no other row hit is ready before it (step()
+  // weighs the requests that want an ACT or PRE). Otherwise kNever: the full scan decides.
+  if (!fast_path_ || queue_.empty()) return kNever;
   const Entry& front = queue_.front();
+  if (ranks_[front.r.rank].banks[front.flat_bank].open_row != static_cast<int64_t>(front.r.row)) {
+    return kNever;
+  }
   const bool write = front.r.write;
   if (queued_writes_ != (write ? queue_.size() : 0)) return kNever;
   const uint32_t rank = front.r.rank;
@@ -200,6 +211,7 @@ void DramChannel::issue_act(const Entry& e) {
     hits += q.r.rank == e.r.rank && q.flat_bank == e.flat_bank && q.r.row == e.r.row;
   }
   set_queued_hits(b, hits);
+  movers_valid_ = front_ready_valid_ = false;
   b.act_at = now_;
   b.next_act = now_ + t_.rc;
   b.next_pre = now_ + t_.ras;
@@ -216,10 +228,12 @@ void DramChannel::issue_pre(uint32_t rank, uint32_t flat_bank, uint64_t at) {
   b.open_row = -1;
   set_queued_hits(b, 0);
   b.next_act = std::max(b.next_act, at + t_.rp);
+  movers_valid_ = front_ready_valid_ = false;
   ++stats_->pre;
 }
 
 void DramChannel::issue_column(size_t index) {
+  front_ready_valid_ = false;
   const Entry e = queue_[index];
   Rank& r = ranks_[e.r.rank];
   Bank& b = r.banks[e.flat_bank];
@@ -252,6 +266,7 @@ void DramChannel::issue_column(size_t index) {
     queue_.erase(index);
   }
   set_queued_hits(b, b.queued_hits - 1);
+  if (b.queued_hits == 0) movers_valid_ = false;  // a row no longer wanted may be closed
   queued_writes_ -= write;
   --group_queued_[e.r.rank * groups_ + e.r.bank_group];
   --rank_queued_[e.r.rank];
@@ -262,6 +277,7 @@ void DramChannel::issue_column(size_t index) {
     b.open_row = -1;
     set_queued_hits(b, 0);
     b.next_act = std::max(b.next_act, b.close_at + t_.rp);
+    movers_valid_ = false;
     ++stats_->pre;
   }
 }
@@ -287,6 +303,7 @@ bool DramChannel::refresh(uint32_t rank) {
   r.refresh_busy_until = ready + t_.rfc;
   for (Bank& b : r.banks) b.next_act = std::max(b.next_act, r.refresh_busy_until);
   r.refresh_due += t_.refi;
+  movers_valid_ = front_ready_valid_ = false;
   ++stats_->ref;
   now_ = ready + 1;
   return true;
@@ -300,16 +317,20 @@ bool DramChannel::step(uint64_t limit) {
   }
   if (queue_.empty()) return false;
   if (const uint64_t ready = stream_front_ready(); ready < refresh_next) {
-    // The oldest request is the first to become ready and nothing else can issue before it:
-    // jump there and issue it, as the scans below would after as many idle steps.
-    if (ready > now_ && ready >= limit) {  // the caller's cycle comes first
-      now_ = std::max(now_ + 1, limit);
+    // The oldest request is the first row hit to become ready; if it is ready now, or no ACT
+    // or PRE may issue before it (row hits win ties), nothing else can issue before it: jump
+    // there and issue it, as the scans below would after as many idle steps.
+    const uint64_t movers = queued_hit_total_ == queue_.size() ? kNever : movers_ready();
+    if (ready <= now_ || (movers > now_ && ready <= movers)) {
+      if (ready > now_ && ready >= limit) {  // the caller's cycle comes first
+        now_ = std::max(now_ + 1, limit);
+        return true;
+      }
+      now_ = std::max(now_, ready);
+      issue_column(0);
+      ++now_;
       return true;
     }
-    now_ = std::max(now_, ready);
-    issue_column(0);
-    ++now_;
-    return true;
   }
   ++scan_generation_;
   // Row hits first, oldest first.
@@ -335,14 +356,7 @@ bool DramChannel::step(uint64_t limit) {
   uint64_t move_next = kNever;
   size_t move_at = 0;
   for (size_t i = 0; i < queue_.size(); ++i) {
-    const Entry& e = queue_[i];
-    const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
-    uint64_t ready = kNever;
-    if (b.open_row < 0) {
-      ready = act_ready(e);
-    } else if (b.open_row != static_cast<int64_t>(e.r.row) && !row_wanted(e.r)) {
-      ready = pre_ready(b);
-    }
+    const uint64_t ready = move_ready(queue_[i]);
     if (ready <= now_) {
       move(i);
       ++now_;
@@ -370,6 +384,24 @@ bool DramChannel::step(uint64_t limit) {
   return true;
 }
 
+uint64_t DramChannel::move_ready(const Entry& e) const {
+  const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
+  if (b.open_row < 0) return act_ready(e);
+  if (b.open_row != static_cast<int64_t>(e.r.row) && !row_wanted(e.r)) return pre_ready(b);
+  return kNever;
+}
+
+uint64_t DramChannel::movers_ready() {
+  if (!movers_valid_) {
+    movers_ready_ = kNever;
+    for (size_t i = 0; i < queue_.size(); ++i) {
+      movers_ready_ = std::min(movers_ready_, move_ready(queue_[i]));
+    }
+    movers_valid_ = true;
+  }
+  return movers_ready_;
+}
+
 void DramChannel::move(size_t index) {
   Entry& e = queue_[index];
   if (ranks_[e.r.rank].banks[e.flat_bank].open_row < 0) {
@@ -389,10 +421,36 @@ uint64_t DramChannel::cached_group_ready(uint32_t rank, uint32_t group, bool wri
   return group_ready_cache_[k];
 }
 
+bool DramChannel::quiet_until(uint64_t t) const {
+  if (!front_ready_valid_ || front_ready_ == kNever || front_ready_ < t) return false;
+  if (queued_hit_total_ != queue_.size() && (!movers_valid_ || movers_ready_ < t)) return false;
+  for (const Rank& r : ranks_) {
+    if (r.refresh_due < t) return false;
+  }
+  return true;
+}
+
 uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
-  while (now_ < earliest && !queue_.empty()) step(earliest);
+  while (now_ < earliest && !queue_.empty()) {
+    if (quiet_until(earliest)) {
+      now_ = earliest;  // what step(earliest) would do, from the cached cycles
+      break;
+    }
+    step(earliest);
+  }
   if (now_ < earliest) idle_until(earliest);
   while (queue_.size() >= queue_depth_) step(kNever);
+  if (front_ready_valid_ && !queue_.empty()) {
+    // A row hit of the oldest request's rank, direction and bank group becomes ready no
+    // earlier than it and leaves every condition of the stream path as it was.
+    const DramRequest& front = queue_.front().r;
+    const Bank& b = ranks_[request.rank].banks[flat(request)];
+    front_ready_valid_ = b.open_row == static_cast<int64_t>(request.row) &&
+                         request.rank == front.rank && request.write == front.write &&
+                         request.bank_group == front.bank_group;
+  } else {
+    front_ready_valid_ = false;
+  }
   Entry& e = queue_.push_back();  // filled in place: a braced temporary stalls store forwarding
   e.r = request;
   e.flat_bank = flat(request);
@@ -403,6 +461,9 @@ uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
   queued_writes_ += request.write;
   ++group_queued_[request.rank * groups_ + request.bank_group];
   ++rank_queued_[request.rank];
+  // A new request can only lower the earliest ACT or PRE (a row hit that makes a row wanted
+  // again leaves the cached time early, which only sends step() to the scan).
+  if (movers_valid_) movers_ready_ = std::min(movers_ready_, move_ready(e));
   return now_;
 }
 
@@ -427,6 +488,7 @@ void DramChannel::idle_until(uint64_t t) {
         r.refresh_due += more * t_.refi;
         r.refresh_busy_until = last_ref + t_.rfc;
         for (Bank& b : r.banks) b.next_act = std::max(b.next_act, r.refresh_busy_until);
+        movers_valid_ = front_ready_valid_ = false;
       }
     }
     settle_closes(ri, t);

@@ -79,7 +79,10 @@ class DramChannel {
   uint64_t now() const { return now_; }
   // Off: every command is chosen by the full FR-FCFS scan (for the test that the fast path for
   // row-hit streams decides exactly as the scan does).
-  void set_fast_path(bool on) { fast_path_ = on; }
+  void set_fast_path(bool on) {
+    fast_path_ = on;
+    front_ready_valid_ = false;
+  }
 
  private:
   struct Bank {
@@ -157,12 +160,21 @@ class DramChannel {
   uint64_t group_column_ready(uint32_t rank, uint32_t group, bool write) const;
   // The cycle the oldest request's column command issues, if a row-hit stream decides it
   // without a scan; else kNever.
-  uint64_t stream_front_ready() const;
+  // Cached between the commands that change it (and admissions that may).
+  uint64_t stream_front_ready();
+  uint64_t compute_stream_front_ready() const;
   void set_queued_hits(Bank& b, uint32_t hits);
   // group_column_ready(), computed once per scan (nothing it reads changes within one).
   uint64_t cached_group_ready(uint32_t rank, uint32_t group, bool write);
   // ACT for queue_[index]'s closed bank, or PRE of the other row open in it.
   void move(size_t index);
+  // The earliest cycle of that ACT or PRE (kNever for a row hit, or a row still wanted).
+  uint64_t move_ready(const Entry& e) const;
+  // The earliest move_ready() over the queue, cached: no cycle it depends on changes except
+  // by an ACT, PRE, refresh, or a row's last queued hit, which clear the cache.
+  uint64_t movers_ready();
+  // True if the cached cycles show that no command can issue before cycle `t`.
+  bool quiet_until(uint64_t t) const;
   uint64_t act_ready(const Entry& e) const;
   uint64_t pre_ready(const Bank& b) const;
   bool row_wanted(const DramRequest& r) const;
@@ -192,6 +204,10 @@ class DramChannel {
   std::vector<uint32_t> group_queued_;                                // per rank and bank group
   std::vector<uint64_t> group_ready_cache_, group_ready_generation_;  // per rank, group, write
   uint64_t scan_generation_ = 0;
+  uint64_t movers_ready_ = 0;
+  bool movers_valid_ = false;
+  uint64_t front_ready_ = 0;
+  bool front_ready_valid_ = false;
   uint64_t now_ = 0;
   uint64_t next_seq_ = 0;
   uint64_t bus_free_ = 0;  // first cycle the data bus is free
