@@ -75,17 +75,34 @@ bool BeatCursor::is_uniform(const BeatGroup& g) {
   return true;
 }
 
-Cycles BeatCursor::group_cycles(const BeatGroup& g) {
+Cycles BeatCursor::walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words) {
+  words.fill(0);
   if (g.beats == 0) return 0;
-  if (is_uniform(g)) return g.beats * cycles_of(g, 0);
+  std::array<uint64_t, kMaxStreams> window{};
+  for (unsigned i = 0; i < g.stream_count; ++i) window[i] = window_size(g, i);
+  const bool uniform = is_uniform(g);
+  const uint64_t walked = uniform ? 1 : g.beats;  // a uniform group's beats are all alike
   Cycles total = 0;
-  for (uint64_t b = 0; b < g.beats; ++b) total += cycles_of(g, b);
+  for (uint64_t b = 0; b < walked; ++b) {
+    Cycles cycles = min_cycles_of(g, b);
+    for (unsigned i = 0; i < g.stream_count; ++i) {
+      const WordRange w = words_of(g, i, b);
+      words[i] += w.last - w.first + 1;
+      cycles = std::max<Cycles>(cycles, (w.last - w.first + window[i]) / window[i]);
+    }
+    total += cycles;
+  }
+  if (uniform) {
+    for (uint64_t& w : words) w *= g.beats;
+    total *= g.beats;
+  }
   return total;
 }
 
 Cycles BeatCursor::uncontended_cycles(const std::vector<BeatGroup>& groups) {
   Cycles total = 0;
-  for (const BeatGroup& g : groups) total += group_cycles(g);
+  std::array<uint64_t, kMaxStreams> words{};
+  for (const BeatGroup& g : groups) total += walk_group(g, words);
   return total;
 }
 
@@ -98,22 +115,11 @@ void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer) {
     if (g.shapes && g.stream_count != 1) {
       throw std::logic_error("a shaped beat group has exactly one stream");
     }
-    const bool uniform = is_uniform(g);
+    std::array<uint64_t, kMaxStreams> words{};
+    group_cycles_[j] = walk_group(g, words);
     for (unsigned i = 0; i < g.stream_count; ++i) {
-      const Stream& s = g.streams[i];
-      uint64_t words = 0;
-      if (uniform) {
-        const WordRange w = words_of(g, i, 0);
-        words = g.beats * (w.last - w.first + 1);
-      } else {
-        for (uint64_t b = 0; b < g.beats; ++b) {
-          const WordRange w = words_of(g, i, b);
-          words += w.last - w.first + 1;
-        }
-      }
-      s.sram->count_words(layer, s.access, words);
+      g.streams[i].sram->count_words(layer, g.streams[i].access, words[i]);
     }
-    group_cycles_[j] = group_cycles(g);
     later_groups_cycles_ += group_cycles_[j];
   }
   group_ = 0;

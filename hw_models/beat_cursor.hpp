@@ -106,7 +106,8 @@ class BeatCursor {
   }
   static Cycles cycles_of(const BeatGroup& g, uint64_t beat);
   static bool is_uniform(const BeatGroup& g);
-  static Cycles group_cycles(const BeatGroup& g);
+  // Uncontended cycles of a group; `words` receives the words each stream moves.
+  static Cycles walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words);
 
   void enter_group();  // skips empty groups, sets up beat 0
   void enter_beat();

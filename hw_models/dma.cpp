@@ -135,7 +135,8 @@ void Dma::begin(const Command& cmd, Cycles now) {
   const uint64_t burst_mask = (burst & (burst - 1)) == 0 ? ~(burst - 1) : 0;
   const Access access = load ? Access::kWrite : Access::kRead;
 
-  std::vector<BeatGroup> groups;
+  std::vector<BeatGroup>& groups = groups_;
+  groups.clear();
   Cycles start = now;  // the first cycle a DRAM request may go out
   Sram* asram = srams_[static_cast<size_t>(MemSpace::kActSram)];
   if (gather) {  // the indices, read before any row is requested
@@ -234,7 +235,7 @@ void Dma::begin(const Command& cmd, Cycles now) {
   DmaStats& s = stats();
   (load ? s.loads : s.stores)++;
   dram_.stats(cmd.layer).useful_bytes += rows * row_bytes;
-  cursor_.start(std::move(groups), cmd.layer);
+  cursor_.start(groups, cmd.layer);
 }
 
 bool Dma::in_latency() const { return cursor_.sram_use_mask() == 0; }

@@ -71,12 +71,13 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   std::vector<DmaStats> stats_;
   // Scratch of begin(), kept to reuse their storage: a command's bursts, the part of each the
   // SRAM sees, when each is through the channel, the SRAM beats and their shapes (which the
-  // cursor's shaped groups point into until the command ends).
+  // cursor's shaped groups point into until the command ends), and the beat groups.
   std::vector<uint64_t> bursts_;
   std::vector<SramBeat> pieces_;
   std::vector<Cycles> ready_;
   std::vector<SramBeat> beats_;
   std::vector<BeatShape> shapes_;
+  std::vector<BeatGroup> groups_;
 };
 
 }  // namespace nmp::hw

@@ -115,7 +115,7 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
     c.set_stats(&stats);
     c.set_done_table(&done_dram_);
   }
-  done_dram_.assign(count, 0);
+  done_dram_.resize(count);  // every request's done cycle is written when it issues
   admitted_dram_.resize(count);
   const auto width = static_cast<uint32_t>(channels_.size());
   uint64_t t = 0;

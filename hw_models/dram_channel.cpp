@@ -440,17 +440,19 @@ uint64_t DramChannel::admit(const DramRequest& request, uint64_t earliest) {
   }
   if (now_ < earliest) idle_until(earliest);
   while (queue_.size() >= queue_depth_) step(kNever);
-  if (front_ready_valid_ && !queue_.empty()) {
-    // A row hit of the oldest request's rank, direction and bank group becomes ready no
-    // earlier than it and leaves every condition of the stream path as it was.
+  if (front_ready_valid_ && !queue_.empty() && front_ready_ != kNever) {
+    // The stream path's answer stands if the request shares the oldest one's rank and
+    // direction (else it has none), and its bank group already has queued requests (the only
+    // ones whose readiness it compares; a row hit in one becomes ready no earlier).
     const DramRequest& front = queue_.front().r;
-    const Bank& b = ranks_[request.rank].banks[flat(request)];
-    front_ready_valid_ = b.open_row == static_cast<int64_t>(request.row) &&
-                         request.rank == front.rank && request.write == front.write &&
-                         request.bank_group == front.bank_group;
-  } else {
+    if (request.rank != front.rank || request.write != front.write) {
+      front_ready_ = kNever;
+    } else if (group_queued_[request.rank * groups_ + request.bank_group] == 0) {
+      front_ready_valid_ = false;
+    }
+  } else if (queue_.empty()) {
     front_ready_valid_ = false;
-  }
+  }  // a cached kNever stays: no request makes the oldest a hit, nor mends a mixed queue
   Entry& e = queue_.push_back();  // filled in place: a braced temporary stalls store forwarding
   e.r = request;
   e.flat_bank = flat(request);
