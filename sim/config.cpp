@@ -343,7 +343,9 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   arith::VectorMathSpec& math = p.vector_unit.math;
   math.format = vec.string("format", math.format,
                            "internal format of the vector commands: fp32, fp16, bf16, "
-                           "posit<N,ES>, fixed<I,F>, ... (docs/formats.md)");
+                           "posit<N,ES>, fixed<I,F>, ... (docs/formats.md); also the format "
+                           "of a graph's tensors in DRAM (docs/architecture.md#lowering-graph-"
+                           "models)");
   math.pwl_segments = vec.u32("pwl_segments", math.pwl_segments, 1, 65536, "segments",
                               "segments of each function's PWL table (a power of two)");
   math.pwl_frac_bits =

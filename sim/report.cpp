@@ -220,8 +220,17 @@ Json build_report(const ReportInputs& in) {
     }
     stored += in.lowered->layers[l].w_bytes;
   }
+  // The formats layer outputs are stored in DRAM in (the hardware's, docs/configs.md).
+  Json activation_formats = Json::array();
+  for (const workloads::LayerPlan& plan : in.lowered->layers) {
+    if (std::find(activation_formats.begin(), activation_formats.end(), plan.y_format) ==
+        activation_formats.end()) {
+      activation_formats.push_back(plan.y_format);
+    }
+  }
   r["derived"] = {
       {"clock_mhz", p.clock_mhz},
+      {"activations_in_dram", activation_formats},
       {"latency_s", latency_s},
       {"latency_per_token_s", latency_s / static_cast<double>(tokens)},
       {"weights",
@@ -289,6 +298,7 @@ Json build_report(const ReportInputs& in) {
          {"dram_bytes", counter(in.counters, "dram", "read_bytes", li) +
                             counter(in.counters, "dram", "write_bytes", li)},
          {"weight_bytes", plan.w_bytes},
+         {"output_in_dram", {{"format", plan.y_format}, {"element_bytes", plan.y_element_bytes}}},
          {"utilization", end > start ? static_cast<double>(layer_macs) /
                                            (peak_macs * static_cast<double>(end - start))
                                      : 0.0},
@@ -362,6 +372,11 @@ std::string render_summary(const Json& r) {
       << si(w["fp16_bytes"].get<double>(), "B") << " at FP16 ("
       << w["fp16_over_stored"].get<double>() << "x)\n";
   }
+  std::string formats;
+  for (const Json& f : r["derived"]["activations_in_dram"]) {
+    formats += (formats.empty() ? "" : ", ") + f.get<std::string>();
+  }
+  o << "  activations       stored in DRAM as " << formats << "\n";
   o << "  energy            " << si(r["energy_pj"]["total"].get<double>() * 1e-12, "J") << ":";
   for (const auto& [unit, pj] : r["energy_pj"]["by_unit"].items()) {
     o << " " << unit << " " << pct(pj.get<double>() / r["energy_pj"]["total"].get<double>());

@@ -285,7 +285,8 @@ void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t f
   put_patterns(image, at.c_dram, const_patterns(l, ld.keys, ld.values, vm), eb);
 }
 
-LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const Placement& at) {
+LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const Placement& at,
+                         const hw::NmpParams& hw) {
   LayerPlan plan = plan_of(l, T);
   plan.k = l.head_dim;
   plan.m_tile = x.mt;
@@ -295,6 +296,8 @@ LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const 
   plan.w_dram = at.k_dram.front();
   plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
   plan.y_dram = at.o_dram;
+  plan.y_format = hw.vector_unit.math.format;
+  plan.y_element_bytes = arith::element_bytes(hw.vector_unit.math);
   return plan;
 }
 
@@ -323,7 +326,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   const std::vector<uint32_t> q = to_vector_format(vm, data.input);
   put_patterns(out.dram_image, at.q_dram, q, eb);
   write_cache(l, ld, L, L, at, g, vm, out.dram_image);
-  out.layers.push_back(attention_plan(l, T, x, at));
+  out.layers.push_back(attention_plan(l, T, x, at, hw));
   ProgramBuilder b;
   b.layer(0);
   emit_attention(b, l, T, x, at, hw);
@@ -550,7 +553,7 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   at.v_dram = a.v_dram;
   if (l.mode != AttentionMode::kCross) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
   emit_attention(b, l, tokens, x, at, hw);
-  return attention_plan(l, tokens, x, at);
+  return attention_plan(l, tokens, x, at, hw);
 }
 
 LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,

@@ -169,6 +169,9 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     LayerPlan& plan = out.layers[l];
     plan.x_dram = l == 0 ? x0 : out.layers[l - 1].y_dram;
     plan.y_dram = allocate(uint64_t{m} * plan.n * ab);
+    plan.y_format = g.int_kind ? "int8 with a uint32 absmax per row"
+                               : hw::activation_format(hw.mac_array.pe).name();
+    plan.y_element_bytes = static_cast<uint32_t>(ab);
     if (g.int_kind) plan.y_scale_dram = allocate(uint64_t{m} * 4);
   }
 

@@ -49,6 +49,11 @@ struct LayerPlan {
   uint64_t w_bytes = 0;
   uint64_t y_dram = 0;        // outputs, m rows of n elements of the activation format
   uint64_t y_scale_dram = 0;  // integer kinds: uint32 absmax per row
+  // The format the outputs are stored in DRAM in (the one the hardware keeps them in: the PE
+  // kind's activation format for a chain of linear layers, else the vector unit's), and the
+  // bytes of one element (a per-row scale aside).
+  std::string y_format;
+  uint32_t y_element_bytes = 0;
   // Recurrent layers: the gemm tiles of W and U, and whether they stay in the weight SRAM.
   uint32_t w_n_tile = 0, w_k_tile = 0, u_n_tile = 0, u_k_tile = 0;
   bool weights_resident = false;

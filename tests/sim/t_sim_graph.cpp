@@ -3,6 +3,8 @@
 // whose size does not grow with the tensors; clear errors for bad wiring.
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "../support.hpp"
 #include "workloads/graph.hpp"
 
@@ -609,21 +611,53 @@ TEST_CASE("linear layers with biases equal their exact model", "[sim]") {
 
 TEST_CASE("a graph may start with a vector layer", "[sim]") {
   // Outside testing once saw an activation as layer 0 fail; every vector kind stays covered.
-  for (const Json& first : {Json{{"type", "activation"}, {"name", "a"}, {"function", "tanh"}},
-                            Json{{"type", "rmsnorm"}, {"name", "a"}},
-                            Json{{"type", "layernorm"}, {"name", "a"}},
-                            Json{{"type", "rope"}, {"name", "a"}, {"heads", 2}}}) {
+  for (const Json& first :
+       {Json{{"type", "activation"}, {"name", "a"}, {"function", "tanh"}},
+        Json{{"type", "rmsnorm"}, {"name", "a"}}, Json{{"type", "layernorm"}, {"name", "a"}},
+        Json{{"type", "rope"}, {"name", "a"}, {"heads", 2}}}) {
     INFO(first.dump());
     Json l0 = first;
     l0["in_features"] = 64;
-    const Json w = {{"name", "vector-first"},
-                    {"tokens", 3},
-                    {"layers",
-                     {l0,
-                      {{"type", "bitlinear"}, {"name", "up"}, {"in_features", 64},
-                       {"out_features", 32}}}}};
+    const Json w = {
+        {"name", "vector-first"},
+        {"tokens", 3},
+        {"layers",
+         {l0, {{"type", "bitlinear"}, {"name", "up"}, {"in_features", 64}, {"out_features", 32}}}}};
     const Json r = test::run_both_modes(test::make_config(w));
     REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
     REQUIRE(r["invariants"]["outputs_checked"] == 3 * (64 + 32));
   }
+}
+
+TEST_CASE("layer outputs go through DRAM in the format the hardware keeps them in", "[sim]") {
+  // A graph's tensors are the vector unit's (its format configurable); a chain of linear layers
+  // keeps the PE kind's activation format. The report names the format per layer and overall,
+  // and a vector-only layer's DRAM traffic follows the element size (rows of whole bursts).
+  sim::RunOptions timing;
+  timing.timing_only = true;
+  const Json w = ffn_block("bitlinear", "", 4, 128, 256);
+  std::map<std::string, Json> runs;
+  for (const std::string format : {"fp32", "bf16", "fp16"}) {
+    runs[format] =
+        sim::run_isolated(test::make_config(w, {"hw.vector_unit.format=" + format}, timing));
+    const Json& r = runs[format];
+    REQUIRE(r["derived"]["activations_in_dram"] == Json::array({format}));
+    for (const Json& l : r["layers"]) {
+      REQUIRE(l["output_in_dram"]["format"] == format);
+      REQUIRE(l["output_in_dram"]["element_bytes"] == (format == "fp32" ? 4 : 2));
+    }
+  }
+  for (const size_t layer : {4, 6}) {  // glu (mul) and residual (add): tensors only
+    INFO(runs["fp32"]["layers"][layer]["name"]);
+    const uint64_t wide = runs["fp32"]["layers"][layer]["dram_bytes"];
+    REQUIRE(wide > 0);
+    REQUIRE(runs["bf16"]["layers"][layer]["dram_bytes"].get<uint64_t>() * 2 == wide);
+    REQUIRE(runs["fp16"]["layers"][layer]["dram_bytes"] ==
+            runs["bf16"]["layers"][layer]["dram_bytes"]);
+  }
+  const Json chain =
+      sim::run_isolated(test::make_config(test::bitlinear_workload(3, {{64, 32}, {32, 16}}), {}));
+  REQUIRE(chain["derived"]["activations_in_dram"] ==
+          Json::array({"int8 with a uint32 absmax per row"}));
+  REQUIRE(chain["layers"][0]["output_in_dram"]["element_bytes"] == 1);
 }
