@@ -25,6 +25,8 @@ enum class Dataflow : uint8_t {
 // How a partial fold (fewer rows or columns than the array) is timed: `exact` counts the rows
 // and columns it uses; `padded` counts the whole array, as SCALE-Sim does.
 enum class FoldTiming : uint8_t { kExact, kPadded };
+inline constexpr size_t kNumDataflows = static_cast<size_t>(Dataflow::kInputStationary) + 1;
+inline constexpr size_t kNumFoldTimings = static_cast<size_t>(FoldTiming::kPadded) + 1;
 
 const char* to_string(Dataflow d);
 const char* to_string(FoldTiming t);

@@ -51,6 +51,8 @@ const char* to_string(PeKind p);
 // accumulator SRAM holds fp32), or natively (every product and every add rounded to the kind's
 // own format, which the accumulator SRAM then holds: the accounting of BitNet b1.58's 71.4x).
 enum class FloatAccumulation : uint8_t { kFp32, kNative };
+inline constexpr size_t kNumFloatAccumulations =
+    static_cast<size_t>(FloatAccumulation::kNative) + 1;
 const char* to_string(FloatAccumulation a);
 
 struct PeTraits {

@@ -28,6 +28,7 @@
 namespace nmp::hw {
 
 enum class PortConfig : uint8_t { kOneRw, kOneROneW, kTwoRw };
+inline constexpr size_t kNumPortConfigs = static_cast<size_t>(PortConfig::kTwoRw) + 1;
 enum class Access : uint8_t { kRead, kWrite };
 
 const char* to_string(PortConfig ports);

@@ -82,8 +82,17 @@ Document make_document(const Json& json, const std::string& file, const std::str
   return doc;
 }
 
-// In hw::PortConfig order.
-const std::vector<std::string> kSramPorts = {"1rw", "1r1w", "2rw"};
+// The names of enum E's values 0 .. count - 1, from its own to_string: a reader matches names
+// by position, so the list must come from the enum, or reordering it would map a name to
+// another value.
+template <class E>
+std::vector<std::string> names_of(size_t count) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < count; ++i) names.emplace_back(to_string(static_cast<E>(i)));
+  return names;
+}
+
+const std::vector<std::string> kSramPorts = names_of<hw::PortConfig>(hw::kNumPortConfigs);
 
 hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view what) {
   p.capacity_bytes = kKiB * r.u64("capacity_kib", p.capacity_bytes / kKiB, 1, uint64_t{1} << 22,
@@ -298,21 +307,21 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   p.mac_array.cols = mac.u32_required("cols", 1, 4096, "PEs", "C: outputs per cycle");
   p.mac_array.dataflow = static_cast<hw::Dataflow>(
       mac.choice("dataflow", static_cast<size_t>(p.mac_array.dataflow),
-                 {"adder_tree", "weight_stationary", "output_stationary", "input_stationary"},
+                 names_of<hw::Dataflow>(hw::kNumDataflows),
                  "how GEMM dimensions map onto the array (docs/architecture.md#mac-array)"));
   p.mac_array.pe = static_cast<hw::PeKind>(
-      mac.choice("pe", static_cast<size_t>(p.mac_array.pe),
-                 {"ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
-                  "posit16_1", "fixed2_6", "fixed2_14", "fp32"},
+      mac.choice("pe", static_cast<size_t>(p.mac_array.pe), names_of<hw::PeKind>(hw::kNumPeKinds),
                  "processing element kind: operand formats and accumulator (hw_models/pe.hpp)"));
   p.mac_array.weight_preload_overlap =
       mac.boolean("weight_preload_overlap", p.mac_array.weight_preload_overlap,
                   "fill the stationary registers for the next fold while the current one computes");
   p.mac_array.fold_timing = static_cast<hw::FoldTiming>(mac.choice(
-      "fold_timing", static_cast<size_t>(p.mac_array.fold_timing), {"exact", "padded"},
+      "fold_timing", static_cast<size_t>(p.mac_array.fold_timing),
+      names_of<hw::FoldTiming>(hw::kNumFoldTimings),
       "time partial folds by the rows and columns they use, or by the whole array (SCALE-Sim)"));
   p.mac_array.float_accumulation = static_cast<hw::FloatAccumulation>(mac.choice(
-      "float_accumulation", static_cast<size_t>(p.mac_array.float_accumulation), {"fp32", "native"},
+      "float_accumulation", static_cast<size_t>(p.mac_array.float_accumulation),
+      names_of<hw::FloatAccumulation>(hw::kNumFloatAccumulations),
       "fp16, bf16, fp8 PEs: accumulate in fp32, or in the PE's own format (every product and "
       "add rounded to it: BitNet b1.58's FP16 MAC accounting)"));
   mac.finish();
@@ -320,7 +329,8 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   ObjectReader wsram = root.object_required("weight_sram", "weight SRAM");
   p.weight_sram = read_sram(wsram, p.weight_sram, "weight SRAM");
   p.mac_array.packing = static_cast<arith::TernaryPacking>(
-      wsram.choice("packing", static_cast<size_t>(p.mac_array.packing), {"2bit", "1.6bit"},
+      wsram.choice("packing", static_cast<size_t>(p.mac_array.packing),
+                   names_of<arith::TernaryPacking>(arith::kNumTernaryPackings),
                    "ternary weight packing: 4 per byte, or 5 per byte (base 3)"));
   wsram.finish();
   ObjectReader asram = root.object_required("act_sram", "activation SRAM");

@@ -21,6 +21,8 @@
 namespace nmp::arith {
 
 enum class TernaryPacking { kTwoBit, kFiveTritsPerByte };
+inline constexpr size_t kNumTernaryPackings =
+    static_cast<size_t>(TernaryPacking::kFiveTritsPerByte) + 1;
 
 const char* to_string(TernaryPacking packing);
 

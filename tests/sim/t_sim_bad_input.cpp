@@ -110,3 +110,42 @@ TEST_CASE("an override path may hold '~' and '/': they are keys, not pointer syn
       nmp::sim::load_hardware(std::string(NMP_SOURCE_DIR) + "/configs/hw/default.json", sets),
       Catch::Contains("/a~0b: unknown field"));
 }
+
+TEST_CASE("every enum value's name reads back as that value", "[sim]") {
+  // The readers match names by position in lists built from each enum's to_string; a list
+  // typed by hand would silently map a name to another value once the enum is reordered.
+  auto read = [](const std::string& set) {
+    return nmp::sim::load_hardware(nmp::test::source_path("configs/hw/default.json"),
+                                   nmp::sim::parse_set_options(nmp::test::with_simple_dram({set})))
+        .params;
+  };
+  using namespace nmp;
+  for (size_t i = 0; i < hw::kNumPeKinds; ++i) {
+    const auto v = static_cast<hw::PeKind>(i);
+    REQUIRE(read(std::string("hw.mac_array.pe=") + hw::to_string(v)).mac_array.pe == v);
+  }
+  for (size_t i = 0; i < hw::kNumDataflows; ++i) {
+    const auto v = static_cast<hw::Dataflow>(i);
+    REQUIRE(read(std::string("hw.mac_array.dataflow=") + hw::to_string(v)).mac_array.dataflow == v);
+  }
+  for (size_t i = 0; i < hw::kNumFoldTimings; ++i) {
+    const auto v = static_cast<hw::FoldTiming>(i);
+    REQUIRE(
+        read(std::string("hw.mac_array.fold_timing=") + hw::to_string(v)).mac_array.fold_timing ==
+        v);
+  }
+  for (size_t i = 0; i < hw::kNumFloatAccumulations; ++i) {
+    const auto v = static_cast<hw::FloatAccumulation>(i);
+    REQUIRE(read(std::string("hw.mac_array.float_accumulation=") + hw::to_string(v))
+                .mac_array.float_accumulation == v);
+  }
+  for (size_t i = 0; i < hw::kNumPortConfigs; ++i) {
+    const auto v = static_cast<hw::PortConfig>(i);
+    REQUIRE(read(std::string("hw.act_sram.ports=") + hw::to_string(v)).act_sram.ports == v);
+  }
+  for (size_t i = 0; i < arith::kNumTernaryPackings; ++i) {
+    const auto v = static_cast<arith::TernaryPacking>(i);
+    REQUIRE(read(std::string("hw.weight_sram.packing=") + arith::to_string(v)).mac_array.packing ==
+            v);
+  }
+}
