@@ -57,16 +57,6 @@ uint64_t BeatCursor::window_size(const BeatGroup& g, unsigned stream) {
   return std::max<uint64_t>(1, s.sram->words_per_cycle(s.access) / sharing);
 }
 
-Cycles BeatCursor::cycles_of(const BeatGroup& g, uint64_t beat) {
-  Cycles cycles = min_cycles_of(g, beat);
-  for (unsigned i = 0; i < g.stream_count; ++i) {
-    const WordRange w = words_of(g, i, beat);
-    const uint64_t size = window_size(g, i);
-    cycles = std::max<Cycles>(cycles, (w.last - w.first + size) / size);
-  }
-  return cycles;
-}
-
 bool BeatCursor::is_uniform(const BeatGroup& g) {
   if (g.shapes) return false;
   for (unsigned i = 0; i < g.stream_count; ++i) {
@@ -225,7 +215,7 @@ void BeatCursor::skip(Cycles n) {
     if (uniform_ && group_ == group_before && n > 0) {
       // Whole beats of a uniform group all take the same time.
       const BeatGroup& g = groups_[group_];
-      const Cycles per_beat = cycles_of(g, beat_);
+      const Cycles per_beat = fresh_beat_cycles();
       const Cycles whole = std::min<Cycles>(n / per_beat, g.beats - beat_ - 1);
       if (whole > 0) {
         beat_ += whole;

@@ -104,7 +104,6 @@ class BeatCursor {
   static uint32_t min_cycles_of(const BeatGroup& g, uint64_t beat) {
     return g.shapes ? g.shapes[beat].min_cycles : g.min_cycles;
   }
-  static Cycles cycles_of(const BeatGroup& g, uint64_t beat);
   static bool is_uniform(const BeatGroup& g);
   // Uncontended cycles of a group; `words` receives the words each stream moves.
   static Cycles walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words);
@@ -113,7 +112,8 @@ class BeatCursor {
   void enter_beat();
   void finish_beat();                // moves to the next beat or group
   Cycles words_cycles_left() const;  // uncontended cycles to receive the beat's words
-  // cycles_of() the current beat, just entered (its windows set up, nothing received).
+  // Uncontended cycles of the current beat, just entered (windows set up, nothing received):
+  // max(min_cycles, over streams ceil(words / window)), as walk_group() counts each beat.
   Cycles fresh_beat_cycles() const;
   Cycles current_beat_remaining() const;
 

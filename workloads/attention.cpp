@@ -296,8 +296,7 @@ LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const 
   plan.w_dram = at.k_dram.front();
   plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
   plan.y_dram = at.o_dram;
-  plan.y_format = hw.vector_unit.math.format;
-  plan.y_element_bytes = arith::element_bytes(hw.vector_unit.math);
+  outputs_in_vector_format(plan, hw);
   return plan;
 }
 

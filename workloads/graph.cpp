@@ -353,8 +353,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   for (size_t li = 0; li < model.layers.size(); ++li) {
     LayerPlan& plan = out.layers[li];
     plan.y_dram = allocate(uint64_t{plan.m} * plan.n * vb);
-    plan.y_format = hw.vector_unit.math.format;
-    plan.y_element_bytes = static_cast<uint32_t>(vb);
+    outputs_in_vector_format(plan, hw);
     for (int32_t in : inputs_of(model.layers[li], li))
       layouts[li].inputs.push_back(in < 0 ? x0 : out.layers[static_cast<size_t>(in)].y_dram);
     plan.x_dram = layouts[li].inputs.front();

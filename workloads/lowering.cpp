@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hw_models/arith/vector_math.hpp"
 #include "hw_models/weight_layout.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/tiling.hpp"
@@ -109,6 +110,11 @@ isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
                             std::to_string(hw.controller.imem_bytes));
   }
   return b.program();
+}
+
+void outputs_in_vector_format(LayerPlan& plan, const hw::NmpParams& hw) {
+  plan.y_format = hw.vector_unit.math.format;
+  plan.y_element_bytes = arith::element_bytes(hw.vector_unit.math);
 }
 
 LayerPlan plan_of(const LayerSpec& l, uint32_t rows) {

@@ -62,6 +62,8 @@ struct LayerPlan {
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.
 LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
+// Marks the plan's outputs as stored in the vector unit's format (graphs, recurrent, attention).
+void outputs_in_vector_format(LayerPlan& plan, const hw::NmpParams& hw);
 
 struct Lowered {
   isa::Program program;

@@ -319,8 +319,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
     LayerPlan& plan = out.layers[li];
     plan.x_dram = li == 0 ? x0 : out.layers[li - 1].y_dram;
     plan.y_dram = allocate(uint64_t{T} * plan.n * eb);
-    plan.y_format = hw.vector_unit.math.format;
-    plan.y_element_bytes = static_cast<uint32_t>(eb);
+    outputs_in_vector_format(plan, hw);
   }
 
   // The DRAM image: the input in vec, weight tiles, biases and constants.
