@@ -1138,6 +1138,14 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
             read_source(l.object("biases", "bitlinear, linear: the bias b, added to x W^T"),
                         bdefault, file, {{spec.out_features}, "out_features"});
       }
+      if (m.graph) {
+        spec.loop_order = static_cast<workloads::LoopOrder>(
+            l.choice("loop_order", 0, names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),
+                     "bitlinear, linear in a graph model: the mapper's choice (auto), or rows "
+                     "outer (weights streamed per tile of rows) or weights outer (weights "
+                     "streamed once per tile of resident accumulators); "
+                     "docs/architecture.md#mapper"));
+      }
     }
     const auto first_mac = std::find_if(m.layers.begin(), m.layers.end(),
                                         [](const auto& x) { return x.uses_mac_array(); });

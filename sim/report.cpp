@@ -286,6 +286,19 @@ Json build_report(const ReportInputs& in) {
                     {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
                      {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};
     }
+    Json mapping = Json();
+    if (!plan.loop_order.empty()) {
+      mapping = {
+          {"loop_order", plan.loop_order},
+          {"mappings_scored", plan.mappings_scored},
+          {"predicted",
+           {{"dram_payload_bytes", plan.predicted_dram_bytes}, {"cycles", plan.predicted_cycles}}}};
+      if (plan.super_rows > 0) {
+        mapping["rows"] = {{"super_tile", plan.super_rows},
+                           {"quantize", plan.quantize_rows},
+                           {"epilogue", plan.epilogue_rows}};
+      }
+    }
     layers.push_back(
         {{"index", l},
          {"name", plan.name},
@@ -304,7 +317,8 @@ Json build_report(const ReportInputs& in) {
                                      : 0.0},
          {"energy_pj", {{"dynamic", ls.dynamic_pj}, {"by_unit", ls.by_unit}}},
          {"error", error_json(in.checks[l])},
-         {"recurrent", recurrent}});
+         {"recurrent", recurrent},
+         {"mapping", mapping}});
   }
   r["layers"] = layers;
   r["warnings"] = numeric_warnings(in);

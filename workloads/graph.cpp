@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <functional>
 
 #include "hw_models/weight_layout.hpp"
 #include "workloads/attention.hpp"
+#include "workloads/linear_mapping.hpp"
 #include "workloads/mlp_attention.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/recurrent.hpp"
@@ -140,6 +142,8 @@ struct LayerLayout {
   std::vector<WeightTile> tiles;
   uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
   uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x in_features / 2 each
+  LinearMapping mapping;                // linear layers
+  uint64_t xq_dram = 0;                 // weights_outer: the quantized rows' scratch
   std::vector<uint64_t> inputs;         // DRAM addresses of the input tensors
   GraphAttention attention;             // attention layers
   RecurrentLayout recurrent;            // lstm, gru
@@ -195,6 +199,137 @@ Geometry layer_geometry(Geometry g, const LayerSpec& l, const hw::NmpParams& hw)
 std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   if (!l.inputs.empty()) return l.inputs;
   return {static_cast<int32_t>(index) - 1};
+}
+
+// The DRAM's peak bytes per accelerator cycle (the mapper's bandwidth).
+double dram_bytes_per_cycle(const hw::NmpParams& hw) {
+  if (hw.dram.simple) return hw.dram.bytes_per_cycle;
+  return hw.dram.device.peak_bytes_per_s() / (hw.clock_mhz * 1e6);
+}
+
+// The on-chip buffers of quantizing m rows of k elements for the MAC array.
+struct QuantizeBuffers {
+  VecRef xv, xq;                        // the rows (vec), the quantized rows (act format)
+  uint64_t a = 0, r = 0, q = 0, f = 0;  // integer kinds: per row absmax, 1/absmax, 127/absmax,
+  uint64_t consts = 0;                  // the factor absmax s_W / 127; 127 and s_W / 127
+};
+
+// Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s_W / 127 (the rows are scaled in
+// place); other kinds: rounding to the activation format.
+void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
+                   bool int_kind, uint64_t vb) {
+  const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
+  if (int_kind) {
+    b.vred(hw::VectorReduce::kAbsMax, vec(q.a), q.xv, m, k);
+    b.vfn(VectorFunction::kReciprocal, vec(q.r), vec(q.a), 1, m);
+    b.vbin(VectorBinary::kMul, vec(q.q), vec(q.r), vec(q.consts + kC127 * vb), true, 1, m);
+    b.vbin(VectorBinary::kMul, q.xv, q.xv, vec(q.q, vb), true, m, k);
+    b.vcvt(q.xq, ElemType::kAct, q.xv, ElemType::kVec, m, k);
+    b.vbin(VectorBinary::kMul, vec(q.f), vec(q.a), vec(q.consts + kCW * vb), true, 1, m);
+  } else {
+    b.vcvt(q.xq, ElemType::kAct, q.xv, ElemType::kVec, m, k);
+  }
+}
+
+// A linear layer in weights_outer order (linear_mapping.hpp): the quantize pass, then per super
+// tile of rows the output blocks, each converted (x factor, + bias) and stored as it completes.
+void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l,
+                        uint32_t rows, uint64_t y_dram, const Geometry& gl, bool int_kind,
+                        uint64_t vb, bool ternary_weights) {
+  const WeightsOuterPlan& p = lay.mapping.outer;
+  const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
+  const uint32_t k = l.in_features, n = l.out_features;
+  const uint64_t xq_bytes = uint64_t{k} * gl.traits.act_bytes, n_bytes = uint64_t{n} * vb;
+  b.li(kRegSram, p.consts);
+  b.li(kRegW, lay.const_dram);
+  b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, kNumConsts * vb, kNumConsts * vb,
+        kNumConsts * vb);
+  // The quantize pass: rows in (kRegX), quantized rows and their factors out (kRegY).
+  row_loop(
+      b, rows, p.quantize_rows,
+      {{kRegX, lay.inputs[0], uint64_t{k} * vb}, {kRegY, lay.xq_dram, p.xq_dram_row}},
+      [&](uint32_t m) {
+        b.li(kRegSram, p.xv);
+        b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, uint64_t{k} * vb, p.xv_row,
+              uint64_t{k} * vb);
+        emit_quantize(b, {vec(p.xv, p.xv_row), vec(p.xq, p.xq_row), p.a, p.r, p.q, p.f, p.consts},
+                      m, k, int_kind, vb);
+        b.li(kRegSram, p.xq);
+        b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, xq_bytes, p.xq_row,
+              p.xq_dram_row);
+        if (int_kind) {
+          b.li(kRegSram, p.f);
+          b.addi(kRegAct, kRegY, static_cast<int64_t>(xq_bytes));
+          b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
+        }
+      });
+  // The gemm pass: kRegX the super tile's quantized rows, kRegY its outputs (advanced to each
+  // block's first column and each chunk's first row, then back), kRegAcc (with a bias) the
+  // block's bias; after a block, kRegK counts chunks of its rows, kRegAct and kRegB step
+  // through their accumulators and factors.
+  b.li(kRegWBuf, 0);
+  b.li(kRegHalf, gl.wgt_half);
+  const uint32_t mo = p.epilogue_rows;
+  const auto convert_chunk = [&](uint32_t mm, uint32_t nt) {
+    const VecRef yv = vec(p.yv, p.yv_row);
+    b.vcvt(yv, ElemType::kVec, VecRef{0, true, p.acc_row, kRegAct}, ElemType::kAcc, mm, nt);
+    if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, VecRef{0, false, vb, kRegB}, true, mm, nt);
+    if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(p.bias), false, mm, nt);
+    b.li(kRegSram, p.yv);
+    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_bytes);
+  };
+  row_loop(
+      b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_bytes}},
+      [&](uint32_t m) {
+        if (int_kind) {
+          b.li(kRegSram, p.factors);
+          b.addi(kRegAct, kRegX, static_cast<int64_t>(xq_bytes));
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
+        }
+        if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
+        StreamedGemm gemm;
+        gemm.m = m;
+        gemm.n = n;
+        gemm.k = k;
+        gemm.tiling = lay.tiling;
+        gemm.w_dram = lay.tiles.front().dram;
+        gemm.act = p.x;
+        gemm.act_row = p.x_row;
+        gemm.acc_row = p.acc_row;
+        gemm.ternary_weights = ternary_weights;
+        gemm.stream_acts = true;
+        gemm.act_base = kRegX;
+        gemm.scratch = kRegSram;
+        gemm.act_dram_row = p.xq_dram_row;
+        gemm.begin_block = [&](uint32_t nt) {
+          if (!l.has_bias) return;
+          b.li(kRegSram, p.bias);
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAcc, 1, nt * vb, nt * vb, nt * vb);
+          b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(nt * vb));
+        };
+        gemm.end_block = [&](uint32_t nt) {
+          b.li(kRegAct, 0);
+          if (int_kind) b.li(kRegB, p.factors);
+          const uint32_t full = m / mo;
+          if (full > 0) {
+            b.li(kRegK, full);
+            const uint64_t loop = b.here();
+            convert_chunk(mo, nt);
+            b.addi(kRegAct, kRegAct, static_cast<int64_t>(mo * p.acc_row));
+            if (int_kind) b.addi(kRegB, kRegB, static_cast<int64_t>(mo * vb));
+            b.addi(kRegY, kRegY, static_cast<int64_t>(mo * n_bytes));
+            b.dbnz(kRegK, loop);
+          }
+          if (m % mo != 0) convert_chunk(m % mo, nt);
+          // Back to the block's first row, on to the next block's first column.
+          b.addi(kRegY, kRegY,
+                 static_cast<int64_t>(nt * vb) - static_cast<int64_t>(full * mo * n_bytes));
+        };
+        StreamedGemmRegs regs = kGemmRegs;
+        regs.acc = 0;  // r0: every block's accumulators from address 0
+        emit_streamed_gemm(b, regs, gemm, gl);
+        b.addi(kRegY, kRegY, -static_cast<int64_t>(n_bytes));  // the super tile's first
+      });
 }
 
 // Rotary embedding: per row r (position context + r), head h, i < head_dim / 2, the angle
@@ -289,6 +424,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
     const uint32_t rows = model.rows_of(static_cast<int32_t>(li));
     LayerLayout lay;
+    std::exception_ptr rows_outer_error;  // why rows_outer does not fit, if it does not
     if (is_recurrent(l.kind)) {
       lay.recurrent = place_recurrent(l, li, hw, allocate);
       out.layers.push_back(recurrent_plan(l, lay.recurrent, rows));
@@ -312,7 +448,17 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       layouts.push_back(std::move(lay));
       continue;
     }
-    lay.sram = fit_sram(l, li, rows, vb, g);
+    if (is_linear(l) && l.loop_order != LoopOrder::kRowsOuter) {
+      // weights_outer may fit where a row's buffers or accumulators of rows_outer do not.
+      try {
+        lay.sram = fit_sram(l, li, rows, vb, g);
+      } catch (const LoweringError&) {
+        lay.sram = SramPlan{};
+        if (l.loop_order == LoopOrder::kAuto) rows_outer_error = std::current_exception();
+      }
+    } else {
+      lay.sram = fit_sram(l, li, rows, vb, g);
+    }
     if (is_linear(l)) {
       const Geometry gl = layer_geometry(g, l, hw);
       lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, gl);
@@ -322,10 +468,30 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                                 ": half the weight SRAM (double buffering) must hold "
                                 "one array tile of its weights");
       }
+      MapperContext mc;
+      mc.g = gl;
+      mc.vec_bytes = vb;
+      mc.int_kind = int_kind;
+      mc.whole_tile_blocks = hw.mac_array.dataflow == hw::Dataflow::kOutputStationary;
+      mc.preload_overlap = hw.mac_array.weight_preload_overlap;
+      mc.dram_bytes_per_cycle = dram_bytes_per_cycle(hw);
+      mc.rows_outer_m_tile = lay.sram.mt;
+      mc.rows_outer_tiling = lay.tiling;
+      lay.mapping = map_linear({rows, l.out_features, l.in_features, l.has_bias}, mc, l.loop_order);
+      if (lay.mapping.candidates == 0) {
+        if (rows_outer_error) std::rethrow_exception(rows_outer_error);
+        throw LoweringError("workload", "/layers/" + std::to_string(li) + "/loop_order",
+                            where(l, li) +
+                                ": weights_outer needs one array tile of weights in half the "
+                                "weight SRAM and one row of its buffers in the activation SRAM");
+      }
+      lay.tiling = lay.mapping.tiling;
       lay.tiles = weight_tiles(l.out_features, l.in_features, lay.tiling, gl);
       for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
       lay.const_dram = allocate(kNumConsts * vb);
       if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
+      if (lay.mapping.order == LoopOrder::kWeightsOuter)
+        lay.xq_dram = allocate(uint64_t{rows} * lay.mapping.outer.xq_dram_row);
     }
     if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm)
       lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
@@ -340,7 +506,18 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       lay.sin_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
     }
     LayerPlan plan = plan_of(l, rows);
-    plan.m_tile = lay.sram.mt;
+    plan.m_tile = is_linear(l) ? lay.mapping.m_tile : lay.sram.mt;
+    if (is_linear(l)) {
+      plan.loop_order = to_string(lay.mapping.order);
+      plan.predicted_dram_bytes = lay.mapping.dram_bytes;
+      plan.predicted_cycles = lay.mapping.cycles();
+      plan.mappings_scored = lay.mapping.candidates;
+      if (lay.mapping.order == LoopOrder::kWeightsOuter) {
+        plan.super_rows = lay.mapping.outer.super_rows;
+        plan.quantize_rows = lay.mapping.outer.quantize_rows;
+        plan.epilogue_rows = lay.mapping.outer.epilogue_rows;
+      }
+    }
     plan.n_tile = lay.tiling.n_tile;
     plan.k_tile = lay.tiling.k_tile;
     if (!lay.tiles.empty()) {
@@ -432,6 +609,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
       continue;
     }
+    if (is_linear(l) && lay.mapping.order == LoopOrder::kWeightsOuter) {
+      emit_weights_outer(b, lay, l, rows, out.layers[li].y_dram, layer_geometry(g, l, hw), int_kind,
+                         vb, ternary_on_int8(l, hw));
+      continue;
+    }
     if (l.kind == LayerKind::kMlpAttention) {
       emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
       continue;
@@ -466,17 +648,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         b.li(kRegHalf, g.wgt_half);
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
-          const VecRef xv = vec(s.xv, s.xv_row), xq = vec(s.xq, s.xq_row);
-          if (int_kind) {
-            b.vred(hw::VectorReduce::kAbsMax, vec(s.a), xv, m, k);
-            b.vfn(VectorFunction::kReciprocal, vec(s.r), vec(s.a), 1, m);
-            b.vbin(VectorBinary::kMul, vec(s.q), vec(s.r), vec(s.consts + kC127 * vb), true, 1, m);
-            b.vbin(VectorBinary::kMul, xv, xv, vec(s.q, vb), true, m, k);
-            b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
-            b.vbin(VectorBinary::kMul, vec(s.f), vec(s.a), vec(s.consts + kCW * vb), true, 1, m);
-          } else {
-            b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
-          }
+          emit_quantize(b, {vec(s.xv, s.xv_row), vec(s.xq, s.xq_row), s.a, s.r, s.q, s.f, s.consts},
+                        m, k, int_kind, vb);
           StreamedGemm gemm;
           gemm.m = m;
           gemm.n = n;

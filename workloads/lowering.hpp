@@ -58,6 +58,13 @@ struct LayerPlan {
   uint32_t w_n_tile = 0, w_k_tile = 0, u_n_tile = 0, u_k_tile = 0;
   bool weights_resident = false;
   uint32_t timesteps = 0;  // recurrent: timesteps run (T x directions); 0 for feedforward
+  // Graph linear layers: the mapper's choice (linear_mapping.hpp), its predicted DRAM payload
+  // bytes and cycles, and how many mappings it scored. Empty order: not mapped.
+  std::string loop_order;
+  uint64_t predicted_dram_bytes = 0, predicted_cycles = 0;
+  uint32_t mappings_scored = 0;
+  // weights_outer: rows per super tile, per quantize tile and per converted chunk.
+  uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
 };
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.

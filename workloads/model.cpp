@@ -15,6 +15,18 @@ const std::vector<std::string>& layer_kind_names() {
   return kNames;
 }
 
+const char* to_string(LoopOrder o) {
+  switch (o) {
+    case LoopOrder::kAuto:
+      return "auto";
+    case LoopOrder::kRowsOuter:
+      return "rows_outer";
+    case LoopOrder::kWeightsOuter:
+      return "weights_outer";
+  }
+  return "?";
+}
+
 const std::vector<std::string>& attention_mode_names() {
   static const std::vector<std::string> kNames = {"decode", "prefill", "cross"};
   return kNames;

@@ -56,6 +56,17 @@ struct TensorSource {
 // memory held in the cache (encoder-decoder attention).
 enum class AttentionMode : uint8_t { kDecode, kPrefill, kCross };
 
+// The loop order of a linear layer of a graph model (workloads/linear_mapping.hpp): chosen by
+// the mapper (auto), or forced.
+//   rows_outer     each tile of rows streams every weight tile (weights read once per tile of
+//                  rows; the input rows read once);
+//   weights_outer  the rows are quantized once into DRAM, then each block of outputs keeps the
+//                  accumulators of every row on chip while its weight tiles stream once and the
+//                  quantized rows stream once per block.
+enum class LoopOrder : uint8_t { kAuto, kRowsOuter, kWeightsOuter };
+inline constexpr size_t kNumLoopOrders = 3;
+const char* to_string(LoopOrder o);
+
 enum class LayerKind : uint8_t {
   kBitLinear,
   kLinear,
@@ -98,6 +109,7 @@ struct LayerSpec {
   TensorSource biases;    // direction d: streams "b_ih" and "b_hh", index d (a file:
                           // in that order); layernorm, and linear layers with has_bias: the bias
   bool has_bias = false;  // bitlinear, linear in a graph model: y = x W^T + b
+  LoopOrder loop_order = LoopOrder::kAuto;  // bitlinear, linear in a graph model
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
   AttentionMode mode = AttentionMode::kDecode;

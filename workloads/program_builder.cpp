@@ -69,7 +69,15 @@ std::vector<int64_t> ProgramBuilder::load(std::initializer_list<VecRef> refs) {
   std::vector<int64_t> regs;
   unsigned r = kFirstVecReg;
   for (const VecRef& ref : refs) {
-    li(r, ref.addr);
+    if (ref.base != 0 && ref.addr == 0) {
+      regs.push_back(ref.base);
+      continue;
+    }
+    if (ref.base != 0) {
+      addi(r, ref.base, static_cast<int64_t>(ref.addr));
+    } else {
+      li(r, ref.addr);
+    }
     regs.push_back(r++);
   }
   return regs;

@@ -20,10 +20,13 @@ inline constexpr uint32_t kMaxVectorRows = 4095;
 
 // A row operand of a vector command: address, SRAM (asram or acc) and row stride. The builder
 // loads addresses into registers r13-r15, which the lowering leaves to it.
+// With `base` (a register other than r0), the address is that register's value plus `addr`:
+// code in a loop steps through rows by advancing the register.
 struct VecRef {
   uint64_t addr = 0;
   bool acc = false;
   uint64_t stride = 0;
+  unsigned base = 0;
 };
 
 class ProgramBuilder {

@@ -15,13 +15,25 @@ void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const Stre
   auto tile = [&](uint32_t nt, uint32_t kt, AccMode mode) {
     const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
     b.dma(Opcode::kDmaLoad, isa::Space::kWeightSram, r.wbuf, r.w, 1, bytes, bytes, bytes);
-    b.gemm(r.act, r.wbuf, r.acc, s.m, nt, kt, s.act_row, s.acc_row, mode, s.ternary_weights);
+    unsigned act = r.act;
+    if (s.stream_acts) {
+      b.li(s.scratch, s.act);
+      b.dma(Opcode::kDmaLoad, isa::Space::kActSram, s.scratch, r.act, s.m, kt * ab, s.act_row,
+            s.act_dram_row);
+      act = s.scratch;
+    }
+    b.gemm(act, r.wbuf, r.acc, s.m, nt, kt, s.act_row, s.acc_row, mode, s.ternary_weights);
     b.addi(r.w, r.w, static_cast<int64_t>(round_up(bytes, kDramAlign)));
     b.addi(r.act, r.act, static_cast<int64_t>(kt * ab));
     b.sub(r.wbuf, r.half, r.wbuf);  // the other half next
   };
   auto output_block = [&](uint32_t nt) {
-    b.li(r.act, s.act);
+    if (s.begin_block) s.begin_block(nt);
+    if (s.stream_acts) {
+      b.addi(r.act, s.act_base, 0);
+    } else {
+      b.li(r.act, s.act);
+    }
     const uint32_t first = std::min(t.k_tile, s.k);
     tile(nt, first, AccMode::kOverwrite);
     const uint32_t more_full = s.k / t.k_tile - (first == t.k_tile ? 1 : 0);
@@ -32,15 +44,16 @@ void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const Stre
       b.dbnz(r.k_left, loop);
     }
     if (s.k > t.k_tile && s.k % t.k_tile != 0) tile(nt, s.k % t.k_tile, AccMode::kAccumulate);
+    if (s.end_block) s.end_block(nt);
   };
   b.li(r.w, s.w_dram);
-  b.li(r.acc, s.acc);
+  if (r.acc != 0) b.li(r.acc, s.acc);  // r0 reads 0
   const uint32_t full = s.n / t.n_tile;
   if (full > 0) {
     b.li(r.n_left, full);
     const uint64_t loop = b.here();
     output_block(t.n_tile);
-    b.addi(r.acc, r.acc, static_cast<int64_t>(uint64_t{t.n_tile} * accb));
+    if (!s.stream_acts) b.addi(r.acc, r.acc, static_cast<int64_t>(uint64_t{t.n_tile} * accb));
     b.dbnz(r.n_left, loop);
   }
   if (s.n % t.n_tile != 0) output_block(s.n % t.n_tile);

@@ -11,6 +11,8 @@
 //   emit_streamed_gemm(b, regs, {m, n, k, tiling, w_dram, act, act_row, acc, acc_row}, g);
 #pragma once
 
+#include <functional>
+
 #include "workloads/program_builder.hpp"
 #include "workloads/tiling.hpp"
 
@@ -29,6 +31,15 @@ struct StreamedGemm {
   uint64_t act = 0, act_row = 0;  // activation SRAM: rows of k activation elements
   uint64_t acc = 0, acc_row = 0;  // accumulator SRAM: rows of n accumulators
   bool ternary_weights = false;   // packed ternary weights on int8 PEs (the gemm's field)
+  // Weights outer (linear_mapping.hpp): each tile's activations stream from DRAM beside its
+  // weights, rows of the tile's inputs from the `act` register's DRAM address (act_dram_row
+  // bytes apart; `act_base` holds the first, reloaded for each output block) into `act` above,
+  // through the `scratch` register; every output block accumulates into the same m rows from
+  // `acc`; `end_block(nt)` emits what follows each block (converting and storing it).
+  bool stream_acts = false;
+  unsigned act_base = 0, scratch = 0;
+  uint64_t act_dram_row = 0;
+  std::function<void(uint32_t nt)> begin_block, end_block;
 };
 
 // `g.layout` must be the one the tiles were written in.

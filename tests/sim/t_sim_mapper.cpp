@@ -1,0 +1,251 @@
+// The mapper of linear layers (workloads/linear_mapping.hpp): both loop orders give the same
+// bits on random shapes, PE kinds, dataflows and SRAM sizes; its predicted DRAM payload is what
+// the DMA commands move, up to whole bursts; it picks the order that moves fewer bytes on a
+// prefill and keeps rows_outer on a decode; forcing an order that cannot fit is exit-2 input.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "../support.hpp"
+
+using namespace nmp;
+using sim::Json;
+
+namespace {
+
+struct Kind {
+  const char* type;
+  const char* format;  // linear layers' format
+  const char* pe;
+};
+constexpr Kind kKinds[] = {{"bitlinear", "", "ternary_int8"},  {"bitlinear", "", "int8_int8"},
+                           {"linear", "int8", "int8_int8"},    {"linear", "fp16", "fp16"},
+                           {"linear", "bf16", "bf16"},         {"linear", "fp8_e4m3", "fp8_e4m3"},
+                           {"linear", "posit8_0", "posit8_0"}, {"linear", "fp32", "fp32"}};
+constexpr const char* kDataflows[] = {"adder_tree", "weight_stationary", "output_stationary",
+                                      "input_stationary"};
+
+// norm -> a (k -> n, with a bias) -> b (n -> k): two linear layers in `order`.
+Json two_linear(const Kind& kind, uint32_t tokens, uint32_t k, uint32_t n, const std::string& order,
+                uint64_t seed) {
+  auto linear = [&](const std::string& name, uint32_t in, uint32_t out) {
+    Json l = {{"type", kind.type},
+              {"name", name},
+              {"in_features", in},
+              {"out_features", out},
+              {"loop_order", order},
+              {"weights", {{"distribution", "normal"}, {"std", 0.1}, {"seed", seed + name[0]}}}};
+    if (std::string(kind.type) == "linear") l["format"] = kind.format;
+    return l;
+  };
+  Json a = linear("a", k, n);
+  a["biases"] = {{"distribution", "uniform"}, {"low", -0.5}, {"high", 0.5}, {"seed", seed + 7}};
+  return {{"name", "two-linear"},
+          {"tokens", tokens},
+          {"input", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", seed}}},
+          {"layers",
+           {{{"type", "rmsnorm"}, {"name", "norm"}, {"in_features", k}}, a, linear("b", n, k)}}};
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflows and SRAMs",
+          "[sim]") {
+  std::mt19937_64 rng(20261204);
+  auto pick = [&](uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+  };
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("nmpsim_mapper_" + std::to_string(::getpid()));
+  int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0;
+  for (int trial = 0; trial < 120; ++trial) {
+    const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
+    const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
+    const uint32_t tokens = pick(1, 40), k = pick(4, 150), n = pick(4, 150);
+    const std::vector<std::string> sets = {
+        std::string("hw.mac_array.pe=") + kind.pe,
+        "hw.mac_array.rows=" + std::to_string(pick(2, 5) * 4),
+        "hw.mac_array.cols=" + std::to_string(pick(2, 5) * 4),
+        std::string("hw.mac_array.dataflow=") + dataflow,
+        "hw.weight_sram.capacity_kib=" + std::to_string(pick(2, 8)),
+        "hw.act_sram.capacity_kib=" + std::to_string(pick(2, 8)),
+        "hw.acc_sram.capacity_kib=" + std::to_string(pick(2, 8))};
+    const uint64_t seed = pick(1, 1000);
+    INFO("trial " << trial << ": " << kind.type << " " << kind.pe << " " << dataflow << " "
+                  << tokens << " x " << k << " -> " << n);
+    std::map<std::string, std::map<std::string, std::string>> outputs;  // order -> file -> bytes
+    bool legal = true;
+    for (const std::string order : {"rows_outer", "weights_outer"}) {
+      INFO(order);
+      sim::RunOptions options;
+      options.dump_dir = (dir / order).string();
+      std::filesystem::remove_all(options.dump_dir);
+      Json r;
+      try {
+        r = sim::run_isolated(
+            test::make_config(two_linear(kind, tokens, k, n, order, seed), sets, options));
+      } catch (const sim::ConfigError&) {
+        legal = false;  // a tile or a row does not fit these SRAMs in this order
+        break;
+      }
+      REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+      for (const Json& l : r["layers"]) {
+        if (l["mapping"].is_null()) continue;
+        REQUIRE(l["mapping"]["loop_order"] == order);
+        if (order != "weights_outer") continue;
+        if (l["mapping"]["rows"]["super_tile"] < tokens) ++weights_outer_tiled;
+        if (l["tiles"]["n"] < l["shape"]["n"]) ++weights_outer_blocked;
+      }
+      for (const auto& f : std::filesystem::directory_iterator(options.dump_dir)) {
+        const std::string name = f.path().filename().string();
+        if (name.find("output") != std::string::npos) outputs[order][name] = slurp(f.path());
+      }
+    }
+    if (!legal) continue;
+    REQUIRE(outputs["rows_outer"].size() == 3 * 2);  // each layer's patterns and values
+    REQUIRE(outputs["rows_outer"] == outputs["weights_outer"]);
+    ++compared;
+  }
+  std::filesystem::remove_all(dir);
+  INFO(compared << " compared; weights_outer layers with several super tiles: "
+                << weights_outer_tiled
+                << ", with several output blocks: " << weights_outer_blocked);
+  REQUIRE(compared >= 80);
+  REQUIRE(weights_outer_tiled >= 10);
+  REQUIRE(weights_outer_blocked >= 10);
+}
+
+TEST_CASE("the mapper's predicted DRAM payload is what the DMA moves, up to whole bursts",
+          "[sim]") {
+  // Bursts of the simple channel (64 B): a row of the DMA costs at most two partial bursts.
+  constexpr uint64_t kBurst = 64;
+  std::mt19937_64 rng(7);
+  auto pick = [&](uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+  };
+  for (int trial = 0; trial < 40; ++trial) {
+    const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
+    const uint32_t tokens = pick(1, 60), k = pick(16, 200), n = pick(16, 200);
+    const std::string order = trial % 2 ? "weights_outer" : "rows_outer";
+    INFO("trial " << trial << ": " << kind.pe << " " << tokens << " x " << k << " -> " << n << " "
+                  << order);
+    Json r;
+    try {
+      sim::RunOptions options;
+      options.timing_only = true;
+      r = sim::run_isolated(
+          test::make_config(two_linear(kind, tokens, k, n, order, 3),
+                            {std::string("hw.mac_array.pe=") + kind.pe, "hw.mac_array.rows=16",
+                             "hw.mac_array.cols=16", "hw.act_sram.capacity_kib=8",
+                             "hw.acc_sram.capacity_kib=4", "hw.weight_sram.capacity_kib=8"},
+                            options));
+    } catch (const sim::ConfigError&) {
+      continue;
+    }
+    for (const Json& l : r["layers"]) {
+      if (l["mapping"].is_null()) continue;
+      const uint64_t m = l["shape"]["m"], kk = l["shape"]["k"], nn = l["shape"]["n"];
+      const uint64_t nb = l["tiles"]["n"], kt = l["tiles"]["k"], mt = l["tiles"]["m"];
+      const uint64_t blocks = (nn + nb - 1) / nb, ktiles = (kk + kt - 1) / kt;
+      const uint64_t supers = (m + mt - 1) / mt;
+      const bool bias = l["name"] == "a", factors = std::string(kind.pe).find("int8") == 0 ||
+                                                    std::string(kind.pe) == "ternary_int8";
+      // DMA rows: constants, bias; rows_outer: per tile of rows its rows in and out and every
+      // weight tile; weights_outer: rows in, quantized rows and factors out, then per super
+      // tile its factors and per block the bias, per weight tile the tile and the rows' slice,
+      // and the rows out.
+      const uint64_t dma_rows = order == "rows_outer" ? 1 + bias + 2 * m + supers * blocks * ktiles
+                                                      : 1 + m * (2 + 2 * factors) +
+                                                            supers * blocks * (bias + ktiles) +
+                                                            blocks * ktiles * m + blocks * m;
+      const uint64_t predicted = l["mapping"]["predicted"]["dram_payload_bytes"];
+      const uint64_t simulated = l["dram_bytes"];
+      INFO(l["name"] << ": predicted " << predicted << ", simulated " << simulated << ", "
+                     << dma_rows << " DMA rows");
+      REQUIRE(simulated >= predicted);
+      REQUIRE(simulated - predicted <= 2 * kBurst * dma_rows);
+    }
+  }
+}
+
+TEST_CASE("the mapper streams a prefill's weights once and keeps a decode rows_outer", "[sim]") {
+  // 64 tokens whose accumulators for all 512 outputs do not fit the accumulator SRAM at once.
+  auto mapping_of = [](uint32_t tokens) {
+    sim::RunOptions options;
+    options.timing_only = true;
+    const Json r = sim::run_isolated(test::make_config(
+        two_linear(kKinds[3], tokens, 256, 512, "auto", 1),
+        {"hw.mac_array.pe=fp16", "hw.acc_sram.capacity_kib=32", "hw.act_sram.capacity_kib=64"},
+        options));
+    return r["layers"][1];
+  };
+  const Json decode = mapping_of(1), prefill = mapping_of(64);
+  REQUIRE(decode["mapping"]["loop_order"] == "rows_outer");
+  REQUIRE(prefill["mapping"]["loop_order"] == "weights_outer");
+  // The weights (256 x 512 fp16, 256 KiB) cross DRAM once: the prefill moves less than twice
+  // them plus its activations in and out.
+  const uint64_t weights = 256 * 512 * 2, activations = 64 * (256 + 512) * 4;
+  REQUIRE(prefill["dram_bytes"].get<uint64_t>() < weights + 3 * activations);
+  // rows_outer forced on the prefill reads the weights once per tile of rows.
+  sim::RunOptions options;
+  options.timing_only = true;
+  const Json forced = sim::run_isolated(test::make_config(
+      two_linear(kKinds[3], 64, 256, 512, "rows_outer", 1),
+      {"hw.mac_array.pe=fp16", "hw.acc_sram.capacity_kib=32", "hw.act_sram.capacity_kib=64"},
+      options));
+  const Json& layer = forced["layers"][1];
+  const uint64_t tiles_of_rows =
+      (64 + layer["tiles"]["m"].get<uint64_t>() - 1) / layer["tiles"]["m"].get<uint64_t>();
+  REQUIRE(tiles_of_rows > 1);
+  REQUIRE(layer["dram_bytes"].get<uint64_t>() >= tiles_of_rows * weights);
+  REQUIRE(forced["cycles"] > mapping_of(64)["span_cycles"]);
+}
+
+TEST_CASE("weights_outer runs a layer whose row of accumulators does not fit the SRAM", "[sim]") {
+  // 4096 fp32 accumulators of one row are 16 KiB, the accumulator SRAM 8 KiB: rows_outer cannot
+  // run it, weights_outer can (blocks of outputs), and the mapper picks it.
+  const Json r =
+      sim::run_isolated(test::make_config(two_linear(kKinds[3], 3, 64, 4096, "auto", 1),
+                                          {"hw.mac_array.pe=fp16", "hw.acc_sram.capacity_kib=8"}));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["layers"][1]["mapping"]["loop_order"] == "weights_outer");
+  REQUIRE(r["layers"][1]["tiles"]["n"].get<uint32_t>() < 4096);
+  // Forced rows_outer, it is the accumulator SRAM that is named.
+  try {
+    (void)sim::run_isolated(
+        test::make_config(two_linear(kKinds[3], 3, 64, 4096, "rows_outer", 1),
+                          {"hw.mac_array.pe=fp16", "hw.acc_sram.capacity_kib=8"}));
+    FAIL("expected a ConfigError");
+  } catch (const sim::ConfigError& e) {
+    INFO(e.what());
+    REQUIRE(std::string(e.what()).find("/acc_sram/capacity_kib") != std::string::npos);
+  }
+}
+
+TEST_CASE("a forced loop order that cannot fit names the layer and its JSON path", "[sim]") {
+  // 8 inputs, 300 outputs on 128 columns: a block of 128 outputs needs its bias and one row of
+  // them converted (1 KiB in fp32) beside the quantized row: more than a 1 KiB activation SRAM.
+  try {
+    (void)sim::run_isolated(test::make_config(
+        two_linear(kKinds[3], 4, 8, 300, "weights_outer", 1),
+        {"hw.mac_array.pe=fp16", "hw.mac_array.cols=128", "hw.act_sram.capacity_kib=1"}));
+    FAIL("expected a ConfigError");
+  } catch (const sim::ConfigError& e) {
+    const std::string what = e.what();
+    INFO(what);
+    REQUIRE(what.find("/layers/1/loop_order") != std::string::npos);
+    REQUIRE(what.find("layer 1 (a)") != std::string::npos);
+  }
+}

@@ -1,0 +1,231 @@
+#include "workloads/linear_mapping.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <tuple>
+#include <vector>
+
+#include "hw_models/weight_layout.hpp"
+#include "workloads/program_builder.hpp"
+
+namespace nmp::workloads {
+
+namespace {
+
+constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes, gemm strides
+constexpr uint32_t kMaxRows16 = 65535;                      // dma rows, gemm m and n
+constexpr uint64_t kNumConstBytes = 2;                      // 127 and s_W / 127, in vec
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+// f(nt, kt) summed over the tiles of an n x k matrix cut into nb x kt tiles.
+uint64_t over_tiles(uint32_t n, uint32_t k, uint32_t nb, uint32_t kt,
+                    const std::function<uint64_t(uint32_t, uint32_t)>& f) {
+  const uint64_t nf = n / nb, kf = k / kt;
+  const uint32_t ne = n % nb, ke = k % kt;
+  uint64_t sum = nf * kf * f(nb, kt);
+  if (ke) sum += nf * f(nb, ke);
+  if (ne) sum += kf * f(ne, kt) + (ke ? f(ne, ke) : 0);
+  return sum;
+}
+
+// f(rows) summed over the tiles of m rows cut into tiles of mt.
+uint64_t over_rows(uint32_t m, uint32_t mt, const std::function<uint64_t(uint32_t)>& f) {
+  return uint64_t{m / mt} * f(mt) + (m % mt ? f(m % mt) : 0);
+}
+
+struct Scorer {
+  const LinearShape& s;
+  const MapperContext& c;
+
+  uint64_t weight_bytes(const WeightTiling& t) const {
+    return over_tiles(s.n, s.k, t.n_tile, t.k_tile, [&](uint32_t nt, uint32_t kt) {
+      return hw::weight_operand_bytes(nt, kt, c.g.layout);
+    });
+  }
+  uint64_t tile_count(const WeightTiling& t) const {
+    return ceil_div(s.n, t.n_tile) * ceil_div(s.k, t.k_tile);
+  }
+  // MAC array cycles of gemms of `rows` rows over every weight tile.
+  uint64_t gemm_cycles(const WeightTiling& t, uint32_t rows) const {
+    const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
+    const uint64_t load = ceil_div(
+        hw::weight_operand_bytes(std::min(C, s.n), std::min(R, s.k), c.g.layout), c.g.wgt_word);
+    const uint64_t per_fold = c.preload_overlap ? std::max<uint64_t>(rows, load) : rows + load;
+    return per_fold * over_tiles(s.n, s.k, t.n_tile, t.k_tile, [&](uint32_t nt, uint32_t kt) {
+             return ceil_div(nt, C) * ceil_div(kt, R);
+           });
+  }
+  void finish(LinearMapping& m) const {
+    m.dram_cycles = static_cast<uint64_t>(
+        std::ceil(static_cast<double>(m.dram_bytes) / c.dram_bytes_per_cycle));
+  }
+
+  LinearMapping rows_outer() const {
+    LinearMapping m;
+    m.order = LoopOrder::kRowsOuter;
+    m.tiling = c.rows_outer_tiling;
+    m.m_tile = c.rows_outer_m_tile;
+    const uint64_t vb = c.vec_bytes;
+    const uint64_t tiles_of_rows = ceil_div(s.m, m.m_tile);
+    m.dram_bytes = kNumConstBytes * vb + (s.has_bias ? uint64_t{s.n} * vb : 0) +
+                   tiles_of_rows * weight_bytes(m.tiling) + uint64_t{s.m} * s.k * vb +
+                   uint64_t{s.m} * s.n * vb;
+    m.mac_cycles = over_rows(s.m, m.m_tile, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
+    m.weight_tiles = tiles_of_rows * tile_count(m.tiling);
+    finish(m);
+    return m;
+  }
+
+  // The quantize pass's layout (independent of the tiles); quantize_rows 0 if no row fits.
+  WeightsOuterPlan quantize_plan() const {
+    const Geometry& g = c.g;
+    const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes;
+    WeightsOuterPlan p;
+    p.xv_row = round_up(uint64_t{s.k} * vb, g.act_word);
+    p.xq_row = round_up(uint64_t{s.k} * ab, g.act_word);
+    p.xq_dram_row = uint64_t{s.k} * ab + (c.int_kind ? vb : 0);
+    auto layout = [&](uint32_t rows) {
+      RegionAllocator region(g.act_word);
+      p.consts = region(kNumConstBytes * vb);
+      p.xv = region(rows * p.xv_row);
+      p.xq = region(rows * p.xq_row);
+      if (c.int_kind) {
+        for (uint64_t* at : {&p.a, &p.r, &p.q, &p.f}) *at = region(rows * vb);
+      }
+      return region.top();
+    };
+    uint32_t lo = 0, hi = std::min(s.m, kMaxVectorRows);
+    while (lo < hi) {
+      const uint32_t mid = lo + (hi - lo + 1) / 2;
+      if (layout(mid) <= g.act_cap) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    p.quantize_rows = lo;
+    layout(std::max<uint32_t>(lo, 1));
+    return p;
+  }
+
+  // weights_outer with tiles nb x kt: false if nothing fits.
+  bool weights_outer(uint32_t nb, uint32_t kt, const WeightsOuterPlan& quantize,
+                     LinearMapping& m) const {
+    const Geometry& g = c.g;
+    const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
+    const uint64_t tile_bytes = hw::weight_operand_bytes(nb, kt, g.layout);
+    if (tile_bytes > g.wgt_half || tile_bytes > kMaxRowBytes) return false;
+    WeightsOuterPlan p = quantize;
+    p.acc_row = round_up(uint64_t{nb} * accb, g.acc_word);
+    p.x_row = round_up(uint64_t{kt} * ab, g.act_word);
+    p.yv_row = round_up(uint64_t{nb} * vb, g.act_word);
+    if (p.acc_row > kMaxRowBytes || p.x_row > kMaxRowBytes || p.yv_row > kMaxRowBytes) return false;
+    RegionAllocator fixed(g.act_word);
+    fixed(kNumConstBytes * vb);
+    if (s.has_bias) p.bias = fixed(uint64_t{nb} * vb);
+    const uint64_t base = fixed.top();
+    auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
+      return base + rows * p.x_row + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
+             epilogue_rows * p.yv_row;
+    };
+    const uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / p.acc_row});
+    if (limit == 0 || used(1, 1) > g.act_cap) return false;
+    uint64_t rows = std::min<uint64_t>(
+        limit, (g.act_cap - base - p.yv_row - g.act_word) / (p.x_row + (c.int_kind ? vb : 0)));
+    rows = std::max<uint64_t>(rows, 1);
+    while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
+    while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
+    p.super_rows = static_cast<uint32_t>(rows);
+    p.epilogue_rows = static_cast<uint32_t>(
+        std::min<uint64_t>({rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / p.yv_row}));
+    p.x = base;
+    p.factors = base + rows * p.x_row;
+    p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
+
+    m = LinearMapping{};
+    m.order = LoopOrder::kWeightsOuter;
+    m.tiling = {nb, kt};
+    m.m_tile = p.super_rows;
+    m.outer = p;
+    const uint64_t supers = ceil_div(s.m, p.super_rows), blocks = ceil_div(s.n, nb);
+    const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
+    m.dram_bytes = kNumConstBytes * vb                               // constants
+                   + rows_k * vb + rows_k * ab + factor_bytes        // quantize pass
+                   + supers * weight_bytes(m.tiling)                 // weights
+                   + blocks * rows_k * ab + factor_bytes             // quantized rows, factors
+                   + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
+                   + uint64_t{s.m} * s.n * vb;                       // outputs
+    m.mac_cycles =
+        over_rows(s.m, p.super_rows, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
+    m.weight_tiles = supers * tile_count(m.tiling);
+    finish(m);
+    return true;
+  }
+};
+
+// Powers-of-two multiples of `unit` below `all`, `all` itself and `extra` (if below `all`).
+std::vector<uint32_t> sizes(uint32_t unit, uint32_t all, uint32_t extra) {
+  std::vector<uint32_t> v;
+  for (uint64_t x = unit; x < all; x *= 2) v.push_back(static_cast<uint32_t>(x));
+  v.push_back(all);
+  if (extra > 0 && extra < all) v.push_back(extra);
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+bool better(const LinearMapping& a, const LinearMapping& b) {
+  // Ties keep the earlier: rows_outer first.
+  return std::make_tuple(a.cycles(), a.dram_bytes, a.weight_tiles) <
+         std::make_tuple(b.cycles(), b.dram_bytes, b.weight_tiles);
+}
+
+}  // namespace
+
+LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder forced) {
+  const Scorer score{s, c};
+  LinearMapping best;
+  uint32_t candidates = 0;
+  bool found = false;
+  if (forced != LoopOrder::kWeightsOuter && c.rows_outer_m_tile > 0) {
+    best = score.rows_outer();
+    found = true;
+    ++candidates;
+  }
+  if (forced != LoopOrder::kRowsOuter) {
+    const WeightsOuterPlan quantize = score.quantize_plan();
+    if (quantize.quantize_rows > 0) {
+      const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
+      const uint32_t n_all = std::min(s.n, kMaxRows16);
+      // The widest block whose accumulators of every row fit, a multiple of the columns.
+      const uint64_t acc_cols = c.g.acc_cap / (uint64_t{s.m} * c.g.traits.acc_bytes);
+      const auto resident = static_cast<uint32_t>(std::min<uint64_t>(acc_cols / C * C, n_all));
+      std::vector<uint32_t> k_sizes = sizes(R, s.k, 0);
+      if (c.whole_tile_blocks) k_sizes = {c.rows_outer_tiling.k_tile};
+      for (uint32_t nb : sizes(C, n_all, resident)) {
+        // The deepest reduction tile of this block that fits half the weight SRAM.
+        uint32_t deepest = 0;
+        for (uint32_t kt = R; kt < s.k; kt += R) {
+          if (hw::weight_operand_bytes(nb, kt, c.g.layout) > c.g.wgt_half) break;
+          deepest = kt;
+        }
+        std::vector<uint32_t> ks = k_sizes;
+        if (!c.whole_tile_blocks && deepest > 0) ks.push_back(deepest);
+        for (uint32_t kt : ks) {
+          LinearMapping m;
+          if (!score.weights_outer(nb, kt, quantize, m)) continue;
+          ++candidates;
+          if (!found || better(m, best)) best = m;
+          found = true;
+        }
+      }
+    }
+  }
+  best.candidates = candidates;
+  if (!found) best.candidates = 0;  // nothing legal: the caller reports it
+  return best;
+}
+
+}  // namespace nmp::workloads

@@ -1,0 +1,83 @@
+// The mapper of a graph model's linear (bitlinear, linear) layers: which loop order and tiles
+// move the fewest bytes through DRAM in the fewest cycles, scored by a closed form.
+//
+// Two loop orders (model.hpp, LoopOrder):
+//   rows_outer     a tile of m_tile rows at a time: its rows quantized on chip, then every
+//                  weight tile streamed past them (tiling.hpp); the weights cross DRAM once per
+//                  tile of rows. What the SRAMs hold bounds m_tile: a row's input, quantized
+//                  input and output, and its accumulators for every output.
+//   weights_outer  first a quantize pass writes every row, quantized (integer kinds: its factor
+//                  after it), to a DRAM scratch; then for each super tile of rows whose
+//                  accumulators for one output block fit the accumulator SRAM, each output
+//                  block streams its weight tiles once, each with the quantized rows' slice of
+//                  the tile's inputs, and converts and stores the block. The weights cross
+//                  DRAM once per super tile, the quantized rows once per output block.
+// Values do not depend on the mapping: the reduction tile is a multiple of the array's rows
+// (or all of k), so the array's blocks fall at the same inputs (reference.cpp); output-
+// stationary arrays, whose blocks are whole tiles, keep the rows_outer reduction tile.
+//
+// The score (docs/architecture.md#mapper): DRAM payload bytes over the DRAM's peak bytes per
+// accelerator cycle, against the MAC array's folds (each the larger of its rows and its
+// stationary load, or their sum without preload overlap); the larger is the predicted cycles,
+// the smallest wins, then the fewest bytes, then the fewest (largest) weight tiles, then
+// rows_outer.
+//
+// Example:
+//   LinearMapping m = map_linear({rows, n, k, bias}, context, LoopOrder::kAuto);
+#pragma once
+
+#include <cstdint>
+
+#include "workloads/model.hpp"
+#include "workloads/tiling.hpp"
+
+namespace nmp::workloads {
+
+struct LinearShape {
+  uint32_t m = 0, n = 0, k = 0;  // rows, outputs, inputs
+  bool has_bias = false;
+};
+
+struct MapperContext {
+  Geometry g;                      // the layer's weight geometry (packed ternary on int8 PEs)
+  uint64_t vec_bytes = 4;          // an element of the vector unit's format
+  bool int_kind = false;           // per-row absmax quantization, a factor per row
+  bool whole_tile_blocks = false;  // output-stationary: the reduction tile orders the sums
+  bool preload_overlap = true;
+  double dram_bytes_per_cycle = 64;  // peak, per accelerator cycle
+  // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
+  uint32_t rows_outer_m_tile = 0;
+  WeightTiling rows_outer_tiling;
+};
+
+// weights_outer's on-chip layout: activation SRAM byte addresses (the two passes share the
+// constants and the bias slot, then each lays out its own buffers from the same address); the
+// accumulators of a super tile sit from accumulator address 0.
+struct WeightsOuterPlan {
+  uint32_t super_rows = 0;     // rows whose accumulators stay on chip across a block
+  uint32_t quantize_rows = 0;  // rows per tile of the quantize pass
+  uint32_t epilogue_rows = 0;  // rows converted and stored at once after a block
+  uint64_t consts = 0, bias = 0;
+  uint64_t xv = 0, xv_row = 0, xq = 0, xq_row = 0, a = 0, r = 0, q = 0, f = 0;  // quantize
+  uint64_t x = 0, x_row = 0, factors = 0, yv = 0, yv_row = 0, acc_row = 0;      // gemm pass
+  uint64_t xq_dram_row = 0;  // one quantized row in the DRAM scratch (and its factor)
+};
+
+struct LinearMapping {
+  LoopOrder order = LoopOrder::kRowsOuter;
+  WeightTiling tiling;
+  uint32_t m_tile = 0;  // rows_outer: rows per tile; weights_outer: super_rows
+  WeightsOuterPlan outer;
+  uint64_t dram_bytes = 0;  // predicted payload: what the DMA commands ask for
+  uint64_t dram_cycles = 0, mac_cycles = 0;
+  uint64_t weight_tiles = 0;  // weight tiles streamed (the DMA and gemm commands' count)
+  uint32_t candidates = 0;    // mappings scored
+  uint64_t cycles() const { return dram_cycles > mac_cycles ? dram_cycles : mac_cycles; }
+};
+
+// The cheapest legal mapping, or the best of `forced`'s order; candidates == 0 if none is legal.
+// rows_outer is legal when the caller could fit it (rows_outer_m_tile > 0); weights_outer when
+// one array tile of weights and the buffers of one row fit.
+LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder forced);
+
+}  // namespace nmp::workloads
