@@ -301,6 +301,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
         gemm.act_base = kRegX;
         gemm.scratch = kRegSram;
         gemm.act_dram_row = p.xq_dram_row;
+        gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
         gemm.begin_block = [&](uint32_t nt) {
           if (!l.has_bias) return;
           b.li(kRegSram, p.bias);

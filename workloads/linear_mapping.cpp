@@ -126,14 +126,15 @@ struct Scorer {
     fixed(kNumConstBytes * vb);
     if (s.has_bias) p.bias = fixed(uint64_t{nb} * vb);
     const uint64_t base = fixed.top();
+    // Two buffers of the tiles' activations, the rows' factors, a chunk of converted rows.
     auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
-      return base + rows * p.x_row + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
+      return base + 2 * rows * p.x_row + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
              epilogue_rows * p.yv_row;
     };
     const uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / p.acc_row});
     if (limit == 0 || used(1, 1) > g.act_cap) return false;
     uint64_t rows = std::min<uint64_t>(
-        limit, (g.act_cap - base - p.yv_row - g.act_word) / (p.x_row + (c.int_kind ? vb : 0)));
+        limit, (g.act_cap - base - p.yv_row - g.act_word) / (2 * p.x_row + (c.int_kind ? vb : 0)));
     rows = std::max<uint64_t>(rows, 1);
     while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
     while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
@@ -141,7 +142,7 @@ struct Scorer {
     p.epilogue_rows = static_cast<uint32_t>(
         std::min<uint64_t>({rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / p.yv_row}));
     p.x = base;
-    p.factors = base + rows * p.x_row;
+    p.factors = base + 2 * rows * p.x_row;
     p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
 
     m = LinearMapping{};

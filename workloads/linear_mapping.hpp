@@ -59,7 +59,8 @@ struct WeightsOuterPlan {
   uint32_t epilogue_rows = 0;  // rows converted and stored at once after a block
   uint64_t consts = 0, bias = 0;
   uint64_t xv = 0, xv_row = 0, xq = 0, xq_row = 0, a = 0, r = 0, q = 0, f = 0;  // quantize
-  uint64_t x = 0, x_row = 0, factors = 0, yv = 0, yv_row = 0, acc_row = 0;      // gemm pass
+  // The gemm pass: two buffers of super_rows x x_row (the second at x + super_rows x x_row).
+  uint64_t x = 0, x_row = 0, factors = 0, yv = 0, yv_row = 0, acc_row = 0;
   uint64_t xq_dram_row = 0;  // one quantized row in the DRAM scratch (and its factor)
 };
 

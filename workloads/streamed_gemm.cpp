@@ -12,12 +12,16 @@ void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const Stre
   using isa::Opcode;
   const WeightTiling& t = s.tiling;
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
+  // Streamed activations alternate between two buffers (a tile's load overlaps the previous
+  // tile's gemm), so the loop over full reduction blocks does two per iteration.
+  unsigned parity = 0;
   auto tile = [&](uint32_t nt, uint32_t kt, AccMode mode) {
     const uint64_t bytes = hw::weight_operand_bytes(nt, kt, g.layout);
     b.dma(Opcode::kDmaLoad, isa::Space::kWeightSram, r.wbuf, r.w, 1, bytes, bytes, bytes);
     unsigned act = r.act;
     if (s.stream_acts) {
-      b.li(s.scratch, s.act);
+      b.li(s.scratch, s.act + parity * s.act_buffer_bytes);
+      parity ^= 1;
       b.dma(Opcode::kDmaLoad, isa::Space::kActSram, s.scratch, r.act, s.m, kt * ab, s.act_row,
             s.act_dram_row);
       act = s.scratch;
@@ -35,14 +39,18 @@ void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const Stre
       b.li(r.act, s.act);
     }
     const uint32_t first = std::min(t.k_tile, s.k);
+    parity = 0;
     tile(nt, first, AccMode::kOverwrite);
     const uint32_t more_full = s.k / t.k_tile - (first == t.k_tile ? 1 : 0);
-    if (more_full > 0) {
-      b.li(r.k_left, more_full);
+    const uint32_t per_iteration = s.stream_acts ? 2 : 1;
+    if (more_full >= per_iteration) {
+      b.li(r.k_left, more_full / per_iteration);
       const uint64_t loop = b.here();
-      tile(nt, t.k_tile, AccMode::kAccumulate);
+      for (uint32_t i = 0; i < per_iteration; ++i) tile(nt, t.k_tile, AccMode::kAccumulate);
       b.dbnz(r.k_left, loop);
     }
+    for (uint32_t i = 0; i < more_full % per_iteration; ++i)
+      tile(nt, t.k_tile, AccMode::kAccumulate);
     if (s.k > t.k_tile && s.k % t.k_tile != 0) tile(nt, s.k % t.k_tile, AccMode::kAccumulate);
     if (s.end_block) s.end_block(nt);
   };

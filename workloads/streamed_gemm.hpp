@@ -36,9 +36,10 @@ struct StreamedGemm {
   // bytes apart; `act_base` holds the first, reloaded for each output block) into `act` above,
   // through the `scratch` register; every output block accumulates into the same m rows from
   // `acc`; `end_block(nt)` emits what follows each block (converting and storing it).
+  // Tiles alternate between the buffer at `act` and the one `act_buffer_bytes` above it.
   bool stream_acts = false;
   unsigned act_base = 0, scratch = 0;
-  uint64_t act_dram_row = 0;
+  uint64_t act_dram_row = 0, act_buffer_bytes = 0;
   std::function<void(uint32_t nt)> begin_block, end_block;
 };
 

@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Each model of the library against its physical bounds, with the mapper's loop orders and with
+rows_outer forced on every linear layer (the order every lowering used before the mapper).
+
+Usage: scripts/roofline.py [--write-docs] [--models GLOB]
+
+On configs/hw/llm_64x64.json, each workload of workloads/models/ matching GLOB (default: the
+layer prefills and decodes, BERT, and the whole-model decodes) runs timing-only on the PE kind
+it needs. Bounds:
+  DRAM bound  the bytes that must cross DRAM once (every linear layer's weights as stored, the
+              attention layers' KV caches as the report counts them, the model's input and its
+              last layer's output) over the bandwidth this DRAM sustains on a long sequential
+              read, as `nmpsim dram` measures it on such a trace;
+  MAC bound   the MACs over the array's PEs (one MAC per PE per cycle).
+A model's ratio is its cycles over the larger bound. --write-docs replaces the section between
+the ROOFLINE markers of docs/performance.md.
+"""
+import fnmatch
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+from doc_section import replace_section
+
+root = pathlib.Path(__file__).resolve().parent.parent
+nmpsim = root / "build" / "nmpsim"
+hw_path = root / "configs" / "hw" / "llm_64x64.json"
+DEFAULT = ["*_layer_prefill128", "bert_base_layer_seq128", "*_layer_decode", "*_decode"]
+
+
+def pe_of(workload):
+    kind = lambda f: "int8_int8" if f == "int8" else f
+    layers = workload["layers"]
+    for l in layers:
+        if l["type"] == "attention":
+            return kind(l["format"])
+    for l in layers:
+        if l["type"] == "bitlinear":
+            return "ternary_int8"
+        if "format" in l:
+            return kind(l["format"])
+    return "ternary_int8"
+
+
+def run(path, sets):
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        cmd = [str(nmpsim), "run", "--hw", str(hw_path), "--workload", str(path),
+               "--timing-only", "--quiet", "--out", out.name]
+        for s in sets:
+            cmd += ["--set", s]
+        subprocess.run(cmd, check=True)
+        return json.load(open(out.name))
+
+
+def sustained_bytes_per_cycle(hw):
+    """Bytes per accelerator cycle of a long sequential read of the configured DRAM."""
+    with tempfile.TemporaryDirectory() as d:
+        trace = pathlib.Path(d) / "seq.trace"
+        burst = 32  # LPDDR5 x16 channels of llm_64x64: 16 bits x BL16
+        with open(trace, "w") as f:
+            for i in range(1 << 17):  # 4 MiB
+                f.write(f"0x{i * burst:x} READ 0\n")
+        out = pathlib.Path(d) / "r.json"
+        subprocess.run([str(nmpsim), "dram", "--hw", str(hw_path), str(trace), "--set",
+                        "hw.dram.ranks=2", "--out", str(out)], check=True)
+        r = json.load(open(out))
+        assert r["bytes"] == (1 << 17) * burst, "the trace's requests are not 32-byte bursts"
+    return r["bandwidth_gbps"] * 1e9 / (hw["clock_mhz"] * 1e6), r["bandwidth_gbps"]
+
+
+def bounds(report, workload, bw, pes):
+    layers = report["layers"]
+    must = sum(l["weight_bytes"] for l in layers)
+    first = layers[0]
+    vb = first["output_in_dram"]["element_bytes"]
+    tokens = workload.get("tokens", 1)
+    first_layer = workload["layers"][0]
+    if first_layer["type"] == "embedding":
+        must += tokens * 4
+    else:
+        must += tokens * first_layer.get("in_features", 0) * vb
+    last = layers[-1]
+    must += last["shape"]["m"] * last["shape"]["n"] * last["output_in_dram"]["element_bytes"]
+    macs = report["counters"]["mac_array"]["macs"]
+    return must, must / bw, macs / pes
+
+
+def main():
+    write = "--write-docs" in sys.argv
+    globs = DEFAULT
+    if "--models" in sys.argv:
+        globs = [sys.argv[sys.argv.index("--models") + 1]]
+    hw = json.load(open(hw_path))
+    pes = hw["mac_array"]["rows"] * hw["mac_array"]["cols"]
+    bw, gbps = sustained_bytes_per_cycle(hw)
+    rows = []
+    files = sorted(p for p in (root / "workloads" / "models").glob("*.json")
+                   if any(fnmatch.fnmatch(p.stem, g) for g in globs))
+    for path in files:
+        w = json.load(open(path))
+        sets = [f"hw.mac_array.pe={pe_of(w)}", "hw.dram.ranks=2"]
+        after = run(path, sets)
+        linear = [i for i, l in enumerate(after["layers"]) if l["mapping"]]
+        moved = [i for i in linear if after["layers"][i]["mapping"]["loop_order"] != "rows_outer"]
+        before = after
+        if moved:
+            before = run(path, sets + [f"workload.layers.{i}.loop_order=rows_outer" for i in moved])
+        must, dram_bound, mac_bound = bounds(after, w, bw, pes)
+        bound = max(dram_bound, mac_bound)
+        rows.append((path.stem, must, dram_bound, mac_bound, before["cycles"]["total"], after["cycles"]["total"],
+                     len(moved), len(linear)))
+        print(f"{path.stem}: {before['cycles']['total'] / bound:.2f}x -> {after['cycles']['total'] / bound:.2f}x",
+              file=sys.stderr)
+    lines = [
+        f"On `configs/hw/llm_64x64.json` (64 x 64 PEs at {hw['clock_mhz']} MHz; "
+        f"{hw['dram']['standard']}, {hw['dram']['channels']} channels of two ranks (LLaMA "
+        "3.9B needs 8.3 GiB), sustaining "
+        f"{gbps:.1f} GB/s = {bw:.1f} bytes per cycle on a long sequential read), timing-only, "
+        "each model on the PE kind it needs. *Before*: rows_outer forced on every linear layer "
+        "(the order of every lowering before the mapper); *after*: the mapper's choice "
+        "(layers moved: those it maps weights_outer). Generated by `scripts/roofline.py "
+        "--write-docs`.",
+        "",
+        "| model | must cross DRAM | DRAM bound | MAC bound | before | after | layers moved |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, must, db, mb, before, after, moved, linear in rows:
+        bound = max(db, mb)
+        lines.append(f"| {name} | {must / 1e6:.1f} MB | {db / 1e6:.3f} M | {mb / 1e6:.3f} M | "
+                     f"{before / 1e6:.3f} M ({before / bound:.2f}x) | "
+                     f"{after / 1e6:.3f} M ({after / bound:.2f}x) | {moved} of {linear} |")
+    text = ("<!-- BEGIN ROOFLINE: scripts/roofline.py --write-docs -->\n" + "\n".join(lines) +
+            "\n<!-- END ROOFLINE -->")
+    if write:
+        replace_section(root / "docs" / "performance.md", "ROOFLINE", text)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
