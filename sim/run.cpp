@@ -336,11 +336,11 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const workloads::ModelSpec& model = cfg.workload.model;
   const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
   workloads::ModelData generated;
-  // Timing-only graph models need no values: nothing is generated, the DRAM holds no bytes
-  // (so whole models of billions of weights fit in memory).
-  const bool values = !(cfg.options.timing_only && model.graph);
+  // Timing-only runs need no values: nothing is generated, the DRAM holds no bytes (so whole
+  // models of billions of weights fit in memory, and set-up costs nothing).
+  const bool values = !cfg.options.timing_only;
   if (!values && !cfg.options.dump_dir.empty()) {
-    throw ConfigError("--dump", "", "a timing-only run of a graph model has no values to dump");
+    throw ConfigError("--dump", "", "a timing-only run has no values to dump");
   }
   if (!pregenerated && values) generated = generate_checked(cfg.workload);
   const workloads::ModelData& data = pregenerated ? *pregenerated : generated;
@@ -351,10 +351,11 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const bool vec_outputs = recurrent || attention || model.graph;
   workloads::Lowered lowered;
   try {
-    lowered = model.graph ? workloads::lower_graph(model, values ? &data : nullptr, cfg.hw.params)
-              : recurrent ? workloads::lower_recurrent(model, data, cfg.hw.params)
-              : attention ? workloads::lower_attention(model, data, cfg.hw.params)
-                          : workloads::lower_model(model, data, cfg.hw.params);
+    const workloads::ModelData* values_in = values ? &data : nullptr;
+    lowered = model.graph ? workloads::lower_graph(model, values_in, cfg.hw.params)
+              : recurrent ? workloads::lower_recurrent(model, values_in, cfg.hw.params)
+              : attention ? workloads::lower_attention(model, values_in, cfg.hw.params)
+                          : workloads::lower_model(model, values_in, cfg.hw.params);
   } catch (const workloads::LoweringError& e) {
     throw ConfigError(e.document() == "hw" ? cfg.hw.file : cfg.workload.file, e.pointer(),
                       e.what());
@@ -423,7 +424,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
       std::memcpy(&o.out[i], top.dram().data() + plan.y_dram + i * ab, ab);
     }
     std::vector<double> out_scale;
-    if (int_kind) {
+    if (int_kind && values) {
       o.absmax.resize(plan.m);
       std::memcpy(o.absmax.data(), top.dram().data() + plan.y_scale_dram, 4 * size_t{plan.m});
       out_scale = workloads::output_scales(o.absmax, workloads::weight_scale(spec, data.layers[l]),

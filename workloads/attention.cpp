@@ -302,9 +302,8 @@ LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const 
 
 }  // namespace
 
-Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+Lowered lower_attention(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
   const LayerSpec& l = model.layers.front();
-  const LayerData& ld = data.layers.front();
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t eb = vm.element_bytes();
@@ -321,10 +320,12 @@ Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw:
   }
   at.c_dram = allocate(kNumConsts * eb);
   at.o_dram = allocate(uint64_t{T} * row);
-  out.dram_image = hw::ZeroPages(allocate.top());
-  const std::vector<uint32_t> q = to_vector_format(vm, data.input);
-  put_patterns(out.dram_image, at.q_dram, q, eb);
-  write_cache(l, ld, L, L, at, g, vm, out.dram_image);
+  out.dram_bytes = allocate.top();
+  if (data) {
+    out.dram_image = hw::ZeroPages(allocate.top());
+    put_patterns(out.dram_image, at.q_dram, to_vector_format(vm, data->input), eb);
+    write_cache(l, data->layers.front(), L, L, at, g, vm, out.dram_image);
+  }
   out.layers.push_back(attention_plan(l, T, x, at, hw));
   ProgramBuilder b;
   b.layer(0);

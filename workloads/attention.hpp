@@ -20,7 +20,7 @@
 // softmax(Q K^T / sqrt(d)) V in double with the latent K and V.
 //
 // Example:
-//   Lowered l = lower_attention(spec, data, hw);
+//   Lowered l = lower_attention(spec, &data, hw);
 #pragma once
 
 #include "workloads/lowering.hpp"
@@ -57,7 +57,8 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<const std::vector<float>*>& fp32,
                                          const LayerData& ld, const hw::NmpParams& hw);
 
-Lowered lower_attention(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
+// `data` null (timing only): the program and layout, no DRAM image.
+Lowered lower_attention(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
 
 // One layer: out = tokens x heads x d patterns of the vector format; fp32 likewise.
 std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,

@@ -126,7 +126,7 @@ LayerPlan plan_of(const LayerSpec& l, uint32_t rows) {
   return plan;
 }
 
-Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+Lowered lower_model(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint32_t m = model.tokens;
   const uint64_t ab = g.traits.act_bytes;
@@ -181,11 +181,12 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
     if (g.int_kind) plan.y_scale_dram = allocate(uint64_t{m} * 4);
   }
 
-  out.dram_image = hw::ZeroPages(allocate.top());
-  for (size_t i = 0; i < data.input_encoded.patterns.size(); ++i) {
-    std::memcpy(&out.dram_image[x0 + i * ab], &data.input_encoded.patterns[i], ab);
+  out.dram_bytes = allocate.top();
+  if (data) out.dram_image = hw::ZeroPages(allocate.top());
+  for (size_t i = 0; data && i < data->input_encoded.patterns.size(); ++i) {
+    std::memcpy(&out.dram_image[x0 + i * ab], &data->input_encoded.patterns[i], ab);
   }
-  for (uint32_t l = 0; l < model.layers.size(); ++l) {
+  for (uint32_t l = 0; data && l < model.layers.size(); ++l) {
     const LayerPlan& plan = out.layers[l];
     const Tiling& t = tilings[l];
     for (size_t j = 0; j < tiles[l].size(); ++j) {
@@ -193,7 +194,7 @@ Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::Nmp
         const auto n0 = static_cast<uint32_t>(j * t.n_tile);
         const auto k0 = static_cast<uint32_t>(i * t.k_tile);
         const LayerSpec& spec = model.layers[l];
-        const LayerData& ld = data.layers[l];
+        const LayerData& ld = data->layers[l];
         const WeightAt at = [&](uint32_t nn, uint32_t kk) {
           return weight_pattern(spec, ld, size_t{nn} * spec.in_features + kk);
         };

@@ -14,7 +14,7 @@
 // A config too small for one array tile is a LoweringError naming the field to grow.
 //
 // Example:
-//   Lowered l = lower_model(spec, data, params);   // l.program, l.dram_image, l.layers
+//   Lowered l = lower_model(spec, &data, params);   // l.program, l.dram_image, l.layers
 #pragma once
 
 #include <cstdint>
@@ -79,7 +79,8 @@ struct Lowered {
   std::vector<LayerPlan> layers;
 };
 
-Lowered lower_model(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
+// `data` null (timing only): the program and layout, no DRAM image.
+Lowered lower_model(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
 
 class ProgramBuilder;
 // Ends the program with halt; a LoweringError if it does not fit the instruction memory.

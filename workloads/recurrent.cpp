@@ -296,7 +296,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   }
 }
 
-Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw) {
+Lowered lower_recurrent(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t T = model.tokens;
   Lowered out;
@@ -324,10 +324,13 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw:
 
   // The DRAM image: the input in vec, weight tiles, biases and constants.
   const arith::VectorMath vm(hw.vector_unit.math);
-  out.dram_image = hw::ZeroPages(allocate.top());
-  put_patterns(out.dram_image, x0, to_vector_format(vm, data.input), eb);
-  for (uint32_t li = 0; li < model.layers.size(); ++li)
-    write_recurrent(layouts[li], model.layers[li], data.layers[li], hw, out.dram_image);
+  out.dram_bytes = allocate.top();
+  if (data) {
+    out.dram_image = hw::ZeroPages(allocate.top());
+    put_patterns(out.dram_image, x0, to_vector_format(vm, data->input), eb);
+    for (uint32_t li = 0; li < model.layers.size(); ++li)
+      write_recurrent(layouts[li], model.layers[li], data->layers[li], hw, out.dram_image);
+  }
 
   ProgramBuilder b;
   for (uint32_t li = 0; li < model.layers.size(); ++li) {

@@ -22,7 +22,7 @@
 // sigmoid and tanh), for the numerical error.
 //
 // Example:
-//   Lowered l = lower_recurrent(spec, data, hw);
+//   Lowered l = lower_recurrent(spec, &data, hw);
 //   auto refs = reference_recurrent(spec, data, l, hw);
 #pragma once
 
@@ -67,7 +67,8 @@ LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<float>& x_fp32, const LayerData& ld,
                                          const LayerPlan& plan, const hw::NmpParams& hw);
 
-Lowered lower_recurrent(const ModelSpec& model, const ModelData& data, const hw::NmpParams& hw);
+// `data` null (timing only): the program and layout, no DRAM image.
+Lowered lower_recurrent(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
 
 // refs[l].out: T x out_features patterns of the vector format; .fp32: the FP32 model.
 std::vector<LayerReference> reference_recurrent(const ModelSpec& model, const ModelData& data,

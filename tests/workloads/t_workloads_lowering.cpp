@@ -27,22 +27,21 @@ TEST_CASE("the same seeds give the same tensors; other seeds, others", "[unit]")
   REQUIRE(a.input == b.input);
   REQUIRE(a.input_encoded.patterns == b.input_encoded.patterns);
   REQUIRE(a.layers[0].weights == b.layers[0].weights);
-  const workloads::ModelData c = workloads::generate(spec_of(test::bitlinear_workload(3, {{40, 20}}, 6)));
+  const workloads::ModelData c =
+      workloads::generate(spec_of(test::bitlinear_workload(3, {{40, 20}}, 6)));
   REQUIRE(a.input != c.input);
 }
 
-TEST_CASE("lowering fits every tile in its SRAM and the program round-trips as text",
-          "[unit]") {
-  const auto sets = GENERATE(std::vector<std::string>{},
-                             std::vector<std::string>{"hw.weight_sram.capacity_kib=2",
-                                                      "hw.act_sram.capacity_kib=1",
-                                                      "hw.acc_sram.capacity_kib=1"},
-                             std::vector<std::string>{"hw.mac_array.rows=7",
-                                                      "hw.mac_array.cols=5",
-                                                      "hw.weight_sram.packing=1.6bit"});
+TEST_CASE("lowering fits every tile in its SRAM and the program round-trips as text", "[unit]") {
+  const auto sets =
+      GENERATE(std::vector<std::string>{},
+               std::vector<std::string>{"hw.weight_sram.capacity_kib=2",
+                                        "hw.act_sram.capacity_kib=1", "hw.acc_sram.capacity_kib=1"},
+               std::vector<std::string>{"hw.mac_array.rows=7", "hw.mac_array.cols=5",
+                                        "hw.weight_sram.packing=1.6bit"});
   const hw::NmpParams p = params_with(sets);
   const auto spec = spec_of(test::bitlinear_workload(9, {{300, 130}, {130, 77}}));
-  const workloads::Lowered l = workloads::lower_model(spec, workloads::generate(spec), p);
+  const workloads::Lowered l = workloads::lower_model(spec, nullptr, p);
   for (const workloads::LayerPlan& plan : l.layers) {
     INFO(plan.name);
     const uint64_t half = p.weight_sram.capacity_bytes / 2;
@@ -59,7 +58,7 @@ TEST_CASE("a weight SRAM too small for one array tile names the field to grow", 
   const hw::NmpParams p = params_with({"hw.weight_sram.capacity_kib=1"});  // 512 B per half
   const auto spec = spec_of(test::bitlinear_workload(1, {{4096, 4096}}));
   try {
-    workloads::lower_model(spec, workloads::generate(spec), p);
+    workloads::lower_model(spec, nullptr, p);
     FAIL("lowered");
   } catch (const workloads::LoweringError& e) {
     REQUIRE(e.document() == "hw");
@@ -72,7 +71,7 @@ TEST_CASE("an accumulator SRAM smaller than one output row is an error", "[unit]
   const hw::NmpParams p = params_with({"hw.acc_sram.capacity_kib=1"});
   const auto spec = spec_of(test::bitlinear_workload(1, {{64, 1000}}));
   try {
-    workloads::lower_model(spec, workloads::generate(spec), p);
+    workloads::lower_model(spec, nullptr, p);
     FAIL("lowered");
   } catch (const workloads::LoweringError& e) {
     REQUIRE(e.pointer() == "/acc_sram/capacity_kib");
