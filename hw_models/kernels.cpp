@@ -205,10 +205,11 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
   std::vector<uint32_t> acc_row;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    if (ternary) {
-      const arith::TritCounts c = values && !lookup
-                                      ? decode_ternary(a.wgt, b, a.layout.packing, w, row)
-                                      : count_block_trits(a.wgt, b, a.layout.packing);
+    // Without values (timing only) the SRAMs hold no weights: nothing to count (the run
+    // estimates the zeros from the weights' distribution instead).
+    if (ternary && values) {
+      const arith::TritCounts c = !lookup ? decode_ternary(a.wgt, b, a.layout.packing, w, row)
+                                          : count_block_trits(a.wgt, b, a.layout.packing);
       counts.zero_weight_macs += c.zeros * f.m_count;
       counts.invalid_codes += c.invalid_codes;
     } else if (values) {

@@ -195,7 +195,11 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder
     found = true;
     ++candidates;
   }
-  if (forced != LoopOrder::kRowsOuter) {
+  // weights_outer cannot move fewer bytes than a rows_outer whose one tile holds every row
+  // (its weights cross DRAM at least once too, beside the quantized rows' scratch): a decode
+  // keeps rows_outer without a search.
+  const bool rows_in_one_tile = c.rows_outer_m_tile >= s.m;
+  if (forced == LoopOrder::kWeightsOuter || (forced == LoopOrder::kAuto && !rows_in_one_tile)) {
     const WeightsOuterPlan quantize = score.quantize_plan();
     if (quantize.quantize_rows > 0) {
       const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
@@ -206,12 +210,18 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder
       std::vector<uint32_t> k_sizes = sizes(R, s.k, 0);
       if (c.whole_tile_blocks) k_sizes = {c.rows_outer_tiling.k_tile};
       for (uint32_t nb : sizes(C, n_all, resident)) {
-        // The deepest reduction tile of this block that fits half the weight SRAM.
-        uint32_t deepest = 0;
-        for (uint32_t kt = R; kt < s.k; kt += R) {
-          if (hw::weight_operand_bytes(nb, kt, c.g.layout) > c.g.wgt_half) break;
-          deepest = kt;
+        // The deepest reduction tile of this block that fits half the weight SRAM (a tile's
+        // bytes grow with its depth: bisect over multiples of the rows below k).
+        uint32_t lo = 0, hi = (s.k - 1) / R;
+        while (lo < hi) {
+          const uint32_t mid = lo + (hi - lo + 1) / 2;
+          if (hw::weight_operand_bytes(nb, mid * R, c.g.layout) <= c.g.wgt_half) {
+            lo = mid;
+          } else {
+            hi = mid - 1;
+          }
         }
+        const uint32_t deepest = lo * R;
         std::vector<uint32_t> ks = k_sizes;
         if (!c.whole_tile_blocks && deepest > 0) ks.push_back(deepest);
         for (uint32_t kt : ks) {

@@ -77,6 +77,7 @@ struct LinearMapping {
 };
 
 // The cheapest legal mapping, or the best of `forced`'s order; candidates == 0 if none is legal.
+// Under `auto`, a rows_outer whose one tile holds every row is taken without a search.
 // rows_outer is legal when the caller could fit it (rows_outer_m_tile > 0); weights_outer when
 // one array tile of weights and the buffers of one row fit.
 LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder forced);
