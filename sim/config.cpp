@@ -1139,7 +1139,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                         bdefault, file, {{spec.out_features}, "out_features"});
       }
       if (m.graph) {
-        spec.loop_order = static_cast<workloads::LoopOrder>(
+        spec.mapping.order = static_cast<workloads::LoopOrder>(
             l.choice("loop_order", 0, names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),
                      "bitlinear, linear in a graph model: the mapper's choice (auto), or rows "
                      "outer (weights streamed per tile of rows) or weights outer (weights "
@@ -1211,6 +1211,47 @@ HardwareConfig load_hardware(const std::string& path, const std::vector<SetOptio
 TechLibrary load_technology(const std::string& path, const std::vector<SetOption>& sets) {
   return parse_technology(parse_json_file(path), path, sets);
 }
+void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
+  Document doc(path, parse_json_file(path));
+  ObjectReader root = doc.root();
+  ObjectReader layers =
+      root.object_required("layers", "the mappings of linear layers, by layer name");
+  for (const std::string& name : layers.keys()) {
+    ObjectReader entry = layers.object(name, "a linear layer's mapping");
+    auto layer = std::find_if(workload.model.layers.begin(), workload.model.layers.end(),
+                              [&](const workloads::LayerSpec& l) { return l.name == name; });
+    if (layer == workload.model.layers.end()) {
+      layers.error(name, "no layer of the workload is named \"" + name + "\"");
+      continue;
+    }
+    const bool linear = layer->kind == workloads::LayerKind::kBitLinear ||
+                        layer->kind == workloads::LayerKind::kLinear;
+    if (!linear || !workload.model.graph) {
+      layers.error(name, "only the bitlinear and linear layers of a graph model have a mapping");
+      continue;
+    }
+    workloads::MappingRequest& want = layer->mapping;
+    want.from_file = true;
+    want.order = static_cast<workloads::LoopOrder>(entry.choice(
+        "loop_order", static_cast<size_t>(want.order),
+        names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),
+        "the loop order (default: the workload's loop_order, else the mapper's choice)"));
+    want.n_tile = entry.u32("n_tile", 0, 0, 65535, "outputs",
+                            "outputs per block (0: the mapper's; more than out_features: all)");
+    want.k_tile = entry.u32("k_tile", 0, 0, 1u << 20, "inputs",
+                            "inputs per reduction tile, a multiple of the array's rows or at least "
+                            "in_features (0: the mapper's)");
+    want.rows = entry.u32("rows", 0, 0, 65535, "rows",
+                          "rows per tile (rows_outer) or per super tile (weights_outer), at most "
+                          "what fits (0: the most that fit)");
+    entry.finish();
+  }
+  root.finish();
+  doc.throw_if_errors();
+  workload.mapping_file = path;
+  workload.mapping = doc.resolved();
+}
+
 WorkloadConfig load_workload(const std::string& path, const std::vector<SetOption>& sets) {
   return parse_workload(parse_json_file(path), path, sets);
 }

@@ -87,9 +87,13 @@ struct WorkloadConfig {
   workloads::ModelSpec model;
   Json resolved;
   std::vector<FieldRecord> fields;
+  std::string mapping_file;  // --mapping, if given
+  Json mapping;              // its resolved entries (null without one)
 };
 
 HardwareConfig load_hardware(const std::string& path, const std::vector<SetOption>& sets);
+// Applies a --mapping file (docs/configs.md#mapping-file) to the workload's linear layers.
+void apply_mapping_file(WorkloadConfig& workload, const std::string& path);
 TechLibrary load_technology(const std::string& path, const std::vector<SetOption>& sets);
 WorkloadConfig load_workload(const std::string& path, const std::vector<SetOption>& sets);
 

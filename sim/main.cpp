@@ -158,6 +158,8 @@ int cmd_run(int argc, char** argv) {
       "tech", po::value(&in.tech_path), "technology library (JSON); default: the hw file's")(
       "set", po::value(&in.sets)->composing(),
       "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")(
+      "mapping", po::value(&in.mapping_path),
+      "force the loop order and tiles of linear layers (JSON, docs/configs.md#mapping-file)")(
       "out", po::value(&out_path), "write the JSON report here")(
       "dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")(
       "trace", po::value(&in.options.trace_path),

@@ -145,6 +145,7 @@ Json build_report(const ReportInputs& in) {
   r["config"] = {{"hw", cfg.hw.resolved},
                  {"tech", cfg.tech.resolved},
                  {"workload", cfg.workload.resolved},
+                 {"mapping", cfg.workload.mapping},
                  {"run",
                   {{"mode", cfg.options.lockstep ? "lockstep" : "default"},
                    {"timing_only", cfg.options.timing_only},

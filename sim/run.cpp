@@ -292,6 +292,7 @@ SimConfig load_sim_config(const SimInputs& inputs) {
   c.tech =
       load_technology(inputs.tech_path.empty() ? c.hw.technology_path : inputs.tech_path, sets);
   c.workload = load_workload(inputs.workload_path, sets);
+  if (!inputs.mapping_path.empty()) apply_mapping_file(c.workload, inputs.mapping_path);
   c.options = inputs.options;
   c.sets = inputs.sets;
   (void)build_energy_model(c.hw, c.tech);  // every event priced, every primitive used
@@ -307,7 +308,7 @@ workloads::ModelData generate_checked(const WorkloadConfig& workload) {
       elements > UINT64_MAX / kHostBytesPerElement ? UINT64_MAX : elements * kHostBytesPerElement;
   require_host_memory(bytes,
                       "the workload's tensors (" + std::to_string(elements) +
-                          " elements; --timing-only runs of graph models need none)",
+                          " elements; --timing-only runs need none)",
                       workload.file);
   return workloads::generate(workload.model);
 }
@@ -357,8 +358,10 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
               : attention ? workloads::lower_attention(model, values_in, cfg.hw.params)
                           : workloads::lower_model(model, values_in, cfg.hw.params);
   } catch (const workloads::LoweringError& e) {
-    throw ConfigError(e.document() == "hw" ? cfg.hw.file : cfg.workload.file, e.pointer(),
-                      e.what());
+    const std::string& file = e.document() == "hw"        ? cfg.hw.file
+                              : e.document() == "mapping" ? cfg.workload.mapping_file
+                                                          : cfg.workload.file;
+    throw ConfigError(file, e.pointer(), e.what());
   }
 
   timer.mark("lower", std::to_string(lowered.program.size()) + " instructions");

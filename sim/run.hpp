@@ -42,7 +42,8 @@ struct RunOptions {
 struct SimInputs {
   std::string hw_path;
   std::string workload_path;
-  std::string tech_path;  // empty: the hardware file's "technology"
+  std::string tech_path;     // empty: the hardware file's "technology"
+  std::string mapping_path;  // --mapping: forced mappings of linear layers (empty: none)
   std::vector<std::string> sets;
   RunOptions options;
 };

@@ -201,6 +201,42 @@ std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   return {static_cast<int32_t>(index) - 1};
 }
 
+// A problem with a layer's mapping request: at its --mapping file entry, or its loop_order.
+LoweringError mapping_error(const LayerSpec& l, size_t index, const std::string& field,
+                            const std::string& message) {
+  if (l.mapping.from_file) {
+    return LoweringError("mapping", "/layers/" + l.name + (field.empty() ? "" : "/" + field),
+                         where(l, index) + ": " + message);
+  }
+  return LoweringError("workload", "/layers/" + std::to_string(index) + "/loop_order",
+                       where(l, index) + ": " + message);
+}
+
+// Forced sizes that would change values or exceed the layer. `whole_tile_k`: the reduction
+// tile an output-stationary array must keep (0: any multiple of the rows).
+void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, const Geometry& g,
+                           uint32_t whole_tile_k) {
+  const MappingRequest& want = l.mapping;
+  const uint32_t R = g.layout.array_rows, k = l.in_features;
+  if (want.k_tile && want.k_tile < k && want.k_tile % R != 0) {
+    throw mapping_error(l, index, "k_tile",
+                        "expected a multiple of the array's " + std::to_string(R) +
+                            " rows or at least in_features (" + std::to_string(k) +
+                            "): the array's blocks must fall at the same inputs in every "
+                            "mapping, or values would change");
+  }
+  if (want.k_tile && whole_tile_k && std::min(want.k_tile, k) != whole_tile_k) {
+    throw mapping_error(l, index, "k_tile",
+                        "an output-stationary array sums a whole reduction tile as one block, "
+                        "so the tile stays " +
+                            std::to_string(whole_tile_k) + " (values would change)");
+  }
+  if (want.rows > rows) {
+    throw mapping_error(l, index, "rows",
+                        "expected at most the layer's " + std::to_string(rows) + " rows");
+  }
+}
+
 // The DRAM's peak bytes per accelerator cycle (the mapper's bandwidth).
 double dram_bytes_per_cycle(const hw::NmpParams& hw) {
   if (hw.dram.simple) return hw.dram.bytes_per_cycle;
@@ -449,13 +485,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       layouts.push_back(std::move(lay));
       continue;
     }
-    if (is_linear(l) && l.loop_order != LoopOrder::kRowsOuter) {
+    if (is_linear(l) && l.mapping.order != LoopOrder::kRowsOuter) {
       // weights_outer may fit where a row's buffers or accumulators of rows_outer do not.
       try {
         lay.sram = fit_sram(l, li, rows, vb, g);
       } catch (const LoweringError&) {
         lay.sram = SramPlan{};
-        if (l.loop_order == LoopOrder::kAuto) rows_outer_error = std::current_exception();
+        if (l.mapping.order == LoopOrder::kAuto) rows_outer_error = std::current_exception();
       }
     } else {
       lay.sram = fit_sram(l, li, rows, vb, g);
@@ -478,15 +514,21 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.dram_bytes_per_cycle = dram_bytes_per_cycle(hw);
       mc.rows_outer_m_tile = lay.sram.mt;
       mc.rows_outer_tiling = lay.tiling;
-      lay.mapping = map_linear({rows, l.out_features, l.in_features, l.has_bias}, mc, l.loop_order);
+      check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
+      lay.mapping = map_linear({rows, l.out_features, l.in_features, l.has_bias}, mc, l.mapping);
       if (lay.mapping.candidates == 0) {
-        if (rows_outer_error) std::rethrow_exception(rows_outer_error);
-        throw LoweringError("workload", "/layers/" + std::to_string(li) + "/loop_order",
-                            where(l, li) +
-                                ": weights_outer needs one array tile of weights in half the "
-                                "weight SRAM and one row of its buffers in the activation SRAM");
+        if (rows_outer_error && !l.mapping.forces_tiles()) std::rethrow_exception(rows_outer_error);
+        throw mapping_error(l, li, "",
+                            "no " + std::string(to_string(l.mapping.order)) +
+                                " mapping with what it fixes fits: half the weight SRAM (" +
+                                std::to_string(g.wgt_half) +
+                                " bytes) must hold a weight tile, the activation SRAM (" +
+                                std::to_string(g.act_cap) + ") and the accumulator SRAM (" +
+                                std::to_string(g.acc_cap) + ") the buffers of its rows");
       }
       lay.tiling = lay.mapping.tiling;
+      if (lay.mapping.order == LoopOrder::kRowsOuter && lay.mapping.m_tile != lay.sram.mt)
+        lay.sram = plan_sram(l, lay.mapping.m_tile, vb, g);
       lay.tiles = weight_tiles(l.out_features, l.in_features, lay.tiling, gl);
       for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
       lay.const_dram = allocate(kNumConsts * vb);

@@ -62,11 +62,15 @@ struct Scorer {
         std::ceil(static_cast<double>(m.dram_bytes) / c.dram_bytes_per_cycle));
   }
 
-  LinearMapping rows_outer() const {
-    LinearMapping m;
+  // rows_outer with tiles nb x kt and tiles of `rows` rows (at most what fits).
+  bool rows_outer(uint32_t nb, uint32_t kt, uint32_t rows, LinearMapping& m) const {
+    const uint64_t tile_bytes = hw::weight_operand_bytes(nb, kt, c.g.layout);
+    if (rows > c.rows_outer_m_tile || tile_bytes > c.g.wgt_half || tile_bytes > kMaxRowBytes)
+      return false;
+    m = LinearMapping{};
     m.order = LoopOrder::kRowsOuter;
-    m.tiling = c.rows_outer_tiling;
-    m.m_tile = c.rows_outer_m_tile;
+    m.tiling = {nb, kt};
+    m.m_tile = rows;
     const uint64_t vb = c.vec_bytes;
     const uint64_t tiles_of_rows = ceil_div(s.m, m.m_tile);
     m.dram_bytes = kNumConstBytes * vb + (s.has_bias ? uint64_t{s.n} * vb : 0) +
@@ -75,7 +79,7 @@ struct Scorer {
     m.mac_cycles = over_rows(s.m, m.m_tile, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = tiles_of_rows * tile_count(m.tiling);
     finish(m);
-    return m;
+    return true;
   }
 
   // The quantize pass's layout (independent of the tiles); quantize_rows 0 if no row fits.
@@ -110,8 +114,9 @@ struct Scorer {
     return p;
   }
 
-  // weights_outer with tiles nb x kt: false if nothing fits.
-  bool weights_outer(uint32_t nb, uint32_t kt, const WeightsOuterPlan& quantize,
+  // weights_outer with tiles nb x kt and super tiles of the most rows that fit, or of `want`
+  // rows (if they fit): false if nothing fits.
+  bool weights_outer(uint32_t nb, uint32_t kt, uint32_t want, const WeightsOuterPlan& quantize,
                      LinearMapping& m) const {
     const Geometry& g = c.g;
     const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
@@ -138,6 +143,8 @@ struct Scorer {
     rows = std::max<uint64_t>(rows, 1);
     while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
     while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
+    if (want > rows) return false;
+    if (want > 0) rows = want;
     p.super_rows = static_cast<uint32_t>(rows);
     p.epilogue_rows = static_cast<uint32_t>(
         std::min<uint64_t>({rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / p.yv_row}));
@@ -166,6 +173,17 @@ struct Scorer {
   }
 };
 
+// Layers of at most this many array tiles are searched over every multiple of the array.
+constexpr uint64_t kExhaustiveArrayTiles = 256;
+
+// Every multiple of `unit` below `all`, and `all`.
+std::vector<uint32_t> multiples(uint32_t unit, uint32_t all) {
+  std::vector<uint32_t> v;
+  for (uint32_t x = unit; x < all; x += unit) v.push_back(x);
+  v.push_back(all);
+  return v;
+}
+
 // Powers-of-two multiples of `unit` below `all`, `all` itself and `extra` (if below `all`).
 std::vector<uint32_t> sizes(uint32_t unit, uint32_t all, uint32_t extra) {
   std::vector<uint32_t> v;
@@ -185,57 +203,69 @@ bool better(const LinearMapping& a, const LinearMapping& b) {
 
 }  // namespace
 
-LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder forced) {
+LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want) {
   const Scorer score{s, c};
   LinearMapping best;
   uint32_t candidates = 0;
-  bool found = false;
-  if (forced != LoopOrder::kWeightsOuter && c.rows_outer_m_tile > 0) {
-    best = score.rows_outer();
-    found = true;
+  auto consider = [&](const LinearMapping& m) {
+    if (candidates == 0 || better(m, best)) best = m;
     ++candidates;
+  };
+  const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
+  const uint32_t n_all = std::min(s.n, kMaxRows16);
+  // A forced size, clamped to the layer.
+  const uint32_t want_n = want.n_tile ? std::min(want.n_tile, n_all) : 0;
+  const uint32_t want_k = want.k_tile ? std::min(want.k_tile, s.k) : 0;
+  if (want.order != LoopOrder::kWeightsOuter && c.rows_outer_m_tile > 0) {
+    // rows_outer keeps the tiles that fit best (tiling.hpp) unless they are forced.
+    LinearMapping m;
+    if (score.rows_outer(want_n ? want_n : c.rows_outer_tiling.n_tile,
+                         want_k ? want_k : c.rows_outer_tiling.k_tile,
+                         want.rows ? want.rows : c.rows_outer_m_tile, m)) {
+      consider(m);
+    }
   }
   // weights_outer cannot move fewer bytes than a rows_outer whose one tile holds every row
   // (its weights cross DRAM at least once too, beside the quantized rows' scratch): a decode
   // keeps rows_outer without a search.
   const bool rows_in_one_tile = c.rows_outer_m_tile >= s.m;
-  if (forced == LoopOrder::kWeightsOuter || (forced == LoopOrder::kAuto && !rows_in_one_tile)) {
+  if (want.order == LoopOrder::kWeightsOuter ||
+      (want.order == LoopOrder::kAuto && (!rows_in_one_tile || candidates == 0))) {
     const WeightsOuterPlan quantize = score.quantize_plan();
     if (quantize.quantize_rows > 0) {
-      const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
-      const uint32_t n_all = std::min(s.n, kMaxRows16);
       // The widest block whose accumulators of every row fit, a multiple of the columns.
       const uint64_t acc_cols = c.g.acc_cap / (uint64_t{s.m} * c.g.traits.acc_bytes);
       const auto resident = static_cast<uint32_t>(std::min<uint64_t>(acc_cols / C * C, n_all));
-      std::vector<uint32_t> k_sizes = sizes(R, s.k, 0);
+      const bool exhaustive = ceil_div(n_all, C) * ceil_div(s.k, R) <= kExhaustiveArrayTiles;
+      std::vector<uint32_t> k_sizes = exhaustive ? multiples(R, s.k) : sizes(R, s.k, 0);
       if (c.whole_tile_blocks) k_sizes = {c.rows_outer_tiling.k_tile};
-      for (uint32_t nb : sizes(C, n_all, resident)) {
-        // The deepest reduction tile of this block that fits half the weight SRAM (a tile's
-        // bytes grow with its depth: bisect over multiples of the rows below k).
-        uint32_t lo = 0, hi = (s.k - 1) / R;
-        while (lo < hi) {
-          const uint32_t mid = lo + (hi - lo + 1) / 2;
-          if (hw::weight_operand_bytes(nb, mid * R, c.g.layout) <= c.g.wgt_half) {
-            lo = mid;
-          } else {
-            hi = mid - 1;
-          }
-        }
-        const uint32_t deepest = lo * R;
+      if (want_k) k_sizes = {want_k};
+      std::vector<uint32_t> n_sizes = exhaustive ? multiples(C, n_all) : sizes(C, n_all, resident);
+      if (want_n) n_sizes = {want_n};
+      for (uint32_t nb : n_sizes) {
         std::vector<uint32_t> ks = k_sizes;
-        if (!c.whole_tile_blocks && deepest > 0) ks.push_back(deepest);
+        if (!c.whole_tile_blocks && !want_k && !exhaustive) {
+          // The deepest reduction tile of this block that fits half the weight SRAM (a tile's
+          // bytes grow with its depth: bisect over multiples of the rows below k).
+          uint32_t lo = 0, hi = (s.k - 1) / R;
+          while (lo < hi) {
+            const uint32_t mid = lo + (hi - lo + 1) / 2;
+            if (hw::weight_operand_bytes(nb, mid * R, c.g.layout) <= c.g.wgt_half) {
+              lo = mid;
+            } else {
+              hi = mid - 1;
+            }
+          }
+          if (lo > 0) ks.push_back(lo * R);
+        }
         for (uint32_t kt : ks) {
           LinearMapping m;
-          if (!score.weights_outer(nb, kt, quantize, m)) continue;
-          ++candidates;
-          if (!found || better(m, best)) best = m;
-          found = true;
+          if (score.weights_outer(nb, kt, want.rows, quantize, m)) consider(m);
         }
       }
     }
   }
   best.candidates = candidates;
-  if (!found) best.candidates = 0;  // nothing legal: the caller reports it
   return best;
 }
 

@@ -23,7 +23,7 @@
 // rows_outer.
 //
 // Example:
-//   LinearMapping m = map_linear({rows, n, k, bias}, context, LoopOrder::kAuto);
+//   LinearMapping m = map_linear({rows, n, k, bias}, context, layer.mapping);
 #pragma once
 
 #include <cstdint>
@@ -76,10 +76,12 @@ struct LinearMapping {
   uint64_t cycles() const { return dram_cycles > mac_cycles ? dram_cycles : mac_cycles; }
 };
 
-// The cheapest legal mapping, or the best of `forced`'s order; candidates == 0 if none is legal.
-// Under `auto`, a rows_outer whose one tile holds every row is taken without a search.
-// rows_outer is legal when the caller could fit it (rows_outer_m_tile > 0); weights_outer when
-// one array tile of weights and the buffers of one row fit.
-LinearMapping map_linear(const LinearShape& s, const MapperContext& c, LoopOrder forced);
+// The cheapest legal mapping with what `want` fixes (its order, tiles, rows); candidates == 0
+// if none is legal. rows_outer is legal when the caller could fit it (rows_outer_m_tile > 0)
+// and its tiles are the caller's unless forced; weights_outer when one array tile of weights
+// and the buffers of one row fit. Under `auto`, a rows_outer whose one tile holds every row is
+// taken without a search. A forced reduction tile must be a multiple of the array's rows or at
+// least k (the caller checks: the array's blocks must not move).
+LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want);
 
 }  // namespace nmp::workloads

@@ -67,6 +67,17 @@ enum class LoopOrder : uint8_t { kAuto, kRowsOuter, kWeightsOuter };
 inline constexpr size_t kNumLoopOrders = 3;
 const char* to_string(LoopOrder o);
 
+// How a linear layer of a graph model asks to be mapped: its loop_order field, or a --mapping
+// file's entry (which may also fix the tiles). 0 leaves a size to the mapper.
+struct MappingRequest {
+  LoopOrder order = LoopOrder::kAuto;
+  uint32_t n_tile = 0;  // outputs per block
+  uint32_t k_tile = 0;  // inputs per reduction tile
+  uint32_t rows = 0;    // rows per tile (rows_outer) or per super tile (weights_outer)
+  bool from_file = false;
+  bool forces_tiles() const { return n_tile || k_tile || rows; }
+};
+
 enum class LayerKind : uint8_t {
   kBitLinear,
   kLinear,
@@ -106,10 +117,10 @@ struct LayerSpec {
   // Recurrent layers (tokens are timesteps of one sequence).
   uint32_t hidden = 0;
   bool bidirectional = false;
-  TensorSource biases;    // direction d: streams "b_ih" and "b_hh", index d (a file:
-                          // in that order); layernorm, and linear layers with has_bias: the bias
-  bool has_bias = false;  // bitlinear, linear in a graph model: y = x W^T + b
-  LoopOrder loop_order = LoopOrder::kAuto;  // bitlinear, linear in a graph model
+  TensorSource biases;     // direction d: streams "b_ih" and "b_hh", index d (a file:
+                           // in that order); layernorm, and linear layers with has_bias: the bias
+  bool has_bias = false;   // bitlinear, linear in a graph model: y = x W^T + b
+  MappingRequest mapping;  // bitlinear, linear in a graph model
   // Attention (workloads/attention.hpp): tokens are the queries.
   uint32_t heads = 0, kv_heads = 0, head_dim = 0;
   AttentionMode mode = AttentionMode::kDecode;

@@ -249,3 +249,89 @@ TEST_CASE("a forced loop order that cannot fit names the layer and its JSON path
     REQUIRE(what.find("layer 1 (a)") != std::string::npos);
   }
 }
+
+namespace {
+
+// Runs `workload` with a --mapping file of `entries` (layer name -> its mapping).
+Json run_mapped(const Json& workload, const std::vector<std::string>& sets, const Json& entries,
+                bool timing_only) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("nmpsim_mapping_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << Json{{"layers", entries}}.dump();
+  sim::RunOptions options;
+  options.timing_only = timing_only;
+  sim::SimConfig c = test::make_config(workload, sets, options);
+  sim::apply_mapping_file(c.workload, file.string());
+  Json r = sim::run_isolated(c);
+  std::filesystem::remove(file);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a mapping file forces orders and tiles, and values do not move", "[sim]") {
+  const Json w = two_linear(kKinds[0], 30, 200, 120, "auto", 5);
+  const std::vector<std::string> sets = {"hw.act_sram.capacity_kib=16",
+                                         "hw.acc_sram.capacity_kib=8"};
+  const Json mapped = run_mapped(
+      w, sets,
+      {{"a", {{"loop_order", "weights_outer"}, {"n_tile", 64}, {"k_tile", 64}, {"rows", 7}}},
+       {"b", {{"loop_order", "rows_outer"}, {"n_tile", 100}, {"k_tile", 64}, {"rows", 3}}}},
+      false);
+  const Json automatic = sim::run_isolated(test::make_config(w, sets));
+  REQUIRE(mapped["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(automatic["invariants"]["outputs_equal_reference"] == true);
+  const Json& a = mapped["layers"][1];
+  const Json& b = mapped["layers"][2];
+  REQUIRE(a["mapping"]["loop_order"] == "weights_outer");
+  REQUIRE(a["tiles"] == Json{{"m", 7}, {"n", 64}, {"k", 64}});
+  REQUIRE(b["mapping"]["loop_order"] == "rows_outer");
+  REQUIRE(b["tiles"] == Json{{"m", 3}, {"n", 100}, {"k", 64}});
+  REQUIRE(mapped["config"]["mapping"]["layers"]["a"]["rows"] == 7);
+  // The same outputs as the mapper's own choice: the error figures are computed from them.
+  REQUIRE(mapped["error"] == automatic["error"]);
+  REQUIRE(mapped["cycles"]["total"] != automatic["cycles"]["total"]);
+}
+
+TEST_CASE("no mapping of a small layer scores better than the mapper's choice", "[sim]") {
+  // Every order, output block (multiples of the 16 columns, and all) and reduction tile
+  // (multiples of the 16 rows, and all) forced in turn, each with the most rows that fit.
+  const uint32_t tokens = 40, k = 96, n = 80;
+  const std::vector<std::string> sets = {
+      "hw.mac_array.pe=fp16",          "hw.mac_array.rows=16",       "hw.mac_array.cols=16",
+      "hw.weight_sram.capacity_kib=8", "hw.act_sram.capacity_kib=8", "hw.acc_sram.capacity_kib=4"};
+  const Json w = two_linear(kKinds[3], tokens, k, n, "auto", 9);
+  auto score = [](const Json& layer) {
+    return std::make_pair(layer["mapping"]["predicted"]["cycles"].get<uint64_t>(),
+                          layer["mapping"]["predicted"]["dram_payload_bytes"].get<uint64_t>());
+  };
+  sim::RunOptions options;
+  options.timing_only = true;
+  const Json chosen = sim::run_isolated(test::make_config(w, sets, options))["layers"][1];
+  uint64_t best_simulated = UINT64_MAX;
+  int legal = 0;
+  for (const std::string order : {"rows_outer", "weights_outer"}) {
+    for (uint32_t nb = 16; nb <= n; nb = nb + 16 > n && nb != n ? n : nb + 16) {
+      for (uint32_t kt = 16; kt <= k; kt = kt + 16 > k && kt != k ? k : kt + 16) {
+        INFO(order << " " << nb << " x " << kt);
+        Json r;
+        try {
+          r = run_mapped(w, sets, {{"a", {{"loop_order", order}, {"n_tile", nb}, {"k_tile", kt}}}},
+                         true);
+        } catch (const sim::ConfigError&) {
+          continue;  // the tile or its buffers do not fit
+        }
+        ++legal;
+        const Json& layer = r["layers"][1];
+        REQUIRE(layer["tiles"]["n"] == nb);
+        REQUIRE(score(chosen) <= score(layer));
+        best_simulated = std::min(best_simulated, layer["span_cycles"].get<uint64_t>());
+      }
+    }
+  }
+  INFO(legal << " legal mappings; chosen " << chosen["mapping"] << " simulated "
+             << chosen["span_cycles"] << ", best simulated " << best_simulated);
+  REQUIRE(legal >= 20);
+  // The score is a bound, not the simulation: the choice is within 10% of the best simulated.
+  REQUIRE(chosen["span_cycles"].get<double>() <= 1.10 * static_cast<double>(best_simulated));
+}

@@ -262,6 +262,14 @@ INPUTS = {
     "recurrent_bias_file.json": {"name": "r", "tokens": 2, "layers": [
         {"type": "lstm", "format": "fp16", "in_features": 8, "hidden": 8,
          "weights": {"seed": 1}, "biases": {"file": "w_ok.safetensors", "tensor": "w"}}]},
+    # --mapping files, against the 700M layer decode (a graph; q is a bitlinear layer)
+    "mapping_unknown_layer.json": {"layers": {"qq": {"loop_order": "weights_outer"}}},
+    "mapping_not_linear.json": {"layers": {"attn_norm": {"rows": 1}}},
+    "mapping_k_tile.json": {"layers": {"q": {"k_tile": 100}}},
+    "mapping_rows.json": {"layers": {"q": {"rows": 2}}},
+    "mapping_too_big.json": {"layers": {"q": {"loop_order": "rows_outer", "n_tile": 1536,
+                                              "k_tile": 1536}}},
+    "mapping_field.json": {"layers": {"q": {"order": "rows_outer"}}},
 }
 
 CASES = []
@@ -387,6 +395,11 @@ case("lowering_imem", run("--set", "hw.controller.imem_kib=1",
                           hw=LLM) + ["--set", "hw.mac_array.pe=int8_int8"])
 case("memory_terabyte", run("--max-memory", "8G", workload=f("terabyte.json")))
 case("memory_limit", run("--max-memory", "1M"))
+for name in ["mapping_unknown_layer", "mapping_not_linear", "mapping_k_tile", "mapping_rows",
+             "mapping_too_big", "mapping_field"]:
+    case(name, run("--mapping", f(f"{name}.json"),
+                   workload="workloads/models/bitnet_b158_700m_layer_decode.json", hw=LLM)
+         + ["--set", "hw.mac_array.pe=int8_int8"])
 case("dump_timing_only_graph", run("--timing-only", "--dump", "/tmp/nmpsim-dump",
                                    workload="workloads/models/bitnet_b158_700m_layer_decode.json",
                                    hw=LLM) + ["--set", "hw.mac_array.pe=int8_int8"])
