@@ -115,6 +115,17 @@ put("report", "report.json", json.dumps(rep, separators=(",", ":")))
 report.unlink()
 (out / "small.json").unlink()
 
+# --mapping files, applied to the harness's own graph (norm, a: 200 -> 300 with a bias, b)
+put("mapping", "forced_both.json", json.dumps({"layers": {"a": {"loop_order": "weights_outer", "n_tile": 64,
+                                                     "k_tile": 64, "rows": 10}}}))
+put("mapping", "rows_outer.json", json.dumps({"layers": {"b": {"loop_order": "rows_outer", "n_tile": 32,
+                                                    "rows": 5}}}))
+put("mapping", "bad_k_tile.json", json.dumps({"layers": {"a": {"k_tile": 30}}}))
+put("mapping", "unknown_layer.json", json.dumps({"layers": {"zz": {}}}))
+put("mapping", "large.json", json.dumps({"layers": {"a": {"loop_order": "auto"},
+                                         "b": {"loop_order": "weights_outer", "n_tile": 65535,
+                                               "k_tile": 1048576, "rows": 37}}}))
+
 put("arith", "fp16.txt", "fp16\nadd 1.5 0x3c00\nmul 3 0.1\nsqrt 2\nfdp 1,2,3 4,5,6\nfrom_double 5e-324\n")
 put("arith", "posit.txt", "posit<16,1>\ndiv 1 3\nto_double 0x4000\nsub 1e400 -1e-400\n")
 put("arith", "fixed.txt", "fixed<4,12,trunc,wrap>\nadd 7.9 0.2\nmul -8 -1\n")
