@@ -359,8 +359,9 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
           }
           if (m % mo != 0) convert_chunk(m % mo, nt);
           // Back to the block's first row, on to the next block's first column.
-          b.addi(kRegY, kRegY,
-                 static_cast<int64_t>(nt * vb) - static_cast<int64_t>(full * mo * n_bytes));
+          b.addi(
+              kRegY, kRegY,
+              static_cast<int64_t>(nt * vb) - static_cast<int64_t>(uint64_t{full} * mo * n_bytes));
         };
         StreamedGemmRegs regs = kGemmRegs;
         regs.acc = 0;  // r0: every block's accumulators from address 0
