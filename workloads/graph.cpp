@@ -201,6 +201,23 @@ std::vector<int32_t> inputs_of(const LayerSpec& l, size_t index) {
   return {static_cast<int32_t>(index) - 1};
 }
 
+// The streamed gemm of a linear layer's m rows: activations at `act` (rows `act_row` apart),
+// accumulators `acc_row` apart, over the layer's weight tiles.
+StreamedGemm layer_gemm(const LayerSpec& l, const LayerLayout& lay, uint32_t m, uint64_t act,
+                        uint64_t act_row, uint64_t acc_row, bool ternary_weights) {
+  StreamedGemm gemm;
+  gemm.m = m;
+  gemm.n = l.out_features;
+  gemm.k = l.in_features;
+  gemm.tiling = lay.tiling;
+  gemm.w_dram = lay.tiles.front().dram;
+  gemm.act = act;
+  gemm.act_row = act_row;
+  gemm.acc_row = acc_row;
+  gemm.ternary_weights = ternary_weights;
+  return gemm;
+}
+
 // A problem with a layer's mapping request: at its --mapping file entry, or its loop_order.
 LoweringError mapping_error(const LayerSpec& l, size_t index, const std::string& field,
                             const std::string& message) {
@@ -323,16 +340,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
           b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
         }
         if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
-        StreamedGemm gemm;
-        gemm.m = m;
-        gemm.n = n;
-        gemm.k = k;
-        gemm.tiling = lay.tiling;
-        gemm.w_dram = lay.tiles.front().dram;
-        gemm.act = p.x;
-        gemm.act_row = p.x_row;
-        gemm.acc_row = p.acc_row;
-        gemm.ternary_weights = ternary_weights;
+        StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
         gemm.stream_acts = true;
         gemm.act_base = kRegX;
         gemm.scratch = kRegSram;
@@ -694,16 +702,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           load_rows(kRegX, s.xv, m);
           emit_quantize(b, {vec(s.xv, s.xv_row), vec(s.xq, s.xq_row), s.a, s.r, s.q, s.f, s.consts},
                         m, k, int_kind, vb);
-          StreamedGemm gemm;
-          gemm.m = m;
-          gemm.n = n;
-          gemm.k = k;
-          gemm.tiling = lay.tiling;
-          gemm.w_dram = lay.tiles.front().dram;
-          gemm.act = s.xq;
-          gemm.act_row = s.xq_row;
-          gemm.acc_row = s.acc_row;
-          gemm.ternary_weights = ternary_on_int8(l, hw);
+          const StreamedGemm gemm =
+              layer_gemm(l, lay, m, s.xq, s.xq_row, s.acc_row, ternary_on_int8(l, hw));
           emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));
           const VecRef yv = vec(s.yv, s.yv_row);
           b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
