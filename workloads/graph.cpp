@@ -880,6 +880,30 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     LayerReference& ref = refs[li];
     ref.out.resize(size_t{T} * n);
     ref.fp32.resize(size_t{T} * n);
+    if (is_linear(l)) {
+      // Every row quantized, then the gemm over all of them (weights decoded once).
+      std::vector<uint32_t> xq(size_t{T} * k), factor(T);
+      for (uint32_t r = 0; r < T; ++r) {
+        const std::vector<uint32_t> row(x.begin() + size_t{r} * k, x.begin() + size_t{r + 1} * k);
+        const std::vector<uint32_t> q =
+            reference_quantize_row(vm, pe, row, vm.from_double(127.0),
+                                   vm.from_double(weight_scale(l, ld) / 127.0), factor[r]);
+        std::copy(q.begin(), q.end(), xq.begin() + size_t{r} * k);
+      }
+      std::vector<uint32_t> w(size_t{n} * k);
+      for (size_t j = 0; j < w.size(); ++j) w[j] = weight_pattern(l, ld, j);
+      const GemmReference gemm(pe, w.data(), n, k, lowered.layers[li].k_tile, hw.mac_array);
+      gemm.rows(xq.data(), T, [&](uint32_t r, const arith::Unpacked* acc) {
+        for (uint32_t c = 0; c < n; ++c) {
+          uint32_t& y = ref.out[size_t{r} * n + c];
+          y = vm.round(acc[c]);
+          if (int_kind) y = vm.mul(y, factor[r]);
+          if (l.has_bias) y = vm.add(y, vm.from_double(ld.bias[c]));
+        }
+      });
+      Fp32Linear(l, ld).rows(xf.data(), T, l.has_bias ? ld.bias.data() : nullptr, ref.fp32.data());
+      continue;
+    }
     for (uint32_t r = 0; r < T; ++r) {
       const std::vector<uint32_t> row(x.begin() + size_t{r} * k, x.begin() + size_t{r + 1} * k);
       uint32_t* y = &ref.out[size_t{r} * n];
@@ -887,30 +911,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
       const float* xr = &xf[size_t{r} * k];
       switch (l.kind) {
         case LayerKind::kBitLinear:
-        case LayerKind::kLinear: {
-          uint32_t factor = 0;
-          const std::vector<uint32_t> xq =
-              reference_quantize_row(vm, pe, row, vm.from_double(127.0),
-                                     vm.from_double(weight_scale(l, ld) / 127.0), factor);
-          std::vector<uint32_t> w(k);
-          for (uint32_t c = 0; c < n; ++c) {
-            for (uint32_t i = 0; i < k; ++i) w[i] = weight_pattern(l, ld, size_t{c} * k + i);
-            y[c] = vm.round(reference_accumulator(pe, xq.data(), w.data(), k,
-                                                  lowered.layers[li].k_tile, hw.mac_array));
-            if (int_kind) y[c] = vm.mul(y[c], factor);
-            if (l.has_bias) y[c] = vm.add(y[c], vm.from_double(ld.bias[c]));
-            double sum = l.has_bias ? double{ld.bias[c]} : 0.0;
-            for (uint32_t i = 0; i < k; ++i) {
-              const double wi = l.kind == LayerKind::kBitLinear
-                                    ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) *
-                                          ld.ternary.gamma[0]
-                                    : double{ld.weights[size_t{c} * k + i]};
-              sum += wi * xr[i];
-            }
-            yf[c] = static_cast<float>(sum);
-          }
-          break;
-        }
+        case LayerKind::kLinear:
+          break;  // above
         case LayerKind::kLayerNorm: {
           const uint32_t mean = vm.mean(row, lanes);
           std::vector<uint32_t> centred(n);

@@ -352,10 +352,13 @@ class ExactCell {
       : l_(l),
         d_(d),
         vm_(vm),
-        hw_(hw),
         plan_(plan),
         pe_(hw.mac_array.pe),
-        act_(hw::activation_format(pe_)) {
+        act_(hw::activation_format(pe_)),
+        w_gemm_(pe_, d.w.encoded.patterns.data(), l.gates() * l.hidden, l.in_features,
+                plan.w_k_tile, hw.mac_array),
+        u_gemm_(pe_, d.u.encoded.patterns.data(), l.gates() * l.hidden, l.hidden, plan.u_k_tile,
+                hw.mac_array) {
     const std::vector<uint32_t> c = const_patterns(d, vm);
     c127_ = c[kC127];
     cw_ = c[kCW];
@@ -372,8 +375,8 @@ class ExactCell {
     const uint32_t H = l_.hidden, G = l_.gates();
     uint32_t fx = 0;
     const std::vector<uint32_t> xq = quantize(x, cw_, fx);
-    std::vector<uint32_t> gx = gates(d_.w.encoded.patterns, xq, plan_.w_k_tile, fx);
-    std::vector<uint32_t> gh = gates(d_.u.encoded.patterns, hq_, plan_.u_k_tile, fh_);
+    std::vector<uint32_t> gx = gates(w_gemm_, xq, fx);
+    std::vector<uint32_t> gh = gates(u_gemm_, hq_, fh_);
     if (l_.kind == LayerKind::kLstm) {
       for (uint32_t i = 0; i < G * H; ++i) gx[i] = vm_.add(vm_.add(gx[i], gh[i]), bias_[i]);
       for (uint32_t j = 0; j < H; ++j) {
@@ -409,16 +412,14 @@ class ExactCell {
     return reference_quantize_row(vm_, pe_, x, c127_, scale, factor);
   }
 
-  std::vector<uint32_t> gates(const std::vector<uint32_t>& w, const std::vector<uint32_t>& x,
-                              uint32_t k_tile, uint32_t factor) const {
-    const uint32_t rows = l_.gates() * l_.hidden;
-    const auto k = static_cast<uint32_t>(x.size());
-    std::vector<uint32_t> out(rows);
-    const bool int_kind = pe_ == hw::PeKind::kTernaryInt8 || pe_ == hw::PeKind::kInt8Int8;
-    for (uint32_t n = 0; n < rows; ++n) {
-      out[n] = vm_.round(
-          reference_accumulator(pe_, x.data(), w.data() + size_t{n} * k, k, k_tile, hw_.mac_array));
-      if (int_kind) out[n] = vm_.mul(out[n], factor);
+  std::vector<uint32_t> gates(const GemmReference& gemm, const std::vector<uint32_t>& x,
+                              uint32_t factor) const {
+    std::vector<arith::Unpacked> acc;
+    gemm.row(x.data(), acc);
+    std::vector<uint32_t> out(acc.size());
+    for (size_t n = 0; n < acc.size(); ++n) {
+      out[n] = vm_.round(acc[n]);
+      if (hw::is_integer(pe_)) out[n] = vm_.mul(out[n], factor);
     }
     return out;
   }
@@ -426,10 +427,10 @@ class ExactCell {
   const LayerSpec& l_;
   const RecurrentDirection& d_;
   const arith::VectorMath& vm_;
-  const hw::NmpParams& hw_;
   const LayerPlan& plan_;
   hw::PeKind pe_;
   const arith::NumberFormat& act_;
+  GemmReference w_gemm_, u_gemm_;  // the gates' weights W and U
   uint32_t c127_ = 0, cw_ = 0, cu_ = 0, fh_ = 0;
   std::vector<uint32_t> bias_, h_, c_, hq_;
 };

@@ -154,6 +154,333 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
   return arith::from_double(acc);
 }
 
+namespace {
+
+// The row kernels of the references: one operation over n outputs side by side. On x86-64
+// each is built twice, for AVX2 and for the baseline, and the loader picks what the machine
+// has: the same IEEE operations either way (no fused multiply-adds in this file), so the same
+// bits, faster.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define NMP_ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NMP_ROW_KERNEL
+#endif
+
+NMP_ROW_KERNEL void add_products(uint32_t* acc, const uint32_t* w, uint32_t x, size_t n) {
+  for (size_t c = 0; c < n; ++c) acc[c] += x * w[c];
+}
+NMP_ROW_KERNEL void add_products(uint64_t* acc, const int64_t* w, uint64_t x, size_t n) {
+  for (size_t c = 0; c < n; ++c) acc[c] += x * static_cast<uint64_t>(w[c]);
+}
+NMP_ROW_KERNEL void add_products(float* acc, const float* w, float x, size_t n) {
+  for (size_t c = 0; c < n; ++c) {
+    const float p = x * w[c];
+    acc[c] = acc[c] + p;
+  }
+}
+NMP_ROW_KERNEL void add_products(double* acc, const double* w, double x, size_t n) {
+  for (size_t c = 0; c < n; ++c) {
+    const double p = w[c] * x;
+    acc[c] = acc[c] + p;
+  }
+}
+NMP_ROW_KERNEL void products(float* out, const float* w, float x, size_t n) {
+  for (size_t c = 0; c < n; ++c) out[c] = x * w[c];
+}
+NMP_ROW_KERNEL void sums(float* out, const float* a, const float* b, size_t n) {
+  for (size_t c = 0; c < n; ++c) out[c] = a[c] + b[c];
+}
+
+// out[i * n + c] = value(c, i) for the n x k weights: the transpose, in tiles that stay in cache.
+template <class T, class Value>
+void transpose(uint32_t n, uint32_t k, T* out, const Value& value) {
+  constexpr uint32_t kTile = 32;
+  for (uint32_t c0 = 0; c0 < n; c0 += kTile) {
+    for (uint32_t i0 = 0; i0 < k; i0 += kTile) {
+      for (uint32_t c = c0; c < std::min(n, c0 + kTile); ++c) {
+        for (uint32_t i = i0; i < std::min(k, i0 + kTile); ++i)
+          out[size_t{i} * n + c] = value(c, i);
+      }
+    }
+  }
+}
+
+// The exact value v x 2^lsb of a 128-bit integer, as ExactAccumulator::value() gives it.
+arith::Unpacked from_int128(__int128 v, int lsb) {
+  const bool neg = v < 0;
+  const auto mag = neg ? static_cast<unsigned __int128>(0) - static_cast<unsigned __int128>(v)
+                       : static_cast<unsigned __int128>(v);
+  const auto high = static_cast<uint64_t>(mag >> 64);
+  if (high == 0) return arith::Unpacked::from_integer(neg, static_cast<uint64_t>(mag), lsb);
+  const int shift = 64 - __builtin_clzll(high);
+  arith::Unpacked u =
+      arith::Unpacked::from_integer(neg, static_cast<uint64_t>(mag >> shift), lsb + shift);
+  u.sticky = (mag & ((static_cast<unsigned __int128>(1) << shift) - 1)) != 0;
+  return u;
+}
+
+// Half the sum's unit for the kinds summed in integers: a pattern's value is a multiple of
+// 2^-half, a product of 2^(-2 half) (the accumulator's or quire's least significant bit).
+int unit_half(hw::PeKind kind) {
+  switch (kind) {
+    case hw::PeKind::kFixed2_6:
+      return -hw::kFixed2_6AccLsbExp / 2;
+    case hw::PeKind::kFixed2_14:
+      return -hw::kFixed2_14AccLsbExp / 2;
+    case hw::PeKind::kPosit8:
+      return -hw::kPosit8QuireLsbExp / 2;
+    default:
+      return -hw::kPosit16QuireLsbExp / 2;
+  }
+}
+
+}  // namespace
+
+GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k,
+                             uint32_t k_tile, const hw::MacArrayParams& mac)
+    : kind_(kind), n_(n), k_(k), k_tile_(k_tile), mac_(mac) {
+  const bool posit = kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16;
+  const bool fixed = kind == hw::PeKind::kFixed2_6 || kind == hw::PeKind::kFixed2_14;
+  const int bits = hw::is_integer(kind) ? 8 : hw::activation_format(kind).bits();
+  if (hw::is_integer(kind) || (fixed && mac.traits().acc_bytes == 4)) {
+    path_ = Path::kInteger;  // sums modulo 2^32
+  } else if (fixed || kind == hw::PeKind::kPosit8) {
+    path_ = Path::kFixed;  // posit<8,0>: |sum| < k x 2^24 units, exact in 64 bits
+  } else if (posit && k < (1u << 15)) {
+    path_ = Path::kPosit;
+  } else if (!mac.traits().native_acc || kind == hw::PeKind::kFp32) {
+    // fp32 accumulating natively rounds every product and sum to fp32, as float arithmetic
+    // does (computed in double and rounded once more, a sum or product of two floats is
+    // the correctly rounded float: 53 >= 2 x 24 + 2 bits).
+    path_ = Path::kFloat;
+  }
+  // Every pattern's value, by table up to 16 bits (fp32 decodes as it goes).
+  const uint32_t patterns = bits <= 16 ? 1u << bits : 0;
+  if (path_ == Path::kInteger || path_ == Path::kFixed || path_ == Path::kPosit) {
+    lsb_ = hw::is_integer(kind) ? 0 : -2 * unit_half(kind);
+    units_.resize(patterns);
+    nar_.assign(patterns, 0);
+    for (uint32_t p = 0; p < patterns; ++p) {
+      const double v = element_value(kind, p);
+      if (std::isnan(v)) {
+        nar_[p] = 1;
+        continue;
+      }
+      units_[p] = static_cast<int64_t>(std::ldexp(v, -lsb_ / 2));
+    }
+  } else if (path_ == Path::kFloat) {
+    values_.resize(patterns);
+    for (uint32_t p = 0; p < patterns; ++p) values_[p] = static_cast<float>(element_value(kind, p));
+  }
+  const uint32_t mask = patterns - 1;
+  switch (path_) {
+    case Path::kInteger:
+      w_words_.reset(new uint32_t[size_t{k} * n]);
+      transpose(n, k, w_words_.get(), [&](uint32_t c, uint32_t i) {
+        return static_cast<uint32_t>(units_[w[size_t{c} * k + i] & mask]);
+      });
+      break;
+    case Path::kFixed:
+    case Path::kPosit:
+      w_units_.reset(new int64_t[size_t{k} * n]);
+      w_col_nar_.assign(n, 0);
+      transpose(n, k, w_units_.get(), [&](uint32_t c, uint32_t i) {
+        const uint32_t p = w[size_t{c} * k + i] & mask;
+        w_col_nar_[c] |= nar_[p];
+        return units_[p];
+      });
+      break;
+    case Path::kFloat:
+      w_values_.reset(new float[size_t{k} * n]);
+      transpose(n, k, w_values_.get(),
+                [&](uint32_t c, uint32_t i) { return value_of(w[size_t{c} * k + i]); });
+      break;
+    case Path::kPerOutput:
+      w_.assign(w, w + size_t{n} * k);
+      break;
+  }
+}
+
+void GemmReference::rows(const uint32_t* x, uint32_t count, const RowFn& take) const {
+  // Rows go through in blocks, so that each transposed weight row, once in cache, serves
+  // every row of the block.
+  std::vector<arith::Unpacked> out(size_t{std::min(kRowBlock, count)} * n_);
+  for (uint32_t r0 = 0; r0 < count; r0 += kRowBlock) {
+    const uint32_t rb = std::min(kRowBlock, count - r0);
+    block(x + size_t{r0} * k_, rb, out.data());
+    for (uint32_t r = 0; r < rb; ++r) take(r0 + r, &out[size_t{r} * n_]);
+  }
+}
+
+void GemmReference::row(const uint32_t* x, std::vector<arith::Unpacked>& out) const {
+  out.resize(n_);
+  block(x, 1, out.data());
+}
+
+void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const {
+  const uint32_t mask = static_cast<uint32_t>(units_.size()) - 1;
+  const size_t n = n_;
+  switch (path_) {
+    case Path::kInteger: {
+      // The int64 sum wrapped to int32 (integer kinds, fixed<2,6>) is the sum modulo 2^32.
+      std::vector<uint32_t> acc(rb * n, 0);
+      for (uint32_t i = 0; i < k_; ++i) {
+        for (uint32_t r = 0; r < rb; ++r) {
+          const auto xi = static_cast<uint32_t>(units_[x[r * size_t{k_} + i] & mask]);
+          if (xi != 0) add_products(&acc[r * n], &w_words_[i * n], xi, n);
+        }
+      }
+      for (size_t j = 0; j < acc.size(); ++j) {
+        const int64_t v = static_cast<int32_t>(acc[j]);
+        out[j] = arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
+      }
+      return;
+    }
+    case Path::kFixed: {
+      // fixed<2,14>: sums modulo 2^64, its accumulator's width; posit<8,0>: exact (NaR in, NaR
+      // out).
+      std::vector<uint64_t> acc(rb * n, 0);
+      std::vector<uint8_t> row_nar(rb, 0);
+      for (uint32_t i = 0; i < k_; ++i) {
+        const int64_t* wr = &w_units_[i * n];
+        for (uint32_t r = 0; r < rb; ++r) {
+          const uint32_t p = x[r * size_t{k_} + i] & mask;
+          row_nar[r] |= nar_[p];
+          const auto xi = static_cast<uint64_t>(units_[p]);
+          if (xi != 0) add_products(&acc[r * n], wr, xi, n);
+        }
+      }
+      for (size_t j = 0; j < acc.size(); ++j) {
+        const auto v = static_cast<int64_t>(acc[j]);
+        const uint64_t magnitude = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : uint64_t(v);
+        out[j] = row_nar[j / n] || w_col_nar_[j % n]
+                     ? arith::Unpacked::nan()
+                     : arith::Unpacked::from_integer(v < 0, magnitude, lsb_);
+      }
+      return;
+    }
+    case Path::kPosit: {
+      // posit<16,1>, exact: |sum| < k x maxpos^2 = 2^112 k fits for k < 2^15.
+      std::vector<__int128> acc(rb * n, 0);
+      std::vector<uint8_t> row_nar(rb, 0);
+      for (uint32_t i = 0; i < k_; ++i) {
+        const int64_t* wr = &w_units_[i * n];
+        for (uint32_t r = 0; r < rb; ++r) {
+          const uint32_t p = x[r * size_t{k_} + i] & mask;
+          row_nar[r] |= nar_[p];
+          const __int128 xi = units_[p];
+          if (xi == 0) continue;
+          __int128* a = &acc[r * n];
+          for (size_t c = 0; c < n; ++c) a[c] += xi * wr[c];
+        }
+      }
+      for (size_t j = 0; j < acc.size(); ++j) {
+        out[j] = row_nar[j / n] || w_col_nar_[j % n] ? arith::Unpacked::nan()
+                                                     : from_int128(acc[j], lsb_);
+      }
+      return;
+    }
+    case Path::kFloat:
+      float_block(x, rb, out);
+      return;
+    case Path::kPerOutput:
+      for (uint32_t r = 0; r < rb; ++r) {
+        for (size_t c = 0; c < n; ++c) {
+          out[r * n + c] =
+              reference_accumulator(kind_, x + r * size_t{k_}, &w_[c * k_], k_, k_tile_, mac_);
+        }
+      }
+      return;
+  }
+}
+
+float GemmReference::value_of(uint32_t pattern) const {
+  if (values_.empty()) return static_cast<float>(element_value(kind_, pattern));
+  return values_[pattern & (values_.size() - 1)];
+}
+
+void GemmReference::float_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const {
+  // accumulate_blocks() for every output side by side: products and sums in float, each
+  // rounded by itself (this file is built without contraction into fused multiply-adds).
+  const size_t n = n_;
+  const bool tree = mac_.dataflow == hw::Dataflow::kAdderTree;
+  const bool whole_tile = mac_.dataflow == hw::Dataflow::kOutputStationary;
+  std::vector<float> acc(rb * n, 0.0f), s(rb * n), xv(size_t{rb} * k_);
+  for (size_t j = 0; j < xv.size(); ++j) xv[j] = value_of(x[j]);
+  std::vector<float> prods(tree ? size_t{mac_.rows} * rb * n : 0);
+  bool first = true;
+  for (uint32_t t0 = 0; t0 < k_; t0 += k_tile_) {
+    const uint32_t t1 = std::min(k_, t0 + k_tile_);
+    const uint32_t block = whole_tile ? t1 - t0 : mac_.rows;
+    for (uint32_t b0 = t0; b0 < t1; b0 += block) {
+      const uint32_t b1 = std::min(t1, b0 + block);
+      if (tree) {
+        // prods[j] holds the rb x n products of input b0 + j.
+        const size_t level = rb * n;
+        for (uint32_t i = b0; i < b1; ++i) {
+          const float* wr = &w_values_[i * n];
+          for (uint32_t r = 0; r < rb; ++r)
+            products(&prods[(i - b0) * level + r * n], wr, xv[r * size_t{k_} + i], n);
+        }
+        // Pairwise, in place: sum j of a level is the (2j, 2j + 1) pair of the one before; an
+        // odd one out moves up unchanged.
+        for (uint32_t count = b1 - b0; count > 1; count = (count + 1) / 2) {
+          for (uint32_t j = 0; j < count / 2; ++j)
+            sums(&prods[j * level], &prods[2 * j * level], &prods[(2 * j + 1) * level], level);
+          if (count % 2) std::copy_n(&prods[(count - 1) * level], level, &prods[count / 2 * level]);
+        }
+        std::copy_n(prods.begin(), level, s.begin());
+      } else {
+        std::fill(s.begin(), s.end(), 0.0f);
+        for (uint32_t i = b0; i < b1; ++i) {
+          const float* wr = &w_values_[i * n];
+          for (uint32_t r = 0; r < rb; ++r) add_products(&s[r * n], wr, xv[r * size_t{k_} + i], n);
+        }
+      }
+      if (first) {
+        acc.swap(s);
+      } else {
+        sums(acc.data(), acc.data(), s.data(), acc.size());
+      }
+      first = false;
+    }
+  }
+  for (size_t j = 0; j < acc.size(); ++j) out[j] = arith::from_double(acc[j]);
+}
+
+Fp32Linear::Fp32Linear(const LayerSpec& l, const LayerData& ld)
+    : n_(l.out_features),
+      k_(l.in_features),
+      w_(new double[size_t{l.out_features} * l.in_features]) {
+  const bool bitlinear = l.kind == LayerKind::kBitLinear;
+  transpose(n_, k_, w_.get(), [&](uint32_t c, uint32_t i) {
+    const size_t at = size_t{c} * k_ + i;
+    return bitlinear ? static_cast<double>(ld.ternary.trits[at]) * ld.ternary.gamma[0]
+                     : double{ld.weights[at]};
+  });
+}
+
+void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* y) const {
+  const size_t n = n_;
+  std::vector<double> sum(size_t{GemmReference::kRowBlock} * n);
+  for (uint32_t r0 = 0; r0 < count; r0 += GemmReference::kRowBlock) {
+    const uint32_t rb = std::min(GemmReference::kRowBlock, count - r0);
+    for (uint32_t r = 0; r < rb; ++r) {
+      if (bias) {
+        std::copy_n(bias, n, &sum[r * n]);
+      } else {
+        std::fill_n(&sum[r * n], n, 0.0);
+      }
+    }
+    for (uint32_t i = 0; i < k_; ++i) {
+      const double* wr = &w_[i * n];
+      for (uint32_t r = 0; r < rb; ++r)
+        add_products(&sum[r * n], wr, x[(r0 + r) * size_t{k_} + i], n);
+    }
+    for (size_t j = 0; j < rb * n; ++j) y[r0 * n + j] = static_cast<float>(sum[j]);
+  }
+}
+
 std::vector<double> output_scales(const std::vector<uint32_t>& absmax, double weight_scale,
                                   const std::vector<double>& input_scale) {
   std::vector<double> s(absmax.size());
@@ -199,63 +526,30 @@ std::vector<LayerReference> reference_outputs(const ModelSpec& model, const Mode
     const LayerSpec& spec = model.layers[l];
     const LayerData& ld = data.layers[l];
     const uint32_t k = spec.in_features, n = spec.out_features;
-    const bool bitlinear = spec.kind == LayerKind::kBitLinear;
     LayerReference ref;
     ref.out.resize(size_t{m} * n);
     ref.fp32.resize(size_t{m} * n);
-    // FP32 reference.
-    for (uint32_t r = 0; r < m; ++r) {
-      for (uint32_t c = 0; c < n; ++c) {
-        double s = 0.0;
-        for (uint32_t i = 0; i < k; ++i) {
-          const double w = bitlinear ? static_cast<double>(ld.ternary.trits[size_t{c} * k + i]) *
-                                           ld.ternary.gamma[0]
-                                     : double{ld.weights[size_t{c} * k + i]};
-          s += w * x_fp[size_t{r} * k + i];
-        }
-        ref.fp32[size_t{r} * n + c] = static_cast<float>(s);
-      }
-    }
+    const Fp32Linear fp32(spec, ld);
+    fp32.rows(x_fp.data(), m, nullptr, ref.fp32.data());
     // The exact model of the hardware.
-    auto weight = [&](uint32_t c, uint32_t i) {
-      return weight_pattern(spec, ld, size_t{c} * k + i);
-    };
-    if (hw::is_integer(kind)) {
-      ref.absmax.resize(m);
-      std::vector<int64_t> acc(n);
-      for (uint32_t r = 0; r < m; ++r) {
-        for (uint32_t c = 0; c < n; ++c) {
-          int64_t sum = 0;
-          for (uint32_t i = 0; i < k; ++i) {
-            sum += int64_t{static_cast<int8_t>(x[size_t{r} * k + i])} *
-                   int64_t{static_cast<int8_t>(weight(c, i))};
-          }
-          acc[c] = static_cast<int32_t>(static_cast<uint32_t>(sum));  // int32 wrap-around
-        }
-        requantize(acc, ref, r, n);
+    std::vector<uint32_t> w(size_t{n} * k);
+    for (size_t j = 0; j < w.size(); ++j) w[j] = weight_pattern(spec, ld, j);
+    const GemmReference gemm(kind, w.data(), n, k, k_tiles[l], mac);
+    if (hw::is_integer(kind)) ref.absmax.resize(m);
+    std::vector<int64_t> int_acc(n);
+    gemm.rows(x.data(), m, [&](uint32_t r, const arith::Unpacked* acc) {
+      if (hw::is_integer(kind)) {
+        for (uint32_t c = 0; c < n; ++c)
+          int_acc[c] = static_cast<int64_t>(arith::to_double(acc[c]));
+        requantize(int_acc, ref, r, n);
+      } else {
+        for (uint32_t c = 0; c < n; ++c)
+          ref.out[size_t{r} * n + c] = hw::activation_format(kind).encode(acc[c]);
       }
+    });
+    if (hw::is_integer(kind)) {
       ref.out_scale = output_scales(ref.absmax, weight_scale(spec, ld), x_scale);
       x_scale = ref.out_scale;
-    } else if (kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16) {
-      const arith::PositFormat pf =
-          kind == hw::PeKind::kPosit8 ? arith::PositFormat{8, 0} : arith::PositFormat{16, 1};
-      for (uint32_t r = 0; r < m; ++r) {
-        for (uint32_t c = 0; c < n; ++c) {
-          arith::Quire q(pf);
-          for (uint32_t i = 0; i < k; ++i) q.fma(x[size_t{r} * k + i], weight(c, i));
-          ref.out[size_t{r} * n + c] = q.round();
-        }
-      }
-    } else {
-      std::vector<uint32_t> w_row(k);
-      for (uint32_t r = 0; r < m; ++r) {
-        for (uint32_t c = 0; c < n; ++c) {
-          for (uint32_t i = 0; i < k; ++i) w_row[i] = weight(c, i);
-          const arith::Unpacked acc =
-              reference_accumulator(kind, &x[size_t{r} * k], w_row.data(), k, k_tiles[l], mac);
-          ref.out[size_t{r} * n + c] = hw::activation_format(kind).encode(acc);
-        }
-      }
     }
     x = ref.out;
     x_fp = ref.fp32;

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "hw_models/arith/unpacked.hpp"
@@ -34,6 +36,64 @@ struct LayerReference {
 // reduction tile (every k_tile inputs start a new gemm, which accumulates into the first).
 arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const uint32_t* w,
                                       uint32_t k, uint32_t k_tile, const hw::MacArrayParams& mac);
+
+// Every accumulator of a gemm with fixed weights, one input row at a time: row(x, out) gives
+// out[c] = reference_accumulator(kind, x, w + c * k, k, k_tile, mac) for every output c
+// (tested on random shapes for every PE kind), computed over the whole row at once: the weights
+// are decoded and transposed once, and the outputs of a row are summed side by side, each in
+// its own hardware order, so that checking a run costs about what simulating it does. Integer
+// kinds sum modulo 2^32 (the int32 wrap), fixed-point kinds modulo the accumulator's width,
+// posits exactly in integers of their quire's least significant bit (64 and 128 bits), floats with
+// fp32 accumulation in float; native float accumulation (and a posit<16,1> row of 2^15 or more)
+// goes output by output through reference_accumulator.
+class GemmReference {
+ public:
+  // w: n rows of k weight patterns (ternary: trits as int8).
+  GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k, uint32_t k_tile,
+                const hw::MacArrayParams& mac);
+  // count rows of k patterns, one after the other: take(r, acc) receives row r's n
+  // accumulators, rows in order.
+  using RowFn = std::function<void(uint32_t, const arith::Unpacked*)>;
+  void rows(const uint32_t* x, uint32_t count, const RowFn& take) const;
+  void row(const uint32_t* x, std::vector<arith::Unpacked>& out) const;
+  static constexpr uint32_t kRowBlock = 8;
+
+ private:
+  enum class Path : uint8_t { kInteger, kFixed, kPosit, kFloat, kPerOutput };
+  void block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
+  void float_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
+  float value_of(uint32_t pattern) const;  // float path
+
+  hw::PeKind kind_;
+  uint32_t n_, k_, k_tile_;
+  hw::MacArrayParams mac_;
+  Path path_ = Path::kPerOutput;
+  int lsb_ = 0;                 // fixed and posit: the sums' unit is 2^lsb_
+  std::vector<int64_t> units_;  // integer, fixed, posit: each pattern's value in units
+  std::vector<uint8_t> nar_;    // posit: the pattern is NaR
+  std::vector<float> values_;   // float: each pattern's value (up to 16 bits)
+  // The weights transposed, k x n (left uninitialized until filled: they are large).
+  std::unique_ptr<uint32_t[]> w_words_;  // integer
+  std::unique_ptr<int64_t[]> w_units_;   // fixed and posit
+  std::unique_ptr<float[]> w_values_;    // float
+  std::vector<uint8_t> w_col_nar_;       // posit: output c has a NaR weight
+  std::vector<uint32_t> w_;              // the patterns as given (per-output path)
+};
+
+// The FP32 model of a linear or bitlinear layer, one row at a time: y[c] = (bias[c] +) the sum
+// over i of w(c, i) x[i] in double, in order of i, rounded to float (w: the latent float
+// weights, or the deployed trits times gamma). The weights are transposed once so that a
+// row's outputs are summed side by side.
+class Fp32Linear {
+ public:
+  Fp32Linear(const LayerSpec& l, const LayerData& ld);
+  // count rows of k inputs; y: count x n; bias may be null.
+  void rows(const float* x, uint32_t count, const float* bias, float* y) const;
+
+ private:
+  uint32_t n_, k_;
+  std::unique_ptr<double[]> w_;  // k x n
+};
 
 // A row of vector-format values x quantized for the MAC array as the recurrent and attention
 // lowerings program the vector unit: integer kinds a = max |x|, each x * (reciprocal(a) * 127)
