@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 
 #include "hw_models/arith/vector_math.hpp"
@@ -354,9 +355,21 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
   LayerReference ref;
   ref.out.assign(size_t{T} * l.heads * d, 0);
   ref.fp32.assign(size_t{T} * l.heads * d, 0.0f);
+  std::optional<GemmReference> scores, outputs;  // K (L x d) and V^T (d x L) of one kv head
+  std::vector<arith::Unpacked> acc;
   for (uint32_t h = 0; h < l.heads; ++h) {
     const uint32_t kv = h / group;
-    std::vector<uint32_t> k_row(d), v_col(L);
+    if (h % group == 0) {
+      std::vector<uint32_t> k_rows(size_t{L} * d), v_cols(size_t{d} * L);
+      for (uint32_t p = 0; p < L; ++p) {
+        for (uint32_t i = 0; i < d; ++i) {
+          k_rows[size_t{p} * d + i] = keys.encoded.patterns[kv_index(l, L, kv, p, i)];
+          v_cols[size_t{i} * L + p] = values.encoded.patterns[kv_index(l, L, kv, p, i)];
+        }
+      }
+      scores.emplace(pe, k_rows.data(), L, d, d, hw.mac_array);
+      outputs.emplace(pe, v_cols.data(), d, L, L, hw.mac_array);
+    }
     for (uint32_t t = 0; t < T; ++t) {
       std::vector<uint32_t> qrow(d);
       std::vector<double> qf(d);
@@ -369,19 +382,15 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
       uint32_t fq = 0;
       const std::vector<uint32_t> qq = quantize(qrow, c[kCQK], fq);
       std::vector<uint32_t> s(L);
-      for (uint32_t p = 0; p < L; ++p) {
-        for (uint32_t i = 0; i < d; ++i) k_row[i] = keys.encoded.patterns[kv_index(l, L, kv, p, i)];
-        s[p] = vm.round(reference_accumulator(pe, qq.data(), k_row.data(), d, d, hw.mac_array));
-        s[p] = vm.mul(s[p], int_kind ? fq : c[kCInvSqrtD]);
-      }
+      scores->row(qq.data(), acc);
+      for (uint32_t p = 0; p < L; ++p)
+        s[p] = vm.mul(vm.round(acc[p]), int_kind ? fq : c[kCInvSqrtD]);
       const std::vector<uint32_t> prob = reference_softmax(vm, s, valid, lanes);
       uint32_t fp = 0;
       const std::vector<uint32_t> pq = quantize(prob, c[kCPV], fp);
+      outputs->row(pq.data(), acc);
       for (uint32_t i = 0; i < d; ++i) {
-        for (uint32_t p = 0; p < L; ++p)
-          v_col[p] = values.encoded.patterns[kv_index(l, L, kv, p, i)];
-        uint32_t o =
-            vm.round(reference_accumulator(pe, pq.data(), v_col.data(), L, L, hw.mac_array));
+        uint32_t o = vm.round(acc[i]);
         if (int_kind) o = vm.mul(o, fp);
         ref.out[(size_t{t} * l.heads + h) * d + i] = o;
       }
