@@ -109,7 +109,9 @@ Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
     for (int32_t v : q.values) e.patterns.push_back(static_cast<uint8_t>(v));
     e.scale = q.step;
   } else {
-    for (float v : w) e.patterns.push_back(encode_element(pe, v));
+    const arith::NumberFormat& format = hw::activation_format(pe);
+    e.patterns.resize(w.size());
+    for (size_t i = 0; i < w.size(); ++i) e.patterns[i] = format.encode_float(w[i]);
     e.scale = {1.0f};
   }
   return e;

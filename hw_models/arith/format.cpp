@@ -18,6 +18,7 @@ class FloatAdapter : public NumberFormat {
   int bits() const override { return f_.bits(); }
   Unpacked decode(uint32_t p) const override { return f_.decode(p); }
   uint32_t encode(const Unpacked& v) const override { return f_.encode(v); }
+  uint32_t encode_float(float f) const override { return f_.encode_float(f); }
   int lsb_scale() const override { return 1 - f_.bias() - f_.man_bits; }
   int max_scale() const override { return f_.max_scale(); }
   uint32_t max_finite_pattern() const override { return f_.max_finite_pattern(); }

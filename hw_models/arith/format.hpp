@@ -38,6 +38,8 @@ class NumberFormat {
   bool overflows(const Unpacked& value) const;
 
   uint32_t from_double(double d) const { return encode(arith::from_double(d)); }
+  // encode(from_double(f)); the float formats take it from the float's bits, faster.
+  virtual uint32_t encode_float(float f) const { return from_double(f); }
   double to_double(uint32_t p) const { return arith::to_double(decode(p)); }
   uint32_t add(uint32_t a, uint32_t b) const;
   uint32_t sub(uint32_t a, uint32_t b) const;

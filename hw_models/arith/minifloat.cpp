@@ -1,5 +1,7 @@
 #include "hw_models/arith/minifloat.hpp"
 
+#include <cstring>
+
 namespace nmp::arith {
 
 const FloatFormat kFp32{"fp32", 8, 23, FloatFlavor::kIeee, false};
@@ -88,6 +90,53 @@ uint32_t FloatFormat::encode(const Unpacked& v) const {
   }
   const uint32_t magnitude = (exponent << man_bits) | mantissa;
   if (magnitude > max_finite_pattern()) return overflow;
+  return sign | magnitude;
+}
+
+uint32_t FloatFormat::encode_float(float f) const {
+  uint32_t b = 0;
+  std::memcpy(&b, &f, 4);
+  const uint32_t sign = b >> 31 ? 1u << (bits() - 1) : 0;
+  auto overflow = [&] {  // as encode()'s, formed only when needed
+    return saturate ? sign | max_finite_pattern()
+           : flavor == FloatFlavor::kIeee
+               ? sign | (static_cast<uint32_t>((1 << exp_bits) - 1) << man_bits)
+               : nan_pattern();
+  };
+  const uint32_t e = (b >> 23) & 0xff, m = b & 0x7fffff;
+  if (e == 0xff) return m != 0 ? nan_pattern() : overflow();
+  if (e == 0 && m == 0) return sign;
+  // |f| = sig x 2^exp2 exactly, sig an integer below 2^24.
+  const uint64_t sig = e == 0 ? m : (m | 0x800000u);
+  const int exp2 = e == 0 ? -149 : static_cast<int>(e) - 150;
+  const int scale = exp2 + 63 - __builtin_clzll(sig);
+  // From here as encode(): the quantum, then sig rounded to it, nearest even.
+  const int min_normal_scale = 1 - bias();
+  if (scale > max_scale() + 1) return overflow();
+  const int lsb = (scale < min_normal_scale ? min_normal_scale : scale) - man_bits;
+  if (scale < lsb - 1) return sign;
+  uint64_t q = 0;
+  const int shift = lsb - exp2;
+  if (shift <= 0) {
+    q = sig << -shift;
+  } else {
+    q = sig >> shift;
+    const uint64_t rest = sig & ((uint64_t{1} << shift) - 1), half = uint64_t{1} << (shift - 1);
+    if (rest > half || (rest == half && (q & 1))) ++q;
+  }
+  uint32_t exponent, mantissa;
+  if (q >= (uint64_t{2} << man_bits)) {
+    exponent = static_cast<uint32_t>(lsb + man_bits + 1 + bias());
+    mantissa = 0;
+  } else if (q >= (uint64_t{1} << man_bits)) {
+    exponent = static_cast<uint32_t>(lsb + man_bits + bias());
+    mantissa = static_cast<uint32_t>(q) & ((1u << man_bits) - 1);
+  } else {
+    exponent = 0;
+    mantissa = static_cast<uint32_t>(q);
+  }
+  const uint32_t magnitude = (exponent << man_bits) | mantissa;
+  if (magnitude > max_finite_pattern()) return overflow();
   return sign | magnitude;
 }
 

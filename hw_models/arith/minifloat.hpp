@@ -39,6 +39,9 @@ struct FloatFormat {
 
   Unpacked decode(uint32_t pattern) const;
   uint32_t encode(const Unpacked& value) const;  // one rounding, RNE
+  // encode(from_double(f)) for a float, from its bits (tested equal at every rounding boundary
+  // of the 8- and 16-bit formats): generating a model's weights encodes millions of them.
+  uint32_t encode_float(float f) const;
   bool is_nan(uint32_t pattern) const;
 };
 

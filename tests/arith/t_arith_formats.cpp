@@ -5,9 +5,11 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "hw_models/arith/format.hpp"
+#include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/posit.hpp"
 #include "slow_reference.hpp"
 
@@ -388,5 +390,67 @@ TEST_CASE("format names parse, and unknown ones are rejected", "[unit]") {
                           "fixed<2,6,round>", "int1", "posit8"}) {
     INFO(bad);
     REQUIRE_THROWS_AS(arith::make_format(bad), std::invalid_argument);
+  }
+}
+
+TEST_CASE("encoding a float from its bits equals the unpacked-exact encoder at every boundary",
+          "[unit]") {
+  const arith::FloatFormat* formats[] = {&arith::kFp32,      &arith::kFp16,       &arith::kBf16,
+                                         &arith::kFp8E4M3,   &arith::kFp8E4M3Sat, &arith::kFp8E5M2,
+                                         &arith::kFp8E5M2Sat};
+  std::mt19937_64 rng(11);
+  for (const arith::FloatFormat* f : formats) {
+    INFO(f->name);
+    std::vector<float> probes;
+    auto around = [&](float v) {
+      probes.push_back(v);
+      probes.push_back(std::nextafter(v, INFINITY));
+      probes.push_back(std::nextafter(v, -INFINITY));
+    };
+    if (f->bits() <= 16) {
+      // Every value of the format, and every midpoint between neighbours (the ties), each with
+      // the floats just beside it: every rounding boundary, overflow to the next binade and
+      // beyond the largest value included.
+      const uint32_t count = 1u << f->bits();
+      for (uint32_t p = 0; p < count; ++p) {
+        const double v = arith::to_double(f->decode(p));
+        if (std::isnan(v) || std::isinf(v)) continue;
+        around(static_cast<float>(v));
+        const uint32_t next = p + 1;
+        if (next < count && !f->is_nan(next) && ((next ^ p) >> (f->bits() - 1)) == 0) {
+          const double w = arith::to_double(f->decode(next));
+          if (std::isfinite(w)) around(static_cast<float>((v + w) / 2));  // exact in float
+        }
+      }
+      const double top = arith::to_double(f->decode(f->max_finite_pattern()));
+      const double ulp = std::ldexp(1.0, f->max_scale() - f->man_bits);
+      for (double v : {top + ulp / 2, top + ulp, -(top + ulp / 2), 2 * top})
+        around(static_cast<float>(v));
+    }
+    // Every float exponent with a few mantissas, both signs, and random bit patterns (NaN,
+    // infinities and subnormals among them).
+    for (uint32_t e = 0; e < 256; ++e) {
+      for (uint32_t m : {0u, 1u, 0x400000u, 0x7fffffu, 0x2aaaaau}) {
+        for (uint32_t s : {0u, 1u}) {
+          const uint32_t bits = s << 31 | e << 23 | m;
+          float v = 0;
+          std::memcpy(&v, &bits, 4);
+          probes.push_back(v);
+        }
+      }
+    }
+    for (int i = 0; i < 200000; ++i) {
+      const auto bits = static_cast<uint32_t>(rng());
+      float v = 0;
+      std::memcpy(&v, &bits, 4);
+      probes.push_back(v);
+    }
+    size_t checked = 0;
+    for (float v : probes) {
+      INFO("value " << v);
+      REQUIRE(f->encode_float(v) == f->encode(arith::from_double(v)));
+      ++checked;
+    }
+    REQUIRE(checked > 200000);
   }
 }
