@@ -149,7 +149,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 int cmd_run(int argc, char** argv) {
   nmp::sim::SimInputs in;
-  std::string out_path;
+  std::string out_path, csv_path;
   bool quiet = false, no_verify = false;
   Count max_cycles{in.options.max_cycles}, max_instructions{in.options.max_instructions};
   po::options_description desc("options");
@@ -161,6 +161,8 @@ int cmd_run(int argc, char** argv) {
       "mapping", po::value(&in.mapping_path),
       "force the loop order and tiles of linear layers (JSON, docs/configs.md#mapping-file)")(
       "out", po::value(&out_path), "write the JSON report here")(
+      "csv", po::value(&csv_path),
+      "write one CSV row per layer: cycles, utilization, DRAM and SRAM traffic, energy, error")(
       "dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")(
       "trace", po::value(&in.options.trace_path),
       "write the MAC array's per-cycle occupancy to this file (runs in lockstep)")(
@@ -181,7 +183,7 @@ int cmd_run(int argc, char** argv) {
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: nmpsim run --hw FILE --workload FILE [--tech FILE] [--set k=v ...] "
-             "[--out report.json] [--dump DIR]",
+             "[--out report.json] [--csv layers.csv] [--dump DIR]",
              desc, nullptr, vm)) {
     return 0;
   }
@@ -192,6 +194,7 @@ int cmd_run(int argc, char** argv) {
   const nmp::sim::SimConfig cfg = nmp::sim::load_sim_config(in);
   const Json report = nmp::sim::run_simulation(cfg);
   if (!out_path.empty()) write_file(out_path, report.dump(2) + "\n");
+  if (!csv_path.empty()) write_file(csv_path, nmp::sim::layers_csv(report));
   if (!quiet) std::cout << nmp::sim::render_summary(report);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -300,6 +301,11 @@ Json build_report(const ReportInputs& in) {
                            {"epilogue", plan.epilogue_rows}};
       }
     }
+    Json sram_words = Json::object();  // per SRAM, by the counters it keeps
+    for (const CounterRecord& c : in.counters) {
+      if (c.info.name == "read_words" || c.info.name == "write_words")
+        sram_words[c.block][c.info.name == "read_words" ? "read" : "write"] = c.per_layer[l];
+    }
     layers.push_back(
         {{"index", l},
          {"name", plan.name},
@@ -311,6 +317,10 @@ Json build_report(const ReportInputs& in) {
          {"macs", layer_macs},
          {"dram_bytes", counter(in.counters, "dram", "read_bytes", li) +
                             counter(in.counters, "dram", "write_bytes", li)},
+         {"dram",
+          {{"read_bytes", counter(in.counters, "dram", "read_bytes", li)},
+           {"write_bytes", counter(in.counters, "dram", "write_bytes", li)}}},
+         {"sram_words", sram_words},
          {"weight_bytes", plan.w_bytes},
          {"output_in_dram", {{"format", plan.y_format}, {"element_bytes", plan.y_element_bytes}}},
          {"utilization", end > start ? static_cast<double>(layer_macs) /
@@ -439,6 +449,65 @@ std::string render_summary(const Json& r) {
             : inv.get<std::string>())
     << "\n";
   return o.str();
+}
+
+namespace {
+
+// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+// A number or string from the report as a CSV field; null (not computed) stays empty.
+std::string csv_value(const Json& v) {
+  if (v.is_null()) return "";
+  if (v.is_string()) return csv_field(v.get<std::string>());
+  return v.dump();
+}
+
+}  // namespace
+
+std::string layers_csv(const Json& report) {
+  // The SRAMs and energy units in the report, in name order, so every row has the same columns.
+  std::set<std::string> srams, units;
+  for (const Json& l : report["layers"]) {
+    for (const auto& [name, words] : l["sram_words"].items()) srams.insert(name);
+    for (const auto& [name, pj] : l["energy_pj"]["by_unit"].items()) units.insert(name);
+  }
+  std::ostringstream out;
+  out << "layer,name,m,k,n,start_cycle,cycles,macs,mac_utilization,dram_read_bytes,"
+         "dram_write_bytes";
+  for (const std::string& s : srams) out << ',' << s << "_read_words," << s << "_write_words";
+  out << ",energy_pj";
+  for (const std::string& u : units) out << ",energy_" << u << "_pj";
+  out << ",rmse_vs_fp32,max_abs_vs_fp32,sqnr_db_vs_fp32,loop_order\n";
+  const Json none;
+  for (const Json& l : report["layers"]) {
+    out << l["index"].get<uint64_t>() << ',' << csv_field(l["name"].get<std::string>()) << ','
+        << l["shape"]["m"] << ',' << l["shape"]["k"] << ',' << l["shape"]["n"] << ','
+        << l["start_cycle"] << ',' << l["span_cycles"] << ',' << l["macs"] << ','
+        << csv_value(l["utilization"]) << ',' << l["dram"]["read_bytes"] << ','
+        << l["dram"]["write_bytes"];
+    const Json& words = l["sram_words"];
+    for (const std::string& s : srams) {
+      const Json& w = words.contains(s) ? words[s] : none;
+      out << ',' << csv_value(w.is_null() ? none : w["read"]) << ','
+          << csv_value(w.is_null() ? none : w["write"]);
+    }
+    out << ',' << csv_value(l["energy_pj"]["dynamic"]);
+    const Json& by_unit = l["energy_pj"]["by_unit"];
+    for (const std::string& u : units)
+      out << ',' << csv_value(by_unit.contains(u) ? by_unit[u] : none);
+    const Json& e = l["error"];
+    out << ',' << csv_value(e.is_null() ? none : e["rmse"]) << ','
+        << csv_value(e.is_null() ? none : e["max_abs"]) << ','
+        << csv_value(e.is_null() ? none : e["sqnr_db"]) << ','
+        << csv_value(l["mapping"].is_null() ? none : l["mapping"]["loop_order"]) << '\n';
+  }
+  return out.str();
 }
 
 }  // namespace nmp::sim

@@ -56,5 +56,9 @@ struct ReportInputs {
 
 Json build_report(const ReportInputs& in);
 std::string render_summary(const Json& report);
+// One row per layer, the columns SCALE-Sim users look for: shape, cycles, MAC utilization,
+// DRAM bytes read and written, each SRAM's words read and written, dynamic energy in all and
+// by unit, error against FP32 (empty when not computed), loop order (README, `run --csv`).
+std::string layers_csv(const Json& report);
 
 }  // namespace nmp::sim
