@@ -89,14 +89,22 @@ Cycles BeatCursor::walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStrea
   return total;
 }
 
-Cycles BeatCursor::uncontended_cycles(const std::vector<BeatGroup>& groups) {
+Cycles BeatCursor::uncontended_cycles(const std::vector<BeatGroup>& groups,
+                                      std::vector<WordCount>* words, uint32_t* mask) {
   Cycles total = 0;
-  std::array<uint64_t, kMaxStreams> words{};
-  for (const BeatGroup& g : groups) total += walk_group(g, words);
+  std::array<uint64_t, kMaxStreams> moved{};
+  for (const BeatGroup& g : groups) {
+    total += walk_group(g, moved);
+    for (unsigned i = 0; i < g.stream_count; ++i) {
+      const Stream& s = g.streams[i];
+      if (words) words->push_back({s.sram, s.access, moved[i]});
+      if (mask && g.beats > 0) *mask |= 1u << (s.sram->id() * 2 + s.sram->port_class(s.access));
+    }
+  }
   return total;
 }
 
-void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer) {
+void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer, bool count) {
   groups_.assign(groups.begin(), groups.end());
   group_cycles_.resize(groups_.size());
   later_groups_cycles_ = 0;
@@ -107,7 +115,7 @@ void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer) {
     }
     std::array<uint64_t, kMaxStreams> words{};
     group_cycles_[j] = walk_group(g, words);
-    for (unsigned i = 0; i < g.stream_count; ++i) {
+    for (unsigned i = 0; count && i < g.stream_count; ++i) {
       g.streams[i].sram->count_words(layer, g.streams[i].access, words[i]);
     }
     later_groups_cycles_ += group_cycles_[j];

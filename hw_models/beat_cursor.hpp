@@ -66,11 +66,22 @@ struct BeatGroup {
 
 enum class StepResult : uint8_t { kProgress, kStalled };
 
+// The words one stream of a phase moves through an SRAM.
+struct WordCount {
+  Sram* sram = nullptr;
+  Access access = Access::kRead;
+  uint64_t words = 0;
+  bool operator==(const WordCount& o) const {
+    return sram == o.sram && access == o.access && words == o.words;
+  }
+};
+
 class BeatCursor {
  public:
-  // Starts a phase and counts every word it will move into the SRAMs' statistics. The groups
-  // are copied into storage the cursor keeps, so steady-state phases allocate nothing.
-  void start(const std::vector<BeatGroup>& groups, uint32_t layer);
+  // Starts a phase and counts every word it will move into the SRAMs' statistics (unless
+  // `count` is false: a caller that counted them in closed form). The groups are copied into
+  // storage the cursor keeps, so steady-state phases allocate nothing.
+  void start(const std::vector<BeatGroup>& groups, uint32_t layer, bool count = true);
   bool done() const { return group_ >= groups_.size(); }
 
   // Cycles from now that are plain countdown if uncontended: the current group's remaining
@@ -88,8 +99,12 @@ class BeatCursor {
   // Bit (sram id * 2 + port class) for every stream of the current group.
   uint32_t sram_use_mask() const;
 
-  // Uncontended cycles of a list of groups (the closed form that skip() applies).
-  static Cycles uncontended_cycles(const std::vector<BeatGroup>& groups);
+  // Uncontended cycles of a list of groups (the closed form that skip() applies); `words`, if
+  // given, receives what each stream moves, in order, and `mask` the sram_use_mask() bits of
+  // every group.
+  static Cycles uncontended_cycles(const std::vector<BeatGroup>& groups,
+                                   std::vector<WordCount>* words = nullptr,
+                                   uint32_t* mask = nullptr);
 
  private:
   struct Window {

@@ -251,7 +251,7 @@ bool Dma::step(Cycles now) {
   return cursor_.done();
 }
 
-void Dma::op_skip(Cycles n) {
+void Dma::op_skip(Cycles /*now*/, Cycles n) {
   (in_latency() ? stats().busy_latency : stats().busy_transfer) += n;
   cursor_.skip(n);
 }

@@ -327,6 +327,7 @@ void MacArray::begin(const Command& cmd, Cycles now) {
 
   next_load_ = next_compute_ = 0;
   loading_ = draining_ = shadow_full_ = any_compute_ = false;
+  run_valid_ = run_known_ = false;
   compute_free_at_ = now;
 }
 
@@ -343,7 +344,7 @@ bool MacArray::loader_can_start(Cycles now) const {
   return params_.weight_preload_overlap || (!any_compute_ && compute_free_at_ <= now);
 }
 
-void MacArray::start_compute() {
+void MacArray::start_compute(Cycles now) {
   const Command& cmd = current();
   if (next_compute_ == folds_.size()) {
     draining_ = true;
@@ -372,6 +373,211 @@ void MacArray::start_compute() {
   }
   any_compute_ = true;
   shadow_full_ = false;
+  enter_run(now);
+}
+
+MacArray::FoldCost MacArray::fold_cost(size_t fold, FoldPlan& plan) const {
+  const Fold& f = folds_[fold];
+  plan_fold(params_, current(), f, blocks_[f.block], srams_, plan);
+  FoldCost c;
+  c.stationary_bits = plan.stationary_bits;
+  if (preloads()) c.load = BeatCursor::uncontended_cycles(plan.load, &c.load_words, &c.sram_mask);
+  for (const auto& seq : plan.compute) {
+    c.compute =
+        std::max(c.compute, BeatCursor::uncontended_cycles(seq, &c.compute_words, &c.sram_mask));
+  }
+  return c;
+}
+
+MacArray::FoldKey MacArray::fold_key(size_t fold) const {
+  const Command& cmd = current();
+  const Fold& f = folds_[fold];
+  const WeightBlock& b = blocks_[f.block];
+  const PeTraits t = params_.traits();
+  FoldKey k;
+  k.m_count = f.m_count;
+  k.k_count = b.k_count;
+  k.n_count = b.n_count;
+  k.rows = b.rows();
+  k.row_bytes = b.row_bytes;
+  k.bytes = b.bytes;
+  k.reads_acc = cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kAccumulate) || b.k0 > 0;
+  auto within_word = [&](MemSpace space, uint64_t byte) {
+    return byte % srams_[static_cast<size_t>(space)]->word_bytes();
+  };
+  k.act_offset =
+      within_word(MemSpace::kActSram, cmd.args[op::kAct] + f.m0 * cmd.args[op::kActStride] +
+                                          uint64_t{b.k0} * t.act_bytes);
+  k.wgt_offset = within_word(MemSpace::kWeightSram, cmd.args[op::kWgt] + b.offset);
+  k.acc_offset =
+      within_word(MemSpace::kAccSram, cmd.args[op::kAcc] + f.m0 * cmd.args[op::kAccStride] +
+                                          uint64_t{b.n0} * t.acc_bytes);
+  return k;
+}
+
+void MacArray::enter_run(Cycles now) {
+  // At a fold's compute start the engines stand as a run needs them: with overlap the next
+  // fold's load starts in this cycle too; without, it starts when this compute ends.
+  run_valid_ = false;
+  if (record_activity_) return;
+  const size_t j = next_compute_;
+  if (!run_known_ || j > run_last_) {
+    // The shortest period (up to kMaxPeriod folds) that the next folds' keys repeat with,
+    // checked over three periods, then followed as far as it holds. One fold per phase is
+    // planned; the others are compared by key (and planned only where a skip lands).
+    constexpr size_t kMaxPeriod = 8;
+    std::vector<FoldKey> keys;
+    for (size_t f = j; f < folds_.size() && keys.size() < 3 * kMaxPeriod; ++f)
+      keys.push_back(fold_key(f));
+    size_t period = 1;
+    auto repeats = [&](size_t q) {
+      for (size_t i = q; i < std::min(keys.size(), 3 * q); ++i) {
+        if (!(keys[i] == keys[i - q])) return false;
+      }
+      return keys.size() >= 2 * q;
+    };
+    while (period < kMaxPeriod && !repeats(period)) ++period;
+    run_first_ = j;
+    run_last_ = j;
+    if (repeats(period)) {
+      while (run_last_ + 1 < folds_.size() &&
+             fold_key(run_last_ + 1) == (run_last_ + 1 - j < keys.size()
+                                             ? keys[(run_last_ + 1 - j) % period]
+                                             : fold_key(run_last_ + 1 - period))) {
+        ++run_last_;
+      }
+    }
+    run_costs_.clear();
+    for (size_t i = 0; i < period && j + i <= run_last_; ++i)
+      run_costs_.push_back(fold_cost(j + i, scratch_plan_));
+    run_known_ = true;
+  }
+  run_fold_ = j;
+  run_t0_ = now;
+  const size_t q = run_costs_.size();
+  run_compute_.assign(q, 0);
+  run_period_.assign(q, 0);
+  run_starts_.assign(q + 1, 0);
+  run_compute_before_.assign(q + 1, 0);
+  run_sram_mask_ = 0;
+  bool usable = run_last_ > j;
+  for (size_t i = 0; i < q; ++i) {
+    const FoldCost& c = run_cost(i);
+    const Cycles load = preloads() ? run_cost(i + 1).load : 0;  // the next fold's
+    run_compute_[i] = c.compute;
+    run_period_[i] = !preloads()                      ? c.compute
+                     : params_.weight_preload_overlap ? std::max(load, c.compute)
+                                                      : load + c.compute;
+    run_starts_[i + 1] = run_starts_[i] + run_period_[i];
+    run_compute_before_[i + 1] = run_compute_before_[i] + c.compute;
+    run_sram_mask_ |= c.sram_mask;
+    usable &= c.compute > 0 && (!preloads() || c.load > 0);
+  }
+  run_valid_ = usable;
+}
+
+void MacArray::skip_run(Cycles now, Cycles n) {
+  MacArrayStats& s = stats();
+  const uint32_t layer = current().layer;
+  const size_t q = run_costs_.size();
+  const Cycles S = run_starts_[q];  // the cycles of one period of folds
+  const bool overlap = params_.weight_preload_overlap;
+  // Cycles relative to run_t0_: [a, b) are skipped. Fold i (local) starts computing at
+  // run_starts_ (plus whole cycles of the periods), computes for run_compute_[i], then (if its
+  // period is longer) only loads.
+  const Cycles a = now - run_t0_, b = a + n;
+  struct Place {
+    Cycles cycle;  // whole cycles of the periods
+    size_t i;      // local phase
+    Cycles o;      // cycles into fold i's period
+  };
+  auto place = [&](Cycles x) {
+    Place p{x / S, 0, x % S};
+    while (p.o >= run_period_[p.i]) p.o -= run_period_[p.i++];
+    return p;
+  };
+  auto computing = [&](Cycles x) {  // compute cycles in [0, x)
+    const Place p = place(x);
+    return p.cycle * run_compute_before_[q] + run_compute_before_[p.i] +
+           std::min(p.o, run_compute_[p.i]);
+  };
+  const Cycles compute_cycles = computing(b) - computing(a);
+  s.busy_compute += compute_cycles;
+  s.busy_load += n - compute_cycles;
+  // Phases starting in [a, b), each counting its words then: fold i's compute at its period's
+  // start (not fold 0's, at 0), the next fold's load then (overlap) or after the compute.
+  auto starts_before = [&](Cycles x, Cycles offset) -> uint64_t {
+    return x > offset ? (x - offset - 1) / S + 1 : 0;
+  };
+  for (size_t i = 0; i < q; ++i) {
+    const uint64_t computes = starts_before(b, run_starts_[i]) - starts_before(a, run_starts_[i]);
+    for (const WordCount& w : run_cost(i).compute_words)
+      w.sram->count_words(layer, w.access, w.words * computes);
+    if (!preloads()) continue;
+    const Cycles load_at = run_starts_[i] + (overlap ? 0 : run_compute_[i]);
+    const uint64_t loads = starts_before(b, load_at) - starts_before(a, load_at);
+    const FoldCost& next = run_cost(i + 1);
+    for (const WordCount& w : next.load_words)
+      w.sram->count_words(layer, w.access, w.words * loads);
+    s.stationary_bits += loads * next.stationary_bits;
+  }
+
+  // The engines as they stand at b.
+  const Place at = place(b), from = place(a);
+  const size_t fold = run_fold_ + at.cycle * q + at.i;
+  const Cycles start = run_t0_ + at.cycle * S + run_starts_[at.i];  // its compute start
+  const Cycles C = run_compute_[at.i], o = at.o;
+  const Cycles L = preloads() ? run_cost(at.i + 1).load : 0;
+  const Cycles load_at = overlap ? 0 : C;  // into its period
+  auto plan_into = [&](size_t f, FoldPlan& plan) {
+    plan_fold(params_, current(), folds_[f], blocks_[folds_[f].block], srams_, plan);
+  };
+  if (o == 0) {  // `fold` starts computing at b: the one before is done, `fold` is loaded
+    const size_t before = (at.i + q - 1) % q;
+    any_compute_ = false;
+    next_compute_ = fold;
+    compute_free_at_ = start - run_period_[before] + run_compute_[before];
+    if (preloads()) {
+      plan_into(fold, plan_);
+      loading_ = false;
+      shadow_full_ = true;
+      next_load_ = fold + 1;
+    }
+    return;
+  }
+  // Within the fold the skip began in, the engines already run it and its load: they only
+  // move on. Past it, they start as the fold and the load starting then would.
+  const bool same_fold = at.cycle == from.cycle && at.i == from.i;
+  if (same_fold) {
+    for (BeatCursor& c : compute_) c.skip(n);
+  } else {
+    plan_into(fold, scratch_plan_);
+    for (size_t i = 0; i < kEngines; ++i) {
+      compute_[i].start(scratch_plan_.compute[i], layer, false);
+      compute_[i].skip(o);
+    }
+  }
+  any_compute_ = o < C;
+  next_compute_ = any_compute_ ? fold : fold + 1;
+  if (!any_compute_) compute_free_at_ = start + C;
+  compute_started_at_ = start;
+  if (!preloads()) return;
+  if (o <= load_at) {  // without overlap, the next load starts once this compute ends
+    shadow_full_ = loading_ = false;
+    next_load_ = fold + 1;
+    return;
+  }
+  const Cycles progress = o - load_at;
+  if (same_fold && from.o > load_at) {
+    if (loading_) loader_.skip(n);  // the load that began before the skip
+  } else {
+    plan_into(fold + 1, plan_);
+    loader_.start(plan_.load, layer, false);
+    loader_.skip(progress);
+  }
+  loading_ = progress < L;
+  shadow_full_ = !loading_;
+  next_load_ = loading_ ? fold + 1 : fold + 2;
 }
 
 void MacArray::start_load() {
@@ -389,7 +595,7 @@ bool MacArray::step(Cycles now) {
   bool accounted = false;
   bool finished = false;
   if (compute_can_start()) {
-    start_compute();
+    start_compute(now);
     compute_started_at_ = now;
   }
   if (record_activity_) {
@@ -418,6 +624,7 @@ bool MacArray::step(Cycles now) {
     }
     if (stalled) {
       ++s.stall_sram[stalled->id()];
+      run_valid_ = false;  // the engines no longer keep the run's time
     } else {
       ++(draining_ ? s.busy_drain : s.busy_compute);
     }
@@ -441,6 +648,7 @@ bool MacArray::step(Cycles now) {
     activity_.loading = true;
     activity_.load_fold = next_load_;
     const StepResult r = loader_.tick(now);
+    if (r == StepResult::kStalled) run_valid_ = false;
     if (!accounted) {
       if (r == StepResult::kStalled) {
         ++s.stall_sram[loader_.stalled_on()->id()];
@@ -457,8 +665,7 @@ bool MacArray::step(Cycles now) {
   return finished;
 }
 
-Cycles MacArray::op_quiet_cycles(Cycles now) const {
-  if (compute_can_start() || loader_can_start(now)) return 0;
+Cycles MacArray::engines_quiet_cycles(Cycles /*now*/) const {
   Cycles q = kNever;
   for (const BeatCursor& c : compute_) {
     if ((any_compute_ || draining_) && !c.done()) q = std::min(q, c.quiet_cycles());
@@ -467,7 +674,23 @@ Cycles MacArray::op_quiet_cycles(Cycles now) const {
   return q;
 }
 
-void MacArray::op_skip(Cycles n) {
+Cycles MacArray::op_quiet_cycles(Cycles now) const {
+  if (compute_can_start() || loader_can_start(now)) return 0;
+  Cycles q = engines_quiet_cycles(now);
+  if (run_valid_) {
+    // Up to the compute start of the run's last fold, every fold boundary is closed form.
+    const size_t folds = run_last_ - run_fold_, period = run_costs_.size();
+    const Cycles end = run_t0_ + folds / period * run_starts_[period] + run_starts_[folds % period];
+    if (end > now && q != kNever) q = std::max(q, end - now);
+  }
+  return q;
+}
+
+void MacArray::op_skip(Cycles now, Cycles n) {
+  if (run_valid_ && n > engines_quiet_cycles(now)) {
+    skip_run(now, n);
+    return;
+  }
   MacArrayStats& s = stats();
   if (any_compute_ || draining_) {
     (draining_ ? s.busy_drain : s.busy_compute) += n;
@@ -484,6 +707,7 @@ uint32_t MacArray::op_sram_use() const {
     for (const BeatCursor& c : compute_) mask |= c.sram_use_mask();
   }
   if (loading_) mask |= loader_.sram_use_mask();
+  if (run_valid_) mask |= run_sram_mask_;  // every port class of the run's folds
   return mask;
 }
 

@@ -108,7 +108,7 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   void begin(const Command& cmd, Cycles now) override;
   bool step(Cycles now) override;
   Cycles op_quiet_cycles(Cycles now) const override;
-  void op_skip(Cycles n) override;
+  void op_skip(Cycles now, Cycles n) override;
   uint32_t op_sram_use() const override;
 
  private:
@@ -124,12 +124,48 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
                         const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams,
                         FoldPlan& plan);
 
+  // What one fold costs uncontended: its load and compute cycles, the words each of its
+  // streams moves, the stationary bits it writes, and the SRAM port classes it uses.
+  struct FoldCost {
+    Cycles load = 0, compute = 0;
+    uint64_t stationary_bits = 0;
+    std::vector<WordCount> load_words, compute_words;
+    uint32_t sram_mask = 0;
+    bool operator==(const FoldCost& o) const {
+      return load == o.load && compute == o.compute && stationary_bits == o.stationary_bits &&
+             load_words == o.load_words && compute_words == o.compute_words &&
+             sram_mask == o.sram_mask;
+    }
+  };
+  FoldCost fold_cost(size_t fold, FoldPlan& plan) const;
+  // What a fold's cost depends on: its shape, whether it reads the accumulators, and where its
+  // three operands start within an SRAM word (plan_fold() and the beats' word counts read
+  // nothing else). Folds with equal keys cost the same.
+  struct FoldKey {
+    uint64_t m_count = 0, k_count = 0, n_count = 0, rows = 0, row_bytes = 0, bytes = 0;
+    bool reads_acc = false;
+    uint64_t act_offset = 0, wgt_offset = 0, acc_offset = 0;  // within their SRAM words
+    bool operator==(const FoldKey& o) const {
+      return m_count == o.m_count && k_count == o.k_count && n_count == o.n_count &&
+             rows == o.rows && row_bytes == o.row_bytes && bytes == o.bytes &&
+             reads_acc == o.reads_acc && act_offset == o.act_offset && wgt_offset == o.wgt_offset &&
+             acc_offset == o.acc_offset;
+    }
+  };
+  FoldKey fold_key(size_t fold) const;
+
   MacArrayStats& stats() { return stats_for_layer<MacArrayStats>(stats_, current().layer); }
   bool preloads() const;  // every dataflow but output-stationary fills stationary registers
   bool compute_can_start() const;
   bool loader_can_start(Cycles now) const;
-  void start_compute();
+  void start_compute(Cycles now);
   void start_load();
+  // The quiet cycles of the engines as they stand (without a run of folds).
+  Cycles engines_quiet_cycles(Cycles now) const;
+  // Finds the run of folds that cost what the fold starting now does.
+  void enter_run(Cycles now);
+  // Advances n cycles of a run in closed form and sets every engine as they would stand.
+  void skip_run(Cycles now, Cycles n);
 
   MacArrayParams params_;
   std::array<Sram*, kNumSrams> srams_;
@@ -152,6 +188,25 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   bool record_activity_ = false;
   // Shape of the fold computing: T and the used rows and columns of its wavefront.
   uint32_t fold_temporal_ = 0, fold_rows_used_ = 0, fold_cols_used_ = 0;
+  // A run of folds (docs/architecture.md#mac-array): from fold run_first_ to run_last_ the
+  // folds' keys repeat with a period of run_costs_.size() folds (their operands' places within
+  // an SRAM word cycle as the reduction steps), so their costs do too. From the compute start
+  // of fold run_fold_ at cycle run_t0_, each fold starts computing its own period after the
+  // one before: the quiet stretch spans whole folds, which skip_run() crosses in closed form.
+  // A stall ends it.
+  bool run_valid_ = false;
+  bool run_known_ = false;  // run_first_, run_last_ and run_costs_ hold for this gemm
+  size_t run_first_ = 0, run_fold_ = 0, run_last_ = 0;
+  std::vector<FoldCost> run_costs_;  // by phase: fold f has phase (f - run_first_) % size
+  Cycles run_t0_ = 0;
+  // From run_fold_ on, by local index i (fold run_fold_ + i): compute cycles, period (compute
+  // start to the next compute start), and period starts (run_starts_[q] = one cycle of them).
+  std::vector<Cycles> run_compute_, run_period_, run_starts_, run_compute_before_;
+  uint32_t run_sram_mask_ = 0;
+  const FoldCost& run_cost(size_t local) const {
+    return run_costs_[(run_fold_ - run_first_ + local) % run_costs_.size()];
+  }
+  FoldPlan scratch_plan_;
 };
 
 }  // namespace nmp::hw

@@ -27,8 +27,8 @@ Cycles QueuedUnit::quiet_cycles(Cycles now) const {
   return kNever;
 }
 
-void QueuedUnit::skip(Cycles /*now*/, Cycles n) {
-  if (busy_) op_skip(n);
+void QueuedUnit::skip(Cycles now, Cycles n) {
+  if (busy_) op_skip(now, n);
 }
 
 }  // namespace nmp::hw

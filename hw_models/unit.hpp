@@ -69,7 +69,7 @@ class QueuedUnit : public ClockedUnit {
   // One cycle of the command in progress; returns true if it ends in this cycle.
   virtual bool step(Cycles now) = 0;
   virtual Cycles op_quiet_cycles(Cycles now) const = 0;
-  virtual void op_skip(Cycles n) = 0;
+  virtual void op_skip(Cycles now, Cycles n) = 0;
   virtual uint32_t op_sram_use() const = 0;
 
  private:

@@ -600,7 +600,7 @@ bool VectorUnit::step(Cycles now) {
   return cursor_.done();
 }
 
-void VectorUnit::op_skip(Cycles n) {
+void VectorUnit::op_skip(Cycles /*now*/, Cycles n) {
   busy_counter() += n;
   cursor_.skip(n);
 }

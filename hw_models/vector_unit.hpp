@@ -75,7 +75,7 @@ class VectorUnit : public sc_core::sc_module, public QueuedUnit {
   void begin(const Command& cmd, Cycles now) override;
   bool step(Cycles now) override;
   Cycles op_quiet_cycles(Cycles /*now*/) const override { return cursor_.quiet_cycles(); }
-  void op_skip(Cycles n) override;
+  void op_skip(Cycles now, Cycles n) override;
   uint32_t op_sram_use() const override { return cursor_.sram_use_mask(); }
 
  private:
