@@ -9,46 +9,68 @@ uint64_t WeightLayout::row_bytes(uint32_t elements) const {
   return uint64_t{elements} * pe_traits(pe).weight_bytes;
 }
 
-std::vector<WeightBlock> weight_blocks(uint32_t n, uint32_t k, const WeightLayout& layout) {
-  uint32_t block_n = layout.array_cols, block_k = layout.array_rows;
-  bool n_major = true;
+namespace {
+
+// A layout's block size along n and k, and whether a block's rows run along n.
+struct BlockShape {
+  uint32_t n, k;
+  bool n_major;
+};
+BlockShape block_shape(uint32_t n, uint32_t k, const WeightLayout& layout) {
   switch (layout.dataflow) {
     case Dataflow::kAdderTree:
       break;
     case Dataflow::kWeightStationary:
-      n_major = false;
-      break;
+      return {layout.array_cols, layout.array_rows, false};
     case Dataflow::kOutputStationary:
-      block_k = k;
-      n_major = false;
-      break;
+      return {layout.array_cols, k, false};
     case Dataflow::kInputStationary:
-      block_n = n;
-      break;
+      return {n, layout.array_rows, true};
   }
+  return {layout.array_cols, layout.array_rows, true};
+}
+
+}  // namespace
+
+std::vector<WeightBlock> weight_blocks(uint32_t n, uint32_t k, const WeightLayout& layout) {
+  const BlockShape shape = block_shape(n, k, layout);
   std::vector<WeightBlock> blocks;
+  blocks.reserve(size_t{(n + shape.n - 1) / shape.n} * ((k + shape.k - 1) / shape.k));
   uint64_t offset = 0;
-  for (uint32_t n0 = 0; n0 < n; n0 += block_n) {
-    for (uint32_t k0 = 0; k0 < k; k0 += block_k) {
-      WeightBlock b;
+  for (uint32_t n0 = 0; n0 < n; n0 += shape.n) {
+    for (uint32_t k0 = 0; k0 < k; k0 += shape.k) {
+      WeightBlock& b = blocks.emplace_back();
       b.n0 = n0;
       b.k0 = k0;
-      b.n_count = std::min(block_n, n - n0);
-      b.k_count = std::min(block_k, k - k0);
-      b.n_major = n_major;
+      b.n_count = std::min(shape.n, n - n0);
+      b.k_count = std::min(shape.k, k - k0);
+      b.n_major = shape.n_major;
       b.row_bytes = layout.row_bytes(b.row_length());
       b.bytes = b.rows() * b.row_bytes;
       b.offset = offset;
       offset += b.bytes;
-      blocks.push_back(b);
     }
   }
   return blocks;
 }
 
 uint64_t weight_operand_bytes(uint32_t n, uint32_t k, const WeightLayout& layout) {
+  // The sum of weight_blocks()' bytes in closed form: blocks differ only at the edges.
+  const BlockShape shape = block_shape(n, k, layout);
+  const uint32_t n_sizes[] = {shape.n, n % shape.n}, k_sizes[] = {shape.k, k % shape.k};
+  const uint64_t n_counts[] = {n / shape.n, n % shape.n ? 1u : 0u};
+  const uint64_t k_counts[] = {k / shape.k, k % shape.k ? 1u : 0u};
   uint64_t total = 0;
-  for (const WeightBlock& b : weight_blocks(n, k, layout)) total += b.bytes;
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 2; ++j) {
+      if (n_counts[i] == 0 || k_counts[j] == 0) continue;
+      WeightBlock b;
+      b.n_count = n_sizes[i];
+      b.k_count = k_sizes[j];
+      b.n_major = shape.n_major;
+      total += n_counts[i] * k_counts[j] * b.rows() * layout.row_bytes(b.row_length());
+    }
+  }
   return total;
 }
 

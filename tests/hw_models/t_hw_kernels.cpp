@@ -385,3 +385,23 @@ TEST_CASE("requantization maps a row into [-127, 127] as documented", "[unit]") 
     }
   }
 }
+
+TEST_CASE("the weight operand's bytes in closed form equal its blocks' on random shapes",
+          "[unit]") {
+  std::mt19937_64 rng(5);
+  const Dataflow dataflows[] = {Dataflow::kAdderTree, Dataflow::kWeightStationary,
+                                Dataflow::kOutputStationary, Dataflow::kInputStationary};
+  const PeKind kinds[] = {PeKind::kTernaryInt8, PeKind::kInt8Int8, PeKind::kFp16, PeKind::kFp32};
+  for (int i = 0; i < 400; ++i) {
+    const auto n = 1 + static_cast<uint32_t>(rng() % 300),
+               k = 1 + static_cast<uint32_t>(rng() % 300);
+    const WeightLayout layout{
+        dataflows[rng() % 4], 1 + static_cast<uint32_t>(rng() % 40),
+        1 + static_cast<uint32_t>(rng() % 40), kinds[rng() % 4],
+        rng() % 2 ? arith::TernaryPacking::kTwoBit : arith::TernaryPacking::kFiveTritsPerByte};
+    uint64_t sum = 0;
+    for (const WeightBlock& b : weight_blocks(n, k, layout)) sum += b.bytes;
+    INFO("n " << n << " k " << k);
+    REQUIRE(weight_operand_bytes(n, k, layout) == sum);
+  }
+}
