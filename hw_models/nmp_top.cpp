@@ -130,6 +130,7 @@ void NmpTop::step_default() {
     }
     next_trigger(period_ * static_cast<double>(unsynced_));
     unsynced_ = 0;
+    if (progress_) progress_(now_, controller_.layer_starts().size());
   } catch (const SimulationError& e) {
     finish(e.what());
   }
@@ -147,6 +148,7 @@ void NmpTop::step_lockstep() {
     tick_all(now_);
     if (observer_) observer_(now_);
     ++now_;
+    if (progress_ && now_ % kTimeQuantum == 0) progress_(now_, controller_.layer_starts().size());
     if (controller_.halted()) {
       finish("");
     } else {

@@ -74,6 +74,11 @@ class NmpTop : public sc_core::sc_module {
   // Called after every cycle's ticks with that cycle (lockstep mode only, where every cycle is
   // ticked): the hook for per-cycle traces.
   void set_cycle_observer(std::function<void(Cycles)> observer);
+  // Called every 2^16 simulated cycles with the cycle and the number of layers begun: the hook
+  // for a progress line (it must be cheap; it may be called often).
+  void set_progress(std::function<void(Cycles, size_t)> progress) {
+    progress_ = std::move(progress);
+  }
   const Sram& sram(MemSpace space) const { return *srams_.at(static_cast<size_t>(space)); }
   uint32_t layer_count() const;
   const std::vector<Cycles>& layer_starts() const { return controller_.layer_starts(); }
@@ -106,6 +111,7 @@ class NmpTop : public sc_core::sc_module {
   Cycles cycles_ = 0;
   std::string error_;
   std::function<void(Cycles)> observer_;
+  std::function<void(Cycles, size_t)> progress_;
 };
 
 }  // namespace nmp::hw

@@ -18,6 +18,7 @@
 #include "sim/dram_trace.hpp"
 #include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
+#include "sim/progress.hpp"
 #include "sim/regress.hpp"
 #include "sim/report.hpp"
 #include "sim/report_tools.hpp"
@@ -188,6 +189,7 @@ int cmd_run(int argc, char** argv) {
     return 0;
   }
   in.options.verify = !no_verify;
+  in.options.progress = nmp::sim::ProgressLine::wanted(quiet);
   in.options.max_cycles = max_cycles.value;
   in.options.max_instructions = max_instructions.value;
   in.options.lockstep = in.options.lockstep || !in.options.trace_path.empty();
@@ -507,7 +509,7 @@ int cmd_sweep(int argc, char** argv) {
                        : std::string()) +
                   ".sqlite";
   }
-  opt.progress = !quiet;
+  opt.progress = nmp::sim::ProgressLine::wanted(quiet);
   const nmp::sim::SweepSummary sum = nmp::sim::run_sweep(spec, opt);
   std::cout << "sweep " << spec.name << ": " << sum.points << " points"
             << (opt.shards > 1 ? " in this shard" : "") << ", " << sum.done << " run, "

@@ -1,5 +1,7 @@
 #include "sim/run.hpp"
 
+#include "sim/progress.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
 #include "sim/report.hpp"
+#include "sim/text.hpp"
 #include "sim/trace.hpp"
 #include "workloads/attention.hpp"
 #include "workloads/graph.hpp"
@@ -334,6 +337,7 @@ class PhaseTimer {
 
 Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerated) {
   PhaseTimer timer(cfg.options.profile);
+  ProgressLine line(cfg.options.progress, 1.0);  // from a second on
   const workloads::ModelSpec& model = cfg.workload.model;
   const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
   workloads::ModelData generated;
@@ -380,6 +384,17 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   hw::NmpTop top("nmp", machine, lowered.program, std::move(lowered.dram_image), unbacked);
   const TraceSink trace(cfg.options.trace_path, top, machine.mac_array);
   timer.mark("elaborate");
+  if (line.on()) {
+    const auto begun = std::chrono::steady_clock::now();
+    top.set_progress([&](hw::Cycles now, size_t layers) {
+      const double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count();
+      const size_t layer = std::min(std::max<size_t>(layers, 1), model.layers.size());
+      line.show(format_text("nmpsim: simulating layer %zu/%zu (%s), %llu cycles, %.3g cycles/s",
+                            layer, model.layers.size(), model.layers[layer - 1].name.c_str(),
+                            static_cast<unsigned long long>(now), s > 0 ? now / s : 0.0));
+    });
+  }
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
   timer.mark("simulate", std::to_string(top.cycles()) + " cycles");
@@ -402,6 +417,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   std::vector<workloads::LayerReference> refs;
   const bool check = cfg.options.verify && !cfg.options.timing_only;
   if (check) {
+    line.show("nmpsim: checking every output against the bit-exact reference and FP32");
     if (model.graph) {
       refs = workloads::reference_graph(model, data, lowered, cfg.hw.params);
     } else if (recurrent) {

@@ -32,8 +32,9 @@ struct RunOptions {
   // Watchdog: about 3 minutes of the slowest simulation, 100x the longest model in the library.
   uint64_t max_cycles = uint64_t{1} << 34;
   uint64_t max_instructions = uint64_t{1} << 30;
-  std::string dump_dir;  // write .npy tensors here when not empty
-  bool profile = false;  // print host wall time per phase to standard error
+  std::string dump_dir;   // write .npy tensors here when not empty
+  bool profile = false;   // print host wall time per phase to standard error
+  bool progress = false;  // a progress line on standard error (sim/progress.hpp)
   // Write the MAC array's per-cycle occupancy here (sim/trace.hpp) when not empty; needs
   // lockstep, which the command line turns on with it.
   std::string trace_path;

@@ -1,5 +1,8 @@
 #include "sim/sweep.hpp"
 
+#include "sim/progress.hpp"
+#include "sim/text.hpp"
+
 #include <poll.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -209,19 +212,6 @@ struct Child {
   SweepPoint point;
   std::string text;
 };
-
-std::string seconds_text(double s) {
-  char buf[32];
-  if (s >= 3600) {
-    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600),
-                  static_cast<int>(s / 60) % 60);
-  } else if (s >= 60) {
-    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.0fs", s);
-  }
-  return buf;
-}
 
 }  // namespace
 
@@ -460,22 +450,21 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
   };
 
-  const auto start = std::chrono::steady_clock::now();
   std::vector<Child> running;
   size_t next = 0;
+  ProgressLine line(opt.progress);
   auto report_progress = [&] {
-    if (!opt.progress) return;
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double elapsed = line.elapsed_s();
     const uint64_t finished = sum.done + sum.failed;
     const uint64_t left = todo.size() - finished;
-    std::fprintf(
-        stderr, "sweep %s: %llu/%zu finished, %llu failed, %zu running, ETA %s\n",
-        spec.name.c_str(), static_cast<unsigned long long>(finished), todo.size(),
-        static_cast<unsigned long long>(sum.failed), running.size(),
-        finished ? seconds_text(elapsed / static_cast<double>(finished) * static_cast<double>(left))
-                       .c_str()
-                 : "?");
+    const double rate = elapsed > 0 ? static_cast<double>(finished) / elapsed : 0.0;
+    line.show(
+        format_text(
+            "sweep %s: %llu/%zu points, %llu failed, %zu running, %.2f points/s, ETA %s",
+            spec.name.c_str(), static_cast<unsigned long long>(finished), todo.size(),
+            static_cast<unsigned long long>(sum.failed), running.size(), rate,
+            finished ? ProgressLine::duration_text(static_cast<double>(left) / rate).c_str() : "?"),
+        left == 0);
   };
   const unsigned jobs = std::max(1u, opt.jobs);
   while (next < todo.size() || !running.empty()) {
