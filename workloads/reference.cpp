@@ -172,6 +172,9 @@ NMP_ROW_KERNEL void add_products(uint32_t* acc, const uint32_t* w, uint32_t x, s
 NMP_ROW_KERNEL void add_products(uint64_t* acc, const int64_t* w, uint64_t x, size_t n) {
   for (size_t c = 0; c < n; ++c) acc[c] += x * static_cast<uint64_t>(w[c]);
 }
+void add_products(__int128* acc, const int64_t* w, __int128 x, size_t n) {
+  for (size_t c = 0; c < n; ++c) acc[c] += x * w[c];
+}
 NMP_ROW_KERNEL void add_products(float* acc, const float* w, float x, size_t n) {
   for (size_t c = 0; c < n; ++c) {
     const float p = x * w[c];
@@ -336,50 +339,14 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
       }
       return;
     }
-    case Path::kFixed: {
-      // fixed<2,14>: sums modulo 2^64, its accumulator's width; posit<8,0>: exact (NaR in, NaR
-      // out).
-      std::vector<uint64_t> acc(rb * n, 0);
-      std::vector<uint8_t> row_nar(rb, 0);
-      for (uint32_t i = 0; i < k_; ++i) {
-        const int64_t* wr = &w_units_[i * n];
-        for (uint32_t r = 0; r < rb; ++r) {
-          const uint32_t p = x[r * size_t{k_} + i] & mask;
-          row_nar[r] |= nar_[p];
-          const auto xi = static_cast<uint64_t>(units_[p]);
-          if (xi != 0) add_products(&acc[r * n], wr, xi, n);
-        }
-      }
-      for (size_t j = 0; j < acc.size(); ++j) {
-        const auto v = static_cast<int64_t>(acc[j]);
-        const uint64_t magnitude = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : uint64_t(v);
-        out[j] = row_nar[j / n] || w_col_nar_[j % n]
-                     ? arith::Unpacked::nan()
-                     : arith::Unpacked::from_integer(v < 0, magnitude, lsb_);
-      }
+    case Path::kFixed:
+      // fixed<2,14>: sums modulo 2^64, its accumulator's width; posit<8,0>: exact.
+      unit_block<uint64_t, int64_t>(x, rb, out);
       return;
-    }
-    case Path::kPosit: {
+    case Path::kPosit:
       // posit<16,1>, exact: |sum| < k x maxpos^2 = 2^112 k fits for k < 2^15.
-      std::vector<__int128> acc(rb * n, 0);
-      std::vector<uint8_t> row_nar(rb, 0);
-      for (uint32_t i = 0; i < k_; ++i) {
-        const int64_t* wr = &w_units_[i * n];
-        for (uint32_t r = 0; r < rb; ++r) {
-          const uint32_t p = x[r * size_t{k_} + i] & mask;
-          row_nar[r] |= nar_[p];
-          const __int128 xi = units_[p];
-          if (xi == 0) continue;
-          __int128* a = &acc[r * n];
-          for (size_t c = 0; c < n; ++c) a[c] += xi * wr[c];
-        }
-      }
-      for (size_t j = 0; j < acc.size(); ++j) {
-        out[j] = row_nar[j / n] || w_col_nar_[j % n] ? arith::Unpacked::nan()
-                                                     : from_int128(acc[j], lsb_);
-      }
+      unit_block<__int128, __int128>(x, rb, out);
       return;
-    }
     case Path::kFloat:
       float_block(x, rb, out);
       return;
@@ -391,6 +358,27 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
         }
       }
       return;
+  }
+}
+
+template <class Acc, class Signed>
+void GemmReference::unit_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const {
+  // Sums of units in Acc arithmetic (modulo its width); a NaR operand makes the output NaR.
+  const uint32_t mask = static_cast<uint32_t>(units_.size()) - 1;
+  const size_t n = n_;
+  std::vector<Acc> acc(rb * n, 0);
+  std::vector<uint8_t> row_nar(rb, 0);
+  for (uint32_t i = 0; i < k_; ++i) {
+    for (uint32_t r = 0; r < rb; ++r) {
+      const uint32_t p = x[r * size_t{k_} + i] & mask;
+      row_nar[r] |= nar_[p];
+      const auto xi = static_cast<Acc>(units_[p]);
+      if (xi != 0) add_products(&acc[r * n], &w_units_[i * n], xi, n);
+    }
+  }
+  for (size_t j = 0; j < acc.size(); ++j) {
+    out[j] = row_nar[j / n] || w_col_nar_[j % n] ? arith::Unpacked::nan()
+                                                 : from_int128(static_cast<Signed>(acc[j]), lsb_);
   }
 }
 

@@ -62,6 +62,8 @@ class GemmReference {
   enum class Path : uint8_t { kInteger, kFixed, kPosit, kFloat, kPerOutput };
   void block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
   void float_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
+  template <class Acc, class Signed>
+  void unit_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
   float value_of(uint32_t pattern) const;  // float path
 
   hw::PeKind kind_;

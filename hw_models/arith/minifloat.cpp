@@ -76,6 +76,12 @@ uint32_t FloatFormat::encode(const Unpacked& v) const {
   const int lsb = (v.scale < min_normal_scale ? min_normal_scale : v.scale) - man_bits;
   if (v.scale < lsb - 1) return sign;  // below half the smallest subnormal
   const uint64_t q = round_to_lsb(v, lsb).magnitude;
+  const uint32_t magnitude = magnitude_of(q, lsb);
+  if (magnitude > max_finite_pattern()) return overflow;
+  return sign | magnitude;
+}
+
+uint32_t FloatFormat::magnitude_of(uint64_t q, int lsb) const {
   // q counts quanta; rounding may carry into the next binade (q == 2^(man_bits+1)).
   uint32_t exponent, mantissa;
   if (q >= (uint64_t{2} << man_bits)) {
@@ -88,9 +94,7 @@ uint32_t FloatFormat::encode(const Unpacked& v) const {
     exponent = 0;  // subnormal (lsb is the subnormal quantum) or zero
     mantissa = static_cast<uint32_t>(q);
   }
-  const uint32_t magnitude = (exponent << man_bits) | mantissa;
-  if (magnitude > max_finite_pattern()) return overflow;
-  return sign | magnitude;
+  return (exponent << man_bits) | mantissa;
 }
 
 uint32_t FloatFormat::encode_float(float f) const {
@@ -124,18 +128,7 @@ uint32_t FloatFormat::encode_float(float f) const {
     const uint64_t rest = sig & ((uint64_t{1} << shift) - 1), half = uint64_t{1} << (shift - 1);
     if (rest > half || (rest == half && (q & 1))) ++q;
   }
-  uint32_t exponent, mantissa;
-  if (q >= (uint64_t{2} << man_bits)) {
-    exponent = static_cast<uint32_t>(lsb + man_bits + 1 + bias());
-    mantissa = 0;
-  } else if (q >= (uint64_t{1} << man_bits)) {
-    exponent = static_cast<uint32_t>(lsb + man_bits + bias());
-    mantissa = static_cast<uint32_t>(q) & ((1u << man_bits) - 1);
-  } else {
-    exponent = 0;
-    mantissa = static_cast<uint32_t>(q);
-  }
-  const uint32_t magnitude = (exponent << man_bits) | mantissa;
+  const uint32_t magnitude = magnitude_of(q, lsb);
   if (magnitude > max_finite_pattern()) return overflow();
   return sign | magnitude;
 }

@@ -42,6 +42,9 @@ struct FloatFormat {
   // encode(from_double(f)) for a float, from its bits (tested equal at every rounding boundary
   // of the 8- and 16-bit formats): generating a model's weights encodes millions of them.
   uint32_t encode_float(float f) const;
+  // The magnitude's pattern for q quanta of 2^lsb, lsb the quantum of their binade (rounding
+  // may have carried q into the next one).
+  uint32_t magnitude_of(uint64_t q, int lsb) const;
   bool is_nan(uint32_t pattern) const;
 };
 
