@@ -101,12 +101,13 @@ Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
   Encoded e;
   if (pe == hw::PeKind::kTernaryInt8) {
     const arith::TernaryTensor t = arith::quantize_absmean(w.data(), w.size());
-    for (int8_t v : t.trits) e.patterns.push_back(static_cast<uint32_t>(static_cast<int32_t>(v)));
+    e.patterns.assign(t.trits.begin(), t.trits.end());  // sign-extended: -1 is 0xffffffff
     e.scale = t.gamma;
   } else if (pe == hw::PeKind::kInt8Int8) {
     const arith::IntQuantized q =
         arith::quantize_int(w.data(), 1, w.size(), {8, true, arith::IntGranularity::kPerTensor});
-    for (int32_t v : q.values) e.patterns.push_back(static_cast<uint8_t>(v));
+    e.patterns.resize(q.values.size());
+    for (size_t i = 0; i < q.values.size(); ++i) e.patterns[i] = static_cast<uint8_t>(q.values[i]);
     e.scale = q.step;
   } else {
     const arith::NumberFormat& format = hw::activation_format(pe);

@@ -1,7 +1,11 @@
 #include "hw_models/arith/vector_math.hpp"
 
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <tuple>
 
 namespace nmp::arith {
 namespace {
@@ -109,6 +113,22 @@ std::string default_accumulator_format(const std::string& format) {
   return "fp32";
 }
 
+namespace {
+
+// Tables by function and shape, built once per process: a run constructs its vector math in
+// several places (generation, lowering, references), and building a table evaluates the
+// function at every input to measure its error.
+std::shared_ptr<const PwlTable> cached_table(size_t function, const PwlSpec& p) {
+  static std::mutex mutex;
+  static std::map<std::tuple<size_t, uint32_t, int>, std::shared_ptr<const PwlTable>> cache;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto& table = cache[{function, p.segments, p.input.frac_bits}];
+  if (!table) table = std::make_shared<const PwlTable>(PwlTable::build(p));
+  return table;
+}
+
+}  // namespace
+
 VectorMath::VectorMath(const VectorMathSpec& spec)
     : spec_(spec),
       format_(make_format(spec.format)),
@@ -133,7 +153,7 @@ VectorMath::VectorMath(const VectorMathSpec& spec)
     p.input = {s.input_int_bits, frac};
     p.coeff = {kCoeffIntBits, frac + kCoeffExtraFracBits};
     p.output = {s.output_int_bits, frac};
-    tables_[i] = std::make_unique<PwlTable>(PwlTable::build(p));
+    tables_[i] = cached_table(i, p);
   }
   zero_ = format_->encode(Unpacked::zero());
 }

@@ -141,7 +141,7 @@ class VectorMath {
   std::unique_ptr<NumberFormat> format_;
   std::unique_ptr<NumberFormat> acc_;
   mutable SaturationCounts saturations_{};
-  std::array<std::unique_ptr<PwlTable>, kNumVectorFunctions> tables_;
+  std::array<std::shared_ptr<const PwlTable>, kNumVectorFunctions> tables_;  // shared, immutable
   uint32_t zero_ = 0;
 };
 
