@@ -51,7 +51,7 @@ TEST_CASE("a direct PWL function's error is exactly what its table reports", "[u
   const auto f = GENERATE(VectorFunction::kSigmoid, VectorFunction::kTanh, VectorFunction::kGelu,
                           VectorFunction::kSilu);
   const uint32_t segments = GENERATE(16u, 64u);
-  const VectorMath vm({"fp32", segments, 10});
+  const VectorMath vm({"fp32", segments, 10, ""});
   const PwlTable& t = *vm.table(f);
   const double lsb = std::ldexp(1.0, -t.spec().input.frac_bits);
   double worst = 0;
@@ -67,7 +67,7 @@ TEST_CASE("a direct PWL function's error is exactly what its table reports", "[u
 
 TEST_CASE("range-reduced functions stay within their tables' relative error", "[unit]") {
   const int frac = 12;
-  const VectorMath vm({"fp32", 64, frac});
+  const VectorMath vm({"fp32", 64, frac, ""});
   const double grid = std::ldexp(1.0, -frac);
   std::mt19937_64 rng(5);
   std::uniform_real_distribution<double> mantissa(1.0, 2.0);
@@ -97,7 +97,7 @@ TEST_CASE("range-reduced functions stay within their tables' relative error", "[
 }
 
 TEST_CASE("squared ReLU is one exact multiply, rounded once", "[unit]") {
-  const VectorMath vm({"fp32", 64, 12});
+  const VectorMath vm({"fp32", 64, 12, ""});
   std::mt19937 rng(2);
   for (int i = 0; i < 10000; ++i) {
     const float x = float_of(rng() & 0x7fffffffu) * (rng() % 2 ? 1.0f : -1.0f);
@@ -129,7 +129,7 @@ TEST_CASE("sums follow the documented lane order in every internal format", "[un
         if (partial.size() % 2) next.push_back(partial.back());
         partial = next;
       }
-      const VectorMath vm({"fp32", 64, 12});
+      const VectorMath vm({"fp32", 64, 12, ""});
       std::vector<uint32_t> patterns;
       for (float v : x) patterns.push_back(bits_of(v));
       REQUIRE(vm.sum(patterns, lanes) == bits_of(partial[0]));
@@ -139,7 +139,7 @@ TEST_CASE("sums follow the documented lane order in every internal format", "[un
 
 TEST_CASE("the internal format is any number format, each op rounded once", "[unit]") {
   for (const char* name : {"fp16", "bf16", "posit<16,1>", "fixed<4,12>", "posit<8,0>"}) {
-    const VectorMath vm({name, 32, 10});
+    const VectorMath vm({name, 32, 10, ""});
     const auto f = make_format(name);
     std::mt19937 rng(6);
     const uint32_t mask = (f->bits() == 32 ? 0 : (1u << f->bits())) - 1;
