@@ -414,7 +414,8 @@ void GemmReference::float_block(const uint32_t* x, uint32_t rb, arith::Unpacked*
         // odd one out moves up unchanged.
         for (uint32_t count = b1 - b0; count > 1; count = (count + 1) / 2) {
           for (uint32_t j = 0; j < count / 2; ++j)
-            sums(&prods[j * level], &prods[2 * j * level], &prods[(2 * j + 1) * level], level);
+            sums(&prods[j * level], &prods[size_t{2} * j * level],
+                 &prods[(size_t{2} * j + 1) * level], level);
           if (count % 2) std::copy_n(&prods[(count - 1) * level], level, &prods[count / 2 * level]);
         }
         std::copy_n(prods.begin(), level, s.begin());
