@@ -386,7 +386,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   timer.mark("elaborate");
   if (line.on()) {
     const auto begun = std::chrono::steady_clock::now();
-    top.set_progress([&](hw::Cycles now, size_t layers) {
+    top.set_progress([&, begun](hw::Cycles now, size_t layers) {
       const double s =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - begun).count();
       const size_t layer = std::min(std::max<size_t>(layers, 1), model.layers.size());
