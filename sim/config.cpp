@@ -20,16 +20,26 @@ constexpr uint64_t kKiB = 1024;
 const std::vector<std::string> kRoots = {"hw", "tech", "workload"};
 
 // Refuses a --set path that steps into an array past its end (which nlohmann would grow to
-// the index: a path with index 2^31 asks for billions of nulls). Index == size appends.
+// the index: a path with index 2^31 asks for billions of nulls). Index == size appends. Where
+// the path leaves the document, what it creates must be objects: nlohmann would make a missing
+// parent of a number token an array of that many elements (found by fuzz_set).
 void check_array_indices(const Json& doc, const SetOption& s) {
   const Json* at = &doc;
+  bool inside = true;  // the path so far exists in the document
   std::string walked;
   size_t start = 1;
-  while (at && start <= s.pointer.size()) {
+  while (start <= s.pointer.size()) {
     const size_t slash = s.pointer.find('/', start);
     const std::string token = unescape_pointer_token(
         s.pointer.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (at->is_array()) {
+    if (!inside) {
+      if (!token.empty() &&
+          (token == "-" || token.find_first_not_of("0123456789") == std::string::npos)) {
+        throw ConfigError("--set " + s.text, walked,
+                          "does not exist, so it cannot be indexed: a path may create objects "
+                          "(field names), not arrays (got index \"" + token + "\")");
+      }
+    } else if (at->is_array()) {
       const bool digits = !token.empty() && token.size() <= 10 &&
                           token.find_first_not_of("0123456789") == std::string::npos;
       if (!digits || std::stoull(token) > at->size()) {
@@ -43,8 +53,9 @@ void check_array_indices(const Json& doc, const SetOption& s) {
       const auto it = at->find(token);
       at = it == at->end() ? nullptr : &*it;
     } else {
-      at = nullptr;
+      break;  // a value that is not a container: setting under it fails (apply_sets says so)
     }
+    inside = at != nullptr;
     walked += "/" + escape_pointer_token(token);
     if (slash == std::string::npos) break;
     start = slash + 1;

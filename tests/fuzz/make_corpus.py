@@ -52,6 +52,9 @@ put("sweep", "grid.json", json.dumps({
 put("suite", "core.json", compact(root / "configs/suites/core.json"))
 put("set", "sets.txt", "hw.mac_array.rows=32\nhw.weight_sram.ports=2rw\nworkload.layers.0.out_features=128\n"
     "tech.ops.int8_add.energy_pj=0.5\nworkload.layers.1={\"type\":\"bitlinear\",\"in_features\":6912,\"out_features\":8}\n")
+# fuzz_set's finding: an index under a parent the document lacks (std::bad_alloc, exit 1, before
+# the fix).
+put("set", "created_index.txt", "hw.mohwm.88888888888.x=1\n")
 
 program = """        .equ TILE, 64
         li r1, 0
