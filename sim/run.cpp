@@ -1,7 +1,5 @@
 #include "sim/run.hpp"
 
-#include "sim/progress.hpp"
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include "sim/energy_model.hpp"
 #include "sim/input_limits.hpp"
 #include "sim/npy.hpp"
+#include "sim/progress.hpp"
 #include "sim/report.hpp"
 #include "sim/text.hpp"
 #include "sim/trace.hpp"

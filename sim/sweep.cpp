@@ -1,8 +1,5 @@
 #include "sim/sweep.hpp"
 
-#include "sim/progress.hpp"
-#include "sim/text.hpp"
-
 #include <poll.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -21,7 +18,9 @@
 #include <sstream>
 
 #include "sim/input_limits.hpp"
+#include "sim/progress.hpp"
 #include "sim/run.hpp"
+#include "sim/text.hpp"
 #include "workloads/random.hpp"
 
 namespace nmp::sim {
@@ -463,7 +462,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
             "sweep %s: %llu/%zu points, %llu failed, %zu running, %.2f points/s, ETA %s",
             spec.name.c_str(), static_cast<unsigned long long>(finished), todo.size(),
             static_cast<unsigned long long>(sum.failed), running.size(), rate,
-            finished ? ProgressLine::duration_text(static_cast<double>(left) / rate).c_str() : "?"),
+            rate > 0 ? ProgressLine::duration_text(static_cast<double>(left) / rate).c_str() : "?"),
         left == 0);
   };
   const unsigned jobs = std::max(1u, opt.jobs);
