@@ -37,7 +37,8 @@ void check_array_indices(const Json& doc, const SetOption& s) {
           (token == "-" || token.find_first_not_of("0123456789") == std::string::npos)) {
         throw ConfigError("--set " + s.text, walked,
                           "does not exist, so it cannot be indexed: a path may create objects "
-                          "(field names), not arrays (got index \"" + token + "\")");
+                          "(field names), not arrays (got index \"" +
+                              token + "\")");
       }
     } else if (at->is_array()) {
       const bool digits = !token.empty() && token.size() <= 10 &&
