@@ -453,14 +453,6 @@ std::string render_summary(const Json& r) {
 
 namespace {
 
-// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 // A number or string from the report as a CSV field; null (not computed) stays empty.
 std::string csv_value(const Json& v) {
   if (v.is_null()) return "";

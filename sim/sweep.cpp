@@ -510,15 +510,10 @@ void export_csv(const std::string& db_path, const std::string& csv_path) {
   Db::Stmt q(db,
              "SELECT sweep, point, sets, status, error, cycles, latency_s, energy_pj, "
              "area_um2, error_rmse, macs, tokens_per_s FROM points ORDER BY sweep, point");
-  auto quote = [](const std::string& s) {
-    std::string o = "\"";
-    for (char ch : s) o += ch == '"' ? std::string("\"\"") : std::string(1, ch);
-    return o + "\"";
-  };
   char buf[64];
   while (q.step()) {
-    out << quote(q.text(0)) << "," << q.integer(1) << "," << quote(q.text(2)) << "," << q.text(3)
-        << "," << quote(q.text(4));
+    out << csv_field(q.text(0)) << "," << q.integer(1) << "," << csv_field(q.text(2)) << ","
+        << q.text(3) << "," << csv_field(q.text(4));
     for (int c = 5; c <= 11; ++c) {
       if (q.is_null(c)) {
         out << ",";

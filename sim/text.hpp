@@ -22,4 +22,7 @@ struct Word {
 // The whitespace-separated words of `line` before any '#' (which starts a comment).
 std::vector<Word> split_words(const std::string& line);
 
+// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+std::string csv_field(const std::string& text);
+
 }  // namespace nmp::sim

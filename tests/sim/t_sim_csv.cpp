@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../support.hpp"
+#include "sim/text.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -108,4 +109,11 @@ TEST_CASE("run --csv writes a row per layer that adds up to the report", "[sim]"
     }
   }
   for (const char* ext : {".wl.json", ".json", ".csv"}) std::filesystem::remove(base + ext);
+}
+
+TEST_CASE("CSV fields are quoted only when they must be", "[unit]") {
+  REQUIRE(sim::csv_field("ffn_up") == "ffn_up");
+  REQUIRE(sim::csv_field("a,b") == "\"a,b\"");
+  REQUIRE(sim::csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  REQUIRE(sim::csv_field("two\nlines") == "\"two\nlines\"");
 }
