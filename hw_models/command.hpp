@@ -12,6 +12,7 @@
 namespace nmp::hw {
 
 enum class MemSpace : uint8_t { kWeightSram, kActSram, kAccSram, kDram };
+inline constexpr unsigned kNumSrams = 3;  // the first three spaces: wsram, asram, acc
 const char* to_string(MemSpace space);
 
 // Bytes [begin, end) of one memory.

@@ -1,9 +1,20 @@
 #include "hw_models/controller.hpp"
 
+#include <iterator>
+
 namespace nmp::hw {
 
 using isa::Opcode;
 using isa::Unit;
+
+const char* to_string(IssueStall stall) {
+  static const char* const kNames[] = {
+      "issue",      "queue_full_dma", "queue_full_mac", "queue_full_vector",
+      "hazard_raw", "hazard_war",     "hazard_waw",     "barrier",
+      "drain",      "branch"};
+  static_assert(std::size(kNames) == static_cast<size_t>(IssueStall::kCount));
+  return kNames[static_cast<size_t>(stall)];
+}
 
 void ControllerStats::visit(const CounterFn& fn) const {
   fn({"issued_control", "instructions", "scalar and control instructions executed",
@@ -17,16 +28,6 @@ void ControllerStats::visit(const CounterFn& fn) const {
   fn({"issued_vector", "instructions", "instructions issued to the vector unit queue",
       "ctrl.instruction"},
      issued_vector);
-  static const char* const kNames[] = {"",
-                                       "stall_queue_full_dma",
-                                       "stall_queue_full_mac",
-                                       "stall_queue_full_vector",
-                                       "stall_hazard_raw",
-                                       "stall_hazard_war",
-                                       "stall_hazard_waw",
-                                       "stall_barrier",
-                                       "stall_drain",
-                                       "stall_branch"};
   static const char* const kWhy[] = {"",
                                      "the DMA queue was full",
                                      "the MAC array queue was full",
@@ -40,7 +41,7 @@ void ControllerStats::visit(const CounterFn& fn) const {
   const uint64_t issue_cycles = issued_control + issued_dma + issued_mac + issued_vector;
   fn({"busy_issue", "cycles", "cycles in which an instruction issued", ""}, issue_cycles);
   for (size_t i = 1; i < stall.size(); ++i) {
-    fn({kNames[i], "cycles",
+    fn({std::string("stall_") + to_string(static_cast<IssueStall>(i)), "cycles",
         std::string("cycles the controller could not issue because ") + kWhy[i], ""},
        stall[i]);
   }
@@ -130,15 +131,15 @@ void Controller::tick(Cycles now) {
   if (bubble_ > 0) {
     --bubble_;
     stall_ = IssueStall::kBranch;
-    ++stats().stall[static_cast<size_t>(stall_)];
-    return;
+  } else {
+    stall_ = blocker(now);
   }
-  stall_ = blocker(now);
   if (stall_ != IssueStall::kNone) {
     ++stats().stall[static_cast<size_t>(stall_)];
-    return;
+  } else {
+    execute(now);
   }
-  execute(now);
+  if (timeline_) timeline_->controller(static_cast<uint8_t>(stall_), now, 1);
 }
 
 void Controller::execute(Cycles now) {
@@ -216,6 +217,7 @@ void Controller::skip(Cycles now, Cycles n) {
   if (halted_) return;
   stall_ = blocker(now);
   stats().stall[static_cast<size_t>(stall_)] += n;
+  if (timeline_) timeline_->controller(static_cast<uint8_t>(stall_), now, n);
 }
 
 void Controller::visit_counters(uint32_t layer, const CounterFn& fn) const {

@@ -40,6 +40,8 @@ enum class IssueStall : uint8_t {
   kBranch,   // bubble after a taken branch
   kCount
 };
+// "queue_full_dma", ..., "branch"; kNone: "issue".
+const char* to_string(IssueStall stall);
 
 struct ControllerStats {
   uint64_t issued_control = 0;  // executed by the controller itself
@@ -60,6 +62,8 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   Cycles quiet_cycles(Cycles now) const override;
   void skip(Cycles now, Cycles n) override;
   uint32_t sram_use() const override { return 0; }
+  // Reports every cycle's issue or stall to `timeline` (nullptr: none).
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
 
@@ -97,6 +101,7 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   mutable bool pending_valid_ = false;
   std::vector<ControllerStats> stats_;
   std::vector<Cycles> layer_starts_{0};
+  Timeline* timeline_ = nullptr;
 };
 
 }  // namespace nmp::hw

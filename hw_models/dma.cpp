@@ -199,6 +199,7 @@ void Dma::begin(const Command& cmd, Cycles now) {
   } else {
     dram_.transfer(bursts_, !load, start, cmd.layer, ready_);
   }
+  if (timeline()) record_transfer(cmd, start);
   // The SRAM side: one beat per burst, bursts done in one cycle and adjacent in the SRAM
   // merged; a beat ends no earlier than its burst, one cycle after the previous beat.
   beats_.clear();
@@ -236,6 +237,23 @@ void Dma::begin(const Command& cmd, Cycles now) {
   (load ? s.loads : s.stores)++;
   dram_.stats(cmd.layer).useful_bytes += rows * row_bytes;
   cursor_.start(groups, cmd.layer);
+}
+
+void Dma::record_transfer(const Command& cmd, Cycles start) const {
+  const DramParams& dp = dram_.params();
+  const uint64_t burst = dp.request_bytes();
+  const uint32_t channels = dp.simple ? 1 : dp.device.org.channels;
+  std::vector<Cycles> last(channels, kNever);
+  std::vector<uint64_t> bytes(channels, 0);
+  for (size_t i = 0; i < bursts_.size(); ++i) {
+    const uint32_t c = dp.simple ? 0 : dram_.decode(bursts_[i]).channel;
+    last[c] = last[c] == kNever ? ready_[i] : std::max(last[c], ready_[i]);
+    bytes[c] += burst;
+    timeline()->dram_burst(ready_[i], burst);
+  }
+  for (uint32_t c = 0; c < channels; ++c) {
+    if (bytes[c] > 0) timeline()->dram_channel(c, cmd, start, last[c] + 1, bytes[c]);
+  }
 }
 
 bool Dma::in_latency() const { return cursor_.sram_use_mask() == 0; }

@@ -26,8 +26,6 @@
 
 namespace nmp::hw {
 
-inline constexpr unsigned kNumSrams = 3;  // indexed by MemSpace: wsram, asram, acc
-
 struct DmaStats {
   uint64_t loads = 0;
   uint64_t stores = 0;
@@ -60,8 +58,11 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   Cycles op_quiet_cycles(Cycles /*now*/) const override { return cursor_.quiet_cycles(); }
   void op_skip(Cycles now, Cycles n) override;
   uint32_t op_sram_use() const override { return cursor_.sram_use_mask(); }
+  const std::array<uint64_t, kNumSrams>& stall_counts() override { return stats().stall_sram; }
 
  private:
+  // Reports the transfer's bursts and channel spans to the timeline.
+  void record_transfer(const Command& cmd, Cycles start) const;
   DmaStats& stats() { return stats_for_layer<DmaStats>(stats_, current().layer); }
   bool in_latency() const;
 

@@ -110,6 +110,8 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   Cycles op_quiet_cycles(Cycles now) const override;
   void op_skip(Cycles now, Cycles n) override;
   uint32_t op_sram_use() const override;
+  const std::array<uint64_t, kNumSrams>& stall_counts() override { return stats().stall_sram; }
+  uint64_t work_count() override { return stats().macs; }
 
  private:
   static constexpr size_t kEngines = 4;  // timeline and up to three streams per fold

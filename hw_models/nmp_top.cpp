@@ -142,6 +142,13 @@ void NmpTop::set_cycle_observer(std::function<void(Cycles)> observer) {
   mac_array_.record_activity();
 }
 
+void NmpTop::set_timeline(Timeline* timeline) {
+  controller_.set_timeline(timeline);
+  dma_.set_timeline(timeline);
+  mac_array_.set_timeline(timeline);
+  vector_unit_.set_timeline(timeline);
+}
+
 void NmpTop::step_lockstep() {
   if (finished_) return;
   try {

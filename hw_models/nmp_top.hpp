@@ -34,6 +34,7 @@
 #include "hw_models/mac_array.hpp"
 #include "hw_models/scoreboard.hpp"
 #include "hw_models/sram.hpp"
+#include "hw_models/timeline.hpp"
 #include "hw_models/vector_unit.hpp"
 #include "isa/program.hpp"
 
@@ -79,6 +80,8 @@ class NmpTop : public sc_core::sc_module {
   void set_progress(std::function<void(Cycles, size_t)> progress) {
     progress_ = std::move(progress);
   }
+  // Every unit reports what it does to `timeline` (timeline.hpp); call before sc_start().
+  void set_timeline(Timeline* timeline);
   const Sram& sram(MemSpace space) const { return *srams_.at(static_cast<size_t>(space)); }
   uint32_t layer_count() const;
   const std::vector<Cycles>& layer_starts() const { return controller_.layer_starts(); }

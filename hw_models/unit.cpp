@@ -12,12 +12,32 @@ void QueuedUnit::tick(Cycles now) {
     current_ = queue_.front().cmd;
     queue_.pop_front();
     busy_ = true;
+    if (timeline_) {
+      began_ = now;
+      work_at_begin_ = work_count();
+    }
     begin(current_, now);
   }
-  if (busy_ && step(now)) {
-    scoreboard_.release(current_.seq);
-    busy_ = false;
+  if (!busy_) return;
+  if (timeline_) {
+    const std::array<uint64_t, kNumSrams> stalls_before = stall_counts();
+    const bool ended = step(now);
+    record_cycle(now, stalls_before, ended);
+    if (!ended) return;
+  } else if (!step(now)) {
+    return;
   }
+  scoreboard_.release(current_.seq);
+  busy_ = false;
+}
+
+void QueuedUnit::record_cycle(Cycles now, const std::array<uint64_t, kNumSrams>& stalls_before,
+                              bool ended) {
+  const std::array<uint64_t, kNumSrams>& stalls = stall_counts();
+  for (uint32_t i = 0; i < kNumSrams; ++i) {
+    if (stalls[i] != stalls_before[i]) timeline_->sram_stall(id_, i, now);
+  }
+  if (ended) timeline_->command(id_, current_, began_, now + 1, work_count() - work_at_begin_);
 }
 
 Cycles QueuedUnit::quiet_cycles(Cycles now) const {

@@ -14,6 +14,7 @@
 // cycles of all units at once; otherwise it ticks every cycle, and the ports are arbitrated.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -22,6 +23,7 @@
 #include "hw_models/counters.hpp"
 #include "hw_models/cycles.hpp"
 #include "hw_models/scoreboard.hpp"
+#include "hw_models/timeline.hpp"
 
 namespace nmp::hw {
 
@@ -54,6 +56,8 @@ class QueuedUnit : public ClockedUnit {
   bool drained() const { return queue_.empty() && !busy_; }
   bool busy() const { return busy_; }
   const Command& current() const { return current_; }
+  // Reports its commands and SRAM stalls to `timeline` (nullptr: none).
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
 
   // Regions the command reads and writes; throws SimulationError for an invalid command.
   virtual Footprint footprint(const Command& cmd) const = 0;
@@ -71,8 +75,15 @@ class QueuedUnit : public ClockedUnit {
   virtual Cycles op_quiet_cycles(Cycles now) const = 0;
   virtual void op_skip(Cycles now, Cycles n) = 0;
   virtual uint32_t op_sram_use() const = 0;
+  // For the timeline, read around each cycle of a command: the current layer's running counts
+  // of cycles refused each SRAM's ports, and of the work it counts (MAC array: MACs).
+  virtual const std::array<uint64_t, kNumSrams>& stall_counts() = 0;
+  virtual uint64_t work_count() { return 0; }
+  Timeline* timeline() const { return timeline_; }
 
  private:
+  void record_cycle(Cycles now, const std::array<uint64_t, kNumSrams>& stalls_before, bool ended);
+
   struct Entry {
     Command cmd;
     Cycles visible_at;
@@ -83,6 +94,9 @@ class QueuedUnit : public ClockedUnit {
   std::deque<Entry> queue_;
   bool busy_ = false;
   Command current_;
+  Timeline* timeline_ = nullptr;
+  Cycles began_ = 0;
+  uint64_t work_at_begin_ = 0;
 };
 
 }  // namespace nmp::hw

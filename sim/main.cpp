@@ -109,6 +109,37 @@ void validate(boost::any& out, const std::vector<std::string>& values, ByteCount
   out = boost::any(ByteCount{parse_count(values, true)});
 }
 
+// --timeline and its window and sampling interval, for run and exec.
+struct TimelineArgs {
+  std::string path, window;
+  Count interval{nmp::sim::TimelineOptions{}.interval};
+  void add_to(po::options_description& desc) {
+    desc.add_options()("timeline", po::value(&path),
+                       "write a Perfetto/Chrome timeline (JSON) of every unit's commands and "
+                       "stalls, the layers, the DRAM channels and counters")(
+        "timeline-window", po::value(&window),
+        "record the timeline over cycles [A, B) only: A:B (A: for the rest of the run)")(
+        "timeline-interval", po::value(&interval)->default_value(interval),
+        "cycles per sample of the timeline's counters");
+  }
+};
+
+nmp::sim::TimelineOptions timeline_options(const TimelineArgs& args) {
+  nmp::sim::TimelineOptions o;
+  o.path = args.path;
+  if (!args.window.empty()) {
+    if (args.path.empty()) {
+      throw nmp::sim::ConfigError("--timeline-window", "", "needs --timeline FILE");
+    }
+    o.window = nmp::sim::parse_cycle_window(args.window);
+  }
+  if (args.interval.value == 0) {
+    throw nmp::sim::ConfigError("--timeline-interval", "", "expected at least 1 cycle, got 0");
+  }
+  o.interval = args.interval.value;
+  return o;
+}
+
 // Parses a subcommand's options; prints its help and returns false if asked to. Every command
 // takes --max-memory, the host memory its inputs may ask for (sim/input_limits.hpp).
 bool parse(int argc, char** argv, const std::string& usage, po::options_description& desc,
@@ -181,6 +212,8 @@ int cmd_run(int argc, char** argv) {
       "profile", po::bool_switch(&in.options.profile),
       "print the host's wall time per phase to standard error")("quiet,q", po::bool_switch(&quiet),
                                                                 "print nothing on success");
+  TimelineArgs timeline;
+  timeline.add_to(desc);
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: nmpsim run --hw FILE --workload FILE [--tech FILE] [--set k=v ...] "
@@ -193,6 +226,7 @@ int cmd_run(int argc, char** argv) {
   in.options.max_cycles = max_cycles.value;
   in.options.max_instructions = max_instructions.value;
   in.options.lockstep = in.options.lockstep || !in.options.trace_path.empty();
+  in.options.timeline = timeline_options(timeline);
   const nmp::sim::SimConfig cfg = nmp::sim::load_sim_config(in);
   const Json report = nmp::sim::run_simulation(cfg);
   if (!out_path.empty()) write_file(out_path, report.dump(2) + "\n");
@@ -220,6 +254,8 @@ int cmd_exec(int argc, char** argv) {
       "watchdog: stop after this many executed instructions")(
       "trace", po::value(&options.trace_path),
       "write the MAC array's per-cycle occupancy to this file (runs in lockstep)");
+  TimelineArgs timeline;
+  timeline.add_to(desc);
   po::positional_options_description pos;
   pos.add("program", 1);
   po::variables_map vm;
@@ -243,8 +279,9 @@ int cmd_exec(int argc, char** argv) {
   params.lockstep = options.lockstep || !options.trace_path.empty();
   params.max_cycles = max_cycles.value;
   params.max_instructions = max_instructions.value;
+  options.timeline = timeline_options(timeline);
   const Json result = nmp::sim::run_program(params, nmp::sim::load_program_file(program_path),
-                                            dram_bytes.value, {}, options.trace_path, program_path);
+                                            dram_bytes.value, {}, options, program_path);
   std::cout << result.dump(2) << "\n";
   return 0;
 }

@@ -66,6 +66,18 @@ class TraceSink {
   std::unique_ptr<OccupancyTrace> trace_;
 };
 
+TimelineContext timeline_context(const hw::NmpParams& p, const hw::NmpTop& top,
+                                 std::vector<std::string> layer_names) {
+  TimelineContext c;
+  c.clock_mhz = p.clock_mhz;
+  c.cycles = top.cycles();
+  c.layer_starts = top.layer_starts();
+  c.layer_names = std::move(layer_names);
+  c.pes = uint64_t{p.mac_array.rows} * p.mac_array.cols;
+  c.sram_names = {p.weight_sram.name, p.act_sram.name, p.acc_sram.name};
+  return c;
+}
+
 std::vector<CounterRecord> collect_counters(const hw::NmpTop& top) {
   std::vector<CounterRecord> records;
   const uint32_t layers = top.layer_count();
@@ -382,6 +394,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const uint64_t unbacked = lowered.dram_image.empty() ? lowered.dram_bytes : 0;
   hw::NmpTop top("nmp", machine, lowered.program, std::move(lowered.dram_image), unbacked);
   const TraceSink trace(cfg.options.trace_path, top, machine.mac_array);
+  TimelineSink timeline(cfg.options.timeline, top);
   timer.mark("elaborate");
   if (line.on()) {
     const auto begun = std::chrono::steady_clock::now();
@@ -397,6 +410,12 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
   timer.mark("simulate", std::to_string(top.cycles()) + " cycles");
+  if (timeline.on()) {
+    std::vector<std::string> names;
+    for (const workloads::LayerSpec& l : model.layers) names.push_back(l.name);
+    timeline.write(timeline_context(machine, top, names));
+    timer.mark("timeline");
+  }
 
   ReportInputs in;
   in.config = &cfg;
@@ -585,7 +604,7 @@ isa::Program load_program_file(const std::string& path) {
 }
 
 Json run_program(const hw::NmpParams& params, const isa::Program& program, uint64_t dram_bytes,
-                 const std::vector<uint8_t>& contents, const std::string& trace_path,
+                 const std::vector<uint8_t>& contents, const RunOptions& options,
                  const std::string& program_name) {
   const uint64_t program_bytes = program.size() * isa::kInstrBytes;
   if (program_bytes > params.controller.imem_bytes) {
@@ -609,9 +628,11 @@ Json run_program(const hw::NmpParams& params, const isa::Program& program, uint6
   if (!contents.empty()) std::memcpy(dram.data(), contents.data(), contents.size());
   sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   hw::NmpTop top("nmp", params, program, std::move(dram));
-  const TraceSink trace(trace_path, top, params.mac_array);
+  const TraceSink trace(options.trace_path, top, params.mac_array);
+  TimelineSink timeline(options.timeline, top);
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
+  timeline.write(timeline_context(params, top, {}));
   Json counters = Json::object();
   for (const CounterRecord& c : collect_counters(top)) counters[c.block][c.info.name] = c.total;
   return {{"cycles", top.cycles()}, {"counters", counters}};

@@ -19,6 +19,7 @@
 #include "hw_models/nmp_top.hpp"
 #include "isa/program.hpp"
 #include "sim/config.hpp"
+#include "sim/timeline.hpp"
 #include "workloads/model.hpp"
 
 namespace nmp::sim {
@@ -38,6 +39,7 @@ struct RunOptions {
   // Write the MAC array's per-cycle occupancy here (sim/trace.hpp) when not empty; needs
   // lockstep, which the command line turns on with it.
   std::string trace_path;
+  TimelineOptions timeline;  // --timeline: a Perfetto timeline of the run (sim/timeline.hpp)
 };
 
 struct SimInputs {
@@ -94,11 +96,11 @@ isa::Program load_program_file(const std::string& path);
 
 // Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
 // The DRAM holds `dram_bytes` (zero pages, backed as touched) with `contents` at address 0.
-// Elaborates SystemC, so call it in a child. A non-empty trace_path writes the occupancy trace
-// (params.lockstep must be set). Throws ConfigError if the program does not fit the
+// Elaborates SystemC, so call it in a child. Of `options`, only the trace (params.lockstep must
+// be set for it) and the timeline apply. Throws ConfigError if the program does not fit the
 // instruction memory or the contents do not fit the DRAM.
 Json run_program(const hw::NmpParams& params, const isa::Program& program, uint64_t dram_bytes,
-                 const std::vector<uint8_t>& contents = {}, const std::string& trace_path = "",
+                 const std::vector<uint8_t>& contents = {}, const RunOptions& options = {},
                  const std::string& program_name = "program");
 
 }  // namespace nmp::sim

@@ -75,8 +75,9 @@ TEST_CASE("the occupancy trace accounts for every MAC, cycle by cycle", "[sim]")
                             ("nmpsim_trace_" + std::to_string(::getpid()) + ".txt"))
                                .string();
   const isa::Program program = b.program();
-  const Json r = sim::run_in_child(
-      [&] { return sim::run_program(p, program, 64, {}, path); });
+  sim::RunOptions options;
+  options.trace_path = path;
+  const Json r = sim::run_in_child([&] { return sim::run_program(p, program, 64, {}, options); });
   uint64_t picture_rows = 0;
   const std::vector<TraceLine> lines = read_trace(path, picture_rows);
   std::filesystem::remove(path);

@@ -1,0 +1,133 @@
+#include "hw_models/timeline.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace nmp::hw {
+
+Timeline::Timeline(CycleWindow window, Cycles interval, size_t max_spans)
+    : window_(window), interval_(interval), max_spans_(max_spans) {
+  if (window.begin >= window.end) throw std::invalid_argument("timeline: an empty window");
+  if (interval == 0) throw std::invalid_argument("timeline: a zero sampling interval");
+}
+
+bool Timeline::clip(Cycles& begin, Cycles& end) {
+  if (truncated_) return false;
+  begin = std::max(begin, window_.begin);
+  end = std::min(end, window_.end);
+  return begin < end;
+}
+
+Timeline::Span* Timeline::push(const Span& span) {
+  if (spans_.size() >= max_spans_) {
+    truncated_ = true;
+    truncated_at_ = span.begin;
+    return nullptr;
+  }
+  spans_.push_back(span);
+  return &spans_.back();
+}
+
+bool Timeline::extend(uint32_t track, SpanKind kind, uint8_t reason, Cycles begin, Cycles end) {
+  const size_t last = last_run_[track];
+  if (last == 0) return false;
+  Span& s = spans_[last - 1];
+  if (s.kind != kind || s.reason != reason || s.end != begin) return false;
+  s.end = end;
+  return true;
+}
+
+void Timeline::command(isa::Unit unit, const Command& cmd, Cycles begin, Cycles end,
+                       uint64_t work) {
+  const auto track = static_cast<uint32_t>(unit);
+  last_run_[track] = 0;  // a stall run never continues into the next command
+  if (work > 0 && unit == isa::Unit::kMacArray) spread_macs(work, begin, end);
+  if (!clip(begin, end)) return;
+  Span s;
+  s.begin = begin;
+  s.end = end;
+  s.work = work;
+  s.pc = cmd.pc;
+  s.layer = cmd.layer;
+  s.track = track;
+  s.opcode = cmd.opcode;
+  s.kind = SpanKind::kCommand;
+  push(s);
+}
+
+void Timeline::sram_stall(isa::Unit unit, uint32_t sram, Cycles at) {
+  Cycles begin = at, end = at + 1;
+  const auto track = static_cast<uint32_t>(unit);
+  if (!clip(begin, end)) return;
+  const auto reason = static_cast<uint8_t>(sram);
+  if (extend(track, SpanKind::kSramStall, reason, begin, end)) return;
+  Span s;
+  s.begin = begin;
+  s.end = end;
+  s.track = track;
+  s.kind = SpanKind::kSramStall;
+  s.reason = reason;
+  if (push(s)) last_run_[track] = spans_.size();
+}
+
+void Timeline::controller(uint8_t state, Cycles at, Cycles n) {
+  Cycles begin = at, end = at + n;
+  const auto track = static_cast<uint32_t>(isa::Unit::kController);
+  if (!clip(begin, end)) return;
+  if (extend(track, SpanKind::kController, state, begin, end)) return;
+  Span s;
+  s.begin = begin;
+  s.end = end;
+  s.track = track;
+  s.kind = SpanKind::kController;
+  s.reason = state;
+  if (push(s)) last_run_[track] = spans_.size();
+}
+
+void Timeline::dram_channel(uint32_t channel, const Command& cmd, Cycles begin, Cycles end,
+                            uint64_t bytes) {
+  if (!clip(begin, end)) return;
+  Span s;
+  s.begin = begin;
+  s.end = end;
+  s.work = bytes;
+  s.pc = cmd.pc;
+  s.layer = cmd.layer;
+  s.track = kFirstDramTrack + channel;
+  s.opcode = cmd.opcode;
+  s.kind = SpanKind::kDramChannel;
+  push(s);
+}
+
+template <class T>
+T* Timeline::bin(std::vector<T>& bins, Cycles at) {
+  const Cycles i = (at - window_.begin) / interval_;
+  if (i >= max_spans_) {  // as many bins as spans at most: the memory stays bounded
+    truncated_ = true;
+    truncated_at_ = at;
+    return nullptr;
+  }
+  if (i >= bins.size()) bins.resize(i + 1, T{});
+  return &bins[i];
+}
+
+void Timeline::dram_burst(Cycles done, uint64_t bytes) {
+  if (truncated_ || done < window_.begin || done >= window_.end) return;
+  if (uint64_t* b = bin(dram_bins_, done)) *b += bytes;
+}
+
+void Timeline::spread_macs(uint64_t macs, Cycles begin, Cycles end) {
+  const double per_cycle = static_cast<double>(macs) / static_cast<double>(end - begin);
+  Cycles from = begin, to = end;
+  if (!clip(from, to)) return;
+  while (from < to) {
+    double* b = bin(mac_bins_, from);
+    if (!b) return;
+    const Cycles bin_end = window_.begin + ((from - window_.begin) / interval_ + 1) * interval_;
+    const Cycles until = std::min(to, bin_end);
+    *b += per_cycle * static_cast<double>(until - from);
+    from = until;
+  }
+}
+
+}  // namespace nmp::hw

@@ -1,0 +1,245 @@
+// run --timeline and exec --timeline: the Perfetto timeline's spans add up to the counters of
+// the report, default and lockstep runs write the same file, and a window holds exactly the
+// full timeline's spans clipped to it.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "../support.hpp"
+
+using namespace nmp;
+using sim::Json;
+
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+uint64_t cycles_of(const Json& e) {
+  return e["args"]["end_cycle"].get<uint64_t>() - e["args"]["begin_cycle"].get<uint64_t>();
+}
+
+// Units' tracks (thread ids) and the report's blocks they show.
+const std::map<int, std::string> kUnitBlocks = {
+    {1, "controller"}, {2, "dma"}, {3, "mac_array"}, {4, "vector_unit"}};
+
+// Checks every figure the timeline shares with the counters of the same run.
+void check_against_counters(const Json& timeline, const Json& counters, uint64_t cycles) {
+  const Json& events = timeline["traceEvents"];
+  const Json& meta = timeline["otherData"];
+  REQUIRE(meta["cycles"].get<uint64_t>() == cycles);
+  REQUIRE_FALSE(meta["truncated"].get<bool>());
+  const double ns_per_cycle = 1e3 / meta["clock_mhz"].get<double>();
+  const uint64_t interval = meta["interval_cycles"].get<uint64_t>();
+  std::map<std::string, uint64_t> sums;  // "block/what" -> cycles, or counts
+  std::map<int, std::vector<std::pair<uint64_t, uint64_t>>> commands;  // per track
+  uint64_t macs = 0, dram_bytes = 0, layer_cycles = 0;
+  double counted_bytes = 0, counted_macs = 0;
+  for (const Json& e : events) {
+    const std::string ph = e["ph"].get<std::string>();
+    if (ph == "C") {
+      const uint64_t at = std::llround(e["ts"].get<double>() / ns_per_cycle * 1e3);
+      const double bin = static_cast<double>(std::min(interval, cycles - at));
+      if (e["name"] == "DRAM bandwidth")
+        counted_bytes += e["args"]["GB/s"].get<double>() * bin * ns_per_cycle;
+      if (e["name"] == "MAC utilization") counted_macs += e["args"]["%"].get<double>() / 100 * bin;
+      continue;
+    }
+    if (ph != "X") continue;
+    const int tid = e["tid"].get<int>();
+    const std::string cat = e["cat"].get<std::string>();
+    const std::string name = e["name"].get<std::string>();
+    // ts and dur are the cycles in microseconds.
+    REQUIRE(std::fabs(e["ts"].get<double>() * 1e3 -
+                      e["args"]["begin_cycle"].get<double>() * ns_per_cycle) < 1e-3);
+    if (cat == "layer") {
+      layer_cycles += cycles_of(e);
+    } else if (cat == "dram") {
+      REQUIRE(tid >= 16);
+      dram_bytes += e["args"]["bytes"].get<uint64_t>();
+    } else if (tid == 1) {
+      sums["controller/" + (cat == "issue"
+                                ? std::string("busy_issue")
+                                : "stall_" + name.substr(std::string("stall: ").size()))] +=
+          cycles_of(e);
+      sums["controller/all"] += cycles_of(e);
+    } else if (cat == "command") {
+      const std::string& block = kUnitBlocks.at(tid);
+      sums[block + "/busy"] += cycles_of(e);
+      sums[block + "/commands"] += 1;
+      commands[tid].emplace_back(e["args"]["begin_cycle"].get<uint64_t>(),
+                                 e["args"]["end_cycle"].get<uint64_t>());
+      if (tid == 3) macs += e["args"]["macs"].get<uint64_t>();
+    } else {
+      REQUIRE(cat == "stall");
+      const std::string& block = kUnitBlocks.at(tid);
+      sums[block + "/stall_sram_" + e["args"]["sram"].get<std::string>()] += cycles_of(e);
+      // Inside one of the unit's commands (they come first: sorted by start, longer first).
+      const auto& c = commands[tid];
+      REQUIRE_FALSE(c.empty());
+      REQUIRE(c.back().first <= e["args"]["begin_cycle"].get<uint64_t>());
+      REQUIRE(e["args"]["end_cycle"].get<uint64_t>() <= c.back().second);
+    }
+  }
+  // Controller: every cycle is an issue or a stall for one reason.
+  REQUIRE(sums["controller/all"] == cycles);
+  for (const auto& [name, value] : counters["controller"].items()) {
+    if (name.rfind("stall_", 0) == 0 || name == "busy_issue")
+      REQUIRE(sums["controller/" + name] == value.get<uint64_t>());
+  }
+  // Queued units: their commands' cycles are their busy and stall cycles.
+  const std::map<std::string, std::string> issued = {
+      {"dma", "issued_dma"}, {"mac_array", "issued_mac"}, {"vector_unit", "issued_vector"}};
+  for (const auto& [block, counter] : issued) {
+    uint64_t busy = 0;
+    for (const auto& [name, value] : counters[block].items()) {
+      if (name.rfind("busy_", 0) == 0 || name.rfind("stall_sram_", 0) == 0)
+        busy += value.get<uint64_t>();
+      if (name.rfind("stall_sram_", 0) == 0)
+        REQUIRE(sums[block + "/" + name] == value.get<uint64_t>());
+    }
+    REQUIRE(sums[block + "/busy"] == busy);
+    REQUIRE(sums[block + "/commands"] == counters["controller"][counter].get<uint64_t>());
+  }
+  REQUIRE(macs == counters["mac_array"]["macs"].get<uint64_t>());
+  REQUIRE(dram_bytes == counters["dram"]["read_bytes"].get<uint64_t>() +
+                            counters["dram"]["write_bytes"].get<uint64_t>());
+  REQUIRE(std::fabs(counted_bytes - static_cast<double>(dram_bytes)) <= 1e-5 * dram_bytes);
+  const double pes = meta["pes"].get<double>();
+  REQUIRE(macs > 0);
+  REQUIRE(std::fabs(counted_macs * pes - static_cast<double>(macs)) <= 1e-5 * macs);
+  if (layer_cycles > 0) REQUIRE(layer_cycles == cycles);
+}
+
+// The X events as (tid, name, begin, end), clipped to [a, b).
+std::multiset<std::tuple<int, std::string, uint64_t, uint64_t>> spans(const Json& timeline,
+                                                                      uint64_t a, uint64_t b) {
+  std::multiset<std::tuple<int, std::string, uint64_t, uint64_t>> out;
+  for (const Json& e : timeline["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    const uint64_t begin = std::max(a, e["args"]["begin_cycle"].get<uint64_t>());
+    const uint64_t end = std::min(b, e["args"]["end_cycle"].get<uint64_t>());
+    if (begin < end) out.emplace(e["tid"].get<int>(), e["name"].get<std::string>(), begin, end);
+  }
+  return out;
+}
+
+// Runs `run` with a timeline in both modes; checks they write the same file and that it adds up
+// to the report's counters; returns the timeline and the report.
+std::pair<Json, Json> run_timeline(const std::string& run, const std::string& base) {
+  REQUIRE(std::system((run + " --out " + base + ".json --timeline " + base + ".tl.json").c_str()) ==
+          0);
+  REQUIRE(std::system((run + " --lockstep --timeline " + base + ".lock.json").c_str()) == 0);
+  const std::string file = read_all(base + ".tl.json");
+  REQUIRE(file == read_all(base + ".lock.json"));  // byte for byte
+  Json report = sim::parse_json_file(base + ".json");
+  Json timeline = Json::parse(file);
+  check_against_counters(timeline, report["counters"], report["cycles"]["total"].get<uint64_t>());
+  for (const char* ext : {".json", ".tl.json", ".lock.json"}) std::filesystem::remove(base + ext);
+  return {timeline, report};
+}
+
+}  // namespace
+
+TEST_CASE("run --timeline: spans add up to the counters, in both modes, and windows clip them",
+          "[sim]") {
+  const std::string base = std::filesystem::temp_directory_path().string() + "/nmpsim-timeline-" +
+                           std::to_string(getpid());
+  const std::string hw = test::source_path("configs/hw/default.json");
+  // The shipped ternary GEMV: the MAC array waits for weight SRAM ports the DMA holds.
+  const auto [gemv, gemv_report] =
+      run_timeline(std::string(NMPSIM_BINARY) + " run --hw " + hw + " --workload " +
+                       test::source_path("configs/workloads/default.json") + " --timing-only -q",
+                   base);
+  REQUIRE(gemv_report["counters"]["mac_array"]["stall_sram_wsram"].get<uint64_t>() > 0);
+
+  const Json workload = Json::parse(R"({
+    "name": "timeline", "tokens": 6,
+    "layers": [
+      {"type": "rmsnorm", "name": "norm", "inputs": ["input"], "in_features": 96},
+      {"type": "linear", "format": "fp16", "name": "up", "in_features": 96, "out_features": 320},
+      {"type": "activation", "name": "act", "function": "silu"},
+      {"type": "linear", "format": "fp16", "name": "down", "in_features": 320,
+       "out_features": 64}]})");
+  std::ofstream(base + ".wl.json") << workload.dump();
+  const std::string run = std::string(NMPSIM_BINARY) + " run --hw " + hw + " --workload " + base +
+                          ".wl.json --set hw.mac_array.pe=fp16 --set hw.dram.channels=2 " +
+                          "--timing-only -q --timeline-interval 500";
+  const auto [timeline, report] = run_timeline(run, base);
+  const uint64_t cycles = report["cycles"]["total"].get<uint64_t>();
+  // Both DRAM channels, the layers and every unit appear.
+  std::set<int> tids;
+  for (const Json& e : timeline["traceEvents"]) {
+    if (e["ph"] == "X") tids.insert(e["tid"].get<int>());
+  }
+  REQUIRE(tids == std::set<int>{1, 2, 3, 4, 5, 16, 17});
+  // A window: the same spans, clipped; counter samples from its start, equal to the full run's
+  // where the bins coincide.
+  const uint64_t a = cycles / 3 / 500 * 500, b = 2 * cycles / 3;
+  REQUIRE(std::system((run + " --timeline " + base + ".win.json --timeline-window " +
+                       std::to_string(a) + ":" + std::to_string(b))
+                          .c_str()) == 0);
+  const Json window = sim::parse_json_file(base + ".win.json");
+  REQUIRE(window["otherData"]["window_begin_cycle"] == a);
+  REQUIRE(spans(window, 0, cycles) == spans(timeline, a, b));
+  REQUIRE(spans(window, 0, cycles).size() > 10);
+  std::map<std::pair<std::string, double>, double> full_samples;
+  for (const Json& e : timeline["traceEvents"]) {
+    if (e["ph"] == "C") full_samples[{e["name"], e["ts"]}] = e["args"].begin().value();
+  }
+  size_t samples = 0;
+  for (const Json& e : window["traceEvents"]) {
+    if (e["ph"] != "C") continue;
+    const double ts = e["ts"].get<double>();
+    REQUIRE(ts * 1e3 >= static_cast<double>(a) - 1e-6);
+    REQUIRE(ts * 1e3 < static_cast<double>(b));
+    if (ts * 1e3 + 500 <= static_cast<double>(b)) {
+      REQUIRE(full_samples.at({e["name"], ts}) == e["args"].begin().value().get<double>());
+    }
+    ++samples;
+  }
+  REQUIRE(samples == 2 * ((b - a + 499) / 500));
+  for (const char* ext : {".wl.json", ".win.json"}) std::filesystem::remove(base + ext);
+}
+
+TEST_CASE("exec --timeline: a program's spans add up to its counters, in both modes", "[sim]") {
+  const std::string base = std::filesystem::temp_directory_path().string() +
+                           "/nmpsim-timeline-exec-" + std::to_string(getpid());
+  std::ofstream(base + ".s") << R"(
+        li r1, 0
+        li r2, 0
+        li r3, 65536
+        li r4, 4
+loop:   dma.load space=asram, sram=r1, dram=r2, rows=8, row_bytes=512, sram_stride=512, dram_stride=512
+        dma.load space=wsram, sram=r1, dram=r3, rows=16, row_bytes=1024, sram_stride=1024, dram_stride=1024
+        gemm act=r1, wgt=r1, acc=r1, m=8, n=32, k=256, act_stride=256, acc_stride=128, mode=overwrite
+        dma.store space=acc, sram=r1, dram=r3, rows=8, row_bytes=128, sram_stride=128, dram_stride=128
+        dbnz r4, loop
+        halt
+)";
+  const std::string exec = std::string(NMPSIM_BINARY) + " exec --hw " +
+                           test::source_path("configs/hw/default.json") + " " + base +
+                           ".s --timeline-interval 100";
+  REQUIRE(std::system((exec + " --timeline " + base + ".tl.json > " + base + ".json").c_str()) ==
+          0);
+  REQUIRE(std::system(
+              (exec + " --lockstep --timeline " + base + ".lock.json > /dev/null").c_str()) == 0);
+  const std::string file = read_all(base + ".tl.json");
+  REQUIRE(file == read_all(base + ".lock.json"));
+  const Json result = sim::parse_json_file(base + ".json");
+  check_against_counters(Json::parse(file), result["counters"], result["cycles"].get<uint64_t>());
+  for (const char* ext : {".s", ".json", ".tl.json", ".lock.json"})
+    std::filesystem::remove(base + ext);
+}
