@@ -202,6 +202,7 @@ void Controller::execute(Cycles now) {
      : unit == Unit::kMacArray ? s.issued_mac
                                : s.issued_vector)++;
   }
+  if (timeline_) timeline_->pc(now + 1, next_pc);
   pc_ = next_pc;
   pending_valid_ = false;
   ++executed_;

@@ -144,6 +144,24 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
     ++in_cycle;
   }
   for (DramChannel& c : channels_) c.drain();
+  if (timeline_) forward_bank_changes();
+}
+
+void Dram::set_timeline(Timeline* timeline) {
+  timeline_ = timeline;
+  bank_logs_.assign(channels_.size(), {});
+  for (size_t c = 0; c < channels_.size(); ++c) {
+    channels_[c].set_bank_log(timeline && timeline->signals() ? &bank_logs_[c] : nullptr);
+  }
+}
+
+void Dram::forward_bank_changes() {
+  for (uint32_t c = 0; c < bank_logs_.size(); ++c) {
+    for (const BankChange& change : bank_logs_[c]) {
+      timeline_->bank(c, to_accelerator_cycle(change.at), change);
+    }
+    bank_logs_[c].clear();
+  }
 }
 
 void Dram::set_fast_path(bool on) {
@@ -190,6 +208,7 @@ void Dram::finish_dram(uint64_t t, uint32_t layer) {
     c.set_stats(&s);
     c.idle_until(t);
   }
+  if (timeline_) forward_bank_changes();
 }
 
 }  // namespace nmp::hw

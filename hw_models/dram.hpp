@@ -29,6 +29,7 @@
 #include "hw_models/cycles.hpp"
 #include "hw_models/dram_channel.hpp"
 #include "hw_models/dram_standard.hpp"
+#include "hw_models/timeline.hpp"
 #include "hw_models/zero_pages.hpp"
 
 namespace nmp::hw {
@@ -99,6 +100,8 @@ class Dram {
 
   // Off: each channel chooses every command by its full FR-FCFS scan (dram_channel.hpp).
   void set_fast_path(bool on);
+  // Reports every bank's changes of state to `timeline` if it records signals (nullptr: none).
+  void set_timeline(Timeline* timeline);
 
   DramAddress decode(uint64_t address) const;
   uint64_t capacity_bytes() const;
@@ -112,6 +115,9 @@ class Dram {
   std::vector<DramStats> stats_;
   std::vector<DramChannel> channels_;
   std::vector<uint64_t> done_dram_, admitted_dram_;
+  Timeline* timeline_ = nullptr;
+  std::vector<std::vector<BankChange>> bank_logs_;  // per channel, while a timeline records
+  void forward_bank_changes();
   // Accelerator cycles per DRAM cycle, as a reduced fraction (to_accelerator_cycle()).
   struct ClockRatio {
     uint64_t num = 1, den = 1;

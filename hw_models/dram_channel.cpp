@@ -78,6 +78,20 @@ void DramChannel::EntryQueue::erase(size_t index) {
   --size_;
 }
 
+void DramChannel::log_bank(uint64_t at, uint32_t rank, uint32_t flat_bank, BankChange::State state,
+                           uint32_t row) {
+  if (!bank_log_) return;
+  BankChange& c = bank_log_->emplace_back();
+  c.at = at;
+  c.bank = rank * device_.banks_per_rank() + flat_bank;
+  c.state = state;
+  c.row = row;
+}
+
+void DramChannel::log_rank(uint64_t at, uint32_t rank, BankChange::State state) {
+  for (uint32_t b = 0; bank_log_ && b < device_.banks_per_rank(); ++b) log_bank(at, rank, b, state);
+}
+
 void DramChannel::account(uint32_t rank, uint64_t until) {
   Rank& r = ranks_[rank];
   if (until <= r.accounted_until) return;
@@ -213,6 +227,7 @@ void DramChannel::issue_act(const Entry& e) {
   set_queued_hits(b, hits);
   movers_valid_ = front_ready_valid_ = false;
   b.act_at = now_;
+  log_bank(now_, e.r.rank, e.flat_bank, BankChange::kOpen, e.r.row);
   b.next_act = now_ + t_.rc;
   b.next_pre = now_ + t_.ras;
   r.last_act = stamp();
@@ -225,6 +240,7 @@ void DramChannel::issue_act(const Entry& e) {
 void DramChannel::issue_pre(uint32_t rank, uint32_t flat_bank, uint64_t at) {
   Bank& b = ranks_[rank].banks[flat_bank];
   close_bank(rank, at);
+  log_bank(at, rank, flat_bank, BankChange::kClosed);
   b.open_row = -1;
   set_queued_hits(b, 0);
   b.next_act = std::max(b.next_act, at + t_.rp);
@@ -274,6 +290,7 @@ void DramChannel::issue_column(size_t index) {
     // Auto-precharge: no command slot; the bank closes when tRAS/tRTP/tWR allow.
     b.closing = true;
     b.close_at = b.next_pre;
+    log_bank(b.close_at, e.r.rank, e.flat_bank, BankChange::kClosed);
     b.open_row = -1;
     set_queued_hits(b, 0);
     b.next_act = std::max(b.next_act, b.close_at + t_.rp);
@@ -301,6 +318,8 @@ bool DramChannel::refresh(uint32_t rank) {
   for (const Bank& b : r.banks) ready = std::max(ready, b.next_act);
   settle_closes(rank, ready);
   r.refresh_busy_until = ready + t_.rfc;
+  log_rank(ready, rank, BankChange::kRefreshing);
+  log_rank(r.refresh_busy_until, rank, BankChange::kClosed);
   for (Bank& b : r.banks) b.next_act = std::max(b.next_act, r.refresh_busy_until);
   r.refresh_due += t_.refi;
   movers_valid_ = front_ready_valid_ = false;
@@ -486,6 +505,10 @@ void DramChannel::idle_until(uint64_t t) {
       if (r.refresh_due < t) {
         const uint64_t more = (t - r.refresh_due + t_.refi - 1) / t_.refi;
         const uint64_t last_ref = r.refresh_due + (more - 1) * t_.refi;
+        for (uint64_t i = 0; bank_log_ && i < more; ++i) {
+          log_rank(r.refresh_due + i * t_.refi, ri, BankChange::kRefreshing);
+          log_rank(r.refresh_due + i * t_.refi + t_.rfc, ri, BankChange::kClosed);
+        }
         stats_->ref += more;
         r.refresh_due += more * t_.refi;
         r.refresh_busy_until = last_ref + t_.rfc;

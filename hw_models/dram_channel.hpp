@@ -61,6 +61,15 @@ struct DramRequest {
   uint64_t id = 0;  // the caller's index for done times
 };
 
+// A bank's change of state at a DRAM cycle, for waveforms (nothing reads it back).
+struct BankChange {
+  enum State : uint8_t { kClosed, kOpen, kRefreshing };
+  uint64_t at = 0;    // DRAM cycle
+  uint32_t bank = 0;  // rank x banks per rank + bank group x banks per group + bank
+  State state = kClosed;
+  uint32_t row = 0;  // kOpen: the row
+};
+
 class DramChannel {
  public:
   // `stats` receives every count; set_layer() switches it to another layer's.
@@ -77,6 +86,9 @@ class DramChannel {
   // Done cycle of request `id` (valid once drained). The caller sizes the table.
   void set_done_table(std::vector<uint64_t>* done) { done_ = done; }
   uint64_t now() const { return now_; }
+  // Appends every bank's change of state to `log` (nullptr: none); the changes come in the
+  // order the channel decides them, which is not always the order of their cycles.
+  void set_bank_log(std::vector<BankChange>* log) { bank_log_ = log; }
   // Off: every command is chosen by the full FR-FCFS scan (for the test that the fast path for
   // row-hit streams decides exactly as the scan does).
   void set_fast_path(bool on) {
@@ -215,6 +227,10 @@ class DramChannel {
   uint32_t bus_last_rank_ = 0;
   DramStats* stats_ = nullptr;
   std::vector<uint64_t>* done_ = nullptr;
+  std::vector<BankChange>* bank_log_ = nullptr;
+  void log_bank(uint64_t at, uint32_t rank, uint32_t flat_bank, BankChange::State state,
+                uint32_t row = 0);
+  void log_rank(uint64_t at, uint32_t rank, BankChange::State state);
 };
 
 }  // namespace nmp::hw

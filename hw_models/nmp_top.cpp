@@ -147,6 +147,7 @@ void NmpTop::set_timeline(Timeline* timeline) {
   dma_.set_timeline(timeline);
   mac_array_.set_timeline(timeline);
   vector_unit_.set_timeline(timeline);
+  dram_.set_timeline(timeline);
 }
 
 void NmpTop::step_lockstep() {

@@ -130,4 +130,56 @@ void Timeline::spread_macs(uint64_t macs, Cycles begin, Cycles end) {
   }
 }
 
+void Timeline::change(const Change& c) {
+  if (!signals_ || truncated_ || c.at >= window_.end) return;
+  if (c.at < window_.begin) {
+    Change& last = before_window_[{c.signal, c.channel, c.index}];
+    if (c.at >= last.at) last = c;
+    return;
+  }
+  if (changes_.size() >= max_spans_) {
+    truncated_ = true;
+    truncated_at_ = c.at;
+    return;
+  }
+  changes_.push_back(c);
+}
+
+void Timeline::pc(Cycles at, uint32_t pc) {
+  Change c;
+  c.at = at;
+  c.value = pc;
+  c.signal = Signal::kPc;
+  change(c);
+}
+
+void Timeline::queue(isa::Unit unit, Cycles at, size_t occupancy) {
+  Change c;
+  c.at = at;
+  c.value = occupancy;
+  c.index = static_cast<uint32_t>(unit);
+  c.signal = Signal::kQueue;
+  change(c);
+}
+
+void Timeline::bank(uint32_t channel, Cycles at, const BankChange& bank) {
+  Change c;
+  c.at = at;
+  c.channel = channel;
+  c.index = bank.bank;
+  c.value = bank.state;
+  c.signal = Signal::kBankState;
+  change(c);
+  if (bank.state != BankChange::kOpen) return;
+  c.value = bank.row;
+  c.signal = Signal::kBankRow;
+  change(c);
+}
+
+std::vector<Timeline::Change> Timeline::initial_values() const {
+  std::vector<Change> out;
+  for (const auto& [key, c] : before_window_) out.push_back(c);
+  return out;
+}
+
 }  // namespace nmp::hw

@@ -11,6 +11,9 @@
 //   DRAM        per channel, per DMA command: from the command's start to the cycle its last
 //               burst on that channel was through; and the bytes of every burst binned by that
 //               cycle, `interval` cycles per bin (the bandwidth counter).
+// With signals on (for waveforms, sim/vcd.hpp), also every change of: the controller's pc, each
+// unit queue's occupancy, and each DRAM bank's state and open row; changes before the window
+// are kept as the values the window starts with.
 // Because units report at the cycles where something changes, and the default mode ticks every
 // such cycle (unit.hpp), default and lockstep runs record the same spans.
 //
@@ -22,10 +25,13 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <tuple>
 #include <vector>
 
 #include "hw_models/command.hpp"
 #include "hw_models/cycles.hpp"
+#include "hw_models/dram_channel.hpp"
 #include "isa/isa.hpp"
 
 namespace nmp::hw {
@@ -50,7 +56,15 @@ class Timeline {
     SpanKind kind = SpanKind::kCommand;
     uint8_t reason = 0;  // kSramStall: the SRAM's id; kController: the IssueStall (0: issue)
   };
-  // Past `max_spans` spans, recording stops and truncated() says so.
+  enum class Signal : uint8_t { kPc, kQueue, kBankState, kBankRow };
+  struct Change {
+    Cycles at = 0;
+    uint64_t value = 0;
+    uint32_t channel = 0;  // kBank*: the DRAM channel
+    uint32_t index = 0;    // kQueue: the isa::Unit; kBank*: the bank in its channel
+    Signal signal = Signal::kPc;
+  };
+  // Past `max_spans` spans (or signal changes), recording stops and truncated() says so.
   static constexpr size_t kDefaultMaxSpans = size_t{1} << 21;
 
   Timeline(CycleWindow window, Cycles interval, size_t max_spans);
@@ -60,6 +74,17 @@ class Timeline {
   void controller(uint8_t state, Cycles at, Cycles n);        // n cycles in one state
   void dram_channel(uint32_t channel, const Command& cmd, Cycles begin, Cycles end, uint64_t bytes);
   void dram_burst(Cycles done, uint64_t bytes);
+
+  void record_signals() { signals_ = true; }
+  bool signals() const { return signals_; }
+  void pc(Cycles at, uint32_t pc);  // from cycle `at` on
+  void queue(isa::Unit unit, Cycles at, size_t occupancy);
+  // A bank's change of state, at accelerator cycle `at`.
+  void bank(uint32_t channel, Cycles at, const BankChange& change);
+  // The changes in the window, in the order they were recorded (not always that of `at`).
+  const std::vector<Change>& changes() const { return changes_; }
+  // Per signal, the last change before the window.
+  std::vector<Change> initial_values() const;
 
   const std::vector<Span>& spans() const { return spans_; }
   CycleWindow window() const { return window_; }
@@ -81,6 +106,7 @@ class Timeline {
   template <class T>
   T* bin(std::vector<T>& bins, Cycles at);
   void spread_macs(uint64_t macs, Cycles begin, Cycles end);
+  void change(const Change& c);
 
   CycleWindow window_;
   Cycles interval_;
@@ -89,6 +115,9 @@ class Timeline {
   std::array<size_t, kFirstDramTrack> last_run_{};  // per unit track: its last run's index + 1
   std::vector<uint64_t> dram_bins_;
   std::vector<double> mac_bins_;
+  bool signals_ = false;
+  std::vector<Change> changes_;
+  std::map<std::tuple<Signal, uint32_t, uint32_t>, Change> before_window_;
   bool truncated_ = false;
   Cycles truncated_at_ = 0;
 };

@@ -5,7 +5,10 @@ namespace nmp::hw {
 QueuedUnit::QueuedUnit(isa::Unit id, uint32_t queue_depth, Scoreboard& scoreboard)
     : id_(id), queue_depth_(queue_depth), scoreboard_(scoreboard) {}
 
-void QueuedUnit::push(const Command& cmd, Cycles now) { queue_.push_back({cmd, now + 1}); }
+void QueuedUnit::push(const Command& cmd, Cycles now) {
+  queue_.push_back({cmd, now + 1});
+  if (timeline_) timeline_->queue(id_, now + 1, queue_.size());
+}
 
 void QueuedUnit::tick(Cycles now) {
   if (!busy_ && !queue_.empty() && queue_.front().visible_at <= now) {
@@ -13,6 +16,7 @@ void QueuedUnit::tick(Cycles now) {
     queue_.pop_front();
     busy_ = true;
     if (timeline_) {
+      timeline_->queue(id_, now + 1, queue_.size());
       began_ = now;
       work_at_begin_ = work_count();
     }

@@ -111,14 +111,17 @@ void validate(boost::any& out, const std::vector<std::string>& values, ByteCount
 
 // --timeline and its window and sampling interval, for run and exec.
 struct TimelineArgs {
-  std::string path, window;
+  std::string path, vcd_path, window;
   Count interval{nmp::sim::TimelineOptions{}.interval};
   void add_to(po::options_description& desc) {
     desc.add_options()("timeline", po::value(&path),
                        "write a Perfetto/Chrome timeline (JSON) of every unit's commands and "
                        "stalls, the layers, the DRAM channels and counters")(
+        "vcd", po::value(&vcd_path),
+        "write a waveform (VCD) of every unit's state and queue, the pc, the layer and every DRAM "
+        "bank's state and row")(
         "timeline-window", po::value(&window),
-        "record the timeline over cycles [A, B) only: A:B (A: for the rest of the run)")(
+        "record the timeline and waveform over cycles [A, B) only: A:B (A: for the rest)")(
         "timeline-interval", po::value(&interval)->default_value(interval),
         "cycles per sample of the timeline's counters");
   }
@@ -127,9 +130,10 @@ struct TimelineArgs {
 nmp::sim::TimelineOptions timeline_options(const TimelineArgs& args) {
   nmp::sim::TimelineOptions o;
   o.path = args.path;
+  o.vcd_path = args.vcd_path;
   if (!args.window.empty()) {
-    if (args.path.empty()) {
-      throw nmp::sim::ConfigError("--timeline-window", "", "needs --timeline FILE");
+    if (args.path.empty() && args.vcd_path.empty()) {
+      throw nmp::sim::ConfigError("--timeline-window", "", "needs --timeline FILE or --vcd FILE");
     }
     o.window = nmp::sim::parse_cycle_window(args.window);
   }
@@ -553,11 +557,20 @@ int cmd_sweep(int argc, char** argv) {
             << sum.failed << " failed, " << sum.skipped << " already done; database " << opt.db_path
             << "\n";
   if (opt.shards == 1) {
-    const auto front = nmp::sim::pareto_front(opt.db_path, spec.name);
+    const auto front = nmp::sim::pareto_front(opt.db_path, spec.name, spec.constraints);
+    for (const std::string& name : front.unknown_figures) {
+      std::cerr << "nmpsim: warning: the constraint on \"" << name
+                << "\" names no figure of any finished point's report (see the metrics table)\n";
+    }
     std::cout << "Pareto front (latency, energy, area"
-              << (front.empty() || std::isnan(front[0].error_rmse) ? "" : ", RMSE")
-              << "): " << front.size() << " points\n";
-    for (const auto& p : front) {
+              << (front.points.empty() || std::isnan(front.points[0].error_rmse) ? "" : ", RMSE")
+              << "): " << front.points.size() << " points";
+    if (!spec.constraints.empty()) {
+      std::cout << " of the " << front.feasible << " (of " << front.ok
+                << " finished) that meet the constraints " << spec.constraints.dump();
+    }
+    std::cout << "\n";
+    for (const auto& p : front.points) {
       std::cout << "  point " << p.point << "  latency " << p.latency_s << " s, energy "
                 << p.energy_pj * 1e-6 << " uJ, area " << p.area_um2 * 1e-6 << " mm^2";
       if (!std::isnan(p.error_rmse)) std::cout << ", RMSE " << p.error_rmse;

@@ -1,5 +1,6 @@
 #include "sim/report.hpp"
 
+#include "isa/isa.hpp"
 #include "sim/text.hpp"
 
 #include <cmath>
@@ -230,8 +231,15 @@ Json build_report(const ReportInputs& in) {
       activation_formats.push_back(plan.y_format);
     }
   }
+  const uint64_t program_bytes = in.lowered->program.size() * isa::kInstrBytes;
   r["derived"] = {
       {"clock_mhz", p.clock_mhz},
+      // What the instruction memory must hold, beside what it was given (its area is priced).
+      {"program",
+       {{"instructions", in.lowered->program.size()},
+        {"bytes", program_bytes},
+        {"min_imem_kib", (program_bytes + 1023) / 1024},
+        {"imem_kib", p.controller.imem_bytes / 1024}}},
       {"activations_in_dram", activation_formats},
       {"latency_s", latency_s},
       {"latency_per_token_s", latency_s / static_cast<double>(tokens)},

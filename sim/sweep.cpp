@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -12,9 +13,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "sim/input_limits.hpp"
@@ -132,11 +135,7 @@ constexpr const char* kPointColumns =
 
 std::string value_text(const Json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
-std::string join_sets(const std::vector<std::string>& sets) {
-  std::string s;
-  for (const std::string& t : sets) s += (s.empty() ? "" : " ") + t;
-  return s;
-}
+std::string sets_json(const std::vector<std::string>& sets) { return Json(sets).dump(); }
 
 // Every numeric figure of a report, by JSON path (the config section excluded: it is stored
 // whole, and its numbers are inputs).
@@ -172,7 +171,7 @@ void store_point(Db& db, const std::string& sweep, const SweepPoint& p, const Js
   db.exec("BEGIN IMMEDIATE");
   Db::Stmt ins(db, std::string("INSERT INTO points(") + kPointColumns +
                        ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  ins.bind(1, sweep).bind(2, static_cast<int64_t>(p.index)).bind(3, join_sets(p.sets));
+  ins.bind(1, sweep).bind(2, static_cast<int64_t>(p.index)).bind(3, sets_json(p.sets));
   if (outcome["ok"].get<bool>()) {
     const Json& report = outcome["result"]["report"];
     ins.bind(4, std::string("ok")).bind_null(5);
@@ -278,6 +277,54 @@ SweepSpec load_sweep_spec(const std::string& path) {
     fields.finish();
     rnd.finish();
   }
+  if (root.has("zip")) {
+    const Json& groups = *root.raw("zip");
+    if (!groups.is_array() || groups.empty()) {
+      root.error("zip", "expected an array of groups: {field path: [values], ...}");
+    } else {
+      for (size_t g = 0; g < groups.size(); ++g) {
+        const std::string at = "/zip/" + std::to_string(g);
+        if (!groups[g].is_object() || groups[g].size() < 2) {
+          doc.error(at, "expected an object of at least two fields, each with an array of values");
+          continue;
+        }
+        size_t length = 0;
+        std::string first;
+        for (const auto& [key, values] : groups[g].items()) {
+          if (!values.is_array() || values.empty()) {
+            doc.error(at + "/" + key, "expected a non-empty array of values");
+          } else if (length == 0) {
+            length = values.size();
+            first = key;
+          } else if (values.size() != length) {
+            doc.error(at + "/" + key, "expected " + std::to_string(length) + " values, as " + at +
+                                          "/" + first + " has; got " +
+                                          std::to_string(values.size()));
+          }
+        }
+        s.zip.push_back(groups[g]);
+      }
+    }
+  }
+  if (root.has("constraints")) {
+    ObjectReader cons = root.object("constraints", "figure path -> {min, max}");
+    for (const std::string& key : cons.keys()) {
+      ObjectReader c = cons.object(key, "bounds of a figure of the report: {min, max}");
+      Json bounds = Json::object();
+      const bool has_min = c.raw("min") != nullptr, has_max = c.raw("max") != nullptr;
+      if (has_min) bounds["min"] = c.number("min", 0, -1e300, 1e300, "", "smallest allowed");
+      if (has_max) bounds["max"] = c.number("max", 0, -1e300, 1e300, "", "largest allowed");
+      if (bounds.empty()) {
+        c.error("", "expected \"min\", \"max\" or both");
+      } else if (bounds.contains("min") && bounds.contains("max") &&
+                 bounds["max"].get<double>() < bounds["min"].get<double>()) {
+        c.error("max", "expected max >= min");
+      }
+      c.finish();
+      s.constraints[key] = bounds;
+    }
+    cons.finish();
+  }
   // The inputs exist before any database is made (a point can still change what they say).
   for (const auto& [key, file] : {std::pair<const char*, std::string>{"hw", s.hw_path},
                                   {"workload", s.workload_path},
@@ -291,31 +338,41 @@ SweepSpec load_sweep_spec(const std::string& path) {
   }
   root.finish();
   doc.throw_if_errors();
-  if (s.grid.empty() && s.random.empty()) {
-    throw ConfigError(path, "", "a sweep needs a grid, random samples, or both");
+  if (s.grid.empty() && s.random.empty() && s.zip.empty()) {
+    throw ConfigError(path, "",
+                      "a sweep needs a grid, zip groups, random samples, or some of them");
   }
   // Points: the product of the grid's sizes times the samples, refused past the limit before
   // anything is enumerated.
   uint64_t points = std::max<uint64_t>(1, s.samples);
-  for (const auto& [key, values] : s.grid.items()) {
-    if (__builtin_mul_overflow(points, values.size(), &points) || points > kMaxSweepPoints) {
-      throw ConfigError(path, "/grid",
+  std::vector<size_t> axes;
+  for (const auto& [key, values] : s.grid.items()) axes.push_back(values.size());
+  for (const Json& group : s.zip) axes.push_back(group.begin()->size());
+  for (const size_t size : axes) {
+    if (__builtin_mul_overflow(points, size, &points) || points > kMaxSweepPoints) {
+      throw ConfigError(path, "",
                         "the sweep has more than " + std::to_string(kMaxSweepPoints) +
                             " points (the product of the grid's sizes and the samples); split "
                             "it, or sample it with \"random\"");
     }
   }
-  // Every key must be a --set path (hw., tech. or workload.).
-  for (const auto& [section, keys] :
-       {std::pair<const char*, const Json*>{"grid", &s.grid}, {"random", &s.random}}) {
-    for (const auto& [key, v] : keys->items()) {
-      try {
-        parse_set_options({key + "=0"});
-      } catch (const ConfigError& e) {
-        const std::string where = std::string("/") + section +
-                                  (std::string(section) == "random" ? "/fields/" : "/") + key;
-        throw ConfigError(path, where, e.issues().front().message);
-      }
+  // Every key must be a --set path (hw., tech. or workload.), varied in one place only.
+  std::vector<std::pair<std::string, std::string>> keys;  // key, its JSON pointer
+  for (const auto& [key, v] : s.grid.items()) keys.emplace_back(key, "/grid/" + key);
+  for (const auto& [key, v] : s.random.items()) keys.emplace_back(key, "/random/fields/" + key);
+  for (size_t g = 0; g < s.zip.size(); ++g) {
+    for (const auto& [key, v] : s.zip[g].items())
+      keys.emplace_back(key, "/zip/" + std::to_string(g) + "/" + key);
+  }
+  std::map<std::string, std::string> seen;
+  for (const auto& [key, where] : keys) {
+    try {
+      parse_set_options({key + "=0"});
+    } catch (const ConfigError& e) {
+      throw ConfigError(path, where, e.issues().front().message);
+    }
+    if (const auto [it, fresh] = seen.emplace(key, where); !fresh) {
+      throw ConfigError(path, where, "the field is also varied at " + it->second);
     }
   }
   return s;
@@ -330,6 +387,17 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& spec) {
       for (const Json& v : values) {
         next.push_back(prefix);
         next.back().push_back(key + "=" + value_text(v));
+      }
+    }
+    grid.swap(next);
+  }
+  for (const Json& group : spec.zip) {  // one axis: the fields' i-th values together
+    std::vector<std::vector<std::string>> next;
+    for (const auto& prefix : grid) {
+      for (size_t i = 0; i < group.begin()->size(); ++i) {
+        next.push_back(prefix);
+        for (const auto& [key, values] : group.items())
+          next.back().push_back(key + "=" + value_text(values[i]));
       }
     }
     grid.swap(next);
@@ -633,16 +701,44 @@ void merge_into(const std::string& out, const std::string& name_in_errors,
 
 }  // namespace
 
-std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::string& sweep) {
+ParetoFront pareto_front(const std::string& db_path, const std::string& sweep,
+                         const Json& constraints) {
   Db db(db_path);
   Db::Stmt q(db,
              "SELECT point, sets, latency_s, energy_pj, area_um2, error_rmse FROM points "
              "WHERE sweep = ? AND status = 'ok' ORDER BY point");
   q.bind(1, sweep);
-  std::vector<ParetoPoint> all;
+  std::vector<ParetoPoint> ok;
   while (q.step()) {
-    all.push_back({static_cast<uint64_t>(q.integer(0)), q.text(1), q.real(2), q.real(3), q.real(4),
-                   q.real(5)});
+    ok.push_back({static_cast<uint64_t>(q.integer(0)), q.text(1), q.real(2), q.real(3), q.real(4),
+                  q.real(5)});
+  }
+  // Per constraint, the points whose figure lies within its bounds.
+  ParetoFront front;
+  std::set<uint64_t> feasible;
+  for (const ParetoPoint& p : ok) feasible.insert(p.point);
+  for (const auto& [name, bounds] : constraints.items()) {
+    Db::Stmt m(db, "SELECT point, value FROM metrics WHERE sweep = ? AND name = ?");
+    m.bind(1, sweep).bind(2, name);
+    std::set<uint64_t> within;
+    bool named = false;
+    while (m.step()) {
+      named = true;
+      const double v = m.real(1);
+      if ((!bounds.contains("min") || v >= bounds["min"].get<double>()) &&
+          (!bounds.contains("max") || v <= bounds["max"].get<double>())) {
+        within.insert(static_cast<uint64_t>(m.integer(0)));
+      }
+    }
+    if (!named) front.unknown_figures.push_back(name);
+    std::set<uint64_t> both;
+    std::set_intersection(feasible.begin(), feasible.end(), within.begin(), within.end(),
+                          std::inserter(both, both.end()));
+    feasible.swap(both);
+  }
+  std::vector<ParetoPoint> all;
+  for (const ParetoPoint& p : ok) {
+    if (feasible.count(p.point)) all.push_back(p);
   }
   const bool with_error =
       !all.empty() && std::none_of(all.begin(), all.end(),
@@ -652,7 +748,8 @@ std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::str
     if (with_error) o.push_back(p.error_rmse);
     return o;
   };
-  std::vector<ParetoPoint> front;
+  front.ok = ok.size();
+  front.feasible = all.size();
   for (const ParetoPoint& a : all) {
     bool dominated = false;
     for (const ParetoPoint& b : all) {
@@ -667,7 +764,7 @@ std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::str
         break;
       }
     }
-    if (!dominated) front.push_back(a);
+    if (!dominated) front.points.push_back(a);
   }
   return front;
 }

@@ -10,9 +10,15 @@
 //                 "fields": { "hw.dram.bytes_per_cycle": { "min": 8, "max": 128,
 //                                                          "integer": true },
 //                             "hw.mac_array.pe": { "choices": ["int8_int8", "fp16"] } } },
+//     "zip": [ { "hw.mac_array.pe": ["int8_int8", "fp16"],
+//                "workload.layers.0.format": ["int8", "fp16"] } ],
+//     "constraints": { "area_um2.total": { "max": 2e6 }, "derived.tokens_per_s": { "min": 50 } },
 //     "timing_only": false, "verify": true }
-// Points: every grid combination (keys in sorted order, the last varying fastest), each combined
-// with every random sample; point i of a sweep is the same on every machine.
+// Points: every grid combination (keys in sorted order, then each zip group, whose fields take
+// their i-th values together; the last varying fastest), each combined with every random
+// sample; point i of a sweep is the same on every machine. Constraints (bounds on any figure of
+// the report, by its path in the `metrics` table) decide which points the Pareto front is
+// chosen from.
 //
 // Database: table `sweeps` (name, spec, points), `points` (one row per point: its sets, status
 // ok or failed, error, headline figures, the resolved config and the whole report as JSON), and
@@ -39,8 +45,10 @@ struct SweepSpec {
   std::string file;
   std::string name;
   std::string hw_path, workload_path, tech_path;
-  Json grid = Json::object();    // key -> array of values
-  Json random = Json::object();  // key -> {min, max, integer} or {choices}
+  Json grid = Json::object();         // key -> array of values
+  Json random = Json::object();       // key -> {min, max, integer} or {choices}
+  Json zip = Json::array();           // groups: key -> array of values, all of one length
+  Json constraints = Json::object();  // figure path -> {min, max} (either may be absent)
   uint64_t samples = 0;
   uint64_t seed = 1;
   bool timing_only = false;
@@ -82,13 +90,21 @@ void export_csv(const std::string& db_path, const std::string& csv_path);
 // present twice.
 void merge_databases(const std::string& out, const std::vector<std::string>& inputs);
 
-// The Pareto front of the ok points of a sweep over latency, energy, area and (when verified)
-// RMSE, all minimized: the points no other point matches or beats in every objective.
+// The Pareto front of the ok points of a sweep that meet `constraints` (SweepSpec), over
+// latency, energy, area and (when verified) RMSE, all minimized: the points no other such point
+// matches or beats in every objective. A point lacking a constrained figure does not meet it.
 struct ParetoPoint {
   uint64_t point;
-  std::string sets;
+  std::string sets;  // JSON array of "root.path=value"
   double latency_s, energy_pj, area_um2, error_rmse;
 };
-std::vector<ParetoPoint> pareto_front(const std::string& db_path, const std::string& sweep);
+struct ParetoFront {
+  std::vector<ParetoPoint> points;
+  uint64_t ok = 0;                           // finished points
+  uint64_t feasible = 0;                     // of those, the ones meeting every constraint
+  std::vector<std::string> unknown_figures;  // constrained figures no finished point reports
+};
+ParetoFront pareto_front(const std::string& db_path, const std::string& sweep,
+                         const Json& constraints = Json::object());
 
 }  // namespace nmp::sim

@@ -8,6 +8,7 @@
 #include "hw_models/controller.hpp"
 #include "sim/json_reader.hpp"
 #include "sim/text.hpp"
+#include "sim/vcd.hpp"
 
 namespace nmp::sim {
 namespace {
@@ -199,34 +200,56 @@ void write_timeline(std::ostream& out, const hw::Timeline& t, const TimelineCont
   out << "\n]}\n";
 }
 
-TimelineSink::TimelineSink(const TimelineOptions& options, hw::NmpTop& top) : path_(options.path) {
-  if (path_.empty()) return;
-  partial_.open(path_ + ".partial", std::ios::binary);
-  if (!partial_) throw ConfigError(path_, "", "cannot write the timeline file");
-  timeline_ = std::make_unique<hw::Timeline>(options.window, options.interval,
-                                             hw::Timeline::kDefaultMaxSpans);
-  top.set_timeline(timeline_.get());
+TimelineSink::Output::Output(const std::string& p) : path(p) {
+  file.open(path + ".partial", std::ios::binary);
+  if (!file) throw ConfigError(path, "", "cannot write the file");
 }
 
-TimelineSink::~TimelineSink() {
-  if (partial_.is_open()) {
-    partial_.close();
-    std::remove((path_ + ".partial").c_str());
+TimelineSink::Output::~Output() {
+  if (file.is_open()) {
+    file.close();
+    std::remove((path + ".partial").c_str());
   }
+}
+
+void TimelineSink::Output::commit() {
+  file.close();
+  const std::string partial = path + ".partial";
+  if (!file || std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::remove(partial.c_str());
+    throw ConfigError(path, "", "cannot write the file");
+  }
+}
+
+TimelineSink::TimelineSink(const TimelineOptions& options, hw::NmpTop& top) {
+  if (options.path.empty() && options.vcd_path.empty()) return;
+  if (!options.path.empty()) timeline_file_ = std::make_unique<Output>(options.path);
+  if (!options.vcd_path.empty()) vcd_file_ = std::make_unique<Output>(options.vcd_path);
+  timeline_ = std::make_unique<hw::Timeline>(options.window, options.interval,
+                                             hw::Timeline::kDefaultMaxSpans);
+  if (vcd_file_) timeline_->record_signals();
+  top.set_timeline(timeline_.get());
 }
 
 void TimelineSink::write(const TimelineContext& context) {
   if (!timeline_) return;
-  write_timeline(partial_, *timeline_, context);
-  partial_.close();
-  const std::string partial = path_ + ".partial";
-  if (!partial_ || std::rename(partial.c_str(), path_.c_str()) != 0) {
-    std::remove(partial.c_str());
-    throw ConfigError(path_, "", "cannot write the timeline file");
+  if (timeline_->window().begin >= context.cycles) {
+    throw ConfigError("--timeline-window", "",
+                      "starts at cycle " + std::to_string(timeline_->window().begin) +
+                          ", past the end of the run (" + std::to_string(context.cycles) +
+                          " cycles)");
+  }
+  if (timeline_file_) {
+    write_timeline(timeline_file_->file, *timeline_, context);
+    timeline_file_->commit();
+  }
+  if (vcd_file_) {
+    write_vcd(vcd_file_->file, *timeline_, context);
+    vcd_file_->commit();
   }
   if (timeline_->truncated()) {
     std::cerr << "nmpsim: warning: the timeline holds its first " << hw::Timeline::kDefaultMaxSpans
-              << " spans, up to cycle " << timeline_->truncated_at()
+              << " spans (and signal changes), up to cycle " << timeline_->truncated_at()
               << "; choose a window with --timeline-window A:B for the rest\n";
   }
 }

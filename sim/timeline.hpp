@@ -29,7 +29,8 @@
 namespace nmp::sim {
 
 struct TimelineOptions {
-  std::string path;  // empty: no timeline
+  std::string path;      // empty: no timeline
+  std::string vcd_path;  // empty: no waveform (sim/vcd.hpp)
   hw::CycleWindow window;
   hw::Cycles interval = 1024;  // cycles per counter sample
 };
@@ -46,26 +47,36 @@ struct TimelineContext {
   std::vector<std::string> layer_names;  // empty entries (or none): "layer N"
   uint64_t pes = 1;                      // MAC array rows x cols
   std::array<std::string, hw::kNumSrams> sram_names;
+  uint32_t dram_channels = 0;  // a standard's (0: the simple channel, no banks)
+  uint32_t dram_banks = 0;     // per channel: ranks x banks per rank
 };
 
 void write_timeline(std::ostream& out, const hw::Timeline& timeline, const TimelineContext& ctx);
 
-// Records a run's timeline into a file beside `path` that write() renames into place; if the
-// run fails, the partial file is removed.
+// Records a run for its timeline and waveform files, each written beside its path and renamed
+// into place by write(); if the run fails, the partial files are removed.
 class TimelineSink {
  public:
   TimelineSink(const TimelineOptions& options, hw::NmpTop& top);
-  ~TimelineSink();
   TimelineSink(const TimelineSink&) = delete;
   TimelineSink& operator=(const TimelineSink&) = delete;
   bool on() const { return timeline_ != nullptr; }
-  // Writes the file; warns on standard error if the recording was truncated.
+  // Writes the files; warns on standard error if the recording was truncated.
   void write(const TimelineContext& context);
 
  private:
-  std::string path_;
+  // An output being written: `path` + ".partial" until it is complete.
+  struct Output {
+    explicit Output(const std::string& path);
+    ~Output();
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+    void commit();
+    std::string path;
+    std::ofstream file;
+  };
   std::unique_ptr<hw::Timeline> timeline_;
-  std::ofstream partial_;
+  std::unique_ptr<Output> timeline_file_, vcd_file_;
 };
 
 }  // namespace nmp::sim

@@ -67,4 +67,27 @@ grep -q "is also in" "$tmp/err"
 test -s "$tmp/pareto.png" && grep -q "<svg" "$tmp/pareto.svg"
 front=$("$nmpsim" sweep "$tmp/spec.json" --db "$tmp/one.sqlite" --resume -q | sed -n 's/^Pareto front.*: \([0-9]*\) points$/\1/p')
 grep -q ": $front Pareto points" "$tmp/plot"
+# Constrained: the plot's front under --constraint equals nmpsim's under the same bound in the
+# spec, and is a subset of the points that meet it.
+cap=$(/usr/bin/python3 -c "import sqlite3,sys; v=sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute(\"SELECT value FROM metrics WHERE name='area_um2.total'\")); print(repr(v[len(v)//2]))" "$tmp/one.sqlite")
+/usr/bin/python3 - "$tmp/spec.json" "$cap" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+spec["name"] = "tc"
+spec["constraints"] = {"area_um2.total": {"max": float(sys.argv[2])}}
+json.dump(spec, open(sys.argv[1].replace("spec", "constrained"), "w"))
+PY
+"$nmpsim" sweep "$tmp/constrained.json" --db "$tmp/constrained.sqlite" -j 2 > "$tmp/cout"
+cfront=$(sed -n 's/^Pareto front[^:]*: \([0-9]*\) points of the \([0-9]*\) .*/\1 \2/p' "$tmp/cout")
+test -n "$cfront"
+/usr/bin/python3 "$root/scripts/plot_pareto.py" "$tmp/one.sqlite" --constraint "area_um2.total<=$cap" \
+  -o "$tmp/cpareto" > "$tmp/cplot"
+read -r n m <<< "$cfront"
+test "$m" -lt 16
+grep -q ": $n Pareto points of the $m meeting the constraints" "$tmp/cplot"
+if /usr/bin/python3 "$root/scripts/plot_pareto.py" "$tmp/one.sqlite" --constraint "area<2" \
+  -o "$tmp/bad" 2> "$tmp/err"; then
+  echo "plot_pareto.py accepted a malformed constraint"; exit 1
+fi
+grep -q "expected FIGURE<=VALUE" "$tmp/err"
 echo ok

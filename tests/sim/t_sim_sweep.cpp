@@ -86,7 +86,7 @@ TEST_CASE("a failing point is recorded with its error and the sweep goes on", "[
   REQUIRE(row0.find("weight_sram/capacity_kib") != std::string::npos);
   REQUIRE(row1.find(",ok,") != std::string::npos);
   // The one ok point is its own Pareto front.
-  REQUIRE(sim::pareto_front(db, "f").size() == 1);
+  REQUIRE(sim::pareto_front(db, "f").points.size() == 1);
   for (const std::string& f : {db, csv, temp("spec.json")}) std::filesystem::remove(f);
   std::filesystem::remove(db + "-wal");
   std::filesystem::remove(db + "-shm");
@@ -124,4 +124,78 @@ TEST_CASE("bad sweep specs are errors with the JSON path", "[sim]") {
     REQUIRE(e.issues().front().pointer == "/grid/hw.mac_array.rows");
   }
   std::filesystem::remove(path);
+}
+
+TEST_CASE("zip groups vary their fields together, after the grid's axes", "[sim]") {
+  const Json spec = {{"name", "z"},
+                     {"hw", test::source_path("configs/hw/default.json")},
+                     {"workload", test::source_path("configs/workloads/default.json")},
+                     {"grid", {{"hw.mac_array.rows", {8, 16}}}},
+                     {"zip",
+                      {{{"hw.mac_array.pe", {"int8_int8", "fp16", "bf16"}},
+                        {"workload.layers.0.format", {"int8", "fp16", "bf16"}}},
+                       {{"hw.dram.channels", {1, 2}}, {"hw.dram.queue_depth", {16, 64}}}}}};
+  const auto points = sim::sweep_points(sim::load_sweep_spec(write_spec(spec)));
+  REQUIRE(points.size() == 2 * 3 * 2);
+  for (size_t i = 0; i < points.size(); ++i) {
+    const auto& sets = points[i].sets;
+    REQUIRE(sets.size() == 5);
+    // The grid's key, then each group's fields (sorted), the second group fastest.
+    REQUIRE(sets[0] == std::string("hw.mac_array.rows=") + (i < 6 ? "8" : "16"));
+    const size_t pair = i / 2 % 3;
+    const char* kinds[] = {"int8_int8", "fp16", "bf16"};
+    const char* formats[] = {"int8", "fp16", "bf16"};
+    REQUIRE(sets[1] == std::string("hw.mac_array.pe=") + kinds[pair]);
+    REQUIRE(sets[2] == std::string("workload.layers.0.format=") + formats[pair]);
+    REQUIRE(sets[3] == std::string("hw.dram.channels=") + (i % 2 ? "2" : "1"));
+    REQUIRE(sets[4] == std::string("hw.dram.queue_depth=") + (i % 2 ? "64" : "16"));
+  }
+  std::filesystem::remove(temp("spec.json"));
+}
+
+TEST_CASE("the Pareto front is chosen among the points that meet the constraints", "[sim]") {
+  Json spec = {{"name", "c"},
+               {"hw", test::source_path("configs/hw/default.json")},
+               {"workload", test::source_path("configs/workloads/default.json")},
+               {"timing_only", true},
+               {"grid", {{"hw.mac_array.rows", {16, 32, 64}}, {"hw.mac_array.cols", {16, 64}}}}};
+  const std::string db = temp("c.sqlite");
+  std::filesystem::remove(db);
+  sim::SweepOptions opt;
+  opt.db_path = db;
+  opt.progress = false;
+  const sim::SweepSummary sum = sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt);
+  REQUIRE(sum.done == 6);
+  const sim::ParetoFront unconstrained = sim::pareto_front(db, "c");
+  REQUIRE(unconstrained.ok == 6);
+  REQUIRE(unconstrained.feasible == 6);
+  // A bound every point meets changes nothing.
+  const sim::ParetoFront loose = sim::pareto_front(db, "c", {{"area_um2.total", {{"min", 0}}}});
+  REQUIRE(loose.feasible == 6);
+  REQUIRE(loose.points.size() == unconstrained.points.size());
+  // Area at most halfway between the front's smallest and largest, and a throughput bound:
+  // the front holds only points that meet both.
+  double largest = 0, smallest = 1e300;
+  for (const auto& p : unconstrained.points) {
+    largest = std::max(largest, p.area_um2);
+    smallest = std::min(smallest, p.area_um2);
+  }
+  REQUIRE(smallest < largest);
+  const double cap = (smallest + largest) / 2;
+  const Json constraints = {{"area_um2.total", {{"max", cap}}},
+                            {"derived.tokens_per_s", {{"min", 0}}}};
+  const sim::ParetoFront front = sim::pareto_front(db, "c", constraints);
+  REQUIRE(front.feasible > 0);
+  REQUIRE(front.feasible < 6);
+  REQUIRE(front.unknown_figures.empty());
+  REQUIRE_FALSE(front.points.empty());
+  for (const auto& p : front.points) REQUIRE(p.area_um2 <= cap);
+  // A figure no report has: no point meets it, and it is named.
+  const sim::ParetoFront none = sim::pareto_front(db, "c", {{"no.such.figure", {{"max", 1}}}});
+  REQUIRE(none.feasible == 0);
+  REQUIRE(none.unknown_figures == std::vector<std::string>{"no.such.figure"});
+  // sets are stored as a JSON array.
+  REQUIRE(Json::parse(front.points.front().sets).is_array());
+  for (const std::string& f : {db, db + "-wal", db + "-shm", temp("spec.json")})
+    std::filesystem::remove(f);
 }

@@ -14,6 +14,7 @@
 #include <tuple>
 
 #include "../support.hpp"
+#include "hw_models/controller.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -123,6 +124,113 @@ void check_against_counters(const Json& timeline, const Json& counters, uint64_t
   if (layer_cycles > 0) REQUIRE(layer_cycles == cycles);
 }
 
+// A VCD read back: per signal ("scope.name"), its values over time as (ps, value).
+struct Waveform {
+  std::map<std::string, std::vector<std::pair<uint64_t, uint64_t>>> values;
+  uint64_t end_ps = 0;
+};
+
+Waveform read_vcd(const std::string& path) {
+  std::ifstream in(path);
+  Waveform w;
+  std::map<std::string, std::string> names;  // identifier -> scope.name
+  std::vector<std::string> scope;
+  uint64_t now = 0;
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string first;
+    words >> first;
+    if (first == "$scope") {
+      std::string kind, name;
+      words >> kind >> name;
+      scope.push_back(name);
+    } else if (first == "$upscope") {
+      scope.pop_back();
+    } else if (first == "$var") {
+      std::string kind, width, id, name;
+      words >> kind >> width >> id >> name;
+      std::string full;
+      for (size_t i = 1; i < scope.size(); ++i) full += scope[i] + ".";
+      names[id] = full + name;
+    } else if (!first.empty() && first[0] == '#') {
+      now = std::stoull(first.substr(1));
+      w.end_ps = now;
+    } else if (!first.empty() && first[0] == 'b') {
+      std::string id;
+      words >> id;
+      REQUIRE(names.count(id) == 1);
+      w.values[names.at(id)].emplace_back(now, std::stoull(first.substr(1), nullptr, 2));
+    }
+  }
+  return w;
+}
+
+// Cycles a signal holds each value until the end.
+std::map<uint64_t, uint64_t> durations(const Waveform& w, const std::string& signal,
+                                       uint64_t ps_per_cycle) {
+  std::map<uint64_t, uint64_t> out;
+  const auto& v = w.values.at(signal);
+  for (size_t i = 0; i < v.size(); ++i) {
+    const uint64_t until = i + 1 < v.size() ? v[i + 1].first : w.end_ps;
+    out[v[i].second] += (until - v[i].first) / ps_per_cycle;
+  }
+  return out;
+}
+
+// Checks the waveform's states against the counters of the same run (1 GHz: 1000 ps a cycle).
+void check_waveform(const Waveform& w, const Json& counters, uint64_t cycles) {
+  REQUIRE(w.end_ps == cycles * 1000);
+  const std::map<uint64_t, uint64_t> controller = durations(w, "controller.state", 1000);
+  uint64_t all = 0;
+  for (const auto& [state, n] : controller) {
+    if (state == static_cast<uint64_t>(hw::IssueStall::kCount)) {  // halted: from the end on
+      REQUIRE(n == 0);
+      continue;
+    }
+    const std::string name = hw::to_string(static_cast<hw::IssueStall>(state));
+    REQUIRE(counters["controller"][state == 0 ? "busy_issue" : "stall_" + name].get<uint64_t>() ==
+            n);
+    all += n;
+  }
+  REQUIRE(all == cycles);
+  const std::array<std::string, 3> srams = {"wsram", "asram", "acc"};
+  for (const char* unit : {"dma", "mac_array", "vector_unit"}) {
+    uint64_t busy = 0, counted = 0;
+    for (const auto& [name, value] : counters[unit].items()) {
+      if (name.rfind("busy_", 0) == 0 || name.rfind("stall_sram_", 0) == 0)
+        busy += value.get<uint64_t>();
+    }
+    for (const auto& [state, n] : durations(w, std::string(unit) + ".state", 1000)) {
+      if (state >= 2)
+        REQUIRE(counters[unit]["stall_sram_" + srams.at(state - 2)].get<uint64_t>() == n);
+      if (state >= 1) counted += n;
+    }
+    REQUIRE(counted == busy);
+  }
+  // Every ACT opens a bank; every refresh sets each bank of its rank refreshing.
+  uint64_t opened = 0, refreshing = 0, banks = 0;
+  for (const auto& [signal, values] : w.values) {
+    if (signal.rfind("dram.", 0) != 0 || signal.size() < 6 ||
+        signal.compare(signal.size() - 6, 6, ".state") != 0) {
+      continue;
+    }
+    ++banks;
+    for (size_t i = 1; i < values.size(); ++i) {
+      opened += values[i].second == 1 && values[i - 1].second != 1;
+      refreshing += values[i].second == 2 && values[i - 1].second != 2;
+    }
+  }
+  REQUIRE(banks > 0);
+  REQUIRE(opened == counters["dram"]["act"].get<uint64_t>());
+  REQUIRE(opened > 0);
+  // One rank per channel in these configs: a refresh sets every bank of the channel.
+  std::set<std::string> channels;
+  for (const auto& [signal, values] : w.values) {
+    if (signal.rfind("dram.", 0) == 0) channels.insert(signal.substr(0, signal.find('.', 5)));
+  }
+  REQUIRE(refreshing == counters["dram"]["ref"].get<uint64_t>() * (banks / channels.size()));
+}
+
 // The X events as (tid, name, begin, end), clipped to [a, b).
 std::multiset<std::tuple<int, std::string, uint64_t, uint64_t>> spans(const Json& timeline,
                                                                       uint64_t a, uint64_t b) {
@@ -139,15 +247,22 @@ std::multiset<std::tuple<int, std::string, uint64_t, uint64_t>> spans(const Json
 // Runs `run` with a timeline in both modes; checks they write the same file and that it adds up
 // to the report's counters; returns the timeline and the report.
 std::pair<Json, Json> run_timeline(const std::string& run, const std::string& base) {
-  REQUIRE(std::system((run + " --out " + base + ".json --timeline " + base + ".tl.json").c_str()) ==
-          0);
-  REQUIRE(std::system((run + " --lockstep --timeline " + base + ".lock.json").c_str()) == 0);
+  REQUIRE(std::system((run + " --out " + base + ".json --timeline " + base + ".tl.json --vcd " +
+                       base + ".vcd")
+                          .c_str()) == 0);
+  REQUIRE(std::system(
+              (run + " --lockstep --timeline " + base + ".lock.json --vcd " + base + ".lock.vcd")
+                  .c_str()) == 0);
   const std::string file = read_all(base + ".tl.json");
   REQUIRE(file == read_all(base + ".lock.json"));  // byte for byte
+  REQUIRE(read_all(base + ".vcd") == read_all(base + ".lock.vcd"));
   Json report = sim::parse_json_file(base + ".json");
   Json timeline = Json::parse(file);
-  check_against_counters(timeline, report["counters"], report["cycles"]["total"].get<uint64_t>());
-  for (const char* ext : {".json", ".tl.json", ".lock.json"}) std::filesystem::remove(base + ext);
+  const uint64_t cycles = report["cycles"]["total"].get<uint64_t>();
+  check_against_counters(timeline, report["counters"], cycles);
+  check_waveform(read_vcd(base + ".vcd"), report["counters"], cycles);
+  for (const char* ext : {".json", ".tl.json", ".lock.json", ".vcd", ".lock.vcd"})
+    std::filesystem::remove(base + ext);
   return {timeline, report};
 }
 
@@ -176,6 +291,7 @@ TEST_CASE("run --timeline: spans add up to the counters, in both modes, and wind
   std::ofstream(base + ".wl.json") << workload.dump();
   const std::string run = std::string(NMPSIM_BINARY) + " run --hw " + hw + " --workload " + base +
                           ".wl.json --set hw.mac_array.pe=fp16 --set hw.dram.channels=2 " +
+                          "--set hw.dram.page_policy=closed " +
                           "--timing-only -q --timeline-interval 500";
   const auto [timeline, report] = run_timeline(run, base);
   const uint64_t cycles = report["cycles"]["total"].get<uint64_t>();
@@ -232,14 +348,31 @@ loop:   dma.load space=asram, sram=r1, dram=r2, rows=8, row_bytes=512, sram_stri
   const std::string exec = std::string(NMPSIM_BINARY) + " exec --hw " +
                            test::source_path("configs/hw/default.json") + " " + base +
                            ".s --timeline-interval 100";
-  REQUIRE(std::system((exec + " --timeline " + base + ".tl.json > " + base + ".json").c_str()) ==
-          0);
+  REQUIRE(std::system(
+              (exec + " --timeline " + base + ".tl.json --vcd " + base + ".vcd > " + base + ".json")
+                  .c_str()) == 0);
   REQUIRE(std::system(
               (exec + " --lockstep --timeline " + base + ".lock.json > /dev/null").c_str()) == 0);
   const std::string file = read_all(base + ".tl.json");
   REQUIRE(file == read_all(base + ".lock.json"));
   const Json result = sim::parse_json_file(base + ".json");
   check_against_counters(Json::parse(file), result["counters"], result["cycles"].get<uint64_t>());
-  for (const char* ext : {".s", ".json", ".tl.json", ".lock.json"})
+  check_waveform(read_vcd(base + ".vcd"), result["counters"], result["cycles"].get<uint64_t>());
+  for (const char* ext : {".s", ".json", ".tl.json", ".lock.json", ".vcd"})
     std::filesystem::remove(base + ext);
+}
+
+TEST_CASE("a timeline window past the run's end is refused, leaving no file behind", "[sim]") {
+  const std::string base = std::filesystem::temp_directory_path().string() +
+                           "/nmpsim-timeline-late-" + std::to_string(getpid());
+  const std::string run = std::string(NMPSIM_BINARY) + " run --hw " +
+                          test::source_path("configs/hw/default.json") + " --workload " +
+                          test::source_path("configs/workloads/default.json") +
+                          " --timing-only -q --timeline " + base + ".json --vcd " + base +
+                          ".vcd --timeline-window 100000000: 2> /dev/null";
+  const int status = std::system(run.c_str());
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 2);
+  for (const char* ext : {".json", ".vcd", ".json.partial", ".vcd.partial"})
+    REQUIRE_FALSE(std::filesystem::exists(base + ext));
 }

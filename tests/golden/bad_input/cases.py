@@ -235,6 +235,22 @@ INPUTS = {
     "sweep_root.json": {"name": "s", "hw": HW, "workload": WL, "grid": {"mac_array.rows": [8]}},
     "sweep_unknown.json": {"name": "s", "hw": HW, "workload": WL, "grid": {"hw.mac_array.rows": [8]},
                            "jobs": 4},
+    "sweep_zip_lengths.json": {"name": "s", "hw": HW, "workload": WL, "zip": [
+        {"hw.mac_array.rows": [8, 16, 32], "hw.mac_array.cols": [8, 16]}]},
+    "sweep_zip_alone.json": {"name": "s", "hw": HW, "workload": WL, "zip": [
+        {"hw.mac_array.rows": [8, 16]}]},
+    "sweep_zip_twice.json": {"name": "s", "hw": HW, "workload": WL,
+                             "grid": {"hw.mac_array.rows": [8, 16]},
+                             "zip": [{"hw.mac_array.rows": [8, 16], "hw.mac_array.cols": [8, 16]}]},
+    "sweep_zip_root.json": {"name": "s", "hw": HW, "workload": WL, "zip": [
+        {"mac_array.rows": [8, 16], "hw.mac_array.cols": [8, 16]}]},
+    "sweep_constraint_empty.json": {"name": "s", "hw": HW, "workload": WL,
+                                    "grid": {"hw.mac_array.rows": [8, 16]},
+                                    "constraints": {"area_um2.total": {}}},
+    "sweep_constraint_order.json": {"name": "s", "hw": HW, "workload": WL,
+                                    "grid": {"hw.mac_array.rows": [8, 16]},
+                                    "constraints": {"area_um2.total": {"min": 5, "max": 2},
+                                                    "derived.tokens_per_s": {"minimum": 50}}},
     "suite_variant.json": {"name": "s", "baseline": "none.json", "variants": {},
                            "workloads": {"w": {"workload": {"name": "x"}}}, "cases": [["v", "w"]]},
     "suite_both.json": {"name": "s", "baseline": "none.json", "variants": {"v": {"hw": "x.json"}},
@@ -432,6 +448,8 @@ case("timeline_window_huge", run("--timeline", "/tmp/nmpsim-unused.json", "--tim
 case("timeline_window_alone", run("--timeline-window", "0:100"))
 case("timeline_interval_zero", run("--timeline", "/tmp/nmpsim-unused.json", "--timeline-interval", "0"))
 case("timeline_unwritable", run("--timeline", "/nonexistent-dir/timeline.json"))
+case("vcd_unwritable", run("--vcd", "/nonexistent-dir/waves.vcd"))
+case("timeline_window_after_run", run("--timeline", "/tmp/nmpsim-after-run.json", "--vcd", "/tmp/nmpsim-after-run.vcd", "--timing-only", "--timeline-window", "100000000:"))
 case("exec_timeline_window", ["exec", "--hw", HW, f("asm_no_halt.s"), "--timeline", "/tmp/nmpsim-unused.json", "--timeline-window", ":5"])
 case("cli_sweep_shard", ["sweep", f("sweep_missing_hw.json"), "--shard", "3/2"])
 case("cli_merge_one", ["merge", "/tmp/nmpsim-merged.sqlite"])
@@ -464,7 +482,8 @@ case("energy_directory", ["energy", "configs"])
 # --- sweeps and suites ------------------------------------------------------------------------
 for name in ["sweep_missing_hw", "sweep_long_path", "sweep_too_big", "sweep_empty",
              "sweep_grid_value", "sweep_range", "sweep_range_huge", "sweep_range_no_integer",
-             "sweep_root", "sweep_unknown"]:
+             "sweep_root", "sweep_unknown", "sweep_zip_lengths", "sweep_zip_alone", "sweep_zip_twice",
+             "sweep_zip_root", "sweep_constraint_empty", "sweep_constraint_order"]:
     case(name, ["sweep", f(f"{name}.json"), "--db", "/tmp/nmpsim-bad-sweep.sqlite"])
 for name in ["suite_variant", "suite_both", "suite_missing_baseline", "suite_bad_baseline",
              "suite_file_missing"]:
