@@ -49,6 +49,12 @@ put("sweep", "grid.json", json.dumps({
         "hw.dram.bytes_per_cycle": {"min": 8, "max": 128, "integer": True},
         "hw.mac_array.pe": {"choices": ["int8_int8", "fp16"]}}},
     "timing_only": True}))
+put("sweep", "zip_constraints.json", json.dumps({
+    "name": "z", "hw": hw, "workload": wl,
+    "grid": {"hw.mac_array.rows": [16, 32]},
+    "zip": [{"hw.mac_array.pe": ["int8_int8", "fp16"], "workload.layers.0.format": ["int8", "fp16"]}],
+    "constraints": {"area_um2.total": {"max": 2e6}, "derived.tokens_per_s": {"min": 50, "max": 1e9}},
+    "timing_only": True}))
 put("suite", "core.json", compact(root / "configs/suites/core.json"))
 put("set", "sets.txt", "hw.mac_array.rows=32\nhw.weight_sram.ports=2rw\nworkload.layers.0.out_features=128\n"
     "tech.ops.int8_add.energy_pj=0.5\nworkload.layers.1={\"type\":\"bitlinear\",\"in_features\":6912,\"out_features\":8}\n")
