@@ -214,7 +214,10 @@ struct Child {
 }  // namespace
 
 SweepSpec load_sweep_spec(const std::string& path) {
-  const Json json = parse_json_file(path);
+  return parse_sweep_spec(parse_json_file(path), path);
+}
+
+SweepSpec parse_sweep_spec(const Json& json, const std::string& path) {
   Document doc(path, json);
   ObjectReader root = doc.root();
   SweepSpec s;
@@ -700,6 +703,33 @@ void merge_into(const std::string& out, const std::string& name_in_errors,
 }
 
 }  // namespace
+
+Json sweep_rows(const std::string& db_path, const std::string& sweep) {
+  Db db(db_path);
+  Db::Stmt q(db,
+             "SELECT point, sets, status, error, cycles, latency_s, energy_pj, area_um2, "
+             "error_rmse, macs, tokens_per_s FROM points WHERE sweep = ? ORDER BY point");
+  q.bind(1, sweep);
+  Json rows = Json::array();
+  while (q.step()) {
+    const bool ok = q.text(2) == "ok";
+    auto real = [&](int c) { return ok && !std::isnan(q.real(c)) ? Json(q.real(c)) : Json(); };
+    Json sets = Json::parse(q.text(1), nullptr, false);  // older databases: plain text
+    if (sets.is_discarded()) sets = q.text(1);
+    rows.push_back({{"point", q.integer(0)},
+                    {"sets", sets},
+                    {"status", q.text(2)},
+                    {"error", ok ? Json() : Json(q.text(3))},
+                    {"cycles", ok ? Json(q.integer(4)) : Json()},
+                    {"latency_s", real(5)},
+                    {"energy_pj", real(6)},
+                    {"area_um2", real(7)},
+                    {"error_rmse", real(8)},
+                    {"macs", ok ? Json(q.integer(9)) : Json()},
+                    {"tokens_per_s", real(10)}});
+  }
+  return rows;
+}
 
 ParetoFront pareto_front(const std::string& db_path, const std::string& sweep,
                          const Json& constraints) {

@@ -58,6 +58,9 @@ struct SweepSpec {
 
 // Throws ConfigError (file, JSON path, what was expected).
 SweepSpec load_sweep_spec(const std::string& path);
+// The same from JSON in memory; `path` names it in errors, and paths in it that do not exist
+// from the working directory are taken beside it.
+SweepSpec parse_sweep_spec(const Json& json, const std::string& path);
 
 struct SweepPoint {
   uint64_t index = 0;
@@ -82,6 +85,11 @@ struct SweepSummary {
 };
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options);
+
+// The points of a sweep, in order: point, sets (array), status, error, and the headline figures
+// of the ok ones (cycles, latency_s, energy_pj, area_um2, error_rmse, macs, tokens_per_s; null
+// where not computed).
+Json sweep_rows(const std::string& db_path, const std::string& sweep);
 
 // Every point of every sweep in the database, as CSV (one row per point, headline figures).
 void export_csv(const std::string& db_path, const std::string& csv_path);
