@@ -9,7 +9,7 @@ packages=(
   libsystemc-dev libboost-dev libboost-program-options-dev libspdlog-dev catch2
   nlohmann-json3-dev libsqlite3-dev
   python3 python3-numpy python3-matplotlib parallel
-  python3-dev pybind11-dev python3-pytest
+  python3-dev pybind11-dev python3-pytest slurm-wlm munge
 )
 missing=()
 for p in "${packages[@]}"; do
