@@ -57,6 +57,20 @@ NmpTop::NmpTop(sc_core::sc_module_name name, const NmpParams& params, const isa:
 
 void NmpTop::tick_all(Cycles now) {
   for (ClockedUnit* u : tick_order_) u->tick(now);
+  if (timeline_) record_ports(now);
+}
+
+void NmpTop::record_ports(Cycles now) {
+  // Exact in both modes: a unit's port classes change only in cycles that are ticked.
+  for (const QueuedUnit* u :
+       {static_cast<const QueuedUnit*>(&dma_), static_cast<const QueuedUnit*>(&mac_array_),
+        static_cast<const QueuedUnit*>(&vector_unit_)}) {
+    uint32_t& recorded = recorded_ports_[static_cast<size_t>(u->id())];
+    if (u->sram_use() != recorded) {
+      recorded = u->sram_use();
+      timeline_->ports(u->id(), now + 1, recorded);
+    }
+  }
 }
 
 bool NmpTop::sram_contended() const {
@@ -143,6 +157,7 @@ void NmpTop::set_cycle_observer(std::function<void(Cycles)> observer) {
 }
 
 void NmpTop::set_timeline(Timeline* timeline) {
+  timeline_ = timeline;
   controller_.set_timeline(timeline);
   dma_.set_timeline(timeline);
   mac_array_.set_timeline(timeline);

@@ -96,6 +96,8 @@ class NmpTop : public sc_core::sc_module {
   uint64_t instructions_issued() const;
   std::string state_summary() const;
   void check_watchdogs(Cycles now) const;
+  // After the ticks of cycle `now`: the units' SRAM port classes from now + 1 on, if changed.
+  void record_ports(Cycles now);
 
   NmpParams params_;
   sc_core::sc_time period_;
@@ -115,6 +117,8 @@ class NmpTop : public sc_core::sc_module {
   std::string error_;
   std::function<void(Cycles)> observer_;
   std::function<void(Cycles, size_t)> progress_;
+  Timeline* timeline_ = nullptr;
+  std::array<uint32_t, 4> recorded_ports_{};  // by isa::Unit
 };
 
 }  // namespace nmp::hw

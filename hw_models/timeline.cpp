@@ -130,8 +130,8 @@ void Timeline::spread_macs(uint64_t macs, Cycles begin, Cycles end) {
   }
 }
 
-void Timeline::change(const Change& c) {
-  if (!signals_ || truncated_ || c.at >= window_.end) return;
+void Timeline::change(const Change& c, bool always) {
+  if ((!signals_ && !always) || truncated_ || c.at >= window_.end) return;
   if (c.at < window_.begin) {
     Change& last = before_window_[{c.signal, c.channel, c.index}];
     if (c.at >= last.at) last = c;
@@ -160,6 +160,15 @@ void Timeline::queue(isa::Unit unit, Cycles at, size_t occupancy) {
   c.index = static_cast<uint32_t>(unit);
   c.signal = Signal::kQueue;
   change(c);
+}
+
+void Timeline::ports(isa::Unit unit, Cycles at, uint32_t mask) {
+  Change c;
+  c.at = at;
+  c.value = mask;
+  c.index = static_cast<uint32_t>(unit);
+  c.signal = Signal::kPorts;
+  change(c, true);
 }
 
 void Timeline::bank(uint32_t channel, Cycles at, const BankChange& bank) {

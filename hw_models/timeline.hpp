@@ -11,9 +11,10 @@
 //   DRAM        per channel, per DMA command: from the command's start to the cycle its last
 //               burst on that channel was through; and the bytes of every burst binned by that
 //               cycle, `interval` cycles per bin (the bandwidth counter).
-// With signals on (for waveforms, sim/vcd.hpp), also every change of: the controller's pc, each
-// unit queue's occupancy, and each DRAM bank's state and open row; changes before the window
-// are kept as the values the window starts with.
+// Every change of the SRAM port classes each unit streams through (the port counters); with
+// signals on (for waveforms, sim/vcd.hpp), also every change of: the controller's pc, each unit
+// queue's occupancy, and each DRAM bank's state and open row. Changes before the window are kept
+// as the values the window starts with.
 // Because units report at the cycles where something changes, and the default mode ticks every
 // such cycle (unit.hpp), default and lockstep runs record the same spans.
 //
@@ -56,12 +57,12 @@ class Timeline {
     SpanKind kind = SpanKind::kCommand;
     uint8_t reason = 0;  // kSramStall: the SRAM's id; kController: the IssueStall (0: issue)
   };
-  enum class Signal : uint8_t { kPc, kQueue, kBankState, kBankRow };
+  enum class Signal : uint8_t { kPc, kQueue, kBankState, kBankRow, kPorts };
   struct Change {
     Cycles at = 0;
     uint64_t value = 0;
     uint32_t channel = 0;  // kBank*: the DRAM channel
-    uint32_t index = 0;    // kQueue: the isa::Unit; kBank*: the bank in its channel
+    uint32_t index = 0;    // kQueue, kPorts: the isa::Unit; kBank*: the bank in its channel
     Signal signal = Signal::kPc;
   };
   // Past `max_spans` spans (or signal changes), recording stops and truncated() says so.
@@ -79,6 +80,9 @@ class Timeline {
   bool signals() const { return signals_; }
   void pc(Cycles at, uint32_t pc);  // from cycle `at` on
   void queue(isa::Unit unit, Cycles at, size_t occupancy);
+  // The SRAM port classes a queued unit streams through from cycle `at` on (its sram_use():
+  // bit sram id x 2 + port class); recorded with or without signals, for the port counters.
+  void ports(isa::Unit unit, Cycles at, uint32_t mask);
   // A bank's change of state, at accelerator cycle `at`.
   void bank(uint32_t channel, Cycles at, const BankChange& change);
   // The changes in the window, in the order they were recorded (not always that of `at`).
@@ -106,7 +110,7 @@ class Timeline {
   template <class T>
   T* bin(std::vector<T>& bins, Cycles at);
   void spread_macs(uint64_t macs, Cycles begin, Cycles end);
-  void change(const Change& c);
+  void change(const Change& c, bool always = false);
 
   CycleWindow window_;
   Cycles interval_;

@@ -75,6 +75,9 @@ TimelineContext timeline_context(const hw::NmpParams& p, const hw::NmpTop& top,
   c.layer_names = std::move(layer_names);
   c.pes = uint64_t{p.mac_array.rows} * p.mac_array.cols;
   c.sram_names = {p.weight_sram.name, p.act_sram.name, p.acc_sram.name};
+  c.sram_split_ports = {p.weight_sram.ports == hw::PortConfig::kOneROneW,
+                        p.act_sram.ports == hw::PortConfig::kOneROneW,
+                        p.acc_sram.ports == hw::PortConfig::kOneROneW};
   if (!p.dram.simple) {
     c.dram_channels = p.dram.device.org.channels;
     c.dram_banks = p.dram.device.org.ranks * p.dram.device.banks_per_rank();

@@ -51,6 +51,16 @@ class EventWriter {
     out_ << "{\"ph\":\"C\",\"pid\":1,\"name\":\"" << name << "\",\"ts\":" << micros(at)
          << ",\"args\":{\"" << unit << "\":" << format_text("%.6g", value) << "}}";
   }
+  // A counter of several integer series.
+  void counter(const std::string& name, const std::vector<std::pair<const char*, int>>& series,
+               Cycles at) {
+    begin_event();
+    out_ << "{\"ph\":\"C\",\"pid\":1,\"name\":" << quoted(name) << ",\"ts\":" << micros(at)
+         << ",\"args\":{";
+    for (size_t i = 0; i < series.size(); ++i)
+      out_ << (i ? "," : "") << "\"" << series[i].first << "\":" << series[i].second;
+    out_ << "}}";
+  }
 
  private:
   void begin_event() {
@@ -141,6 +151,50 @@ void write_counters(EventWriter& w, const Timeline& t, const TimelineContext& ct
   }
 }
 
+// Per SRAM and port class, the number of units streaming through it, at every change.
+void write_port_counters(EventWriter& w, const Timeline& t, const TimelineContext& ctx) {
+  std::vector<Timeline::Change> changes;
+  for (const Timeline::Change& c : t.initial_values()) {
+    if (c.signal == Timeline::Signal::kPorts) changes.push_back(c);
+  }
+  for (Timeline::Change& c : changes) c.at = t.window().begin;
+  for (const Timeline::Change& c : t.changes()) {
+    if (c.signal == Timeline::Signal::kPorts && c.at <= ctx.cycles) changes.push_back(c);
+  }
+  std::stable_sort(
+      changes.begin(), changes.end(),
+      [](const Timeline::Change& a, const Timeline::Change& b) { return a.at < b.at; });
+  std::array<uint64_t, Timeline::kFirstDramTrack> mask{};
+  std::array<std::array<int, 2>, hw::kNumSrams> shown;
+  for (auto& s : shown) s = {-1, -1};
+  auto emit = [&](Cycles at) {
+    for (uint32_t sram = 0; sram < hw::kNumSrams; ++sram) {
+      std::array<int, 2> units{};
+      for (uint64_t m : mask) {
+        for (uint32_t cls = 0; cls < 2; ++cls) units[cls] += (m >> (sram * 2 + cls)) & 1;
+      }
+      if (units == shown[sram]) continue;
+      shown[sram] = units;
+      const std::string name = ctx.sram_names[sram] + " ports in use";
+      if (ctx.sram_split_ports[sram]) {
+        w.counter(name, {{"read", units[0]}, {"write", units[1]}}, at);
+      } else {
+        w.counter(name, {{"units", units[0]}}, at);
+      }
+    }
+  };
+  size_t i = 0;
+  for (; i < changes.size() && changes[i].at <= t.window().begin; ++i)
+    mask.at(changes[i].index) = changes[i].value;
+  emit(t.window().begin);
+  while (i < changes.size()) {
+    const Cycles at = changes[i].at;
+    for (; i < changes.size() && changes[i].at == at; ++i)
+      mask.at(changes[i].index) = changes[i].value;
+    emit(at);
+  }
+}
+
 }  // namespace
 
 hw::CycleWindow parse_cycle_window(const std::string& text) {
@@ -197,6 +251,7 @@ void write_timeline(std::ostream& out, const hw::Timeline& t, const TimelineCont
   write_layers(w, t.window(), ctx);
   write_spans(w, t, ctx);
   write_counters(w, t, ctx);
+  write_port_counters(w, t, ctx);
   out << "\n]}\n";
 }
 

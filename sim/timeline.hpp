@@ -6,7 +6,8 @@
 //               from its start to its last burst on that channel);
 //   counters    DRAM bandwidth (GB/s: bytes whose burst was through in the interval) and MAC
 //               utilization (%: MACs, each command's spread evenly over its cycles, over
-//               PEs x cycles), one sample per `interval` cycles.
+//               PEs x cycles), one sample per `interval` cycles; and per SRAM, at every change,
+//               how many units stream through each of its port classes.
 // Every span's args carry its exact cycles [begin_cycle, end_cycle); ts and dur are those in
 // microseconds at the accelerator clock. docs/architecture.md#timeline describes it.
 //
@@ -47,6 +48,7 @@ struct TimelineContext {
   std::vector<std::string> layer_names;  // empty entries (or none): "layer N"
   uint64_t pes = 1;                      // MAC array rows x cols
   std::array<std::string, hw::kNumSrams> sram_names;
+  std::array<bool, hw::kNumSrams> sram_split_ports{};  // 1r1w: a read and a write port class
   uint32_t dram_channels = 0;  // a standard's (0: the simple channel, no banks)
   uint32_t dram_banks = 0;     // per channel: ranks x banks per rank
 };

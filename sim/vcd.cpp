@@ -58,6 +58,7 @@ class Signals {
       const std::string scope(unit_block(u));
       unit_state_[static_cast<size_t>(u)] = add(scope, "state", 3);
       queue_[static_cast<size_t>(u)] = add(scope, "queue", 16);
+      ports_[static_cast<size_t>(u)] = add(scope, "sram_ports", 2 * hw::kNumSrams);
     }
     first_bank_ = static_cast<uint32_t>(defs_.size());
     banks_ = ctx.dram_banks;
@@ -78,6 +79,7 @@ class Signals {
   uint32_t layer() const { return layer_; }
   uint32_t unit_state(uint32_t track) const { return unit_state_.at(track); }
   uint32_t queue(uint32_t unit) const { return queue_.at(unit); }
+  uint32_t ports(uint32_t unit) const { return ports_.at(unit); }
   uint32_t bank(uint32_t channel, uint32_t bank, bool row) const {
     return first_bank_ + 2 * (channel * banks_ + bank) + (row ? 1 : 0);
   }
@@ -89,7 +91,7 @@ class Signals {
   }
   std::vector<SignalDef> defs_;
   uint32_t controller_state_ = 0, pc_ = 0, layer_ = 0, first_bank_ = 0, banks_ = 0;
-  std::array<uint32_t, 4> unit_state_{}, queue_{};
+  std::array<uint32_t, 4> unit_state_{}, queue_{}, ports_{};
 };
 
 // Every change of every signal in the window, in the order that decides ties (later wins).
@@ -104,6 +106,9 @@ std::vector<Event> events(const Timeline& t, const TimelineContext& ctx, const S
         break;
       case Timeline::Signal::kQueue:
         out.push_back({at, sig.queue(c.index), c.value});
+        break;
+      case Timeline::Signal::kPorts:
+        out.push_back({at, sig.ports(c.index), c.value});
         break;
       case Timeline::Signal::kBankState:
       case Timeline::Signal::kBankRow:

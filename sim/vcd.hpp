@@ -9,6 +9,8 @@
 //   <unit>.state       3 bits (dma, mac_array, vector_unit): 0 idle, 1 busy, 2 stalled on a
 //                      port of wsram, 3 of asram, 4 of acc
 //   <unit>.queue       16 bits: commands waiting in the unit's queue
+//   <unit>.sram_ports  6 bits: the SRAM port classes it streams through, bit sram x 2 + class
+//                      (SRAMs wsram 0, asram 1, acc 2; class 1: the write port of a 1r1w SRAM)
 //   dram.ch<c>.bank<b>.state  2 bits: 0 precharged, 1 a row open, 2 refreshing
 //   dram.ch<c>.bank<b>.row    32 bits: the row last opened (b: rank x banks per rank + bank
 //                             group x banks per group + bank)

@@ -32,6 +32,17 @@ uint64_t cycles_of(const Json& e) {
   return e["args"]["end_cycle"].get<uint64_t>() - e["args"]["begin_cycle"].get<uint64_t>();
 }
 
+// A counter of the report, 0 if its block has none (a unit the run never used reports none).
+uint64_t counter(const Json& counters, const std::string& block, const std::string& name) {
+  if (!counters.contains(block) || !counters[block].contains(name)) return 0;
+  return counters[block][name].get<uint64_t>();
+}
+
+// The counters of a block (empty if it has none).
+Json block_of(const Json& counters, const std::string& block) {
+  return counters.contains(block) ? counters[block] : Json::object();
+}
+
 // Units' tracks (thread ids) and the report's blocks they show.
 const std::map<int, std::string> kUnitBlocks = {
     {1, "controller"}, {2, "dma"}, {3, "mac_array"}, {4, "vector_unit"}};
@@ -96,27 +107,29 @@ void check_against_counters(const Json& timeline, const Json& counters, uint64_t
   }
   // Controller: every cycle is an issue or a stall for one reason.
   REQUIRE(sums["controller/all"] == cycles);
-  for (const auto& [name, value] : counters["controller"].items()) {
+  const Json block_counters = block_of(counters, "controller");
+  for (const auto& [name, value] : block_counters.items()) {
     if (name.rfind("stall_", 0) == 0 || name == "busy_issue")
       REQUIRE(sums["controller/" + name] == value.get<uint64_t>());
   }
   // Queued units: their commands' cycles are their busy and stall cycles.
   const std::map<std::string, std::string> issued = {
       {"dma", "issued_dma"}, {"mac_array", "issued_mac"}, {"vector_unit", "issued_vector"}};
-  for (const auto& [block, counter] : issued) {
+  for (const auto& [block, issued_counter] : issued) {
     uint64_t busy = 0;
-    for (const auto& [name, value] : counters[block].items()) {
+    const Json block_counters = block_of(counters, block);
+    for (const auto& [name, value] : block_counters.items()) {
       if (name.rfind("busy_", 0) == 0 || name.rfind("stall_sram_", 0) == 0)
         busy += value.get<uint64_t>();
       if (name.rfind("stall_sram_", 0) == 0)
         REQUIRE(sums[block + "/" + name] == value.get<uint64_t>());
     }
     REQUIRE(sums[block + "/busy"] == busy);
-    REQUIRE(sums[block + "/commands"] == counters["controller"][counter].get<uint64_t>());
+    REQUIRE(sums[block + "/commands"] == counter(counters, "controller", issued_counter));
   }
-  REQUIRE(macs == counters["mac_array"]["macs"].get<uint64_t>());
-  REQUIRE(dram_bytes == counters["dram"]["read_bytes"].get<uint64_t>() +
-                            counters["dram"]["write_bytes"].get<uint64_t>());
+  REQUIRE(macs == counter(counters, "mac_array", "macs"));
+  REQUIRE(dram_bytes ==
+          counter(counters, "dram", "read_bytes") + counter(counters, "dram", "write_bytes"));
   REQUIRE(std::fabs(counted_bytes - static_cast<double>(dram_bytes)) <= 1e-5 * dram_bytes);
   const double pes = meta["pes"].get<double>();
   REQUIRE(macs > 0);
@@ -188,24 +201,51 @@ void check_waveform(const Waveform& w, const Json& counters, uint64_t cycles) {
       continue;
     }
     const std::string name = hw::to_string(static_cast<hw::IssueStall>(state));
-    REQUIRE(counters["controller"][state == 0 ? "busy_issue" : "stall_" + name].get<uint64_t>() ==
-            n);
+    REQUIRE(counter(counters, "controller", state == 0 ? "busy_issue" : "stall_" + name) == n);
     all += n;
   }
   REQUIRE(all == cycles);
   const std::array<std::string, 3> srams = {"wsram", "asram", "acc"};
   for (const char* unit : {"dma", "mac_array", "vector_unit"}) {
     uint64_t busy = 0, counted = 0;
-    for (const auto& [name, value] : counters[unit].items()) {
+    const Json block_counters = block_of(counters, unit);
+    for (const auto& [name, value] : block_counters.items()) {
       if (name.rfind("busy_", 0) == 0 || name.rfind("stall_sram_", 0) == 0)
         busy += value.get<uint64_t>();
     }
     for (const auto& [state, n] : durations(w, std::string(unit) + ".state", 1000)) {
-      if (state >= 2)
-        REQUIRE(counters[unit]["stall_sram_" + srams.at(state - 2)].get<uint64_t>() == n);
+      if (state >= 2) REQUIRE(counter(counters, unit, "stall_sram_" + srams.at(state - 2)) == n);
       if (state >= 1) counted += n;
     }
     REQUIRE(counted == busy);
+  }
+  // A unit streams through SRAM ports only inside its commands, and stalls on an SRAM only while
+  // it streams through one of its ports.
+  for (const char* unit : {"dma", "mac_array", "vector_unit"}) {
+    const auto& ports = w.values.at(std::string(unit) + ".sram_ports");
+    const auto& state = w.values.at(std::string(unit) + ".state");
+    std::set<uint64_t> times;
+    for (const auto& v : ports) times.insert(v.first);
+    for (const auto& v : state) times.insert(v.first);
+    // Both signals' values at each change of either, walking both in time order.
+    size_t next_port = 0, next_state = 0;
+    uint64_t mask = 0, unit_state = 0;
+    std::array<uint64_t, 3> held{};
+    uint64_t idle_holding = 0;
+    for (auto it = times.begin(); it != times.end(); ++it) {
+      for (; next_port < ports.size() && ports[next_port].first <= *it; ++next_port)
+        mask = ports[next_port].second;
+      for (; next_state < state.size() && state[next_state].first <= *it; ++next_state)
+        unit_state = state[next_state].second;
+      const uint64_t until = std::next(it) == times.end() ? w.end_ps : *std::next(it);
+      const uint64_t cycles_here = (until - *it) / 1000;
+      if (mask != 0 && unit_state == 0) idle_holding += cycles_here;
+      for (size_t s = 0; s < 3; ++s) held[s] += ((mask >> (2 * s)) & 3) ? cycles_here : 0;
+    }
+    REQUIRE(idle_holding == 0);
+    for (size_t s = 0; s < 3; ++s)
+      REQUIRE(counter(counters, unit, "stall_sram_" + srams[s]) <= held[s]);
+    REQUIRE((held[0] + held[1] + held[2] > 0) == counters.contains(unit));
   }
   // Every ACT opens a bank; every refresh sets each bank of its rank refreshing.
   uint64_t opened = 0, refreshing = 0, banks = 0;
@@ -221,14 +261,14 @@ void check_waveform(const Waveform& w, const Json& counters, uint64_t cycles) {
     }
   }
   REQUIRE(banks > 0);
-  REQUIRE(opened == counters["dram"]["act"].get<uint64_t>());
+  REQUIRE(opened == counter(counters, "dram", "act"));
   REQUIRE(opened > 0);
   // One rank per channel in these configs: a refresh sets every bank of the channel.
   std::set<std::string> channels;
   for (const auto& [signal, values] : w.values) {
     if (signal.rfind("dram.", 0) == 0) channels.insert(signal.substr(0, signal.find('.', 5)));
   }
-  REQUIRE(refreshing == counters["dram"]["ref"].get<uint64_t>() * (banks / channels.size()));
+  REQUIRE(refreshing == counter(counters, "dram", "ref") * (banks / channels.size()));
 }
 
 // The X events as (tid, name, begin, end), clipped to [a, b).
@@ -311,22 +351,38 @@ TEST_CASE("run --timeline: spans add up to the counters, in both modes, and wind
   REQUIRE(window["otherData"]["window_begin_cycle"] == a);
   REQUIRE(spans(window, 0, cycles) == spans(timeline, a, b));
   REQUIRE(spans(window, 0, cycles).size() > 10);
-  std::map<std::pair<std::string, double>, double> full_samples;
+  // Port counters change at events: the window's value at any time is the full run's latest.
+  std::map<std::pair<std::string, double>, Json> full_samples;
   for (const Json& e : timeline["traceEvents"]) {
-    if (e["ph"] == "C") full_samples[{e["name"], e["ts"]}] = e["args"].begin().value();
+    if (e["ph"] == "C") full_samples[{e["name"], e["ts"]}] = e["args"];
   }
-  size_t samples = 0;
+  auto full_at = [&](const std::string& name, double ts) {
+    Json latest;
+    for (const auto& [key, args] : full_samples) {
+      if (key.first == name && key.second <= ts) latest = args;
+    }
+    return latest;
+  };
+  size_t samples = 0, port_samples = 0;
   for (const Json& e : window["traceEvents"]) {
     if (e["ph"] != "C") continue;
     const double ts = e["ts"].get<double>();
+    const std::string name = e["name"];
     REQUIRE(ts * 1e3 >= static_cast<double>(a) - 1e-6);
+    REQUIRE(ts * 1e3 <= static_cast<double>(b));
+    if (name.find("ports in use") != std::string::npos) {
+      REQUIRE(full_at(name, ts) == e["args"]);
+      ++port_samples;
+      continue;
+    }
     REQUIRE(ts * 1e3 < static_cast<double>(b));
     if (ts * 1e3 + 500 <= static_cast<double>(b)) {
-      REQUIRE(full_samples.at({e["name"], ts}) == e["args"].begin().value().get<double>());
+      REQUIRE(full_samples.at({name, ts}) == e["args"]);
     }
     ++samples;
   }
   REQUIRE(samples == 2 * ((b - a + 499) / 500));
+  REQUIRE(port_samples >= 3);  // each SRAM's value at the window's start, at least
   for (const char* ext : {".wl.json", ".win.json"}) std::filesystem::remove(base + ext);
 }
 
