@@ -145,44 +145,19 @@ void Timeline::change(const Change& c, bool always) {
   changes_.push_back(c);
 }
 
-void Timeline::pc(Cycles at, uint32_t pc) {
-  Change c;
-  c.at = at;
-  c.value = pc;
-  c.signal = Signal::kPc;
-  change(c);
-}
+void Timeline::pc(Cycles at, uint32_t pc) { change({at, pc, 0, 0, Signal::kPc}); }
 
 void Timeline::queue(isa::Unit unit, Cycles at, size_t occupancy) {
-  Change c;
-  c.at = at;
-  c.value = occupancy;
-  c.index = static_cast<uint32_t>(unit);
-  c.signal = Signal::kQueue;
-  change(c);
+  change({at, occupancy, 0, static_cast<uint32_t>(unit), Signal::kQueue});
 }
 
 void Timeline::ports(isa::Unit unit, Cycles at, uint32_t mask) {
-  Change c;
-  c.at = at;
-  c.value = mask;
-  c.index = static_cast<uint32_t>(unit);
-  c.signal = Signal::kPorts;
-  change(c, true);
+  change({at, mask, 0, static_cast<uint32_t>(unit), Signal::kPorts}, true);
 }
 
 void Timeline::bank(uint32_t channel, Cycles at, const BankChange& bank) {
-  Change c;
-  c.at = at;
-  c.channel = channel;
-  c.index = bank.bank;
-  c.value = bank.state;
-  c.signal = Signal::kBankState;
-  change(c);
-  if (bank.state != BankChange::kOpen) return;
-  c.value = bank.row;
-  c.signal = Signal::kBankRow;
-  change(c);
+  change({at, bank.state, channel, bank.bank, Signal::kBankState});
+  if (bank.state == BankChange::kOpen) change({at, bank.row, channel, bank.bank, Signal::kBankRow});
 }
 
 std::vector<Timeline::Change> Timeline::initial_values() const {

@@ -88,15 +88,7 @@ NMPSIM=$nmpsim timeout 600 sbatch --wait --array=0-3 --cpus-per-task=1 -o "$tmp/
   "$root/scripts/sweep_array.sbatch" "$tmp/spec.json" 4 "$tmp/shards" > "$tmp/sbatch.out"
 "$nmpsim" merge "$tmp/merged.sqlite" "$tmp"/shards/shard-*.sqlite > /dev/null
 "$nmpsim" sweep "$tmp/spec.json" --db "$tmp/local.sqlite" -j 2 -q > /dev/null
-rows() {  # every column of every point, in point order
-  /usr/bin/python3 - "$1" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute("SELECT * FROM points ORDER BY sweep, point"):
-    print(repr(r))
-print(c.execute("SELECT count(*) FROM metrics").fetchone())
-PY
-}
+rows() { /usr/bin/python3 "$root/tests/scripts/data/db_rows.py" "$1"; }  # every row, in order
 test "$(ls "$tmp"/shards/shard-*.sqlite | wc -l)" = 4
 test "$(rows "$tmp/merged.sqlite" | wc -l)" = 13
 diff <(rows "$tmp/local.sqlite") <(rows "$tmp/merged.sqlite")

@@ -15,15 +15,7 @@ cat > "$tmp/spec.json" <<JSON
               "fields": { "hw.dram.queue_depth": { "min": 8, "max": 64, "integer": true } } },
   "timing_only": true }
 JSON
-rows() {  # every column of every point, in point order
-  /usr/bin/python3 - "$1" <<'PY'
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-for r in c.execute("SELECT * FROM points ORDER BY sweep, point"):
-    print(repr(r))
-print(c.execute("SELECT count(*) FROM metrics").fetchone())
-PY
-}
+rows() { /usr/bin/python3 "$root/tests/scripts/data/db_rows.py" "$1"; }  # every row, in order
 count() { /usr/bin/python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM points').fetchone()[0])" "$1"; }
 
 "$nmpsim" sweep "$tmp/spec.json" --db "$tmp/one.sqlite" -j 2 -q > /dev/null
