@@ -84,8 +84,20 @@ cat > "$tmp/spec.json" <<JSON
   "timing_only": true }
 JSON
 cd "$tmp"
-NMPSIM=$nmpsim timeout 600 sbatch --wait --array=0-3 --cpus-per-task=1 -o "$tmp/task-%a.out" \
-  "$root/scripts/sweep_array.sbatch" "$tmp/spec.json" 4 "$tmp/shards" > "$tmp/sbatch.out"
+status=0
+NMPSIM=$nmpsim timeout 300 sbatch --wait --array=0-3 --cpus-per-task=1 -o "$tmp/task-%a.out" \
+  "$root/scripts/sweep_array.sbatch" "$tmp/spec.json" 4 "$tmp/shards" > "$tmp/sbatch.out" 2>&1 ||
+  status=$?
+if [ "$status" -ne 0 ]; then
+  # Slurm that never ran a task here is not nmpsim's failure; a task that ran and failed is.
+  for i in 0 1 2 3; do
+    [ -f "$tmp/task-$i.out" ] ||
+      skip "Slurm did not run task $i (sbatch exit $status): $(tail -2 "$tmp/sbatch.out" "$tmp/slurmd.log" 2> /dev/null | tr '\n' ' ')"
+  done
+  echo "a sweep task failed (sbatch exit $status):"
+  cat "$tmp"/task-*.out
+  exit 1
+fi
 "$nmpsim" merge "$tmp/merged.sqlite" "$tmp"/shards/shard-*.sqlite > /dev/null
 "$nmpsim" sweep "$tmp/spec.json" --db "$tmp/local.sqlite" -j 2 -q > /dev/null
 rows() { /usr/bin/python3 "$root/tests/scripts/data/db_rows.py" "$1"; }  # every row, in order
