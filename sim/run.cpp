@@ -642,7 +642,13 @@ Json run_program(const hw::NmpParams& params, const isa::Program& program, uint6
   timeline.write(timeline_context(params, top, {}));
   Json counters = Json::object();
   for (const CounterRecord& c : collect_counters(top)) counters[c.block][c.info.name] = c.total;
-  return {{"cycles", top.cycles()}, {"counters", counters}};
+  return {{"cycles", top.cycles()},
+          {"counters", counters},
+          {"program",
+           {{"instructions", program.size()},
+            {"bytes", program_bytes},
+            {"min_imem_kib", (program_bytes + 1023) / 1024},
+            {"imem_kib", params.controller.imem_bytes / 1024}}}};
 }
 
 }  // namespace nmp::sim

@@ -94,7 +94,8 @@ Json child_outcome(const std::string& text, int wait_status);
 // format. Errors are ConfigErrors naming the file (and line:column for assembly).
 isa::Program load_program_file(const std::string& path);
 
-// Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}}}.
+// Runs a program on a machine (no workload, no report): {"cycles", "counters": {block: {..}},
+// "program": {instructions, bytes, min_imem_kib, imem_kib}}.
 // The DRAM holds `dram_bytes` (zero pages, backed as touched) with `contents` at address 0.
 // Elaborates SystemC, so call it in a child. Of `options`, only the trace (params.lockstep must
 // be set for it) and the timeline apply. Throws ConfigError if the program does not fit the
