@@ -151,7 +151,8 @@ void Dram::set_timeline(Timeline* timeline) {
   timeline_ = timeline;
   bank_logs_.assign(channels_.size(), {});
   for (size_t c = 0; c < channels_.size(); ++c) {
-    channels_[c].set_bank_log(timeline && timeline->signals() ? &bank_logs_[c] : nullptr);
+    channels_[c].set_bank_log(timeline && timeline->signals() ? &bank_logs_[c] : nullptr,
+                              timeline ? timeline->max_spans() : 0);
   }
 }
 
@@ -160,6 +161,9 @@ void Dram::forward_bank_changes() {
     for (const BankChange& change : bank_logs_[c]) {
       timeline_->bank(c, to_accelerator_cycle(change.at), change);
     }
+    // A log at its limit dropped changes: the recording stops there (its file says truncated).
+    if (channels_[c].bank_log_full())
+      timeline_->truncate(to_accelerator_cycle(bank_logs_[c].back().at));
     bank_logs_[c].clear();
   }
 }

@@ -80,7 +80,7 @@ void DramChannel::EntryQueue::erase(size_t index) {
 
 void DramChannel::log_bank(uint64_t at, uint32_t rank, uint32_t flat_bank, BankChange::State state,
                            uint32_t row) {
-  if (!bank_log_) return;
+  if (!bank_log_ || bank_log_->size() >= bank_log_limit_) return;
   BankChange& c = bank_log_->emplace_back();
   c.at = at;
   c.bank = rank * device_.banks_per_rank() + flat_bank;
@@ -505,7 +505,7 @@ void DramChannel::idle_until(uint64_t t) {
       if (r.refresh_due < t) {
         const uint64_t more = (t - r.refresh_due + t_.refi - 1) / t_.refi;
         const uint64_t last_ref = r.refresh_due + (more - 1) * t_.refi;
-        for (uint64_t i = 0; bank_log_ && i < more; ++i) {
+        for (uint64_t i = 0; bank_log_ && i < more && !bank_log_full(); ++i) {
           log_rank(r.refresh_due + i * t_.refi, ri, BankChange::kRefreshing);
           log_rank(r.refresh_due + i * t_.refi + t_.rfc, ri, BankChange::kClosed);
         }

@@ -86,9 +86,14 @@ class DramChannel {
   // Done cycle of request `id` (valid once drained). The caller sizes the table.
   void set_done_table(std::vector<uint64_t>* done) { done_ = done; }
   uint64_t now() const { return now_; }
-  // Appends every bank's change of state to `log` (nullptr: none); the changes come in the
-  // order the channel decides them, which is not always the order of their cycles.
-  void set_bank_log(std::vector<BankChange>* log) { bank_log_ = log; }
+  // Appends every bank's change of state to `log` (nullptr: none), up to `limit` entries
+  // (bank_log_full() then says so); the changes come in the order the channel decides them,
+  // which is not always the order of their cycles.
+  void set_bank_log(std::vector<BankChange>* log, size_t limit) {
+    bank_log_ = log;
+    bank_log_limit_ = limit;
+  }
+  bool bank_log_full() const { return bank_log_ && bank_log_->size() >= bank_log_limit_; }
   // Off: every command is chosen by the full FR-FCFS scan (for the test that the fast path for
   // row-hit streams decides exactly as the scan does).
   void set_fast_path(bool on) {
@@ -228,6 +233,7 @@ class DramChannel {
   DramStats* stats_ = nullptr;
   std::vector<uint64_t>* done_ = nullptr;
   std::vector<BankChange>* bank_log_ = nullptr;
+  size_t bank_log_limit_ = 0;
   void log_bank(uint64_t at, uint32_t rank, uint32_t flat_bank, BankChange::State state,
                 uint32_t row = 0);
   void log_rank(uint64_t at, uint32_t rank, BankChange::State state);

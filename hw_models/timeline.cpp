@@ -20,28 +20,33 @@ bool Timeline::clip(Cycles& begin, Cycles& end) {
 
 Timeline::Span* Timeline::push(const Span& span) {
   if (spans_.size() >= max_spans_) {
-    truncated_ = true;
-    truncated_at_ = span.begin;
+    truncate(span.begin);
     return nullptr;
   }
   spans_.push_back(span);
   return &spans_.back();
 }
 
-bool Timeline::extend(uint32_t track, SpanKind kind, uint8_t reason, Cycles begin, Cycles end) {
-  const size_t last = last_run_[track];
-  if (last == 0) return false;
-  Span& s = spans_[last - 1];
-  if (s.kind != kind || s.reason != reason || s.end != begin) return false;
+void Timeline::run(uint32_t track, SpanKind kind, uint8_t reason, Cycles begin, Cycles end) {
+  if (!clip(begin, end)) return;
+  if (const size_t last = last_run_[track]; last > 0) {  // continues the track's last run?
+    Span& s = spans_[last - 1];
+    if (s.kind == kind && s.reason == reason && s.end == begin) {
+      s.end = end;
+      return;
+    }
+  }
+  Span s;
+  s.begin = begin;
   s.end = end;
-  return true;
+  s.track = track;
+  s.kind = kind;
+  s.reason = reason;
+  if (push(s)) last_run_[track] = spans_.size();
 }
 
-void Timeline::command(isa::Unit unit, const Command& cmd, Cycles begin, Cycles end,
-                       uint64_t work) {
-  const auto track = static_cast<uint32_t>(unit);
-  last_run_[track] = 0;  // a stall run never continues into the next command
-  if (work > 0 && unit == isa::Unit::kMacArray) spread_macs(work, begin, end);
+void Timeline::command_span(uint32_t track, SpanKind kind, const Command& cmd, Cycles begin,
+                            Cycles end, uint64_t work) {
   if (!clip(begin, end)) return;
   Span s;
   s.begin = begin;
@@ -51,60 +56,42 @@ void Timeline::command(isa::Unit unit, const Command& cmd, Cycles begin, Cycles 
   s.layer = cmd.layer;
   s.track = track;
   s.opcode = cmd.opcode;
-  s.kind = SpanKind::kCommand;
+  s.kind = kind;
   push(s);
 }
 
-void Timeline::sram_stall(isa::Unit unit, uint32_t sram, Cycles at) {
-  Cycles begin = at, end = at + 1;
+void Timeline::command(isa::Unit unit, const Command& cmd, Cycles begin, Cycles end,
+                       uint64_t work) {
   const auto track = static_cast<uint32_t>(unit);
-  if (!clip(begin, end)) return;
-  const auto reason = static_cast<uint8_t>(sram);
-  if (extend(track, SpanKind::kSramStall, reason, begin, end)) return;
-  Span s;
-  s.begin = begin;
-  s.end = end;
-  s.track = track;
-  s.kind = SpanKind::kSramStall;
-  s.reason = reason;
-  if (push(s)) last_run_[track] = spans_.size();
+  last_run_[track] = 0;  // a stall run never continues into the next command
+  if (work > 0 && unit == isa::Unit::kMacArray) spread_macs(work, begin, end);
+  command_span(track, SpanKind::kCommand, cmd, begin, end, work);
+}
+
+void Timeline::sram_stall(isa::Unit unit, uint32_t sram, Cycles at) {
+  run(static_cast<uint32_t>(unit), SpanKind::kSramStall, static_cast<uint8_t>(sram), at, at + 1);
 }
 
 void Timeline::controller(uint8_t state, Cycles at, Cycles n) {
-  Cycles begin = at, end = at + n;
-  const auto track = static_cast<uint32_t>(isa::Unit::kController);
-  if (!clip(begin, end)) return;
-  if (extend(track, SpanKind::kController, state, begin, end)) return;
-  Span s;
-  s.begin = begin;
-  s.end = end;
-  s.track = track;
-  s.kind = SpanKind::kController;
-  s.reason = state;
-  if (push(s)) last_run_[track] = spans_.size();
+  run(static_cast<uint32_t>(isa::Unit::kController), SpanKind::kController, state, at, at + n);
 }
 
 void Timeline::dram_channel(uint32_t channel, const Command& cmd, Cycles begin, Cycles end,
                             uint64_t bytes) {
-  if (!clip(begin, end)) return;
-  Span s;
-  s.begin = begin;
-  s.end = end;
-  s.work = bytes;
-  s.pc = cmd.pc;
-  s.layer = cmd.layer;
-  s.track = kFirstDramTrack + channel;
-  s.opcode = cmd.opcode;
-  s.kind = SpanKind::kDramChannel;
-  push(s);
+  command_span(kFirstDramTrack + channel, SpanKind::kDramChannel, cmd, begin, end, bytes);
+}
+
+void Timeline::truncate(Cycles at) {
+  if (truncated_) return;
+  truncated_ = true;
+  truncated_at_ = at;
 }
 
 template <class T>
 T* Timeline::bin(std::vector<T>& bins, Cycles at) {
   const Cycles i = (at - window_.begin) / interval_;
   if (i >= max_spans_) {  // as many bins as spans at most: the memory stays bounded
-    truncated_ = true;
-    truncated_at_ = at;
+    truncate(at);
     return nullptr;
   }
   if (i >= bins.size()) bins.resize(i + 1, T{});
@@ -138,8 +125,7 @@ void Timeline::change(const Change& c, bool always) {
     return;
   }
   if (changes_.size() >= max_spans_) {
-    truncated_ = true;
-    truncated_at_ = c.at;
+    truncate(c.at);
     return;
   }
   changes_.push_back(c);

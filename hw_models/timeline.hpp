@@ -97,6 +97,9 @@ class Timeline {
   const std::vector<uint64_t>& dram_bins() const { return dram_bins_; }
   // MACs in bin i (commands spread evenly over their cycles).
   const std::vector<double>& mac_bins() const { return mac_bins_; }
+  // Stops recording (a producer's own log ran past the limit at cycle `at`).
+  void truncate(Cycles at);
+  size_t max_spans() const { return max_spans_; }
   bool truncated() const { return truncated_; }
   Cycles truncated_at() const { return truncated_at_; }
 
@@ -104,8 +107,11 @@ class Timeline {
   // Clips [begin, end) to the window; false if nothing of it is left or recording stopped.
   bool clip(Cycles& begin, Cycles& end);
   Span* push(const Span& span);
-  // Extends the track's last span of the same kind and reason if it ends at `begin`.
-  bool extend(uint32_t track, SpanKind kind, uint8_t reason, Cycles begin, Cycles end);
+  // A run of cycles in one state: extends the track's last run of the same kind and reason if
+  // it ends at `begin`, else starts one.
+  void run(uint32_t track, SpanKind kind, uint8_t reason, Cycles begin, Cycles end);
+  void command_span(uint32_t track, SpanKind kind, const Command& cmd, Cycles begin, Cycles end,
+                    uint64_t work);
   // The bin of cycle `at` (in the window), growing `bins` to hold it; nullptr past the limit.
   template <class T>
   T* bin(std::vector<T>& bins, Cycles at);
