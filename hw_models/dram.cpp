@@ -1,6 +1,7 @@
 #include "hw_models/dram.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -70,6 +71,12 @@ Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes
     shift_[f] = shift;
     shift += bits_[f];
   }
+  const auto column = static_cast<size_t>(DramField::kColumn);
+  for (size_t f = 0; f < kNumDramFields; ++f) {
+    if (f == column) continue;
+    key_mask_ |= ((uint64_t{1} << bits_[f]) - 1) << shift_[f];
+    if (shift_[f] < shift_[column]) period_ <<= bits_[f];
+  }
 }
 
 DramAddress Dram::decode(uint64_t address) const {
@@ -120,7 +127,16 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
   const auto width = static_cast<uint32_t>(channels_.size());
   uint64_t t = 0;
   uint32_t in_cycle = 0;
+  // A waveform logs every bank change, which a repeated stretch would skip.
+  const bool repeat = repeat_streams_ && !(timeline_ && timeline_->signals());
+  size_t boundary = period_;
+  last_.valid = base_.valid = false;
   for (size_t i = 0; i < count; ++i) {
+    if (repeat && i == boundary) {
+      i += repeat_stretches(i, count, t, in_cycle, request, stats);
+      boundary = i + period_;
+      if (i == count) break;
+    }
     uint64_t address = 0, earliest = 0;
     bool write = false;
     request(i, address, write, earliest);
@@ -147,6 +163,131 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
   if (timeline_) forward_bank_changes();
 }
 
+void Dram::mark(Checkpoint& c, size_t i, uint64_t t, uint32_t in_cycle) const {
+  c.valid = true;
+  c.request = i;
+  c.t = t;
+  c.in_cycle = in_cycle;
+  c.now.resize(channels_.size());
+  c.admissions.resize(channels_.size());
+  c.queue_shape.resize(channels_.size());
+  for (size_t ch = 0; ch < channels_.size(); ++ch) {
+    c.now[ch] = channels_[ch].now();
+    c.admissions[ch] = channels_[ch].admissions();
+    c.queue_shape[ch] = channels_[ch].queue_shape();
+  }
+}
+
+template <class Request>
+size_t Dram::repeat_stretches(size_t i, size_t count, uint64_t& t, uint32_t in_cycle,
+                              const Request& request, DramStats& stats) {
+  const size_t stretch = period_;
+  const size_t channels = channels_.size();
+  auto touched = [&](size_t ch) { return channels_[ch].admissions() != base_.admissions[ch]; };
+  if (base_.valid && base_.request + stretch == i) {
+    base_.valid = false;
+    const uint64_t delta = t - base_.t;
+    bool same = delta > 0 && in_cycle == base_.in_cycle;
+    now_snapshots_.resize(channels);
+    for (size_t ch = 0; ch < channels && same; ++ch) {
+      if (!touched(ch)) continue;
+      channels_[ch].snapshot(i, now_snapshots_[ch]);
+      same = DramChannel::repeats(base_snapshots_[ch], now_snapshots_[ch], delta);
+    }
+    const uint64_t times = same ? stretches_to_repeat(i, count, t, delta, request) : 0;
+    if (times > 0) {
+      repeat(i, times, delta, stats);
+      t += times * delta;
+      last_.valid = false;
+      return times * stretch;
+    }
+  }
+  // Snapshots are dear: taken only where the last stretch moved every channel it touched on
+  // by the same cycles and left its queue's shape as it was, and no refresh is so near that
+  // no stretch could repeat before it.
+  bool settled =
+      last_.valid && last_.request + stretch == i && t > last_.t && in_cycle == last_.in_cycle;
+  for (size_t ch = 0; ch < channels && settled; ++ch) {
+    const DramChannel& c = channels_[ch];
+    settled = c.admissions() == last_.admissions[ch]
+                  ? c.now() == last_.now[ch]
+                  : c.now() - last_.now[ch] == t - last_.t &&
+                        c.queue_shape() == last_.queue_shape[ch] &&
+                        std::max(t, c.now()) + 2 * (t - last_.t) < c.repeat_limit();
+  }
+  mark(last_, i, t, in_cycle);
+  if (settled) {
+    base_ = last_;
+    base_snapshots_.resize(channels);
+    for (size_t ch = 0; ch < channels; ++ch) channels_[ch].snapshot(i, base_snapshots_[ch]);
+    base_stats_ = stats;
+  }
+  return 0;
+}
+
+template <class Request>
+uint64_t Dram::stretches_to_repeat(size_t i, size_t count, uint64_t t, uint64_t delta,
+                                   const Request& request) const {
+  const size_t stretch = period_;
+  // As many as come before any touched channel's next refresh, and while the requests repeat
+  // the stretch's places and directions and none waits for a later cycle.
+  uint64_t times = std::numeric_limits<uint64_t>::max();
+  for (size_t ch = 0; ch < channels_.size(); ++ch) {
+    if (channels_[ch].admissions() == base_.admissions[ch]) continue;
+    const uint64_t from = std::max(t, channels_[ch].now()), limit = channels_[ch].repeat_limit();
+    times = std::min(times, limit > from ? (limit - from) / delta : 0);
+  }
+  auto key = [&](size_t j, uint64_t& earliest) {
+    uint64_t address = 0;
+    bool write = false;
+    request(j, address, write, earliest);
+    return (address & key_mask_) | uint64_t{write};
+  };
+  uint64_t earliest = 0, earlier = 0;
+  for (size_t j = base_.request; j < i; ++j) {
+    key(j, earliest);
+    if (earliest > base_.t) return 0;
+  }
+  const size_t last =
+      i + static_cast<size_t>(std::min<uint64_t>((count - i) / stretch, times)) * stretch;
+  size_t end = i;
+  while (end < last && key(end, earliest) == key(end - stretch, earlier) && earliest <= base_.t) {
+    ++end;
+  }
+  return (end - i) / stretch;
+}
+
+void Dram::repeat(size_t i, uint64_t times, uint64_t delta, DramStats& stats) {
+  const size_t stretch = period_;
+  stats.add_repeats(base_stats_, stats, times);
+  // The requests the stretch issued: queued at its start or admitted in it, and not queued at
+  // its end. Each stretch after issues the same, `stretch` requests later, `delta` cycles on.
+  std::vector<uint64_t> still_queued;
+  issued_.clear();
+  for (size_t ch = 0; ch < channels_.size(); ++ch) {
+    if (channels_[ch].admissions() == base_.admissions[ch]) continue;
+    const DramChannel::Snapshot &from = base_snapshots_[ch], &to = now_snapshots_[ch];
+    issued_.insert(issued_.end(), from.queued_ids.begin(), from.queued_ids.end());
+    still_queued.insert(still_queued.end(), to.queued_ids.begin(), to.queued_ids.end());
+    channels_[ch].repeat(from, to, times, stretch);
+  }
+  for (size_t j = base_.request; j < i; ++j) issued_.push_back(j);
+  std::sort(still_queued.begin(), still_queued.end());
+  issued_.erase(std::remove_if(issued_.begin(), issued_.end(),
+                               [&](uint64_t j) {
+                                 return std::binary_search(still_queued.begin(), still_queued.end(),
+                                                           j);
+                               }),
+                issued_.end());
+  for (uint64_t k = 1; k <= times; ++k) {
+    for (const uint64_t j : issued_) done_dram_[j + k * stretch] = done_dram_[j] + k * delta;
+    for (size_t j = base_.request; j < i; ++j) {
+      admitted_dram_[j + k * stretch] = admitted_dram_[j] + k * delta;
+    }
+  }
+  repeated_requests_ += times * stretch;
+}
+
 void Dram::set_timeline(Timeline* timeline) {
   timeline_ = timeline;
   bank_logs_.assign(channels_.size(), {});
@@ -169,6 +310,7 @@ void Dram::forward_bank_changes() {
 }
 
 void Dram::set_fast_path(bool on) {
+  repeat_streams_ = on;
   for (DramChannel& c : channels_) c.set_fast_path(on);
 }
 

@@ -16,6 +16,14 @@
 // A DMA command issues its bursts in order, at most one per channel per DRAM cycle, each when
 // its channel's queue has room (head-of-line blocking); channels then run independently.
 //
+// Streams repeat: a transfer of consecutive bursts sends the same pattern of channels, banks
+// and rows again and again, and once queues and banks settle, each stretch of requests leaves
+// every channel in the state it found it, only later. When two snapshots one stretch apart
+// (DramChannel::Snapshot) show that, and the coming requests repeat the stretch's pattern,
+// the stretches up to the end of the pattern or the next refresh are not simulated: their
+// done cycles, counts and final state follow by shifting the last one. Exact: the same done
+// cycles and counts as command by command (tested), without the per-request cost.
+//
 // Example:
 //   Dram d(params, image);
 //   d.transfer(bursts, /*write=*/false, now, layer, done);   // done[i]: burst i's cycle
@@ -98,8 +106,11 @@ class Dram {
   void finish(Cycles end, uint32_t layer) { finish_dram(to_dram_cycle(end), layer); }
   void finish_dram(uint64_t end_dram, uint32_t layer);
 
-  // Off: each channel chooses every command by its full FR-FCFS scan (dram_channel.hpp).
+  // Off: each channel chooses every command by its full FR-FCFS scan (dram_channel.hpp), and
+  // no stream is repeated.
   void set_fast_path(bool on);
+  // Requests whose cycles came from a repeated stretch, not from the channels' commands.
+  uint64_t repeated_requests() const { return repeated_requests_; }
   // Reports every bank's changes of state to `timeline` if it records signals (nullptr: none).
   void set_timeline(Timeline* timeline);
 
@@ -126,6 +137,38 @@ class Dram {
   } acc_per_dram_;
   // Field layout of an address (after the burst offset): bits and shift per field.
   std::array<uint32_t, kNumDramFields> bits_{}, shift_{};
+
+  // Repeated streams: a stretch is `period_` consecutive bursts (every combination of the
+  // fields below the column); requests whose addresses agree on `key_mask_` (every field but
+  // the column) go to the same row.
+  struct Checkpoint {
+    bool valid = false;
+    size_t request = 0;
+    uint64_t t = 0;
+    uint32_t in_cycle = 0;
+    std::vector<uint64_t> now, admissions;
+    std::vector<uint64_t> queue_shape;
+  };
+  bool repeat_streams_ = true;
+  uint64_t period_ = 1, key_mask_ = 0;
+  uint64_t repeated_requests_ = 0;
+  Checkpoint last_;  // the previous stretch boundary
+  Checkpoint base_;  // with snapshots: the boundary a repeat starts from
+  std::vector<DramChannel::Snapshot> base_snapshots_, now_snapshots_;
+  DramStats base_stats_;
+  std::vector<uint64_t> issued_;
+  // At a stretch boundary (before request i): takes snapshots when the stream looks settled,
+  // and repeats stretches when they show it is; returns the requests repeated (t moves on).
+  template <class Request>
+  size_t repeat_stretches(size_t i, size_t count, uint64_t& t, uint32_t in_cycle,
+                          const Request& request, DramStats& stats);
+  template <class Request>
+  uint64_t stretches_to_repeat(size_t i, size_t count, uint64_t t, uint64_t delta,
+                               const Request& request) const;
+  // Repeats the stretch from base_ to request i `times` more (its snapshots in base_snapshots_
+  // and now_snapshots_): counts, done and admission cycles, and the channels' state.
+  void repeat(size_t i, uint64_t times, uint64_t delta, DramStats& stats);
+  void mark(Checkpoint& c, size_t i, uint64_t t, uint32_t in_cycle) const;
 
   // Admits requests in order (at most one per channel per DRAM cycle, none before
   // earliest(i)) and drains every channel; admitted_dram_[i] and done_dram_[i] then hold

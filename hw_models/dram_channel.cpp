@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 namespace nmp::hw {
 namespace {
@@ -42,6 +43,18 @@ void DramStats::visit(const CounterFn& fn) const {
      precharged_cycles);
 }
 
+void DramStats::add_repeats(const DramStats& from, const DramStats& to, uint64_t times) {
+  // Every field visit() lists (the repeated-stream test compares them all).
+  auto add = [&](uint64_t DramStats::*field) { this->*field += (to.*field - from.*field) * times; };
+  for (auto field :
+       {&DramStats::read_bytes, &DramStats::write_bytes, &DramStats::useful_bytes, &DramStats::act,
+        &DramStats::pre, &DramStats::rd, &DramStats::wr, &DramStats::ref, &DramStats::row_hits,
+        &DramStats::row_misses, &DramStats::row_conflicts, &DramStats::active_cycles,
+        &DramStats::precharged_cycles}) {
+    add(field);
+  }
+}
+
 DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t queue_depth)
     : device_(device),
       t_(device.timing),
@@ -49,6 +62,9 @@ DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t q
       queue_depth_(queue_depth),
       banks_per_group_(device.org.banks_per_group),
       groups_(device.org.bank_groups),
+      horizon_(uint64_t{t_.burst_cycles} + t_.cl + t_.cwl + t_.rcd_rd + t_.rcd_wr + t_.rp + t_.ras +
+               t_.rc + t_.rrd_s + t_.rrd_l + t_.faw + t_.ccd_s + t_.ccd_l + t_.wtr_s + t_.wtr_l +
+               t_.wr + t_.rtp + t_.rtrs + kBusTurnaround),
       queue_(queue_depth) {
   ranks_.resize(device_.org.ranks);
   rank_queued_.assign(device_.org.ranks, 0);
@@ -519,6 +535,156 @@ void DramChannel::idle_until(uint64_t t) {
     settle_closes(ri, t);
   }
   now_ = std::max(now_, t);
+}
+
+}  // namespace nmp::hw
+
+namespace nmp::hw {
+
+uint64_t DramChannel::queue_shape() const {
+  if (queue_.empty()) return 0;
+  const Entry& front = queue_.front();
+  const Entry& back = queue_[queue_.size() - 1];
+  uint64_t h = queue_.size();
+  for (const uint64_t v : {uint64_t{front.r.rank}, uint64_t{front.flat_bank}, uint64_t{front.r.row},
+                           uint64_t{ranks_[front.r.rank].banks[front.flat_bank].queued_hits},
+                           uint64_t{back.r.rank}, uint64_t{back.flat_bank}, uint64_t{back.r.row}}) {
+    h = h * 0x9E3779B97F4A7C15ull + v;
+  }
+  return h;
+}
+
+void DramChannel::snapshot(uint64_t next_request, Snapshot& s) const {
+  constexpr int64_t kPast = std::numeric_limits<int64_t>::min();
+  // A cycle whose constraints reach `reach` cycles past it: relative to now_, or past once
+  // none of them can bind (every use compares it, plus its gap, with a cycle >= now_).
+  auto cycle = [&](uint64_t at, uint64_t reach) {
+    return at + reach <= now_ ? kPast : static_cast<int64_t>(at - now_);
+  };
+  auto stamped = [&](uint64_t stored, uint64_t gap) {
+    return stored == 0 ? kPast : cycle(stored - kLongAgo, gap);
+  };
+  std::vector<int64_t>& f = s.fingerprint;
+  f.resize(1 + queue_.size() * 10 +
+           ranks_.size() * (device_.banks_per_rank() * 7 + 9 + groups_ * 3) + 3);
+  int64_t* out = f.data();
+  auto put = [&](int64_t v) { *out++ = v; };
+  s.queued_ids.resize(queue_.size());
+  put(static_cast<int64_t>(queue_.size()));
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    const Entry& e = queue_[i];
+    const Bank& b = ranks_[e.r.rank].banks[e.flat_bank];
+    // opened_for matters only for the queued request it names (issue_column()).
+    const bool opened = b.opened_for == e.seq;
+    put(e.r.rank);
+    put(e.r.bank_group);
+    put(e.r.bank);
+    put(e.r.row);
+    put(e.r.write);
+    put(e.forced_pre);
+    put(static_cast<int64_t>(next_request - e.r.id));
+    put(static_cast<int64_t>(next_seq_ - e.seq));
+    put(opened);
+    put(opened && b.opened_after_conflict);
+    s.queued_ids[i] = e.r.id;
+  }
+  const uint64_t rcd = std::max(t_.rcd_rd, t_.rcd_wr);
+  for (const Rank& r : ranks_) {
+    for (const Bank& b : r.banks) {
+      put(b.open_row);
+      put(b.queued_hits);
+      put(cycle(b.act_at, rcd));
+      put(cycle(b.next_act, 0));
+      put(cycle(b.next_pre, 0));
+      put(b.closing);
+      put(b.closing ? static_cast<int64_t>(b.close_at - now_) : 0);
+    }
+    for (uint32_t k = 0; k < 4; ++k)
+      put(stamped(r.act_window[(r.act_window_next + k) % 4], t_.faw));
+    for (uint32_t g = 0; g < groups_; ++g) {
+      put(stamped(r.group_last_act[g], t_.rrd_l));
+      put(stamped(r.group_last_col[g], t_.ccd_l));
+      put(stamped(r.group_wr_data_end[g], t_.wtr_l));
+    }
+    put(stamped(r.last_act, t_.rrd_s));
+    put(stamped(r.last_col, t_.ccd_s));
+    put(stamped(r.wr_data_end, t_.wtr_s));
+    put(cycle(r.refresh_busy_until, 0));
+    put(r.open_banks);
+  }
+  const int64_t bus = bus_free_ == 0 ? kPast : cycle(bus_free_, kBusTurnaround + t_.rtrs);
+  put(bus);
+  put(bus != kPast && bus_last_write_);
+  put(bus != kPast ? bus_last_rank_ : 0);
+  s.now = now_;
+  s.admissions = next_seq_;
+  s.refresh_due.resize(ranks_.size());
+  s.accounted_until.resize(ranks_.size());
+  for (size_t r = 0; r < ranks_.size(); ++r) {
+    s.refresh_due[r] = ranks_[r].refresh_due;
+    s.accounted_until[r] = ranks_[r].accounted_until;
+  }
+}
+
+bool DramChannel::repeats(const Snapshot& earlier, const Snapshot& later, uint64_t cycles) {
+  if (later.now - earlier.now != cycles || later.refresh_due != earlier.refresh_due ||
+      later.fingerprint != earlier.fingerprint) {
+    return false;
+  }
+  // Background accounting either stood still or followed the clock.
+  for (size_t r = 0; r < later.accounted_until.size(); ++r) {
+    const uint64_t moved = later.accounted_until[r] - earlier.accounted_until[r];
+    if (moved != 0 && moved != cycles) return false;
+  }
+  return true;
+}
+
+uint64_t DramChannel::repeat_limit() const {
+  uint64_t due = kNever;
+  for (const Rank& r : ranks_) due = std::min(due, r.refresh_due);
+  return due > horizon_ ? due - horizon_ : 0;
+}
+
+void DramChannel::repeat(const Snapshot& earlier, const Snapshot& later, uint64_t times,
+                         uint64_t requests) {
+  const uint64_t cycles = (later.now - earlier.now) * times;
+  const uint64_t admissions = (later.admissions - earlier.admissions) * times;
+  auto stamp_on = [&](uint64_t& stored) { stored += stored == 0 ? 0 : cycles; };
+  // A row's opener is either still queued (and moves with it) or never matches again.
+  std::vector<std::pair<Bank*, uint64_t>> openers;
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    Bank& b = bank_of(queue_[i].r);
+    if (b.opened_for == queue_[i].seq) openers.emplace_back(&b, queue_[i].seq + admissions);
+  }
+  for (Rank& r : ranks_) {
+    for (Bank& b : r.banks) {
+      b.opened_for = std::numeric_limits<uint64_t>::max();
+      b.act_at += cycles;
+      b.next_act += cycles;
+      b.next_pre += cycles;
+      b.close_at += cycles;
+    }
+    for (uint64_t& w : r.act_window) stamp_on(w);
+    for (uint64_t& c : r.group_last_act) stamp_on(c);
+    for (uint64_t& c : r.group_last_col) stamp_on(c);
+    for (uint64_t& c : r.group_wr_data_end) stamp_on(c);
+    stamp_on(r.last_act);
+    stamp_on(r.last_col);
+    stamp_on(r.wr_data_end);
+    r.refresh_busy_until += cycles;
+  }
+  for (const auto& [bank, seq] : openers) bank->opened_for = seq;
+  for (size_t r = 0; r < ranks_.size(); ++r) {
+    ranks_[r].accounted_until += (later.accounted_until[r] - earlier.accounted_until[r]) * times;
+  }
+  for (size_t i = 0; i < queue_.size(); ++i) {
+    queue_[i].seq += admissions;
+    queue_[i].r.id += requests * times;
+  }
+  if (bus_free_ != 0) bus_free_ += cycles;
+  now_ += cycles;
+  next_seq_ += admissions;
+  movers_valid_ = front_ready_valid_ = false;
 }
 
 }  // namespace nmp::hw

@@ -51,6 +51,8 @@ struct DramStats {
   uint64_t active_cycles = 0;      // rank-cycles with a bank open (DRAM clock)
   uint64_t precharged_cycles = 0;  // rank-cycles with every bank closed
   void visit(const CounterFn& fn) const;
+  // Adds `times` x (to - from): the counts of a stretch that repeats (Dram's repeated streams).
+  void add_repeats(const DramStats& from, const DramStats& to, uint64_t times);
 };
 
 // A request as the channel sees it: its place in the channel's banks.
@@ -100,6 +102,33 @@ class DramChannel {
     fast_path_ = on;
     front_ready_valid_ = false;
   }
+
+  // Streams that repeat (Dram::issue_in_order()). A snapshot holds what decides the channel's
+  // future, every cycle relative to now() and every request relative to the next one to come
+  // (`next_request`), with the cycles that no constraint can reach any more read as past: two
+  // snapshots with equal fingerprints behave alike, the later one shifted in time. Refresh
+  // times and background accounting are kept apart: a refresh is absolute, and a repeat must
+  // not reach one.
+  struct Snapshot {
+    std::vector<int64_t> fingerprint;
+    uint64_t now = 0, admissions = 0;
+    std::vector<uint64_t> refresh_due, accounted_until;  // per rank
+    std::vector<uint64_t> queued_ids;
+  };
+  void snapshot(uint64_t next_request, Snapshot& s) const;
+  // True if `later` is `earlier` moved on by `cycles`, with no refresh between.
+  static bool repeats(const Snapshot& earlier, const Snapshot& later, uint64_t cycles);
+  // The last cycle up to which the channel may run repeated stretches: far enough before the
+  // next refresh that no constraint reaches it.
+  uint64_t repeat_limit() const;
+  // Moves the channel, now in state `later`, on as if the stretch from `earlier` ran `times`
+  // more: cycles, admissions, request ids (`requests` per stretch) and background accounting.
+  void repeat(const Snapshot& earlier, const Snapshot& later, uint64_t times, uint64_t requests);
+  uint64_t admissions() const { return next_seq_; }
+  // A cheap digest of the queue (its length, its oldest and newest requests' banks and rows,
+  // and the oldest one's bank's queued hits): unchanged over a stretch when the stream has
+  // settled, before the dearer snapshots are worth taking.
+  uint64_t queue_shape() const;
 
  private:
   struct Bank {
@@ -211,6 +240,9 @@ class DramChannel {
   uint32_t queue_depth_;
   uint32_t banks_per_group_;
   uint32_t groups_;
+  // More cycles than any chain of constraints reaches past the command that starts it (tRFC
+  // apart: a repeated stretch holds no refresh, and starts after the last one has ended).
+  uint64_t horizon_;
   bool fast_path_ = true;
   std::vector<Rank> ranks_;
   EntryQueue queue_;

@@ -241,6 +241,74 @@ TEST_CASE("the row-hit stream fast path issues exactly what the full FR-FCFS sca
   }
 }
 
+TEST_CASE("repeated stretches of a stream give exactly the cycles and counts of every command",
+          "[unit]") {
+  // DMA-like transfers (one start cycle for all their bursts) of consecutive, strided and
+  // mixed streams, reads, writes and both, one after another on the same DRAM so that state
+  // carries over, on every standard, both page policies, one and two ranks, several mappings,
+  // queue depths and accelerator clocks: every done cycle and every counter must equal the
+  // command-by-command simulation (the full scan, nothing repeated). Long consecutive streams
+  // under open page must come from repeated stretches for a good part, about half (the rest:
+  // each transfer's start
+  // and end, the switch from one bank's row to the next while the queue holds both, and the
+  // stretch before each refresh).
+  const std::vector<std::string> standards = {
+      "DDR4_8Gb_x8_2400",     "DDR4_16Gb_x8_3200", "DDR5_16Gb_x8_4800", "LPDDR4_8Gb_x16_2400",
+      "LPDDR5_16Gb_x16_6400", "HBM2_8Gb_x128",     "HBM3_16Gb"};
+  const std::vector<std::string> mappings = {"ro,ra,ba,co,bg,ch", "ro,ra,ba,bg,co,ch",
+                                             "ro,co,ra,ba,bg,ch", "ro,ra,bg,ba,ch,co"};
+  std::mt19937_64 rng(23);
+  uint64_t requests = 0, repeated = 0, long_requests = 0, long_repeated = 0;
+  for (int round = 0; round < 160; ++round) {
+    const std::string& standard = standards[static_cast<size_t>(round) % standards.size()];
+    hw::DramParams p = params(standard, mappings[rng() % mappings.size()]);
+    if (round % 4 == 1) p.page_policy = hw::PagePolicy::kClosed;
+    if (round % 5 == 2) p.device.org.ranks = 2;
+    p.queue_depth = 1 + static_cast<uint32_t>(rng() % 64);
+    if (round % 3 == 0) p.accelerator_clock_khz = 200000 + rng() % 2000000;
+    INFO(standard << " round " << round << " queue " << p.queue_depth);
+    const uint64_t capacity = p.device.capacity_bytes(), burst = p.device.burst_bytes();
+    Dram fast(p, hw::ZeroPages(), capacity), full(p, hw::ZeroPages(), capacity);
+    full.set_fast_path(false);
+    hw::Cycles start = rng() % 5000;
+    for (int transfer = 0; transfer < 6; ++transfer) {
+      const uint64_t kind = rng() % 4, length = 1 + rng() % 12000;
+      const uint64_t stride = kind == 1 ? burst * (1 + rng() % 8) : burst;
+      uint64_t a = rng() % (capacity / burst) * burst;
+      std::vector<uint64_t> bursts;
+      for (uint64_t i = 0; i < length; ++i) {
+        bursts.push_back(kind == 2 && rng() % 64 == 0 ? rng() % (capacity / burst) * burst
+                                                      : a % capacity);
+        a += stride;
+      }
+      const bool write = kind == 3 || rng() % 3 == 0;
+      const uint64_t before = fast.repeated_requests();
+      std::vector<hw::Cycles> done_fast, done_full;
+      fast.transfer(bursts, write, start, 0, done_fast);
+      full.transfer(bursts, write, start, 0, done_full);
+      REQUIRE(done_fast == done_full);
+      requests += length;
+      repeated += fast.repeated_requests() - before;
+      if (length > 4000 && kind == 0 && p.page_policy == hw::PagePolicy::kOpen) {
+        long_requests += length;
+        long_repeated += fast.repeated_requests() - before;
+      }
+      start = *std::max_element(done_fast.begin(), done_fast.end()) + rng() % 20000;
+    }
+    REQUIRE(full.repeated_requests() == 0);
+    fast.finish(start, 0);
+    full.finish(start, 0);
+    std::vector<uint64_t> ca, cb;
+    fast.stats_by_layer()[0].visit([&](const hw::CounterInfo&, uint64_t v) { ca.push_back(v); });
+    full.stats_by_layer()[0].visit([&](const hw::CounterInfo&, uint64_t v) { cb.push_back(v); });
+    REQUIRE(ca == cb);
+  }
+  INFO("repeated " << repeated << " of " << requests << "; long streams " << long_repeated << " of "
+                   << long_requests);
+  REQUIRE(long_repeated * 10 > long_requests * 4);  // 49% when written
+  REQUIRE(repeated > requests / 5);
+}
+
 TEST_CASE("a waveform's bank log stops at the timeline's limit and the timeline says so", "[hw]") {
   // A long idle stretch refreshes in closed form; with a waveform on, each refresh logs every
   // bank twice: the log must stop at the limit, not grow with the run.
