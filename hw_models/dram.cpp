@@ -262,7 +262,8 @@ void Dram::repeat(size_t i, uint64_t times, uint64_t delta, DramStats& stats) {
   stats.add_repeats(base_stats_, stats, times);
   // The requests the stretch issued: queued at its start or admitted in it, and not queued at
   // its end. Each stretch after issues the same, `stretch` requests later, `delta` cycles on.
-  std::vector<uint64_t> still_queued;
+  std::vector<uint64_t>& still_queued = still_queued_;
+  still_queued.clear();
   issued_.clear();
   for (size_t ch = 0; ch < channels_.size(); ++ch) {
     if (channels_[ch].admissions() == base_.admissions[ch]) continue;

@@ -156,7 +156,7 @@ class Dram {
   Checkpoint base_;  // with snapshots: the boundary a repeat starts from
   std::vector<DramChannel::Snapshot> base_snapshots_, now_snapshots_;
   DramStats base_stats_;
-  std::vector<uint64_t> issued_;
+  std::vector<uint64_t> issued_, still_queued_;  // repeat()'s
   // At a stretch boundary (before request i): takes snapshots when the stream looks settled,
   // and repeats stretches when they show it is; returns the requests repeated (t moves on).
   template <class Request>
