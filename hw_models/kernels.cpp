@@ -473,6 +473,12 @@ arith::Unpacked from_int128(i128 v, int32_t lsb_exp) {
 std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
                              const WeightLayout& layout) {
   std::vector<Fold> folds;
+  const size_t m_tiles = layout.dataflow == Dataflow::kOutputStationary
+                             ? (m + layout.array_rows - 1) / layout.array_rows
+                         : layout.dataflow == Dataflow::kInputStationary
+                             ? (m + layout.array_cols - 1) / layout.array_cols
+                             : 1;
+  folds.reserve(blocks.size() * m_tiles);
   switch (layout.dataflow) {
     case Dataflow::kAdderTree:
     case Dataflow::kWeightStationary:

@@ -153,7 +153,7 @@ VectorMath::VectorMath(const VectorMathSpec& spec)
     p.input = {s.input_int_bits, frac};
     p.coeff = {kCoeffIntBits, frac + kCoeffExtraFracBits};
     p.output = {s.output_int_bits, frac};
-    tables_[i] = cached_table(i, p);
+    specs_[i] = p;
   }
   zero_ = format_->encode(Unpacked::zero());
 }
@@ -169,7 +169,11 @@ std::string VectorMath::class_of(const NumberFormat& format) {
 }
 
 const PwlTable* VectorMath::table(VectorFunction f) const {
-  return tables_[static_cast<size_t>(f)].get();
+  // Built on first use: most runs evaluate few of the functions, and building one evaluates
+  // it at every input.
+  const auto i = static_cast<size_t>(f);
+  if (!tables_[i] && f != VectorFunction::kSquaredRelu) tables_[i] = cached_table(i, specs_[i]);
+  return tables_[i].get();
 }
 
 uint32_t VectorMath::round_as(const Unpacked& v, VectorOpClass op) const {

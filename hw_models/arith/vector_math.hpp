@@ -141,7 +141,9 @@ class VectorMath {
   std::unique_ptr<NumberFormat> format_;
   std::unique_ptr<NumberFormat> acc_;
   mutable SaturationCounts saturations_{};
-  std::array<std::shared_ptr<const PwlTable>, kNumVectorFunctions> tables_;  // shared, immutable
+  std::array<PwlSpec, kNumVectorFunctions> specs_;
+  // Shared and immutable once built (table()); null until first used.
+  mutable std::array<std::shared_ptr<const PwlTable>, kNumVectorFunctions> tables_;
   uint32_t zero_ = 0;
 };
 
