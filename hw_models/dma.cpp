@@ -149,6 +149,18 @@ void Dma::begin(const Command& cmd, Cycles now) {
   // each that reaches the SRAM.
   bursts_.clear();
   pieces_.clear();
+  if (!gather) {
+    // Grown once to the command's size: a whole-matrix load grown burst by burst spends
+    // most of its time reallocating.
+    const uint64_t first = cmd.args[op::kDram];
+    uint64_t total = 0;
+    for (uint64_t r = 0; r < rows && row_bytes > 0; ++r) {
+      const uint64_t at = first + r * cmd.args[op::kDramStride];
+      total += (at + row_bytes - 1) / burst - at / burst + 1;
+    }
+    bursts_.reserve(total);
+    pieces_.reserve(total);
+  }
   for (uint64_t r = 0; r < rows; ++r) {
     uint64_t dram_row = cmd.args[op::kDram] + r * cmd.args[op::kDramStride];
     if (gather) {
@@ -203,6 +215,7 @@ void Dma::begin(const Command& cmd, Cycles now) {
   // The SRAM side: one beat per burst, bursts done in one cycle and adjacent in the SRAM
   // merged; a beat ends no earlier than its burst, one cycle after the previous beat.
   beats_.clear();
+  beats_.reserve(pieces_.size());
   for (size_t i = 0; i < pieces_.size(); ++i) {
     const SramBeat& p = pieces_[i];
     if (!beats_.empty() && ready_[i] <= beats_.back().end &&
