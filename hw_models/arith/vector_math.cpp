@@ -159,7 +159,7 @@ VectorMath::VectorMath(const VectorMathSpec& spec)
 }
 
 std::string VectorMath::class_of(const NumberFormat& format) {
-  const std::string name = format.name();
+  std::string name = format.name();
   const int bits = format.bits();
   const int width = bits <= 8 ? 8 : bits <= 16 ? 16 : 32;
   if (name.rfind("posit", 0) == 0) return "posit" + std::to_string(width);
