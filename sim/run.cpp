@@ -416,7 +416,18 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   }
   sc_core::sc_start();
   if (!top.error().empty()) throw hw::SimulationError(top.error());
-  timer.mark("simulate", std::to_string(top.cycles()) + " cycles");
+  std::string simulated = std::to_string(top.cycles()) + " cycles";
+  if (!top.dram().params().simple) {
+    // How much of the DRAM's traffic the channels simulated command by command (the rest came
+    // from repeated stretches of streams, docs/architecture.md#dram).
+    uint64_t requests = 0;
+    for (const hw::DramStats& s : top.dram().stats_by_layer()) requests += s.rd + s.wr;
+    const uint64_t repeated = top.dram().repeated_requests();
+    simulated += format_text("; %llu DRAM requests, %.0f%% from repeated stretches",
+                             static_cast<unsigned long long>(requests),
+                             requests ? 100.0 * static_cast<double>(repeated) / requests : 0.0);
+  }
+  timer.mark("simulate", simulated);
   if (timeline.on()) {
     std::vector<std::string> names;
     for (const workloads::LayerSpec& l : model.layers) names.push_back(l.name);
