@@ -194,7 +194,7 @@ size_t Dram::repeat_stretches(size_t i, size_t count, uint64_t& t, uint32_t in_c
       channels_[ch].snapshot(i, now_snapshots_[ch]);
       same = DramChannel::repeats(base_snapshots_[ch], now_snapshots_[ch], delta);
     }
-    const uint64_t times = same ? stretches_to_repeat(i, count, t, delta, request) : 0;
+    const uint64_t times = same ? stretches_to_repeat(i, count, t, delta, request, stats) : 0;
     if (times > 0) {
       repeat(i, times, delta, stats);
       t += times * delta;
@@ -213,7 +213,7 @@ size_t Dram::repeat_stretches(size_t i, size_t count, uint64_t& t, uint32_t in_c
                   ? c.now() == last_.now[ch]
                   : c.now() - last_.now[ch] == t - last_.t &&
                         c.queue_shape() == last_.queue_shape[ch] &&
-                        std::max(t, c.now()) + 2 * (t - last_.t) < c.repeat_limit();
+                        std::max(t, c.now()) + 2 * (t - last_.t) < c.repeat_limit(true);
   }
   mark(last_, i, t, in_cycle);
   if (settled) {
@@ -227,14 +227,18 @@ size_t Dram::repeat_stretches(size_t i, size_t count, uint64_t& t, uint32_t in_c
 
 template <class Request>
 uint64_t Dram::stretches_to_repeat(size_t i, size_t count, uint64_t t, uint64_t delta,
-                                   const Request& request) const {
+                                   const Request& request, const DramStats& stats) const {
   const size_t stretch = period_;
   // As many as come before any touched channel's next refresh, and while the requests repeat
   // the stretch's places and directions and none waits for a later cycle.
   uint64_t times = std::numeric_limits<uint64_t>::max();
   for (size_t ch = 0; ch < channels_.size(); ++ch) {
     if (channels_[ch].admissions() == base_.admissions[ch]) continue;
-    const uint64_t from = std::max(t, channels_[ch].now()), limit = channels_[ch].repeat_limit();
+    // Column commands alone reach less far ahead than ACTs and PREs.
+    const bool hits_only = base_snapshots_[ch].hits_only && now_snapshots_[ch].hits_only &&
+                           stats.act == base_stats_.act && stats.pre == base_stats_.pre;
+    const uint64_t from = std::max(t, channels_[ch].now());
+    const uint64_t limit = channels_[ch].repeat_limit(hits_only);
     times = std::min(times, limit > from ? (limit - from) / delta : 0);
   }
   auto key = [&](size_t j, uint64_t& earliest) {

@@ -164,7 +164,7 @@ class Dram {
                           const Request& request, DramStats& stats);
   template <class Request>
   uint64_t stretches_to_repeat(size_t i, size_t count, uint64_t t, uint64_t delta,
-                               const Request& request) const;
+                               const Request& request, const DramStats& stats) const;
   // Repeats the stretch from base_ to request i `times` more (its snapshots in base_snapshots_
   // and now_snapshots_): counts, done and admission cycles, and the channels' state.
   void repeat(size_t i, uint64_t times, uint64_t delta, DramStats& stats);

@@ -65,6 +65,8 @@ DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t q
       horizon_(uint64_t{t_.burst_cycles} + t_.cl + t_.cwl + t_.rcd_rd + t_.rcd_wr + t_.rp + t_.ras +
                t_.rc + t_.rrd_s + t_.rrd_l + t_.faw + t_.ccd_s + t_.ccd_l + t_.wtr_s + t_.wtr_l +
                t_.wr + t_.rtp + t_.rtrs + kBusTurnaround),
+      column_horizon_(uint64_t{t_.burst_cycles} + t_.cl + t_.cwl + t_.ccd_s + t_.ccd_l + t_.wtr_s +
+                      t_.wtr_l + t_.wr + t_.rtp + t_.rtrs + kBusTurnaround),
       queue_(queue_depth) {
   ranks_.resize(device_.org.ranks);
   rank_queued_.assign(device_.org.ranks, 0);
@@ -618,6 +620,7 @@ void DramChannel::snapshot(uint64_t next_request, Snapshot& s) const {
   put(bus != kPast ? bus_last_rank_ : 0);
   s.now = now_;
   s.admissions = next_seq_;
+  s.hits_only = queued_hit_total_ == queue_.size();
   s.refresh_due.resize(ranks_.size());
   s.accounted_until.resize(ranks_.size());
   for (size_t r = 0; r < ranks_.size(); ++r) {
@@ -639,10 +642,11 @@ bool DramChannel::repeats(const Snapshot& earlier, const Snapshot& later, uint64
   return true;
 }
 
-uint64_t DramChannel::repeat_limit() const {
+uint64_t DramChannel::repeat_limit(bool hits_only) const {
   uint64_t due = kNever;
   for (const Rank& r : ranks_) due = std::min(due, r.refresh_due);
-  return due > horizon_ ? due - horizon_ : 0;
+  const uint64_t reach = hits_only ? column_horizon_ : horizon_;
+  return due > reach ? due - reach : 0;
 }
 
 void DramChannel::repeat(const Snapshot& earlier, const Snapshot& later, uint64_t times,

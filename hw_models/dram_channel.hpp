@@ -112,6 +112,7 @@ class DramChannel {
   struct Snapshot {
     std::vector<int64_t> fingerprint;
     uint64_t now = 0, admissions = 0;
+    bool hits_only = false;  // every queued request hits its bank's open row
     std::vector<uint64_t> refresh_due, accounted_until;  // per rank
     std::vector<uint64_t> queued_ids;
   };
@@ -119,8 +120,10 @@ class DramChannel {
   // True if `later` is `earlier` moved on by `cycles`, with no refresh between.
   static bool repeats(const Snapshot& earlier, const Snapshot& later, uint64_t cycles);
   // The last cycle up to which the channel may run repeated stretches: far enough before the
-  // next refresh that no constraint reaches it.
-  uint64_t repeat_limit() const;
+  // next refresh that no constraint reaches it. `hits_only`: stretches with no ACT or PRE
+  // whose queue holds only row hits throughout, where only column constraints (and no ACT's
+  // or PRE's) can reach ahead.
+  uint64_t repeat_limit(bool hits_only) const;
   // Moves the channel, now in state `later`, on as if the stretch from `earlier` ran `times`
   // more: cycles, admissions, request ids (`requests` per stretch) and background accounting.
   void repeat(const Snapshot& earlier, const Snapshot& later, uint64_t times, uint64_t requests);
@@ -243,6 +246,7 @@ class DramChannel {
   // More cycles than any chain of constraints reaches past the command that starts it (tRFC
   // apart: a repeated stretch holds no refresh, and starts after the last one has ended).
   uint64_t horizon_;
+  uint64_t column_horizon_;  // the same for column commands alone
   bool fast_path_ = true;
   std::vector<Rank> ranks_;
   EntryQueue queue_;
