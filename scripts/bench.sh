@@ -32,7 +32,7 @@ wl=configs/workloads/bench
 pin=()
 command -v taskset > /dev/null && pin=(taskset -c 0)
 
-# name | workload | --set overrides
+# name | workload | --set overrides | hardware (default: $hw) | modes (default: all three)
 cases=(
   "ternary GEMV 2560->6912, 64x64 adder tree|$wl/gemv_2560x6912_ternary.json|"
   "ternary GEMV 2560->6912, 64x64 adder tree, simple DRAM channel|$wl/gemv_2560x6912_ternary.json|hw.dram.standard=simple"
@@ -41,6 +41,8 @@ cases=(
   "int8 GEMM 256x768x768, 32x32 WS|$wl/gemm_256x768x768_int8.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary hw.mac_array.pe=int8_int8"
   "posit<8,0> GEMM 64x256x256, 32x32 WS|$wl/gemm_64x256x256_posit8.json|hw.mac_array.rows=32 hw.mac_array.cols=32 hw.mac_array.dataflow=weight_stationary hw.mac_array.pe=posit8_0"
   "ternary GEMV 2560->6912, 64x64 adder tree, three 4 GiB SRAMs|$wl/gemv_2560x6912_ternary.json|hw.act_sram.capacity_kib=4194304 hw.weight_sram.capacity_kib=4194304 hw.acc_sram.capacity_kib=4194304"
+  "SCALE-Sim conventions: GEMV 1x6912x2560, 8x8 WS, padded folds, no preload overlap|$wl/gemv_2560x6912_ternary.json|hw.mac_array.rows=8 hw.mac_array.cols=8 hw.mac_array.dataflow=weight_stationary hw.mac_array.fold_timing=padded hw.mac_array.weight_preload_overlap=false"
+  "BitNet b1.58 2B4T, whole decode of one token, LPDDR5 x4|workloads/models/bitnet_b158_2b4t_decode.json|hw.mac_array.pe=int8_int8|configs/hw/llm_64x64.json|timing-only"
 )
 modes=("lockstep|--lockstep" "default|" "timing-only|--timing-only")
 [ "$quick" = 1 ] && cases=("${cases[0]}")
@@ -48,15 +50,17 @@ modes=("lockstep|--lockstep" "default|" "timing-only|--timing-only")
 rows="$out/rows.tsv"
 : > "$rows"
 for c in "${cases[@]}"; do
-  IFS='|' read -r name workload sets <<< "$c"
+  IFS='|' read -r name workload sets case_hw case_modes <<< "$c"
+  case_hw=${case_hw:-$hw}
   set_args=()
   for s in $sets; do set_args+=(--set "$s"); done
   for m in "${modes[@]}"; do
     IFS='|' read -r mode flag <<< "$m"
+    [ -n "$case_modes" ] && [[ " $case_modes " != *" $mode "* ]] && continue
     best_sim="" best_wall="" best_elab=""
     for ((i = 0; i < repeat; i++)); do
       start=$(date +%s%N)
-      "${pin[@]}" build/nmpsim run --hw "$hw" --workload "$workload" "${set_args[@]}" $flag \
+      "${pin[@]}" build/nmpsim run --hw "$case_hw" --workload "$workload" "${set_args[@]}" $flag \
         --no-verify --profile --quiet --out "$out/report.json" 2> "$out/profile.txt"
       end=$(date +%s%N)
       sim=$(awk '$2 == "simulate" { print $3 }' "$out/profile.txt")
