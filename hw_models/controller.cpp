@@ -51,8 +51,16 @@ Controller::Controller(sc_core::sc_module_name name, const ControllerParams& par
                        const isa::Program& program, std::array<QueuedUnit*, 4> units,
                        Scoreboard& scoreboard)
     : sc_module(name), params_(params), units_(units), scoreboard_(scoreboard) {
-  program_.reserve(program.size());
-  for (const isa::Instr& i : program) program_.push_back(isa::decode(i));
+  for (const isa::Instr& i : program) (void)isa::decode(i);  // throws on a bad encoding
+  program_ = program;
+}
+
+const isa::Decoded& Controller::current() const {
+  if (decoded_pc_ != pc_) {
+    decoded_ = isa::decode(program_[pc_]);
+    decoded_pc_ = pc_;
+  }
+  return decoded_;
 }
 
 bool Controller::units_drained(unsigned mask) const {
@@ -65,7 +73,7 @@ bool Controller::units_drained(unsigned mask) const {
 
 const Command& Controller::pending_command() const {
   if (pending_valid_) return pending_;
-  const isa::Decoded& d = program_[pc_];
+  const isa::Decoded& d = current();
   Command cmd;
   cmd.opcode = d.spec->opcode;
   cmd.pc = pc_;
@@ -90,7 +98,7 @@ IssueStall Controller::blocker(Cycles /*now*/) const {
     throw SimulationError("pc " + std::to_string(pc_) +
                           " ran past the end of the program without a halt");
   }
-  const isa::Decoded& d = program_[pc_];
+  const isa::Decoded& d = current();
   const Unit unit = d.spec->unit;
   if (unit == Unit::kController) {
     if (d.spec->opcode == Opcode::kSync) {
@@ -143,7 +151,7 @@ void Controller::tick(Cycles now) {
 }
 
 void Controller::execute(Cycles now) {
-  const isa::Decoded& d = program_[pc_];
+  const isa::Decoded& d = current();
   auto set = [this](uint64_t r, uint64_t v) {
     if (r != 0) regs_[r] = v;  // r0 always reads 0
   };

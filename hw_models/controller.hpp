@@ -84,8 +84,14 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   void execute(Cycles now);
   ControllerStats& stats() { return stats_for_layer<ControllerStats>(stats_, layer_); }
 
+  // The instruction at pc, decoded once it is reached (decoded in full up front, a program of
+  // tens of thousands of instructions took most of the elaboration).
+  const isa::Decoded& current() const;
+
   ControllerParams params_;
-  std::vector<isa::Decoded> program_;
+  std::vector<isa::Instr> program_;  // every instruction checked to decode
+  mutable isa::Decoded decoded_;
+  mutable uint32_t decoded_pc_ = UINT32_MAX;
   std::array<QueuedUnit*, 4> units_;
   Scoreboard& scoreboard_;
   std::array<uint64_t, isa::kNumRegs> regs_{};
