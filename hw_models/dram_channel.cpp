@@ -566,6 +566,9 @@ void DramChannel::snapshot(uint64_t next_request, Snapshot& s) const {
   auto stamped = [&](uint64_t stored, uint64_t gap) {
     return stored == 0 ? kPast : cycle(stored - kLongAgo, gap);
   };
+  // Sized up front and written through a pointer (appending each value costs twice as much):
+  // 1 + 10 per queued request, per rank 7 per bank + 4 (tFAW window) + 3 per bank group + 5,
+  // and 3 for the bus; the check at the end keeps the count honest.
   std::vector<int64_t>& f = s.fingerprint;
   f.resize(1 + queue_.size() * 10 +
            ranks_.size() * (device_.banks_per_rank() * 7 + 9 + groups_ * 3) + 3);
@@ -618,6 +621,7 @@ void DramChannel::snapshot(uint64_t next_request, Snapshot& s) const {
   put(bus);
   put(bus != kPast && bus_last_write_);
   put(bus != kPast ? bus_last_rank_ : 0);
+  if (out != f.data() + f.size()) throw std::logic_error("DRAM snapshot: field count mismatch");
   s.now = now_;
   s.admissions = next_seq_;
   s.hits_only = queued_hit_total_ == queue_.size();
