@@ -3,16 +3,29 @@
 #include <algorithm>
 #include <cstring>
 
+#include "hw_models/arith/vector_math.hpp"
+
 namespace nmp::hw {
 
 using isa::Opcode;
 namespace op = isa::dma;
 
-void DmaStats::visit(const std::array<Sram*, kNumSrams>& srams, const CounterFn& fn) const {
+void DmaStats::visit(const std::array<Sram*, kNumSrams>& srams, const std::string& vector_class,
+                     const CounterFn& fn) const {
   fn({"loads", "commands", "dma.load commands", ""}, loads);
   fn({"stores", "commands", "dma.store commands", ""}, stores);
   fn({"busy_latency", "cycles", "cycles waiting for DRAM latency", ""}, busy_latency);
   fn({"busy_transfer", "cycles", "cycles moving data", ""}, busy_transfer);
+  fn({"conversions", "ops",
+      "activation elements converted between dram.activation_format and the vector format (" +
+          vector_class + "), each priced as an add",
+      "vec.add." + vector_class},
+     conversions);
+  fn({"saturations_activation", "results",
+      "converted elements beyond the destination format's largest finite value (saturated or "
+      "overflowed)",
+      ""},
+     saturations);
   for (unsigned i = 0; i < kNumSrams; ++i) {
     const std::string& name = srams[i]->params().name;
     fn({"stall_sram_" + name, "cycles", "cycles refused a port of " + name, ""}, stall_sram[i]);
@@ -20,11 +33,17 @@ void DmaStats::visit(const std::array<Sram*, kNumSrams>& srams, const CounterFn&
 }
 
 Dma::Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> srams,
-         uint32_t queue_depth, Scoreboard& scoreboard)
+         const std::string& vector_format, uint32_t queue_depth, Scoreboard& scoreboard)
     : sc_module(name),
       QueuedUnit(isa::Unit::kDma, queue_depth, scoreboard),
       dram_(dram),
-      srams_(srams) {}
+      srams_(srams),
+      vec_format_(arith::make_format(vector_format)),
+      dram_format_(arith::make_format(dram.params().activation_format.empty()
+                                          ? vector_format
+                                          : dram.params().activation_format)),
+      vec_element_bytes_(static_cast<uint64_t>(vec_format_->bits() + 7) / 8),
+      dram_element_bytes_(static_cast<uint64_t>(dram_format_->bits() + 7) / 8) {}
 
 Footprint Dma::footprint(const Command& cmd) const {
   const uint64_t rows = cmd.args[op::kRows];
@@ -33,12 +52,20 @@ Footprint Dma::footprint(const Command& cmd) const {
   const auto space = static_cast<MemSpace>(cmd.args[op::kSpace]);
   const Sram& sram = *srams_[static_cast<size_t>(space)];
   const bool gather = cmd.opcode == Opcode::kDmaGather;
+  const bool convert = !gather && cmd.args[op::kConvert] != 0;
+  if (convert && row_bytes % vec_element_bytes_ != 0) {
+    throw SimulationError("convert: row_bytes " + std::to_string(row_bytes) +
+                          " is not a whole number of vector elements (" +
+                          std::to_string(vec_element_bytes_) + " bytes each)");
+  }
+  const uint64_t dram_row_bytes =
+      convert ? row_bytes / vec_element_bytes_ * dram_element_bytes_ : row_bytes;
   const Region on_chip{space, cmd.args[op::kSram],
                        cmd.args[op::kSram] + (rows - 1) * cmd.args[op::kSramStride] + row_bytes};
   // A gather's rows are known only when it runs (begin() checks each); here its first row.
-  const Region off_chip{
-      MemSpace::kDram, cmd.args[op::kDram],
-      cmd.args[op::kDram] + (gather ? 0 : (rows - 1) * cmd.args[op::kDramStride]) + row_bytes};
+  const Region off_chip{MemSpace::kDram, cmd.args[op::kDram],
+                        cmd.args[op::kDram] + (gather ? 0 : (rows - 1) * cmd.args[op::kDramStride]) +
+                            dram_row_bytes};
   if (on_chip.end > sram.capacity_bytes() || on_chip.begin > on_chip.end) {
     throw SimulationError("bytes [" + std::to_string(on_chip.begin) + ", " +
                           std::to_string(on_chip.end) + ") lie outside " + sram.params().name +
@@ -126,8 +153,11 @@ void append_beats(const std::vector<Dma::SramBeat>& beats, Cycles first_start, S
 void Dma::begin(const Command& cmd, Cycles now) {
   const bool load = cmd.opcode != Opcode::kDmaStore;
   const bool gather = cmd.opcode == Opcode::kDmaGather;
+  const bool convert = !gather && cmd.args[op::kConvert] != 0;
   const uint64_t rows = cmd.args[op::kRows];
-  const uint64_t row_bytes = cmd.args[op::kRowBytes];
+  const uint64_t row_bytes = cmd.args[op::kRowBytes];  // the SRAM side
+  const uint64_t dram_row_bytes =
+      convert ? row_bytes / vec_element_bytes_ * dram_element_bytes_ : row_bytes;
   Sram* sram = srams_[cmd.args[op::kSpace]];
   const DramParams& dp = dram_.params();
   const uint64_t burst = dp.request_bytes();
@@ -154,9 +184,9 @@ void Dma::begin(const Command& cmd, Cycles now) {
     // most of its time reallocating.
     const uint64_t first = cmd.args[op::kDram];
     uint64_t total = 0;
-    for (uint64_t r = 0; r < rows && row_bytes > 0; ++r) {
+    for (uint64_t r = 0; r < rows && dram_row_bytes > 0; ++r) {
       const uint64_t at = first + r * cmd.args[op::kDramStride];
-      total += (at + row_bytes - 1) / burst - at / burst + 1;
+      total += (at + dram_row_bytes - 1) / burst - at / burst + 1;
     }
     bursts_.reserve(total);
     pieces_.reserve(total);
@@ -178,21 +208,24 @@ void Dma::begin(const Command& cmd, Cycles now) {
     if (dram_.backed()) {
       uint8_t* sram_bytes = sram->data() + sram_row;
       uint8_t* dram_bytes = dram_.data() + dram_row;
-      if (load) {
+      if (convert) {
+        convert_row(load, sram_bytes, dram_bytes, row_bytes / vec_element_bytes_);
+      } else if (load) {
         std::memcpy(sram_bytes, dram_bytes, row_bytes);
       } else {
         std::memcpy(dram_bytes, sram_bytes, row_bytes);
       }
     }
-    const uint64_t end = dram_row + row_bytes;
+    const uint64_t end = dram_row + dram_row_bytes;
     for (uint64_t at = dram_row; at < end;) {
       const uint64_t burst_start = burst_mask != 0 ? at & burst_mask : at / burst * burst;
       const uint64_t piece_end = std::min(end, burst_start + burst);
       bursts_.push_back(burst_start);
       // Field by field: a braced temporary here costs a store-forwarding stall per burst.
       SramBeat& piece = pieces_.emplace_back();
-      piece.sram = sram_row + (at - dram_row);
-      piece.bytes = piece_end - at;
+      const uint64_t from = sram_offset(convert, at - dram_row);
+      piece.sram = sram_row + from;
+      piece.bytes = sram_offset(convert, piece_end - dram_row) - from;
       at = piece_end;
     }
   }
@@ -218,6 +251,7 @@ void Dma::begin(const Command& cmd, Cycles now) {
   beats_.reserve(pieces_.size());
   for (size_t i = 0; i < pieces_.size(); ++i) {
     const SramBeat& p = pieces_[i];
+    if (p.bytes == 0) continue;  // a burst that completes no converted element
     if (!beats_.empty() && ready_[i] <= beats_.back().end &&
         p.sram == beats_.back().sram + beats_.back().bytes) {
       beats_.back().bytes += p.bytes;
@@ -248,8 +282,27 @@ void Dma::begin(const Command& cmd, Cycles now) {
 
   DmaStats& s = stats();
   (load ? s.loads : s.stores)++;
-  dram_.stats(cmd.layer).useful_bytes += rows * row_bytes;
+  if (convert) s.conversions += rows * (row_bytes / vec_element_bytes_);
+  dram_.stats(cmd.layer).useful_bytes += rows * dram_row_bytes;
   cursor_.start(groups, cmd.layer);
+}
+
+void Dma::convert_row(bool load, uint8_t* sram, uint8_t* dram, uint64_t elements) {
+  const arith::NumberFormat& from = load ? *dram_format_ : *vec_format_;
+  const arith::NumberFormat& to = load ? *vec_format_ : *dram_format_;
+  const uint64_t from_bytes = load ? dram_element_bytes_ : vec_element_bytes_;
+  const uint64_t to_bytes = load ? vec_element_bytes_ : dram_element_bytes_;
+  const uint8_t* src = load ? dram : sram;
+  uint8_t* dst = load ? sram : dram;
+  DmaStats& s = stats();
+  for (uint64_t e = 0; e < elements; ++e) {
+    uint32_t pattern = 0;  // little-endian, as every element in memory
+    std::memcpy(&pattern, src + e * from_bytes, from_bytes);
+    const arith::Unpacked value = from.decode(pattern);
+    s.saturations += to.overflows(value);
+    pattern = to.encode(value);
+    std::memcpy(dst + e * to_bytes, &pattern, to_bytes);
+  }
 }
 
 void Dma::record_transfer(const Command& cmd, Cycles start) const {
@@ -288,7 +341,8 @@ void Dma::op_skip(Cycles /*now*/, Cycles n) {
 }
 
 void Dma::visit_counters(uint32_t layer, const CounterFn& fn) const {
-  if (layer < stats_.size()) stats_[layer].visit(srams_, fn);
+  if (layer < stats_.size())
+    stats_[layer].visit(srams_, arith::VectorMath::class_of(*vec_format_), fn);
 }
 
 }  // namespace nmp::hw

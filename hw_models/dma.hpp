@@ -10,16 +10,20 @@
 // chunks of the SRAM's words per cycle, and ends no earlier than its burst is through and one
 // cycle after the previous beat; a beat that the SRAM delays delays the following ones (the
 // DMA holds one burst). A simple store then waits dram.latency_cycles for the write
-// acknowledgement. A gather reads its indices first. Abstracted: one outstanding command; a
-// standard store's data is taken as ready from the command's start.
+// acknowledgement. A gather reads its indices first. A load or store with `convert` moves
+// activation rows between elements of the DRAM's activation format and of the vector format,
+// each rounded once on the way; each burst's piece of the SRAM side is then the vector elements
+// it completes. Abstracted: one outstanding command; a standard store's data is taken as ready
+// from the command's start; the conversion adds no cycles (a pipelined converter per beat).
 //
 // Example:
-//   Dma dma("dma", dram, srams, queue_depth, scoreboard);
+//   Dma dma("dma", dram, srams, "fp32", queue_depth, scoreboard);
 #pragma once
 
 #include <array>
 #include <systemc>
 
+#include "hw_models/arith/format.hpp"
 #include "hw_models/beat_cursor.hpp"
 #include "hw_models/dram.hpp"
 #include "hw_models/unit.hpp"
@@ -31,8 +35,12 @@ struct DmaStats {
   uint64_t stores = 0;
   uint64_t busy_latency = 0;   // waiting for DRAM latency
   uint64_t busy_transfer = 0;  // moving data
+  uint64_t conversions = 0;    // elements converted between the activation and vector formats
+  uint64_t saturations = 0;    // ... of which beyond the destination format's largest value
   std::array<uint64_t, kNumSrams> stall_sram{};
-  void visit(const std::array<Sram*, kNumSrams>& srams, const CounterFn& fn) const;
+  // `vector_class`: the vector format's class, which prices a conversion (as vcvt's).
+  void visit(const std::array<Sram*, kNumSrams>& srams, const std::string& vector_class,
+             const CounterFn& fn) const;
 };
 
 class Dma : public sc_core::sc_module, public QueuedUnit {
@@ -45,8 +53,10 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
     Cycles end = 0;
   };
 
+  // `vector_format`: the vector unit's format, which `convert` transfers turn DRAM's
+  // dram.activation_format (empty: the same) into and back.
   Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> srams,
-      uint32_t queue_depth, Scoreboard& scoreboard);
+      const std::string& vector_format, uint32_t queue_depth, Scoreboard& scoreboard);
 
   Footprint footprint(const Command& cmd) const override;
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
@@ -65,9 +75,19 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   void record_transfer(const Command& cmd, Cycles start) const;
   DmaStats& stats() { return stats_for_layer<DmaStats>(stats_, current().layer); }
   bool in_latency() const;
+  // Converts one row of `elements` between the two formats (load: DRAM to SRAM).
+  void convert_row(bool load, uint8_t* sram, uint8_t* dram, uint64_t elements);
+  // The SRAM bytes of the elements a transfer's first `dram_bytes` bytes complete.
+  uint64_t sram_offset(bool convert, uint64_t dram_bytes) const {
+    return convert ? dram_bytes / dram_element_bytes_ * vec_element_bytes_ : dram_bytes;
+  }
 
   Dram& dram_;
   std::array<Sram*, kNumSrams> srams_;
+  std::unique_ptr<arith::NumberFormat> vec_format_;
+  std::unique_ptr<arith::NumberFormat> dram_format_;  // of activations
+  uint64_t vec_element_bytes_ = 4;
+  uint64_t dram_element_bytes_ = 4;
   BeatCursor cursor_;
   std::vector<DmaStats> stats_;
   // Scratch of begin(), kept to reuse their storage: a command's bursts, the part of each the

@@ -59,6 +59,8 @@ struct DramParams {
   PagePolicy page_policy = PagePolicy::kOpen;
   uint32_t queue_depth = 32;
   uint64_t accelerator_clock_khz = 1000000;
+  // The format of activation tensors in DRAM (empty: the vector unit's); the DMA converts.
+  std::string activation_format;
   // The bytes of one request (the simple channel's burst, or a standard's).
   uint64_t request_bytes() const { return simple ? burst_bytes : device.burst_bytes(); }
 };

@@ -37,6 +37,19 @@ std::vector<OperandSpec> dma_operands() {
           uimm("dram_stride", 32, "bytes between row starts in DRAM")};
 }
 
+// dma.load and dma.store: an optional conversion of activation rows on the way.
+std::vector<OperandSpec> transfer_operands() {
+  std::vector<OperandSpec> ops = dma_operands();
+  ops.push_back(optional(enumeration(
+      "convert", 1, {"none", "activation"},
+      "optional, default none: bytes copied as they are; activation: DRAM holds elements of "
+      "dram.activation_format, the SRAM elements of the vector format, each converted on the way "
+      "(rounded once into the destination format, as vcvt); row_bytes counts the SRAM side, a "
+      "whole number of vector elements, and DRAM rows hold as many elements of the activation "
+      "format")));
+  return ops;
+}
+
 std::vector<OperandSpec> gather_operands() {
   std::vector<OperandSpec> ops = dma_operands();
   ops[6] = uimm("dram_stride", 32, "bytes between the table rows an index steps over");
@@ -133,9 +146,9 @@ std::vector<InstrSpec> build_table() {
        "attributes the work of the instructions that follow to layer `id` in the report",
        "1 issue cycle",
        false},
-      {Opcode::kDmaLoad, "dma.load", Unit::kDma, dma_operands(),
+      {Opcode::kDmaLoad, "dma.load", Unit::kDma, transfer_operands(),
        "copies rows x row_bytes bytes from DRAM to an on-chip memory", kDmaTiming, true},
-      {Opcode::kDmaStore, "dma.store", Unit::kDma, dma_operands(),
+      {Opcode::kDmaStore, "dma.store", Unit::kDma, transfer_operands(),
        "copies rows x row_bytes bytes from an on-chip memory to DRAM", kDmaTiming, true},
       {Opcode::kDmaGather, "dma.gather", Unit::kDma, gather_operands(),
        "copies row r (of rows) from DRAM byte dram + index[r] x dram_stride to an on-chip "

@@ -108,6 +108,7 @@ enum : unsigned { kJmpTarget = 0, kSyncUnits = 0, kLayerId = 0 };
 }  // namespace ctrl
 namespace dma {
 enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride, kIndex };
+inline constexpr unsigned kConvert = 7;  // dma.load and dma.store (gather: kIndex)
 }
 namespace gemm {
 enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode, kWeights };

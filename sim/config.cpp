@@ -365,9 +365,8 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   arith::VectorMathSpec& math = p.vector_unit.math;
   math.format = vec.string("format", math.format,
                            "internal format of the vector commands: fp32, fp16, bf16, "
-                           "posit<N,ES>, fixed<I,F>, ... (docs/formats.md); also the format "
-                           "of a graph's tensors in DRAM (docs/architecture.md#lowering-graph-"
-                           "models)");
+                           "posit<N,ES>, fixed<I,F>, ... (docs/formats.md); a graph's tensors "
+                           "in DRAM are in dram.activation_format, by default this one");
   math.pwl_segments = vec.u32("pwl_segments", math.pwl_segments, 1, 65536, "segments",
                               "segments of each function's PWL table (a power of two)");
   math.pwl_frac_bits =
@@ -402,6 +401,22 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
 
   ObjectReader dram = root.object("dram", "off-chip DRAM");
   read_dram(dram, p);
+  p.dram.activation_format = dram.string(
+      "activation_format", "",
+      "format of a graph model's activation tensors in DRAM: bf16, fp16, fp8_e4m3, "
+      "fixed<I,F> (8 bits: int8 with a fixed scale), posit<N,ES>, ... (docs/formats.md); the DMA "
+      "converts each element to and from the vector format on the way "
+      "(docs/architecture.md#lowering-graph-models); empty: the vector format, no conversion");
+  dram.describe_default("activation_format", "vector_unit.format");
+  if (!p.dram.activation_format.empty()) {
+    try {
+      arith::make_format(p.dram.activation_format);
+    } catch (const std::invalid_argument& e) {
+      dram.error("activation_format", e.what());
+    }
+  } else {
+    p.dram.activation_format = math.format;
+  }
   dram.finish();
 
   const std::string tech = root.string("technology", "../tech/45nm.json",

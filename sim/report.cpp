@@ -50,17 +50,20 @@ Json numeric_warnings(const ReportInputs& in) {
     std::string saturated;
     uint64_t total = 0;
     for (const CounterRecord& c : in.counters) {
-      if (c.block != "vector_unit" || !starts_with(c.info.name, "saturations_")) continue;
+      // The vector unit's results, and the DMA's conversions to and from the activation format.
+      if ((c.block != "vector_unit" && c.block != "dma") ||
+          !starts_with(c.info.name, "saturations_"))
+        continue;
       const uint64_t v = c.per_layer[l];
       if (v == 0) continue;
       total += v;
-      saturated +=
-          (saturated.empty() ? "" : ", ") + c.info.name.substr(12) + " " + std::to_string(v);
+      saturated += (saturated.empty() ? "" : ", ") + c.info.name.substr(12) + " " +
+                   std::to_string(v);
     }
     if (total > 0) {
       warnings.push_back({{"layer", name},
                           {"kind", "saturation"},
-                          {"message", std::to_string(total) + " vector-format results saturated (" +
+                          {"message", std::to_string(total) + " results saturated (" +
                                           saturated + ")"}});
     }
     const LayerCheck& check = in.checks[l];

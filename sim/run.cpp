@@ -445,9 +445,12 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   if (!values) in.estimates = estimate_zero_skips(model, in.counters);
 
   const hw::PeKind kind = model.pe();
-  // Outputs are in the MAC array's activation format, or (recurrent) the vector format.
-  const arith::VectorMath vec_math(cfg.hw.params.vector_unit.math);
-  const uint32_t ab = vec_outputs ? vec_math.element_bytes() : hw::pe_traits(kind).act_bytes;
+  // Outputs are in the MAC array's activation format (a chain of linear layers), or in the
+  // format the plans name (graphs: dram.activation_format; recurrent, attention: the vector's).
+  const std::unique_ptr<arith::NumberFormat> out_format =
+      vec_outputs ? arith::make_format(lowered.layers.front().y_format) : nullptr;
+  const uint32_t ab =
+      vec_outputs ? lowered.layers.front().y_element_bytes : hw::pe_traits(kind).act_bytes;
   const bool int_kind =
       !vec_outputs && (kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8);
   std::vector<workloads::LayerReference> refs;
@@ -490,7 +493,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
     lc.outputs = count;
     if (!cfg.options.timing_only) {
       if (vec_outputs) {
-        for (uint32_t p : o.out) o.values.push_back(static_cast<float>(vec_math.to_double(p)));
+        for (uint32_t p : o.out) o.values.push_back(static_cast<float>(out_format->to_double(p)));
       } else {
         o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
       }

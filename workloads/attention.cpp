@@ -159,12 +159,14 @@ uint64_t kv_stride(const Placement& at) {
 }
 
 // The attention program of one layer (docs/architecture.md#lowering-attention).
+// Q and the output are stored as `storage` says.
 void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Layout& x,
-                    const Placement& at, const hw::NmpParams& hw) {
+                    const Placement& at, const TensorStorage& storage, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t L = l.positions(T), d = l.head_dim, group = l.heads / l.kv_heads;
-  const uint64_t row = uint64_t{l.heads} * d * eb;  // a token's Q or output row in DRAM
+  const uint64_t db = storage.dram_bytes;          // an element of Q or the output in DRAM
+  const uint64_t row = uint64_t{l.heads} * d * db;  // a token's Q or output row in DRAM
   const uint64_t q_dram = at.q_dram, o_dram = at.o_dram, c_dram = at.c_dram;
   const std::vector<uint64_t>& k_dram = at.k_dram;
   const std::vector<uint64_t>& v_dram = at.v_dram;
@@ -236,7 +238,8 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
           const uint32_t m = std::min(x.mt, T - q0);
           b.li(kRegSram, x.qv);
           b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
-          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row);
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row,
+                storage.convert);
           quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
           b.li(kRegAct, x.qq);
           b.addi(kRegWgt, kRegBase, 0);
@@ -255,10 +258,11 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
           dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
           b.li(kRegSram, x.ov);
           b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
-          b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row);
+          b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row,
+                storage.convert);
         }
-        b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * eb));
-        b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * eb));
+        b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * db));
+        b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * db));
         b.dbnz(kRegHeads, loop);
       },
       l.kv_in_sram ? x.group_bytes : 0);
@@ -297,7 +301,7 @@ LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const 
   plan.w_dram = at.k_dram.front();
   plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
   plan.y_dram = at.o_dram;
-  outputs_in_vector_format(plan, hw);
+  outputs_stored_as(plan, TensorStorage::in_vector_format(hw));
   return plan;
 }
 
@@ -330,7 +334,7 @@ Lowered lower_attention(const ModelSpec& model, const ModelData* data, const hw:
   out.layers.push_back(attention_plan(l, T, x, at, hw));
   ProgramBuilder b;
   b.layer(0);
-  emit_attention(b, l, T, x, at, hw);
+  emit_attention(b, l, T, x, at, TensorStorage::in_vector_format(hw), hw);
   out.program = finish_program(b, hw);
   return out;
 }
@@ -472,12 +476,13 @@ namespace {
 void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                       uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
-  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
+  const TensorStorage storage = TensorStorage::of_graph(hw);
+  const uint64_t eb = storage.vec_bytes, db = storage.dram_bytes;
   const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
   const uint32_t L = l.positions(tokens);
   // In chunks of rows that fit the buffers.
   const uint64_t v_row = round_up(d * eb, g.act_word), q_row = round_up(d * ab, g.act_word);
-  const uint64_t src_row = uint64_t{l.kv_heads} * d * eb;  // a token's K or V row in DRAM
+  const uint64_t src_row = uint64_t{l.kv_heads} * d * db;  // a token's K or V row in DRAM
   const uint64_t chunk = std::max<uint64_t>(
       1, std::min<uint64_t>(tokens, (g.act_cap - 2 * g.act_word) / (v_row + q_row)));
   const uint64_t kv_q = round_up(chunk * v_row, g.act_word);
@@ -530,7 +535,8 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     for (const bool keys : {true, false}) {
       b.li(kRegSram, 0);
       b.addi(kRegDram, keys ? kRegQDram : kRegODram, static_cast<int64_t>(t0 * src_row));
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, v_row, src_row);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, v_row, src_row,
+            storage.convert);
       if (g.int_kind) {  // to the cache's int8 steps
         b.vbin(VectorBinary::kMul, VecRef{0, false, v_row}, VecRef{0, false, v_row},
                VecRef{inverse_scales + (keys ? 0 : eb), false, 0}, true, m, d);
@@ -542,7 +548,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     }
   }
   for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
-  for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * eb));
+  for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * db));
   b.dbnz(kRegKv, head_loop);
 }
 
@@ -561,8 +567,11 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
   if (l.mode != AttentionMode::kCross) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
-  emit_attention(b, l, tokens, x, at, hw);
-  return attention_plan(l, tokens, x, at, hw);
+  const TensorStorage storage = TensorStorage::of_graph(hw);
+  emit_attention(b, l, tokens, x, at, storage, hw);
+  LayerPlan plan = attention_plan(l, tokens, x, at, hw);
+  outputs_stored_as(plan, storage);
+  return plan;
 }
 
 LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,

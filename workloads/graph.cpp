@@ -288,11 +288,12 @@ void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint
 // tile of rows the output blocks, each converted (x factor, + bias) and stored as it completes.
 void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l,
                         uint32_t rows, uint64_t y_dram, const Geometry& gl, bool int_kind,
-                        uint64_t vb, bool ternary_weights) {
+                        const TensorStorage& storage, bool ternary_weights) {
   const WeightsOuterPlan& p = lay.mapping.outer;
   const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   const uint32_t k = l.in_features, n = l.out_features;
-  const uint64_t xq_bytes = uint64_t{k} * gl.traits.act_bytes, n_bytes = uint64_t{n} * vb;
+  const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
+  const uint64_t xq_bytes = uint64_t{k} * gl.traits.act_bytes, n_dram = uint64_t{n} * db;
   b.li(kRegSram, p.consts);
   b.li(kRegW, lay.const_dram);
   b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, kNumConsts * vb, kNumConsts * vb,
@@ -300,11 +301,11 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   // The quantize pass: rows in (kRegX), quantized rows and their factors out (kRegY).
   row_loop(
       b, rows, p.quantize_rows,
-      {{kRegX, lay.inputs[0], uint64_t{k} * vb}, {kRegY, lay.xq_dram, p.xq_dram_row}},
+      {{kRegX, lay.inputs[0], uint64_t{k} * db}, {kRegY, lay.xq_dram, p.xq_dram_row}},
       [&](uint32_t m) {
         b.li(kRegSram, p.xv);
         b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, uint64_t{k} * vb, p.xv_row,
-              uint64_t{k} * vb);
+              uint64_t{k} * db, storage.convert);
         emit_quantize(b, {vec(p.xv, p.xv_row), vec(p.xq, p.xq_row), p.a, p.r, p.q, p.f, p.consts},
                       m, k, int_kind, vb);
         b.li(kRegSram, p.xq);
@@ -329,10 +330,11 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
     if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, VecRef{0, false, vb, kRegB}, true, mm, nt);
     if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(p.bias), false, mm, nt);
     b.li(kRegSram, p.yv);
-    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_bytes);
+    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
+          storage.convert);
   };
   row_loop(
-      b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_bytes}},
+      b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
       [&](uint32_t m) {
         if (int_kind) {
           b.li(kRegSram, p.factors);
@@ -362,19 +364,19 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
             convert_chunk(mo, nt);
             b.addi(kRegAct, kRegAct, static_cast<int64_t>(mo * p.acc_row));
             if (int_kind) b.addi(kRegB, kRegB, static_cast<int64_t>(mo * vb));
-            b.addi(kRegY, kRegY, static_cast<int64_t>(mo * n_bytes));
+            b.addi(kRegY, kRegY, static_cast<int64_t>(mo * n_dram));
             b.dbnz(kRegK, loop);
           }
           if (m % mo != 0) convert_chunk(m % mo, nt);
           // Back to the block's first row, on to the next block's first column.
           b.addi(
               kRegY, kRegY,
-              static_cast<int64_t>(nt * vb) - static_cast<int64_t>(uint64_t{full} * mo * n_bytes));
+              static_cast<int64_t>(nt * db) - static_cast<int64_t>(uint64_t{full} * mo * n_dram));
         };
         StreamedGemmRegs regs = kGemmRegs;
         regs.acc = 0;  // r0: every block's accumulators from address 0
         emit_streamed_gemm(b, regs, gemm, gl);
-        b.addi(kRegY, kRegY, -static_cast<int64_t>(n_bytes));  // the super tile's first
+        b.addi(kRegY, kRegY, -static_cast<int64_t>(n_dram));  // the super tile's first
       });
 }
 
@@ -449,14 +451,17 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t vb = vm.element_bytes();
+  const TensorStorage storage = TensorStorage::of_graph(hw);
+  const uint64_t db = storage.dram_bytes;  // an element of a tensor in DRAM
   const uint32_t T = model.tokens;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
   RegionAllocator allocate;
-  // The model's input: rows of vec, or an embedding model's token ids (uint32).
+  // The model's input: rows of the activation format, or an embedding model's token ids
+  // (uint32).
   const bool token_input = model.layers.front().kind == LayerKind::kEmbedding;
   const uint64_t x0 =
-      allocate(uint64_t{T} * (token_input ? 4 : model.layers.front().in_features * vb));
+      allocate(uint64_t{T} * (token_input ? 4 : model.layers.front().in_features * db));
   std::vector<LayerLayout> layouts;
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
@@ -517,6 +522,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       MapperContext mc;
       mc.g = gl;
       mc.vec_bytes = vb;
+      mc.tensor_bytes = db;
       mc.int_kind = int_kind;
       mc.whole_tile_blocks = hw.mac_array.dataflow == hw::Dataflow::kOutputStationary;
       mc.preload_overlap = hw.mac_array.weight_preload_overlap;
@@ -581,8 +587,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   }
   for (size_t li = 0; li < model.layers.size(); ++li) {
     LayerPlan& plan = out.layers[li];
-    plan.y_dram = allocate(uint64_t{plan.m} * plan.n * vb);
-    outputs_in_vector_format(plan, hw);
+    plan.y_dram = allocate(uint64_t{plan.m} * plan.n * db);
+    outputs_stored_as(plan, storage);
     for (int32_t in : inputs_of(model.layers[li], li))
       layouts[li].inputs.push_back(in < 0 ? x0 : out.layers[static_cast<size_t>(in)].y_dram);
     plan.x_dram = layouts[li].inputs.front();
@@ -595,7 +601,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     if (token_input) {
       put_patterns(out.dram_image, x0, token_ids(model), 4);
     } else {
-      put_patterns(out.dram_image, x0, to_vector_format(vm, data->input), vb);
+      put_patterns(out.dram_image, x0, to_activation_format(storage, data->input), db);
     }
     for (size_t li = 0; li < model.layers.size(); ++li) {
       const LayerSpec& l = model.layers[li];
@@ -644,6 +650,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const LayerLayout& lay = layouts[li];
     const SramPlan& s = lay.sram;
     const uint64_t k_bytes = uint64_t{l.in_features} * vb, n_bytes = uint64_t{l.out_features} * vb;
+    const uint64_t k_dram = uint64_t{l.in_features} * db, n_dram = uint64_t{l.out_features} * db;
     const uint32_t k = l.in_features, n = l.out_features;
     const uint32_t rows = out.layers[li].m;
     b.layer(static_cast<uint32_t>(li));
@@ -658,12 +665,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       continue;
     }
     if (is_recurrent(l.kind)) {
-      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
+      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, storage,
+                     hw);
       continue;
     }
     if (is_linear(l) && lay.mapping.order == LoopOrder::kWeightsOuter) {
       emit_weights_outer(b, lay, l, rows, out.layers[li].y_dram, layer_geometry(g, l, hw), int_kind,
-                         vb, ternary_on_int8(l, hw));
+                         storage, ternary_on_int8(l, hw));
       continue;
     }
     if (l.kind == LayerKind::kMlpAttention) {
@@ -672,24 +680,26 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
     auto load_rows = [&](unsigned dram_reg, uint64_t sram, uint32_t m) {
       b.li(kRegSram, sram);
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, dram_reg, m, k_bytes, s.xv_row, k_bytes);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, dram_reg, m, k_bytes, s.xv_row, k_dram,
+            storage.convert);
     };
     auto store_rows = [&](uint32_t m) {
       b.li(kRegSram, s.yv);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row, n_bytes);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row, n_dram,
+            storage.convert);
     };
     auto load_once = [&](Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
       b.li(kRegSram, sram);
       b.li(kRegW, dram);
       b.dma(Opcode::kDmaLoad, space, kRegSram, kRegW, 1, bytes, bytes, bytes);
     };
-    std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_bytes * rows_per_output(l)}};
-    if (lay.inputs.size() > 1) streams.push_back({kRegB, lay.inputs[1], k_bytes});
+    std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_dram * rows_per_output(l)}};
+    if (lay.inputs.size() > 1) streams.push_back({kRegB, lay.inputs[1], k_dram});
     if (l.kind == LayerKind::kRope) {  // the rows' tables stream beside them
       streams.push_back({kRegB, lay.cos_dram, k_bytes / 2});
       streams.push_back({kRegW, lay.sin_dram, k_bytes / 2});
     }
-    streams.push_back({kRegY, out.layers[li].y_dram, n_bytes});
+    streams.push_back({kRegY, out.layers[li].y_dram, n_dram});
     std::function<void(uint32_t)> body;
     switch (l.kind) {
       case LayerKind::kBitLinear:
@@ -825,15 +835,36 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   const bool int_kind = hw::is_integer(pe);
   const uint32_t lanes = hw.vector_unit.lanes;
   std::vector<LayerReference> refs(model.layers.size());
+  // Tensors land in DRAM in the activation format (refs[].out), and the layers that read them
+  // see the DMA's conversion to the vector format (`loaded`; the same patterns when the
+  // formats are one).
+  const TensorStorage storage = TensorStorage::of_graph(hw);
+  const std::unique_ptr<arith::NumberFormat> stored = arith::make_format(storage.format);
+  auto load = [&](const std::vector<uint32_t>& in_dram) {
+    std::vector<uint32_t> v;
+    v.reserve(in_dram.size());
+    for (uint32_t p : in_dram) v.push_back(vm.round(stored->decode(p)));
+    return v;
+  };
+  std::vector<std::vector<uint32_t>> loaded(model.layers.size());
+  auto land = [&](size_t li) {
+    if (!storage.convert) return;
+    for (uint32_t& p : refs[li].out) p = stored->encode(vm.value(p));
+    loaded[li] = load(refs[li].out);
+  };
   // Inputs of every layer: the model's input (-1) or an earlier layer's output.
-  const std::vector<uint32_t> x0 = to_vector_format(vm, data.input);
+  const std::vector<uint32_t> x0 = storage.convert
+                                       ? load(to_activation_format(storage, data.input))
+                                       : to_vector_format(vm, data.input);
   auto exact_of = [&](int32_t i) -> const std::vector<uint32_t>& {
-    return i < 0 ? x0 : refs[static_cast<size_t>(i)].out;
+    if (i < 0) return x0;
+    return storage.convert ? loaded[static_cast<size_t>(i)] : refs[static_cast<size_t>(i)].out;
   };
   auto fp32_of = [&](int32_t i) -> const std::vector<float>& {
     return i < 0 ? data.input : refs[static_cast<size_t>(i)].fp32;
   };
   for (size_t li = 0; li < model.layers.size(); ++li) {
+    if (li > 0) land(li - 1);  // the previous layer's output, complete
     const LayerSpec& l = model.layers[li];
     const LayerData& ld = data.layers[li];
     const std::vector<int32_t> in = inputs_of(l, li);
@@ -967,6 +998,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
       }
     }
   }
+  if (!refs.empty()) land(refs.size() - 1);
   return refs;
 }
 

@@ -74,8 +74,8 @@ struct Scorer {
     const uint64_t vb = c.vec_bytes;
     const uint64_t tiles_of_rows = ceil_div(s.m, m.m_tile);
     m.dram_bytes = kNumConstBytes * vb + (s.has_bias ? uint64_t{s.n} * vb : 0) +
-                   tiles_of_rows * weight_bytes(m.tiling) + uint64_t{s.m} * s.k * vb +
-                   uint64_t{s.m} * s.n * vb;
+                   tiles_of_rows * weight_bytes(m.tiling) + uint64_t{s.m} * s.k * c.tensor_bytes +
+                   uint64_t{s.m} * s.n * c.tensor_bytes;
     m.mac_cycles = over_rows(s.m, m.m_tile, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = tiles_of_rows * tile_count(m.tiling);
     finish(m);
@@ -160,11 +160,11 @@ struct Scorer {
     const uint64_t supers = ceil_div(s.m, p.super_rows), blocks = ceil_div(s.n, nb);
     const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
     m.dram_bytes = kNumConstBytes * vb                               // constants
-                   + rows_k * vb + rows_k * ab + factor_bytes        // quantize pass
+                   + rows_k * c.tensor_bytes + rows_k * ab + factor_bytes  // quantize pass
                    + supers * weight_bytes(m.tiling)                 // weights
                    + blocks * rows_k * ab + factor_bytes             // quantized rows, factors
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
-                   + uint64_t{s.m} * s.n * vb;                       // outputs
+                   + uint64_t{s.m} * s.n * c.tensor_bytes;           // outputs
     m.mac_cycles =
         over_rows(s.m, p.super_rows, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = supers * tile_count(m.tiling);

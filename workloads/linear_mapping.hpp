@@ -41,6 +41,7 @@ struct LinearShape {
 struct MapperContext {
   Geometry g;                      // the layer's weight geometry (packed ternary on int8 PEs)
   uint64_t vec_bytes = 4;          // an element of the vector unit's format
+  uint64_t tensor_bytes = 4;       // an element of the input and output rows in DRAM
   bool int_kind = false;           // per-row absmax quantization, a factor per row
   bool whole_tile_blocks = false;  // output-stationary: the reduction tile orders the sums
   bool preload_overlap = true;

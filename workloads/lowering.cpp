@@ -112,9 +112,35 @@ isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
   return b.program();
 }
 
-void outputs_in_vector_format(LayerPlan& plan, const hw::NmpParams& hw) {
-  plan.y_format = hw.vector_unit.math.format;
-  plan.y_element_bytes = arith::element_bytes(hw.vector_unit.math);
+TensorStorage TensorStorage::in_vector_format(const hw::NmpParams& hw) {
+  TensorStorage s;
+  s.vec_bytes = s.dram_bytes = arith::element_bytes(hw.vector_unit.math);
+  s.format = hw.vector_unit.math.format;
+  return s;
+}
+
+TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
+  TensorStorage s = in_vector_format(hw);
+  const std::string& dram = hw.dram.activation_format;
+  if (dram.empty() || dram == s.format) return s;
+  s.format = dram;
+  s.dram_bytes = static_cast<uint64_t>(arith::make_format(dram)->bits() + 7) / 8;
+  s.convert = true;
+  return s;
+}
+
+std::vector<uint32_t> to_activation_format(const TensorStorage& storage,
+                                           const std::vector<float>& x) {
+  const std::unique_ptr<arith::NumberFormat> format = arith::make_format(storage.format);
+  std::vector<uint32_t> out;
+  out.reserve(x.size());
+  for (float v : x) out.push_back(format->from_double(v));
+  return out;
+}
+
+void outputs_stored_as(LayerPlan& plan, const TensorStorage& storage) {
+  plan.y_format = storage.format;
+  plan.y_element_bytes = static_cast<uint32_t>(storage.dram_bytes);
 }
 
 LayerPlan plan_of(const LayerSpec& l, uint32_t rows) {

@@ -69,8 +69,23 @@ struct LayerPlan {
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.
 LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
-// Marks the plan's outputs as stored in the vector unit's format (graphs, recurrent, attention).
-void outputs_in_vector_format(LayerPlan& plan, const hw::NmpParams& hw);
+// How the activation tensors an emitter reads and writes sit in DRAM: a graph's in
+// dram.activation_format, which its DMAs convert to and from the vector format on chip
+// (docs/architecture.md#lowering-graph-models); a single recurrent or attention workload's in
+// the vector format.
+struct TensorStorage {
+  uint64_t vec_bytes = 4;   // an element on chip
+  uint64_t dram_bytes = 4;  // an element in DRAM
+  bool convert = false;     // the formats differ: the tensors' DMAs convert
+  std::string format;       // the DRAM format's name
+  static TensorStorage of_graph(const hw::NmpParams& hw);
+  static TensorStorage in_vector_format(const hw::NmpParams& hw);
+};
+// Marks the plan's outputs as stored in `storage`'s format.
+void outputs_stored_as(LayerPlan& plan, const TensorStorage& storage);
+// Patterns of `storage`'s DRAM format, each value rounded once.
+std::vector<uint32_t> to_activation_format(const TensorStorage& storage,
+                                           const std::vector<float>& x);
 
 struct Lowered {
   isa::Program program;

@@ -65,7 +65,8 @@ void write_mlp_attention(const MlpAttention& a, const LayerSpec& /*l*/, const La
 
 void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpec& l, uint32_t rows,
                         uint64_t q, uint64_t out, const hw::NmpParams& hw) {
-  const uint64_t vb = arith::element_bytes(hw.vector_unit.math);
+  const TensorStorage storage = TensorStorage::of_graph(hw);  // of q and out
+  const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
   const uint64_t S = l.context, A = l.in_features, D = l.out_features;
   auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   auto load = [&](uint64_t sram, uint64_t dram, uint64_t m, uint64_t bytes, uint64_t stride) {
@@ -82,7 +83,8 @@ void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpe
   b.li(kRegOut, out);
   const uint64_t loop = b.here();
   b.li(kRegSram, a.q);
-  b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegQ, 1, A * vb, A * vb, A * vb);
+  b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegQ, 1, A * vb, A * vb, A * db,
+        storage.convert);
   b.vbin(VectorBinary::kAdd, scratch, vec(a.keys, a.key_row), vec(a.q), false, S, A);
   b.vfn(VectorFunction::kTanh, scratch, scratch, S, A);
   b.vbin(VectorBinary::kMul, scratch, scratch, vec(a.v), false, S, A);
@@ -96,9 +98,10 @@ void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpe
     n -= half;
   }
   b.li(kRegSram, a.scratch);
-  b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegOut, 1, D * vb, D * vb, D * vb);
-  b.addi(kRegQ, kRegQ, static_cast<int64_t>(A * vb));
-  b.addi(kRegOut, kRegOut, static_cast<int64_t>(D * vb));
+  b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegOut, 1, D * vb, D * vb, D * db,
+        storage.convert);
+  b.addi(kRegQ, kRegQ, static_cast<int64_t>(A * db));
+  b.addi(kRegOut, kRegOut, static_cast<int64_t>(D * db));
   b.dbnz(kRegRows, loop);
 }
 

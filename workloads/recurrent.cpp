@@ -191,7 +191,8 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
 }
 
 void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
-                    uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw) {
+                    uint32_t tokens, uint64_t x, uint64_t y, const TensorStorage& storage,
+                    const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint64_t ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
@@ -260,13 +261,15 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
       b.li(kRegHalf, g.wgt_half);
     }
     const bool backward = d == 1;
-    const uint64_t x_row = I * eb, y_row = uint64_t{l.out_features} * eb;
+    const uint64_t db = storage.dram_bytes;  // an element of x or y in DRAM
+    const uint64_t x_row = I * db, y_row = uint64_t{l.out_features} * db;
     b.li(kRegSteps, T);
     b.li(kRegXDram, x + (backward ? (T - 1) * x_row : 0));
-    b.li(kRegYDram, y + (backward ? (T - 1) * y_row + H * eb : 0));
+    b.li(kRegYDram, y + (backward ? (T - 1) * y_row + H * db : 0));
     const uint64_t loop = b.here();
     b.li(kRegSram, a.xv);
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, 1, x_row, x_row, x_row);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, 1, I * eb, I * eb, x_row,
+          storage.convert);
     quantize(a.xv, I, a.xq, kCW, kFx);
     matvec(w, a.xq, acc_x);
     matvec(u, a.hq, acc_h);
@@ -286,7 +289,8 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
       b.cell(Opcode::kGruCell, vec(a.gx), vec(a.gh), vec(a.h), 1, H);
     }
     b.li(kRegSram, a.h);
-    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegYDram, 1, H * eb, H * eb, H * eb);
+    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegYDram, 1, H * eb, H * eb, H * db,
+          storage.convert);
     quantize(a.h, H, a.hq, kCU, kFh);
     b.addi(kRegXDram, kRegXDram,
            backward ? -static_cast<int64_t>(x_row) : static_cast<int64_t>(x_row));
@@ -319,7 +323,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData* data, const hw:
     LayerPlan& plan = out.layers[li];
     plan.x_dram = li == 0 ? x0 : out.layers[li - 1].y_dram;
     plan.y_dram = allocate(uint64_t{T} * plan.n * eb);
-    outputs_in_vector_format(plan, hw);
+    outputs_stored_as(plan, TensorStorage::in_vector_format(hw));
   }
 
   // The DRAM image: the input in vec, weight tiles, biases and constants.
@@ -336,7 +340,7 @@ Lowered lower_recurrent(const ModelSpec& model, const ModelData* data, const hw:
   for (uint32_t li = 0; li < model.layers.size(); ++li) {
     b.layer(li);
     emit_recurrent(b, layouts[li], model.layers[li], T, out.layers[li].x_dram,
-                   out.layers[li].y_dram, hw);
+                   out.layers[li].y_dram, TensorStorage::in_vector_format(hw), hw);
   }
   out.program = finish_program(b, hw);
   return out;

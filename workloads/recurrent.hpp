@@ -58,9 +58,11 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpP
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens);
 void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,
                      const hw::NmpParams& hw, hw::ZeroPages& image);
-// The layer's code over `tokens` timesteps, reading rows of x and writing rows of y (vec).
+// The layer's code over `tokens` timesteps, reading rows of x and writing rows of y, stored
+// as `storage` says.
 void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
-                    uint32_t tokens, uint64_t x, uint64_t y, const hw::NmpParams& hw);
+                    uint32_t tokens, uint64_t x, uint64_t y, const TensorStorage& storage,
+                    const hw::NmpParams& hw);
 // Exact and FP32 outputs of one layer from its input's exact (vec) and FP32 values.
 LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<uint32_t>& x,

@@ -97,7 +97,7 @@ TEST_CASE("encode rejects values that do not fit, decode rejects bad words", "[u
   Instr halt_with_junk = encode(Opcode::kHalt, {});
   halt_with_junk.hi |= 1;
   REQUIRE_THROWS_AS(decode(halt_with_junk), EncodingError);
-  Instr bad_space = encode(Opcode::kDmaLoad, {0, 1, 2, 1, 1, 0, 0});
+  Instr bad_space = encode(Opcode::kDmaLoad, {0, 1, 2, 1, 1, 0, 0, 0});
   bad_space.lo |= uint64_t{3} << 8;  // space 3 is not a memory
   REQUIRE_THROWS_AS(decode(bad_space), EncodingError);
 }

@@ -345,6 +345,7 @@ for name, setting in [
     ("accumulator_format", "vector_unit.accumulator_format=fixed<40,40>"),
     ("pwl_segments", "vector_unit.pwl_segments=3"), ("pwl_frac_bits", "vector_unit.pwl_frac_bits=40"),
     ("dram_bandwidth", "dram.bytes_per_cycle=0"), ("dram_burst", "dram.burst_bytes=0"),
+    ("activation_format", "dram.activation_format=fp12"),
     ("clock_negative", "clock_mhz=-1"), ("clock_zero", "clock_mhz=0"),
     ("queue_depth", "controller.queue_depth=0"), ("imem_zero", "controller.imem_kib=0"),
     ("branch_penalty", "controller.branch_penalty_cycles=1000"),
