@@ -3,9 +3,17 @@
 // whose size does not grow with the tensors; clear errors for bad wiring.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
 #include <map>
+#include <random>
 
 #include "../support.hpp"
+#include "../arith/slow_reference.hpp"
+#include "hw_models/arith/format.hpp"
+#include "sim/npy.hpp"
 #include "workloads/graph.hpp"
 
 using namespace nmp;
@@ -681,4 +689,180 @@ TEST_CASE("layer outputs go through DRAM in the format the hardware keeps them i
   REQUIRE(chain["derived"]["activations_in_dram"] ==
           Json::array({"int8 with a uint32 absmax per row"}));
   REQUIRE(chain["layers"][0]["output_in_dram"]["element_bytes"] == 1);
+}
+
+namespace {
+
+// The bytes of one element of a format.
+uint32_t element_bytes_of(const std::string& format) {
+  return static_cast<uint32_t>(arith::make_format(format)->bits() + 7) / 8;
+}
+
+}  // namespace
+
+TEST_CASE("activations stored in their own format are exact against the reference on random graphs",
+          "[sim]") {
+  // dram.activation_format apart from the vector format: every tensor between layers crosses
+  // DRAM in it, the DMA converting each element. On random FFN blocks (random widths, tokens,
+  // PE kinds, loop orders), attention and recurrent blocks: bit-exact against the reference
+  // (which rounds every tensor through the stored format), the report names the format, the
+  // DMA converts exactly the elements the layers move (8 T (h + ffn) for an FFN block: each
+  // tensor read or written once per reader or writer), and a vector layer's DRAM traffic is its
+  // rows in the stored element size.
+  const std::vector<std::string> stored = {"bf16",       "fp16",        "fp8_e4m3",
+                                           "fp8_e5m2",   "posit<8,0>",  "posit<16,1>",
+                                           "fixed<4,4>", "fixed<3,13>", "fp32"};
+  const std::vector<std::string> vector_formats = {"fp32", "bf16", "fp16", "posit<16,1>"};
+  std::mt19937 rng(2026);
+  auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+  int converted_ffn = 0, traffic_checked = 0;
+  for (int trial = 0; trial < 48; ++trial) {
+    const std::string storage = pick(stored), vec = pick(vector_formats);
+    const int block = trial % 6;  // 0-3: FFN, 4: attention, 5: recurrent
+    std::vector<std::string> sets = {"hw.dram.activation_format=" + storage,
+                                     "hw.vector_unit.format=" + vec};
+    Json w;
+    uint32_t tokens = 1 + rng() % 7, h = 0, ffn = 0;
+    if (block < 4) {
+      const std::string kinds[] = {"bitlinear", "int8", "fp16", "bf16"};
+      const std::string kind = kinds[rng() % 4];
+      const std::string orders[] = {"", "rows_outer", "weights_outer"};
+      h = 16 * (1 + rng() % 8);
+      ffn = 16 * (1 + rng() % 12);
+      w = ffn_block(kind == "bitlinear" ? "bitlinear" : "linear", kind, tokens, h, ffn, "silu",
+                    orders[rng() % 3]);
+      sets.push_back("hw.mac_array.pe=" + pe_of(kind == "bitlinear" ? "bitlinear" : "linear", kind));
+      sets.push_back("hw.mac_array.rows=" + std::to_string(8 << (rng() % 3)));
+      sets.push_back("hw.mac_array.cols=" + std::to_string(8 << (rng() % 3)));
+      sets.push_back("hw.act_sram.capacity_kib=" + std::to_string(8 << (rng() % 3)));
+      sets.push_back("hw.acc_sram.capacity_kib=" + std::to_string(4 << (rng() % 3)));
+    } else if (block == 4) {
+      const bool decode = rng() % 2 == 0;
+      tokens = decode ? 1 : 2 + rng() % 5;
+      w = attention_block("fp16", decode ? "decode" : "prefill", tokens, rng() % 9);
+      sets.push_back("hw.mac_array.pe=fp16");
+    } else {
+      w = recurrent_block("fp16", tokens);
+      sets.push_back("hw.mac_array.pe=fp16");
+    }
+    const bool simple_dram = rng() % 4 != 0;
+    if (!simple_dram) sets.push_back("hw.dram.standard=DDR4_8Gb_x8_2400");
+    std::string text;
+    for (const std::string& s : sets) text += s + " ";
+    INFO("trial " << trial << ": " << text << "tokens " << tokens << " h " << h << " ffn " << ffn);
+    const sim::SimConfig config = test::make_config(w, sets);
+    const Json r = trial % 8 == 0 ? test::run_both_modes(config) : sim::run_isolated(config);
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    const std::string effective = storage == vec ? vec : storage;
+    REQUIRE(r["derived"]["activations_in_dram"] == Json::array({effective}));
+    for (const Json& l : r["layers"])
+      REQUIRE(l["output_in_dram"]["element_bytes"] == element_bytes_of(storage));
+    const uint64_t conversions = r["counters"]["dma"]["conversions"];
+    if (storage == vec) {
+      REQUIRE(conversions == 0);
+      continue;
+    }
+    if (block < 4) {
+      REQUIRE(conversions == 8ull * tokens * (h + ffn));
+      ++converted_ffn;
+      // act, glu and the residual move tensors only: in and out (glu, residual: two in).
+      const uint64_t db = element_bytes_of(storage);
+      if (h % 64 == 0 && ffn % 64 == 0 && simple_dram) {
+        REQUIRE(r["layers"][3]["dram_bytes"] == 2 * tokens * ffn * db);
+        REQUIRE(r["layers"][4]["dram_bytes"] == 3 * tokens * ffn * db);
+        REQUIRE(r["layers"][6]["dram_bytes"] == 3 * tokens * h * db);
+        ++traffic_checked;
+      }
+    } else {
+      REQUIRE(conversions > 0);
+    }
+  }
+  REQUIRE(converted_ffn >= 20);  // the draw covers what it means to
+  REQUIRE(traffic_checked >= 2);
+}
+
+namespace {
+
+// x (finite) rounded into a format by the slow reference of tests/arith (a search over every
+// value of the format), with IEEE formats' signed zero.
+uint32_t slow_round(const slowref::Format& f, const slowref::Sorted& values, bool ieee, double x) {
+  int exponent = 0;
+  const double fraction = std::frexp(std::fabs(x), &exponent);
+  const slowref::Dyadic exact = slowref::Dyadic::of(
+      x < 0, static_cast<uint64_t>(std::ldexp(fraction, 53)), int64_t{exponent} - 53);
+  const uint32_t p = slowref::round_by_search(
+      f, values, [&](const slowref::Dyadic& t) { return slowref::cmp(exact, t); }, x < 0);
+  const slowref::Value v = f.decode(p);
+  if (ieee && x < 0 && v.kind == slowref::Value::kFinite && v.v.zero()) return 1u << (f.bits - 1);
+  return p;
+}
+
+double value_of(const slowref::Format& f, uint32_t p) {
+  const slowref::Value v = f.decode(p);
+  REQUIRE(v.kind == slowref::Value::kFinite);
+  double d = 0;  // the significand is at most 24 bits here: exact in a double
+  for (size_t i = v.v.m.limbs.size(); i-- > 0;) d = d * 4294967296.0 + v.v.m.limbs[i];
+  return (v.v.neg ? -1 : 1) * std::ldexp(d, static_cast<int>(v.v.e));
+}
+
+}  // namespace
+
+TEST_CASE("the DMA's conversions equal a slow reference of each stored format, saturation counted",
+          "[sim]") {
+  // y = x + x in an fp32 vector unit, x and y stored in DRAM in a narrower format: the input is
+  // rounded into it (the DRAM image), loaded exactly, doubled exactly, and rounded again as it
+  // is stored. Every output pattern against tests/arith's slow reference, which searches every
+  // value of the format; fixed<2,6> (largest value 2 - 2^-6) saturates where |2 x| is larger, and
+  // the DMA counts each and the report warns.
+  struct Stored {
+    std::string name;
+    slowref::Format ref;
+    bool ieee;
+  };
+  const std::vector<Stored> formats = {
+      {"fp8_e4m3", slowref::minifloat("fp8_e4m3", 4, 3, true, false), true},
+      {"fp8_e5m2", slowref::minifloat("fp8_e5m2", 5, 2, false, false), true},
+      {"bf16", slowref::minifloat("bf16", 8, 7, false, false), true},
+      {"posit<8,0>", slowref::posit(8, 0), false},
+      {"fixed<3,5>", slowref::fixed(3, 5, false, false), false},
+      {"fixed<2,6>", slowref::fixed(2, 6, false, false), false}};
+  for (const Stored& f : formats) {
+    INFO(f.name);
+    const slowref::Sorted values = slowref::make_table(f.ref);
+    const uint32_t T = 7, n = 40;
+    const Json w = {{"name", "twice"},
+                    {"tokens", T},
+                    {"input", test::uniform(1.5, 11)},
+                    {"layers",
+                     {{{"type", "add"},
+                       {"name", "twice"},
+                       {"in_features", n},
+                       {"inputs", {"input", "input"}}}}}};
+    sim::RunOptions options;
+    options.dump_dir = (std::filesystem::temp_directory_path() /
+                        ("nmpsim_stored_" + std::to_string(getpid()) + "_" + f.ref.name))
+                           .string();
+    const Json r = sim::run_isolated(
+        test::make_config(w, {"hw.dram.activation_format=" + f.name}, options));
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    const std::vector<float> x = sim::read_npy(options.dump_dir + "/input_f32.npy").values;
+    const std::vector<float> y = sim::read_npy(options.dump_dir + "/0_twice_output_q.npy").values;
+    REQUIRE(x.size() == T * n);
+    REQUIRE(y.size() == T * n);
+    const uint32_t mask = f.ref.bits == 8 ? 0xff : 0xffff;
+    uint64_t saturated = 0;
+    const double largest = value_of(f.ref, values.pattern(values.size - 1));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double stored_x = value_of(f.ref, slow_round(f.ref, values, f.ieee, x[i]));
+      saturated += std::fabs(2 * stored_x) > largest;
+      const uint32_t expected = slow_round(f.ref, values, f.ieee, 2 * stored_x);
+      REQUIRE((static_cast<uint32_t>(static_cast<int32_t>(y[i])) & mask) == expected);
+    }
+    REQUIRE(r["counters"]["dma"]["saturations_activation"] == saturated);
+    REQUIRE((saturated > 0) == (f.name == "fixed<2,6>"));
+    bool warned = false;
+    for (const Json& warning : r["warnings"]) warned |= warning.dump().find("activation") != std::string::npos;
+    REQUIRE(warned == (saturated > 0));
+    std::filesystem::remove_all(options.dump_dir);
+  }
 }
