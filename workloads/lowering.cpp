@@ -122,9 +122,11 @@ TensorStorage TensorStorage::in_vector_format(const hw::NmpParams& hw) {
 TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
   TensorStorage s = in_vector_format(hw);
   const std::string& dram = hw.dram.activation_format;
-  if (dram.empty() || dram == s.format) return s;
+  if (dram.empty()) return s;
+  const std::unique_ptr<arith::NumberFormat> stored = arith::make_format(dram);
+  if (stored->name() == arith::make_format(s.format)->name()) return s;  // one format, two names
   s.format = dram;
-  s.dram_bytes = static_cast<uint64_t>(arith::make_format(dram)->bits() + 7) / 8;
+  s.dram_bytes = static_cast<uint64_t>(stored->bits() + 7) / 8;
   s.convert = true;
   return s;
 }
