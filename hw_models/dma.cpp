@@ -63,9 +63,9 @@ Footprint Dma::footprint(const Command& cmd) const {
   const Region on_chip{space, cmd.args[op::kSram],
                        cmd.args[op::kSram] + (rows - 1) * cmd.args[op::kSramStride] + row_bytes};
   // A gather's rows are known only when it runs (begin() checks each); here its first row.
-  const Region off_chip{MemSpace::kDram, cmd.args[op::kDram],
-                        cmd.args[op::kDram] + (gather ? 0 : (rows - 1) * cmd.args[op::kDramStride]) +
-                            dram_row_bytes};
+  const Region off_chip{
+      MemSpace::kDram, cmd.args[op::kDram],
+      cmd.args[op::kDram] + (gather ? 0 : (rows - 1) * cmd.args[op::kDramStride]) + dram_row_bytes};
   if (on_chip.end > sram.capacity_bytes() || on_chip.begin > on_chip.end) {
     throw SimulationError("bytes [" + std::to_string(on_chip.begin) + ", " +
                           std::to_string(on_chip.end) + ") lie outside " + sram.params().name +

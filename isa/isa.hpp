@@ -109,7 +109,7 @@ enum : unsigned { kJmpTarget = 0, kSyncUnits = 0, kLayerId = 0 };
 namespace dma {
 enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride, kIndex };
 inline constexpr unsigned kConvert = 7;  // dma.load and dma.store (gather: kIndex)
-}
+}  // namespace dma
 namespace gemm {
 enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode, kWeights };
 }

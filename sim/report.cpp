@@ -57,14 +57,14 @@ Json numeric_warnings(const ReportInputs& in) {
       const uint64_t v = c.per_layer[l];
       if (v == 0) continue;
       total += v;
-      saturated += (saturated.empty() ? "" : ", ") + c.info.name.substr(12) + " " +
-                   std::to_string(v);
+      saturated +=
+          (saturated.empty() ? "" : ", ") + c.info.name.substr(12) + " " + std::to_string(v);
     }
     if (total > 0) {
-      warnings.push_back({{"layer", name},
-                          {"kind", "saturation"},
-                          {"message", std::to_string(total) + " results saturated (" +
-                                          saturated + ")"}});
+      warnings.push_back(
+          {{"layer", name},
+           {"kind", "saturation"},
+           {"message", std::to_string(total) + " results saturated (" + saturated + ")"}});
     }
     const LayerCheck& check = in.checks[l];
     if (check.checked && check.error.sqnr_db < cfg.options.min_sqnr_db) {

@@ -165,7 +165,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const uint32_t L = l.positions(T), d = l.head_dim, group = l.heads / l.kv_heads;
-  const uint64_t db = storage.dram_bytes;          // an element of Q or the output in DRAM
+  const uint64_t db = storage.dram_bytes;           // an element of Q or the output in DRAM
   const uint64_t row = uint64_t{l.heads} * d * db;  // a token's Q or output row in DRAM
   const uint64_t q_dram = at.q_dram, o_dram = at.o_dram, c_dram = at.c_dram;
   const std::vector<uint64_t>& k_dram = at.k_dram;

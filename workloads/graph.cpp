@@ -665,8 +665,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       continue;
     }
     if (is_recurrent(l.kind)) {
-      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, storage,
-                     hw);
+      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, storage, hw);
       continue;
     }
     if (is_linear(l) && lay.mapping.order == LoopOrder::kWeightsOuter) {
@@ -853,9 +852,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     loaded[li] = load(refs[li].out);
   };
   // Inputs of every layer: the model's input (-1) or an earlier layer's output.
-  const std::vector<uint32_t> x0 = storage.convert
-                                       ? load(to_activation_format(storage, data.input))
-                                       : to_vector_format(vm, data.input);
+  const std::vector<uint32_t> x0 = storage.convert ? load(to_activation_format(storage, data.input))
+                                                   : to_vector_format(vm, data.input);
   auto exact_of = [&](int32_t i) -> const std::vector<uint32_t>& {
     if (i < 0) return x0;
     return storage.convert ? loaded[static_cast<size_t>(i)] : refs[static_cast<size_t>(i)].out;

@@ -159,9 +159,9 @@ struct Scorer {
     m.outer = p;
     const uint64_t supers = ceil_div(s.m, p.super_rows), blocks = ceil_div(s.n, nb);
     const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
-    m.dram_bytes = kNumConstBytes * vb                               // constants
+    m.dram_bytes = kNumConstBytes * vb                                     // constants
                    + rows_k * c.tensor_bytes + rows_k * ab + factor_bytes  // quantize pass
-                   + supers * weight_bytes(m.tiling)                 // weights
+                   + supers * weight_bytes(m.tiling)                       // weights
                    + blocks * rows_k * ab + factor_bytes             // quantized rows, factors
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
                    + uint64_t{s.m} * s.n * c.tensor_bytes;           // outputs

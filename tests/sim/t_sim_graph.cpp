@@ -10,8 +10,8 @@
 #include <map>
 #include <random>
 
-#include "../support.hpp"
 #include "../arith/slow_reference.hpp"
+#include "../support.hpp"
 #include "hw_models/arith/format.hpp"
 #include "sim/npy.hpp"
 #include "workloads/graph.hpp"
@@ -731,7 +731,8 @@ TEST_CASE("activations stored in their own format are exact against the referenc
       ffn = 16 * (1 + rng() % 12);
       w = ffn_block(kind == "bitlinear" ? "bitlinear" : "linear", kind, tokens, h, ffn, "silu",
                     orders[rng() % 3]);
-      sets.push_back("hw.mac_array.pe=" + pe_of(kind == "bitlinear" ? "bitlinear" : "linear", kind));
+      sets.push_back("hw.mac_array.pe=" +
+                     pe_of(kind == "bitlinear" ? "bitlinear" : "linear", kind));
       sets.push_back("hw.mac_array.rows=" + std::to_string(8 << (rng() % 3)));
       sets.push_back("hw.mac_array.cols=" + std::to_string(8 << (rng() % 3)));
       sets.push_back("hw.act_sram.capacity_kib=" + std::to_string(8 << (rng() % 3)));
@@ -842,8 +843,8 @@ TEST_CASE("the DMA's conversions equal a slow reference of each stored format, s
     options.dump_dir = (std::filesystem::temp_directory_path() /
                         ("nmpsim_stored_" + std::to_string(getpid()) + "_" + f.ref.name))
                            .string();
-    const Json r = sim::run_isolated(
-        test::make_config(w, {"hw.dram.activation_format=" + f.name}, options));
+    const Json r =
+        sim::run_isolated(test::make_config(w, {"hw.dram.activation_format=" + f.name}, options));
     REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
     const std::vector<float> x = sim::read_npy(options.dump_dir + "/input_f32.npy").values;
     const std::vector<float> y = sim::read_npy(options.dump_dir + "/0_twice_output_q.npy").values;
@@ -861,7 +862,8 @@ TEST_CASE("the DMA's conversions equal a slow reference of each stored format, s
     REQUIRE(r["counters"]["dma"]["saturations_activation"] == saturated);
     REQUIRE((saturated > 0) == (f.name == "fixed<2,6>"));
     bool warned = false;
-    for (const Json& warning : r["warnings"]) warned |= warning.dump().find("activation") != std::string::npos;
+    for (const Json& warning : r["warnings"])
+      warned |= warning.dump().find("activation") != std::string::npos;
     REQUIRE(warned == (saturated > 0));
     std::filesystem::remove_all(options.dump_dir);
   }
