@@ -32,14 +32,16 @@ uint64_t ArrayActivity::active_pes() const {
   return n;
 }
 
-std::string MacArray::mac_energy_key() const {
-  if (params_.pe == PeKind::kTernaryInt8) {
+std::string mac_energy_key(const MacArrayParams& params) {
+  if (params.pe == PeKind::kTernaryInt8) {
     // An adder tree adds narrow values; a systolic PE adds into a wide partial sum.
-    return params_.dataflow == Dataflow::kAdderTree ? "pe.mac.ternary_tree" : "pe.mac.ternary";
+    return params.dataflow == Dataflow::kAdderTree ? "pe.mac.ternary_tree" : "pe.mac.ternary";
   }
-  return std::string("pe.mac.") + to_string(params_.pe) +
-         (params_.traits().native_acc ? "_native" : "");
+  return std::string("pe.mac.") + to_string(params.pe) +
+         (params.traits().native_acc ? "_native" : "");
 }
+
+std::string MacArray::mac_energy_key() const { return hw::mac_energy_key(params_); }
 
 std::string MacArray::acc_energy_key() const {
   switch (params_.pe) {

@@ -80,6 +80,9 @@ struct ArrayActivity {
   uint64_t active_pes() const;
 };
 
+// The energy key of one MAC of an array (by PE kind and dataflow).
+std::string mac_energy_key(const MacArrayParams& params);
+
 class MacArray : public sc_core::sc_module, public QueuedUnit {
  public:
   MacArray(sc_core::sc_module_name name, const MacArrayParams& params,

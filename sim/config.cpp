@@ -993,6 +993,12 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   m.name = root.string_required("name", "name of the workload");
   m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
   (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
+  m.objective = static_cast<workloads::MappingObjective>(
+      root.choice("objective", static_cast<size_t>(m.objective),
+                  names_of<workloads::MappingObjective>(workloads::kNumMappingObjectives),
+                  "graph models: what the mapper minimizes for each linear layer "
+                  "(docs/architecture.md#mapper): latency (predicted cycles), energy (predicted "
+                  "energy) or edp (their product); `nmpsim run --objective` sets it"));
   // A graph model: any layer of a graph-only kind, or wired by `inputs`, or layers of more than
   // one family (feedforward, recurrent, attention), which only a graph chains.
   const std::vector<std::string>& kTypes = workloads::layer_kind_names();

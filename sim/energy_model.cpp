@@ -432,4 +432,28 @@ std::string event_map_markdown() {
   return out.str();
 }
 
+workloads::MapperCosts mapper_costs(const EnergyModel& energy, const HardwareConfig& hw) {
+  const hw::NmpParams& p = hw.params;
+  auto price = [&](const std::string& key) {
+    const auto it = energy.per_event.find(key);
+    return it == energy.per_event.end() ? 0.0 : it->second.pj;
+  };
+  workloads::MapperCosts c;
+  c.dram_pj_per_byte = price("dram.read_byte");
+  c.mac_pj = price(hw::mac_energy_key(p.mac_array));
+  // mW over MHz is nJ per cycle.
+  c.static_pj_per_cycle = energy.leakage_mw() * 1e3 / p.clock_mhz + energy.clock_pj_per_cycle;
+  if (!p.dram.simple) {
+    const hw::DramOrganization& o = p.dram.device.org;
+    const double row_bytes = static_cast<double>(o.columns) * o.bus_width_bits / 8;
+    c.dram_pj_per_byte += price("dram.rd") / static_cast<double>(p.dram.device.burst_bytes()) +
+                          price("dram.act") / row_bytes;
+    const double dram_cycles_per_cycle = static_cast<double>(p.dram.device.timing.clock_khz) /
+                                         static_cast<double>(p.dram.accelerator_clock_khz);
+    c.static_pj_per_cycle +=
+        price("dram.active_cycle") * o.channels * o.ranks * dram_cycles_per_cycle;
+  }
+  return c;
+}
+
 }  // namespace nmp::sim

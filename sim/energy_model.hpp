@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "sim/config.hpp"
+#include "workloads/linear_mapping.hpp"
 
 namespace nmp::sim {
 
@@ -69,5 +70,11 @@ std::map<std::string, EventEnergy> dram_prices(const hw::DramParams& dram,
 
 // The event map as a markdown table: energy key, primitive operations, why (docs/).
 std::string event_map_markdown();
+
+// The mapper's prices (docs/architecture.md#mapper), from the same figures as the report: a
+// byte streamed through DRAM (its I/O energy, plus on a standard each burst's RD and each row's
+// ACT-PRE pair, rows read whole), one MAC, and the static energy of a cycle (leakage, clock,
+// and on a standard every rank's active background).
+workloads::MapperCosts mapper_costs(const EnergyModel& energy, const HardwareConfig& hw);
 
 }  // namespace nmp::sim

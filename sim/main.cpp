@@ -185,7 +185,7 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 int cmd_run(int argc, char** argv) {
   nmp::sim::SimInputs in;
-  std::string out_path, csv_path;
+  std::string out_path, csv_path, objective;
   bool quiet = false, no_verify = false;
   Count max_cycles{in.options.max_cycles}, max_instructions{in.options.max_instructions};
   po::options_description desc("options");
@@ -196,7 +196,9 @@ int cmd_run(int argc, char** argv) {
       "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")(
       "mapping", po::value(&in.mapping_path),
       "force the loop order and tiles of linear layers (JSON, docs/configs.md#mapping-file)")(
-      "out", po::value(&out_path), "write the JSON report here")(
+      "objective", po::value(&objective),
+      "what the mapper minimizes for linear layers: latency, energy or edp (the workload's "
+      "`objective`)")("out", po::value(&out_path), "write the JSON report here")(
       "csv", po::value(&csv_path),
       "write one CSV row per layer: cycles, utilization, DRAM and SRAM traffic, energy, error")(
       "dump", po::value(&in.options.dump_dir), "write input, weight and output tensors (.npy)")(
@@ -226,6 +228,20 @@ int cmd_run(int argc, char** argv) {
     return 0;
   }
   in.options.verify = !no_verify;
+  if (!objective.empty()) {
+    std::string names;
+    bool known = false;
+    for (size_t i = 0; i < nmp::workloads::kNumMappingObjectives; ++i) {
+      const std::string name = to_string(static_cast<nmp::workloads::MappingObjective>(i));
+      names += (i ? ", " : "") + name;
+      known |= name == objective;
+    }
+    if (!known) {
+      throw nmp::sim::ConfigError("--objective", "",
+                                  "expected one of " + names + ", got \"" + objective + "\"");
+    }
+    in.sets.push_back("workload.objective=" + objective);
+  }
   in.options.progress = nmp::sim::ProgressLine::wanted(quiet);
   in.options.max_cycles = max_cycles.value;
   in.options.max_instructions = max_instructions.value;

@@ -301,11 +301,13 @@ Json build_report(const ReportInputs& in) {
     }
     Json mapping = Json();
     if (!plan.loop_order.empty()) {
-      mapping = {
-          {"loop_order", plan.loop_order},
-          {"mappings_scored", plan.mappings_scored},
-          {"predicted",
-           {{"dram_payload_bytes", plan.predicted_dram_bytes}, {"cycles", plan.predicted_cycles}}}};
+      mapping = {{"loop_order", plan.loop_order},
+                 {"mappings_scored", plan.mappings_scored},
+                 {"objective", workloads::to_string(cfg.workload.model.objective)},
+                 {"predicted",
+                  {{"dram_payload_bytes", plan.predicted_dram_bytes},
+                   {"cycles", plan.predicted_cycles},
+                   {"energy_pj", plan.predicted_energy_pj}}}};
       if (plan.super_rows > 0) {
         mapping["rows"] = {{"super_tile", plan.super_rows},
                            {"quantize", plan.quantize_rows},

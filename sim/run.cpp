@@ -375,7 +375,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   workloads::Lowered lowered;
   try {
     const workloads::ModelData* values_in = values ? &data : nullptr;
-    lowered = model.graph ? workloads::lower_graph(model, values_in, cfg.hw.params)
+    lowered = model.graph ? workloads::lower_graph(model, values_in, cfg.hw.params,
+                                                   mapper_costs(energy, cfg.hw))
               : recurrent ? workloads::lower_recurrent(model, values_in, cfg.hw.params)
               : attention ? workloads::lower_attention(model, values_in, cfg.hw.params)
                           : workloads::lower_model(model, values_in, cfg.hw.params);

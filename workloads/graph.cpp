@@ -447,7 +447,8 @@ LayerReference reference_pool(const arith::VectorMath& vm, const LayerSpec& l, u
 
 }  // namespace
 
-Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
+Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
+                    const MapperCosts& costs) {
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t vb = vm.element_bytes();
@@ -527,6 +528,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.whole_tile_blocks = hw.mac_array.dataflow == hw::Dataflow::kOutputStationary;
       mc.preload_overlap = hw.mac_array.weight_preload_overlap;
       mc.dram_bytes_per_cycle = dram_bytes_per_cycle(hw);
+      mc.objective = model.objective;
+      mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;
       mc.rows_outer_tiling = lay.tiling;
       check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
@@ -569,6 +572,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       plan.loop_order = to_string(lay.mapping.order);
       plan.predicted_dram_bytes = lay.mapping.dram_bytes;
       plan.predicted_cycles = lay.mapping.cycles();
+      plan.predicted_energy_pj = lay.mapping.energy_pj;
       plan.mappings_scored = lay.mapping.candidates;
       if (lay.mapping.order == LoopOrder::kWeightsOuter) {
         plan.super_rows = lay.mapping.outer.super_rows;

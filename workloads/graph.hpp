@@ -25,13 +25,16 @@
 //   Lowered l = lower_graph(spec, &data, hw);   // data may be null: timing only, no DRAM image
 #pragma once
 
+#include "workloads/linear_mapping.hpp"
 #include "workloads/lowering.hpp"
 #include "workloads/reference.hpp"
 
 namespace nmp::workloads {
 
-// `data` null: the program and layout only (the DRAM image stays empty).
-Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
+// `data` null: the program and layout only (the DRAM image stays empty). `costs` price the
+// mapper's predicted energy (model.objective says what it minimizes).
+Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
+                    const MapperCosts& costs = {});
 
 // Each layer's output: vec patterns (out) and FP32 values (fp32), tokens x width.
 std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelData& data,

@@ -60,6 +60,10 @@ struct Scorer {
   void finish(LinearMapping& m) const {
     m.dram_cycles = static_cast<uint64_t>(
         std::ceil(static_cast<double>(m.dram_bytes) / c.dram_bytes_per_cycle));
+    const double macs = static_cast<double>(s.m) * s.n * s.k;
+    m.energy_pj = static_cast<double>(m.dram_bytes) * c.costs.dram_pj_per_byte +
+                  macs * c.costs.mac_pj +
+                  static_cast<double>(m.cycles()) * c.costs.static_pj_per_cycle;
   }
 
   // rows_outer with tiles nb x kt and tiles of `rows` rows (at most what fits).
@@ -195,10 +199,23 @@ std::vector<uint32_t> sizes(uint32_t unit, uint32_t all, uint32_t extra) {
   return v;
 }
 
-bool better(const LinearMapping& a, const LinearMapping& b) {
+// The objective's figure of a mapping.
+double figure(const LinearMapping& m, MappingObjective objective) {
+  switch (objective) {
+    case MappingObjective::kEnergy:
+      return m.energy_pj;
+    case MappingObjective::kEdp:
+      return m.energy_pj * static_cast<double>(m.cycles());
+    case MappingObjective::kLatency:
+      break;
+  }
+  return static_cast<double>(m.cycles());
+}
+
+bool better(const LinearMapping& a, const LinearMapping& b, MappingObjective objective) {
   // Ties keep the earlier: rows_outer first.
-  return std::make_tuple(a.cycles(), a.dram_bytes, a.weight_tiles) <
-         std::make_tuple(b.cycles(), b.dram_bytes, b.weight_tiles);
+  return std::make_tuple(figure(a, objective), a.cycles(), a.dram_bytes, a.weight_tiles) <
+         std::make_tuple(figure(b, objective), b.cycles(), b.dram_bytes, b.weight_tiles);
 }
 
 }  // namespace
@@ -208,7 +225,7 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
   LinearMapping best;
   uint32_t candidates = 0;
   auto consider = [&](const LinearMapping& m) {
-    if (candidates == 0 || better(m, best)) best = m;
+    if (candidates == 0 || better(m, best, c.objective)) best = m;
     ++candidates;
   };
   const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;

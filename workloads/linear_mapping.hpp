@@ -18,9 +18,11 @@
 //
 // The score (docs/architecture.md#mapper): DRAM payload bytes over the DRAM's peak bytes per
 // accelerator cycle, against the MAC array's folds (each the larger of its rows and its
-// stationary load, or their sum without preload overlap); the larger is the predicted cycles,
-// the smallest wins, then the fewest bytes, then the fewest (largest) weight tiles, then
-// rows_outer.
+// stationary load, or their sum without preload overlap); the larger is the predicted cycles.
+// The predicted energy prices the payload bytes, the MACs and the static power over the
+// predicted cycles (MapperCosts). The objective's figure decides (latency: cycles; energy;
+// edp: energy x cycles), then the fewest cycles, the fewest bytes, the fewest (largest) weight
+// tiles, and rows_outer.
 //
 // Example:
 //   LinearMapping m = map_linear({rows, n, k, bias}, context, layer.mapping);
@@ -38,6 +40,14 @@ struct LinearShape {
   bool has_bias = false;
 };
 
+// What the predicted energy prices (sim/energy_model.hpp derives them from the same tables as
+// the report): zero prices leave only latency meaningful.
+struct MapperCosts {
+  double dram_pj_per_byte = 0;     // a byte of payload streamed through DRAM
+  double mac_pj = 0;               // one MAC of the array
+  double static_pj_per_cycle = 0;  // leakage, clock and DRAM background, per cycle
+};
+
 struct MapperContext {
   Geometry g;                      // the layer's weight geometry (packed ternary on int8 PEs)
   uint64_t vec_bytes = 4;          // an element of the vector unit's format
@@ -46,6 +56,8 @@ struct MapperContext {
   bool whole_tile_blocks = false;  // output-stationary: the reduction tile orders the sums
   bool preload_overlap = true;
   double dram_bytes_per_cycle = 64;  // peak, per accelerator cycle
+  MappingObjective objective = MappingObjective::kLatency;
+  MapperCosts costs;
   // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
   uint32_t rows_outer_m_tile = 0;
   WeightTiling rows_outer_tiling;
@@ -74,6 +86,7 @@ struct LinearMapping {
   uint64_t dram_cycles = 0, mac_cycles = 0;
   uint64_t weight_tiles = 0;  // weight tiles streamed (the DMA and gemm commands' count)
   uint32_t candidates = 0;    // mappings scored
+  double energy_pj = 0;       // predicted (MapperCosts)
   uint64_t cycles() const { return dram_cycles > mac_cycles ? dram_cycles : mac_cycles; }
 };
 

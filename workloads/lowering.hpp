@@ -62,6 +62,7 @@ struct LayerPlan {
   // bytes and cycles, and how many mappings it scored. Empty order: not mapped.
   std::string loop_order;
   uint64_t predicted_dram_bytes = 0, predicted_cycles = 0;
+  double predicted_energy_pj = 0;
   uint32_t mappings_scored = 0;
   // weights_outer: rows per super tile, per quantize tile and per converted chunk.
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;

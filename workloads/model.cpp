@@ -27,6 +27,18 @@ const char* to_string(LoopOrder o) {
   return "?";
 }
 
+const char* to_string(MappingObjective o) {
+  switch (o) {
+    case MappingObjective::kLatency:
+      return "latency";
+    case MappingObjective::kEnergy:
+      return "energy";
+    case MappingObjective::kEdp:
+      return "edp";
+  }
+  return "?";
+}
+
 const std::vector<std::string>& attention_mode_names() {
   static const std::vector<std::string> kNames = {"decode", "prefill", "cross"};
   return kNames;

@@ -67,6 +67,12 @@ enum class LoopOrder : uint8_t { kAuto, kRowsOuter, kWeightsOuter };
 inline constexpr size_t kNumLoopOrders = 3;
 const char* to_string(LoopOrder o);
 
+// What the mapper minimizes for each linear layer (linear_mapping.hpp): predicted cycles,
+// predicted energy, or their product.
+enum class MappingObjective : uint8_t { kLatency, kEnergy, kEdp };
+inline constexpr size_t kNumMappingObjectives = 3;
+const char* to_string(MappingObjective o);
+
 // How a linear layer of a graph model asks to be mapped: its loop_order field, or a --mapping
 // file's entry (which may also fix the tiles). 0 leaves a size to the mapper.
 struct MappingRequest {
@@ -159,8 +165,9 @@ struct ModelSpec {
   TensorSource input;
   std::vector<LayerSpec> layers;
   // A graph model (workloads/graph.hpp): layers of any kind wired by `inputs`, exchanging
-  // tensors through DRAM in the vector unit's format.
+  // tensors through DRAM in the hardware's dram.activation_format.
   bool graph = false;
+  MappingObjective objective = MappingObjective::kLatency;  // the mapper's, for linear layers
   // The rows of input `input` (-1: the model's input) or of layer `input`'s output.
   uint32_t rows_of(int32_t input) const {
     if (input < 0) return tokens;

@@ -356,6 +356,7 @@ for name, setting in [
 case("hw_set_parent_not_object", hw_set("mac_array.rows.x=1"))
 case("set_index_past_end", wl_set("layers.2147483648.in_features=3"))
 case("set_index_word", wl_set("layers.first.in_features=3"))
+case("objective_unknown", run("--objective", "fastest"))
 # An index under a parent the document lacks would make nlohmann build an array of that size
 # (fuzz_set found it: exit 1 with std::bad_alloc).
 case("set_index_in_created_path", hw_set("mohwm.88888888888.x=1"))
