@@ -61,6 +61,10 @@ put("set", "sets.txt", "hw.mac_array.rows=32\nhw.weight_sram.ports=2rw\nworkload
 # fuzz_set's finding: an index under a parent the document lacks (std::bad_alloc, exit 1, before
 # the fix).
 put("set", "created_index.txt", "hw.mohwm.88888888888.x=1\n")
+# The stored activation format and the mapper's objective (fields added 2026-12-05).
+put("set", "storage_objective.txt",
+    "hw.dram.activation_format=fp8_e4m3\nhw.vector_unit.format=posit<16,1>\n"
+    "workload.objective=edp\n")
 
 program = """        .equ TILE, 64
         li r1, 0
