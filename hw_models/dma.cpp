@@ -42,8 +42,8 @@ Dma::Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> 
       dram_format_(arith::make_format(dram.params().activation_format.empty()
                                           ? vector_format
                                           : dram.params().activation_format)),
-      vec_element_bytes_(static_cast<uint64_t>(vec_format_->bits() + 7) / 8),
-      dram_element_bytes_(static_cast<uint64_t>(dram_format_->bits() + 7) / 8) {}
+      vec_element_bytes_(vec_format_->element_bytes()),
+      dram_element_bytes_(dram_format_->element_bytes()) {}
 
 Footprint Dma::footprint(const Command& cmd) const {
   const uint64_t rows = cmd.args[op::kRows];

@@ -126,7 +126,7 @@ TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
   const std::unique_ptr<arith::NumberFormat> stored = arith::make_format(dram);
   if (stored->name() == arith::make_format(s.format)->name()) return s;  // one format, two names
   s.format = dram;
-  s.dram_bytes = static_cast<uint64_t>(stored->bits() + 7) / 8;
+  s.dram_bytes = stored->element_bytes();
   s.convert = true;
   return s;
 }

@@ -26,6 +26,7 @@ class NumberFormat {
   virtual ~NumberFormat() = default;
   virtual std::string name() const = 0;
   virtual int bits() const = 0;
+  uint32_t element_bytes() const { return static_cast<uint32_t>(bits() + 7) / 8; }  // in memory
   virtual Unpacked decode(uint32_t pattern) const = 0;
   virtual uint32_t encode(const Unpacked& value) const = 0;  // one rounding
   // Every value is a multiple of 2^lsb_scale(); every finite one is below 2^(max_scale()+1).

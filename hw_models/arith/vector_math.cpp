@@ -95,7 +95,7 @@ const char* to_string(VectorOpClass c) {
 }
 
 uint32_t element_bytes(const VectorMathSpec& spec) {
-  return (make_format(spec.format)->bits() + 7) / 8;
+  return make_format(spec.format)->element_bytes();
 }
 
 std::string default_accumulator_format(const std::string& format) {

@@ -90,7 +90,7 @@ class VectorMath {
   const VectorMathSpec& spec() const { return spec_; }
   const NumberFormat& format() const { return *format_; }
   const NumberFormat& accumulator_format() const { return *acc_; }
-  uint32_t element_bytes() const { return (format_->bits() + 7) / 8; }
+  uint32_t element_bytes() const { return format_->element_bytes(); }
   // The format's family and width, for pricing its operations: fp32, fp16, bf16, fp8,
   // posit8/16/32 (by width), fixed8/16/32 (by width); the same for the accumulator format.
   std::string format_class() const { return class_of(*format_); }

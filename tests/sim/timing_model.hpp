@@ -141,7 +141,7 @@ inline uint64_t vector_pass_cycles(const std::vector<std::vector<VecOperandTimin
 // grouped as the unit groups them, and the operands it uses most.
 struct VectorUnitTiming {
   explicit VectorUnitTiming(const hw::NmpParams& p)
-      : vb((arith::make_format(p.vector_unit.math.format)->bits() + 7) / 8),
+      : vb(arith::make_format(p.vector_unit.math.format)->element_bytes()),
         lanes(p.vector_unit.lanes),
         depth(p.vector_unit.pipeline_depth_cycles),
         vec_in{vb, &p.act_sram, false},
