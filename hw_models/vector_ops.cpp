@@ -35,7 +35,7 @@ uint32_t VectorOps::bytes(ElemType t) const {
     case ElemType::kAct:
       return pe_traits(pe_).act_bytes;
     case ElemType::kAcc:
-      return pe_traits(pe_).acc_bytes;
+      return pe_traits(pe_, accumulation_).acc_bytes;
   }
   return 1;
 }
