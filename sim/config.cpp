@@ -996,27 +996,19 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   m.objective = static_cast<workloads::MappingObjective>(
       root.choice("objective", static_cast<size_t>(m.objective),
                   names_of<workloads::MappingObjective>(workloads::kNumMappingObjectives),
-                  "graph models: what the mapper minimizes for each linear layer "
+                  "what the mapper minimizes for each linear layer "
                   "(docs/architecture.md#mapper): latency (predicted cycles), energy (predicted "
                   "energy) or edp (their product); `nmpsim run --objective` sets it"));
-  // A graph model: any layer of a graph-only kind, or wired by `inputs`, or layers of more than
-  // one family (feedforward, recurrent, attention), which only a graph chains.
+  // Every workload is a graph model but a lone attention layer without `inputs`: its queries
+  // are the model's input and its keys and values its cache (lower_attention, until a graph
+  // takes several inputs; docs/configs.md#graph-models).
   const std::vector<std::string>& kTypes = workloads::layer_kind_names();
-  if (doc.json().contains("layers") && doc.json()["layers"].is_array()) {
-    std::set<int> families;  // 0 feedforward, 1 recurrent, 2 attention
-    size_t attention_layers = 0;
-    for (const Json& l : doc.json()["layers"]) {
-      m.graph |= l.is_object() && l.contains("inputs");
-      if (!l.is_object() || !l.contains("type") || !l["type"].is_string()) continue;
-      const auto type = std::find(kTypes.begin(), kTypes.end(), l["type"].get<std::string>());
-      if (type == kTypes.end()) continue;  // reported below
-      const auto kind = static_cast<workloads::LayerKind>(type - kTypes.begin());
-      m.graph |= !workloads::uses_mac_array(kind);
-      const bool attention = kind == workloads::LayerKind::kAttention;
-      families.insert(attention ? 2 : workloads::is_recurrent(kind) ? 1 : 0);
-      attention_layers += attention ? 1 : 0;
-    }
-    m.graph |= families.size() > 1 || attention_layers > 1;
+  m.graph = true;
+  if (doc.json().contains("layers") && doc.json()["layers"].is_array() &&
+      doc.json()["layers"].size() == 1) {
+    const Json& l = doc.json()["layers"][0];
+    m.graph =
+        !(l.is_object() && !l.contains("inputs") && l.contains("type") && l["type"] == "attention");
   }
   std::vector<ObjectReader> layers = root.objects_required("layers", 1, "the layers, in order");
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -1024,12 +1016,12 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     workloads::LayerSpec spec;
     spec.kind = static_cast<workloads::LayerKind>(l.choice_required(
         "type", kTypes,
-        "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or in "
-        "a graph model (docs/configs.md#graph-models) rmsnorm, layernorm, activation, add, mul, "
-        "embedding, pool, mlp_attention, rope"));
+        "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or "
+        "vector and data layers (docs/configs.md#graph-models) rmsnorm, layernorm, activation, "
+        "add, mul, embedding, pool, mlp_attention, rope"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
-    const bool graph_only = !spec.uses_mac_array();
+    const bool vector_kind = !spec.uses_mac_array();
     static const std::vector<std::string> kFormats = {
         "int8",      "fp16",     "bf16",      "fp8_e4m3", "fp8_e5m2", "posit8_0",
         "posit16_1", "fixed2_6", "fixed2_14", "fp32",     "ternary"};
@@ -1088,7 +1080,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                                      "lstm, gru: also run backward in time; outputs [forward | "
                                      "backward], 2H per step");
       spec.out_features = spec.hidden * (spec.bidirectional ? 2 : 1);
-    } else if (!attention && !graph_only) {
+    } else if (!attention && !vector_kind) {
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     }
@@ -1154,16 +1146,11 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                                    "lstm and gru biases come from a file with their weights "
                                    "(bias_ih and bias_hh beside weight_ih and weight_hh)"});
       }
-    } else if (!graph_only) {
+    } else if (!vector_kind) {
       spec.weights =
           read_source(l.object("weights", "latent weights"), wdefault, file,
                       {{spec.out_features, spec.in_features}, "out_features, in_features"}, &spec);
-      if (l.has("biases") && !m.graph) {
-        l.error("biases",
-                "a bitlinear or linear layer's bias runs in graph models (wire the "
-                "layer by inputs, or give it a graph layer)");
-        (void)l.raw("biases");
-      } else if (l.has("biases")) {
+      if (l.has("biases")) {
         workloads::TensorSource bdefault;
         bdefault.seed = 2000 + i;
         spec.has_bias = true;
@@ -1171,14 +1158,11 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
             read_source(l.object("biases", "bitlinear, linear: the bias b, added to x W^T"),
                         bdefault, file, {{spec.out_features}, "out_features"});
       }
-      if (m.graph) {
-        spec.mapping.order = static_cast<workloads::LoopOrder>(
-            l.choice("loop_order", 0, names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),
-                     "bitlinear, linear in a graph model: the mapper's choice (auto), or rows "
-                     "outer (weights streamed per tile of rows) or weights outer (weights "
-                     "streamed once per tile of resident accumulators); "
-                     "docs/architecture.md#mapper"));
-      }
+      spec.mapping.order = static_cast<workloads::LoopOrder>(
+          l.choice("loop_order", 0, names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),
+                   "bitlinear, linear: the mapper's choice (auto), or rows outer (weights "
+                   "streamed per tile of rows) or weights outer (weights streamed once per tile "
+                   "of resident accumulators); docs/architecture.md#mapper"));
     }
     const auto first_mac = std::find_if(m.layers.begin(), m.layers.end(),
                                         [](const auto& x) { return x.uses_mac_array(); });
@@ -1195,11 +1179,6 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
               std::string("every layer must use the same processing elements: layer ") +
                   std::to_string(first_mac - m.layers.begin()) + " needs " +
                   hw::to_string(first_mac->pe) + ", this one " + hw::to_string(spec.pe));
-    }
-    if (!m.graph && i > 0 && spec.in_features != m.layers.back().out_features) {
-      l.error("in_features", "expected " + std::to_string(m.layers.back().out_features) +
-                                 " (the previous layer's out_features), got " +
-                                 std::to_string(spec.in_features));
     }
     doc.describe_default(l.pointer() + "/weights/seed", "`1000` + layer index");
     doc.describe_default(l.pointer() + "/biases/seed", "`2000` + layer index");

@@ -24,7 +24,6 @@
 #include "workloads/attention.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/lowering.hpp"
-#include "workloads/recurrent.hpp"
 #include "workloads/reference.hpp"
 
 namespace nmp::sim {
@@ -143,9 +142,8 @@ std::vector<std::pair<std::string, std::string>> estimate_zero_skips(
 
 // A layer's simulated outputs, read back from DRAM.
 struct LayerOutputs {
-  std::vector<uint32_t> out;     // encoded elements
-  std::vector<uint32_t> absmax;  // integer kinds
-  std::vector<float> values;     // real values (when the scales are known)
+  std::vector<uint32_t> out;  // encoded elements
+  std::vector<float> values;  // their real values (runs with values)
 };
 
 std::string file_stem(size_t index, const std::string& name) {
@@ -168,8 +166,9 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
   }
 }
 
-// What check_dump.py needs to recompute each layer: its kind and shapes.
-Json dump_manifest(const workloads::ModelSpec& model) {
+// What check_dump.py needs to recompute each layer: its kind and shapes, and the format of the
+// dumped outputs.
+Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_format) {
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
@@ -209,7 +208,7 @@ Json dump_manifest(const workloads::ModelSpec& model) {
     }
     layers.push_back(j);
   }
-  return {{"tokens", model.tokens}, {"layers", layers}};
+  return {{"tokens", model.tokens}, {"output_format", output_format}, {"layers", layers}};
 }
 
 // A matrix's latent values and its encoding for the MAC array (patterns, and a scale if any).
@@ -222,29 +221,25 @@ void dump_matrix(const std::string& stem, const workloads::RecurrentMatrix& m, h
     write_npy(stem + "_scale.npy", NpyType::kFloat32, m.encoded.scale.data(), {1});
 }
 
-// Outputs are dumped as their encoded elements of `out_bytes` each (recurrent and attention
-// layers: the vector unit's format) and as values.
+// Outputs are dumped as their encoded elements of `out_format` (the format the plans name) and
+// as values.
 void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                   const workloads::ModelData& data, const std::vector<LayerOutputs>& outputs,
-                  const std::vector<workloads::LayerReference>& refs, uint32_t out_bytes) {
+                  const std::vector<workloads::LayerReference>& refs,
+                  const arith::NumberFormat& out_format) {
+  const uint32_t out_bytes = out_format.element_bytes();
   std::error_code failed;
   std::filesystem::create_directories(dir, failed);
   if (failed) throw ConfigError(dir, "", "cannot create the dump folder: " + failed.message());
   {
     std::ofstream manifest(dir + "/model.json");
-    manifest << dump_manifest(model).dump(2) << "\n";
+    manifest << dump_manifest(model, out_format.name()).dump(2) << "\n";
     if (!manifest) throw ConfigError(dir + "/model.json", "", "cannot write the dump manifest");
   }
   const hw::PeKind kind = model.pe();
-  const uint32_t ab = hw::pe_traits(kind).act_bytes;
   const size_t m = model.tokens;
   const size_t k0 = data.input.size() / m;
   write_npy(dir + "/input_f32.npy", NpyType::kFloat32, data.input.data(), {m, k0});
-  if (!data.input_encoded.patterns.empty())
-    dump_patterns(dir + "/input_q.npy", data.input_encoded.patterns, ab, {m, k0});
-  if (!data.input_encoded.scale.empty()) {
-    write_npy(dir + "/input_scale.npy", NpyType::kFloat32, data.input_encoded.scale.data(), {m});
-  }
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& spec = model.layers[l];
     const workloads::LayerData& ld = data.layers[l];
@@ -295,8 +290,6 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
       }
     }
     dump_patterns(stem + "_output_q.npy", o.out, out_bytes, {rows, n});
-    if (!o.absmax.empty())
-      write_npy(stem + "_output_absmax.npy", NpyType::kUint32, o.absmax.data(), {rows});
     if (!o.values.empty())
       write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {rows, n});
     if (!refs.empty())
@@ -368,18 +361,12 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   if (!pregenerated && values) generated = generate_checked(cfg.workload);
   const workloads::ModelData& data = pregenerated ? *pregenerated : generated;
   timer.mark("generate");
-  const bool recurrent = workloads::is_recurrent(model.layers.front().kind);
-  const bool attention = model.layers.front().kind == workloads::LayerKind::kAttention;
-  // Recurrent, attention and graph layers compute and leave their outputs in the vector format.
-  const bool vec_outputs = recurrent || attention || model.graph;
   workloads::Lowered lowered;
   try {
     const workloads::ModelData* values_in = values ? &data : nullptr;
     lowered = model.graph ? workloads::lower_graph(model, values_in, cfg.hw.params,
                                                    mapper_costs(energy, cfg.hw))
-              : recurrent ? workloads::lower_recurrent(model, values_in, cfg.hw.params)
-              : attention ? workloads::lower_attention(model, values_in, cfg.hw.params)
-                          : workloads::lower_model(model, values_in, cfg.hw.params);
+                          : workloads::lower_attention(model, values_in, cfg.hw.params);
   } catch (const workloads::LoweringError& e) {
     const std::string& file = e.document() == "hw"        ? cfg.hw.file
                               : e.document() == "mapping" ? cfg.workload.mapping_file
@@ -445,72 +432,43 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   in.counters = collect_counters(top);
   if (!values) in.estimates = estimate_zero_skips(model, in.counters);
 
-  const hw::PeKind kind = model.pe();
-  // Outputs are in the MAC array's activation format (a chain of linear layers), or in the
-  // format the plans name (graphs: dram.activation_format; recurrent, attention: the vector's).
+  // Outputs are in the format the plans name (a graph's dram.activation_format, a lone
+  // attention layer's vector format).
   const std::unique_ptr<arith::NumberFormat> out_format =
-      vec_outputs ? arith::make_format(lowered.layers.front().y_format) : nullptr;
-  const uint32_t ab =
-      vec_outputs ? lowered.layers.front().y_element_bytes : hw::pe_traits(kind).act_bytes;
-  const bool int_kind =
-      !vec_outputs && (kind == hw::PeKind::kTernaryInt8 || kind == hw::PeKind::kInt8Int8);
+      arith::make_format(lowered.layers.front().y_format);
+  const uint32_t ab = lowered.layers.front().y_element_bytes;
   std::vector<workloads::LayerReference> refs;
   const bool check = cfg.options.verify && !cfg.options.timing_only;
   if (check) {
     line.show("nmpsim: checking every output against the bit-exact reference and FP32");
-    if (model.graph) {
-      refs = workloads::reference_graph(model, data, lowered, cfg.hw.params);
-    } else if (recurrent) {
-      refs = workloads::reference_recurrent(model, data, lowered, cfg.hw.params);
-    } else if (attention) {
-      refs = workloads::reference_attention(model, data, lowered, cfg.hw.params);
-    } else {
-      std::vector<uint32_t> k_tiles;
-      for (const workloads::LayerPlan& p : lowered.layers) k_tiles.push_back(p.k_tile);
-      refs = workloads::reference_outputs(model, data, k_tiles, cfg.hw.params.mac_array);
-    }
+    refs = model.graph ? workloads::reference_graph(model, data, lowered, cfg.hw.params)
+                       : workloads::reference_attention(model, data, lowered, cfg.hw.params);
     timer.mark("reference");
   }
-  std::vector<double> input_scale(data.input_encoded.scale.begin(), data.input_encoded.scale.end());
   std::vector<LayerOutputs> outputs;
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerPlan& plan = lowered.layers[l];
-    const workloads::LayerSpec& spec = model.layers[l];
     const size_t count = size_t{plan.m} * plan.n;
     LayerOutputs o;
     o.out.resize(count);
     for (size_t i = 0; i < count && top.dram().backed(); ++i) {
       std::memcpy(&o.out[i], top.dram().data() + plan.y_dram + i * ab, ab);
     }
-    std::vector<double> out_scale;
-    if (int_kind && values) {
-      o.absmax.resize(plan.m);
-      std::memcpy(o.absmax.data(), top.dram().data() + plan.y_scale_dram, 4 * size_t{plan.m});
-      out_scale = workloads::output_scales(o.absmax, workloads::weight_scale(spec, data.layers[l]),
-                                           input_scale);
-      input_scale = out_scale;
-    }
     LayerCheck lc;
     lc.outputs = count;
-    if (!cfg.options.timing_only) {
-      if (vec_outputs) {
-        for (uint32_t p : o.out) o.values.push_back(static_cast<float>(out_format->to_double(p)));
-      } else {
-        o.values = workloads::output_values(kind, o.out, out_scale, plan.n);
-      }
+    if (values) {
+      for (uint32_t p : o.out) o.values.push_back(static_cast<float>(out_format->to_double(p)));
     }
     if (check) {
       lc.checked = true;
       for (size_t i = 0; i < count; ++i) lc.mismatches += o.out[i] != refs[l].out[i];
-      for (uint32_t r = 0; r < o.absmax.size(); ++r)
-        lc.mismatches += o.absmax[r] != refs[l].absmax[r];
       lc.error = workloads::compare(o.values, refs[l].fp32);
     }
     in.checks.push_back(lc);
     outputs.push_back(std::move(o));
   }
   if (!cfg.options.dump_dir.empty())
-    dump_tensors(cfg.options.dump_dir, model, data, outputs, refs, ab);
+    dump_tensors(cfg.options.dump_dir, model, data, outputs, refs, *out_format);
   Json report = build_report(in);
   timer.mark("report");
   return report;

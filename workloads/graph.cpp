@@ -515,10 +515,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const Geometry gl = layer_geometry(g, l, hw);
       lay.tiling = tile_weights(l.out_features, l.in_features, g.wgt_half, gl);
       if (lay.tiling.k_tile == 0) {
-        throw LoweringError("hw", "/weight_sram/capacity_kib",
-                            where(l, li) +
-                                ": half the weight SRAM (double buffering) must hold "
-                                "one array tile of its weights");
+        const uint32_t rows = gl.layout.array_rows,
+                       cols = std::min(gl.layout.array_cols, l.out_features);
+        throw LoweringError(
+            "hw", "/weight_sram/capacity_kib",
+            where(l, li) + ": half the weight SRAM (double buffering) must hold one " +
+                std::to_string(rows) + " x " + std::to_string(cols) + " array tile (" +
+                std::to_string(
+                    hw::weight_operand_bytes(cols, std::min(rows, l.in_features), gl.layout)) +
+                " bytes); it holds " + std::to_string(g.wgt_half));
       }
       MapperContext mc;
       mc.g = gl;

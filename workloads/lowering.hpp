@@ -1,20 +1,7 @@
-// Lowering a model to an ISA program and the initial DRAM image, for one hardware config.
-//
-// A BitLinear layer (M tokens, K inputs, N outputs) runs in m-tiles of m_tile tokens. For each
-// m-tile, weight SRAM tiles of n_tile x k_tile weights stream through the two halves of the
-// weight SRAM (double buffering: the DMA loads the next tile while the array computes on the
-// other half), each followed by a gemm that overwrites (first k-tile) or accumulates into the
-// m_tile x N int32 accumulators; then requant writes int8 outputs and per-token absmax to the
-// activation SRAM and the DMA stores them. The next m-tile's activations are loaded into the
-// other activation buffer while the current one computes. Weights sit in DRAM pre-tiled in the
-// order the array reads them (weight_layout.hpp), so each weight tile is one DMA row.
-//
-// Tile sizes are the largest that fit: the accumulators hold m_tile full output rows, the
-// activation SRAM two input buffers plus the outputs, half the weight SRAM one weight tile.
-// A config too small for one array tile is a LoweringError naming the field to grow.
-//
-// Example:
-//   Lowered l = lower_model(spec, &data, params);   // l.program, l.dram_image, l.layers
+// What every lowering shares: the plan each layer reports, how activation tensors sit in DRAM,
+// the lowered program and DRAM image, and the error naming the field to change. Every workload
+// is lowered by lower_graph (workloads/graph.hpp) but a lone attention layer (lower_attention,
+// workloads/attention.hpp).
 #pragma once
 
 #include <cstdint>
@@ -44,14 +31,12 @@ struct LayerPlan {
   std::string name;
   uint32_t m = 0, k = 0, n = 0;
   uint32_t m_tile = 0, n_tile = 0, k_tile = 0;
-  uint64_t x_dram = 0;  // int8 input, m rows of k bytes
+  uint64_t x_dram = 0;  // input, m rows of k elements
   uint64_t w_dram = 0;  // pre-tiled packed weights
   uint64_t w_bytes = 0;
-  uint64_t y_dram = 0;        // outputs, m rows of n elements of the activation format
-  uint64_t y_scale_dram = 0;  // integer kinds: uint32 absmax per row
-  // The format the outputs are stored in DRAM in (the one the hardware keeps them in: the PE
-  // kind's activation format for a chain of linear layers, else the vector unit's), and the
-  // bytes of one element (a per-row scale aside).
+  uint64_t y_dram = 0;  // outputs, m rows of n elements of y_format
+  // The format the outputs are stored in DRAM in (a graph's dram.activation_format, a lone
+  // attention layer's vector format), and the bytes of one element.
   std::string y_format;
   uint32_t y_element_bytes = 0;
   // Recurrent layers: the gemm tiles of W and U, and whether they stay in the weight SRAM.
@@ -72,8 +57,7 @@ struct LayerPlan {
 LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
 // How the activation tensors an emitter reads and writes sit in DRAM: a graph's in
 // dram.activation_format, which its DMAs convert to and from the vector format on chip
-// (docs/architecture.md#lowering-graph-models); a single recurrent or attention workload's in
-// the vector format.
+// (docs/architecture.md#lowering-graph-models); a lone attention layer's in the vector format.
 struct TensorStorage {
   uint64_t vec_bytes = 4;   // an element on chip
   uint64_t dram_bytes = 4;  // an element in DRAM
@@ -94,9 +78,6 @@ struct Lowered {
   uint64_t dram_bytes = 0;   // the DRAM the layout needs
   std::vector<LayerPlan> layers;
 };
-
-// `data` null (timing only): the program and layout, no DRAM image.
-Lowered lower_model(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
 
 class ProgramBuilder;
 // Ends the program with halt; a LoweringError if it does not fit the instruction memory.

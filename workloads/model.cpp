@@ -249,58 +249,29 @@ uint64_t tensor_elements(const ModelSpec& model) {
 
 ModelData generate(const ModelSpec& model) {
   ModelData d;
-  const hw::PeKind pe = model.pe();
-  if (model.graph) {
-    if (model.layers.front().kind == LayerKind::kEmbedding) {
-      for (uint32_t id : token_ids(model)) d.input.push_back(static_cast<float>(id));
-    } else {
-      d.input =
-          generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
-    }
-    for (size_t li = 0; li < model.layers.size(); ++li) {
-      const LayerSpec& l = model.layers[li];
-      LayerData& ld = d.layers.emplace_back();
-      if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
-        generate_linear(l, ld);
-        if (l.has_bias) ld.bias = generate_tensor(l.biases, l.out_features);
-      } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
-        ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
-        if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);
-      } else if (l.kind == LayerKind::kAttention) {
-        ld = generate_attention(l, model.rows_of(static_cast<int32_t>(li)));
-      } else if (l.kind == LayerKind::kEmbedding) {
-        ld.weights = generate_tensor(l.weights, size_t{l.vocab} * l.out_features);  // the table
-      } else if (is_recurrent(l.kind)) {
-        ld = generate_recurrent(l);
-      } else if (l.kind == LayerKind::kMlpAttention) {
-        ld = generate_mlp_attention(l);
-      }
-    }
-    return d;
-  }
-  const uint32_t k0 = model.layers.front().in_features;
-  d.input = generate_tensor(model.input, size_t{model.tokens} * k0);
-  if (model.layers.front().kind == LayerKind::kAttention) {
-    d.layers.push_back(generate_attention(model.layers.front(), model.tokens));
-    return d;
-  }
-  if (is_recurrent(model.layers.front().kind)) {
-    // The input enters in the vector unit's format, which the lowering rounds it to.
-    for (const LayerSpec& l : model.layers) d.layers.push_back(generate_recurrent(l));
-    return d;
-  }
-  if (hw::is_integer(pe)) {
-    const arith::QuantizedRows q =
-        arith::quantize_absmax_per_row(d.input.data(), model.tokens, k0, 8);
-    for (int32_t v : q.values) d.input_encoded.patterns.push_back(static_cast<uint8_t>(v));
-    for (float a : q.absmax) d.input_encoded.scale.push_back(a / 127.0f);
+  if (model.layers.front().kind == LayerKind::kEmbedding) {
+    for (uint32_t id : token_ids(model)) d.input.push_back(static_cast<float>(id));
   } else {
-    for (float v : d.input) d.input_encoded.patterns.push_back(encode_element(pe, v));
+    d.input = generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
   }
-  for (const LayerSpec& l : model.layers) {
-    LayerData ld;
-    generate_linear(l, ld);
-    d.layers.push_back(std::move(ld));
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    const LayerSpec& l = model.layers[li];
+    LayerData& ld = d.layers.emplace_back();
+    if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
+      generate_linear(l, ld);
+      if (l.has_bias) ld.bias = generate_tensor(l.biases, l.out_features);
+    } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
+      ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
+      if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);
+    } else if (l.kind == LayerKind::kAttention) {
+      ld = generate_attention(l, model.rows_of(static_cast<int32_t>(li)));
+    } else if (l.kind == LayerKind::kEmbedding) {
+      ld.weights = generate_tensor(l.weights, size_t{l.vocab} * l.out_features);  // the table
+    } else if (is_recurrent(l.kind)) {
+      ld = generate_recurrent(l);
+    } else if (l.kind == LayerKind::kMlpAttention) {
+      ld = generate_mlp_attention(l);
+    }
   }
   return d;
 }

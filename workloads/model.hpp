@@ -2,20 +2,21 @@
 // generated from it. Parsed from JSON by sim/; plain structs here.
 //
 // Layer kinds:
-//   bitlinear  y = x W^T with W ternarized per tensor (absmean) and x int8 per token (absmax);
-//              y requantized to int8 per token. Runs on ternary_int8 PEs.
-//   linear     the same product in one number format for weights, activations and outputs:
-//              int8 (weights int8 per tensor, activations int8 per token, outputs requantized),
-//              or fp16, bf16, fp8_e4m3, fp8_e5m2, posit8_0, posit16_1 (values rounded to the
-//              format; outputs rounded from the accumulator). Runs on the PE kind of its format.
+//   bitlinear  y = x W^T (+ b) with W ternarized per tensor (absmean) and x int8 per token
+//              (absmax), y dequantized in the vector unit. Runs on ternary_int8 PEs.
+//   linear     the same product with weights and activations in one number format: int8
+//              (weights int8 per tensor, activations int8 per token), or fp16, bf16, fp8_e4m3,
+//              fp8_e5m2, posit8_0, posit16_1, ... (values rounded to the format). Runs on the
+//              PE kind of its format.
 //   lstm, gru  a recurrent layer over the tokens as timesteps of one sequence (workloads/
 //              recurrent.hpp): gate pre-activations W x_t + U h_(t-1) (+ biases) on the MAC
 //              array in the layer's format, the cell in the vector unit's format; optionally
-//              bidirectional. Outside a graph model, a workload is all feedforward or all
-//              recurrent; inside one, a recurrent layer reads and writes graph tensors.
+//              bidirectional.
 //   attention  scaled dot-product attention of the tokens' queries over a KV cache, multi-head
-//              or grouped-query (workloads/attention.hpp); a workload holds one.
-// Each layer's input is the previous layer's output.
+//              or grouped-query (workloads/attention.hpp).
+// Every model is a graph (workloads/graph.hpp): each layer reads the layers its `inputs` name
+// (by default the previous layer's output) from DRAM, in the hardware's activation format. The
+// one exception is a lone attention layer without inputs, whose queries are the model's input.
 //
 // Example:
 //   ModelSpec m; m.tokens = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560, 6912});
@@ -165,8 +166,9 @@ struct ModelSpec {
   TensorSource input;
   std::vector<LayerSpec> layers;
   // A graph model (workloads/graph.hpp): layers of any kind wired by `inputs`, exchanging
-  // tensors through DRAM in the hardware's dram.activation_format.
-  bool graph = false;
+  // tensors through DRAM in the hardware's dram.activation_format. Every model but a lone
+  // attention layer (lower_attention).
+  bool graph = true;
   MappingObjective objective = MappingObjective::kLatency;  // the mapper's, for linear layers
   // The rows of input `input` (-1: the model's input) or of layer `input`'s output.
   uint32_t rows_of(int32_t input) const {
@@ -213,7 +215,6 @@ struct LayerData {
 
 struct ModelData {
   std::vector<float> input;  // tokens x in_features of layer 0 (embedding: the token ids)
-  Encoded input_encoded;     // int kinds: int8 per token (scale = absmax / 127); else patterns
   std::vector<LayerData> layers;
 };
 

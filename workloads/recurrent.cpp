@@ -300,55 +300,9 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   }
 }
 
-Lowered lower_recurrent(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
-  const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
-  const uint32_t T = model.tokens;
-  Lowered out;
-  RegionAllocator allocate;
-  std::vector<RecurrentLayout> layouts;
-  const uint64_t x0 = allocate(uint64_t{T} * model.layers.front().in_features * eb);
-  for (uint32_t li = 0; li < model.layers.size(); ++li) {
-    const LayerSpec& l = model.layers[li];
-    if (l.pe != hw.mac_array.pe) {
-      throw LoweringError("workload", "/layers/" + std::to_string(li) + "/format",
-                          "layer " + std::to_string(li) + " (" + l.name + ") needs " +
-                              std::string(hw::to_string(l.pe)) +
-                              " processing elements; the hardware's MAC array has " +
-                              hw::to_string(hw.mac_array.pe));
-    }
-    layouts.push_back(place_recurrent(l, li, hw, allocate));
-    out.layers.push_back(recurrent_plan(l, layouts.back(), T));
-  }
-  for (uint32_t li = 0; li < model.layers.size(); ++li) {
-    LayerPlan& plan = out.layers[li];
-    plan.x_dram = li == 0 ? x0 : out.layers[li - 1].y_dram;
-    plan.y_dram = allocate(uint64_t{T} * plan.n * eb);
-    outputs_stored_as(plan, TensorStorage::in_vector_format(hw));
-  }
-
-  // The DRAM image: the input in vec, weight tiles, biases and constants.
-  const arith::VectorMath vm(hw.vector_unit.math);
-  out.dram_bytes = allocate.top();
-  if (data) {
-    out.dram_image = hw::ZeroPages(allocate.top());
-    put_patterns(out.dram_image, x0, to_vector_format(vm, data->input), eb);
-    for (uint32_t li = 0; li < model.layers.size(); ++li)
-      write_recurrent(layouts[li], model.layers[li], data->layers[li], hw, out.dram_image);
-  }
-
-  ProgramBuilder b;
-  for (uint32_t li = 0; li < model.layers.size(); ++li) {
-    b.layer(li);
-    emit_recurrent(b, layouts[li], model.layers[li], T, out.layers[li].x_dram,
-                   out.layers[li].y_dram, TensorStorage::in_vector_format(hw), hw);
-  }
-  out.program = finish_program(b, hw);
-  return out;
-}
-
 namespace {
 
-// The exact model of one direction's step arithmetic (the order of lower_recurrent).
+// The exact model of one direction's step arithmetic (the order of emit_recurrent).
 class ExactCell {
  public:
   ExactCell(const LayerSpec& l, const RecurrentDirection& d, const arith::VectorMath& vm,
@@ -497,19 +451,6 @@ LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
     fp32_direction(l, ld.directions[d], x_fp32, T, d == 1, d * H, cols, ref.fp32);
   }
   return ref;
-}
-
-std::vector<LayerReference> reference_recurrent(const ModelSpec& model, const ModelData& data,
-                                                const Lowered& lowered, const hw::NmpParams& hw) {
-  const arith::VectorMath vm(hw.vector_unit.math);
-  const std::vector<uint32_t> x = to_vector_format(vm, data.input);
-  std::vector<LayerReference> refs;
-  for (size_t li = 0; li < model.layers.size(); ++li) {
-    refs.push_back(reference_recurrent_layer(
-        model.layers[li], model.tokens, li == 0 ? x : refs.back().out,
-        li == 0 ? data.input : refs.back().fp32, data.layers[li], lowered.layers[li], hw));
-  }
-  return refs;
 }
 
 }  // namespace nmp::workloads

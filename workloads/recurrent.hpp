@@ -21,9 +21,8 @@
 // outputs must equal bit for bit; and an FP32 model (the latent weights, float gates with exact
 // sigmoid and tanh), for the numerical error.
 //
-// Example:
-//   Lowered l = lower_recurrent(spec, &data, hw);
-//   auto refs = reference_recurrent(spec, data, l, hw);
+// A recurrent layer is a layer of a graph model (workloads/graph.hpp), which places, writes and
+// emits it with the functions below and checks it with reference_recurrent_layer.
 #pragma once
 
 #include "workloads/lowering.hpp"
@@ -33,8 +32,7 @@
 
 namespace nmp::workloads {
 
-// One recurrent layer's place in DRAM and on chip: its own workload's, or inside a graph model
-// (workloads/graph.hpp), where x and y are tensors of the graph.
+// One recurrent layer's place in DRAM and on chip; x and y are tensors of the graph.
 struct RecurrentLayout {
   struct Matrix {  // W or U of one direction: its tiles in DRAM
     uint32_t n = 0, k = 0;
@@ -68,12 +66,5 @@ LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<uint32_t>& x,
                                          const std::vector<float>& x_fp32, const LayerData& ld,
                                          const LayerPlan& plan, const hw::NmpParams& hw);
-
-// `data` null (timing only): the program and layout, no DRAM image.
-Lowered lower_recurrent(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
-
-// refs[l].out: T x out_features patterns of the vector format; .fp32: the FP32 model.
-std::vector<LayerReference> reference_recurrent(const ModelSpec& model, const ModelData& data,
-                                                const Lowered& lowered, const hw::NmpParams& hw);
 
 }  // namespace nmp::workloads

@@ -10,29 +10,6 @@
 namespace nmp::workloads {
 namespace {
 
-// floor(a / b) for b > 0, written out rather than as a shift.
-int64_t floor_div(int64_t a, int64_t b) {
-  const int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-void requantize(const std::vector<int64_t>& acc, LayerReference& ref, size_t row, size_t n) {
-  int64_t a = 0;
-  for (int64_t v : acc) a = std::max(a, v < 0 ? -v : v);
-  ref.absmax[row] = static_cast<uint32_t>(a);
-  for (size_t c = 0; c < n; ++c) {
-    int64_t q = 0;
-    if (a != 0) {
-      int64_t e = 0;  // floor(log2 a), by repeated halving
-      for (int64_t v = a; v > 1; v /= 2) ++e;
-      const int64_t two_s = int64_t{1} << (e + 24);
-      const int64_t reciprocal = floor_div(127 * two_s, a);
-      q = floor_div(acc[c] * reciprocal + two_s / 2, two_s);
-    }
-    ref.out[row * n + c] = static_cast<uint8_t>(static_cast<int8_t>(q));
-  }
-}
-
 // The value rounded to the kind's own format (native float accumulation).
 double round_to(hw::PeKind kind, double v) { return element_value(kind, encode_element(kind, v)); }
 
@@ -470,26 +447,6 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
   }
 }
 
-std::vector<double> output_scales(const std::vector<uint32_t>& absmax, double weight_scale,
-                                  const std::vector<double>& input_scale) {
-  std::vector<double> s(absmax.size());
-  for (size_t r = 0; r < absmax.size(); ++r) {
-    s[r] = static_cast<double>(absmax[r]) / 127.0 * weight_scale * input_scale[r];
-  }
-  return s;
-}
-
-std::vector<float> output_values(hw::PeKind kind, const std::vector<uint32_t>& out,
-                                 const std::vector<double>& row_scale, uint32_t cols) {
-  std::vector<float> y(out.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    y[i] = hw::is_integer(kind)
-               ? static_cast<float>(static_cast<int8_t>(out[i]) * row_scale[i / cols])
-               : static_cast<float>(element_value(kind, out[i]));
-  }
-  return y;
-}
-
 std::vector<uint32_t> reference_softmax(const arith::VectorMath& vm, const std::vector<uint32_t>& s,
                                         uint32_t valid, uint32_t lanes) {
   std::vector<uint32_t> prob(s.size(), vm.from_double(0.0)), e(valid);
@@ -500,51 +457,6 @@ std::vector<uint32_t> reference_softmax(const arith::VectorMath& vm, const std::
   const uint32_t inv = vm.reciprocal_of_sum(e, lanes);
   for (uint32_t p = 0; p < valid; ++p) prob[p] = vm.mul(e[p], inv);
   return prob;
-}
-
-std::vector<LayerReference> reference_outputs(const ModelSpec& model, const ModelData& data,
-                                              const std::vector<uint32_t>& k_tiles,
-                                              const hw::MacArrayParams& mac) {
-  const uint32_t m = model.tokens;
-  const hw::PeKind kind = model.pe();
-  std::vector<LayerReference> refs;
-  std::vector<uint32_t> x = data.input_encoded.patterns;
-  std::vector<double> x_scale(data.input_encoded.scale.begin(), data.input_encoded.scale.end());
-  std::vector<float> x_fp = data.input;
-  for (size_t l = 0; l < model.layers.size(); ++l) {
-    const LayerSpec& spec = model.layers[l];
-    const LayerData& ld = data.layers[l];
-    const uint32_t k = spec.in_features, n = spec.out_features;
-    LayerReference ref;
-    ref.out.resize(size_t{m} * n);
-    ref.fp32.resize(size_t{m} * n);
-    const Fp32Linear fp32(spec, ld);
-    fp32.rows(x_fp.data(), m, nullptr, ref.fp32.data());
-    // The exact model of the hardware.
-    std::vector<uint32_t> w(size_t{n} * k);
-    for (size_t j = 0; j < w.size(); ++j) w[j] = weight_pattern(spec, ld, j);
-    const GemmReference gemm(kind, w.data(), n, k, k_tiles[l], mac);
-    if (hw::is_integer(kind)) ref.absmax.resize(m);
-    std::vector<int64_t> int_acc(n);
-    gemm.rows(x.data(), m, [&](uint32_t r, const arith::Unpacked* acc) {
-      if (hw::is_integer(kind)) {
-        for (uint32_t c = 0; c < n; ++c)
-          int_acc[c] = static_cast<int64_t>(arith::to_double(acc[c]));
-        requantize(int_acc, ref, r, n);
-      } else {
-        for (uint32_t c = 0; c < n; ++c)
-          ref.out[size_t{r} * n + c] = hw::activation_format(kind).encode(acc[c]);
-      }
-    });
-    if (hw::is_integer(kind)) {
-      ref.out_scale = output_scales(ref.absmax, weight_scale(spec, ld), x_scale);
-      x_scale = ref.out_scale;
-    }
-    x = ref.out;
-    x_fp = ref.fp32;
-    refs.push_back(std::move(ref));
-  }
-  return refs;
 }
 
 ErrorStats compare(const std::vector<float>& value, const std::vector<float>& reference) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Dumped tensors checked by an independent numpy implementation (scripts/check_dump.py) for
-# every layer kind (graph models too, recurrent layers in them): BitLinear and int8 layers bit for bit, every layer's FP32 model recomputed,
-# and the error it measures of nmpsim's outputs equal to the error in nmpsim's own report.
+# every layer kind: every layer's FP32 model recomputed, every output pattern decoded to its
+# dumped value, and the error numpy measures of nmpsim's outputs equal to the error in nmpsim's
+# own report.
 set -euo pipefail
 nmpsim=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)

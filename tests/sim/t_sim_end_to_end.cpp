@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -10,8 +11,8 @@
 #include "hw_models/mac_array.hpp"
 #include "hw_models/sram.hpp"
 #include "timing_model.hpp"
+#include "workloads/graph.hpp"
 #include "workloads/program_builder.hpp"
-#include "workloads/reference.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -469,9 +470,9 @@ TEST_CASE("dumped tensors hold the simulated outputs", "[sim]") {
   const auto cfg = test::make_config(w, {}, options);
   sim::run_isolated(cfg);
   const auto spec = cfg.workload.model;
-  // Integer arithmetic: the reference does not depend on the tiling.
-  const auto refs =
-      workloads::reference_outputs(spec, workloads::generate(spec), {50}, cfg.hw.params.mac_array);
+  const workloads::ModelData data = workloads::generate(spec);
+  const auto refs = workloads::reference_graph(
+      spec, data, workloads::lower_graph(spec, &data, cfg.hw.params), cfg.hw.params);
   std::ifstream in(dir + "/0_l0_output_q.npy", std::ios::binary);
   REQUIRE(in);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -479,12 +480,15 @@ TEST_CASE("dumped tensors hold the simulated outputs", "[sim]") {
   const size_t header = 10 + static_cast<uint8_t>(bytes[8]) + 256 * static_cast<uint8_t>(bytes[9]);
   REQUIRE(header % 64 == 0);
   REQUIRE(bytes.find("'shape': (3, 20)") != std::string::npos);
-  REQUIRE(bytes.size() == header + 60);
+  REQUIRE(bytes.find("'descr': '<u4'") != std::string::npos);  // fp32 patterns
+  REQUIRE(bytes.size() == header + 60 * 4);
   for (size_t i = 0; i < 60; ++i) {
-    REQUIRE(static_cast<int8_t>(bytes[header + i]) == static_cast<int8_t>(refs[0].out[i]));
+    uint32_t pattern = 0;
+    std::memcpy(&pattern, &bytes[header + 4 * i], 4);
+    REQUIRE(pattern == refs[0].out[i]);
   }
-  for (const char* f : {"input_f32.npy", "input_q.npy", "0_l0_weights_ternary.npy",
-                        "0_l0_gamma.npy", "0_l0_reference_fp32.npy", "0_l0_output_values.npy"}) {
+  for (const char* f : {"input_f32.npy", "0_l0_weights_ternary.npy", "0_l0_gamma.npy",
+                        "0_l0_reference_fp32.npy", "0_l0_output_values.npy"}) {
     REQUIRE(std::filesystem::exists(dir + "/" + f));
   }
   std::filesystem::remove_all(dir);

@@ -407,7 +407,7 @@ TEST_CASE("lstm and gru layers in a graph equal their exact model, resident or s
   if (format == "fp16") REQUIRE(r["error"]["res.output"]["sqnr_db"].get<double>() > 30);
 }
 
-TEST_CASE("a recurrent stack runs the same as a graph and as a workload of its own", "[sim]") {
+TEST_CASE("a recurrent stack runs the same wired by order and by name", "[sim]") {
   Json plain = recurrent_block("posit16_1", 5);
   plain["layers"] = {plain["layers"][1]};
   plain["layers"].push_back({{"type", "lstm"},
@@ -417,13 +417,13 @@ TEST_CASE("a recurrent stack runs the same as a graph and as a workload of its o
                              {"hidden", 12},
                              {"bidirectional", true}});
   Json graph = plain;
-  graph["layers"][1]["inputs"] = {"gru"};  // wiring by name makes it a graph model
+  graph["layers"][1]["inputs"] = {"gru"};  // what the order implies
   const std::vector<std::string> sets = {"hw.mac_array.pe=posit16_1", "hw.mac_array.rows=8",
                                          "hw.mac_array.cols=8", "hw.weight_sram.capacity_kib=1"};
   const sim::SimConfig plain_cfg = test::make_config(plain, sets);
   const sim::SimConfig graph_cfg = test::make_config(graph, sets);
-  REQUIRE_FALSE(plain_cfg.workload.model.graph);
-  REQUIRE(graph_cfg.workload.model.graph);
+  REQUIRE(plain_cfg.workload.model.graph);
+  REQUIRE(plain_cfg.workload.model.layers[1].inputs == std::vector<int32_t>{0});
   const Json a = sim::run_isolated(plain_cfg);
   const Json b = sim::run_isolated(graph_cfg);
   REQUIRE(a["invariants"]["outputs_equal_reference"] == true);
@@ -627,15 +627,17 @@ TEST_CASE("linear layers with biases equal their exact model", "[sim]") {
       {"hw.mac_array.pe=" + pe_of(k.type, k.format), "hw.act_sram.capacity_kib=4"}));
   REQUIRE(with["counters"]["mac_array"]["macs"] == without["counters"]["mac_array"]["macs"]);
   REQUIRE(with["error"]["down.output"] != without["error"]["down.output"]);
-  // Outside a graph model a linear layer's bias is an error, not ignored.
-  const Json chain = {{"name", "chain"},
-                      {"layers",
-                       {{{"type", "bitlinear"},
-                         {"in_features", 16},
-                         {"out_features", 8},
-                         {"biases", {{"seed", 1}}}}}}};
-  REQUIRE_THROWS_WITH(test::make_config(chain), Catch::Contains("/layers/0/biases") &&
-                                                    Catch::Contains("runs in graph models"));
+  // A lone layer is a graph model too: its bias is added, not ignored.
+  const Json lone = {{"name", "lone"},
+                     {"tokens", 2},
+                     {"layers",
+                      {{{"type", "bitlinear"},
+                        {"in_features", 16},
+                        {"out_features", 8},
+                        {"biases", {{"mean", 100}, {"std", 0}, {"seed", 1}}}}}}};
+  const Json r = sim::run_isolated(test::make_config(lone));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["error"]["layer0.output"]["max_abs"].get<double>() < 1);  // FP32 has the bias too
 }
 
 TEST_CASE("a graph may start with a vector layer", "[sim]") {
@@ -659,9 +661,9 @@ TEST_CASE("a graph may start with a vector layer", "[sim]") {
 }
 
 TEST_CASE("layer outputs go through DRAM in the format the hardware keeps them in", "[sim]") {
-  // A graph's tensors are the vector unit's (its format configurable); a chain of linear layers
-  // keeps the PE kind's activation format. The report names the format per layer and overall,
-  // and a vector-only layer's DRAM traffic follows the element size (rows of whole bursts).
+  // Every model's tensors are the vector unit's (its format configurable), a chain of linear
+  // layers' too. The report names the format per layer and overall, and a vector-only layer's
+  // DRAM traffic follows the element size (rows of whole bursts).
   sim::RunOptions timing;
   timing.timing_only = true;
   const Json w = ffn_block("bitlinear", "", 4, 128, 256);
@@ -686,9 +688,8 @@ TEST_CASE("layer outputs go through DRAM in the format the hardware keeps them i
   }
   const Json chain =
       sim::run_isolated(test::make_config(test::bitlinear_workload(3, {{64, 32}, {32, 16}}), {}));
-  REQUIRE(chain["derived"]["activations_in_dram"] ==
-          Json::array({"int8 with a uint32 absmax per row"}));
-  REQUIRE(chain["layers"][0]["output_in_dram"]["element_bytes"] == 1);
+  REQUIRE(chain["derived"]["activations_in_dram"] == Json::array({"fp32"}));
+  REQUIRE(chain["layers"][0]["output_in_dram"]["element_bytes"] == 4);
 }
 
 namespace {

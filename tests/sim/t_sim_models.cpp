@@ -10,7 +10,6 @@
 
 #include "../support.hpp"
 #include "workloads/graph.hpp"
-#include "workloads/recurrent.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -103,19 +102,16 @@ TEST_CASE("every shipped model lowers and validates at its real size", "[sim]") 
     const sim::SimConfig c =
         test::make_config(w, {"hw.mac_array.pe=" + pe_of(w), "hw.controller.imem_kib=2048"});
     const workloads::ModelSpec& m = c.workload.model;
-    if (m.graph) {
-      const workloads::Lowered l = workloads::lower_graph(m, nullptr, c.hw.params);
-      // Loops: a layer's code (a recurrent layer's per direction, a weights_outer linear
-      // layer's two passes) stays small whatever its widths.
-      size_t units = m.layers.size();
-      for (const workloads::LayerSpec& s : m.layers)
-        if (workloads::is_recurrent(s.kind)) units += s.directions();
-      for (const workloads::LayerPlan& p : l.layers)
-        if (p.loop_order == "weights_outer") units += 2;
-      REQUIRE(l.program.size() < 80 * units);
-    } else {
-      REQUIRE_NOTHROW(workloads::lower_recurrent(m, nullptr, c.hw.params));
-    }
+    REQUIRE(m.graph);
+    const workloads::Lowered l = workloads::lower_graph(m, nullptr, c.hw.params);
+    // Loops: a layer's code (a recurrent layer's per direction, a weights_outer linear layer's
+    // two passes) stays small whatever its widths.
+    size_t units = m.layers.size();
+    for (const workloads::LayerSpec& s : m.layers)
+      if (workloads::is_recurrent(s.kind)) units += s.directions();
+    for (const workloads::LayerPlan& p : l.layers)
+      if (p.loop_order == "weights_outer") units += 2;
+    REQUIRE(l.program.size() < 80 * units);
   }
 }
 

@@ -139,8 +139,6 @@ INPUTS = {
         {"type": "linear", "format": "int8", "name": "q", "out_features": 32},
         {"type": "attention", "format": "int8", "name": "att", "heads": 2, "head_dim": 16,
          "inputs": ["q", "q"]}]),
-    "graph_bias_plain.json": {"name": "w", "tokens": 1, "layers": [
-        {"type": "bitlinear", "in_features": 16, "out_features": 16, "biases": {"seed": 3}}]},
     "weights_missing.json": linear_from({"file": "nowhere.npy"}),
     "weights_dir.json": linear_from({"file": "."}),
     "weights_safetensors_no_tensor.json": linear_from({"file": "w_ok.safetensors"}),
@@ -390,7 +388,7 @@ for name in ["workload_no_layers", "workload_layers_object", "workload_attention
              "workload_cross_no_context", "workload_mixed_pe", "workload_uniform_inverted",
              "graph_unknown_input", "graph_embedding_late", "graph_pool_stride", "graph_rope_heads",
              "graph_add_widths", "graph_activation_function", "graph_attention_inputs",
-             "graph_bias_plain", "recurrent_bias_file"]:
+             "recurrent_bias_file"]:
     pe = ("int8_int8" if "attention" in name else "fp16" if name in (
         "workload_mixed_pe", "graph_add_widths", "recurrent_bias_file") else "ternary_int8")
     case(name, run("--set", f"hw.mac_array.pe={pe}", workload=f(f"{name}.json")))
