@@ -62,7 +62,7 @@ def recurrent(layer, stem, x):
 
 def attention(layer, stem, x, new_kv=None):
     """FP32 model: per token and head, softmax over the visible positions of q k / sqrt(d), times v.
-    In a graph model the tokens' own keys and values (new_kv) follow the cached context."""
+    Reading q, k and v, the tokens' own keys and values (new_kv) follow the cached context."""
     heads, kv_heads, d = layer["heads"], layer["kv_heads"], layer["head_dim"]
     k = np.load(stem + "_keys_f32.npy").astype(np.float64)
     v = np.load(stem + "_values_f32.npy").astype(np.float64)
@@ -140,9 +140,8 @@ def main(directory):
         stem = str(d / layer["stem"])
         kind = layer["type"]
         line = f"{layer['stem']} ({kind})"
-        if "inputs" in layer:  # a graph model: each layer reads the outputs it names
-            xs = [model_input if i < 0 else outputs[i] for i in layer["inputs"]]
-            x_fp = xs[0]
+        xs = [model_input if i < 0 else outputs[i] for i in layer["inputs"]]  # the outputs it names
+        x_fp = xs[0]
         if kind in ("bitlinear", "linear"):
             if kind == "bitlinear":
                 w_int = np.load(stem + "_weights_ternary.npy").astype(np.int64)
@@ -155,7 +154,7 @@ def main(directory):
         elif kind in ("lstm", "gru"):
             ref = recurrent(layer, stem, x_fp)
         elif kind == "attention":
-            ref = attention(layer, stem, x_fp, xs[1:] if "inputs" in layer else None)
+            ref = attention(layer, stem, x_fp, xs[1:] if len(xs) == 3 else None)
         else:
             ref = graph_layer(layer, stem, xs)
         dumped_ref = pathlib.Path(stem + "_reference_fp32.npy")

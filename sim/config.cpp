@@ -846,13 +846,16 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
   const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
   const bool cross =
       spec.kind == LayerKind::kAttention && spec.mode == workloads::AttentionMode::kCross;
-  const bool attention = spec.kind == LayerKind::kAttention && !cross;  // reads q, k and v
-  const size_t arity = attention ? 3 : binary ? 2 : 1;
+  // Attention other than cross reads q, k and v (appending the tokens' keys and values to its
+  // cache), or q alone (its cache holds them).
+  const bool attention = spec.kind == LayerKind::kAttention && !cross;
+  const size_t arity = binary ? 2 : 1;
   if (l.has("inputs")) {
     const Json* raw = l.raw("inputs");
-    if (!raw->is_array() || raw->size() != arity) {
+    if (!raw->is_array() || (raw->size() != arity && !(attention && raw->size() == 3))) {
       l.error("inputs", attention
-                            ? "expected an array of three layer names: q, k and v"
+                            ? "expected an array of three layer names, q, k and v, or of one, q "
+                              "(the cache holding the tokens' keys and values)"
                             : std::string("expected an array of ") + (binary ? "two" : "one") +
                                   " layer name" + (binary ? "s" : "") + " (or \"input\")");
       return;
@@ -875,10 +878,8 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
       }
       spec.inputs.push_back(static_cast<int32_t>(it - earlier.begin()));
     }
-  } else if (binary || attention) {
-    l.error("inputs", attention ? "attention needs three inputs: an array of the names of its "
-                                  "q, k and v layers"
-                                : "add and mul need two inputs: an array of two layer names");
+  } else if (binary) {
+    l.error("inputs", "add and mul need two inputs: an array of two layer names");
     return;
   } else {
     spec.inputs.push_back(static_cast<int32_t>(index) - 1);
@@ -919,11 +920,14 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     }
     spec.rows = std::max<uint32_t>(1, rows[0] / spec.stride);
   }
-  if (cross && widths[0] != spec.in_features) {
-    l.error("inputs", "input 0, q (heads x head_dim), must be " + std::to_string(spec.in_features) +
-                          " wide; it is " + std::to_string(widths[0]));
+  if (spec.kind == LayerKind::kAttention && spec.inputs.size() == 1) {
+    if (widths[0] != spec.in_features) {
+      l.error("inputs", "input 0, q (heads x head_dim), must be " +
+                            std::to_string(spec.in_features) + " wide; it is " +
+                            std::to_string(widths[0]));
+    }
+    return;
   }
-  if (cross) return;
   if (attention) {
     const uint32_t kv = spec.kv_heads * spec.head_dim;
     const std::vector<uint32_t> expected = {spec.in_features, kv, kv};
@@ -999,17 +1003,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                   "what the mapper minimizes for each linear layer "
                   "(docs/architecture.md#mapper): latency (predicted cycles), energy (predicted "
                   "energy) or edp (their product); `nmpsim run --objective` sets it"));
-  // Every workload is a graph model but a lone attention layer without `inputs`: its queries
-  // are the model's input and its keys and values its cache (lower_attention, until a graph
-  // takes several inputs; docs/configs.md#graph-models).
   const std::vector<std::string>& kTypes = workloads::layer_kind_names();
-  m.graph = true;
-  if (doc.json().contains("layers") && doc.json()["layers"].is_array() &&
-      doc.json()["layers"].size() == 1) {
-    const Json& l = doc.json()["layers"][0];
-    m.graph =
-        !(l.is_object() && !l.contains("inputs") && l.contains("type") && l["type"] == "attention");
-  }
   std::vector<ObjectReader> layers = root.objects_required("layers", 1, "the layers, in order");
   for (size_t i = 0; i < layers.size(); ++i) {
     ObjectReader& l = layers[i];
@@ -1084,7 +1078,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     }
-    if (m.graph) read_graph_layer(l, i, m, spec);
+    read_graph_layer(l, i, m, spec);
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
     const TensorShape vector_shape = {{spec.out_features}, "out_features"};
@@ -1238,8 +1232,8 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
     }
     const bool linear = layer->kind == workloads::LayerKind::kBitLinear ||
                         layer->kind == workloads::LayerKind::kLinear;
-    if (!linear || !workload.model.graph) {
-      layers.error(name, "only the bitlinear and linear layers of a graph model have a mapping");
+    if (!linear) {
+      layers.error(name, "only the bitlinear and linear layers have a mapping");
       continue;
     }
     workloads::MappingRequest& want = layer->mapping;

@@ -182,20 +182,18 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
       j["hidden"] = s.hidden;
       j["directions"] = s.directions();
     }
-    if (model.graph) {
-      j["inputs"] = s.inputs.empty() ? std::vector<int32_t>{static_cast<int32_t>(l) - 1} : s.inputs;
-      if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
-      if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
-        j["eps_log2"] = s.eps_log2;
-      if (s.kind == workloads::LayerKind::kRope) {
-        j["heads"] = s.heads;
-        j["context"] = s.context;
-        j["theta"] = s.rope_theta;
-      }
-      if (s.kind == workloads::LayerKind::kPool) {
-        j["stride"] = s.stride;
-        j["op"] = s.pool_max ? "max" : "mean";
-      }
+    j["inputs"] = s.inputs;
+    if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
+    if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
+      j["eps_log2"] = s.eps_log2;
+    if (s.kind == workloads::LayerKind::kRope) {
+      j["heads"] = s.heads;
+      j["context"] = s.context;
+      j["theta"] = s.rope_theta;
+    }
+    if (s.kind == workloads::LayerKind::kPool) {
+      j["stride"] = s.stride;
+      j["op"] = s.pool_max ? "max" : "mean";
     }
     if (s.kind == workloads::LayerKind::kAttention) {
       j["heads"] = s.heads;
@@ -364,9 +362,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   workloads::Lowered lowered;
   try {
     const workloads::ModelData* values_in = values ? &data : nullptr;
-    lowered = model.graph ? workloads::lower_graph(model, values_in, cfg.hw.params,
-                                                   mapper_costs(energy, cfg.hw))
-                          : workloads::lower_attention(model, values_in, cfg.hw.params);
+    lowered = workloads::lower_graph(model, values_in, cfg.hw.params, mapper_costs(energy, cfg.hw));
   } catch (const workloads::LoweringError& e) {
     const std::string& file = e.document() == "hw"        ? cfg.hw.file
                               : e.document() == "mapping" ? cfg.workload.mapping_file
@@ -432,8 +428,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   in.counters = collect_counters(top);
   if (!values) in.estimates = estimate_zero_skips(model, in.counters);
 
-  // Outputs are in the format the plans name (a graph's dram.activation_format, a lone
-  // attention layer's vector format).
+  // Outputs are in the format the plans name (dram.activation_format).
   const std::unique_ptr<arith::NumberFormat> out_format =
       arith::make_format(lowered.layers.front().y_format);
   const uint32_t ab = lowered.layers.front().y_element_bytes;
@@ -441,8 +436,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const bool check = cfg.options.verify && !cfg.options.timing_only;
   if (check) {
     line.show("nmpsim: checking every output against the bit-exact reference and FP32");
-    refs = model.graph ? workloads::reference_graph(model, data, lowered, cfg.hw.params)
-                       : workloads::reference_attention(model, data, lowered, cfg.hw.params);
+    refs = workloads::reference_graph(model, data, lowered, cfg.hw.params);
     timer.mark("reference");
   }
   std::vector<LayerOutputs> outputs;

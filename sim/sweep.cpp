@@ -504,8 +504,8 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   std::optional<workloads::ModelData> shared;
   if (!workload_swept && !todo.empty()) {
     const WorkloadConfig workload = load_workload(spec.workload_path, {});
-    // Timing-only graph models need no values (run_simulation generates none for them).
-    if (!(spec.timing_only && workload.model.graph)) shared = generate_checked(workload);
+    // Timing-only runs need no values (run_simulation generates none for them).
+    if (!spec.timing_only) shared = generate_checked(workload);
   }
 
   auto run_point = [&](const SweepPoint& p) {

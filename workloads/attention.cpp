@@ -290,8 +290,9 @@ void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t f
   put_patterns(image, at.c_dram, const_patterns(l, ld.keys, ld.values, vm), eb);
 }
 
+// The layer's plan, its outputs stored as `storage` says.
 LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const Placement& at,
-                         const hw::NmpParams& hw) {
+                         const TensorStorage& storage) {
   LayerPlan plan = plan_of(l, T);
   plan.k = l.head_dim;
   plan.m_tile = x.mt;
@@ -301,45 +302,9 @@ LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const 
   plan.w_dram = at.k_dram.front();
   plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
   plan.y_dram = at.o_dram;
-  outputs_stored_as(plan, TensorStorage::in_vector_format(hw));
+  outputs_stored_as(plan, storage);
   return plan;
 }
-
-}  // namespace
-
-Lowered lower_attention(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw) {
-  const LayerSpec& l = model.layers.front();
-  const Geometry g = geometry_of(hw);
-  const arith::VectorMath vm(hw.vector_unit.math);
-  const uint64_t eb = vm.element_bytes();
-  const uint32_t T = model.tokens, L = l.positions(T), d = l.head_dim;
-  const Layout x = fit_attention(l, 0, T, hw, g, eb);
-  Lowered out;
-  RegionAllocator allocate;
-  const uint64_t row = uint64_t{l.heads} * d * eb;
-  Placement at;
-  at.q_dram = allocate(uint64_t{T} * row);
-  for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
-    at.k_dram.push_back(allocate(x.k_bytes));
-    at.v_dram.push_back(allocate(x.v_bytes));
-  }
-  at.c_dram = allocate(kNumConsts * eb);
-  at.o_dram = allocate(uint64_t{T} * row);
-  out.dram_bytes = allocate.top();
-  if (data) {
-    out.dram_image = hw::ZeroPages(allocate.top());
-    put_patterns(out.dram_image, at.q_dram, to_vector_format(vm, data->input), eb);
-    write_cache(l, data->layers.front(), L, L, at, g, vm, out.dram_image);
-  }
-  out.layers.push_back(attention_plan(l, T, x, at, hw));
-  ProgramBuilder b;
-  b.layer(0);
-  emit_attention(b, l, T, x, at, TensorStorage::in_vector_format(hw), hw);
-  out.program = finish_program(b, hw);
-  return out;
-}
-
-namespace {
 
 // One layer's exact and FP32 outputs (tokens x heads x d): q in vec patterns and in float, the
 // caches (kv_heads x L x d) encoded for the array and as latent floats.
@@ -422,25 +387,15 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
 
 }  // namespace
 
-std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,
-                                                const Lowered& /*lowered*/,
-                                                const hw::NmpParams& hw) {
-  const arith::VectorMath vm(hw.vector_unit.math);
-  const std::vector<uint32_t> q = to_vector_format(vm, data.input);
-  const LayerData& ld = data.layers.front();
-  return {attention_reference(model.layers.front(), model.tokens, q, data.input, ld.keys, ld.values,
-                              hw)};
-}
-
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
-  if (l.mode == AttentionMode::kDecode && tokens != 1) {
+  if (l.appends_kv() && l.mode == AttentionMode::kDecode && tokens != 1) {
     throw LoweringError("workload", "/layers/" + std::to_string(index) + "/mode",
                         "layer " + std::to_string(index) + " (" + l.name +
-                            "): a decode step in a graph model takes one token (prefill takes "
-                            "several)");
+                            "): a decode step that appends its keys and values takes one token "
+                            "(prefill takes several; reading q alone, decode takes several)");
   }
   const Layout x = fit_attention(l, index, tokens, hw, g, eb);
   GraphAttention a;
@@ -461,7 +416,8 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
   at.v_dram = a.v_dram;
   at.c_dram = a.c_dram;
   const arith::VectorMath vm(hw.vector_unit.math);
-  write_cache(l, ld, l.positions(tokens), l.context, at, geometry_of(hw), vm, image);
+  const uint32_t L = l.positions(tokens);
+  write_cache(l, ld, L, l.appends_kv() ? l.context : L, at, geometry_of(hw), vm, image);
   if (hw::is_integer(hw.mac_array.pe)) {
     put_patterns(image, a.inverse_scales_dram,
                  {vm.from_double(1.0 / ld.keys.encoded.scale[0]),
@@ -566,12 +522,10 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   at.c_dram = a.c_dram;
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
-  if (l.mode != AttentionMode::kCross) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
+  if (l.appends_kv()) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   emit_attention(b, l, tokens, x, at, storage, hw);
-  LayerPlan plan = attention_plan(l, tokens, x, at, hw);
-  outputs_stored_as(plan, storage);
-  return plan;
+  return attention_plan(l, tokens, x, at, storage);
 }
 
 LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
@@ -582,7 +536,7 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
   const arith::NumberFormat& act = hw::activation_format(l.pe);
   const uint32_t L = l.positions(tokens), d = l.head_dim;
   // The caches: the data's first `context` positions, then the tokens' keys and values as the
-  // program writes them (vec rounded to the activation format).
+  // program writes them (vec rounded to the activation format), if it appends them.
   RecurrentMatrix keys = ld.keys, values = ld.values;
   const bool int_kind = hw::is_integer(l.pe);
   // vcvt to the activation format (int8: symmetric, -128 becomes -127), after the int8 caches'
@@ -592,7 +546,7 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
     const uint32_t p = act.encode(vm.value(vm.mul(x, vm.from_double(1.0 / m.encoded.scale[0]))));
     return p == 0x80 ? 0x81u : p;
   };
-  const uint32_t appended = l.mode == AttentionMode::kCross ? 0 : tokens;
+  const uint32_t appended = l.appends_kv() ? tokens : 0;
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
     for (uint32_t t = 0; t < appended; ++t) {
       for (uint32_t i = 0; i < d; ++i) {

@@ -1,12 +1,12 @@
 // Scaled dot-product attention on the machine: lowering and references.
 //
-// Tensors: queries Q (tokens x heads x d, the workload's input, in the vector format), keys K
-// and values V (kv_heads x positions x d, the cache, including the tokens' own entries: the
-// projections that produce them are other layers). Query head h reads key/value head
-// h / (heads / kv_heads): multi-head when kv_heads = heads, grouped-query when fewer.
-// K and V are the gemms' weight operands, kept in DRAM as the array reads them (K as an
-// N = positions by K = d matrix, V transposed as N = d by K = positions), in the PE kind's
-// format (int8: one scale per tensor).
+// Tensors: queries Q (tokens x heads x d, a tensor of the graph), keys K and values V (kv_heads x
+// positions x d, the cache, including the tokens' own entries: appended by the program from the
+// layer's k and v inputs, or, for a layer reading q alone, part of the cache's data). Query head h
+// reads key/value head h / (heads / kv_heads): multi-head when kv_heads = heads, grouped-query when
+// fewer. K and V are the gemms' weight operands, kept in DRAM as the array reads them (K as an N =
+// positions by K = d matrix, V transposed as N = d by K = positions), in the PE kind's format
+// (int8: one scale per tensor).
 //
 // Per key/value head g: load K_g and V_g^T into the weight SRAM (once for all heads when
 // kv_cache is "sram"); then per query head of the group and per tile of query rows:
@@ -19,8 +19,8 @@
 // The exact reference repeats this arithmetic with plain loops; the FP32 reference is
 // softmax(Q K^T / sqrt(d)) V in double with the latent K and V.
 //
-// Example:
-//   Lowered l = lower_attention(spec, &data, hw);
+// An attention layer is a layer of a graph model (workloads/graph.hpp), which places, writes and
+// emits it with the functions below and checks it with reference_graph_attention.
 #pragma once
 
 #include "workloads/lowering.hpp"
@@ -31,12 +31,12 @@
 namespace nmp::workloads {
 
 // Attention inside a graph model (workloads/graph.hpp): Q, K and V are tensors in DRAM (tokens
-// rows of vec: heads x d, kv_heads x d, kv_heads x d). The caches' first `context` positions come
-// from the layer's data; the program converts the tokens' own keys and values to the array's
-// format and writes them into the caches (one DMA per array block they touch, or a loop over
-// positions where the block stores them apart), then runs the attention as above. An int8 cache
-// keeps its per-tensor scales (static, as calibrated KV caches do): new keys and values are
-// multiplied by 1 / s and rounded to int8, saturating.
+// rows: heads x d, kv_heads x d, kv_heads x d). The caches' first `context` positions come
+// from the layer's data (all of them when the layer reads q alone); the program converts the
+// tokens' own keys and values to the array's format and writes them into the caches (one DMA per
+// array block they touch, or a loop over positions where the block stores them apart), then runs
+// the attention as above. An int8 cache keeps its per-tensor scales (static, as calibrated KV
+// caches do): new keys and values are multiplied by 1 / s and rounded to int8, saturating.
 struct GraphAttention {
   size_t index = 0;  // the layer's index, for errors
   uint64_t c_dram = 0;
@@ -47,7 +47,8 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
                                      const hw::NmpParams& hw, RegionAllocator& allocate);
 void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
                            uint32_t tokens, const hw::NmpParams& hw, hw::ZeroPages& image);
-// inputs: the DRAM addresses of q, k and v (cross attention: q only); out: the output's.
+// inputs: the DRAM addresses of q, k and v (q only: cross attention, or a layer reading q
+// alone); out: the output's.
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                                uint32_t tokens, const std::vector<uint64_t>& inputs, uint64_t out,
                                const hw::NmpParams& hw);
@@ -56,12 +57,5 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<const std::vector<uint32_t>*>& exact,
                                          const std::vector<const std::vector<float>*>& fp32,
                                          const LayerData& ld, const hw::NmpParams& hw);
-
-// `data` null (timing only): the program and layout, no DRAM image.
-Lowered lower_attention(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw);
-
-// One layer: out = tokens x heads x d patterns of the vector format; fp32 likewise.
-std::vector<LayerReference> reference_attention(const ModelSpec& model, const ModelData& data,
-                                                const Lowered& lowered, const hw::NmpParams& hw);
 
 }  // namespace nmp::workloads

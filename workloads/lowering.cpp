@@ -19,15 +19,10 @@ isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
   return b.program();
 }
 
-TensorStorage TensorStorage::in_vector_format(const hw::NmpParams& hw) {
+TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
   TensorStorage s;
   s.vec_bytes = s.dram_bytes = arith::element_bytes(hw.vector_unit.math);
   s.format = hw.vector_unit.math.format;
-  return s;
-}
-
-TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
-  TensorStorage s = in_vector_format(hw);
   const std::string& dram = hw.dram.activation_format;
   if (dram.empty()) return s;
   const std::unique_ptr<arith::NumberFormat> stored = arith::make_format(dram);

@@ -1,7 +1,6 @@
 // What every lowering shares: the plan each layer reports, how activation tensors sit in DRAM,
 // the lowered program and DRAM image, and the error naming the field to change. Every workload
-// is lowered by lower_graph (workloads/graph.hpp) but a lone attention layer (lower_attention,
-// workloads/attention.hpp).
+// is lowered by lower_graph (workloads/graph.hpp).
 #pragma once
 
 #include <cstdint>
@@ -35,8 +34,8 @@ struct LayerPlan {
   uint64_t w_dram = 0;  // pre-tiled packed weights
   uint64_t w_bytes = 0;
   uint64_t y_dram = 0;  // outputs, m rows of n elements of y_format
-  // The format the outputs are stored in DRAM in (a graph's dram.activation_format, a lone
-  // attention layer's vector format), and the bytes of one element.
+  // The format the outputs are stored in DRAM in (dram.activation_format), and the bytes of one
+  // element.
   std::string y_format;
   uint32_t y_element_bytes = 0;
   // Recurrent layers: the gemm tiles of W and U, and whether they stay in the weight SRAM.
@@ -55,16 +54,15 @@ struct LayerPlan {
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.
 LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
-// How the activation tensors an emitter reads and writes sit in DRAM: a graph's in
-// dram.activation_format, which its DMAs convert to and from the vector format on chip
-// (docs/architecture.md#lowering-graph-models); a lone attention layer's in the vector format.
+// How the activation tensors an emitter reads and writes sit in DRAM: in
+// dram.activation_format, which the DMAs convert to and from the vector format on chip
+// (docs/architecture.md#lowering-graph-models).
 struct TensorStorage {
   uint64_t vec_bytes = 4;   // an element on chip
   uint64_t dram_bytes = 4;  // an element in DRAM
   bool convert = false;     // the formats differ: the tensors' DMAs convert
   std::string format;       // the DRAM format's name
   static TensorStorage of_graph(const hw::NmpParams& hw);
-  static TensorStorage in_vector_format(const hw::NmpParams& hw);
 };
 // Marks the plan's outputs as stored in `storage`'s format.
 void outputs_stored_as(LayerPlan& plan, const TensorStorage& storage);

@@ -13,10 +13,10 @@
 //              array in the layer's format, the cell in the vector unit's format; optionally
 //              bidirectional.
 //   attention  scaled dot-product attention of the tokens' queries over a KV cache, multi-head
-//              or grouped-query (workloads/attention.hpp).
+//              or grouped-query (workloads/attention.hpp): reading q, k and v, it appends the
+//              tokens' keys and values to the cache first; reading q alone, the cache holds them.
 // Every model is a graph (workloads/graph.hpp): each layer reads the layers its `inputs` name
-// (by default the previous layer's output) from DRAM, in the hardware's activation format. The
-// one exception is a lone attention layer without inputs, whose queries are the model's input.
+// (by default the previous layer's output) from DRAM, in the hardware's activation format.
 //
 // Example:
 //   ModelSpec m; m.tokens = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560, 6912});
@@ -144,6 +144,11 @@ struct LayerSpec {
                                                       : tokens);
   }
   bool causal() const { return mode == AttentionMode::kPrefill; }
+  // Attention reading q, k and v: the program writes the tokens' keys and values into the cache
+  // after the context. Reading q alone (or cross attention), the cache is all data.
+  bool appends_kv() const {
+    return kind == LayerKind::kAttention && mode != AttentionMode::kCross && inputs.size() == 3;
+  }
   // Graph models: the layers whose outputs this one reads (-1: the model's input).
   std::vector<int32_t> inputs;
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
@@ -160,15 +165,13 @@ struct LayerSpec {
   uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
 
+// A graph (workloads/graph.hpp): layers of any kind wired by their `inputs`, exchanging tensors
+// through DRAM in the hardware's dram.activation_format.
 struct ModelSpec {
   std::string name;
   uint32_t tokens = 1;
   TensorSource input;
   std::vector<LayerSpec> layers;
-  // A graph model (workloads/graph.hpp): layers of any kind wired by `inputs`, exchanging
-  // tensors through DRAM in the hardware's dram.activation_format. Every model but a lone
-  // attention layer (lower_attention).
-  bool graph = true;
   MappingObjective objective = MappingObjective::kLatency;  // the mapper's, for linear layers
   // The rows of input `input` (-1: the model's input) or of layer `input`'s output.
   uint32_t rows_of(int32_t input) const {

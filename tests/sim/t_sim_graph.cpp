@@ -264,12 +264,18 @@ TEST_CASE("attention in a graph appends its tokens' keys and values and equals i
 TEST_CASE("attention in a graph rejects what it cannot run", "[sim]") {
   Json w = attention_block("fp16", "decode", 3, 2);
   REQUIRE_THROWS_WITH(sim::run_isolated(test::make_config(w, {"hw.mac_array.pe=fp16"})),
-                      Catch::Contains("a decode step in a graph model takes one token"));
+                      Catch::Contains("a decode step that appends its keys and values takes one "
+                                      "token"));
   w = attention_block("fp16", "prefill", 3, 2);
   w["layers"][4]["inputs"] = {"q", "norm", "v"};
   REQUIRE_THROWS_WITH(
       test::make_config(w, {"hw.mac_array.pe=fp16"}),
       Catch::Contains("input 1, k (kv_heads x head_dim), must be 32 wide; it is 64"));
+  w["layers"][4]["inputs"] = {"q", "norm"};
+  REQUIRE_THROWS_WITH(test::make_config(w, {"hw.mac_array.pe=fp16"}),
+                      Catch::Contains("/layers/4/inputs") &&
+                          Catch::Contains("expected an array of three layer names, q, k and v, "
+                                          "or of one"));
 }
 
 TEST_CASE("a post-LayerNorm encoder block equals its exact model", "[sim]") {
@@ -422,7 +428,6 @@ TEST_CASE("a recurrent stack runs the same wired by order and by name", "[sim]")
                                          "hw.mac_array.cols=8", "hw.weight_sram.capacity_kib=1"};
   const sim::SimConfig plain_cfg = test::make_config(plain, sets);
   const sim::SimConfig graph_cfg = test::make_config(graph, sets);
-  REQUIRE(plain_cfg.workload.model.graph);
   REQUIRE(plain_cfg.workload.model.layers[1].inputs == std::vector<int32_t>{0});
   const Json a = sim::run_isolated(plain_cfg);
   const Json b = sim::run_isolated(graph_cfg);
