@@ -928,9 +928,11 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
                                    vm.from_double(weight_scale(l, ld) / 127.0), factor[r]);
         std::copy(q.begin(), q.end(), xq.begin() + size_t{r} * k);
       }
-      std::vector<uint32_t> w(size_t{n} * k);
-      for (size_t j = 0; j < w.size(); ++j) w[j] = weight_pattern(l, ld, j);
-      const GemmReference gemm(pe, w.data(), n, k, lowered.layers[li].k_tile, hw.mac_array);
+      const uint32_t k_tile = lowered.layers[li].k_tile;
+      const GemmReference gemm =
+          l.kind == LayerKind::kBitLinear
+              ? GemmReference(pe, ld.ternary.trits.data(), n, k, k_tile, hw.mac_array)
+              : GemmReference(pe, ld.encoded.patterns.data(), n, k, k_tile, hw.mac_array);
       gemm.rows(xq.data(), T, [&](uint32_t r, const arith::Unpacked* acc) {
         for (uint32_t c = 0; c < n; ++c) {
           uint32_t& y = ref.out[size_t{r} * n + c];
@@ -939,7 +941,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
           if (l.has_bias) y = vm.add(y, vm.from_double(ld.bias[c]));
         }
       });
-      Fp32Linear(l, ld).rows(xf.data(), T, l.has_bias ? ld.bias.data() : nullptr, ref.fp32.data());
+      Fp32Linear(l, ld, T).rows(xf.data(), T, l.has_bias ? ld.bias.data() : nullptr,
+                                ref.fp32.data());
       continue;
     }
     for (uint32_t r = 0; r < T; ++r) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "hw_models/arith/posit.hpp"
 
@@ -143,8 +144,18 @@ namespace {
 #define NMP_ROW_KERNEL
 #endif
 
-NMP_ROW_KERNEL void add_products(uint32_t* acc, const uint32_t* w, uint32_t x, size_t n) {
-  for (size_t c = 0; c < n; ++c) acc[c] += x * w[c];
+// The sum of a[i] b[i] modulo 2^32.
+NMP_ROW_KERNEL uint32_t dot_wrapped(const int8_t* a, const int8_t* b, size_t k) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(int32_t{a[i]} * int32_t{b[i]});
+  return sum;
+}
+// The sum of w(i) x[i] in double, in order of i.
+template <class Weight>
+double dot_in_order(const Weight& w, const float* x, size_t k) {
+  double sum = 0;
+  for (size_t i = 0; i < k; ++i) sum = sum + double{w(i)} * double{x[i]};
+  return sum;
 }
 NMP_ROW_KERNEL void add_products(uint64_t* acc, const int64_t* w, uint64_t x, size_t n) {
   for (size_t c = 0; c < n; ++c) acc[c] += x * static_cast<uint64_t>(w[c]);
@@ -158,9 +169,9 @@ NMP_ROW_KERNEL void add_products(float* acc, const float* w, float x, size_t n) 
     acc[c] = acc[c] + p;
   }
 }
-NMP_ROW_KERNEL void add_products(double* acc, const double* w, double x, size_t n) {
+NMP_ROW_KERNEL void add_products(double* acc, const float* w, double x, size_t n) {
   for (size_t c = 0; c < n; ++c) {
-    const double p = w[c] * x;
+    const double p = double{w[c]} * x;
     acc[c] = acc[c] + p;
   }
 }
@@ -216,9 +227,51 @@ int unit_half(hw::PeKind kind) {
 
 }  // namespace
 
+GemmReference::GemmReference(hw::PeKind kind, const int8_t* w, uint32_t n, uint32_t k,
+                             uint32_t k_tile, const hw::MacArrayParams& mac)
+    : kind_(kind), n_(n), k_(k), k_tile_(k_tile), mac_(mac) {
+  choose_path();
+  if (!hw::is_integer(kind)) throw std::logic_error("int8 weights are for the integer kinds");
+  w_int8_.assign(w, w + size_t{n} * k);  // an int8 pattern is its own unit
+}
+
 GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k,
                              uint32_t k_tile, const hw::MacArrayParams& mac)
     : kind_(kind), n_(n), k_(k), k_tile_(k_tile), mac_(mac) {
+  const uint32_t mask = choose_path();
+  switch (path_) {
+    case Path::kInteger:
+      // Units of 8-bit patterns fit int8; the sums are the same in any order, so each output
+      // is a dot product over its row of weights as given (no transposed copy).
+      w_int8_.resize(size_t{k} * n);
+      for (size_t j = 0; j < w_int8_.size(); ++j)
+        w_int8_[j] = static_cast<int8_t>(units_[w[j] & mask]);
+      break;
+    case Path::kFixed:
+    case Path::kPosit:
+      w_units_.reset(new int64_t[size_t{k} * n]);
+      w_col_nar_.assign(n, 0);
+      transpose(n, k, w_units_.get(), [&](uint32_t c, uint32_t i) {
+        const uint32_t p = w[size_t{c} * k + i] & mask;
+        w_col_nar_[c] |= nar_[p];
+        return units_[p];
+      });
+      break;
+    case Path::kFloat:
+      w_values_.reset(new float[size_t{k} * n]);
+      transpose(n, k, w_values_.get(),
+                [&](uint32_t c, uint32_t i) { return value_of(w[size_t{c} * k + i]); });
+      break;
+    case Path::kPerOutput:
+      w_.assign(w, w + size_t{n} * k);
+      break;
+  }
+}
+
+uint32_t GemmReference::choose_path() {
+  const hw::PeKind kind = kind_;
+  const hw::MacArrayParams& mac = mac_;
+  const uint32_t k = k_;
   const bool posit = kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16;
   const bool fixed = kind == hw::PeKind::kFixed2_6 || kind == hw::PeKind::kFixed2_14;
   const int bits = hw::is_integer(kind) ? 8 : hw::activation_format(kind).bits();
@@ -252,33 +305,7 @@ GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uin
     values_.resize(patterns);
     for (uint32_t p = 0; p < patterns; ++p) values_[p] = static_cast<float>(element_value(kind, p));
   }
-  const uint32_t mask = patterns - 1;
-  switch (path_) {
-    case Path::kInteger:
-      w_words_.reset(new uint32_t[size_t{k} * n]);
-      transpose(n, k, w_words_.get(), [&](uint32_t c, uint32_t i) {
-        return static_cast<uint32_t>(units_[w[size_t{c} * k + i] & mask]);
-      });
-      break;
-    case Path::kFixed:
-    case Path::kPosit:
-      w_units_.reset(new int64_t[size_t{k} * n]);
-      w_col_nar_.assign(n, 0);
-      transpose(n, k, w_units_.get(), [&](uint32_t c, uint32_t i) {
-        const uint32_t p = w[size_t{c} * k + i] & mask;
-        w_col_nar_[c] |= nar_[p];
-        return units_[p];
-      });
-      break;
-    case Path::kFloat:
-      w_values_.reset(new float[size_t{k} * n]);
-      transpose(n, k, w_values_.get(),
-                [&](uint32_t c, uint32_t i) { return value_of(w[size_t{c} * k + i]); });
-      break;
-    case Path::kPerOutput:
-      w_.assign(w, w + size_t{n} * k);
-      break;
-  }
+  return patterns - 1;
 }
 
 void GemmReference::rows(const uint32_t* x, uint32_t count, const RowFn& take) const {
@@ -303,16 +330,15 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
   switch (path_) {
     case Path::kInteger: {
       // The int64 sum wrapped to int32 (integer kinds, fixed<2,6>) is the sum modulo 2^32.
-      std::vector<uint32_t> acc(rb * n, 0);
-      for (uint32_t i = 0; i < k_; ++i) {
+      std::vector<int8_t> xu(size_t{rb} * k_);
+      for (size_t j = 0; j < xu.size(); ++j) xu[j] = static_cast<int8_t>(units_[x[j] & mask]);
+      for (size_t c = 0; c < n; ++c) {
         for (uint32_t r = 0; r < rb; ++r) {
-          const auto xi = static_cast<uint32_t>(units_[x[r * size_t{k_} + i] & mask]);
-          if (xi != 0) add_products(&acc[r * n], &w_words_[i * n], xi, n);
+          const int64_t v =
+              static_cast<int32_t>(dot_wrapped(&xu[r * size_t{k_}], &w_int8_[c * k_], k_));
+          out[r * n + c] =
+              arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
         }
-      }
-      for (size_t j = 0; j < acc.size(); ++j) {
-        const int64_t v = static_cast<int32_t>(acc[j]);
-        out[j] = arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
       }
       return;
     }
@@ -414,20 +440,32 @@ void GemmReference::float_block(const uint32_t* x, uint32_t rb, arith::Unpacked*
   for (size_t j = 0; j < acc.size(); ++j) out[j] = arith::from_double(acc[j]);
 }
 
-Fp32Linear::Fp32Linear(const LayerSpec& l, const LayerData& ld)
-    : n_(l.out_features),
-      k_(l.in_features),
-      w_(new double[size_t{l.out_features} * l.in_features]) {
-  const bool bitlinear = l.kind == LayerKind::kBitLinear;
-  transpose(n_, k_, w_.get(), [&](uint32_t c, uint32_t i) {
-    const size_t at = size_t{c} * k_ + i;
-    return bitlinear ? static_cast<double>(ld.ternary.trits[at]) * ld.ternary.gamma[0]
-                     : double{ld.weights[at]};
-  });
+Fp32Linear::Fp32Linear(const LayerSpec& l, const LayerData& ld, uint32_t rows)
+    : n_(l.out_features), k_(l.in_features) {
+  if (l.kind == LayerKind::kBitLinear) {
+    trits_ = ld.ternary.trits.data();
+    gamma_ = ld.ternary.gamma[0];
+  } else {
+    latent_ = ld.weights.data();
+  }
+  if (rows < GemmReference::kRowBlock) return;
+  w_.reset(new float[size_t{n_} * k_]);
+  transpose(n_, k_, w_.get(), [&](uint32_t c, uint32_t i) { return weight(size_t{c} * k_ + i); });
 }
 
 void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* y) const {
   const size_t n = n_;
+  if (!w_) {  // few rows: a dot product per output, the same sums in the same order
+    for (uint32_t r = 0; r < count; ++r) {
+      for (size_t c = 0; c < n; ++c) {
+        const size_t row = c * k_;
+        const double sum =
+            dot_in_order([&](size_t i) { return weight(row + i); }, &x[r * size_t{k_}], k_);
+        y[r * n + c] = static_cast<float>(bias ? double{bias[c]} + sum : sum);
+      }
+    }
+    return;
+  }
   std::vector<double> sum(size_t{GemmReference::kRowBlock} * n);
   for (uint32_t r0 = 0; r0 < count; r0 += GemmReference::kRowBlock) {
     const uint32_t rb = std::min(GemmReference::kRowBlock, count - r0);
@@ -439,9 +477,9 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
       }
     }
     for (uint32_t i = 0; i < k_; ++i) {
-      const double* wr = &w_[i * n];
+      const float* wr = &w_[i * n];
       for (uint32_t r = 0; r < rb; ++r)
-        add_products(&sum[r * n], wr, x[(r0 + r) * size_t{k_} + i], n);
+        add_products(&sum[r * n], wr, double{x[(r0 + r) * size_t{k_} + i]}, n);
     }
     for (size_t j = 0; j < rb * n; ++j) y[r0 * n + j] = static_cast<float>(sum[j]);
   }

@@ -43,7 +43,8 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
 // (tested on random shapes for every PE kind), computed over the whole row at once: the weights
 // are decoded and transposed once, and the outputs of a row are summed side by side, each in
 // its own hardware order, so that checking a run costs about what simulating it does. Integer
-// kinds sum modulo 2^32 (the int32 wrap), fixed-point kinds modulo the accumulator's width,
+// kinds sum modulo 2^32 (the int32 wrap; any order, so a dot product per output over int8 units
+// of the weights as given), fixed-point kinds modulo the accumulator's width,
 // posits exactly in integers of their quire's least significant bit (64 and 128 bits), floats with
 // fp32 accumulation in float; native float accumulation (and a posit<16,1> row of 2^15 or more)
 // goes output by output through reference_accumulator.
@@ -51,6 +52,9 @@ class GemmReference {
  public:
   // w: n rows of k weight patterns (ternary: trits as int8).
   GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k, uint32_t k_tile,
+                const hw::MacArrayParams& mac);
+  // The integer kinds: n rows of k int8 weights (ternary: trits), without a copy as patterns.
+  GemmReference(hw::PeKind kind, const int8_t* w, uint32_t n, uint32_t k, uint32_t k_tile,
                 const hw::MacArrayParams& mac);
   // count rows of k patterns, one after the other: take(r, acc) receives row r's n
   // accumulators, rows in order.
@@ -61,6 +65,8 @@ class GemmReference {
 
  private:
   enum class Path : uint8_t { kInteger, kFixed, kPosit, kFloat, kPerOutput };
+  // Sets path_ and the pattern tables from the kind; returns the patterns' mask.
+  uint32_t choose_path();
   void block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
   void float_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
   template <class Acc, class Signed>
@@ -76,26 +82,34 @@ class GemmReference {
   std::vector<uint8_t> nar_;    // posit: the pattern is NaR
   std::vector<float> values_;   // float: each pattern's value (up to 16 bits)
   // The weights transposed, k x n (left uninitialized until filled: they are large).
-  std::unique_ptr<uint32_t[]> w_words_;  // integer
-  std::unique_ptr<int64_t[]> w_units_;   // fixed and posit
-  std::unique_ptr<float[]> w_values_;    // float
-  std::vector<uint8_t> w_col_nar_;       // posit: output c has a NaR weight
-  std::vector<uint32_t> w_;              // the patterns as given (per-output path)
+  std::vector<int8_t> w_int8_;          // integer: units, n x k as given
+  std::unique_ptr<int64_t[]> w_units_;  // fixed and posit
+  std::unique_ptr<float[]> w_values_;   // float
+  std::vector<uint8_t> w_col_nar_;      // posit: output c has a NaR weight
+  std::vector<uint32_t> w_;             // the patterns as given (per-output path)
 };
 
 // The FP32 model of a linear or bitlinear layer, one row at a time: y[c] = (bias[c] +) the sum
 // over i of w(c, i) x[i] in double, in order of i, rounded to float (w: the latent float
-// weights, or the deployed trits times gamma). The weights are transposed once so that a
-// row's outputs are summed side by side.
+// weights, or the deployed trits times gamma). For `rows` of a block or more the weights are
+// transposed once so that a row's outputs are summed side by side; for fewer, each output is a
+// dot product over its row of `ld`'s weights (the same sums), so `ld` must outlive the object.
 class Fp32Linear {
  public:
-  Fp32Linear(const LayerSpec& l, const LayerData& ld);
+  Fp32Linear(const LayerSpec& l, const LayerData& ld, uint32_t rows);
   // count rows of k inputs; y: count x n; bias may be null.
   void rows(const float* x, uint32_t count, const float* bias, float* y) const;
 
  private:
+  // A trit times gamma is exact in float, as the latent weights are floats.
+  float weight(size_t at) const {
+    return trits_ ? static_cast<float>(trits_[at]) * gamma_ : latent_[at];
+  }
   uint32_t n_, k_;
-  std::unique_ptr<double[]> w_;  // k x n
+  const int8_t* trits_ = nullptr;  // bitlinear: n x k, times gamma_
+  float gamma_ = 1;
+  const float* latent_ = nullptr;  // linear: n x k
+  std::unique_ptr<float[]> w_;     // transposed, k x n (rows of a block or more)
 };
 
 // A row of vector-format values x quantized for the MAC array as the recurrent and attention

@@ -129,7 +129,7 @@ TEST_CASE("the FP32 model of a layer sums each output in double, in input order"
     for (float& v : x) v = normal(rng);
     for (float& v : bias) v = normal(rng);
     const bool with_bias = trial % 3 == 0;
-    workloads::Fp32Linear(l, ld).rows(x.data(), m, with_bias ? bias.data() : nullptr, y.data());
+    workloads::Fp32Linear(l, ld, m).rows(x.data(), m, with_bias ? bias.data() : nullptr, y.data());
     for (uint32_t r = 0; r < m; ++r) {
       for (uint32_t c = 0; c < n; ++c) {
         double sum = with_bias ? double{bias[c]} : 0.0;
