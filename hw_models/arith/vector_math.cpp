@@ -1,11 +1,15 @@
 #include "hw_models/arith/vector_math.hpp"
 
+#include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <tuple>
+
+#include "hw_models/arith/minifloat.hpp"
 
 namespace nmp::arith {
 namespace {
@@ -156,6 +160,54 @@ VectorMath::VectorMath(const VectorMathSpec& spec)
     specs_[i] = p;
   }
   zero_ = format_->encode(Unpacked::zero());
+  native_fp32_ = format_->name() == kFp32.name;
+  nan_ = format_->encode(Unpacked::nan());
+}
+
+namespace {
+
+float float_of(uint32_t bits) {
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+
+}  // namespace
+
+// IEEE binary32: the host's float add equals the exact sum rounded once (tested on random
+// patterns). An exact sum of finite floats beyond FLT_MAX shows in the double sum (exact but
+// in the one case where it rounds to FLT_MAX itself, which the sum's error term decides).
+uint32_t VectorMath::native_add(float x, float y) const {
+  const float r = x + y;
+  if (std::isnan(r)) return nan_;
+  if (std::isfinite(x) && std::isfinite(y)) {
+    const double s = double{x} + double{y};
+    bool over = std::fabs(s) > FLT_MAX;
+    if (std::fabs(s) == FLT_MAX) {
+      const double yv = s - x;  // TwoSum: the exact sum is s + err
+      const double err = (x - (s - yv)) + (y - yv);
+      over = err != 0 && (err > 0) == (s > 0);
+    }
+    saturations_[static_cast<size_t>(VectorOpClass::kAdd)] += over;
+  }
+  return bits_of(r);
+}
+
+// The product of two floats is exact in double: it overflows exactly when beyond FLT_MAX.
+uint32_t VectorMath::native_mul(float x, float y) const {
+  const float r = x * y;
+  if (std::isnan(r)) return nan_;
+  if (std::isfinite(x) && std::isfinite(y)) {
+    saturations_[static_cast<size_t>(VectorOpClass::kMul)] +=
+        std::fabs(double{x} * double{y}) > FLT_MAX;
+  }
+  return bits_of(r);
 }
 
 std::string VectorMath::class_of(const NumberFormat& format) {
@@ -192,12 +244,15 @@ Unpacked VectorMath::inverse_wide(uint32_t n) const {
 }
 
 uint32_t VectorMath::add(uint32_t a, uint32_t b) const {
+  if (native_fp32_) return native_add(float_of(a), float_of(b));
   return round_as(arith::add(value(a), value(b)), VectorOpClass::kAdd);
 }
 uint32_t VectorMath::sub(uint32_t a, uint32_t b) const {
+  if (native_fp32_) return native_add(float_of(a), -float_of(b));
   return round_as(arith::sub(value(a), value(b)), VectorOpClass::kAdd);
 }
 uint32_t VectorMath::mul(uint32_t a, uint32_t b) const {
+  if (native_fp32_) return native_mul(float_of(a), float_of(b));
   return round_as(arith::mul(value(a), value(b)), VectorOpClass::kMul);
 }
 

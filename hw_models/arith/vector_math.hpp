@@ -136,6 +136,10 @@ class VectorMath {
   uint32_t round_as(const Unpacked& v, VectorOpClass op) const;
   Unpacked round_wide(const Unpacked& v) const;  // to the accumulator format, exactly decoded
   Unpacked inverse_wide(uint32_t n) const;       // 1/n in the accumulator format
+  // add, sub and mul of an fp32 internal format in the host's IEEE floats (the same bits and
+  // saturation counts as the exact path, tested).
+  uint32_t native_add(float x, float y) const;
+  uint32_t native_mul(float x, float y) const;
 
   VectorMathSpec spec_;
   std::unique_ptr<NumberFormat> format_;
@@ -145,6 +149,8 @@ class VectorMath {
   // Shared and immutable once built (table()); null until first used.
   mutable std::array<std::shared_ptr<const PwlTable>, kNumVectorFunctions> tables_;
   uint32_t zero_ = 0;
+  bool native_fp32_ = false;
+  uint32_t nan_ = 0;  // the format's NaN pattern
 };
 
 }  // namespace nmp::arith

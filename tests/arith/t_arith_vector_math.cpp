@@ -2,8 +2,10 @@
 // their tables' reported errors, reductions in their documented order.
 #include <catch2/catch.hpp>
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "hw_models/arith/minifloat.hpp"
@@ -201,4 +203,65 @@ TEST_CASE("sums accumulate in the accumulator format and count saturations", "[u
   const VectorMath narrow(spec);
   REQUIRE(narrow.to_double(narrow.reciprocal_of_sum(xs, 16)) == Approx(1.0 / 8).epsilon(1e-2));
   REQUIRE(narrow.saturations()[static_cast<size_t>(VectorOpClass::kReduce)] > 0);
+}
+
+TEST_CASE("fp32 add, sub and mul in host floats equal the exact path, saturations included",
+          "[unit]") {
+  // An fp32 internal format takes the host's floats; the exact path (decode, exact arithmetic,
+  // encode, NumberFormat::overflows) is the reference, on random patterns and on the values
+  // where rounding, overflow, zeros' signs and NaN decide.
+  VectorMathSpec spec;
+  const VectorMath vm(spec);
+  const auto fp32 = make_format("fp32");
+  std::vector<uint32_t> special;
+  for (float f : {0.0f,
+                  -0.0f,
+                  1.0f,
+                  -1.0f,
+                  FLT_MAX,
+                  -FLT_MAX,
+                  FLT_MIN,
+                  -FLT_MIN,
+                  std::nextafter(FLT_MAX, 0.0f),
+                  std::ldexp(1.0f, 127),
+                  std::ldexp(1.0f, 104),
+                  std::ldexp(1.0f, 103),
+                  std::ldexp(1.5f, 103),
+                  std::ldexp(1.0f, 64),
+                  std::ldexp(1.0f, -149),
+                  -std::ldexp(1.0f, -149),
+                  std::ldexp(1.0f, -126),
+                  std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(),
+                  std::numeric_limits<float>::quiet_NaN()}) {
+    special.push_back(bits_of(f));
+  }
+  std::mt19937_64 rng(77);
+  uint64_t expected_add = 0, expected_mul = 0;
+  auto check = [&](uint32_t a, uint32_t b) {
+    const Unpacked x = fp32->decode(a), y = fp32->decode(b);
+    const Unpacked sum = add(x, y), difference = sub(x, y), product = mul(x, y);
+    REQUIRE(vm.add(a, b) == fp32->encode(sum));
+    REQUIRE(vm.sub(a, b) == fp32->encode(difference));
+    REQUIRE(vm.mul(a, b) == fp32->encode(product));
+    expected_add += fp32->overflows(sum) + fp32->overflows(difference);
+    expected_mul += fp32->overflows(product);
+    REQUIRE(vm.saturations()[static_cast<size_t>(VectorOpClass::kAdd)] == expected_add);
+    REQUIRE(vm.saturations()[static_cast<size_t>(VectorOpClass::kMul)] == expected_mul);
+  };
+  for (uint32_t a : special) {
+    for (uint32_t b : special) check(a, b);
+  }
+  for (int i = 0; i < 300000; ++i) {
+    const auto a = static_cast<uint32_t>(rng()), b = static_cast<uint32_t>(rng());
+    check(a, b);
+    // Near the top of the range, where sums and products overflow or just do not.
+    const uint32_t top = 0x7e000000u | static_cast<uint32_t>(rng() & 0x00ffffff);
+    const uint32_t sign = static_cast<uint32_t>(rng() & 0x80000000u);
+    check(top | sign, special[static_cast<size_t>(rng() % special.size())]);
+    check(top, 0x7f000000u | static_cast<uint32_t>(rng() & 0x00ffffff));
+    check(top, 0x3f800000u | static_cast<uint32_t>(rng() & 0x00ffffff));
+  }
+  REQUIRE(expected_add > 1000);  // overflows were exercised
+  REQUIRE(expected_mul > 1000);
 }
