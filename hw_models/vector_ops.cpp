@@ -99,6 +99,20 @@ void VectorOps::store(ElemType t, uint8_t* p, const Unpacked& v) const {
 void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m,
                         uint32_t n) const {
   const uint32_t in = bytes(from), out = bytes(to);
+  if (from == ElemType::kAcc && to == ElemType::kVec && math_.native_fp32() &&
+      (pe_ == PeKind::kTernaryInt8 || pe_ == PeKind::kInt8Int8)) {
+    // int32 accumulators to fp32: the host's conversion rounds to nearest even, as the exact
+    // path does, and cannot overflow.
+    for (uint32_t r = 0; r < m; ++r) {
+      for (uint32_t i = 0; i < n; ++i) {
+        int32_t acc;
+        std::memcpy(&acc, src.row(r) + uint64_t{i} * in, 4);
+        const auto f = static_cast<float>(acc);
+        std::memcpy(dst.row(r) + uint64_t{i} * out, &f, 4);
+      }
+    }
+    return;
+  }
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
       store(to, dst.row(r) + uint64_t{i} * out, value(from, src.row(r) + uint64_t{i} * in));
@@ -156,16 +170,10 @@ void VectorOps::reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint
       case VectorReduce::kMax:
         for (uint32_t i = 1; i < n; ++i) result = math_.max(result, xs[i]);
         break;
-      case VectorReduce::kAbsMax: {
-        auto abs = [&](uint32_t x) {
-          Unpacked u = math_.value(x);
-          u.neg = false;
-          return math_.round(u);
-        };
-        result = abs(xs[0]);
-        for (uint32_t i = 1; i < n; ++i) result = math_.max(result, abs(xs[i]));
+      case VectorReduce::kAbsMax:
+        result = math_.abs(xs[0]);
+        for (uint32_t i = 1; i < n; ++i) result = math_.max(result, math_.abs(xs[i]));
         break;
-      }
       case VectorReduce::kSum:
         result = math_.sum(xs, lanes_);
         break;

@@ -257,15 +257,32 @@ uint32_t VectorMath::mul(uint32_t a, uint32_t b) const {
 }
 
 uint32_t VectorMath::max(uint32_t a, uint32_t b) const {
+  if (native_fp32_) {
+    const float x = float_of(a), y = float_of(b);
+    if (std::isnan(x) || std::isnan(y)) return nan_;
+    return x >= y ? a : b;
+  }
   const Unpacked x = value(a), y = value(b);
   if (x.is_nan() || y.is_nan()) return round(Unpacked::nan());
   return compare(x, y) >= 0 ? a : b;
 }
 
 uint32_t VectorMath::min(uint32_t a, uint32_t b) const {
+  if (native_fp32_) {
+    const float x = float_of(a), y = float_of(b);
+    if (std::isnan(x) || std::isnan(y)) return nan_;
+    return x <= y ? a : b;
+  }
   const Unpacked x = value(a), y = value(b);
   if (x.is_nan() || y.is_nan()) return round(Unpacked::nan());
   return compare(x, y) <= 0 ? a : b;
+}
+
+uint32_t VectorMath::abs(uint32_t a) const {
+  if (native_fp32_) return std::isnan(float_of(a)) ? nan_ : a & 0x7fffffffu;
+  Unpacked u = value(a);
+  u.neg = false;
+  return round(u);
 }
 
 int64_t VectorMath::table_input(const PwlTable& t, const Unpacked& x) const {

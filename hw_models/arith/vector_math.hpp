@@ -108,6 +108,9 @@ class VectorMath {
   uint32_t mul(uint32_t a, uint32_t b) const;
   uint32_t max(uint32_t a, uint32_t b) const;  // NaN if either is NaN
   uint32_t min(uint32_t a, uint32_t b) const;
+  uint32_t abs(uint32_t a) const;  // |a| rounded to the format (NaN stays NaN)
+  // Whether the internal format is IEEE binary32, computed in the host's floats.
+  bool native_fp32() const { return native_fp32_; }
   uint32_t apply(VectorFunction f, uint32_t x) const;
   // A function of any value (e.g. a sum in the accumulator format), rounded to the format.
   uint32_t apply(VectorFunction f, const Unpacked& x) const;

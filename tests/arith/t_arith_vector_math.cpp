@@ -265,3 +265,31 @@ TEST_CASE("fp32 add, sub and mul in host floats equal the exact path, saturation
   REQUIRE(expected_add > 1000);  // overflows were exercised
   REQUIRE(expected_mul > 1000);
 }
+
+TEST_CASE("fp32 max, min and abs in host floats equal the exact path", "[unit]") {
+  VectorMathSpec spec;
+  const VectorMath vm(spec);
+  const auto fp32 = make_format("fp32");
+  std::mt19937_64 rng(78);
+  std::vector<uint32_t> patterns = {bits_of(0.0f),
+                                    bits_of(-0.0f),
+                                    bits_of(FLT_MAX),
+                                    bits_of(std::numeric_limits<float>::infinity()),
+                                    bits_of(-std::numeric_limits<float>::infinity()),
+                                    bits_of(std::numeric_limits<float>::quiet_NaN()),
+                                    0xffc00001u};
+  for (int i = 0; i < 2000; ++i) patterns.push_back(static_cast<uint32_t>(rng()));
+  const uint32_t nan = fp32->encode(Unpacked::nan());
+  for (uint32_t a : patterns) {
+    Unpacked magnitude = fp32->decode(a);
+    magnitude.neg = false;
+    REQUIRE(vm.abs(a) == fp32->encode(magnitude));
+    for (size_t j = 0; j < 40; ++j) {
+      const uint32_t b = patterns[(j * 7919 + a) % patterns.size()];
+      const Unpacked x = fp32->decode(a), y = fp32->decode(b);
+      const bool either_nan = x.is_nan() || y.is_nan();
+      REQUIRE(vm.max(a, b) == (either_nan ? nan : compare(x, y) >= 0 ? a : b));
+      REQUIRE(vm.min(a, b) == (either_nan ? nan : compare(x, y) <= 0 ? a : b));
+    }
+  }
+}
