@@ -1,6 +1,7 @@
 #include "hw_models/vector_ops.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -99,8 +100,22 @@ void VectorOps::store(ElemType t, uint8_t* p, const Unpacked& v) const {
 void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m,
                         uint32_t n) const {
   const uint32_t in = bytes(from), out = bytes(to);
-  if (from == ElemType::kAcc && to == ElemType::kVec && math_.native_fp32() &&
-      (pe_ == PeKind::kTernaryInt8 || pe_ == PeKind::kInt8Int8)) {
+  const bool int_kind = pe_ == PeKind::kTernaryInt8 || pe_ == PeKind::kInt8Int8;
+  if (from == ElemType::kVec && to == ElemType::kAct && math_.native_fp32() && int_kind) {
+    // fp32 to symmetric int8 in the host's floats: round to nearest even (the default
+    // rounding mode), saturate to [-127, 127]; NaN is 0, as the exact path has it.
+    for (uint32_t r = 0; r < m; ++r) {
+      for (uint32_t i = 0; i < n; ++i) {
+        float x;
+        std::memcpy(&x, src.row(r) + uint64_t{i} * in, 4);
+        const float q =
+            std::isnan(x) ? 0.0f : std::nearbyint(std::fmin(std::fmax(x, -127.0f), 127.0f));
+        dst.row(r)[uint64_t{i} * out] = static_cast<uint8_t>(static_cast<int8_t>(q));
+      }
+    }
+    return;
+  }
+  if (from == ElemType::kAcc && to == ElemType::kVec && math_.native_fp32() && int_kind) {
     // int32 accumulators to fp32: the host's conversion rounds to nearest even, as the exact
     // path does, and cannot overflow.
     for (uint32_t r = 0; r < m; ++r) {

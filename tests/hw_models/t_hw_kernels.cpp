@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -9,6 +10,7 @@
 #include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/posit.hpp"
 #include "hw_models/kernels.hpp"
+#include "hw_models/vector_ops.hpp"
 #include "hw_models/weight_layout.hpp"
 
 using namespace nmp;
@@ -403,5 +405,62 @@ TEST_CASE("the weight operand's bytes in closed form equal its blocks' on random
     for (const WeightBlock& b : weight_blocks(n, k, layout)) sum += b.bytes;
     INFO("n " << n << " k " << k);
     REQUIRE(weight_operand_bytes(n, k, layout) == sum);
+  }
+}
+
+TEST_CASE("vcvt between fp32 rows and int8 or int32 equals the exact conversion", "[unit]") {
+  // An fp32 vector format converts in the host's floats; the exact path is FixedFormat's round
+  // to nearest even with saturation (int8 symmetric: -128 becomes -127) and fp32's encoder.
+  const arith::VectorMath vm(arith::VectorMathSpec{});
+  const VectorOps ops(vm, PeKind::kInt8Int8, FloatAccumulation::kFp32, 64);
+  const arith::FixedFormat int8{8, 0};
+  std::vector<float> xs = {0.0f,
+                           -0.0f,
+                           0.5f,
+                           1.5f,
+                           2.5f,
+                           -0.5f,
+                           -1.5f,
+                           -2.5f,
+                           126.5f,
+                           -126.5f,
+                           127.0f,
+                           127.49f,
+                           127.5f,
+                           128.0f,
+                           -127.5f,
+                           -128.0f,
+                           -128.5f,
+                           1e30f,
+                           -1e30f,
+                           FLT_MIN,
+                           -FLT_MIN,
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN()};
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> wide(-300.0f, 300.0f);
+  for (int i = 0; i < 20000; ++i) xs.push_back(wide(rng));
+  for (int i = 0; i < 2000; ++i) xs.push_back(std::nextafter(std::round(wide(rng)) + 0.5f, 0.0f));
+  const auto n = static_cast<uint32_t>(xs.size());
+  std::vector<uint8_t> q(n);
+  ops.convert(ElemType::kVec, {reinterpret_cast<uint8_t*>(xs.data()), 0}, ElemType::kAct,
+              {q.data(), 0}, 1, n);
+  for (uint32_t i = 0; i < n; ++i) {
+    INFO(xs[i]);
+    uint32_t expected = int8.encode(arith::from_double(xs[i]));
+    if (expected == 0x80) expected = 0x81;
+    REQUIRE(q[i] == expected);
+  }
+  // int32 accumulators to fp32.
+  std::vector<int32_t> acc = {0, 1, -1, INT32_MAX, INT32_MIN, (1 << 24) + 1, -(1 << 24) - 3};
+  for (int i = 0; i < 20000; ++i) acc.push_back(static_cast<int32_t>(rng()));
+  std::vector<uint32_t> out(acc.size());
+  ops.convert(ElemType::kAcc, {reinterpret_cast<uint8_t*>(acc.data()), 0}, ElemType::kVec,
+              {reinterpret_cast<uint8_t*>(out.data()), 0}, 1, static_cast<uint32_t>(acc.size()));
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const int64_t v = acc[i];
+    REQUIRE(out[i] == vm.round(arith::Unpacked::from_integer(
+                          v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0)));
   }
 }
