@@ -10,7 +10,6 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <set>
 
 namespace nmp::sim {
 namespace {

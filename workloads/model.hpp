@@ -91,7 +91,7 @@ enum class LayerKind : uint8_t {
   kLstm,
   kGru,
   kAttention,
-  kRmsNorm,       // graph models only (workloads/graph.hpp), as are the kinds below
+  kRmsNorm,       // the vector unit only (workloads/graph.hpp), as are the kinds below
   kLayerNorm,     // (x - mean) / sqrt(variance + eps) * gain + bias
   kActivation,    // a vector function of each element
   kAdd,           // two inputs, element by element (a residual connection)
@@ -102,7 +102,7 @@ enum class LayerKind : uint8_t {
   kRope,          // rotary position embedding of each head (workloads/graph.hpp)
 };
 inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
-// Kinds that run (partly) on the MAC array; the others run only in graph models.
+// Kinds that run (partly) on the MAC array; the others run on the vector unit and the DMA.
 inline bool uses_mac_array(LayerKind k) {
   return k == LayerKind::kBitLinear || k == LayerKind::kLinear || is_recurrent(k) ||
          k == LayerKind::kAttention;
