@@ -74,7 +74,7 @@ Unpacked VectorOps::value(ElemType t, const uint8_t* p) const {
 }
 
 void VectorOps::store(ElemType t, uint8_t* p, const Unpacked& v) const {
-  const bool int_act = pe_ == PeKind::kTernaryInt8 || pe_ == PeKind::kInt8Int8;
+  const bool int_act = is_integer(pe_);
   switch (t) {
     case ElemType::kInt8:
       *p = static_cast<uint8_t>(symmetric_int8(v));
@@ -100,7 +100,7 @@ void VectorOps::store(ElemType t, uint8_t* p, const Unpacked& v) const {
 void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m,
                         uint32_t n) const {
   const uint32_t in = bytes(from), out = bytes(to);
-  const bool int_kind = pe_ == PeKind::kTernaryInt8 || pe_ == PeKind::kInt8Int8;
+  const bool int_kind = is_integer(pe_);
   if (from == ElemType::kVec && to == ElemType::kAct && math_.native_fp32() && int_kind) {
     // fp32 to symmetric int8 in the host's floats: round to nearest even (the default
     // rounding mode), saturate to [-127, 127]; NaN is 0, as the exact path has it.
