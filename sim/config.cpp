@@ -1249,6 +1249,11 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
     want.rows = entry.u32("rows", 0, 0, 65535, "rows",
                           "rows per tile (rows_outer) or per super tile (weights_outer), at most "
                           "what fits (0: the most that fit)");
+    want.epilogue = static_cast<workloads::Epilogue>(entry.choice(
+        "epilogue", static_cast<size_t>(want.epilogue),
+        names_of<workloads::Epilogue>(workloads::kNumEpilogues),
+        "weights_outer: convert each output block as it completes (inline) or under the next "
+        "block's gemms (overlapped; default: the mapper's choice)"));
     entry.finish();
   }
   root.finish();

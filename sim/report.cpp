@@ -312,6 +312,7 @@ Json build_report(const ReportInputs& in) {
         mapping["rows"] = {{"super_tile", plan.super_rows},
                            {"quantize", plan.quantize_rows},
                            {"epilogue", plan.epilogue_rows}};
+        mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
       }
     }
     Json sram_words = Json::object();  // per SRAM, by the counters it keeps

@@ -235,6 +235,11 @@ void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, cons
                            uint32_t whole_tile_k) {
   const MappingRequest& want = l.mapping;
   const uint32_t R = g.layout.array_rows, k = l.in_features;
+  if (want.epilogue != Epilogue::kAuto && want.order == LoopOrder::kRowsOuter) {
+    throw mapping_error(l, index, "epilogue",
+                        "an epilogue order is weights_outer's; rows_outer converts each tile of "
+                        "rows after all its weight tiles");
+  }
   if (want.k_tile && want.k_tile < k && want.k_tile % R != 0) {
     throw mapping_error(l, index, "k_tile",
                         "expected a multiple of the array's " + std::to_string(R) +
@@ -260,28 +265,151 @@ double dram_bytes_per_cycle(const hw::NmpParams& hw) {
   return hw.dram.device.peak_bytes_per_s() / (hw.clock_mhz * 1e6);
 }
 
-// The on-chip buffers of quantizing m rows of k elements for the MAC array.
+// A DMA command's wait for its first data, in accelerator cycles: the simple channel's latency;
+// a standard's activate, read latency and first burst (a row miss, without contention).
+double dma_latency_cycles(const hw::NmpParams& hw) {
+  if (hw.dram.simple) return hw.dram.latency_cycles;
+  const hw::DramTiming& t = hw.dram.device.timing;
+  return static_cast<double>(t.rcd_rd + t.cl + t.burst_cycles) * hw.clock_mhz * 1e3 /
+         static_cast<double>(t.clock_khz);
+}
+
+// The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
+// the `base` register's value (0: r0, absolute), but the constants, which are absolute.
 struct QuantizeBuffers {
-  VecRef xv, xq;                        // the rows (vec), the quantized rows (act format)
+  uint64_t xv = 0, xv_row = 0;          // the rows (vec)
+  uint64_t xq = 0, xq_row = 0;          // the quantized rows (act format)
   uint64_t a = 0, r = 0, q = 0, f = 0;  // integer kinds: per row absmax, 1/absmax, 127/absmax,
   uint64_t consts = 0;                  // the factor absmax s_W / 127; 127 and s_W / 127
+  unsigned base = 0;
 };
 
 // Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s_W / 127 (the rows are scaled in
 // place); other kinds: rounding to the activation format.
 void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
                    bool int_kind, uint64_t vb) {
-  const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
+  const auto at = [&](uint64_t addr, uint64_t stride = 0) {
+    return VecRef{addr, false, stride, q.base};
+  };
+  const auto constant = [](uint64_t addr) { return VecRef{addr, false, 0}; };
+  const VecRef xv = at(q.xv, q.xv_row), xq = at(q.xq, q.xq_row);
   if (int_kind) {
-    b.vred(hw::VectorReduce::kAbsMax, vec(q.a), q.xv, m, k);
-    b.vfn(VectorFunction::kReciprocal, vec(q.r), vec(q.a), 1, m);
-    b.vbin(VectorBinary::kMul, vec(q.q), vec(q.r), vec(q.consts + kC127 * vb), true, 1, m);
-    b.vbin(VectorBinary::kMul, q.xv, q.xv, vec(q.q, vb), true, m, k);
-    b.vcvt(q.xq, ElemType::kAct, q.xv, ElemType::kVec, m, k);
-    b.vbin(VectorBinary::kMul, vec(q.f), vec(q.a), vec(q.consts + kCW * vb), true, 1, m);
+    b.vred(hw::VectorReduce::kAbsMax, at(q.a), xv, m, k);
+    b.vfn(VectorFunction::kReciprocal, at(q.r), at(q.a), 1, m);
+    b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.consts + kC127 * vb), true, 1, m);
+    b.vbin(VectorBinary::kMul, xv, xv, at(q.q, vb), true, m, k);
+    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
+    b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.consts + kCW * vb), true, 1, m);
   } else {
-    b.vcvt(q.xq, ElemType::kAct, q.xv, ElemType::kVec, m, k);
+    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
   }
+}
+
+// The gemm pass of weights_outer with overlapped epilogues (linear_mapping.hpp): blocks
+// accumulate into two buffers in turn (kRegB holds the current one's address); a block's
+// epilogue, unrolled a chunk of rows at a time into alternating buffers of converted rows,
+// follows the next block's first tile, so the array runs that tile while the vector unit and
+// the DMA convert and store the block. The next block's bias loads after that epilogue, which
+// reads the one bias buffer last (its stores already waited for it). The first block runs
+// alone, then a loop runs the other full blocks, then the edge block and the last epilogue.
+void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l,
+                               uint32_t rows, uint64_t y_dram, const Geometry& gl, bool int_kind,
+                               const TensorStorage& storage, bool ternary_weights) {
+  const WeightsOuterPlan& p = lay.mapping.outer;
+  const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
+  const uint32_t k = l.in_features, n = l.out_features, nb = lay.tiling.n_tile;
+  const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
+  const uint64_t xq_bytes = uint64_t{k} * gl.traits.act_bytes, n_dram = uint64_t{n} * db;
+  const uint32_t mo = p.epilogue_rows;
+  const auto other_buffer = [&](unsigned into) {  // into = the buffer kRegB does not hold
+    b.li(kRegK, p.acc_buffer);
+    b.sub(into, kRegK, kRegB);
+  };
+  // The epilogue of the previous block (m rows, nt outputs, in the buffer kRegB does not hold):
+  // kRegY at its first row and column, left at the next block's first column.
+  const auto epilogue = [&](uint32_t m, uint32_t nt) {
+    other_buffer(kRegK);
+    const uint32_t chunks = (m + mo - 1) / mo;
+    const auto chunk_rows = [&](uint32_t c) { return std::min(mo, m - c * mo); };
+    const auto convert = [&](uint32_t c) {
+      const VecRef yv = vec(p.yv + (c % 2) * p.yv_buffer, p.yv_row);
+      const uint32_t mm = chunk_rows(c);
+      b.vcvt(yv, ElemType::kVec, VecRef{uint64_t{c} * mo * p.acc_row, true, p.acc_row, kRegK},
+             ElemType::kAcc, mm, nt);
+      if (int_kind) {
+        b.vbin(VectorBinary::kMul, yv, yv, vec(p.factors + uint64_t{c} * mo * vb, vb), true, mm,
+               nt);
+      }
+      if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(p.bias), false, mm, nt);
+    };
+    const auto store = [&](uint32_t c) {
+      const uint32_t mm = chunk_rows(c);
+      b.li(kRegSram, p.yv + (c % 2) * p.yv_buffer);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
+            storage.convert);
+      b.addi(kRegY, kRegY, static_cast<int64_t>(mm * n_dram));
+    };
+    // Chunk c's conversion before chunk c - 1's store: the vector unit has the next chunk
+    // queued while the DMA waits for the last.
+    convert(0);
+    for (uint32_t c = 1; c < chunks; ++c) {
+      convert(c);
+      store(c - 1);
+    }
+    store(chunks - 1);
+    b.addi(kRegY, kRegY,
+           static_cast<int64_t>(nt * db) - static_cast<int64_t>(uint64_t{m} * n_dram));
+  };
+  const auto load_bias = [&](uint32_t nt) {
+    if (!l.has_bias) return;
+    b.li(kRegSram, p.bias);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAcc, 1, nt * vb, nt * vb, nt * vb);
+    b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(nt * vb));
+  };
+  row_loop(b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
+           [&](uint32_t m) {
+             if (int_kind) {
+               b.li(kRegSram, p.factors);
+               b.addi(kRegAct, kRegX, static_cast<int64_t>(xq_bytes));
+               b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb,
+                     p.xq_dram_row);
+             }
+             if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
+             StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
+             gemm.stream_acts = true;
+             gemm.act_base = kRegX;
+             gemm.scratch = kRegSram;
+             gemm.act_dram_row = p.xq_dram_row;
+             gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
+             StreamedGemmRegs regs = kGemmRegs;
+             regs.acc = kRegB;
+             b.li(kRegW, gemm.w_dram);
+             // A block of nt outputs into the other buffer, after whose first tile the previous
+             // block's epilogue (prev_nt outputs) runs.
+             const auto next_block = [&](uint32_t nt, uint32_t prev_nt) {
+               other_buffer(kRegB);
+               gemm.begin_block = nullptr;
+               gemm.after_first_tile = [&] {
+                 epilogue(m, prev_nt);
+                 load_bias(nt);
+               };
+               emit_output_block(b, regs, gemm, gl, nt);
+             };
+             const uint32_t full = n / nb, edge = n % nb;
+             b.li(kRegB, 0);  // the first block takes the first buffer
+             gemm.begin_block = load_bias;
+             emit_output_block(b, regs, gemm, gl, full > 0 ? nb : edge);
+             if (full > 1) {
+               b.li(kRegN, full - 1);
+               const uint64_t loop = b.here();
+               next_block(nb, nb);
+               b.dbnz(kRegN, loop);
+             }
+             if (full > 0 && edge > 0) next_block(edge, nb);
+             other_buffer(kRegB);  // the last block's buffer is now the other one
+             epilogue(m, edge > 0 ? edge : nb);
+             b.addi(kRegY, kRegY, -static_cast<int64_t>(n_dram));  // the super tile's first
+           });
 }
 
 // A linear layer in weights_outer order (linear_mapping.hpp): the quantize pass, then per super
@@ -298,31 +426,60 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   b.li(kRegW, lay.const_dram);
   b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, kNumConsts * vb, kNumConsts * vb,
         kNumConsts * vb);
-  // The quantize pass: rows in (kRegX), quantized rows and their factors out (kRegY).
-  row_loop(
-      b, rows, p.quantize_rows,
-      {{kRegX, lay.inputs[0], uint64_t{k} * db}, {kRegY, lay.xq_dram, p.xq_dram_row}},
-      [&](uint32_t m) {
-        b.li(kRegSram, p.xv);
-        b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, uint64_t{k} * vb, p.xv_row,
-              uint64_t{k} * db, storage.convert);
-        emit_quantize(b, {vec(p.xv, p.xv_row), vec(p.xq, p.xq_row), p.a, p.r, p.q, p.f, p.consts},
-                      m, k, int_kind, vb);
-        b.li(kRegSram, p.xq);
-        b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, xq_bytes, p.xq_row,
-              p.xq_dram_row);
-        if (int_kind) {
-          b.li(kRegSram, p.f);
-          b.addi(kRegAct, kRegY, static_cast<int64_t>(xq_bytes));
-          b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
-        }
-      });
+  // The quantize pass, software pipelined over the plan's sets of buffers (kRegB holds the
+  // current set's offset, 0 or quantize_set): tile i + 1 loads into the other set while tile i
+  // is quantized, and tile i's stores follow that load. kRegX is the next rows to load, kRegY
+  // the scratch of the tile to store. A loop runs the full tiles followed by a full tile, then
+  // come the last full tile and the edge tile.
+  const uint32_t qr = p.quantize_rows, full = rows / qr, edge = rows % qr;
+  const auto other_set = [&] {  // kRegK = the other set's offset
+    b.li(kRegK, p.quantize_set);
+    b.sub(kRegK, kRegK, kRegB);
+  };
+  const auto load = [&](unsigned set, uint32_t m) {
+    b.addi(kRegSram, set, static_cast<int64_t>(p.xv));
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, uint64_t{k} * vb, p.xv_row,
+          uint64_t{k} * db, storage.convert);
+    b.addi(kRegX, kRegX, static_cast<int64_t>(uint64_t{m} * k * db));
+  };
+  const auto quantize_tile = [&](uint32_t m, uint32_t next_m) {
+    emit_quantize(b, {p.xv, p.xv_row, p.xq, p.xq_row, p.a, p.r, p.q, p.f, p.consts, kRegB}, m, k,
+                  int_kind, vb);
+    other_set();
+    if (next_m > 0) load(kRegK, next_m);
+    b.addi(kRegSram, kRegB, static_cast<int64_t>(p.xq));
+    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, xq_bytes, p.xq_row,
+          p.xq_dram_row);
+    if (int_kind) {
+      b.addi(kRegSram, kRegB, static_cast<int64_t>(p.f));
+      b.addi(kRegAct, kRegY, static_cast<int64_t>(xq_bytes));
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
+    }
+    b.addi(kRegY, kRegY, static_cast<int64_t>(uint64_t{m} * p.xq_dram_row));
+    b.addi(kRegB, kRegK, 0);
+  };
+  b.li(kRegX, lay.inputs[0]);
+  b.li(kRegY, lay.xq_dram);
+  b.li(kRegB, 0);
+  load(kRegB, full > 0 ? qr : edge);
+  if (full > 1) {
+    b.li(kRegM, full - 1);
+    const uint64_t loop = b.here();
+    quantize_tile(qr, qr);
+    b.dbnz(kRegM, loop);
+  }
+  if (full > 0) quantize_tile(qr, edge);
+  if (edge > 0) quantize_tile(edge, 0);
+  b.li(kRegWBuf, 0);
+  b.li(kRegHalf, gl.wgt_half);
+  if (p.overlapped) {
+    emit_overlapped_gemm_pass(b, lay, l, rows, y_dram, gl, int_kind, storage, ternary_weights);
+    return;
+  }
   // The gemm pass: kRegX the super tile's quantized rows, kRegY its outputs (advanced to each
   // block's first column and each chunk's first row, then back), kRegAcc (with a bias) the
   // block's bias; after a block, kRegK counts chunks of its rows, kRegAct and kRegB step
   // through their accumulators and factors.
-  b.li(kRegWBuf, 0);
-  b.li(kRegHalf, gl.wgt_half);
   const uint32_t mo = p.epilogue_rows;
   const auto convert_chunk = [&](uint32_t mm, uint32_t nt) {
     const VecRef yv = vec(p.yv, p.yv_row);
@@ -533,6 +690,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.whole_tile_blocks = hw.mac_array.dataflow == hw::Dataflow::kOutputStationary;
       mc.preload_overlap = hw.mac_array.weight_preload_overlap;
       mc.dram_bytes_per_cycle = dram_bytes_per_cycle(hw);
+      mc.dma_latency_cycles = dma_latency_cycles(hw);
+      mc.vector_lanes = hw.vector_unit.lanes;
       mc.objective = model.objective;
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;
@@ -583,6 +742,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         plan.super_rows = lay.mapping.outer.super_rows;
         plan.quantize_rows = lay.mapping.outer.quantize_rows;
         plan.epilogue_rows = lay.mapping.outer.epilogue_rows;
+        plan.epilogue_overlapped = lay.mapping.outer.overlapped;
       }
     }
     plan.n_tile = lay.tiling.n_tile;
@@ -718,8 +878,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         b.li(kRegHalf, g.wgt_half);
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
-          emit_quantize(b, {vec(s.xv, s.xv_row), vec(s.xq, s.xq_row), s.a, s.r, s.q, s.f, s.consts},
-                        m, k, int_kind, vb);
+          emit_quantize(b, {s.xv, s.xv_row, s.xq, s.xq_row, s.a, s.r, s.q, s.f, s.consts}, m, k,
+                        int_kind, vb);
           const StreamedGemm gemm =
               layer_gemm(l, lay, m, s.xq, s.xq_row, s.acc_row, ternary_on_int8(l, hw));
           emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));

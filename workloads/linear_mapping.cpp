@@ -16,6 +16,7 @@ namespace {
 constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes, gemm strides
 constexpr uint32_t kMaxRows16 = 65535;                      // dma rows, gemm m and n
 constexpr uint64_t kNumConstBytes = 2;                      // 127 and s_W / 127, in vec
+constexpr uint64_t kMaxOverlappedChunks = 4;
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
@@ -47,19 +48,47 @@ struct Scorer {
   uint64_t tile_count(const WeightTiling& t) const {
     return ceil_div(s.n, t.n_tile) * ceil_div(s.k, t.k_tile);
   }
-  // MAC array cycles of gemms of `rows` rows over every weight tile.
-  uint64_t gemm_cycles(const WeightTiling& t, uint32_t rows) const {
+  // MAC array cycles of a gemm of `rows` rows over one nt x kt weight tile.
+  uint64_t tile_gemm_cycles(uint32_t nt, uint32_t kt, uint32_t rows) const {
     const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
     const uint64_t load = ceil_div(
         hw::weight_operand_bytes(std::min(C, s.n), std::min(R, s.k), c.g.layout), c.g.wgt_word);
     const uint64_t per_fold = c.preload_overlap ? std::max<uint64_t>(rows, load) : rows + load;
-    return per_fold * over_tiles(s.n, s.k, t.n_tile, t.k_tile, [&](uint32_t nt, uint32_t kt) {
-             return ceil_div(nt, C) * ceil_div(kt, R);
-           });
+    return per_fold * ceil_div(nt, C) * ceil_div(kt, R);
   }
-  void finish(LinearMapping& m) const {
-    m.dram_cycles = static_cast<uint64_t>(
-        std::ceil(static_cast<double>(m.dram_bytes) / c.dram_bytes_per_cycle));
+  // ... over every weight tile.
+  uint64_t gemm_cycles(const WeightTiling& t, uint32_t rows) const {
+    return over_tiles(s.n, s.k, t.n_tile, t.k_tile,
+                      [&](uint32_t nt, uint32_t kt) { return tile_gemm_cycles(nt, kt, rows); });
+  }
+  // A DMA command of `bytes`: its latency, then its bytes at the peak rate.
+  double transfer(uint64_t bytes) const {
+    return c.dma_latency_cycles + static_cast<double>(bytes) / c.dram_bytes_per_cycle;
+  }
+  // Vector unit beats over `rows` rows of `elements`: one per lane group and pass (a binary
+  // operation reads two operands: two passes).
+  double vector(uint64_t rows, uint64_t elements, uint64_t passes) const {
+    return static_cast<double>(rows * ceil_div(elements, c.vector_lanes) * passes);
+  }
+  // Loading and quantizing `rows` rows (integer kinds: absmax, scale, round; others: round).
+  double quantize(uint64_t rows) const {
+    return transfer(rows * s.k * c.tensor_bytes) + vector(rows, s.k, c.int_kind ? 4 : 1);
+  }
+  // Converting `rows` x `nt` accumulators (x factor, + bias) and storing them.
+  double epilogue(uint64_t rows, uint64_t nt) const {
+    const uint64_t passes = 1 + (c.int_kind ? 2 : 0) + (s.has_bias ? 2 : 0);
+    return vector(rows, nt, passes) + transfer(rows * nt * c.tensor_bytes);
+  }
+  // f(nt) summed over the output blocks of n cut into blocks of nb.
+  double over_blocks(uint32_t nb, const std::function<double(uint32_t)>& f) const {
+    return static_cast<double>(s.n / nb) * f(nb) + (s.n % nb ? f(s.n % nb) : 0);
+  }
+  // `stream_bytes` in `commands` DMA commands beside the gemms, `exposed` cycles beside them.
+  void finish(LinearMapping& m, uint64_t stream_bytes, uint64_t commands, double exposed) const {
+    m.stream_cycles = static_cast<uint64_t>(
+        std::ceil(static_cast<double>(commands) * c.dma_latency_cycles +
+                  static_cast<double>(stream_bytes) / c.dram_bytes_per_cycle));
+    m.exposed_cycles = static_cast<uint64_t>(std::ceil(exposed));
     const double macs = static_cast<double>(s.m) * s.n * s.k;
     m.energy_pj = static_cast<double>(m.dram_bytes) * c.costs.dram_pj_per_byte +
                   macs * c.costs.mac_pj +
@@ -77,16 +106,24 @@ struct Scorer {
     m.m_tile = rows;
     const uint64_t vb = c.vec_bytes;
     const uint64_t tiles_of_rows = ceil_div(s.m, m.m_tile);
-    m.dram_bytes = kNumConstBytes * vb + (s.has_bias ? uint64_t{s.n} * vb : 0) +
-                   tiles_of_rows * weight_bytes(m.tiling) + uint64_t{s.m} * s.k * c.tensor_bytes +
-                   uint64_t{s.m} * s.n * c.tensor_bytes;
+    const uint64_t streamed = tiles_of_rows * weight_bytes(m.tiling);
+    m.dram_bytes = kNumConstBytes * vb + (s.has_bias ? uint64_t{s.n} * vb : 0) + streamed +
+                   uint64_t{s.m} * s.k * c.tensor_bytes + uint64_t{s.m} * s.n * c.tensor_bytes;
     m.mac_cycles = over_rows(s.m, m.m_tile, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = tiles_of_rows * tile_count(m.tiling);
-    finish(m);
+    // Per tile of rows, its rows in and quantized, its first weight tile, its outputs.
+    const double first_tile =
+        transfer(hw::weight_operand_bytes(std::min(nb, s.n), std::min(kt, s.k), c.g.layout));
+    const double exposed = static_cast<double>(over_rows(s.m, m.m_tile, [&](uint32_t r) {
+      return static_cast<uint64_t>(quantize(r) + first_tile + epilogue(r, s.n));
+    }));
+    finish(m, streamed, m.weight_tiles, exposed);
     return true;
   }
 
-  // The quantize pass's layout (independent of the tiles); quantize_rows 0 if no row fits.
+  // The quantize pass's layout (independent of the tiles): two sets of buffers if a row fits
+  // twice (a tile loads while the one before it is quantized and stored), else one;
+  // quantize_rows 0 if no row fits.
   WeightsOuterPlan quantize_plan() const {
     const Geometry& g = c.g;
     const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes;
@@ -94,39 +131,46 @@ struct Scorer {
     p.xv_row = round_up(uint64_t{s.k} * vb, g.act_word);
     p.xq_row = round_up(uint64_t{s.k} * ab, g.act_word);
     p.xq_dram_row = uint64_t{s.k} * ab + (c.int_kind ? vb : 0);
-    auto layout = [&](uint32_t rows) {
+    auto layout = [&](uint32_t rows, uint64_t sets) {
       RegionAllocator region(g.act_word);
       p.consts = region(kNumConstBytes * vb);
+      const uint64_t first = region.top();
       p.xv = region(rows * p.xv_row);
       p.xq = region(rows * p.xq_row);
       if (c.int_kind) {
         for (uint64_t* at : {&p.a, &p.r, &p.q, &p.f}) *at = region(rows * vb);
       }
-      return region.top();
+      p.quantize_set = sets > 1 ? region.top() - first : 0;
+      return first + sets * (region.top() - first);
     };
-    uint32_t lo = 0, hi = std::min(s.m, kMaxVectorRows);
-    while (lo < hi) {
-      const uint32_t mid = lo + (hi - lo + 1) / 2;
-      if (layout(mid) <= g.act_cap) {
-        lo = mid;
-      } else {
-        hi = mid - 1;
+    for (const uint64_t sets : {2, 1}) {
+      uint32_t lo = 0, hi = std::min(s.m, kMaxVectorRows);
+      while (lo < hi) {
+        const uint32_t mid = lo + (hi - lo + 1) / 2;
+        if (layout(mid, sets) <= g.act_cap) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
       }
+      p.quantize_rows = lo;
+      layout(std::max<uint32_t>(lo, 1), sets);
+      if (lo > 0) break;
     }
-    p.quantize_rows = lo;
-    layout(std::max<uint32_t>(lo, 1));
     return p;
   }
 
-  // weights_outer with tiles nb x kt and super tiles of the most rows that fit, or of `want`
-  // rows (if they fit): false if nothing fits.
-  bool weights_outer(uint32_t nb, uint32_t kt, uint32_t want, const WeightsOuterPlan& quantize,
-                     LinearMapping& m) const {
+  // weights_outer with tiles nb x kt, the epilogue inline or overlapped, and super tiles of the
+  // most rows that fit, or of `want` rows (if they fit): false if nothing fits.
+  bool weights_outer(uint32_t nb, uint32_t kt, uint32_t want, bool overlapped,
+                     const WeightsOuterPlan& quantize_pass, LinearMapping& m) const {
     const Geometry& g = c.g;
     const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
     const uint64_t tile_bytes = hw::weight_operand_bytes(nb, kt, g.layout);
     if (tile_bytes > g.wgt_half || tile_bytes > kMaxRowBytes) return false;
-    WeightsOuterPlan p = quantize;
+    const uint64_t buffers = overlapped ? 2 : 1;
+    WeightsOuterPlan p = quantize_pass;
+    p.overlapped = overlapped;
     p.acc_row = round_up(uint64_t{nb} * accb, g.acc_word);
     p.x_row = round_up(uint64_t{kt} * ab, g.act_word);
     p.yv_row = round_up(uint64_t{nb} * vb, g.act_word);
@@ -134,27 +178,37 @@ struct Scorer {
     RegionAllocator fixed(g.act_word);
     fixed(kNumConstBytes * vb);
     if (s.has_bias) p.bias = fixed(uint64_t{nb} * vb);
-    const uint64_t base = fixed.top();
-    // Two buffers of the tiles' activations, the rows' factors, a chunk of converted rows.
+    const uint64_t base = round_up(fixed.top(), g.act_word);
+    // Two buffers of the tiles' activations, the rows' factors, chunks of converted rows.
     auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
       return base + 2 * rows * p.x_row + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
-             epilogue_rows * p.yv_row;
+             buffers * epilogue_rows * p.yv_row;
     };
-    const uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / p.acc_row});
+    // Overlapped: the second buffer of accumulators starts at a word.
+    auto acc_used = [&](uint64_t rows) {
+      return overlapped ? round_up(rows * p.acc_row, g.acc_word) + rows * p.acc_row
+                        : rows * p.acc_row;
+    };
+    uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / (buffers * p.acc_row)});
+    while (limit > 0 && acc_used(limit) > g.acc_cap) --limit;
     if (limit == 0 || used(1, 1) > g.act_cap) return false;
-    uint64_t rows = std::min<uint64_t>(
-        limit, (g.act_cap - base - p.yv_row - g.act_word) / (2 * p.x_row + (c.int_kind ? vb : 0)));
+    uint64_t rows = std::min<uint64_t>(limit, (g.act_cap - base - buffers * p.yv_row - g.act_word) /
+                                                  (2 * p.x_row + (c.int_kind ? vb : 0)));
     rows = std::max<uint64_t>(rows, 1);
     while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
     while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
     if (want > rows) return false;
     if (want > 0) rows = want;
     p.super_rows = static_cast<uint32_t>(rows);
-    p.epilogue_rows = static_cast<uint32_t>(
-        std::min<uint64_t>({rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / p.yv_row}));
+    p.epilogue_rows = static_cast<uint32_t>(std::min<uint64_t>(
+        {rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / (buffers * p.yv_row)}));
+    // The overlapped epilogue is unrolled, a chunk of rows at a time: a few chunks only.
+    if (overlapped && ceil_div(rows, p.epilogue_rows) > kMaxOverlappedChunks) return false;
     p.x = base;
     p.factors = base + 2 * rows * p.x_row;
     p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
+    p.yv_buffer = overlapped ? p.epilogue_rows * p.yv_row : 0;
+    p.acc_buffer = overlapped ? round_up(rows * p.acc_row, g.acc_word) : 0;
 
     m = LinearMapping{};
     m.order = LoopOrder::kWeightsOuter;
@@ -163,16 +217,51 @@ struct Scorer {
     m.outer = p;
     const uint64_t supers = ceil_div(s.m, p.super_rows), blocks = ceil_div(s.n, nb);
     const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
+    const uint64_t streamed = supers * weight_bytes(m.tiling) + blocks * rows_k * ab;
     m.dram_bytes = kNumConstBytes * vb                                     // constants
                    + rows_k * c.tensor_bytes + rows_k * ab + factor_bytes  // quantize pass
-                   + supers * weight_bytes(m.tiling)                       // weights
-                   + blocks * rows_k * ab + factor_bytes             // quantized rows, factors
+                   + streamed                                        // weights, quantized rows
+                   + factor_bytes                                    // factors
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
                    + uint64_t{s.m} * s.n * c.tensor_bytes;           // outputs
     m.mac_cycles =
         over_rows(s.m, p.super_rows, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = supers * tile_count(m.tiling);
-    finish(m);
+    // The quantize pass (rows in, quantized, out), then per super tile and block its first
+    // tile, and each epilogue inline, or the part of it the next block's first gemm does not
+    // cover and the last one whole.
+    const uint32_t k0 = std::min(kt, s.k);
+    // The quantize pass: with two sets of buffers, each tile's vector work beside the DMA's
+    // loading of the next and storing of the last, after the first tile's load.
+    const auto quantize_tile = [&](uint32_t r) {
+      const double load = transfer(uint64_t{r} * s.k * c.tensor_bytes);
+      const double store = transfer(uint64_t{r} * p.xq_dram_row);
+      const double work = vector(r, s.k, c.int_kind ? 4 : 1);
+      return p.quantize_set ? std::max(work, load + store) : load + work + store;
+    };
+    double exposed = static_cast<double>(over_rows(
+        s.m, p.quantize_rows, [&](uint32_t r) { return static_cast<uint64_t>(quantize_tile(r)); }));
+    if (p.quantize_set) {
+      const uint32_t r = std::min(s.m, p.quantize_rows);
+      exposed += transfer(uint64_t{r} * s.k * c.tensor_bytes);
+    }
+    exposed += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
+      const auto first_gemm = [&](uint32_t nt) {
+        return static_cast<double>(tile_gemm_cycles(nt, k0, r));
+      };
+      double super = over_blocks(nb, [&](uint32_t nt) {
+        const double first_tile =
+            transfer(hw::weight_operand_bytes(nt, k0, g.layout)) + transfer(uint64_t{r} * k0 * ab);
+        if (!overlapped) return first_tile + epilogue(r, nt);
+        return first_tile + std::max(0.0, epilogue(r, nt) - first_gemm(nt));
+      });
+      if (overlapped) {
+        const uint32_t last = s.n % nb ? s.n % nb : nb;
+        super += epilogue(r, last) - std::max(0.0, epilogue(r, last) - first_gemm(last));
+      }
+      return static_cast<uint64_t>(super);
+    }));
+    finish(m, streamed, 2 * m.weight_tiles, exposed);
     return true;
   }
 };
@@ -233,7 +322,9 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
   // A forced size, clamped to the layer.
   const uint32_t want_n = want.n_tile ? std::min(want.n_tile, n_all) : 0;
   const uint32_t want_k = want.k_tile ? std::min(want.k_tile, s.k) : 0;
-  if (want.order != LoopOrder::kWeightsOuter && c.rows_outer_m_tile > 0) {
+  // A forced epilogue is weights_outer's.
+  if (want.order != LoopOrder::kWeightsOuter && want.epilogue == Epilogue::kAuto &&
+      c.rows_outer_m_tile > 0) {
     // rows_outer keeps the tiles that fit best (tiling.hpp) unless they are forced.
     LinearMapping m;
     if (score.rows_outer(want_n ? want_n : c.rows_outer_tiling.n_tile,
@@ -247,7 +338,8 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
   // keeps rows_outer without a search.
   const bool rows_in_one_tile = c.rows_outer_m_tile >= s.m;
   if (want.order == LoopOrder::kWeightsOuter ||
-      (want.order == LoopOrder::kAuto && (!rows_in_one_tile || candidates == 0))) {
+      (want.order == LoopOrder::kAuto &&
+       (!rows_in_one_tile || candidates == 0 || want.epilogue != Epilogue::kAuto))) {
     const WeightsOuterPlan quantize = score.quantize_plan();
     if (quantize.quantize_rows > 0) {
       // The widest block whose accumulators of every row fit, a multiple of the columns.
@@ -276,8 +368,12 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
           if (lo > 0) ks.push_back(lo * R);
         }
         for (uint32_t kt : ks) {
-          LinearMapping m;
-          if (score.weights_outer(nb, kt, want.rows, quantize, m)) consider(m);
+          for (const Epilogue e : {Epilogue::kInline, Epilogue::kOverlapped}) {
+            if (want.epilogue != Epilogue::kAuto && want.epilogue != e) continue;
+            LinearMapping m;
+            if (score.weights_outer(nb, kt, want.rows, e == Epilogue::kOverlapped, quantize, m))
+              consider(m);
+          }
         }
       }
     }

@@ -12,13 +12,19 @@
 //                  block streams its weight tiles once, each with the quantized rows' slice of
 //                  the tile's inputs, and converts and stores the block. The weights cross
 //                  DRAM once per super tile, the quantized rows once per output block.
+//                  The conversion of a block (its epilogue) runs as the block completes
+//                  (inline: the next block's tiles wait for it) or under the next block's first
+//                  gemm (overlapped: two buffers of accumulators and of converted rows, so it
+//                  fits half the rows or outputs).
 // Values do not depend on the mapping: the reduction tile is a multiple of the array's rows
 // (or all of k), so the array's blocks fall at the same inputs (reference.cpp); output-
 // stationary arrays, whose blocks are whole tiles, keep the rows_outer reduction tile.
 //
-// The score (docs/architecture.md#mapper): DRAM payload bytes over the DRAM's peak bytes per
-// accelerator cycle, against the MAC array's folds (each the larger of its rows and its
-// stationary load, or their sum without preload overlap); the larger is the predicted cycles.
+// The score (docs/architecture.md#mapper): the bytes streamed beside the gemms over the DRAM's
+// peak bytes per accelerator cycle, against the MAC array's folds (each the larger of its rows
+// and its stationary load, or their sum without preload overlap); the larger, plus the cycles
+// the order leaves exposed (the work nothing overlaps: loading and quantizing rows, each inline
+// epilogue, the last overlapped one, a block's first tile), is the predicted cycles.
 // The predicted energy prices the payload bytes, the MACs and the static power over the
 // predicted cycles (MapperCosts). The objective's figure decides (latency: cycles; energy;
 // edp: energy x cycles), then the fewest cycles, the fewest bytes, the fewest (largest) weight
@@ -56,6 +62,8 @@ struct MapperContext {
   bool whole_tile_blocks = false;  // output-stationary: the reduction tile orders the sums
   bool preload_overlap = true;
   double dram_bytes_per_cycle = 64;  // peak, per accelerator cycle
+  double dma_latency_cycles = 0;     // a DMA command's wait for its first data
+  uint32_t vector_lanes = 64;
   MappingObjective objective = MappingObjective::kLatency;
   MapperCosts costs;
   // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
@@ -70,11 +78,16 @@ struct WeightsOuterPlan {
   uint32_t super_rows = 0;     // rows whose accumulators stay on chip across a block
   uint32_t quantize_rows = 0;  // rows per tile of the quantize pass
   uint32_t epilogue_rows = 0;  // rows converted and stored at once after a block
+  bool overlapped = false;     // the epilogue under the next block's first gemm
   uint64_t consts = 0, bias = 0;
   uint64_t xv = 0, xv_row = 0, xq = 0, xq_row = 0, a = 0, r = 0, q = 0, f = 0;  // quantize
+  uint64_t quantize_set = 0;  // the second set of the quantize pass's buffers, this far above
   // The gemm pass: two buffers of super_rows x x_row (the second at x + super_rows x x_row).
   uint64_t x = 0, x_row = 0, factors = 0, yv = 0, yv_row = 0, acc_row = 0;
   uint64_t xq_dram_row = 0;  // one quantized row in the DRAM scratch (and its factor)
+  // Overlapped: the second buffer of converted rows (activation SRAM) and of accumulators
+  // (accumulator SRAM), this many bytes above the first.
+  uint64_t yv_buffer = 0, acc_buffer = 0;
 };
 
 struct LinearMapping {
@@ -83,11 +96,14 @@ struct LinearMapping {
   uint32_t m_tile = 0;  // rows_outer: rows per tile; weights_outer: super_rows
   WeightsOuterPlan outer;
   uint64_t dram_bytes = 0;  // predicted payload: what the DMA commands ask for
-  uint64_t dram_cycles = 0, mac_cycles = 0;
+  // Predicted: the bytes streamed beside the gemms, the gemms, and what nothing overlaps.
+  uint64_t stream_cycles = 0, mac_cycles = 0, exposed_cycles = 0;
   uint64_t weight_tiles = 0;  // weight tiles streamed (the DMA and gemm commands' count)
   uint32_t candidates = 0;    // mappings scored
   double energy_pj = 0;       // predicted (MapperCosts)
-  uint64_t cycles() const { return dram_cycles > mac_cycles ? dram_cycles : mac_cycles; }
+  uint64_t cycles() const {
+    return (stream_cycles > mac_cycles ? stream_cycles : mac_cycles) + exposed_cycles;
+  }
 };
 
 // The cheapest legal mapping with what `want` fixes (its order, tiles, rows); candidates == 0

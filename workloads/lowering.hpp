@@ -48,8 +48,10 @@ struct LayerPlan {
   uint64_t predicted_dram_bytes = 0, predicted_cycles = 0;
   double predicted_energy_pj = 0;
   uint32_t mappings_scored = 0;
-  // weights_outer: rows per super tile, per quantize tile and per converted chunk.
+  // weights_outer: rows per super tile, per quantize tile and per converted chunk; whether each
+  // block's epilogue runs under the next block's first gemm.
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
+  bool epilogue_overlapped = false;
 };
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.

@@ -39,6 +39,18 @@ const char* to_string(MappingObjective o) {
   return "?";
 }
 
+const char* to_string(Epilogue e) {
+  switch (e) {
+    case Epilogue::kAuto:
+      return "auto";
+    case Epilogue::kInline:
+      return "inline";
+    case Epilogue::kOverlapped:
+      return "overlapped";
+  }
+  return "?";
+}
+
 const std::vector<std::string>& attention_mode_names() {
   static const std::vector<std::string> kNames = {"decode", "prefill", "cross"};
   return kNames;

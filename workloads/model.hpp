@@ -74,6 +74,13 @@ enum class MappingObjective : uint8_t { kLatency, kEnergy, kEdp };
 inline constexpr size_t kNumMappingObjectives = 3;
 const char* to_string(MappingObjective o);
 
+// When weights_outer converts and stores an output block (linear_mapping.hpp): as the block
+// completes, before the next block's tiles (inline), or under the next block's first gemm, its
+// accumulators in the other of two buffers (overlapped); auto: the mapper's choice.
+enum class Epilogue : uint8_t { kAuto, kInline, kOverlapped };
+inline constexpr size_t kNumEpilogues = 3;
+const char* to_string(Epilogue e);
+
 // How a linear layer of a graph model asks to be mapped: its loop_order field, or a --mapping
 // file's entry (which may also fix the tiles). 0 leaves a size to the mapper.
 struct MappingRequest {
@@ -81,8 +88,9 @@ struct MappingRequest {
   uint32_t n_tile = 0;  // outputs per block
   uint32_t k_tile = 0;  // inputs per reduction tile
   uint32_t rows = 0;    // rows per tile (rows_outer) or per super tile (weights_outer)
+  Epilogue epilogue = Epilogue::kAuto;  // weights_outer
   bool from_file = false;
-  bool forces_tiles() const { return n_tile || k_tile || rows; }
+  bool forces_tiles() const { return n_tile || k_tile || rows || epilogue != Epilogue::kAuto; }
 };
 
 enum class LayerKind : uint8_t {

@@ -41,9 +41,16 @@ struct StreamedGemm {
   unsigned act_base = 0, scratch = 0;
   uint64_t act_dram_row = 0, act_buffer_bytes = 0;
   std::function<void(uint32_t nt)> begin_block, end_block;
+  std::function<void()> after_first_tile;  // emitted between a block's first and second tiles
 };
 
 // `g.layout` must be the one the tiles were written in.
+// One output block of nt outputs: its weight tiles from the `w` register's DRAM address (which
+// it advances past them), accumulating at the `acc` register's address.
+void emit_output_block(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGemm& s,
+                       const Geometry& g, uint32_t nt);
+// Every output block: `w` from w_dram, `acc` from acc (advanced past each block unless the
+// activations stream: then every block accumulates from acc).
 void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGemm& s,
                         const Geometry& g);
 

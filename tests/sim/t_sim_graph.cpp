@@ -120,9 +120,10 @@ TEST_CASE("a graph's program grows with its layers, not with its tensors", "[sim
     REQUIRE(large <= small + 3 * 12);
   }
   // A rows_outer linear layer is one loop nest, a weights_outer one two (the quantize pass and
-  // the gemm pass, whose edge super tile repeats its body): at most 60 instructions for each
-  // of the seven layers, and 160 more for each weights_outer one.
-  const size_t budget = 7 * 60 + (order == "rows_outer" ? 0 : 3 * 160);
+  // the gemm pass, whose edge super tile repeats its body; overlapped epilogues are unrolled,
+  // up to four chunks of rows, in three places): at most 60 instructions for each of the seven
+  // layers, and 400 more for each weights_outer one.
+  const size_t budget = 7 * 60 + (order == "rows_outer" ? 0 : 3 * 400);
   REQUIRE(large < budget);
   // One BitNet b1.58 2B4T-sized FFN block of one decode token, and of 64 prefill tokens.
   REQUIRE(instructions(1, 2560, 6912) < budget);

@@ -60,6 +60,25 @@ std::string slurp(const std::filesystem::path& p) {
   return s.str();
 }
 
+// Runs `workload` with a --mapping file of `entries` (layer name -> its mapping).
+Json run_mapped(const Json& workload, const std::vector<std::string>& sets, const Json& entries,
+                const sim::RunOptions& options) {
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("nmpsim_mapping_" + std::to_string(::getpid()) + ".json");
+  std::ofstream(file) << Json{{"layers", entries}}.dump();
+  sim::SimConfig c = test::make_config(workload, sets, options);
+  sim::apply_mapping_file(c.workload, file.string());
+  Json r = sim::run_isolated(c);
+  std::filesystem::remove(file);
+  return r;
+}
+Json run_mapped(const Json& workload, const std::vector<std::string>& sets, const Json& entries,
+                bool timing_only) {
+  sim::RunOptions options;
+  options.timing_only = timing_only;
+  return run_mapped(workload, sets, entries, options);
+}
+
 }  // namespace
 
 TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflows and SRAMs",
@@ -70,7 +89,8 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
   };
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_mapper_" + std::to_string(::getpid()));
-  int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0;
+  int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0, overlapped_blocked = 0,
+      overlapped_chunked = 0;
   for (int trial = 0; trial < 120; ++trial) {
     const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
     const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
@@ -85,20 +105,28 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         "hw.acc_sram.capacity_kib=" + std::to_string(pick(2, 8))};
     const uint64_t seed = pick(1, 1000);
     INFO("trial " << trial << ": " << kind.type << " " << kind.pe << " " << dataflow << " "
-                  << tokens << " x " << k << " -> " << n);
-    std::map<std::string, std::map<std::string, std::string>> outputs;  // order -> file -> bytes
+                  << tokens << " x " << k << " -> " << n << ", seed " << seed << ", "
+                  << Json(sets).dump());
+    std::map<std::string, std::map<std::string, std::string>> outputs;  // variant -> file -> bytes
     bool legal = true;
-    for (const std::string order : {"rows_outer", "weights_outer"}) {
-      INFO(order);
+    // weights_outer with each block's epilogue inline, then overlapped (a --mapping file).
+    for (const std::string variant : {"rows_outer", "weights_outer", "overlapped"}) {
+      INFO(variant);
+      const bool overlapped = variant == "overlapped";
+      const std::string order = overlapped ? "weights_outer" : variant;
       sim::RunOptions options;
-      options.dump_dir = (dir / order).string();
+      options.dump_dir = (dir / variant).string();
       std::filesystem::remove_all(options.dump_dir);
+      const Json w = two_linear(kind, tokens, k, n, order, seed);
+      const Json epilogue = {{"epilogue", overlapped ? "overlapped" : "inline"}};
       Json r;
       try {
-        r = sim::run_isolated(
-            test::make_config(two_linear(kind, tokens, k, n, order, seed), sets, options));
+        r = order == "rows_outer"
+                ? sim::run_isolated(test::make_config(w, sets, options))
+                : run_mapped(w, sets, {{"a", epilogue}, {"b", epilogue}}, options);
       } catch (const sim::ConfigError&) {
-        legal = false;  // a tile or a row does not fit these SRAMs in this order
+        if (overlapped) continue;  // two buffers of accumulators need twice the SRAM
+        legal = false;             // a tile or a row does not fit these SRAMs in this order
         break;
       }
       REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
@@ -106,26 +134,35 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         if (l["mapping"].is_null()) continue;
         REQUIRE(l["mapping"]["loop_order"] == order);
         if (order != "weights_outer") continue;
+        REQUIRE(l["mapping"]["epilogue"] == epilogue["epilogue"]);
+        const bool blocked = l["tiles"]["n"] < l["shape"]["n"];
         if (l["mapping"]["rows"]["super_tile"] < tokens) ++weights_outer_tiled;
-        if (l["tiles"]["n"] < l["shape"]["n"]) ++weights_outer_blocked;
+        if (blocked) ++weights_outer_blocked;
+        if (overlapped && blocked) ++overlapped_blocked;
+        if (overlapped && l["mapping"]["rows"]["epilogue"] < l["mapping"]["rows"]["super_tile"])
+          ++overlapped_chunked;
       }
       for (const auto& f : std::filesystem::directory_iterator(options.dump_dir)) {
         const std::string name = f.path().filename().string();
-        if (name.find("output") != std::string::npos) outputs[order][name] = slurp(f.path());
+        if (name.find("output") != std::string::npos) outputs[variant][name] = slurp(f.path());
       }
     }
     if (!legal) continue;
     REQUIRE(outputs["rows_outer"].size() == 3 * 2);  // each layer's patterns and values
     REQUIRE(outputs["rows_outer"] == outputs["weights_outer"]);
+    if (outputs.count("overlapped")) REQUIRE(outputs["rows_outer"] == outputs["overlapped"]);
     ++compared;
   }
   std::filesystem::remove_all(dir);
   INFO(compared << " compared; weights_outer layers with several super tiles: "
-                << weights_outer_tiled
-                << ", with several output blocks: " << weights_outer_blocked);
+                << weights_outer_tiled << ", with several output blocks: " << weights_outer_blocked
+                << "; overlapped with several blocks: " << overlapped_blocked
+                << ", with several chunks: " << overlapped_chunked);
   REQUIRE(compared >= 80);
   REQUIRE(weights_outer_tiled >= 10);
   REQUIRE(weights_outer_blocked >= 10);
+  REQUIRE(overlapped_blocked >= 10);
+  REQUIRE(overlapped_chunked >= 10);
 }
 
 TEST_CASE("the mapper's predicted DRAM payload is what the DMA moves, up to whole bursts",
@@ -250,25 +287,6 @@ TEST_CASE("a forced loop order that cannot fit names the layer and its JSON path
     REQUIRE(what.find("layer 1 (a)") != std::string::npos);
   }
 }
-
-namespace {
-
-// Runs `workload` with a --mapping file of `entries` (layer name -> its mapping).
-Json run_mapped(const Json& workload, const std::vector<std::string>& sets, const Json& entries,
-                bool timing_only) {
-  const std::filesystem::path file = std::filesystem::temp_directory_path() /
-                                     ("nmpsim_mapping_" + std::to_string(::getpid()) + ".json");
-  std::ofstream(file) << Json{{"layers", entries}}.dump();
-  sim::RunOptions options;
-  options.timing_only = timing_only;
-  sim::SimConfig c = test::make_config(workload, sets, options);
-  sim::apply_mapping_file(c.workload, file.string());
-  Json r = sim::run_isolated(c);
-  std::filesystem::remove(file);
-  return r;
-}
-
-}  // namespace
 
 TEST_CASE("a mapping file forces orders and tiles, and values do not move", "[sim]") {
   const Json w = two_linear(kKinds[0], 30, 200, 120, "auto", 5);

@@ -104,12 +104,12 @@ TEST_CASE("every shipped model lowers and validates at its real size", "[sim]") 
     const workloads::ModelSpec& m = c.workload.model;
     const workloads::Lowered l = workloads::lower_graph(m, nullptr, c.hw.params);
     // Loops: a layer's code (a recurrent layer's per direction, a weights_outer linear layer's
-    // two passes) stays small whatever its widths.
+    // two passes, whose overlapped epilogues are unrolled) stays small whatever its widths.
     size_t units = m.layers.size();
     for (const workloads::LayerSpec& s : m.layers)
       if (workloads::is_recurrent(s.kind)) units += s.directions();
     for (const workloads::LayerPlan& p : l.layers)
-      if (p.loop_order == "weights_outer") units += 2;
+      if (p.loop_order == "weights_outer") units += 4;
     REQUIRE(l.program.size() < 80 * units);
   }
 }
