@@ -51,15 +51,15 @@ struct Scorer {
   // MAC array cycles of a gemm of `rows` rows over one nt x kt weight tile.
   uint64_t tile_gemm_cycles(uint32_t nt, uint32_t kt, uint32_t rows) const {
     const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
-    const uint64_t load = ceil_div(
+    // A stationary tile's load: the adder tree reads the whole tile across the weight SRAM's
+    // banks at once; the systolic arrays shift it in a row per cycle.
+    const uint64_t tile_words = ceil_div(
         hw::weight_operand_bytes(std::min(C, s.n), std::min(R, s.k), c.g.layout), c.g.wgt_word);
+    const uint64_t load = c.g.layout.dataflow == hw::Dataflow::kAdderTree
+                              ? ceil_div(tile_words, c.g.wgt_words_per_cycle)
+                              : tile_words;
     const uint64_t per_fold = c.preload_overlap ? std::max<uint64_t>(rows, load) : rows + load;
     return per_fold * ceil_div(nt, C) * ceil_div(kt, R);
-  }
-  // ... over every weight tile.
-  uint64_t gemm_cycles(const WeightTiling& t, uint32_t rows) const {
-    return over_tiles(s.n, s.k, t.n_tile, t.k_tile,
-                      [&](uint32_t nt, uint32_t kt) { return tile_gemm_cycles(nt, kt, rows); });
   }
   // A DMA command of `bytes`: its latency, then its bytes at the peak rate.
   double transfer(uint64_t bytes) const {
@@ -70,25 +70,55 @@ struct Scorer {
   double vector(uint64_t rows, uint64_t elements, uint64_t passes) const {
     return static_cast<double>(rows * ceil_div(elements, c.vector_lanes) * passes);
   }
-  // Loading and quantizing `rows` rows (integer kinds: absmax, scale, round; others: round).
+  // Quantizing `rows` rows (integer kinds: absmax, its reciprocal, the scale, scaling,
+  // rounding, the factor: six commands; others: rounding), each command's pipeline drained.
+  double quantize_work(uint64_t rows) const {
+    const double commands = c.int_kind ? 6 : 1;
+    return vector(rows, s.k, c.int_kind ? 4 : 1) + commands * c.vector_pipeline_cycles;
+  }
+  // Loading and quantizing `rows` rows.
   double quantize(uint64_t rows) const {
-    return transfer(rows * s.k * c.tensor_bytes) + vector(rows, s.k, c.int_kind ? 4 : 1);
+    return transfer(rows * s.k * c.tensor_bytes) + quantize_work(rows);
   }
   // Converting `rows` x `nt` accumulators (x factor, + bias) and storing them.
   double epilogue(uint64_t rows, uint64_t nt) const {
-    const uint64_t passes = 1 + (c.int_kind ? 2 : 0) + (s.has_bias ? 2 : 0);
-    return vector(rows, nt, passes) + transfer(rows * nt * c.tensor_bytes);
+    const uint64_t ops = 1 + (c.int_kind ? 1 : 0) + (s.has_bias ? 1 : 0);
+    return vector(rows, nt, 2 * ops - 1) + static_cast<double>(ops) * c.vector_pipeline_cycles +
+           transfer(rows * nt * c.tensor_bytes);
+  }
+  // What every order does once: the constants and the bias in.
+  double setup() const {
+    return transfer(kNumConstBytes * c.vec_bytes) + (s.has_bias ? transfer(s.n * c.vec_bytes) : 0);
   }
   // f(nt) summed over the output blocks of n cut into blocks of nb.
   double over_blocks(uint32_t nb, const std::function<double(uint32_t)>& f) const {
     return static_cast<double>(s.n / nb) * f(nb) + (s.n % nb ? f(s.n % nb) : 0);
   }
-  // `stream_bytes` in `commands` DMA commands beside the gemms, `exposed` cycles beside them.
-  void finish(LinearMapping& m, uint64_t stream_bytes, uint64_t commands, double exposed) const {
-    m.stream_cycles = static_cast<uint64_t>(
-        std::ceil(static_cast<double>(commands) * c.dma_latency_cycles +
-                  static_cast<double>(stream_bytes) / c.dram_bytes_per_cycle));
-    m.exposed_cycles = static_cast<uint64_t>(std::ceil(exposed));
+  // The weight tiles of output blocks through the weight SRAM's two halves: the first tile's
+  // load, then each gemm beside the next tile's load. Its cycles are the longer of all the
+  // loads with the last tile's gemm and the first load with every gemm.
+  struct Stream {
+    double loads = 0, first = 0, gemms = 0, last = 0;
+    double cycles() const { return std::max(loads + last, first + gemms); }
+  };
+  // One output block of nt outputs, rows x k: each tile's weights, and `act_bytes` per input
+  // streamed beside them.
+  Stream block(uint32_t nt, uint32_t kt, uint32_t rows, uint64_t act_bytes) const {
+    const auto load = [&](uint32_t kk) {
+      return transfer(hw::weight_operand_bytes(nt, kk, c.g.layout)) +
+             (act_bytes ? transfer(act_bytes * kk) : 0.0);
+    };
+    const uint32_t full = s.k / kt, edge = s.k % kt;
+    Stream b;
+    b.loads = full * load(kt) + (edge ? load(edge) : 0.0);
+    b.first = load(std::min(kt, s.k));
+    b.gemms = static_cast<double>(full * tile_gemm_cycles(nt, kt, rows) +
+                                  (edge ? tile_gemm_cycles(nt, edge, rows) : 0));
+    b.last = static_cast<double>(tile_gemm_cycles(nt, edge ? edge : kt, rows));
+    return b;
+  }
+  void finish(LinearMapping& m, double cycles) const {
+    m.predicted_cycles = static_cast<uint64_t>(std::ceil(cycles));
     const double macs = static_cast<double>(s.m) * s.n * s.k;
     m.energy_pj = static_cast<double>(m.dram_bytes) * c.costs.dram_pj_per_byte +
                   macs * c.costs.mac_pj +
@@ -109,15 +139,18 @@ struct Scorer {
     const uint64_t streamed = tiles_of_rows * weight_bytes(m.tiling);
     m.dram_bytes = kNumConstBytes * vb + (s.has_bias ? uint64_t{s.n} * vb : 0) + streamed +
                    uint64_t{s.m} * s.k * c.tensor_bytes + uint64_t{s.m} * s.n * c.tensor_bytes;
-    m.mac_cycles = over_rows(s.m, m.m_tile, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = tiles_of_rows * tile_count(m.tiling);
-    // Per tile of rows, its rows in and quantized, its first weight tile, its outputs.
-    const double first_tile =
-        transfer(hw::weight_operand_bytes(std::min(nb, s.n), std::min(kt, s.k), c.g.layout));
-    const double exposed = static_cast<double>(over_rows(s.m, m.m_tile, [&](uint32_t r) {
-      return static_cast<uint64_t>(quantize(r) + first_tile + epilogue(r, s.n));
-    }));
-    finish(m, streamed, m.weight_tiles, exposed);
+    // Per tile of rows: its rows in and quantized, every weight tile streamed past them (the
+    // output blocks one after another without a pause), its outputs converted and stored.
+    finish(m, setup() + static_cast<double>(over_rows(s.m, m.m_tile, [&](uint32_t r) {
+                const Stream first = block(std::min(nb, s.n), kt, r, 0);
+                Stream all;
+                all.first = first.first;
+                all.last = block(s.n % nb ? s.n % nb : nb, kt, r, 0).last;
+                all.loads = over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, 0).loads; });
+                all.gemms = over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, 0).gemms; });
+                return static_cast<uint64_t>(quantize(r) + all.cycles() + epilogue(r, s.n));
+              })));
     return true;
   }
 
@@ -224,44 +257,38 @@ struct Scorer {
                    + factor_bytes                                    // factors
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
                    + uint64_t{s.m} * s.n * c.tensor_bytes;           // outputs
-    m.mac_cycles =
-        over_rows(s.m, p.super_rows, [&](uint32_t r) { return gemm_cycles(m.tiling, r); });
     m.weight_tiles = supers * tile_count(m.tiling);
-    // The quantize pass (rows in, quantized, out), then per super tile and block its first
-    // tile, and each epilogue inline, or the part of it the next block's first gemm does not
-    // cover and the last one whole.
-    const uint32_t k0 = std::min(kt, s.k);
     // The quantize pass: with two sets of buffers, each tile's vector work beside the DMA's
     // loading of the next and storing of the last, after the first tile's load.
     const auto quantize_tile = [&](uint32_t r) {
       const double load = transfer(uint64_t{r} * s.k * c.tensor_bytes);
       const double store = transfer(uint64_t{r} * p.xq_dram_row);
-      const double work = vector(r, s.k, c.int_kind ? 4 : 1);
+      const double work = quantize_work(r);
       return p.quantize_set ? std::max(work, load + store) : load + work + store;
     };
-    double exposed = static_cast<double>(over_rows(
-        s.m, p.quantize_rows, [&](uint32_t r) { return static_cast<uint64_t>(quantize_tile(r)); }));
-    if (p.quantize_set) {
-      const uint32_t r = std::min(s.m, p.quantize_rows);
-      exposed += transfer(uint64_t{r} * s.k * c.tensor_bytes);
-    }
-    exposed += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
-      const auto first_gemm = [&](uint32_t nt) {
-        return static_cast<double>(tile_gemm_cycles(nt, k0, r));
-      };
-      double super = over_blocks(nb, [&](uint32_t nt) {
-        const double first_tile =
-            transfer(hw::weight_operand_bytes(nt, k0, g.layout)) + transfer(uint64_t{r} * k0 * ab);
-        if (!overlapped) return first_tile + epilogue(r, nt);
-        return first_tile + std::max(0.0, epilogue(r, nt) - first_gemm(nt));
-      });
-      if (overlapped) {
-        const uint32_t last = s.n % nb ? s.n % nb : nb;
-        super += epilogue(r, last) - std::max(0.0, epilogue(r, last) - first_gemm(last));
+    double cycles = setup() + static_cast<double>(over_rows(s.m, p.quantize_rows, [&](uint32_t r) {
+                      return static_cast<uint64_t>(quantize_tile(r));
+                    }));
+    if (p.quantize_set)
+      cycles += transfer(uint64_t{std::min(s.m, p.quantize_rows)} * s.k * c.tensor_bytes);
+    // Per super tile, its blocks: each epilogue inline after its block; or overlapped, under
+    // the next block's first gemm (what it does not cover is exposed; its store joins the
+    // next block's loads), and the last one after the last block.
+    const uint32_t last_nt = s.n % nb ? s.n % nb : nb;
+    cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
+      const double blocks_time =
+          over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, uint64_t{r} * ab).cycles(); });
+      if (!overlapped) {
+        return static_cast<uint64_t>(blocks_time +
+                                     over_blocks(nb, [&](uint32_t nt) { return epilogue(r, nt); }));
       }
-      return static_cast<uint64_t>(super);
+      const double under = static_cast<double>(tile_gemm_cycles(nb, std::min(kt, s.k), r));
+      const double hidden =
+          over_blocks(nb, [&](uint32_t nt) { return std::max(0.0, epilogue(r, nt) - under); }) -
+          std::max(0.0, epilogue(r, last_nt) - under);
+      return static_cast<uint64_t>(blocks_time + hidden + epilogue(r, last_nt));
     }));
-    finish(m, streamed, 2 * m.weight_tiles, exposed);
+    finish(m, cycles);
     return true;
   }
 };

@@ -64,6 +64,7 @@ struct MapperContext {
   double dram_bytes_per_cycle = 64;  // peak, per accelerator cycle
   double dma_latency_cycles = 0;     // a DMA command's wait for its first data
   uint32_t vector_lanes = 64;
+  uint32_t vector_pipeline_cycles = 4;  // drained after each vector command
   MappingObjective objective = MappingObjective::kLatency;
   MapperCosts costs;
   // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
@@ -96,14 +97,11 @@ struct LinearMapping {
   uint32_t m_tile = 0;  // rows_outer: rows per tile; weights_outer: super_rows
   WeightsOuterPlan outer;
   uint64_t dram_bytes = 0;  // predicted payload: what the DMA commands ask for
-  // Predicted: the bytes streamed beside the gemms, the gemms, and what nothing overlaps.
-  uint64_t stream_cycles = 0, mac_cycles = 0, exposed_cycles = 0;
+  uint64_t predicted_cycles = 0;
   uint64_t weight_tiles = 0;  // weight tiles streamed (the DMA and gemm commands' count)
   uint32_t candidates = 0;    // mappings scored
   double energy_pj = 0;       // predicted (MapperCosts)
-  uint64_t cycles() const {
-    return (stream_cycles > mac_cycles ? stream_cycles : mac_cycles) + exposed_cycles;
-  }
+  uint64_t cycles() const { return predicted_cycles; }
 };
 
 // The cheapest legal mapping with what `want` fixes (its order, tiles, rows); candidates == 0

@@ -18,6 +18,8 @@ Geometry geometry_of(const hw::NmpParams& hw) {
   g.act_word = hw.act_sram.width_bits / 8;
   g.acc_word = hw.acc_sram.width_bits / 8;
   g.wgt_word = hw.weight_sram.width_bits / 8;
+  g.wgt_words_per_cycle =
+      uint64_t{hw.weight_sram.banks} * (hw.weight_sram.ports == hw::PortConfig::kTwoRw ? 2 : 1);
   g.act_cap = hw.act_sram.capacity_bytes;
   g.acc_cap = hw.acc_sram.capacity_bytes;
   g.wgt_cap = hw.weight_sram.capacity_bytes;

@@ -47,6 +47,7 @@ struct Geometry {
   hw::WeightLayout layout;
   hw::PeTraits traits;
   uint64_t act_word, acc_word, wgt_word;  // SRAM word bytes
+  uint64_t wgt_words_per_cycle;           // the weight SRAM's banks x read ports
   uint64_t act_cap, acc_cap, wgt_cap, wgt_half;
   bool int_kind;
 };

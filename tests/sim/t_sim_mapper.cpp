@@ -449,3 +449,55 @@ TEST_CASE("under the energy and EDP objectives no mapping of a small layer score
   CHECK(joules(energy) <= measured);
   CHECK(joules(energy) >= 0.5 * measured);
 }
+
+TEST_CASE("the mapper's predicted cycles follow the simulation on random shapes", "[sim]") {
+  // Timing-only linear layers on a 64 x 64 adder tree with LPDDR5 (the LLM machine), every PE
+  // kind: a decode's rows_outer streams its weights past one tile of rows, where the score's
+  // pipeline of loads and gemms is close (small layers' fixed costs are what it misses);
+  // weights_outer adds the quantize pass, the epilogues, SRAM port contention and strided
+  // short DMA rows, which the score models coarsely or not at all. The bounds are today's
+  // agreement, not issue 15's 2% target (docs/validation.md has the figures).
+  std::mt19937_64 rng(15);
+  auto pick = [&](uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
+  };
+  double worst_decode = 0, worst_prefill = 0;
+  int decodes = 0, prefills = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
+    const bool decode = trial % 2 == 0;
+    const uint32_t tokens = decode ? 1 : pick(64, 160);
+    const uint32_t k = pick(4, 24) * 64, n = pick(4, 24) * 64;
+    INFO("trial " << trial << ": " << kind.pe << " " << tokens << " x " << k << " -> " << n);
+    sim::RunOptions options;
+    options.timing_only = true;
+    const Json r = sim::run_isolated(test::make_config(
+        two_linear(kind, tokens, k, n, "auto", 3),
+        {std::string("hw.mac_array.pe=") + kind.pe, "hw.dram.standard=LPDDR5_16Gb_x16_6400",
+         "hw.dram.channels=4", "hw.weight_sram.capacity_kib=512", "hw.weight_sram.banks=16",
+         "hw.act_sram.capacity_kib=256", "hw.acc_sram.capacity_kib=256"},
+        options));
+    for (const Json& l : r["layers"]) {
+      if (l["mapping"].is_null()) continue;
+      const double predicted = l["mapping"]["predicted"]["cycles"].get<double>();
+      const double simulated = l["span_cycles"].get<double>();
+      const double error = std::fabs(predicted / simulated - 1);
+      INFO(l["name"] << " " << l["mapping"] << ": simulated " << simulated);
+      if (l["mapping"]["loop_order"] == "rows_outer" && decode) {
+        worst_decode = std::max(worst_decode, error);
+        ++decodes;
+        REQUIRE(error <= 0.15);
+      } else {
+        worst_prefill = std::max(worst_prefill, error);
+        ++prefills;
+        REQUIRE(error <= 0.40);
+      }
+    }
+  }
+  INFO(decodes << " decode layers, worst " << worst_decode << "; " << prefills << " others, worst "
+               << worst_prefill);
+  REQUIRE(decodes >= 40);
+  REQUIRE(prefills >= 40);
+  WARN("predicted vs simulated: decodes within " << worst_decode << ", others within "
+                                                 << worst_prefill);
+}
