@@ -702,6 +702,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.dma_latency_cycles = dram.latency_cycles;
       mc.vector_lanes = hw.vector_unit.lanes;
       mc.vector_pipeline_cycles = hw.vector_unit.pipeline_depth_cycles;
+      mc.act_port_shared = hw.act_sram.ports == hw::PortConfig::kOneRw;
+      mc.act_bytes_per_cycle =
+          uint64_t{hw.act_sram.banks} * g.act_word * (mc.act_port_shared ? 1 : 2);
       mc.objective = model.objective;
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;

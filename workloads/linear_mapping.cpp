@@ -65,26 +65,38 @@ struct Scorer {
   double transfer(uint64_t bytes) const {
     return c.dma_latency_cycles + static_cast<double>(bytes) / c.dram_bytes_per_cycle;
   }
-  // Vector unit beats over `rows` rows of `elements`: one per lane group and pass (a binary
-  // operation reads two operands: two passes).
-  double vector(uint64_t rows, uint64_t elements, uint64_t passes) const {
-    return static_cast<double>(rows * ceil_div(elements, c.vector_lanes) * passes);
+  // Vector unit beats of one command over `rows` rows of `elements` moving `bytes` bytes of the
+  // activation SRAM per element: per lane group, the cycles the SRAM takes to move them (at
+  // least one), then the pipeline's drain.
+  double vector(uint64_t rows, uint64_t elements, uint64_t bytes) const {
+    const uint64_t per_group =
+        std::max<uint64_t>(1, ceil_div(uint64_t{c.vector_lanes} * bytes, c.act_bytes_per_cycle));
+    return static_cast<double>(rows * ceil_div(elements, c.vector_lanes) * per_group +
+                               c.vector_pipeline_cycles);
   }
-  // Quantizing `rows` rows (integer kinds: absmax, its reciprocal, the scale, scaling,
-  // rounding, the factor: six commands; others: rounding), each command's pipeline drained.
+  // Quantizing `rows` rows. Integer kinds: absmax (reads the rows), its reciprocal and the
+  // scale (per row), scaling (reads both operands, writes), rounding (reads vec, writes act),
+  // the factor (per row); others: rounding.
   double quantize_work(uint64_t rows) const {
-    const double commands = c.int_kind ? 6 : 1;
-    return vector(rows, s.k, c.int_kind ? 4 : 1) + commands * c.vector_pipeline_cycles;
+    const uint64_t vb = c.vec_bytes, ab = c.g.traits.act_bytes;
+    if (!c.int_kind) return vector(rows, s.k, vb + ab);
+    return vector(rows, s.k, vb) + 3 * vector(1, rows, 3 * vb) + vector(rows, s.k, 3 * vb) +
+           vector(rows, s.k, vb + ab);
   }
   // Loading and quantizing `rows` rows.
   double quantize(uint64_t rows) const {
     return transfer(rows * s.k * c.tensor_bytes) + quantize_work(rows);
   }
-  // Converting `rows` x `nt` accumulators (x factor, + bias) and storing them.
+  // The vector work of converting `rows` x `nt` accumulators (written to the activation
+  // SRAM), x factor and + bias (each reading both operands and writing).
+  double epilogue_work(uint64_t rows, uint64_t nt) const {
+    const uint64_t vb = c.vec_bytes;
+    return vector(rows, nt, vb) + (c.int_kind ? vector(rows, nt, 3 * vb) : 0.0) +
+           (s.has_bias ? vector(rows, nt, 3 * vb) : 0.0);
+  }
+  // ... and storing them.
   double epilogue(uint64_t rows, uint64_t nt) const {
-    const uint64_t ops = 1 + (c.int_kind ? 1 : 0) + (s.has_bias ? 1 : 0);
-    return vector(rows, nt, 2 * ops - 1) + static_cast<double>(ops) * c.vector_pipeline_cycles +
-           transfer(rows * nt * c.tensor_bytes);
+    return epilogue_work(rows, nt) + transfer(rows * nt * c.tensor_bytes);
   }
   // What every order does once: the constants and the bias in.
   double setup() const {
@@ -282,10 +294,14 @@ struct Scorer {
         return static_cast<uint64_t>(blocks_time +
                                      over_blocks(nb, [&](uint32_t nt) { return epilogue(r, nt); }));
       }
+      // The epilogue under a gemm: what the gemm does not cover, and the cycles the array
+      // waits while the vector unit holds the activation SRAM's port (when they share one).
       const double under = static_cast<double>(tile_gemm_cycles(nb, std::min(kt, s.k), r));
-      const double hidden =
-          over_blocks(nb, [&](uint32_t nt) { return std::max(0.0, epilogue(r, nt) - under); }) -
-          std::max(0.0, epilogue(r, last_nt) - under);
+      const auto beside = [&](uint32_t nt) {
+        return std::max(0.0, epilogue(r, nt) - under) +
+               (c.act_port_shared ? epilogue_work(r, nt) : 0.0);
+      };
+      const double hidden = over_blocks(nb, beside) - beside(last_nt);
       return static_cast<uint64_t>(blocks_time + hidden + epilogue(r, last_nt));
     }));
     finish(m, cycles);

@@ -65,6 +65,8 @@ struct MapperContext {
   double dma_latency_cycles = 0;     // a DMA command's wait for its first data
   uint32_t vector_lanes = 64;
   uint32_t vector_pipeline_cycles = 4;  // drained after each vector command
+  uint64_t act_bytes_per_cycle = 256;   // the activation SRAM's: banks x word bytes x ports
+  bool act_port_shared = true;          // the array and the vector unit share its one port
   MappingObjective objective = MappingObjective::kLatency;
   MapperCosts costs;
   // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
