@@ -269,7 +269,10 @@ struct DramRate {
   double bytes_per_cycle = 0, latency_cycles = 0;
 };
 DramRate dram_rate(const hw::NmpParams& hw) {
-  if (hw.dram.simple) return {hw.dram.bytes_per_cycle, static_cast<double>(hw.dram.latency_cycles)};
+  if (hw.dram.simple) {
+    return {static_cast<double>(hw.dram.bytes_per_cycle),
+            static_cast<double>(hw.dram.latency_cycles)};
+  }
   constexpr uint64_t kCalibrationBytes = uint64_t{1} << 19;
   hw::Dram dram(hw.dram, hw::ZeroPages(), hw.dram.device.capacity_bytes());
   const uint64_t burst = hw.dram.request_bytes();

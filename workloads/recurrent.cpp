@@ -308,9 +308,7 @@ class ExactCell {
   ExactCell(const LayerSpec& l, const RecurrentDirection& d, const arith::VectorMath& vm,
             const hw::NmpParams& hw, const LayerPlan& plan)
       : l_(l),
-        d_(d),
         vm_(vm),
-        plan_(plan),
         pe_(hw.mac_array.pe),
         act_(hw::activation_format(pe_)),
         w_gemm_(pe_, d.w.encoded.patterns.data(), l.gates() * l.hidden, l.in_features,
@@ -383,9 +381,7 @@ class ExactCell {
   }
 
   const LayerSpec& l_;
-  const RecurrentDirection& d_;
   const arith::VectorMath& vm_;
-  const LayerPlan& plan_;
   hw::PeKind pe_;
   const arith::NumberFormat& act_;
   GemmReference w_gemm_, u_gemm_;  // the gates' weights W and U
