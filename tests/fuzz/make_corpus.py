@@ -133,6 +133,8 @@ put("mapping", "forced_both.json", json.dumps({"layers": {"a": {"loop_order": "w
                                                      "k_tile": 64, "rows": 10}}}))
 put("mapping", "rows_outer.json", json.dumps({"layers": {"b": {"loop_order": "rows_outer", "n_tile": 32,
                                                     "rows": 5}}}))
+put("mapping", "overlapped.json", json.dumps({"layers": {"a": {"epilogue": "overlapped", "n_tile": 64},
+                                                     "b": {"epilogue": "inline"}}}))
 put("mapping", "bad_k_tile.json", json.dumps({"layers": {"a": {"k_tile": 30}}}))
 put("mapping", "unknown_layer.json", json.dumps({"layers": {"zz": {}}}))
 put("mapping", "large.json", json.dumps({"layers": {"a": {"loop_order": "auto"},
