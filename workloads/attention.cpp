@@ -62,6 +62,7 @@ struct Layout {
   uint64_t qv, qs, qq, sv, pq, ov, a, r, q, f, consts, act_end;
   uint64_t acc_s, acc_o, s_acc_row, o_acc_row;
   uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
+  bool kv_double_buffered = false;         // two heads' caches fit (kv_cache not "sram")
 };
 
 Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint64_t eb,
@@ -121,7 +122,7 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
     throw LoweringError("workload", at + "/context",
                         where + ": at most 65535 key positions (the gemm's n field)");
   }
-  const Layout x = plan_layout(l, T, L, eb, g);
+  Layout x = plan_layout(l, T, L, eb, g);
   if (x.mt == 0) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
                         where +
@@ -137,6 +138,7 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
             (l.kv_in_sram ? std::string("the whole KV cache") : "one key/value head") + " (" +
             std::to_string(kv_bytes) + " bytes); it holds " + std::to_string(g.wgt_cap));
   }
+  x.kv_double_buffered = !l.kv_in_sram && 2 * x.group_bytes <= g.wgt_cap;
   return x;
 }
 
@@ -229,43 +231,88 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   if (l.kv_in_sram) kv_loop(load_kv, x.group_bytes);
   b.li(kRegQDram, q_dram);
   b.li(kRegODram, o_dram);
-  kv_loop(
-      [&] {
-        if (!l.kv_in_sram) load_kv();
-        b.li(kRegHeads, group);
-        const uint64_t loop = b.here();
-        for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
-          const uint32_t m = std::min(x.mt, T - q0);
-          b.li(kRegSram, x.qv);
-          b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
-          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row,
-                storage.convert);
-          quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
-          b.li(kRegAct, x.qq);
-          b.addi(kRegWgt, kRegBase, 0);
-          b.li(kRegAcc, x.acc_s);
-          b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row,
-                 isa::AccMode::kOverwrite);
-          dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
-          b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, l.causal(),
-                    l.causal() ? l.context + q0 : 0);
-          quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
-          b.li(kRegAct, x.pq);
-          b.addi(kRegWgt, kRegBase, static_cast<int64_t>(v_offset));
-          b.li(kRegAcc, x.acc_o);
-          b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row,
-                 isa::AccMode::kOverwrite);
-          dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
-          b.li(kRegSram, x.ov);
-          b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
-          b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row,
-                storage.convert);
-        }
-        b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * db));
-        b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * db));
-        b.dbnz(kRegHeads, loop);
-      },
-      l.kv_in_sram ? x.group_bytes : 0);
+  // One query head over the key/value head whose caches sit at kRegBase in the weight SRAM;
+  // `after_scores` follows its first tile of rows' first gemm.
+  const auto head = [&](const std::function<void()>& after_scores) {
+    for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
+      const uint32_t m = std::min(x.mt, T - q0);
+      b.li(kRegSram, x.qv);
+      b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row,
+            storage.convert);
+      quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
+      b.li(kRegAct, x.qq);
+      b.addi(kRegWgt, kRegBase, 0);
+      b.li(kRegAcc, x.acc_s);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);
+      if (q0 == 0 && after_scores) after_scores();
+      dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
+      b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, l.causal(),
+                l.causal() ? l.context + q0 : 0);
+      quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
+      b.li(kRegAct, x.pq);
+      b.addi(kRegWgt, kRegBase, static_cast<int64_t>(v_offset));
+      b.li(kRegAcc, x.acc_o);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row, isa::AccMode::kOverwrite);
+      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
+      b.li(kRegSram, x.ov);
+      b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row,
+            storage.convert);
+    }
+    b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * db));
+    b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * db));
+  };
+  // The query heads of a key/value head: the first (with `after_scores`), then a loop.
+  const auto heads = [&](const std::function<void()>& after_scores) {
+    head(after_scores);
+    if (group < 2) return;
+    b.li(kRegHeads, group - 1);
+    const uint64_t loop = b.here();
+    head(nullptr);
+    b.dbnz(kRegHeads, loop);
+  };
+  if (l.kv_in_sram) {
+    kv_loop([&] { heads(nullptr); }, x.group_bytes);
+    return;
+  }
+  if (!x.kv_double_buffered) {
+    kv_loop(
+        [&] {
+          load_kv();
+          heads(nullptr);
+        },
+        0);
+    return;
+  }
+  // Two buffers of one head's caches: the next key/value head's caches load into the other
+  // buffer right after this head's first scores gemm is issued (so that its queries are not
+  // queued behind them), and the DMA streams them while the array and the vector unit attend;
+  // without it the in-order controller issues each head's loads only after the last head's
+  // output store. kRegBase alternates between the buffers; the last head prefetches nothing.
+  const auto other_buffer = [&] {
+    b.li(kRegWgt, x.group_bytes);
+    b.sub(kRegBase, kRegWgt, kRegBase);
+  };
+  const auto prefetch = [&] {
+    b.addi(kRegK, kRegK, static_cast<int64_t>(cache_stride));
+    b.addi(kRegV, kRegV, static_cast<int64_t>(cache_stride));
+    other_buffer();
+    load_kv();
+    other_buffer();
+  };
+  b.li(kRegK, k_dram.front());
+  b.li(kRegV, v_dram.front());
+  b.li(kRegBase, 0);
+  load_kv();
+  if (l.kv_heads > 1) {
+    b.li(kRegKv, l.kv_heads - 1);
+    const uint64_t loop = b.here();
+    heads(prefetch);
+    other_buffer();
+    b.dbnz(kRegKv, loop);
+  }
+  heads(nullptr);
 }
 
 // The caches' first `filled` positions (of L) from the layer's data, in the array's layout, and

@@ -315,6 +315,29 @@ void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint
   }
 }
 
+// The start of a weights_outer super tile of m rows (kRegX its quantized rows in DRAM): its
+// factors in (integer kinds), kRegAcc at the layer's bias; and its gemm, whose activations
+// stream beside the weight tiles.
+StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l,
+                              uint32_t m, const Geometry& gl, bool int_kind,
+                              const TensorStorage& storage, bool ternary_weights) {
+  const WeightsOuterPlan& p = lay.mapping.outer;
+  const uint64_t vb = storage.vec_bytes;
+  if (int_kind) {
+    b.li(kRegSram, p.factors);
+    b.addi(kRegAct, kRegX, static_cast<int64_t>(uint64_t{l.in_features} * gl.traits.act_bytes));
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
+  }
+  if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
+  StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
+  gemm.stream_acts = true;
+  gemm.act_base = kRegX;
+  gemm.scratch = kRegSram;
+  gemm.act_dram_row = p.xq_dram_row;
+  gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
+  return gemm;
+}
+
 // The gemm pass of weights_outer with overlapped epilogues (linear_mapping.hpp): blocks
 // accumulate into two buffers in turn (kRegB holds the current one's address); a block's
 // epilogue, unrolled a chunk of rows at a time into alternating buffers of converted rows,
@@ -327,9 +350,8 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
                                const TensorStorage& storage, bool ternary_weights) {
   const WeightsOuterPlan& p = lay.mapping.outer;
   const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
-  const uint32_t k = l.in_features, n = l.out_features, nb = lay.tiling.n_tile;
-  const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
-  const uint64_t xq_bytes = uint64_t{k} * gl.traits.act_bytes, n_dram = uint64_t{n} * db;
+  const uint32_t n = l.out_features, nb = lay.tiling.n_tile;
+  const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes, n_dram = uint64_t{n} * db;
   const uint32_t mo = p.epilogue_rows;
   const auto other_buffer = [&](unsigned into) {  // into = the buffer kRegB does not hold
     b.li(kRegK, p.acc_buffer);
@@ -378,19 +400,8 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
   };
   row_loop(b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
            [&](uint32_t m) {
-             if (int_kind) {
-               b.li(kRegSram, p.factors);
-               b.addi(kRegAct, kRegX, static_cast<int64_t>(xq_bytes));
-               b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb,
-                     p.xq_dram_row);
-             }
-             if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
-             StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
-             gemm.stream_acts = true;
-             gemm.act_base = kRegX;
-             gemm.scratch = kRegSram;
-             gemm.act_dram_row = p.xq_dram_row;
-             gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
+             StreamedGemm gemm =
+                 begin_super_tile(b, lay, l, m, gl, int_kind, storage, ternary_weights);
              StreamedGemmRegs regs = kGemmRegs;
              regs.acc = kRegB;
              b.li(kRegW, gemm.w_dram);
@@ -503,18 +514,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   row_loop(
       b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
       [&](uint32_t m) {
-        if (int_kind) {
-          b.li(kRegSram, p.factors);
-          b.addi(kRegAct, kRegX, static_cast<int64_t>(xq_bytes));
-          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
-        }
-        if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
-        StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
-        gemm.stream_acts = true;
-        gemm.act_base = kRegX;
-        gemm.scratch = kRegSram;
-        gemm.act_dram_row = p.xq_dram_row;
-        gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
+        StreamedGemm gemm = begin_super_tile(b, lay, l, m, gl, int_kind, storage, ternary_weights);
         gemm.begin_block = [&](uint32_t nt) {
           if (!l.has_bias) return;
           b.li(kRegSram, p.bias);

@@ -16,7 +16,7 @@ namespace {
 constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes, gemm strides
 constexpr uint32_t kMaxRows16 = 65535;                      // dma rows, gemm m and n
 constexpr uint64_t kNumConstBytes = 2;                      // 127 and s_W / 127, in vec
-constexpr uint64_t kMaxOverlappedChunks = 4;
+constexpr uint64_t kMaxOverlappedChunks = 4;  // an overlapped epilogue is unrolled: its code
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
@@ -61,7 +61,7 @@ struct Scorer {
     const uint64_t per_fold = c.preload_overlap ? std::max<uint64_t>(rows, load) : rows + load;
     return per_fold * ceil_div(nt, C) * ceil_div(kt, R);
   }
-  // A DMA command of `bytes`: its latency, then its bytes at the peak rate.
+  // A DMA command of `bytes`: its latency, then its bytes at the DRAM's sustained rate.
   double transfer(uint64_t bytes) const {
     return c.dma_latency_cycles + static_cast<double>(bytes) / c.dram_bytes_per_cycle;
   }
@@ -284,8 +284,8 @@ struct Scorer {
     if (p.quantize_set)
       cycles += transfer(uint64_t{std::min(s.m, p.quantize_rows)} * s.k * c.tensor_bytes);
     // Per super tile, its blocks: each epilogue inline after its block; or overlapped, under
-    // the next block's first gemm (what it does not cover is exposed; its store joins the
-    // next block's loads), and the last one after the last block.
+    // the next block's first gemm (what it does not cover is exposed), and the last one after
+    // the last block.
     const uint32_t last_nt = s.n % nb ? s.n % nb : nb;
     cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
       const double blocks_time =
