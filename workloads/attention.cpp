@@ -290,10 +290,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   // queued behind them), and the DMA streams them while the array and the vector unit attend;
   // without it the in-order controller issues each head's loads only after the last head's
   // output store. kRegBase alternates between the buffers; the last head prefetches nothing.
-  const auto other_buffer = [&] {
-    b.li(kRegWgt, x.group_bytes);
-    b.sub(kRegBase, kRegWgt, kRegBase);
-  };
+  const auto other_buffer = [&] { b.rsubi(kRegBase, x.group_bytes, kRegBase, kRegWgt); };
   const auto prefetch = [&] {
     b.addi(kRegK, kRegK, static_cast<int64_t>(cache_stride));
     b.addi(kRegV, kRegV, static_cast<int64_t>(cache_stride));

@@ -354,8 +354,7 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
   const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes, n_dram = uint64_t{n} * db;
   const uint32_t mo = p.epilogue_rows;
   const auto other_buffer = [&](unsigned into) {  // into = the buffer kRegB does not hold
-    b.li(kRegK, p.acc_buffer);
-    b.sub(into, kRegK, kRegB);
+    b.rsubi(into, p.acc_buffer, kRegB, kRegK);
   };
   // The epilogue of the previous block (m rows, nt outputs, in the buffer kRegB does not hold):
   // kRegY at its first row and column, left at the next block's first column.
@@ -454,8 +453,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   // come the last full tile and the edge tile.
   const uint32_t qr = p.quantize_rows, full = rows / qr, edge = rows % qr;
   const auto other_set = [&] {  // kRegK = the other set's offset
-    b.li(kRegK, p.quantize_set);
-    b.sub(kRegK, kRegK, kRegB);
+    b.rsubi(kRegK, p.quantize_set, kRegB, kRegK);
   };
   const auto load = [&](unsigned set, uint32_t m) {
     b.addi(kRegSram, set, static_cast<int64_t>(p.xv));

@@ -16,7 +16,8 @@ namespace {
 constexpr uint64_t kMaxRowBytes = (uint64_t{1} << 24) - 1;  // dma row_bytes, gemm strides
 constexpr uint32_t kMaxRows16 = 65535;                      // dma rows, gemm m and n
 constexpr uint64_t kNumConstBytes = 2;                      // 127 and s_W / 127, in vec
-constexpr uint64_t kMaxOverlappedChunks = 4;  // an overlapped epilogue is unrolled: its code
+// An overlapped epilogue is unrolled a chunk of rows at a time: its code grows with them.
+constexpr uint64_t kMaxOverlappedChunks = 4;
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 

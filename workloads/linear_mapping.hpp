@@ -20,11 +20,11 @@
 // (or all of k), so the array's blocks fall at the same inputs (reference.cpp); output-
 // stationary arrays, whose blocks are whole tiles, keep the rows_outer reduction tile.
 //
-// The score (docs/architecture.md#mapper): the bytes streamed beside the gemms over the DRAM's
-// peak bytes per accelerator cycle, against the MAC array's folds (each the larger of its rows
-// and its stationary load, or their sum without preload overlap); the larger, plus the cycles
-// the order leaves exposed (the work nothing overlaps: loading and quantizing rows, each inline
-// epilogue, the last overlapped one, a block's first tile), is the predicted cycles.
+// The score (docs/architecture.md#mapper) follows the schedule: DMA commands at the DRAM's
+// sustained rate after its first-data latency, runs of weight tiles as a load/gemm pipeline
+// through the weight SRAM's halves, vector commands at the activation SRAM's bytes per cycle,
+// the quantize pass, and each epilogue inline or the part of it an overlapping gemm does not
+// cover; their sum is the predicted cycles.
 // The predicted energy prices the payload bytes, the MACs and the static power over the
 // predicted cycles (MapperCosts). The objective's figure decides (latency: cycles; energy;
 // edp: energy x cycles), then the fewest cycles, the fewest bytes, the fewest (largest) weight
@@ -61,7 +61,7 @@ struct MapperContext {
   bool int_kind = false;           // per-row absmax quantization, a factor per row
   bool whole_tile_blocks = false;  // output-stationary: the reduction tile orders the sums
   bool preload_overlap = true;
-  double dram_bytes_per_cycle = 64;  // peak, per accelerator cycle
+  double dram_bytes_per_cycle = 64;  // sustained on a long sequential read, per cycle
   double dma_latency_cycles = 0;     // a DMA command's wait for its first data
   uint32_t vector_lanes = 64;
   uint32_t vector_pipeline_cycles = 4;  // drained after each vector command

@@ -1,5 +1,7 @@
 #include "workloads/program_builder.hpp"
 
+#include <stdexcept>
+
 namespace nmp::workloads {
 
 using isa::Opcode;
@@ -18,6 +20,12 @@ void ProgramBuilder::addi(unsigned rd, unsigned rs, int64_t imm) {
 
 void ProgramBuilder::sub(unsigned rd, unsigned rs, unsigned rt) {
   emit(Opcode::kSub, {rd, rs, rt});
+}
+
+void ProgramBuilder::rsubi(unsigned rd, uint64_t value, unsigned rs, unsigned scratch) {
+  if (scratch == rs) throw std::logic_error("rsubi: the scratch register would clobber rs");
+  li(scratch, value);
+  sub(rd, scratch, rs);
 }
 
 void ProgramBuilder::dbnz(unsigned rs, uint64_t target) {

@@ -37,6 +37,9 @@ class ProgramBuilder {
   void li(unsigned rd, uint64_t value);
   void addi(unsigned rd, unsigned rs, int64_t imm);
   void sub(unsigned rd, unsigned rs, unsigned rt);
+  // rd = value - rs, through `scratch` (which must not be rs): the other of two buffers
+  // whose addresses sum to `value`.
+  void rsubi(unsigned rd, uint64_t value, unsigned rs, unsigned scratch);
   void dbnz(unsigned rs, uint64_t target);
   void layer(uint32_t id);
   // dma.load or dma.store; `convert`: activation rows, dram.activation_format in DRAM and the
