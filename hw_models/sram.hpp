@@ -33,6 +33,27 @@ enum class Access : uint8_t { kRead, kWrite };
 
 const char* to_string(PortConfig ports);
 
+// The port class an access uses (0 or 1: two streams contend only within a class), and a
+// bank's ports of a class.
+inline unsigned port_class(PortConfig ports, Access access) {
+  return ports == PortConfig::kOneROneW && access == Access::kWrite ? 1 : 0;
+}
+inline uint32_t ports_of_class(PortConfig ports, unsigned cls) {
+  switch (ports) {
+    case PortConfig::kOneRw:
+      return cls == 0 ? 1 : 0;
+    case PortConfig::kOneROneW:
+      return 1;
+    case PortConfig::kTwoRw:
+      return cls == 0 ? 2 : 0;
+  }
+  return 0;
+}
+// Accesses of one kind a bank serves in a cycle.
+inline uint32_t bank_ports(PortConfig ports, Access access) {
+  return ports_of_class(ports, port_class(ports, access));
+}
+
 struct SramParams {
   std::string name;  // "wsram", "asram", "acc": also the prefix of its energy keys
   uint64_t capacity_bytes = 0;
@@ -65,9 +86,7 @@ class Sram {
     return params_.banks * ports_of_class(port_class(access));
   }
   // Port class an access uses: 0 or 1. Two streams contend only if they use the same class.
-  unsigned port_class(Access access) const {
-    return params_.ports == PortConfig::kOneROneW && access == Access::kWrite ? 1 : 0;
-  }
+  unsigned port_class(Access access) const { return hw::port_class(params_.ports, access); }
 
   uint8_t* data() { return data_.data(); }
   const uint8_t* data() const { return data_.data(); }
@@ -114,17 +133,7 @@ class Sram {
     uint32_t count = 0;
   };
   void materialize_run(unsigned cls);
-  uint32_t ports_of_class(unsigned cls) const {
-    switch (params_.ports) {
-      case PortConfig::kOneRw:
-        return cls == 0 ? 1 : 0;
-      case PortConfig::kOneROneW:
-        return 1;
-      case PortConfig::kTwoRw:
-        return cls == 0 ? 2 : 0;
-    }
-    return 0;
-  }
+  uint32_t ports_of_class(unsigned cls) const { return hw::ports_of_class(params_.ports, cls); }
 
   SramParams params_;
   unsigned id_;

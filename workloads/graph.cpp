@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "hw_models/dram.hpp"
+#include "hw_models/sram.hpp"
 #include "hw_models/weight_layout.hpp"
 #include "workloads/attention.hpp"
 #include "workloads/linear_mapping.hpp"
@@ -703,9 +704,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.dma_latency_cycles = dram.latency_cycles;
       mc.vector_lanes = hw.vector_unit.lanes;
       mc.vector_pipeline_cycles = hw.vector_unit.pipeline_depth_cycles;
-      mc.act_port_shared = hw.act_sram.ports == hw::PortConfig::kOneRw;
+      // One port for the array's reads and the vector unit's reads and writes alike (1rw).
+      const hw::PortConfig act_ports = hw.act_sram.ports;
+      const bool write_ports_apart = hw::port_class(act_ports, hw::Access::kRead) !=
+                                     hw::port_class(act_ports, hw::Access::kWrite);
+      mc.act_port_shared = !write_ports_apart && hw::bank_ports(act_ports, hw::Access::kRead) == 1;
       mc.act_bytes_per_cycle =
-          uint64_t{hw.act_sram.banks} * g.act_word * (mc.act_port_shared ? 1 : 2);
+          uint64_t{hw.act_sram.banks} * g.act_word *
+          (hw::bank_ports(act_ports, hw::Access::kRead) +
+           (write_ports_apart ? hw::bank_ports(act_ports, hw::Access::kWrite) : 0));
       mc.objective = model.objective;
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;

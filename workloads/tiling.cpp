@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "hw_models/sram.hpp"
+
 namespace nmp::workloads {
 
 namespace {
@@ -19,7 +21,7 @@ Geometry geometry_of(const hw::NmpParams& hw) {
   g.acc_word = hw.acc_sram.width_bits / 8;
   g.wgt_word = hw.weight_sram.width_bits / 8;
   g.wgt_words_per_cycle =
-      uint64_t{hw.weight_sram.banks} * (hw.weight_sram.ports == hw::PortConfig::kTwoRw ? 2 : 1);
+      uint64_t{hw.weight_sram.banks} * hw::bank_ports(hw.weight_sram.ports, hw::Access::kRead);
   g.act_cap = hw.act_sram.capacity_bytes;
   g.acc_cap = hw.acc_sram.capacity_bytes;
   g.wgt_cap = hw.weight_sram.capacity_bytes;
