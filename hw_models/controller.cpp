@@ -74,14 +74,7 @@ bool Controller::units_drained(unsigned mask) const {
 const Command& Controller::pending_command() const {
   if (pending_valid_) return pending_;
   const isa::Decoded& d = current();
-  Command cmd;
-  cmd.opcode = d.spec->opcode;
-  cmd.pc = pc_;
-  cmd.layer = layer_;
-  for (size_t i = 0; i < d.spec->operands.size(); ++i) {
-    const bool is_reg = d.spec->operands[i].kind == isa::OperandKind::kReg;
-    cmd.args[i] = is_reg ? regs_[d.ufield(i)] : d.ufield(i);
-  }
+  Command cmd = unit_command(d, pc_, layer_, regs_);
   try {
     cmd.footprint = units_[static_cast<size_t>(d.spec->unit)]->footprint(cmd);
   } catch (const SimulationError& e) {
@@ -150,54 +143,67 @@ void Controller::tick(Cycles now) {
   if (timeline_) timeline_->controller(static_cast<uint8_t>(stall_), now, 1);
 }
 
+ControlStep execute_control(const isa::Decoded& d, uint32_t pc, Registers& regs) {
+  auto set = [&regs](uint64_t r, uint64_t v) {
+    if (r != 0) regs[r] = v;  // r0 always reads 0
+  };
+  auto reg = [&regs, &d](unsigned operand) { return regs[d.ufield(operand)]; };
+  using namespace isa::ctrl;
+  switch (d.spec->opcode) {
+    case Opcode::kLi:
+      set(d.ufield(kRd), d.ufield(kLiImm));
+      break;
+    case Opcode::kAddi:
+      set(d.ufield(kRd), reg(kRs) + d.ufield(kAddiImm));
+      break;
+    case Opcode::kAdd:
+      set(d.ufield(kRd), reg(kRs) + reg(kRt));
+      break;
+    case Opcode::kSub:
+      set(d.ufield(kRd), reg(kRs) - reg(kRt));
+      break;
+    case Opcode::kJmp:
+      return {static_cast<uint32_t>(d.ufield(kJmpTarget)), true};
+    case Opcode::kBnez:
+      if (reg(kBranchReg) != 0) return {static_cast<uint32_t>(d.ufield(kBranchTarget)), true};
+      break;
+    case Opcode::kDbnz:
+      set(d.ufield(kBranchReg), reg(kBranchReg) - 1);
+      if (reg(kBranchReg) != 0) return {static_cast<uint32_t>(d.ufield(kBranchTarget)), true};
+      break;
+    default:
+      break;  // layer, halt, nop, sync: no register changes
+  }
+  return {pc + 1, false};
+}
+
+Command unit_command(const isa::Decoded& d, uint32_t pc, uint32_t layer, const Registers& regs) {
+  Command cmd;
+  cmd.opcode = d.spec->opcode;
+  cmd.pc = pc;
+  cmd.layer = layer;
+  for (size_t i = 0; i < d.spec->operands.size(); ++i) {
+    const bool is_reg = d.spec->operands[i].kind == isa::OperandKind::kReg;
+    cmd.args[i] = is_reg ? regs[d.ufield(i)] : d.ufield(i);
+  }
+  return cmd;
+}
+
 void Controller::execute(Cycles now) {
   const isa::Decoded& d = current();
-  auto set = [this](uint64_t r, uint64_t v) {
-    if (r != 0) regs_[r] = v;  // r0 always reads 0
-  };
-  auto reg = [this, &d](unsigned operand) { return regs_[d.ufield(operand)]; };
   uint32_t next_pc = pc_ + 1;
-  auto branch = [&](uint64_t target) {
-    next_pc = static_cast<uint32_t>(target);
-    bubble_ = params_.branch_penalty_cycles;
-  };
   const Unit unit = d.spec->unit;
   if (unit == Unit::kController) {
     ++stats().issued_control;
-    using namespace isa::ctrl;
-    switch (d.spec->opcode) {
-      case Opcode::kLi:
-        set(d.ufield(kRd), d.ufield(kLiImm));
-        break;
-      case Opcode::kAddi:
-        set(d.ufield(kRd), reg(kRs) + d.ufield(kAddiImm));
-        break;
-      case Opcode::kAdd:
-        set(d.ufield(kRd), reg(kRs) + reg(kRt));
-        break;
-      case Opcode::kSub:
-        set(d.ufield(kRd), reg(kRs) - reg(kRt));
-        break;
-      case Opcode::kJmp:
-        branch(d.ufield(kJmpTarget));
-        break;
-      case Opcode::kBnez:
-        if (reg(kBranchReg) != 0) branch(d.ufield(kBranchTarget));
-        break;
-      case Opcode::kDbnz:
-        set(d.ufield(kBranchReg), reg(kBranchReg) - 1);
-        if (reg(kBranchReg) != 0) branch(d.ufield(kBranchTarget));
-        break;
-      case Opcode::kLayer:
-        layer_ = static_cast<uint32_t>(d.ufield(kLayerId));
-        if (layer_ >= layer_starts_.size()) layer_starts_.resize(layer_ + 1, now);
-        layer_starts_[layer_] = now;
-        break;
-      case Opcode::kHalt:
-        halted_ = true;
-        break;
-      default:
-        break;  // nop, sync
+    const ControlStep step = execute_control(d, pc_, regs_);
+    next_pc = step.next_pc;
+    if (step.branch_taken) bubble_ = params_.branch_penalty_cycles;
+    if (d.spec->opcode == Opcode::kLayer) {
+      layer_ = static_cast<uint32_t>(d.ufield(isa::ctrl::kLayerId));
+      if (layer_ >= layer_starts_.size()) layer_starts_.resize(layer_ + 1, now);
+      layer_starts_[layer_] = now;
+    } else if (d.spec->opcode == Opcode::kHalt) {
+      halted_ = true;
     }
   } else {
     Command cmd = pending_command();

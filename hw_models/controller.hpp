@@ -43,6 +43,18 @@ enum class IssueStall : uint8_t {
 // "queue_full_dma", ..., "branch"; kNone: "issue".
 const char* to_string(IssueStall stall);
 
+using Registers = std::array<uint64_t, isa::kNumRegs>;
+
+// A controller instruction's effect on the registers (r0 stays 0), and the next pc. `layer`,
+// `halt`, `nop` and `sync` change no register.
+struct ControlStep {
+  uint32_t next_pc = 0;
+  bool branch_taken = false;  // costs branch_penalty_cycles
+};
+ControlStep execute_control(const isa::Decoded& d, uint32_t pc, Registers& regs);
+// A unit instruction as its unit receives it: register operands resolved (no footprint yet).
+Command unit_command(const isa::Decoded& d, uint32_t pc, uint32_t layer, const Registers& regs);
+
 struct ControllerStats {
   uint64_t issued_control = 0;  // executed by the controller itself
   uint64_t issued_dma = 0;
@@ -94,7 +106,7 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   mutable uint32_t decoded_pc_ = UINT32_MAX;
   std::array<QueuedUnit*, 4> units_;
   Scoreboard& scoreboard_;
-  std::array<uint64_t, isa::kNumRegs> regs_{};
+  Registers regs_{};
   uint32_t pc_ = 0;
   uint32_t layer_ = 0;
   uint64_t next_seq_ = 0;

@@ -46,20 +46,25 @@ Dma::Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> 
       dram_element_bytes_(dram_format_->element_bytes()) {}
 
 Footprint Dma::footprint(const Command& cmd) const {
+  return command_footprint({srams_, dram_.size_bytes(), vec_element_bytes_, dram_element_bytes_},
+                           cmd);
+}
+
+Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];
   if (rows == 0 || row_bytes == 0) throw SimulationError("rows and row_bytes must be >= 1");
   const auto space = static_cast<MemSpace>(cmd.args[op::kSpace]);
-  const Sram& sram = *srams_[static_cast<size_t>(space)];
+  const Sram& sram = *spaces.srams[static_cast<size_t>(space)];
   const bool gather = cmd.opcode == Opcode::kDmaGather;
   const bool convert = !gather && cmd.args[op::kConvert] != 0;
-  if (convert && row_bytes % vec_element_bytes_ != 0) {
+  if (convert && row_bytes % spaces.vec_element_bytes != 0) {
     throw SimulationError("convert: row_bytes " + std::to_string(row_bytes) +
                           " is not a whole number of vector elements (" +
-                          std::to_string(vec_element_bytes_) + " bytes each)");
+                          std::to_string(spaces.vec_element_bytes) + " bytes each)");
   }
   const uint64_t dram_row_bytes =
-      convert ? row_bytes / vec_element_bytes_ * dram_element_bytes_ : row_bytes;
+      convert ? row_bytes / spaces.vec_element_bytes * spaces.dram_element_bytes : row_bytes;
   const Region on_chip{space, cmd.args[op::kSram],
                        cmd.args[op::kSram] + (rows - 1) * cmd.args[op::kSramStride] + row_bytes};
   // A gather's rows are known only when it runs (begin() checks each); here its first row.
@@ -71,15 +76,15 @@ Footprint Dma::footprint(const Command& cmd) const {
                           std::to_string(on_chip.end) + ") lie outside " + sram.params().name +
                           " (" + std::to_string(sram.capacity_bytes()) + " bytes)");
   }
-  if (off_chip.end > dram_.size_bytes() || off_chip.begin > off_chip.end) {
+  if (off_chip.end > spaces.dram_bytes || off_chip.begin > off_chip.end) {
     throw SimulationError("bytes [" + std::to_string(off_chip.begin) + ", " +
                           std::to_string(off_chip.end) + ") lie outside DRAM (" +
-                          std::to_string(dram_.size_bytes()) + " bytes)");
+                          std::to_string(spaces.dram_bytes) + " bytes)");
   }
   Footprint fp;
   if (gather) {
     const Region indices{MemSpace::kActSram, cmd.args[op::kIndex], cmd.args[op::kIndex] + 4 * rows};
-    if (indices.end > srams_[static_cast<size_t>(MemSpace::kActSram)]->capacity_bytes()) {
+    if (indices.end > spaces.srams[static_cast<size_t>(MemSpace::kActSram)]->capacity_bytes()) {
       throw SimulationError("indices [" + std::to_string(indices.begin) + ", " +
                             std::to_string(indices.end) + ") lie outside asram");
     }

@@ -58,7 +58,16 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> srams,
       const std::string& vector_format, uint32_t queue_depth, Scoreboard& scoreboard);
 
+  // What a command's footprint depends on: the memories' sizes and the element sizes that
+  // `convert` transfers change between.
+  struct Spaces {
+    std::array<Sram*, kNumSrams> srams{};
+    uint64_t dram_bytes = 0;
+    uint64_t vec_element_bytes = 4, dram_element_bytes = 4;
+  };
   Footprint footprint(const Command& cmd) const override;
+  // Regions a command reads and writes; throws SimulationError for an invalid one.
+  static Footprint command_footprint(const Spaces& spaces, const Command& cmd);
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
 

@@ -120,14 +120,20 @@ WeightLayout MacArray::command_layout(const MacArrayParams& p, const Command& cm
 }
 
 Footprint MacArray::footprint(const Command& cmd) const {
+  return command_footprint(params_, srams_, cmd);
+}
+
+Footprint MacArray::command_footprint(const MacArrayParams& params,
+                                      const std::array<Sram*, kNumSrams>& srams,
+                                      const Command& cmd) {
   const uint64_t m = cmd.args[op::kM], n = cmd.args[op::kN], k = cmd.args[op::kK];
   if (m == 0 || n == 0 || k == 0) throw SimulationError("m, n and k must be >= 1");
-  if (cmd.args[op::kWeights] == 1 && params_.pe != PeKind::kInt8Int8 &&
-      params_.pe != PeKind::kTernaryInt8) {
+  if (cmd.args[op::kWeights] == 1 && params.pe != PeKind::kInt8Int8 &&
+      params.pe != PeKind::kTernaryInt8) {
     throw SimulationError(std::string("ternary weights need int8_int8 PEs; the array has ") +
-                          to_string(params_.pe));
+                          to_string(params.pe));
   }
-  const PeTraits t = params_.traits();
+  const PeTraits t = params.traits();
   if (cmd.args[op::kAcc] % t.acc_bytes || cmd.args[op::kAccStride] % t.acc_bytes) {
     throw SimulationError("acc address and acc_stride must be multiples of the accumulator size (" +
                           std::to_string(t.acc_bytes) + " bytes)");
@@ -137,11 +143,11 @@ Footprint MacArray::footprint(const Command& cmd) const {
   const Region wgt{
       MemSpace::kWeightSram, cmd.args[op::kWgt],
       cmd.args[op::kWgt] + weight_operand_bytes(static_cast<uint32_t>(n), static_cast<uint32_t>(k),
-                                                command_layout(params_, cmd))};
+                                                command_layout(params, cmd))};
   const Region acc{MemSpace::kAccSram, cmd.args[op::kAcc],
                    cmd.args[op::kAcc] + (m - 1) * cmd.args[op::kAccStride] + n * t.acc_bytes};
   for (const Region& r : {act, wgt, acc}) {
-    const Sram& s = *srams_[static_cast<size_t>(r.space)];
+    const Sram& s = *srams[static_cast<size_t>(r.space)];
     if (r.end > s.capacity_bytes() || r.begin > r.end) {
       throw SimulationError("bytes [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
                             ") lie outside " + s.params().name + " (" +

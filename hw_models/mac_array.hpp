@@ -103,6 +103,9 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
 
   // The weight layout one gemm reads: the array's, or packed ternary (the `weights` field).
   static WeightLayout command_layout(const MacArrayParams& params, const Command& cmd);
+  // Regions a gemm reads and writes; throws SimulationError for an invalid one.
+  static Footprint command_footprint(const MacArrayParams& params,
+                                     const std::array<Sram*, kNumSrams>& srams, const Command& cmd);
   // Uncontended cycles of one gemm (the closed form the engines realize).
   static Cycles uncontended_gemm_cycles(const MacArrayParams& params, const Command& cmd,
                                         const std::array<Sram*, kNumSrams>& srams);

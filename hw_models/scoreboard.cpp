@@ -15,13 +15,18 @@ bool any_overlap(const std::array<Region, 4>& a, uint8_t na, const std::array<Re
 
 }  // namespace
 
+Hazard Scoreboard::hazard(const Footprint& fp, const Footprint& old) {
+  if (any_overlap(fp.reads, fp.read_count, old.writes, old.write_count)) return Hazard::kRaw;
+  if (any_overlap(fp.writes, fp.write_count, old.reads, old.read_count)) return Hazard::kWar;
+  if (any_overlap(fp.writes, fp.write_count, old.writes, old.write_count)) return Hazard::kWaw;
+  return Hazard::kNone;
+}
+
 Hazard Scoreboard::check(isa::Unit unit, const Footprint& fp) const {
   for (const Entry& e : entries_) {
     if (e.unit == unit) continue;
-    const Footprint& old = e.footprint;
-    if (any_overlap(fp.reads, fp.read_count, old.writes, old.write_count)) return Hazard::kRaw;
-    if (any_overlap(fp.writes, fp.write_count, old.reads, old.read_count)) return Hazard::kWar;
-    if (any_overlap(fp.writes, fp.write_count, old.writes, old.write_count)) return Hazard::kWaw;
+    const Hazard h = hazard(fp, e.footprint);
+    if (h != Hazard::kNone) return h;
   }
   return Hazard::kNone;
 }

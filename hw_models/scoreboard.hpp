@@ -19,6 +19,8 @@ enum class Hazard : uint8_t { kNone, kRaw, kWar, kWaw };
 class Scoreboard {
  public:
   Hazard check(isa::Unit unit, const Footprint& fp) const;
+  // The hazard of issuing `fp` while a command of another unit with `in_flight` runs.
+  static Hazard hazard(const Footprint& fp, const Footprint& in_flight);
   void add(uint64_t seq, isa::Unit unit, const Footprint& fp);
   void release(uint64_t seq);
   bool empty() const { return entries_.empty(); }

@@ -58,19 +58,22 @@ void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe
   }
 }
 
+VectorCommands::VectorCommands(const VectorUnitParams& params, std::array<Sram*, kNumSrams> srams)
+    : params_(params),
+      srams_(srams),
+      math_(params.math),
+      ops_(math_, params.pe, params.accumulation, params.lanes) {}
+
 VectorUnit::VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& params,
                        std::array<Sram*, kNumSrams> srams, uint32_t queue_depth,
                        Scoreboard& scoreboard)
     : sc_module(name),
       QueuedUnit(isa::Unit::kVector, queue_depth, scoreboard),
-      params_(params),
-      srams_(srams),
-      math_(params.math),
-      ops_(math_, params.pe, params.accumulation, params.lanes),
-      vec_class_(math_.format_class()),
-      acc_class_(math_.accumulator_class()) {}
+      commands_(params, srams),
+      vec_class_(commands_.math().format_class()),
+      acc_class_(commands_.math().accumulator_class()) {}
 
-Footprint VectorUnit::footprint(const Command& cmd) const {
+Footprint VectorCommands::footprint(const Command& cmd) const {
   if (cmd.opcode != Opcode::kRequant && cmd.opcode != Opcode::kConvert) {
     return vector_footprint(cmd);
   }
@@ -128,7 +131,7 @@ uint64_t& VectorUnit::busy_counter() {
   }
 }
 
-std::vector<BeatGroup> VectorUnit::requant(const Command& cmd) {
+std::vector<BeatGroup> VectorCommands::requant(const Command& cmd, VectorUnitStats& s) {
   const auto m = static_cast<uint32_t>(cmd.args[op::kM]);
   const auto n = static_cast<uint32_t>(cmd.args[op::kN]);
   Sram* acc = srams_[static_cast<size_t>(MemSpace::kAccSram)];
@@ -175,7 +178,6 @@ std::vector<BeatGroup> VectorUnit::requant(const Command& cmd) {
     scale.add({asram, Access::kWrite, cmd.args[op::kScale] + 4ull * r, 0, 4});
     groups.push_back(scale);
   }
-  VectorUnitStats& s = stats();
   ++s.requants;
   s.compares += uint64_t{m} * n;
   s.multiplies += uint64_t{m} * n;
@@ -184,7 +186,7 @@ std::vector<BeatGroup> VectorUnit::requant(const Command& cmd) {
   return groups;
 }
 
-std::vector<BeatGroup> VectorUnit::convert(const Command& cmd) {
+std::vector<BeatGroup> VectorCommands::convert(const Command& cmd, VectorUnitStats& s) {
   const auto m = static_cast<uint32_t>(cmd.args[cv::kM]);
   const auto n = static_cast<uint32_t>(cmd.args[cv::kN]);
   Sram* acc = srams_[static_cast<size_t>(MemSpace::kAccSram)];
@@ -225,7 +227,6 @@ std::vector<BeatGroup> VectorUnit::convert(const Command& cmd) {
     drain.min_cycles = params_.pipeline_depth_cycles;
     groups.push_back(drain);
   }
-  VectorUnitStats& s = stats();
   ++s.converts;
   s.conversions += uint64_t{m} * n;
   return groups;
@@ -376,7 +377,7 @@ uint32_t ceil_log2(uint32_t x) {
 
 }  // namespace
 
-Footprint VectorUnit::vector_footprint(const Command& cmd) const {
+Footprint VectorCommands::vector_footprint(const Command& cmd) const {
   const std::vector<VecOperand> ops = vector_operands(cmd);
   if (ops.empty()) throw SimulationError("not a vector command");
   for (const VecOperand& op : ops) {
@@ -407,7 +408,7 @@ Footprint VectorUnit::vector_footprint(const Command& cmd) const {
   return fp;
 }
 
-std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
+std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st) {
   const std::vector<VecOperand> ops = vector_operands(cmd);
   auto rows_of = [&](const VecOperand& op) {
     Sram* sram = srams_[static_cast<size_t>(space_of(cmd, op))];
@@ -421,7 +422,6 @@ std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
   const uint64_t* a = cmd.args.data();
   const uint32_t lanes = params_.lanes, depth = params_.pipeline_depth_cycles;
   const bool values = !params_.timing_only;
-  VectorUnitStats& st = stats();
   ++st.vector_commands;
   std::vector<BeatGroup> groups;
   const auto m = static_cast<uint32_t>(ops[1].rows);
@@ -573,21 +573,27 @@ std::vector<BeatGroup> VectorUnit::vector_command(const Command& cmd) {
   return groups;
 }
 
-void VectorUnit::begin(const Command& cmd, Cycles /*now*/) {
+std::vector<BeatGroup> VectorCommands::run(const Command& cmd, VectorUnitStats& stats) {
   const arith::SaturationCounts before = math_.saturations();
+  std::vector<BeatGroup> groups;
   switch (cmd.opcode) {
     case Opcode::kRequant:
-      cursor_.start(requant(cmd), cmd.layer);
+      groups = requant(cmd, stats);
       break;
     case Opcode::kConvert:
-      cursor_.start(convert(cmd), cmd.layer);
+      groups = convert(cmd, stats);
       break;
     default:
-      cursor_.start(vector_command(cmd), cmd.layer);
+      groups = vector_command(cmd, stats);
       break;
   }
   for (size_t i = 0; i < before.size(); ++i)
-    stats().saturations[i] += math_.saturations()[i] - before[i];
+    stats.saturations[i] += math_.saturations()[i] - before[i];
+  return groups;
+}
+
+void VectorUnit::begin(const Command& cmd, Cycles /*now*/) {
+  cursor_.start(commands_.run(cmd, stats()), cmd.layer);
 }
 
 bool VectorUnit::step(Cycles now) {
@@ -606,7 +612,9 @@ void VectorUnit::op_skip(Cycles /*now*/, Cycles n) {
 }
 
 void VectorUnit::visit_counters(uint32_t layer, const CounterFn& fn) const {
-  if (layer < stats_.size()) stats_[layer].visit(srams_, params_.pe, vec_class_, acc_class_, fn);
+  if (layer < stats_.size()) {
+    stats_[layer].visit(commands_.srams(), commands_.params().pe, vec_class_, acc_class_, fn);
+  }
 }
 
 }  // namespace nmp::hw

@@ -62,12 +62,38 @@ struct VectorUnitStats {
              const std::string& acc_class, const CounterFn& fn) const;
 };
 
+// What a vector command does, apart from the cycle-by-cycle stepping: its footprint (validating
+// it), its beats, and (unless params.timing_only) its results in the SRAMs. The unit runs it;
+// the analytical model (analytical.hpp) prices commands with it without running them.
+class VectorCommands {
+ public:
+  VectorCommands(const VectorUnitParams& params, std::array<Sram*, kNumSrams> srams);
+
+  Footprint footprint(const Command& cmd) const;
+  // The command's beats, its results written unless timing-only, its work counted in `stats`.
+  std::vector<BeatGroup> run(const Command& cmd, VectorUnitStats& stats);
+  const VectorUnitParams& params() const { return params_; }
+  const arith::VectorMath& math() const { return math_; }
+  const std::array<Sram*, kNumSrams>& srams() const { return srams_; }
+
+ private:
+  std::vector<BeatGroup> requant(const Command& cmd, VectorUnitStats& stats);
+  std::vector<BeatGroup> convert(const Command& cmd, VectorUnitStats& stats);
+  std::vector<BeatGroup> vector_command(const Command& cmd, VectorUnitStats& stats);
+  Footprint vector_footprint(const Command& cmd) const;
+
+  VectorUnitParams params_;
+  std::array<Sram*, kNumSrams> srams_;
+  arith::VectorMath math_;
+  VectorOps ops_;
+};
+
 class VectorUnit : public sc_core::sc_module, public QueuedUnit {
  public:
   VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& params,
              std::array<Sram*, kNumSrams> srams, uint32_t queue_depth, Scoreboard& scoreboard);
 
-  Footprint footprint(const Command& cmd) const override;
+  Footprint footprint(const Command& cmd) const override { return commands_.footprint(cmd); }
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
 
@@ -82,15 +108,8 @@ class VectorUnit : public sc_core::sc_module, public QueuedUnit {
  private:
   VectorUnitStats& stats() { return stats_for_layer<VectorUnitStats>(stats_, current().layer); }
   uint64_t& busy_counter();
-  std::vector<BeatGroup> requant(const Command& cmd);
-  std::vector<BeatGroup> convert(const Command& cmd);
-  std::vector<BeatGroup> vector_command(const Command& cmd);
-  Footprint vector_footprint(const Command& cmd) const;
 
-  VectorUnitParams params_;
-  std::array<Sram*, kNumSrams> srams_;
-  arith::VectorMath math_;
-  VectorOps ops_;
+  VectorCommands commands_;
   std::string vec_class_;  // energy class of the internal format (vec.add.<class>)
   std::string acc_class_;  // and of the reductions' accumulator format
   BeatCursor cursor_;

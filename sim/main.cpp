@@ -207,6 +207,9 @@ int cmd_run(int argc, char** argv) {
       "lockstep", po::bool_switch(&in.options.lockstep), "tick every unit every cycle")(
       "timing-only", po::bool_switch(&in.options.timing_only),
       "compute counts and cycles, not values")(
+      "analytical", po::bool_switch(&in.options.analytical),
+      "predict cycles, DRAM payload and energy with the analytical model, without cycle "
+      "simulation (docs/architecture.md#analytical-model)")(
       "min-sqnr-db", po::value(&in.options.min_sqnr_db)->default_value(in.options.min_sqnr_db),
       "flag layers whose SQNR against FP32 is below this (dB)")(
       "no-verify", po::bool_switch(&no_verify),
@@ -251,7 +254,10 @@ int cmd_run(int argc, char** argv) {
   const Json report = nmp::sim::run_simulation(cfg);
   if (!out_path.empty()) write_file(out_path, report.dump(2) + "\n");
   if (!csv_path.empty()) write_file(csv_path, nmp::sim::layers_csv(report));
-  if (!quiet) std::cout << nmp::sim::render_summary(report);
+  if (!quiet) {
+    std::cout << (in.options.analytical ? nmp::sim::render_analytical_summary(report)
+                                        : nmp::sim::render_summary(report));
+  }
   return 0;
 }
 
@@ -539,6 +545,8 @@ int cmd_sweep(int argc, char** argv) {
       "db", po::value(&opt.db_path),
       "SQLite database (default out/sweeps/NAME.sqlite, or NAME.shard-I-of-N.sqlite)")(
       "csv", po::value(&csv), "also export the database's points as CSV")(
+      "analytical", po::bool_switch(&opt.analytical),
+      "run every point with the analytical model, without cycle simulation")(
       "quiet,q", po::bool_switch(&quiet), "no progress line");
   po::positional_options_description pos;
   pos.add("spec", 1);

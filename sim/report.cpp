@@ -138,6 +138,68 @@ uint64_t counter(const std::vector<CounterRecord>& counters, const std::string& 
   return 0;
 }
 
+Json config_json(const SimConfig& cfg) {
+  const RunOptions& o = cfg.options;
+  return {{"hw", cfg.hw.resolved},
+          {"tech", cfg.tech.resolved},
+          {"workload", cfg.workload.resolved},
+          {"mapping", cfg.workload.mapping},
+          {"run",
+           {{"mode", o.analytical ? "analytical"
+                     : o.lockstep ? "lockstep"
+                                  : "default"},
+            {"timing_only", o.timing_only || o.analytical},
+            {"verify", o.verify && !o.analytical},
+            {"min_sqnr_db", o.min_sqnr_db},
+            {"sets", cfg.sets}}}};
+}
+
+Json area_json(const EnergyModel& energy) {
+  Json components = Json::object();
+  for (const AreaItem& a : energy.area) {
+    components[a.component] = {{"um2", a.um2}, {"derivation", a.derivation}};
+  }
+  return {{"total", energy.total_area_um2()},
+          {"by_component", components},
+          {"not_modelled", energy.area_not_modelled}};
+}
+
+// A linear layer's mapping and the mapper's prediction; null for the other kinds.
+Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective objective) {
+  if (plan.loop_order.empty()) return Json();
+  Json mapping = {{"loop_order", plan.loop_order},
+                  {"mappings_scored", plan.mappings_scored},
+                  {"objective", workloads::to_string(objective)},
+                  {"predicted",
+                   {{"dram_payload_bytes", plan.predicted_dram_bytes},
+                    {"cycles", plan.predicted_cycles},
+                    {"energy_pj", plan.predicted_energy_pj}}}};
+  if (plan.super_rows > 0) {
+    mapping["rows"] = {{"super_tile", plan.super_rows},
+                       {"quantize", plan.quantize_rows},
+                       {"epilogue", plan.epilogue_rows}};
+    mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
+  }
+  return mapping;
+}
+
+// The analytical model's figures of layer l: from its start to the next layer's.
+Json analytical_layer_json(const hw::ProgramEstimate& e, size_t l, hw::Cycles total) {
+  const hw::LayerEstimate none;
+  const hw::LayerEstimate& le = l < e.layers.size() ? e.layers[l] : none;
+  const hw::Cycles end = l + 1 < e.layers.size() ? e.layers[l + 1].start : total;
+  return {{"start_cycle", le.start},
+          {"span_cycles", end - le.start},
+          {"dram_payload_bytes", le.dram_bytes},
+          {"macs", le.macs},
+          {"commands",
+           {{"dma", le.dma_commands},
+            {"mac_array", le.mac_commands},
+            {"vector_unit", le.vector_commands}}},
+          {"busy",
+           {{"dma", le.dma_busy}, {"mac_array", le.mac_busy}, {"vector_unit", le.vector_busy}}}};
+}
+
 }  // namespace
 
 Json build_report(const ReportInputs& in) {
@@ -147,16 +209,7 @@ Json build_report(const ReportInputs& in) {
   Json r;
   r["schema_version"] = kReportSchemaVersion;
   r["nmpsim_version"] = NMPSIM_VERSION;
-  r["config"] = {{"hw", cfg.hw.resolved},
-                 {"tech", cfg.tech.resolved},
-                 {"workload", cfg.workload.resolved},
-                 {"mapping", cfg.workload.mapping},
-                 {"run",
-                  {{"mode", cfg.options.lockstep ? "lockstep" : "default"},
-                   {"timing_only", cfg.options.timing_only},
-                   {"verify", cfg.options.verify},
-                   {"min_sqnr_db", cfg.options.min_sqnr_db},
-                   {"sets", cfg.sets}}}};
+  r["config"] = config_json(cfg);
 
   Json units = Json::object();
   for (const char* u : kUnits) units[u] = cycle_account(in.counters, u, in.cycles, -1);
@@ -196,13 +249,7 @@ Json build_report(const ReportInputs& in) {
                     {"by_unit", sums.by_unit},
                     {"by_event", by_event}};
 
-  Json components = Json::object();
-  for (const AreaItem& a : energy.area) {
-    components[a.component] = {{"um2", a.um2}, {"derivation", a.derivation}};
-  }
-  r["area_um2"] = {{"total", area_um2},
-                   {"by_component", components},
-                   {"not_modelled", energy.area_not_modelled}};
+  r["area_um2"] = area_json(energy);
 
   const uint64_t tokens = cfg.workload.model.tokens;
   const uint64_t macs = counter(in.counters, "mac_array", "macs");
@@ -299,22 +346,6 @@ Json build_report(const ReportInputs& in) {
                     {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
                      {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};
     }
-    Json mapping = Json();
-    if (!plan.loop_order.empty()) {
-      mapping = {{"loop_order", plan.loop_order},
-                 {"mappings_scored", plan.mappings_scored},
-                 {"objective", workloads::to_string(cfg.workload.model.objective)},
-                 {"predicted",
-                  {{"dram_payload_bytes", plan.predicted_dram_bytes},
-                   {"cycles", plan.predicted_cycles},
-                   {"energy_pj", plan.predicted_energy_pj}}}};
-      if (plan.super_rows > 0) {
-        mapping["rows"] = {{"super_tile", plan.super_rows},
-                           {"quantize", plan.quantize_rows},
-                           {"epilogue", plan.epilogue_rows}};
-        mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
-      }
-    }
     Json sram_words = Json::object();  // per SRAM, by the counters it keeps
     for (const CounterRecord& c : in.counters) {
       if (c.info.name == "read_words" || c.info.name == "write_words")
@@ -343,9 +374,12 @@ Json build_report(const ReportInputs& in) {
          {"energy_pj", {{"dynamic", ls.dynamic_pj}, {"by_unit", ls.by_unit}}},
          {"error", error_json(in.checks[l])},
          {"recurrent", recurrent},
-         {"mapping", mapping}});
+         {"mapping", mapping_json(plan, cfg.workload.model.objective)},
+         {"analytical", analytical_layer_json(*in.analytical, l, in.analytical->cycles)}});
   }
   r["layers"] = layers;
+  r["analytical"] = {{"cycles", in.analytical->cycles},
+                     {"model", "docs/architecture.md#analytical-model"}};
   r["warnings"] = numeric_warnings(in);
   return r;
 }
@@ -373,6 +407,77 @@ std::string pct(double v) {
 }
 
 }  // namespace
+
+Json build_analytical_report(const SimConfig& cfg, const EnergyModel& energy,
+                             const workloads::Lowered& lowered, const hw::ProgramEstimate& est,
+                             const workloads::MapperCosts& costs) {
+  const hw::NmpParams& p = cfg.hw.params;
+  Json r;
+  r["schema_version"] = kReportSchemaVersion;
+  r["nmpsim_version"] = NMPSIM_VERSION;
+  r["config"] = config_json(cfg);
+  r["cycles"] = {{"total", est.cycles}};
+  uint64_t macs = 0, dram_bytes = 0;
+  Json layers = Json::array();
+  for (size_t l = 0; l < lowered.layers.size(); ++l) {
+    const workloads::LayerPlan& plan = lowered.layers[l];
+    Json layer = analytical_layer_json(est, l, est.cycles);
+    macs += layer["macs"].get<uint64_t>();
+    dram_bytes += layer["dram_payload_bytes"].get<uint64_t>();
+    layer["index"] = l;
+    layer["name"] = plan.name;
+    layer["shape"] = {{"m", plan.m}, {"k", plan.k}, {"n", plan.n}};
+    layer["tiles"] = {{"m", plan.m_tile}, {"n", plan.n_tile}, {"k", plan.k_tile}};
+    layer["mapping"] = mapping_json(plan, cfg.workload.model.objective);
+    layers.push_back(layer);
+  }
+  const double latency_s = static_cast<double>(est.cycles) / (p.clock_mhz * 1e6);
+  const double dram_pj = static_cast<double>(dram_bytes) * costs.dram_pj_per_byte;
+  const double mac_pj = static_cast<double>(macs) * costs.mac_pj;
+  const double static_pj = static_cast<double>(est.cycles) * costs.static_pj_per_cycle;
+  r["energy_pj"] = {{"total", dram_pj + mac_pj + static_pj},
+                    {"dram_payload", dram_pj},
+                    {"macs", mac_pj},
+                    {"static", static_pj},
+                    {"covers",
+                     "the DRAM payload, the array's MACs and the static power (leakage, clock, "
+                     "DRAM background) over the predicted cycles, priced as the mapper prices "
+                     "them; SRAM accesses, vector operations and instruction issue are not "
+                     "included (a cycle run counts them)"}};
+  r["area_um2"] = area_json(energy);
+  const uint64_t tokens = cfg.workload.model.tokens;
+  const double peak_macs = static_cast<double>(p.mac_array.rows) * p.mac_array.cols;
+  r["derived"] = {
+      {"clock_mhz", p.clock_mhz},
+      {"latency_s", latency_s},
+      {"tokens_per_s", static_cast<double>(tokens) / latency_s},
+      {"dram_payload_bytes", dram_bytes},
+      {"utilization",
+       {{"mac_array", static_cast<double>(macs) / (peak_macs * static_cast<double>(est.cycles))}}}};
+  r["counters"] = {{"mac_array", {{"macs", macs}}}};
+  r["layers"] = layers;
+  r["error"] = Json::object();
+  r["analytical"] = {{"cycles", est.cycles}, {"model", "docs/architecture.md#analytical-model"}};
+  return r;
+}
+
+std::string render_analytical_summary(const Json& r) {
+  std::ostringstream o;
+  const Json& d = r["derived"];
+  o << "nmpsim (analytical: predicted without cycle simulation, docs/architecture.md"
+       "#analytical-model)\n";
+  o << "  cycles     " << r["cycles"]["total"].get<uint64_t>() << " ("
+    << si(d["latency_s"].get<double>(), "s") << " at " << d["clock_mhz"].get<double>() << " MHz), "
+    << si(d["tokens_per_s"].get<double>(), "tokens/s") << "\n";
+  o << "  MACs       " << r["counters"]["mac_array"]["macs"].get<uint64_t>() << ", utilization "
+    << pct(d["utilization"]["mac_array"].get<double>()) << "\n";
+  o << "  DRAM       " << si(static_cast<double>(d["dram_payload_bytes"].get<uint64_t>()), "B")
+    << " payload\n";
+  o << "  energy     " << si(r["energy_pj"]["total"].get<double>() * 1e-12, "J")
+    << " (DRAM payload, MACs and static power only)\n";
+  o << "  area       " << si(r["area_um2"]["total"].get<double>() * 1e-6, "mm2") << "\n";
+  return o.str();
+}
 
 std::string render_summary(const Json& r) {
   std::ostringstream o;

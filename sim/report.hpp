@@ -52,9 +52,18 @@ struct ReportInputs {
   // Counters that are estimates, not counts, and why (the report lists them; the summary
   // flags them).
   std::vector<std::pair<std::string, std::string>> estimates;
+  // The analytical model's estimate of the same program (every layer's predicted cycles).
+  const hw::ProgramEstimate* analytical = nullptr;
 };
 
 Json build_report(const ReportInputs& in);
+// `run --analytical`: the analytical model's figures (hw_models/analytical.hpp) and the
+// mapper's energy prices, with the fields a sweep's database reads (docs/architecture.md
+// #analytical-model); no counters beyond the MACs, no error figures.
+Json build_analytical_report(const SimConfig& cfg, const EnergyModel& energy,
+                             const workloads::Lowered& lowered, const hw::ProgramEstimate& est,
+                             const workloads::MapperCosts& costs);
+std::string render_analytical_summary(const Json& report);
 std::string render_summary(const Json& report);
 // One row per layer, the columns SCALE-Sim users look for: shape, cycles, MAC utilization,
 // DRAM bytes read and written, each SRAM's words read and written, dynamic energy in all and

@@ -352,9 +352,16 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   workloads::ModelData generated;
   // Timing-only runs need no values: nothing is generated, the DRAM holds no bytes (so whole
   // models of billions of weights fit in memory, and set-up costs nothing).
-  const bool values = !cfg.options.timing_only;
+  const bool values = !cfg.options.timing_only && !cfg.options.analytical;
   if (!values && !cfg.options.dump_dir.empty()) {
-    throw ConfigError("--dump", "", "a timing-only run has no values to dump");
+    throw ConfigError("--dump", "", "a timing-only or analytical run has no values to dump");
+  }
+  if (cfg.options.analytical &&
+      (cfg.options.lockstep || !cfg.options.trace_path.empty() ||
+       !cfg.options.timeline.path.empty() || !cfg.options.timeline.vcd_path.empty())) {
+    throw ConfigError("--analytical", "",
+                      "an analytical run simulates no cycles: it has no trace, timeline, waveform "
+                      "or lockstep mode");
   }
   if (!pregenerated && values) generated = generate_checked(cfg.workload);
   const workloads::ModelData& data = pregenerated ? *pregenerated : generated;
@@ -380,8 +387,17 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
                           "caches need " +
                           bytes_text(dram_needed));
   }
-  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const hw::NmpParams machine = machine_params(cfg);
+  const hw::ProgramEstimate estimate =
+      hw::estimate_program(machine, lowered.program, dram_needed, lowered.dram_rate);
+  timer.mark("estimate", std::to_string(estimate.cycles) + " cycles predicted");
+  if (cfg.options.analytical) {
+    Json report =
+        build_analytical_report(cfg, energy, lowered, estimate, mapper_costs(energy, cfg.hw));
+    timer.mark("report");
+    return report;
+  }
+  sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   const uint64_t unbacked = lowered.dram_image.empty() ? lowered.dram_bytes : 0;
   hw::NmpTop top("nmp", machine, lowered.program, std::move(lowered.dram_image), unbacked);
   const TraceSink trace(cfg.options.trace_path, top, machine.mac_array);
@@ -426,6 +442,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   in.cycles = top.cycles();
   in.layer_starts = top.layer_starts();
   in.counters = collect_counters(top);
+  in.analytical = &estimate;
   if (!values) in.estimates = estimate_zero_skips(model, in.counters);
 
   // Outputs are in the format the plans name (dram.activation_format).

@@ -27,6 +27,8 @@ namespace nmp::sim {
 struct RunOptions {
   bool lockstep = false;
   bool timing_only = false;
+  // The analytical model's prediction (hw_models/analytical.hpp) without cycle simulation.
+  bool analytical = false;
   bool verify = true;  // compare every output with the bit-exact reference model
   // Layers whose outputs are further from FP32 are flagged in the report and summary.
   double min_sqnr_db = 20.0;

@@ -505,7 +505,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   if (!workload_swept && !todo.empty()) {
     const WorkloadConfig workload = load_workload(spec.workload_path, {});
     // Timing-only runs need no values (run_simulation generates none for them).
-    if (!spec.timing_only) shared = generate_checked(workload);
+    if (!spec.timing_only && !opt.analytical) shared = generate_checked(workload);
   }
 
   auto run_point = [&](const SweepPoint& p) {
@@ -515,6 +515,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     in.tech_path = spec.tech_path;
     in.sets = p.sets;
     in.options.timing_only = spec.timing_only;
+    in.options.analytical = opt.analytical;
     in.options.verify = spec.verify;
     const SimConfig cfg = load_sim_config(in);
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};

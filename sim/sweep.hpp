@@ -74,7 +74,8 @@ struct SweepOptions {
   bool resume = false;
   uint32_t shard = 0, shards = 1;  // run the points with index % shards == shard
   std::string db_path;
-  bool progress = true;  // a progress line on standard error
+  bool progress = true;     // a progress line on standard error
+  bool analytical = false;  // every point by the analytical model (run --analytical)
 };
 
 struct SweepSummary {

@@ -6,6 +6,7 @@
 #include <exception>
 #include <functional>
 
+#include "hw_models/analytical.hpp"
 #include "hw_models/dram.hpp"
 #include "hw_models/sram.hpp"
 #include "hw_models/weight_layout.hpp"
@@ -259,30 +260,6 @@ void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, cons
     throw mapping_error(l, index, "rows",
                         "expected at most the layer's " + std::to_string(rows) + " rows");
   }
-}
-
-// The mapper's view of the DRAM: the bytes per accelerator cycle it sustains on a long
-// sequential read, and the cycles a DMA command waits for its first data. The simple channel's
-// are its parameters; a standard's are measured on its model serving a read of
-// kCalibrationBytes from cycle 0 (several refresh intervals long; as `nmpsim dram` would
-// measure it): the bytes over the cycles, and the first burst's cycles.
-struct DramRate {
-  double bytes_per_cycle = 0, latency_cycles = 0;
-};
-DramRate dram_rate(const hw::NmpParams& hw) {
-  if (hw.dram.simple) {
-    return {static_cast<double>(hw.dram.bytes_per_cycle),
-            static_cast<double>(hw.dram.latency_cycles)};
-  }
-  constexpr uint64_t kCalibrationBytes = uint64_t{1} << 19;
-  hw::Dram dram(hw.dram, hw::ZeroPages(), hw.dram.device.capacity_bytes());
-  const uint64_t burst = hw.dram.request_bytes();
-  std::vector<uint64_t> bursts(kCalibrationBytes / burst);
-  for (size_t i = 0; i < bursts.size(); ++i) bursts[i] = i * burst;
-  std::vector<hw::Cycles> done;
-  dram.transfer(bursts, false, 0, 0, done);
-  return {static_cast<double>(bursts.size() * burst) / static_cast<double>(done.back() + 1),
-          static_cast<double>(done.front() + 1)};
 }
 
 // The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
@@ -630,7 +607,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const uint64_t x0 =
       allocate(uint64_t{T} * (token_input ? 4 : model.layers.front().in_features * db));
   std::vector<LayerLayout> layouts;
-  DramRate dram;  // the mapper's view of the DRAM, measured at the first linear layer
+  out.dram_rate = hw::dram_rate(hw.dram);
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
     if (l.uses_mac_array() && l.pe != hw.mac_array.pe && !ternary_on_int8(l, hw)) {
@@ -699,9 +676,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.int_kind = int_kind;
       mc.whole_tile_blocks = hw.mac_array.dataflow == hw::Dataflow::kOutputStationary;
       mc.preload_overlap = hw.mac_array.weight_preload_overlap;
-      if (dram.bytes_per_cycle == 0) dram = dram_rate(hw);
-      mc.dram_bytes_per_cycle = dram.bytes_per_cycle;
-      mc.dma_latency_cycles = dram.latency_cycles;
+      mc.dram_bytes_per_cycle = out.dram_rate.bytes_per_cycle;
+      mc.dma_latency_cycles = out.dram_rate.latency_cycles;
       mc.vector_lanes = hw.vector_unit.lanes;
       mc.vector_pipeline_cycles = hw.vector_unit.pipeline_depth_cycles;
       // One port for the array's reads and the vector unit's reads and writes alike (1rw).

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "hw_models/analytical.hpp"
 #include "hw_models/nmp_top.hpp"
 #include "isa/program.hpp"
 #include "workloads/model.hpp"
@@ -77,6 +78,7 @@ struct Lowered {
   hw::ZeroPages dram_image;  // empty when lowered without data (timing only)
   uint64_t dram_bytes = 0;   // the DRAM the layout needs
   std::vector<LayerPlan> layers;
+  hw::DramRate dram_rate;  // the configured DRAM as the mapper and the analytical model see it
 };
 
 class ProgramBuilder;

@@ -423,6 +423,8 @@ for name in ["mapping_unknown_layer", "mapping_not_linear", "mapping_k_tile", "m
 case("dump_timing_only_graph", run("--timing-only", "--dump", "/tmp/nmpsim-dump",
                                    workload="workloads/models/bitnet_b158_700m_layer_decode.json",
                                    hw=LLM) + ["--set", "hw.mac_array.pe=int8_int8"])
+case("analytical_timeline", run("--analytical", "--timeline", "/tmp/nmpsim-timeline.json"))
+case("analytical_lockstep", run("--analytical", "--lockstep"))
 
 # --- the command line -------------------------------------------------------------------------
 for name, extra in [("max_cycles_negative", ["--max-cycles", "-1"]),

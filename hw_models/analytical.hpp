@@ -1,0 +1,56 @@
+// The analytical model: a program's cycles without cycle simulation.
+//
+// It follows the controller's rules (controller.hpp) instruction by instruction: one
+// instruction per cycle, a bubble after a taken branch, bounded in-order unit queues, the
+// scoreboard's hazards between units, sync and halt waiting for units to drain. Each unit
+// command takes the cycles it would take alone:
+//   gemm    MacArray::uncontended_gemm_cycles, the array's engines' own closed form;
+//   vector  its beats (VectorCommands) at their uncontended cycles;
+//   DMA     the DRAM's first-data latency, then the bursts its rows touch at the DRAM's
+//           sustained rate (dram_rate: measured once on the configured DRAM's own model); a
+//           simple channel's store then waits the latency again for its acknowledgement.
+// So the estimate has the simulation's order and dependences, and leaves out what only
+// happens between commands in flight together: units contending for SRAM ports, and a
+// standard DRAM's row misses, refresh and bank conflicts beyond what its sustained rate
+// averages over a long read. A gather's rows are priced as if aligned to bursts.
+//
+// Example:
+//   const ProgramEstimate e = estimate_program(params, program, dram_bytes, dram_rate(params));
+#pragma once
+
+#include <vector>
+
+#include "hw_models/nmp_top.hpp"
+
+namespace nmp::hw {
+
+// The DRAM as the analytical model and the mapper see it: bytes per accelerator cycle on a
+// long sequential read, and the cycles a command waits for its first data. The simple
+// channel's are its parameters; a standard's are measured on its model serving a 512 KiB read
+// from cycle 0 (several refresh intervals long; as `nmpsim dram` would measure it).
+struct DramRate {
+  double bytes_per_cycle = 0, latency_cycles = 0;
+};
+DramRate dram_rate(const DramParams& dram);
+
+struct LayerEstimate {
+  Cycles start = 0;         // the cycle its `layer` instruction executes
+  uint64_t dram_bytes = 0;  // DMA payload on the DRAM side
+  uint64_t macs = 0;
+  uint64_t dma_commands = 0, mac_commands = 0, vector_commands = 0;
+  Cycles dma_busy = 0, mac_busy = 0, vector_busy = 0;  // its commands' cycles, by unit
+};
+
+struct ProgramEstimate {
+  Cycles cycles = 0;  // the halt's cycle + 1, as the simulation counts them
+  uint64_t instructions = 0;
+  std::vector<LayerEstimate> layers;  // by layer id
+};
+
+// Throws SimulationError for what the simulation would refuse (an invalid command, a pc past
+// the program's end, more than params.max_instructions executed or params.max_cycles
+// reached). `dram_bytes`: the DRAM's size, which commands must stay within.
+ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& program,
+                                 uint64_t dram_bytes, const DramRate& rate);
+
+}  // namespace nmp::hw
