@@ -109,7 +109,35 @@ if [ "$quick" = 0 ]; then
   done
 fi
 
-python3 - "$rows" "$repeat" "$checks" > "$out/results.md" <<'EOF'
+# The analytical model (run --analytical): its estimate phase per layer of the model (layer
+# evaluations per second), and its cycles against the timing-only simulation of the same run.
+analytic="$out/analytical.tsv"
+: > "$analytic"
+if [ "$quick" = 0 ]; then
+  for c in \
+    "BitNet b1.58 2B4T, whole decode of one token|workloads/models/bitnet_b158_2b4t_decode.json|int8_int8" \
+    "BitNet b1.58 2B4T, one layer's prefill of 128 tokens|workloads/models/bitnet_b158_2b4t_layer_prefill128.json|int8_int8" \
+    "BERT-base, one layer over 128 tokens|workloads/models/bert_base_layer_seq128.json|fp16"; do
+    IFS='|' read -r name workload pe <<< "$c"
+    best=""
+    for ((i = 0; i < repeat; i++)); do
+      "${pin[@]}" build/nmpsim run --hw configs/hw/llm_64x64.json --workload "$workload" \
+        --set hw.mac_array.pe="$pe" --analytical --profile --quiet 2> "$out/profile.txt"
+      t=$(awk '$2 == "estimate" { print $3 }' "$out/profile.txt")
+      best=$(awk -v a="$t" -v b="${best:-inf}" 'BEGIN { print (b == "inf" || a < b) ? a : b }')
+    done
+    "${pin[@]}" build/nmpsim run --hw configs/hw/llm_64x64.json --workload "$workload" \
+      --set hw.mac_array.pe="$pe" --timing-only --quiet --out "$out/report.json"
+    read -r layers simulated predicted < <(python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(len(r["layers"]), r["cycles"]["total"], r["analytical"]["cycles"])' "$out/report.json")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$layers" "$best" "$simulated" "$predicted" >> "$analytic"
+    echo "bench: analytical, $name: $layers layers in $best s" >&2
+  done
+fi
+
+python3 - "$rows" "$repeat" "$checks" "$analytic" > "$out/results.md" <<'EOF'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 print(f"Fastest of {sys.argv[2]} runs per row, pinned to one core. 'simulate' is the SystemC run "
@@ -134,6 +162,18 @@ if checks:
     for kind, gen, sim, ref in checks:
         gen, sim, ref = float(gen), float(sim), float(ref)
         print(f"| {kind} | {gen:.3f} | {sim:.3f} | {ref:.3f} | {ref / sim:.2f} | {gen / sim:.2f} |")
+analytic = [l.rstrip("\n").split("\t") for l in open(sys.argv[4]) if l.strip()]
+if analytic:
+    print("\nThe analytical model (`run --analytical`, docs/architecture.md#analytical-model) on "
+          "configs/hw/llm_64x64.json: its estimate phase (fastest run), layer evaluations per "
+          "second, and its cycles against the timing-only simulation of the same run.\n")
+    print("| model | layers | estimate (s) | layers/s | simulated cycles | predicted cycles | "
+          "predicted / simulated |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, layers, t, simulated, predicted in analytic:
+        layers, t, simulated, predicted = int(layers), float(t), int(simulated), int(predicted)
+        print(f"| {name} | {layers} | {t:.4f} | {layers / t:,.0f} | {simulated:,} | "
+              f"{predicted:,} | {predicted / simulated:.3f} |")
 EOF
 cat "$out/results.md"
 echo
