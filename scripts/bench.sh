@@ -151,29 +151,36 @@ for name, mode, cycles, macs, sim, wall, elab in rows:
     rate = lambda n: f"{n / sim:.3g}" if sim > 0 else "n/a (below timer resolution)"
     print(f"| {name} | {mode} | {cycles:,} | {macs:,} | {sim:.3f} | {rate(cycles)} | {rate(macs)} | "
           f"{elab * 1e3:.2f} | {wall:.2f} |")
-checks = [l.rstrip("\n").split("\t") for l in open(sys.argv[3]) if l.strip()]
-if checks:
-    print("\nThe reference check and workload generation against the simulate phase: GEMM 256 x 768 x "
-          "768 on 32 x 32 weight-stationary, values computed, every output checked (the run with "
-          "the fastest reference).\n")
-    print("| PE kind | generate (s) | simulate (s) | reference (s) | reference / simulate | "
-          "generate / simulate |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for kind, gen, sim, ref in checks:
-        gen, sim, ref = float(gen), float(sim), float(ref)
-        print(f"| {kind} | {gen:.3f} | {sim:.3f} | {ref:.3f} | {ref / sim:.2f} | {gen / sim:.2f} |")
-analytic = [l.rstrip("\n").split("\t") for l in open(sys.argv[4]) if l.strip()]
-if analytic:
-    print("\nThe analytical model (`run --analytical`, docs/architecture.md#analytical-model) on "
-          "configs/hw/llm_64x64.json: its estimate phase (fastest run), layer evaluations per "
-          "second, and its cycles against the timing-only simulation of the same run.\n")
-    print("| model | layers | estimate (s) | layers/s | simulated cycles | predicted cycles | "
-          "predicted / simulated |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, layers, t, simulated, predicted in analytic:
-        layers, t, simulated, predicted = int(layers), float(t), int(simulated), int(predicted)
-        print(f"| {name} | {layers} | {t:.4f} | {layers / t:,.0f} | {simulated:,} | "
-              f"{predicted:,} | {predicted / simulated:.3f} |")
+
+
+def table(path, intro, columns):
+    """The rows of a .tsv file, after printing `intro` and a table header of `columns` (the
+    first left-aligned) when there are any."""
+    rows = [l.rstrip("\n").split("\t") for l in open(path) if l.strip()]
+    if rows:
+        print(f"\n{intro}\n")
+        print("| " + " | ".join(columns) + " |")
+        print("|---|" + "---:|" * (len(columns) - 1))
+    return rows
+
+
+for kind, gen, sim, ref in table(
+        sys.argv[3], "The reference check and workload generation against the simulate phase: "
+        "GEMM 256 x 768 x 768 on 32 x 32 weight-stationary, values computed, every output checked "
+        "(the run with the fastest reference).",
+        ["PE kind", "generate (s)", "simulate (s)", "reference (s)", "reference / simulate",
+         "generate / simulate"]):
+    gen, sim, ref = float(gen), float(sim), float(ref)
+    print(f"| {kind} | {gen:.3f} | {sim:.3f} | {ref:.3f} | {ref / sim:.2f} | {gen / sim:.2f} |")
+for name, layers, t, simulated, predicted in table(
+        sys.argv[4], "The analytical model (`run --analytical`, docs/architecture.md"
+        "#analytical-model) on configs/hw/llm_64x64.json: its estimate phase (fastest run), layer "
+        "evaluations per second, and its cycles against the timing-only simulation of the same run.",
+        ["model", "layers", "estimate (s)", "layers/s", "simulated cycles", "predicted cycles",
+         "predicted / simulated"]):
+    layers, t, simulated, predicted = int(layers), float(t), int(simulated), int(predicted)
+    print(f"| {name} | {layers} | {t:.4f} | {layers / t:,.0f} | {simulated:,} | {predicted:,} | "
+          f"{predicted / simulated:.3f} |")
 EOF
 cat "$out/results.md"
 echo

@@ -5,7 +5,7 @@
 //
 //   import nmpsim
 //   r = nmpsim.run(hw="configs/hw/default.json", workload="configs/workloads/default.json",
-//                  sets={"hw.mac_array.rows": 32}, timing_only=True)
+//                  sets={"hw.mac_array.rows": 32}, timing_only=True)  # or analytical=True
 //   r["cycles"]["total"]
 //
 // Bad input raises nmpsim.ConfigError (a ValueError) carrying `file`, `pointer` and `issues`
@@ -137,10 +137,11 @@ nmp::sim::SimConfig sim_config(const py::handle& hw, const py::handle& workload,
 }
 
 py::object run(const py::object& hw, const py::object& workload, const py::object& tech,
-               const py::object& sets, bool timing_only, bool verify, bool lockstep,
-               const py::object& mapping, bool dump, double min_sqnr_db) {
+               const py::object& sets, bool timing_only, bool analytical, bool verify,
+               bool lockstep, const py::object& mapping, bool dump, double min_sqnr_db) {
   nmp::sim::SimConfig c = sim_config(hw, workload, tech, sets, mapping);
   c.options.timing_only = timing_only;
+  c.options.analytical = analytical;
   c.options.verify = verify;
   c.options.lockstep = lockstep;
   c.options.min_sqnr_db = min_sqnr_db;
@@ -153,7 +154,8 @@ py::object run(const py::object& hw, const py::object& workload, const py::objec
   Json report;
   {
     const py::gil_scoped_release unlocked;  // the child runs while Python threads go on
-    report = nmp::sim::run_isolated(c);
+    // An analytical run elaborates no SystemC, so it runs here (a point in milliseconds).
+    report = analytical ? nmp::sim::run_simulation(c) : nmp::sim::run_isolated(c);
   }
   py::object out = to_python(report);
   if (dump) {
@@ -171,7 +173,8 @@ py::object run(const py::object& hw, const py::object& workload, const py::objec
   return out;
 }
 
-py::object sweep(const py::object& spec, const py::object& db, unsigned jobs, bool resume) {
+py::object sweep(const py::object& spec, const py::object& db, unsigned jobs, bool resume,
+                 bool analytical) {
   const ConfigArg s = config_arg(spec, "spec");
   const nmp::sim::SweepSpec parsed = s.path.empty()
                                          ? nmp::sim::parse_sweep_spec(s.json, "<sweep dict>")
@@ -179,6 +182,7 @@ py::object sweep(const py::object& spec, const py::object& db, unsigned jobs, bo
   nmp::sim::SweepOptions options;
   options.jobs = std::max(1u, jobs);
   options.resume = resume;
+  options.analytical = analytical;
   options.progress = false;
   std::unique_ptr<TempDir> scratch;
   if (db.is_none()) {
@@ -272,12 +276,12 @@ PYBIND11_MODULE(nmpsim, m) {
   });
   m.def("run", &run, py::arg("hw"), py::arg("workload"), py::kw_only(),
         py::arg("tech") = py::none(), py::arg("sets") = py::none(), py::arg("timing_only") = false,
-        py::arg("verify") = true, py::arg("lockstep") = false, py::arg("mapping") = py::none(),
+        py::arg("analytical") = false, py::arg("verify") = true, py::arg("lockstep") = false, py::arg("mapping") = py::none(),
         py::arg("dump") = false, py::arg("min_sqnr_db") = nmp::sim::RunOptions{}.min_sqnr_db,
         "Simulates a workload on a hardware config: the report `nmpsim run --out` writes, as a "
         "dict; with dump=True also 'tensors' (numpy arrays of the inputs, weights and outputs).");
   m.def("sweep", &sweep, py::arg("spec"), py::kw_only(), py::arg("db") = py::none(),
-        py::arg("jobs") = 1, py::arg("resume") = false,
+        py::arg("jobs") = 1, py::arg("resume") = false, py::arg("analytical") = false,
         "Runs a sweep spec (path or dict) into an SQLite database (a temporary one if db is "
         "None) and returns its points: sets, status, error and headline figures.");
   m.def("pareto", &pareto, py::arg("db"), py::arg("sweep"), py::kw_only(),

@@ -47,6 +47,27 @@ def test_run_gives_the_command_lines_report(tmp_path, timing_only):
     assert got["cycles"]["total"] > 0
 
 
+def test_analytical_runs_give_the_command_lines_report(tmp_path):
+    wl = tmp_path / "graph.json"
+    wl.write_text(json.dumps(GRAPH))
+    expected = cli_report(tmp_path, "--hw", HW, "--workload", str(wl),
+                          "--set", "hw.mac_array.pe=fp16", "--analytical")
+    # In this process, as often as wanted (no SystemC is elaborated).
+    for _ in range(3):
+        got = nmpsim.run(HW, str(wl), sets={"hw.mac_array.pe": "fp16"}, analytical=True)
+        assert got == expected
+    assert got["config"]["run"]["mode"] == "analytical"
+    simulated = nmpsim.run(HW, str(wl), sets={"hw.mac_array.pe": "fp16"}, timing_only=True)
+    assert simulated["analytical"]["cycles"] == got["cycles"]["total"]
+    rows = nmpsim.sweep({"name": "py-analytical", "hw": HW, "workload": str(wl),
+                         "grid": {"hw.mac_array.pe": ["fp16"], "hw.mac_array.rows": [16, 32]}},
+                        analytical=True)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    assert rows[1]["cycles"] == nmpsim.run(
+        HW, str(wl), sets={"hw.mac_array.pe": "fp16", "hw.mac_array.rows": 32},
+        analytical=True)["cycles"]["total"]
+
+
 def test_configs_as_dicts_give_the_same_figures(tmp_path):
     wl = tmp_path / "graph.json"
     wl.write_text(json.dumps(GRAPH))
