@@ -73,9 +73,11 @@ class Machine {
       namespace g = isa::gemm;
       layer.macs += cmd.args[g::kM] * cmd.args[g::kN] * cmd.args[g::kK];
     }
-    // A loop issues the same commands again (double buffers alternate between two addresses):
-    // their cycles depend on nothing but the opcode and operands.
-    const auto [at, added] = known_.try_emplace({cmd.opcode, cmd.args}, 0);
+    // Loops issue the same commands again, at other addresses: a command's cycles depend on
+    // its opcode, its operands and where its addresses fall in the SRAMs' banks only.
+    const Command key =
+        unit == Unit::kMacArray ? MacArray::timing_key(srams_, cmd) : vector_.timing_key(cmd);
+    const auto [at, added] = known_.try_emplace({cmd.opcode, key.args}, 0);
     if (added) {
       at->second = unit == Unit::kMacArray
                        ? MacArray::uncontended_gemm_cycles(params_.mac_array, cmd, srams_)
@@ -90,7 +92,7 @@ class Machine {
     return p;
   }
 
-  Cycles dma_cycles(const Command& cmd, LayerEstimate& layer) const {
+  Cycles dma_cycles(const Command& cmd, LayerEstimate& layer) {
     namespace d = isa::dma;
     const uint64_t rows = cmd.args[d::kRows], row_bytes = cmd.args[d::kRowBytes];
     const bool gather = cmd.opcode == Opcode::kDmaGather;
@@ -103,16 +105,50 @@ class Machine {
     if (gather) {
       bursts = rows * ((dram_row + burst - 1) / burst);
     } else {
-      for (uint64_t r = 0; r < rows; ++r) {
-        const uint64_t first = cmd.args[d::kDram] + r * cmd.args[d::kDramStride];
-        bursts += (first + dram_row - 1) / burst - first / burst + 1;
+      const uint64_t stride = cmd.args[d::kDramStride];
+      auto touched = [&](uint64_t first) {
+        return (first + dram_row - 1) / burst - first / burst + 1;
+      };
+      if (stride % burst == 0) {  // every row sits alike in its bursts
+        bursts = rows * touched(cmd.args[d::kDram]);
+      } else {
+        for (uint64_t r = 0; r < rows; ++r) bursts += touched(cmd.args[d::kDram] + r * stride);
       }
     }
     layer.dram_bytes += rows * dram_row;
-    // A load waits for its first data, a simple channel's store for its acknowledgement.
-    const double cycles =
-        rate_.latency_cycles + static_cast<double>(bursts * burst) / rate_.bytes_per_cycle;
-    return static_cast<Cycles>(std::ceil(cycles));
+    // A load waits for its first data, a simple channel's store for its acknowledgement. A
+    // standard's strided rows (each in other DRAM rows and banks) move at the rate its model
+    // shows for that shape, not a long sequential read's.
+    const uint64_t stride = cmd.args[d::kDramStride];
+    const bool strided = !params_.dram.simple && !gather && rows > 1 && stride > dram_row;
+    const double transfer = strided ? static_cast<double>(rows) * row_cycles(dram_row, stride)
+                                    : static_cast<double>(bursts * burst) / rate_.bytes_per_cycle;
+    return static_cast<Cycles>(std::ceil(rate_.latency_cycles + transfer));
+  }
+
+  // The cycles per row of a run of rows of `row_bytes` every `stride` bytes, measured once per
+  // shape on the DRAM's own model (as dram_rate measures a sequential read): the last row's
+  // data after the first row's, over a run of up to 64 rows and about 1024 bursts.
+  double row_cycles(uint64_t row_bytes, uint64_t stride) {
+    const uint64_t burst = params_.dram.request_bytes();
+    const uint64_t row_bursts = (row_bytes + burst - 1) / burst + 1;
+    const uint64_t kRows = std::clamp<uint64_t>(1024 / row_bursts, 2, 64);
+    const auto [at, added] = row_cycles_.try_emplace({row_bytes, stride}, 0.0);
+    if (!added) return at->second;
+    std::vector<uint64_t> bursts;
+    for (uint64_t r = 0; r < kRows; ++r) {
+      const uint64_t first = r * stride;
+      for (uint64_t b = first / burst; b <= (first + row_bytes - 1) / burst; ++b)
+        bursts.push_back(b * burst);
+    }
+    // Rows apart may share a burst at their ends: the DRAM moves it once per request.
+    bursts.erase(std::unique(bursts.begin(), bursts.end()), bursts.end());
+    Dram dram(params_.dram, ZeroPages(), params_.dram.device.capacity_bytes());
+    std::vector<Cycles> done;
+    dram.transfer(bursts, false, 0, 0, done);
+    const Cycles first_row = done[(row_bytes + burst - 1) / burst - 1];
+    at->second = static_cast<double>(done.back() - first_row) / static_cast<double>(kRows - 1);
+    return at->second;
   }
 
   const NmpParams& params_;
@@ -123,6 +159,7 @@ class Machine {
   VectorCommands vector_;
   VectorUnitStats scratch_;  // the vector commands' counts, unused
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Cycles> known_;
+  std::map<std::pair<uint64_t, uint64_t>, double> row_cycles_;  // by row bytes and stride
 };
 
 // A command issued and not yet known to be complete: the scoreboard's entry.

@@ -7,15 +7,17 @@
 //   gemm    MacArray::uncontended_gemm_cycles, the array's engines' own closed form;
 //   vector  its beats (VectorCommands) at their uncontended cycles;
 //   DMA     the DRAM's first-data latency, then the bursts its rows touch at the DRAM's
-//           sustained rate (dram_rate: measured once on the configured DRAM's own model); a
-//           simple channel's store then waits the latency again for its acknowledgement.
+//           sustained rate (dram_rate: measured once on the configured DRAM's own model), or
+//           on a DRAM standard, rows strided apart at the per-row rate its model shows for
+//           that row size and stride (measured once per shape).
 // So the estimate has the simulation's order and dependences, and leaves out what only
 // happens between commands in flight together: units contending for SRAM ports, and a
 // standard DRAM's row misses, refresh and bank conflicts beyond what its sustained rate
 // averages over a long read. A gather's rows are priced as if aligned to bursts.
 //
 // Example:
-//   const ProgramEstimate e = estimate_program(params, program, dram_bytes, dram_rate(params));
+//   const ProgramEstimate e =
+//       estimate_program(params, program, dram_bytes, dram_rate(params.dram));
 #pragma once
 
 #include <vector>

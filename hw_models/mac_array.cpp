@@ -281,6 +281,16 @@ void MacArray::plan_fold(const MacArrayParams& p, const Command& cmd, const Fold
   plan.compute[0].push_back(idle(temporal + R + cols - 2));
 }
 
+Command MacArray::timing_key(const std::array<Sram*, kNumSrams>& srams, const Command& cmd) {
+  Command key = cmd;
+  for (const auto& [operand, space] :
+       {std::pair{op::kAct, MemSpace::kActSram}, std::pair{op::kWgt, MemSpace::kWeightSram},
+        std::pair{op::kAcc, MemSpace::kAccSram}}) {
+    key.args[operand] %= srams[static_cast<size_t>(space)]->bank_period_bytes();
+  }
+  return key;
+}
+
 Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command& cmd,
                                          const std::array<Sram*, kNumSrams>& srams) {
   const WeightLayout layout = command_layout(p, cmd);

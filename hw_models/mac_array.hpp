@@ -106,6 +106,9 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   // Regions a gemm reads and writes; throws SimulationError for an invalid one.
   static Footprint command_footprint(const MacArrayParams& params,
                                      const std::array<Sram*, kNumSrams>& srams, const Command& cmd);
+  // The gemm with each SRAM address reduced modulo its SRAM's bank period: gemms with the same
+  // key take the same uncontended cycles (the analytical model's memo).
+  static Command timing_key(const std::array<Sram*, kNumSrams>& srams, const Command& cmd);
   // Uncontended cycles of one gemm (the closed form the engines realize).
   static Cycles uncontended_gemm_cycles(const MacArrayParams& params, const Command& cmd,
                                         const std::array<Sram*, kNumSrams>& srams);

@@ -81,6 +81,9 @@ class Sram {
     return word_shift_ >= 0 ? byte >> word_shift_ : byte / word_bytes_;
   }
   uint64_t capacity_bytes() const { return params_.capacity_bytes; }
+  // Byte addresses this far apart fall at the same place in the same bank: accesses shifted by
+  // a multiple of it take the same cycles.
+  uint64_t bank_period_bytes() const { return uint64_t{params_.banks} * word_bytes_; }
   // Words of one access kind the whole SRAM can serve in a cycle (banks x ports of the class).
   uint32_t words_per_cycle(Access access) const {
     return params_.banks * ports_of_class(port_class(access));

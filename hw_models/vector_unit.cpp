@@ -408,6 +408,23 @@ Footprint VectorCommands::vector_footprint(const Command& cmd) const {
   return fp;
 }
 
+Command VectorCommands::timing_key(const Command& cmd) const {
+  Command key = cmd;
+  auto reduce = [&](unsigned operand, MemSpace space) {
+    key.args[operand] %= srams_[static_cast<size_t>(space)]->bank_period_bytes();
+  };
+  if (cmd.opcode == Opcode::kRequant || cmd.opcode == Opcode::kConvert) {
+    const bool rq = cmd.opcode == Opcode::kRequant;
+    reduce(rq ? op::kSrc : cv::kSrc, MemSpace::kAccSram);
+    reduce(rq ? op::kDst : cv::kDst, MemSpace::kActSram);
+    if (rq) reduce(op::kScale, MemSpace::kActSram);
+    return key;
+  }
+  for (const VecOperand& operand : vector_operands(cmd))
+    reduce(operand.reg, space_of(cmd, operand));
+  return key;
+}
+
 std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st) {
   const std::vector<VecOperand> ops = vector_operands(cmd);
   auto rows_of = [&](const VecOperand& op) {

@@ -70,6 +70,9 @@ class VectorCommands {
   VectorCommands(const VectorUnitParams& params, std::array<Sram*, kNumSrams> srams);
 
   Footprint footprint(const Command& cmd) const;
+  // The command with each SRAM address reduced modulo its SRAM's bank period: commands with
+  // the same key have beats of the same uncontended cycles (the analytical model's memo).
+  Command timing_key(const Command& cmd) const;
   // The command's beats, its results written unless timing-only, its work counted in `stats`.
   std::vector<BeatGroup> run(const Command& cmd, VectorUnitStats& stats);
   const VectorUnitParams& params() const { return params_; }

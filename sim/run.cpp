@@ -390,7 +390,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const hw::NmpParams machine = machine_params(cfg);
   const hw::ProgramEstimate estimate =
       hw::estimate_program(machine, lowered.program, dram_needed, lowered.dram_rate);
-  timer.mark("estimate", std::to_string(estimate.cycles) + " cycles predicted");
+  timer.mark("estimate", std::to_string(estimate.cycles) + " cycles predicted, " +
+                            std::to_string(estimate.instructions) + " instructions executed");
   if (cfg.options.analytical) {
     Json report =
         build_analytical_report(cfg, energy, lowered, estimate, mapper_costs(energy, cfg.hw));
