@@ -4,6 +4,8 @@
 #include <cmath>
 #include <deque>
 #include <map>
+#include <memory>
+#include <unordered_map>
 
 #include "hw_models/arith/format.hpp"
 
@@ -14,8 +16,8 @@ using isa::Unit;
 
 DramRate dram_rate(const DramParams& params) {
   if (params.simple) {
-    return {static_cast<double>(params.bytes_per_cycle),
-            static_cast<double>(params.latency_cycles)};
+    const auto latency = static_cast<double>(params.latency_cycles);
+    return {static_cast<double>(params.bytes_per_cycle), latency, latency, latency};
   }
   constexpr uint64_t kCalibrationBytes = uint64_t{1} << 19;
   Dram dram(params, ZeroPages(), params.device.capacity_bytes());
@@ -24,8 +26,29 @@ DramRate dram_rate(const DramParams& params) {
   for (size_t i = 0; i < bursts.size(); ++i) bursts[i] = i * burst;
   std::vector<Cycles> done;
   dram.transfer(bursts, false, 0, 0, done);
-  return {static_cast<double>(bursts.size() * burst) / static_cast<double>(done.back() + 1),
-          static_cast<double>(done.front() + 1)};
+  DramRate rate{static_cast<double>(bursts.size() * burst) / static_cast<double>(done.back() + 1),
+                static_cast<double>(done.front() + 1)};
+  // One burst after the read is through: the cycles from its start to its data.
+  const auto single = [&](uint64_t address) {
+    const Cycles start = done.back() + 1;
+    dram.transfer({address}, false, start, 0, done);
+    return static_cast<double>(done.front() + 1 - start);
+  };
+  const uint64_t last = bursts.back();
+  rate.hit_latency_cycles = single(last);
+  // The first address above the read in the last burst's bank but another row.
+  const DramAddress at = dram.decode(last);
+  rate.conflict_latency_cycles = rate.latency_cycles;
+  for (uint64_t a = kCalibrationBytes; a < dram.capacity_bytes(); a += kCalibrationBytes) {
+    const DramAddress other = dram.decode(a);
+    if (other.channel == at.channel && other.request.rank == at.request.rank &&
+        other.request.bank_group == at.request.bank_group &&
+        other.request.bank == at.request.bank && other.request.row != at.request.row) {
+      rate.conflict_latency_cycles = single(a);
+      break;
+    }
+  }
+  return rate;
 }
 
 namespace {
@@ -46,6 +69,7 @@ class Machine {
         acc_(p.acc_sram, 2),
         srams_{&wsram_, &asram_, &acc_},
         vector_(timing_only(p.vector_unit), srams_) {
+    if (!p.dram.simple) map_ = std::make_unique<Dram>(p.dram, ZeroPages(), 1);
     spaces_.srams = srams_;
     spaces_.dram_bytes = dram_bytes;
     spaces_.vec_element_bytes = arith::make_format(p.vector_unit.math.format)->element_bytes();
@@ -99,13 +123,12 @@ class Machine {
     const bool convert = !gather && cmd.args[d::kConvert] != 0;
     const uint64_t dram_row =
         convert ? row_bytes / spaces_.vec_element_bytes * spaces_.dram_element_bytes : row_bytes;
-    const uint64_t burst = params_.dram.request_bytes();
+    const uint64_t burst = params_.dram.request_bytes(), stride = cmd.args[d::kDramStride];
     // Every burst a row touches moves whole.
     uint64_t bursts = 0;
     if (gather) {
       bursts = rows * ((dram_row + burst - 1) / burst);
     } else {
-      const uint64_t stride = cmd.args[d::kDramStride];
       auto touched = [&](uint64_t first) {
         return (first + dram_row - 1) / burst - first / burst + 1;
       };
@@ -119,11 +142,46 @@ class Machine {
     // A load waits for its first data, a simple channel's store for its acknowledgement. A
     // standard's strided rows (each in other DRAM rows and banks) move at the rate its model
     // shows for that shape, not a long sequential read's.
-    const uint64_t stride = cmd.args[d::kDramStride];
     const bool strided = !params_.dram.simple && !gather && rows > 1 && stride > dram_row;
     const double transfer = strided ? static_cast<double>(rows) * row_cycles(dram_row, stride)
                                     : static_cast<double>(bursts * burst) / rate_.bytes_per_cycle;
-    return static_cast<Cycles>(std::ceil(rate_.latency_cycles + transfer));
+    const double latency = first_data(cmd.args[d::kDram] / burst * burst);
+    if (!gather) leave_open(cmd.args[d::kDram], rows, dram_row, stride);
+    return static_cast<Cycles>(std::ceil(latency + transfer));
+  }
+
+  // A standard's bank as the commands before left it: open on a row (a hit), on another (a
+  // conflict), or not yet touched (closed, as the long read's first burst found it).
+  double first_data(uint64_t address) const {
+    if (!map_) return rate_.latency_cycles;
+    const DramAddress a = map_->decode(address);
+    const auto it = open_rows_.find(bank_of(a));
+    if (it == open_rows_.end()) return rate_.latency_cycles;
+    return it->second == a.request.row ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
+  }
+  // The rows a command leaves open: those of its last bursts (at most kTail), which the next
+  // command finds if it goes on where this one ended.
+  void leave_open(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride) {
+    constexpr uint64_t kTail = 64;
+    if (!map_) return;
+    const uint64_t burst = params_.dram.request_bytes();
+    const uint64_t contiguous = stride == row_bytes || rows == 1;
+    const uint64_t from_row = contiguous ? 0 : rows - std::min(rows, kTail);
+    for (uint64_t r = from_row; r < rows; ++r) {
+      const uint64_t row_first = first + r * stride;
+      const uint64_t end = contiguous ? first + rows * row_bytes : row_first + row_bytes;
+      const uint64_t lo =
+          std::max(contiguous ? first : row_first, end - std::min(end, kTail * burst));
+      for (uint64_t b = lo / burst; b <= (end - 1) / burst; ++b) {
+        const DramAddress a = map_->decode(b * burst);
+        open_rows_[bank_of(a)] = a.request.row;
+      }
+      if (contiguous) break;
+    }
+  }
+  static uint64_t bank_of(const DramAddress& a) {
+    return (uint64_t{a.channel} << 48) | (uint64_t{a.request.rank} << 32) |
+           (uint64_t{a.request.bank_group} << 16) | a.request.bank;
   }
 
   // The cycles per row of a run of rows of `row_bytes` every `stride` bytes, measured once per
@@ -160,6 +218,8 @@ class Machine {
   VectorUnitStats scratch_;  // the vector commands' counts, unused
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Cycles> known_;
   std::map<std::pair<uint64_t, uint64_t>, double> row_cycles_;  // by row bytes and stride
+  std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
+  std::unordered_map<uint64_t, uint32_t> open_rows_;  // by bank_of()
 };
 
 // A command issued and not yet known to be complete: the scoreboard's entry.

@@ -29,9 +29,12 @@ namespace nmp::hw {
 // The DRAM as the analytical model and the mapper see it: bytes per accelerator cycle on a
 // long sequential read, and the cycles a command waits for its first data. The simple
 // channel's are its parameters; a standard's are measured on its model serving a 512 KiB read
-// from cycle 0 (several refresh intervals long; as `nmpsim dram` would measure it).
+// from cycle 0 (several refresh intervals long; as `nmpsim dram` would measure it), whose
+// first burst finds its bank closed; then one more burst in the row the read left open (a
+// hit), and one in another row of that bank (a conflict).
 struct DramRate {
   double bytes_per_cycle = 0, latency_cycles = 0;
+  double hit_latency_cycles = 0, conflict_latency_cycles = 0;
 };
 DramRate dram_rate(const DramParams& dram);
 

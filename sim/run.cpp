@@ -390,8 +390,14 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   const hw::NmpParams machine = machine_params(cfg);
   const hw::ProgramEstimate estimate =
       hw::estimate_program(machine, lowered.program, dram_needed, lowered.dram_rate);
-  timer.mark("estimate", std::to_string(estimate.cycles) + " cycles predicted, " +
-                            std::to_string(estimate.instructions) + " instructions executed");
+  const hw::DramRate& rate = lowered.dram_rate;
+  timer.mark(
+      "estimate",
+      format_text("%llu cycles predicted, %llu instructions executed; DRAM %.1f B/cycle, "
+                  "first data %.0f (closed), %.0f (hit), %.0f (conflict) cycles",
+                  static_cast<unsigned long long>(estimate.cycles),
+                  static_cast<unsigned long long>(estimate.instructions), rate.bytes_per_cycle,
+                  rate.latency_cycles, rate.hit_latency_cycles, rate.conflict_latency_cycles));
   if (cfg.options.analytical) {
     Json report =
         build_analytical_report(cfg, energy, lowered, estimate, mapper_costs(energy, cfg.hw));

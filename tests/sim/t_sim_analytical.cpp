@@ -135,10 +135,11 @@ TEST_CASE("the analytical model is the simulation but for SRAM port contention",
 }
 
 TEST_CASE("the analytical model stays near the simulation on a DRAM standard", "[sim]") {
-  // LPDDR5 x 4 channels: the model prices each DMA command at the latency and sustained rate
-  // measured on a long read, so small commands (row hits after the first) come out slower
-  // than simulated and long ones close. The bounds are today's agreement on small blocks
-  // (docs/validation.md has the library's figures), not a target.
+  // LPDDR5 x 4 channels: the model prices each DMA command at the sustained rate measured on
+  // a long read, after a first-data latency measured for a bank found closed, on the row open
+  // or on another row (the rows commands before left open, as the model tracks them); what it
+  // leaves out is the DRAM's reordering, turnarounds and refresh between commands. The bounds
+  // are today's agreement on small blocks (docs/validation.md has the library's), not a target.
   std::mt19937_64 rng(17);
   double lowest = 1, highest = 1;
   for (int trial = 0; trial < 30; ++trial) {
@@ -151,7 +152,7 @@ TEST_CASE("the analytical model stays near the simulation on a DRAM standard", "
         r["analytical"]["cycles"].get<double>() / r["cycles"]["total"].get<double>();
     INFO("predicted / simulated " << ratio);
     REQUIRE(ratio >= 0.85);
-    REQUIRE(ratio <= 1.5);
+    REQUIRE(ratio <= 1.2);
     lowest = std::min(lowest, ratio);
     highest = std::max(highest, ratio);
   }
