@@ -5,7 +5,6 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <unordered_map>
 
 #include "hw_models/arith/format.hpp"
 
@@ -69,7 +68,11 @@ class Machine {
         acc_(p.acc_sram, 2),
         srams_{&wsram_, &asram_, &acc_},
         vector_(timing_only(p.vector_unit), srams_) {
-    if (!p.dram.simple) map_ = std::make_unique<Dram>(p.dram, ZeroPages(), 1);
+    if (!p.dram.simple) {
+      map_ = std::make_unique<Dram>(p.dram, ZeroPages(), 1);
+      const DramOrganization& o = p.dram.device.org;
+      open_rows_.assign(size_t{o.channels} * o.ranks * o.bank_groups * o.banks_per_group, kClosed);
+    }
     spaces_.srams = srams_;
     spaces_.dram_bytes = dram_bytes;
     spaces_.vec_element_bytes = arith::make_format(p.vector_unit.math.format)->element_bytes();
@@ -155,33 +158,40 @@ class Machine {
   double first_data(uint64_t address) const {
     if (!map_) return rate_.latency_cycles;
     const DramAddress a = map_->decode(address);
-    const auto it = open_rows_.find(bank_of(a));
-    if (it == open_rows_.end()) return rate_.latency_cycles;
-    return it->second == a.request.row ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
+    const uint32_t open = open_rows_[bank_of(a)];
+    if (open == kClosed) return rate_.latency_cycles;
+    return open == a.request.row ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
   }
-  // The rows a command leaves open: those of its last bursts (at most kTail), which the next
-  // command finds if it goes on where this one ended.
+  // The rows a command leaves open: those of its last kTail bursts, which the next command
+  // finds if it goes on where this one ended.
   void leave_open(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride) {
     constexpr uint64_t kTail = 64;
     if (!map_) return;
     const uint64_t burst = params_.dram.request_bytes();
-    const uint64_t contiguous = stride == row_bytes || rows == 1;
-    const uint64_t from_row = contiguous ? 0 : rows - std::min(rows, kTail);
-    for (uint64_t r = from_row; r < rows; ++r) {
+    if (stride == row_bytes) {  // one range
+      row_bytes *= rows;
+      rows = 1;
+    }
+    // From the last row back, each row's bursts from its last back, then applied in order.
+    std::array<uint64_t, kTail> tail{};
+    size_t count = 0;
+    for (uint64_t r = rows; r-- > 0 && count < kTail;) {
       const uint64_t row_first = first + r * stride;
-      const uint64_t end = contiguous ? first + rows * row_bytes : row_first + row_bytes;
-      const uint64_t lo =
-          std::max(contiguous ? first : row_first, end - std::min(end, kTail * burst));
-      for (uint64_t b = lo / burst; b <= (end - 1) / burst; ++b) {
-        const DramAddress a = map_->decode(b * burst);
-        open_rows_[bank_of(a)] = a.request.row;
-      }
-      if (contiguous) break;
+      for (uint64_t b = (row_first + row_bytes - 1) / burst + 1;
+           b-- > row_first / burst && count < kTail;)
+        tail[count++] = b * burst;
+    }
+    while (count > 0) {
+      const DramAddress a = map_->decode(tail[--count]);
+      open_rows_[bank_of(a)] = a.request.row;
     }
   }
-  static uint64_t bank_of(const DramAddress& a) {
-    return (uint64_t{a.channel} << 48) | (uint64_t{a.request.rank} << 32) |
-           (uint64_t{a.request.bank_group} << 16) | a.request.bank;
+  // Banks numbered densely: channel, rank, bank group, bank.
+  size_t bank_of(const DramAddress& a) const {
+    const DramOrganization& o = params_.dram.device.org;
+    return ((size_t{a.channel} * o.ranks + a.request.rank) * o.bank_groups + a.request.bank_group) *
+               o.banks_per_group +
+           a.request.bank;
   }
 
   // The cycles per row of a run of rows of `row_bytes` every `stride` bytes, measured once per
@@ -219,7 +229,8 @@ class Machine {
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Cycles> known_;
   std::map<std::pair<uint64_t, uint64_t>, double> row_cycles_;  // by row bytes and stride
   std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
-  std::unordered_map<uint64_t, uint32_t> open_rows_;  // by bank_of()
+  static constexpr uint32_t kClosed = UINT32_MAX;
+  std::vector<uint32_t> open_rows_;  // by bank_of(): the row left open, or kClosed
 };
 
 // A command issued and not yet known to be complete: the scoreboard's entry.
