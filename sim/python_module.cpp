@@ -276,8 +276,9 @@ PYBIND11_MODULE(nmpsim, m) {
   });
   m.def("run", &run, py::arg("hw"), py::arg("workload"), py::kw_only(),
         py::arg("tech") = py::none(), py::arg("sets") = py::none(), py::arg("timing_only") = false,
-        py::arg("analytical") = false, py::arg("verify") = true, py::arg("lockstep") = false, py::arg("mapping") = py::none(),
-        py::arg("dump") = false, py::arg("min_sqnr_db") = nmp::sim::RunOptions{}.min_sqnr_db,
+        py::arg("analytical") = false, py::arg("verify") = true, py::arg("lockstep") = false,
+        py::arg("mapping") = py::none(), py::arg("dump") = false,
+        py::arg("min_sqnr_db") = nmp::sim::RunOptions{}.min_sqnr_db,
         "Simulates a workload on a hardware config: the report `nmpsim run --out` writes, as a "
         "dict; with dump=True also 'tensors' (numpy arrays of the inputs, weights and outputs).");
   m.def("sweep", &sweep, py::arg("spec"), py::kw_only(), py::arg("db") = py::none(),
