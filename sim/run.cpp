@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <systemc>
 
@@ -388,8 +389,12 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
                           bytes_text(dram_needed));
   }
   const hw::NmpParams machine = machine_params(cfg);
+  // Beside a cycle run the simulation's own watchdog judges the cycles: a prediction above the
+  // limit (the model may predict more than the simulation takes) must not refuse the run.
+  hw::NmpParams estimated = machine;
+  if (!cfg.options.analytical) estimated.max_cycles = std::numeric_limits<hw::Cycles>::max();
   const hw::ProgramEstimate estimate =
-      hw::estimate_program(machine, lowered.program, dram_needed, lowered.dram_rate);
+      hw::estimate_program(estimated, lowered.program, dram_needed, lowered.dram_rate);
   const hw::DramRate& rate = lowered.dram_rate;
   timer.mark(
       "estimate",
