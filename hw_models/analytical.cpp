@@ -35,18 +35,19 @@ DramRate dram_rate(const DramParams& params) {
   };
   const uint64_t last = bursts.back();
   rate.hit_latency_cycles = single(last);
-  // The first address above the read in the last burst's bank but another row.
+  // The last burst's address with one bit of its row flipped (every field of a mapping is a
+  // run of bits, so this is the same bank, another row), whatever the mapping.
   const DramAddress at = dram.decode(last);
-  rate.conflict_latency_cycles = rate.latency_cycles;
-  for (uint64_t a = kCalibrationBytes; a < dram.capacity_bytes(); a += kCalibrationBytes) {
-    const DramAddress other = dram.decode(a);
+  for (uint64_t bit = burst; bit < dram.capacity_bytes(); bit <<= 1) {
+    const DramAddress other = dram.decode(last ^ bit);
     if (other.channel == at.channel && other.request.rank == at.request.rank &&
         other.request.bank_group == at.request.bank_group &&
         other.request.bank == at.request.bank && other.request.row != at.request.row) {
-      rate.conflict_latency_cycles = single(a);
-      break;
+      rate.conflict_latency_cycles = single(last ^ bit);
+      return rate;
     }
   }
+  rate.conflict_latency_cycles = rate.latency_cycles;  // one row per bank: never a conflict
   return rate;
 }
 

@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "hw_models/analytical.hpp"
 #include "hw_models/dram.hpp"
 
 using namespace nmp;
@@ -193,6 +194,25 @@ TEST_CASE("DRAM streams reach the fraction of peak their timings allow", "[unit]
   REQUIRE(s.rd == bursts);
   REQUIRE(s.row_hits + s.row_misses + s.row_conflicts == bursts);
   REQUIRE(static_cast<double>(s.row_hits) / bursts > 0.9);
+}
+
+TEST_CASE("the analytical model's first-data latencies differ by the row's own timings", "[unit]") {
+  // dram_rate measures a burst that finds its bank closed, its row open (a hit) and another
+  // row open (a conflict): a hit skips the activation (tRCD), a conflict adds the precharge
+  // (tRP), whatever the mapping puts where (row bits lowest included).
+  const std::string standard =
+      GENERATE("DDR4_8Gb_x8_2400", "DDR5_16Gb_x8_4800", "LPDDR4_8Gb_x16_2400",
+               "LPDDR5_16Gb_x16_6400", "HBM2_8Gb_x128", "HBM3_16Gb");
+  const std::string mapping =
+      GENERATE("ro,ra,ba,co,bg,ch", "ch,ra,bg,ba,co,ro", "ba,ro,co,bg,ra,ch");
+  INFO(standard << ", " << mapping);
+  const hw::DramParams p = params(standard, mapping);
+  const hw::DramTiming& t = p.device.timing;
+  const hw::DramRate rate = hw::dram_rate(p);
+  INFO("closed " << rate.latency_cycles << ", hit " << rate.hit_latency_cycles << ", conflict "
+                 << rate.conflict_latency_cycles);
+  REQUIRE(rate.latency_cycles - rate.hit_latency_cycles == t.rcd_rd);
+  REQUIRE(rate.conflict_latency_cycles - rate.latency_cycles == t.rp);
 }
 
 TEST_CASE("the row-hit stream fast path issues exactly what the full FR-FCFS scan does", "[unit]") {
