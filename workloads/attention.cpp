@@ -473,6 +473,15 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
 namespace {
 
 // The tokens' keys and values (rows at k and v) into the caches after the context.
+//
+// A cache stored so that a position is a column of its weight blocks (with the adder tree's
+// layout, the values: the new axis is their k) would take one DMA row, and so one DRAM burst,
+// per element. When a chunk has more tokens than the vector unit's pipeline is deep, it is
+// transposed on chip instead: one vcvt per dimension, m rows of one element each, writes that
+// dimension's m positions side by side in the accumulator SRAM (its own port, so reading and
+// writing share a beat), and one DMA command then stores each block's rows of positions (the
+// vector unit spends m + depth cycles per dimension; the DRAM one burst per block row instead of
+// one per element).
 void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                       uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
@@ -480,6 +489,16 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   const uint64_t eb = storage.vec_bytes, db = storage.dram_bytes;
   const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
   const uint32_t L = l.positions(tokens);
+  const std::vector<hw::WeightBlock> k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
+  const std::vector<hw::WeightBlock> v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
+  // Whether a position is a row (or a column) of some block of a cache (keys: the new axis is
+  // n; values, stored transposed: k).
+  auto any_block = [](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, bool as_row) {
+    return std::any_of(blocks.begin(), blocks.end(), [&](const hw::WeightBlock& blk) {
+      return (new_is_n == blk.n_major) == as_row;
+    });
+  };
+  const bool columns = any_block(k_blocks, true, false) || any_block(v_blocks, false, false);
   // In chunks of rows that fit the buffers.
   const uint64_t v_row = round_up(d * eb, g.act_word), q_row = round_up(d * ab, g.act_word);
   const uint64_t src_row = uint64_t{l.kv_heads} * d * db;  // a token's K or V row in DRAM
@@ -487,15 +506,15 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       1, std::min<uint64_t>(tokens, (g.act_cap - 2 * g.act_word) / (v_row + q_row)));
   const uint64_t kv_q = round_up(chunk * v_row, g.act_word);
   const uint64_t inverse_scales = round_up(kv_q + chunk * q_row, g.act_word);  // int8
+  const uint64_t t_row = round_up(chunk * ab, g.acc_word);  // a dimension's positions
+  const bool transpose =
+      columns && chunk > hw.vector_unit.pipeline_depth_cycles && d * t_row <= g.acc_cap;
   if (g.int_kind) {
     b.li(kRegSram, inverse_scales);
     b.li(kRegDram, a.inverse_scales_dram);
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, 1, 2 * eb, 2 * eb, 2 * eb);
   }
-  const std::vector<hw::WeightBlock> k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
-  const std::vector<hw::WeightBlock> v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
-  // Positions [p0, p1) of a cache whose DRAM address is in `cache_reg` (keys: the new axis is
-  // n; values, stored transposed: k).
+  // Positions [p0, p1) of a cache whose DRAM address is in `cache_reg`.
   auto append = [&](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, unsigned cache_reg,
                     uint32_t p0, uint32_t p1) {
     for (const hw::WeightBlock& blk : blocks) {
@@ -507,13 +526,20 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       if (lo >= hi) continue;
       const bool new_is_row = new_is_n == blk.n_major;  // a position is a row of the block
       const uint64_t stride_new = new_is_row ? blk.row_bytes : ab;
-      b.li(kRegSram, kv_q + uint64_t{lo - p0} * q_row + other0 * ab);
       b.addi(kRegDram, cache_reg, static_cast<int64_t>(blk.offset + (lo - base) * stride_new));
       if (new_is_row) {  // each position's entries are contiguous in the block
+        b.li(kRegSram, kv_q + uint64_t{lo - p0} * q_row + other0 * ab);
         b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, hi - lo, others * ab, q_row,
               blk.row_bytes);
         continue;
       }
+      if (transpose) {  // each dimension's positions are contiguous on chip and in the block
+        b.li(kRegSram, other0 * t_row + uint64_t{lo - p0} * ab);
+        b.dma(Opcode::kDmaStore, Space::kAccSram, kRegSram, kRegDram, others, (hi - lo) * ab, t_row,
+              blk.row_bytes);
+        continue;
+      }
+      b.li(kRegSram, kv_q + uint64_t{lo - p0} * q_row + other0 * ab);
       b.li(kRegHeads, hi - lo);  // a column per position: one strided store each
       const uint64_t loop = b.here();
       b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, others, ab, ab, blk.row_bytes);
@@ -541,8 +567,18 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
         b.vbin(VectorBinary::kMul, VecRef{0, false, v_row}, VecRef{0, false, v_row},
                VecRef{inverse_scales + (keys ? 0 : eb), false, 0}, true, m, d);
       }
-      b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec, m,
-             d);
+      const std::vector<hw::WeightBlock>& blocks = keys ? k_blocks : v_blocks;
+      const bool as_columns = any_block(blocks, keys, false);
+      if (any_block(blocks, keys, true) || (as_columns && !transpose)) {
+        b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec,
+               m, d);
+      }
+      if (as_columns && transpose) {
+        for (uint64_t i = 0; i < d; ++i) {
+          b.vcvt(VecRef{i * t_row, true, ab}, ElemType::kAct, VecRef{i * eb, false, v_row},
+                 ElemType::kVec, m, 1);
+        }
+      }
       append(keys ? k_blocks : v_blocks, keys, keys ? kRegK : kRegV, l.context + t0,
              l.context + t0 + m);
     }

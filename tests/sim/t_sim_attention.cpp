@@ -43,7 +43,8 @@ TEST_CASE("attention equals its exact model in every mode, grouping, cache and f
   const Case c = GENERATE(Case{"decode", 1, 37, 4, 4, "dram", "adder_tree"},
                           Case{"decode", 2, 20, 6, 2, "sram", "weight_stationary"},
                           Case{"prefill", 9, 0, 4, 1, "dram", "output_stationary"},
-                          Case{"prefill", 7, 11, 2, 2, "sram", "input_stationary"});
+                          Case{"prefill", 7, 11, 2, 2, "sram", "input_stationary"},
+                          Case{"prefill", 12, 5, 4, 2, "dram", "adder_tree"});
   const std::string format = GENERATE("int8", "fp16", "bf16", "fp8_e4m3", "posit8_0", "posit16_1",
                                       "fixed2_6", "fixed2_14", "fp32");
   INFO(c.mode << " tokens " << c.tokens << " context " << c.context << " heads " << c.heads << "/"
