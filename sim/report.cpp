@@ -544,7 +544,8 @@ std::string render_summary(const Json& r) {
   for (const Json& l : r["layers"]) {
     if (l["recurrent"].is_null()) continue;
     o << "  timesteps " << l["name"].get<std::string>() << "  "
-      << l["recurrent"]["cycles_per_timestep"].get<double>() << " cycles per timestep, weights "
+      << l["recurrent"]["cycles_per_timestep"].get<double>()
+      << " cycles per timestep, recurrent weights U "
       << (l["recurrent"]["weights_resident"].get<bool>() ? "resident in the weight SRAM"
                                                          : "streamed every timestep")
       << "\n";

@@ -153,27 +153,6 @@ struct LayerLayout {
   MlpAttention mlp_attention;
 };
 
-// Emits `body(m)` over the row tiles of a layer: full tiles in a counted loop that advances the
-// DRAM address registers, then the edge tile.
-struct Stream {
-  unsigned reg;
-  uint64_t dram, row_bytes;
-};
-void row_loop(ProgramBuilder& b, uint32_t rows, uint32_t mt, const std::vector<Stream>& streams,
-              const std::function<void(uint32_t)>& body) {
-  for (const Stream& s : streams) b.li(s.reg, s.dram);
-  const uint32_t full = rows / mt, edge = rows % mt;
-  if (full > 0) {
-    b.li(kRegM, full);
-    const uint64_t loop = b.here();
-    body(mt);
-    for (const Stream& s : streams)
-      b.addi(s.reg, s.reg, static_cast<int64_t>(uint64_t{mt} * s.row_bytes));
-    b.dbnz(kRegM, loop);
-  }
-  if (edge > 0) body(edge);
-}
-
 // 1 / n rounded to the vector format, as rmsnorm forms it.
 uint32_t inverse(const arith::VectorMath& vm, uint32_t n) {
   return vm.round(arith::div(arith::Unpacked::from_integer(false, 1, 0),
@@ -262,37 +241,6 @@ void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, cons
   }
 }
 
-// The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
-// the `base` register's value (0: r0, absolute), but the constants, which are absolute.
-struct QuantizeBuffers {
-  uint64_t xv = 0, xv_row = 0;          // the rows (vec)
-  uint64_t xq = 0, xq_row = 0;          // the quantized rows (act format)
-  uint64_t a = 0, r = 0, q = 0, f = 0;  // integer kinds: per row absmax, 1/absmax, 127/absmax,
-  uint64_t consts = 0;                  // the factor absmax s_W / 127; 127 and s_W / 127
-  unsigned base = 0;
-};
-
-// Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s_W / 127 (the rows are scaled in
-// place); other kinds: rounding to the activation format.
-void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
-                   bool int_kind, uint64_t vb) {
-  const auto at = [&](uint64_t addr, uint64_t stride = 0) {
-    return VecRef{addr, false, stride, q.base};
-  };
-  const auto constant = [](uint64_t addr) { return VecRef{addr, false, 0}; };
-  const VecRef xv = at(q.xv, q.xv_row), xq = at(q.xq, q.xq_row);
-  if (int_kind) {
-    b.vred(hw::VectorReduce::kAbsMax, at(q.a), xv, m, k);
-    b.vfn(VectorFunction::kReciprocal, at(q.r), at(q.a), 1, m);
-    b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.consts + kC127 * vb), true, 1, m);
-    b.vbin(VectorBinary::kMul, xv, xv, at(q.q, vb), true, m, k);
-    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
-    b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.consts + kCW * vb), true, 1, m);
-  } else {
-    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
-  }
-}
-
 // The start of a weights_outer super tile of m rows (kRegX its quantized rows in DRAM): its
 // factors in (integer kinds), kRegAcc at the layer's bias; and its gemm, whose activations
 // stream beside the weight tiles.
@@ -375,8 +323,8 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAcc, 1, nt * vb, nt * vb, nt * vb);
     b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(nt * vb));
   };
-  row_loop(b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
-           [&](uint32_t m) {
+  row_loop(b, kRegM, rows, p.super_rows,
+           {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}}, [&](uint32_t m) {
              StreamedGemm gemm =
                  begin_super_tile(b, lay, l, m, gl, int_kind, storage, ternary_weights);
              StreamedGemmRegs regs = kGemmRegs;
@@ -488,7 +436,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
           storage.convert);
   };
   row_loop(
-      b, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
+      b, kRegM, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
       [&](uint32_t m) {
         StreamedGemm gemm = begin_super_tile(b, lay, l, m, gl, int_kind, storage, ternary_weights);
         gemm.begin_block = [&](uint32_t nt) {
@@ -622,7 +570,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     LayerLayout lay;
     std::exception_ptr rows_outer_error;  // why rows_outer does not fit, if it does not
     if (is_recurrent(l.kind)) {
-      lay.recurrent = place_recurrent(l, li, hw, allocate);
+      lay.recurrent = place_recurrent(l, li, rows, hw, allocate);
       out.layers.push_back(recurrent_plan(l, lay.recurrent, rows));
       layouts.push_back(std::move(lay));
       continue;
@@ -987,7 +935,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       default:
         break;
     }
-    row_loop(b, rows, s.mt, streams, body);
+    row_loop(b, kRegM, rows, s.mt, streams, body);
   }
   out.program = finish_program(b, hw);
   return out;

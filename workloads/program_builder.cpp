@@ -146,4 +146,40 @@ void ProgramBuilder::cell(Opcode opcode, VecRef a, VecRef b, VecRef out, uint64_
 
 void ProgramBuilder::halt() { emit(Opcode::kHalt, {}); }
 
+void row_loop(ProgramBuilder& b, unsigned counter, uint32_t rows, uint32_t mt,
+              const std::vector<Stream>& streams, const std::function<void(uint32_t)>& body) {
+  for (const Stream& s : streams) b.li(s.reg, s.dram);
+  const uint32_t full = rows / mt, edge = rows % mt;
+  if (full > 0) {
+    b.li(counter, full);
+    const uint64_t loop = b.here();
+    body(mt);
+    for (const Stream& s : streams)
+      b.addi(s.reg, s.reg, static_cast<int64_t>(uint64_t{mt} * s.row_bytes));
+    b.dbnz(counter, loop);
+  }
+  if (edge > 0) body(edge);
+}
+
+void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
+                   bool int_kind, uint64_t vb) {
+  using hw::ElemType;
+  using hw::VectorBinary;
+  const auto at = [&](uint64_t addr, uint64_t stride = 0) {
+    return VecRef{addr, false, stride, q.base};
+  };
+  const auto constant = [](uint64_t addr) { return VecRef{addr, false, 0}; };
+  const VecRef xv = at(q.xv, q.xv_row), xq = at(q.xq, q.xq_row);
+  if (int_kind) {
+    b.vred(hw::VectorReduce::kAbsMax, at(q.a), xv, m, k);
+    b.vfn(arith::VectorFunction::kReciprocal, at(q.r), at(q.a), 1, m);
+    b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.consts), true, 1, m);
+    b.vbin(VectorBinary::kMul, xv, xv, at(q.q, vb), true, m, k);
+    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
+    b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.consts + vb), true, 1, m);
+  } else {
+    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
+  }
+}
+
 }  // namespace nmp::workloads

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 #include "hw_models/arith/vector_math.hpp"
 #include "hw_models/vector_ops.hpp"
@@ -80,5 +82,30 @@ class ProgramBuilder {
   std::vector<int64_t> load(std::initializer_list<VecRef> refs);
   isa::Program program_;
 };
+
+// Rows of a DRAM tensor that a row loop steps through: `reg` holds the current tile's first.
+struct Stream {
+  unsigned reg;
+  uint64_t dram, row_bytes;
+};
+// Emits `body(m)` over `rows` rows in tiles of `mt`: full tiles in a loop counted in register
+// `counter` that advances every stream's register, then the edge tile.
+void row_loop(ProgramBuilder& b, unsigned counter, uint32_t rows, uint32_t mt,
+              const std::vector<Stream>& streams, const std::function<void(uint32_t)>& body);
+
+// The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
+// the `base` register's value (0: r0, absolute), but the constants, which are absolute: 127
+// at `consts`, s_W / 127 one vec element above.
+struct QuantizeBuffers {
+  uint64_t xv = 0, xv_row = 0;          // the rows (vec)
+  uint64_t xq = 0, xq_row = 0;          // the quantized rows (act format)
+  uint64_t a = 0, r = 0, q = 0, f = 0;  // integer kinds: per row absmax, 1/absmax, 127/absmax,
+  uint64_t consts = 0;                  // the factor absmax s_W / 127
+  unsigned base = 0;
+};
+// Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s_W / 127 (the rows are scaled in
+// place); other kinds: rounding to the activation format. vb: bytes of a vec element.
+void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
+                   bool int_kind, uint64_t vb);
 
 }  // namespace nmp::workloads

@@ -21,13 +21,13 @@ using isa::Space;
 
 // Registers of the generated code (r13-r15 belong to the program builder).
 enum Reg : unsigned {
-  kRegSteps = 1,
-  kRegXDram = 2,
-  kRegYDram = 3,
-  kRegWBuf = 4,  // streaming: the weight SRAM half of the next tile
-  kRegHalf = 5,  // streaming: the byte size of a half
-  kRegSram = 6,  // a DMA's on-chip address
-  kRegDram = 7,  // a DMA's DRAM address
+  kRegSteps = 1,  // timesteps left (the input gates' pass: chunks of timesteps)
+  kRegXDram = 2,  // the input gates' pass: rows of x; the recurrence: the step's gx row
+  kRegYDram = 3,  // the input gates' pass: rows of gx; the recurrence: the step's h row
+  kRegWBuf = 4,   // streaming: the weight SRAM half of the next tile
+  kRegHalf = 5,   // streaming: the byte size of a half
+  kRegSram = 6,   // a DMA's on-chip address
+  kRegDram = 7,   // a DMA's DRAM address
   kRegAct = 8,
   kRegAcc = 9,
   kRegWgt = 10,  // resident: the tile's weight SRAM address; streaming: the next tile's DRAM
@@ -59,25 +59,49 @@ uint64_t tile_bytes(const Matrix& p) {
   return b;
 }
 
-// Constants block (vec elements): c127, s_W / 127, s_U / 127, then scratch a, r, q, f_x, f_h.
-enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFx, kFh, kNumConsts };
+// Constants block (vec elements): c127, s_W / 127 (as emit_quantize reads them), s_U / 127,
+// then scratch a, r, q and f_h.
+enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFh, kNumConsts };
 
 RecurrentLayout::Act act_layout(const LayerSpec& l, uint64_t eb, const Geometry& g) {
-  const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), ab = g.traits.act_bytes;
+  const uint64_t H = l.hidden, G = l.gates(), ab = g.traits.act_bytes;
   RecurrentLayout::Act a{};
   RegionAllocator region(g.act_word);
-  a.xv = region(I * eb);
-  a.xs = region(std::max(I, H) * eb);
-  a.xq = region(I * ab);
+  a.xs = region(H * eb);
   a.hq = region(H * ab);
   a.h = region(H * eb);
   a.c = region(H * eb);
-  a.gx = region(G * H * eb);
   a.gh = region(G * H * eb);
   a.bias = region(bias_elements(l) * eb);
   a.consts = region(uint64_t{kNumConsts} * eb);
   a.end = region.top();
   return a;
+}
+
+// A chunk of the most timesteps, up to T, whose inputs and input gates fit above the
+// timestep's regions of both SRAMs (rows 0 if not even one does).
+RecurrentLayout::Chunk chunk_layout(const LayerSpec& l, uint32_t T, uint64_t act_end, uint64_t eb,
+                                    const Geometry& g) {
+  const uint64_t I = l.in_features, GH = uint64_t{l.gates()} * l.hidden;
+  RecurrentLayout::Chunk c{};
+  c.xv_row = round_up(I * eb, g.act_word);
+  c.xq_row = round_up(I * g.traits.act_bytes, g.act_word);
+  c.gx_row = round_up(GH * eb, g.act_word);
+  c.acc_row = round_up(GH * g.traits.acc_bytes, g.acc_word);
+  c.acc = c.acc_row;  // above the timestep's row of U h accumulators
+  auto place = [&](uint64_t m) {
+    RegionAllocator region(g.act_word);
+    region(act_end);
+    c.xv = region(m * c.xv_row);
+    c.xq = region(m * c.xq_row);
+    c.gx = region(m * c.gx_row);
+    for (uint64_t* scalars : {&c.a, &c.r, &c.q, &c.f}) *scalars = region(m * eb);
+    return region.top() <= g.act_cap && (m + 1) * c.acc_row <= g.acc_cap;
+  };
+  uint64_t m = std::min<uint64_t>(T, kMaxVectorRows);
+  while (m > 0 && !place(m)) --m;
+  c.rows = static_cast<uint32_t>(m);
+  return c;
 }
 
 // The vec patterns of a direction's bias block and constants, as stored in DRAM.
@@ -106,8 +130,8 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
 
 }  // namespace
 
-RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
-                                RegionAllocator& allocate) {
+RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t tokens,
+                                const hw::NmpParams& hw, RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
@@ -120,32 +144,48 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpP
                             std::to_string(lay.act.end) + " bytes); it holds " +
                             std::to_string(g.act_cap));
   }
-  if (2 * round_up(uint64_t{G} * H * g.traits.acc_bytes, g.acc_word) > g.acc_cap) {
-    throw LoweringError("hw", "/acc_sram/capacity_kib",
-                        where + ": the accumulator SRAM must hold two rows of " +
-                            std::to_string(G * H) + " gate accumulators");
+  lay.chunk = chunk_layout(l, tokens, lay.act.end, eb, g);
+  if (lay.chunk.rows == 0) {
+    throw LoweringError("hw", "/act_sram/capacity_kib",
+                        where +
+                            ": the activation and accumulator SRAMs must hold a timestep's "
+                            "vectors, one input and its " +
+                            std::to_string(G * H) + " input gates");
   }
-  // Resident if W and U each fit as one tile and fit the weight SRAM together; else every
-  // step streams their tiles through its halves.
-  const Matrix w_all = plan_matrix(G * H, l.in_features, g.wgt_cap, g);
-  const Matrix u_all = plan_matrix(G * H, H, g.wgt_cap, g);
-  lay.resident = w_all.tiles.size() == 1 && u_all.tiles.size() == 1 &&
-                 round_up(w_all.tiles[0].bytes, g.wgt_word) + u_all.tiles[0].bytes <= g.wgt_cap;
-  for (uint32_t d = 0; d < l.directions(); ++d) {
-    Matrix w = w_all, u = u_all;
-    if (lay.resident) {
-      w.sram = 0;
-      u.sram = round_up(w.tiles[0].bytes, g.wgt_word);
-    } else {
-      w = plan_matrix(G * H, l.in_features, g.wgt_half, g);
-      u = plan_matrix(G * H, H, g.wgt_half, g);
-      if (w.tiling.k_tile == 0 || u.tiling.k_tile == 0) {
-        throw LoweringError("hw", "/weight_sram/capacity_kib",
-                            where +
-                                ": half the weight SRAM (double buffering) must hold one "
-                                "array tile of the gate weights");
-      }
+  // U stays in the weight SRAM across timesteps if it fits as one tile with room beside it
+  // for W's two streaming buffers, and W stays too if it fits beside U as one tile. Else both
+  // stream through the SRAM's halves: W once per chunk, U once per timestep.
+  RecurrentLayout::WeightSram& ws = lay.wsram;
+  const Matrix u_whole = plan_matrix(G * H, H, g.wgt_cap, g);
+  Matrix w_plan, u_plan;
+  if (u_whole.tiles.size() == 1) {
+    const uint64_t u_end = round_up(u_whole.tiles[0].bytes, g.wgt_word);
+    const uint64_t rest = g.wgt_cap - std::min(g.wgt_cap, u_end);
+    const uint64_t buffer = rest / 2 / g.wgt_word * g.wgt_word;
+    const Matrix w_whole = plan_matrix(G * H, l.in_features, rest, g);
+    const Matrix w_streamed = plan_matrix(G * H, l.in_features, buffer, g);
+    ws.u_resident = w_whole.tiles.size() == 1 || w_streamed.tiling.k_tile > 0;
+    ws.w_resident = w_whole.tiles.size() == 1;
+    ws.w = u_end;
+    ws.stream_base = u_end;
+    ws.stream_sum = 2 * u_end + buffer;
+    u_plan = u_whole;
+    w_plan = ws.w_resident ? w_whole : w_streamed;
+  }
+  if (!ws.u_resident) {
+    ws = {};
+    ws.stream_sum = g.wgt_half;
+    u_plan = plan_matrix(G * H, H, g.wgt_half, g);
+    w_plan = plan_matrix(G * H, l.in_features, g.wgt_half, g);
+    if (w_plan.tiling.k_tile == 0 || u_plan.tiling.k_tile == 0) {
+      throw LoweringError("hw", "/weight_sram/capacity_kib",
+                          where +
+                              ": half the weight SRAM (double buffering) must hold one "
+                              "array tile of the gate weights");
     }
+  }
+  for (uint32_t d = 0; d < l.directions(); ++d) {
+    Matrix w = w_plan, u = u_plan;
     for (auto* m : {&w, &u}) {
       for (auto& t : m->tiles) t.dram = allocate(t.bytes);
     }
@@ -160,7 +200,7 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpP
 
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens) {
   LayerPlan plan = plan_of(l, tokens);
-  plan.weights_resident = lay.resident;
+  plan.weights_resident = lay.wsram.u_resident;
   plan.timesteps = tokens * l.directions();
   plan.w_n_tile = lay.w[0].tiling.n_tile;
   plan.w_k_tile = lay.w[0].tiling.k_tile;
@@ -199,8 +239,6 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   const RecurrentLayout::Act& a = lay.act;
   const uint64_t H = l.hidden, I = l.in_features, G = l.gates(), T = tokens;
-  const uint64_t acc_row = round_up(G * H * accb, g.acc_word);
-  const VecRef acc_x{0, true}, acc_h{acc_row, true};
   auto dma = [&](Opcode op, Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
     b.li(kRegSram, sram);
     b.li(kRegDram, dram);
@@ -208,7 +246,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   };
   auto vec = [](uint64_t addr) { return VecRef{addr, false}; };
   auto cst = [&](Const c) { return vec(a.consts + uint64_t{c} * eb); };
-  // x_q = quantized (or converted) x, and its dequantization factor.
+  // h_q = quantized (or converted) h, and its dequantization factor (h itself kept).
   auto quantize = [&](uint64_t src, uint64_t n, uint64_t dst, Const scale, Const factor) {
     if (!int_kind) {
       b.vcvt(vec(dst), ElemType::kAct, vec(src), ElemType::kVec, 1, n);
@@ -221,82 +259,110 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     b.vcvt(vec(dst), ElemType::kAct, vec(a.xs), ElemType::kVec, 1, n);
     b.vbin(VectorBinary::kMul, cst(factor), cst(kA), cst(scale), false, 1, 1);
   };
-  // acc = M act: a resident matrix is one tile in place; a streamed one loops over its tiles
-  // through the two halves of the weight SRAM.
-  auto matvec = [&](const Matrix& m, uint64_t act, VecRef acc) {
-    if (lay.resident) {
+  // acc rows = M act rows: a resident matrix is one tile in place; a streamed one loops over
+  // its tiles through the weight SRAM's two buffers.
+  auto gemm_rows = [&](const Matrix& m, bool resident, uint64_t wgt, uint32_t rows, uint64_t act,
+                       uint64_t act_row, uint64_t acc, uint64_t acc_row) {
+    if (resident) {
       const auto& t = m.tiles.front();
-      b.li(kRegWgt, m.sram);
+      b.li(kRegWgt, wgt);
       b.li(kRegAct, act);
-      b.li(kRegAcc, acc.addr);
-      b.gemm(kRegAct, kRegWgt, kRegAcc, 1, t.nt, t.kt, t.kt * ab, t.nt * accb,
+      b.li(kRegAcc, acc);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, rows, t.nt, t.kt, act_row, acc_row,
              isa::AccMode::kOverwrite);
       return;
     }
     StreamedGemm gemm;
-    gemm.m = 1;
+    gemm.m = rows;
     gemm.n = m.n;
     gemm.k = m.k;
     gemm.tiling = m.tiling;
     gemm.w_dram = m.tiles.front().dram;
     gemm.act = act;
-    gemm.act_row = round_up(m.k * ab, g.act_word);
-    gemm.acc = acc.addr;
-    gemm.acc_row = round_up(m.n * accb, g.acc_word);
+    gemm.act_row = act_row;
+    gemm.acc = acc;
+    gemm.acc_row = acc_row;
     emit_streamed_gemm(b, kGemmRegs, gemm, g);
   };
+  const RecurrentLayout::Chunk& ch = lay.chunk;
+  const RecurrentLayout::WeightSram& ws = lay.wsram;
+  const uint64_t db = storage.dram_bytes;  // an element of x or y in DRAM
+  const uint64_t x_row = I * db, y_row = uint64_t{l.out_features} * db;
+  const uint64_t hq_row = round_up(H * ab, g.act_word), gh_row = round_up(G * H * accb, g.acc_word);
   for (uint32_t d = 0; d < l.directions(); ++d) {
     const Matrix& w = lay.w[d];
     const Matrix& u = lay.u[d];
-    // Direction set-up: state to zero, biases and constants in, resident weights in.
+    const bool backward = d == 1;
+    const int64_t sign = backward ? -1 : 1;
+    // Set-up: state to zero, biases and constants in, resident weights in.
     dma(Opcode::kDmaLoad, Space::kActSram, 0, lay.zero_dram, a.end);
     dma(Opcode::kDmaLoad, Space::kActSram, a.bias, lay.bias_dram[d], bias_elements(l) * eb);
     dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], uint64_t{kNumConsts} * eb);
-    if (lay.resident) {
-      for (const Matrix* m : {&w, &u}) {
-        dma(Opcode::kDmaLoad, Space::kWeightSram, m->sram, m->tiles[0].dram, m->tiles[0].bytes);
-      }
-    } else {
-      b.li(kRegWBuf, 0);
-      b.li(kRegHalf, g.wgt_half);
-    }
-    const bool backward = d == 1;
-    const uint64_t db = storage.dram_bytes;  // an element of x or y in DRAM
-    const uint64_t x_row = I * db, y_row = uint64_t{l.out_features} * db;
-    b.li(kRegSteps, T);
-    b.li(kRegXDram, x + (backward ? (T - 1) * x_row : 0));
+    if (ws.u_resident)
+      dma(Opcode::kDmaLoad, Space::kWeightSram, 0, u.tiles[0].dram, u.tiles[0].bytes);
+    if (ws.w_resident)
+      dma(Opcode::kDmaLoad, Space::kWeightSram, ws.w, w.tiles[0].dram, w.tiles[0].bytes);
+    b.li(kRegWBuf, ws.stream_base);
+    b.li(kRegHalf, ws.stream_sum);
     b.li(kRegYDram, y + (backward ? (T - 1) * y_row + H * db : 0));
-    const uint64_t loop = b.here();
-    b.li(kRegSram, a.xv);
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, 1, I * eb, I * eb, x_row,
-          storage.convert);
-    quantize(a.xv, I, a.xq, kCW, kFx);
-    matvec(w, a.xq, acc_x);
-    matvec(u, a.hq, acc_h);
-    b.vcvt(vec(a.gx), ElemType::kVec, acc_x, ElemType::kAcc, 1, G * H);
-    b.vcvt(vec(a.gh), ElemType::kVec, acc_h, ElemType::kAcc, 1, G * H);
-    if (int_kind) {
-      b.vbin(VectorBinary::kMul, vec(a.gx), vec(a.gx), cst(kFx), true, 1, G * H);
-      b.vbin(VectorBinary::kMul, vec(a.gh), vec(a.gh), cst(kFh), true, 1, G * H);
+    // A chunk of m timesteps (backward: from its last): first the input gates of all m, which
+    // do not depend on the recurrence, as one gemm of m rows (W x_t, dequantized; GRU: + b_ih;
+    // so W streams once per chunk, not once per timestep); then the m timesteps, each reading
+    // its row of them (register kRegSram).
+    auto chunk = [&](uint32_t m) {
+      b.li(kRegSram, ch.xv);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, m, I * eb, ch.xv_row, x_row,
+            storage.convert);
+      emit_quantize(b, {ch.xv, ch.xv_row, ch.xq, ch.xq_row, ch.a, ch.r, ch.q, ch.f, a.consts}, m,
+                    static_cast<uint32_t>(I), int_kind, eb);
+      gemm_rows(w, ws.w_resident, ws.w, m, ch.xq, ch.xq_row, ch.acc, ch.acc_row);
+      const VecRef gx_rows{ch.gx, false, ch.gx_row};
+      b.vcvt(gx_rows, ElemType::kVec, VecRef{ch.acc, true, ch.acc_row}, ElemType::kAcc, m, G * H);
+      if (int_kind) {
+        b.vbin(VectorBinary::kMul, gx_rows, gx_rows, VecRef{ch.f, false, eb}, true, m, G * H);
+      }
+      if (l.kind == LayerKind::kGru) {  // b_ih, the first half of the bias block
+        b.vbin(VectorBinary::kAdd, gx_rows, gx_rows, vec(a.bias), false, m, G * H);
+      }
+      b.li(kRegSram, ch.gx + (backward ? uint64_t{m - 1} * ch.gx_row : 0));
+      b.li(kRegSteps, m);
+      const uint64_t loop = b.here();
+      const VecRef gx{0, false, 0, kRegSram};
+      gemm_rows(u, ws.u_resident, 0, 1, a.hq, hq_row, 0, gh_row);
+      b.vcvt(vec(a.gh), ElemType::kVec, VecRef{0, true}, ElemType::kAcc, 1, G * H);
+      if (int_kind) b.vbin(VectorBinary::kMul, vec(a.gh), vec(a.gh), cst(kFh), true, 1, G * H);
+      if (l.kind == LayerKind::kLstm) {
+        b.vbin(VectorBinary::kAdd, gx, gx, vec(a.gh), false, 1, G * H);
+        b.vbin(VectorBinary::kAdd, gx, gx, vec(a.bias), false, 1, G * H);
+        b.cell(Opcode::kLstmCell, gx, vec(a.c), vec(a.h), 1, H);
+      } else {
+        b.vbin(VectorBinary::kAdd, vec(a.gh), vec(a.gh), vec(a.bias + G * H * eb), false, 1, G * H);
+        b.cell(Opcode::kGruCell, gx, vec(a.gh), vec(a.h), 1, H);
+      }
+      b.li(kRegAct, a.h);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegAct, kRegYDram, 1, H * eb, H * eb, H * db,
+            storage.convert);
+      quantize(a.h, H, a.hq, kCU, kFh);
+      b.addi(kRegSram, kRegSram, sign * static_cast<int64_t>(ch.gx_row));
+      b.addi(kRegYDram, kRegYDram, sign * static_cast<int64_t>(y_row));
+      b.dbnz(kRegSteps, loop);
+    };
+    // Full chunks in a loop (counted in kRegDram), then the edge chunk; backward, the chunks
+    // run from the end and the edge chunk is the first rows.
+    const uint32_t m = ch.rows, full = static_cast<uint32_t>(T / m),
+                   edge = static_cast<uint32_t>(T % m);
+    b.li(kRegXDram, x + (backward ? (T - m) * x_row : 0));
+    if (full > 0) {
+      b.li(kRegDram, full);
+      const uint64_t chunks = b.here();
+      chunk(m);
+      b.addi(kRegXDram, kRegXDram, sign * static_cast<int64_t>(uint64_t{m} * x_row));
+      b.dbnz(kRegDram, chunks);
     }
-    if (l.kind == LayerKind::kLstm) {
-      b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.gh), false, 1, G * H);
-      b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
-      b.cell(Opcode::kLstmCell, vec(a.gx), vec(a.c), vec(a.h), 1, H);
-    } else {
-      b.vbin(VectorBinary::kAdd, vec(a.gx), vec(a.gx), vec(a.bias), false, 1, G * H);
-      b.vbin(VectorBinary::kAdd, vec(a.gh), vec(a.gh), vec(a.bias + G * H * eb), false, 1, G * H);
-      b.cell(Opcode::kGruCell, vec(a.gx), vec(a.gh), vec(a.h), 1, H);
+    if (edge > 0) {
+      if (backward) b.li(kRegXDram, x);
+      chunk(edge);
     }
-    b.li(kRegSram, a.h);
-    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegYDram, 1, H * eb, H * eb, H * db,
-          storage.convert);
-    quantize(a.h, H, a.hq, kCU, kFh);
-    b.addi(kRegXDram, kRegXDram,
-           backward ? -static_cast<int64_t>(x_row) : static_cast<int64_t>(x_row));
-    b.addi(kRegYDram, kRegYDram,
-           backward ? -static_cast<int64_t>(y_row) : static_cast<int64_t>(y_row));
-    b.dbnz(kRegSteps, loop);
   }
 }
 

@@ -1,20 +1,22 @@
 // Recurrent layers (LSTM, GRU) on the machine: lowering to a program and the references.
 //
 // A layer runs direction by direction (forward, then backward for a bidirectional layer) over
-// the T timesteps of one sequence. Per timestep t, with all vectors in the vector unit's
-// internal format `vec` (docs/isa.md):
-//   1. DMA x_t into the activation SRAM.
-//   2. Quantize it for the MAC array: integer kinds a = absmax(x), x_q = int8(x * (127 / a)),
-//      and the gemm's dequantization factor f_x = a * (s_W / 127); other kinds x_q = act(x).
-//   3. gemm W x_q and U h_q (h_q: step t-1's h, quantized the same way) into two accumulator
-//      rows; each converted to vec and, for integer kinds, multiplied by its factor.
-//   4. LSTM: gates = (W x + U h) + b, b = b_ih + b_hh rounded once to vec; lstm.cell updates c
-//      and writes h. GRU: gx = W x + b_ih, gh = U h + b_hh; gru.cell updates h.
-//   5. DMA h_t out to the layer's output (row t: [forward | backward]); quantize h into h_q.
-// h and c start at 0. The steps run in a counted hardware loop (dbnz). Weights stay in the
-// weight SRAM across timesteps when W and U fit it together ("resident"); otherwise every
-// timestep streams them through the two halves of the weight SRAM, which is what makes weight
-// storage the bottleneck of an LSTM engine with small buffers.
+// the T timesteps of one sequence, in chunks of the most timesteps that fit the SRAMs. With all
+// vectors in the vector unit's internal format `vec` (docs/isa.md), a chunk of m timesteps:
+//   1. DMAs its m rows of x into the activation SRAM and quantizes them for the MAC array:
+//      integer kinds a = absmax(x), x_q = int8(x * (127 / a)) and the dequantization factor
+//      f_x = a * (s_W / 127), per row; other kinds x_q = act(x).
+//   2. Computes the input gates of all m timesteps, which do not depend on the recurrence: one
+//      gemm W x_q of m rows, converted to vec, times f_x (integer kinds), + b_ih (GRU).
+//   3. Runs its m timesteps in a counted hardware loop (dbnz), each: gemm U h_q (h_q: the
+//      previous timestep's h, quantized the same way with s_U), converted to vec, times f_h;
+//      LSTM: gates = (gx + U h) + b, b = b_ih + b_hh rounded once to vec, lstm.cell updates c
+//      and writes h; GRU: gh = U h + b_hh, gru.cell(gx, gh) updates h. Then DMA h_t out to the
+//      layer's output (row t: [forward | backward]) and quantize it into h_q.
+// h and c start at 0. U stays in the weight SRAM across timesteps when it fits beside W's two
+// streaming buffers ("resident"), W too if it fits beside U; otherwise every timestep streams
+// U through the two halves of the weight SRAM, and W streams once per chunk, which is what
+// makes weight storage the bottleneck of an LSTM engine with small buffers.
 //
 // The references: the exact model (the same arithmetic written as plain loops: products summed
 // as the MAC array does, then VectorMath operations in the order above), which the simulated
@@ -38,20 +40,30 @@ struct RecurrentLayout {
     uint32_t n = 0, k = 0;
     WeightTiling tiling;
     std::vector<WeightTile> tiles;
-    uint64_t sram = 0;  // resident: its one tile's weight SRAM address
   };
-  struct Act {  // activation SRAM regions (byte addresses)
-    uint64_t xv, xs, xq, hq, h, c, gx, gh, bias, consts, end;
+  struct Act {  // a timestep's activation SRAM regions (byte addresses)
+    uint64_t xs, hq, h, c, gh, bias, consts, end;
+  };
+  struct Chunk {  // `rows` timesteps' inputs and input gates, above the timestep's regions
+    uint32_t rows;
+    uint64_t xv, xv_row, xq, xq_row, gx, gx_row, a, r, q, f;  // activation SRAM
+    uint64_t acc, acc_row;                                    // accumulator SRAM
+  };
+  struct WeightSram {  // where U and W sit, or the two buffers they stream through
+    bool u_resident = false, w_resident = false;
+    uint64_t w = 0;                            // a resident W (U, if resident, at 0)
+    uint64_t stream_base = 0, stream_sum = 0;  // buffers at base and sum - base
   };
   Act act{};
-  bool resident = false;
+  Chunk chunk{};
+  WeightSram wsram{};
   std::vector<Matrix> w, u;  // per direction
   std::vector<uint64_t> bias_dram, const_dram;
   uint64_t zero_dram = 0;  // zeros for h, c, h_q and f_h at the start of each direction
 };
 // A LoweringError (naming layer `index`) when the SRAMs cannot hold a step.
-RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, const hw::NmpParams& hw,
-                                RegionAllocator& allocate);
+RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t tokens,
+                                const hw::NmpParams& hw, RegionAllocator& allocate);
 // The layer's plan for reports (x_dram and y_dram left to the caller).
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens);
 void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,

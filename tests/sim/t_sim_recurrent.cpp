@@ -2,7 +2,10 @@
 // resident or streamed as documented, the same in both modes.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 
 #include "../support.hpp"
 #include "hw_models/arith/format.hpp"
@@ -13,7 +16,7 @@ using sim::Json;
 
 namespace {
 
-constexpr uint32_t kH0 = 40, kH1 = 16;
+constexpr uint32_t kH0 = 40, kH1 = 40;
 
 Json recurrent_workload(const std::string& type, const std::string& format, uint32_t tokens,
                         bool bidirectional, double weight_range) {
@@ -26,8 +29,8 @@ Json recurrent_workload(const std::string& type, const std::string& format, uint
   Json w = {{"name", "rnn"},
             {"tokens", tokens},
             {"input", {{"distribution", "uniform"}, {"low", -1.0}, {"high", 1.0}, {"seed", 3}}}};
-  // Sizes whose gate weights exceed 1 KiB in every format (streamed from a 1 KiB weight SRAM)
-  // and fit 64 KiB (resident).
+  // Sizes whose recurrent weights U exceed 1 KiB in every format, packed ternary included
+  // (streamed from a 1 KiB weight SRAM), and fit 64 KiB (resident).
   w["layers"].push_back({{"type", type},
                          {"name", "l0"},
                          {"in_features", 20},
@@ -75,7 +78,8 @@ TEST_CASE("recurrent layers equal their exact model in every format, resident or
   }
 }
 
-TEST_CASE("streamed gate weights cost DRAM traffic every timestep; resident ones once", "[sim]") {
+TEST_CASE("streamed recurrent weights cost DRAM traffic every timestep; input weights once",
+          "[sim]") {
   const uint32_t T = 6;
   auto run = [&](const std::string& kib) {
     return sim::run_isolated(
@@ -84,13 +88,21 @@ TEST_CASE("streamed gate weights cost DRAM traffic every timestep; resident ones
                            "hw.mac_array.cols=8", "hw.weight_sram.capacity_kib=" + kib}));
   };
   const Json resident = run("64"), streamed = run("1");
+  REQUIRE(resident["layers"][0]["recurrent"]["weights_resident"] == true);
+  REQUIRE(streamed["layers"][0]["recurrent"]["weights_resident"] == false);
   const uint64_t weight_bytes = resident["layers"][0]["weight_bytes"].get<uint64_t>() +
                                 resident["layers"][1]["weight_bytes"].get<uint64_t>();
+  // U (4H x H int8 weights per layer) is what a timestep must read when it does not stay.
+  const uint64_t u_bytes = 2 * 4 * kH0 * kH0;
   const uint64_t resident_reads = resident["counters"]["dram"]["read_bytes"].get<uint64_t>();
   const uint64_t streamed_reads = streamed["counters"]["dram"]["read_bytes"].get<uint64_t>();
-  // Resident: the weights once, plus inputs and constants; streamed: the weights every step.
+  INFO("weights " << weight_bytes << ", U " << u_bytes << ", reads resident " << resident_reads
+                  << ", streamed " << streamed_reads);
+  // Resident: the weights once, plus inputs, input gates and constants. Streamed: U every
+  // timestep, but W once (the input gates of every timestep come first, in one pass).
   REQUIRE(resident_reads < 2 * weight_bytes);
-  REQUIRE(streamed_reads >= T * weight_bytes);
+  REQUIRE(streamed_reads >= T * u_bytes);
+  REQUIRE(streamed_reads < T * weight_bytes);
   REQUIRE(streamed["cycles"]["total"].get<uint64_t>() >
           resident["cycles"]["total"].get<uint64_t>());
 }
@@ -112,11 +124,17 @@ TEST_CASE("an fp16 LSTM with an fp32 cell stays within fp16's error of the FP32 
 
 namespace {
 
-// Cycles per timestep of a unidirectional LSTM layer with resident weights in a float or posit
-// kind, from the documented model (docs/architecture.md#timing-of-a-recurrent-timestep): the
-// step's dependency chain, each command timed by its own closed form, plus one cycle per
-// hand-over between units.
-uint64_t lstm_step_model(const hw::NmpParams& p, uint64_t I, uint64_t H) {
+// Cycles per timestep of a unidirectional LSTM layer with a resident U in a float or posit
+// kind, from the documented model (docs/architecture.md#timing-of-a-recurrent-timestep). The
+// input gates come from the chunk's pass before the timesteps, so from one cell to the next:
+// the vector unit quantizes h, the MAC array computes U h_q, the vector unit converts it and
+// adds the input gates and the bias; beside it, the DMA stores h, which the next cell may not
+// overwrite before. Each command is timed by its own closed form; `vector_stalls` are the
+// cycles the vector unit's commands waited for SRAM ports (the DMA reads h meanwhile).
+uint64_t u_gemm_cycles(const hw::NmpParams& p, uint64_t H) {
+  return test::closed_form_gemm_cycles(p, {1, uint32_t(4 * H), uint32_t(H), 0, 0, 0, 0, 0, false});
+}
+uint64_t lstm_step_model(const hw::NmpParams& p, uint64_t H, uint64_t vector_stalls) {
   using test::VecOperandTiming;
   const hw::PeTraits t = p.mac_array.traits();
   const test::VectorUnitTiming vu(p);
@@ -128,20 +146,20 @@ uint64_t lstm_step_model(const hw::NmpParams& p, uint64_t I, uint64_t H) {
   };
   const VecOperandTiming vec_in = vu.vec_in, vec_out = vu.vec_out;
   const uint64_t store_h = test::dma_row_cycles(p, p.act_sram, H * vb);
-  const uint64_t load_x = test::dma_row_cycles(p, p.act_sram, I * vb);
-  const uint64_t quantize_x = pass({vec_in, {t.act_bytes, act, true}}, I) + depth;
-  const uint64_t gemm_w =
-      test::closed_form_gemm_cycles(p, {1, uint32_t(4 * H), uint32_t(I), 0, 0, 0, 0, 0, false});
-  const uint64_t gemm_u = test::closed_form_gemm_cycles(
-      p, {1, uint32_t(4 * H), uint32_t(H), 0, 0, 4 * H * I * t.weight_bytes, 0, 0, false});
+  const uint64_t quantize_h = pass({vec_in, {t.act_bytes, act, true}}, H) + depth;
   const uint64_t convert = pass({{t.acc_bytes, acc, false}, vec_out}, 4 * H) + depth;
   const uint64_t add = pass({vec_in, vec_in, vec_out}, 4 * H) + depth;
   const uint64_t cell =
       pass({vec_in, vec_in, vec_in, vec_in, vec_in}, H, 5) + pass({vec_out, vec_out}, H) + depth;
-  // cell -> store h -> load x -> quantize x -> W x -> (U h, then convert; W's convert beside U)
-  // -> convert U h -> two adds -> cell: four hand-overs between units.
-  return store_h + load_x + quantize_x + gemm_w + std::max(gemm_u, convert) + convert + 2 * add +
-         cell + 4;
+  // After the cell: the store of h issues (its RAW hazard on h: one cycle), two instructions
+  // load the quantize's addresses, so it starts 4 cycles after the cell. The gemm waits for
+  // h_q (one cycle after the quantize) and for the instructions before it: two addi, dbnz and
+  // its branch penalty, three address loads, 7 + penalty cycles after the quantize issued.
+  const uint64_t gemm_start = std::max<uint64_t>(4 + quantize_h + vector_stalls + 1,
+                                                 3 + 7 + p.controller.branch_penalty_cycles + 1);
+  const uint64_t compute_chain = gemm_start + u_gemm_cycles(p, H) + 1 + convert + 2 * add;
+  const uint64_t store_chain = 1 + store_h + 1;
+  return cell + std::max(compute_chain, store_chain);
 }
 
 }  // namespace
@@ -150,47 +168,75 @@ TEST_CASE("an LSTM timestep takes the documented timing model's cycles", "[sim]"
   struct Case {
     uint32_t in, hidden;
     std::vector<std::string> sets;
-    bool chain_contended;  // bank conflicts stall a command of the step's chain
   };
-  const Case c =
-      GENERATE(Case{128, 64, {"hw.mac_array.pe=fp16"}, false},
-               Case{64, 128, {"hw.mac_array.pe=posit16_1", "hw.vector_unit.lanes=32"}, false},
-               Case{96,
-                    32,
-                    {"hw.mac_array.pe=fp8_e4m3", "hw.vector_unit.format=fp16",
-                     "hw.dram.latency_cycles=40", "hw.controller.branch_penalty_cycles=3"},
-                    false},
-               Case{64, 64, {"hw.mac_array.pe=fixed2_14", "hw.act_sram.ports=1r1w"}, false},
-               // One-cycle folds: U h_q's reads of the activation SRAM meet the writes of W x's
-               // conversion, and the MAC array, computing U h_q on the chain, stalls on the banks.
-               Case{96,
-                    32,
-                    {"hw.mac_array.pe=fp8_e4m3", "hw.mac_array.rows=32", "hw.mac_array.cols=16"},
-                    true});
-  auto run = [&](uint32_t steps) {
-    Json w = recurrent_workload("lstm", "fp16", steps, false, 0.5);
-    w["layers"].erase(1);
-    w["layers"][0]["in_features"] = c.in;
-    w["layers"][0]["hidden"] = c.hidden;
-    std::vector<std::string> sets = c.sets;
-    sets.push_back("workload.layers.0.format=" + sets[0].substr(sets[0].find('=') + 1));
-    return test::run_both_modes(test::make_config(w, sets));
+  const Case c = GENERATE(
+      Case{128, 64, {"hw.mac_array.pe=fp16"}},
+      Case{64, 128, {"hw.mac_array.pe=posit16_1", "hw.vector_unit.lanes=32"}},
+      Case{96,
+           32,
+           {"hw.mac_array.pe=fp8_e4m3", "hw.vector_unit.format=fp16", "hw.dram.latency_cycles=40",
+            "hw.controller.branch_penalty_cycles=3"}},
+      Case{64, 64, {"hw.mac_array.pe=fixed2_14", "hw.act_sram.ports=1r1w"}},
+      Case{96, 32, {"hw.mac_array.pe=fp8_e4m3", "hw.mac_array.rows=32", "hw.mac_array.cols=16"}});
+  Json w = recurrent_workload("lstm", "fp16", 4, false, 0.5);
+  w["layers"].erase(1);
+  w["layers"][0]["in_features"] = c.in;
+  w["layers"][0]["hidden"] = c.hidden;
+  std::vector<std::string> sets = c.sets;
+  sets.push_back("workload.layers.0.format=" + sets[0].substr(sets[0].find('=') + 1));
+  sim::SimConfig config = test::make_config(w, sets);
+  test::run_both_modes(config);
+  const std::string timeline_path = std::filesystem::temp_directory_path().string() +
+                                    "/nmpsim-lstm-step-" + std::to_string(getpid()) + ".json";
+  config.options.timeline.path = timeline_path;
+  const Json r = sim::run_isolated(config);
+  REQUIRE(r["layers"][0]["recurrent"]["weights_resident"] == true);
+  const Json timeline = sim::parse_json_file(timeline_path);
+  std::filesystem::remove(timeline_path);
+  // The units' spans in cycles (1 GHz: a microsecond is 1000 cycles); tracks 3 and 4 are the
+  // MAC array and the vector unit.
+  struct Span {
+    uint64_t begin, end;
+    int unit;
+    std::string name;
   };
-  const Json three = run(3), four = run(4);
-  REQUIRE(three["layers"][0]["recurrent"]["weights_resident"] == true);
-  const hw::NmpParams p =
-      test::make_config(recurrent_workload("lstm", "fp16", 1, false, 0.5), c.sets).hw.params;
+  std::vector<Span> spans;
+  for (const Json& e : timeline["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    const auto begin = static_cast<uint64_t>(std::llround(e["ts"].get<double>() * 1000));
+    const auto dur = static_cast<uint64_t>(std::llround(e["dur"].get<double>() * 1000));
+    spans.push_back({begin, begin + dur, e["tid"].get<int>(), e["name"].get<std::string>()});
+  }
+  std::vector<Span> cells;
+  for (const Span& s : spans)
+    if (s.name == "lstm.cell") cells.push_back(s);
+  REQUIRE(cells.size() == 4);
+  // The steady state: every timestep after the first takes the same cycles.
+  const uint64_t step = cells[3].begin - cells[2].begin;
+  REQUIRE(cells[2].begin - cells[1].begin == step);
+  // U h_q: one gemm between the cells, as long as its closed form (the MAC array is never
+  // kept from its ports on this chain); then the vector unit's stalls up to its conversion.
+  const hw::NmpParams p = config.hw.params;
   std::string variant;
   for (const std::string& set : c.sets) variant += set + " ";
   INFO(variant << "I " << c.in << " H " << c.hidden);
-  // One more timestep adds exactly one step of the steady state. Bank conflicts between
-  // overlapping commands (the model is uncontended) cost cycles only on the chain.
-  auto stalls = [](const Json& r, const char* unit) {
-    return r["cycles"]["units"][unit]["stall_total"].get<uint64_t>();
-  };
-  const uint64_t chain_stalls =
-      c.chain_contended ? stalls(four, "mac_array") - stalls(three, "mac_array") : 0;
-  if (c.chain_contended) REQUIRE(chain_stalls > 0);
-  REQUIRE(four["cycles"]["total"].get<uint64_t>() - three["cycles"]["total"].get<uint64_t>() ==
-          lstm_step_model(p, c.in, c.hidden) + chain_stalls);
+  uint64_t gemm_end = 0, convert_end = 0, vector_stalls = 0;
+  for (const Span& s : spans) {
+    if (s.begin < cells[2].end || s.begin >= cells[3].begin) continue;
+    if (s.name == "gemm") {
+      REQUIRE(gemm_end == 0);
+      REQUIRE(s.end - s.begin == u_gemm_cycles(p, c.hidden));
+      gemm_end = s.end;
+    }
+    if (s.name == "vcvt" && gemm_end > 0 && convert_end == 0 && s.begin >= gemm_end)
+      convert_end = s.end;
+  }
+  REQUIRE(convert_end > 0);
+  for (const Span& s : spans) {
+    if (s.unit == 4 && s.name.rfind("stall", 0) == 0 && s.begin >= cells[2].end &&
+        s.begin < convert_end)
+      vector_stalls += s.end - s.begin;
+  }
+  INFO("vector stalls " << vector_stalls);
+  REQUIRE(step == lstm_step_model(p, c.hidden, vector_stalls));
 }
