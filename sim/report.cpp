@@ -342,6 +342,8 @@ Json build_report(const ReportInputs& in) {
                    {"cycles_per_timestep",
                     static_cast<double>(end - start) / static_cast<double>(plan.timesteps)},
                    {"weights_resident", plan.weights_resident},
+                   {"u_rows_resident", plan.u_rows_resident},
+                   {"u_rows", plan.u_rows},
                    {"gemm_tiles",
                     {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
                      {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};
@@ -546,8 +548,11 @@ std::string render_summary(const Json& r) {
     o << "  timesteps " << l["name"].get<std::string>() << "  "
       << l["recurrent"]["cycles_per_timestep"].get<double>()
       << " cycles per timestep, recurrent weights U "
-      << (l["recurrent"]["weights_resident"].get<bool>() ? "resident in the weight SRAM"
-                                                         : "streamed every timestep")
+      << (l["recurrent"]["weights_resident"].get<bool>()
+              ? "resident in the weight SRAM"
+              : std::to_string(l["recurrent"]["u_rows_resident"].get<uint32_t>()) + " of " +
+                    std::to_string(l["recurrent"]["u_rows"].get<uint32_t>()) +
+                    " rows resident, the rest streamed every timestep")
       << "\n";
   }
   for (const Json& w : r["warnings"]) {

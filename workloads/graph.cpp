@@ -570,7 +570,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     LayerLayout lay;
     std::exception_ptr rows_outer_error;  // why rows_outer does not fit, if it does not
     if (is_recurrent(l.kind)) {
-      lay.recurrent = place_recurrent(l, li, rows, hw, allocate);
+      lay.recurrent = place_recurrent(l, li, rows, hw, out.dram_rate, allocate);
       out.layers.push_back(recurrent_plan(l, lay.recurrent, rows));
       layouts.push_back(std::move(lay));
       continue;

@@ -44,8 +44,10 @@ uint64_t bias_elements(const LayerSpec& l) {
 
 using Matrix = RecurrentLayout::Matrix;
 
-Matrix plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g) {
+// Outputs [n0, n0 + n) of a matrix of k inputs, tiled to `budget` bytes of weight SRAM.
+Matrix plan_matrix(uint32_t n, uint32_t k, uint64_t budget, const Geometry& g, uint32_t n0 = 0) {
   Matrix p;
+  p.n0 = n0;
   p.n = n;
   p.k = k;
   p.tiling = tile_weights(n, k, budget, g);
@@ -131,7 +133,8 @@ std::vector<uint32_t> const_patterns(const RecurrentDirection& d, const arith::V
 }  // namespace
 
 RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t tokens,
-                                const hw::NmpParams& hw, RegionAllocator& allocate) {
+                                const hw::NmpParams& hw, const hw::DramRate& dram,
+                                RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const std::string where = "layer " + std::to_string(index) + " (" + l.name + ")";
@@ -152,32 +155,71 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t token
                             "vectors, one input and its " +
                             std::to_string(G * H) + " input gates");
   }
-  // U stays in the weight SRAM across timesteps if it fits as one tile with room beside it
-  // for W's two streaming buffers, and W stays too if it fits beside U as one tile. Else both
-  // stream through the SRAM's halves: W once per chunk, U once per timestep.
+  // Where the weights go, the first that fits of:
+  //  1. U stays in the weight SRAM across timesteps, as one tile; W streams through two
+  //     buffers beside it (once per chunk), or stays too if it fits beside U as one tile.
+  //  2. The most of U's outputs that fit as one tile stay, beside two buffers of whole column
+  //     blocks of U at full k, through which the rest of U streams every timestep (and W once
+  //     per chunk): full k keeps the reduction order of every output that of (1). Larger
+  //     buffers stream more bytes, smaller ones in more DMA commands, each waiting for its
+  //     first data (L cycles) while the DRAM idles: per timestep (S + 2b) / rate + (S + 2b) /
+  //     b x L, S the bytes of U beyond the SRAM, is least at b = sqrt(S x L x rate / 2).
+  //  3. U and W stream through the SRAM's halves, U every timestep, W once per chunk.
+  const uint32_t GH = G * H, I = l.in_features;
   RecurrentLayout::WeightSram& ws = lay.wsram;
-  const Matrix u_whole = plan_matrix(G * H, H, g.wgt_cap, g);
-  Matrix w_plan, u_plan;
+  Matrix w_plan, stay_plan, stream_plan;
+  const auto none = [&](uint32_t n0) {  // no outputs of U
+    Matrix m;
+    m.n0 = n0;
+    m.k = H;
+    return m;
+  };
+  bool placed = false;
+  const Matrix u_whole = plan_matrix(GH, H, g.wgt_cap, g);
   if (u_whole.tiles.size() == 1) {
     const uint64_t u_end = round_up(u_whole.tiles[0].bytes, g.wgt_word);
     const uint64_t rest = g.wgt_cap - std::min(g.wgt_cap, u_end);
     const uint64_t buffer = rest / 2 / g.wgt_word * g.wgt_word;
-    const Matrix w_whole = plan_matrix(G * H, l.in_features, rest, g);
-    const Matrix w_streamed = plan_matrix(G * H, l.in_features, buffer, g);
-    ws.u_resident = w_whole.tiles.size() == 1 || w_streamed.tiling.k_tile > 0;
+    const Matrix w_whole = plan_matrix(GH, I, rest, g);
+    const Matrix w_streamed = plan_matrix(GH, I, buffer, g);
+    placed = w_whole.tiles.size() == 1 || w_streamed.tiling.k_tile > 0;
     ws.w_resident = w_whole.tiles.size() == 1;
-    ws.w = u_end;
-    ws.stream_base = u_end;
+    ws.w = ws.stream_base = u_end;
     ws.stream_sum = 2 * u_end + buffer;
-    u_plan = u_whole;
+    stay_plan = u_whole;
+    stream_plan = none(GH);
     w_plan = ws.w_resident ? w_whole : w_streamed;
   }
-  if (!ws.u_resident) {
+  if (!placed) {
+    const uint32_t cols = std::min(g.layout.array_cols, GH);
+    const uint64_t block = round_up(
+        std::max(hw::weight_operand_bytes(cols, H, g.layout),
+                 hw::weight_operand_bytes(cols, std::min(g.layout.array_rows, I), g.layout)),
+        g.wgt_word);
+    const double beyond = static_cast<double>(hw::weight_operand_bytes(GH, H, g.layout)) -
+                          static_cast<double>(g.wgt_cap);
+    const double best =
+        std::sqrt(std::max(0.0, beyond) * dram.latency_cycles * dram.bytes_per_cycle / 2);
+    const uint64_t buffer =
+        block * std::max<uint64_t>(1, std::llround(best / static_cast<double>(block)));
+    const WeightTiling stay = tile_weights(GH, H, g.wgt_cap - std::min(g.wgt_cap, 2 * buffer), g);
+    if (stay.k_tile == H && stay.n_tile > 0 && stay.n_tile < GH) {
+      stay_plan = plan_matrix(stay.n_tile, H, g.wgt_cap - 2 * buffer, g);
+      stream_plan = plan_matrix(GH - stay.n_tile, H, buffer, g, stay.n_tile);
+      w_plan = plan_matrix(GH, I, buffer, g);
+      placed = stream_plan.tiling.k_tile == H && w_plan.tiling.k_tile > 0;
+      ws = {};
+      ws.stream_base = round_up(stay_plan.tiles[0].bytes, g.wgt_word);
+      ws.stream_sum = 2 * ws.stream_base + buffer;
+    }
+  }
+  if (!placed) {
     ws = {};
     ws.stream_sum = g.wgt_half;
-    u_plan = plan_matrix(G * H, H, g.wgt_half, g);
-    w_plan = plan_matrix(G * H, l.in_features, g.wgt_half, g);
-    if (w_plan.tiling.k_tile == 0 || u_plan.tiling.k_tile == 0) {
+    stay_plan = none(0);
+    stream_plan = plan_matrix(GH, H, g.wgt_half, g);
+    w_plan = plan_matrix(GH, I, g.wgt_half, g);
+    if (w_plan.tiling.k_tile == 0 || stream_plan.tiling.k_tile == 0) {
       throw LoweringError("hw", "/weight_sram/capacity_kib",
                           where +
                               ": half the weight SRAM (double buffering) must hold one "
@@ -185,11 +227,12 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t token
     }
   }
   for (uint32_t d = 0; d < l.directions(); ++d) {
-    Matrix w = w_plan, u = u_plan;
-    for (auto* m : {&w, &u}) {
+    Matrix w = w_plan, stay = stay_plan, u = stream_plan;
+    for (auto* m : {&w, &stay, &u}) {
       for (auto& t : m->tiles) t.dram = allocate(t.bytes);
     }
     lay.w.push_back(w);
+    lay.u_stay.push_back(stay);
     lay.u.push_back(u);
     lay.bias_dram.push_back(allocate(bias_elements(l) * eb));
     lay.const_dram.push_back(allocate(uint64_t{kNumConsts} * eb));
@@ -200,15 +243,18 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t token
 
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens) {
   LayerPlan plan = plan_of(l, tokens);
-  plan.weights_resident = lay.wsram.u_resident;
+  plan.weights_resident = lay.u[0].n == 0;
+  plan.u_rows_resident = lay.u_stay[0].n;
+  plan.u_rows = lay.u_stay[0].n + lay.u[0].n;
   plan.timesteps = tokens * l.directions();
   plan.w_n_tile = lay.w[0].tiling.n_tile;
   plan.w_k_tile = lay.w[0].tiling.k_tile;
-  plan.u_n_tile = lay.u[0].tiling.n_tile;
-  plan.u_k_tile = lay.u[0].tiling.k_tile;
+  const Matrix& u = lay.u[0].n > 0 ? lay.u[0] : lay.u_stay[0];  // k tiles alike if both
+  plan.u_n_tile = u.tiling.n_tile;
+  plan.u_k_tile = u.tiling.k_tile;
   plan.w_dram = lay.w[0].tiles.front().dram;
   for (uint32_t d = 0; d < l.directions(); ++d)
-    plan.w_bytes += tile_bytes(lay.w[d]) + tile_bytes(lay.u[d]);
+    plan.w_bytes += tile_bytes(lay.w[d]) + tile_bytes(lay.u_stay[d]) + tile_bytes(lay.u[d]);
   return plan;
 }
 
@@ -219,9 +265,10 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
   const uint64_t eb = vm.element_bytes();
   for (uint32_t d = 0; d < l.directions(); ++d) {
     const RecurrentDirection& dir = ld.directions[d];
-    for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u[d]}}) {
-      const WeightAt at = [m = m, k = plan->k](uint32_t nn, uint32_t kk) {
-        return m->encoded.patterns[size_t{nn} * k + kk];
+    for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u_stay[d]},
+                           std::pair{&dir.u, &lay.u[d]}}) {
+      const WeightAt at = [m = m, k = plan->k, n0 = plan->n0](uint32_t nn, uint32_t kk) {
+        return m->encoded.patterns[(size_t{n0} + nn) * k + kk];
       };
       write_weight_tiles(at, plan->tiles, g, image);
     }
@@ -291,6 +338,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   const uint64_t hq_row = round_up(H * ab, g.act_word), gh_row = round_up(G * H * accb, g.acc_word);
   for (uint32_t d = 0; d < l.directions(); ++d) {
     const Matrix& w = lay.w[d];
+    const Matrix& u_stay = lay.u_stay[d];
     const Matrix& u = lay.u[d];
     const bool backward = d == 1;
     const int64_t sign = backward ? -1 : 1;
@@ -298,8 +346,9 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     dma(Opcode::kDmaLoad, Space::kActSram, 0, lay.zero_dram, a.end);
     dma(Opcode::kDmaLoad, Space::kActSram, a.bias, lay.bias_dram[d], bias_elements(l) * eb);
     dma(Opcode::kDmaLoad, Space::kActSram, a.consts, lay.const_dram[d], uint64_t{kNumConsts} * eb);
-    if (ws.u_resident)
-      dma(Opcode::kDmaLoad, Space::kWeightSram, 0, u.tiles[0].dram, u.tiles[0].bytes);
+    if (u_stay.n > 0) {
+      dma(Opcode::kDmaLoad, Space::kWeightSram, 0, u_stay.tiles[0].dram, u_stay.tiles[0].bytes);
+    }
     if (ws.w_resident)
       dma(Opcode::kDmaLoad, Space::kWeightSram, ws.w, w.tiles[0].dram, w.tiles[0].bytes);
     b.li(kRegWBuf, ws.stream_base);
@@ -328,7 +377,8 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
       b.li(kRegSteps, m);
       const uint64_t loop = b.here();
       const VecRef gx{0, false, 0, kRegSram};
-      gemm_rows(u, ws.u_resident, 0, 1, a.hq, hq_row, 0, gh_row);
+      if (u_stay.n > 0) gemm_rows(u_stay, true, 0, 1, a.hq, hq_row, 0, gh_row);
+      if (u.n > 0) gemm_rows(u, false, 0, 1, a.hq, hq_row, uint64_t{u.n0} * accb, gh_row);
       b.vcvt(vec(a.gh), ElemType::kVec, VecRef{0, true}, ElemType::kAcc, 1, G * H);
       if (int_kind) b.vbin(VectorBinary::kMul, vec(a.gh), vec(a.gh), cst(kFh), true, 1, G * H);
       if (l.kind == LayerKind::kLstm) {

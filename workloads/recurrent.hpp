@@ -36,8 +36,8 @@ namespace nmp::workloads {
 
 // One recurrent layer's place in DRAM and on chip; x and y are tensors of the graph.
 struct RecurrentLayout {
-  struct Matrix {  // W or U of one direction: its tiles in DRAM
-    uint32_t n = 0, k = 0;
+  struct Matrix {  // W, or outputs [n0, n0 + n) of U, of one direction: its tiles in DRAM
+    uint32_t n0 = 0, n = 0, k = 0;
     WeightTiling tiling;
     std::vector<WeightTile> tiles;
   };
@@ -49,21 +49,25 @@ struct RecurrentLayout {
     uint64_t xv, xv_row, xq, xq_row, gx, gx_row, a, r, q, f;  // activation SRAM
     uint64_t acc, acc_row;                                    // accumulator SRAM
   };
-  struct WeightSram {  // where U and W sit, or the two buffers they stream through
-    bool u_resident = false, w_resident = false;
-    uint64_t w = 0;                            // a resident W (U, if resident, at 0)
+  struct WeightSram {  // where U and W sit, and the two buffers they stream through
+    bool w_resident = false;
+    uint64_t w = 0;                            // a resident W (U's resident outputs at 0)
     uint64_t stream_base = 0, stream_sum = 0;  // buffers at base and sum - base
   };
   Act act{};
   Chunk chunk{};
   WeightSram wsram{};
-  std::vector<Matrix> w, u;  // per direction
+  // Per direction: W; U's outputs that stay in the weight SRAM and those that stream every
+  // timestep (either may have none).
+  std::vector<Matrix> w, u_stay, u;
   std::vector<uint64_t> bias_dram, const_dram;
   uint64_t zero_dram = 0;  // zeros for h, c, h_q and f_h at the start of each direction
 };
-// A LoweringError (naming layer `index`) when the SRAMs cannot hold a step.
+// A LoweringError (naming layer `index`) when the SRAMs cannot hold a step. `dram` prices the
+// streaming buffers' size where part of U stays.
 RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t tokens,
-                                const hw::NmpParams& hw, RegionAllocator& allocate);
+                                const hw::NmpParams& hw, const hw::DramRate& dram,
+                                RegionAllocator& allocate);
 // The layer's plan for reports (x_dram and y_dram left to the caller).
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens);
 void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const LayerData& ld,

@@ -62,44 +62,73 @@ TEST_CASE("recurrent layers equal their exact model in every format, resident or
   const std::string type = GENERATE("lstm", "gru");
   const std::string format = GENERATE("ternary", "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2",
                                       "posit8_0", "posit16_1", "fixed2_6", "fixed2_14", "fp32");
-  const bool resident = GENERATE(true, false);
+  // U wholly in a 64 KiB weight SRAM; wholly streamed from 1 KiB; partly resident in 4 KiB
+  // (with a DRAM whose one-cycle latency makes small streaming buffers pay: packed ternary U
+  // fits whole).
+  const std::string placement = GENERATE("resident", "streamed", "partly");
   const uint32_t T = 4;
-  INFO(type << " " << format << (resident ? " resident" : " streamed"));
-  const Json r = test::run_both_modes(
-      test::make_config(recurrent_workload(type, format, T, true, 0.5),
-                        {"hw.mac_array.pe=" + pe_of(format), "hw.mac_array.rows=8",
-                         "hw.mac_array.cols=8", "hw.mac_array.dataflow=weight_stationary",
-                         std::string("hw.weight_sram.capacity_kib=") + (resident ? "64" : "1")}));
+  INFO(type << " " << format << " " << placement);
+  const std::string kib = placement == "resident" ? "64" : placement == "streamed" ? "1" : "4";
+  std::vector<std::string> sets = {"hw.mac_array.pe=" + pe_of(format), "hw.mac_array.rows=8",
+                                   "hw.mac_array.cols=8", "hw.mac_array.dataflow=weight_stationary",
+                                   "hw.weight_sram.capacity_kib=" + kib};
+  if (placement == "partly") sets.push_back("hw.dram.latency_cycles=1");
+  const Json r =
+      test::run_both_modes(test::make_config(recurrent_workload(type, format, T, true, 0.5), sets));
   REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
   REQUIRE(r["invariants"]["outputs_checked"] == T * (2 * kH0 + kH1));
   for (const Json& l : r["layers"]) {
-    REQUIRE(l["recurrent"]["weights_resident"] == resident);
-    REQUIRE(l["recurrent"]["timesteps"] == T * (l["index"] == 0 ? 2 : 1));
+    const Json& rec = l["recurrent"];
+    REQUIRE(rec["timesteps"] == T * (l["index"] == 0 ? 2 : 1));
+    const auto rows = rec["u_rows"].get<uint32_t>(), stay = rec["u_rows_resident"].get<uint32_t>();
+    REQUIRE(rows == (type == "lstm" ? 4 : 3) * kH0);
+    if (placement == "resident" || (placement == "partly" && format == "ternary")) {
+      REQUIRE(rec["weights_resident"] == true);
+      REQUIRE(stay == rows);
+    } else if (placement == "streamed") {
+      REQUIRE(rec["weights_resident"] == false);
+      REQUIRE(stay == 0);
+    } else {
+      REQUIRE(rec["weights_resident"] == false);
+      REQUIRE(stay > 0);
+      REQUIRE(stay < rows);
+    }
   }
 }
 
 TEST_CASE("streamed recurrent weights cost DRAM traffic every timestep; input weights once",
           "[sim]") {
   const uint32_t T = 6;
+  // A DRAM of one cycle's latency: small streaming buffers cost little, so in 1 KiB part of U
+  // stays beside them.
   auto run = [&](const std::string& kib) {
-    return sim::run_isolated(
-        test::make_config(recurrent_workload("lstm", "int8", T, false, 0.5),
-                          {"hw.mac_array.pe=int8_int8", "hw.mac_array.rows=8",
-                           "hw.mac_array.cols=8", "hw.weight_sram.capacity_kib=" + kib}));
+    return sim::run_isolated(test::make_config(
+        recurrent_workload("lstm", "int8", T, false, 0.5),
+        {"hw.mac_array.pe=int8_int8", "hw.mac_array.rows=8", "hw.mac_array.cols=8",
+         "hw.weight_sram.capacity_kib=" + kib, "hw.dram.latency_cycles=1"}));
   };
   const Json resident = run("64"), streamed = run("1");
   REQUIRE(resident["layers"][0]["recurrent"]["weights_resident"] == true);
   REQUIRE(streamed["layers"][0]["recurrent"]["weights_resident"] == false);
   const uint64_t weight_bytes = resident["layers"][0]["weight_bytes"].get<uint64_t>() +
                                 resident["layers"][1]["weight_bytes"].get<uint64_t>();
-  // U (4H x H int8 weights per layer) is what a timestep must read when it does not stay.
-  const uint64_t u_bytes = 2 * 4 * kH0 * kH0;
+  // U's rows that do not stay (H int8 weights each) are what every timestep must read. In 1
+  // KiB, some stay beside the two streaming buffers.
+  uint64_t u_bytes = 0;
+  for (const Json& l : streamed["layers"]) {
+    const Json& rec = l["recurrent"];
+    REQUIRE(rec["u_rows"] == 4 * kH0);
+    REQUIRE(rec["u_rows_resident"].get<uint32_t>() > 0);
+    REQUIRE(rec["u_rows_resident"].get<uint32_t>() < 4 * kH0);
+    u_bytes += (rec["u_rows"].get<uint64_t>() - rec["u_rows_resident"].get<uint64_t>()) * kH0;
+  }
   const uint64_t resident_reads = resident["counters"]["dram"]["read_bytes"].get<uint64_t>();
   const uint64_t streamed_reads = streamed["counters"]["dram"]["read_bytes"].get<uint64_t>();
   INFO("weights " << weight_bytes << ", U " << u_bytes << ", reads resident " << resident_reads
                   << ", streamed " << streamed_reads);
-  // Resident: the weights once, plus inputs, input gates and constants. Streamed: U every
-  // timestep, but W once (the input gates of every timestep come first, in one pass).
+  // Resident: the weights once, plus inputs, input gates and constants. Streamed: U's rows
+  // that do not stay every timestep, but W once (the input gates of every timestep come
+  // first, in one pass).
   REQUIRE(resident_reads < 2 * weight_bytes);
   REQUIRE(streamed_reads >= T * u_bytes);
   REQUIRE(streamed_reads < T * weight_bytes);
