@@ -353,14 +353,19 @@ void gemm_posit8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                  const std::vector<Fold>& folds) {
   const auto& t = tables().posit8;
   std::vector<int32_t> w, x;
-  std::vector<uint8_t> w_nar, x_nar;
+  std::vector<uint8_t> w_nar, row_has_nar;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
     decode_block<int32_t>(a.wgt, b, 1, w, [&t](const uint8_t* p) { return t[*p]; });
     decode_block<uint8_t>(a.wgt, b, 1, w_nar, [](const uint8_t* p) { return uint8_t{*p == 0x80}; });
+    // Whether each output's weights hold a NaR, once per block rather than per product.
+    row_has_nar.assign(b.n_count, 0);
+    for (uint32_t n = 0; n < b.n_count; ++n) {
+      for (uint32_t k = 0; k < b.k_count; ++k)
+        row_has_nar[n] |= w_nar[static_cast<size_t>(n) * b.k_count + k];
+    }
     const bool overwrite = !a.accumulate && b.k0 == 0;
     x.resize(b.k_count);
-    x_nar.resize(b.k_count);
     for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
       const uint8_t* row = a.act + m * a.act_stride + b.k0;
       bool row_nar = false;
@@ -371,12 +376,9 @@ void gemm_posit8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       uint8_t* out = a.acc + m * a.acc_stride + uint64_t{8} * b.n0;
       for (uint32_t n = 0; n < b.n_count; ++n) {
         const int32_t* wn = &w[static_cast<size_t>(n) * b.k_count];
-        bool nar = row_nar;
+        const bool nar = row_nar || row_has_nar[n] != 0;
         int64_t sum = 0;  // units of 2^-12: products of 2^-6 units
-        for (uint32_t k = 0; k < b.k_count; ++k) {
-          sum += int64_t{x[k]} * wn[k];
-          nar |= w_nar[static_cast<size_t>(n) * b.k_count + k];
-        }
+        for (uint32_t k = 0; k < b.k_count; ++k) sum += int64_t{x[k]} * wn[k];
         const int64_t before = overwrite ? 0 : load<int64_t>(out + 8 * n);
         store<int64_t>(out + 8 * n,
                        nar || before == kPosit8QuireNaR ? kPosit8QuireNaR : before + sum);

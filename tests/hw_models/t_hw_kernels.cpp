@@ -102,11 +102,11 @@ void random_element(PeKind kind, std::mt19937& rng, uint8_t* out) {
     case PeKind::kFp8E5M2:
       p = arith::kFp8E5M2.encode(u);
       break;
-    case PeKind::kPosit8:
-      p = arith::PositFormat{8, 0}.encode(u);
+    case PeKind::kPosit8:  // one in 64 a NaR, which makes every sum it enters NaR
+      p = rng() % 64 == 0 ? 0x80u : arith::PositFormat{8, 0}.encode(u);
       break;
     case PeKind::kPosit16:
-      p = arith::PositFormat{16, 1}.encode(u);
+      p = rng() % 64 == 0 ? 0x8000u : arith::PositFormat{16, 1}.encode(u);
       break;
     default:
       break;
