@@ -21,13 +21,13 @@ using isa::Space;
 
 // Registers of the generated code (r13-r15 belong to the program builder).
 enum Reg : unsigned {
-  kRegSteps = 1,  // timesteps left (the input gates' pass: chunks of timesteps)
-  kRegXDram = 2,  // the input gates' pass: rows of x; the recurrence: the step's gx row
-  kRegYDram = 3,  // the input gates' pass: rows of gx; the recurrence: the step's h row
-  kRegWBuf = 4,   // streaming: the weight SRAM half of the next tile
-  kRegHalf = 5,   // streaming: the byte size of a half
-  kRegSram = 6,   // a DMA's on-chip address
-  kRegDram = 7,   // a DMA's DRAM address
+  kRegSteps = 1,  // the chunk's timesteps left
+  kRegXDram = 2,  // the chunk's first row of x
+  kRegYDram = 3,  // the timestep's row of y (h)
+  kRegWBuf = 4,   // streaming: the weight SRAM buffer of the next tile
+  kRegHalf = 5,   // streaming: the sum of the two buffers' addresses
+  kRegSram = 6,   // a DMA's on-chip address; in the timesteps' loop, their row of input gates
+  kRegDram = 7,   // a DMA's DRAM address; the full chunks left
   kRegAct = 8,
   kRegAcc = 9,
   kRegWgt = 10,  // resident: the tile's weight SRAM address; streaming: the next tile's DRAM
