@@ -573,11 +573,16 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
         b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec,
                m, d);
       }
-      if (as_columns && transpose) {
-        for (uint64_t i = 0; i < d; ++i) {
-          b.vcvt(VecRef{i * t_row, true, ab}, ElemType::kAct, VecRef{i * eb, false, v_row},
-                 ElemType::kVec, m, 1);
-        }
+      if (as_columns && transpose) {  // a loop over the dimensions, its code size fixed
+        b.li(kRegHeads, d);
+        b.li(kRegAct, 0);  // the dimension's row of positions
+        b.li(kRegWgt, 0);  // its column of the chunk
+        const uint64_t loop = b.here();
+        b.vcvt(VecRef{0, true, ab, kRegAct}, ElemType::kAct, VecRef{0, false, v_row, kRegWgt},
+               ElemType::kVec, m, 1);
+        b.addi(kRegAct, kRegAct, static_cast<int64_t>(t_row));
+        b.addi(kRegWgt, kRegWgt, static_cast<int64_t>(eb));
+        b.dbnz(kRegHeads, loop);
       }
       append(keys ? k_blocks : v_blocks, keys, keys ? kRegK : kRegV, l.context + t0,
              l.context + t0 + m);
