@@ -31,9 +31,6 @@ nmpsim = root / "build" / "nmpsim"
 hw_path = root / "configs" / "hw" / "llm_64x64.json"
 DEFAULT = ["*_layer_prefill128", "bert_base_layer_seq128", "*_layer_decode", "*_decode",
            "speech_gru_4x1024", "speech_lstm_5x800"]
-# Bytes of one weight of a PE kind (packed ternary: 2 bits).
-WEIGHT_BYTES = {"ternary_int8": 0.25, "int8_int8": 1, "fp8_e4m3": 1, "fp8_e5m2": 1, "posit8_0": 1,
-                "fixed2_6": 1, "fp16": 2, "bf16": 2, "posit16_1": 2, "fixed2_14": 2, "fp32": 4}
 
 
 def pe_of(workload):
@@ -76,7 +73,7 @@ def sustained_bytes_per_cycle(hw):
     return r["bandwidth_gbps"] * 1e9 / (hw["clock_mhz"] * 1e6), r["bandwidth_gbps"]
 
 
-def bounds(report, workload, bw, pes, wsram_bytes, pe):
+def bounds(report, workload, bw, pes, wsram_bytes):
     """Bytes that must cross DRAM: every weight once, the model's input and output once, and
     for a recurrent layer, at every timestep of a direction after its first, the bytes of that
     direction's recurrent weights U beyond the weight SRAM's capacity (which no schedule can
@@ -89,8 +86,7 @@ def bounds(report, workload, bw, pes, wsram_bytes, pe):
         if not rec:
             continue
         directions = 2 if spec.get("bidirectional") else 1
-        u_bytes = rec["u_rows"] * spec["hidden"] * WEIGHT_BYTES[pe]
-        must += (rec["timesteps"] - directions) * max(0, u_bytes - wsram_bytes)
+        must += (rec["timesteps"] - directions) * max(0, rec["u_bytes"] - wsram_bytes)
     first = layers[0]
     vb = first["output_in_dram"]["element_bytes"]
     tokens = workload.get("tokens", 1)
@@ -127,7 +123,7 @@ def main():
         before = after
         if moved:
             before = run(path, sets + [f"workload.layers.{i}.loop_order=rows_outer" for i in moved])
-        must, dram_bound, mac_bound = bounds(after, w, bw, pes, wsram_bytes, pe_of(w))
+        must, dram_bound, mac_bound = bounds(after, w, bw, pes, wsram_bytes)
         bound = max(dram_bound, mac_bound)
         rows.append((path.stem, must, dram_bound, mac_bound, before["cycles"]["total"], after["cycles"]["total"],
                      len(moved), len(linear), after["analytical"]["cycles"]))

@@ -341,9 +341,10 @@ Json build_report(const ReportInputs& in) {
       recurrent = {{"timesteps", plan.timesteps},
                    {"cycles_per_timestep",
                     static_cast<double>(end - start) / static_cast<double>(plan.timesteps)},
-                   {"weights_resident", plan.weights_resident},
+                   {"weights_resident", plan.u_rows_resident == plan.u_rows},
                    {"u_rows_resident", plan.u_rows_resident},
                    {"u_rows", plan.u_rows},
+                   {"u_bytes", plan.u_bytes},
                    {"gemm_tiles",
                     {{"w", {{"n", plan.w_n_tile}, {"k", plan.w_k_tile}}},
                      {"u", {{"n", plan.u_n_tile}, {"k", plan.u_k_tile}}}}}};

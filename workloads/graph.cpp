@@ -388,8 +388,10 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
     b.addi(kRegX, kRegX, static_cast<int64_t>(uint64_t{m} * k * db));
   };
   const auto quantize_tile = [&](uint32_t m, uint32_t next_m) {
-    emit_quantize(b, {p.xv, p.xv_row, p.xq, p.xq_row, p.a, p.r, p.q, p.f, p.consts, kRegB}, m, k,
-                  int_kind, vb);
+    emit_quantize(b,
+                  {p.xv, p.xv_row, p.xq, p.xq_row, p.a, p.r, p.q, p.f, p.consts + kC127 * vb,
+                   p.consts + kCW * vb, kRegB},
+                  m, k, int_kind, vb);
     other_set();
     if (next_m > 0) load(kRegK, next_m);
     b.addi(kRegSram, kRegB, static_cast<int64_t>(p.xq));
@@ -823,8 +825,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         b.li(kRegHalf, g.wgt_half);
         body = [&](uint32_t m) {
           load_rows(kRegX, s.xv, m);
-          emit_quantize(b, {s.xv, s.xv_row, s.xq, s.xq_row, s.a, s.r, s.q, s.f, s.consts}, m, k,
-                        int_kind, vb);
+          emit_quantize(b,
+                        {s.xv, s.xv_row, s.xq, s.xq_row, s.a, s.r, s.q, s.f, s.consts + kC127 * vb,
+                         s.consts + kCW * vb},
+                        m, k, int_kind, vb);
           const StreamedGemm gemm =
               layer_gemm(l, lay, m, s.xq, s.xq_row, s.acc_row, ternary_on_int8(l, hw));
           emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));

@@ -39,11 +39,11 @@ struct LayerPlan {
   // element.
   std::string y_format;
   uint32_t y_element_bytes = 0;
-  // Recurrent layers: the gemm tiles of W and U (U's streamed part, if any), whether all of U
-  // stays in the weight SRAM, and how many of its u_rows outputs (gate rows) do.
+  // Recurrent layers: the gemm tiles of W and U (U's streamed part, if any), how many of U's
+  // u_rows outputs (gate rows) stay in the weight SRAM, and U's bytes per direction.
   uint32_t w_n_tile = 0, w_k_tile = 0, u_n_tile = 0, u_k_tile = 0;
-  bool weights_resident = false;
   uint32_t u_rows_resident = 0, u_rows = 0;
+  uint64_t u_bytes = 0;
   uint32_t timesteps = 0;  // recurrent: timesteps run (T x directions); 0 for feedforward
   // Graph linear layers: the mapper's choice (linear_mapping.hpp), its predicted DRAM payload
   // bytes and cycles, and how many mappings it scored. Empty order: not mapped.

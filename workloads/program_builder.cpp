@@ -171,12 +171,13 @@ void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint
   const auto constant = [](uint64_t addr) { return VecRef{addr, false, 0}; };
   const VecRef xv = at(q.xv, q.xv_row), xq = at(q.xq, q.xq_row);
   if (int_kind) {
+    const VecRef scaled = q.scaled == QuantizeBuffers::kInPlace ? xv : at(q.scaled, q.xv_row);
     b.vred(hw::VectorReduce::kAbsMax, at(q.a), xv, m, k);
     b.vfn(arith::VectorFunction::kReciprocal, at(q.r), at(q.a), 1, m);
-    b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.consts), true, 1, m);
-    b.vbin(VectorBinary::kMul, xv, xv, at(q.q, vb), true, m, k);
-    b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
-    b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.consts + vb), true, 1, m);
+    b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.c127), true, 1, m);
+    b.vbin(VectorBinary::kMul, scaled, xv, at(q.q, vb), true, m, k);
+    b.vcvt(xq, ElemType::kAct, scaled, ElemType::kVec, m, k);
+    b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.scale), true, 1, m);
   } else {
     b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
   }

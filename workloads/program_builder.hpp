@@ -94,17 +94,19 @@ void row_loop(ProgramBuilder& b, unsigned counter, uint32_t rows, uint32_t mt,
               const std::vector<Stream>& streams, const std::function<void(uint32_t)>& body);
 
 // The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
-// the `base` register's value (0: r0, absolute), but the constants, which are absolute: 127
-// at `consts`, s_W / 127 one vec element above.
+// the `base` register's value (0: r0, absolute), but the constants, which are absolute.
 struct QuantizeBuffers {
+  static constexpr uint64_t kInPlace = ~uint64_t{0};
   uint64_t xv = 0, xv_row = 0;          // the rows (vec)
   uint64_t xq = 0, xq_row = 0;          // the quantized rows (act format)
   uint64_t a = 0, r = 0, q = 0, f = 0;  // integer kinds: per row absmax, 1/absmax, 127/absmax,
-  uint64_t consts = 0;                  // the factor absmax s_W / 127
+                                        // the factor absmax s / 127
+  uint64_t c127 = 0, scale = 0;         // the constants 127 and s / 127 (s: the weights' scale)
   unsigned base = 0;
+  uint64_t scaled = kInPlace;  // where the rows x 127/absmax go (row stride xv_row)
 };
-// Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s_W / 127 (the rows are scaled in
-// place); other kinds: rounding to the activation format. vb: bytes of a vec element.
+// Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s / 127; other kinds: rounding to
+// the activation format. vb: bytes of a vec element.
 void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
                    bool int_kind, uint64_t vb);
 

@@ -61,8 +61,7 @@ uint64_t tile_bytes(const Matrix& p) {
   return b;
 }
 
-// Constants block (vec elements): c127, s_W / 127 (as emit_quantize reads them), s_U / 127,
-// then scratch a, r, q and f_h.
+// Constants block (vec elements): c127, s_W / 127, s_U / 127, then scratch a, r, q and f_h.
 enum Const : uint32_t { kC127, kCW, kCU, kA, kR, kQ, kFh, kNumConsts };
 
 RecurrentLayout::Act act_layout(const LayerSpec& l, uint64_t eb, const Geometry& g) {
@@ -243,9 +242,9 @@ RecurrentLayout place_recurrent(const LayerSpec& l, size_t index, uint32_t token
 
 LayerPlan recurrent_plan(const LayerSpec& l, const RecurrentLayout& lay, uint32_t tokens) {
   LayerPlan plan = plan_of(l, tokens);
-  plan.weights_resident = lay.u[0].n == 0;
   plan.u_rows_resident = lay.u_stay[0].n;
   plan.u_rows = lay.u_stay[0].n + lay.u[0].n;
+  plan.u_bytes = tile_bytes(lay.u_stay[0]) + tile_bytes(lay.u[0]);
   plan.timesteps = tokens * l.directions();
   plan.w_n_tile = lay.w[0].tiling.n_tile;
   plan.w_k_tile = lay.w[0].tiling.k_tile;
@@ -292,20 +291,12 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     b.dma(op, space, kRegSram, kRegDram, 1, bytes, bytes, bytes);
   };
   auto vec = [](uint64_t addr) { return VecRef{addr, false}; };
-  auto cst = [&](Const c) { return vec(a.consts + uint64_t{c} * eb); };
-  // h_q = quantized (or converted) h, and its dequantization factor (h itself kept).
-  auto quantize = [&](uint64_t src, uint64_t n, uint64_t dst, Const scale, Const factor) {
-    if (!int_kind) {
-      b.vcvt(vec(dst), ElemType::kAct, vec(src), ElemType::kVec, 1, n);
-      return;
-    }
-    b.vred(hw::VectorReduce::kAbsMax, cst(kA), vec(src), 1, n);
-    b.vfn(VectorFunction::kReciprocal, cst(kR), cst(kA), 1, 1);
-    b.vbin(VectorBinary::kMul, cst(kQ), cst(kR), cst(kC127), false, 1, 1);
-    b.vbin(VectorBinary::kMul, vec(a.xs), vec(src), cst(kQ), true, 1, n);
-    b.vcvt(vec(dst), ElemType::kAct, vec(a.xs), ElemType::kVec, 1, n);
-    b.vbin(VectorBinary::kMul, cst(factor), cst(kA), cst(scale), false, 1, 1);
-  };
+  auto at = [&](Const c) { return a.consts + uint64_t{c} * eb; };
+  auto cst = [&](Const c) { return vec(at(c)); };
+  // h_q = quantized (or converted) h, and its dequantization factor f_h (h itself kept: the
+  // scaled row goes to xs).
+  const QuantizeBuffers quantize_h{a.h,    0,       a.hq,      0,       at(kA), at(kR),
+                                   at(kQ), at(kFh), at(kC127), at(kCU), 0,      a.xs};
   // acc rows = M act rows: a resident matrix is one tile in place; a streamed one loops over
   // its tiles through the weight SRAM's two buffers.
   auto gemm_rows = [&](const Matrix& m, bool resident, uint64_t wgt, uint32_t rows, uint64_t act,
@@ -362,8 +353,9 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
       b.li(kRegSram, ch.xv);
       b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegXDram, m, I * eb, ch.xv_row, x_row,
             storage.convert);
-      emit_quantize(b, {ch.xv, ch.xv_row, ch.xq, ch.xq_row, ch.a, ch.r, ch.q, ch.f, a.consts}, m,
-                    static_cast<uint32_t>(I), int_kind, eb);
+      emit_quantize(
+          b, {ch.xv, ch.xv_row, ch.xq, ch.xq_row, ch.a, ch.r, ch.q, ch.f, at(kC127), at(kCW)}, m,
+          static_cast<uint32_t>(I), int_kind, eb);
       gemm_rows(w, ws.w_resident, ws.w, m, ch.xq, ch.xq_row, ch.acc, ch.acc_row);
       const VecRef gx_rows{ch.gx, false, ch.gx_row};
       b.vcvt(gx_rows, ElemType::kVec, VecRef{ch.acc, true, ch.acc_row}, ElemType::kAcc, m, G * H);
@@ -392,7 +384,7 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
       b.li(kRegAct, a.h);
       b.dma(Opcode::kDmaStore, Space::kActSram, kRegAct, kRegYDram, 1, H * eb, H * eb, H * db,
             storage.convert);
-      quantize(a.h, H, a.hq, kCU, kFh);
+      emit_quantize(b, quantize_h, 1, static_cast<uint32_t>(H), int_kind, eb);
       b.addi(kRegSram, kRegSram, sign * static_cast<int64_t>(ch.gx_row));
       b.addi(kRegYDram, kRegYDram, sign * static_cast<int64_t>(y_row));
       b.dbnz(kRegSteps, loop);
