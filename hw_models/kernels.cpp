@@ -7,35 +7,37 @@
 #include <memory>
 #include <type_traits>
 
-#include "hw_models/arith/minifloat.hpp"
-#include "hw_models/arith/posit.hpp"
-
 namespace nmp::hw {
 namespace {
 
 using i128 = __int128;
 
-// Quire NaR: a value no sum of products reaches.
-constexpr int64_t kPosit8QuireNaR = std::numeric_limits<int64_t>::min();
-const i128 kPosit16QuireNaR = static_cast<i128>(static_cast<unsigned __int128>(1) << 127);
+// Quire NaR: the minimum of the quire's width, a value no sum of products reaches.
+constexpr int64_t kQuire64NaR = std::numeric_limits<int64_t>::min();
+const i128 kQuire128NaR = static_cast<i128>(static_cast<unsigned __int128>(1) << 127);
 
-// Exact decodings of every pattern of the 8- and 16-bit element formats.
+// Exact decodings of every pattern of each kind's 8- or 16-bit elements: values for the float
+// kinds, multiples of 2^(acc_lsb_exp / 2) for the quire kinds (NaR as 0), so that a product
+// is in the quire's units.
 struct DecodeTables {
-  std::array<float, 256> e4m3{}, e5m2{};
-  std::vector<float> fp16 = std::vector<float>(65536);
-  std::array<int32_t, 256> posit8{};  // units of 2^-6 (every posit<8,0> is a multiple)
-  std::vector<int64_t> posit16 = std::vector<int64_t>(65536);  // units of 2^-28
+  std::array<std::vector<float>, kNumPeKinds> floats;
+  std::array<std::vector<int64_t>, kNumPeKinds> quire_units;
   DecodeTables() {
-    for (uint32_t p = 0; p < 256; ++p) {
-      e4m3[p] = static_cast<float>(arith::to_double(arith::kFp8E4M3.decode(p)));
-      e5m2[p] = static_cast<float>(arith::to_double(arith::kFp8E5M2.decode(p)));
-      posit8[p] =
-          static_cast<int32_t>(std::ldexp(arith::to_double(arith::PositFormat{8, 0}.decode(p)), 6));
-    }
-    for (uint32_t p = 0; p < 65536; ++p) {
-      fp16[p] = static_cast<float>(arith::to_double(arith::kFp16.decode(p)));
-      const arith::Unpacked u = arith::PositFormat{16, 1}.decode(p);
-      posit16[p] = u.is_nan() ? 0 : static_cast<int64_t>(std::ldexp(arith::to_double(u), 28));
+    for (const PeKindInfo& info : kPeKinds) {
+      if (info.act_bytes > 2) continue;
+      const arith::NumberFormat& format = activation_format(info.kind);
+      const uint32_t patterns = 1u << (8 * info.act_bytes);
+      const auto at = static_cast<size_t>(info.kind);
+      for (uint32_t p = 0; p < patterns; ++p) {
+        const arith::Unpacked u = format.decode(p);
+        if (info.accumulator == Accumulator::kFloat) {
+          floats[at].push_back(static_cast<float>(arith::to_double(u)));
+        } else if (info.accumulator == Accumulator::kQuire) {
+          quire_units[at].push_back(u.is_nan() ? 0
+                                               : static_cast<int64_t>(std::ldexp(
+                                                     arith::to_double(u), -info.acc_lsb_exp / 2)));
+        }
+      }
     }
   }
 };
@@ -43,13 +45,6 @@ struct DecodeTables {
 const DecodeTables& tables() {
   static const DecodeTables t;
   return t;
-}
-
-float bf16_to_float(uint16_t p) {
-  const uint32_t bits = uint32_t{p} << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 template <class T>
@@ -184,14 +179,14 @@ arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
 }
 
 void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
-              const std::vector<Fold>& folds, bool values, GemmCounts& counts) {
+              const std::vector<Fold>& folds, GemmCounts& counts) {
   const bool ternary = a.layout.pe == PeKind::kTernaryInt8;
   // Few rows of activations against n-major ternary blocks: multiply by table lookup, with one
   // table per (row, block start k) built once for the whole gemm.
   uint32_t rows = 0;
   for (const Fold& f : folds) rows = std::max(rows, f.m0 + f.m_count);
   const bool lookup =
-      ternary && values && rows <= kLookupMaxRows && !blocks.empty() && blocks.front().n_major;
+      ternary && rows <= kLookupMaxRows && !blocks.empty() && blocks.front().n_major;
   std::vector<std::vector<std::pair<uint32_t, TernaryLookup>>> tables(lookup ? rows : 0);
   auto table_for = [&](uint32_t m, const WeightBlock& b) -> const TernaryLookup& {
     for (const auto& [k0, t] : tables[m]) {
@@ -205,14 +200,12 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
   std::vector<uint32_t> acc_row;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    // Without values (timing only) the SRAMs hold no weights: nothing to count (the run
-    // estimates the zeros from the weights' distribution instead).
-    if (ternary && values) {
+    if (ternary) {
       const arith::TritCounts c = !lookup ? decode_ternary(a.wgt, b, a.layout.packing, w, row)
                                           : count_block_trits(a.wgt, b, a.layout.packing);
       counts.zero_weight_macs += c.zeros * f.m_count;
       counts.invalid_codes += c.invalid_codes;
-    } else if (values) {
+    } else {
       decode_block<int8_t>(a.wgt, b, 1, w,
                            [](const uint8_t* p) { return static_cast<int8_t>(*p); });
     }
@@ -229,7 +222,6 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       }
       continue;
     }
-    if (!values) continue;
     const bool overwrite = !a.accumulate && b.k0 == 0;
     acc_row.resize(b.n_count);
     for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
@@ -246,37 +238,31 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
   }
 }
 
-float decode_float(PeKind kind, const uint8_t* p) {
-  switch (kind) {
-    case PeKind::kFp16:
-      return tables().fp16[load<uint16_t>(p)];
-    case PeKind::kBf16:
-      return bf16_to_float(load<uint16_t>(p));
-    case PeKind::kFp8E4M3:
-      return tables().e4m3[*p];
-    case PeKind::kFp32:
-      return load<float>(p);
-    default:
-      return tables().e5m2[*p];
-  }
+// A float element's value: by table for the 8- and 16-bit kinds.
+float decode_float(const float* table, uint32_t bytes, const uint8_t* p) {
+  if (bytes == 1) return table[*p];
+  if (bytes == 2) return table[load<uint16_t>(p)];
+  return load<float>(p);
 }
 
 void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                 const std::vector<Fold>& folds) {
   const PeKind kind = a.layout.pe;
   const uint32_t eb = pe_traits(kind).act_bytes;
+  const float* table = tables().floats[static_cast<size_t>(kind)].data();
   const bool tree = a.layout.dataflow == Dataflow::kAdderTree;
   std::vector<float> w, x, products;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
     decode_block<float>(a.wgt, b, eb, w,
-                        [kind](const uint8_t* p) { return decode_float(kind, p); });
+                        [table, eb](const uint8_t* p) { return decode_float(table, eb, p); });
     const bool overwrite = !a.accumulate && b.k0 == 0;
     x.resize(b.k_count);
     products.resize(b.k_count);
     for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
       const uint8_t* row = a.act + m * a.act_stride + uint64_t{b.k0} * eb;
-      for (uint32_t k = 0; k < b.k_count; ++k) x[k] = decode_float(kind, row + uint64_t{k} * eb);
+      for (uint32_t k = 0; k < b.k_count; ++k)
+        x[k] = decode_float(table, eb, row + uint64_t{k} * eb);
       uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
       for (uint32_t n = 0; n < b.n_count; ++n) {
         const float* wn = &w[static_cast<size_t>(n) * b.k_count];
@@ -349,14 +335,17 @@ void gemm_float_native(const GemmArgs& a, const std::vector<WeightBlock>& blocks
   }
 }
 
-void gemm_posit8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+// Quire kinds of 8-bit elements whose values are within 2^31 units (posit<8,0>: 2^12), summed
+// exactly in an int64 quire.
+void gemm_quire8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                  const std::vector<Fold>& folds) {
-  const auto& t = tables().posit8;
+  const int64_t* t = tables().quire_units[static_cast<size_t>(a.layout.pe)].data();
   std::vector<int32_t> w, x;
   std::vector<uint8_t> w_nar, row_has_nar;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    decode_block<int32_t>(a.wgt, b, 1, w, [&t](const uint8_t* p) { return t[*p]; });
+    decode_block<int32_t>(a.wgt, b, 1, w,
+                          [t](const uint8_t* p) { return static_cast<int32_t>(t[*p]); });
     decode_block<uint8_t>(a.wgt, b, 1, w_nar, [](const uint8_t* p) { return uint8_t{*p == 0x80}; });
     // Whether each output's weights hold a NaR, once per block rather than per product.
     row_has_nar.assign(b.n_count, 0);
@@ -370,31 +359,31 @@ void gemm_posit8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       const uint8_t* row = a.act + m * a.act_stride + b.k0;
       bool row_nar = false;
       for (uint32_t k = 0; k < b.k_count; ++k) {
-        x[k] = t[row[k]];
+        x[k] = static_cast<int32_t>(t[row[k]]);
         row_nar |= row[k] == 0x80;
       }
       uint8_t* out = a.acc + m * a.acc_stride + uint64_t{8} * b.n0;
       for (uint32_t n = 0; n < b.n_count; ++n) {
         const int32_t* wn = &w[static_cast<size_t>(n) * b.k_count];
         const bool nar = row_nar || row_has_nar[n] != 0;
-        int64_t sum = 0;  // units of 2^-12: products of 2^-6 units
+        int64_t sum = 0;  // in the quire's units: products of the table's
         for (uint32_t k = 0; k < b.k_count; ++k) sum += int64_t{x[k]} * wn[k];
         const int64_t before = overwrite ? 0 : load<int64_t>(out + 8 * n);
-        store<int64_t>(out + 8 * n,
-                       nar || before == kPosit8QuireNaR ? kPosit8QuireNaR : before + sum);
+        store<int64_t>(out + 8 * n, nar || before == kQuire64NaR ? kQuire64NaR : before + sum);
       }
     }
   }
 }
 
-void gemm_posit16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
+// Quire kinds of 16-bit elements, summed in an int128 quire whose overflow is detected.
+void gemm_quire16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                   const std::vector<Fold>& folds, GemmCounts& counts) {
-  const auto& t = tables().posit16;
+  const int64_t* t = tables().quire_units[static_cast<size_t>(a.layout.pe)].data();
   std::vector<int64_t> w, x;
   std::vector<uint8_t> w_nar;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    decode_block<int64_t>(a.wgt, b, 2, w, [&t](const uint8_t* p) { return t[load<uint16_t>(p)]; });
+    decode_block<int64_t>(a.wgt, b, 2, w, [t](const uint8_t* p) { return t[load<uint16_t>(p)]; });
     decode_block<uint8_t>(a.wgt, b, 2, w_nar,
                           [](const uint8_t* p) { return uint8_t{load<uint16_t>(p) == 0x8000}; });
     const bool overwrite = !a.accumulate && b.k0 == 0;
@@ -412,7 +401,7 @@ void gemm_posit16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
         const int64_t* wn = &w[static_cast<size_t>(n) * b.k_count];
         bool nar = row_nar;
         i128 sum = overwrite ? 0 : load<i128>(out + 16 * n);
-        nar |= sum == kPosit16QuireNaR;
+        nar |= sum == kQuire128NaR;
         for (uint32_t k = 0; k < b.k_count && !nar; ++k) {
           nar |= w_nar[static_cast<size_t>(n) * b.k_count + k];
           if (__builtin_add_overflow(sum, static_cast<i128>(x[k]) * wn[k], &sum)) {
@@ -420,7 +409,7 @@ void gemm_posit16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
             nar = true;  // an overflowed quire holds no real number
           }
         }
-        store<i128>(out + 16 * n, nar ? kPosit16QuireNaR : sum);
+        store<i128>(out + 16 * n, nar ? kQuire128NaR : sum);
       }
     }
   }
@@ -504,36 +493,74 @@ std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
   return folds;
 }
 
+namespace {
+
+// The kernel that computes a kind's products, from its table row: the accumulator class and the
+// element and accumulator widths.
+enum class GemmKernel { kInteger, kFloat, kQuire8, kQuire16, kFixed8, kFixed16, kNone };
+
+constexpr GemmKernel gemm_kernel(const PeKindInfo& k) {
+  const auto widths = [&k](uint32_t element, uint32_t accumulator) {
+    return k.act_bytes == element && k.acc_bytes == accumulator;
+  };
+  switch (k.accumulator) {
+    case Accumulator::kInteger:
+      return widths(1, 4) ? GemmKernel::kInteger : GemmKernel::kNone;
+    case Accumulator::kFloat:
+      return k.acc_bytes == 4 ? GemmKernel::kFloat : GemmKernel::kNone;
+    case Accumulator::kQuire:
+      return widths(1, 8)    ? GemmKernel::kQuire8
+             : widths(2, 16) ? GemmKernel::kQuire16
+                             : GemmKernel::kNone;
+    case Accumulator::kFixed:
+      return widths(1, 4)   ? GemmKernel::kFixed8
+             : widths(2, 8) ? GemmKernel::kFixed16
+                            : GemmKernel::kNone;
+  }
+  return GemmKernel::kNone;
+}
+
+constexpr bool every_kind_has_a_kernel() {
+  for (const PeKindInfo& k : kPeKinds) {
+    if (gemm_kernel(k) == GemmKernel::kNone) return false;
+  }
+  return true;
+}
+static_assert(every_kind_has_a_kernel(), "a kPeKinds row whose widths no gemm kernel serves");
+
+}  // namespace
+
 GemmCounts gemm(const GemmArgs& args, const std::vector<WeightBlock>& blocks,
                 const std::vector<Fold>& folds, bool values) {
   GemmCounts counts;
-  switch (args.layout.pe) {
-    case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8:
-      gemm_int(args, blocks, folds, values, counts);
+  const GemmKernel kernel = gemm_kernel(pe_info(args.layout.pe));
+  // Timing only: the SRAMs hold no values to compute or count (a run estimates the ternary
+  // zeros from the weights' distribution instead).
+  if (!values) return counts;
+  switch (kernel) {
+    case GemmKernel::kInteger:
+      gemm_int(args, blocks, folds, counts);
       break;
-    case PeKind::kFp16:
-    case PeKind::kBf16:
-    case PeKind::kFp8E4M3:
-    case PeKind::kFp8E5M2:
-    case PeKind::kFp32:
-      if (values && args.layout.accumulation == FloatAccumulation::kNative) {
+    case GemmKernel::kFloat:
+      if (args.layout.accumulation == FloatAccumulation::kNative) {
         gemm_float_native(args, blocks, folds);
-      } else if (values) {
+      } else {
         gemm_float(args, blocks, folds);
       }
       break;
-    case PeKind::kPosit8:
-      if (values) gemm_posit8(args, blocks, folds);
+    case GemmKernel::kQuire8:
+      gemm_quire8(args, blocks, folds);
       break;
-    case PeKind::kPosit16:
-      if (values) gemm_posit16(args, blocks, folds, counts);
+    case GemmKernel::kQuire16:
+      gemm_quire16(args, blocks, folds, counts);
       break;
-    case PeKind::kFixed2_6:
-      if (values) gemm_fixed<int8_t, int32_t>(args, blocks, folds);
+    case GemmKernel::kFixed8:
+      gemm_fixed<int8_t, int32_t>(args, blocks, folds);
       break;
-    case PeKind::kFixed2_14:
-      if (values) gemm_fixed<int16_t, int64_t>(args, blocks, folds);
+    case GemmKernel::kFixed16:
+      gemm_fixed<int16_t, int64_t>(args, blocks, folds);
+      break;
+    case GemmKernel::kNone:
       break;
   }
   return counts;
@@ -566,50 +593,32 @@ arith::Unpacked accumulator_value(PeKind kind, FloatAccumulation accumulation, c
     std::memcpy(&p, acc, pe_traits(kind).act_bytes);
     return activation_format(kind).decode(p);
   }
-  switch (kind) {
-    case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8: {
-      const int64_t v = load<int32_t>(acc);
-      return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0);
-    }
-    case PeKind::kFp16:
-    case PeKind::kBf16:
-    case PeKind::kFp8E4M3:
-    case PeKind::kFp8E5M2:
-    case PeKind::kFp32:
-      return arith::from_double(load<float>(acc));
-    case PeKind::kFixed2_6: {
-      const int64_t v = load<int32_t>(acc);
-      return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v),
-                                           kFixed2_6AccLsbExp);
-    }
-    case PeKind::kFixed2_14: {
-      const i128 v = load<int64_t>(acc);
-      return from_int128(v, kFixed2_14AccLsbExp);
-    }
-    case PeKind::kPosit8: {
-      const int64_t q = load<int64_t>(acc);
-      if (q == kPosit8QuireNaR) return arith::Unpacked::nan();
-      return arith::Unpacked::from_integer(q < 0, static_cast<uint64_t>(q < 0 ? -q : q),
-                                           kPosit8QuireLsbExp);
-    }
-    case PeKind::kPosit16: {
-      const i128 q = load<i128>(acc);
-      if (q == kPosit16QuireNaR) return arith::Unpacked::nan();
-      return from_int128(q, kPosit16QuireLsbExp);
-    }
+  const PeKindInfo& info = pe_info(kind);
+  if (info.accumulator == Accumulator::kFloat) return arith::from_double(load<float>(acc));
+  // The rest are two's-complement integers of 2^acc_lsb_exp units, 4, 8 or 16 bytes wide.
+  i128 v = 0;
+  bool nar = false;
+  if (info.acc_bytes == 4) {
+    v = load<int32_t>(acc);
+  } else if (info.acc_bytes == 8) {
+    v = load<int64_t>(acc);
+    nar = v == kQuire64NaR;
+  } else {
+    v = load<i128>(acc);
+    nar = v == kQuire128NaR;
   }
-  return arith::Unpacked::nan();
+  if (nar && info.accumulator == Accumulator::kQuire) return arith::Unpacked::nan();
+  return from_int128(v, info.acc_lsb_exp);
 }
 
 const arith::NumberFormat& activation_format(PeKind kind) {
-  static const std::array<std::unique_ptr<arith::NumberFormat>, kNumPeKinds> formats = {
-      arith::make_format("int8"),       arith::make_format("int8"),
-      arith::make_format("fp16"),       arith::make_format("bf16"),
-      arith::make_format("fp8_e4m3"),   arith::make_format("fp8_e5m2"),
-      arith::make_format("posit<8,0>"), arith::make_format("posit<16,1>"),
-      arith::make_format("fixed<2,6>"), arith::make_format("fixed<2,14>"),
-      arith::make_format("fp32")};
+  static const std::array<std::unique_ptr<arith::NumberFormat>, kNumPeKinds> formats = [] {
+    std::array<std::unique_ptr<arith::NumberFormat>, kNumPeKinds> made;
+    for (const PeKindInfo& info : kPeKinds) {
+      made[static_cast<size_t>(info.kind)] = arith::make_format(info.element_format);
+    }
+    return made;
+  }();
   return *formats[static_cast<size_t>(kind)];
 }
 

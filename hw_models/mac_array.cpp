@@ -44,21 +44,15 @@ std::string mac_energy_key(const MacArrayParams& params) {
 std::string MacArray::mac_energy_key() const { return hw::mac_energy_key(params_); }
 
 std::string MacArray::acc_energy_key() const {
-  switch (params_.pe) {
-    case PeKind::kTernaryInt8:
-    case PeKind::kInt8Int8:
-    case PeKind::kFixed2_6:
-      return "pe.acc.int32";
-    case PeKind::kFixed2_14:
-      return "pe.acc.int64";
-    case PeKind::kFp32:
-      return "pe.acc.fp32";
-    case PeKind::kPosit8:
-      return "pe.acc.quire64";
-    case PeKind::kPosit16:
-      return "pe.acc.quire128";
-    default:
+  const PeKindInfo& info = pe_info(params_.pe);
+  const std::string bits = std::to_string(8 * info.acc_bytes);
+  switch (info.accumulator) {
+    case Accumulator::kQuire:
+      return "pe.acc.quire" + bits;
+    case Accumulator::kFloat:
       return params_.traits().native_acc ? "pe.acc.native" : "pe.acc.fp32";
+    default:
+      return "pe.acc.int" + bits;
   }
 }
 

@@ -25,6 +25,7 @@
 // format (nearest even, saturating) when it converts it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -45,7 +46,63 @@ enum class PeKind : uint8_t {
 };
 inline constexpr int kNumPeKinds = static_cast<int>(PeKind::kFp32) + 1;
 
-const char* to_string(PeKind p);
+// How a kind accumulates: this chooses its kernel (with the operand and accumulator widths),
+// its reference, and how the vector unit reads its accumulators.
+enum class Accumulator : uint8_t {
+  kInteger,  // int8 operands, int32 wrapping; requantized to int8 rather than converted
+  kFloat,    // fp32 (or the kind's own format, FloatAccumulation::kNative); order matters
+  kQuire,    // posit quire: an exact integer of 2^acc_lsb_exp units, its minimum meaning NaR
+  kFixed,    // exact products in 2^acc_lsb_exp units, wrapping at the accumulator's width
+};
+
+// Everything a PE kind is, in one row: adding a kind is a row here (and, for a new number
+// format, its definition in arith/). The table is in enum order (checked below).
+struct PeKindInfo {
+  PeKind kind;
+  const char* name;            // hw.mac_array.pe, and the energy keys pe.mac.<name>
+  const char* layer_format;    // a layer's "format" that runs on this kind
+  const char* element_format;  // weights and activations, as arith::make_format names it
+  uint32_t weight_bytes;       // per weight (0: packed ternary)
+  uint32_t act_bytes;          // per activation
+  uint32_t acc_bytes;          // per accumulator in the acc SRAM
+  Accumulator accumulator;
+  int acc_lsb_exp;            // kQuire, kFixed: the accumulator's unit (a product's LSB)
+  const char* multiplier_op;  // the tech-library primitive a product costs,
+  const char* adder_op;       // the one an accumulation costs,
+  const char* convert_op;     // and the one rounding an accumulator to the element format
+};
+
+// clang-format off
+inline constexpr PeKindInfo kPeKinds[] = {
+  // kind                 name            format       element        w  a  acc accumulator          lsb  multiplier      adder         convert
+  {PeKind::kTernaryInt8, "ternary_int8", "ternary",   "int8",        0, 1, 4,  Accumulator::kInteger,  0, "int8_add",     "int32_add",  ""},
+  {PeKind::kInt8Int8,    "int8_int8",    "int8",      "int8",        1, 1, 4,  Accumulator::kInteger,  0, "int8_mult",    "int32_add",  ""},
+  {PeKind::kFp16,        "fp16",         "fp16",      "fp16",        2, 2, 4,  Accumulator::kFloat,    0, "fp16_mult",    "fp32_add",   "float_convert"},
+  {PeKind::kBf16,        "bf16",         "bf16",      "bf16",        2, 2, 4,  Accumulator::kFloat,    0, "bf16_mult",    "fp32_add",   "float_convert"},
+  {PeKind::kFp8E4M3,     "fp8_e4m3",     "fp8_e4m3",  "fp8_e4m3",    1, 1, 4,  Accumulator::kFloat,    0, "fp8_mult",     "fp32_add",   "float_convert"},
+  {PeKind::kFp8E5M2,     "fp8_e5m2",     "fp8_e5m2",  "fp8_e5m2",    1, 1, 4,  Accumulator::kFloat,    0, "fp8_mult",     "fp32_add",   "float_convert"},
+  // minpos^2: 2^-12 for posit<8,0>, 2^-56 for posit<16,1>
+  {PeKind::kPosit8,      "posit8_0",     "posit8_0",  "posit<8,0>",  1, 1, 8,  Accumulator::kQuire,  -12, "posit8_mult",  "int64_add",  "posit8_convert"},
+  {PeKind::kPosit16,     "posit16_1",    "posit16_1", "posit<16,1>", 2, 2, 16, Accumulator::kQuire,  -56, "posit16_mult", "int128_add", "posit16_convert"},
+  // 2^-2F, the LSB of a fixed<I,F> product
+  {PeKind::kFixed2_6,    "fixed2_6",     "fixed2_6",  "fixed<2,6>",  1, 1, 4,  Accumulator::kFixed,  -12, "int8_mult",    "int32_add",  "int32_add"},
+  {PeKind::kFixed2_14,   "fixed2_14",    "fixed2_14", "fixed<2,14>", 2, 2, 8,  Accumulator::kFixed,  -28, "int16_mult",   "int64_add",  "int64_add"},
+  {PeKind::kFp32,        "fp32",         "fp32",      "fp32",        4, 4, 4,  Accumulator::kFloat,    0, "fp32_mult",    "fp32_add",   ""},
+};
+// clang-format on
+
+constexpr bool pe_table_in_enum_order() {
+  int i = 0;
+  for (const PeKindInfo& info : kPeKinds) {
+    if (static_cast<int>(info.kind) != i++) return false;
+  }
+  return i == kNumPeKinds;
+}
+static_assert(pe_table_in_enum_order(), "kPeKinds: one row per PeKind, in enum order");
+
+constexpr const PeKindInfo& pe_info(PeKind kind) { return kPeKinds[static_cast<size_t>(kind)]; }
+
+inline const char* to_string(PeKind p) { return pe_info(p).name; }
 
 // Where the float kinds (fp16, bf16, fp8) accumulate: fp32 (every add rounded to fp32; the
 // accumulator SRAM holds fp32), or natively (every product and every add rounded to the kind's
@@ -67,13 +124,6 @@ struct PeTraits {
 PeTraits pe_traits(PeKind kind, FloatAccumulation acc = FloatAccumulation::kFp32);
 
 // Integer kinds: int8 activations, int32 accumulators, requantized rather than converted.
-inline bool is_integer(PeKind k) { return k == PeKind::kTernaryInt8 || k == PeKind::kInt8Int8; }
-
-// Quire units of the posit kinds: the accumulator holds multiples of 2^quire_lsb_exp.
-inline constexpr int kPosit8QuireLsbExp = -12;   // minpos^2 = 2^-12 for posit<8,0>
-inline constexpr int kPosit16QuireLsbExp = -56;  // minpos^2 = 2^-56 for posit<16,1>
-// Accumulator units of the fixed kinds: the LSB of a product, 2^-2F.
-inline constexpr int kFixed2_6AccLsbExp = -12;
-inline constexpr int kFixed2_14AccLsbExp = -28;
+inline bool is_integer(PeKind k) { return pe_info(k).accumulator == Accumulator::kInteger; }
 
 }  // namespace nmp::hw

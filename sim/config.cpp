@@ -1015,26 +1015,28 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     const bool vector_kind = !spec.uses_mac_array();
-    static const std::vector<std::string> kFormats = {
-        "int8",      "fp16",     "bf16",      "fp8_e4m3", "fp8_e5m2", "posit8_0",
-        "posit16_1", "fixed2_6", "fixed2_14", "fp32",     "ternary"};
-    static const hw::PeKind kKinds[] = {
-        hw::PeKind::kInt8Int8,  hw::PeKind::kFp16,   hw::PeKind::kBf16,       hw::PeKind::kFp8E4M3,
-        hw::PeKind::kFp8E5M2,   hw::PeKind::kPosit8, hw::PeKind::kPosit16,    hw::PeKind::kFixed2_6,
-        hw::PeKind::kFixed2_14, hw::PeKind::kFp32,   hw::PeKind::kTernaryInt8};
+    // A layer's format names the PE kind it runs on; linear and attention layers hold
+    // their weights (or K and V) unpacked, so not ternary.
+    const auto format_choice = [&l](bool packed_too, const std::string& doc) {
+      std::vector<std::string> names;
+      std::vector<hw::PeKind> kinds;
+      for (const hw::PeKindInfo& info : hw::kPeKinds) {
+        if (info.weight_bytes == 0 && !packed_too) continue;
+        names.emplace_back(info.layer_format);
+        kinds.push_back(info.kind);
+      }
+      return kinds[l.choice_required("format", names, doc)];
+    };
     if (spec.kind == workloads::LayerKind::kLinear) {
-      spec.pe = kKinds[l.choice_required(
-          "format", std::vector<std::string>(kFormats.begin(), kFormats.end() - 1),
-          "linear: the format of weights, activations and outputs")];
+      spec.pe = format_choice(false, "linear: the format of weights, activations and outputs");
     } else if (attention) {
-      spec.pe = kKinds[l.choice_required(
-          "format", std::vector<std::string>(kFormats.begin(), kFormats.end() - 1),
-          "attention: the format of Q K^T and P V (not ternary: K and V are activations)")];
+      spec.pe = format_choice(
+          false, "attention: the format of Q K^T and P V (not ternary: K and V are activations)");
     } else if (recurrent) {
-      spec.pe = kKinds[l.choice_required(
-          "format", kFormats,
+      spec.pe = format_choice(
+          true,
           "lstm, gru: the format of the gate matrix products (ternary: BitNet weights, int8 "
-          "activations); the cell computes in the vector unit's format")];
+          "activations); the cell computes in the vector unit's format");
     }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
     l.describe_default("name", "`\"layer<index>\"`");

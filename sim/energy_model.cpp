@@ -17,114 +17,122 @@ struct Term {
 };
 
 struct EventMapEntry {
-  const char* key;
+  std::string key;
   std::vector<Term> terms;
-  const char* why;
+  std::string why;
 };
+
+// The events every PE kind's table row implies: a MAC (pe.mac.<name>, and for the float kinds
+// pe.mac.<name>_native) and the rounding of an accumulator (vec.convert.<name>).
+void add_pe_kind_events(const hw::PeKindInfo& k, std::vector<EventMapEntry>& map) {
+  const std::string element = k.element_format, acc_bits = std::to_string(8 * k.acc_bytes);
+  const std::string accumulator = k.accumulator == hw::Accumulator::kFloat ? "an fp32 accumulator"
+                                  : k.accumulator == hw::Accumulator::kQuire
+                                      ? "a " + acc_bits + "-bit quire"
+                                      : "an int" + acc_bits + " accumulator";
+  if (k.weight_bytes > 0) {  // ternary MACs are priced by pe.mac.ternary[_tree]
+    map.push_back({std::string("pe.mac.") + k.name,
+                   {{k.multiplier_op, 1}, {k.adder_op, 1}},
+                   "one " + element + " product added into " + accumulator});
+  }
+  switch (k.accumulator) {
+    case hw::Accumulator::kInteger:
+      map.push_back({std::string("vec.convert.") + k.name,
+                     {},
+                     "never used: int32 accumulators are requantized"});
+      break;
+    case hw::Accumulator::kFloat:
+      if (k.act_bytes < k.acc_bytes) {  // fp32 elements accumulate in fp32 either way
+        map.push_back(
+            {std::string("pe.mac.") + k.name + "_native",
+             {{k.multiplier_op, 1}, {"fp16_add", 1}},
+             "one " + element + " product added in " + element +
+                 (element == "fp16" ? "" : " (the add priced as fp16's: an upper bound)")});
+        map.push_back({std::string("vec.convert.") + k.name,
+                       {{k.convert_op, 1}},
+                       accumulator + " rounded to " + element});
+      } else {
+        map.push_back({std::string("vec.convert.") + k.name,
+                       {},
+                       "nothing to round: fp32 accumulators are fp32 outputs"});
+      }
+      break;
+    case hw::Accumulator::kQuire:
+      map.push_back({std::string("vec.convert.") + k.name,
+                     {{k.convert_op, 1}},
+                     accumulator + " rounded to " + element});
+      break;
+    case hw::Accumulator::kFixed:
+      map.push_back({std::string("vec.convert.") + k.name,
+                     {{k.convert_op, 1}},
+                     "assumption: rounding " + accumulator + " to " + element + " is one " +
+                         k.convert_op +
+                         " (the rounding increment) and a saturation multiplexer (not priced)"});
+      break;
+  }
+}
 
 // How events are priced: key -> a sum of primitive operations of the technology library.
 const std::vector<EventMapEntry>& event_map() {
-  static const std::vector<EventMapEntry> map = {
-      {"pe.mac.ternary_tree",
-       {{"int8_add", 1}},
-       "a non-zero ternary weight adds or subtracts an int8 in the adder tree's first levels"},
-      {"pe.mac.ternary",
-       {{"int32_add", 1}},
-       "a systolic PE adds or subtracts its int8 into the int32 partial sum"},
-      {"pe.mac.int8_int8", {{"int8_mult", 1}, {"int32_add", 1}}, "an int8 product added in int32"},
-      {"pe.mac.fp16", {{"fp16_mult", 1}, {"fp32_add", 1}}, "an fp16 product added in fp32"},
-      {"pe.mac.bf16", {{"bf16_mult", 1}, {"fp32_add", 1}}, "a bf16 product added in fp32"},
-      {"pe.mac.fp8_e4m3", {{"fp8_mult", 1}, {"fp32_add", 1}}, "an fp8 product added in fp32"},
-      {"pe.mac.fp8_e5m2", {{"fp8_mult", 1}, {"fp32_add", 1}}, "an fp8 product added in fp32"},
-      {"pe.mac.posit8_0",
-       {{"posit8_mult", 1}, {"int64_add", 1}},
-       "a posit<8,0> product added into a 64-bit quire"},
-      {"pe.mac.posit16_1",
-       {{"posit16_mult", 1}, {"int128_add", 1}},
-       "a posit<16,1> product added into a 128-bit quire"},
-      {"pe.mac.fixed2_6",
-       {{"int8_mult", 1}, {"int32_add", 1}},
-       "a fixed<2,6> product (an 8 x 8-bit integer multiply) added in int32"},
-      {"pe.mac.fixed2_14",
-       {{"int16_mult", 1}, {"int64_add", 1}},
-       "a fixed<2,14> product (a 16 x 16-bit integer multiply) added in int64"},
-      {"pe.mac.fp32", {{"fp32_mult", 1}, {"fp32_add", 1}}, "an fp32 product added in fp32"},
-      {"pe.mac.fp16_native",
-       {{"fp16_mult", 1}, {"fp16_add", 1}},
-       "an fp16 product added in fp16 (BitNet b1.58's FP16 MAC: 71.4x a ternary add at 7 nm)"},
-      {"pe.mac.bf16_native",
-       {{"bf16_mult", 1}, {"fp16_add", 1}},
-       "a bf16 product added in bf16 (the add priced as fp16's: an upper bound)"},
-      {"pe.mac.fp8_e4m3_native",
-       {{"fp8_mult", 1}, {"fp16_add", 1}},
-       "an fp8 product added in fp8 (the add priced as fp16's: an upper bound)"},
-      {"pe.mac.fp8_e5m2_native",
-       {{"fp8_mult", 1}, {"fp16_add", 1}},
-       "an fp8 product added in fp8 (the add priced as fp16's: an upper bound)"},
-      {"pe.acc.native",
-       {{"fp16_add", 1}},
-       "one accumulator update in the PE's 16- or 8-bit float format (priced as an fp16 add)"},
-      {"pe.acc.int32", {{"int32_add", 1}}, "one int32 accumulator update"},
-      {"pe.acc.fp32", {{"fp32_add", 1}}, "one fp32 accumulator update"},
-      {"pe.acc.int64", {{"int64_add", 1}}, "one int64 accumulator update"},
-      {"pe.acc.quire64", {{"int64_add", 1}}, "one 64-bit quire update"},
-      {"pe.acc.quire128", {{"int128_add", 1}}, "one 128-bit quire update"},
-      {"vec.int32_compare", {{"int32_add", 1}}, "a magnitude comparison is one int32 subtraction"},
-      {"vec.int32_add", {{"int32_add", 1}}, "one int32 addition"},
-      {"vec.int32_mult", {{"int32_mult", 1}}, "one int32 multiplication"},
-      {"vec.int32_div",
-       {{"int32_add", 32}},
-       "assumption: a restoring divider, one int32 add/subtract per quotient bit"},
-      {"vec.convert.fp16", {{"float_convert", 1}}, "fp32 rounded to fp16"},
-      {"vec.convert.bf16", {{"float_convert", 1}}, "fp32 rounded to bf16"},
-      {"vec.convert.fp8_e4m3", {{"float_convert", 1}}, "fp32 rounded to fp8"},
-      {"vec.convert.fp8_e5m2", {{"float_convert", 1}}, "fp32 rounded to fp8"},
-      {"vec.convert.posit8_0", {{"posit8_convert", 1}}, "a quire rounded to posit<8,0>"},
-      {"vec.convert.posit16_1", {{"posit16_convert", 1}}, "a quire rounded to posit<16,1>"},
-      {"vec.convert.fixed2_6",
-       {{"int32_add", 1}},
-       "assumption: rounding an int32 accumulator to fixed<2,6> is one 32-bit add (the rounding "
-       "increment) and a saturation multiplexer (not priced)"},
-      {"vec.convert.fixed2_14",
-       {{"int64_add", 1}},
-       "assumption: rounding an int64 accumulator to fixed<2,14> is one 64-bit add (the "
-       "rounding increment) and a saturation multiplexer (not priced)"},
-      {"vec.convert.fp32", {}, "nothing to round: fp32 accumulators are fp32 outputs"},
-      // Vector commands, by the class of the vector unit's internal format.
-      {"vec.add.fp32", {{"fp32_add", 1}}, "an fp32 add, subtract, compare or rounding"},
-      {"vec.mul.fp32", {{"fp32_mult", 1}}, "an fp32 multiply"},
-      {"vec.add.fp16", {{"fp16_add", 1}}, "an fp16 add, subtract, compare or rounding"},
-      {"vec.mul.fp16", {{"fp16_mult", 1}}, "an fp16 multiply"},
-      {"vec.add.bf16",
-       {{"fp16_add", 1}},
-       "assumption: as an fp16 add (bf16's narrower significand needs less: an upper bound)"},
-      {"vec.mul.bf16", {{"bf16_mult", 1}}, "a bf16 multiply"},
-      {"vec.add.fp8", {{"fp16_add", 1}}, "assumption: as an fp16 add (an upper bound)"},
-      {"vec.mul.fp8", {{"fp8_mult", 1}}, "an fp8 multiply"},
-      {"vec.add.posit8", {{"posit8_add", 1}}, "a posit add of at most 8 bits"},
-      {"vec.mul.posit8", {{"posit8_mult", 1}}, "a posit multiply of at most 8 bits"},
-      {"vec.add.posit16", {{"posit16_add", 1}}, "a posit add of 9 to 16 bits"},
-      {"vec.mul.posit16", {{"posit16_mult", 1}}, "a posit multiply of 9 to 16 bits"},
-      {"vec.add.posit32",
-       {{"posit16_add", 2}},
-       "assumption: 2 x a 16-bit posit add (linear in width)"},
-      {"vec.mul.posit32",
-       {{"posit16_mult", 4}},
-       "assumption: 4 x a 16-bit posit multiply (quadratic in width)"},
-      {"vec.add.fixed8", {{"int8_add", 1}}, "a fixed-point add of at most 8 bits"},
-      {"vec.mul.fixed8", {{"int8_mult", 1}}, "a fixed-point multiply of at most 8 bits"},
-      {"vec.add.fixed16", {{"int16_add", 1}}, "a fixed-point add of 9 to 16 bits"},
-      {"vec.mul.fixed16", {{"int16_mult", 1}}, "a fixed-point multiply of 9 to 16 bits"},
-      {"vec.add.fixed32", {{"int32_add", 1}}, "a fixed-point add of 17 to 32 bits"},
-      {"vec.mul.fixed32", {{"int32_mult", 1}}, "a fixed-point multiply of 17 to 32 bits"},
-      {"vec.pwl",
-       {{"int8_mult", 4}, {"int32_add", 1}},
-       "assumption: a PWL evaluation is a table read (not priced) and one fixed-point "
-       "multiply-add of ~16-bit operands: four 8 x 8-bit multiplies and a 32-bit add"},
-      // The integer PE kinds requantize instead; their key exists so every kind is priced.
-      {"vec.convert.ternary_int8", {}, "never used: int32 accumulators are requantized"},
-      {"vec.convert.int8_int8", {}, "never used: int32 accumulators are requantized"},
-  };
+  static const std::vector<EventMapEntry> map = [] {
+    std::vector<EventMapEntry> entries = {
+        {"pe.mac.ternary_tree",
+         {{"int8_add", 1}},
+         "a non-zero ternary weight adds or subtracts an int8 in the adder tree's first levels"},
+        {"pe.mac.ternary",
+         {{"int32_add", 1}},
+         "a systolic PE adds or subtracts its int8 into the int32 partial sum"},
+        {"pe.acc.native",
+         {{"fp16_add", 1}},
+         "one accumulator update in the PE's 16- or 8-bit float format (priced as an fp16 add)"},
+        {"pe.acc.int32", {{"int32_add", 1}}, "one int32 accumulator update"},
+        {"pe.acc.fp32", {{"fp32_add", 1}}, "one fp32 accumulator update"},
+        {"pe.acc.int64", {{"int64_add", 1}}, "one int64 accumulator update"},
+        {"pe.acc.quire64", {{"int64_add", 1}}, "one 64-bit quire update"},
+        {"pe.acc.quire128", {{"int128_add", 1}}, "one 128-bit quire update"},
+        {"vec.int32_compare",
+         {{"int32_add", 1}},
+         "a magnitude comparison is one int32 subtraction"},
+        {"vec.int32_add", {{"int32_add", 1}}, "one int32 addition"},
+        {"vec.int32_mult", {{"int32_mult", 1}}, "one int32 multiplication"},
+        {"vec.int32_div",
+         {{"int32_add", 32}},
+         "assumption: a restoring divider, one int32 add/subtract per quotient bit"},
+        // Vector commands, by the class of the vector unit's internal format.
+        {"vec.add.fp32", {{"fp32_add", 1}}, "an fp32 add, subtract, compare or rounding"},
+        {"vec.mul.fp32", {{"fp32_mult", 1}}, "an fp32 multiply"},
+        {"vec.add.fp16", {{"fp16_add", 1}}, "an fp16 add, subtract, compare or rounding"},
+        {"vec.mul.fp16", {{"fp16_mult", 1}}, "an fp16 multiply"},
+        {"vec.add.bf16",
+         {{"fp16_add", 1}},
+         "assumption: as an fp16 add (bf16's narrower significand needs less: an upper bound)"},
+        {"vec.mul.bf16", {{"bf16_mult", 1}}, "a bf16 multiply"},
+        {"vec.add.fp8", {{"fp16_add", 1}}, "assumption: as an fp16 add (an upper bound)"},
+        {"vec.mul.fp8", {{"fp8_mult", 1}}, "an fp8 multiply"},
+        {"vec.add.posit8", {{"posit8_add", 1}}, "a posit add of at most 8 bits"},
+        {"vec.mul.posit8", {{"posit8_mult", 1}}, "a posit multiply of at most 8 bits"},
+        {"vec.add.posit16", {{"posit16_add", 1}}, "a posit add of 9 to 16 bits"},
+        {"vec.mul.posit16", {{"posit16_mult", 1}}, "a posit multiply of 9 to 16 bits"},
+        {"vec.add.posit32",
+         {{"posit16_add", 2}},
+         "assumption: 2 x a 16-bit posit add (linear in width)"},
+        {"vec.mul.posit32",
+         {{"posit16_mult", 4}},
+         "assumption: 4 x a 16-bit posit multiply (quadratic in width)"},
+        {"vec.add.fixed8", {{"int8_add", 1}}, "a fixed-point add of at most 8 bits"},
+        {"vec.mul.fixed8", {{"int8_mult", 1}}, "a fixed-point multiply of at most 8 bits"},
+        {"vec.add.fixed16", {{"int16_add", 1}}, "a fixed-point add of 9 to 16 bits"},
+        {"vec.mul.fixed16", {{"int16_mult", 1}}, "a fixed-point multiply of 9 to 16 bits"},
+        {"vec.add.fixed32", {{"int32_add", 1}}, "a fixed-point add of 17 to 32 bits"},
+        {"vec.mul.fixed32", {{"int32_mult", 1}}, "a fixed-point multiply of 17 to 32 bits"},
+        {"vec.pwl",
+         {{"int8_mult", 4}, {"int32_add", 1}},
+         "assumption: a PWL evaluation is a table read (not priced) and one fixed-point "
+         "multiply-add of ~16-bit operands: four 8 x 8-bit multiplies and a 32-bit add"},
+    };
+    for (const hw::PeKindInfo& k : hw::kPeKinds) add_pe_kind_events(k, entries);
+    return entries;
+  }();
   return map;
 }
 
@@ -164,59 +172,15 @@ double adder_area(const TechLibrary& tech, double width) {
   return a16 + (a32 - a16) * (width - 16) / 16;
 }
 
-// The primitive a PE multiplies with, and the one it accumulates with.
-const char* multiplier_op(hw::PeKind k) {
-  switch (k) {
-    case hw::PeKind::kTernaryInt8:
-      return "int8_add";  // a conditional negation: see below
-    case hw::PeKind::kInt8Int8:
-      return "int8_mult";
-    case hw::PeKind::kFp16:
-      return "fp16_mult";
-    case hw::PeKind::kBf16:
-      return "bf16_mult";
-    case hw::PeKind::kFp8E4M3:
-    case hw::PeKind::kFp8E5M2:
-      return "fp8_mult";
-    case hw::PeKind::kPosit8:
-      return "posit8_mult";
-    case hw::PeKind::kPosit16:
-      return "posit16_mult";
-    case hw::PeKind::kFixed2_6:
-      return "int8_mult";
-    case hw::PeKind::kFixed2_14:
-      return "int16_mult";
-    case hw::PeKind::kFp32:
-      return "fp32_mult";
-  }
-  return "";
-}
-
-const char* accumulator_op(hw::PeKind k) {
-  switch (k) {
-    case hw::PeKind::kTernaryInt8:
-    case hw::PeKind::kInt8Int8:
-    case hw::PeKind::kFixed2_6:
-      return "int32_add";
-    case hw::PeKind::kPosit8:
-    case hw::PeKind::kFixed2_14:
-      return "int64_add";
-    case hw::PeKind::kPosit16:
-      return "int128_add";
-    default:
-      return "fp32_add";
-  }
-}
-
 // Every primitive the energy and area models can use, whatever the configuration.
 std::set<std::string> referenced_primitives() {
   std::set<std::string> used = {"int8_add", "int16_add", "int32_add", "int32_mult"};
   for (const EventMapEntry& e : event_map()) {
     for (const Term& t : e.terms) used.insert(t.op);
   }
-  for (int k = 0; k < hw::kNumPeKinds; ++k) {
-    used.insert(multiplier_op(static_cast<hw::PeKind>(k)));
-    used.insert(accumulator_op(static_cast<hw::PeKind>(k)));
+  for (const hw::PeKindInfo& k : hw::kPeKinds) {
+    used.insert(k.multiplier_op);
+    used.insert(k.adder_op);
   }
   return used;
 }
@@ -224,8 +188,8 @@ std::set<std::string> referenced_primitives() {
 AreaItem mac_array_area(const hw::MacArrayParams& mac, const TechLibrary& tech) {
   const hw::PeTraits t = mac.traits();
   const double reg_bit = tech.register_bit_area_um2.value;
-  const std::string mult = multiplier_op(mac.pe);
-  const std::string accum = mac.traits().native_acc ? "fp16_add" : accumulator_op(mac.pe);
+  const std::string mult = hw::pe_info(mac.pe).multiplier_op;
+  const std::string accum = mac.traits().native_acc ? "fp16_add" : hw::pe_info(mac.pe).adder_op;
   const double mult_area = area_of(tech, mult), acc_area = area_of(tech, accum);
   const double weight_bits = t.weight_bytes ? 8.0 * t.weight_bytes : 2.0;
   const int weight_regs = mac.weight_preload_overlap ? 2 : 1;

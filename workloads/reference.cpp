@@ -2,11 +2,12 @@
 
 #include "hw_models/kernels.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
-#include "hw_models/arith/posit.hpp"
+#include "hw_models/arith/accumulator.hpp"
 
 namespace nmp::workloads {
 namespace {
@@ -102,16 +103,19 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
     const int64_t v = wrapped;
     return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0);
   }
-  if (kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16) {
-    arith::Quire q(kind == hw::PeKind::kPosit8 ? arith::PositFormat{8, 0}
-                                               : arith::PositFormat{16, 1});
-    for (uint32_t i = 0; i < k; ++i) q.fma(x[i], w[i]);
-    return q.value();
+  const hw::PeKindInfo& info = hw::pe_info(kind);
+  if (info.accumulator == hw::Accumulator::kQuire) {
+    // The exact sum of the decoded products (a NaR decodes as NaN, which makes the sum NaN).
+    const arith::NumberFormat& format = hw::activation_format(kind);
+    arith::ExactAccumulator quire(2 * format.lsb_scale(), 2 * format.max_scale() + 1);
+    for (uint32_t i = 0; i < k; ++i) {
+      quire.add(arith::mul(format.decode(x[i]), format.decode(w[i])));
+    }
+    return quire.value();
   }
-  if (kind == hw::PeKind::kFixed2_6 || kind == hw::PeKind::kFixed2_14) {
+  if (info.accumulator == hw::Accumulator::kFixed) {
     // Exact products in units of 2^lsb, summed modulo the accumulator's width.
-    const int lsb =
-        kind == hw::PeKind::kFixed2_6 ? hw::kFixed2_6AccLsbExp : hw::kFixed2_14AccLsbExp;
+    const int lsb = info.acc_lsb_exp;
     const int acc_bits = 8 * static_cast<int>(mac.traits().acc_bytes);
     uint64_t sum = 0;
     for (uint32_t i = 0; i < k; ++i) {
@@ -210,21 +214,6 @@ arith::Unpacked from_int128(__int128 v, int lsb) {
   return u;
 }
 
-// Half the sum's unit for the kinds summed in integers: a pattern's value is a multiple of
-// 2^-half, a product of 2^(-2 half) (the accumulator's or quire's least significant bit).
-int unit_half(hw::PeKind kind) {
-  switch (kind) {
-    case hw::PeKind::kFixed2_6:
-      return -hw::kFixed2_6AccLsbExp / 2;
-    case hw::PeKind::kFixed2_14:
-      return -hw::kFixed2_14AccLsbExp / 2;
-    case hw::PeKind::kPosit8:
-      return -hw::kPosit8QuireLsbExp / 2;
-    default:
-      return -hw::kPosit16QuireLsbExp / 2;
-  }
-}
-
 }  // namespace
 
 GemmReference::GemmReference(hw::PeKind kind, const int8_t* w, uint32_t n, uint32_t k,
@@ -272,16 +261,21 @@ uint32_t GemmReference::choose_path() {
   const hw::PeKind kind = kind_;
   const hw::MacArrayParams& mac = mac_;
   const uint32_t k = k_;
-  const bool posit = kind == hw::PeKind::kPosit8 || kind == hw::PeKind::kPosit16;
-  const bool fixed = kind == hw::PeKind::kFixed2_6 || kind == hw::PeKind::kFixed2_14;
+  const hw::PeKindInfo& info = hw::pe_info(kind);
+  const bool quire = info.accumulator == hw::Accumulator::kQuire;
+  const bool fixed = info.accumulator == hw::Accumulator::kFixed;
   const int bits = hw::is_integer(kind) ? 8 : hw::activation_format(kind).bits();
-  if (hw::is_integer(kind) || (fixed && mac.traits().acc_bytes == 4)) {
-    path_ = Path::kInteger;  // sums modulo 2^32
-  } else if (fixed || kind == hw::PeKind::kPosit8) {
-    path_ = Path::kFixed;  // posit<8,0>: |sum| < k x 2^24 units, exact in 64 bits
-  } else if (posit && k < (1u << 15)) {
+  // A quire's sum is below k x maxpos^2 = 2^(sum_bits) of its units.
+  const int sum_bits = quire ? 2 * hw::activation_format(kind).max_scale() - info.acc_lsb_exp +
+                                   (32 - __builtin_clz(std::max(k, 1u)))
+                             : 0;
+  if (hw::is_integer(kind) || (fixed && info.act_bytes == 1 && info.acc_bytes == 4)) {
+    path_ = Path::kInteger;  // sums modulo 2^32 (8-bit patterns' units fit int8)
+  } else if ((fixed && info.acc_bytes == 8) || (quire && sum_bits <= 63)) {
+    path_ = Path::kFixed;  // fixed: modulo 2^64, the accumulator's width; quire: exact
+  } else if (quire && sum_bits <= 127) {
     path_ = Path::kPosit;
-  } else if (!mac.traits().native_acc || kind == hw::PeKind::kFp32) {
+  } else if (!mac.traits().native_acc) {
     // fp32 accumulating natively rounds every product and sum to fp32, as float arithmetic
     // does (computed in double and rounded once more, a sum or product of two floats is
     // the correctly rounded float: 53 >= 2 x 24 + 2 bits).
@@ -290,7 +284,7 @@ uint32_t GemmReference::choose_path() {
   // Every pattern's value, by table up to 16 bits (fp32 decodes as it goes).
   const uint32_t patterns = bits <= 16 ? 1u << bits : 0;
   if (path_ == Path::kInteger || path_ == Path::kFixed || path_ == Path::kPosit) {
-    lsb_ = hw::is_integer(kind) ? 0 : -2 * unit_half(kind);
+    lsb_ = hw::is_integer(kind) ? 0 : info.acc_lsb_exp;
     units_.resize(patterns);
     nar_.assign(patterns, 0);
     for (uint32_t p = 0; p < patterns; ++p) {
@@ -343,11 +337,11 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
       return;
     }
     case Path::kFixed:
-      // fixed<2,14>: sums modulo 2^64, its accumulator's width; posit<8,0>: exact.
+      // Fixed kinds of int64 accumulators: sums modulo 2^64; quires of small sums: exact.
       unit_block<uint64_t, int64_t>(x, rb, out);
       return;
     case Path::kPosit:
-      // posit<16,1>, exact: |sum| < k x maxpos^2 = 2^112 k fits for k < 2^15.
+      // Quires of sums below 2^127 units (posit<16,1>: k < 2^15), exact.
       unit_block<__int128, __int128>(x, rb, out);
       return;
     case Path::kFloat:

@@ -1,14 +1,17 @@
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <cfloat>
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <vector>
 
+#include "hw_models/arith/accumulator.hpp"
 #include "hw_models/arith/fixed.hpp"
-#include "hw_models/arith/minifloat.hpp"
-#include "hw_models/arith/posit.hpp"
+#include "hw_models/arith/format.hpp"
 #include "hw_models/kernels.hpp"
 #include "hw_models/vector_ops.hpp"
 #include "hw_models/weight_layout.hpp"
@@ -39,88 +42,49 @@ TEST_CASE("weight blocks cover every weight exactly once, in array order", "[uni
 
 namespace {
 
-// The value of an encoded element, decoded with hw_models/arith (not the kernel's tables).
+// A kind's element format, made from arith by name (not the kernels' decode tables).
+const arith::NumberFormat& element_format(PeKind kind) {
+  static std::array<std::unique_ptr<arith::NumberFormat>, kNumPeKinds> formats;
+  auto& f = formats[static_cast<size_t>(kind)];
+  if (!f) f = arith::make_format(pe_info(kind).element_format);
+  return *f;
+}
+
+// The value of an encoded element, decoded with hw_models/arith.
 double value_of(PeKind kind, const uint8_t* p) {
   uint32_t pattern = 0;
   std::memcpy(&pattern, p, pe_traits(kind).act_bytes);
-  switch (kind) {
-    case PeKind::kInt8Int8:
-      return static_cast<int8_t>(pattern);
-    case PeKind::kFp16:
-      return arith::to_double(arith::kFp16.decode(pattern));
-    case PeKind::kBf16:
-      return arith::to_double(arith::kBf16.decode(pattern));
-    case PeKind::kFp8E4M3:
-      return arith::to_double(arith::kFp8E4M3.decode(pattern));
-    case PeKind::kFp8E5M2:
-      return arith::to_double(arith::kFp8E5M2.decode(pattern));
-    case PeKind::kPosit8:
-      return arith::to_double(arith::PositFormat{8, 0}.decode(pattern));
-    case PeKind::kPosit16:
-      return arith::to_double(arith::PositFormat{16, 1}.decode(pattern));
-    case PeKind::kFixed2_6:
-      return arith::to_double(arith::FixedFormat{2, 6}.decode(pattern));
-    case PeKind::kFixed2_14:
-      return arith::to_double(arith::FixedFormat{2, 14}.decode(pattern));
-    case PeKind::kFp32: {
-      float f;
-      std::memcpy(&f, &pattern, 4);
-      return f;
-    }
-    default:
-      return 0;
-  }
+  return arith::to_double(element_format(kind).decode(pattern));
 }
 
-// A random finite encoding of a value near N(0, 1).
+// A random finite encoding of a value near N(0, 1); integer and fixed kinds: any bits.
 void random_element(PeKind kind, std::mt19937& rng, uint8_t* out) {
   std::normal_distribution<double> normal(0.0, 1.0);
-  const arith::Unpacked u = arith::from_double(normal(rng));
-  uint32_t p = 0;
-  switch (kind) {
-    case PeKind::kInt8Int8:
-    case PeKind::kFixed2_6:
-      p = static_cast<uint8_t>(rng());
-      break;
-    case PeKind::kFixed2_14:
-      p = static_cast<uint16_t>(rng());
-      break;
-    case PeKind::kFp32: {
-      const auto f = static_cast<float>(arith::to_double(u));
-      std::memcpy(&p, &f, 4);
-      break;
-    }
-    case PeKind::kFp16:
-      p = arith::kFp16.encode(u);
-      break;
-    case PeKind::kBf16:
-      p = arith::kBf16.encode(u);
-      break;
-    case PeKind::kFp8E4M3:
-      p = arith::kFp8E4M3.encode(u);
-      break;
-    case PeKind::kFp8E5M2:
-      p = arith::kFp8E5M2.encode(u);
-      break;
-    case PeKind::kPosit8:  // one in 64 a NaR, which makes every sum it enters NaR
-      p = rng() % 64 == 0 ? 0x80u : arith::PositFormat{8, 0}.encode(u);
-      break;
-    case PeKind::kPosit16:
-      p = rng() % 64 == 0 ? 0x8000u : arith::PositFormat{16, 1}.encode(u);
-      break;
-    default:
-      break;
+  const PeKindInfo& info = pe_info(kind);
+  uint32_t p = element_format(kind).encode(arith::from_double(normal(rng)));
+  if (info.accumulator == Accumulator::kInteger || info.accumulator == Accumulator::kFixed) {
+    p = rng();
+  } else if (info.accumulator == Accumulator::kQuire && rng() % 64 == 0) {
+    p = 1u << (8 * info.act_bytes - 1);  // one in 64 a NaR, which makes every sum it enters NaR
   }
-  std::memcpy(out, &p, pe_traits(kind).act_bytes);
+  std::memcpy(out, &p, info.act_bytes);
+}
+
+// Every kind of unpacked weights.
+std::vector<PeKind> unpacked_kinds() {
+  std::vector<PeKind> kinds;
+  for (const PeKindInfo& info : kPeKinds) {
+    if (info.weight_bytes > 0) kinds.push_back(info.kind);
+  }
+  return kinds;
 }
 
 }  // namespace
 
 TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", "[unit]") {
-  const auto pe = GENERATE(PeKind::kInt8Int8, PeKind::kFp16, PeKind::kBf16, PeKind::kFp8E4M3,
-                           PeKind::kFp8E5M2, PeKind::kPosit8, PeKind::kPosit16, PeKind::kFixed2_6,
-                           PeKind::kFixed2_14, PeKind::kFp32);
-  const bool fixed = pe == PeKind::kFixed2_6 || pe == PeKind::kFixed2_14;
+  const auto pe = GENERATE(from_range(unpacked_kinds()));
+  const Accumulator accumulator = pe_info(pe).accumulator;
+  const bool fixed = accumulator == Accumulator::kFixed;
   const auto dataflow = GENERATE(Dataflow::kAdderTree, Dataflow::kWeightStationary,
                                  Dataflow::kOutputStationary, Dataflow::kInputStationary);
   const bool accumulate = GENERATE(false, true);
@@ -175,7 +139,7 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
         auto wt = [&](uint32_t kk) {
           return value_of(pe, &w[(size_t{j} * k + kk) * t.weight_bytes]);
         };
-        if (pe == PeKind::kInt8Int8) {
+        if (accumulator == Accumulator::kInteger) {
           int64_t sum = 0;
           for (uint32_t kk = 0; kk < k; ++kk)
             sum += static_cast<int64_t>(x(kk)) * static_cast<int64_t>(wt(kk));
@@ -185,7 +149,7 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
           REQUIRE(value == static_cast<int32_t>(static_cast<uint32_t>(start + sum)));
         } else if (fixed) {
           // Exact products in units of 2^-2F, summed modulo 2^(accumulator bits).
-          const int frac = pe == PeKind::kFixed2_6 ? 6 : 14;
+          const int frac = -element_format(pe).lsb_scale();
           uint64_t sum = 0;
           if (accumulate) std::memcpy(&sum, old, t.acc_bytes);
           for (uint32_t kk = 0; kk < k; ++kk) {
@@ -224,16 +188,16 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
           REQUIRE(std::memcmp(&value, &a, 4) == 0);
         } else {
           // Posits: the quire holds the exact sum; compare it rounded to the posit format.
-          const arith::PositFormat pf =
-              pe == PeKind::kPosit8 ? arith::PositFormat{8, 0} : arith::PositFormat{16, 1};
-          arith::Quire q(pf);
+          const arith::NumberFormat& format = element_format(pe);
+          arith::ExactAccumulator quire(2 * format.lsb_scale(), 2 * format.max_scale() + 1);
           for (uint32_t kk = 0; kk < k; ++kk) {
             uint32_t xa = 0, wa = 0;
             std::memcpy(&xa, &act[i * act_stride + kk * t.act_bytes], t.act_bytes);
             std::memcpy(&wa, &w[(size_t{j} * k + kk) * t.weight_bytes], t.weight_bytes);
-            q.fma(xa, wa);
+            quire.add(arith::mul(format.decode(xa), format.decode(wa)));
           }
-          REQUIRE(convert_accumulator(pe, FloatAccumulation::kFp32, got) == q.round());
+          REQUIRE(convert_accumulator(pe, FloatAccumulation::kFp32, got) ==
+                  format.encode(quire.value()));
         }
       }
     }

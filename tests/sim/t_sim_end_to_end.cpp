@@ -96,9 +96,8 @@ TEST_CASE("every PE kind on every dataflow matches its bit-exact reference end t
   // Two chained layers of odd sizes on a non-square array with small SRAMs, so every operand
   // tiles; the reference (workloads/reference.cpp) follows the kind's arithmetic and the
   // dataflow's accumulation order.
-  const std::string pe =
-      GENERATE("ternary_int8", "int8_int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2", "posit8_0",
-               "posit16_1", "fixed2_6", "fixed2_14", "fp32");
+  const hw::PeKindInfo& kind = hw::kPeKinds[GENERATE(range(0, hw::kNumPeKinds))];
+  const std::string pe = kind.name;
   const std::string dataflow =
       GENERATE("adder_tree", "weight_stationary", "output_stationary", "input_stationary");
   Json w = {{"name", "kinds"}, {"tokens", 5}, {"input", {{"seed", 3}}}};
@@ -108,11 +107,11 @@ TEST_CASE("every PE kind on every dataflow matches its bit-exact reference end t
               {"in_features", layers[i].first},
               {"out_features", layers[i].second},
               {"weights", {{"seed", 40 + i}}}};
-    if (pe == "ternary_int8") {
+    if (kind.weight_bytes == 0) {
       l["type"] = "bitlinear";
     } else {
       l["type"] = "linear";
-      l["format"] = pe == "int8_int8" ? "int8" : pe;
+      l["format"] = kind.layer_format;
     }
     w["layers"].push_back(l);
   }

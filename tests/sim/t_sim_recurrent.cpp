@@ -9,6 +9,7 @@
 
 #include "../support.hpp"
 #include "hw_models/arith/format.hpp"
+#include "hw_models/pe.hpp"
 #include "timing_model.hpp"
 
 using namespace nmp;
@@ -49,10 +50,12 @@ Json recurrent_workload(const std::string& type, const std::string& format, uint
   return w;
 }
 
+// The PE kind that runs a layer format.
 std::string pe_of(const std::string& format) {
-  if (format == "ternary") return "ternary_int8";
-  if (format == "int8") return "int8_int8";
-  return format;
+  for (const hw::PeKindInfo& info : hw::kPeKinds) {
+    if (format == info.layer_format) return info.name;
+  }
+  throw std::logic_error("no PE kind runs format " + format);
 }
 
 }  // namespace
@@ -60,8 +63,7 @@ std::string pe_of(const std::string& format) {
 TEST_CASE("recurrent layers equal their exact model in every format, resident or streamed",
           "[sim]") {
   const std::string type = GENERATE("lstm", "gru");
-  const std::string format = GENERATE("ternary", "int8", "fp16", "bf16", "fp8_e4m3", "fp8_e5m2",
-                                      "posit8_0", "posit16_1", "fixed2_6", "fixed2_14", "fp32");
+  const std::string format = hw::kPeKinds[GENERATE(range(0, hw::kNumPeKinds))].layer_format;
   // U wholly in a 64 KiB weight SRAM; wholly streamed from 1 KiB; partly resident in 4 KiB
   // (with a DRAM whose one-cycle latency makes small streaming buffers pay: packed ternary U
   // fits whole).

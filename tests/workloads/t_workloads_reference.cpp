@@ -57,8 +57,8 @@ TEST_CASE("the row-wise gemm reference equals the per-output reference on random
     const bool wild = rng() % 4 == 0;
     auto pattern = [&] {
       uint32_t p = random_pattern(kind, rng);
-      if (!wild && !hw::is_integer(kind) && kind != hw::PeKind::kFixed2_6 &&
-          kind != hw::PeKind::kFixed2_14) {
+      const hw::Accumulator acc = hw::pe_info(kind).accumulator;
+      if (!wild && acc != hw::Accumulator::kInteger && acc != hw::Accumulator::kFixed) {
         const double v = std::ldexp(static_cast<double>(rng() % 2001) - 1000.0, -9);
         p = workloads::encode_element(kind, v);
       }
