@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <type_traits>
 
 namespace nmp::hw {
@@ -16,34 +17,33 @@ using i128 = __int128;
 constexpr int64_t kQuire64NaR = std::numeric_limits<int64_t>::min();
 const i128 kQuire128NaR = static_cast<i128>(static_cast<unsigned __int128>(1) << 127);
 
-// Exact decodings of every pattern of each kind's 8- or 16-bit elements: values for the float
+// Exact decodings of every pattern of a kind's 8- or 16-bit elements: values for the float
 // kinds, multiples of 2^(acc_lsb_exp / 2) for the quire kinds (NaR as 0), so that a product
-// is in the quire's units.
-struct DecodeTables {
-  std::array<std::vector<float>, kNumPeKinds> floats;
-  std::array<std::vector<int64_t>, kNumPeKinds> quire_units;
-  DecodeTables() {
-    for (const PeKindInfo& info : kPeKinds) {
-      if (info.act_bytes > 2) continue;
-      const arith::NumberFormat& format = activation_format(info.kind);
-      const uint32_t patterns = 1u << (8 * info.act_bytes);
-      const auto at = static_cast<size_t>(info.kind);
-      for (uint32_t p = 0; p < patterns; ++p) {
-        const arith::Unpacked u = format.decode(p);
-        if (info.accumulator == Accumulator::kFloat) {
-          floats[at].push_back(static_cast<float>(arith::to_double(u)));
-        } else if (info.accumulator == Accumulator::kQuire) {
-          quire_units[at].push_back(u.is_nan() ? 0
-                                               : static_cast<int64_t>(std::ldexp(
-                                                     arith::to_double(u), -info.acc_lsb_exp / 2)));
-        }
-      }
-    }
-  }
+// is in the quire's units. Built on a kind's first gemm (a 16-bit table takes milliseconds).
+struct DecodeTable {
+  std::once_flag built;
+  std::vector<float> floats;
+  std::vector<int64_t> quire_units;
 };
 
-const DecodeTables& tables() {
-  static const DecodeTables t;
+const DecodeTable& decode_table(PeKind kind) {
+  static std::array<DecodeTable, kNumPeKinds> tables;
+  DecodeTable& t = tables[static_cast<size_t>(kind)];
+  std::call_once(t.built, [&t, kind] {
+    const PeKindInfo& info = pe_info(kind);
+    if (info.act_bytes > 2) return;
+    const arith::NumberFormat& format = activation_format(kind);
+    for (uint32_t p = 0; p < 1u << (8 * info.act_bytes); ++p) {
+      const arith::Unpacked u = format.decode(p);
+      if (info.accumulator == Accumulator::kFloat) {
+        t.floats.push_back(static_cast<float>(arith::to_double(u)));
+      } else if (info.accumulator == Accumulator::kQuire) {
+        t.quire_units.push_back(u.is_nan() ? 0
+                                           : static_cast<int64_t>(std::ldexp(
+                                                 arith::to_double(u), -info.acc_lsb_exp / 2)));
+      }
+    }
+  });
   return t;
 }
 
@@ -249,7 +249,7 @@ void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                 const std::vector<Fold>& folds) {
   const PeKind kind = a.layout.pe;
   const uint32_t eb = pe_traits(kind).act_bytes;
-  const float* table = tables().floats[static_cast<size_t>(kind)].data();
+  const float* table = decode_table(kind).floats.data();
   const bool tree = a.layout.dataflow == Dataflow::kAdderTree;
   std::vector<float> w, x, products;
   for (const Fold& f : folds) {
@@ -339,7 +339,7 @@ void gemm_float_native(const GemmArgs& a, const std::vector<WeightBlock>& blocks
 // exactly in an int64 quire.
 void gemm_quire8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                  const std::vector<Fold>& folds) {
-  const int64_t* t = tables().quire_units[static_cast<size_t>(a.layout.pe)].data();
+  const int64_t* t = decode_table(a.layout.pe).quire_units.data();
   std::vector<int32_t> w, x;
   std::vector<uint8_t> w_nar, row_has_nar;
   for (const Fold& f : folds) {
@@ -378,7 +378,7 @@ void gemm_quire8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
 // Quire kinds of 16-bit elements, summed in an int128 quire whose overflow is detected.
 void gemm_quire16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                   const std::vector<Fold>& folds, GemmCounts& counts) {
-  const int64_t* t = tables().quire_units[static_cast<size_t>(a.layout.pe)].data();
+  const int64_t* t = decode_table(a.layout.pe).quire_units.data();
   std::vector<int64_t> w, x;
   std::vector<uint8_t> w_nar;
   for (const Fold& f : folds) {
