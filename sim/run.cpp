@@ -173,12 +173,10 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
   Json layers = Json::array();
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& s = model.layers[l];
-    Json j = {{"stem", file_stem(l, s.name)},
-              {"rows", model.rows_of(static_cast<int32_t>(l))},
-              {"type", workloads::layer_kind_names()[static_cast<size_t>(s.kind)]},
-              {"format", hw::to_string(s.pe)},
-              {"in_features", s.in_features},
-              {"out_features", s.out_features}};
+    Json j = {
+        {"stem", file_stem(l, s.name)},         {"rows", model.rows_of(static_cast<int32_t>(l))},
+        {"type", workloads::to_string(s.kind)}, {"format", hw::to_string(s.pe)},
+        {"in_features", s.in_features},         {"out_features", s.out_features}};
     if (workloads::is_recurrent(s.kind)) {
       j["hidden"] = s.hidden;
       j["directions"] = s.directions();
@@ -201,7 +199,7 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
       j["kv_heads"] = s.kv_heads;
       j["head_dim"] = s.head_dim;
       j["context"] = s.context;
-      j["mode"] = workloads::attention_mode_names()[static_cast<size_t>(s.mode)];
+      j["mode"] = workloads::to_string(s.mode);
       j["scaled"] = s.scaled;
       j["positions"] = s.positions(model.rows_of(static_cast<int32_t>(l)));
     }

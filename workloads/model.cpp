@@ -9,9 +9,11 @@
 namespace nmp::workloads {
 
 const std::vector<std::string>& layer_kind_names() {
-  static const std::vector<std::string> kNames = {
-      "bitlinear",  "linear", "lstm", "gru",       "attention", "rmsnorm",       "layernorm",
-      "activation", "add",    "mul",  "embedding", "pool",      "mlp_attention", "rope"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const LayerKindInfo& info : kLayerKinds) names.emplace_back(info.name);
+    return names;
+  }();
   return kNames;
 }
 
@@ -51,8 +53,25 @@ const char* to_string(Epilogue e) {
   return "?";
 }
 
+const char* to_string(AttentionMode m) {
+  switch (m) {
+    case AttentionMode::kDecode:
+      return "decode";
+    case AttentionMode::kPrefill:
+      return "prefill";
+    case AttentionMode::kCross:
+      return "cross";
+  }
+  return "?";
+}
+
 const std::vector<std::string>& attention_mode_names() {
-  static const std::vector<std::string> kNames = {"decode", "prefill", "cross"};
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < kNumAttentionModes; ++i)
+      names.emplace_back(to_string(static_cast<AttentionMode>(i)));
+    return names;
+  }();
   return kNames;
 }
 

@@ -23,7 +23,9 @@
 //   ModelData d = generate(m);
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +58,8 @@ struct TensorSource {
 // decode: one query per token over the whole cache; prefill: causal; cross: every query over a
 // memory held in the cache (encoder-decoder attention).
 enum class AttentionMode : uint8_t { kDecode, kPrefill, kCross };
+inline constexpr size_t kNumAttentionModes = 3;
+const char* to_string(AttentionMode m);
 
 // The loop order of a linear layer of a graph model (workloads/linear_mapping.hpp): chosen by
 // the mapper (auto), or forced.
@@ -109,12 +113,53 @@ enum class LayerKind : uint8_t {
   kMlpAttention,  // additive attention over a memory (workloads/mlp_attention.hpp)
   kRope,          // rotary position embedding of each head (workloads/graph.hpp)
 };
-inline bool is_recurrent(LayerKind k) { return k == LayerKind::kLstm || k == LayerKind::kGru; }
-// Kinds that run (partly) on the MAC array; the others run on the vector unit and the DMA.
-inline bool uses_mac_array(LayerKind k) {
-  return k == LayerKind::kBitLinear || k == LayerKind::kLinear || is_recurrent(k) ||
-         k == LayerKind::kAttention;
+
+// What a layer kind is beside its enumerator: its workload `type` and where it runs. The table
+// is in enum order (checked below); the names come from it.
+struct LayerKindInfo {
+  LayerKind kind;
+  const char* name;     // the layer `type` of a workload
+  bool uses_mac_array;  // runs (partly) on the MAC array; the others on the vector unit and DMA
+  bool recurrent;       // a recurrence over timesteps (workloads/recurrent.hpp)
+};
+
+// clang-format off
+inline constexpr LayerKindInfo kLayerKinds[] = {
+  {LayerKind::kBitLinear,    "bitlinear",     true,  false},
+  {LayerKind::kLinear,       "linear",        true,  false},
+  {LayerKind::kLstm,         "lstm",          true,  true},
+  {LayerKind::kGru,          "gru",           true,  true},
+  {LayerKind::kAttention,    "attention",     true,  false},
+  {LayerKind::kRmsNorm,      "rmsnorm",       false, false},
+  {LayerKind::kLayerNorm,    "layernorm",     false, false},
+  {LayerKind::kActivation,   "activation",    false, false},
+  {LayerKind::kAdd,          "add",           false, false},
+  {LayerKind::kMul,          "mul",           false, false},
+  {LayerKind::kEmbedding,    "embedding",     false, false},
+  {LayerKind::kPool,         "pool",          false, false},
+  {LayerKind::kMlpAttention, "mlp_attention", false, false},
+  {LayerKind::kRope,         "rope",          false, false},
+};
+// clang-format on
+
+inline constexpr size_t kNumLayerKinds = std::size(kLayerKinds);
+
+constexpr bool layer_table_in_enum_order() {
+  size_t i = 0;
+  for (const LayerKindInfo& info : kLayerKinds) {
+    if (static_cast<size_t>(info.kind) != i++) return false;
+  }
+  return static_cast<size_t>(LayerKind::kRope) + 1 == kNumLayerKinds;
 }
+static_assert(layer_table_in_enum_order(), "kLayerKinds: one row per LayerKind, in enum order");
+
+constexpr const LayerKindInfo& layer_kind_info(LayerKind k) {
+  return kLayerKinds[static_cast<size_t>(k)];
+}
+inline const char* to_string(LayerKind k) { return layer_kind_info(k).name; }
+inline bool is_recurrent(LayerKind k) { return layer_kind_info(k).recurrent; }
+inline bool uses_mac_array(LayerKind k) { return layer_kind_info(k).uses_mac_array; }
+
 // The workload JSON's names, in enum order (the layer `type`, the attention `mode`).
 const std::vector<std::string>& layer_kind_names();
 const std::vector<std::string>& attention_mode_names();
