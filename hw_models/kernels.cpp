@@ -216,8 +216,8 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
         uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
         for (uint32_t n = 0; n < b.n_count; ++n) {
           const auto s = static_cast<uint32_t>(t.dot(a.wgt + b.offset + n * b.row_bytes));
-          const uint32_t before = overwrite ? 0 : load<uint32_t>(out + 4 * n);
-          store<uint32_t>(out + 4 * n, before + s);  // unsigned: wraps like the adder
+          const uint32_t before = overwrite ? 0 : load<uint32_t>(out + size_t{4} * n);
+          store<uint32_t>(out + size_t{4} * n, before + s);  // unsigned: wraps like the adder
         }
       }
       continue;
@@ -278,8 +278,8 @@ void gemm_float(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
         } else {
           for (uint32_t k = 0; k < b.k_count; ++k) sum = sum + x[k] * wn[k];
         }
-        const float result = overwrite ? sum : load<float>(out + 4 * n) + sum;
-        store(out + 4 * n, result);
+        const float result = overwrite ? sum : load<float>(out + size_t{4} * n) + sum;
+        store(out + size_t{4} * n, result);
       }
     }
   }
@@ -368,8 +368,9 @@ void gemm_quire8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
         const bool nar = row_nar || row_has_nar[n] != 0;
         int64_t sum = 0;  // in the quire's units: products of the table's
         for (uint32_t k = 0; k < b.k_count; ++k) sum += int64_t{x[k]} * wn[k];
-        const int64_t before = overwrite ? 0 : load<int64_t>(out + 8 * n);
-        store<int64_t>(out + 8 * n, nar || before == kQuire64NaR ? kQuire64NaR : before + sum);
+        const int64_t before = overwrite ? 0 : load<int64_t>(out + size_t{8} * n);
+        store<int64_t>(out + size_t{8} * n,
+                       nar || before == kQuire64NaR ? kQuire64NaR : before + sum);
       }
     }
   }
@@ -392,7 +393,7 @@ void gemm_quire16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       const uint8_t* row = a.act + m * a.act_stride + uint64_t{2} * b.k0;
       bool row_nar = false;
       for (uint32_t k = 0; k < b.k_count; ++k) {
-        const uint16_t p = load<uint16_t>(row + 2 * k);
+        const uint16_t p = load<uint16_t>(row + size_t{2} * k);
         x[k] = t[p];
         row_nar |= p == 0x8000;
       }
@@ -400,7 +401,7 @@ void gemm_quire16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       for (uint32_t n = 0; n < b.n_count; ++n) {
         const int64_t* wn = &w[static_cast<size_t>(n) * b.k_count];
         bool nar = row_nar;
-        i128 sum = overwrite ? 0 : load<i128>(out + 16 * n);
+        i128 sum = overwrite ? 0 : load<i128>(out + size_t{16} * n);
         nar |= sum == kQuire128NaR;
         for (uint32_t k = 0; k < b.k_count && !nar; ++k) {
           nar |= w_nar[static_cast<size_t>(n) * b.k_count + k];
@@ -409,7 +410,7 @@ void gemm_quire16(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
             nar = true;  // an overflowed quire holds no real number
           }
         }
-        store<i128>(out + 16 * n, nar ? kQuire128NaR : sum);
+        store<i128>(out + size_t{16} * n, nar ? kQuire128NaR : sum);
       }
     }
   }
