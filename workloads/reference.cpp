@@ -275,7 +275,7 @@ uint32_t GemmReference::choose_path() {
     path_ = Path::kFixed;  // fixed: modulo 2^64, the accumulator's width; quire: exact
   } else if (quire && sum_bits <= 127) {
     path_ = Path::kPosit;
-  } else if (!mac.traits().native_acc) {
+  } else if (info.accumulator == hw::Accumulator::kFloat && !mac.traits().native_acc) {
     // fp32 accumulating natively rounds every product and sum to fp32, as float arithmetic
     // does (computed in double and rounded once more, a sum or product of two floats is
     // the correctly rounded float: 53 >= 2 x 24 + 2 bits).
