@@ -1,19 +1,9 @@
 // Processing-element kinds: what a PE multiplies, in which formats, and what it accumulates into.
 //
-// clang-format off
-// | kind          | weights                       | activations | accumulator (in the acc SRAM)        |
-// |---------------|-------------------------------|-------------|--------------------------------------|
-// | ternary_int8  | ternary, packed 2 or 1.6 bits | int8        | int32, wrapping                      |
-// | int8_int8     | int8                          | int8        | int32, wrapping                      |
-// | fp16          | fp16                          | fp16        | fp32: products exact, each add rounded |
-// | bf16          | bf16                          | bf16        | fp32, as fp16                        |
-// | fp8_e4m3/e5m2 | fp8                           | fp8         | fp32, as fp16                        |
-// | posit8_0      | posit<8,0>                    | posit<8,0>  | quire: int64 of 2^-12 units (exact)  |
-// | posit16_1     | posit<16,1>                   | posit<16,1> | quire: int128 of 2^-56 units (exact) |
-// | fixed2_6      | fixed<2,6>                    | fixed<2,6>  | int32 of 2^-12 units, wrapping       |
-// | fixed2_14     | fixed<2,14>                   | fixed<2,14> | int64 of 2^-28 units, wrapping       |
-// | fp32          | fp32                          | fp32        | fp32, as fp16                        |
-// clang-format on
+// Each kind's formats, widths and accumulator are its row of kPeKinds below. Ternary weights
+// are packed (2 or 1.6 bits) and meet int8 activations; the integer kinds' int32 accumulators
+// wrap and are requantized rather than converted. The float kinds accumulate in fp32 (products
+// exact for fp16), or natively (FloatAccumulation).
 //
 // Float accumulation order is part of the hardware: within a fold, a systolic column (WS, IS)
 // or a PE (OS) adds products in increasing k, each sum rounded to fp32, starting from +0; an

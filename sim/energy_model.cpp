@@ -42,7 +42,7 @@ void add_pe_kind_events(const hw::PeKindInfo& k, std::vector<EventMapEntry>& map
                      "never used: int32 accumulators are requantized"});
       break;
     case hw::Accumulator::kFloat:
-      if (k.act_bytes < k.acc_bytes) {  // fp32 elements accumulate in fp32 either way
+      if (hw::pe_traits(k.kind, hw::FloatAccumulation::kNative).native_acc) {
         map.push_back(
             {std::string("pe.mac.") + k.name + "_native",
              {{k.multiplier_op, 1}, {"fp16_add", 1}},

@@ -81,6 +81,27 @@ std::vector<PeKind> unpacked_kinds() {
 
 }  // namespace
 
+TEST_CASE("every PE kind's table row agrees with its number format", "[unit]") {
+  for (const PeKindInfo& info : kPeKinds) {
+    INFO(info.name);
+    const arith::NumberFormat& format = element_format(info.kind);
+    // Elements fit their bytes, unpacked weights are as wide as activations.
+    REQUIRE(format.bits() <= static_cast<int>(8 * info.act_bytes));
+    REQUIRE(format.bits() > static_cast<int>(8 * info.act_bytes) - 8);
+    REQUIRE((info.weight_bytes == 0 || info.weight_bytes == info.act_bytes));
+    if (info.accumulator == Accumulator::kQuire || info.accumulator == Accumulator::kFixed) {
+      // The accumulator's unit is the smallest product's: the square of the format's LSB.
+      REQUIRE(info.acc_lsb_exp == 2 * format.lsb_scale());
+    }
+    if (info.accumulator == Accumulator::kQuire) {
+      // maxpos^2 in quire units leaves carry bits for long sums (at least 2^14 products).
+      const int product_bits = 2 * format.max_scale() - info.acc_lsb_exp + 1;
+      REQUIRE(product_bits + 14 < static_cast<int>(8 * info.acc_bytes));
+    }
+    if (info.accumulator == Accumulator::kFloat) REQUIRE(info.acc_bytes == 4);  // fp32
+  }
+}
+
 TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", "[unit]") {
   const auto pe = GENERATE(from_range(unpacked_kinds()));
   const Accumulator accumulator = pe_info(pe).accumulator;
