@@ -118,7 +118,7 @@ def main():
         w = json.load(open(path))
         sets = [f"hw.mac_array.pe={pe_of(w)}", "hw.dram.ranks=2"]
         after = run(path, sets)
-        linear = [i for i, l in enumerate(after["layers"]) if l["mapping"]]
+        linear = [i for i, l in enumerate(after["layers"]) if l["mapping"] and "loop_order" in l["mapping"]]
         moved = [i for i in linear if after["layers"][i]["mapping"]["loop_order"] != "rows_outer"]
         before = after
         if moved:

@@ -1222,9 +1222,9 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
   Document doc(path, parse_json_file(path));
   ObjectReader root = doc.root();
   ObjectReader layers =
-      root.object_required("layers", "the mappings of linear layers, by layer name");
+      root.object_required("layers", "the mappings of linear and vector layers, by layer name");
   for (const std::string& name : layers.keys()) {
-    ObjectReader entry = layers.object(name, "a linear layer's mapping");
+    ObjectReader entry = layers.object(name, "a linear or vector layer's mapping");
     auto layer = std::find_if(workload.model.layers.begin(), workload.model.layers.end(),
                               [&](const workloads::LayerSpec& l) { return l.name == name; });
     if (layer == workload.model.layers.end()) {
@@ -1233,12 +1233,24 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
     }
     const bool linear = layer->kind == workloads::LayerKind::kBitLinear ||
                         layer->kind == workloads::LayerKind::kLinear;
-    if (!linear) {
-      layers.error(name, "only the bitlinear and linear layers have a mapping");
+    const bool vector = workloads::is_vector_layer(layer->kind);
+    if (!linear && !vector) {
+      layers.error(name,
+                   "only the bitlinear, linear and vector layers (every kind the vector unit "
+                   "runs row by row) have a mapping");
       continue;
     }
     workloads::MappingRequest& want = layer->mapping;
     want.from_file = true;
+    if (vector) {
+      want.rows = entry.u32("rows", 0, 0, 65535, "rows",
+                            "rows per tile, at most what fits (0: the mapper's choice)");
+      want.buffer_sets = entry.u32("buffer_sets", 0, 0, 2, "sets",
+                                   "1: each tile's DMA and vector work in turn; 2: pipelined over "
+                                   "two sets of buffers (0: the mapper's choice)");
+      entry.finish();
+      continue;
+    }
     want.order = static_cast<workloads::LoopOrder>(entry.choice(
         "loop_order", static_cast<size_t>(want.order),
         names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),

@@ -195,7 +195,8 @@ int cmd_run(int argc, char** argv) {
       "set", po::value(&in.sets)->composing(),
       "override a field: hw.path.to.field=value, tech.... or workload.... (repeatable)")(
       "mapping", po::value(&in.mapping_path),
-      "force the loop order and tiles of linear layers (JSON, docs/configs.md#mapping-file)")(
+      "force the loop order and tiles of linear layers, the buffer sets and tiles of vector "
+      "layers (JSON, docs/configs.md#mapping-file)")(
       "objective", po::value(&objective),
       "what the mapper minimizes for linear layers: latency, energy or edp (the workload's "
       "`objective`)")("out", po::value(&out_path), "write the JSON report here")(

@@ -164,8 +164,10 @@ Json area_json(const EnergyModel& energy) {
           {"not_modelled", energy.area_not_modelled}};
 }
 
-// A linear layer's mapping and the mapper's prediction; null for the other kinds.
+// A linear layer's mapping and the mapper's prediction, a vector layer's sets of buffers; null
+// for the other kinds.
 Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective objective) {
+  if (plan.buffer_sets > 0) return {{"buffer_sets", plan.buffer_sets}};
   if (plan.loop_order.empty()) return Json();
   Json mapping = {{"loop_order", plan.loop_order},
                   {"mappings_scored", plan.mappings_scored},
@@ -623,7 +625,8 @@ std::string layers_csv(const Json& report) {
     out << ',' << csv_value(e.is_null() ? none : e["rmse"]) << ','
         << csv_value(e.is_null() ? none : e["max_abs"]) << ','
         << csv_value(e.is_null() ? none : e["sqnr_db"]) << ','
-        << csv_value(l["mapping"].is_null() ? none : l["mapping"]["loop_order"]) << '\n';
+        << csv_value(l["mapping"].is_null() ? none : l["mapping"].value("loop_order", none))
+        << '\n';
   }
   return out.str();
 }

@@ -35,15 +35,18 @@ enum Reg : unsigned {
   kRegM = 4,      // m-tiles left
   kRegW = 5,      // DRAM address of the next weight tile
   kRegAcc = 6,    // accumulator address of the current output block
-  kRegN = 7,      // output blocks left
+  kRegN = 7,      // output blocks left; a vector layer's other buffer set
   kRegAct = 8,    // activation address of the current reduction block
-  kRegK = 9,      // reduction blocks left
+  kRegK = 9,      // reduction blocks left; a vector layer's current buffer set
   kRegWBuf = 10,  // the weight SRAM half of the next tile
   kRegHalf = 11,  // the byte size of a half
   kRegSram = 12,  // a DMA's on-chip address
 };
 
 constexpr StreamedGemmRegs kGemmRegs = {kRegW, kRegAcc, kRegN, kRegAct, kRegK, kRegWBuf, kRegHalf};
+
+// An activation SRAM operand at an absolute address.
+VecRef vec(uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; }
 
 // Constants of a linear layer in vec (integer kinds): 127 and s_W / 127.
 enum Const : uint32_t { kC127, kCW, kNumConsts };
@@ -60,40 +63,33 @@ std::string where(const LayerSpec& l, size_t index) {
 }
 
 // On-chip layout of one layer for m-tiles of mt rows (byte addresses, word-aligned regions).
+// A vector layer's buffers that the DMA moves for each tile (rows in and out, rope's tables)
+// come in `sets` sets, set_bytes apart, for its pipelined row loop; what every tile shares
+// (gains, biases, constants, compute-only scratch) sits below them.
 struct SramPlan {
   uint32_t mt = 0;
   uint64_t xv = 0, xb = 0, xq = 0, yv = 0, a = 0, r = 0, q = 0, f = 0, consts = 0, gain = 0,
            bias = 0;
   uint64_t cos = 0, sin = 0, product = 0;                    // rope: the rows' tables and a scratch
   uint64_t xv_row = 0, xq_row = 0, yv_row = 0, acc_row = 0;  // row strides
+  uint32_t sets = 1;       // vector layers: sets of the tile buffers
+  uint64_t set_bytes = 0;  // two sets: the second's distance above the first
   uint64_t act_end = 0, acc_end = 0;
 };
 
-SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry& g) {
+SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry& g,
+                   uint32_t sets = 1) {
   SramPlan p;
   p.mt = mt;
+  p.sets = sets;
   RegionAllocator region(g.act_word);
   const uint64_t k = l.in_features, n = l.out_features;
   p.xv_row = round_up(k * vb, g.act_word);
   p.yv_row = round_up(n * vb, g.act_word);
   if (l.kind == LayerKind::kRope) p.xv_row = p.yv_row = k * vb;  // packed: heads as rows
-  p.xv = region(uint64_t{mt} * rows_per_output(l) * p.xv_row);
-  if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
-  p.yv = region(mt * p.yv_row);
-  if (l.kind == LayerKind::kEmbedding) {
-    p.xv = region(uint64_t{mt} * 4);  // the tile's token ids (uint32)
-    p.xv_row = 4;
-  }
-  if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
-  if (l.kind == LayerKind::kLayerNorm) {
-    p.bias = region(n * vb);
-    p.a = region(mt * vb);  // the rows' means
-  }
-  if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
-  if (l.kind == LayerKind::kRope) {
-    for (uint64_t* t : {&p.cos, &p.sin, &p.product}) *t = region(mt * k / 2 * vb);
-  }
   if (is_linear(l)) {
+    p.xv = region(uint64_t{mt} * p.xv_row);
+    p.yv = region(mt * p.yv_row);
     p.xq_row = round_up(k * g.traits.act_bytes, g.act_word);
     p.xq = region(mt * p.xq_row);
     for (uint64_t* s : {&p.a, &p.r, &p.q, &p.f}) *s = region(mt * vb);
@@ -101,13 +97,38 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     if (l.has_bias) p.bias = region(n * vb);
     p.acc_row = round_up(n * g.traits.acc_bytes, g.acc_word);
     p.acc_end = mt * p.acc_row;
+    p.act_end = region.top();
+    return p;
   }
+  if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
+  if (l.kind == LayerKind::kLayerNorm) {
+    p.bias = region(n * vb);
+    p.a = region(mt * vb);  // the rows' means
+  }
+  if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
+  if (l.kind == LayerKind::kRope) p.product = region(mt * k / 2 * vb);
+  const uint64_t first_set = region.top();
+  if (l.kind == LayerKind::kEmbedding) {
+    p.xv = region(uint64_t{mt} * 4);  // the tile's token ids (uint32)
+    p.xv_row = 4;
+  } else {
+    p.xv = region(uint64_t{mt} * rows_per_output(l) * p.xv_row);
+  }
+  if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
+  p.yv = region(mt * p.yv_row);
+  if (l.kind == LayerKind::kRope) {
+    for (uint64_t* t : {&p.cos, &p.sin}) *t = region(mt * k / 2 * vb);
+  }
+  p.set_bytes = sets > 1 ? region.top() - first_set : 0;
+  for (uint32_t s = 1; s < sets; ++s) region(p.set_bytes);
   p.act_end = region.top();
   return p;
 }
 
-// The largest m-tile (at most `tokens` rows) whose layout fits the SRAMs.
-SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, const Geometry& g) {
+// The largest m-tile (at most `tokens` rows) whose layout, with `sets` sets of a vector layer's
+// tile buffers, fits the SRAMs.
+SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, const Geometry& g,
+                  uint32_t sets = 1) {
   const SramPlan one = plan_sram(l, 1, vb, g);
   if (one.act_end > g.act_cap) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
@@ -129,14 +150,14 @@ SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, 
   uint32_t lo = 1, hi = std::min({rows, 65535 / rows_per_output(l), kMaxVectorRows / sub_rows});
   while (lo < hi) {  // the layout grows with mt: bisect for the largest that fits
     const uint32_t mid = lo + (hi - lo + 1) / 2;
-    const SramPlan p = plan_sram(l, mid, vb, g);
+    const SramPlan p = plan_sram(l, mid, vb, g, sets);
     if (p.act_end <= g.act_cap && p.acc_end <= g.acc_cap) {
       lo = mid;
     } else {
       hi = mid - 1;
     }
   }
-  return plan_sram(l, lo, vb, g);
+  return plan_sram(l, lo, vb, g, sets);
 }
 
 struct LayerLayout {
@@ -275,7 +296,6 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
                                uint32_t rows, uint64_t y_dram, const Geometry& gl, bool int_kind,
                                const TensorStorage& storage, bool ternary_weights) {
   const WeightsOuterPlan& p = lay.mapping.outer;
-  const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   const uint32_t n = l.out_features, nb = lay.tiling.n_tile;
   const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes, n_dram = uint64_t{n} * db;
   const uint32_t mo = p.epilogue_rows;
@@ -364,7 +384,6 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
                         uint32_t rows, uint64_t y_dram, const Geometry& gl, bool int_kind,
                         const TensorStorage& storage, bool ternary_weights) {
   const WeightsOuterPlan& p = lay.mapping.outer;
-  const auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   const uint32_t k = l.in_features, n = l.out_features;
   const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
   const uint64_t xq_bytes = uint64_t{k} * gl.traits.act_bytes, n_dram = uint64_t{n} * db;
@@ -372,51 +391,34 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   b.li(kRegW, lay.const_dram);
   b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, kNumConsts * vb, kNumConsts * vb,
         kNumConsts * vb);
-  // The quantize pass, software pipelined over the plan's sets of buffers (kRegB holds the
-  // current set's offset, 0 or quantize_set): tile i + 1 loads into the other set while tile i
-  // is quantized, and tile i's stores follow that load. kRegX is the next rows to load, kRegY
-  // the scratch of the tile to store. A loop runs the full tiles followed by a full tile, then
-  // come the last full tile and the edge tile.
-  const uint32_t qr = p.quantize_rows, full = rows / qr, edge = rows % qr;
-  const auto other_set = [&] {  // kRegK = the other set's offset
-    b.rsubi(kRegK, p.quantize_set, kRegB, kRegK);
-  };
-  const auto load = [&](unsigned set, uint32_t m) {
+  // The quantize pass, software pipelined over the plan's two sets of buffers (kRegB holds the
+  // current set's offset): the rows in, quantized, and out with their factors.
+  const uint32_t qr = p.quantize_rows;
+  PipelinedTile tile;
+  tile.load = [&](unsigned set, uint32_t m) {
     b.addi(kRegSram, set, static_cast<int64_t>(p.xv));
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, uint64_t{k} * vb, p.xv_row,
           uint64_t{k} * db, storage.convert);
-    b.addi(kRegX, kRegX, static_cast<int64_t>(uint64_t{m} * k * db));
   };
-  const auto quantize_tile = [&](uint32_t m, uint32_t next_m) {
+  tile.compute = [&](unsigned set, uint32_t m) {
     emit_quantize(b,
                   {p.xv, p.xv_row, p.xq, p.xq_row, p.a, p.r, p.q, p.f, p.consts + kC127 * vb,
-                   p.consts + kCW * vb, kRegB},
+                   p.consts + kCW * vb, set},
                   m, k, int_kind, vb);
-    other_set();
-    if (next_m > 0) load(kRegK, next_m);
-    b.addi(kRegSram, kRegB, static_cast<int64_t>(p.xq));
+  };
+  tile.store = [&](unsigned set, uint32_t m) {
+    b.addi(kRegSram, set, static_cast<int64_t>(p.xq));
     b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, xq_bytes, p.xq_row,
           p.xq_dram_row);
     if (int_kind) {
-      b.addi(kRegSram, kRegB, static_cast<int64_t>(p.f));
+      b.addi(kRegSram, set, static_cast<int64_t>(p.f));
       b.addi(kRegAct, kRegY, static_cast<int64_t>(xq_bytes));
       b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
     }
-    b.addi(kRegY, kRegY, static_cast<int64_t>(uint64_t{m} * p.xq_dram_row));
-    b.addi(kRegB, kRegK, 0);
   };
-  b.li(kRegX, lay.inputs[0]);
-  b.li(kRegY, lay.xq_dram);
-  b.li(kRegB, 0);
-  load(kRegB, full > 0 ? qr : edge);
-  if (full > 1) {
-    b.li(kRegM, full - 1);
-    const uint64_t loop = b.here();
-    quantize_tile(qr, qr);
-    b.dbnz(kRegM, loop);
-  }
-  if (full > 0) quantize_tile(qr, edge);
-  if (edge > 0) quantize_tile(edge, 0);
+  pipelined_row_loop(b, {kRegM, kRegB, kRegK}, rows, qr, p.quantize_set,
+                     {{kRegX, lay.inputs[0], uint64_t{k} * db}},
+                     {{kRegY, lay.xq_dram, p.xq_dram_row}}, tile);
   b.li(kRegWBuf, 0);
   b.li(kRegHalf, gl.wgt_half);
   if (p.overlapped) {
@@ -539,6 +541,193 @@ LayerReference reference_pool(const arith::VectorMath& vm, const LayerSpec& l, u
 }
 
 }  // namespace
+
+// Loads `bytes` once into `space` at `sram` from `dram` (a layer's constants, gains, biases).
+void load_once(ProgramBuilder& b, Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
+  b.li(kRegSram, sram);
+  b.li(kRegW, dram);
+  b.dma(Opcode::kDmaLoad, space, kRegSram, kRegW, 1, bytes, bytes, bytes);
+}
+
+// A vector layer (every kind but the linear, attention and recurrent ones): its constants in,
+// then its rows tile by tile, pipelined over the plan's sets of buffers (kRegK holds the
+// current set's offset): each tile's rows (and second input, or rope's tables) in, the layer's
+// vector commands, its output rows out.
+void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan& s,
+                       const LayerSpec& l, uint32_t rows, uint64_t y_dram,
+                       const TensorStorage& storage) {
+  const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
+  const uint32_t k = l.in_features, n = l.out_features;
+  const uint64_t k_bytes = uint64_t{k} * vb, n_bytes = uint64_t{n} * vb;
+  const uint64_t k_dram = uint64_t{k} * db, n_dram = uint64_t{n} * db;
+  // A tile's buffer: above the set's offset in `set`.
+  const auto at = [](unsigned set, uint64_t addr, uint64_t stride = 0) {
+    return VecRef{addr, false, stride, set};
+  };
+  const auto load_rows = [&](unsigned dram_reg, unsigned set, uint64_t sram, uint32_t m) {
+    b.addi(kRegSram, set, static_cast<int64_t>(sram));
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, dram_reg, m, k_bytes, s.xv_row, k_dram,
+          storage.convert);
+  };
+  std::vector<Stream> inputs = {{kRegX, lay.inputs[0], k_dram * rows_per_output(l)}};
+  if (lay.inputs.size() > 1) inputs.push_back({kRegB, lay.inputs[1], k_dram});
+  if (l.kind == LayerKind::kRope) {  // the rows' tables stream beside them
+    inputs.push_back({kRegB, lay.cos_dram, k_bytes / 2});
+    inputs.push_back({kRegW, lay.sin_dram, k_bytes / 2});
+  }
+  PipelinedTile tile;
+  tile.load = [&](unsigned set, uint32_t m) { load_rows(kRegX, set, s.xv, m); };
+  tile.store = [&](unsigned set, uint32_t m) {
+    b.addi(kRegSram, set, static_cast<int64_t>(s.yv));
+    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row, n_dram,
+          storage.convert);
+  };
+  switch (l.kind) {
+    case LayerKind::kRmsNorm:
+      load_once(b, Space::kActSram, s.gain, lay.gain_dram, n_bytes);
+      tile.compute = [&](unsigned set, uint32_t m) {
+        b.rmsnorm(at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), vec(s.gain), m, n, l.eps_log2);
+      };
+      break;
+    case LayerKind::kLayerNorm:
+      // (x - mean) first, then rmsnorm of it: the centred rows' root mean square is the
+      // standard deviation.
+      load_once(b, Space::kActSram, s.gain, lay.gain_dram, n_bytes);
+      load_once(b, Space::kActSram, s.bias, lay.bias_dram, n_bytes);
+      tile.compute = [&](unsigned set, uint32_t m) {
+        const VecRef xv = at(set, s.xv, s.xv_row), yv = at(set, s.yv, s.yv_row);
+        b.vred(hw::VectorReduce::kMean, vec(s.a), xv, m, n);
+        b.vbin(VectorBinary::kSub, xv, xv, vec(s.a, vb), true, m, n);
+        b.rmsnorm(yv, xv, vec(s.gain), m, n, l.eps_log2);
+        b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
+      };
+      break;
+    case LayerKind::kEmbedding:
+      // The tile's token ids (uint32 in DRAM) in, then one gather of the table rows they pick:
+      // the tile's work, which the next tile's ids follow (in one set, a gather there would
+      // overwrite the rows before their store).
+      inputs.front().row_bytes = 4;
+      b.li(kRegB, lay.table_dram);
+      tile.load = [&](unsigned set, uint32_t m) {
+        b.addi(kRegSram, set, static_cast<int64_t>(s.xv));
+        b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, 1, uint64_t{m} * 4,
+              uint64_t{m} * 4, uint64_t{m} * 4);
+      };
+      tile.compute = [&](unsigned set, uint32_t m) {
+        b.addi(kRegAct, set, static_cast<int64_t>(s.xv));
+        b.addi(kRegSram, set, static_cast<int64_t>(s.yv));
+        b.dma_gather(Space::kActSram, kRegSram, kRegB, kRegAct, m, n_bytes, s.yv_row, n_bytes);
+      };
+      break;
+    case LayerKind::kPool:
+      // Output row r is op(x[s r], x[s r + 1], ..., x[s r + s - 1]), in that order (mean: then
+      // x 1/s): strided row operands pick every s-th input row.
+      if (!l.pool_max) load_once(b, Space::kActSram, s.consts, lay.const_dram, vb);
+      tile.load = [&](unsigned set, uint32_t m) { load_rows(kRegX, set, s.xv, m * l.stride); };
+      tile.compute = [&](unsigned set, uint32_t m) {
+        const uint64_t step = uint64_t{l.stride} * s.xv_row;
+        const VecRef yv = at(set, s.yv, s.yv_row);
+        const VectorBinary op = l.pool_max ? VectorBinary::kMax : VectorBinary::kAdd;
+        b.vbin(op, yv, at(set, s.xv, step), at(set, s.xv + s.xv_row, step), false, m, n);
+        for (uint32_t j = 2; j < l.stride; ++j)
+          b.vbin(op, yv, yv, at(set, s.xv + j * s.xv_row, step), false, m, n);
+        if (!l.pool_max) b.vbin(VectorBinary::kMul, yv, yv, vec(s.consts), true, m, n);
+      };
+      break;
+    case LayerKind::kRope:
+      // Each head of each row is a row of head_dim elements (the tile is packed), so one
+      // command of m x heads rows does each step: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin
+      // over the halves x1, x2 of every head.
+      tile.load = [&](unsigned set, uint32_t m) {
+        load_rows(kRegX, set, s.xv, m);
+        const uint64_t table_bytes = uint64_t{m} * k_bytes / 2;
+        for (const auto& [reg, table] : {std::pair{kRegB, s.cos}, std::pair{kRegW, s.sin}}) {
+          b.addi(kRegSram, set, static_cast<int64_t>(table));
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, reg, 1, table_bytes, table_bytes,
+                table_bytes);
+        }
+      };
+      tile.compute = [&](unsigned set, uint32_t m) {
+        const uint64_t d = l.head_dim, half = d / 2, head_rows = uint64_t{m} * l.heads;
+        const VecRef x1 = at(set, s.xv, d * vb), x2 = at(set, s.xv + half * vb, d * vb);
+        const VecRef y1 = at(set, s.yv, d * vb), y2 = at(set, s.yv + half * vb, d * vb);
+        const VecRef c = at(set, s.cos, half * vb), sn = at(set, s.sin, half * vb);
+        const VecRef t = vec(s.product, half * vb);
+        b.vbin(VectorBinary::kMul, y1, x1, c, false, head_rows, half);
+        b.vbin(VectorBinary::kMul, t, x2, sn, false, head_rows, half);
+        b.vbin(VectorBinary::kSub, y1, y1, t, false, head_rows, half);
+        b.vbin(VectorBinary::kMul, y2, x2, c, false, head_rows, half);
+        b.vbin(VectorBinary::kMul, t, x1, sn, false, head_rows, half);
+        b.vbin(VectorBinary::kAdd, y2, y2, t, false, head_rows, half);
+      };
+      break;
+    case LayerKind::kActivation:
+      tile.compute = [&](unsigned set, uint32_t m) {
+        b.vfn(l.function, at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), m, n);
+      };
+      break;
+    case LayerKind::kAdd:
+    case LayerKind::kMul:
+      tile.load = [&](unsigned set, uint32_t m) {
+        load_rows(kRegX, set, s.xv, m);
+        load_rows(kRegB, set, s.xb, m);
+      };
+      tile.compute = [&](unsigned set, uint32_t m) {
+        b.vbin(l.kind == LayerKind::kAdd ? VectorBinary::kAdd : VectorBinary::kMul,
+               at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), at(set, s.xb, s.xv_row), false, m,
+               n);
+      };
+      break;
+    default:
+      throw std::logic_error(std::string("emit_vector_layer: not a vector layer: ") +
+                             to_string(l.kind));
+  }
+  pipelined_row_loop(b, {kRegM, kRegK, kRegN}, rows, s.mt, s.set_bytes, inputs,
+                     {{kRegY, y_dram, n_dram}}, tile);
+}
+
+// A vector layer's layout: tiles as large as one set of buffers allows, run in turn, or as
+// large as two sets allow, pipelined, whichever the analytical model finds faster on the
+// layer's own code (tiles half as large pay each DMA's first-data latency twice as often). A
+// mapping request may fix the sets (`buffer_sets`) and the rows per tile (`rows`).
+SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, uint32_t rows,
+                     uint64_t y_dram, const Geometry& g, const hw::NmpParams& hw,
+                     const TensorStorage& storage, uint64_t dram_bytes, const hw::DramRate& rate) {
+  const MappingRequest& want = l.mapping;
+  const uint64_t vb = storage.vec_bytes;
+  const auto layout = [&](uint32_t sets) {
+    const uint64_t row_bytes = plan_sram(l, 1, vb, g, sets).act_end;
+    if (row_bytes > g.act_cap) {
+      throw mapping_error(l, index, "buffer_sets",
+                          std::string(sets == 1 ? "one set" : "two sets") +
+                              " of one row's buffers need " + std::to_string(row_bytes) +
+                              " bytes; the activation SRAM holds " + std::to_string(g.act_cap));
+    }
+    const SramPlan most = fit_sram(l, index, rows, vb, g, sets);
+    const uint32_t mt = std::min(want.rows, rows);
+    if (want.rows == 0 || mt == most.mt) return most;
+    if (mt > most.mt) {
+      throw mapping_error(l, index, "rows",
+                          std::to_string(mt) + " rows per tile in " + std::to_string(sets) +
+                              (sets == 1 ? " set" : " sets") + " of buffers need " +
+                              std::to_string(plan_sram(l, mt, vb, g, sets).act_end) +
+                              " bytes; the activation SRAM holds " + std::to_string(g.act_cap) +
+                              " (at most " + std::to_string(most.mt) + " rows fit)");
+    }
+    return plan_sram(l, mt, vb, g, sets);
+  };
+  if (want.buffer_sets != 0) return layout(want.buffer_sets);
+  const SramPlan one = layout(1);
+  if (rows < 2 || plan_sram(l, 1, vb, g, 2).act_end > g.act_cap) return one;
+  const auto cycles = [&](const SramPlan& s) {
+    ProgramBuilder trial;
+    emit_vector_layer(trial, lay, s, l, rows, y_dram, storage);
+    trial.halt();
+    return hw::estimate_program(hw, trial.program(), dram_bytes, rate).cycles;
+  };
+  const SramPlan two = layout(2);
+  return cycles(two) < cycles(one) ? two : one;
+}
 
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
                     const MapperCosts& costs) {
@@ -760,15 +949,20 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
 
   // The program.
   ProgramBuilder b;
-  auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
+    const uint32_t rows = out.layers[li].m;
+    if (is_vector_layer(l.kind)) {
+      layouts[li].sram = vector_plan(layouts[li], l, li, rows, out.layers[li].y_dram, g, hw,
+                                     storage, out.dram_bytes, out.dram_rate);
+      out.layers[li].m_tile = layouts[li].sram.mt;
+      out.layers[li].buffer_sets = layouts[li].sram.sets;
+    }
     const LayerLayout& lay = layouts[li];
     const SramPlan& s = lay.sram;
     const uint64_t k_bytes = uint64_t{l.in_features} * vb, n_bytes = uint64_t{l.out_features} * vb;
     const uint64_t k_dram = uint64_t{l.in_features} * db, n_dram = uint64_t{l.out_features} * db;
     const uint32_t k = l.in_features, n = l.out_features;
-    const uint32_t rows = out.layers[li].m;
     b.layer(static_cast<uint32_t>(li));
     if (l.kind == LayerKind::kAttention) {
       const LayerPlan p =
@@ -793,153 +987,37 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
       continue;
     }
-    auto load_rows = [&](unsigned dram_reg, uint64_t sram, uint32_t m) {
-      b.li(kRegSram, sram);
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, dram_reg, m, k_bytes, s.xv_row, k_dram,
-            storage.convert);
-    };
-    auto store_rows = [&](uint32_t m) {
-      b.li(kRegSram, s.yv);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row, n_dram,
-            storage.convert);
-    };
-    auto load_once = [&](Space space, uint64_t sram, uint64_t dram, uint64_t bytes) {
-      b.li(kRegSram, sram);
-      b.li(kRegW, dram);
-      b.dma(Opcode::kDmaLoad, space, kRegSram, kRegW, 1, bytes, bytes, bytes);
-    };
-    std::vector<Stream> streams = {{kRegX, lay.inputs[0], k_dram * rows_per_output(l)}};
-    if (lay.inputs.size() > 1) streams.push_back({kRegB, lay.inputs[1], k_dram});
-    if (l.kind == LayerKind::kRope) {  // the rows' tables stream beside them
-      streams.push_back({kRegB, lay.cos_dram, k_bytes / 2});
-      streams.push_back({kRegW, lay.sin_dram, k_bytes / 2});
+    if (is_vector_layer(l.kind)) {
+      emit_vector_layer(b, lay, s, l, rows, out.layers[li].y_dram, storage);
+      continue;
     }
-    streams.push_back({kRegY, out.layers[li].y_dram, n_dram});
-    std::function<void(uint32_t)> body;
-    switch (l.kind) {
-      case LayerKind::kBitLinear:
-      case LayerKind::kLinear: {
-        load_once(Space::kActSram, s.consts, lay.const_dram, kNumConsts * vb);
-        if (l.has_bias) load_once(Space::kActSram, s.bias, lay.bias_dram, n_bytes);
-        b.li(kRegWBuf, 0);
-        b.li(kRegHalf, g.wgt_half);
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m);
-          emit_quantize(b,
-                        {s.xv, s.xv_row, s.xq, s.xq_row, s.a, s.r, s.q, s.f, s.consts + kC127 * vb,
-                         s.consts + kCW * vb},
-                        m, k, int_kind, vb);
-          const StreamedGemm gemm =
-              layer_gemm(l, lay, m, s.xq, s.xq_row, s.acc_row, ternary_on_int8(l, hw));
-          emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));
-          const VecRef yv = vec(s.yv, s.yv_row);
-          b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
-          if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);
-          if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
-          store_rows(m);
-        };
-        break;
-      }
-      case LayerKind::kRmsNorm:
-        load_once(Space::kActSram, s.gain, lay.gain_dram, n_bytes);
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m);
-          b.rmsnorm(vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), vec(s.gain), m, n, l.eps_log2);
-          store_rows(m);
-        };
-        break;
-      case LayerKind::kLayerNorm:
-        // (x - mean) first, then rmsnorm of it: the centred rows' root mean square is the
-        // standard deviation.
-        load_once(Space::kActSram, s.gain, lay.gain_dram, n_bytes);
-        load_once(Space::kActSram, s.bias, lay.bias_dram, n_bytes);
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m);
-          const VecRef xv = vec(s.xv, s.xv_row), yv = vec(s.yv, s.yv_row);
-          b.vred(hw::VectorReduce::kMean, vec(s.a), xv, m, n);
-          b.vbin(VectorBinary::kSub, xv, xv, vec(s.a, vb), true, m, n);
-          b.rmsnorm(yv, xv, vec(s.gain), m, n, l.eps_log2);
-          b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
-          store_rows(m);
-        };
-        break;
-      case LayerKind::kEmbedding:
-        // The tile's token ids (uint32 in DRAM) in, then one gather of the table rows they pick.
-        streams.front().row_bytes = 4;
-        b.li(kRegB, lay.table_dram);
-        body = [&](uint32_t m) {
-          b.li(kRegSram, s.xv);
-          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, 1, uint64_t{m} * 4,
-                uint64_t{m} * 4, uint64_t{m} * 4);
-          b.li(kRegSram, s.yv);
-          b.li(kRegAct, s.xv);
-          b.dma_gather(Space::kActSram, kRegSram, kRegB, kRegAct, m, n_bytes, s.yv_row, n_bytes);
-          store_rows(m);
-        };
-        break;
-      case LayerKind::kPool:
-        // Output row r is op(x[s r], x[s r + 1], ..., x[s r + s - 1]), in that order (mean: then
-        // x 1/s): strided row operands pick every s-th input row.
-        if (!l.pool_max) load_once(Space::kActSram, s.consts, lay.const_dram, vb);
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m * l.stride);
-          const uint64_t step = uint64_t{l.stride} * s.xv_row;
-          const VecRef yv = vec(s.yv, s.yv_row);
-          const VectorBinary op = l.pool_max ? VectorBinary::kMax : VectorBinary::kAdd;
-          b.vbin(op, yv, vec(s.xv, step), vec(s.xv + s.xv_row, step), false, m, n);
-          for (uint32_t j = 2; j < l.stride; ++j)
-            b.vbin(op, yv, yv, vec(s.xv + j * s.xv_row, step), false, m, n);
-          if (!l.pool_max) b.vbin(VectorBinary::kMul, yv, yv, vec(s.consts), true, m, n);
-          store_rows(m);
-        };
-        break;
-      case LayerKind::kRope:
-        // Each head of each row is a row of head_dim elements (the tile is packed), so one
-        // command of m x heads rows does each step: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin
-        // over the halves x1, x2 of every head.
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m);
-          const uint64_t table_bytes = uint64_t{m} * k_bytes / 2;
-          for (const auto& [reg, at] : {std::pair{kRegB, s.cos}, std::pair{kRegW, s.sin}}) {
-            b.li(kRegSram, at);
-            b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, reg, 1, table_bytes, table_bytes,
-                  table_bytes);
-          }
-          const uint64_t d = l.head_dim, half = d / 2, rows = uint64_t{m} * l.heads;
-          const VecRef x1 = vec(s.xv, d * vb), x2 = vec(s.xv + half * vb, d * vb);
-          const VecRef y1 = vec(s.yv, d * vb), y2 = vec(s.yv + half * vb, d * vb);
-          const VecRef c = vec(s.cos, half * vb), sn = vec(s.sin, half * vb);
-          const VecRef t = vec(s.product, half * vb);
-          b.vbin(VectorBinary::kMul, y1, x1, c, false, rows, half);
-          b.vbin(VectorBinary::kMul, t, x2, sn, false, rows, half);
-          b.vbin(VectorBinary::kSub, y1, y1, t, false, rows, half);
-          b.vbin(VectorBinary::kMul, y2, x2, c, false, rows, half);
-          b.vbin(VectorBinary::kMul, t, x1, sn, false, rows, half);
-          b.vbin(VectorBinary::kAdd, y2, y2, t, false, rows, half);
-          store_rows(m);
-        };
-        break;
-      case LayerKind::kActivation:
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m);
-          b.vfn(l.function, vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), m, n);
-          store_rows(m);
-        };
-        break;
-      case LayerKind::kAdd:
-      case LayerKind::kMul:
-        body = [&](uint32_t m) {
-          load_rows(kRegX, s.xv, m);
-          load_rows(kRegB, s.xb, m);
-          b.vbin(l.kind == LayerKind::kAdd ? VectorBinary::kAdd : VectorBinary::kMul,
-                 vec(s.yv, s.yv_row), vec(s.xv, s.xv_row), vec(s.xb, s.xv_row), false, m, n);
-          store_rows(m);
-        };
-        break;
-      default:
-        break;
-    }
-    row_loop(b, kRegM, rows, s.mt, streams, body);
+    // A linear layer in rows_outer order: per m-tile, the rows in, quantized, through the
+    // weight tiles, converted (x factor, + bias) and out.
+    load_once(b, Space::kActSram, s.consts, lay.const_dram, kNumConsts * vb);
+    if (l.has_bias) load_once(b, Space::kActSram, s.bias, lay.bias_dram, n_bytes);
+    b.li(kRegWBuf, 0);
+    b.li(kRegHalf, g.wgt_half);
+    row_loop(b, kRegM, rows, s.mt,
+             {{kRegX, lay.inputs[0], k_dram}, {kRegY, out.layers[li].y_dram, n_dram}},
+             [&](uint32_t m) {
+               b.li(kRegSram, s.xv);
+               b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, k_bytes, s.xv_row,
+                     k_dram, storage.convert);
+               emit_quantize(b,
+                             {s.xv, s.xv_row, s.xq, s.xq_row, s.a, s.r, s.q, s.f,
+                              s.consts + kC127 * vb, s.consts + kCW * vb},
+                             m, k, int_kind, vb);
+               const StreamedGemm gemm =
+                   layer_gemm(l, lay, m, s.xq, s.xq_row, s.acc_row, ternary_on_int8(l, hw));
+               emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));
+               const VecRef yv = vec(s.yv, s.yv_row);
+               b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
+               if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);
+               if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
+               b.li(kRegSram, s.yv);
+               b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row,
+                     n_dram, storage.convert);
+             });
   }
   out.program = finish_program(b, hw);
   return out;

@@ -55,6 +55,8 @@ struct LayerPlan {
   // block's epilogue runs under the next block's first gemm.
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
   bool epilogue_overlapped = false;
+  // Vector layers: the sets of tile buffers their row loop pipelines over (1: tiles in turn).
+  uint32_t buffer_sets = 0;
 };
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.

@@ -93,6 +93,7 @@ struct MappingRequest {
   uint32_t k_tile = 0;  // inputs per reduction tile
   uint32_t rows = 0;    // rows per tile (rows_outer) or per super tile (weights_outer)
   Epilogue epilogue = Epilogue::kAuto;  // weights_outer
+  uint32_t buffer_sets = 0;  // vector layers: 1 (tiles in turn) or 2 (pipelined); 0: the mapper's
   bool from_file = false;
   bool forces_tiles() const { return n_tile || k_tile || rows || epilogue != Epilogue::kAuto; }
 };
@@ -159,6 +160,12 @@ constexpr const LayerKindInfo& layer_kind_info(LayerKind k) {
 inline const char* to_string(LayerKind k) { return layer_kind_info(k).name; }
 inline bool is_recurrent(LayerKind k) { return layer_kind_info(k).recurrent; }
 inline bool uses_mac_array(LayerKind k) { return layer_kind_info(k).uses_mac_array; }
+// Run by the vector unit alone over tiles of rows, each output row from its own input rows
+// (rmsnorm, layernorm, activation, add, mul, rope, pool, embedding): a vector layer, whose
+// mapping is its rows per tile and its sets of buffers.
+inline bool is_vector_layer(LayerKind k) {
+  return !uses_mac_array(k) && !is_recurrent(k) && k != LayerKind::kMlpAttention;
+}
 
 // The workload JSON's names, in enum order (the layer `type`, the attention `mode`).
 const std::vector<std::string>& layer_kind_names();

@@ -161,6 +161,41 @@ void row_loop(ProgramBuilder& b, unsigned counter, uint32_t rows, uint32_t mt,
   if (edge > 0) body(edge);
 }
 
+void pipelined_row_loop(ProgramBuilder& b, const PipelineRegs& regs, uint32_t rows, uint32_t mt,
+                        uint64_t set_bytes, const std::vector<Stream>& inputs,
+                        const std::vector<Stream>& outputs, const PipelinedTile& tile) {
+  const auto advance = [&](const std::vector<Stream>& streams, uint32_t m) {
+    for (const Stream& s : streams)
+      b.addi(s.reg, s.reg, static_cast<int64_t>(uint64_t{m} * s.row_bytes));
+  };
+  const auto load = [&](unsigned set_reg, uint32_t m) {
+    tile.load(set_reg, m);
+    advance(inputs, m);
+  };
+  // Tile i of m rows in the current set, the next tile's load (of next_m rows) into the other.
+  const auto step = [&](uint32_t m, uint32_t next_m) {
+    tile.compute(regs.set, m);
+    b.rsubi(regs.other, set_bytes, regs.set, regs.other);
+    if (next_m > 0) load(regs.other, next_m);
+    tile.store(regs.set, m);
+    advance(outputs, m);
+    b.addi(regs.set, regs.other, 0);
+  };
+  for (const Stream& s : inputs) b.li(s.reg, s.dram);
+  for (const Stream& s : outputs) b.li(s.reg, s.dram);
+  const uint32_t full = rows / mt, edge = rows % mt;
+  b.li(regs.set, 0);
+  load(regs.set, full > 0 ? mt : edge);
+  if (full > 1) {  // every full tile followed by a full tile
+    b.li(regs.counter, full - 1);
+    const uint64_t loop = b.here();
+    step(mt, mt);
+    b.dbnz(regs.counter, loop);
+  }
+  if (full > 0) step(mt, edge);
+  if (edge > 0) step(edge, 0);
+}
+
 void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint32_t k,
                    bool int_kind, uint64_t vb) {
   using hw::ElemType;

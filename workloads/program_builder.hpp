@@ -93,6 +93,23 @@ struct Stream {
 void row_loop(ProgramBuilder& b, unsigned counter, uint32_t rows, uint32_t mt,
               const std::vector<Stream>& streams, const std::function<void(uint32_t)>& body);
 
+// A row loop software pipelined over two sets of on-chip buffers `set_bytes` apart: tile i + 1
+// loads into the other set while tile i computes, and tile i's stores follow that load, so the
+// DMA moves one tile while the vector unit works on another (set_bytes 0: one set, each tile's
+// steps in turn). Each step addresses its tile's buffers above the offset (0 or set_bytes) in
+// the register it is given. `load` reads the input streams' current rows and `store` writes
+// the output streams'; the loop advances each stream's register past them. The next tile's
+// load comes before this tile's store, so in one set it must not write what the store reads.
+struct PipelinedTile {
+  std::function<void(unsigned set_reg, uint32_t m)> load, compute, store;
+};
+struct PipelineRegs {
+  unsigned counter, set, other;  // full tiles left; the current set's offset; the other's
+};
+void pipelined_row_loop(ProgramBuilder& b, const PipelineRegs& regs, uint32_t rows, uint32_t mt,
+                        uint64_t set_bytes, const std::vector<Stream>& inputs,
+                        const std::vector<Stream>& outputs, const PipelinedTile& tile);
+
 // The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
 // the `base` register's value (0: r0, absolute), but the constants, which are absolute.
 struct QuantizeBuffers {

@@ -278,7 +278,8 @@ INPUTS = {
          "weights": {"seed": 1}, "biases": {"file": "w_ok.safetensors", "tensor": "w"}}]},
     # --mapping files, against the 700M layer decode (a graph; q is a bitlinear layer)
     "mapping_unknown_layer.json": {"layers": {"qq": {"loop_order": "weights_outer"}}},
-    "mapping_not_linear.json": {"layers": {"attn_norm": {"rows": 1}}},
+    "mapping_not_linear.json": {"layers": {"attn": {"rows": 1}}},
+    "mapping_buffer_sets.json": {"layers": {"attn_norm": {"buffer_sets": 3}}},
     "mapping_k_tile.json": {"layers": {"q": {"k_tile": 100}}},
     "mapping_rows.json": {"layers": {"q": {"rows": 2}}},
     "mapping_too_big.json": {"layers": {"q": {"loop_order": "rows_outer", "n_tile": 1536,
@@ -416,7 +417,7 @@ case("lowering_imem", run("--set", "hw.controller.imem_kib=1",
 case("memory_terabyte", run("--max-memory", "8G", workload=f("terabyte.json")))
 case("memory_limit", run("--max-memory", "1M"))
 for name in ["mapping_unknown_layer", "mapping_not_linear", "mapping_k_tile", "mapping_rows",
-             "mapping_too_big", "mapping_field"]:
+             "mapping_too_big", "mapping_field", "mapping_buffer_sets"]:
     case(name, run("--mapping", f(f"{name}.json"),
                    workload="workloads/models/bitnet_b158_700m_layer_decode.json", hw=LLM)
          + ["--set", "hw.mac_array.pe=int8_int8"])
