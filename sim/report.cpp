@@ -365,6 +365,7 @@ Json build_report(const ReportInputs& in) {
          {"span_cycles", end - start},
          {"units", lu},
          {"macs", layer_macs},
+         {"transpose_macs", plan.transpose_macs},
          {"dram_bytes", counter(in.counters, "dram", "read_bytes", li) +
                             counter(in.counters, "dram", "write_bytes", li)},
          {"dram",
@@ -433,6 +434,7 @@ Json build_analytical_report(const SimConfig& cfg, const EnergyModel& energy,
     layer["name"] = plan.name;
     layer["shape"] = {{"m", plan.m}, {"k", plan.k}, {"n", plan.n}};
     layer["tiles"] = {{"m", plan.m_tile}, {"n", plan.n_tile}, {"k", plan.k_tile}};
+    layer["transpose_macs"] = plan.transpose_macs;
     layer["mapping"] = mapping_json(plan, cfg.workload.model.objective);
     layers.push_back(layer);
   }

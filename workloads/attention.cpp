@@ -431,6 +431,74 @@ LayerReference attention_reference(const LayerSpec& l, uint32_t T, const std::ve
 
 }  // namespace
 
+namespace {
+
+// How a layer appends its tokens' keys and values (append_tokens_kv): in chunks of tokens
+// whose rows fit the activation SRAM, and, where a position is a column of a cache's blocks,
+// either transposed on chip (`transpose`) or stored a column at a time.
+//
+// The transposition runs on the MAC array where that is exact and the layout allows it: an
+// identity gemm (integer PEs: a product by 1 and sums with 0 change no value) with the chunk's
+// rows as its weights, which needs a position to be a row of their blocks (the adder tree's
+// layout: n-major); else on the vector unit, one vcvt per dimension.
+struct AppendPlan {
+  std::vector<hw::WeightBlock> k_blocks, v_blocks;  // the caches' blocks
+  bool columns = false;                             // a position is a column of some cache's blocks
+  uint64_t v_row = 0, q_row = 0;          // activation SRAM: a token's row in vec and quantized
+  uint64_t chunk = 0;                     // tokens per chunk
+  uint64_t kv_q = 0, inverse_scales = 0;  // activation SRAM: the quantized rows, 1/s_K and 1/s_V
+  uint64_t t_row = 0;                     // accumulator SRAM: a dimension's positions (transposed)
+  bool transpose = false, by_gemm = false;
+  uint64_t identity = 0;               // activation SRAM: d rows of the identity (by_gemm)
+  uint64_t acc_rows = 0, acc_row = 0;  // accumulator SRAM: the gemm's rows of positions
+  uint64_t scratch_bytes = 0;          // DRAM: a chunk's rows in the gemm's weight layout
+};
+
+// Whether a position is a row (`as_row`) or a column of some block of a cache (keys: the new
+// axis is n; values, stored transposed: k).
+bool any_block(const std::vector<hw::WeightBlock>& blocks, bool new_is_n, bool as_row) {
+  return std::any_of(blocks.begin(), blocks.end(), [&](const hw::WeightBlock& blk) {
+    return (new_is_n == blk.n_major) == as_row;
+  });
+}
+
+AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw) {
+  const Geometry g = geometry_of(hw);
+  const TensorStorage storage = TensorStorage::of_graph(hw);
+  const uint64_t eb = storage.vec_bytes, ab = g.traits.act_bytes, d = l.head_dim;
+  const uint32_t L = l.positions(tokens);
+  AppendPlan p;
+  p.k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
+  p.v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
+  p.columns = any_block(p.k_blocks, true, false) || any_block(p.v_blocks, false, false);
+  p.v_row = round_up(d * eb, g.act_word);
+  p.q_row = round_up(d * ab, g.act_word);
+  const auto layout = [&](uint64_t identity_bytes) {
+    const uint64_t room = g.act_cap - std::min(g.act_cap, 2 * g.act_word + identity_bytes);
+    p.chunk = std::max<uint64_t>(1, std::min<uint64_t>(tokens, room / (p.v_row + p.q_row)));
+    p.kv_q = round_up(p.chunk * p.v_row, g.act_word);
+    p.inverse_scales = round_up(p.kv_q + p.chunk * p.q_row, g.act_word);
+    p.identity = round_up(p.inverse_scales + 2 * eb, g.act_word);
+    p.t_row = round_up(p.chunk * ab, g.acc_word);
+    p.transpose =
+        p.columns && p.chunk > hw.vector_unit.pipeline_depth_cycles && d * p.t_row <= g.acc_cap;
+  };
+  layout(d * p.q_row);
+  // The gemm's weights: the chunk's positions as n (a position must be a row of their blocks).
+  const std::vector<hw::WeightBlock> rows =
+      hw::weight_blocks(static_cast<uint32_t>(p.chunk), l.head_dim, g.layout);
+  p.acc_row = round_up(p.chunk * g.traits.acc_bytes, g.acc_word);
+  p.acc_rows = round_up(d * p.t_row, g.acc_word);
+  p.scratch_bytes = hw::weight_operand_bytes(static_cast<uint32_t>(p.chunk), l.head_dim, g.layout);
+  p.by_gemm = g.int_kind && p.transpose && !any_block(rows, true, false) &&
+              p.identity + d * p.q_row <= g.act_cap && p.scratch_bytes <= g.wgt_cap &&
+              p.acc_rows + d * p.acc_row <= g.acc_cap;
+  if (!p.by_gemm) layout(0);  // the vector unit transposes: no identity to hold
+  return p;
+}
+
+}  // namespace
+
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, RegionAllocator& allocate) {
   const Geometry g = geometry_of(hw);
@@ -450,6 +518,14 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
   }
   a.c_dram = allocate(kNumConsts * eb);
   if (g.int_kind) a.inverse_scales_dram = allocate(2 * eb);
+  if (l.appends_kv()) {
+    const AppendPlan p = plan_append(l, tokens, hw);
+    if (p.by_gemm) {
+      a.transpose_by_gemm = true;
+      a.identity_dram = allocate(uint64_t{l.head_dim} * l.head_dim * g.traits.act_bytes);
+      a.transpose_dram = allocate(p.scratch_bytes);
+    }
+  }
   return a;
 }
 
@@ -468,6 +544,16 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
                   vm.from_double(1.0 / ld.values.encoded.scale[0])},
                  vm.element_bytes());
   }
+  if (a.transpose_by_gemm) {
+    const uint32_t d = l.head_dim;
+    const hw::PeKind pe = hw.mac_array.pe;
+    std::vector<uint32_t> identity(size_t{d} * d,
+                                   hw::activation_format(pe).encode(Unpacked::zero()));
+    for (uint32_t i = 0; i < d; ++i)
+      identity[size_t{i} * d + i] =
+          hw::activation_format(pe).encode(Unpacked::from_integer(false, 1, 0));
+    put_patterns(image, a.identity_dram, identity, hw::pe_traits(pe).act_bytes);
+  }
 }
 
 namespace {
@@ -477,44 +563,35 @@ namespace {
 // A cache stored so that a position is a column of its weight blocks (with the adder tree's
 // layout, the values: the new axis is their k) would take one DMA row, and so one DRAM burst,
 // per element. When a chunk has more tokens than the vector unit's pipeline is deep, it is
-// transposed on chip instead: one vcvt per dimension, m rows of one element each, writes that
-// dimension's m positions side by side in the accumulator SRAM (its own port, so reading and
-// writing share a beat), and one DMA command then stores each block's rows of positions (the
-// vector unit spends m + depth cycles per dimension; the DRAM one burst per block row instead of
-// one per element).
+// transposed on chip instead (plan_append), into rows of each dimension's positions side by
+// side in the accumulator SRAM, and one DMA command then stores each block's rows of positions
+// (the DRAM one burst per block row instead of one per element). On the MAC array: the
+// chunk's quantized rows go to DRAM in the weight layout and back into the weight SRAM, and a
+// gemm of the identity (d rows) by them writes each dimension's positions as a row of
+// accumulators, which one vcvt turns back into the activation format (a few hundred cycles
+// per chunk). On the vector unit: one vcvt per dimension, m rows of one element each (its own
+// accumulator port, so reading and writing share a beat: m + depth cycles per dimension).
 void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                       uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   const uint64_t eb = storage.vec_bytes, db = storage.dram_bytes;
   const uint64_t ab = g.traits.act_bytes, d = l.head_dim;
-  const uint32_t L = l.positions(tokens);
-  const std::vector<hw::WeightBlock> k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
-  const std::vector<hw::WeightBlock> v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
-  // Whether a position is a row (or a column) of some block of a cache (keys: the new axis is
-  // n; values, stored transposed: k).
-  auto any_block = [](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, bool as_row) {
-    return std::any_of(blocks.begin(), blocks.end(), [&](const hw::WeightBlock& blk) {
-      return (new_is_n == blk.n_major) == as_row;
-    });
-  };
-  const bool columns = any_block(k_blocks, true, false) || any_block(v_blocks, false, false);
-  // In chunks of rows that fit the buffers.
-  const uint64_t v_row = round_up(d * eb, g.act_word), q_row = round_up(d * ab, g.act_word);
+  const AppendPlan p = plan_append(l, tokens, hw);
+  const uint64_t v_row = p.v_row, q_row = p.q_row, kv_q = p.kv_q, t_row = p.t_row;
   const uint64_t src_row = uint64_t{l.kv_heads} * d * db;  // a token's K or V row in DRAM
-  const uint64_t chunk = std::max<uint64_t>(
-      1, std::min<uint64_t>(tokens, (g.act_cap - 2 * g.act_word) / (v_row + q_row)));
-  const uint64_t kv_q = round_up(chunk * v_row, g.act_word);
-  const uint64_t inverse_scales = round_up(kv_q + chunk * q_row, g.act_word);  // int8
-  const uint64_t t_row = round_up(chunk * ab, g.acc_word);  // a dimension's positions
-  const bool transpose =
-      columns && chunk > hw.vector_unit.pipeline_depth_cycles && d * t_row <= g.acc_cap;
   if (g.int_kind) {
-    b.li(kRegSram, inverse_scales);
+    b.li(kRegSram, p.inverse_scales);
     b.li(kRegDram, a.inverse_scales_dram);
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, 1, 2 * eb, 2 * eb, 2 * eb);
   }
-  // Positions [p0, p1) of a cache whose DRAM address is in `cache_reg`.
+  if (p.by_gemm) {
+    b.li(kRegSram, p.identity);
+    b.li(kRegDram, a.identity_dram);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, d, d * ab, q_row, d * ab);
+  }
+  // Positions [p0, p1) of a cache (or of the transposing gemm's weights) whose DRAM address is
+  // in `cache_reg`.
   auto append = [&](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, unsigned cache_reg,
                     uint32_t p0, uint32_t p1) {
     for (const hw::WeightBlock& blk : blocks) {
@@ -533,7 +610,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
               blk.row_bytes);
         continue;
       }
-      if (transpose) {  // each dimension's positions are contiguous on chip and in the block
+      if (p.transpose) {  // each dimension's positions are contiguous on chip and in the block
         b.li(kRegSram, other0 * t_row + uint64_t{lo - p0} * ab);
         b.dma(Opcode::kDmaStore, Space::kAccSram, kRegSram, kRegDram, others, (hi - lo) * ab, t_row,
               blk.row_bytes);
@@ -548,6 +625,35 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       b.dbnz(kRegHeads, loop);
     }
   };
+  // A chunk's m quantized rows (at kv_q) transposed into rows of positions (t_row apart from
+  // accumulator address 0).
+  auto transpose = [&](uint32_t m) {
+    if (p.by_gemm) {
+      const std::vector<hw::WeightBlock> rows =
+          hw::weight_blocks(m, l.head_dim, g.layout);  // positions are their rows
+      b.li(kRegBase, a.transpose_dram);
+      append(rows, true, kRegBase, 0, m);
+      const uint64_t bytes = hw::weight_operand_bytes(m, l.head_dim, g.layout);
+      b.li(kRegSram, 0);
+      b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegBase, 1, bytes, bytes, bytes);
+      b.li(kRegAct, p.identity);
+      b.li(kRegWgt, 0);
+      b.li(kRegAcc, p.acc_rows);
+      b.gemm(kRegAct, kRegWgt, kRegAcc, d, m, d, q_row, p.acc_row, isa::AccMode::kOverwrite);
+      b.vcvt(VecRef{0, true, t_row}, ElemType::kAct, VecRef{p.acc_rows, true, p.acc_row},
+             ElemType::kAcc, d, m);
+      return;
+    }
+    b.li(kRegHeads, d);  // a loop over the dimensions, its code size fixed
+    b.li(kRegAct, 0);    // the dimension's row of positions
+    b.li(kRegWgt, 0);    // its column of the chunk
+    const uint64_t loop = b.here();
+    b.vcvt(VecRef{0, true, ab, kRegAct}, ElemType::kAct, VecRef{0, false, v_row, kRegWgt},
+           ElemType::kVec, m, 1);
+    b.addi(kRegAct, kRegAct, static_cast<int64_t>(t_row));
+    b.addi(kRegWgt, kRegWgt, static_cast<int64_t>(eb));
+    b.dbnz(kRegHeads, loop);
+  };
   // Per key/value head (a loop: the caches sit at one stride, the sources d elements apart).
   const uint64_t cache_stride = l.kv_heads > 1 ? a.k_dram[1] - a.k_dram[0] : 0;
   b.li(kRegKv, l.kv_heads);
@@ -556,8 +662,8 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   b.li(kRegQDram, k);  // the tokens' keys of this head
   b.li(kRegODram, v);  // ... and values
   const uint64_t head_loop = b.here();
-  for (uint32_t t0 = 0; t0 < tokens; t0 += static_cast<uint32_t>(chunk)) {
-    const auto m = static_cast<uint32_t>(std::min<uint64_t>(chunk, tokens - t0));
+  for (uint32_t t0 = 0; t0 < tokens; t0 += static_cast<uint32_t>(p.chunk)) {
+    const auto m = static_cast<uint32_t>(std::min<uint64_t>(p.chunk, tokens - t0));
     for (const bool keys : {true, false}) {
       b.li(kRegSram, 0);
       b.addi(kRegDram, keys ? kRegQDram : kRegODram, static_cast<int64_t>(t0 * src_row));
@@ -565,27 +671,17 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
             storage.convert);
       if (g.int_kind) {  // to the cache's int8 steps
         b.vbin(VectorBinary::kMul, VecRef{0, false, v_row}, VecRef{0, false, v_row},
-               VecRef{inverse_scales + (keys ? 0 : eb), false, 0}, true, m, d);
+               VecRef{p.inverse_scales + (keys ? 0 : eb), false, 0}, true, m, d);
       }
-      const std::vector<hw::WeightBlock>& blocks = keys ? k_blocks : v_blocks;
+      const std::vector<hw::WeightBlock>& blocks = keys ? p.k_blocks : p.v_blocks;
       const bool as_columns = any_block(blocks, keys, false);
-      if (any_block(blocks, keys, true) || (as_columns && !transpose)) {
+      const bool transposed = as_columns && p.transpose;
+      if (any_block(blocks, keys, true) || !transposed || p.by_gemm) {
         b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec,
                m, d);
       }
-      if (as_columns && transpose) {  // a loop over the dimensions, its code size fixed
-        b.li(kRegHeads, d);
-        b.li(kRegAct, 0);  // the dimension's row of positions
-        b.li(kRegWgt, 0);  // its column of the chunk
-        const uint64_t loop = b.here();
-        b.vcvt(VecRef{0, true, ab, kRegAct}, ElemType::kAct, VecRef{0, false, v_row, kRegWgt},
-               ElemType::kVec, m, 1);
-        b.addi(kRegAct, kRegAct, static_cast<int64_t>(t_row));
-        b.addi(kRegWgt, kRegWgt, static_cast<int64_t>(eb));
-        b.dbnz(kRegHeads, loop);
-      }
-      append(keys ? k_blocks : v_blocks, keys, keys ? kRegK : kRegV, l.context + t0,
-             l.context + t0 + m);
+      if (transposed) transpose(m);
+      append(blocks, keys, keys ? kRegK : kRegV, l.context + t0, l.context + t0 + m);
     }
   }
   for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
@@ -610,7 +706,10 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   if (l.appends_kv()) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   emit_attention(b, l, tokens, x, at, storage, hw);
-  return attention_plan(l, tokens, x, at, storage);
+  LayerPlan plan = attention_plan(l, tokens, x, at, storage);
+  if (a.transpose_by_gemm)  // the identity gemm: d x d MACs per token and key/value head
+    plan.transpose_macs = uint64_t{l.kv_heads} * tokens * l.head_dim * l.head_dim;
+  return plan;
 }
 
 LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,

@@ -42,6 +42,10 @@ struct GraphAttention {
   uint64_t c_dram = 0;
   uint64_t inverse_scales_dram = 0;      // int8: 1 / s_K and 1 / s_V in vec
   std::vector<uint64_t> k_dram, v_dram;  // per key/value head, in the array's layout
+  // A prefill transposing its appended cache columns by an identity gemm: the identity (d x d
+  // in the activation format) and a chunk's rows in the gemm's weight layout.
+  bool transpose_by_gemm = false;
+  uint64_t identity_dram = 0, transpose_dram = 0;
 };
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, RegionAllocator& allocate);

@@ -972,6 +972,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       plan.n_tile = p.n_tile;
       plan.k_tile = p.k_tile;
       plan.w_bytes = p.w_bytes;
+      plan.transpose_macs = p.transpose_macs;
       continue;
     }
     if (is_recurrent(l.kind)) {

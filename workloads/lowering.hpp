@@ -57,6 +57,9 @@ struct LayerPlan {
   bool epilogue_overlapped = false;
   // Vector layers: the sets of tile buffers their row loop pipelines over (1: tiles in turn).
   uint32_t buffer_sets = 0;
+  // Attention: the MACs of transposing appended cache columns on the array (an identity gemm),
+  // beyond the model's.
+  uint64_t transpose_macs = 0;
 };
 
 // A layer's plan with its name and shape (rows x in_features -> out_features) filled in.
