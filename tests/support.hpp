@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <string>
 
 #include "sim/config.hpp"
@@ -14,6 +15,18 @@ namespace nmp::test {
 inline std::string source_path(const std::string& relative) {
   return std::string(NMP_SOURCE_DIR) + "/" + relative;
 }
+
+// Uniform integers in [lo, hi] from a seeded generator: the random shapes of a test.
+class Pick {
+ public:
+  explicit Pick(uint64_t seed) : rng_(seed) {}
+  uint32_t operator()(uint32_t lo, uint32_t hi) {
+    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng_);
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
 
 // Tests of closed-form timing run on the simple DRAM channel (64 B per cycle, 100 cycles of
 // latency, 64 B bursts), whose time is a formula; the shipped configs name DRAM standards, which

@@ -70,10 +70,7 @@ struct Trial {
   std::string label;
 };
 
-Trial random_block(std::mt19937_64& rng) {
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+Trial random_block(test::Pick& pick) {
   const uint32_t heads = 1u << pick(0, 2), kv_heads = heads >> pick(0, heads == 1 ? 0 : 1);
   const uint32_t hidden = heads * 64 * pick(1, 2), ffn = 64 * pick(2, 16);
   const bool decode = pick(0, 1) == 0;
@@ -109,10 +106,10 @@ uint64_t sram_stall_cycles(const Json& report) {
 TEST_CASE("the analytical model is the simulation but for SRAM port contention", "[sim]") {
   // Simple DRAM channel: a DMA command's cycles are its closed form there, so what the model
   // leaves out is only the units' contention for SRAM ports.
-  std::mt19937_64 rng(16);
+  test::Pick pick(16);
   int exact = 0;
   for (int trial = 0; trial < 100; ++trial) {
-    const Trial t = random_block(rng);
+    const Trial t = random_block(pick);
     INFO("trial " << trial << ": " << t.label);
     const Json r = run_timing_only(t.workload, kInt8);
     const uint64_t simulated = r["cycles"]["total"], predicted = r["analytical"]["cycles"];
@@ -178,10 +175,7 @@ TEST_CASE("the analytical model follows recurrent layers and additive attention"
   // beats also leave out: bank conflicts within one command (a cvt of posit accumulator rows
   // whose words share banks takes 8 cycles where its beats count 6), which no stall counter
   // records. So: never above the simulation, and within 5% of it.
-  std::mt19937_64 rng(19);
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+  test::Pick pick(19);
   for (int trial = 0; trial < 12; ++trial) {
     const bool lstm = pick(0, 1) == 1, bidirectional = pick(0, 1) == 1;
     const uint32_t features = 16 * pick(1, 6), hidden = 32 * pick(1, 4);
@@ -205,10 +199,10 @@ TEST_CASE("the analytical model stays near the simulation on a DRAM standard", "
   // or on another row (the rows commands before left open, as the model tracks them); what it
   // leaves out is the DRAM's reordering, turnarounds and refresh between commands. The bounds
   // are today's agreement on small blocks (docs/validation.md has the library's), not a target.
-  std::mt19937_64 rng(17);
+  test::Pick pick(17);
   double lowest = 1, highest = 1;
   for (int trial = 0; trial < 30; ++trial) {
-    const Trial t = random_block(rng);
+    const Trial t = random_block(pick);
     INFO("trial " << trial << ": " << t.label);
     std::vector<std::string> sets = kInt8;
     sets.insert(sets.end(), {"hw.dram.standard=LPDDR5_16Gb_x16_6400", "hw.dram.channels=4"});
@@ -225,8 +219,8 @@ TEST_CASE("the analytical model stays near the simulation on a DRAM standard", "
 }
 
 TEST_CASE("run --analytical reports the model's figures without simulating", "[sim]") {
-  std::mt19937_64 rng(18);
-  const Trial t = random_block(rng);
+  test::Pick pick(18);
+  const Trial t = random_block(pick);
   const Json simulated = run_timing_only(t.workload, kInt8);
   sim::RunOptions options;
   options.analytical = true;

@@ -308,10 +308,7 @@ TEST_CASE(
   // activation SRAM is drawn small), contexts, arrays and dataflows; where the array transposes
   // (adder tree and input stationary), the outputs still equal the reference's, which knows
   // nothing of how the cache was written.
-  std::mt19937_64 rng(1515);
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+  test::Pick pick(1515);
   int on_array = 0;
   for (int trial = 0; trial < 60; ++trial) {
     const uint32_t kv_heads = pick(1, 3), heads = kv_heads * pick(1, 2), d = 4 * pick(2, 12);

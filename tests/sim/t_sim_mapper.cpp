@@ -85,10 +85,7 @@ Json run_mapped(const Json& workload, const std::vector<std::string>& sets, cons
 
 TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflows and SRAMs",
           "[sim]") {
-  std::mt19937_64 rng(20261204);
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+  test::Pick pick(20261204);
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_mapper_" + std::to_string(::getpid()));
   int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0, overlapped_blocked = 0,
@@ -171,10 +168,7 @@ TEST_CASE("the mapper's predicted DRAM payload is what the DMA moves, up to whol
           "[sim]") {
   // Bursts of the simple channel (64 B): a row of the DMA costs at most two partial bursts.
   constexpr uint64_t kBurst = 64;
-  std::mt19937_64 rng(7);
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+  test::Pick pick(7);
   for (int trial = 0; trial < 40; ++trial) {
     const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
     const uint32_t tokens = pick(1, 60), k = pick(16, 200), n = pick(16, 200);
@@ -459,10 +453,7 @@ TEST_CASE("the mapper's predicted cycles follow the simulation on random shapes"
   // weights_outer adds the quantize pass, the epilogues, SRAM port contention and strided
   // short DMA rows, which the score models coarsely or not at all. The bounds are today's
   // agreement, not issue 15's 2% target (docs/validation.md has the figures).
-  std::mt19937_64 rng(15);
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+  test::Pick pick(15);
   double worst_decode = 0, worst_prefill = 0;
   int decodes = 0, prefills = 0;
   for (int trial = 0; trial < 60; ++trial) {
@@ -557,10 +548,7 @@ TEST_CASE(
   // first-data latency makes tiles half as large slower, some where running one tile's DMA
   // under another's vector work wins. The mapper scores both with the analytical model, which
   // is exact on the simple channel but for SRAM port contention.
-  std::mt19937_64 rng(1505);
-  auto pick = [&](uint32_t lo, uint32_t hi) {
-    return std::uniform_int_distribution<uint32_t>(lo, hi)(rng);
-  };
+  test::Pick pick(1505);
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_vector_" + std::to_string(::getpid()));
   int compared = 0, chose_one = 0, chose_two = 0;
