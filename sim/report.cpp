@@ -167,7 +167,8 @@ Json area_json(const EnergyModel& energy) {
 // A linear layer's mapping and the mapper's prediction, a vector layer's sets of buffers; null
 // for the other kinds.
 Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective objective) {
-  if (plan.buffer_sets > 0) return {{"buffer_sets", plan.buffer_sets}};
+  if (plan.buffer_sets > 0)
+    return {{"buffer_sets", plan.buffer_sets}, {"row_split", plan.row_split}};
   if (plan.loop_order.empty()) return Json();
   Json mapping = {{"loop_order", plan.loop_order},
                   {"mappings_scored", plan.mappings_scored},

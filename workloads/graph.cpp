@@ -73,6 +73,7 @@ struct SramPlan {
   uint64_t cos = 0, sin = 0, product = 0;                    // rope: the rows' tables and a scratch
   uint64_t xv_row = 0, xq_row = 0, yv_row = 0, acc_row = 0;  // row strides
   uint32_t sets = 1;       // vector layers: sets of the tile buffers
+  uint32_t row_split = 1;  // element-wise layers: each row runs as this many rows
   uint64_t set_bytes = 0;  // two sets: the second's distance above the first
   uint64_t act_end = 0, acc_end = 0;
 };
@@ -686,10 +687,25 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
                      {{kRegY, y_dram, n_dram}}, tile);
 }
 
+// An element-wise layer (activation, add, mul) over rows of n elements is the same layer over
+// `split` times as many rows of n / split: its tensors are rows one after another in DRAM.
+LayerSpec split_rows(const LayerSpec& l, uint32_t split) {
+  LayerSpec s = l;
+  s.in_features /= split;
+  s.out_features /= split;
+  return s;
+}
+bool is_elementwise(LayerKind k) {
+  return k == LayerKind::kActivation || k == LayerKind::kAdd || k == LayerKind::kMul;
+}
+
 // A vector layer's layout: tiles as large as one set of buffers allows, run in turn, or as
-// large as two sets allow, pipelined, whichever the analytical model finds faster on the
-// layer's own code (tiles half as large pay each DMA's first-data latency twice as often). A
-// mapping request may fix the sets (`buffer_sets`) and the rows per tile (`rows`).
+// large as two sets allow, pipelined; an element-wise layer of several rows may also run each
+// row as 2, 4 or 8 shorter ones (where two sets of a whole row do not fit, or to pipeline
+// within few rows). The mapper scores each with the analytical model on the layer's own code
+// and keeps the fastest, the earliest of equals (fewer sets, whole rows): tiles half as large
+// pay each DMA's first-data latency twice as often. A mapping request may fix the sets
+// (`buffer_sets`) and the rows per tile (`rows`) of whole rows.
 SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, uint32_t rows,
                      uint64_t y_dram, const Geometry& g, const hw::NmpParams& hw,
                      const TensorStorage& storage, uint64_t dram_bytes, const hw::DramRate& rate) {
@@ -717,16 +733,37 @@ SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, u
     return plan_sram(l, mt, vb, g, sets);
   };
   if (want.buffer_sets != 0) return layout(want.buffer_sets);
-  const SramPlan one = layout(1);
-  if (rows < 2 || plan_sram(l, 1, vb, g, 2).act_end > g.act_cap) return one;
+  SramPlan best = layout(1);
+  if (rows < 2) return best;
   const auto cycles = [&](const SramPlan& s) {
     ProgramBuilder trial;
-    emit_vector_layer(trial, lay, s, l, rows, y_dram, storage);
+    const LayerSpec shape = split_rows(l, s.row_split);
+    emit_vector_layer(trial, lay, s, shape, rows * s.row_split, y_dram, storage);
     trial.halt();
     return hw::estimate_program(hw, trial.program(), dram_bytes, rate).cycles;
   };
-  const SramPlan two = layout(2);
-  return cycles(two) < cycles(one) ? two : one;
+  hw::Cycles best_cycles = cycles(best);
+  const auto consider = [&](const SramPlan& s) {
+    const hw::Cycles c = cycles(s);
+    if (c < best_cycles) {
+      best = s;
+      best_cycles = c;
+    }
+  };
+  if (plan_sram(l, 1, vb, g, 2).act_end <= g.act_cap) consider(layout(2));
+  if (want.rows != 0 || !is_elementwise(l.kind)) return best;
+  constexpr uint32_t kMaxSplit = 8;
+  for (uint32_t split = 2; split <= kMaxSplit; split *= 2) {
+    if (l.out_features % split != 0 || l.out_features / split < hw.vector_unit.lanes) break;
+    const LayerSpec shape = split_rows(l, split);
+    for (uint32_t sets = 1; sets <= 2; ++sets) {
+      if (plan_sram(shape, 1, vb, g, sets).act_end > g.act_cap) continue;
+      SramPlan s = fit_sram(shape, index, rows * split, vb, g, sets);
+      s.row_split = split;
+      consider(s);
+    }
+  }
+  return best;
 }
 
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
@@ -957,6 +994,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                                      storage, out.dram_bytes, out.dram_rate);
       out.layers[li].m_tile = layouts[li].sram.mt;
       out.layers[li].buffer_sets = layouts[li].sram.sets;
+      out.layers[li].row_split = layouts[li].sram.row_split;
     }
     const LayerLayout& lay = layouts[li];
     const SramPlan& s = lay.sram;
@@ -989,7 +1027,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       continue;
     }
     if (is_vector_layer(l.kind)) {
-      emit_vector_layer(b, lay, s, l, rows, out.layers[li].y_dram, storage);
+      emit_vector_layer(b, lay, s, split_rows(l, s.row_split), rows * s.row_split,
+                        out.layers[li].y_dram, storage);
       continue;
     }
     // A linear layer in rows_outer order: per m-tile, the rows in, quantized, through the

@@ -6,7 +6,7 @@ namespace nmp::workloads {
 
 using isa::Opcode;
 
-void ProgramBuilder::emit(Opcode opcode, std::vector<int64_t> fields) {
+void ProgramBuilder::emit(Opcode opcode, const std::vector<int64_t>& fields) {
   program_.push_back(isa::encode(opcode, fields));
 }
 

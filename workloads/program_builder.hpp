@@ -77,7 +77,7 @@ class ProgramBuilder {
   size_t size() const { return program_.size(); }
 
  private:
-  void emit(isa::Opcode opcode, std::vector<int64_t> fields);
+  void emit(isa::Opcode opcode, const std::vector<int64_t>& fields);
   // Loads the operands' addresses into r13.. and returns their registers.
   std::vector<int64_t> load(std::initializer_list<VecRef> refs);
   isa::Program program_;

@@ -540,8 +540,8 @@ Json every_vector_layer(const Json& workload, const Json& mapping) {
 }  // namespace
 
 TEST_CASE(
-    "vector layers give the same bits in one set of buffers or two, and the mapper picks "
-    "the faster",
+    "vector layers give the same bits in one set of buffers or two, whole rows or split, and "
+    "the mapper picks the faster",
     "[sim]") {
   // Random chains of rows or of token ids (every vector layer kind), widths, SRAMs, vector
   // lanes and simple DRAM channels: some where the DMA's
@@ -551,11 +551,15 @@ TEST_CASE(
   test::Pick pick(1505);
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_vector_" + std::to_string(::getpid()));
-  int compared = 0, chose_one = 0, chose_two = 0;
+  int compared = 0, chose_one = 0, chose_two = 0, chose_split = 0;
   double worst = 0;
   for (int trial = 0; trial < 40; ++trial) {
     const uint32_t tokens = pick(1, 30) * 2, heads = trial % 2 ? pick(1, 4) : 0;
-    const uint32_t width = heads ? heads * 2 * pick(2, 40) : pick(8, 300);
+    // Every fourth chain of rows is wide: a whole row's buffers crowd the SRAM, and the
+    // element-wise layers may run each row as shorter ones.
+    const uint32_t width = heads            ? heads * 2 * pick(2, 40)
+                           : trial % 4 == 2 ? 64 * pick(4, 16)
+                                            : pick(8, 300);
     const std::vector<std::string> sets = {
         "hw.act_sram.capacity_kib=" + std::to_string(pick(4, 32)),
         "hw.vector_unit.lanes=" + std::to_string(8u << pick(0, 3)), "hw.dram.standard=simple",
@@ -600,17 +604,29 @@ TEST_CASE(
       const auto buffer_sets = [&](const std::string& v) {
         return reports[v]["layers"][l]["mapping"]["buffer_sets"];
       };
+      const auto row_split = [&](const std::string& v) {
+        return reports[v]["layers"][l]["mapping"]["row_split"].get<uint32_t>();
+      };
       REQUIRE(buffer_sets("one") == 1);
       REQUIRE(buffer_sets("two") == 2);
-      // The mapper's choice is one of the two layouts.
+      REQUIRE(row_split("one") == 1);
+      REQUIRE(row_split("two") == 1);
+      if (row_split("auto") > 1) {  // an element-wise layer's rows run as shorter ones
+        const std::string name = reports["auto"]["layers"][l]["name"];
+        REQUIRE((name == "act" || name == "res" || name == "gate"));
+        REQUIRE(width % row_split("auto") == 0);
+        ++chose_split;
+        continue;
+      }
+      // Whole rows: the mapper's choice is one of the two layouts.
       REQUIRE((m_tile("auto") == m_tile("one") || m_tile("auto") == m_tile("two")));
       REQUIRE(m_tile("auto") == m_tile(buffer_sets("auto") == 1 ? "one" : "two"));
       if (m_tile("one") != m_tile("two"))
         ++(m_tile("auto") == m_tile("two") ? chose_two : chose_one);
     }
     // Each layer's choice follows its score, which leaves out SRAM port contention and how the
-    // layer meets its neighbours: in all, within 1% of the better of one layout for every
-    // layer (it is often better than both, mixing them).
+    // layer meets its neighbours: in all, within 1% of the better of one layout of whole rows
+    // for every layer (it is often better than both, mixing them and splitting rows).
     const auto cycles = [&](const std::string& v) {
       return reports[v]["cycles"]["total"].get<double>();
     };
@@ -622,10 +638,12 @@ TEST_CASE(
   }
   std::filesystem::remove_all(dir);
   INFO(compared << " compared; the mapper chose one set " << chose_one << " times, two "
-                << chose_two << " times; the choice at most " << worst << "x the better");
+                << chose_two << " times, split rows " << chose_split
+                << " times; the choice at most " << worst << "x the better");
   REQUIRE(compared >= 25);
   REQUIRE(chose_one >= 10);
   REQUIRE(chose_two >= 10);
+  REQUIRE(chose_split >= 10);
 }
 
 TEST_CASE("a vector layer's forced mapping that does not fit names the layer and its field",
