@@ -182,6 +182,8 @@ Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective 
                        {"quantize", plan.quantize_rows},
                        {"epilogue", plan.epilogue_rows}};
     mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
+    mapping["quantize_pass"] =
+        plan.quantized_rows_of.empty() ? "own" : "shared with " + plan.quantized_rows_of;
   }
   return mapping;
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <map>
 
 #include "hw_models/analytical.hpp"
 #include "hw_models/dram.hpp"
@@ -169,9 +170,10 @@ struct LayerLayout {
   uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x in_features / 2 each
   LinearMapping mapping;                // linear layers
   uint64_t xq_dram = 0;                 // weights_outer: the quantized rows' scratch
-  std::vector<uint64_t> inputs;         // DRAM addresses of the input tensors
-  GraphAttention attention;             // attention layers
-  RecurrentLayout recurrent;            // lstm, gru
+  int32_t quantized_by = -1;     // weights_outer: the earlier layer whose quantize pass wrote it
+  std::vector<uint64_t> inputs;  // DRAM addresses of the input tensors
+  GraphAttention attention;      // attention layers
+  RecurrentLayout recurrent;     // lstm, gru
   MlpAttention mlp_attention;
 };
 
@@ -271,10 +273,12 @@ StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const L
                               const TensorStorage& storage, bool ternary_weights) {
   const WeightsOuterPlan& p = lay.mapping.outer;
   const uint64_t vb = storage.vec_bytes;
-  if (int_kind) {
+  if (int_kind) {  // the rows' absmax in, then each factor absmax x s / 127
     b.li(kRegSram, p.factors);
     b.addi(kRegAct, kRegX, static_cast<int64_t>(uint64_t{l.in_features} * gl.traits.act_bytes));
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
+    b.vbin(VectorBinary::kMul, vec(p.factors), vec(p.factors), vec(p.consts + kCW * vb), true, 1,
+           m);
   }
   if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
   StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
@@ -393,7 +397,8 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegW, 1, kNumConsts * vb, kNumConsts * vb,
         kNumConsts * vb);
   // The quantize pass, software pipelined over the plan's two sets of buffers (kRegB holds the
-  // current set's offset): the rows in, quantized, and out with their factors.
+  // current set's offset): the rows in, quantized, and out with their absmax (integer kinds);
+  // none where an earlier layer's pass wrote the same rows.
   const uint32_t qr = p.quantize_rows;
   PipelinedTile tile;
   tile.load = [&](unsigned set, uint32_t m) {
@@ -402,24 +407,35 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
           uint64_t{k} * db, storage.convert);
   };
   tile.compute = [&](unsigned set, uint32_t m) {
-    emit_quantize(b,
-                  {p.xv, p.xv_row, p.xq, p.xq_row, p.a, p.r, p.q, p.f, p.consts + kC127 * vb,
-                   p.consts + kCW * vb, set},
-                  m, k, int_kind, vb);
+    QuantizeBuffers q = {p.xv,
+                         p.xv_row,
+                         p.xq,
+                         p.xq_row,
+                         p.a,
+                         p.r,
+                         p.q,
+                         p.f,
+                         p.consts + kC127 * vb,
+                         p.consts + kCW * vb,
+                         set};
+    q.factors = false;  // each gemm pass forms its own from the absmax
+    emit_quantize(b, q, m, k, int_kind, vb);
   };
   tile.store = [&](unsigned set, uint32_t m) {
     b.addi(kRegSram, set, static_cast<int64_t>(p.xq));
     b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, xq_bytes, p.xq_row,
           p.xq_dram_row);
     if (int_kind) {
-      b.addi(kRegSram, set, static_cast<int64_t>(p.f));
+      b.addi(kRegSram, set, static_cast<int64_t>(p.a));
       b.addi(kRegAct, kRegY, static_cast<int64_t>(xq_bytes));
       b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
     }
   };
-  pipelined_row_loop(b, {kRegM, kRegB, kRegK}, rows, qr, p.quantize_set,
-                     {{kRegX, lay.inputs[0], uint64_t{k} * db}},
-                     {{kRegY, lay.xq_dram, p.xq_dram_row}}, tile);
+  if (lay.quantized_by < 0) {
+    pipelined_row_loop(b, {kRegM, kRegB, kRegK}, rows, qr, p.quantize_set,
+                       {{kRegX, lay.inputs[0], uint64_t{k} * db}},
+                       {{kRegY, lay.xq_dram, p.xq_dram_row}}, tile);
+  }
   b.li(kRegWBuf, 0);
   b.li(kRegHalf, gl.wgt_half);
   if (p.overlapped) {
@@ -783,6 +799,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const uint64_t x0 =
       allocate(uint64_t{T} * (token_input ? 4 : model.layers.front().in_features * db));
   std::vector<LayerLayout> layouts;
+  // weights_outer layers' quantized rows in DRAM, by input tensor and width: the layer whose
+  // quantize pass wrote them (later ones reading the same input share them).
+  std::map<std::pair<int32_t, uint32_t>, int32_t> quantized_inputs;
   out.dram_rate = hw::dram_rate(hw.dram);
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
@@ -869,6 +888,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;
       mc.rows_outer_tiling = lay.tiling;
+      const auto quantized = quantized_inputs.find({inputs_of(l, li).front(), l.in_features});
+      mc.quantized_rows_shared = quantized != quantized_inputs.end();
       check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
       lay.mapping = map_linear({rows, l.out_features, l.in_features, l.has_bias}, mc, l.mapping);
       if (lay.mapping.candidates == 0) {
@@ -888,8 +909,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
       lay.const_dram = allocate(kNumConsts * vb);
       if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
-      if (lay.mapping.order == LoopOrder::kWeightsOuter)
+      if (lay.mapping.order == LoopOrder::kWeightsOuter && mc.quantized_rows_shared &&
+          layouts[static_cast<size_t>(quantized->second)].mapping.outer.xq_dram_row ==
+              lay.mapping.outer.xq_dram_row) {
+        lay.quantized_by = quantized->second;
+        lay.xq_dram = layouts[static_cast<size_t>(lay.quantized_by)].xq_dram;
+      } else if (lay.mapping.order == LoopOrder::kWeightsOuter) {
         lay.xq_dram = allocate(uint64_t{rows} * lay.mapping.outer.xq_dram_row);
+        quantized_inputs[{inputs_of(l, li).front(), l.in_features}] = static_cast<int32_t>(li);
+      }
     }
     if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm)
       lay.gain_dram = allocate(uint64_t{l.out_features} * vb);
@@ -916,6 +944,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         plan.quantize_rows = lay.mapping.outer.quantize_rows;
         plan.epilogue_rows = lay.mapping.outer.epilogue_rows;
         plan.epilogue_overlapped = lay.mapping.outer.overlapped;
+        if (lay.quantized_by >= 0)
+          plan.quantized_rows_of = model.layers[static_cast<size_t>(lay.quantized_by)].name;
       }
     }
     plan.n_tile = lay.tiling.n_tile;

@@ -264,8 +264,10 @@ struct Scorer {
     const uint64_t supers = ceil_div(s.m, p.super_rows), blocks = ceil_div(s.n, nb);
     const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
     const uint64_t streamed = supers * weight_bytes(m.tiling) + blocks * rows_k * ab;
-    m.dram_bytes = kNumConstBytes * vb                                     // constants
-                   + rows_k * c.tensor_bytes + rows_k * ab + factor_bytes  // quantize pass
+    const uint64_t quantize_bytes =
+        c.quantized_rows_shared ? 0 : rows_k * c.tensor_bytes + rows_k * ab + factor_bytes;
+    m.dram_bytes = kNumConstBytes * vb                               // constants
+                   + quantize_bytes                                  // quantize pass
                    + streamed                                        // weights, quantized rows
                    + factor_bytes                                    // factors
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
@@ -279,11 +281,14 @@ struct Scorer {
       const double work = quantize_work(r);
       return p.quantize_set ? std::max(work, load + store) : load + work + store;
     };
-    double cycles = setup() + static_cast<double>(over_rows(s.m, p.quantize_rows, [&](uint32_t r) {
-                      return static_cast<uint64_t>(quantize_tile(r));
-                    }));
-    if (p.quantize_set)
-      cycles += transfer(uint64_t{std::min(s.m, p.quantize_rows)} * s.k * c.tensor_bytes);
+    double cycles = setup();
+    if (!c.quantized_rows_shared) {
+      cycles += static_cast<double>(over_rows(s.m, p.quantize_rows, [&](uint32_t r) {
+        return static_cast<uint64_t>(quantize_tile(r));
+      }));
+      if (p.quantize_set)
+        cycles += transfer(uint64_t{std::min(s.m, p.quantize_rows)} * s.k * c.tensor_bytes);
+    }
     // Per super tile, its blocks: each epilogue inline after its block; or overlapped, under
     // the next block's first gemm (what it does not cover is exposed), and the last one after
     // the last block.

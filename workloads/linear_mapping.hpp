@@ -6,8 +6,9 @@
 //                  weight tile streamed past them (tiling.hpp); the weights cross DRAM once per
 //                  tile of rows. What the SRAMs hold bounds m_tile: a row's input, quantized
 //                  input and output, and its accumulators for every output.
-//   weights_outer  first a quantize pass writes every row, quantized (integer kinds: its factor
-//                  after it), to a DRAM scratch; then for each super tile of rows whose
+//   weights_outer  first a quantize pass writes every row, quantized (integer kinds: its absmax
+//                  after it), to a DRAM scratch, which later weights_outer layers reading the
+//                  same input share; then for each super tile of rows whose
 //                  accumulators for one output block fit the accumulator SRAM, each output
 //                  block streams its weight tiles once, each with the quantized rows' slice of
 //                  the tile's inputs, and converts and stores the block. The weights cross
@@ -69,6 +70,9 @@ struct MapperContext {
   bool act_port_shared = true;          // the array and the vector unit share its one port
   MappingObjective objective = MappingObjective::kLatency;
   MapperCosts costs;
+  // weights_outer: an earlier layer's quantize pass wrote these rows to DRAM (the same input,
+  // quantized alike), so this layer has none of its own.
+  bool quantized_rows_shared = false;
   // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
   uint32_t rows_outer_m_tile = 0;
   WeightTiling rows_outer_tiling;

@@ -55,6 +55,7 @@ struct LayerPlan {
   // block's epilogue runs under the next block's first gemm.
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
   bool epilogue_overlapped = false;
+  std::string quantized_rows_of;  // weights_outer: the layer whose quantize pass it shares
   // Vector layers: the sets of tile buffers their row loop pipelines over (1: tiles in turn),
   // and how many rows each row runs as (element-wise layers; m_tile counts those rows).
   uint32_t buffer_sets = 0, row_split = 1;

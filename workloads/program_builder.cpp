@@ -212,7 +212,7 @@ void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint
     b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.c127), true, 1, m);
     b.vbin(VectorBinary::kMul, scaled, xv, at(q.q, vb), true, m, k);
     b.vcvt(xq, ElemType::kAct, scaled, ElemType::kVec, m, k);
-    b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.scale), true, 1, m);
+    if (q.factors) b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.scale), true, 1, m);
   } else {
     b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);
   }

@@ -121,6 +121,7 @@ struct QuantizeBuffers {
   uint64_t c127 = 0, scale = 0;         // the constants 127 and s / 127 (s: the weights' scale)
   unsigned base = 0;
   uint64_t scaled = kInPlace;  // where the rows x 127/absmax go (row stride xv_row)
+  bool factors = true;         // integer kinds: form each row's factor at f
 };
 // Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s / 127; other kinds: rounding to
 // the activation format. vb: bytes of a vec element.
