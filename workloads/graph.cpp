@@ -711,9 +711,6 @@ LayerSpec split_rows(const LayerSpec& l, uint32_t split) {
   s.out_features /= split;
   return s;
 }
-bool is_elementwise(LayerKind k) {
-  return k == LayerKind::kActivation || k == LayerKind::kAdd || k == LayerKind::kMul;
-}
 
 // A vector layer's layout: tiles as large as one set of buffers allows, run in turn, or as
 // large as two sets allow, pipelined; an element-wise layer of several rows may also run each
@@ -749,37 +746,38 @@ SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, u
     return plan_sram(l, mt, vb, g, sets);
   };
   if (want.buffer_sets != 0) return layout(want.buffer_sets);
-  SramPlan best = layout(1);
-  if (rows < 2) return best;
-  const auto cycles = [&](const SramPlan& s) {
-    ProgramBuilder trial;
-    const LayerSpec shape = split_rows(l, s.row_split);
-    emit_vector_layer(trial, lay, s, shape, rows * s.row_split, y_dram, storage);
-    trial.halt();
-    return hw::estimate_program(hw, trial.program(), dram_bytes, rate).cycles;
-  };
-  hw::Cycles best_cycles = cycles(best);
-  const auto consider = [&](const SramPlan& s) {
-    const hw::Cycles c = cycles(s);
-    if (c < best_cycles) {
-      best = s;
-      best_cycles = c;
-    }
-  };
-  if (plan_sram(l, 1, vb, g, 2).act_end <= g.act_cap) consider(layout(2));
-  if (want.rows != 0 || !is_elementwise(l.kind)) return best;
+  // The candidates in order of preference among equals: one set, two; whole rows, then split.
+  std::vector<SramPlan> candidates = {layout(1)};
+  if (rows > 1 && plan_sram(l, 1, vb, g, 2).act_end <= g.act_cap) candidates.push_back(layout(2));
   constexpr uint32_t kMaxSplit = 8;
-  for (uint32_t split = 2; split <= kMaxSplit; split *= 2) {
+  const bool may_split = rows > 1 && want.rows == 0 && is_elementwise(l.kind);
+  for (uint32_t split = 2; may_split && split <= kMaxSplit; split *= 2) {
     if (l.out_features % split != 0 || l.out_features / split < hw.vector_unit.lanes) break;
     const LayerSpec shape = split_rows(l, split);
     for (uint32_t sets = 1; sets <= 2; ++sets) {
       if (plan_sram(shape, 1, vb, g, sets).act_end > g.act_cap) continue;
-      SramPlan s = fit_sram(shape, index, rows * split, vb, g, sets);
-      s.row_split = split;
-      consider(s);
+      candidates.push_back(fit_sram(shape, index, rows * split, vb, g, sets));
+      candidates.back().row_split = split;
     }
   }
-  return best;
+  if (candidates.size() == 1) return candidates.front();
+  const auto cycles = [&](const SramPlan& s) {
+    ProgramBuilder trial;
+    emit_vector_layer(trial, lay, s, split_rows(l, s.row_split), rows * s.row_split, y_dram,
+                      storage);
+    trial.halt();
+    return hw::estimate_program(hw, trial.program(), dram_bytes, rate).cycles;
+  };
+  size_t best = 0;
+  hw::Cycles best_cycles = cycles(candidates.front());
+  for (size_t i = 1; i < candidates.size(); ++i) {
+    const hw::Cycles c = cycles(candidates[i]);
+    if (c < best_cycles) {
+      best = i;
+      best_cycles = c;
+    }
+  }
+  return candidates[best];
 }
 
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,

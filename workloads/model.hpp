@@ -117,29 +117,36 @@ enum class LayerKind : uint8_t {
 
 // What a layer kind is beside its enumerator: its workload `type` and where it runs. The table
 // is in enum order (checked below); the names come from it.
+// How a kind's work divides over rows: not at all (the MAC array's kinds, recurrences,
+// attention over a memory), by rows (each output row from its own input rows: a vector layer,
+// whose mapping is its rows per tile and its sets of buffers), or by elements (a vector layer
+// whose rows may also run as several shorter ones).
+enum class RowWork : uint8_t { kNone, kRows, kElements };
+
 struct LayerKindInfo {
   LayerKind kind;
   const char* name;     // the layer `type` of a workload
   bool uses_mac_array;  // runs (partly) on the MAC array; the others on the vector unit and DMA
   bool recurrent;       // a recurrence over timesteps (workloads/recurrent.hpp)
+  RowWork row_work;
 };
 
 // clang-format off
 inline constexpr LayerKindInfo kLayerKinds[] = {
-  {LayerKind::kBitLinear,    "bitlinear",     true,  false},
-  {LayerKind::kLinear,       "linear",        true,  false},
-  {LayerKind::kLstm,         "lstm",          true,  true},
-  {LayerKind::kGru,          "gru",           true,  true},
-  {LayerKind::kAttention,    "attention",     true,  false},
-  {LayerKind::kRmsNorm,      "rmsnorm",       false, false},
-  {LayerKind::kLayerNorm,    "layernorm",     false, false},
-  {LayerKind::kActivation,   "activation",    false, false},
-  {LayerKind::kAdd,          "add",           false, false},
-  {LayerKind::kMul,          "mul",           false, false},
-  {LayerKind::kEmbedding,    "embedding",     false, false},
-  {LayerKind::kPool,         "pool",          false, false},
-  {LayerKind::kMlpAttention, "mlp_attention", false, false},
-  {LayerKind::kRope,         "rope",          false, false},
+  {LayerKind::kBitLinear,    "bitlinear",     true,  false, RowWork::kNone},
+  {LayerKind::kLinear,       "linear",        true,  false, RowWork::kNone},
+  {LayerKind::kLstm,         "lstm",          true,  true,  RowWork::kNone},
+  {LayerKind::kGru,          "gru",           true,  true,  RowWork::kNone},
+  {LayerKind::kAttention,    "attention",     true,  false, RowWork::kNone},
+  {LayerKind::kRmsNorm,      "rmsnorm",       false, false, RowWork::kRows},
+  {LayerKind::kLayerNorm,    "layernorm",     false, false, RowWork::kRows},
+  {LayerKind::kActivation,   "activation",    false, false, RowWork::kElements},
+  {LayerKind::kAdd,          "add",           false, false, RowWork::kElements},
+  {LayerKind::kMul,          "mul",           false, false, RowWork::kElements},
+  {LayerKind::kEmbedding,    "embedding",     false, false, RowWork::kRows},
+  {LayerKind::kPool,         "pool",          false, false, RowWork::kRows},
+  {LayerKind::kMlpAttention, "mlp_attention", false, false, RowWork::kNone},
+  {LayerKind::kRope,         "rope",          false, false, RowWork::kRows},
 };
 // clang-format on
 
@@ -160,11 +167,9 @@ constexpr const LayerKindInfo& layer_kind_info(LayerKind k) {
 inline const char* to_string(LayerKind k) { return layer_kind_info(k).name; }
 inline bool is_recurrent(LayerKind k) { return layer_kind_info(k).recurrent; }
 inline bool uses_mac_array(LayerKind k) { return layer_kind_info(k).uses_mac_array; }
-// Run by the vector unit alone over tiles of rows, each output row from its own input rows
-// (rmsnorm, layernorm, activation, add, mul, rope, pool, embedding): a vector layer, whose
-// mapping is its rows per tile and its sets of buffers.
-inline bool is_vector_layer(LayerKind k) {
-  return !uses_mac_array(k) && !is_recurrent(k) && k != LayerKind::kMlpAttention;
+inline bool is_vector_layer(LayerKind k) { return layer_kind_info(k).row_work != RowWork::kNone; }
+inline bool is_elementwise(LayerKind k) {
+  return layer_kind_info(k).row_work == RowWork::kElements;
 }
 
 // The workload JSON's names, in enum order (the layer `type`, the attention `mode`).

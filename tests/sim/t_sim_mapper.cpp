@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -60,6 +61,16 @@ std::string slurp(const std::filesystem::path& p) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// The output tensors a run dumped into `dir` (--dump), by file name: their bytes.
+std::map<std::string, std::string> dumped_outputs(const std::string& dir) {
+  std::map<std::string, std::string> outputs;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    const std::string name = f.path().filename().string();
+    if (name.find("output") != std::string::npos) outputs[name] = slurp(f.path());
+  }
+  return outputs;
 }
 
 // Runs `workload` with a --mapping file of `entries` (layer name -> its mapping).
@@ -141,10 +152,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         if (overlapped && l["mapping"]["rows"]["epilogue"] < l["mapping"]["rows"]["super_tile"])
           ++overlapped_chunked;
       }
-      for (const auto& f : std::filesystem::directory_iterator(options.dump_dir)) {
-        const std::string name = f.path().filename().string();
-        if (name.find("output") != std::string::npos) outputs[variant][name] = slurp(f.path());
-      }
+      outputs[variant] = dumped_outputs(options.dump_dir);
     }
     if (!legal) continue;
     REQUIRE(outputs["rows_outer"].size() == 3 * 2);  // each layer's patterns and values
@@ -586,10 +594,7 @@ TEST_CASE(
       }
       REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
       reports[variant] = r;
-      for (const auto& f : std::filesystem::directory_iterator(options.dump_dir)) {
-        const std::string name = f.path().filename().string();
-        if (name.find("output") != std::string::npos) outputs[variant][name] = slurp(f.path());
-      }
+      outputs[variant] = dumped_outputs(options.dump_dir);
     }
     if (!reports.count("one")) continue;
     REQUIRE(outputs["one"].size() == 6 * 2);  // each layer's patterns and values
