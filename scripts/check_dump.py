@@ -67,14 +67,15 @@ def attention(layer, stem, x, new_kv=None):
     k = np.load(stem + "_keys_f32.npy").astype(np.float64)
     v = np.load(stem + "_values_f32.npy").astype(np.float64)
     T, L = x.shape[0], layer["positions"]
-    if new_kv is not None:
-        c = layer["context"]
-        k[:, c:c + T] = new_kv[0].reshape(T, kv_heads, d).transpose(1, 0, 2)
-        v[:, c:c + T] = new_kv[1].reshape(T, kv_heads, d).transpose(1, 0, 2)
+    if new_kv is not None:  # the tokens' keys and values after the context, or cross's memory
+        n = new_kv[0].shape[0]
+        c = 0 if layer["mode"] == "cross" else layer["context"]
+        k[:, c:c + n] = new_kv[0].reshape(n, kv_heads, d).transpose(1, 0, 2)
+        v[:, c:c + n] = new_kv[1].reshape(n, kv_heads, d).transpose(1, 0, 2)
     q = x.reshape(T, heads, d)
     out = np.zeros((T, heads, d))
     for t in range(T):
-        visible = L if layer["mode"] == "decode" else layer["context"] + t + 1
+        visible = layer["context"] + t + 1 if layer["mode"] == "prefill" else L
         for h in range(heads):
             g = h // (heads // kv_heads)
             s = k[g, :visible] @ q[t, h] / np.sqrt(d)
@@ -108,8 +109,11 @@ def graph_layer(layer, stem, xs):
     if kind == "activation":
         return ACTIVATIONS[layer["function"]](x)
     if kind == "mlp_attention":  # softmax over positions of v . tanh(K'_s + q), times M
-        keys = np.load(stem + "_keys_f32.npy").astype(np.float64)
-        memory = np.load(stem + "_memory_f32.npy").astype(np.float64)
+        if len(xs) == 3:  # the memory from the graph
+            keys, memory = xs[1], xs[2]
+        else:
+            keys = np.load(stem + "_keys_f32.npy").astype(np.float64)
+            memory = np.load(stem + "_memory_f32.npy").astype(np.float64)
         v = np.load(stem + "_v_f32.npy").astype(np.float64)
         scores = np.tanh(keys[None, :, :] + x[:, None, :]) @ v
         p = np.exp(scores - scores.max(axis=1, keepdims=True))
@@ -133,14 +137,15 @@ def graph_layer(layer, stem, xs):
 def main(directory):
     d = pathlib.Path(directory)
     manifest = json.loads((d / "model.json").read_text())
-    x_fp = np.load(d / "input_f32.npy").astype(np.float64)
-    model_input, outputs = x_fp, []
+    model_inputs = [np.load(d / i["file"]).astype(np.float64) for i in manifest["inputs"]]
+    outputs = []
     bad = 0
     for layer in manifest["layers"]:
         stem = str(d / layer["stem"])
         kind = layer["type"]
         line = f"{layer['stem']} ({kind})"
-        xs = [model_input if i < 0 else outputs[i] for i in layer["inputs"]]  # the outputs it names
+        # the outputs it names; model input i is -1 - i
+        xs = [model_inputs[-1 - i] if i < 0 else outputs[i] for i in layer["inputs"]]
         x_fp = xs[0]
         if kind in ("bitlinear", "linear"):
             if kind == "bitlinear":
@@ -154,7 +159,7 @@ def main(directory):
         elif kind in ("lstm", "gru"):
             ref = recurrent(layer, stem, x_fp)
         elif kind == "attention":
-            ref = attention(layer, stem, x_fp, xs[1:] if len(xs) == 3 else None)
+            ref = attention(layer, stem, x_fp, None if len(xs) == 1 else (xs[1], xs[-1]))
         else:
             ref = graph_layer(layer, stem, xs)
         dumped_ref = pathlib.Path(stem + "_reference_fp32.npy")

@@ -236,11 +236,15 @@ SPEECH = ("posit study (seed 003): speech model {n}; assumed, which the seed doe
           "untrained weights drawn as PyTorch initializes them (nn.GRU, nn.LSTM: U(-k, k), k = "
           "1/sqrt(hidden); nn.Linear: k = 1/sqrt(in_features); nn.Embedding: N(0, 1)), where "
           "the seed's trained weights span [-{w}, {w}]")
-DECODER = (f"; the decoder runs teacher-forced over a {TARGET}-character transcript "
-           f"({CHARS} characters assumed), layer by layer: without OpenNMT's input feeding "
-           "(the previous step's attentional vector as input), which a layer-by-layer graph "
-           "cannot chain; its memory holds seeded stand-ins for the encoder's outputs (the "
+TEACHER_FORCED = (f"; the decoder runs teacher-forced over a {TARGET}-character transcript "
+                  f"({CHARS} characters assumed), layer by layer: without OpenNMT's input "
+                  "feeding (the previous step's attentional vector as input), which a "
+                  "layer-by-layer graph cannot chain; ")
+DECODER = (TEACHER_FORCED + "its memory holds seeded stand-ins for the encoder's outputs (the "
            "encoder is its own workload); the projections' biases are left out")
+WHOLE = (TEACHER_FORCED + "its memory is the encoder's output in the same graph (model input "
+         "\"input\": the frames; \"characters\": the transcript's ids); the projections' biases "
+         "are left out")
 
 
 def speech_models():
@@ -299,6 +303,21 @@ def speech_models():
                                   f"encoder's {positions1} pooled frames of 1024",
                                 w=2.5, assumed="the attention's dimension 512") + DECODER,
         "tokens": TARGET, "layers": dec1})
+    # The whole model: the decoder's embedding reads the characters, its attention the
+    # encoder's projected keys (attention_keys) and memory (gru3).
+    whole1 = dec1[:3] + [{"type": "mlp_attention", "name": "attention",
+                          "inputs": ["attention_query", "attention_keys", "gru3"],
+                          "weights": memory}] + dec1[4:]
+    whole1[0] = dict(whole1[0], inputs=["characters"])
+    write("speech_gru_4x1024_whole", {
+        "name": "speech-gru-4x1024-whole",
+        "source": SPEECH.format(n="1, whole: the encoder (4 bidirectional GRU layers of 1024, "
+                                  "2 poolings) and the decoder (1 GRU of 512 with MLP attention "
+                                  f"over the encoder's {positions1} pooled frames)",
+                                w=2.5, assumed="the poolings after layers 0 and 1, the "
+                                               "attention's dimension 512") + WHOLE,
+        "tokens": FRAMES, "input": uniform(1, 1),
+        "inputs": {"characters": {"tokens": TARGET}}, "layers": enc1 + whole1})
 
     # Model 2: 5 LSTM layers of 800, 4 poolings; a 2-layer LSTM decoder of 512 with general
     # (Luong) attention: score h^T W_a m, no scaling, the memory as both keys and values.
@@ -330,6 +349,18 @@ def speech_models():
                                 w=2, assumed=f"the memory's {positions2} positions (the "
                                              "frames after 4 poolings)") + DECODER,
         "tokens": TARGET, "layers": dec2})
+    # The whole model: the decoder's attention reads the encoder's last layer as its memory.
+    attention2 = {k: v for k, v in dec2[4].items() if k not in ("context", "weights")}
+    whole2 = [dict(dec2[0], inputs=["characters"])] + dec2[1:4] + \
+        [dict(attention2, inputs=["attention_query", "lstm4"])] + dec2[5:]
+    write("speech_lstm_5x800_whole", {
+        "name": "speech-lstm-5x800-whole",
+        "source": SPEECH.format(n="2, whole: the encoder (5 LSTM layers of 800, 4 poolings) and "
+                                  "the decoder (2 LSTM layers of 512 with general attention, "
+                                  f"h^T W_a m, over the encoder's {positions2} pooled frames)",
+                                w=2, assumed="a pooling between each two layers") + WHOLE,
+        "tokens": FRAMES, "input": uniform(1, 1),
+        "inputs": {"characters": {"tokens": TARGET}}, "layers": enc2 + whole2})
 
 if __name__ == "__main__":
     main()

@@ -828,35 +828,52 @@ void read_named_tensors(ObjectReader&& r, const std::string& workload_file,
 }
 
 // A graph layer's wiring and its own fields; the widths follow from its inputs.
+//
+// Inputs name earlier layers or the model's inputs ("input", or a name of the workload's
+// `inputs`). Attention over a memory also reads it: cross attention q and a memory (its keys
+// and values) or q, k and v; mlp_attention q, the memory's keys and the memory. A memory's
+// rows are the layer's context.
 void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec& model,
                       workloads::LayerSpec& spec) {
   using workloads::LayerKind;
   const std::vector<workloads::LayerSpec>& earlier = model.layers;
-  spec.rows = model.tokens;
-  if (spec.kind == LayerKind::kEmbedding) {
-    if (index != 0) l.error("type", "an embedding layer reads the token ids: it must be layer 0");
+  spec.rows = model.tokens();
+  const bool embedding = spec.kind == LayerKind::kEmbedding;
+  if (embedding) {
     spec.vocab = l.u32_required("vocab", 1, 1u << 24, "tokens", "embedding: rows of the table");
     spec.out_features =
         l.u32_required("out_features", 1, 1 << 20, "", "embedding: the width of a row");
-    spec.in_features = 1;  // one token id per row of the model's input
-    spec.inputs = {-1};
-    return;
+    spec.in_features = 1;  // one token id per row of a model input
   }
   const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
   const bool cross =
       spec.kind == LayerKind::kAttention && spec.mode == workloads::AttentionMode::kCross;
-  // Attention other than cross reads q, k and v (appending the tokens' keys and values to its
-  // cache), or q alone (its cache holds them).
-  const bool attention = spec.kind == LayerKind::kAttention && !cross;
-  const size_t arity = binary ? 2 : 1;
+  const bool mlp = spec.kind == LayerKind::kMlpAttention;
+  // The input counts a kind accepts, and what to say when a layer gives another.
+  std::vector<size_t> arities = {binary ? size_t{2} : size_t{1}};
+  std::string expected = std::string("expected an array of ") + (binary ? "two" : "one") +
+                         " layer name" + (binary ? "s" : "") + " (or \"input\", or a model input)";
+  if (spec.kind == LayerKind::kAttention && !cross) {
+    arities = {1, 3};
+    expected =
+        "expected an array of three layer names, q, k and v, or of one, q (the cache "
+        "holding the tokens' keys and values)";
+  } else if (cross) {
+    arities = {1, 2, 3};
+    expected =
+        "expected an array of one layer name, q (the memory is the layer's data), two, q "
+        "and the memory (its keys and values), or three, q, k and v";
+  } else if (mlp) {
+    arities = {1, 3};
+    expected =
+        "expected an array of one layer name, q (the memory is the layer's data), or "
+        "three, q, the memory's keys and the memory";
+  }
   if (l.has("inputs")) {
     const Json* raw = l.raw("inputs");
-    if (!raw->is_array() || (raw->size() != arity && !(attention && raw->size() == 3))) {
-      l.error("inputs", attention
-                            ? "expected an array of three layer names, q, k and v, or of one, q "
-                              "(the cache holding the tokens' keys and values)"
-                            : std::string("expected an array of ") + (binary ? "two" : "one") +
-                                  " layer name" + (binary ? "s" : "") + " (or \"input\")");
+    if (!raw->is_array() ||
+        std::find(arities.begin(), arities.end(), raw->size()) == arities.end()) {
+      l.error("inputs", expected);
       return;
     }
     for (const Json& name : *raw) {
@@ -865,14 +882,17 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
         return;
       }
       const std::string n = name.get<std::string>();
-      if (n == "input") {
-        spec.inputs.push_back(-1);
+      const auto input = std::find_if(model.inputs.begin(), model.inputs.end(),
+                                      [&](const workloads::ModelInput& x) { return x.name == n; });
+      if (input != model.inputs.end()) {
+        spec.inputs.push_back(
+            workloads::model_input_ref(static_cast<size_t>(input - model.inputs.begin())));
         continue;
       }
       const auto it = std::find_if(earlier.begin(), earlier.end(),
                                    [&](const workloads::LayerSpec& e) { return e.name == n; });
       if (it == earlier.end()) {
-        l.error("inputs", "no earlier layer is named \"" + n + "\"");
+        l.error("inputs", "no earlier layer or model input is named \"" + n + "\"");
         return;
       }
       spec.inputs.push_back(static_cast<int32_t>(it - earlier.begin()));
@@ -883,26 +903,71 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
   } else {
     spec.inputs.push_back(static_cast<int32_t>(index) - 1);
   }
-  // The width of each input: the model's input is as wide as layer 0's in_features.
+  if (embedding) {
+    if (spec.inputs.front() >= 0) {
+      l.error("inputs", "an embedding reads token ids: its input must be a model input (" +
+                            std::string(index == 0 ? "" : "layer 0 reads \"input\" by default; ") +
+                            "name one in `inputs`)");
+      return;
+    }
+    spec.rows = model.rows_of(spec.inputs.front());
+    return;
+  }
+  // The width of each input: a layer's output, or a model input as wide as its first reader
+  // takes it (a vector layer reading it first gives its width as in_features).
   std::vector<uint32_t> widths;
-  for (int32_t in : spec.inputs) {
+  for (size_t j = 0; j < spec.inputs.size(); ++j) {
+    const int32_t in = spec.inputs[j];
     if (in >= 0) {
       widths.push_back(earlier[static_cast<size_t>(in)].out_features);
-    } else if (index > 0) {
-      widths.push_back(earlier.front().in_features);
+      continue;
+    }
+    const size_t input = workloads::model_input_index(in);
+    if (model.first_reader(input).layer) {
+      if (model.token_input(input)) {
+        l.error("inputs", "model input \"" + model.inputs[input].name +
+                              "\" holds token ids (an embedding reads it); only embeddings may "
+                              "read it");
+        return;
+      }
+      widths.push_back(model.input_width(input));
+    } else if (mlp && j > 0) {  // the memory's keys are as wide as q; the memory: out_features
+      widths.push_back(j == 1 ? widths[0]
+                              : l.u32_required("out_features", 1, 1 << 20, "",
+                                               "mlp_attention: the memory's width, the output's"));
     } else if (spec.in_features == 0) {
-      spec.in_features =
-          l.u32_required("in_features", 1, 1 << 20, "", "the model input's width (layer 0)");
+      spec.in_features = l.u32_required("in_features", 1, 1 << 20, "",
+                                        "the width of the model input it reads first");
       widths.push_back(spec.in_features);
     } else {
-      widths.push_back(spec.in_features);
+      widths.push_back(workloads::input_width(spec, j));
     }
   }
+  // A memory (the inputs after q of attention over one): its rows are the layer's context.
+  const uint32_t memory_rows = spec.inputs.size() > 1 ? model.rows_of(spec.inputs[1]) : 0;
+  if ((cross || mlp) && spec.inputs.size() > 1) {
+    for (size_t j = 2; j < spec.inputs.size(); ++j) {
+      if (model.rows_of(spec.inputs[j]) != memory_rows) {
+        l.error("inputs", "input " + std::to_string(j) + " has " +
+                              std::to_string(model.rows_of(spec.inputs[j])) +
+                              " rows, the memory's keys " + std::to_string(memory_rows) +
+                              ": keys and values must have the same positions");
+      }
+    }
+    if (cross && spec.context != 0 && spec.context != memory_rows) {
+      l.error("context", "the memory (input 1) has " + std::to_string(memory_rows) +
+                             " rows; context must equal them or be left out");
+    }
+    if (cross) spec.context = memory_rows;
+  }
+  if (cross && spec.context == 0)
+    l.error("context", "cross attention needs a memory: expected at least 1 position");
   // Rows: every input's (they must agree), divided by a pool's stride.
   std::vector<uint32_t> rows;
   for (int32_t in : spec.inputs) rows.push_back(model.rows_of(in));
   spec.rows = rows[0];
-  for (size_t j = 1; j < rows.size(); ++j) {
+  const size_t row_inputs = cross || mlp ? 1 : rows.size();  // a memory has its own rows
+  for (size_t j = 1; j < row_inputs; ++j) {
     if (rows[j] != rows[0]) {
       l.error("inputs", "input " + std::to_string(j) + " has " + std::to_string(rows[j]) +
                             " rows, input 0 " + std::to_string(rows[0]) +
@@ -919,23 +984,16 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     }
     spec.rows = std::max<uint32_t>(1, rows[0] / spec.stride);
   }
-  if (spec.kind == LayerKind::kAttention && spec.inputs.size() == 1) {
-    if (widths[0] != spec.in_features) {
-      l.error("inputs", "input 0, q (heads x head_dim), must be " +
-                            std::to_string(spec.in_features) + " wide; it is " +
-                            std::to_string(widths[0]));
-    }
-    return;
-  }
-  if (attention) {
-    const uint32_t kv = spec.kv_heads * spec.head_dim;
-    const std::vector<uint32_t> expected = {spec.in_features, kv, kv};
-    static const char* const kRoles[] = {"q (heads x head_dim)", "k (kv_heads x head_dim)",
-                                         "v (kv_heads x head_dim)"};
-    for (size_t j = 0; j < 3; ++j) {
-      if (widths[j] != expected[j]) {
-        l.error("inputs", std::string("input ") + std::to_string(j) + ", " + kRoles[j] +
-                              ", must be " + std::to_string(expected[j]) + " wide; it is " +
+  if (spec.kind == LayerKind::kAttention) {
+    const bool memory = spec.inputs.size() == 2;
+    for (size_t j = 0; j < spec.inputs.size(); ++j) {
+      static const char* const kRoles[] = {"q (heads x head_dim)", "k (kv_heads x head_dim)",
+                                           "v (kv_heads x head_dim)"};
+      const std::string role = memory && j == 1 ? "the memory (kv_heads x head_dim)" : kRoles[j];
+      const uint32_t expected_width = workloads::input_width(spec, j);
+      if (widths[j] != expected_width) {
+        l.error("inputs", "input " + std::to_string(j) + ", " + role + ", must be " +
+                              std::to_string(expected_width) + " wide; it is " +
                               std::to_string(widths[j]));
       }
     }
@@ -966,7 +1024,22 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     }
     spec.head_dim = spec.in_features / spec.heads;
   }
-  if (spec.kind == LayerKind::kMlpAttention) {
+  if (mlp && spec.inputs.size() == 3) {  // the memory from the graph gives both
+    if (widths[1] != spec.in_features) {
+      l.error("inputs", "input 1, the memory's keys, must be as wide as q (" +
+                            std::to_string(spec.in_features) + "); it is " +
+                            std::to_string(widths[1]));
+    }
+    spec.context = l.u32("context", memory_rows, 1, 4095, "positions",
+                         "mlp_attention: positions of the memory (its keys and values)");
+    spec.out_features = l.u32("out_features", widths[2], 1, 1 << 20, "",
+                              "mlp_attention: the memory's width, the output's");
+    if (spec.context != memory_rows || spec.out_features != widths[2]) {
+      l.error(spec.context != memory_rows ? "context" : "out_features",
+              "the memory's inputs give it " + std::to_string(memory_rows) + " positions of " +
+                  std::to_string(widths[2]) + "; leave it out or give the same");
+    }
+  } else if (mlp) {
     spec.context = l.u32_required("context", 1, 4095, "positions",
                                   "mlp_attention: positions of the memory (its keys and values)");
     spec.out_features = l.u32_required("out_features", 1, 1 << 20, "",
@@ -994,7 +1067,23 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   w.file = file;
   workloads::ModelSpec& m = w.model;
   m.name = root.string_required("name", "name of the workload");
-  m.tokens = root.u32("tokens", m.tokens, 1, 65535, "tokens", "tokens processed together (M)");
+  m.inputs.front().rows =
+      root.u32("tokens", m.tokens(), 1, 65535, "tokens", "rows of the model input \"input\" (M)");
+  // Further model inputs, by name: their rows now (the layers' rows follow from them), their
+  // values once the layers have given their widths.
+  std::vector<ObjectReader> more_inputs;
+  ObjectReader named = root.object("inputs",
+                                   "further model inputs by name (an encoder's frames and a "
+                                   "decoder's characters), each read by the layers naming it");
+  for (const std::string& name : named.keys()) {
+    ObjectReader in = named.object(name, "a model input: its rows and values");
+    workloads::ModelInput& input = m.inputs.emplace_back();
+    input.name = name;
+    input.rows = in.u32_required("tokens", 1, 65535, "rows", "the input's rows");
+    if (name == "input") named.error(name, "\"input\" names the model's first input");
+    more_inputs.push_back(std::move(in));
+  }
+  named.finish();
   (void)root.string("source", "", "where the model's shapes come from (kept in the report)");
   m.objective = static_cast<workloads::MappingObjective>(
       root.choice("objective", static_cast<size_t>(m.objective),
@@ -1039,6 +1128,10 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
           "activations); the cell computes in the vector unit's format");
     }
     spec.name = l.string("name", "layer" + std::to_string(i), "layer name in reports");
+    if (std::any_of(m.inputs.begin(), m.inputs.end(),
+                    [&](const workloads::ModelInput& x) { return x.name == spec.name; })) {
+      l.error("name", "\"" + spec.name + "\" names a model input; a layer needs its own name");
+    }
     l.describe_default("name", "`\"layer<index>\"`");
     if (attention) {
       spec.heads = l.u32_required("heads", 1, 1024, "", "attention: query heads");
@@ -1058,8 +1151,6 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.shared_kv = l.boolean("shared_kv", false,
                                  "attention: the values are the keys (one memory, as in Luong's "
                                  "attention)");
-      if (spec.mode == workloads::AttentionMode::kCross && spec.context == 0)
-        l.error("context", "cross attention needs a memory: expected at least 1 position");
       spec.kv_in_sram = l.choice("kv_cache", 0, {"dram", "sram"},
                                  "attention: the KV cache streams from DRAM per key/value head, "
                                  "or is loaded into the weight SRAM once") == 1;
@@ -1101,7 +1192,9 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       ObjectReader wr = l.object("weights",
                                  "mlp_attention: the memory's keys K' and values M, "
                                  "and the score vector v");
-      if (wr.has("file")) {
+      if (wr.has("file") && spec.memory_from_graph()) {
+        read_named_tensors(std::move(wr), file, {{"v", {spec.in_features}, "in_features"}}, spec);
+      } else if (wr.has("file")) {
         read_named_tensors(std::move(wr), file,
                            {{"keys", {spec.context, spec.in_features}, "context, in_features"},
                             {"values", {spec.context, spec.out_features}, "context, out_features"},
@@ -1124,7 +1217,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
           (void)l.raw("biases");
         }
       } else if (from_file) {
-        const size_t positions = spec.positions(spec.rows ? spec.rows : m.tokens);
+        const size_t positions = spec.positions(spec.rows ? spec.rows : m.tokens());
         const std::string dims = "kv_heads, positions, head_dim";
         read_named_tensors(std::move(wr), file,
                            {{"keys", {spec.kv_heads, positions, spec.head_dim}, dims},
@@ -1180,29 +1273,54 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     l.finish();
     m.layers.push_back(spec);
   }
-  // The input, once layer 0 gives its shape: tokens x in_features, or an embedding's token ids.
-  const bool ids = !m.layers.empty() && m.layers.front().kind == workloads::LayerKind::kEmbedding;
-  if (ids) {
-    m.input.distribution = workloads::Distribution::kUniform;  // token ids over the vocabulary
-    m.input.low = 0;
-    m.input.high = m.layers.front().vocab;
-  }
-  const size_t in_features = m.layers.empty() ? 0 : m.layers.front().in_features;
-  ObjectReader input = root.object("input", "input activations (embedding: token ids)");
-  const std::string input_pointer = input.pointer();
-  m.input = read_source(std::move(input), m.input, file,
-                        ids ? TensorShape{{m.tokens}, "tokens"}
-                            : TensorShape{{m.tokens, in_features}, "tokens, in_features"});
-  if (ids && m.input.values) {
-    const uint32_t vocab = m.layers.front().vocab;
-    for (size_t t = 0; t < m.input.values->size(); ++t) {
-      const float id = (*m.input.values)[t];
-      if (!(id >= 0 && id < static_cast<float>(vocab) && id == std::floor(id))) {
-        doc.error(input_pointer + "/file",
-                  "token " + std::to_string(t) + "'s id is " + std::to_string(id) +
-                      "; expected an integer in [0, " + std::to_string(vocab) + ")");
-        break;
+  // The inputs' values, once their readers give their shapes: rows x width, or token ids.
+  for (size_t i = 0; i < m.inputs.size() && !m.layers.empty(); ++i) {
+    workloads::ModelInput& input = m.inputs[i];
+    ObjectReader r = i == 0 ? root.object("input",
+                                          "the values of model input \"input\" "
+                                          "(embedding: token ids)")
+                            : std::move(more_inputs[i - 1]);
+    const std::string pointer = r.pointer();
+    const workloads::ModelSpec::Reader reader = m.first_reader(i);
+    if (!reader.layer) {
+      doc.error(pointer, "no layer reads model input \"" + input.name + "\"");
+      continue;
+    }
+    const bool ids = m.token_input(i);
+    if (ids) {
+      input.source.distribution = workloads::Distribution::kUniform;  // over the vocabulary
+      input.source.low = 0;
+      input.source.high = reader.layer->vocab;
+    }
+    const size_t width = m.input_width(i);
+    input.source = read_source(std::move(r), input.source, file,
+                               ids ? TensorShape{{input.rows}, "tokens"}
+                                   : TensorShape{{input.rows, width}, "tokens, width"});
+    if (ids && input.source.values) {
+      const uint32_t vocab = reader.layer->vocab;
+      for (size_t t = 0; t < input.source.values->size(); ++t) {
+        const float id = (*input.source.values)[t];
+        if (!(id >= 0 && id < static_cast<float>(vocab) && id == std::floor(id))) {
+          doc.error(pointer + "/file", "token " + std::to_string(t) + "'s id is " +
+                                           std::to_string(id) + "; expected an integer in [0, " +
+                                           std::to_string(vocab) + ")");
+          break;
+        }
       }
+    }
+  }
+  // Every embedding reading one input of token ids has the vocabulary its ids are drawn over.
+  for (size_t li = 0; li < m.layers.size(); ++li) {
+    const workloads::LayerSpec& l = m.layers[li];
+    if (l.kind != workloads::LayerKind::kEmbedding || l.inputs.empty() || l.inputs.front() >= 0)
+      continue;  // a wiring error, reported
+    const size_t input = workloads::model_input_index(l.inputs.front());
+    if (m.first_reader(input).layer->vocab != l.vocab) {
+      doc.error("/layers/" + std::to_string(li) + "/vocab",
+                "model input \"" + m.inputs[input].name +
+                    "\" is read by embeddings of "
+                    "different vocabularies; expected " +
+                    std::to_string(m.first_reader(input).layer->vocab));
     }
   }
   root.finish();

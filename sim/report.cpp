@@ -256,7 +256,7 @@ Json build_report(const ReportInputs& in) {
 
   r["area_um2"] = area_json(energy);
 
-  const uint64_t tokens = cfg.workload.model.tokens;
+  const uint64_t tokens = cfg.workload.model.tokens();
   const uint64_t macs = counter(in.counters, "mac_array", "macs");
   const double total_j = (sums.dynamic_pj + leakage_pj + clock_pj) * 1e-12;
   const double ops = 2.0 * static_cast<double>(macs);  // a MAC is a multiply and an add
@@ -455,7 +455,7 @@ Json build_analytical_report(const SimConfig& cfg, const EnergyModel& energy,
                      "them; SRAM accesses, vector operations and instruction issue are not "
                      "included (a cycle run counts them)"}};
   r["area_um2"] = area_json(energy);
-  const uint64_t tokens = cfg.workload.model.tokens;
+  const uint64_t tokens = cfg.workload.model.tokens();
   const double peak_macs = static_cast<double>(p.mac_array.rows) * p.mac_array.cols;
   r["derived"] = {
       {"clock_mhz", p.clock_mhz},

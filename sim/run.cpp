@@ -167,6 +167,14 @@ void dump_patterns(const std::string& path, const std::vector<uint32_t>& pattern
   }
 }
 
+// Model input i's dump file: input_f32.npy, or input_<name>_f32.npy.
+std::string input_file(const workloads::ModelSpec& model, size_t i) {
+  if (i == 0) return "input_f32.npy";
+  std::string name;
+  for (char c : model.inputs[i].name) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return "input_" + name + "_f32.npy";
+}
+
 // What check_dump.py needs to recompute each layer: its kind and shapes, and the format of the
 // dumped outputs.
 Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_format) {
@@ -205,7 +213,16 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
     }
     layers.push_back(j);
   }
-  return {{"tokens", model.tokens}, {"output_format", output_format}, {"layers", layers}};
+  Json inputs = Json::array();
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    inputs.push_back({{"name", model.inputs[i].name},
+                      {"file", input_file(model, i)},
+                      {"rows", model.inputs[i].rows}});
+  }
+  return {{"tokens", model.tokens()},
+          {"inputs", inputs},
+          {"output_format", output_format},
+          {"layers", layers}};
 }
 
 // A matrix's latent values and its encoding for the MAC array (patterns, and a scale if any).
@@ -234,9 +251,11 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
     if (!manifest) throw ConfigError(dir + "/model.json", "", "cannot write the dump manifest");
   }
   const hw::PeKind kind = model.pe();
-  const size_t m = model.tokens;
-  const size_t k0 = data.input.size() / m;
-  write_npy(dir + "/input_f32.npy", NpyType::kFloat32, data.input.data(), {m, k0});
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    const size_t m = model.inputs[i].rows;
+    write_npy(dir + "/" + input_file(model, i), NpyType::kFloat32, data.inputs[i].data(),
+              {m, data.inputs[i].size() / m});
+  }
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerSpec& spec = model.layers[l];
     const workloads::LayerData& ld = data.layers[l];
@@ -259,6 +278,8 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
                                          spec.head_dim};
       dump_matrix(stem + "_keys", ld.keys, spec.pe, shape);
       dump_matrix(stem + "_values", ld.values, spec.pe, shape);
+    } else if (spec.kind == workloads::LayerKind::kMlpAttention && spec.memory_from_graph()) {
+      write_npy(stem + "_v_f32.npy", NpyType::kFloat32, ld.weights.data(), {k});
     } else if (spec.kind == workloads::LayerKind::kMlpAttention) {
       const size_t positions = spec.context;
       write_npy(stem + "_keys_f32.npy", NpyType::kFloat32, ld.keys.latent.data(), {positions, k});

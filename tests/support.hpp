@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "sim/config.hpp"
 #include "sim/run.hpp"
@@ -92,6 +94,32 @@ inline sim::Json run_both_modes(sim::SimConfig config) {
   REQUIRE(fast["counters"] == lockstep["counters"]);
   REQUIRE(mode_independent(fast) == mode_independent(lockstep));
   return fast;
+}
+
+// A safetensors file of tensors (name, dtype such as "F32", shape, raw little-endian bytes).
+struct Tensor {
+  std::string name, dtype;
+  std::vector<size_t> shape;
+  std::string bytes;
+};
+inline void write_safetensors(const std::string& path, const std::vector<Tensor>& ts) {
+  sim::Json header = sim::Json::object();
+  std::string data;
+  for (const Tensor& t : ts) {
+    header[t.name] = {{"dtype", t.dtype},
+                      {"shape", t.shape},
+                      {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
+    data += t.bytes;
+  }
+  const std::string h = header.dump();
+  std::ofstream out(path, std::ios::binary);
+  for (int i = 0; i < 8; ++i) out.put(static_cast<char>((h.size() >> (8 * i)) & 0xff));
+  out << h << data;
+}
+
+template <class T>
+std::string raw_bytes(const std::vector<T>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 
 }  // namespace nmp::test

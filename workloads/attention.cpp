@@ -475,7 +475,8 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
   p.q_row = round_up(d * ab, g.act_word);
   const auto layout = [&](uint64_t identity_bytes) {
     const uint64_t room = g.act_cap - std::min(g.act_cap, 2 * g.act_word + identity_bytes);
-    p.chunk = std::max<uint64_t>(1, std::min<uint64_t>(tokens, room / (p.v_row + p.q_row)));
+    p.chunk = std::max<uint64_t>(
+        1, std::min<uint64_t>(l.appended_positions(tokens), room / (p.v_row + p.q_row)));
     p.kv_q = round_up(p.chunk * p.v_row, g.act_word);
     p.inverse_scales = round_up(p.kv_q + p.chunk * p.q_row, g.act_word);
     p.identity = round_up(p.inverse_scales + 2 * eb, g.act_word);
@@ -537,7 +538,7 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
   at.c_dram = a.c_dram;
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint32_t L = l.positions(tokens);
-  write_cache(l, ld, L, l.appends_kv() ? l.context : L, at, geometry_of(hw), vm, image);
+  write_cache(l, ld, L, l.appends_kv() ? l.first_appended() : L, at, geometry_of(hw), vm, image);
   if (hw::is_integer(hw.mac_array.pe)) {
     put_patterns(image, a.inverse_scales_dram,
                  {vm.from_double(1.0 / ld.keys.encoded.scale[0]),
@@ -558,7 +559,8 @@ void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const La
 
 namespace {
 
-// The tokens' keys and values (rows at k and v) into the caches after the context.
+// The tokens' keys and values (rows at k and v) into the caches after the context; cross
+// attention's memory (rows at k and v) as the caches' positions.
 //
 // A cache stored so that a position is a column of its weight blocks (with the adder tree's
 // layout, the values: the new axis is their k) would take one DMA row, and so one DRAM burst,
@@ -662,8 +664,9 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   b.li(kRegQDram, k);  // the tokens' keys of this head
   b.li(kRegODram, v);  // ... and values
   const uint64_t head_loop = b.here();
-  for (uint32_t t0 = 0; t0 < tokens; t0 += static_cast<uint32_t>(p.chunk)) {
-    const auto m = static_cast<uint32_t>(std::min<uint64_t>(p.chunk, tokens - t0));
+  const uint32_t count = l.appended_positions(tokens), first = l.first_appended();
+  for (uint32_t t0 = 0; t0 < count; t0 += static_cast<uint32_t>(p.chunk)) {
+    const auto m = static_cast<uint32_t>(std::min<uint64_t>(p.chunk, count - t0));
     for (const bool keys : {true, false}) {
       b.li(kRegSram, 0);
       b.addi(kRegDram, keys ? kRegQDram : kRegODram, static_cast<int64_t>(t0 * src_row));
@@ -681,7 +684,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
                m, d);
       }
       if (transposed) transpose(m);
-      append(blocks, keys, keys ? kRegK : kRegV, l.context + t0, l.context + t0 + m);
+      append(blocks, keys, keys ? kRegK : kRegV, first + t0, first + t0 + m);
     }
   }
   for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
@@ -703,12 +706,14 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   at.c_dram = a.c_dram;
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
-  if (l.appends_kv()) append_tokens_kv(b, a, l, tokens, inputs[1], inputs[2], hw);
+  if (l.appends_kv())  // a memory alone stands for both keys and values
+    append_tokens_kv(b, a, l, tokens, inputs[1], inputs.back(), hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   emit_attention(b, l, tokens, x, at, storage, hw);
   LayerPlan plan = attention_plan(l, tokens, x, at, storage);
-  if (a.transpose_by_gemm)  // the identity gemm: d x d MACs per token and key/value head
-    plan.transpose_macs = uint64_t{l.kv_heads} * tokens * l.head_dim * l.head_dim;
+  if (a.transpose_by_gemm)  // the identity gemm: d x d MACs per appended position and kv head
+    plan.transpose_macs =
+        uint64_t{l.kv_heads} * l.appended_positions(tokens) * l.head_dim * l.head_dim;
   return plan;
 }
 
@@ -719,8 +724,8 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
   const arith::VectorMath vm(hw.vector_unit.math);
   const arith::NumberFormat& act = hw::activation_format(l.pe);
   const uint32_t L = l.positions(tokens), d = l.head_dim;
-  // The caches: the data's first `context` positions, then the tokens' keys and values as the
-  // program writes them (vec rounded to the activation format), if it appends them.
+  // The caches: the data's first positions, then the tokens' keys and values (or the memory)
+  // as the program writes them (vec rounded to the activation format), if it appends them.
   RecurrentMatrix keys = ld.keys, values = ld.values;
   const bool int_kind = hw::is_integer(l.pe);
   // vcvt to the activation format (int8: symmetric, -128 becomes -127), after the int8 caches'
@@ -730,16 +735,16 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
     const uint32_t p = act.encode(vm.value(vm.mul(x, vm.from_double(1.0 / m.encoded.scale[0]))));
     return p == 0x80 ? 0x81u : p;
   };
-  const uint32_t appended = l.appends_kv() ? tokens : 0;
+  const uint32_t appended = l.appended_positions(tokens);
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
     for (uint32_t t = 0; t < appended; ++t) {
       for (uint32_t i = 0; i < d; ++i) {
         const size_t src = (size_t{t} * l.kv_heads + kv) * d + i;
-        const size_t dst = kv_index(l, L, kv, l.context + t, i);
+        const size_t dst = kv_index(l, L, kv, l.first_appended() + t, i);
         keys.encoded.patterns[dst] = to_cache((*exact[1])[src], ld.keys);
-        values.encoded.patterns[dst] = to_cache((*exact[2])[src], ld.values);
+        values.encoded.patterns[dst] = to_cache((*exact.back())[src], ld.values);
         keys.latent[dst] = (*fp32[1])[src];
-        values.latent[dst] = (*fp32[2])[src];
+        values.latent[dst] = (*fp32.back())[src];
       }
     }
   }

@@ -787,15 +787,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const uint64_t vb = vm.element_bytes();
   const TensorStorage storage = TensorStorage::of_graph(hw);
   const uint64_t db = storage.dram_bytes;  // an element of a tensor in DRAM
-  const uint32_t T = model.tokens;
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
   RegionAllocator allocate;
-  // The model's input: rows of the activation format, or an embedding model's token ids
-  // (uint32).
-  const bool token_input = model.layers.front().kind == LayerKind::kEmbedding;
-  const uint64_t x0 =
-      allocate(uint64_t{T} * (token_input ? 4 : model.layers.front().in_features * db));
+  // The model's inputs: rows of the activation format, or token ids (uint32) an embedding reads.
+  std::vector<uint64_t> input_dram;
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    input_dram.push_back(allocate(uint64_t{model.inputs[i].rows} *
+                                  (model.token_input(i) ? 4 : model.input_width(i) * db)));
+  }
   std::vector<LayerLayout> layouts;
   // weights_outer layers' quantized rows in DRAM, by input tensor and width: the layer whose
   // quantize pass wrote them (later ones reading the same input share them).
@@ -959,19 +959,24 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     LayerPlan& plan = out.layers[li];
     plan.y_dram = allocate(uint64_t{plan.m} * plan.n * db);
     outputs_stored_as(plan, storage);
-    for (int32_t in : inputs_of(model.layers[li], li))
-      layouts[li].inputs.push_back(in < 0 ? x0 : out.layers[static_cast<size_t>(in)].y_dram);
+    for (int32_t in : inputs_of(model.layers[li], li)) {
+      layouts[li].inputs.push_back(in < 0 ? input_dram[model_input_index(in)]
+                                          : out.layers[static_cast<size_t>(in)].y_dram);
+    }
     plan.x_dram = layouts[li].inputs.front();
   }
 
-  // The DRAM image: the input and every layer's weights, gains and constants, in vec.
+  // The DRAM image: the inputs and every layer's weights, gains and constants, in vec.
   out.dram_bytes = allocate.top();
   if (data) {
     out.dram_image = hw::ZeroPages(allocate.top());
-    if (token_input) {
-      put_patterns(out.dram_image, x0, token_ids(model), 4);
-    } else {
-      put_patterns(out.dram_image, x0, to_activation_format(storage, data->input), db);
+    for (size_t i = 0; i < model.inputs.size(); ++i) {
+      if (model.token_input(i)) {
+        put_patterns(out.dram_image, input_dram[i], token_ids(model, i), 4);
+      } else {
+        put_patterns(out.dram_image, input_dram[i], to_activation_format(storage, data->inputs[i]),
+                     db);
+      }
     }
     for (size_t li = 0; li < model.layers.size(); ++li) {
       const LayerSpec& l = model.layers[li];
@@ -1051,7 +1056,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       continue;
     }
     if (l.kind == LayerKind::kMlpAttention) {
-      emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs[0], out.layers[li].y_dram, hw);
+      emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs, out.layers[li].y_dram, hw);
       continue;
     }
     if (is_vector_layer(l.kind)) {
@@ -1115,15 +1120,18 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     for (uint32_t& p : refs[li].out) p = stored->encode(vm.value(p));
     loaded[li] = load(refs[li].out);
   };
-  // Inputs of every layer: the model's input (-1) or an earlier layer's output.
-  const std::vector<uint32_t> x0 = storage.convert ? load(to_activation_format(storage, data.input))
-                                                   : to_vector_format(vm, data.input);
+  // Inputs of every layer: a model input (ref < 0) or an earlier layer's output.
+  std::vector<std::vector<uint32_t>> model_inputs;
+  for (const std::vector<float>& x : data.inputs) {
+    model_inputs.push_back(storage.convert ? load(to_activation_format(storage, x))
+                                           : to_vector_format(vm, x));
+  }
   auto exact_of = [&](int32_t i) -> const std::vector<uint32_t>& {
-    if (i < 0) return x0;
+    if (i < 0) return model_inputs[model_input_index(i)];
     return storage.convert ? loaded[static_cast<size_t>(i)] : refs[static_cast<size_t>(i)].out;
   };
   auto fp32_of = [&](int32_t i) -> const std::vector<float>& {
-    return i < 0 ? data.input : refs[static_cast<size_t>(i)].fp32;
+    return i < 0 ? data.inputs[model_input_index(i)] : refs[static_cast<size_t>(i)].fp32;
   };
   for (size_t li = 0; li < model.layers.size(); ++li) {
     if (li > 0) land(li - 1);  // the previous layer's output, complete
@@ -1132,7 +1140,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     const std::vector<int32_t> in = inputs_of(l, li);
     const uint32_t T = model.rows_of(static_cast<int32_t>(li));
     if (l.kind == LayerKind::kEmbedding) {
-      for (float id : data.input) {
+      for (float id : fp32_of(in[0])) {
         for (uint32_t i = 0; i < l.out_features; ++i) {
           const float v = ld.weights[static_cast<size_t>(id) * l.out_features + i];
           refs[li].out.push_back(vm.from_double(v));
@@ -1141,14 +1149,16 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
       }
       continue;
     }
-    if (l.kind == LayerKind::kAttention) {
+    if (l.kind == LayerKind::kAttention || l.kind == LayerKind::kMlpAttention) {
       std::vector<const std::vector<uint32_t>*> exact;
       std::vector<const std::vector<float>*> fp32;
       for (int32_t i : in) {
         exact.push_back(&exact_of(i));
         fp32.push_back(&fp32_of(i));
       }
-      refs[li] = reference_graph_attention(l, T, exact, fp32, ld, hw);
+      refs[li] = l.kind == LayerKind::kAttention
+                     ? reference_graph_attention(l, T, exact, fp32, ld, hw)
+                     : reference_mlp_attention(l, T, exact, fp32, ld, hw);
       continue;
     }
     const std::vector<uint32_t>& x = exact_of(in[0]);
@@ -1159,10 +1169,6 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     }
     if (l.kind == LayerKind::kPool) {
       refs[li] = reference_pool(vm, l, T, x, xf);
-      continue;
-    }
-    if (l.kind == LayerKind::kMlpAttention) {
-      refs[li] = reference_mlp_attention(l, T, x, xf, ld, hw);
       continue;
     }
     if (l.kind == LayerKind::kRope) {

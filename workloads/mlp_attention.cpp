@@ -48,35 +48,45 @@ MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::Nmp
                             std::to_string(region.top()) + " bytes); it holds " +
                             std::to_string(g.act_cap));
   }
-  a.keys_dram = allocate(S * A * vb);
-  a.memory_dram = allocate(S * D * vb);
+  if (!l.memory_from_graph()) {
+    a.keys_dram = allocate(S * A * vb);
+    a.memory_dram = allocate(S * D * vb);
+  }
   a.v_dram = allocate(A * vb);
   return a;
 }
 
-void write_mlp_attention(const MlpAttention& a, const LayerSpec& /*l*/, const LayerData& ld,
+void write_mlp_attention(const MlpAttention& a, const LayerSpec& l, const LayerData& ld,
                          const hw::NmpParams& hw, hw::ZeroPages& image) {
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t vb = vm.element_bytes();
-  put_patterns(image, a.keys_dram, to_vector_format(vm, ld.keys.latent), vb);
-  put_patterns(image, a.memory_dram, to_vector_format(vm, ld.values.latent), vb);
+  if (!l.memory_from_graph()) {
+    put_patterns(image, a.keys_dram, to_vector_format(vm, ld.keys.latent), vb);
+    put_patterns(image, a.memory_dram, to_vector_format(vm, ld.values.latent), vb);
+  }
   put_patterns(image, a.v_dram, to_vector_format(vm, ld.weights), vb);
 }
 
 void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpec& l, uint32_t rows,
-                        uint64_t q, uint64_t out, const hw::NmpParams& hw) {
-  const TensorStorage storage = TensorStorage::of_graph(hw);  // of q and out
+                        const std::vector<uint64_t>& inputs, uint64_t out,
+                        const hw::NmpParams& hw) {
+  const TensorStorage storage = TensorStorage::of_graph(hw);  // of the graph's tensors
   const uint64_t vb = storage.vec_bytes, db = storage.dram_bytes;
   const uint64_t S = l.context, A = l.in_features, D = l.out_features;
   auto vec = [](uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; };
-  auto load = [&](uint64_t sram, uint64_t dram, uint64_t m, uint64_t bytes, uint64_t stride) {
+  // `width` elements per row, of the layer's own data (vec) or of a graph tensor.
+  auto load = [&](uint64_t sram, uint64_t dram, uint64_t m, uint64_t width, uint64_t stride,
+                  bool graph_tensor) {
     b.li(kRegSram, sram);
     b.li(kRegDram, dram);
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, bytes, stride, bytes);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, width * vb, stride,
+          width * (graph_tensor ? db : vb), graph_tensor && storage.convert);
   };
-  load(a.keys, a.keys_dram, S, A * vb, a.key_row);
-  load(a.memory, a.memory_dram, S, D * vb, a.memory_row);
-  load(a.v, a.v_dram, 1, A * vb, A * vb);
+  const bool graph_memory = l.memory_from_graph();
+  load(a.keys, graph_memory ? inputs[1] : a.keys_dram, S, A, a.key_row, graph_memory);
+  load(a.memory, graph_memory ? inputs[2] : a.memory_dram, S, D, a.memory_row, graph_memory);
+  load(a.v, a.v_dram, 1, A, A * vb, false);
+  const uint64_t q = inputs[0];
   const VecRef scratch = vec(a.scratch, a.scratch_row);
   b.li(kRegRows, rows);
   b.li(kRegQ, q);
@@ -106,14 +116,21 @@ void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpe
 }
 
 LayerReference reference_mlp_attention(const LayerSpec& l, uint32_t rows,
-                                       const std::vector<uint32_t>& q,
-                                       const std::vector<float>& q_fp32, const LayerData& ld,
-                                       const hw::NmpParams& hw) {
+                                       const std::vector<const std::vector<uint32_t>*>& exact,
+                                       const std::vector<const std::vector<float>*>& fp32,
+                                       const LayerData& ld, const hw::NmpParams& hw) {
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint32_t S = l.context, A = l.in_features, D = l.out_features;
   const uint32_t lanes = hw.vector_unit.lanes;
-  const std::vector<uint32_t> keys = to_vector_format(vm, ld.keys.latent);
-  const std::vector<uint32_t> memory = to_vector_format(vm, ld.values.latent);
+  const std::vector<uint32_t>& q = *exact[0];
+  const std::vector<float>& q_fp32 = *fp32[0];
+  const bool graph_memory = l.memory_from_graph();
+  const std::vector<float>& keys_fp32 = graph_memory ? *fp32[1] : ld.keys.latent;
+  const std::vector<float>& memory_fp32 = graph_memory ? *fp32[2] : ld.values.latent;
+  const std::vector<uint32_t> keys =
+      graph_memory ? *exact[1] : to_vector_format(vm, ld.keys.latent);
+  const std::vector<uint32_t> memory =
+      graph_memory ? *exact[2] : to_vector_format(vm, ld.values.latent);
   const std::vector<uint32_t> v = to_vector_format(vm, ld.weights);
   LayerReference ref;
   std::vector<uint32_t> e(A), scores(S), w(size_t{S} * D);
@@ -126,7 +143,7 @@ LayerReference reference_mlp_attention(const LayerSpec& l, uint32_t rows,
       for (uint32_t i = 0; i < A; ++i) {
         const size_t at = size_t{s} * A + i;
         e[i] = vm.mul(vm.apply(VectorFunction::kTanh, vm.add(keys[at], qr[i])), v[i]);
-        score += double{ld.weights[i]} * std::tanh(double{ld.keys.latent[at]} + qf[i]);
+        score += double{ld.weights[i]} * std::tanh(double{keys_fp32[at]} + qf[i]);
       }
       scores[s] = vm.sum(e, lanes);
       scores_fp[s] = score;
@@ -152,8 +169,7 @@ LayerReference reference_mlp_attention(const LayerSpec& l, uint32_t rows,
     for (double& x : scores_fp) total += (x = std::exp(x - top));
     for (uint32_t j = 0; j < D; ++j) {
       double c = 0;
-      for (uint32_t s = 0; s < S; ++s)
-        c += scores_fp[s] / total * ld.values.latent[size_t{s} * D + j];
+      for (uint32_t s = 0; s < S; ++s) c += scores_fp[s] / total * memory_fp32[size_t{s} * D + j];
       ref.fp32.push_back(static_cast<float>(c));
     }
   }

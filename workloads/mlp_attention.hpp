@@ -2,9 +2,10 @@
 // unit.
 //
 // The layer's input is the projected query q' = W_q h (rows x A, from a linear layer of the
-// graph); its data are the memory's projected keys K' = W_m M (positions x A: computed once per
-// memory, as decoders do, so not part of a step), the memory M itself (positions x D, the
-// output width) and the score vector v (A). Per row, all in the vector unit's format `vec`:
+// graph); the memory's projected keys K' = W_m M (positions x A: computed once per memory, as
+// decoders do, so not part of a step) and the memory M itself (positions x D, the output width)
+// are its second and third inputs (an encoder's outputs in the same graph) or, reading q alone,
+// its data, beside the score vector v (A). Per row, all in the vector unit's format `vec`:
 //   1. E = K' + q' (every key row plus the query row), then tanh of every element;
 //   2. E = E * v (every row times v), scores e_s = sum of row s (lane order);
 //   3. p = softmax(e) over the positions;
@@ -17,7 +18,7 @@
 // Example:
 //   MlpAttention a = place_mlp_attention(l, index, hw, allocate);
 //   write_mlp_attention(a, l, ld, hw, image);
-//   emit_mlp_attention(b, a, l, rows, q_dram, out_dram, hw);
+//   emit_mlp_attention(b, a, l, rows, {q_dram}, out_dram, hw);
 #pragma once
 
 #include "workloads/lowering.hpp"
@@ -39,12 +40,15 @@ MlpAttention place_mlp_attention(const LayerSpec& l, size_t index, const hw::Nmp
                                  RegionAllocator& allocate);
 void write_mlp_attention(const MlpAttention& a, const LayerSpec& l, const LayerData& ld,
                          const hw::NmpParams& hw, hw::ZeroPages& image);
-// The layer's code over `rows` query rows at q, writing rows of D at out (vec).
+// The layer's code over `rows` query rows at inputs[0] (and the memory's keys and values at
+// inputs[1] and [2], if from the graph), writing rows of D at out.
 void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpec& l, uint32_t rows,
-                        uint64_t q, uint64_t out, const hw::NmpParams& hw);
+                        const std::vector<uint64_t>& inputs, uint64_t out, const hw::NmpParams& hw);
+// The reference from the exact and FP32 values of the layer's inputs (q, and keys and values
+// if the memory comes from the graph).
 LayerReference reference_mlp_attention(const LayerSpec& l, uint32_t rows,
-                                       const std::vector<uint32_t>& q,
-                                       const std::vector<float>& q_fp32, const LayerData& ld,
-                                       const hw::NmpParams& hw);
+                                       const std::vector<const std::vector<uint32_t>*>& exact,
+                                       const std::vector<const std::vector<float>*>& fp32,
+                                       const LayerData& ld, const hw::NmpParams& hw);
 
 }  // namespace nmp::workloads

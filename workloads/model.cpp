@@ -189,10 +189,40 @@ LayerData generate_recurrent(const LayerSpec& l) {
 
 }  // namespace
 
-std::vector<uint32_t> token_ids(const ModelSpec& model) {
-  const uint32_t vocab = model.layers.front().vocab;
+uint32_t input_width(const LayerSpec& l, size_t j) {
+  if (l.kind == LayerKind::kEmbedding) return 1;
+  if (j == 0) return l.in_features;
+  if (l.kind == LayerKind::kAttention) return l.kv_heads * l.head_dim;
+  if (l.kind == LayerKind::kMlpAttention) return j == 1 ? l.in_features : l.out_features;
+  return l.in_features;
+}
+
+ModelSpec::Reader ModelSpec::first_reader(size_t input) const {
+  for (size_t li = 0; li < layers.size(); ++li) {
+    const std::vector<int32_t>& in = layers[li].inputs;
+    if (in.empty() && li == 0 && input == 0) return {&layers[li], 0};
+    for (size_t j = 0; j < in.size(); ++j) {
+      if (in[j] == model_input_ref(input)) return {&layers[li], j};
+    }
+  }
+  return {};
+}
+
+uint32_t ModelSpec::input_width(size_t input) const {
+  const Reader r = first_reader(input);
+  return r.layer ? workloads::input_width(*r.layer, r.slot) : 0;
+}
+
+bool ModelSpec::token_input(size_t input) const {
+  const Reader r = first_reader(input);
+  return r.layer && r.layer->kind == LayerKind::kEmbedding;
+}
+
+std::vector<uint32_t> token_ids(const ModelSpec& model, size_t input) {
+  const uint32_t vocab = model.first_reader(input).layer->vocab;
   std::vector<uint32_t> ids;
-  for (float v : generate_tensor(model.input, model.tokens)) {
+  const ModelInput& in = model.inputs[input];
+  for (float v : generate_tensor(in.source, in.rows)) {
     const double f = std::floor(static_cast<double>(v));
     ids.push_back(f < 0 ? 0 : f >= vocab ? vocab - 1 : static_cast<uint32_t>(f));
   }
@@ -234,11 +264,11 @@ LayerData generate_attention(const LayerSpec& l, uint32_t tokens) {
 
 // An mlp_attention layer's memory: keys K' (positions x in_features), values M (positions x
 // out_features) and the score vector v, from the streams "keys", "values" and "v" of the
-// weights' seed (a file: in that order).
+// weights' seed (a file: in that order). A memory from the graph: v alone.
 LayerData generate_mlp_attention(const LayerSpec& l) {
   LayerData ld;
-  const size_t keys = size_t{l.context} * l.in_features,
-               values = size_t{l.context} * l.out_features;
+  const size_t positions = l.memory_from_graph() ? 0 : l.context;
+  const size_t keys = positions * l.in_features, values = positions * l.out_features;
   TensorSource k = l.weights, v = l.weights, score = l.weights;
   k.seed = derive_seed(l.weights.seed, "keys");
   v.seed = derive_seed(l.weights.seed, "values");
@@ -252,9 +282,9 @@ LayerData generate_mlp_attention(const LayerSpec& l) {
 }  // namespace
 
 uint64_t tensor_elements(const ModelSpec& model) {
-  const LayerSpec& first = model.layers.front();
-  uint64_t n =
-      uint64_t{model.tokens} * (first.kind == LayerKind::kEmbedding ? 1 : first.in_features);
+  uint64_t n = 0;
+  for (size_t i = 0; i < model.inputs.size(); ++i)
+    n += uint64_t{model.inputs[i].rows} * model.input_width(i);
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
     const uint64_t in = l.in_features, out = l.out_features;
@@ -271,7 +301,7 @@ uint64_t tensor_elements(const ModelSpec& model) {
       const uint64_t rows = uint64_t{l.gates()} * l.hidden;
       n += l.directions() * (rows * (in + l.hidden) + 2 * rows);
     } else if (l.kind == LayerKind::kMlpAttention) {
-      n += uint64_t{l.context} * (in + out) + in;
+      n += (l.memory_from_graph() ? 0 : uint64_t{l.context} * (in + out)) + in;
     }
     n += uint64_t{model.rows_of(static_cast<int32_t>(li))} * out;  // the output
   }
@@ -280,10 +310,14 @@ uint64_t tensor_elements(const ModelSpec& model) {
 
 ModelData generate(const ModelSpec& model) {
   ModelData d;
-  if (model.layers.front().kind == LayerKind::kEmbedding) {
-    for (uint32_t id : token_ids(model)) d.input.push_back(static_cast<float>(id));
-  } else {
-    d.input = generate_tensor(model.input, size_t{model.tokens} * model.layers.front().in_features);
+  for (size_t i = 0; i < model.inputs.size(); ++i) {
+    std::vector<float>& x = d.inputs.emplace_back();
+    if (model.token_input(i)) {
+      for (uint32_t id : token_ids(model, i)) x.push_back(static_cast<float>(id));
+    } else {
+      const ModelInput& in = model.inputs[i];
+      x = generate_tensor(in.source, size_t{in.rows} * model.input_width(i));
+    }
   }
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];

@@ -19,8 +19,8 @@
 // (by default the previous layer's output) from DRAM, in the hardware's activation format.
 //
 // Example:
-//   ModelSpec m; m.tokens = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560, 6912});
-//   ModelData d = generate(m);
+//   ModelSpec m; m.inputs[0].rows = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560,
+//   6912}); ModelData d = generate(m);
 #pragma once
 
 #include <cstddef>
@@ -109,7 +109,7 @@ enum class LayerKind : uint8_t {
   kActivation,    // a vector function of each element
   kAdd,           // two inputs, element by element (a residual connection)
   kMul,           // two inputs, element by element (a gated unit)
-  kEmbedding,     // layer 0 only: the rows of a vocab x out_features table the token ids pick
+  kEmbedding,     // the rows of a vocab x out_features table a model input's token ids pick
   kPool,          // max or mean over `stride` consecutive rows: downsampling in time
   kMlpAttention,  // additive attention over a memory (workloads/mlp_attention.hpp)
   kRope,          // rotary position embedding of each head (workloads/graph.hpp)
@@ -210,11 +210,20 @@ struct LayerSpec {
   }
   bool causal() const { return mode == AttentionMode::kPrefill; }
   // Attention reading q, k and v: the program writes the tokens' keys and values into the cache
-  // after the context. Reading q alone (or cross attention), the cache is all data.
-  bool appends_kv() const {
-    return kind == LayerKind::kAttention && mode != AttentionMode::kCross && inputs.size() == 3;
+  // after the context. Cross attention reading q and a memory (or q, k and v): it writes the
+  // memory's rows into the cache as its `context` positions. Reading q alone, the cache is all
+  // data.
+  bool appends_kv() const { return kind == LayerKind::kAttention && inputs.size() >= 2; }
+  // The positions the program writes into the cache, and the first of them.
+  uint32_t appended_positions(uint32_t tokens) const {
+    return !appends_kv() ? 0 : mode == AttentionMode::kCross ? context : tokens;
   }
-  // Graph models: the layers whose outputs this one reads (-1: the model's input).
+  uint32_t first_appended() const { return mode == AttentionMode::kCross ? 0 : context; }
+  // Whether its memory comes from the graph (mlp_attention reading q, keys and values), not
+  // from its data.
+  bool memory_from_graph() const { return kind == LayerKind::kMlpAttention && inputs.size() == 3; }
+  // Graph models: what this layer reads: earlier layers (by index) or model inputs
+  // (model_input_ref).
   std::vector<int32_t> inputs;
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
   uint32_t eps_log2 = 20;       // rmsnorm, layernorm: eps = 2^-eps_log2
@@ -230,20 +239,46 @@ struct LayerSpec {
   uint32_t directions() const { return bidirectional ? 2 : 1; }
 };
 
+// A model input: rows of activations as wide as its readers take, or token ids (an embedding
+// reads them). Input 0 is the one layer 0 reads by default; the others are named by the layers
+// that read them (an encoder's frames and a decoder's characters, say).
+struct ModelInput {
+  std::string name = "input";
+  uint32_t rows = 1;
+  TensorSource source;
+};
+
+// A layer's input reference names an earlier layer (its index) or model input i (-1 - i).
+constexpr int32_t model_input_ref(size_t i) { return -1 - static_cast<int32_t>(i); }
+constexpr size_t model_input_index(int32_t ref) { return static_cast<size_t>(-1 - ref); }
+
+// The width layer `l` reads at its input j: q and a memory of attention, keys and values of
+// mlp_attention, or in_features (an embedding: 1, a token id).
+uint32_t input_width(const LayerSpec& l, size_t j);
+
 // A graph (workloads/graph.hpp): layers of any kind wired by their `inputs`, exchanging tensors
 // through DRAM in the hardware's dram.activation_format.
 struct ModelSpec {
   std::string name;
-  uint32_t tokens = 1;
-  TensorSource input;
+  std::vector<ModelInput> inputs = {ModelInput{}};
   std::vector<LayerSpec> layers;
   MappingObjective objective = MappingObjective::kLatency;  // the mapper's, for linear layers
-  // The rows of input `input` (-1: the model's input) or of layer `input`'s output.
-  uint32_t rows_of(int32_t input) const {
-    if (input < 0) return tokens;
-    const uint32_t r = layers[static_cast<size_t>(input)].rows;
-    return r ? r : tokens;
+  uint32_t tokens() const { return inputs.front().rows; }
+  // The rows of a tensor: model input (ref < 0) or layer `ref`'s output.
+  uint32_t rows_of(int32_t ref) const {
+    if (ref < 0) return inputs[model_input_index(ref)].rows;
+    const uint32_t r = layers[static_cast<size_t>(ref)].rows;
+    return r ? r : tokens();
   }
+  // Model input i's first reader and where it reads it: its width (input_width), and whether
+  // it holds token ids (an embedding's). Null when no layer reads it.
+  struct Reader {
+    const LayerSpec* layer = nullptr;
+    size_t slot = 0;
+  };
+  Reader first_reader(size_t input) const;
+  uint32_t input_width(size_t input) const;
+  bool token_input(size_t input) const;
   hw::PeKind pe() const {
     for (const LayerSpec& l : layers) {
       if (l.uses_mac_array()) return l.pe;
@@ -282,16 +317,16 @@ struct LayerData {
 };
 
 struct ModelData {
-  std::vector<float> input;  // tokens x in_features of layer 0 (embedding: the token ids)
+  std::vector<std::vector<float>> inputs;  // per model input: rows x width (or the token ids)
   std::vector<LayerData> layers;
 };
 
 // `count` values; from a file, those from element `offset` on (a layer's tensors read one after
 // another, e.g. an attention layer's K and V caches).
 std::vector<float> generate_tensor(const TensorSource& source, size_t count, size_t offset = 0);
-// An embedding model's token ids: the input source's values (uniform in [0, vocab) by default)
-// floored and clamped to the vocabulary.
-std::vector<uint32_t> token_ids(const ModelSpec& model);
+// Token ids of model input `input` (read by an embedding): its source's values (uniform in
+// [0, vocab) by default) floored and clamped to the vocabulary.
+std::vector<uint32_t> token_ids(const ModelSpec& model, size_t input);
 ModelData generate(const ModelSpec& model);
 // The elements generate() draws (inputs, weights, biases, caches, tables), known before any is
 // drawn: what a run with values holds in memory follows from it.

@@ -35,6 +35,7 @@ put("tech", "7nm.json", compact(root / "configs/tech/7nm.json"))
 for f in sorted((root / "configs" / "workloads").glob("*.json")):
     put("workload", f.name, compact(f))
 for name in ["bert_base_layer_seq128", "speech_lstm_5x800_decoder", "speech_gru_4x1024_decoder",
+             "speech_lstm_5x800_whole", "speech_gru_4x1024_whole",
              "bitnet_b158_700m_layer_decode"]:
     put("workload", name + ".json", compact(root / "workloads/models" / (name + ".json")))
 put("workload", "attention_block.json", compact(root / "tests/scripts/data/attention_block.json"))

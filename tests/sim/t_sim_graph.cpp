@@ -191,9 +191,9 @@ TEST_CASE("a graph runs timing-only without values, with the same cycles", "[sim
 TEST_CASE("bad graph wiring is a clear error", "[sim]") {
   Json w = ffn_block("bitlinear", "", 2, 64, 96);
   w["layers"][4]["inputs"] = {"act", "nope"};
-  REQUIRE_THROWS_WITH(
-      test::make_config(w),
-      Catch::Contains("/layers/4/inputs") && Catch::Contains("no earlier layer is named \"nope\""));
+  REQUIRE_THROWS_WITH(test::make_config(w),
+                      Catch::Contains("/layers/4/inputs") &&
+                          Catch::Contains("no earlier layer or model input is named \"nope\""));
   w = ffn_block("bitlinear", "", 2, 64, 96);
   w["layers"][6]["inputs"] = {"down", "up"};
   REQUIRE_THROWS_WITH(test::make_config(w),
@@ -441,8 +441,9 @@ TEST_CASE("an embedding lookup gathers the token ids' rows", "[sim]") {
   REQUIRE(instructions(7000) < 130);
   Json bad = w;
   std::swap(bad["layers"][0], bad["layers"][1]);
-  REQUIRE_THROWS_WITH(test::make_config(bad),
-                      Catch::Contains("/layers/1/type") && Catch::Contains("it must be layer 0"));
+  REQUIRE_THROWS_WITH(
+      test::make_config(bad),
+      Catch::Contains("/layers/1/inputs") && Catch::Contains("its input must be a model input"));
 }
 
 TEST_CASE("BitNet layers run on int8 PEs beside int8 attention, their weights packed ternary",

@@ -32,25 +32,9 @@ std::vector<float> latent_weights() {
   return workloads::generate_tensor(s, size_t{kOut} * kIn);
 }
 
-struct Tensor {
-  std::string name, dtype;
-  std::vector<size_t> shape;
-  std::string bytes;  // little-endian elements
-};
-void write_safetensors(const std::string& path, const std::vector<Tensor>& ts) {
-  Json header = Json::object();
-  std::string data;
-  for (const Tensor& t : ts) {
-    header[t.name] = {{"dtype", t.dtype},
-                      {"shape", t.shape},
-                      {"data_offsets", {data.size(), data.size() + t.bytes.size()}}};
-    data += t.bytes;
-  }
-  const std::string h = header.dump();
-  std::ofstream out(path, std::ios::binary);
-  for (int i = 0; i < 8; ++i) out.put(static_cast<char>((h.size() >> (8 * i)) & 0xff));
-  out << h << data;
-}
+using test::raw_bytes;
+using test::Tensor;
+using test::write_safetensors;
 
 // A safetensors file of kOut-row matrices (name, dtype, raw little-endian bytes).
 void write_safetensors(const std::string& path,
@@ -61,11 +45,6 @@ void write_safetensors(const std::string& path,
     tensors.push_back({name, dtype, {kOut, bytes.size() / item / kOut}, bytes});
   }
   write_safetensors(path, tensors);
-}
-
-template <class T>
-std::string raw_bytes(const std::vector<T>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
 }
 
 Json linear_layer(const std::string& type, const Json& weights) {
@@ -199,7 +178,7 @@ TEST_CASE("every tensor of a graph model can come from a file, as PyTorch names 
   // The values the seeds give, written to files; the model then reads them from the files.
   const workloads::ModelData d = workloads::generate(seeded_cfg.workload.model);
   const uint32_t H = 8, G = 3;
-  sim::write_npy(dir + "/ids.npy", sim::NpyType::kFloat32, d.input.data(), {5});
+  sim::write_npy(dir + "/ids.npy", sim::NpyType::kFloat32, d.inputs[0].data(), {5});
   sim::write_npy(dir + "/table.npy", sim::NpyType::kFloat32, d.layers[0].weights.data(), {50, 24});
   std::vector<Tensor> ts = {{"norm.weight", "F32", {24}, raw_bytes(d.layers[1].weights)},
                             {"norm.bias", "F32", {24}, raw_bytes(d.layers[1].bias)},
@@ -287,7 +266,7 @@ TEST_CASE("an attention layer's caches and input can come from a file", "[sim]")
   write_safetensors(dir + "/kv.safetensors",
                     {{"k", "F32", {2, 5, 8}, raw_bytes(d.layers[0].keys.latent)},
                      {"v", "F32", {2, 5, 8}, raw_bytes(d.layers[0].values.latent)}});
-  sim::write_npy(dir + "/q.npy", sim::NpyType::kFloat32, d.input.data(), {2, 32});
+  sim::write_npy(dir + "/q.npy", sim::NpyType::kFloat32, d.inputs[0].data(), {2, 32});
   Json from_files = seeded;
   from_files["input"] = {{"file", dir + "/q.npy"}};
   from_files["layers"][0]["weights"] = {

@@ -23,11 +23,11 @@ workloads::ModelSpec spec_of(const sim::Json& w) {
 TEST_CASE("the same seeds give the same tensors; other seeds, others", "[unit]") {
   const auto spec = spec_of(test::bitlinear_workload(3, {{40, 20}}, 5));
   const workloads::ModelData a = workloads::generate(spec), b = workloads::generate(spec);
-  REQUIRE(a.input == b.input);
+  REQUIRE(a.inputs == b.inputs);
   REQUIRE(a.layers[0].weights == b.layers[0].weights);
   const workloads::ModelData c =
       workloads::generate(spec_of(test::bitlinear_workload(3, {{40, 20}}, 6)));
-  REQUIRE(a.input != c.input);
+  REQUIRE(a.inputs != c.inputs);
 }
 
 TEST_CASE("lowering fits every tile in its SRAM and the program round-trips as text", "[unit]") {

@@ -139,6 +139,21 @@ INPUTS = {
         {"type": "linear", "format": "int8", "name": "q", "out_features": 32},
         {"type": "attention", "format": "int8", "name": "att", "heads": 2, "head_dim": 16,
          "inputs": ["q", "q"]}]),
+    "graph_input_unread.json": dict(graph([{"type": "rmsnorm", "name": "n"}]),
+                                    inputs={"frames": {"tokens": 3}}),
+    "graph_token_ids_as_rows.json": dict(graph([
+        {"type": "rmsnorm", "name": "n"},
+        {"type": "embedding", "name": "e", "vocab": 10, "out_features": 16,
+         "inputs": ["characters"]},
+        {"type": "rmsnorm", "name": "m", "inputs": ["characters"]}]),
+        inputs={"characters": {"tokens": 4}}),
+    "graph_cross_memory_context.json": dict(graph([
+        {"type": "linear", "format": "int8", "name": "memory", "out_features": 16},
+        {"type": "embedding", "name": "e", "vocab": 10, "out_features": 16,
+         "inputs": ["characters"]},
+        {"type": "attention", "format": "int8", "name": "att", "mode": "cross", "heads": 1,
+         "head_dim": 16, "context": 5, "inputs": ["e", "memory"]}]),
+        inputs={"characters": {"tokens": 4}}),
     "weights_missing.json": linear_from({"file": "nowhere.npy"}),
     "weights_dir.json": linear_from({"file": "."}),
     "weights_safetensors_no_tensor.json": linear_from({"file": "w_ok.safetensors"}),
@@ -389,6 +404,7 @@ for name in ["workload_no_layers", "workload_layers_object", "workload_attention
              "workload_cross_no_context", "workload_mixed_pe", "workload_uniform_inverted",
              "graph_unknown_input", "graph_embedding_late", "graph_pool_stride", "graph_rope_heads",
              "graph_add_widths", "graph_activation_function", "graph_attention_inputs",
+             "graph_input_unread", "graph_token_ids_as_rows", "graph_cross_memory_context",
              "recurrent_bias_file"]:
     pe = ("int8_int8" if "attention" in name else "fp16" if name in (
         "workload_mixed_pe", "graph_add_widths", "recurrent_bias_file") else "ternary_int8")
