@@ -93,7 +93,7 @@ ACTIVATIONS = {
 
 def graph_layer(layer, stem, xs):
     """FP32 model of a graph model's embedding, rmsnorm, layernorm, activation, mlp_attention,
-    rope, pool, add and mul layers."""
+    rope, pool, concat, add and mul layers."""
     kind, x = layer["type"], xs[0]
     if kind == "embedding":
         return np.load(stem + "_table_f32.npy").astype(np.float64)[x[:, 0].astype(np.int64)]
@@ -131,6 +131,8 @@ def graph_layer(layer, stem, xs):
         s = layer["stride"]
         groups = x[: layer["rows"] * s].reshape(layer["rows"], s, -1)
         return groups.max(axis=1) if layer["op"] == "max" else groups.mean(axis=1)
+    if kind == "concat":
+        return np.concatenate([x, xs[1]], axis=1)
     return x + xs[1] if kind == "add" else x * xs[1]
 
 

@@ -845,7 +845,8 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
         l.u32_required("out_features", 1, 1 << 20, "", "embedding: the width of a row");
     spec.in_features = 1;  // one token id per row of a model input
   }
-  const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul;
+  const bool concat = spec.kind == LayerKind::kConcat;
+  const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul || concat;
   const bool cross =
       spec.kind == LayerKind::kAttention && spec.mode == workloads::AttentionMode::kCross;
   const bool mlp = spec.kind == LayerKind::kMlpAttention;
@@ -898,7 +899,7 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
       spec.inputs.push_back(static_cast<int32_t>(it - earlier.begin()));
     }
   } else if (binary) {
-    l.error("inputs", "add and mul need two inputs: an array of two layer names");
+    l.error("inputs", "add, mul and concat need two inputs: an array of two layer names");
     return;
   } else {
     spec.inputs.push_back(static_cast<int32_t>(index) - 1);
@@ -997,6 +998,11 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
                               std::to_string(widths[j]));
       }
     }
+    return;
+  }
+  if (concat) {
+    spec.in_features = widths[0];  // the first input's columns, then the second's
+    spec.out_features = widths[0] + widths[1];
     return;
   }
   if (binary && widths[0] != widths[1]) {
@@ -1100,7 +1106,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
         "type", kTypes,
         "layer type: feedforward (bitlinear, linear), recurrent (lstm, gru), attention, or "
         "vector and data layers (docs/configs.md#graph-models) rmsnorm, layernorm, activation, "
-        "add, mul, embedding, pool, mlp_attention, rope"));
+        "add, mul, embedding, pool, mlp_attention, rope, concat"));
     const bool recurrent = workloads::is_recurrent(spec.kind);
     const bool attention = spec.kind == workloads::LayerKind::kAttention;
     const bool vector_kind = !spec.uses_mac_array();

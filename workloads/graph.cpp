@@ -110,7 +110,9 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
   if (l.kind == LayerKind::kRope) p.product = region(mt * k / 2 * vb);
   const uint64_t first_set = region.top();
-  if (l.kind == LayerKind::kEmbedding) {
+  if (l.kind == LayerKind::kConcat) {
+    // Both inputs load into the output rows, side by side.
+  } else if (l.kind == LayerKind::kEmbedding) {
     p.xv = region(uint64_t{mt} * 4);  // the tile's token ids (uint32)
     p.xv_row = 4;
   } else {
@@ -683,6 +685,26 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
         b.vfn(l.function, at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), m, n);
       };
       break;
+    case LayerKind::kConcat: {
+      // Each input's rows straight into its columns of the output rows: DMA only, as the
+      // tile's work (loaded with the next tile's inputs, one set of buffers would overwrite
+      // the rows before their store). The load stage has advanced the streams' registers past
+      // the tile's rows: its rows are the m before them.
+      const uint64_t b_width = n - uint64_t{k};
+      tile.load = [](unsigned, uint32_t) {};
+      tile.compute = [&, b_width](unsigned set, uint32_t m) {
+        const auto rows_in = [&](unsigned stream, uint64_t column, uint64_t width) {
+          b.addi(kRegAct, stream, -static_cast<int64_t>(m * width * db));
+          b.addi(kRegSram, set, static_cast<int64_t>(s.yv + column * vb));
+          b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, width * vb, s.yv_row,
+                width * db, storage.convert);
+        };
+        rows_in(kRegX, 0, k);
+        rows_in(kRegB, k, b_width);
+      };
+      inputs.back().row_bytes = b_width * db;
+      break;
+    }
     case LayerKind::kAdd:
     case LayerKind::kMul:
       tile.load = [&](unsigned set, uint32_t m) {
@@ -1253,6 +1275,16 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
             yf[i] = static_cast<float>(arith::evaluate(l.function, xr[i]));
           }
           break;
+        case LayerKind::kConcat: {
+          const uint32_t kb = n - k;
+          const uint32_t* b = &exact_of(in[1])[size_t{r} * kb];
+          const float* bf = &fp32_of(in[1])[size_t{r} * kb];
+          std::copy(row.begin(), row.end(), y);
+          std::copy(b, b + kb, y + k);
+          std::copy(xr, xr + k, yf);
+          std::copy(bf, bf + kb, yf + k);
+          break;
+        }
         case LayerKind::kAdd:
         case LayerKind::kMul: {
           const uint32_t* b = &exact_of(in[1])[size_t{r} * n];

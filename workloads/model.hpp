@@ -113,6 +113,7 @@ enum class LayerKind : uint8_t {
   kPool,          // max or mean over `stride` consecutive rows: downsampling in time
   kMlpAttention,  // additive attention over a memory (workloads/mlp_attention.hpp)
   kRope,          // rotary position embedding of each head (workloads/graph.hpp)
+  kConcat,        // two inputs' rows side by side (an input-fed decoder's [embedding; state])
 };
 
 // What a layer kind is beside its enumerator: its workload `type` and where it runs. The table
@@ -147,6 +148,7 @@ inline constexpr LayerKindInfo kLayerKinds[] = {
   {LayerKind::kPool,         "pool",          false, false, RowWork::kRows},
   {LayerKind::kMlpAttention, "mlp_attention", false, false, RowWork::kNone},
   {LayerKind::kRope,         "rope",          false, false, RowWork::kRows},
+  {LayerKind::kConcat,       "concat",        false, false, RowWork::kRows},
 };
 // clang-format on
 
@@ -157,7 +159,7 @@ constexpr bool layer_table_in_enum_order() {
   for (const LayerKindInfo& info : kLayerKinds) {
     if (static_cast<size_t>(info.kind) != i++) return false;
   }
-  return static_cast<size_t>(LayerKind::kRope) + 1 == kNumLayerKinds;
+  return static_cast<size_t>(LayerKind::kConcat) + 1 == kNumLayerKinds;
 }
 static_assert(layer_table_in_enum_order(), "kLayerKinds: one row per LayerKind, in enum order");
 

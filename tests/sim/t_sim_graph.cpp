@@ -205,7 +205,7 @@ TEST_CASE("bad graph wiring is a clear error", "[sim]") {
                           Catch::Contains("expected 96 (the width of its input), got 64"));
   w = ffn_block("bitlinear", "", 2, 64, 96);
   w["layers"][4].erase("inputs");
-  REQUIRE_THROWS_WITH(test::make_config(w), Catch::Contains("add and mul need two inputs"));
+  REQUIRE_THROWS_WITH(test::make_config(w), Catch::Contains("add, mul and concat need two inputs"));
 }
 
 namespace {

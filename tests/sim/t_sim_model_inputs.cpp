@@ -6,7 +6,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "../support.hpp"
 #include "sim/npy.hpp"
@@ -309,4 +311,62 @@ TEST_CASE("bad model inputs and memories are clear errors", "[sim]") {
   w = encoder_decoder(m);
   w["inputs"]["characters"].erase("tokens");
   REQUIRE_THAT(error_of(w), Catch::Contains("/inputs/characters/tokens"));
+}
+
+TEST_CASE("concat joins two tensors' rows, exact in every stored format and buffer layout",
+          "[sim]") {
+  // Two model inputs of random widths, each through a vector layer, joined, then normalized:
+  // tiles of every size (small activation SRAMs), one set of buffers or two, stored formats
+  // that convert on every DMA.
+  test::Pick pick(31);
+  int sets_seen[3] = {};
+  for (int trial = 0; trial < 30; ++trial) {
+    const uint32_t tokens = pick(1, 40), a = pick(1, 100), b = pick(1, 100);
+    const std::string stored = std::vector<std::string>{"", "bf16", "fp16"}[trial % 3];
+    const Json w = {{"name", "concat"},
+                    {"tokens", tokens},
+                    {"input", test::uniform(2, 3)},
+                    {"inputs", {{"other", {{"tokens", tokens}, {"seed", 4}}}}},
+                    {"layers",
+                     {{{"type", "rmsnorm"}, {"name", "n"}, {"in_features", a}},
+                      {{"type", "activation"},
+                       {"name", "t"},
+                       {"function", "tanh"},
+                       {"in_features", b},
+                       {"inputs", {"other"}}},
+                      {{"type", "concat"}, {"name", "cat"}, {"inputs", {"n", "t"}}},
+                      {{"type", "rmsnorm"}, {"name", "out"}}}}};
+    std::vector<std::string> sets = {"hw.act_sram.capacity_kib=" + std::to_string(pick(2, 16))};
+    if (!stored.empty()) sets.push_back("hw.dram.activation_format=" + stored);
+    INFO("trial " << trial << ": " << tokens << " rows of " << a << " + " << b << ", stored "
+                  << stored << ", " << sets.front());
+    // The concat's sets of buffers forced in turn (a mapping file), where two fit.
+    sim::SimConfig c = test::make_config(w, sets);
+    const std::string mapping = std::filesystem::temp_directory_path() /
+                                ("nmpsim_concat_" + std::to_string(::getpid()) + ".json");
+    std::ofstream(mapping) << Json{{"layers", {{"cat", {{"buffer_sets", 1 + trial % 2}}}}}};
+    sim::apply_mapping_file(c.workload, mapping);
+    std::filesystem::remove(mapping);
+    Json r;
+    try {
+      r = test::run_both_modes(c);
+    } catch (const sim::ConfigError& e) {
+      REQUIRE(std::string(e.what()).find("/layers/cat/buffer_sets") != std::string::npos);
+      continue;
+    }
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    REQUIRE(r["invariants"]["outputs_checked"] == uint64_t{tokens} * 3 * (a + b));
+    const Json& cat = r["layers"][2];
+    REQUIRE(cat["shape"]["n"] == a + b);
+    // A copy: its error against FP32 is its inputs' (nothing rounds on the way when the
+    // stored format is the vector format).
+    if (stored.empty()) {
+      const Json& e = r["error"];
+      REQUIRE(e["cat.output"]["max_abs"] == std::max(e["n.output"]["max_abs"].get<double>(),
+                                                     e["t.output"]["max_abs"].get<double>()));
+    }
+    ++sets_seen[cat["mapping"]["buffer_sets"].get<int>()];
+  }
+  REQUIRE(sets_seen[1] >= 10);
+  REQUIRE(sets_seen[2] >= 10);
 }
