@@ -6,7 +6,8 @@ BitLinear from the ternary weights x gamma, linear from the float weights, LSTM 
 and the biases, attention as softmax(Q K^T / sqrt(d)) V), chained from the dumped FP32 input, and
 must agree with the FP32 reference nmpsim dumped (to 1e-4 relative). The dumped output
 patterns must decode to the dumped output values bit for bit (fp32, fp16 and bf16 outputs, decoded
-here). Each layer prints the error of nmpsim's output values against the numpy model. Exit code 1
+here). A step loop's layers run step by step, as the machine runs them (an input-fed decoder).
+Each layer prints the error of nmpsim's output values against the numpy model. Exit code 1
 if any output or reference differs. (The bit-exact check of every output against the exact model
 of the hardware is nmpsim's own reference, run by every `nmpsim run`.)
 """
@@ -136,34 +137,82 @@ def graph_layer(layer, stem, xs):
     return x + xs[1] if kind == "add" else x * xs[1]
 
 
+def model_layer(layer, stem, xs):
+    """The numpy FP32 model of one layer from its inputs xs."""
+    kind, x_fp = layer["type"], xs[0]
+    if kind in ("bitlinear", "linear"):
+        if kind == "bitlinear":
+            w_int = np.load(stem + "_weights_ternary.npy").astype(np.int64)
+            w_fp = w_int * float(np.load(stem + "_gamma.npy")[0])
+        else:
+            w_fp = np.load(stem + "_weights_f32.npy").astype(np.float64)
+        ref = x_fp @ w_fp.T
+        if pathlib.Path(stem + "_bias_f32.npy").exists():
+            ref = ref + np.load(stem + "_bias_f32.npy").astype(np.float64)
+        return ref
+    if kind in ("lstm", "gru"):
+        return recurrent(layer, stem, x_fp)
+    if kind == "attention":
+        return attention(layer, stem, x_fp, None if len(xs) == 1 else (xs[1], xs[-1]))
+    return graph_layer(layer, stem, xs)
+
+
+def memory_input(layer, j):
+    """Input j of attention over a memory after q: read whole at every step."""
+    cross = layer["type"] == "attention" and layer.get("mode") == "cross"
+    return j > 0 and (cross or layer["type"] == "mlp_attention")
+
+
+def step_loop(manifest, d, outputs, model_inputs):
+    """A step loop's layers step by step: each over its row t (a recurrent one over rows 0..t,
+    the last kept), a carried input its layer's row t - 1 (zeros at step 0), a memory whole."""
+    begin, end = manifest["step_loop"]["begin"], manifest["step_loop"]["end"]
+    layers = manifest["layers"]
+    rows = {li: [] for li in range(begin, end)}
+
+    def tensor(ref):
+        if ref < 0:
+            return model_inputs[-1 - ref]
+        return np.array(rows[ref]) if ref in rows else outputs[ref]
+
+    for t in range(layers[begin]["rows"]):
+        for li in range(begin, end):
+            layer = layers[li]
+            first = 0 if layer["type"] in ("lstm", "gru") else t
+            xs = []
+            for j, ref in enumerate(layer["inputs"]):
+                if memory_input(layer, j):
+                    xs.append(tensor(ref))
+                    continue
+                if layer["carried"][j]:
+                    width = layers[ref]["out_features"]
+                    past = [np.zeros(width)] + rows[ref][:t]
+                    xs.append(np.array(past[first:t + 1]))
+                else:
+                    xs.append(tensor(ref)[first:t + 1])
+            rows[li].append(model_layer(layer, str(d / layer["stem"]), xs)[-1])
+    return {li: np.array(r) for li, r in rows.items()}
+
+
 def main(directory):
     d = pathlib.Path(directory)
     manifest = json.loads((d / "model.json").read_text())
     model_inputs = [np.load(d / i["file"]).astype(np.float64) for i in manifest["inputs"]]
     outputs = []
+    looped = {}
     bad = 0
-    for layer in manifest["layers"]:
+    for li, layer in enumerate(manifest["layers"]):
         stem = str(d / layer["stem"])
         kind = layer["type"]
         line = f"{layer['stem']} ({kind})"
-        # the outputs it names; model input i is -1 - i
-        xs = [model_inputs[-1 - i] if i < 0 else outputs[i] for i in layer["inputs"]]
-        x_fp = xs[0]
-        if kind in ("bitlinear", "linear"):
-            if kind == "bitlinear":
-                w_int = np.load(stem + "_weights_ternary.npy").astype(np.int64)
-                w_fp = w_int * float(np.load(stem + "_gamma.npy")[0])
-            else:
-                w_fp = np.load(stem + "_weights_f32.npy").astype(np.float64)
-            ref = x_fp @ w_fp.T
-            if pathlib.Path(stem + "_bias_f32.npy").exists():
-                ref = ref + np.load(stem + "_bias_f32.npy").astype(np.float64)
-        elif kind in ("lstm", "gru"):
-            ref = recurrent(layer, stem, x_fp)
-        elif kind == "attention":
-            ref = attention(layer, stem, x_fp, None if len(xs) == 1 else (xs[1], xs[-1]))
+        if "step_loop" in manifest and li == manifest["step_loop"]["begin"]:
+            looped = step_loop(manifest, d, outputs, model_inputs)
+        if li in looped:
+            ref = looped[li]
         else:
-            ref = graph_layer(layer, stem, xs)
+            # the outputs it names; model input i is -1 - i
+            xs = [model_inputs[-1 - i] if i < 0 else outputs[i] for i in layer["inputs"]]
+            ref = model_layer(layer, stem, xs)
         dumped_ref = pathlib.Path(stem + "_reference_fp32.npy")
         if dumped_ref.exists():
             r = np.load(dumped_ref).astype(np.float64)
@@ -182,7 +231,6 @@ def main(directory):
             e = v - ref
             line += f"; vs FP32: max abs {np.abs(e).max():.6g}, rmse {np.sqrt((e * e).mean()):.6g}"
         print(line)
-        x_fp = ref
         outputs.append(ref)
     sys.exit(1 if bad else 0)
 

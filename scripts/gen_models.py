@@ -242,9 +242,11 @@ TEACHER_FORCED = (f"; the decoder runs teacher-forced over a {TARGET}-character 
                   "layer-by-layer graph cannot chain; ")
 DECODER = (TEACHER_FORCED + "its memory holds seeded stand-ins for the encoder's outputs (the "
            "encoder is its own workload); the projections' biases are left out")
-WHOLE = (TEACHER_FORCED + "its memory is the encoder's output in the same graph (model input "
-         "\"input\": the frames; \"characters\": the transcript's ids); the projections' biases "
-         "are left out")
+WHOLE = (f"; the decoder runs teacher-forced over a {TARGET}-character transcript ({CHARS} "
+         "characters assumed) with OpenNMT's input feeding: a step loop, each step's input the "
+         "character's embedding and the previous step's attentional vector (zeros at the first); "
+         "its memory is the encoder's output in the same graph (model input \"input\": the "
+         "frames; \"characters\": the transcript's ids); the projections' biases are left out")
 
 
 def speech_models():
@@ -305,10 +307,13 @@ def speech_models():
         "tokens": TARGET, "layers": dec1})
     # The whole model: the decoder's embedding reads the characters, its attention the
     # encoder's projected keys (attention_keys) and memory (gru3).
-    whole1 = dec1[:3] + [{"type": "mlp_attention", "name": "attention",
-                          "inputs": ["attention_query", "attention_keys", "gru3"],
-                          "weights": memory}] + dec1[4:]
-    whole1[0] = dict(whole1[0], inputs=["characters"])
+    # Input feeding: the decoder's input is [embedding; the previous attentional vector].
+    feed = {"type": "concat", "name": "input_feed", "inputs": ["embed", "feed"]}
+    carried = {"feed": {"from": "attentional", "width": 512}}
+    whole1 = [dict(dec1[0], inputs=["characters"]), feed, rnn("gru", "decoder", 1024, 512, 31),
+              dec1[2], {"type": "mlp_attention", "name": "attention",
+                        "inputs": ["attention_query", "attention_keys", "gru3"],
+                        "weights": memory}] + dec1[4:]
     write("speech_gru_4x1024_whole", {
         "name": "speech-gru-4x1024-whole",
         "source": SPEECH.format(n="1, whole: the encoder (4 bidirectional GRU layers of 1024, "
@@ -317,7 +322,9 @@ def speech_models():
                                 w=2.5, assumed="the poolings after layers 0 and 1, the "
                                                "attention's dimension 512") + WHOLE,
         "tokens": FRAMES, "input": uniform(1, 1),
-        "inputs": {"characters": {"tokens": TARGET}}, "layers": enc1 + whole1})
+        "inputs": {"characters": {"tokens": TARGET}},
+        "step_loop": {"first": "input_feed", "last": "attentional", "carried": carried},
+        "layers": enc1 + whole1})
 
     # Model 2: 5 LSTM layers of 800, 4 poolings; a 2-layer LSTM decoder of 512 with general
     # (Luong) attention: score h^T W_a m, no scaling, the memory as both keys and values.
@@ -351,8 +358,8 @@ def speech_models():
         "tokens": TARGET, "layers": dec2})
     # The whole model: the decoder's attention reads the encoder's last layer as its memory.
     attention2 = {k: v for k, v in dec2[4].items() if k not in ("context", "weights")}
-    whole2 = [dict(dec2[0], inputs=["characters"])] + dec2[1:4] + \
-        [dict(attention2, inputs=["attention_query", "lstm4"])] + dec2[5:]
+    whole2 = [dict(dec2[0], inputs=["characters"]), feed, rnn("lstm", "decoder0", 1024, 512, 31),
+              dec2[2], dec2[3], dict(attention2, inputs=["attention_query", "lstm4"])] + dec2[5:]
     write("speech_lstm_5x800_whole", {
         "name": "speech-lstm-5x800-whole",
         "source": SPEECH.format(n="2, whole: the encoder (5 LSTM layers of 800, 4 poolings) and "
@@ -360,7 +367,9 @@ def speech_models():
                                   f"h^T W_a m, over the encoder's {positions2} pooled frames)",
                                 w=2, assumed="a pooling between each two layers") + WHOLE,
         "tokens": FRAMES, "input": uniform(1, 1),
-        "inputs": {"characters": {"tokens": TARGET}}, "layers": enc2 + whole2})
+        "inputs": {"characters": {"tokens": TARGET}},
+        "step_loop": {"first": "input_feed", "last": "attentional", "carried": carried},
+        "layers": enc2 + whole2})
 
 if __name__ == "__main__":
     main()

@@ -833,8 +833,14 @@ void read_named_tensors(ObjectReader&& r, const std::string& workload_file,
 // `inputs`). Attention over a memory also reads it: cross attention q and a memory (its keys
 // and values) or q, k and v; mlp_attention q, the memory's keys and the memory. A memory's
 // rows are the layer's context.
+// A step loop's carried tensor: layer `from`'s output at the previous step, read by name.
+struct CarriedTensor {
+  std::string name, from;
+  uint32_t width = 0;
+};
+
 void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec& model,
-                      workloads::LayerSpec& spec) {
+                      const std::vector<CarriedTensor>& carried, workloads::LayerSpec& spec) {
   using workloads::LayerKind;
   const std::vector<workloads::LayerSpec>& earlier = model.layers;
   spec.rows = model.tokens();
@@ -883,6 +889,14 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
         return;
       }
       const std::string n = name.get<std::string>();
+      const auto carry = std::find_if(carried.begin(), carried.end(),
+                                      [&](const CarriedTensor& c) { return c.name == n; });
+      if (carry != carried.end()) {  // resolved once every layer is known
+        spec.carried.resize(spec.inputs.size() + 1, 0);
+        spec.carried.back() = 1;
+        spec.inputs.push_back(static_cast<int32_t>(carry - carried.begin()));
+        continue;
+      }
       const auto input = std::find_if(model.inputs.begin(), model.inputs.end(),
                                       [&](const workloads::ModelInput& x) { return x.name == n; });
       if (input != model.inputs.end()) {
@@ -919,6 +933,10 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
   std::vector<uint32_t> widths;
   for (size_t j = 0; j < spec.inputs.size(); ++j) {
     const int32_t in = spec.inputs[j];
+    if (spec.carried_input(j)) {
+      widths.push_back(carried[static_cast<size_t>(in)].width);
+      continue;
+    }
     if (in >= 0) {
       widths.push_back(earlier[static_cast<size_t>(in)].out_features);
       continue;
@@ -964,12 +982,18 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
   if (cross && spec.context == 0)
     l.error("context", "cross attention needs a memory: expected at least 1 position");
   // Rows: every input's (they must agree), divided by a pool's stride.
+  // A carried tensor has the loop's rows, checked once the loop is known.
   std::vector<uint32_t> rows;
-  for (int32_t in : spec.inputs) rows.push_back(model.rows_of(in));
+  for (size_t j = 0; j < spec.inputs.size(); ++j)
+    rows.push_back(spec.carried_input(j) ? 0 : model.rows_of(spec.inputs[j]));
+  // Input 0's rows, or (carried) another row input's; all carried: the loop's, set later.
   spec.rows = rows[0];
+  for (size_t j = 1; j < rows.size() && spec.rows == 0; ++j) {
+    if (!spec.memory_input(j)) spec.rows = rows[j];
+  }
   const size_t row_inputs = cross || mlp ? 1 : rows.size();  // a memory has its own rows
   for (size_t j = 1; j < row_inputs; ++j) {
-    if (rows[j] != rows[0]) {
+    if (rows[j] != 0 && rows[0] != 0 && rows[j] != rows[0]) {
       l.error("inputs", "input " + std::to_string(j) + " has " + std::to_string(rows[j]) +
                             " rows, input 0 " + std::to_string(rows[0]) +
                             ": a layer's inputs must have the same rows");
@@ -1063,6 +1087,79 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
   }
 }
 
+// The step loop's range, once the layers are known, and its carried tensors resolved to their
+// layers: what a loop can run one row per step (no pooling, no attention appending its own
+// keys and values, one direction of recurrence; memories and carried tensors from where each
+// step can read them).
+void read_step_loop(Document& doc, ObjectReader& loop, const std::string& first,
+                    const std::string& last, const std::vector<CarriedTensor>& carried,
+                    workloads::ModelSpec& m) {
+  using workloads::LayerKind;
+  auto index_of = [&](const std::string& name) {
+    const auto it = std::find_if(m.layers.begin(), m.layers.end(),
+                                 [&](const workloads::LayerSpec& l) { return l.name == name; });
+    return it == m.layers.end() ? -1 : static_cast<int32_t>(it - m.layers.begin());
+  };
+  const int32_t begin = index_of(first), end = index_of(last);
+  if (begin < 0) loop.error("first", "no layer is named \"" + first + "\"");
+  if (end < 0) loop.error("last", "no layer is named \"" + last + "\"");
+  if (begin < 0 || end < 0) return;
+  if (end < begin) {
+    loop.error("last", "\"" + last + "\" comes before the first layer, \"" + first + "\"");
+    return;
+  }
+  m.loop_begin = static_cast<uint32_t>(begin);
+  m.loop_end = static_cast<uint32_t>(end) + 1;
+  const uint32_t steps = m.layers[m.loop_begin].rows;
+  for (size_t li = 0; li < m.layers.size(); ++li) {
+    workloads::LayerSpec& l = m.layers[li];
+    const std::string at = "/layers/" + std::to_string(li);
+    const bool inside = m.in_step_loop(li);
+    for (size_t j = 0; j < l.inputs.size(); ++j) {
+      if (l.carried_input(j)) {
+        const CarriedTensor& c = carried[static_cast<size_t>(l.inputs[j])];
+        const int32_t from = index_of(c.from);
+        if (!inside) {
+          doc.error(at + "/inputs", "\"" + c.name + "\" is carried by the step loop: only its "
+                                    "layers may read it");
+        } else if (from < 0 || !m.in_step_loop(static_cast<size_t>(from))) {
+          doc.error("/step_loop/carried/" + c.name + "/from",
+                    "expected a layer of the step loop, got \"" + c.from + "\"");
+        } else if (m.layers[static_cast<size_t>(from)].out_features != c.width) {
+          doc.error("/step_loop/carried/" + c.name + "/width",
+                    "\"" + c.from + "\" writes " +
+                        std::to_string(m.layers[static_cast<size_t>(from)].out_features) +
+                        " per row; got " + std::to_string(c.width));
+        } else {
+          l.inputs[j] = from;
+        }
+        continue;
+      }
+      if (inside && l.memory_input(j) && l.inputs[j] >= 0 && m.in_step_loop(static_cast<size_t>(l.inputs[j]))) {
+        doc.error(at + "/inputs", "a memory (input " + std::to_string(j) +
+                                      ") must come from before the step loop: every step reads "
+                                      "all of it");
+      }
+    }
+    if (!inside) continue;
+    if (l.rows == 0) l.rows = steps;  // it reads carried tensors only
+    if (l.rows != steps) {
+      doc.error(at + "/inputs", "a step loop's layers have one row per step: " +
+                                    std::to_string(steps) + " rows, as its first layer; this one " +
+                                    std::to_string(l.rows));
+    }
+    const bool appends = l.kind == LayerKind::kAttention && l.appends_kv() &&
+                         l.mode != workloads::AttentionMode::kCross;
+    if (l.kind == LayerKind::kPool || appends ||
+        (l.kind == LayerKind::kAttention && l.mode == workloads::AttentionMode::kPrefill) ||
+        (workloads::is_recurrent(l.kind) && l.bidirectional)) {
+      doc.error(at + "/type",
+                "a step loop runs one row per step: no pool, no attention appending its tokens' "
+                "keys and values or causal over them, no bidirectional recurrence");
+    }
+  }
+}
+
 }  // namespace
 
 WorkloadConfig parse_workload(const Json& json, const std::string& file,
@@ -1097,6 +1194,34 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                   "what the mapper minimizes for each linear layer "
                   "(docs/architecture.md#mapper): latency (predicted cycles), energy (predicted "
                   "energy) or edp (their product); `nmpsim run --objective` sets it"));
+  // A step loop's carried tensors, which layers read by name (their layers may come later).
+  std::vector<CarriedTensor> carried;
+  ObjectReader loop = root.object("step_loop",
+                                  "layers that run one row per step, every one at step t before "
+                                  "any at t + 1 (docs/configs.md#step-loops)");
+  const bool has_loop = root.has("step_loop");
+  std::string loop_first, loop_last;
+  if (has_loop) {
+    loop_first = loop.string_required("first", "the loop's first layer");
+    loop_last = loop.string_required("last", "the loop's last layer");
+    ObjectReader carries = loop.object("carried",
+                                       "tensors carried from one step to the next, by name: "
+                                       "{\"from\": a layer of the loop, \"width\": its output's}");
+    for (const std::string& name : carries.keys()) {
+      ObjectReader c = carries.object(name, "a carried tensor");
+      CarriedTensor& t = carried.emplace_back();
+      t.name = name;
+      t.from = c.string_required("from", "the loop's layer whose previous step's output it is");
+      t.width = c.u32_required("width", 1, 1 << 20, "", "its width (the layer's out_features)");
+      if (name == "input" ||
+          std::any_of(m.inputs.begin(), m.inputs.end(),
+                      [&](const workloads::ModelInput& x) { return x.name == name; })) {
+        carries.error(name, "\"" + name + "\" names a model input");
+      }
+      c.finish();
+    }
+    carries.finish();
+  }
   const std::vector<std::string>& kTypes = workloads::layer_kind_names();
   std::vector<ObjectReader> layers = root.objects_required("layers", 1, "the layers, in order");
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -1176,7 +1301,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.in_features = l.u32_required("in_features", 1, 1 << 20, "", "K: inputs per token");
       spec.out_features = l.u32_required("out_features", 1, 1 << 20, "", "N: outputs per token");
     }
-    read_graph_layer(l, i, m, spec);
+    read_graph_layer(l, i, m, carried, spec);
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
     const TensorShape vector_shape = {{spec.out_features}, "out_features"};
@@ -1279,6 +1404,8 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     l.finish();
     m.layers.push_back(spec);
   }
+  if (has_loop && !doc.has_errors()) read_step_loop(doc, loop, loop_first, loop_last, carried, m);
+  loop.finish();
   // The inputs' values, once their readers give their shapes: rows x width, or token ids.
   for (size_t i = 0; i < m.inputs.size() && !m.layers.empty(); ++i) {
     workloads::ModelInput& input = m.inputs[i];

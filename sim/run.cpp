@@ -190,6 +190,9 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
       j["directions"] = s.directions();
     }
     j["inputs"] = s.inputs;
+    std::vector<int> carried;
+    for (size_t k = 0; k < s.inputs.size(); ++k) carried.push_back(s.carried_input(k) ? 1 : 0);
+    j["carried"] = carried;
     if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
     if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
       j["eps_log2"] = s.eps_log2;
@@ -219,10 +222,13 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
                       {"file", input_file(model, i)},
                       {"rows", model.inputs[i].rows}});
   }
-  return {{"tokens", model.tokens()},
-          {"inputs", inputs},
-          {"output_format", output_format},
-          {"layers", layers}};
+  Json manifest = {{"tokens", model.tokens()},
+                   {"inputs", inputs},
+                   {"output_format", output_format},
+                   {"layers", layers}};
+  if (model.loop_end > model.loop_begin)
+    manifest["step_loop"] = {{"begin", model.loop_begin}, {"end", model.loop_end}};
+  return manifest;
 }
 
 // A matrix's latent values and its encoding for the MAC array (patterns, and a scale if any).

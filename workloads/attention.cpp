@@ -696,7 +696,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
 
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                                uint32_t tokens, const std::vector<uint64_t>& inputs, uint64_t out,
-                               const hw::NmpParams& hw) {
+                               const hw::NmpParams& hw, bool append) {
   const Geometry g = geometry_of(hw);
   const uint64_t eb = arith::element_bytes(hw.vector_unit.math);
   const Layout x = fit_attention(l, a.index, tokens, hw, g, eb);
@@ -706,12 +706,12 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   at.c_dram = a.c_dram;
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
-  if (l.appends_kv())  // a memory alone stands for both keys and values
+  if (l.appends_kv() && append)  // a memory alone stands for both keys and values
     append_tokens_kv(b, a, l, tokens, inputs[1], inputs.back(), hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   emit_attention(b, l, tokens, x, at, storage, hw);
   LayerPlan plan = attention_plan(l, tokens, x, at, storage);
-  if (a.transpose_by_gemm)  // the identity gemm: d x d MACs per appended position and kv head
+  if (a.transpose_by_gemm && append)  // the identity gemm: d x d MACs per position, kv head
     plan.transpose_macs =
         uint64_t{l.kv_heads} * l.appended_positions(tokens) * l.head_dim * l.head_dim;
   return plan;

@@ -51,11 +51,12 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
                                      const hw::NmpParams& hw, RegionAllocator& allocate);
 void write_graph_attention(const GraphAttention& a, const LayerSpec& l, const LayerData& ld,
                            uint32_t tokens, const hw::NmpParams& hw, hw::ZeroPages& image);
-// inputs: the DRAM addresses of q, k and v (q only: cross attention, or a layer reading q
-// alone); out: the output's.
+// inputs: the DRAM addresses of q, k and v (q and a memory, or q alone); out: the output's.
+// `append` false: the caches already hold what the layer appends (a step loop's later steps
+// attending to a memory written at its first).
 LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
                                uint32_t tokens, const std::vector<uint64_t>& inputs, uint64_t out,
-                               const hw::NmpParams& hw);
+                               const hw::NmpParams& hw, bool append = true);
 // Exact and FP32 outputs from the inputs' exact (vec) and FP32 values.
 LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<const std::vector<uint32_t>*>& exact,

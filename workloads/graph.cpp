@@ -821,7 +821,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   std::vector<LayerLayout> layouts;
   // weights_outer layers' quantized rows in DRAM, by input tensor and width: the layer whose
   // quantize pass wrote them (later ones reading the same input share them).
-  std::map<std::pair<int32_t, uint32_t>, int32_t> quantized_inputs;
+  // (A step loop's layers, one row per step, share only among themselves.)
+  std::map<std::tuple<int32_t, uint32_t, bool>, int32_t> quantized_inputs;
   out.dram_rate = hw::dram_rate(hw.dram);
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
@@ -833,11 +834,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
               " processing elements; the hardware's MAC array has " +
               hw::to_string(hw.mac_array.pe));
     }
-    const uint32_t rows = model.rows_of(static_cast<int32_t>(li));
+    // A step loop's layers are placed for their one row per step.
+    const uint32_t rows = model.in_step_loop(li) ? 1 : model.rows_of(static_cast<int32_t>(li));
     LayerLayout lay;
     std::exception_ptr rows_outer_error;  // why rows_outer does not fit, if it does not
     if (is_recurrent(l.kind)) {
       lay.recurrent = place_recurrent(l, li, rows, hw, out.dram_rate, allocate);
+      if (model.in_step_loop(li)) lay.recurrent.state_dram = allocate(lay.recurrent.act.end);
       out.layers.push_back(recurrent_plan(l, lay.recurrent, rows));
       layouts.push_back(std::move(lay));
       continue;
@@ -908,8 +911,10 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;
       mc.rows_outer_tiling = lay.tiling;
-      const auto quantized = quantized_inputs.find({inputs_of(l, li).front(), l.in_features});
-      mc.quantized_rows_shared = quantized != quantized_inputs.end();
+      const std::tuple<int32_t, uint32_t, bool> rows_key = {
+          inputs_of(l, li).front(), l.in_features, model.in_step_loop(li)};
+      const auto quantized = quantized_inputs.find(rows_key);
+      mc.quantized_rows_shared = quantized != quantized_inputs.end() && !l.carried_input(0);
       check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
       lay.mapping = map_linear({rows, l.out_features, l.in_features, l.has_bias}, mc, l.mapping);
       if (lay.mapping.candidates == 0) {
@@ -936,7 +941,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         lay.xq_dram = layouts[static_cast<size_t>(lay.quantized_by)].xq_dram;
       } else if (lay.mapping.order == LoopOrder::kWeightsOuter) {
         lay.xq_dram = allocate(uint64_t{rows} * lay.mapping.outer.xq_dram_row);
-        quantized_inputs[{inputs_of(l, li).front(), l.in_features}] = static_cast<int32_t>(li);
+        if (!l.carried_input(0)) quantized_inputs[rows_key] = static_cast<int32_t>(li);
       }
     }
     if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm)
@@ -977,16 +982,28 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     out.layers.push_back(plan);
     layouts.push_back(std::move(lay));
   }
+  // Every output (a step loop's all its steps' rows), then the inputs (a carried tensor's
+  // layer may come later).
+  uint32_t carried_width = 0;
   for (size_t li = 0; li < model.layers.size(); ++li) {
     LayerPlan& plan = out.layers[li];
+    if (model.in_step_loop(li)) plan.m = model.rows_of(static_cast<int32_t>(li));
     plan.y_dram = allocate(uint64_t{plan.m} * plan.n * db);
     outputs_stored_as(plan, storage);
+    const LayerSpec& l = model.layers[li];
+    for (size_t j = 0; j < l.inputs.size(); ++j) {
+      if (l.carried_input(j))
+        carried_width = std::max(carried_width, model.layers[l.inputs[j]].out_features);
+    }
+  }
+  for (size_t li = 0; li < model.layers.size(); ++li) {
     for (int32_t in : inputs_of(model.layers[li], li)) {
       layouts[li].inputs.push_back(in < 0 ? input_dram[model_input_index(in)]
                                           : out.layers[static_cast<size_t>(in)].y_dram);
     }
-    plan.x_dram = layouts[li].inputs.front();
+    out.layers[li].x_dram = layouts[li].inputs.front();
   }
+  const uint64_t carried_zeros = allocate(uint64_t{carried_width} * db);  // step 0's rows
 
   // The DRAM image: the inputs and every layer's weights, gains and constants, in vec.
   out.dram_bytes = allocate.top();
@@ -1039,19 +1056,27 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     }
   }
 
-  // The program.
+  // The program: each layer over its rows; a step loop's layers one row per step, step t
+  // reading and writing row t of their tensors (a memory whole; a carried tensor its layer's
+  // row t - 1, zeros at step 0). The steps are unrolled: every register belongs to some
+  // layer's code, none is left to count them.
   ProgramBuilder b;
-  for (size_t li = 0; li < model.layers.size(); ++li) {
+  const auto plan_vector_layer = [&](size_t li, uint32_t rows) {
     const LayerSpec& l = model.layers[li];
-    const uint32_t rows = out.layers[li].m;
-    if (is_vector_layer(l.kind)) {
-      layouts[li].sram = vector_plan(layouts[li], l, li, rows, out.layers[li].y_dram, g, hw,
-                                     storage, out.dram_bytes, out.dram_rate);
-      out.layers[li].m_tile = layouts[li].sram.mt;
-      out.layers[li].buffer_sets = layouts[li].sram.sets;
-      out.layers[li].row_split = layouts[li].sram.row_split;
-    }
-    const LayerLayout& lay = layouts[li];
+    if (!is_vector_layer(l.kind)) return;
+    layouts[li].sram = vector_plan(layouts[li], l, li, rows, out.layers[li].y_dram, g, hw, storage,
+                                   out.dram_bytes, out.dram_rate);
+    out.layers[li].m_tile = layouts[li].sram.mt;
+    out.layers[li].buffer_sets = layouts[li].sram.sets;
+    out.layers[li].row_split = layouts[li].sram.row_split;
+  };
+  // Layer li over `rows` rows of `inputs`, writing from `y` (`first_step`: a loop's first, or
+  // no loop).
+  const auto emit_layer = [&](size_t li, uint32_t rows, const std::vector<uint64_t>& inputs,
+                              uint64_t y, bool first_step) {
+    const LayerSpec& l = model.layers[li];
+    LayerLayout lay = layouts[li];
+    lay.inputs = inputs;
     const SramPlan& s = lay.sram;
     const uint64_t k_bytes = uint64_t{l.in_features} * vb, n_bytes = uint64_t{l.out_features} * vb;
     const uint64_t k_dram = uint64_t{l.in_features} * db, n_dram = uint64_t{l.out_features} * db;
@@ -1059,32 +1084,32 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     b.layer(static_cast<uint32_t>(li));
     if (l.kind == LayerKind::kAttention) {
       const LayerPlan p =
-          emit_graph_attention(b, lay.attention, l, rows, lay.inputs, out.layers[li].y_dram, hw);
+          emit_graph_attention(b, lay.attention, l, rows, lay.inputs, y, hw, first_step);
       LayerPlan& plan = out.layers[li];
       plan.m_tile = p.m_tile;
       plan.n_tile = p.n_tile;
       plan.k_tile = p.k_tile;
       plan.w_bytes = p.w_bytes;
-      plan.transpose_macs = p.transpose_macs;
-      continue;
+      if (first_step) plan.transpose_macs = p.transpose_macs;
+      return;
     }
     if (is_recurrent(l.kind)) {
-      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], out.layers[li].y_dram, storage, hw);
-      continue;
+      emit_recurrent(b, lay.recurrent, l, rows, lay.inputs[0], y, storage, hw);
+      return;
     }
     if (is_linear(l) && lay.mapping.order == LoopOrder::kWeightsOuter) {
-      emit_weights_outer(b, lay, l, rows, out.layers[li].y_dram, layer_geometry(g, l, hw), int_kind,
+      emit_weights_outer(b, lay, l, rows, y, layer_geometry(g, l, hw), int_kind,
                          storage, ternary_on_int8(l, hw));
-      continue;
+      return;
     }
     if (l.kind == LayerKind::kMlpAttention) {
-      emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs, out.layers[li].y_dram, hw);
-      continue;
+      emit_mlp_attention(b, lay.mlp_attention, l, rows, lay.inputs, y, hw);
+      return;
     }
     if (is_vector_layer(l.kind)) {
       emit_vector_layer(b, lay, s, split_rows(l, s.row_split), rows * s.row_split,
-                        out.layers[li].y_dram, storage);
-      continue;
+                        y, storage);
+      return;
     }
     // A linear layer in rows_outer order: per m-tile, the rows in, quantized, through the
     // weight tiles, converted (x factor, + bias) and out.
@@ -1093,7 +1118,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     b.li(kRegWBuf, 0);
     b.li(kRegHalf, g.wgt_half);
     row_loop(b, kRegM, rows, s.mt,
-             {{kRegX, lay.inputs[0], k_dram}, {kRegY, out.layers[li].y_dram, n_dram}},
+             {{kRegX, lay.inputs[0], k_dram}, {kRegY, y, n_dram}},
              [&](uint32_t m) {
                b.li(kRegSram, s.xv);
                b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, k_bytes, s.xv_row,
@@ -1113,6 +1138,37 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row,
                      n_dram, storage.convert);
              });
+  };
+  // A tensor's row in DRAM: a model input's (token ids: 4 bytes) or a layer's output's.
+  const auto row_bytes = [&](int32_t ref) -> uint64_t {
+    if (ref >= 0) return uint64_t{model.layers[static_cast<size_t>(ref)].out_features} * db;
+    const size_t i = model_input_index(ref);
+    return model.token_input(i) ? 4 : uint64_t{model.input_width(i)} * db;
+  };
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    if (!model.in_step_loop(li)) {
+      plan_vector_layer(li, out.layers[li].m);
+      emit_layer(li, out.layers[li].m, layouts[li].inputs, out.layers[li].y_dram, true);
+      continue;
+    }
+    for (size_t lj = model.loop_begin; lj < model.loop_end; ++lj) plan_vector_layer(lj, 1);
+    for (uint32_t t = 0; t < out.layers[li].m; ++t) {
+      for (size_t lj = model.loop_begin; lj < model.loop_end; ++lj) {
+        const LayerSpec& l = model.layers[lj];
+        std::vector<uint64_t> inputs = layouts[lj].inputs;
+        const std::vector<int32_t> refs = inputs_of(l, lj);
+        for (size_t j = 0; j < inputs.size(); ++j) {
+          if (l.carried_input(j)) {
+            inputs[j] = t == 0 ? carried_zeros : inputs[j] + (t - 1) * row_bytes(refs[j]);
+          } else if (!l.memory_input(j)) {
+            inputs[j] += t * row_bytes(refs[j]);
+          }
+        }
+        emit_layer(lj, 1, inputs, out.layers[lj].y_dram + t * row_bytes(static_cast<int32_t>(lj)),
+                   t == 0);
+      }
+    }
+    li = model.loop_end - 1;
   }
   out.program = finish_program(b, hw);
   return out;
@@ -1136,11 +1192,19 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     for (uint32_t p : in_dram) v.push_back(vm.round(stored->decode(p)));
     return v;
   };
+  // A layer's rows as they land in DRAM: from element `landed[li]` on (a step loop lands a
+  // row per step).
   std::vector<std::vector<uint32_t>> loaded(model.layers.size());
+  std::vector<size_t> landed(model.layers.size(), 0);
   auto land = [&](size_t li) {
-    if (!storage.convert) return;
-    for (uint32_t& p : refs[li].out) p = stored->encode(vm.value(p));
-    loaded[li] = load(refs[li].out);
+    std::vector<uint32_t>& out = refs[li].out;
+    if (storage.convert) {
+      for (size_t e = landed[li]; e < out.size(); ++e) {
+        out[e] = stored->encode(vm.value(out[e]));
+        loaded[li].push_back(vm.round(stored->decode(out[e])));
+      }
+    }
+    landed[li] = out.size();
   };
   // Inputs of every layer: a model input (ref < 0) or an earlier layer's output.
   std::vector<std::vector<uint32_t>> model_inputs;
@@ -1155,50 +1219,39 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   auto fp32_of = [&](int32_t i) -> const std::vector<float>& {
     return i < 0 ? data.inputs[model_input_index(i)] : refs[static_cast<size_t>(i)].fp32;
   };
-  for (size_t li = 0; li < model.layers.size(); ++li) {
-    if (li > 0) land(li - 1);  // the previous layer's output, complete
+  // Layer li over T rows of its inputs (their exact and FP32 values).
+  const auto layer_reference = [&](size_t li, uint32_t T,
+                                   const std::vector<const std::vector<uint32_t>*>& ex,
+                                   const std::vector<const std::vector<float>*>& fp) {
     const LayerSpec& l = model.layers[li];
     const LayerData& ld = data.layers[li];
-    const std::vector<int32_t> in = inputs_of(l, li);
-    const uint32_t T = model.rows_of(static_cast<int32_t>(li));
+    LayerReference ref;
     if (l.kind == LayerKind::kEmbedding) {
-      for (float id : fp32_of(in[0])) {
+      for (float id : *fp[0]) {
         for (uint32_t i = 0; i < l.out_features; ++i) {
           const float v = ld.weights[static_cast<size_t>(id) * l.out_features + i];
-          refs[li].out.push_back(vm.from_double(v));
-          refs[li].fp32.push_back(v);
+          ref.out.push_back(vm.from_double(v));
+          ref.fp32.push_back(v);
         }
       }
-      continue;
+      return ref;
     }
     if (l.kind == LayerKind::kAttention || l.kind == LayerKind::kMlpAttention) {
-      std::vector<const std::vector<uint32_t>*> exact;
-      std::vector<const std::vector<float>*> fp32;
-      for (int32_t i : in) {
-        exact.push_back(&exact_of(i));
-        fp32.push_back(&fp32_of(i));
-      }
-      refs[li] = l.kind == LayerKind::kAttention
-                     ? reference_graph_attention(l, T, exact, fp32, ld, hw)
-                     : reference_mlp_attention(l, T, exact, fp32, ld, hw);
-      continue;
+      return l.kind == LayerKind::kAttention ? reference_graph_attention(l, T, ex, fp, ld, hw)
+                                             : reference_mlp_attention(l, T, ex, fp, ld, hw);
     }
-    const std::vector<uint32_t>& x = exact_of(in[0]);
-    const std::vector<float>& xf = fp32_of(in[0]);
+    const std::vector<uint32_t>& x = *ex[0];
+    const std::vector<float>& xf = *fp[0];
     if (is_recurrent(l.kind)) {
-      refs[li] = reference_recurrent_layer(l, T, x, xf, ld, lowered.layers[li], hw);
-      continue;
+      return reference_recurrent_layer(l, T, x, xf, ld, lowered.layers[li], hw);
     }
     if (l.kind == LayerKind::kPool) {
-      refs[li] = reference_pool(vm, l, T, x, xf);
-      continue;
+      return reference_pool(vm, l, T, x, xf);
     }
     if (l.kind == LayerKind::kRope) {
-      refs[li] = reference_rope(vm, l, T, x, xf);
-      continue;
+      return reference_rope(vm, l, T, x, xf);
     }
     const uint32_t k = l.in_features, n = l.out_features;
-    LayerReference& ref = refs[li];
     ref.out.resize(size_t{T} * n);
     ref.fp32.resize(size_t{T} * n);
     if (is_linear(l)) {
@@ -1226,7 +1279,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
       });
       Fp32Linear(l, ld, T).rows(xf.data(), T, l.has_bias ? ld.bias.data() : nullptr,
                                 ref.fp32.data());
-      continue;
+      return ref;
     }
     for (uint32_t r = 0; r < T; ++r) {
       const std::vector<uint32_t> row(x.begin() + size_t{r} * k, x.begin() + size_t{r + 1} * k);
@@ -1277,8 +1330,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
           break;
         case LayerKind::kConcat: {
           const uint32_t kb = n - k;
-          const uint32_t* b = &exact_of(in[1])[size_t{r} * kb];
-          const float* bf = &fp32_of(in[1])[size_t{r} * kb];
+          const uint32_t* b = &(*ex[1])[size_t{r} * kb];
+          const float* bf = &(*fp[1])[size_t{r} * kb];
           std::copy(row.begin(), row.end(), y);
           std::copy(b, b + kb, y + k);
           std::copy(xr, xr + k, yf);
@@ -1287,8 +1340,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
         }
         case LayerKind::kAdd:
         case LayerKind::kMul: {
-          const uint32_t* b = &exact_of(in[1])[size_t{r} * n];
-          const float* bf = &fp32_of(in[1])[size_t{r} * n];
+          const uint32_t* b = &(*ex[1])[size_t{r} * n];
+          const float* bf = &(*fp[1])[size_t{r} * n];
           const bool add = l.kind == LayerKind::kAdd;
           for (uint32_t i = 0; i < n; ++i) {
             y[i] = add ? vm.add(row[i], b[i]) : vm.mul(row[i], b[i]);
@@ -1300,8 +1353,71 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
           break;
       }
     }
+    return ref;
+  };
+  // A step loop runs step by step: each layer over its row t, a recurrent one over rows 0 to t
+  // (its state rebuilt; the machine carries it between steps instead), the last row kept. A
+  // carried tensor's row t is its layer's row t - 1 (zeros at step 0, as the machine loads
+  // them); a memory is read whole.
+  const uint32_t zero_loaded = storage.convert ? vm.round(stored->decode(0)) : 0;
+  const auto width_of = [&](int32_t ref) -> size_t {
+    if (ref >= 0) return model.layers[static_cast<size_t>(ref)].out_features;
+    const size_t i = model_input_index(ref);
+    return model.token_input(i) ? 1 : model.input_width(i);
+  };
+  const auto run_step = [&](size_t li, uint32_t t) {
+    const LayerSpec& l = model.layers[li];
+    const std::vector<int32_t> in = inputs_of(l, li);
+    const uint32_t first = is_recurrent(l.kind) ? 0 : t;
+    std::vector<std::vector<uint32_t>> ex_rows(in.size());
+    std::vector<std::vector<float>> fp_rows(in.size());
+    std::vector<const std::vector<uint32_t>*> ex;
+    std::vector<const std::vector<float>*> fp;
+    for (size_t j = 0; j < in.size(); ++j) {
+      if (l.memory_input(j)) {
+        ex.push_back(&exact_of(in[j]));
+        fp.push_back(&fp32_of(in[j]));
+        continue;
+      }
+      const size_t w = width_of(in[j]);
+      for (uint32_t r = first; r <= t; ++r) {
+        if (l.carried_input(j) && r == 0) {
+          ex_rows[j].insert(ex_rows[j].end(), w, zero_loaded);
+          fp_rows[j].insert(fp_rows[j].end(), w, 0.0f);
+          continue;
+        }
+        const size_t src = (l.carried_input(j) ? r - 1 : r) * w;
+        const std::vector<uint32_t>& e = exact_of(in[j]);
+        const std::vector<float>& f = fp32_of(in[j]);
+        ex_rows[j].insert(ex_rows[j].end(), e.begin() + src, e.begin() + src + w);
+        fp_rows[j].insert(fp_rows[j].end(), f.begin() + src, f.begin() + src + w);
+      }
+      ex.push_back(&ex_rows[j]);
+      fp.push_back(&fp_rows[j]);
+    }
+    const LayerReference r = layer_reference(li, t - first + 1, ex, fp);
+    const size_t n = l.out_features;
+    refs[li].out.insert(refs[li].out.end(), r.out.end() - n, r.out.end());
+    refs[li].fp32.insert(refs[li].fp32.end(), r.fp32.end() - n, r.fp32.end());
+    land(li);
+  };
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    if (model.in_step_loop(li)) {
+      for (uint32_t t = 0; t < model.rows_of(static_cast<int32_t>(li)); ++t) {
+        for (size_t lj = model.loop_begin; lj < model.loop_end; ++lj) run_step(lj, t);
+      }
+      li = model.loop_end - 1;
+      continue;
+    }
+    std::vector<const std::vector<uint32_t>*> ex;
+    std::vector<const std::vector<float>*> fp;
+    for (int32_t i : inputs_of(model.layers[li], li)) {
+      ex.push_back(&exact_of(i));
+      fp.push_back(&fp32_of(i));
+    }
+    refs[li] = layer_reference(li, model.rows_of(static_cast<int32_t>(li)), ex, fp);
+    land(li);
   }
-  if (!refs.empty()) land(refs.size() - 1);
   return refs;
 }
 

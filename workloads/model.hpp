@@ -227,6 +227,16 @@ struct LayerSpec {
   // Graph models: what this layer reads: earlier layers (by index) or model inputs
   // (model_input_ref).
   std::vector<int32_t> inputs;
+  // Parallel to inputs (or empty): 1 where the input is a step loop's carried tensor, its
+  // layer's output at the previous step (zeros at step 0; the layer may come later in the loop).
+  std::vector<uint8_t> carried;
+  bool carried_input(size_t j) const { return j < carried.size() && carried[j] != 0; }
+  // Input j of attention over a memory (cross attention, mlp_attention) after q: all of the
+  // memory's rows are read whatever rows the layer computes.
+  bool memory_input(size_t j) const {
+    return j > 0 && ((kind == LayerKind::kAttention && mode == AttentionMode::kCross) ||
+                     kind == LayerKind::kMlpAttention);
+  }
   arith::VectorFunction function = arith::VectorFunction::kSilu;  // activation
   uint32_t eps_log2 = 20;       // rmsnorm, layernorm: eps = 2^-eps_log2
   uint32_t vocab = 0;           // embedding: rows of the table
@@ -265,6 +275,10 @@ struct ModelSpec {
   std::vector<ModelInput> inputs = {ModelInput{}};
   std::vector<LayerSpec> layers;
   MappingObjective objective = MappingObjective::kLatency;  // the mapper's, for linear layers
+  // A step loop: layers [loop_begin, loop_end) run one row per step, every layer of the loop
+  // at step t before any at t + 1 (an input-fed decoder); empty when equal.
+  uint32_t loop_begin = 0, loop_end = 0;
+  bool in_step_loop(size_t layer) const { return layer >= loop_begin && layer < loop_end; }
   uint32_t tokens() const { return inputs.front().rows; }
   // The rows of a tensor: model input (ref < 0) or layer `ref`'s output.
   uint32_t rows_of(int32_t ref) const {

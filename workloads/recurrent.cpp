@@ -342,6 +342,13 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     }
     if (ws.w_resident)
       dma(Opcode::kDmaLoad, Space::kWeightSram, ws.w, w.tiles[0].dram, w.tiles[0].bytes);
+    // A step loop's state: the previous step's h, c, h_q and f_h (each at its own offset).
+    const std::vector<std::pair<uint64_t, uint64_t>> state = {
+        {a.h, H * eb}, {a.c, H * eb}, {a.hq, H * ab}, {at(kFh), eb}};
+    if (lay.state_dram != 0) {
+      for (const auto& [sram, bytes] : state)
+        dma(Opcode::kDmaLoad, Space::kActSram, sram, lay.state_dram + sram, bytes);
+    }
     b.li(kRegWBuf, ws.stream_base);
     b.li(kRegHalf, ws.stream_sum);
     b.li(kRegYDram, y + (backward ? (T - 1) * y_row + H * db : 0));
@@ -404,6 +411,10 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
     if (edge > 0) {
       if (backward) b.li(kRegXDram, x);
       chunk(edge);
+    }
+    if (lay.state_dram != 0) {
+      for (const auto& [sram, bytes] : state)
+        dma(Opcode::kDmaStore, Space::kActSram, sram, lay.state_dram + sram, bytes);
     }
   }
 }

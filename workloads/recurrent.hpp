@@ -62,6 +62,9 @@ struct RecurrentLayout {
   std::vector<Matrix> w, u_stay, u;
   std::vector<uint64_t> bias_dram, const_dram;
   uint64_t zero_dram = 0;  // zeros for h, c, h_q and f_h at the start of each direction
+  // In a step loop (one timestep per step): where h, c, h_q and f_h wait between steps, at
+  // their activation SRAM offsets (act.end bytes; zeros before the first step). 0: none.
+  uint64_t state_dram = 0;
 };
 // A LoweringError (naming layer `index`) when the SRAMs cannot hold a step. `dram` prices the
 // streaming buffers' size where part of U stays.
