@@ -1120,8 +1120,9 @@ void read_step_loop(Document& doc, ObjectReader& loop, const std::string& first,
         const CarriedTensor& c = carried[static_cast<size_t>(l.inputs[j])];
         const int32_t from = index_of(c.from);
         if (!inside) {
-          doc.error(at + "/inputs", "\"" + c.name + "\" is carried by the step loop: only its "
-                                    "layers may read it");
+          doc.error(at + "/inputs", "\"" + c.name +
+                                        "\" is carried by the step loop: only its "
+                                        "layers may read it");
         } else if (from < 0 || !m.in_step_loop(static_cast<size_t>(from))) {
           doc.error("/step_loop/carried/" + c.name + "/from",
                     "expected a layer of the step loop, got \"" + c.from + "\"");
@@ -1135,7 +1136,8 @@ void read_step_loop(Document& doc, ObjectReader& loop, const std::string& first,
         }
         continue;
       }
-      if (inside && l.memory_input(j) && l.inputs[j] >= 0 && m.in_step_loop(static_cast<size_t>(l.inputs[j]))) {
+      if (inside && l.memory_input(j) && l.inputs[j] >= 0 &&
+          m.in_step_loop(static_cast<size_t>(l.inputs[j]))) {
         doc.error(at + "/inputs", "a memory (input " + std::to_string(j) +
                                       ") must come from before the step loop: every step reads "
                                       "all of it");
@@ -1144,9 +1146,9 @@ void read_step_loop(Document& doc, ObjectReader& loop, const std::string& first,
     if (!inside) continue;
     if (l.rows == 0) l.rows = steps;  // it reads carried tensors only
     if (l.rows != steps) {
-      doc.error(at + "/inputs", "a step loop's layers have one row per step: " +
-                                    std::to_string(steps) + " rows, as its first layer; this one " +
-                                    std::to_string(l.rows));
+      doc.error(at + "/inputs",
+                "a step loop's layers have one row per step: " + std::to_string(steps) +
+                    " rows, as its first layer; this one " + std::to_string(l.rows));
     }
     const bool appends = l.kind == LayerKind::kAttention && l.appends_kv() &&
                          l.mode != workloads::AttentionMode::kCross;

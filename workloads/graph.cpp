@@ -911,8 +911,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;
       mc.rows_outer_tiling = lay.tiling;
-      const std::tuple<int32_t, uint32_t, bool> rows_key = {
-          inputs_of(l, li).front(), l.in_features, model.in_step_loop(li)};
+      const std::tuple<int32_t, uint32_t, bool> rows_key = {inputs_of(l, li).front(), l.in_features,
+                                                            model.in_step_loop(li)};
       const auto quantized = quantized_inputs.find(rows_key);
       mc.quantized_rows_shared = quantized != quantized_inputs.end() && !l.carried_input(0);
       check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
@@ -1098,8 +1098,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       return;
     }
     if (is_linear(l) && lay.mapping.order == LoopOrder::kWeightsOuter) {
-      emit_weights_outer(b, lay, l, rows, y, layer_geometry(g, l, hw), int_kind,
-                         storage, ternary_on_int8(l, hw));
+      emit_weights_outer(b, lay, l, rows, y, layer_geometry(g, l, hw), int_kind, storage,
+                         ternary_on_int8(l, hw));
       return;
     }
     if (l.kind == LayerKind::kMlpAttention) {
@@ -1107,8 +1107,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       return;
     }
     if (is_vector_layer(l.kind)) {
-      emit_vector_layer(b, lay, s, split_rows(l, s.row_split), rows * s.row_split,
-                        y, storage);
+      emit_vector_layer(b, lay, s, split_rows(l, s.row_split), rows * s.row_split, y, storage);
       return;
     }
     // A linear layer in rows_outer order: per m-tile, the rows in, quantized, through the
@@ -1117,8 +1116,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     if (l.has_bias) load_once(b, Space::kActSram, s.bias, lay.bias_dram, n_bytes);
     b.li(kRegWBuf, 0);
     b.li(kRegHalf, g.wgt_half);
-    row_loop(b, kRegM, rows, s.mt,
-             {{kRegX, lay.inputs[0], k_dram}, {kRegY, y, n_dram}},
+    row_loop(b, kRegM, rows, s.mt, {{kRegX, lay.inputs[0], k_dram}, {kRegY, y, n_dram}},
              [&](uint32_t m) {
                b.li(kRegSram, s.xv);
                b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegX, m, k_bytes, s.xv_row,

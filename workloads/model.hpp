@@ -19,8 +19,10 @@
 // (by default the previous layer's output) from DRAM, in the hardware's activation format.
 //
 // Example:
-//   ModelSpec m; m.inputs[0].rows = 1; m.layers.push_back({LayerKind::kBitLinear, "up", 2560,
-//   6912}); ModelData d = generate(m);
+//   ModelSpec m;
+//   m.inputs[0].rows = 1;
+//   m.layers.push_back({LayerKind::kBitLinear, "up", 2560, 6912});
+//   ModelData d = generate(m);
 #pragma once
 
 #include <cstddef>

@@ -370,3 +370,191 @@ TEST_CASE("concat joins two tensors' rows, exact in every stored format and buff
   REQUIRE(sets_seen[1] >= 10);
   REQUIRE(sets_seen[2] >= 10);
 }
+
+namespace {
+
+// A decoder over characters whose layers run in a step loop: proj (linear), rec (lstm or
+// gru), query (linear), attention (cross, over the encoder's output), out (tanh). Fed: proj
+// reads [embedding; the previous step's out] (input feeding).
+struct Decoder {
+  std::string format, recurrent;
+  uint32_t frames = 0, width = 0, characters = 0, vocab = 0, embed = 0;
+  uint32_t proj = 0, hidden = 0, heads = 0, head_dim = 0;
+  bool fed = false, loop = true;
+};
+
+Json decoder_graph(const Decoder& d) {
+  EncoderDecoder m;  // for its linear layers' format
+  m.format = d.format;
+  const uint32_t width = d.heads * d.head_dim;
+  // The memory: one key/value head, its keys the values.
+  Json layers = {linear(m, "encoder", d.width, d.head_dim),
+                 {{"type", "embedding"},
+                  {"name", "embed"},
+                  {"vocab", d.vocab},
+                  {"out_features", d.embed},
+                  {"inputs", {"characters"}},
+                  {"weights", test::uniform(1, 31)}}};
+  if (d.fed)
+    layers.push_back({{"type", "concat"}, {"name", "feed_in"}, {"inputs", {"embed", "feed"}}});
+  layers.push_back(linear(m, "proj", d.fed ? d.embed + width : d.embed, d.proj));
+  layers.push_back({{"type", d.recurrent},
+                    {"name", "rec"},
+                    {"format", d.format},
+                    {"in_features", d.proj},
+                    {"hidden", d.hidden},
+                    {"weights", test::uniform(0.3, 41)},
+                    {"biases", test::uniform(0.3, 42)}});
+  layers.push_back(linear(m, "query", d.hidden, width));
+  layers.push_back({{"type", "attention"},
+                    {"name", "attention"},
+                    {"mode", "cross"},
+                    {"format", d.format},
+                    {"heads", d.heads},
+                    {"kv_heads", 1},
+                    {"head_dim", d.head_dim},
+                    {"shared_kv", true},
+                    {"inputs", {"query", "encoder"}}});
+  layers.push_back({{"type", "activation"}, {"name", "out"}, {"function", "tanh"}});
+  Json w = {{"name", "decoder"},
+            {"tokens", d.frames},
+            {"input", test::uniform(1, 3)},
+            {"inputs", {{"characters", {{"tokens", d.characters}, {"seed", 9}}}}},
+            {"layers", layers}};
+  if (d.loop) {
+    w["step_loop"] = {{"first", d.fed ? "feed_in" : "proj"}, {"last", "out"}};
+    if (d.fed) w["step_loop"]["carried"] = {{"feed", {{"from", "out"}, {"width", width}}}};
+  }
+  return w;
+}
+
+Decoder random_decoder(test::Pick& pick, int trial) {
+  Decoder d;
+  d.format = std::vector<std::string>{"fp16", "posit8_0", "int8", "bf16"}[trial % 4];
+  d.recurrent = trial % 2 ? "gru" : "lstm";
+  d.frames = pick(1, 20);
+  d.width = pick(4, 32);
+  d.characters = pick(1, 9);
+  d.vocab = pick(2, 20);
+  d.embed = pick(4, 32);
+  d.proj = pick(4, 40);
+  d.hidden = pick(4, 40);
+  d.heads = pick(1, 2);
+  d.head_dim = pick(4, 16);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("a step loop's layers give the same bits as the same layers run layer by layer",
+          "[sim]") {
+  // Without a carried tensor, running the decoder a row per step (its recurrence's state
+  // through DRAM between steps, the memory written once) must change no value.
+  test::Pick pick(77);
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("nmpsim_step_loop_" + std::to_string(::getpid()));
+  for (int trial = 0; trial < 16; ++trial) {
+    Decoder d = random_decoder(pick, trial);
+    INFO("trial " << trial << ": " << d.format << " " << d.recurrent << ", " << d.characters
+                  << " steps, hidden " << d.hidden << ", heads " << d.heads << " x " << d.head_dim
+                  << " over " << d.frames << " positions");
+    std::map<bool, std::map<std::string, std::vector<float>>> outputs;
+    for (const bool loop : {false, true}) {
+      d.loop = loop;
+      sim::RunOptions options;
+      options.dump_dir = dir + (loop ? "/loop" : "/layers");
+      const Json w = decoder_graph(d);
+      const Json r = sim::run_isolated(test::make_config(
+          w, {"hw.mac_array.pe=" + pe_of(d.format), "hw.controller.imem_kib=1024"}, options));
+      REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+      for (size_t i = 0; i < w["layers"].size(); ++i) {
+        const std::string name = w["layers"][i]["name"];
+        outputs[loop][name] = sim::read_npy(options.dump_dir + "/" + std::to_string(i) + "_" +
+                                            name + "_output_values.npy")
+                                  .values;
+      }
+    }
+    REQUIRE(outputs[true] == outputs[false]);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an input-fed decoder equals its exact model step by step", "[sim]") {
+  test::Pick pick(78);
+  for (int trial = 0; trial < 20; ++trial) {
+    Decoder d = random_decoder(pick, trial);
+    d.fed = true;
+    const std::string dataflow = pick(0, 1) ? "adder_tree" : "weight_stationary";
+    INFO("trial " << trial << ": " << d.format << " " << d.recurrent << ", " << d.characters
+                  << " steps, hidden " << d.hidden << ", heads " << d.heads << " x " << d.head_dim
+                  << " over " << d.frames << " positions, " << dataflow);
+    const Json r = test::run_both_modes(test::make_config(
+        decoder_graph(d),
+        {"hw.mac_array.pe=" + pe_of(d.format), "hw.controller.imem_kib=1024",
+         "hw.mac_array.dataflow=" + dataflow, "hw.mac_array.rows=8", "hw.mac_array.cols=8"}));
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    const uint64_t width = d.heads * d.head_dim, T = d.characters;
+    REQUIRE(r["invariants"]["outputs_checked"] ==
+            d.frames * d.head_dim +
+                T * (d.embed + (d.embed + width) + d.proj + d.hidden + width + width + width));
+    // Every step reads the previous step's output: the loop's layers report every row.
+    for (const Json& l : r["layers"]) {
+      if (l["name"] != "encoder" && l["name"] != "embed") REQUIRE(l["shape"]["m"] == T);
+    }
+  }
+}
+
+TEST_CASE("a step loop that cannot run a row per step is a clear error", "[sim]") {
+  Decoder d;
+  d.format = "fp16";
+  d.recurrent = "lstm";
+  d.frames = 6;
+  d.width = 8;
+  d.characters = 4;
+  d.vocab = 5;
+  d.embed = 8;
+  d.proj = 8;
+  d.hidden = 8;
+  d.heads = 1;
+  d.head_dim = 8;
+  d.fed = true;
+  auto error_of = [](const Json& w) {
+    try {
+      (void)test::make_config(w);
+    } catch (const sim::ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  Json w = decoder_graph(d);
+  w["step_loop"]["carried"]["feed"]["width"] = 9;
+  w["layers"][3]["in_features"] = 8 + 9;  // proj reads [embedding; feed]
+  REQUIRE_THAT(error_of(w), Catch::Contains("/step_loop/carried/feed/width") &&
+                                Catch::Contains("\"out\" writes 8 per row; got 9"));
+  w = decoder_graph(d);
+  w["step_loop"]["carried"]["feed"]["from"] = "encoder";
+  REQUIRE_THAT(error_of(w), Catch::Contains("/step_loop/carried/feed/from") &&
+                                Catch::Contains("expected a layer of the step loop"));
+  w = decoder_graph(d);
+  w["step_loop"]["first"] = "proj";  // feed_in, reading the carried tensor, is outside
+  REQUIRE_THAT(error_of(w), Catch::Contains("/layers/2/inputs") &&
+                                Catch::Contains("only its layers may read it"));
+  w = decoder_graph(d);
+  w["step_loop"]["first"] = "out";
+  w["step_loop"]["last"] = "proj";
+  REQUIRE_THAT(error_of(w), Catch::Contains("/step_loop/last") &&
+                                Catch::Contains("comes before the first layer"));
+  w = decoder_graph(d);
+  w["step_loop"]["first"] = "encoder";  // the attention's memory inside the loop
+  REQUIRE_THAT(error_of(w), Catch::Contains("/layers/6/inputs") &&
+                                Catch::Contains("must come from before the step loop"));
+  w = decoder_graph(d);
+  w["layers"][4]["bidirectional"] = true;
+  w["layers"][5]["in_features"] = 16;
+  REQUIRE_THAT(error_of(w),
+               Catch::Contains("/layers/4/type") && Catch::Contains("no bidirectional recurrence"));
+  w = decoder_graph(d);
+  w["step_loop"]["last"] = "nowhere";
+  REQUIRE_THAT(error_of(w),
+               Catch::Contains("/step_loop/last") && Catch::Contains("no layer is named"));
+}

@@ -58,6 +58,10 @@ Json scaled(Json w, uint32_t by, uint32_t tokens) {
       l["kv_heads"] = kv_width / (width / heads);
     }
   }
+  if (w.contains("step_loop") && w["step_loop"].contains("carried")) {
+    for (auto& [name, carried] : w["step_loop"]["carried"].items())
+      carried["width"] = shrunk(carried["width"].get<uint32_t>());
+  }
   // A rope layer rotates the heads of the attention input it feeds.
   std::map<std::string, uint32_t> rope_heads;
   for (const Json& l : w["layers"]) {
@@ -104,10 +108,14 @@ TEST_CASE("every shipped model lowers and validates at its real size", "[sim]") 
     const workloads::ModelSpec& m = c.workload.model;
     const workloads::Lowered l = workloads::lower_graph(m, nullptr, c.hw.params);
     // Loops: a layer's code (a recurrent layer's per direction, a weights_outer linear layer's
-    // two passes, whose overlapped epilogues are unrolled) stays small whatever its widths.
-    size_t units = m.layers.size();
-    for (const workloads::LayerSpec& s : m.layers)
-      if (workloads::is_recurrent(s.kind)) units += s.directions();
+    // two passes, whose overlapped epilogues are unrolled) stays small whatever its widths; a
+    // step loop's layers have theirs once per step (unrolled).
+    size_t units = 0;
+    for (size_t i = 0; i < m.layers.size(); ++i) {
+      const workloads::LayerSpec& s = m.layers[i];
+      const size_t copies = m.in_step_loop(i) ? m.rows_of(static_cast<int32_t>(i)) : 1;
+      units += copies * (1 + (workloads::is_recurrent(s.kind) ? s.directions() : 0));
+    }
     for (const workloads::LayerPlan& p : l.layers)
       if (p.loop_order == "weights_outer") units += 4;
     REQUIRE(l.program.size() < 80 * units);

@@ -154,6 +154,15 @@ INPUTS = {
         {"type": "attention", "format": "int8", "name": "att", "mode": "cross", "heads": 1,
          "head_dim": 16, "context": 5, "inputs": ["e", "memory"]}]),
         inputs={"characters": {"tokens": 4}}),
+    "graph_step_loop_pool.json": dict(graph([
+        {"type": "rmsnorm", "name": "n"}, {"type": "pool", "name": "p", "stride": 2},
+        {"type": "activation", "name": "a", "function": "tanh"}], tokens=4),
+        step_loop={"first": "n", "last": "a"}),
+    "graph_step_loop_carried_width.json": dict(graph([
+        {"type": "rmsnorm", "name": "n"},
+        {"type": "concat", "name": "c", "inputs": ["n", "state"]},
+        {"type": "linear", "format": "fp16", "name": "l", "in_features": 24, "out_features": 16}]),
+        step_loop={"first": "c", "last": "l", "carried": {"state": {"from": "l", "width": 8}}}),
     "weights_missing.json": linear_from({"file": "nowhere.npy"}),
     "weights_dir.json": linear_from({"file": "."}),
     "weights_safetensors_no_tensor.json": linear_from({"file": "w_ok.safetensors"}),
@@ -405,9 +414,11 @@ for name in ["workload_no_layers", "workload_layers_object", "workload_attention
              "graph_unknown_input", "graph_embedding_late", "graph_pool_stride", "graph_rope_heads",
              "graph_add_widths", "graph_activation_function", "graph_attention_inputs",
              "graph_input_unread", "graph_token_ids_as_rows", "graph_cross_memory_context",
+             "graph_step_loop_pool", "graph_step_loop_carried_width",
              "recurrent_bias_file"]:
     pe = ("int8_int8" if "attention" in name else "fp16" if name in (
-        "workload_mixed_pe", "graph_add_widths", "recurrent_bias_file") else "ternary_int8")
+        "workload_mixed_pe", "graph_add_widths", "recurrent_bias_file",
+        "graph_step_loop_carried_width") else "ternary_int8")
     case(name, run("--set", f"hw.mac_array.pe={pe}", workload=f(f"{name}.json")))
 case("workload_ids_out_of_vocab", run(workload=f("workload_ids.json")))
 for name, setting in [
