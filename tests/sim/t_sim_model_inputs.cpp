@@ -98,6 +98,16 @@ Json encoder_decoder(const EncoderDecoder& m) {
 
 std::string pe_of(const std::string& format) { return format == "int8" ? "int8_int8" : format; }
 
+// The message of the ConfigError a workload raises.
+std::string error_of(const Json& w) {
+  try {
+    (void)test::make_config(w);
+  } catch (const sim::ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -269,14 +279,6 @@ TEST_CASE("bad model inputs and memories are clear errors", "[sim]") {
   m.heads = m.kv_heads = 1;
   m.head_dim = 16;
   m.memory_width = 16;
-  auto error_of = [](const Json& w) {
-    try {
-      (void)test::make_config(w);
-    } catch (const sim::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   Json w = encoder_decoder(m);
   w["layers"][1]["inputs"] = {"nowhere"};
   REQUIRE_THAT(error_of(w), Catch::Contains("/layers/1/inputs") &&
@@ -518,14 +520,6 @@ TEST_CASE("a step loop that cannot run a row per step is a clear error", "[sim]"
   d.heads = 1;
   d.head_dim = 8;
   d.fed = true;
-  auto error_of = [](const Json& w) {
-    try {
-      (void)test::make_config(w);
-    } catch (const sim::ConfigError& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   Json w = decoder_graph(d);
   w["step_loop"]["carried"]["feed"]["width"] = 9;
   w["layers"][3]["in_features"] = 8 + 9;  // proj reads [embedding; feed]
