@@ -1353,20 +1353,24 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     }
     return ref;
   };
-  // A step loop runs step by step: each layer over its row t, a recurrent one over rows 0 to t
-  // (its state rebuilt; the machine carries it between steps instead), the last row kept. A
-  // carried tensor's row t is its layer's row t - 1 (zeros at step 0, as the machine loads
-  // them); a memory is read whole.
+  // A step loop runs step by step: each layer over its row t (a recurrent one a timestep,
+  // carrying its state to the next step). A carried tensor's row t is its layer's row t - 1
+  // (zeros at step 0, as the machine loads them); a memory is read whole.
   const uint32_t zero_loaded = storage.convert ? vm.round(stored->decode(0)) : 0;
   const auto width_of = [&](int32_t ref) -> size_t {
     if (ref >= 0) return model.layers[static_cast<size_t>(ref)].out_features;
     const size_t i = model_input_index(ref);
     return model.token_input(i) ? 1 : model.input_width(i);
   };
+  std::map<size_t, RecurrentStepper> steppers;
+  for (size_t li = model.loop_begin; li < model.loop_end; ++li) {
+    if (is_recurrent(model.layers[li].kind))
+      steppers.emplace(li,
+                       RecurrentStepper(model.layers[li], data.layers[li], lowered.layers[li], hw));
+  }
   const auto run_step = [&](size_t li, uint32_t t) {
     const LayerSpec& l = model.layers[li];
     const std::vector<int32_t> in = inputs_of(l, li);
-    const uint32_t first = is_recurrent(l.kind) ? 0 : t;
     std::vector<std::vector<uint32_t>> ex_rows(in.size());
     std::vector<std::vector<float>> fp_rows(in.size());
     std::vector<const std::vector<uint32_t>*> ex;
@@ -1378,25 +1382,26 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
         continue;
       }
       const size_t w = width_of(in[j]);
-      for (uint32_t r = first; r <= t; ++r) {
-        if (l.carried_input(j) && r == 0) {
-          ex_rows[j].insert(ex_rows[j].end(), w, zero_loaded);
-          fp_rows[j].insert(fp_rows[j].end(), w, 0.0f);
-          continue;
-        }
-        const size_t src = (l.carried_input(j) ? r - 1 : r) * w;
+      if (l.carried_input(j) && t == 0) {
+        ex_rows[j].assign(w, zero_loaded);
+        fp_rows[j].assign(w, 0.0f);
+      } else {
+        const size_t src = (l.carried_input(j) ? t - 1 : t) * w;
         const std::vector<uint32_t>& e = exact_of(in[j]);
         const std::vector<float>& f = fp32_of(in[j]);
-        ex_rows[j].insert(ex_rows[j].end(), e.begin() + src, e.begin() + src + w);
-        fp_rows[j].insert(fp_rows[j].end(), f.begin() + src, f.begin() + src + w);
+        ex_rows[j].assign(e.begin() + src, e.begin() + src + w);
+        fp_rows[j].assign(f.begin() + src, f.begin() + src + w);
       }
       ex.push_back(&ex_rows[j]);
       fp.push_back(&fp_rows[j]);
     }
-    const LayerReference r = layer_reference(li, t - first + 1, ex, fp);
-    const size_t n = l.out_features;
-    refs[li].out.insert(refs[li].out.end(), r.out.end() - n, r.out.end());
-    refs[li].fp32.insert(refs[li].fp32.end(), r.fp32.end() - n, r.fp32.end());
+    if (is_recurrent(l.kind)) {
+      steppers.at(li).step(ex_rows[0], fp_rows[0].data(), refs[li]);
+    } else {
+      const LayerReference r = layer_reference(li, 1, ex, fp);
+      refs[li].out.insert(refs[li].out.end(), r.out.begin(), r.out.end());
+      refs[li].fp32.insert(refs[li].fp32.end(), r.fp32.begin(), r.fp32.end());
+    }
     land(li);
   };
   for (size_t li = 0; li < model.layers.size(); ++li) {

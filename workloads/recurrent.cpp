@@ -510,39 +510,49 @@ class ExactCell {
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-// The FP32 model of one direction over the sequence, in place into y (row stride `cols`).
-void fp32_direction(const LayerSpec& l, const RecurrentDirection& d, const std::vector<float>& x,
-                    uint32_t T, bool backward, uint32_t col0, uint32_t cols,
-                    std::vector<float>& y) {
-  const uint32_t H = l.hidden, I = l.in_features, G = l.gates();
-  std::vector<float> h(H, 0.0f), c(H, 0.0f), gx(size_t{G} * H), gh(size_t{G} * H);
-  for (uint32_t s = 0; s < T; ++s) {
-    const uint32_t t = backward ? T - 1 - s : s;
+// The FP32 model of one direction's step (float state, gates in double from the latent
+// weights, exact sigmoid and tanh).
+class Fp32Cell {
+ public:
+  Fp32Cell(const LayerSpec& l, const RecurrentDirection& d)
+      : l_(l),
+        d_(d),
+        h_(l.hidden, 0.0f),
+        c_(l.hidden, 0.0f),
+        gx_(size_t{l.gates()} * l.hidden),
+        gh_(gx_.size()) {}
+
+  const std::vector<float>& step(const float* x) {
+    const uint32_t H = l_.hidden, I = l_.in_features, G = l_.gates();
     for (uint32_t n = 0; n < G * H; ++n) {
-      double sx = d.b_ih[n], sh = d.b_hh[n];
-      for (uint32_t i = 0; i < I; ++i)
-        sx += double{d.w.latent[size_t{n} * I + i]} * x[size_t{t} * I + i];
-      for (uint32_t i = 0; i < H; ++i) sh += double{d.u.latent[size_t{n} * H + i]} * h[i];
-      gx[n] = static_cast<float>(sx);
-      gh[n] = static_cast<float>(sh);
+      double sx = d_.b_ih[n], sh = d_.b_hh[n];
+      for (uint32_t i = 0; i < I; ++i) sx += double{d_.w.latent[size_t{n} * I + i]} * x[i];
+      for (uint32_t i = 0; i < H; ++i) sh += double{d_.u.latent[size_t{n} * H + i]} * h_[i];
+      gx_[n] = static_cast<float>(sx);
+      gh_[n] = static_cast<float>(sh);
     }
     for (uint32_t j = 0; j < H; ++j) {
-      if (l.kind == LayerKind::kLstm) {
-        auto pre = [&](uint32_t gate) { return double{gx[gate * H + j]} + gh[gate * H + j]; };
+      if (l_.kind == LayerKind::kLstm) {
+        auto pre = [&](uint32_t gate) { return double{gx_[gate * H + j]} + gh_[gate * H + j]; };
         const double i_g = sigmoid(pre(0)), f_g = sigmoid(pre(1)), g_g = std::tanh(pre(2)),
                      o_g = sigmoid(pre(3));
-        c[j] = static_cast<float>(f_g * c[j] + i_g * g_g);
-        h[j] = static_cast<float>(o_g * std::tanh(double{c[j]}));
+        c_[j] = static_cast<float>(f_g * c_[j] + i_g * g_g);
+        h_[j] = static_cast<float>(o_g * std::tanh(double{c_[j]}));
       } else {
-        const double r = sigmoid(double{gx[j]} + gh[j]);
-        const double z = sigmoid(double{gx[H + j]} + gh[H + j]);
-        const double n = std::tanh(double{gx[2 * H + j]} + r * gh[2 * H + j]);
-        h[j] = static_cast<float>((1 - z) * n + z * h[j]);
+        const double r = sigmoid(double{gx_[j]} + gh_[j]);
+        const double z = sigmoid(double{gx_[H + j]} + gh_[H + j]);
+        const double n = std::tanh(double{gx_[2 * H + j]} + r * gh_[2 * H + j]);
+        h_[j] = static_cast<float>((1 - z) * n + z * h_[j]);
       }
     }
-    std::copy(h.begin(), h.end(), y.begin() + size_t{t} * cols + col0);
+    return h_;
   }
-}
+
+ private:
+  const LayerSpec& l_;
+  const RecurrentDirection& d_;
+  std::vector<float> h_, c_, gx_, gh_;
+};
 
 }  // namespace
 
@@ -557,15 +567,41 @@ LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
   ref.fp32.assign(size_t{T} * cols, 0.0f);
   for (uint32_t d = 0; d < l.directions(); ++d) {
     ExactCell cell(l, ld.directions[d], vm, hw, plan);
+    Fp32Cell fp32(l, ld.directions[d]);
     for (uint32_t s = 0; s < T; ++s) {
       const uint32_t t = d == 1 ? T - 1 - s : s;
       const std::vector<uint32_t> xt(x.begin() + size_t{t} * I, x.begin() + size_t{t + 1} * I);
       const std::vector<uint32_t>& h = cell.step(xt);
       std::copy(h.begin(), h.end(), ref.out.begin() + size_t{t} * cols + size_t{d} * H);
+      const std::vector<float>& hf = fp32.step(&x_fp32[size_t{t} * I]);
+      std::copy(hf.begin(), hf.end(), ref.fp32.begin() + size_t{t} * cols + size_t{d} * H);
     }
-    fp32_direction(l, ld.directions[d], x_fp32, T, d == 1, d * H, cols, ref.fp32);
   }
   return ref;
+}
+
+struct RecurrentStepper::Cells {
+  Cells(const LayerSpec& l, const LayerData& ld, const LayerPlan& plan, const hw::NmpParams& hw)
+      : vm(hw.vector_unit.math),
+        exact(l, ld.directions[0], vm, hw, plan),
+        fp32(l, ld.directions[0]) {}
+  arith::VectorMath vm;
+  ExactCell exact;
+  Fp32Cell fp32;
+};
+
+RecurrentStepper::RecurrentStepper(const LayerSpec& l, const LayerData& ld, const LayerPlan& plan,
+                                   const hw::NmpParams& hw)
+    : cells_(std::make_unique<Cells>(l, ld, plan, hw)) {}
+RecurrentStepper::~RecurrentStepper() = default;
+RecurrentStepper::RecurrentStepper(RecurrentStepper&&) noexcept = default;
+
+void RecurrentStepper::step(const std::vector<uint32_t>& x, const float* x_fp32,
+                            LayerReference& out) {
+  const std::vector<uint32_t>& h = cells_->exact.step(x);
+  out.out.insert(out.out.end(), h.begin(), h.end());
+  const std::vector<float>& hf = cells_->fp32.step(x_fp32);
+  out.fp32.insert(out.fp32.end(), hf.begin(), hf.end());
 }
 
 }  // namespace nmp::workloads

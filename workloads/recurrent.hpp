@@ -27,6 +27,8 @@
 // emits it with the functions below and checks it with reference_recurrent_layer.
 #pragma once
 
+#include <memory>
+
 #include "workloads/lowering.hpp"
 #include "workloads/program_builder.hpp"
 #include "workloads/reference.hpp"
@@ -80,6 +82,22 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
 void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSpec& l,
                     uint32_t tokens, uint64_t x, uint64_t y, const TensorStorage& storage,
                     const hw::NmpParams& hw);
+// A forward layer stepped one timestep at a time (a step loop's reference): the exact and the
+// FP32 model side by side, each carrying its state from step to step.
+class RecurrentStepper {
+ public:
+  RecurrentStepper(const LayerSpec& l, const LayerData& ld, const LayerPlan& plan,
+                   const hw::NmpParams& hw);
+  ~RecurrentStepper();
+  RecurrentStepper(RecurrentStepper&&) noexcept;
+  // The next timestep's output row from its input row (exact, FP32), appended to `out`.
+  void step(const std::vector<uint32_t>& x, const float* x_fp32, LayerReference& out);
+
+ private:
+  struct Cells;
+  std::unique_ptr<Cells> cells_;
+};
+
 // Exact and FP32 outputs of one layer from its input's exact (vec) and FP32 values.
 LayerReference reference_recurrent_layer(const LayerSpec& l, uint32_t tokens,
                                          const std::vector<uint32_t>& x,
