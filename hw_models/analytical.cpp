@@ -247,6 +247,7 @@ ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& pr
                                  uint64_t dram_bytes, const DramRate& rate) {
   Machine machine(params, dram_bytes, rate);
   ProgramEstimate out;
+  std::vector<LayerEntry> entries;  // every entry into a layer, for its time
   out.layers.resize(1);
   std::vector<isa::Decoded> decoded(program.size());
   std::vector<bool> is_decoded(program.size(), false);
@@ -288,13 +289,19 @@ ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& pr
         }
         if (d.spec->opcode == Opcode::kHalt) {
           out.cycles = now + 1;
+          const std::vector<LayerTime> times = layer_times(entries, out.cycles);
+          if (times.size() > out.layers.size()) out.layers.resize(times.size());
+          for (size_t l = 0; l < times.size(); ++l) {
+            out.layers[l].start = times[l].start;
+            out.layers[l].cycles = times[l].cycles;
+          }
           return out;
         }
       }
       if (d.spec->opcode == Opcode::kLayer) {
         layer = static_cast<uint32_t>(d.ufield(isa::ctrl::kLayerId));
-        if (layer >= out.layers.size()) out.layers.resize(layer + 1, LayerEstimate{now});
-        out.layers[layer].start = now;
+        if (layer >= out.layers.size()) out.layers.resize(layer + 1);
+        enter_layer(entries, layer, now);
       }
       const ControlStep step = execute_control(d, pc, regs);
       pc = step.next_pc;

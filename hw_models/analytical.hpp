@@ -39,7 +39,8 @@ struct DramRate {
 DramRate dram_rate(const DramParams& dram);
 
 struct LayerEstimate {
-  Cycles start = 0;         // the cycle its `layer` instruction executes
+  Cycles start = 0;         // the cycle its first `layer` instruction executes
+  Cycles cycles = 0;        // from each entry into it to the next layer's (layer_times)
   uint64_t dram_bytes = 0;  // DMA payload on the DRAM side
   uint64_t macs = 0;
   uint64_t dma_commands = 0, mac_commands = 0, vector_commands = 0;

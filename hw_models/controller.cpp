@@ -200,8 +200,7 @@ void Controller::execute(Cycles now) {
     if (step.branch_taken) bubble_ = params_.branch_penalty_cycles;
     if (d.spec->opcode == Opcode::kLayer) {
       layer_ = static_cast<uint32_t>(d.ufield(isa::ctrl::kLayerId));
-      if (layer_ >= layer_starts_.size()) layer_starts_.resize(layer_ + 1, now);
-      layer_starts_[layer_] = now;
+      enter_layer(layer_entries_, layer_, now);
     } else if (d.spec->opcode == Opcode::kHalt) {
       halted_ = true;
     }

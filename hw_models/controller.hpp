@@ -80,9 +80,10 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
 
   bool halted() const { return halted_; }
+  uint32_t layer() const { return layer_; }  // the layer being issued
   uint64_t executed() const { return executed_; }
-  // Cycle in which each layer's `layer` instruction executed (layer 0 starts at cycle 0).
-  const std::vector<Cycles>& layer_starts() const { return layer_starts_; }
+  // Every entry into a layer, in order (layer_times() gives each layer's time).
+  const std::vector<LayerEntry>& layer_entries() const { return layer_entries_; }
   uint32_t pc() const { return pc_; }
   IssueStall last_stall() const { return stall_; }
   // Registers, for tests.
@@ -118,7 +119,7 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   mutable Command pending_;
   mutable bool pending_valid_ = false;
   std::vector<ControllerStats> stats_;
-  std::vector<Cycles> layer_starts_{0};
+  std::vector<LayerEntry> layer_entries_;
   Timeline* timeline_ = nullptr;
 };
 

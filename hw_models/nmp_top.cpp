@@ -145,7 +145,7 @@ void NmpTop::step_default() {
     }
     next_trigger(period_ * static_cast<double>(unsynced_));
     unsynced_ = 0;
-    if (progress_) progress_(now_, controller_.layer_starts().size());
+    if (progress_) progress_(now_, controller_.layer() + size_t{1});
   } catch (const SimulationError& e) {
     finish(e.what());
   }
@@ -172,7 +172,7 @@ void NmpTop::step_lockstep() {
     tick_all(now_);
     if (observer_) observer_(now_);
     ++now_;
-    if (progress_ && now_ % kTimeQuantum == 0) progress_(now_, controller_.layer_starts().size());
+    if (progress_ && now_ % kTimeQuantum == 0) progress_(now_, controller_.layer() + size_t{1});
     if (controller_.halted()) {
       finish("");
     } else {

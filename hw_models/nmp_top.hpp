@@ -84,7 +84,7 @@ class NmpTop : public sc_core::sc_module {
   void set_timeline(Timeline* timeline);
   const Sram& sram(MemSpace space) const { return *srams_.at(static_cast<size_t>(space)); }
   uint32_t layer_count() const;
-  const std::vector<Cycles>& layer_starts() const { return controller_.layer_starts(); }
+  const std::vector<LayerEntry>& layer_entries() const { return controller_.layer_entries(); }
   void visit_counters(const BlockCounterFn& fn) const;
 
  private:

@@ -188,13 +188,12 @@ Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective 
   return mapping;
 }
 
-// The analytical model's figures of layer l: from its start to the next layer's.
-Json analytical_layer_json(const hw::ProgramEstimate& e, size_t l, hw::Cycles total) {
+// The analytical model's figures of layer l: its first entry and its cycles.
+Json analytical_layer_json(const hw::ProgramEstimate& e, size_t l) {
   const hw::LayerEstimate none;
   const hw::LayerEstimate& le = l < e.layers.size() ? e.layers[l] : none;
-  const hw::Cycles end = l + 1 < e.layers.size() ? e.layers[l + 1].start : total;
   return {{"start_cycle", le.start},
-          {"span_cycles", end - le.start},
+          {"span_cycles", le.cycles},
           {"dram_payload_bytes", le.dram_bytes},
           {"macs", le.macs},
           {"commands",
@@ -335,8 +334,8 @@ Json build_report(const ReportInputs& in) {
   for (size_t l = 0; l < in.lowered->layers.size(); ++l) {
     const workloads::LayerPlan& plan = in.lowered->layers[l];
     const int li = static_cast<int>(l);
-    const hw::Cycles start = l < in.layer_starts.size() ? in.layer_starts[l] : 0;
-    const hw::Cycles end = l + 1 < in.layer_starts.size() ? in.layer_starts[l + 1] : in.cycles;
+    const hw::LayerTime time = l < in.layer_times.size() ? in.layer_times[l] : hw::LayerTime{};
+    const hw::Cycles start = time.start, end = time.start + time.cycles;
     const EnergySums ls = sum_energy(in.counters, energy, li);
     const uint64_t layer_macs = counter(in.counters, "mac_array", "macs", li);
     Json lu = Json::object();
@@ -384,7 +383,7 @@ Json build_report(const ReportInputs& in) {
          {"error", error_json(in.checks[l])},
          {"recurrent", recurrent},
          {"mapping", mapping_json(plan, cfg.workload.model.objective)},
-         {"analytical", analytical_layer_json(*in.analytical, l, in.analytical->cycles)}});
+         {"analytical", analytical_layer_json(*in.analytical, l)}});
   }
   r["layers"] = layers;
   r["analytical"] = {{"cycles", in.analytical->cycles},
@@ -430,7 +429,7 @@ Json build_analytical_report(const SimConfig& cfg, const EnergyModel& energy,
   Json layers = Json::array();
   for (size_t l = 0; l < lowered.layers.size(); ++l) {
     const workloads::LayerPlan& plan = lowered.layers[l];
-    Json layer = analytical_layer_json(est, l, est.cycles);
+    Json layer = analytical_layer_json(est, l);
     macs += layer["macs"].get<uint64_t>();
     dram_bytes += layer["dram_payload_bytes"].get<uint64_t>();
     layer["index"] = l;

@@ -46,7 +46,7 @@ struct ReportInputs {
   const EnergyModel* energy = nullptr;
   const workloads::Lowered* lowered = nullptr;
   hw::Cycles cycles = 0;
-  std::vector<hw::Cycles> layer_starts;
+  std::vector<hw::LayerTime> layer_times;  // each layer's first entry and cycles
   std::vector<CounterRecord> counters;
   std::vector<LayerCheck> checks;
   // Counters that are estimates, not counts, and why (the report lists them; the summary

@@ -71,7 +71,7 @@ TimelineContext timeline_context(const hw::NmpParams& p, const hw::NmpTop& top,
   TimelineContext c;
   c.clock_mhz = p.clock_mhz;
   c.cycles = top.cycles();
-  c.layer_starts = top.layer_starts();
+  c.layer_entries = top.layer_entries();
   c.layer_names = std::move(layer_names);
   c.pes = uint64_t{p.mac_array.rows} * p.mac_array.cols;
   c.sram_names = {p.weight_sram.name, p.act_sram.name, p.acc_sram.name};
@@ -477,7 +477,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   in.energy = &energy;
   in.lowered = &lowered;
   in.cycles = top.cycles();
-  in.layer_starts = top.layer_starts();
+  in.layer_times = hw::layer_times(top.layer_entries(), top.cycles());
   in.counters = collect_counters(top);
   in.analytical = &estimate;
   if (!values) in.estimates = estimate_zero_skips(model, in.counters);

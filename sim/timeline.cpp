@@ -127,13 +127,15 @@ void write_spans(EventWriter& w, const Timeline& t, const TimelineContext& ctx) 
 }
 
 void write_layers(EventWriter& w, const hw::CycleWindow& window, const TimelineContext& ctx) {
-  for (size_t l = 0; l < ctx.layer_starts.size(); ++l) {
-    const Cycles end = l + 1 < ctx.layer_starts.size() ? ctx.layer_starts[l + 1] : ctx.cycles;
-    const Cycles from = std::max(ctx.layer_starts[l], window.begin);
+  // Each entry into a layer (a step loop's layers once per step) until the next.
+  const std::vector<hw::LayerEntry>& entries = ctx.layer_entries;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Cycles end = i + 1 < entries.size() ? entries[i + 1].start : ctx.cycles;
+    const Cycles from = std::max(entries[i].start, window.begin);
     const Cycles to = std::min(end, window.end);
     if (from >= to) continue;
-    w.span(kLayerTid, layer_name(ctx, static_cast<uint32_t>(l)), "layer", from, to,
-           "\"layer\":" + std::to_string(l));
+    w.span(kLayerTid, layer_name(ctx, entries[i].layer), "layer", from, to,
+           "\"layer\":" + std::to_string(entries[i].layer));
   }
 }
 

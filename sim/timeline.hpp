@@ -43,10 +43,10 @@ hw::CycleWindow parse_cycle_window(const std::string& text);
 // What the file needs beyond the recording.
 struct TimelineContext {
   double clock_mhz = 1000.0;
-  hw::Cycles cycles = 0;  // the run's length
-  std::vector<hw::Cycles> layer_starts;
-  std::vector<std::string> layer_names;  // empty entries (or none): "layer N"
-  uint64_t pes = 1;                      // MAC array rows x cols
+  hw::Cycles cycles = 0;                      // the run's length
+  std::vector<hw::LayerEntry> layer_entries;  // every entry into a layer, in order
+  std::vector<std::string> layer_names;       // empty entries (or none): "layer N"
+  uint64_t pes = 1;                           // MAC array rows x cols
   std::array<std::string, hw::kNumSrams> sram_names;
   std::array<bool, hw::kNumSrams> sram_split_ports{};  // 1r1w: a read and a write port class
   uint32_t dram_channels = 0;  // a standard's (0: the simple channel, no banks)

@@ -121,11 +121,12 @@ std::vector<Event> events(const Timeline& t, const TimelineContext& ctx, const S
   };
   for (const Timeline::Change& c : t.initial_values()) recorded(c, begin);
   // The layer the window starts in, then the later ones.
-  for (size_t l = 0; l < ctx.layer_starts.size(); ++l) {
-    const bool last_before = l + 1 == ctx.layer_starts.size() || ctx.layer_starts[l + 1] > begin;
-    if (ctx.layer_starts[l] <= begin ? last_before : ctx.layer_starts[l] < end) {
-      out.push_back({std::max(begin, ctx.layer_starts[l]), sig.layer(), l});
-    }
+  const std::vector<hw::LayerEntry>& entries = ctx.layer_entries;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Cycles at = entries[i].start;
+    const bool last_before = i + 1 == entries.size() || entries[i + 1].start > begin;
+    if (at <= begin ? last_before : at < end)
+      out.push_back({std::max(begin, at), sig.layer(), entries[i].layer});
   }
   // Units: busy over each command, a stall over each stall run inside it, idle after it.
   std::vector<const Timeline::Span*> spans;

@@ -499,10 +499,17 @@ TEST_CASE("an input-fed decoder equals its exact model step by step", "[sim]") {
     REQUIRE(r["invariants"]["outputs_checked"] ==
             d.frames * d.head_dim +
                 T * (d.embed + (d.embed + width) + d.proj + d.hidden + width + width + width));
-    // Every step reads the previous step's output: the loop's layers report every row.
+    // Every step reads the previous step's output: the loop's layers report every row, and
+    // their cycles are summed over the steps (each layer entered once per step), so the layers'
+    // spans add up to the run's cycles, simulated and predicted alike.
+    uint64_t simulated = 0, predicted = 0;
     for (const Json& l : r["layers"]) {
       if (l["name"] != "encoder" && l["name"] != "embed") REQUIRE(l["shape"]["m"] == T);
+      simulated += l["span_cycles"].get<uint64_t>();
+      predicted += l["analytical"]["span_cycles"].get<uint64_t>();
     }
+    REQUIRE(simulated == r["cycles"]["total"].get<uint64_t>());
+    REQUIRE(predicted == r["analytical"]["cycles"].get<uint64_t>());
   }
 }
 
