@@ -1165,6 +1165,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         emit_layer(lj, 1, inputs, out.layers[lj].y_dram + t * row_bytes(static_cast<int32_t>(lj)),
                    t == 0);
       }
+      check_program_fits(b, hw);
     }
     li = model.loop_end - 1;
   }

@@ -8,14 +8,18 @@ namespace nmp::workloads {
 LoweringError::LoweringError(std::string document, std::string pointer, const std::string& message)
     : std::runtime_error(message), document_(std::move(document)), pointer_(std::move(pointer)) {}
 
-isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
-  b.halt();
+void check_program_fits(const ProgramBuilder& b, const hw::NmpParams& hw) {
   if (b.size() * isa::kInstrBytes > hw.controller.imem_bytes) {
     throw LoweringError("hw", "/controller/imem_kib",
                         "the program needs " + std::to_string(b.size() * isa::kInstrBytes) +
                             " bytes of instruction memory; it has " +
                             std::to_string(hw.controller.imem_bytes));
   }
+}
+
+isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw) {
+  b.halt();
+  check_program_fits(b, hw);
   return b.program();
 }
 

@@ -91,6 +91,9 @@ struct Lowered {
 };
 
 class ProgramBuilder;
+// A LoweringError if the program so far does not fit the instruction memory (checked as an
+// unrolled step loop grows, so that a loop of many steps fails before it is all built).
+void check_program_fits(const ProgramBuilder& b, const hw::NmpParams& hw);
 // Ends the program with halt; a LoweringError if it does not fit the instruction memory.
 isa::Program finish_program(ProgramBuilder& b, const hw::NmpParams& hw);
 

@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "../support.hpp"
 #include "sim/npy.hpp"
+#include "workloads/graph.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -554,6 +556,15 @@ TEST_CASE("a step loop that cannot run a row per step is a clear error", "[sim]"
   w["layers"][5]["in_features"] = 16;
   REQUIRE_THAT(error_of(w),
                Catch::Contains("/layers/4/type") && Catch::Contains("no bidirectional recurrence"));
+  // Unrolled, a loop of many steps outgrows the instruction memory: an error as soon as it
+  // does, not after building the whole program.
+  d.characters = 60000;
+  const sim::SimConfig many = test::make_config(decoder_graph(d), {"hw.mac_array.pe=fp16"});
+  const auto begun = std::chrono::steady_clock::now();
+  REQUIRE_THROWS_WITH(workloads::lower_graph(many.workload.model, nullptr, many.hw.params),
+                      Catch::Contains("bytes of instruction memory; it has 65536"));
+  REQUIRE(std::chrono::steady_clock::now() - begun < std::chrono::seconds(5));
+  d.characters = 4;
   w = decoder_graph(d);
   w["step_loop"]["last"] = "nowhere";
   REQUIRE_THAT(error_of(w),
