@@ -993,7 +993,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const LayerSpec& l = model.layers[li];
     for (size_t j = 0; j < l.inputs.size(); ++j) {
       if (l.carried_input(j))
-        carried_width = std::max(carried_width, model.layers[l.inputs[j]].out_features);
+        carried_width =
+            std::max(carried_width, model.layers[static_cast<size_t>(l.inputs[j])].out_features);
     }
   }
   for (size_t li = 0; li < model.layers.size(); ++li) {
