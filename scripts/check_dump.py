@@ -62,7 +62,8 @@ def recurrent(layer, stem, x):
 
 
 def attention(layer, stem, x, new_kv=None):
-    """FP32 model: per token and head, softmax over the visible positions of q k / sqrt(d), times v.
+    """FP32 model: per token and head, softmax over the visible positions of q k / sqrt(d) (q k
+    unscaled: Luong's general score), times v.
     Reading q, k and v, the tokens' own keys and values (new_kv) follow the cached context."""
     heads, kv_heads, d = layer["heads"], layer["kv_heads"], layer["head_dim"]
     k = np.load(stem + "_keys_f32.npy").astype(np.float64)
@@ -79,7 +80,7 @@ def attention(layer, stem, x, new_kv=None):
         visible = layer["context"] + t + 1 if layer["mode"] == "prefill" else L
         for h in range(heads):
             g = h // (heads // kv_heads)
-            s = k[g, :visible] @ q[t, h] / np.sqrt(d)
+            s = k[g, :visible] @ q[t, h] / (np.sqrt(d) if layer["scaled"] else 1.0)
             p = np.exp(s - s.max())
             out[t, h] = (p / p.sum()) @ v[g, :visible]
     return out.reshape(T, heads * d)

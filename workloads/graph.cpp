@@ -812,12 +812,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
   Lowered out;
   RegionAllocator allocate;
-  // The model's inputs: rows of the activation format, or token ids (uint32) an embedding reads.
-  std::vector<uint64_t> input_dram;
-  for (size_t i = 0; i < model.inputs.size(); ++i) {
-    input_dram.push_back(allocate(uint64_t{model.inputs[i].rows} *
-                                  (model.token_input(i) ? 4 : model.input_width(i) * db)));
-  }
+  // A tensor's row in DRAM: elements of the activation format, or token ids (uint32) an
+  // embedding reads.
+  const auto row_bytes = [&](int32_t ref) -> uint64_t {
+    const bool ids = ref < 0 && model.token_input(model_input_index(ref));
+    return uint64_t{model.width_of(ref)} * (ids ? 4 : db);
+  };
+  std::vector<uint64_t> input_dram;  // the model's inputs
+  for (size_t i = 0; i < model.inputs.size(); ++i)
+    input_dram.push_back(allocate(model.inputs[i].rows * row_bytes(model_input_ref(i))));
   std::vector<LayerLayout> layouts;
   // weights_outer layers' quantized rows in DRAM, by input tensor and width: the layer whose
   // quantize pass wrote them (later ones reading the same input share them).
@@ -992,9 +995,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     outputs_stored_as(plan, storage);
     const LayerSpec& l = model.layers[li];
     for (size_t j = 0; j < l.inputs.size(); ++j) {
-      if (l.carried_input(j))
-        carried_width =
-            std::max(carried_width, model.layers[static_cast<size_t>(l.inputs[j])].out_features);
+      if (l.carried_input(j)) carried_width = std::max(carried_width, model.width_of(l.inputs[j]));
     }
   }
   for (size_t li = 0; li < model.layers.size(); ++li) {
@@ -1137,12 +1138,6 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row,
                      n_dram, storage.convert);
              });
-  };
-  // A tensor's row in DRAM: a model input's (token ids: 4 bytes) or a layer's output's.
-  const auto row_bytes = [&](int32_t ref) -> uint64_t {
-    if (ref >= 0) return uint64_t{model.layers[static_cast<size_t>(ref)].out_features} * db;
-    const size_t i = model_input_index(ref);
-    return model.token_input(i) ? 4 : uint64_t{model.input_width(i)} * db;
   };
   for (size_t li = 0; li < model.layers.size(); ++li) {
     if (!model.in_step_loop(li)) {
@@ -1359,11 +1354,6 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   // carrying its state to the next step). A carried tensor's row t is its layer's row t - 1
   // (zeros at step 0, as the machine loads them); a memory is read whole.
   const uint32_t zero_loaded = storage.convert ? vm.round(stored->decode(0)) : 0;
-  const auto width_of = [&](int32_t ref) -> size_t {
-    if (ref >= 0) return model.layers[static_cast<size_t>(ref)].out_features;
-    const size_t i = model_input_index(ref);
-    return model.token_input(i) ? 1 : model.input_width(i);
-  };
   std::map<size_t, RecurrentStepper> steppers;
   for (size_t li = model.loop_begin; li < model.loop_end; ++li) {
     if (is_recurrent(model.layers[li].kind))
@@ -1383,7 +1373,7 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
         fp.push_back(&fp32_of(in[j]));
         continue;
       }
-      const size_t w = width_of(in[j]);
+      const size_t w = model.width_of(in[j]);
       if (l.carried_input(j) && t == 0) {
         ex_rows[j].assign(w, zero_loaded);
         fp_rows[j].assign(w, 0.0f);

@@ -296,6 +296,11 @@ struct ModelSpec {
   };
   Reader first_reader(size_t input) const;
   uint32_t input_width(size_t input) const;
+  // The elements of a row of a tensor: layer `ref`'s output or a model input (token ids: 1).
+  uint32_t width_of(int32_t ref) const {
+    return ref >= 0 ? layers[static_cast<size_t>(ref)].out_features
+                    : input_width(model_input_index(ref));
+  }
   bool token_input(size_t input) const;
   hw::PeKind pe() const {
     for (const LayerSpec& l : layers) {

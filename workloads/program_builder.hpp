@@ -98,8 +98,11 @@ void row_loop(ProgramBuilder& b, unsigned counter, uint32_t rows, uint32_t mt,
 // DMA moves one tile while the vector unit works on another (set_bytes 0: one set, each tile's
 // steps in turn). Each step addresses its tile's buffers above the offset (0 or set_bytes) in
 // the register it is given. `load` reads the input streams' current rows and `store` writes
-// the output streams'; the loop advances each stream's register past them. The next tile's
-// load comes before this tile's store, so in one set it must not write what the store reads.
+// the output streams'; the loop advances each stream's register past them. `compute` runs
+// after its tile's load and before the next tile's, so the input streams' registers then point
+// just past its rows (a step that moves the tile's rows itself finds them m rows back). The next
+// tile's load comes before this tile's store, so in one set it must not write what the store
+// reads.
 struct PipelinedTile {
   std::function<void(unsigned set_reg, uint32_t m)> load, compute, store;
 };

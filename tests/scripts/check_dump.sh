@@ -86,6 +86,35 @@ check rope '{"name": "r", "tokens": 4, "layers": [
    "biases": {"std": 0.5, "seed": 9}},
   {"type": "rope", "name": "rope", "heads": 2, "context": 100, "theta": 500000}]}' \
   --set hw.mac_array.pe=fp16
+# Two model inputs and an input-fed decoder in a step loop: numpy runs the loop step by step,
+# the recurrence's state carried, the attention over the encoder's output.
+check step_loop "{\"name\": \"s\", \"tokens\": 9, \"input\": $src, \"seed\": 4},
+  \"inputs\": {\"characters\": {\"tokens\": 5, \"seed\": 5}},
+  \"step_loop\": {\"first\": \"feed_in\", \"last\": \"out\",
+                  \"carried\": {\"feed\": {\"from\": \"out\", \"width\": 16}}},
+  \"layers\": [
+  {\"type\": \"linear\", \"name\": \"encoder\", \"format\": \"fp16\", \"in_features\": 12, \"out_features\": 16},
+  {\"type\": \"embedding\", \"name\": \"embed\", \"vocab\": 7, \"out_features\": 8, \"inputs\": [\"characters\"]},
+  {\"type\": \"concat\", \"name\": \"feed_in\", \"inputs\": [\"embed\", \"feed\"]},
+  {\"type\": \"lstm\", \"name\": \"rec\", \"in_features\": 24, \"hidden\": 20, \"format\": \"fp16\",
+   \"weights\": $src, \"seed\": 7}, \"biases\": $src, \"seed\": 8}},
+  {\"type\": \"linear\", \"name\": \"query\", \"format\": \"fp16\", \"in_features\": 20, \"out_features\": 16},
+  {\"type\": \"attention\", \"name\": \"attn\", \"mode\": \"cross\", \"heads\": 1, \"head_dim\": 16,
+   \"shared_kv\": true, \"scaled\": false, \"format\": \"fp16\", \"inputs\": [\"query\", \"encoder\"]},
+  {\"type\": \"activation\", \"name\": \"out\", \"function\": \"tanh\"},
+  {\"type\": \"linear\", \"name\": \"generator\", \"format\": \"fp16\", \"in_features\": 16, \"out_features\": 7}]}" \
+  --set hw.mac_array.pe=fp16
+check memory_from_graph "{\"name\": \"m\", \"tokens\": 6, \"input\": $src, \"seed\": 4},
+  \"inputs\": {\"query_rows\": {\"tokens\": 3, \"seed\": 5}},
+  \"layers\": [
+  {\"type\": \"gru\", \"name\": \"memory\", \"in_features\": 10, \"hidden\": 12, \"format\": \"fp16\",
+   \"weights\": $src, \"seed\": 7}, \"biases\": $src, \"seed\": 8}},
+  {\"type\": \"linear\", \"name\": \"keys\", \"format\": \"fp16\", \"in_features\": 12, \"out_features\": 16},
+  {\"type\": \"linear\", \"name\": \"query\", \"format\": \"fp16\", \"in_features\": 8, \"out_features\": 16,
+   \"inputs\": [\"query_rows\"]},
+  {\"type\": \"mlp_attention\", \"name\": \"attn\", \"inputs\": [\"query\", \"keys\", \"memory\"],
+   \"weights\": $src, \"seed\": 9}}]}" \
+  --set hw.mac_array.pe=fp16
 
 # A corrupted output is caught.
 /usr/bin/python3 - "$tmp/int8/0_a_output_q.npy" <<'PY'
