@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 
@@ -13,20 +14,45 @@ namespace nmp::hw {
 using isa::Opcode;
 using isa::Unit;
 
+namespace {
+
+// The DRAM with refresh never due: what a read would take without it.
+DramParams without_refresh(DramParams params) {
+  params.device.timing.refi = std::numeric_limits<uint32_t>::max() / 2;  // never due in a run
+  return params;
+}
+
+}  // namespace
+
 DramRate dram_rate(const DramParams& params) {
   if (params.simple) {
     const auto latency = static_cast<double>(params.latency_cycles);
     return {static_cast<double>(params.bytes_per_cycle), latency, latency, latency};
   }
-  constexpr uint64_t kCalibrationBytes = uint64_t{1} << 19;
-  Dram dram(params, ZeroPages(), params.device.capacity_bytes());
+  // The rate over a read long enough to meet refresh as often as a long stream does on
+  // average; the latencies after a shorter one (its first burst, then one burst more).
   const uint64_t burst = params.request_bytes();
-  std::vector<uint64_t> bursts(kCalibrationBytes / burst);
-  for (size_t i = 0; i < bursts.size(); ++i) bursts[i] = i * burst;
+  const auto sequential = [&](uint64_t bytes) {
+    std::vector<uint64_t> bursts(bytes / burst);
+    for (size_t i = 0; i < bursts.size(); ++i) bursts[i] = i * burst;
+    return bursts;
+  };
   std::vector<Cycles> done;
+  const auto read_cycles = [&](const DramParams& p, uint64_t bytes) {
+    Dram dram(p, ZeroPages(), p.device.capacity_bytes());
+    dram.transfer(sequential(bytes), false, 0, 0, done);
+    return static_cast<double>(done.back() + 1);
+  };
+  constexpr uint64_t kRateBytes = uint64_t{1} << 21;
+  const double cycles = read_cycles(params, kRateBytes);
+  DramRate rate;
+  rate.bytes_per_cycle = static_cast<double>(kRateBytes / burst * burst) / cycles;
+  rate.refresh_stretch = cycles / read_cycles(without_refresh(params), kRateBytes);
+  constexpr uint64_t kLatencyBytes = uint64_t{1} << 19;
+  const std::vector<uint64_t> bursts = sequential(kLatencyBytes);
+  Dram dram(params, ZeroPages(), params.device.capacity_bytes());
   dram.transfer(bursts, false, 0, 0, done);
-  DramRate rate{static_cast<double>(bursts.size() * burst) / static_cast<double>(done.back() + 1),
-                static_cast<double>(done.front() + 1)};
+  rate.latency_cycles = static_cast<double>(done.front() + 1);
   // One burst after the read is through: the cycles from its start to its data.
   const auto single = [&](uint64_t address) {
     const Cycles start = done.back() + 1;
@@ -56,6 +82,16 @@ namespace {
 constexpr size_t kUnits = 4;  // by isa::Unit; the controller's entry stays unused
 
 size_t index_of(Unit u) { return static_cast<size_t>(u); }
+
+// Per SRAM port class (sram id * 2 + class): words per cycle.
+using Demand = std::array<double, kNumSrams * 2>;
+
+// A command's cycles alone, and the words per cycle it asks of each SRAM port class meanwhile
+// (its words spread evenly over those cycles).
+struct Timing {
+  Cycles cycles = 0;
+  Demand demand{};
+};
 
 // What the analytical model knows of the machine: its SRAMs (backed by nothing until
 // written, and nothing writes them here) and the units' descriptions of a command.
@@ -94,24 +130,39 @@ class Machine {
     }
   }
 
-  // The command's cycles alone; `layer` receives its DRAM payload and MACs.
-  Cycles cycles(Unit unit, const Command& cmd, LayerEstimate& layer) {
-    if (unit == Unit::kDma) return dma_cycles(cmd, layer);
+  // The command's cycles alone and what it asks of the SRAM ports meanwhile; `layer` receives
+  // its DRAM payload and MACs.
+  Timing timing(Unit unit, const Command& cmd, LayerEstimate& layer) {
+    if (unit == Unit::kDma) return dma_timing(cmd, layer);
     if (unit == Unit::kMacArray) {
       namespace g = isa::gemm;
       layer.macs += cmd.args[g::kM] * cmd.args[g::kN] * cmd.args[g::kK];
     }
-    // Loops issue the same commands again, at other addresses: a command's cycles depend on
-    // its opcode, its operands and where its addresses fall in the SRAMs' banks only.
+    // Loops issue the same commands again, at other addresses: a command's cycles and words
+    // depend on its opcode, its operands and where its addresses fall in the SRAMs' banks only.
     const Command key =
         unit == Unit::kMacArray ? MacArray::timing_key(srams_, cmd) : vector_.timing_key(cmd);
-    const auto [at, added] = known_.try_emplace({cmd.opcode, key.args}, 0);
+    const auto [at, added] = known_.try_emplace({cmd.opcode, key.args}, Timing{});
     if (added) {
-      at->second = unit == Unit::kMacArray
-                       ? MacArray::uncontended_gemm_cycles(params_.mac_array, cmd, srams_)
-                       : BeatCursor::uncontended_cycles(vector_.run(cmd, scratch_));
+      words_.clear();
+      const Cycles cycles =
+          unit == Unit::kMacArray
+              ? MacArray::uncontended_gemm_cycles(params_.mac_array, cmd, srams_, &words_)
+              : BeatCursor::uncontended_cycles(vector_.run(cmd, scratch_), &words_);
+      at->second = {cycles, demand_of(cycles)};
     }
     return at->second;
+  }
+
+  // Words per cycle each SRAM port class serves: banks x ports of the class.
+  Demand port_capacity() const {
+    Demand capacity{};
+    for (const Sram* sram : srams_) {
+      for (const Access access : {Access::kRead, Access::kWrite}) {
+        capacity[port_key(*sram, access)] = sram->words_per_cycle(access);
+      }
+    }
+    return capacity;
   }
 
  private:
@@ -120,7 +171,19 @@ class Machine {
     return p;
   }
 
-  Cycles dma_cycles(const Command& cmd, LayerEstimate& layer) {
+  static size_t port_key(const Sram& sram, Access access) {
+    return sram.id() * 2 + sram.port_class(access);
+  }
+  // `words_` spread evenly over `cycles`.
+  Demand demand_of(Cycles cycles) const {
+    Demand demand{};
+    if (cycles == 0) return demand;
+    for (const WordCount& w : words_) demand[port_key(*w.sram, w.access)] += w.words;
+    for (double& d : demand) d /= static_cast<double>(cycles);
+    return demand;
+  }
+
+  Timing dma_timing(const Command& cmd, LayerEstimate& layer) {
     namespace d = isa::dma;
     const uint64_t rows = cmd.args[d::kRows], row_bytes = cmd.args[d::kRowBytes];
     const bool gather = cmd.opcode == Opcode::kDmaGather;
@@ -151,7 +214,22 @@ class Machine {
                                     : static_cast<double>(bursts * burst) / rate_.bytes_per_cycle;
     const double latency = first_data(cmd.args[d::kDram] / burst * burst);
     if (!gather) leave_open(cmd.args[d::kDram], rows, dram_row, stride);
-    return static_cast<Cycles>(std::ceil(latency + transfer));
+    const auto cycles = static_cast<Cycles>(std::ceil(latency + transfer));
+    // The SRAM side: the words its rows touch (and a gather's indices, read first).
+    Sram& sram = *srams_[cmd.args[d::kSpace]];
+    const uint64_t first = cmd.args[d::kSram], sram_stride = cmd.args[d::kSramStride];
+    const uint64_t word = sram.word_bytes();
+    auto row_words = [&](uint64_t at) { return (at + row_bytes - 1) / word - at / word + 1; };
+    uint64_t touched = 0;
+    if (sram_stride % word == 0) {
+      touched = rows * row_words(first);
+    } else {
+      for (uint64_t r = 0; r < rows; ++r) touched += row_words(first + r * sram_stride);
+    }
+    words_.assign(
+        {{&sram, cmd.opcode == Opcode::kDmaStore ? Access::kRead : Access::kWrite, touched}});
+    if (gather) words_.push_back({&asram_, Access::kRead, (4 * rows + word - 1) / word});
+    return {cycles, demand_of(cycles)};
   }
 
   // A standard's bank as the commands before left it: open on a row (a hit), on another (a
@@ -197,7 +275,9 @@ class Machine {
 
   // The cycles per row of a run of rows of `row_bytes` every `stride` bytes, measured once per
   // shape on the DRAM's own model (as dram_rate measures a sequential read): the last row's
-  // data after the first row's, over a run of up to 64 rows and about 1024 bursts.
+  // data after the first row's, over a run of up to 64 rows and about 1024 bursts, without
+  // refresh (too short a run to meet it as often as on average), then stretched by refresh's
+  // average share of a long read's time.
   double row_cycles(uint64_t row_bytes, uint64_t stride) {
     const uint64_t burst = params_.dram.request_bytes();
     const uint64_t row_bursts = (row_bytes + burst - 1) / burst + 1;
@@ -212,11 +292,13 @@ class Machine {
     }
     // Rows apart may share a burst at their ends: the DRAM moves it once per request.
     bursts.erase(std::unique(bursts.begin(), bursts.end()), bursts.end());
-    Dram dram(params_.dram, ZeroPages(), params_.dram.device.capacity_bytes());
+    const DramParams params = without_refresh(params_.dram);
+    Dram dram(params, ZeroPages(), params.device.capacity_bytes());
     std::vector<Cycles> done;
     dram.transfer(bursts, false, 0, 0, done);
     const Cycles first_row = done[(row_bytes + burst - 1) / burst - 1];
-    at->second = static_cast<double>(done.back() - first_row) / static_cast<double>(kRows - 1);
+    at->second = rate_.refresh_stretch * static_cast<double>(done.back() - first_row) /
+                 static_cast<double>(kRows - 1);
     return at->second;
   }
 
@@ -226,19 +308,214 @@ class Machine {
   std::array<Sram*, kNumSrams> srams_;
   Dma::Spaces spaces_;
   VectorCommands vector_;
-  VectorUnitStats scratch_;  // the vector commands' counts, unused
-  std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Cycles> known_;
+  VectorUnitStats scratch_;       // the vector commands' counts, unused
+  std::vector<WordCount> words_;  // the command's words by stream, being priced
+  std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Timing> known_;
   std::map<std::pair<uint64_t, uint64_t>, double> row_cycles_;  // by row bytes and stride
   std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
   static constexpr uint32_t kClosed = UINT32_MAX;
   std::vector<uint32_t> open_rows_;  // by bank_of(): the row left open, or kClosed
 };
 
-// A command issued and not yet known to be complete: the scoreboard's entry.
-struct InFlight {
-  Unit unit;
-  Footprint footprint;
-  Cycles end;  // the first cycle in which the controller sees it complete
+// The queued units' commands in time: each unit runs its queue in order, one command at a
+// time, a command starting the cycle after its issue or when the one before it ends. Running
+// commands share the SRAMs' port classes in the units' arbitration order (DMA, vector unit, MAC
+// array), each asking its words spread evenly over its uncontended cycles. A command progresses
+// at the smaller of two fractions of its uncontended rate, per class it uses:
+//   what the units before it leave of the class's words per cycle, over what it asks;
+//   the chance that a word it asks for was not taken: the units before it take a share of the
+//   class's bank ports each cycle, a refused word holds up its stream's window (words arrive
+//   in order), so it receives that share fewer (the product over the classes it needs at once).
+// Time moves from event to event (a command starting or ending); between events the shares
+// are fixed. Without overlapping demands every command takes its uncontended cycles.
+class Units {
+ public:
+  Units(const Demand& capacity, uint32_t depth) : capacity_(capacity), depth_(depth) {}
+
+  // Issues a command at cycle `issue` (>= every earlier issue): it starts at issue + 1 or when
+  // its unit's previous command ends.
+  void issue(Unit unit, const Footprint& footprint, const Timing& timing, Cycles issue) {
+    size_t id = commands_.size();
+    if (free_.empty()) {
+      commands_.push_back({unit, footprint, timing, issue});
+    } else {
+      id = free_.back();
+      free_.pop_back();
+      commands_[id] = {unit, footprint, timing, issue};
+    }
+    Lane& lane = lanes_[index_of(unit)];
+    lane.queue.push_back(id);
+    in_flight_.push_back(id);
+    lane.starts.push_back(kNever);
+    if (lane.starts.size() > depth_) lane.starts.pop_front();
+    if (lane.running == kNone) start_next(lane);
+  }
+
+  // The first cycle >= `issue` at which a command for `unit` with `footprint` may issue: its
+  // queue has room (the command `depth` before it has started by the cycle before) and no
+  // command of another unit it conflicts with is in flight. Moves time there.
+  Cycles issue_cycle(Unit unit, const Footprint& footprint, Cycles issue) {
+    const Lane& lane = lanes_[index_of(unit)];
+    for (;;) {
+      advance_to(issue);
+      bool wait = false;
+      Cycles ready = issue;
+      if (lane.starts.size() >= depth_) {
+        if (lane.starts.front() == kNever) {
+          wait = true;
+        } else {
+          ready = std::max(ready, lane.starts.front() + 1);
+        }
+      }
+      for (size_t id : in_flight_) {
+        const Command& c = commands_[id];
+        if (c.unit != unit && Scoreboard::hazard(footprint, c.footprint) != Hazard::kNone) {
+          wait = true;
+          break;
+        }
+      }
+      if (!wait && ready == issue) return issue;
+      issue = wait ? std::max(ready, next_event()) : ready;
+    }
+  }
+
+  // Moves time until `unit` has run every command issued to it; returns the cycle its last one
+  // ended (0 if none did).
+  Cycles drain(Unit unit) {
+    const Lane& lane = lanes_[index_of(unit)];
+    while (lane.running != kNone || !lane.queue.empty()) advance_to(next_event());
+    return lane.free_at;
+  }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  struct Command {
+    Unit unit;
+    Footprint footprint;
+    Timing timing;
+    Cycles issue;
+  };
+  struct Lane {
+    std::deque<size_t> queue;  // issued, not started
+    size_t running = kNone;
+    Cycles next_start = 0;  // of the queue's head, when nothing runs
+    double remaining = 0;   // the running command's uncontended cycles of work left
+    double rate = 1;        // its progress per cycle at the current shares
+    Cycles end = kNever;    // when it ends at the current shares
+    Cycles free_at = 0;     // when the last command ended
+    std::deque<Cycles>
+        starts;  // start cycles of the last `depth` commands issued (kNever: not yet)
+  };
+
+  void start_next(Lane& lane) {
+    if (lane.queue.empty()) return;
+    lane.next_start = std::max(lane.free_at, commands_[lane.queue.front()].issue + 1);
+    lane.end = kNever;
+  }
+
+  Cycles next_event() const {
+    Cycles next = kNever;
+    for (const Lane& lane : lanes_) {
+      if (lane.running != kNone) {
+        next = std::min(next, lane.end);
+      } else if (!lane.queue.empty()) {
+        next = std::min(next, lane.next_start);
+      }
+    }
+    if (next == kNever) throw SimulationError("the analytical model found every unit waiting");
+    return next;
+  }
+
+  // Moves time to `target`, starting and ending commands at the events on the way.
+  void advance_to(Cycles target) {
+    target = std::max(target, now_);
+    for (;;) {
+      const Cycles next = next_event_or_never();
+      const Cycles to = std::min(next, target);
+      for (Lane& lane : lanes_) {
+        if (lane.running != kNone) lane.remaining -= static_cast<double>(to - now_) * lane.rate;
+      }
+      now_ = to;
+      if (next > target) return;
+      bool changed = false;
+      for (Lane& lane : lanes_) {
+        if (lane.running != kNone && lane.end == now_) {
+          finish(lane);
+          changed = true;
+        }
+      }
+      for (Lane& lane : lanes_) {
+        if (lane.running == kNone && !lane.queue.empty() && lane.next_start == now_) {
+          begin(lane);
+          changed = true;
+        }
+      }
+      if (changed) share_ports();
+    }
+  }
+  Cycles next_event_or_never() const {
+    bool any = false;
+    for (const Lane& lane : lanes_) any = any || lane.running != kNone || !lane.queue.empty();
+    return any ? next_event() : kNever;
+  }
+
+  void begin(Lane& lane) {
+    lane.running = lane.queue.front();
+    lane.queue.pop_front();
+    lane.remaining = static_cast<double>(commands_[lane.running].timing.cycles);
+    for (Cycles& s : lane.starts) {
+      if (s == kNever) {
+        s = now_;
+        break;
+      }
+    }
+  }
+
+  void finish(Lane& lane) {
+    const size_t id = lane.running;
+    lane.free_at = now_;
+    lane.running = kNone;
+    // An ended command can stall no later issue (issues only move on).
+    in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), id));
+    free_.push_back(id);
+    start_next(lane);
+  }
+
+  // Each running command's rate at the shares the units before it leave (the class comment),
+  // and its end at that rate.
+  void share_ports() {
+    Demand left = capacity_, taken{};
+    for (Unit unit : {Unit::kDma, Unit::kVector, Unit::kMacArray}) {
+      Lane& lane = lanes_[index_of(unit)];
+      if (lane.running == kNone) continue;
+      const Demand& demand = commands_[lane.running].timing.demand;
+      double rate = 1, spared = 1;
+      for (size_t k = 0; k < demand.size(); ++k) {
+        if (demand[k] <= 0) continue;
+        rate = std::min(rate, std::max(left[k], 0.0) / demand[k]);
+        spared *= std::max(0.0, 1 - taken[k] / capacity_[k]);
+      }
+      rate = std::min(rate, spared);
+      for (size_t k = 0; k < demand.size(); ++k) {
+        left[k] -= rate * demand[k];
+        taken[k] += rate * demand[k];
+      }
+      lane.rate = rate;
+      // A command that makes no progress ends when a share frees: at another's event.
+      constexpr double kSlack = 1e-9;  // rounding of the work done at earlier shares
+      lane.end = rate <= 0 ? kNever
+                           : now_ + static_cast<Cycles>(
+                                        std::ceil(std::max(lane.remaining, 0.0) / rate - kSlack));
+    }
+  }
+
+  Demand capacity_;
+  uint32_t depth_;
+  Cycles now_ = 0;
+  std::vector<Command> commands_;  // by handle; an ended command's handle is reused
+  std::vector<size_t> free_;       // handles of ended commands
+  std::array<Lane, kUnits> lanes_{};
+  std::vector<size_t> in_flight_;  // issued, not ended
 };
 
 }  // namespace
@@ -246,6 +523,7 @@ struct InFlight {
 ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& program,
                                  uint64_t dram_bytes, const DramRate& rate) {
   Machine machine(params, dram_bytes, rate);
+  Units units(machine.port_capacity(), params.controller.queue_depth);
   ProgramEstimate out;
   std::vector<LayerEntry> entries;  // every entry into a layer, for its time
   out.layers.resize(1);
@@ -254,12 +532,6 @@ ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& pr
   Registers regs{};
   uint32_t pc = 0, layer = 0;
   Cycles now = 0;  // the cycle in which the controller considers the instruction at pc
-  // Per unit: when its commands started (the queue frees an entry as one starts) and when the
-  // last one ends.
-  std::array<std::deque<Cycles>, kUnits> starts;
-  std::array<Cycles, kUnits> free_at{};
-  std::vector<InFlight> in_flight;
-  const uint32_t depth = params.controller.queue_depth;
   for (;;) {
     if (pc >= program.size()) {
       throw SimulationError("pc " + std::to_string(pc) +
@@ -284,8 +556,7 @@ ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& pr
                               ? static_cast<unsigned>(d.ufield(isa::ctrl::kSyncUnits))
                               : 0u;
         for (Unit u : {Unit::kDma, Unit::kMacArray, Unit::kVector}) {
-          if (mask == 0 || (mask & isa::unit_mask_bit(u)))
-            now = std::max(now, free_at[index_of(u)]);
+          if (mask == 0 || (mask & isa::unit_mask_bit(u))) now = std::max(now, units.drain(u));
         }
         if (d.spec->opcode == Opcode::kHalt) {
           out.cycles = now + 1;
@@ -316,40 +587,24 @@ ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& pr
       throw SimulationError("pc " + std::to_string(pc) + ": " + std::string(d.spec->mnemonic) +
                             ": " + e.what());
     }
-    const size_t u = index_of(unit);
-    // It issues once its queue has room (the command `depth` before it has started) and no
-    // command of another unit it conflicts with is in flight.
-    Cycles issue = now;
-    if (starts[u].size() >= depth) issue = std::max(issue, starts[u].front() + 1);
-    for (const InFlight& f : in_flight) {
-      if (f.unit != unit && f.end > issue && Scoreboard::hazard(fp, f.footprint) != Hazard::kNone)
-        issue = std::max(issue, f.end);
-    }
+    const Cycles issue = units.issue_cycle(unit, fp, now);
     LayerEstimate& est = out.layers[layer];
-    const Cycles start = std::max(issue + 1, free_at[u]);
-    const Cycles cycles = machine.cycles(unit, cmd, est);
-    free_at[u] = start + cycles;
-    starts[u].push_back(start);
-    if (starts[u].size() > depth) starts[u].pop_front();
+    const Timing timing = machine.timing(unit, cmd, est);
+    units.issue(unit, fp, timing, issue);
     switch (unit) {
       case Unit::kDma:
         ++est.dma_commands;
-        est.dma_busy += cycles;
+        est.dma_busy += timing.cycles;
         break;
       case Unit::kMacArray:
         ++est.mac_commands;
-        est.mac_busy += cycles;
+        est.mac_busy += timing.cycles;
         break;
       default:
         ++est.vector_commands;
-        est.vector_busy += cycles;
+        est.vector_busy += timing.cycles;
         break;
     }
-    // Entries complete before this issue can no longer stall anything (issues only move on).
-    in_flight.erase(std::remove_if(in_flight.begin(), in_flight.end(),
-                                   [issue](const InFlight& f) { return f.end <= issue; }),
-                    in_flight.end());
-    in_flight.push_back({unit, fp, free_at[u]});
     now = issue + 1;
     ++pc;
   }

@@ -3,16 +3,18 @@
 // It follows the controller's rules (controller.hpp) instruction by instruction: one
 // instruction per cycle, a bubble after a taken branch, bounded in-order unit queues, the
 // scoreboard's hazards between units, sync and halt waiting for units to drain. Each unit
-// command takes the cycles it would take alone:
+// command alone takes:
 //   gemm    MacArray::uncontended_gemm_cycles, the array's engines' own closed form;
 //   vector  its beats (VectorCommands) at their uncontended cycles;
 //   DMA     the DRAM's first-data latency, then the bursts its rows touch at the DRAM's
 //           sustained rate (dram_rate: measured once on the configured DRAM's own model), or
 //           on a DRAM standard, rows strided apart at the per-row rate its model shows for
 //           that row size and stride (measured once per shape).
-// So the estimate has the simulation's order and dependences, and leaves out what only
-// happens between commands in flight together: units contending for SRAM ports, and a
-// standard DRAM's row misses, refresh and bank conflicts beyond what its sustained rate
+// Commands in flight together share the SRAMs' ports in the units' priority order, as rates
+// (analytical.cpp, `Units`): a command slows where the units before it take ports it needs.
+// So the estimate has the simulation's order and dependences, and leaves out what only the
+// cycle-by-cycle arbitration shows (which bank each word falls in, and when), and a standard
+// DRAM's row misses, turnarounds, refresh and bank conflicts beyond what its sustained rate
 // averages over a long read. A gather's rows are priced as if aligned to bursts.
 //
 // Example:
@@ -28,13 +30,17 @@ namespace nmp::hw {
 
 // The DRAM as the analytical model and the mapper see it: bytes per accelerator cycle on a
 // long sequential read, and the cycles a command waits for its first data. The simple
-// channel's are its parameters; a standard's are measured on its model serving a 512 KiB read
-// from cycle 0 (several refresh intervals long; as `nmpsim dram` would measure it), whose
+// channel's are its parameters; a standard's are measured on its model serving a 2 MiB read
+// from cycle 0 (about ten refresh intervals: a shorter read meets fewer refreshes than a
+// long one does on average; as `nmpsim dram` would measure it), whose
 // first burst finds its bank closed; then one more burst in the row the read left open (a
-// hit), and one in another row of that bank (a conflict).
+// hit), and one in another row of that bank (a conflict); and the 2 MiB read again with refresh
+// never due, for the share of time refresh takes.
 struct DramRate {
   double bytes_per_cycle = 0, latency_cycles = 0;
   double hit_latency_cycles = 0, conflict_latency_cycles = 0;
+  // A long read's cycles over the same read's with refresh never due (1 on the simple channel).
+  double refresh_stretch = 1;
 };
 DramRate dram_rate(const DramParams& dram);
 

@@ -286,7 +286,8 @@ Command MacArray::timing_key(const std::array<Sram*, kNumSrams>& srams, const Co
 }
 
 Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command& cmd,
-                                         const std::array<Sram*, kNumSrams>& srams) {
+                                         const std::array<Sram*, kNumSrams>& srams,
+                                         std::vector<WordCount>* words) {
   const WeightLayout layout = command_layout(p, cmd);
   const auto blocks = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
                                     static_cast<uint32_t>(cmd.args[op::kK]), layout);
@@ -295,10 +296,10 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
   FoldPlan plan;
   for (size_t j = 0; j < folds.size(); ++j) {
     plan_fold(p, cmd, folds[j], blocks[folds[j].block], srams, plan);
-    const Cycles load = BeatCursor::uncontended_cycles(plan.load);
+    const Cycles load = BeatCursor::uncontended_cycles(plan.load, words);
     Cycles compute = 0;
     for (const auto& seq : plan.compute)
-      compute = std::max(compute, BeatCursor::uncontended_cycles(seq));
+      compute = std::max(compute, BeatCursor::uncontended_cycles(seq, words));
     const Cycles load_start = j == 0 ? 0 : (p.weight_preload_overlap ? time : compute_end);
     time = std::max(load_start + load, compute_end);  // this fold's compute start
     compute_end = time + compute;

@@ -109,9 +109,11 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   // The gemm with each SRAM address reduced modulo its SRAM's bank period: gemms with the same
   // key take the same uncontended cycles (the analytical model's memo).
   static Command timing_key(const std::array<Sram*, kNumSrams>& srams, const Command& cmd);
-  // Uncontended cycles of one gemm (the closed form the engines realize).
+  // Uncontended cycles of one gemm (the closed form the engines realize); `words`, if given,
+  // receives the words each of its beats' streams moves.
   static Cycles uncontended_gemm_cycles(const MacArrayParams& params, const Command& cmd,
-                                        const std::array<Sram*, kNumSrams>& srams);
+                                        const std::array<Sram*, kNumSrams>& srams,
+                                        std::vector<WordCount>* words = nullptr);
 
  protected:
   void begin(const Command& cmd, Cycles now) override;

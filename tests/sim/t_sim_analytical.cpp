@@ -1,9 +1,10 @@
 // The analytical model (hw_models/analytical.hpp) against the cycle simulation it stands in for:
 // on the simple DRAM channel (transformer blocks; recurrent layers, pooling and additive
-// attention) it is exact up to SRAM port contention, which it leaves out (so
-// it never predicts more cycles, and never fewer than the simulation minus the cycles units
-// were refused SRAM ports); on a DRAM standard, whose row hits and misses it averages, it stays
-// within a guard band; `run --analytical` reports the same figures without simulating.
+// attention) it is exact up to SRAM port contention, which it prices as shares of the ports
+// (so it never predicts fewer cycles than the simulation minus the cycles units were refused
+// SRAM ports, and within 2% of the simulation); on a DRAM standard, whose row hits and misses
+// it averages, it stays within a guard band; `run --analytical` reports the same figures
+// without simulating.
 #include <catch2/catch.hpp>
 
 #include <random>
@@ -103,11 +104,14 @@ uint64_t sram_stall_cycles(const Json& report) {
 
 }  // namespace
 
-TEST_CASE("the analytical model is the simulation but for SRAM port contention", "[sim]") {
-  // Simple DRAM channel: a DMA command's cycles are its closed form there, so what the model
-  // leaves out is only the units' contention for SRAM ports.
+TEST_CASE("the analytical model is the simulation within 2%, its SRAM port contention priced",
+          "[sim]") {
+  // Simple DRAM channel: a DMA command's cycles are its closed form there, so the model differs
+  // only in how it prices the units' contention for SRAM ports: as shares of each port class
+  // rather than word by word. Without that contention (no unit refused a port) its commands'
+  // cycles are the simulation's; the shares only slow commands down.
   test::Pick pick(16);
-  int exact = 0;
+  int uncontended = 0;
   for (int trial = 0; trial < 100; ++trial) {
     const Trial t = random_block(pick);
     INFO("trial " << trial << ": " << t.label);
@@ -115,10 +119,10 @@ TEST_CASE("the analytical model is the simulation but for SRAM port contention",
     const uint64_t simulated = r["cycles"]["total"], predicted = r["analytical"]["cycles"];
     const uint64_t stalls = sram_stall_cycles(r);
     INFO("simulated " << simulated << ", predicted " << predicted << ", SRAM stalls " << stalls);
-    REQUIRE(predicted <= simulated);
-    REQUIRE(simulated - predicted <= stalls);
-    if (stalls == 0) REQUIRE(predicted == simulated);
-    exact += predicted == simulated;
+    REQUIRE(predicted + stalls >= simulated);
+    if (stalls == 0) REQUIRE(predicted >= simulated);
+    REQUIRE(static_cast<double>(predicted) == Approx(static_cast<double>(simulated)).epsilon(0.02));
+    uncontended += stalls == 0;
     uint64_t dram_payload = 0;
     for (const Json& l : r["layers"]) {
       const uint64_t moved = l["dram_bytes"];
@@ -129,7 +133,7 @@ TEST_CASE("the analytical model is the simulation but for SRAM port contention",
     }
     REQUIRE(dram_payload > 0);
   }
-  REQUIRE(exact >= 15);
+  REQUIRE(uncontended >= 15);
 }
 
 // A speech model's layers on posit<8,0> PEs: an LSTM or GRU encoder (one or both
@@ -174,7 +178,7 @@ TEST_CASE("the analytical model follows recurrent layers and additive attention"
   // Besides port contention between units, these layers meet what the model's uncontended
   // beats also leave out: bank conflicts within one command (a cvt of posit accumulator rows
   // whose words share banks takes 8 cycles where its beats count 6), which no stall counter
-  // records. So: never above the simulation, and within 5% of it.
+  // records. So: never above the simulation, and within 2.5% of it.
   test::Pick pick(19);
   for (int trial = 0; trial < 12; ++trial) {
     const bool lstm = pick(0, 1) == 1, bidirectional = pick(0, 1) == 1;
@@ -189,7 +193,7 @@ TEST_CASE("the analytical model follows recurrent layers and additive attention"
     const uint64_t simulated = r["cycles"]["total"], predicted = r["analytical"]["cycles"];
     INFO("simulated " << simulated << ", predicted " << predicted);
     REQUIRE(predicted <= simulated);
-    REQUIRE(static_cast<double>(predicted) >= 0.95 * static_cast<double>(simulated));
+    REQUIRE(static_cast<double>(predicted) >= 0.975 * static_cast<double>(simulated));
   }
 }
 
@@ -210,8 +214,8 @@ TEST_CASE("the analytical model stays near the simulation on a DRAM standard", "
     const double ratio =
         r["analytical"]["cycles"].get<double>() / r["cycles"]["total"].get<double>();
     INFO("predicted / simulated " << ratio);
-    REQUIRE(ratio >= 0.85);
-    REQUIRE(ratio <= 1.2);
+    REQUIRE(ratio >= 0.95);
+    REQUIRE(ratio <= 1.12);
     lowest = std::min(lowest, ratio);
     highest = std::max(highest, ratio);
   }

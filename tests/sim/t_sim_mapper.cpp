@@ -460,7 +460,12 @@ TEST_CASE("the mapper's predicted cycles follow the simulation on random shapes"
   // pipeline of loads and gemms is close (small layers' fixed costs are what it misses);
   // weights_outer adds the quantize pass, the epilogues, SRAM port contention and strided
   // short DMA rows, which the score models coarsely or not at all. The bounds are today's
-  // agreement, not issue 15's 2% target (docs/validation.md has the figures).
+  // agreement, not issue 15's 2% target (docs/validation.md has the figures). The decodes' was
+  // 15% until the DRAM's sustained rate was measured over a 2 MiB read instead of 512 KiB
+  // (46.8 instead of 47.8 bytes per cycle on this LPDDR5: the shorter read met fewer refreshes
+  // than a long stream does on average); the smallest decodes, a thousand cycles, meet fewer
+  // still: the worst decode's error went from 14.1% to 15.7% (a 1,151-cycle layer), the
+  // others' worst from 34.6% to 33.9%.
   test::Pick pick(15);
   double worst_decode = 0, worst_prefill = 0;
   int decodes = 0, prefills = 0;
@@ -487,7 +492,7 @@ TEST_CASE("the mapper's predicted cycles follow the simulation on random shapes"
       if (l["mapping"]["loop_order"] == "rows_outer" && decode) {
         worst_decode = std::max(worst_decode, error);
         ++decodes;
-        REQUIRE(error <= 0.15);
+        REQUIRE(error <= 0.16);
       } else {
         worst_prefill = std::max(worst_prefill, error);
         ++prefills;
