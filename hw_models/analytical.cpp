@@ -30,29 +30,34 @@ DramRate dram_rate(const DramParams& params) {
     return {static_cast<double>(params.bytes_per_cycle), latency, latency, latency};
   }
   // The rate over a read long enough to meet refresh as often as a long stream does on
-  // average; the latencies after a shorter one (its first burst, then one burst more).
+  // average. Then a shorter one with refresh never due, for the latencies (its first burst, then
+  // one burst more) and for refresh's share: the two reads' steady cycles per burst.
   const uint64_t burst = params.request_bytes();
   const auto sequential = [&](uint64_t bytes) {
     std::vector<uint64_t> bursts(bytes / burst);
     for (size_t i = 0; i < bursts.size(); ++i) bursts[i] = i * burst;
     return bursts;
   };
-  std::vector<Cycles> done;
-  const auto read_cycles = [&](const DramParams& p, uint64_t bytes) {
-    Dram dram(p, ZeroPages(), p.device.capacity_bytes());
-    dram.transfer(sequential(bytes), false, 0, 0, done);
-    return static_cast<double>(done.back() + 1);
+  const auto per_burst = [](const std::vector<Cycles>& done) {
+    return static_cast<double>(done.back() - done.front()) / static_cast<double>(done.size() - 1);
   };
-  constexpr uint64_t kRateBytes = uint64_t{1} << 21;
-  const double cycles = read_cycles(params, kRateBytes);
+  std::vector<Cycles> done;
   DramRate rate;
-  rate.bytes_per_cycle = static_cast<double>(kRateBytes / burst * burst) / cycles;
-  rate.refresh_stretch = cycles / read_cycles(without_refresh(params), kRateBytes);
+  {
+    constexpr uint64_t kRateBytes = uint64_t{1} << 21;
+    Dram dram(params, ZeroPages(), params.device.capacity_bytes());
+    dram.transfer(sequential(kRateBytes), false, 0, 0, done);
+    rate.bytes_per_cycle =
+        static_cast<double>(done.size() * burst) / static_cast<double>(done.back() + 1);
+  }
+  const double with_refresh = per_burst(done);
   constexpr uint64_t kLatencyBytes = uint64_t{1} << 19;
   const std::vector<uint64_t> bursts = sequential(kLatencyBytes);
-  Dram dram(params, ZeroPages(), params.device.capacity_bytes());
+  const DramParams unrefreshed = without_refresh(params);
+  Dram dram(unrefreshed, ZeroPages(), unrefreshed.device.capacity_bytes());
   dram.transfer(bursts, false, 0, 0, done);
   rate.latency_cycles = static_cast<double>(done.front() + 1);
+  rate.refresh_stretch = with_refresh / per_burst(done);
   // One burst after the read is through: the cycles from its start to its data.
   const auto single = [&](uint64_t address) {
     const Cycles start = done.back() + 1;

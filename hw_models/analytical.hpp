@@ -30,16 +30,17 @@ namespace nmp::hw {
 
 // The DRAM as the analytical model and the mapper see it: bytes per accelerator cycle on a
 // long sequential read, and the cycles a command waits for its first data. The simple
-// channel's are its parameters; a standard's are measured on its model serving a 2 MiB read
-// from cycle 0 (about ten refresh intervals: a shorter read meets fewer refreshes than a
-// long one does on average; as `nmpsim dram` would measure it), whose
-// first burst finds its bank closed; then one more burst in the row the read left open (a
-// hit), and one in another row of that bank (a conflict); and the 2 MiB read again with refresh
-// never due, for the share of time refresh takes.
+// channel's are its parameters; a standard's are measured on its model: the rate serving a
+// 2 MiB read from cycle 0 (about ten refresh intervals: a shorter read meets fewer refreshes
+// than a long one does on average; as `nmpsim dram` would measure it); the latencies on a
+// 512 KiB read with refresh never due, whose first burst finds its bank closed, then one more
+// burst in the row the read left open (a hit), and one in another row of that bank (a
+// conflict).
 struct DramRate {
   double bytes_per_cycle = 0, latency_cycles = 0;
   double hit_latency_cycles = 0, conflict_latency_cycles = 0;
-  // A long read's cycles over the same read's with refresh never due (1 on the simple channel).
+  // Cycles per burst of the long read over those of the read with refresh never due, past
+  // their first bursts: refresh's share of a stream's time (1 on the simple channel).
   double refresh_stretch = 1;
 };
 DramRate dram_rate(const DramParams& dram);

@@ -292,17 +292,51 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
   const auto blocks = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
                                     static_cast<uint32_t>(cmd.args[op::kK]), layout);
   const auto folds = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks, layout);
+  // Folds with equal keys cost the same, and a gemm's folds repeat a few keys: each key's cost
+  // is planned once (a GEMV on 8 x 8 PEs has 276,480 folds and three keys).
+  struct Known {
+    FoldKey key;
+    Cycles load = 0, compute = 0;
+    std::vector<WordCount> words;  // by SRAM and access
+  };
+  constexpr size_t kMaxKnown = 64;
+  std::vector<Known> known;
+  auto add = [](std::vector<WordCount>& into, const WordCount& w) {
+    for (WordCount& at : into) {
+      if (at.sram == w.sram && at.access == w.access) {
+        at.words += w.words;
+        return;
+      }
+    }
+    into.push_back(w);
+  };
   Cycles time = 0, compute_end = 0;
   FoldPlan plan;
+  std::vector<WordCount> fold_words;
   for (size_t j = 0; j < folds.size(); ++j) {
-    plan_fold(p, cmd, folds[j], blocks[folds[j].block], srams, plan);
-    const Cycles load = BeatCursor::uncontended_cycles(plan.load, words);
-    Cycles compute = 0;
-    for (const auto& seq : plan.compute)
-      compute = std::max(compute, BeatCursor::uncontended_cycles(seq, words));
+    const WeightBlock& block = blocks[folds[j].block];
+    const FoldKey key = fold_key(p, cmd, folds[j], block, srams);
+    auto cost =
+        std::find_if(known.begin(), known.end(), [&](const Known& k) { return k.key == key; });
+    if (cost == known.end()) {
+      if (known.size() == kMaxKnown) known.clear();
+      plan_fold(p, cmd, folds[j], block, srams, plan);
+      Known k;
+      k.key = key;
+      fold_words.clear();
+      k.load = BeatCursor::uncontended_cycles(plan.load, &fold_words);
+      for (const auto& seq : plan.compute)
+        k.compute = std::max(k.compute, BeatCursor::uncontended_cycles(seq, &fold_words));
+      for (const WordCount& w : fold_words) add(k.words, w);
+      known.push_back(std::move(k));
+      cost = known.end() - 1;
+    }
+    if (words) {
+      for (const WordCount& w : cost->words) add(*words, w);
+    }
     const Cycles load_start = j == 0 ? 0 : (p.weight_preload_overlap ? time : compute_end);
-    time = std::max(load_start + load, compute_end);  // this fold's compute start
-    compute_end = time + compute;
+    time = std::max(load_start + cost->load, compute_end);  // this fold's compute start
+    compute_end = time + cost->compute;
   }
   if (p.dataflow == Dataflow::kAdderTree) compute_end += adder_tree_drain_cycles(p.rows);
   return compute_end;
@@ -403,10 +437,14 @@ MacArray::FoldCost MacArray::fold_cost(size_t fold, FoldPlan& plan) const {
 }
 
 MacArray::FoldKey MacArray::fold_key(size_t fold) const {
-  const Command& cmd = current();
   const Fold& f = folds_[fold];
-  const WeightBlock& b = blocks_[f.block];
-  const PeTraits t = params_.traits();
+  return fold_key(params_, current(), f, blocks_[f.block], srams_);
+}
+
+MacArray::FoldKey MacArray::fold_key(const MacArrayParams& p, const Command& cmd, const Fold& f,
+                                     const WeightBlock& b,
+                                     const std::array<Sram*, kNumSrams>& srams) {
+  const PeTraits t = p.traits();
   FoldKey k;
   k.m_count = f.m_count;
   k.k_count = b.k_count;
@@ -416,7 +454,7 @@ MacArray::FoldKey MacArray::fold_key(size_t fold) const {
   k.bytes = b.bytes;
   k.reads_acc = cmd.args[op::kMode] == static_cast<uint64_t>(isa::AccMode::kAccumulate) || b.k0 > 0;
   auto within_word = [&](MemSpace space, uint64_t byte) {
-    return byte % srams_[static_cast<size_t>(space)]->word_bytes();
+    return byte % srams[static_cast<size_t>(space)]->word_bytes();
   };
   k.act_offset =
       within_word(MemSpace::kActSram, cmd.args[op::kAct] + f.m0 * cmd.args[op::kActStride] +

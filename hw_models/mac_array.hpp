@@ -166,6 +166,8 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
     }
   };
   FoldKey fold_key(size_t fold) const;
+  static FoldKey fold_key(const MacArrayParams& p, const Command& cmd, const Fold& fold,
+                          const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams);
 
   MacArrayStats& stats() { return stats_for_layer<MacArrayStats>(stats_, current().layer); }
   bool preloads() const;  // every dataflow but output-stationary fills stationary registers
