@@ -380,7 +380,7 @@ class Units {
         }
       }
       if (!wait && ready == issue) return issue;
-      issue = wait ? std::max(ready, next_event()) : ready;
+      issue = wait ? std::max(ready, awaited_event()) : ready;
     }
   }
 
@@ -388,7 +388,7 @@ class Units {
   // ended (0 if none did).
   Cycles drain(Unit unit) {
     const Lane& lane = lanes_[index_of(unit)];
-    while (lane.running != kNone || !lane.queue.empty()) advance_to(next_event());
+    while (lane.running != kNone || !lane.queue.empty()) advance_to(awaited_event());
     return lane.free_at;
   }
 
@@ -408,16 +408,16 @@ class Units {
     double rate = 1;        // its progress per cycle at the current shares
     Cycles end = kNever;    // when it ends at the current shares
     Cycles free_at = 0;     // when the last command ended
-    std::deque<Cycles>
-        starts;  // start cycles of the last `depth` commands issued (kNever: not yet)
+    // Start cycles of the last `depth` commands issued (kNever: not started yet).
+    std::deque<Cycles> starts;
   };
 
   void start_next(Lane& lane) {
     if (lane.queue.empty()) return;
     lane.next_start = std::max(lane.free_at, commands_[lane.queue.front()].issue + 1);
-    lane.end = kNever;
   }
 
+  // The next command start or end (kNever: none is due).
   Cycles next_event() const {
     Cycles next = kNever;
     for (const Lane& lane : lanes_) {
@@ -427,6 +427,11 @@ class Units {
         next = std::min(next, lane.next_start);
       }
     }
+    return next;
+  }
+  // The next event, for the controller waiting on one.
+  Cycles awaited_event() const {
+    const Cycles next = next_event();
     if (next == kNever) throw SimulationError("the analytical model found every unit waiting");
     return next;
   }
@@ -435,7 +440,7 @@ class Units {
   void advance_to(Cycles target) {
     target = std::max(target, now_);
     for (;;) {
-      const Cycles next = next_event_or_never();
+      const Cycles next = next_event();
       const Cycles to = std::min(next, target);
       for (Lane& lane : lanes_) {
         if (lane.running != kNone) lane.remaining -= static_cast<double>(to - now_) * lane.rate;
@@ -457,11 +462,6 @@ class Units {
       }
       if (changed) share_ports();
     }
-  }
-  Cycles next_event_or_never() const {
-    bool any = false;
-    for (const Lane& lane : lanes_) any = any || lane.running != kNone || !lane.queue.empty();
-    return any ? next_event() : kNever;
   }
 
   void begin(Lane& lane) {
