@@ -89,7 +89,7 @@ constexpr size_t kUnits = 4;  // by isa::Unit; the controller's entry stays unus
 size_t index_of(Unit u) { return static_cast<size_t>(u); }
 
 // Per SRAM port class (sram id * 2 + class): words per cycle.
-using Demand = std::array<double, kNumSrams * 2>;
+using Demand = std::array<double, size_t{kNumSrams} * 2>;
 
 // A command's cycles alone, and the words per cycle it asks of each SRAM port class meanwhile
 // (its words spread evenly over those cycles).
