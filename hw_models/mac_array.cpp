@@ -293,51 +293,49 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
                                     static_cast<uint32_t>(cmd.args[op::kK]), layout);
   const auto folds = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks, layout);
   // Folds with equal keys cost the same, and a gemm's folds repeat a few keys: each key's cost
-  // is planned once (a GEMV on 8 x 8 PEs has 276,480 folds and three keys).
+  // is planned once (a GEMV on 8 x 8 PEs has 276,480 folds and three keys), its words counted
+  // once per fold that has it.
   struct Known {
     FoldKey key;
-    Cycles load = 0, compute = 0;
-    std::vector<WordCount> words;  // by SRAM and access
+    FoldCost cost;
+    uint64_t folds = 0;
   };
   constexpr size_t kMaxKnown = 64;
   std::vector<Known> known;
-  auto add = [](std::vector<WordCount>& into, const WordCount& w) {
-    for (WordCount& at : into) {
-      if (at.sram == w.sram && at.access == w.access) {
-        at.words += w.words;
-        return;
+  auto count_words = [&] {  // into `words`, by SRAM and access
+    for (const Known& k : known) {
+      for (const auto* moved : {&k.cost.load_words, &k.cost.compute_words}) {
+        for (const WordCount& w : *moved) {
+          auto at = std::find_if(words->begin(), words->end(), [&](const WordCount& o) {
+            return o.sram == w.sram && o.access == w.access;
+          });
+          if (at == words->end()) at = words->insert(at, {w.sram, w.access, 0});
+          at->words += w.words * k.folds;
+        }
       }
     }
-    into.push_back(w);
   };
   Cycles time = 0, compute_end = 0;
   FoldPlan plan;
-  std::vector<WordCount> fold_words;
   for (size_t j = 0; j < folds.size(); ++j) {
     const WeightBlock& block = blocks[folds[j].block];
     const FoldKey key = fold_key(p, cmd, folds[j], block, srams);
-    auto cost =
+    auto at =
         std::find_if(known.begin(), known.end(), [&](const Known& k) { return k.key == key; });
-    if (cost == known.end()) {
-      if (known.size() == kMaxKnown) known.clear();
-      plan_fold(p, cmd, folds[j], block, srams, plan);
-      Known k;
-      k.key = key;
-      fold_words.clear();
-      k.load = BeatCursor::uncontended_cycles(plan.load, &fold_words);
-      for (const auto& seq : plan.compute)
-        k.compute = std::max(k.compute, BeatCursor::uncontended_cycles(seq, &fold_words));
-      for (const WordCount& w : fold_words) add(k.words, w);
-      known.push_back(std::move(k));
-      cost = known.end() - 1;
+    if (at == known.end()) {
+      if (known.size() == kMaxKnown) {
+        if (words) count_words();
+        known.clear();
+      }
+      known.push_back({key, fold_cost(p, cmd, folds[j], block, srams, plan)});
+      at = known.end() - 1;
     }
-    if (words) {
-      for (const WordCount& w : cost->words) add(*words, w);
-    }
+    ++at->folds;
     const Cycles load_start = j == 0 ? 0 : (p.weight_preload_overlap ? time : compute_end);
-    time = std::max(load_start + cost->load, compute_end);  // this fold's compute start
-    compute_end = time + cost->compute;
+    time = std::max(load_start + at->cost.load, compute_end);  // this fold's compute start
+    compute_end = time + at->cost.compute;
   }
+  if (words) count_words();
   if (p.dataflow == Dataflow::kAdderTree) compute_end += adder_tree_drain_cycles(p.rows);
   return compute_end;
 }
@@ -425,10 +423,17 @@ void MacArray::start_compute(Cycles now) {
 
 MacArray::FoldCost MacArray::fold_cost(size_t fold, FoldPlan& plan) const {
   const Fold& f = folds_[fold];
-  plan_fold(params_, current(), f, blocks_[f.block], srams_, plan);
+  return fold_cost(params_, current(), f, blocks_[f.block], srams_, plan);
+}
+
+MacArray::FoldCost MacArray::fold_cost(const MacArrayParams& p, const Command& cmd,
+                                       const Fold& fold, const WeightBlock& block,
+                                       const std::array<Sram*, kNumSrams>& srams, FoldPlan& plan) {
+  plan_fold(p, cmd, fold, block, srams, plan);
   FoldCost c;
   c.stationary_bits = plan.stationary_bits;
-  if (preloads()) c.load = BeatCursor::uncontended_cycles(plan.load, &c.load_words, &c.sram_mask);
+  // Output-stationary folds load nothing stationary (plan.load stays empty).
+  c.load = BeatCursor::uncontended_cycles(plan.load, &c.load_words, &c.sram_mask);
   for (const auto& seq : plan.compute) {
     c.compute =
         std::max(c.compute, BeatCursor::uncontended_cycles(seq, &c.compute_words, &c.sram_mask));

@@ -151,6 +151,9 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
     }
   };
   FoldCost fold_cost(size_t fold, FoldPlan& plan) const;
+  static FoldCost fold_cost(const MacArrayParams& p, const Command& cmd, const Fold& fold,
+                            const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams,
+                            FoldPlan& plan);
   // What a fold's cost depends on: its shape, whether it reads the accumulators, and where its
   // three operands start within an SRAM word (plan_fold() and the beats' word counts read
   // nothing else). Folds with equal keys cost the same.
