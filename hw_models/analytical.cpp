@@ -188,6 +188,17 @@ class Machine {
     return demand;
   }
 
+  // The units (DRAM bursts, SRAM words) that `rows` rows of `bytes` touch, `stride` apart from
+  // `first`.
+  static uint64_t units_touched(uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
+                                uint64_t unit) {
+    auto row = [&](uint64_t at) { return (at + bytes - 1) / unit - at / unit + 1; };
+    if (stride % unit == 0) return rows * row(first);  // every row sits alike in its units
+    uint64_t touched = 0;
+    for (uint64_t r = 0; r < rows; ++r) touched += row(first + r * stride);
+    return touched;
+  }
+
   Timing dma_timing(const Command& cmd, LayerEstimate& layer) {
     namespace d = isa::dma;
     const uint64_t rows = cmd.args[d::kRows], row_bytes = cmd.args[d::kRowBytes];
@@ -197,19 +208,9 @@ class Machine {
         convert ? row_bytes / spaces_.vec_element_bytes * spaces_.dram_element_bytes : row_bytes;
     const uint64_t burst = params_.dram.request_bytes(), stride = cmd.args[d::kDramStride];
     // Every burst a row touches moves whole.
-    uint64_t bursts = 0;
-    if (gather) {
-      bursts = rows * ((dram_row + burst - 1) / burst);
-    } else {
-      auto touched = [&](uint64_t first) {
-        return (first + dram_row - 1) / burst - first / burst + 1;
-      };
-      if (stride % burst == 0) {  // every row sits alike in its bursts
-        bursts = rows * touched(cmd.args[d::kDram]);
-      } else {
-        for (uint64_t r = 0; r < rows; ++r) bursts += touched(cmd.args[d::kDram] + r * stride);
-      }
-    }
+    const uint64_t bursts = gather
+                                ? rows * ((dram_row + burst - 1) / burst)
+                                : units_touched(cmd.args[d::kDram], rows, stride, dram_row, burst);
     layer.dram_bytes += rows * dram_row;
     // A load waits for its first data, a simple channel's store for its acknowledgement. A
     // standard's strided rows (each in other DRAM rows and banks) move at the rate its model
@@ -222,15 +223,9 @@ class Machine {
     const auto cycles = static_cast<Cycles>(std::ceil(latency + transfer));
     // The SRAM side: the words its rows touch (and a gather's indices, read first).
     Sram& sram = *srams_[cmd.args[d::kSpace]];
-    const uint64_t first = cmd.args[d::kSram], sram_stride = cmd.args[d::kSramStride];
     const uint64_t word = sram.word_bytes();
-    auto row_words = [&](uint64_t at) { return (at + row_bytes - 1) / word - at / word + 1; };
-    uint64_t touched = 0;
-    if (sram_stride % word == 0) {
-      touched = rows * row_words(first);
-    } else {
-      for (uint64_t r = 0; r < rows; ++r) touched += row_words(first + r * sram_stride);
-    }
+    const uint64_t touched =
+        units_touched(cmd.args[d::kSram], rows, cmd.args[d::kSramStride], row_bytes, word);
     words_.assign(
         {{&sram, cmd.opcode == Opcode::kDmaStore ? Access::kRead : Access::kWrite, touched}});
     if (gather) words_.push_back({&asram_, Access::kRead, (4 * rows + word - 1) / word});
