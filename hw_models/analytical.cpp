@@ -525,7 +525,7 @@ ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& pr
   Machine machine(params, dram_bytes, rate);
   Units units(machine.port_capacity(), params.controller.queue_depth);
   ProgramEstimate out;
-  std::vector<LayerEntry> entries;  // every entry into a layer, for its time
+  std::vector<LayerEntry> entries{kFirstEntry};  // every entry into a layer, for its time
   out.layers.resize(1);
   std::vector<isa::Decoded> decoded(program.size());
   std::vector<bool> is_decoded(program.size(), false);

@@ -119,7 +119,7 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   mutable Command pending_;
   mutable bool pending_valid_ = false;
   std::vector<ControllerStats> stats_;
-  std::vector<LayerEntry> layer_entries_;
+  std::vector<LayerEntry> layer_entries_{kFirstEntry};
   Timeline* timeline_ = nullptr;
 };
 
