@@ -332,16 +332,16 @@ class Units {
  public:
   Units(const Demand& capacity, uint32_t depth) : capacity_(capacity), depth_(depth) {}
 
-  // Issues a command at cycle `issue` (>= every earlier issue): it starts at issue + 1 or when
-  // its unit's previous command ends.
-  void issue(Unit unit, const Footprint& footprint, const Timing& timing, Cycles issue) {
+  // Issues a command in cycle `at` (>= every earlier issue): it starts at at + 1 or when its
+  // unit's previous command ends.
+  void issue(Unit unit, const Footprint& footprint, const Timing& timing, Cycles at) {
     size_t id = commands_.size();
     if (free_.empty()) {
-      commands_.push_back({unit, footprint, timing, issue});
+      commands_.push_back({unit, footprint, timing, at});
     } else {
       id = free_.back();
       free_.pop_back();
-      commands_[id] = {unit, footprint, timing, issue};
+      commands_[id] = {unit, footprint, timing, at};
     }
     Lane& lane = lanes_[index_of(unit)];
     lane.queue.push_back(id);
@@ -351,15 +351,15 @@ class Units {
     if (lane.running == kNone) start_next(lane);
   }
 
-  // The first cycle >= `issue` at which a command for `unit` with `footprint` may issue: its
+  // The first cycle >= `earliest` at which a command for `unit` with `footprint` may issue: its
   // queue has room (the command `depth` before it has started by the cycle before) and no
   // command of another unit it conflicts with is in flight. Moves time there.
-  Cycles issue_cycle(Unit unit, const Footprint& footprint, Cycles issue) {
+  Cycles issue_cycle(Unit unit, const Footprint& footprint, Cycles earliest) {
     const Lane& lane = lanes_[index_of(unit)];
-    for (;;) {
-      advance_to(issue);
+    for (Cycles at = earliest;;) {
+      advance_to(at);
       bool wait = false;
-      Cycles ready = issue;
+      Cycles ready = at;
       if (lane.starts.size() >= depth_) {
         if (lane.starts.front() == kNever) {
           wait = true;
@@ -374,8 +374,8 @@ class Units {
           break;
         }
       }
-      if (!wait && ready == issue) return issue;
-      issue = wait ? std::max(ready, awaited_event()) : ready;
+      if (!wait && ready == at) return at;
+      at = wait ? std::max(ready, awaited_event()) : ready;
     }
   }
 
