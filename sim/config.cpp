@@ -5,6 +5,7 @@
 #include "sim/npy.hpp"
 #include "sim/safetensors.hpp"
 #include "sim/sram_model.hpp"
+#include "workloads/layer_fields.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -839,11 +840,47 @@ struct CarriedTensor {
   uint32_t width = 0;
 };
 
+// A field a layer kind describes (workloads/layer_fields.hpp), into `spec`.
+void read_layer_field(ObjectReader& l, const workloads::LayerField& f, workloads::LayerSpec& spec) {
+  const auto low = static_cast<uint32_t>(f.low), high = static_cast<uint32_t>(f.high);
+  switch (f.type) {
+    case workloads::FieldType::kCount:
+      f.set(spec, f.required ? l.u32_required(f.name, low, high, f.unit, f.doc)
+                             : l.u32(f.name, static_cast<uint32_t>(f.get(spec)), low, high, f.unit,
+                                     f.doc));
+      return;
+    case workloads::FieldType::kNumber:
+      f.set(spec, f.required ? l.number_required(f.name, f.low, f.high, f.unit, f.doc)
+                             : l.number(f.name, f.get(spec), f.low, f.high, f.unit, f.doc));
+      return;
+    case workloads::FieldType::kChoice:
+      f.set(spec,
+            static_cast<double>(
+                f.required ? l.choice_required(f.name, f.choices, f.doc)
+                           : l.choice(f.name, static_cast<size_t>(f.get(spec)), f.choices, f.doc)));
+      return;
+  }
+}
+
+// The kinds that read two inputs, named for an error.
+std::string two_input_kinds() {
+  std::vector<std::string> names;
+  for (const workloads::LayerKindInfo& info : workloads::kLayerKinds) {
+    if (info.inputs == 2) names.emplace_back(info.name);
+  }
+  std::string text;
+  for (size_t i = 0; i < names.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  return text;
+}
+
 void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec& model,
                       const std::vector<CarriedTensor>& carried, workloads::LayerSpec& spec) {
   using workloads::LayerKind;
   const std::vector<workloads::LayerSpec>& earlier = model.layers;
   spec.rows = model.tokens();
+  const workloads::LayerKindFields& own = workloads::layer_kind_fields(spec.kind);
+  for (const workloads::LayerField& f : own.fields) read_layer_field(l, f, spec);
   const bool embedding = spec.kind == LayerKind::kEmbedding;
   if (embedding) {
     spec.vocab = l.u32_required("vocab", 1, 1u << 24, "tokens", "embedding: rows of the table");
@@ -851,8 +888,7 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
         l.u32_required("out_features", 1, 1 << 20, "", "embedding: the width of a row");
     spec.in_features = 1;  // one token id per row of a model input
   }
-  const bool concat = spec.kind == LayerKind::kConcat;
-  const bool binary = spec.kind == LayerKind::kAdd || spec.kind == LayerKind::kMul || concat;
+  const bool binary = workloads::layer_kind_info(spec.kind).inputs == 2;
   const bool cross =
       spec.kind == LayerKind::kAttention && spec.mode == workloads::AttentionMode::kCross;
   const bool mlp = spec.kind == LayerKind::kMlpAttention;
@@ -913,7 +949,7 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
       spec.inputs.push_back(static_cast<int32_t>(it - earlier.begin()));
     }
   } else if (binary) {
-    l.error("inputs", "add, mul and concat need two inputs: an array of two layer names");
+    l.error("inputs", two_input_kinds() + " need two inputs: an array of two layer names");
     return;
   } else {
     spec.inputs.push_back(static_cast<int32_t>(index) - 1);
@@ -999,16 +1035,6 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
                             ": a layer's inputs must have the same rows");
     }
   }
-  if (spec.kind == LayerKind::kPool) {
-    spec.stride = l.u32_required("stride", 2, 4096, "rows", "pool: input rows per output row");
-    spec.pool_max =
-        l.choice("op", 0, {"max", "mean"}, "pool: the maximum or the mean of the rows") == 0;
-    if (spec.stride > rows[0]) {
-      l.error("stride", "its input has " + std::to_string(rows[0]) +
-                            " rows, fewer than one stride of " + std::to_string(spec.stride));
-    }
-    spec.rows = std::max<uint32_t>(1, rows[0] / spec.stride);
-  }
   if (spec.kind == LayerKind::kAttention) {
     const bool memory = spec.inputs.size() == 2;
     for (size_t j = 0; j < spec.inputs.size(); ++j) {
@@ -1024,12 +1050,7 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     }
     return;
   }
-  if (concat) {
-    spec.in_features = widths[0];  // the first input's columns, then the second's
-    spec.out_features = widths[0] + widths[1];
-    return;
-  }
-  if (binary && widths[0] != widths[1]) {
+  if (binary && !own.widths_may_differ && widths[0] != widths[1]) {
     l.error("inputs", "the two inputs differ in width (" + std::to_string(widths[0]) + " and " +
                           std::to_string(widths[1]) + ")");
   }
@@ -1042,18 +1063,6 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     return;
   }
   spec.in_features = spec.out_features = widths[0];
-  if (spec.kind == LayerKind::kRope) {
-    spec.heads = l.u32_required("heads", 1, 1024, "", "rope: heads in a row (each rotated apart)");
-    spec.context = l.u32("context", 0, 0, 1 << 20, "positions",
-                         "rope: the position of row 0 (row r is at context + r)");
-    spec.rope_theta = l.number("theta", spec.rope_theta, 1, 1e9, "",
-                               "rope: the base of the frequencies theta^(-2i/head_dim)");
-    if (spec.in_features % (2 * spec.heads) != 0) {
-      l.error("heads", "its input's width " + std::to_string(spec.in_features) +
-                           " must be heads x an even head_dim");
-    }
-    spec.head_dim = spec.in_features / spec.heads;
-  }
   if (mlp && spec.inputs.size() == 3) {  // the memory from the graph gives both
     if (widths[1] != spec.in_features) {
       l.error("inputs", "input 1, the memory's keys, must be as wide as q (" +
@@ -1075,15 +1084,9 @@ void read_graph_layer(ObjectReader& l, size_t index, const workloads::ModelSpec&
     spec.out_features = l.u32_required("out_features", 1, 1 << 20, "",
                                        "mlp_attention: the memory's width, the output's");
   }
-  if (spec.kind == LayerKind::kActivation) {
-    static const std::vector<std::string> kFunctions = {
-        "sigmoid", "tanh", "exp", "gelu", "silu", "squared_relu", "reciprocal", "rsqrt"};
-    spec.function = static_cast<arith::VectorFunction>(l.choice_required(
-        "function", kFunctions, "activation: the vector unit's function (PWL tables)"));
-  }
-  if (spec.kind == LayerKind::kRmsNorm || spec.kind == LayerKind::kLayerNorm) {
-    spec.eps_log2 = l.u32("eps_log2", spec.eps_log2, 0, 126, "",
-                          "rmsnorm, layernorm: eps = 2^-eps_log2, added to the mean square");
+  if (own.finish) {
+    if (const std::optional<workloads::FieldProblem> p = own.finish(spec, widths))
+      l.error(p->field, p->message);
   }
 }
 
@@ -1307,21 +1310,13 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
     workloads::TensorSource wdefault;
     wdefault.seed = 1000 + i;
     const TensorShape vector_shape = {{spec.out_features}, "out_features"};
-    if (spec.kind == workloads::LayerKind::kRmsNorm ||
-        spec.kind == workloads::LayerKind::kLayerNorm) {
-      workloads::TensorSource gdefault;
-      gdefault.mean = 1.0;
-      gdefault.std = 0.0;
-      spec.weights =
-          read_source(l.object("gain", "rmsnorm, layernorm: the gain g (default: all 1)"), gdefault,
-                      file, vector_shape);
-      if (spec.kind == workloads::LayerKind::kLayerNorm) {
-        workloads::TensorSource bdefault;
-        bdefault.std = 0.0;
-        spec.biases = read_source(l.object("bias", "layernorm: the bias b (default: all 0)"),
-                                  bdefault, file, vector_shape);
-      }
-    } else if (spec.kind == workloads::LayerKind::kMlpAttention) {
+    for (const workloads::LayerTensor& t : workloads::layer_kind_fields(spec.kind).tensors) {
+      workloads::TensorSource source;
+      source.mean = t.mean;
+      source.std = t.std;
+      spec.*t.source = read_source(l.object(t.name, t.doc), source, file, vector_shape);
+    }
+    if (spec.kind == workloads::LayerKind::kMlpAttention) {
       ObjectReader wr = l.object("weights",
                                  "mlp_attention: the memory's keys K' and values M, "
                                  "and the score vector v");

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "isa/isa.hpp"
+#include "workloads/layer_fields.hpp"
 
 namespace nmp::sim {
 namespace {
@@ -30,7 +31,64 @@ std::string kind_text(const isa::OperandSpec& op) {
   return "?";
 }
 
+// A number as a workload writes it: an integer without a point.
+std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", v);
+  return text;
+}
+
+// The kinds that describe a field or tensor of this name, each kind once.
+template <typename Member>
+std::string kinds_with(const std::string& name, Member member) {
+  std::string kinds;
+  for (const workloads::LayerKindInfo& info : workloads::kLayerKinds) {
+    for (const auto& f : workloads::layer_kind_fields(info.kind).*member) {
+      if (f.name != name) continue;
+      kinds += (kinds.empty() ? "" : ", ") + std::string(info.name);
+      break;
+    }
+  }
+  return kinds;
+}
+
 }  // namespace
+
+std::string layer_fields_markdown() {
+  std::string s =
+      "| field | layer types | type | allowed | default | unit | meaning |\n"
+      "|---|---|---|---|---|---|---|\n";
+  std::set<std::string> seen;
+  const workloads::LayerSpec defaults;
+  for (const workloads::LayerKindInfo& info : workloads::kLayerKinds) {
+    const workloads::LayerKindFields& kind = workloads::layer_kind_fields(info.kind);
+    for (const workloads::LayerField& f : kind.fields) {
+      if (!seen.insert(f.name).second) continue;
+      std::string type = "integer", allowed, def;
+      if (f.type == workloads::FieldType::kChoice) {
+        type = "one of ";
+        for (size_t i = 0; i < f.choices.size(); ++i) type += (i ? ", " : "") + f.choices[i];
+        if (!f.required) def = "`" + f.choices[static_cast<size_t>(f.get(defaults))] + "`";
+      } else {
+        if (f.type == workloads::FieldType::kNumber) type = "number";
+        allowed = "[" + number_text(f.low) + ", " + number_text(f.high) + "]";
+        if (!f.required) def = "`" + number_text(f.get(defaults)) + "`";
+      }
+      s += "| `/layers/*/" + std::string(f.name) + "` | " +
+           kinds_with(f.name, &workloads::LayerKindFields::fields) + " | " + type + " | " +
+           allowed + " | " + (f.required ? "required" : def) + " | " + f.unit + " | " + f.doc +
+           " |\n";
+    }
+    for (const workloads::LayerTensor& t : kind.tensors) {
+      if (!seen.insert(t.name).second) continue;
+      s += "| `/layers/*/" + std::string(t.name) + "` | " +
+           kinds_with(t.name, &workloads::LayerKindFields::tensors) +
+           " | distribution or file | out_features values | normal, mean " + number_text(t.mean) +
+           ", std " + number_text(t.std) + " |  | " + t.doc + " |\n";
+    }
+  }
+  return s + "\n";
+}
 
 std::string isa_reference_markdown() {
   std::string s;

@@ -13,6 +13,8 @@ namespace nmp::sim {
 
 // Every instruction: opcode, unit, operands with their bit fields, semantics and timing.
 std::string isa_reference_markdown();
+// The fields the vector layer kinds describe (workloads/layer_fields.hpp), each once.
+std::string layer_fields_markdown();
 // A table of config fields as recorded while reading a file.
 std::string fields_markdown(const std::string& title, const std::vector<FieldRecord>& fields);
 

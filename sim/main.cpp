@@ -682,14 +682,16 @@ int cmd_params(int argc, char** argv) {
   desc.add_options()("hw", po::value(&hw), "hardware config")(
       "tech", po::value(&tech), "technology library")("workload", po::value(&workload), "workload")(
       "set", po::value(&sets)->composing(), "override a field first (repeatable)")(
-      "under", po::value(&under), "only the fields under this JSON pointer (e.g. /dram)");
+      "under", po::value(&under), "only the fields under this JSON pointer (e.g. /dram)")(
+      "layer-fields", "the fields of the vector layer types, from their descriptions");
   po::variables_map vm;
   if (!parse(argc, argv,
              "usage: nmpsim params [--hw FILE] [--tech FILE] [--workload FILE] [--set ...] "
-             "[--under /POINTER]",
+             "[--under /POINTER] [--layer-fields]",
              desc, nullptr, vm)) {
     return 0;
   }
+  if (vm.count("layer-fields")) std::cout << nmp::sim::layer_fields_markdown();
   const std::vector<nmp::sim::SetOption> set_options = nmp::sim::parse_set_options(sets);
   auto print = [&](const std::string& title, std::vector<nmp::sim::FieldRecord> fields) {
     if (!under.empty()) {

@@ -24,6 +24,7 @@
 #include "sim/trace.hpp"
 #include "workloads/attention.hpp"
 #include "workloads/graph.hpp"
+#include "workloads/layer_fields.hpp"
 #include "workloads/lowering.hpp"
 #include "workloads/reference.hpp"
 
@@ -193,17 +194,19 @@ Json dump_manifest(const workloads::ModelSpec& model, const std::string& output_
     std::vector<int> carried;
     for (size_t k = 0; k < s.inputs.size(); ++k) carried.push_back(s.carried_input(k) ? 1 : 0);
     j["carried"] = carried;
-    if (s.kind == workloads::LayerKind::kActivation) j["function"] = arith::to_string(s.function);
-    if (s.kind == workloads::LayerKind::kRmsNorm || s.kind == workloads::LayerKind::kLayerNorm)
-      j["eps_log2"] = s.eps_log2;
-    if (s.kind == workloads::LayerKind::kRope) {
-      j["heads"] = s.heads;
-      j["context"] = s.context;
-      j["theta"] = s.rope_theta;
-    }
-    if (s.kind == workloads::LayerKind::kPool) {
-      j["stride"] = s.stride;
-      j["op"] = s.pool_max ? "max" : "mean";
+    for (const workloads::LayerField& f : workloads::layer_kind_fields(s.kind).fields) {
+      const double value = f.get(s);
+      switch (f.type) {
+        case workloads::FieldType::kCount:
+          j[f.name] = static_cast<uint64_t>(value);
+          break;
+        case workloads::FieldType::kNumber:
+          j[f.name] = value;
+          break;
+        case workloads::FieldType::kChoice:
+          j[f.name] = f.choices[static_cast<size_t>(value)];
+          break;
+      }
     }
     if (s.kind == workloads::LayerKind::kAttention) {
       j["heads"] = s.heads;

@@ -12,6 +12,7 @@
 #include "hw_models/sram.hpp"
 #include "hw_models/weight_layout.hpp"
 #include "workloads/attention.hpp"
+#include "workloads/layer_fields.hpp"
 #include "workloads/linear_mapping.hpp"
 #include "workloads/mlp_attention.hpp"
 #include "workloads/program_builder.hpp"
@@ -1414,6 +1415,130 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
     land(li);
   }
   return refs;
+}
+
+namespace {
+
+using FieldGet = double (*)(const LayerSpec&);
+using FieldSet = void (*)(LayerSpec&, double);
+
+LayerField count_field(const char* name, bool required, double low, double high, const char* unit,
+                       const char* doc, FieldGet get, FieldSet set) {
+  return {name, FieldType::kCount, required, low, high, unit, doc, {}, get, set};
+}
+
+LayerField choice_field(const char* name, bool required, std::vector<std::string> choices,
+                        const char* doc, FieldGet get, FieldSet set) {
+  return {name, FieldType::kChoice, required, 0, 0, "", doc, std::move(choices), get, set};
+}
+
+LayerKindFields norm_fields(bool layernorm) {
+  LayerKindFields k;
+  k.fields = {count_field(
+      "eps_log2", false, 0, 126, "",
+      "rmsnorm, layernorm: eps = 2^-eps_log2, added to the mean square",
+      [](const LayerSpec& s) { return static_cast<double>(s.eps_log2); },
+      [](LayerSpec& s, double v) { s.eps_log2 = static_cast<uint32_t>(v); })};
+  k.tensors = {
+      {"gain", "rmsnorm, layernorm: the gain g (default: all 1)", 1.0, 0.0, &LayerSpec::weights}};
+  if (layernorm) {
+    k.tensors.push_back(
+        {"bias", "layernorm: the bias b (default: all 0)", 0.0, 0.0, &LayerSpec::biases});
+  }
+  return k;
+}
+
+LayerKindFields activation_fields() {
+  std::vector<std::string> functions;
+  for (size_t f = 0; f < arith::kNumVectorFunctions; ++f)
+    functions.emplace_back(arith::to_string(static_cast<VectorFunction>(f)));
+  LayerKindFields k;
+  k.fields = {choice_field(
+      "function", true, std::move(functions), "activation: the vector unit's function (PWL tables)",
+      [](const LayerSpec& s) { return static_cast<double>(s.function); },
+      [](LayerSpec& s, double v) { s.function = static_cast<VectorFunction>(v); })};
+  return k;
+}
+
+// Output row r of a pool reads input rows s r ... s r + s - 1 (a remainder is dropped).
+LayerKindFields pool_fields() {
+  LayerKindFields k;
+  k.fields = {count_field(
+                  "stride", true, 2, 4096, "rows", "pool: input rows per output row",
+                  [](const LayerSpec& s) { return static_cast<double>(s.stride); },
+                  [](LayerSpec& s, double v) { s.stride = static_cast<uint32_t>(v); }),
+              choice_field(
+                  "op", false, {"max", "mean"}, "pool: the maximum or the mean of the rows",
+                  [](const LayerSpec& s) { return s.pool_max ? 0.0 : 1.0; },
+                  [](LayerSpec& s, double v) { s.pool_max = v == 0; })};
+  k.finish = [](LayerSpec& s, const std::vector<uint32_t>&) -> std::optional<FieldProblem> {
+    const uint32_t rows = s.rows;
+    s.rows = std::max<uint32_t>(1, rows / s.stride);
+    if (s.stride <= rows) return std::nullopt;
+    return FieldProblem{"stride", "its input has " + std::to_string(rows) +
+                                      " rows, fewer than one stride of " +
+                                      std::to_string(s.stride)};
+  };
+  return k;
+}
+
+LayerKindFields rope_fields() {
+  LayerKindFields k;
+  k.fields = {count_field(
+                  "heads", true, 1, 1024, "", "rope: heads in a row (each rotated apart)",
+                  [](const LayerSpec& s) { return static_cast<double>(s.heads); },
+                  [](LayerSpec& s, double v) { s.heads = static_cast<uint32_t>(v); }),
+              count_field(
+                  "context", false, 0, 1 << 20, "positions",
+                  "rope: the position of row 0 (row r is at context + r)",
+                  [](const LayerSpec& s) { return static_cast<double>(s.context); },
+                  [](LayerSpec& s, double v) { s.context = static_cast<uint32_t>(v); }),
+              {"theta",
+               FieldType::kNumber,
+               false,
+               1,
+               1e9,
+               "",
+               "rope: the base of the frequencies theta^(-2i/head_dim)",
+               {},
+               [](const LayerSpec& s) { return s.rope_theta; },
+               [](LayerSpec& s, double v) { s.rope_theta = v; }}};
+  k.finish = [](LayerSpec& s, const std::vector<uint32_t>&) -> std::optional<FieldProblem> {
+    s.head_dim = s.in_features / s.heads;
+    if (s.in_features % (2 * s.heads) == 0) return std::nullopt;
+    return FieldProblem{"heads", "its input's width " + std::to_string(s.in_features) +
+                                     " must be heads x an even head_dim"};
+  };
+  return k;
+}
+
+// Each output row: the first input's row, then the second's.
+LayerKindFields concat_fields() {
+  LayerKindFields k;
+  k.widths_may_differ = true;
+  k.finish = [](LayerSpec& s, const std::vector<uint32_t>& widths) -> std::optional<FieldProblem> {
+    s.out_features = widths[0] + widths[1];
+    return std::nullopt;
+  };
+  return k;
+}
+
+}  // namespace
+
+// The fields of the vector kinds (workloads/layer_fields.hpp); the reader reads them, the dump
+// writes them, the docs list them.
+const LayerKindFields& layer_kind_fields(LayerKind kind) {
+  static const std::map<LayerKind, LayerKindFields> kFields = {
+      {LayerKind::kRmsNorm, norm_fields(false)},
+      {LayerKind::kLayerNorm, norm_fields(true)},
+      {LayerKind::kActivation, activation_fields()},
+      {LayerKind::kPool, pool_fields()},
+      {LayerKind::kRope, rope_fields()},
+      {LayerKind::kConcat, concat_fields()},
+  };
+  static const LayerKindFields kNone;
+  const auto it = kFields.find(kind);
+  return it == kFields.end() ? kNone : it->second;
 }
 
 }  // namespace nmp::workloads

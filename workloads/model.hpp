@@ -132,25 +132,26 @@ struct LayerKindInfo {
   bool uses_mac_array;  // runs (partly) on the MAC array; the others on the vector unit and DMA
   bool recurrent;       // a recurrence over timesteps (workloads/recurrent.hpp)
   RowWork row_work;
+  uint8_t inputs;       // the inputs it reads (attention reads several ways: sim/config.cpp)
 };
 
 // clang-format off
 inline constexpr LayerKindInfo kLayerKinds[] = {
-  {LayerKind::kBitLinear,    "bitlinear",     true,  false, RowWork::kNone},
-  {LayerKind::kLinear,       "linear",        true,  false, RowWork::kNone},
-  {LayerKind::kLstm,         "lstm",          true,  true,  RowWork::kNone},
-  {LayerKind::kGru,          "gru",           true,  true,  RowWork::kNone},
-  {LayerKind::kAttention,    "attention",     true,  false, RowWork::kNone},
-  {LayerKind::kRmsNorm,      "rmsnorm",       false, false, RowWork::kRows},
-  {LayerKind::kLayerNorm,    "layernorm",     false, false, RowWork::kRows},
-  {LayerKind::kActivation,   "activation",    false, false, RowWork::kElements},
-  {LayerKind::kAdd,          "add",           false, false, RowWork::kElements},
-  {LayerKind::kMul,          "mul",           false, false, RowWork::kElements},
-  {LayerKind::kEmbedding,    "embedding",     false, false, RowWork::kRows},
-  {LayerKind::kPool,         "pool",          false, false, RowWork::kRows},
-  {LayerKind::kMlpAttention, "mlp_attention", false, false, RowWork::kNone},
-  {LayerKind::kRope,         "rope",          false, false, RowWork::kRows},
-  {LayerKind::kConcat,       "concat",        false, false, RowWork::kRows},
+  {LayerKind::kBitLinear,    "bitlinear",     true,  false, RowWork::kNone,     1},
+  {LayerKind::kLinear,       "linear",        true,  false, RowWork::kNone,     1},
+  {LayerKind::kLstm,         "lstm",          true,  true,  RowWork::kNone,     1},
+  {LayerKind::kGru,          "gru",           true,  true,  RowWork::kNone,     1},
+  {LayerKind::kAttention,    "attention",     true,  false, RowWork::kNone,     1},
+  {LayerKind::kRmsNorm,      "rmsnorm",       false, false, RowWork::kRows,     1},
+  {LayerKind::kLayerNorm,    "layernorm",     false, false, RowWork::kRows,     1},
+  {LayerKind::kActivation,   "activation",    false, false, RowWork::kElements, 1},
+  {LayerKind::kAdd,          "add",           false, false, RowWork::kElements, 2},
+  {LayerKind::kMul,          "mul",           false, false, RowWork::kElements, 2},
+  {LayerKind::kEmbedding,    "embedding",     false, false, RowWork::kRows,     1},
+  {LayerKind::kPool,         "pool",          false, false, RowWork::kRows,     1},
+  {LayerKind::kMlpAttention, "mlp_attention", false, false, RowWork::kNone,     1},
+  {LayerKind::kRope,         "rope",          false, false, RowWork::kRows,     1},
+  {LayerKind::kConcat,       "concat",        false, false, RowWork::kRows,     2},
 };
 // clang-format on
 

@@ -15,6 +15,7 @@
 #include "hw_models/arith/format.hpp"
 #include "sim/npy.hpp"
 #include "workloads/graph.hpp"
+#include "workloads/layer_fields.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -206,6 +207,94 @@ TEST_CASE("bad graph wiring is a clear error", "[sim]") {
   w = ffn_block("bitlinear", "", 2, 64, 96);
   w["layers"][4].erase("inputs");
   REQUIRE_THROWS_WITH(test::make_config(w), Catch::Contains("add, mul and concat need two inputs"));
+}
+
+TEST_CASE("every field a layer type describes is read, range-checked and required as described",
+          "[sim]") {
+  // Iterates the kinds' own descriptions (workloads/layer_fields.hpp), so a kind added with its
+  // fields is checked here without a line of this test.
+  using workloads::FieldType;
+  const auto json_of = [](const workloads::LayerField& f, double v) {
+    if (f.type == FieldType::kChoice) return Json(f.choices[static_cast<size_t>(v)]);
+    return f.type == FieldType::kCount ? Json(static_cast<int64_t>(v)) : Json(v);
+  };
+  size_t fields_checked = 0;
+  for (const workloads::LayerKindInfo& info : workloads::kLayerKinds) {
+    const workloads::LayerKindFields& kind = workloads::layer_kind_fields(info.kind);
+    if (kind.fields.empty()) continue;
+    REQUIRE(info.inputs == 1);  // a kind of two inputs with fields needs a second input here
+    // One layer of the kind over a model input of 2048 columns (twice rope's most heads) and
+    // 4096 rows (a pool's largest stride), each required field at its least.
+    const auto workload = [&](const workloads::LayerField* changed, const Json& value) {
+      Json layer = {{"type", info.name}, {"name", "x"}, {"in_features", 2048}};
+      for (const workloads::LayerField& f : kind.fields) {
+        if (f.required) layer[f.name] = json_of(f, f.low);
+      }
+      if (changed) layer[changed->name] = value;
+      return Json{{"name", "fields"}, {"tokens", 4096}, {"layers", {layer}}};
+    };
+    const workloads::LayerSpec defaults;
+    for (const workloads::LayerField& f : kind.fields) {
+      INFO(info.name << "/" << f.name);
+      const std::string pointer = "/layers/0/" + std::string(f.name);
+      // A valid value other than its default reads back as itself.
+      const double value = f.type == FieldType::kChoice ? f.choices.size() - 1.0
+                           : f.get(defaults) == f.high  ? f.low
+                                                        : f.high;
+      const sim::SimConfig c = test::make_config(workload(&f, json_of(f, value)));
+      REQUIRE(f.get(c.workload.model.layers.front()) == value);
+      // Outside its range, or not one of its names: an error at its JSON path.
+      const Json bad = f.type == FieldType::kChoice  ? Json("no_such_name")
+                       : f.type == FieldType::kCount ? json_of(f, f.high + 1)
+                                                     : json_of(f, f.high * 2);
+      REQUIRE_THROWS_WITH(test::make_config(workload(&f, bad)), Catch::Contains(pointer));
+      REQUIRE_THROWS_WITH(test::make_config(workload(&f, Json(true))), Catch::Contains(pointer));
+      if (f.type != FieldType::kChoice && f.low > 0) {
+        REQUIRE_THROWS_WITH(test::make_config(workload(&f, json_of(f, f.low - 1))),
+                            Catch::Contains(pointer));
+      }
+      // Left out: the default, or an error if required.
+      Json without = workload(nullptr, nullptr);
+      without["layers"][0].erase(f.name);
+      if (f.required) {
+        REQUIRE_THROWS_WITH(test::make_config(without), Catch::Contains(pointer));
+      } else {
+        REQUIRE(f.get(test::make_config(without).workload.model.layers.front()) == f.get(defaults));
+      }
+      ++fields_checked;
+    }
+  }
+  REQUIRE(fields_checked >= 8);
+}
+
+TEST_CASE("every vector layer type alone equals its exact model in both modes, tiled", "[sim]") {
+  // Iterates the kinds' table: a kind added there is run here. An embedding reads token ids,
+  // not rows (its own test is below).
+  size_t kinds_run = 0;
+  for (const workloads::LayerKindInfo& info : workloads::kLayerKinds) {
+    if (info.row_work == workloads::RowWork::kNone || info.kind == workloads::LayerKind::kEmbedding)
+      continue;
+    INFO(info.name);
+    Json layer = {{"type", info.name}, {"name", "x"}, {"in_features", 64}};
+    for (const workloads::LayerField& f : workloads::layer_kind_fields(info.kind).fields) {
+      if (!f.required) continue;
+      layer[f.name] = f.type == workloads::FieldType::kChoice ? Json(f.choices.front())
+                                                              : Json(static_cast<int64_t>(f.low));
+    }
+    Json w = {{"name", "one-layer"}, {"tokens", 6}, {"input", test::uniform(2, 3)}};
+    if (info.inputs == 2) {  // a second model input of the same rows
+      layer["inputs"] = {"input", "other"};
+      w["inputs"] = {{"other", {{"tokens", 6}, {"distribution", "uniform"}, {"seed", 4}}}};
+    }
+    w["layers"] = {layer};
+    // An activation SRAM of 2 KiB holds a few rows of 64 (and their second input) at a time.
+    const Json r = test::run_both_modes(test::make_config(w, {"hw.act_sram.capacity_kib=2"}));
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    REQUIRE(r["invariants"]["outputs_checked"].get<uint64_t>() > 0);
+    REQUIRE(r["layers"][0]["tiles"]["m"].get<uint32_t>() < 6);
+    ++kinds_run;
+  }
+  REQUIRE(kinds_run >= 8);
 }
 
 namespace {
