@@ -55,6 +55,8 @@ void DramStats::add_repeats(const DramStats& from, const DramStats& to, uint64_t
   }
 }
 
+const char* to_string(PagePolicy p) { return p == PagePolicy::kOpen ? "open" : "closed"; }
+
 DramChannel::DramChannel(const DramDevice& device, PagePolicy policy, uint32_t queue_depth)
     : device_(device),
       t_(device.timing),

@@ -40,6 +40,8 @@
 namespace nmp::hw {
 
 enum class PagePolicy : uint8_t { kOpen, kClosed };
+inline constexpr size_t kNumPagePolicies = 2;
+const char* to_string(PagePolicy p);  // open, closed
 
 // Counters of the DRAM (every channel), per layer.
 struct DramStats {

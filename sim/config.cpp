@@ -171,7 +171,7 @@ void read_dram(ObjectReader& r, hw::NmpParams& p) {
     r.error("address_mapping", e.what());
   }
   d.page_policy = static_cast<hw::PagePolicy>(
-      r.choice("page_policy", 0, {"open", "closed"},
+      r.choice("page_policy", 0, names_of<hw::PagePolicy>(hw::kNumPagePolicies),
                "open: rows stay open; closed: precharge once no queued request hits the row"));
   d.queue_depth = r.u32("queue_depth", d.queue_depth, 1, 4096, "requests",
                         "transaction queue entries per channel");
@@ -694,7 +694,8 @@ workloads::TensorSource read_source(ObjectReader&& r, workloads::TensorSource s,
                                     const workloads::LayerSpec* linear = nullptr) {
   if (!r.has("file")) {
     s.distribution = static_cast<workloads::Distribution>(
-        r.choice("distribution", static_cast<size_t>(s.distribution), {"normal", "uniform"},
+        r.choice("distribution", static_cast<size_t>(s.distribution),
+                 names_of<workloads::Distribution>(workloads::kNumDistributions),
                  "seeded distribution of the float32 values"));
     s.mean = r.number("mean", s.mean, -1e6, 1e6, "", "normal: mean");
     s.std = r.number("std", s.std, 0, 1e6, "", "normal: standard deviation");

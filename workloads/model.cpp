@@ -53,6 +53,8 @@ const char* to_string(Epilogue e) {
   return "?";
 }
 
+const char* to_string(Distribution d) { return d == Distribution::kNormal ? "normal" : "uniform"; }
+
 const char* to_string(AttentionMode m) {
   switch (m) {
     case AttentionMode::kDecode:

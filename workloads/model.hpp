@@ -40,6 +40,8 @@
 namespace nmp::workloads {
 
 enum class Distribution : uint8_t { kNormal, kUniform };
+inline constexpr size_t kNumDistributions = 2;
+const char* to_string(Distribution d);  // normal, uniform
 
 // Where a tensor's float32 values come from: a seeded distribution, or values sim/ read from a
 // .npy or safetensors file (row-major, in the tensor's shape).
@@ -132,7 +134,7 @@ struct LayerKindInfo {
   bool uses_mac_array;  // runs (partly) on the MAC array; the others on the vector unit and DMA
   bool recurrent;       // a recurrence over timesteps (workloads/recurrent.hpp)
   RowWork row_work;
-  uint8_t inputs;       // the inputs it reads (attention reads several ways: sim/config.cpp)
+  uint8_t inputs;  // the inputs it reads (attention reads several ways: sim/config.cpp)
 };
 
 // clang-format off

@@ -143,6 +143,22 @@ TEST_CASE("every enum value's name reads back as that value", "[sim]") {
     const auto v = static_cast<hw::PortConfig>(i);
     REQUIRE(read(std::string("hw.act_sram.ports=") + hw::to_string(v)).act_sram.ports == v);
   }
+  for (size_t i = 0; i < hw::kNumPagePolicies; ++i) {
+    const auto v = static_cast<hw::PagePolicy>(i);
+    const auto policy = nmp::sim::load_hardware(
+        nmp::test::source_path("configs/hw/default.json"),
+        nmp::sim::parse_set_options({std::string("hw.dram.page_policy=") + hw::to_string(v)}));
+    REQUIRE(policy.params.dram.page_policy == v);
+  }
+  for (size_t i = 0; i < workloads::kNumDistributions; ++i) {
+    const auto v = static_cast<workloads::Distribution>(i);
+    const sim::SimConfig c =
+        test::make_config({{"name", "d"},
+                           {"tokens", 1},
+                           {"input", {{"distribution", workloads::to_string(v)}}},
+                           {"layers", {{{"type", "rmsnorm"}, {"name", "x"}, {"in_features", 8}}}}});
+    REQUIRE(c.workload.model.inputs.front().source.distribution == v);
+  }
   for (size_t i = 0; i < arith::kNumTernaryPackings; ++i) {
     const auto v = static_cast<arith::TernaryPacking>(i);
     REQUIRE(read(std::string("hw.weight_sram.packing=") + arith::to_string(v)).mac_array.packing ==
