@@ -297,11 +297,10 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
       write_npy(stem + "_v_f32.npy", NpyType::kFloat32, ld.weights.data(), {k});
     } else if (spec.kind == workloads::LayerKind::kEmbedding) {
       write_npy(stem + "_table_f32.npy", NpyType::kFloat32, ld.weights.data(), {spec.vocab, n});
-    } else if (spec.kind == workloads::LayerKind::kRmsNorm ||
-               spec.kind == workloads::LayerKind::kLayerNorm) {
-      write_npy(stem + "_gain_f32.npy", NpyType::kFloat32, ld.weights.data(), {n});
-      if (!ld.bias.empty())
-        write_npy(stem + "_bias_f32.npy", NpyType::kFloat32, ld.bias.data(), {n});
+    } else if (!workloads::layer_kind_fields(spec.kind).tensors.empty()) {
+      for (const workloads::LayerTensor& t : workloads::layer_kind_fields(spec.kind).tensors) {
+        write_npy(stem + "_" + t.name + "_f32.npy", NpyType::kFloat32, (ld.*t.values).data(), {n});
+      }
     } else if (spec.uses_mac_array()) {
       write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
       if (spec.has_bias) write_npy(stem + "_bias_f32.npy", NpyType::kFloat32, ld.bias.data(), {n});

@@ -1439,11 +1439,11 @@ LayerKindFields norm_fields(bool layernorm) {
       "rmsnorm, layernorm: eps = 2^-eps_log2, added to the mean square",
       [](const LayerSpec& s) { return static_cast<double>(s.eps_log2); },
       [](LayerSpec& s, double v) { s.eps_log2 = static_cast<uint32_t>(v); })};
-  k.tensors = {
-      {"gain", "rmsnorm, layernorm: the gain g (default: all 1)", 1.0, 0.0, &LayerSpec::weights}};
+  k.tensors = {{"gain", "rmsnorm, layernorm: the gain g (default: all 1)", 1.0, 0.0,
+                &LayerSpec::weights, &LayerData::weights}};
   if (layernorm) {
-    k.tensors.push_back(
-        {"bias", "layernorm: the bias b (default: all 0)", 0.0, 0.0, &LayerSpec::biases});
+    k.tensors.push_back({"bias", "layernorm: the bias b (default: all 0)", 0.0, 0.0,
+                         &LayerSpec::biases, &LayerData::bias});
   }
   return k;
 }

@@ -37,14 +37,15 @@ struct LayerField {
   void (*set)(LayerSpec&, double);
 };
 
-// A tensor of a layer's data beside its weights' (a norm's gain and bias): `out_features`
-// elements of the vector unit's format, from a seeded distribution (default `mean`, `std`) or a
-// file.
+// A tensor of a layer's data (a norm's gain and bias): `out_features` elements of the vector
+// unit's format, from a seeded distribution (default `mean`, `std`) or a file; generated into
+// `values`, dumped as <layer>_<name>_f32.npy.
 struct LayerTensor {
   const char* name;
   const char* doc;
   double mean, std;
   TensorSource LayerSpec::*source;
+  std::vector<float> LayerData::*values;
 };
 
 // What the reader says is wrong with a field (its name) once the layer's inputs are known.

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hw_models/kernels.hpp"
+#include "workloads/layer_fields.hpp"
 #include "workloads/random.hpp"
 
 namespace nmp::workloads {
@@ -292,8 +293,8 @@ uint64_t tensor_elements(const ModelSpec& model) {
     const uint64_t in = l.in_features, out = l.out_features;
     if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
       n += out * in + (l.has_bias ? out : 0);
-    } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
-      n += 2 * out;
+    } else if (!layer_kind_fields(l.kind).tensors.empty()) {
+      n += layer_kind_fields(l.kind).tensors.size() * out;
     } else if (l.kind == LayerKind::kAttention) {
       n += 2 * uint64_t{l.kv_heads} * l.positions(model.rows_of(static_cast<int32_t>(li))) *
            l.head_dim;
@@ -327,9 +328,9 @@ ModelData generate(const ModelSpec& model) {
     if (l.kind == LayerKind::kBitLinear || l.kind == LayerKind::kLinear) {
       generate_linear(l, ld);
       if (l.has_bias) ld.bias = generate_tensor(l.biases, l.out_features);
-    } else if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
-      ld.weights = generate_tensor(l.weights, l.out_features);  // the gain
-      if (l.kind == LayerKind::kLayerNorm) ld.bias = generate_tensor(l.biases, l.out_features);
+    } else if (!layer_kind_fields(l.kind).tensors.empty()) {
+      for (const LayerTensor& t : layer_kind_fields(l.kind).tensors)
+        ld.*t.values = generate_tensor(l.*t.source, l.out_features);
     } else if (l.kind == LayerKind::kAttention) {
       ld = generate_attention(l, model.rows_of(static_cast<int32_t>(li)));
     } else if (l.kind == LayerKind::kEmbedding) {
