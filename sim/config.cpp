@@ -436,7 +436,7 @@ HardwareConfig parse_hardware(const Json& json, const std::string& file,
   doc.throw_if_errors();
 
   cfg.resolved = doc.resolved();
-  cfg.fields = doc.fields();
+  cfg.fields = doc.take_fields();
   return cfg;
 }
 
@@ -595,7 +595,7 @@ TechLibrary parse_technology(const Json& json, const std::string& file,
     throw ConfigError(file, "/sram/macros", why);
   }
   t.resolved = technology_json(t);
-  t.fields = doc.fields();
+  t.fields = doc.take_fields();
   return t;
 }
 
@@ -1457,7 +1457,7 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
   root.finish();
   doc.throw_if_errors();
   w.resolved = doc.resolved();
-  w.fields = doc.fields();
+  w.fields = doc.take_fields();
   return w;
 }
 
