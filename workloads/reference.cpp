@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 
@@ -75,13 +76,8 @@ std::vector<uint32_t> reference_quantize_row(const arith::VectorMath& vm, hw::Pe
     for (size_t i = 0; i < x.size(); ++i) q[i] = act.encode(vm.value(x[i]));
     return q;
   }
-  auto magnitude = [&](uint32_t v) {
-    arith::Unpacked u = vm.value(v);
-    u.neg = false;
-    return vm.round(u);
-  };
-  uint32_t a = magnitude(x[0]);
-  for (size_t i = 1; i < x.size(); ++i) a = vm.max(a, magnitude(x[i]));
+  uint32_t a = vm.abs(x[0]);
+  for (size_t i = 1; i < x.size(); ++i) a = vm.max(a, vm.abs(x[i]));
   const uint32_t to_int = vm.mul(vm.apply(arith::VectorFunction::kReciprocal, a), c127);
   const arith::FixedFormat int8{8, 0};
   for (size_t i = 0; i < x.size(); ++i) {
@@ -178,6 +174,32 @@ NMP_ROW_KERNEL void add_products(double* acc, const float* w, double x, size_t n
     const double p = double{w[c]} * x;
     acc[c] = acc[c] + p;
   }
+}
+// The same sums for a tile of kSumRows rows and 16 columns from c0, over the whole reduction
+// in order of i: x holds the rows' k inputs, w the k x n weights. The tile's sums stay in
+// registers (two vectors of 8 doubles per row) instead of passing through memory once per
+// input.
+constexpr uint32_t kSumRows = 8, kSumCols = 16;
+using Doubles8 = double __attribute__((vector_size(64)));
+using Floats8 = float __attribute__((vector_size(32)));
+NMP_ROW_KERNEL void add_products_tile(double* sum, size_t n, const float* w, const double* x,
+                                      size_t k, size_t c0) {
+  Doubles8 acc[kSumRows][2];
+  for (uint32_t r = 0; r < kSumRows; ++r) std::memcpy(acc[r], &sum[r * n + c0], sizeof acc[r]);
+  for (size_t i = 0; i < k; ++i) {
+    Floats8 low, high;
+    std::memcpy(&low, &w[i * n + c0], sizeof low);
+    std::memcpy(&high, &w[i * n + c0 + 8], sizeof high);
+    const Doubles8 w0 = __builtin_convertvector(low, Doubles8);
+    const Doubles8 w1 = __builtin_convertvector(high, Doubles8);
+    for (uint32_t r = 0; r < kSumRows; ++r) {
+      const double v = x[r * k + i];
+      const Doubles8 xi = {v, v, v, v, v, v, v, v};  // (0 + v would turn -0 into +0)
+      acc[r][0] = acc[r][0] + w0 * xi;
+      acc[r][1] = acc[r][1] + w1 * xi;
+    }
+  }
+  for (uint32_t r = 0; r < kSumRows; ++r) std::memcpy(&sum[r * n + c0], acc[r], sizeof acc[r]);
 }
 NMP_ROW_KERNEL void products(float* out, const float* w, float x, size_t n) {
   for (size_t c = 0; c < n; ++c) out[c] = x * w[c];
@@ -460,7 +482,9 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
     }
     return;
   }
+  static_assert(GemmReference::kRowBlock == kSumRows, "a block of rows is a tile's rows");
   std::vector<double> sum(size_t{GemmReference::kRowBlock} * n);
+  std::vector<double> xd(size_t{GemmReference::kRowBlock} * k_);
   for (uint32_t r0 = 0; r0 < count; r0 += GemmReference::kRowBlock) {
     const uint32_t rb = std::min(GemmReference::kRowBlock, count - r0);
     for (uint32_t r = 0; r < rb; ++r) {
@@ -470,10 +494,21 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
         std::fill_n(&sum[r * n], n, 0.0);
       }
     }
-    for (uint32_t i = 0; i < k_; ++i) {
-      const float* wr = &w_[i * n];
-      for (uint32_t r = 0; r < rb; ++r)
-        add_products(&sum[r * n], wr, double{x[(r0 + r) * size_t{k_} + i]}, n);
+    // Whole tiles of columns in registers; the columns past them (and a last block of fewer
+    // rows) a row at a time.
+    const size_t tiled = rb == kSumRows ? n / kSumCols * kSumCols : 0;
+    if (tiled > 0) {
+      std::copy_n(&x[r0 * size_t{k_}], size_t{rb} * k_, xd.begin());
+      for (size_t c0 = 0; c0 < tiled; c0 += kSumCols)
+        add_products_tile(sum.data(), n, w_.get(), xd.data(), k_, c0);
+    }
+    if (tiled < n) {
+      for (uint32_t i = 0; i < k_; ++i) {
+        const float* wr = &w_[i * n + tiled];
+        for (uint32_t r = 0; r < rb; ++r) {
+          add_products(&sum[r * n + tiled], wr, double{x[(r0 + r) * size_t{k_} + i]}, n - tiled);
+        }
+      }
     }
     for (size_t j = 0; j < rb * n; ++j) y[r0 * n + j] = static_cast<float>(sum[j]);
   }

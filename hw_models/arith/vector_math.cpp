@@ -251,6 +251,14 @@ uint32_t VectorMath::sub(uint32_t a, uint32_t b) const {
   if (native_fp32_) return native_add(float_of(a), -float_of(b));
   return round_as(arith::sub(value(a), value(b)), VectorOpClass::kAdd);
 }
+uint32_t VectorMath::from_double(double d) const {
+  if (native_fp32_) {  // a finite float's own bits: what rounding it would give, uncounted
+    const auto f = static_cast<float>(d);
+    if (std::isfinite(d) && static_cast<double>(f) == d) return bits_of(f);
+  }
+  return round(arith::from_double(d));
+}
+
 uint32_t VectorMath::mul(uint32_t a, uint32_t b) const {
   if (native_fp32_) return native_mul(float_of(a), float_of(b));
   return round_as(arith::mul(value(a), value(b)), VectorOpClass::kMul);

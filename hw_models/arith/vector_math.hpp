@@ -100,7 +100,7 @@ class VectorMath {
   Unpacked value(uint32_t x) const { return format_->decode(x); }
   // Rounds a value into the internal format (a conversion: counted if it saturates).
   uint32_t round(const Unpacked& v) const { return round_as(v, VectorOpClass::kConvert); }
-  uint32_t from_double(double d) const { return round(arith::from_double(d)); }
+  uint32_t from_double(double d) const;
   double to_double(uint32_t x) const { return format_->to_double(x); }
 
   uint32_t add(uint32_t a, uint32_t b) const;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <vector>
 
 #include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/vector_math.hpp"
@@ -45,6 +46,41 @@ TEST_CASE("fp32 decodes, encodes, adds and multiplies exactly as IEEE binary32",
         std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 300) - 200);
     REQUIRE(kFp32.encode(from_double(d)) == bits_of(static_cast<float>(d)));
   }
+}
+
+TEST_CASE("an fp32 vector format takes a double that is a float as its bits, as rounding it would",
+          "[unit]") {
+  // VectorMath::from_double's shortcut against the exact rounding it stands for, on floats of
+  // every exponent (subnormals, +-0, the largest) and on doubles between floats, saturations
+  // counted alike.
+  const VectorMath fast({"fp32", 64, 10, ""}), exact({"fp32", 64, 10, ""});
+  std::mt19937_64 rng(22);
+  std::vector<double> values = {0.0,
+                                -0.0,
+                                FLT_MAX,
+                                -FLT_MAX,
+                                FLT_MIN,
+                                FLT_TRUE_MIN,
+                                1e300,
+                                -1e300,
+                                std::numeric_limits<double>::infinity(),
+                                std::numeric_limits<double>::quiet_NaN()};
+  for (int i = 0; i < 100000; ++i) {
+    const float f = float_of(static_cast<uint32_t>(rng()));
+    if (!std::isnan(f)) values.push_back(f);
+    values.push_back(
+        std::ldexp(static_cast<double>(rng() >> 11), static_cast<int>(rng() % 300) - 200));
+  }
+  for (const double d : values) {
+    INFO(d);
+    const uint32_t got = fast.from_double(d), want = exact.round(from_double(d));
+    if (std::isnan(d)) {
+      REQUIRE(std::isnan(float_of(got)));
+    } else {
+      REQUIRE(got == want);
+    }
+  }
+  REQUIRE(fast.saturations() == exact.saturations());
 }
 
 TEST_CASE("a direct PWL function's error is exactly what its table reports", "[unit]") {
