@@ -1422,9 +1422,34 @@ namespace {
 using FieldGet = double (*)(const LayerSpec&);
 using FieldSet = void (*)(LayerSpec&, double);
 
+// A count or number field held in a member of the layer.
+template <uint32_t LayerSpec::*Member>
 LayerField count_field(const char* name, bool required, double low, double high, const char* unit,
-                       const char* doc, FieldGet get, FieldSet set) {
-  return {name, FieldType::kCount, required, low, high, unit, doc, {}, get, set};
+                       const char* doc) {
+  return {name,
+          FieldType::kCount,
+          required,
+          low,
+          high,
+          unit,
+          doc,
+          {},
+          [](const LayerSpec& s) { return static_cast<double>(s.*Member); },
+          [](LayerSpec& s, double v) { s.*Member = static_cast<uint32_t>(v); }};
+}
+
+template <double LayerSpec::*Member>
+LayerField number_field(const char* name, double low, double high, const char* doc) {
+  return {name,
+          FieldType::kNumber,
+          false,
+          low,
+          high,
+          "",
+          doc,
+          {},
+          [](const LayerSpec& s) { return s.*Member; },
+          [](LayerSpec& s, double v) { s.*Member = v; }};
 }
 
 LayerField choice_field(const char* name, bool required, std::vector<std::string> choices,
@@ -1434,11 +1459,9 @@ LayerField choice_field(const char* name, bool required, std::vector<std::string
 
 LayerKindFields norm_fields(bool layernorm) {
   LayerKindFields k;
-  k.fields = {count_field(
+  k.fields = {count_field<&LayerSpec::eps_log2>(
       "eps_log2", false, 0, 126, "",
-      "rmsnorm, layernorm: eps = 2^-eps_log2, added to the mean square",
-      [](const LayerSpec& s) { return static_cast<double>(s.eps_log2); },
-      [](LayerSpec& s, double v) { s.eps_log2 = static_cast<uint32_t>(v); })};
+      "rmsnorm, layernorm: eps = 2^-eps_log2, added to the mean square")};
   k.tensors = {{"gain", "rmsnorm, layernorm: the gain g (default: all 1)", 1.0, 0.0,
                 &LayerSpec::weights, &LayerData::weights}};
   if (layernorm) {
@@ -1463,10 +1486,8 @@ LayerKindFields activation_fields() {
 // Output row r of a pool reads input rows s r ... s r + s - 1 (a remainder is dropped).
 LayerKindFields pool_fields() {
   LayerKindFields k;
-  k.fields = {count_field(
-                  "stride", true, 2, 4096, "rows", "pool: input rows per output row",
-                  [](const LayerSpec& s) { return static_cast<double>(s.stride); },
-                  [](LayerSpec& s, double v) { s.stride = static_cast<uint32_t>(v); }),
+  k.fields = {count_field<&LayerSpec::stride>("stride", true, 2, 4096, "rows",
+                                              "pool: input rows per output row"),
               choice_field(
                   "op", false, {"max", "mean"}, "pool: the maximum or the mean of the rows",
                   [](const LayerSpec& s) { return s.pool_max ? 0.0 : 1.0; },
@@ -1484,25 +1505,13 @@ LayerKindFields pool_fields() {
 
 LayerKindFields rope_fields() {
   LayerKindFields k;
-  k.fields = {count_field(
-                  "heads", true, 1, 1024, "", "rope: heads in a row (each rotated apart)",
-                  [](const LayerSpec& s) { return static_cast<double>(s.heads); },
-                  [](LayerSpec& s, double v) { s.heads = static_cast<uint32_t>(v); }),
-              count_field(
-                  "context", false, 0, 1 << 20, "positions",
-                  "rope: the position of row 0 (row r is at context + r)",
-                  [](const LayerSpec& s) { return static_cast<double>(s.context); },
-                  [](LayerSpec& s, double v) { s.context = static_cast<uint32_t>(v); }),
-              {"theta",
-               FieldType::kNumber,
-               false,
-               1,
-               1e9,
-               "",
-               "rope: the base of the frequencies theta^(-2i/head_dim)",
-               {},
-               [](const LayerSpec& s) { return s.rope_theta; },
-               [](LayerSpec& s, double v) { s.rope_theta = v; }}};
+  k.fields = {
+      count_field<&LayerSpec::heads>("heads", true, 1, 1024, "",
+                                     "rope: heads in a row (each rotated apart)"),
+      count_field<&LayerSpec::context>("context", false, 0, 1 << 20, "positions",
+                                       "rope: the position of row 0 (row r is at context + r)"),
+      number_field<&LayerSpec::rope_theta>(
+          "theta", 1, 1e9, "rope: the base of the frequencies theta^(-2i/head_dim)")};
   k.finish = [](LayerSpec& s, const std::vector<uint32_t>&) -> std::optional<FieldProblem> {
     s.head_dim = s.in_features / s.heads;
     if (s.in_features % (2 * s.heads) == 0) return std::nullopt;
