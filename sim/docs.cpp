@@ -38,6 +38,17 @@ std::string number_text(double v) {
   return text;
 }
 
+// A markdown table row.
+std::string table_row(const std::vector<std::string>& cells) {
+  std::string row = "|";
+  for (const std::string& cell : cells) {
+    row += ' ';
+    row += cell;
+    row += " |";
+  }
+  return row + "\n";
+}
+
 // The kinds that describe a field or tensor of this name, each kind once.
 template <typename Member>
 std::string kinds_with(const std::string& name, Member member) {
@@ -74,17 +85,17 @@ std::string layer_fields_markdown() {
         allowed = "[" + number_text(f.low) + ", " + number_text(f.high) + "]";
         if (!f.required) def = "`" + number_text(f.get(defaults)) + "`";
       }
-      s += "| `/layers/*/" + std::string(f.name) + "` | " +
-           kinds_with(f.name, &workloads::LayerKindFields::fields) + " | " + type + " | " +
-           allowed + " | " + (f.required ? "required" : def) + " | " + f.unit + " | " + f.doc +
-           " |\n";
+      s += table_row({"`/layers/*/" + std::string(f.name) + "`",
+                      kinds_with(f.name, &workloads::LayerKindFields::fields), type, allowed,
+                      f.required ? "required" : def, f.unit, f.doc});
     }
     for (const workloads::LayerTensor& t : kind.tensors) {
       if (!seen.insert(t.name).second) continue;
-      s += "| `/layers/*/" + std::string(t.name) + "` | " +
-           kinds_with(t.name, &workloads::LayerKindFields::tensors) +
-           " | distribution or file | out_features values | normal, mean " + number_text(t.mean) +
-           ", std " + number_text(t.std) + " |  | " + t.doc + " |\n";
+      s += table_row({"`/layers/*/" + std::string(t.name) + "`",
+                      kinds_with(t.name, &workloads::LayerKindFields::tensors),
+                      "distribution or file", "out_features values",
+                      "normal, mean " + number_text(t.mean) + ", std " + number_text(t.std), "",
+                      t.doc});
     }
   }
   return s + "\n";
