@@ -95,6 +95,7 @@ MacArray::MacArray(sc_core::sc_module_name name, const MacArrayParams& params,
     : sc_module(name),
       QueuedUnit(isa::Unit::kMacArray, queue_depth, scoreboard),
       params_(params),
+      traits_(params.traits()),
       srams_(srams) {
   BeatGroup drain;
   drain.min_cycles = adder_tree_drain_cycles(params_.rows);
@@ -289,9 +290,7 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
                                          const std::array<Sram*, kNumSrams>& srams,
                                          std::vector<WordCount>* words) {
   const WeightLayout layout = command_layout(p, cmd);
-  const auto blocks = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
-                                    static_cast<uint32_t>(cmd.args[op::kK]), layout);
-  const auto folds = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks, layout);
+  const PeTraits traits = p.traits();
   // Folds with equal keys cost the same, and a gemm's folds repeat a few keys: each key's cost
   // is planned once (a GEMV on 8 x 8 PEs has 276,480 folds and three keys), its words counted
   // once per fold that has it.
@@ -317,24 +316,30 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
   };
   Cycles time = 0, compute_end = 0;
   FoldPlan plan;
-  for (size_t j = 0; j < folds.size(); ++j) {
-    const WeightBlock& block = blocks[folds[j].block];
-    const FoldKey key = fold_key(p, cmd, folds[j], block, srams);
-    auto at =
-        std::find_if(known.begin(), known.end(), [&](const Known& k) { return k.key == key; });
-    if (at == known.end()) {
-      if (known.size() == kMaxKnown) {
-        if (words) count_words();
-        known.clear();
-      }
-      known.push_back({key, fold_cost(p, cmd, folds[j], block, srams, plan)});
-      at = known.end() - 1;
-    }
-    ++at->folds;
-    const Cycles load_start = j == 0 ? 0 : (p.weight_preload_overlap ? time : compute_end);
-    time = std::max(load_start + at->cost.load, compute_end);  // this fold's compute start
-    compute_end = time + at->cost.compute;
-  }
+  bool first = true;
+  // The folds one by one, as they come (a list of them would be built and dropped per gemm).
+  for_each_fold(static_cast<uint32_t>(cmd.args[op::kM]), static_cast<uint32_t>(cmd.args[op::kN]),
+                static_cast<uint32_t>(cmd.args[op::kK]), layout,
+                [&](const Fold& fold, const WeightBlock& block) {
+                  const FoldKey key = fold_key(p, traits, cmd, fold, block, srams);
+                  auto at = std::find_if(known.begin(), known.end(),
+                                         [&](const Known& k) { return k.key == key; });
+                  if (at == known.end()) {
+                    if (known.size() == kMaxKnown) {
+                      if (words) count_words();
+                      known.clear();
+                    }
+                    known.push_back({key, fold_cost(p, cmd, fold, block, srams, plan)});
+                    at = known.end() - 1;
+                  }
+                  ++at->folds;
+                  const Cycles load_start =
+                      first ? 0 : (p.weight_preload_overlap ? time : compute_end);
+                  first = false;
+                  // This fold's compute start.
+                  time = std::max(load_start + at->cost.load, compute_end);
+                  compute_end = time + at->cost.compute;
+                });
   if (words) count_words();
   if (p.dataflow == Dataflow::kAdderTree) compute_end += adder_tree_drain_cycles(p.rows);
   return compute_end;
@@ -342,9 +347,13 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
 
 void MacArray::begin(const Command& cmd, Cycles now) {
   const WeightLayout layout = command_layout(params_, cmd);
-  blocks_ = weight_blocks(static_cast<uint32_t>(cmd.args[op::kN]),
-                          static_cast<uint32_t>(cmd.args[op::kK]), layout);
-  folds_ = gemm_folds(static_cast<uint32_t>(cmd.args[op::kM]), blocks_, layout);
+  const GemmShape shape = {cmd.args[op::kM], cmd.args[op::kN], cmd.args[op::kK],
+                           cmd.args[op::kWeights]};
+  if (!(shape == shape_) || folds_.empty()) {
+    blocks_ = weight_blocks(static_cast<uint32_t>(shape.n), static_cast<uint32_t>(shape.k), layout);
+    folds_ = gemm_folds(static_cast<uint32_t>(shape.m), blocks_, layout);
+    shape_ = shape;
+  }
   GemmArgs args;
   args.layout = layout;
   args.act = srams_[static_cast<size_t>(MemSpace::kActSram)]->data() + cmd.args[op::kAct];
@@ -443,13 +452,12 @@ MacArray::FoldCost MacArray::fold_cost(const MacArrayParams& p, const Command& c
 
 MacArray::FoldKey MacArray::fold_key(size_t fold) const {
   const Fold& f = folds_[fold];
-  return fold_key(params_, current(), f, blocks_[f.block], srams_);
+  return fold_key(params_, traits_, current(), f, blocks_[f.block], srams_);
 }
 
-MacArray::FoldKey MacArray::fold_key(const MacArrayParams& p, const Command& cmd, const Fold& f,
-                                     const WeightBlock& b,
+MacArray::FoldKey MacArray::fold_key(const MacArrayParams& p, const PeTraits& t, const Command& cmd,
+                                     const Fold& f, const WeightBlock& b,
                                      const std::array<Sram*, kNumSrams>& srams) {
-  const PeTraits t = p.traits();
   FoldKey k;
   k.m_count = f.m_count;
   k.k_count = b.k_count;

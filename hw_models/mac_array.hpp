@@ -169,8 +169,10 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
     }
   };
   FoldKey fold_key(size_t fold) const;
-  static FoldKey fold_key(const MacArrayParams& p, const Command& cmd, const Fold& fold,
-                          const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams);
+  // `t`: the array's PE traits (p.traits(), taken once per gemm by the callers).
+  static FoldKey fold_key(const MacArrayParams& p, const PeTraits& t, const Command& cmd,
+                          const Fold& fold, const WeightBlock& block,
+                          const std::array<Sram*, kNumSrams>& srams);
 
   MacArrayStats& stats() { return stats_for_layer<MacArrayStats>(stats_, current().layer); }
   bool preloads() const;  // every dataflow but output-stationary fills stationary registers
@@ -186,7 +188,17 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   void skip_run(Cycles now, Cycles n);
 
   MacArrayParams params_;
+  PeTraits traits_;
   std::array<Sram*, kNumSrams> srams_;
+  // The current gemm's blocks and folds, and the shape they are for: loops issue gemms of one
+  // shape again and again, which keep them.
+  struct GemmShape {
+    uint64_t m = 0, n = 0, k = 0, weights = 0;
+    bool operator==(const GemmShape& o) const {
+      return m == o.m && n == o.n && k == o.k && weights == o.weights;
+    }
+  };
+  GemmShape shape_;
   std::vector<WeightBlock> blocks_;
   std::vector<Fold> folds_;
   size_t next_load_ = 0;

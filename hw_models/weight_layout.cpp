@@ -9,13 +9,6 @@ uint64_t WeightLayout::row_bytes(uint32_t elements) const {
   return uint64_t{elements} * pe_traits(pe).weight_bytes;
 }
 
-namespace {
-
-// A layout's block size along n and k, and whether a block's rows run along n.
-struct BlockShape {
-  uint32_t n, k;
-  bool n_major;
-};
 BlockShape block_shape(uint32_t n, uint32_t k, const WeightLayout& layout) {
   switch (layout.dataflow) {
     case Dataflow::kAdderTree:
@@ -30,27 +23,11 @@ BlockShape block_shape(uint32_t n, uint32_t k, const WeightLayout& layout) {
   return {layout.array_cols, layout.array_rows, true};
 }
 
-}  // namespace
-
 std::vector<WeightBlock> weight_blocks(uint32_t n, uint32_t k, const WeightLayout& layout) {
   const BlockShape shape = block_shape(n, k, layout);
   std::vector<WeightBlock> blocks;
   blocks.reserve(size_t{(n + shape.n - 1) / shape.n} * ((k + shape.k - 1) / shape.k));
-  uint64_t offset = 0;
-  for (uint32_t n0 = 0; n0 < n; n0 += shape.n) {
-    for (uint32_t k0 = 0; k0 < k; k0 += shape.k) {
-      WeightBlock& b = blocks.emplace_back();
-      b.n0 = n0;
-      b.k0 = k0;
-      b.n_count = std::min(shape.n, n - n0);
-      b.k_count = std::min(shape.k, k - k0);
-      b.n_major = shape.n_major;
-      b.row_bytes = layout.row_bytes(b.row_length());
-      b.bytes = b.rows() * b.row_bytes;
-      b.offset = offset;
-      offset += b.bytes;
-    }
-  }
+  for_each_weight_block(n, k, layout, [&](const WeightBlock& b) { blocks.push_back(b); });
   return blocks;
 }
 

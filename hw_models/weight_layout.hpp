@@ -14,6 +14,7 @@
 //   for (const WeightBlock& b : weight_blocks(n, k, layout)) { ... b.offset ... }
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -44,6 +45,32 @@ struct WeightBlock {
   uint32_t row_length() const { return n_major ? k_count : n_count; }
 };
 
+// A layout's block size along n and k, and whether a block's rows run along n.
+struct BlockShape {
+  uint32_t n, k;
+  bool n_major;
+};
+BlockShape block_shape(uint32_t n, uint32_t k, const WeightLayout& layout);
+
+// Calls visit(block) for each block of the n x k weights in order, without a list of them.
+template <class Visit>
+void for_each_weight_block(uint32_t n, uint32_t k, const WeightLayout& layout, Visit&& visit) {
+  const BlockShape shape = block_shape(n, k, layout);
+  WeightBlock b;
+  b.n_major = shape.n_major;
+  for (uint32_t n0 = 0; n0 < n; n0 += shape.n) {
+    for (uint32_t k0 = 0; k0 < k; k0 += shape.k) {
+      b.n0 = n0;
+      b.k0 = k0;
+      b.n_count = std::min(shape.n, n - n0);
+      b.k_count = std::min(shape.k, k - k0);
+      b.row_bytes = layout.row_bytes(b.row_length());
+      b.bytes = b.rows() * b.row_bytes;
+      visit(static_cast<const WeightBlock&>(b));
+      b.offset += b.bytes;
+    }
+  }
+}
 std::vector<WeightBlock> weight_blocks(uint32_t n, uint32_t k, const WeightLayout& layout);
 uint64_t weight_operand_bytes(uint32_t n, uint32_t k, const WeightLayout& layout);
 

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cfloat>
 #include <climits>
@@ -447,5 +448,48 @@ TEST_CASE("vcvt between fp32 rows and int8 or int32 equals the exact conversion"
     const int64_t v = acc[i];
     REQUIRE(out[i] == vm.round(arith::Unpacked::from_integer(
                           v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0)));
+  }
+}
+
+TEST_CASE("folds visited one by one are the lists' folds and blocks, which tile the weights once",
+          "[unit]") {
+  // for_each_fold stands for gemm_folds(m, weight_blocks(n, k)) where no list is kept (the
+  // analytical estimate); every dataflow, array shape and weight width, edges included.
+  std::mt19937_64 rng(41);
+  for (int round = 0; round < 400; ++round) {
+    WeightLayout layout;
+    layout.dataflow = static_cast<Dataflow>(rng() % kNumDataflows);
+    layout.array_rows = 1 + static_cast<uint32_t>(rng() % 20);
+    layout.array_cols = 1 + static_cast<uint32_t>(rng() % 20);
+    layout.pe = static_cast<PeKind>(rng() % kNumPeKinds);
+    layout.packing = static_cast<arith::TernaryPacking>(rng() % arith::kNumTernaryPackings);
+    const auto m = 1 + static_cast<uint32_t>(rng() % 50), n = 1 + static_cast<uint32_t>(rng() % 70),
+               k = 1 + static_cast<uint32_t>(rng() % 70);
+    INFO(to_string(layout.dataflow) << " " << layout.array_rows << "x" << layout.array_cols << " "
+                                    << m << "x" << n << "x" << k);
+    const auto blocks = weight_blocks(n, k, layout);
+    const auto folds = gemm_folds(m, blocks, layout);
+    size_t visited = 0;
+    for_each_fold(m, n, k, layout, [&](const Fold& f, const WeightBlock& b) {
+      REQUIRE(visited < folds.size());
+      const Fold& want = folds[visited++];
+      REQUIRE((f.m0 == want.m0 && f.m_count == want.m_count && f.block == want.block));
+      const WeightBlock& wb = blocks[want.block];
+      REQUIRE((b.n0 == wb.n0 && b.k0 == wb.k0 && b.n_count == wb.n_count &&
+               b.k_count == wb.k_count && b.n_major == wb.n_major && b.offset == wb.offset &&
+               b.row_bytes == wb.row_bytes && b.bytes == wb.bytes));
+    });
+    REQUIRE(visited == folds.size());
+    // The blocks cover every weight once, back to back, as many bytes as the closed form says.
+    std::vector<int> covered(size_t{n} * k, 0);
+    uint64_t offset = 0;
+    for (const WeightBlock& b : blocks) {
+      REQUIRE(b.offset == offset);
+      offset += b.bytes;
+      for (uint32_t i = 0; i < b.n_count; ++i)
+        for (uint32_t j = 0; j < b.k_count; ++j) ++covered[size_t{b.n0 + i} * k + b.k0 + j];
+    }
+    REQUIRE(offset == weight_operand_bytes(n, k, layout));
+    REQUIRE(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
   }
 }
