@@ -321,7 +321,7 @@ Cycles MacArray::uncontended_gemm_cycles(const MacArrayParams& p, const Command&
   for_each_fold(static_cast<uint32_t>(cmd.args[op::kM]), static_cast<uint32_t>(cmd.args[op::kN]),
                 static_cast<uint32_t>(cmd.args[op::kK]), layout,
                 [&](const Fold& fold, const WeightBlock& block) {
-                  const FoldKey key = fold_key(p, traits, cmd, fold, block, srams);
+                  const FoldKey key = fold_key(traits, cmd, fold, block, srams);
                   auto at = std::find_if(known.begin(), known.end(),
                                          [&](const Known& k) { return k.key == key; });
                   if (at == known.end()) {
@@ -452,11 +452,11 @@ MacArray::FoldCost MacArray::fold_cost(const MacArrayParams& p, const Command& c
 
 MacArray::FoldKey MacArray::fold_key(size_t fold) const {
   const Fold& f = folds_[fold];
-  return fold_key(params_, traits_, current(), f, blocks_[f.block], srams_);
+  return fold_key(traits_, current(), f, blocks_[f.block], srams_);
 }
 
-MacArray::FoldKey MacArray::fold_key(const MacArrayParams& p, const PeTraits& t, const Command& cmd,
-                                     const Fold& f, const WeightBlock& b,
+MacArray::FoldKey MacArray::fold_key(const PeTraits& t, const Command& cmd, const Fold& f,
+                                     const WeightBlock& b,
                                      const std::array<Sram*, kNumSrams>& srams) {
   FoldKey k;
   k.m_count = f.m_count;

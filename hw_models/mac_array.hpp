@@ -169,10 +169,9 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
     }
   };
   FoldKey fold_key(size_t fold) const;
-  // `t`: the array's PE traits (p.traits(), taken once per gemm by the callers).
-  static FoldKey fold_key(const MacArrayParams& p, const PeTraits& t, const Command& cmd,
-                          const Fold& fold, const WeightBlock& block,
-                          const std::array<Sram*, kNumSrams>& srams);
+  // `t`: the array's PE traits (MacArrayParams::traits(), taken once per gemm by the callers).
+  static FoldKey fold_key(const PeTraits& t, const Command& cmd, const Fold& fold,
+                          const WeightBlock& block, const std::array<Sram*, kNumSrams>& srams);
 
   MacArrayStats& stats() { return stats_for_layer<MacArrayStats>(stats_, current().layer); }
   bool preloads() const;  // every dataflow but output-stationary fills stationary registers
