@@ -462,34 +462,33 @@ arith::Unpacked from_int128(i128 v, int32_t lsb_exp) {
 
 }  // namespace
 
-std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
-                             const WeightLayout& layout) {
-  std::vector<Fold> folds;
-  const size_t m_tiles = layout.dataflow == Dataflow::kOutputStationary
-                             ? (m + layout.array_rows - 1) / layout.array_rows
-                         : layout.dataflow == Dataflow::kInputStationary
-                             ? (m + layout.array_cols - 1) / layout.array_cols
-                             : 1;
-  folds.reserve(blocks.size() * m_tiles);
+FoldOrder fold_order(uint32_t m, const WeightLayout& layout) {
   switch (layout.dataflow) {
     case Dataflow::kAdderTree:
     case Dataflow::kWeightStationary:
-      for (size_t i = 0; i < blocks.size(); ++i) folds.push_back({0, m, i});
       break;
     case Dataflow::kOutputStationary:
-      for (size_t i = 0; i < blocks.size(); ++i) {
-        for (uint32_t m0 = 0; m0 < m; m0 += layout.array_rows) {
-          folds.push_back({m0, std::min(layout.array_rows, m - m0), i});
-        }
-      }
-      break;
+      return {layout.array_rows, true};
     case Dataflow::kInputStationary:
-      for (uint32_t m0 = 0; m0 < m; m0 += layout.array_cols) {
-        for (size_t i = 0; i < blocks.size(); ++i) {
-          folds.push_back({m0, std::min(layout.array_cols, m - m0), i});
-        }
-      }
-      break;
+      return {layout.array_cols, false};
+  }
+  return {m, true};
+}
+
+std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
+                             const WeightLayout& layout) {
+  const FoldOrder order = fold_order(m, layout);
+  std::vector<Fold> folds;
+  folds.reserve(blocks.size() * ((m + order.m_tile - 1) / order.m_tile));
+  const auto rows = [&](uint32_t m0) { return std::min(order.m_tile, m - m0); };
+  if (order.blocks_outer) {
+    for (size_t i = 0; i < blocks.size(); ++i) {
+      for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) folds.push_back({m0, rows(m0), i});
+    }
+  } else {
+    for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) {
+      for (size_t i = 0; i < blocks.size(); ++i) folds.push_back({m0, rows(m0), i});
+    }
   }
   return folds;
 }

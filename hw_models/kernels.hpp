@@ -29,33 +29,32 @@ struct Fold {
 // over all n) per C columns of m, m outer.
 std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
                              const WeightLayout& layout);
+// The order of a dataflow's folds: each block over tiles of `m_tile` rows of m (blocks outer),
+// or each tile of m over every block (input stationary).
+struct FoldOrder {
+  uint32_t m_tile;
+  bool blocks_outer;
+};
+FoldOrder fold_order(uint32_t m, const WeightLayout& layout);
 // Calls visit(fold, block) for each fold of gemm_folds(m, weight_blocks(n, k, layout), layout)
 // in order (fold.block the block's index there), without a list of either.
 template <class Visit>
 void for_each_fold(uint32_t m, uint32_t n, uint32_t k, const WeightLayout& layout, Visit&& visit) {
-  size_t index = 0;
-  switch (layout.dataflow) {
-    case Dataflow::kAdderTree:
-    case Dataflow::kWeightStationary:
-      for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
-        visit(Fold{0, m, index++}, b);
-      });
-      return;
-    case Dataflow::kOutputStationary:
-      for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
-        for (uint32_t m0 = 0; m0 < m; m0 += layout.array_rows)
-          visit(Fold{m0, std::min(layout.array_rows, m - m0), index}, b);
-        ++index;
-      });
-      return;
-    case Dataflow::kInputStationary:
-      for (uint32_t m0 = 0; m0 < m; m0 += layout.array_cols) {
-        index = 0;
-        for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
-          visit(Fold{m0, std::min(layout.array_cols, m - m0), index++}, b);
-        });
-      }
-      return;
+  const FoldOrder order = fold_order(m, layout);
+  const auto rows = [&](uint32_t m0) { return std::min(order.m_tile, m - m0); };
+  if (order.blocks_outer) {
+    size_t index = 0;
+    for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
+      for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) visit(Fold{m0, rows(m0), index}, b);
+      ++index;
+    });
+    return;
+  }
+  for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) {
+    size_t index = 0;
+    for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
+      visit(Fold{m0, rows(m0), index++}, b);
+    });
   }
 }
 

@@ -349,10 +349,13 @@ void MacArray::begin(const Command& cmd, Cycles now) {
   const WeightLayout layout = command_layout(params_, cmd);
   const GemmShape shape = {cmd.args[op::kM], cmd.args[op::kN], cmd.args[op::kK],
                            cmd.args[op::kWeights]};
-  if (!(shape == shape_) || folds_.empty()) {
+  if (!(shape == shape_)) {  // (the first gemm's: no gemm has 0 rows, outputs or inputs)
     blocks_ = weight_blocks(static_cast<uint32_t>(shape.n), static_cast<uint32_t>(shape.k), layout);
     folds_ = gemm_folds(static_cast<uint32_t>(shape.m), blocks_, layout);
     shape_ = shape;
+    shape_acc_updates_ = 0;
+    for (const Fold& f : folds_)
+      shape_acc_updates_ += uint64_t{f.m_count} * blocks_[f.block].n_count;
   }
   GemmArgs args;
   args.layout = layout;
@@ -365,12 +368,8 @@ void MacArray::begin(const Command& cmd, Cycles now) {
   const GemmCounts counts = gemm(args, blocks_, folds_, !params_.timing_only);
 
   MacArrayStats& s = stats();
-  uint64_t macs = 0;
-  for (const Fold& f : folds_) {
-    const WeightBlock& b = blocks_[f.block];
-    macs += uint64_t{f.m_count} * b.k_count * b.n_count;
-    s.acc_updates += uint64_t{f.m_count} * b.n_count;
-  }
+  const uint64_t macs = shape.m * shape.n * shape.k;  // the folds partition m x n x k
+  s.acc_updates += shape_acc_updates_;
   ++s.gemms;
   s.macs += macs;
   s.zero_skips += counts.zero_weight_macs;

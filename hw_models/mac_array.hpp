@@ -200,6 +200,7 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   GemmShape shape_;
   std::vector<WeightBlock> blocks_;
   std::vector<Fold> folds_;
+  uint64_t shape_acc_updates_ = 0;  // the folds' accumulator updates, sum of m_count x n_count
   size_t next_load_ = 0;
   size_t next_compute_ = 0;
   bool loading_ = false;

@@ -86,8 +86,7 @@ class Document {
   void record(FieldRecord field);
   // Documents the default of the field at `pointer` (read already) as `text`, e.g. "heads".
   void describe_default(const std::string& pointer, std::string text);
-  const std::vector<FieldRecord>& fields() const { return fields_; }
-  // The fields, moved out (the document's reading is done).
+  // The fields read, moved out (the document's reading is done).
   std::vector<FieldRecord> take_fields() { return std::move(fields_); }
   // The resolved document: every recorded field at its pointer, defaults included.
   Json resolved() const;

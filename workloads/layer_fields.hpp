@@ -1,12 +1,12 @@
 // The workload fields of a layer kind, described without JSON, beside the kind's lowering and
 // reference (workloads/graph.cpp): the reader (sim/config.cpp) reads them, the dump writes them
-// back and `nmpsim params --layer-kinds` lists them for docs/configs.md, all from this one
-// description. The kinds with readers of their own (linear, recurrent and attention layers,
-// whose wiring and data are theirs alone) describe none here.
+// back, generation and the dump handle its tensors, and `nmpsim params --layer-fields` lists
+// them for docs/configs.md, all from this one description. The kinds with readers of their own
+// (linear, recurrent and attention layers, whose wiring and data are theirs alone, and the
+// embedding, which reads token ids) describe none here.
 //
-// Example (a kind's entry):
-//   {{{"eps_log2", FieldType::kCount, false, 0, 126, "", "eps = 2^-eps_log2",
-//      {}, get_eps_log2, set_eps_log2}}}
+// Example (graph.cpp, a count field held in a member):
+//   count_field<&LayerSpec::eps_log2>("eps_log2", false, 0, 126, "", "eps = 2^-eps_log2")
 #pragma once
 
 #include <cstdint>
