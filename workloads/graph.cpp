@@ -1025,7 +1025,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const LayerData& ld = data->layers[li];
       const LayerLayout& lay = layouts[li];
       if (is_linear(l)) {
-        const WeightAt at = [&](uint32_t nn, uint32_t kk) {
+        const auto at = [&](uint32_t nn, uint32_t kk) {
           return weight_pattern(l, ld, size_t{nn} * l.in_features + kk);
         };
         write_weight_tiles(at, lay.tiles, layer_geometry(g, l, hw), out.dram_image);

@@ -88,11 +88,6 @@ uint32_t encode_element(hw::PeKind kind, double value) {
   return hw::activation_format(kind).encode(arith::from_double(value));
 }
 
-uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index) {
-  return l.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
-                                         : ld.encoded.patterns[index];
-}
-
 double weight_scale(const LayerSpec& l, const LayerData& ld) {
   return l.kind == LayerKind::kBitLinear ? ld.ternary.gamma[0] : ld.encoded.scale[0];
 }

@@ -366,7 +366,10 @@ uint32_t encode_element(hw::PeKind kind, double value);
 // A bitlinear or linear layer's weight `index` (row-major, out x in) as the array reads it
 // (bitlinear: a trit as a two's-complement int8), and the scale of one weight step (gamma, or
 // the int8 step; 1 for the other formats).
-uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index);
+inline uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index) {
+  return l.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
+                                         : ld.encoded.patterns[index];
+}
 double weight_scale(const LayerSpec& l, const LayerData& ld);
 
 // Values rounded to the vector unit's format (how tensors sit in DRAM between layers).

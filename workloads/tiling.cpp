@@ -66,36 +66,4 @@ std::vector<WeightTile> weight_tiles(uint32_t n, uint32_t k, const WeightTiling&
   return tiles;
 }
 
-void write_weight_tiles(const WeightAt& at, const std::vector<WeightTile>& tiles, const Geometry& g,
-                        hw::ZeroPages& image) {
-  for (const WeightTile& t : tiles)
-    write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, image.data() + t.dram);
-}
-
-void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
-                       const Geometry& g, uint8_t* out) {
-  const bool ternary = g.layout.pe == hw::PeKind::kTernaryInt8;
-  std::vector<int8_t> trits;
-  for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
-    for (uint32_t r = 0; r < b.rows(); ++r) {
-      uint8_t* row = out + b.offset + r * b.row_bytes;
-      auto weight = [&](uint32_t i) {  // the weight at position i of block row r
-        const uint32_t nn = b.n_major ? b.n0 + r : b.n0 + i;
-        const uint32_t kk = b.n_major ? b.k0 + i : b.k0 + r;
-        return at(n0 + nn, k0 + kk);
-      };
-      if (ternary) {
-        trits.resize(b.row_length());
-        for (uint32_t i = 0; i < b.row_length(); ++i) trits[i] = static_cast<int8_t>(weight(i));
-        arith::pack_trits(trits.data(), b.row_length(), g.layout.packing, row);
-      } else {
-        for (uint32_t i = 0; i < b.row_length(); ++i) {
-          const uint32_t p = weight(i);
-          std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
-        }
-      }
-    }
-  }
-}
-
 }  // namespace nmp::workloads

@@ -9,9 +9,9 @@
 
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <vector>
 
+#include "hw_models/arith/ternary.hpp"
 #include "hw_models/nmp_top.hpp"
 
 namespace nmp::workloads {
@@ -73,15 +73,41 @@ struct WeightTile {
 std::vector<WeightTile> weight_tiles(uint32_t n, uint32_t k, const WeightTiling& t,
                                      const Geometry& g);
 
-// The weight of output n, input k: a trit (as a two's-complement int8) for ternary PEs, else
-// the pattern of the PE kind's weight format.
-using WeightAt = std::function<uint32_t(uint32_t n, uint32_t k)>;
-
 // Writes the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) as the array reads them.
+// `at(n, k)` gives the weight of output n, input k: a trit (as a two's-complement int8) for
+// ternary PEs, else the pattern of the PE kind's weight format. A template, not a
+// std::function: it runs for every weight of a model.
+template <class WeightAt>
 void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
-                       const Geometry& g, uint8_t* out);
+                       const Geometry& g, uint8_t* out) {
+  const bool ternary = g.layout.pe == hw::PeKind::kTernaryInt8;
+  std::vector<int8_t> trits;
+  for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
+    const uint32_t length = b.row_length();
+    for (uint32_t r = 0; r < b.rows(); ++r) {
+      uint8_t* row = out + b.offset + r * b.row_bytes;
+      // Position i of block row r: along k for an output-major block, along n otherwise.
+      const uint32_t n = n0 + b.n0 + (b.n_major ? r : 0), k = k0 + b.k0 + (b.n_major ? 0 : r);
+      auto weight = [&](uint32_t i) { return b.n_major ? at(n, k + i) : at(n + i, k); };
+      if (ternary) {
+        trits.resize(length);
+        for (uint32_t i = 0; i < length; ++i) trits[i] = static_cast<int8_t>(weight(i));
+        arith::pack_trits(trits.data(), length, g.layout.packing, row);
+      } else {
+        for (uint32_t i = 0; i < length; ++i) {
+          const uint32_t p = weight(i);
+          std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
+        }
+      }
+    }
+  }
+}
 // Writes each tile at its DRAM address in `image`.
+template <class WeightAt>
 void write_weight_tiles(const WeightAt& at, const std::vector<WeightTile>& tiles, const Geometry& g,
-                        hw::ZeroPages& image);
+                        hw::ZeroPages& image) {
+  for (const WeightTile& t : tiles)
+    write_weight_tile(at, t.n0, t.nt, t.k0, t.kt, g, image.data() + t.dram);
+}
 
 }  // namespace nmp::workloads

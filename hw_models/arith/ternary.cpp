@@ -63,10 +63,10 @@ const std::array<DecodedByte, 256>& table_for(TernaryPacking packing) {
   return packing == TernaryPacking::kTwoBit ? tables().two_bit : tables().five_trit;
 }
 
-int8_t round_clip(float v) {
-  const float r = std::nearbyint(v);  // default rounding mode: half to even, as torch.round
-  return static_cast<int8_t>(std::clamp(r, -1.0f, 1.0f));
-}
+// round(v) clipped to [-1, 1], with round half to even as torch.round: +-0.5 round to 0, so
+// only beyond them is a weight +-1. Compares, not nearbyint: this loop runs over every weight
+// of a model, and a library call per weight was most of its time.
+int8_t round_clip(float v) { return static_cast<int8_t>((v > 0.5f) - (v < -0.5f)); }
 
 float absmean(const float* w, size_t count) {
   double sum = 0.0;  // double: the mean of millions of floats must not depend on order of adds

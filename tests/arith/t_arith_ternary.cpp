@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -100,6 +101,21 @@ TEST_CASE("absmean ternarization follows its definition", "[unit]") {
   REQUIRE(q.gamma[0] == Approx(10.0 / 8.0));
   // W / 1.25: 0.8, -0.8, 0.4, -0.4, 2.4, 0, 1.2, -2.0
   REQUIRE(q.trits == std::vector<int8_t>{1, -1, 0, 0, 1, 0, 1, -1});
+
+  // mean |w| = 10 / 10 = 1: the ties +-0.5 round to 0, +-1.5 and +-2.5 round away and clip.
+  const std::vector<float> ties = {0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 1.0f, 0.0f, 0.0f, 0.0f};
+  REQUIRE(quantize_absmean(ties.data(), ties.size()).trits ==
+          std::vector<int8_t>{0, 0, 1, -1, 1, -1, 1, 0, 0, 0});
+  // Against round-half-even then clip, as torch.round and clamp, on random weights.
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal(0.3f, 1.0f);
+  std::vector<float> r(100000);
+  for (float& x : r) x = normal(gen);
+  const TernaryTensor rq = quantize_absmean(r.data(), r.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    const float rounded = std::nearbyint(r[i] / rq.gamma[0]);
+    REQUIRE(rq.trits[i] == static_cast<int8_t>(std::clamp(rounded, -1.0f, 1.0f)));
+  }
 
   const std::vector<float> zeros(16, 0.0f);
   const TernaryTensor z = quantize_absmean(zeros.data(), zeros.size());
