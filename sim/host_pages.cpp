@@ -9,10 +9,10 @@
 //
 // Linked into the nmpsim executable and the test executables (not the Python module, whose
 // host owns the allocator); left out under AddressSanitizer, which checks every new against
-// its delete. Blocks come from malloc, so the standard operator delete (free) releases them.
+// its delete. Blocks come from malloc or posix_memalign, so the standard operator delete (free)
+// releases them.
 #include <sys/mman.h>
 
-#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -20,26 +20,24 @@
 
 namespace {
 
-constexpr std::uintptr_t kHugePageBytes = std::uintptr_t{2} << 20;
-// Smaller blocks may hold no whole huge page, and those that do gain little.
-constexpr std::size_t kAdviseFromBytes = 2 * kHugePageBytes;
+constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 
-void advise_huge_pages(void* block, std::size_t bytes) {
-  const auto first = reinterpret_cast<std::uintptr_t>(block);
-  const std::uintptr_t begin = (first + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
-  const std::uintptr_t end = (first + bytes) & ~(kHugePageBytes - 1);
+// A block of at least a huge page starts on a huge-page boundary (glibc's memalign maps a
+// little more address space, not memory), and its whole huge pages are advised.
+void* allocate(std::size_t bytes) {
+  if (bytes < kHugePageBytes) return std::malloc(bytes == 0 ? 1 : bytes);
+  void* block = nullptr;
+  if (posix_memalign(&block, kHugePageBytes, bytes) != 0) return nullptr;
   // Advice only: a kernel without transparent huge pages refuses it, and pages stay 4 KiB.
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  madvise(block, bytes / kHugePageBytes * kHugePageBytes, MADV_HUGEPAGE);
+  return block;
 }
 
 }  // namespace
 
 void* operator new(std::size_t bytes) {
   for (;;) {
-    if (void* block = std::malloc(bytes == 0 ? 1 : bytes)) {
-      if (bytes >= kAdviseFromBytes) advise_huge_pages(block, bytes);
-      return block;
-    }
+    if (void* block = allocate(bytes)) return block;
     const std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) throw std::bad_alloc();
     handler();
