@@ -1,11 +1,15 @@
 #include "hw_models/kernels.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 namespace nmp::hw {
@@ -16,6 +20,9 @@ using i128 = __int128;
 // Quire NaR: the minimum of the quire's width, a value no sum of products reaches.
 constexpr int64_t kQuire64NaR = std::numeric_limits<int64_t>::min();
 const i128 kQuire128NaR = static_cast<i128>(static_cast<unsigned __int128>(1) << 127);
+// The largest magnitude, in quire units, of an 8-bit quire kind's value (posit<8,0>'s maxpos
+// 2^6 in units of minpos 2^-6).
+constexpr int64_t kQuire8Bound = int64_t{1} << 12;
 
 // Exact decodings of every pattern of a kind's 8- or 16-bit elements: values for the float
 // kinds, multiples of 2^(acc_lsb_exp / 2) for the quire kinds (NaR as 0), so that a product
@@ -41,6 +48,11 @@ const DecodeTable& decode_table(PeKind kind) {
         t.quire_units.push_back(u.is_nan() ? 0
                                            : static_cast<int64_t>(std::ldexp(
                                                  arith::to_double(u), -info.acc_lsb_exp / 2)));
+        // gemm_quire8 multiplies them as int16 and sums 64 products in int32.
+        if (info.act_bytes == 1 && std::abs(t.quire_units.back()) > kQuire8Bound) {
+          throw std::logic_error(std::string("gemm_quire8: ") + info.name +
+                                 "'s values exceed 2^12 units");
+        }
       }
     }
   });
@@ -84,6 +96,20 @@ NMP_HOT int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
   int32_t sum = 0;
   for (uint32_t i = 0; i < n; ++i) sum += static_cast<int32_t>(a[i]) * static_cast<int32_t>(w[i]);
   return sum;
+}
+
+// The exact dot product of values within kQuire8Bound (2^12) in magnitude: each product is
+// within 2^24, so 64 of them sum within 2^30 in int32 (what pmaddwd computes), then in int64.
+NMP_HOT int64_t dot_quire8(const int16_t* a, const int16_t* w, uint32_t n) {
+  constexpr uint32_t kChunk = 64;
+  int64_t total = 0;
+  for (uint32_t i0 = 0; i0 < n; i0 += kChunk) {
+    const uint32_t end = std::min(n, i0 + kChunk);
+    int32_t sum = 0;
+    for (uint32_t i = i0; i < end; ++i) sum += static_cast<int32_t>(a[i]) * w[i];
+    total += sum;
+  }
+  return total;
 }
 
 // Ternary products by table lookup, for few activation rows (GEMV): for each group of g
@@ -335,17 +361,17 @@ void gemm_float_native(const GemmArgs& a, const std::vector<WeightBlock>& blocks
   }
 }
 
-// Quire kinds of 8-bit elements whose values are within 2^31 units (posit<8,0>: 2^12), summed
-// exactly in an int64 quire.
+// Quire kinds of 8-bit elements (posit<8,0>), whose values are within kQuire8Bound units,
+// summed exactly in an int64 quire.
 void gemm_quire8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
                  const std::vector<Fold>& folds) {
   const int64_t* t = decode_table(a.layout.pe).quire_units.data();
-  std::vector<int32_t> w, x;
+  std::vector<int16_t> w, x;
   std::vector<uint8_t> w_nar, row_has_nar;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
-    decode_block<int32_t>(a.wgt, b, 1, w,
-                          [t](const uint8_t* p) { return static_cast<int32_t>(t[*p]); });
+    decode_block<int16_t>(a.wgt, b, 1, w,
+                          [t](const uint8_t* p) { return static_cast<int16_t>(t[*p]); });
     decode_block<uint8_t>(a.wgt, b, 1, w_nar, [](const uint8_t* p) { return uint8_t{*p == 0x80}; });
     // Whether each output's weights hold a NaR, once per block rather than per product.
     row_has_nar.assign(b.n_count, 0);
@@ -359,15 +385,14 @@ void gemm_quire8(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       const uint8_t* row = a.act + m * a.act_stride + b.k0;
       bool row_nar = false;
       for (uint32_t k = 0; k < b.k_count; ++k) {
-        x[k] = static_cast<int32_t>(t[row[k]]);
+        x[k] = static_cast<int16_t>(t[row[k]]);
         row_nar |= row[k] == 0x80;
       }
       uint8_t* out = a.acc + m * a.acc_stride + uint64_t{8} * b.n0;
       for (uint32_t n = 0; n < b.n_count; ++n) {
-        const int32_t* wn = &w[static_cast<size_t>(n) * b.k_count];
         const bool nar = row_nar || row_has_nar[n] != 0;
-        int64_t sum = 0;  // in the quire's units: products of the table's
-        for (uint32_t k = 0; k < b.k_count; ++k) sum += int64_t{x[k]} * wn[k];
+        // In the quire's units: products of the table's.
+        const int64_t sum = dot_quire8(x.data(), &w[static_cast<size_t>(n) * b.k_count], b.k_count);
         const int64_t before = overwrite ? 0 : load<int64_t>(out + size_t{8} * n);
         store<int64_t>(out + size_t{8} * n,
                        nar || before == kQuire64NaR ? kQuire64NaR : before + sum);

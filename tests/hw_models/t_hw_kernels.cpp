@@ -226,6 +226,47 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
   }
 }
 
+TEST_CASE("the 8-bit posit kernel sums the largest products exactly over long reductions",
+          "[unit]") {
+  // maxpos x maxpos = 2^12 is 2^24 quire units (of minpos^2 = 2^-12); output-stationary sums a
+  // whole reduction of 300 in one fold, past the kernel's int32 chunks of 64 products.
+  const uint32_t m = 2, n = 3, k = 300;
+  const WeightLayout layout{Dataflow::kOutputStationary, 4, 4, PeKind::kPosit8, {}};
+  const uint8_t maxpos = 0x7f, minus_maxpos = 0x81;
+  std::vector<uint8_t> act(size_t{m} * k, maxpos);
+  std::fill(act.begin() + k, act.end(), minus_maxpos);  // row 1: -maxpos
+  // Output 0: every weight maxpos; output 1: -maxpos; output 2: alternating.
+  std::vector<uint8_t> w(size_t{n} * k);
+  for (uint32_t j = 0; j < k; ++j) {
+    w[j] = maxpos;
+    w[k + j] = minus_maxpos;
+    w[2 * k + j] = j % 2 ? minus_maxpos : maxpos;
+  }
+  const auto blocks = weight_blocks(n, k, layout);
+  std::vector<uint8_t> packed(weight_operand_bytes(n, k, layout));
+  for (const WeightBlock& b : blocks) {
+    for (uint32_t row = 0; row < b.rows(); ++row) {
+      for (uint32_t i = 0; i < b.row_length(); ++i) {
+        const uint32_t nn = b.n0 + (b.n_major ? row : i), kk = b.k0 + (b.n_major ? i : row);
+        packed[b.offset + row * b.row_bytes + i] = w[size_t{nn} * k + kk];
+      }
+    }
+  }
+  std::vector<uint8_t> acc(size_t{m} * n * 8);
+  gemm({layout, act.data(), k, packed.data(), acc.data(), n * 8, false}, blocks,
+       gemm_folds(m, blocks, layout), true);
+  const double full = 300.0 * 4096.0;
+  const double expected[m][n] = {{full, -full, 0.0}, {-full, full, 0.0}};
+  for (uint32_t i = 0; i < m; ++i) {
+    for (uint32_t j = 0; j < n; ++j) {
+      INFO("m " << i << " n " << j);
+      REQUIRE(arith::to_double(accumulator_value(PeKind::kPosit8, FloatAccumulation::kFp32,
+                                                 &acc[(size_t{i} * n + j) * 8])) ==
+              expected[i][j]);
+    }
+  }
+}
+
 TEST_CASE("the ternary gemm kernel equals a naive int64 reference", "[unit]") {
   const auto packing =
       GENERATE(arith::TernaryPacking::kTwoBit, arith::TernaryPacking::kFiveTritsPerByte);
