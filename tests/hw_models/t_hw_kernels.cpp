@@ -261,8 +261,7 @@ TEST_CASE("the 8-bit posit kernel sums the largest products exactly over long re
     for (uint32_t j = 0; j < n; ++j) {
       INFO("m " << i << " n " << j);
       REQUIRE(arith::to_double(accumulator_value(PeKind::kPosit8, FloatAccumulation::kFp32,
-                                                 &acc[(size_t{i} * n + j) * 8])) ==
-              expected[i][j]);
+                                                 &acc[(size_t{i} * n + j) * 8])) == expected[i][j]);
     }
   }
 }
