@@ -8,15 +8,13 @@
 // tunable, which only works when set before the process starts.
 //
 // Linked into the nmpsim executable and the test executables (not the Python module, whose
-// host owns the allocator); left out under AddressSanitizer, which checks every new against
-// its delete. Blocks come from malloc or posix_memalign, so the standard operator delete (free)
-// releases them.
+// host owns the allocator); CMakeLists.txt leaves it out of sanitizer and fuzzing builds, whose
+// AddressSanitizer checks every new against its delete. Blocks come from malloc or
+// posix_memalign, so the standard operator delete (free) releases them.
 #include <sys/mman.h>
 
 #include <cstdlib>
 #include <new>
-
-#if !defined(__SANITIZE_ADDRESS__)
 
 namespace {
 
@@ -43,5 +41,3 @@ void* operator new(std::size_t bytes) {
     handler();
   }
 }
-
-#endif
