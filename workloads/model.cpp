@@ -99,10 +99,11 @@ std::vector<float> generate_tensor(const TensorSource& source, size_t count, siz
   }
   Rng rng(source.seed);
   std::vector<float> out(count);
-  for (float& v : out) {
-    v = static_cast<float>(source.distribution == Distribution::kNormal
-                               ? source.mean + source.std * rng.normal()
-                               : source.low + (source.high - source.low) * rng.uniform());
+  if (source.distribution == Distribution::kNormal) {
+    rng.fill_normal(out.data(), count, source.mean, source.std);
+  } else {
+    for (float& v : out)
+      v = static_cast<float>(source.low + (source.high - source.low) * rng.uniform());
   }
   return out;
 }

@@ -1,5 +1,6 @@
 #include "workloads/random.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace nmp::workloads {
@@ -70,13 +71,19 @@ uint64_t Rng::next() {
 
 double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
-double Rng::open_uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
-
 double Rng::normal() {
+  auto draw = [this] { return next(); };
+  return normal_from(draw);
+}
+
+template <class Draw>
+double Rng::normal_from(Draw& draw) {
   const Ziggurat& z = ziggurat();
+  const auto uniform = [&] { return static_cast<double>(draw() >> 11) * 0x1.0p-53; };
+  const auto open_uniform = [&] { return (static_cast<double>(draw() >> 11) + 0.5) * 0x1.0p-53; };
   for (;;) {
     // One draw gives the layer (low 7 bits) and a signed position in it (high 53 bits).
-    const uint64_t bits = next();
+    const uint64_t bits = draw();
     const double u = 2 * (static_cast<double>(bits >> 11) * 0x1.0p-53) - 1;
     const int i = static_cast<int>(bits & (Ziggurat::kLayers - 1));
     if (std::fabs(u) < z.ratio[i]) return u * z.x[i];  // inside the layer's rectangle
@@ -93,6 +100,25 @@ double Rng::normal() {
     const double f1 = std::exp(-0.5 * (z.x[i + 1] * z.x[i + 1] - v * v));
     if (f1 + uniform() * (f0 - f1) < 1.0) return v;
   }
+}
+
+void Rng::fill_normal(float* out, size_t count, double mean, double std) {
+  // The generator's words are drawn ahead, a block at a time, so that drawing them (one chain
+  // of dependent steps) and turning them into normals overlap. Never more words than the
+  // values still to come need (each takes at least one), so the state ends where `count`
+  // calls of normal() leave it.
+  constexpr size_t kBlock = 256;
+  uint64_t words[kBlock];
+  size_t at = 0, end = 0, made = 0;
+  auto draw = [&] {
+    if (at == end) {
+      end = std::min(kBlock, count - made);
+      for (size_t w = 0; w < end; ++w) words[w] = next();
+      at = 0;
+    }
+    return words[at++];
+  };
+  for (; made < count; ++made) out[made] = static_cast<float>(mean + std * normal_from(draw));
 }
 
 }  // namespace nmp::workloads

@@ -10,6 +10,7 @@
 //   const double x = rng.normal();
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -22,11 +23,16 @@ class Rng {
  public:
   explicit Rng(uint64_t seed);
   uint64_t next();
-  double uniform();       // [0, 1) with 53 random bits
-  double open_uniform();  // (0, 1), for logarithms
-  double normal();        // standard normal, by the ziggurat method (one draw per value, mostly)
+  double uniform();  // [0, 1) with 53 random bits
+  double normal();   // standard normal, by the ziggurat method (one draw per value, mostly)
+  // out[i] = float(mean + std * normal()) for i < count: the same values, and the state left
+  // the same, as `count` calls of normal(), about twice as fast.
+  void fill_normal(float* out, size_t count, double mean, double std);
 
  private:
+  // normal() taking its words from draw().
+  template <class Draw>
+  double normal_from(Draw& draw);
   uint64_t s_[4];
 };
 

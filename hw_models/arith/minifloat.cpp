@@ -108,6 +108,17 @@ uint32_t FloatFormat::encode_float(float f) const {
                : nan_pattern();
   };
   const uint32_t e = (b >> 23) & 0xff, m = b & 0x7fffff;
+  // A normal float whose result is normal: round the mantissa to man_bits in place (nearest,
+  // ties to even; a carry moves into the exponent, as it must) and move the exponent to this
+  // format's bias. The common case, without the general path's shifts and tests.
+  const int target_exponent = static_cast<int>(e) - 127 + bias();
+  if (man_bits < 23 && e != 0 && e != 0xff && target_exponent >= 1) {
+    const uint32_t shift = 23 - man_bits, magnitude = b & 0x7fffffffu;
+    const uint32_t rounded =
+        (magnitude + ((1u << (shift - 1)) - 1) + ((magnitude >> shift) & 1)) >> shift;
+    const uint32_t result = rounded - (static_cast<uint32_t>(127 - bias()) << man_bits);
+    return result > max_finite_pattern() ? overflow() : sign | result;
+  }
   if (e == 0xff) return m != 0 ? nan_pattern() : overflow();
   if (e == 0 && m == 0) return sign;
   // |f| = sig x 2^exp2 exactly, sig an integer below 2^24.

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -49,6 +50,42 @@ TEST_CASE("integer quantization: every mode stays in range and within half a ste
     if (symmetric) REQUIRE(q.values[i] != lo);  // absmax scaling reaches only +-qmax
   }
   REQUIRE(q.dequantize(5) == 0.0f);  // zero is exact in every mode
+}
+
+TEST_CASE("integer quantization rounds as nearbyint does, ties to even", "[unit]") {
+  // The definition, computed apart: the scale from the range, then nearbyint, then clamp. The
+  // inputs include exact ties (absmax 127 makes the symmetric scale 1, so k + 0.5 is a tie)
+  // and, for the asymmetric mode, a range far from zero whose quotients in / step pass 2^22.
+  const bool symmetric = GENERATE(true, false);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> x(20000);
+  for (float& v : x) v = normal(rng);
+  x[0] = 127.0f;
+  for (int k = -20; k < 20; ++k) x[static_cast<size_t>(k + 21)] = static_cast<float>(k) + 0.5f;
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  std::vector<float> far(1000);
+  for (float& v : far) v = 1.0e6f + unit(rng);
+  for (const std::vector<float>* in : {&x, &far}) {
+    const IntQuantized q =
+        quantize_int(in->data(), 1, in->size(), {8, symmetric, IntGranularity::kPerTensor});
+    float amax = 0, lo = 0, hi = 0;
+    for (const float v : *in) {
+      amax = std::max(amax, std::fabs(v));
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+    const float s = 127.0f / std::max(amax, 1e-5f);
+    const float step = std::max(hi - lo, 1e-5f) / 255.0f;
+    const float zp = std::nearbyint(-lo / step) - 128.0f;
+    for (size_t i = 0; i < in->size(); ++i) {
+      const float v = (*in)[i];
+      const float expected = symmetric ? std::clamp(std::nearbyint(v * s), -128.0f, 127.0f)
+                                       : std::clamp(std::nearbyint(v / step) + zp, -128.0f, 127.0f);
+      INFO("i " << i << " x " << v);
+      REQUIRE(q.values[i] == static_cast<int32_t>(expected));
+    }
+  }
 }
 
 TEST_CASE("PWL max error is what an independent evaluation finds", "[unit]") {

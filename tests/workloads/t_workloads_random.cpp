@@ -50,6 +50,24 @@ TEST_CASE("ziggurat normals follow N(0, 1)", "[unit]") {
   REQUIRE(d < 1.95 / std::sqrt(n));
 }
 
+TEST_CASE("filled normals are the one-at-a-time draws, and leave the generator as they do",
+          "[unit]") {
+  // Counts around the fill's block of 256 words, and long enough to meet the tail and the
+  // wedges (which take extra words from the block) many times.
+  for (const size_t count : {size_t{1}, size_t{255}, size_t{256}, size_t{257}, size_t{100003}}) {
+    for (const uint64_t seed : {uint64_t{3}, uint64_t{77}}) {
+      INFO("count " << count << " seed " << seed);
+      workloads::Rng one(seed), filled(seed);
+      const double mean = 0.25, std = 1.5;
+      std::vector<float> expected(count), got(count);
+      for (float& v : expected) v = static_cast<float>(mean + std * one.normal());
+      filled.fill_normal(got.data(), count, mean, std);
+      REQUIRE(got == expected);
+      REQUIRE(filled.next() == one.next());  // the same state after
+    }
+  }
+}
+
 TEST_CASE("a recurrent layer's tensors come from streams that share no values", "[unit]") {
   // Two bidirectional LSTM layers whose seeds sit one apart (the defaults do), and biases seeded
   // one above the weights: with seed offsets, layer 0's backward W was layer 1's forward W and
