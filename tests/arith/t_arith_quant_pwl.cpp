@@ -89,9 +89,9 @@ TEST_CASE("integer quantization rounds as nearbyint does, ties to even", "[unit]
 }
 
 TEST_CASE("PWL max error is what an independent evaluation finds", "[unit]") {
-  const auto fn = GENERATE(PwlFunction::kSigmoid, PwlFunction::kTanh, PwlFunction::kExp,
-                           PwlFunction::kGelu, PwlFunction::kSilu, PwlFunction::kReciprocal,
-                           PwlFunction::kRsqrt);
+  const auto fn =
+      GENERATE(PwlFunction::kSigmoid, PwlFunction::kTanh, PwlFunction::kExp, PwlFunction::kGelu,
+               PwlFunction::kSilu, PwlFunction::kReciprocal, PwlFunction::kRsqrt);
   PwlSpec spec;
   spec.function = fn;
   spec.segments = 16;
@@ -107,7 +107,8 @@ TEST_CASE("PWL max error is what an independent evaluation finds", "[unit]") {
   const PwlTable t = PwlTable::build(spec);
   // The fixed-point evaluation written out from the table's coefficients.
   const int fx = spec.input.frac_bits, fc = spec.coeff.frac_bits, fy = spec.output.frac_bits;
-  const int64_t lo = std::llround(std::ldexp(spec.lo, fx)), hi = std::llround(std::ldexp(spec.hi, fx));
+  const int64_t lo = std::llround(std::ldexp(spec.lo, fx)),
+                hi = std::llround(std::ldexp(spec.hi, fx));
   const int64_t width = (hi - lo) / spec.segments;
   double worst = 0;
   for (int64_t x = lo; x <= hi; ++x) {
@@ -141,8 +142,7 @@ TEST_CASE("PWL sigmoid and tanh beat the uniform chord tables of nonlinear.md", 
   REQUIRE(th > 0.0060 / 2.5);
 }
 
-TEST_CASE("PWL tables built for an error target use the fewest segments that reach it",
-          "[unit]") {
+TEST_CASE("PWL tables built for an error target use the fewest segments that reach it", "[unit]") {
   PwlSpec s;
   s.function = PwlFunction::kTanh;
   const PwlTable t = PwlTable::build_for_error(s, 0.002);
