@@ -1,6 +1,7 @@
 #include "hw_models/arith/fixed.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace nmp::arith {
 
@@ -47,6 +48,22 @@ uint32_t FixedFormat::encode(const Unpacked& v) const {
   }
   const uint64_t wrapped = v.neg ? ~magnitude + 1 : magnitude;  // modulo 2^64, then 2^bits
   return static_cast<uint32_t>(wrapped) & mask();
+}
+
+uint32_t FixedFormat::encode_float(float f) const {
+  // Scaled by 2^frac_bits (exact in double) and, below 2^51 LSBs, rounded to the nearest
+  // integer, ties to even, by adding and taking away 1.5 x 2^52; then saturated or wrapped as
+  // encode() does. Anything else (truncation, NaN, infinities, huge values) takes encode().
+  if (rounding != FixedRounding::kNearestEven || frac_bits < 0 || frac_bits > 62) {
+    return encode(from_double(f));
+  }
+  const double scaled = static_cast<double>(f) * static_cast<double>(uint64_t{1} << frac_bits);
+  if (!(std::fabs(scaled) < 0x1p51)) {
+    return encode(from_double(f));
+  }
+  auto q = static_cast<int64_t>((scaled + 0x1.8p52) - 0x1.8p52);
+  if (overflow == FixedOverflow::kSaturate) q = std::clamp(q, min_raw(), max_raw());
+  return static_cast<uint32_t>(q) & mask();
 }
 
 }  // namespace nmp::arith

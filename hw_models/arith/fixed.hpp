@@ -34,6 +34,8 @@ struct FixedFormat {
 
   Unpacked decode(uint32_t pattern) const;
   uint32_t encode(const Unpacked& value) const;
+  // encode(from_double(f)), from the float directly when rounding to nearest.
+  uint32_t encode_float(float f) const;
 };
 
 }  // namespace nmp::arith

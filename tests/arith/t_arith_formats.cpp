@@ -393,6 +393,91 @@ TEST_CASE("format names parse, and unknown ones are rejected", "[unit]") {
   }
 }
 
+TEST_CASE("encoding a float into a small posit equals the unpacked-exact encoder", "[unit]") {
+  std::mt19937_64 rng(17);
+  for (const char* name : {"posit<8,0>", "posit<8,1>", "posit<8,2>", "posit<6,1>"}) {
+    INFO(name);
+    const auto f = arith::make_format(name);
+    std::vector<float> probes = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e38f, -1e-38f};
+    auto around = [&](double v) {
+      auto x = static_cast<float>(v);
+      for (int step = 0; step < 3; ++step) {  // a few floats either side
+        probes.insert(probes.end(), {x, -x});
+        x = std::nextafter(x, INFINITY);
+      }
+      x = static_cast<float>(v);
+      for (int step = 0; step < 3; ++step) {
+        x = std::nextafter(x, -INFINITY);
+        probes.insert(probes.end(), {x, -x});
+      }
+    };
+    // Every value, and between neighbours both the arithmetic and the geometric midpoint (posit
+    // rounding follows the bits, which is one or the other by region), each with its
+    // neighbouring floats; then every 8191st float pattern and random ones.
+    const uint32_t maxpos = f->max_finite_pattern();
+    for (uint32_t p = 1; p <= maxpos; ++p) {
+      const double v = f->to_double(p);
+      around(v);
+      if (p < maxpos) {
+        const double w = f->to_double(p + 1);
+        around((v + w) / 2);
+        around(std::sqrt(v * w));
+      }
+    }
+    for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 8191) {
+      float v = 0;
+      const auto b = static_cast<uint32_t>(bits);
+      std::memcpy(&v, &b, 4);
+      probes.push_back(v);
+    }
+    for (int i = 0; i < 100000; ++i) {
+      const auto bits = static_cast<uint32_t>(rng());
+      float v = 0;
+      std::memcpy(&v, &bits, 4);
+      probes.push_back(v);
+    }
+    for (const float v : probes) {
+      INFO("value " << v);
+      REQUIRE(f->encode_float(v) == f->encode(arith::from_double(v)));
+    }
+  }
+}
+
+TEST_CASE("encoding a float into a fixed-point format equals the unpacked-exact encoder",
+          "[unit]") {
+  std::mt19937_64 rng(13);
+  for (const char* name : {"fixed<2,6>", "fixed<2,14>", "fixed<4,12>", "fixed<2,6,wrap>",
+                           "fixed<2,6,trunc>", "fixed<16,16>", "fixed<1,31>", "int8"}) {
+    INFO(name);
+    const auto f = arith::make_format(name);
+    std::vector<float> probes = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 1e-30f};
+    auto around = [&](double v) {
+      const auto x = static_cast<float>(v);
+      probes.insert(probes.end(), {x, std::nextafter(x, INFINITY), std::nextafter(x, -INFINITY)});
+    };
+    // Every value and every midpoint (a tie) of the 8-bit formats, and of the wider ones those
+    // near zero and near both ends; beyond the ends too.
+    const double lsb = std::ldexp(1.0, f->lsb_scale());
+    const double top = arith::to_double(f->decode(f->max_finite_pattern()));
+    for (int64_t k = -5000; k <= 5000; ++k) {
+      for (const double base : {0.0, top, -top}) {
+        around(base + static_cast<double>(k) * lsb);
+        around(base + (static_cast<double>(k) + 0.5) * lsb);
+      }
+    }
+    for (int i = 0; i < 100000; ++i) {
+      const auto bits = static_cast<uint32_t>(rng());
+      float v = 0;
+      std::memcpy(&v, &bits, 4);
+      probes.push_back(v);
+    }
+    for (const float v : probes) {
+      INFO("value " << v);
+      REQUIRE(f->encode_float(v) == f->encode(arith::from_double(v)));
+    }
+  }
+}
+
 TEST_CASE("encoding a float from its bits equals the unpacked-exact encoder at every boundary",
           "[unit]") {
   const arith::FloatFormat* formats[] = {&arith::kFp32,      &arith::kFp16,       &arith::kBf16,
