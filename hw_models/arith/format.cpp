@@ -1,12 +1,7 @@
 #include "hw_models/arith/format.hpp"
 
-#include <algorithm>
 #include <cctype>
-#include <cmath>
-#include <cstring>
-#include <mutex>
 #include <stdexcept>
-#include <vector>
 
 #include "hw_models/arith/accumulator.hpp"
 #include "hw_models/arith/fixed.hpp"
@@ -41,49 +36,12 @@ class PositAdapter : public NumberFormat {
   int bits() const override { return p_.n; }
   Unpacked decode(uint32_t p) const override { return p_.decode(p); }
   uint32_t encode(const Unpacked& v) const override { return p_.encode(v); }
-  uint32_t encode_float(float f) const override {
-    if (p_.n > kTabledBits || !std::isfinite(f) || f == 0.0f) return from_double(f);
-    const std::vector<float>& first = first_floats();
-    const auto pattern = static_cast<uint32_t>(
-        std::upper_bound(first.begin(), first.end(), std::fabs(f)) - first.begin());
-    return f < 0 ? p_.negate(pattern) : pattern;  // posit rounding is symmetric
-  }
   int lsb_scale() const override { return -p_.max_scale(); }
   int max_scale() const override { return p_.max_scale(); }
   uint32_t max_finite_pattern() const override { return p_.maxpos(); }
 
  private:
-  static constexpr int kTabledBits = 8;
-  // For posits of up to 8 bits: the smallest positive float that rounds to each positive
-  // pattern 1..maxpos, found on first use by bisecting the exact encoder over the floats (in
-  // order as their bits are). Rounding is monotonic, so a positive float's pattern is how many
-  // of these lie at or below it.
-  const std::vector<float>& first_floats() const {
-    std::call_once(first_built_, [this] {
-      const auto encode_bits = [this](uint32_t bits) {
-        float f = 0;
-        std::memcpy(&f, &bits, 4);
-        return p_.encode(arith::from_double(f));
-      };
-      for (uint32_t pattern = 1; pattern <= p_.maxpos(); ++pattern) {
-        uint32_t lo = 1, hi = 0x7f7fffffu;  // the positive finite floats
-        while (lo < hi) {
-          const uint32_t mid = lo + (hi - lo) / 2;
-          if (encode_bits(mid) >= pattern)
-            hi = mid;
-          else
-            lo = mid + 1;
-        }
-        float f = 0;
-        std::memcpy(&f, &lo, 4);
-        first_.push_back(f);
-      }
-    });
-    return first_;
-  }
   PositFormat p_;
-  mutable std::once_flag first_built_;
-  mutable std::vector<float> first_;
 };
 
 class FixedAdapter : public NumberFormat {
