@@ -505,16 +505,12 @@ std::vector<Fold> gemm_folds(uint32_t m, const std::vector<WeightBlock>& blocks,
   const FoldOrder order = fold_order(m, layout);
   std::vector<Fold> folds;
   folds.reserve(blocks.size() * ((m + order.m_tile - 1) / order.m_tile));
-  const auto rows = [&](uint32_t m0) { return std::min(order.m_tile, m - m0); };
-  if (order.blocks_outer) {
-    for (size_t i = 0; i < blocks.size(); ++i) {
-      for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) folds.push_back({m0, rows(m0), i});
-    }
-  } else {
-    for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) {
-      for (size_t i = 0; i < blocks.size(); ++i) folds.push_back({m0, rows(m0), i});
-    }
-  }
+  visit_folds(
+      m, order,
+      [&](const auto& each_block) {
+        for (const WeightBlock& b : blocks) each_block(b);
+      },
+      [&](const Fold& f, const WeightBlock& /*block*/) { folds.push_back(f); });
   return folds;
 }
 

@@ -36,15 +36,14 @@ struct FoldOrder {
   bool blocks_outer;
 };
 FoldOrder fold_order(uint32_t m, const WeightLayout& layout);
-// Calls visit(fold, block) for each fold of gemm_folds(m, weight_blocks(n, k, layout), layout)
-// in order (fold.block the block's index there), without a list of either.
-template <class Visit>
-void for_each_fold(uint32_t m, uint32_t n, uint32_t k, const WeightLayout& layout, Visit&& visit) {
-  const FoldOrder order = fold_order(m, layout);
+// Calls visit(fold, block) for each fold in `order`, the blocks in turn from
+// for_each_block(f), which calls f(block) for each block in order (fold.block its index).
+template <class ForEachBlock, class Visit>
+void visit_folds(uint32_t m, const FoldOrder& order, ForEachBlock&& for_each_block, Visit&& visit) {
   const auto rows = [&](uint32_t m0) { return std::min(order.m_tile, m - m0); };
   if (order.blocks_outer) {
     size_t index = 0;
-    for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
+    for_each_block([&](const WeightBlock& b) {
       for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) visit(Fold{m0, rows(m0), index}, b);
       ++index;
     });
@@ -52,10 +51,16 @@ void for_each_fold(uint32_t m, uint32_t n, uint32_t k, const WeightLayout& layou
   }
   for (uint32_t m0 = 0; m0 < m; m0 += order.m_tile) {
     size_t index = 0;
-    for_each_weight_block(n, k, layout, [&](const WeightBlock& b) {
-      visit(Fold{m0, rows(m0), index++}, b);
-    });
+    for_each_block([&](const WeightBlock& b) { visit(Fold{m0, rows(m0), index++}, b); });
   }
+}
+// Calls visit(fold, block) for each fold of gemm_folds(m, weight_blocks(n, k, layout), layout)
+// in order (fold.block the block's index there), without a list of either.
+template <class Visit>
+void for_each_fold(uint32_t m, uint32_t n, uint32_t k, const WeightLayout& layout, Visit&& visit) {
+  visit_folds(
+      m, fold_order(m, layout),
+      [&](const auto& each_block) { for_each_weight_block(n, k, layout, each_block); }, visit);
 }
 
 struct GemmArgs {

@@ -353,9 +353,6 @@ void MacArray::begin(const Command& cmd, Cycles now) {
     blocks_ = weight_blocks(static_cast<uint32_t>(shape.n), static_cast<uint32_t>(shape.k), layout);
     folds_ = gemm_folds(static_cast<uint32_t>(shape.m), blocks_, layout);
     shape_ = shape;
-    shape_acc_updates_ = 0;
-    for (const Fold& f : folds_)
-      shape_acc_updates_ += uint64_t{f.m_count} * blocks_[f.block].n_count;
   }
   GemmArgs args;
   args.layout = layout;
@@ -368,8 +365,12 @@ void MacArray::begin(const Command& cmd, Cycles now) {
   const GemmCounts counts = gemm(args, blocks_, folds_, !params_.timing_only);
 
   MacArrayStats& s = stats();
-  const uint64_t macs = shape.m * shape.n * shape.k;  // the folds partition m x n x k
-  s.acc_updates += shape_acc_updates_;
+  // The folds partition m x n x k; each adds its rows' partial sums of its block's outputs
+  // into the accumulators, once per block along k.
+  const uint64_t macs = shape.m * shape.n * shape.k;
+  const uint64_t block_k =
+      block_shape(static_cast<uint32_t>(shape.n), static_cast<uint32_t>(shape.k), layout).k;
+  s.acc_updates += shape.m * shape.n * ((shape.k + block_k - 1) / block_k);
   ++s.gemms;
   s.macs += macs;
   s.zero_skips += counts.zero_weight_macs;

@@ -190,7 +190,8 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   PeTraits traits_;
   std::array<Sram*, kNumSrams> srams_;
   // The current gemm's blocks and folds, and the shape they are for: loops issue gemms of one
-  // shape again and again, which keep them.
+  // shape again and again, which keep them. `weights` is the packing flag, the one command
+  // field the blocks' layout reads (command_layout).
   struct GemmShape {
     uint64_t m = 0, n = 0, k = 0, weights = 0;
     bool operator==(const GemmShape& o) const {
@@ -200,7 +201,6 @@ class MacArray : public sc_core::sc_module, public QueuedUnit {
   GemmShape shape_;
   std::vector<WeightBlock> blocks_;
   std::vector<Fold> folds_;
-  uint64_t shape_acc_updates_ = 0;  // the folds' accumulator updates, sum of m_count x n_count
   size_t next_load_ = 0;
   size_t next_compute_ = 0;
   bool loading_ = false;

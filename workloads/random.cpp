@@ -69,7 +69,7 @@ uint64_t Rng::next() {
   return result;
 }
 
-double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+double Rng::uniform() { return unit(next()); }
 
 double Rng::normal() {
   auto draw = [this] { return next(); };
@@ -79,12 +79,11 @@ double Rng::normal() {
 template <class Draw>
 double Rng::normal_from(Draw& draw) {
   const Ziggurat& z = ziggurat();
-  const auto uniform = [&] { return static_cast<double>(draw() >> 11) * 0x1.0p-53; };
-  const auto open_uniform = [&] { return (static_cast<double>(draw() >> 11) + 0.5) * 0x1.0p-53; };
+  const auto open_uniform = [&] { return unit(draw()) + 0x1.0p-54; };  // (0, 1), for logs
   for (;;) {
     // One draw gives the layer (low 7 bits) and a signed position in it (high 53 bits).
     const uint64_t bits = draw();
-    const double u = 2 * (static_cast<double>(bits >> 11) * 0x1.0p-53) - 1;
+    const double u = 2 * unit(bits) - 1;
     const int i = static_cast<int>(bits & (Ziggurat::kLayers - 1));
     if (std::fabs(u) < z.ratio[i]) return u * z.x[i];  // inside the layer's rectangle
     if (i == 0) {                                      // the tail beyond R (Marsaglia, 1964)
@@ -98,7 +97,7 @@ double Rng::normal_from(Draw& draw) {
     const double v = u * z.x[i];  // in the wedge: accept under the density
     const double f0 = std::exp(-0.5 * (z.x[i] * z.x[i] - v * v));
     const double f1 = std::exp(-0.5 * (z.x[i + 1] * z.x[i + 1] - v * v));
-    if (f1 + uniform() * (f0 - f1) < 1.0) return v;
+    if (f1 + unit(draw()) * (f0 - f1) < 1.0) return v;
   }
 }
 

@@ -30,6 +30,8 @@ class Rng {
   void fill_normal(float* out, size_t count, double mean, double std);
 
  private:
+  // [0, 1) from a word's top 53 bits.
+  static double unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
   // normal() taking its words from draw().
   template <class Draw>
   double normal_from(Draw& draw);

@@ -51,17 +51,16 @@ uint32_t FixedFormat::encode(const Unpacked& v) const {
 }
 
 uint32_t FixedFormat::encode_float(float f) const {
-  // Scaled by 2^frac_bits (exact in double) and, below 2^51 LSBs, rounded to the nearest
-  // integer, ties to even, by adding and taking away 1.5 x 2^52; then saturated or wrapped as
-  // encode() does. Anything else (truncation, NaN, infinities, huge values) takes encode().
-  if (rounding != FixedRounding::kNearestEven || frac_bits < 0 || frac_bits > 62) {
+  // Rounding to nearest: scaled by 2^frac_bits (exact in double), rounded, then saturated or
+  // wrapped as encode() does. Truncation, NaN, infinities and values of 2^51 LSBs or more take
+  // encode().
+  const double scaled = frac_bits >= 0 && frac_bits <= 62
+                            ? static_cast<double>(f) * static_cast<double>(uint64_t{1} << frac_bits)
+                            : NAN;
+  if (rounding != FixedRounding::kNearestEven || !(std::fabs(scaled) < 0x1p51)) {
     return encode(from_double(f));
   }
-  const double scaled = static_cast<double>(f) * static_cast<double>(uint64_t{1} << frac_bits);
-  if (!(std::fabs(scaled) < 0x1p51)) {
-    return encode(from_double(f));
-  }
-  auto q = static_cast<int64_t>((scaled + 0x1.8p52) - 0x1.8p52);
+  auto q = static_cast<int64_t>(round_half_even(scaled));
   if (overflow == FixedOverflow::kSaturate) q = std::clamp(q, min_raw(), max_raw());
   return static_cast<uint32_t>(q) & mask();
 }

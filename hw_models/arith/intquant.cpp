@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "hw_models/arith/unpacked.hpp"
+
 namespace nmp::arith {
 namespace {
 
@@ -13,16 +15,6 @@ float qmax_of(int bits) { return static_cast<float>((1 << (bits - 1)) - 1); }
 
 void check_bits(int bits) {
   if (bits < 2 || bits > 16) throw std::invalid_argument("integer quantization needs 2..16 bits");
-}
-
-// nearbyint in the default rounding mode (to nearest, ties to even) without a library call
-// per element: below 2^22 in magnitude, adding and taking away 1.5 x 2^23 leaves v rounded to
-// an integer (the sum's last bit is worth 1). Only a zero's sign can differ, which the integer
-// it becomes does not keep.
-float round_to_integer(float v) {
-  constexpr float kShifter = 12582912.0f;  // 1.5 x 2^23
-  if (!(std::fabs(v) < 4194304.0f)) return std::nearbyint(v);
-  return (v + kShifter) - kShifter;
 }
 
 }  // namespace
@@ -51,7 +43,8 @@ IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQua
       for (size_t i = 0; i < group_size; ++i) amax = std::max(amax, std::fabs(in[i]));
       const float s = qmax / std::max(amax, kRangeFloor);
       for (size_t i = 0; i < group_size; ++i) {
-        out[i] = static_cast<int32_t>(std::clamp(round_to_integer(in[i] * s), qmin, qmax));
+        out[i] = static_cast<int32_t>(
+            std::clamp(static_cast<float>(round_half_even(in[i] * s)), qmin, qmax));
       }
       q.step.push_back(1.0f / s);
       q.zero_point.push_back(0);
@@ -64,7 +57,8 @@ IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQua
       const float step = std::max(hi - lo, kRangeFloor) / (qmax - qmin);
       const float zp = std::nearbyint(-lo / step) + qmin;
       for (size_t i = 0; i < group_size; ++i) {
-        out[i] = static_cast<int32_t>(std::clamp(round_to_integer(in[i] / step) + zp, qmin, qmax));
+        out[i] = static_cast<int32_t>(
+            std::clamp(static_cast<float>(round_half_even(in[i] / step)) + zp, qmin, qmax));
       }
       q.step.push_back(step);
       q.zero_point.push_back(static_cast<int32_t>(zp));

@@ -13,6 +13,7 @@
 //   double d = to_double(s);
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace nmp::arith {
@@ -61,5 +62,14 @@ struct Rounded {
   bool inexact = false;
 };
 Rounded round_to_lsb(const Unpacked& u, int32_t lsb_exp);
+
+// v rounded to an integer, to nearest, ties to even: nearbyint in the default rounding mode,
+// without a library call below 2^51 in magnitude, where adding and taking away 1.5 x 2^52
+// leaves v rounded (the sum's last bit is worth 1). Only a zero's sign can differ from
+// nearbyint's. For the shortcuts that encode a run's tensors element by element.
+inline double round_half_even(double v) {
+  if (!(std::fabs(v) < 0x1p51)) return std::nearbyint(v);
+  return (v + 0x1.8p52) - 0x1.8p52;
+}
 
 }  // namespace nmp::arith

@@ -531,5 +531,15 @@ TEST_CASE("folds visited one by one are the lists' folds and blocks, which tile 
     }
     REQUIRE(offset == weight_operand_bytes(n, k, layout));
     REQUIRE(std::all_of(covered.begin(), covered.end(), [](int c) { return c == 1; }));
+    // The accumulator updates the MAC array counts in closed form (MacArray::begin): every
+    // fold's rows times its block's outputs, which is m x n once per block along k.
+    uint64_t updates = 0, macs = 0;
+    for (const Fold& f : folds) {
+      updates += uint64_t{f.m_count} * blocks[f.block].n_count;
+      macs += uint64_t{f.m_count} * blocks[f.block].n_count * blocks[f.block].k_count;
+    }
+    const uint32_t block_k = block_shape(n, k, layout).k;
+    REQUIRE(updates == uint64_t{m} * n * ((k + block_k - 1) / block_k));
+    REQUIRE(macs == uint64_t{m} * n * k);
   }
 }
