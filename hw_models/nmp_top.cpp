@@ -25,6 +25,7 @@ VectorUnitParams vector_params(const NmpParams& p) {
   VectorUnitParams v = p.vector_unit;
   v.pe = p.mac_array.pe;
   v.accumulation = p.mac_array.float_accumulation;
+  v.stored_format = p.dram.activation_format;
   return v;
 }
 

@@ -32,6 +32,7 @@ uint32_t VectorOps::bytes(ElemType t) const {
     case ElemType::kInt32:
       return 4;
     case ElemType::kVec:
+    case ElemType::kStored:
       return math_.element_bytes();
     case ElemType::kAct:
       return pe_traits(pe_).act_bytes;
@@ -39,6 +40,13 @@ uint32_t VectorOps::bytes(ElemType t) const {
       return pe_traits(pe_, accumulation_).acc_bytes;
   }
   return 1;
+}
+
+uint32_t VectorOps::as_stored(uint32_t vec) const {
+  if (stored_ == nullptr) return vec;
+  const Unpacked v = math_.value(vec);
+  stored_saturations_ += stored_->overflows(v);
+  return math_.round(stored_->decode(stored_->encode(v)));
 }
 
 uint32_t VectorOps::load_vec(const uint8_t* p) const {
@@ -61,6 +69,7 @@ Unpacked VectorOps::value(ElemType t, const uint8_t* p) const {
       return kInt32Format.decode(v);
     }
     case ElemType::kVec:
+    case ElemType::kStored:
       return math_.value(load_vec(p));
     case ElemType::kAct: {
       uint32_t v = 0;
@@ -86,6 +95,9 @@ void VectorOps::store(ElemType t, uint8_t* p, const Unpacked& v) const {
     }
     case ElemType::kVec:
       store_vec(p, math_.round(v));
+      return;
+    case ElemType::kStored:
+      store_vec(p, as_stored(math_.round(v)));
       return;
     case ElemType::kAct: {
       const uint32_t q = int_act ? symmetric_int8(v) : activation_format(pe_).encode(v);
@@ -136,7 +148,7 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
 }
 
 void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
-                       uint32_t n) const {
+                       uint32_t n, bool as_stored_result) const {
   const uint32_t eb = math_.element_bytes();
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
@@ -160,7 +172,7 @@ void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar,
           z = math_.min(x, y);
           break;
       }
-      store_vec(dst.row(r) + uint64_t{i} * eb, z);
+      store_vec(dst.row(r) + uint64_t{i} * eb, as_stored_result ? as_stored(z) : z);
     }
   }
 }

@@ -1,9 +1,12 @@
 // What the vector unit's element-wise, reduction, normalization and recurrent-cell commands
 // compute, bit for bit, on rows of SRAM bytes (docs/isa.md gives each command). No timing here.
 //
-// Values live in one of five element types: int8, int32, `vec` (the unit's internal format,
-// VectorMath), `act` (the MAC array's activation format) and `acc` (its accumulator: int32,
-// fp32 or a quire). Every operation is exact and then rounded once to `vec`
+// Values live in one of six element types: int8, int32, `vec` (the unit's internal format,
+// VectorMath), `act` (the MAC array's activation format), `acc` (its accumulator: int32,
+// fp32 or a quire) and `stored` (`vec` elements holding what a tensor in DRAM holds: each value
+// rounded to the stored format, dram.activation_format, then to `vec`, as a DMA store and a load
+// back would leave it; a fused epilogue rounds through it). Every operation is exact and then
+// rounded once to `vec`
 // (arith/vector_math.hpp); conversions to int8 and int32 round to nearest even and saturate
 // (int8 to [-127, 127], symmetric, as the requantizer does).
 //
@@ -19,7 +22,7 @@
 
 namespace nmp::hw {
 
-enum class ElemType : uint8_t { kInt8, kInt32, kVec, kAct, kAcc };
+enum class ElemType : uint8_t { kInt8, kInt32, kVec, kAct, kAcc, kStored };
 enum class VectorBinary : uint8_t { kAdd, kSub, kMul, kMax, kMin };
 enum class VectorReduce : uint8_t { kMax, kSum, kSumSquares, kAbsMax, kMean };
 
@@ -32,16 +35,18 @@ struct Rows {
 
 class VectorOps {
  public:
+  // `stored`: the format of tensors in DRAM (null: the vector format).
   VectorOps(const arith::VectorMath& math, PeKind pe, FloatAccumulation accumulation,
-            uint32_t lanes)
-      : math_(math), pe_(pe), accumulation_(accumulation), lanes_(lanes) {}
+            uint32_t lanes, const arith::NumberFormat* stored = nullptr)
+      : math_(math), pe_(pe), accumulation_(accumulation), lanes_(lanes), stored_(stored) {}
 
   uint32_t bytes(ElemType t) const;
 
   void convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m, uint32_t n) const;
-  // b_scalar: b holds one element per row, applied to the whole row of a.
-  void binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
-              uint32_t n) const;
+  // b_scalar: b holds one element per row, applied to the whole row of a. as_stored: each
+  // result then rounded as the `stored` type holds it.
+  void binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m, uint32_t n,
+              bool as_stored = false) const;
   void function(arith::VectorFunction f, Rows dst, Rows src, uint32_t m, uint32_t n) const;
   // dst: m consecutive elements.
   void reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint32_t n) const;
@@ -56,10 +61,14 @@ class VectorOps {
   // gx, gh rows: [r | z | n] pre-activations of the input and of the hidden state, biases
   // included; h updated in place: h = (1 - z) * tanh(gx_n + r * gh_n) + z * h.
   void gru_cell(Rows gx, Rows gh, Rows h, uint32_t m, uint32_t n) const;
+  // Values rounded to the stored format beyond its largest finite value, since construction.
+  uint64_t stored_saturations() const { return stored_saturations_; }
 
  private:
   arith::Unpacked value(ElemType t, const uint8_t* p) const;
   void store(ElemType t, uint8_t* p, const arith::Unpacked& v) const;  // one rounding
+  // A vec pattern rounded through the stored format and back (unchanged without one).
+  uint32_t as_stored(uint32_t vec) const;
   uint32_t load_vec(const uint8_t* p) const;
   void store_vec(uint8_t* p, uint32_t v) const;
 
@@ -67,6 +76,8 @@ class VectorOps {
   PeKind pe_;
   FloatAccumulation accumulation_;
   uint32_t lanes_;
+  const arith::NumberFormat* stored_;
+  mutable uint64_t stored_saturations_ = 0;
 };
 
 }  // namespace nmp::hw

@@ -62,7 +62,9 @@ VectorCommands::VectorCommands(const VectorUnitParams& params, std::array<Sram*,
     : params_(params),
       srams_(srams),
       math_(params.math),
-      ops_(math_, params.pe, params.accumulation, params.lanes) {}
+      stored_format_(params.stored_format.empty() ? nullptr
+                                                  : arith::make_format(params.stored_format)),
+      ops_(math_, params.pe, params.accumulation, params.lanes, stored_format_.get()) {}
 
 VectorUnit::VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& params,
                        std::array<Sram*, kNumSrams> srams, uint32_t queue_depth,
@@ -463,7 +465,10 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       const auto n = static_cast<uint32_t>(a[o::kN]);
       const auto op = static_cast<VectorBinary>(a[o::kOp]);
       const bool scalar = a[o::kBMode] == 1;
-      if (values) ops_.binary(op, rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), scalar, m, n);
+      if (values) {
+        ops_.binary(op, rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), scalar, m, n,
+                    a[o::kRound] == 1);
+      }
       (op == VectorBinary::kMul ? st.vec_muls : st.vec_adds) += uint64_t{m} * n;
       std::vector<Piece> pieces = {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)};
       if (!scalar) pieces.push_back(piece(ops[2], Access::kRead));
@@ -592,6 +597,7 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
 
 std::vector<BeatGroup> VectorCommands::run(const Command& cmd, VectorUnitStats& stats) {
   const arith::SaturationCounts before = math_.saturations();
+  const uint64_t stored_before = ops_.stored_saturations();
   std::vector<BeatGroup> groups;
   switch (cmd.opcode) {
     case Opcode::kRequant:
@@ -606,6 +612,8 @@ std::vector<BeatGroup> VectorCommands::run(const Command& cmd, VectorUnitStats& 
   }
   for (size_t i = 0; i < before.size(); ++i)
     stats.saturations[i] += math_.saturations()[i] - before[i];
+  stats.saturations[static_cast<size_t>(arith::VectorOpClass::kConvert)] +=
+      ops_.stored_saturations() - stored_before;
   return groups;
 }
 

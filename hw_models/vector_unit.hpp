@@ -21,6 +21,8 @@
 #pragma once
 
 #include <array>
+#include <memory>
+#include <string>
 #include <systemc>
 
 #include "hw_models/beat_cursor.hpp"
@@ -37,6 +39,8 @@ struct VectorUnitParams {
   arith::VectorMathSpec math;        // internal format and function tables
   PeKind pe = PeKind::kTernaryInt8;  // the MAC array's: accumulator and activation formats
   FloatAccumulation accumulation = FloatAccumulation::kFp32;  // the MAC array's
+  // dram.activation_format, which vcvt's `stored` type rounds through (empty: the vector format).
+  std::string stored_format;
   bool timing_only = false;
 };
 
@@ -88,6 +92,7 @@ class VectorCommands {
   VectorUnitParams params_;
   std::array<Sram*, kNumSrams> srams_;
   arith::VectorMath math_;
+  std::unique_ptr<arith::NumberFormat> stored_format_;  // null: the vector format
   VectorOps ops_;
 };
 

@@ -61,9 +61,11 @@ OperandSpec vmem(std::string_view name) {
   return enumeration(name, 1, {"asram", "acc"}, "SRAM of the operand before");
 }
 OperandSpec vtype(std::string_view name) {
-  return enumeration(name, 3, {"int8", "int32", "vec", "act", "acc"},
+  return enumeration(name, 3, {"int8", "int32", "vec", "act", "acc", "stored"},
                      "element type: int8, int32, vec (the vector format), act or acc (the MAC "
-                     "array's activation or accumulator format)");
+                     "array's activation or accumulator format), stored (vec elements rounded to "
+                     "vec, then through dram.activation_format and back, as a store to DRAM and "
+                     "a load back would leave them)");
 }
 OperandSpec rows(std::string_view doc = "rows, >= 1") { return uimm("m", 12, doc); }
 OperandSpec cols(std::string_view doc = "elements per row, >= 1") { return uimm("n", 16, doc); }
@@ -225,9 +227,14 @@ std::vector<InstrSpec> build_table() {
         reg("b", "register: address of row 0 of b"), vmem("b_mem"),
         enumeration("b_mode", 1, {"vector", "scalar"},
                     "b is a row like a (b_stride 0 repeats one row), or one element per row"),
-        rows(), cols(), stride("dst_stride"), stride("a_stride"), stride("b_stride")},
+        rows(), cols(), stride("dst_stride"), stride("a_stride"), stride("b_stride"),
+        optional(enumeration(
+            "round", 1, {"vec", "stored"},
+            "optional, default vec: the result rounded once to the vector format; stored: then "
+            "through dram.activation_format and back, as a store to DRAM and a load back would "
+            "leave it (a fused epilogue's rounding, in the same pass)"))},
        "dst[i][j] = a[i][j] op b[i][j] (or op b[i] in scalar mode), in the vector format, "
-       "rounded once",
+       "rounded once (round = stored: then as DRAM stores it)",
        "per row: ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kVfn,

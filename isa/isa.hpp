@@ -148,7 +148,8 @@ enum : unsigned {
   kN,
   kDstStride,
   kAStride,
-  kBStride
+  kBStride,
+  kRound
 };
 }
 namespace vfn {

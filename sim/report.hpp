@@ -36,6 +36,7 @@ struct CounterRecord {
 
 struct LayerCheck {
   bool checked = false;  // references computed (not timing-only, not --no-verify)
+  bool stored = true;    // the output is in DRAM (not a linear layer running a fused layer)
   uint64_t outputs = 0;
   uint64_t mismatches = 0;      // outputs differing from the bit-exact reference model
   workloads::ErrorStats error;  // dequantized output against FP32

@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 
 #include <cerrno>
 #include <chrono>
@@ -86,9 +87,11 @@ TimelineContext timeline_context(const hw::NmpParams& p, const hw::NmpTop& top,
   return c;
 }
 
-std::vector<CounterRecord> collect_counters(const hw::NmpTop& top) {
+// Per layer for `layers` layers at least (the last may have run no command: one fused into an
+// earlier layer's epilogue).
+std::vector<CounterRecord> collect_counters(const hw::NmpTop& top, size_t layers = 0) {
   std::vector<CounterRecord> records;
-  const uint32_t layers = top.layer_count();
+  layers = std::max<size_t>(layers, top.layer_count());
   top.visit_counters(
       [&](const std::string& block, uint32_t layer, const hw::CounterInfo& info, uint64_t value) {
         // Counters arrive layer by layer in the same order: find this one among layer 0's.
@@ -271,7 +274,7 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
     const LayerOutputs& o = outputs[l];
     const std::string stem = dir + "/" + file_stem(l, spec.name);
     const size_t rows = model.rows_of(static_cast<int32_t>(l));
-    const size_t n = o.out.size() / rows, k = spec.in_features;
+    const size_t n = model.width_of(static_cast<int32_t>(l)), k = spec.in_features;
     if (workloads::is_recurrent(spec.kind)) {
       const size_t gate_rows = size_t{spec.gates()} * spec.hidden;
       for (size_t d = 0; d < ld.directions.size(); ++d) {
@@ -315,7 +318,7 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
         }
       }
     }
-    dump_patterns(stem + "_output_q.npy", o.out, out_bytes, {rows, n});
+    if (!o.out.empty()) dump_patterns(stem + "_output_q.npy", o.out, out_bytes, {rows, n});
     if (!o.values.empty())
       write_npy(stem + "_output_values.npy", NpyType::kFloat32, o.values.data(), {rows, n});
     if (!refs.empty())
@@ -480,7 +483,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   in.lowered = &lowered;
   in.cycles = top.cycles();
   in.layer_times = hw::layer_times(top.layer_entries(), top.cycles());
-  in.counters = collect_counters(top);
+  in.counters = collect_counters(top, model.layers.size());
   in.analytical = &estimate;
   if (!values) in.estimates = estimate_zero_skips(model, in.counters);
 
@@ -498,18 +501,19 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   std::vector<LayerOutputs> outputs;
   for (size_t l = 0; l < model.layers.size(); ++l) {
     const workloads::LayerPlan& plan = lowered.layers[l];
-    const size_t count = size_t{plan.m} * plan.n;
+    LayerCheck lc;
+    lc.stored = plan.fused_layer.empty();  // a fused layer's host stores its output instead
+    const size_t count = lc.stored ? size_t{plan.m} * plan.n : 0;
     LayerOutputs o;
     o.out.resize(count);
     for (size_t i = 0; i < count && top.dram().backed(); ++i) {
       std::memcpy(&o.out[i], top.dram().data() + plan.y_dram + i * ab, ab);
     }
-    LayerCheck lc;
     lc.outputs = count;
     if (values) {
       for (uint32_t p : o.out) o.values.push_back(static_cast<float>(out_format->to_double(p)));
     }
-    if (check) {
+    if (check && lc.stored) {
       lc.checked = true;
       for (size_t i = 0; i < count; ++i) lc.mismatches += o.out[i] != refs[l].out[i];
       lc.error = workloads::compare(o.values, refs[l].fp32);

@@ -165,6 +165,17 @@ SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, 
   return plan_sram(l, lo, vb, g, sets);
 }
 
+// An element-wise layer run in a weights_outer layer's epilogue (model.hpp, Fusion): each
+// chunk of converted rows rounded as DRAM stores them (when the formats differ), then the
+// layer's function, or its add or mul with the same rows of its other input, loaded beside the
+// chunk; the linear layer's own output never crosses DRAM.
+struct EpilogueFusion {
+  const LayerSpec* layer = nullptr;  // none
+  bool round = false;                // the DRAM's format differs from the vector format
+  bool linear_first = true;          // the linear layer's output is the layer's first input
+  int64_t operand_offset = 0;        // the other input's DRAM address minus the output's
+};
+
 struct LayerLayout {
   SramPlan sram;
   WeightTiling tiling;
@@ -178,7 +189,49 @@ struct LayerLayout {
   GraphAttention attention;      // attention layers
   RecurrentLayout recurrent;     // lstm, gru
   MlpAttention mlp_attention;
+  EpilogueFusion fusion;  // weights_outer
 };
+
+// kRegY moved by `offset` bytes (through kRegSram): from rows of the output to the same rows of
+// a tensor of its shape.
+void move_output_reg(ProgramBuilder& b, int64_t offset) {
+  b.li(kRegSram, static_cast<uint64_t>(-offset));
+  b.sub(kRegY, kRegY, kRegSram);
+}
+
+// A fused add's or mul's other input: the mm x nt elements at the rows and columns of that
+// tensor `ahead` bytes past kRegY's, into `sram` (rows `row` bytes apart).
+void load_fused_operand(ProgramBuilder& b, const EpilogueFusion& f, int64_t ahead, uint64_t sram,
+                        uint64_t row, uint32_t mm, uint32_t nt, uint64_t n_dram,
+                        const TensorStorage& storage) {
+  if (f.layer == nullptr || f.layer->kind == LayerKind::kActivation) return;
+  move_output_reg(b, f.operand_offset + ahead);
+  b.li(kRegSram, sram);
+  b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegY, mm, nt * storage.vec_bytes, row, n_dram,
+        storage.convert);
+  move_output_reg(b, -f.operand_offset - ahead);
+}
+
+// A chunk of mm rows x nt accumulators converted into yv: x factor (integer kinds, a scalar
+// per row), + bias; a fused layer's rounding as stored folded into the last of these commands,
+// then its function, or its add or mul with `operand` (the other input's rows).
+void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const EpilogueFusion& f,
+                     VecRef yv, VecRef acc, VecRef factors, VecRef bias, VecRef operand,
+                     uint32_t mm, uint32_t nt) {
+  const bool round = f.layer != nullptr && f.round;
+  const bool cvt_last = !int_kind && !l.has_bias;
+  b.vcvt(yv, round && cvt_last ? ElemType::kStored : ElemType::kVec, acc, ElemType::kAcc, mm, nt);
+  if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, factors, true, mm, nt, round && !l.has_bias);
+  if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, bias, false, mm, nt, round);
+  if (f.layer == nullptr) return;
+  if (f.layer->kind == LayerKind::kActivation) {
+    b.vfn(f.layer->function, yv, yv, mm, nt);
+    return;
+  }
+  const VectorBinary op =
+      f.layer->kind == LayerKind::kAdd ? VectorBinary::kAdd : VectorBinary::kMul;
+  b.vbin(op, yv, f.linear_first ? yv : operand, f.linear_first ? operand : yv, false, mm, nt);
+}
 
 // 1 / n rounded to the vector format, as rmsnorm forms it.
 uint32_t inverse(const arith::VectorMath& vm, uint32_t n) {
@@ -318,14 +371,15 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
     const auto chunk_rows = [&](uint32_t c) { return std::min(mo, m - c * mo); };
     const auto convert = [&](uint32_t c) {
       const VecRef yv = vec(p.yv + (c % 2) * p.yv_buffer, p.yv_row);
+      const uint64_t operand = p.operand + (c % 2) * p.yv_buffer;
       const uint32_t mm = chunk_rows(c);
-      b.vcvt(yv, ElemType::kVec, VecRef{uint64_t{c} * mo * p.acc_row, true, p.acc_row, kRegK},
-             ElemType::kAcc, mm, nt);
-      if (int_kind) {
-        b.vbin(VectorBinary::kMul, yv, yv, vec(p.factors + uint64_t{c} * mo * vb, vb), true, mm,
-               nt);
-      }
-      if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(p.bias), false, mm, nt);
+      // kRegY is at chunk c - 1's rows (chunk 0's before any store).
+      const int64_t ahead = c > 0 ? static_cast<int64_t>(mo * n_dram) : 0;
+      load_fused_operand(b, lay.fusion, ahead, operand, p.yv_row, mm, nt, n_dram, storage);
+      emit_conversion(b, l, int_kind, lay.fusion, yv,
+                      VecRef{uint64_t{c} * mo * p.acc_row, true, p.acc_row, kRegK},
+                      vec(p.factors + uint64_t{c} * mo * vb, vb), vec(p.bias),
+                      vec(operand, p.yv_row), mm, nt);
     };
     const auto store = [&](uint32_t c) {
       const uint32_t mm = chunk_rows(c);
@@ -452,9 +506,9 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   const uint32_t mo = p.epilogue_rows;
   const auto convert_chunk = [&](uint32_t mm, uint32_t nt) {
     const VecRef yv = vec(p.yv, p.yv_row);
-    b.vcvt(yv, ElemType::kVec, VecRef{0, true, p.acc_row, kRegAct}, ElemType::kAcc, mm, nt);
-    if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, VecRef{0, false, vb, kRegB}, true, mm, nt);
-    if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(p.bias), false, mm, nt);
+    load_fused_operand(b, lay.fusion, 0, p.operand, p.yv_row, mm, nt, n_dram, storage);
+    emit_conversion(b, l, int_kind, lay.fusion, yv, VecRef{0, true, p.acc_row, kRegAct},
+                    VecRef{0, false, vb, kRegB}, vec(p.bias), vec(p.operand, p.yv_row), mm, nt);
     b.li(kRegSram, p.yv);
     b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
           storage.convert);
@@ -827,6 +881,36 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   // quantize pass wrote them (later ones reading the same input share them).
   // (A step loop's layers, one row per step, share only among themselves.)
   std::map<std::tuple<int32_t, uint32_t, bool>, int32_t> quantized_inputs;
+  // Fusion: each tensor's readers; an element-wise layer's host (the linear layer whose
+  // epilogue runs it) and a host's fused layer, -1 for none.
+  std::vector<std::vector<size_t>> readers(model.layers.size());
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    for (int32_t in : inputs_of(model.layers[li], li)) {
+      if (in >= 0) readers[static_cast<size_t>(in)].push_back(li);
+    }
+  }
+  std::vector<int32_t> fused_host(model.layers.size(), -1), fused_layer(model.layers.size(), -1);
+  // Where a tensor is computed in the program: its layer's place, or its host's.
+  const auto computed_at = [&](int32_t ref) {
+    return fused_host[static_cast<size_t>(ref)] >= 0 ? fused_host[static_cast<size_t>(ref)] : ref;
+  };
+  // The element-wise layer linear layer li's epilogue may run, or -1: li's output has no other
+  // reader, neither is in a step loop, its mapping leaves it to the mapper, and its other input
+  // is computed before li.
+  const auto fusable_layer = [&](size_t li) -> int32_t {
+    if (model.in_step_loop(li) || readers[li].size() != 1) return -1;
+    const size_t e = readers[li].front();
+    const LayerSpec& el = model.layers[e];
+    if (!is_elementwise(el.kind) || model.in_step_loop(e) || el.mapping.fuse == Fusion::kNo ||
+        el.mapping.rows != 0 || el.mapping.buffer_sets != 0) {
+      return -1;
+    }
+    for (int32_t in : inputs_of(el, e)) {
+      if (in >= 0 && in != static_cast<int32_t>(li) && computed_at(in) >= static_cast<int32_t>(li))
+        return -1;
+    }
+    return static_cast<int32_t>(e);
+  };
   out.dram_rate = hw::dram_rate(hw.dram);
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
@@ -865,6 +949,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       out.layers.push_back(plan);
       layouts.push_back(std::move(lay));
       continue;
+    }
+    if (l.mapping.fuse == Fusion::kYes && fused_host[li] < 0) {
+      throw mapping_error(l, li, "fuse",
+                          "cannot run in a linear layer's epilogue: it needs an input from a "
+                          "weights_outer linear layer that nothing else reads, its other input "
+                          "computed before that layer, no step loop, and no rows or buffer_sets "
+                          "of its own");
     }
     if (is_linear(l) && l.mapping.order != LoopOrder::kRowsOuter) {
       // weights_outer may fit where a row's buffers or accumulators of rows_outer do not.
@@ -920,7 +1011,18 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const auto quantized = quantized_inputs.find(rows_key);
       mc.quantized_rows_shared = quantized != quantized_inputs.end() && !l.carried_input(0);
       check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
-      lay.mapping = map_linear({rows, l.out_features, l.in_features, l.has_bias}, mc, l.mapping);
+      const int32_t fusable = fusable_layer(li);
+      LinearShape shape{rows, l.out_features, l.in_features, l.has_bias};
+      if (fusable >= 0) {
+        shape.fused = model.layers[static_cast<size_t>(fusable)].kind == LayerKind::kActivation
+                          ? FusedOp::kUnary
+                          : FusedOp::kBinary;
+      }
+      lay.mapping = map_linear(shape, mc, l.mapping);
+      if (fusable >= 0 && lay.mapping.order == LoopOrder::kWeightsOuter) {
+        fused_host[static_cast<size_t>(fusable)] = static_cast<int32_t>(li);
+        fused_layer[li] = fusable;
+      }
       if (lay.mapping.candidates == 0) {
         if (rows_outer_error && !l.mapping.forces_tiles()) std::rethrow_exception(rows_outer_error);
         throw mapping_error(l, li, "",
@@ -1005,6 +1107,21 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                                           : out.layers[static_cast<size_t>(in)].y_dram);
     }
     out.layers[li].x_dram = layouts[li].inputs.front();
+  }
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    if (fused_layer[li] < 0) continue;
+    const auto e = static_cast<size_t>(fused_layer[li]);
+    const std::vector<int32_t> refs = inputs_of(model.layers[e], e);
+    EpilogueFusion& f = layouts[li].fusion;
+    f.layer = &model.layers[e];
+    f.round = storage.convert;
+    f.linear_first = refs.front() == static_cast<int32_t>(li);
+    if (refs.size() > 1) {
+      const uint64_t other = layouts[e].inputs[f.linear_first ? 1 : 0];
+      f.operand_offset = static_cast<int64_t>(other - out.layers[e].y_dram);
+    }
+    out.layers[li].fused_layer = model.layers[e].name;
+    out.layers[e].fused_into = model.layers[li].name;
   }
   const uint64_t carried_zeros = allocate(uint64_t{carried_width} * db);  // step 0's rows
 
@@ -1141,9 +1258,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
              });
   };
   for (size_t li = 0; li < model.layers.size(); ++li) {
+    if (fused_host[li] >= 0) continue;  // in its host's epilogue
     if (!model.in_step_loop(li)) {
       plan_vector_layer(li, out.layers[li].m);
-      emit_layer(li, out.layers[li].m, layouts[li].inputs, out.layers[li].y_dram, true);
+      const size_t stored = fused_layer[li] >= 0 ? static_cast<size_t>(fused_layer[li]) : li;
+      emit_layer(li, out.layers[li].m, layouts[li].inputs, out.layers[stored].y_dram, true);
       continue;
     }
     for (size_t lj = model.loop_begin; lj < model.loop_end; ++lj) plan_vector_layer(lj, 1);

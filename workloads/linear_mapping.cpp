@@ -90,14 +90,20 @@ struct Scorer {
   }
   // The vector work of converting `rows` x `nt` accumulators (written to the activation
   // SRAM), x factor and + bias (each reading both operands and writing).
+  // A fused layer (FusedOp) adds its command (its rounding as stored rides on the last of
+  // these): a function (reads and writes) or an add or mul (reads both operands, writes).
   double epilogue_work(uint64_t rows, uint64_t nt) const {
     const uint64_t vb = c.vec_bytes;
+    double fused = 0;
+    if (s.fused != FusedOp::kNone)
+      fused = vector(rows, nt, (s.fused == FusedOp::kBinary ? 3 : 2) * vb);
     return vector(rows, nt, vb) + (c.int_kind ? vector(rows, nt, 3 * vb) : 0.0) +
-           (s.has_bias ? vector(rows, nt, 3 * vb) : 0.0);
+           (s.has_bias ? vector(rows, nt, 3 * vb) : 0.0) + fused;
   }
-  // ... and storing them.
+  // ... and storing them (a fused add or mul: its other input's rows loaded first).
   double epilogue(uint64_t rows, uint64_t nt) const {
-    return epilogue_work(rows, nt) + transfer(rows * nt * c.tensor_bytes);
+    const double operand = s.fused == FusedOp::kBinary ? transfer(rows * nt * c.tensor_bytes) : 0.0;
+    return operand + epilogue_work(rows, nt) + transfer(rows * nt * c.tensor_bytes);
   }
   // What every order does once: the constants and the bias in.
   double setup() const {
@@ -215,6 +221,8 @@ struct Scorer {
     const uint64_t tile_bytes = hw::weight_operand_bytes(nb, kt, g.layout);
     if (tile_bytes > g.wgt_half || tile_bytes > kMaxRowBytes) return false;
     const uint64_t buffers = overlapped ? 2 : 1;
+    // A chunk's buffers: its converted rows, and a fused add's or mul's other input.
+    const uint64_t chunk_buffers = buffers * (s.fused == FusedOp::kBinary ? 2 : 1);
     WeightsOuterPlan p = quantize_pass;
     p.overlapped = overlapped;
     p.acc_row = round_up(uint64_t{nb} * accb, g.acc_word);
@@ -228,7 +236,7 @@ struct Scorer {
     // Two buffers of the tiles' activations, the rows' factors, chunks of converted rows.
     auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
       return base + 2 * rows * p.x_row + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
-             buffers * epilogue_rows * p.yv_row;
+             chunk_buffers * epilogue_rows * p.yv_row;
     };
     // Overlapped: the second buffer of accumulators starts at a word.
     auto acc_used = [&](uint64_t rows) {
@@ -238,8 +246,9 @@ struct Scorer {
     uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / (buffers * p.acc_row)});
     while (limit > 0 && acc_used(limit) > g.acc_cap) --limit;
     if (limit == 0 || used(1, 1) > g.act_cap) return false;
-    uint64_t rows = std::min<uint64_t>(limit, (g.act_cap - base - buffers * p.yv_row - g.act_word) /
-                                                  (2 * p.x_row + (c.int_kind ? vb : 0)));
+    uint64_t rows =
+        std::min<uint64_t>(limit, (g.act_cap - base - chunk_buffers * p.yv_row - g.act_word) /
+                                      (2 * p.x_row + (c.int_kind ? vb : 0)));
     rows = std::max<uint64_t>(rows, 1);
     while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
     while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
@@ -247,13 +256,14 @@ struct Scorer {
     if (want > 0) rows = want;
     p.super_rows = static_cast<uint32_t>(rows);
     p.epilogue_rows = static_cast<uint32_t>(std::min<uint64_t>(
-        {rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / (buffers * p.yv_row)}));
+        {rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / (chunk_buffers * p.yv_row)}));
     // The overlapped epilogue is unrolled, a chunk of rows at a time: a few chunks only.
     if (overlapped && ceil_div(rows, p.epilogue_rows) > kMaxOverlappedChunks) return false;
     p.x = base;
     p.factors = base + 2 * rows * p.x_row;
     p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
     p.yv_buffer = overlapped ? p.epilogue_rows * p.yv_row : 0;
+    if (s.fused == FusedOp::kBinary) p.operand = p.yv + buffers * p.epilogue_rows * p.yv_row;
     p.acc_buffer = overlapped ? round_up(rows * p.acc_row, g.acc_word) : 0;
 
     m = LinearMapping{};
@@ -271,7 +281,9 @@ struct Scorer {
                    + streamed                                        // weights, quantized rows
                    + factor_bytes                                    // factors
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
-                   + uint64_t{s.m} * s.n * c.tensor_bytes;           // outputs
+                   + uint64_t{s.m} * s.n * c.tensor_bytes            // outputs
+                   + (s.fused == FusedOp::kBinary ? uint64_t{s.m} * s.n * c.tensor_bytes
+                                                  : 0);  // a fused add's other input
     m.weight_tiles = supers * tile_count(m.tiling);
     // The quantize pass: with two sets of buffers, each tile's vector work beside the DMA's
     // loading of the next and storing of the last, after the first tile's load.

@@ -42,9 +42,15 @@
 
 namespace nmp::workloads {
 
+// An element-wise layer run in a weights_outer epilogue (model.hpp, Fusion): after the
+// conversion, each chunk is rounded as DRAM would store it (when the formats differ), then an
+// activation function, or an add or mul with the other input's rows, loaded beside the chunk.
+enum class FusedOp : uint8_t { kNone, kUnary, kBinary };
+
 struct LinearShape {
   uint32_t m = 0, n = 0, k = 0;  // rows, outputs, inputs
   bool has_bias = false;
+  FusedOp fused = FusedOp::kNone;
 };
 
 // What the predicted energy prices (sim/energy_model.hpp derives them from the same tables as
@@ -95,6 +101,8 @@ struct WeightsOuterPlan {
   // Overlapped: the second buffer of converted rows (activation SRAM) and of accumulators
   // (accumulator SRAM), this many bytes above the first.
   uint64_t yv_buffer = 0, acc_buffer = 0;
+  // A fused add or mul: the buffer of the other input's chunk (overlapped: two, yv_buffer apart).
+  uint64_t operand = 0;
 };
 
 struct LinearMapping {

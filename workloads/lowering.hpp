@@ -56,6 +56,10 @@ struct LayerPlan {
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
   bool epilogue_overlapped = false;
   std::string quantized_rows_of;  // weights_outer: the layer whose quantize pass it shares
+  // Fusion (model.hpp): the element-wise layer this linear layer's epilogue runs, whose output
+  // it stores instead of its own (which then never crosses DRAM); the linear layer whose
+  // epilogue runs this element-wise layer. Empty: none.
+  std::string fused_layer, fused_into;
   // Vector layers: the sets of tile buffers their row loop pipelines over (1: tiles in turn),
   // and how many rows each row runs as (element-wise layers; m_tile counts those rows).
   uint32_t buffer_sets = 0, row_split = 1;

@@ -54,6 +54,18 @@ const char* to_string(Epilogue e) {
   return "?";
 }
 
+const char* to_string(Fusion f) {
+  switch (f) {
+    case Fusion::kAuto:
+      return "auto";
+    case Fusion::kNo:
+      return "no";
+    case Fusion::kYes:
+      return "yes";
+  }
+  return "?";
+}
+
 const char* to_string(Distribution d) { return d == Distribution::kNormal ? "normal" : "uniform"; }
 
 const char* to_string(AttentionMode m) {

@@ -89,6 +89,14 @@ enum class Epilogue : uint8_t { kAuto, kInline, kOverlapped };
 inline constexpr size_t kNumEpilogues = 3;
 const char* to_string(Epilogue e);
 
+// Whether an element-wise layer (activation, add, mul) runs inside the epilogue of the
+// weights_outer linear layer producing one of its inputs, so that layer's output never crosses
+// DRAM (docs/architecture.md#mapper): auto where that is legal, no (its own pass), or yes (an
+// error where it is not legal).
+enum class Fusion : uint8_t { kAuto, kNo, kYes };
+inline constexpr size_t kNumFusions = 3;
+const char* to_string(Fusion f);
+
 // How a linear layer of a graph model asks to be mapped: its loop_order field, or a --mapping
 // file's entry (which may also fix the tiles). 0 leaves a size to the mapper.
 struct MappingRequest {
@@ -98,6 +106,7 @@ struct MappingRequest {
   uint32_t rows = 0;    // rows per tile (rows_outer) or per super tile (weights_outer)
   Epilogue epilogue = Epilogue::kAuto;  // weights_outer
   uint32_t buffer_sets = 0;  // vector layers: 1 (tiles in turn) or 2 (pipelined); 0: the mapper's
+  Fusion fuse = Fusion::kAuto;  // element-wise layers
   bool from_file = false;
   bool forces_tiles() const { return n_tile || k_tile || rows || epilogue != Epilogue::kAuto; }
 };

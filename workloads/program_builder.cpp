@@ -105,11 +105,11 @@ void ProgramBuilder::vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::Ele
 }
 
 void ProgramBuilder::vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar,
-                          uint64_t m, uint64_t n) {
+                          uint64_t m, uint64_t n, bool round_stored) {
   const auto r = load({dst, a, b});
   emit(Opcode::kVbin,
        {static_cast<int64_t>(op), r[0], mem(dst), r[1], mem(a), r[2], mem(b), b_scalar ? 1 : 0,
-        i64(m), i64(n), i64(dst.stride), i64(a.stride), i64(b.stride)});
+        i64(m), i64(n), i64(dst.stride), i64(a.stride), i64(b.stride), round_stored ? 1 : 0});
 }
 
 void ProgramBuilder::vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n) {

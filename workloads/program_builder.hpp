@@ -62,8 +62,9 @@ class ProgramBuilder {
                uint64_t dst_stride);
   void vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::ElemType src_type, uint64_t m,
             uint64_t n);
+  // round_stored: each result also rounded as DRAM stores it (the `round` operand).
   void vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar, uint64_t m,
-            uint64_t n);
+            uint64_t n, bool round_stored = false);
   void vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n);
   void vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n);
   void softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid, bool causal,

@@ -172,6 +172,138 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
   REQUIRE(overlapped_chunked >= 10);
 }
 
+namespace {
+
+// norm -> gate (a bias on float kinds) -> act; up; glu = act * up (or up * act); down;
+// residual = input + down (or down + input): every element-wise layer fusable.
+Json fusable_block(const Kind& kind, uint32_t tokens, uint32_t h, uint32_t f,
+                   const std::string& function, bool swap, uint64_t seed) {
+  auto linear = [&](const std::string& name, uint32_t in, uint32_t out, const std::string& from) {
+    Json l = {{"type", kind.type},
+              {"name", name},
+              {"in_features", in},
+              {"out_features", out},
+              {"loop_order", "weights_outer"},
+              {"weights", {{"distribution", "normal"}, {"std", 0.1}, {"seed", seed + name[0]}}}};
+    if (std::string(kind.type) == "linear") l["format"] = kind.format;
+    if (!from.empty()) l["inputs"] = {from};
+    return l;
+  };
+  Json gate = linear("gate", h, f, "norm");
+  if (std::string(kind.type) == "linear")
+    gate["biases"] = {{"distribution", "uniform"}, {"low", -0.5}, {"high", 0.5}, {"seed", seed}};
+  const Json glu_in = swap ? Json{"up", "act"} : Json{"act", "up"};
+  const Json res_in = swap ? Json{"input", "down"} : Json{"down", "input"};
+  return {{"name", "fusable"},
+          {"tokens", tokens},
+          {"input", {{"distribution", "uniform"}, {"low", -2}, {"high", 2}, {"seed", seed}}},
+          {"layers",
+           {{{"type", "rmsnorm"}, {"name", "norm"}, {"in_features", h}},
+            gate,
+            linear("up", h, f, "norm"),
+            {{"type", "activation"}, {"name", "act"}, {"function", function}, {"inputs", {"gate"}}},
+            {{"type", "mul"}, {"name", "glu"}, {"inputs", glu_in}},
+            linear("down", f, h, "glu"),
+            {{"type", "add"}, {"name", "residual"}, {"inputs", res_in}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("a fused element-wise layer gives the same bits as its own pass, with less traffic",
+          "[sim]") {
+  // Random FFN blocks (PE kinds, dataflows, SRAMs, DRAM formats apart from the vector format,
+  // either operand order, inline or overlapped epilogues): act runs in gate's epilogue, glu in
+  // up's and the residual in down's unless the mapping file says fuse: no. Every output both
+  // runs store is the same bytes; the fused run stores none of gate's, up's or down's.
+  test::Pick pick(20261206);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("nmpsim_fusion_" + std::to_string(::getpid()));
+  const char* functions[] = {"silu", "gelu", "squared_relu", "sigmoid"};
+  const char* stored[] = {"", "bf16", "fp16", "fp8_e4m3", "posit<8,0>", "fixed<4,4>"};
+  int compared = 0, overlapped = 0, rounded = 0;
+  for (int trial = 0; trial < 40; ++trial) {
+    const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
+    const uint32_t tokens = pick(1, 24), h = pick(4, 90), f = pick(4, 120);
+    const bool swap = pick(0, 1) == 1;
+    const std::string format = stored[pick(0, std::size(stored) - 1)];
+    std::vector<std::string> sets = {
+        std::string("hw.mac_array.pe=") + kind.pe,
+        "hw.mac_array.rows=" + std::to_string(pick(2, 5) * 4),
+        "hw.mac_array.cols=" + std::to_string(pick(2, 5) * 4),
+        std::string("hw.mac_array.dataflow=") + kDataflows[pick(0, std::size(kDataflows) - 1)],
+        "hw.weight_sram.capacity_kib=" + std::to_string(pick(2, 8)),
+        "hw.act_sram.capacity_kib=" + std::to_string(pick(4, 16)),
+        "hw.acc_sram.capacity_kib=" + std::to_string(pick(4, 16))};
+    if (!format.empty()) sets.push_back("hw.dram.activation_format=" + format);
+    const Json w = fusable_block(kind, tokens, h, f, functions[pick(0, 3)], swap, pick(1, 999));
+    const Json epilogue = {{"epilogue", pick(0, 1) ? "overlapped" : "inline"}};
+    INFO("trial " << trial << ": " << kind.type << " " << kind.pe << " " << tokens << " x " << h
+                  << " / " << f << (swap ? " swapped" : "") << " " << epilogue.dump() << " "
+                  << Json(sets).dump());
+    std::map<std::string, Json> reports;
+    std::map<std::string, std::map<std::string, std::string>> outputs;  // variant -> file -> bytes
+    for (const std::string variant : {"fused", "apart"}) {
+      sim::RunOptions options;
+      options.dump_dir = (dir / variant).string();
+      std::filesystem::remove_all(options.dump_dir);
+      Json entries = {{"gate", epilogue}, {"up", epilogue}, {"down", epilogue}};
+      for (const char* e : {"act", "glu", "residual"})
+        entries[e] = {{"fuse", variant == "fused" ? "yes" : "no"}};
+      try {
+        reports[variant] = run_mapped(w, sets, entries, options);
+      } catch (const sim::ConfigError&) {
+        break;  // an overlapped epilogue's two buffers do not fit these SRAMs
+      }
+      REQUIRE(reports[variant]["invariants"]["outputs_equal_reference"] == true);
+      outputs[variant] = dumped_outputs(options.dump_dir);
+    }
+    if (reports.size() < 2) continue;
+    const Json& fused = reports["fused"];
+    for (const auto& [host, layer] : {std::pair{1, "act"}, {2, "glu"}, {5, "residual"}}) {
+      REQUIRE(fused["layers"][host]["mapping"]["fused"] == layer);
+      REQUIRE(reports["apart"]["layers"][host]["mapping"].count("fused") == 0);
+    }
+    // Each layer's patterns and values; the fused run has none of its three hosts'.
+    REQUIRE(outputs["apart"].size() == 7 * 2);
+    REQUIRE(outputs["fused"].size() == 4 * 2);
+    for (const auto& [file, bytes] : outputs["fused"]) REQUIRE(outputs["apart"][file] == bytes);
+    const auto dram_bytes = [&](const Json& r) {
+      return r["counters"]["dram"]["read_bytes"].get<uint64_t>() +
+             r["counters"]["dram"]["write_bytes"].get<uint64_t>();
+    };
+    REQUIRE(dram_bytes(fused) < dram_bytes(reports["apart"]));
+    ++compared;
+    overlapped += epilogue["epilogue"] == "overlapped";
+    rounded += !format.empty();
+  }
+  std::filesystem::remove_all(dir);
+  INFO(compared << " compared, " << overlapped << " with overlapped epilogues, " << rounded
+                << " rounding through a DRAM format");
+  REQUIRE(compared >= 25);
+  REQUIRE(overlapped >= 8);
+  REQUIRE(rounded >= 15);
+}
+
+TEST_CASE("fuse: yes where fusion is not legal names the layer and its field", "[sim]") {
+  Json w = fusable_block(kKinds[0], 4, 32, 48, "silu", false, 1);
+  w["layers"][1]["loop_order"] = "rows_outer";  // gate: no weights_outer epilogue for act
+  try {
+    (void)run_mapped(w, {"hw.mac_array.pe=ternary_int8"}, {{"act", {{"fuse", "yes"}}}}, true);
+    FAIL("expected a ConfigError");
+  } catch (const sim::ConfigError& e) {
+    const std::string what = e.what();
+    INFO(what);
+    REQUIRE(what.find("/layers/act/fuse") != std::string::npos);
+    REQUIRE(what.find("layer 3 (act)") != std::string::npos);
+  }
+  // A second reader of up's output: glu cannot take it over.
+  w = fusable_block(kKinds[0], 4, 32, 48, "silu", false, 1);
+  w["layers"].push_back({{"type", "add"}, {"name", "extra"}, {"inputs", {"up", "up"}}});
+  const Json r = run_mapped(w, {"hw.mac_array.pe=ternary_int8"}, Json::object(), true);
+  REQUIRE(r["layers"][2]["mapping"].count("fused") == 0);
+  REQUIRE(r["layers"][1]["mapping"]["fused"] == "act");
+}
+
 TEST_CASE("the mapper's predicted DRAM payload is what the DMA moves, up to whole bursts",
           "[sim]") {
   // Bursts of the simple channel (64 B): a row of the DMA costs at most two partial bursts.
