@@ -542,6 +542,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
               kRegY, kRegY,
               static_cast<int64_t>(nt * db) - static_cast<int64_t>(uint64_t{full} * mo * n_dram));
         };
+        gemm.prefetch_next_block = true;  // under the epilogue, ahead of its stores
         StreamedGemmRegs regs = kGemmRegs;
         regs.acc = 0;  // r0: every block's accumulators from address 0
         emit_streamed_gemm(b, regs, gemm, gl);

@@ -42,6 +42,10 @@ struct StreamedGemm {
   uint64_t act_dram_row = 0, act_buffer_bytes = 0;
   std::function<void(uint32_t nt)> begin_block, end_block;
   std::function<void()> after_first_tile;  // emitted between a block's first and second tiles
+  // emit_streamed_gemm: each block loads the next block's first tile after its last gemm,
+  // before its end_block, so the DMA streams it under the end_block's work (a block's stores
+  // would otherwise queue before it).
+  bool prefetch_next_block = false;
 };
 
 // `g.layout` must be the one the tiles were written in.
