@@ -273,6 +273,19 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
           {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
           {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
     }
+    case Opcode::kVact: {
+      namespace o = isa::vact;
+      // dst, src, then the scale and the bias where the terms read them.
+      std::vector<VecOperand> ops = {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kAcc, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
+      if (a[o::kTerms] & 1)
+        ops.push_back({o::kScale, o::kScaleMem, ElemType::kVec, a[o::kScaleStride], a[o::kM], 1,
+                       true, false});
+      if (a[o::kTerms] & 2)
+        ops.push_back({o::kBias, o::kBiasMem, ElemType::kVec, 0, 1, a[o::kN], true, false});
+      return ops;
+    }
     case Opcode::kVred: {
       namespace o = isa::vred;
       return {
@@ -311,6 +324,17 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
 
 MemSpace space_of(const Command& cmd, const VecOperand& op) {
   return cmd.args[op.mem] == 1 ? MemSpace::kAccSram : MemSpace::kActSram;
+}
+
+// A function's evaluations over `count` elements (squared_relu is a multiplication; exp also
+// multiplies by log2(e)).
+void count_function(arith::VectorFunction f, uint64_t count, VectorUnitStats& st) {
+  if (f == arith::VectorFunction::kSquaredRelu) {
+    st.vec_muls += count;
+    return;
+  }
+  st.vec_functions += count;
+  if (f == arith::VectorFunction::kExp) st.vec_muls += count;  // x log2(e)
 }
 
 // Elements of a row, streamed `lanes` per beat through the SRAM of each piece.
@@ -484,14 +508,43 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       const auto n = static_cast<uint32_t>(a[o::kN]);
       const auto f = static_cast<arith::VectorFunction>(a[o::kFn]);
       if (values) ops_.function(f, rows_of(ops[0]), rows_of(ops[1]), m, n);
-      const uint64_t count = uint64_t{m} * n;
-      if (f == arith::VectorFunction::kSquaredRelu) {
-        st.vec_muls += count;
-      } else {
-        st.vec_functions += count;
-        if (f == arith::VectorFunction::kExp) st.vec_muls += count;  // x log2(e)
-      }
+      count_function(f, uint64_t{m} * n, st);
       elementwise({piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, n);
+      break;
+    }
+    case Opcode::kVact: {
+      // vcvt, vbin (scalar mul; add) and vfn in turn on dst: their values and counts, in one
+      // pass (per row the scale's beat, then the accumulators, the bias and dst together).
+      namespace o = isa::vact;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      const bool scale = (a[o::kTerms] & 1) != 0, bias = (a[o::kTerms] & 2) != 0;
+      const bool stored = a[o::kRound] == 1;
+      const VecOperand* scale_op = scale ? &ops[2] : nullptr;
+      const VecOperand* bias_op = bias ? &ops[scale ? 3 : 2] : nullptr;
+      const uint64_t count = uint64_t{m} * n;
+      if (values) {
+        const Rows dst = rows_of(ops[0]);
+        ops_.convert(ElemType::kAcc, rows_of(ops[1]),
+                     stored && !scale && !bias ? ElemType::kStored : ElemType::kVec, dst, m, n);
+        if (scale)
+          ops_.binary(VectorBinary::kMul, dst, dst, rows_of(*scale_op), true, m, n,
+                      stored && !bias);
+        if (bias) ops_.binary(VectorBinary::kAdd, dst, dst, rows_of(*bias_op), false, m, n, stored);
+        if (a[o::kFn] != 0) {
+          ops_.function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), dst, dst, m, n);
+        }
+      }
+      st.vec_adds += count * (bias ? 2 : 1);  // the conversion, the bias
+      if (scale) st.vec_muls += count;
+      if (a[o::kFn] != 0)
+        count_function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), count, st);
+      std::vector<Piece> pieces = {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)};
+      if (bias) pieces.push_back(piece(*bias_op, Access::kRead));
+      for (uint32_t r = 0; r < m; ++r) {
+        if (scale) append_row_pass(groups, {piece(*scale_op, Access::kRead)}, r, 1, lanes, 1);
+        append_row_pass(groups, pieces, r, n, lanes, 1);
+      }
+      append_idle(groups, depth);
       break;
     }
     case Opcode::kVred: {

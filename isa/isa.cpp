@@ -315,6 +315,31 @@ std::vector<InstrSpec> build_table() {
        "per row: 3 * ceil(n / lanes) cycles of function evaluations while gx and gh stream in, "
        "then h streams out; then vector_unit.pipeline_depth_cycles",
        true},
+      {Opcode::kVact,
+       "vact",
+       Unit::kVector,
+       {enumeration("fn", 4,
+                    {"none", "sigmoid", "tanh", "exp", "gelu", "silu", "squared_relu", "reciprocal",
+                     "rsqrt"},
+                    "function applied last (docs/formats.md#vector-functions), or none"),
+        reg("dst", "register: address of output row 0"), vmem("dst_mem"),
+        reg("src", "register: address of accumulator row 0"), vmem("src_mem"),
+        reg("scale", "register: address of row 0's scale (one element per row)"), vmem("scale_mem"),
+        reg("bias", "register: address of the bias row"), vmem("bias_mem"),
+        enumeration("terms", 2, {"none", "scale", "bias", "scale_bias"},
+                    "what follows the conversion: each row times its scale, the bias row added "
+                    "to every row, both (in that order), or neither (their registers unread)"),
+        enumeration("round", 1, {"vec", "stored"},
+                    "after the scale and bias: stored rounds through dram.activation_format and "
+                    "back, as a store to DRAM and a load back would (vcvt's stored type)"),
+        rows(), cols(), stride("dst_stride"), stride("src_stride"), stride("scale_stride")},
+       "dst = fn(round(src x scale + bias)): the accumulators converted to the vector format, "
+       "then each operation of vcvt, vbin (scalar mul, add) and vfn in that order, each rounded "
+       "once to the vector format as those commands round it: the same values as the sequence, "
+       "in one pass",
+       "per row: with a scale, one beat reading it; ceil(n / lanes) beats reading the "
+       "accumulators (and the bias) and writing dst; then vector_unit.pipeline_depth_cycles",
+       true},
   };
   for (InstrSpec& spec : t) {
     unsigned lsb = kOpcodeBits;

@@ -60,6 +60,7 @@ enum class Opcode : uint8_t {
   kRmsnorm = 0x37,
   kLstmCell = 0x38,
   kGruCell = 0x39,
+  kVact = 0x3a,
 };
 
 enum class OperandKind : uint8_t {
@@ -154,6 +155,26 @@ enum : unsigned {
 }
 namespace vfn {
 enum : unsigned { kFn, kDst, kDstMem, kSrc, kSrcMem, kM, kN, kDstStride, kSrcStride };
+}
+namespace vact {  // fn 0: none, else arith::VectorFunction fn - 1; terms: bit 0 scale, bit 1 bias
+enum : unsigned {
+  kFn,
+  kDst,
+  kDstMem,
+  kSrc,
+  kSrcMem,
+  kScale,
+  kScaleMem,
+  kBias,
+  kBiasMem,
+  kTerms,
+  kRound,
+  kM,
+  kN,
+  kDstStride,
+  kSrcStride,
+  kScaleStride
+};
 }
 namespace vred {
 enum : unsigned { kOp, kDst, kDstMem, kSrc, kSrcMem, kM, kN, kSrcStride };

@@ -196,12 +196,10 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   };
   // acc (m rows) to vec at dst, times the per-row factor (integer kinds) or a constant.
   auto dequantize = [&](uint32_t m, uint64_t n, VecRef acc, VecRef dst, bool scores) {
-    b.vcvt(dst, ElemType::kVec, acc, ElemType::kAcc, m, n);
-    if (int_kind) {
-      b.vbin(VectorBinary::kMul, dst, dst, vec(x.f, eb), true, m, n);
-    } else if (scores) {
-      b.vbin(VectorBinary::kMul, dst, dst, cst(kCInvSqrtD), true, m, n);
-    }
+    const std::optional<VecRef> scale = int_kind ? std::optional(vec(x.f, eb))
+                                        : scores ? std::optional(cst(kCInvSqrtD))
+                                                 : std::nullopt;
+    b.vact(dst, acc, scale, std::nullopt, std::nullopt, false, m, n);
   };
   load(Space::kActSram, x.consts, c_dram, kNumConsts * eb);
   // Key/value heads loop with their caches' addresses in registers: the caches sit at one

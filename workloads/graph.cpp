@@ -6,6 +6,7 @@
 #include <exception>
 #include <functional>
 #include <map>
+#include <optional>
 
 #include "hw_models/analytical.hpp"
 #include "hw_models/dram.hpp"
@@ -213,21 +214,27 @@ void load_fused_operand(ProgramBuilder& b, const EpilogueFusion& f, int64_t ahea
 }
 
 // A chunk of mm rows x nt accumulators converted into yv: x factor (integer kinds, a scalar
-// per row), + bias; a fused layer's rounding as stored folded into the last of these commands,
-// then its function, or its add or mul with `operand` (the other input's rows).
+// per row), + bias, in one vact; a fused layer's rounding as stored and its function there
+// too, or its add or mul with `operand` (the other input's rows) after it.
 void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const EpilogueFusion& f,
                      VecRef yv, VecRef acc, VecRef factors, VecRef bias, VecRef operand,
                      uint32_t mm, uint32_t nt) {
   const bool round = f.layer != nullptr && f.round;
-  const bool cvt_last = !int_kind && !l.has_bias;
-  b.vcvt(yv, round && cvt_last ? ElemType::kStored : ElemType::kVec, acc, ElemType::kAcc, mm, nt);
-  if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, factors, true, mm, nt, round && !l.has_bias);
-  if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, bias, false, mm, nt, round);
-  if (f.layer == nullptr) return;
-  if (f.layer->kind == LayerKind::kActivation) {
-    b.vfn(f.layer->function, yv, yv, mm, nt);
-    return;
+  const bool unary = f.layer != nullptr && f.layer->kind == LayerKind::kActivation;
+  const std::optional<VecRef> scale = int_kind ? std::optional(factors) : std::nullopt;
+  const std::optional<arith::VectorFunction> fn =
+      unary ? std::optional(f.layer->function) : std::nullopt;
+  const int registers = ProgramBuilder::needs_register(yv) + ProgramBuilder::needs_register(acc) +
+                        (int_kind && ProgramBuilder::needs_register(factors)) +
+                        (l.has_bias && ProgramBuilder::needs_register(bias));
+  if (registers > 3) {  // more addresses than the builder's registers: the bias apart
+    b.vact(yv, acc, scale, std::nullopt, std::nullopt, false, mm, nt);
+    b.vbin(VectorBinary::kAdd, yv, yv, bias, false, mm, nt, round);
+    if (fn) b.vfn(*fn, yv, yv, mm, nt);
+  } else {
+    b.vact(yv, acc, scale, l.has_bias ? std::optional(bias) : std::nullopt, fn, round, mm, nt);
   }
+  if (f.layer == nullptr || unary) return;
   const VectorBinary op =
       f.layer->kind == LayerKind::kAdd ? VectorBinary::kAdd : VectorBinary::kMul;
   b.vbin(op, yv, f.linear_first ? yv : operand, f.linear_first ? operand : yv, false, mm, nt);
@@ -1249,10 +1256,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                const StreamedGemm gemm =
                    layer_gemm(l, lay, m, s.xq, s.xq_row, s.acc_row, ternary_on_int8(l, hw));
                emit_streamed_gemm(b, kGemmRegs, gemm, layer_geometry(g, l, hw));
-               const VecRef yv = vec(s.yv, s.yv_row);
-               b.vcvt(yv, ElemType::kVec, VecRef{0, true, s.acc_row}, ElemType::kAcc, m, n);
-               if (int_kind) b.vbin(VectorBinary::kMul, yv, yv, vec(s.f, vb), true, m, n);
-               if (l.has_bias) b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
+               emit_conversion(b, l, int_kind, EpilogueFusion{}, vec(s.yv, s.yv_row),
+                               VecRef{0, true, s.acc_row}, vec(s.f, vb), vec(s.bias), VecRef{}, m,
+                               n);
                b.li(kRegSram, s.yv);
                b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, m, n_bytes, s.yv_row,
                      n_dram, storage.convert);

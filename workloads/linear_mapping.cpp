@@ -88,17 +88,14 @@ struct Scorer {
   double quantize(uint64_t rows) const {
     return transfer(rows * s.k * c.tensor_bytes) + quantize_work(rows);
   }
-  // The vector work of converting `rows` x `nt` accumulators (written to the activation
-  // SRAM), x factor and + bias (each reading both operands and writing).
-  // A fused layer (FusedOp) adds its command (its rounding as stored rides on the last of
-  // these): a function (reads and writes) or an add or mul (reads both operands, writes).
+  // The vector work of converting `rows` x `nt` accumulators in one vact (x factor, + bias, a
+  // fused function): per row the factor's beat (integer kinds), then the converted rows written
+  // to the activation SRAM and the bias read beside them (the accumulators come from their own
+  // SRAM); a fused add or mul then reads both operands and writes.
   double epilogue_work(uint64_t rows, uint64_t nt) const {
     const uint64_t vb = c.vec_bytes;
-    double fused = 0;
-    if (s.fused != FusedOp::kNone)
-      fused = vector(rows, nt, (s.fused == FusedOp::kBinary ? 3 : 2) * vb);
-    return vector(rows, nt, vb) + (c.int_kind ? vector(rows, nt, 3 * vb) : 0.0) +
-           (s.has_bias ? vector(rows, nt, 3 * vb) : 0.0) + fused;
+    return vector(rows, nt, vb + (s.has_bias ? vb : 0)) + (c.int_kind ? rows : 0) +
+           (s.fused == FusedOp::kBinary ? vector(rows, nt, 3 * vb) : 0.0);
   }
   // ... and storing them (a fused add or mul: its other input's rows loaded first).
   double epilogue(uint64_t rows, uint64_t nt) const {

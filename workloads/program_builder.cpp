@@ -73,14 +73,15 @@ void ProgramBuilder::convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uin
                           static_cast<int64_t>(src_stride), static_cast<int64_t>(dst_stride)});
 }
 
-std::vector<int64_t> ProgramBuilder::load(std::initializer_list<VecRef> refs) {
+std::vector<int64_t> ProgramBuilder::load(const std::vector<VecRef>& refs) {
   std::vector<int64_t> regs;
   unsigned r = kFirstVecReg;
   for (const VecRef& ref : refs) {
-    if (ref.base != 0 && ref.addr == 0) {
+    if (!needs_register(ref)) {  // its base register, or r0 (address 0)
       regs.push_back(ref.base);
       continue;
     }
+    if (r >= isa::kNumRegs) throw std::logic_error("a vector command needs too many addresses");
     if (ref.base != 0) {
       addi(r, ref.base, static_cast<int64_t>(ref.addr));
     } else {
@@ -116,6 +117,23 @@ void ProgramBuilder::vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint6
   const auto r = load({dst, src});
   emit(Opcode::kVfn, {static_cast<int64_t>(fn), r[0], mem(dst), r[1], mem(src), i64(m), i64(n),
                       i64(dst.stride), i64(src.stride)});
+}
+
+void ProgramBuilder::vact(VecRef dst, VecRef src, std::optional<VecRef> scale,
+                          std::optional<VecRef> bias, std::optional<arith::VectorFunction> fn,
+                          bool round_stored, uint64_t m, uint64_t n) {
+  // Absent terms read no register: r0 in their place.
+  const VecRef none{0, false, 0, 0};
+  const VecRef s = scale.value_or(none), b = bias.value_or(none);
+  std::vector<VecRef> refs = {dst, src};
+  if (scale) refs.push_back(s);
+  if (bias) refs.push_back(b);
+  const std::vector<int64_t> r = load(refs);
+  const int64_t scale_reg = scale ? r[2] : 0, bias_reg = bias ? r.back() : 0;
+  emit(Opcode::kVact,
+       {fn ? static_cast<int64_t>(*fn) + 1 : 0, r[0], mem(dst), r[1], mem(src), scale_reg, mem(s),
+        bias_reg, mem(b), (scale ? 1 : 0) | (bias ? 2 : 0), round_stored ? 1 : 0, i64(m), i64(n),
+        i64(dst.stride), i64(src.stride), i64(s.stride)});
 }
 
 void ProgramBuilder::vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "hw_models/arith/vector_math.hpp"
@@ -66,6 +67,14 @@ class ProgramBuilder {
   void vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar, uint64_t m,
             uint64_t n, bool round_stored = false);
   void vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n);
+  // dst = fn(round(src x scale + bias)) in one pass (isa: vact): `scale` and `bias` take part
+  // when given, `fn` when given; round_stored as vbin's. At most three of the operands may
+  // need a register of their own (an address not just a base register's).
+  void vact(VecRef dst, VecRef src, std::optional<VecRef> scale, std::optional<VecRef> bias,
+            std::optional<arith::VectorFunction> fn, bool round_stored, uint64_t m, uint64_t n);
+  // Whether `ref` needs a register of the builder's: an address beyond its base register's
+  // (or beyond 0, which r0 reads).
+  static bool needs_register(const VecRef& ref) { return ref.addr != 0; }
   void vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n);
   void softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid, bool causal,
                uint64_t offset);
@@ -80,7 +89,7 @@ class ProgramBuilder {
  private:
   void emit(isa::Opcode opcode, const std::vector<int64_t>& fields);
   // Loads the operands' addresses into r13.. and returns their registers.
-  std::vector<int64_t> load(std::initializer_list<VecRef> refs);
+  std::vector<int64_t> load(const std::vector<VecRef>& refs);
   isa::Program program_;
 };
 

@@ -106,8 +106,8 @@ uint64_t attention_step_model(const hw::NmpParams& p, uint64_t L, uint64_t d) {
   const uint64_t quantize_q = pass({vec_in, act_out}, d) + depth;
   const uint64_t gemm_s =
       test::closed_form_gemm_cycles(p, {1, uint32_t(L), uint32_t(d), 0, 0, 0, 0, 0, false});
-  const uint64_t convert_s = pass({acc_in, vec_out}, L) + depth;
-  const uint64_t scale_s = pass({vec_in}, 1) + pass({vec_in, vec_out}, L) + depth;
+  // One vact: the row's scale, then the accumulators in and the scores out.
+  const uint64_t convert_s = pass({vec_in}, 1) + pass({acc_in, vec_out}, L) + depth;
   const uint64_t softmax = pass({vec_in}, L) + pass({vec_in, vec_out}, L) + tree + depth +
                            pass({vec_in, vec_out}, L) + depth;
   const uint64_t quantize_p = pass({vec_in, act_out}, L) + depth;
@@ -116,8 +116,8 @@ uint64_t attention_step_model(const hw::NmpParams& p, uint64_t L, uint64_t d) {
   const uint64_t convert_o = pass({acc_in, vec_out}, d) + depth;
   // convert O -> store O -> load the next head's Q -> quantize -> Q K^T -> convert, scale,
   // softmax, quantize P -> P V -> convert O: six hand-overs between units.
-  return store_o + load_q + quantize_q + gemm_s + convert_s + scale_s + softmax + quantize_p +
-         gemm_o + convert_o + 6;
+  return store_o + load_q + quantize_q + gemm_s + convert_s + softmax + quantize_p + gemm_o +
+         convert_o + 6;
 }
 
 }  // namespace

@@ -1,0 +1,132 @@
+// vact (isa.hpp): one pass converting accumulators, x a row scale, + a bias row, rounded as
+// stored, through a function. Its values, counts and saturations must be those of vcvt, vbin
+// and vfn run in turn, which it replaces, on every accumulator kind and stored format; and it
+// must take fewer beats than they do.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hw_models/vector_unit.hpp"
+#include "isa/isa.hpp"
+
+using namespace nmp;
+using namespace nmp::hw;
+
+namespace {
+
+struct Machine {
+  std::unique_ptr<Sram> wsram, asram, acc;
+  std::unique_ptr<VectorCommands> unit;
+  VectorUnitStats stats;
+  Machine(PeKind pe, const std::string& stored, uint32_t lanes) {
+    wsram = std::make_unique<Sram>(SramParams{"wsram", 4096, 4, 256, PortConfig::kOneRw}, 0);
+    asram = std::make_unique<Sram>(SramParams{"asram", 1 << 18, 8, 256, PortConfig::kOneRw}, 1);
+    acc = std::make_unique<Sram>(SramParams{"acc", 1 << 18, 8, 256, PortConfig::kOneROneW}, 2);
+    VectorUnitParams p;
+    p.lanes = lanes;
+    p.pe = pe;
+    p.stored_format = stored;
+    unit = std::make_unique<VectorCommands>(
+        p, std::array<Sram*, kNumSrams>{wsram.get(), asram.get(), acc.get()});
+  }
+  // The command's cycles, beat by beat.
+  uint64_t run(isa::Opcode opcode, std::vector<uint64_t> args) {
+    Command cmd;
+    cmd.opcode = opcode;
+    std::copy(args.begin(), args.end(), cmd.args.begin());
+    cmd.footprint = unit->footprint(cmd);
+    return BeatCursor::uncontended_cycles(unit->run(cmd, stats));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fewer beats",
+          "[unit]") {
+  const char* stored_formats[] = {"", "bf16", "fp8_e4m3", "posit<8,0>", "fixed<4,4>"};
+  std::mt19937_64 rng(3031);
+  const auto pick = [&](uint64_t n) { return rng() % n; };
+  int faster = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto pe = static_cast<PeKind>(pick(kNumPeKinds));  // every kind's accumulators
+    const std::string stored = stored_formats[pick(std::size(stored_formats))];
+    const uint32_t lanes = 8u << pick(4), m = 1 + pick(9), n = 1 + pick(150);
+    const uint64_t terms = pick(4), fn = pick(9), round = pick(2);
+    const bool scale = terms & 1, bias = terms & 2, scale_shared = pick(2) == 1;
+    INFO("trial " << trial << ": " << to_string(pe) << " stored '" << stored << "' m " << m << " n "
+                  << n << " terms " << terms << " fn " << fn << " round " << round);
+    Machine fused(pe, stored, lanes), apart(pe, stored, lanes);
+    // Accumulators (random bytes: every pattern, NaNs and quires included), scales and a bias
+    // row (vec patterns of random values), the same in both.
+    const uint64_t vb = 4, accb = pe_traits(pe).acc_bytes, acc_row = n * accb + 8;
+    const uint64_t scale_at = 0, bias_at = 4096, dst_at = 16384, dst_row = n * vb + 4;
+    std::normal_distribution<float> value(0.0f, 4.0f);
+    for (Machine* mc : {&fused, &apart}) {
+      std::mt19937_64 bytes(trial);
+      for (uint64_t i = 0; i < m * acc_row; ++i) mc->acc->data()[i] = static_cast<uint8_t>(bytes());
+      std::mt19937_64 values(trial + 1);
+      std::normal_distribution<float> v(0.0f, 4.0f);
+      for (uint64_t i = 0; i < 64 + n; ++i) {
+        const float x = v(values);
+        std::memcpy(mc->asram->data() + (i < 64 ? scale_at + i * vb : bias_at + (i - 64) * vb), &x,
+                    4);
+      }
+    }
+    const uint64_t scale_stride = scale_shared ? 0 : vb;
+    namespace o = isa::vact;
+    std::vector<uint64_t> args(o::kScaleStride + 1, 0);
+    args[o::kFn] = fn;
+    args[o::kDst] = dst_at;
+    args[o::kSrc] = 0;
+    args[o::kSrcMem] = 1;
+    args[o::kScale] = scale_at;
+    args[o::kBias] = bias_at;
+    args[o::kTerms] = terms;
+    args[o::kRound] = round;
+    args[o::kM] = m;
+    args[o::kN] = n;
+    args[o::kDstStride] = dst_row;
+    args[o::kSrcStride] = acc_row;
+    args[o::kScaleStride] = scale_stride;
+    const uint64_t fused_cycles = fused.run(isa::Opcode::kVact, args);
+    // The same as vcvt, vbin x scale, vbin + bias, the rounding as stored on the last of them,
+    // and vfn, into dst in place.
+    const bool last_cvt = !scale && !bias;
+    uint64_t apart_cycles = apart.run(
+        isa::Opcode::kVcvt,
+        {dst_at, 0, static_cast<uint64_t>(round && last_cvt ? ElemType::kStored : ElemType::kVec),
+         0, 1, static_cast<uint64_t>(ElemType::kAcc), m, n, dst_row, acc_row});
+    if (scale) {
+      apart_cycles +=
+          apart.run(isa::Opcode::kVbin,
+                    {static_cast<uint64_t>(VectorBinary::kMul), dst_at, 0, dst_at, 0, scale_at, 0,
+                     1, m, n, dst_row, dst_row, scale_stride, round && !bias});
+    }
+    if (bias) {
+      apart_cycles += apart.run(isa::Opcode::kVbin,
+                                {static_cast<uint64_t>(VectorBinary::kAdd), dst_at, 0, dst_at, 0,
+                                 bias_at, 0, 0, m, n, dst_row, dst_row, 0, round});
+    }
+    if (fn != 0) {
+      apart_cycles +=
+          apart.run(isa::Opcode::kVfn, {fn - 1, dst_at, 0, dst_at, 0, m, n, dst_row, dst_row});
+    }
+    for (uint32_t r = 0; r < m; ++r) {
+      INFO("row " << r);
+      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * dst_row,
+                          apart.asram->data() + dst_at + r * dst_row, n * vb) == 0);
+    }
+    REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds);
+    REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
+    REQUIRE(fused.stats.vec_functions == apart.stats.vec_functions);
+    REQUIRE(fused.stats.saturations == apart.stats.saturations);
+    REQUIRE(fused_cycles <= apart_cycles);
+    faster += fused_cycles < apart_cycles;
+  }
+  REQUIRE(faster >= 150);  // every trial with a term or a function
+}
