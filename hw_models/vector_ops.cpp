@@ -148,8 +148,8 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
 }
 
 void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
-                       uint32_t n, bool as_stored_result) const {
-  const uint32_t eb = math_.element_bytes();
+                       uint32_t n, ElemType result) const {
+  const uint32_t eb = math_.element_bytes(), out = bytes(result);
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t x = load_vec(a.row(r) + uint64_t{i} * eb);
@@ -172,7 +172,14 @@ void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar,
           z = math_.min(x, y);
           break;
       }
-      store_vec(dst.row(r) + uint64_t{i} * eb, as_stored_result ? as_stored(z) : z);
+      uint8_t* at = dst.row(r) + uint64_t{i} * out;
+      if (result == ElemType::kVec) {
+        store_vec(at, z);
+      } else if (result == ElemType::kStored) {
+        store_vec(at, as_stored(z));
+      } else {
+        store(result, at, math_.value(z));
+      }
     }
   }
 }

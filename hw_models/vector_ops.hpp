@@ -43,10 +43,10 @@ class VectorOps {
   uint32_t bytes(ElemType t) const;
 
   void convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t m, uint32_t n) const;
-  // b_scalar: b holds one element per row, applied to the whole row of a. as_stored: each
-  // result then rounded as the `stored` type holds it.
+  // b_scalar: b holds one element per row, applied to the whole row of a. Each result is
+  // rounded to vec, then stored as `result`: vec, stored or act.
   void binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m, uint32_t n,
-              bool as_stored = false) const;
+              ElemType result = ElemType::kVec) const;
   void function(arith::VectorFunction f, Rows dst, Rows src, uint32_t m, uint32_t n) const;
   // dst: m consecutive elements.
   void reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint32_t n) const;

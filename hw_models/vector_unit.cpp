@@ -261,11 +261,11 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
     case Opcode::kVbin: {
       namespace o = isa::vbin;
       const bool scalar = a[o::kBMode] == 1;
-      return {
-          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
-          {o::kA, o::kAMem, ElemType::kVec, a[o::kAStride], a[o::kM], a[o::kN], true, false},
-          {o::kB, o::kBMem, ElemType::kVec, a[o::kBStride], a[o::kM], scalar ? 1 : a[o::kN], true,
-           false}};
+      return {{o::kDst, o::kDstMem, a[o::kRound] == 2 ? ElemType::kAct : ElemType::kVec,
+               a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+              {o::kA, o::kAMem, ElemType::kVec, a[o::kAStride], a[o::kM], a[o::kN], true, false},
+              {o::kB, o::kBMem, ElemType::kVec, a[o::kBStride], a[o::kM], scalar ? 1 : a[o::kN],
+               true, false}};
     }
     case Opcode::kVfn: {
       namespace o = isa::vfn;
@@ -325,6 +325,9 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
 MemSpace space_of(const Command& cmd, const VecOperand& op) {
   return cmd.args[op.mem] == 1 ? MemSpace::kAccSram : MemSpace::kActSram;
 }
+
+// What vbin's `round` operand stores: vec, then stored or act.
+constexpr ElemType kVbinResults[] = {ElemType::kVec, ElemType::kStored, ElemType::kAct};
 
 // A function's evaluations over `count` elements (squared_relu is a multiplication; exp also
 // multiplies by log2(e)).
@@ -480,7 +483,8 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       if (values) {
         ops_.convert(ops[1].type, rows_of(ops[1]), ops[0].type, rows_of(ops[0]), m, n);
       }
-      st.vec_adds += uint64_t{m} * n;  // a conversion is one rounding: priced as an add
+      // A conversion is one rounding, priced as an add; to stored, two.
+      st.vec_adds += uint64_t{m} * n * (ops[0].type == ElemType::kStored ? 2 : 1);
       elementwise({piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, n);
       break;
     }
@@ -489,11 +493,12 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       const auto n = static_cast<uint32_t>(a[o::kN]);
       const auto op = static_cast<VectorBinary>(a[o::kOp]);
       const bool scalar = a[o::kBMode] == 1;
+      const ElemType result = kVbinResults[a[o::kRound]];
       if (values) {
-        ops_.binary(op, rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), scalar, m, n,
-                    a[o::kRound] == 1);
+        ops_.binary(op, rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), scalar, m, n, result);
       }
       (op == VectorBinary::kMul ? st.vec_muls : st.vec_adds) += uint64_t{m} * n;
+      if (result != ElemType::kVec) st.vec_adds += uint64_t{m} * n;  // the further rounding
       std::vector<Piece> pieces = {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)};
       if (!scalar) pieces.push_back(piece(ops[2], Access::kRead));
       for (uint32_t r = 0; r < m; ++r) {
@@ -526,15 +531,18 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
         const Rows dst = rows_of(ops[0]);
         ops_.convert(ElemType::kAcc, rows_of(ops[1]),
                      stored && !scale && !bias ? ElemType::kStored : ElemType::kVec, dst, m, n);
+        const auto rounded = [&](bool last) {
+          return stored && last ? ElemType::kStored : ElemType::kVec;
+        };
         if (scale)
-          ops_.binary(VectorBinary::kMul, dst, dst, rows_of(*scale_op), true, m, n,
-                      stored && !bias);
-        if (bias) ops_.binary(VectorBinary::kAdd, dst, dst, rows_of(*bias_op), false, m, n, stored);
+          ops_.binary(VectorBinary::kMul, dst, dst, rows_of(*scale_op), true, m, n, rounded(!bias));
+        if (bias)
+          ops_.binary(VectorBinary::kAdd, dst, dst, rows_of(*bias_op), false, m, n, rounded(true));
         if (a[o::kFn] != 0) {
           ops_.function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), dst, dst, m, n);
         }
       }
-      st.vec_adds += count * (bias ? 2 : 1);  // the conversion, the bias
+      st.vec_adds += count * (1 + bias + stored);  // the conversion, the bias, as stored
       if (scale) st.vec_muls += count;
       if (a[o::kFn] != 0)
         count_function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), count, st);

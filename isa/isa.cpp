@@ -229,12 +229,14 @@ std::vector<InstrSpec> build_table() {
                     "b is a row like a (b_stride 0 repeats one row), or one element per row"),
         rows(), cols(), stride("dst_stride"), stride("a_stride"), stride("b_stride"),
         optional(enumeration(
-            "round", 1, {"vec", "stored"},
+            "round", 2, {"vec", "stored", "act"},
             "optional, default vec: the result rounded once to the vector format; stored: then "
             "through dram.activation_format and back, as a store to DRAM and a load back would "
-            "leave it (a fused epilogue's rounding, in the same pass)"))},
+            "leave it (a fused epilogue's rounding, in the same pass); act: then to the MAC "
+            "array's activation format, as vcvt to act, dst holding act elements (quantizing "
+            "rows in the same pass as their scaling)"))},
        "dst[i][j] = a[i][j] op b[i][j] (or op b[i] in scalar mode), in the vector format, "
-       "rounded once (round = stored: then as DRAM stores it)",
+       "rounded once (round = stored: then as DRAM stores it; act: then to act)",
        "per row: ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kVfn,

@@ -59,7 +59,7 @@ size_t kv_index(const LayerSpec& l, uint32_t positions, uint32_t g, uint32_t p, 
 struct Layout {
   uint32_t mt = 0;                                      // query rows per tile
   uint64_t q_row, s_row, p_row, o_row, qq_row, pq_row;  // SRAM row strides
-  uint64_t qv, qs, qq, sv, pq, ov, a, r, q, f, consts, act_end;
+  uint64_t qv, qq, sv, pq, ov, a, r, q, f, consts, act_end;
   uint64_t acc_s, acc_o, s_acc_row, o_acc_row;
   uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
   bool kv_double_buffered = false;         // two heads' caches fit (kv_cache not "sram")
@@ -78,7 +78,7 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   x.s_acc_row = round_up(L * accb, g.acc_word);
   x.o_acc_row = round_up(d * accb, g.acc_word);
   auto act_bytes = [&](uint64_t m) {
-    return m * (x.q_row + std::max(x.q_row, x.s_row) + x.qq_row + x.s_row + x.pq_row + x.o_row) +
+    return m * (x.q_row + x.qq_row + x.s_row + x.pq_row + x.o_row) +
            4 * round_up(m * eb, g.act_word) + round_up(kNumConsts * eb, g.act_word);
   };
   uint64_t mt = std::min<uint64_t>(tokens, kMaxVectorRows);
@@ -87,7 +87,6 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   x.mt = static_cast<uint32_t>(mt);
   RegionAllocator region(g.act_word);
   x.qv = region(mt * x.q_row);
-  x.qs = region(mt * std::max(x.q_row, x.s_row));
   x.qq = region(mt * x.qq_row);
   x.sv = region(mt * x.s_row);
   x.pq = region(mt * x.pq_row);
@@ -189,9 +188,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     b.vred(hw::VectorReduce::kAbsMax, vec(x.a), src, m, n);
     b.vfn(VectorFunction::kReciprocal, vec(x.r), vec(x.a), 1, m);
     b.vbin(VectorBinary::kMul, vec(x.q), vec(x.r), cst(kC127), true, 1, m);
-    const VecRef scaled = vec(x.qs, src.stride);
-    b.vbin(VectorBinary::kMul, scaled, src, vec(x.q, eb), true, m, n);
-    b.vcvt(dst, ElemType::kAct, scaled, ElemType::kVec, m, n);
+    b.vbin(VectorBinary::kMul, dst, src, vec(x.q, eb), true, m, n, ElemType::kAct);
     b.vbin(VectorBinary::kMul, vec(x.f), vec(x.a), cst(c), true, 1, m);
   };
   // acc (m rows) to vec at dst, times the per-row factor (integer kinds) or a constant.

@@ -229,7 +229,8 @@ void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const
                         (l.has_bias && ProgramBuilder::needs_register(bias));
   if (registers > 3) {  // more addresses than the builder's registers: the bias apart
     b.vact(yv, acc, scale, std::nullopt, std::nullopt, false, mm, nt);
-    b.vbin(VectorBinary::kAdd, yv, yv, bias, false, mm, nt, round);
+    b.vbin(VectorBinary::kAdd, yv, yv, bias, false, mm, nt,
+           round ? ElemType::kStored : ElemType::kVec);
     if (fn) b.vfn(*fn, yv, yv, mm, nt);
   } else {
     b.vact(yv, acc, scale, l.has_bias ? std::optional(bias) : std::nullopt, fn, round, mm, nt);

@@ -76,13 +76,13 @@ struct Scorer {
                                c.vector_pipeline_cycles);
   }
   // Quantizing `rows` rows. Integer kinds: absmax (reads the rows), its reciprocal and the
-  // scale (per row), scaling (reads both operands, writes), rounding (reads vec, writes act),
-  // the factor (per row); others: rounding.
+  // scale (per row), scaling and rounding in one pass (a beat per row for its scale, then the
+  // rows read as vec and written as act), the factor (per row); others: rounding.
   double quantize_work(uint64_t rows) const {
     const uint64_t vb = c.vec_bytes, ab = c.g.traits.act_bytes;
     if (!c.int_kind) return vector(rows, s.k, vb + ab);
-    return vector(rows, s.k, vb) + 3 * vector(1, rows, 3 * vb) + vector(rows, s.k, 3 * vb) +
-           vector(rows, s.k, vb + ab);
+    return vector(rows, s.k, vb) + 3 * vector(1, rows, 3 * vb) + vector(rows, s.k, vb + ab) +
+           static_cast<double>(rows);
   }
   // Loading and quantizing `rows` rows.
   double quantize(uint64_t rows) const {

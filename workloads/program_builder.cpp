@@ -106,11 +106,14 @@ void ProgramBuilder::vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::Ele
 }
 
 void ProgramBuilder::vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar,
-                          uint64_t m, uint64_t n, bool round_stored) {
+                          uint64_t m, uint64_t n, hw::ElemType result) {
   const auto r = load({dst, a, b});
+  const int64_t round = result == hw::ElemType::kStored ? 1 : result == hw::ElemType::kAct ? 2 : 0;
+  if (round == 0 && result != hw::ElemType::kVec)
+    throw std::logic_error("vbin rounds to vec, stored or act");
   emit(Opcode::kVbin,
        {static_cast<int64_t>(op), r[0], mem(dst), r[1], mem(a), r[2], mem(b), b_scalar ? 1 : 0,
-        i64(m), i64(n), i64(dst.stride), i64(a.stride), i64(b.stride), round_stored ? 1 : 0});
+        i64(m), i64(n), i64(dst.stride), i64(a.stride), i64(b.stride), round});
 }
 
 void ProgramBuilder::vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n) {
@@ -224,12 +227,10 @@ void emit_quantize(ProgramBuilder& b, const QuantizeBuffers& q, uint32_t m, uint
   const auto constant = [](uint64_t addr) { return VecRef{addr, false, 0}; };
   const VecRef xv = at(q.xv, q.xv_row), xq = at(q.xq, q.xq_row);
   if (int_kind) {
-    const VecRef scaled = q.scaled == QuantizeBuffers::kInPlace ? xv : at(q.scaled, q.xv_row);
     b.vred(hw::VectorReduce::kAbsMax, at(q.a), xv, m, k);
     b.vfn(arith::VectorFunction::kReciprocal, at(q.r), at(q.a), 1, m);
     b.vbin(VectorBinary::kMul, at(q.q), at(q.r), constant(q.c127), true, 1, m);
-    b.vbin(VectorBinary::kMul, scaled, xv, at(q.q, vb), true, m, k);
-    b.vcvt(xq, ElemType::kAct, scaled, ElemType::kVec, m, k);
+    b.vbin(VectorBinary::kMul, xq, xv, at(q.q, vb), true, m, k, ElemType::kAct);
     if (q.factors) b.vbin(VectorBinary::kMul, at(q.f), at(q.a), constant(q.scale), true, 1, m);
   } else {
     b.vcvt(xq, ElemType::kAct, xv, ElemType::kVec, m, k);

@@ -63,9 +63,10 @@ class ProgramBuilder {
                uint64_t dst_stride);
   void vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::ElemType src_type, uint64_t m,
             uint64_t n);
-  // round_stored: each result also rounded as DRAM stores it (the `round` operand).
+  // result: vec, or each result then rounded as DRAM stores it (stored) or to the MAC array's
+  // activation format (act; dst holds act elements): the `round` operand.
   void vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar, uint64_t m,
-            uint64_t n, bool round_stored = false);
+            uint64_t n, hw::ElemType result = hw::ElemType::kVec);
   void vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint64_t m, uint64_t n);
   // dst = fn(round(src x scale + bias)) in one pass (isa: vact): `scale` and `bias` take part
   // when given, `fn` when given; round_stored as vbin's. At most three of the operands may
@@ -126,15 +127,13 @@ void pipelined_row_loop(ProgramBuilder& b, const PipelineRegs& regs, uint32_t ro
 // The on-chip buffers of quantizing m rows of k elements for the MAC array: addresses above
 // the `base` register's value (0: r0, absolute), but the constants, which are absolute.
 struct QuantizeBuffers {
-  static constexpr uint64_t kInPlace = ~uint64_t{0};
   uint64_t xv = 0, xv_row = 0;          // the rows (vec)
   uint64_t xq = 0, xq_row = 0;          // the quantized rows (act format)
   uint64_t a = 0, r = 0, q = 0, f = 0;  // integer kinds: per row absmax, 1/absmax, 127/absmax,
                                         // the factor absmax s / 127
   uint64_t c127 = 0, scale = 0;         // the constants 127 and s / 127 (s: the weights' scale)
   unsigned base = 0;
-  uint64_t scaled = kInPlace;  // where the rows x 127/absmax go (row stride xv_row)
-  bool factors = true;         // integer kinds: form each row's factor at f
+  bool factors = true;  // integer kinds: form each row's factor at f
 };
 // Integer kinds: a = absmax, x_q = int8(x 127 / a), factor a s / 127; other kinds: rounding to
 // the activation format. vb: bytes of a vec element.

@@ -68,7 +68,6 @@ RecurrentLayout::Act act_layout(const LayerSpec& l, uint64_t eb, const Geometry&
   const uint64_t H = l.hidden, G = l.gates(), ab = g.traits.act_bytes;
   RecurrentLayout::Act a{};
   RegionAllocator region(g.act_word);
-  a.xs = region(H * eb);
   a.hq = region(H * ab);
   a.h = region(H * eb);
   a.c = region(H * eb);
@@ -293,10 +292,9 @@ void emit_recurrent(ProgramBuilder& b, const RecurrentLayout& lay, const LayerSp
   auto vec = [](uint64_t addr) { return VecRef{addr, false}; };
   auto at = [&](Const c) { return a.consts + uint64_t{c} * eb; };
   auto cst = [&](Const c) { return vec(at(c)); };
-  // h_q = quantized (or converted) h, and its dequantization factor f_h (h itself kept: the
-  // scaled row goes to xs).
+  // h_q = quantized (or converted) h, and its dequantization factor f_h (h itself kept).
   const QuantizeBuffers quantize_h{a.h,    0,       a.hq,      0,       at(kA), at(kR),
-                                   at(kQ), at(kFh), at(kC127), at(kCU), 0,      a.xs};
+                                   at(kQ), at(kFh), at(kC127), at(kCU), 0};
   // acc rows = M act rows: a resident matrix is one tile in place; a streamed one loops over
   // its tiles through the weight SRAM's two buffers.
   auto gemm_rows = [&](const Matrix& m, bool resident, uint64_t wgt, uint32_t rows, uint64_t act,

@@ -44,7 +44,7 @@ struct RecurrentLayout {
     std::vector<WeightTile> tiles;
   };
   struct Act {  // a timestep's activation SRAM regions (byte addresses)
-    uint64_t xs, hq, h, c, gh, bias, consts, end;
+    uint64_t hq, h, c, gh, bias, consts, end;
   };
   struct Chunk {  // `rows` timesteps' inputs and input gates, above the timestep's regions
     uint32_t rows;

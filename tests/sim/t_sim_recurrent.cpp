@@ -182,12 +182,13 @@ uint64_t lstm_step_model(const hw::NmpParams& p, uint64_t H, uint64_t vector_sta
   const uint64_t add = pass({vec_in, vec_in, vec_out}, 4 * H) + depth;
   const uint64_t cell =
       pass({vec_in, vec_in, vec_in, vec_in, vec_in}, H, 5) + pass({vec_out, vec_out}, H) + depth;
-  // After the cell: the store of h issues (its RAW hazard on h: one cycle), two instructions
-  // load the quantize's addresses, so it starts 4 cycles after the cell. The gemm waits for
+  // After the cell: the store of h issues (its RAW hazard on h: one cycle), one instruction
+  // loads the quantize's source address (its destination h_q sits at address 0, which r0
+  // reads), so it starts 3 cycles after the cell (it issued in the 2nd). The gemm waits for
   // h_q (one cycle after the quantize) and for the instructions before it: two addi, dbnz and
   // its branch penalty, three address loads, 7 + penalty cycles after the quantize issued.
-  const uint64_t gemm_start = std::max<uint64_t>(4 + quantize_h + vector_stalls + 1,
-                                                 3 + 7 + p.controller.branch_penalty_cycles + 1);
+  const uint64_t gemm_start = std::max<uint64_t>(3 + quantize_h + vector_stalls + 1,
+                                                 2 + 7 + p.controller.branch_penalty_cycles + 1);
   const uint64_t compute_chain = gemm_start + u_gemm_cycles(p, H) + 1 + convert + 2 * add;
   const uint64_t store_chain = 1 + store_h + 1;
   return cell + std::max(compute_chain, store_chain);
