@@ -273,6 +273,15 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
           {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
           {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
     }
+    case Opcode::kVrope: {
+      namespace o = isa::vrope;
+      const uint64_t half = a[o::kN] / 2;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false},
+          {o::kCos, o::kCosMem, ElemType::kVec, a[o::kTableStride], a[o::kM], half, true, false},
+          {o::kSin, o::kSinMem, ElemType::kVec, a[o::kTableStride], a[o::kM], half, true, false}};
+    }
     case Opcode::kVact: {
       namespace o = isa::vact;
       // dst, src, then the scale and the bias where the terms read them.
@@ -415,6 +424,9 @@ Footprint VectorCommands::vector_footprint(const Command& cmd) const {
   if (cmd.opcode == Opcode::kVcvt && elem_type(cmd.args[isa::vcvt::kDstType]) == ElemType::kAcc) {
     throw SimulationError("vcvt cannot write the accumulator type");
   }
+  if (cmd.opcode == Opcode::kVrope && cmd.args[isa::vrope::kN] % 2 != 0) {
+    throw SimulationError("vrope n must be even");
+  }
   if (cmd.opcode == Opcode::kSoftmax &&
       (cmd.args[isa::softmax::kValid] == 0 ||
        cmd.args[isa::softmax::kValid] > cmd.args[isa::softmax::kN])) {
@@ -515,6 +527,22 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       if (values) ops_.function(f, rows_of(ops[0]), rows_of(ops[1]), m, n);
       count_function(f, uint64_t{m} * n, st);
       elementwise({piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, n);
+      break;
+    }
+    case Opcode::kVrope: {
+      // Per beat: lanes of both halves of the row in, lanes of the cosines and sines, both
+      // halves out.
+      namespace o = isa::vrope;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      const uint64_t half = n / 2, count = uint64_t{m} * half;
+      if (values)
+        ops_.rope(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), rows_of(ops[3]), m, n);
+      st.vec_muls += 4 * count;
+      st.vec_adds += 2 * count;
+      elementwise({piece(ops[1], Access::kRead), piece(ops[1], Access::kRead, half),
+                   piece(ops[2], Access::kRead), piece(ops[3], Access::kRead),
+                   piece(ops[0], Access::kWrite), piece(ops[0], Access::kWrite, half)},
+                  half);
       break;
     }
     case Opcode::kVact: {

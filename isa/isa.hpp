@@ -61,6 +61,7 @@ enum class Opcode : uint8_t {
   kLstmCell = 0x38,
   kGruCell = 0x39,
   kVact = 0x3a,
+  kVrope = 0x3b,
 };
 
 enum class OperandKind : uint8_t {
@@ -174,6 +175,23 @@ enum : unsigned {
   kDstStride,
   kSrcStride,
   kScaleStride
+};
+}
+namespace vrope {
+enum : unsigned {
+  kDst,
+  kDstMem,
+  kSrc,
+  kSrcMem,
+  kCos,
+  kCosMem,
+  kSin,
+  kSinMem,
+  kM,
+  kN,
+  kDstStride,
+  kSrcStride,
+  kTableStride
 };
 }
 namespace vred {

@@ -73,7 +73,7 @@ struct SramPlan {
   uint32_t mt = 0;
   uint64_t xv = 0, xb = 0, xq = 0, yv = 0, a = 0, r = 0, q = 0, f = 0, consts = 0, gain = 0,
            bias = 0;
-  uint64_t cos = 0, sin = 0, product = 0;                    // rope: the rows' tables and a scratch
+  uint64_t cos = 0, sin = 0;                                 // rope: the rows' tables
   uint64_t xv_row = 0, xq_row = 0, yv_row = 0, acc_row = 0;  // row strides
   uint32_t sets = 1;       // vector layers: sets of the tile buffers
   uint32_t row_split = 1;  // element-wise layers: each row runs as this many rows
@@ -110,7 +110,6 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     p.a = region(mt * vb);  // the rows' means
   }
   if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
-  if (l.kind == LayerKind::kRope) p.product = region(mt * k / 2 * vb);
   const uint64_t first_set = region.top();
   if (l.kind == LayerKind::kConcat) {
     // Both inputs load into the output rows, side by side.
@@ -718,9 +717,9 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
       };
       break;
     case LayerKind::kRope:
-      // Each head of each row is a row of head_dim elements (the tile is packed), so one
-      // command of m x heads rows does each step: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin
-      // over the halves x1, x2 of every head.
+      // Each head of each row is a row of head_dim elements (the tile is packed), so one vrope
+      // of m x heads rows does them all: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin over the
+      // halves x1, x2 of every head.
       tile.load = [&](unsigned set, uint32_t m) {
         load_rows(kRegX, set, s.xv, m);
         const uint64_t table_bytes = uint64_t{m} * k_bytes / 2;
@@ -731,17 +730,10 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
         }
       };
       tile.compute = [&](unsigned set, uint32_t m) {
-        const uint64_t d = l.head_dim, half = d / 2, head_rows = uint64_t{m} * l.heads;
-        const VecRef x1 = at(set, s.xv, d * vb), x2 = at(set, s.xv + half * vb, d * vb);
-        const VecRef y1 = at(set, s.yv, d * vb), y2 = at(set, s.yv + half * vb, d * vb);
-        const VecRef c = at(set, s.cos, half * vb), sn = at(set, s.sin, half * vb);
-        const VecRef t = vec(s.product, half * vb);
-        b.vbin(VectorBinary::kMul, y1, x1, c, false, head_rows, half);
-        b.vbin(VectorBinary::kMul, t, x2, sn, false, head_rows, half);
-        b.vbin(VectorBinary::kSub, y1, y1, t, false, head_rows, half);
-        b.vbin(VectorBinary::kMul, y2, x2, c, false, head_rows, half);
-        b.vbin(VectorBinary::kMul, t, x1, sn, false, head_rows, half);
-        b.vbin(VectorBinary::kAdd, y2, y2, t, false, head_rows, half);
+        const uint64_t d = l.head_dim, half = d / 2;
+        // xv sits at the set's offset (the first buffer): src takes the set's register.
+        b.vrope(at(set, s.yv, d * vb), at(set, s.xv, d * vb), at(set, s.cos, half * vb),
+                at(set, s.sin, half * vb), uint64_t{m} * l.heads, d);
       };
       break;
     case LayerKind::kActivation:

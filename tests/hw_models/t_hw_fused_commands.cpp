@@ -1,16 +1,19 @@
-// vact (isa.hpp): one pass converting accumulators, x a row scale, + a bias row, rounded as
-// stored, through a function. Its values, counts and saturations must be those of vcvt, vbin
-// and vfn run in turn, which it replaces, on every accumulator kind and stored format; and it
-// must take fewer beats than they do.
+// Vector commands that do in one pass what several did (isa.hpp): vact converts accumulators,
+// x a row scale, + a bias row, rounded as stored, through a function; vrope rotates the halves
+// of each row. Their values, counts and saturations must be those of the commands they replace
+// run in turn (vcvt, vbin and vfn; six vbin), on every accumulator kind, stored format and
+// vector format; and they must take fewer beats.
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "hw_models/arith/vector_math.hpp"
 #include "hw_models/vector_unit.hpp"
 #include "isa/isa.hpp"
 
@@ -23,7 +26,8 @@ struct Machine {
   std::unique_ptr<Sram> wsram, asram, acc;
   std::unique_ptr<VectorCommands> unit;
   VectorUnitStats stats;
-  Machine(PeKind pe, const std::string& stored, uint32_t lanes) {
+  Machine(PeKind pe, const std::string& stored, uint32_t lanes,
+          const std::string& format = "fp32") {
     wsram = std::make_unique<Sram>(SramParams{"wsram", 4096, 4, 256, PortConfig::kOneRw}, 0);
     asram = std::make_unique<Sram>(SramParams{"asram", 1 << 18, 8, 256, PortConfig::kOneRw}, 1);
     acc = std::make_unique<Sram>(SramParams{"acc", 1 << 18, 8, 256, PortConfig::kOneROneW}, 2);
@@ -31,6 +35,7 @@ struct Machine {
     p.lanes = lanes;
     p.pe = pe;
     p.stored_format = stored;
+    p.math.format = format;
     unit = std::make_unique<VectorCommands>(
         p, std::array<Sram*, kNumSrams>{wsram.get(), asram.get(), acc.get()});
   }
@@ -129,4 +134,62 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
     faster += fused_cycles < apart_cycles;
   }
   REQUIRE(faster >= 150);  // every trial with a term or a function
+}
+
+TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer beats", "[unit]") {
+  const char* formats[] = {"fp32", "fp16", "bf16", "posit<16,1>", "fixed<4,12>"};
+  std::mt19937_64 rng(3032);
+  const auto pick = [&](uint64_t n) { return rng() % n; };
+  for (int trial = 0; trial < 200; ++trial) {
+    const std::string format = formats[pick(std::size(formats))];
+    const uint32_t lanes = 8u << pick(4), m = 1 + pick(20), n = 2 * (1 + pick(80));
+    INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " lanes " << lanes);
+    Machine fused(PeKind::kFp16, "", lanes, format), apart(PeKind::kFp16, "", lanes, format);
+    const arith::VectorMath vm(arith::VectorMathSpec{format});
+    const uint64_t vb = vm.element_bytes(), half = n / 2;
+    const uint64_t src_at = 0, cos_at = 32768, sin_at = 65536, dst_at = 98304, t_at = 131072;
+    const uint64_t row = n * vb + 2 * vb, table_row = half * vb + vb;
+    for (Machine* mc : {&fused, &apart}) {
+      std::mt19937_64 values(trial);
+      std::normal_distribution<double> x(0.0, 3.0);
+      std::uniform_real_distribution<double> angle(-3.2, 3.2);
+      for (uint32_t r = 0; r < m; ++r) {
+        for (uint64_t i = 0; i < n; ++i) {
+          const uint32_t v = vm.from_double(x(values));
+          std::memcpy(mc->asram->data() + src_at + r * row + i * vb, &v, vb);
+        }
+        for (uint64_t i = 0; i < half; ++i) {
+          const double a = angle(values);
+          const uint32_t c = vm.from_double(std::cos(a)), s = vm.from_double(std::sin(a));
+          std::memcpy(mc->asram->data() + cos_at + r * table_row + i * vb, &c, vb);
+          std::memcpy(mc->asram->data() + sin_at + r * table_row + i * vb, &s, vb);
+        }
+      }
+    }
+    const uint64_t fused_cycles =
+        fused.run(isa::Opcode::kVrope,
+                  {dst_at, 0, src_at, 0, cos_at, 0, sin_at, 0, m, n, row, row, table_row});
+    // y1 = x1 c; t = x2 s; y1 -= t; y2 = x2 c; t = x1 s; y2 += t.
+    const auto vbin = [&](VectorBinary op, uint64_t dst, uint64_t dst_row, uint64_t a,
+                          uint64_t a_row, uint64_t b, uint64_t b_row) {
+      return apart.run(isa::Opcode::kVbin, {static_cast<uint64_t>(op), dst, 0, a, 0, b, 0, 0, m,
+                                            half, dst_row, a_row, b_row, 0});
+    };
+    const uint64_t x2 = src_at + half * vb, y2 = dst_at + half * vb;
+    uint64_t apart_cycles = vbin(VectorBinary::kMul, dst_at, row, src_at, row, cos_at, table_row);
+    apart_cycles += vbin(VectorBinary::kMul, t_at, table_row, x2, row, sin_at, table_row);
+    apart_cycles += vbin(VectorBinary::kSub, dst_at, row, dst_at, row, t_at, table_row);
+    apart_cycles += vbin(VectorBinary::kMul, y2, row, x2, row, cos_at, table_row);
+    apart_cycles += vbin(VectorBinary::kMul, t_at, table_row, src_at, row, sin_at, table_row);
+    apart_cycles += vbin(VectorBinary::kAdd, y2, row, y2, row, t_at, table_row);
+    for (uint32_t r = 0; r < m; ++r) {
+      INFO("row " << r);
+      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * row,
+                          apart.asram->data() + dst_at + r * row, n * vb) == 0);
+    }
+    REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds);
+    REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
+    REQUIRE(fused.stats.saturations == apart.stats.saturations);
+    REQUIRE(fused_cycles < apart_cycles);
+  }
 }
