@@ -194,15 +194,19 @@ void VectorOps::function(VectorFunction f, Rows dst, Rows src, uint32_t m, uint3
   }
 }
 
-void VectorOps::rope(Rows dst, Rows src, Rows cos, Rows sin, uint32_t m, uint32_t n) const {
+void VectorOps::rope(Rows dst, Rows src, Rows cos, Rows sin, uint32_t m, uint32_t n,
+                     uint32_t heads) const {
   const uint64_t eb = math_.element_bytes(), half = n / 2;
   for (uint32_t r = 0; r < m; ++r) {
-    for (uint64_t i = 0; i < half; ++i) {
-      const uint32_t x1 = load_vec(src.row(r) + i * eb),
-                     x2 = load_vec(src.row(r) + (half + i) * eb);
-      const uint32_t c = load_vec(cos.row(r) + i * eb), s = load_vec(sin.row(r) + i * eb);
-      store_vec(dst.row(r) + i * eb, math_.sub(math_.mul(x1, c), math_.mul(x2, s)));
-      store_vec(dst.row(r) + (half + i) * eb, math_.add(math_.mul(x2, c), math_.mul(x1, s)));
+    for (uint64_t h = 0; h < heads; ++h) {
+      const uint8_t* x = src.row(r) + h * n * eb;
+      uint8_t* y = dst.row(r) + h * n * eb;
+      for (uint64_t i = 0; i < half; ++i) {
+        const uint32_t x1 = load_vec(x + i * eb), x2 = load_vec(x + (half + i) * eb);
+        const uint32_t c = load_vec(cos.row(r) + i * eb), s = load_vec(sin.row(r) + i * eb);
+        store_vec(y + i * eb, math_.sub(math_.mul(x1, c), math_.mul(x2, s)));
+        store_vec(y + (half + i) * eb, math_.add(math_.mul(x2, c), math_.mul(x1, s)));
+      }
     }
   }
 }

@@ -48,9 +48,10 @@ class VectorOps {
   void binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m, uint32_t n,
               ElemType result = ElemType::kVec) const;
   void function(arith::VectorFunction f, Rows dst, Rows src, uint32_t m, uint32_t n) const;
-  // Rotary embedding of m rows of n (even) elements: halves x1, x2 into x1 c - x2 s and
-  // x2 c + x1 s, c and s from rows of n / 2; every operation rounded once to vec.
-  void rope(Rows dst, Rows src, Rows cos, Rows sin, uint32_t m, uint32_t n) const;
+  // Rotary embedding of m rows of `heads` heads of n (even) elements: each head's halves x1,
+  // x2 into x1 c - x2 s and x2 c + x1 s, c and s from the row's tables of n / 2; every
+  // operation rounded once to vec.
+  void rope(Rows dst, Rows src, Rows cos, Rows sin, uint32_t m, uint32_t n, uint32_t heads) const;
   // dst: m consecutive elements.
   void reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint32_t n) const;
   // Per row i, columns j < v_i take part, v_i = valid (causal: min(valid, offset + i + 1));

@@ -275,10 +275,10 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
     }
     case Opcode::kVrope: {
       namespace o = isa::vrope;
-      const uint64_t half = a[o::kN] / 2;
+      const uint64_t half = a[o::kN] / 2, row = a[o::kN] * a[o::kHeads];
       return {
-          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
-          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false},
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], row, false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], row, true, false},
           {o::kCos, o::kCosMem, ElemType::kVec, a[o::kTableStride], a[o::kM], half, true, false},
           {o::kSin, o::kSinMem, ElemType::kVec, a[o::kTableStride], a[o::kM], half, true, false}};
     }
@@ -424,8 +424,9 @@ Footprint VectorCommands::vector_footprint(const Command& cmd) const {
   if (cmd.opcode == Opcode::kVcvt && elem_type(cmd.args[isa::vcvt::kDstType]) == ElemType::kAcc) {
     throw SimulationError("vcvt cannot write the accumulator type");
   }
-  if (cmd.opcode == Opcode::kVrope && cmd.args[isa::vrope::kN] % 2 != 0) {
-    throw SimulationError("vrope n must be even");
+  if (cmd.opcode == Opcode::kVrope &&
+      (cmd.args[isa::vrope::kN] % 2 != 0 || cmd.args[isa::vrope::kHeads] == 0)) {
+    throw SimulationError("vrope n must be even and heads >= 1");
   }
   if (cmd.opcode == Opcode::kSoftmax &&
       (cmd.args[isa::softmax::kValid] == 0 ||
@@ -530,19 +531,27 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       break;
     }
     case Opcode::kVrope: {
-      // Per beat: lanes of both halves of the row in, lanes of the cosines and sines, both
-      // halves out.
+      // Per beat: lanes of both halves of a head in, lanes of the row's cosines and sines,
+      // both halves out.
       namespace o = isa::vrope;
-      const auto n = static_cast<uint32_t>(a[o::kN]);
-      const uint64_t half = n / 2, count = uint64_t{m} * half;
-      if (values)
-        ops_.rope(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), rows_of(ops[3]), m, n);
+      const auto n = static_cast<uint32_t>(a[o::kN]), heads = static_cast<uint32_t>(a[o::kHeads]);
+      const uint64_t half = n / 2, count = uint64_t{m} * heads * half;
+      if (values) {
+        ops_.rope(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), rows_of(ops[3]), m, n, heads);
+      }
       st.vec_muls += 4 * count;
       st.vec_adds += 2 * count;
-      elementwise({piece(ops[1], Access::kRead), piece(ops[1], Access::kRead, half),
-                   piece(ops[2], Access::kRead), piece(ops[3], Access::kRead),
-                   piece(ops[0], Access::kWrite), piece(ops[0], Access::kWrite, half)},
-                  half);
+      for (uint32_t r = 0; r < m; ++r) {
+        for (uint64_t h = 0; h < heads; ++h) {
+          append_row_pass(
+              groups,
+              {piece(ops[1], Access::kRead, h * n), piece(ops[1], Access::kRead, h * n + half),
+               piece(ops[2], Access::kRead), piece(ops[3], Access::kRead),
+               piece(ops[0], Access::kWrite, h * n), piece(ops[0], Access::kWrite, h * n + half)},
+              r, half, lanes, 1);
+        }
+      }
+      append_idle(groups, depth);
       break;
     }
     case Opcode::kVact: {

@@ -324,14 +324,16 @@ std::vector<InstrSpec> build_table() {
         reg("src", "register: address of input row 0"), vmem("src_mem"),
         reg("cos", "register: address of row 0 of the cosines (n / 2 a row)"), vmem("cos_mem"),
         reg("sin", "register: address of row 0 of the sines (n / 2 a row)"), vmem("sin_mem"),
-        rows("rows (one per head of each token), >= 1"), cols("elements per row, even, >= 2"),
-        stride("dst_stride"), stride("src_stride"), stride("table_stride")},
-       "rotary embedding of each row's halves x1, x2 (h = n / 2): dst[i][j] = x1 c - x2 s, "
-       "dst[i][h + j] = x2 c + x1 s, c = cos[i][j], s = sin[i][j]; each product, then the "
-       "difference or sum, rounded to the vector format as vbin rounds it (the same values as "
-       "the six vbin commands, dst apart from src)",
-       "per row: ceil(n / 2 / lanes) beats, each reading both halves' lanes, the cosines and "
-       "sines and writing both halves; then vector_unit.pipeline_depth_cycles",
+        rows("rows (tokens), >= 1"), cols("elements per head, even, >= 2"),
+        uimm("heads", 12, "heads per row, each of n elements, >= 1"), stride("dst_stride"),
+        stride("src_stride"), stride("table_stride")},
+       "rotary embedding of each head's halves x1, x2 (h = n / 2) by its row's tables: "
+       "dst = x1 c - x2 s in the first half, x2 c + x1 s in the second, c = cos[row][j], s = "
+       "sin[row][j]; each product, then the difference or sum, rounded to the vector format as "
+       "vbin rounds it (the same values as the six vbin commands over the heads, dst apart from "
+       "src)",
+       "per row and head: ceil(n / 2 / lanes) beats, each reading both halves' lanes, the "
+       "cosines and sines and writing both halves; then vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kVact,
        "vact",

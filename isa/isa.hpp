@@ -189,6 +189,7 @@ enum : unsigned {
   kSinMem,
   kM,
   kN,
+  kHeads,
   kDstStride,
   kSrcStride,
   kTableStride

@@ -122,7 +122,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
   if (l.kind == LayerKind::kAdd || l.kind == LayerKind::kMul) p.xb = region(mt * p.xv_row);
   p.yv = region(mt * p.yv_row);
   if (l.kind == LayerKind::kRope) {
-    for (uint64_t* t : {&p.cos, &p.sin}) *t = region(mt * k / 2 * vb);
+    for (uint64_t* t : {&p.cos, &p.sin}) *t = region(uint64_t{mt} * l.head_dim / 2 * vb);
   }
   p.set_bytes = sets > 1 ? region.top() - first_set : 0;
   for (uint32_t s = 1; s < sets; ++s) region(p.set_bytes);
@@ -181,7 +181,7 @@ struct LayerLayout {
   WeightTiling tiling;
   std::vector<WeightTile> tiles;
   uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
-  uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x in_features / 2 each
+  uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x head_dim / 2 each
   LinearMapping mapping;                // linear layers
   uint64_t xq_dram = 0;                 // weights_outer: the quantized rows' scratch
   int32_t quantized_by = -1;     // weights_outer: the earlier layer whose quantize pass wrote it
@@ -567,15 +567,13 @@ RopeTables rope_tables(const arith::VectorMath& vm, const LayerSpec& l, uint32_t
   RopeTables t;
   const uint32_t half = l.head_dim / 2;
   for (uint32_t r = 0; r < rows; ++r) {
-    for (uint32_t h = 0; h < l.heads; ++h) {
-      for (uint32_t i = 0; i < half; ++i) {
-        const double angle = static_cast<double>(l.context + r) *
-                             std::pow(l.rope_theta, -2.0 * i / static_cast<double>(l.head_dim));
-        t.cos_d.push_back(std::cos(angle));
-        t.sin_d.push_back(std::sin(angle));
-        t.cos.push_back(vm.from_double(t.cos_d.back()));
-        t.sin.push_back(vm.from_double(t.sin_d.back()));
-      }
+    for (uint32_t i = 0; i < half; ++i) {
+      const double angle = static_cast<double>(l.context + r) *
+                           std::pow(l.rope_theta, -2.0 * i / static_cast<double>(l.head_dim));
+      t.cos_d.push_back(std::cos(angle));
+      t.sin_d.push_back(std::sin(angle));
+      t.cos.push_back(vm.from_double(t.cos_d.back()));
+      t.sin.push_back(vm.from_double(t.sin_d.back()));
     }
   }
   return t;
@@ -590,7 +588,7 @@ LayerReference reference_rope(const arith::VectorMath& vm, const LayerSpec& l, u
   ref.fp32.resize(x.size());
   for (size_t head = 0; head < size_t{rows} * l.heads; ++head) {
     for (uint32_t i = 0; i < half; ++i) {
-      const size_t a = head * d + i, b = a + half, at = head * half + i;
+      const size_t a = head * d + i, b = a + half, at = head / l.heads * half + i;
       ref.out[a] = vm.sub(vm.mul(x[a], t.cos[at]), vm.mul(x[b], t.sin[at]));
       ref.out[b] = vm.add(vm.mul(x[b], t.cos[at]), vm.mul(x[a], t.sin[at]));
       ref.fp32[a] = static_cast<float>(xf[a] * t.cos_d[at] - xf[b] * t.sin_d[at]);
@@ -653,9 +651,10 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
   };
   std::vector<Stream> inputs = {{kRegX, lay.inputs[0], k_dram * rows_per_output(l)}};
   if (lay.inputs.size() > 1) inputs.push_back({kRegB, lay.inputs[1], k_dram});
-  if (l.kind == LayerKind::kRope) {  // the rows' tables stream beside them
-    inputs.push_back({kRegB, lay.cos_dram, k_bytes / 2});
-    inputs.push_back({kRegW, lay.sin_dram, k_bytes / 2});
+  const uint64_t table_row = uint64_t{l.head_dim} / 2 * vb;  // rope: a row's angles
+  if (l.kind == LayerKind::kRope) {                          // the rows' tables stream beside them
+    inputs.push_back({kRegB, lay.cos_dram, table_row});
+    inputs.push_back({kRegW, lay.sin_dram, table_row});
   }
   PipelinedTile tile;
   tile.load = [&](unsigned set, uint32_t m) { load_rows(kRegX, set, s.xv, m); };
@@ -722,7 +721,7 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
       // halves x1, x2 of every head.
       tile.load = [&](unsigned set, uint32_t m) {
         load_rows(kRegX, set, s.xv, m);
-        const uint64_t table_bytes = uint64_t{m} * k_bytes / 2;
+        const uint64_t table_bytes = m * table_row;
         for (const auto& [reg, table] : {std::pair{kRegB, s.cos}, std::pair{kRegW, s.sin}}) {
           b.addi(kRegSram, set, static_cast<int64_t>(table));
           b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, reg, 1, table_bytes, table_bytes,
@@ -730,10 +729,9 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
         }
       };
       tile.compute = [&](unsigned set, uint32_t m) {
-        const uint64_t d = l.head_dim, half = d / 2;
         // xv sits at the set's offset (the first buffer): src takes the set's register.
-        b.vrope(at(set, s.yv, d * vb), at(set, s.xv, d * vb), at(set, s.cos, half * vb),
-                at(set, s.sin, half * vb), uint64_t{m} * l.heads, d);
+        b.vrope(at(set, s.yv, k_bytes), at(set, s.xv, k_bytes), at(set, s.cos, table_row),
+                at(set, s.sin, table_row), m, l.head_dim, l.heads);
       };
       break;
     case LayerKind::kActivation:
@@ -1059,9 +1057,9 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     if (l.kind == LayerKind::kEmbedding)
       lay.table_dram = allocate(uint64_t{l.vocab} * l.out_features * vb);
     if (l.kind == LayerKind::kPool) lay.const_dram = allocate(vb);
-    if (l.kind == LayerKind::kRope) {
-      lay.cos_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
-      lay.sin_dram = allocate(uint64_t{rows} * l.in_features / 2 * vb);
+    if (l.kind == LayerKind::kRope) {  // a row's angles, the same for every head
+      lay.cos_dram = allocate(uint64_t{rows} * l.head_dim / 2 * vb);
+      lay.sin_dram = allocate(uint64_t{rows} * l.head_dim / 2 * vb);
     }
     LayerPlan plan = plan_of(l, rows);
     plan.m_tile = is_linear(l) ? lay.mapping.m_tile : lay.sram.mt;

@@ -139,10 +139,11 @@ void ProgramBuilder::vact(VecRef dst, VecRef src, std::optional<VecRef> scale,
         i64(dst.stride), i64(src.stride), i64(s.stride)});
 }
 
-void ProgramBuilder::vrope(VecRef dst, VecRef src, VecRef cos, VecRef sin, uint64_t m, uint64_t n) {
+void ProgramBuilder::vrope(VecRef dst, VecRef src, VecRef cos, VecRef sin, uint64_t m, uint64_t n,
+                           uint64_t heads) {
   const auto r = load({dst, src, cos, sin});
   emit(Opcode::kVrope, {r[0], mem(dst), r[1], mem(src), r[2], mem(cos), r[3], mem(sin), i64(m),
-                        i64(n), i64(dst.stride), i64(src.stride), i64(cos.stride)});
+                        i64(n), i64(heads), i64(dst.stride), i64(src.stride), i64(cos.stride)});
 }
 
 void ProgramBuilder::vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n) {

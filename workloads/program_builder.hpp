@@ -77,8 +77,10 @@ class ProgramBuilder {
   // (or beyond 0, which r0 reads).
   static bool needs_register(const VecRef& ref) { return ref.addr != 0; }
   void vred(hw::VectorReduce op, VecRef dst, VecRef src, uint64_t m, uint64_t n);
-  // Rotary embedding of m rows of n elements (isa: vrope); cos and sin share their stride.
-  void vrope(VecRef dst, VecRef src, VecRef cos, VecRef sin, uint64_t m, uint64_t n);
+  // Rotary embedding of m rows of `heads` heads of n elements (isa: vrope); cos and sin share
+  // their stride.
+  void vrope(VecRef dst, VecRef src, VecRef cos, VecRef sin, uint64_t m, uint64_t n,
+             uint64_t heads);
   void softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid, bool causal,
                uint64_t offset);
   void rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, uint64_t n, uint64_t eps_log2);

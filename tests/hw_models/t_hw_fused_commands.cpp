@@ -142,19 +142,21 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
   const auto pick = [&](uint64_t n) { return rng() % n; };
   for (int trial = 0; trial < 200; ++trial) {
     const std::string format = formats[pick(std::size(formats))];
-    const uint32_t lanes = 8u << pick(4), m = 1 + pick(20), n = 2 * (1 + pick(80));
-    INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " lanes " << lanes);
+    const uint32_t lanes = 8u << pick(4), m = 1 + pick(12), n = 2 * (1 + pick(40));
+    const uint32_t heads = 1 + pick(6);
+    INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " heads " << heads
+                  << " lanes " << lanes);
     Machine fused(PeKind::kFp16, "", lanes, format), apart(PeKind::kFp16, "", lanes, format);
     const arith::VectorMath vm(arith::VectorMathSpec{format});
-    const uint64_t vb = vm.element_bytes(), half = n / 2;
+    const uint64_t vb = vm.element_bytes(), half = n / 2, head = n * vb;
     const uint64_t src_at = 0, cos_at = 32768, sin_at = 65536, dst_at = 98304, t_at = 131072;
-    const uint64_t row = n * vb + 2 * vb, table_row = half * vb + vb;
+    const uint64_t row = heads * head + 2 * vb, table_row = half * vb + vb;
     for (Machine* mc : {&fused, &apart}) {
       std::mt19937_64 values(trial);
       std::normal_distribution<double> x(0.0, 3.0);
       std::uniform_real_distribution<double> angle(-3.2, 3.2);
       for (uint32_t r = 0; r < m; ++r) {
-        for (uint64_t i = 0; i < n; ++i) {
+        for (uint64_t i = 0; i < heads * n; ++i) {
           const uint32_t v = vm.from_double(x(values));
           std::memcpy(mc->asram->data() + src_at + r * row + i * vb, &v, vb);
         }
@@ -168,24 +170,30 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
     }
     const uint64_t fused_cycles =
         fused.run(isa::Opcode::kVrope,
-                  {dst_at, 0, src_at, 0, cos_at, 0, sin_at, 0, m, n, row, row, table_row});
-    // y1 = x1 c; t = x2 s; y1 -= t; y2 = x2 c; t = x1 s; y2 += t.
-    const auto vbin = [&](VectorBinary op, uint64_t dst, uint64_t dst_row, uint64_t a,
-                          uint64_t a_row, uint64_t b, uint64_t b_row) {
-      return apart.run(isa::Opcode::kVbin, {static_cast<uint64_t>(op), dst, 0, a, 0, b, 0, 0, m,
-                                            half, dst_row, a_row, b_row, 0});
-    };
-    const uint64_t x2 = src_at + half * vb, y2 = dst_at + half * vb;
-    uint64_t apart_cycles = vbin(VectorBinary::kMul, dst_at, row, src_at, row, cos_at, table_row);
-    apart_cycles += vbin(VectorBinary::kMul, t_at, table_row, x2, row, sin_at, table_row);
-    apart_cycles += vbin(VectorBinary::kSub, dst_at, row, dst_at, row, t_at, table_row);
-    apart_cycles += vbin(VectorBinary::kMul, y2, row, x2, row, cos_at, table_row);
-    apart_cycles += vbin(VectorBinary::kMul, t_at, table_row, src_at, row, sin_at, table_row);
-    apart_cycles += vbin(VectorBinary::kAdd, y2, row, y2, row, t_at, table_row);
+                  {dst_at, 0, src_at, 0, cos_at, 0, sin_at, 0, m, n, heads, row, row, table_row});
+    // Per row, over its heads (rows of n, the row's tables for each): y1 = x1 c; t = x2 s;
+    // y1 -= t; y2 = x2 c; t = x1 s; y2 += t.
+    uint64_t apart_cycles = 0;
+    for (uint32_t r = 0; r < m; ++r) {
+      const auto vbin = [&](VectorBinary op, uint64_t dst, uint64_t dst_row, uint64_t a,
+                            uint64_t a_row, uint64_t b, uint64_t b_row) {
+        apart_cycles +=
+            apart.run(isa::Opcode::kVbin, {static_cast<uint64_t>(op), dst, 0, a, 0, b, 0, 0, heads,
+                                           half, dst_row, a_row, b_row, 0});
+      };
+      const uint64_t x1 = src_at + r * row, x2 = x1 + half * vb, y1 = dst_at + r * row,
+                     y2 = y1 + half * vb, c = cos_at + r * table_row, sn = sin_at + r * table_row;
+      vbin(VectorBinary::kMul, y1, head, x1, head, c, 0);
+      vbin(VectorBinary::kMul, t_at, half * vb, x2, head, sn, 0);
+      vbin(VectorBinary::kSub, y1, head, y1, head, t_at, half * vb);
+      vbin(VectorBinary::kMul, y2, head, x2, head, c, 0);
+      vbin(VectorBinary::kMul, t_at, half * vb, x1, head, sn, 0);
+      vbin(VectorBinary::kAdd, y2, head, y2, head, t_at, half * vb);
+    }
     for (uint32_t r = 0; r < m; ++r) {
       INFO("row " << r);
       REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * row,
-                          apart.asram->data() + dst_at + r * row, n * vb) == 0);
+                          apart.asram->data() + dst_at + r * row, heads * head) == 0);
     }
     REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds);
     REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
