@@ -49,6 +49,21 @@ struct Machine {
   }
 };
 
+// The same m rows of `bytes` at `at` (`row` apart) in both machines' activation SRAMs, and the
+// same work counted.
+void require_same(const Machine& fused, const Machine& apart, uint64_t at, uint32_t m, uint64_t row,
+                  uint64_t bytes) {
+  for (uint32_t r = 0; r < m; ++r) {
+    INFO("row " << r);
+    REQUIRE(std::memcmp(fused.asram->data() + at + r * row, apart.asram->data() + at + r * row,
+                        bytes) == 0);
+  }
+  REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds);
+  REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
+  REQUIRE(fused.stats.vec_functions == apart.stats.vec_functions);
+  REQUIRE(fused.stats.saturations == apart.stats.saturations);
+}
+
 }  // namespace
 
 TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fewer beats",
@@ -121,15 +136,7 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
       apart_cycles +=
           apart.run(isa::Opcode::kVfn, {fn - 1, dst_at, 0, dst_at, 0, m, n, dst_row, dst_row});
     }
-    for (uint32_t r = 0; r < m; ++r) {
-      INFO("row " << r);
-      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * dst_row,
-                          apart.asram->data() + dst_at + r * dst_row, n * vb) == 0);
-    }
-    REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds);
-    REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
-    REQUIRE(fused.stats.vec_functions == apart.stats.vec_functions);
-    REQUIRE(fused.stats.saturations == apart.stats.saturations);
+    require_same(fused, apart, dst_at, m, dst_row, n * vb);
     REQUIRE(fused_cycles <= apart_cycles);
     faster += fused_cycles < apart_cycles;
   }
@@ -190,14 +197,7 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
       vbin(VectorBinary::kMul, t_at, half * vb, x1, head, sn, 0);
       vbin(VectorBinary::kAdd, y2, head, y2, head, t_at, half * vb);
     }
-    for (uint32_t r = 0; r < m; ++r) {
-      INFO("row " << r);
-      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * row,
-                          apart.asram->data() + dst_at + r * row, heads * head) == 0);
-    }
-    REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds);
-    REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
-    REQUIRE(fused.stats.saturations == apart.stats.saturations);
+    require_same(fused, apart, dst_at, m, row, heads * head);
     REQUIRE(fused_cycles < apart_cycles);
   }
 }

@@ -34,6 +34,19 @@ constexpr Kind kKinds[] = {{"bitlinear", "", "ternary_int8"},  {"bitlinear", "",
 constexpr const char* kDataflows[] = {"adder_tree", "weight_stationary", "output_stationary",
                                       "input_stationary"};
 
+// `kind`'s PEs on `dataflow` in an array of 8-20 rows and columns, a weight SRAM of 2-8 KiB and
+// activation and accumulator SRAMs of `lo`-`hi` KiB, drawn in that order.
+std::vector<std::string> random_array(test::Pick& pick, const Kind& kind, const char* dataflow,
+                                      uint32_t lo, uint32_t hi) {
+  return {std::string("hw.mac_array.pe=") + kind.pe,
+          "hw.mac_array.rows=" + std::to_string(pick(2, 5) * 4),
+          "hw.mac_array.cols=" + std::to_string(pick(2, 5) * 4),
+          std::string("hw.mac_array.dataflow=") + dataflow,
+          "hw.weight_sram.capacity_kib=" + std::to_string(pick(2, 8)),
+          "hw.act_sram.capacity_kib=" + std::to_string(pick(lo, hi)),
+          "hw.acc_sram.capacity_kib=" + std::to_string(pick(lo, hi))};
+}
+
 // norm -> a (k -> n, with a bias) -> b (n -> k): two linear layers in `order`.
 Json two_linear(const Kind& kind, uint32_t tokens, uint32_t k, uint32_t n, const std::string& order,
                 uint64_t seed) {
@@ -105,14 +118,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
     const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
     const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
     const uint32_t tokens = pick(1, 40), k = pick(4, 150), n = pick(4, 150);
-    const std::vector<std::string> sets = {
-        std::string("hw.mac_array.pe=") + kind.pe,
-        "hw.mac_array.rows=" + std::to_string(pick(2, 5) * 4),
-        "hw.mac_array.cols=" + std::to_string(pick(2, 5) * 4),
-        std::string("hw.mac_array.dataflow=") + dataflow,
-        "hw.weight_sram.capacity_kib=" + std::to_string(pick(2, 8)),
-        "hw.act_sram.capacity_kib=" + std::to_string(pick(2, 8)),
-        "hw.acc_sram.capacity_kib=" + std::to_string(pick(2, 8))};
+    const std::vector<std::string> sets = random_array(pick, kind, dataflow, 2, 8);
     const uint64_t seed = pick(1, 1000);
     INFO("trial " << trial << ": " << kind.type << " " << kind.pe << " " << dataflow << " "
                   << tokens << " x " << k << " -> " << n << ", seed " << seed << ", "
@@ -226,14 +232,8 @@ TEST_CASE("a fused element-wise layer gives the same bits as its own pass, with 
     const uint32_t tokens = pick(1, 24), h = pick(4, 90), f = pick(4, 120);
     const bool swap = pick(0, 1) == 1;
     const std::string format = stored[pick(0, std::size(stored) - 1)];
-    std::vector<std::string> sets = {
-        std::string("hw.mac_array.pe=") + kind.pe,
-        "hw.mac_array.rows=" + std::to_string(pick(2, 5) * 4),
-        "hw.mac_array.cols=" + std::to_string(pick(2, 5) * 4),
-        std::string("hw.mac_array.dataflow=") + kDataflows[pick(0, std::size(kDataflows) - 1)],
-        "hw.weight_sram.capacity_kib=" + std::to_string(pick(2, 8)),
-        "hw.act_sram.capacity_kib=" + std::to_string(pick(4, 16)),
-        "hw.acc_sram.capacity_kib=" + std::to_string(pick(4, 16))};
+    const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
+    std::vector<std::string> sets = random_array(pick, kind, dataflow, 4, 16);
     if (!format.empty()) sets.push_back("hw.dram.activation_format=" + format);
     const Json w = fusable_block(kind, tokens, h, f, functions[pick(0, 3)], swap, pick(1, 999));
     const Json epilogue = {{"epilogue", pick(0, 1) ? "overlapped" : "inline"}};
