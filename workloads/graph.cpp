@@ -716,9 +716,9 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
       };
       break;
     case LayerKind::kRope:
-      // Each head of each row is a row of head_dim elements (the tile is packed), so one vrope
-      // of m x heads rows does them all: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin over the
-      // halves x1, x2 of every head.
+      // The tile is packed (rows of heads x head_dim), so one vrope over its m rows does every
+      // head: y1 = x1 cos - x2 sin, y2 = x2 cos + x1 sin over its halves x1, x2, by the row's
+      // angles.
       tile.load = [&](unsigned set, uint32_t m) {
         load_rows(kRegX, set, s.xv, m);
         const uint64_t table_bytes = m * table_row;
