@@ -163,7 +163,7 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
       std::normal_distribution<double> x(0.0, 3.0);
       std::uniform_real_distribution<double> angle(-3.2, 3.2);
       for (uint32_t r = 0; r < m; ++r) {
-        for (uint64_t i = 0; i < heads * n; ++i) {
+        for (uint64_t i = 0; i < uint64_t{heads} * n; ++i) {
           const uint32_t v = vm.from_double(x(values));
           std::memcpy(mc->asram->data() + src_at + r * row + i * vb, &v, vb);
         }
