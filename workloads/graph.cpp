@@ -964,7 +964,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         lay.sram = SramPlan{};
         if (l.mapping.order == LoopOrder::kAuto) rows_outer_error = std::current_exception();
       }
-    } else {
+    } else if (fused_host[li] < 0) {  // a fused layer has no buffers of its own
       lay.sram = fit_sram(l, li, rows, vb, g);
     }
     if (is_linear(l)) {
@@ -1018,9 +1018,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                           : FusedOp::kBinary;
       }
       lay.mapping = map_linear(shape, mc, l.mapping);
-      if (fusable >= 0 && lay.mapping.order == LoopOrder::kWeightsOuter) {
+      if (fusable >= 0 && lay.mapping.candidates > 0 &&
+          lay.mapping.order == LoopOrder::kWeightsOuter) {
         fused_host[static_cast<size_t>(fusable)] = static_cast<int32_t>(li);
         fused_layer[li] = fusable;
+      } else if (fusable >= 0) {
+        // No weights_outer mapping with the fused layer's buffers and work: the layer as it
+        // would be mapped alone (a fused add's second chunk buffer may not fit a small SRAM).
+        shape.fused = FusedOp::kNone;
+        lay.mapping = map_linear(shape, mc, l.mapping);
       }
       if (lay.mapping.candidates == 0) {
         if (rows_outer_error && !l.mapping.forces_tiles()) std::rethrow_exception(rows_outer_error);

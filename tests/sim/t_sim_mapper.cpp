@@ -284,6 +284,35 @@ TEST_CASE("a fused element-wise layer gives the same bits as its own pass, with 
   REQUIRE(rounded >= 15);
 }
 
+TEST_CASE("a fused layer needs no buffers of its own", "[sim]") {
+  // a x b element by element, both fp16 weights_outer: in a 1 KiB activation SRAM the mul's own
+  // pass (a row of each input and of its output) does not fit; fused into b's epilogue, it
+  // needs none, and the block runs, equal to its exact model.
+  const Json w = {{"name", "tight"},
+                  {"tokens", 24},
+                  {"layers",
+                   {{{"type", "linear"},
+                     {"name", "a"},
+                     {"format", "fp16"},
+                     {"in_features", 64},
+                     {"out_features", 96},
+                     {"loop_order", "weights_outer"}},
+                    {{"type", "linear"},
+                     {"name", "b"},
+                     {"format", "fp16"},
+                     {"in_features", 64},
+                     {"out_features", 96},
+                     {"inputs", {"input"}},
+                     {"loop_order", "weights_outer"}},
+                    {{"type", "mul"}, {"name", "m"}, {"inputs", {"a", "b"}}}}}};
+  const std::vector<std::string> sets = {"hw.mac_array.pe=fp16", "hw.act_sram.capacity_kib=1"};
+  const Json r = sim::run_isolated(test::make_config(w, sets));
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["layers"][1]["mapping"]["fused"] == "m");
+  REQUIRE_THROWS_WITH(run_mapped(w, sets, {{"m", {{"fuse", "no"}}}}, true),
+                      Catch::Contains("/act_sram/capacity_kib") && Catch::Contains("layer 2 (m)"));
+}
+
 TEST_CASE("fuse: yes where fusion is not legal names the layer and its field", "[sim]") {
   Json w = fusable_block(kKinds[0], 4, 32, 48, "silu", false, 1);
   w["layers"][1]["loop_order"] = "rows_outer";  // gate: no weights_outer epilogue for act
