@@ -25,6 +25,8 @@ namespace nmp::hw {
 enum class ElemType : uint8_t { kInt8, kInt32, kVec, kAct, kAcc, kStored };
 enum class VectorBinary : uint8_t { kAdd, kSub, kMul, kMax, kMin };
 enum class VectorReduce : uint8_t { kMax, kSum, kSumSquares, kAbsMax, kMean };
+// What vbin's `round` operand (isa.hpp) stores, by its value: vec, then stored or act.
+inline constexpr ElemType kVbinRounding[] = {ElemType::kVec, ElemType::kStored, ElemType::kAct};
 
 // m rows at base + row * stride.
 struct Rows {

@@ -62,8 +62,10 @@ VectorCommands::VectorCommands(const VectorUnitParams& params, std::array<Sram*,
     : params_(params),
       srams_(srams),
       math_(params.math),
-      stored_format_(params.stored_format.empty() ? nullptr
-                                                  : arith::make_format(params.stored_format)),
+      // None where tensors in DRAM are in the vector format: rounding through it changes nothing.
+      stored_format_(params.stored_format.empty() || params.stored_format == params.math.format
+                         ? nullptr
+                         : arith::make_format(params.stored_format)),
       ops_(math_, params.pe, params.accumulation, params.lanes, stored_format_.get()) {}
 
 VectorUnit::VectorUnit(sc_core::sc_module_name name, const VectorUnitParams& params,
@@ -335,9 +337,6 @@ MemSpace space_of(const Command& cmd, const VecOperand& op) {
   return cmd.args[op.mem] == 1 ? MemSpace::kAccSram : MemSpace::kActSram;
 }
 
-// What vbin's `round` operand stores: vec, then stored or act.
-constexpr ElemType kVbinResults[] = {ElemType::kVec, ElemType::kStored, ElemType::kAct};
-
 // A function's evaluations over `count` elements (squared_relu is a multiplication; exp also
 // multiplies by log2(e)).
 void count_function(arith::VectorFunction f, uint64_t count, VectorUnitStats& st) {
@@ -485,8 +484,13 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
   std::vector<BeatGroup> groups;
   const auto m = static_cast<uint32_t>(ops[1].rows);
   // Element-wise commands: one pass reading the inputs and writing the output.
-  auto elementwise = [&](const std::vector<Piece>& pieces, uint64_t n) {
-    for (uint32_t r = 0; r < m; ++r) append_row_pass(groups, pieces, r, n, lanes, 1);
+  // With a per-row scalar operand, each row's pass follows a beat reading its element.
+  auto elementwise = [&](const std::vector<Piece>& pieces, uint64_t n,
+                         const VecOperand* row_scalar = nullptr) {
+    for (uint32_t r = 0; r < m; ++r) {
+      if (row_scalar) append_row_pass(groups, {piece(*row_scalar, Access::kRead)}, r, 1, lanes, 1);
+      append_row_pass(groups, pieces, r, n, lanes, 1);
+    }
     append_idle(groups, depth);
   };
   switch (cmd.opcode) {
@@ -506,7 +510,7 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       const auto n = static_cast<uint32_t>(a[o::kN]);
       const auto op = static_cast<VectorBinary>(a[o::kOp]);
       const bool scalar = a[o::kBMode] == 1;
-      const ElemType result = kVbinResults[a[o::kRound]];
+      const ElemType result = kVbinRounding[a[o::kRound]];
       if (values) {
         ops_.binary(op, rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]), scalar, m, n, result);
       }
@@ -514,11 +518,7 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       if (result != ElemType::kVec) st.vec_adds += uint64_t{m} * n;  // the further rounding
       std::vector<Piece> pieces = {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)};
       if (!scalar) pieces.push_back(piece(ops[2], Access::kRead));
-      for (uint32_t r = 0; r < m; ++r) {
-        if (scalar) append_row_pass(groups, {piece(ops[2], Access::kRead)}, r, 1, lanes, 1);
-        append_row_pass(groups, pieces, r, n, lanes, 1);
-      }
-      append_idle(groups, depth);
+      elementwise(pieces, n, scalar ? &ops[2] : nullptr);
       break;
     }
     case Opcode::kVfn: {
@@ -585,11 +585,7 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
         count_function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), count, st);
       std::vector<Piece> pieces = {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)};
       if (bias) pieces.push_back(piece(*bias_op, Access::kRead));
-      for (uint32_t r = 0; r < m; ++r) {
-        if (scale) append_row_pass(groups, {piece(*scale_op, Access::kRead)}, r, 1, lanes, 1);
-        append_row_pass(groups, pieces, r, n, lanes, 1);
-      }
-      append_idle(groups, depth);
+      elementwise(pieces, n, scale_op);
       break;
     }
     case Opcode::kVred: {

@@ -1,5 +1,7 @@
 #include "workloads/program_builder.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 namespace nmp::workloads {
@@ -108,9 +110,10 @@ void ProgramBuilder::vcvt(VecRef dst, hw::ElemType dst_type, VecRef src, hw::Ele
 void ProgramBuilder::vbin(hw::VectorBinary op, VecRef dst, VecRef a, VecRef b, bool b_scalar,
                           uint64_t m, uint64_t n, hw::ElemType result) {
   const auto r = load({dst, a, b});
-  const int64_t round = result == hw::ElemType::kStored ? 1 : result == hw::ElemType::kAct ? 2 : 0;
-  if (round == 0 && result != hw::ElemType::kVec)
+  const auto* at = std::find(std::begin(hw::kVbinRounding), std::end(hw::kVbinRounding), result);
+  if (at == std::end(hw::kVbinRounding))
     throw std::logic_error("vbin rounds to vec, stored or act");
+  const int64_t round = at - std::begin(hw::kVbinRounding);
   emit(Opcode::kVbin,
        {static_cast<int64_t>(op), r[0], mem(dst), r[1], mem(a), r[2], mem(b), b_scalar ? 1 : 0,
         i64(m), i64(n), i64(dst.stride), i64(a.stride), i64(b.stride), round});

@@ -1,6 +1,7 @@
 #include "workloads/streamed_gemm.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "hw_models/weight_layout.hpp"
 
@@ -104,24 +105,21 @@ void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const Stre
     return;
   }
   // Each block loads the next one's first tile before its end_block: the first block and the
-  // last full one are apart from the loop between them.
+  // last full one are apart from the loop between them. (Streamed activations: every block
+  // accumulates from acc.)
+  if (!s.stream_acts) throw std::logic_error("prefetch_next_block streams the activations");
   if (full == 0) {
     output_block(b, r, s, g, edge, false, 0);
     return;
   }
   output_block(b, r, s, g, t.n_tile, false, full > 1 ? t.n_tile : edge);
-  next_acc();
   if (full > 2) {
     b.li(r.n_left, full - 2);
     const uint64_t loop = b.here();
     output_block(b, r, s, g, t.n_tile, true, t.n_tile);
-    next_acc();
     b.dbnz(r.n_left, loop);
   }
-  if (full > 1) {
-    output_block(b, r, s, g, t.n_tile, true, edge);
-    next_acc();
-  }
+  if (full > 1) output_block(b, r, s, g, t.n_tile, true, edge);
   if (edge != 0) output_block(b, r, s, g, edge, true, 0);
 }
 

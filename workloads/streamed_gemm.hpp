@@ -44,7 +44,7 @@ struct StreamedGemm {
   std::function<void()> after_first_tile;  // emitted between a block's first and second tiles
   // emit_streamed_gemm: each block loads the next block's first tile after its last gemm,
   // before its end_block, so the DMA streams it under the end_block's work (a block's stores
-  // would otherwise queue before it).
+  // would otherwise queue before it). Streamed activations only.
   bool prefetch_next_block = false;
 };
 
