@@ -1,6 +1,7 @@
 #include "hw_models/vector_unit.hpp"
 
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "hw_models/kernels.hpp"
@@ -406,6 +407,35 @@ void append_idle(std::vector<BeatGroup>& groups, uint64_t cycles) {
   groups.push_back(g);
 }
 
+// m rows through passes (`stages`, each appending row r's beats), a row's pass starting only
+// `wait` cycles after its previous pass ended (a reduction's tree and pipeline: the row's max or
+// sum is needed). The rows are software pipelined: step t runs pass j of row t - j for every j,
+// so a row's consecutive passes are one step's work apart, and an idle group fills only what
+// that work leaves of the wait (counted uncontended: contention only lengthens the gap).
+void append_pipelined_rows(
+    std::vector<BeatGroup>& groups, uint32_t m, uint64_t wait,
+    const std::vector<std::function<void(std::vector<BeatGroup>&, uint32_t)>>& stages) {
+  const uint64_t k = stages.size();
+  std::vector<Cycles> ended(m);
+  std::vector<BeatGroup> pass;
+  Cycles now = 0;
+  for (uint64_t t = 0; t + 1 < m + k; ++t) {
+    for (uint64_t j = 0; j < k; ++j) {
+      if (t < j || t - j >= m) continue;
+      const auto r = static_cast<uint32_t>(t - j);
+      if (j > 0 && now < ended[r] + wait) {
+        append_idle(groups, ended[r] + wait - now);
+        now = ended[r] + wait;
+      }
+      pass.clear();
+      stages[j](pass, r);
+      now += BeatCursor::uncontended_cycles(pass);
+      groups.insert(groups.end(), pass.begin(), pass.end());
+      ended[r] = now;
+    }
+  }
+}
+
 uint32_t ceil_log2(uint32_t x) {
   uint32_t l = 0;
   while ((1ull << l) < x) ++l;
@@ -618,13 +648,21 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
         st.vec_acc_adds += v - 1;    // the sum
         st.vec_muls += v + v;        // x log2(e) in exp, and the final scaling
         st.vec_functions += v + 1;   // exp per element, one reciprocal
-        append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
-        append_row_pass(groups, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
-                        lanes, 1);
-        append_idle(groups, ceil_log2(lanes) + depth);
-        append_row_pass(groups, {piece(ops[0], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
-                        lanes, 1);
       }
+      // max; exp and sum (after the max's tree); scale (after the sum's tree and reciprocal).
+      append_pipelined_rows(
+          groups, m, ceil_log2(lanes) + depth,
+          {[&](std::vector<BeatGroup>& g, uint32_t r) {
+             append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+           },
+           [&](std::vector<BeatGroup>& g, uint32_t r) {
+             append_row_pass(g, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r,
+                             n, lanes, 1);
+           },
+           [&](std::vector<BeatGroup>& g, uint32_t r) {
+             append_row_pass(g, {piece(ops[0], Access::kRead), piece(ops[0], Access::kWrite)}, r,
+                             n, lanes, 1);
+           }});
       append_idle(groups, depth);
       break;
     }
@@ -638,14 +676,18 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       st.vec_muls += uint64_t{m} * (n + 1 + 2 * n);  // squares, x (1/n), x scale, x gain
       st.vec_acc_adds += uint64_t{m} * n;            // n - 1 sum adds, + eps
       st.vec_functions += m;                         // rsqrt
-      for (uint32_t r = 0; r < m; ++r) {
-        append_row_pass(groups, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
-        append_idle(groups, ceil_log2(lanes) + depth);
-        append_row_pass(groups,
-                        {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
-                         piece(ops[0], Access::kWrite)},
-                        r, n, lanes, 1);
-      }
+      // sum of squares; scale (after the sum's tree and rsqrt).
+      append_pipelined_rows(groups, m, ceil_log2(lanes) + depth,
+                            {[&](std::vector<BeatGroup>& g, uint32_t r) {
+                               append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+                             },
+                             [&](std::vector<BeatGroup>& g, uint32_t r) {
+                               append_row_pass(g,
+                                               {piece(ops[1], Access::kRead),
+                                                piece(ops[2], Access::kRead),
+                                                piece(ops[0], Access::kWrite)},
+                                               r, n, lanes, 1);
+                             }});
       append_idle(groups, depth);
       break;
     }

@@ -276,9 +276,10 @@ std::vector<InstrSpec> build_table() {
         uimm("offset", 16, "causal: row i sees columns < offset + i + 1")},
        "per row i over its v_i = min(valid, offset + i + 1 if causal) first columns: "
        "y = exp(x - max) * reciprocal(sum exp(x - max)); masked columns are 0",
-       "per row: 3 passes of ceil(n / lanes) beats (max; exp and sum; scale) with "
-       "ceil(log2 lanes) + vector_unit.pipeline_depth_cycles between the 2nd and 3rd; then "
-       "vector_unit.pipeline_depth_cycles",
+       "per row: 3 passes of ceil(n / lanes) beats (max; exp and sum; scale), each after the "
+       "row's previous pass by at least ceil(log2 lanes) + vector_unit.pipeline_depth_cycles "
+       "(the max's and the sum's tree); rows software pipelined (pass j of row t - j in step t), "
+       "so other rows' passes fill that wait; then vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kRmsnorm,
        "rmsnorm",
@@ -288,8 +289,9 @@ std::vector<InstrSpec> build_table() {
         reg("gain", "register: address of the n gains"), vmem("gain_mem"), rows(), cols(),
         stride("dst_stride"), stride("src_stride"), uimm("eps_log2", 6, "epsilon = 2^-eps_log2")},
        "y = x * rsqrt(sum(x^2) * (1/n) + 2^-eps_log2) * gain, each operation rounded",
-       "per row: ceil(n / lanes) beats, ceil(log2 lanes) + vector_unit.pipeline_depth_cycles, "
-       "ceil(n / lanes) beats; then vector_unit.pipeline_depth_cycles",
+       "per row: ceil(n / lanes) beats, then ceil(n / lanes) beats at least ceil(log2 lanes) + "
+       "vector_unit.pipeline_depth_cycles later (the sum's tree); rows software pipelined as "
+       "softmax's; then vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kLstmCell,
        "lstm.cell",

@@ -211,11 +211,15 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegV, 1, x.v_bytes, x.v_bytes,
           x.v_bytes);
   };
-  auto kv_loop = [&](const std::function<void()>& body, uint64_t base_step) {
-    b.li(kRegKv, l.kv_heads);
+  auto kv_init = [&]() {
     b.li(kRegK, k_dram.front());
     b.li(kRegV, v_dram.front());
     b.li(kRegBase, 0);
+  };
+  // `count` key/value heads (from the registers' current head), each `body`.
+  auto kv_loop = [&](const std::function<void()>& body, uint64_t base_step, uint32_t count) {
+    if (count == 0) return;
+    b.li(kRegKv, count);
     const uint64_t loop = b.here();
     body();
     b.addi(kRegK, kRegK, static_cast<int64_t>(cache_stride));
@@ -223,23 +227,38 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     if (base_step) b.addi(kRegBase, kRegBase, static_cast<int64_t>(base_step));
     b.dbnz(kRegKv, loop);
   };
-  if (l.kv_in_sram) kv_loop(load_kv, x.group_bytes);
+  if (l.kv_in_sram) {
+    kv_init();
+    kv_loop(load_kv, x.group_bytes, l.kv_heads);
+  }
   b.li(kRegQDram, q_dram);
   b.li(kRegODram, o_dram);
+  // Q's tiles load one ahead: a tile's successor (the head's next tile, or the next head's
+  // first) loads into the Q buffer once this tile's scores gemm has taken its quantized rows, so
+  // the DMA moves it, and this tile's output, under the vector unit's work instead of between
+  // the heads. `head_offset`: the next head's (d elements on in each row).
+  const auto load_q = [&](uint32_t q0, uint64_t head_offset) {
+    b.li(kRegSram, x.qv);
+    b.addi(kRegDram, kRegQDram, static_cast<int64_t>(head_offset + uint64_t{q0} * row));
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, std::min(x.mt, T - q0), d * eb,
+          x.q_row, row, storage.convert);
+  };
+  load_q(0, 0);
   // One query head over the key/value head whose caches sit at kRegBase in the weight SRAM;
-  // `after_scores` follows its first tile of rows' first gemm.
-  const auto head = [&](const std::function<void()>& after_scores) {
+  // `after_scores` follows its first tile of rows' first gemm; the last head loads no next Q.
+  const auto head = [&](const std::function<void()>& after_scores, bool last) {
     for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
       const uint32_t m = std::min(x.mt, T - q0);
-      b.li(kRegSram, x.qv);
-      b.addi(kRegDram, kRegQDram, static_cast<int64_t>(uint64_t{q0} * row));
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.q_row, row,
-            storage.convert);
       quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
       b.li(kRegAct, x.qq);
       b.addi(kRegWgt, kRegBase, 0);
       b.li(kRegAcc, x.acc_s);
       b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);
+      if (q0 + x.mt < T) {
+        load_q(q0 + x.mt, 0);
+      } else if (!last) {
+        load_q(0, d * db);
+      }
       if (q0 == 0 && after_scores) after_scores();
       dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
       b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, l.causal(),
@@ -258,26 +277,36 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * db));
     b.addi(kRegODram, kRegODram, static_cast<int64_t>(d * db));
   };
-  // The query heads of a key/value head: the first (with `after_scores`), then a loop.
-  const auto heads = [&](const std::function<void()>& after_scores) {
-    head(after_scores);
+  // The query heads of a key/value head: the first (with `after_scores`), then a loop; in the
+  // last group, its last head apart (it loads no next Q).
+  const auto heads = [&](const std::function<void()>& after_scores, bool last_group) {
+    head(after_scores, last_group && group == 1);
     if (group < 2) return;
-    b.li(kRegHeads, group - 1);
-    const uint64_t loop = b.here();
-    head(nullptr);
-    b.dbnz(kRegHeads, loop);
+    const uint32_t looped = last_group ? group - 2 : group - 1;
+    if (looped > 0) {
+      b.li(kRegHeads, looped);
+      const uint64_t loop = b.here();
+      head(nullptr, false);
+      b.dbnz(kRegHeads, loop);
+    }
+    if (last_group) head(nullptr, true);
   };
   if (l.kv_in_sram) {
-    kv_loop([&] { heads(nullptr); }, x.group_bytes);
+    kv_init();
+    kv_loop([&] { heads(nullptr, false); }, x.group_bytes, l.kv_heads - 1);
+    heads(nullptr, true);
     return;
   }
   if (!x.kv_double_buffered) {
+    kv_init();
     kv_loop(
         [&] {
           load_kv();
-          heads(nullptr);
+          heads(nullptr, false);
         },
-        0);
+        0, l.kv_heads - 1);
+    load_kv();
+    heads(nullptr, true);
     return;
   }
   // Two buffers of one head's caches: the next key/value head's caches load into the other
@@ -293,18 +322,16 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     load_kv();
     other_buffer();
   };
-  b.li(kRegK, k_dram.front());
-  b.li(kRegV, v_dram.front());
-  b.li(kRegBase, 0);
+  kv_init();
   load_kv();
   if (l.kv_heads > 1) {
     b.li(kRegKv, l.kv_heads - 1);
     const uint64_t loop = b.here();
-    heads(prefetch);
+    heads(prefetch, false);
     other_buffer();
     b.dbnz(kRegKv, loop);
   }
-  heads(nullptr);
+  heads(nullptr, true);
 }
 
 // The caches' first `filled` positions (of L) from the layer's data, in the array's layout, and
@@ -441,7 +468,9 @@ struct AppendPlan {
   bool columns = false;                             // a position is a column of some cache's blocks
   uint64_t v_row = 0, q_row = 0;          // activation SRAM: a token's row in vec and quantized
   uint64_t chunk = 0;                     // tokens per chunk
-  uint64_t kv_q = 0, inverse_scales = 0;  // activation SRAM: the quantized rows, 1/s_K and 1/s_V
+  // Activation SRAM: two sets (keys', values') of a chunk's rows in vec at 0 and quantized at
+  // kv_q, the second set_bytes on; then 1/s_K and 1/s_V.
+  uint64_t kv_q = 0, set_bytes = 0, inverse_scales = 0;
   uint64_t t_row = 0;                     // accumulator SRAM: a dimension's positions (transposed)
   bool transpose = false, by_gemm = false;
   uint64_t identity = 0;               // activation SRAM: d rows of the identity (by_gemm)
@@ -469,11 +498,12 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
   p.v_row = round_up(d * eb, g.act_word);
   p.q_row = round_up(d * ab, g.act_word);
   const auto layout = [&](uint64_t identity_bytes) {
-    const uint64_t room = g.act_cap - std::min(g.act_cap, 2 * g.act_word + identity_bytes);
+    const uint64_t room = g.act_cap - std::min(g.act_cap, 4 * g.act_word + identity_bytes);
     p.chunk = std::max<uint64_t>(
-        1, std::min<uint64_t>(l.appended_positions(tokens), room / (p.v_row + p.q_row)));
+        1, std::min<uint64_t>(l.appended_positions(tokens), room / (2 * (p.v_row + p.q_row))));
     p.kv_q = round_up(p.chunk * p.v_row, g.act_word);
-    p.inverse_scales = round_up(p.kv_q + p.chunk * p.q_row, g.act_word);
+    p.set_bytes = round_up(p.kv_q + p.chunk * p.q_row, g.act_word);
+    p.inverse_scales = 2 * p.set_bytes;
     p.identity = round_up(p.inverse_scales + 2 * eb, g.act_word);
     p.t_row = round_up(p.chunk * ab, g.acc_word);
     p.transpose =
@@ -588,9 +618,9 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, d, d * ab, q_row, d * ab);
   }
   // Positions [p0, p1) of a cache (or of the transposing gemm's weights) whose DRAM address is
-  // in `cache_reg`.
+  // in `cache_reg`, from the quantized rows of the set at `set`.
   auto append = [&](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, unsigned cache_reg,
-                    uint32_t p0, uint32_t p1) {
+                    uint32_t p0, uint32_t p1, uint64_t set) {
     for (const hw::WeightBlock& blk : blocks) {
       const uint32_t base = new_is_n ? blk.n0 : blk.k0;
       const uint32_t count = new_is_n ? blk.n_count : blk.k_count;
@@ -600,9 +630,10 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       if (lo >= hi) continue;
       const bool new_is_row = new_is_n == blk.n_major;  // a position is a row of the block
       const uint64_t stride_new = new_is_row ? blk.row_bytes : ab;
+      const uint64_t quantized = set + kv_q + uint64_t{lo - p0} * q_row + other0 * ab;
       b.addi(kRegDram, cache_reg, static_cast<int64_t>(blk.offset + (lo - base) * stride_new));
       if (new_is_row) {  // each position's entries are contiguous in the block
-        b.li(kRegSram, kv_q + uint64_t{lo - p0} * q_row + other0 * ab);
+        b.li(kRegSram, quantized);
         b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, hi - lo, others * ab, q_row,
               blk.row_bytes);
         continue;
@@ -613,7 +644,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
               blk.row_bytes);
         continue;
       }
-      b.li(kRegSram, kv_q + uint64_t{lo - p0} * q_row + other0 * ab);
+      b.li(kRegSram, quantized);
       b.li(kRegHeads, hi - lo);  // a column per position: one strided store each
       const uint64_t loop = b.here();
       b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, others, ab, ab, blk.row_bytes);
@@ -622,14 +653,14 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       b.dbnz(kRegHeads, loop);
     }
   };
-  // A chunk's m quantized rows (at kv_q) transposed into rows of positions (t_row apart from
-  // accumulator address 0).
-  auto transpose = [&](uint32_t m) {
+  // A chunk's m quantized rows (the set's at `set`) transposed into rows of positions (t_row
+  // apart from accumulator address 0).
+  auto transpose = [&](uint32_t m, uint64_t set) {
     if (p.by_gemm) {
       const std::vector<hw::WeightBlock> rows =
           hw::weight_blocks(m, l.head_dim, g.layout);  // positions are their rows
       b.li(kRegBase, a.transpose_dram);
-      append(rows, true, kRegBase, 0, m);
+      append(rows, true, kRegBase, 0, m, set);
       const uint64_t bytes = hw::weight_operand_bytes(m, l.head_dim, g.layout);
       b.li(kRegSram, 0);
       b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegBase, 1, bytes, bytes, bytes);
@@ -643,7 +674,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     }
     b.li(kRegHeads, d);  // a loop over the dimensions, its code size fixed
     b.li(kRegAct, 0);    // the dimension's row of positions
-    b.li(kRegWgt, 0);    // its column of the chunk
+    b.li(kRegWgt, set);  // its column of the chunk
     const uint64_t loop = b.here();
     b.vcvt(VecRef{0, true, ab, kRegAct}, ElemType::kAct, VecRef{0, false, v_row, kRegWgt},
            ElemType::kVec, m, 1);
@@ -651,40 +682,78 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     b.addi(kRegWgt, kRegWgt, static_cast<int64_t>(eb));
     b.dbnz(kRegHeads, loop);
   };
-  // Per key/value head (a loop: the caches sit at one stride, the sources d elements apart).
+  // A key/value head's work is its chunks' keys and values in turn, the keys in the first set
+  // of buffers and the values in the second, software pipelined: each item's successor (the
+  // next item, or the next key/value head's first) loads into the other set before the item's
+  // vector work, so the DMA loads one while the vector unit and the array quantize, transpose
+  // and store the other. The last head's last item loads none (that head is emitted apart).
+  struct Item {
+    uint32_t t0, m;
+    bool keys;
+  };
+  std::vector<Item> items;
+  const uint32_t count = l.appended_positions(tokens), first = l.first_appended();
+  for (uint32_t t0 = 0; t0 < count; t0 += static_cast<uint32_t>(p.chunk)) {
+    const auto m = static_cast<uint32_t>(std::min<uint64_t>(p.chunk, count - t0));
+    items.push_back({t0, m, true});
+    items.push_back({t0, m, false});
+  }
+  const auto set_of = [&](const Item& it) { return it.keys ? 0 : p.set_bytes; };
+  // kRegQDram and kRegODram: this key/value head's keys and values (`head_offset` on: the
+  // next head's).
+  const auto load = [&](const Item& it, uint64_t head_offset) {
+    b.li(kRegSram, set_of(it));
+    b.addi(kRegDram, it.keys ? kRegQDram : kRegODram,
+           static_cast<int64_t>(head_offset + it.t0 * src_row));
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, it.m, d * eb, v_row, src_row,
+          storage.convert);
+  };
+  const auto process = [&](const Item& it) {
+    const uint64_t set = set_of(it);
+    const std::vector<hw::WeightBlock>& blocks = it.keys ? p.k_blocks : p.v_blocks;
+    const bool transposed = any_block(blocks, it.keys, false) && p.transpose;
+    // The quantized rows, unless the vector unit transposes the rows in vec instead.
+    const bool quantized = any_block(blocks, it.keys, true) || !transposed || p.by_gemm;
+    const VecRef rows{set, false, v_row}, q{set + kv_q, false, q_row};
+    if (g.int_kind) {  // to the cache's int8 steps (and rounded to int8 in the same pass)
+      const VecRef inverse_scale{p.inverse_scales + (it.keys ? 0 : eb), false, 0};
+      if (quantized && !(transposed && !p.by_gemm)) {
+        b.vbin(VectorBinary::kMul, q, rows, inverse_scale, true, it.m, d, ElemType::kAct);
+      } else {
+        b.vbin(VectorBinary::kMul, rows, rows, inverse_scale, true, it.m, d);
+        if (quantized) b.vcvt(q, ElemType::kAct, rows, ElemType::kVec, it.m, d);
+      }
+    } else if (quantized) {
+      b.vcvt(q, ElemType::kAct, rows, ElemType::kVec, it.m, d);
+    }
+    if (transposed) transpose(it.m, set);
+    append(blocks, it.keys, it.keys ? kRegK : kRegV, first + it.t0, first + it.t0 + it.m, set);
+  };
+  const auto kv_head = [&](bool last) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i + 1 < items.size()) {
+        load(items[i + 1], 0);
+      } else if (!last) {
+        load(items.front(), d * db);
+      }
+      process(items[i]);
+    }
+  };
   const uint64_t cache_stride = l.kv_heads > 1 ? a.k_dram[1] - a.k_dram[0] : 0;
-  b.li(kRegKv, l.kv_heads);
   b.li(kRegK, a.k_dram.front());
   b.li(kRegV, a.v_dram.front());
   b.li(kRegQDram, k);  // the tokens' keys of this head
   b.li(kRegODram, v);  // ... and values
-  const uint64_t head_loop = b.here();
-  const uint32_t count = l.appended_positions(tokens), first = l.first_appended();
-  for (uint32_t t0 = 0; t0 < count; t0 += static_cast<uint32_t>(p.chunk)) {
-    const auto m = static_cast<uint32_t>(std::min<uint64_t>(p.chunk, count - t0));
-    for (const bool keys : {true, false}) {
-      b.li(kRegSram, 0);
-      b.addi(kRegDram, keys ? kRegQDram : kRegODram, static_cast<int64_t>(t0 * src_row));
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * eb, v_row, src_row,
-            storage.convert);
-      if (g.int_kind) {  // to the cache's int8 steps
-        b.vbin(VectorBinary::kMul, VecRef{0, false, v_row}, VecRef{0, false, v_row},
-               VecRef{p.inverse_scales + (keys ? 0 : eb), false, 0}, true, m, d);
-      }
-      const std::vector<hw::WeightBlock>& blocks = keys ? p.k_blocks : p.v_blocks;
-      const bool as_columns = any_block(blocks, keys, false);
-      const bool transposed = as_columns && p.transpose;
-      if (any_block(blocks, keys, true) || !transposed || p.by_gemm) {
-        b.vcvt(VecRef{kv_q, false, q_row}, ElemType::kAct, VecRef{0, false, v_row}, ElemType::kVec,
-               m, d);
-      }
-      if (transposed) transpose(m);
-      append(blocks, keys, keys ? kRegK : kRegV, first + t0, first + t0 + m);
-    }
+  load(items.front(), 0);
+  if (l.kv_heads > 1) {
+    b.li(kRegKv, l.kv_heads - 1);
+    const uint64_t head_loop = b.here();
+    kv_head(false);
+    for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
+    for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * db));
+    b.dbnz(kRegKv, head_loop);
   }
-  for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
-  for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * db));
-  b.dbnz(kRegKv, head_loop);
+  kv_head(true);
 }
 
 }  // namespace
