@@ -36,6 +36,7 @@ class PositAdapter : public NumberFormat {
   int bits() const override { return p_.n; }
   Unpacked decode(uint32_t p) const override { return p_.decode(p); }
   uint32_t encode(const Unpacked& v) const override { return p_.encode(v); }
+  uint32_t encode_float(float f) const override { return p_.encode_float(f); }
   int lsb_scale() const override { return -p_.max_scale(); }
   int max_scale() const override { return p_.max_scale(); }
   uint32_t max_finite_pattern() const override { return p_.maxpos(); }

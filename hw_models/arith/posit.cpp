@@ -1,6 +1,7 @@
 #include "hw_models/arith/posit.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace nmp::arith {
@@ -59,6 +60,47 @@ uint32_t PositFormat::encode(const Unpacked& v) const {
   if (round_bit && (rest || (keep & 1))) ++keep;
   keep = std::clamp<uint32_t>(keep, minpos(), maxpos());  // never to zero, never to NaR
   return v.neg ? negate(keep) : keep;
+}
+
+uint32_t PositFormat::encode_float(float f) const {
+  uint32_t b = 0;
+  std::memcpy(&b, &f, 4);
+  const bool neg = (b >> 31) != 0;
+  const uint32_t biased = (b >> 23) & 0xff, m = b & 0x7fffff;
+  if (biased == 0xff) return nar();  // infinities and NaN
+  if (biased == 0 && m == 0) return 0;
+  // |f| = (1 + frac / 2^23) x 2^scale; a subnormal's leading one becomes the hidden bit.
+  int32_t scale = static_cast<int32_t>(biased) - 127;
+  uint32_t frac = m;
+  if (biased == 0) {
+    const int lead = 31 - __builtin_clz(m);
+    scale = lead - 149;
+    frac = (m << (23 - lead)) & 0x7fffff;
+  }
+  uint32_t keep = 0;
+  if (scale > max_scale()) {
+    keep = maxpos();
+  } else if (scale < -max_scale()) {
+    keep = minpos();
+  } else {  // as encode(): the encoding after the sign, rounded to n-1 bits on the string
+    const int32_t k = scale >> es;  // floor division
+    const auto e = static_cast<uint64_t>(scale - k * (1 << es));
+    const int regime_len = k >= 0 ? k + 2 : -k + 1;
+    const uint64_t regime = k >= 0 ? ((uint64_t{1} << (k + 1)) - 1) << 1 : 1;
+    const int len = regime_len + es + 23;  // <= n + 4 + 23 < 64
+    const uint64_t bits = (((regime << es) | e) << 23) | frac;
+    const int drop = len - (n - 1);
+    if (drop <= 0) {
+      keep = static_cast<uint32_t>(bits << -drop);
+    } else {
+      keep = static_cast<uint32_t>(bits >> drop);
+      const bool round_bit = ((bits >> (drop - 1)) & 1) != 0;
+      const bool rest = (bits & ((uint64_t{1} << (drop - 1)) - 1)) != 0;
+      if (round_bit && (rest || (keep & 1))) ++keep;
+    }
+    keep = std::clamp<uint32_t>(keep, minpos(), maxpos());
+  }
+  return neg ? negate(keep) : keep;
 }
 
 uint32_t PositFormat::add(uint32_t a, uint32_t b) const {

@@ -47,6 +47,9 @@ struct PositFormat {
 
   Unpacked decode(uint32_t p) const;
   uint32_t encode(const Unpacked& v) const;
+  // encode(from_double(f)), from the float's bits (its 23 fraction bits fit one 64-bit
+  // encoding string): the generators' path.
+  uint32_t encode_float(float f) const;
 
   uint32_t negate(uint32_t p) const { return (~p + 1) & mask(); }
   uint32_t add(uint32_t a, uint32_t b) const;

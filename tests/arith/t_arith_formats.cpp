@@ -496,3 +496,62 @@ TEST_CASE("encoding a float from its bits equals the unpacked-exact encoder at e
     REQUIRE(checked > 700000);
   }
 }
+
+TEST_CASE("encoding a float into a posit from its bits equals the unpacked-exact encoder",
+          "[unit]") {
+  std::mt19937_64 rng(17);
+  const std::vector<std::pair<int, int>> shapes = {{8, 0},  {8, 1},  {8, 2},  {6, 1}, {12, 3},
+                                                   {16, 1}, {16, 2}, {24, 4}, {32, 2}};
+  for (const auto& [n, es] : shapes) {
+    const arith::PositFormat p{n, es};
+    INFO("posit<" << n << "," << es << ">");
+    std::vector<float> probes = {0.0f, -0.0f, INFINITY, -INFINITY, NAN};
+    auto around = [&](double v) {
+      const auto x = static_cast<float>(v);
+      probes.insert(probes.end(), {x, std::nextafter(x, INFINITY), std::nextafter(x, -INFINITY)});
+    };
+    if (n <= 16) {
+      // Every value, and every rounding boundary: the values of posit<n + 1, es>, whose odd
+      // patterns are the encodings extended by a 1 bit (the ties), each with its neighbours.
+      const arith::PositFormat wider{n + 1, es};
+      for (uint32_t q = 0; q < (1u << (n + 1)); ++q) {
+        if (q == wider.nar()) continue;
+        around(arith::to_double(wider.decode(q)));
+      }
+    } else {
+      for (int i = 0; i < 200000; ++i) around(arith::to_double(p.decode(rng() & p.mask())));
+    }
+    // Every float exponent with a few mantissas, both signs (saturation at both ends,
+    // subnormals), random bit patterns, and every 8191st pattern.
+    for (uint32_t e = 0; e < 256; ++e) {
+      for (uint32_t m : {0u, 1u, 0x400000u, 0x7fffffu, 0x2aaaaau, 0x155555u}) {
+        for (uint32_t s : {0u, 1u}) {
+          const uint32_t bits = s << 31 | e << 23 | m;
+          float v = 0;
+          std::memcpy(&v, &bits, 4);
+          probes.push_back(v);
+        }
+      }
+    }
+    for (int i = 0; i < 100000; ++i) {
+      const auto bits = static_cast<uint32_t>(rng());
+      float v = 0;
+      std::memcpy(&v, &bits, 4);
+      probes.push_back(v);
+    }
+    for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 8191) {
+      float v = 0;
+      const auto b = static_cast<uint32_t>(bits);
+      std::memcpy(&v, &b, 4);
+      probes.push_back(v);
+    }
+    size_t mismatches = 0;
+    float first = 0;
+    for (const float v : probes) {
+      if (p.encode_float(v) != p.encode(arith::from_double(v)) && mismatches++ == 0) first = v;
+    }
+    INFO("first mismatch at " << first);
+    REQUIRE(mismatches == 0);
+    REQUIRE(probes.size() > 500000);
+  }
+}
