@@ -82,6 +82,30 @@ DramRate dram_rate(const DramParams& params) {
   return rate;
 }
 
+double DramRowRate::row_cycles(uint64_t row_bytes, uint64_t stride) {
+  const uint64_t burst = dram_.request_bytes();
+  const uint64_t row_bursts = (row_bytes + burst - 1) / burst + 1;
+  const uint64_t kRows = std::clamp<uint64_t>(1024 / row_bursts, 2, 64);
+  const auto [at, added] = cycles_.try_emplace({row_bytes, stride}, 0.0);
+  if (!added) return at->second;
+  std::vector<uint64_t> bursts;
+  for (uint64_t r = 0; r < kRows; ++r) {
+    const uint64_t first = r * stride;
+    for (uint64_t b = first / burst; b <= (first + row_bytes - 1) / burst; ++b)
+      bursts.push_back(b * burst);
+  }
+  // Rows apart may share a burst at their ends: the DRAM moves it once per request.
+  bursts.erase(std::unique(bursts.begin(), bursts.end()), bursts.end());
+  const DramParams params = without_refresh(dram_);
+  Dram dram(params, ZeroPages(), params.device.capacity_bytes());
+  std::vector<Cycles> done;
+  dram.transfer(bursts, false, 0, 0, done);
+  const Cycles first_row = done[(row_bytes + burst - 1) / burst - 1];
+  at->second = rate_.refresh_stretch * static_cast<double>(done.back() - first_row) /
+               static_cast<double>(kRows - 1);
+  return at->second;
+}
+
 namespace {
 
 constexpr size_t kUnits = 4;  // by isa::Unit; the controller's entry stays unused
@@ -109,7 +133,8 @@ class Machine {
         asram_(p.act_sram, 1),
         acc_(p.acc_sram, 2),
         srams_{&wsram_, &asram_, &acc_},
-        vector_(timing_only(p.vector_unit), srams_) {
+        vector_(timing_only(p.vector_unit), srams_),
+        rows_(p.dram, rate) {
     if (!p.dram.simple) {
       map_ = std::make_unique<Dram>(p.dram, ZeroPages(), 1);
       const DramOrganization& o = p.dram.device.org;
@@ -216,7 +241,7 @@ class Machine {
     // standard's strided rows (each in other DRAM rows and banks) move at the rate its model
     // shows for that shape, not a long sequential read's.
     const bool strided = !params_.dram.simple && !gather && rows > 1 && stride > dram_row;
-    const double transfer = strided ? static_cast<double>(rows) * row_cycles(dram_row, stride)
+    const double transfer = strided ? static_cast<double>(rows) * rows_.row_cycles(dram_row, stride)
                                     : static_cast<double>(bursts * burst) / rate_.bytes_per_cycle;
     const double latency = first_data(cmd.args[d::kDram] / burst * burst);
     if (!gather) leave_open(cmd.args[d::kDram], rows, dram_row, stride);
@@ -273,35 +298,6 @@ class Machine {
            a.request.bank;
   }
 
-  // The cycles per row of a run of rows of `row_bytes` every `stride` bytes, measured once per
-  // shape on the DRAM's own model (as dram_rate measures a sequential read): the last row's
-  // data after the first row's, over a run of up to 64 rows and about 1024 bursts, without
-  // refresh (too short a run to meet it as often as on average), then stretched by refresh's
-  // average share of a long read's time.
-  double row_cycles(uint64_t row_bytes, uint64_t stride) {
-    const uint64_t burst = params_.dram.request_bytes();
-    const uint64_t row_bursts = (row_bytes + burst - 1) / burst + 1;
-    const uint64_t kRows = std::clamp<uint64_t>(1024 / row_bursts, 2, 64);
-    const auto [at, added] = row_cycles_.try_emplace({row_bytes, stride}, 0.0);
-    if (!added) return at->second;
-    std::vector<uint64_t> bursts;
-    for (uint64_t r = 0; r < kRows; ++r) {
-      const uint64_t first = r * stride;
-      for (uint64_t b = first / burst; b <= (first + row_bytes - 1) / burst; ++b)
-        bursts.push_back(b * burst);
-    }
-    // Rows apart may share a burst at their ends: the DRAM moves it once per request.
-    bursts.erase(std::unique(bursts.begin(), bursts.end()), bursts.end());
-    const DramParams params = without_refresh(params_.dram);
-    Dram dram(params, ZeroPages(), params.device.capacity_bytes());
-    std::vector<Cycles> done;
-    dram.transfer(bursts, false, 0, 0, done);
-    const Cycles first_row = done[(row_bytes + burst - 1) / burst - 1];
-    at->second = rate_.refresh_stretch * static_cast<double>(done.back() - first_row) /
-                 static_cast<double>(kRows - 1);
-    return at->second;
-  }
-
   const NmpParams& params_;
   DramRate rate_;
   Sram wsram_, asram_, acc_;
@@ -311,7 +307,7 @@ class Machine {
   VectorUnitStats scratch_;       // the vector commands' counts, unused
   std::vector<WordCount> words_;  // the command's words by stream, being priced
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Timing> known_;
-  std::map<std::pair<uint64_t, uint64_t>, double> row_cycles_;  // by row bytes and stride
+  DramRowRate rows_;
   std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
   static constexpr uint32_t kClosed = UINT32_MAX;
   std::vector<uint32_t> open_rows_;  // by bank_of(): the row left open, or kClosed

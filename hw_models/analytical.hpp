@@ -45,6 +45,23 @@ struct DramRate {
 };
 DramRate dram_rate(const DramParams& dram);
 
+// The cycles per row of a run of rows of `row_bytes` every `stride` bytes on a DRAM standard,
+// measured once per shape on its own model (as dram_rate measures a sequential read): the last
+// row's data after the first row's, over a run of up to 64 rows and about 1024 bursts, without
+// refresh (too short a run to meet it as often as on average), then stretched by refresh's
+// average share of a long read's time. Strided rows each open other DRAM rows and banks, so
+// they move at this rate, not a long sequential read's.
+class DramRowRate {
+ public:
+  DramRowRate(const DramParams& dram, const DramRate& rate) : dram_(dram), rate_(rate) {}
+  double row_cycles(uint64_t row_bytes, uint64_t stride);
+
+ private:
+  DramParams dram_;
+  DramRate rate_;
+  std::map<std::pair<uint64_t, uint64_t>, double> cycles_;  // by row bytes and stride
+};
+
 struct LayerEstimate {
   Cycles start = 0;         // the cycle its first `layer` instruction executes
   Cycles cycles = 0;        // from each entry into it to the next layer's (layer_times)

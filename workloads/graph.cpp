@@ -911,6 +911,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     return static_cast<int32_t>(e);
   };
   out.dram_rate = hw::dram_rate(hw.dram);
+  hw::DramRowRate dram_rows(hw.dram, out.dram_rate);  // the mapper's strided rows
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
     if (l.uses_mac_array() && l.pe != hw.mac_array.pe && !ternary_on_int8(l, hw)) {
@@ -990,6 +991,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       mc.preload_overlap = hw.mac_array.weight_preload_overlap;
       mc.dram_bytes_per_cycle = out.dram_rate.bytes_per_cycle;
       mc.dma_latency_cycles = out.dram_rate.latency_cycles;
+      mc.dram_rows = hw.dram.simple ? nullptr : &dram_rows;
       mc.vector_lanes = hw.vector_unit.lanes;
       mc.vector_pipeline_cycles = hw.vector_unit.pipeline_depth_cycles;
       // One port for the array's reads and the vector unit's reads and writes alike (1rw).

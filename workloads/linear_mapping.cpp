@@ -66,6 +66,14 @@ struct Scorer {
   double transfer(uint64_t bytes) const {
     return c.dma_latency_cycles + static_cast<double>(bytes) / c.dram_bytes_per_cycle;
   }
+  // `rows` rows of `row_bytes` every `stride` bytes in one DMA command: strided rows on a
+  // standard at the rate its model shows for that shape.
+  double transfer_rows(uint64_t rows, uint64_t row_bytes, uint64_t stride) const {
+    if (c.dram_rows == nullptr || rows < 2 || stride <= row_bytes)
+      return transfer(rows * row_bytes);
+    return c.dma_latency_cycles +
+           static_cast<double>(rows) * c.dram_rows->row_cycles(row_bytes, stride);
+  }
   // Vector unit beats of one command over `rows` rows of `elements` moving `bytes` bytes of the
   // activation SRAM per element: per lane group, the cycles the SRAM takes to move them (at
   // least one), then the pipeline's drain.
@@ -99,8 +107,8 @@ struct Scorer {
   }
   // ... and storing them (a fused add or mul: its other input's rows loaded first).
   double epilogue(uint64_t rows, uint64_t nt) const {
-    const double operand = s.fused == FusedOp::kBinary ? transfer(rows * nt * c.tensor_bytes) : 0.0;
-    return operand + epilogue_work(rows, nt) + transfer(rows * nt * c.tensor_bytes);
+    const double rows_io = transfer_rows(rows, nt * c.tensor_bytes, s.n * c.tensor_bytes);
+    return (s.fused == FusedOp::kBinary ? rows_io : 0.0) + epilogue_work(rows, nt) + rows_io;
   }
   // What every order does once: the constants and the bias in.
   double setup() const {
@@ -117,12 +125,13 @@ struct Scorer {
     double loads = 0, first = 0, gemms = 0, last = 0;
     double cycles() const { return std::max(loads + last, first + gemms); }
   };
-  // One output block of nt outputs, rows x k: each tile's weights, and `act_bytes` per input
-  // streamed beside them.
-  Stream block(uint32_t nt, uint32_t kt, uint32_t rows, uint64_t act_bytes) const {
+  // One output block of nt outputs, rows x k: each tile's weights, and (`act_stride`, the
+  // bytes between the rows in DRAM, nonzero) the rows' slice of its inputs streamed beside them.
+  Stream block(uint32_t nt, uint32_t kt, uint32_t rows, uint64_t act_stride) const {
+    const uint64_t ab = c.g.traits.act_bytes;
     const auto load = [&](uint32_t kk) {
       return transfer(hw::weight_operand_bytes(nt, kk, c.g.layout)) +
-             (act_bytes ? transfer(act_bytes * kk) : 0.0);
+             (act_stride ? transfer_rows(rows, kk * ab, act_stride) : 0.0);
     };
     const uint32_t full = s.k / kt, edge = s.k % kt;
     Stream b;
@@ -303,14 +312,16 @@ struct Scorer {
     // the last block.
     const uint32_t last_nt = s.n % nb ? s.n % nb : nb;
     cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
-      const double blocks_time =
-          over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, uint64_t{r} * ab).cycles(); });
       if (!overlapped) {
+        const double blocks_time = over_blocks(
+            nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
         // Inline (each block's first tile loads before the last one's epilogue, ahead of its
         // stores: scored as if after them, which the simulation beats by up to 1%).
         return static_cast<uint64_t>(blocks_time +
                                      over_blocks(nb, [&](uint32_t nt) { return epilogue(r, nt); }));
       }
+      const double blocks_time = over_blocks(
+          nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
       // The epilogue under a gemm: what the gemm does not cover, and the cycles the array
       // waits while the vector unit holds the activation SRAM's port (when they share one).
       const double under = static_cast<double>(tile_gemm_cycles(nb, std::min(kt, s.k), r));

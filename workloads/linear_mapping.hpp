@@ -37,6 +37,7 @@
 
 #include <cstdint>
 
+#include "hw_models/analytical.hpp"
 #include "workloads/model.hpp"
 #include "workloads/tiling.hpp"
 
@@ -70,6 +71,9 @@ struct MapperContext {
   bool preload_overlap = true;
   double dram_bytes_per_cycle = 64;  // sustained on a long sequential read, per cycle
   double dma_latency_cycles = 0;     // a DMA command's wait for its first data
+  // A standard's strided rows, measured per shape (null: the simple channel, whose rows move
+  // at its bytes per cycle).
+  hw::DramRowRate* dram_rows = nullptr;
   uint32_t vector_lanes = 64;
   uint32_t vector_pipeline_cycles = 4;  // drained after each vector command
   uint64_t act_bytes_per_cycle = 256;   // the activation SRAM's: banks x word bytes x ports
