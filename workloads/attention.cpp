@@ -10,6 +10,7 @@
 #include "hw_models/arith/vector_math.hpp"
 #include "hw_models/kernels.hpp"
 #include "workloads/program_builder.hpp"
+#include "workloads/reference.hpp"
 #include "workloads/tiling.hpp"
 
 namespace nmp::workloads {
@@ -459,10 +460,11 @@ namespace {
 // whose rows fit the activation SRAM, and, where a position is a column of a cache's blocks,
 // either transposed on chip (`transpose`) or stored a column at a time.
 //
-// The transposition runs on the MAC array where that is exact and the layout allows it: an
-// identity gemm (integer PEs: a product by 1 and sums with 0 change no value) with the chunk's
-// rows as its weights, which needs a position to be a row of their blocks (the adder tree's
-// layout: n-major); else on the vector unit, one vcvt per dimension.
+// The transposition runs on the MAC array where the layout allows it: an identity gemm with
+// the chunk's rows as its weights, which needs a position to be a row of their blocks (the
+// adder tree's layout: n-major); else on the vector unit, one vcvt per dimension. The gemm
+// changes no integer; a float's -0 and infinities it changes as the reference models
+// (reference_graph_attention).
 struct AppendPlan {
   std::vector<hw::WeightBlock> k_blocks, v_blocks;  // the caches' blocks
   bool columns = false;                             // a position is a column of some cache's blocks
@@ -516,7 +518,7 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
   p.acc_row = round_up(p.chunk * g.traits.acc_bytes, g.acc_word);
   p.acc_rows = round_up(d * p.t_row, g.acc_word);
   p.scratch_bytes = hw::weight_operand_bytes(static_cast<uint32_t>(p.chunk), l.head_dim, g.layout);
-  p.by_gemm = g.int_kind && p.transpose && !any_block(rows, true, false) &&
+  p.by_gemm = p.transpose && !any_block(rows, true, false) &&
               p.identity + d * p.q_row <= g.act_cap && p.scratch_bytes <= g.wgt_cap &&
               p.acc_rows + d * p.acc_row <= g.acc_cap;
   if (!p.by_gemm) layout(0);  // the vector unit transposes: no identity to hold
@@ -810,6 +812,32 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
         keys.latent[dst] = (*fp32[1])[src];
         values.latent[dst] = (*fp32.back())[src];
       }
+    }
+  }
+  // Where the program transposes a cache's appended positions on the MAC array (an identity
+  // gemm, plan_append), the cache holds what that gemm gives: each entry the sum, in the
+  // array's arithmetic, of its position's entries times 1 and times 0, converted to the
+  // activation format. For the integer kinds that is the entry itself; a float's -0 becomes
+  // +0 beside a non-negative entry, and an infinity or NaN among a position's entries makes
+  // every entry of the position NaN (a posit's NaR likewise): what the hardware would store.
+  const AppendPlan plan = appended > 0 ? plan_append(l, tokens, hw) : AppendPlan{};
+  for (const bool is_keys : {true, false}) {
+    if (!plan.by_gemm || !any_block(is_keys ? plan.k_blocks : plan.v_blocks, is_keys, false))
+      continue;
+    RecurrentMatrix& cache = is_keys ? keys : values;
+    const uint32_t one = act.encode(arith::Unpacked::from_integer(false, 1, 0));
+    std::vector<uint32_t> identity(size_t{d} * d, act.encode(arith::Unpacked::zero()));
+    for (uint32_t i = 0; i < d; ++i) identity[size_t{i} * d + i] = one;
+    for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
+      const uint32_t* rows = &cache.encoded.patterns[kv_index(l, L, kv, l.first_appended(), 0)];
+      const GemmReference gemm(l.pe, rows, appended, d, d, hw.mac_array);
+      std::vector<uint32_t> transposed(size_t{appended} * d);
+      gemm.rows(identity.data(), d, [&](uint32_t dim, const arith::Unpacked* acc) {
+        for (uint32_t t = 0; t < appended; ++t) transposed[size_t{t} * d + dim] = act.encode(acc[t]);
+      });
+      std::copy(transposed.begin(), transposed.end(),
+                cache.encoded.patterns.begin() +
+                    static_cast<std::ptrdiff_t>(kv_index(l, L, kv, l.first_appended(), 0)));
     }
   }
   return attention_reference(l, tokens, *exact[0], *fp32[0], keys, values, hw);

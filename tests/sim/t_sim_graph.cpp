@@ -370,12 +370,12 @@ TEST_CASE("attention in a graph appends its tokens' keys and values and equals i
   REQUIRE(r["invariants"]["outputs_checked"] == m.tokens * (64 * 5 + 32 * 2));
   // Q K^T and P V over every position: 2 x heads x tokens x positions x d MACs, beside the
   // projections' 64 x (64 + 32 + 32 + 64) per token; and where the array transposes the
-  // appended value columns (integer PEs, a prefill chunk longer than the vector pipeline, a
-  // layout whose value blocks hold a position as a column: the adder tree's and input
-  // stationary's), an identity gemm of d x d per token and key/value head.
+  // appended value columns (a prefill chunk longer than the vector pipeline, a layout whose
+  // value blocks hold a position as a column: the adder tree's and input stationary's), an
+  // identity gemm of d x d per token and key/value head.
   const uint64_t positions = m.context + m.tokens;
-  const bool transposed_on_array = format == "int8" && m.tokens > 4 &&
-                                   (dataflow == "adder_tree" || dataflow == "input_stationary");
+  const bool transposed_on_array =
+      m.tokens > 4 && (dataflow == "adder_tree" || dataflow == "input_stationary");
   const uint64_t transpose_macs = transposed_on_array ? m.tokens * 2 * 16 * 16 : 0;
   REQUIRE(r["layers"][4]["transpose_macs"] == transpose_macs);
   REQUIRE(r["counters"]["mac_array"]["macs"] ==
@@ -411,20 +411,21 @@ TEST_CASE(
     "appended value columns transposed by an identity gemm equal the exact model on "
     "random shapes",
     "[sim]") {
-  // int8 attention prefills of random heads, head sizes, tokens (in one chunk or several: the
-  // activation SRAM is drawn small), contexts, arrays and dataflows; where the array transposes
-  // (adder tree and input stationary), the outputs still equal the reference's, which knows
-  // nothing of how the cache was written.
+  // Attention prefills of random PE kinds, heads, head sizes, tokens (in one chunk or
+  // several: the activation SRAM is drawn small), contexts, arrays and dataflows; where the
+  // array transposes (adder tree and input stationary), the outputs equal the reference's.
   test::Pick pick(1515);
   int on_array = 0;
+  const char* formats[] = {"int8", "fp16", "bf16", "fp8_e4m3", "posit16_1", "fixed2_14"};
   for (int trial = 0; trial < 60; ++trial) {
+    const std::string format = formats[pick(0, 5)];
     const uint32_t kv_heads = pick(1, 3), heads = kv_heads * pick(1, 2), d = 4 * pick(2, 12);
     const uint32_t hidden = heads * d, tokens = pick(5, 48), context = pick(0, 20);
     const char* dataflows[] = {"adder_tree", "input_stationary", "weight_stationary"};
     const std::string dataflow = dataflows[pick(0, 2)];
     auto linear = [&](const std::string& name, uint32_t out) {
       return Json{{"type", "linear"},
-                  {"format", "int8"},
+                  {"format", format},
                   {"name", name},
                   {"in_features", hidden},
                   {"out_features", out},
@@ -446,16 +447,17 @@ TEST_CASE(
            {"head_dim", d},
            {"mode", "prefill"},
            {"context", context},
-           {"format", "int8"},
+           {"format", format},
            {"inputs", {"q", "k", "v"}}}}}};
     const std::vector<std::string> sets = {
-        "hw.mac_array.pe=int8_int8",
+        "hw.mac_array.pe=" + (format == "int8" ? std::string("int8_int8") : format),
         "hw.mac_array.dataflow=" + dataflow,
         "hw.mac_array.rows=" + std::to_string(8u << pick(0, 2)),
         "hw.mac_array.cols=" + std::to_string(8u << pick(0, 2)),
         "hw.act_sram.capacity_kib=" + std::to_string(pick(8, 32)),
         "hw.acc_sram.capacity_kib=" + std::to_string(pick(16, 64))};
-    INFO("trial " << trial << ": " << heads << " heads, " << kv_heads << " kv heads, d " << d
+    INFO("trial " << trial << ", " << format << ": " << heads << " heads, " << kv_heads
+                  << " kv heads, d " << d
                   << ", " << tokens << " tokens after " << context << ", " << Json(sets).dump());
     Json r;
     try {
@@ -472,6 +474,51 @@ TEST_CASE(
   }
   INFO(on_array << " trials transposed on the array");
   REQUIRE(on_array >= 25);
+}
+
+TEST_CASE(
+    "a float cache transposed by an identity gemm holds what the gemm gives: -0 beside a "
+    "positive entry becomes +0, an infinity makes its position NaN",
+    "[sim]") {
+  // fp16 attention over 8 appended positions whose keys and values come from files. Position 2
+  // has a value of 1e6, beyond fp16 (infinity in the cache: times the identity's zeros, NaN in
+  // every dimension of that position); position 5 has a -0 beside positive entries (+0 after the
+  // gemm's sum); position 6 is -0 throughout (stays -0). The outputs equal the reference's only
+  // if it models the transposing gemm: a plain transpose would keep the NaN to one dimension.
+  const uint32_t tokens = 8, d = 16;
+  const std::string dir = (std::filesystem::temp_directory_path() / "nmpsim_identity_gemm");
+  std::filesystem::create_directories(dir);
+  std::vector<float> q(size_t{tokens} * 2 * d), k(size_t{tokens} * d), v(size_t{tokens} * d);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = 0.05f * static_cast<float>(i % 7) - 0.1f;
+  for (size_t i = 0; i < k.size(); ++i) k[i] = 0.03f * static_cast<float>(i % 5) - 0.05f;
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.25f + 0.01f * static_cast<float>(i % 11);
+  v[2 * d + 4] = 1e6f;
+  v[5 * d + 3] = -0.0f;
+  for (uint32_t i = 0; i < d; ++i) v[6 * d + i] = -0.0f;
+  sim::write_npy(dir + "/q.npy", sim::NpyType::kFloat32, q.data(), {tokens, 2 * d});
+  sim::write_npy(dir + "/k.npy", sim::NpyType::kFloat32, k.data(), {tokens, d});
+  sim::write_npy(dir + "/v.npy", sim::NpyType::kFloat32, v.data(), {tokens, d});
+  const Json w = {{"name", "identity-gemm"},
+                  {"tokens", tokens},
+                  {"input", {{"file", dir + "/q.npy"}}},
+                  {"inputs",
+                   {{"kin", {{"tokens", tokens}, {"file", dir + "/k.npy"}}},
+                    {"vin", {{"tokens", tokens}, {"file", dir + "/v.npy"}}}}},
+                  {"layers",
+                   {{{"type", "attention"},
+                     {"name", "attn"},
+                     {"heads", 2},
+                     {"kv_heads", 1},
+                     {"head_dim", d},
+                     {"mode", "prefill"},
+                     {"context", 0},
+                     {"format", "fp16"},
+                     {"inputs", {"input", "kin", "vin"}}}}}};
+  const Json r = test::run_both_modes(test::make_config(
+      w, {"hw.mac_array.pe=fp16", "hw.mac_array.rows=16", "hw.mac_array.cols=16"}));
+  REQUIRE(r["layers"][0]["transpose_macs"] == uint64_t{tokens} * d * d);
+  REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+  REQUIRE(r["invariants"]["outputs_checked"] == tokens * 2 * d);
 }
 
 TEST_CASE("attention in a graph rejects what it cannot run", "[sim]") {
