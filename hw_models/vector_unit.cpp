@@ -294,8 +294,11 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
       if (a[o::kTerms] & 1)
         ops.push_back({o::kScale, o::kScaleMem, ElemType::kVec, a[o::kScaleStride], a[o::kM], 1,
                        true, false});
+      // The bias: one row, or (bias_as add, mul, ...) m rows as dst's.
+      const bool rows = a[o::kBiasAs] != static_cast<uint64_t>(isa::vact::Bias::kRow);
       if (a[o::kTerms] & 2)
-        ops.push_back({o::kBias, o::kBiasMem, ElemType::kVec, 0, 1, a[o::kN], true, false});
+        ops.push_back({o::kBias, o::kBiasMem, ElemType::kVec, rows ? a[o::kDstStride] : 0,
+                       rows ? a[o::kM] : 1, a[o::kN], true, false});
       return ops;
     }
     case Opcode::kVred: {
@@ -453,6 +456,11 @@ Footprint VectorCommands::vector_footprint(const Command& cmd) const {
   if (cmd.opcode == Opcode::kVcvt && elem_type(cmd.args[isa::vcvt::kDstType]) == ElemType::kAcc) {
     throw SimulationError("vcvt cannot write the accumulator type");
   }
+  if (cmd.opcode == Opcode::kVact &&
+      cmd.args[isa::vact::kBiasAs] != static_cast<uint64_t>(isa::vact::Bias::kRow) &&
+      (cmd.args[isa::vact::kTerms] & 2) == 0) {
+    throw SimulationError("vact bias_as other than row needs terms with bias");
+  }
   if (cmd.opcode == Opcode::kVrope &&
       (cmd.args[isa::vrope::kN] % 2 != 0 || cmd.args[isa::vrope::kHeads] == 0)) {
     throw SimulationError("vrope n must be even and heads >= 1");
@@ -588,28 +596,42 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       // vcvt, vbin (scalar mul; add) and vfn in turn on dst: their values and counts, in one
       // pass (per row the scale's beat, then the accumulators, the bias and dst together).
       namespace o = isa::vact;
+      using Bias = isa::vact::Bias;
       const auto n = static_cast<uint32_t>(a[o::kN]);
       const bool scale = (a[o::kTerms] & 1) != 0, bias = (a[o::kTerms] & 2) != 0;
+      const auto bias_as = static_cast<Bias>(a[o::kBiasAs]);
+      const bool bias_row = bias && bias_as == Bias::kRow, bias_rows = bias && !bias_row;
       const bool stored = a[o::kRound] == 1;
       const VecOperand* scale_op = scale ? &ops[2] : nullptr;
       const VecOperand* bias_op = bias ? &ops[scale ? 3 : 2] : nullptr;
       const uint64_t count = uint64_t{m} * n;
+      const bool rows_mul = bias_as == Bias::kMul || bias_as == Bias::kReversedMul;
       if (values) {
         const Rows dst = rows_of(ops[0]);
         ops_.convert(ElemType::kAcc, rows_of(ops[1]),
-                     stored && !scale && !bias ? ElemType::kStored : ElemType::kVec, dst, m, n);
+                     stored && !scale && !bias_row ? ElemType::kStored : ElemType::kVec, dst, m,
+                     n);
         const auto rounded = [&](bool last) {
           return stored && last ? ElemType::kStored : ElemType::kVec;
         };
-        if (scale)
-          ops_.binary(VectorBinary::kMul, dst, dst, rows_of(*scale_op), true, m, n, rounded(!bias));
-        if (bias)
+        if (scale) {
+          ops_.binary(VectorBinary::kMul, dst, dst, rows_of(*scale_op), true, m, n,
+                      rounded(!bias_row));
+        }
+        if (bias_row)
           ops_.binary(VectorBinary::kAdd, dst, dst, rows_of(*bias_op), false, m, n, rounded(true));
         if (a[o::kFn] != 0) {
           ops_.function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), dst, dst, m, n);
         }
+        if (bias_rows) {  // vbin with the rows, in the operands' order
+          const bool reversed = bias_as == Bias::kReversedAdd || bias_as == Bias::kReversedMul;
+          const Rows t = rows_of(*bias_op);
+          ops_.binary(rows_mul ? VectorBinary::kMul : VectorBinary::kAdd, dst, reversed ? t : dst,
+                      reversed ? dst : t, false, m, n, ElemType::kVec);
+        }
       }
-      st.vec_adds += count * (1 + bias + stored);  // the conversion, the bias, as stored
+      st.vec_adds += count * (1 + bias_row + stored);  // the conversion, the bias, as stored
+      if (bias_rows) (rows_mul ? st.vec_muls : st.vec_adds) += count;
       if (scale) st.vec_muls += count;
       if (a[o::kFn] != 0)
         count_function(static_cast<arith::VectorFunction>(a[o::kFn] - 1), count, st);

@@ -354,13 +354,21 @@ std::vector<InstrSpec> build_table() {
         enumeration("round", 1, {"vec", "stored"},
                     "after the scale and bias: stored rounds through dram.activation_format and "
                     "back, as a store to DRAM and a load back would (vcvt's stored type)"),
-        rows(), cols(), stride("dst_stride"), stride("src_stride"), stride("scale_stride")},
+        rows(), cols(), stride("dst_stride"), stride("src_stride"), stride("scale_stride"),
+        optional(enumeration(
+            "bias_as", 3, {"row", "add", "mul", "radd", "rmul"},
+            "optional, default row: the bias register's one row added to every row before the "
+            "rounding; add, mul: it addresses m rows (dst_stride apart) instead, and each result "
+            "after the rounding and fn becomes result + t or result x t, rounded to the vector "
+            "format (vbin's vector mode); radd, rmul: t + result, t x result (a fused add's or "
+            "mul's operands in their order); terms must include bias"))},
        "dst = fn(round(src x scale + bias)): the accumulators converted to the vector format, "
        "then each operation of vcvt, vbin (scalar mul, add) and vfn in that order, each rounded "
        "once to the vector format as those commands round it: the same values as the sequence, "
-       "in one pass",
+       "in one pass; with bias_as add or mul, then vbin with the bias rows",
        "per row: with a scale, one beat reading it; ceil(n / lanes) beats reading the "
-       "accumulators (and the bias) and writing dst; then vector_unit.pipeline_depth_cycles",
+       "accumulators (and the bias or the bias rows) and writing dst; then "
+       "vector_unit.pipeline_depth_cycles",
        true},
   };
   for (InstrSpec& spec : t) {

@@ -24,7 +24,7 @@ inline constexpr unsigned kInstrBits = 128;
 inline constexpr unsigned kInstrBytes = kInstrBits / 8;
 inline constexpr unsigned kOpcodeBits = 8;
 inline constexpr unsigned kNumRegs = 16;
-inline constexpr unsigned kMaxOperands = 16;
+inline constexpr unsigned kMaxOperands = 17;
 
 // The unit that executes an instruction. The controller executes scalar and control
 // instructions itself and issues the rest, in order, into the queue of their unit.
@@ -157,7 +157,10 @@ enum : unsigned {
 namespace vfn {
 enum : unsigned { kFn, kDst, kDstMem, kSrc, kSrcMem, kM, kN, kDstStride, kSrcStride };
 }
-namespace vact {  // fn 0: none, else arith::VectorFunction fn - 1; terms: bit 0 scale, bit 1 bias
+// vact: fn 0: none, else arith::VectorFunction fn - 1; terms: bit 0 scale, bit 1 bias;
+// bias_as: Bias (the bias one row, or rows combined with each result after its rounding).
+namespace vact {
+enum class Bias : uint8_t { kRow, kAdd, kMul, kReversedAdd, kReversedMul };
 enum : unsigned {
   kFn,
   kDst,
@@ -174,7 +177,8 @@ enum : unsigned {
   kN,
   kDstStride,
   kSrcStride,
-  kScaleStride
+  kScaleStride,
+  kBiasAs
 };
 }
 namespace vrope {

@@ -223,9 +223,19 @@ void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const
   const std::optional<VecRef> scale = int_kind ? std::optional(factors) : std::nullopt;
   const std::optional<arith::VectorFunction> fn =
       unary ? std::optional(f.layer->function) : std::nullopt;
+  const bool binary = f.layer != nullptr && !unary, add = binary && f.layer->kind == LayerKind::kAdd;
   const int registers = ProgramBuilder::needs_register(yv) + ProgramBuilder::needs_register(acc) +
                         (int_kind && ProgramBuilder::needs_register(factors)) +
                         (l.has_bias && ProgramBuilder::needs_register(bias));
+  // Without a bias of its own, a fused add's or mul's other input takes the bias's place as
+  // rows combined with each result (vact bias_as), in the same pass.
+  if (binary && !l.has_bias && registers + ProgramBuilder::needs_register(operand) <= 3) {
+    using Bias = isa::vact::Bias;
+    const Bias as = f.linear_first ? (add ? Bias::kAdd : Bias::kMul)
+                                   : (add ? Bias::kReversedAdd : Bias::kReversedMul);
+    b.vact(yv, acc, scale, operand, std::nullopt, round, mm, nt, as);
+    return;
+  }
   if (registers > 3) {  // more addresses than the builder's registers: the bias apart
     b.vact(yv, acc, scale, std::nullopt, std::nullopt, false, mm, nt);
     b.vbin(VectorBinary::kAdd, yv, yv, bias, false, mm, nt,
@@ -234,10 +244,9 @@ void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const
   } else {
     b.vact(yv, acc, scale, l.has_bias ? std::optional(bias) : std::nullopt, fn, round, mm, nt);
   }
-  if (f.layer == nullptr || unary) return;
-  const VectorBinary op =
-      f.layer->kind == LayerKind::kAdd ? VectorBinary::kAdd : VectorBinary::kMul;
-  b.vbin(op, yv, f.linear_first ? yv : operand, f.linear_first ? operand : yv, false, mm, nt);
+  if (!binary) return;
+  b.vbin(add ? VectorBinary::kAdd : VectorBinary::kMul, yv, f.linear_first ? yv : operand,
+         f.linear_first ? operand : yv, false, mm, nt);
 }
 
 // 1 / n rounded to the vector format, as rmsnorm forms it.

@@ -99,11 +99,13 @@ struct Scorer {
   // The vector work of converting `rows` x `nt` accumulators in one vact (x factor, + bias, a
   // fused function): per row the factor's beat (integer kinds), then the converted rows written
   // to the activation SRAM and the bias read beside them (the accumulators come from their own
-  // SRAM); a fused add or mul then reads both operands and writes.
+  // SRAM). A fused add's or mul's other input is read in the same pass where the layer has no
+  // bias (vact's bias rows); beside a bias, a vbin after it reads both operands and writes.
   double epilogue_work(uint64_t rows, uint64_t nt) const {
     const uint64_t vb = c.vec_bytes;
-    return vector(rows, nt, vb + (s.has_bias ? vb : 0)) + (c.int_kind ? rows : 0) +
-           (s.fused == FusedOp::kBinary ? vector(rows, nt, 3 * vb) : 0.0);
+    const bool binary = s.fused == FusedOp::kBinary;
+    return vector(rows, nt, vb + (s.has_bias || binary ? vb : 0)) + (c.int_kind ? rows : 0) +
+           (binary && s.has_bias ? vector(rows, nt, 3 * vb) : 0.0);
   }
   // ... and storing them (a fused add or mul: its other input's rows loaded first).
   double epilogue(uint64_t rows, uint64_t nt) const {

@@ -127,10 +127,12 @@ void ProgramBuilder::vfn(arith::VectorFunction fn, VecRef dst, VecRef src, uint6
 
 void ProgramBuilder::vact(VecRef dst, VecRef src, std::optional<VecRef> scale,
                           std::optional<VecRef> bias, std::optional<arith::VectorFunction> fn,
-                          bool round_stored, uint64_t m, uint64_t n) {
+                          bool round_stored, uint64_t m, uint64_t n, isa::vact::Bias bias_as) {
   // Absent terms read no register: r0 in their place.
   const VecRef none{0, false, 0, 0};
   const VecRef s = scale.value_or(none), b = bias.value_or(none);
+  if (bias_as != isa::vact::Bias::kRow && (!bias || b.stride != dst.stride))
+    throw std::logic_error("vact: bias rows need a bias at dst's stride");
   std::vector<VecRef> refs = {dst, src};
   if (scale) refs.push_back(s);
   if (bias) refs.push_back(b);
@@ -139,7 +141,7 @@ void ProgramBuilder::vact(VecRef dst, VecRef src, std::optional<VecRef> scale,
   emit(Opcode::kVact,
        {fn ? static_cast<int64_t>(*fn) + 1 : 0, r[0], mem(dst), r[1], mem(src), scale_reg, mem(s),
         bias_reg, mem(b), (scale ? 1 : 0) | (bias ? 2 : 0), round_stored ? 1 : 0, i64(m), i64(n),
-        i64(dst.stride), i64(src.stride), i64(s.stride)});
+        i64(dst.stride), i64(src.stride), i64(s.stride), static_cast<int64_t>(bias_as)});
 }
 
 void ProgramBuilder::vrope(VecRef dst, VecRef src, VecRef cos, VecRef sin, uint64_t m, uint64_t n,

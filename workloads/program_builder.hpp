@@ -71,8 +71,10 @@ class ProgramBuilder {
   // dst = fn(round(src x scale + bias)) in one pass (isa: vact): `scale` and `bias` take part
   // when given, `fn` when given; round_stored as vbin's. At most three of the operands may
   // need a register of their own (an address not just a base register's).
+  // bias_as other than row: `bias` is m rows at dst's stride, combined with each result last.
   void vact(VecRef dst, VecRef src, std::optional<VecRef> scale, std::optional<VecRef> bias,
-            std::optional<arith::VectorFunction> fn, bool round_stored, uint64_t m, uint64_t n);
+            std::optional<arith::VectorFunction> fn, bool round_stored, uint64_t m, uint64_t n,
+            isa::vact::Bias bias_as = isa::vact::Bias::kRow);
   // Whether `ref` needs a register of the builder's: an address beyond its base register's
   // (or beyond 0, which r0 reads).
   static bool needs_register(const VecRef& ref) { return ref.addr != 0; }

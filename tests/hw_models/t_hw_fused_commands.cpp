@@ -1,5 +1,6 @@
 // Vector commands that do in one pass what several did (isa.hpp): vact converts accumulators,
-// x a row scale, + a bias row, rounded as stored, through a function; vrope rotates the halves
+// x a row scale, + a bias row, rounded as stored, through a function, then + or x rows of
+// another tensor (bias_as); vrope rotates the halves
 // of each row. Their values, counts and saturations must be those of the commands they replace
 // run in turn (vcvt, vbin and vfn; six vbin), on every accumulator kind, stored format and
 // vector format; and they must take fewer beats.
@@ -78,8 +79,12 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
     const uint32_t lanes = 8u << pick(4), m = 1 + pick(9), n = 1 + pick(150);
     const uint64_t terms = pick(4), fn = pick(9), round = pick(2);
     const bool scale = terms & 1, bias = terms & 2, scale_shared = pick(2) == 1;
+    // With a bias, half the trials take it as rows combined last (add, mul, radd, rmul).
+    const uint64_t bias_as = bias && pick(2) ? 1 + pick(4) : 0;
+    const bool bias_row = bias && bias_as == 0;
     INFO("trial " << trial << ": " << to_string(pe) << " stored '" << stored << "' m " << m << " n "
-                  << n << " terms " << terms << " fn " << fn << " round " << round);
+                  << n << " terms " << terms << " bias_as " << bias_as << " fn " << fn
+                  << " round " << round);
     Machine fused(pe, stored, lanes), apart(pe, stored, lanes);
     // Accumulators (random bytes: every pattern, NaNs and quires included), scales and a bias
     // row (vec patterns of random values), the same in both.
@@ -91,15 +96,20 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
       for (uint64_t i = 0; i < m * acc_row; ++i) mc->acc->data()[i] = static_cast<uint8_t>(bytes());
       std::mt19937_64 values(trial + 1);
       std::normal_distribution<float> v(0.0f, 4.0f);
-      for (uint64_t i = 0; i < 64 + n; ++i) {
+      for (uint64_t i = 0; i < 64; ++i) {
         const float x = v(values);
-        std::memcpy(mc->asram->data() + (i < 64 ? scale_at + i * vb : bias_at + (i - 64) * vb), &x,
-                    4);
+        std::memcpy(mc->asram->data() + scale_at + i * vb, &x, 4);
+      }
+      for (uint64_t r = 0; r < m; ++r) {  // the bias row, or rows at dst's stride
+        for (uint64_t i = 0; i < n; ++i) {
+          const float x = v(values);
+          std::memcpy(mc->asram->data() + bias_at + r * dst_row + i * vb, &x, 4);
+        }
       }
     }
     const uint64_t scale_stride = scale_shared ? 0 : vb;
     namespace o = isa::vact;
-    std::vector<uint64_t> args(o::kScaleStride + 1, 0);
+    std::vector<uint64_t> args(o::kBiasAs + 1, 0);
     args[o::kFn] = fn;
     args[o::kDst] = dst_at;
     args[o::kSrc] = 0;
@@ -113,10 +123,11 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
     args[o::kDstStride] = dst_row;
     args[o::kSrcStride] = acc_row;
     args[o::kScaleStride] = scale_stride;
+    args[o::kBiasAs] = bias_as;
     const uint64_t fused_cycles = fused.run(isa::Opcode::kVact, args);
     // The same as vcvt, vbin x scale, vbin + bias, the rounding as stored on the last of them,
-    // and vfn, into dst in place.
-    const bool last_cvt = !scale && !bias;
+    // vfn, and vbin with the bias rows, into dst in place.
+    const bool last_cvt = !scale && !bias_row;
     uint64_t apart_cycles = apart.run(
         isa::Opcode::kVcvt,
         {dst_at, 0, static_cast<uint64_t>(round && last_cvt ? ElemType::kStored : ElemType::kVec),
@@ -125,9 +136,9 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
       apart_cycles +=
           apart.run(isa::Opcode::kVbin,
                     {static_cast<uint64_t>(VectorBinary::kMul), dst_at, 0, dst_at, 0, scale_at, 0,
-                     1, m, n, dst_row, dst_row, scale_stride, round && !bias});
+                     1, m, n, dst_row, dst_row, scale_stride, round && !bias_row});
     }
-    if (bias) {
+    if (bias_row) {
       apart_cycles += apart.run(isa::Opcode::kVbin,
                                 {static_cast<uint64_t>(VectorBinary::kAdd), dst_at, 0, dst_at, 0,
                                  bias_at, 0, 0, m, n, dst_row, dst_row, 0, round});
@@ -135,6 +146,16 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
     if (fn != 0) {
       apart_cycles +=
           apart.run(isa::Opcode::kVfn, {fn - 1, dst_at, 0, dst_at, 0, m, n, dst_row, dst_row});
+    }
+    if (bias_as != 0) {
+      const auto as = static_cast<o::Bias>(bias_as);
+      const bool mul = as == o::Bias::kMul || as == o::Bias::kReversedMul;
+      const bool reversed = as == o::Bias::kReversedAdd || as == o::Bias::kReversedMul;
+      const uint64_t a = reversed ? bias_at : dst_at, b = reversed ? dst_at : bias_at;
+      apart_cycles += apart.run(
+          isa::Opcode::kVbin,
+          {static_cast<uint64_t>(mul ? VectorBinary::kMul : VectorBinary::kAdd), dst_at, 0, a, 0,
+           b, 0, 0, m, n, dst_row, dst_row, dst_row, 0});
     }
     require_same(fused, apart, dst_at, m, dst_row, n * vb);
     REQUIRE(fused_cycles <= apart_cycles);
