@@ -428,6 +428,29 @@ TEST_CASE("encoding a float into a fixed-point format equals the unpacked-exact 
   }
 }
 
+namespace {
+
+// Every float exponent with a few mantissas and both signs, `randoms` random bit patterns (NaN,
+// infinities and subnormals among them), and every 8191st float pattern (a sweep of all
+// exponents and signs).
+void add_float_sweep(std::vector<float>& probes, std::mt19937_64& rng, int randoms) {
+  const auto add = [&](uint32_t bits) {
+    float v = 0;
+    std::memcpy(&v, &bits, 4);
+    probes.push_back(v);
+  };
+  for (uint32_t e = 0; e < 256; ++e) {
+    for (uint32_t m : {0u, 1u, 0x400000u, 0x7fffffu, 0x2aaaaau, 0x155555u}) {
+      for (uint32_t s : {0u, 1u}) add(s << 31 | e << 23 | m);
+    }
+  }
+  for (int i = 0; i < randoms; ++i) add(static_cast<uint32_t>(rng()));
+  for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 8191)
+    add(static_cast<uint32_t>(bits));
+}
+
+}  // namespace
+
 TEST_CASE("encoding a float from its bits equals the unpacked-exact encoder at every boundary",
           "[unit]") {
   const arith::FloatFormat* formats[] = {&arith::kFp32,      &arith::kFp16,       &arith::kBf16,
@@ -462,31 +485,7 @@ TEST_CASE("encoding a float from its bits equals the unpacked-exact encoder at e
       for (double v : {top + ulp / 2, top + ulp, -(top + ulp / 2), 2 * top})
         around(static_cast<float>(v));
     }
-    // Every float exponent with a few mantissas, both signs, and random bit patterns (NaN,
-    // infinities and subnormals among them).
-    for (uint32_t e = 0; e < 256; ++e) {
-      for (uint32_t m : {0u, 1u, 0x400000u, 0x7fffffu, 0x2aaaaau}) {
-        for (uint32_t s : {0u, 1u}) {
-          const uint32_t bits = s << 31 | e << 23 | m;
-          float v = 0;
-          std::memcpy(&v, &bits, 4);
-          probes.push_back(v);
-        }
-      }
-    }
-    for (int i = 0; i < 200000; ++i) {
-      const auto bits = static_cast<uint32_t>(rng());
-      float v = 0;
-      std::memcpy(&v, &bits, 4);
-      probes.push_back(v);
-    }
-    // And every 8191st float pattern: a sweep of all exponents and signs.
-    for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 8191) {
-      float v = 0;
-      const auto b = static_cast<uint32_t>(bits);
-      std::memcpy(&v, &b, 4);
-      probes.push_back(v);
-    }
+    add_float_sweep(probes, rng, 200000);
     size_t checked = 0;
     for (float v : probes) {
       INFO("value " << v);
@@ -521,30 +520,8 @@ TEST_CASE("encoding a float into a posit from its bits equals the unpacked-exact
     } else {
       for (int i = 0; i < 200000; ++i) around(arith::to_double(p.decode(rng() & p.mask())));
     }
-    // Every float exponent with a few mantissas, both signs (saturation at both ends,
-    // subnormals), random bit patterns, and every 8191st pattern.
-    for (uint32_t e = 0; e < 256; ++e) {
-      for (uint32_t m : {0u, 1u, 0x400000u, 0x7fffffu, 0x2aaaaau, 0x155555u}) {
-        for (uint32_t s : {0u, 1u}) {
-          const uint32_t bits = s << 31 | e << 23 | m;
-          float v = 0;
-          std::memcpy(&v, &bits, 4);
-          probes.push_back(v);
-        }
-      }
-    }
-    for (int i = 0; i < 100000; ++i) {
-      const auto bits = static_cast<uint32_t>(rng());
-      float v = 0;
-      std::memcpy(&v, &bits, 4);
-      probes.push_back(v);
-    }
-    for (uint64_t bits = 0; bits < (uint64_t{1} << 32); bits += 8191) {
-      float v = 0;
-      const auto b = static_cast<uint32_t>(bits);
-      std::memcpy(&v, &b, 4);
-      probes.push_back(v);
-    }
+    // Saturation at both ends and subnormals among the sweep's floats.
+    add_float_sweep(probes, rng, 100000);
     size_t mismatches = 0;
     float first = 0;
     for (const float v : probes) {
