@@ -609,8 +609,7 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       if (values) {
         const Rows dst = rows_of(ops[0]);
         ops_.convert(ElemType::kAcc, rows_of(ops[1]),
-                     stored && !scale && !bias_row ? ElemType::kStored : ElemType::kVec, dst, m,
-                     n);
+                     stored && !scale && !bias_row ? ElemType::kStored : ElemType::kVec, dst, m, n);
         const auto rounded = [&](bool last) {
           return stored && last ? ElemType::kStored : ElemType::kVec;
         };
@@ -678,12 +677,12 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
            },
            [&](std::vector<BeatGroup>& g, uint32_t r) {
-             append_row_pass(g, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r,
-                             n, lanes, 1);
+             append_row_pass(g, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
+                             lanes, 1);
            },
            [&](std::vector<BeatGroup>& g, uint32_t r) {
-             append_row_pass(g, {piece(ops[0], Access::kRead), piece(ops[0], Access::kWrite)}, r,
-                             n, lanes, 1);
+             append_row_pass(g, {piece(ops[0], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
+                             lanes, 1);
            }});
       append_idle(groups, depth);
       break;
@@ -704,11 +703,11 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
                                append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
                              },
                              [&](std::vector<BeatGroup>& g, uint32_t r) {
-                               append_row_pass(g,
-                                               {piece(ops[1], Access::kRead),
-                                                piece(ops[2], Access::kRead),
-                                                piece(ops[0], Access::kWrite)},
-                                               r, n, lanes, 1);
+                               append_row_pass(
+                                   g,
+                                   {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
+                                    piece(ops[0], Access::kWrite)},
+                                   r, n, lanes, 1);
                              }});
       append_idle(groups, depth);
       break;

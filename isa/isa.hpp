@@ -180,7 +180,7 @@ enum : unsigned {
   kScaleStride,
   kBiasAs
 };
-}
+}  // namespace vact
 namespace vrope {
 enum : unsigned {
   kDst,

@@ -468,12 +468,12 @@ namespace {
 struct AppendPlan {
   std::vector<hw::WeightBlock> k_blocks, v_blocks;  // the caches' blocks
   bool columns = false;                             // a position is a column of some cache's blocks
-  uint64_t v_row = 0, q_row = 0;          // activation SRAM: a token's row in vec and quantized
-  uint64_t chunk = 0;                     // tokens per chunk
+  uint64_t v_row = 0, q_row = 0;  // activation SRAM: a token's row in vec and quantized
+  uint64_t chunk = 0;             // tokens per chunk
   // Activation SRAM: two sets (keys', values') of a chunk's rows in vec at 0 and quantized at
   // kv_q, the second set_bytes on; then 1/s_K and 1/s_V.
   uint64_t kv_q = 0, set_bytes = 0, inverse_scales = 0;
-  uint64_t t_row = 0;                     // accumulator SRAM: a dimension's positions (transposed)
+  uint64_t t_row = 0;  // accumulator SRAM: a dimension's positions (transposed)
   bool transpose = false, by_gemm = false;
   uint64_t identity = 0;               // activation SRAM: d rows of the identity (by_gemm)
   uint64_t acc_rows = 0, acc_row = 0;  // accumulator SRAM: the gemm's rows of positions
@@ -833,7 +833,8 @@ LayerReference reference_graph_attention(const LayerSpec& l, uint32_t tokens,
       const GemmReference gemm(l.pe, rows, appended, d, d, hw.mac_array);
       std::vector<uint32_t> transposed(size_t{appended} * d);
       gemm.rows(identity.data(), d, [&](uint32_t dim, const arith::Unpacked* acc) {
-        for (uint32_t t = 0; t < appended; ++t) transposed[size_t{t} * d + dim] = act.encode(acc[t]);
+        for (uint32_t t = 0; t < appended; ++t)
+          transposed[size_t{t} * d + dim] = act.encode(acc[t]);
       });
       std::copy(transposed.begin(), transposed.end(),
                 cache.encoded.patterns.begin() +

@@ -223,7 +223,8 @@ void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const
   const std::optional<VecRef> scale = int_kind ? std::optional(factors) : std::nullopt;
   const std::optional<arith::VectorFunction> fn =
       unary ? std::optional(f.layer->function) : std::nullopt;
-  const bool binary = f.layer != nullptr && !unary, add = binary && f.layer->kind == LayerKind::kAdd;
+  const bool binary = f.layer != nullptr && !unary,
+             add = binary && f.layer->kind == LayerKind::kAdd;
   const int registers = ProgramBuilder::needs_register(yv) + ProgramBuilder::needs_register(acc) +
                         (int_kind && ProgramBuilder::needs_register(factors)) +
                         (l.has_bias && ProgramBuilder::needs_register(bias));

@@ -315,15 +315,15 @@ struct Scorer {
     const uint32_t last_nt = s.n % nb ? s.n % nb : nb;
     cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
       if (!overlapped) {
-        const double blocks_time = over_blocks(
-            nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
+        const double blocks_time =
+            over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
         // Inline (each block's first tile loads before the last one's epilogue, ahead of its
         // stores: scored as if after them, which the simulation beats by up to 1%).
         return static_cast<uint64_t>(blocks_time +
                                      over_blocks(nb, [&](uint32_t nt) { return epilogue(r, nt); }));
       }
-      const double blocks_time = over_blocks(
-          nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
+      const double blocks_time =
+          over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
       // The epilogue under a gemm: what the gemm does not cover, and the cycles the array
       // waits while the vector unit holds the activation SRAM's port (when they share one).
       const double under = static_cast<double>(tile_gemm_cycles(nb, std::min(kt, s.k), r));

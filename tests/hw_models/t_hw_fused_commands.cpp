@@ -83,8 +83,8 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
     const uint64_t bias_as = bias && pick(2) ? 1 + pick(4) : 0;
     const bool bias_row = bias && bias_as == 0;
     INFO("trial " << trial << ": " << to_string(pe) << " stored '" << stored << "' m " << m << " n "
-                  << n << " terms " << terms << " bias_as " << bias_as << " fn " << fn
-                  << " round " << round);
+                  << n << " terms " << terms << " bias_as " << bias_as << " fn " << fn << " round "
+                  << round);
     Machine fused(pe, stored, lanes), apart(pe, stored, lanes);
     // Accumulators (random bytes: every pattern, NaNs and quires included), scales and a bias
     // row (vec patterns of random values), the same in both.
@@ -153,9 +153,8 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
       const bool reversed = as == o::Bias::kReversedAdd || as == o::Bias::kReversedMul;
       const uint64_t a = reversed ? bias_at : dst_at, b = reversed ? dst_at : bias_at;
       apart_cycles += apart.run(
-          isa::Opcode::kVbin,
-          {static_cast<uint64_t>(mul ? VectorBinary::kMul : VectorBinary::kAdd), dst_at, 0, a, 0,
-           b, 0, 0, m, n, dst_row, dst_row, dst_row, 0});
+          isa::Opcode::kVbin, {static_cast<uint64_t>(mul ? VectorBinary::kMul : VectorBinary::kAdd),
+                               dst_at, 0, a, 0, b, 0, 0, m, n, dst_row, dst_row, dst_row, 0});
     }
     require_same(fused, apart, dst_at, m, dst_row, n * vb);
     REQUIRE(fused_cycles <= apart_cycles);

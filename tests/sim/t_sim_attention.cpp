@@ -138,7 +138,9 @@ TEST_CASE("a decode attention step takes the documented timing model's cycles", 
       Case{63, 16, "fp16", {"hw.dram.latency_cycles=10"}},
       Case{127, 64, "bf16", {"hw.vector_unit.lanes=32", "hw.dram.latency_cycles=10"}},
       Case{255, 32, "posit16_1", {"hw.vector_unit.format=fp16", "hw.dram.latency_cycles=30"}},
-      Case{100, 16, "fixed2_6",
+      Case{100,
+           16,
+           "fixed2_6",
            {"hw.mac_array.rows=16", "hw.mac_array.cols=32", "hw.dram.latency_cycles=10"}});
   // Grouped-query heads over one resident key/value head: one more query head adds one step.
   auto run = [&](uint32_t heads) {

@@ -457,8 +457,8 @@ TEST_CASE(
         "hw.act_sram.capacity_kib=" + std::to_string(pick(8, 32)),
         "hw.acc_sram.capacity_kib=" + std::to_string(pick(16, 64))};
     INFO("trial " << trial << ", " << format << ": " << heads << " heads, " << kv_heads
-                  << " kv heads, d " << d
-                  << ", " << tokens << " tokens after " << context << ", " << Json(sets).dump());
+                  << " kv heads, d " << d << ", " << tokens << " tokens after " << context << ", "
+                  << Json(sets).dump());
     Json r;
     try {
       r = sim::run_isolated(test::make_config(w, sets));
