@@ -3,6 +3,7 @@
 #include "hw_models/kernels.hpp"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -160,6 +161,11 @@ double dot_in_order(const Weight& w, const float* x, size_t k) {
 NMP_ROW_KERNEL void add_products(uint64_t* acc, const int64_t* w, uint64_t x, size_t n) {
   for (size_t c = 0; c < n; ++c) acc[c] += x * static_cast<uint64_t>(w[c]);
 }
+// Units within int32: each product exact in int64 (a widening multiply the host vectorizes),
+// the sums as above modulo 2^64.
+NMP_ROW_KERNEL void add_products(uint64_t* acc, const int32_t* w, int32_t x, size_t n) {
+  for (size_t c = 0; c < n; ++c) acc[c] += static_cast<uint64_t>(int64_t{x} * int64_t{w[c]});
+}
 void add_products(__int128* acc, const int64_t* w, __int128 x, size_t n) {
   for (size_t c = 0; c < n; ++c) acc[c] += x * w[c];
 }
@@ -259,15 +265,22 @@ GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uin
         w_int8_[j] = static_cast<int8_t>(units_[w[j] & mask]);
       break;
     case Path::kFixed:
-    case Path::kPosit:
-      w_units_.reset(new int64_t[size_t{k} * n]);
+    case Path::kPosit: {
       w_col_nar_.assign(n, 0);
-      transpose(n, k, w_units_.get(), [&](uint32_t c, uint32_t i) {
+      const auto unit_of = [&](uint32_t c, uint32_t i) {
         const uint32_t p = w[size_t{c} * k + i] & mask;
         w_col_nar_[c] |= nar_[p];
         return units_[p];
-      });
+      };
+      if (units_fit_int32_) {
+        w_units32_.reset(new int32_t[size_t{k} * n]);
+        transpose(n, k, w_units32_.get(), unit_of);
+      } else {
+        w_units_.reset(new int64_t[size_t{k} * n]);
+        transpose(n, k, w_units_.get(), unit_of);
+      }
       break;
+    }
     case Path::kFloat:
       w_values_.reset(new float[size_t{k} * n]);
       transpose(n, k, w_values_.get(),
@@ -317,6 +330,11 @@ uint32_t GemmReference::choose_path() {
       }
       units_[p] = static_cast<int64_t>(std::ldexp(v, -lsb_ / 2));
     }
+    // Sums in 64 bits (the fixed path) of units within int32 take int32 weights.
+    units_fit_int32_ = path_ == Path::kFixed &&
+                       std::all_of(units_.begin(), units_.end(), [](int64_t u) {
+                         return u >= INT32_MIN && u <= INT32_MAX;
+                       });
   } else if (path_ == Path::kFloat) {
     values_.resize(patterns);
     for (uint32_t p = 0; p < patterns; ++p) values_[p] = static_cast<float>(element_value(kind, p));
@@ -391,8 +409,14 @@ void GemmReference::unit_block(const uint32_t* x, uint32_t rb, arith::Unpacked* 
     for (uint32_t r = 0; r < rb; ++r) {
       const uint32_t p = x[r * size_t{k_} + i] & mask;
       row_nar[r] |= nar_[p];
-      const auto xi = static_cast<Acc>(units_[p]);
-      if (xi != 0) add_products(&acc[r * n], &w_units_[i * n], xi, n);
+      if (units_[p] == 0) continue;
+      if constexpr (std::is_same_v<Acc, uint64_t>) {
+        if (units_fit_int32_) {
+          add_products(&acc[r * n], &w_units32_[i * n], static_cast<int32_t>(units_[p]), n);
+          continue;
+        }
+      }
+      add_products(&acc[r * n], &w_units_[i * n], static_cast<Acc>(units_[p]), n);
     }
   }
   for (size_t j = 0; j < acc.size(); ++j) {
