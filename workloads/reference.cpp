@@ -3,11 +3,11 @@
 #include "hw_models/kernels.hpp"
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
 #include "hw_models/arith/accumulator.hpp"
 
@@ -332,9 +332,8 @@ uint32_t GemmReference::choose_path() {
     }
     // Sums in 64 bits (the fixed path) of units within int32 take int32 weights.
     units_fit_int32_ = path_ == Path::kFixed &&
-                       std::all_of(units_.begin(), units_.end(), [](int64_t u) {
-                         return u >= INT32_MIN && u <= INT32_MAX;
-                       });
+                       std::all_of(units_.begin(), units_.end(),
+                                   [](int64_t u) { return u >= INT32_MIN && u <= INT32_MAX; });
   } else if (path_ == Path::kFloat) {
     values_.resize(patterns);
     for (uint32_t p = 0; p < patterns; ++p) values_[p] = static_cast<float>(element_value(kind, p));

@@ -82,13 +82,13 @@ class GemmReference {
   std::vector<uint8_t> nar_;    // posit: the pattern is NaR
   std::vector<float> values_;   // float: each pattern's value (up to 16 bits)
   // The weights transposed, k x n (left uninitialized until filled: they are large).
-  std::vector<int8_t> w_int8_;          // integer: units, n x k as given
-  std::unique_ptr<int64_t[]> w_units_;  // fixed and posit
+  std::vector<int8_t> w_int8_;            // integer: units, n x k as given
+  std::unique_ptr<int64_t[]> w_units_;    // fixed and posit
   std::unique_ptr<int32_t[]> w_units32_;  // the fixed path's, where every unit fits int32
   bool units_fit_int32_ = false;
-  std::unique_ptr<float[]> w_values_;   // float
-  std::vector<uint8_t> w_col_nar_;      // posit: output c has a NaR weight
-  std::vector<uint32_t> w_;             // the patterns as given (per-output path)
+  std::unique_ptr<float[]> w_values_;  // float
+  std::vector<uint8_t> w_col_nar_;     // posit: output c has a NaR weight
+  std::vector<uint32_t> w_;            // the patterns as given (per-output path)
 };
 
 // The FP32 model of a linear or bitlinear layer, one row at a time: y[c] = (bias[c] +) the sum
