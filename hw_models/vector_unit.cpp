@@ -1,7 +1,6 @@
 #include "hw_models/vector_unit.hpp"
 
 #include <cstring>
-#include <functional>
 #include <vector>
 
 #include "hw_models/kernels.hpp"
@@ -410,15 +409,15 @@ void append_idle(std::vector<BeatGroup>& groups, uint64_t cycles) {
   groups.push_back(g);
 }
 
-// m rows through passes (`stages`, each appending row r's beats), a row's pass starting only
+// m rows through k passes (`append_pass(j, groups, r)` appends row r's pass j), a row's pass
+// starting only
 // `wait` cycles after its previous pass ended (a reduction's tree and pipeline: the row's max or
 // sum is needed). The rows are software pipelined: step t runs pass j of row t - j for every j,
 // so a row's consecutive passes are one step's work apart, and an idle group fills only what
 // that work leaves of the wait (counted uncontended: contention only lengthens the gap).
-void append_pipelined_rows(
-    std::vector<BeatGroup>& groups, uint32_t m, uint64_t wait,
-    const std::vector<std::function<void(std::vector<BeatGroup>&, uint32_t)>>& stages) {
-  const uint64_t k = stages.size();
+template <size_t k, class Pass>
+void append_pipelined_rows(std::vector<BeatGroup>& groups, uint32_t m, uint64_t wait,
+                           const Pass& append_pass) {
   std::vector<Cycles> ended(m);
   std::vector<BeatGroup> pass;
   Cycles now = 0;
@@ -431,7 +430,7 @@ void append_pipelined_rows(
         now = ended[r] + wait;
       }
       pass.clear();
-      stages[j](pass, r);
+      append_pass(j, pass, r);
       now += BeatCursor::uncontended_cycles(pass);
       groups.insert(groups.end(), pass.begin(), pass.end());
       ended[r] = now;
@@ -671,19 +670,17 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
         st.vec_functions += v + 1;   // exp per element, one reciprocal
       }
       // max; exp and sum (after the max's tree); scale (after the sum's tree and reciprocal).
-      append_pipelined_rows(
+      append_pipelined_rows<3>(
           groups, m, ceil_log2(lanes) + depth,
-          {[&](std::vector<BeatGroup>& g, uint32_t r) {
-             append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
-           },
-           [&](std::vector<BeatGroup>& g, uint32_t r) {
-             append_row_pass(g, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
-                             lanes, 1);
-           },
-           [&](std::vector<BeatGroup>& g, uint32_t r) {
-             append_row_pass(g, {piece(ops[0], Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
-                             lanes, 1);
-           }});
+          [&](uint64_t j, std::vector<BeatGroup>& g, uint32_t r) {
+            if (j == 0) {
+              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+              return;
+            }
+            const VecOperand& in = j == 1 ? ops[1] : ops[0];
+            append_row_pass(g, {piece(in, Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
+                            lanes, 1);
+          });
       append_idle(groups, depth);
       break;
     }
@@ -698,17 +695,18 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
       st.vec_acc_adds += uint64_t{m} * n;            // n - 1 sum adds, + eps
       st.vec_functions += m;                         // rsqrt
       // sum of squares; scale (after the sum's tree and rsqrt).
-      append_pipelined_rows(groups, m, ceil_log2(lanes) + depth,
-                            {[&](std::vector<BeatGroup>& g, uint32_t r) {
-                               append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
-                             },
-                             [&](std::vector<BeatGroup>& g, uint32_t r) {
-                               append_row_pass(
-                                   g,
-                                   {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
-                                    piece(ops[0], Access::kWrite)},
-                                   r, n, lanes, 1);
-                             }});
+      append_pipelined_rows<2>(
+          groups, m, ceil_log2(lanes) + depth,
+          [&](uint64_t j, std::vector<BeatGroup>& g, uint32_t r) {
+            if (j == 0) {
+              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+            } else {
+              append_row_pass(g,
+                              {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
+                               piece(ops[0], Access::kWrite)},
+                              r, n, lanes, 1);
+            }
+          });
       append_idle(groups, depth);
       break;
     }
