@@ -64,6 +64,10 @@ bool is_regular_file(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::string output_staging_path(const std::string& path) {
+  return path_exists(path) && !is_regular_file(path) ? path : path + ".partial";
+}
+
 uint64_t check_input_file(const std::string& path, uint64_t max_bytes) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {

@@ -33,6 +33,11 @@ uint64_t check_input_file(const std::string& path, uint64_t max_bytes);
 bool path_exists(const std::string& path);
 // Whether `path` is a regular file; never throws.
 bool is_regular_file(const std::string& path);
+// Where an output file is written first: beside `path` (`path`.partial, renamed over it when
+// whole, so a failed write leaves no half-written file), or `path` itself when something
+// other than a regular file is there (a device such as /dev/null, a pipe), which a rename
+// would replace.
+std::string output_staging_path(const std::string& path);
 // The whole file, after check_input_file().
 std::string read_input_file(const std::string& path, uint64_t max_bytes = kMaxTextFileBytes);
 

@@ -165,19 +165,19 @@ bool parse(int argc, char** argv, const std::string& usage, po::options_descript
   return true;
 }
 
-// Writes beside the target and renames, so a failed write leaves no half-written file.
+// Writes at output_staging_path(), then renames it over the target if that differs.
 void write_file(const std::string& path, const std::string& bytes) {
-  const std::string partial = path + ".partial";
+  const std::string partial = nmp::sim::output_staging_path(path);
   {
     std::ofstream out(partial, std::ios::binary);
     out << bytes;
     out.close();
     if (!out) {
-      std::remove(partial.c_str());
+      if (partial != path) std::remove(partial.c_str());
       throw nmp::sim::ConfigError(path, "", "cannot write the file");
     }
   }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+  if (partial != path && std::rename(partial.c_str(), path.c_str()) != 0) {
     std::remove(partial.c_str());
     throw nmp::sim::ConfigError(path, "", "cannot write the file");
   }

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "hw_models/controller.hpp"
+#include "sim/input_limits.hpp"
 #include "sim/json_reader.hpp"
 #include "sim/text.hpp"
 #include "sim/vcd.hpp"
@@ -257,23 +258,22 @@ void write_timeline(std::ostream& out, const hw::Timeline& t, const TimelineCont
   out << "\n]}\n";
 }
 
-TimelineSink::Output::Output(const std::string& p) : path(p) {
-  file.open(path + ".partial", std::ios::binary);
+TimelineSink::Output::Output(const std::string& p) : path(p), partial(output_staging_path(p)) {
+  file.open(partial, std::ios::binary);
   if (!file) throw ConfigError(path, "", "cannot write the file");
 }
 
 TimelineSink::Output::~Output() {
   if (file.is_open()) {
     file.close();
-    std::remove((path + ".partial").c_str());
+    if (partial != path) std::remove(partial.c_str());
   }
 }
 
 void TimelineSink::Output::commit() {
   file.close();
-  const std::string partial = path + ".partial";
-  if (!file || std::rename(partial.c_str(), path.c_str()) != 0) {
-    std::remove(partial.c_str());
+  if (!file || (partial != path && std::rename(partial.c_str(), path.c_str()) != 0)) {
+    if (partial != path) std::remove(partial.c_str());
     throw ConfigError(path, "", "cannot write the file");
   }
 }

@@ -74,7 +74,7 @@ class TimelineSink {
     Output(const Output&) = delete;
     Output& operator=(const Output&) = delete;
     void commit();
-    std::string path;
+    std::string path, partial;  // partial: where it is written (input_limits.hpp)
     std::ofstream file;
   };
   std::unique_ptr<hw::Timeline> timeline_;

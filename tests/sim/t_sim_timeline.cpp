@@ -3,6 +3,7 @@
 // full timeline's spans clipped to it.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -431,4 +432,26 @@ TEST_CASE("a timeline window past the run's end is refused, leaving no file behi
   REQUIRE(WEXITSTATUS(status) == 2);
   for (const char* ext : {".json", ".vcd", ".json.partial", ".vcd.partial"})
     REQUIRE_FALSE(std::filesystem::exists(base + ext));
+}
+
+TEST_CASE("outputs to a pipe or device are written into it, not renamed over it", "[sim]") {
+  const std::string dir =
+      std::filesystem::temp_directory_path().string() + "/nmpsim-fifo-" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  const std::string report = dir + "/report", timeline = dir + "/timeline";
+  for (const std::string& fifo : {report, timeline}) REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // Readers drain both pipes while the run writes them (the report after the timeline).
+  const std::string run = std::string(NMPSIM_BINARY) + " run --hw " +
+                          test::source_path("configs/hw/default.json") + " --workload " +
+                          test::source_path("configs/workloads/default.json") +
+                          " --timing-only -q --out " + report + " --timeline " + timeline;
+  REQUIRE(std::system(("cat " + report + " > " + dir + "/report.got & cat " + timeline + " > " +
+                       dir + "/timeline.got & " + run + "; status=$?; wait; exit $status")
+                          .c_str()) == 0);
+  for (const std::string& fifo : {report, timeline})
+    REQUIRE(std::filesystem::is_fifo(std::filesystem::status(fifo)));
+  REQUIRE(sim::parse_json_file(dir + "/report.got")["cycles"]["total"].get<uint64_t>() > 0);
+  REQUIRE(Json::parse(read_all(dir + "/timeline.got")).contains("traceEvents"));
+  REQUIRE_FALSE(std::filesystem::exists(report + ".partial"));
+  std::filesystem::remove_all(dir);
 }
