@@ -143,6 +143,8 @@ class Machine {
     spaces_.srams = srams_;
     spaces_.dram_bytes = dram_bytes;
     spaces_.vec_element_bytes = arith::make_format(p.vector_unit.math.format)->element_bytes();
+    spaces_.array_element_bytes =
+        arith::make_format(pe_info(p.mac_array.pe).element_format)->element_bytes();
     spaces_.dram_element_bytes =
         p.dram.activation_format.empty()
             ? spaces_.vec_element_bytes
@@ -228,9 +230,9 @@ class Machine {
     namespace d = isa::dma;
     const uint64_t rows = cmd.args[d::kRows], row_bytes = cmd.args[d::kRowBytes];
     const bool gather = cmd.opcode == Opcode::kDmaGather;
-    const bool convert = !gather && cmd.args[d::kConvert] != 0;
+    const uint64_t element = spaces_.sram_element_bytes(gather ? 0 : cmd.args[d::kConvert]);
     const uint64_t dram_row =
-        convert ? row_bytes / spaces_.vec_element_bytes * spaces_.dram_element_bytes : row_bytes;
+        element ? row_bytes / element * spaces_.dram_element_bytes : row_bytes;
     const uint64_t burst = params_.dram.request_bytes(), stride = cmd.args[d::kDramStride];
     // Every burst a row touches moves whole.
     const uint64_t bursts = gather

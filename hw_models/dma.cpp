@@ -18,7 +18,7 @@ void DmaStats::visit(const std::array<Sram*, kNumSrams>& srams, const std::strin
   fn({"busy_transfer", "cycles", "cycles moving data", ""}, busy_transfer);
   fn({"conversions", "ops",
       "activation elements converted between dram.activation_format and the vector format (" +
-          vector_class + "), each priced as an add",
+          vector_class + ") or the MAC array's, each priced as an add in the vector format",
       "vec.add." + vector_class},
      conversions);
   fn({"saturations_activation", "results",
@@ -33,22 +33,21 @@ void DmaStats::visit(const std::array<Sram*, kNumSrams>& srams, const std::strin
 }
 
 Dma::Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> srams,
-         const std::string& vector_format, uint32_t queue_depth, Scoreboard& scoreboard)
+         const std::string& vector_format, const std::string& array_format, uint32_t queue_depth,
+         Scoreboard& scoreboard)
     : sc_module(name),
       QueuedUnit(isa::Unit::kDma, queue_depth, scoreboard),
       dram_(dram),
       srams_(srams),
       vec_format_(arith::make_format(vector_format)),
+      array_format_(arith::make_format(array_format)),
       dram_format_(arith::make_format(dram.params().activation_format.empty()
                                           ? vector_format
                                           : dram.params().activation_format)),
-      vec_element_bytes_(vec_format_->element_bytes()),
-      dram_element_bytes_(dram_format_->element_bytes()) {}
+      spaces_{srams, dram.size_bytes(), vec_format_->element_bytes(),
+              array_format_->element_bytes(), dram_format_->element_bytes()} {}
 
-Footprint Dma::footprint(const Command& cmd) const {
-  return command_footprint({srams_, dram_.size_bytes(), vec_element_bytes_, dram_element_bytes_},
-                           cmd);
-}
+Footprint Dma::footprint(const Command& cmd) const { return command_footprint(spaces_, cmd); }
 
 Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
   const uint64_t rows = cmd.args[op::kRows];
@@ -57,14 +56,14 @@ Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
   const auto space = static_cast<MemSpace>(cmd.args[op::kSpace]);
   const Sram& sram = *spaces.srams[static_cast<size_t>(space)];
   const bool gather = cmd.opcode == Opcode::kDmaGather;
-  const bool convert = !gather && cmd.args[op::kConvert] != 0;
-  if (convert && row_bytes % spaces.vec_element_bytes != 0) {
+  const uint64_t element = spaces.sram_element_bytes(gather ? 0 : cmd.args[op::kConvert]);
+  if (element && row_bytes % element != 0) {
     throw SimulationError("convert: row_bytes " + std::to_string(row_bytes) +
-                          " is not a whole number of vector elements (" +
-                          std::to_string(spaces.vec_element_bytes) + " bytes each)");
+                          " is not a whole number of SRAM elements (" + std::to_string(element) +
+                          " bytes each)");
   }
   const uint64_t dram_row_bytes =
-      convert ? row_bytes / spaces.vec_element_bytes * spaces.dram_element_bytes : row_bytes;
+      element ? row_bytes / element * spaces.dram_element_bytes : row_bytes;
   const Region on_chip{space, cmd.args[op::kSram],
                        cmd.args[op::kSram] + (rows - 1) * cmd.args[op::kSramStride] + row_bytes};
   // A gather's rows are known only when it runs (begin() checks each); here its first row.
@@ -158,11 +157,14 @@ void append_beats(const std::vector<Dma::SramBeat>& beats, Cycles first_start, S
 void Dma::begin(const Command& cmd, Cycles now) {
   const bool load = cmd.opcode != Opcode::kDmaStore;
   const bool gather = cmd.opcode == Opcode::kDmaGather;
-  const bool convert = !gather && cmd.args[op::kConvert] != 0;
+  const uint64_t conversion = gather ? isa::dma::kNoConversion : cmd.args[op::kConvert];
+  const uint64_t element = spaces_.sram_element_bytes(conversion);  // 0: none
+  const arith::NumberFormat& sram_format =
+      conversion == isa::dma::kToArray ? *array_format_ : *vec_format_;
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];  // the SRAM side
   const uint64_t dram_row_bytes =
-      convert ? row_bytes / vec_element_bytes_ * dram_element_bytes_ : row_bytes;
+      element ? row_bytes / element * spaces_.dram_element_bytes : row_bytes;
   Sram* sram = srams_[cmd.args[op::kSpace]];
   const DramParams& dp = dram_.params();
   const uint64_t burst = dp.request_bytes();
@@ -213,8 +215,8 @@ void Dma::begin(const Command& cmd, Cycles now) {
     if (dram_.backed()) {
       uint8_t* sram_bytes = sram->data() + sram_row;
       uint8_t* dram_bytes = dram_.data() + dram_row;
-      if (convert) {
-        convert_row(load, sram_bytes, dram_bytes, row_bytes / vec_element_bytes_);
+      if (element) {
+        convert_row(load, sram_format, sram_bytes, dram_bytes, row_bytes / element);
       } else if (load) {
         std::memcpy(sram_bytes, dram_bytes, row_bytes);
       } else {
@@ -228,9 +230,9 @@ void Dma::begin(const Command& cmd, Cycles now) {
       bursts_.push_back(burst_start);
       // Field by field: a braced temporary here costs a store-forwarding stall per burst.
       SramBeat& piece = pieces_.emplace_back();
-      const uint64_t from = sram_offset(convert, at - dram_row);
+      const uint64_t from = sram_offset(element, at - dram_row);
       piece.sram = sram_row + from;
-      piece.bytes = sram_offset(convert, piece_end - dram_row) - from;
+      piece.bytes = sram_offset(element, piece_end - dram_row) - from;
       at = piece_end;
     }
   }
@@ -287,16 +289,16 @@ void Dma::begin(const Command& cmd, Cycles now) {
 
   DmaStats& s = stats();
   (load ? s.loads : s.stores)++;
-  if (convert) s.conversions += rows * (row_bytes / vec_element_bytes_);
+  if (element) s.conversions += rows * (row_bytes / element);
   dram_.stats(cmd.layer).useful_bytes += rows * dram_row_bytes;
   cursor_.start(groups, cmd.layer);
 }
 
-void Dma::convert_row(bool load, uint8_t* sram, uint8_t* dram, uint64_t elements) {
-  const arith::NumberFormat& from = load ? *dram_format_ : *vec_format_;
-  const arith::NumberFormat& to = load ? *vec_format_ : *dram_format_;
-  const uint64_t from_bytes = load ? dram_element_bytes_ : vec_element_bytes_;
-  const uint64_t to_bytes = load ? vec_element_bytes_ : dram_element_bytes_;
+void Dma::convert_row(bool load, const arith::NumberFormat& sram_format, uint8_t* sram,
+                      uint8_t* dram, uint64_t elements) {
+  const arith::NumberFormat& from = load ? *dram_format_ : sram_format;
+  const arith::NumberFormat& to = load ? sram_format : *dram_format_;
+  const uint64_t from_bytes = from.element_bytes(), to_bytes = to.element_bytes();
   const uint8_t* src = load ? dram : sram;
   uint8_t* dst = load ? sram : dram;
   DmaStats& s = stats();

@@ -11,10 +11,11 @@
 // cycle after the previous beat; a beat that the SRAM delays delays the following ones (the
 // DMA holds one burst). A simple store then waits dram.latency_cycles for the write
 // acknowledgement. A gather reads its indices first. A load or store with `convert` moves
-// activation rows between elements of the DRAM's activation format and of the vector format,
-// each rounded once on the way; each burst's piece of the SRAM side is then the vector elements
-// it completes. Abstracted: one outstanding command; a standard store's data is taken as ready
-// from the command's start; the conversion adds no cycles (a pipelined converter per beat).
+// activation rows between elements of the DRAM's activation format and of the vector format
+// (or the MAC array's activation format), each rounded once on the way; each burst's piece of the
+// SRAM side is then the vector elements it completes. Abstracted: one outstanding command; a
+// standard store's data is taken as ready from the command's start; the conversion adds no cycles
+// (a pipelined converter per beat).
 //
 // Example:
 //   Dma dma("dma", dram, srams, "fp32", queue_depth, scoreboard);
@@ -35,7 +36,7 @@ struct DmaStats {
   uint64_t stores = 0;
   uint64_t busy_latency = 0;   // waiting for DRAM latency
   uint64_t busy_transfer = 0;  // moving data
-  uint64_t conversions = 0;    // elements converted between the activation and vector formats
+  uint64_t conversions = 0;    // elements converted between DRAM's activation format and another
   uint64_t saturations = 0;    // ... of which beyond the destination format's largest value
   std::array<uint64_t, kNumSrams> stall_sram{};
   // `vector_class`: the vector format's class, which prices a conversion (as vcvt's).
@@ -53,17 +54,23 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
     Cycles end = 0;
   };
 
-  // `vector_format`: the vector unit's format, which `convert` transfers turn DRAM's
-  // dram.activation_format (empty: the same) into and back.
+  // `vector_format` and `array_format` (the MAC array's activations): what `convert`
+  // transfers turn DRAM's dram.activation_format (empty: the vector format) into and back.
   Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> srams,
-      const std::string& vector_format, uint32_t queue_depth, Scoreboard& scoreboard);
+      const std::string& vector_format, const std::string& array_format, uint32_t queue_depth,
+      Scoreboard& scoreboard);
 
   // What a command's footprint depends on: the memories' sizes and the element sizes that
   // `convert` transfers change between.
   struct Spaces {
     std::array<Sram*, kNumSrams> srams{};
     uint64_t dram_bytes = 0;
-    uint64_t vec_element_bytes = 4, dram_element_bytes = 4;
+    uint64_t vec_element_bytes = 4, array_element_bytes = 1, dram_element_bytes = 4;
+    // The SRAM side's element bytes under a conversion (isa::dma::Conversion), 0: none.
+    uint64_t sram_element_bytes(uint64_t conversion) const {
+      if (conversion == isa::dma::kNoConversion) return 0;
+      return conversion == isa::dma::kToArray ? array_element_bytes : vec_element_bytes;
+    }
   };
   Footprint footprint(const Command& cmd) const override;
   // Regions a command reads and writes; throws SimulationError for an invalid one.
@@ -84,19 +91,22 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   void record_transfer(const Command& cmd, Cycles start) const;
   DmaStats& stats() { return stats_for_layer<DmaStats>(stats_, current().layer); }
   bool in_latency() const;
-  // Converts one row of `elements` between the two formats (load: DRAM to SRAM).
-  void convert_row(bool load, uint8_t* sram, uint8_t* dram, uint64_t elements);
-  // The SRAM bytes of the elements a transfer's first `dram_bytes` bytes complete.
-  uint64_t sram_offset(bool convert, uint64_t dram_bytes) const {
-    return convert ? dram_bytes / dram_element_bytes_ * vec_element_bytes_ : dram_bytes;
+  // Converts one row of `elements` between DRAM's format and `sram_format` (load: DRAM to
+  // SRAM).
+  void convert_row(bool load, const arith::NumberFormat& sram_format, uint8_t* sram, uint8_t* dram,
+                   uint64_t elements);
+  // The SRAM bytes of the elements a transfer's first `dram_bytes` bytes complete, its SRAM
+  // elements `sram_element` bytes each (0: no conversion).
+  uint64_t sram_offset(uint64_t sram_element, uint64_t dram_bytes) const {
+    return sram_element ? dram_bytes / spaces_.dram_element_bytes * sram_element : dram_bytes;
   }
 
   Dram& dram_;
   std::array<Sram*, kNumSrams> srams_;
   std::unique_ptr<arith::NumberFormat> vec_format_;
+  std::unique_ptr<arith::NumberFormat> array_format_;
   std::unique_ptr<arith::NumberFormat> dram_format_;  // of activations
-  uint64_t vec_element_bytes_ = 4;
-  uint64_t dram_element_bytes_ = 4;
+  Spaces spaces_;
   BeatCursor cursor_;
   std::vector<DmaStats> stats_;
   // Scratch of begin(), kept to reuse their storage: a command's bursts, the part of each the

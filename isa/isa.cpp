@@ -41,12 +41,13 @@ std::vector<OperandSpec> dma_operands() {
 std::vector<OperandSpec> transfer_operands() {
   std::vector<OperandSpec> ops = dma_operands();
   ops.push_back(optional(enumeration(
-      "convert", 1, {"none", "activation"},
+      "convert", 2, {"none", "activation", "array"},
       "optional, default none: bytes copied as they are; activation: DRAM holds elements of "
       "dram.activation_format, the SRAM elements of the vector format, each converted on the way "
-      "(rounded once into the destination format, as vcvt); row_bytes counts the SRAM side, a "
-      "whole number of vector elements, and DRAM rows hold as many elements of the activation "
-      "format")));
+      "(rounded once into the destination format, as vcvt); array: the same with the SRAM "
+      "elements in the MAC array's activation format (the PE kind's element format); row_bytes "
+      "counts the SRAM side, a whole number of its elements, and DRAM rows hold as many "
+      "elements of the activation format")));
   return ops;
 }
 

@@ -111,6 +111,8 @@ enum : unsigned { kJmpTarget = 0, kSyncUnits = 0, kLayerId = 0 };
 namespace dma {
 enum : unsigned { kSpace, kSram, kDram, kRows, kRowBytes, kSramStride, kDramStride, kIndex };
 inline constexpr unsigned kConvert = 7;  // dma.load and dma.store (gather: kIndex)
+// The convert operand's values: what the SRAM side holds.
+enum Conversion : uint64_t { kNoConversion, kToVector, kToArray };
 }  // namespace dma
 namespace gemm {
 enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode, kWeights };

@@ -1524,6 +1524,13 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
         names_of<workloads::Epilogue>(workloads::kNumEpilogues),
         "weights_outer: convert each output block as it completes (inline) or under the next "
         "block's gemms (overlapped; default: the mapper's choice)"));
+    want.row_conversion = static_cast<workloads::RowConversion>(entry.choice(
+        "row_conversion", static_cast<size_t>(want.row_conversion),
+        names_of<workloads::RowConversion>(workloads::kNumRowConversions),
+        "weights_outer: a quantize pass writes the rows in the array's format to a DRAM scratch "
+        "(pass), or the DMA converts the input rows as it streams them (dma: kinds quantized by "
+        "one rounding, with every value of dram.activation_format exact in the vector format; "
+        "default: the mapper's choice)"));
     entry.finish();
   }
   root.finish();

@@ -183,8 +183,11 @@ Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective 
                        {"quantize", plan.quantize_rows},
                        {"epilogue", plan.epilogue_rows}};
     mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
-    mapping["quantize_pass"] =
-        plan.quantized_rows_of.empty() ? "own" : "shared with " + plan.quantized_rows_of;
+    mapping["row_conversion"] = plan.dma_rows ? "dma" : "pass";
+    mapping["quantize_pass"] = plan.dma_rows ? "none"
+                               : plan.quantized_rows_of.empty()
+                                   ? "own"
+                                   : "shared with " + plan.quantized_rows_of;
     if (!plan.fused_layer.empty()) mapping["fused"] = plan.fused_layer;
   }
   return mapping;

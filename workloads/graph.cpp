@@ -319,6 +319,11 @@ void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, cons
                         "an epilogue order is weights_outer's; rows_outer converts each tile of "
                         "rows after all its weight tiles");
   }
+  if (want.row_conversion != RowConversion::kAuto && want.order == LoopOrder::kRowsOuter) {
+    throw mapping_error(l, index, "row_conversion",
+                        "a row conversion is weights_outer's; rows_outer quantizes each tile of "
+                        "rows on chip");
+  }
   if (want.k_tile && want.k_tile < k && want.k_tile % R != 0) {
     throw mapping_error(l, index, "k_tile",
                         "expected a multiple of the array's " + std::to_string(R) +
@@ -359,8 +364,23 @@ StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const L
   gemm.act_base = kRegX;
   gemm.scratch = kRegSram;
   gemm.act_dram_row = p.xq_dram_row;
+  if (p.dma_rows) {  // the input's rows, each tile's slice converted on the way
+    gemm.act_dram_row = uint64_t{l.in_features} * storage.dram_bytes;
+    gemm.act_tile_step = uint64_t{lay.tiling.k_tile} * storage.dram_bytes;
+    const bool same_format = arith::make_format(storage.format)->name() ==
+                             arith::make_format(hw::pe_info(gl.layout.pe).element_format)->name();
+    gemm.act_convert = same_format ? isa::dma::kNoConversion : isa::dma::kToArray;
+  }
   gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
   return gemm;
+}
+
+// Where weights_outer's gemm pass finds its rows in DRAM (kRegX, a row apart): the quantize
+// pass's scratch, or the layer's input (the DMA converts them).
+Stream gemm_rows(const LayerLayout& lay, const LayerSpec& l, const TensorStorage& storage) {
+  const WeightsOuterPlan& p = lay.mapping.outer;
+  if (p.dma_rows) return {kRegX, lay.inputs[0], uint64_t{l.in_features} * storage.dram_bytes};
+  return {kRegX, lay.xq_dram, p.xq_dram_row};
 }
 
 // The gemm pass of weights_outer with overlapped epilogues (linear_mapping.hpp): blocks
@@ -422,8 +442,8 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAcc, 1, nt * vb, nt * vb, nt * vb);
     b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(nt * vb));
   };
-  row_loop(b, kRegM, rows, p.super_rows,
-           {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}}, [&](uint32_t m) {
+  row_loop(b, kRegM, rows, p.super_rows, {gemm_rows(lay, l, storage), {kRegY, y_dram, n_dram}},
+           [&](uint32_t m) {
              StreamedGemm gemm =
                  begin_super_tile(b, lay, l, m, gl, int_kind, storage, ternary_weights);
              StreamedGemmRegs regs = kGemmRegs;
@@ -505,7 +525,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
       b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
     }
   };
-  if (lay.quantized_by < 0) {
+  if (lay.quantized_by < 0 && !p.dma_rows) {
     pipelined_row_loop(b, {kRegM, kRegB, kRegK}, rows, qr, p.quantize_set,
                        {{kRegX, lay.inputs[0], uint64_t{k} * db}},
                        {{kRegY, lay.xq_dram, p.xq_dram_row}}, tile);
@@ -531,7 +551,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
           storage.convert);
   };
   row_loop(
-      b, kRegM, rows, p.super_rows, {{kRegX, lay.xq_dram, p.xq_dram_row}, {kRegY, y_dram, n_dram}},
+      b, kRegM, rows, p.super_rows, {gemm_rows(lay, l, storage), {kRegY, y_dram, n_dram}},
       [&](uint32_t m) {
         StreamedGemm gemm = begin_super_tile(b, lay, l, m, gl, int_kind, storage, ternary_weights);
         gemm.begin_block = [&](uint32_t nt) {
@@ -874,6 +894,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const TensorStorage storage = TensorStorage::of_graph(hw);
   const uint64_t db = storage.dram_bytes;  // an element of a tensor in DRAM
   const bool int_kind = hw::is_integer(hw.mac_array.pe);
+  // weights_outer may stream its input rows through the DMA's conversion instead of a
+  // quantize pass (model.hpp, RowConversion) where that rounds them as the pass does.
+  const bool dma_row_conversion =
+      !int_kind && arith::holds_exactly(*arith::make_format(hw.vector_unit.math.format),
+                                        *arith::make_format(storage.format));
   Lowered out;
   RegionAllocator allocate;
   // A tensor's row in DRAM: elements of the activation format, or token ids (uint32) an
@@ -1021,6 +1046,16 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                                                             model.in_step_loop(li)};
       const auto quantized = quantized_inputs.find(rows_key);
       mc.quantized_rows_shared = quantized != quantized_inputs.end() && !l.carried_input(0);
+      mc.dma_row_conversion = dma_row_conversion;
+      if (l.mapping.row_conversion == RowConversion::kDma && !dma_row_conversion) {
+        throw mapping_error(
+            l, li, "row_conversion",
+            "expected pass or auto: the DMA converts rows only for PE kinds quantized by one "
+            "rounding (not " +
+                std::string(hw::to_string(hw.mac_array.pe)) +
+                "), with every value of dram.activation_format (" + storage.format +
+                ") exact in the vector format (" + hw.vector_unit.math.format + ")");
+      }
       check_mapping_request(l, li, rows, gl, mc.whole_tile_blocks ? lay.tiling.k_tile : 0);
       const int32_t fusable = fusable_layer(li);
       LinearShape shape{rows, l.out_features, l.in_features, l.has_bias};
@@ -1057,9 +1092,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
       lay.const_dram = allocate(kNumConsts * vb);
       if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
-      if (lay.mapping.order == LoopOrder::kWeightsOuter && mc.quantized_rows_shared &&
-          layouts[static_cast<size_t>(quantized->second)].mapping.outer.xq_dram_row ==
-              lay.mapping.outer.xq_dram_row) {
+      if (lay.mapping.order == LoopOrder::kWeightsOuter && lay.mapping.outer.dma_rows) {
+        // No scratch: the gemm pass streams the input.
+      } else if (lay.mapping.order == LoopOrder::kWeightsOuter && mc.quantized_rows_shared &&
+                 layouts[static_cast<size_t>(quantized->second)].mapping.outer.xq_dram_row ==
+                     lay.mapping.outer.xq_dram_row) {
         lay.quantized_by = quantized->second;
         lay.xq_dram = layouts[static_cast<size_t>(lay.quantized_by)].xq_dram;
       } else if (lay.mapping.order == LoopOrder::kWeightsOuter) {
@@ -1092,6 +1129,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         plan.quantize_rows = lay.mapping.outer.quantize_rows;
         plan.epilogue_rows = lay.mapping.outer.epilogue_rows;
         plan.epilogue_overlapped = lay.mapping.outer.overlapped;
+        plan.dma_rows = lay.mapping.outer.dma_rows;
         if (lay.quantized_by >= 0)
           plan.quantized_rows_of = model.layers[static_cast<size_t>(lay.quantized_by)].name;
       }
@@ -1131,7 +1169,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const std::vector<int32_t> refs = inputs_of(model.layers[e], e);
     EpilogueFusion& f = layouts[li].fusion;
     f.layer = &model.layers[e];
-    f.round = storage.convert;
+    f.round = storage.convert != isa::dma::kNoConversion;
     f.linear_first = refs.front() == static_cast<int32_t>(li);
     if (refs.size() > 1) {
       const uint64_t other = layouts[e].inputs[f.linear_first ? 1 : 0];
@@ -1340,12 +1378,14 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   // Inputs of every layer: a model input (ref < 0) or an earlier layer's output.
   std::vector<std::vector<uint32_t>> model_inputs;
   for (const std::vector<float>& x : data.inputs) {
-    model_inputs.push_back(storage.convert ? load(to_activation_format(storage, x))
-                                           : to_vector_format(vm, x));
+    model_inputs.push_back(storage.convert != isa::dma::kNoConversion
+                               ? load(to_activation_format(storage, x))
+                               : to_vector_format(vm, x));
   }
   auto exact_of = [&](int32_t i) -> const std::vector<uint32_t>& {
     if (i < 0) return model_inputs[model_input_index(i)];
-    return storage.convert ? loaded[static_cast<size_t>(i)] : refs[static_cast<size_t>(i)].out;
+    return storage.convert != isa::dma::kNoConversion ? loaded[static_cast<size_t>(i)]
+                                                      : refs[static_cast<size_t>(i)].out;
   };
   auto fp32_of = [&](int32_t i) -> const std::vector<float>& {
     return i < 0 ? data.inputs[model_input_index(i)] : refs[static_cast<size_t>(i)].fp32;
@@ -1489,7 +1529,8 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
   // A step loop runs step by step: each layer over its row t (a recurrent one a timestep,
   // carrying its state to the next step). A carried tensor's row t is its layer's row t - 1
   // (zeros at step 0, as the machine loads them); a memory is read whole.
-  const uint32_t zero_loaded = storage.convert ? vm.round(stored->decode(0)) : 0;
+  const uint32_t zero_loaded =
+      storage.convert != isa::dma::kNoConversion ? vm.round(stored->decode(0)) : 0;
   std::map<size_t, RecurrentStepper> steppers;
   for (size_t li = model.loop_begin; li < model.loop_end; ++li) {
     if (is_recurrent(model.layers[li].kind))

@@ -128,12 +128,13 @@ struct Scorer {
     double cycles() const { return std::max(loads + last, first + gemms); }
   };
   // One output block of nt outputs, rows x k: each tile's weights, and (`act_stride`, the
-  // bytes between the rows in DRAM, nonzero) the rows' slice of its inputs streamed beside them.
-  Stream block(uint32_t nt, uint32_t kt, uint32_t rows, uint64_t act_stride) const {
-    const uint64_t ab = c.g.traits.act_bytes;
+  // bytes between the rows in DRAM, nonzero) the rows' slice of its inputs streamed beside them,
+  // `act_dram_bytes` per input in DRAM.
+  Stream block(uint32_t nt, uint32_t kt, uint32_t rows, uint64_t act_stride,
+               uint64_t act_dram_bytes) const {
     const auto load = [&](uint32_t kk) {
       return transfer(hw::weight_operand_bytes(nt, kk, c.g.layout)) +
-             (act_stride ? transfer_rows(rows, kk * ab, act_stride) : 0.0);
+             (act_stride ? transfer_rows(rows, kk * act_dram_bytes, act_stride) : 0.0);
     };
     const uint32_t full = s.k / kt, edge = s.k % kt;
     Stream b;
@@ -169,15 +170,16 @@ struct Scorer {
     m.weight_tiles = tiles_of_rows * tile_count(m.tiling);
     // Per tile of rows: its rows in and quantized, every weight tile streamed past them (the
     // output blocks one after another without a pause), its outputs converted and stored.
-    finish(m, setup() + static_cast<double>(over_rows(s.m, m.m_tile, [&](uint32_t r) {
-                const Stream first = block(std::min(nb, s.n), kt, r, 0);
-                Stream all;
-                all.first = first.first;
-                all.last = block(s.n % nb ? s.n % nb : nb, kt, r, 0).last;
-                all.loads = over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, 0).loads; });
-                all.gemms = over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, 0).gemms; });
-                return static_cast<uint64_t>(quantize(r) + all.cycles() + epilogue(r, s.n));
-              })));
+    finish(m,
+           setup() + static_cast<double>(over_rows(s.m, m.m_tile, [&](uint32_t r) {
+             const Stream first = block(std::min(nb, s.n), kt, r, 0, 0);
+             Stream all;
+             all.first = first.first;
+             all.last = block(s.n % nb ? s.n % nb : nb, kt, r, 0, 0).last;
+             all.loads = over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, 0, 0).loads; });
+             all.gemms = over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, 0, 0).gemms; });
+             return static_cast<uint64_t>(quantize(r) + all.cycles() + epilogue(r, s.n));
+           })));
     return true;
   }
 
@@ -220,9 +222,10 @@ struct Scorer {
     return p;
   }
 
-  // weights_outer with tiles nb x kt, the epilogue inline or overlapped, and super tiles of the
-  // most rows that fit, or of `want` rows (if they fit): false if nothing fits.
-  bool weights_outer(uint32_t nb, uint32_t kt, uint32_t want, bool overlapped,
+  // weights_outer with tiles nb x kt, the epilogue inline or overlapped, the rows from a
+  // quantize pass or converted by the DMA (`dma_rows`), and super tiles of the most rows that
+  // fit, or of `want` rows (if they fit): false if nothing fits.
+  bool weights_outer(uint32_t nb, uint32_t kt, uint32_t want, bool overlapped, bool dma_rows,
                      const WeightsOuterPlan& quantize_pass, LinearMapping& m) const {
     const Geometry& g = c.g;
     const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
@@ -233,6 +236,7 @@ struct Scorer {
     const uint64_t chunk_buffers = buffers * (s.fused == FusedOp::kBinary ? 2 : 1);
     WeightsOuterPlan p = quantize_pass;
     p.overlapped = overlapped;
+    p.dma_rows = dma_rows;
     p.acc_row = round_up(uint64_t{nb} * accb, g.acc_word);
     p.x_row = round_up(uint64_t{kt} * ab, g.act_word);
     p.yv_row = round_up(uint64_t{nb} * vb, g.act_word);
@@ -281,9 +285,12 @@ struct Scorer {
     m.outer = p;
     const uint64_t supers = ceil_div(s.m, p.super_rows), blocks = ceil_div(s.n, nb);
     const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
-    const uint64_t streamed = supers * weight_bytes(m.tiling) + blocks * rows_k * ab;
+    // The rows streamed per block: the scratch's, or the input's as DRAM holds it.
+    const uint64_t row_element = dma_rows ? c.tensor_bytes : ab;
+    const uint64_t streamed = supers * weight_bytes(m.tiling) + blocks * rows_k * row_element;
+    const bool quantize_pass_runs = !c.quantized_rows_shared && !dma_rows;
     const uint64_t quantize_bytes =
-        c.quantized_rows_shared ? 0 : rows_k * c.tensor_bytes + rows_k * ab + factor_bytes;
+        quantize_pass_runs ? rows_k * c.tensor_bytes + rows_k * ab + factor_bytes : 0;
     m.dram_bytes = kNumConstBytes * vb                               // constants
                    + quantize_bytes                                  // quantize pass
                    + streamed                                        // weights, quantized rows
@@ -302,28 +309,29 @@ struct Scorer {
       return p.quantize_set ? std::max(work, load + store) : load + work + store;
     };
     double cycles = setup();
-    if (!c.quantized_rows_shared) {
+    if (quantize_pass_runs) {
       cycles += static_cast<double>(over_rows(s.m, p.quantize_rows, [&](uint32_t r) {
         return static_cast<uint64_t>(quantize_tile(r));
       }));
       if (p.quantize_set)
         cycles += transfer(uint64_t{std::min(s.m, p.quantize_rows)} * s.k * c.tensor_bytes);
     }
+    const uint64_t act_stride = dma_rows ? uint64_t{s.k} * c.tensor_bytes : p.xq_dram_row;
     // Per super tile, its blocks: each epilogue inline after its block; or overlapped, under
     // the next block's first gemm (what it does not cover is exposed), and the last one after
     // the last block.
     const uint32_t last_nt = s.n % nb ? s.n % nb : nb;
     cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
       if (!overlapped) {
-        const double blocks_time =
-            over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
+        const double blocks_time = over_blocks(
+            nb, [&](uint32_t nt) { return block(nt, kt, r, act_stride, row_element).cycles(); });
         // Inline (each block's first tile loads before the last one's epilogue, ahead of its
         // stores: scored as if after them, which the simulation beats by up to 1%).
         return static_cast<uint64_t>(blocks_time +
                                      over_blocks(nb, [&](uint32_t nt) { return epilogue(r, nt); }));
       }
-      const double blocks_time =
-          over_blocks(nb, [&](uint32_t nt) { return block(nt, kt, r, p.xq_dram_row).cycles(); });
+      const double blocks_time = over_blocks(
+          nb, [&](uint32_t nt) { return block(nt, kt, r, act_stride, row_element).cycles(); });
       // The epilogue under a gemm: what the gemm does not cover, and the cycles the array
       // waits while the vector unit holds the activation SRAM's port (when they share one).
       const double under = static_cast<double>(tile_gemm_cycles(nb, std::min(kt, s.k), r));
@@ -396,7 +404,7 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
   const uint32_t want_n = want.n_tile ? std::min(want.n_tile, n_all) : 0;
   const uint32_t want_k = want.k_tile ? std::min(want.k_tile, s.k) : 0;
   // A forced epilogue is weights_outer's.
-  if (want.order != LoopOrder::kWeightsOuter && want.epilogue == Epilogue::kAuto &&
+  if (want.order != LoopOrder::kWeightsOuter && !want.forces_weights_outer() &&
       c.rows_outer_m_tile > 0) {
     // rows_outer keeps the tiles that fit best (tiling.hpp) unless they are forced.
     LinearMapping m;
@@ -412,7 +420,7 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
   const bool rows_in_one_tile = c.rows_outer_m_tile >= s.m;
   if (want.order == LoopOrder::kWeightsOuter ||
       (want.order == LoopOrder::kAuto &&
-       (!rows_in_one_tile || candidates == 0 || want.epilogue != Epilogue::kAuto))) {
+       (!rows_in_one_tile || candidates == 0 || want.forces_weights_outer()))) {
     const WeightsOuterPlan quantize = score.quantize_plan();
     if (quantize.quantize_rows > 0) {
       // The widest block whose accumulators of every row fit, a multiple of the columns.
@@ -443,9 +451,15 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
         for (uint32_t kt : ks) {
           for (const Epilogue e : {Epilogue::kInline, Epilogue::kOverlapped}) {
             if (want.epilogue != Epilogue::kAuto && want.epilogue != e) continue;
-            LinearMapping m;
-            if (score.weights_outer(nb, kt, want.rows, e == Epilogue::kOverlapped, quantize, m))
-              consider(m);
+            for (const RowConversion rc : {RowConversion::kPass, RowConversion::kDma}) {
+              if (want.row_conversion != RowConversion::kAuto && want.row_conversion != rc)
+                continue;
+              if (rc == RowConversion::kDma && !c.dma_row_conversion) continue;
+              LinearMapping m;
+              if (score.weights_outer(nb, kt, want.rows, e == Epilogue::kOverlapped,
+                                      rc == RowConversion::kDma, quantize, m))
+                consider(m);
+            }
           }
         }
       }

@@ -83,6 +83,9 @@ struct MapperContext {
   // weights_outer: an earlier layer's quantize pass wrote these rows to DRAM (the same input,
   // quantized alike), so this layer has none of its own.
   bool quantized_rows_shared = false;
+  // weights_outer: the DMA may convert the input rows into the array's format as it streams
+  // them (RowConversion::kDma is legal: model.hpp).
+  bool dma_row_conversion = false;
   // rows_outer as the SRAMs allow it: rows per tile (0: it does not fit) and the weight tiles.
   uint32_t rows_outer_m_tile = 0;
   WeightTiling rows_outer_tiling;
@@ -102,6 +105,9 @@ struct WeightsOuterPlan {
   // The gemm pass: two buffers of super_rows x x_row (the second at x + super_rows x x_row).
   uint64_t x = 0, x_row = 0, factors = 0, yv = 0, yv_row = 0, acc_row = 0;
   uint64_t xq_dram_row = 0;  // one quantized row in the DRAM scratch (and its factor)
+  // The DMA converts the input rows as the gemm pass streams them: no quantize pass, no
+  // scratch (RowConversion::kDma).
+  bool dma_rows = false;
   // Overlapped: the second buffer of converted rows (activation SRAM) and of accumulators
   // (accumulator SRAM), this many bytes above the first.
   uint64_t yv_buffer = 0, acc_buffer = 0;

@@ -33,7 +33,7 @@ TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
   if (stored->name() == arith::make_format(s.format)->name()) return s;  // one format, two names
   s.format = dram;
   s.dram_bytes = stored->element_bytes();
-  s.convert = true;
+  s.convert = isa::dma::kToVector;
   return s;
 }
 

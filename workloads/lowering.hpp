@@ -56,6 +56,7 @@ struct LayerPlan {
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
   bool epilogue_overlapped = false;
   std::string quantized_rows_of;  // weights_outer: the layer whose quantize pass it shares
+  bool dma_rows = false;          // weights_outer: the DMA converts its input rows (no pass)
   // Fusion (model.hpp): the element-wise layer this linear layer's epilogue runs, whose output
   // it stores instead of its own (which then never crosses DRAM); the linear layer whose
   // epilogue runs this element-wise layer. Empty: none.
@@ -76,8 +77,9 @@ LayerPlan plan_of(const LayerSpec& l, uint32_t rows);
 struct TensorStorage {
   uint64_t vec_bytes = 4;   // an element on chip
   uint64_t dram_bytes = 4;  // an element in DRAM
-  bool convert = false;     // the formats differ: the tensors' DMAs convert
-  std::string format;       // the DRAM format's name
+  // The formats differ: the tensors' DMAs convert (to the vector format on chip).
+  isa::dma::Conversion convert = isa::dma::kNoConversion;
+  std::string format;  // the DRAM format's name
   static TensorStorage of_graph(const hw::NmpParams& hw);
 };
 // Marks the plan's outputs as stored in `storage`'s format.

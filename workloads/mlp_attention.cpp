@@ -80,7 +80,8 @@ void emit_mlp_attention(ProgramBuilder& b, const MlpAttention& a, const LayerSpe
     b.li(kRegSram, sram);
     b.li(kRegDram, dram);
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, width * vb, stride,
-          width * (graph_tensor ? db : vb), graph_tensor && storage.convert);
+          width * (graph_tensor ? db : vb),
+          graph_tensor ? storage.convert : isa::dma::kNoConversion);
   };
   const bool graph_memory = l.memory_from_graph();
   load(a.keys, graph_memory ? inputs[1] : a.keys_dram, S, A, a.key_row, graph_memory);

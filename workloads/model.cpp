@@ -54,6 +54,18 @@ const char* to_string(Epilogue e) {
   return "?";
 }
 
+const char* to_string(RowConversion c) {
+  switch (c) {
+    case RowConversion::kAuto:
+      return "auto";
+    case RowConversion::kPass:
+      return "pass";
+    case RowConversion::kDma:
+      return "dma";
+  }
+  return "?";
+}
+
 const char* to_string(Fusion f) {
   switch (f) {
     case Fusion::kAuto:

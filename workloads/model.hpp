@@ -88,6 +88,14 @@ const char* to_string(MappingObjective o);
 enum class Epilogue : uint8_t { kAuto, kInline, kOverlapped };
 inline constexpr size_t kNumEpilogues = 3;
 const char* to_string(Epilogue e);
+// How weights_outer's gemm pass gets its rows in the array's activation format: a quantize
+// pass writes them to a DRAM scratch that each output block streams (pass), or the DMA
+// converts the layer's input rows as it streams them (dma: kinds whose quantization is one
+// rounding, where every value of DRAM's activation format is exact in the vector format, so
+// that the values are the pass's).
+enum class RowConversion : uint8_t { kAuto, kPass, kDma };
+inline constexpr size_t kNumRowConversions = 3;
+const char* to_string(RowConversion c);
 
 // Whether an element-wise layer (activation, add, mul) runs inside the epilogue of the
 // weights_outer linear layer producing one of its inputs, so that layer's output never crosses
@@ -104,11 +112,19 @@ struct MappingRequest {
   uint32_t n_tile = 0;  // outputs per block
   uint32_t k_tile = 0;  // inputs per reduction tile
   uint32_t rows = 0;    // rows per tile (rows_outer) or per super tile (weights_outer)
-  Epilogue epilogue = Epilogue::kAuto;  // weights_outer
+  Epilogue epilogue = Epilogue::kAuto;                  // weights_outer
+  RowConversion row_conversion = RowConversion::kAuto;  // weights_outer
   uint32_t buffer_sets = 0;  // vector layers: 1 (tiles in turn) or 2 (pipelined); 0: the mapper's
   Fusion fuse = Fusion::kAuto;  // element-wise layers
   bool from_file = false;
-  bool forces_tiles() const { return n_tile || k_tile || rows || epilogue != Epilogue::kAuto; }
+  bool forces_tiles() const {
+    return n_tile || k_tile || rows || epilogue != Epilogue::kAuto ||
+           row_conversion != RowConversion::kAuto;
+  }
+  // What only weights_outer has: its epilogue or row conversion.
+  bool forces_weights_outer() const {
+    return epilogue != Epilogue::kAuto || row_conversion != RowConversion::kAuto;
+  }
 };
 
 enum class LayerKind : uint8_t {

@@ -38,10 +38,10 @@ void ProgramBuilder::layer(uint32_t id) { emit(Opcode::kLayer, {id}); }
 
 void ProgramBuilder::dma(Opcode opcode, isa::Space space, unsigned sram_reg, unsigned dram_reg,
                          uint64_t rows, uint64_t row_bytes, uint64_t sram_stride,
-                         uint64_t dram_stride, bool convert) {
+                         uint64_t dram_stride, isa::dma::Conversion convert) {
   emit(opcode, {static_cast<int64_t>(space), sram_reg, dram_reg, static_cast<int64_t>(rows),
                 static_cast<int64_t>(row_bytes), static_cast<int64_t>(sram_stride),
-                static_cast<int64_t>(dram_stride), convert ? 1 : 0});
+                static_cast<int64_t>(dram_stride), static_cast<int64_t>(convert)});
 }
 
 void ProgramBuilder::dma_gather(isa::Space space, unsigned sram_reg, unsigned dram_reg,

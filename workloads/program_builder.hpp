@@ -46,10 +46,11 @@ class ProgramBuilder {
   void dbnz(unsigned rs, uint64_t target);
   void layer(uint32_t id);
   // dma.load or dma.store; `convert`: activation rows, dram.activation_format in DRAM and the
-  // vector format on chip (row_bytes counts the SRAM side).
+  // vector format (or the MAC array's activation format) on chip; row_bytes counts the SRAM
+  // side.
   void dma(isa::Opcode opcode, isa::Space space, unsigned sram_reg, unsigned dram_reg,
            uint64_t rows, uint64_t row_bytes, uint64_t sram_stride, uint64_t dram_stride,
-           bool convert = false);
+           isa::dma::Conversion convert = isa::dma::kNoConversion);
   // Rows of a DRAM table picked by the uint32 indices at `index_reg` (activation SRAM).
   void dma_gather(isa::Space space, unsigned sram_reg, unsigned dram_reg, unsigned index_reg,
                   uint64_t rows, uint64_t row_bytes, uint64_t sram_stride, uint64_t table_stride);

@@ -29,7 +29,7 @@ void output_block(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGe
     if (!s.stream_acts) return;
     b.li(s.scratch, act_buffer(buffer));
     b.dma(Opcode::kDmaLoad, isa::Space::kActSram, s.scratch, r.act, s.m, kt * ab, s.act_row,
-          s.act_dram_row);
+          s.act_dram_row, s.act_convert);
   };
   const auto tile = [&](uint32_t kt, AccMode mode, bool loaded) {
     if (!loaded) load(nt, kt, parity);
@@ -42,7 +42,7 @@ void output_block(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGe
     b.gemm(act, r.wbuf, r.acc, s.m, nt, kt, s.act_row, s.acc_row, mode, s.ternary_weights);
     b.addi(r.w, r.w,
            static_cast<int64_t>(round_up(hw::weight_operand_bytes(nt, kt, g.layout), kDramAlign)));
-    b.addi(r.act, r.act, static_cast<int64_t>(kt * ab));
+    b.addi(r.act, r.act, static_cast<int64_t>(s.act_tile_step ? s.act_tile_step : kt * ab));
     b.sub(r.wbuf, r.half, r.wbuf);  // the other half next
   };
   const auto reset_act = [&] {

@@ -37,9 +37,12 @@ struct StreamedGemm {
   // through the `scratch` register; every output block accumulates into the same m rows from
   // `acc`; `end_block(nt)` emits what follows each block (converting and storing it).
   // Tiles alternate between the buffer at `act` and the one `act_buffer_bytes` above it.
+  // `act_tile_step`: DRAM bytes from one full tile's activations to the next's (0: the tile's
+  // inputs in the array's format); `act_convert`: the loads' conversion.
   bool stream_acts = false;
   unsigned act_base = 0, scratch = 0;
-  uint64_t act_dram_row = 0, act_buffer_bytes = 0;
+  uint64_t act_dram_row = 0, act_buffer_bytes = 0, act_tile_step = 0;
+  isa::dma::Conversion act_convert = isa::dma::kNoConversion;
   std::function<void(uint32_t nt)> begin_block, end_block;
   std::function<void()> after_first_tile;  // emitted between a block's first and second tiles
   // emit_streamed_gemm: each block loads the next block's first tile after its last gemm,

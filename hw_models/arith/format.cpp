@@ -137,6 +137,23 @@ bool NumberFormat::overflows(const Unpacked& value) const {
   return order > 0 || (order == 0 && value.sticky);
 }
 
+bool holds_exactly(const NumberFormat& to, const NumberFormat& from) {
+  if (to.name() == from.name()) return true;
+  constexpr int kCheckedBits = 16;
+  if (from.bits() > kCheckedBits) return false;
+  for (uint32_t pattern = 0; pattern < (uint32_t{1} << from.bits()); ++pattern) {
+    const Unpacked value = from.decode(pattern);
+    const Unpacked kept = to.decode(to.encode(value));
+    if (value.is_nan() || kept.is_nan()) {
+      if (value.is_nan() != kept.is_nan()) return false;
+      continue;
+    }
+    if (value.kind != kept.kind || value.neg != kept.neg) return false;
+    if (value.is_finite_nonzero() && compare(value, kept) != 0) return false;
+  }
+  return true;
+}
+
 std::unique_ptr<NumberFormat> make_format(std::string_view name) {
   for (const FloatFormat* f :
        {&kFp32, &kFp16, &kBf16, &kFp8E4M3, &kFp8E4M3Sat, &kFp8E5M2, &kFp8E5M2Sat}) {

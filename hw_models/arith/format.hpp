@@ -54,4 +54,9 @@ class NumberFormat {
 // Throws std::invalid_argument naming the accepted forms.
 std::unique_ptr<NumberFormat> make_format(std::string_view name);
 
+// Whether `to` holds every value of `from` exactly (zeros' signs, infinities and NaN
+// included), so a value rounded into `to` and then elsewhere is rounded once. Checked pattern by
+// pattern for formats of up to 16 bits; a wider `from` only in its own format.
+bool holds_exactly(const NumberFormat& to, const NumberFormat& from);
+
 }  // namespace nmp::arith

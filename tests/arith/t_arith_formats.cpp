@@ -532,3 +532,33 @@ TEST_CASE("encoding a float into a posit from its bits equals the unpacked-exact
     REQUIRE(probes.size() > 500000);
   }
 }
+
+TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arith]") {
+  const auto holds = [](const char* to, const char* from) {
+    return arith::holds_exactly(*arith::make_format(to), *arith::make_format(from));
+  };
+  // Narrower floats and posits inside fp32; fp8 inside fp16.
+  for (const char* from : {"bf16", "fp16", "fp8_e4m3", "fp8_e5m2", "posit<8,0>", "fp32"})
+    REQUIRE(holds("fp32", from));
+  REQUIRE(holds("fp16", "fp8_e4m3"));
+  REQUIRE(holds("fp16", "fp8_e5m2"));
+  // bf16 lacks fp16's precision, fp16 bf16's range; a format wider than 16 bits only in itself.
+  REQUIRE_FALSE(holds("bf16", "fp16"));
+  REQUIRE_FALSE(holds("fp16", "bf16"));
+  REQUIRE_FALSE(holds("bf16", "fp32"));
+  // posit<16,1> reaches 2^28, beyond fp16; fp8_e4m3's 448 is no posit<8,0>.
+  REQUIRE_FALSE(holds("fp16", "posit<16,1>"));
+  REQUIRE_FALSE(holds("posit<8,0>", "fp8_e4m3"));
+  // The check by patterns agrees with rounding each value through the other format in doubles.
+  for (const auto& [to, from] : {std::pair{"fp16", "fp8_e4m3"}, {"bf16", "fp16"}}) {
+    const auto t = arith::make_format(to), f = arith::make_format(from);
+    bool all = true;
+    for (uint32_t p = 0; p < (1u << f->bits()); ++p) {
+      const double v = f->to_double(p);
+      if (std::isnan(v)) continue;
+      const double kept = t->to_double(t->from_double(v));
+      all = all && kept == v && std::signbit(kept) == std::signbit(v);
+    }
+    REQUIRE(all == holds(to, from));
+  }
+}

@@ -113,28 +113,38 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_mapper_" + std::to_string(::getpid()));
   int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0, overlapped_blocked = 0,
-      overlapped_chunked = 0;
+      overlapped_chunked = 0, dma_converted = 0;
   for (int trial = 0; trial < 120; ++trial) {
     const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
     const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
     const uint32_t tokens = pick(1, 40), k = pick(4, 150), n = pick(4, 150);
-    const std::vector<std::string> sets = random_array(pick, kind, dataflow, 2, 8);
+    std::vector<std::string> sets = random_array(pick, kind, dataflow, 2, 8);
+    // DRAM's activation format: the vector format (fp32), or a narrower one the DMA converts.
+    const char* stored = std::array{"", "bf16", "fp16", "fp8_e4m3"}[pick(0, 3)];
+    if (*stored) sets.push_back(std::string("hw.dram.activation_format=") + stored);
+    const bool int_kind =
+        std::string(kind.pe) == "ternary_int8" || std::string(kind.pe) == "int8_int8";
     const uint64_t seed = pick(1, 1000);
     INFO("trial " << trial << ": " << kind.type << " " << kind.pe << " " << dataflow << " "
                   << tokens << " x " << k << " -> " << n << ", seed " << seed << ", "
                   << Json(sets).dump());
     std::map<std::string, std::map<std::string, std::string>> outputs;  // variant -> file -> bytes
     bool legal = true;
-    // weights_outer with each block's epilogue inline, then overlapped (a --mapping file).
-    for (const std::string variant : {"rows_outer", "weights_outer", "overlapped"}) {
+    // weights_outer with each block's epilogue inline, then overlapped, each after a quantize
+    // pass; then with the DMA converting the rows (kinds quantized by one rounding), either
+    // epilogue (a --mapping file).
+    for (const std::string variant : {"rows_outer", "weights_outer", "overlapped", "dma"}) {
       INFO(variant);
-      const bool overlapped = variant == "overlapped";
-      const std::string order = overlapped ? "weights_outer" : variant;
+      const bool dma = variant == "dma";
+      if (dma && int_kind) continue;
+      const bool overlapped = variant == "overlapped" || (dma && pick(0, 1) == 1);
+      const std::string order = variant == "rows_outer" ? variant : "weights_outer";
       sim::RunOptions options;
       options.dump_dir = (dir / variant).string();
       std::filesystem::remove_all(options.dump_dir);
       const Json w = two_linear(kind, tokens, k, n, order, seed);
-      const Json epilogue = {{"epilogue", overlapped ? "overlapped" : "inline"}};
+      const Json epilogue = {{"epilogue", overlapped ? "overlapped" : "inline"},
+                             {"row_conversion", dma ? "dma" : "pass"}};
       Json r;
       try {
         r = order == "rows_outer"
@@ -142,6 +152,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
                 : run_mapped(w, sets, {{"a", epilogue}, {"b", epilogue}}, options);
       } catch (const sim::ConfigError&) {
         if (overlapped) continue;  // two buffers of accumulators need twice the SRAM
+        REQUIRE_FALSE(dma);        // the DMA's rows need none of the quantize pass's buffers
         legal = false;             // a tile or a row does not fit these SRAMs in this order
         break;
       }
@@ -151,6 +162,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         REQUIRE(l["mapping"]["loop_order"] == order);
         if (order != "weights_outer") continue;
         REQUIRE(l["mapping"]["epilogue"] == epilogue["epilogue"]);
+        REQUIRE(l["mapping"]["row_conversion"] == epilogue["row_conversion"]);
         const bool blocked = l["tiles"]["n"] < l["shape"]["n"];
         if (l["mapping"]["rows"]["super_tile"] < tokens) ++weights_outer_tiled;
         if (blocked) ++weights_outer_blocked;
@@ -164,14 +176,20 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
     REQUIRE(outputs["rows_outer"].size() == 3 * 2);  // each layer's patterns and values
     REQUIRE(outputs["rows_outer"] == outputs["weights_outer"]);
     if (outputs.count("overlapped")) REQUIRE(outputs["rows_outer"] == outputs["overlapped"]);
+    if (outputs.count("dma")) {
+      REQUIRE(outputs["rows_outer"] == outputs["dma"]);
+      ++dma_converted;
+    }
     ++compared;
   }
   std::filesystem::remove_all(dir);
   INFO(compared << " compared; weights_outer layers with several super tiles: "
                 << weights_outer_tiled << ", with several output blocks: " << weights_outer_blocked
                 << "; overlapped with several blocks: " << overlapped_blocked
-                << ", with several chunks: " << overlapped_chunked);
+                << ", with several chunks: " << overlapped_chunked
+                << "; rows converted by the DMA: " << dma_converted);
   REQUIRE(compared >= 80);
+  REQUIRE(dma_converted >= 30);
   REQUIRE(weights_outer_tiled >= 10);
   REQUIRE(weights_outer_blocked >= 10);
   REQUIRE(overlapped_blocked >= 10);
@@ -494,14 +512,18 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
   const Json chosen = sim::run_isolated(test::make_config(w, sets, options))["layers"][1];
   uint64_t best_simulated = UINT64_MAX;
   int legal = 0;
-  for (const std::string order : {"rows_outer", "weights_outer"}) {
+  // weights_outer's rows from a quantize pass, then converted by the DMA.
+  for (const std::string order : {"rows_outer", "weights_outer", "weights_outer dma"}) {
     for (uint32_t nb = 16; nb <= n; nb = nb + 16 > n && nb != n ? n : nb + 16) {
       for (uint32_t kt = 16; kt <= k; kt = kt + 16 > k && kt != k ? k : kt + 16) {
         INFO(order << " " << nb << " x " << kt);
+        Json entry = {
+            {"loop_order", order.substr(0, order.find(' '))}, {"n_tile", nb}, {"k_tile", kt}};
+        if (order != "rows_outer")
+          entry["row_conversion"] = order == "weights_outer" ? "pass" : "dma";
         Json r;
         try {
-          r = run_mapped(w, sets, {{"a", {{"loop_order", order}, {"n_tile", nb}, {"k_tile", kt}}}},
-                         true);
+          r = run_mapped(w, sets, {{"a", entry}}, true);
         } catch (const sim::ConfigError&) {
           continue;  // the tile or its buffers do not fit
         }

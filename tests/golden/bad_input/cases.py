@@ -309,6 +309,9 @@ INPUTS = {
     "mapping_too_big.json": {"layers": {"q": {"loop_order": "rows_outer", "n_tile": 1536,
                                               "k_tile": 1536}}},
     "mapping_field.json": {"layers": {"q": {"order": "rows_outer"}}},
+    "mapping_dma_int.json": {"layers": {"q": {"row_conversion": "dma"}}},
+    "mapping_dma_rows_outer.json": {"layers": {"q": {"loop_order": "rows_outer",
+                                                     "row_conversion": "pass"}}},
 }
 
 CASES = []
@@ -444,7 +447,8 @@ case("lowering_imem", run("--set", "hw.controller.imem_kib=1",
 case("memory_terabyte", run("--max-memory", "8G", workload=f("terabyte.json")))
 case("memory_limit", run("--max-memory", "1M"))
 for name in ["mapping_unknown_layer", "mapping_not_linear", "mapping_k_tile", "mapping_rows",
-             "mapping_too_big", "mapping_field", "mapping_buffer_sets"]:
+             "mapping_too_big", "mapping_field", "mapping_buffer_sets", "mapping_dma_int",
+             "mapping_dma_rows_outer"]:
     case(name, run("--mapping", f(f"{name}.json"),
                    workload="workloads/models/bitnet_b158_700m_layer_decode.json", hw=LLM)
          + ["--set", "hw.mac_array.pe=int8_int8"])
