@@ -136,6 +136,9 @@ put("mapping", "rows_outer.json", json.dumps({"layers": {"b": {"loop_order": "ro
                                                     "rows": 5}}}))
 put("mapping", "overlapped.json", json.dumps({"layers": {"a": {"epilogue": "overlapped", "n_tile": 64},
                                                      "b": {"epilogue": "inline"}}}))
+put("mapping", "row_conversion.json", json.dumps({"layers": {"a": {"row_conversion": "dma"},
+                                                         "b": {"row_conversion": "pass",
+                                                               "epilogue": "overlapped"}}}))
 put("mapping", "bad_k_tile.json", json.dumps({"layers": {"a": {"k_tile": 30}}}))
 put("mapping", "unknown_layer.json", json.dumps({"layers": {"zz": {}}}))
 put("mapping", "large.json", json.dumps({"layers": {"a": {"loop_order": "auto"},
