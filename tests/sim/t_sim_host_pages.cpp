@@ -40,15 +40,23 @@ std::string vm_flags_of(uintptr_t address) {
 
 TEST_CASE("large host allocations start on a huge-page boundary and ask for huge pages", "[unit]") {
 #if NMP_HOST_PAGES_LINKED
-  for (const size_t bytes : {size_t{2} << 20, size_t{3} << 20, size_t{33} << 20}) {
+  // From half a huge page: a block spans whole huge pages, its tail's included.
+  for (const size_t bytes :
+       {size_t{1} << 20, size_t{3} << 19, size_t{2} << 20, size_t{3} << 20, size_t{33} << 20}) {
     INFO("bytes " << bytes);
     std::vector<uint8_t> block(bytes, 1);  // through operator new
     const auto at = reinterpret_cast<uintptr_t>(block.data());
     REQUIRE(at % kHugePageBytes == 0);
     REQUIRE(block.back() == 1);
     // "hg": the kernel's mark of a range advised MADV_HUGEPAGE.
-    if (huge_pages_offered()) REQUIRE(vm_flags_of(at).find(" hg") != std::string::npos);
+    if (huge_pages_offered()) {
+      REQUIRE(vm_flags_of(at).find(" hg") != std::string::npos);
+      REQUIRE(vm_flags_of(at + bytes - 1).find(" hg") != std::string::npos);
+    }
   }
+  // Below half a huge page, malloc's own placement.
+  std::vector<uint8_t> small((size_t{1} << 19) - 64, 1);
+  REQUIRE(small.back() == 1);
 #else
   WARN("sim/host_pages.cpp is left out of sanitizer builds: nothing to check");
 #endif
