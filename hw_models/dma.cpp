@@ -1,6 +1,7 @@
 #include "hw_models/dma.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "hw_models/arith/vector_math.hpp"
@@ -44,8 +45,36 @@ Dma::Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> 
       dram_format_(arith::make_format(dram.params().activation_format.empty()
                                           ? vector_format
                                           : dram.params().activation_format)),
+      vec_view_(float_view(*vec_format_)),
+      array_view_(float_view(*array_format_)),
+      dram_view_(float_view(*dram_format_)),
       spaces_{srams, dram.size_bytes(), vec_format_->element_bytes(),
               array_format_->element_bytes(), dram_format_->element_bytes()} {}
+
+Dma::FloatView Dma::float_view(const arith::NumberFormat& format) {
+  FloatView view;
+  const std::unique_ptr<arith::NumberFormat> fp32 = arith::make_format("fp32");
+  if (format.name() == fp32->name()) {
+    view.exact = view.fp32 = true;
+    return view;
+  }
+  constexpr int kTableBits = 16;
+  if (format.bits() > kTableBits || !arith::holds_exactly(*fp32, format)) return view;
+  view.exact = true;
+  view.values.resize(size_t{1} << format.bits());
+  for (uint32_t p = 0; p < view.values.size(); ++p) {
+    const uint32_t bits = fp32->encode(format.decode(p));
+    std::memcpy(&view.values[p], &bits, 4);
+  }
+  return view;
+}
+
+float Dma::FloatView::at(uint32_t pattern) const {
+  if (!fp32) return values[pattern];
+  float f = 0;
+  std::memcpy(&f, &pattern, 4);
+  return f;
+}
 
 Footprint Dma::footprint(const Command& cmd) const { return command_footprint(spaces_, cmd); }
 
@@ -216,7 +245,8 @@ void Dma::begin(const Command& cmd, Cycles now) {
       uint8_t* sram_bytes = sram->data() + sram_row;
       uint8_t* dram_bytes = dram_.data() + dram_row;
       if (element) {
-        convert_row(load, sram_format, sram_bytes, dram_bytes, row_bytes / element);
+        convert_row(load, sram_format, conversion == isa::dma::kToArray ? array_view_ : vec_view_,
+                    sram_bytes, dram_bytes, row_bytes / element);
       } else if (load) {
         std::memcpy(sram_bytes, dram_bytes, row_bytes);
       } else {
@@ -294,14 +324,28 @@ void Dma::begin(const Command& cmd, Cycles now) {
   cursor_.start(groups, cmd.layer);
 }
 
-void Dma::convert_row(bool load, const arith::NumberFormat& sram_format, uint8_t* sram,
-                      uint8_t* dram, uint64_t elements) {
+void Dma::convert_row(bool load, const arith::NumberFormat& sram_format, const FloatView& sram_view,
+                      uint8_t* sram, uint8_t* dram, uint64_t elements) {
   const arith::NumberFormat& from = load ? *dram_format_ : sram_format;
   const arith::NumberFormat& to = load ? sram_format : *dram_format_;
+  const FloatView& from_view = load ? dram_view_ : sram_view;
   const uint64_t from_bytes = from.element_bytes(), to_bytes = to.element_bytes();
   const uint8_t* src = load ? dram : sram;
   uint8_t* dst = load ? sram : dram;
   DmaStats& s = stats();
+  if (from_view.exact) {
+    // An exact value beyond the largest finite one is what overflows() counts.
+    const double largest = to.to_double(to.max_finite_pattern());
+    for (uint64_t e = 0; e < elements; ++e) {
+      uint32_t pattern = 0;  // little-endian, as every element in memory
+      std::memcpy(&pattern, src + e * from_bytes, from_bytes);
+      const float value = from_view.at(pattern);
+      s.saturations += std::isfinite(value) && std::fabs(static_cast<double>(value)) > largest;
+      pattern = to.encode_float(value);
+      std::memcpy(dst + e * to_bytes, &pattern, to_bytes);
+    }
+    return;
+  }
   for (uint64_t e = 0; e < elements; ++e) {
     uint32_t pattern = 0;  // little-endian, as every element in memory
     std::memcpy(&pattern, src + e * from_bytes, from_bytes);
