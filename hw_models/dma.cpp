@@ -69,13 +69,6 @@ Dma::FloatView Dma::float_view(const arith::NumberFormat& format) {
   return view;
 }
 
-float Dma::FloatView::at(uint32_t pattern) const {
-  if (!fp32) return values[pattern];
-  float f = 0;
-  std::memcpy(&f, &pattern, 4);
-  return f;
-}
-
 Footprint Dma::footprint(const Command& cmd) const { return command_footprint(spaces_, cmd); }
 
 Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
@@ -336,13 +329,26 @@ void Dma::convert_row(bool load, const arith::NumberFormat& sram_format, const F
   if (from_view.exact) {
     // An exact value beyond the largest finite one is what overflows() counts.
     const double largest = to.to_double(to.max_finite_pattern());
-    for (uint64_t e = 0; e < elements; ++e) {
-      uint32_t pattern = 0;  // little-endian, as every element in memory
-      std::memcpy(&pattern, src + e * from_bytes, from_bytes);
-      const float value = from_view.at(pattern);
-      s.saturations += std::isfinite(value) && std::fabs(static_cast<double>(value)) > largest;
-      pattern = to.encode_float(value);
-      std::memcpy(dst + e * to_bytes, &pattern, to_bytes);
+    const auto convert_all = [&](const auto& value_at) {
+      for (uint64_t e = 0; e < elements; ++e) {
+        const float value = value_at(src + e * from_bytes);
+        s.saturations += std::isfinite(value) && std::fabs(static_cast<double>(value)) > largest;
+        const uint32_t pattern = to.encode_float(value);
+        std::memcpy(dst + e * to_bytes, &pattern, to_bytes);  // little-endian, as in memory
+      }
+    };
+    if (from_view.fp32) {
+      convert_all([](const uint8_t* at) {
+        float value = 0;
+        std::memcpy(&value, at, 4);
+        return value;
+      });
+    } else {
+      convert_all([&](const uint8_t* at) {
+        uint32_t pattern = 0;
+        std::memcpy(&pattern, at, from_bytes);
+        return from_view.values[pattern];
+      });
     }
     return;
   }

@@ -96,8 +96,7 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   // destination's encode_float, the same bits as through Unpacked and many times faster.
   struct FloatView {
     bool exact = false, fp32 = false;
-    std::vector<float> values;  // by pattern (formats of up to 16 bits)
-    float at(uint32_t pattern) const;
+    std::vector<float> values;  // by pattern (formats of up to 16 bits; fp32 reads its bits)
   };
   static FloatView float_view(const arith::NumberFormat& format);
   // Converts one row of `elements` between DRAM's format and `sram_format` (load: DRAM to

@@ -367,9 +367,7 @@ StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const L
   if (p.dma_rows) {  // the input's rows, each tile's slice converted on the way
     gemm.act_dram_row = uint64_t{l.in_features} * storage.dram_bytes;
     gemm.act_tile_step = uint64_t{lay.tiling.k_tile} * storage.dram_bytes;
-    const bool same_format = arith::make_format(storage.format)->name() ==
-                             arith::make_format(hw::pe_info(gl.layout.pe).element_format)->name();
-    gemm.act_convert = same_format ? isa::dma::kNoConversion : isa::dma::kToArray;
+    gemm.act_convert = storage.to_array;
   }
   gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
   return gemm;
@@ -1092,14 +1090,15 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
       lay.const_dram = allocate(kNumConsts * vb);
       if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
-      if (lay.mapping.order == LoopOrder::kWeightsOuter && lay.mapping.outer.dma_rows) {
-        // No scratch: the gemm pass streams the input.
-      } else if (lay.mapping.order == LoopOrder::kWeightsOuter && mc.quantized_rows_shared &&
-                 layouts[static_cast<size_t>(quantized->second)].mapping.outer.xq_dram_row ==
-                     lay.mapping.outer.xq_dram_row) {
+      // A quantize pass's scratch (the DMA's rows need none): shared, or the layer's own.
+      const bool pass =
+          lay.mapping.order == LoopOrder::kWeightsOuter && !lay.mapping.outer.dma_rows;
+      if (pass && mc.quantized_rows_shared &&
+          layouts[static_cast<size_t>(quantized->second)].mapping.outer.xq_dram_row ==
+              lay.mapping.outer.xq_dram_row) {
         lay.quantized_by = quantized->second;
         lay.xq_dram = layouts[static_cast<size_t>(lay.quantized_by)].xq_dram;
-      } else if (lay.mapping.order == LoopOrder::kWeightsOuter) {
+      } else if (pass) {
         lay.xq_dram = allocate(uint64_t{rows} * lay.mapping.outer.xq_dram_row);
         if (!l.carried_input(0)) quantized_inputs[rows_key] = static_cast<int32_t>(li);
       }

@@ -237,6 +237,8 @@ struct Scorer {
     WeightsOuterPlan p = quantize_pass;
     p.overlapped = overlapped;
     p.dma_rows = dma_rows;
+    if (dma_rows) p.quantize_rows = 0;                    // no pass
+    if (p.quantize_rows == 0 && !dma_rows) return false;  // no row of the pass fits
     p.acc_row = round_up(uint64_t{nb} * accb, g.acc_word);
     p.x_row = round_up(uint64_t{kt} * ab, g.act_word);
     p.yv_row = round_up(uint64_t{nb} * vb, g.act_word);
@@ -422,7 +424,7 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
       (want.order == LoopOrder::kAuto &&
        (!rows_in_one_tile || candidates == 0 || want.forces_weights_outer()))) {
     const WeightsOuterPlan quantize = score.quantize_plan();
-    if (quantize.quantize_rows > 0) {
+    if (quantize.quantize_rows > 0 || c.dma_row_conversion) {
       // The widest block whose accumulators of every row fit, a multiple of the columns.
       const uint64_t acc_cols = c.g.acc_cap / (uint64_t{s.m} * c.g.traits.acc_bytes);
       const auto resident = static_cast<uint32_t>(std::min<uint64_t>(acc_cols / C * C, n_all));

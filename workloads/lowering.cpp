@@ -28,12 +28,17 @@ TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
   s.vec_bytes = s.dram_bytes = arith::element_bytes(hw.vector_unit.math);
   s.format = hw.vector_unit.math.format;
   const std::string& dram = hw.dram.activation_format;
-  if (dram.empty()) return s;
-  const std::unique_ptr<arith::NumberFormat> stored = arith::make_format(dram);
-  if (stored->name() == arith::make_format(s.format)->name()) return s;  // one format, two names
-  s.format = dram;
-  s.dram_bytes = stored->element_bytes();
-  s.convert = isa::dma::kToVector;
+  if (!dram.empty()) {
+    const std::unique_ptr<arith::NumberFormat> stored = arith::make_format(dram);
+    if (stored->name() != arith::make_format(s.format)->name()) {  // not one format, two names
+      s.format = dram;
+      s.dram_bytes = stored->element_bytes();
+      s.convert = isa::dma::kToVector;
+    }
+  }
+  if (arith::make_format(s.format)->name() ==
+      arith::make_format(hw::pe_info(hw.mac_array.pe).element_format)->name())
+    s.to_array = isa::dma::kNoConversion;
   return s;
 }
 

@@ -79,6 +79,9 @@ struct TensorStorage {
   uint64_t dram_bytes = 4;  // an element in DRAM
   // The formats differ: the tensors' DMAs convert (to the vector format on chip).
   isa::dma::Conversion convert = isa::dma::kNoConversion;
+  // How the DMA gives the MAC array its rows straight from DRAM: converted, or copied where
+  // the DRAM format is the array's.
+  isa::dma::Conversion to_array = isa::dma::kToArray;
   std::string format;  // the DRAM format's name
   static TensorStorage of_graph(const hw::NmpParams& hw);
 };

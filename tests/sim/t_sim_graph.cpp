@@ -110,6 +110,7 @@ TEST_CASE("graph layers equal their exact model in every PE kind, tiled every wa
     const bool int_kind = k.type == "bitlinear" || k.format == "int8";
     if (order == "weights_outer" && (l["name"] == "gate" || l["name"] == "up")) {
       REQUIRE(l["mapping"]["row_conversion"] == (int_kind ? "pass" : "dma"));
+      REQUIRE((l["mapping"]["rows"]["quantize"] == 0) == !int_kind);  // no pass, no rows
       REQUIRE(l["mapping"]["quantize_pass"] == (!int_kind           ? "none"
                                                 : l["name"] == "up" ? "shared with gate"
                                                                     : "own"));
