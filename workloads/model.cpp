@@ -122,12 +122,22 @@ std::vector<float> generate_tensor(const TensorSource& source, size_t count, siz
     return {begin, begin + static_cast<std::ptrdiff_t>(count)};
   }
   Rng rng(source.seed);
-  std::vector<float> out(count);
-  if (source.distribution == Distribution::kNormal) {
-    rng.fill_normal(out.data(), count, source.mean, source.std);
-  } else {
-    for (float& v : out)
-      v = static_cast<float>(source.low + (source.high - source.low) * rng.uniform());
+  // Drawn a chunk at a time into a buffer and appended: a vector sized up front would be
+  // cleared first, a pass over fresh memory as long as the drawing itself (the stream is the
+  // same: fill_normal leaves the generator where as many normal() calls would).
+  constexpr size_t kChunk = 1024;
+  float chunk[kChunk];
+  std::vector<float> out;
+  out.reserve(count);
+  for (size_t done = 0; done < count; done += kChunk) {
+    const size_t n = std::min(kChunk, count - done);
+    if (source.distribution == Distribution::kNormal) {
+      rng.fill_normal(chunk, n, source.mean, source.std);
+    } else {
+      for (size_t i = 0; i < n; ++i)
+        chunk[i] = static_cast<float>(source.low + (source.high - source.low) * rng.uniform());
+    }
+    out.insert(out.end(), chunk, chunk + n);
   }
   return out;
 }
@@ -178,7 +188,7 @@ Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
   } else {
     const arith::NumberFormat& format = hw::activation_format(pe);
     e.patterns.resize(w.size());
-    for (size_t i = 0; i < w.size(); ++i) e.patterns[i] = format.encode_float(w[i]);
+    format.encode_floats(w.data(), w.size(), e.patterns.data());
     e.scale = {1.0f};
   }
   return e;

@@ -1,6 +1,8 @@
 #include "hw_models/arith/format.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <stdexcept>
 
 #include "hw_models/arith/accumulator.hpp"
@@ -37,6 +39,16 @@ class PositAdapter : public NumberFormat {
   Unpacked decode(uint32_t p) const override { return p_.decode(p); }
   uint32_t encode(const Unpacked& v) const override { return p_.encode(v); }
   uint32_t encode_float(float f) const override { return p_.encode_float(f); }
+  void encode_floats(const float* in, size_t count, uint32_t* out) const override {
+    // Posit rounding is monotone and its values unique; from 8 bits on, most buckets of
+    // floats hold several encodings, and at 2^16 floats the table costs about what it saves.
+    constexpr size_t kBucketBatch = size_t{1} << 16;
+    if (p_.n <= 8 && count >= kBucketBatch) {
+      encode_floats_by_bucket(*this, in, count, out);
+    } else {
+      NumberFormat::encode_floats(in, count, out);
+    }
+  }
   int lsb_scale() const override { return -p_.max_scale(); }
   int max_scale() const override { return p_.max_scale(); }
   uint32_t max_finite_pattern() const override { return p_.maxpos(); }
@@ -135,6 +147,45 @@ bool NumberFormat::overflows(const Unpacked& value) const {
   magnitude.neg = false;
   const int order = compare(magnitude, decode(max_finite_pattern()));
   return order > 0 || (order == 0 && value.sticky);
+}
+
+void NumberFormat::encode_floats(const float* in, size_t count, uint32_t* out) const {
+  for (size_t i = 0; i < count; ++i) out[i] = encode_float(in[i]);
+}
+
+void encode_floats_by_bucket(const NumberFormat& format, const float* in, size_t count,
+                             uint32_t* out) {
+  constexpr uint16_t kVaries = 0xffff;  // no pattern of a format of at most 15 bits
+  constexpr uint32_t kBuckets = 1u << 16, kBucketsPerExponent = 1u << 7;
+  if (format.bits() > 15) throw std::invalid_argument("encode_floats_by_bucket: over 15 bits");
+  const auto encode_bits = [&](uint32_t bits) {
+    float f = 0;
+    std::memcpy(&f, &bits, 4);
+    return static_cast<uint16_t>(format.encode_float(f));
+  };
+  std::vector<uint16_t> first(kBuckets), rest(kBuckets, kVaries);
+  for (uint32_t group = 0; group < kBuckets; group += kBucketsPerExponent) {
+    const bool not_finite = ((group >> 7) & 0xff) == 0xff;  // NaN's order is no value's
+    const uint32_t low = group << 16, high = ((group + kBucketsPerExponent) << 16) - 1;
+    if (!not_finite && encode_bits(low) == encode_bits(high)) {
+      std::fill_n(first.begin() + group, kBucketsPerExponent, encode_bits(low));
+      std::fill_n(rest.begin() + group, kBucketsPerExponent, encode_bits(low));
+      continue;
+    }
+    for (uint32_t bucket = group; bucket < group + kBucketsPerExponent; ++bucket) {
+      const uint32_t bits = bucket << 16;
+      first[bucket] = encode_bits(bits);
+      const uint16_t second = encode_bits(bits | 1), last = encode_bits(bits | 0xffff);
+      if (!not_finite && second == last) rest[bucket] = second;
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &in[i], 4);
+    const uint32_t bucket = bits >> 16;
+    const uint16_t found = (bits & 0xffff) == 0 ? first[bucket] : rest[bucket];
+    out[i] = found != kVaries ? found : format.encode_float(in[i]);
+  }
 }
 
 bool holds_exactly(const NumberFormat& to, const NumberFormat& from) {

@@ -11,6 +11,7 @@
 //   uint32_t s = f->add(f->from_double(1.5), 0x4000);
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,6 +42,9 @@ class NumberFormat {
   uint32_t from_double(double d) const { return encode(arith::from_double(d)); }
   // encode(from_double(f)); the float formats take it from the float's bits, faster.
   virtual uint32_t encode_float(float f) const { return from_double(f); }
+  // encode_float of `count` floats into `out`; posits of up to 8 bits look large batches up by
+  // the floats' top 16 bits (encode_floats_by_bucket below).
+  virtual void encode_floats(const float* in, size_t count, uint32_t* out) const;
   double to_double(uint32_t p) const { return arith::to_double(decode(p)); }
   uint32_t add(uint32_t a, uint32_t b) const;
   uint32_t sub(uint32_t a, uint32_t b) const;
@@ -50,6 +54,17 @@ class NumberFormat {
   // Fused dot product: sum x_i y_i accumulated exactly (the quire, for posits), rounded once.
   uint32_t fdp(const std::vector<uint32_t>& x, const std::vector<uint32_t>& y) const;
 };
+
+// encode_float of many floats for a format of at most 15 bits whose rounding is monotone (a
+// larger float never encodes to a smaller value) and gives one pattern per value. Floats that
+// share their top 16 bits (sign, exponent, 7 fraction bits) form a bucket; a table holds the
+// encoding of each bucket's first float (its low 16 bits zero) and of all its others where they
+// agree, which monotonicity proves from the encodings of its second and last float. Buckets
+// where they differ, infinities and NaN go through encode_float. Building the table costs some
+// thousands of encode_float calls (a whole exponent at once where its ends agree), so it pays
+// from tens of thousands of floats.
+void encode_floats_by_bucket(const NumberFormat& format, const float* in, size_t count,
+                             uint32_t* out);
 
 // Throws std::invalid_argument naming the accepted forms.
 std::unique_ptr<NumberFormat> make_format(std::string_view name);

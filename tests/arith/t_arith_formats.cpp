@@ -533,6 +533,51 @@ TEST_CASE("encoding a float into a posit from its bits equals the unpacked-exact
   }
 }
 
+TEST_CASE("encoding floats by bucket equals encoding them one by one", "[arith]") {
+  // Every bucket of floats sharing their top 16 bits, at its first, second, middle and last
+  // float, the rounding boundaries of each format (posit<n + 1, es>'s values and their
+  // neighbours, which fall inside buckets), and random bit patterns.
+  std::mt19937_64 rng(29);
+  for (const char* name : {"posit<8,0>", "posit<8,1>", "posit<8,2>", "posit<6,1>", "posit<5,0>",
+                           "posit<12,1>", "fp8_e4m3", "fp8_e5m2_sat", "fixed<2,6>"}) {
+    INFO(name);
+    const auto format = arith::make_format(name);
+    std::vector<uint32_t> bits;
+    for (uint32_t bucket = 0; bucket < (1u << 16); ++bucket) {
+      for (const uint32_t low : {0u, 1u, 0x8000u, 0xffffu}) bits.push_back(bucket << 16 | low);
+    }
+    for (int i = 0; i < 300000; ++i) bits.push_back(static_cast<uint32_t>(rng()));
+    std::vector<float> floats(bits.size());
+    std::memcpy(floats.data(), bits.data(), 4 * bits.size());
+    if (std::string(name).rfind("posit", 0) == 0) {
+      const auto wider = arith::make_format("posit<" + std::to_string(format->bits() + 1) +
+                                            std::string(name).substr(std::string(name).find(',')));
+      for (uint32_t q = 0; q < (1u << wider->bits()); ++q) {
+        const auto x = static_cast<float>(wider->to_double(q));
+        floats.insert(floats.end(),
+                      {x, std::nextafter(x, INFINITY), std::nextafter(x, -INFINITY), -x});
+      }
+    }
+    std::vector<uint32_t> batched(floats.size());
+    arith::encode_floats_by_bucket(*format, floats.data(), floats.size(), batched.data());
+    std::vector<uint32_t> through_format(floats.size());
+    format->encode_floats(floats.data(), floats.size(), through_format.data());
+    size_t mismatches = 0;
+    for (size_t i = 0; i < floats.size(); ++i) {
+      const uint32_t expected = format->encode_float(floats[i]);
+      if (batched[i] != expected || through_format[i] != expected) {
+        if (mismatches++ == 0) {
+          INFO("first mismatch at float bits " << std::hex << bits[std::min(i, bits.size() - 1)]
+                                               << ", value " << floats[i]);
+          CHECK(batched[i] == expected);
+          CHECK(through_format[i] == expected);
+        }
+      }
+    }
+    REQUIRE(mismatches == 0);
+  }
+}
+
 TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arith]") {
   const auto holds = [](const char* to, const char* from) {
     return arith::holds_exactly(*arith::make_format(to), *arith::make_format(from));

@@ -1,9 +1,13 @@
 // sim/host_pages.cpp: large host allocations sit on huge-page boundaries and are advised for
-// transparent huge pages (docs/performance.md#host-page-faults).
+// transparent huge pages; blocks from 64 KiB to half a huge page have their pages faulted in
+// at once (docs/performance.md#host-page-faults).
+#include <sys/mman.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <fstream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,6 +40,16 @@ std::string vm_flags_of(uintptr_t address) {
   return "";
 }
 
+// Whether the kernel takes MADV_POPULATE_WRITE (Linux 5.14 on).
+bool populate_offered() {
+  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* region = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) return false;
+  const bool offered = madvise(region, page, MADV_POPULATE_WRITE) == 0;
+  munmap(region, page);
+  return offered;
+}
+
 }  // namespace
 
 TEST_CASE("large host allocations start on a huge-page boundary and ask for huge pages", "[unit]") {
@@ -57,6 +71,32 @@ TEST_CASE("large host allocations start on a huge-page boundary and ask for huge
   // Below half a huge page, malloc's own placement.
   std::vector<uint8_t> small((size_t{1} << 19) - 64, 1);
   REQUIRE(small.back() == 1);
+#else
+  WARN("sim/host_pages.cpp is left out of sanitizer builds: nothing to check");
+#endif
+}
+
+TEST_CASE("mid-sized host allocations come with their pages faulted in", "[unit]") {
+#if NMP_HOST_PAGES_LINKED
+  if (!populate_offered()) {
+    WARN("this kernel has no MADV_POPULATE_WRITE: nothing to check");
+    return;
+  }
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (const size_t bytes : {size_t{64} << 10, size_t{300} << 10, (size_t{1} << 20) - 64}) {
+    INFO("bytes " << bytes);
+    void* block = ::operator new(bytes);
+    // Untouched since the allocation: every whole page inside it is resident all the same.
+    const auto begin = reinterpret_cast<uintptr_t>(block);
+    const uintptr_t first = (begin + page - 1) / page * page;
+    const uintptr_t last = (begin + bytes) / page * page;
+    std::vector<unsigned char> resident((last - first) / page);
+    REQUIRE(mincore(reinterpret_cast<void*>(first), last - first, resident.data()) == 0);
+    size_t absent = 0;
+    for (const unsigned char r : resident) absent += (r & 1) == 0;
+    REQUIRE(absent == 0);
+    ::operator delete(block);
+  }
 #else
   WARN("sim/host_pages.cpp is left out of sanitizer builds: nothing to check");
 #endif
