@@ -270,6 +270,13 @@ StepResult BeatCursor::tick(Cycles now) {
   return stalled_on_ ? StepResult::kStalled : StepResult::kProgress;
 }
 
+Cycles BeatCursor::idle_cycles() const {
+  if (done()) return kNever;
+  if (words_cycles_left() > 0) return 0;
+  const uint32_t min_cycles = min_cycles_of(groups_[group_], beat_);
+  return min_cycles > cycle_in_beat_ ? min_cycles - cycle_in_beat_ : 0;
+}
+
 uint32_t BeatCursor::sram_use_mask() const {
   if (done()) return 0;
   uint32_t mask = 0;

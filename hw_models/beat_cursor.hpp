@@ -98,6 +98,9 @@ class BeatCursor {
 
   // Bit (sram id * 2 + port class) for every stream of the current group.
   uint32_t sram_use_mask() const;
+  // Cycles from now in which it requests no word: the rest of a beat whose words have all
+  // been received and which waits out its min_cycles (a DMA beat's DRAM time); else 0.
+  Cycles idle_cycles() const;
 
   // Uncontended cycles of a list of groups (the closed form that skip() applies); `words`, if
   // given, receives what each stream moves, in order, and `mask` the sram_use_mask() bits of

@@ -74,6 +74,7 @@ class Controller : public sc_core::sc_module, public ClockedUnit {
   Cycles quiet_cycles(Cycles now) const override;
   void skip(Cycles now, Cycles n) override;
   uint32_t sram_use() const override { return 0; }
+  Cycles sram_idle_cycles() const override { return kNever; }
   // Reports every cycle's issue or stall to `timeline` (nullptr: none).
   void set_timeline(Timeline* timeline) { timeline_ = timeline; }
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;

@@ -84,6 +84,7 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   Cycles op_quiet_cycles(Cycles /*now*/) const override { return cursor_.quiet_cycles(); }
   void op_skip(Cycles now, Cycles n) override;
   uint32_t op_sram_use() const override { return cursor_.sram_use_mask(); }
+  Cycles op_sram_idle_cycles() const override { return cursor_.idle_cycles(); }
   const std::array<uint64_t, kNumSrams>& stall_counts() override { return stats().stall_sram; }
 
  private:

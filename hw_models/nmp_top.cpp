@@ -75,14 +75,18 @@ void NmpTop::record_ports(Cycles now) {
   }
 }
 
-bool NmpTop::sram_contended() const {
-  uint32_t seen = 0;
-  for (const ClockedUnit* u : tick_order_) {
-    const uint32_t use = u->sram_use();
-    if (use & seen) return true;
-    seen |= use;
+Cycles NmpTop::contention_free_cycles() const {
+  Cycles free = kNever;
+  for (size_t i = 0; i < tick_order_.size(); ++i) {
+    for (size_t j = i + 1; j < tick_order_.size(); ++j) {
+      if ((tick_order_[i]->sram_use() & tick_order_[j]->sram_use()) == 0) continue;
+      // Each unit's idle cycles come first, so in every cycle before the later of the two
+      // ends, at least one of them requests nothing.
+      free = std::min(
+          free, std::max(tick_order_[i]->sram_idle_cycles(), tick_order_[j]->sram_idle_cycles()));
+    }
   }
-  return false;
+  return free;
 }
 
 std::string NmpTop::state_summary() const {
@@ -137,7 +141,8 @@ void NmpTop::step_default() {
         throw SimulationError("deadlock at cycle " + std::to_string(now_) + ": every unit waits (" +
                               state_summary() + ")");
       }
-      if (quiet > 0 && !sram_contended()) {
+      quiet = std::min(quiet, contention_free_cycles());
+      if (quiet > 0) {
         quiet = std::min(quiet, params_.max_cycles - std::min(params_.max_cycles, now_));
         for (ClockedUnit* u : tick_order_) u->skip(now_, quiet);
         now_ += quiet;

@@ -92,7 +92,9 @@ class NmpTop : public sc_core::sc_module {
   void step_lockstep();  // SC_METHOD on the clock's rising edge: one cycle
   void finish(const std::string& error);
   void tick_all(Cycles now);
-  bool sram_contended() const;
+  // Cycles from now in which no two units request words of one SRAM port class: kNever when no
+  // two use one; when two do, as long as one of the two requests none.
+  Cycles contention_free_cycles() const;
   uint64_t instructions_issued() const;
   std::string state_summary() const;
   void check_watchdogs(Cycles now) const;

@@ -11,7 +11,9 @@
 // A quiet cycle is one in which a unit's tick would only count down: no command starts or ends,
 // no queue or scoreboard changes, and its set of SRAM port classes stays the same. When no two
 // units use the same SRAM port class, the scheduler may skip the smallest number of quiet
-// cycles of all units at once; otherwise it ticks every cycle, and the ports are arbitrated.
+// cycles of all units at once. Where two do, it may skip as many of them as one of the two
+// requests no word in (a DMA beat waiting for its DRAM data); otherwise it ticks every cycle,
+// and the ports are arbitrated.
 #pragma once
 
 #include <array>
@@ -38,6 +40,8 @@ class ClockedUnit {
   // Bit (sram id * 2 + port class) for every SRAM port class it may request until its next
   // non-quiet cycle.
   virtual uint32_t sram_use() const = 0;
+  // Cycles from now in which it requests no SRAM word at all (0: it may request one now).
+  virtual Cycles sram_idle_cycles() const = 0;
   virtual void visit_counters(uint32_t layer, const CounterFn& fn) const = 0;
   virtual uint32_t layer_count() const = 0;  // layers it has counters for
 };
@@ -66,6 +70,7 @@ class QueuedUnit : public ClockedUnit {
   Cycles quiet_cycles(Cycles now) const final;
   void skip(Cycles now, Cycles n) final;
   uint32_t sram_use() const final { return busy_ ? op_sram_use() : 0; }
+  Cycles sram_idle_cycles() const final { return busy_ ? op_sram_idle_cycles() : kNever; }
 
  protected:
   // Starts `cmd` in cycle `now` (the functional effect of the whole command happens here).
@@ -75,6 +80,7 @@ class QueuedUnit : public ClockedUnit {
   virtual Cycles op_quiet_cycles(Cycles now) const = 0;
   virtual void op_skip(Cycles now, Cycles n) = 0;
   virtual uint32_t op_sram_use() const = 0;
+  virtual Cycles op_sram_idle_cycles() const { return 0; }
   // For the timeline, read around each cycle of a command: the current layer's running counts
   // of cycles refused each SRAM's ports, and of the work it counts (MAC array: MACs).
   virtual const std::array<uint64_t, kNumSrams>& stall_counts() = 0;
