@@ -76,10 +76,19 @@ void NmpTop::record_ports(Cycles now) {
 }
 
 Cycles NmpTop::contention_free_cycles() const {
+  std::array<uint32_t, kUnits> use{};
+  uint32_t seen = 0;
+  bool shared = false;
+  for (size_t i = 0; i < kUnits; ++i) {
+    use[i] = tick_order_[i]->sram_use();
+    shared |= (use[i] & seen) != 0;
+    seen |= use[i];
+  }
+  if (!shared) return kNever;
   Cycles free = kNever;
-  for (size_t i = 0; i < tick_order_.size(); ++i) {
-    for (size_t j = i + 1; j < tick_order_.size(); ++j) {
-      if ((tick_order_[i]->sram_use() & tick_order_[j]->sram_use()) == 0) continue;
+  for (size_t i = 0; i < kUnits; ++i) {
+    for (size_t j = i + 1; j < kUnits; ++j) {
+      if ((use[i] & use[j]) == 0) continue;
       // Each unit's idle cycles come first, so in every cycle before the later of the two
       // ends, at least one of them requests nothing.
       free = std::min(

@@ -22,6 +22,7 @@
 //   if (!top.error().empty()) ...; top.cycles();
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -110,7 +111,8 @@ class NmpTop : public sc_core::sc_module {
   MacArray mac_array_;
   VectorUnit vector_unit_;
   Controller controller_;
-  std::vector<ClockedUnit*> tick_order_;
+  static constexpr size_t kUnits = 4;
+  std::array<ClockedUnit*, kUnits> tick_order_;
   std::unique_ptr<sc_core::sc_clock> clock_;
   Cycles now_ = 0;       // the cycle the next tick executes
   Cycles unsynced_ = 0;  // cycles simulated ahead of SystemC time (default mode)
