@@ -92,10 +92,43 @@ void decode_block(const uint8_t* wgt, const WeightBlock& b, uint32_t element_byt
 // Hot loops are compiled twice: for AVX2 and for the baseline, chosen when the program loads.
 #define NMP_HOT __attribute__((target_clones("avx2", "default")))
 
-NMP_HOT int32_t dot_int8(const int8_t* a, const int8_t* w, uint32_t n) {
-  int32_t sum = 0;
-  for (uint32_t i = 0; i < n; ++i) sum += static_cast<int32_t>(a[i]) * static_cast<int32_t>(w[i]);
-  return sum;
+// acc[j] += sum over i of x[i] * wt[i * n + j]: one activation row times a block whose weights
+// lie k-major, vectorized across the block's outputs (a dot product per output spent most of
+// its time summing its lanes). Integer sums modulo 2^32, as the adder wraps: exact in any order.
+// N > 0: the block's outputs, known at compile time, so the sums stay in registers.
+template <uint32_t N>
+NMP_HOT void row_times_block_int8(const int8_t* __restrict x, const int32_t* __restrict wt,
+                                  uint32_t k, uint32_t n, uint32_t* __restrict acc) {
+  if constexpr (N > 0) {
+    uint32_t sums[N];
+    std::memcpy(sums, acc, sizeof sums);
+    for (uint32_t i = 0; i < k; ++i) {
+      const auto xi = static_cast<uint32_t>(static_cast<int32_t>(x[i]));
+      const int32_t* wi = wt + static_cast<size_t>(i) * N;
+      for (uint32_t j = 0; j < N; ++j) sums[j] += xi * static_cast<uint32_t>(wi[j]);
+    }
+    std::memcpy(acc, sums, sizeof sums);
+  } else {
+    for (uint32_t i = 0; i < k; ++i) {
+      const auto xi = static_cast<uint32_t>(static_cast<int32_t>(x[i]));
+      const int32_t* wi = wt + static_cast<size_t>(i) * n;
+      for (uint32_t j = 0; j < n; ++j) acc[j] += xi * static_cast<uint32_t>(wi[j]);
+    }
+  }
+}
+
+void row_times_block_int8(const int8_t* x, const int32_t* wt, uint32_t k, uint32_t n,
+                          uint32_t* acc) {
+  switch (n) {
+    case 16:
+      return row_times_block_int8<16>(x, wt, k, n, acc);
+    case 32:
+      return row_times_block_int8<32>(x, wt, k, n, acc);
+    case 64:
+      return row_times_block_int8<64>(x, wt, k, n, acc);
+    default:
+      return row_times_block_int8<0>(x, wt, k, n, acc);
+  }
 }
 
 // The exact dot product of values within kQuire8Bound (2^12) in magnitude: each product is
@@ -223,6 +256,7 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
     return tables[m].back().second;
   };
   std::vector<int8_t> w, row;
+  std::vector<int32_t> wt;  // the block k-major
   std::vector<uint32_t> acc_row;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
@@ -249,16 +283,21 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       continue;
     }
     const bool overwrite = !a.accumulate && b.k0 == 0;
+    wt.resize(w.size());
+    for (uint32_t n = 0; n < b.n_count; ++n) {
+      for (uint32_t k = 0; k < b.k_count; ++k)
+        wt[static_cast<size_t>(k) * b.n_count + n] = w[static_cast<size_t>(n) * b.k_count + k];
+    }
     acc_row.resize(b.n_count);
     for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
       const auto* x = reinterpret_cast<const int8_t*>(a.act + m * a.act_stride + b.k0);
       uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
-      if (!overwrite) std::memcpy(acc_row.data(), out, 4 * size_t{b.n_count});
-      for (uint32_t n = 0; n < b.n_count; ++n) {
-        const auto s =
-            static_cast<uint32_t>(dot_int8(x, &w[static_cast<size_t>(n) * b.k_count], b.k_count));
-        acc_row[n] = overwrite ? s : acc_row[n] + s;  // unsigned: wraps like the adder
+      if (overwrite) {
+        std::fill(acc_row.begin(), acc_row.end(), 0u);
+      } else {
+        std::memcpy(acc_row.data(), out, 4 * size_t{b.n_count});
       }
+      row_times_block_int8(x, wt.data(), b.k_count, b.n_count, acc_row.data());
       std::memcpy(out, acc_row.data(), 4 * size_t{b.n_count});
     }
   }

@@ -113,7 +113,8 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
   const PeTraits t = pe_traits(pe);
   std::mt19937 rng(17);
   for (auto [m, n, k, r, c] :
-       {std::array<uint32_t, 5>{3, 13, 37, 8, 4}, {1, 5, 70, 16, 16}, {9, 20, 9, 4, 7}}) {
+       {std::array<uint32_t, 5>{3, 13, 37, 8, 4}, {1, 5, 70, 16, 16}, {9, 20, 9, 4, 7},
+        {5, 70, 40, 8, 32}, {4, 130, 20, 4, 64}}) {
     const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kTwoBit};
     const uint64_t act_stride = k * t.act_bytes + 5, acc_stride = n * t.acc_bytes + t.acc_bytes;
     std::vector<uint8_t> act(m * act_stride), w(size_t{n} * k * t.weight_bytes);
