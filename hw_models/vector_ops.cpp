@@ -18,6 +18,15 @@ const arith::FixedFormat kInt8Format{8, 0};
 const arith::FixedFormat kInt32Format{32, 0};
 
 // int8 results saturate symmetrically: -128 is never produced.
+// symmetric_int8 of an fp32 value, in the host's floats: round to nearest even (the default
+// rounding mode), saturate to [-127, 127]; NaN is 0, as the exact path has it.
+uint8_t symmetric_int8_of_fp32(uint32_t bits) {
+  float x;
+  std::memcpy(&x, &bits, 4);
+  const float q = std::isnan(x) ? 0.0f : std::nearbyint(std::fmin(std::fmax(x, -127.0f), 127.0f));
+  return static_cast<uint8_t>(static_cast<int8_t>(q));
+}
+
 uint32_t symmetric_int8(const Unpacked& v) {
   const uint32_t p = kInt8Format.encode(v);
   return p == 0x80 ? 0x81 : p;
@@ -114,16 +123,10 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
   const uint32_t in = bytes(from), out = bytes(to);
   const bool int_kind = is_integer(pe_);
   if (from == ElemType::kVec && to == ElemType::kAct && math_.native_fp32() && int_kind) {
-    // fp32 to symmetric int8 in the host's floats: round to nearest even (the default
-    // rounding mode), saturate to [-127, 127]; NaN is 0, as the exact path has it.
     for (uint32_t r = 0; r < m; ++r) {
-      for (uint32_t i = 0; i < n; ++i) {
-        float x;
-        std::memcpy(&x, src.row(r) + uint64_t{i} * in, 4);
-        const float q =
-            std::isnan(x) ? 0.0f : std::nearbyint(std::fmin(std::fmax(x, -127.0f), 127.0f));
-        dst.row(r)[uint64_t{i} * out] = static_cast<uint8_t>(static_cast<int8_t>(q));
-      }
+      for (uint32_t i = 0; i < n; ++i)
+        dst.row(r)[uint64_t{i} * out] =
+            symmetric_int8_of_fp32(load_vec(src.row(r) + uint64_t{i} * in));
     }
     return;
   }
@@ -150,6 +153,9 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
 void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
                        uint32_t n, ElemType result) const {
   const uint32_t eb = math_.element_bytes(), out = bytes(result);
+  // Rounding fp32 results to int8 (quantizing rows for the integer kinds) in the host's floats.
+  const bool int8_of_fp32 = math_.native_fp32() && (result == ElemType::kInt8 ||
+                                                    (result == ElemType::kAct && is_integer(pe_)));
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t x = load_vec(a.row(r) + uint64_t{i} * eb);
@@ -177,6 +183,8 @@ void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar,
         store_vec(at, z);
       } else if (result == ElemType::kStored) {
         store_vec(at, as_stored(z));
+      } else if (int8_of_fp32) {
+        *at = symmetric_int8_of_fp32(z);
       } else {
         store(result, at, math_.value(z));
       }

@@ -112,9 +112,11 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
   const bool accumulate = GENERATE(false, true);
   const PeTraits t = pe_traits(pe);
   std::mt19937 rng(17);
-  for (auto [m, n, k, r, c] :
-       {std::array<uint32_t, 5>{3, 13, 37, 8, 4}, {1, 5, 70, 16, 16}, {9, 20, 9, 4, 7},
-        {5, 70, 40, 8, 32}, {4, 130, 20, 4, 64}}) {
+  for (auto [m, n, k, r, c] : {std::array<uint32_t, 5>{3, 13, 37, 8, 4},
+                               {1, 5, 70, 16, 16},
+                               {9, 20, 9, 4, 7},
+                               {5, 70, 40, 8, 32},
+                               {4, 130, 20, 4, 64}}) {
     const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kTwoBit};
     const uint64_t act_stride = k * t.act_bytes + 5, acc_stride = n * t.acc_bytes + t.acc_bytes;
     std::vector<uint8_t> act(m * act_stride), w(size_t{n} * k * t.weight_bytes);
@@ -478,6 +480,22 @@ TEST_CASE("vcvt between fp32 rows and int8 or int32 equals the exact conversion"
     uint32_t expected = int8.encode(arith::from_double(xs[i]));
     if (expected == 0x80) expected = 0x81;
     REQUIRE(q[i] == expected);
+  }
+  // A product rounded to int8 by one vbin (quantizing rows for the integer kinds), as the
+  // symmetric int8 result and as the activation format.
+  for (float scale : {1.0f, 0.37f, -3.0f}) {
+    for (const ElemType result : {ElemType::kAct, ElemType::kInt8}) {
+      INFO("scale " << scale << ", result " << static_cast<int>(result));
+      std::fill(q.begin(), q.end(), 0x55);
+      ops.binary(VectorBinary::kMul, {q.data(), 0}, {reinterpret_cast<uint8_t*>(xs.data()), 0},
+                 {reinterpret_cast<uint8_t*>(&scale), 0}, true, 1, n, result);
+      for (uint32_t i = 0; i < n; ++i) {
+        INFO(xs[i]);
+        uint32_t expected = int8.encode(arith::from_double(xs[i] * scale));
+        if (expected == 0x80) expected = 0x81;
+        REQUIRE(q[i] == expected);
+      }
+    }
   }
   // int32 accumulators to fp32.
   std::vector<int32_t> acc = {0, 1, -1, INT32_MAX, INT32_MIN, (1 << 24) + 1, -(1 << 24) - 3};
