@@ -82,7 +82,12 @@ std::vector<uint32_t> reference_quantize_row(const arith::VectorMath& vm, hw::Pe
   const uint32_t to_int = vm.mul(vm.apply(arith::VectorFunction::kReciprocal, a), c127);
   const arith::FixedFormat int8{8, 0};
   for (size_t i = 0; i < x.size(); ++i) {
-    const uint32_t p = int8.encode(vm.value(vm.mul(x[i], to_int)));
+    const uint32_t scaled = vm.mul(x[i], to_int);
+    // An fp32 vector format's value is its float: FixedFormat rounds that from its bits (its
+    // own path, tested equal to encode(); not the simulator's host-float shortcut).
+    float f = 0;
+    if (vm.native_fp32()) std::memcpy(&f, &scaled, 4);
+    const uint32_t p = vm.native_fp32() ? int8.encode_float(f) : int8.encode(vm.value(scaled));
     q[i] = p == 0x80 ? 0x81 : p;  // symmetric: -128 becomes -127
   }
   factor = vm.mul(a, scale);
@@ -145,11 +150,27 @@ namespace {
 #define NMP_ROW_KERNEL
 #endif
 
-// The sum of a[i] b[i] modulo 2^32.
-NMP_ROW_KERNEL uint32_t dot_wrapped(const int8_t* a, const int8_t* b, size_t k) {
+// The sum of a[i] b[i] modulo 2^32 (8-bit values held as int16).
+NMP_ROW_KERNEL uint32_t dot_wrapped(const int16_t* a, const int16_t* b, size_t k) {
   uint32_t sum = 0;
   for (size_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(int32_t{a[i]} * int32_t{b[i]});
   return sum;
+}
+// The sums of four rows a, a + k, a + 2k, a + 3k times b, for k <= kDot4MaxK: every partial
+// sum is then within int32 (|a[i] b[i]| <= 2^14), so it is the sum modulo 2^32, and the host's
+// dot-product instructions (pmaddwd) apply.
+constexpr size_t kDot4MaxK = size_t{1} << 16;
+NMP_ROW_KERNEL void dot_rows4(const int16_t* a, const int16_t* b, size_t k, uint32_t* sums) {
+  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i < k; ++i) {
+    const int32_t w = b[i];
+    s0 += a[i] * w;
+    s1 += a[k + i] * w;
+    s2 += a[2 * k + i] * w;
+    s3 += a[3 * k + i] * w;
+  }
+  sums[0] = static_cast<uint32_t>(s0), sums[1] = static_cast<uint32_t>(s1);
+  sums[2] = static_cast<uint32_t>(s2), sums[3] = static_cast<uint32_t>(s3);
 }
 // The sum of w(i) x[i] in double, in order of i.
 template <class Weight>
@@ -363,15 +384,20 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
   switch (path_) {
     case Path::kInteger: {
       // The int64 sum wrapped to int32 (integer kinds, fixed<2,6>) is the sum modulo 2^32.
-      std::vector<int8_t> xu(size_t{rb} * k_);
+      std::vector<int16_t> xu(size_t{rb} * k_);
       for (size_t j = 0; j < xu.size(); ++j) xu[j] = static_cast<int8_t>(units_[x[j] & mask]);
+      const auto put = [&](uint32_t r, size_t c, uint32_t sum) {
+        const int64_t v = static_cast<int32_t>(sum);
+        out[r * n + c] =
+            arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
+      };
       for (size_t c = 0; c < n; ++c) {
-        for (uint32_t r = 0; r < rb; ++r) {
-          const int64_t v =
-              static_cast<int32_t>(dot_wrapped(&xu[r * size_t{k_}], &w_int8_[c * k_], k_));
-          out[r * n + c] =
-              arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
+        uint32_t r = 0;
+        for (uint32_t sums[4]; k_ <= kDot4MaxK && r + 4 <= rb; r += 4) {
+          dot_rows4(&xu[r * size_t{k_}], &w_int8_[c * k_], k_, sums);
+          for (uint32_t i = 0; i < 4; ++i) put(r + i, c, sums[i]);
         }
+        for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_int8_[c * k_], k_));
       }
       return;
     }
