@@ -1,6 +1,6 @@
 // sim/host_pages.cpp: large host allocations sit on huge-page boundaries and are advised for
-// transparent huge pages; blocks from 64 KiB to half a huge page have their pages faulted in
-// at once (docs/performance.md#host-page-faults).
+// transparent huge pages; blocks from 64 KiB to a quarter of a huge page have their pages faulted
+// in at once (docs/performance.md#host-page-faults).
 #include <sys/mman.h>
 #include <unistd.h>
 #include <catch2/catch.hpp>
@@ -54,9 +54,9 @@ bool populate_offered() {
 
 TEST_CASE("large host allocations start on a huge-page boundary and ask for huge pages", "[unit]") {
 #if NMP_HOST_PAGES_LINKED
-  // From half a huge page: a block spans whole huge pages, its tail's included.
-  for (const size_t bytes :
-       {size_t{1} << 20, size_t{3} << 19, size_t{2} << 20, size_t{3} << 20, size_t{33} << 20}) {
+  // From a quarter of a huge page: a block spans whole huge pages, its tail's included.
+  for (const size_t bytes : {size_t{1} << 19, size_t{3} << 18, size_t{1} << 20, size_t{3} << 19,
+                             size_t{2} << 20, size_t{3} << 20, size_t{33} << 20}) {
     INFO("bytes " << bytes);
     std::vector<uint8_t> block(bytes, 1);  // through operator new
     const auto at = reinterpret_cast<uintptr_t>(block.data());
@@ -68,8 +68,8 @@ TEST_CASE("large host allocations start on a huge-page boundary and ask for huge
       REQUIRE(vm_flags_of(at + bytes - 1).find(" hg") != std::string::npos);
     }
   }
-  // Below half a huge page, malloc's own placement.
-  std::vector<uint8_t> small((size_t{1} << 19) - 64, 1);
+  // Below a quarter of a huge page, malloc's own placement.
+  std::vector<uint8_t> small((size_t{1} << 18) - 64, 1);
   REQUIRE(small.back() == 1);
 #else
   WARN("sim/host_pages.cpp is left out of sanitizer builds: nothing to check");
@@ -83,7 +83,7 @@ TEST_CASE("mid-sized host allocations come with their pages faulted in", "[unit]
     return;
   }
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  for (const size_t bytes : {size_t{64} << 10, size_t{300} << 10, (size_t{1} << 20) - 64}) {
+  for (const size_t bytes : {size_t{64} << 10, size_t{300} << 10, (size_t{1} << 19) - 64}) {
     INFO("bytes " << bytes);
     void* block = ::operator new(bytes);
     // Untouched since the allocation: every whole page inside it is resident all the same.
