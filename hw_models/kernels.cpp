@@ -286,7 +286,8 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
     wt.resize(w.size());
     for (uint32_t n = 0; n < b.n_count; ++n) {
       for (uint32_t k = 0; k < b.k_count; ++k)
-        wt[static_cast<size_t>(k) * b.n_count + n] = w[static_cast<size_t>(n) * b.k_count + k];
+        wt[static_cast<size_t>(k) * b.n_count + n] =    // int8 weights: sign-extended, as meant
+            w[static_cast<size_t>(n) * b.k_count + k];  // NOLINT(bugprone-signed-char-misuse)
     }
     acc_row.resize(b.n_count);
     for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {

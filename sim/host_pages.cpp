@@ -26,16 +26,18 @@ namespace {
 constexpr std::size_t kHugePageBytes = std::size_t{2} << 20;
 constexpr std::size_t kHugeFromBytes = kHugePageBytes / 4;
 constexpr std::size_t kPopulateBytes = std::size_t{64} << 10;
-constexpr std::uintptr_t kPageBytes = 4096;
+constexpr std::size_t kPageBytes = 4096;
 
 // A block too small for huge pages has its whole pages faulted in by one call: one kernel entry
 // instead of one trap per 4 KiB page. Advice only: a kernel before 5.14 refuses it.
 void populate(void* block, std::size_t bytes) {
   if (block == nullptr) return;
+  // The whole pages inside the block, by offsets from its start.
   const auto begin = reinterpret_cast<std::uintptr_t>(block);
-  const std::uintptr_t first = (begin + kPageBytes - 1) & ~(kPageBytes - 1);
-  const std::uintptr_t last = (begin + bytes) & ~(kPageBytes - 1);
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+  const std::size_t head = (kPageBytes - begin % kPageBytes) % kPageBytes;
+  if (bytes <= head) return;
+  const std::size_t whole = (bytes - head) / kPageBytes * kPageBytes;
+  if (whole > 0) madvise(static_cast<char*>(block) + head, whole, MADV_POPULATE_WRITE);
 }
 
 // A block of at least a quarter of a huge page starts on a huge-page boundary (glibc's memalign

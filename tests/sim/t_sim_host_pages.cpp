@@ -88,10 +88,10 @@ TEST_CASE("mid-sized host allocations come with their pages faulted in", "[unit]
     void* block = ::operator new(bytes);
     // Untouched since the allocation: every whole page inside it is resident all the same.
     const auto begin = reinterpret_cast<uintptr_t>(block);
-    const uintptr_t first = (begin + page - 1) / page * page;
-    const uintptr_t last = (begin + bytes) / page * page;
-    std::vector<unsigned char> resident((last - first) / page);
-    REQUIRE(mincore(reinterpret_cast<void*>(first), last - first, resident.data()) == 0);
+    const size_t head = (page - begin % page) % page;
+    const size_t whole = (bytes - head) / page * page;
+    std::vector<unsigned char> resident(whole / page);
+    REQUIRE(mincore(static_cast<char*>(block) + head, whole, resident.data()) == 0);
     size_t absent = 0;
     for (const unsigned char r : resident) absent += (r & 1) == 0;
     REQUIRE(absent == 0);
