@@ -157,8 +157,8 @@ NMP_ROW_KERNEL uint32_t dot_wrapped(const int16_t* a, const int16_t* b, size_t k
   return sum;
 }
 // The sums of four rows a, a + k, a + 2k, a + 3k times b, for k <= kDot4MaxK: every partial
-// sum is then within int32 (|a[i] b[i]| <= 2^14), so it is the sum modulo 2^32, and the host's
-// dot-product instructions (pmaddwd) apply.
+// sum is then within int32 (|a[i] b[i]| <= 2^14), so it is the sum modulo 2^32, and signed sums
+// the compiler vectorizes in 16-bit products; each of b's elements is loaded once for four rows.
 constexpr size_t kDot4MaxK = size_t{1} << 16;
 NMP_ROW_KERNEL void dot_rows4(const int16_t* a, const int16_t* b, size_t k, uint32_t* sums) {
   int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -270,7 +270,7 @@ GemmReference::GemmReference(hw::PeKind kind, const int8_t* w, uint32_t n, uint3
     : kind_(kind), n_(n), k_(k), k_tile_(k_tile), mac_(mac) {
   choose_path();
   if (!hw::is_integer(kind)) throw std::logic_error("int8 weights are for the integer kinds");
-  w_int8_.assign(w, w + size_t{n} * k);  // an int8 pattern is its own unit
+  w_units16_.assign(w, w + size_t{n} * k);  // an int8 pattern is its own unit
 }
 
 GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k,
@@ -281,9 +281,9 @@ GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uin
     case Path::kInteger:
       // Units of 8-bit patterns fit int8; the sums are the same in any order, so each output
       // is a dot product over its row of weights as given (no transposed copy).
-      w_int8_.resize(size_t{k} * n);
-      for (size_t j = 0; j < w_int8_.size(); ++j)
-        w_int8_[j] = static_cast<int8_t>(units_[w[j] & mask]);
+      w_units16_.resize(size_t{k} * n);
+      for (size_t j = 0; j < w_units16_.size(); ++j)
+        w_units16_[j] = static_cast<int8_t>(units_[w[j] & mask]);
       break;
     case Path::kFixed:
     case Path::kPosit: {
@@ -394,10 +394,10 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
       for (size_t c = 0; c < n; ++c) {
         uint32_t r = 0;
         for (uint32_t sums[4]; k_ <= kDot4MaxK && r + 4 <= rb; r += 4) {
-          dot_rows4(&xu[r * size_t{k_}], &w_int8_[c * k_], k_, sums);
+          dot_rows4(&xu[r * size_t{k_}], &w_units16_[c * k_], k_, sums);
           for (uint32_t i = 0; i < 4; ++i) put(r + i, c, sums[i]);
         }
-        for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_int8_[c * k_], k_));
+        for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_units16_[c * k_], k_));
       }
       return;
     }

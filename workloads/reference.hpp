@@ -82,7 +82,7 @@ class GemmReference {
   std::vector<uint8_t> nar_;    // posit: the pattern is NaR
   std::vector<float> values_;   // float: each pattern's value (up to 16 bits)
   // The weights transposed, k x n (left uninitialized until filled: they are large).
-  std::vector<int16_t> w_int8_;  // integer: units (8-bit), n x k as given, widened for pmaddwd
+  std::vector<int16_t> w_units16_;        // integer: 8-bit units in int16, n x k as given
   std::unique_ptr<int64_t[]> w_units_;    // fixed and posit
   std::unique_ptr<int32_t[]> w_units32_;  // the fixed path's, where every unit fits int32
   bool units_fit_int32_ = false;
