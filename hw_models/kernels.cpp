@@ -95,10 +95,12 @@ void decode_block(const uint8_t* wgt, const WeightBlock& b, uint32_t element_byt
 // acc[j] += sum over i of x[i] * wt[i * n + j]: one activation row times a block whose weights
 // lie k-major, vectorized across the block's outputs (a dot product per output spent most of
 // its time summing its lanes). Integer sums modulo 2^32, as the adder wraps: exact in any order.
-// N > 0: the block's outputs, known at compile time, so the sums stay in registers.
+// N > 0: the block's outputs, known at compile time, so the sums stay in registers. Inlined
+// into the multiversioned function below (compilers multiversion no templates).
 template <uint32_t N>
-NMP_HOT void row_times_block_int8(const int8_t* __restrict x, const int32_t* __restrict wt,
-                                  uint32_t k, uint32_t n, uint32_t* __restrict acc) {
+[[gnu::always_inline]] inline void row_times_block_body(const int8_t* __restrict x,
+                                                        const int32_t* __restrict wt, uint32_t k,
+                                                        uint32_t n, uint32_t* __restrict acc) {
   if constexpr (N > 0) {
     uint32_t sums[N];
     std::memcpy(sums, acc, sizeof sums);
@@ -117,17 +119,17 @@ NMP_HOT void row_times_block_int8(const int8_t* __restrict x, const int32_t* __r
   }
 }
 
-void row_times_block_int8(const int8_t* x, const int32_t* wt, uint32_t k, uint32_t n,
-                          uint32_t* acc) {
+NMP_HOT void row_times_block_int8(const int8_t* __restrict x, const int32_t* __restrict wt,
+                                  uint32_t k, uint32_t n, uint32_t* __restrict acc) {
   switch (n) {
     case 16:
-      return row_times_block_int8<16>(x, wt, k, n, acc);
+      return row_times_block_body<16>(x, wt, k, n, acc);
     case 32:
-      return row_times_block_int8<32>(x, wt, k, n, acc);
+      return row_times_block_body<32>(x, wt, k, n, acc);
     case 64:
-      return row_times_block_int8<64>(x, wt, k, n, acc);
+      return row_times_block_body<64>(x, wt, k, n, acc);
     default:
-      return row_times_block_int8<0>(x, wt, k, n, acc);
+      return row_times_block_body<0>(x, wt, k, n, acc);
   }
 }
 
