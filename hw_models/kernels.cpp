@@ -71,21 +71,26 @@ void store(uint8_t* p, T v) {
   std::memcpy(p, &v, sizeof v);
 }
 
-// A block's weights as an n-major matrix of n_count rows of k_count values.
+// How a block's decoded weights lie: n-major (n_count rows of k_count values, a dot product
+// per output) or k-major (k_count rows of n_count: the integer kernel's row times block).
+enum class Decoded : uint8_t { kNMajor, kKMajor };
+
+// Where element i of stored row r of block b lies in a matrix decoded in `order`.
+size_t decoded_index(const WeightBlock& b, uint32_t r, uint32_t i, Decoded order) {
+  const uint32_t n = b.n_major ? r : i, k = b.n_major ? i : r;
+  return order == Decoded::kNMajor ? static_cast<size_t>(n) * b.k_count + k
+                                   : static_cast<size_t>(k) * b.n_count + n;
+}
+
+// A block's weights, decoded into `order`.
 template <class T, class Decode>
 void decode_block(const uint8_t* wgt, const WeightBlock& b, uint32_t element_bytes,
-                  std::vector<T>& out, Decode decode) {
+                  std::vector<T>& out, Decode decode, Decoded order = Decoded::kNMajor) {
   out.resize(static_cast<size_t>(b.n_count) * b.k_count);
   for (uint32_t r = 0; r < b.rows(); ++r) {
     const uint8_t* row = wgt + b.offset + r * b.row_bytes;
-    for (uint32_t i = 0; i < b.row_length(); ++i) {
-      const T v = decode(row + static_cast<size_t>(i) * element_bytes);
-      if (b.n_major) {
-        out[static_cast<size_t>(r) * b.k_count + i] = v;
-      } else {
-        out[static_cast<size_t>(i) * b.k_count + r] = v;
-      }
-    }
+    for (uint32_t i = 0; i < b.row_length(); ++i)
+      out[decoded_index(b, r, i, order)] = decode(row + static_cast<size_t>(i) * element_bytes);
   }
 }
 
@@ -99,27 +104,27 @@ void decode_block(const uint8_t* wgt, const WeightBlock& b, uint32_t element_byt
 // into the multiversioned function below (compilers multiversion no templates).
 template <uint32_t N>
 [[gnu::always_inline]] inline void row_times_block_body(const int8_t* __restrict x,
-                                                        const int32_t* __restrict wt, uint32_t k,
+                                                        const int8_t* __restrict wt, uint32_t k,
                                                         uint32_t n, uint32_t* __restrict acc) {
   if constexpr (N > 0) {
     uint32_t sums[N];
     std::memcpy(sums, acc, sizeof sums);
     for (uint32_t i = 0; i < k; ++i) {
       const auto xi = static_cast<uint32_t>(static_cast<int32_t>(x[i]));
-      const int32_t* wi = wt + static_cast<size_t>(i) * N;
-      for (uint32_t j = 0; j < N; ++j) sums[j] += xi * static_cast<uint32_t>(wi[j]);
+      const int8_t* wi = wt + static_cast<size_t>(i) * N;
+      for (uint32_t j = 0; j < N; ++j) sums[j] += xi * static_cast<uint32_t>(int32_t{wi[j]});
     }
     std::memcpy(acc, sums, sizeof sums);
   } else {
     for (uint32_t i = 0; i < k; ++i) {
       const auto xi = static_cast<uint32_t>(static_cast<int32_t>(x[i]));
-      const int32_t* wi = wt + static_cast<size_t>(i) * n;
-      for (uint32_t j = 0; j < n; ++j) acc[j] += xi * static_cast<uint32_t>(wi[j]);
+      const int8_t* wi = wt + static_cast<size_t>(i) * n;
+      for (uint32_t j = 0; j < n; ++j) acc[j] += xi * static_cast<uint32_t>(int32_t{wi[j]});
     }
   }
 }
 
-NMP_HOT void row_times_block_int8(const int8_t* __restrict x, const int32_t* __restrict wt,
+NMP_HOT void row_times_block_int8(const int8_t* __restrict x, const int8_t* __restrict wt,
                                   uint32_t k, uint32_t n, uint32_t* __restrict acc) {
   switch (n) {
     case 16:
@@ -216,10 +221,10 @@ arith::TritCounts count_block_trits(const uint8_t* wgt, const WeightBlock& b,
   return counts;
 }
 
-// Ternary weights of a block as int8, n-major; counts zeros and invalid codes.
+// Ternary weights of a block as int8 in `order`; counts zeros and invalid codes.
 arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
                                  arith::TernaryPacking packing, std::vector<int8_t>& out,
-                                 std::vector<int8_t>& row) {
+                                 std::vector<int8_t>& row, Decoded order) {
   arith::TritCounts counts;
   out.resize(static_cast<size_t>(b.n_count) * b.k_count);
   row.resize(b.row_length());
@@ -228,13 +233,7 @@ arith::TritCounts decode_ternary(const uint8_t* wgt, const WeightBlock& b,
         arith::unpack_trits(wgt + b.offset + r * b.row_bytes, b.row_length(), packing, row.data());
     counts.zeros += c.zeros;
     counts.invalid_codes += c.invalid_codes;
-    for (uint32_t i = 0; i < b.row_length(); ++i) {
-      if (b.n_major) {
-        out[static_cast<size_t>(r) * b.k_count + i] = row[i];
-      } else {
-        out[static_cast<size_t>(i) * b.k_count + r] = row[i];
-      }
-    }
+    for (uint32_t i = 0; i < b.row_length(); ++i) out[decoded_index(b, r, i, order)] = row[i];
   }
   return counts;
 }
@@ -257,19 +256,20 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
     tables[m].emplace_back(b.k0, TernaryLookup(x, b.k_count, a.layout.packing));
     return tables[m].back().second;
   };
-  std::vector<int8_t> w, row;
-  std::vector<int32_t> wt;  // the block k-major
+  std::vector<int8_t> wt, row;  // the block k-major
   std::vector<uint32_t> acc_row;
   for (const Fold& f : folds) {
     const WeightBlock& b = blocks[f.block];
     if (ternary) {
-      const arith::TritCounts c = !lookup ? decode_ternary(a.wgt, b, a.layout.packing, w, row)
-                                          : count_block_trits(a.wgt, b, a.layout.packing);
+      const arith::TritCounts c =
+          !lookup ? decode_ternary(a.wgt, b, a.layout.packing, wt, row, Decoded::kKMajor)
+                  : count_block_trits(a.wgt, b, a.layout.packing);
       counts.zero_weight_macs += c.zeros * f.m_count;
       counts.invalid_codes += c.invalid_codes;
     } else {
-      decode_block<int8_t>(a.wgt, b, 1, w,
-                           [](const uint8_t* p) { return static_cast<int8_t>(*p); });
+      decode_block<int8_t>(
+          a.wgt, b, 1, wt, [](const uint8_t* p) { return static_cast<int8_t>(*p); },
+          Decoded::kKMajor);
     }
     if (lookup) {
       const bool overwrite = !a.accumulate && b.k0 == 0;
@@ -285,12 +285,6 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       continue;
     }
     const bool overwrite = !a.accumulate && b.k0 == 0;
-    wt.resize(w.size());
-    for (uint32_t n = 0; n < b.n_count; ++n) {
-      for (uint32_t k = 0; k < b.k_count; ++k)
-        wt[static_cast<size_t>(k) * b.n_count + n] =    // int8 weights: sign-extended, as meant
-            w[static_cast<size_t>(n) * b.k_count + k];  // NOLINT(bugprone-signed-char-misuse)
-    }
     acc_row.resize(b.n_count);
     for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
       const auto* x = reinterpret_cast<const int8_t*>(a.act + m * a.act_stride + b.k0);
