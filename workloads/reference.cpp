@@ -81,13 +81,14 @@ std::vector<uint32_t> reference_quantize_row(const arith::VectorMath& vm, hw::Pe
   for (size_t i = 1; i < x.size(); ++i) a = vm.max(a, vm.abs(x[i]));
   const uint32_t to_int = vm.mul(vm.apply(arith::VectorFunction::kReciprocal, a), c127);
   const arith::FixedFormat int8{8, 0};
+  // An fp32 vector format's value is its float: FixedFormat rounds that from its bits (its own
+  // path, tested equal to encode(); not the simulator's host-float shortcut).
+  const bool fp32 = vm.native_fp32();
   for (size_t i = 0; i < x.size(); ++i) {
     const uint32_t scaled = vm.mul(x[i], to_int);
-    // An fp32 vector format's value is its float: FixedFormat rounds that from its bits (its
-    // own path, tested equal to encode(); not the simulator's host-float shortcut).
     float f = 0;
-    if (vm.native_fp32()) std::memcpy(&f, &scaled, 4);
-    const uint32_t p = vm.native_fp32() ? int8.encode_float(f) : int8.encode(vm.value(scaled));
+    std::memcpy(&f, &scaled, 4);
+    const uint32_t p = fp32 ? int8.encode_float(f) : int8.encode(vm.value(scaled));
     q[i] = p == 0x80 ? 0x81 : p;  // symmetric: -128 becomes -127
   }
   factor = vm.mul(a, scale);
