@@ -1,7 +1,6 @@
 #include "hw_models/dma.hpp"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 
 #include "hw_models/arith/vector_math.hpp"
@@ -45,28 +44,17 @@ Dma::Dma(sc_core::sc_module_name name, Dram& dram, std::array<Sram*, kNumSrams> 
       dram_format_(arith::make_format(dram.params().activation_format.empty()
                                           ? vector_format
                                           : dram.params().activation_format)),
-      vec_view_(float_view(*vec_format_)),
-      array_view_(float_view(*array_format_)),
-      dram_view_(float_view(*dram_format_)),
       spaces_{srams, dram.size_bytes(), vec_format_->element_bytes(),
               array_format_->element_bytes(), dram_format_->element_bytes()} {}
 
-Dma::FloatView Dma::float_view(const arith::NumberFormat& format) {
-  FloatView view;
-  const std::unique_ptr<arith::NumberFormat> fp32 = arith::make_format("fp32");
-  if (format.name() == fp32->name()) {
-    view.exact = view.fp32 = true;
-    return view;
+const arith::ElementConverter& Dma::converter(bool load, bool to_array) {
+  std::unique_ptr<arith::ElementConverter>& c = converters_[load ? 0 : 1][to_array ? 1 : 0];
+  if (!c) {
+    const arith::NumberFormat& sram_format = to_array ? *array_format_ : *vec_format_;
+    c = load ? std::make_unique<arith::ElementConverter>(*dram_format_, sram_format)
+             : std::make_unique<arith::ElementConverter>(sram_format, *dram_format_);
   }
-  constexpr int kTableBits = 16;
-  if (format.bits() > kTableBits || !arith::holds_exactly(*fp32, format)) return view;
-  view.exact = true;
-  view.values.resize(size_t{1} << format.bits());
-  for (uint32_t p = 0; p < view.values.size(); ++p) {
-    const uint32_t bits = fp32->encode(format.decode(p));
-    std::memcpy(&view.values[p], &bits, 4);
-  }
-  return view;
+  return *c;
 }
 
 Footprint Dma::footprint(const Command& cmd) const { return command_footprint(spaces_, cmd); }
@@ -181,8 +169,6 @@ void Dma::begin(const Command& cmd, Cycles now) {
   const bool gather = cmd.opcode == Opcode::kDmaGather;
   const uint64_t conversion = gather ? isa::dma::kNoConversion : cmd.args[op::kConvert];
   const uint64_t element = spaces_.sram_element_bytes(conversion);  // 0: none
-  const arith::NumberFormat& sram_format =
-      conversion == isa::dma::kToArray ? *array_format_ : *vec_format_;
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];  // the SRAM side
   const uint64_t dram_row_bytes =
@@ -220,6 +206,8 @@ void Dma::begin(const Command& cmd, Cycles now) {
     bursts_.reserve(total);
     pieces_.reserve(total);
   }
+  const arith::ElementConverter* convert =
+      element && dram_.backed() ? &converter(load, conversion == isa::dma::kToArray) : nullptr;
   for (uint64_t r = 0; r < rows; ++r) {
     uint64_t dram_row = cmd.args[op::kDram] + r * cmd.args[op::kDramStride];
     if (gather) {
@@ -237,9 +225,9 @@ void Dma::begin(const Command& cmd, Cycles now) {
     if (dram_.backed()) {
       uint8_t* sram_bytes = sram->data() + sram_row;
       uint8_t* dram_bytes = dram_.data() + dram_row;
-      if (element) {
-        convert_row(load, sram_format, conversion == isa::dma::kToArray ? array_view_ : vec_view_,
-                    sram_bytes, dram_bytes, row_bytes / element);
+      if (convert != nullptr) {
+        stats().saturations += load ? convert->convert(dram_bytes, sram_bytes, row_bytes / element)
+                                    : convert->convert(sram_bytes, dram_bytes, row_bytes / element);
       } else if (load) {
         std::memcpy(sram_bytes, dram_bytes, row_bytes);
       } else {
@@ -315,51 +303,6 @@ void Dma::begin(const Command& cmd, Cycles now) {
   if (element) s.conversions += rows * (row_bytes / element);
   dram_.stats(cmd.layer).useful_bytes += rows * dram_row_bytes;
   cursor_.start(groups, cmd.layer);
-}
-
-void Dma::convert_row(bool load, const arith::NumberFormat& sram_format, const FloatView& sram_view,
-                      uint8_t* sram, uint8_t* dram, uint64_t elements) {
-  const arith::NumberFormat& from = load ? *dram_format_ : sram_format;
-  const arith::NumberFormat& to = load ? sram_format : *dram_format_;
-  const FloatView& from_view = load ? dram_view_ : sram_view;
-  const uint64_t from_bytes = from.element_bytes(), to_bytes = to.element_bytes();
-  const uint8_t* src = load ? dram : sram;
-  uint8_t* dst = load ? sram : dram;
-  DmaStats& s = stats();
-  if (from_view.exact) {
-    // An exact value beyond the largest finite one is what overflows() counts.
-    const double largest = to.to_double(to.max_finite_pattern());
-    const auto convert_all = [&](const auto& value_at) {
-      for (uint64_t e = 0; e < elements; ++e) {
-        const float value = value_at(src + e * from_bytes);
-        s.saturations += std::isfinite(value) && std::fabs(static_cast<double>(value)) > largest;
-        const uint32_t pattern = to.encode_float(value);
-        std::memcpy(dst + e * to_bytes, &pattern, to_bytes);  // little-endian, as in memory
-      }
-    };
-    if (from_view.fp32) {
-      convert_all([](const uint8_t* at) {
-        float value = 0;
-        std::memcpy(&value, at, 4);
-        return value;
-      });
-    } else {
-      convert_all([&](const uint8_t* at) {
-        uint32_t pattern = 0;
-        std::memcpy(&pattern, at, from_bytes);
-        return from_view.values[pattern];
-      });
-    }
-    return;
-  }
-  for (uint64_t e = 0; e < elements; ++e) {
-    uint32_t pattern = 0;  // little-endian, as every element in memory
-    std::memcpy(&pattern, src + e * from_bytes, from_bytes);
-    const arith::Unpacked value = from.decode(pattern);
-    s.saturations += to.overflows(value);
-    pattern = to.encode(value);
-    std::memcpy(dst + e * to_bytes, &pattern, to_bytes);
-  }
 }
 
 void Dma::record_transfer(const Command& cmd, Cycles start) const {

@@ -22,8 +22,10 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <systemc>
 
+#include "hw_models/arith/convert.hpp"
 #include "hw_models/arith/format.hpp"
 #include "hw_models/beat_cursor.hpp"
 #include "hw_models/dram.hpp"
@@ -92,18 +94,10 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   void record_transfer(const Command& cmd, Cycles start) const;
   DmaStats& stats() { return stats_for_layer<DmaStats>(stats_, current().layer); }
   bool in_latency() const;
-  // A format's elements as host floats, where each one is a float exactly (fp32 by its bits,
-  // a format of up to 16 bits by a table): a conversion from it then rounds through the
-  // destination's encode_float, the same bits as through Unpacked and many times faster.
-  struct FloatView {
-    bool exact = false, fp32 = false;
-    std::vector<float> values;  // by pattern (formats of up to 16 bits; fp32 reads its bits)
-  };
-  static FloatView float_view(const arith::NumberFormat& format);
-  // Converts one row of `elements` between DRAM's format and `sram_format` (load: DRAM to
-  // SRAM).
-  void convert_row(bool load, const arith::NumberFormat& sram_format, const FloatView& sram_view,
-                   uint8_t* sram, uint8_t* dram, uint64_t elements);
+  // The converter from `load`'s source to its destination, `to_array` choosing the array's
+  // format over the vector unit's on the SRAM side; built on first use (runs without values
+  // convert nothing).
+  const arith::ElementConverter& converter(bool load, bool to_array);
   // The SRAM bytes of the elements a transfer's first `dram_bytes` bytes complete, its SRAM
   // elements `sram_element` bytes each (0: no conversion).
   uint64_t sram_offset(uint64_t sram_element, uint64_t dram_bytes) const {
@@ -115,7 +109,8 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   std::unique_ptr<arith::NumberFormat> vec_format_;
   std::unique_ptr<arith::NumberFormat> array_format_;
   std::unique_ptr<arith::NumberFormat> dram_format_;  // of activations
-  FloatView vec_view_, array_view_, dram_view_;
+  // By direction (load, store) and SRAM format (vector unit's, array's).
+  std::array<std::array<std::unique_ptr<arith::ElementConverter>, 2>, 2> converters_;
   Spaces spaces_;
   BeatCursor cursor_;
   std::vector<DmaStats> stats_;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
+#include "hw_models/arith/convert.hpp"
 #include "hw_models/arith/fixed.hpp"
 #include "hw_models/kernels.hpp"
 
@@ -141,6 +143,13 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
         std::memcpy(dst.row(r) + uint64_t{i} * out, &f, 4);
       }
     }
+    return;
+  }
+  if (from == ElemType::kVec && to == ElemType::kAct && math_.native_fp32()) {
+    // fp32 rows into the array's float format in the host's floats (the DMA's converter).
+    const std::unique_ptr<arith::NumberFormat> fp32 = arith::make_format("fp32");
+    const arith::ElementConverter round(*fp32, activation_format(pe_));
+    for (uint32_t r = 0; r < m; ++r) round.convert(src.row(r), dst.row(r), n);
     return;
   }
   for (uint32_t r = 0; r < m; ++r) {

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "hw_models/arith/convert.hpp"
 #include "hw_models/arith/format.hpp"
 #include "hw_models/arith/minifloat.hpp"
 #include "hw_models/arith/posit.hpp"
@@ -606,4 +607,71 @@ TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arit
     }
     REQUIRE(all == holds(to, from));
   }
+}
+
+TEST_CASE("converting elements through host floats equals decoding and encoding each",
+          "[arith]") {
+  // The DMA's and the vector unit's conversions: against one rounding through Unpacked and
+  // NumberFormat::overflows, computed here element by element, on every pattern of the
+  // formats of up to 16 bits and on random and boundary fp32 patterns.
+  const char* names[] = {"fp32",       "fp16",        "bf16",       "fp8_e4m3", "fp8_e5m2",
+                         "fp8_e4m3_sat", "posit<8,0>", "posit<16,1>", "fixed<4,4>", "int8"};
+  std::mt19937_64 rng(0x5eed);
+  for (const char* from_name : names) {
+    const auto from = arith::make_format(from_name);
+    std::vector<uint32_t> patterns;
+    if (from->bits() <= 16) {
+      for (uint32_t p = 0; p < (uint32_t{1} << from->bits()); ++p) patterns.push_back(p);
+    } else {
+      for (int i = 0; i < 100000; ++i) patterns.push_back(static_cast<uint32_t>(rng()));
+      for (const char* to_name : names) {  // each destination's largest value and its neighbours
+        const auto to = arith::make_format(to_name);
+        const auto largest = static_cast<float>(to->to_double(to->max_finite_pattern()));
+        for (float f : {largest, std::nextafter(largest, 0.0f), std::nextafter(largest, 1e38f),
+                        largest * 1.0625f, -largest * 1.0625f, largest * 2.0f}) {
+          uint32_t bits = 0;
+          std::memcpy(&bits, &f, 4);
+          patterns.push_back(bits);
+        }
+      }
+      for (uint32_t bits : {0u, 0x80000000u, 1u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
+                            0xffc00001u, 0x7f7fffffu})
+        patterns.push_back(bits);
+    }
+    const uint32_t from_bytes = from->element_bytes();
+    std::vector<uint8_t> src(patterns.size() * from_bytes);
+    for (size_t i = 0; i < patterns.size(); ++i)
+      std::memcpy(&src[i * from_bytes], &patterns[i], from_bytes);
+    for (const char* to_name : names) {
+      INFO(from_name << " -> " << to_name);
+      const auto to = arith::make_format(to_name);
+      const uint32_t to_bytes = to->element_bytes();
+      std::vector<uint8_t> expected(patterns.size() * to_bytes);
+      uint64_t expected_saturations = 0;
+      for (size_t i = 0; i < patterns.size(); ++i) {
+        const arith::Unpacked value = from->decode(patterns[i]);
+        expected_saturations += to->overflows(value);
+        const uint32_t q = to->encode(value);
+        std::memcpy(&expected[i * to_bytes], &q, to_bytes);
+      }
+      for (const auto path :
+           {arith::ElementConverter::Path::kFloats, arith::ElementConverter::Path::kUnpacked}) {
+        const arith::ElementConverter convert(*from, *to, path);
+        std::vector<uint8_t> out(expected.size(), 0xa5);
+        REQUIRE(convert.convert(src.data(), out.data(), patterns.size()) ==
+                expected_saturations);
+        REQUIRE(out == expected);
+      }
+    }
+  }
+  // The fast path is taken where every value of the source is a float.
+  const auto fp32 = arith::make_format("fp32"), bf16 = arith::make_format("bf16");
+  const auto p16 = arith::make_format("posit<16,1>"), wide = arith::make_format("fixed<24,8>");
+  REQUIRE(arith::ElementConverter(*fp32, *bf16).through_floats());
+  REQUIRE(arith::ElementConverter(*bf16, *fp32).through_floats());
+  REQUIRE(arith::ElementConverter(*p16, *bf16).through_floats());
+  REQUIRE_FALSE(arith::ElementConverter(*wide, *bf16).through_floats());
+  REQUIRE_FALSE(
+      arith::ElementConverter(*bf16, *fp32, arith::ElementConverter::Path::kUnpacked)
+          .through_floats());
 }
