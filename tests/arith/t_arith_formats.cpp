@@ -609,12 +609,11 @@ TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arit
   }
 }
 
-TEST_CASE("converting elements through host floats equals decoding and encoding each",
-          "[arith]") {
+TEST_CASE("converting elements through host floats equals decoding and encoding each", "[arith]") {
   // The DMA's and the vector unit's conversions: against one rounding through Unpacked and
   // NumberFormat::overflows, computed here element by element, on every pattern of the
   // formats of up to 16 bits and on random and boundary fp32 patterns.
-  const char* names[] = {"fp32",       "fp16",        "bf16",       "fp8_e4m3", "fp8_e5m2",
+  const char* names[] = {"fp32",         "fp16",       "bf16",        "fp8_e4m3",   "fp8_e5m2",
                          "fp8_e4m3_sat", "posit<8,0>", "posit<16,1>", "fixed<4,4>", "int8"};
   std::mt19937_64 rng(0x5eed);
   for (const char* from_name : names) {
@@ -634,8 +633,8 @@ TEST_CASE("converting elements through host floats equals decoding and encoding 
           patterns.push_back(bits);
         }
       }
-      for (uint32_t bits : {0u, 0x80000000u, 1u, 0x7f800000u, 0xff800000u, 0x7fc00000u,
-                            0xffc00001u, 0x7f7fffffu})
+      for (uint32_t bits :
+           {0u, 0x80000000u, 1u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00001u, 0x7f7fffffu})
         patterns.push_back(bits);
     }
     const uint32_t from_bytes = from->element_bytes();
@@ -658,8 +657,7 @@ TEST_CASE("converting elements through host floats equals decoding and encoding 
            {arith::ElementConverter::Path::kFloats, arith::ElementConverter::Path::kUnpacked}) {
         const arith::ElementConverter convert(*from, *to, path);
         std::vector<uint8_t> out(expected.size(), 0xa5);
-        REQUIRE(convert.convert(src.data(), out.data(), patterns.size()) ==
-                expected_saturations);
+        REQUIRE(convert.convert(src.data(), out.data(), patterns.size()) == expected_saturations);
         REQUIRE(out == expected);
       }
     }
@@ -671,7 +669,6 @@ TEST_CASE("converting elements through host floats equals decoding and encoding 
   REQUIRE(arith::ElementConverter(*bf16, *fp32).through_floats());
   REQUIRE(arith::ElementConverter(*p16, *bf16).through_floats());
   REQUIRE_FALSE(arith::ElementConverter(*wide, *bf16).through_floats());
-  REQUIRE_FALSE(
-      arith::ElementConverter(*bf16, *fp32, arith::ElementConverter::Path::kUnpacked)
-          .through_floats());
+  REQUIRE_FALSE(arith::ElementConverter(*bf16, *fp32, arith::ElementConverter::Path::kUnpacked)
+                    .through_floats());
 }
