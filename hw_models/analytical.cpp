@@ -126,7 +126,7 @@ struct Timing {
 // written, and nothing writes them here) and the units' descriptions of a command.
 class Machine {
  public:
-  Machine(const NmpParams& p, uint64_t dram_bytes, const DramRate& rate)
+  Machine(const NmpParams& p, uint64_t dram_bytes, const DramRate& rate, DramRowRate* rows)
       : params_(p),
         rate_(rate),
         wsram_(p.weight_sram, 0),
@@ -134,7 +134,8 @@ class Machine {
         acc_(p.acc_sram, 2),
         srams_{&wsram_, &asram_, &acc_},
         vector_(timing_only(p.vector_unit), srams_),
-        rows_(p.dram, rate) {
+        own_rows_(p.dram, rate),
+        rows_(rows != nullptr ? *rows : own_rows_) {
     if (!p.dram.simple) {
       map_ = std::make_unique<Dram>(p.dram, ZeroPages(), 1);
       const DramOrganization& o = p.dram.device.org;
@@ -272,14 +273,20 @@ class Machine {
   // finds if it goes on where this one ended.
   void leave_open(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride) {
     constexpr uint64_t kTail = 64;
-    if (!map_) return;
+    if (!map_ || rows == 0 || row_bytes == 0) return;
     const uint64_t burst = params_.dram.request_bytes();
     if (stride == row_bytes) {  // one range
       row_bytes *= rows;
       rows = 1;
     }
+    if (rows == 1) {  // the last kTail bursts of one range, in order
+      const uint64_t last = (first + row_bytes - 1) / burst;
+      for (uint64_t b = last - std::min(last - first / burst, kTail - 1); b <= last; ++b)
+        open_rows_[map_->bank_index(b * burst)] = map_->row(b * burst);
+      return;
+    }
     // From the last row back, each row's bursts from its last back, then applied in order.
-    std::array<uint64_t, kTail> tail{};
+    std::array<uint64_t, kTail> tail;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled
     size_t count = 0;
     for (uint64_t r = rows; r-- > 0 && count < kTail;) {
       const uint64_t row_first = first + r * stride;
@@ -288,8 +295,8 @@ class Machine {
         tail[count++] = b * burst;
     }
     while (count > 0) {
-      const DramAddress a = map_->decode(tail[--count]);
-      open_rows_[bank_of(a)] = a.request.row;
+      const uint64_t address = tail[--count];
+      open_rows_[map_->bank_index(address)] = map_->row(address);
     }
   }
   // Banks numbered densely: channel, rank, bank group, bank.
@@ -309,7 +316,8 @@ class Machine {
   VectorUnitStats scratch_;       // the vector commands' counts, unused
   std::vector<WordCount> words_;  // the command's words by stream, being priced
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Timing> known_;
-  DramRowRate rows_;
+  DramRowRate own_rows_;
+  DramRowRate& rows_;
   std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
   static constexpr uint32_t kClosed = UINT32_MAX;
   std::vector<uint32_t> open_rows_;  // by bank_of(): the row left open, or kClosed
@@ -519,8 +527,8 @@ class Units {
 }  // namespace
 
 ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& program,
-                                 uint64_t dram_bytes, const DramRate& rate) {
-  Machine machine(params, dram_bytes, rate);
+                                 uint64_t dram_bytes, const DramRate& rate, DramRowRate* rows) {
+  Machine machine(params, dram_bytes, rate, rows);
   Units units(machine.port_capacity(), params.controller.queue_depth);
   ProgramEstimate out;
   std::vector<LayerEntry> entries{kFirstEntry};  // every entry into a layer, for its time

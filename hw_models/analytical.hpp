@@ -22,6 +22,8 @@
 //       estimate_program(params, program, dram_bytes, dram_rate(params.dram));
 #pragma once
 
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "hw_models/nmp_top.hpp"
@@ -79,8 +81,11 @@ struct ProgramEstimate {
 
 // Throws SimulationError for what the simulation would refuse (an invalid command, a pc past
 // the program's end, more than params.max_instructions executed or params.max_cycles
-// reached). `dram_bytes`: the DRAM's size, which commands must stay within.
+// reached). `dram_bytes`: the DRAM's size, which commands must stay within. `rows`: the
+// strided rows' rates measured so far on params.dram (the lowering's, whose mapper measured
+// most of the shapes the program uses); null: measured here.
 ProgramEstimate estimate_program(const NmpParams& params, const isa::Program& program,
-                                 uint64_t dram_bytes, const DramRate& rate);
+                                 uint64_t dram_bytes, const DramRate& rate,
+                                 DramRowRate* rows = nullptr);
 
 }  // namespace nmp::hw

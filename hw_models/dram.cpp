@@ -79,20 +79,6 @@ Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes
   }
 }
 
-DramAddress Dram::decode(uint64_t address) const {
-  auto field = [&](DramField f) {
-    const auto i = static_cast<size_t>(f);
-    return static_cast<uint32_t>((address >> shift_[i]) & ((uint64_t{1} << bits_[i]) - 1));
-  };
-  DramAddress a;
-  a.channel = field(DramField::kChannel);
-  a.request.rank = field(DramField::kRank);
-  a.request.bank_group = field(DramField::kBankGroup);
-  a.request.bank = field(DramField::kBank);
-  a.request.row = field(DramField::kRow);
-  return a;
-}
-
 uint64_t Dram::to_dram_cycle(Cycles accelerator_cycle) const {
   const unsigned __int128 f_dram = params_.device.timing.clock_khz;
   const unsigned __int128 num = static_cast<unsigned __int128>(accelerator_cycle) * f_dram;

@@ -116,8 +116,27 @@ class Dram {
   // Reports every bank's changes of state to `timeline` if it records signals (nullptr: none).
   void set_timeline(Timeline* timeline);
 
-  DramAddress decode(uint64_t address) const;
+  DramAddress decode(uint64_t address) const {  // inline: per burst, in the DMA and the estimate
+    DramAddress a;
+    a.channel = field(address, DramField::kChannel);
+    a.request.rank = field(address, DramField::kRank);
+    a.request.bank_group = field(address, DramField::kBankGroup);
+    a.request.bank = field(address, DramField::kBank);
+    a.request.row = field(address, DramField::kRow);
+    return a;
+  }
   uint64_t capacity_bytes() const;
+  // A burst's bank numbered densely (channel, rank, bank group, bank: as nested loops) and its
+  // row: decode() without the rest, for the analytical model's rows left open.
+  uint32_t bank_index(uint64_t address) const {
+    const auto shifted = [&](uint32_t index, DramField f) {
+      return (index << bits_[static_cast<size_t>(f)]) | field(address, f);
+    };
+    return shifted(shifted(shifted(field(address, DramField::kChannel), DramField::kRank),
+                           DramField::kBankGroup),
+                   DramField::kBank);
+  }
+  uint32_t row(uint64_t address) const { return field(address, DramField::kRow); }
   uint64_t to_dram_cycle(Cycles accelerator_cycle) const;  // the first DRAM cycle at or after
   Cycles to_accelerator_cycle(uint64_t dram_cycle) const;  // the cycle in which it ends
 
@@ -139,6 +158,10 @@ class Dram {
   } acc_per_dram_;
   // Field layout of an address (after the burst offset): bits and shift per field.
   std::array<uint32_t, kNumDramFields> bits_{}, shift_{};
+  uint32_t field(uint64_t address, DramField f) const {
+    const auto i = static_cast<size_t>(f);
+    return static_cast<uint32_t>((address >> shift_[i]) & ((uint64_t{1} << bits_[i]) - 1));
+  }
 
   // Repeated streams: a stretch is `period_` consecutive bursts (every combination of the
   // fields below the column); requests whose addresses agree on `key_mask_` (every field but

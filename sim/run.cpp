@@ -423,8 +423,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   // limit (the model may predict more than the simulation takes) must not refuse the run.
   hw::NmpParams estimated = machine;
   if (!cfg.options.analytical) estimated.max_cycles = std::numeric_limits<hw::Cycles>::max();
-  const hw::ProgramEstimate estimate =
-      hw::estimate_program(estimated, lowered.program, dram_needed, lowered.dram_rate);
+  const hw::ProgramEstimate estimate = hw::estimate_program(
+      estimated, lowered.program, dram_needed, lowered.dram_rate, lowered.dram_rows.get());
   const hw::DramRate& rate = lowered.dram_rate;
   timer.mark(
       "estimate",

@@ -825,7 +825,8 @@ LayerSpec split_rows(const LayerSpec& l, uint32_t split) {
 // (`buffer_sets`) and the rows per tile (`rows`) of whole rows.
 SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, uint32_t rows,
                      uint64_t y_dram, const Geometry& g, const hw::NmpParams& hw,
-                     const TensorStorage& storage, uint64_t dram_bytes, const hw::DramRate& rate) {
+                     const TensorStorage& storage, uint64_t dram_bytes, const hw::DramRate& rate,
+                     hw::DramRowRate* row_rates) {
   const MappingRequest& want = l.mapping;
   const uint64_t vb = storage.vec_bytes;
   const auto layout = [&](uint32_t sets) {
@@ -870,7 +871,7 @@ SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, u
     emit_vector_layer(trial, lay, s, split_rows(l, s.row_split), rows * s.row_split, y_dram,
                       storage);
     trial.halt();
-    return hw::estimate_program(hw, trial.program(), dram_bytes, rate).cycles;
+    return hw::estimate_program(hw, trial.program(), dram_bytes, rate, row_rates).cycles;
   };
   size_t best = 0;
   hw::Cycles best_cycles = cycles(candidates.front());
@@ -944,7 +945,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     return static_cast<int32_t>(e);
   };
   out.dram_rate = hw::dram_rate(hw.dram);
-  hw::DramRowRate dram_rows(hw.dram, out.dram_rate);  // the mapper's strided rows
+  out.dram_rows = std::make_shared<hw::DramRowRate>(hw.dram, out.dram_rate);
+  hw::DramRowRate& dram_rows = *out.dram_rows;  // the mapper's and the plans' strided rows
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];
     if (l.uses_mac_array() && l.pe != hw.mac_array.pe && !ternary_on_int8(l, hw)) {
@@ -1239,7 +1241,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     const LayerSpec& l = model.layers[li];
     if (!is_vector_layer(l.kind)) return;
     layouts[li].sram = vector_plan(layouts[li], l, li, rows, out.layers[li].y_dram, g, hw, storage,
-                                   out.dram_bytes, out.dram_rate);
+                                   out.dram_bytes, out.dram_rate, out.dram_rows.get());
     out.layers[li].m_tile = layouts[li].sram.mt;
     out.layers[li].buffer_sets = layouts[li].sram.sets;
     out.layers[li].row_split = layouts[li].sram.row_split;

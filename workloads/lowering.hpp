@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -97,6 +98,9 @@ struct Lowered {
   uint64_t dram_bytes = 0;   // the DRAM the layout needs
   std::vector<LayerPlan> layers;
   hw::DramRate dram_rate;  // the configured DRAM as the mapper and the analytical model see it
+  // Its strided rows' rates, measured as the mapper and the vector layers' plans needed them;
+  // the analytical estimate of the program goes on with the same (measured once per shape).
+  std::shared_ptr<hw::DramRowRate> dram_rows;
 };
 
 class ProgramBuilder;
