@@ -279,10 +279,12 @@ class Machine {
       row_bytes *= rows;
       rows = 1;
     }
+    const Dram::BankRowDecoder decoder = map_->bank_row_decoder();
+    uint32_t* open = open_rows_.data();
     if (rows == 1) {  // the last kTail bursts of one range, in order
       const uint64_t last = (first + row_bytes - 1) / burst;
       for (uint64_t b = last - std::min(last - first / burst, kTail - 1); b <= last; ++b)
-        open_rows_[map_->bank_index(b * burst)] = map_->row(b * burst);
+        open[decoder.bank(b * burst)] = decoder.row(b * burst);
       return;
     }
     // From the last row back, each row's bursts from its last back, then applied in order.
@@ -296,7 +298,7 @@ class Machine {
     }
     while (count > 0) {
       const uint64_t address = tail[--count];
-      open_rows_[map_->bank_index(address)] = map_->row(address);
+      open[decoder.bank(address)] = decoder.row(address);
     }
   }
   // Banks numbered densely: channel, rank, bank group, bank.

@@ -127,16 +127,25 @@ class Dram {
   }
   uint64_t capacity_bytes() const;
   // A burst's bank numbered densely (channel, rank, bank group, bank: as nested loops) and its
-  // row: decode() without the rest, for the analytical model's rows left open.
-  uint32_t bank_index(uint64_t address) const {
-    const auto shifted = [&](uint32_t index, DramField f) {
-      return (index << bits_[static_cast<size_t>(f)]) | field(address, f);
-    };
-    return shifted(shifted(shifted(field(address, DramField::kChannel), DramField::kRank),
-                           DramField::kBankGroup),
-                   DramField::kBank);
-  }
-  uint32_t row(uint64_t address) const { return field(address, DramField::kRow); }
+  // row: decode() without the rest, for the analytical model's rows left open. A copy of the
+  // layout, so a loop that stores what it decodes keeps it in registers.
+  struct BankRowDecoder {
+    std::array<uint32_t, kNumDramFields> bits{}, shift{};
+    uint32_t field(uint64_t address, DramField f) const {
+      const auto i = static_cast<size_t>(f);
+      return static_cast<uint32_t>((address >> shift[i]) & ((uint64_t{1} << bits[i]) - 1));
+    }
+    uint32_t bank(uint64_t address) const {
+      const auto shifted = [&](uint32_t index, DramField f) {
+        return (index << bits[static_cast<size_t>(f)]) | field(address, f);
+      };
+      return shifted(shifted(shifted(field(address, DramField::kChannel), DramField::kRank),
+                             DramField::kBankGroup),
+                     DramField::kBank);
+    }
+    uint32_t row(uint64_t address) const { return field(address, DramField::kRow); }
+  };
+  BankRowDecoder bank_row_decoder() const { return {bits_, shift_}; }
   uint64_t to_dram_cycle(Cycles accelerator_cycle) const;  // the first DRAM cycle at or after
   Cycles to_accelerator_cycle(uint64_t dram_cycle) const;  // the cycle in which it ends
 
