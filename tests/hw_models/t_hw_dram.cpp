@@ -84,6 +84,30 @@ TEST_CASE("a DRAM address decodes into the fields its mapping orders", "[unit]")
     REQUIRE(a.request.bank == ba);
     REQUIRE(a.request.row == ro);
   }
+  // The analytical model's bank and row of a burst: the fields' dense bank number (channel,
+  // rank, bank group, bank, as nested loops) and row, on every standard under four mappings.
+  for (const char* standard : {"DDR4_8Gb_x8_2400", "LPDDR5_16Gb_x16_6400", "HBM2_8Gb_x128",
+                               "HBM3_16Gb", "DDR5_16Gb_x8_4800"}) {
+    for (const char* mapping :
+         {"ro,ra,ba,co,bg,ch", "ra,ro,bg,ba,co,ch", "ch,ro,ra,ba,bg,co", "ro,co,ra,ba,bg,ch"}) {
+      hw::DramParams q = params(standard, mapping);
+      q.device.org.ranks = 2;
+      const Dram dq(q, hw::ZeroPages(), q.device.capacity_bytes());
+      const Dram::BankRowDecoder decoder = dq.bank_row_decoder();
+      const hw::DramOrganization& o = q.device.org;
+      for (int i = 0; i < 2000; ++i) {
+        const uint64_t at = rng() % q.device.capacity_bytes();
+        const hw::DramAddress a = dq.decode(at);
+        const uint64_t dense = ((uint64_t{a.channel} * o.ranks + a.request.rank) * o.bank_groups +
+                                a.request.bank_group) *
+                                   o.banks_per_group +
+                               a.request.bank;
+        INFO(standard << " " << mapping << " address " << at);
+        REQUIRE(decoder.bank(at) == dense);
+        REQUIRE(decoder.row(at) == a.request.row);
+      }
+    }
+  }
   REQUIRE_THROWS_WITH(hw::parse_dram_mapping("ro,ba,bg,ch,co"), Catch::Contains("'ra' is missing"));
   REQUIRE_THROWS_WITH(hw::parse_dram_mapping("ro,ra,ba,bg,ch,co,ro"),
                       Catch::Contains("'ro' appears twice"));
