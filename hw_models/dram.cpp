@@ -109,7 +109,7 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
     c.set_done_table(&done_dram_);
   }
   done_dram_.resize(count);  // every request's done cycle is written when it issues
-  admitted_dram_.resize(count);
+  admitted_dram_.resize(record_admissions_ ? count : 0);
   const auto width = static_cast<uint32_t>(channels_.size());
   uint64_t t = 0;
   uint32_t in_cycle = 0;
@@ -138,7 +138,7 @@ void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats
     a.request.write = write;
     a.request.id = i;
     const uint64_t at = channels_[a.channel].admit(a.request, t);
-    admitted_dram_[i] = at;
+    if (record_admissions_) admitted_dram_[i] = at;
     if (at > t) {
       t = at;
       in_cycle = 0;
@@ -272,6 +272,8 @@ void Dram::repeat(size_t i, uint64_t times, uint64_t delta, DramStats& stats) {
                 issued_.end());
   for (uint64_t k = 1; k <= times; ++k) {
     for (const uint64_t j : issued_) done_dram_[j + k * stretch] = done_dram_[j] + k * delta;
+  }
+  for (uint64_t k = 1; k <= times && record_admissions_; ++k) {
     for (size_t j = base_.request; j < i; ++j) {
       admitted_dram_[j + k * stretch] = admitted_dram_[j] + k * delta;
     }
@@ -307,6 +309,7 @@ void Dram::set_fast_path(bool on) {
 
 Dram::Served Dram::serve(const std::vector<TimedRequest>& requests) {
   DramStats& s = stats(0);
+  record_admissions_ = true;
   issue_in_order(
       requests.size(),
       [&](size_t i, uint64_t& address, bool& write, uint64_t& earliest) {
@@ -315,6 +318,7 @@ Dram::Served Dram::serve(const std::vector<TimedRequest>& requests) {
         earliest = requests[i].cycle;
       },
       s);
+  record_admissions_ = false;
   for (const TimedRequest& r : requests) {
     (r.write ? s.write_bytes : s.read_bytes) += params_.request_bytes();
   }

@@ -156,6 +156,7 @@ class Dram {
   std::vector<DramStats> stats_;
   std::vector<DramChannel> channels_;
   std::vector<uint64_t> done_dram_, admitted_dram_;
+  bool record_admissions_ = false;  // serve() reports them; transfer() needs the done cycles only
   Timeline* timeline_ = nullptr;
   std::vector<std::vector<BankChange>> bank_logs_;  // per channel, while a timeline records
   void forward_bank_changes();
@@ -205,8 +206,8 @@ class Dram {
   void mark(Checkpoint& c, size_t i, uint64_t t, uint32_t in_cycle) const;
 
   // Admits requests in order (at most one per channel per DRAM cycle, none before
-  // earliest(i)) and drains every channel; admitted_dram_[i] and done_dram_[i] then hold
-  // request i's cycles.
+  // earliest(i)) and drains every channel; done_dram_[i] (and, when record_admissions_,
+  // admitted_dram_[i]) then hold request i's cycles.
   template <class Request>
   void issue_in_order(size_t count, const Request& request, DramStats& stats);
 };

@@ -117,7 +117,8 @@ if [ "$quick" = 0 ]; then
   for c in \
     "BitNet b1.58 2B4T, whole decode of one token|workloads/models/bitnet_b158_2b4t_decode.json|int8_int8" \
     "BitNet b1.58 2B4T, one layer's prefill of 128 tokens|workloads/models/bitnet_b158_2b4t_layer_prefill128.json|int8_int8" \
-    "BERT-base, one layer over 128 tokens|workloads/models/bert_base_layer_seq128.json|fp16"; do
+    "BERT-base, one layer over 128 tokens|workloads/models/bert_base_layer_seq128.json|fp16" \
+    "LLaMA 3B FP16, one layer's prefill of 128 tokens|workloads/models/llama_fp16_3b_layer_prefill128.json|fp16"; do
     IFS='|' read -r name workload pe <<< "$c"
     best=""
     for ((i = 0; i < repeat; i++)); do
