@@ -203,31 +203,59 @@ NMP_ROW_KERNEL void add_products(double* acc, const float* w, double x, size_t n
     acc[c] = acc[c] + p;
   }
 }
-// The same sums for a tile of kSumRows rows and 16 columns from c0, over the whole reduction
-// in order of i: x holds the rows' k inputs, w the k x n weights. The tile's sums stay in
-// registers (two vectors of 8 doubles per row) instead of passing through memory once per
-// input.
-constexpr uint32_t kSumRows = 8, kSumCols = 16;
-using Doubles8 = double __attribute__((vector_size(64)));
-using Floats8 = float __attribute__((vector_size(32)));
-NMP_ROW_KERNEL void add_products_tile(double* sum, size_t n, const float* w, const double* x,
-                                      size_t k, size_t c0) {
-  Doubles8 acc[kSumRows][2];
-  for (uint32_t r = 0; r < kSumRows; ++r) std::memcpy(acc[r], &sum[r * n + c0], sizeof acc[r]);
+// The same sums for a tile of rows and columns, over the whole reduction in order of i: x holds
+// kSumRows rows' k inputs, w the k x n weights. The tile's sums stay in registers instead of
+// passing through memory once per input, so the tile is as large as the registers hold: with
+// AVX-512 (32 registers of 8 doubles) all kSumRows rows x 16 columns; otherwise (AVX2: 16
+// registers of 4 doubles) 4 rows x 8 columns, the block's rows in two halves. A tile of 16
+// columns on AVX2 spilled its sums to memory in every step of i and took 10 times as long.
+constexpr uint32_t kSumRows = 8;
+template <class Doubles, class Floats, uint32_t kRows, uint32_t kVectors>
+inline __attribute__((always_inline)) void products_tile_body(double* sum, size_t n, const float* w,
+                                                              const double* x, size_t k,
+                                                              size_t c0) {
+  constexpr size_t kLanes = sizeof(Doubles) / sizeof(double);
+  Doubles acc[kRows][kVectors];
+  for (uint32_t r = 0; r < kRows; ++r) std::memcpy(acc[r], &sum[r * n + c0], sizeof acc[r]);
   for (size_t i = 0; i < k; ++i) {
-    Floats8 low, high;
-    std::memcpy(&low, &w[i * n + c0], sizeof low);
-    std::memcpy(&high, &w[i * n + c0 + 8], sizeof high);
-    const Doubles8 w0 = __builtin_convertvector(low, Doubles8);
-    const Doubles8 w1 = __builtin_convertvector(high, Doubles8);
-    for (uint32_t r = 0; r < kSumRows; ++r) {
-      const double v = x[r * k + i];
-      const Doubles8 xi = {v, v, v, v, v, v, v, v};  // (0 + v would turn -0 into +0)
-      acc[r][0] = acc[r][0] + w0 * xi;
-      acc[r][1] = acc[r][1] + w1 * xi;
+    Doubles wv[kVectors];
+    for (uint32_t v = 0; v < kVectors; ++v) {
+      Floats f;
+      std::memcpy(&f, &w[i * n + c0 + v * kLanes], sizeof f);
+      wv[v] = __builtin_convertvector(f, Doubles);
+    }
+    for (uint32_t r = 0; r < kRows; ++r) {
+      const double xi = x[r * k + i];
+      Doubles xv;  // every lane xi (0 + xi would turn -0 into +0)
+      for (size_t l = 0; l < kLanes; ++l) xv[l] = xi;
+      for (uint32_t v = 0; v < kVectors; ++v) acc[r][v] = acc[r][v] + wv[v] * xv;
     }
   }
-  for (uint32_t r = 0; r < kSumRows; ++r) std::memcpy(&sum[r * n + c0], acc[r], sizeof acc[r]);
+  for (uint32_t r = 0; r < kRows; ++r) std::memcpy(&sum[r * n + c0], acc[r], sizeof acc[r]);
+}
+using Doubles8 = double __attribute__((vector_size(64)));
+using Floats8 = float __attribute__((vector_size(32)));
+using Doubles4 = double __attribute__((vector_size(32)));
+using Floats4 = float __attribute__((vector_size(16)));
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+constexpr bool kWideTiles = true;
+__attribute__((target("avx512f"))) void add_products_tile_wide(double* sum, size_t n,
+                                                               const float* w, const double* x,
+                                                               size_t k, size_t c0) {
+  products_tile_body<Doubles8, Floats8, kSumRows, 2>(sum, n, w, x, k, c0);
+}
+bool wide_tiles() {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+}
+#else
+constexpr bool kWideTiles = false;
+void add_products_tile_wide(double*, size_t, const float*, const double*, size_t, size_t) {}
+bool wide_tiles() { return false; }
+#endif
+NMP_ROW_KERNEL void add_products_tile_narrow(double* sum, size_t n, const float* w, const double* x,
+                                             size_t k, size_t c0) {
+  products_tile_body<Doubles4, Floats4, kSumRows / 2, 2>(sum, n, w, x, k, c0);
 }
 NMP_ROW_KERNEL void products(float* out, const float* w, float x, size_t n) {
   for (size_t c = 0; c < n; ++c) out[c] = x * w[c];
@@ -533,6 +561,7 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
     return;
   }
   static_assert(GemmReference::kRowBlock == kSumRows, "a block of rows is a tile's rows");
+  const bool wide = kWideTiles && wide_tiles();
   std::vector<double> sum(size_t{GemmReference::kRowBlock} * n);
   std::vector<double> xd(size_t{GemmReference::kRowBlock} * k_);
   for (uint32_t r0 = 0; r0 < count; r0 += GemmReference::kRowBlock) {
@@ -546,11 +575,19 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
     }
     // Whole tiles of columns in registers; the columns past them (and a last block of fewer
     // rows) a row at a time.
-    const size_t tiled = rb == kSumRows ? n / kSumCols * kSumCols : 0;
+    const size_t cols = wide ? 16 : 8;
+    const size_t tiled = rb == kSumRows ? n / cols * cols : 0;
     if (tiled > 0) {
       std::copy_n(&x[r0 * size_t{k_}], size_t{rb} * k_, xd.begin());
-      for (size_t c0 = 0; c0 < tiled; c0 += kSumCols)
-        add_products_tile(sum.data(), n, w_.get(), xd.data(), k_, c0);
+      for (size_t c0 = 0; c0 < tiled; c0 += cols) {
+        if (wide) {
+          add_products_tile_wide(sum.data(), n, w_.get(), xd.data(), k_, c0);
+        } else {
+          add_products_tile_narrow(sum.data(), n, w_.get(), xd.data(), k_, c0);
+          add_products_tile_narrow(&sum[kSumRows / 2 * n], n, w_.get(), &xd[kSumRows / 2 * k_], k_,
+                                   c0);
+        }
+      }
     }
     if (tiled < n) {
       for (uint32_t i = 0; i < k_; ++i) {
