@@ -584,8 +584,8 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
           add_products_tile_wide(sum.data(), n, w_.get(), xd.data(), k_, c0);
         } else {
           add_products_tile_narrow(sum.data(), n, w_.get(), xd.data(), k_, c0);
-          add_products_tile_narrow(&sum[kSumRows / 2 * n], n, w_.get(), &xd[kSumRows / 2 * k_], k_,
-                                   c0);
+          constexpr size_t kHalf = kSumRows / 2;
+          add_products_tile_narrow(&sum[kHalf * n], n, w_.get(), &xd[kHalf * k_], k_, c0);
         }
       }
     }
