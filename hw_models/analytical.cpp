@@ -264,10 +264,10 @@ class Machine {
   // conflict), or not yet touched (closed, as the long read's first burst found it).
   double first_data(uint64_t address) const {
     if (!map_) return rate_.latency_cycles;
-    const DramAddress a = map_->decode(address);
-    const uint32_t open = open_rows_[bank_of(a)];
+    const Dram::AddressLayout& layout = map_->address_layout();
+    const uint32_t open = open_rows_[layout.bank(address)];
     if (open == kClosed) return rate_.latency_cycles;
-    return open == a.request.row ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
+    return open == layout.row(address) ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
   }
   // The rows a command leaves open: those of its last kTail bursts, which the next command
   // finds if it goes on where this one ended.
@@ -279,12 +279,12 @@ class Machine {
       row_bytes *= rows;
       rows = 1;
     }
-    const Dram::BankRowDecoder decoder = map_->bank_row_decoder();
+    const Dram::AddressLayout layout = map_->address_layout();  // a copy: see AddressLayout
     uint32_t* open = open_rows_.data();
     if (rows == 1) {  // the last kTail bursts of one range, in order
       const uint64_t last = (first + row_bytes - 1) / burst;
       for (uint64_t b = last - std::min(last - first / burst, kTail - 1); b <= last; ++b)
-        open[decoder.bank(b * burst)] = decoder.row(b * burst);
+        open[layout.bank(b * burst)] = layout.row(b * burst);
       return;
     }
     // From the last row back, each row's bursts from its last back, then applied in order.
@@ -298,17 +298,9 @@ class Machine {
     }
     while (count > 0) {
       const uint64_t address = tail[--count];
-      open[decoder.bank(address)] = decoder.row(address);
+      open[layout.bank(address)] = layout.row(address);
     }
   }
-  // Banks numbered densely: channel, rank, bank group, bank.
-  size_t bank_of(const DramAddress& a) const {
-    const DramOrganization& o = params_.dram.device.org;
-    return ((size_t{a.channel} * o.ranks + a.request.rank) * o.bank_groups + a.request.bank_group) *
-               o.banks_per_group +
-           a.request.bank;
-  }
-
   const NmpParams& params_;
   DramRate rate_;
   Sram wsram_, asram_, acc_;
@@ -322,7 +314,7 @@ class Machine {
   DramRowRate& rows_;
   std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
   static constexpr uint32_t kClosed = UINT32_MAX;
-  std::vector<uint32_t> open_rows_;  // by bank_of(): the row left open, or kClosed
+  std::vector<uint32_t> open_rows_;  // by AddressLayout::bank: the row left open, or kClosed
 };
 
 // The queued units' commands in time: each unit runs its queue in order, one command at a

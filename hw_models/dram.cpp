@@ -67,15 +67,15 @@ Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes
   uint32_t shift = log2_of(d.burst_bytes());
   for (auto it = params_.mapping.rbegin(); it != params_.mapping.rend(); ++it) {
     const auto f = static_cast<size_t>(*it);
-    bits_[f] = log2_of(sizes[f]);
-    shift_[f] = shift;
-    shift += bits_[f];
+    layout_.bits[f] = log2_of(sizes[f]);
+    layout_.shift[f] = shift;
+    shift += layout_.bits[f];
   }
   const auto column = static_cast<size_t>(DramField::kColumn);
   for (size_t f = 0; f < kNumDramFields; ++f) {
     if (f == column) continue;
-    key_mask_ |= ((uint64_t{1} << bits_[f]) - 1) << shift_[f];
-    if (shift_[f] < shift_[column]) period_ <<= bits_[f];
+    key_mask_ |= ((uint64_t{1} << layout_.bits[f]) - 1) << layout_.shift[f];
+    if (layout_.shift[f] < layout_.shift[column]) period_ <<= layout_.bits[f];
   }
 }
 
@@ -103,7 +103,9 @@ uint64_t Dram::capacity_bytes() const {
 }
 
 template <class Request>
-void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats) {
+void Dram::issue_in_order(size_t count, const Request& request, DramStats& stats,
+                          bool record_admissions) {
+  record_admissions_ = record_admissions;
   for (DramChannel& c : channels_) {
     c.set_stats(&stats);
     c.set_done_table(&done_dram_);
@@ -309,7 +311,6 @@ void Dram::set_fast_path(bool on) {
 
 Dram::Served Dram::serve(const std::vector<TimedRequest>& requests) {
   DramStats& s = stats(0);
-  record_admissions_ = true;
   issue_in_order(
       requests.size(),
       [&](size_t i, uint64_t& address, bool& write, uint64_t& earliest) {
@@ -317,8 +318,7 @@ Dram::Served Dram::serve(const std::vector<TimedRequest>& requests) {
         write = requests[i].write;
         earliest = requests[i].cycle;
       },
-      s);
-  record_admissions_ = false;
+      s, true);
   for (const TimedRequest& r : requests) {
     (r.write ? s.write_bytes : s.read_bytes) += params_.request_bytes();
   }
@@ -336,7 +336,7 @@ void Dram::transfer(const std::vector<uint64_t>& burst_addresses, bool write, Cy
         is_write = write;
         earliest = first;
       },
-      s);
+      s, false);
   done.resize(burst_addresses.size());
   for (size_t i = 0; i < done.size(); ++i) done[i] = to_accelerator_cycle(done_dram_[i]);
   (write ? s.write_bytes : s.read_bytes) += burst_addresses.size() * params_.request_bytes();

@@ -116,20 +116,11 @@ class Dram {
   // Reports every bank's changes of state to `timeline` if it records signals (nullptr: none).
   void set_timeline(Timeline* timeline);
 
-  DramAddress decode(uint64_t address) const {  // inline: per burst, in the DMA and the estimate
-    DramAddress a;
-    a.channel = field(address, DramField::kChannel);
-    a.request.rank = field(address, DramField::kRank);
-    a.request.bank_group = field(address, DramField::kBankGroup);
-    a.request.bank = field(address, DramField::kBank);
-    a.request.row = field(address, DramField::kRow);
-    return a;
-  }
-  uint64_t capacity_bytes() const;
-  // A burst's bank numbered densely (channel, rank, bank group, bank: as nested loops) and its
-  // row: decode() without the rest, for the analytical model's rows left open. A copy of the
-  // layout, so a loop that stores what it decodes keeps it in registers.
-  struct BankRowDecoder {
+  // Where an address's fields lie (after the burst offset): bits and shift per field. Also a
+  // burst's bank numbered densely (channel, rank, bank group, bank: as nested loops) and its
+  // row, for the analytical model's rows left open; a loop that stores what it decodes takes
+  // a copy, which stays in registers.
+  struct AddressLayout {
     std::array<uint32_t, kNumDramFields> bits{}, shift{};
     uint32_t field(uint64_t address, DramField f) const {
       const auto i = static_cast<size_t>(f);
@@ -145,7 +136,17 @@ class Dram {
     }
     uint32_t row(uint64_t address) const { return field(address, DramField::kRow); }
   };
-  BankRowDecoder bank_row_decoder() const { return {bits_, shift_}; }
+  const AddressLayout& address_layout() const { return layout_; }
+  DramAddress decode(uint64_t address) const {  // inline: per burst, in the DMA
+    DramAddress a;
+    a.channel = layout_.field(address, DramField::kChannel);
+    a.request.rank = layout_.field(address, DramField::kRank);
+    a.request.bank_group = layout_.field(address, DramField::kBankGroup);
+    a.request.bank = layout_.field(address, DramField::kBank);
+    a.request.row = layout_.row(address);
+    return a;
+  }
+  uint64_t capacity_bytes() const;
   uint64_t to_dram_cycle(Cycles accelerator_cycle) const;  // the first DRAM cycle at or after
   Cycles to_accelerator_cycle(uint64_t dram_cycle) const;  // the cycle in which it ends
 
@@ -156,7 +157,7 @@ class Dram {
   std::vector<DramStats> stats_;
   std::vector<DramChannel> channels_;
   std::vector<uint64_t> done_dram_, admitted_dram_;
-  bool record_admissions_ = false;  // serve() reports them; transfer() needs the done cycles only
+  bool record_admissions_ = false;  // this issue_in_order's: serve() reports admissions
   Timeline* timeline_ = nullptr;
   std::vector<std::vector<BankChange>> bank_logs_;  // per channel, while a timeline records
   void forward_bank_changes();
@@ -166,12 +167,7 @@ class Dram {
     int den_shift = -1;     // log2(den) if den is a power of two
     uint64_t max_fast = 0;  // the largest DRAM cycle whose product fits 64 bits
   } acc_per_dram_;
-  // Field layout of an address (after the burst offset): bits and shift per field.
-  std::array<uint32_t, kNumDramFields> bits_{}, shift_{};
-  uint32_t field(uint64_t address, DramField f) const {
-    const auto i = static_cast<size_t>(f);
-    return static_cast<uint32_t>((address >> shift_[i]) & ((uint64_t{1} << bits_[i]) - 1));
-  }
+  AddressLayout layout_;
 
   // Repeated streams: a stretch is `period_` consecutive bursts (every combination of the
   // fields below the column); requests whose addresses agree on `key_mask_` (every field but
@@ -206,10 +202,11 @@ class Dram {
   void mark(Checkpoint& c, size_t i, uint64_t t, uint32_t in_cycle) const;
 
   // Admits requests in order (at most one per channel per DRAM cycle, none before
-  // earliest(i)) and drains every channel; done_dram_[i] (and, when record_admissions_,
+  // earliest(i)) and drains every channel; done_dram_[i] (and, when `record_admissions`,
   // admitted_dram_[i]) then hold request i's cycles.
   template <class Request>
-  void issue_in_order(size_t count, const Request& request, DramStats& stats);
+  void issue_in_order(size_t count, const Request& request, DramStats& stats,
+                      bool record_admissions);
 };
 
 // Parses "ro,ra,bg,ba,ch,co" (most significant first); throws std::invalid_argument naming a

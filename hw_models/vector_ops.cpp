@@ -60,6 +60,12 @@ uint32_t VectorOps::as_stored(uint32_t vec) const {
   return math_.round(stored_->decode(stored_->encode(v)));
 }
 
+void VectorOps::make_act_converter() {
+  if (!math_.native_fp32() || is_integer(pe_)) return;  // the integer kinds round their own way
+  fp32_ = arith::make_format("fp32");
+  vec_to_act_ = std::make_shared<arith::ElementConverter>(*fp32_, activation_format(pe_));
+}
+
 uint32_t VectorOps::load_vec(const uint8_t* p) const {
   uint32_t v = 0;
   std::memcpy(&v, p, math_.element_bytes());  // little-endian
@@ -145,11 +151,8 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
     }
     return;
   }
-  if (from == ElemType::kVec && to == ElemType::kAct && math_.native_fp32()) {
-    // fp32 rows into the array's float format in the host's floats (the DMA's converter).
-    const std::unique_ptr<arith::NumberFormat> fp32 = arith::make_format("fp32");
-    const arith::ElementConverter round(*fp32, activation_format(pe_));
-    for (uint32_t r = 0; r < m; ++r) round.convert(src.row(r), dst.row(r), n);
+  if (from == ElemType::kVec && to == ElemType::kAct && vec_to_act_) {
+    for (uint32_t r = 0; r < m; ++r) vec_to_act_->convert(src.row(r), dst.row(r), n);
     return;
   }
   for (uint32_t r = 0; r < m; ++r) {

@@ -16,7 +16,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
+#include "hw_models/arith/convert.hpp"
 #include "hw_models/arith/vector_math.hpp"
 #include "hw_models/pe.hpp"
 
@@ -40,7 +42,9 @@ class VectorOps {
   // `stored`: the format of tensors in DRAM (null: the vector format).
   VectorOps(const arith::VectorMath& math, PeKind pe, FloatAccumulation accumulation,
             uint32_t lanes, const arith::NumberFormat* stored = nullptr)
-      : math_(math), pe_(pe), accumulation_(accumulation), lanes_(lanes), stored_(stored) {}
+      : math_(math), pe_(pe), accumulation_(accumulation), lanes_(lanes), stored_(stored) {
+    make_act_converter();
+  }
 
   uint32_t bytes(ElemType t) const;
 
@@ -77,6 +81,8 @@ class VectorOps {
   uint32_t as_stored(uint32_t vec) const;
   uint32_t load_vec(const uint8_t* p) const;
   void store_vec(uint8_t* p, uint32_t v) const;
+  // fp32 vec rows into a float kind's activation format in the host's floats: built once.
+  void make_act_converter();
 
   const arith::VectorMath& math_;
   PeKind pe_;
@@ -84,6 +90,8 @@ class VectorOps {
   uint32_t lanes_;
   const arith::NumberFormat* stored_;
   mutable uint64_t stored_saturations_ = 0;
+  std::shared_ptr<const arith::NumberFormat> fp32_;
+  std::shared_ptr<const arith::ElementConverter> vec_to_act_;  // null: through Unpacked
 };
 
 }  // namespace nmp::hw

@@ -237,25 +237,35 @@ using Doubles8 = double __attribute__((vector_size(64)));
 using Floats8 = float __attribute__((vector_size(32)));
 using Doubles4 = double __attribute__((vector_size(32)));
 using Floats4 = float __attribute__((vector_size(16)));
+NMP_ROW_KERNEL void add_products_tile_narrow(double* sum, size_t n, const float* w, const double* x,
+                                             size_t k, size_t c0) {
+  products_tile_body<Doubles4, Floats4, kSumRows / 2, 2>(sum, n, w, x, k, c0);
+}
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-constexpr bool kWideTiles = true;
 __attribute__((target("avx512f"))) void add_products_tile_wide(double* sum, size_t n,
                                                                const float* w, const double* x,
                                                                size_t k, size_t c0) {
   products_tile_body<Doubles8, Floats8, kSumRows, 2>(sum, n, w, x, k, c0);
 }
-bool wide_tiles() {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512;
-}
-#else
-constexpr bool kWideTiles = false;
-void add_products_tile_wide(double*, size_t, const float*, const double*, size_t, size_t) {}
-bool wide_tiles() { return false; }
 #endif
-NMP_ROW_KERNEL void add_products_tile_narrow(double* sum, size_t n, const float* w, const double* x,
-                                             size_t k, size_t c0) {
-  products_tile_body<Doubles4, Floats4, kSumRows / 2, 2>(sum, n, w, x, k, c0);
+// The sums of a block of kSumRows rows over the whole tiles of columns the machine's registers
+// hold; returns the columns covered (the caller sums the rest a row at a time).
+size_t add_products_tiles(double* sum, size_t n, const float* w, const double* x, size_t k) {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    const size_t tiled = n / 16 * 16;
+    for (size_t c0 = 0; c0 < tiled; c0 += 16) add_products_tile_wide(sum, n, w, x, k, c0);
+    return tiled;
+  }
+#endif
+  constexpr size_t kHalf = kSumRows / 2;
+  const size_t tiled = n / 8 * 8;
+  for (size_t c0 = 0; c0 < tiled; c0 += 8) {
+    add_products_tile_narrow(sum, n, w, x, k, c0);
+    add_products_tile_narrow(&sum[kHalf * n], n, w, &x[kHalf * k], k, c0);
+  }
+  return tiled;
 }
 NMP_ROW_KERNEL void products(float* out, const float* w, float x, size_t n) {
   for (size_t c = 0; c < n; ++c) out[c] = x * w[c];
@@ -561,7 +571,6 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
     return;
   }
   static_assert(GemmReference::kRowBlock == kSumRows, "a block of rows is a tile's rows");
-  const bool wide = kWideTiles && wide_tiles();
   std::vector<double> sum(size_t{GemmReference::kRowBlock} * n);
   std::vector<double> xd(size_t{GemmReference::kRowBlock} * k_);
   for (uint32_t r0 = 0; r0 < count; r0 += GemmReference::kRowBlock) {
@@ -575,19 +584,10 @@ void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* 
     }
     // Whole tiles of columns in registers; the columns past them (and a last block of fewer
     // rows) a row at a time.
-    const size_t cols = wide ? 16 : 8;
-    const size_t tiled = rb == kSumRows ? n / cols * cols : 0;
-    if (tiled > 0) {
+    size_t tiled = 0;
+    if (rb == kSumRows) {
       std::copy_n(&x[r0 * size_t{k_}], size_t{rb} * k_, xd.begin());
-      for (size_t c0 = 0; c0 < tiled; c0 += cols) {
-        if (wide) {
-          add_products_tile_wide(sum.data(), n, w_.get(), xd.data(), k_, c0);
-        } else {
-          add_products_tile_narrow(sum.data(), n, w_.get(), xd.data(), k_, c0);
-          constexpr size_t kHalf = kSumRows / 2;
-          add_products_tile_narrow(&sum[kHalf * n], n, w_.get(), &xd[kHalf * k_], k_, c0);
-        }
-      }
+      tiled = add_products_tiles(sum.data(), n, w_.get(), xd.data(), k_);
     }
     if (tiled < n) {
       for (uint32_t i = 0; i < k_; ++i) {

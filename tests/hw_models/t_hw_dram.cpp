@@ -93,7 +93,7 @@ TEST_CASE("a DRAM address decodes into the fields its mapping orders", "[unit]")
       hw::DramParams q = params(standard, mapping);
       q.device.org.ranks = 2;
       const Dram dq(q, hw::ZeroPages(), q.device.capacity_bytes());
-      const Dram::BankRowDecoder decoder = dq.bank_row_decoder();
+      const Dram::AddressLayout& layout = dq.address_layout();
       const hw::DramOrganization& o = q.device.org;
       for (int i = 0; i < 2000; ++i) {
         const uint64_t at = rng() % q.device.capacity_bytes();
@@ -103,8 +103,8 @@ TEST_CASE("a DRAM address decodes into the fields its mapping orders", "[unit]")
                                    o.banks_per_group +
                                a.request.bank;
         INFO(standard << " " << mapping << " address " << at);
-        REQUIRE(decoder.bank(at) == dense);
-        REQUIRE(decoder.row(at) == a.request.row);
+        REQUIRE(layout.bank(at) == dense);
+        REQUIRE(layout.row(at) == a.request.row);
       }
     }
   }
