@@ -281,10 +281,18 @@ class Machine {
     }
     const Dram::AddressLayout layout = map_->address_layout();  // a copy: see AddressLayout
     uint32_t* open = open_rows_.data();
+    // A burst in the row of the one before it opens nothing new: decoding it is skipped.
+    uint64_t previous = ~uint64_t{0};
+    const auto opens = [&](uint64_t address) {
+      const uint64_t row_key = address & layout.same_row_mask;
+      if (row_key == previous) return;
+      previous = row_key;
+      open[layout.bank(address)] = layout.row(address);
+    };
     if (rows == 1) {  // the last kTail bursts of one range, in order
       const uint64_t last = (first + row_bytes - 1) / burst;
       for (uint64_t b = last - std::min(last - first / burst, kTail - 1); b <= last; ++b)
-        open[layout.bank(b * burst)] = layout.row(b * burst);
+        opens(b * burst);
       return;
     }
     // From the last row back, each row's bursts from its last back, then applied in order.
@@ -296,10 +304,7 @@ class Machine {
            b-- > row_first / burst && count < kTail;)
         tail[count++] = b * burst;
     }
-    while (count > 0) {
-      const uint64_t address = tail[--count];
-      open[layout.bank(address)] = layout.row(address);
-    }
+    while (count > 0) opens(tail[--count]);
   }
   const NmpParams& params_;
   DramRate rate_;

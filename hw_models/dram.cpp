@@ -74,7 +74,7 @@ Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes
   const auto column = static_cast<size_t>(DramField::kColumn);
   for (size_t f = 0; f < kNumDramFields; ++f) {
     if (f == column) continue;
-    key_mask_ |= ((uint64_t{1} << layout_.bits[f]) - 1) << layout_.shift[f];
+    layout_.same_row_mask |= ((uint64_t{1} << layout_.bits[f]) - 1) << layout_.shift[f];
     if (layout_.shift[f] < layout_.shift[column]) period_ <<= layout_.bits[f];
   }
 }
@@ -233,7 +233,7 @@ uint64_t Dram::stretches_to_repeat(size_t i, size_t count, uint64_t t, uint64_t 
     uint64_t address = 0;
     bool write = false;
     request(j, address, write, earliest);
-    return (address & key_mask_) | uint64_t{write};
+    return (address & layout_.same_row_mask) | uint64_t{write};
   };
   uint64_t earliest = 0, earlier = 0;
   for (size_t j = base_.request; j < i; ++j) {

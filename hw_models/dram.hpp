@@ -122,6 +122,8 @@ class Dram {
   // a copy, which stays in registers.
   struct AddressLayout {
     std::array<uint32_t, kNumDramFields> bits{}, shift{};
+    // The bits of every field but the column: addresses that agree on them lie in one row.
+    uint64_t same_row_mask = 0;
     uint32_t field(uint64_t address, DramField f) const {
       const auto i = static_cast<size_t>(f);
       return static_cast<uint32_t>((address >> shift[i]) & ((uint64_t{1} << bits[i]) - 1));
@@ -170,8 +172,8 @@ class Dram {
   AddressLayout layout_;
 
   // Repeated streams: a stretch is `period_` consecutive bursts (every combination of the
-  // fields below the column); requests whose addresses agree on `key_mask_` (every field but
-  // the column) go to the same row.
+  // fields below the column); requests whose addresses agree on the layout's same_row_mask go
+  // to the same row.
   struct Checkpoint {
     bool valid = false;
     size_t request = 0;
@@ -181,7 +183,7 @@ class Dram {
     std::vector<uint64_t> queue_shape;
   };
   bool repeat_streams_ = true;
-  uint64_t period_ = 1, key_mask_ = 0;
+  uint64_t period_ = 1;
   uint64_t repeated_requests_ = 0;
   Checkpoint last_;  // the previous stretch boundary
   Checkpoint base_;  // with snapshots: the boundary a repeat starts from

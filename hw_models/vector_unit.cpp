@@ -1,6 +1,8 @@
 #include "hw_models/vector_unit.hpp"
 
+#include <array>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "hw_models/kernels.hpp"
@@ -135,7 +137,8 @@ uint64_t& VectorUnit::busy_counter() {
   }
 }
 
-std::vector<BeatGroup> VectorCommands::requant(const Command& cmd, VectorUnitStats& s) {
+void VectorCommands::requant(const Command& cmd, VectorUnitStats& s,
+                             std::vector<BeatGroup>& groups) {
   const auto m = static_cast<uint32_t>(cmd.args[op::kM]);
   const auto n = static_cast<uint32_t>(cmd.args[op::kN]);
   Sram* acc = srams_[static_cast<size_t>(MemSpace::kAccSram)];
@@ -154,7 +157,6 @@ std::vector<BeatGroup> VectorCommands::requant(const Command& cmd, VectorUnitSta
   const uint32_t lanes = params_.lanes;
   const uint64_t full = n / lanes;
   const uint32_t tail = n % lanes;
-  std::vector<BeatGroup> groups;
   for (uint32_t r = 0; r < m; ++r) {
     const uint64_t src = cmd.args[op::kSrc] + r * cmd.args[op::kSrcStride];
     const uint64_t dst = cmd.args[op::kDst] + r * cmd.args[op::kDstStride];
@@ -187,10 +189,10 @@ std::vector<BeatGroup> VectorCommands::requant(const Command& cmd, VectorUnitSta
   s.multiplies += uint64_t{m} * n;
   s.adds += uint64_t{m} * n;
   s.reciprocals += m;
-  return groups;
 }
 
-std::vector<BeatGroup> VectorCommands::convert(const Command& cmd, VectorUnitStats& s) {
+void VectorCommands::convert(const Command& cmd, VectorUnitStats& s,
+                             std::vector<BeatGroup>& groups) {
   const auto m = static_cast<uint32_t>(cmd.args[cv::kM]);
   const auto n = static_cast<uint32_t>(cmd.args[cv::kN]);
   Sram* acc = srams_[static_cast<size_t>(MemSpace::kAccSram)];
@@ -210,7 +212,6 @@ std::vector<BeatGroup> VectorCommands::convert(const Command& cmd, VectorUnitSta
   const uint32_t lanes = params_.lanes;
   const uint64_t full = n / lanes;
   const uint32_t tail = n % lanes;
-  std::vector<BeatGroup> groups;
   for (uint32_t r = 0; r < m; ++r) {
     const uint64_t src = cmd.args[cv::kSrc] + r * cmd.args[cv::kSrcStride];
     const uint64_t dst = cmd.args[cv::kDst] + r * cmd.args[cv::kDstStride];
@@ -233,7 +234,6 @@ std::vector<BeatGroup> VectorCommands::convert(const Command& cmd, VectorUnitSta
   }
   ++s.converts;
   s.conversions += uint64_t{m} * n;
-  return groups;
 }
 
 namespace {
@@ -362,27 +362,32 @@ struct Piece {
 
 // Appends, for row r, the beats that stream `elems` elements of every piece: pieces on distinct
 // SRAM port classes share beats; the rest follow in later beats. The first beats take at least
-// `cycles_per_beat` each (the compute of a lane-wide chunk).
-void append_row_pass(std::vector<BeatGroup>& groups, const std::vector<Piece>& pieces, uint64_t r,
+// `cycles_per_beat` each (the compute of a lane-wide chunk). The pieces come as a pointer and a
+// count (the overloads below take a braced list or a vector): a pass is appended per row,
+// thousands of times per command, and a vector of them would allocate each time.
+void append_row_pass(std::vector<BeatGroup>& groups, const Piece* pieces, size_t count, uint64_t r,
                      uint64_t elems, uint32_t lanes, uint32_t cycles_per_beat) {
-  std::vector<std::vector<Piece>> sets;
-  for (const Piece& p : pieces) {
-    bool placed = false;
-    for (auto& set : sets) {
+  // Each piece joins the first set holding no piece on its SRAM port class.
+  constexpr size_t kMaxPieces = 8;
+  if (count > kMaxPieces) throw SimulationError("a vector pass streams too many operands");
+  std::array<size_t, kMaxPieces> set_of{};
+  size_t sets = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Piece& p = pieces[i];
+    set_of[i] = sets;
+    for (size_t k = 0; k < sets && set_of[i] == sets; ++k) {
       bool clash = false;
-      for (const Piece& q : set) {
-        clash |= q.sram == p.sram && q.sram->port_class(q.access) == p.sram->port_class(p.access);
+      for (size_t j = 0; j < i; ++j) {
+        const Piece& q = pieces[j];
+        clash |= set_of[j] == k && q.sram == p.sram &&
+                 q.sram->port_class(q.access) == p.sram->port_class(p.access);
       }
-      if (!clash) {
-        set.push_back(p);
-        placed = true;
-        break;
-      }
+      if (!clash) set_of[i] = k;
     }
-    if (!placed) sets.push_back({p});
+    if (set_of[i] == sets) ++sets;
   }
   const uint64_t full = elems / lanes, tail = elems % lanes;
-  for (size_t k = 0; k < sets.size(); ++k) {
+  for (size_t k = 0; k < sets; ++k) {
     const uint32_t min_cycles = k == 0 ? cycles_per_beat : 1;
     for (int part = 0; part < 2; ++part) {
       const uint64_t chunk = part == 0 ? lanes : tail;
@@ -391,7 +396,9 @@ void append_row_pass(std::vector<BeatGroup>& groups, const std::vector<Piece>& p
       BeatGroup g;
       g.beats = beats;
       g.min_cycles = min_cycles;
-      for (const Piece& p : sets[k]) {
+      for (size_t i = 0; i < count; ++i) {
+        if (set_of[i] != k) continue;
+        const Piece& p = pieces[i];
         const uint64_t start =
             p.first + r * p.stride + (part == 0 ? 0 : full * lanes * p.elem_bytes);
         g.add({p.sram, p.access, start, part == 0 ? uint64_t{lanes} * p.elem_bytes : 0,
@@ -400,6 +407,15 @@ void append_row_pass(std::vector<BeatGroup>& groups, const std::vector<Piece>& p
       groups.push_back(g);
     }
   }
+}
+
+void append_row_pass(std::vector<BeatGroup>& groups, std::initializer_list<Piece> pieces,
+                     uint64_t r, uint64_t elems, uint32_t lanes, uint32_t cycles_per_beat) {
+  append_row_pass(groups, pieces.begin(), pieces.size(), r, elems, lanes, cycles_per_beat);
+}
+void append_row_pass(std::vector<BeatGroup>& groups, const std::vector<Piece>& pieces, uint64_t r,
+                     uint64_t elems, uint32_t lanes, uint32_t cycles_per_beat) {
+  append_row_pass(groups, pieces.data(), pieces.size(), r, elems, lanes, cycles_per_beat);
 }
 
 void append_idle(std::vector<BeatGroup>& groups, uint64_t cycles) {
@@ -493,8 +509,10 @@ Command VectorCommands::timing_key(const Command& cmd) const {
   };
   if (cmd.opcode == Opcode::kRequant || cmd.opcode == Opcode::kConvert) {
     const bool rq = cmd.opcode == Opcode::kRequant;
-    reduce(rq ? op::kSrc : cv::kSrc, MemSpace::kAccSram);
-    reduce(rq ? op::kDst : cv::kDst, MemSpace::kActSram);
+    const unsigned src = rq ? unsigned{op::kSrc} : unsigned{cv::kSrc};
+    const unsigned dst = rq ? unsigned{op::kDst} : unsigned{cv::kDst};
+    reduce(src, MemSpace::kAccSram);
+    reduce(dst, MemSpace::kActSram);
     if (rq) reduce(op::kScale, MemSpace::kActSram);
     return key;
   }
@@ -503,7 +521,8 @@ Command VectorCommands::timing_key(const Command& cmd) const {
   return key;
 }
 
-std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st) {
+void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
+                                    std::vector<BeatGroup>& groups) {
   const std::vector<VecOperand> ops = vector_operands(cmd);
   auto rows_of = [&](const VecOperand& op) {
     Sram* sram = srams_[static_cast<size_t>(space_of(cmd, op))];
@@ -518,7 +537,6 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
   const uint32_t lanes = params_.lanes, depth = params_.pipeline_depth_cycles;
   const bool values = !params_.timing_only;
   ++st.vector_commands;
-  std::vector<BeatGroup> groups;
   const auto m = static_cast<uint32_t>(ops[1].rows);
   // Element-wise commands: one pass reading the inputs and writing the output.
   // With a per-row scalar operand, each row's pass follows a beat reading its element.
@@ -747,29 +765,28 @@ std::vector<BeatGroup> VectorCommands::vector_command(const Command& cmd, Vector
     default:
       break;
   }
-  return groups;
 }
 
-std::vector<BeatGroup> VectorCommands::run(const Command& cmd, VectorUnitStats& stats) {
+const std::vector<BeatGroup>& VectorCommands::run(const Command& cmd, VectorUnitStats& stats) {
   const arith::SaturationCounts before = math_.saturations();
   const uint64_t stored_before = ops_.stored_saturations();
-  std::vector<BeatGroup> groups;
+  groups_.clear();
   switch (cmd.opcode) {
     case Opcode::kRequant:
-      groups = requant(cmd, stats);
+      requant(cmd, stats, groups_);
       break;
     case Opcode::kConvert:
-      groups = convert(cmd, stats);
+      convert(cmd, stats, groups_);
       break;
     default:
-      groups = vector_command(cmd, stats);
+      vector_command(cmd, stats, groups_);
       break;
   }
   for (size_t i = 0; i < before.size(); ++i)
     stats.saturations[i] += math_.saturations()[i] - before[i];
   stats.saturations[static_cast<size_t>(arith::VectorOpClass::kConvert)] +=
       ops_.stored_saturations() - stored_before;
-  return groups;
+  return groups_;
 }
 
 void VectorUnit::begin(const Command& cmd, Cycles /*now*/) {

@@ -78,15 +78,18 @@ class VectorCommands {
   // the same key have beats of the same uncontended cycles (the analytical model's memo).
   Command timing_key(const Command& cmd) const;
   // The command's beats, its results written unless timing-only, its work counted in `stats`.
-  std::vector<BeatGroup> run(const Command& cmd, VectorUnitStats& stats);
+  // The beats stay valid until the next run() (their storage is reused: commands of
+  // thousands of rows would otherwise allocate and fault in their lists each time).
+  const std::vector<BeatGroup>& run(const Command& cmd, VectorUnitStats& stats);
   const VectorUnitParams& params() const { return params_; }
   const arith::VectorMath& math() const { return math_; }
   const std::array<Sram*, kNumSrams>& srams() const { return srams_; }
 
  private:
-  std::vector<BeatGroup> requant(const Command& cmd, VectorUnitStats& stats);
-  std::vector<BeatGroup> convert(const Command& cmd, VectorUnitStats& stats);
-  std::vector<BeatGroup> vector_command(const Command& cmd, VectorUnitStats& stats);
+  // Each appends the command's beats to `groups`.
+  void requant(const Command& cmd, VectorUnitStats& stats, std::vector<BeatGroup>& groups);
+  void convert(const Command& cmd, VectorUnitStats& stats, std::vector<BeatGroup>& groups);
+  void vector_command(const Command& cmd, VectorUnitStats& stats, std::vector<BeatGroup>& groups);
   Footprint vector_footprint(const Command& cmd) const;
 
   VectorUnitParams params_;
@@ -94,6 +97,7 @@ class VectorCommands {
   arith::VectorMath math_;
   std::unique_ptr<arith::NumberFormat> stored_format_;  // null: the vector format
   VectorOps ops_;
+  std::vector<BeatGroup> groups_;  // run()'s
 };
 
 class VectorUnit : public sc_core::sc_module, public QueuedUnit {

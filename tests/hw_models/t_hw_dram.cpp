@@ -105,6 +105,17 @@ TEST_CASE("a DRAM address decodes into the fields its mapping orders", "[unit]")
         INFO(standard << " " << mapping << " address " << at);
         REQUIRE(layout.bank(at) == dense);
         REQUIRE(layout.row(at) == a.request.row);
+        // Addresses that agree on same_row_mask lie in one row of one bank, and changing a bit
+        // of it moves to another bank or row.
+        const uint64_t column_bits = ~layout.same_row_mask & (q.device.capacity_bytes() - 1);
+        const uint64_t same_row = (at & ~column_bits) | (rng() & column_bits);
+        REQUIRE(layout.bank(same_row) == layout.bank(at));
+        REQUIRE(layout.row(same_row) == layout.row(at));
+        const uint64_t bit = uint64_t{1} << (rng() % 64);
+        if ((layout.same_row_mask & bit) != 0) {
+          const uint64_t other = at ^ bit;
+          REQUIRE((layout.bank(other) != layout.bank(at) || layout.row(other) != layout.row(at)));
+        }
       }
     }
   }

@@ -174,7 +174,9 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
     INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " heads " << heads
                   << " lanes " << lanes);
     Machine fused(PeKind::kFp16, "", lanes, format), apart(PeKind::kFp16, "", lanes, format);
-    const arith::VectorMath vm(arith::VectorMathSpec{format});
+    arith::VectorMathSpec spec;
+    spec.format = format;
+    const arith::VectorMath vm(spec);
     const uint64_t vb = vm.element_bytes(), half = n / 2, head = n * vb;
     const uint64_t src_at = 0, cos_at = 32768, sin_at = 65536, dst_at = 98304, t_at = 131072;
     const uint64_t row = heads * head + 2 * vb, table_row = half * vb + vb;
