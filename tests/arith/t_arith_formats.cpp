@@ -609,6 +609,77 @@ TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arit
   }
 }
 
+TEST_CASE("converting elements rounds every value as the slow reference does", "[arith]") {
+  // Both of the converter's paths, between every pair of these formats of up to 16 bits, on
+  // every pattern of the source: the value the slow reference decodes, rounded by its search
+  // of the destination's values, and the finite values beyond the destination's largest
+  // counted as saturations. (The test below compares the paths on fp32 sources too, against
+  // decode and encode.)
+  std::vector<Subject> subjects;
+  subjects.push_back(subject("fp16", slowref::minifloat("fp16", 5, 10, false, false), true));
+  subjects.push_back(subject("bf16", slowref::minifloat("bf16", 8, 7, false, false), true));
+  subjects.push_back(subject("fp8_e4m3", slowref::minifloat("fp8_e4m3", 4, 3, true, false), true));
+  subjects.push_back(
+      subject("fp8_e4m3_sat", slowref::minifloat("fp8_e4m3_sat", 4, 3, true, true), true));
+  subjects.push_back(subject("fp8_e5m2", slowref::minifloat("fp8_e5m2", 5, 2, false, false), true));
+  subjects.push_back(subject("posit<8,0>", slowref::posit(8, 0), false));
+  subjects.push_back(subject("posit<16,1>", slowref::posit(16, 1), false));
+  subjects.push_back(subject("fixed<4,4>", slowref::fixed(4, 4, false, false), false));
+  subjects.push_back(subject("int8", slowref::fixed(8, 0, false, false), false));
+  for (const Subject& from : subjects) {
+    const uint32_t count = uint32_t{1} << from.ref.bits, from_bytes = from.impl->element_bytes();
+    std::vector<uint8_t> src(size_t{count} * from_bytes);
+    for (uint32_t p = 0; p < count; ++p) std::memcpy(&src[size_t{p} * from_bytes], &p, from_bytes);
+    for (const Subject& to : subjects) {
+      INFO(from.impl->name() << " -> " << to.impl->name());
+      const Dyadic largest = to.order.value(to.order.size - 1);
+      std::vector<Expect> expected(count);
+      uint64_t saturations = 0;
+      for (uint32_t p = 0; p < count; ++p) {
+        const Value v = from.ref.decode(p);
+        Expect& e = expected[p];
+        if (v.kind == Value::kNaN) {
+          e = {true, 0};
+        } else if (v.kind != Value::kFinite) {
+          e = infinite(to, v.kind == Value::kNegInf);
+        } else {
+          // The reference's zero has no sign: an IEEE source's is its pattern's sign bit.
+          const bool negative = v.v.zero() ? from.ieee && (p & sign_bit(from)) != 0 : v.v.neg;
+          e = rounded(
+              to, [&](const Dyadic& t) { return slowref::cmp(v.v, t); }, negative);
+          Dyadic magnitude = v.v;
+          magnitude.neg = false;
+          saturations += slowref::cmp(magnitude, largest) > 0;
+        }
+        if (e.nan && !to.has_nan) e = {false, 0};
+      }
+      const uint32_t to_bytes = to.impl->element_bytes();
+      for (const auto path :
+           {arith::ElementConverter::Path::kFloats, arith::ElementConverter::Path::kUnpacked}) {
+        const arith::ElementConverter convert(*from.impl, *to.impl, path);
+        std::vector<uint8_t> out(size_t{count} * to_bytes, 0xa5);
+        REQUIRE(convert.convert(src.data(), out.data(), count) == saturations);
+        size_t mismatches = 0;
+        for (uint32_t p = 0; p < count; ++p) {
+          uint32_t got = 0;
+          std::memcpy(&got, &out[size_t{p} * to_bytes], to_bytes);
+          const Expect& e = expected[p];
+          const bool ok = e.nan ? to.impl->decode(got).is_nan() : got == e.pattern;
+          if (!ok && mismatches++ == 0) {
+            FAIL_CHECK("pattern " << p
+                                  << (path == arith::ElementConverter::Path::kFloats
+                                          ? " (floats)"
+                                          : " (unpacked)")
+                                  << ": expected " << (e.nan ? "NaN" : std::to_string(e.pattern))
+                                  << ", got " << got);
+          }
+        }
+        REQUIRE(mismatches == 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("converting elements through host floats equals decoding and encoding each", "[arith]") {
   // The DMA's and the vector unit's conversions: against one rounding through Unpacked and
   // NumberFormat::overflows, computed here element by element, on every pattern of the
