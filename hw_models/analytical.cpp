@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "hw_models/arith/format.hpp"
 
@@ -80,6 +81,42 @@ DramRate dram_rate(const DramParams& params) {
   }
   rate.conflict_latency_cycles = rate.latency_cycles;  // one row per bank: never a conflict
   return rate;
+}
+
+namespace {
+
+// The sum over i < n of floor((a i + b) / m), m > 0, in O(log m) steps. The whole parts of a / m
+// and b / m add in closed form; what is left, with a and b below m, counts the lattice points
+// under a line, which is the same sum along the other axis: n' = floor((a n + b) / m) terms of
+// floor((m i + (a n + b) mod m) / a).
+uint64_t floor_sum(uint64_t n, uint64_t m, uint64_t a, uint64_t b) {
+  using Wide = unsigned __int128;
+  Wide sum = 0;
+  for (;;) {
+    if (a >= m) {
+      sum += Wide{n} * (n > 0 ? n - 1 : 0) / 2 * (a / m);
+      a %= m;
+    }
+    if (b >= m) {
+      sum += Wide{n} * (b / m);
+      b %= m;
+    }
+    const Wide top = Wide{a} * n + b;
+    if (top < m) return static_cast<uint64_t>(sum);
+    n = static_cast<uint64_t>(top / m);
+    b = static_cast<uint64_t>(top % m);
+    std::swap(m, a);
+  }
+}
+
+}  // namespace
+
+uint64_t units_touched(uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
+                       uint64_t unit) {
+  // Row r touches the units from floor((first + r stride) / unit) to
+  // floor((first + r stride + bytes - 1) / unit).
+  return rows + floor_sum(rows, unit, stride, first + bytes - 1) -
+         floor_sum(rows, unit, stride, first);
 }
 
 double DramRowRate::row_cycles(uint64_t row_bytes, uint64_t stride) {
@@ -214,17 +251,6 @@ class Machine {
     for (const WordCount& w : words_) demand[port_key(*w.sram, w.access)] += w.words;
     for (double& d : demand) d /= static_cast<double>(cycles);
     return demand;
-  }
-
-  // The units (DRAM bursts, SRAM words) that `rows` rows of `bytes` touch, `stride` apart from
-  // `first`.
-  static uint64_t units_touched(uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
-                                uint64_t unit) {
-    auto row = [&](uint64_t at) { return (at + bytes - 1) / unit - at / unit + 1; };
-    if (stride % unit == 0) return rows * row(first);  // every row sits alike in its units
-    uint64_t touched = 0;
-    for (uint64_t r = 0; r < rows; ++r) touched += row(first + r * stride);
-    return touched;
   }
 
   Timing dma_timing(const Command& cmd, LayerEstimate& layer) {

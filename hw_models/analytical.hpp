@@ -47,6 +47,12 @@ struct DramRate {
 };
 DramRate dram_rate(const DramParams& dram);
 
+// The units (DRAM bursts, SRAM words) that `rows` rows of `bytes` (>= 1) touch, `stride` apart
+// from `first`, each row counted alone (rows that share a unit count it twice): in closed form,
+// whatever the stride.
+uint64_t units_touched(uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
+                       uint64_t unit);
+
 // The cycles per row of a run of rows of `row_bytes` every `stride` bytes on a DRAM standard,
 // measured once per shape on its own model (as dram_rate measures a sequential read): the last
 // row's data after the first row's, over a run of up to 64 rows and about 1024 bursts, without

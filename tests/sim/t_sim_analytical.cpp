@@ -7,9 +7,11 @@
 // without simulating.
 #include <catch2/catch.hpp>
 
+#include <iterator>
 #include <random>
 
 #include "../support.hpp"
+#include "hw_models/analytical.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -251,4 +253,36 @@ TEST_CASE("run --analytical reports the model's figures without simulating", "[s
                                              e["macs"].get<double>() + e["static"].get<double>()));
   REQUIRE(e["total"].get<double>() > 0);
   REQUIRE(e["total"].get<double>() < simulated["energy_pj"]["total"].get<double>());
+}
+
+TEST_CASE("the units a run of rows touches, in closed form, equal counting them row by row",
+          "[unit]") {
+  // Random units (powers of two and not), starts, strides (zero, below the row, beyond it) and
+  // rows, against the row-by-row count the closed form replaced; and one run whose sums reach
+  // beyond 64 bits.
+  const auto by_rows = [](uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
+                          uint64_t unit) {
+    uint64_t touched = 0;
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint64_t at = first + r * stride;
+      touched += (at + bytes - 1) / unit - at / unit + 1;
+    }
+    return touched;
+  };
+  std::mt19937_64 rng(11);
+  const uint64_t units[] = {1, 2, 3, 7, 32, 64, 96, 4096};
+  for (int trial = 0; trial < 3000; ++trial) {
+    const uint64_t unit = trial % 3 == 0 ? 1 + rng() % 5000 : units[rng() % std::size(units)];
+    const uint64_t first = rng() % (uint64_t{1} << (rng() % 40));
+    const uint64_t rows = 1 + rng() % 600;
+    const uint64_t stride = rng() % (uint64_t{1} << (rng() % 24));
+    const uint64_t bytes = 1 + rng() % (uint64_t{1} << (rng() % 16));
+    INFO("first " << first << " rows " << rows << " stride " << stride << " bytes " << bytes
+                  << " unit " << unit);
+    REQUIRE(hw::units_touched(first, rows, stride, bytes, unit) ==
+            by_rows(first, rows, stride, bytes, unit));
+  }
+  // Each sum of rows' last units passes 2^64 (3 M rows from 2^50); their difference does not.
+  const uint64_t first = (uint64_t{1} << 50) + 17, rows = 3000000, stride = (uint64_t{1} << 22) + 5;
+  REQUIRE(hw::units_touched(first, rows, stride, 100, 32) == by_rows(first, rows, stride, 100, 32));
 }
