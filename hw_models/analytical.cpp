@@ -34,38 +34,34 @@ DramRate dram_rate(const DramParams& params) {
   // average. Then a shorter one with refresh never due, for the latencies (its first burst, then
   // one burst more) and for refresh's share: the two reads' steady cycles per burst.
   const uint64_t burst = params.request_bytes();
-  const auto sequential = [&](uint64_t bytes) {
-    std::vector<uint64_t> bursts(bytes / burst);
-    for (size_t i = 0; i < bursts.size(); ++i) bursts[i] = i * burst;
-    return bursts;
+  const auto per_burst = [](const Dram::Span& span, uint64_t bursts) {
+    return static_cast<double>(span.last_done - span.first_done) / static_cast<double>(bursts - 1);
   };
-  const auto per_burst = [](const std::vector<Cycles>& done) {
-    return static_cast<double>(done.back() - done.front()) / static_cast<double>(done.size() - 1);
-  };
-  std::vector<Cycles> done;
   DramRate rate;
+  double with_refresh = 0;
   {
     constexpr uint64_t kRateBytes = uint64_t{1} << 21;
+    const uint64_t bursts = kRateBytes / burst;
     Dram dram(params, ZeroPages(), params.device.capacity_bytes());
-    dram.transfer(sequential(kRateBytes), false, 0, 0, done);
+    const Dram::Span span = dram.transfer_sequential(0, bursts, false, 0, 0);
     rate.bytes_per_cycle =
-        static_cast<double>(done.size() * burst) / static_cast<double>(done.back() + 1);
+        static_cast<double>(bursts * burst) / static_cast<double>(span.last_done + 1);
+    with_refresh = per_burst(span, bursts);
   }
-  const double with_refresh = per_burst(done);
   constexpr uint64_t kLatencyBytes = uint64_t{1} << 19;
-  const std::vector<uint64_t> bursts = sequential(kLatencyBytes);
+  const uint64_t bursts = kLatencyBytes / burst;
   const DramParams unrefreshed = without_refresh(params);
   Dram dram(unrefreshed, ZeroPages(), unrefreshed.device.capacity_bytes());
-  dram.transfer(bursts, false, 0, 0, done);
-  rate.latency_cycles = static_cast<double>(done.front() + 1);
-  rate.refresh_stretch = with_refresh / per_burst(done);
-  // One burst after the read is through: the cycles from its start to its data.
+  Dram::Span span = dram.transfer_sequential(0, bursts, false, 0, 0);
+  rate.latency_cycles = static_cast<double>(span.first_done + 1);
+  rate.refresh_stretch = with_refresh / per_burst(span, bursts);
+  // One burst after the one before is through: the cycles from its start to its data.
   const auto single = [&](uint64_t address) {
-    const Cycles start = done.back() + 1;
-    dram.transfer({address}, false, start, 0, done);
-    return static_cast<double>(done.front() + 1 - start);
+    const Cycles start = span.last_done + 1;
+    span = dram.transfer_sequential(address, 1, false, start, 0);
+    return static_cast<double>(span.first_done + 1 - start);
   };
-  const uint64_t last = bursts.back();
+  const uint64_t last = (bursts - 1) * burst;
   rate.hit_latency_cycles = single(last);
   // The last burst's address with one bit of its row flipped (every field of a mapping is a
   // run of bits, so this is the same bank, another row), whatever the mapping.

@@ -325,21 +325,37 @@ Dram::Served Dram::serve(const std::vector<TimedRequest>& requests) {
   return {admitted_dram_, done_dram_};
 }
 
-void Dram::transfer(const std::vector<uint64_t>& burst_addresses, bool write, Cycles start,
-                    uint32_t layer, std::vector<Cycles>& done) {
+template <class Address>
+void Dram::transfer_bursts(size_t count, const Address& address_of, bool write, Cycles start,
+                           uint32_t layer) {
   DramStats& s = stats(layer);
   const uint64_t first = to_dram_cycle(start);
   issue_in_order(
-      burst_addresses.size(),
+      count,
       [&](size_t i, uint64_t& address, bool& is_write, uint64_t& earliest) {
-        address = burst_addresses[i];
+        address = address_of(i);
         is_write = write;
         earliest = first;
       },
       s, false);
+  (write ? s.write_bytes : s.read_bytes) += count * params_.request_bytes();
+}
+
+void Dram::transfer(const std::vector<uint64_t>& burst_addresses, bool write, Cycles start,
+                    uint32_t layer, std::vector<Cycles>& done) {
+  transfer_bursts(
+      burst_addresses.size(), [&](size_t i) { return burst_addresses[i]; }, write, start, layer);
   done.resize(burst_addresses.size());
   for (size_t i = 0; i < done.size(); ++i) done[i] = to_accelerator_cycle(done_dram_[i]);
-  (write ? s.write_bytes : s.read_bytes) += burst_addresses.size() * params_.request_bytes();
+}
+
+Dram::Span Dram::transfer_sequential(uint64_t first_address, uint64_t count, bool write,
+                                     Cycles start, uint32_t layer) {
+  if (count == 0) return {};
+  const uint64_t burst = params_.request_bytes();
+  transfer_bursts(
+      count, [&](size_t i) { return first_address + i * burst; }, write, start, layer);
+  return {to_accelerator_cycle(done_dram_.front()), to_accelerator_cycle(done_dram_.back())};
 }
 
 void Dram::finish_dram(uint64_t t, uint32_t layer) {

@@ -90,6 +90,14 @@ class Dram {
   // into `layer`.
   void transfer(const std::vector<uint64_t>& burst_addresses, bool write, Cycles start,
                 uint32_t layer, std::vector<Cycles>& done);
+  // transfer() of `count` consecutive bursts from `first_address`, when only the first and the
+  // last burst's done cycles are wanted (a long read's rate and latency): no list of
+  // addresses or done cycles is built.
+  struct Span {
+    Cycles first_done = 0, last_done = 0;
+  };
+  Span transfer_sequential(uint64_t first_address, uint64_t count, bool write, Cycles start,
+                           uint32_t layer);
   // A standard driven as DRAM simulators are, in DRAM cycles: requests (whole bursts) enter
   // in order, none before its cycle, each when its channel's queue has room; returns the cycle
   // each entered its controller's queue and the cycle it was done (read data or write data
@@ -209,6 +217,11 @@ class Dram {
   template <class Request>
   void issue_in_order(size_t count, const Request& request, DramStats& stats,
                       bool record_admissions);
+  // Reads or writes burst i at address_of(i), i < count, from accelerator cycle `start`;
+  // done_dram_ then holds their done cycles. Counts into `layer`.
+  template <class Address>
+  void transfer_bursts(size_t count, const Address& address_of, bool write, Cycles start,
+                       uint32_t layer);
 };
 
 // Parses "ro,ra,bg,ba,ch,co" (most significant first); throws std::invalid_argument naming a

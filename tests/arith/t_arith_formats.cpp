@@ -596,7 +596,9 @@ TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arit
   REQUIRE_FALSE(holds("fp16", "posit<16,1>"));
   REQUIRE_FALSE(holds("posit<8,0>", "fp8_e4m3"));
   // The check by patterns agrees with rounding each value through the other format in doubles.
-  for (const auto& [to, from] : {std::pair{"fp16", "fp8_e4m3"}, {"bf16", "fp16"}}) {
+  for (const auto& [to, from] :
+       {std::pair{"fp16", "fp8_e4m3"}, {"bf16", "fp16"}, {"fp32", "posit<16,4>"},
+        {"fp32", "posit<16,1>"}, {"fp32", "fixed<2,14>"}, {"fp32", "bf16"}}) {
     const auto t = arith::make_format(to), f = arith::make_format(from);
     bool all = true;
     for (uint32_t p = 0; p < (1u << f->bits()); ++p) {
