@@ -332,8 +332,10 @@ SimConfig load_sim_config(const SimInputs& inputs) {
   const std::vector<SetOption> sets = parse_set_options(inputs.sets);
   SimConfig c;
   c.hw = load_hardware(inputs.hw_path, sets);
-  c.tech =
-      load_technology(inputs.tech_path.empty() ? c.hw.technology_path : inputs.tech_path, sets);
+  c.tech = inputs.tech
+               ? *inputs.tech
+               : load_technology(inputs.tech_path.empty() ? c.hw.technology_path : inputs.tech_path,
+                                 sets);
   c.workload = load_workload(inputs.workload_path, sets);
   if (!inputs.mapping_path.empty()) apply_mapping_file(c.workload, inputs.mapping_path);
   c.options = inputs.options;

@@ -51,6 +51,8 @@ struct SimInputs {
   std::string mapping_path;  // --mapping: forced mappings of linear layers (empty: none)
   std::vector<std::string> sets;
   RunOptions options;
+  // Already read (a sweep's, when no point changes it): used instead of reading the file.
+  const TechLibrary* tech = nullptr;
 };
 
 struct SimConfig {

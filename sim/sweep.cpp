@@ -497,15 +497,28 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     todo.push_back(p);
   }
 
-  // The workload's tensors, generated once when no point changes the workload.
-  bool workload_swept = false;
-  for (const auto& [key, v] : spec.grid.items()) workload_swept |= key.rfind("workload.", 0) == 0;
-  for (const auto& [key, v] : spec.random.items()) workload_swept |= key.rfind("workload.", 0) == 0;
+  // What no point changes is read once, before the points fork: the workload's tensors, and
+  // the technology library.
+  const auto swept = [&](const char* prefix) {
+    bool any = false;
+    for (const auto& [key, v] : spec.grid.items()) any |= key.rfind(prefix, 0) == 0;
+    for (const auto& [key, v] : spec.random.items()) any |= key.rfind(prefix, 0) == 0;
+    for (const Json& group : spec.zip) {
+      for (const auto& [key, v] : group.items()) any |= key.rfind(prefix, 0) == 0;
+    }
+    return any;
+  };
   std::optional<workloads::ModelData> shared;
-  if (!workload_swept && !todo.empty()) {
+  if (!swept("workload.") && !todo.empty()) {
     const WorkloadConfig workload = load_workload(spec.workload_path, {});
     // Timing-only runs need no values (run_simulation generates none for them).
     if (!spec.timing_only && !opt.analytical) shared = generate_checked(workload);
+  }
+  std::optional<TechLibrary> tech;
+  if (!swept("tech.") && !swept("hw.technology") && !todo.empty()) {
+    tech = load_technology(
+        spec.tech_path.empty() ? load_hardware(spec.hw_path, {}).technology_path : spec.tech_path,
+        {});
   }
 
   auto run_point = [&](const SweepPoint& p) {
@@ -517,6 +530,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     in.options.timing_only = spec.timing_only;
     in.options.analytical = opt.analytical;
     in.options.verify = spec.verify;
+    in.tech = tech ? &*tech : nullptr;
     const SimConfig cfg = load_sim_config(in);
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
   };
