@@ -296,6 +296,47 @@ TEST_CASE("the row-hit stream fast path issues exactly what the full FR-FCFS sca
   }
 }
 
+TEST_CASE("a sequential transfer's first and last done cycles are those of the burst list's",
+          "[unit]") {
+  // transfer_sequential (the analytical model's rate and latencies) against transfer() of the
+  // same consecutive bursts, one after another on two DRAMs whose state carries over: every
+  // standard, both page policies, random starts, lengths and start cycles; the counts too.
+  std::mt19937_64 rng(29);
+  for (const char* standard : {"DDR4_8Gb_x8_2400", "DDR5_16Gb_x8_4800", "LPDDR4_8Gb_x16_2400",
+                               "LPDDR5_16Gb_x16_6400", "HBM2_8Gb_x128", "HBM3_16Gb"}) {
+    for (const hw::PagePolicy policy : {hw::PagePolicy::kOpen, hw::PagePolicy::kClosed}) {
+      hw::DramParams p = params(standard);
+      p.page_policy = policy;
+      p.accelerator_clock_khz = 1000000;
+      Dram listed(p, hw::ZeroPages(), p.device.capacity_bytes());
+      Dram sequential(p, hw::ZeroPages(), p.device.capacity_bytes());
+      const uint64_t burst = p.request_bytes();
+      hw::Cycles start = 0;
+      for (int t = 0; t < 12; ++t) {
+        const uint64_t first = (rng() % (uint64_t{1} << 26)) / burst * burst;
+        const uint64_t count = 1 + rng() % (t % 3 == 0 ? 40000 : 300);
+        const bool write = rng() % 4 == 0;
+        std::vector<uint64_t> bursts(count);
+        for (uint64_t i = 0; i < count; ++i) bursts[i] = first + i * burst;
+        std::vector<hw::Cycles> done;
+        listed.transfer(bursts, write, start, 0, done);
+        const Dram::Span span = sequential.transfer_sequential(first, count, write, start, 0);
+        INFO(standard << " transfer " << t << " of " << count << " bursts");
+        REQUIRE(span.first_done == done.front());
+        REQUIRE(span.last_done == done.back());
+        start = done.back() + rng() % 200;
+      }
+      std::vector<std::pair<std::string, uint64_t>> a, b;
+      listed.stats(0).visit(
+          [&](const hw::CounterInfo& c, uint64_t v) { a.emplace_back(c.name, v); });
+      sequential.stats(0).visit(
+          [&](const hw::CounterInfo& c, uint64_t v) { b.emplace_back(c.name, v); });
+      REQUIRE(a.size() > 5);
+      REQUIRE(a == b);
+    }
+  }
+}
+
 TEST_CASE("repeated stretches of a stream give exactly the cycles and counts of every command",
           "[unit]") {
   // DMA-like transfers (one start cycle for all their bursts) of consecutive, strided and
