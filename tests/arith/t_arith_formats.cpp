@@ -596,9 +596,12 @@ TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arit
   REQUIRE_FALSE(holds("fp16", "posit<16,1>"));
   REQUIRE_FALSE(holds("posit<8,0>", "fp8_e4m3"));
   // The check by patterns agrees with rounding each value through the other format in doubles.
-  for (const auto& [to, from] :
-       {std::pair{"fp16", "fp8_e4m3"}, {"bf16", "fp16"}, {"fp32", "posit<16,4>"},
-        {"fp32", "posit<16,1>"}, {"fp32", "fixed<2,14>"}, {"fp32", "bf16"}}) {
+  for (const auto& [to, from] : {std::pair{"fp16", "fp8_e4m3"},
+                                 {"bf16", "fp16"},
+                                 {"fp32", "posit<16,4>"},
+                                 {"fp32", "posit<16,1>"},
+                                 {"fp32", "fixed<2,14>"},
+                                 {"fp32", "bf16"}}) {
     const auto t = arith::make_format(to), f = arith::make_format(from);
     bool all = true;
     for (uint32_t p = 0; p < (1u << f->bits()); ++p) {
@@ -609,6 +612,55 @@ TEST_CASE("holds_exactly: a format holds every value of another, or not", "[arit
     }
     REQUIRE(all == holds(to, from));
   }
+}
+
+TEST_CASE(
+    "fp32 holds a format of up to 16 bits by its closed form exactly when every pattern "
+    "says so",
+    "[arith]") {
+  // holds_exactly(fp32, X) answers from X's step and range; here every pattern of X goes
+  // through fp32's encode and decode: every float format, every posit of 2-16 bits with es
+  // 0-4, every fixed-point format of up to 16 bits (rounding and wrapping variants at 8 and 16
+  // bits) and int2-int16.
+  std::vector<std::string> names = {"fp16",         "bf16",     "fp8_e4m3",
+                                    "fp8_e4m3_sat", "fp8_e5m2", "fp8_e5m2_sat"};
+  for (int n = 2; n <= 16; ++n) {
+    for (int es = 0; es <= 4; ++es)
+      names.push_back("posit<" + std::to_string(n) + "," + std::to_string(es) + ">");
+    names.push_back("int" + std::to_string(n));
+  }
+  for (int bits = 2; bits <= 16; ++bits) {
+    for (int i = 1; i <= bits; ++i) {
+      const std::string base = "fixed<" + std::to_string(i) + "," + std::to_string(bits - i);
+      names.push_back(base + ">");
+      if (bits == 8 || bits == 16) {
+        for (const char* variant : {",trunc>", ",wrap>", ",trunc,wrap>"})
+          names.push_back(base + variant);
+      }
+    }
+  }
+  const auto fp32 = arith::make_format("fp32");
+  size_t held = 0;
+  for (const std::string& name : names) {
+    const auto from = arith::make_format(name);
+    bool every = true;
+    for (uint32_t p = 0; p < (uint32_t{1} << from->bits()) && every; ++p) {
+      const arith::Unpacked value = from->decode(p);
+      const arith::Unpacked kept = fp32->decode(fp32->encode(value));
+      if (value.is_nan() || kept.is_nan()) {
+        every = value.is_nan() == kept.is_nan();
+        continue;
+      }
+      every = value.kind == kept.kind && value.neg == kept.neg &&
+              (!value.is_finite_nonzero() || arith::compare(value, kept) == 0);
+    }
+    INFO(name);
+    REQUIRE(arith::holds_exactly(*fp32, *from) == every);
+    held += every;
+  }
+  // Both answers occur: posits with es 4 reach beyond fp32's range from 10 bits on.
+  REQUIRE(held > 0);
+  REQUIRE(held < names.size());
 }
 
 TEST_CASE("converting elements rounds every value as the slow reference does", "[arith]") {
