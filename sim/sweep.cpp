@@ -516,9 +516,13 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   }
   std::optional<TechLibrary> tech;
   if (!swept("tech.") && !swept("hw.technology") && !todo.empty()) {
-    tech = load_technology(
-        spec.tech_path.empty() ? load_hardware(spec.hw_path, {}).technology_path : spec.tech_path,
-        {});
+    try {
+      tech = load_technology(
+          spec.tech_path.empty() ? load_hardware(spec.hw_path, {}).technology_path : spec.tech_path,
+          {});
+    } catch (const ConfigError&) {
+      // Left to each point, which records the error as its own (or whose fields mend it).
+    }
   }
 
   auto run_point = [&](const SweepPoint& p) {

@@ -289,4 +289,15 @@ TEST_CASE("a sweep reads the technology library once when no point changes it", 
   REQUIRE(stored(once, "energy_pj")[0] != stored(once, "energy_pj")[1]);
   remove_db(once);
   remove_db(each);
+  // A library that cannot be read is each point's error, recorded as such.
+  const std::string bad = temp("bad_tech.json");
+  std::ofstream(bad) << R"({"name": "broken"})";
+  spec["grid"].erase("tech.voltage_v");
+  spec["tech"] = bad;
+  opt.db_path = once;
+  const sim::SweepSummary sum = sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt);
+  REQUIRE(sum.failed == 4);
+  REQUIRE(sum.done == 0);
+  remove_db(once);
+  std::filesystem::remove(bad);
 }
