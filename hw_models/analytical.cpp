@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "hw_models/arith/format.hpp"
@@ -170,7 +171,7 @@ class Machine {
         own_rows_(p.dram, rate),
         rows_(rows != nullptr ? *rows : own_rows_) {
     if (!p.dram.simple) {
-      map_ = std::make_unique<Dram>(p.dram, ZeroPages(), 1);
+      layout_ = Dram::address_layout_of(p.dram);
       const DramOrganization& o = p.dram.device.org;
       open_rows_.assign(size_t{o.channels} * o.ranks * o.bank_groups * o.banks_per_group, kClosed);
     }
@@ -285,8 +286,8 @@ class Machine {
   // A standard's bank as the commands before left it: open on a row (a hit), on another (a
   // conflict), or not yet touched (closed, as the long read's first burst found it).
   double first_data(uint64_t address) const {
-    if (!map_) return rate_.latency_cycles;
-    const Dram::AddressLayout& layout = map_->address_layout();
+    if (!layout_) return rate_.latency_cycles;
+    const Dram::AddressLayout& layout = *layout_;
     const uint32_t open = open_rows_[layout.bank(address)];
     if (open == kClosed) return rate_.latency_cycles;
     return open == layout.row(address) ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
@@ -295,22 +296,15 @@ class Machine {
   // finds if it goes on where this one ended.
   void leave_open(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride) {
     constexpr uint64_t kTail = 64;
-    if (!map_ || rows == 0 || row_bytes == 0) return;
+    if (!layout_ || rows == 0 || row_bytes == 0) return;
     const uint64_t burst = params_.dram.request_bytes();
     if (stride == row_bytes) {  // one range
       row_bytes *= rows;
       rows = 1;
     }
-    const Dram::AddressLayout layout = map_->address_layout();  // a copy: see AddressLayout
+    const Dram::AddressLayout layout = *layout_;  // a copy: see AddressLayout
     uint32_t* open = open_rows_.data();
-    // A burst in the row of the one before it opens nothing new: decoding it is skipped.
-    uint64_t previous = ~uint64_t{0};
-    const auto opens = [&](uint64_t address) {
-      const uint64_t row_key = address & layout.same_row_mask;
-      if (row_key == previous) return;
-      previous = row_key;
-      open[layout.bank(address)] = layout.row(address);
-    };
+    const auto opens = [&](uint64_t address) { open[layout.bank(address)] = layout.row(address); };
     if (rows == 1) {  // the last kTail bursts of one range, in order
       const uint64_t last = (first + row_bytes - 1) / burst;
       for (uint64_t b = last - std::min(last - first / burst, kTail - 1); b <= last; ++b)
@@ -339,7 +333,7 @@ class Machine {
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Timing> known_;
   DramRowRate own_rows_;
   DramRowRate& rows_;
-  std::unique_ptr<Dram> map_;  // a standard's address mapping (decode() only)
+  std::optional<Dram::AddressLayout> layout_;  // a standard's address mapping
   static constexpr uint32_t kClosed = UINT32_MAX;
   std::vector<uint32_t> open_rows_;  // by AddressLayout::bank: the row left open, or kClosed
 };

@@ -61,22 +61,32 @@ Dram::Dram(const DramParams& params, ZeroPages contents, uint64_t unbacked_bytes
   for (uint32_t c = 0; c < d.org.channels; ++c) {
     channels_.emplace_back(d, params_.page_policy, params_.queue_depth);
   }
+  layout_ = address_layout_of(params_);
+  const auto column = static_cast<size_t>(DramField::kColumn);
+  for (size_t f = 0; f < kNumDramFields; ++f) {
+    if (f != column && layout_.shift[f] < layout_.shift[column]) period_ <<= layout_.bits[f];
+  }
+}
+
+Dram::AddressLayout Dram::address_layout_of(const DramParams& params) {
+  const DramDevice& d = params.device;
   const uint64_t sizes[kNumDramFields] = {d.org.channels,    d.org.ranks,
                                           d.org.bank_groups, d.org.banks_per_group,
                                           d.org.rows,        d.org.columns / d.org.burst_length};
+  AddressLayout layout;
   uint32_t shift = log2_of(d.burst_bytes());
-  for (auto it = params_.mapping.rbegin(); it != params_.mapping.rend(); ++it) {
+  for (auto it = params.mapping.rbegin(); it != params.mapping.rend(); ++it) {
     const auto f = static_cast<size_t>(*it);
-    layout_.bits[f] = log2_of(sizes[f]);
-    layout_.shift[f] = shift;
-    shift += layout_.bits[f];
+    layout.bits[f] = log2_of(sizes[f]);
+    layout.shift[f] = shift;
+    shift += layout.bits[f];
   }
   const auto column = static_cast<size_t>(DramField::kColumn);
   for (size_t f = 0; f < kNumDramFields; ++f) {
-    if (f == column) continue;
-    layout_.same_row_mask |= ((uint64_t{1} << layout_.bits[f]) - 1) << layout_.shift[f];
-    if (layout_.shift[f] < layout_.shift[column]) period_ <<= layout_.bits[f];
+    if (f != column)
+      layout.same_row_mask |= ((uint64_t{1} << layout.bits[f]) - 1) << layout.shift[f];
   }
+  return layout;
 }
 
 uint64_t Dram::to_dram_cycle(Cycles accelerator_cycle) const {

@@ -147,6 +147,8 @@ class Dram {
     uint32_t row(uint64_t address) const { return field(address, DramField::kRow); }
   };
   const AddressLayout& address_layout() const { return layout_; }
+  // A standard's layout without building its channels (the analytical model's decode).
+  static AddressLayout address_layout_of(const DramParams& params);
   DramAddress decode(uint64_t address) const {  // inline: per burst, in the DMA
     DramAddress a;
     a.channel = layout_.field(address, DramField::kChannel);

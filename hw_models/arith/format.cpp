@@ -3,11 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
-#include <map>
-#include <mutex>
 #include <stdexcept>
-#include <string>
-#include <utility>
 
 #include "hw_models/arith/accumulator.hpp"
 #include "hw_models/arith/fixed.hpp"
@@ -192,9 +188,18 @@ void encode_floats_by_bucket(const NumberFormat& format, const float* in, size_t
   }
 }
 
-namespace {
-
-bool holds_every_pattern(const NumberFormat& to, const NumberFormat& from) {
+bool holds_exactly(const NumberFormat& to, const NumberFormat& from) {
+  if (to.name() == from.name()) return true;
+  constexpr int kCheckedBits = 16;
+  if (from.bits() > kCheckedBits) return false;
+  if (to.name() == "fp32") {
+    // A format of up to 16 bits has values of at most 16 significant bits, within fp32's 24;
+    // fp32 then holds them all unless the format's step is finer than fp32's smallest (2^-149)
+    // or its range wider (a finite value from 2^128 on): its NaNs, infinities and signed zeros
+    // fp32 has too. The question every element converter asks, in closed form (tested against
+    // checking every pattern, on every format of up to 16 bits).
+    return from.lsb_scale() >= -149 && from.max_scale() <= 127;
+  }
   for (uint32_t pattern = 0; pattern < (uint32_t{1} << from.bits()); ++pattern) {
     const Unpacked value = from.decode(pattern);
     const Unpacked kept = to.decode(to.encode(value));
@@ -206,38 +211,6 @@ bool holds_every_pattern(const NumberFormat& to, const NumberFormat& from) {
     if (value.is_finite_nonzero() && compare(value, kept) != 0) return false;
   }
   return true;
-}
-
-}  // namespace
-
-bool holds_exactly(const NumberFormat& to, const NumberFormat& from) {
-  if (to.name() == from.name()) return true;
-  constexpr int kCheckedBits = 16;
-  if (from.bits() > kCheckedBits) return false;
-  if (to.name() == "fp32") {
-    // A format of up to 16 bits has values of at most 16 significant bits, within fp32's 24;
-    // fp32 then holds them all unless the format's step is finer than fp32's smallest (2^-149)
-    // or its range wider (a finite value from 2^128 on): its NaNs, infinities and signed zeros
-    // fp32 has too. The question the DMA's and vcvt's converters and the lowering ask, in
-    // closed form (tested against checking every pattern, on every format of up to 16 bits).
-    return from.lsb_scale() >= -149 && from.max_scale() <= 127;
-  }
-  // Checking the 2^16 patterns of a 16-bit format takes about a millisecond, and a run asks
-  // for the same pairs again and again (every element converter, every vector unit the
-  // analytical model builds for the lowering's trials): the answers are kept, by the formats'
-  // names (a name makes one format, as make_format shows).
-  static std::mutex mutex;
-  static std::map<std::pair<std::string, std::string>, bool> known;
-  const std::pair<std::string, std::string> key{to.name(), from.name()};
-  {
-    const std::lock_guard<std::mutex> lock(mutex);
-    const auto it = known.find(key);
-    if (it != known.end()) return it->second;
-  }
-  const bool holds = holds_every_pattern(to, from);
-  const std::lock_guard<std::mutex> lock(mutex);
-  known.emplace(key, holds);
-  return holds;
 }
 
 std::unique_ptr<NumberFormat> make_format(std::string_view name) {

@@ -94,6 +94,11 @@ TEST_CASE("a DRAM address decodes into the fields its mapping orders", "[unit]")
       q.device.org.ranks = 2;
       const Dram dq(q, hw::ZeroPages(), q.device.capacity_bytes());
       const Dram::AddressLayout& layout = dq.address_layout();
+      // The layout the analytical model takes without building the channels is the same.
+      const Dram::AddressLayout alone = Dram::address_layout_of(q);
+      REQUIRE(alone.bits == layout.bits);
+      REQUIRE(alone.shift == layout.shift);
+      REQUIRE(alone.same_row_mask == layout.same_row_mask);
       const hw::DramOrganization& o = q.device.org;
       for (int i = 0; i < 2000; ++i) {
         const uint64_t at = rng() % q.device.capacity_bytes();
