@@ -13,9 +13,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "hw_models/analytical.hpp"
 #include "hw_models/nmp_top.hpp"
 #include "isa/program.hpp"
 #include "sim/config.hpp"
@@ -53,6 +55,9 @@ struct SimInputs {
   RunOptions options;
   // Already read (a sweep's, when no point changes it): used instead of reading the file.
   const TechLibrary* tech = nullptr;
+  // hw::dram_rate of the hardware's DRAM, measured already (a sweep's, when no point changes
+  // the DRAM or the clock): used instead of measuring it again.
+  const hw::DramRate* dram_rate = nullptr;
 };
 
 struct SimConfig {
@@ -61,6 +66,7 @@ struct SimConfig {
   WorkloadConfig workload;
   RunOptions options;
   std::vector<std::string> sets;  // the --set options applied, as given (for the report)
+  std::optional<hw::DramRate> dram_rate;  // SimInputs::dram_rate
 };
 
 // Throws ConfigError for any problem with the inputs.

@@ -497,8 +497,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     todo.push_back(p);
   }
 
-  // What no point changes is read once, before the points fork: the workload's tensors, and
-  // the technology library.
+  // What no point changes is read once, before the points fork: the workload's tensors, the
+  // technology library, and the DRAM's sustained rate and latencies (hw::dram_rate: a few
+  // milliseconds of its model, a good part of an analytical point).
   const auto swept = [&](const char* prefix) {
     bool any = false;
     for (const auto& [key, v] : spec.grid.items()) any |= key.rfind(prefix, 0) == 0;
@@ -525,6 +526,16 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
   }
 
+  std::optional<hw::DramRate> dram_rate;
+  if (!swept("hw.dram") && !swept("hw.clock_mhz") && !todo.empty()) {
+    try {
+      dram_rate = hw::dram_rate(
+          load_hardware(spec.hw_path, parse_set_options(todo.front().sets)).params.dram);
+    } catch (const ConfigError&) {
+      // Left to each point, as the technology library is.
+    }
+  }
+
   auto run_point = [&](const SweepPoint& p) {
     SimInputs in;
     in.hw_path = spec.hw_path;
@@ -535,6 +546,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     in.options.analytical = opt.analytical;
     in.options.verify = spec.verify;
     in.tech = tech ? &*tech : nullptr;
+    in.dram_rate = dram_rate ? &*dram_rate : nullptr;
     const SimConfig cfg = load_sim_config(in);
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
   };

@@ -32,9 +32,11 @@
 namespace nmp::workloads {
 
 // `data` null: the program and layout only (the DRAM image stays empty). `costs` price the
-// mapper's predicted energy (model.objective says what it minimizes).
+// mapper's predicted energy (model.objective says what it minimizes). `dram_rate`: hw.dram's
+// rate as hw::dram_rate measured it already (a sweep's, when no point changes the DRAM), or
+// null: measured here.
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
-                    const MapperCosts& costs = {});
+                    const MapperCosts& costs = {}, const hw::DramRate* dram_rate = nullptr);
 
 // Each layer's output: vec patterns (out) and FP32 values (fp32), tokens x width.
 std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelData& data,
