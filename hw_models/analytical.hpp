@@ -63,6 +63,7 @@ class DramRowRate {
  public:
   DramRowRate(const DramParams& dram, const DramRate& rate) : dram_(dram), rate_(rate) {}
   double row_cycles(uint64_t row_bytes, uint64_t stride);
+  const DramRate& rate() const { return rate_; }
 
  private:
   DramParams dram_;

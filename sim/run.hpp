@@ -55,9 +55,9 @@ struct SimInputs {
   RunOptions options;
   // Already read (a sweep's, when no point changes it): used instead of reading the file.
   const TechLibrary* tech = nullptr;
-  // hw::dram_rate of the hardware's DRAM, measured already (a sweep's, when no point changes
-  // the DRAM or the clock): used instead of measuring it again.
-  const hw::DramRate* dram_rate = nullptr;
+  // The hardware's DRAM rate and strided rows' rates, measured already (a sweep's, when no
+  // point changes the DRAM or the clock): the lowering starts from them instead of measuring.
+  const hw::DramRowRate* dram = nullptr;
 };
 
 struct SimConfig {
@@ -66,7 +66,7 @@ struct SimConfig {
   WorkloadConfig workload;
   RunOptions options;
   std::vector<std::string> sets;  // the --set options applied, as given (for the report)
-  std::optional<hw::DramRate> dram_rate;  // SimInputs::dram_rate
+  std::optional<hw::DramRowRate> dram;  // SimInputs::dram
 };
 
 // Throws ConfigError for any problem with the inputs.

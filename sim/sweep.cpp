@@ -20,10 +20,12 @@
 #include <set>
 #include <sstream>
 
+#include "sim/energy_model.hpp"
 #include "sim/input_limits.hpp"
 #include "sim/progress.hpp"
 #include "sim/run.hpp"
 #include "sim/text.hpp"
+#include "workloads/graph.hpp"
 #include "workloads/random.hpp"
 
 namespace nmp::sim {
@@ -498,8 +500,10 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   }
 
   // What no point changes is read once, before the points fork: the workload's tensors, the
-  // technology library, and the DRAM's sustained rate and latencies (hw::dram_rate: a few
-  // milliseconds of its model, a good part of an analytical point).
+  // technology library, and the DRAM's rates measured on its model (its sustained rate and
+  // latencies, and the strided rows' rates that the first point's mapper measures, most of
+  // which the other points' mappers would measure again: together a good part of an
+  // analytical point).
   const auto swept = [&](const char* prefix) {
     bool any = false;
     for (const auto& [key, v] : spec.grid.items()) any |= key.rfind(prefix, 0) == 0;
@@ -526,13 +530,23 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
   }
 
-  std::optional<hw::DramRate> dram_rate;
+  std::optional<hw::DramRowRate> dram;
   if (!swept("hw.dram") && !swept("hw.clock_mhz") && !todo.empty()) {
     try {
-      dram_rate = hw::dram_rate(
-          load_hardware(spec.hw_path, parse_set_options(todo.front().sets)).params.dram);
-    } catch (const ConfigError&) {
-      // Left to each point, as the technology library is.
+      SimInputs in;
+      in.hw_path = spec.hw_path;
+      in.workload_path = spec.workload_path;
+      in.tech_path = spec.tech_path;
+      in.sets = todo.front().sets;
+      in.tech = tech ? &*tech : nullptr;
+      const SimConfig cfg = load_sim_config(in);
+      dram.emplace(cfg.hw.params.dram, hw::dram_rate(cfg.hw.params.dram));
+      const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
+      dram = *workloads::lower_graph(cfg.workload.model, nullptr, cfg.hw.params,
+                                     mapper_costs(energy, cfg.hw), &*dram)
+                  .dram_rows;
+    } catch (const std::exception&) {
+      // The first point's error is its own, recorded when it runs; what was measured stands.
     }
   }
 
@@ -546,7 +560,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     in.options.analytical = opt.analytical;
     in.options.verify = spec.verify;
     in.tech = tech ? &*tech : nullptr;
-    in.dram_rate = dram_rate ? &*dram_rate : nullptr;
+    in.dram = dram ? &*dram : nullptr;
     const SimConfig cfg = load_sim_config(in);
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
   };

@@ -32,11 +32,11 @@
 namespace nmp::workloads {
 
 // `data` null: the program and layout only (the DRAM image stays empty). `costs` price the
-// mapper's predicted energy (model.objective says what it minimizes). `dram_rate`: hw.dram's
-// rate as hw::dram_rate measured it already (a sweep's, when no point changes the DRAM), or
-// null: measured here.
+// mapper's predicted energy (model.objective says what it minimizes). `dram`: hw.dram's rate
+// and strided rows' rates measured already on the same DRAM (a sweep's, when no point changes
+// the DRAM), which the lowering copies and adds to; null: measured here.
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
-                    const MapperCosts& costs = {}, const hw::DramRate* dram_rate = nullptr);
+                    const MapperCosts& costs = {}, const hw::DramRowRate* dram = nullptr);
 
 // Each layer's output: vec patterns (out) and FP32 values (fp32), tokens x width.
 std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelData& data,
