@@ -46,6 +46,45 @@ void remove_db(const std::string& db) {
     std::filesystem::remove(f);
 }
 
+// Four points of a GEMM on configs/hw/default.json (a DDR4 standard), timing-only.
+Json four_points() {
+  return {{"name", "four"},
+          {"hw", test::source_path("configs/hw/default.json")},
+          {"workload", test::source_path("configs/workloads/bench/gemm_64x256x256_posit8.json")},
+          {"timing_only", true},
+          {"grid",
+           {{"hw.mac_array.rows", {16, 32}},
+            {"hw.mac_array.pe", {"posit8_0"}},
+            {"hw.act_sram.capacity_kib", {128, 256}}}}};
+}
+
+// Runs a sweep of four points twice: as given, and with `key` swept over its file's own value
+// (which makes every point read or measure again what the sweep otherwise does once, before
+// the points fork). Every point's cycles, energy and area must be the same. Returns the first
+// run's database, which the caller removes.
+std::string require_same_points_with(Json spec, const std::string& key, const Json& value,
+                                     bool analytical) {
+  const std::string once = temp("once.sqlite"), each = temp("each.sqlite");
+  remove_db(once);
+  remove_db(each);
+  sim::SweepOptions opt;
+  opt.progress = false;
+  opt.analytical = analytical;
+  opt.db_path = once;
+  REQUIRE(sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt).done == 4);
+  spec["grid"][key] = {value};
+  opt.db_path = each;
+  REQUIRE(sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt).done == 4);
+  for (const char* figure : {"cycles", "energy_pj", "area_um2"}) {
+    INFO(figure);
+    const std::vector<double> a = stored(once, figure), b = stored(each, figure);
+    REQUIRE(a.size() == 4);
+    REQUIRE(a == b);
+  }
+  remove_db(each);
+  return once;
+}
+
 }  // namespace
 
 TEST_CASE("sweep points are the grid times the samples, the same every time", "[sim]") {
@@ -261,86 +300,36 @@ TEST_CASE("zip groups that change the workload run each point on its own values"
 TEST_CASE("a sweep measures the DRAM's rates once when no point changes the DRAM", "[sim]") {
   // Points on a DDR4 standard, whose sustained rate and strided rows' rates the lowering
   // measures on the DRAM's model: measured once before the points fork (the first point's
-  // lowering measuring the rows' shapes its mapper tries), and by each point (a DRAM field set
-  // to its own value makes every point measure them): the same cycles, energy and area,
-  // analytical and simulated. The points differ.
-  const Json base = {
-      {"name", "dr"},
-      {"hw", test::source_path("configs/hw/default.json")},
-      {"workload", test::source_path("configs/workloads/bench/gemm_64x256x256_posit8.json")},
-      {"timing_only", true},
-      {"grid",
-       {{"hw.mac_array.rows", {16, 32}},
-        {"hw.mac_array.pe", {"posit8_0"}},
-        {"hw.act_sram.capacity_kib", {128, 256}}}}};
+  // lowering measuring the rows' shapes its mapper tries), and by each point (a DRAM field at
+  // its own value), analytical and simulated. The points differ.
   std::ifstream hw_file(test::source_path("configs/hw/default.json"));
   REQUIRE(Json::parse(hw_file)["dram"].contains("standard"));
-  const std::string once = temp("dr1.sqlite"), each = temp("dr2.sqlite");
   for (const bool analytical : {true, false}) {
     INFO((analytical ? "analytical" : "timing-only"));
-    Json spec = base;
-    remove_db(once);
-    remove_db(each);
-    sim::SweepOptions opt;
-    opt.progress = false;
-    opt.analytical = analytical;
-    opt.db_path = once;
-    REQUIRE(sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt).done == 4);
-    spec["grid"]["hw.dram.queue_depth"] = {32};
-    opt.db_path = each;
-    REQUIRE(sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt).done == 4);
-    for (const char* figure : {"cycles", "energy_pj", "area_um2"}) {
-      INFO(figure);
-      const std::vector<double> a = stored(once, figure), b = stored(each, figure);
-      REQUIRE(a.size() == 4);
-      REQUIRE(a == b);
-    }
-    REQUIRE(stored(once, "cycles")[0] != stored(once, "cycles")[2]);
+    const std::string db = require_same_points_with(four_points(), "hw.dram.queue_depth", 32,
+                                                    analytical);
+    REQUIRE(stored(db, "cycles")[0] != stored(db, "cycles")[2]);
+    remove_db(db);
   }
-  remove_db(once);
-  remove_db(each);
 }
 
 TEST_CASE("a sweep reads the technology library once when no point changes it", "[sim]") {
   // The same points priced by the library read before the points fork, and by each point
-  // reading it (a tech field set to the file's own value makes every point read it).
-  Json spec = {
-      {"name", "tl"},
-      {"hw", test::source_path("configs/hw/default.json")},
-      {"workload", test::source_path("configs/workloads/bench/gemm_64x256x256_posit8.json")},
-      {"timing_only", true},
-      {"grid",
-       {{"hw.mac_array.rows", {16, 32}},
-        {"hw.mac_array.pe", {"posit8_0"}},
-        {"hw.act_sram.capacity_kib", {128, 256}}}}};
-  const std::string once = temp("tl1.sqlite"), each = temp("tl2.sqlite");
-  remove_db(once);
-  remove_db(each);
-  sim::SweepOptions opt;
-  opt.progress = false;
-  opt.db_path = once;
-  REQUIRE(sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt).done == 4);
-  spec["grid"]["tech.voltage_v"] = {0.9};
-  opt.db_path = each;
-  REQUIRE(sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt).done == 4);
-  for (const char* figure : {"energy_pj", "area_um2", "cycles"}) {
-    INFO(figure);
-    const std::vector<double> a = stored(once, figure), b = stored(each, figure);
-    REQUIRE(a.size() == 4);
-    REQUIRE(a == b);
-  }
-  REQUIRE(stored(once, "energy_pj")[0] != stored(once, "energy_pj")[1]);
-  remove_db(once);
-  remove_db(each);
+  // reading it (a tech field at the file's own value).
+  const std::string db = require_same_points_with(four_points(), "tech.voltage_v", 0.9, false);
+  REQUIRE(stored(db, "energy_pj")[0] != stored(db, "energy_pj")[1]);
+  remove_db(db);
   // A library that cannot be read is each point's error, recorded as such.
   const std::string bad = temp("bad_tech.json");
   std::ofstream(bad) << R"({"name": "broken"})";
-  spec["grid"].erase("tech.voltage_v");
+  Json spec = four_points();
   spec["tech"] = bad;
-  opt.db_path = once;
+  sim::SweepOptions opt;
+  opt.progress = false;
+  opt.db_path = db;
   const sim::SweepSummary sum = sim::run_sweep(sim::load_sweep_spec(write_spec(spec)), opt);
   REQUIRE(sum.failed == 4);
   REQUIRE(sum.done == 0);
-  remove_db(once);
+  remove_db(db);
   std::filesystem::remove(bad);
 }
