@@ -64,6 +64,12 @@ class DramRowRate {
   DramRowRate(const DramParams& dram, const DramRate& rate) : dram_(dram), rate_(rate) {}
   double row_cycles(uint64_t row_bytes, uint64_t stride);
   const DramRate& rate() const { return rate_; }
+  // What was measured, by row bytes and stride; and a rate measured elsewhere on the same DRAM
+  // (another process's: a sweep's first point).
+  const std::map<std::pair<uint64_t, uint64_t>, double>& measured() const { return cycles_; }
+  void add_measured(uint64_t row_bytes, uint64_t stride, double cycles) {
+    cycles_.emplace(std::pair{row_bytes, stride}, cycles);
+  }
 
  private:
   DramParams dram_;

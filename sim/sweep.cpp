@@ -446,6 +446,53 @@ std::vector<SweepPoint> sweep_points(const SweepSpec& spec) {
   return points;
 }
 
+namespace {
+
+// The DRAM's rates as `point` measures them: its sustained rate and latencies, and the strided
+// rows' rates its lowering measures for the shapes its mapper tries. Measured in a child, as
+// the point itself would be (a fault there is not the sweep's); passed back exact (JSON keeps
+// a double's every bit).
+hw::DramRowRate measure_dram(const SweepSpec& spec, const SweepPoint& point,
+                             const TechLibrary* tech) {
+  SimInputs in;
+  in.hw_path = spec.hw_path;
+  in.workload_path = spec.workload_path;
+  in.tech_path = spec.tech_path;
+  in.sets = point.sets;
+  in.tech = tech;
+  const hw::DramParams params = load_hardware(in.hw_path, parse_set_options(in.sets)).params.dram;
+  const Json measured = run_in_child([&] {
+    const SimConfig cfg = load_sim_config(in);
+    hw::DramRowRate rows(params, hw::dram_rate(params));
+    try {
+      const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
+      rows = *workloads::lower_graph(cfg.workload.model, nullptr, cfg.hw.params,
+                                     mapper_costs(energy, cfg.hw), &rows)
+                  .dram_rows;
+    } catch (const workloads::LoweringError&) {
+      // The point does not lower: the rate stands, without strided rows.
+    }
+    const hw::DramRate& r = rows.rate();
+    Json out = {{"rate",
+                 {r.bytes_per_cycle, r.latency_cycles, r.hit_latency_cycles,
+                  r.conflict_latency_cycles, r.refresh_stretch}},
+                {"rows", Json::array()}};
+    for (const auto& [shape, cycles] : rows.measured())
+      out["rows"].push_back({shape.first, shape.second, cycles});
+    return out;
+  });
+  const Json& r = measured.at("rate");
+  hw::DramRowRate rows(params, {r.at(0).get<double>(), r.at(1).get<double>(),
+                                r.at(2).get<double>(), r.at(3).get<double>(),
+                                r.at(4).get<double>()});
+  for (const Json& row : measured.at("rows"))
+    rows.add_measured(row.at(0).get<uint64_t>(), row.at(1).get<uint64_t>(),
+                      row.at(2).get<double>());
+  return rows;
+}
+
+}  // namespace
+
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   if (opt.shards == 0 || opt.shard >= opt.shards) {
     throw ConfigError("--shard", "", "expected i/N with 0 <= i < N");
@@ -533,20 +580,9 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   std::optional<hw::DramRowRate> dram;
   if (!swept("hw.dram") && !swept("hw.clock_mhz") && !todo.empty()) {
     try {
-      SimInputs in;
-      in.hw_path = spec.hw_path;
-      in.workload_path = spec.workload_path;
-      in.tech_path = spec.tech_path;
-      in.sets = todo.front().sets;
-      in.tech = tech ? &*tech : nullptr;
-      const SimConfig cfg = load_sim_config(in);
-      dram.emplace(cfg.hw.params.dram, hw::dram_rate(cfg.hw.params.dram));
-      const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
-      dram = *workloads::lower_graph(cfg.workload.model, nullptr, cfg.hw.params,
-                                     mapper_costs(energy, cfg.hw), &*dram)
-                  .dram_rows;
+      dram = measure_dram(spec, todo.front(), tech ? &*tech : nullptr);
     } catch (const std::exception&) {
-      // The first point's error is its own, recorded when it runs; what was measured stands.
+      // Left to each point: the first point's error is its own, recorded when it runs.
     }
   }
 
