@@ -578,7 +578,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
   }
 
   std::optional<hw::DramRowRate> dram;
-  if (!swept("hw.dram") && !swept("hw.clock_mhz") && !todo.empty()) {
+  if (!swept("hw.dram") && !swept("hw.clock_mhz") && todo.size() > 1) {  // one point: no gain
     try {
       dram = measure_dram(spec, todo.front(), tech ? &*tech : nullptr);
     } catch (const std::exception&) {
