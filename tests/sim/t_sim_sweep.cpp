@@ -64,7 +64,8 @@ Json four_points() {
 // run's database, which the caller removes.
 std::string require_same_points_with(Json spec, const std::string& key, const Json& value,
                                      bool analytical) {
-  const std::string once = temp("once.sqlite"), each = temp("each.sqlite");
+  std::string once = temp("once.sqlite");
+  const std::string each = temp("each.sqlite");
   remove_db(once);
   remove_db(each);
   sim::SweepOptions opt;
