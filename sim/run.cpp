@@ -534,6 +534,8 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
 
 namespace {
 
+}  // namespace
+
 std::string child_message(const std::function<Json()>& work) {
   Json msg;
   try {
@@ -553,6 +555,8 @@ std::string child_message(const std::function<Json()>& work) {
   }
   return msg.dump();
 }
+
+namespace {
 
 void write_all(int fd, const std::string& text) {
   size_t done = 0;

@@ -99,6 +99,8 @@ struct ChildProcess {
 };
 ChildProcess start_child(const std::function<Json()>& work);
 Json child_outcome(const std::string& text, int wait_status);
+// The outcome of `work`, as a child sends it (what child_outcome parses when the child exited).
+std::string child_message(const std::function<Json()>& work);
 
 // A program from a file: assembly text or, if it starts with the magic "NMPB", the binary
 // format. Errors are ConfigErrors naming the file (and line:column for assembly).

@@ -1,6 +1,7 @@
 #include "sim/sweep.hpp"
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -206,12 +207,83 @@ void store_point(Db& db, const std::string& sweep, const SweepPoint& p, const Js
 
 // --- running points in child processes ---------------------------------------------------------
 
-struct Child {
-  pid_t pid;
-  int fd;
-  SweepPoint point;
-  std::string text;
+// A child process running points the parent sends it: their indices (8 bytes each) on a
+// socket, each answered with its outcome (8 bytes of length, then child_message's text), until
+// it has run `limit` or the parent closes the socket. A cycle run elaborates SystemC, which a
+// process does once: its worker runs one point. An analytical run elaborates nothing, so one
+// worker runs point after point (the fork, most of a small point's cost, is paid once); a
+// worker that dies takes only its current point with it, recorded as failed.
+struct Worker {
+  pid_t pid = 0;
+  int fd = -1;                  // the parent's end of the socket
+  std::optional<size_t> point;  // the point it runs (an index into the points to do)
+  size_t runs_left = 0;         // points it will still take
+  std::string text;             // bytes received, not yet a whole outcome
 };
+
+bool send_all(int fd, const std::string& bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::string eight_bytes(uint64_t value) {
+  return std::string(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// The child's side: run what the parent sends, then exit.
+[[noreturn]] void serve_points(int fd, size_t limit,
+                               const std::function<std::string(size_t)>& run) {
+  for (size_t runs = 0; runs < limit; ++runs) {
+    uint64_t index = 0;
+    size_t got = 0;
+    while (got < sizeof index) {
+      const ssize_t n = read(fd, reinterpret_cast<char*>(&index) + got, sizeof index - got);
+      if (n <= 0) _exit(0);  // the parent has no more
+      got += static_cast<size_t>(n);
+    }
+    const std::string outcome = run(index);
+    if (!send_all(fd, eight_bytes(outcome.size()) + outcome)) _exit(0);
+  }
+  _exit(0);
+}
+
+// `others`: the workers already running, whose sockets the new one closes (holding one open
+// would keep that worker from seeing its end).
+Worker start_worker(size_t limit, const std::function<std::string(size_t)>& run,
+                    const std::vector<Worker>& others) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+    throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    close(fds[0]);
+    for (const Worker& w : others) close(w.fd);
+    serve_points(fds[1], limit, run);
+  }
+  close(fds[1]);
+  Worker w;
+  w.pid = pid;
+  w.fd = fds[0];
+  w.runs_left = limit;
+  return w;
+}
+
+// A whole outcome at the front of `text`, taken off it; or nothing yet.
+std::optional<std::string> take_outcome(std::string& text) {
+  uint64_t length = 0;
+  if (text.size() < sizeof length) return std::nullopt;
+  std::memcpy(&length, text.data(), sizeof length);
+  if (text.size() - sizeof length < length) return std::nullopt;
+  std::string outcome = text.substr(sizeof length, length);
+  text.erase(0, sizeof length + length);
+  return outcome;
+}
 
 }  // namespace
 
@@ -601,8 +673,12 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
   };
 
-  std::vector<Child> running;
+  std::vector<Worker> workers;
   size_t next = 0;
+  const auto busy = [&] {
+    return static_cast<size_t>(
+        std::count_if(workers.begin(), workers.end(), [](const Worker& w) { return w.point; }));
+  };
   ProgressLine line(opt.progress);
   auto report_progress = [&] {
     const double elapsed = line.elapsed_s();
@@ -613,40 +689,63 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         format_text(
             "sweep %s: %llu/%zu points, %llu failed, %zu running, %.2f points/s, ETA %s",
             spec.name.c_str(), static_cast<unsigned long long>(finished), todo.size(),
-            static_cast<unsigned long long>(sum.failed), running.size(), rate,
+            static_cast<unsigned long long>(sum.failed), busy(), rate,
             rate > 0 ? ProgressLine::duration_text(static_cast<double>(left) / rate).c_str() : "?"),
         left == 0);
   };
+  const auto record = [&](size_t point, const Json& outcome) {
+    store_point(db, spec.name, todo[point], outcome);
+    (outcome["ok"].get<bool>() ? sum.done : sum.failed)++;
+    report_progress();
+  };
+  // The next point to an idle worker that takes more; false if it gets none.
+  const auto assign = [&](Worker& w) {
+    if (next == todo.size() || w.runs_left == 0) return false;
+    if (!send_all(w.fd, eight_bytes(next))) return false;  // it died: seen when its socket ends
+    w.point = next++;
+    --w.runs_left;
+    return true;
+  };
+  const auto stop = [&](size_t i) {  // closes worker i's socket and waits for it to exit
+    Worker& w = workers[i];
+    close(w.fd);
+    int status = 0;
+    waitpid(w.pid, &status, 0);
+    if (w.point) record(*w.point, child_outcome("", status));  // died running it
+    workers.erase(workers.begin() + static_cast<std::ptrdiff_t>(i));
+  };
+  const size_t per_worker = opt.analytical ? todo.size() : 1;
   const unsigned jobs = std::max(1u, opt.jobs);
-  while (next < todo.size() || !running.empty()) {
-    while (running.size() < jobs && next < todo.size()) {
-      const SweepPoint& point = todo[next];
-      const ChildProcess child = start_child([&] { return run_point(point); });
-      running.push_back({child.pid, child.fd, point, ""});
-      ++next;
+  const auto run = [&](size_t index) {
+    return child_message([&] { return run_point(todo[index]); });
+  };
+  while (next < todo.size() || !workers.empty()) {
+    while (workers.size() < jobs && next < todo.size()) {
+      workers.push_back(start_worker(per_worker, run, workers));
+      assign(workers.back());
     }
     std::vector<pollfd> fds;
-    for (const Child& c : running) fds.push_back({c.fd, POLLIN, 0});
+    for (const Worker& w : workers) fds.push_back({w.fd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
       throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     }
     for (size_t i = fds.size(); i-- > 0;) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      Child& c = running[i];
+      Worker& w = workers[i];
       char buf[65536];
-      const ssize_t n = read(c.fd, buf, sizeof buf);
-      if (n > 0) {
-        c.text.append(buf, static_cast<size_t>(n));
+      const ssize_t n = read(w.fd, buf, sizeof buf);
+      if (n <= 0) {  // it exited (its points done) or died
+        stop(i);
         continue;
       }
-      close(c.fd);
-      int status = 0;
-      waitpid(c.pid, &status, 0);
-      const Json outcome = child_outcome(c.text, status);
-      store_point(db, spec.name, c.point, outcome);
-      (outcome["ok"].get<bool>() ? sum.done : sum.failed)++;
-      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
-      report_progress();
+      w.text.append(buf, static_cast<size_t>(n));
+      while (const std::optional<std::string> outcome = take_outcome(w.text)) {
+        if (!w.point) break;  // nothing asked: not an outcome of ours
+        const size_t point = *w.point;
+        w.point.reset();
+        record(point, child_outcome(*outcome, 0));
+      }
+      if (!w.point && !assign(w)) stop(i);
     }
   }
   return sum;
