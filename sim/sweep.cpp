@@ -725,6 +725,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
       assign(workers.back());
     }
     std::vector<pollfd> fds;
+    fds.reserve(workers.size());
     for (const Worker& w : workers) fds.push_back({w.fd, POLLIN, 0});
     if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) {
       throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
