@@ -744,9 +744,10 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         if (!w.point) break;  // nothing asked: not an outcome of ours
         const size_t point = *w.point;
         w.point.reset();
+        assign(w);  // its next point runs while this one is stored
         record(point, child_outcome(*outcome, 0));
       }
-      if (!w.point && !assign(w)) stop(i);
+      if (!w.point) stop(i);  // no more for it, or it died
     }
   }
   return sum;
