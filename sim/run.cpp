@@ -340,7 +340,7 @@ SimConfig load_sim_config(const SimInputs& inputs) {
   if (!inputs.mapping_path.empty()) apply_mapping_file(c.workload, inputs.mapping_path);
   c.options = inputs.options;
   c.sets = inputs.sets;
-  if (inputs.dram != nullptr) c.dram = *inputs.dram;
+  c.dram = inputs.dram;
   (void)build_energy_model(c.hw, c.tech);  // every event priced, every primitive used
   return c;
 }
@@ -404,7 +404,7 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   try {
     const workloads::ModelData* values_in = values ? &data : nullptr;
     lowered = workloads::lower_graph(model, values_in, cfg.hw.params, mapper_costs(energy, cfg.hw),
-                                     cfg.dram ? &*cfg.dram : nullptr);
+                                     cfg.dram);
   } catch (const workloads::LoweringError& e) {
     const std::string& file = e.document() == "hw"        ? cfg.hw.file
                               : e.document() == "mapping" ? cfg.workload.mapping_file

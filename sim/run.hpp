@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,8 +57,9 @@ struct SimInputs {
   // Already read (a sweep's, when no point changes it): used instead of reading the file.
   const TechLibrary* tech = nullptr;
   // The hardware's DRAM rate and strided rows' rates, measured already (a sweep's, when no
-  // point changes the DRAM or the clock): the lowering starts from them instead of measuring.
-  const hw::DramRowRate* dram = nullptr;
+  // point changes the DRAM or the clock): the lowering starts from them instead of measuring,
+  // and adds what it measures (so a sweep's worker measures each shape once).
+  std::shared_ptr<hw::DramRowRate> dram;
 };
 
 struct SimConfig {
@@ -66,7 +68,7 @@ struct SimConfig {
   WorkloadConfig workload;
   RunOptions options;
   std::vector<std::string> sets;  // the --set options applied, as given (for the report)
-  std::optional<hw::DramRowRate> dram;  // SimInputs::dram
+  std::shared_ptr<hw::DramRowRate> dram;  // SimInputs::dram
 };
 
 // Throws ConfigError for any problem with the inputs.

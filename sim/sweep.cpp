@@ -524,8 +524,8 @@ namespace {
 // rows' rates its lowering measures for the shapes its mapper tries. Measured in a child, as
 // the point itself would be (a fault there is not the sweep's); passed back exact (JSON keeps
 // a double's every bit).
-hw::DramRowRate measure_dram(const SweepSpec& spec, const SweepPoint& point,
-                             const TechLibrary* tech) {
+std::shared_ptr<hw::DramRowRate> measure_dram(const SweepSpec& spec, const SweepPoint& point,
+                                              const TechLibrary* tech) {
   SimInputs in;
   in.hw_path = spec.hw_path;
   in.workload_path = spec.workload_path;
@@ -535,31 +535,30 @@ hw::DramRowRate measure_dram(const SweepSpec& spec, const SweepPoint& point,
   const hw::DramParams params = load_hardware(in.hw_path, parse_set_options(in.sets)).params.dram;
   const Json measured = run_in_child([&] {
     const SimConfig cfg = load_sim_config(in);
-    hw::DramRowRate rows(params, hw::dram_rate(params));
+    const auto rows = std::make_shared<hw::DramRowRate>(params, hw::dram_rate(params));
     try {
       const EnergyModel energy = build_energy_model(cfg.hw, cfg.tech);
-      rows = *workloads::lower_graph(cfg.workload.model, nullptr, cfg.hw.params,
-                                     mapper_costs(energy, cfg.hw), &rows)
-                  .dram_rows;
+      workloads::lower_graph(cfg.workload.model, nullptr, cfg.hw.params,
+                             mapper_costs(energy, cfg.hw), rows);
     } catch (const workloads::LoweringError&) {
-      // The point does not lower: the rate stands, without strided rows.
+      // The point does not lower: the rate stands, and what its mapper measured before.
     }
-    const hw::DramRate& r = rows.rate();
+    const hw::DramRate& r = rows->rate();
     Json out = {{"rate",
                  {r.bytes_per_cycle, r.latency_cycles, r.hit_latency_cycles,
                   r.conflict_latency_cycles, r.refresh_stretch}},
                 {"rows", Json::array()}};
-    for (const auto& [shape, cycles] : rows.measured())
+    for (const auto& [shape, cycles] : rows->measured())
       out["rows"].push_back({shape.first, shape.second, cycles});
     return out;
   });
   const Json& r = measured.at("rate");
-  hw::DramRowRate rows(params, {r.at(0).get<double>(), r.at(1).get<double>(),
-                                r.at(2).get<double>(), r.at(3).get<double>(),
-                                r.at(4).get<double>()});
+  auto rows = std::make_shared<hw::DramRowRate>(
+      params, hw::DramRate{r.at(0).get<double>(), r.at(1).get<double>(), r.at(2).get<double>(),
+                           r.at(3).get<double>(), r.at(4).get<double>()});
   for (const Json& row : measured.at("rows"))
-    rows.add_measured(row.at(0).get<uint64_t>(), row.at(1).get<uint64_t>(),
-                      row.at(2).get<double>());
+    rows->add_measured(row.at(0).get<uint64_t>(), row.at(1).get<uint64_t>(),
+                       row.at(2).get<double>());
   return rows;
 }
 
@@ -649,7 +648,8 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     }
   }
 
-  std::optional<hw::DramRowRate> dram;
+  // Shared by the points a worker runs, which add the shapes their mappers measure.
+  std::shared_ptr<hw::DramRowRate> dram;
   if (!swept("hw.dram") && !swept("hw.clock_mhz") && todo.size() > 1) {  // one point: no gain
     try {
       dram = measure_dram(spec, todo.front(), tech ? &*tech : nullptr);
@@ -668,7 +668,7 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
     in.options.analytical = opt.analytical;
     in.options.verify = spec.verify;
     in.tech = tech ? &*tech : nullptr;
-    in.dram = dram ? &*dram : nullptr;
+    in.dram = dram;
     const SimConfig cfg = load_sim_config(in);
     return Json{{"report", run_simulation(cfg, shared ? &*shared : nullptr)}};
   };

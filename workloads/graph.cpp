@@ -886,7 +886,7 @@ SramPlan vector_plan(const LayerLayout& lay, const LayerSpec& l, size_t index, u
 }
 
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
-                    const MapperCosts& costs, const hw::DramRowRate* dram) {
+                    const MapperCosts& costs, std::shared_ptr<hw::DramRowRate> dram) {
   const Geometry g = geometry_of(hw);
   const arith::VectorMath vm(hw.vector_unit.math);
   const uint64_t vb = vm.element_bytes();
@@ -945,7 +945,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     return static_cast<int32_t>(e);
   };
   out.dram_rate = dram != nullptr ? dram->rate() : hw::dram_rate(hw.dram);
-  out.dram_rows = dram != nullptr ? std::make_shared<hw::DramRowRate>(*dram)
+  out.dram_rows = dram != nullptr ? std::move(dram)
                                   : std::make_shared<hw::DramRowRate>(hw.dram, out.dram_rate);
   hw::DramRowRate& dram_rows = *out.dram_rows;  // the mapper's and the plans' strided rows
   for (size_t li = 0; li < model.layers.size(); ++li) {

@@ -25,6 +25,8 @@
 //   Lowered l = lower_graph(spec, &data, hw);   // data may be null: timing only, no DRAM image
 #pragma once
 
+#include <memory>
+
 #include "workloads/linear_mapping.hpp"
 #include "workloads/lowering.hpp"
 #include "workloads/reference.hpp"
@@ -34,9 +36,10 @@ namespace nmp::workloads {
 // `data` null: the program and layout only (the DRAM image stays empty). `costs` price the
 // mapper's predicted energy (model.objective says what it minimizes). `dram`: hw.dram's rate
 // and strided rows' rates measured already on the same DRAM (a sweep's, when no point changes
-// the DRAM), which the lowering copies and adds to; null: measured here.
+// the DRAM), which the lowering uses and adds to; null: measured here.
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
-                    const MapperCosts& costs = {}, const hw::DramRowRate* dram = nullptr);
+                    const MapperCosts& costs = {},
+                    std::shared_ptr<hw::DramRowRate> dram = nullptr);
 
 // Each layer's output: vec patterns (out) and FP32 values (fp32), tokens x width.
 std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelData& data,
