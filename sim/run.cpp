@@ -532,10 +532,6 @@ Json run_simulation(const SimConfig& cfg, const workloads::ModelData* pregenerat
   return report;
 }
 
-namespace {
-
-}  // namespace
-
 std::string child_message(const std::function<Json()>& work) {
   Json msg;
   try {

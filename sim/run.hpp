@@ -67,7 +67,7 @@ struct SimConfig {
   TechLibrary tech;
   WorkloadConfig workload;
   RunOptions options;
-  std::vector<std::string> sets;  // the --set options applied, as given (for the report)
+  std::vector<std::string> sets;          // the --set options applied, as given (for the report)
   std::shared_ptr<hw::DramRowRate> dram;  // SimInputs::dram
 };
 

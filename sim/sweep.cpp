@@ -1,8 +1,8 @@
 #include "sim/sweep.hpp"
 
 #include <poll.h>
-#include <sys/socket.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

@@ -945,8 +945,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     return static_cast<int32_t>(e);
   };
   out.dram_rate = dram != nullptr ? dram->rate() : hw::dram_rate(hw.dram);
-  out.dram_rows = dram != nullptr ? std::move(dram)
-                                  : std::make_shared<hw::DramRowRate>(hw.dram, out.dram_rate);
+  out.dram_rows =
+      dram != nullptr ? std::move(dram) : std::make_shared<hw::DramRowRate>(hw.dram, out.dram_rate);
   hw::DramRowRate& dram_rows = *out.dram_rows;  // the mapper's and the plans' strided rows
   for (size_t li = 0; li < model.layers.size(); ++li) {
     const LayerSpec& l = model.layers[li];

@@ -38,8 +38,7 @@ namespace nmp::workloads {
 // and strided rows' rates measured already on the same DRAM (a sweep's, when no point changes
 // the DRAM), which the lowering uses and adds to; null: measured here.
 Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::NmpParams& hw,
-                    const MapperCosts& costs = {},
-                    std::shared_ptr<hw::DramRowRate> dram = nullptr);
+                    const MapperCosts& costs = {}, std::shared_ptr<hw::DramRowRate> dram = nullptr);
 
 // Each layer's output: vec patterns (out) and FP32 values (fp32), tokens x width.
 std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelData& data,

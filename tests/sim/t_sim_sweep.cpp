@@ -368,8 +368,8 @@ TEST_CASE("a sweep measures the DRAM's rates once when no point changes the DRAM
   REQUIRE(Json::parse(hw_file)["dram"].contains("standard"));
   for (const bool analytical : {true, false}) {
     INFO((analytical ? "analytical" : "timing-only"));
-    const std::string db = require_same_points_with(four_points(), "hw.dram.queue_depth", 32,
-                                                    analytical);
+    const std::string db =
+        require_same_points_with(four_points(), "hw.dram.queue_depth", 32, analytical);
     REQUIRE(stored(db, "cycles")[0] != stored(db, "cycles")[2]);
     remove_db(db);
   }
