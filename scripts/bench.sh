@@ -141,7 +141,7 @@ print(len(r["layers"]), r["cycles"]["total"], r["analytical"]["cycles"])' "$out/
       "$predicted" >> "$analytic"
     echo "bench: analytical, $name: $layers layers in $best s (lowered in $best_lower s)" >&2
   done
-  # What a sweep point costs whole (forked, configs read, lowered, estimated, stored): an
+  # What a sweep point costs whole (in a worker, configs read, lowered, estimated, stored): an
   # analytical sweep of the BERT layer over 20 hardware points, one job, fastest of the runs.
   cat > "$out/sweep.json" <<SPEC
 {
@@ -220,8 +220,8 @@ for name, layers, t, lower, simulated, predicted in table(
           f"{predicted / simulated:.3f} |")
 for _, points, layers, t in table(
         sys.argv[5], "An analytical sweep (`nmpsim sweep --analytical`, one job, fastest run) of "
-        "the BERT layer over 20 hardware points: each point forked, its configs read, lowered, "
-        "estimated and stored, as a million-point sweep would run them.",
+        "the BERT layer over 20 hardware points: each point run in a worker process, its configs "
+        "read, lowered, estimated and stored, as a million-point sweep would run them.",
         ["sweep", "points", "seconds", "points/s", "layers/s"]):
     points, layers, t = int(points), int(layers), float(t)
     print(f"| BERT-base layer, 20 points | {points} | {t:.3f} | {points / t:,.0f} | "

@@ -552,19 +552,6 @@ std::string child_message(const std::function<Json()>& work) {
   return msg.dump();
 }
 
-namespace {
-
-void write_all(int fd, const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = write(fd, text.data() + done, text.size() - done);
-    if (n <= 0) break;
-    done += static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
-
 Json child_outcome(const std::string& text, int status) {
   if (!WIFEXITED(status) || text.empty()) {
     return {
@@ -577,6 +564,23 @@ Json child_outcome(const std::string& text, int status) {
   return Json::parse(text);
 }
 
+namespace {
+
+void write_all(int fd, const std::string& text) {
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+}
+
+struct ChildProcess {
+  pid_t pid;
+  int fd;  // the read end of the child's pipe
+};
+
+// Forks a child that runs `work` and writes its outcome to the pipe `fd`.
 ChildProcess start_child(const std::function<Json()>& work) {
   int fds[2];
   if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
@@ -592,6 +596,8 @@ ChildProcess start_child(const std::function<Json()>& work) {
   close(fds[1]);
   return {pid, fds[0]};
 }
+
+}  // namespace
 
 Json run_in_child(const std::function<Json()>& work) {
   const ChildProcess child = start_child(work);

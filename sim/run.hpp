@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,19 +89,13 @@ Json run_isolated(const SimConfig& config);
 // thrown there are thrown here again; anything else becomes std::runtime_error.
 Json run_in_child(const std::function<Json()>& work);
 
-// The protocol between a child and its parent, for callers that manage children themselves:
-// start_child forks a child that runs `work` and writes its outcome to the pipe `fd`; the
-// parent reads the pipe to its end, waits for `pid`, and child_outcome turns the text and the
-// exit status into {"ok": true, "result": ...} or {"ok": false, "kind": "config" |
-// "simulation" | "internal", "message": ...}.
-struct ChildProcess {
-  pid_t pid;
-  int fd;  // the read end of the child's pipe
-};
-ChildProcess start_child(const std::function<Json()>& work);
-Json child_outcome(const std::string& text, int wait_status);
-// The outcome of `work`, as a child sends it (what child_outcome parses when the child exited).
+// The protocol between a child and its parent, for callers that manage children themselves
+// (a sweep's workers): the child sends child_message's text, the outcome of `work`; the
+// parent turns that text and the child's exit status (0 while it runs on) into {"ok": true,
+// "result": ...} or {"ok": false, "kind": "config" | "simulation" | "internal", "message": ...}
+// with child_outcome (empty text: the child died before it sent one).
 std::string child_message(const std::function<Json()>& work);
+Json child_outcome(const std::string& text, int wait_status);
 
 // A program from a file: assembly text or, if it starts with the magic "NMPB", the binary
 // format. Errors are ConfigErrors naming the file (and line:column for assembly).

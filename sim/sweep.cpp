@@ -744,8 +744,8 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& opt) {
         if (!w.point) break;  // nothing asked: not an outcome of ours
         const size_t point = *w.point;
         w.point.reset();
-        assign(w);  // its next point runs while this one is stored
-        record(point, child_outcome(*outcome, 0));
+        assign(w);                                  // its next point runs while this one is stored
+        record(point, child_outcome(*outcome, 0));  // it runs on
       }
       if (!w.point) stop(i);  // no more for it, or it died
     }
