@@ -110,6 +110,8 @@ uint64_t floor_sum(uint64_t n, uint64_t m, uint64_t a, uint64_t b) {
 
 uint64_t units_touched(uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
                        uint64_t unit) {
+  // Rows that start where a unit does each touch the same units (the usual case: cheaper).
+  if (first % unit == 0 && stride % unit == 0) return rows * ((bytes + unit - 1) / unit);
   // Row r touches the units from floor((first + r stride) / unit) to
   // floor((first + r stride + bytes - 1) / unit).
   return rows + floor_sum(rows, unit, stride, first + bytes - 1) -
@@ -138,6 +140,75 @@ double DramRowRate::row_cycles(uint64_t row_bytes, uint64_t stride) {
   at->second = rate_.refresh_stretch * static_cast<double>(done.back() - first_row) /
                static_cast<double>(kRows - 1);
   return at->second;
+}
+
+OpenRows::OpenRows(const DramParams& dram, bool by_table)
+    : layout_(Dram::address_layout_of(dram)), burst_(dram.request_bytes()) {
+  const DramOrganization& o = dram.device.org;
+  rows_.assign(size_t{o.channels} * o.ranks * o.bank_groups * o.banks_per_group, kClosed);
+  const auto column = static_cast<size_t>(DramField::kColumn);
+  // The lowest field starts above a burst's bytes.
+  burst_shift_ = *std::min_element(layout_.shift.begin(), layout_.shift.end());
+  const uint32_t low_bits = layout_.shift[column] - burst_shift_;
+  if (!by_table || low_bits > kMaxLowBits) return;
+  above_shift_ = layout_.shift[column] + layout_.bits[column];
+  low_mask_ = (uint64_t{1} << low_bits) - 1;
+  for (uint64_t low = 0; low <= low_mask_; ++low) {
+    low_bank_.push_back(layout_.bank(low << burst_shift_));
+    low_row_.push_back(layout_.row(low << burst_shift_));
+  }
+}
+
+void OpenRows::leave(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride) {
+  constexpr uint64_t kTail = 64;
+  if (rows == 0 || row_bytes == 0) return;
+  if (stride == row_bytes) {  // one range
+    row_bytes *= rows;
+    rows = 1;
+  }
+  // The runs of consecutive bursts (first burst, count) that make up the last kTail, the last
+  // run first; then applied in order.
+  std::array<uint64_t, kTail> run_from, run_bursts;  // NOLINT: filled below
+  size_t count = 0;
+  uint64_t left = kTail;
+  for (uint64_t r = rows; r-- > 0 && left > 0;) {
+    const uint64_t row_first = first + r * stride;
+    const uint64_t lo = row_first / burst_, hi = (row_first + row_bytes - 1) / burst_;
+    const uint64_t n = std::min(hi - lo + 1, left);
+    run_from[count] = hi - n + 1;
+    run_bursts[count++] = n;
+    left -= n;
+  }
+  while (count > 0) {
+    --count;
+    open_run(run_from[count], run_bursts[count]);
+  }
+}
+
+void OpenRows::open_run(uint64_t from, uint64_t n) {
+  const Dram::AddressLayout layout = layout_;  // a copy: see AddressLayout
+  uint32_t* open = rows_.data();
+  const uint64_t end = from + n;
+  if (low_bank_.empty()) {
+    for (uint64_t b = from; b < end; ++b) open[layout.bank(b * burst_)] = layout.row(b * burst_);
+    return;
+  }
+  // A burst's bank and row are sums of its fields' parts: those below the column by table
+  // (indexed by the burst's low bits), those above it decoded once per stretch of bursts that
+  // share them. Within such a stretch, bursts a table's length apart differ in their column
+  // alone, so lie in one bank and row: the stretch's last ones decide.
+  const uint32_t above_bursts = above_shift_ - burst_shift_;  // log2 of a stretch's bursts
+  for (uint64_t b = from; b < end;) {
+    const uint64_t above = b >> above_bursts;
+    const uint64_t stretch_end = std::min(end, (above + 1) << above_bursts);
+    const uint32_t bank = layout.bank(above << above_shift_);
+    const uint32_t row = layout.row(above << above_shift_);
+    for (uint64_t x = stretch_end - std::min(stretch_end - b, low_mask_ + 1); x < stretch_end;
+         ++x) {
+      open[low_bank_[x & low_mask_] | bank] = low_row_[x & low_mask_] | row;
+    }
+    b = stretch_end;
+  }
 }
 
 namespace {
@@ -170,11 +241,7 @@ class Machine {
         vector_(timing_only(p.vector_unit), srams_),
         own_rows_(p.dram, rate),
         rows_(rows != nullptr ? *rows : own_rows_) {
-    if (!p.dram.simple) {
-      layout_ = Dram::address_layout_of(p.dram);
-      const DramOrganization& o = p.dram.device.org;
-      open_rows_.assign(size_t{o.channels} * o.ranks * o.bank_groups * o.banks_per_group, kClosed);
-    }
+    if (!p.dram.simple) open_rows_.emplace(p.dram);
     spaces_.srams = srams_;
     spaces_.dram_bytes = dram_bytes;
     spaces_.vec_element_bytes = arith::make_format(p.vector_unit.math.format)->element_bytes();
@@ -270,7 +337,7 @@ class Machine {
     const double transfer = strided ? static_cast<double>(rows) * rows_.row_cycles(dram_row, stride)
                                     : static_cast<double>(bursts * burst) / rate_.bytes_per_cycle;
     const double latency = first_data(cmd.args[d::kDram] / burst * burst);
-    if (!gather) leave_open(cmd.args[d::kDram], rows, dram_row, stride);
+    if (!gather && open_rows_) open_rows_->leave(cmd.args[d::kDram], rows, dram_row, stride);
     const auto cycles = static_cast<Cycles>(std::ceil(latency + transfer));
     // The SRAM side: the words its rows touch (and a gather's indices, read first).
     Sram& sram = *srams_[cmd.args[d::kSpace]];
@@ -286,41 +353,11 @@ class Machine {
   // A standard's bank as the commands before left it: open on a row (a hit), on another (a
   // conflict), or not yet touched (closed, as the long read's first burst found it).
   double first_data(uint64_t address) const {
-    if (!layout_) return rate_.latency_cycles;
-    const Dram::AddressLayout& layout = *layout_;
-    const uint32_t open = open_rows_[layout.bank(address)];
-    if (open == kClosed) return rate_.latency_cycles;
-    return open == layout.row(address) ? rate_.hit_latency_cycles : rate_.conflict_latency_cycles;
-  }
-  // The rows a command leaves open: those of its last kTail bursts, which the next command
-  // finds if it goes on where this one ended.
-  void leave_open(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride) {
-    constexpr uint64_t kTail = 64;
-    if (!layout_ || rows == 0 || row_bytes == 0) return;
-    const uint64_t burst = params_.dram.request_bytes();
-    if (stride == row_bytes) {  // one range
-      row_bytes *= rows;
-      rows = 1;
-    }
-    const Dram::AddressLayout layout = *layout_;  // a copy: see AddressLayout
-    uint32_t* open = open_rows_.data();
-    const auto opens = [&](uint64_t address) { open[layout.bank(address)] = layout.row(address); };
-    if (rows == 1) {  // the last kTail bursts of one range, in order
-      const uint64_t last = (first + row_bytes - 1) / burst;
-      for (uint64_t b = last - std::min(last - first / burst, kTail - 1); b <= last; ++b)
-        opens(b * burst);
-      return;
-    }
-    // From the last row back, each row's bursts from its last back, then applied in order.
-    std::array<uint64_t, kTail> tail;  // NOLINT(cppcoreguidelines-pro-type-member-init): filled
-    size_t count = 0;
-    for (uint64_t r = rows; r-- > 0 && count < kTail;) {
-      const uint64_t row_first = first + r * stride;
-      for (uint64_t b = (row_first + row_bytes - 1) / burst + 1;
-           b-- > row_first / burst && count < kTail;)
-        tail[count++] = b * burst;
-    }
-    while (count > 0) opens(tail[--count]);
+    if (!open_rows_) return rate_.latency_cycles;
+    const uint32_t open = open_rows_->row_of_bank(address);
+    if (open == OpenRows::kClosed) return rate_.latency_cycles;
+    return open == open_rows_->layout().row(address) ? rate_.hit_latency_cycles
+                                                     : rate_.conflict_latency_cycles;
   }
   const NmpParams& params_;
   DramRate rate_;
@@ -333,9 +370,7 @@ class Machine {
   std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Timing> known_;
   DramRowRate own_rows_;
   DramRowRate& rows_;
-  std::optional<Dram::AddressLayout> layout_;  // a standard's address mapping
-  static constexpr uint32_t kClosed = UINT32_MAX;
-  std::vector<uint32_t> open_rows_;  // by AddressLayout::bank: the row left open, or kClosed
+  std::optional<OpenRows> open_rows_;  // a standard's
 };
 
 // The queued units' commands in time: each unit runs its queue in order, one command at a

@@ -77,6 +77,35 @@ class DramRowRate {
   std::map<std::pair<uint64_t, uint64_t>, double> cycles_;  // by row bytes and stride
 };
 
+// The row each bank of a DRAM standard was left open on by the commands so far: each command's
+// last 64 bursts (where the next command, going on where it ended, finds them). What the
+// analytical model prices a command's first data by (a hit, a conflict or a closed bank).
+class OpenRows {
+ public:
+  static constexpr uint32_t kClosed = UINT32_MAX;
+  // `by_table` false: every burst decoded field by field (what the tables must equal; tests).
+  explicit OpenRows(const DramParams& dram, bool by_table = true);
+  // `rows` rows of `row_bytes` bytes, `stride` apart from `first`.
+  void leave(uint64_t first, uint64_t rows, uint64_t row_bytes, uint64_t stride);
+  // The row the bank of `address` is open on, or kClosed.
+  uint32_t row_of_bank(uint64_t address) const { return rows_[layout_.bank(address)]; }
+  const Dram::AddressLayout& layout() const { return layout_; }
+  const std::vector<uint32_t>& rows() const { return rows_; }  // by AddressLayout::bank
+
+ private:
+  // Bursts [from, from + n) leave their banks open on their rows.
+  void open_run(uint64_t from, uint64_t n);
+  Dram::AddressLayout layout_;
+  uint64_t burst_ = 0;
+  std::vector<uint32_t> rows_;
+  // The bank and row parts of every combination of the address fields below the column (none:
+  // more than kMaxLowBits of them, or not by table: decoded field by field instead).
+  static constexpr uint32_t kMaxLowBits = 12;
+  uint32_t burst_shift_ = 0, above_shift_ = 0;
+  uint64_t low_mask_ = 0;
+  std::vector<uint32_t> low_bank_, low_row_;
+};
+
 struct LayerEstimate {
   Cycles start = 0;         // the cycle its first `layer` instruction executes
   Cycles cycles = 0;        // from each entry into it to the next layer's (layer_times)

@@ -293,6 +293,38 @@ TEST_CASE("the analytical model prices strided rows, refresh included, as the DR
   REQUIRE(priced == Approx(simulated).epsilon(0.04));
 }
 
+TEST_CASE("the rows commands leave open are the same by table as decoded burst by burst",
+          "[unit]") {
+  // hw::OpenRows decodes the fields below the column by table and those above once per
+  // stretch, and keeps only the last bursts that differ in their column alone: against every
+  // burst of each command's tail decoded field by field, on every standard and four mappings
+  // (one with the row lowest: no table), after each of 400 random commands (one range or
+  // strided rows, short and long, overlapping or not).
+  const std::string standard =
+      GENERATE("DDR4_8Gb_x8_2400", "DDR5_16Gb_x8_4800", "LPDDR4_8Gb_x16_2400",
+               "LPDDR5_16Gb_x16_6400", "HBM2_8Gb_x128", "HBM3_16Gb");
+  const std::string mapping =
+      GENERATE("ro,ra,ba,co,bg,ch", "ch,ra,bg,ba,co,ro", "ba,ro,co,bg,ra,ch", "ro,ba,ra,bg,co,ch");
+  INFO(standard << ", " << mapping);
+  hw::DramParams p = params(standard, mapping);
+  p.device.org.ranks = 2;
+  p.device.org.channels = 4;
+  hw::OpenRows by_table(p), by_burst(p, false);
+  std::mt19937_64 rng(7);
+  const uint64_t capacity = p.device.capacity_bytes();
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t rows = 1 + rng() % (i % 2 ? 200 : 2);
+    const uint64_t row_bytes = 1 + rng() % (uint64_t{1} << (4 + rng() % 14));
+    const uint64_t stride = row_bytes + (i % 3 ? rng() % (uint64_t{1} << (rng() % 20)) : 0);
+    const uint64_t first = rng() % (capacity - rows * stride - row_bytes);
+    INFO("command " << i << ": " << rows << " rows of " << row_bytes << " bytes, " << stride
+                    << " apart from " << first);
+    by_table.leave(first, rows, row_bytes, stride);
+    by_burst.leave(first, rows, row_bytes, stride);
+    REQUIRE(by_table.rows() == by_burst.rows());
+  }
+}
+
 TEST_CASE("the row-hit stream fast path issues exactly what the full FR-FCFS scan does", "[unit]") {
   // Random mixes of streams (reads, writes, both), strided and random requests, bursts of
   // arrivals and gaps, on every standard, both page policies, one and two ranks: every done

@@ -258,8 +258,8 @@ TEST_CASE("run --analytical reports the model's figures without simulating", "[s
 TEST_CASE("the units a run of rows touches, in closed form, equal counting them row by row",
           "[unit]") {
   // Random units (powers of two and not), starts, strides (zero, below the row, beyond it) and
-  // rows, against the row-by-row count the closed form replaced; and one run whose sums reach
-  // beyond 64 bits.
+  // rows, a quarter of them with start and stride whole units (a shortcut's case), against the
+  // row-by-row count the closed form replaced; and one run whose sums reach beyond 64 bits.
   const auto by_rows = [](uint64_t first, uint64_t rows, uint64_t stride, uint64_t bytes,
                           uint64_t unit) {
     uint64_t touched = 0;
@@ -273,10 +273,14 @@ TEST_CASE("the units a run of rows touches, in closed form, equal counting them 
   const uint64_t units[] = {1, 2, 3, 7, 32, 64, 96, 4096};
   for (int trial = 0; trial < 3000; ++trial) {
     const uint64_t unit = trial % 3 == 0 ? 1 + rng() % 5000 : units[rng() % std::size(units)];
-    const uint64_t first = rng() % (uint64_t{1} << (rng() % 40));
+    uint64_t first = rng() % (uint64_t{1} << (rng() % 40));
     const uint64_t rows = 1 + rng() % 600;
-    const uint64_t stride = rng() % (uint64_t{1} << (rng() % 24));
+    uint64_t stride = rng() % (uint64_t{1} << (rng() % 24));
     const uint64_t bytes = 1 + rng() % (uint64_t{1} << (rng() % 16));
+    if (trial % 4 == 1) {
+      first -= first % unit;
+      stride -= stride % unit;
+    }
     INFO("first " << first << " rows " << rows << " stride " << stride << " bytes " << bytes
                   << " unit " << unit);
     REQUIRE(hw::units_touched(first, rows, stride, bytes, unit) ==
