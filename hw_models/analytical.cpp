@@ -201,11 +201,14 @@ void OpenRows::open_run(uint64_t from, uint64_t n) {
   for (uint64_t b = from; b < end;) {
     const uint64_t above = b >> above_bursts;
     const uint64_t stretch_end = std::min(end, (above + 1) << above_bursts);
-    const uint32_t bank = layout.bank(above << above_shift_);
-    const uint32_t row = layout.row(above << above_shift_);
+    if (above != above_) {  // rows of a strided command often share one
+      above_ = above;
+      above_bank_ = layout.bank(above << above_shift_);
+      above_row_ = layout.row(above << above_shift_);
+    }
     for (uint64_t x = stretch_end - std::min(stretch_end - b, low_mask_ + 1); x < stretch_end;
          ++x) {
-      open[low_bank_[x & low_mask_] | bank] = low_row_[x & low_mask_] | row;
+      open[low_bank_[x & low_mask_] | above_bank_] = low_row_[x & low_mask_] | above_row_;
     }
     b = stretch_end;
   }

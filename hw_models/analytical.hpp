@@ -104,6 +104,9 @@ class OpenRows {
   uint32_t burst_shift_ = 0, above_shift_ = 0;
   uint64_t low_mask_ = 0;
   std::vector<uint32_t> low_bank_, low_row_;
+  // The fields above the column of the last stretch applied (in bursts), and their parts.
+  uint64_t above_ = UINT64_MAX;
+  uint32_t above_bank_ = 0, above_row_ = 0;
 };
 
 struct LayerEstimate {
