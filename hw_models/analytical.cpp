@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <utility>
 
 #include "hw_models/arith/format.hpp"
@@ -370,7 +371,15 @@ class Machine {
   VectorCommands vector_;
   VectorUnitStats scratch_;       // the vector commands' counts, unused
   std::vector<WordCount> words_;  // the command's words by stream, being priced
-  std::map<std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>, Timing> known_;
+  using TimingKey = std::pair<Opcode, std::array<uint64_t, isa::kMaxOperands>>;
+  struct HashTimingKey {
+    size_t operator()(const TimingKey& k) const {
+      uint64_t h = static_cast<uint64_t>(k.first);
+      for (uint64_t a : k.second) h = (h ^ a) * 0x100000001b3ull;  // FNV-1a, word by word
+      return static_cast<size_t>(h ^ (h >> 32));
+    }
+  };
+  std::unordered_map<TimingKey, Timing, HashTimingKey> known_;
   DramRowRate own_rows_;
   DramRowRate& rows_;
   std::optional<OpenRows> open_rows_;  // a standard's
