@@ -151,7 +151,9 @@ OpenRows::OpenRows(const DramParams& dram, bool by_table)
   // The lowest field starts above a burst's bytes.
   burst_shift_ = *std::min_element(layout_.shift.begin(), layout_.shift.end());
   const uint32_t low_bits = layout_.shift[column] - burst_shift_;
-  if (!by_table || low_bits > kMaxLowBits) return;
+  // The table is indexed by a burst's number, whose low bits are those of its address only when
+  // a burst's bytes are a power of two (a 72-bit bus's 72-byte bursts are not).
+  if (!by_table || low_bits > kMaxLowBits || burst_ != uint64_t{1} << burst_shift_) return;
   above_shift_ = layout_.shift[column] + layout_.bits[column];
   low_mask_ = (uint64_t{1} << low_bits) - 1;
   for (uint64_t low = 0; low <= low_mask_; ++low) {

@@ -99,7 +99,8 @@ class OpenRows {
   uint64_t burst_ = 0;
   std::vector<uint32_t> rows_;
   // The bank and row parts of every combination of the address fields below the column (none:
-  // more than kMaxLowBits of them, or not by table: decoded field by field instead).
+  // more than kMaxLowBits of them, bursts of other than a power of two bytes, or not by table:
+  // decoded field by field instead).
   static constexpr uint32_t kMaxLowBits = 12;
   uint32_t burst_shift_ = 0, above_shift_ = 0;
   uint64_t low_mask_ = 0;
