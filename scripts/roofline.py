@@ -116,6 +116,11 @@ def bounds(report, workload, bw, pes, wsram_bytes):
     return must, must / bw, macs / pes
 
 
+def is_prefill(name):
+    """A workload of many rows (issue 15's prefill target): the layer prefills and BERT's layer."""
+    return "prefill" in name or "bert" in name
+
+
 def time_by_kind(workload, report, bw, pes):
     """Per kind of layer (linear, attention, the vector layers): simulated cycles, the layers'
     own DRAM traffic over the sustained rate, and their MACs over the PEs."""
@@ -224,7 +229,7 @@ def main():
                      after["cycles"]["total"], len(moved), len(linear), after["analytical"]["cycles"],
                      sram_bound))
         agreement.append(agreement_row(path.stem, after))
-        if "prefill" in path.stem or "bert" in path.stem:
+        if is_prefill(path.stem):
             breakdown.append((path.stem, after["cycles"]["total"] / bound,
                               time_by_kind(w, after, bw, pes)))
         print(f"{path.stem}: {before['cycles']['total'] / bound:.2f}x -> {after['cycles']['total'] / bound:.2f}x",
@@ -233,7 +238,7 @@ def main():
     # over both lose more to refresh than a sequential read, by how a layer's commands fall
     # against each rank's refresh (docs/validation.md). The prefills show it.
     for path in files:
-        if "prefill" not in path.stem and "bert" not in path.stem:
+        if not is_prefill(path.stem):
             continue
         report = run(path, [f"hw.mac_array.pe={pe_of(json.load(open(path)))}",
                             f"hw.dram.ranks={2 * shipped_ranks}"])

@@ -545,17 +545,25 @@ std::shared_ptr<hw::DramRowRate> measure_dram(const SweepSpec& spec, const Sweep
     }
     const hw::DramRate& r = rows->rate();
     Json out = {{"rate",
-                 {r.bytes_per_cycle, r.latency_cycles, r.hit_latency_cycles,
-                  r.conflict_latency_cycles, r.refresh_stretch}},
+                 {{"bytes_per_cycle", r.bytes_per_cycle},
+                  {"latency_cycles", r.latency_cycles},
+                  {"hit_latency_cycles", r.hit_latency_cycles},
+                  {"conflict_latency_cycles", r.conflict_latency_cycles},
+                  {"refresh_stretch", r.refresh_stretch}}},
                 {"rows", Json::array()}};
     for (const auto& [shape, cycles] : rows->measured())
       out["rows"].push_back({shape.first, shape.second, cycles});
     return out;
   });
+  // By name, not position: a field added to DramRate cannot land in another's place.
   const Json& r = measured.at("rate");
-  auto rows = std::make_shared<hw::DramRowRate>(
-      params, hw::DramRate{r.at(0).get<double>(), r.at(1).get<double>(), r.at(2).get<double>(),
-                           r.at(3).get<double>(), r.at(4).get<double>()});
+  hw::DramRate rate;
+  rate.bytes_per_cycle = r.at("bytes_per_cycle").get<double>();
+  rate.latency_cycles = r.at("latency_cycles").get<double>();
+  rate.hit_latency_cycles = r.at("hit_latency_cycles").get<double>();
+  rate.conflict_latency_cycles = r.at("conflict_latency_cycles").get<double>();
+  rate.refresh_stretch = r.at("refresh_stretch").get<double>();
+  auto rows = std::make_shared<hw::DramRowRate>(params, rate);
   for (const Json& row : measured.at("rows"))
     rows->add_measured(row.at(0).get<uint64_t>(), row.at(1).get<uint64_t>(),
                        row.at(2).get<double>());
