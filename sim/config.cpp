@@ -1531,6 +1531,13 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
         "(pass), or the DMA converts the input rows as it streams them (dma: kinds quantized by "
         "one rounding, with every value of dram.activation_format exact in the vector format; "
         "default: the mapper's choice)"));
+    want.input_residency = static_cast<workloads::InputResidency>(entry.choice(
+        "input_residency", static_cast<size_t>(want.input_residency),
+        names_of<workloads::InputResidency>(workloads::kNumInputResidencies),
+        "weights_outer: every output block streams its rows' slice of each reduction tile "
+        "(streamed), or a super tile's first block loads the first tiles' slices, as many as "
+        "fit, into the activation SRAM, where its later blocks find them (resident; default: "
+        "the mapper's choice)"));
     entry.finish();
   }
   root.finish();

@@ -184,6 +184,8 @@ Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective 
                        {"epilogue", plan.epilogue_rows}};
     mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
     mapping["row_conversion"] = plan.dma_rows ? "dma" : "pass";
+    mapping["input_residency"] = {{"resident_tiles", plan.resident_tiles},
+                                  {"reduction_tiles", (plan.k + plan.k_tile - 1) / plan.k_tile}};
     mapping["quantize_pass"] = plan.dma_rows ? "none"
                                : plan.quantized_rows_of.empty()
                                    ? "own"

@@ -47,6 +47,11 @@ enum Reg : unsigned {
 };
 
 constexpr StreamedGemmRegs kGemmRegs = {kRegW, kRegAcc, kRegN, kRegAct, kRegK, kRegWBuf, kRegHalf};
+// A linear layer's mappings that the analytical model decides among: the closed form's best
+// few, within this factor of its best's cycles (the closed form is within a few percent of the
+// simulation on most layers, but leaves out the SRAM ports' contention).
+constexpr size_t kShortlist = 4;
+constexpr double kShortlistSlack = 1.10;
 
 // An activation SRAM operand at an absolute address.
 VecRef vec(uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; }
@@ -180,6 +185,8 @@ struct LayerLayout {
   SramPlan sram;
   WeightTiling tiling;
   std::vector<WeightTile> tiles;
+  uint64_t weights_dram = 0;             // linear layers: the region of their tiles
+  std::vector<LinearMapping> shortlist;  // linear layers: the mappings the lowering decides among
   uint64_t gain_dram = 0, bias_dram = 0, const_dram = 0, table_dram = 0;
   uint64_t cos_dram = 0, sin_dram = 0;  // rope: rows x head_dim / 2 each
   LinearMapping mapping;                // linear layers
@@ -191,6 +198,48 @@ struct LayerLayout {
   MlpAttention mlp_attention;
   EpilogueFusion fusion;  // weights_outer
 };
+
+// A linear layer's mapping and its weight tiles, laid out from the region at weights_dram.
+void take_mapping(LayerLayout& lay, const LayerSpec& l, const Geometry& gl,
+                  const LinearMapping& m) {
+  lay.mapping = m;
+  lay.tiling = m.tiling;
+  lay.tiles = weight_tiles(l.out_features, l.in_features, lay.tiling, gl);
+  RegionAllocator region;
+  for (WeightTile& t : lay.tiles) t.dram = lay.weights_dram + region(t.bytes);
+}
+
+// The bytes of a linear layer's weight tiles under `tiling`, each from an aligned address.
+uint64_t tiles_bytes(const LayerSpec& l, const WeightTiling& tiling, const Geometry& gl) {
+  RegionAllocator region;
+  for (const WeightTile& t : weight_tiles(l.out_features, l.in_features, tiling, gl))
+    region(t.bytes);
+  return region.top();
+}
+
+// A linear layer's plan: its mapping, the mapper's prediction and its weights' place.
+void plan_mapping(LayerPlan& plan, const LayerLayout& lay) {
+  const LinearMapping& m = lay.mapping;
+  plan.loop_order = to_string(m.order);
+  plan.predicted_dram_bytes = m.dram_bytes;
+  plan.predicted_cycles = m.cycles();
+  plan.predicted_energy_pj = m.energy_pj;
+  plan.mappings_scored = m.candidates;
+  if (m.order == LoopOrder::kWeightsOuter) {
+    plan.super_rows = m.outer.super_rows;
+    plan.quantize_rows = m.outer.quantize_rows;
+    plan.epilogue_rows = m.outer.epilogue_rows;
+    plan.epilogue_overlapped = m.outer.overlapped;
+    plan.dma_rows = m.outer.dma_rows;
+    plan.resident_tiles = m.outer.resident_tiles;
+  }
+  plan.n_tile = lay.tiling.n_tile;
+  plan.k_tile = lay.tiling.k_tile;
+  if (!lay.tiles.empty()) {
+    plan.w_dram = lay.tiles.front().dram;
+    plan.w_bytes = lay.tiles.back().dram + lay.tiles.back().bytes - plan.w_dram;
+  }
+}
 
 // kRegY moved by `offset` bytes (through kRegSram): from rows of the output to the same rows of
 // a tensor of its shape.
@@ -324,6 +373,11 @@ void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, cons
                         "a row conversion is weights_outer's; rows_outer quantizes each tile of "
                         "rows on chip");
   }
+  if (want.input_residency != InputResidency::kAuto && want.order == LoopOrder::kRowsOuter) {
+    throw mapping_error(l, index, "input_residency",
+                        "an input residency is weights_outer's; rows_outer keeps each tile of "
+                        "rows on chip across all its weight tiles");
+  }
   if (want.k_tile && want.k_tile < k && want.k_tile % R != 0) {
     throw mapping_error(l, index, "k_tile",
                         "expected a multiple of the array's " + std::to_string(R) +
@@ -370,6 +424,9 @@ StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const L
     gemm.act_convert = storage.to_array;
   }
   gemm.act_buffer_bytes = uint64_t{p.super_rows} * p.x_row;
+  gemm.resident_tiles = p.resident_tiles;
+  gemm.act_resident = p.resident;
+  gemm.act_resident_row = p.resident_row;
   return gemm;
 }
 
@@ -456,12 +513,12 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
                  epilogue(m, prev_nt);
                  load_bias(nt);
                };
-               emit_output_block(b, regs, gemm, gl, nt);
+               emit_output_block(b, regs, gemm, gl, nt, false);
              };
              const uint32_t full = n / nb, edge = n % nb;
              b.li(kRegB, 0);  // the first block takes the first buffer
              gemm.begin_block = load_bias;
-             emit_output_block(b, regs, gemm, gl, full > 0 ? nb : edge);
+             emit_output_block(b, regs, gemm, gl, full > 0 ? nb : edge, true);
              if (full > 1) {
                b.li(kRegN, full - 1);
                const uint64_t loop = b.here();
@@ -1039,6 +1096,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
           uint64_t{hw.act_sram.banks} * g.act_word *
           (hw::bank_ports(act_ports, hw::Access::kRead) +
            (write_ports_apart ? hw::bank_ports(act_ports, hw::Access::kWrite) : 0));
+      mc.acc_bytes_per_cycle = uint64_t{hw.acc_sram.banks} * g.acc_word *
+                               hw::bank_ports(hw.acc_sram.ports, hw::Access::kRead);
       mc.objective = model.objective;
       mc.costs = costs;
       mc.rows_outer_m_tile = lay.sram.mt;
@@ -1065,7 +1124,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                           ? FusedOp::kUnary
                           : FusedOp::kBinary;
       }
-      lay.mapping = map_linear(shape, mc, l.mapping);
+      const auto map = [&] {
+        lay.shortlist = map_linear_shortlist(shape, mc, l.mapping, kShortlist);
+        lay.mapping = lay.shortlist.empty() ? LinearMapping{} : lay.shortlist.front();
+      };
+      map();
       if (fusable >= 0 && lay.mapping.candidates > 0 &&
           lay.mapping.order == LoopOrder::kWeightsOuter) {
         fused_host[static_cast<size_t>(fusable)] = static_cast<int32_t>(li);
@@ -1074,8 +1137,20 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         // No weights_outer mapping with the fused layer's buffers and work: the layer as it
         // would be mapped alone (a fused add's second chunk buffer may not fit a small SRAM).
         shape.fused = FusedOp::kNone;
-        lay.mapping = map_linear(shape, mc, l.mapping);
+        map();
       }
+      // The analytical model decides among the closest mappings of the same order and row
+      // conversion (below, once every tensor has its address), under the latency objective.
+      const LinearMapping& best = lay.mapping;
+      const auto far = [&](const LinearMapping& m) {
+        return model.objective != MappingObjective::kLatency || model.in_step_loop(li) ||
+               m.order != LoopOrder::kWeightsOuter || m.order != best.order ||
+               m.outer.dma_rows != best.outer.dma_rows ||
+               static_cast<double>(m.cycles()) >
+                   kShortlistSlack * static_cast<double>(best.cycles());
+      };
+      lay.shortlist.erase(std::remove_if(lay.shortlist.begin(), lay.shortlist.end(), far),
+                          lay.shortlist.end());
       if (lay.mapping.candidates == 0) {
         if (rows_outer_error && !l.mapping.forces_tiles()) std::rethrow_exception(rows_outer_error);
         throw mapping_error(l, li, "",
@@ -1086,11 +1161,14 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                                 std::to_string(g.act_cap) + ") and the accumulator SRAM (" +
                                 std::to_string(g.acc_cap) + ") the buffers of its rows");
       }
-      lay.tiling = lay.mapping.tiling;
       if (lay.mapping.order == LoopOrder::kRowsOuter && lay.mapping.m_tile != lay.sram.mt)
         lay.sram = plan_sram(l, lay.mapping.m_tile, vb, g);
-      lay.tiles = weight_tiles(l.out_features, l.in_features, lay.tiling, gl);
-      for (WeightTile& t : lay.tiles) t.dram = allocate(t.bytes);
+      // The weights' region holds the tiles of any mapping of the shortlist.
+      uint64_t region_bytes = 0;
+      for (const LinearMapping& m : lay.shortlist)
+        region_bytes = std::max(region_bytes, tiles_bytes(l, m.tiling, gl));
+      lay.weights_dram = allocate(std::max(region_bytes, tiles_bytes(l, lay.mapping.tiling, gl)));
+      take_mapping(lay, l, gl, lay.mapping);
       lay.const_dram = allocate(kNumConsts * vb);
       if (l.has_bias) lay.bias_dram = allocate(uint64_t{l.out_features} * vb);
       // A quantize pass's scratch (the DMA's rows need none): shared, or the layer's own.
@@ -1121,27 +1199,12 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     LayerPlan plan = plan_of(l, rows);
     plan.m_tile = is_linear(l) ? lay.mapping.m_tile : lay.sram.mt;
     if (is_linear(l)) {
-      plan.loop_order = to_string(lay.mapping.order);
-      plan.predicted_dram_bytes = lay.mapping.dram_bytes;
-      plan.predicted_cycles = lay.mapping.cycles();
-      plan.predicted_energy_pj = lay.mapping.energy_pj;
-      plan.mappings_scored = lay.mapping.candidates;
-      if (lay.mapping.order == LoopOrder::kWeightsOuter) {
-        plan.super_rows = lay.mapping.outer.super_rows;
-        plan.quantize_rows = lay.mapping.outer.quantize_rows;
-        plan.epilogue_rows = lay.mapping.outer.epilogue_rows;
-        plan.epilogue_overlapped = lay.mapping.outer.overlapped;
-        plan.dma_rows = lay.mapping.outer.dma_rows;
-        if (lay.quantized_by >= 0)
-          plan.quantized_rows_of = model.layers[static_cast<size_t>(lay.quantized_by)].name;
-      }
+      if (lay.quantized_by >= 0)
+        plan.quantized_rows_of = model.layers[static_cast<size_t>(lay.quantized_by)].name;
+      plan_mapping(plan, lay);
     }
     plan.n_tile = lay.tiling.n_tile;
     plan.k_tile = lay.tiling.k_tile;
-    if (!lay.tiles.empty()) {
-      plan.w_dram = lay.tiles.front().dram;
-      plan.w_bytes = lay.tiles.back().dram + lay.tiles.back().bytes - plan.w_dram;
-    }
     out.layers.push_back(plan);
     layouts.push_back(std::move(lay));
   }
@@ -1181,9 +1244,42 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     out.layers[e].fused_into = model.layers[li].name;
   }
   const uint64_t carried_zeros = allocate(uint64_t{carried_width} * db);  // step 0's rows
+  out.dram_bytes = allocate.top();
+
+  // A linear layer's shortlist (above): each mapping lowered alone and estimated by the
+  // analytical model, which sees what the closed form leaves out (the SRAM ports' contention,
+  // the DRAM's rows); the fewest cycles win, ties to the closed form's order.
+  for (size_t li = 0; li < model.layers.size(); ++li) {
+    LayerLayout& lay = layouts[li];
+    if (lay.shortlist.size() < 2) continue;
+    const LayerSpec& l = model.layers[li];
+    const Geometry gl = layer_geometry(g, l, hw);
+    const size_t stored = fused_layer[li] >= 0 ? static_cast<size_t>(fused_layer[li]) : li;
+    const auto cycles = [&](const LinearMapping& m) {
+      LayerLayout trial_layout = lay;
+      take_mapping(trial_layout, l, gl, m);
+      ProgramBuilder trial;
+      emit_weights_outer(trial, trial_layout, l, out.layers[li].m, out.layers[stored].y_dram, gl,
+                         int_kind, storage, ternary_on_int8(l, hw));
+      trial.halt();
+      return hw::estimate_program(hw, trial.program(), out.dram_bytes, out.dram_rate,
+                                  out.dram_rows.get())
+          .cycles;
+    };
+    size_t best = 0;
+    hw::Cycles best_cycles = cycles(lay.shortlist.front());
+    for (size_t i = 1; i < lay.shortlist.size(); ++i) {
+      const hw::Cycles c = cycles(lay.shortlist[i]);
+      if (c < best_cycles) {
+        best = i;
+        best_cycles = c;
+      }
+    }
+    take_mapping(lay, l, gl, lay.shortlist[best]);
+    plan_mapping(out.layers[li], lay);
+  }
 
   // The DRAM image: the inputs and every layer's weights, gains and constants, in vec.
-  out.dram_bytes = allocate.top();
   if (data) {
     out.dram_image = hw::ZeroPages(allocate.top());
     for (size_t i = 0; i < model.inputs.size(); ++i) {

@@ -18,6 +18,9 @@ constexpr uint32_t kMaxRows16 = 65535;                      // dma rows, gemm m 
 constexpr uint64_t kNumConstBytes = 2;                      // 127 and s_W / 127, in vec
 // An overlapped epilogue is unrolled a chunk of rows at a time: its code grows with them.
 constexpr uint64_t kMaxOverlappedChunks = 4;
+// Resident slices leave each chunk of an epilogue at least this many rows (or all): the more
+// slices stay, the more chunks each block's epilogue stores; the score decides.
+constexpr uint64_t kResidentChunkRows[] = {8, 16, 32, 64};
 
 uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
@@ -59,7 +62,11 @@ struct Scorer {
     const uint64_t load = c.g.layout.dataflow == hw::Dataflow::kAdderTree
                               ? ceil_div(tile_words, c.g.wgt_words_per_cycle)
                               : tile_words;
-    const uint64_t per_fold = c.preload_overlap ? std::max<uint64_t>(rows, load) : rows + load;
+    const uint64_t row_cycles = std::max<uint64_t>(
+        1, ceil_div(uint64_t{std::min(C, s.n)} * c.g.traits.acc_bytes, c.acc_bytes_per_cycle));
+    const uint64_t streamed = rows * row_cycles;
+    const uint64_t per_fold =
+        c.preload_overlap ? std::max<uint64_t>(streamed, load) : streamed + load;
     return per_fold * ceil_div(nt, C) * ceil_div(kt, R);
   }
   // A DMA command of `bytes`: its latency, then its bytes at the DRAM's sustained rate.
@@ -112,6 +119,24 @@ struct Scorer {
     const double rows_io = transfer_rows(rows, nt * c.tensor_bytes, s.n * c.tensor_bytes);
     return (s.fused == FusedOp::kBinary ? rows_io : 0.0) + epilogue_work(rows, nt) + rows_io;
   }
+  // The same over chunks of `chunk` rows, each converted while the one before it stores (and
+  // the next one's other input loads): the first chunk's work and the last's transfers exposed,
+  // between them the longer of each chunk's work and transfers.
+  double chunked_epilogue(uint64_t rows, uint64_t nt, uint64_t chunk) const {
+    const auto io = [&](uint64_t r) {
+      return transfer_rows(r, nt * c.tensor_bytes, s.n * c.tensor_bytes);
+    };
+    const bool binary = s.fused == FusedOp::kBinary;
+    const uint64_t full = rows / chunk, edge = rows % chunk;
+    const uint64_t first = std::min(rows, chunk), last = edge ? edge : chunk;
+    double t = (binary ? io(first) : 0.0) + epilogue_work(first, nt) + io(last);
+    const auto step = [&](uint64_t r) {  // chunk r's work beside the previous store
+      return std::max(epilogue_work(r, nt), io(r) * (binary ? 2 : 1));
+    };
+    if (full > 0) t += static_cast<double>(full - 1) * step(chunk);
+    if (full > 0 && edge) t += step(edge);
+    return t;
+  }
   // What every order does once: the constants and the bias in.
   double setup() const {
     return transfer(kNumConstBytes * c.vec_bytes) + (s.has_bias ? transfer(s.n * c.vec_bytes) : 0);
@@ -129,19 +154,31 @@ struct Scorer {
   };
   // One output block of nt outputs, rows x k: each tile's weights, and (`act_stride`, the
   // bytes between the rows in DRAM, nonzero) the rows' slice of its inputs streamed beside them,
-  // `act_dram_bytes` per input in DRAM.
+  // `act_dram_bytes` per input in DRAM, but for the first `resident` tiles (already on chip).
   Stream block(uint32_t nt, uint32_t kt, uint32_t rows, uint64_t act_stride,
-               uint64_t act_dram_bytes) const {
-    const auto load = [&](uint32_t kk) {
+               uint64_t act_dram_bytes, uint32_t resident = 0) const {
+    const auto load = [&](uint32_t kk, bool with_act) {
       return transfer(hw::weight_operand_bytes(nt, kk, c.g.layout)) +
-             (act_stride ? transfer_rows(rows, kk * act_dram_bytes, act_stride) : 0.0);
+             (act_stride && with_act ? transfer_rows(rows, kk * act_dram_bytes, act_stride) : 0.0);
     };
     const uint32_t full = s.k / kt, edge = s.k % kt;
+    const uint32_t full_resident = std::min(full, resident);
     Stream b;
-    b.loads = full * load(kt) + (edge ? load(edge) : 0.0);
-    b.first = load(std::min(kt, s.k));
+    b.loads = full_resident * load(kt, false) + (full - full_resident) * load(kt, true) +
+              (edge ? load(edge, resident <= full) : 0.0);
+    b.first = load(std::min(kt, s.k), resident == 0);
     b.gemms = static_cast<double>(full * tile_gemm_cycles(nt, kt, rows) +
                                   (edge ? tile_gemm_cycles(nt, edge, rows) : 0));
+    // Streamed slices written into an activation SRAM whose one port the array reads through:
+    // the DMA's beats take the port from the array while they arrive (the DRAM delivers them
+    // slower than the port serves), so the array loses the slices' port cycles. (Which
+    // mappings this favours, the lowering's analytical estimate checks: graph.cpp.)
+    if (act_stride && c.act_port_shared) {
+      const uint64_t streamed_inputs =
+          uint64_t{full - full_resident} * kt + (edge && resident <= full ? edge : 0);
+      b.gemms += static_cast<double>(uint64_t{rows} * streamed_inputs * c.g.traits.act_bytes) /
+                 static_cast<double>(c.act_bytes_per_cycle);
+    }
     b.last = static_cast<double>(tile_gemm_cycles(nt, edge ? edge : kt, rows));
     return b;
   }
@@ -224,9 +261,13 @@ struct Scorer {
 
   // weights_outer with tiles nb x kt, the epilogue inline or overlapped, the rows from a
   // quantize pass or converted by the DMA (`dma_rows`), and super tiles of the most rows that
-  // fit, or of `want` rows (if they fit): false if nothing fits.
+  // fit, or of `want` rows (if they fit); `resident_chunk` (nonzero): the first reduction
+  // tiles' slices, as many as fit beside an epilogue's chunks of that many rows (or all),
+  // stay in the activation SRAM across the blocks (InputResidency). False if nothing fits
+  // (resident: not one slice).
   bool weights_outer(uint32_t nb, uint32_t kt, uint32_t want, bool overlapped, bool dma_rows,
-                     const WeightsOuterPlan& quantize_pass, LinearMapping& m) const {
+                     uint64_t resident_chunk, const WeightsOuterPlan& quantize_pass,
+                     LinearMapping& m) const {
     const Geometry& g = c.g;
     const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
     const uint64_t tile_bytes = hw::weight_operand_bytes(nb, kt, g.layout);
@@ -247,9 +288,11 @@ struct Scorer {
     fixed(kNumConstBytes * vb);
     if (s.has_bias) p.bias = fixed(uint64_t{nb} * vb);
     const uint64_t base = round_up(fixed.top(), g.act_word);
-    // Two buffers of the tiles' activations, the rows' factors, chunks of converted rows.
+    // Per row, the tiles' activations (two buffers; resident: the resident slices first), then
+    // the rows' factors, chunks of converted rows.
+    uint64_t act_row_bytes = 2 * p.x_row;
     auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
-      return base + 2 * rows * p.x_row + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
+      return base + rows * act_row_bytes + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
              chunk_buffers * epilogue_rows * p.yv_row;
     };
     // Overlapped: the second buffer of accumulators starts at a word.
@@ -268,13 +311,31 @@ struct Scorer {
     while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
     if (want > rows) return false;
     if (want > 0) rows = want;
+    // Resident slices: the most tiles whose slices fit (tile i at resident + i x_row), with the
+    // streamed tiles' two buffers if any tile is left to stream.
+    const uint32_t tiles = static_cast<uint32_t>(ceil_div(s.k, kt));
+    const uint64_t least_epilogue =
+        std::max<uint64_t>(std::min<uint64_t>(rows, resident_chunk),
+                           overlapped ? ceil_div(rows, kMaxOverlappedChunks) : 1);
+    if (resident_chunk > 0) {
+      p.resident_tiles = tiles;
+      const auto fits = [&] {
+        act_row_bytes = (p.resident_tiles + (p.resident_tiles < tiles ? 2 : 0)) * p.x_row;
+        return used(rows, least_epilogue) <= g.act_cap;
+      };
+      while (p.resident_tiles > 0 && !fits()) --p.resident_tiles;
+      if (p.resident_tiles == 0) return false;
+      p.resident_row = uint64_t{p.resident_tiles} * p.x_row;
+      if (p.resident_row > kMaxRowBytes) return false;
+    }
     p.super_rows = static_cast<uint32_t>(rows);
     p.epilogue_rows = static_cast<uint32_t>(std::min<uint64_t>(
         {rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / (chunk_buffers * p.yv_row)}));
     // The overlapped epilogue is unrolled, a chunk of rows at a time: a few chunks only.
     if (overlapped && ceil_div(rows, p.epilogue_rows) > kMaxOverlappedChunks) return false;
-    p.x = base;
-    p.factors = base + 2 * rows * p.x_row;
+    p.resident = base;
+    p.x = base + rows * p.resident_row;
+    p.factors = base + rows * act_row_bytes;
     p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
     p.yv_buffer = overlapped ? p.epilogue_rows * p.yv_row : 0;
     if (s.fused == FusedOp::kBinary) p.operand = p.yv + buffers * p.epilogue_rows * p.yv_row;
@@ -289,7 +350,10 @@ struct Scorer {
     const uint64_t rows_k = uint64_t{s.m} * s.k, factor_bytes = c.int_kind ? s.m * vb : 0;
     // The rows streamed per block: the scratch's, or the input's as DRAM holds it.
     const uint64_t row_element = dma_rows ? c.tensor_bytes : ab;
-    const uint64_t streamed = supers * weight_bytes(m.tiling) + blocks * rows_k * row_element;
+    // Resident slices cross DRAM once per super tile, in its first block.
+    const uint64_t resident_k = std::min<uint64_t>(s.k, uint64_t{p.resident_tiles} * kt);
+    const uint64_t streamed = supers * weight_bytes(m.tiling) + blocks * rows_k * row_element -
+                              (blocks - 1) * s.m * resident_k * row_element;
     const bool quantize_pass_runs = !c.quantized_rows_shared && !dma_rows;
     const uint64_t quantize_bytes =
         quantize_pass_runs ? rows_k * c.tensor_bytes + rows_k * ab + factor_bytes : 0;
@@ -322,27 +386,36 @@ struct Scorer {
     // Per super tile, its blocks: each epilogue inline after its block; or overlapped, under
     // the next block's first gemm (what it does not cover is exposed), and the last one after
     // the last block.
-    const uint32_t last_nt = s.n % nb ? s.n % nb : nb;
+    const uint32_t last_nt = s.n % nb ? s.n % nb : nb, first_nt = std::min(nb, s.n);
+    const auto epilogue_of = [&](uint32_t r, uint32_t nt) {
+      return chunked_epilogue(r, nt, p.epilogue_rows);
+    };
+    // A super tile's blocks: the first loads the resident slices, the others find them.
+    const auto all_blocks = [&](uint32_t r) {
+      const auto one = [&](uint32_t nt, uint32_t on_chip) {
+        return block(nt, kt, r, act_stride, row_element, on_chip).cycles();
+      };
+      return over_blocks(nb, [&](uint32_t nt) { return one(nt, p.resident_tiles); }) +
+             one(first_nt, 0) - one(first_nt, p.resident_tiles);
+    };
     cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
       if (!overlapped) {
-        const double blocks_time = over_blocks(
-            nb, [&](uint32_t nt) { return block(nt, kt, r, act_stride, row_element).cycles(); });
+        const double blocks_time = all_blocks(r);
         // Inline (each block's first tile loads before the last one's epilogue, ahead of its
         // stores: scored as if after them, which the simulation beats by up to 1%).
-        return static_cast<uint64_t>(blocks_time +
-                                     over_blocks(nb, [&](uint32_t nt) { return epilogue(r, nt); }));
+        return static_cast<uint64_t>(
+            blocks_time + over_blocks(nb, [&](uint32_t nt) { return epilogue_of(r, nt); }));
       }
-      const double blocks_time = over_blocks(
-          nb, [&](uint32_t nt) { return block(nt, kt, r, act_stride, row_element).cycles(); });
+      const double blocks_time = all_blocks(r);
       // The epilogue under a gemm: what the gemm does not cover, and the cycles the array
       // waits while the vector unit holds the activation SRAM's port (when they share one).
       const double under = static_cast<double>(tile_gemm_cycles(nb, std::min(kt, s.k), r));
       const auto beside = [&](uint32_t nt) {
-        return std::max(0.0, epilogue(r, nt) - under) +
+        return std::max(0.0, epilogue_of(r, nt) - under) +
                (c.act_port_shared ? epilogue_work(r, nt) : 0.0);
       };
       const double hidden = over_blocks(nb, beside) - beside(last_nt);
-      return static_cast<uint64_t>(blocks_time + hidden + epilogue(r, last_nt));
+      return static_cast<uint64_t>(blocks_time + hidden + epilogue_of(r, last_nt));
     }));
     finish(m, cycles);
     return true;
@@ -392,13 +465,20 @@ bool better(const LinearMapping& a, const LinearMapping& b, MappingObjective obj
 
 }  // namespace
 
-LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want) {
+std::vector<LinearMapping> map_linear_shortlist(const LinearShape& s, const MapperContext& c,
+                                                const MappingRequest& want, size_t count) {
   const Scorer score{s, c};
-  LinearMapping best;
+  std::vector<LinearMapping> best;  // the best `count`, best first
   uint32_t candidates = 0;
   auto consider = [&](const LinearMapping& m) {
-    if (candidates == 0 || better(m, best, c.objective)) best = m;
     ++candidates;
+    // After every one it does not beat: ties keep the earlier first.
+    const auto at = std::upper_bound(
+        best.begin(), best.end(), m,
+        [&](const LinearMapping& a, const LinearMapping& b) { return better(a, b, c.objective); });
+    if (static_cast<size_t>(at - best.begin()) >= count) return;
+    best.insert(at, m);
+    if (best.size() > count) best.pop_back();
   };
   const uint32_t R = c.g.layout.array_rows, C = c.g.layout.array_cols;
   const uint32_t n_all = std::min(s.n, kMaxRows16);
@@ -448,7 +528,7 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
               hi = mid - 1;
             }
           }
-          if (lo > 0) ks.push_back(lo * R);
+          if (lo > 0 && std::find(ks.begin(), ks.end(), lo * R) == ks.end()) ks.push_back(lo * R);
         }
         for (uint32_t kt : ks) {
           for (const Epilogue e : {Epilogue::kInline, Epilogue::kOverlapped}) {
@@ -457,18 +537,33 @@ LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const Map
               if (want.row_conversion != RowConversion::kAuto && want.row_conversion != rc)
                 continue;
               if (rc == RowConversion::kDma && !c.dma_row_conversion) continue;
+              const auto try_outer = [&](uint64_t resident_chunk, LinearMapping& m) {
+                return score.weights_outer(nb, kt, want.rows, e == Epilogue::kOverlapped,
+                                           rc == RowConversion::kDma, resident_chunk, quantize, m);
+              };
               LinearMapping m;
-              if (score.weights_outer(nb, kt, want.rows, e == Epilogue::kOverlapped,
-                                      rc == RowConversion::kDma, quantize, m))
-                consider(m);
+              if (want.input_residency != InputResidency::kResident && try_outer(0, m)) consider(m);
+              if (want.input_residency == InputResidency::kStreamed) continue;
+              uint32_t last_resident = 0;  // chunk sizes that leave as many tiles: one plan
+              for (const uint64_t chunk : kResidentChunkRows) {
+                if (try_outer(chunk, m) && m.outer.resident_tiles != last_resident) {
+                  consider(m);
+                  last_resident = m.outer.resident_tiles;
+                }
+              }
             }
           }
         }
       }
     }
   }
-  best.candidates = candidates;
+  for (LinearMapping& m : best) m.candidates = candidates;
   return best;
+}
+
+LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want) {
+  std::vector<LinearMapping> best = map_linear_shortlist(s, c, want, 1);
+  return best.empty() ? LinearMapping{} : best.front();
 }
 
 }  // namespace nmp::workloads

@@ -36,6 +36,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "hw_models/analytical.hpp"
 #include "workloads/model.hpp"
@@ -77,7 +78,10 @@ struct MapperContext {
   uint32_t vector_lanes = 64;
   uint32_t vector_pipeline_cycles = 4;  // drained after each vector command
   uint64_t act_bytes_per_cycle = 256;   // the activation SRAM's: banks x word bytes x ports
-  bool act_port_shared = true;          // the array and the vector unit share its one port
+  // The accumulator SRAM's bytes per cycle one way (banks x word bytes x read ports): a row of
+  // a fold reads and writes its accumulators, wide ones (posit quires) in several cycles.
+  uint64_t acc_bytes_per_cycle = 256;
+  bool act_port_shared = true;  // the array and the vector unit share its one port
   MappingObjective objective = MappingObjective::kLatency;
   MapperCosts costs;
   // weights_outer: an earlier layer's quantize pass wrote these rows to DRAM (the same input,
@@ -113,6 +117,11 @@ struct WeightsOuterPlan {
   uint64_t yv_buffer = 0, acc_buffer = 0;
   // A fused add or mul: the buffer of the other input's chunk (overlapped: two, yv_buffer apart).
   uint64_t operand = 0;
+  // Resident slices (InputResidency): the first resident_tiles reduction tiles' slices of
+  // super_rows rows at `resident`, tile i x_row bytes into rows resident_row apart; the two
+  // buffers at x then hold the other tiles' slices.
+  uint32_t resident_tiles = 0;
+  uint64_t resident = 0, resident_row = 0;
 };
 
 struct LinearMapping {
@@ -135,5 +144,10 @@ struct LinearMapping {
 // taken without a search. A forced reduction tile must be a multiple of the array's rows or at
 // least k (the caller checks: the array's blocks must not move).
 LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want);
+// The best `count` legal mappings by the same score, best first (empty if none is legal); each
+// one's `candidates` counts every mapping scored. The lowering lets the analytical model decide
+// among the closest of them (docs/architecture.md#mapper).
+std::vector<LinearMapping> map_linear_shortlist(const LinearShape& s, const MapperContext& c,
+                                                const MappingRequest& want, size_t count);
 
 }  // namespace nmp::workloads

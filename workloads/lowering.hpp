@@ -58,6 +58,9 @@ struct LayerPlan {
   bool epilogue_overlapped = false;
   std::string quantized_rows_of;  // weights_outer: the layer whose quantize pass it shares
   bool dma_rows = false;          // weights_outer: the DMA converts its input rows (no pass)
+  // weights_outer: the reduction tiles whose slices of the rows stay in the activation SRAM
+  // across a super tile's output blocks (InputResidency).
+  uint32_t resident_tiles = 0;
   // Fusion (model.hpp): the element-wise layer this linear layer's epilogue runs, whose output
   // it stores instead of its own (which then never crosses DRAM); the linear layer whose
   // epilogue runs this element-wise layer. Empty: none.

@@ -66,6 +66,18 @@ const char* to_string(RowConversion c) {
   return "?";
 }
 
+const char* to_string(InputResidency r) {
+  switch (r) {
+    case InputResidency::kAuto:
+      return "auto";
+    case InputResidency::kStreamed:
+      return "streamed";
+    case InputResidency::kResident:
+      return "resident";
+  }
+  return "?";
+}
+
 const char* to_string(Fusion f) {
   switch (f) {
     case Fusion::kAuto:

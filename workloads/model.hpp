@@ -96,6 +96,14 @@ const char* to_string(Epilogue e);
 enum class RowConversion : uint8_t { kAuto, kPass, kDma };
 inline constexpr size_t kNumRowConversions = 3;
 const char* to_string(RowConversion c);
+// Whether weights_outer keeps its rows' slices in the activation SRAM across a super tile's
+// output blocks (linear_mapping.hpp): every block streams every tile's slice (streamed), or
+// the super tile's first block loads the first reduction tiles' slices into places of their
+// own, as many as fit, where the later blocks' gemms find them without a load (resident; the
+// rest stream); auto: the mapper's choice.
+enum class InputResidency : uint8_t { kAuto, kStreamed, kResident };
+inline constexpr size_t kNumInputResidencies = 3;
+const char* to_string(InputResidency r);
 
 // Whether an element-wise layer (activation, add, mul) runs inside the epilogue of the
 // weights_outer linear layer producing one of its inputs, so that layer's output never crosses
@@ -112,18 +120,17 @@ struct MappingRequest {
   uint32_t n_tile = 0;  // outputs per block
   uint32_t k_tile = 0;  // inputs per reduction tile
   uint32_t rows = 0;    // rows per tile (rows_outer) or per super tile (weights_outer)
-  Epilogue epilogue = Epilogue::kAuto;                  // weights_outer
-  RowConversion row_conversion = RowConversion::kAuto;  // weights_outer
+  Epilogue epilogue = Epilogue::kAuto;                     // weights_outer
+  RowConversion row_conversion = RowConversion::kAuto;     // weights_outer
+  InputResidency input_residency = InputResidency::kAuto;  // weights_outer
   uint32_t buffer_sets = 0;  // vector layers: 1 (tiles in turn) or 2 (pipelined); 0: the mapper's
   Fusion fuse = Fusion::kAuto;  // element-wise layers
   bool from_file = false;
-  bool forces_tiles() const {
-    return n_tile || k_tile || rows || epilogue != Epilogue::kAuto ||
-           row_conversion != RowConversion::kAuto;
-  }
-  // What only weights_outer has: its epilogue or row conversion.
+  bool forces_tiles() const { return n_tile || k_tile || rows || forces_weights_outer(); }
+  // What only weights_outer has: its epilogue, row conversion or input residency.
   bool forces_weights_outer() const {
-    return epilogue != Epilogue::kAuto || row_conversion != RowConversion::kAuto;
+    return epilogue != Epilogue::kAuto || row_conversion != RowConversion::kAuto ||
+           input_residency != InputResidency::kAuto;
   }
 };
 

@@ -49,13 +49,20 @@ struct StreamedGemm {
   // before its end_block, so the DMA streams it under the end_block's work (a block's stores
   // would otherwise queue before it). Streamed activations only.
   bool prefetch_next_block = false;
+  // Resident rows (streamed activations): the first `resident_tiles` reduction tiles' slices
+  // load, in the first block of a super tile, each into a place of its own (tile i at
+  // act_resident + i x act_row, rows act_resident_row apart), where every later block's gemms
+  // read them without a load; the other tiles stream through the two buffers at `act`.
+  uint32_t resident_tiles = 0;
+  uint64_t act_resident = 0, act_resident_row = 0;
 };
 
 // `g.layout` must be the one the tiles were written in.
 // One output block of nt outputs: its weight tiles from the `w` register's DRAM address (which
-// it advances past them), accumulating at the `acc` register's address.
+// it advances past them), accumulating at the `acc` register's address. `first_of_super_tile`:
+// it loads the resident slices.
 void emit_output_block(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGemm& s,
-                       const Geometry& g, uint32_t nt);
+                       const Geometry& g, uint32_t nt, bool first_of_super_tile);
 // Every output block: `w` from w_dram, `acc` from acc (advanced past each block unless the
 // activations stream: then every block accumulates from acc).
 void emit_streamed_gemm(ProgramBuilder& b, const StreamedGemmRegs& r, const StreamedGemm& s,

@@ -113,7 +113,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_mapper_" + std::to_string(::getpid()));
   int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0, overlapped_blocked = 0,
-      overlapped_chunked = 0, dma_converted = 0;
+      overlapped_chunked = 0, dma_converted = 0, resident_blocked = 0, resident_partly = 0;
   for (int trial = 0; trial < 120; ++trial) {
     const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
     const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
@@ -131,29 +131,33 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
     std::map<std::string, std::map<std::string, std::string>> outputs;  // variant -> file -> bytes
     bool legal = true;
     // weights_outer with each block's epilogue inline, then overlapped, each after a quantize
-    // pass; then with the DMA converting the rows (kinds quantized by one rounding), either
-    // epilogue (a --mapping file).
-    for (const std::string variant : {"rows_outer", "weights_outer", "overlapped", "dma"}) {
+    // pass (every block streaming its rows' slices); then with the DMA converting the rows
+    // (kinds quantized by one rounding), either epilogue; then with the first tiles' slices
+    // resident across the blocks, either epilogue and row conversion (a --mapping file).
+    for (const std::string variant :
+         {"rows_outer", "weights_outer", "overlapped", "dma", "resident"}) {
       INFO(variant);
-      const bool dma = variant == "dma";
+      const bool resident = variant == "resident";
+      const bool dma = variant == "dma" || (resident && !int_kind && pick(0, 1) == 1);
       if (dma && int_kind) continue;
-      const bool overlapped = variant == "overlapped" || (dma && pick(0, 1) == 1);
+      const bool overlapped = variant == "overlapped" || ((dma || resident) && pick(0, 1) == 1);
       const std::string order = variant == "rows_outer" ? variant : "weights_outer";
       sim::RunOptions options;
       options.dump_dir = (dir / variant).string();
       std::filesystem::remove_all(options.dump_dir);
       const Json w = two_linear(kind, tokens, k, n, order, seed);
       const Json epilogue = {{"epilogue", overlapped ? "overlapped" : "inline"},
-                             {"row_conversion", dma ? "dma" : "pass"}};
+                             {"row_conversion", dma ? "dma" : "pass"},
+                             {"input_residency", resident ? "resident" : "streamed"}};
       Json r;
       try {
         r = order == "rows_outer"
                 ? sim::run_isolated(test::make_config(w, sets, options))
                 : run_mapped(w, sets, {{"a", epilogue}, {"b", epilogue}}, options);
       } catch (const sim::ConfigError&) {
-        if (overlapped) continue;  // two buffers of accumulators need twice the SRAM
-        REQUIRE_FALSE(dma);        // the DMA's rows need none of the quantize pass's buffers
-        legal = false;             // a tile or a row does not fit these SRAMs in this order
+        if (overlapped || resident) continue;  // two buffers of accumulators, or a slice, more
+        REQUIRE_FALSE(dma);  // the DMA's rows need none of the quantize pass's buffers
+        legal = false;       // a tile or a row does not fit these SRAMs in this order
         break;
       }
       REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
@@ -163,7 +167,13 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         if (order != "weights_outer") continue;
         REQUIRE(l["mapping"]["epilogue"] == epilogue["epilogue"]);
         REQUIRE(l["mapping"]["row_conversion"] == epilogue["row_conversion"]);
+        const Json& residency = l["mapping"]["input_residency"];
+        REQUIRE((residency["resident_tiles"] > 0) == resident);
+        REQUIRE(residency["resident_tiles"] <= residency["reduction_tiles"]);
         const bool blocked = l["tiles"]["n"] < l["shape"]["n"];
+        if (resident && blocked) ++resident_blocked;
+        if (resident && blocked && residency["resident_tiles"] < residency["reduction_tiles"])
+          ++resident_partly;
         if (l["mapping"]["rows"]["super_tile"] < tokens) ++weights_outer_tiled;
         if (blocked) ++weights_outer_blocked;
         if (overlapped && blocked) ++overlapped_blocked;
@@ -180,6 +190,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
       REQUIRE(outputs["rows_outer"] == outputs["dma"]);
       ++dma_converted;
     }
+    if (outputs.count("resident")) REQUIRE(outputs["rows_outer"] == outputs["resident"]);
     ++compared;
   }
   std::filesystem::remove_all(dir);
@@ -187,13 +198,17 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
                 << weights_outer_tiled << ", with several output blocks: " << weights_outer_blocked
                 << "; overlapped with several blocks: " << overlapped_blocked
                 << ", with several chunks: " << overlapped_chunked
-                << "; rows converted by the DMA: " << dma_converted);
+                << "; rows converted by the DMA: " << dma_converted
+                << "; resident slices with several blocks: " << resident_blocked << ", of some "
+                << "of the tiles: " << resident_partly);
   REQUIRE(compared >= 80);
   REQUIRE(dma_converted >= 30);
   REQUIRE(weights_outer_tiled >= 10);
   REQUIRE(weights_outer_blocked >= 10);
   REQUIRE(overlapped_blocked >= 10);
   REQUIRE(overlapped_chunked >= 10);
+  REQUIRE(resident_blocked >= 10);
+  REQUIRE(resident_partly >= 3);
 }
 
 namespace {
@@ -512,15 +527,20 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
   const Json chosen = sim::run_isolated(test::make_config(w, sets, options))["layers"][1];
   uint64_t best_simulated = UINT64_MAX;
   int legal = 0;
-  // weights_outer's rows from a quantize pass, then converted by the DMA.
-  for (const std::string order : {"rows_outer", "weights_outer", "weights_outer dma"}) {
+  // weights_outer's rows from a quantize pass, then converted by the DMA, each with every
+  // block streaming its slices and with the first tiles' slices resident.
+  for (const std::string order : {"rows_outer", "weights_outer", "weights_outer dma",
+                                  "weights_outer resident", "weights_outer dma resident"}) {
     for (uint32_t nb = 16; nb <= n; nb = nb + 16 > n && nb != n ? n : nb + 16) {
       for (uint32_t kt = 16; kt <= k; kt = kt + 16 > k && kt != k ? k : kt + 16) {
         INFO(order << " " << nb << " x " << kt);
         Json entry = {
             {"loop_order", order.substr(0, order.find(' '))}, {"n_tile", nb}, {"k_tile", kt}};
-        if (order != "rows_outer")
-          entry["row_conversion"] = order == "weights_outer" ? "pass" : "dma";
+        if (order != "rows_outer") {
+          entry["row_conversion"] = order.find("dma") != std::string::npos ? "dma" : "pass";
+          entry["input_residency"] =
+              order.find("resident") != std::string::npos ? "resident" : "streamed";
+        }
         Json r;
         try {
           r = run_mapped(w, sets, {{"a", entry}}, true);

@@ -312,6 +312,9 @@ INPUTS = {
     "mapping_dma_int.json": {"layers": {"q": {"row_conversion": "dma"}}},
     "mapping_dma_rows_outer.json": {"layers": {"q": {"loop_order": "rows_outer",
                                                      "row_conversion": "pass"}}},
+    "mapping_residency_rows_outer.json": {"layers": {"q": {"loop_order": "rows_outer",
+                                                           "input_residency": "resident"}}},
+    "mapping_residency_value.json": {"layers": {"q": {"input_residency": "most"}}},
 }
 
 CASES = []
@@ -448,7 +451,7 @@ case("memory_terabyte", run("--max-memory", "8G", workload=f("terabyte.json")))
 case("memory_limit", run("--max-memory", "1M"))
 for name in ["mapping_unknown_layer", "mapping_not_linear", "mapping_k_tile", "mapping_rows",
              "mapping_too_big", "mapping_field", "mapping_buffer_sets", "mapping_dma_int",
-             "mapping_dma_rows_outer"]:
+             "mapping_dma_rows_outer", "mapping_residency_rows_outer", "mapping_residency_value"]:
     case(name, run("--mapping", f(f"{name}.json"),
                    workload="workloads/models/bitnet_b158_700m_layer_decode.json", hw=LLM)
          + ["--set", "hw.mac_array.pe=int8_int8"])
