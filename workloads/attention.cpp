@@ -64,13 +64,21 @@ struct Layout {
   uint64_t acc_s, acc_o, s_acc_row, o_acc_row;
   uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
   bool kv_double_buffered = false;         // two heads' caches fit (kv_cache not "sram")
+  // Two query heads share each Q tile's load and output's store, a row of 2 d elements each
+  // (d elements of DRAM row hold one head's: a short row, which the DRAM serves at one bank
+  // group's pace): the even head's at the start of the buffers' rows, the odd one's
+  // `pair_offset` bytes on.
+  bool paired = false;
+  uint64_t pair_offset = 0;
 };
 
 Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint64_t eb,
-                   const Geometry& g) {
+                   const Geometry& g, bool paired) {
   const uint64_t d = l.head_dim, L = positions, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   Layout x{};
-  x.q_row = round_up(d * eb, g.act_word);
+  x.paired = paired;
+  x.pair_offset = paired ? d * eb : 0;
+  x.q_row = round_up((paired ? 2 : 1) * d * eb, g.act_word);
   x.s_row = round_up(L * eb, g.act_word);
   x.p_row = x.s_row;
   x.o_row = x.q_row;
@@ -122,7 +130,7 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
     throw LoweringError("workload", at + "/context",
                         where + ": at most 65535 key positions (the gemm's n field)");
   }
-  Layout x = plan_layout(l, T, L, eb, g);
+  Layout x = plan_layout(l, T, L, eb, g, false);
   if (x.mt == 0) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
                         where +
@@ -139,6 +147,18 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
             std::to_string(kv_bytes) + " bytes); it holds " + std::to_string(g.wgt_cap));
   }
   x.kv_double_buffered = !l.kv_in_sram && 2 * x.group_bytes <= g.wgt_cap;
+  // Paired query heads (Layout): where one tile holds every query row, each key/value head has
+  // one query head, their caches double buffered, in pairs, and the odd head's half of a row
+  // starts on a word of the activation SRAM.
+  const uint32_t group = l.heads / l.kv_heads;
+  if (x.kv_double_buffered && x.mt >= T && group == 1 && l.kv_heads % 2 == 0 &&
+      uint64_t{l.head_dim} * eb % g.act_word == 0) {
+    Layout pairs = plan_layout(l, T, L, eb, g, true);
+    if (pairs.mt >= T) {
+      pairs.kv_double_buffered = true;
+      x = pairs;
+    }
+  }
   return x;
 }
 
@@ -238,26 +258,32 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   // first) loads into the Q buffer once this tile's scores gemm has taken its quantized rows, so
   // the DMA moves it, and this tile's output, under the vector unit's work instead of between
   // the heads. `head_offset`: the next head's (d elements on in each row).
+  // Paired heads (Layout) load and store both heads' rows at once: the even head's Q with the
+  // odd one's, the odd head's output with the even one's.
+  const uint64_t head_bytes = (x.paired ? 2 : 1) * d * eb;
   const auto load_q = [&](uint32_t q0, uint64_t head_offset) {
     b.li(kRegSram, x.qv);
     b.addi(kRegDram, kRegQDram, static_cast<int64_t>(head_offset + uint64_t{q0} * row));
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, std::min(x.mt, T - q0), d * eb,
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, std::min(x.mt, T - q0), head_bytes,
           x.q_row, row, storage.convert);
   };
   load_q(0, 0);
   // One query head over the key/value head whose caches sit at kRegBase in the weight SRAM;
   // `after_scores` follows its first tile of rows' first gemm; the last head loads no next Q.
-  const auto head = [&](const std::function<void()>& after_scores, bool last) {
+  // `odd`: the second head of a pair.
+  const auto head = [&](const std::function<void()>& after_scores, bool last, bool odd) {
+    const uint64_t half = odd ? x.pair_offset : 0;
+    const bool loads_next = !x.paired || odd, stores = !x.paired || odd;
     for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
       const uint32_t m = std::min(x.mt, T - q0);
-      quantize(m, d, vec(x.qv, x.q_row), vec(x.qq, x.qq_row), kCQK);
+      quantize(m, d, vec(x.qv + half, x.q_row), vec(x.qq, x.qq_row), kCQK);
       b.li(kRegAct, x.qq);
       b.addi(kRegWgt, kRegBase, 0);
       b.li(kRegAcc, x.acc_s);
       b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);
       if (q0 + x.mt < T) {
         load_q(q0 + x.mt, 0);
-      } else if (!last) {
+      } else if (!last && loads_next) {
         load_q(0, d * db);
       }
       if (q0 == 0 && after_scores) after_scores();
@@ -269,10 +295,12 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
       b.addi(kRegWgt, kRegBase, static_cast<int64_t>(v_offset));
       b.li(kRegAcc, x.acc_o);
       b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row, isa::AccMode::kOverwrite);
-      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov, x.o_row), false);
+      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov + half, x.o_row), false);
+      if (!stores) continue;
       b.li(kRegSram, x.ov);
-      b.addi(kRegDram, kRegODram, static_cast<int64_t>(uint64_t{q0} * row));
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, d * eb, x.o_row, row,
+      b.addi(kRegDram, kRegODram,
+             static_cast<int64_t>(uint64_t{q0} * row) - static_cast<int64_t>(odd ? d * db : 0));
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, m, head_bytes, x.o_row, row,
             storage.convert);
     }
     b.addi(kRegQDram, kRegQDram, static_cast<int64_t>(d * db));
@@ -280,17 +308,19 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   };
   // The query heads of a key/value head: the first (with `after_scores`), then a loop; in the
   // last group, its last head apart (it loads no next Q).
-  const auto heads = [&](const std::function<void()>& after_scores, bool last_group) {
-    head(after_scores, last_group && group == 1);
+  // `odd`: the group's (one) head is the second of a pair.
+  const auto heads = [&](const std::function<void()>& after_scores, bool last_group,
+                         bool odd = false) {
+    head(after_scores, last_group && group == 1, odd);
     if (group < 2) return;
     const uint32_t looped = last_group ? group - 2 : group - 1;
     if (looped > 0) {
       b.li(kRegHeads, looped);
       const uint64_t loop = b.here();
-      head(nullptr, false);
+      head(nullptr, false, false);
       b.dbnz(kRegHeads, loop);
     }
-    if (last_group) head(nullptr, true);
+    if (last_group) head(nullptr, true, false);
   };
   if (l.kv_in_sram) {
     kv_init();
@@ -325,6 +355,21 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   };
   kv_init();
   load_kv();
+  if (x.paired) {  // a loop over pairs of heads, the last pair apart
+    if (l.kv_heads > 2) {
+      b.li(kRegKv, l.kv_heads / 2 - 1);
+      const uint64_t loop = b.here();
+      for (const bool odd : {false, true}) {
+        heads(prefetch, false, odd);
+        other_buffer();
+      }
+      b.dbnz(kRegKv, loop);
+    }
+    heads(prefetch, false, false);
+    other_buffer();
+    heads(nullptr, true, true);
+    return;
+  }
   if (l.kv_heads > 1) {
     b.li(kRegKv, l.kv_heads - 1);
     const uint64_t loop = b.here();
@@ -475,6 +520,11 @@ struct AppendPlan {
   uint64_t kv_q = 0, set_bytes = 0, inverse_scales = 0;
   uint64_t t_row = 0;  // accumulator SRAM: a dimension's positions (transposed)
   bool transpose = false, by_gemm = false;
+  // Two key/value heads share each load, a token's row of 2 d elements (as Layout's paired
+  // query heads): the even head's at the start of a row of the set, the odd one's
+  // `pair_offset` bytes on.
+  bool paired = false;
+  uint64_t pair_offset = 0;
   uint64_t identity = 0;               // activation SRAM: d rows of the identity (by_gemm)
   uint64_t acc_rows = 0, acc_row = 0;  // accumulator SRAM: the gemm's rows of positions
   uint64_t scratch_bytes = 0;          // DRAM: a chunk's rows in the gemm's weight layout
@@ -488,7 +538,7 @@ bool any_block(const std::vector<hw::WeightBlock>& blocks, bool new_is_n, bool a
   });
 }
 
-AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw) {
+AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw, bool paired) {
   const Geometry g = geometry_of(hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   const uint64_t eb = storage.vec_bytes, ab = g.traits.act_bytes, d = l.head_dim;
@@ -497,7 +547,9 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
   p.k_blocks = hw::weight_blocks(L, l.head_dim, g.layout);
   p.v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
   p.columns = any_block(p.k_blocks, true, false) || any_block(p.v_blocks, false, false);
-  p.v_row = round_up(d * eb, g.act_word);
+  p.paired = paired;
+  p.pair_offset = paired ? d * eb : 0;
+  p.v_row = round_up((paired ? 2 : 1) * d * eb, g.act_word);
   p.q_row = round_up(d * ab, g.act_word);
   const auto layout = [&](uint64_t identity_bytes) {
     const uint64_t room = g.act_cap - std::min(g.act_cap, 4 * g.act_word + identity_bytes);
@@ -523,6 +575,19 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
               p.acc_rows + d * p.acc_row <= g.acc_cap;
   if (!p.by_gemm) layout(0);  // the vector unit transposes: no identity to hold
   return p;
+}
+
+// The append's plan, its key/value heads paired where they pair up, the odd head's half of a
+// row starts on a word, and one chunk still holds every appended token, transposed as alone.
+AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw) {
+  const AppendPlan alone = plan_append(l, tokens, hw, false);
+  const uint64_t eb = TensorStorage::of_graph(hw).vec_bytes;
+  if (l.kv_heads % 2 != 0 || uint64_t{l.head_dim} * eb % geometry_of(hw).act_word != 0)
+    return alone;
+  const AppendPlan pairs = plan_append(l, tokens, hw, true);
+  const bool same = pairs.chunk >= l.appended_positions(tokens) &&
+                    pairs.transpose == alone.transpose && pairs.by_gemm == alone.by_gemm;
+  return same ? pairs : alone;
 }
 
 }  // namespace
@@ -609,6 +674,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   const AppendPlan p = plan_append(l, tokens, hw);
   const uint64_t v_row = p.v_row, q_row = p.q_row, kv_q = p.kv_q, t_row = p.t_row;
   const uint64_t src_row = uint64_t{l.kv_heads} * d * db;  // a token's K or V row in DRAM
+  const uint64_t cache_stride = l.kv_heads > 1 ? a.k_dram[1] - a.k_dram[0] : 0;
   if (g.int_kind) {
     b.li(kRegSram, p.inverse_scales);
     b.li(kRegDram, a.inverse_scales_dram);
@@ -657,7 +723,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   };
   // A chunk's m quantized rows (the set's at `set`) transposed into rows of positions (t_row
   // apart from accumulator address 0).
-  auto transpose = [&](uint32_t m, uint64_t set) {
+  auto transpose = [&](uint32_t m, uint64_t set, uint64_t half) {
     if (p.by_gemm) {
       const std::vector<hw::WeightBlock> rows =
           hw::weight_blocks(m, l.head_dim, g.layout);  // positions are their rows
@@ -674,9 +740,9 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
              ElemType::kAcc, d, m);
       return;
     }
-    b.li(kRegHeads, d);  // a loop over the dimensions, its code size fixed
-    b.li(kRegAct, 0);    // the dimension's row of positions
-    b.li(kRegWgt, set);  // its column of the chunk
+    b.li(kRegHeads, d);         // a loop over the dimensions, its code size fixed
+    b.li(kRegAct, 0);           // the dimension's row of positions
+    b.li(kRegWgt, set + half);  // its column of the chunk
     const uint64_t loop = b.here();
     b.vcvt(VecRef{0, true, ab, kRegAct}, ElemType::kAct, VecRef{0, false, v_row, kRegWgt},
            ElemType::kVec, m, 1);
@@ -703,20 +769,23 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   const auto set_of = [&](const Item& it) { return it.keys ? 0 : p.set_bytes; };
   // kRegQDram and kRegODram: this key/value head's keys and values (`head_offset` on: the
   // next head's).
+  const uint32_t heads_per_load = p.paired ? 2 : 1;
   const auto load = [&](const Item& it, uint64_t head_offset) {
     b.li(kRegSram, set_of(it));
     b.addi(kRegDram, it.keys ? kRegQDram : kRegODram,
            static_cast<int64_t>(head_offset + it.t0 * src_row));
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, it.m, d * eb, v_row, src_row,
-          storage.convert);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, it.m, heads_per_load * d * eb,
+          v_row, src_row, storage.convert);
   };
-  const auto process = [&](const Item& it) {
-    const uint64_t set = set_of(it);
+  // `odd`: the second head of a pair (its rows pair_offset into the set's, its caches one
+  // stride past the registers').
+  const auto process = [&](const Item& it, bool odd) {
+    const uint64_t set = set_of(it), half = odd ? p.pair_offset : 0;
     const std::vector<hw::WeightBlock>& blocks = it.keys ? p.k_blocks : p.v_blocks;
     const bool transposed = any_block(blocks, it.keys, false) && p.transpose;
     // The quantized rows, unless the vector unit transposes the rows in vec instead.
     const bool quantized = any_block(blocks, it.keys, true) || !transposed || p.by_gemm;
-    const VecRef rows{set, false, v_row}, q{set + kv_q, false, q_row};
+    const VecRef rows{set + half, false, v_row}, q{set + kv_q, false, q_row};
     if (g.int_kind) {  // to the cache's int8 steps (and rounded to int8 in the same pass)
       const VecRef inverse_scale{p.inverse_scales + (it.keys ? 0 : eb), false, 0};
       if (quantized && !(transposed && !p.by_gemm)) {
@@ -728,31 +797,38 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     } else if (quantized) {
       b.vcvt(q, ElemType::kAct, rows, ElemType::kVec, it.m, d);
     }
-    if (transposed) transpose(it.m, set);
-    append(blocks, it.keys, it.keys ? kRegK : kRegV, first + it.t0, first + it.t0 + it.m, set);
+    if (transposed) transpose(it.m, set, half);
+    const unsigned cache = it.keys ? kRegK : kRegV;
+    if (odd) b.addi(cache, cache, static_cast<int64_t>(cache_stride));
+    append(blocks, it.keys, cache, first + it.t0, first + it.t0 + it.m, set);
+    if (odd) b.addi(cache, cache, -static_cast<int64_t>(cache_stride));
   };
+  // A key/value head (a pair of them, paired).
   const auto kv_head = [&](bool last) {
     for (size_t i = 0; i < items.size(); ++i) {
       if (i + 1 < items.size()) {
         load(items[i + 1], 0);
       } else if (!last) {
-        load(items.front(), d * db);
+        load(items.front(), heads_per_load * d * db);
       }
-      process(items[i]);
+      process(items[i], false);
+      if (p.paired) process(items[i], true);
     }
   };
-  const uint64_t cache_stride = l.kv_heads > 1 ? a.k_dram[1] - a.k_dram[0] : 0;
   b.li(kRegK, a.k_dram.front());
   b.li(kRegV, a.v_dram.front());
   b.li(kRegQDram, k);  // the tokens' keys of this head
   b.li(kRegODram, v);  // ... and values
   load(items.front(), 0);
-  if (l.kv_heads > 1) {
-    b.li(kRegKv, l.kv_heads - 1);
+  const uint32_t loads = l.kv_heads / heads_per_load;
+  if (loads > 1) {
+    b.li(kRegKv, loads - 1);
     const uint64_t head_loop = b.here();
     kv_head(false);
-    for (unsigned r : {kRegK, kRegV}) b.addi(r, r, static_cast<int64_t>(cache_stride));
-    for (unsigned r : {kRegQDram, kRegODram}) b.addi(r, r, static_cast<int64_t>(d * db));
+    for (unsigned r : {kRegK, kRegV})
+      b.addi(r, r, static_cast<int64_t>(heads_per_load * cache_stride));
+    for (unsigned r : {kRegQDram, kRegODram})
+      b.addi(r, r, static_cast<int64_t>(heads_per_load * d * db));
     b.dbnz(kRegKv, head_loop);
   }
   kv_head(true);
