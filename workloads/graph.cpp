@@ -1248,13 +1248,33 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
 
   // A linear layer's shortlist (above): each mapping lowered alone and estimated by the
   // analytical model, which sees what the closed form leaves out (the SRAM ports' contention,
-  // the DRAM's rows); the fewest cycles win, ties to the closed form's order.
+  // the DRAM's rows); the fewest cycles win, ties to the closed form's order. A layer whose
+  // shape, epilogue work, quantize pass and shortlist are an earlier one's (k and v after q)
+  // takes that one's choice without estimating again.
+  std::map<std::vector<uint64_t>, size_t> chosen;  // such a key -> the shortlist's index
   for (size_t li = 0; li < model.layers.size(); ++li) {
     LayerLayout& lay = layouts[li];
     if (lay.shortlist.size() < 2) continue;
     const LayerSpec& l = model.layers[li];
     const Geometry gl = layer_geometry(g, l, hw);
     const size_t stored = fused_layer[li] >= 0 ? static_cast<size_t>(fused_layer[li]) : li;
+    std::vector<uint64_t> key = {
+        l.in_features,
+        l.out_features,
+        out.layers[li].m,
+        l.has_bias,
+        lay.quantized_by >= 0,
+        fused_layer[li] >= 0 ? static_cast<uint64_t>(model.layers[stored].kind) + 1 : 0};
+    for (const LinearMapping& m : lay.shortlist) {
+      key.insert(key.end(), {m.tiling.n_tile, m.tiling.k_tile, m.outer.super_rows,
+                             m.outer.epilogue_rows, m.outer.overlapped, m.outer.dma_rows,
+                             m.outer.resident_tiles, m.predicted_cycles});
+    }
+    if (const auto known = chosen.find(key); known != chosen.end()) {
+      take_mapping(lay, l, gl, lay.shortlist[known->second]);
+      plan_mapping(out.layers[li], lay);
+      continue;
+    }
     const auto cycles = [&](const LinearMapping& m) {
       LayerLayout trial_layout = lay;
       take_mapping(trial_layout, l, gl, m);
@@ -1275,6 +1295,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         best_cycles = c;
       }
     }
+    chosen[key] = best;
     take_mapping(lay, l, gl, lay.shortlist[best]);
     plan_mapping(out.layers[li], lay);
   }
