@@ -605,6 +605,55 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
     b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
           storage.convert);
   };
+  // With two sets of chunk buffers: chunk c (set c % 2) converted before chunk c - 1 stores,
+  // so the DMA stores one while the vector unit converts the next. kRegAct and kRegB step to
+  // each chunk's accumulators and factors, kRegY to each stored chunk's rows (a fused operand
+  // is one chunk ahead of it); the chunks after the first of full size run in pairs in a loop.
+  const auto pipelined_epilogue = [&](uint32_t m, uint32_t nt) {
+    const auto convert = [&](uint32_t mm, unsigned set, int64_t ahead) {
+      const uint64_t yv = p.yv + set * p.yv_buffer, operand = p.operand + set * p.yv_buffer;
+      load_fused_operand(b, lay.fusion, ahead, operand, p.yv_row, mm, nt, n_dram, storage);
+      emit_conversion(b, l, int_kind, lay.fusion, vec(yv, p.yv_row),
+                      VecRef{0, true, p.acc_row, kRegAct}, VecRef{0, false, vb, kRegB}, vec(p.bias),
+                      vec(operand, p.yv_row), mm, nt);
+    };
+    const auto store = [&](uint32_t mm, unsigned set) {
+      b.li(kRegSram, p.yv + set * p.yv_buffer);
+      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
+            storage.convert);
+      b.addi(kRegY, kRegY, static_cast<int64_t>(mm * n_dram));
+    };
+    // The next chunk (mm rows, into `set`) after a full one, and the full one's store.
+    const auto step = [&](uint32_t mm, unsigned set) {
+      b.addi(kRegAct, kRegAct, static_cast<int64_t>(mo * p.acc_row));
+      if (int_kind) b.addi(kRegB, kRegB, static_cast<int64_t>(mo * vb));
+      convert(mm, set, static_cast<int64_t>(mo * n_dram));
+      store(mo, set ^ 1U);
+    };
+    const uint32_t full = m / mo, edge = m % mo;
+    convert(full > 0 ? mo : edge, 0, 0);
+    const uint32_t middle = full > 0 ? full - 1 : 0;  // full chunks after the first
+    if (middle >= 2) {
+      b.li(kRegK, middle / 2);
+      const uint64_t loop = b.here();
+      step(mo, 1);
+      step(mo, 0);
+      b.dbnz(kRegK, loop);
+    }
+    unsigned last = 0;  // the last converted chunk's set
+    if (middle % 2 != 0) {
+      step(mo, 1);
+      last = 1;
+    }
+    if (full > 0 && edge != 0) {
+      step(edge, last ^ 1U);
+      last ^= 1U;
+    }
+    store(full > 0 && edge == 0 ? mo : edge, last);
+    // Back to the block's first row, on to the next block's first column.
+    b.addi(kRegY, kRegY,
+           static_cast<int64_t>(nt * db) - static_cast<int64_t>(uint64_t{m} * n_dram));
+  };
   row_loop(
       b, kRegM, rows, p.super_rows, {gemm_rows(lay, l, storage), {kRegY, y_dram, n_dram}},
       [&](uint32_t m) {
@@ -618,6 +667,10 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
         gemm.end_block = [&](uint32_t nt) {
           b.li(kRegAct, 0);
           if (int_kind) b.li(kRegB, p.factors);
+          if (p.yv_buffer != 0) {
+            pipelined_epilogue(m, nt);
+            return;
+          }
           const uint32_t full = m / mo;
           if (full > 0) {
             b.li(kRegK, full);

@@ -119,15 +119,22 @@ struct Scorer {
     const double rows_io = transfer_rows(rows, nt * c.tensor_bytes, s.n * c.tensor_bytes);
     return (s.fused == FusedOp::kBinary ? rows_io : 0.0) + epilogue_work(rows, nt) + rows_io;
   }
-  // The same over chunks of `chunk` rows, each converted while the one before it stores (and
-  // the next one's other input loads): the first chunk's work and the last's transfers exposed,
-  // between them the longer of each chunk's work and transfers.
-  double chunked_epilogue(uint64_t rows, uint64_t nt, uint64_t chunk) const {
+  // The same over chunks of `chunk` rows. Pipelined (two sets of chunk buffers), each chunk is
+  // converted while the one before it stores (and the next one's other input loads): the first
+  // chunk's work and the last's transfers exposed, between them the longer of each chunk's work
+  // and transfers; else one chunk after another, each its transfers and work in turn.
+  double chunked_epilogue(uint64_t rows, uint64_t nt, uint64_t chunk, bool pipelined) const {
     const auto io = [&](uint64_t r) {
       return transfer_rows(r, nt * c.tensor_bytes, s.n * c.tensor_bytes);
     };
     const bool binary = s.fused == FusedOp::kBinary;
     const uint64_t full = rows / chunk, edge = rows % chunk;
+    if (!pipelined) {
+      const auto whole = [&](uint64_t r) {
+        return io(r) * (binary ? 2 : 1) + epilogue_work(r, nt);
+      };
+      return static_cast<double>(full) * whole(chunk) + (edge ? whole(edge) : 0.0);
+    }
     const uint64_t first = std::min(rows, chunk), last = edge ? edge : chunk;
     double t = (binary ? io(first) : 0.0) + epilogue_work(first, nt) + io(last);
     const auto step = [&](uint64_t r) {  // chunk r's work beside the previous store
@@ -272,9 +279,12 @@ struct Scorer {
     const uint64_t vb = c.vec_bytes, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
     const uint64_t tile_bytes = hw::weight_operand_bytes(nb, kt, g.layout);
     if (tile_bytes > g.wgt_half || tile_bytes > kMaxRowBytes) return false;
-    const uint64_t buffers = overlapped ? 2 : 1;
-    // A chunk's buffers: its converted rows, and a fused add's or mul's other input.
-    const uint64_t chunk_buffers = buffers * (s.fused == FusedOp::kBinary ? 2 : 1);
+    const uint64_t acc_buffers = overlapped ? 2 : 1;
+    // Converted chunks alternate between two sets of buffers (one converted while the one
+    // before it stores), inline too where two fit; a set is a chunk's converted rows and a
+    // fused add's or mul's other input.
+    uint64_t chunk_sets = 2;
+    const auto chunk_buffers = [&] { return chunk_sets * (s.fused == FusedOp::kBinary ? 2 : 1); };
     WeightsOuterPlan p = quantize_pass;
     p.overlapped = overlapped;
     p.dma_rows = dma_rows;
@@ -293,18 +303,19 @@ struct Scorer {
     uint64_t act_row_bytes = 2 * p.x_row;
     auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
       return base + rows * act_row_bytes + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
-             chunk_buffers * epilogue_rows * p.yv_row;
+             chunk_buffers() * epilogue_rows * p.yv_row;
     };
     // Overlapped: the second buffer of accumulators starts at a word.
     auto acc_used = [&](uint64_t rows) {
       return overlapped ? round_up(rows * p.acc_row, g.acc_word) + rows * p.acc_row
                         : rows * p.acc_row;
     };
-    uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / (buffers * p.acc_row)});
+    uint64_t limit = std::min<uint64_t>({s.m, kMaxRows16, g.acc_cap / (acc_buffers * p.acc_row)});
     while (limit > 0 && acc_used(limit) > g.acc_cap) --limit;
+    if (!overlapped && used(1, 1) > g.act_cap) chunk_sets = 1;  // inline, one chunk at a time
     if (limit == 0 || used(1, 1) > g.act_cap) return false;
     uint64_t rows =
-        std::min<uint64_t>(limit, (g.act_cap - base - chunk_buffers * p.yv_row - g.act_word) /
+        std::min<uint64_t>(limit, (g.act_cap - base - chunk_buffers() * p.yv_row - g.act_word) /
                                       (2 * p.x_row + (c.int_kind ? vb : 0)));
     rows = std::max<uint64_t>(rows, 1);
     while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
@@ -330,15 +341,15 @@ struct Scorer {
     }
     p.super_rows = static_cast<uint32_t>(rows);
     p.epilogue_rows = static_cast<uint32_t>(std::min<uint64_t>(
-        {rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / (chunk_buffers * p.yv_row)}));
+        {rows, kMaxVectorRows, (g.act_cap - used(rows, 0)) / (chunk_buffers() * p.yv_row)}));
     // The overlapped epilogue is unrolled, a chunk of rows at a time: a few chunks only.
     if (overlapped && ceil_div(rows, p.epilogue_rows) > kMaxOverlappedChunks) return false;
     p.resident = base;
     p.x = base + rows * p.resident_row;
     p.factors = base + rows * act_row_bytes;
     p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
-    p.yv_buffer = overlapped ? p.epilogue_rows * p.yv_row : 0;
-    if (s.fused == FusedOp::kBinary) p.operand = p.yv + buffers * p.epilogue_rows * p.yv_row;
+    p.yv_buffer = chunk_sets == 2 ? p.epilogue_rows * p.yv_row : 0;
+    if (s.fused == FusedOp::kBinary) p.operand = p.yv + chunk_sets * p.epilogue_rows * p.yv_row;
     p.acc_buffer = overlapped ? round_up(rows * p.acc_row, g.acc_word) : 0;
 
     m = LinearMapping{};
@@ -388,7 +399,7 @@ struct Scorer {
     // the last block.
     const uint32_t last_nt = s.n % nb ? s.n % nb : nb, first_nt = std::min(nb, s.n);
     const auto epilogue_of = [&](uint32_t r, uint32_t nt) {
-      return chunked_epilogue(r, nt, p.epilogue_rows);
+      return chunked_epilogue(r, nt, p.epilogue_rows, p.yv_buffer != 0);
     };
     // A super tile's blocks: the first loads the resident slices, the others find them.
     const auto all_blocks = [&](uint32_t r) {
