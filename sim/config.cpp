@@ -104,6 +104,12 @@ std::vector<std::string> names_of(size_t count) {
   return names;
 }
 
+// An enum field of `r` by E's own names (`count` of them), `current` its default.
+template <class E>
+E enum_field(ObjectReader& r, std::string_view key, E current, size_t count, std::string_view doc) {
+  return static_cast<E>(r.choice(key, static_cast<size_t>(current), names_of<E>(count), doc));
+}
+
 const std::vector<std::string> kSramPorts = names_of<hw::PortConfig>(hw::kNumPortConfigs);
 
 hw::SramParams read_sram(ObjectReader& r, hw::SramParams p, std::string_view what) {
@@ -1507,10 +1513,9 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
       entry.finish();
       continue;
     }
-    want.order = static_cast<workloads::LoopOrder>(entry.choice(
-        "loop_order", static_cast<size_t>(want.order),
-        names_of<workloads::LoopOrder>(workloads::kNumLoopOrders),
-        "the loop order (default: the workload's loop_order, else the mapper's choice)"));
+    want.order =
+        enum_field(entry, "loop_order", want.order, workloads::kNumLoopOrders,
+                   "the loop order (default: the workload's loop_order, else the mapper's choice)");
     want.n_tile = entry.u32("n_tile", 0, 0, 65535, "outputs",
                             "outputs per block (0: the mapper's; more than out_features: all)");
     want.k_tile = entry.u32("k_tile", 0, 0, 1u << 20, "inputs",
@@ -1519,25 +1524,22 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
     want.rows = entry.u32("rows", 0, 0, 65535, "rows",
                           "rows per tile (rows_outer) or per super tile (weights_outer), at most "
                           "what fits (0: the most that fit)");
-    want.epilogue = static_cast<workloads::Epilogue>(entry.choice(
-        "epilogue", static_cast<size_t>(want.epilogue),
-        names_of<workloads::Epilogue>(workloads::kNumEpilogues),
+    want.epilogue = enum_field(
+        entry, "epilogue", want.epilogue, workloads::kNumEpilogues,
         "weights_outer: convert each output block as it completes (inline) or under the next "
-        "block's gemms (overlapped; default: the mapper's choice)"));
-    want.row_conversion = static_cast<workloads::RowConversion>(entry.choice(
-        "row_conversion", static_cast<size_t>(want.row_conversion),
-        names_of<workloads::RowConversion>(workloads::kNumRowConversions),
+        "block's gemms (overlapped; default: the mapper's choice)");
+    want.row_conversion = enum_field(
+        entry, "row_conversion", want.row_conversion, workloads::kNumRowConversions,
         "weights_outer: a quantize pass writes the rows in the array's format to a DRAM scratch "
         "(pass), or the DMA converts the input rows as it streams them (dma: kinds quantized by "
         "one rounding, with every value of dram.activation_format exact in the vector format; "
-        "default: the mapper's choice)"));
-    want.input_residency = static_cast<workloads::InputResidency>(entry.choice(
-        "input_residency", static_cast<size_t>(want.input_residency),
-        names_of<workloads::InputResidency>(workloads::kNumInputResidencies),
+        "default: the mapper's choice)");
+    want.input_residency = enum_field(
+        entry, "input_residency", want.input_residency, workloads::kNumInputResidencies,
         "weights_outer: every output block streams its rows' slice of each reduction tile "
         "(streamed), or a super tile's first block loads the first tiles' slices, as many as "
         "fit, into the activation SRAM, where its later blocks find them (resident; default: "
-        "the mapper's choice)"));
+        "the mapper's choice)");
     entry.finish();
   }
   root.finish();
