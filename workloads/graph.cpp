@@ -47,11 +47,6 @@ enum Reg : unsigned {
 };
 
 constexpr StreamedGemmRegs kGemmRegs = {kRegW, kRegAcc, kRegN, kRegAct, kRegK, kRegWBuf, kRegHalf};
-// A linear layer's mappings that the analytical model decides among: the closed form's best
-// few, within this factor of its best's cycles (the closed form is within a few percent of the
-// simulation on most layers, but leaves out the SRAM ports' contention).
-constexpr size_t kShortlist = 4;
-constexpr double kShortlistSlack = 1.10;
 
 // An activation SRAM operand at an absolute address.
 VecRef vec(uint64_t addr, uint64_t stride = 0) { return VecRef{addr, false, stride}; }

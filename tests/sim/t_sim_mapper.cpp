@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "../support.hpp"
+#include "workloads/linear_mapping.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -527,6 +528,9 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
   const Json chosen = sim::run_isolated(test::make_config(w, sets, options))["layers"][1];
   uint64_t best_simulated = UINT64_MAX;
   int legal = 0;
+  // The closed form's best forced mapping: its score and the analytical model's cycles for it.
+  std::pair<uint64_t, uint64_t> best_score = {UINT64_MAX, UINT64_MAX};
+  uint64_t best_score_estimated = 0;
   // weights_outer's rows from a quantize pass, then converted by the DMA, each with every
   // block streaming its slices and with the first tiles' slices resident.
   for (const std::string order : {"rows_outer", "weights_outer", "weights_outer dma",
@@ -550,7 +554,10 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
         ++legal;
         const Json& layer = r["layers"][1];
         REQUIRE(layer["tiles"]["n"] == nb);
-        REQUIRE(score(chosen) <= score(layer));
+        if (score(layer) < best_score) {
+          best_score = score(layer);
+          best_score_estimated = layer["analytical"]["span_cycles"].get<uint64_t>();
+        }
         best_simulated = std::min(best_simulated, layer["span_cycles"].get<uint64_t>());
       }
     }
@@ -558,6 +565,14 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
   INFO(legal << " legal mappings; chosen " << chosen["mapping"] << " simulated "
              << chosen["span_cycles"] << ", best simulated " << best_simulated);
   REQUIRE(legal >= 20);
+  // The choice is the closed form's best or one the analytical model prefers to it, from the
+  // closed form's shortlist (linear_mapping.hpp): no forced mapping scores better by more than
+  // the shortlist's slack, and the model prices the choice at most as the closed form's best
+  // (within 1%: the lowering estimates each alone, the report within the whole program).
+  REQUIRE(score(chosen).first <=
+          workloads::kShortlistSlack * static_cast<double>(best_score.first));
+  REQUIRE(chosen["analytical"]["span_cycles"].get<double>() <=
+          1.01 * static_cast<double>(best_score_estimated));
   // The score is a bound, not the simulation: the choice is within 10% of the best simulated.
   REQUIRE(chosen["span_cycles"].get<double>() <= 1.10 * static_cast<double>(best_simulated));
 }
@@ -569,8 +584,9 @@ TEST_CASE("under the energy and EDP objectives no mapping of a small layer score
   // report prices them) or its product with the predicted cycles. The predicted energy is the
   // documented closed form: linear in bytes and cycles across mappings of the same layer (the
   // MACs do not move), which three mappings fix and every other must follow. The latency choice
-  // has the fewest cycles, the energy choice the least energy, and on a standard DRAM (whose
-  // background power makes cycles cost energy) as on the simple channel.
+  // has at most the fewest cycles times the shortlist's slack (the analytical model decides
+  // among the closest: linear_mapping.hpp), the energy choice the least energy, and on a
+  // standard DRAM (whose background power makes cycles cost energy) as on the simple channel.
   const std::string dram = GENERATE("simple", "DDR4_8Gb_x8_2400");
   const uint32_t tokens = 40, k = 96, n = 80;
   std::vector<std::string> sets = {"hw.mac_array.pe=fp16",       "hw.mac_array.rows=16",
@@ -612,12 +628,12 @@ TEST_CASE("under the energy and EDP objectives no mapping of a small layer score
   const double slack = 1 + 1e-12;
   for (const Json& p : all) {
     INFO(p);
-    REQUIRE(cycles(latency) <= cycles(p));
+    REQUIRE(cycles(latency) <= workloads::kShortlistSlack * cycles(p));
     REQUIRE(joules(energy) <= joules(p) * slack);
     REQUIRE(joules(edp) * cycles(edp) <= joules(p) * cycles(p) * slack);
   }
   REQUIRE(joules(energy) <= joules(latency) * slack);
-  REQUIRE(cycles(latency) <= cycles(energy));
+  REQUIRE(cycles(latency) <= workloads::kShortlistSlack * cycles(energy));
   // Linear in bytes and cycles: E = e bytes + s cycles + K, solved from three mappings whose
   // (bytes, cycles) are independent, then checked on all.
   auto bytes = [](const Json& p) { return p["dram_payload_bytes"].get<double>(); };
