@@ -1206,6 +1206,11 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
                   "what the mapper minimizes for each linear layer "
                   "(docs/architecture.md#mapper): latency (predicted cycles), energy (predicted "
                   "energy) or edp (their product); `nmpsim run --objective` sets it"));
+  m.mapper_estimates = root.u32(
+      "mapper_estimates", m.mapper_estimates, 1, 64, "mappings",
+      "latency objective: how many of the closed form's best mappings of each linear layer "
+      "(within 30% of its best's cycles) the analytical model estimates to choose among "
+      "(docs/architecture.md#mapper); 1: the closed form's choice, which lowers fastest");
   // A step loop's carried tensors, which layers read by name (their layers may come later).
   std::vector<CarriedTensor> carried;
   ObjectReader loop = root.object("step_loop",

@@ -1173,7 +1173,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                           : FusedOp::kBinary;
       }
       const auto map = [&] {
-        lay.shortlist = map_linear_shortlist(shape, mc, l.mapping, kShortlist);
+        lay.shortlist = map_linear_shortlist(shape, mc, l.mapping, model.mapper_estimates);
         lay.mapping = lay.shortlist.empty() ? LinearMapping{} : lay.shortlist.front();
       };
       map();

@@ -145,13 +145,13 @@ struct LinearMapping {
 // least k (the caller checks: the array's blocks must not move).
 LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want);
 // A layer's mappings that the lowering lets the analytical model decide among (latency
-// objective): the closed form's best kShortlist, within kShortlistSlack of its best's cycles.
+// objective): the closed form's best ModelSpec::mapper_estimates (kShortlistDefault), within
+// kShortlistSlack of its best's cycles.
 // The closed form is within a few percent of the simulation on the library's layers, but
 // leaves out most of the SRAM ports' contention, and on small weight-stationary arrays it is
 // 30% optimistic: with four within 10% the 256 x 768 x 768 ternary GEMM of scripts/bench.sh
 // (32 x 32 weight-stationary) kept a mapping simulating 319,667 cycles, with eight within 30%
 // one simulating 261,477.
-inline constexpr size_t kShortlist = 8;
 inline constexpr double kShortlistSlack = 1.30;
 // The best `count` legal mappings by the same score, best first (empty if none is legal); each
 // one's `candidates` counts every mapping scored. The lowering lets the analytical model decide

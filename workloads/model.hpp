@@ -81,6 +81,8 @@ const char* to_string(LoopOrder o);
 enum class MappingObjective : uint8_t { kLatency, kEnergy, kEdp };
 inline constexpr size_t kNumMappingObjectives = 3;
 const char* to_string(MappingObjective o);
+// The analytical model's shortlist of a linear layer's mappings by default (ModelSpec).
+inline constexpr uint32_t kShortlistDefault = 8;
 
 // When weights_outer converts and stores an output block (linear_mapping.hpp): as the block
 // completes, before the next block's tiles (inline), or under the next block's first gemm, its
@@ -312,6 +314,9 @@ struct ModelSpec {
   std::vector<ModelInput> inputs = {ModelInput{}};
   std::vector<LayerSpec> layers;
   MappingObjective objective = MappingObjective::kLatency;  // the mapper's, for linear layers
+  // Latency objective: how many of the closed form's best mappings of each linear layer the
+  // analytical model estimates to choose among (linear_mapping.hpp; 1: the closed form's).
+  uint32_t mapper_estimates = kShortlistDefault;
   // A step loop: layers [loop_begin, loop_end) run one row per step, every layer of the loop
   // at step t before any at t + 1 (an input-fed decoder); empty when equal.
   uint32_t loop_begin = 0, loop_end = 0;

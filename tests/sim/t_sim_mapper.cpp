@@ -526,6 +526,11 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
   sim::RunOptions options;
   options.timing_only = true;
   const Json chosen = sim::run_isolated(test::make_config(w, sets, options))["layers"][1];
+  // With one estimate, the closed form's own choice: no forced mapping scores better.
+  std::vector<std::string> closed_form_sets = sets;
+  closed_form_sets.emplace_back("workload.mapper_estimates=1");
+  const Json closed_form =
+      sim::run_isolated(test::make_config(w, closed_form_sets, options))["layers"][1];
   uint64_t best_simulated = UINT64_MAX;
   int legal = 0;
   // The closed form's best forced mapping: its score and the analytical model's cycles for it.
@@ -554,6 +559,7 @@ TEST_CASE("no mapping of a small layer scores better than the mapper's choice", 
         ++legal;
         const Json& layer = r["layers"][1];
         REQUIRE(layer["tiles"]["n"] == nb);
+        REQUIRE(score(closed_form) <= score(layer));
         if (score(layer) < best_score) {
           best_score = score(layer);
           best_score_estimated = layer["analytical"]["span_cycles"].get<uint64_t>();
