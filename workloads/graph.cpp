@@ -220,6 +220,7 @@ void plan_mapping(LayerPlan& plan, const LayerLayout& lay) {
   plan.predicted_cycles = m.cycles();
   plan.predicted_energy_pj = m.energy_pj;
   plan.mappings_scored = m.candidates;
+  plan.m_tile = m.m_tile;
   if (m.order == LoopOrder::kWeightsOuter) {
     plan.super_rows = m.outer.super_rows;
     plan.quantize_rows = m.outer.quantize_rows;

@@ -168,6 +168,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         if (order != "weights_outer") continue;
         REQUIRE(l["mapping"]["epilogue"] == epilogue["epilogue"]);
         REQUIRE(l["mapping"]["row_conversion"] == epilogue["row_conversion"]);
+        REQUIRE(l["tiles"]["m"] == l["mapping"]["rows"]["super_tile"]);
         const Json& residency = l["mapping"]["input_residency"];
         REQUIRE((residency["resident_tiles"] > 0) == resident);
         REQUIRE(residency["resident_tiles"] <= residency["reduction_tiles"]);
