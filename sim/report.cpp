@@ -182,6 +182,7 @@ Json mapping_json(const workloads::LayerPlan& plan, workloads::MappingObjective 
     mapping["rows"] = {{"super_tile", plan.super_rows},
                        {"quantize", plan.quantize_rows},
                        {"epilogue", plan.epilogue_rows}};
+    mapping["epilogue_sets"] = plan.epilogue_sets;
     mapping["epilogue"] = plan.epilogue_overlapped ? "overlapped" : "inline";
     mapping["row_conversion"] = plan.dma_rows ? "dma" : "pass";
     mapping["input_residency"] = {{"resident_tiles", plan.resident_tiles},

@@ -226,6 +226,7 @@ void plan_mapping(LayerPlan& plan, const LayerLayout& lay) {
     plan.quantize_rows = m.outer.quantize_rows;
     plan.epilogue_rows = m.outer.epilogue_rows;
     plan.epilogue_overlapped = m.outer.overlapped;
+    plan.epilogue_sets = m.outer.yv_buffer != 0 ? 2 : 1;
     plan.dma_rows = m.outer.dma_rows;
     plan.resident_tiles = m.outer.resident_tiles;
   }
@@ -434,6 +435,31 @@ Stream gemm_rows(const LayerLayout& lay, const LayerSpec& l, const TensorStorage
   return {kRegX, lay.xq_dram, p.xq_dram_row};
 }
 
+// An epilogue's chunk of mm rows x nt outputs into the buffers of `set` (WeightsOuterPlan's
+// yv_buffer apart): a fused add's or mul's other input loaded from `ahead` bytes past kRegY's
+// rows, then the accumulators at `acc` converted with the factors at `factors`.
+void convert_chunk(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l, bool int_kind,
+                   const TensorStorage& storage, uint32_t mm, uint32_t nt, unsigned set,
+                   int64_t ahead, VecRef acc, VecRef factors) {
+  const WeightsOuterPlan& p = lay.mapping.outer;
+  const uint64_t n_dram = uint64_t{l.out_features} * storage.dram_bytes;
+  const uint64_t yv = p.yv + set * p.yv_buffer, operand = p.operand + set * p.yv_buffer;
+  load_fused_operand(b, lay.fusion, ahead, operand, p.yv_row, mm, nt, n_dram, storage);
+  emit_conversion(b, l, int_kind, lay.fusion, vec(yv, p.yv_row), acc, factors, vec(p.bias),
+                  vec(operand, p.yv_row), mm, nt);
+}
+
+// The chunk of mm converted rows in `set`'s buffer out to kRegY's rows, kRegY moved past them.
+void store_chunk(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l,
+                 const TensorStorage& storage, uint32_t mm, uint32_t nt, unsigned set) {
+  const WeightsOuterPlan& p = lay.mapping.outer;
+  const uint64_t n_dram = uint64_t{l.out_features} * storage.dram_bytes;
+  b.li(kRegSram, p.yv + set * p.yv_buffer);
+  b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * storage.vec_bytes, p.yv_row,
+        n_dram, storage.convert);
+  b.addi(kRegY, kRegY, static_cast<int64_t>(mm * n_dram));
+}
+
 // The gemm pass of weights_outer with overlapped epilogues (linear_mapping.hpp): blocks
 // accumulate into two buffers in turn (kRegB holds the current one's address); a block's
 // epilogue, unrolled a chunk of rows at a time into alternating buffers of converted rows,
@@ -458,23 +484,14 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
     const uint32_t chunks = (m + mo - 1) / mo;
     const auto chunk_rows = [&](uint32_t c) { return std::min(mo, m - c * mo); };
     const auto convert = [&](uint32_t c) {
-      const VecRef yv = vec(p.yv + (c % 2) * p.yv_buffer, p.yv_row);
-      const uint64_t operand = p.operand + (c % 2) * p.yv_buffer;
-      const uint32_t mm = chunk_rows(c);
       // kRegY is at chunk c - 1's rows (chunk 0's before any store).
       const int64_t ahead = c > 0 ? static_cast<int64_t>(mo * n_dram) : 0;
-      load_fused_operand(b, lay.fusion, ahead, operand, p.yv_row, mm, nt, n_dram, storage);
-      emit_conversion(b, l, int_kind, lay.fusion, yv,
-                      VecRef{uint64_t{c} * mo * p.acc_row, true, p.acc_row, kRegK},
-                      vec(p.factors + uint64_t{c} * mo * vb, vb), vec(p.bias),
-                      vec(operand, p.yv_row), mm, nt);
+      convert_chunk(b, lay, l, int_kind, storage, chunk_rows(c), nt, c % 2, ahead,
+                    VecRef{uint64_t{c} * mo * p.acc_row, true, p.acc_row, kRegK},
+                    vec(p.factors + uint64_t{c} * mo * vb, vb));
     };
     const auto store = [&](uint32_t c) {
-      const uint32_t mm = chunk_rows(c);
-      b.li(kRegSram, p.yv + (c % 2) * p.yv_buffer);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
-            storage.convert);
-      b.addi(kRegY, kRegY, static_cast<int64_t>(mm * n_dram));
+      store_chunk(b, lay, l, storage, chunk_rows(c), nt, c % 2);
     };
     // Chunk c's conversion before chunk c - 1's store: the vector unit has the next chunk
     // queued while the DMA waits for the last.
@@ -592,60 +609,61 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   // block's bias; after a block, kRegK counts chunks of its rows, kRegAct and kRegB step
   // through their accumulators and factors.
   const uint32_t mo = p.epilogue_rows;
-  const auto convert_chunk = [&](uint32_t mm, uint32_t nt) {
-    const VecRef yv = vec(p.yv, p.yv_row);
-    load_fused_operand(b, lay.fusion, 0, p.operand, p.yv_row, mm, nt, n_dram, storage);
-    emit_conversion(b, l, int_kind, lay.fusion, yv, VecRef{0, true, p.acc_row, kRegAct},
-                    VecRef{0, false, vb, kRegB}, vec(p.bias), vec(p.operand, p.yv_row), mm, nt);
-    b.li(kRegSram, p.yv);
-    b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
-          storage.convert);
-  };
-  // With two sets of chunk buffers: chunk c (set c % 2) converted before chunk c - 1 stores,
-  // so the DMA stores one while the vector unit converts the next. kRegAct and kRegB step to
-  // each chunk's accumulators and factors, kRegY to each stored chunk's rows (a fused operand
-  // is one chunk ahead of it); the chunks after the first of full size run in pairs in a loop.
-  const auto pipelined_epilogue = [&](uint32_t m, uint32_t nt) {
+  // A block's inline epilogue (kRegAct and kRegB at its first chunk's accumulators and
+  // factors, kRegY at its rows; kRegY left at the next block's first column): chunk after
+  // chunk converted and stored. With two sets of chunk buffers, chunk c (set c % 2) is
+  // converted before chunk c - 1 stores, so the DMA stores one while the vector unit converts
+  // the next (a fused operand is then one chunk ahead of kRegY); the full chunks after the
+  // first run in pairs, a loop whose halves use the two sets.
+  const VecRef acc{0, true, p.acc_row, kRegAct}, factors{0, false, vb, kRegB};
+  const auto inline_epilogue = [&](uint32_t m, uint32_t nt) {
     const auto convert = [&](uint32_t mm, unsigned set, int64_t ahead) {
-      const uint64_t yv = p.yv + set * p.yv_buffer, operand = p.operand + set * p.yv_buffer;
-      load_fused_operand(b, lay.fusion, ahead, operand, p.yv_row, mm, nt, n_dram, storage);
-      emit_conversion(b, l, int_kind, lay.fusion, vec(yv, p.yv_row),
-                      VecRef{0, true, p.acc_row, kRegAct}, VecRef{0, false, vb, kRegB}, vec(p.bias),
-                      vec(operand, p.yv_row), mm, nt);
+      convert_chunk(b, lay, l, int_kind, storage, mm, nt, set, ahead, acc, factors);
     };
     const auto store = [&](uint32_t mm, unsigned set) {
-      b.li(kRegSram, p.yv + set * p.yv_buffer);
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegY, mm, nt * vb, p.yv_row, n_dram,
-            storage.convert);
-      b.addi(kRegY, kRegY, static_cast<int64_t>(mm * n_dram));
+      store_chunk(b, lay, l, storage, mm, nt, set);
     };
-    // The next chunk (mm rows, into `set`) after a full one, and the full one's store.
-    const auto step = [&](uint32_t mm, unsigned set) {
+    const auto next_chunk = [&] {  // after a full one
       b.addi(kRegAct, kRegAct, static_cast<int64_t>(mo * p.acc_row));
       if (int_kind) b.addi(kRegB, kRegB, static_cast<int64_t>(mo * vb));
-      convert(mm, set, static_cast<int64_t>(mo * n_dram));
-      store(mo, set ^ 1U);
     };
     const uint32_t full = m / mo, edge = m % mo;
-    convert(full > 0 ? mo : edge, 0, 0);
-    const uint32_t middle = full > 0 ? full - 1 : 0;  // full chunks after the first
-    if (middle >= 2) {
-      b.li(kRegK, middle / 2);
+    if (p.yv_buffer == 0) {
+      // One set: each chunk converted, then stored. Its chunks are of one row (two rows would
+      // fit two sets of one), so there is no shorter last one.
+      b.li(kRegK, m / mo);
       const uint64_t loop = b.here();
-      step(mo, 1);
-      step(mo, 0);
+      convert(mo, 0, 0);
+      store(mo, 0);
+      next_chunk();
       b.dbnz(kRegK, loop);
+    } else {
+      // The next chunk (mm rows, into `set`) after a full one, and the full one's store.
+      const auto step = [&](uint32_t mm, unsigned set) {
+        next_chunk();
+        convert(mm, set, static_cast<int64_t>(mo * n_dram));
+        store(mo, set ^ 1U);
+      };
+      convert(full > 0 ? mo : edge, 0, 0);
+      const uint32_t middle = full > 0 ? full - 1 : 0;  // full chunks after the first
+      if (middle >= 2) {
+        b.li(kRegK, middle / 2);
+        const uint64_t loop = b.here();
+        step(mo, 1);
+        step(mo, 0);
+        b.dbnz(kRegK, loop);
+      }
+      unsigned last = 0;  // the last converted chunk's set
+      if (middle % 2 != 0) {
+        step(mo, 1);
+        last = 1;
+      }
+      if (full > 0 && edge != 0) {
+        step(edge, last ^ 1U);
+        last ^= 1U;
+      }
+      store(full > 0 && edge == 0 ? mo : edge, last);
     }
-    unsigned last = 0;  // the last converted chunk's set
-    if (middle % 2 != 0) {
-      step(mo, 1);
-      last = 1;
-    }
-    if (full > 0 && edge != 0) {
-      step(edge, last ^ 1U);
-      last ^= 1U;
-    }
-    store(full > 0 && edge == 0 ? mo : edge, last);
     // Back to the block's first row, on to the next block's first column.
     b.addi(kRegY, kRegY,
            static_cast<int64_t>(nt * db) - static_cast<int64_t>(uint64_t{m} * n_dram));
@@ -663,25 +681,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
         gemm.end_block = [&](uint32_t nt) {
           b.li(kRegAct, 0);
           if (int_kind) b.li(kRegB, p.factors);
-          if (p.yv_buffer != 0) {
-            pipelined_epilogue(m, nt);
-            return;
-          }
-          const uint32_t full = m / mo;
-          if (full > 0) {
-            b.li(kRegK, full);
-            const uint64_t loop = b.here();
-            convert_chunk(mo, nt);
-            b.addi(kRegAct, kRegAct, static_cast<int64_t>(mo * p.acc_row));
-            if (int_kind) b.addi(kRegB, kRegB, static_cast<int64_t>(mo * vb));
-            b.addi(kRegY, kRegY, static_cast<int64_t>(mo * n_dram));
-            b.dbnz(kRegK, loop);
-          }
-          if (m % mo != 0) convert_chunk(m % mo, nt);
-          // Back to the block's first row, on to the next block's first column.
-          b.addi(
-              kRegY, kRegY,
-              static_cast<int64_t>(nt * db) - static_cast<int64_t>(uint64_t{full} * mo * n_dram));
+          inline_epilogue(m, nt);
         };
         gemm.prefetch_next_block = true;  // under the epilogue, ahead of its stores
         StreamedGemmRegs regs = kGemmRegs;
@@ -1193,7 +1193,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const LinearMapping& best = lay.mapping;
       const auto far = [&](const LinearMapping& m) {
         return model.objective != MappingObjective::kLatency || model.in_step_loop(li) ||
-               m.order != LoopOrder::kWeightsOuter || m.order != best.order ||
+               best.order != LoopOrder::kWeightsOuter || m.order != best.order ||
                m.outer.dma_rows != best.outer.dma_rows ||
                static_cast<double>(m.cycles()) >
                    kShortlistSlack * static_cast<double>(best.cycles());
@@ -1246,14 +1246,13 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       lay.sin_dram = allocate(uint64_t{rows} * l.head_dim / 2 * vb);
     }
     LayerPlan plan = plan_of(l, rows);
-    plan.m_tile = is_linear(l) ? lay.mapping.m_tile : lay.sram.mt;
     if (is_linear(l)) {
       if (lay.quantized_by >= 0)
         plan.quantized_rows_of = model.layers[static_cast<size_t>(lay.quantized_by)].name;
       plan_mapping(plan, lay);
+    } else {
+      plan.m_tile = lay.sram.mt;
     }
-    plan.n_tile = lay.tiling.n_tile;
-    plan.k_tile = lay.tiling.k_tile;
     out.layers.push_back(plan);
     layouts.push_back(std::move(lay));
   }

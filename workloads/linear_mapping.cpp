@@ -114,31 +114,29 @@ struct Scorer {
     return vector(rows, nt, vb + (s.has_bias || binary ? vb : 0)) + (c.int_kind ? rows : 0) +
            (binary && s.has_bias ? vector(rows, nt, 3 * vb) : 0.0);
   }
+  // The store of `rows` x `nt` converted outputs (or the load of a fused operand's).
+  double epilogue_io(uint64_t rows, uint64_t nt) const {
+    return transfer_rows(rows, nt * c.tensor_bytes, s.n * c.tensor_bytes);
+  }
   // ... and storing them (a fused add or mul: its other input's rows loaded first).
   double epilogue(uint64_t rows, uint64_t nt) const {
-    const double rows_io = transfer_rows(rows, nt * c.tensor_bytes, s.n * c.tensor_bytes);
-    return (s.fused == FusedOp::kBinary ? rows_io : 0.0) + epilogue_work(rows, nt) + rows_io;
+    return (s.fused == FusedOp::kBinary ? 2 : 1) * epilogue_io(rows, nt) + epilogue_work(rows, nt);
   }
   // The same over chunks of `chunk` rows. Pipelined (two sets of chunk buffers), each chunk is
   // converted while the one before it stores (and the next one's other input loads): the first
   // chunk's work and the last's transfers exposed, between them the longer of each chunk's work
   // and transfers; else one chunk after another, each its transfers and work in turn.
   double chunked_epilogue(uint64_t rows, uint64_t nt, uint64_t chunk, bool pipelined) const {
-    const auto io = [&](uint64_t r) {
-      return transfer_rows(r, nt * c.tensor_bytes, s.n * c.tensor_bytes);
-    };
-    const bool binary = s.fused == FusedOp::kBinary;
     const uint64_t full = rows / chunk, edge = rows % chunk;
     if (!pipelined) {
-      const auto whole = [&](uint64_t r) {
-        return io(r) * (binary ? 2 : 1) + epilogue_work(r, nt);
-      };
-      return static_cast<double>(full) * whole(chunk) + (edge ? whole(edge) : 0.0);
+      return static_cast<double>(full) * epilogue(chunk, nt) + (edge ? epilogue(edge, nt) : 0.0);
     }
+    const bool binary = s.fused == FusedOp::kBinary;
     const uint64_t first = std::min(rows, chunk), last = edge ? edge : chunk;
-    double t = (binary ? io(first) : 0.0) + epilogue_work(first, nt) + io(last);
+    double t =
+        (binary ? epilogue_io(first, nt) : 0.0) + epilogue_work(first, nt) + epilogue_io(last, nt);
     const auto step = [&](uint64_t r) {  // chunk r's work beside the previous store
-      return std::max(epilogue_work(r, nt), io(r) * (binary ? 2 : 1));
+      return std::max(epilogue_work(r, nt), (binary ? 2 : 1) * epilogue_io(r, nt));
     };
     if (full > 0) t += static_cast<double>(full - 1) * step(chunk);
     if (full > 0 && edge) t += step(edge);
@@ -570,11 +568,6 @@ std::vector<LinearMapping> map_linear_shortlist(const LinearShape& s, const Mapp
   }
   for (LinearMapping& m : best) m.candidates = candidates;
   return best;
-}
-
-LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want) {
-  std::vector<LinearMapping> best = map_linear_shortlist(s, c, want, 1);
-  return best.empty() ? LinearMapping{} : best.front();
 }
 
 }  // namespace nmp::workloads

@@ -32,7 +32,8 @@
 // tiles, and rows_outer.
 //
 // Example:
-//   LinearMapping m = map_linear({rows, n, k, bias}, context, layer.mapping);
+//   std::vector<LinearMapping> best = map_linear_shortlist({rows, n, k, bias}, context,
+//                                                          layer.mapping, 8);
 #pragma once
 
 #include <cstdint>
@@ -137,13 +138,12 @@ struct LinearMapping {
   uint64_t cycles() const { return predicted_cycles; }
 };
 
-// The cheapest legal mapping with what `want` fixes (its order, tiles, rows); candidates == 0
-// if none is legal. rows_outer is legal when the caller could fit it (rows_outer_m_tile > 0)
-// and its tiles are the caller's unless forced; weights_outer when one array tile of weights
-// and the buffers of one row fit. Under `auto`, a rows_outer whose one tile holds every row is
-// taken without a search. A forced reduction tile must be a multiple of the array's rows or at
-// least k (the caller checks: the array's blocks must not move).
-LinearMapping map_linear(const LinearShape& s, const MapperContext& c, const MappingRequest& want);
+// Legal mappings are those with what `want` fixes (its order, tiles, rows). rows_outer is legal
+// when the caller could fit it (rows_outer_m_tile > 0) and its tiles are the caller's unless
+// forced; weights_outer when one array tile of weights and the buffers of one row fit. Under
+// `auto`, a rows_outer whose one tile holds every row is taken without a search. A forced
+// reduction tile must be a multiple of the array's rows or at least k (the caller checks: the
+// array's blocks must not move).
 // A layer's mappings that the lowering lets the analytical model decide among (latency
 // objective): the closed form's best ModelSpec::mapper_estimates (kShortlistDefault), within
 // kShortlistSlack of its best's cycles.

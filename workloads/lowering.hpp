@@ -56,6 +56,9 @@ struct LayerPlan {
   // block's epilogue runs under the next block's first gemm.
   uint32_t super_rows = 0, quantize_rows = 0, epilogue_rows = 0;
   bool epilogue_overlapped = false;
+  // weights_outer: the sets of chunk buffers its epilogue alternates between (2: a chunk
+  // converted while the one before it stores; 1: one chunk at a time).
+  uint32_t epilogue_sets = 0;
   std::string quantized_rows_of;  // weights_outer: the layer whose quantize pass it shares
   bool dma_rows = false;          // weights_outer: the DMA converts its input rows (no pass)
   // weights_outer: the reduction tiles whose slices of the rows stay in the activation SRAM

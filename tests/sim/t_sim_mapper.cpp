@@ -114,7 +114,8 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
   const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("nmpsim_mapper_" + std::to_string(::getpid()));
   int compared = 0, weights_outer_tiled = 0, weights_outer_blocked = 0, overlapped_blocked = 0,
-      overlapped_chunked = 0, dma_converted = 0, resident_blocked = 0, resident_partly = 0;
+      overlapped_chunked = 0, dma_converted = 0, resident_blocked = 0, resident_partly = 0,
+      two_sets_edge = 0;
   for (int trial = 0; trial < 120; ++trial) {
     const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
     const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
@@ -179,6 +180,11 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
         if (l["mapping"]["rows"]["super_tile"] < tokens) ++weights_outer_tiled;
         if (blocked) ++weights_outer_blocked;
         if (overlapped && blocked) ++overlapped_blocked;
+        // Inline epilogues in two sets of chunk buffers whose last chunk is shorter.
+        const Json& r = l["mapping"]["rows"];
+        if (!overlapped && l["mapping"]["epilogue_sets"] == 2 &&
+            r["super_tile"].get<uint32_t>() % r["epilogue"].get<uint32_t>() != 0)
+          ++two_sets_edge;
         if (overlapped && l["mapping"]["rows"]["epilogue"] < l["mapping"]["rows"]["super_tile"])
           ++overlapped_chunked;
       }
@@ -202,7 +208,8 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
                 << ", with several chunks: " << overlapped_chunked
                 << "; rows converted by the DMA: " << dma_converted
                 << "; resident slices with several blocks: " << resident_blocked << ", of some "
-                << "of the tiles: " << resident_partly);
+                << "of the tiles: " << resident_partly << "; inline epilogues with a short last "
+                << "chunk in two sets of buffers: " << two_sets_edge);
   REQUIRE(compared >= 80);
   REQUIRE(dma_converted >= 30);
   REQUIRE(weights_outer_tiled >= 10);
@@ -211,6 +218,7 @@ TEST_CASE("both loop orders give the same bits on random shapes, kinds, dataflow
   REQUIRE(overlapped_chunked >= 10);
   REQUIRE(resident_blocked >= 10);
   REQUIRE(resident_partly >= 3);
+  REQUIRE(two_sets_edge >= 3);
 }
 
 namespace {
@@ -249,6 +257,41 @@ Json fusable_block(const Kind& kind, uint32_t tokens, uint32_t h, uint32_t f,
 }
 
 }  // namespace
+
+TEST_CASE("an inline epilogue in one set of chunk buffers equals the exact reference", "[sim]") {
+  // Blocks of every output in a small activation SRAM, where two sets of converted chunks do
+  // not fit beside the tiles' buffers: each chunk (of one row) converted, then stored. The
+  // one-set code path of the inline epilogue, which the random shapes above do not reach.
+  test::Pick pick(20261207);
+  int one_set = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
+    const uint32_t tokens = pick(5, 40), k = pick(8, 64), n = pick(100, 240);
+    std::vector<std::string> sets = random_array(pick, kind, "adder_tree", 2, 3);
+    INFO("trial " << trial << ": " << kind.pe << " " << tokens << " x " << k << " -> " << n << ", "
+                  << Json(sets).dump());
+    const Json entry = {{"loop_order", "weights_outer"},
+                        {"n_tile", n},
+                        {"epilogue", "inline"},
+                        {"input_residency", "streamed"}};
+    Json r;
+    try {
+      r = run_mapped(two_linear(kind, tokens, k, n, "auto", 5), sets, {{"a", entry}}, false);
+    } catch (const sim::ConfigError&) {
+      continue;  // a tile or a row's buffers do not fit
+    }
+    REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+    const Json& a = r["layers"][1];
+    REQUIRE(a["name"] == "a");
+    const Json& rows = a["mapping"]["rows"];
+    if (a["mapping"]["epilogue_sets"] == 1) {
+      REQUIRE(rows["epilogue"] == 1);
+      if (rows["super_tile"] > 1) ++one_set;
+    }
+  }
+  INFO(one_set << " layers in one set, of several chunks");
+  REQUIRE(one_set >= 5);
+}
 
 TEST_CASE("a fused element-wise layer gives the same bits as its own pass, with less traffic",
           "[sim]") {
