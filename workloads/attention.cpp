@@ -66,18 +66,22 @@ struct Layout {
   bool kv_double_buffered = false;         // two heads' caches fit (kv_cache not "sram")
   // Two query heads share each Q tile's load and output's store, a row of 2 d elements each
   // (d elements of DRAM row hold one head's: a short row, which the DRAM serves at one bank
-  // group's pace): the even head's at the start of the buffers' rows, the odd one's
-  // `pair_offset` bytes on.
+  // group's pace): the even head's at the start of the buffers' rows, the odd one's d
+  // elements on.
   bool paired = false;
-  uint64_t pair_offset = 0;
 };
+
+// Whether consecutive heads can share a buffer row: an even count of key/value heads, the odd
+// head's half of a row starting on a word of the activation SRAM.
+bool heads_pair(const LayerSpec& l, uint64_t eb, const Geometry& g) {
+  return l.kv_heads % 2 == 0 && uint64_t{l.head_dim} * eb % g.act_word == 0;
+}
 
 Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint64_t eb,
                    const Geometry& g, bool paired) {
   const uint64_t d = l.head_dim, L = positions, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   Layout x{};
   x.paired = paired;
-  x.pair_offset = paired ? d * eb : 0;
   x.q_row = round_up((paired ? 2 : 1) * d * eb, g.act_word);
   x.s_row = round_up(L * eb, g.act_word);
   x.p_row = x.s_row;
@@ -151,8 +155,7 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
   // one query head, their caches double buffered, in pairs, and the odd head's half of a row
   // starts on a word of the activation SRAM.
   const uint32_t group = l.heads / l.kv_heads;
-  if (x.kv_double_buffered && x.mt >= T && group == 1 && l.kv_heads % 2 == 0 &&
-      uint64_t{l.head_dim} * eb % g.act_word == 0) {
+  if (x.kv_double_buffered && x.mt >= T && group == 1 && heads_pair(l, eb, g)) {
     Layout pairs = plan_layout(l, T, L, eb, g, true);
     if (pairs.mt >= T) {
       pairs.kv_double_buffered = true;
@@ -272,7 +275,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   // `after_scores` follows its first tile of rows' first gemm; the last head loads no next Q.
   // `odd`: the second head of a pair.
   const auto head = [&](const std::function<void()>& after_scores, bool last, bool odd) {
-    const uint64_t half = odd ? x.pair_offset : 0;
+    const uint64_t half = odd ? d * eb : 0;
     const bool loads_next = !x.paired || odd, stores = !x.paired || odd;
     for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
       const uint32_t m = std::min(x.mt, T - q0);
@@ -521,10 +524,9 @@ struct AppendPlan {
   uint64_t t_row = 0;  // accumulator SRAM: a dimension's positions (transposed)
   bool transpose = false, by_gemm = false;
   // Two key/value heads share each load, a token's row of 2 d elements (as Layout's paired
-  // query heads): the even head's at the start of a row of the set, the odd one's
-  // `pair_offset` bytes on.
+  // query heads): the even head's at the start of a row of the set, the odd one's d elements
+  // on.
   bool paired = false;
-  uint64_t pair_offset = 0;
   uint64_t identity = 0;               // activation SRAM: d rows of the identity (by_gemm)
   uint64_t acc_rows = 0, acc_row = 0;  // accumulator SRAM: the gemm's rows of positions
   uint64_t scratch_bytes = 0;          // DRAM: a chunk's rows in the gemm's weight layout
@@ -548,7 +550,6 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
   p.v_blocks = hw::weight_blocks(l.head_dim, L, g.layout);
   p.columns = any_block(p.k_blocks, true, false) || any_block(p.v_blocks, false, false);
   p.paired = paired;
-  p.pair_offset = paired ? d * eb : 0;
   p.v_row = round_up((paired ? 2 : 1) * d * eb, g.act_word);
   p.q_row = round_up(d * ab, g.act_word);
   const auto layout = [&](uint64_t identity_bytes) {
@@ -582,8 +583,7 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
 AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw) {
   const AppendPlan alone = plan_append(l, tokens, hw, false);
   const uint64_t eb = TensorStorage::of_graph(hw).vec_bytes;
-  if (l.kv_heads % 2 != 0 || uint64_t{l.head_dim} * eb % geometry_of(hw).act_word != 0)
-    return alone;
+  if (!heads_pair(l, eb, geometry_of(hw))) return alone;
   const AppendPlan pairs = plan_append(l, tokens, hw, true);
   const bool same = pairs.chunk >= l.appended_positions(tokens) &&
                     pairs.transpose == alone.transpose && pairs.by_gemm == alone.by_gemm;
@@ -777,10 +777,10 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, it.m, heads_per_load * d * eb,
           v_row, src_row, storage.convert);
   };
-  // `odd`: the second head of a pair (its rows pair_offset into the set's, its caches one
+  // `odd`: the second head of a pair (its rows d elements into the set's, its caches one
   // stride past the registers').
   const auto process = [&](const Item& it, bool odd) {
-    const uint64_t set = set_of(it), half = odd ? p.pair_offset : 0;
+    const uint64_t set = set_of(it), half = odd ? d * eb : 0;
     const std::vector<hw::WeightBlock>& blocks = it.keys ? p.k_blocks : p.v_blocks;
     const bool transposed = any_block(blocks, it.keys, false) && p.transpose;
     // The quantized rows, unless the vector unit transposes the rows in vec instead.
