@@ -321,18 +321,17 @@ struct Scorer {
     if (want > rows) return false;
     if (want > 0) rows = want;
     // Resident slices: the most tiles whose slices fit (tile i at resident + i x_row), with the
-    // streamed tiles' two buffers if any tile is left to stream.
-    const uint32_t tiles = static_cast<uint32_t>(ceil_div(s.k, kt));
-    const uint64_t least_epilogue =
-        std::max<uint64_t>(std::min<uint64_t>(rows, resident_chunk),
-                           overlapped ? ceil_div(rows, kMaxOverlappedChunks) : 1);
+    // streamed tiles' two buffers if any tile is left to stream, beside chunks of at least
+    // resident_chunk rows (or all; overlapped: few enough chunks).
     if (resident_chunk > 0) {
-      p.resident_tiles = tiles;
-      const auto fits = [&] {
+      const uint32_t tiles = static_cast<uint32_t>(ceil_div(s.k, kt));
+      const uint64_t least_epilogue =
+          std::max<uint64_t>(std::min<uint64_t>(rows, resident_chunk),
+                             overlapped ? ceil_div(rows, kMaxOverlappedChunks) : 1);
+      for (p.resident_tiles = tiles; p.resident_tiles > 0; --p.resident_tiles) {
         act_row_bytes = (p.resident_tiles + (p.resident_tiles < tiles ? 2 : 0)) * p.x_row;
-        return used(rows, least_epilogue) <= g.act_cap;
-      };
-      while (p.resident_tiles > 0 && !fits()) --p.resident_tiles;
+        if (used(rows, least_epilogue) <= g.act_cap) break;
+      }
       if (p.resident_tiles == 0) return false;
       p.resident_row = uint64_t{p.resident_tiles} * p.x_row;
       if (p.resident_row > kMaxRowBytes) return false;
