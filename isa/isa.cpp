@@ -334,7 +334,7 @@ std::vector<InstrSpec> build_table() {
        "dst = x1 c - x2 s in the first half, x2 c + x1 s in the second, c = cos[row][j], s = "
        "sin[row][j]; each product, then the difference or sum, rounded to the vector format as "
        "vbin rounds it (the same values as the six vbin commands over the heads, dst apart from "
-       "src)",
+       "src); dst may be src, each pair of elements read before it is written",
        "per row and head: ceil(n / 2 / lanes) beats, each reading both halves' lanes, the "
        "cosines and sines and writing both halves; then vector_unit.pipeline_depth_cycles",
        true},

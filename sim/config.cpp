@@ -1508,12 +1508,12 @@ void apply_mapping_file(WorkloadConfig& workload, const std::string& path) {
       want.buffer_sets = entry.u32("buffer_sets", 0, 0, 2, "sets",
                                    "1: each tile's DMA and vector work in turn; 2: pipelined over "
                                    "two sets of buffers (0: the mapper's choice)");
-      if (workloads::is_elementwise(layer->kind)) {
+      if (workloads::may_fuse(layer->kind)) {
         want.fuse = static_cast<workloads::Fusion>(
             entry.choice("fuse", 0, names_of<workloads::Fusion>(workloads::kNumFusions),
-                         "activation, add, mul: run inside the epilogue of the weights_outer "
-                         "linear layer producing an input (auto: where legal; no: its own pass; "
-                         "yes: required, an error where not legal)"));
+                         "activation, add, mul, rope: run inside the epilogue of the "
+                         "weights_outer linear layer producing an input (auto: where legal; no: "
+                         "its own pass; yes: required, an error where not legal)"));
       }
       entry.finish();
       continue;

@@ -165,16 +165,31 @@ SramPlan fit_sram(const LayerSpec& l, size_t index, uint32_t rows, uint64_t vb, 
   return plan_sram(l, lo, vb, g, sets);
 }
 
-// An element-wise layer run in a weights_outer layer's epilogue (model.hpp, Fusion): each
-// chunk of converted rows rounded as DRAM stores them (when the formats differ), then the
-// layer's function, or its add or mul with the same rows of its other input, loaded beside the
-// chunk; the linear layer's own output never crosses DRAM.
+// A layer run in a weights_outer layer's epilogue (model.hpp, Fusion): each chunk of converted
+// rows rounded as DRAM stores them (when the formats differ), then an element-wise layer's
+// function, or its add or mul with the same rows of its other input, loaded beside the chunk,
+// or a rotary embedding of the chunk's heads; the linear layer's own output never crosses DRAM.
 struct EpilogueFusion {
   const LayerSpec* layer = nullptr;  // none
   bool round = false;                // the DRAM's format differs from the vector format
   bool linear_first = true;          // the linear layer's output is the layer's first input
-  int64_t operand_offset = 0;        // the other input's DRAM address minus the output's
+  // The other input's DRAM address minus the output's (rope: its angles', whose rows are the
+  // output's rows apart, so that a super tile finds its rows' angles from its first output row).
+  int64_t operand_offset = 0;
+  bool binary() const {
+    return layer != nullptr && (layer->kind == LayerKind::kAdd || layer->kind == LayerKind::kMul);
+  }
+  bool rope() const { return layer != nullptr && layer->kind == LayerKind::kRope; }
 };
+
+// Whether a rope layer may run in the epilogue of the linear layer `host` producing its input:
+// its angles' rows (a row's cosines and sines, in vec) fit in an output row's DRAM stride, and
+// the host has no bias (its epilogue steps through the angles with the bias's register).
+bool rope_fusable(const LayerSpec& rope, const LayerSpec& host, uint64_t vec_bytes,
+                  uint64_t dram_bytes) {
+  return !host.has_bias &&
+         uint64_t{rope.head_dim} * vec_bytes <= uint64_t{rope.out_features} * dram_bytes;
+}
 
 struct LayerLayout {
   SramPlan sram;
@@ -250,7 +265,7 @@ void move_output_reg(ProgramBuilder& b, int64_t offset) {
 void load_fused_operand(ProgramBuilder& b, const EpilogueFusion& f, int64_t ahead, uint64_t sram,
                         uint64_t row, uint32_t mm, uint32_t nt, uint64_t n_dram,
                         const TensorStorage& storage) {
-  if (f.layer == nullptr || f.layer->kind == LayerKind::kActivation) return;
+  if (!f.binary()) return;
   move_output_reg(b, f.operand_offset + ahead);
   b.li(kRegSram, sram);
   b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegY, mm, nt * storage.vec_bytes, row, n_dram,
@@ -269,8 +284,7 @@ void emit_conversion(ProgramBuilder& b, const LayerSpec& l, bool int_kind, const
   const std::optional<VecRef> scale = int_kind ? std::optional(factors) : std::nullopt;
   const std::optional<arith::VectorFunction> fn =
       unary ? std::optional(f.layer->function) : std::nullopt;
-  const bool binary = f.layer != nullptr && !unary,
-             add = binary && f.layer->kind == LayerKind::kAdd;
+  const bool binary = f.binary(), add = binary && f.layer->kind == LayerKind::kAdd;
   const int registers = ProgramBuilder::needs_register(yv) + ProgramBuilder::needs_register(acc) +
                         (int_kind && ProgramBuilder::needs_register(factors)) +
                         (l.has_bias && ProgramBuilder::needs_register(bias));
@@ -394,9 +408,10 @@ void check_mapping_request(const LayerSpec& l, size_t index, uint32_t rows, cons
   }
 }
 
-// The start of a weights_outer super tile of m rows (kRegX its quantized rows in DRAM): its
-// factors in (integer kinds), kRegAcc at the layer's bias; and its gemm, whose activations
-// stream beside the weight tiles.
+// The start of a weights_outer super tile of m rows (kRegX its quantized rows in DRAM, kRegY
+// its first output row): its factors in (integer kinds), a fused rotary embedding's angles of
+// its rows in, kRegAcc at the layer's bias; and its gemm, whose activations stream beside the
+// weight tiles.
 StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l,
                               uint32_t m, const Geometry& gl, bool int_kind,
                               const TensorStorage& storage, bool ternary_weights) {
@@ -408,6 +423,13 @@ StreamedGemm begin_super_tile(ProgramBuilder& b, const LayerLayout& lay, const L
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, vb, vb, p.xq_dram_row);
     b.vbin(VectorBinary::kMul, vec(p.factors), vec(p.factors), vec(p.consts + kCW * vb), true, 1,
            m);
+  }
+  if (lay.fusion.rope()) {
+    const uint64_t row_bytes = uint64_t{lay.fusion.layer->head_dim} * vb;
+    b.li(kRegSram, p.rope);
+    b.addi(kRegAct, kRegY, lay.fusion.operand_offset);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegAct, m, row_bytes, p.rope_row,
+          uint64_t{l.out_features} * storage.dram_bytes);
   }
   if (l.has_bias) b.li(kRegAcc, lay.bias_dram);
   StreamedGemm gemm = layer_gemm(l, lay, m, p.x, p.x_row, p.acc_row, ternary_weights);
@@ -437,16 +459,22 @@ Stream gemm_rows(const LayerLayout& lay, const LayerSpec& l, const TensorStorage
 
 // An epilogue's chunk of mm rows x nt outputs into the buffers of `set` (WeightsOuterPlan's
 // yv_buffer apart): a fused add's or mul's other input loaded from `ahead` bytes past kRegY's
-// rows, then the accumulators at `acc` converted with the factors at `factors`.
+// rows, then the accumulators at `acc` converted with the factors at `factors` (and a fused
+// rotary embedding's heads turned in place by the rows' angles at `angles`).
 void convert_chunk(ProgramBuilder& b, const LayerLayout& lay, const LayerSpec& l, bool int_kind,
                    const TensorStorage& storage, uint32_t mm, uint32_t nt, unsigned set,
-                   int64_t ahead, VecRef acc, VecRef factors) {
+                   int64_t ahead, VecRef acc, VecRef factors, VecRef angles) {
   const WeightsOuterPlan& p = lay.mapping.outer;
   const uint64_t n_dram = uint64_t{l.out_features} * storage.dram_bytes;
   const uint64_t yv = p.yv + set * p.yv_buffer, operand = p.operand + set * p.yv_buffer;
   load_fused_operand(b, lay.fusion, ahead, operand, p.yv_row, mm, nt, n_dram, storage);
   emit_conversion(b, l, int_kind, lay.fusion, vec(yv, p.yv_row), acc, factors, vec(p.bias),
                   vec(operand, p.yv_row), mm, nt);
+  if (!lay.fusion.rope()) return;
+  const uint32_t d = lay.fusion.layer->head_dim;
+  VecRef sines = angles;
+  sines.addr += uint64_t{d} / 2 * storage.vec_bytes;
+  b.vrope(vec(yv, p.yv_row), vec(yv, p.yv_row), angles, sines, mm, d, nt / d);
 }
 
 // The chunk of mm converted rows in `set`'s buffer out to kRegY's rows, kRegY moved past them.
@@ -488,7 +516,8 @@ void emit_overlapped_gemm_pass(ProgramBuilder& b, const LayerLayout& lay, const 
       const int64_t ahead = c > 0 ? static_cast<int64_t>(mo * n_dram) : 0;
       convert_chunk(b, lay, l, int_kind, storage, chunk_rows(c), nt, c % 2, ahead,
                     VecRef{uint64_t{c} * mo * p.acc_row, true, p.acc_row, kRegK},
-                    vec(p.factors + uint64_t{c} * mo * vb, vb));
+                    vec(p.factors + uint64_t{c} * mo * vb, vb),
+                    vec(p.rope + uint64_t{c} * mo * p.rope_row, p.rope_row));
     };
     const auto store = [&](uint32_t c) {
       store_chunk(b, lay, l, storage, chunk_rows(c), nt, c % 2);
@@ -615,10 +644,12 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
   // converted before chunk c - 1 stores, so the DMA stores one while the vector unit converts
   // the next (a fused operand is then one chunk ahead of kRegY); the full chunks after the
   // first run in pairs, a loop whose halves use the two sets.
-  const VecRef acc{0, true, p.acc_row, kRegAct}, factors{0, false, vb, kRegB};
+  // A fused rotary embedding's angles: kRegAcc at the chunk's (the layer has no bias).
+  const VecRef acc{0, true, p.acc_row, kRegAct}, factors{0, false, vb, kRegB},
+      angles{0, false, p.rope_row, kRegAcc};
   const auto inline_epilogue = [&](uint32_t m, uint32_t nt) {
     const auto convert = [&](uint32_t mm, unsigned set, int64_t ahead) {
-      convert_chunk(b, lay, l, int_kind, storage, mm, nt, set, ahead, acc, factors);
+      convert_chunk(b, lay, l, int_kind, storage, mm, nt, set, ahead, acc, factors, angles);
     };
     const auto store = [&](uint32_t mm, unsigned set) {
       store_chunk(b, lay, l, storage, mm, nt, set);
@@ -626,6 +657,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
     const auto next_chunk = [&] {  // after a full one
       b.addi(kRegAct, kRegAct, static_cast<int64_t>(mo * p.acc_row));
       if (int_kind) b.addi(kRegB, kRegB, static_cast<int64_t>(mo * vb));
+      if (lay.fusion.rope()) b.addi(kRegAcc, kRegAcc, static_cast<int64_t>(mo * p.rope_row));
     };
     const uint32_t full = m / mo, edge = m % mo;
     if (p.yv_buffer == 0) {
@@ -681,6 +713,7 @@ void emit_weights_outer(ProgramBuilder& b, const LayerLayout& lay, const LayerSp
         gemm.end_block = [&](uint32_t nt) {
           b.li(kRegAct, 0);
           if (int_kind) b.li(kRegB, p.factors);
+          if (lay.fusion.rope()) b.li(kRegAcc, p.rope);
           inline_epilogue(m, nt);
         };
         gemm.prefetch_next_block = true;  // under the epilogue, ahead of its stores
@@ -1033,15 +1066,17 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
   const auto computed_at = [&](int32_t ref) {
     return fused_host[static_cast<size_t>(ref)] >= 0 ? fused_host[static_cast<size_t>(ref)] : ref;
   };
-  // The element-wise layer linear layer li's epilogue may run, or -1: li's output has no other
-  // reader, neither is in a step loop, its mapping leaves it to the mapper, and its other input
-  // is computed before li.
+  // The element-wise or rope layer linear layer li's epilogue may run, or -1: li's output has
+  // no other reader, neither is in a step loop, its mapping leaves it to the mapper, and its
+  // other input is computed before li.
   const auto fusable_layer = [&](size_t li) -> int32_t {
     if (model.in_step_loop(li) || readers[li].size() != 1) return -1;
     const size_t e = readers[li].front();
     const LayerSpec& el = model.layers[e];
-    if (!is_elementwise(el.kind) || model.in_step_loop(e) || el.mapping.fuse == Fusion::kNo ||
-        el.mapping.rows != 0 || el.mapping.buffer_sets != 0) {
+    if (!may_fuse(el.kind) ||
+        (el.kind == LayerKind::kRope && !rope_fusable(el, model.layers[li], vb, db)) ||
+        model.in_step_loop(e) || el.mapping.fuse == Fusion::kNo || el.mapping.rows != 0 ||
+        el.mapping.buffer_sets != 0) {
       return -1;
     }
     for (int32_t in : inputs_of(el, e)) {
@@ -1097,7 +1132,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
                           "cannot run in a linear layer's epilogue: it needs an input from a "
                           "weights_outer linear layer that nothing else reads, its other input "
                           "computed before that layer, no step loop, and no rows or buffer_sets "
-                          "of its own");
+                          "of its own (a rope: a host without a bias, whose output rows in DRAM "
+                          "hold at least head_dim elements of the vector format)");
     }
     if (is_linear(l) && l.mapping.order != LoopOrder::kRowsOuter) {
       // weights_outer may fit where a row's buffers or accumulators of rows_outer do not.
@@ -1169,9 +1205,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const int32_t fusable = fusable_layer(li);
       LinearShape shape{rows, l.out_features, l.in_features, l.has_bias};
       if (fusable >= 0) {
-        shape.fused = model.layers[static_cast<size_t>(fusable)].kind == LayerKind::kActivation
-                          ? FusedOp::kUnary
-                          : FusedOp::kBinary;
+        const LayerSpec& el = model.layers[static_cast<size_t>(fusable)];
+        shape.fused = el.kind == LayerKind::kActivation ? FusedOp::kUnary
+                      : el.kind == LayerKind::kRope     ? FusedOp::kRope
+                                                        : FusedOp::kBinary;
+        if (el.kind == LayerKind::kRope) shape.rope_head_dim = el.head_dim;
       }
       const auto map = [&] {
         lay.shortlist = map_linear_shortlist(shape, mc, l.mapping, model.mapper_estimates);
@@ -1186,6 +1224,7 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         // No weights_outer mapping with the fused layer's buffers and work: the layer as it
         // would be mapped alone (a fused add's second chunk buffer may not fit a small SRAM).
         shape.fused = FusedOp::kNone;
+        shape.rope_head_dim = 0;
         map();
       }
       // The analytical model decides among the closest mappings of the same order and row
@@ -1241,7 +1280,11 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
     if (l.kind == LayerKind::kEmbedding)
       lay.table_dram = allocate(uint64_t{l.vocab} * l.out_features * vb);
     if (l.kind == LayerKind::kPool) lay.const_dram = allocate(vb);
-    if (l.kind == LayerKind::kRope) {  // a row's angles, the same for every head
+    if (l.kind == LayerKind::kRope && fused_host[li] >= 0) {
+      // Run in its host's epilogue: a row's cosines then sines, rows of its output apart.
+      lay.cos_dram = allocate(uint64_t{rows} * l.out_features * db);
+      lay.sin_dram = lay.cos_dram + uint64_t{l.head_dim} / 2 * vb;
+    } else if (l.kind == LayerKind::kRope) {  // a row's angles, the same for every head
       lay.cos_dram = allocate(uint64_t{rows} * l.head_dim / 2 * vb);
       lay.sin_dram = allocate(uint64_t{rows} * l.head_dim / 2 * vb);
     }
@@ -1288,6 +1331,8 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const uint64_t other = layouts[e].inputs[f.linear_first ? 1 : 0];
       f.operand_offset = static_cast<int64_t>(other - out.layers[e].y_dram);
     }
+    if (f.rope())
+      f.operand_offset = static_cast<int64_t>(layouts[e].cos_dram - out.layers[e].y_dram);
     out.layers[li].fused_layer = model.layers[e].name;
     out.layers[e].fused_into = model.layers[li].name;
   }
@@ -1383,8 +1428,21 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
         put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.stride)}, vb);
       if (l.kind == LayerKind::kRope) {
         const RopeTables t = rope_tables(vm, l, out.layers[li].m);
-        put_patterns(out.dram_image, lay.cos_dram, t.cos, vb);
-        put_patterns(out.dram_image, lay.sin_dram, t.sin, vb);
+        if (fused_host[li] < 0) {
+          put_patterns(out.dram_image, lay.cos_dram, t.cos, vb);
+          put_patterns(out.dram_image, lay.sin_dram, t.sin, vb);
+        } else {  // row by row, the output's rows apart
+          const size_t half = l.head_dim / 2;
+          const uint64_t stride = uint64_t{l.out_features} * db;
+          for (size_t r = 0; r < out.layers[li].m; ++r) {
+            const auto row = [&](const std::vector<uint32_t>& table) {
+              return std::vector<uint32_t>(table.begin() + static_cast<ptrdiff_t>(r * half),
+                                           table.begin() + static_cast<ptrdiff_t>((r + 1) * half));
+            };
+            put_patterns(out.dram_image, lay.cos_dram + r * stride, row(t.cos), vb);
+            put_patterns(out.dram_image, lay.sin_dram + r * stride, row(t.sin), vb);
+          }
+        }
       }
       if (l.kind == LayerKind::kEmbedding) {
         put_patterns(out.dram_image, lay.table_dram, to_vector_format(vm, ld.weights), vb);

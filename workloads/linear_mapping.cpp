@@ -107,12 +107,17 @@ struct Scorer {
   // fused function): per row the factor's beat (integer kinds), then the converted rows written
   // to the activation SRAM and the bias read beside them (the accumulators come from their own
   // SRAM). A fused add's or mul's other input is read in the same pass where the layer has no
-  // bias (vact's bias rows); beside a bias, a vbin after it reads both operands and writes.
+  // bias (vact's bias rows); beside a bias, a vbin after it reads both operands and writes. A
+  // fused rotary embedding is one vrope after it: per row and head a pass over half the head,
+  // reading both halves, the cosines and the sines and writing both halves.
   double epilogue_work(uint64_t rows, uint64_t nt) const {
     const uint64_t vb = c.vec_bytes;
     const bool binary = s.fused == FusedOp::kBinary;
+    const double rope = s.fused == FusedOp::kRope
+                            ? vector(rows * (nt / s.rope_head_dim), s.rope_head_dim / 2, 6 * vb)
+                            : 0.0;
     return vector(rows, nt, vb + (s.has_bias || binary ? vb : 0)) + (c.int_kind ? rows : 0) +
-           (binary && s.has_bias ? vector(rows, nt, 3 * vb) : 0.0);
+           (binary && s.has_bias ? vector(rows, nt, 3 * vb) : 0.0) + rope;
   }
   // The store of `rows` x `nt` converted outputs (or the load of a fused operand's).
   double epilogue_io(uint64_t rows, uint64_t nt) const {
@@ -297,11 +302,13 @@ struct Scorer {
     if (s.has_bias) p.bias = fixed(uint64_t{nb} * vb);
     const uint64_t base = round_up(fixed.top(), g.act_word);
     // Per row, the tiles' activations (two buffers; resident: the resident slices first), then
-    // the rows' factors, chunks of converted rows.
+    // the rows' factors, a fused rotary embedding's angles, chunks of converted rows.
     uint64_t act_row_bytes = 2 * p.x_row;
+    const bool rope = s.fused == FusedOp::kRope;
+    p.rope_row = rope ? round_up(uint64_t{s.rope_head_dim} * vb, g.act_word) : 0;
     auto used = [&](uint64_t rows, uint64_t epilogue_rows) {
       return base + rows * act_row_bytes + (c.int_kind ? round_up(rows * vb, g.act_word) : 0) +
-             chunk_buffers() * epilogue_rows * p.yv_row;
+             rows * p.rope_row + chunk_buffers() * epilogue_rows * p.yv_row;
     };
     // Overlapped: the second buffer of accumulators starts at a word.
     auto acc_used = [&](uint64_t rows) {
@@ -314,7 +321,7 @@ struct Scorer {
     if (limit == 0 || used(1, 1) > g.act_cap) return false;
     uint64_t rows =
         std::min<uint64_t>(limit, (g.act_cap - base - chunk_buffers() * p.yv_row - g.act_word) /
-                                      (2 * p.x_row + (c.int_kind ? vb : 0)));
+                                      (2 * p.x_row + (c.int_kind ? vb : 0) + p.rope_row));
     rows = std::max<uint64_t>(rows, 1);
     while (rows < limit && used(rows + 1, 1) <= g.act_cap) ++rows;
     while (rows > 1 && used(rows, 1) > g.act_cap) --rows;
@@ -344,7 +351,8 @@ struct Scorer {
     p.resident = base;
     p.x = base + rows * p.resident_row;
     p.factors = base + rows * act_row_bytes;
-    p.yv = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
+    p.rope = p.factors + (c.int_kind ? round_up(rows * vb, g.act_word) : 0);
+    p.yv = p.rope + rows * p.rope_row;
     p.yv_buffer = chunk_sets == 2 ? p.epilogue_rows * p.yv_row : 0;
     if (s.fused == FusedOp::kBinary) p.operand = p.yv + chunk_sets * p.epilogue_rows * p.yv_row;
     p.acc_buffer = overlapped ? round_up(rows * p.acc_row, g.acc_word) : 0;
@@ -372,7 +380,8 @@ struct Scorer {
                    + (s.has_bias ? supers * uint64_t{s.n} * vb : 0)  // bias per block
                    + uint64_t{s.m} * s.n * c.tensor_bytes            // outputs
                    + (s.fused == FusedOp::kBinary ? uint64_t{s.m} * s.n * c.tensor_bytes
-                                                  : 0);  // a fused add's other input
+                                                  : 0)      // a fused add's other input
+                   + uint64_t{s.m} * s.rope_head_dim * vb;  // a fused rotary embedding's angles
     m.weight_tiles = supers * tile_count(m.tiling);
     // The quantize pass: with two sets of buffers, each tile's vector work beside the DMA's
     // loading of the next and storing of the last, after the first tile's load.
@@ -398,12 +407,16 @@ struct Scorer {
     const auto epilogue_of = [&](uint32_t r, uint32_t nt) {
       return chunked_epilogue(r, nt, p.epilogue_rows, p.yv_buffer != 0);
     };
-    // A super tile's blocks: the first loads the resident slices, the others find them.
+    // A super tile's blocks: the first loads the resident slices, the others find them (and
+    // before them all, a fused rotary embedding's angles load, rows of the output apart).
     const auto all_blocks = [&](uint32_t r) {
+      const double angles =
+          rope ? transfer_rows(r, uint64_t{s.rope_head_dim} * vb, uint64_t{s.n} * c.tensor_bytes)
+               : 0.0;
       const auto one = [&](uint32_t nt, uint32_t on_chip) {
         return block(nt, kt, r, act_stride, row_element, on_chip).cycles();
       };
-      return over_blocks(nb, [&](uint32_t nt) { return one(nt, p.resident_tiles); }) +
+      return angles + over_blocks(nb, [&](uint32_t nt) { return one(nt, p.resident_tiles); }) +
              one(first_nt, 0) - one(first_nt, p.resident_tiles);
     };
     cycles += static_cast<double>(over_rows(s.m, p.super_rows, [&](uint32_t r) {
@@ -522,6 +535,15 @@ std::vector<LinearMapping> map_linear_shortlist(const LinearShape& s, const Mapp
       if (want_k) k_sizes = {want_k};
       std::vector<uint32_t> n_sizes = exhaustive ? multiples(C, n_all) : sizes(C, n_all, resident);
       if (want_n) n_sizes = {want_n};
+      if (s.fused == FusedOp::kRope) {  // blocks of whole heads
+        const uint32_t d = s.rope_head_dim;
+        if (!want_n && resident >= d) n_sizes.push_back(resident / d * d);
+        n_sizes.erase(std::remove_if(n_sizes.begin(), n_sizes.end(),
+                                     [&](uint32_t nb) { return nb % d != 0; }),
+                      n_sizes.end());
+        std::sort(n_sizes.begin(), n_sizes.end());
+        n_sizes.erase(std::unique(n_sizes.begin(), n_sizes.end()), n_sizes.end());
+      }
       for (uint32_t nb : n_sizes) {
         std::vector<uint32_t> ks = k_sizes;
         if (!c.whole_tile_blocks && !want_k && !exhaustive) {

@@ -45,15 +45,17 @@
 
 namespace nmp::workloads {
 
-// An element-wise layer run in a weights_outer epilogue (model.hpp, Fusion): after the
-// conversion, each chunk is rounded as DRAM would store it (when the formats differ), then an
-// activation function, or an add or mul with the other input's rows, loaded beside the chunk.
-enum class FusedOp : uint8_t { kNone, kUnary, kBinary };
+// A layer run in a weights_outer epilogue (model.hpp, Fusion): after the conversion, each
+// chunk is rounded as DRAM would store it (when the formats differ), then an activation
+// function, an add or mul with the other input's rows, loaded beside the chunk, or a rotary
+// embedding of its heads by its rows' angles (tables of a super tile's rows, loaded once).
+enum class FusedOp : uint8_t { kNone, kUnary, kBinary, kRope };
 
 struct LinearShape {
   uint32_t m = 0, n = 0, k = 0;  // rows, outputs, inputs
   bool has_bias = false;
   FusedOp fused = FusedOp::kNone;
+  uint32_t rope_head_dim = 0;  // kRope: the heads' width, which every output block's must divide
 };
 
 // What the predicted energy prices (sim/energy_model.hpp derives them from the same tables as
@@ -123,6 +125,9 @@ struct WeightsOuterPlan {
   // buffers at x then hold the other tiles' slices.
   uint32_t resident_tiles = 0;
   uint64_t resident = 0, resident_row = 0;
+  // A fused rotary embedding: the super tile's rows' angles, a row's cosines then its sines,
+  // rows rope_row apart.
+  uint64_t rope = 0, rope_row = 0;
 };
 
 struct LinearMapping {

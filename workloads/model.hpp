@@ -107,10 +107,10 @@ enum class InputResidency : uint8_t { kAuto, kStreamed, kResident };
 inline constexpr size_t kNumInputResidencies = 3;
 const char* to_string(InputResidency r);
 
-// Whether an element-wise layer (activation, add, mul) runs inside the epilogue of the
-// weights_outer linear layer producing one of its inputs, so that layer's output never crosses
-// DRAM (docs/architecture.md#mapper): auto where that is legal, no (its own pass), or yes (an
-// error where it is not legal).
+// Whether an element-wise layer (activation, add, mul) or a rope runs inside the epilogue of
+// the weights_outer linear layer producing one of its inputs, so that layer's output never
+// crosses DRAM (docs/architecture.md#fusion): auto where that is legal, no (its own pass), or
+// yes (an error where it is not legal).
 enum class Fusion : uint8_t { kAuto, kNo, kYes };
 inline constexpr size_t kNumFusions = 3;
 const char* to_string(Fusion f);
@@ -212,6 +212,9 @@ inline bool is_vector_layer(LayerKind k) { return layer_kind_info(k).row_work !=
 inline bool is_elementwise(LayerKind k) {
   return layer_kind_info(k).row_work == RowWork::kElements;
 }
+// The kinds a weights_outer linear layer's epilogue may run (Fusion): element-wise layers, and
+// rope, each of whose output rows depends on that row alone.
+inline bool may_fuse(LayerKind k) { return is_elementwise(k) || k == LayerKind::kRope; }
 
 // The workload JSON's names, in enum order (the layer `type`, the attention `mode`).
 const std::vector<std::string>& layer_kind_names();

@@ -78,9 +78,19 @@ void ProgramBuilder::convert(unsigned src_reg, unsigned dst_reg, uint64_t m, uin
 std::vector<int64_t> ProgramBuilder::load(const std::vector<VecRef>& refs) {
   std::vector<int64_t> regs;
   unsigned r = kFirstVecReg;
-  for (const VecRef& ref : refs) {
+  for (size_t i = 0; i < refs.size(); ++i) {
+    const VecRef& ref = refs[i];
     if (!needs_register(ref)) {  // its base register, or r0 (address 0)
       regs.push_back(ref.base);
+      continue;
+    }
+    // An address an earlier operand loaded (an in-place command's source and destination).
+    const auto same =
+        std::find_if(refs.begin(), refs.begin() + static_cast<ptrdiff_t>(i), [&](const VecRef& o) {
+          return needs_register(o) && o.addr == ref.addr && o.base == ref.base;
+        });
+    if (same != refs.begin() + static_cast<ptrdiff_t>(i)) {
+      regs.push_back(regs[static_cast<size_t>(same - refs.begin())]);
       continue;
     }
     if (r >= isa::kNumRegs) throw std::logic_error("a vector command needs too many addresses");

@@ -362,6 +362,100 @@ TEST_CASE("a fused element-wise layer gives the same bits as its own pass, with 
   REQUIRE(rounded >= 15);
 }
 
+TEST_CASE("a rope fused into its linear layer's epilogue gives the same bits as its own pass",
+          "[sim]") {
+  // Random projections to heads, each turned by a rope (PE kinds, dataflows, SRAMs, DRAM
+  // formats, head widths, positions, inline or overlapped epilogues), with fuse: yes against
+  // fuse: no. Where the angles' rows (head_dim vec elements) fit in an output row of DRAM, the
+  // fused run maps whole heads per block, stores the same bytes and moves fewer; where they do
+  // not, fuse: yes is an error naming the rope's field.
+  test::Pick pick(20261208);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("nmpsim_rope_" + std::to_string(::getpid()));
+  const std::pair<const char*, uint32_t> stored[] = {
+      {"", 4}, {"bf16", 2}, {"fp16", 2}, {"fp8_e4m3", 1}, {"posit<8,0>", 1}, {"fixed<4,4>", 1}};
+  int compared = 0, overlapped = 0, refused = 0, several_blocks = 0;
+  for (int trial = 0; trial < 80; ++trial) {
+    const Kind& kind = kKinds[pick(0, std::size(kKinds) - 1)];
+    const uint32_t tokens = pick(1, 24), h = pick(4, 60), heads = pick(1, 6),
+                   head_dim = 2 * pick(1, 20), context = pick(0, 500);
+    const auto& [format, dram_bytes_per_element] = stored[pick(0, std::size(stored) - 1)];
+    const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
+    std::vector<std::string> sets = random_array(pick, kind, dataflow, 4, 16);
+    if (std::string(format).empty() == false)
+      sets.push_back(std::string("hw.dram.activation_format=") + format);
+    Json q = {{"type", kind.type},
+              {"name", "q"},
+              {"in_features", h},
+              {"out_features", heads * head_dim},
+              {"loop_order", "weights_outer"},
+              {"weights", {{"distribution", "normal"}, {"std", 0.2}, {"seed", trial + 1}}}};
+    if (std::string(kind.type) == "linear") q["format"] = kind.format;
+    const Json w = {
+        {"name", "rope-block"},
+        {"tokens", tokens},
+        {"input", {{"distribution", "uniform"}, {"low", -2}, {"high", 2}, {"seed", trial}}},
+        {"layers",
+         {{{"type", "rmsnorm"}, {"name", "norm"}, {"in_features", h}},
+          q,
+          {{"type", "rope"},
+           {"name", "q_rope"},
+           {"heads", heads},
+           {"context", context},
+           {"theta", pick(0, 1) ? 10000.0 : 500000.0}}}}};
+    const Json epilogue = {{"epilogue", pick(0, 1) ? "overlapped" : "inline"}};
+    const bool legal =
+        uint64_t{head_dim} * 4 <= uint64_t{heads} * head_dim * dram_bytes_per_element;
+    INFO("trial " << trial << ": " << kind.type << " " << kind.pe << " " << tokens << " x " << h
+                  << " -> " << heads << " x " << head_dim << " at " << context << " "
+                  << epilogue.dump() << " " << Json(sets).dump());
+    std::map<std::string, Json> reports;
+    std::map<std::string, std::map<std::string, std::string>> outputs;
+    for (const std::string variant : {"fused", "apart"}) {
+      sim::RunOptions options;
+      options.dump_dir = (dir / variant).string();
+      std::filesystem::remove_all(options.dump_dir);
+      const Json entries = {{"q", epilogue},
+                            {"q_rope", {{"fuse", variant == "fused" ? "yes" : "no"}}}};
+      try {
+        reports[variant] = run_mapped(w, sets, entries, options);
+      } catch (const sim::ConfigError& e) {
+        // Not legal, or no weights_outer mapping with the angles' buffers fits these SRAMs.
+        const std::string what = e.what();
+        const bool fuse_refused = what.find("/layers/q_rope/fuse") != std::string::npos;
+        REQUIRE((legal || (fuse_refused && variant == "fused")));
+        refused += !legal;
+        break;  // or a tile, a row's buffers or an overlapped epilogue's do not fit
+      }
+      REQUIRE(reports[variant]["invariants"]["outputs_equal_reference"] == true);
+      outputs[variant] = dumped_outputs(options.dump_dir);
+    }
+    if (reports.size() < 2) continue;
+    REQUIRE(legal);
+    const Json& fused = reports["fused"]["layers"][1];
+    REQUIRE(fused["mapping"]["fused"] == "q_rope");
+    REQUIRE(fused["tiles"]["n"].get<uint32_t>() % head_dim == 0);
+    REQUIRE(outputs["apart"].size() == 3 * 2);
+    REQUIRE(outputs["fused"].size() == 2 * 2);
+    for (const auto& [file, bytes] : outputs["fused"]) REQUIRE(outputs["apart"][file] == bytes);
+    const auto dram_bytes = [&](const Json& r) {
+      return r["counters"]["dram"]["read_bytes"].get<uint64_t>() +
+             r["counters"]["dram"]["write_bytes"].get<uint64_t>();
+    };
+    REQUIRE(dram_bytes(reports["fused"]) < dram_bytes(reports["apart"]));
+    ++compared;
+    overlapped += epilogue["epilogue"] == "overlapped";
+    several_blocks += fused["tiles"]["n"].get<uint32_t>() < heads * head_dim;
+  }
+  std::filesystem::remove_all(dir);
+  INFO(compared << " compared, " << overlapped << " overlapped, " << several_blocks
+                << " of several blocks, " << refused << " refused");
+  REQUIRE(compared >= 30);
+  REQUIRE(overlapped >= 10);
+  REQUIRE(several_blocks >= 10);
+  REQUIRE(refused >= 6);
+}
+
 TEST_CASE("a fused layer needs no buffers of its own", "[sim]") {
   // a x b element by element, both fp16 weights_outer: in a 1 KiB activation SRAM the mul's own
   // pass (a row of each input and of its output) does not fit; fused into b's epilogue, it
