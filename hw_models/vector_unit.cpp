@@ -586,8 +586,9 @@ void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
       break;
     }
     case Opcode::kVrope: {
-      // Per beat: lanes of both halves of a head in, lanes of the row's cosines and sines,
-      // both halves out.
+      // Per row: its cosines and sines in (latched: every head of the row turns by the same
+      // angles), then its heads streamed through like an element-wise pass, lanes of elements
+      // in and out per beat (a head's two halves are paired in the lanes' buffer).
       namespace o = isa::vrope;
       const auto n = static_cast<uint32_t>(a[o::kN]), heads = static_cast<uint32_t>(a[o::kHeads]);
       const uint64_t half = n / 2, count = uint64_t{m} * heads * half;
@@ -597,14 +598,10 @@ void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
       st.vec_muls += 4 * count;
       st.vec_adds += 2 * count;
       for (uint32_t r = 0; r < m; ++r) {
-        for (uint64_t h = 0; h < heads; ++h) {
-          append_row_pass(
-              groups,
-              {piece(ops[1], Access::kRead, h * n), piece(ops[1], Access::kRead, h * n + half),
-               piece(ops[2], Access::kRead), piece(ops[3], Access::kRead),
-               piece(ops[0], Access::kWrite, h * n), piece(ops[0], Access::kWrite, h * n + half)},
-              r, half, lanes, 1);
-        }
+        append_row_pass(groups, {piece(ops[2], Access::kRead), piece(ops[3], Access::kRead)}, r,
+                        half, lanes, 1);
+        append_row_pass(groups, {piece(ops[1], Access::kRead), piece(ops[0], Access::kWrite)}, r,
+                        uint64_t{n} * heads, lanes, 1);
       }
       append_idle(groups, depth);
       break;

@@ -335,8 +335,10 @@ std::vector<InstrSpec> build_table() {
        "sin[row][j]; each product, then the difference or sum, rounded to the vector format as "
        "vbin rounds it (the same values as the six vbin commands over the heads, dst apart from "
        "src); dst may be src, each pair of elements read before it is written",
-       "per row and head: ceil(n / 2 / lanes) beats, each reading both halves' lanes, the "
-       "cosines and sines and writing both halves; then vector_unit.pipeline_depth_cycles",
+       "per row: ceil(n / 2 / lanes) beats reading its cosines and sines (latched for all its "
+       "heads), then ceil(n heads / lanes) beats each reading and writing lanes elements of its "
+       "heads (a head's halves paired in the lanes' buffer); then "
+       "vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kVact,
        "vact",

@@ -108,13 +108,14 @@ struct Scorer {
   // to the activation SRAM and the bias read beside them (the accumulators come from their own
   // SRAM). A fused add's or mul's other input is read in the same pass where the layer has no
   // bias (vact's bias rows); beside a bias, a vbin after it reads both operands and writes. A
-  // fused rotary embedding is one vrope after it: per row and head a pass over half the head,
-  // reading both halves, the cosines and the sines and writing both halves.
+  // fused rotary embedding is one vrope after it: per row a pass reading the row's cosines and
+  // sines, then one reading and writing its heads.
   double epilogue_work(uint64_t rows, uint64_t nt) const {
     const uint64_t vb = c.vec_bytes;
     const bool binary = s.fused == FusedOp::kBinary;
     const double rope = s.fused == FusedOp::kRope
-                            ? vector(rows * (nt / s.rope_head_dim), s.rope_head_dim / 2, 6 * vb)
+                            ? vector(rows, s.rope_head_dim / 2, 2 * vb) + vector(rows, nt, 2 * vb) -
+                                  static_cast<double>(c.vector_pipeline_cycles)
                             : 0.0;
     return vector(rows, nt, vb + (s.has_bias || binary ? vb : 0)) + (c.int_kind ? rows : 0) +
            (binary && s.has_bias ? vector(rows, nt, 3 * vb) : 0.0) + rope;
