@@ -426,21 +426,25 @@ void append_idle(std::vector<BeatGroup>& groups, uint64_t cycles) {
 }
 
 // m rows through k passes (`append_pass(j, groups, r)` appends row r's pass j), a row's pass
-// starting only
-// `wait` cycles after its previous pass ended (a reduction's tree and pipeline: the row's max or
-// sum is needed). The rows are software pipelined: step t runs pass j of row t - j for every j,
-// so a row's consecutive passes are one step's work apart, and an idle group fills only what
-// that work leaves of the wait (counted uncontended: contention only lengthens the gap).
+// starting only `wait` cycles after its previous pass ended (a reduction's tree and pipeline:
+// the row's max or sum is needed). The rows are software pipelined: step t runs pass j of row
+// t - kRowsApart j for every j, so a row's consecutive passes are kRowsApart steps' work apart,
+// and an idle group fills only what that work leaves of the wait (counted uncontended:
+// contention only lengthens the gap).
+// Two steps apart: a row of two beats a pass (128 fp32 scores on 64 lanes) is 6-10 cycles of
+// work a step, less than a tree's wait on 64 lanes (10 cycles); the unit keeps a row's max or
+// sum for 2 k rows in flight.
+constexpr uint64_t kRowsApart = 2;
 template <size_t k, class Pass>
 void append_pipelined_rows(std::vector<BeatGroup>& groups, uint32_t m, uint64_t wait,
                            const Pass& append_pass) {
   std::vector<Cycles> ended(m);
   std::vector<BeatGroup> pass;
   Cycles now = 0;
-  for (uint64_t t = 0; t + 1 < m + k; ++t) {
+  for (uint64_t t = 0; t < m + (k - 1) * kRowsApart; ++t) {
     for (uint64_t j = 0; j < k; ++j) {
-      if (t < j || t - j >= m) continue;
-      const auto r = static_cast<uint32_t>(t - j);
+      if (t < j * kRowsApart || t - j * kRowsApart >= m) continue;
+      const auto r = static_cast<uint32_t>(t - j * kRowsApart);
       if (j > 0 && now < ended[r] + wait) {
         append_idle(groups, ended[r] + wait - now);
         now = ended[r] + wait;
@@ -676,25 +680,38 @@ void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
       const bool causal = a[o::kCausal] == 1;
       const auto offset = static_cast<uint32_t>(a[o::kOffset]);
       if (values) ops_.softmax(rows_of(ops[0]), rows_of(ops[1]), m, n, valid, causal, offset);
+      // The elements of row r that take part (the others are masked: zeros out).
+      const auto valid_of = [&](uint32_t r) {
+        const uint64_t v = std::min(valid, n);
+        return causal ? std::min<uint64_t>(v, uint64_t{offset} + r + 1) : v;
+      };
       for (uint32_t r = 0; r < m; ++r) {
-        uint64_t v = std::min(valid, n);
-        if (causal) v = std::min<uint64_t>(v, uint64_t{offset} + r + 1);
+        const uint64_t v = valid_of(r);
         st.vec_adds += (v - 1) + v;  // max compares, subtracts
         st.vec_acc_adds += v - 1;    // the sum
         st.vec_muls += v + v;        // x log2(e) in exp, and the final scaling
         st.vec_functions += v + 1;   // exp per element, one reciprocal
       }
       // max; exp and sum (after the max's tree); scale (after the sum's tree and reciprocal).
+      // Each over the row's valid elements only (the row's position tells the masked ones);
+      // the exp pass also writes the masked ones' zeros.
       append_pipelined_rows<3>(
           groups, m, ceil_log2(lanes) + depth,
           [&](uint64_t j, std::vector<BeatGroup>& g, uint32_t r) {
+            const uint64_t v = valid_of(r);
             if (j == 0) {
-              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, v, lanes, 1);
               return;
             }
             const VecOperand& in = j == 1 ? ops[1] : ops[0];
-            append_row_pass(g, {piece(in, Access::kRead), piece(ops[0], Access::kWrite)}, r, n,
+            append_row_pass(g, {piece(in, Access::kRead), piece(ops[0], Access::kWrite)}, r, v,
                             lanes, 1);
+            // The masked zeros from the next beat on (the valid elements' last beat writes its
+            // lanes' zeros with them).
+            const uint64_t written = std::min<uint64_t>(n, (v + lanes - 1) / lanes * lanes);
+            if (j == 1 && written < n)
+              append_row_pass(g, {piece(ops[0], Access::kWrite, written)}, r, n - written, lanes,
+                              1);
           });
       append_idle(groups, depth);
       break;

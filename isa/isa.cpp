@@ -277,10 +277,12 @@ std::vector<InstrSpec> build_table() {
         uimm("offset", 16, "causal: row i sees columns < offset + i + 1")},
        "per row i over its v_i = min(valid, offset + i + 1 if causal) first columns: "
        "y = exp(x - max) * reciprocal(sum exp(x - max)); masked columns are 0",
-       "per row: 3 passes of ceil(n / lanes) beats (max; exp and sum; scale), each after the "
-       "row's previous pass by at least ceil(log2 lanes) + vector_unit.pipeline_depth_cycles "
-       "(the max's and the sum's tree); rows software pipelined (pass j of row t - j in step t), "
-       "so other rows' passes fill that wait; then vector_unit.pipeline_depth_cycles",
+       "per row: 3 passes of ceil(v_i / lanes) beats over its v_i columns (max; exp and sum, "
+       "then its masked columns' zeros from the next beat on; scale), each after the row's "
+       "previous pass by at least ceil(log2 lanes) + vector_unit.pipeline_depth_cycles (the "
+       "max's and the sum's tree); rows software pipelined (pass j of row t - 2 j in step t), "
+       "so two steps of other rows' passes fill that wait; then "
+       "vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kRmsnorm,
        "rmsnorm",

@@ -271,3 +271,35 @@ TEST_CASE("vrope turns in place, reads a row's angles once for all its heads", "
     REQUIRE(cycles > stream(heads));
   }
 }
+
+TEST_CASE("softmax streams only a row's valid columns, rows two steps apart", "[unit]") {
+  // 128 rows of 128 fp32 scores on 64 lanes, in place in a one-port activation SRAM of 256
+  // bytes a cycle: a full row's passes are 2 + 4 + 4 cycles (max; exp; scale), a row of at most
+  // 64 valid columns' 1 + 3 + 2 (the exp pass writes the masked zeros' second beat). Rows two
+  // steps apart cover the 10-cycle tree waits with work, so the causal mask saves 4 cycles on
+  // each of the first 64 rows; one step apart, those rows would wait 10 each.
+  const auto softmax = [](uint32_t m, uint32_t n, uint32_t valid, bool causal, uint32_t offset) {
+    Machine mc(PeKind::kFp16, "", 64);
+    const uint64_t row = uint64_t{n} * 4;
+    return mc.run(isa::Opcode::kSoftmax,
+                  {0, 0, 0, 0, m, n, row, row, valid, causal ? 1u : 0u, offset});
+  };
+  const uint64_t full = softmax(128, 128, 128, false, 0);
+  const uint64_t causal = softmax(128, 128, 128, true, 0);
+  REQUIRE(full >= 128 * 10);
+  REQUIRE(full <= 128 * 10 + 3 * 10 + 4);     // filling and draining the pipeline
+  REQUIRE(causal <= full - 64 * 4 + 3 * 10);  // the short rows' 4 cycles each, saved
+  REQUIRE(causal >= full - 64 * 4 - 3 * 10);
+  // Every row full: the mask changes nothing.
+  REQUIRE(softmax(128, 128, 128, true, 127) == full);
+  // Random shapes: masking never costs cycles.
+  std::mt19937_64 rng(20261210);
+  for (int trial = 0; trial < 200; ++trial) {
+    const auto m = static_cast<uint32_t>(1 + rng() % 40),
+               n = static_cast<uint32_t>(1 + rng() % 300);
+    const auto valid = static_cast<uint32_t>(1 + rng() % n),
+               offset = static_cast<uint32_t>(rng() % n);
+    INFO("m " << m << " n " << n << " valid " << valid << " offset " << offset);
+    REQUIRE(softmax(m, n, valid, true, offset) <= softmax(m, n, n, false, 0));
+  }
+}
