@@ -164,6 +164,10 @@ TEST_CASE("vact gives the values and counts of vcvt, vbin and vfn in turn, in fe
 }
 
 TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer beats", "[unit]") {
+  // Also in place (dst = src: each pair of elements is read before it is written), the same
+  // bytes. Its cycles are a pass over the rows' heads, in and out (a vec-to-vec vcvt of the same
+  // rows), and a pass over each row's cosines and sines, whatever the heads: rereading the
+  // tables for each head would grow the difference with them.
   const char* formats[] = {"fp32", "fp16", "bf16", "posit<16,1>", "fixed<4,12>"};
   std::mt19937_64 rng(3032);
   const auto pick = [&](uint64_t n) { return rng() % n; };
@@ -173,14 +177,15 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
     const uint32_t heads = 1 + pick(6);
     INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " heads " << heads
                   << " lanes " << lanes);
-    Machine fused(PeKind::kFp16, "", lanes, format), apart(PeKind::kFp16, "", lanes, format);
+    Machine fused(PeKind::kFp16, "", lanes, format), apart(PeKind::kFp16, "", lanes, format),
+        in_place(PeKind::kFp16, "", lanes, format);
     arith::VectorMathSpec spec;
     spec.format = format;
     const arith::VectorMath vm(spec);
     const uint64_t vb = vm.element_bytes(), half = n / 2, head = n * vb;
     const uint64_t src_at = 0, cos_at = 32768, sin_at = 65536, dst_at = 98304, t_at = 131072;
     const uint64_t row = heads * head + 2 * vb, table_row = half * vb + vb;
-    for (Machine* mc : {&fused, &apart}) {
+    for (Machine* mc : {&fused, &apart, &in_place}) {
       std::mt19937_64 values(trial);
       std::normal_distribution<double> x(0.0, 3.0);
       std::uniform_real_distribution<double> angle(-3.2, 3.2);
@@ -197,9 +202,21 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
         }
       }
     }
-    const uint64_t fused_cycles =
-        fused.run(isa::Opcode::kVrope,
-                  {dst_at, 0, src_at, 0, cos_at, 0, sin_at, 0, m, n, heads, row, row, table_row});
+    const auto rope = [&](Machine& mc, uint64_t dst, uint64_t h) {
+      return mc.run(isa::Opcode::kVrope,
+                    {dst, 0, src_at, 0, cos_at, 0, sin_at, 0, m, n, h, row, row, table_row});
+    };
+    const uint64_t fused_cycles = rope(fused, dst_at, heads);
+    (void)rope(in_place, src_at, heads);
+    for (uint32_t r = 0; r < m; ++r) {
+      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * row,
+                          in_place.asram->data() + src_at + r * row, heads * head) == 0);
+    }
+    const auto stream = [&](uint64_t h) {
+      const auto vec = static_cast<uint64_t>(ElemType::kVec);
+      return in_place.run(isa::Opcode::kVcvt, {t_at, 0, vec, src_at, 0, vec, m, h * n, row, row});
+    };
+    REQUIRE(fused_cycles - stream(heads) == rope(in_place, t_at, 1) - stream(1));
     // Per row, over its heads (rows of n, the row's tables for each): y1 = x1 c; t = x2 s;
     // y1 -= t; y2 = x2 c; t = x1 s; y2 += t.
     uint64_t apart_cycles = 0;
@@ -221,54 +238,6 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
     }
     require_same(fused, apart, dst_at, m, row, heads * head);
     REQUIRE(fused_cycles < apart_cycles);
-  }
-}
-
-TEST_CASE("vrope turns in place, reads a row's angles once for all its heads", "[unit]") {
-  // In place (dst = src: each pair of elements is read before it is written) it gives the
-  // bytes it gives apart. Its cycles are a pass over the rows' heads, in and out (a vec-to-vec
-  // vcvt of the same rows), and a pass over each row's cosines and sines, whatever the heads:
-  // rereading the tables for each head would grow the difference with them.
-  const char* formats[] = {"fp32", "fp16", "bf16", "posit<16,1>"};
-  std::mt19937_64 rng(20261209);
-  const auto pick = [&](uint64_t n) { return rng() % n; };
-  const auto vec = static_cast<uint64_t>(ElemType::kVec);
-  for (int trial = 0; trial < 60; ++trial) {
-    const std::string format = formats[pick(std::size(formats))];
-    // At most 4 rows of 12 heads of 64 fp32 elements: 12 KiB below the tables.
-    const uint32_t lanes = 8u << pick(4), m = 1 + pick(4), n = 2 * (1 + pick(32));
-    const uint32_t heads = 2 + pick(11);
-    INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " heads " << heads
-                  << " lanes " << lanes);
-    Machine apart(PeKind::kFp16, "", lanes, format), in_place(PeKind::kFp16, "", lanes, format);
-    arith::VectorMathSpec spec;
-    spec.format = format;
-    const uint64_t vb = arith::VectorMath(spec).element_bytes();
-    const uint64_t src_at = 0, cos_at = 65536, sin_at = 98304, dst_at = 131072;
-    const uint64_t row = (uint64_t{heads} * n * vb + 31) / 32 * 32, table_row = n / 2 * vb;
-    for (Machine* mc : {&apart, &in_place}) {
-      std::mt19937_64 bits(trial);
-      for (uint64_t i = 0; i < 131072; ++i)
-        mc->asram->data()[i] = static_cast<uint8_t>(bits() & 0x3f);
-    }
-    const auto rope = [&](Machine& mc, uint64_t dst, uint32_t h) {
-      return mc.run(isa::Opcode::kVrope,
-                    {dst, 0, src_at, 0, cos_at, 0, sin_at, 0, m, n, h, row, row, table_row});
-    };
-    const uint64_t cycles = rope(apart, dst_at, heads);
-    (void)rope(in_place, src_at, heads);
-    for (uint32_t r = 0; r < m; ++r) {
-      REQUIRE(std::memcmp(apart.asram->data() + dst_at + r * row,
-                          in_place.asram->data() + src_at + r * row,
-                          uint64_t{heads} * n * vb) == 0);
-    }
-    const auto stream = [&](uint32_t h) {
-      return apart.run(isa::Opcode::kVcvt,
-                       {dst_at, 0, vec, src_at, 0, vec, m, uint64_t{h} * n, row, row});
-    };
-    const uint64_t one_head = rope(apart, dst_at, 1);
-    REQUIRE(cycles - stream(heads) == one_head - stream(1));
-    REQUIRE(cycles > stream(heads));
   }
 }
 
