@@ -225,9 +225,16 @@ inline __attribute__((always_inline)) void products_tile_body(double* sum, size_
       wv[v] = __builtin_convertvector(f, Doubles);
     }
     for (uint32_t r = 0; r < kRows; ++r) {
+      // Every lane xi, in one broadcast (0 + xi would turn -0 into +0; filling the lanes one
+      // by one compiled to a masked broadcast per lane).
       const double xi = x[r * k + i];
-      Doubles xv;  // every lane xi (0 + xi would turn -0 into +0)
-      for (size_t l = 0; l < kLanes; ++l) xv[l] = xi;
+      Doubles xv;
+      if constexpr (kLanes == 8) {
+        xv = Doubles{xi, xi, xi, xi, xi, xi, xi, xi};
+      } else {
+        static_assert(kLanes == 4);
+        xv = Doubles{xi, xi, xi, xi};
+      }
       for (uint32_t v = 0; v < kVectors; ++v) acc[r][v] = acc[r][v] + wv[v] * xv;
     }
   }
