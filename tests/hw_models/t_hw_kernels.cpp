@@ -116,7 +116,11 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
                                {1, 5, 70, 16, 16},
                                {9, 20, 9, 4, 7},
                                {5, 70, 40, 8, 32},
-                               {4, 130, 20, 4, 64}}) {
+                               {4, 130, 20, 4, 64},
+                               // Blocks of 32 and 64 outputs with odd inputs (the int8 kernel
+                               // takes inputs two at a time there).
+                               {6, 96, 45, 7, 32},
+                               {3, 64, 33, 16, 64}}) {
     const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kTwoBit};
     const uint64_t act_stride = k * t.act_bytes + 5, acc_stride = n * t.acc_bytes + t.acc_bytes;
     std::vector<uint8_t> act(m * act_stride), w(size_t{n} * k * t.weight_bytes);
