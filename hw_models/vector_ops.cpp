@@ -162,12 +162,58 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
   }
 }
 
+namespace {
+
+// The loop of VectorOps::binary over an fp32 internal format with results in fp32 or rounded to
+// int8, its operation fixed: the same elements, counts and bits, with the operation and the
+// element size out of the loop.
+template <class Op>
+void binary_fp32(const Op& op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m, uint32_t n,
+                 bool to_int8) {
+  const auto load = [](const uint8_t* p) {
+    uint32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
+  };
+  for (uint32_t r = 0; r < m; ++r) {
+    const uint8_t* x = a.row(r);
+    const uint8_t* y = b.row(r);
+    uint8_t* z = dst.row(r);
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t v = op(load(x + 4 * uint64_t{i}), load(y + (b_scalar ? 0 : 4 * uint64_t{i})));
+      if (to_int8) {
+        z[i] = symmetric_int8_of_fp32(v);
+      } else {
+        std::memcpy(z + 4 * uint64_t{i}, &v, 4);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
                        uint32_t n, ElemType result) const {
   const uint32_t eb = math_.element_bytes(), out = bytes(result);
   // Rounding fp32 results to int8 (quantizing rows for the integer kinds) in the host's floats.
   const bool int8_of_fp32 = math_.native_fp32() && (result == ElemType::kInt8 ||
                                                     (result == ElemType::kAct && is_integer(pe_)));
+  if (math_.native_fp32() && (int8_of_fp32 || result == ElemType::kVec)) {
+    const arith::VectorMath& vm = math_;
+    switch (op) {
+      case VectorBinary::kAdd:
+        return binary_fp32([&](uint32_t x, uint32_t y) { return vm.add(x, y); }, dst, a, b,
+                           b_scalar, m, n, int8_of_fp32);
+      case VectorBinary::kSub:
+        return binary_fp32([&](uint32_t x, uint32_t y) { return vm.sub(x, y); }, dst, a, b,
+                           b_scalar, m, n, int8_of_fp32);
+      case VectorBinary::kMul:
+        return binary_fp32([&](uint32_t x, uint32_t y) { return vm.mul(x, y); }, dst, a, b,
+                           b_scalar, m, n, int8_of_fp32);
+      default:
+        break;
+    }
+  }
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {
       const uint32_t x = load_vec(a.row(r) + uint64_t{i} * eb);

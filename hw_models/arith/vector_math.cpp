@@ -164,52 +164,6 @@ VectorMath::VectorMath(const VectorMathSpec& spec)
   nan_ = format_->encode(Unpacked::nan());
 }
 
-namespace {
-
-float float_of(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint32_t bits_of(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
-
-}  // namespace
-
-// IEEE binary32: the host's float add equals the exact sum rounded once (tested on random
-// patterns). An exact sum of finite floats beyond FLT_MAX shows in the double sum (exact but
-// in the one case where it rounds to FLT_MAX itself, which the sum's error term decides).
-uint32_t VectorMath::native_add(float x, float y) const {
-  const float r = x + y;
-  if (std::isnan(r)) return nan_;
-  if (std::isfinite(x) && std::isfinite(y)) {
-    const double s = double{x} + double{y};
-    bool over = std::fabs(s) > FLT_MAX;
-    if (std::fabs(s) == FLT_MAX) {
-      const double yv = s - x;  // TwoSum: the exact sum is s + err
-      const double err = (x - (s - yv)) + (y - yv);
-      over = err != 0 && (err > 0) == (s > 0);
-    }
-    saturations_[static_cast<size_t>(VectorOpClass::kAdd)] += over;
-  }
-  return bits_of(r);
-}
-
-// The product of two floats is exact in double: it overflows exactly when beyond FLT_MAX.
-uint32_t VectorMath::native_mul(float x, float y) const {
-  const float r = x * y;
-  if (std::isnan(r)) return nan_;
-  if (std::isfinite(x) && std::isfinite(y)) {
-    saturations_[static_cast<size_t>(VectorOpClass::kMul)] +=
-        std::fabs(double{x} * double{y}) > FLT_MAX;
-  }
-  return bits_of(r);
-}
-
 std::string VectorMath::class_of(const NumberFormat& format) {
   std::string name = format.name();
   const int bits = format.bits();
@@ -243,12 +197,10 @@ Unpacked VectorMath::inverse_wide(uint32_t n) const {
       arith::div(Unpacked::from_integer(false, 1, 0), Unpacked::from_integer(false, n, 0))));
 }
 
-uint32_t VectorMath::add(uint32_t a, uint32_t b) const {
-  if (native_fp32_) return native_add(float_of(a), float_of(b));
+uint32_t VectorMath::add_exact(uint32_t a, uint32_t b) const {
   return round_as(arith::add(value(a), value(b)), VectorOpClass::kAdd);
 }
-uint32_t VectorMath::sub(uint32_t a, uint32_t b) const {
-  if (native_fp32_) return native_add(float_of(a), -float_of(b));
+uint32_t VectorMath::sub_exact(uint32_t a, uint32_t b) const {
   return round_as(arith::sub(value(a), value(b)), VectorOpClass::kAdd);
 }
 uint32_t VectorMath::from_double(double d) const {
@@ -259,8 +211,7 @@ uint32_t VectorMath::from_double(double d) const {
   return round(arith::from_double(d));
 }
 
-uint32_t VectorMath::mul(uint32_t a, uint32_t b) const {
-  if (native_fp32_) return native_mul(float_of(a), float_of(b));
+uint32_t VectorMath::mul_exact(uint32_t a, uint32_t b) const {
   return round_as(arith::mul(value(a), value(b)), VectorOpClass::kMul);
 }
 

@@ -38,7 +38,10 @@
 #pragma once
 
 #include <array>
+#include <cfloat>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,9 +106,17 @@ class VectorMath {
   uint32_t from_double(double d) const;
   double to_double(uint32_t x) const { return format_->to_double(x); }
 
-  uint32_t add(uint32_t a, uint32_t b) const;
-  uint32_t sub(uint32_t a, uint32_t b) const;
-  uint32_t mul(uint32_t a, uint32_t b) const;
+  // add, sub and mul: an fp32 internal format in the host's floats, here inline (the vector
+  // unit's element loops); the others exactly, then rounded.
+  uint32_t add(uint32_t a, uint32_t b) const {
+    return native_fp32_ ? native_add(float_of(a), float_of(b)) : add_exact(a, b);
+  }
+  uint32_t sub(uint32_t a, uint32_t b) const {
+    return native_fp32_ ? native_add(float_of(a), -float_of(b)) : sub_exact(a, b);
+  }
+  uint32_t mul(uint32_t a, uint32_t b) const {
+    return native_fp32_ ? native_mul(float_of(a), float_of(b)) : mul_exact(a, b);
+  }
   uint32_t max(uint32_t a, uint32_t b) const;  // NaN if either is NaN
   uint32_t min(uint32_t a, uint32_t b) const;
   uint32_t abs(uint32_t a) const;  // |a| rounded to the format (NaN stays NaN)
@@ -139,10 +150,48 @@ class VectorMath {
   uint32_t round_as(const Unpacked& v, VectorOpClass op) const;
   Unpacked round_wide(const Unpacked& v) const;  // to the accumulator format, exactly decoded
   Unpacked inverse_wide(uint32_t n) const;       // 1/n in the accumulator format
+  uint32_t add_exact(uint32_t a, uint32_t b) const;
+  uint32_t sub_exact(uint32_t a, uint32_t b) const;
+  uint32_t mul_exact(uint32_t a, uint32_t b) const;
+  static float float_of(uint32_t bits) {
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  static uint32_t bits_of(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, 4);
+    return b;
+  }
   // add, sub and mul of an fp32 internal format in the host's IEEE floats (the same bits and
-  // saturation counts as the exact path, tested).
-  uint32_t native_add(float x, float y) const;
-  uint32_t native_mul(float x, float y) const;
+  // saturation counts as the exact path, tested). The host's float add equals the exact sum
+  // rounded once; an exact sum of finite floats beyond FLT_MAX shows in the double sum (exact
+  // but in the one case where it rounds to FLT_MAX itself, which the sum's error term decides).
+  uint32_t native_add(float x, float y) const {
+    const float r = x + y;
+    if (std::isnan(r)) return nan_;
+    if (std::isfinite(x) && std::isfinite(y)) {
+      const double s = double{x} + double{y};
+      bool over = std::fabs(s) > FLT_MAX;
+      if (std::fabs(s) == FLT_MAX) {
+        const double yv = s - x;  // TwoSum: the exact sum is s + err
+        const double err = (x - (s - yv)) + (y - yv);
+        over = err != 0 && (err > 0) == (s > 0);
+      }
+      saturations_[static_cast<size_t>(VectorOpClass::kAdd)] += over;
+    }
+    return bits_of(r);
+  }
+  // The product of two floats is exact in double: it overflows exactly when beyond FLT_MAX.
+  uint32_t native_mul(float x, float y) const {
+    const float r = x * y;
+    if (std::isnan(r)) return nan_;
+    if (std::isfinite(x) && std::isfinite(y)) {
+      saturations_[static_cast<size_t>(VectorOpClass::kMul)] +=
+          std::fabs(double{x} * double{y}) > FLT_MAX;
+    }
+    return bits_of(r);
+  }
 
   VectorMathSpec spec_;
   std::unique_ptr<NumberFormat> format_;
