@@ -183,6 +183,10 @@ double dot_in_order(const Weight& w, const float* x, size_t k) {
 NMP_ROW_KERNEL void add_products(uint64_t* acc, const int64_t* w, uint64_t x, size_t n) {
   for (size_t c = 0; c < n; ++c) acc[c] += x * static_cast<uint64_t>(w[c]);
 }
+// A chunk of products summed within int32 (GemmReference::int32_chunk_): exact.
+NMP_ROW_KERNEL void add_products(int32_t* acc, const int32_t* w, int32_t x, size_t n) {
+  for (size_t c = 0; c < n; ++c) acc[c] += x * w[c];
+}
 // Units within int32: each product exact in int64 (a widening multiply the host vectorizes),
 // the sums as above modulo 2^64.
 NMP_ROW_KERNEL void add_products(uint64_t* acc, const int32_t* w, int32_t x, size_t n) {
@@ -401,6 +405,12 @@ uint32_t GemmReference::choose_path() {
     units_fit_int32_ = path_ == Path::kFixed &&
                        std::all_of(units_.begin(), units_.end(),
                                    [](int64_t u) { return u >= INT32_MIN && u <= INT32_MAX; });
+    if (units_fit_int32_) {
+      uint64_t largest = 1;
+      for (int64_t u : units_) largest = std::max<uint64_t>(largest, u < 0 ? -u : u);
+      if (largest < (uint64_t{1} << 15))
+        int32_chunk_ = static_cast<uint32_t>(INT32_MAX / (largest * largest));
+    }
   } else if (path_ == Path::kFloat) {
     values_.resize(patterns);
     for (uint32_t p = 0; p < patterns; ++p) values_[p] = static_cast<float>(element_value(kind, p));
@@ -476,6 +486,31 @@ void GemmReference::unit_block(const uint32_t* x, uint32_t rb, arith::Unpacked* 
   const size_t n = n_;
   std::vector<Acc> acc(rb * n, 0);
   std::vector<uint8_t> row_nar(rb, 0);
+  if constexpr (std::is_same_v<Acc, uint64_t>) {
+    if (int32_chunk_ >= 2) {
+      // Small units (posit<8,0>'s quire, fixed<2,6> and kin): each chunk of inputs summed
+      // exactly in int32 lanes, twice as many a vector as int64's, then added in 64 bits.
+      std::vector<int32_t> part(rb * n);
+      for (uint32_t i0 = 0; i0 < k_; i0 += int32_chunk_) {
+        std::fill(part.begin(), part.end(), 0);
+        for (uint32_t i = i0; i < std::min(k_, i0 + int32_chunk_); ++i) {
+          for (uint32_t r = 0; r < rb; ++r) {
+            const uint32_t p = x[r * size_t{k_} + i] & mask;
+            row_nar[r] |= nar_[p];
+            if (units_[p] != 0)
+              add_products(&part[r * n], &w_units32_[i * n], static_cast<int32_t>(units_[p]), n);
+          }
+        }
+        for (size_t j = 0; j < acc.size(); ++j) acc[j] += static_cast<uint64_t>(int64_t{part[j]});
+      }
+      for (size_t j = 0; j < acc.size(); ++j) {
+        out[j] = row_nar[j / n] || w_col_nar_[j % n]
+                     ? arith::Unpacked::nan()
+                     : from_int128(static_cast<Signed>(acc[j]), lsb_);
+      }
+      return;
+    }
+  }
   for (uint32_t i = 0; i < k_; ++i) {
     for (uint32_t r = 0; r < rb; ++r) {
       const uint32_t p = x[r * size_t{k_} + i] & mask;

@@ -86,6 +86,9 @@ class GemmReference {
   std::unique_ptr<int64_t[]> w_units_;    // fixed and posit
   std::unique_ptr<int32_t[]> w_units32_;  // the fixed path's, where every unit fits int32
   bool units_fit_int32_ = false;
+  // The fixed path's inputs per partial sum in int32 (no chunk of products of units can leave
+  // it); 0: sums in 64 bits only.
+  uint32_t int32_chunk_ = 0;
   std::unique_ptr<float[]> w_values_;  // float
   std::vector<uint8_t> w_col_nar_;     // posit: output c has a NaR weight
   std::vector<uint32_t> w_;            // the patterns as given (per-output path)
