@@ -112,6 +112,31 @@ TEST_CASE("posit<16,1> rows too long for 128 bits go output by output, exactly",
   REQUIRE(same(acc[0], workloads::reference_accumulator(mac.pe, x.data(), w.data(), k, k, mac)));
 }
 
+TEST_CASE("small units sum in int32 chunks that cannot overflow, exactly", "[unit]") {
+  // posit<8,0> (units up to 2^12: products to 2^24) and fixed<2,14>: 1,000 products of the
+  // largest magnitudes reach past 2^31, so the int32 partial sums must stop in time. Each
+  // row's sum against the per-output reference: all positive, and alternating signs.
+  for (const hw::PeKind kind : {hw::PeKind::kPosit8, hw::PeKind::kFixed2_14}) {
+    hw::MacArrayParams mac;
+    mac.pe = kind;
+    const uint32_t k = 1000;
+    const uint32_t largest = hw::activation_format(kind).max_finite_pattern();
+    const uint32_t most_negative = hw::activation_format(kind).encode(
+        arith::negate(hw::activation_format(kind).decode(largest)));
+    std::vector<uint32_t> w(2 * size_t{k}, largest), x(2 * size_t{k}, largest);
+    for (uint32_t i = 0; i < k; i += 2) w[k + i] = most_negative;  // output 1: signs alternate
+    const workloads::GemmReference gemm(kind, w.data(), 2, k, k, mac);
+    std::vector<arith::Unpacked> acc;
+    gemm.row(x.data(), acc);
+    INFO(hw::to_string(kind));
+    REQUIRE(acc[0].is_finite_nonzero());
+    for (uint32_t c = 0; c < 2; ++c) {
+      REQUIRE(same(acc[c],
+                   workloads::reference_accumulator(kind, x.data(), &w[size_t{c} * k], k, k, mac)));
+    }
+  }
+}
+
 TEST_CASE("the FP32 model of a layer sums each output in double, in input order", "[unit]") {
   std::mt19937_64 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
