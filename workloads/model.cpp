@@ -191,12 +191,12 @@ Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
     const arith::TernaryTensor t = arith::quantize_absmean(w.data(), w.size());
     e.patterns.assign(t.trits.begin(), t.trits.end());  // sign-extended: -1 is 0xffffffff
     e.scale = t.gamma;
-  } else if (pe == hw::PeKind::kInt8Int8) {
-    const arith::IntQuantized q =
-        arith::quantize_int(w.data(), 1, w.size(), {8, true, arith::IntGranularity::kPerTensor});
-    e.patterns.resize(q.values.size());
-    for (size_t i = 0; i < q.values.size(); ++i) e.patterns[i] = static_cast<uint8_t>(q.values[i]);
-    e.scale = q.step;
+  } else if (pe == hw::PeKind::kInt8Int8) {  // quantize_int's per-tensor int8, as patterns
+    e.patterns.resize(w.size());
+    uint32_t* patterns = e.patterns.data();
+    e.scale = {arith::quantize_symmetric(w.data(), w.size(), 8, [patterns](size_t i, int32_t v) {
+      patterns[i] = static_cast<uint8_t>(v);
+    })};
   } else {
     const arith::NumberFormat& format = hw::activation_format(pe);
     e.patterns.resize(w.size());

@@ -9,8 +9,6 @@
 namespace nmp::arith {
 namespace {
 
-constexpr float kRangeFloor = 1e-5f;  // as the BitNet reference code (models.md)
-
 float qmax_of(int bits) { return static_cast<float>((1 << (bits - 1)) - 1); }
 
 void check_bits(int bits) {
@@ -39,14 +37,8 @@ IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQua
     const float* in = x + g * group_size;
     int32_t* out = q.values.data() + g * group_size;
     if (spec.symmetric) {
-      float amax = 0.0f;
-      for (size_t i = 0; i < group_size; ++i) amax = std::max(amax, std::fabs(in[i]));
-      const float s = qmax / std::max(amax, kRangeFloor);
-      for (size_t i = 0; i < group_size; ++i) {
-        out[i] = static_cast<int32_t>(
-            std::clamp(static_cast<float>(round_half_even(in[i] * s)), qmin, qmax));
-      }
-      q.step.push_back(1.0f / s);
+      q.step.push_back(quantize_symmetric(in, group_size, spec.bits,
+                                          [out](size_t i, int32_t v) { out[i] = v; }));
       q.zero_point.push_back(0);
     } else {
       float lo = 0.0f, hi = 0.0f;
@@ -54,7 +46,7 @@ IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQua
         lo = std::min(lo, in[i]);
         hi = std::max(hi, in[i]);
       }
-      const float step = std::max(hi - lo, kRangeFloor) / (qmax - qmin);
+      const float step = std::max(hi - lo, kIntRangeFloor) / (qmax - qmin);
       const float zp = std::nearbyint(-lo / step) + qmin;
       for (size_t i = 0; i < group_size; ++i) {
         out[i] = static_cast<int32_t>(
@@ -77,7 +69,7 @@ QuantizedRows quantize_absmax_per_row(const float* x, size_t rows, size_t cols, 
   for (size_t r = 0; r < rows; ++r) {
     float amax = 0.0f;
     for (size_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(x[r * cols + c]));
-    out.absmax.push_back(std::max(amax, kRangeFloor));
+    out.absmax.push_back(std::max(amax, kIntRangeFloor));
   }
   return out;
 }

@@ -14,9 +14,13 @@
 //   float v = q.dequantize(i);
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "hw_models/arith/unpacked.hpp"
 
 namespace nmp::arith {
 
@@ -38,6 +42,25 @@ struct IntQuantized {
 };
 
 IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQuantSpec& spec);
+
+inline constexpr float kIntRangeFloor = 1e-5f;  // as the BitNet reference code (models.md)
+
+// One group of quantize_int's symmetric quantization: the `count` values' steps of 1 / scale,
+// scale = qmax / max(absmax, floor), each rounded half to even and clamped, handed to
+// put(i, step) (an encoder writes its own patterns, with no buffer of int32 between).
+// Returns the step's real value, 1 / scale.
+template <class Put>
+float quantize_symmetric(const float* x, size_t count, int bits, const Put& put) {
+  const auto qmax = static_cast<float>((1 << (bits - 1)) - 1);
+  float amax = 0.0f;
+  for (size_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float s = qmax / std::max(amax, kIntRangeFloor);
+  for (size_t i = 0; i < count; ++i) {
+    put(i, static_cast<int32_t>(
+               std::clamp(static_cast<float>(round_half_even(x[i] * s)), -qmax - 1.0f, qmax)));
+  }
+  return 1.0f / s;
+}
 
 // BitNet b1.58's activation quantization: symmetric, per row, with the absmax kept.
 struct QuantizedRows {
