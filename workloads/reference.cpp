@@ -1,5 +1,9 @@
 #include "workloads/reference.hpp"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "hw_models/kernels.hpp"
 
 #include <algorithm>
@@ -232,20 +236,13 @@ inline __attribute__((always_inline)) void products_tile_body(double* sum, size_
       // Every lane xi, in one broadcast (0 + xi would turn -0 into +0; filling the lanes one
       // by one compiled to a masked broadcast per lane).
       const double xi = x[r * k + i];
-      Doubles xv;
-      if constexpr (kLanes == 8) {
-        xv = Doubles{xi, xi, xi, xi, xi, xi, xi, xi};
-      } else {
-        static_assert(kLanes == 4);
-        xv = Doubles{xi, xi, xi, xi};
-      }
+      static_assert(kLanes == 4, "the AVX-512 tile is add_products_tile_wide's");
+      const Doubles xv = {xi, xi, xi, xi};
       for (uint32_t v = 0; v < kVectors; ++v) acc[r][v] = acc[r][v] + wv[v] * xv;
     }
   }
   for (uint32_t r = 0; r < kRows; ++r) std::memcpy(&sum[r * n + c0], acc[r], sizeof acc[r]);
 }
-using Doubles8 = double __attribute__((vector_size(64)));
-using Floats8 = float __attribute__((vector_size(32)));
 using Doubles4 = double __attribute__((vector_size(32)));
 using Floats4 = float __attribute__((vector_size(16)));
 NMP_ROW_KERNEL void add_products_tile_narrow(double* sum, size_t n, const float* w, const double* x,
@@ -253,10 +250,28 @@ NMP_ROW_KERNEL void add_products_tile_narrow(double* sum, size_t n, const float*
   products_tile_body<Doubles4, Floats4, kSumRows / 2, 2>(sum, n, w, x, k, c0);
 }
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// products_tile_body's sums with AVX-512 intrinsics, each step one fused multiply-add: a float
+// times a float's double is exact in double, so rounding the sum once, fused, gives the bits
+// of the product and the sum apart (-0, infinities and NaN included).
 __attribute__((target("avx512f"))) void add_products_tile_wide(double* sum, size_t n,
                                                                const float* w, const double* x,
                                                                size_t k, size_t c0) {
-  products_tile_body<Doubles8, Floats8, kSumRows, 2>(sum, n, w, x, k, c0);
+  __m512d acc[kSumRows][2];
+  for (uint32_t r = 0; r < kSumRows; ++r) {
+    for (uint32_t v = 0; v < 2; ++v) acc[r][v] = _mm512_loadu_pd(&sum[r * n + c0 + 8 * v]);
+  }
+  for (size_t i = 0; i < k; ++i) {
+    const __m512d w0 = _mm512_maskz_cvtps_pd(0xff, _mm256_loadu_ps(&w[i * n + c0]));
+    const __m512d w1 = _mm512_maskz_cvtps_pd(0xff, _mm256_loadu_ps(&w[i * n + c0 + 8]));
+    for (uint32_t r = 0; r < kSumRows; ++r) {
+      const __m512d xi = _mm512_set1_pd(x[r * k + i]);
+      acc[r][0] = _mm512_fmadd_pd(w0, xi, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_pd(w1, xi, acc[r][1]);
+    }
+  }
+  for (uint32_t r = 0; r < kSumRows; ++r) {
+    for (uint32_t v = 0; v < 2; ++v) _mm512_storeu_pd(&sum[r * n + c0 + 8 * v], acc[r][v]);
+  }
 }
 #endif
 // The sums of a block of kSumRows rows over the whole tiles of columns the machine's registers
