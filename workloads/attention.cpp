@@ -173,11 +173,11 @@ struct Placement {
 };
 
 // The DRAM distance between consecutive key/value heads' caches (the same for keys and values).
-uint64_t kv_stride(const Placement& at) {
-  if (at.k_dram.size() < 2) return 0;
-  const uint64_t stride = at.k_dram[1] - at.k_dram[0];
-  for (size_t i = 1; i < at.k_dram.size(); ++i) {
-    if (at.k_dram[i] - at.k_dram[i - 1] != stride || at.v_dram[i] - at.v_dram[i - 1] != stride)
+uint64_t kv_stride(const std::vector<uint64_t>& k_dram, const std::vector<uint64_t>& v_dram) {
+  if (k_dram.size() < 2) return 0;
+  const uint64_t stride = k_dram[1] - k_dram[0];
+  for (size_t i = 1; i < k_dram.size(); ++i) {
+    if (k_dram[i] - k_dram[i - 1] != stride || v_dram[i] - v_dram[i - 1] != stride)
       throw std::logic_error("key/value caches must sit at one stride");
   }
   return stride;
@@ -225,7 +225,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   load(Space::kActSram, x.consts, c_dram, kNumConsts * eb);
   // Key/value heads loop with their caches' addresses in registers: the caches sit at one
   // stride from each other in DRAM (and, loaded once, in the weight SRAM).
-  const uint64_t cache_stride = kv_stride(at);
+  const uint64_t cache_stride = kv_stride(at.k_dram, at.v_dram);
   const uint64_t v_offset = round_up(x.k_bytes, g.wgt_word);
   auto load_kv = [&]() {  // this head's caches into the weight SRAM at kRegBase
     b.addi(kRegSram, kRegBase, 0);
@@ -674,7 +674,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   const AppendPlan p = plan_append(l, tokens, hw);
   const uint64_t v_row = p.v_row, q_row = p.q_row, kv_q = p.kv_q, t_row = p.t_row;
   const uint64_t src_row = uint64_t{l.kv_heads} * d * db;  // a token's K or V row in DRAM
-  const uint64_t cache_stride = l.kv_heads > 1 ? a.k_dram[1] - a.k_dram[0] : 0;
+  const uint64_t cache_stride = kv_stride(a.k_dram, a.v_dram);
   if (g.int_kind) {
     b.li(kRegSram, p.inverse_scales);
     b.li(kRegDram, a.inverse_scales_dram);

@@ -1427,21 +1427,14 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       if (l.kind == LayerKind::kPool)
         put_patterns(out.dram_image, lay.const_dram, {inverse(vm, l.stride)}, vb);
       if (l.kind == LayerKind::kRope) {
+        // A row's angles, `stride` apart: compact, or (fused) the output's rows apart.
         const RopeTables t = rope_tables(vm, l, out.layers[li].m);
-        if (fused_host[li] < 0) {
-          put_patterns(out.dram_image, lay.cos_dram, t.cos, vb);
-          put_patterns(out.dram_image, lay.sin_dram, t.sin, vb);
-        } else {  // row by row, the output's rows apart
-          const size_t half = l.head_dim / 2;
-          const uint64_t stride = uint64_t{l.out_features} * db;
-          for (size_t r = 0; r < out.layers[li].m; ++r) {
-            const auto row = [&](const std::vector<uint32_t>& table) {
-              return std::vector<uint32_t>(table.begin() + static_cast<ptrdiff_t>(r * half),
-                                           table.begin() + static_cast<ptrdiff_t>((r + 1) * half));
-            };
-            put_patterns(out.dram_image, lay.cos_dram + r * stride, row(t.cos), vb);
-            put_patterns(out.dram_image, lay.sin_dram + r * stride, row(t.sin), vb);
-          }
+        const uint64_t half = l.head_dim / 2;
+        const uint64_t stride = fused_host[li] < 0 ? half * vb : uint64_t{l.out_features} * db;
+        for (size_t at = 0; at < t.cos.size(); ++at) {
+          const uint64_t to = at / half * stride + at % half * vb;
+          std::memcpy(&out.dram_image[lay.cos_dram + to], &t.cos[at], vb);
+          std::memcpy(&out.dram_image[lay.sin_dram + to], &t.sin[at], vb);
         }
       }
       if (l.kind == LayerKind::kEmbedding) {

@@ -501,44 +501,34 @@ void GemmReference::unit_block(const uint32_t* x, uint32_t rb, arith::Unpacked* 
   const size_t n = n_;
   std::vector<Acc> acc(rb * n, 0);
   std::vector<uint8_t> row_nar(rb, 0);
-  if constexpr (std::is_same_v<Acc, uint64_t>) {
-    if (int32_chunk_ >= 2) {
-      // Small units (posit<8,0>'s quire, fixed<2,6> and kin): each chunk of inputs summed
-      // exactly in int32 lanes, twice as many a vector as int64's, then added in 64 bits.
-      std::vector<int32_t> part(rb * n);
-      for (uint32_t i0 = 0; i0 < k_; i0 += int32_chunk_) {
-        std::fill(part.begin(), part.end(), 0);
-        for (uint32_t i = i0; i < std::min(k_, i0 + int32_chunk_); ++i) {
-          for (uint32_t r = 0; r < rb; ++r) {
-            const uint32_t p = x[r * size_t{k_} + i] & mask;
-            row_nar[r] |= nar_[p];
-            if (units_[p] != 0)
-              add_products(&part[r * n], &w_units32_[i * n], static_cast<int32_t>(units_[p]), n);
+  // Small units (posit<8,0>'s quire, fixed<2,14>): each chunk of inputs summed exactly in int32
+  // lanes, twice as many a vector as int64's, then added in 64 bits; else one chunk of all.
+  bool int32_parts = false;
+  if constexpr (std::is_same_v<Acc, uint64_t>) int32_parts = int32_chunk_ >= 2;
+  const uint32_t chunk = int32_parts ? int32_chunk_ : k_;
+  std::vector<int32_t> part(int32_parts ? rb * n : 0);
+  for (uint32_t i0 = 0; i0 < k_; i0 += chunk) {
+    std::fill(part.begin(), part.end(), 0);
+    for (uint32_t i = i0; i < std::min(k_, i0 + chunk); ++i) {
+      for (uint32_t r = 0; r < rb; ++r) {
+        const uint32_t p = x[r * size_t{k_} + i] & mask;
+        row_nar[r] |= nar_[p];
+        if (units_[p] == 0) continue;
+        if constexpr (std::is_same_v<Acc, uint64_t>) {
+          const auto unit = static_cast<int32_t>(units_[p]);
+          if (int32_parts) {
+            add_products(&part[r * n], &w_units32_[i * n], unit, n);
+            continue;
+          }
+          if (units_fit_int32_) {
+            add_products(&acc[r * n], &w_units32_[i * n], unit, n);
+            continue;
           }
         }
-        for (size_t j = 0; j < acc.size(); ++j) acc[j] += static_cast<uint64_t>(int64_t{part[j]});
+        add_products(&acc[r * n], &w_units_[i * n], static_cast<Acc>(units_[p]), n);
       }
-      for (size_t j = 0; j < acc.size(); ++j) {
-        out[j] = row_nar[j / n] || w_col_nar_[j % n]
-                     ? arith::Unpacked::nan()
-                     : from_int128(static_cast<Signed>(acc[j]), lsb_);
-      }
-      return;
     }
-  }
-  for (uint32_t i = 0; i < k_; ++i) {
-    for (uint32_t r = 0; r < rb; ++r) {
-      const uint32_t p = x[r * size_t{k_} + i] & mask;
-      row_nar[r] |= nar_[p];
-      if (units_[p] == 0) continue;
-      if constexpr (std::is_same_v<Acc, uint64_t>) {
-        if (units_fit_int32_) {
-          add_products(&acc[r * n], &w_units32_[i * n], static_cast<int32_t>(units_[p]), n);
-          continue;
-        }
-      }
-      add_products(&acc[r * n], &w_units_[i * n], static_cast<Acc>(units_[p]), n);
-    }
+    for (size_t j = 0; j < part.size(); ++j) acc[j] += static_cast<Acc>(int64_t{part[j]});
   }
   for (size_t j = 0; j < acc.size(); ++j) {
     out[j] = row_nar[j / n] || w_col_nar_[j % n] ? arith::Unpacked::nan()

@@ -87,6 +87,12 @@ std::map<std::string, std::string> dumped_outputs(const std::string& dir) {
   return outputs;
 }
 
+// The bytes a run moved through DRAM, both ways.
+uint64_t dram_bytes(const Json& report) {
+  return report["counters"]["dram"]["read_bytes"].get<uint64_t>() +
+         report["counters"]["dram"]["write_bytes"].get<uint64_t>();
+}
+
 // Runs `workload` with a --mapping file of `entries` (layer name -> its mapping).
 Json run_mapped(const Json& workload, const std::vector<std::string>& sets, const Json& entries,
                 const sim::RunOptions& options) {
@@ -345,10 +351,6 @@ TEST_CASE("a fused element-wise layer gives the same bits as its own pass, with 
     REQUIRE(outputs["apart"].size() == 7 * 2);
     REQUIRE(outputs["fused"].size() == 4 * 2);
     for (const auto& [file, bytes] : outputs["fused"]) REQUIRE(outputs["apart"][file] == bytes);
-    const auto dram_bytes = [&](const Json& r) {
-      return r["counters"]["dram"]["read_bytes"].get<uint64_t>() +
-             r["counters"]["dram"]["write_bytes"].get<uint64_t>();
-    };
     REQUIRE(dram_bytes(fused) < dram_bytes(reports["apart"]));
     ++compared;
     overlapped += epilogue["epilogue"] == "overlapped";
@@ -382,7 +384,7 @@ TEST_CASE("a rope fused into its linear layer's epilogue gives the same bits as 
     const auto& [format, dram_bytes_per_element] = stored[pick(0, std::size(stored) - 1)];
     const char* dataflow = kDataflows[pick(0, std::size(kDataflows) - 1)];
     std::vector<std::string> sets = random_array(pick, kind, dataflow, 4, 16);
-    if (std::string(format).empty() == false)
+    if (!std::string(format).empty())
       sets.push_back(std::string("hw.dram.activation_format=") + format);
     Json q = {{"type", kind.type},
               {"name", "q"},
@@ -438,10 +440,6 @@ TEST_CASE("a rope fused into its linear layer's epilogue gives the same bits as 
     REQUIRE(outputs["apart"].size() == 3 * 2);
     REQUIRE(outputs["fused"].size() == 2 * 2);
     for (const auto& [file, bytes] : outputs["fused"]) REQUIRE(outputs["apart"][file] == bytes);
-    const auto dram_bytes = [&](const Json& r) {
-      return r["counters"]["dram"]["read_bytes"].get<uint64_t>() +
-             r["counters"]["dram"]["write_bytes"].get<uint64_t>();
-    };
     REQUIRE(dram_bytes(reports["fused"]) < dram_bytes(reports["apart"]));
     ++compared;
     overlapped += epilogue["epilogue"] == "overlapped";
