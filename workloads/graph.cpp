@@ -1658,14 +1658,21 @@ std::vector<LayerReference> reference_graph(const ModelSpec& model, const ModelD
           l.kind == LayerKind::kBitLinear
               ? GemmReference(pe, ld.ternary.trits.data(), n, k, k_tile, hw.mac_array)
               : GemmReference(pe, ld.encoded.patterns.data(), n, k, k_tile, hw.mac_array);
-      gemm.rows(xq.data(), T, [&](uint32_t r, const arith::Unpacked* acc) {
-        for (uint32_t c = 0; c < n; ++c) {
-          uint32_t& y = ref.out[size_t{r} * n + c];
-          y = vm.round(acc[c]);
-          if (int_kind) y = vm.mul(y, factor[r]);
-          if (l.has_bias) y = vm.add(y, vm.from_double(ld.bias[c]));
-        }
-      });
+      // The accumulators rounded to the vector format; an integer kind's then times its row's
+      // factor; then the bias.
+      const auto epilogue = [&](uint32_t r, uint32_t c, uint32_t y) {
+        if (int_kind) y = vm.mul(y, factor[r]);
+        ref.out[size_t{r} * n + c] = l.has_bias ? vm.add(y, vm.from_double(ld.bias[c])) : y;
+      };
+      if (int_kind) {
+        gemm.rows_wrapped(xq.data(), T, [&](uint32_t r, const int32_t* acc) {
+          for (uint32_t c = 0; c < n; ++c) epilogue(r, c, vm.from_int32(acc[c]));
+        });
+      } else {
+        gemm.rows(xq.data(), T, [&](uint32_t r, const arith::Unpacked* acc) {
+          for (uint32_t c = 0; c < n; ++c) epilogue(r, c, vm.round(acc[c]));
+        });
+      }
       Fp32Linear(l, ld, T).rows(xf.data(), T, l.has_bias ? ld.bias.data() : nullptr,
                                 ref.fp32.data());
       return ref;

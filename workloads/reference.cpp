@@ -433,15 +433,21 @@ uint32_t GemmReference::choose_path() {
   return patterns - 1;
 }
 
-void GemmReference::rows(const uint32_t* x, uint32_t count, const RowFn& take) const {
+template <class Sum, class Block, class Take>
+void GemmReference::in_row_blocks(const uint32_t* x, uint32_t count, const Block& block,
+                                  const Take& take) const {
   // Rows go through in blocks, so that each transposed weight row, once in cache, serves
   // every row of the block.
-  std::vector<arith::Unpacked> out(size_t{std::min(kRowBlock, count)} * n_);
+  std::vector<Sum> out(size_t{std::min(kRowBlock, count)} * n_);
   for (uint32_t r0 = 0; r0 < count; r0 += kRowBlock) {
     const uint32_t rb = std::min(kRowBlock, count - r0);
-    block(x + size_t{r0} * k_, rb, out.data());
+    (this->*block)(x + size_t{r0} * k_, rb, out.data());
     for (uint32_t r = 0; r < rb; ++r) take(r0 + r, &out[size_t{r} * n_]);
   }
+}
+
+void GemmReference::rows(const uint32_t* x, uint32_t count, const RowFn& take) const {
+  in_row_blocks<arith::Unpacked>(x, count, &GemmReference::block, take);
 }
 
 void GemmReference::row(const uint32_t* x, std::vector<arith::Unpacked>& out) const {
@@ -450,25 +456,14 @@ void GemmReference::row(const uint32_t* x, std::vector<arith::Unpacked>& out) co
 }
 
 void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const {
-  const uint32_t mask = static_cast<uint32_t>(units_.size()) - 1;
   const size_t n = n_;
   switch (path_) {
     case Path::kInteger: {
-      // The int64 sum wrapped to int32 (integer kinds, fixed<2,6>) is the sum modulo 2^32.
-      std::vector<int16_t> xu(size_t{rb} * k_);
-      for (size_t j = 0; j < xu.size(); ++j) xu[j] = static_cast<int8_t>(units_[x[j] & mask]);
-      const auto put = [&](uint32_t r, size_t c, uint32_t sum) {
-        const int64_t v = static_cast<int32_t>(sum);
-        out[r * n + c] =
-            arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
-      };
-      for (size_t c = 0; c < n; ++c) {
-        uint32_t r = 0;
-        for (uint32_t sums[4]; k_ <= kDot4MaxK && r + 4 <= rb; r += 4) {
-          dot_rows4(&xu[r * size_t{k_}], &w_units16_[c * k_], k_, sums);
-          for (uint32_t i = 0; i < 4; ++i) put(r + i, c, sums[i]);
-        }
-        for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_units16_[c * k_], k_));
+      std::vector<int32_t> sums(size_t{rb} * n);
+      wrapped_block(x, rb, sums.data());
+      for (size_t j = 0; j < sums.size(); ++j) {
+        const int64_t v = sums[j];
+        out[j] = arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
       }
       return;
     }
@@ -491,6 +486,31 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
         }
       }
       return;
+  }
+}
+
+void GemmReference::rows_wrapped(const uint32_t* x, uint32_t count,
+                                 const WrappedRowFn& take) const {
+  if (!hw::is_integer(kind_)) throw std::logic_error("int32 sums are the integer kinds'");
+  in_row_blocks<int32_t>(x, count, &GemmReference::wrapped_block, take);
+}
+
+void GemmReference::wrapped_block(const uint32_t* x, uint32_t rb, int32_t* sums) const {
+  // The int64 sum wrapped to int32 (integer kinds, fixed<2,6>) is the sum modulo 2^32.
+  const uint32_t mask = static_cast<uint32_t>(units_.size()) - 1;
+  const size_t n = n_;
+  std::vector<int16_t> xu(size_t{rb} * k_);
+  for (size_t j = 0; j < xu.size(); ++j) xu[j] = static_cast<int8_t>(units_[x[j] & mask]);
+  const auto put = [&](uint32_t r, size_t c, uint32_t sum) {
+    sums[r * n + c] = static_cast<int32_t>(sum);
+  };
+  for (size_t c = 0; c < n; ++c) {
+    uint32_t r = 0;
+    for (uint32_t four[4]; k_ <= kDot4MaxK && r + 4 <= rb; r += 4) {
+      dot_rows4(&xu[r * size_t{k_}], &w_units16_[c * k_], k_, four);
+      for (uint32_t i = 0; i < 4; ++i) put(r + i, c, four[i]);
+    }
+    for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_units16_[c * k_], k_));
   }
 }
 

@@ -61,6 +61,10 @@ class GemmReference {
   using RowFn = std::function<void(uint32_t, const arith::Unpacked*)>;
   void rows(const uint32_t* x, uint32_t count, const RowFn& take) const;
   void row(const uint32_t* x, std::vector<arith::Unpacked>& out) const;
+  // The integer kinds' accumulators as the hardware holds them, int32 (sums modulo 2^32),
+  // without an exact value each: take(r, sums) receives row r's n sums, rows in order.
+  using WrappedRowFn = std::function<void(uint32_t, const int32_t*)>;
+  void rows_wrapped(const uint32_t* x, uint32_t count, const WrappedRowFn& take) const;
   static constexpr uint32_t kRowBlock = 8;
 
  private:
@@ -68,6 +72,10 @@ class GemmReference {
   // Sets path_ and the pattern tables from the kind; returns the patterns' mask.
   uint32_t choose_path();
   void block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
+  void wrapped_block(const uint32_t* x, uint32_t rb, int32_t* sums) const;  // integer path
+  // Runs block over count rows, kRowBlock at a time, and gives take each row's n sums.
+  template <class Sum, class Block, class Take>
+  void in_row_blocks(const uint32_t* x, uint32_t count, const Block& block, const Take& take) const;
   void float_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;
   template <class Acc, class Signed>
   void unit_block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) const;

@@ -104,6 +104,14 @@ class VectorMath {
   // Rounds a value into the internal format (a conversion: counted if it saturates).
   uint32_t round(const Unpacked& v) const { return round_as(v, VectorOpClass::kConvert); }
   uint32_t from_double(double d) const;
+  // An integer (an integer kind's accumulator) rounded into the internal format, a conversion:
+  // for fp32 the host's conversion (round to nearest even; no int32 overflows a float).
+  uint32_t from_int32(int32_t v) const {
+    if (native_fp32_) return bits_of(static_cast<float>(v));
+    const int64_t wide = v;
+    return round(
+        Unpacked::from_integer(wide < 0, static_cast<uint64_t>(wide < 0 ? -wide : wide), 0));
+  }
   double to_double(uint32_t x) const { return format_->to_double(x); }
 
   // add, sub and mul: an fp32 internal format in the host's floats, here inline (the vector

@@ -83,6 +83,42 @@ TEST_CASE("an fp32 vector format takes a double that is a float as its bits, as 
   REQUIRE(fast.saturations() == exact.saturations());
 }
 
+TEST_CASE("an integer accumulator converts to the vector format as its exact value rounded",
+          "[unit]") {
+  // VectorMath::from_int32 (the host's conversion for fp32) against rounding the integer's
+  // exact value, in fp32, fp16 (where large sums saturate) and posit<16,1>: every power of two
+  // and its neighbours, the extremes, and random values of every magnitude.
+  std::mt19937_64 rng(23);
+  std::vector<int32_t> values = {0, 1, -1, INT32_MAX, INT32_MIN, INT32_MIN + 1};
+  for (int e = 0; e < 31; ++e) {
+    for (const int64_t d : {-1, 0, 1}) {
+      const int64_t v = (int64_t{1} << e) + d;
+      if (v <= INT32_MAX) values.push_back(static_cast<int32_t>(v));
+      values.push_back(static_cast<int32_t>(-v));
+    }
+  }
+  for (int i = 0; i < 100000; ++i) {
+    values.push_back(static_cast<int32_t>(static_cast<uint32_t>(rng()) >> (rng() % 32)) *
+                     (rng() % 2 == 0 ? 1 : -1));
+  }
+  for (const char* format : {"fp32", "fp16", "posit<16,1>"}) {
+    const VectorMath vm({format, 64, 10, ""}), exact({format, 64, 10, ""});
+    size_t exact_conversions = 0;
+    for (const int32_t v : values) {
+      INFO(format << " " << v);
+      const int64_t wide = v;
+      const uint32_t want = exact.round(
+          Unpacked::from_integer(wide < 0, static_cast<uint64_t>(wide < 0 ? -wide : wide), 0));
+      REQUIRE(vm.from_int32(v) == want);
+      exact_conversions += exact.to_double(want) == static_cast<double>(v);
+    }
+    REQUIRE(vm.saturations() == exact.saturations());
+    // The values round: not every one converts exactly, nor none.
+    REQUIRE(exact_conversions > 0);
+    REQUIRE(exact_conversions < values.size());
+  }
+}
+
 TEST_CASE("a direct PWL function's error is exactly what its table reports", "[unit]") {
   // In fp32 every grid input and every table output is exact, so the unit's worst error over
   // the table's whole input grid must equal the table's own max_abs_error().

@@ -90,6 +90,23 @@ TEST_CASE("the row-wise gemm reference equals the per-output reference on random
       REQUIRE(same(one[c], workloads::reference_accumulator(kind, &x[size_t{m - 1} * k],
                                                             &w[size_t{c} * k], k, k_tile, mac)));
     }
+    if (hw::is_integer(kind)) {
+      // The same sums as the int32 the hardware holds.
+      rows_seen = 0;
+      gemm.rows_wrapped(x.data(), m, [&](uint32_t r, const int32_t* sums) {
+        REQUIRE(r == rows_seen++);
+        for (uint32_t c = 0; c < n; ++c) {
+          const int64_t v = sums[c];
+          const auto exact = arith::Unpacked::from_integer(v < 0, v < 0 ? -v : v, 0);
+          REQUIRE(same(exact, workloads::reference_accumulator(kind, &x[size_t{r} * k],
+                                                               &w[size_t{c} * k], k, k_tile, mac)));
+        }
+      });
+      REQUIRE(rows_seen == m);
+    } else {
+      REQUIRE_THROWS_AS(gemm.rows_wrapped(x.data(), m, [](uint32_t, const int32_t*) {}),
+                        std::logic_error);
+    }
   }
   // The comparison saw numbers, not only NaN.
   REQUIRE(outputs > 10000);
