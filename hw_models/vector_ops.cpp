@@ -279,6 +279,22 @@ void VectorOps::rope(Rows dst, Rows src, Rows cos, Rows sin, uint32_t m, uint32_
 
 void VectorOps::reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint32_t n) const {
   const uint32_t eb = math_.element_bytes();
+  if (op == VectorReduce::kAbsMax && math_.native_fp32()) {
+    // A float's magnitude is its bits without the sign, and magnitudes order as those bits do
+    // (as unsigned integers) with every NaN above infinity: the largest is a NaN exactly when
+    // the row holds one, and abs() turns it into the format's NaN, as max() would.
+    for (uint32_t r = 0; r < m; ++r) {
+      const uint8_t* row = src.row(r);
+      uint32_t largest = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, row + 4 * uint64_t{i}, 4);
+        largest = std::max(largest, bits & 0x7fffffffu);
+      }
+      store_vec(dst + uint64_t{r} * eb, math_.abs(largest));
+    }
+    return;
+  }
   std::vector<uint32_t> xs(n);
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) xs[i] = load_vec(src.row(r) + uint64_t{i} * eb);

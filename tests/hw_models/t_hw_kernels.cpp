@@ -514,6 +514,37 @@ TEST_CASE("vcvt between fp32 rows and int8 or int32 equals the exact conversion"
   }
 }
 
+TEST_CASE("an fp32 row's absmax equals max over abs element by element, NaN included", "[unit]") {
+  // VectorOps::reduce's fp32 loop over the magnitudes' bits against VectorMath's abs and max
+  // one element at a time: random bit patterns (NaNs, infinities, subnormals, -0) in rows of
+  // every length up to 70, some with no NaN at all.
+  const arith::VectorMath vm(arith::VectorMathSpec{});
+  const VectorOps ops(vm, PeKind::kInt8Int8, FloatAccumulation::kFp32, 64);
+  std::mt19937_64 rng(6);
+  size_t nan_rows = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const auto n = 1 + static_cast<uint32_t>(rng() % 70);
+    const bool no_nan = trial % 2 == 0;
+    std::vector<uint32_t> row(n);
+    for (uint32_t& x : row) {
+      x = static_cast<uint32_t>(rng());
+      if (rng() % 4 == 0) x &= 0x807fffffu;                             // zeros and subnormals
+      if (!no_nan && rng() % 40 == 0) x |= 0x7f800001u;                 // a NaN
+      if (no_nan && (x & 0x7fffffffu) > 0x7f800000u) x &= 0xff800000u;  // an infinity
+    }
+    uint32_t want = vm.abs(row[0]);
+    for (uint32_t i = 1; i < n; ++i) want = vm.max(want, vm.abs(row[i]));
+    uint32_t got = 0;
+    ops.reduce(VectorReduce::kAbsMax, reinterpret_cast<uint8_t*>(&got),
+               {reinterpret_cast<uint8_t*>(row.data()), 0}, 1, n);
+    INFO("trial " << trial);
+    REQUIRE(got == want);
+    nan_rows += (want & 0x7fffffffu) > 0x7f800000u;
+  }
+  REQUIRE(nan_rows > 500);
+  REQUIRE(nan_rows < 1500);
+}
+
 TEST_CASE("folds visited one by one are the lists' folds and blocks, which tile the weights once",
           "[unit]") {
   // for_each_fold stands for gemm_folds(m, weight_blocks(n, k)) where no list is kept (the
