@@ -21,12 +21,26 @@ const arith::FixedFormat kInt32Format{32, 0};
 
 // int8 results saturate symmetrically: -128 is never produced.
 // symmetric_int8 of an fp32 value, in the host's floats: round to nearest even (the default
-// rounding mode), saturate to [-127, 127]; NaN is 0, as the exact path has it.
-uint8_t symmetric_int8_of_fp32(uint32_t bits) {
+// rounding mode), saturate to [-127, 127]; NaN is 0, as the exact path has it. The clamps are
+// comparisons (which keep a NaN) so that a row's loop vectorizes, nearbyint then one
+// instruction (SSE4.1 on).
+[[gnu::always_inline]] inline uint8_t symmetric_int8_of_fp32(uint32_t bits) {
   float x;
   std::memcpy(&x, &bits, 4);
-  const float q = std::isnan(x) ? 0.0f : std::nearbyint(std::fmin(std::fmax(x, -127.0f), 127.0f));
+  float clamped = x < -127.0f ? -127.0f : x;
+  clamped = clamped > 127.0f ? 127.0f : clamped;
+  const float q = std::isnan(x) ? 0.0f : std::nearbyint(clamped);
   return static_cast<uint8_t>(static_cast<int8_t>(q));
+}
+
+// symmetric_int8_of_fp32 over a row of n fp32 values.
+__attribute__((target_clones("avx2", "default"))) void symmetric_int8_row(const uint8_t* fp32,
+                                                                          uint8_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, fp32 + 4 * i, 4);
+    out[i] = symmetric_int8_of_fp32(bits);
+  }
 }
 
 uint32_t symmetric_int8(const Unpacked& v) {
@@ -131,11 +145,7 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
   const uint32_t in = bytes(from), out = bytes(to);
   const bool int_kind = is_integer(pe_);
   if (from == ElemType::kVec && to == ElemType::kAct && math_.native_fp32() && int_kind) {
-    for (uint32_t r = 0; r < m; ++r) {
-      for (uint32_t i = 0; i < n; ++i)
-        dst.row(r)[uint64_t{i} * out] =
-            symmetric_int8_of_fp32(load_vec(src.row(r) + uint64_t{i} * in));
-    }
+    for (uint32_t r = 0; r < m; ++r) symmetric_int8_row(src.row(r), dst.row(r), n);
     return;
   }
   if (from == ElemType::kAcc && to == ElemType::kVec && math_.native_fp32() && int_kind) {
@@ -162,57 +172,26 @@ void VectorOps::convert(ElemType from, Rows src, ElemType to, Rows dst, uint32_t
   }
 }
 
-namespace {
-
-// The loop of VectorOps::binary over an fp32 internal format with results in fp32 or rounded to
-// int8, its operation fixed: the same elements, counts and bits, with the operation and the
-// element size out of the loop.
-template <class Op>
-void binary_fp32(const Op& op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m, uint32_t n,
-                 bool to_int8) {
-  const auto load = [](const uint8_t* p) {
-    uint32_t v;
-    std::memcpy(&v, p, 4);
-    return v;
-  };
-  for (uint32_t r = 0; r < m; ++r) {
-    const uint8_t* x = a.row(r);
-    const uint8_t* y = b.row(r);
-    uint8_t* z = dst.row(r);
-    for (uint32_t i = 0; i < n; ++i) {
-      const uint32_t v = op(load(x + 4 * uint64_t{i}), load(y + (b_scalar ? 0 : 4 * uint64_t{i})));
-      if (to_int8) {
-        z[i] = symmetric_int8_of_fp32(v);
-      } else {
-        std::memcpy(z + 4 * uint64_t{i}, &v, 4);
-      }
-    }
-  }
-}
-
-}  // namespace
-
 void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar, uint32_t m,
                        uint32_t n, ElemType result) const {
   const uint32_t eb = math_.element_bytes(), out = bytes(result);
   // Rounding fp32 results to int8 (quantizing rows for the integer kinds) in the host's floats.
   const bool int8_of_fp32 = math_.native_fp32() && (result == ElemType::kInt8 ||
                                                     (result == ElemType::kAct && is_integer(pe_)));
-  if (math_.native_fp32() && (int8_of_fp32 || result == ElemType::kVec)) {
-    const arith::VectorMath& vm = math_;
-    switch (op) {
-      case VectorBinary::kAdd:
-        return binary_fp32([&](uint32_t x, uint32_t y) { return vm.add(x, y); }, dst, a, b,
-                           b_scalar, m, n, int8_of_fp32);
-      case VectorBinary::kSub:
-        return binary_fp32([&](uint32_t x, uint32_t y) { return vm.sub(x, y); }, dst, a, b,
-                           b_scalar, m, n, int8_of_fp32);
-      case VectorBinary::kMul:
-        return binary_fp32([&](uint32_t x, uint32_t y) { return vm.mul(x, y); }, dst, a, b,
-                           b_scalar, m, n, int8_of_fp32);
-      default:
-        break;
+  const bool native =
+      op == VectorBinary::kAdd || op == VectorBinary::kSub || op == VectorBinary::kMul;
+  if (math_.native_fp32() && native && (int8_of_fp32 || result == ElemType::kVec)) {
+    // Each row in one loop of the host's floats; rounded to int8 from a row of fp32 results.
+    const auto native_op = op == VectorBinary::kAdd   ? arith::VectorMath::NativeOp::kAdd
+                           : op == VectorBinary::kSub ? arith::VectorMath::NativeOp::kSub
+                                                      : arith::VectorMath::NativeOp::kMul;
+    std::vector<uint8_t> fp32_row(int8_of_fp32 ? 4 * size_t{n} : 0);
+    for (uint32_t r = 0; r < m; ++r) {
+      uint8_t* z = int8_of_fp32 ? fp32_row.data() : dst.row(r);
+      math_.native_row(native_op, a.row(r), b.row(r), b_scalar, z, n);
+      if (int8_of_fp32) symmetric_int8_row(z, dst.row(r), n);
     }
+    return;
   }
   for (uint32_t r = 0; r < m; ++r) {
     for (uint32_t i = 0; i < n; ++i) {

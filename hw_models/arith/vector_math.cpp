@@ -131,7 +131,56 @@ std::shared_ptr<const PwlTable> cached_table(size_t function, const PwlSpec& p) 
   return table;
 }
 
+// One row of native_row for one operation: each element's bits (the format's NaN for a NaN)
+// and the row's saturations, counted in a local so that the loop vectorizes.
+template <VectorMath::NativeOp kOp>
+[[gnu::always_inline]] inline uint64_t native_row_body(const uint8_t* x, const uint8_t* y,
+                                                       bool y_scalar, uint8_t* z, size_t n,
+                                                       uint32_t nan) {
+  uint64_t overflows = 0;
+  for (size_t i = 0; i < n; ++i) {
+    float a, b;
+    std::memcpy(&a, x + 4 * i, 4);
+    std::memcpy(&b, y + (y_scalar ? 0 : 4 * i), 4);
+    if constexpr (kOp == VectorMath::NativeOp::kSub) b = -b;
+    float r;
+    if constexpr (kOp == VectorMath::NativeOp::kMul) {
+      r = a * b;
+      overflows += VectorMath::product_overflows(a, b);
+    } else {
+      r = a + b;
+      overflows += VectorMath::sum_overflows(a, b);
+    }
+    uint32_t bits;
+    std::memcpy(&bits, &r, 4);
+    bits = std::isnan(r) ? nan : bits;
+    std::memcpy(z + 4 * i, &bits, 4);
+  }
+  return overflows;
+}
+
+__attribute__((target_clones("avx2", "default"))) uint64_t native_row_loop(
+    VectorMath::NativeOp op, const uint8_t* x, const uint8_t* y, bool y_scalar, uint8_t* z,
+    size_t n, uint32_t nan) {
+  switch (op) {
+    case VectorMath::NativeOp::kAdd:
+      return native_row_body<VectorMath::NativeOp::kAdd>(x, y, y_scalar, z, n, nan);
+    case VectorMath::NativeOp::kSub:
+      return native_row_body<VectorMath::NativeOp::kSub>(x, y, y_scalar, z, n, nan);
+    case VectorMath::NativeOp::kMul:
+      return native_row_body<VectorMath::NativeOp::kMul>(x, y, y_scalar, z, n, nan);
+  }
+  return 0;
+}
+
 }  // namespace
+
+void VectorMath::native_row(NativeOp op, const uint8_t* x, const uint8_t* y, bool y_scalar,
+                            uint8_t* z, size_t n) const {
+  if (!native_fp32_) throw std::logic_error("native_row is for an fp32 internal format");
+  const VectorOpClass counted = op == NativeOp::kMul ? VectorOpClass::kMul : VectorOpClass::kAdd;
+  saturations_[static_cast<size_t>(counted)] += native_row_loop(op, x, y, y_scalar, z, n, nan_);
+}
 
 VectorMath::VectorMath(const VectorMathSpec& spec)
     : spec_(spec),

@@ -172,35 +172,46 @@ class VectorMath {
     return b;
   }
   // add, sub and mul of an fp32 internal format in the host's IEEE floats (the same bits and
-  // saturation counts as the exact path, tested). The host's float add equals the exact sum
-  // rounded once; an exact sum of finite floats beyond FLT_MAX shows in the double sum (exact
-  // but in the one case where it rounds to FLT_MAX itself, which the sum's error term decides).
+  // saturation counts as the exact path, tested).
   uint32_t native_add(float x, float y) const {
     const float r = x + y;
     if (std::isnan(r)) return nan_;
-    if (std::isfinite(x) && std::isfinite(y)) {
-      const double s = double{x} + double{y};
-      bool over = std::fabs(s) > FLT_MAX;
-      if (std::fabs(s) == FLT_MAX) {
-        const double yv = s - x;  // TwoSum: the exact sum is s + err
-        const double err = (x - (s - yv)) + (y - yv);
-        over = err != 0 && (err > 0) == (s > 0);
-      }
-      saturations_[static_cast<size_t>(VectorOpClass::kAdd)] += over;
-    }
+    saturations_[static_cast<size_t>(VectorOpClass::kAdd)] += sum_overflows(x, y);
     return bits_of(r);
   }
-  // The product of two floats is exact in double: it overflows exactly when beyond FLT_MAX.
   uint32_t native_mul(float x, float y) const {
     const float r = x * y;
     if (std::isnan(r)) return nan_;
-    if (std::isfinite(x) && std::isfinite(y)) {
-      saturations_[static_cast<size_t>(VectorOpClass::kMul)] +=
-          std::fabs(double{x} * double{y}) > FLT_MAX;
-    }
+    saturations_[static_cast<size_t>(VectorOpClass::kMul)] += product_overflows(x, y);
     return bits_of(r);
   }
 
+ public:
+  // Whether x + y (x * y), both finite, is beyond FLT_MAX exactly, before rounding: a
+  // saturation. The host's float add equals the exact sum rounded once; an exact sum of finite
+  // floats beyond FLT_MAX shows in the double sum (exact but in the one case where it rounds to
+  // FLT_MAX itself, which the sum's error term decides). The product of two floats is exact in
+  // double. Branch-free (bitwise on the conditions), so that a row's loop vectorizes.
+  static bool sum_overflows(float x, float y) {
+    const double s = double{x} + double{y};
+    const double yv = s - x;  // TwoSum: the exact sum is s + err
+    const double err = (x - (s - yv)) + (y - yv);
+    const bool beyond = std::fabs(s) > FLT_MAX;
+    const bool rounded_down_to_max =
+        (std::fabs(s) == FLT_MAX) & (err != 0) & ((err > 0) == (s > 0));
+    return std::isfinite(x) & std::isfinite(y) & (beyond | rounded_down_to_max);
+  }
+  static bool product_overflows(float x, float y) {
+    return std::isfinite(x) & std::isfinite(y) & (std::fabs(double{x} * double{y}) > FLT_MAX);
+  }
+  // z[i] = x[i] op y[i] for i < n (y[0] for every i when y_scalar) over rows of little-endian
+  // fp32 at any alignment, for an fp32 internal format: the bits and saturation counts of n
+  // calls of add(), sub() or mul(), in one loop the host vectorizes.
+  enum class NativeOp : uint8_t { kAdd, kSub, kMul };
+  void native_row(NativeOp op, const uint8_t* x, const uint8_t* y, bool y_scalar, uint8_t* z,
+                  size_t n) const;
+
+ private:
   VectorMathSpec spec_;
   std::unique_ptr<NumberFormat> format_;
   std::unique_ptr<NumberFormat> acc_;

@@ -310,7 +310,9 @@ TEST_CASE("fp32 add, sub and mul in host floats equal the exact path, saturation
   }
   std::mt19937_64 rng(77);
   uint64_t expected_add = 0, expected_mul = 0;
+  std::vector<uint32_t> as, bs;  // every pair, for the row loops below
   auto check = [&](uint32_t a, uint32_t b) {
+    as.push_back(a), bs.push_back(b);
     const Unpacked x = fp32->decode(a), y = fp32->decode(b);
     const Unpacked sum = add(x, y), difference = sub(x, y), product = mul(x, y);
     REQUIRE(vm.add(a, b) == fp32->encode(sum));
@@ -336,6 +338,36 @@ TEST_CASE("fp32 add, sub and mul in host floats equal the exact path, saturation
   }
   REQUIRE(expected_add > 1000);  // overflows were exercised
   REQUIRE(expected_mul > 1000);
+  // native_row: the same bits and counts over rows of every pair, stored one byte off
+  // alignment, and with the second operand one scalar (FLT_MAX: many overflow).
+  const size_t n = as.size();
+  std::vector<uint8_t> x(4 * n + 1), y(4 * n + 1), z(4 * n + 1), largest(5);
+  std::memcpy(&x[1], as.data(), 4 * n);
+  std::memcpy(&y[1], bs.data(), 4 * n);
+  const uint32_t max_bits = bits_of(FLT_MAX);
+  std::memcpy(&largest[1], &max_bits, 4);
+  for (const auto op :
+       {VectorMath::NativeOp::kAdd, VectorMath::NativeOp::kSub, VectorMath::NativeOp::kMul}) {
+    for (const bool scalar : {false, true}) {
+      const VectorMath rows(spec), one_by_one(spec);
+      rows.native_row(op, &x[1], scalar ? &largest[1] : &y[1], scalar, &z[1], n);
+      for (size_t i = 0; i < n; ++i) {
+        const uint32_t b = scalar ? max_bits : bs[i];
+        const uint32_t want = op == VectorMath::NativeOp::kAdd   ? one_by_one.add(as[i], b)
+                              : op == VectorMath::NativeOp::kSub ? one_by_one.sub(as[i], b)
+                                                                 : one_by_one.mul(as[i], b);
+        uint32_t got;
+        std::memcpy(&got, &z[1 + 4 * i], 4);
+        INFO("pair " << i << " op " << static_cast<int>(op) << " scalar " << scalar);
+        REQUIRE(got == want);
+      }
+      REQUIRE(rows.saturations() == one_by_one.saturations());
+      REQUIRE(rows.saturations() != SaturationCounts{});
+    }
+  }
+  const VectorMath fp16({"fp16", 64, 10, ""});
+  REQUIRE_THROWS_AS(fp16.native_row(VectorMath::NativeOp::kAdd, &x[1], &y[1], false, &z[1], 1),
+                    std::logic_error);
 }
 
 TEST_CASE("fp32 max, min and abs in host floats equal the exact path", "[unit]") {
