@@ -149,22 +149,55 @@ NMP_AVX512BW inline void add_pair(__m512i& lo, __m512i& hi, __m512i a, __m512i b
   lo = _mm512_add_epi32(lo, _mm512_madd_epi16(_mm512_unpacklo_epi16(a, b), xs));
   hi = _mm512_add_epi32(hi, _mm512_madd_epi16(_mm512_unpackhi_epi16(a, b), xs));
 }
-NMP_AVX512BW void row_times_block_int8_wide(const int8_t* x, const int8_t* wt, uint32_t k,
-                                            uint32_t n, uint32_t* acc) {
+// kRows rows of activations (x_stride bytes apart) times the block, into accumulators
+// acc_stride bytes apart (added to them, or over them when `overwrite`): each pair of weight
+// rows is widened and interleaved once for all kRows rows.
+template <uint32_t kRows>
+NMP_AVX512BW inline void rows_times_block_int8_wide(const int8_t* x, uint64_t x_stride,
+                                                    const int8_t* wt, uint32_t k, uint32_t n,
+                                                    uint8_t* acc, uint64_t acc_stride,
+                                                    bool overwrite) {
   const __m512i first = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
   const __m512i second =
       _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
   for (uint32_t j0 = 0; j0 < n; j0 += 32) {
-    __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+    __m512i lo[kRows], hi[kRows];
+    for (uint32_t r = 0; r < kRows; ++r) lo[r] = hi[r] = _mm512_setzero_si512();
     uint32_t i = 0;
-    for (; i + 1 < k; i += 2)
-      add_pair(lo, hi, widened_row(wt, n, i, j0), widened_row(wt, n, i + 1, j0), x[i], x[i + 1]);
-    if (i < k) add_pair(lo, hi, widened_row(wt, n, i, j0), _mm512_setzero_si512(), x[i], 0);
-    __m512i* out = reinterpret_cast<__m512i*>(acc + j0);
-    _mm512_storeu_si512(
-        out, _mm512_add_epi32(_mm512_loadu_si512(out), _mm512_permutex2var_epi32(lo, first, hi)));
-    _mm512_storeu_si512(out + 1, _mm512_add_epi32(_mm512_loadu_si512(out + 1),
-                                                  _mm512_permutex2var_epi32(lo, second, hi)));
+    for (; i + 1 < k; i += 2) {
+      const __m512i a = widened_row(wt, n, i, j0), b = widened_row(wt, n, i + 1, j0);
+      for (uint32_t r = 0; r < kRows; ++r)
+        add_pair(lo[r], hi[r], a, b, x[r * x_stride + i], x[r * x_stride + i + 1]);
+    }
+    if (i < k) {
+      const __m512i a = widened_row(wt, n, i, j0);
+      for (uint32_t r = 0; r < kRows; ++r)
+        add_pair(lo[r], hi[r], a, _mm512_setzero_si512(), x[r * x_stride + i], 0);
+    }
+    for (uint32_t r = 0; r < kRows; ++r) {
+      uint8_t* out = acc + r * acc_stride + uint64_t{4} * j0;
+      __m512i sums[2] = {_mm512_permutex2var_epi32(lo[r], first, hi[r]),
+                         _mm512_permutex2var_epi32(lo[r], second, hi[r])};
+      for (uint32_t h = 0; h < 2; ++h) {
+        void* at = out + 64 * h;
+        if (!overwrite) sums[h] = _mm512_add_epi32(sums[h], _mm512_loadu_si512(at));
+        _mm512_storeu_si512(at, sums[h]);
+      }
+    }
+  }
+}
+NMP_AVX512BW void rows_times_block_int8_wide(const int8_t* x, uint64_t x_stride, uint32_t rows,
+                                             const int8_t* wt, uint32_t k, uint32_t n, uint8_t* acc,
+                                             uint64_t acc_stride, bool overwrite) {
+  constexpr uint32_t kRows = 4;  // 8 sums in registers, each weight pair reused 4 times
+  uint32_t r = 0;
+  for (; r + kRows <= rows; r += kRows) {
+    rows_times_block_int8_wide<kRows>(x + r * x_stride, x_stride, wt, k, n, acc + r * acc_stride,
+                                      acc_stride, overwrite);
+  }
+  for (; r < rows; ++r) {
+    rows_times_block_int8_wide<1>(x + r * x_stride, x_stride, wt, k, n, acc + r * acc_stride,
+                                  acc_stride, overwrite);
   }
 }
 #endif
@@ -183,13 +216,28 @@ NMP_HOT void row_times_block_int8_narrow(const int8_t* __restrict x, const int8_
   }
 }
 
-void row_times_block_int8(const int8_t* x, const int8_t* wt, uint32_t k, uint32_t n,
-                          uint32_t* acc) {
+// Rows of activations times a k-major block, into their accumulators (added, or written over
+// when `overwrite`); `row` is scratch for one row's sums.
+void rows_times_block_int8(const int8_t* x, uint64_t x_stride, uint32_t rows, const int8_t* wt,
+                           uint32_t k, uint32_t n, uint8_t* acc, uint64_t acc_stride,
+                           bool overwrite, std::vector<uint32_t>& row) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   static const bool wide = __builtin_cpu_supports("avx512bw");
-  if (wide && n % 32 == 0) return row_times_block_int8_wide(x, wt, k, n, acc);
+  if (wide && n % 32 == 0) {
+    return rows_times_block_int8_wide(x, x_stride, rows, wt, k, n, acc, acc_stride, overwrite);
+  }
 #endif
-  row_times_block_int8_narrow(x, wt, k, n, acc);
+  row.resize(n);
+  for (uint32_t r = 0; r < rows; ++r) {
+    uint8_t* out = acc + r * acc_stride;
+    if (overwrite) {
+      std::fill(row.begin(), row.end(), 0u);
+    } else {
+      std::memcpy(row.data(), out, 4 * size_t{n});
+    }
+    row_times_block_int8_narrow(x + r * x_stride, wt, k, n, row.data());
+    std::memcpy(out, row.data(), 4 * size_t{n});
+  }
 }
 
 // The exact dot product of values within kQuire8Bound (2^12) in magnitude: each product is
@@ -339,18 +387,10 @@ void gemm_int(const GemmArgs& a, const std::vector<WeightBlock>& blocks,
       continue;
     }
     const bool overwrite = !a.accumulate && b.k0 == 0;
-    acc_row.resize(b.n_count);
-    for (uint32_t m = f.m0; m < f.m0 + f.m_count; ++m) {
-      const auto* x = reinterpret_cast<const int8_t*>(a.act + m * a.act_stride + b.k0);
-      uint8_t* out = a.acc + m * a.acc_stride + uint64_t{4} * b.n0;
-      if (overwrite) {
-        std::fill(acc_row.begin(), acc_row.end(), 0u);
-      } else {
-        std::memcpy(acc_row.data(), out, 4 * size_t{b.n_count});
-      }
-      row_times_block_int8(x, wt.data(), b.k_count, b.n_count, acc_row.data());
-      std::memcpy(out, acc_row.data(), 4 * size_t{b.n_count});
-    }
+    rows_times_block_int8(reinterpret_cast<const int8_t*>(a.act + f.m0 * a.act_stride + b.k0),
+                          a.act_stride, f.m_count, wt.data(), b.k_count, b.n_count,
+                          a.acc + f.m0 * a.acc_stride + uint64_t{4} * b.n0, a.acc_stride, overwrite,
+                          acc_row);
   }
 }
 

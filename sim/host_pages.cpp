@@ -15,6 +15,7 @@
 // host owns the allocator); CMakeLists.txt leaves it out of sanitizer and fuzzing builds, whose
 // AddressSanitizer checks every new against its delete. Blocks come from malloc or
 // posix_memalign, so the standard operator delete (free) releases them.
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <cstdint>
@@ -57,6 +58,17 @@ void* allocate(std::size_t bytes) {
   madvise(block, whole, MADV_HUGEPAGE);
   return block;
 }
+
+// Freed blocks stay with the process for the next allocation instead of going back to the
+// kernel: blocks up to 32 MiB (glibc's largest threshold) come from the heap rather than a
+// mapping of their own, and the heap's top is never trimmed, so that the pages a run has
+// touched once serve its later buffers without new faults. At the price of a peak resident
+// size that does not fall while the process runs.
+const bool kKeepFreedPages = [] {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, -1);
+  return true;
+}();
 
 }  // namespace
 

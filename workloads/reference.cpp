@@ -151,8 +151,11 @@ namespace {
 // bits, faster.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define NMP_ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+// 16-bit integer products (vpmaddwd) take AVX-512BW, which x86-64-v4 includes.
+#define NMP_ROW_KERNEL_BW __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 #else
 #define NMP_ROW_KERNEL
+#define NMP_ROW_KERNEL_BW
 #endif
 
 // The sum of a[i] b[i] modulo 2^32 (8-bit values held as int16).
@@ -165,7 +168,7 @@ NMP_ROW_KERNEL uint32_t dot_wrapped(const int16_t* a, const int16_t* b, size_t k
 // sum is then within int32 (|a[i] b[i]| <= 2^14), so it is the sum modulo 2^32, and signed sums
 // the compiler vectorizes in 16-bit products; each of b's elements is loaded once for four rows.
 constexpr size_t kDot4MaxK = size_t{1} << 16;
-NMP_ROW_KERNEL void dot_rows4(const int16_t* a, const int16_t* b, size_t k, uint32_t* sums) {
+NMP_ROW_KERNEL_BW void dot_rows4(const int16_t* a, const int16_t* b, size_t k, uint32_t* sums) {
   int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i < k; ++i) {
     const int32_t w = b[i];
@@ -300,15 +303,16 @@ NMP_ROW_KERNEL void sums(float* out, const float* a, const float* b, size_t n) {
   for (size_t c = 0; c < n; ++c) out[c] = a[c] + b[c];
 }
 
-// out[i * n + c] = value(c, i) for the n x k weights: the transpose, in tiles that stay in cache.
+// out[i * n + c] = value(c, i) for the n x k weights: the transpose, in tiles that stay in cache,
+// each tile written row by row (its reads strided: 3x faster than strided writes here).
 template <class T, class Value>
 void transpose(uint32_t n, uint32_t k, T* out, const Value& value) {
-  constexpr uint32_t kTile = 32;
+  constexpr uint32_t kTile = 16;
   for (uint32_t c0 = 0; c0 < n; c0 += kTile) {
     for (uint32_t i0 = 0; i0 < k; i0 += kTile) {
-      for (uint32_t c = c0; c < std::min(n, c0 + kTile); ++c) {
-        for (uint32_t i = i0; i < std::min(k, i0 + kTile); ++i)
-          out[size_t{i} * n + c] = value(c, i);
+      const uint32_t c1 = std::min(n, c0 + kTile), i1 = std::min(k, i0 + kTile);
+      for (uint32_t i = i0; i < i1; ++i) {
+        for (uint32_t c = c0; c < c1; ++c) out[size_t{i} * n + c] = value(c, i);
       }
     }
   }

@@ -264,30 +264,19 @@ uint32_t VectorMath::mul_exact(uint32_t a, uint32_t b) const {
   return round_as(arith::mul(value(a), value(b)), VectorOpClass::kMul);
 }
 
-uint32_t VectorMath::max(uint32_t a, uint32_t b) const {
-  if (native_fp32_) {
-    const float x = float_of(a), y = float_of(b);
-    if (std::isnan(x) || std::isnan(y)) return nan_;
-    return x >= y ? a : b;
-  }
+uint32_t VectorMath::max_exact(uint32_t a, uint32_t b) const {
   const Unpacked x = value(a), y = value(b);
   if (x.is_nan() || y.is_nan()) return round(Unpacked::nan());
   return compare(x, y) >= 0 ? a : b;
 }
 
-uint32_t VectorMath::min(uint32_t a, uint32_t b) const {
-  if (native_fp32_) {
-    const float x = float_of(a), y = float_of(b);
-    if (std::isnan(x) || std::isnan(y)) return nan_;
-    return x <= y ? a : b;
-  }
+uint32_t VectorMath::min_exact(uint32_t a, uint32_t b) const {
   const Unpacked x = value(a), y = value(b);
   if (x.is_nan() || y.is_nan()) return round(Unpacked::nan());
   return compare(x, y) <= 0 ? a : b;
 }
 
-uint32_t VectorMath::abs(uint32_t a) const {
-  if (native_fp32_) return std::isnan(float_of(a)) ? nan_ : a & 0x7fffffffu;
+uint32_t VectorMath::abs_exact(uint32_t a) const {
   Unpacked u = value(a);
   u.neg = false;
   return round(u);

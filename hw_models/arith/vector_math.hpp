@@ -125,9 +125,24 @@ class VectorMath {
   uint32_t mul(uint32_t a, uint32_t b) const {
     return native_fp32_ ? native_mul(float_of(a), float_of(b)) : mul_exact(a, b);
   }
-  uint32_t max(uint32_t a, uint32_t b) const;  // NaN if either is NaN
-  uint32_t min(uint32_t a, uint32_t b) const;
-  uint32_t abs(uint32_t a) const;  // |a| rounded to the format (NaN stays NaN)
+  // NaN if either is NaN; of equals, a. An fp32 internal format compares host floats, inline.
+  uint32_t max(uint32_t a, uint32_t b) const {
+    if (!native_fp32_) return max_exact(a, b);
+    const float x = float_of(a), y = float_of(b);
+    if (std::isnan(x) || std::isnan(y)) return nan_;
+    return x >= y ? a : b;
+  }
+  uint32_t min(uint32_t a, uint32_t b) const {
+    if (!native_fp32_) return min_exact(a, b);
+    const float x = float_of(a), y = float_of(b);
+    if (std::isnan(x) || std::isnan(y)) return nan_;
+    return x <= y ? a : b;
+  }
+  // |a| rounded to the format (NaN stays NaN).
+  uint32_t abs(uint32_t a) const {
+    if (!native_fp32_) return abs_exact(a);
+    return std::isnan(float_of(a)) ? nan_ : a & 0x7fffffffu;
+  }
   // Whether the internal format is IEEE binary32, computed in the host's floats.
   bool native_fp32() const { return native_fp32_; }
   uint32_t apply(VectorFunction f, uint32_t x) const;
@@ -161,6 +176,9 @@ class VectorMath {
   uint32_t add_exact(uint32_t a, uint32_t b) const;
   uint32_t sub_exact(uint32_t a, uint32_t b) const;
   uint32_t mul_exact(uint32_t a, uint32_t b) const;
+  uint32_t max_exact(uint32_t a, uint32_t b) const;
+  uint32_t min_exact(uint32_t a, uint32_t b) const;
+  uint32_t abs_exact(uint32_t a) const;
   static float float_of(uint32_t bits) {
     float f;
     std::memcpy(&f, &bits, 4);

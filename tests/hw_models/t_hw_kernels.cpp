@@ -120,7 +120,9 @@ TEST_CASE("gemm kernels equal a naive model of each PE kind on every dataflow", 
                                // Blocks of 32 and 64 outputs with odd inputs (the int8 kernel
                                // takes inputs two at a time there).
                                {6, 96, 45, 7, 32},
-                               {3, 64, 33, 16, 64}}) {
+                               {3, 64, 33, 16, 64},
+                               // Rows four at a time and the rest one by one.
+                               {9, 64, 31, 8, 32}}) {
     const WeightLayout layout{dataflow, r, c, pe, arith::TernaryPacking::kTwoBit};
     const uint64_t act_stride = k * t.act_bytes + 5, acc_stride = n * t.acc_bytes + t.acc_bytes;
     std::vector<uint8_t> act(m * act_stride), w(size_t{n} * k * t.weight_bytes);
