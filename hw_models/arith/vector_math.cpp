@@ -252,13 +252,7 @@ uint32_t VectorMath::add_exact(uint32_t a, uint32_t b) const {
 uint32_t VectorMath::sub_exact(uint32_t a, uint32_t b) const {
   return round_as(arith::sub(value(a), value(b)), VectorOpClass::kAdd);
 }
-uint32_t VectorMath::from_double(double d) const {
-  if (native_fp32_) {  // a finite float's own bits: what rounding it would give, uncounted
-    const auto f = static_cast<float>(d);
-    if (std::isfinite(d) && static_cast<double>(f) == d) return bits_of(f);
-  }
-  return round(arith::from_double(d));
-}
+uint32_t VectorMath::from_double_exact(double d) const { return round(arith::from_double(d)); }
 
 uint32_t VectorMath::mul_exact(uint32_t a, uint32_t b) const {
   return round_as(arith::mul(value(a), value(b)), VectorOpClass::kMul);

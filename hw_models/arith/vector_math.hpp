@@ -103,7 +103,15 @@ class VectorMath {
   Unpacked value(uint32_t x) const { return format_->decode(x); }
   // Rounds a value into the internal format (a conversion: counted if it saturates).
   uint32_t round(const Unpacked& v) const { return round_as(v, VectorOpClass::kConvert); }
-  uint32_t from_double(double d) const;
+  // A double rounded into the internal format; for fp32 a finite float's own bits, inline
+  // (what rounding it gives, uncounted).
+  uint32_t from_double(double d) const {
+    if (native_fp32_) {
+      const auto f = static_cast<float>(d);
+      if (std::isfinite(d) && static_cast<double>(f) == d) return bits_of(f);
+    }
+    return from_double_exact(d);
+  }
   // An integer (an integer kind's accumulator) rounded into the internal format, a conversion:
   // for fp32 the host's conversion (round to nearest even; no int32 overflows a float).
   uint32_t from_int32(int32_t v) const {
@@ -177,6 +185,7 @@ class VectorMath {
   uint32_t sub_exact(uint32_t a, uint32_t b) const;
   uint32_t mul_exact(uint32_t a, uint32_t b) const;
   uint32_t max_exact(uint32_t a, uint32_t b) const;
+  uint32_t from_double_exact(double d) const;
   uint32_t min_exact(uint32_t a, uint32_t b) const;
   uint32_t abs_exact(uint32_t a) const;
   static float float_of(uint32_t bits) {
