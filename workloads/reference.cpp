@@ -352,7 +352,7 @@ GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uin
       // is a dot product over its row of weights as given (no transposed copy).
       w_units16_.resize(size_t{k} * n);
       for (size_t j = 0; j < w_units16_.size(); ++j)
-        w_units16_[j] = static_cast<int8_t>(units_[w[j] & mask]);
+        w_units16_[j] = static_cast<int16_t>(units_[w[j] & mask]);
       break;
     case Path::kFixed:
     case Path::kPosit: {
@@ -504,7 +504,7 @@ void GemmReference::wrapped_block(const uint32_t* x, uint32_t rb, int32_t* sums)
   const uint32_t mask = static_cast<uint32_t>(units_.size()) - 1;
   const size_t n = n_;
   std::vector<int16_t> xu(size_t{rb} * k_);
-  for (size_t j = 0; j < xu.size(); ++j) xu[j] = static_cast<int8_t>(units_[x[j] & mask]);
+  for (size_t j = 0; j < xu.size(); ++j) xu[j] = static_cast<int16_t>(units_[x[j] & mask]);
   const auto put = [&](uint32_t r, size_t c, uint32_t sum) {
     sums[r * n + c] = static_cast<int32_t>(sum);
   };
