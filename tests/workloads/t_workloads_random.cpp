@@ -54,7 +54,8 @@ TEST_CASE("filled normals are the one-at-a-time draws, and leave the generator a
           "[unit]") {
   // Counts around the fill's block of 256 words, and long enough to meet the tail and the
   // wedges (which take extra words from the block) many times.
-  for (const size_t count : {size_t{1}, size_t{255}, size_t{256}, size_t{257}, size_t{100003}}) {
+  for (const size_t count :
+       {size_t{1}, size_t{2}, size_t{255}, size_t{256}, size_t{257}, size_t{513}, size_t{100003}}) {
     for (const uint64_t seed : {uint64_t{3}, uint64_t{77}}) {
       INFO("count " << count << " seed " << seed);
       workloads::Rng one(seed), filled(seed);
