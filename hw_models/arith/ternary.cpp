@@ -86,7 +86,8 @@ TernaryTensor quantize_absmean(const float* w, size_t count) {
   const float gamma = absmean(w, count);
   q.gamma.push_back(gamma);
   q.trits.resize(count);
-  for (size_t i = 0; i < count; ++i) q.trits[i] = round_clip(w[i] / gamma);
+  int8_t* trits = q.trits.data();  // a pointer of its own: stores of int8 could alias the vector's
+  for (size_t i = 0; i < count; ++i) trits[i] = round_clip(w[i] / gamma);
   return q;
 }
 
@@ -97,7 +98,8 @@ TernaryTensor quantize_absmean_per_row(const float* w, size_t rows, size_t cols)
     const float* row = w + r * cols;
     const float gamma = absmean(row, cols);
     q.gamma.push_back(gamma);
-    for (size_t c = 0; c < cols; ++c) q.trits[r * cols + c] = round_clip(row[c] / gamma);
+    int8_t* trits = q.trits.data() + r * cols;
+    for (size_t c = 0; c < cols; ++c) trits[c] = round_clip(row[c] / gamma);
   }
   return q;
 }
