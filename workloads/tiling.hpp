@@ -81,6 +81,9 @@ template <class WeightAt>
 void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
                        const Geometry& g, uint8_t* out) {
   const bool ternary = g.layout.pe == hw::PeKind::kTernaryInt8;
+  // Staged as uint32: stores of int8 may alias anything, and made `at` reload its tensor's
+  // pointers for every weight.
+  std::vector<uint32_t> staged;
   std::vector<int8_t> trits;
   for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
     const uint32_t length = b.row_length();
@@ -90,8 +93,9 @@ void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0
       const uint32_t n = n0 + b.n0 + (b.n_major ? r : 0), k = k0 + b.k0 + (b.n_major ? 0 : r);
       auto weight = [&](uint32_t i) { return b.n_major ? at(n, k + i) : at(n + i, k); };
       if (ternary) {
-        trits.resize(length);
-        for (uint32_t i = 0; i < length; ++i) trits[i] = static_cast<int8_t>(weight(i));
+        staged.resize(length);
+        for (uint32_t i = 0; i < length; ++i) staged[i] = weight(i);
+        trits.assign(staged.begin(), staged.end());
         arith::pack_trits(trits.data(), length, g.layout.packing, row);
       } else {
         for (uint32_t i = 0; i < length; ++i) {

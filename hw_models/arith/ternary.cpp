@@ -112,7 +112,15 @@ size_t packed_bytes(size_t count, TernaryPacking packing) {
 void pack_trits(const int8_t* trits, size_t count, TernaryPacking packing, uint8_t* out) {
   const size_t per = weights_per_byte(packing);
   const size_t bytes = packed_bytes(count, packing);
-  for (size_t b = 0; b < bytes; ++b) {
+  size_t b = 0;
+  if (packing == TernaryPacking::kTwoBit) {  // whole bytes in one loop the host vectorizes
+    for (; (b + 1) * kTwoBitPerByte <= count; ++b) {
+      const int8_t* t = trits + b * kTwoBitPerByte;
+      const auto code = [&](int i) { return static_cast<unsigned>(t[i] + 1) << (2 * i); };
+      out[b] = static_cast<uint8_t>(code(0) | code(1) | code(2) | code(3));
+    }
+  }
+  for (; b < bytes; ++b) {
     unsigned byte = 0;
     unsigned weight_of_position = 1;  // 3^i for base-3 packing
     for (size_t i = 0; i < per; ++i) {
