@@ -158,8 +158,8 @@ namespace {
 #define NMP_ROW_KERNEL_BW
 #endif
 
-// The sum of a[i] b[i] modulo 2^32 (8-bit values held as int16).
-NMP_ROW_KERNEL uint32_t dot_wrapped(const int16_t* a, const int16_t* b, size_t k) {
+// The sum of a[i] b[i] modulo 2^32 (8-bit values, a's held as int16).
+NMP_ROW_KERNEL uint32_t dot_wrapped(const int16_t* a, const int8_t* b, size_t k) {
   uint32_t sum = 0;
   for (size_t i = 0; i < k; ++i) sum += static_cast<uint32_t>(int32_t{a[i]} * int32_t{b[i]});
   return sum;
@@ -168,7 +168,7 @@ NMP_ROW_KERNEL uint32_t dot_wrapped(const int16_t* a, const int16_t* b, size_t k
 // sum is then within int32 (|a[i] b[i]| <= 2^14), so it is the sum modulo 2^32, and signed sums
 // the compiler vectorizes in 16-bit products; each of b's elements is loaded once for four rows.
 constexpr size_t kDot4MaxK = size_t{1} << 16;
-NMP_ROW_KERNEL_BW void dot_rows4(const int16_t* a, const int16_t* b, size_t k, uint32_t* sums) {
+NMP_ROW_KERNEL_BW void dot_rows4(const int16_t* a, const int8_t* b, size_t k, uint32_t* sums) {
   int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i < k; ++i) {
     const int32_t w = b[i];
@@ -180,12 +180,16 @@ NMP_ROW_KERNEL_BW void dot_rows4(const int16_t* a, const int16_t* b, size_t k, u
   sums[0] = static_cast<uint32_t>(s0), sums[1] = static_cast<uint32_t>(s1);
   sums[2] = static_cast<uint32_t>(s2), sums[3] = static_cast<uint32_t>(s3);
 }
-// The sum of w(i) x[i] in double, in order of i.
-template <class Weight>
-double dot_in_order(const Weight& w, const float* x, size_t k) {
-  double sum = 0;
-  for (size_t i = 0; i < k; ++i) sum = sum + double{w(i)} * double{x[i]};
-  return sum;
+// sums[j] = the sum of w(j, i) x[i] in double, in order of i, for j < kOutputs: the outputs'
+// chains of dependent adds side by side, so that they overlap.
+template <size_t kOutputs, class Weight>
+void dots_in_order(const Weight& w, const float* x, size_t k, double* sums) {
+  double sum[kOutputs] = {};
+  for (size_t i = 0; i < k; ++i) {
+    const double xi = x[i];
+    for (size_t j = 0; j < kOutputs; ++j) sum[j] = sum[j] + double{w(j, i)} * xi;
+  }
+  for (size_t j = 0; j < kOutputs; ++j) sums[j] = sum[j];
 }
 NMP_ROW_KERNEL void add_products(uint64_t* acc, const int64_t* w, uint64_t x, size_t n) {
   for (size_t c = 0; c < n; ++c) acc[c] += x * static_cast<uint64_t>(w[c]);
@@ -339,7 +343,7 @@ GemmReference::GemmReference(hw::PeKind kind, const int8_t* w, uint32_t n, uint3
     : kind_(kind), n_(n), k_(k), k_tile_(k_tile), mac_(mac) {
   choose_path();
   if (!hw::is_integer(kind)) throw std::logic_error("int8 weights are for the integer kinds");
-  w_units16_.assign(w, w + size_t{n} * k);  // an int8 pattern is its own unit
+  w_units8_ = w;  // an int8 pattern is its own unit: the caller's weights, not a copy
 }
 
 GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k,
@@ -350,9 +354,10 @@ GemmReference::GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uin
     case Path::kInteger:
       // Units of 8-bit patterns fit int8; the sums are the same in any order, so each output
       // is a dot product over its row of weights as given (no transposed copy).
-      w_units16_.resize(size_t{k} * n);
-      for (size_t j = 0; j < w_units16_.size(); ++j)
-        w_units16_[j] = static_cast<int16_t>(units_[w[j] & mask]);
+      w_units8_owned_.resize(size_t{k} * n);
+      for (size_t j = 0; j < w_units8_owned_.size(); ++j)
+        w_units8_owned_[j] = static_cast<int8_t>(units_[w[j] & mask]);
+      w_units8_ = w_units8_owned_.data();
       break;
     case Path::kFixed:
     case Path::kPosit: {
@@ -511,10 +516,10 @@ void GemmReference::wrapped_block(const uint32_t* x, uint32_t rb, int32_t* sums)
   for (size_t c = 0; c < n; ++c) {
     uint32_t r = 0;
     for (uint32_t four[4]; k_ <= kDot4MaxK && r + 4 <= rb; r += 4) {
-      dot_rows4(&xu[r * size_t{k_}], &w_units16_[c * k_], k_, four);
+      dot_rows4(&xu[r * size_t{k_}], &w_units8_[c * k_], k_, four);
       for (uint32_t i = 0; i < 4; ++i) put(r + i, c, four[i]);
     }
-    for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_units16_[c * k_], k_));
+    for (; r < rb; ++r) put(r, c, dot_wrapped(&xu[r * size_t{k_}], &w_units8_[c * k_], k_));
   }
 }
 
@@ -631,12 +636,23 @@ Fp32Linear::Fp32Linear(const LayerSpec& l, const LayerData& ld, uint32_t rows)
 void Fp32Linear::rows(const float* x, uint32_t count, const float* bias, float* y) const {
   const size_t n = n_;
   if (!w_) {  // few rows: a dot product per output, the same sums in the same order
+    constexpr size_t kSide = 8;  // outputs summed side by side
     for (uint32_t r = 0; r < count; ++r) {
-      for (size_t c = 0; c < n; ++c) {
-        const size_t row = c * k_;
-        const double sum =
-            dot_in_order([&](size_t i) { return weight(row + i); }, &x[r * size_t{k_}], k_);
-        y[r * n + c] = static_cast<float>(bias ? double{bias[c]} + sum : sum);
+      const float* xr = &x[r * size_t{k_}];
+      double sums[kSide];
+      for (size_t c0 = 0; c0 < n; c0 += kSide) {
+        if (c0 + kSide <= n) {
+          dots_in_order<kSide>([&](size_t j, size_t i) { return weight((c0 + j) * k_ + i); }, xr,
+                               k_, sums);
+        } else {
+          for (size_t c = c0; c < n; ++c) {
+            dots_in_order<1>([&](size_t, size_t i) { return weight(c * k_ + i); }, xr, k_,
+                             &sums[c - c0]);
+          }
+        }
+        for (size_t c = c0; c < std::min(n, c0 + kSide); ++c) {
+          y[r * n + c] = static_cast<float>(bias ? double{bias[c]} + sums[c - c0] : sums[c - c0]);
+        }
       }
     }
     return;

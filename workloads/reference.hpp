@@ -53,7 +53,8 @@ class GemmReference {
   // w: n rows of k weight patterns (ternary: trits as int8).
   GemmReference(hw::PeKind kind, const uint32_t* w, uint32_t n, uint32_t k, uint32_t k_tile,
                 const hw::MacArrayParams& mac);
-  // The integer kinds: n rows of k int8 weights (ternary: trits), without a copy as patterns.
+  // The integer kinds: n rows of k int8 weights (ternary: trits), used in place: `w` must
+  // outlive the object.
   GemmReference(hw::PeKind kind, const int8_t* w, uint32_t n, uint32_t k, uint32_t k_tile,
                 const hw::MacArrayParams& mac);
   // count rows of k patterns, one after the other: take(r, acc) receives row r's n
@@ -90,7 +91,9 @@ class GemmReference {
   std::vector<uint8_t> nar_;    // posit: the pattern is NaR
   std::vector<float> values_;   // float: each pattern's value (up to 16 bits)
   // The weights transposed, k x n (left uninitialized until filled: they are large).
-  std::vector<int16_t> w_units16_;        // integer: 8-bit units in int16, n x k as given
+  // integer: 8-bit units, n x k as given: the caller's int8 weights, or w_units8_owned_.
+  const int8_t* w_units8_ = nullptr;
+  std::vector<int8_t> w_units8_owned_;
   std::unique_ptr<int64_t[]> w_units_;    // fixed and posit
   std::unique_ptr<int32_t[]> w_units32_;  // the fixed path's, where every unit fits int32
   bool units_fit_int32_ = false;
