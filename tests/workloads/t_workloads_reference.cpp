@@ -174,7 +174,7 @@ TEST_CASE("the FP32 model of a layer sums each output in double, in input order"
     workloads::Fp32Linear(l, ld, m).rows(x.data(), m, with_bias ? bias.data() : nullptr, y.data());
     for (uint32_t r = 0; r < m; ++r) {
       for (uint32_t c = 0; c < n; ++c) {
-        double sum = with_bias ? double{bias[c]} : 0.0;
+        double sum = 0.0;  // the products in input order, then the bias (Fp32Linear's order)
         for (uint32_t i = 0; i < k; ++i) {
           const size_t at = size_t{c} * k + i;
           const double wi = l.kind == workloads::LayerKind::kBitLinear
@@ -183,6 +183,7 @@ TEST_CASE("the FP32 model of a layer sums each output in double, in input order"
           const double product = wi * x[size_t{r} * k + i];
           sum = sum + product;
         }
+        if (with_bias) sum = double{bias[c]} + sum;
         REQUIRE(y[size_t{r} * n + c] == static_cast<float>(sum));
       }
     }
