@@ -171,7 +171,7 @@ constexpr size_t kDot4MaxK = size_t{1} << 16;
 NMP_ROW_KERNEL_BW void dot_rows4(const int16_t* a, const int8_t* b, size_t k, uint32_t* sums) {
   int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i < k; ++i) {
-    const int32_t w = b[i];
+    const int32_t w{b[i]};
     s0 += a[i] * w;
     s1 += a[k + i] * w;
     s2 += a[2 * k + i] * w;
