@@ -223,14 +223,15 @@ class VectorMath {
     const double s = double{x} + double{y};
     const double yv = s - x;  // TwoSum: the exact sum is s + err
     const double err = (x - (s - yv)) + (y - yv);
-    const bool beyond = std::fabs(s) > FLT_MAX;
-    const bool rounded_down_to_max =
-        (std::fabs(s) == FLT_MAX) & (err != 0) & ((err > 0) == (s > 0));
-    return std::isfinite(x) & std::isfinite(y) & (beyond | rounded_down_to_max);
+    const int beyond = std::fabs(s) > FLT_MAX;
+    const int rounded_down_to_max =
+        int{std::fabs(s) == FLT_MAX} & int{err != 0} & int{(err > 0) == (s > 0)};
+    return (finite_pair(x, y) & (beyond | rounded_down_to_max)) != 0;
   }
   static bool product_overflows(float x, float y) {
-    return std::isfinite(x) & std::isfinite(y) & (std::fabs(double{x} * double{y}) > FLT_MAX);
+    return (finite_pair(x, y) & int{std::fabs(double{x} * double{y}) > FLT_MAX}) != 0;
   }
+  static int finite_pair(float x, float y) { return int{std::isfinite(x)} & int{std::isfinite(y)}; }
   // z[i] = x[i] op y[i] for i < n (y[0] for every i when y_scalar) over rows of little-endian
   // fp32 at any alignment, for an fp32 internal format: the bits and saturation counts of n
   // calls of add(), sub() or mul(), in one loop the host vectorizes.
