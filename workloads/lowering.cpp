@@ -45,9 +45,10 @@ TensorStorage TensorStorage::of_graph(const hw::NmpParams& hw) {
 std::vector<uint32_t> to_activation_format(const TensorStorage& storage,
                                            const std::vector<float>& x) {
   const std::unique_ptr<arith::NumberFormat> format = arith::make_format(storage.format);
-  std::vector<uint32_t> out;
-  out.reserve(x.size());
-  for (float v : x) out.push_back(format->from_double(v));
+  // Each format's encoder of floats (the same patterns as rounding each value's double, tested
+  // format by format), not the unpacked-exact path: a model input has many elements.
+  std::vector<uint32_t> out(x.size());
+  format->encode_floats(x.data(), x.size(), out.data());
   return out;
 }
 
