@@ -42,6 +42,21 @@ const Ziggurat& ziggurat() {
   return z;
 }
 
+// One draw's layer (its low 7 bits) and signed position in it (its high 53 bits, in [-1, 1)),
+// and whether the position falls inside the layer's rectangle, where the normal is u x[layer]:
+// the first test of every draw (the top 53 bits convert as a signed integer, the same value,
+// so that a loop of these vectorizes).
+struct LayerPoint {
+  double u;
+  int64_t layer;
+  bool inside;
+};
+inline LayerPoint layer_point(uint64_t bits, const Ziggurat& z) {
+  const double u = 2 * (static_cast<double>(static_cast<int64_t>(bits >> 11)) * 0x1.0p-53) - 1;
+  const auto layer = static_cast<int64_t>(bits & (Ziggurat::kLayers - 1));
+  return {u, layer, std::fabs(u) < z.ratio[layer]};
+}
+
 // normal_from's first test for n words side by side: value[j] = float(mean + std * v), v the
 // normal word j gives when it falls inside its layer's rectangle (the same operations as one
 // draw, no fused multiply-adds in this file), and inside[j] whether it does.
@@ -51,12 +66,9 @@ __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
 void first_tests(const uint64_t* __restrict words, size_t n, const Ziggurat& z, double mean,
                  double std, float* __restrict value, uint8_t* __restrict inside) {
   for (size_t j = 0; j < n; ++j) {
-    const uint64_t bits = words[j];
-    // The top 53 bits as a signed integer (the same value) convert in vector registers.
-    const double u = 2 * (static_cast<double>(static_cast<int64_t>(bits >> 11)) * 0x1.0p-53) - 1;
-    const auto i = static_cast<int64_t>(bits & (Ziggurat::kLayers - 1));
-    value[j] = static_cast<float>(mean + std * (u * z.x[i]));
-    inside[j] = std::fabs(u) < z.ratio[i];
+    const LayerPoint p = layer_point(words[j], z);
+    value[j] = static_cast<float>(mean + std * (p.u * z.x[p.layer]));
+    inside[j] = p.inside;
   }
 }
 
@@ -99,12 +111,11 @@ double Rng::normal_from(Draw& draw) {
   const Ziggurat& z = ziggurat();
   const auto open_uniform = [&] { return unit(draw()) + 0x1.0p-54; };  // (0, 1), for logs
   for (;;) {
-    // One draw gives the layer (low 7 bits) and a signed position in it (high 53 bits).
-    const uint64_t bits = draw();
-    const double u = 2 * unit(bits) - 1;
-    const int i = static_cast<int>(bits & (Ziggurat::kLayers - 1));
-    if (std::fabs(u) < z.ratio[i]) return u * z.x[i];  // inside the layer's rectangle
-    if (i == 0) {                                      // the tail beyond R (Marsaglia, 1964)
+    const LayerPoint p = layer_point(draw(), z);
+    const double u = p.u;
+    const auto i = static_cast<int>(p.layer);
+    if (p.inside) return u * z.x[i];
+    if (i == 0) {  // the tail beyond R (Marsaglia, 1964)
       double t = 0, y = 0;
       do {
         t = std::log(open_uniform()) / Ziggurat::kR;

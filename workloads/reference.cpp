@@ -107,8 +107,7 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
       sum += int64_t{static_cast<int8_t>(x[i])} * int64_t{static_cast<int8_t>(w[i])};
     }
     const auto wrapped = static_cast<int32_t>(static_cast<uint32_t>(sum));  // int32 wrap-around
-    const int64_t v = wrapped;
-    return arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), 0);
+    return arith::Unpacked::from_signed(wrapped, 0);
   }
   const hw::PeKindInfo& info = hw::pe_info(kind);
   if (info.accumulator == hw::Accumulator::kQuire) {
@@ -131,8 +130,7 @@ arith::Unpacked reference_accumulator(hw::PeKind kind, const uint32_t* x, const 
     }
     const int64_t v = acc_bits == 64 ? static_cast<int64_t>(sum)
                                      : static_cast<int32_t>(static_cast<uint32_t>(sum));
-    const uint64_t magnitude = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : uint64_t(v);
-    return arith::Unpacked::from_integer(v < 0, magnitude, lsb);
+    return arith::Unpacked::from_signed(v, lsb);
   }
   std::vector<double> xv(k), wv(k);
   for (uint32_t i = 0; i < k; ++i) {
@@ -470,10 +468,7 @@ void GemmReference::block(const uint32_t* x, uint32_t rb, arith::Unpacked* out) 
     case Path::kInteger: {
       std::vector<int32_t> sums(size_t{rb} * n);
       wrapped_block(x, rb, sums.data());
-      for (size_t j = 0; j < sums.size(); ++j) {
-        const int64_t v = sums[j];
-        out[j] = arith::Unpacked::from_integer(v < 0, static_cast<uint64_t>(v < 0 ? -v : v), lsb_);
-      }
+      for (size_t j = 0; j < sums.size(); ++j) out[j] = arith::Unpacked::from_signed(sums[j], lsb_);
       return;
     }
     case Path::kFixed:

@@ -12,8 +12,7 @@ int64_t FixedFormat::raw(uint32_t pattern) const {
 }
 
 Unpacked FixedFormat::decode(uint32_t pattern) const {
-  const int64_t q = raw(pattern);
-  return Unpacked::from_integer(q < 0, static_cast<uint64_t>(q < 0 ? -q : q), -frac_bits);
+  return Unpacked::from_signed(raw(pattern), -frac_bits);
 }
 
 uint32_t FixedFormat::encode(const Unpacked& v) const {

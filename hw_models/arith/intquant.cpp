@@ -67,9 +67,7 @@ QuantizedRows quantize_absmax_per_row(const float* x, size_t rows, size_t cols, 
   out.bits = bits;
   out.values = q.values;
   for (size_t r = 0; r < rows; ++r) {
-    float amax = 0.0f;
-    for (size_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(x[r * cols + c]));
-    out.absmax.push_back(std::max(amax, kIntRangeFloor));
+    out.absmax.push_back(std::max(absmax(x + r * cols, cols), kIntRangeFloor));
   }
   return out;
 }

@@ -45,6 +45,13 @@ IntQuantized quantize_int(const float* x, size_t rows, size_t cols, const IntQua
 
 inline constexpr float kIntRangeFloor = 1e-5f;  // as the BitNet reference code (models.md)
 
+// The largest |x[i]| of `count` values (0 for none; a NaN never wins).
+inline float absmax(const float* x, size_t count) {
+  float amax = 0.0f;
+  for (size_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(x[i]));
+  return amax;
+}
+
 // One group of quantize_int's symmetric quantization: the `count` values' steps of 1 / scale,
 // scale = qmax / max(absmax, floor), each rounded half to even and clamped, handed to
 // put(i, step) (an encoder writes its own patterns, with no buffer of int32 between).
@@ -52,9 +59,7 @@ inline constexpr float kIntRangeFloor = 1e-5f;  // as the BitNet reference code 
 template <class Put>
 float quantize_symmetric(const float* x, size_t count, int bits, const Put& put) {
   const auto qmax = static_cast<float>((1 << (bits - 1)) - 1);
-  float amax = 0.0f;
-  for (size_t i = 0; i < count; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float s = qmax / std::max(amax, kIntRangeFloor);
+  const float s = qmax / std::max(absmax(x, count), kIntRangeFloor);
   for (size_t i = 0; i < count; ++i) {
     put(i, static_cast<int32_t>(
                std::clamp(static_cast<float>(round_half_even(x[i] * s)), -qmax - 1.0f, qmax)));

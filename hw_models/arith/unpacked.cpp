@@ -77,6 +77,11 @@ Unpacked Unpacked::from_integer(bool neg, uint64_t m, int32_t exp) {
   return normalize(neg, static_cast<u128>(m) << 64, exp + 63, false);
 }
 
+Unpacked Unpacked::from_signed(int64_t v, int32_t exp) {
+  const uint64_t magnitude = v < 0 ? uint64_t{0} - static_cast<uint64_t>(v) : uint64_t(v);
+  return from_integer(v < 0, magnitude, exp);
+}
+
 Unpacked negate(Unpacked a) {
   if (!a.is_nan()) a.neg = !a.neg;
   return a;

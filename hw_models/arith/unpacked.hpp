@@ -36,6 +36,8 @@ struct Unpacked {
   static Unpacked inf(bool neg);
   // (-1)^neg x m x 2^exp for an unsigned integer m (0 gives zero).
   static Unpacked from_integer(bool neg, uint64_t m, int32_t exp);
+  // v x 2^exp for a signed integer v (INT64_MIN included).
+  static Unpacked from_signed(int64_t v, int32_t exp);
 };
 
 // Exact arithmetic on exact operands (their sticky bits must be clear), with IEEE-like rules

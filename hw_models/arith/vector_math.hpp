@@ -116,9 +116,7 @@ class VectorMath {
   // for fp32 the host's conversion (round to nearest even; no int32 overflows a float).
   uint32_t from_int32(int32_t v) const {
     if (native_fp32_) return bits_of(static_cast<float>(v));
-    const int64_t wide = v;
-    return round(
-        Unpacked::from_integer(wide < 0, static_cast<uint64_t>(wide < 0 ? -wide : wide), 0));
+    return round(Unpacked::from_signed(v, 0));
   }
   double to_double(uint32_t x) const { return format_->to_double(x); }
 
@@ -153,6 +151,30 @@ class VectorMath {
   }
   // Whether the internal format is IEEE binary32, computed in the host's floats.
   bool native_fp32() const { return native_fp32_; }
+  // Whether x + y (x * y), both finite, is beyond FLT_MAX exactly, before rounding: a
+  // saturation. The host's float add equals the exact sum rounded once; an exact sum of finite
+  // floats beyond FLT_MAX shows in the double sum (exact but in the one case where it rounds to
+  // FLT_MAX itself, which the sum's error term decides). The product of two floats is exact in
+  // double. Branch-free (bitwise on the conditions), so that a row's loop vectorizes.
+  static bool sum_overflows(float x, float y) {
+    const double s = double{x} + double{y};
+    const double yv = s - x;  // TwoSum: the exact sum is s + err
+    const double err = (x - (s - yv)) + (y - yv);
+    const int beyond = std::fabs(s) > FLT_MAX;
+    const int rounded_down_to_max =
+        int{std::fabs(s) == FLT_MAX} & int{err != 0} & int{(err > 0) == (s > 0)};
+    return (finite_pair(x, y) & (beyond | rounded_down_to_max)) != 0;
+  }
+  static bool product_overflows(float x, float y) {
+    return (finite_pair(x, y) & int{std::fabs(double{x} * double{y}) > FLT_MAX}) != 0;
+  }
+  // z[i] = x[i] op y[i] for i < n (y[0] for every i when y_scalar) over rows of little-endian
+  // fp32 at any alignment, for an fp32 internal format: the bits and saturation counts of n
+  // calls of add(), sub() or mul(), in one loop the host vectorizes.
+  enum class NativeOp : uint8_t { kAdd, kSub, kMul };
+  void native_row(NativeOp op, const uint8_t* x, const uint8_t* y, bool y_scalar, uint8_t* z,
+                  size_t n) const;
+
   uint32_t apply(VectorFunction f, uint32_t x) const;
   // A function of any value (e.g. a sum in the accumulator format), rounded to the format.
   uint32_t apply(VectorFunction f, const Unpacked& x) const;
@@ -188,6 +210,7 @@ class VectorMath {
   uint32_t from_double_exact(double d) const;
   uint32_t min_exact(uint32_t a, uint32_t b) const;
   uint32_t abs_exact(uint32_t a) const;
+  static int finite_pair(float x, float y) { return int{std::isfinite(x)} & int{std::isfinite(y)}; }
   static float float_of(uint32_t bits) {
     float f;
     std::memcpy(&f, &bits, 4);
@@ -213,33 +236,6 @@ class VectorMath {
     return bits_of(r);
   }
 
- public:
-  // Whether x + y (x * y), both finite, is beyond FLT_MAX exactly, before rounding: a
-  // saturation. The host's float add equals the exact sum rounded once; an exact sum of finite
-  // floats beyond FLT_MAX shows in the double sum (exact but in the one case where it rounds to
-  // FLT_MAX itself, which the sum's error term decides). The product of two floats is exact in
-  // double. Branch-free (bitwise on the conditions), so that a row's loop vectorizes.
-  static bool sum_overflows(float x, float y) {
-    const double s = double{x} + double{y};
-    const double yv = s - x;  // TwoSum: the exact sum is s + err
-    const double err = (x - (s - yv)) + (y - yv);
-    const int beyond = std::fabs(s) > FLT_MAX;
-    const int rounded_down_to_max =
-        int{std::fabs(s) == FLT_MAX} & int{err != 0} & int{(err > 0) == (s > 0)};
-    return (finite_pair(x, y) & (beyond | rounded_down_to_max)) != 0;
-  }
-  static bool product_overflows(float x, float y) {
-    return (finite_pair(x, y) & int{std::fabs(double{x} * double{y}) > FLT_MAX}) != 0;
-  }
-  static int finite_pair(float x, float y) { return int{std::isfinite(x)} & int{std::isfinite(y)}; }
-  // z[i] = x[i] op y[i] for i < n (y[0] for every i when y_scalar) over rows of little-endian
-  // fp32 at any alignment, for an fp32 internal format: the bits and saturation counts of n
-  // calls of add(), sub() or mul(), in one loop the host vectorizes.
-  enum class NativeOp : uint8_t { kAdd, kSub, kMul };
-  void native_row(NativeOp op, const uint8_t* x, const uint8_t* y, bool y_scalar, uint8_t* z,
-                  size_t n) const;
-
- private:
   VectorMathSpec spec_;
   std::unique_ptr<NumberFormat> format_;
   std::unique_ptr<NumberFormat> acc_;
