@@ -185,11 +185,19 @@ void VectorOps::binary(VectorBinary op, Rows dst, Rows a, Rows b, bool b_scalar,
     const auto native_op = op == VectorBinary::kAdd   ? arith::VectorMath::NativeOp::kAdd
                            : op == VectorBinary::kSub ? arith::VectorMath::NativeOp::kSub
                                                       : arith::VectorMath::NativeOp::kMul;
-    std::vector<uint8_t> fp32_row(int8_of_fp32 ? 4 * size_t{n} : 0);
     for (uint32_t r = 0; r < m; ++r) {
-      uint8_t* z = int8_of_fp32 ? fp32_row.data() : dst.row(r);
-      math_.native_row(native_op, a.row(r), b.row(r), b_scalar, z, n);
-      if (int8_of_fp32) symmetric_int8_row(z, dst.row(r), n);
+      if (!int8_of_fp32) {
+        math_.native_row(native_op, a.row(r), b.row(r), b_scalar, dst.row(r), n);
+        continue;
+      }
+      constexpr uint32_t kChunk = 256;  // fp32 results on the stack, then rounded to int8
+      uint8_t fp32[4 * kChunk];
+      for (uint32_t i = 0; i < n; i += kChunk) {
+        const uint32_t count = std::min(kChunk, n - i);
+        math_.native_row(native_op, a.row(r) + 4 * uint64_t{i},
+                         b.row(r) + (b_scalar ? 0 : 4 * uint64_t{i}), b_scalar, fp32, count);
+        symmetric_int8_row(fp32, dst.row(r) + i, count);
+      }
     }
     return;
   }

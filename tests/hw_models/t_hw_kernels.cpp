@@ -503,6 +503,17 @@ TEST_CASE("vcvt between fp32 rows and int8 or int32 equals the exact conversion"
       }
     }
   }
+  // Element by element, over a row longer than the rounding's chunks: each x times its factor.
+  std::vector<float> halves(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) halves[i] = static_cast<float>(i % 7) * 0.25f - 0.75f;
+  ops.binary(VectorBinary::kMul, {q.data(), 0}, {reinterpret_cast<uint8_t*>(xs.data()), 0},
+             {reinterpret_cast<uint8_t*>(halves.data()), 0}, false, 1, n, ElemType::kInt8);
+  for (uint32_t i = 0; i < n; ++i) {
+    INFO(xs[i] << " x " << halves[i]);
+    uint32_t expected = int8.encode(arith::from_double(xs[i] * halves[i]));
+    if (expected == 0x80) expected = 0x81;
+    REQUIRE(q[i] == expected);
+  }
   // int32 accumulators to fp32.
   std::vector<int32_t> acc = {0, 1, -1, INT32_MAX, INT32_MIN, (1 << 24) + 1, -(1 << 24) - 3};
   for (int i = 0; i < 20000; ++i) acc.push_back(static_cast<int32_t>(rng()));
