@@ -305,7 +305,15 @@ void dump_tensors(const std::string& dir, const workloads::ModelSpec& model,
         write_npy(stem + "_" + t.name + "_f32.npy", NpyType::kFloat32, (ld.*t.values).data(), {n});
       }
     } else if (spec.uses_mac_array()) {
-      write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
+      if (ld.weights.empty() && spec.kind == workloads::LayerKind::kBitLinear) {
+        // Drawn as trits (no latent weights): the deployed weights, gamma x trit.
+        std::vector<float> deployed(ld.ternary.trits.size());
+        for (size_t i = 0; i < deployed.size(); ++i)
+          deployed[i] = ld.ternary.gamma[0] * ld.ternary.trits[i];
+        write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, deployed.data(), {n, k});
+      } else {
+        write_npy(stem + "_weights_f32.npy", NpyType::kFloat32, ld.weights.data(), {n, k});
+      }
       if (spec.has_bias) write_npy(stem + "_bias_f32.npy", NpyType::kFloat32, ld.bias.data(), {n});
       if (spec.kind == workloads::LayerKind::kBitLinear) {
         write_npy(stem + "_weights_ternary.npy", NpyType::kInt8, ld.ternary.trits.data(), {n, k});

@@ -161,28 +161,66 @@ std::vector<uint32_t> to_vector_format(const arith::VectorMath& vm, const std::v
   return out;
 }
 
-double ternary_zero_fraction(const TensorSource& w) {
-  if (w.values) {
-    const std::vector<float>& v = *w.values;
-    if (v.empty()) return 0;
-    if (w.prequantized) return static_cast<double>(std::count(v.begin(), v.end(), 0.0f)) / v.size();
-    const arith::TernaryTensor t = arith::quantize_absmean(v.data(), v.size());
-    return static_cast<double>(std::count(t.trits.begin(), t.trits.end(), 0)) / v.size();
+namespace {
+
+// P(w < x) of a seeded distribution (a normal of zero std: all of it at the mean).
+double distribution_below(const TensorSource& w, double x) {
+  if (w.distribution == Distribution::kNormal) {
+    if (w.std == 0) return w.mean < x ? 1.0 : 0.0;
+    return 0.5 * std::erfc(-(x - w.mean) / (w.std * std::sqrt(2.0)));
   }
+  return std::min(1.0, std::max(0.0, (x - w.low) / (w.high - w.low)));
+}
+
+// E|w| of a seeded distribution.
+double distribution_mean_abs(const TensorSource& w) {
   if (w.distribution == Distribution::kNormal) {
     const double mu = w.mean, sigma = w.std;
-    if (sigma == 0) return mu == 0 ? 1.0 : 0.0;
-    const auto phi = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
-    const double gamma = sigma * std::sqrt(2 / M_PI) * std::exp(-mu * mu / (2 * sigma * sigma)) +
-                         mu * (1 - 2 * phi(-mu / sigma));
-    return phi((gamma / 2 - mu) / sigma) - phi((-gamma / 2 - mu) / sigma);
+    if (sigma == 0) return std::fabs(mu);
+    return sigma * std::sqrt(2 / M_PI) * std::exp(-mu * mu / (2 * sigma * sigma)) +
+           mu * (1 - 2 * distribution_below(w, 0));
   }
   const double a = w.low, b = w.high;
   const double abs_integral = a >= 0   ? (b * b - a * a) / 2
                               : b <= 0 ? (a * a - b * b) / 2
                                        : (a * a + b * b) / 2;
-  const double half = abs_integral / (b - a) / 2;  // E|w| / 2
-  return std::max(0.0, std::min(b, half) - std::max(a, -half)) / (b - a);
+  return abs_integral / (b - a);
+}
+
+}  // namespace
+
+TernaryLaw ternary_law(const TensorSource& w) {
+  TernaryLaw law;
+  law.gamma = std::max(static_cast<float>(distribution_mean_abs(w)), arith::kGammaFloor);
+  // +-1 beyond gamma / 2 (w / gamma rounds half to even, so exactly 0.5 is 0: the bound
+  // itself has probability zero).
+  const double half = double{law.gamma} / 2;
+  law.minus = distribution_below(w, -half);
+  law.plus = 1 - distribution_below(w, half);
+  law.zero = 1 - law.minus - law.plus;
+  return law;
+}
+
+double ternary_zero_fraction(const TensorSource& w) {
+  if (!w.values) return ternary_law(w).zero;
+  const std::vector<float>& v = *w.values;
+  if (v.empty()) return 0;
+  if (w.prequantized) return static_cast<double>(std::count(v.begin(), v.end(), 0.0f)) / v.size();
+  const arith::TernaryTensor t = arith::quantize_absmean(v.data(), v.size());
+  return static_cast<double>(std::count(t.trits.begin(), t.trits.end(), 0)) / v.size();
+}
+
+arith::TernaryTensor draw_ternary(const TensorSource& w, size_t count) {
+  const TernaryLaw law = ternary_law(w);
+  const auto threshold = [](double p) {
+    return static_cast<uint64_t>(std::llround(std::min(1.0, std::max(0.0, p)) * 0x1.0p32));
+  };
+  arith::TernaryTensor t;
+  t.gamma = {law.gamma};
+  t.trits.resize(count);
+  Rng rng(w.seed);
+  rng.fill_trits(t.trits.data(), count, threshold(law.minus), threshold(law.minus + law.zero));
+  return t;
 }
 
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w) {
@@ -278,7 +316,12 @@ namespace {
 
 // A bitlinear or linear layer's weights: latent, and ternary or encoded for its PE kind.
 void generate_linear(const LayerSpec& l, LayerData& ld) {
-  ld.weights = generate_tensor(l.weights, size_t{l.out_features} * l.in_features);
+  const size_t count = size_t{l.out_features} * l.in_features;
+  if (l.kind == LayerKind::kBitLinear && !l.weights.values) {
+    ld.ternary = draw_ternary(l.weights, count);  // no latent weights: trits straight away
+    return;
+  }
+  ld.weights = generate_tensor(l.weights, count);
   if (l.kind == LayerKind::kBitLinear && l.weights.prequantized) {
     for (float& v : ld.weights) {
       ld.ternary.trits.push_back(static_cast<int8_t>(v));

@@ -415,12 +415,26 @@ double weight_scale(const LayerSpec& l, const LayerData& ld);
 // Values rounded to the vector unit's format (how tensors sit in DRAM between layers).
 std::vector<uint32_t> to_vector_format(const arith::VectorMath& vm, const std::vector<float>& x);
 
-// The fraction of a bitlinear layer's weights that absmean quantization makes zero: counted
-// from the values of a file, or the closed form of the seeded distribution (normal: E|w| =
-// sigma sqrt(2/pi) e^(-mu^2/2sigma^2) + mu (1 - 2 Phi(-mu/sigma)), zero where |w| < E|w| / 2;
-// uniform: the same over [low, high]), i.e. the expectation over seeds. Timing-only runs of
-// graph models, which draw no weights, estimate zero-weight skips with it.
+// What absmean ternarization makes of a seeded distribution's weights, in closed form (the
+// expectation over seeds): gamma = max(E|w|, the floor) as a float (normal: E|w| = sigma
+// sqrt(2/pi) e^(-mu^2/2sigma^2) + mu (1 - 2 Phi(-mu/sigma)); uniform: the integral of |w| over
+// [low, high] over its width), and the probabilities of each trit: -1 below -gamma / 2, +1
+// above gamma / 2, 0 between. Bitlinear layers with seeded weights draw their trits from it
+// directly (docs/configs.md#seeds); `weights` must be a distribution, not values.
+struct TernaryLaw {
+  float gamma = 0;
+  double minus = 0, zero = 0, plus = 0;
+};
+TernaryLaw ternary_law(const TensorSource& weights);
+
+// The fraction of a bitlinear layer's weights that are zero: counted from the values of a
+// file, or ternary_law()'s. Timing-only runs of graph models, which draw no weights, estimate
+// zero-weight skips with it.
 double ternary_zero_fraction(const TensorSource& weights);
+
+// A bitlinear layer's `count` seeded weights, drawn as trits with ternary_law()'s
+// probabilities (each from 32 random bits of the source's stream) and its gamma.
+arith::TernaryTensor draw_ternary(const TensorSource& weights, size_t count);
 
 // Weights in the encoding of a PE kind (see RecurrentMatrix).
 Encoded encode_weights(hw::PeKind pe, const std::vector<float>& w);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace nmp::workloads {
 namespace {
@@ -12,8 +13,6 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
-
-uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 // Marsaglia and Tsang's ziggurat (J. Stat. Software 5(8), 2000) with 128 layers, in the
 // formulation of Doornik ("An improved ziggurat method", 2005): the layers' right edges x_i
@@ -72,6 +71,49 @@ void first_tests(const uint64_t* __restrict words, size_t n, const Ziggurat& z, 
   }
 }
 
+// `steps` steps of every lane: out[k * kLanes + j] is lane j's word of step k. The lanes as
+// one vector (GCC's and clang's vector extension: 512-bit registers where the host has them),
+// the multiplications by 5 and 9 as shifts and adds.
+using Lanes = uint64_t __attribute__((vector_size(8 * Rng::kLanes)));
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+void xoshiro_lanes(uint64_t (*state)[Rng::kLanes], uint64_t* __restrict out, size_t steps) {
+  Lanes s[4];
+  std::memcpy(s, state, sizeof s);
+  for (size_t k = 0; k < steps; ++k) {
+    const Lanes times5 = (s[1] << 2) + s[1];
+    const Lanes rotated = (times5 << 7) | (times5 >> 57);
+    const Lanes result = (rotated << 3) + rotated;
+    std::memcpy(out + k * Rng::kLanes, &result, sizeof result);
+    const Lanes t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+  }
+  std::memcpy(state, s, sizeof s);
+}
+
+// Trits from the halves of `words` (low half first): fill_trits()'s rule, `count` of them.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+void trits_of_words(const uint64_t* __restrict words, size_t count, uint64_t minus_below,
+                    uint64_t zero_below, int8_t* __restrict out) {
+  const auto trit = [&](uint64_t u) {
+    return static_cast<int8_t>(int{u >= minus_below} + int{u >= zero_below} - 1);
+  };
+  const size_t pairs = count / 2;
+  for (size_t w = 0; w < pairs; ++w) {
+    out[2 * w] = trit(words[w] & 0xffffffffu);
+    out[2 * w + 1] = trit(words[w] >> 32);
+  }
+  if (count % 2 != 0) out[count - 1] = trit(words[pairs] & 0xffffffffu);
+}
+
 }  // namespace
 
 uint64_t derive_seed(uint64_t seed, std::string_view stream, uint64_t index) {
@@ -84,19 +126,29 @@ uint64_t derive_seed(uint64_t seed, std::string_view stream, uint64_t index) {
 }
 
 Rng::Rng(uint64_t seed) {
-  for (uint64_t& s : s_) s = splitmix64(seed);
+  for (size_t j = 0; j < kLanes; ++j) {
+    for (auto& word : state_) word[j] = splitmix64(seed);
+  }
 }
 
-uint64_t Rng::next() {
-  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
+void Rng::refill() {
+  xoshiro_lanes(state_, buffer_, kSteps);
+  at_ = 0;
+}
+
+void Rng::fill_words(uint64_t* out, size_t count) {
+  // What the buffer holds, then whole steps straight into `out`, then the rest by the buffer:
+  // the same words in the same order as next() one by one.
+  const size_t buffered = std::min(count, kBuffered - at_);
+  std::copy(buffer_ + at_, buffer_ + at_ + buffered, out);
+  at_ += buffered;
+  size_t done = buffered;
+  const size_t steps = (count - done) / kLanes;
+  if (steps > 0) {
+    xoshiro_lanes(state_, out + done, steps);
+    done += steps * kLanes;
+  }
+  while (done < count) out[done++] = next();
 }
 
 double Rng::uniform() { return unit(next()); }
@@ -144,7 +196,7 @@ void Rng::fill_normal(float* out, size_t count, double mean, double std) {
   size_t at = 0, end = 0, made = 0;
   auto refill = [&] {
     end = std::min(kBlock, count - made);
-    for (size_t w = 0; w < end; ++w) words[w] = next();
+    fill_words(words, end);
     first_tests(words, end, z, mean, std, value, inside);
     at = 0;
   };
@@ -163,6 +215,17 @@ void Rng::fill_normal(float* out, size_t count, double mean, double std) {
     made += run;
     if (made < count && run < most)
       out[made++] = static_cast<float>(mean + std * normal_from(draw));
+  }
+}
+
+void Rng::fill_trits(int8_t* out, size_t count, uint64_t minus_below, uint64_t zero_below) {
+  constexpr size_t kBlockWords = 512;
+  uint64_t words[kBlockWords];
+  for (size_t made = 0; made < count;) {
+    const size_t n = std::min(count - made, 2 * kBlockWords);
+    fill_words(words, (n + 1) / 2);
+    trits_of_words(words, n, minus_below, zero_below, out + made);
+    made += n;
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "hw_models/arith/unpacked.hpp"
@@ -16,6 +17,24 @@ void check_bits(int bits) {
 }
 
 }  // namespace
+
+// Over the magnitudes' bits, which order as the magnitudes do (as unsigned integers) with every
+// NaN above infinity: an integer maximum, which vectorizes (SSE4.1's on) where a float one with
+// NaNs does not.
+__attribute__((target_clones("avx2", "default"))) float absmax(const float* x, size_t count) {
+  uint32_t largest = 0;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &x[i], 4);
+    const uint32_t magnitude = bits & 0x7fffffffu;
+    // A NaN's magnitude as 0, by a mask (a select here keeps the loop from vectorizing).
+    const uint32_t number = magnitude & (0u - static_cast<uint32_t>(magnitude <= 0x7f800000u));
+    largest = number > largest ? number : largest;
+  }
+  float amax;
+  std::memcpy(&amax, &largest, 4);
+  return amax;
+}
 
 float IntQuantized::dequantize(size_t i) const {
   const size_t group = spec.granularity == IntGranularity::kPerTensor ? 0 : i / cols;

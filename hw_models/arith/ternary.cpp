@@ -8,7 +8,6 @@
 namespace nmp::arith {
 namespace {
 
-constexpr float kGammaFloor = 1e-5f;  // the reference code clamps gamma here (see models.md)
 constexpr int kTwoBitPerByte = 4;
 constexpr int kTritsPerByte = 5;
 constexpr int kZeroCode = 1;  // code t = w + 1

@@ -26,6 +26,9 @@ inline constexpr size_t kNumTernaryPackings =
 
 const char* to_string(TernaryPacking packing);
 
+// The floor of gamma (the reference code's clamp; models.md).
+inline constexpr float kGammaFloor = 1e-5f;
+
 struct TernaryTensor {
   std::vector<int8_t> trits;  // values in {-1, 0, +1}
   std::vector<float> gamma;   // one scale per tensor (size 1) or per output channel

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "hw_models/arith/binary.hpp"
@@ -50,6 +51,30 @@ TEST_CASE("integer quantization: every mode stays in range and within half a ste
     if (symmetric) REQUIRE(q.values[i] != lo);  // absmax scaling reaches only +-qmax
   }
   REQUIRE(q.dequantize(5) == 0.0f);  // zero is exact in every mode
+}
+
+TEST_CASE("absmax is the largest magnitude, a NaN never winning", "[unit]") {
+  // Random bit patterns (NaNs, infinities, subnormals, -0) in rows of every length up to 300
+  // against fabs and a comparison element by element.
+  std::mt19937_64 rng(9);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const size_t n = rng() % 301;
+    std::vector<float> row(n);
+    for (float& v : row) {
+      auto bits = static_cast<uint32_t>(rng());
+      if (rng() % 4 == 0) bits &= 0x807fffffu;                    // zeros and subnormals
+      if (rng() % 30 == 0) bits |= 0x7f800000u;                   // infinities and NaNs
+      if (trial % 3 == 0 && rng() % 2 == 0) bits &= 0x3fffffffu;  // small magnitudes
+      std::memcpy(&v, &bits, 4);
+    }
+    float want = 0.0f;
+    for (const float v : row) {
+      if (!std::isnan(v) && std::fabs(v) > want) want = std::fabs(v);
+    }
+    INFO("trial " << trial << " n " << n);
+    const float got = absmax(row.data(), n);
+    REQUIRE(std::memcmp(&got, &want, 4) == 0);
+  }
 }
 
 TEST_CASE("integer quantization rounds as nearbyint does, ties to even", "[unit]") {
