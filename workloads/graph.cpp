@@ -1409,8 +1409,16 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const LayerData& ld = data->layers[li];
       const LayerLayout& lay = layouts[li];
       if (is_linear(l)) {
-        const auto at = [&](uint32_t nn, uint32_t kk) {
-          return weight_pattern(l, ld, size_t{nn} * l.in_features + kk);
+        // The tensors' pointers and the row length as values of their own: read through `l`
+        // and `ld` they would be reloaded for every weight, since the tile writer's stores may
+        // alias them, and the loop over a row's weights would not vectorize.
+        const bool bitlinear = l.kind == LayerKind::kBitLinear;
+        const int8_t* trits = ld.ternary.trits.data();
+        const uint32_t* patterns = ld.encoded.patterns.data();
+        const size_t in_features = l.in_features;
+        const auto at = [bitlinear, trits, patterns, in_features](uint32_t nn, uint32_t kk) {
+          const size_t index = nn * in_features + kk;
+          return bitlinear ? static_cast<uint32_t>(trits[index]) : patterns[index];
         };
         write_weight_tiles(at, lay.tiles, layer_geometry(g, l, hw), out.dram_image);
         put_patterns(out.dram_image, lay.const_dram,

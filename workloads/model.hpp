@@ -403,13 +403,9 @@ double element_value(hw::PeKind kind, uint32_t pattern);
 // Rounds a value into the kind's activation format (float and posit kinds).
 uint32_t encode_element(hw::PeKind kind, double value);
 
-// A bitlinear or linear layer's weight `index` (row-major, out x in) as the array reads it
-// (bitlinear: a trit as a two's-complement int8), and the scale of one weight step (gamma, or
-// the int8 step; 1 for the other formats).
-inline uint32_t weight_pattern(const LayerSpec& l, const LayerData& ld, size_t index) {
-  return l.kind == LayerKind::kBitLinear ? static_cast<uint32_t>(ld.ternary.trits[index])
-                                         : ld.encoded.patterns[index];
-}
+// The scale of one weight step of a bitlinear or linear layer (gamma, or the int8 step; 1 for
+// the other formats). The weights themselves, as the array reads them: a bitlinear layer's
+// trits as two's-complement int8, a linear layer's encoded patterns.
 double weight_scale(const LayerSpec& l, const LayerData& ld);
 
 // Values rounded to the vector unit's format (how tensors sit in DRAM between layers).

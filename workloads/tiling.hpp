@@ -85,25 +85,37 @@ void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0
   // pointers for every weight.
   std::vector<uint32_t> staged;
   std::vector<int8_t> trits;
-  for (const hw::WeightBlock& b : hw::weight_blocks(nt, kt, g.layout)) {
+  auto write_row = [&](const hw::WeightBlock& b, uint32_t r) {
     const uint32_t length = b.row_length();
-    for (uint32_t r = 0; r < b.rows(); ++r) {
-      uint8_t* row = out + b.offset + r * b.row_bytes;
-      // Position i of block row r: along k for an output-major block, along n otherwise.
-      const uint32_t n = n0 + b.n0 + (b.n_major ? r : 0), k = k0 + b.k0 + (b.n_major ? 0 : r);
-      auto weight = [&](uint32_t i) { return b.n_major ? at(n, k + i) : at(n + i, k); };
-      if (ternary) {
-        staged.resize(length);
-        for (uint32_t i = 0; i < length; ++i) staged[i] = weight(i);
-        trits.assign(staged.begin(), staged.end());
-        arith::pack_trits(trits.data(), length, g.layout.packing, row);
-      } else {
-        for (uint32_t i = 0; i < length; ++i) {
-          const uint32_t p = weight(i);
-          std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
-        }
+    uint8_t* row = out + b.offset + r * b.row_bytes;
+    // Position i of block row r: along k for an output-major block, along n otherwise.
+    const uint32_t n = n0 + b.n0 + (b.n_major ? r : 0), k = k0 + b.k0 + (b.n_major ? 0 : r);
+    auto weight = [&](uint32_t i) { return b.n_major ? at(n, k + i) : at(n + i, k); };
+    if (ternary) {
+      staged.resize(length);
+      for (uint32_t i = 0; i < length; ++i) staged[i] = weight(i);
+      trits.assign(staged.begin(), staged.end());
+      arith::pack_trits(trits.data(), length, g.layout.packing, row);
+    } else {
+      for (uint32_t i = 0; i < length; ++i) {
+        const uint32_t p = weight(i);
+        std::memcpy(row + uint64_t{i} * g.traits.weight_bytes, &p, g.traits.weight_bytes);
       }
     }
+  };
+  // Output-major blocks a band at a time (the blocks of the same outputs, which come one after
+  // another), row by row across the band: each output's weights are then read in order along
+  // k, where block by block they would be read as many short runs as the band has rows, a
+  // stride apart (a band of 64 outputs, 64 streams, which the host's prefetchers do not follow).
+  const std::vector<hw::WeightBlock> blocks = hw::weight_blocks(nt, kt, g.layout);
+  for (size_t first = 0; first < blocks.size();) {
+    size_t end = first + 1;
+    while (end < blocks.size() && blocks[first].n_major && blocks[end].n0 == blocks[first].n0)
+      ++end;
+    for (uint32_t r = 0; r < blocks[first].rows(); ++r) {
+      for (size_t b = first; b < end; ++b) write_row(blocks[b], r);
+    }
+    first = end;
   }
 }
 // Writes each tile at its DRAM address in `image`.
