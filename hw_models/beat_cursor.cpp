@@ -65,8 +65,10 @@ bool BeatCursor::is_uniform(const BeatGroup& g) {
   return true;
 }
 
-Cycles BeatCursor::walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words) {
+Cycles BeatCursor::walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words,
+                              std::vector<Cycles>* ends) {
   words.fill(0);
+  if (ends && g.shapes) ends->push_back(0);
   if (g.beats == 0) return 0;
   std::array<uint64_t, kMaxStreams> window{};
   for (unsigned i = 0; i < g.stream_count; ++i) window[i] = window_size(g, i);
@@ -81,6 +83,7 @@ Cycles BeatCursor::walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStrea
       cycles = std::max<Cycles>(cycles, (w.last - w.first + window[i]) / window[i]);
     }
     total += cycles;
+    if (ends && g.shapes) ends->push_back(total);
   }
   if (uniform) {
     for (uint64_t& w : words) w *= g.beats;
@@ -107,6 +110,8 @@ Cycles BeatCursor::uncontended_cycles(const std::vector<BeatGroup>& groups,
 void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer, bool count) {
   groups_.assign(groups.begin(), groups.end());
   group_cycles_.resize(groups_.size());
+  shaped_ends_.clear();
+  shaped_first_.resize(groups_.size());
   later_groups_cycles_ = 0;
   for (size_t j = 0; j < groups_.size(); ++j) {
     const BeatGroup& g = groups_[j];
@@ -114,7 +119,8 @@ void BeatCursor::start(const std::vector<BeatGroup>& groups, uint32_t layer, boo
       throw std::logic_error("a shaped beat group has exactly one stream");
     }
     std::array<uint64_t, kMaxStreams> words{};
-    group_cycles_[j] = walk_group(g, words);
+    shaped_first_[j] = shaped_ends_.size();
+    group_cycles_[j] = walk_group(g, words, &shaped_ends_);
     for (unsigned i = 0; count && i < g.stream_count; ++i) {
       g.streams[i].sram->count_words(layer, g.streams[i].access, words[i]);
     }
@@ -220,7 +226,22 @@ void BeatCursor::skip(Cycles n) {
     n -= rem;
     const size_t group_before = group_;
     finish_beat();
-    if (uniform_ && group_ == group_before && n > 0) {
+    if (group_ == group_before && n > 0 && groups_[group_].shapes) {
+      // Whole beats of a shaped group, found among the running sums of their cycles: the
+      // last beat whose start is at most n cycles on, short of the group's last beat.
+      const BeatGroup& g = groups_[group_];
+      const Cycles* ends = &shaped_ends_[shaped_first_[group_]];
+      const Cycles* last = ends + g.beats - 1;
+      const Cycles* reached = std::upper_bound(ends + beat_, last + 1, ends[beat_] + n) - 1;
+      const auto whole = static_cast<uint64_t>(reached - (ends + beat_));
+      if (whole > 0) {
+        n -= *reached - ends[beat_];
+        beat_ += whole;
+        beats_finished_ += whole;
+        rest_cycles_ = ends[g.beats] - ends[beat_ + 1];
+        enter_beat();
+      }
+    } else if (uniform_ && group_ == group_before && n > 0) {
       // Whole beats of a uniform group all take the same time.
       const BeatGroup& g = groups_[group_];
       const Cycles per_beat = fresh_beat_cycles();

@@ -123,8 +123,11 @@ class BeatCursor {
     return g.shapes ? g.shapes[beat].min_cycles : g.min_cycles;
   }
   static bool is_uniform(const BeatGroup& g);
-  // Uncontended cycles of a group; `words` receives the words each stream moves.
-  static Cycles walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words);
+  // Uncontended cycles of a group; `words` receives the words each stream moves. A shaped
+  // group's beats' uncontended cycles are also appended to `ends`, if given, as running sums
+  // (beats + 1 values from 0).
+  static Cycles walk_group(const BeatGroup& g, std::array<uint64_t, kMaxStreams>& words,
+                           std::vector<Cycles>* ends = nullptr);
 
   void enter_group();  // skips empty groups, sets up beat 0
   void enter_beat();
@@ -137,6 +140,10 @@ class BeatCursor {
 
   std::vector<BeatGroup> groups_;
   std::vector<Cycles> group_cycles_;  // uncontended cycles of each group
+  // Shaped groups: the running sums of their beats' uncontended cycles, from shaped_first_[j]
+  // for group j, so that skip() crosses whole beats by a search instead of beat by beat.
+  std::vector<Cycles> shaped_ends_;
+  std::vector<size_t> shaped_first_;
   size_t group_ = 0;
   bool uniform_ = true;
   uint64_t beat_ = 0;

@@ -18,7 +18,8 @@ std::vector<BeatGroup> random_groups(std::mt19937& rng, const std::vector<Sram*>
   for (BeatGroup& g : groups) {
     g.beats = rng() % 6;  // sometimes empty
     g.min_cycles = 1 + rng() % 5;
-    if (rng() % 4 == 0) {  // a shaped group: beats of their own place, size and time
+    if (rng() % 4 == 0) {    // a shaped group: beats of their own place, size and time
+      g.beats = rng() % 40;  // long enough that a skip crosses many whole beats at once
       std::vector<BeatShape>& beats = shapes.emplace_back(g.beats);
       for (BeatShape& b : beats) {
         b = {rng() % 2048, 1 + static_cast<uint32_t>(rng() % 300),
@@ -93,6 +94,7 @@ TEST_CASE("alone, a cursor takes its closed-form cycles whether ticked or skippe
       REQUIRE(t + skipped.remaining_cycles() == closed_form);
     }
     REQUIRE(t == closed_form);
+    REQUIRE(skipped.beats_finished() == ticked.beats_finished());
   }
 }
 
