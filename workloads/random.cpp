@@ -129,6 +129,7 @@ Rng::Rng(uint64_t seed) {
   for (size_t j = 0; j < kLanes; ++j) {
     for (auto& word : state_) word[j] = splitmix64(seed);
   }
+  for (uint64_t& word : aside_) word = splitmix64(seed);
 }
 
 void Rng::refill() {
@@ -153,17 +154,25 @@ void Rng::fill_words(uint64_t* out, size_t count) {
 
 double Rng::uniform() { return unit(next()); }
 
-double Rng::normal() {
-  auto draw = [this] { return next(); };
-  return normal_from(draw);
+double Rng::normal() { return finish_normal(next()); }
+
+uint64_t Rng::next_aside() {
+  const auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
+  const uint64_t result = rotl(aside_[1] * 5, 7) * 9;
+  const uint64_t t = aside_[1] << 17;
+  aside_[2] ^= aside_[0];
+  aside_[3] ^= aside_[1];
+  aside_[1] ^= aside_[2];
+  aside_[0] ^= aside_[3];
+  aside_[2] ^= t;
+  aside_[3] = rotl(aside_[3], 45);
+  return result;
 }
 
-template <class Draw>
-double Rng::normal_from(Draw& draw) {
+double Rng::finish_normal(uint64_t word) {
   const Ziggurat& z = ziggurat();
-  const auto open_uniform = [&] { return unit(draw()) + 0x1.0p-54; };  // (0, 1), for logs
-  for (;;) {
-    const LayerPoint p = layer_point(draw(), z);
+  const auto open_uniform = [&] { return unit(next_aside()) + 0x1.0p-54; };  // (0, 1), for logs
+  for (LayerPoint p = layer_point(word, z);; p = layer_point(next_aside(), z)) {
     const double u = p.u;
     const auto i = static_cast<int>(p.layer);
     if (p.inside) return u * z.x[i];
@@ -178,43 +187,25 @@ double Rng::normal_from(Draw& draw) {
     const double v = u * z.x[i];  // in the wedge: accept under the density
     const double f0 = std::exp(-0.5 * (z.x[i] * z.x[i] - v * v));
     const double f1 = std::exp(-0.5 * (z.x[i + 1] * z.x[i + 1] - v * v));
-    if (f1 + unit(draw()) * (f0 - f1) < 1.0) return v;
+    if (f1 + unit(next_aside()) * (f0 - f1) < 1.0) return v;
   }
 }
 
 void Rng::fill_normal(float* out, size_t count, double mean, double std) {
-  // The generator's words are drawn ahead, a block at a time, and every word's first test (the
-  // one nearly every draw ends at) is made for the whole block at once; values then come from
-  // the block in order, and a word outside its rectangle goes through normal_from, drawing what
-  // it needs after it. Never more words than the values still to come need (each takes at
-  // least one), so the state ends where `count` calls of normal() leave it.
+  // Value i is word i's when it falls inside its layer's rectangle: a block of words drawn at
+  // once and their first tests made side by side, straight into `out`; the few others are
+  // finished one by one, in order, on the generator aside, as normal() finishes them.
   constexpr size_t kBlock = 256;
   const Ziggurat& z = ziggurat();
   uint64_t words[kBlock];
-  float value[kBlock];
   uint8_t inside[kBlock];
-  size_t at = 0, end = 0, made = 0;
-  auto refill = [&] {
-    end = std::min(kBlock, count - made);
-    fill_words(words, end);
-    first_tests(words, end, z, mean, std, value, inside);
-    at = 0;
-  };
-  auto draw = [&] {
-    if (at == end) refill();
-    return words[at++];
-  };
-  while (made < count) {
-    if (at == end) refill();
-    // The run of words inside their rectangles, at most the values still to come.
-    const size_t most = std::min(end - at, count - made);
-    size_t run = 0;
-    while (run < most && inside[at + run]) ++run;
-    std::copy(value + at, value + at + run, out + made);
-    at += run;
-    made += run;
-    if (made < count && run < most)
-      out[made++] = static_cast<float>(mean + std * normal_from(draw));
+  for (size_t made = 0; made < count; made += kBlock) {
+    const size_t n = std::min(kBlock, count - made);
+    fill_words(words, n);
+    first_tests(words, n, z, mean, std, out + made, inside);
+    for (size_t j = 0; j < n; ++j) {
+      if (!inside[j]) out[made + j] = static_cast<float>(mean + std * finish_normal(words[j]));
+    }
   }
 }
 

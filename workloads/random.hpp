@@ -4,7 +4,11 @@
 // Eight xoshiro256** generators run side by side (lanes), each seeded with four splitmix64
 // words of the seed in turn: the stream is their words interleaved, step by step (word 8k + j
 // is lane j's k-th), which one vector instruction sequence per step computes. Every platform
-// gets the same words; the lanes only make them cheap (docs/configs.md#seeds).
+// gets the same words; the lanes only make them cheap (docs/configs.md#seeds). A normal value
+// takes one word of the stream: its ziggurat layer and place in it, which is the value when it
+// falls inside the layer's rectangle (98.8% of words); the others finish the ziggurat (tail,
+// wedge test, or a fresh start) on a ninth generator set aside, seeded by the next four
+// splitmix64 words.
 //
 // A source that yields several tensors (a recurrent layer's W, U and biases per direction, an
 // attention cache's K and V) draws each from its own stream, derive_seed(seed, name, index):
@@ -35,7 +39,7 @@ class Rng {
   // out[i] = the next `count` words: as `count` calls of next(), in bulk.
   void fill_words(uint64_t* out, size_t count);
   double uniform();  // [0, 1) with 53 random bits
-  double normal();   // standard normal, by the ziggurat method (one draw per value, mostly)
+  double normal();   // standard normal, by the ziggurat method (one word per value)
   // out[i] = float(mean + std * normal()) for i < count: the same values, and the state left
   // the same, as `count` calls of normal(), about twice as fast.
   void fill_normal(float* out, size_t count, double mean, double std);
@@ -47,9 +51,10 @@ class Rng {
  private:
   // [0, 1) from a word's top 53 bits.
   static double unit(uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-  // normal() taking its words from draw().
-  template <class Draw>
-  double normal_from(Draw& draw);
+  // The normal value of a word: its layer point's, or the ziggurat finished aside.
+  double finish_normal(uint64_t word);
+  uint64_t next_aside();  // the generator aside, one xoshiro256** word at a time
+  uint64_t aside_[4];
   static constexpr size_t kSteps = 8;  // steps of every lane per refill of the buffer
   static constexpr size_t kBuffered = kLanes * kSteps;
   void refill();
