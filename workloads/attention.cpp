@@ -392,12 +392,12 @@ void write_cache(const LayerSpec& l, const LayerData& ld, uint32_t L, uint32_t f
   const uint32_t zero = hw::activation_format(l.pe).encode(Unpacked::zero());
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
     write_weight_tile(
-        [&](uint32_t n, uint32_t k) {
+        [&](uint64_t n, uint64_t k) {
           return n < filled ? ld.keys.encoded.patterns[kv_index(l, L, kv, n, k)] : zero;
         },
         0, L, 0, d, g, image.data() + at.k_dram[kv]);
     write_weight_tile(
-        [&](uint32_t n, uint32_t k) {
+        [&](uint64_t n, uint64_t k) {
           return k < filled ? ld.values.encoded.patterns[kv_index(l, L, kv, k, n)] : zero;
         },
         0, d, 0, L, g, image.data() + at.v_dram[kv]);

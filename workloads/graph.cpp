@@ -1409,18 +1409,26 @@ Lowered lower_graph(const ModelSpec& model, const ModelData* data, const hw::Nmp
       const LayerData& ld = data->layers[li];
       const LayerLayout& lay = layouts[li];
       if (is_linear(l)) {
-        // The tensors' pointers and the row length as values of their own: read through `l`
-        // and `ld` they would be reloaded for every weight, since the tile writer's stores may
-        // alias them, and the loop over a row's weights would not vectorize.
-        const bool bitlinear = l.kind == LayerKind::kBitLinear;
-        const int8_t* trits = ld.ternary.trits.data();
-        const uint32_t* patterns = ld.encoded.patterns.data();
+        // The weights as the array reads them (a bitlinear layer's trits as two's-complement
+        // int8, a linear layer's patterns), each kind its own accessor holding its tensor's
+        // pointer and row length as values: read through `l` and `ld` they would be reloaded
+        // for every weight (the tile writer's stores may alias them), and a choice between
+        // the two tensors per weight keeps the loop over a row from vectorizing.
+        const Geometry lg = layer_geometry(g, l, hw);
         const size_t in_features = l.in_features;
-        const auto at = [bitlinear, trits, patterns, in_features](uint32_t nn, uint32_t kk) {
-          const size_t index = nn * in_features + kk;
-          return bitlinear ? static_cast<uint32_t>(trits[index]) : patterns[index];
-        };
-        write_weight_tiles(at, lay.tiles, layer_geometry(g, l, hw), out.dram_image);
+        if (l.kind == LayerKind::kBitLinear) {
+          const int8_t* trits = ld.ternary.trits.data();
+          const auto at = [trits, in_features](uint64_t nn, uint64_t kk) {
+            return static_cast<uint32_t>(trits[nn * in_features + kk]);
+          };
+          write_weight_tiles(at, lay.tiles, lg, out.dram_image);
+        } else {
+          const uint32_t* patterns = ld.encoded.patterns.data();
+          const auto at = [patterns, in_features](uint64_t nn, uint64_t kk) {
+            return patterns[nn * in_features + kk];
+          };
+          write_weight_tiles(at, lay.tiles, lg, out.dram_image);
+        }
         put_patterns(out.dram_image, lay.const_dram,
                      {vm.from_double(127.0), vm.from_double(weight_scale(l, ld) / 127.0)}, vb);
         if (l.has_bias)

@@ -265,8 +265,8 @@ void write_recurrent(const RecurrentLayout& lay, const LayerSpec& l, const Layer
     const RecurrentDirection& dir = ld.directions[d];
     for (auto [m, plan] : {std::pair{&dir.w, &lay.w[d]}, std::pair{&dir.u, &lay.u_stay[d]},
                            std::pair{&dir.u, &lay.u[d]}}) {
-      const auto at = [m = m, k = plan->k, n0 = plan->n0](uint32_t nn, uint32_t kk) {
-        return m->encoded.patterns[(size_t{n0} + nn) * k + kk];
+      const auto at = [m = m, k = plan->k, n0 = plan->n0](uint64_t nn, uint64_t kk) {
+        return m->encoded.patterns[(n0 + nn) * k + kk];
       };
       write_weight_tiles(at, plan->tiles, g, image);
     }

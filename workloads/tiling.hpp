@@ -74,9 +74,9 @@ std::vector<WeightTile> weight_tiles(uint32_t n, uint32_t k, const WeightTiling&
                                      const Geometry& g);
 
 // Writes the weights of outputs [n0, n0+nt) x inputs [k0, k0+kt) as the array reads them.
-// `at(n, k)` gives the weight of output n, input k: a trit (as a two's-complement int8) for
-// ternary PEs, else the pattern of the PE kind's weight format. A template, not a
-// std::function: it runs for every weight of a model.
+// `at(n, k)` (positions as uint64_t) gives the weight of output n, input k: a trit (as a
+// two's-complement int8) for ternary PEs, else the pattern of the PE kind's weight format. A
+// template, not a std::function: it runs for every weight of a model.
 template <class WeightAt>
 void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0, uint32_t kt,
                        const Geometry& g, uint8_t* out) {
@@ -90,7 +90,11 @@ void write_weight_tile(const WeightAt& at, uint32_t n0, uint32_t nt, uint32_t k0
     uint8_t* row = out + b.offset + r * b.row_bytes;
     // Position i of block row r: along k for an output-major block, along n otherwise.
     const uint32_t n = n0 + b.n0 + (b.n_major ? r : 0), k = k0 + b.k0 + (b.n_major ? 0 : r);
-    auto weight = [&](uint32_t i) { return b.n_major ? at(n, k + i) : at(n + i, k); };
+    // 64-bit positions, so that a row's indices are affine in i (a uint32 sum may wrap) and
+    // its loop vectorizes.
+    auto weight = [&](uint32_t i) {
+      return b.n_major ? at(n, uint64_t{k} + i) : at(uint64_t{n} + i, k);
+    };
     if (ternary) {
       staged.resize(length);
       for (uint32_t i = 0; i < length; ++i) staged[i] = weight(i);
