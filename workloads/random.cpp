@@ -71,9 +71,27 @@ void first_tests(const uint64_t* __restrict words, size_t n, const Ziggurat& z, 
   }
 }
 
+// One xoshiro256** step of state `s`, its word into `word`: of one generator (T = uint64_t) or
+// of every lane at once (T = Lanes, the operators acting lane by lane; by reference, since a
+// vector returned by value would change the ABI between the clones). The multiplications by 5
+// and 9 as shifts and adds, which vector units have for 64-bit lanes.
+template <class T>
+[[gnu::always_inline]] inline void xoshiro_step(T (&s)[4], T& word) {
+  const T times5 = (s[1] << 2) + s[1];
+  const T rotated = (times5 << 7) | (times5 >> 57);
+  const T result = (rotated << 3) + rotated;
+  const T t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+  word = result;
+}
+
 // `steps` steps of every lane: out[k * kLanes + j] is lane j's word of step k. The lanes as
-// one vector (GCC's and clang's vector extension: 512-bit registers where the host has them),
-// the multiplications by 5 and 9 as shifts and adds.
+// one vector (GCC's and clang's vector extension: 512-bit registers where the host has them).
 using Lanes = uint64_t __attribute__((vector_size(8 * Rng::kLanes)));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
@@ -82,17 +100,9 @@ void xoshiro_lanes(uint64_t (*state)[Rng::kLanes], uint64_t* __restrict out, siz
   Lanes s[4];
   std::memcpy(s, state, sizeof s);
   for (size_t k = 0; k < steps; ++k) {
-    const Lanes times5 = (s[1] << 2) + s[1];
-    const Lanes rotated = (times5 << 7) | (times5 >> 57);
-    const Lanes result = (rotated << 3) + rotated;
-    std::memcpy(out + k * Rng::kLanes, &result, sizeof result);
-    const Lanes t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
+    Lanes word;
+    xoshiro_step(s, word);
+    std::memcpy(out + k * Rng::kLanes, &word, sizeof word);
   }
   std::memcpy(state, s, sizeof s);
 }
@@ -157,16 +167,9 @@ double Rng::uniform() { return unit(next()); }
 double Rng::normal() { return finish_normal(next()); }
 
 uint64_t Rng::next_aside() {
-  const auto rotl = [](uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
-  const uint64_t result = rotl(aside_[1] * 5, 7) * 9;
-  const uint64_t t = aside_[1] << 17;
-  aside_[2] ^= aside_[0];
-  aside_[3] ^= aside_[1];
-  aside_[1] ^= aside_[2];
-  aside_[0] ^= aside_[3];
-  aside_[2] ^= t;
-  aside_[3] = rotl(aside_[3], 45);
-  return result;
+  uint64_t word = 0;
+  xoshiro_step(aside_, word);
+  return word;
 }
 
 double Rng::finish_normal(uint64_t word) {
