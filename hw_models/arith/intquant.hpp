@@ -59,13 +59,14 @@ float quantize_symmetric(const float* x, size_t count, int bits, const Put& put)
   for (size_t i = 0; i < count; ++i) {
     // Rounded half to even, then clamped, with no branch or call so that the loop vectorizes:
     // adding and taking away 1.5 x 2^23 leaves the nearest integer, ties to even, for |v| <
-    // 2^22; beyond, it leaves a value within 1 of v, which the clamp (comparisons, which keep
-    // a NaN) takes to the bound as it would v rounded.
+    // 2^22; beyond, it leaves a value within 1 of v, which the clamp takes to the bound as it
+    // would v rounded. A NaN (which the comparisons keep) is 0, as the vector unit's int8 has
+    // it, rather than an undefined conversion.
     const float v = x[i] * s;
     const float rounded = (v + 0x1.8p23f) - 0x1.8p23f;
     float clamped = rounded < -qmax - 1 ? -qmax - 1 : rounded;
     clamped = clamped > qmax ? qmax : clamped;
-    put(i, static_cast<int32_t>(clamped));
+    put(i, static_cast<int32_t>(std::isnan(clamped) ? 0.0f : clamped));
   }
   return 1.0f / s;
 }
