@@ -349,6 +349,26 @@ void VectorOps::rmsnorm(Rows dst, Rows src, const uint8_t* gain, uint32_t m, uin
   }
 }
 
+void VectorOps::layernorm(Rows dst, Rows src, const uint8_t* gain, const uint8_t* bias, uint32_t m,
+                          uint32_t n, uint32_t eps_log2) const {
+  const uint32_t eb = math_.element_bytes();
+  std::vector<uint32_t> xs(n), centred(n), sq(n);
+  for (uint32_t r = 0; r < m; ++r) {
+    for (uint32_t i = 0; i < n; ++i) xs[i] = load_vec(src.row(r) + uint64_t{i} * eb);
+    const uint32_t mean = math_.mean(xs, lanes_);
+    for (uint32_t i = 0; i < n; ++i) {
+      centred[i] = math_.sub(xs[i], mean);
+      sq[i] = math_.mul(centred[i], centred[i]);
+    }
+    const uint32_t scale = math_.rms_scale(sq, eps_log2, lanes_);
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t g = load_vec(gain + uint64_t{i} * eb), b = load_vec(bias + uint64_t{i} * eb);
+      store_vec(dst.row(r) + uint64_t{i} * eb,
+                math_.add(math_.mul(math_.mul(centred[i], scale), g), b));
+    }
+  }
+}
+
 void VectorOps::lstm_cell(Rows gates, Rows c, Rows h, uint32_t m, uint32_t n) const {
   const uint64_t eb = math_.element_bytes();
   for (uint32_t r = 0; r < m; ++r) {

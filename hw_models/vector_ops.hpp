@@ -66,6 +66,9 @@ class VectorOps {
                uint32_t offset) const;
   void rmsnorm(Rows dst, Rows src, const uint8_t* gain, uint32_t m, uint32_t n,
                uint32_t eps_log2) const;
+  // vred mean, vbin subtracting it, rmsnorm and vbin adding the bias in turn: their values.
+  void layernorm(Rows dst, Rows src, const uint8_t* gain, const uint8_t* bias, uint32_t m,
+                 uint32_t n, uint32_t eps_log2) const;
   // gates rows: [i | f | g | o] pre-activations, n each; c updated in place; h written.
   void lstm_cell(Rows gates, Rows c, Rows h, uint32_t m, uint32_t n) const;
   // gx, gh rows: [r | z | n] pre-activations of the input and of the hidden state, biases

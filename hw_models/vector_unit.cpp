@@ -29,7 +29,9 @@ void VectorUnitStats::visit(const std::array<Sram*, kNumSrams>& srams, PeKind pe
       "vec.convert." + std::string(to_string(pe))},
      conversions);
   fn({"vector_commands", "commands",
-      "vcvt, vbin, vfn, vred, softmax, rmsnorm, lstm.cell and gru.cell commands", ""},
+      "vcvt, vbin, vfn, vact, vrope, vred, softmax, rmsnorm, layernorm, lstm.cell and gru.cell "
+      "commands",
+      ""},
      vector_commands);
   fn({"vec_adds", "ops",
       "adds, subtracts, compares and conversions in the vector format (" + vec_class + ")",
@@ -318,6 +320,14 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
           {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
           {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false},
           {o::kGain, o::kGainMem, ElemType::kVec, 0, 1, a[o::kN], true, false}};
+    }
+    case Opcode::kLayernorm: {
+      namespace o = isa::layernorm;
+      return {
+          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], false, true},
+          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false},
+          {o::kGain, o::kGainMem, ElemType::kVec, 0, 1, a[o::kN], true, false},
+          {o::kBias, o::kBiasMem, ElemType::kVec, 0, 1, a[o::kN], true, false}};
     }
     case Opcode::kLstmCell:
     case Opcode::kGruCell: {
@@ -736,6 +746,35 @@ void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
               append_row_pass(g,
                               {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
                                piece(ops[0], Access::kWrite)},
+                              r, n, lanes, 1);
+            }
+          });
+      append_idle(groups, depth);
+      break;
+    }
+    case Opcode::kLayernorm: {
+      // vred mean, vbin subtracting it, rmsnorm and vbin adding the bias: their values, in
+      // three passes a row; the third centres x again instead of reading it back.
+      namespace o = isa::layernorm;
+      const auto n = static_cast<uint32_t>(a[o::kN]);
+      if (values) {
+        ops_.layernorm(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]).base, rows_of(ops[3]).base,
+                       m, n, static_cast<uint32_t>(a[o::kEpsLog2]));
+      }
+      st.vec_muls +=
+          uint64_t{m} * (1 + n + 1 + 2 * n);           // x (1/n); squares, x (1/n), x scale, x gain
+      st.vec_acc_adds += uint64_t{m} * ((n - 1) + n);  // the two sums (the second's + eps)
+      st.vec_adds += uint64_t{m} * (2 * n + n);        // x - mean twice, + bias
+      st.vec_functions += m;                           // rsqrt
+      append_pipelined_rows<3>(
+          groups, m, ceil_log2(lanes) + depth,
+          [&](uint64_t j, std::vector<BeatGroup>& g, uint32_t r) {
+            if (j < 2) {
+              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, n, lanes, 1);
+            } else {
+              append_row_pass(g,
+                              {piece(ops[1], Access::kRead), piece(ops[2], Access::kRead),
+                               piece(ops[3], Access::kRead), piece(ops[0], Access::kWrite)},
                               r, n, lanes, 1);
             }
           });

@@ -8,13 +8,14 @@
 // cvt (fp32 or quire accumulators to the PE kind's activation format): per row ceil(n / lanes)
 // beats, each reading `lanes` accumulators and writing `lanes` outputs, then one
 // pipeline_depth_cycles drain per command. Arithmetic: kernels.hpp, convert_accumulator().
-// The vector commands (vcvt, vbin, vfn, vred, softmax, rmsnorm, lstm.cell, gru.cell) compute in
-// the unit's internal format through VectorOps (vector_ops.hpp). Timing: each command is a list
-// of passes over its rows; a pass streams the operands it reads and writes, `lanes` elements
-// per beat, and takes at least its compute cycles per beat (1, or the function evaluations of
-// a cell); operands in the same SRAM port class cannot share a beat, so they stream one after
-// the other. docs/isa.md gives each command's passes; docs/architecture.md the beat model.
-// Abstracted: the divider is one pipeline bubble per row, whatever the absmax's width.
+// The vector commands (vcvt, vbin, vfn, vact, vrope, vred, softmax, rmsnorm, layernorm,
+// lstm.cell, gru.cell) compute in the unit's internal format through VectorOps
+// (vector_ops.hpp). Timing: each command is a list of passes over its rows; a pass streams the
+// operands it reads and writes, `lanes` elements per beat, and takes at least its compute cycles
+// per beat (1, or the function evaluations of a cell); operands in the same SRAM port class cannot
+// share a beat, so they stream one after the other. docs/isa.md gives each command's passes;
+// docs/architecture.md the beat model. Abstracted: the divider is one pipeline bubble per row,
+// whatever the absmax's width.
 //
 // Example:
 //   VectorUnit vec("vector_unit", params, srams, queue_depth, scoreboard);
@@ -52,7 +53,7 @@ struct VectorUnitStats {
   uint64_t multiplies = 0;       // acc * r, one per element
   uint64_t adds = 0;             // rounding additions, one per element
   uint64_t reciprocals = 0;      // one per row
-  uint64_t vector_commands = 0;  // vcvt, vbin, vfn, vred, softmax, rmsnorm, cells
+  uint64_t vector_commands = 0;  // every vector command but cvt and requant
   uint64_t vec_adds = 0;         // adds, subtracts, compares, conversions in the vector format
   uint64_t vec_acc_adds = 0;     // reductions' adds, in the accumulator format
   uint64_t vec_muls = 0;

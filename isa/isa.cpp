@@ -296,6 +296,23 @@ std::vector<InstrSpec> build_table() {
        "vector_unit.pipeline_depth_cycles later (the sum's tree); rows software pipelined as "
        "softmax's; then vector_unit.pipeline_depth_cycles",
        true},
+      {Opcode::kLayernorm,
+       "layernorm",
+       Unit::kVector,
+       {reg("dst", "register: address of output row 0"), vmem("dst_mem"),
+        reg("src", "register: address of input row 0"), vmem("src_mem"),
+        reg("gain", "register: address of the n gains"), vmem("gain_mem"),
+        reg("bias", "register: address of the n biases"), vmem("bias_mem"), rows(), cols(),
+        stride("dst_stride"), stride("src_stride"), uimm("eps_log2", 6, "epsilon = 2^-eps_log2")},
+       "mean = sum(x) * (1/n) (vred mean's); c = x - mean; y = c * rsqrt(sum(c^2) * (1/n) + "
+       "2^-eps_log2) * gain + bias; each operation rounded (the values of vred mean, vbin "
+       "subtracting it, rmsnorm and vbin adding the bias in turn); dst may be src",
+       "per row: 3 passes of ceil(n / lanes) beats (the sum; x again, centred, for the sum of "
+       "squares; x, gain and bias in, y out: the centring done again rather than stored), each "
+       "after the row's previous pass by at least ceil(log2 lanes) + "
+       "vector_unit.pipeline_depth_cycles (the sums' trees); rows software pipelined as "
+       "softmax's; then vector_unit.pipeline_depth_cycles",
+       true},
       {Opcode::kLstmCell,
        "lstm.cell",
        Unit::kVector,

@@ -62,6 +62,7 @@ enum class Opcode : uint8_t {
   kGruCell = 0x39,
   kVact = 0x3a,
   kVrope = 0x3b,
+  kLayernorm = 0x3c,
 };
 
 enum class OperandKind : uint8_t {
@@ -227,6 +228,23 @@ enum : unsigned {
   kSrcMem,
   kGain,
   kGainMem,
+  kM,
+  kN,
+  kDstStride,
+  kSrcStride,
+  kEpsLog2
+};
+}
+namespace layernorm {
+enum : unsigned {
+  kDst,
+  kDstMem,
+  kSrc,
+  kSrcMem,
+  kGain,
+  kGainMem,
+  kBias,
+  kBiasMem,
   kM,
   kN,
   kDstStride,

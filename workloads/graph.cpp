@@ -105,10 +105,7 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     return p;
   }
   if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
-  if (l.kind == LayerKind::kLayerNorm) {
-    p.bias = region(n * vb);
-    p.a = region(mt * vb);  // the rows' means
-  }
+  if (l.kind == LayerKind::kLayerNorm) p.bias = region(n * vb);
   if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
   const uint64_t first_set = region.top();
   if (l.kind == LayerKind::kConcat) {
@@ -838,16 +835,11 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
       };
       break;
     case LayerKind::kLayerNorm:
-      // (x - mean) first, then rmsnorm of it: the centred rows' root mean square is the
-      // standard deviation.
       load_once(b, Space::kActSram, s.gain, lay.gain_dram, n_bytes);
       load_once(b, Space::kActSram, s.bias, lay.bias_dram, n_bytes);
       tile.compute = [&](unsigned set, uint32_t m) {
-        const VecRef xv = at(set, s.xv, s.xv_row), yv = at(set, s.yv, s.yv_row);
-        b.vred(hw::VectorReduce::kMean, vec(s.a), xv, m, n);
-        b.vbin(VectorBinary::kSub, xv, xv, vec(s.a, vb), true, m, n);
-        b.rmsnorm(yv, xv, vec(s.gain), m, n, l.eps_log2);
-        b.vbin(VectorBinary::kAdd, yv, yv, vec(s.bias), false, m, n);
+        b.layernorm(at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), vec(s.gain), vec(s.bias), m,
+                    n, l.eps_log2);
       };
       break;
     case LayerKind::kEmbedding:

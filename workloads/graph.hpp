@@ -10,6 +10,7 @@
 //                      of the weight SRAM (double buffering), convert the accumulators to vec and
 //                      (integer kinds) multiply by the factor;
 //   rmsnorm            `rmsnorm` with the layer's gain (loaded once);
+//   layernorm          `layernorm` with the layer's gain and bias (loaded once);
 //   activation         `vfn` of the layer's function;
 //   add, mul           `vbin` of its two inputs (a residual connection, a gated unit).
 //

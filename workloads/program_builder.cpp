@@ -181,6 +181,13 @@ void ProgramBuilder::rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, ui
                           i64(dst.stride), i64(src.stride), i64(eps_log2)});
 }
 
+void ProgramBuilder::layernorm(VecRef dst, VecRef src, VecRef gain, VecRef bias, uint64_t m,
+                               uint64_t n, uint64_t eps_log2) {
+  const auto r = load({dst, src, gain, bias});
+  emit(Opcode::kLayernorm, {r[0], mem(dst), r[1], mem(src), r[2], mem(gain), r[3], mem(bias),
+                            i64(m), i64(n), i64(dst.stride), i64(src.stride), i64(eps_log2)});
+}
+
 void ProgramBuilder::cell(Opcode opcode, VecRef a, VecRef b, VecRef out, uint64_t m, uint64_t n) {
   const auto r = load({a, b, out});
   emit(opcode, {r[0], mem(a), r[1], mem(b), r[2], mem(out), i64(m), i64(n), i64(a.stride),

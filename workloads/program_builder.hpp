@@ -87,6 +87,8 @@ class ProgramBuilder {
   void softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid, bool causal,
                uint64_t offset);
   void rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, uint64_t n, uint64_t eps_log2);
+  void layernorm(VecRef dst, VecRef src, VecRef gain, VecRef bias, uint64_t m, uint64_t n,
+                 uint64_t eps_log2);
   // lstm.cell (a = gates, b = c) or gru.cell (a = gx, b = gh); out = h.
   void cell(isa::Opcode opcode, VecRef a, VecRef b, VecRef out, uint64_t m, uint64_t n);
   void halt();

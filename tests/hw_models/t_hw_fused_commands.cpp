@@ -241,6 +241,81 @@ TEST_CASE("vrope gives the values and counts of its six vbin commands, in fewer 
   }
 }
 
+TEST_CASE("layernorm gives the values of vred mean, vbin, rmsnorm and vbin in turn, in fewer beats",
+          "[unit]") {
+  // Also in place (dst = src), the same bytes. Counts: the same but for the centring, done
+  // again in the last pass instead of read back (m n subtractions more); saturations once per
+  // result, as apart. Rows of large values with a large mean, in the narrow formats, saturate.
+  const char* formats[] = {"fp32", "fp16", "bf16", "posit<16,1>", "fixed<4,12>"};
+  std::mt19937_64 rng(3033);
+  const auto pick = [&](uint64_t n) { return rng() % n; };
+  int saturating = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const std::string format = formats[pick(std::size(formats))];
+    const uint32_t lanes = 8u << pick(4), m = 1 + pick(12), n = 1 + pick(300);
+    const uint64_t eps_log2 = pick(41);
+    const double spread = pick(4) == 0 ? 3e4 : 2.0, centre = pick(3) == 0 ? 5e4 : 0.5;
+    INFO("trial " << trial << ": " << format << " m " << m << " n " << n << " lanes " << lanes
+                  << " spread " << spread << " centre " << centre);
+    Machine fused(PeKind::kFp16, "", lanes, format), apart(PeKind::kFp16, "", lanes, format),
+        in_place(PeKind::kFp16, "", lanes, format);
+    arith::VectorMathSpec spec;
+    spec.format = format;
+    const arith::VectorMath vm(spec);
+    const uint64_t vb = vm.element_bytes();
+    const uint64_t src_at = 0, gain_at = 65536, bias_at = 73728, mean_at = 81920, dst_at = 98304;
+    const uint64_t row = n * vb + 3 * vb;
+    for (Machine* mc : {&fused, &apart, &in_place}) {
+      std::mt19937_64 values(trial);
+      std::normal_distribution<double> x(centre, spread), g(1.0, 0.5);
+      for (uint64_t i = 0; i < m * row / vb; ++i) {
+        const uint32_t v = vm.from_double(x(values));
+        std::memcpy(mc->asram->data() + src_at + i * vb, &v, vb);
+      }
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint32_t gv = vm.from_double(g(values)), bv = vm.from_double(g(values) - 1.0);
+        std::memcpy(mc->asram->data() + gain_at + i * vb, &gv, vb);
+        std::memcpy(mc->asram->data() + bias_at + i * vb, &bv, vb);
+      }
+    }
+    const auto layernorm = [&](Machine& mc, uint64_t dst) {
+      return mc.run(isa::Opcode::kLayernorm,
+                    {dst, 0, src_at, 0, gain_at, 0, bias_at, 0, m, n, row, row, eps_log2});
+    };
+    const uint64_t fused_cycles = layernorm(fused, dst_at);
+    (void)layernorm(in_place, src_at);
+    // In place on dst: dst = dst op b.
+    const auto vbin = [&](VectorBinary op, uint64_t dst, uint64_t b, uint64_t b_mode,
+                          uint64_t b_row) {
+      return apart.run(isa::Opcode::kVbin, {static_cast<uint64_t>(op), dst, 0, dst, 0, b, 0, b_mode,
+                                            m, n, row, row, b_row, 0});
+    };
+    uint64_t apart_cycles =
+        apart.run(isa::Opcode::kVred,
+                  {static_cast<uint64_t>(VectorReduce::kMean), mean_at, 0, src_at, 0, m, n, row});
+    apart_cycles += vbin(VectorBinary::kSub, src_at, mean_at, 1, vb);
+    apart_cycles += apart.run(isa::Opcode::kRmsnorm,
+                              {dst_at, 0, src_at, 0, gain_at, 0, m, n, row, row, eps_log2});
+    apart_cycles += vbin(VectorBinary::kAdd, dst_at, bias_at, 0, 0);
+    for (uint32_t r = 0; r < m; ++r) {
+      INFO("row " << r);
+      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * row,
+                          apart.asram->data() + dst_at + r * row, n * vb) == 0);
+      REQUIRE(std::memcmp(in_place.asram->data() + src_at + r * row,
+                          apart.asram->data() + dst_at + r * row, n * vb) == 0);
+    }
+    REQUIRE(fused.stats.vec_adds == apart.stats.vec_adds + uint64_t{m} * n);
+    REQUIRE(fused.stats.vec_acc_adds == apart.stats.vec_acc_adds);
+    REQUIRE(fused.stats.vec_muls == apart.stats.vec_muls);
+    REQUIRE(fused.stats.vec_functions == apart.stats.vec_functions);
+    REQUIRE(fused.stats.saturations == apart.stats.saturations);
+    REQUIRE(fused.stats.vector_commands == 1);
+    saturating += fused.stats.saturations != arith::SaturationCounts{};
+    REQUIRE(fused_cycles < apart_cycles);
+  }
+  REQUIRE(saturating >= 10);
+}
+
 TEST_CASE("softmax streams only a row's valid columns, rows two steps apart", "[unit]") {
   // 128 rows of 128 fp32 scores on 64 lanes, in place in a one-port activation SRAM of 256
   // bytes a cycle: a full row's passes are 2 + 4 + 4 cycles (max; exp; scale), a row of at most
