@@ -79,6 +79,7 @@ struct SramPlan {
   uint32_t row_split = 1;  // element-wise layers: each row runs as this many rows
   uint64_t set_bytes = 0;  // two sets: the second's distance above the first
   uint64_t act_end = 0, acc_end = 0;
+  bool gain_in_acc = false;  // rmsnorm, layernorm: the gain and bias in the accumulator SRAM
 };
 
 SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry& g,
@@ -104,8 +105,18 @@ SramPlan plan_sram(const LayerSpec& l, uint32_t mt, uint64_t vb, const Geometry&
     p.act_end = region.top();
     return p;
   }
-  if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) p.gain = region(n * vb);
-  if (l.kind == LayerKind::kLayerNorm) p.bias = region(n * vb);
+  if (l.kind == LayerKind::kRmsNorm || l.kind == LayerKind::kLayerNorm) {
+    // The gain (and bias) where they fit in the accumulator SRAM, which a vector layer leaves
+    // unused: on its own ports, a norm's last pass reads them beside x's reads and y's writes
+    // instead of after them.
+    const bool bias = l.kind == LayerKind::kLayerNorm;
+    RegionAllocator acc(g.acc_word);
+    p.gain_in_acc = (bias ? 2 : 1) * round_up(n * vb, g.acc_word) <= g.acc_cap;
+    RegionAllocator& consts = p.gain_in_acc ? acc : region;
+    p.gain = consts(n * vb);
+    if (bias) p.bias = consts(n * vb);
+    p.acc_end = acc.top();
+  }
   if (l.kind == LayerKind::kPool) p.consts = region(vb);  // mean: 1 / stride
   const uint64_t first_set = region.top();
   if (l.kind == LayerKind::kConcat) {
@@ -820,6 +831,9 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
     inputs.push_back({kRegB, lay.cos_dram, table_row});
     inputs.push_back({kRegW, lay.sin_dram, table_row});
   }
+  // A norm's gain and bias.
+  const Space consts_space = s.gain_in_acc ? Space::kAccSram : Space::kActSram;
+  const auto consts = [&](uint64_t addr) { return VecRef{addr, s.gain_in_acc}; };
   PipelinedTile tile;
   tile.load = [&](unsigned set, uint32_t m) { load_rows(kRegX, set, s.xv, m); };
   tile.store = [&](unsigned set, uint32_t m) {
@@ -829,17 +843,18 @@ void emit_vector_layer(ProgramBuilder& b, const LayerLayout& lay, const SramPlan
   };
   switch (l.kind) {
     case LayerKind::kRmsNorm:
-      load_once(b, Space::kActSram, s.gain, lay.gain_dram, n_bytes);
+      load_once(b, consts_space, s.gain, lay.gain_dram, n_bytes);
       tile.compute = [&](unsigned set, uint32_t m) {
-        b.rmsnorm(at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), vec(s.gain), m, n, l.eps_log2);
+        b.rmsnorm(at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), consts(s.gain), m, n,
+                  l.eps_log2);
       };
       break;
     case LayerKind::kLayerNorm:
-      load_once(b, Space::kActSram, s.gain, lay.gain_dram, n_bytes);
-      load_once(b, Space::kActSram, s.bias, lay.bias_dram, n_bytes);
+      load_once(b, consts_space, s.gain, lay.gain_dram, n_bytes);
+      load_once(b, consts_space, s.bias, lay.bias_dram, n_bytes);
       tile.compute = [&](unsigned set, uint32_t m) {
-        b.layernorm(at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), vec(s.gain), vec(s.bias), m,
-                    n, l.eps_log2);
+        b.layernorm(at(set, s.yv, s.yv_row), at(set, s.xv, s.xv_row), consts(s.gain),
+                    consts(s.bias), m, n, l.eps_log2);
       };
       break;
     case LayerKind::kEmbedding:

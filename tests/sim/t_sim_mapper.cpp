@@ -1017,10 +1017,38 @@ TEST_CASE(
   REQUIRE(chose_split >= 10);
 }
 
+TEST_CASE("a norm's gain and bias sit in the accumulator SRAM where they fit, else beside the rows",
+          "[sim]") {
+  // 512 fp32 gains (and biases) are 2 KiB each: a 1 KiB accumulator SRAM holds neither, the
+  // default holds both. The same bits either way; there, the last pass reads them on the
+  // accumulator SRAM's port beside the rows', so the norms take fewer cycles.
+  const Json w = vector_chain(24, 512, 5);
+  const std::vector<std::string> small = {"hw.acc_sram.capacity_kib=1"};
+  const Json apart = run_mapped(w, small, Json::object(), false);
+  const Json beside = run_mapped(w, {}, Json::object(), false);
+  for (const Json* r : {&apart, &beside}) {
+    REQUIRE((*r)["invariants"]["outputs_equal_reference"] == true);
+  }
+  for (const char* name : {"norm", "ln"}) {
+    INFO(name);
+    const auto layer = [&](const Json& r) {
+      for (const Json& l : r["layers"])
+        if (l["name"] == name) return l;
+      FAIL("no layer " << name);
+      return Json();
+    };
+    REQUIRE(layer(apart)["sram_words"]["acc"]["read"] == 0);
+    REQUIRE(layer(beside)["sram_words"]["acc"]["read"].get<uint64_t>() > 0);
+    REQUIRE(layer(beside)["span_cycles"].get<uint64_t>() <
+            layer(apart)["span_cycles"].get<uint64_t>());
+  }
+}
+
 TEST_CASE("a vector layer's forced mapping that does not fit names the layer and its field",
           "[sim]") {
-  // 64 fp32 elements a row: the gain and one set (the row in and out) fit 1 KiB, two sets not.
-  Json w = vector_chain(8, 64, 1);
+  // 96 fp32 elements a row: one set (the row in and out) fits 1 KiB, two sets not (the gain
+  // sits in the accumulator SRAM).
+  Json w = vector_chain(8, 96, 1);
   w["layers"] = Json::array({w["layers"][0]});
   const std::vector<std::string> sets = {"hw.act_sram.capacity_kib=1"};
   for (const auto& [mapping, field] :
