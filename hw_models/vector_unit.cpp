@@ -761,11 +761,12 @@ void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
         ops_.layernorm(rows_of(ops[0]), rows_of(ops[1]), rows_of(ops[2]).base, rows_of(ops[3]).base,
                        m, n, static_cast<uint32_t>(a[o::kEpsLog2]));
       }
-      st.vec_muls +=
-          uint64_t{m} * (1 + n + 1 + 2 * n);           // x (1/n); squares, x (1/n), x scale, x gain
-      st.vec_acc_adds += uint64_t{m} * ((n - 1) + n);  // the two sums (the second's + eps)
-      st.vec_adds += uint64_t{m} * (2 * n + n);        // x - mean twice, + bias
-      st.vec_functions += m;                           // rsqrt
+      // The mean's x (1/n); the squares, x (1/n), x scale and x gain. The two sums (the
+      // second's + eps). x - mean twice, + bias. rsqrt.
+      st.vec_muls += uint64_t{m} * (1 + n + 1 + 2 * n);
+      st.vec_acc_adds += uint64_t{m} * ((n - 1) + n);
+      st.vec_adds += uint64_t{m} * (2 * n + n);
+      st.vec_functions += m;
       append_pipelined_rows<3>(
           groups, m, ceil_log2(lanes) + depth,
           [&](uint64_t j, std::vector<BeatGroup>& g, uint32_t r) {
