@@ -200,7 +200,7 @@ def main():
         linear("llama", "k", 768, 768, ["input"]),
         linear("llama", "v", 768, 768, ["input"]),
         {"type": "attention", "name": "attn", "heads": 12, "kv_heads": 12, "head_dim": 64,
-         "mode": "prefill", "context": 0, "format": "fp16", "inputs": ["q", "k", "v"]},
+         "mode": "encoder", "context": 0, "format": "fp16", "inputs": ["q", "k", "v"]},
         linear("llama", "o", 768, 768),
         {"type": "add", "name": "attn_residual", "inputs": ["o", "input"]},
         {"type": "layernorm", "name": "attn_norm", "eps_log2": 40},
@@ -218,8 +218,8 @@ def main():
         "name": "bert-base-layer-seq128",
         "source": ("BERT-base (Devlin et al. 2019): hidden 768, 12 heads of 64, FFN 3072, GELU, "
                    "post-LayerNorm (shared/reference/models.md); one encoder layer over 128 "
-                   "tokens in FP16, with the projections' biases; left out: the embeddings; eps "
-                   "2^-40 for BERT's 1e-12"),
+                   "tokens in FP16 (bidirectional self-attention: no mask), with the projections' "
+                   "biases; left out: the embeddings; eps 2^-40 for BERT's 1e-12"),
         "tokens": 128, "input": {"distribution": "normal", "mean": 0, "std": 1, "seed": 1},
         "layers": bert})
     speech_models()

@@ -1163,11 +1163,13 @@ void read_step_loop(Document& doc, ObjectReader& loop, const std::string& first,
     const bool appends = l.kind == LayerKind::kAttention && l.appends_kv() &&
                          l.mode != workloads::AttentionMode::kCross;
     if (l.kind == LayerKind::kPool || appends ||
-        (l.kind == LayerKind::kAttention && l.mode == workloads::AttentionMode::kPrefill) ||
+        (l.kind == LayerKind::kAttention && (l.mode == workloads::AttentionMode::kPrefill ||
+                                             l.mode == workloads::AttentionMode::kEncoder)) ||
         (workloads::is_recurrent(l.kind) && l.bidirectional)) {
       doc.error(at + "/type",
                 "a step loop runs one row per step: no pool, no attention appending its tokens' "
-                "keys and values or causal over them, no bidirectional recurrence");
+                "keys and values or attending over them (prefill, encoder), no bidirectional "
+                "recurrence");
     }
   }
 }
@@ -1289,8 +1291,10 @@ WorkloadConfig parse_workload(const Json& json, const std::string& file,
       spec.head_dim = l.u32_required("head_dim", 1, 4096, "", "attention: dimension of a head");
       spec.mode = static_cast<workloads::AttentionMode>(
           l.choice("mode", 0, workloads::attention_mode_names(),
-                   "attention: decode (every token attends to the whole cache), prefill (causal) "
-                   "or cross (every token attends to a memory of `context` positions)"));
+                   "attention: decode (every token attends to the whole cache), prefill (causal), "
+                   "cross (every token attends to a memory of `context` positions) or encoder "
+                   "(every token attends to the context and every token, unmasked: a "
+                   "bidirectional encoder such as BERT)"));
       spec.context = l.u32("context", 0, 0, 1 << 20, "positions",
                            "attention: keys and values already in the cache (cross: the memory)");
       spec.scaled = l.boolean("scaled", true,

@@ -100,6 +100,8 @@ const char* to_string(AttentionMode m) {
       return "prefill";
     case AttentionMode::kCross:
       return "cross";
+    case AttentionMode::kEncoder:
+      return "encoder";
   }
   return "?";
 }

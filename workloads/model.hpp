@@ -60,9 +60,10 @@ struct TensorSource {
 };
 
 // decode: one query per token over the whole cache; prefill: causal; cross: every query over a
-// memory held in the cache (encoder-decoder attention).
-enum class AttentionMode : uint8_t { kDecode, kPrefill, kCross };
-inline constexpr size_t kNumAttentionModes = 3;
+// memory held in the cache (encoder-decoder attention); encoder: every query over the context and
+// every token, unmasked (a bidirectional encoder's self-attention, as BERT's).
+enum class AttentionMode : uint8_t { kDecode, kPrefill, kCross, kEncoder };
+inline constexpr size_t kNumAttentionModes = 4;
 const char* to_string(AttentionMode m);
 
 // The loop order of a linear layer of a graph model (workloads/linear_mapping.hpp): chosen by
@@ -245,8 +246,8 @@ struct LayerSpec {
   bool scaled = true;       // scores x 1 / sqrt(head_dim) (Luong's "general" score: not)
   bool shared_kv = false;   // the values are the keys (one memory, as in Luong's attention)
   // Key positions: decode, the context and the token (one token); prefill, the context and
-  // every token, query i at position context + i seeing positions <= context + i; cross, the
-  // context (the memory).
+  // every token, query i at position context + i seeing positions <= context + i; encoder, the
+  // same positions, each query seeing all of them; cross, the context (the memory).
   uint32_t positions(uint32_t tokens) const {
     return context + (mode == AttentionMode::kDecode  ? 1
                       : mode == AttentionMode::kCross ? 0

@@ -363,7 +363,8 @@ TEST_CASE("attention in a graph appends its tokens' keys and values and equals i
     std::string mode;
     uint32_t tokens, context;
   };
-  const Mode m = GENERATE(Mode{"prefill", 5, 3}, Mode{"prefill", 6, 0}, Mode{"decode", 1, 9});
+  const Mode m = GENERATE(Mode{"prefill", 5, 3}, Mode{"prefill", 6, 0}, Mode{"decode", 1, 9},
+                          Mode{"encoder", 6, 0}, Mode{"encoder", 5, 3});
   const std::string format = GENERATE("int8", "fp16", "bf16", "posit16_1", "fixed2_14", "fp32");
   const std::string dataflow =
       GENERATE("adder_tree", "weight_stationary", "output_stationary", "input_stationary");
