@@ -14,6 +14,9 @@ void DmaStats::visit(const std::array<Sram*, kNumSrams>& srams, const std::strin
                      const CounterFn& fn) const {
   fn({"loads", "commands", "dma.load commands", ""}, loads);
   fn({"stores", "commands", "dma.store commands", ""}, stores);
+  fn({"copies", "commands", "dma.copy commands (on chip: their SRAM words priced by the SRAMs)",
+      ""},
+     copies);
   fn({"busy_latency", "cycles", "cycles waiting for DRAM latency", ""}, busy_latency);
   fn({"busy_transfer", "cycles", "cycles moving data", ""}, busy_transfer);
   fn({"conversions", "ops",
@@ -59,7 +62,51 @@ const arith::ElementConverter& Dma::converter(bool load, bool to_array) {
 
 Footprint Dma::footprint(const Command& cmd) const { return command_footprint(spaces_, cmd); }
 
+namespace {
+
+// A copy's region in one SRAM, range-checked.
+Region copy_region(const Dma::Spaces& spaces, uint64_t space, uint64_t first, uint64_t rows,
+                   uint64_t stride, uint64_t row_bytes) {
+  const Sram& sram = *spaces.srams[space];
+  const Region r{static_cast<MemSpace>(space), first, first + (rows - 1) * stride + row_bytes};
+  if (r.end > sram.capacity_bytes() || r.begin > r.end) {
+    throw SimulationError("bytes [" + std::to_string(r.begin) + ", " + std::to_string(r.end) +
+                          ") lie outside " + sram.params().name + " (" +
+                          std::to_string(sram.capacity_bytes()) + " bytes)");
+  }
+  return r;
+}
+
+Footprint copy_footprint(const Dma::Spaces& spaces, const Command& cmd) {
+  namespace c = isa::dma_copy;
+  const uint64_t rows = cmd.args[c::kRows], row_bytes = cmd.args[c::kRowBytes];
+  if (rows == 0 || row_bytes == 0) throw SimulationError("rows and row_bytes must be >= 1");
+  if (cmd.args[c::kSrcSpace] == cmd.args[c::kDstSpace])
+    throw SimulationError("src_space and dst_space must be two different on-chip memories");
+  Footprint fp;
+  fp.read(copy_region(spaces, cmd.args[c::kSrcSpace], cmd.args[c::kSrc], rows,
+                      cmd.args[c::kSrcStride], row_bytes));
+  fp.write(copy_region(spaces, cmd.args[c::kDstSpace], cmd.args[c::kDst], rows,
+                       cmd.args[c::kDstStride], row_bytes));
+  return fp;
+}
+
+}  // namespace
+
+BeatGroup Dma::copy_beats(const std::array<Sram*, kNumSrams>& srams, const Command& cmd) {
+  namespace c = isa::dma_copy;
+  const auto row_bytes = static_cast<uint32_t>(cmd.args[c::kRowBytes]);
+  BeatGroup g;
+  g.beats = cmd.args[c::kRows];
+  g.add({srams[cmd.args[c::kSrcSpace]], Access::kRead, cmd.args[c::kSrc], cmd.args[c::kSrcStride],
+         row_bytes});
+  g.add({srams[cmd.args[c::kDstSpace]], Access::kWrite, cmd.args[c::kDst],
+         cmd.args[c::kDstStride], row_bytes});
+  return g;
+}
+
 Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
+  if (cmd.opcode == Opcode::kDmaCopy) return copy_footprint(spaces, cmd);
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];
   if (rows == 0 || row_bytes == 0) throw SimulationError("rows and row_bytes must be >= 1");
@@ -164,7 +211,26 @@ void append_beats(const std::vector<Dma::SramBeat>& beats, Cycles first_start, S
 
 }  // namespace
 
+void Dma::begin_copy(const Command& cmd) {
+  namespace c = isa::dma_copy;
+  if (dram_.backed()) {  // values are kept (a timing-only run moves none)
+    const uint64_t row_bytes = cmd.args[c::kRowBytes];
+    const uint8_t* src = srams_[cmd.args[c::kSrcSpace]]->data() + cmd.args[c::kSrc];
+    uint8_t* dst = srams_[cmd.args[c::kDstSpace]]->data() + cmd.args[c::kDst];
+    for (uint64_t r = 0; r < cmd.args[c::kRows]; ++r) {
+      std::memcpy(dst + r * cmd.args[c::kDstStride], src + r * cmd.args[c::kSrcStride], row_bytes);
+    }
+  }
+  ++stats().copies;
+  groups_.assign({copy_beats(srams_, cmd)});
+  cursor_.start(groups_, cmd.layer);
+}
+
 void Dma::begin(const Command& cmd, Cycles now) {
+  if (cmd.opcode == Opcode::kDmaCopy) {
+    begin_copy(cmd);
+    return;
+  }
   const bool load = cmd.opcode != Opcode::kDmaStore;
   const bool gather = cmd.opcode == Opcode::kDmaGather;
   const uint64_t conversion = gather ? isa::dma::kNoConversion : cmd.args[op::kConvert];

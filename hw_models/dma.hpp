@@ -1,5 +1,5 @@
 // The DMA engine: moves 2-D blocks (rows x row_bytes, with strides) between DRAM and the
-// on-chip SRAMs, one command at a time.
+// on-chip SRAMs, or from one SRAM to another (dma.copy), one command at a time.
 //
 // Timing of a command (docs/architecture.md#dma): each row is cut at DRAM burst boundaries; every
 // burst a row touches moves whole on the channel. The memory system (dram.hpp) says when each
@@ -15,7 +15,8 @@
 // (or the MAC array's activation format), each rounded once on the way; each burst's piece of the
 // SRAM side is then the vector elements it completes. Abstracted: one outstanding command; a
 // standard store's data is taken as ready from the command's start; the conversion adds no cycles
-// (a pipelined converter per beat).
+// (a pipelined converter per beat). A copy moves each row in one beat that reads the source
+// SRAM's words and writes the destination's, each at its words per cycle, the two in parallel.
 //
 // Example:
 //   Dma dma("dma", dram, srams, "fp32", queue_depth, scoreboard);
@@ -36,6 +37,7 @@ namespace nmp::hw {
 struct DmaStats {
   uint64_t loads = 0;
   uint64_t stores = 0;
+  uint64_t copies = 0;
   uint64_t busy_latency = 0;   // waiting for DRAM latency
   uint64_t busy_transfer = 0;  // moving data
   uint64_t conversions = 0;    // elements converted between DRAM's activation format and another
@@ -77,6 +79,8 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   Footprint footprint(const Command& cmd) const override;
   // Regions a command reads and writes; throws SimulationError for an invalid one.
   static Footprint command_footprint(const Spaces& spaces, const Command& cmd);
+  // A dma.copy's beats: one per row, reading its source and writing its destination.
+  static BeatGroup copy_beats(const std::array<Sram*, kNumSrams>& srams, const Command& cmd);
   void visit_counters(uint32_t layer, const CounterFn& fn) const override;
   uint32_t layer_count() const override { return static_cast<uint32_t>(stats_.size()); }
 
@@ -90,6 +94,7 @@ class Dma : public sc_core::sc_module, public QueuedUnit {
   const std::array<uint64_t, kNumSrams>& stall_counts() override { return stats().stall_sram; }
 
  private:
+  void begin_copy(const Command& cmd);
   // Reports the transfer's bursts and channel spans to the timeline.
   void record_transfer(const Command& cmd, Cycles start) const;
   DmaStats& stats() { return stats_for_layer<DmaStats>(stats_, current().layer); }

@@ -160,6 +160,22 @@ std::vector<InstrSpec> build_table() {
        "as dma.load, after one read of the 4 x rows index bytes from the activation SRAM; each "
        "row is its own burst segments",
        true},
+      {Opcode::kDmaCopy,
+       "dma.copy",
+       Unit::kDma,
+       {enumeration("src_space", 2, {"wsram", "asram", "acc"}, "on-chip memory read"),
+        enumeration("dst_space", 2, {"wsram", "asram", "acc"},
+                    "on-chip memory written (another than src_space)"),
+        reg("src", "register holding the source's byte address"),
+        reg("dst", "register holding the destination's byte address"),
+        uimm("rows", 16, "number of rows (>= 1)"), uimm("row_bytes", 24, "bytes per row (>= 1)"),
+        uimm("src_stride", 24, "bytes between row starts in the source"),
+        uimm("dst_stride", 24, "bytes between row starts in the destination")},
+       "copies rows x row_bytes bytes from one on-chip memory to another (no DRAM: a key cache "
+       "made on chip into the weight SRAM, say)",
+       "per row one beat reading the source's words and writing the destination's, each SRAM "
+       "at its words per cycle, the two in parallel; see docs/architecture.md#dma",
+       true},
       {Opcode::kGemm,
        "gemm",
        Unit::kMacArray,

@@ -49,6 +49,7 @@ enum class Opcode : uint8_t {
   kDmaLoad = 0x10,
   kDmaStore = 0x11,
   kDmaGather = 0x12,
+  kDmaCopy = 0x13,
   kGemm = 0x20,
   kRequant = 0x30,
   kConvert = 0x31,
@@ -115,6 +116,9 @@ inline constexpr unsigned kConvert = 7;  // dma.load and dma.store (gather: kInd
 // The convert operand's values: what the SRAM side holds.
 enum Conversion : uint64_t { kNoConversion, kToVector, kToArray };
 }  // namespace dma
+namespace dma_copy {
+enum : unsigned { kSrcSpace, kDstSpace, kSrc, kDst, kRows, kRowBytes, kSrcStride, kDstStride };
+}
 namespace gemm {
 enum : unsigned { kAct, kWgt, kAcc, kM, kN, kK, kActStride, kAccStride, kMode, kWeights };
 }

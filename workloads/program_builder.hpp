@@ -54,6 +54,9 @@ class ProgramBuilder {
   // Rows of a DRAM table picked by the uint32 indices at `index_reg` (activation SRAM).
   void dma_gather(isa::Space space, unsigned sram_reg, unsigned dram_reg, unsigned index_reg,
                   uint64_t rows, uint64_t row_bytes, uint64_t sram_stride, uint64_t table_stride);
+  // Rows from one on-chip memory to another (dma.copy), no DRAM.
+  void dma_copy(isa::Space src_space, unsigned src_reg, isa::Space dst_space, unsigned dst_reg,
+                uint64_t rows, uint64_t row_bytes, uint64_t src_stride, uint64_t dst_stride);
   // ternary_weights: packed ternary weights on int8_int8 PEs (the gemm's `weights` field).
   void gemm(unsigned act_reg, unsigned wgt_reg, unsigned acc_reg, uint64_t m, uint64_t n,
             uint64_t k, uint64_t act_stride, uint64_t acc_stride, isa::AccMode mode,

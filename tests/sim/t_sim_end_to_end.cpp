@@ -393,6 +393,76 @@ TEST_CASE("a DMA transfer takes the documented closed-form cycles", "[sim]") {
   REQUIRE(r["counters"]["dram"]["useful_bytes"] == c.rows * c.row_bytes);
 }
 
+TEST_CASE("a dma.copy between SRAMs takes its closed-form cycles on random shapes", "[sim]") {
+  // Per row one beat: the source's words at its read ports, the destination's at its write
+  // ports, the two SRAMs in parallel; no DRAM traffic; every word counted once on each side.
+  std::mt19937_64 rng(4242);
+  auto draw = [&](uint64_t lo, uint64_t hi) { return lo + rng() % (hi - lo + 1); };
+  const char* ports[] = {"1rw", "1r1w", "2rw"};
+  using isa::Space;
+  const std::pair<Space, Space> pairs[] = {{Space::kActSram, Space::kWeightSram},
+                                           {Space::kAccSram, Space::kWeightSram},
+                                           {Space::kWeightSram, Space::kActSram},
+                                           {Space::kActSram, Space::kAccSram}};
+  for (int trial = 0; trial < 16; ++trial) {
+    const auto [from, to] = pairs[trial % 4];
+    const char* names[] = {"weight_sram", "act_sram", "acc_sram"};
+    std::vector<std::string> sets;
+    for (const char* name : names) {
+      sets.push_back("hw." + std::string(name) + ".banks=" + std::to_string(1u << draw(0, 4)));
+      sets.push_back("hw." + std::string(name) + ".width_bits=" + (draw(0, 1) ? "64" : "256"));
+      const bool acc = std::string(name) == "acc_sram";  // a read and a write each cycle
+      sets.push_back("hw." + std::string(name) + ".ports=" + ports[draw(acc ? 1 : 0, 2)]);
+    }
+    const hw::NmpParams p = params(sets);
+    const uint64_t rows = draw(1, 20), row_bytes = draw(1, 700);
+    const uint64_t src = draw(0, 300), dst = draw(0, 300);
+    const uint64_t src_stride = row_bytes + draw(0, 100), dst_stride = row_bytes + draw(0, 100);
+    workloads::ProgramBuilder b;
+    b.li(1, src);
+    b.li(2, dst);
+    b.dma_copy(from, 1, to, 2, rows, row_bytes, src_stride, dst_stride);
+    b.halt();
+    const Json r = run_program_both(p, b.program(), 4096);
+    const hw::SramParams* srams[] = {&p.weight_sram, &p.act_sram, &p.acc_sram};
+    const hw::SramParams& a = *srams[static_cast<size_t>(from)];
+    const hw::SramParams& z = *srams[static_cast<size_t>(to)];
+    uint64_t copy = 0, read = 0, written = 0;
+    for (uint64_t row = 0; row < rows; ++row) {
+      const uint64_t in = words(src + row * src_stride, row_bytes, a.width_bits / 8);
+      const uint64_t out = words(dst + row * dst_stride, row_bytes, z.width_bits / 8);
+      copy += std::max(ceil_div(in, a.banks * read_ports(a.ports)),
+                       ceil_div(out, z.banks * test::write_ports(z.ports)));
+      read += in;
+      written += out;
+    }
+    INFO("trial " << trial << " rows " << rows << " x " << row_bytes);
+    REQUIRE(r["cycles"] == 2 + 1 + copy + 1);
+    REQUIRE(r["counters"]["dma"]["copies"] == 1);
+    REQUIRE(r["counters"]["dram"]["read_bytes"] == 0);
+    REQUIRE(r["counters"]["dram"]["write_bytes"] == 0);
+    const std::string sram_names[] = {"wsram", "asram", "acc"};
+    REQUIRE(r["counters"][sram_names[static_cast<size_t>(from)]]["read_words"] == read);
+    REQUIRE(r["counters"][sram_names[static_cast<size_t>(to)]]["write_words"] == written);
+  }
+}
+
+TEST_CASE("a dma.copy within one SRAM or outside it is a simulation error", "[sim]") {
+  const hw::NmpParams p = params({});
+  auto run = [&](isa::Space to, uint64_t dst) {
+    workloads::ProgramBuilder b;
+    b.li(1, 0);
+    b.li(2, dst);
+    b.dma_copy(isa::Space::kActSram, 1, to, 2, 2, 64, 64, 64);
+    b.halt();
+    return sim::run_in_child([&] { return sim::run_program(p, b.program(), 64); });
+  };
+  REQUIRE_THROWS_WITH(run(isa::Space::kActSram, 1024),
+                      Catch::Contains("pc 2: dma.copy: src_space and dst_space must be two"));
+  REQUIRE_THROWS_WITH(run(isa::Space::kAccSram, p.acc_sram.capacity_bytes - 100),
+                      Catch::Contains("pc 2: dma.copy: bytes") && Catch::Contains("outside acc"));
+}
+
 TEST_CASE("a whole layer respects the DRAM and compute bounds", "[sim]") {
   const Json r =
       test::run_both_modes(test::make_config(test::bitlinear_workload(2, {{2560, 1024}})));
