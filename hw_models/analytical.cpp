@@ -326,8 +326,7 @@ class Machine {
   Timing dma_timing(const Command& cmd, LayerEstimate& layer) {
     if (cmd.opcode == Opcode::kDmaCopy) {  // on chip: the SRAMs' beats alone, as the DMA runs them
       words_.clear();
-      const Cycles cycles =
-          BeatCursor::uncontended_cycles({Dma::copy_beats(srams_, cmd)}, &words_);
+      const Cycles cycles = BeatCursor::uncontended_cycles({Dma::copy_beats(srams_, cmd)}, &words_);
       return {cycles, demand_of(cycles)};
     }
     namespace d = isa::dma;

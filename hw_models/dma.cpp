@@ -100,8 +100,8 @@ BeatGroup Dma::copy_beats(const std::array<Sram*, kNumSrams>& srams, const Comma
   g.beats = cmd.args[c::kRows];
   g.add({srams[cmd.args[c::kSrcSpace]], Access::kRead, cmd.args[c::kSrc], cmd.args[c::kSrcStride],
          row_bytes});
-  g.add({srams[cmd.args[c::kDstSpace]], Access::kWrite, cmd.args[c::kDst],
-         cmd.args[c::kDstStride], row_bytes});
+  g.add({srams[cmd.args[c::kDstSpace]], Access::kWrite, cmd.args[c::kDst], cmd.args[c::kDstStride],
+         row_bytes});
   return g;
 }
 

@@ -64,6 +64,15 @@ struct Layout {
   uint64_t acc_s, acc_o, s_acc_row, o_acc_row;
   uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
   bool kv_double_buffered = false;         // two heads' caches fit (kv_cache not "sram")
+  // Every key/value head's K and V^T built in the weight SRAM, head g's at g x group_bytes (an
+  // encoder's: builds_kv_on_chip), none loaded from DRAM.
+  bool kv_on_chip = false;
+  // Q's rows converted to the array's format by the DMA as they load (no vcvt): a float kind
+  // whose vector format holds DRAM's activation format exactly, so that the one rounding is
+  // the vcvt's. So far with kv_on_chip only (heads not paired: each head's rows land in the
+  // quantized buffer); the other modes keep the vcvt, which the decode step's documented
+  // timing (docs/architecture.md#timing-of-an-attention-step) counts.
+  bool q_by_dma = false;
   // Two query heads share each Q tile's load and output's store, a row of 2 d elements each
   // (d elements of DRAM row hold one head's: a short row, which the DRAM serves at one bank
   // group's pace): the even head's at the start of the buffers' rows, the odd one's d
@@ -118,6 +127,18 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   return x;
 }
 
+bool builds_kv_on_chip(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw,
+                       uint64_t group_bytes);
+
+// Whether the DMA's conversion into the array's format (dma.load convert=array) rounds rows
+// from DRAM as a load into the vector format and a vcvt to the array's format do: a float
+// kind, whose vector format holds DRAM's activation format exactly.
+bool loads_array_rows(const hw::NmpParams& hw) {
+  return !hw::is_integer(hw.mac_array.pe) &&
+         arith::holds_exactly(*arith::make_format(hw.vector_unit.math.format),
+                              *arith::make_format(TensorStorage::of_graph(hw).format));
+}
+
 // The layout of layer `index`, checked against the hardware.
 Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::NmpParams& hw,
                      const Geometry& g, uint64_t eb) {
@@ -150,7 +171,9 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
             (l.kv_in_sram ? std::string("the whole KV cache") : "one key/value head") + " (" +
             std::to_string(kv_bytes) + " bytes); it holds " + std::to_string(g.wgt_cap));
   }
-  x.kv_double_buffered = !l.kv_in_sram && 2 * x.group_bytes <= g.wgt_cap;
+  x.kv_on_chip = builds_kv_on_chip(l, T, hw, x.group_bytes);
+  x.q_by_dma = x.kv_on_chip && loads_array_rows(hw);
+  x.kv_double_buffered = !l.kv_in_sram && !x.kv_on_chip && 2 * x.group_bytes <= g.wgt_cap;
   // Paired query heads (Layout): where one tile holds every query row, each key/value head has
   // one query head, their caches double buffered, in pairs, and the odd head's half of a row
   // starts on a word of the activation SRAM.
@@ -251,7 +274,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     if (base_step) b.addi(kRegBase, kRegBase, static_cast<int64_t>(base_step));
     b.dbnz(kRegKv, loop);
   };
-  if (l.kv_in_sram) {
+  if (l.kv_in_sram && !x.kv_on_chip) {
     kv_init();
     kv_loop(load_kv, x.group_bytes, l.kv_heads);
   }
@@ -265,10 +288,17 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   // odd one's, the odd head's output with the even one's.
   const uint64_t head_bytes = (x.paired ? 2 : 1) * d * eb;
   const auto load_q = [&](uint32_t q0, uint64_t head_offset) {
-    b.li(kRegSram, x.qv);
+    const uint32_t m = std::min(x.mt, T - q0);
     b.addi(kRegDram, kRegQDram, static_cast<int64_t>(head_offset + uint64_t{q0} * row));
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, std::min(x.mt, T - q0), head_bytes,
-          x.q_row, row, storage.convert);
+    if (x.q_by_dma) {  // straight into the quantized buffer
+      b.li(kRegSram, x.qq);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * g.traits.act_bytes,
+            x.qq_row, row, storage.to_array);
+      return;
+    }
+    b.li(kRegSram, x.qv);
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, head_bytes, x.q_row, row,
+          storage.convert);
   };
   load_q(0, 0);
   // One query head over the key/value head whose caches sit at kRegBase in the weight SRAM;
@@ -279,7 +309,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     const bool loads_next = !x.paired || odd, stores = !x.paired || odd;
     for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
       const uint32_t m = std::min(x.mt, T - q0);
-      quantize(m, d, vec(x.qv + half, x.q_row), vec(x.qq, x.qq_row), kCQK);
+      if (!x.q_by_dma) quantize(m, d, vec(x.qv + half, x.q_row), vec(x.qq, x.qq_row), kCQK);
       b.li(kRegAct, x.qq);
       b.addi(kRegWgt, kRegBase, 0);
       b.li(kRegAcc, x.acc_s);
@@ -325,7 +355,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     }
     if (last_group) head(nullptr, true, false);
   };
-  if (l.kv_in_sram) {
+  if (l.kv_in_sram || x.kv_on_chip) {
     kv_init();
     kv_loop([&] { heads(nullptr, false); }, x.group_bytes, l.kv_heads - 1);
     heads(nullptr, true);
@@ -415,7 +445,7 @@ LayerPlan attention_plan(const LayerSpec& l, uint32_t T, const Layout& x, const 
   plan.k_tile = l.head_dim;
   plan.x_dram = at.q_dram;
   plan.w_dram = at.k_dram.front();
-  plan.w_bytes = uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
+  plan.w_bytes = x.kv_on_chip ? 0 : uint64_t{l.kv_heads} * (x.k_bytes + x.v_bytes);
   plan.y_dram = at.o_dram;
   outputs_stored_as(plan, storage);
   return plan;
@@ -590,6 +620,17 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
   return same ? pairs : alone;
 }
 
+// An encoder's keys and values live only in its layer: where every key/value head's K and V^T
+// fit the weight SRAM at once (and after them the chunk a transposing gemm reads), the program
+// builds them there with dma.copy instead of writing caches to DRAM and loading them back.
+bool builds_kv_on_chip(const LayerSpec& l, uint32_t tokens, const hw::NmpParams& hw,
+                       uint64_t group_bytes) {
+  if (l.mode != AttentionMode::kEncoder || !l.appends_kv() || l.context != 0) return false;
+  const AppendPlan p = plan_append(l, tokens, hw);
+  const uint64_t chunk = p.by_gemm ? p.scratch_bytes : 0;
+  return uint64_t{l.kv_heads} * group_bytes + chunk <= geometry_of(hw).wgt_cap;
+}
+
 }  // namespace
 
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
@@ -605,6 +646,7 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
   const Layout x = fit_attention(l, index, tokens, hw, g, eb);
   GraphAttention a;
   a.index = index;
+  a.kv_on_chip = x.kv_on_chip;
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
     a.k_dram.push_back(allocate(x.k_bytes));
     a.v_dram.push_back(allocate(x.v_bytes));
@@ -616,7 +658,7 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
     if (p.by_gemm) {
       a.transpose_by_gemm = true;
       a.identity_dram = allocate(uint64_t{l.head_dim} * l.head_dim * g.traits.act_bytes);
-      a.transpose_dram = allocate(p.scratch_bytes);
+      if (!a.kv_on_chip) a.transpose_dram = allocate(p.scratch_bytes);
     }
   }
   return a;
@@ -666,7 +708,8 @@ namespace {
 // per chunk). On the vector unit: one vcvt per dimension, m rows of one element each (its own
 // accumulator port, so reading and writing share a beat: m + depth cycles per dimension).
 void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpec& l,
-                      uint32_t tokens, uint64_t k, uint64_t v, const hw::NmpParams& hw) {
+                      uint32_t tokens, uint64_t k, uint64_t v, const Layout& x,
+                      const hw::NmpParams& hw) {
   const Geometry g = geometry_of(hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   const uint64_t eb = storage.vec_bytes, db = storage.dram_bytes;
@@ -674,7 +717,24 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
   const AppendPlan p = plan_append(l, tokens, hw);
   const uint64_t v_row = p.v_row, q_row = p.q_row, kv_q = p.kv_q, t_row = p.t_row;
   const uint64_t src_row = uint64_t{l.kv_heads} * d * db;  // a token's K or V row in DRAM
-  const uint64_t cache_stride = kv_stride(a.k_dram, a.v_dram);
+  // Built on chip, the caches are the weight SRAM's (Layout::kv_on_chip), and the
+  // transposing gemm's chunk follows them.
+  const bool on_chip = x.kv_on_chip;
+  const uint64_t cache_stride = on_chip ? x.group_bytes : kv_stride(a.k_dram, a.v_dram);
+  const uint64_t k_cache = on_chip ? 0 : a.k_dram.front();
+  const uint64_t v_cache = on_chip ? round_up(x.k_bytes, g.wgt_word) : a.v_dram.front();
+  const uint64_t chunk_wsram = on_chip ? uint64_t{l.kv_heads} * x.group_bytes : 0;
+  // Rows from on-chip memory `from` to a cache (or the chunk) at kRegDram: stored to DRAM, or
+  // copied into the weight SRAM.
+  const auto put = [&](Space from, uint64_t rows, uint64_t row_bytes, uint64_t from_stride,
+                       uint64_t to_stride) {
+    if (on_chip) {
+      b.dma_copy(from, kRegSram, Space::kWeightSram, kRegDram, rows, row_bytes, from_stride,
+                 to_stride);
+    } else {
+      b.dma(Opcode::kDmaStore, from, kRegSram, kRegDram, rows, row_bytes, from_stride, to_stride);
+    }
+  };
   if (g.int_kind) {
     b.li(kRegSram, p.inverse_scales);
     b.li(kRegDram, a.inverse_scales_dram);
@@ -702,20 +762,18 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       b.addi(kRegDram, cache_reg, static_cast<int64_t>(blk.offset + (lo - base) * stride_new));
       if (new_is_row) {  // each position's entries are contiguous in the block
         b.li(kRegSram, quantized);
-        b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, hi - lo, others * ab, q_row,
-              blk.row_bytes);
+        put(Space::kActSram, hi - lo, others * ab, q_row, blk.row_bytes);
         continue;
       }
       if (p.transpose) {  // each dimension's positions are contiguous on chip and in the block
         b.li(kRegSram, other0 * t_row + uint64_t{lo - p0} * ab);
-        b.dma(Opcode::kDmaStore, Space::kAccSram, kRegSram, kRegDram, others, (hi - lo) * ab, t_row,
-              blk.row_bytes);
+        put(Space::kAccSram, others, (hi - lo) * ab, t_row, blk.row_bytes);
         continue;
       }
       b.li(kRegSram, quantized);
       b.li(kRegHeads, hi - lo);  // a column per position: one strided store each
       const uint64_t loop = b.here();
-      b.dma(Opcode::kDmaStore, Space::kActSram, kRegSram, kRegDram, others, ab, ab, blk.row_bytes);
+      put(Space::kActSram, others, ab, ab, blk.row_bytes);
       b.addi(kRegSram, kRegSram, static_cast<int64_t>(q_row));
       b.addi(kRegDram, kRegDram, static_cast<int64_t>(ab));
       b.dbnz(kRegHeads, loop);
@@ -727,13 +785,15 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     if (p.by_gemm) {
       const std::vector<hw::WeightBlock> rows =
           hw::weight_blocks(m, l.head_dim, g.layout);  // positions are their rows
-      b.li(kRegBase, a.transpose_dram);
+      b.li(kRegBase, on_chip ? chunk_wsram : a.transpose_dram);
       append(rows, true, kRegBase, 0, m, set);
-      const uint64_t bytes = hw::weight_operand_bytes(m, l.head_dim, g.layout);
-      b.li(kRegSram, 0);
-      b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegBase, 1, bytes, bytes, bytes);
+      if (!on_chip) {  // the chunk back from DRAM into the weight SRAM
+        const uint64_t bytes = hw::weight_operand_bytes(m, l.head_dim, g.layout);
+        b.li(kRegSram, 0);
+        b.dma(Opcode::kDmaLoad, Space::kWeightSram, kRegSram, kRegBase, 1, bytes, bytes, bytes);
+      }
       b.li(kRegAct, p.identity);
-      b.li(kRegWgt, 0);
+      b.li(kRegWgt, chunk_wsram);
       b.li(kRegAcc, p.acc_rows);
       b.gemm(kRegAct, kRegWgt, kRegAcc, d, m, d, q_row, p.acc_row, isa::AccMode::kOverwrite);
       b.vcvt(VecRef{0, true, t_row}, ElemType::kAct, VecRef{p.acc_rows, true, p.acc_row},
@@ -815,8 +875,8 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       if (p.paired) process(items[i], true);
     }
   };
-  b.li(kRegK, a.k_dram.front());
-  b.li(kRegV, a.v_dram.front());
+  b.li(kRegK, k_cache);
+  b.li(kRegV, v_cache);
   b.li(kRegQDram, k);  // the tokens' keys of this head
   b.li(kRegODram, v);  // ... and values
   load(items.front(), 0);
@@ -849,7 +909,7 @@ LayerPlan emit_graph_attention(ProgramBuilder& b, const GraphAttention& a, const
   at.k_dram = a.k_dram;
   at.v_dram = a.v_dram;
   if (l.appends_kv() && append)  // a memory alone stands for both keys and values
-    append_tokens_kv(b, a, l, tokens, inputs[1], inputs.back(), hw);
+    append_tokens_kv(b, a, l, tokens, inputs[1], inputs.back(), x, hw);
   const TensorStorage storage = TensorStorage::of_graph(hw);
   emit_attention(b, l, tokens, x, at, storage, hw);
   LayerPlan plan = attention_plan(l, tokens, x, at, storage);

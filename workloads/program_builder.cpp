@@ -56,10 +56,9 @@ void ProgramBuilder::dma_gather(isa::Space space, unsigned sram_reg, unsigned dr
 void ProgramBuilder::dma_copy(isa::Space src_space, unsigned src_reg, isa::Space dst_space,
                               unsigned dst_reg, uint64_t rows, uint64_t row_bytes,
                               uint64_t src_stride, uint64_t dst_stride) {
-  emit(Opcode::kDmaCopy,
-       {static_cast<int64_t>(src_space), static_cast<int64_t>(dst_space), src_reg, dst_reg,
-        static_cast<int64_t>(rows), static_cast<int64_t>(row_bytes),
-        static_cast<int64_t>(src_stride), static_cast<int64_t>(dst_stride)});
+  emit(Opcode::kDmaCopy, {static_cast<int64_t>(src_space), static_cast<int64_t>(dst_space), src_reg,
+                          dst_reg, static_cast<int64_t>(rows), static_cast<int64_t>(row_bytes),
+                          static_cast<int64_t>(src_stride), static_cast<int64_t>(dst_stride)});
 }
 
 void ProgramBuilder::gemm(unsigned act_reg, unsigned wgt_reg, unsigned acc_reg, uint64_t m,

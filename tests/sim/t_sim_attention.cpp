@@ -1,10 +1,10 @@
-// Attention end to end: decode, prefill and encoder, multi-head and grouped-query, KV cache in DRAM or
-// SRAM, every non-ternary format; bit-exact against the exact model, close to FP32.
+// Attention end to end: decode, prefill and encoder, multi-head and grouped-query, KV cache in DRAM
+// or SRAM, every non-ternary format; bit-exact against the exact model, close to FP32.
 #include <catch2/catch.hpp>
 
-#include "../support.hpp"
 #include <cmath>
 #include <filesystem>
+#include "../support.hpp"
 
 #include "hw_models/arith/format.hpp"
 #include "sim/npy.hpp"
@@ -215,9 +215,9 @@ TEST_CASE("encoder attention is unmasked: every query sees every position", "[si
     std::filesystem::remove_all(dir);
     sim::RunOptions options;
     options.dump_dir = dir;
-    const Json r = sim::run_isolated(test::make_config(
-        attention_workload(mode, tokens, 0, heads, heads, "fp16", "dram", d),
-        {"hw.mac_array.pe=fp16"}, options));
+    const Json r = sim::run_isolated(
+        test::make_config(attention_workload(mode, tokens, 0, heads, heads, "fp16", "dram", d),
+                          {"hw.mac_array.pe=fp16"}, options));
     REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
     const std::vector<float> q = sim::read_npy(dir + "/input_f32.npy").values;
     const std::vector<float> k = sim::read_npy(dir + "/0_attn_keys_f32.npy").values;

@@ -16,6 +16,7 @@
 #include "sim/npy.hpp"
 #include "workloads/graph.hpp"
 #include "workloads/layer_fields.hpp"
+#include "workloads/tiling.hpp"
 
 using namespace nmp;
 using sim::Json;
@@ -482,6 +483,106 @@ TEST_CASE(
   }
   INFO(on_array << " trials transposed on the array");
   REQUIRE(on_array >= 25);
+}
+
+TEST_CASE(
+    "an encoder builds its keys and values in the weight SRAM where they fit, with the values "
+    "of the cache in DRAM, on random shapes",
+    "[sim]") {
+  // Encoder attention (q, k and v appended, no context) of random PE kinds, heads, head sizes,
+  // tokens, arrays, dataflows and SRAMs, once with a weight SRAM that holds every key/value
+  // head's K and V^T (built on chip, dma.copy into the weight SRAM: the layer writes only its
+  // output to DRAM and reads only Q, K, V and its constants) and once with one that holds two
+  // heads' at most (caches written to DRAM and loaded back). Both equal the exact model, so
+  // their outputs are the same bits.
+  test::Pick pick(2727);
+  int on_chip = 0, in_dram = 0;
+  const char* formats[] = {"int8", "fp16", "bf16", "fp8_e4m3", "posit16_1", "fixed2_14"};
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::string format = formats[pick(0, 5)];
+    const uint32_t kv_heads = pick(1, 4), heads = kv_heads * pick(1, 2), d = 4 * pick(2, 16);
+    const uint32_t hidden = heads * d, tokens = pick(2, 48);
+    const char* dataflows[] = {"adder_tree", "input_stationary", "weight_stationary",
+                               "output_stationary"};
+    const std::string dataflow = dataflows[pick(0, 3)];
+    auto linear = [&](const std::string& name, uint32_t out) {
+      return Json{{"type", "linear"},
+                  {"format", format},
+                  {"name", name},
+                  {"in_features", hidden},
+                  {"out_features", out},
+                  {"inputs", {"input"}},
+                  {"weights", {{"distribution", "normal"}, {"std", 0.2}, {"seed", trial}}}};
+    };
+    const Json w = {
+        {"name", "encoder"},
+        {"tokens", tokens},
+        {"input", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", trial}}},
+        {"layers",
+         {linear("q", hidden),
+          linear("k", kv_heads * d),
+          linear("v", kv_heads * d),
+          {{"type", "attention"},
+           {"name", "attn"},
+           {"heads", heads},
+           {"kv_heads", kv_heads},
+           {"head_dim", d},
+           {"mode", "encoder"},
+           {"format", format},
+           {"inputs", {"q", "k", "v"}}}}}};
+    const std::string pe = format == "int8" ? std::string("int8_int8") : format;
+    std::vector<std::string> sets = {"hw.mac_array.pe=" + pe,
+                                     "hw.mac_array.dataflow=" + dataflow,
+                                     "hw.mac_array.rows=" + std::to_string(8u << pick(0, 2)),
+                                     "hw.mac_array.cols=" + std::to_string(8u << pick(0, 2)),
+                                     "hw.act_sram.capacity_kib=" + std::to_string(pick(8, 32)),
+                                     "hw.acc_sram.capacity_kib=" + std::to_string(pick(16, 64))};
+    // One key/value head's K and V^T in the array's layout; a weight SRAM of 1.5 times that
+    // holds one head's (the least attention needs), never two.
+    const workloads::Geometry g = workloads::geometry_of(test::make_config(w, sets).hw.params);
+    const uint64_t head_bytes =
+        workloads::round_up(hw::weight_operand_bytes(tokens, d, g.layout), g.wgt_word) +
+        workloads::round_up(hw::weight_operand_bytes(d, tokens, g.layout), g.wgt_word);
+    const uint64_t small_kib = (head_bytes * 3 / 2 + 1023) / 1024;
+    INFO("trial " << trial << ", " << format << ": " << heads << " heads, " << kv_heads
+                  << " kv heads, d " << d << ", " << tokens << " tokens, " << Json(sets).dump());
+    std::vector<Json> runs;
+    for (const uint64_t kib : {uint64_t{4096}, small_kib}) {
+      std::vector<std::string> with = sets;
+      with.push_back("hw.weight_sram.capacity_kib=" + std::to_string(kib));
+      try {
+        runs.push_back(sim::run_isolated(test::make_config(w, with)));
+      } catch (const sim::ConfigError&) {
+        break;  // these SRAMs cannot hold some layer: not a legal trial
+      }
+    }
+    if (runs.size() < 2) continue;
+    const uint64_t output = uint64_t{tokens} * hidden * 2;  // bf16 in DRAM
+    const uint64_t moved = uint64_t{tokens} * (hidden + 2 * kv_heads * d) * 2;
+    for (const Json& r : runs) {
+      REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
+      REQUIRE(r["layers"][3]["name"] == "attn");
+    }
+    const Json& big = runs[0]["layers"][3];
+    const Json& small = runs[1]["layers"][3];
+    if (runs[0]["counters"]["dma"]["copies"].get<uint64_t>() > 0) {
+      ++on_chip;
+      REQUIRE(big["weight_bytes"] == 0);
+      // Whole bursts: rows shorter than a burst move whole ones.
+      REQUIRE(big["dram"]["write_bytes"].get<uint64_t>() >= output);
+      REQUIRE(big["dram"]["write_bytes"].get<uint64_t>() <= 4 * output);
+      REQUIRE(big["dram"]["read_bytes"].get<uint64_t>() <= 4 * moved + 64 * 1024);
+    }
+    if (runs[1]["counters"]["dma"]["copies"].get<uint64_t>() == 0) {
+      ++in_dram;  // the caches went to DRAM and back: more written than the output alone
+      REQUIRE(small["weight_bytes"].get<uint64_t>() > 0);
+      REQUIRE(small["dram"]["write_bytes"].get<uint64_t>() >
+              big["dram"]["write_bytes"].get<uint64_t>());
+    }
+  }
+  INFO(on_chip << " trials built their keys and values on chip, " << in_dram << " in DRAM");
+  REQUIRE(on_chip >= 20);
+  REQUIRE(in_dram >= 10);
 }
 
 TEST_CASE(
