@@ -416,6 +416,42 @@ TEST_CASE("a prefill's cache columns are transposed on chip, not stored a burst 
   REQUIRE(written <= 1.5 * (output + appended));
 }
 
+namespace {
+
+// q, k and v projections of the model's input (random weights from `seed`) and attention over
+// them in `mode`.
+Json projected_attention(const std::string& format, const std::string& mode, uint32_t tokens,
+                         uint32_t context, uint32_t heads, uint32_t kv_heads, uint32_t d,
+                         int seed) {
+  auto linear = [&](const std::string& name, uint32_t out) {
+    return Json{{"type", "linear"},
+                {"format", format},
+                {"name", name},
+                {"in_features", heads * d},
+                {"out_features", out},
+                {"inputs", {"input"}},
+                {"weights", {{"distribution", "normal"}, {"std", 0.2}, {"seed", seed}}}};
+  };
+  return {{"name", mode},
+          {"tokens", tokens},
+          {"input", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", seed}}},
+          {"layers",
+           {linear("q", heads * d),
+            linear("k", kv_heads * d),
+            linear("v", kv_heads * d),
+            {{"type", "attention"},
+             {"name", "attn"},
+             {"heads", heads},
+             {"kv_heads", kv_heads},
+             {"head_dim", d},
+             {"mode", mode},
+             {"context", context},
+             {"format", format},
+             {"inputs", {"q", "k", "v"}}}}}};
+}
+
+}  // namespace
+
 TEST_CASE(
     "appended value columns transposed by an identity gemm equal the exact model on "
     "random shapes",
@@ -429,35 +465,11 @@ TEST_CASE(
   for (int trial = 0; trial < 60; ++trial) {
     const std::string format = formats[pick(0, 5)];
     const uint32_t kv_heads = pick(1, 3), heads = kv_heads * pick(1, 2), d = 4 * pick(2, 12);
-    const uint32_t hidden = heads * d, tokens = pick(5, 48), context = pick(0, 20);
+    const uint32_t tokens = pick(5, 48), context = pick(0, 20);
     const char* dataflows[] = {"adder_tree", "input_stationary", "weight_stationary"};
     const std::string dataflow = dataflows[pick(0, 2)];
-    auto linear = [&](const std::string& name, uint32_t out) {
-      return Json{{"type", "linear"},
-                  {"format", format},
-                  {"name", name},
-                  {"in_features", hidden},
-                  {"out_features", out},
-                  {"inputs", {"input"}},
-                  {"weights", {{"distribution", "normal"}, {"std", 0.2}, {"seed", trial}}}};
-    };
-    const Json w = {
-        {"name", "prefill"},
-        {"tokens", tokens},
-        {"input", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", trial}}},
-        {"layers",
-         {linear("q", hidden),
-          linear("k", kv_heads * d),
-          linear("v", kv_heads * d),
-          {{"type", "attention"},
-           {"name", "attn"},
-           {"heads", heads},
-           {"kv_heads", kv_heads},
-           {"head_dim", d},
-           {"mode", "prefill"},
-           {"context", context},
-           {"format", format},
-           {"inputs", {"q", "k", "v"}}}}}};
+    const Json w =
+        projected_attention(format, "prefill", tokens, context, heads, kv_heads, d, trial);
     const std::vector<std::string> sets = {
         "hw.mac_array.pe=" + (format == "int8" ? std::string("int8_int8") : format),
         "hw.mac_array.dataflow=" + dataflow,
@@ -505,31 +517,7 @@ TEST_CASE(
     const char* dataflows[] = {"adder_tree", "input_stationary", "weight_stationary",
                                "output_stationary"};
     const std::string dataflow = dataflows[pick(0, 3)];
-    auto linear = [&](const std::string& name, uint32_t out) {
-      return Json{{"type", "linear"},
-                  {"format", format},
-                  {"name", name},
-                  {"in_features", hidden},
-                  {"out_features", out},
-                  {"inputs", {"input"}},
-                  {"weights", {{"distribution", "normal"}, {"std", 0.2}, {"seed", trial}}}};
-    };
-    const Json w = {
-        {"name", "encoder"},
-        {"tokens", tokens},
-        {"input", {{"distribution", "uniform"}, {"low", -1}, {"high", 1}, {"seed", trial}}},
-        {"layers",
-         {linear("q", hidden),
-          linear("k", kv_heads * d),
-          linear("v", kv_heads * d),
-          {{"type", "attention"},
-           {"name", "attn"},
-           {"heads", heads},
-           {"kv_heads", kv_heads},
-           {"head_dim", d},
-           {"mode", "encoder"},
-           {"format", format},
-           {"inputs", {"q", "k", "v"}}}}}};
+    const Json w = projected_attention(format, "encoder", tokens, 0, heads, kv_heads, d, trial);
     const std::string pe = format == "int8" ? std::string("int8_int8") : format;
     std::vector<std::string> sets = {"hw.mac_array.pe=" + pe,
                                      "hw.mac_array.dataflow=" + dataflow,
