@@ -292,8 +292,8 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     b.addi(kRegDram, kRegQDram, static_cast<int64_t>(head_offset + uint64_t{q0} * row));
     if (x.q_by_dma) {  // straight into the quantized buffer
       b.li(kRegSram, x.qq);
-      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m, d * g.traits.act_bytes,
-            x.qq_row, row, storage.to_array);
+      b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m,
+            uint64_t{d} * g.traits.act_bytes, x.qq_row, row, storage.to_array);
       return;
     }
     b.li(kRegSram, x.qv);
