@@ -64,8 +64,8 @@ Footprint Dma::footprint(const Command& cmd) const { return command_footprint(sp
 
 namespace {
 
-// A copy's region in one SRAM, range-checked.
-Region copy_region(const Dma::Spaces& spaces, uint64_t space, uint64_t first, uint64_t rows,
+// Rows in one SRAM (a transfer's on-chip side, either side of a copy), range-checked.
+Region sram_region(const Dma::Spaces& spaces, uint64_t space, uint64_t first, uint64_t rows,
                    uint64_t stride, uint64_t row_bytes) {
   const Sram& sram = *spaces.srams[space];
   const Region r{static_cast<MemSpace>(space), first, first + (rows - 1) * stride + row_bytes};
@@ -84,9 +84,9 @@ Footprint copy_footprint(const Dma::Spaces& spaces, const Command& cmd) {
   if (cmd.args[c::kSrcSpace] == cmd.args[c::kDstSpace])
     throw SimulationError("src_space and dst_space must be two different on-chip memories");
   Footprint fp;
-  fp.read(copy_region(spaces, cmd.args[c::kSrcSpace], cmd.args[c::kSrc], rows,
+  fp.read(sram_region(spaces, cmd.args[c::kSrcSpace], cmd.args[c::kSrc], rows,
                       cmd.args[c::kSrcStride], row_bytes));
-  fp.write(copy_region(spaces, cmd.args[c::kDstSpace], cmd.args[c::kDst], rows,
+  fp.write(sram_region(spaces, cmd.args[c::kDstSpace], cmd.args[c::kDst], rows,
                        cmd.args[c::kDstStride], row_bytes));
   return fp;
 }
@@ -110,8 +110,6 @@ Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
   const uint64_t rows = cmd.args[op::kRows];
   const uint64_t row_bytes = cmd.args[op::kRowBytes];
   if (rows == 0 || row_bytes == 0) throw SimulationError("rows and row_bytes must be >= 1");
-  const auto space = static_cast<MemSpace>(cmd.args[op::kSpace]);
-  const Sram& sram = *spaces.srams[static_cast<size_t>(space)];
   const bool gather = cmd.opcode == Opcode::kDmaGather;
   const uint64_t element = spaces.sram_element_bytes(gather ? 0 : cmd.args[op::kConvert]);
   if (element && row_bytes % element != 0) {
@@ -121,17 +119,12 @@ Footprint Dma::command_footprint(const Spaces& spaces, const Command& cmd) {
   }
   const uint64_t dram_row_bytes =
       element ? row_bytes / element * spaces.dram_element_bytes : row_bytes;
-  const Region on_chip{space, cmd.args[op::kSram],
-                       cmd.args[op::kSram] + (rows - 1) * cmd.args[op::kSramStride] + row_bytes};
+  const Region on_chip = sram_region(spaces, cmd.args[op::kSpace], cmd.args[op::kSram], rows,
+                                     cmd.args[op::kSramStride], row_bytes);
   // A gather's rows are known only when it runs (begin() checks each); here its first row.
   const Region off_chip{
       MemSpace::kDram, cmd.args[op::kDram],
       cmd.args[op::kDram] + (gather ? 0 : (rows - 1) * cmd.args[op::kDramStride]) + dram_row_bytes};
-  if (on_chip.end > sram.capacity_bytes() || on_chip.begin > on_chip.end) {
-    throw SimulationError("bytes [" + std::to_string(on_chip.begin) + ", " +
-                          std::to_string(on_chip.end) + ") lie outside " + sram.params().name +
-                          " (" + std::to_string(sram.capacity_bytes()) + " bytes)");
-  }
   if (off_chip.end > spaces.dram_bytes || off_chip.begin > off_chip.end) {
     throw SimulationError("bytes [" + std::to_string(off_chip.begin) + ", " +
                           std::to_string(off_chip.end) + ") lie outside DRAM (" +

@@ -27,8 +27,13 @@ OperandSpec optional(OperandSpec op) {
   return op;
 }
 
+// An on-chip memory a DMA command reads or writes (isa::Space).
+OperandSpec space(std::string_view name, std::string_view doc) {
+  return enumeration(name, 2, {"wsram", "asram", "acc"}, doc);
+}
+
 std::vector<OperandSpec> dma_operands() {
-  return {enumeration("space", 2, {"wsram", "asram", "acc"}, "on-chip memory"),
+  return {space("space", "on-chip memory"),
           reg("sram", "register holding the on-chip byte address"),
           reg("dram", "register holding the DRAM byte address"),
           uimm("rows", 16, "number of rows (>= 1)"),
@@ -163,9 +168,8 @@ std::vector<InstrSpec> build_table() {
       {Opcode::kDmaCopy,
        "dma.copy",
        Unit::kDma,
-       {enumeration("src_space", 2, {"wsram", "asram", "acc"}, "on-chip memory read"),
-        enumeration("dst_space", 2, {"wsram", "asram", "acc"},
-                    "on-chip memory written (another than src_space)"),
+       {space("src_space", "on-chip memory read"),
+        space("dst_space", "on-chip memory written (another than src_space)"),
         reg("src", "register holding the source's byte address"),
         reg("dst", "register holding the destination's byte address"),
         uimm("rows", 16, "number of rows (>= 1)"), uimm("row_bytes", 24, "bytes per row (>= 1)"),

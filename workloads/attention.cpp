@@ -67,11 +67,11 @@ struct Layout {
   // Every key/value head's K and V^T built in the weight SRAM, head g's at g x group_bytes (an
   // encoder's: builds_kv_on_chip), none loaded from DRAM.
   bool kv_on_chip = false;
-  // Q's rows converted to the array's format by the DMA as they load (no vcvt): a float kind
-  // whose vector format holds DRAM's activation format exactly, so that the one rounding is
-  // the vcvt's. So far with kv_on_chip only (heads not paired: each head's rows land in the
-  // quantized buffer); the other modes keep the vcvt, which the decode step's documented
-  // timing (docs/architecture.md#timing-of-an-attention-step) counts.
+  // Q's rows converted to the array's format by the DMA as they load, into the quantized buffer
+  // (no vcvt, no Q rows in vec): a float kind whose vector format holds DRAM's activation
+  // format exactly, so that the one rounding is the vcvt's. So far with kv_on_chip only; the
+  // other modes keep the vcvt, which the decode step's documented timing
+  // (docs/architecture.md#timing-of-an-attention-step) counts.
   bool q_by_dma = false;
   // Two query heads share each Q tile's load and output's store, a row of 2 d elements each
   // (d elements of DRAM row hold one head's: a short row, which the DRAM serves at one bank
@@ -87,20 +87,23 @@ bool heads_pair(const LayerSpec& l, uint64_t eb, const Geometry& g) {
 }
 
 Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint64_t eb,
-                   const Geometry& g, bool paired) {
+                   const Geometry& g, bool paired, bool q_by_dma) {
   const uint64_t d = l.head_dim, L = positions, ab = g.traits.act_bytes, accb = g.traits.acc_bytes;
   Layout x{};
   x.paired = paired;
+  x.q_by_dma = q_by_dma;
   x.q_row = round_up((paired ? 2 : 1) * d * eb, g.act_word);
   x.s_row = round_up(L * eb, g.act_word);
   x.p_row = x.s_row;
   x.o_row = x.q_row;
-  x.qq_row = round_up(d * ab, g.act_word);
+  // Q converted by the DMA lands in the quantized buffer, both heads' rows where paired.
+  x.qq_row = round_up((paired && q_by_dma ? 2 : 1) * d * ab, g.act_word);
+  const uint64_t qv_row = q_by_dma ? 0 : x.q_row;  // no Q rows in vec then
   x.pq_row = round_up(L * ab, g.act_word);
   x.s_acc_row = round_up(L * accb, g.acc_word);
   x.o_acc_row = round_up(d * accb, g.acc_word);
   auto act_bytes = [&](uint64_t m) {
-    return m * (x.q_row + x.qq_row + x.s_row + x.pq_row + x.o_row) +
+    return m * (qv_row + x.qq_row + x.s_row + x.pq_row + x.o_row) +
            4 * round_up(m * eb, g.act_word) + round_up(kNumConsts * eb, g.act_word);
   };
   uint64_t mt = std::min<uint64_t>(tokens, kMaxVectorRows);
@@ -108,7 +111,7 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
     --mt;
   x.mt = static_cast<uint32_t>(mt);
   RegionAllocator region(g.act_word);
-  x.qv = region(mt * x.q_row);
+  x.qv = region(mt * qv_row);
   x.qq = region(mt * x.qq_row);
   x.sv = region(mt * x.s_row);
   x.pq = region(mt * x.pq_row);
@@ -155,7 +158,7 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
     throw LoweringError("workload", at + "/context",
                         where + ": at most 65535 key positions (the gemm's n field)");
   }
-  Layout x = plan_layout(l, T, L, eb, g, false);
+  Layout x = plan_layout(l, T, L, eb, g, false, false);
   if (x.mt == 0) {
     throw LoweringError("hw", "/act_sram/capacity_kib",
                         where +
@@ -171,17 +174,19 @@ Layout fit_attention(const LayerSpec& l, size_t index, uint32_t T, const hw::Nmp
             (l.kv_in_sram ? std::string("the whole KV cache") : "one key/value head") + " (" +
             std::to_string(kv_bytes) + " bytes); it holds " + std::to_string(g.wgt_cap));
   }
-  x.kv_on_chip = builds_kv_on_chip(l, T, hw, x.group_bytes);
-  x.q_by_dma = x.kv_on_chip && loads_array_rows(hw);
-  x.kv_double_buffered = !l.kv_in_sram && !x.kv_on_chip && 2 * x.group_bytes <= g.wgt_cap;
+  const bool on_chip = builds_kv_on_chip(l, T, hw, x.group_bytes);
+  if (on_chip && loads_array_rows(hw)) x = plan_layout(l, T, L, eb, g, false, true);
+  x.kv_on_chip = on_chip;
+  x.kv_double_buffered = !l.kv_in_sram && !on_chip && 2 * x.group_bytes <= g.wgt_cap;
   // Paired query heads (Layout): where one tile holds every query row, each key/value head has
-  // one query head, their caches double buffered, in pairs, and the odd head's half of a row
-  // starts on a word of the activation SRAM.
+  // one query head, their caches double buffered or all built on chip, in pairs, and the odd
+  // head's half of a row starts on a word of the activation SRAM.
   const uint32_t group = l.heads / l.kv_heads;
-  if (x.kv_double_buffered && x.mt >= T && group == 1 && heads_pair(l, eb, g)) {
-    Layout pairs = plan_layout(l, T, L, eb, g, true);
+  if ((x.kv_double_buffered || x.kv_on_chip) && x.mt >= T && group == 1 && heads_pair(l, eb, g)) {
+    Layout pairs = plan_layout(l, T, L, eb, g, true, x.q_by_dma);
     if (pairs.mt >= T) {
-      pairs.kv_double_buffered = true;
+      pairs.kv_double_buffered = x.kv_double_buffered;
+      pairs.kv_on_chip = x.kv_on_chip;
       x = pairs;
     }
   }
@@ -293,7 +298,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     if (x.q_by_dma) {  // straight into the quantized buffer
       b.li(kRegSram, x.qq);
       b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, m,
-            uint64_t{d} * g.traits.act_bytes, x.qq_row, row, storage.to_array);
+            (x.paired ? 2 : 1) * uint64_t{d} * g.traits.act_bytes, x.qq_row, row, storage.to_array);
       return;
     }
     b.li(kRegSram, x.qv);
@@ -310,7 +315,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
       const uint32_t m = std::min(x.mt, T - q0);
       if (!x.q_by_dma) quantize(m, d, vec(x.qv + half, x.q_row), vec(x.qq, x.qq_row), kCQK);
-      b.li(kRegAct, x.qq);
+      b.li(kRegAct, x.q_by_dma && odd ? x.qq + d * g.traits.act_bytes : x.qq);
       b.addi(kRegWgt, kRegBase, 0);
       b.li(kRegAcc, x.acc_s);
       b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);
@@ -355,13 +360,13 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     }
     if (last_group) head(nullptr, true, false);
   };
-  if (l.kv_in_sram || x.kv_on_chip) {
+  if (!x.paired && (l.kv_in_sram || x.kv_on_chip)) {
     kv_init();
     kv_loop([&] { heads(nullptr, false); }, x.group_bytes, l.kv_heads - 1);
     heads(nullptr, true);
     return;
   }
-  if (!x.kv_double_buffered) {
+  if (!x.kv_double_buffered && !x.kv_on_chip) {
     kv_init();
     kv_loop(
         [&] {
@@ -378,8 +383,16 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   // queued behind them), and the DMA streams them while the array and the vector unit attend;
   // without it the in-order controller issues each head's loads only after the last head's
   // output store. kRegBase alternates between the buffers; the last head prefetches nothing.
-  const auto other_buffer = [&] { b.rsubi(kRegBase, x.group_bytes, kRegBase, kRegWgt); };
+  // Built on chip, every head's caches stay: the next head's are group_bytes on, none loads.
+  const auto other_buffer = [&] {
+    if (x.kv_on_chip) {
+      b.addi(kRegBase, kRegBase, static_cast<int64_t>(x.group_bytes));
+    } else {
+      b.rsubi(kRegBase, x.group_bytes, kRegBase, kRegWgt);
+    }
+  };
   const auto prefetch = [&] {
+    if (x.kv_on_chip) return;
     b.addi(kRegK, kRegK, static_cast<int64_t>(cache_stride));
     b.addi(kRegV, kRegV, static_cast<int64_t>(cache_stride));
     other_buffer();
@@ -387,7 +400,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     other_buffer();
   };
   kv_init();
-  load_kv();
+  if (!x.kv_on_chip) load_kv();
   if (x.paired) {  // a loop over pairs of heads, the last pair apart
     if (l.kv_heads > 2) {
       b.li(kRegKv, l.kv_heads / 2 - 1);
@@ -646,7 +659,6 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
   const Layout x = fit_attention(l, index, tokens, hw, g, eb);
   GraphAttention a;
   a.index = index;
-  a.kv_on_chip = x.kv_on_chip;
   for (uint32_t kv = 0; kv < l.kv_heads; ++kv) {
     a.k_dram.push_back(allocate(x.k_bytes));
     a.v_dram.push_back(allocate(x.v_bytes));
@@ -658,7 +670,8 @@ GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t 
     if (p.by_gemm) {
       a.transpose_by_gemm = true;
       a.identity_dram = allocate(uint64_t{l.head_dim} * l.head_dim * g.traits.act_bytes);
-      if (!a.kv_on_chip) a.transpose_dram = allocate(p.scratch_bytes);
+      // Built on chip (Layout::kv_on_chip), the chunk goes to the weight SRAM, not to DRAM.
+      if (!x.kv_on_chip) a.transpose_dram = allocate(p.scratch_bytes);
     }
   }
   return a;

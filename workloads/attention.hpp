@@ -46,10 +46,6 @@ struct GraphAttention {
   // in the activation format) and a chunk's rows in the gemm's weight layout.
   bool transpose_by_gemm = false;
   uint64_t identity_dram = 0, transpose_dram = 0;
-  // An encoder's K and V^T made on chip and copied into the weight SRAM, every key/value head's
-  // at once (when they fit), instead of caches written to DRAM and loaded back; the
-  // transposing gemm's chunk then sits after them in the weight SRAM.
-  bool kv_on_chip = false;
 };
 GraphAttention place_graph_attention(const LayerSpec& l, size_t index, uint32_t tokens,
                                      const hw::NmpParams& hw, RegionAllocator& allocate);

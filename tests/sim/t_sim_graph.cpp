@@ -508,7 +508,7 @@ TEST_CASE(
   // heads' at most (caches written to DRAM and loaded back). Both equal the exact model, so
   // their outputs are the same bits.
   test::Pick pick(2727);
-  int on_chip = 0, in_dram = 0;
+  int on_chip = 0, compared = 0;
   const char* formats[] = {"int8", "fp16", "bf16", "fp8_e4m3", "posit16_1", "fixed2_14"};
   for (int trial = 0; trial < 40; ++trial) {
     const std::string format = formats[pick(0, 5)];
@@ -546,31 +546,35 @@ TEST_CASE(
     }
     if (runs.size() < 2) continue;
     const uint64_t output = uint64_t{tokens} * hidden * 2;  // bf16 in DRAM
-    const uint64_t moved = uint64_t{tokens} * (hidden + 2 * kv_heads * d) * 2;
+    // The appended keys and values in the array's format, one byte an element at least.
+    const uint64_t caches = 2 * uint64_t{tokens} * kv_heads * d;
     for (const Json& r : runs) {
       REQUIRE(r["invariants"]["outputs_equal_reference"] == true);
       REQUIRE(r["layers"][3]["name"] == "attn");
     }
     const Json& big = runs[0]["layers"][3];
     const Json& small = runs[1]["layers"][3];
-    if (runs[0]["counters"]["dma"]["copies"].get<uint64_t>() > 0) {
+    const bool big_on_chip = runs[0]["counters"]["dma"]["copies"].get<uint64_t>() > 0;
+    const bool small_on_chip = runs[1]["counters"]["dma"]["copies"].get<uint64_t>() > 0;
+    if (big_on_chip) {
       ++on_chip;
       REQUIRE(big["weight_bytes"] == 0);
-      // Whole bursts: rows shorter than a burst move whole ones.
       REQUIRE(big["dram"]["write_bytes"].get<uint64_t>() >= output);
-      REQUIRE(big["dram"]["write_bytes"].get<uint64_t>() <= 4 * output);
-      REQUIRE(big["dram"]["read_bytes"].get<uint64_t>() <= 4 * moved + 64 * 1024);
     }
-    if (runs[1]["counters"]["dma"]["copies"].get<uint64_t>() == 0) {
-      ++in_dram;  // the caches went to DRAM and back: more written than the output alone
-      REQUIRE(small["weight_bytes"].get<uint64_t>() > 0);
-      REQUIRE(small["dram"]["write_bytes"].get<uint64_t>() >
-              big["dram"]["write_bytes"].get<uint64_t>());
+    if (!small_on_chip) REQUIRE(small["weight_bytes"].get<uint64_t>() > 0);
+    if (big_on_chip && !small_on_chip) {
+      // The DRAM path writes the caches and reads them back; the on-chip one does neither.
+      ++compared;
+      REQUIRE(small["dram"]["write_bytes"].get<uint64_t>() >=
+              big["dram"]["write_bytes"].get<uint64_t>() + caches);
+      REQUIRE(small["dram"]["read_bytes"].get<uint64_t>() >=
+              big["dram"]["read_bytes"].get<uint64_t>() + caches);
     }
   }
-  INFO(on_chip << " trials built their keys and values on chip, " << in_dram << " in DRAM");
+  INFO(on_chip << " trials built their keys and values on chip, " << compared
+               << " of them also in DRAM");
   REQUIRE(on_chip >= 20);
-  REQUIRE(in_dram >= 10);
+  REQUIRE(compared >= 10);
 }
 
 TEST_CASE(
