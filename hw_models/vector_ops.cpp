@@ -310,8 +310,28 @@ void VectorOps::reduce(VectorReduce op, uint8_t* dst, Rows src, uint32_t m, uint
 }
 
 void VectorOps::softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t valid, bool causal,
-                        uint32_t offset) const {
+                        uint32_t offset, const SoftmaxFusion& fusion) const {
   const uint32_t eb = math_.element_bytes();
+  if (fusion.src != ElemType::kVec || fusion.scale != nullptr || fusion.dst != ElemType::kVec) {
+    // The commands it fuses, in turn, on rows of vec elements of its own.
+    std::vector<uint8_t> x(uint64_t{m} * n * eb), y;
+    const Rows xs{x.data(), uint64_t{n} * eb};
+    if (fusion.src == ElemType::kVec) {
+      for (uint32_t r = 0; r < m; ++r) std::memcpy(xs.row(r), src.row(r), uint64_t{n} * eb);
+    } else {
+      convert(fusion.src, src, ElemType::kVec, xs, m, n);
+    }
+    if (fusion.scale != nullptr) binary(VectorBinary::kMul, xs, xs, *fusion.scale, true, m, n);
+    if (fusion.dst == ElemType::kVec) {
+      softmax(dst, xs, m, n, valid, causal, offset);
+      return;
+    }
+    y.resize(x.size());
+    const Rows ys{y.data(), xs.stride};
+    softmax(ys, xs, m, n, valid, causal, offset);
+    convert(ElemType::kVec, ys, fusion.dst, dst, m, n);
+    return;
+  }
   const uint32_t zero = math_.round(Unpacked::zero());
   std::vector<uint32_t> e;
   for (uint32_t r = 0; r < m; ++r) {

@@ -37,6 +37,15 @@ struct Rows {
   uint8_t* row(uint64_t r) const { return base + r * stride; }
 };
 
+// softmax's fused operands (isa: softmax's src_type, scale_mode, dst_type): src's element
+// type (vec or acc), the scale's rows (null: none; stride 0: one element for every row) and
+// dst's type (vec or act). The values are those of vact, softmax and vcvt in turn.
+struct SoftmaxFusion {
+  ElemType src = ElemType::kVec;
+  const Rows* scale = nullptr;
+  ElemType dst = ElemType::kVec;
+};
+
 class VectorOps {
  public:
   // `stored`: the format of tensors in DRAM (null: the vector format).
@@ -63,7 +72,7 @@ class VectorOps {
   // Per row i, columns j < v_i take part, v_i = valid (causal: min(valid, offset + i + 1));
   // the rest are written as 0. A row with v_i = 0 is all 0.
   void softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t valid, bool causal,
-               uint32_t offset) const;
+               uint32_t offset, const SoftmaxFusion& fusion = {}) const;
   void rmsnorm(Rows dst, Rows src, const uint8_t* gain, uint32_t m, uint32_t n,
                uint32_t eps_log2) const;
   // vred mean, vbin subtracting it, rmsnorm and vbin adding the bias in turn: their values.

@@ -252,7 +252,8 @@ struct VecOperand {
 
 ElemType elem_type(uint64_t v) { return static_cast<ElemType>(v); }
 
-std::vector<VecOperand> vector_operands(const Command& cmd) {
+// `vec_bytes`: an element of the vector format (softmax's per-row scales are consecutive).
+std::vector<VecOperand> vector_operands(const Command& cmd, uint64_t vec_bytes) {
   const uint64_t* a = cmd.args.data();
   switch (cmd.opcode) {
     case Opcode::kVcvt: {
@@ -310,9 +311,19 @@ std::vector<VecOperand> vector_operands(const Command& cmd) {
     }
     case Opcode::kSoftmax: {
       namespace o = isa::softmax;
-      return {
-          {o::kDst, o::kDstMem, ElemType::kVec, a[o::kDstStride], a[o::kM], a[o::kN], true, true},
-          {o::kSrc, o::kSrcMem, ElemType::kVec, a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
+      using isa::softmax::ScaleMode;
+      const auto mode = static_cast<ScaleMode>(a[o::kScaleMode]);
+      const bool dst_act = a[o::kDstType] == 1;
+      // dst is read back by the scale pass unless it holds the activation format.
+      std::vector<VecOperand> ops = {
+          {o::kDst, o::kDstMem, dst_act ? ElemType::kAct : ElemType::kVec, a[o::kDstStride],
+           a[o::kM], a[o::kN], !dst_act, true},
+          {o::kSrc, o::kSrcMem, a[o::kSrcType] == 1 ? ElemType::kAcc : ElemType::kVec,
+           a[o::kSrcStride], a[o::kM], a[o::kN], true, false}};
+      if (mode != ScaleMode::kNone)
+        ops.push_back({o::kScale, o::kScaleMem, ElemType::kVec,
+                       mode == ScaleMode::kRows ? vec_bytes : 0, a[o::kM], 1, true, false});
+      return ops;
     }
     case Opcode::kRmsnorm: {
       namespace o = isa::rmsnorm;
@@ -477,7 +488,7 @@ uint32_t ceil_log2(uint32_t x) {
 }  // namespace
 
 Footprint VectorCommands::vector_footprint(const Command& cmd) const {
-  const std::vector<VecOperand> ops = vector_operands(cmd);
+  const std::vector<VecOperand> ops = vector_operands(cmd, ops_.bytes(ElemType::kVec));
   if (ops.empty()) throw SimulationError("not a vector command");
   for (const VecOperand& op : ops) {
     if (op.rows == 0 || op.elems == 0) throw SimulationError("m and n must be >= 1");
@@ -530,14 +541,14 @@ Command VectorCommands::timing_key(const Command& cmd) const {
     if (rq) reduce(op::kScale, MemSpace::kActSram);
     return key;
   }
-  for (const VecOperand& operand : vector_operands(cmd))
+  for (const VecOperand& operand : vector_operands(cmd, ops_.bytes(ElemType::kVec)))
     reduce(operand.reg, space_of(cmd, operand));
   return key;
 }
 
 void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
                                     std::vector<BeatGroup>& groups) {
-  const std::vector<VecOperand> ops = vector_operands(cmd);
+  const std::vector<VecOperand> ops = vector_operands(cmd, ops_.bytes(ElemType::kVec));
   auto rows_of = [&](const VecOperand& op) {
     Sram* sram = srams_[static_cast<size_t>(space_of(cmd, op))];
     return Rows{sram->data() + cmd.args[op.reg], op.stride};
@@ -689,37 +700,58 @@ void VectorCommands::vector_command(const Command& cmd, VectorUnitStats& st,
       const auto valid = static_cast<uint32_t>(a[o::kValid]);
       const bool causal = a[o::kCausal] == 1;
       const auto offset = static_cast<uint32_t>(a[o::kOffset]);
-      if (values) ops_.softmax(rows_of(ops[0]), rows_of(ops[1]), m, n, valid, causal, offset);
+      const VecOperand* scale_op = ops.size() > 2 ? &ops[2] : nullptr;
+      const bool from_acc = ops[1].type == ElemType::kAcc, dst_act = ops[0].type == ElemType::kAct;
+      if (values) {
+        const Rows scale = scale_op ? rows_of(*scale_op) : Rows{};
+        ops_.softmax(rows_of(ops[0]), rows_of(ops[1]), m, n, valid, causal, offset,
+                     {ops[1].type, scale_op ? &scale : nullptr, ops[0].type});
+      }
       // The elements of row r that take part (the others are masked: zeros out).
       const auto valid_of = [&](uint32_t r) {
         const uint64_t v = std::min(valid, n);
         return causal ? std::min<uint64_t>(v, uint64_t{offset} + r + 1) : v;
       };
+      // Passes reading src: max and exp, and with dst act the scale pass (exp again). Each
+      // read converts accumulators and scales them anew.
+      const uint64_t src_reads = dst_act ? 3 : 2;
       for (uint32_t r = 0; r < m; ++r) {
         const uint64_t v = valid_of(r);
         st.vec_adds += (v - 1) + v;  // max compares, subtracts
         st.vec_acc_adds += v - 1;    // the sum
         st.vec_muls += v + v;        // x log2(e) in exp, and the final scaling
         st.vec_functions += v + 1;   // exp per element, one reciprocal
+        if (dst_act) {               // exp again, and the rounding to act
+          st.vec_adds += v + v;
+          st.vec_muls += v;
+          st.vec_functions += v;
+        }
+        if (from_acc) st.vec_adds += src_reads * v;  // conversions
+        if (scale_op) st.vec_muls += src_reads * v;
       }
       // max; exp and sum (after the max's tree); scale (after the sum's tree and reciprocal).
       // Each over the row's valid elements only (the row's position tells the masked ones);
-      // the exp pass also writes the masked ones' zeros.
+      // the pass writing dst first also writes the masked ones' zeros.
       append_pipelined_rows<3>(
           groups, m, ceil_log2(lanes) + depth,
           [&](uint64_t j, std::vector<BeatGroup>& g, uint32_t r) {
             const uint64_t v = valid_of(r);
             if (j == 0) {
+              if (scale_op) append_row_pass(g, {piece(*scale_op, Access::kRead)}, r, 1, lanes, 1);
               append_row_pass(g, {piece(ops[1], Access::kRead)}, r, v, lanes, 1);
               return;
             }
-            const VecOperand& in = j == 1 ? ops[1] : ops[0];
+            if (j == 1 && dst_act) {  // the sum alone: nothing written
+              append_row_pass(g, {piece(ops[1], Access::kRead)}, r, v, lanes, 1);
+              return;
+            }
+            const VecOperand& in = j == 1 || dst_act ? ops[1] : ops[0];
             append_row_pass(g, {piece(in, Access::kRead), piece(ops[0], Access::kWrite)}, r, v,
                             lanes, 1);
             // The masked zeros from the next beat on (the valid elements' last beat writes its
             // lanes' zeros with them).
             const uint64_t written = std::min<uint64_t>(n, (v + lanes - 1) / lanes * lanes);
-            if (j == 1 && written < n)
+            if (j == (dst_act ? 2 : 1) && written < n)
               append_row_pass(g, {piece(ops[0], Access::kWrite, written)}, r, n - written, lanes,
                               1);
           });

@@ -294,14 +294,30 @@ std::vector<InstrSpec> build_table() {
         stride("dst_stride"), stride("src_stride"),
         uimm("valid", 16, "columns taking part (the rest are masked: padding of a KV cache)"),
         enumeration("causal", 1, {"none", "causal"}, "causal mask"),
-        uimm("offset", 16, "causal: row i sees columns < offset + i + 1")},
+        uimm("offset", 16, "causal: row i sees columns < offset + i + 1"),
+        optional(enumeration("src_type", 1, {"vec", "acc"},
+                             "optional, default vec: src's elements; acc: the MAC array's "
+                             "accumulators, each converted to the vector format first (as vact)")),
+        optional(reg("scale", "optional: register: address of the scale (scale_mode)")),
+        optional(vmem("scale_mem")),
+        optional(enumeration("scale_mode", 2, {"none", "scalar", "rows"},
+                             "optional, default none: x is src's element; scalar: x is src's "
+                             "element times the one element at scale, rounded (vact's scale); "
+                             "rows: times row i's element, scale's i-th (consecutive)")),
+        optional(enumeration("dst_type", 1, {"vec", "act"},
+                             "optional, default vec: y in the vector format; act: y then rounded "
+                             "to the MAC array's activation format (as vcvt)"))},
        "per row i over its v_i = min(valid, offset + i + 1 if causal) first columns: "
-       "y = exp(x - max) * reciprocal(sum exp(x - max)); masked columns are 0",
-       "per row: 3 passes of ceil(v_i / lanes) beats over its v_i columns (max; exp and sum, "
-       "then its masked columns' zeros from the next beat on; scale), each after the row's "
-       "previous pass by at least ceil(log2 lanes) + vector_unit.pipeline_depth_cycles (the "
-       "max's and the sum's tree); rows software pipelined (pass j of row t - 2 j in step t), "
-       "so two steps of other rows' passes fill that wait; then "
+       "y = exp(x - max) * reciprocal(sum exp(x - max)); masked columns are 0; with src_type "
+       "acc, scale_mode and dst_type act, the values of vact, softmax and vcvt in turn",
+       "per row: 3 passes of ceil(v_i / lanes) beats over its v_i columns (max, after a beat "
+       "reading the row's scale where there is one; exp and sum, writing the exponentials to "
+       "dst, then its masked columns' zeros from the next beat on; scale, reading and writing "
+       "dst), each after the row's previous pass by at least ceil(log2 lanes) + "
+       "vector_unit.pipeline_depth_cycles (the max's and the sum's tree); with dst_type act the "
+       "exp pass writes nothing and the scale pass reads src again (exp computed again) and "
+       "writes dst, then the masked zeros; rows software pipelined (pass j of row t - 2 j in "
+       "step t), so two steps of other rows' passes fill that wait; then "
        "vector_unit.pipeline_depth_cycles",
        true},
       {Opcode::kRmsnorm,

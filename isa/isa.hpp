@@ -221,8 +221,15 @@ enum : unsigned {
   kSrcStride,
   kValid,
   kCausal,
-  kOffset
+  kOffset,
+  kSrcType,
+  kScale,
+  kScaleMem,
+  kScaleMode,
+  kDstType
 };
+// The scale operand: none, one element for every row, or one per row (consecutive).
+enum class ScaleMode : uint8_t { kNone, kScalar, kRows };
 }
 namespace rmsnorm {
 enum : unsigned {

@@ -243,11 +243,9 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     b.vbin(VectorBinary::kMul, dst, src, vec(x.q, eb), true, m, n, ElemType::kAct);
     b.vbin(VectorBinary::kMul, vec(x.f), vec(x.a), cst(c), true, 1, m);
   };
-  // acc (m rows) to vec at dst, times the per-row factor (integer kinds) or a constant.
-  auto dequantize = [&](uint32_t m, uint64_t n, VecRef acc, VecRef dst, bool scores) {
-    const std::optional<VecRef> scale = int_kind ? std::optional(vec(x.f, eb))
-                                        : scores ? std::optional(cst(kCInvSqrtD))
-                                                 : std::nullopt;
+  // The output's accumulators (m rows) to vec at dst, times the per-row factor (integer kinds).
+  auto dequantize = [&](uint32_t m, uint64_t n, VecRef acc, VecRef dst) {
+    const std::optional<VecRef> scale = int_kind ? std::optional(vec(x.f, eb)) : std::nullopt;
     b.vact(dst, acc, scale, std::nullopt, std::nullopt, false, m, n);
   };
   load(Space::kActSram, x.consts, c_dram, kNumConsts * eb);
@@ -325,15 +323,22 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
         load_q(0, d * db);
       }
       if (q0 == 0 && after_scores) after_scores();
-      dequantize(m, L, VecRef{x.acc_s, true, x.s_acc_row}, vec(x.sv, x.s_row), true);
-      b.softmax(vec(x.sv, x.s_row), vec(x.sv, x.s_row), m, L, L, l.causal(),
-                l.causal() ? l.context + q0 : 0);
-      quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
+      // The scores' dequantization fused into the softmax; a float kind's P also rounds to
+      // the activation format there (the integer kinds quantize P by its rows' maxima).
+      SoftmaxOperands fusion;
+      fusion.src_acc = true;
+      fusion.scale = int_kind ? vec(x.f, eb) : cst(kCInvSqrtD);
+      fusion.scale_per_row = int_kind;
+      fusion.dst_act = !int_kind;
+      const VecRef p_out = int_kind ? vec(x.sv, x.s_row) : vec(x.pq, x.pq_row);
+      b.softmax(p_out, VecRef{x.acc_s, true, x.s_acc_row}, m, L, L, l.causal(),
+                l.causal() ? l.context + q0 : 0, fusion);
+      if (int_kind) quantize(m, L, vec(x.sv, x.s_row), vec(x.pq, x.pq_row), kCPV);
       b.li(kRegAct, x.pq);
       b.addi(kRegWgt, kRegBase, static_cast<int64_t>(v_offset));
       b.li(kRegAcc, x.acc_o);
       b.gemm(kRegAct, kRegWgt, kRegAcc, m, d, L, x.pq_row, x.o_acc_row, isa::AccMode::kOverwrite);
-      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov + half, x.o_row), false);
+      dequantize(m, d, VecRef{x.acc_o, true, x.o_acc_row}, vec(x.ov + half, x.o_row));
       if (!stores) continue;
       b.li(kRegSram, x.ov);
       b.addi(kRegDram, kRegODram,

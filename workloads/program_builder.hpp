@@ -32,6 +32,15 @@ struct VecRef {
   unsigned base = 0;
 };
 
+// softmax's optional operands (isa: softmax): src holding accumulators, a scale (one element
+// for every row, or per row: consecutive), dst in the array's activation format.
+struct SoftmaxOperands {
+  bool src_acc = false;
+  std::optional<VecRef> scale;
+  bool scale_per_row = false;
+  bool dst_act = false;
+};
+
 class ProgramBuilder {
  public:
   static constexpr unsigned kFirstVecReg = 13;
@@ -88,7 +97,7 @@ class ProgramBuilder {
   void vrope(VecRef dst, VecRef src, VecRef cos, VecRef sin, uint64_t m, uint64_t n,
              uint64_t heads);
   void softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uint64_t valid, bool causal,
-               uint64_t offset);
+               uint64_t offset, const SoftmaxOperands& fusion = {});
   void rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, uint64_t n, uint64_t eps_log2);
   void layernorm(VecRef dst, VecRef src, VecRef gain, VecRef bias, uint64_t m, uint64_t n,
                  uint64_t eps_log2);

@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "hw_models/arith/vector_math.hpp"
@@ -376,4 +377,114 @@ TEST_CASE("softmax streams only a row's valid columns, rows two steps apart", "[
     INFO("m " << m << " n " << n << " valid " << valid << " offset " << offset);
     REQUIRE(softmax(m, n, valid, true, offset) <= softmax(m, n, n, false, 0));
   }
+}
+
+TEST_CASE("softmax from accumulators, scaled, into the activation format gives the values of "
+          "vcvt, vbin, softmax and vcvt in turn, in fewer beats",
+          "[unit]") {
+  const char* vector_formats[] = {"fp32", "fp16", "bf16"};
+  std::mt19937_64 rng(20261208);
+  const auto pick = [&](uint64_t n) { return rng() % n; };
+  int faster = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    const auto pe = static_cast<PeKind>(pick(kNumPeKinds));  // every kind's accumulators
+    const std::string format = vector_formats[pick(std::size(vector_formats))];
+    const uint32_t lanes = 8u << pick(4), m = 1 + pick(9), n = 1 + pick(150);
+    const uint32_t valid = 1 + pick(n), offset = pick(n);
+    const bool causal = pick(2) == 1, from_acc = pick(4) != 0, to_act = pick(2) == 1;
+    const uint64_t scale_mode = pick(3);  // none, scalar, rows
+    INFO("trial " << trial << ": " << to_string(pe) << " " << format << " m " << m << " n " << n
+                  << " valid " << valid << " causal " << causal << " offset " << offset
+                  << " from acc " << from_acc << " scale " << scale_mode << " to act " << to_act);
+    Machine fused(pe, "", lanes, format), apart(pe, "", lanes, format);
+    arith::VectorMathSpec spec;
+    spec.format = format;
+    const arith::VectorMath vm(spec);
+    const uint64_t vb = vm.element_bytes(), accb = pe_traits(pe).acc_bytes;
+    const uint64_t src_row = n * (from_acc ? accb : vb) + 8, src_at = from_acc ? 0 : 8192;
+    const uint64_t scale_at = 0, dst_at = 16384, x_at = 65536, y_at = 131072;
+    const uint64_t dst_row = n * 4 + 4, row = n * vb;  // dst holds act or vec elements
+    for (Machine* mc : {&fused, &apart}) {
+      std::mt19937_64 bytes(trial);
+      std::normal_distribution<double> v(0.0, 4.0);
+      uint8_t* src = from_acc ? mc->acc->data() : mc->asram->data() + src_at;
+      for (uint64_t r = 0; r < m; ++r) {
+        for (uint64_t i = 0; i < n; ++i) {
+          if (from_acc) {  // random bytes: every pattern, NaNs and quires included
+            for (uint64_t k = 0; k < accb; ++k)
+              src[r * src_row + i * accb + k] = static_cast<uint8_t>(bytes());
+          } else {
+            const uint32_t x = vm.from_double(v(bytes));
+            std::memcpy(src + r * src_row + i * vb, &x, vb);
+          }
+        }
+      }
+      for (uint64_t i = 0; i < 16; ++i) {
+        const uint32_t s = vm.from_double(0.5 + std::abs(v(bytes)) / 8);
+        std::memcpy(mc->asram->data() + scale_at + i * vb, &s, vb);
+      }
+    }
+    namespace o = isa::softmax;
+    std::vector<uint64_t> args(o::kDstType + 1, 0);
+    args[o::kDst] = dst_at;
+    args[o::kSrc] = src_at;
+    args[o::kSrcMem] = from_acc ? 1 : 0;
+    args[o::kM] = m;
+    args[o::kN] = n;
+    args[o::kDstStride] = dst_row;
+    args[o::kSrcStride] = src_row;
+    args[o::kValid] = valid;
+    args[o::kCausal] = causal ? 1 : 0;
+    args[o::kOffset] = offset;
+    args[o::kSrcType] = from_acc ? 1 : 0;
+    args[o::kScale] = scale_at;
+    args[o::kScaleMode] = scale_mode;
+    args[o::kDstType] = to_act ? 1 : 0;
+    const uint64_t fused_cycles = fused.run(isa::Opcode::kSoftmax, args);
+    // Apart: the accumulators to vec (x), x times the scale, softmax into y (or dst), y to act.
+    const auto ty = [](ElemType t) { return static_cast<uint64_t>(t); };
+    uint64_t apart_cycles = 0, x = src_at, x_row = src_row, x_mem = from_acc ? 1 : 0;
+    if (from_acc) {
+      apart_cycles += apart.run(isa::Opcode::kVcvt, {x_at, 0, ty(ElemType::kVec), 0, 1,
+                                                     ty(ElemType::kAcc), m, n, row, src_row});
+    }
+    if (scale_mode != 0) {
+      apart_cycles += apart.run(isa::Opcode::kVbin,
+                                {static_cast<uint64_t>(VectorBinary::kMul), x_at, 0,
+                                 from_acc ? x_at : src_at, 0, scale_at, 0, 1, m, n, row,
+                                 from_acc ? row : src_row, scale_mode == 2 ? vb : 0, 0});
+    }
+    if (from_acc || scale_mode != 0) std::tie(x, x_row, x_mem) = std::make_tuple(x_at, row, 0);
+    const uint64_t y = to_act ? y_at : dst_at, y_row = to_act ? row : dst_row;
+    apart_cycles += apart.run(isa::Opcode::kSoftmax, {y, 0, x, x_mem, m, n, y_row, x_row, valid,
+                                                      causal ? 1u : 0u, offset});
+    if (to_act) {
+      apart_cycles += apart.run(isa::Opcode::kVcvt, {dst_at, 0, ty(ElemType::kAct), y_at, 0,
+                                                     ty(ElemType::kVec), m, n, dst_row, row});
+    }
+    const uint64_t out_bytes = n * (to_act ? pe_traits(pe).act_bytes : vb);
+    for (uint32_t r = 0; r < m; ++r) {
+      INFO("row " << r);
+      REQUIRE(std::memcmp(fused.asram->data() + dst_at + r * dst_row,
+                          apart.asram->data() + dst_at + r * dst_row, out_bytes) == 0);
+    }
+    REQUIRE(fused.stats.saturations == apart.stats.saturations);
+    // The same work, but for what the fusion computes again: with dst act, the scale pass's
+    // exponentials (a subtract, a multiply by log2(e) and an exp each) and each further read of
+    // src converted and scaled; the apart commands convert and scale every column once.
+    uint64_t valid_elements = 0;
+    for (uint32_t r = 0; r < m; ++r)
+      valid_elements += causal ? std::min<uint64_t>(valid, uint64_t{offset} + r + 1) : valid;
+    const uint64_t reads = to_act ? 3 : 2, all = uint64_t{m} * n;
+    const uint64_t again = to_act ? valid_elements : 0;
+    REQUIRE(fused.stats.vec_functions == apart.stats.vec_functions + again);
+    REQUIRE(fused.stats.vec_muls + (scale_mode ? all : 0) ==
+            apart.stats.vec_muls + again + (scale_mode ? reads * valid_elements : 0));
+    REQUIRE(fused.stats.vec_adds + (from_acc ? all : 0) + (to_act ? all : 0) ==
+            apart.stats.vec_adds + again + (to_act ? valid_elements : 0) +
+                (from_acc ? reads * valid_elements : 0));
+    REQUIRE(fused_cycles <= apart_cycles);
+    faster += fused_cycles < apart_cycles;
+  }
+  REQUIRE(faster >= 200);  // all but the trials with neither source nor destination fused
 }

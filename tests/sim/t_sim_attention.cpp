@@ -110,26 +110,24 @@ uint64_t attention_step_model(const hw::NmpParams& p, uint64_t L, uint64_t d) {
   const uint64_t quantize_q = pass({vec_in, act_out}, d) + depth;
   const uint64_t gemm_s =
       test::closed_form_gemm_cycles(p, {1, uint32_t(L), uint32_t(d), 0, 0, 0, 0, 0, false});
-  // One vact: the row's scale, then the accumulators in and the scores out.
-  const uint64_t convert_s = pass({vec_in}, 1) + pass({acc_in, vec_out}, L) + depth;
-  // max, the max's tree, exp and sum, the sum's tree and reciprocal, scale.
-  const uint64_t softmax = pass({vec_in}, L) + tree + depth + pass({vec_in, vec_out}, L) + tree +
-                           depth + pass({vec_in, vec_out}, L) + depth;
-  const uint64_t quantize_p = pass({vec_in, act_out}, L) + depth;
+  // One softmax from the accumulators, scaled, to P in the activation format: the row's
+  // scale, then max, the max's tree, exp and sum, the sum's tree and reciprocal, and the scale
+  // pass computing exp again from the accumulators.
+  const uint64_t softmax = pass({vec_in}, 1) + pass({acc_in}, L) + tree + depth +
+                           pass({acc_in}, L) + tree + depth + pass({acc_in, act_out}, L) + depth;
   const uint64_t gemm_o = test::closed_form_gemm_cycles(
       p, {1, uint32_t(d), uint32_t(L), 0, 0, test::ceil_div(k_bytes, wb) * wb, 0, 0, false});
   const uint64_t convert_o = pass({acc_in, vec_out}, d) + depth;
   // The next head's Q loaded under this head's work: convert O -> quantize the next Q (issued
-  // after the store O, which waits for convert O) -> Q K^T -> convert, scale, softmax,
-  // quantize P -> P V -> convert O.
+  // after the store O, which waits for convert O) -> Q K^T -> softmax -> P V -> convert O.
   // The next head's Q loads under this head's work and the output's store under the next
   // head's, so the step is the chain of the array and the vector unit (the DRAM's latency kept
   // short: the cases' DMA per head stays under the chain) plus the controller's issue on it: a
-  // cycle for each hand-over between the units (quantize -> Q K^T -> convert; quantize P ->
-  // P V -> convert O) and seven instructions from the store of O (issued as convert O ends) to
+  // cycle for each hand-over between the units (quantize -> Q K^T -> softmax -> P V ->
+  // convert O) and seven instructions from the store of O (issued as convert O ends) to
   // the next quantize: two address steps, the loop's branch and its penalty cycle, the
   // quantize's address register, the store and the quantize themselves.
-  return quantize_q + gemm_s + convert_s + softmax + quantize_p + gemm_o + convert_o + 4 + 7;
+  return quantize_q + gemm_s + softmax + gemm_o + convert_o + 4 + 7;
 }
 
 }  // namespace
