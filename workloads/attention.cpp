@@ -578,6 +578,10 @@ struct AppendPlan {
   uint64_t identity = 0;               // activation SRAM: d rows of the identity (by_gemm)
   uint64_t acc_rows = 0, acc_row = 0;  // accumulator SRAM: the gemm's rows of positions
   uint64_t scratch_bytes = 0;          // DRAM: a chunk's rows in the gemm's weight layout
+  // The rows load converted to the array's format (loads_array_rows; no transposition on the
+  // vector unit, which reads them in vec): no vcvt. They land in the vec rows' place, the odd
+  // head's d elements on.
+  bool rows_by_dma = false;
 };
 
 // Whether a position is a row (`as_row`) or a column of some block of a cache (keys: the new
@@ -623,6 +627,7 @@ AppendPlan plan_append(const LayerSpec& l, uint32_t tokens, const hw::NmpParams&
               p.identity + d * p.q_row <= g.act_cap && p.scratch_bytes <= g.wgt_cap &&
               p.acc_rows + d * p.acc_row <= g.acc_cap;
   if (!p.by_gemm) layout(0);  // the vector unit transposes: no identity to hold
+  p.rows_by_dma = loads_array_rows(hw) && (!p.transpose || p.by_gemm);
   return p;
 }
 
@@ -763,10 +768,16 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     b.li(kRegDram, a.identity_dram);
     b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, d, d * ab, q_row, d * ab);
   }
+  // A set's rows in the array's format: a token's row apart, from `set` (its half of a row:
+  // `half` bytes of vec elements on).
+  const uint64_t rows_stride = p.rows_by_dma ? v_row : q_row;
+  const auto rows_at = [&](uint64_t set, uint64_t half) {
+    return p.rows_by_dma ? set + half / eb * ab : set + kv_q;
+  };
   // Positions [p0, p1) of a cache (or of the transposing gemm's weights) whose DRAM address is
-  // in `cache_reg`, from the quantized rows of the set at `set`.
+  // in `cache_reg`, from the rows in the array's format at `quantized_rows`.
   auto append = [&](const std::vector<hw::WeightBlock>& blocks, bool new_is_n, unsigned cache_reg,
-                    uint32_t p0, uint32_t p1, uint64_t set) {
+                    uint32_t p0, uint32_t p1, uint64_t quantized_rows) {
     for (const hw::WeightBlock& blk : blocks) {
       const uint32_t base = new_is_n ? blk.n0 : blk.k0;
       const uint32_t count = new_is_n ? blk.n_count : blk.k_count;
@@ -776,11 +787,11 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       if (lo >= hi) continue;
       const bool new_is_row = new_is_n == blk.n_major;  // a position is a row of the block
       const uint64_t stride_new = new_is_row ? blk.row_bytes : ab;
-      const uint64_t quantized = set + kv_q + uint64_t{lo - p0} * q_row + other0 * ab;
+      const uint64_t quantized = quantized_rows + uint64_t{lo - p0} * rows_stride + other0 * ab;
       b.addi(kRegDram, cache_reg, static_cast<int64_t>(blk.offset + (lo - base) * stride_new));
       if (new_is_row) {  // each position's entries are contiguous in the block
         b.li(kRegSram, quantized);
-        put(Space::kActSram, hi - lo, others * ab, q_row, blk.row_bytes);
+        put(Space::kActSram, hi - lo, others * ab, rows_stride, blk.row_bytes);
         continue;
       }
       if (p.transpose) {  // each dimension's positions are contiguous on chip and in the block
@@ -792,7 +803,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       b.li(kRegHeads, hi - lo);  // a column per position: one strided store each
       const uint64_t loop = b.here();
       put(Space::kActSram, others, ab, ab, blk.row_bytes);
-      b.addi(kRegSram, kRegSram, static_cast<int64_t>(q_row));
+      b.addi(kRegSram, kRegSram, static_cast<int64_t>(rows_stride));
       b.addi(kRegDram, kRegDram, static_cast<int64_t>(ab));
       b.dbnz(kRegHeads, loop);
     }
@@ -804,7 +815,7 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
       const std::vector<hw::WeightBlock> rows =
           hw::weight_blocks(m, l.head_dim, g.layout);  // positions are their rows
       b.li(kRegBase, on_chip ? chunk_wsram : a.transpose_dram);
-      append(rows, true, kRegBase, 0, m, set);
+      append(rows, true, kRegBase, 0, m, rows_at(set, half));
       if (!on_chip) {  // the chunk back from DRAM into the weight SRAM
         const uint64_t bytes = hw::weight_operand_bytes(m, l.head_dim, g.layout);
         b.li(kRegSram, 0);
@@ -852,8 +863,9 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
     b.li(kRegSram, set_of(it));
     b.addi(kRegDram, it.keys ? kRegQDram : kRegODram,
            static_cast<int64_t>(head_offset + it.t0 * src_row));
-    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, it.m, heads_per_load * d * eb,
-          v_row, src_row, storage.convert);
+    const uint64_t elem = p.rows_by_dma ? ab : eb;
+    b.dma(Opcode::kDmaLoad, Space::kActSram, kRegSram, kRegDram, it.m, heads_per_load * d * elem,
+          v_row, src_row, p.rows_by_dma ? storage.to_array : storage.convert);
   };
   // `odd`: the second head of a pair (its rows d elements into the set's, its caches one
   // stride past the registers').
@@ -872,13 +884,13 @@ void append_tokens_kv(ProgramBuilder& b, const GraphAttention& a, const LayerSpe
         b.vbin(VectorBinary::kMul, rows, rows, inverse_scale, true, it.m, d);
         if (quantized) b.vcvt(q, ElemType::kAct, rows, ElemType::kVec, it.m, d);
       }
-    } else if (quantized) {
+    } else if (quantized && !p.rows_by_dma) {  // (else converted on the way in)
       b.vcvt(q, ElemType::kAct, rows, ElemType::kVec, it.m, d);
     }
     if (transposed) transpose(it.m, set, half);
     const unsigned cache = it.keys ? kRegK : kRegV;
     if (odd) b.addi(cache, cache, static_cast<int64_t>(cache_stride));
-    append(blocks, it.keys, cache, first + it.t0, first + it.t0 + it.m, set);
+    append(blocks, it.keys, cache, first + it.t0, first + it.t0 + it.m, rows_at(set, half));
     if (odd) b.addi(cache, cache, -static_cast<int64_t>(cache_stride));
   };
   // A key/value head (a pair of them, paired).
