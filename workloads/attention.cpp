@@ -59,7 +59,9 @@ size_t kv_index(const LayerSpec& l, uint32_t positions, uint32_t g, uint32_t p, 
 
 struct Layout {
   uint32_t mt = 0;                                      // query rows per tile
-  uint64_t q_row, s_row, p_row, o_row, qq_row, pq_row;  // SRAM row strides
+  // SRAM row strides; s_row 0 where no scores stay in vec (a float kind's softmax writes P in
+  // the array's format; an integer kind quantizes P from vec by its rows' maxima).
+  uint64_t q_row, s_row, o_row, qq_row, pq_row;
   uint64_t qv, qq, sv, pq, ov, a, r, q, f, consts, act_end;
   uint64_t acc_s, acc_o, s_acc_row, o_acc_row;
   uint64_t k_bytes, v_bytes, group_bytes;  // weight SRAM
@@ -93,8 +95,7 @@ Layout plan_layout(const LayerSpec& l, uint32_t tokens, uint32_t positions, uint
   x.paired = paired;
   x.q_by_dma = q_by_dma;
   x.q_row = round_up((paired ? 2 : 1) * d * eb, g.act_word);
-  x.s_row = round_up(L * eb, g.act_word);
-  x.p_row = x.s_row;
+  x.s_row = g.int_kind ? round_up(L * eb, g.act_word) : 0;
   x.o_row = x.q_row;
   // Q converted by the DMA lands in the quantized buffer, both heads' rows where paired.
   x.qq_row = round_up((paired && q_by_dma ? 2 : 1) * d * ab, g.act_word);
