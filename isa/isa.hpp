@@ -230,7 +230,7 @@ enum : unsigned {
 };
 // The scale operand: none, one element for every row, or one per row (consecutive).
 enum class ScaleMode : uint8_t { kNone, kScalar, kRows };
-}
+}  // namespace softmax
 namespace rmsnorm {
 enum : unsigned {
   kDst,

@@ -58,7 +58,7 @@ size_t kv_index(const LayerSpec& l, uint32_t positions, uint32_t g, uint32_t p, 
 }
 
 struct Layout {
-  uint32_t mt = 0;                                      // query rows per tile
+  uint32_t mt = 0;  // query rows per tile
   // SRAM row strides; s_row 0 where no scores stay in vec (a float kind's softmax writes P in
   // the array's format; an integer kind quantizes P from vec by its rows' maxima).
   uint64_t q_row, s_row, o_row, qq_row, pq_row;
@@ -290,7 +290,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
   // the heads. `head_offset`: the next head's (d elements on in each row).
   // Paired heads (Layout) load and store both heads' rows at once: the even head's Q with the
   // odd one's, the odd head's output with the even one's.
-  const uint64_t head_bytes = (x.paired ? 2 : 1) * d * eb;
+  const uint64_t head_bytes = (x.paired ? 2 : 1) * uint64_t{d} * eb;
   const auto load_q = [&](uint32_t q0, uint64_t head_offset) {
     const uint32_t m = std::min(x.mt, T - q0);
     b.addi(kRegDram, kRegQDram, static_cast<int64_t>(head_offset + uint64_t{q0} * row));
@@ -314,7 +314,7 @@ void emit_attention(ProgramBuilder& b, const LayerSpec& l, uint32_t T, const Lay
     for (uint32_t q0 = 0; q0 < T; q0 += x.mt) {
       const uint32_t m = std::min(x.mt, T - q0);
       if (!x.q_by_dma) quantize(m, d, vec(x.qv + half, x.q_row), vec(x.qq, x.qq_row), kCQK);
-      b.li(kRegAct, x.q_by_dma && odd ? x.qq + d * g.traits.act_bytes : x.qq);
+      b.li(kRegAct, x.q_by_dma && odd ? x.qq + uint64_t{d} * g.traits.act_bytes : x.qq);
       b.addi(kRegWgt, kRegBase, 0);
       b.li(kRegAcc, x.acc_s);
       b.gemm(kRegAct, kRegWgt, kRegAcc, m, L, d, x.qq_row, x.s_acc_row, isa::AccMode::kOverwrite);

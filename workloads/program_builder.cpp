@@ -181,14 +181,13 @@ void ProgramBuilder::softmax(VecRef dst, VecRef src, uint64_t m, uint64_t n, uin
   std::vector<VecRef> refs = {dst, src};
   if (fusion.scale) refs.push_back(*fusion.scale);
   const auto r = load(refs);
-  const ScaleMode mode = !fusion.scale         ? ScaleMode::kNone
+  const ScaleMode mode = !fusion.scale          ? ScaleMode::kNone
                          : fusion.scale_per_row ? ScaleMode::kRows
                                                 : ScaleMode::kScalar;
   emit(Opcode::kSoftmax,
        {r[0], mem(dst), r[1], mem(src), i64(m), i64(n), i64(dst.stride), i64(src.stride),
-        i64(valid), causal ? 1 : 0, i64(offset), fusion.src_acc ? 1 : 0,
-        fusion.scale ? r[2] : 0, fusion.scale ? mem(*fusion.scale) : 0,
-        static_cast<int64_t>(mode), fusion.dst_act ? 1 : 0});
+        i64(valid), causal ? 1 : 0, i64(offset), fusion.src_acc ? 1 : 0, fusion.scale ? r[2] : 0,
+        fusion.scale ? mem(*fusion.scale) : 0, static_cast<int64_t>(mode), fusion.dst_act ? 1 : 0});
 }
 
 void ProgramBuilder::rmsnorm(VecRef dst, VecRef src, VecRef gain, uint64_t m, uint64_t n,

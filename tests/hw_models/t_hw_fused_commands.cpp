@@ -379,9 +379,10 @@ TEST_CASE("softmax streams only a row's valid columns, rows two steps apart", "[
   }
 }
 
-TEST_CASE("softmax from accumulators, scaled, into the activation format gives the values of "
-          "vcvt, vbin, softmax and vcvt in turn, in fewer beats",
-          "[unit]") {
+TEST_CASE(
+    "softmax from accumulators, scaled, into the activation format gives the values of "
+    "vcvt, vbin, softmax and vcvt in turn, in fewer beats",
+    "[unit]") {
   const char* vector_formats[] = {"fp32", "fp16", "bf16"};
   std::mt19937_64 rng(20261208);
   const auto pick = [&](uint64_t n) { return rng() % n; };
@@ -449,10 +450,10 @@ TEST_CASE("softmax from accumulators, scaled, into the activation format gives t
                                                      ty(ElemType::kAcc), m, n, row, src_row});
     }
     if (scale_mode != 0) {
-      apart_cycles += apart.run(isa::Opcode::kVbin,
-                                {static_cast<uint64_t>(VectorBinary::kMul), x_at, 0,
-                                 from_acc ? x_at : src_at, 0, scale_at, 0, 1, m, n, row,
-                                 from_acc ? row : src_row, scale_mode == 2 ? vb : 0, 0});
+      apart_cycles +=
+          apart.run(isa::Opcode::kVbin, {static_cast<uint64_t>(VectorBinary::kMul), x_at, 0,
+                                         from_acc ? x_at : src_at, 0, scale_at, 0, 1, m, n, row,
+                                         from_acc ? row : src_row, scale_mode == 2 ? vb : 0, 0});
     }
     if (from_acc || scale_mode != 0) std::tie(x, x_row, x_mem) = std::make_tuple(x_at, row, 0);
     const uint64_t y = to_act ? y_at : dst_at, y_row = to_act ? row : dst_row;
