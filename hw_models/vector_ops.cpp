@@ -313,8 +313,10 @@ void VectorOps::softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t val
                         uint32_t offset, const SoftmaxFusion& fusion) const {
   const uint32_t eb = math_.element_bytes();
   if (fusion.src != ElemType::kVec || fusion.scale != nullptr || fusion.dst != ElemType::kVec) {
-    // The commands it fuses, in turn, on rows of vec elements of its own.
-    std::vector<uint8_t> x(uint64_t{m} * n * eb), y;
+    // The commands it fuses, in turn, on rows of vec elements of its own (buffers kept from
+    // one command to the next: attention runs one per head and tile).
+    std::vector<uint8_t>& x = fused_rows_[0];
+    x.resize(uint64_t{m} * n * eb);
     const Rows xs{x.data(), uint64_t{n} * eb};
     if (fusion.src == ElemType::kVec) {
       for (uint32_t r = 0; r < m; ++r) std::memcpy(xs.row(r), src.row(r), uint64_t{n} * eb);
@@ -326,6 +328,7 @@ void VectorOps::softmax(Rows dst, Rows src, uint32_t m, uint32_t n, uint32_t val
       softmax(dst, xs, m, n, valid, causal, offset);
       return;
     }
+    std::vector<uint8_t>& y = fused_rows_[1];
     y.resize(x.size());
     const Rows ys{y.data(), xs.stride};
     softmax(ys, xs, m, n, valid, causal, offset);

@@ -15,8 +15,10 @@
 //   ops.binary(VectorBinary::kAdd, dst, a, b, false, m, n);
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "hw_models/arith/convert.hpp"
 #include "hw_models/arith/vector_math.hpp"
@@ -102,6 +104,7 @@ class VectorOps {
   uint32_t lanes_;
   const arith::NumberFormat* stored_;
   mutable uint64_t stored_saturations_ = 0;
+  mutable std::array<std::vector<uint8_t>, 2> fused_rows_;  // softmax's scratch rows (x, y)
   std::shared_ptr<const arith::NumberFormat> fp32_;
   std::shared_ptr<const arith::ElementConverter> vec_to_act_;  // null: through Unpacked
 };
